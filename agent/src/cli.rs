@@ -1,0 +1,285 @@
+//! The agent's command line: the daemon (`run`), enrollment, and local diagnostics.
+
+#![allow(clippy::print_stdout, clippy::print_stderr)] // The CLI's job is printing.
+
+use crate::config::{Config, RawConfig, DEFAULT_CONFIG_PATH};
+use crate::runtime::{self, Status};
+use crate::{collect, identity, spool, transport};
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+const EXIT_CONFIG: u8 = 64;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "unity-agent",
+    version,
+    about = "Unity agent: watches this host and reports to your Unity controller",
+    long_about = "Unity agent: collects system metrics (and disk, pool, database and container health) on this host \
+and pushes them to a Unity controller over mutually-authenticated QUIC. Data is spooled on disk while the \
+controller is away and replayed when it returns.\n\n\
+First enroll with the command `unity-controller token create` prints, then `systemctl enable --now unity-agent`."
+)]
+pub struct Args {
+    /// Configuration file (TOML). Missing is fine at the default path.
+    #[arg(short, long, global = true, env = "UNITY_AGENT_CONFIG", default_value = DEFAULT_CONFIG_PATH)]
+    pub config: PathBuf,
+    /// Data directory (identity, spool, status); overrides the file.
+    #[arg(long, global = true, env = "UNITY_AGENT_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the agent daemon (collect, spool, report).
+    Run {
+        /// Collection interval, e.g. 15s; overrides the file.
+        #[arg(long)]
+        interval: Option<String>,
+    },
+    /// Enroll this host with a controller using a join token.
+    Enroll {
+        /// Controller address, HOST:PORT (UDP).
+        #[arg(long)]
+        controller: String,
+        /// Single-use join token from `unity-controller token create`.
+        #[arg(long, env = "UNITY_JOIN_TOKEN", hide_env_values = true)]
+        token: String,
+        /// Pin of the controller's CA, sha256:HEX, from the join command.
+        #[arg(long)]
+        ca_hash: String,
+        /// Replace an existing enrollment.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Show connection state, identity, certificate expiry and spool depth.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Collect once on this host and print the result.
+    #[command(subcommand)]
+    Collect(CollectCommand),
+    /// Check the configuration file and exit.
+    CheckConfig,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CollectCommand {
+    /// System metrics (CPU, memory, load, filesystems, network, temperatures).
+    System {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Logs go to stderr; the filter comes from `UNITY_LOG` (default: info for Unity, warn else).
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("UNITY_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,unity_agent=info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn load_config(args: &Args) -> anyhow::Result<Config> {
+    let required = args.config != PathBuf::from(DEFAULT_CONFIG_PATH);
+    let mut raw = RawConfig::load(&args.config, required)?;
+    if let Some(data_dir) = &args.data_dir {
+        raw.data_dir = Some(data_dir.clone());
+    }
+    if let Command::Run {
+        interval: Some(interval),
+    } = &args.command
+    {
+        raw.interval = Some(interval.clone());
+    }
+    Ok(Config::from_raw(raw)?)
+}
+
+pub async fn main(args: Args) -> ExitCode {
+    let config = match load_config(&args) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("unity-agent: configuration error: {error:#}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    match run_command(args.command, config).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("unity-agent: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run_command(command: Command, config: Config) -> anyhow::Result<()> {
+    match command {
+        Command::Run { .. } => run_daemon(config).await,
+        Command::Enroll {
+            controller,
+            token,
+            ca_hash,
+            force,
+        } => {
+            let enrolled = enroll(&config, &controller, &token, &ca_hash, force).await?;
+            println!("Enrolled as {enrolled}. Identity stored in {}.", config.data_dir.display());
+            println!("Start the agent:  systemctl enable --now unity-agent   (or: unity-agent run)");
+            Ok(())
+        }
+        Command::Status { json } => status(&config, json).await,
+        Command::Collect(CollectCommand::System { json }) => collect_system(json).await,
+        Command::CheckConfig => {
+            println!("configuration OK: {}", config.redacted());
+            Ok(())
+        }
+    }
+}
+
+/// Enrolls and stores the identity; returns the agent id.
+pub async fn enroll(
+    config: &Config,
+    controller: &str,
+    token: &str,
+    ca_hash: &str,
+    force: bool,
+) -> anyhow::Result<String> {
+    if identity::is_enrolled(&config.data_dir) && !force {
+        anyhow::bail!(
+            "{} already holds an enrollment; pass --force to replace it",
+            config.data_dir.display()
+        );
+    }
+    unity_shared::tls::parse_ca_hash(ca_hash)?;
+    let host = tokio::task::spawn_blocking(collect::system::host_facts).await?;
+    let (enrolled, key) = transport::enroll(controller, token, ca_hash, host).await?;
+    let data_dir = config.data_dir.clone();
+    let controller = controller.to_owned();
+    let agent_id = enrolled.agent_id.to_string();
+    tokio::task::spawn_blocking(move || {
+        identity::store_enrollment(
+            &data_dir,
+            &enrolled.agent_id,
+            &controller,
+            &enrolled.ca_certificate_der,
+            &enrolled.certificate_der,
+            &key,
+        )
+    })
+    .await??;
+    Ok(agent_id)
+}
+
+async fn run_daemon(config: Config) -> anyhow::Result<()> {
+    tracing::info!(config = %config.redacted(), "Starting.");
+    let agent = runtime::start(config).await?;
+    shutdown_signal().await;
+    tracing::info!("Stopping.");
+    agent.stop().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate => {}
+    }
+}
+
+fn format_time_ms(ms: i64) -> String {
+    if ms <= 0 {
+        return "never".into();
+    }
+    humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + Duration::from_millis(ms as u64))
+        .to_string()
+}
+
+async fn status(config: &Config, json: bool) -> anyhow::Result<()> {
+    let data_dir = config.data_dir.clone();
+    let (identity, status, spool_depth) = tokio::task::spawn_blocking(move || {
+        let identity = identity::load(&data_dir);
+        let status: Option<Status> = std::fs::read(data_dir.join("status.json"))
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok());
+        let depth = spool::depth_of(&identity::spool_dir(&data_dir));
+        (identity, status, depth)
+    })
+    .await?;
+    let identity = identity?;
+    let status = status.unwrap_or_default();
+    let running = status.pid != 0 && std::path::Path::new(&format!("/proc/{}", status.pid)).exists();
+    let connection = if running { status.connection.clone() } else { "not running".into() };
+    let not_after = identity.not_after_unix().unwrap_or(0);
+    if json {
+        let value = serde_json::json!({
+            "agent_id": identity.agent_id.to_string(),
+            "controller": config.controller.clone().unwrap_or(identity.controller.clone()),
+            "connection": connection,
+            "connection_since_ms": status.connection_since_ms,
+            "last_error": status.last_error,
+            "last_collection_ms": status.last_collection_ms,
+            "last_ack_ms": status.last_ack_ms,
+            "certificate_not_after": not_after,
+            "spool_depth": spool_depth,
+        });
+        println!("{}", serde_json::to_string_pretty(&value)?);
+        return Ok(());
+    }
+    println!("agent id:         {}", identity.agent_id);
+    println!("controller:       {}", config.controller.as_deref().unwrap_or(&identity.controller));
+    println!("connection:       {connection} (since {})", format_time_ms(status.connection_since_ms));
+    if let Some(error) = &status.last_error {
+        println!("last error:       {error}");
+    }
+    println!("certificate until {}", format_time_ms(not_after * 1000));
+    println!("spool depth:      {spool_depth} reports");
+    println!("last collection:  {}", format_time_ms(status.last_collection_ms));
+    println!("last ack:         {}", format_time_ms(status.last_ack_ms));
+    Ok(())
+}
+
+async fn collect_system(json: bool) -> anyhow::Result<()> {
+    let snapshot = tokio::task::spawn_blocking(|| {
+        let mut collector = collect::system::SystemCollector::new();
+        collector.snapshot();
+        std::thread::sleep(Duration::from_millis(250));
+        collector.snapshot()
+    })
+    .await
+    .context("collecting")?;
+    let samples = collect::system::to_samples(&snapshot, runtime::now_ms());
+    if json {
+        let values: Vec<_> = samples
+            .iter()
+            .map(|sample| {
+                serde_json::json!({
+                    "metric": sample.metric,
+                    "labels": sample.labels.iter().cloned().collect::<std::collections::BTreeMap<_, _>>(),
+                    "value": sample.value,
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&values)?);
+        return Ok(());
+    }
+    for sample in samples {
+        let labels: Vec<String> = sample.labels.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
+        println!("{}{{{}}} {}", sample.metric, labels.join(","), sample.value);
+    }
+    Ok(())
+}

@@ -1,0 +1,7 @@
+//! Collectors: each one reads one part of the host (one room per tool) and returns typed data.
+//!
+//! A collector is a pure `parse` module (bytes in, typed model out, no I/O) plus a thin `run`
+//! module that executes the tool through [`crate::exec`] and hands its output to the parser.
+
+pub mod system;
+pub mod smart;

@@ -1,0 +1,19 @@
+//! ZFS collector: `zpool status` parsed into a vdev tree with a verdict per pool, plus
+//! `zpool list -Hp` capacity and `zfs list -Hp` datasets.
+//!
+//! `parse`, `parse_list` and `verdict` are pure; only `run` executes `zpool`/`zfs`.
+
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+pub mod parse;
+pub mod parse_list;
+pub mod run;
+pub mod verdict;
+
+#[cfg(test)]
+mod tests;
+
+pub use parse::parse_status;
+pub use parse_list::{parse_zfs_list, parse_zpool_list};
+pub use run::{collect, ZfsConfig};
+pub use verdict::{verdict, ZfsThresholds};

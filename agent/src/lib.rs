@@ -1,0 +1,15 @@
+//! The Unity agent: collects host data, spools it on disk and pushes it to the controller over
+//! mutually-authenticated QUIC.
+
+pub mod backoff;
+pub mod cli;
+pub mod collect;
+pub mod config;
+pub mod diag;
+pub mod exec;
+pub mod identity;
+pub mod runtime;
+pub mod session;
+pub mod spool;
+pub mod transport;
+pub mod wire;

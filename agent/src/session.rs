@@ -1,0 +1,275 @@
+//! One authenticated connection to the controller: hello, then reports replayed from the spool
+//! in order with a bounded window of unacknowledged ones, heartbeats, certificate renewal, and
+//! commands the controller sends on streams it opens.
+
+use crate::backoff::Backoff;
+use crate::identity::{self, Identity};
+use crate::runtime::{now_ms, AgentState};
+use crate::wire;
+use anyhow::Context as _;
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+use unity_shared::proto::{
+    error_code, AgentMessage, Capability, Collected, Command, CommandEnvelope, CommandResponse,
+    ControllerMessage, Heartbeat, Hello, Pong, RenewRequest, PROTOCOL_VERSION,
+};
+
+/// Reports sent but not yet acknowledged, at most.
+const WINDOW: usize = 64;
+const MAX_FRAME: usize = unity_shared::proto::frame::DEFAULT_MAX_FRAME_LEN;
+
+pub enum SessionEnd {
+    /// The agent is stopping.
+    Shutdown,
+    /// A new certificate was stored; reconnect with it at once.
+    Renewed(Box<Identity>),
+    /// The link or the controller failed.
+    Lost(anyhow::Error),
+}
+
+/// True once two thirds of the certificate's lifetime have passed.
+pub fn needs_renewal(not_before: i64, not_after: i64, now: i64) -> bool {
+    let lifetime = (not_after - not_before).max(1);
+    now >= not_before + lifetime * 2 / 3
+}
+
+pub async fn run(
+    state: &Arc<AgentState>,
+    connection: &quinn::Connection,
+    identity: &Identity,
+    shutdown: &mut watch::Receiver<bool>,
+    backoff: &mut Backoff,
+) -> SessionEnd {
+    let commands = tokio::spawn(serve_commands(state.clone(), connection.clone()));
+    let end = match session(state, connection, identity, shutdown, backoff).await {
+        Ok(end) => end,
+        Err(error) => SessionEnd::Lost(error),
+    };
+    commands.abort();
+    match &end {
+        SessionEnd::Shutdown => connection.close(error_code::SHUTDOWN.into(), b"agent stopping"),
+        SessionEnd::Renewed(_) => connection.close(0u32.into(), b"renewed certificate"),
+        SessionEnd::Lost(_) => {}
+    }
+    end
+}
+
+async fn session(
+    state: &Arc<AgentState>,
+    connection: &quinn::Connection,
+    identity: &Identity,
+    shutdown: &mut watch::Receiver<bool>,
+    backoff: &mut Backoff,
+) -> anyhow::Result<SessionEnd> {
+    let (mut send, recv) = connection.open_bi().await.context("opening the session stream")?;
+    let host = tokio::task::spawn_blocking(crate::collect::system::host_facts).await?;
+    let hello = AgentMessage::Hello(Hello {
+        protocol_version: PROTOCOL_VERSION,
+        agent_version: env!("CARGO_PKG_VERSION").to_owned(),
+        host,
+        capabilities: vec![Capability::System],
+    });
+    wire::write(&mut send, &hello, MAX_FRAME).await?;
+    let (incoming_tx, mut incoming) = mpsc::channel(WINDOW * 2);
+    let reader = tokio::spawn(read_messages(recv, incoming_tx));
+    let _reader_guard = AbortOnDrop(reader);
+
+    let welcome = tokio::time::timeout(Duration::from_secs(15), incoming.recv())
+        .await
+        .context("no welcome from the controller")?;
+    match welcome {
+        Some(Ok(ControllerMessage::Welcome(welcome))) => {
+            if let Some(last) = welcome.last_stored_seq {
+                state.with_spool(move |spool| spool.skip_past(last)).await??;
+            }
+            tracing::info!(agent = %welcome.agent_id, controller_version = %welcome.controller_version, "Connected to the controller.");
+        }
+        Some(Ok(other)) => anyhow::bail!("expected a welcome, got {other:?}"),
+        Some(Err(error)) => return Err(error),
+        None => anyhow::bail!("the controller closed the session"),
+    }
+    backoff.reset();
+    state.update_status(|status| {
+        status.connection = "connected".into();
+        status.connection_since_ms = now_ms();
+        status.last_error = None;
+    });
+
+    let mut in_flight = BTreeSet::new();
+    let mut cursor: Option<u64> = None;
+    let mut renewal_key: Option<rcgen::KeyPair> = None;
+    let mut heartbeat = tokio::time::interval(state.config.heartbeat);
+    heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    heartbeat.tick().await;
+    let mut renewal_check = tokio::time::interval(renewal_check_period(identity));
+    loop {
+        // Fill the window from the spool, oldest first.
+        if in_flight.len() < WINDOW {
+            let room = WINDOW - in_flight.len();
+            let reports = state
+                .with_spool(move |spool| {
+                    let mut reports = Vec::new();
+                    for seq in spool.pending_after(cursor, room) {
+                        match spool.read(seq) {
+                            Ok(Some(report)) => reports.push(report),
+                            Ok(None) => {}
+                            Err(error) => return Err(error),
+                        }
+                    }
+                    Ok(reports)
+                })
+                .await??;
+            for report in reports {
+                cursor = Some(report.seq);
+                in_flight.insert(report.seq);
+                wire::write(&mut send, &AgentMessage::Report(report), MAX_FRAME).await?;
+            }
+        }
+        tokio::select! {
+            _ = shutdown.changed() => {
+                let _ = send.finish();
+                return Ok(SessionEnd::Shutdown);
+            }
+            message = incoming.recv() => {
+                let message = match message {
+                    Some(Ok(message)) => message,
+                    Some(Err(error)) => return Err(error),
+                    None => anyhow::bail!("the controller closed the session stream"),
+                };
+                match message {
+                    ControllerMessage::Ack(ack) => {
+                        in_flight.remove(&ack.seq);
+                        let seq = ack.seq;
+                        state.with_spool(move |spool| spool.ack(seq)).await??;
+                        state.update_status(|status| status.last_ack_ms = now_ms());
+                    }
+                    ControllerMessage::Nack(nack) => {
+                        anyhow::bail!("the controller could not store report {}: {}", nack.seq, nack.reason);
+                    }
+                    ControllerMessage::Renewed(renewed) => {
+                        let key = renewal_key.take().context("unrequested certificate renewal")?;
+                        let data_dir = state.config.data_dir.clone();
+                        let certificate = renewed.certificate_der.clone();
+                        tokio::task::spawn_blocking(move || identity::store_certificate(&data_dir, &certificate, &key)).await??;
+                        let data_dir = state.config.data_dir.clone();
+                        let renewed_identity = tokio::task::spawn_blocking(move || identity::load(&data_dir)).await??;
+                        tracing::info!(not_after = renewed.not_after_unix, "Certificate renewed.");
+                        return Ok(SessionEnd::Renewed(Box::new(renewed_identity)));
+                    }
+                    ControllerMessage::RenewRefused { reason } => {
+                        tracing::error!(%reason, "The controller refused to renew the certificate.");
+                        renewal_key = None;
+                    }
+                    ControllerMessage::HeartbeatAck { .. } | ControllerMessage::Welcome(_) => {}
+                }
+            }
+            _ = state.spooled.notified() => {}
+            _ = heartbeat.tick() => {
+                let spool_depth = state.with_spool(|spool| spool.depth() as u64).await?;
+                let beat = AgentMessage::Heartbeat(Heartbeat { sent_at_ms: now_ms(), spool_depth });
+                wire::write(&mut send, &beat, MAX_FRAME).await?;
+            }
+            _ = renewal_check.tick() => {
+                let (Some(not_before), Some(not_after)) = (identity.not_before_unix(), identity.not_after_unix()) else {
+                    continue;
+                };
+                if renewal_key.is_none() && needs_renewal(not_before, not_after, now_ms() / 1000) {
+                    let (key, csr_der) = identity::new_key_and_csr()?;
+                    renewal_key = Some(key);
+                    tracing::info!(not_after, "Asking the controller to renew the certificate.");
+                    wire::write(&mut send, &AgentMessage::Renew(RenewRequest { csr_der }), MAX_FRAME).await?;
+                }
+            }
+        }
+    }
+}
+
+/// Check often enough for short test lifetimes, rarely for the 30-day default.
+fn renewal_check_period(identity: &Identity) -> Duration {
+    let lifetime = identity
+        .not_after_unix()
+        .zip(identity.not_before_unix())
+        .map(|(after, before)| (after - before).max(1) as u64)
+        .unwrap_or(3600);
+    Duration::from_secs((lifetime / 20).clamp(1, 600))
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Reads controller messages in their own task, since frame reads are not cancel-safe.
+async fn read_messages(
+    mut recv: quinn::RecvStream,
+    messages: mpsc::Sender<anyhow::Result<ControllerMessage>>,
+) {
+    loop {
+        let message = match wire::read::<ControllerMessage>(&mut recv, MAX_FRAME).await {
+            Ok(Some(message)) => Ok(message),
+            Ok(None) => return,
+            Err(error) => Err(anyhow::Error::from(error).context("reading from the controller")),
+        };
+        let failed = message.is_err();
+        if messages.send(message).await.is_err() || failed {
+            return;
+        }
+    }
+}
+
+/// Answers commands on the streams the controller opens.
+async fn serve_commands(state: Arc<AgentState>, connection: quinn::Connection) {
+    while let Ok((send, recv)) = connection.accept_bi().await {
+        tokio::spawn(answer_command(state.clone(), send, recv));
+    }
+}
+
+async fn answer_command(state: Arc<AgentState>, mut send: quinn::SendStream, mut recv: quinn::RecvStream) {
+    let envelope = match wire::read::<CommandEnvelope>(&mut recv, 1 << 20).await {
+        Ok(Some(envelope)) => envelope,
+        Ok(None) => return,
+        Err(error) => {
+            tracing::warn!(%error, "Bad command frame.");
+            let _ = recv.stop(error_code::BAD_FRAME.into());
+            return;
+        }
+    };
+    tracing::info!(command_id = envelope.id.0, command = ?envelope.command, "Command received.");
+    let response = match envelope.command {
+        Command::Ping(ping) => CommandResponse::Pong(Pong { nonce: ping.nonce }),
+        Command::CollectNow(_) => {
+            let (reply, answer) = tokio::sync::oneshot::channel();
+            let collected = async {
+                state.collect_requests.send(reply).await.ok()?;
+                answer.await.ok()
+            };
+            match collected.await {
+                Some(Ok(seq)) => CommandResponse::Collected(Collected { seq }),
+                Some(Err(error)) => CommandResponse::Failed { message: format!("{error:#}") },
+                None => CommandResponse::Failed { message: "collector stopped".into() },
+            }
+        }
+    };
+    if let Err(error) = wire::write(&mut send, &response, MAX_FRAME).await {
+        tracing::debug!(%error, "Answering a command failed.");
+    }
+    let _ = send.finish();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renewal_after_two_thirds_of_lifetime() {
+        assert!(!needs_renewal(0, 30, 19));
+        assert!(needs_renewal(0, 30, 20));
+        assert!(needs_renewal(0, 30, 40));
+        assert!(!needs_renewal(1000, 1000 + 30 * 86400, 1000 + 19 * 86400));
+    }
+}

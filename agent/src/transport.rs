@@ -1,0 +1,126 @@
+//! Reaching the controller: the QUIC client endpoint, address resolution, enrollment, and
+//! mutually-authenticated connections.
+
+use crate::identity::Identity;
+use crate::wire;
+use anyhow::Context as _;
+use rcgen::KeyPair;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use unity_shared::proto::{
+    EnrollRequest, EnrollResponse, Enrolled, HostFacts, CONTROLLER_SERVER_NAME, PROTOCOL_VERSION,
+};
+
+/// Keep-alives keep NAT bindings open and detect a dead controller within the idle timeout.
+pub fn transport_config() -> quinn::TransportConfig {
+    let mut transport = quinn::TransportConfig::default();
+    transport.keep_alive_interval(Some(Duration::from_secs(10)));
+    transport.max_idle_timeout(quinn::IdleTimeout::try_from(Duration::from_secs(45)).ok());
+    transport
+}
+
+/// A client-only endpoint on an ephemeral UDP port.
+pub fn client_endpoint(controller: SocketAddr) -> anyhow::Result<quinn::Endpoint> {
+    let bind: SocketAddr = if controller.is_ipv6() {
+        "[::]:0".parse()?
+    } else {
+        "0.0.0.0:0".parse()?
+    };
+    quinn::Endpoint::client(bind).context("opening a UDP socket")
+}
+
+/// Resolves `HOST:PORT` (DNS names allowed).
+pub async fn resolve(controller: &str) -> anyhow::Result<SocketAddr> {
+    tokio::net::lookup_host(controller)
+        .await
+        .with_context(|| format!("resolving {controller:?} (expected HOST:PORT)"))?
+        .next()
+        .with_context(|| format!("{controller:?} resolves to no address"))
+}
+
+fn quic_client_config(tls: rustls::ClientConfig) -> anyhow::Result<quinn::ClientConfig> {
+    let quic = quinn::crypto::rustls::QuicClientConfig::try_from(tls)?;
+    let mut config = quinn::ClientConfig::new(Arc::new(quic));
+    config.transport_config(Arc::new(transport_config()));
+    Ok(config)
+}
+
+/// Client configuration presenting the agent's certificate. Keep one per identity: it holds
+/// the TLS session cache, so reconnects offer resumption (which the controller refuses).
+pub fn client_config(identity: &Identity) -> anyhow::Result<quinn::ClientConfig> {
+    let tls = unity_shared::tls::agent_client_config(
+        identity.ca_der.clone(),
+        identity.certificate_der.clone(),
+        identity.private_key(),
+    )?;
+    quic_client_config(tls)
+}
+
+/// Opens an authenticated connection.
+pub async fn connect(
+    endpoint: &quinn::Endpoint,
+    config: quinn::ClientConfig,
+    controller: SocketAddr,
+) -> anyhow::Result<quinn::Connection> {
+    let connecting = endpoint
+        .connect_with(config, controller, CONTROLLER_SERVER_NAME)
+        .context("starting the handshake")?;
+    let connection = tokio::time::timeout(Duration::from_secs(15), connecting)
+        .await
+        .context("handshake timed out")?
+        .context("handshake failed")?;
+    Ok(connection)
+}
+
+/// Why enrollment did not produce an identity.
+#[derive(Debug, thiserror::Error)]
+pub enum EnrollError {
+    /// The controller said no, with a reason for the user.
+    #[error("the controller refused the enrollment: {0}")]
+    Refused(unity_shared::proto::EnrollRefusal),
+    /// Anything else (network, TLS pin mismatch, ...).
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+/// Enrolls with a join token: makes a key pair here, sends only the CSR, and returns the
+/// signed certificate with the key.
+pub async fn enroll(
+    controller: &str,
+    token: &str,
+    ca_hash: &str,
+    host: HostFacts,
+) -> Result<(Enrolled, KeyPair), EnrollError> {
+    let address = resolve(controller).await?;
+    let tls = unity_shared::tls::enrollment_client_config(ca_hash).map_err(anyhow::Error::from)?;
+    let config = quic_client_config(tls)?;
+    let endpoint = client_endpoint(address)?;
+    let connection = connect(&endpoint, config, address).await.with_context(|| {
+        format!("connecting to the controller at {controller} (is the --ca-hash right?)")
+    })?;
+    let (key, csr_der) = crate::identity::new_key_and_csr()?;
+    let request = EnrollRequest {
+        protocol_version: PROTOCOL_VERSION,
+        token: token.trim().to_owned(),
+        csr_der,
+        host,
+    };
+    let exchange = async {
+        let (mut send, mut recv) = connection.open_bi().await?;
+        wire::write(&mut send, &request, 64 * 1024).await?;
+        let _ = send.finish();
+        let response: Option<EnrollResponse> = wire::read(&mut recv, 64 * 1024).await?;
+        anyhow::Ok(response)
+    };
+    let response = tokio::time::timeout(Duration::from_secs(20), exchange)
+        .await
+        .context("the controller did not answer the enrollment in time")??;
+    connection.close(0u32.into(), b"enrolled");
+    endpoint.wait_idle().await;
+    match response {
+        Some(EnrollResponse::Enrolled(enrolled)) => Ok((enrolled, key)),
+        Some(EnrollResponse::Refused(refusal)) => Err(EnrollError::Refused(refusal)),
+        None => Err(anyhow::anyhow!("the controller closed the enrollment without an answer").into()),
+    }
+}

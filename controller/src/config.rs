@@ -1,0 +1,209 @@
+//! Controller configuration: `RawConfig` is what the TOML file says (every key optional, with a
+//! documented default); [`Config`] is the validated, typed form the daemon runs on.
+
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub const DEFAULT_CONFIG_PATH: &str = "/etc/unity/controller.toml";
+pub const DEFAULT_DATA_DIR: &str = "/var/lib/unity-controller";
+pub const DEFAULT_LISTEN: &str = "0.0.0.0:7443";
+pub const DEFAULT_API_LISTEN: &str = "127.0.0.1:7480";
+
+/// The file as written. Unknown keys are an error, so typos do not pass silently.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    /// Where the CA, the database and the admin socket live.
+    pub data_dir: Option<PathBuf>,
+    /// UDP address of the QUIC endpoint agents connect to.
+    pub listen: Option<String>,
+    /// `HOST:PORT` agents use to reach the controller, printed in join commands.
+    pub advertise: Option<String>,
+    /// TCP address of the HTTP API.
+    pub api_listen: Option<String>,
+    /// Lifetime of agent certificates, e.g. "30d".
+    pub certificate_lifetime: Option<String>,
+    /// Default lifetime of join tokens, e.g. "1h".
+    pub token_ttl: Option<String>,
+    /// How long history is kept, e.g. "90d".
+    pub retention: Option<String>,
+    /// A host that sent nothing for this long is "stale".
+    pub stale_after: Option<String>,
+    /// Largest frame accepted from an agent, in bytes.
+    pub max_frame_bytes: Option<usize>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    pub advertise: String,
+    pub api_listen: SocketAddr,
+    pub certificate_lifetime: Duration,
+    pub token_ttl: Duration,
+    pub retention: Duration,
+    pub stale_after: Duration,
+    pub max_frame_bytes: usize,
+}
+
+/// A configuration value that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("reading {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or has unknown keys.
+    #[error("parsing {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    /// A value has the wrong form.
+    #[error("{key} = {value:?}: {message}")]
+    Invalid {
+        key: &'static str,
+        value: String,
+        message: String,
+    },
+}
+
+fn duration(key: &'static str, value: Option<&str>, default: &str) -> Result<Duration, ConfigError> {
+    let text = value.unwrap_or(default);
+    humantime::parse_duration(text).map_err(|error| ConfigError::Invalid {
+        key,
+        value: text.to_owned(),
+        message: error.to_string(),
+    })
+}
+
+fn address(key: &'static str, value: Option<&str>, default: &str) -> Result<SocketAddr, ConfigError> {
+    let text = value.unwrap_or(default);
+    text.parse().map_err(|error: std::net::AddrParseError| ConfigError::Invalid {
+        key,
+        value: text.to_owned(),
+        message: format!("{error} (expected IP:PORT)"),
+    })
+}
+
+/// This machine's host name, for defaults such as the advertised address.
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|name| name.trim().to_owned())
+        .ok()
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned())
+}
+
+impl RawConfig {
+    /// Reads `path`; a missing file at the default path means "all defaults".
+    pub fn load(path: &Path, required: bool) -> Result<RawConfig, ConfigError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound && !required => {
+                return Ok(RawConfig::default())
+            }
+            Err(source) => {
+                return Err(ConfigError::Read {
+                    path: path.to_owned(),
+                    source,
+                })
+            }
+        };
+        toml::from_str(&text).map_err(|error| ConfigError::Parse {
+            path: path.to_owned(),
+            message: error.to_string(),
+        })
+    }
+}
+
+impl Config {
+    pub fn from_raw(raw: RawConfig) -> Result<Config, ConfigError> {
+        let listen = address("listen", raw.listen.as_deref(), DEFAULT_LISTEN)?;
+        let advertise = raw
+            .advertise
+            .unwrap_or_else(|| format!("{}:{}", hostname(), listen.port()));
+        let max_frame_bytes = raw
+            .max_frame_bytes
+            .unwrap_or(unity_shared::proto::frame::DEFAULT_MAX_FRAME_LEN);
+        if max_frame_bytes < 4096 {
+            return Err(ConfigError::Invalid {
+                key: "max_frame_bytes",
+                value: max_frame_bytes.to_string(),
+                message: "must be at least 4096".into(),
+            });
+        }
+        let config = Config {
+            data_dir: raw
+                .data_dir
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+            listen,
+            advertise,
+            api_listen: address("api_listen", raw.api_listen.as_deref(), DEFAULT_API_LISTEN)?,
+            certificate_lifetime: duration(
+                "certificate_lifetime",
+                raw.certificate_lifetime.as_deref(),
+                "30d",
+            )?,
+            token_ttl: duration("token_ttl", raw.token_ttl.as_deref(), "1h")?,
+            retention: duration("retention", raw.retention.as_deref(), "90d")?,
+            stale_after: duration("stale_after", raw.stale_after.as_deref(), "2m")?,
+            max_frame_bytes,
+        };
+        if config.certificate_lifetime < Duration::from_secs(2) {
+            return Err(ConfigError::Invalid {
+                key: "certificate_lifetime",
+                value: format!("{:?}", config.certificate_lifetime),
+                message: "must be at least 2s".into(),
+            });
+        }
+        Ok(config)
+    }
+
+    /// Defaults everywhere but the data directory; used by quickstart and tests.
+    pub fn with_data_dir(data_dir: PathBuf) -> Config {
+        let raw = RawConfig {
+            data_dir: Some(data_dir),
+            ..RawConfig::default()
+        };
+        // The defaults are constants known to parse.
+        match Config::from_raw(raw) {
+            Ok(config) => config,
+            Err(error) => unreachable!("default configuration is invalid: {error}"),
+        }
+    }
+
+    pub fn database_dir(&self) -> PathBuf {
+        self.data_dir.join("db")
+    }
+
+    pub fn ca_dir(&self) -> PathBuf {
+        self.data_dir.join("ca")
+    }
+
+    pub fn admin_socket(&self) -> PathBuf {
+        self.data_dir.join("admin.sock")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_parse() {
+        let config = Config::from_raw(RawConfig::default()).unwrap();
+        assert_eq!(config.certificate_lifetime, Duration::from_secs(30 * 86400));
+        assert_eq!(config.listen.port(), 7443);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_errors() {
+        assert!(toml::from_str::<RawConfig>("listn = \"x\"").is_err());
+        let raw: RawConfig = toml::from_str("retention = \"forever\"").unwrap();
+        let error = Config::from_raw(raw).unwrap_err().to_string();
+        assert!(error.contains("retention"), "{error}");
+    }
+}

@@ -1,0 +1,11 @@
+//! The Unity controller: the agents' certificate authority, the QUIC endpoint they report to,
+//! durable storage of their history, and the operator's CLI.
+
+pub mod admin;
+pub mod ca;
+pub mod cli;
+pub mod config;
+pub mod quickstart;
+pub mod service;
+pub mod storage;
+pub mod transport;

@@ -1,0 +1,171 @@
+//! The running controller: opens the CA and the store, starts the QUIC endpoint, the storage
+//! writer, housekeeping and the admin socket, and shuts them down in order.
+
+use crate::admin;
+use crate::ca::verifier::Revocations;
+use crate::ca::CertificateAuthority;
+use crate::config::Config;
+use crate::storage::series::SeriesOptions;
+use crate::storage::Store;
+use crate::transport::{self, ingest, Hub};
+use anyhow::Context as _;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+/// Current time as Unix milliseconds.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// What every task of the controller shares.
+pub struct Context {
+    pub config: Config,
+    pub store: Arc<Store>,
+    pub ca: CertificateAuthority,
+    pub revocations: Revocations,
+    pub hub: Hub,
+    pub ingest: ingest::IngestHandle,
+}
+
+/// Opens the CA and the database (blocking work, run off the async threads).
+pub async fn open_state(config: &Config) -> anyhow::Result<(CertificateAuthority, Arc<Store>, Revocations)> {
+    let config = config.clone();
+    tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("creating {}", config.data_dir.display()))?;
+        let ca = CertificateAuthority::load_or_create(&config.ca_dir())
+            .with_context(|| format!("loading the CA in {}", config.ca_dir().display()))?;
+        let store = Store::open(&config.database_dir(), SeriesOptions::default())
+            .with_context(|| format!("opening the database in {}", config.database_dir().display()))?;
+        let revoked = store
+            .registry
+            .agents()?
+            .into_iter()
+            .filter(|agent| agent.revoked_at.is_some())
+            .map(|agent| agent.agent_id);
+        let revocations = Revocations::new(revoked);
+        Ok((ca, Arc::new(store), revocations))
+    })
+    .await?
+}
+
+pub struct RunningController {
+    pub local_addr: SocketAddr,
+    pub context: Arc<Context>,
+    endpoint: quinn::Endpoint,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    writer: tokio::task::JoinHandle<()>,
+}
+
+/// Starts the controller with `config`.
+pub async fn start(config: Config) -> anyhow::Result<RunningController> {
+    let (ca, store, revocations) = open_state(&config).await?;
+    let (ingest, writer) = ingest::spawn_writer(store.clone());
+    let context = Arc::new(Context {
+        config,
+        store,
+        ca,
+        revocations,
+        hub: Hub::default(),
+        ingest,
+    });
+    let server_config = transport::server_config(&context)?;
+    let endpoint = quinn::Endpoint::server(server_config, context.config.listen)
+        .with_context(|| format!("binding the QUIC endpoint to {}", context.config.listen))?;
+    let local_addr = endpoint.local_addr()?;
+    let mut tasks = vec![tokio::spawn(transport::accept_loop(
+        endpoint.clone(),
+        context.clone(),
+    ))];
+    tasks.push(tokio::spawn(housekeeping(context.clone())));
+    match admin::serve(context.clone()).await {
+        Ok(task) => tasks.push(task),
+        Err(error) => tracing::warn!(%error, "Admin socket unavailable; CLI commands need the daemon stopped."),
+    }
+    tracing::info!(%local_addr, ca_hash = %context.ca.ca_hash(), "Controller listening.");
+    Ok(RunningController {
+        local_addr,
+        context,
+        endpoint,
+        tasks,
+        writer,
+    })
+}
+
+/// Periodic work: persist heads (checkpoint), apply retention, record last-seen times.
+async fn housekeeping(ctx: Arc<Context>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut n_ticks: u64 = 0;
+    loop {
+        tick.tick().await;
+        n_ticks += 1;
+        let ctx = ctx.clone();
+        let result = tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+            for (agent_id, last_ms) in ctx.hub.snapshot() {
+                ctx.store
+                    .registry
+                    .update_agent(&agent_id, |record| record.last_seen_ms = last_ms)?;
+            }
+            if n_ticks % 5 == 0 {
+                ctx.store.series.checkpoint()?;
+            }
+            if n_ticks % 60 == 1 {
+                let cutoff = now_ms() - ctx.config.retention.as_millis() as i64;
+                let report = ctx.store.series.apply_retention(cutoff)?;
+                tracing::info!(?report, "Applied retention.");
+            }
+            Ok(())
+        })
+        .await;
+        match result {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::warn!(error = format!("{error:#}"), "Housekeeping failed."),
+            Err(error) => tracing::error!(%error, "Housekeeping panicked."),
+        }
+    }
+}
+
+impl RunningController {
+    /// Stops accepting, closes agent connections, drains the writer and checkpoints the store.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        self.endpoint
+            .close(unity_shared::proto::error_code::SHUTDOWN.into(), b"controller shutting down");
+        for task in &self.tasks {
+            task.abort();
+        }
+        let context = self.context;
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.endpoint.wait_idle()).await;
+        let _ = std::fs::remove_file(context.config.admin_socket());
+        let store = context.store.clone();
+        drop(context);
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.writer).await;
+        tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+            store.series.checkpoint()?;
+            store.flush()?;
+            Ok(())
+        })
+        .await??;
+        Ok(())
+    }
+}
+
+/// A context without network endpoint, for CLI commands run while the daemon is stopped.
+pub async fn offline_context(config: Config) -> anyhow::Result<Arc<Context>> {
+    let (ca, store, revocations) = open_state(&config).await.map_err(|error| {
+        error.context("is the controller running under another user, or is the socket missing?")
+    })?;
+    let (ingest, _writer) = ingest::spawn_writer(store.clone());
+    Ok(Arc::new(Context {
+        config,
+        store,
+        ca,
+        revocations,
+        hub: Hub::default(),
+        ingest,
+    }))
+}

@@ -1,0 +1,63 @@
+//! Storage: the only module that touches sled.
+//!
+//! [`Store`] opens one sled database holding the agent registry ([`registry`]) and the
+//! time-series history ([`series`]). Everything above this module sees typed records only, so
+//! the engine stays replaceable.
+
+pub mod registry;
+pub mod series;
+
+use std::path::Path;
+
+/// Errors from the storage layer.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// sled reported an I/O or corruption error.
+    #[error("database: {0}")]
+    Sled(#[from] sled::Error),
+    /// A stored record could not be decoded (corruption or a format from a newer version).
+    #[error("corrupt record in {tree}: {message}")]
+    Corrupt { tree: &'static str, message: String },
+    /// The time-series engine failed.
+    #[error("time series: {0}")]
+    Series(#[from] series::SeriesError),
+}
+
+/// The controller's database.
+pub struct Store {
+    db: sled::Db,
+    pub registry: registry::Registry,
+    pub series: series::SeriesStore,
+}
+
+impl Store {
+    /// Opens (or creates) the database under `path`, recovering after a crash.
+    ///
+    /// Note that this uses blocking I/O.
+    pub fn open(path: &Path, options: series::SeriesOptions) -> Result<Store, StorageError> {
+        let db = sled::Config::new()
+            .path(path)
+            .cache_capacity(64 * 1024 * 1024)
+            .open()?;
+        let registry = registry::Registry::open(&db)?;
+        let series = series::SeriesStore::open(&db, options)?;
+        Ok(Store {
+            db,
+            registry,
+            series,
+        })
+    }
+
+    /// Makes every write so far durable.
+    ///
+    /// Note that this uses blocking I/O.
+    pub fn flush(&self) -> Result<(), StorageError> {
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// Bytes the database occupies on disk.
+    pub fn size_on_disk(&self) -> Result<u64, StorageError> {
+        Ok(self.db.size_on_disk()?)
+    }
+}

@@ -1,0 +1,202 @@
+//! The agent registry and join tokens: small records, postcard-encoded, one key each.
+
+use super::StorageError;
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use unity_shared::proto::{AgentId, HostFacts};
+
+/// One enrolled agent, as the controller knows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentRecord {
+    pub agent_id: AgentId,
+    pub hostname: String,
+    pub host: HostFacts,
+    pub enrolled_at: i64,
+    /// Serial (hex) and expiry (Unix seconds) of the newest certificate issued to it.
+    pub certificate_serial: String,
+    pub certificate_not_after: i64,
+    pub revoked_at: Option<i64>,
+    /// Unix milliseconds of the last message received; 0 if never connected.
+    pub last_seen_ms: i64,
+    pub agent_version: String,
+    /// Cumulative reports the agent's spool had to drop, as last reported.
+    pub dropped_reports: u64,
+}
+
+/// A join token, stored under the SHA-256 of the token so the database never holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenRecord {
+    pub token_id: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub used_at: Option<i64>,
+    pub used_by: Option<AgentId>,
+}
+
+/// Why a token cannot be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TokenRefusal {
+    /// No token with that hash exists.
+    #[error("unknown token")]
+    Unknown,
+    /// The token's lifetime has passed.
+    #[error("expired token")]
+    Expired,
+    /// The token was used before.
+    #[error("token already used")]
+    AlreadyUsed,
+}
+
+pub struct Registry {
+    agents: sled::Tree,
+    tokens: sled::Tree,
+}
+
+fn encode<T: Serialize>(record: &T) -> Result<Vec<u8>, StorageError> {
+    postcard::to_allocvec(record).map_err(|error| StorageError::Corrupt {
+        tree: "registry",
+        message: error.to_string(),
+    })
+}
+
+fn decode<T: DeserializeOwned>(tree: &'static str, bytes: &[u8]) -> Result<T, StorageError> {
+    postcard::from_bytes(bytes).map_err(|error| StorageError::Corrupt {
+        tree,
+        message: error.to_string(),
+    })
+}
+
+impl Registry {
+    pub fn open(db: &sled::Db) -> Result<Registry, StorageError> {
+        Ok(Registry {
+            agents: db.open_tree("agents")?,
+            tokens: db.open_tree("tokens")?,
+        })
+    }
+
+    pub fn put_token(&self, token_hash: [u8; 32], record: &TokenRecord) -> Result<(), StorageError> {
+        self.tokens.insert(token_hash, encode(record)?)?;
+        Ok(())
+    }
+
+    pub fn tokens(&self) -> Result<Vec<TokenRecord>, StorageError> {
+        self.tokens
+            .iter()
+            .values()
+            .map(|value| decode("tokens", &value?))
+            .collect()
+    }
+
+    /// Marks the token used by `agent_id` if it is valid at `now` (Unix seconds). Atomic: of
+    /// two concurrent enrollments with one token, exactly one succeeds.
+    pub fn consume_token(
+        &self,
+        token_hash: [u8; 32],
+        now: i64,
+        agent_id: &AgentId,
+    ) -> Result<Result<TokenRecord, TokenRefusal>, StorageError> {
+        loop {
+            let Some(current) = self.tokens.get(token_hash)? else {
+                return Ok(Err(TokenRefusal::Unknown));
+            };
+            let mut record: TokenRecord = decode("tokens", &current)?;
+            if record.used_at.is_some() {
+                return Ok(Err(TokenRefusal::AlreadyUsed));
+            }
+            if now >= record.expires_at {
+                return Ok(Err(TokenRefusal::Expired));
+            }
+            record.used_at = Some(now);
+            record.used_by = Some(agent_id.clone());
+            let swapped = self.tokens.compare_and_swap(
+                token_hash,
+                Some(current),
+                Some(encode(&record)?),
+            )?;
+            if swapped.is_ok() {
+                return Ok(Ok(record));
+            }
+        }
+    }
+
+    pub fn put_agent(&self, record: &AgentRecord) -> Result<(), StorageError> {
+        self.agents
+            .insert(record.agent_id.as_str().as_bytes(), encode(record)?)?;
+        Ok(())
+    }
+
+    pub fn agent(&self, agent_id: &AgentId) -> Result<Option<AgentRecord>, StorageError> {
+        self.agents
+            .get(agent_id.as_str().as_bytes())?
+            .map(|bytes| decode("agents", &bytes))
+            .transpose()
+    }
+
+    pub fn agents(&self) -> Result<Vec<AgentRecord>, StorageError> {
+        self.agents
+            .iter()
+            .values()
+            .map(|value| decode("agents", &value?))
+            .collect()
+    }
+
+    /// Applies `change` to the agent's record atomically; `None` if the agent is unknown.
+    pub fn update_agent(
+        &self,
+        agent_id: &AgentId,
+        change: impl Fn(&mut AgentRecord),
+    ) -> Result<Option<AgentRecord>, StorageError> {
+        let key = agent_id.as_str().as_bytes();
+        loop {
+            let Some(current) = self.agents.get(key)? else {
+                return Ok(None);
+            };
+            let mut record: AgentRecord = decode("agents", &current)?;
+            change(&mut record);
+            let swapped = self
+                .agents
+                .compare_and_swap(key, Some(current), Some(encode(&record)?))?;
+            if swapped.is_ok() {
+                return Ok(Some(record));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn registry() -> (tempfile::TempDir, Registry) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::open(dir.path()).unwrap();
+        (dir, Registry::open(&db).unwrap())
+    }
+
+    #[test]
+    fn token_is_single_use_and_expires() {
+        let (_dir, registry) = registry();
+        let agent = AgentId::new("a1").unwrap();
+        let record = TokenRecord {
+            token_id: "t1".into(),
+            created_at: 0,
+            expires_at: 100,
+            used_at: None,
+            used_by: None,
+        };
+        registry.put_token([1; 32], &record).unwrap();
+        registry.put_token([2; 32], &record).unwrap();
+        assert_eq!(
+            registry.consume_token([9; 32], 10, &agent).unwrap(),
+            Err(TokenRefusal::Unknown)
+        );
+        assert!(registry.consume_token([1; 32], 10, &agent).unwrap().is_ok());
+        assert_eq!(
+            registry.consume_token([1; 32], 11, &agent).unwrap(),
+            Err(TokenRefusal::AlreadyUsed)
+        );
+        assert_eq!(
+            registry.consume_token([2; 32], 100, &agent).unwrap(),
+            Err(TokenRefusal::Expired)
+        );
+    }
+}

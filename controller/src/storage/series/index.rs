@@ -1,0 +1,99 @@
+//! Keys of the `series_meta` tree: agents (last acknowledged sequence number), the series
+//! index (agent + series key -> compact series id) and write-ahead log records.
+//!
+//! Layout, one tree so that one `Batch` covers a whole ingest:
+//! - `A ++ agent` -> last sequence number (u64 BE);
+//! - `S ++ len agent ++ len metric ++ n labels ++ (len name ++ name ++ len value ++ value)*`
+//!   -> series id (u64 BE), lengths as varints;
+//! - `W ++ position (u64 BE)` -> a write-ahead log record (see [`super::wal`]).
+
+use super::codec::{put_varint, Reader};
+use super::{SeriesError, SeriesKey};
+
+pub(crate) const AGENT_PREFIX: u8 = b'A';
+pub(crate) const SERIES_PREFIX: u8 = b'S';
+pub(crate) const WAL_PREFIX: u8 = b'W';
+
+pub(crate) fn agent_key(agent: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(1 + agent.len());
+    key.push(AGENT_PREFIX);
+    key.extend_from_slice(agent.as_bytes());
+    key
+}
+
+pub(crate) fn series_key(agent: &str, series: &SeriesKey) -> Vec<u8> {
+    let mut key = Vec::with_capacity(64);
+    key.push(SERIES_PREFIX);
+    put_str(&mut key, agent);
+    put_str(&mut key, &series.metric);
+    put_varint(&mut key, series.labels.len() as u64);
+    for (name, value) in &series.labels {
+        put_str(&mut key, name);
+        put_str(&mut key, value);
+    }
+    key
+}
+
+pub(crate) fn wal_key(position: u64) -> [u8; 9] {
+    let mut key = [0u8; 9];
+    key[0] = WAL_PREFIX;
+    key[1..].copy_from_slice(&position.to_be_bytes());
+    key
+}
+
+pub(crate) fn parse_agent(key: &[u8], value: &[u8]) -> Result<(String, u64), SeriesError> {
+    let agent = std::str::from_utf8(&key[1..]).map_err(|_| corrupt("agent key", "not UTF-8"))?;
+    Ok((agent.to_owned(), parse_u64(value, "agent sequence number")?))
+}
+
+pub(crate) fn parse_series(key: &[u8], value: &[u8]) -> Result<(String, SeriesKey, u64), SeriesError> {
+    let mut reader = Reader { bytes: key, pos: 1 };
+    let agent = get_str(&mut reader)?;
+    let metric = get_str(&mut reader)?;
+    let n_labels = reader.varint().map_err(|e| corrupt("series key", &e.to_string()))?;
+    let mut labels = Vec::new();
+    for _ in 0..n_labels {
+        let name = get_str(&mut reader)?;
+        let label_value = get_str(&mut reader)?;
+        labels.push((name, label_value));
+    }
+    if !reader.is_empty() {
+        return Err(corrupt("series key", "trailing bytes"));
+    }
+    Ok((agent, SeriesKey { metric, labels }, parse_u64(value, "series id")?))
+}
+
+pub(crate) fn parse_wal_position(key: &[u8]) -> Result<u64, SeriesError> {
+    parse_u64(&key[1..], "write-ahead log key")
+}
+
+fn parse_u64(bytes: &[u8], what: &'static str) -> Result<u64, SeriesError> {
+    let array: [u8; 8] = bytes
+        .try_into()
+        .map_err(|_| corrupt(what, &format!("{} bytes, expected 8", bytes.len())))?;
+    Ok(u64::from_be_bytes(array))
+}
+
+fn put_str(out: &mut Vec<u8>, text: &str) {
+    put_varint(out, text.len() as u64);
+    out.extend_from_slice(text.as_bytes());
+}
+
+fn get_str(reader: &mut Reader<'_>) -> Result<String, SeriesError> {
+    let len = reader.varint().map_err(|e| corrupt("series key", &e.to_string()))?;
+    let len = usize::try_from(len).map_err(|_| corrupt("series key", "length"))?;
+    let end = reader.pos.checked_add(len).ok_or_else(|| corrupt("series key", "length"))?;
+    let bytes = reader
+        .bytes
+        .get(reader.pos..end)
+        .ok_or_else(|| corrupt("series key", "truncated"))?;
+    reader.pos = end;
+    String::from_utf8(bytes.to_vec()).map_err(|_| corrupt("series key", "not UTF-8"))
+}
+
+fn corrupt(what: &'static str, detail: &str) -> SeriesError {
+    SeriesError::Corrupt {
+        what,
+        detail: detail.to_owned(),
+    }
+}

@@ -1,0 +1,628 @@
+//! [`SeriesStore`]: ingest, queries, checkpoints, retention and recovery over sled.
+//!
+//! Note that every method uses blocking I/O; async callers go through `spawn_blocking`.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use super::chunk::{self, CutRule};
+use super::codec::{self, MAX_CHUNK_SAMPLES};
+use super::{index, wal};
+use super::{
+    IngestOutcome, IngestReport, RetentionReport, SeriesError, SeriesKey, SeriesOptions,
+    SeriesPoints, SeriesStats, TimeRange,
+};
+
+/// The time-series store. `Send + Sync`: one thread ingests, any thread reads.
+pub struct SeriesStore {
+    db: sled::Db,
+    meta: sled::Tree,
+    chunks: sled::Tree,
+    rule: CutRule,
+    writer: Mutex<Writer>,
+    state: RwLock<State>,
+}
+
+/// State only the writer touches.
+struct Writer {
+    next_wal: u64,
+    poisoned: bool,
+}
+
+#[derive(Default)]
+struct State {
+    agents: HashMap<String, AgentEntry>,
+    /// Indexed by series id; ids are dense and never reused.
+    series: Vec<SeriesEntry>,
+    counters: Counters,
+}
+
+#[derive(Default)]
+struct AgentEntry {
+    last_seq: Option<u64>,
+    series: HashMap<SeriesKey, u64>,
+}
+
+struct SeriesEntry {
+    /// The open chunk, oldest first.
+    head: Vec<(i64, f64)>,
+    /// `(samples, bytes)` of the head as last written to the chunks tree, if it was.
+    head_persisted: Option<(u64, u64)>,
+    /// The head changed since it was last written.
+    head_dirty: bool,
+    /// The newest timestamp ever accepted; samples at or before it are ignored.
+    last_ts: Option<i64>,
+}
+
+impl SeriesEntry {
+    fn new() -> SeriesEntry {
+        SeriesEntry {
+            head: Vec::new(),
+            head_persisted: None,
+            head_dirty: false,
+            last_ts: None,
+        }
+    }
+}
+
+#[derive(Default, Clone, Copy)]
+struct Counters {
+    n_chunks: u64,
+    chunk_bytes: u64,
+    chunk_samples: u64,
+    wal_records: u64,
+    samples_ingested: u64,
+    samples_ignored: u64,
+    reports_duplicate: u64,
+}
+
+impl Counters {
+    fn chunk_written(&mut self, replaced: Option<(u64, u64)>, n_samples: u64, n_bytes: u64) {
+        if let Some((old_samples, old_bytes)) = replaced {
+            self.chunk_removed(old_samples, old_bytes);
+        }
+        self.n_chunks += 1;
+        self.chunk_samples += n_samples;
+        self.chunk_bytes += n_bytes;
+    }
+
+    fn chunk_removed(&mut self, n_samples: u64, n_bytes: u64) {
+        self.n_chunks = self.n_chunks.saturating_sub(1);
+        self.chunk_samples = self.chunk_samples.saturating_sub(n_samples);
+        self.chunk_bytes = self.chunk_bytes.saturating_sub(n_bytes);
+    }
+}
+
+/// Appends one sample to a series, sealing its head first when the cut rule says so.
+/// Returns whether the sample was accepted.
+fn append(
+    entry: &mut SeriesEntry,
+    series_id: u64,
+    ts: i64,
+    value: f64,
+    rule: CutRule,
+    chunk_batch: &mut sled::Batch,
+    counters: &mut Counters,
+) -> bool {
+    if entry.last_ts.is_some_and(|last| ts <= last) {
+        counters.samples_ignored += 1;
+        return false;
+    }
+    if let Some(&(start, _)) = entry.head.first() {
+        if rule.must_cut(start, entry.head.len(), ts) {
+            let bytes = chunk::encode(&entry.head, true);
+            let n_samples = entry.head.len() as u64;
+            counters.chunk_written(entry.head_persisted.take(), n_samples, bytes.len() as u64);
+            chunk_batch.insert(&chunk::key(series_id, start), bytes);
+            entry.head.clear();
+        }
+    }
+    entry.head.push((ts, value));
+    entry.head_dirty = true;
+    entry.last_ts = Some(ts);
+    counters.samples_ingested += 1;
+    true
+}
+
+impl SeriesStore {
+    /// Opens the engine's trees in `db`, loading the newest chunk of every series and
+    /// replaying the write-ahead log, so everything acknowledged before a crash is back.
+    pub fn open(db: &sled::Db, options: SeriesOptions) -> Result<SeriesStore, SeriesError> {
+        if options.max_chunk_samples == 0 || options.max_chunk_samples > MAX_CHUNK_SAMPLES {
+            return Err(SeriesError::InvalidOptions("max_chunk_samples must be 1..=65536"));
+        }
+        if options.max_chunk_span_ms <= 0 {
+            return Err(SeriesError::InvalidOptions("max_chunk_span_ms must be positive"));
+        }
+        let rule = CutRule {
+            max_samples: options.max_chunk_samples,
+            max_span_ms: options.max_chunk_span_ms,
+        };
+        let meta = db.open_tree("series_meta")?;
+        let chunks = db.open_tree("series_chunks")?;
+        let mut state = State::default();
+        let mut known: Vec<bool> = Vec::new();
+        let mut owners: Vec<(String, SeriesKey, u64)> = Vec::new();
+        for item in meta.iter() {
+            let (key, value) = item?;
+            match key.first() {
+                Some(&index::AGENT_PREFIX) => {
+                    let (agent, seq) = index::parse_agent(&key, &value)?;
+                    state.agents.entry(agent).or_default().last_seq = Some(seq);
+                }
+                Some(&index::SERIES_PREFIX) => owners.push(index::parse_series(&key, &value)?),
+                Some(&index::WAL_PREFIX) => {}
+                _ => tracing::warn!(key = ?key, "Unknown key in the series index, ignored."),
+            }
+        }
+        for (agent, series_key, series_id) in owners {
+            let slot = usize::try_from(series_id).map_err(|_| SeriesError::Corrupt {
+                what: "series id",
+                detail: series_id.to_string(),
+            })?;
+            if slot >= known.len() {
+                known.resize(slot + 1, false);
+            }
+            known[slot] = true;
+            state.agents.entry(agent).or_default().series.insert(series_key, series_id);
+        }
+        for (series_id, known) in known.iter().enumerate() {
+            if !known {
+                tracing::warn!(series_id, "Series id without a key, skipped.");
+            }
+        }
+        state.series = known.iter().map(|_| SeriesEntry::new()).collect();
+
+        // The newest chunk of every series: its head if unsealed, its newest timestamp always.
+        let mut newest: Vec<Option<(i64, sled::IVec)>> = vec![None; state.series.len()];
+        for item in chunks.iter() {
+            let (key, value) = item?;
+            let (series_id, start) = match chunk::parse_key(&key) {
+                Ok(parsed) => parsed,
+                Err(error) => {
+                    tracing::warn!(%error, "Unreadable chunk key, ignored.");
+                    continue;
+                }
+            };
+            let n_samples = codec::header(&value).map_or(0, |header| header.n_samples as u64);
+            state.counters.chunk_written(None, n_samples, value.len() as u64);
+            match newest.get_mut(series_id as usize) {
+                Some(slot) => *slot = Some((start, value)),
+                None => tracing::warn!(series_id, "Chunk of an unknown series, ignored."),
+            }
+        }
+        for (series_id, slot) in newest.into_iter().enumerate() {
+            let Some((start, value)) = slot else { continue };
+            let mut points = Vec::new();
+            let decoded = codec::header(&value)
+                .and_then(|header| codec::decode(start, &value, &mut points).map(|()| header));
+            let header = match decoded {
+                Ok(header) => header,
+                Err(error) => {
+                    tracing::warn!(series_id, start, %error, "Corrupt newest chunk, skipped.");
+                    continue;
+                }
+            };
+            let entry = &mut state.series[series_id];
+            entry.last_ts = points.last().map(|point| point.0);
+            if !header.sealed {
+                entry.head_persisted = Some((points.len() as u64, value.len() as u64));
+                entry.head = points;
+            }
+        }
+
+        // Replay the log, in order.
+        let mut next_wal = 0;
+        let mut chunk_batch = sled::Batch::default();
+        for item in meta.scan_prefix([index::WAL_PREFIX]) {
+            let (key, record) = item?;
+            next_wal = index::parse_wal_position(&key)? + 1;
+            state.counters.wal_records += 1;
+            let State {
+                series, counters, ..
+            } = &mut state;
+            wal::replay(&record, |series_id, ts, value| {
+                let entry = series.get_mut(series_id as usize).ok_or_else(|| {
+                    SeriesError::Corrupt {
+                        what: "write-ahead log record",
+                        detail: format!("unknown series id {series_id}"),
+                    }
+                })?;
+                append(entry, series_id, ts, value, rule, &mut chunk_batch, counters);
+                Ok(())
+            })?;
+        }
+        chunks.apply_batch(chunk_batch)?;
+        // Replayed samples were not ingested in this process.
+        state.counters.samples_ingested = 0;
+        state.counters.samples_ignored = 0;
+        Ok(SeriesStore {
+            db: db.clone(),
+            meta,
+            chunks,
+            rule,
+            writer: Mutex::new(Writer {
+                next_wal,
+                poisoned: false,
+            }),
+            state: RwLock::new(state),
+        })
+    }
+
+    fn lock_writer(&self) -> Result<MutexGuard<'_, Writer>, SeriesError> {
+        let writer = self.writer.lock().map_err(|_| SeriesError::Poisoned)?;
+        if writer.poisoned {
+            return Err(SeriesError::Poisoned);
+        }
+        Ok(writer)
+    }
+
+    fn read_state(&self) -> RwLockReadGuard<'_, State> {
+        self.state.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn write_state(&self) -> RwLockWriteGuard<'_, State> {
+        self.state.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Stores every report that is not a duplicate, each atomically with its agent's new
+    /// sequence number, then flushes once for the whole slice and only then returns.
+    pub fn ingest(&self, reports: &[IngestReport]) -> Result<Vec<IngestOutcome>, SeriesError> {
+        let mut writer = self.lock_writer()?;
+        let mut outcomes = Vec::with_capacity(reports.len());
+        let mut meta_batch = sled::Batch::default();
+        let mut chunk_batch = sled::Batch::default();
+        let n_samples: usize = reports.iter().map(|report| report.samples.len()).sum();
+        let mut record = Vec::with_capacity(n_samples * 12);
+        let mut previous_ts = 0i64;
+        let mut changed = false;
+        {
+            let mut state = self.write_state();
+            let State {
+                agents,
+                series,
+                counters,
+            } = &mut *state;
+            for report in reports {
+                if !agents.contains_key(&report.agent) {
+                    agents.insert(report.agent.clone(), AgentEntry::default());
+                }
+                let Some(agent) = agents.get_mut(&report.agent) else {
+                    continue;
+                };
+                if agent.last_seq.is_some_and(|last| report.seq <= last) {
+                    counters.reports_duplicate += 1;
+                    outcomes.push(IngestOutcome::Duplicate);
+                    continue;
+                }
+                agent.last_seq = Some(report.seq);
+                meta_batch.insert(index::agent_key(&report.agent), &report.seq.to_be_bytes());
+                changed = true;
+                for sample in &report.samples {
+                    let series_id = match agent.series.get(&sample.series) {
+                        Some(&series_id) => series_id,
+                        None => {
+                            let key = if sample.series.is_sorted() {
+                                sample.series.clone()
+                            } else {
+                                SeriesKey::new(
+                                    sample.series.metric.clone(),
+                                    sample.series.labels.clone(),
+                                )
+                            };
+                            match agent.series.get(&key) {
+                                Some(&series_id) => series_id,
+                                None => {
+                                    let series_id = series.len() as u64;
+                                    meta_batch.insert(
+                                        index::series_key(&report.agent, &key),
+                                        &series_id.to_be_bytes(),
+                                    );
+                                    agent.series.insert(key, series_id);
+                                    series.push(SeriesEntry::new());
+                                    series_id
+                                }
+                            }
+                        }
+                    };
+                    let Some(entry) = series.get_mut(series_id as usize) else {
+                        continue;
+                    };
+                    let (ts, value) = (sample.timestamp_ms, sample.value);
+                    if append(entry, series_id, ts, value, self.rule, &mut chunk_batch, counters) {
+                        wal::put(&mut record, &mut previous_ts, series_id, ts, value);
+                    }
+                }
+                outcomes.push(IngestOutcome::Stored);
+            }
+            if !record.is_empty() {
+                meta_batch.insert(&index::wal_key(writer.next_wal), record);
+                writer.next_wal += 1;
+                counters.wal_records += 1;
+            }
+            if changed {
+                // Applied under the state lock: see the module documentation.
+                let applied = self
+                    .chunks
+                    .apply_batch(chunk_batch)
+                    .and_then(|()| self.meta.apply_batch(meta_batch));
+                if let Err(error) = applied {
+                    writer.poisoned = true;
+                    return Err(error.into());
+                }
+            }
+        }
+        if changed {
+            if let Err(error) = self.db.flush() {
+                writer.poisoned = true;
+                return Err(error.into());
+            }
+        }
+        Ok(outcomes)
+    }
+
+    /// The last stored sequence number of `agent`.
+    pub fn last_seq(&self, agent: &str) -> Result<Option<u64>, SeriesError> {
+        Ok(self.read_state().agents.get(agent).and_then(|entry| entry.last_seq))
+    }
+
+    /// Every series of `agent`, sorted.
+    pub fn series(&self, agent: &str) -> Result<Vec<SeriesKey>, SeriesError> {
+        let state = self.read_state();
+        let mut keys: Vec<SeriesKey> = state
+            .agents
+            .get(agent)
+            .map(|entry| entry.series.keys().cloned().collect())
+            .unwrap_or_default();
+        keys.sort();
+        Ok(keys)
+    }
+
+    /// The series of `agent` named `metric` whose labels include every matcher, with their
+    /// points in `range`, time-ordered. Series without points in the range are left out.
+    pub fn query(
+        &self,
+        agent: &str,
+        metric: &str,
+        matchers: &[(String, String)],
+        range: TimeRange,
+    ) -> Result<Vec<SeriesPoints>, SeriesError> {
+        if range.from_ms >= range.to_ms {
+            return Ok(Vec::new());
+        }
+        // Snapshot the heads first: a point that leaves a head is in a chunk by then.
+        let targets: Vec<(SeriesKey, u64, Option<i64>, Vec<(i64, f64)>)> = {
+            let state = self.read_state();
+            let Some(agent_entry) = state.agents.get(agent) else {
+                return Ok(Vec::new());
+            };
+            agent_entry
+                .series
+                .iter()
+                .filter(|(key, _)| key.metric == metric && key.matches(matchers))
+                .filter_map(|(key, &series_id)| {
+                    let entry = state.series.get(series_id as usize)?;
+                    let head_start = entry.head.first().map(|point| point.0);
+                    let head = entry
+                        .head
+                        .iter()
+                        .copied()
+                        .filter(|point| range.contains(point.0))
+                        .collect();
+                    Some((key.clone(), series_id, head_start, head))
+                })
+                .collect()
+        };
+        let mut result = Vec::with_capacity(targets.len());
+        for (series, series_id, head_start, head) in targets {
+            let chunks_before = head_start.map_or(range.to_ms, |start| start.min(range.to_ms));
+            let mut points = self.chunk_points(series_id, range, chunks_before)?;
+            points.extend(head);
+            if !points.is_empty() {
+                result.push(SeriesPoints { series, points });
+            }
+        }
+        result.sort_by(|a, b| a.series.cmp(&b.series));
+        Ok(result)
+    }
+
+    /// Points in `range` from the chunks of a series that start before `chunks_before`.
+    fn chunk_points(
+        &self,
+        series_id: u64,
+        range: TimeRange,
+        chunks_before: i64,
+    ) -> Result<Vec<(i64, f64)>, SeriesError> {
+        let mut points = Vec::new();
+        let mut decoded = Vec::new();
+        let lower = chunk::key(series_id, i64::MIN);
+        let first = self.chunks.range(lower..=chunk::key(series_id, range.from_ms)).next_back();
+        let rest = if range.from_ms < chunks_before {
+            let from = chunk::key(series_id, range.from_ms.saturating_add(1));
+            Some(self.chunks.range(from..chunk::key(series_id, chunks_before)))
+        } else {
+            None
+        };
+        for item in first.into_iter().chain(rest.into_iter().flatten()) {
+            let (key, value) = item?;
+            let (_, start) = chunk::parse_key(&key)?;
+            if start >= chunks_before {
+                continue;
+            }
+            decoded.clear();
+            match codec::decode(start, &value, &mut decoded) {
+                Ok(()) => points.extend(decoded.iter().filter(|point| range.contains(point.0))),
+                Err(error) => tracing::warn!(series_id, start, %error, "Corrupt chunk, skipped."),
+            }
+        }
+        Ok(points)
+    }
+
+    /// The newest point of every series of `agent` that has one, sorted by series.
+    pub fn latest(&self, agent: &str) -> Result<Vec<(SeriesKey, (i64, f64))>, SeriesError> {
+        let mut from_chunks = Vec::new();
+        let mut result = Vec::new();
+        {
+            let state = self.read_state();
+            let Some(agent_entry) = state.agents.get(agent) else {
+                return Ok(Vec::new());
+            };
+            for (key, &series_id) in &agent_entry.series {
+                match state.series.get(series_id as usize).and_then(|e| e.head.last()) {
+                    Some(&point) => result.push((key.clone(), point)),
+                    None => from_chunks.push((key.clone(), series_id)),
+                }
+            }
+        }
+        for (key, series_id) in from_chunks {
+            let Some(item) = self.chunks.scan_prefix(series_id.to_be_bytes()).next_back() else {
+                continue;
+            };
+            let (chunk_key, value) = item?;
+            match chunk::decode(&chunk_key, &value) {
+                Ok((_, points)) => {
+                    if let Some(&point) = points.last() {
+                        result.push((key, point));
+                    }
+                }
+                Err(error) => tracing::warn!(series_id, %error, "Corrupt chunk, skipped."),
+            }
+        }
+        result.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(result)
+    }
+
+    /// Checkpoints, then deletes every chunk whose newest sample is older than `cutoff_ms`
+    /// (an open head included). Series keep their newest timestamp until the store reopens.
+    pub fn apply_retention(&self, cutoff_ms: i64) -> Result<RetentionReport, SeriesError> {
+        let mut writer = self.lock_writer()?;
+        self.checkpoint_locked(&mut writer)?;
+        let n_series = self.read_state().series.len() as u64;
+        let mut report = RetentionReport::default();
+        let mut batch = sled::Batch::default();
+        let mut deleted: Vec<(u64, i64, u64, u64)> = Vec::new();
+        for series_id in 0..n_series {
+            let lower = chunk::key(series_id, i64::MIN);
+            let candidates: Vec<(sled::IVec, sled::IVec)> = self
+                .chunks
+                .range(lower..chunk::key(series_id, cutoff_ms))
+                .collect::<Result<_, _>>()?;
+            for (position, (key, value)) in candidates.iter().enumerate() {
+                let (_, start) = chunk::parse_key(key)?;
+                // A chunk's newest sample is older than the next chunk's start.
+                let expired = if position + 1 < candidates.len() {
+                    true
+                } else {
+                    match chunk::decode(key, value) {
+                        Ok((_, points)) => points.last().is_some_and(|point| point.0 < cutoff_ms),
+                        Err(error) => {
+                            tracing::warn!(series_id, %error, "Corrupt chunk, kept.");
+                            false
+                        }
+                    }
+                };
+                if expired {
+                    let n_samples = codec::header(value).map_or(0, |h| h.n_samples as u64);
+                    batch.remove(key);
+                    deleted.push((series_id, start, n_samples, value.len() as u64));
+                    report.chunks_deleted += 1;
+                    report.samples_deleted += n_samples;
+                    report.bytes_deleted += value.len() as u64;
+                }
+            }
+        }
+        let mut state = self.write_state();
+        let State {
+            series, counters, ..
+        } = &mut *state;
+        for (series_id, start, n_samples, n_bytes) in deleted {
+            counters.chunk_removed(n_samples, n_bytes);
+            if let Some(entry) = series.get_mut(series_id as usize) {
+                if entry.head.first().is_some_and(|point| point.0 == start) {
+                    entry.head.clear();
+                    entry.head_persisted = None;
+                    entry.head_dirty = false;
+                }
+            }
+        }
+        if let Err(error) = self.chunks.apply_batch(batch) {
+            writer.poisoned = true;
+            return Err(error.into());
+        }
+        Ok(report)
+    }
+
+    /// Writes every changed open head as an unsealed chunk, then deletes the write-ahead log
+    /// and flushes. Call it periodically and on shutdown.
+    pub fn checkpoint(&self) -> Result<(), SeriesError> {
+        let mut writer = self.lock_writer()?;
+        self.checkpoint_locked(&mut writer)
+    }
+
+    fn checkpoint_locked(&self, writer: &mut Writer) -> Result<(), SeriesError> {
+        let mut chunk_batch = sled::Batch::default();
+        {
+            let mut state = self.write_state();
+            let State {
+                series, counters, ..
+            } = &mut *state;
+            for (series_id, entry) in series.iter_mut().enumerate() {
+                let Some(&(start, _)) = entry.head.first() else {
+                    continue;
+                };
+                if !entry.head_dirty {
+                    continue;
+                }
+                let bytes = chunk::encode(&entry.head, false);
+                let persisted = (entry.head.len() as u64, bytes.len() as u64);
+                counters.chunk_written(entry.head_persisted.replace(persisted), persisted.0, persisted.1);
+                entry.head_dirty = false;
+                chunk_batch.insert(&chunk::key(series_id as u64, start), bytes);
+            }
+            if let Err(error) = self.chunks.apply_batch(chunk_batch) {
+                writer.poisoned = true;
+                return Err(error.into());
+            }
+        }
+        let result = (|| {
+            let mut wal_batch = sled::Batch::default();
+            for key in self.meta.scan_prefix([index::WAL_PREFIX]).keys() {
+                wal_batch.remove(key?);
+            }
+            self.meta.apply_batch(wal_batch)?;
+            self.db.flush()?;
+            Ok::<(), sled::Error>(())
+        })();
+        if let Err(error) = result {
+            writer.poisoned = true;
+            return Err(error.into());
+        }
+        self.write_state().counters.wal_records = 0;
+        Ok(())
+    }
+
+    /// Counters: series, chunks, samples, bytes.
+    pub fn stats(&self) -> SeriesStats {
+        let state = self.read_state();
+        let counters = state.counters;
+        let mut head_samples = 0;
+        let mut unpersisted = 0;
+        for entry in &state.series {
+            head_samples += entry.head.len() as u64;
+            let persisted = entry.head_persisted.map_or(0, |p| p.0);
+            unpersisted += (entry.head.len() as u64).saturating_sub(persisted);
+        }
+        SeriesStats {
+            n_agents: state.agents.len() as u64,
+            n_series: state.series.len() as u64,
+            n_chunks: counters.n_chunks,
+            chunk_bytes: counters.chunk_bytes,
+            n_samples: counters.chunk_samples + unpersisted,
+            head_samples,
+            wal_records: counters.wal_records,
+            samples_ingested: counters.samples_ingested,
+            samples_ignored: counters.samples_ignored,
+            reports_duplicate: counters.reports_duplicate,
+        }
+    }
+}

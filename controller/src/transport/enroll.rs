@@ -1,0 +1,145 @@
+//! Enrollment over a connection without a client certificate: one stream, one request. The
+//! token is checked and consumed, the CSR signed for an id the controller chooses.
+
+use crate::service::Context;
+use crate::storage::registry::{AgentRecord, TokenRefusal};
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+use unity_agent::wire;
+use unity_shared::proto::{
+    error_code, AgentId, EnrollRefusal, EnrollRequest, EnrollResponse, Enrolled,
+    PROTOCOL_VERSION,
+};
+
+/// Enrollment requests are small; refuse anything bigger before reading it.
+const MAX_ENROLL_FRAME: usize = 64 * 1024;
+const ENROLL_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub fn token_hash(token: &str) -> [u8; 32] {
+    Sha256::digest(token.trim().as_bytes()).into()
+}
+
+/// A readable, unique id: the host name's slug and a random suffix.
+fn new_agent_id(hostname: &str) -> AgentId {
+    let mut slug: String = hostname
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    slug.truncate(40);
+    let slug = slug.trim_matches('-');
+    let suffix = hex::encode(rand::random::<[u8; 3]>());
+    let id = if slug.is_empty() {
+        format!("agent-{suffix}")
+    } else {
+        format!("{slug}-{suffix}")
+    };
+    AgentId::new(id).unwrap_or_else(|_| {
+        // The slug only contains [a-z0-9-]; this cannot fail, but stay safe.
+        AgentId::new(format!("agent-{}", hex::encode(rand::random::<[u8; 3]>())))
+            .unwrap_or_else(|_| unreachable!("hex ids are valid"))
+    })
+}
+
+pub async fn serve(ctx: Arc<Context>, connection: quinn::Connection) {
+    let exchange = async {
+        let (mut send, mut recv) = connection.accept_bi().await.ok()?;
+        let request = match wire::read::<EnrollRequest>(&mut recv, MAX_ENROLL_FRAME).await {
+            Ok(Some(request)) => request,
+            Ok(None) => return None,
+            Err(error) => {
+                tracing::warn!(remote = %connection.remote_address(), %error, "Bad enrollment frame.");
+                let _ = recv.stop(error_code::BAD_FRAME.into());
+                return None;
+            }
+        };
+        let ctx = ctx.clone();
+        let response = tokio::task::spawn_blocking(move || enroll(&ctx, request))
+            .await
+            .unwrap_or_else(|error| {
+                EnrollResponse::Refused(EnrollRefusal::Internal(error.to_string()))
+            });
+        if let Err(error) = wire::write(&mut send, &response, MAX_ENROLL_FRAME).await {
+            tracing::debug!(%error, "Sending the enrollment response failed.");
+        }
+        let _ = send.finish();
+        // Let the response reach the agent before the connection goes away.
+        let _ = tokio::time::timeout(Duration::from_secs(5), send.stopped()).await;
+        Some(())
+    };
+    let _ = tokio::time::timeout(ENROLL_TIMEOUT, exchange).await;
+    connection.close(0u32.into(), b"enrollment done");
+}
+
+/// Note that this uses blocking I/O.
+fn enroll(ctx: &Context, request: EnrollRequest) -> EnrollResponse {
+    if request.protocol_version != PROTOCOL_VERSION {
+        return EnrollResponse::Refused(EnrollRefusal::VersionMismatch {
+            controller: PROTOCOL_VERSION,
+            agent: request.protocol_version,
+        });
+    }
+    let agent_id = new_agent_id(&request.host.hostname);
+    let now = SystemTime::now();
+    let issued = match ctx.ca.sign_agent(
+        &request.csr_der,
+        &agent_id,
+        ctx.config.certificate_lifetime,
+        now,
+    ) {
+        Ok(issued) => issued,
+        Err(error) => return EnrollResponse::Refused(EnrollRefusal::BadCsr(error.to_string())),
+    };
+    let now_unix = now
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_secs() as i64)
+        .unwrap_or(0);
+    let internal = |error: crate::storage::StorageError| {
+        tracing::error!(%error, "Enrollment storage failed.");
+        EnrollResponse::Refused(EnrollRefusal::Internal("storage failure".into()))
+    };
+    match ctx
+        .store
+        .registry
+        .consume_token(token_hash(&request.token), now_unix, &agent_id)
+    {
+        Ok(Ok(_)) => {}
+        Ok(Err(refusal)) => {
+            tracing::warn!(%refusal, hostname = %request.host.hostname, "Refused an enrollment.");
+            return EnrollResponse::Refused(match refusal {
+                TokenRefusal::Unknown => EnrollRefusal::UnknownToken,
+                TokenRefusal::Expired => EnrollRefusal::ExpiredToken,
+                TokenRefusal::AlreadyUsed => EnrollRefusal::TokenAlreadyUsed,
+            });
+        }
+        Err(error) => return internal(error),
+    }
+    let record = AgentRecord {
+        agent_id: agent_id.clone(),
+        hostname: request.host.hostname.clone(),
+        host: request.host,
+        enrolled_at: now_unix,
+        certificate_serial: issued.serial_hex,
+        certificate_not_after: issued.not_after_unix,
+        revoked_at: None,
+        last_seen_ms: 0,
+        agent_version: String::new(),
+        dropped_reports: 0,
+    };
+    if let Err(error) = ctx
+        .store
+        .registry
+        .put_agent(&record)
+        .and_then(|()| ctx.store.flush())
+    {
+        return internal(error);
+    }
+    tracing::info!(agent = %agent_id, hostname = %record.hostname, "Enrolled a new agent.");
+    EnrollResponse::Enrolled(Enrolled {
+        agent_id,
+        certificate_der: issued.der.to_vec(),
+        ca_certificate_der: ctx.ca.ca_der().to_vec(),
+        not_after_unix: issued.not_after_unix,
+    })
+}

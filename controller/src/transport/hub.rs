@@ -1,0 +1,148 @@
+//! Live agent connections: one per agent, replaced when the agent reconnects, closed on
+//! revocation; commands are sent through them.
+
+use crate::service::now_ms;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use unity_agent::wire;
+use unity_shared::proto::{
+    error_code, AgentId, CommandEnvelope, CommandId, CommandResponse, Request,
+};
+
+/// Why a command did not produce its response.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    /// The agent has no live connection.
+    #[error("agent {0} is not connected")]
+    Offline(AgentId),
+    /// The agent did not answer in time.
+    #[error("agent did not answer within {0:?}")]
+    Timeout(Duration),
+    /// The stream failed.
+    #[error("command stream: {0}")]
+    Wire(#[from] wire::WireError),
+    /// Opening the stream failed.
+    #[error("connection: {0}")]
+    Connection(#[from] quinn::ConnectionError),
+    /// The agent closed the stream without answering.
+    #[error("agent closed the command stream without answering")]
+    NoResponse,
+    /// The agent answered with a failure or an unexpected response.
+    #[error("agent answered {0:?}")]
+    Refused(CommandResponse),
+}
+
+struct LiveAgent {
+    connection: quinn::Connection,
+    last_message_ms: i64,
+}
+
+#[derive(Clone, Default)]
+pub struct Hub {
+    live: Arc<Mutex<HashMap<AgentId, LiveAgent>>>,
+    next_command_id: Arc<AtomicU64>,
+}
+
+impl Hub {
+    /// Registers a new connection, closing an older one of the same agent.
+    pub fn register(&self, agent_id: &AgentId, connection: quinn::Connection) {
+        let previous = self.live.lock().ok().and_then(|mut live| {
+            live.insert(
+                agent_id.clone(),
+                LiveAgent {
+                    connection,
+                    last_message_ms: now_ms(),
+                },
+            )
+        });
+        if let Some(previous) = previous {
+            previous
+                .connection
+                .close(error_code::REPLACED.into(), b"replaced by a newer connection");
+        }
+    }
+
+    /// Forgets the connection if it is still the registered one.
+    pub fn unregister(&self, agent_id: &AgentId, connection: &quinn::Connection) {
+        if let Ok(mut live) = self.live.lock() {
+            let same = live
+                .get(agent_id)
+                .is_some_and(|agent| agent.connection.stable_id() == connection.stable_id());
+            if same {
+                live.remove(agent_id);
+            }
+        }
+    }
+
+    pub fn touch(&self, agent_id: &AgentId) {
+        if let Ok(mut live) = self.live.lock() {
+            if let Some(agent) = live.get_mut(agent_id) {
+                agent.last_message_ms = now_ms();
+            }
+        }
+    }
+
+    /// Last message time of a connected agent; `None` when offline.
+    pub fn last_message_ms(&self, agent_id: &AgentId) -> Option<i64> {
+        let live = self.live.lock().ok()?;
+        live.get(agent_id).map(|agent| agent.last_message_ms)
+    }
+
+    /// Connected agents with their last message time.
+    pub fn snapshot(&self) -> Vec<(AgentId, i64)> {
+        self.live
+            .lock()
+            .map(|live| {
+                live.iter()
+                    .map(|(id, agent)| (id.clone(), agent.last_message_ms))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Closes the agent's live connection, if any.
+    pub fn disconnect(&self, agent_id: &AgentId, code: u32, reason: &str) -> bool {
+        let removed = self.live.lock().ok().and_then(|mut live| live.remove(agent_id));
+        match removed {
+            Some(agent) => {
+                agent.connection.close(code.into(), reason.as_bytes());
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn connection(&self, agent_id: &AgentId) -> Option<quinn::Connection> {
+        let live = self.live.lock().ok()?;
+        live.get(agent_id).map(|agent| agent.connection.clone())
+    }
+
+    /// Sends a command on a new stream and waits for its typed response.
+    pub async fn request<R: Request>(
+        &self,
+        agent_id: &AgentId,
+        request: R,
+        timeout: Duration,
+    ) -> Result<R::Response, CommandError> {
+        let connection = self
+            .connection(agent_id)
+            .ok_or_else(|| CommandError::Offline(agent_id.clone()))?;
+        let envelope = CommandEnvelope {
+            id: CommandId(self.next_command_id.fetch_add(1, Ordering::Relaxed)),
+            command: request.into(),
+        };
+        let exchange = async {
+            let (mut send, mut recv) = connection.open_bi().await?;
+            wire::write(&mut send, &envelope, 1 << 20).await?;
+            let _ = send.finish();
+            let response: Option<CommandResponse> = wire::read(&mut recv, 16 << 20).await?;
+            let response = response.ok_or(CommandError::NoResponse)?;
+            R::Response::try_from(response).map_err(CommandError::Refused)
+        };
+        tokio::time::timeout(timeout, exchange)
+            .await
+            .map_err(|_| CommandError::Timeout(timeout))?
+    }
+}

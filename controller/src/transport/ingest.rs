@@ -1,0 +1,66 @@
+//! Group commit: one writer takes every report queued by any agent session, stores them in one
+//! call (one flush) and only then releases their acknowledgements.
+
+use crate::storage::series::{IngestOutcome, IngestReport};
+use crate::storage::Store;
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot};
+
+/// Most reports stored under one flush.
+const MAX_GROUP: usize = 4096;
+
+type Done = oneshot::Sender<Result<IngestOutcome, String>>;
+
+/// Where sessions queue reports.
+#[derive(Clone)]
+pub struct IngestHandle {
+    queue: mpsc::Sender<(IngestReport, Done)>,
+}
+
+impl IngestHandle {
+    /// Queues a report; the receiver resolves once it is durable (or failed).
+    pub async fn submit(
+        &self,
+        report: IngestReport,
+    ) -> oneshot::Receiver<Result<IngestOutcome, String>> {
+        let (done, receiver) = oneshot::channel();
+        if let Err(mpsc::error::SendError((_, done))) = self.queue.send((report, done)).await {
+            let _ = done.send(Err("the controller is shutting down".into()));
+        }
+        receiver
+    }
+}
+
+/// Starts the writer task. It ends when every handle is dropped.
+pub fn spawn_writer(store: Arc<Store>) -> (IngestHandle, tokio::task::JoinHandle<()>) {
+    let (queue, mut receiver) = mpsc::channel::<(IngestReport, Done)>(MAX_GROUP);
+    let task = tokio::spawn(async move {
+        let mut group = Vec::with_capacity(MAX_GROUP);
+        while receiver.recv_many(&mut group, MAX_GROUP).await > 0 {
+            let (reports, waiters): (Vec<IngestReport>, Vec<Done>) = group.drain(..).unzip();
+            let store = store.clone();
+            let stored =
+                tokio::task::spawn_blocking(move || store.series.ingest(&reports)).await;
+            match stored {
+                Ok(Ok(outcomes)) => {
+                    for (waiter, outcome) in waiters.into_iter().zip(outcomes) {
+                        let _ = waiter.send(Ok(outcome));
+                    }
+                }
+                Ok(Err(error)) => {
+                    tracing::error!(%error, n_reports = waiters.len(), "Storing reports failed.");
+                    for waiter in waiters {
+                        let _ = waiter.send(Err(error.to_string()));
+                    }
+                }
+                Err(error) => {
+                    tracing::error!(%error, "Storage writer panicked.");
+                    for waiter in waiters {
+                        let _ = waiter.send(Err("storage writer failed".into()));
+                    }
+                }
+            }
+        }
+    });
+    (IngestHandle { queue }, task)
+}

@@ -1,0 +1,239 @@
+//! An authenticated agent connection: session streams carrying hello, reports, heartbeats and
+//! renewals. The agent id comes from the verified certificate only.
+
+use crate::service::{now_ms, Context};
+use crate::storage::series::{IngestOutcome, IngestReport, Sample, SeriesKey};
+use std::sync::Arc;
+use std::time::SystemTime;
+use tokio::sync::{mpsc, oneshot};
+use tracing::Instrument;
+use unity_agent::wire;
+use unity_shared::proto::{
+    error_code, Ack, AgentId, AgentMessage, ControllerMessage, Nack, Renewed, Report, Welcome,
+    PROTOCOL_VERSION,
+};
+
+/// Replies are written in the order their messages arrived; a report's reply waits for storage.
+enum Reply {
+    Now(ControllerMessage),
+    Stored {
+        seq: u64,
+        outcome: oneshot::Receiver<Result<IngestOutcome, String>>,
+    },
+}
+
+pub async fn serve(ctx: Arc<Context>, connection: quinn::Connection, agent_id: AgentId) {
+    let span = tracing::info_span!("session", agent = %agent_id);
+    async move {
+        match ctx.store.registry.agent(&agent_id) {
+            Ok(Some(record)) if record.revoked_at.is_none() => {}
+            Ok(_) => {
+                tracing::warn!("Refused an unknown or revoked agent.");
+                connection.close(error_code::REVOKED.into(), b"agent is not enrolled");
+                return;
+            }
+            Err(error) => {
+                tracing::error!(%error, "Reading the agent registry failed.");
+                connection.close(error_code::INTERNAL.into(), b"registry unavailable");
+                return;
+            }
+        }
+        ctx.hub.register(&agent_id, connection.clone());
+        tracing::info!(remote = %connection.remote_address(), "Agent connected.");
+        loop {
+            match connection.accept_bi().await {
+                Ok((send, recv)) => {
+                    let ctx = ctx.clone();
+                    let agent_id = agent_id.clone();
+                    tokio::spawn(
+                        session_stream(ctx, agent_id, send, recv).in_current_span(),
+                    );
+                }
+                Err(error) => {
+                    tracing::info!(%error, "Agent disconnected.");
+                    break;
+                }
+            }
+        }
+        ctx.hub.unregister(&agent_id, &connection);
+        let last_seen = now_ms();
+        if let Err(error) = ctx
+            .store
+            .registry
+            .update_agent(&agent_id, |record| record.last_seen_ms = last_seen)
+        {
+            tracing::warn!(%error, "Recording last-seen time failed.");
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+fn to_ingest(agent_id: &AgentId, report: Report) -> IngestReport {
+    let samples = report
+        .samples
+        .into_iter()
+        .map(|sample| {
+            let mut labels = sample.labels;
+            labels.sort();
+            Sample {
+                series: SeriesKey {
+                    metric: sample.metric,
+                    labels,
+                },
+                timestamp_ms: sample.timestamp_ms,
+                value: sample.value,
+            }
+        })
+        .collect();
+    IngestReport {
+        agent: agent_id.as_str().to_owned(),
+        seq: report.seq,
+        samples,
+    }
+}
+
+async fn write_replies(
+    mut send: quinn::SendStream,
+    mut replies: mpsc::Receiver<Reply>,
+    max_frame: usize,
+) {
+    while let Some(reply) = replies.recv().await {
+        let message = match reply {
+            Reply::Now(message) => message,
+            Reply::Stored { seq, outcome } => match outcome.await {
+                Ok(Ok(outcome)) => ControllerMessage::Ack(Ack {
+                    seq,
+                    duplicate: outcome == IngestOutcome::Duplicate,
+                }),
+                Ok(Err(reason)) => ControllerMessage::Nack(Nack { seq, reason }),
+                Err(_) => ControllerMessage::Nack(Nack {
+                    seq,
+                    reason: "storage writer stopped".into(),
+                }),
+            },
+        };
+        if let Err(error) = wire::write(&mut send, &message, max_frame).await {
+            tracing::debug!(%error, "Writing a reply failed.");
+            return;
+        }
+    }
+    let _ = send.finish();
+}
+
+async fn session_stream(
+    ctx: Arc<Context>,
+    agent_id: AgentId,
+    send: quinn::SendStream,
+    mut recv: quinn::RecvStream,
+) {
+    let max_frame = ctx.config.max_frame_bytes;
+    let (replies, reply_queue) = mpsc::channel(256);
+    let writer = tokio::spawn(write_replies(send, reply_queue, max_frame).in_current_span());
+    let mut said_hello = false;
+    loop {
+        let message = match wire::read::<AgentMessage>(&mut recv, max_frame).await {
+            Ok(Some(message)) => message,
+            Ok(None) => break,
+            Err(error) if error.is_bad_frame() => {
+                tracing::warn!(%error, "Bad frame from agent; closing the stream.");
+                let _ = recv.stop(error_code::BAD_FRAME.into());
+                writer.abort();
+                return;
+            }
+            Err(error) => {
+                tracing::debug!(%error, "Session stream ended.");
+                break;
+            }
+        };
+        ctx.hub.touch(&agent_id);
+        let reply = match message {
+            AgentMessage::Hello(hello) => {
+                said_hello = true;
+                if hello.protocol_version != PROTOCOL_VERSION {
+                    tracing::warn!(agent_protocol = hello.protocol_version, "Protocol mismatch.");
+                }
+                let version = hello.agent_version.clone();
+                let host = hello.host.clone();
+                let now = now_ms();
+                let updated = ctx.store.registry.update_agent(&agent_id, |record| {
+                    record.agent_version = version.clone();
+                    record.hostname = host.hostname.clone();
+                    record.host = host.clone();
+                    record.last_seen_ms = now;
+                });
+                if let Err(error) = updated {
+                    tracing::warn!(%error, "Recording the hello failed.");
+                }
+                let last_stored_seq = ctx.store.series.last_seq(agent_id.as_str()).ok().flatten();
+                Reply::Now(ControllerMessage::Welcome(Welcome {
+                    protocol_version: PROTOCOL_VERSION,
+                    controller_version: env!("CARGO_PKG_VERSION").to_owned(),
+                    agent_id: agent_id.clone(),
+                    last_stored_seq,
+                    server_time_ms: now,
+                }))
+            }
+            _ if !said_hello => {
+                tracing::warn!("Message before hello; closing the stream.");
+                let _ = recv.stop(error_code::UNEXPECTED_MESSAGE.into());
+                writer.abort();
+                return;
+            }
+            AgentMessage::Report(report) => {
+                let seq = report.seq;
+                let dropped = report.dropped_reports;
+                if dropped > 0 {
+                    let _ = ctx.store.registry.update_agent(&agent_id, |record| {
+                        if record.dropped_reports != dropped {
+                            record.dropped_reports = dropped;
+                        }
+                    });
+                }
+                let outcome = ctx.ingest.submit(to_ingest(&agent_id, report)).await;
+                Reply::Stored { seq, outcome }
+            }
+            AgentMessage::Heartbeat(_) => Reply::Now(ControllerMessage::HeartbeatAck {
+                server_time_ms: now_ms(),
+            }),
+            AgentMessage::Renew(renew) => Reply::Now(renew_certificate(&ctx, &agent_id, &renew.csr_der)),
+        };
+        if replies.send(reply).await.is_err() {
+            break;
+        }
+    }
+    drop(replies);
+    let _ = writer.await;
+}
+
+fn renew_certificate(ctx: &Context, agent_id: &AgentId, csr_der: &[u8]) -> ControllerMessage {
+    let issued = match ctx.ca.sign_agent(
+        csr_der,
+        agent_id,
+        ctx.config.certificate_lifetime,
+        SystemTime::now(),
+    ) {
+        Ok(issued) => issued,
+        Err(error) => {
+            tracing::warn!(%error, "Refused a renewal.");
+            return ControllerMessage::RenewRefused {
+                reason: error.to_string(),
+            };
+        }
+    };
+    let recorded = ctx.store.registry.update_agent(agent_id, |record| {
+        record.certificate_serial = issued.serial_hex.clone();
+        record.certificate_not_after = issued.not_after_unix;
+    });
+    if let Err(error) = recorded.and_then(|_| ctx.store.flush()) {
+        tracing::error!(%error, "Recording a renewed certificate failed.");
+        return ControllerMessage::RenewRefused {
+            reason: "the controller could not record the certificate".into(),
+        };
+    }
+    tracing::info!(not_after = issued.not_after_unix, "Renewed the agent's certificate.");
+    ControllerMessage::Renewed(Renewed {
+        certificate_der: issued.der.to_vec(),
+        not_after_unix: issued.not_after_unix,
+    })
+}

@@ -1,0 +1,3 @@
+//! Domain types that travel inside reports.
+
+pub mod storage;

@@ -1,0 +1,342 @@
+//! The wire protocol between agent and controller.
+//!
+//! Every message is a postcard-encoded enum inside a length-delimited frame ([`frame`]).
+//! postcard encodes fields and variants by position: never reorder fields or variants, only
+//! append new variants at the end, and bump [`PROTOCOL_VERSION`] for anything else.
+//!
+//! Streams on one agent connection:
+//! - the *session stream*: the agent opens one bidirectional stream right after the handshake,
+//!   sends [`AgentMessage`]s in order (hello first) and reads [`ControllerMessage`]s;
+//! - *command streams*: the controller opens a bidirectional stream per [`Command`], the agent
+//!   answers with one [`CommandResponse`];
+//! - on a connection without a client certificate only one *enrollment stream* is allowed:
+//!   [`EnrollRequest`] then [`EnrollResponse`].
+
+pub mod frame;
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Bumped on every incompatible change of any message below.
+pub const PROTOCOL_VERSION: u16 = 1;
+
+/// ALPN token; carries the protocol version so mismatched peers fail at the handshake.
+pub const ALPN: &[u8] = b"unity/1";
+
+/// The name the controller's server certificate is issued for and that agents verify. Agents
+/// reach the controller by any address (NAT, DNS, IP), so the name is fixed instead.
+pub const CONTROLLER_SERVER_NAME: &str = "controller.unity.internal";
+
+/// Application error codes used when closing a stream or connection.
+pub mod error_code {
+    /// A frame could not be decoded or exceeded the size cap.
+    pub const BAD_FRAME: u32 = 0x10;
+    /// A message arrived that is not allowed at this point of the conversation.
+    pub const UNEXPECTED_MESSAGE: u32 = 0x11;
+    /// The agent's certificate was revoked.
+    pub const REVOKED: u32 = 0x12;
+    /// The peer is shutting down.
+    pub const SHUTDOWN: u32 = 0x13;
+    /// The controller failed internally.
+    pub const INTERNAL: u32 = 0x14;
+    /// A newer connection of the same agent replaced this one.
+    pub const REPLACED: u32 = 0x15;
+}
+
+/// The identity the controller assigns to an agent at enrollment; carried in the agent's
+/// certificate (common name) and never taken from anything the agent says.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct AgentId(String);
+
+/// An agent id is 1 to 64 characters of `[a-z0-9-]`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid agent id {0:?}: expected 1 to 64 characters of a-z, 0-9 and '-'")]
+pub struct InvalidAgentId(pub String);
+
+impl AgentId {
+    pub fn new(id: impl Into<String>) -> Result<AgentId, InvalidAgentId> {
+        let id = id.into();
+        let valid = !id.is_empty()
+            && id.len() <= 64
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if valid {
+            Ok(AgentId(id))
+        } else {
+            Err(InvalidAgentId(id))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for AgentId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::str::FromStr for AgentId {
+    type Err = InvalidAgentId;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        AgentId::new(s)
+    }
+}
+
+/// Facts about the agent's host, sent at enrollment and in every hello.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct HostFacts {
+    pub hostname: String,
+    pub os: String,
+    pub os_version: String,
+    pub kernel: String,
+    pub arch: String,
+    pub cpu_model: String,
+    pub n_cpus: u32,
+    pub memory_bytes: u64,
+}
+
+/// What an agent can collect or do; lets the controller hide what a host cannot show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Capability {
+    System,
+    Smart,
+    Zfs,
+    MdRaid,
+    Databases,
+    Containers,
+}
+
+/// First message on the session stream.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Hello {
+    pub protocol_version: u16,
+    pub agent_version: String,
+    pub host: HostFacts,
+    pub capabilities: Vec<Capability>,
+}
+
+/// One time series point. `labels` are sorted by name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Sample {
+    pub metric: String,
+    pub labels: Vec<(String, String)>,
+    pub timestamp_ms: i64,
+    pub value: f64,
+}
+
+/// A batch of samples. `seq` increases by one per report for the agent's lifetime (gaps mean
+/// the agent's spool dropped reports, which `dropped_reports` counts).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub seq: u64,
+    pub collected_at_ms: i64,
+    pub samples: Vec<Sample>,
+    /// Reports the agent had to drop so far because its spool was full (cumulative).
+    pub dropped_reports: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Heartbeat {
+    pub sent_at_ms: i64,
+    /// Reports waiting in the agent's spool.
+    pub spool_depth: u64,
+}
+
+/// Renewal: the agent made a fresh key pair; the controller signs it for the same identity.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RenewRequest {
+    pub csr_der: Vec<u8>,
+}
+
+/// Agent -> controller on the session stream.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum AgentMessage {
+    Hello(Hello),
+    Report(Report),
+    Heartbeat(Heartbeat),
+    Renew(RenewRequest),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Welcome {
+    pub protocol_version: u16,
+    pub controller_version: String,
+    pub agent_id: AgentId,
+    /// The last report sequence number the controller has durably stored for this agent.
+    pub last_stored_seq: Option<u64>,
+    pub server_time_ms: i64,
+}
+
+/// The report is durably stored (or was already stored before: a replay).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ack {
+    pub seq: u64,
+    pub duplicate: bool,
+}
+
+/// The controller could not store the report; the agent keeps it and retries later.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Nack {
+    pub seq: u64,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Renewed {
+    pub certificate_der: Vec<u8>,
+    pub not_after_unix: i64,
+}
+
+/// Controller -> agent on the session stream.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ControllerMessage {
+    Welcome(Welcome),
+    Ack(Ack),
+    Nack(Nack),
+    HeartbeatAck { server_time_ms: i64 },
+    Renewed(Renewed),
+    RenewRefused { reason: String },
+}
+
+/// First (and only) message on an enrollment stream.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrollRequest {
+    pub protocol_version: u16,
+    pub token: String,
+    pub csr_der: Vec<u8>,
+    pub host: HostFacts,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Enrolled {
+    pub agent_id: AgentId,
+    pub certificate_der: Vec<u8>,
+    pub ca_certificate_der: Vec<u8>,
+    pub not_after_unix: i64,
+}
+
+/// Why an enrollment was refused. Shown to the person running `unity-agent enroll`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum EnrollRefusal {
+    /// No such token was ever issued (or it was mistyped).
+    #[error("the join token is not known to this controller; create one with `unity-controller token create`")]
+    UnknownToken,
+    /// The token's lifetime ended.
+    #[error("the join token has expired; create a new one with `unity-controller token create`")]
+    ExpiredToken,
+    /// Tokens are single-use.
+    #[error("the join token was already used; create a new one with `unity-controller token create`")]
+    TokenAlreadyUsed,
+    /// The certificate signing request could not be used.
+    #[error("the certificate signing request was rejected: {0}")]
+    BadCsr(String),
+    /// The agent speaks another protocol version.
+    #[error("protocol version mismatch: controller speaks {controller}, agent {agent}")]
+    VersionMismatch { controller: u16, agent: u16 },
+    /// The controller failed; try again.
+    #[error("the controller failed to enroll the agent: {0}")]
+    Internal(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EnrollResponse {
+    Enrolled(Enrolled),
+    Refused(EnrollRefusal),
+}
+
+/// A command's id: unique per controller, so a retried command is recognised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct CommandId(pub u64);
+
+/// Binds a controller -> agent request type to its response type.
+pub trait Request: Into<Command> {
+    type Response: TryFrom<CommandResponse, Error = CommandResponse>;
+}
+
+/// Liveness check through the command channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ping {
+    pub nonce: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pong {
+    pub nonce: u64,
+}
+
+/// Ask the agent to run a collection cycle now instead of at its next interval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CollectNow;
+
+/// The collection ran; its report carries `seq` and is on its way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Collected {
+    pub seq: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Command {
+    Ping(Ping),
+    CollectNow(CollectNow),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommandEnvelope {
+    pub id: CommandId,
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CommandResponse {
+    Pong(Pong),
+    Collected(Collected),
+    /// The agent could not carry out the command.
+    Failed { message: String },
+}
+
+impl From<Ping> for Command {
+    fn from(ping: Ping) -> Command {
+        Command::Ping(ping)
+    }
+}
+
+impl From<CollectNow> for Command {
+    fn from(collect: CollectNow) -> Command {
+        Command::CollectNow(collect)
+    }
+}
+
+impl Request for Ping {
+    type Response = Pong;
+}
+
+impl Request for CollectNow {
+    type Response = Collected;
+}
+
+impl TryFrom<CommandResponse> for Pong {
+    type Error = CommandResponse;
+    fn try_from(response: CommandResponse) -> Result<Pong, CommandResponse> {
+        match response {
+            CommandResponse::Pong(pong) => Ok(pong),
+            other => Err(other),
+        }
+    }
+}
+
+impl TryFrom<CommandResponse> for Collected {
+    type Error = CommandResponse;
+    fn try_from(response: CommandResponse) -> Result<Collected, CommandResponse> {
+        match response {
+            CommandResponse::Collected(collected) => Ok(collected),
+            other => Err(other),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

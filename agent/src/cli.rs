@@ -1,11 +1,13 @@
 //! The agent's command line: the daemon (`run`), enrollment, and local diagnostics.
 
-#![allow(clippy::print_stdout, clippy::print_stderr)] // The CLI's job is printing.
+#![allow(clippy::print_stderr)] // Errors go to stderr; output goes through `outln!`.
 
 use crate::config::{Config, RawConfig, DEFAULT_CONFIG_PATH};
 use crate::runtime::{self, Status};
-use crate::{collect, identity, spool, transport};
+use crate::diag::parse::ParseKind;
+use crate::{collect, diag, identity, spool, transport};
 use anyhow::Context as _;
+use crate::outln;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -65,6 +67,17 @@ pub enum Command {
     /// Collect once on this host and print the result.
     #[command(subcommand)]
     Collect(CollectCommand),
+    /// Parse a saved tool output and print the model as JSON (stable field names, see
+    /// docs/storage-model.md). Attach this output when you report a parsing problem.
+    Parse {
+        /// Which tool produced the file.
+        kind: ParseKind,
+        /// The saved output (`-` for standard input).
+        file: PathBuf,
+        /// Accepted for symmetry with `collect`; the output is always JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Check the configuration file and exit.
     CheckConfig,
 }
@@ -73,6 +86,22 @@ pub enum Command {
 pub enum CollectCommand {
     /// System metrics (CPU, memory, load, filesystems, network, temperatures).
     System {
+        #[arg(long)]
+        json: bool,
+    },
+    /// SMART health of every disk `smartctl --scan-open` finds. Exit status: 0 passed,
+    /// 1 warning, 2 failing, 3 collector failed.
+    Smart {
+        #[arg(long)]
+        json: bool,
+    },
+    /// ZFS pools (state, vdev tree, errors, scrub) and datasets. Exit status as for `smart`.
+    Zfs {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Linux md RAID arrays from /proc/mdstat and `mdadm --detail`. Exit status as for `smart`.
+    Raid {
         #[arg(long)]
         json: bool,
     },
@@ -89,7 +118,7 @@ pub fn init_tracing() {
 }
 
 fn load_config(args: &Args) -> anyhow::Result<Config> {
-    let required = args.config != PathBuf::from(DEFAULT_CONFIG_PATH);
+    let required = args.config.as_path() != std::path::Path::new(DEFAULT_CONFIG_PATH);
     let mut raw = RawConfig::load(&args.config, required)?;
     if let Some(data_dir) = &args.data_dir {
         raw.data_dir = Some(data_dir.clone());
@@ -112,7 +141,7 @@ pub async fn main(args: Args) -> ExitCode {
         }
     };
     match run_command(args.command, config).await {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(code),
         Err(error) => {
             eprintln!("unity-agent: {error:#}");
             ExitCode::FAILURE
@@ -120,7 +149,48 @@ pub async fn main(args: Args) -> ExitCode {
     }
 }
 
-async fn run_command(command: Command, config: Config) -> anyhow::Result<()> {
+/// Runs a command; the result is the process exit code.
+async fn run_command(command: Command, config: Config) -> anyhow::Result<u8> {
+    let storage = &config.storage;
+    let collected = match command {
+        Command::Collect(CollectCommand::Smart { json }) => {
+            Some((diag::storage::collect_smart(&storage.smart).await?, json))
+        }
+        Command::Collect(CollectCommand::Zfs { json }) => {
+            Some((diag::storage::collect_zfs(&storage.zfs).await?, json))
+        }
+        Command::Collect(CollectCommand::Raid { json }) => {
+            Some((diag::storage::collect_raid(&storage.raid).await?, json))
+        }
+        Command::Parse { kind, file, .. } => {
+            let output = if file.as_os_str() == "-" {
+                let mut input = String::new();
+                std::io::Read::read_to_string(&mut std::io::stdin(), &mut input)
+                    .context("reading standard input")?;
+                diag::parse::parse_to_json(kind, &input)?
+            } else {
+                diag::parse::parse_file_to_json(kind, &file)?
+            };
+            outln!("{output}");
+            return Ok(0);
+        }
+        other => {
+            run_plain_command(other, config).await?;
+            return Ok(0);
+        }
+    };
+    let Some((collected, json)) = collected else {
+        return Ok(0);
+    };
+    if json {
+        outln!("{}", diag::storage::render_json(&collected)?);
+    } else {
+        outln!("{}", diag::storage::render_table(&collected));
+    }
+    Ok(u8::try_from(collected.exit_code()).unwrap_or(3))
+}
+
+async fn run_plain_command(command: Command, config: Config) -> anyhow::Result<()> {
     match command {
         Command::Run { .. } => run_daemon(config).await,
         Command::Enroll {
@@ -130,15 +200,23 @@ async fn run_command(command: Command, config: Config) -> anyhow::Result<()> {
             force,
         } => {
             let enrolled = enroll(&config, &controller, &token, &ca_hash, force).await?;
-            println!("Enrolled as {enrolled}. Identity stored in {}.", config.data_dir.display());
-            println!("Start the agent:  systemctl enable --now unity-agent   (or: unity-agent run)");
+            outln!(
+                "Enrolled as {enrolled}. Identity stored in {}.",
+                config.data_dir.display()
+            );
+            outln!(
+                "Start the agent:  systemctl enable --now unity-agent   (or: unity-agent run)"
+            );
             Ok(())
         }
         Command::Status { json } => status(&config, json).await,
         Command::Collect(CollectCommand::System { json }) => collect_system(json).await,
         Command::CheckConfig => {
-            println!("configuration OK: {}", config.redacted());
+            outln!("configuration OK: {}", config.redacted());
             Ok(())
+        }
+        Command::Collect(_) | Command::Parse { .. } => {
+            unreachable!("handled by run_command")
         }
     }
 }
@@ -222,8 +300,13 @@ async fn status(config: &Config, json: bool) -> anyhow::Result<()> {
     .await?;
     let identity = identity?;
     let status = status.unwrap_or_default();
-    let running = status.pid != 0 && std::path::Path::new(&format!("/proc/{}", status.pid)).exists();
-    let connection = if running { status.connection.clone() } else { "not running".into() };
+    let running =
+        status.pid != 0 && std::path::Path::new(&format!("/proc/{}", status.pid)).exists();
+    let connection = if running {
+        status.connection.clone()
+    } else {
+        "not running".into()
+    };
     let not_after = identity.not_after_unix().unwrap_or(0);
     if json {
         let value = serde_json::json!({
@@ -237,19 +320,28 @@ async fn status(config: &Config, json: bool) -> anyhow::Result<()> {
             "certificate_not_after": not_after,
             "spool_depth": spool_depth,
         });
-        println!("{}", serde_json::to_string_pretty(&value)?);
+        outln!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(());
     }
-    println!("agent id:         {}", identity.agent_id);
-    println!("controller:       {}", config.controller.as_deref().unwrap_or(&identity.controller));
-    println!("connection:       {connection} (since {})", format_time_ms(status.connection_since_ms));
+    outln!("agent id:         {}", identity.agent_id);
+    outln!(
+        "controller:       {}",
+        config.controller.as_deref().unwrap_or(&identity.controller)
+    );
+    outln!(
+        "connection:       {connection} (since {})",
+        format_time_ms(status.connection_since_ms)
+    );
     if let Some(error) = &status.last_error {
-        println!("last error:       {error}");
+        outln!("last error:       {error}");
     }
-    println!("certificate until {}", format_time_ms(not_after * 1000));
-    println!("spool depth:      {spool_depth} reports");
-    println!("last collection:  {}", format_time_ms(status.last_collection_ms));
-    println!("last ack:         {}", format_time_ms(status.last_ack_ms));
+    outln!("certificate until {}", format_time_ms(not_after * 1000));
+    outln!("spool depth:      {spool_depth} reports");
+    outln!(
+        "last collection:  {}",
+        format_time_ms(status.last_collection_ms)
+    );
+    outln!("last ack:         {}", format_time_ms(status.last_ack_ms));
     Ok(())
 }
 
@@ -274,12 +366,16 @@ async fn collect_system(json: bool) -> anyhow::Result<()> {
                 })
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&values)?);
+        outln!("{}", serde_json::to_string_pretty(&values)?);
         return Ok(());
     }
     for sample in samples {
-        let labels: Vec<String> = sample.labels.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
-        println!("{}{{{}}} {}", sample.metric, labels.join(","), sample.value);
+        let labels: Vec<String> = sample
+            .labels
+            .iter()
+            .map(|(k, v)| format!("{k}=\"{v}\""))
+            .collect();
+        outln!("{}{{{}}} {}", sample.metric, labels.join(","), sample.value);
     }
     Ok(())
 }

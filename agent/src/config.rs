@@ -5,6 +5,10 @@ use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::collect::mdraid::RaidConfig;
+use crate::collect::smart::SmartConfig;
+use crate::collect::zfs::ZfsConfig;
+
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/unity/agent.toml";
 pub const DEFAULT_DATA_DIR: &str = "/var/lib/unity-agent";
 
@@ -21,6 +25,76 @@ pub struct RawConfig {
     pub heartbeat: Option<String>,
     /// Upper bound of the on-disk spool in bytes; the oldest reports go first past it.
     pub spool_max_bytes: Option<u64>,
+    /// Disks (SMART), ZFS pools and md RAID arrays.
+    #[serde(default)]
+    pub storage: RawStorageConfig,
+}
+
+/// The `[storage]` table.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStorageConfig {
+    /// Collect storage health at all.
+    pub enabled: Option<bool>,
+    /// How often, e.g. "5m" (SMART reads are cheap but not free; standby disks are skipped).
+    pub interval: Option<String>,
+    /// Per tool invocation.
+    pub timeout: Option<String>,
+    pub smartctl: Option<PathBuf>,
+    pub zpool: Option<PathBuf>,
+    pub zfs: Option<PathBuf>,
+    pub mdadm: Option<PathBuf>,
+    pub mdstat: Option<PathBuf>,
+}
+
+/// Typed storage collection settings.
+#[derive(Debug, Clone)]
+pub struct StorageConfig {
+    pub enabled: bool,
+    pub interval: Duration,
+    pub smart: SmartConfig,
+    pub zfs: ZfsConfig,
+    pub raid: RaidConfig,
+}
+
+impl StorageConfig {
+    fn from_raw(raw: RawStorageConfig) -> Result<StorageConfig, ConfigError> {
+        let timeout = duration("storage.timeout", raw.timeout.as_deref(), "30s")?;
+        let mut smart = SmartConfig {
+            timeout,
+            ..SmartConfig::default()
+        };
+        if let Some(path) = raw.smartctl {
+            smart.smartctl_path = path;
+        }
+        let mut zfs = ZfsConfig {
+            timeout,
+            ..ZfsConfig::default()
+        };
+        if let Some(path) = raw.zpool {
+            zfs.zpool_path = path;
+        }
+        if let Some(path) = raw.zfs {
+            zfs.zfs_path = path;
+        }
+        let mut raid = RaidConfig {
+            timeout,
+            ..RaidConfig::default()
+        };
+        if let Some(path) = raw.mdadm {
+            raid.mdadm_path = Some(path);
+        }
+        if let Some(path) = raw.mdstat {
+            raid.mdstat_path = path;
+        }
+        Ok(StorageConfig {
+            enabled: raw.enabled.unwrap_or(true),
+            interval: duration("storage.interval", raw.interval.as_deref(), "5m")?,
+            smart,
+            zfs,
+            raid,
+        })
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -30,6 +104,7 @@ pub struct Config {
     pub interval: Duration,
     pub heartbeat: Duration,
     pub spool_max_bytes: u64,
+    pub storage: StorageConfig,
 }
 
 /// A configuration that cannot be used.
@@ -54,7 +129,11 @@ pub enum ConfigError {
     },
 }
 
-fn duration(key: &'static str, value: Option<&str>, default: &str) -> Result<Duration, ConfigError> {
+fn duration(
+    key: &'static str,
+    value: Option<&str>,
+    default: &str,
+) -> Result<Duration, ConfigError> {
     let text = value.unwrap_or(default);
     let parsed = humantime::parse_duration(text).map_err(|error| ConfigError::Invalid {
         key,
@@ -103,29 +182,33 @@ impl Config {
             interval: duration("interval", raw.interval.as_deref(), "15s")?,
             heartbeat: duration("heartbeat", raw.heartbeat.as_deref(), "30s")?,
             spool_max_bytes: raw.spool_max_bytes.unwrap_or(256 * 1024 * 1024),
+            storage: StorageConfig::from_raw(raw.storage)?,
         })
     }
 
     /// Defaults with the given data directory (tests, quickstart).
     pub fn with_data_dir(data_dir: PathBuf) -> Config {
-        Config {
-            controller: None,
-            data_dir,
-            interval: Duration::from_secs(15),
-            heartbeat: Duration::from_secs(30),
-            spool_max_bytes: 256 * 1024 * 1024,
+        let raw = RawConfig {
+            data_dir: Some(data_dir),
+            ..RawConfig::default()
+        };
+        match Config::from_raw(raw) {
+            Ok(config) => config,
+            Err(error) => unreachable!("the defaults are valid: {error}"),
         }
     }
 
     /// What to log at startup.
     pub fn redacted(&self) -> String {
         format!(
-            "controller={} data_dir={} interval={:?} heartbeat={:?} spool_max_bytes={}",
+            "controller={} data_dir={} interval={:?} heartbeat={:?} spool_max_bytes={} storage={} every {:?}",
             self.controller.as_deref().unwrap_or("(from enrollment)"),
             self.data_dir.display(),
             self.interval,
             self.heartbeat,
-            self.spool_max_bytes
+            self.spool_max_bytes,
+            if self.storage.enabled { "on" } else { "off" },
+            self.storage.interval,
         )
     }
 }
@@ -135,11 +218,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn packaged_config_parses_to_the_defaults() {
+        let raw: RawConfig = toml::from_str(include_str!("../../packaging/agent.toml")).unwrap();
+        let config = Config::from_raw(raw).unwrap();
+        let defaults = Config::with_data_dir(PathBuf::from(DEFAULT_DATA_DIR));
+        assert_eq!(config.data_dir, defaults.data_dir);
+        assert_eq!(config.interval, defaults.interval);
+        assert_eq!(config.spool_max_bytes, defaults.spool_max_bytes);
+    }
+
+    #[test]
     fn defaults_and_errors() {
         let config = Config::from_raw(RawConfig::default()).unwrap();
         assert_eq!(config.interval, Duration::from_secs(15));
         assert!(toml::from_str::<RawConfig>("intervall = \"1s\"").is_err());
         let raw: RawConfig = toml::from_str("interval = \"0s\"").unwrap();
-        assert!(Config::from_raw(raw).unwrap_err().to_string().contains("interval"));
+        assert!(Config::from_raw(raw)
+            .unwrap_err()
+            .to_string()
+            .contains("interval"));
     }
 }

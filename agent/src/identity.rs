@@ -76,7 +76,11 @@ fn pem(label: &str, der: &[u8]) -> String {
 }
 
 /// Stores the certificate and its key together (atomically replacing an older pair).
-pub fn store_certificate(data_dir: &Path, certificate_der: &[u8], key: &KeyPair) -> anyhow::Result<()> {
+pub fn store_certificate(
+    data_dir: &Path,
+    certificate_der: &[u8],
+    key: &KeyPair,
+) -> anyhow::Result<()> {
     let mut contents = pem("CERTIFICATE", certificate_der);
     contents.push_str(&key.serialize_pem());
     write_private(&data_dir.join(IDENTITY_PEM), contents.as_bytes())
@@ -91,7 +95,8 @@ pub fn store_enrollment(
     certificate_der: &[u8],
     key: &KeyPair,
 ) -> anyhow::Result<()> {
-    std::fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("creating {}", data_dir.display()))?;
     store_certificate(data_dir, certificate_der, key)?;
     std::fs::write(data_dir.join(CA_CERT), pem("CERTIFICATE", ca_der))
         .with_context(|| format!("writing {}", data_dir.join(CA_CERT).display()))?;
@@ -99,7 +104,10 @@ pub fn store_enrollment(
         agent_id: agent_id.to_string(),
         controller: controller.to_owned(),
     };
-    write_private(&data_dir.join(IDENTITY_TOML), toml::to_string(&file)?.as_bytes())
+    write_private(
+        &data_dir.join(IDENTITY_TOML),
+        toml::to_string(&file)?.as_bytes(),
+    )
 }
 
 pub fn is_enrolled(data_dir: &Path) -> bool {
@@ -118,7 +126,8 @@ pub fn load(data_dir: &Path) -> anyhow::Result<Identity> {
     let file: IdentityFile =
         toml::from_str(&text).with_context(|| format!("parsing {}", toml_path.display()))?;
     let pem_path = data_dir.join(IDENTITY_PEM);
-    let pem_bytes = std::fs::read(&pem_path).with_context(|| format!("reading {}", pem_path.display()))?;
+    let pem_bytes =
+        std::fs::read(&pem_path).with_context(|| format!("reading {}", pem_path.display()))?;
     let certificate_der = CertificateDer::from_pem_slice(&pem_bytes)
         .with_context(|| format!("no certificate in {}", pem_path.display()))?;
     let key = PrivateKeyDer::from_pem_slice(&pem_bytes)

@@ -63,7 +63,10 @@ async fn session(
     shutdown: &mut watch::Receiver<bool>,
     backoff: &mut Backoff,
 ) -> anyhow::Result<SessionEnd> {
-    let (mut send, recv) = connection.open_bi().await.context("opening the session stream")?;
+    let (mut send, recv) = connection
+        .open_bi()
+        .await
+        .context("opening the session stream")?;
     let host = tokio::task::spawn_blocking(crate::collect::system::host_facts).await?;
     let hello = AgentMessage::Hello(Hello {
         protocol_version: PROTOCOL_VERSION,
@@ -82,7 +85,9 @@ async fn session(
     match welcome {
         Some(Ok(ControllerMessage::Welcome(welcome))) => {
             if let Some(last) = welcome.last_stored_seq {
-                state.with_spool(move |spool| spool.skip_past(last)).await??;
+                state
+                    .with_spool(move |spool| spool.skip_past(last))
+                    .await??;
             }
             tracing::info!(agent = %welcome.agent_id, controller_version = %welcome.controller_version, "Connected to the controller.");
         }
@@ -229,7 +234,11 @@ async fn serve_commands(state: Arc<AgentState>, connection: quinn::Connection) {
     }
 }
 
-async fn answer_command(state: Arc<AgentState>, mut send: quinn::SendStream, mut recv: quinn::RecvStream) {
+async fn answer_command(
+    state: Arc<AgentState>,
+    mut send: quinn::SendStream,
+    mut recv: quinn::RecvStream,
+) {
     let envelope = match wire::read::<CommandEnvelope>(&mut recv, 1 << 20).await {
         Ok(Some(envelope)) => envelope,
         Ok(None) => return,
@@ -250,8 +259,12 @@ async fn answer_command(state: Arc<AgentState>, mut send: quinn::SendStream, mut
             };
             match collected.await {
                 Some(Ok(seq)) => CommandResponse::Collected(Collected { seq }),
-                Some(Err(error)) => CommandResponse::Failed { message: format!("{error:#}") },
-                None => CommandResponse::Failed { message: "collector stopped".into() },
+                Some(Err(error)) => CommandResponse::Failed {
+                    message: format!("{error:#}"),
+                },
+                None => CommandResponse::Failed {
+                    message: "collector stopped".into(),
+                },
             }
         }
     };

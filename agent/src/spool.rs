@@ -10,7 +10,8 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use unity_shared::proto::{Report, Sample};
+use unity_shared::model::database::DatabaseInstance;
+use unity_shared::proto::{Report, Sample, StorageState};
 
 /// Spool failures.
 #[derive(Debug, thiserror::Error)]
@@ -69,7 +70,12 @@ impl Spool {
                 SpoolState::default()
             }),
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => SpoolState::default(),
-            Err(source) => return Err(SpoolError::Io { path: state_path, source }),
+            Err(source) => {
+                return Err(SpoolError::Io {
+                    path: state_path,
+                    source,
+                })
+            }
         };
         let mut spool = Spool {
             dir: dir.to_owned(),
@@ -86,7 +92,9 @@ impl Spool {
                 let _ = fs::remove_file(entry.path());
                 continue;
             }
-            let Some(seq) = name.strip_suffix(".report").and_then(|s| s.parse::<u64>().ok())
+            let Some(seq) = name
+                .strip_suffix(".report")
+                .and_then(|s| s.parse::<u64>().ok())
             else {
                 continue;
             };
@@ -106,13 +114,30 @@ impl Spool {
     }
 
     /// Durably stores a new report of `samples` and returns its sequence number.
-    pub fn append(&mut self, collected_at_ms: i64, samples: Vec<Sample>) -> Result<u64, SpoolError> {
+    pub fn append(
+        &mut self,
+        collected_at_ms: i64,
+        samples: Vec<Sample>,
+    ) -> Result<u64, SpoolError> {
+        self.append_with(collected_at_ms, samples, None, None)
+    }
+
+    /// Like [`Spool::append`], with typed inventory alongside the samples.
+    pub fn append_with(
+        &mut self,
+        collected_at_ms: i64,
+        samples: Vec<Sample>,
+        storage: Option<StorageState>,
+        databases: Option<Vec<DatabaseInstance>>,
+    ) -> Result<u64, SpoolError> {
         let seq = self.state.next_seq;
         let report = Report {
             seq,
             collected_at_ms,
             samples,
             dropped_reports: self.state.dropped_reports,
+            storage,
+            databases,
         };
         let bytes = postcard::to_allocvec(&report)?;
         self.state.next_seq = seq + 1;
@@ -125,7 +150,10 @@ impl Spool {
     }
 
     fn save_state(&self) -> Result<(), SpoolError> {
-        write_atomically(&self.dir.join("state"), &postcard::to_allocvec(&self.state)?)
+        write_atomically(
+            &self.dir.join("state"),
+            &postcard::to_allocvec(&self.state)?,
+        )
     }
 
     /// Drops the oldest reports (never the newest) until the spool fits its cap.
@@ -190,7 +218,11 @@ impl Spool {
     /// Spooled sequence numbers after `after`, oldest first, at most `limit`.
     pub fn pending_after(&self, after: Option<u64>, limit: usize) -> Vec<u64> {
         let start = after.map_or(0, |seq| seq.saturating_add(1));
-        self.entries.range(start..).map(|(&seq, _)| seq).take(limit).collect()
+        self.entries
+            .range(start..)
+            .map(|(&seq, _)| seq)
+            .take(limit)
+            .collect()
     }
 
     /// Makes sure new reports are numbered after what the controller already stored (after a
@@ -206,6 +238,11 @@ impl Spool {
             self.save_state()?;
         }
         Ok(())
+    }
+
+    /// The sequence number the next report will get.
+    pub fn next_seq(&self) -> u64 {
+        self.state.next_seq
     }
 
     pub fn depth(&self) -> usize {
@@ -283,7 +320,10 @@ mod tests {
         let dropped = spool.dropped_reports();
         assert_eq!(dropped as usize + pending.len(), 20);
         let newest = spool.read(20).unwrap().unwrap();
-        assert!(newest.dropped_reports > 0, "drops are reported, never silent");
+        assert!(
+            newest.dropped_reports > 0,
+            "drops are reported, never silent"
+        );
     }
 
     #[test]

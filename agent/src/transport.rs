@@ -121,6 +121,8 @@ pub async fn enroll(
     match response {
         Some(EnrollResponse::Enrolled(enrolled)) => Ok((enrolled, key)),
         Some(EnrollResponse::Refused(refusal)) => Err(EnrollError::Refused(refusal)),
-        None => Err(anyhow::anyhow!("the controller closed the enrollment without an answer").into()),
+        None => {
+            Err(anyhow::anyhow!("the controller closed the enrollment without an answer").into())
+        }
     }
 }

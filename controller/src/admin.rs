@@ -16,10 +16,14 @@ use unity_shared::proto::{error_code, AgentId};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum AdminRequest {
-    CreateToken { ttl_secs: u64 },
+    CreateToken {
+        ttl_secs: u64,
+    },
     ListTokens,
     Hosts,
-    RevokeAgent { agent_id: String },
+    RevokeAgent {
+        agent_id: String,
+    },
     Query {
         agent_id: String,
         metric: String,
@@ -27,7 +31,9 @@ pub enum AdminRequest {
         from_ms: i64,
         to_ms: i64,
     },
-    ListSeries { agent_id: String },
+    ListSeries {
+        agent_id: String,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -72,7 +78,10 @@ pub enum AdminResponse {
     Token(TokenView),
     Tokens(Vec<TokenSummary>),
     Hosts(Vec<HostView>),
-    Revoked { agent_id: String, was_connected: bool },
+    Revoked {
+        agent_id: String,
+        was_connected: bool,
+    },
     Series(Vec<SeriesView>),
     Error(String),
 }
@@ -146,13 +155,19 @@ pub fn hosts(ctx: &Context) -> anyhow::Result<Vec<HostView>> {
                 status: status.to_owned(),
                 last_seen_ms,
                 agent_version: record.agent_version,
-                os: format!("{} {}", record.host.os, record.host.os_version).trim().to_owned(),
+                os: format!("{} {}", record.host.os, record.host.os_version)
+                    .trim()
+                    .to_owned(),
                 certificate_not_after: record.certificate_not_after,
                 dropped_reports: record.dropped_reports,
             }
         })
         .collect();
-    hosts.sort_by(|a, b| a.hostname.cmp(&b.hostname).then(a.agent_id.cmp(&b.agent_id)));
+    hosts.sort_by(|a, b| {
+        a.hostname
+            .cmp(&b.hostname)
+            .then(a.agent_id.cmp(&b.agent_id))
+    });
     Ok(hosts)
 }
 
@@ -282,7 +297,12 @@ pub async fn call_daemon(
         {
             return Ok(None)
         }
-        Err(error) => return Err(anyhow::anyhow!("connecting to {}: {error}", socket.display())),
+        Err(error) => {
+            return Err(anyhow::anyhow!(
+                "connecting to {}: {error}",
+                socket.display()
+            ))
+        }
     };
     let (read, mut write) = stream.into_split();
     let mut bytes = serde_json::to_vec(request)?;

@@ -2,7 +2,7 @@
 //! Commands that change or read the registry go through the running daemon's admin socket when
 //! there is one, and open the database directly otherwise.
 
-#![allow(clippy::print_stdout, clippy::print_stderr)] // The CLI's job is printing.
+#![allow(clippy::print_stderr)] // Errors go to stderr; output goes through `outln!`.
 
 use crate::admin::{self, AdminRequest, AdminResponse};
 use crate::config::{Config, RawConfig, DEFAULT_CONFIG_PATH};
@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
+use unity_agent::outln;
 
 /// Exit code for a configuration that cannot be used (EX_CONFIG-like, as sysexits' EX_USAGE).
 const EXIT_CONFIG: u8 = 64;
@@ -135,7 +136,7 @@ pub fn init_tracing() {
 }
 
 fn load_config(args: &Args) -> anyhow::Result<Config> {
-    let required = args.config != PathBuf::from(DEFAULT_CONFIG_PATH);
+    let required = args.config.as_path() != std::path::Path::new(DEFAULT_CONFIG_PATH);
     let mut raw = RawConfig::load(&args.config, required)?;
     if let Some(data_dir) = &args.data_dir {
         raw.data_dir = Some(data_dir.clone());
@@ -179,7 +180,7 @@ async fn admin_call(config: &Config, request: AdminRequest) -> anyhow::Result<Ad
 }
 
 fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
+    outln!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
 }
 
@@ -200,13 +201,18 @@ async fn run_command(command: Command, config: Config) -> anyhow::Result<()> {
             interval,
         } => crate::quickstart::run(dir, &listen, &interval).await,
         Command::CheckConfig => {
-            println!("configuration OK: data in {}, agents connect to {}", config.data_dir.display(), config.listen);
+            outln!(
+                "configuration OK: data in {}, agents connect to {}",
+                config.data_dir.display(),
+                config.listen
+            );
             Ok(())
         }
         Command::Token(TokenCommand::Create { ttl, json }) => {
             let ttl = match ttl {
-                Some(text) => humantime::parse_duration(&text)
-                    .with_context(|| format!("--ttl {text:?}"))?,
+                Some(text) => {
+                    humantime::parse_duration(&text).with_context(|| format!("--ttl {text:?}"))?
+                }
                 None => config.token_ttl,
             };
             let request = AdminRequest::CreateToken {
@@ -215,37 +221,58 @@ async fn run_command(command: Command, config: Config) -> anyhow::Result<()> {
             match admin_call(&config, request).await? {
                 AdminResponse::Token(token) if json => print_json(&token),
                 AdminResponse::Token(token) => {
-                    println!("Join token {} (single use, valid for {}).", token.token_id, humantime::format_duration(ttl));
-                    println!("Run this on the host to enroll:\n\n  {}\n", token.join_command);
+                    outln!(
+                        "Join token {} (single use, valid for {}).",
+                        token.token_id,
+                        humantime::format_duration(ttl)
+                    );
+                    outln!(
+                        "Run this on the host to enroll:\n\n  {}\n",
+                        token.join_command
+                    );
                     Ok(())
                 }
                 other => unexpected(other),
             }
         }
-        Command::Token(TokenCommand::List { json }) => match admin_call(&config, AdminRequest::ListTokens).await? {
-            AdminResponse::Tokens(tokens) if json => print_json(&tokens),
-            AdminResponse::Tokens(tokens) => {
-                println!("{:<10} {:<22} {:<22} USED BY", "TOKEN", "CREATED", "EXPIRES");
-                for token in tokens {
-                    println!(
-                        "{:<10} {:<22} {:<22} {}",
-                        token.token_id,
-                        format_time_ms(token.created_at * 1000),
-                        format_time_ms(token.expires_at * 1000),
-                        token.used_by.unwrap_or_else(|| "-".into())
+        Command::Token(TokenCommand::List { json }) => {
+            match admin_call(&config, AdminRequest::ListTokens).await? {
+                AdminResponse::Tokens(tokens) if json => print_json(&tokens),
+                AdminResponse::Tokens(tokens) => {
+                    outln!(
+                        "{:<10} {:<22} {:<22} USED BY",
+                        "TOKEN",
+                        "CREATED",
+                        "EXPIRES"
                     );
+                    for token in tokens {
+                        outln!(
+                            "{:<10} {:<22} {:<22} {}",
+                            token.token_id,
+                            format_time_ms(token.created_at * 1000),
+                            format_time_ms(token.expires_at * 1000),
+                            token.used_by.unwrap_or_else(|| "-".into())
+                        );
+                    }
+                    Ok(())
                 }
-                Ok(())
+                other => unexpected(other),
             }
-            other => unexpected(other),
-        },
+        }
         Command::Hosts { json } | Command::Agents(AgentsCommand::List { json }) => {
             match admin_call(&config, AdminRequest::Hosts).await? {
                 AdminResponse::Hosts(hosts) if json => print_json(&hosts),
                 AdminResponse::Hosts(hosts) => {
-                    println!("{:<30} {:<20} {:<8} {:<22} {:<22} VERSION", "AGENT", "HOSTNAME", "STATUS", "LAST SEEN", "CERT EXPIRES");
+                    outln!(
+                        "{:<30} {:<20} {:<8} {:<22} {:<22} VERSION",
+                        "AGENT",
+                        "HOSTNAME",
+                        "STATUS",
+                        "LAST SEEN",
+                        "CERT EXPIRES"
+                    );
                     for host in hosts {
-                        println!(
+                        outln!(
                             "{:<30} {:<20} {:<8} {:<22} {:<22} {}",
                             host.agent_id,
                             host.hostname,
@@ -262,10 +289,17 @@ async fn run_command(command: Command, config: Config) -> anyhow::Result<()> {
         }
         Command::Agents(AgentsCommand::Revoke { agent_id }) => {
             match admin_call(&config, AdminRequest::RevokeAgent { agent_id }).await? {
-                AdminResponse::Revoked { agent_id, was_connected } => {
-                    println!(
+                AdminResponse::Revoked {
+                    agent_id,
+                    was_connected,
+                } => {
+                    outln!(
                         "Revoked {agent_id}{}.",
-                        if was_connected { " and closed its connection" } else { "" }
+                        if was_connected {
+                            " and closed its connection"
+                        } else {
+                            ""
+                        }
                     );
                     Ok(())
                 }
@@ -279,7 +313,8 @@ async fn run_command(command: Command, config: Config) -> anyhow::Result<()> {
             since,
             json,
         } => {
-            let since = humantime::parse_duration(&since).with_context(|| format!("--since {since:?}"))?;
+            let since =
+                humantime::parse_duration(&since).with_context(|| format!("--since {since:?}"))?;
             let to_ms = service::now_ms() + 1;
             let request = match metric {
                 Some(metric) => AdminRequest::Query {
@@ -295,10 +330,14 @@ async fn run_command(command: Command, config: Config) -> anyhow::Result<()> {
                 AdminResponse::Series(series) if json => print_json(&series),
                 AdminResponse::Series(series) => {
                     for series in series {
-                        let labels: Vec<String> = series.labels.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
-                        println!("{}{{{}}}", series.metric, labels.join(","));
+                        let labels: Vec<String> = series
+                            .labels
+                            .iter()
+                            .map(|(k, v)| format!("{k}=\"{v}\""))
+                            .collect();
+                        outln!("{}{{{}}}", series.metric, labels.join(","));
                         for (timestamp_ms, value) in series.points {
-                            println!("  {}  {value}", format_time_ms(timestamp_ms));
+                            outln!("  {}  {value}", format_time_ms(timestamp_ms));
                         }
                     }
                     Ok(())

@@ -33,6 +33,38 @@ pub struct RawConfig {
     pub stale_after: Option<String>,
     /// Largest frame accepted from an agent, in bytes.
     pub max_frame_bytes: Option<usize>,
+    /// HTTPS for the dashboard and API: "off" (plain HTTP), "self" (a certificate from the
+    /// controller's own CA) or unset with `tls_cert` and `tls_key` given.
+    pub tls: Option<String>,
+    /// PEM certificate chain for the dashboard (with `tls_key`).
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for the dashboard (with `tls_cert`).
+    pub tls_key: Option<PathBuf>,
+    /// How long a dashboard login lasts, e.g. "12h".
+    pub session_ttl: Option<String>,
+    /// When set, `/metrics` requires `Authorization: Bearer <this token>`.
+    pub metrics_token: Option<String>,
+}
+
+/// How the dashboard and API are served.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApiTls {
+    /// Plain HTTP.
+    Off,
+    /// HTTPS with a server certificate issued by the controller's own CA at start.
+    SelfIssued,
+    /// HTTPS with the operator's certificate chain and key (PEM files).
+    Files { cert: PathBuf, key: PathBuf },
+}
+
+/// A secret from the configuration; `Debug` does not show it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("Secret(<redacted>)")
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -46,6 +78,9 @@ pub struct Config {
     pub retention: Duration,
     pub stale_after: Duration,
     pub max_frame_bytes: usize,
+    pub api_tls: ApiTls,
+    pub session_ttl: Duration,
+    pub metrics_token: Option<Secret>,
 }
 
 /// A configuration value that cannot be used.
@@ -70,7 +105,11 @@ pub enum ConfigError {
     },
 }
 
-fn duration(key: &'static str, value: Option<&str>, default: &str) -> Result<Duration, ConfigError> {
+fn duration(
+    key: &'static str,
+    value: Option<&str>,
+    default: &str,
+) -> Result<Duration, ConfigError> {
     let text = value.unwrap_or(default);
     humantime::parse_duration(text).map_err(|error| ConfigError::Invalid {
         key,
@@ -79,13 +118,18 @@ fn duration(key: &'static str, value: Option<&str>, default: &str) -> Result<Dur
     })
 }
 
-fn address(key: &'static str, value: Option<&str>, default: &str) -> Result<SocketAddr, ConfigError> {
+fn address(
+    key: &'static str,
+    value: Option<&str>,
+    default: &str,
+) -> Result<SocketAddr, ConfigError> {
     let text = value.unwrap_or(default);
-    text.parse().map_err(|error: std::net::AddrParseError| ConfigError::Invalid {
-        key,
-        value: text.to_owned(),
-        message: format!("{error} (expected IP:PORT)"),
-    })
+    text.parse()
+        .map_err(|error: std::net::AddrParseError| ConfigError::Invalid {
+            key,
+            value: text.to_owned(),
+            message: format!("{error} (expected IP:PORT)"),
+        })
 }
 
 /// This machine's host name, for defaults such as the advertised address.
@@ -95,6 +139,22 @@ pub fn hostname() -> String {
         .ok()
         .filter(|name| !name.is_empty())
         .unwrap_or_else(|| "localhost".to_owned())
+}
+
+fn api_tls(tls: Option<&str>, cert: Option<PathBuf>, key: Option<PathBuf>) -> Result<ApiTls, ConfigError> {
+    let invalid = |message: &str| ConfigError::Invalid {
+        key: "tls",
+        value: tls.unwrap_or("").to_owned(),
+        message: message.to_owned(),
+    };
+    match (tls, cert, key) {
+        (None | Some("off"), None, None) => Ok(ApiTls::Off),
+        (Some("self"), None, None) => Ok(ApiTls::SelfIssued),
+        (None | Some("files"), Some(cert), Some(key)) => Ok(ApiTls::Files { cert, key }),
+        (None | Some("files"), _, _) => Err(invalid("tls_cert and tls_key go together")),
+        (Some("off" | "self"), _, _) => Err(invalid("tls_cert and tls_key need tls unset")),
+        (Some(_), _, _) => Err(invalid("expected \"off\" or \"self\" (or tls_cert and tls_key)")),
+    }
 }
 
 impl RawConfig {
@@ -135,7 +195,12 @@ impl Config {
                 message: "must be at least 4096".into(),
             });
         }
+        let api_tls = api_tls(raw.tls.as_deref(), raw.tls_cert, raw.tls_key)?;
+        let metrics_token = raw.metrics_token.filter(|token| !token.is_empty()).map(Secret);
         let config = Config {
+            api_tls,
+            session_ttl: duration("session_ttl", raw.session_ttl.as_deref(), "12h")?,
+            metrics_token,
             data_dir: raw
                 .data_dir
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
@@ -197,6 +262,24 @@ mod tests {
         let config = Config::from_raw(RawConfig::default()).unwrap();
         assert_eq!(config.certificate_lifetime, Duration::from_secs(30 * 86400));
         assert_eq!(config.listen.port(), 7443);
+    }
+
+    #[test]
+    fn packaged_config_parses() {
+        let raw: RawConfig =
+            toml::from_str(include_str!("../../packaging/controller.toml")).unwrap();
+        let config = Config::from_raw(raw).unwrap();
+        assert_eq!(config.retention, Duration::from_secs(90 * 86400));
+    }
+
+    #[test]
+    fn dashboard_tls_modes() {
+        let parse = |text: &str| Config::from_raw(toml::from_str(text).unwrap()).map(|c| c.api_tls);
+        assert_eq!(parse("").unwrap(), ApiTls::Off);
+        assert_eq!(parse("tls = \"self\"").unwrap(), ApiTls::SelfIssued);
+        assert!(matches!(parse("tls_cert = \"a\"\ntls_key = \"b\"").unwrap(), ApiTls::Files { .. }));
+        assert!(parse("tls_cert = \"a\"").is_err());
+        assert!(parse("tls = \"yes\"").is_err());
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The Unity controller: the agents' certificate authority, the QUIC endpoint they report to,
-//! durable storage of their history, and the operator's CLI.
+//! durable storage of their history, the dashboard and REST API, and the operator's CLI.
 
 pub mod admin;
+pub mod api;
 pub mod ca;
 pub mod cli;
 pub mod config;
@@ -9,3 +10,4 @@ pub mod quickstart;
 pub mod service;
 pub mod storage;
 pub mod transport;
+pub mod web;

@@ -1,13 +1,12 @@
 //! `unity-controller quickstart`: a controller and an enrolled local agent in one process, with
 //! all data under one directory, for trying Unity on a single machine.
 
-#![allow(clippy::print_stdout)] // Quickstart talks to the person who started it.
-
 use crate::config::{Config, RawConfig};
 use crate::{admin, service};
 use anyhow::Context as _;
 use std::path::PathBuf;
 use std::time::Duration;
+use unity_agent::outln;
 
 pub async fn run(dir: PathBuf, listen: &str, interval: &str) -> anyhow::Result<()> {
     let interval_duration =
@@ -42,21 +41,21 @@ pub async fn run(dir: PathBuf, listen: &str, interval: &str) -> anyhow::Result<(
         )
         .await
         .context("enrolling the local agent")?;
-        println!("Enrolled the local agent as {agent_id}.");
+        outln!("Enrolled the local agent as {agent_id}.");
     }
     let agent = unity_agent::runtime::start(agent_config).await?;
     let data_dir = controller_dir.display();
-    println!();
-    println!("Unity quickstart is running.");
-    println!("  Controller (QUIC):   {address}");
-    println!("  CA pin:              {}", controller.context.ca.ca_hash());
-    println!("  Data:                {}", dir.display());
-    println!("  Hosts:               unity-controller --data-dir {data_dir} hosts");
-    println!("  History:             unity-controller --data-dir {data_dir} query <AGENT_ID> cpu_usage_ratio --since 10m");
-    println!("  Enroll another host: unity-controller --data-dir {data_dir} token create");
-    println!("Press Ctrl-C to stop.");
+    outln!();
+    outln!("Unity quickstart is running.");
+    outln!("  Controller (QUIC):   {address}");
+    outln!("  CA pin:              {}", controller.context.ca.ca_hash());
+    outln!("  Data:                {}", dir.display());
+    outln!("  Hosts:               unity-controller --data-dir {data_dir} hosts");
+    outln!("  History:             unity-controller --data-dir {data_dir} query <AGENT_ID> cpu_usage_ratio --since 10m");
+    outln!("  Enroll another host: unity-controller --data-dir {data_dir} token create");
+    outln!("Press Ctrl-C to stop.");
     crate::cli::shutdown_signal().await;
-    println!("Stopping.");
+    outln!("Stopping.");
     agent.stop().await;
     controller.shutdown().await
 }

@@ -1,5 +1,6 @@
 //! The running controller: opens the CA and the store, starts the QUIC endpoint, the storage
-//! writer, housekeeping and the admin socket, and shuts them down in order.
+//! writer, housekeeping, the admin socket and the dashboard/API server, and shuts them down in
+//! order.
 
 use crate::admin;
 use crate::ca::verifier::Revocations;
@@ -32,15 +33,22 @@ pub struct Context {
 }
 
 /// Opens the CA and the database (blocking work, run off the async threads).
-pub async fn open_state(config: &Config) -> anyhow::Result<(CertificateAuthority, Arc<Store>, Revocations)> {
+pub async fn open_state(
+    config: &Config,
+) -> anyhow::Result<(CertificateAuthority, Arc<Store>, Revocations)> {
     let config = config.clone();
     tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("creating {}", config.data_dir.display()))?;
         let ca = CertificateAuthority::load_or_create(&config.ca_dir())
             .with_context(|| format!("loading the CA in {}", config.ca_dir().display()))?;
-        let store = Store::open(&config.database_dir(), SeriesOptions::default())
-            .with_context(|| format!("opening the database in {}", config.database_dir().display()))?;
+        let store =
+            Store::open(&config.database_dir(), SeriesOptions::default()).with_context(|| {
+                format!(
+                    "opening the database in {}",
+                    config.database_dir().display()
+                )
+            })?;
         let revoked = store
             .registry
             .agents()?
@@ -55,6 +63,10 @@ pub async fn open_state(config: &Config) -> anyhow::Result<(CertificateAuthority
 
 pub struct RunningController {
     pub local_addr: SocketAddr,
+    /// Where the dashboard and REST API listen (`api_listen`, resolved).
+    pub api_addr: SocketAddr,
+    /// The dashboard's URL (https when it serves TLS).
+    pub dashboard_url: String,
     pub context: Arc<Context>,
     endpoint: quinn::Endpoint,
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -84,11 +96,19 @@ pub async fn start(config: Config) -> anyhow::Result<RunningController> {
     tasks.push(tokio::spawn(housekeeping(context.clone())));
     match admin::serve(context.clone()).await {
         Ok(task) => tasks.push(task),
-        Err(error) => tracing::warn!(%error, "Admin socket unavailable; CLI commands need the daemon stopped."),
+        Err(error) => {
+            tracing::warn!(%error, "Admin socket unavailable; CLI commands need the daemon stopped.")
+        }
     }
+    let (api_addr, https, api_task) = crate::api::serve(context.clone()).await?;
+    tasks.push(api_task);
+    let dashboard_url = crate::api::dashboard_url(api_addr, https);
     tracing::info!(%local_addr, ca_hash = %context.ca.ca_hash(), "Controller listening.");
+    tracing::info!(url = %dashboard_url, "Dashboard and API listening.");
     Ok(RunningController {
         local_addr,
+        api_addr,
+        dashboard_url,
         context,
         endpoint,
         tasks,
@@ -113,6 +133,7 @@ async fn housekeeping(ctx: Arc<Context>) {
             }
             if n_ticks % 5 == 0 {
                 ctx.store.series.checkpoint()?;
+                ctx.store.auth.purge_sessions(now_ms())?;
             }
             if n_ticks % 60 == 1 {
                 let cutoff = now_ms() - ctx.config.retention.as_millis() as i64;
@@ -133,8 +154,10 @@ async fn housekeeping(ctx: Arc<Context>) {
 impl RunningController {
     /// Stops accepting, closes agent connections, drains the writer and checkpoints the store.
     pub async fn shutdown(self) -> anyhow::Result<()> {
-        self.endpoint
-            .close(unity_shared::proto::error_code::SHUTDOWN.into(), b"controller shutting down");
+        self.endpoint.close(
+            unity_shared::proto::error_code::SHUTDOWN.into(),
+            b"controller shutting down",
+        );
         for task in &self.tasks {
             task.abort();
         }

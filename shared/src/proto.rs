@@ -14,6 +14,8 @@
 
 pub mod frame;
 
+use crate::model::database::DatabaseInstance;
+use crate::model::storage::{RaidCollection, SmartCollection, ZfsCollection};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -137,6 +139,18 @@ pub struct Report {
     pub samples: Vec<Sample>,
     /// Reports the agent had to drop so far because its spool was full (cumulative).
     pub dropped_reports: u64,
+    /// Storage health (SMART, ZFS, md RAID), when it was collected for this report.
+    pub storage: Option<StorageState>,
+    /// Databases found on the host, when they were probed for this report.
+    pub databases: Option<Vec<DatabaseInstance>>,
+}
+
+/// The host's storage stack as of one collection.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StorageState {
+    pub smart: SmartCollection,
+    pub zfs: ZfsCollection,
+    pub raid: RaidCollection,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -229,7 +243,9 @@ pub enum EnrollRefusal {
     #[error("the join token has expired; create a new one with `unity-controller token create`")]
     ExpiredToken,
     /// Tokens are single-use.
-    #[error("the join token was already used; create a new one with `unity-controller token create`")]
+    #[error(
+        "the join token was already used; create a new one with `unity-controller token create`"
+    )]
     TokenAlreadyUsed,
     /// The certificate signing request could not be used.
     #[error("the certificate signing request was rejected: {0}")]
@@ -295,7 +311,9 @@ pub enum CommandResponse {
     Pong(Pong),
     Collected(Collected),
     /// The agent could not carry out the command.
-    Failed { message: String },
+    Failed {
+        message: String,
+    },
 }
 
 impl From<Ping> for Command {

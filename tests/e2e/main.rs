@@ -1,1 +1,11 @@
-//! e2e
+//! End-to-end tests: a real controller and real agents over QUIC on loopback. One test binary
+//! (`cargo test -p unity-tests --test e2e`).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
+
+mod durability;
+mod enrollment;
+mod frames;
+mod ingest;
+mod renewal;
+mod revocation;

@@ -1,1 +1,196 @@
-//! placeholder
+//! End-to-end harness: real controllers (in-process or as a child process) and real agents
+//! talking QUIC over loopback, with helpers to enroll, wait and inspect.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use unity_agent::runtime::RunningAgent;
+use unity_controller::admin::{self, AdminRequest, AdminResponse, SeriesView};
+use unity_controller::config::{Config, RawConfig};
+use unity_controller::service::{self, RunningController};
+use unity_shared::proto::AgentId;
+
+/// Logs from tests go through the test writer; set `UNITY_LOG=debug` to see more.
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("UNITY_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_test_writer()
+        .try_init();
+}
+
+/// Polls `check` until it returns `Some`, failing the test after `timeout`.
+pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        if tokio::time::Instant::now() > deadline {
+            panic!("timed out after {timeout:?} waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Controller configuration for tests: loopback, any free port.
+pub fn controller_config(data_dir: &Path) -> Config {
+    Config::from_raw(RawConfig {
+        data_dir: Some(data_dir.to_owned()),
+        listen: Some("127.0.0.1:0".into()),
+        advertise: Some("127.0.0.1:0".into()),
+        ..RawConfig::default()
+    })
+    .unwrap()
+}
+
+pub async fn start_controller(config: Config) -> RunningController {
+    service::start(config).await.expect("controller starts")
+}
+
+/// Creates a join token on a running in-process controller.
+pub async fn create_token(controller: &RunningController, ttl: Duration) -> String {
+    let context = controller.context.clone();
+    tokio::task::spawn_blocking(move || admin::create_token(&context, ttl))
+        .await
+        .unwrap()
+        .unwrap()
+        .token
+}
+
+pub fn agent_config(data_dir: &Path, controller: SocketAddr, interval: Duration) -> unity_agent::config::Config {
+    let mut config = unity_agent::config::Config::with_data_dir(data_dir.to_owned());
+    config.controller = Some(controller.to_string());
+    config.interval = interval;
+    config.heartbeat = Duration::from_millis(500);
+    config
+}
+
+/// Enrolls an agent whose data lives in `data_dir`; returns its id.
+pub async fn enroll(
+    data_dir: &Path,
+    controller: SocketAddr,
+    token: &str,
+    ca_hash: &str,
+) -> anyhow::Result<AgentId> {
+    let config = agent_config(data_dir, controller, Duration::from_secs(1));
+    let id = unity_agent::cli::enroll(&config, &controller.to_string(), token, ca_hash, false).await?;
+    Ok(AgentId::new(id)?)
+}
+
+/// Enrolls and starts an agent in one go.
+pub async fn enrolled_agent(
+    controller: &RunningController,
+    data_dir: &Path,
+    interval: Duration,
+) -> (AgentId, RunningAgent) {
+    let token = create_token(controller, Duration::from_secs(60)).await;
+    let agent_id = enroll(data_dir, controller.local_addr, &token, &controller.context.ca.ca_hash())
+        .await
+        .expect("enrollment succeeds");
+    let agent = unity_agent::runtime::start(agent_config(data_dir, controller.local_addr, interval))
+        .await
+        .expect("agent starts");
+    (agent_id, agent)
+}
+
+/// Runs an admin request the way the CLI does (daemon socket or direct).
+pub async fn admin_request(controller: &RunningController, request: AdminRequest) -> AdminResponse {
+    let context = controller.context.clone();
+    tokio::task::spawn_blocking(move || admin::handle(&context, request))
+        .await
+        .unwrap()
+}
+
+/// All points of `metric` for an agent over all time.
+pub fn query_request(agent_id: &AgentId, metric: &str) -> AdminRequest {
+    AdminRequest::Query {
+        agent_id: agent_id.to_string(),
+        metric: metric.to_owned(),
+        matchers: vec![],
+        from_ms: 0,
+        to_ms: i64::MAX,
+    }
+}
+
+pub async fn query(controller: &RunningController, agent_id: &AgentId, metric: &str) -> Vec<SeriesView> {
+    match admin_request(controller, query_request(agent_id, metric)).await {
+        AdminResponse::Series(series) => series,
+        other => panic!("query failed: {other:?}"),
+    }
+}
+
+/// A controller running as a real child process, so it can be killed with SIGKILL.
+pub struct ControllerProcess {
+    pub child: std::process::Child,
+    pub data_dir: PathBuf,
+    pub address: SocketAddr,
+}
+
+impl ControllerProcess {
+    /// Starts `binary run` on `address` with its data in `data_dir`.
+    pub async fn start(binary: &Path, data_dir: &Path, address: SocketAddr) -> ControllerProcess {
+        #[allow(clippy::disallowed_methods)]
+        let child = std::process::Command::new(binary)
+            .args(["--config", "/dev/null", "--data-dir"])
+            .arg(data_dir)
+            .args(["run", "--listen", &address.to_string(), "--advertise", &address.to_string()])
+            .env("UNITY_LOG", "warn")
+            .spawn()
+            .expect("controller process starts");
+        let socket = data_dir.join("admin.sock");
+        eventually("the controller's admin socket", Duration::from_secs(20), || {
+            let socket = socket.clone();
+            async move {
+                let answer = admin::call_daemon(&socket, &AdminRequest::ListTokens).await.ok()?;
+                answer.map(|_| ())
+            }
+        })
+        .await;
+        ControllerProcess {
+            child,
+            data_dir: data_dir.to_owned(),
+            address,
+        }
+    }
+
+    pub async fn call(&self, request: AdminRequest) -> AdminResponse {
+        admin::call_daemon(&self.data_dir.join("admin.sock"), &request)
+            .await
+            .unwrap()
+            .expect("daemon answers")
+    }
+
+    /// SIGKILL: no shutdown, no flush, no checkpoint.
+    pub fn kill(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for ControllerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A free UDP port on loopback (bound and released; fine for tests on one machine).
+pub fn free_udp_address() -> SocketAddr {
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket.local_addr().unwrap()
+}
+
+pub fn ca_hash_of(data_dir: &Path) -> String {
+    use rustls_pki_types::pem::PemObject;
+    let der = rustls_pki_types::CertificateDer::from_pem_file(data_dir.join("ca").join("ca.crt")).unwrap();
+    unity_shared::tls::ca_hash(&der).unwrap()
+}

@@ -3,5 +3,8 @@
 //! A collector is a pure `parse` module (bytes in, typed model out, no I/O) plus a thin `run`
 //! module that executes the tool through [`crate::exec`] and hands its output to the parser.
 
-pub mod system;
+pub mod databases;
+pub mod mdraid;
 pub mod smart;
+pub mod system;
+pub mod zfs;

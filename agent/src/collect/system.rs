@@ -46,8 +46,23 @@ pub struct SystemSnapshot {
 
 /// File systems that say nothing about storage: skip them.
 const PSEUDO_FILESYSTEMS: &[&str] = &[
-    "tmpfs", "devtmpfs", "overlay", "squashfs", "proc", "sysfs", "cgroup", "cgroup2", "nsfs",
-    "ramfs", "autofs", "devpts", "mqueue", "tracefs", "debugfs", "fusectl", "securityfs",
+    "tmpfs",
+    "devtmpfs",
+    "overlay",
+    "squashfs",
+    "proc",
+    "sysfs",
+    "cgroup",
+    "cgroup2",
+    "nsfs",
+    "ramfs",
+    "autofs",
+    "devpts",
+    "mqueue",
+    "tracefs",
+    "debugfs",
+    "fusectl",
+    "securityfs",
 ];
 
 fn sample(metric: &str, labels: &[(&str, &str)], timestamp_ms: i64, value: f64) -> Sample {
@@ -71,26 +86,71 @@ pub fn to_samples(snapshot: &SystemSnapshot, timestamp_ms: i64) -> Vec<Sample> {
     if let Some((total, per_cpu)) = &snapshot.cpu_usage {
         samples.push(sample("cpu_usage_ratio", &[("cpu", "total")], t, *total));
         for (index, usage) in per_cpu.iter().enumerate() {
-            samples.push(sample("cpu_usage_ratio", &[("cpu", &index.to_string())], t, *usage));
+            samples.push(sample(
+                "cpu_usage_ratio",
+                &[("cpu", &index.to_string())],
+                t,
+                *usage,
+            ));
         }
     }
-    samples.push(sample("memory_total_bytes", &[], t, snapshot.memory_total_bytes as f64));
-    samples.push(sample("memory_available_bytes", &[], t, snapshot.memory_available_bytes as f64));
-    samples.push(sample("memory_used_bytes", &[], t, snapshot.memory_used_bytes as f64));
-    samples.push(sample("swap_total_bytes", &[], t, snapshot.swap_total_bytes as f64));
-    samples.push(sample("swap_used_bytes", &[], t, snapshot.swap_used_bytes as f64));
+    samples.push(sample(
+        "memory_total_bytes",
+        &[],
+        t,
+        snapshot.memory_total_bytes as f64,
+    ));
+    samples.push(sample(
+        "memory_available_bytes",
+        &[],
+        t,
+        snapshot.memory_available_bytes as f64,
+    ));
+    samples.push(sample(
+        "memory_used_bytes",
+        &[],
+        t,
+        snapshot.memory_used_bytes as f64,
+    ));
+    samples.push(sample(
+        "swap_total_bytes",
+        &[],
+        t,
+        snapshot.swap_total_bytes as f64,
+    ));
+    samples.push(sample(
+        "swap_used_bytes",
+        &[],
+        t,
+        snapshot.swap_used_bytes as f64,
+    ));
     for (period, value) in ["1m", "5m", "15m"].iter().zip(snapshot.load_average) {
         samples.push(sample("load_average", &[("period", period)], t, value));
     }
-    samples.push(sample("uptime_seconds", &[], t, snapshot.uptime_seconds as f64));
+    samples.push(sample(
+        "uptime_seconds",
+        &[],
+        t,
+        snapshot.uptime_seconds as f64,
+    ));
     for fs in &snapshot.filesystems {
         let labels = [
             ("mount", fs.mount_point.as_str()),
             ("device", fs.device.as_str()),
             ("fstype", fs.fs_type.as_str()),
         ];
-        samples.push(sample("filesystem_size_bytes", &labels, t, fs.size_bytes as f64));
-        samples.push(sample("filesystem_available_bytes", &labels, t, fs.available_bytes as f64));
+        samples.push(sample(
+            "filesystem_size_bytes",
+            &labels,
+            t,
+            fs.size_bytes as f64,
+        ));
+        samples.push(sample(
+            "filesystem_available_bytes",
+            &labels,
+            t,
+            fs.available_bytes as f64,
+        ));
         let used = fs.size_bytes.saturating_sub(fs.available_bytes);
         samples.push(sample("filesystem_used_bytes", &labels, t, used as f64));
     }
@@ -100,7 +160,10 @@ pub fn to_samples(snapshot: &SystemSnapshot, timestamp_ms: i64) -> Vec<Sample> {
             ("network_receive_bytes_total", interface.received_bytes),
             ("network_transmit_bytes_total", interface.transmitted_bytes),
             ("network_receive_packets_total", interface.received_packets),
-            ("network_transmit_packets_total", interface.transmitted_packets),
+            (
+                "network_transmit_packets_total",
+                interface.transmitted_packets,
+            ),
             ("network_receive_errors_total", interface.receive_errors),
             ("network_transmit_errors_total", interface.transmit_errors),
         ];
@@ -109,7 +172,12 @@ pub fn to_samples(snapshot: &SystemSnapshot, timestamp_ms: i64) -> Vec<Sample> {
         }
     }
     for (sensor, celsius) in &snapshot.temperatures_celsius {
-        samples.push(sample("temperature_celsius", &[("sensor", sensor)], t, *celsius));
+        samples.push(sample(
+            "temperature_celsius",
+            &[("sensor", sensor)],
+            t,
+            *celsius,
+        ));
     }
     samples
 }
@@ -268,17 +336,21 @@ mod tests {
             samples
                 .iter()
                 .find(|s| {
-                    s.metric == metric
-                        && s.labels.iter().any(|(k, v)| k == label.0 && v == label.1)
+                    s.metric == metric && s.labels.iter().any(|(k, v)| k == label.0 && v == label.1)
                 })
                 .map(|s| s.value)
         };
         assert_eq!(find("cpu_usage_ratio", ("cpu", "1")), Some(0.75));
         assert_eq!(find("filesystem_used_bytes", ("mount", "/")), Some(60.0));
         assert_eq!(find("load_average", ("period", "15m")), Some(0.3));
-        assert_eq!(find("network_receive_bytes_total", ("interface", "eth0")), Some(10.0));
+        assert_eq!(
+            find("network_receive_bytes_total", ("interface", "eth0")),
+            Some(10.0)
+        );
         assert!(samples.iter().all(|s| s.timestamp_ms == 1000));
-        assert!(samples.iter().all(|s| s.labels.windows(2).all(|w| w[0] <= w[1])));
+        assert!(samples
+            .iter()
+            .all(|s| s.labels.windows(2).all(|w| w[0] <= w[1])));
     }
 
     #[test]

@@ -1,1 +1,5 @@
 //! Diagnostics for the local CLI: parse saved tool output, collect once and print.
+
+pub mod databases;
+pub mod parse;
+pub mod storage;

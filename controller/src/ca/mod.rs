@@ -8,8 +8,7 @@ pub mod verifier;
 
 use rcgen::{
     BasicConstraints, CertificateParams, CertificateSigningRequestParams, DistinguishedName,
-    DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose, SanType,
-    SerialNumber,
+    DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose, SanType, SerialNumber,
 };
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use std::io::Write;
@@ -168,6 +167,30 @@ impl CertificateAuthority {
         (vec![self.server_der.clone(), self.ca_der.clone()], key)
     }
 
+    /// Issues a fresh TLS server certificate for `names` (DNS names or IP addresses), valid for
+    /// a year, for the dashboard's HTTPS. Returns the chain (leaf, CA) and the new key.
+    pub fn issue_server_certificate(
+        &self,
+        names: &[String],
+    ) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), CaError> {
+        let key = KeyPair::generate()?;
+        let mut params = CertificateParams::new(names.to_vec())?;
+        params
+            .distinguished_name
+            .push(DnType::CommonName, names.first().map_or("unity", String::as_str));
+        params.is_ca = IsCa::ExplicitNoCa;
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        params.serial_number = Some(random_serial());
+        params.use_authority_key_identifier_extension = true;
+        let now = SystemTime::now();
+        params.not_before = offset_time(now - Duration::from_secs(3600));
+        params.not_after = offset_time(now + Duration::from_secs(365 * 24 * 3600));
+        let certificate = params.signed_by(&key, &self.issuer)?;
+        let key_der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
+        Ok((vec![certificate.der().clone(), self.ca_der.clone()], key_der))
+    }
+
     /// Signs a certificate for `agent_id` over the CSR's public key only.
     pub fn sign_agent(
         &self,
@@ -193,7 +216,9 @@ impl CertificateAuthority {
         params.serial_number = Some(serial);
         params.use_authority_key_identifier_extension = true;
         let not_after = now + lifetime;
-        params.not_before = offset_time(now - Duration::from_secs(300));
+        // Tolerate some clock skew, without distorting short test lifetimes.
+        let backdate = Duration::from_secs(300).min(lifetime / 10);
+        params.not_before = offset_time(now - backdate);
         params.not_after = offset_time(not_after);
         let certificate = params.signed_by(&csr.public_key, &self.issuer)?;
         Ok(IssuedCertificate {

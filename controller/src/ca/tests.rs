@@ -52,7 +52,11 @@ fn hostile_csr_yields_plain_leaf_for_the_chosen_identity() {
     let key_usage = cert.key_usage().unwrap().unwrap().value;
     assert!(!key_usage.key_cert_sign());
     let sans = cert.subject_alternative_name().unwrap().unwrap();
-    assert!(sans.value.general_names.iter().all(|name| !matches!(name, GeneralName::DNSName(_))));
+    assert!(sans
+        .value
+        .general_names
+        .iter()
+        .all(|name| !matches!(name, GeneralName::DNSName(_))));
     let validity = cert.validity();
     let span = validity.not_after.timestamp() - validity.not_before.timestamp();
     assert!(span <= 3600 + 300, "validity {span}s exceeds the profile");
@@ -64,7 +68,12 @@ fn garbage_csr_is_refused() {
     let ca = CertificateAuthority::load_or_create(dir.path()).unwrap();
     let agent_id = AgentId::new("a").unwrap();
     let error = ca
-        .sign_agent(b"garbage", &agent_id, Duration::from_secs(60), SystemTime::now())
+        .sign_agent(
+            b"garbage",
+            &agent_id,
+            Duration::from_secs(60),
+            SystemTime::now(),
+        )
         .unwrap_err();
     assert!(matches!(error, CaError::BadCsr(_)));
 }

@@ -29,7 +29,10 @@ impl Revocations {
 
     /// A poisoned lock counts as revoked: fail closed.
     pub fn is_revoked(&self, agent_id: &AgentId) -> bool {
-        self.0.read().map(|set| set.contains(agent_id)).unwrap_or(true)
+        self.0
+            .read()
+            .map(|set| set.contains(agent_id))
+            .unwrap_or(true)
     }
 }
 

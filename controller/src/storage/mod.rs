@@ -1,9 +1,11 @@
 //! Storage: the only module that touches sled.
 //!
-//! [`Store`] opens one sled database holding the agent registry ([`registry`]) and the
-//! time-series history ([`series`]). Everything above this module sees typed records only, so
+//! [`Store`] opens one sled database holding the agent registry ([`registry`]), the
+//! dashboard's users, sessions, API tokens and audit log ([`auth`]) and the time-series history
+//! ([`series`]). Everything above this module sees typed records only, so
 //! the engine stays replaceable.
 
+pub mod auth;
 pub mod registry;
 pub mod series;
 
@@ -27,6 +29,7 @@ pub enum StorageError {
 pub struct Store {
     db: sled::Db,
     pub registry: registry::Registry,
+    pub auth: auth::Auth,
     pub series: series::SeriesStore,
 }
 
@@ -40,10 +43,12 @@ impl Store {
             .cache_capacity(64 * 1024 * 1024)
             .open()?;
         let registry = registry::Registry::open(&db)?;
+        let auth = auth::Auth::open(&db)?;
         let series = series::SeriesStore::open(&db, options)?;
         Ok(Store {
             db,
             registry,
+            auth,
             series,
         })
     }

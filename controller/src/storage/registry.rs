@@ -49,6 +49,25 @@ pub enum TokenRefusal {
 pub struct Registry {
     agents: sled::Tree,
     tokens: sled::Tree,
+    /// The newest typed state per agent and kind (storage stack, databases, ...).
+    latest: sled::Tree,
+}
+
+/// Kinds of typed state kept per agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StateKind {
+    Storage,
+    Databases,
+}
+
+impl StateKind {
+    fn key(self, agent_id: &AgentId) -> Vec<u8> {
+        let kind = match self {
+            StateKind::Storage => "storage",
+            StateKind::Databases => "databases",
+        };
+        format!("{agent_id}\0{kind}").into_bytes()
+    }
 }
 
 fn encode<T: Serialize>(record: &T) -> Result<Vec<u8>, StorageError> {
@@ -70,10 +89,15 @@ impl Registry {
         Ok(Registry {
             agents: db.open_tree("agents")?,
             tokens: db.open_tree("tokens")?,
+            latest: db.open_tree("latest")?,
         })
     }
 
-    pub fn put_token(&self, token_hash: [u8; 32], record: &TokenRecord) -> Result<(), StorageError> {
+    pub fn put_token(
+        &self,
+        token_hash: [u8; 32],
+        record: &TokenRecord,
+    ) -> Result<(), StorageError> {
         self.tokens.insert(token_hash, encode(record)?)?;
         Ok(())
     }
@@ -107,11 +131,9 @@ impl Registry {
             }
             record.used_at = Some(now);
             record.used_by = Some(agent_id.clone());
-            let swapped = self.tokens.compare_and_swap(
-                token_hash,
-                Some(current),
-                Some(encode(&record)?),
-            )?;
+            let swapped =
+                self.tokens
+                    .compare_and_swap(token_hash, Some(current), Some(encode(&record)?))?;
             if swapped.is_ok() {
                 return Ok(Ok(record));
             }
@@ -139,6 +161,49 @@ impl Registry {
             .collect()
     }
 
+    /// Keeps `value` as the agent's newest state of `kind` unless a newer one is stored (a
+    /// replayed old report must not overwrite fresh state). Not flushed here: the report's
+    /// ingest flush makes it durable before the report is acknowledged.
+    pub fn put_latest<T: Serialize>(
+        &self,
+        agent_id: &AgentId,
+        kind: StateKind,
+        collected_at_ms: i64,
+        value: &T,
+    ) -> Result<bool, StorageError> {
+        let key = kind.key(agent_id);
+        let encoded = encode(&(collected_at_ms, value))?;
+        loop {
+            let current = self.latest.get(&key)?;
+            if let Some(bytes) = &current {
+                let stored_at: i64 = postcard::take_from_bytes::<i64>(bytes)
+                    .map(|(at, _)| at)
+                    .unwrap_or(i64::MIN);
+                if stored_at > collected_at_ms {
+                    return Ok(false);
+                }
+            }
+            let swapped = self
+                .latest
+                .compare_and_swap(&key, current, Some(encoded.clone()))?;
+            if swapped.is_ok() {
+                return Ok(true);
+            }
+        }
+    }
+
+    /// The agent's newest state of `kind`, with its collection time.
+    pub fn latest<T: DeserializeOwned>(
+        &self,
+        agent_id: &AgentId,
+        kind: StateKind,
+    ) -> Result<Option<(i64, T)>, StorageError> {
+        self.latest
+            .get(kind.key(agent_id))?
+            .map(|bytes| decode("latest", &bytes))
+            .transpose()
+    }
+
     /// Applies `change` to the agent's record atomically; `None` if the agent is unknown.
     pub fn update_agent(
         &self,
@@ -152,9 +217,9 @@ impl Registry {
             };
             let mut record: AgentRecord = decode("agents", &current)?;
             change(&mut record);
-            let swapped = self
-                .agents
-                .compare_and_swap(key, Some(current), Some(encode(&record)?))?;
+            let swapped =
+                self.agents
+                    .compare_and_swap(key, Some(current), Some(encode(&record)?))?;
             if swapped.is_ok() {
                 return Ok(Some(record));
             }

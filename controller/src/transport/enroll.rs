@@ -8,8 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use unity_agent::wire;
 use unity_shared::proto::{
-    error_code, AgentId, EnrollRefusal, EnrollRequest, EnrollResponse, Enrolled,
-    PROTOCOL_VERSION,
+    error_code, AgentId, EnrollRefusal, EnrollRequest, EnrollResponse, Enrolled, PROTOCOL_VERSION,
 };
 
 /// Enrollment requests are small; refuse anything bigger before reading it.

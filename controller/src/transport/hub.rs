@@ -58,9 +58,10 @@ impl Hub {
             )
         });
         if let Some(previous) = previous {
-            previous
-                .connection
-                .close(error_code::REPLACED.into(), b"replaced by a newer connection");
+            previous.connection.close(
+                error_code::REPLACED.into(),
+                b"replaced by a newer connection",
+            );
         }
     }
 
@@ -104,7 +105,11 @@ impl Hub {
 
     /// Closes the agent's live connection, if any.
     pub fn disconnect(&self, agent_id: &AgentId, code: u32, reason: &str) -> bool {
-        let removed = self.live.lock().ok().and_then(|mut live| live.remove(agent_id));
+        let removed = self
+            .live
+            .lock()
+            .ok()
+            .and_then(|mut live| live.remove(agent_id));
         match removed {
             Some(agent) => {
                 agent.connection.close(code.into(), reason.as_bytes());

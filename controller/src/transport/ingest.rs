@@ -39,8 +39,7 @@ pub fn spawn_writer(store: Arc<Store>) -> (IngestHandle, tokio::task::JoinHandle
         while receiver.recv_many(&mut group, MAX_GROUP).await > 0 {
             let (reports, waiters): (Vec<IngestReport>, Vec<Done>) = group.drain(..).unzip();
             let store = store.clone();
-            let stored =
-                tokio::task::spawn_blocking(move || store.series.ingest(&reports)).await;
+            let stored = tokio::task::spawn_blocking(move || store.series.ingest(&reports)).await;
             match stored {
                 Ok(Ok(outcomes)) => {
                     for (waiter, outcome) in waiters.into_iter().zip(outcomes) {

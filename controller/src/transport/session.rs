@@ -2,6 +2,7 @@
 //! renewals. The agent id comes from the verified certificate only.
 
 use crate::service::{now_ms, Context};
+use crate::storage::registry::StateKind;
 use crate::storage::series::{IngestOutcome, IngestReport, Sample, SeriesKey};
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -20,6 +21,8 @@ enum Reply {
         seq: u64,
         outcome: oneshot::Receiver<Result<IngestOutcome, String>>,
     },
+    /// Abort the stream with an error code (after the replies queued before it).
+    Reset(u32),
 }
 
 pub async fn serve(ctx: Arc<Context>, connection: quinn::Connection, agent_id: AgentId) {
@@ -45,9 +48,7 @@ pub async fn serve(ctx: Arc<Context>, connection: quinn::Connection, agent_id: A
                 Ok((send, recv)) => {
                     let ctx = ctx.clone();
                     let agent_id = agent_id.clone();
-                    tokio::spawn(
-                        session_stream(ctx, agent_id, send, recv).in_current_span(),
-                    );
+                    tokio::spawn(session_stream(ctx, agent_id, send, recv).in_current_span());
                 }
                 Err(error) => {
                     tracing::info!(%error, "Agent disconnected.");
@@ -100,6 +101,10 @@ async fn write_replies(
 ) {
     while let Some(reply) = replies.recv().await {
         let message = match reply {
+            Reply::Reset(code) => {
+                let _ = send.reset(code.into());
+                return;
+            }
             Reply::Now(message) => message,
             Reply::Stored { seq, outcome } => match outcome.await {
                 Ok(Ok(outcome)) => ControllerMessage::Ack(Ack {
@@ -138,8 +143,8 @@ async fn session_stream(
             Err(error) if error.is_bad_frame() => {
                 tracing::warn!(%error, "Bad frame from agent; closing the stream.");
                 let _ = recv.stop(error_code::BAD_FRAME.into());
-                writer.abort();
-                return;
+                let _ = replies.send(Reply::Reset(error_code::BAD_FRAME)).await;
+                break;
             }
             Err(error) => {
                 tracing::debug!(%error, "Session stream ended.");
@@ -151,7 +156,10 @@ async fn session_stream(
             AgentMessage::Hello(hello) => {
                 said_hello = true;
                 if hello.protocol_version != PROTOCOL_VERSION {
-                    tracing::warn!(agent_protocol = hello.protocol_version, "Protocol mismatch.");
+                    tracing::warn!(
+                        agent_protocol = hello.protocol_version,
+                        "Protocol mismatch."
+                    );
                 }
                 let version = hello.agent_version.clone();
                 let host = hello.host.clone();
@@ -177,10 +185,12 @@ async fn session_stream(
             _ if !said_hello => {
                 tracing::warn!("Message before hello; closing the stream.");
                 let _ = recv.stop(error_code::UNEXPECTED_MESSAGE.into());
-                writer.abort();
-                return;
+                let _ = replies
+                    .send(Reply::Reset(error_code::UNEXPECTED_MESSAGE))
+                    .await;
+                break;
             }
-            AgentMessage::Report(report) => {
+            AgentMessage::Report(mut report) => {
                 let seq = report.seq;
                 let dropped = report.dropped_reports;
                 if dropped > 0 {
@@ -190,13 +200,26 @@ async fn session_stream(
                         }
                     });
                 }
-                let outcome = ctx.ingest.submit(to_ingest(&agent_id, report)).await;
-                Reply::Stored { seq, outcome }
+                match store_latest_state(&ctx, &agent_id, &mut report) {
+                    Ok(()) => {
+                        let outcome = ctx.ingest.submit(to_ingest(&agent_id, report)).await;
+                        Reply::Stored { seq, outcome }
+                    }
+                    Err(error) => {
+                        tracing::error!(%error, "Storing the agent's latest state failed.");
+                        Reply::Now(ControllerMessage::Nack(Nack {
+                            seq,
+                            reason: "the controller could not store the report".into(),
+                        }))
+                    }
+                }
             }
             AgentMessage::Heartbeat(_) => Reply::Now(ControllerMessage::HeartbeatAck {
                 server_time_ms: now_ms(),
             }),
-            AgentMessage::Renew(renew) => Reply::Now(renew_certificate(&ctx, &agent_id, &renew.csr_der)),
+            AgentMessage::Renew(renew) => {
+                Reply::Now(renew_certificate(&ctx, &agent_id, &renew.csr_der))
+            }
         };
         if replies.send(reply).await.is_err() {
             break;
@@ -204,6 +227,24 @@ async fn session_stream(
     }
     drop(replies);
     let _ = writer.await;
+}
+
+/// Keeps the report's typed state as the agent's latest (written before the ingest flush, so
+/// the acknowledgement covers it too).
+fn store_latest_state(
+    ctx: &Context,
+    agent_id: &AgentId,
+    report: &mut Report,
+) -> Result<(), crate::storage::StorageError> {
+    let registry = &ctx.store.registry;
+    let at = report.collected_at_ms;
+    if let Some(storage) = report.storage.take() {
+        registry.put_latest(agent_id, StateKind::Storage, at, &storage)?;
+    }
+    if let Some(databases) = report.databases.take() {
+        registry.put_latest(agent_id, StateKind::Databases, at, &databases)?;
+    }
+    Ok(())
 }
 
 fn renew_certificate(ctx: &Context, agent_id: &AgentId, csr_der: &[u8]) -> ControllerMessage {
@@ -231,7 +272,10 @@ fn renew_certificate(ctx: &Context, agent_id: &AgentId, csr_der: &[u8]) -> Contr
             reason: "the controller could not record the certificate".into(),
         };
     }
-    tracing::info!(not_after = issued.not_after_unix, "Renewed the agent's certificate.");
+    tracing::info!(
+        not_after = issued.not_after_unix,
+        "Renewed the agent's certificate."
+    );
     ControllerMessage::Renewed(Renewed {
         certificate_der: issued.der.to_vec(),
         not_after_unix: issued.not_after_unix,

@@ -1,3 +1,4 @@
 //! Domain types that travel inside reports.
 
+pub mod database;
 pub mod storage;

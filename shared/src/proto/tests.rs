@@ -15,6 +15,8 @@ fn sample_report() -> AgentMessage {
             value: 0.25,
         }],
         dropped_reports: 0,
+        storage: None,
+        databases: None,
     })
 }
 
@@ -22,7 +24,7 @@ fn sample_report() -> AgentMessage {
 fn golden_bytes_of_v1_messages_do_not_change() {
     // If this fails, the wire format changed: bump PROTOCOL_VERSION and the ALPN token.
     let bytes = frame::encode(&sample_report(), DEFAULT_MAX_FRAME_LEN).unwrap();
-    expect_test::expect!["010000002f010780a0abfef962010f6370755f75736167655f726174696f0103637075013080a0abfef962000000000000d03f00"].assert_eq(&hex::encode(&bytes));
+    expect_test::expect!["0100000031010780a0abfef962010f6370755f75736167655f726174696f0103637075013080a0abfef962000000000000d03f000000"].assert_eq(&hex::encode(&bytes));
     let ack = frame::encode(
         &ControllerMessage::Ack(Ack {
             seq: 300,
@@ -54,7 +56,10 @@ fn frame_round_trip_and_incremental_decode() {
 fn oversized_frame_is_refused_from_the_header_alone() {
     let header = [frame::FRAME_VERSION, 0xff, 0xff, 0xff, 0xff];
     let error = frame::payload_len(header, 1024).unwrap_err();
-    assert!(matches!(error, FrameError::TooLarge { max: 1024, .. }), "{error}");
+    assert!(
+        matches!(error, FrameError::TooLarge { max: 1024, .. }),
+        "{error}"
+    );
     let big = AgentMessage::Renew(RenewRequest {
         csr_der: vec![0; 2048],
     });
@@ -109,13 +114,20 @@ fn arb_sample() -> impl Strategy<Value = Sample> {
 
 fn arb_agent_message() -> impl Strategy<Value = AgentMessage> {
     prop_oneof![
-        (any::<u64>(), any::<i64>(), proptest::collection::vec(arb_sample(), 0..8), any::<u64>())
+        (
+            any::<u64>(),
+            any::<i64>(),
+            proptest::collection::vec(arb_sample(), 0..8),
+            any::<u64>()
+        )
             .prop_map(|(seq, collected_at_ms, samples, dropped_reports)| {
                 AgentMessage::Report(Report {
                     seq,
                     collected_at_ms,
                     samples,
                     dropped_reports,
+                    storage: None,
+                    databases: None,
                 })
             }),
         (any::<i64>(), any::<u64>()).prop_map(|(sent_at_ms, spool_depth)| {

@@ -14,9 +14,9 @@ use unity_shared::model::storage::{
     SelfTestEntry, SelfTestLog, SmartReport, SmartctlInfo, Temperature, WhenFailed,
 };
 
-use super::parse_text::{
-    ata_power_on_hours, flags_from_word, gigabytes_to_bytes, hex_id, parse_raw_value,
-    self_test_passed,
+use super::parse_text::ata_power_on_hours;
+use super::text_fields::{
+    flags_from_word, gigabytes_to_bytes, hex_id, parse_raw_value, self_test_passed,
 };
 use super::{exit_status, Parsed};
 
@@ -184,11 +184,7 @@ impl<'a> Walker<'a> {
             }
             None => None,
         };
-        let wwn = match (
-            self.u64("wwn/naa"),
-            self.u64("wwn/oui"),
-            self.u64("wwn/id"),
-        ) {
+        let wwn = match (self.u64("wwn/naa"), self.u64("wwn/oui"), self.u64("wwn/id")) {
             (Some(naa), Some(oui), Some(id)) => Some(format!("0x{naa:x}{oui:06x}{id:09x}")),
             _ => self.string("logical_unit_id").and_then(|id| hex_id(&id)),
         };
@@ -226,7 +222,10 @@ impl<'a> Walker<'a> {
     }
 
     fn smartctl_info(&mut self) -> SmartctlInfo {
-        let version = match (self.u64("smartctl/version/0"), self.u64("smartctl/version/1")) {
+        let version = match (
+            self.u64("smartctl/version/0"),
+            self.u64("smartctl/version/1"),
+        ) {
             (Some(major), Some(minor)) => Some(format!("{major}.{minor}")),
             _ => None,
         };

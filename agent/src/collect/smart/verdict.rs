@@ -4,8 +4,7 @@
 //! same drive give the same verdict. See `docs/storage-model.md` for the thresholds' sources.
 
 use unity_shared::model::storage::{
-    AtaAttribute, DriveVerdict, Reason, ReasonKind, SmartReport, Verdict, VerdictStatus,
-    WhenFailed,
+    AtaAttribute, DriveVerdict, Reason, ReasonKind, SmartReport, Verdict, VerdictStatus, WhenFailed,
 };
 
 use VerdictStatus::{Failing, Passed, Warning};
@@ -125,10 +124,19 @@ pub fn verdict(report: &SmartReport, thresholds: &SmartThresholds) -> DriveVerdi
     if let Some(nvme) = &report.nvme {
         let bits = nvme.critical_warning_bits;
         let serious = [
-            (bits.spare_below_threshold, "available spare below threshold"),
-            (bits.reliability_degraded, "NVM subsystem reliability degraded"),
+            (
+                bits.spare_below_threshold,
+                "available spare below threshold",
+            ),
+            (
+                bits.reliability_degraded,
+                "NVM subsystem reliability degraded",
+            ),
             (bits.media_read_only, "media placed in read-only mode"),
-            (bits.volatile_memory_backup_failed, "volatile memory backup failed"),
+            (
+                bits.volatile_memory_backup_failed,
+                "volatile memory backup failed",
+            ),
             (
                 bits.persistent_memory_region_unreliable,
                 "persistent memory region unreliable",
@@ -281,14 +289,22 @@ fn ata_reasons(attributes: &[AtaAttribute], t: &SmartThresholds, reasons: &mut V
             continue;
         };
         let (kind, warn, fail) = match attribute.id {
-            5 => (ReasonKind::ReallocatedSectors, t.reallocated_warn, t.reallocated_fail),
+            5 => (
+                ReasonKind::ReallocatedSectors,
+                t.reallocated_warn,
+                t.reallocated_fail,
+            ),
             197 => (ReasonKind::PendingSectors, t.pending_warn, t.pending_fail),
             198 => (
                 ReasonKind::OfflineUncorrectable,
                 t.offline_uncorrectable_warn,
                 t.offline_uncorrectable_fail,
             ),
-            187 => (ReasonKind::ReportedUncorrectable, t.reported_uncorrectable_warn, None),
+            187 => (
+                ReasonKind::ReportedUncorrectable,
+                t.reported_uncorrectable_warn,
+                None,
+            ),
             188 => (ReasonKind::CommandTimeouts, t.command_timeout_warn, None),
             199 => (ReasonKind::CrcErrors, t.crc_errors_warn, None),
             _ => continue,
@@ -328,7 +344,9 @@ fn temperature_reasons(report: &SmartReport, t: &SmartThresholds, reasons: &mut 
             reasons.push(Reason::new(
                 Failing,
                 ReasonKind::Temperature,
-                format!("Temperature {current} °C is at or above the critical limit of {critical} °C."),
+                format!(
+                    "Temperature {current} °C is at or above the critical limit of {critical} °C."
+                ),
             ));
             return;
         }

@@ -8,6 +8,7 @@
 pub mod parse;
 pub mod parse_list;
 pub mod run;
+pub mod scan;
 pub mod verdict;
 
 #[cfg(test)]
@@ -16,4 +17,5 @@ mod tests;
 pub use parse::parse_status;
 pub use parse_list::{parse_zfs_list, parse_zpool_list};
 pub use run::{collect, ZfsConfig};
+pub use scan::parse_ctime;
 pub use verdict::{verdict, ZfsThresholds};

@@ -5,9 +5,10 @@
 //! `special`/`dedup` sections, and the file list after "Permanent errors".
 
 use unity_shared::model::storage::{
-    ParseError, ParseWarning, PoolErrors, PoolStatus, Scan, ScanKind, ScanState, Vdev, VdevKind,
-    VdevState, ZpoolStatus,
+    ParseError, ParseWarning, PoolErrors, PoolStatus, Vdev, VdevKind, VdevState, ZpoolStatus,
 };
+
+use super::scan::parse_scan;
 
 const EXPECTED: &str = "`zpool status` output";
 
@@ -44,16 +45,25 @@ pub fn parse_status(input: &str) -> Result<(ZpoolStatus, Vec<ParseWarning>), Par
 }
 
 const HEADER_KEYS: &[&str] = &[
-    "pool", "id", "state", "status", "action", "see", "scan", "scrub", "config", "errors",
-    "remove", "checkpoint", "comment",
+    "pool",
+    "id",
+    "state",
+    "status",
+    "action",
+    "see",
+    "scan",
+    "scrub",
+    "config",
+    "errors",
+    "remove",
+    "checkpoint",
+    "comment",
 ];
 
 /// `  state: ONLINE` to `("state", "ONLINE")` when the key is one `zpool status` prints.
 fn header_key(line: &str) -> Option<(&str, &str)> {
     let (key, value) = line.trim_start().split_once(':')?;
-    HEADER_KEYS
-        .contains(&key)
-        .then_some((key, value.trim()))
+    HEADER_KEYS.contains(&key).then_some((key, value.trim()))
 }
 
 fn parse_pool(block: &[&str], offset: usize, warnings: &mut Vec<ParseWarning>) -> PoolStatus {
@@ -128,7 +138,11 @@ fn parse_pool(block: &[&str], offset: usize, warnings: &mut Vec<ParseWarning>) -
             "status" => append(&mut pool.status),
             "action" => append(&mut pool.action),
             "scan" | "scrub" => scan_lines.push(text),
-            _ => warnings.push(ParseWarning::at_line(index, line, "unexpected line in pool header")),
+            _ => warnings.push(ParseWarning::at_line(
+                index,
+                line,
+                "unexpected line in pool header",
+            )),
         }
     }
     if !scan_lines.is_empty() {
@@ -199,7 +213,11 @@ fn parse_config(lines: &[(usize, &str)], pool: &mut PoolStatus, warnings: &mut V
             continue;
         }
         let Some(base) = base_indent else {
-            warnings.push(ParseWarning::at_line(index, line, "config row before the NAME header"));
+            warnings.push(ParseWarning::at_line(
+                index,
+                line,
+                "config row before the NAME header",
+            ));
             continue;
         };
         let depth = indent.saturating_sub(base) / 2;
@@ -221,7 +239,11 @@ fn parse_config(lines: &[(usize, &str)], pool: &mut PoolStatus, warnings: &mut V
                 saw_root = true;
                 continue;
             }
-            warnings.push(ParseWarning::at_line(index, line, "unexpected row at pool level"));
+            warnings.push(ParseWarning::at_line(
+                index,
+                line,
+                "unexpected row at pool level",
+            ));
             continue;
         }
         let vdev = parse_row(text);
@@ -370,7 +392,12 @@ fn vdev_kind(name: &str) -> VdevKind {
         }
         // A distributed spare: `draid1-0-0`.
         let parts: Vec<&str> = name.split('-').collect();
-        if parts.len() == 3 && parts.iter().skip(1).all(|p| p.chars().all(|c| c.is_ascii_digit())) {
+        if parts.len() == 3
+            && parts
+                .iter()
+                .skip(1)
+                .all(|p| p.chars().all(|c| c.is_ascii_digit()))
+        {
             return VdevKind::DistributedSpare;
         }
     }
@@ -406,183 +433,7 @@ pub(crate) fn parse_size(text: &str) -> Option<u64> {
     }
     let value: f64 = number.parse().ok()?;
     let bytes = (value * multiplier).round();
-    (bytes.is_finite() && bytes >= 0.0 && bytes < 1.8e19).then_some(bytes as u64)
-}
-
-/// Parses the `scan:` (or legacy `scrub:`) text and its continuation lines.
-fn parse_scan(lines: &[&str]) -> Option<Scan> {
-    let first = *lines.first()?;
-    if first.starts_with("none requested") || first.is_empty() {
-        return None;
-    }
-    // Legacy: `scrub: scrub completed after 0h0m with 0 errors on ...`.
-    let line = first.strip_prefix("scrub: ").unwrap_or(first);
-    let kind = if line.starts_with("resilver") {
-        ScanKind::Resilver
-    } else {
-        ScanKind::Scrub
-    };
-    let state = if line.contains("in progress") {
-        ScanState::InProgress
-    } else if line.contains("canceled") {
-        ScanState::Canceled
-    } else {
-        ScanState::Finished
-    };
-    let mut scan = Scan {
-        kind,
-        state,
-        text: first.to_owned(),
-        started_at: None,
-        finished_at: None,
-        finished_unix: None,
-        duration_seconds: None,
-        repaired_bytes: None,
-        errors: None,
-        scanned_bytes: None,
-        issued_bytes: None,
-        total_bytes: None,
-        percent_done: None,
-        time_to_go: None,
-    };
-    if let Some((_, since)) = line.split_once(" since ") {
-        scan.started_at = Some(since.trim().to_owned());
-    }
-    if let Some((_, on)) = line.rsplit_once(" on ") {
-        if state != ScanState::InProgress {
-            scan.finished_at = Some(on.trim().to_owned());
-            scan.finished_unix = parse_ctime(on.trim());
-        }
-    }
-    let words: Vec<&str> = line.split_whitespace().collect();
-    for (i, word) in words.iter().enumerate() {
-        let next = words.get(i + 1).copied();
-        match *word {
-            "repaired" | "resilvered" if next.is_some() && i <= 1 => {
-                scan.repaired_bytes = next.and_then(parse_size);
-            }
-            "with" => {
-                if words.get(i + 2) == Some(&"errors") {
-                    scan.errors = next.and_then(|n| n.parse().ok());
-                }
-            }
-            _ => {}
-        }
-    }
-    // Duration: between `in`/`after` and `with`.
-    let duration_text = line
-        .split_once(" in ")
-        .or_else(|| line.split_once(" after "))
-        .and_then(|(_, rest)| rest.split_once(" with ").map(|(d, _)| d.trim()));
-    scan.duration_seconds = duration_text.and_then(parse_duration);
-    for continuation in lines.iter().skip(1) {
-        for part in continuation.split(',') {
-            scan_progress_part(part.trim(), &mut scan);
-        }
-    }
-    Some(scan)
-}
-
-fn scan_progress_part(part: &str, scan: &mut Scan) {
-    let words: Vec<&str> = part.split_whitespace().collect();
-    let word = |i: usize| words.get(i).copied();
-    // `704G / 1.66T scanned at 5.67G/s` and `0B / 1.66T issued`.
-    if word(1) == Some("/") {
-        let done = word(0).and_then(parse_size);
-        let total = word(2).and_then(parse_size);
-        match word(3) {
-            Some("scanned") => scan.scanned_bytes = done,
-            Some("issued") => scan.issued_bytes = done,
-            _ => {}
-        }
-        if total.is_some() {
-            scan.total_bytes = total;
-        }
-        return;
-    }
-    match (word(0), word(1)) {
-        (Some(amount), Some("scanned")) => scan.scanned_bytes = parse_size(amount),
-        (Some(amount), Some("issued")) => scan.issued_bytes = parse_size(amount),
-        (Some(amount), Some("total")) => scan.total_bytes = parse_size(amount),
-        (Some(amount), Some("repaired" | "resilvered")) => scan.repaired_bytes = parse_size(amount),
-        (Some(percent), Some("done")) => {
-            scan.percent_done = percent
-                .trim_end_matches('%')
-                .parse::<f64>()
-                .ok()
-                .filter(|p| p.is_finite());
-        }
-        _ => {
-            if let Some(to_go) = part.strip_suffix(" to go") {
-                scan.time_to_go = Some(to_go.trim().to_owned());
-            }
-        }
-    }
-}
-
-/// `10:42:32`, `0 days 00:01:25`, `0h2m`, `29h37m`, `1 days 02:03:04` to seconds.
-fn parse_duration(text: &str) -> Option<u64> {
-    let text = text.trim();
-    let (days, clock) = match text.split_once(" days ") {
-        Some((days, clock)) => (days.trim().parse::<u64>().ok()?, clock.trim()),
-        None => (0, text),
-    };
-    let clock_seconds = if clock.contains(':') {
-        let mut total = 0u64;
-        for part in clock.split(':') {
-            total = total.checked_mul(60)?.checked_add(part.parse::<u64>().ok()?)?;
-        }
-        total
-    } else if let Some((hours, rest)) = clock.split_once('h') {
-        let minutes = rest.trim_end_matches('m');
-        let minutes: u64 = if minutes.is_empty() { 0 } else { minutes.parse().ok()? };
-        hours.parse::<u64>().ok()?.checked_mul(3600)?.checked_add(minutes.checked_mul(60)?)?
-    } else {
-        return None;
-    };
-    days.checked_mul(86_400)?.checked_add(clock_seconds)
-}
-
-/// `Sun Oct 20 17:29:34 2024` (ctime format, local time) to seconds since the epoch, reading
-/// the time as UTC (good to within a day, which is all scrub-age checks need).
-pub fn parse_ctime(text: &str) -> Option<i64> {
-    let words: Vec<&str> = text.split_whitespace().collect();
-    let [_weekday, month, day, clock, year] = words.as_slice() else {
-        return None;
-    };
-    let month = match *month {
-        "Jan" => 1,
-        "Feb" => 2,
-        "Mar" => 3,
-        "Apr" => 4,
-        "May" => 5,
-        "Jun" => 6,
-        "Jul" => 7,
-        "Aug" => 8,
-        "Sep" => 9,
-        "Oct" => 10,
-        "Nov" => 11,
-        "Dec" => 12,
-        _ => return None,
-    };
-    let day: i64 = day.parse().ok().filter(|d| (1..=31).contains(d))?;
-    let year: i64 = year.parse().ok().filter(|y| (1970..=9999).contains(y))?;
-    let mut clock_parts = clock.split(':').map(|p| p.parse::<i64>().ok());
-    let hours = clock_parts.next()??;
-    let minutes = clock_parts.next()??;
-    let seconds = clock_parts.next()??;
-    Some(days_from_civil(year, month, day) * 86_400 + hours * 3600 + minutes * 60 + seconds)
-}
-
-/// Days since 1970-01-01 (Howard Hinnant's `days_from_civil`).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let month_index = if month > 2 { month - 3 } else { month + 9 };
-    let day_of_year = (153 * month_index + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
+    (0.0..1.8e19).contains(&bytes).then_some(bytes as u64)
 }
 
 #[cfg(test)]
@@ -598,21 +449,6 @@ mod tests {
         assert_eq!(parse_size("1M"), Some(1 << 20));
         assert_eq!(parse_size("abc"), None);
         assert_eq!(parse_size(""), None);
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("10:42:32"), Some(10 * 3600 + 42 * 60 + 32));
-        assert_eq!(parse_duration("0 days 00:01:25"), Some(85));
-        assert_eq!(parse_duration("0h2m"), Some(120));
-        assert_eq!(parse_duration("29h37m"), Some(29 * 3600 + 37 * 60));
-    }
-
-    #[test]
-    fn ctime() {
-        assert_eq!(parse_ctime("Thu Jan  1 00:00:00 1970"), Some(0));
-        assert_eq!(parse_ctime("Sun Oct 20 17:29:34 2024"), Some(1_729_445_374));
-        assert_eq!(parse_ctime("garbage"), None);
     }
 
     #[test]

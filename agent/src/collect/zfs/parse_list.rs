@@ -5,14 +5,13 @@
 //! [`ZFS_LIST_COLUMNS`]) and `zpool list`'s default set, and also accept the headed
 //! `zpool list -p -v` layout (columns named by the header, vdev rows indented).
 
-use unity_shared::model::storage::{
-    Dataset, ParseError, ParseWarning, PoolCapacity, VdevCapacity,
-};
+use unity_shared::model::storage::{Dataset, ParseError, ParseWarning, PoolCapacity, VdevCapacity};
 
 use super::parse::{parse_size, vdev_state};
 
 /// The `-o` list the run side passes to `zpool list -Hp`.
-pub const ZPOOL_LIST_COLUMNS: &str = "name,health,size,alloc,free,fragmentation,capacity,dedupratio";
+pub const ZPOOL_LIST_COLUMNS: &str =
+    "name,health,size,alloc,free,fragmentation,capacity,dedupratio";
 /// The `-o` list the run side passes to `zfs list -Hp`.
 pub const ZFS_LIST_COLUMNS: &str = "name,avail,used,usedsnap,usedds";
 
@@ -57,7 +56,11 @@ pub fn parse_zpool_list(input: &str) -> Result<(Vec<PoolCapacity>, Vec<ParseWarn
                 warnings.push(ParseWarning::at_line(
                     index,
                     line,
-                    format!("expected {} or {} columns", ZPOOL_RUN_COLUMNS.len(), ZPOOL_DEFAULT_COLUMNS.len()),
+                    format!(
+                        "expected {} or {} columns",
+                        ZPOOL_RUN_COLUMNS.len(),
+                        ZPOOL_DEFAULT_COLUMNS.len()
+                    ),
                 ));
                 continue;
             }
@@ -83,12 +86,20 @@ pub fn parse_zpool_list(input: &str) -> Result<(Vec<PoolCapacity>, Vec<ParseWarn
             };
             match pools.last_mut() {
                 Some(pool) => pool.vdevs.push(vdev),
-                None => warnings.push(ParseWarning::at_line(index, line, "vdev row before any pool")),
+                None => warnings.push(ParseWarning::at_line(
+                    index,
+                    line,
+                    "vdev row before any pool",
+                )),
             }
             continue;
         }
         if name.is_empty() {
-            warnings.push(ParseWarning::at_line(index, line, "row without a pool name"));
+            warnings.push(ParseWarning::at_line(
+                index,
+                line,
+                "row without a pool name",
+            ));
             continue;
         }
         pools.push(PoolCapacity {
@@ -130,7 +141,11 @@ pub fn parse_zfs_list(input: &str) -> Result<(Vec<Dataset>, Vec<ParseWarning>), 
             line.split_whitespace().collect()
         };
         let [name, available, used, used_by_snapshots, used_by_dataset] = fields.as_slice() else {
-            warnings.push(ParseWarning::at_line(index, line, "expected 5 columns: name, avail, used, usedsnap, usedds"));
+            warnings.push(ParseWarning::at_line(
+                index,
+                line,
+                "expected 5 columns: name, avail, used, usedsnap, usedds",
+            ));
             continue;
         };
         let number = |text: &str| -> Option<u64> {
@@ -142,8 +157,15 @@ pub fn parse_zfs_list(input: &str) -> Result<(Vec<Dataset>, Vec<ParseWarning>), 
             }
         };
         let numbers = [available, used, used_by_snapshots, used_by_dataset];
-        if numbers.iter().any(|v| v.trim() != "-" && number(v).is_none()) {
-            warnings.push(ParseWarning::at_line(index, line, "a size column is not a number"));
+        if numbers
+            .iter()
+            .any(|v| v.trim() != "-" && number(v).is_none())
+        {
+            warnings.push(ParseWarning::at_line(
+                index,
+                line,
+                "a size column is not a number",
+            ));
         }
         datasets.push(Dataset {
             name: name.trim().to_owned(),

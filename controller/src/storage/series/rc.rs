@@ -143,11 +143,6 @@ impl<'a> Decoder<'a> {
         byte
     }
 
-    /// How many bytes were read past the end of the input.
-    pub(crate) fn overrun(&self) -> usize {
-        self.pos.saturating_sub(self.input.len())
-    }
-
     pub(crate) fn bit(&mut self, prob: &mut Bit) -> bool {
         let bound = (self.range >> PROB_BITS) * u32::from(prob.0);
         let bit = if self.code < bound {

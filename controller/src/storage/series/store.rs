@@ -6,56 +6,56 @@ use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use super::chunk::{self, CutRule};
-use super::codec::{self, MAX_CHUNK_SAMPLES};
+use super::codec;
 use super::{index, wal};
 use super::{
-    IngestOutcome, IngestReport, RetentionReport, SeriesError, SeriesKey, SeriesOptions,
-    SeriesPoints, SeriesStats, TimeRange,
+    IngestOutcome, IngestReport, Point, RetentionReport, SeriesError, SeriesKey, SeriesPoints,
+    SeriesStats, TimeRange,
 };
 
 /// The time-series store. `Send + Sync`: one thread ingests, any thread reads.
 pub struct SeriesStore {
-    db: sled::Db,
-    meta: sled::Tree,
-    chunks: sled::Tree,
-    rule: CutRule,
-    writer: Mutex<Writer>,
-    state: RwLock<State>,
+    pub(super) db: sled::Db,
+    pub(super) meta: sled::Tree,
+    pub(super) chunks: sled::Tree,
+    pub(super) rule: CutRule,
+    pub(super) writer: Mutex<Writer>,
+    pub(super) state: RwLock<State>,
 }
 
 /// State only the writer touches.
-struct Writer {
-    next_wal: u64,
-    poisoned: bool,
+pub(super) struct Writer {
+    pub(super) next_wal: u64,
+    pub(super) poisoned: bool,
 }
 
 #[derive(Default)]
-struct State {
-    agents: HashMap<String, AgentEntry>,
+pub(super) struct State {
+    pub(super) agents: HashMap<String, AgentEntry>,
     /// Indexed by series id; ids are dense and never reused.
-    series: Vec<SeriesEntry>,
-    counters: Counters,
+    pub(super) series: Vec<SeriesEntry>,
+    pub(super) counters: Counters,
 }
 
 #[derive(Default)]
-struct AgentEntry {
-    last_seq: Option<u64>,
-    series: HashMap<SeriesKey, u64>,
+pub(super) struct AgentEntry {
+    pub(super) last_seq: Option<u64>,
+    pub(super) series: HashMap<SeriesKey, u64>,
 }
 
-struct SeriesEntry {
+pub(super) struct SeriesEntry {
     /// The open chunk, oldest first.
-    head: Vec<(i64, f64)>,
+    pub(super) head: Vec<(i64, f64)>,
     /// `(samples, bytes)` of the head as last written to the chunks tree, if it was.
-    head_persisted: Option<(u64, u64)>,
+    pub(super) head_persisted: Option<(u64, u64)>,
     /// The head changed since it was last written.
-    head_dirty: bool,
+    pub(super) head_dirty: bool,
     /// The newest timestamp ever accepted; samples at or before it are ignored.
-    last_ts: Option<i64>,
+    pub(super) last_ts: Option<i64>,
 }
 
 impl SeriesEntry {
-    fn new() -> SeriesEntry {
+    pub(super) fn new() -> SeriesEntry {
         SeriesEntry {
             head: Vec::new(),
             head_persisted: None,
@@ -66,18 +66,23 @@ impl SeriesEntry {
 }
 
 #[derive(Default, Clone, Copy)]
-struct Counters {
-    n_chunks: u64,
-    chunk_bytes: u64,
-    chunk_samples: u64,
-    wal_records: u64,
-    samples_ingested: u64,
-    samples_ignored: u64,
-    reports_duplicate: u64,
+pub(super) struct Counters {
+    pub(super) n_chunks: u64,
+    pub(super) chunk_bytes: u64,
+    pub(super) chunk_samples: u64,
+    pub(super) wal_records: u64,
+    pub(super) samples_ingested: u64,
+    pub(super) samples_ignored: u64,
+    pub(super) reports_duplicate: u64,
 }
 
 impl Counters {
-    fn chunk_written(&mut self, replaced: Option<(u64, u64)>, n_samples: u64, n_bytes: u64) {
+    pub(super) fn chunk_written(
+        &mut self,
+        replaced: Option<(u64, u64)>,
+        n_samples: u64,
+        n_bytes: u64,
+    ) {
         if let Some((old_samples, old_bytes)) = replaced {
             self.chunk_removed(old_samples, old_bytes);
         }
@@ -93,9 +98,12 @@ impl Counters {
     }
 }
 
+/// A series a query reads: key, id, the start of its head and the head's points in range.
+type QueryTarget = (SeriesKey, u64, Option<i64>, Vec<Point>);
+
 /// Appends one sample to a series, sealing its head first when the cut rule says so.
 /// Returns whether the sample was accepted.
-fn append(
+pub(super) fn append(
     entry: &mut SeriesEntry,
     series_id: u64,
     ts: i64,
@@ -125,130 +133,6 @@ fn append(
 }
 
 impl SeriesStore {
-    /// Opens the engine's trees in `db`, loading the newest chunk of every series and
-    /// replaying the write-ahead log, so everything acknowledged before a crash is back.
-    pub fn open(db: &sled::Db, options: SeriesOptions) -> Result<SeriesStore, SeriesError> {
-        if options.max_chunk_samples == 0 || options.max_chunk_samples > MAX_CHUNK_SAMPLES {
-            return Err(SeriesError::InvalidOptions("max_chunk_samples must be 1..=65536"));
-        }
-        if options.max_chunk_span_ms <= 0 {
-            return Err(SeriesError::InvalidOptions("max_chunk_span_ms must be positive"));
-        }
-        let rule = CutRule {
-            max_samples: options.max_chunk_samples,
-            max_span_ms: options.max_chunk_span_ms,
-        };
-        let meta = db.open_tree("series_meta")?;
-        let chunks = db.open_tree("series_chunks")?;
-        let mut state = State::default();
-        let mut known: Vec<bool> = Vec::new();
-        let mut owners: Vec<(String, SeriesKey, u64)> = Vec::new();
-        for item in meta.iter() {
-            let (key, value) = item?;
-            match key.first() {
-                Some(&index::AGENT_PREFIX) => {
-                    let (agent, seq) = index::parse_agent(&key, &value)?;
-                    state.agents.entry(agent).or_default().last_seq = Some(seq);
-                }
-                Some(&index::SERIES_PREFIX) => owners.push(index::parse_series(&key, &value)?),
-                Some(&index::WAL_PREFIX) => {}
-                _ => tracing::warn!(key = ?key, "Unknown key in the series index, ignored."),
-            }
-        }
-        for (agent, series_key, series_id) in owners {
-            let slot = usize::try_from(series_id).map_err(|_| SeriesError::Corrupt {
-                what: "series id",
-                detail: series_id.to_string(),
-            })?;
-            if slot >= known.len() {
-                known.resize(slot + 1, false);
-            }
-            known[slot] = true;
-            state.agents.entry(agent).or_default().series.insert(series_key, series_id);
-        }
-        for (series_id, known) in known.iter().enumerate() {
-            if !known {
-                tracing::warn!(series_id, "Series id without a key, skipped.");
-            }
-        }
-        state.series = known.iter().map(|_| SeriesEntry::new()).collect();
-
-        // The newest chunk of every series: its head if unsealed, its newest timestamp always.
-        let mut newest: Vec<Option<(i64, sled::IVec)>> = vec![None; state.series.len()];
-        for item in chunks.iter() {
-            let (key, value) = item?;
-            let (series_id, start) = match chunk::parse_key(&key) {
-                Ok(parsed) => parsed,
-                Err(error) => {
-                    tracing::warn!(%error, "Unreadable chunk key, ignored.");
-                    continue;
-                }
-            };
-            let n_samples = codec::header(&value).map_or(0, |header| header.n_samples as u64);
-            state.counters.chunk_written(None, n_samples, value.len() as u64);
-            match newest.get_mut(series_id as usize) {
-                Some(slot) => *slot = Some((start, value)),
-                None => tracing::warn!(series_id, "Chunk of an unknown series, ignored."),
-            }
-        }
-        for (series_id, slot) in newest.into_iter().enumerate() {
-            let Some((start, value)) = slot else { continue };
-            let mut points = Vec::new();
-            let decoded = codec::header(&value)
-                .and_then(|header| codec::decode(start, &value, &mut points).map(|()| header));
-            let header = match decoded {
-                Ok(header) => header,
-                Err(error) => {
-                    tracing::warn!(series_id, start, %error, "Corrupt newest chunk, skipped.");
-                    continue;
-                }
-            };
-            let entry = &mut state.series[series_id];
-            entry.last_ts = points.last().map(|point| point.0);
-            if !header.sealed {
-                entry.head_persisted = Some((points.len() as u64, value.len() as u64));
-                entry.head = points;
-            }
-        }
-
-        // Replay the log, in order.
-        let mut next_wal = 0;
-        let mut chunk_batch = sled::Batch::default();
-        for item in meta.scan_prefix([index::WAL_PREFIX]) {
-            let (key, record) = item?;
-            next_wal = index::parse_wal_position(&key)? + 1;
-            state.counters.wal_records += 1;
-            let State {
-                series, counters, ..
-            } = &mut state;
-            wal::replay(&record, |series_id, ts, value| {
-                let entry = series.get_mut(series_id as usize).ok_or_else(|| {
-                    SeriesError::Corrupt {
-                        what: "write-ahead log record",
-                        detail: format!("unknown series id {series_id}"),
-                    }
-                })?;
-                append(entry, series_id, ts, value, rule, &mut chunk_batch, counters);
-                Ok(())
-            })?;
-        }
-        chunks.apply_batch(chunk_batch)?;
-        // Replayed samples were not ingested in this process.
-        state.counters.samples_ingested = 0;
-        state.counters.samples_ignored = 0;
-        Ok(SeriesStore {
-            db: db.clone(),
-            meta,
-            chunks,
-            rule,
-            writer: Mutex::new(Writer {
-                next_wal,
-                poisoned: false,
-            }),
-            state: RwLock::new(state),
-        })
-    }
-
     fn lock_writer(&self) -> Result<MutexGuard<'_, Writer>, SeriesError> {
         let writer = self.writer.lock().map_err(|_| SeriesError::Poisoned)?;
         if writer.poisoned {
@@ -258,11 +142,15 @@ impl SeriesStore {
     }
 
     fn read_state(&self) -> RwLockReadGuard<'_, State> {
-        self.state.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn write_state(&self) -> RwLockWriteGuard<'_, State> {
-        self.state.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Stores every report that is not a duplicate, each atomically with its agent's new
@@ -273,7 +161,7 @@ impl SeriesStore {
         let mut meta_batch = sled::Batch::default();
         let mut chunk_batch = sled::Batch::default();
         let n_samples: usize = reports.iter().map(|report| report.samples.len()).sum();
-        let mut record = Vec::with_capacity(n_samples * 12);
+        let mut record = Vec::with_capacity((n_samples * 12).min(wal::MAX_RECORD_BYTES + 32));
         let mut previous_ts = 0i64;
         let mut changed = false;
         {
@@ -329,8 +217,23 @@ impl SeriesStore {
                         continue;
                     };
                     let (ts, value) = (sample.timestamp_ms, sample.value);
-                    if append(entry, series_id, ts, value, self.rule, &mut chunk_batch, counters) {
+                    if append(
+                        entry,
+                        series_id,
+                        ts,
+                        value,
+                        self.rule,
+                        &mut chunk_batch,
+                        counters,
+                    ) {
                         wal::put(&mut record, &mut previous_ts, series_id, ts, value);
+                        if record.len() >= wal::MAX_RECORD_BYTES {
+                            meta_batch.insert(&index::wal_key(writer.next_wal), record.as_slice());
+                            record.clear();
+                            previous_ts = 0;
+                            writer.next_wal += 1;
+                            counters.wal_records += 1;
+                        }
                     }
                 }
                 outcomes.push(IngestOutcome::Stored);
@@ -363,7 +266,11 @@ impl SeriesStore {
 
     /// The last stored sequence number of `agent`.
     pub fn last_seq(&self, agent: &str) -> Result<Option<u64>, SeriesError> {
-        Ok(self.read_state().agents.get(agent).and_then(|entry| entry.last_seq))
+        Ok(self
+            .read_state()
+            .agents
+            .get(agent)
+            .and_then(|entry| entry.last_seq))
     }
 
     /// Every series of `agent`, sorted.
@@ -391,7 +298,7 @@ impl SeriesStore {
             return Ok(Vec::new());
         }
         // Snapshot the heads first: a point that leaves a head is in a chunk by then.
-        let targets: Vec<(SeriesKey, u64, Option<i64>, Vec<(i64, f64)>)> = {
+        let targets: Vec<QueryTarget> = {
             let state = self.read_state();
             let Some(agent_entry) = state.agents.get(agent) else {
                 return Ok(Vec::new());
@@ -436,10 +343,16 @@ impl SeriesStore {
         let mut points = Vec::new();
         let mut decoded = Vec::new();
         let lower = chunk::key(series_id, i64::MIN);
-        let first = self.chunks.range(lower..=chunk::key(series_id, range.from_ms)).next_back();
+        let first = self
+            .chunks
+            .range(lower..=chunk::key(series_id, range.from_ms))
+            .next_back();
         let rest = if range.from_ms < chunks_before {
             let from = chunk::key(series_id, range.from_ms.saturating_add(1));
-            Some(self.chunks.range(from..chunk::key(series_id, chunks_before)))
+            Some(
+                self.chunks
+                    .range(from..chunk::key(series_id, chunks_before)),
+            )
         } else {
             None
         };
@@ -459,7 +372,7 @@ impl SeriesStore {
     }
 
     /// The newest point of every series of `agent` that has one, sorted by series.
-    pub fn latest(&self, agent: &str) -> Result<Vec<(SeriesKey, (i64, f64))>, SeriesError> {
+    pub fn latest(&self, agent: &str) -> Result<Vec<(SeriesKey, Point)>, SeriesError> {
         let mut from_chunks = Vec::new();
         let mut result = Vec::new();
         {
@@ -468,7 +381,11 @@ impl SeriesStore {
                 return Ok(Vec::new());
             };
             for (key, &series_id) in &agent_entry.series {
-                match state.series.get(series_id as usize).and_then(|e| e.head.last()) {
+                match state
+                    .series
+                    .get(series_id as usize)
+                    .and_then(|e| e.head.last())
+                {
                     Some(&point) => result.push((key.clone(), point)),
                     None => from_chunks.push((key.clone(), series_id)),
                 }
@@ -575,7 +492,11 @@ impl SeriesStore {
                 }
                 let bytes = chunk::encode(&entry.head, false);
                 let persisted = (entry.head.len() as u64, bytes.len() as u64);
-                counters.chunk_written(entry.head_persisted.replace(persisted), persisted.0, persisted.1);
+                counters.chunk_written(
+                    entry.head_persisted.replace(persisted),
+                    persisted.0,
+                    persisted.1,
+                );
                 entry.head_dirty = false;
                 chunk_batch.insert(&chunk::key(series_id as u64, start), bytes);
             }

@@ -1,14 +1,25 @@
 //! Write-ahead log records: the samples accepted by one `ingest` call, compactly.
 //!
-//! A record is a sequence of `varint series_id ++ zigzag varint (timestamp - previous
+//! One ingest call writes one or more records (all in its atomic batch). A record is a sequence of `varint series_id ++ zigzag varint (timestamp - previous
 //! timestamp in the record) ++ f64 LE`. Replaying a record is idempotent because the store
 //! ignores samples at or before a series' newest timestamp.
 
 use super::codec::{put_varint, unzigzag, zigzag, Reader};
 use super::SeriesError;
 
+/// Records are cut at about this size. Note that sled keeps values above a quarter segment
+/// (128 KiB) as blob files; measured on the benchmark, big blob records leave far less
+/// garbage in sled's log than many small inline records (which sled rewrites with their leaf).
+pub(crate) const MAX_RECORD_BYTES: usize = 1 << 20;
+
 /// Appends one sample to a record being built; `previous_ts` carries the record's state.
-pub(crate) fn put(record: &mut Vec<u8>, previous_ts: &mut i64, series_id: u64, ts: i64, value: f64) {
+pub(crate) fn put(
+    record: &mut Vec<u8>,
+    previous_ts: &mut i64,
+    series_id: u64,
+    ts: i64,
+    value: f64,
+) {
     put_varint(record, series_id);
     put_varint(record, zigzag(ts.wrapping_sub(*previous_ts)));
     record.extend_from_slice(&value.to_bits().to_le_bytes());

@@ -64,9 +64,14 @@ pub enum VdevKind {
     Disk,
     Mirror,
     /// `raidz1`, `raidz2`, `raidz3` (`raidz` is parity 1).
-    Raidz { parity: u8 },
+    Raidz {
+        parity: u8,
+    },
     /// `draid1:4d:11c:1s`: parity and the full spec string.
-    Draid { parity: u8, spec: String },
+    Draid {
+        parity: u8,
+        spec: String,
+    },
     /// `replacing-N`: old and new device while a replace runs.
     Replacing,
     /// `spare-N`: a hot spare in use.

@@ -1,0 +1,74 @@
+//! The connection loop: connect with the agent's certificate, run a session, and on failure
+//! retry with jittered exponential backoff; reconnect at once after a certificate renewal.
+
+use super::{now_ms, AgentState};
+use crate::backoff::Backoff;
+use crate::identity::Identity;
+use crate::session::{self, SessionEnd};
+use crate::transport;
+use anyhow::Context as _;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+pub(super) async fn connection_loop(
+    state: Arc<AgentState>,
+    mut identity: Identity,
+    controller: String,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(60));
+    let mut endpoint: Option<(std::net::SocketAddr, quinn::Endpoint)> = None;
+    let mut client_config = match transport::client_config(&identity) {
+        Ok(config) => Some(config),
+        Err(error) => {
+            tracing::error!(
+                error = format!("{error:#}"),
+                "Unusable identity; not connecting."
+            );
+            None
+        }
+    };
+    loop {
+        let attempt = async {
+            let config = client_config.clone().context("no usable identity")?;
+            if endpoint.is_none() {
+                let address = transport::resolve(&controller).await?;
+                endpoint = Some((address, transport::client_endpoint(address)?));
+            }
+            let (address, endpoint) = endpoint.as_ref().context("no endpoint")?;
+            transport::connect(endpoint, config, *address).await
+        };
+        let failure = match attempt.await {
+            Ok(connection) => {
+                match session::run(&state, &connection, &identity, &mut shutdown, &mut backoff)
+                    .await
+                {
+                    SessionEnd::Shutdown => return,
+                    SessionEnd::Renewed(renewed) => {
+                        identity = *renewed;
+                        client_config = transport::client_config(&identity).ok();
+                        let not_after = identity.not_after_unix().unwrap_or(0);
+                        state.update_status(|status| status.certificate_not_after = not_after);
+                        continue;
+                    }
+                    SessionEnd::Lost(error) => error,
+                }
+            }
+            Err(error) => error,
+        };
+        let message = format!("{failure:#}");
+        tracing::warn!(error = %message, "Controller unreachable; will retry.");
+        state.update_status(|status| {
+            status.connection = "disconnected".into();
+            status.connection_since_ms = now_ms();
+            status.last_error = Some(message);
+        });
+        let delay = backoff.next_delay(rand::random::<f64>());
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            _ = tokio::time::sleep(delay) => {}
+        }
+    }
+}
+

@@ -1,0 +1,304 @@
+//! Storage engine benchmark: ingests the realistic host-metrics data set (10 hosts x 300
+//! series x 24 h at 15 s) through `SeriesStore` and prints throughput, bytes on disk per
+//! sample and query latency.
+//!
+//! Data: `$UNITY_BENCH_DATA` (a directory holding `hostmetrics.csv.gz` and
+//! `hostmetrics-series.csv`), else `target/bench-data/`, generated on first use with
+//! `python3 $UNITY_BENCH_GENERATOR` (default `../shared/bench/gen_hostmetrics.py` from the
+//! workspace root). Run: `cargo bench -p unity-controller --bench storage`.
+#![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use unity_controller::storage::series::{
+    IngestReport, Sample, SeriesKey, SeriesOptions, SeriesStore, TimeRange,
+};
+
+/// Scrapes (15 s steps) per ingest call; 10 hosts each, so 200 reports = 60,000 samples.
+const STEPS_PER_CALL: usize = 20;
+/// Checkpoint every hour of data by default (`UNITY_BENCH_CHECKPOINT_STEPS`), as the
+/// controller does periodically.
+const STEPS_PER_CHECKPOINT: usize = 240;
+
+struct Series {
+    agent: String,
+    key: SeriesKey,
+    points: Vec<(i64, f64)>,
+}
+
+fn main() {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let data_dir = std::env::var_os("UNITY_BENCH_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace.join("target/bench-data"));
+    let csv = data_dir.join("hostmetrics.csv.gz");
+    let index = data_dir.join("hostmetrics-series.csv");
+    if !csv.exists() || !index.exists() {
+        generate(&workspace, &data_dir, &csv, &index);
+    }
+
+    let started = Instant::now();
+    let mut series = read_index(&index);
+    read_samples(&csv, &mut series);
+    let n_samples: usize = series.iter().map(|s| s.points.len()).sum();
+    println!(
+        "data set:                 {} series, {n_samples} samples ({:.1} s to load)",
+        series.len(),
+        started.elapsed().as_secs_f64()
+    );
+    let series_options = SeriesOptions::default();
+    let max_chunk_samples = std::env::var("UNITY_BENCH_CHUNK_SAMPLES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(series_options.max_chunk_samples);
+    let options = SeriesOptions {
+        max_chunk_samples,
+        ..series_options
+    };
+    println!(
+        "chunk cut rule:           {} samples or {} h",
+        options.max_chunk_samples,
+        options.max_chunk_span_ms / 3_600_000
+    );
+
+    let db_dir = tempfile::tempdir().unwrap();
+    let db = sled::Config::new()
+        .path(db_dir.path())
+        .cache_capacity(64 * 1024 * 1024)
+        .open()
+        .unwrap();
+    let store = SeriesStore::open(&db, options).unwrap();
+
+    // One report per host per scrape, grouped into ingest calls.
+    let mut hosts: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (position, s) in series.iter().enumerate() {
+        hosts.entry(s.agent.as_str()).or_default().push(position);
+    }
+    let n_steps = series.iter().map(|s| s.points.len()).max().unwrap_or(0);
+    let steps_per_checkpoint = std::env::var("UNITY_BENCH_CHECKPOINT_STEPS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(STEPS_PER_CHECKPOINT);
+    println!("checkpoint every:         {steps_per_checkpoint} scrapes");
+    let mut ingest_time = Duration::ZERO;
+    let mut checkpoint_time = Duration::ZERO;
+    let mut n_calls = 0;
+    let mut step = 0;
+    while step < n_steps {
+        let end = (step + STEPS_PER_CALL).min(n_steps);
+        let mut reports = Vec::new();
+        for k in step..end {
+            for (agent, members) in &hosts {
+                let samples = members
+                    .iter()
+                    .filter_map(|&position| {
+                        let s = &series[position];
+                        s.points.get(k).map(|&(timestamp_ms, value)| Sample {
+                            series: s.key.clone(),
+                            timestamp_ms,
+                            value,
+                        })
+                    })
+                    .collect();
+                reports.push(IngestReport {
+                    agent: (*agent).to_owned(),
+                    seq: k as u64 + 1,
+                    samples,
+                });
+            }
+        }
+        let started = Instant::now();
+        store.ingest(&reports).unwrap();
+        ingest_time += started.elapsed();
+        n_calls += 1;
+        if end / steps_per_checkpoint != step / steps_per_checkpoint {
+            let started = Instant::now();
+            store.checkpoint().unwrap();
+            checkpoint_time += started.elapsed();
+        }
+        step = end;
+    }
+    let started = Instant::now();
+    store.checkpoint().unwrap();
+    db.flush().unwrap();
+    checkpoint_time += started.elapsed();
+
+    let stats = store.stats();
+    assert_eq!(stats.n_samples as usize, n_samples, "every sample stored");
+    let total = ingest_time + checkpoint_time;
+    println!(
+        "ingest calls:             {n_calls} x {} reports ({} samples each)",
+        STEPS_PER_CALL * hosts.len(),
+        STEPS_PER_CALL * series.len()
+    );
+    println!(
+        "ingest (flushed):         {:.2} s = {:.0} samples/s",
+        ingest_time.as_secs_f64(),
+        n_samples as f64 / ingest_time.as_secs_f64()
+    );
+    println!(
+        "ingest + checkpoints:     {:.2} s = {:.0} samples/s",
+        total.as_secs_f64(),
+        n_samples as f64 / total.as_secs_f64()
+    );
+    let on_disk = dir_size(db_dir.path());
+    println!(
+        "sled directory:           {on_disk} bytes = {:.3} bytes/sample",
+        on_disk as f64 / n_samples as f64
+    );
+    for entry in std::fs::read_dir(db_dir.path()).unwrap() {
+        let entry = entry.unwrap();
+        println!(
+            "  {:<22}  {} bytes",
+            entry.file_name().to_string_lossy(),
+            dir_size_or_len(&entry.path())
+        );
+    }
+    println!(
+        "chunk values:             {} bytes in {} chunks = {:.3} bytes/sample",
+        stats.chunk_bytes,
+        stats.n_chunks,
+        stats.chunk_bytes as f64 / n_samples as f64
+    );
+
+    // Query one series over 24 h and check it bit for bit.
+    let probe = &series[0];
+    let range = TimeRange {
+        from_ms: probe.points[0].0,
+        to_ms: probe.points[probe.points.len() - 1].0 + 1,
+    };
+    let matchers = probe.key.labels.clone();
+    let started = Instant::now();
+    let result = store
+        .query(&probe.agent, &probe.key.metric, &matchers, range)
+        .unwrap();
+    let query_time = started.elapsed();
+    let got = &result
+        .iter()
+        .find(|s| s.series == probe.key)
+        .unwrap()
+        .points;
+    let bits = |p: &[(i64, f64)]| p.iter().map(|&(t, v)| (t, v.to_bits())).collect::<Vec<_>>();
+    assert_eq!(bits(got), bits(&probe.points), "query returns the input");
+    println!(
+        "query 1 series x 24 h:    {:.3} ms ({} points)",
+        query_time.as_secs_f64() * 1e3,
+        got.len()
+    );
+    let started = Instant::now();
+    let all = store
+        .query(&probe.agent, "node_cpu_seconds_total", &[], range)
+        .unwrap();
+    println!(
+        "query 32 series x 24 h:   {:.3} ms ({} points)",
+        started.elapsed().as_secs_f64() * 1e3,
+        all.iter().map(|s| s.points.len()).sum::<usize>()
+    );
+
+    drop(store);
+    drop(db);
+    let started = Instant::now();
+    let db = sled::Config::new().path(db_dir.path()).open().unwrap();
+    let store = SeriesStore::open(&db, options).unwrap();
+    println!(
+        "reopen:                   {:.2} s ({} samples)",
+        started.elapsed().as_secs_f64(),
+        store.stats().n_samples
+    );
+}
+
+fn generate(workspace: &Path, data_dir: &Path, csv: &Path, index: &Path) {
+    let generator = std::env::var_os("UNITY_BENCH_GENERATOR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace.join("../shared/bench/gen_hostmetrics.py"));
+    std::fs::create_dir_all(data_dir).unwrap();
+    println!("generating the data set with {} ...", generator.display());
+    let status = Command::new("python3")
+        .arg(&generator)
+        .args([
+            "--seed", "42", "--hosts", "10", "--hours", "24", "--om", "-",
+        ])
+        .arg("--csv")
+        .arg(csv)
+        .arg("--series")
+        .arg(index)
+        .status()
+        .expect("running python3");
+    assert!(status.success(), "{} failed", generator.display());
+}
+
+/// Reads `series_id,metric,"{name=""value"",...}"`; the agent is the `instance` label.
+fn read_index(path: &Path) -> Vec<Series> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut series = Vec::new();
+    for (line_number, line) in text.lines().enumerate().skip(1) {
+        let (id, rest) = line.split_once(',').unwrap();
+        let (metric, labels) = rest.split_once(',').unwrap();
+        assert_eq!(
+            id.parse::<usize>().unwrap(),
+            line_number - 1,
+            "dense series ids"
+        );
+        let labels = labels.trim_matches('"').replace("\"\"", "\"");
+        let mut pairs = Vec::new();
+        let mut rest = labels.trim_start_matches('{').trim_end_matches('}');
+        while let Some((name, after)) = rest.split_once("=\"") {
+            let end = after.find('"').unwrap();
+            pairs.push((
+                name.trim_start_matches(',').to_owned(),
+                after[..end].to_owned(),
+            ));
+            rest = &after[end + 1..];
+        }
+        let agent = pairs
+            .iter()
+            .find(|(name, _)| name == "instance")
+            .map(|(_, value)| value.clone())
+            .unwrap();
+        series.push(Series {
+            agent,
+            key: SeriesKey::new(metric, pairs),
+            points: Vec::with_capacity(5760),
+        });
+    }
+    series
+}
+
+fn read_samples(path: &Path, series: &mut [Series]) {
+    let file = std::fs::File::open(path).unwrap();
+    let reader = std::io::BufReader::with_capacity(1 << 20, flate2::read::GzDecoder::new(file));
+    for line in reader.lines().skip(1) {
+        let line = line.unwrap();
+        let mut fields = line.splitn(3, ',');
+        let id: usize = fields.next().unwrap().parse().unwrap();
+        let ts: i64 = fields.next().unwrap().parse().unwrap();
+        let value: f64 = fields.next().unwrap().parse().unwrap();
+        series[id].points.push((ts, value));
+    }
+}
+
+fn dir_size_or_len(path: &Path) -> u64 {
+    if path.is_dir() {
+        dir_size(path)
+    } else {
+        std::fs::metadata(path).unwrap().len()
+    }
+}
+
+fn dir_size(path: &Path) -> u64 {
+    let mut total = 0;
+    for entry in std::fs::read_dir(path).unwrap() {
+        let entry = entry.unwrap();
+        let metadata = entry.metadata().unwrap();
+        total += if metadata.is_dir() {
+            dir_size(&entry.path())
+        } else {
+            metadata.len()
+        };
+    }
+    total
+}

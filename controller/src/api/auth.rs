@@ -1,0 +1,390 @@
+//! Who is calling: session cookies (with a CSRF token for changes), bearer API tokens, the
+//! login and logout endpoints, and the login rate limit.
+//!
+//! A session id is 32 random bytes, sent in an `HttpOnly; SameSite=Strict` cookie (plus
+//! `Secure` over HTTPS) and stored as its SHA-256. A state-changing request authenticated by
+//! cookie must carry the session's CSRF token (header `X-CSRF-Token`, or the `csrf` form field
+//! for dashboard forms); bearer-token requests are exempt, as browsers never send them on their
+//! own.
+
+use super::{blocking, ApiError, ApiJson, AppState, ClientAddr};
+use crate::service::now_ms;
+use crate::storage::auth::{self as store_auth, AuditRecord, Role, SessionRecord};
+use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+use std::time::Duration;
+use tokio::time::Instant;
+
+pub const SESSION_COOKIE: &str = "unity_session";
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// Failed logins allowed per key (client IP, user name) within [`LOGIN_WINDOW`].
+pub const MAX_LOGIN_FAILURES: usize = 5;
+pub const LOGIN_WINDOW: Duration = Duration::from_secs(300);
+
+/// How a caller authenticated.
+#[derive(Debug, Clone)]
+pub enum Credential {
+    /// A session cookie: changes need this CSRF token.
+    Session { session_hash: [u8; 32], csrf_token: String },
+    /// An `Authorization: Bearer` API token.
+    Bearer,
+}
+
+/// An authenticated caller (any role). As an extractor it answers 401 when there is none.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub user: String,
+    pub role: Role,
+    pub credential: Credential,
+}
+
+impl Caller {
+    /// Viewers cannot change anything.
+    pub fn require_admin(&self) -> Result<(), ApiError> {
+        match self.role {
+            Role::Admin => Ok(()),
+            Role::Viewer => Err(ApiError::Forbidden("viewers cannot change anything; ask an admin")),
+        }
+    }
+
+    /// For cookie sessions, `provided` must be the session's CSRF token.
+    pub fn require_csrf(&self, provided: Option<&str>) -> Result<(), ApiError> {
+        match &self.credential {
+            Credential::Bearer => Ok(()),
+            Credential::Session { csrf_token, .. } => match provided {
+                Some(provided) if constant_time_eq(provided.as_bytes(), csrf_token.as_bytes()) => Ok(()),
+                _ => Err(ApiError::Forbidden(
+                    "missing or wrong CSRF token (send the X-CSRF-Token header from /api/v1/session)",
+                )),
+            },
+        }
+    }
+
+    /// The CSRF token to put in forms (empty for bearer callers).
+    pub fn csrf_token(&self) -> &str {
+        match &self.credential {
+            Credential::Session { csrf_token, .. } => csrf_token,
+            Credential::Bearer => "",
+        }
+    }
+}
+
+/// Compares without an early exit, so timing does not leak how much of a secret matched.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value)
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// Finds the caller from a bearer token or a session cookie; `None` if neither is valid.
+pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Option<Caller>, ApiError> {
+    if let Some(token) = bearer(headers) {
+        let token_hash = store_auth::secret_hash(token);
+        return blocking(&state.ctx, move |ctx| {
+            let Some(record) = ctx.store.auth.api_token(token_hash)? else {
+                return Ok(None);
+            };
+            Ok(ctx.store.auth.user(&record.owner)?.map(|user| Caller {
+                user: user.name,
+                role: user.role,
+                credential: Credential::Bearer,
+            }))
+        })
+        .await;
+    }
+    let Some(session_id) = cookie(headers, SESSION_COOKIE) else {
+        return Ok(None);
+    };
+    let session_hash = store_auth::secret_hash(session_id);
+    blocking(&state.ctx, move |ctx| {
+        let Some(session) = ctx.store.auth.session(session_hash, now_ms())? else {
+            return Ok(None);
+        };
+        Ok(ctx.store.auth.user(&session.user)?.map(|user| Caller {
+            user: user.name,
+            role: user.role,
+            credential: Credential::Session {
+                session_hash,
+                csrf_token: session.csrf_token,
+            },
+        }))
+    })
+    .await
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        authenticate(state, &parts.headers).await?.ok_or(ApiError::Unauthorized)
+    }
+}
+
+/// An admin allowed to change things: role checked, and the CSRF header for cookie sessions.
+#[derive(Debug, Clone)]
+pub struct Admin(pub Caller);
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        let header = parts.headers.get(CSRF_HEADER).and_then(|value| value.to_str().ok());
+        caller.require_csrf(header)?;
+        caller.require_admin()?;
+        Ok(Admin(caller))
+    }
+}
+
+/// Counts failed logins per key in a sliding window.
+#[derive(Debug, Default)]
+pub struct LoginLimiter {
+    failures: Mutex<HashMap<String, VecDeque<Instant>>>,
+}
+
+impl LoginLimiter {
+    /// `Err(retry_after)` when any key has used up its failures.
+    pub fn check(&self, keys: &[String], now: Instant) -> Result<(), Duration> {
+        let mut failures = self.failures.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut wait = Duration::ZERO;
+        for key in keys {
+            if let Some(times) = failures.get_mut(key) {
+                while times.front().is_some_and(|&at| now.duration_since(at) >= LOGIN_WINDOW) {
+                    times.pop_front();
+                }
+                if times.len() >= MAX_LOGIN_FAILURES {
+                    if let Some(&oldest) = times.front() {
+                        wait = wait.max(LOGIN_WINDOW.saturating_sub(now.duration_since(oldest)));
+                    }
+                }
+            }
+        }
+        if wait.is_zero() {
+            Ok(())
+        } else {
+            Err(wait)
+        }
+    }
+
+    pub fn record_failure(&self, keys: &[String], now: Instant) {
+        let mut failures = self.failures.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if failures.len() > 10_000 {
+            failures.retain(|_, times| times.back().is_some_and(|&at| now.duration_since(at) < LOGIN_WINDOW));
+        }
+        for key in keys {
+            let times = failures.entry(key.clone()).or_default();
+            times.push_back(now);
+            while times.len() > MAX_LOGIN_FAILURES {
+                times.pop_front();
+            }
+        }
+    }
+}
+
+/// A successful login: the cookie value and the session's CSRF token.
+pub struct NewSession {
+    pub session_id: String,
+    pub csrf_token: String,
+    pub role: Role,
+}
+
+/// Checks the password (rate limited per client address and per user name) and opens a
+/// session. Shared by the API and the login form.
+pub async fn login_user(
+    state: &AppState,
+    client: ClientAddr,
+    username: String,
+    password: String,
+) -> Result<NewSession, ApiError> {
+    let keys = vec![format!("ip:{}", client.0.ip()), format!("user:{username}")];
+    if let Err(wait) = state.limiter.check(&keys, Instant::now()) {
+        return Err(ApiError::TooManyRequests {
+            retry_after_secs: wait.as_secs().max(1),
+        });
+    }
+    let decoy = state.decoy_hash.clone();
+    let ttl_ms = state.ctx.config.session_ttl.as_millis() as i64;
+    let name = username.clone();
+    let result = blocking(&state.ctx, move |ctx| {
+        let user = ctx.store.auth.user(&name)?;
+        let hash = user.as_ref().map_or(decoy.as_str(), |user| user.password_hash.as_str());
+        let valid = store_auth::verify_password(&password, hash);
+        let now = now_ms();
+        let Some(user) = user.filter(|_| valid) else {
+            ctx.store.auth.audit(&AuditRecord {
+                at_ms: now,
+                actor: name.clone(),
+                action: "session.login_failed".into(),
+                target: name,
+            })?;
+            return Ok(None);
+        };
+        let session_id = store_auth::random_secret();
+        let csrf_token = store_auth::random_secret();
+        let record = SessionRecord {
+            user: user.name.clone(),
+            csrf_token: csrf_token.clone(),
+            created_at_ms: now,
+            expires_at_ms: now + ttl_ms,
+        };
+        ctx.store.auth.put_session(store_auth::secret_hash(&session_id), &record)?;
+        ctx.store.auth.audit(&AuditRecord {
+            at_ms: now,
+            actor: user.name.clone(),
+            action: "session.login".into(),
+            target: user.name,
+        })?;
+        Ok(Some(NewSession {
+            session_id,
+            csrf_token,
+            role: user.role,
+        }))
+    })
+    .await?;
+    match result {
+        Some(session) => Ok(session),
+        None => {
+            state.limiter.record_failure(&keys, Instant::now());
+            tracing::warn!(client = %client.0.ip(), user = %username, "Failed login.");
+            Err(ApiError::LoginFailed)
+        }
+    }
+}
+
+/// Deletes the caller's session (bearer callers have none).
+pub async fn logout_caller(state: &AppState, caller: &Caller) -> Result<(), ApiError> {
+    let Credential::Session { session_hash, .. } = caller.credential else {
+        return Ok(());
+    };
+    let user = caller.user.clone();
+    blocking(&state.ctx, move |ctx| {
+        ctx.store.auth.delete_session(session_hash)?;
+        ctx.store.auth.audit(&AuditRecord {
+            at_ms: now_ms(),
+            actor: user.clone(),
+            action: "session.logout".into(),
+            target: user,
+        })?;
+        Ok(())
+    })
+    .await
+}
+
+/// The `Set-Cookie` value that opens a session.
+pub fn session_cookie(state: &AppState, session_id: &str) -> HeaderValue {
+    let secure = if state.secure_cookies { "; Secure" } else { "" };
+    let max_age = state.ctx.config.session_ttl.as_secs();
+    let value = format!("{SESSION_COOKIE}={session_id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}");
+    HeaderValue::try_from(value).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// The `Set-Cookie` value that ends a session in the browser.
+pub fn clear_cookie(state: &AppState) -> HeaderValue {
+    if state.secure_cookies {
+        HeaderValue::from_static("unity_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0; Secure")
+    } else {
+        HeaderValue::from_static("unity_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0")
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    pub username: String,
+    pub password: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SessionView {
+    pub user: String,
+    pub role: &'static str,
+    /// Send as `X-CSRF-Token` with every state-changing request made with the cookie.
+    pub csrf_token: String,
+}
+
+/// `POST /api/v1/login`.
+pub async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(client): ConnectInfo<ClientAddr>,
+    ApiJson(request): ApiJson<LoginRequest>,
+) -> Result<Response, ApiError> {
+    let user = request.username.clone();
+    let session = login_user(&state, client, request.username, request.password).await?;
+    let body = SessionView {
+        user,
+        role: session.role.as_str(),
+        csrf_token: session.csrf_token,
+    };
+    let cookie = session_cookie(&state, &session.session_id);
+    Ok(([(header::SET_COOKIE, cookie)], axum::Json(body)).into_response())
+}
+
+/// `POST /api/v1/logout`: needs the CSRF header like every other change.
+pub async fn logout(State(state): State<AppState>, caller: Caller, headers: HeaderMap) -> Result<Response, ApiError> {
+    caller.require_csrf(headers.get(CSRF_HEADER).and_then(|value| value.to_str().ok()))?;
+    logout_caller(&state, &caller).await?;
+    let body = serde_json::json!({ "logged_out": true });
+    Ok(([(header::SET_COOKIE, clear_cookie(&state))], axum::Json(body)).into_response())
+}
+
+/// `GET /api/v1/session`: who am I, and the CSRF token for changes.
+pub async fn session(caller: Caller) -> axum::Json<SessionView> {
+    axum::Json(SessionView {
+        role: caller.role.as_str(),
+        csrf_token: caller.csrf_token().to_owned(),
+        user: caller.user,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limiter_blocks_after_five_failures_and_forgets_after_the_window() {
+        let limiter = LoginLimiter::default();
+        let keys = vec!["ip:1".to_owned(), "user:ada".to_owned()];
+        let start = Instant::now();
+        for n in 0..MAX_LOGIN_FAILURES {
+            assert!(limiter.check(&keys, start).is_ok(), "failure {n}");
+            limiter.record_failure(&keys, start);
+        }
+        let wait = limiter.check(&keys, start + Duration::from_secs(60)).unwrap_err();
+        assert_eq!(wait, Duration::from_secs(240));
+        let other_ip = vec!["ip:2".to_owned(), "user:ada".to_owned()];
+        assert!(limiter.check(&other_ip, start).is_err(), "per user too");
+        assert!(limiter.check(&keys, start + LOGIN_WINDOW).is_ok());
+    }
+
+    #[test]
+    fn cookies_and_bearer_tokens_are_parsed() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::COOKIE, HeaderValue::from_static("a=1; unity_session=abc; b=2"));
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("bearer  xyz"));
+        assert_eq!(cookie(&headers, SESSION_COOKIE), Some("abc"));
+        assert_eq!(cookie(&headers, "c"), None);
+        assert_eq!(bearer(&headers), Some("xyz"));
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"ab"));
+    }
+}

@@ -1,0 +1,135 @@
+//! `/metrics`: the latest value of every host series in the Prometheus text format (0.0.4),
+//! so Grafana and Prometheus can use Unity's data too.
+//!
+//! Names are the stored metric names with a `unity_` prefix; every sample carries `agent_id`
+//! and `hostname` labels plus the series' own labels. `unity_host_up` is 1 for an online host
+//! and 0 otherwise. When `metrics_token` is configured, requests need
+//! `Authorization: Bearer <metrics_token>`.
+
+use super::auth::constant_time_eq;
+use super::{blocking, ApiError, AppState};
+use crate::admin;
+use crate::service::Context;
+use axum::extract::State;
+use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Response};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+/// `GET /metrics`.
+pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    if let Some(expected) = &state.ctx.config.metrics_token {
+        let provided = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .unwrap_or("");
+        if !constant_time_eq(provided.trim().as_bytes(), expected.0.as_bytes()) {
+            return Err(ApiError::Unauthorized);
+        }
+    }
+    let text = blocking(&state.ctx, render).await?;
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response())
+}
+
+/// A metric or label name reduced to `[a-zA-Z0-9_]`, not starting with a digit.
+pub fn sanitize_name(name: &str) -> String {
+    let mut clean: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' })
+        .collect();
+    if clean.is_empty() || clean.starts_with(|c: char| c.is_ascii_digit()) {
+        clean.insert(0, '_');
+    }
+    clean
+}
+
+/// A label value with `\`, `"` and newlines escaped.
+pub fn escape_value(value: &str) -> String {
+    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+fn format_value(value: f64) -> String {
+    if value.is_nan() {
+        "NaN".into()
+    } else if value.is_infinite() {
+        if value > 0.0 { "+Inf".into() } else { "-Inf".into() }
+    } else {
+        format!("{value}")
+    }
+}
+
+fn labels_text(labels: &[(String, String)]) -> String {
+    let parts: Vec<String> = labels
+        .iter()
+        .map(|(name, value)| format!("{}=\"{}\"", sanitize_name(name), escape_value(value)))
+        .collect();
+    parts.join(",")
+}
+
+/// Renders the exposition. Note that this uses blocking I/O.
+pub fn render(ctx: &Context) -> Result<String, ApiError> {
+    let hosts = admin::hosts(ctx)?;
+    // Samples grouped by metric name: the format wants each family in one block.
+    let mut families: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for host in &hosts {
+        let host_labels = vec![
+            ("agent_id".to_owned(), host.agent_id.clone()),
+            ("hostname".to_owned(), host.hostname.clone()),
+        ];
+        let up = if host.status == "online" { 1.0 } else { 0.0 };
+        families
+            .entry("unity_host_up".into())
+            .or_default()
+            .push(format!("unity_host_up{{{}}} {}", labels_text(&host_labels), format_value(up)));
+        families
+            .entry("unity_host_last_seen_timestamp_seconds".into())
+            .or_default()
+            .push(format!(
+                "unity_host_last_seen_timestamp_seconds{{{}}} {}",
+                labels_text(&host_labels),
+                format_value(host.last_seen_ms as f64 / 1000.0)
+            ));
+        for (key, (_, value)) in ctx.store.series.latest(&host.agent_id)? {
+            let name = format!("unity_{}", sanitize_name(&key.metric));
+            let mut labels = host_labels.clone();
+            labels.extend(
+                key.labels
+                    .into_iter()
+                    .filter(|(label, _)| label != "agent_id" && label != "hostname"),
+            );
+            let line = format!("{name}{{{}}} {}", labels_text(&labels), format_value(value));
+            families.entry(name).or_default().push(line);
+        }
+    }
+    let mut text = String::new();
+    for (name, lines) in families {
+        let kind = if name.ends_with("_total") { "counter" } else { "gauge" };
+        let help = match name.as_str() {
+            "unity_host_up" => "Whether the host's agent is connected and reporting (1) or not (0).",
+            "unity_host_last_seen_timestamp_seconds" => "When the controller last heard from the host.",
+            _ => "Latest value reported by the Unity agent.",
+        };
+        let _ = writeln!(text, "# HELP {name} {help}");
+        let _ = writeln!(text, "# TYPE {name} {kind}");
+        for line in lines {
+            text.push_str(&line);
+            text.push('\n');
+        }
+    }
+    Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_values_are_made_safe() {
+        assert_eq!(sanitize_name("cpu.usage-ratio"), "cpu_usage_ratio");
+        assert_eq!(sanitize_name("1x"), "_1x");
+        assert_eq!(escape_value("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+        assert_eq!(format_value(f64::INFINITY), "+Inf");
+        assert_eq!(format_value(0.5), "0.5");
+    }
+}

@@ -1,0 +1,194 @@
+//! The OpenAPI 3 document for `/api/v1` (and `/metrics`), written by hand from one table so
+//! it stays next to the routes it describes. Served at `/api/v1/openapi.json`.
+
+use super::auth::Caller;
+use axum::Json;
+use serde_json::{json, Value};
+
+/// Who may call an operation.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Access {
+    /// No credentials (login).
+    Public,
+    /// Any user (session cookie or bearer token).
+    User,
+    /// Admins; cookie sessions also need `X-CSRF-Token`.
+    Admin,
+    /// `metrics_token`, when configured.
+    Metrics,
+}
+
+struct Operation {
+    method: &'static str,
+    path: &'static str,
+    summary: &'static str,
+    access: Access,
+    /// Query parameters: (name, description, required).
+    query: &'static [(&'static str, &'static str, bool)],
+    /// Request body schema, if any.
+    body: Option<fn() -> Value>,
+}
+
+const OPERATIONS: &[Operation] = &[
+    op("post", "/api/v1/login", "Log in; sets the session cookie and returns the CSRF token", Access::Public, &[], Some(login_body)),
+    op("post", "/api/v1/logout", "End the session (needs X-CSRF-Token)", Access::User, &[], None),
+    op("get", "/api/v1/session", "The caller and the session's CSRF token", Access::User, &[], None),
+    op("get", "/api/v1/openapi.json", "This document", Access::User, &[], None),
+    op("get", "/api/v1/hosts", "Every host with status (online, stale, offline, revoked) and last seen", Access::User, &[], None),
+    op("get", "/api/v1/hosts/{agent_id}", "One host: status, latest values, collector sections", Access::User, &[], None),
+    op("get", "/api/v1/hosts/{agent_id}/series", "The host's series (metric and labels)", Access::User, &[], None),
+    op(
+        "get",
+        "/api/v1/hosts/{agent_id}/query",
+        "Stored history of one metric",
+        Access::User,
+        &[
+            ("metric", "Metric name, e.g. cpu_usage_ratio", true),
+            ("range", "Duration back from now: 1h, 6h, 24h, 7d, 30d (1m to 400d; default 1h)", false),
+            ("from", "Start, Unix milliseconds (with `to`, instead of `range`)", false),
+            ("to", "End (exclusive), Unix milliseconds", false),
+            ("labels", "Only series with these labels: name=value,name=value", false),
+            ("max_points", "Downsample to at most this many points per series (1-10000, default 1000)", false),
+        ],
+        None,
+    ),
+    op("post", "/api/v1/hosts/{agent_id}/revoke", "Revoke the agent's certificate and close its connection", Access::Admin, &[], None),
+    op("post", "/api/v1/hosts/{agent_id}/ping", "Ping the connected agent", Access::Admin, &[], None),
+    op("post", "/api/v1/hosts/{agent_id}/collect", "Ask the connected agent to collect now", Access::Admin, &[], None),
+    op("get", "/api/v1/join-tokens", "Join tokens (never their secrets)", Access::User, &[], None),
+    op("post", "/api/v1/join-tokens", "Create a single-use join token; returns the join command", Access::Admin, &[], Some(join_token_body)),
+    op("get", "/api/v1/users", "Users and roles", Access::User, &[], None),
+    op("post", "/api/v1/users", "Add a user", Access::Admin, &[], Some(user_body)),
+    op("delete", "/api/v1/users/{name}", "Delete a user with their sessions and API tokens", Access::Admin, &[], None),
+    op("get", "/api/v1/api-tokens", "API tokens (all for admins, own for viewers)", Access::User, &[], None),
+    op("post", "/api/v1/api-tokens", "Create an API token (shown once)", Access::Admin, &[], Some(api_token_body)),
+    op("delete", "/api/v1/api-tokens/{token_id}", "Delete an API token", Access::Admin, &[], None),
+    op("get", "/api/v1/audit", "Audit log, newest first (admins)", Access::Admin, &[("limit", "At most this many records (1-1000, default 200)", false)], None),
+    op("get", "/metrics", "Latest values in the Prometheus text format", Access::Metrics, &[], None),
+];
+
+const fn op(
+    method: &'static str,
+    path: &'static str,
+    summary: &'static str,
+    access: Access,
+    query: &'static [(&'static str, &'static str, bool)],
+    body: Option<fn() -> Value>,
+) -> Operation {
+    Operation {
+        method,
+        path,
+        summary,
+        access,
+        query,
+        body,
+    }
+}
+
+fn login_body() -> Value {
+    object(&[("username", "string", true), ("password", "string", true)])
+}
+
+fn join_token_body() -> Value {
+    object(&[("ttl", "string", false)])
+}
+
+fn user_body() -> Value {
+    let mut schema = object(&[("name", "string", true), ("role", "string", true), ("password", "string", false)]);
+    schema["properties"]["role"]["enum"] = json!(["admin", "viewer"]);
+    schema
+}
+
+fn api_token_body() -> Value {
+    object(&[("name", "string", true), ("user", "string", false)])
+}
+
+fn object(fields: &[(&str, &str, bool)]) -> Value {
+    let properties: serde_json::Map<String, Value> = fields
+        .iter()
+        .map(|(name, kind, _)| ((*name).to_owned(), json!({ "type": kind })))
+        .collect();
+    let required: Vec<&str> = fields.iter().filter(|field| field.2).map(|field| field.0).collect();
+    json!({ "type": "object", "additionalProperties": false, "properties": properties, "required": required })
+}
+
+fn operation(operation: &Operation) -> Value {
+    let mut parameters: Vec<Value> = Vec::new();
+    for segment in operation.path.split('/') {
+        if let Some(name) = segment.strip_prefix('{').and_then(|rest| rest.strip_suffix('}')) {
+            parameters.push(json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } }));
+        }
+    }
+    for (name, description, required) in operation.query {
+        parameters.push(json!({ "name": name, "in": "query", "required": required, "description": description, "schema": { "type": "string" } }));
+    }
+    let error = json!({ "$ref": "#/components/responses/Error" });
+    let mut responses = json!({ "200": { "description": "Success (201 for creations, 204 for deletions)" }, "400": error, "404": error });
+    let security = match operation.access {
+        Access::Public => {
+            responses["401"] = error.clone();
+            responses["429"] = json!({ "description": "Too many failed logins; see Retry-After" });
+            json!([])
+        }
+        Access::User => {
+            responses["401"] = error.clone();
+            json!([{ "session": [] }, { "bearer": [] }])
+        }
+        Access::Admin => {
+            responses["401"] = error.clone();
+            responses["403"] = json!({ "description": "Not an admin, or a cookie session without X-CSRF-Token" });
+            json!([{ "session": [], "csrf": [] }, { "bearer": [] }])
+        }
+        Access::Metrics => {
+            responses["401"] = json!({ "description": "metrics_token is configured and was not sent" });
+            json!([{ "metricsToken": [] }])
+        }
+    };
+    let mut value = json!({
+        "summary": operation.summary,
+        "parameters": parameters,
+        "responses": responses,
+        "security": security,
+    });
+    if let Some(body) = operation.body {
+        value["requestBody"] = json!({ "required": true, "content": { "application/json": { "schema": body() } } });
+    }
+    value
+}
+
+/// The document.
+pub fn spec() -> Value {
+    let mut paths = serde_json::Map::new();
+    for item in OPERATIONS {
+        let entry = paths.entry(item.path.to_owned()).or_insert_with(|| json!({}));
+        entry[item.method] = operation(item);
+    }
+    json!({
+        "openapi": "3.0.3",
+        "info": {
+            "title": "Unity controller API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Hosts, history, agents, users and audit of a Unity homelab controller. Authenticate with the session cookie from POST /api/v1/login (send X-CSRF-Token on changes) or with Authorization: Bearer <API token>. Errors are JSON: {\"error\": message, \"status\": code}."
+        },
+        "paths": paths,
+        "components": {
+            "securitySchemes": {
+                "session": { "type": "apiKey", "in": "cookie", "name": super::auth::SESSION_COOKIE },
+                "csrf": { "type": "apiKey", "in": "header", "name": "X-CSRF-Token" },
+                "bearer": { "type": "http", "scheme": "bearer" },
+                "metricsToken": { "type": "http", "scheme": "bearer" }
+            },
+            "responses": {
+                "Error": {
+                    "description": "An error with a message",
+                    "content": { "application/json": { "schema": object(&[("error", "string", true), ("status", "integer", true)]) } }
+                }
+            }
+        }
+    })
+}
+
+/// `GET /api/v1/openapi.json`.
+pub async fn document(_caller: Caller) -> Json<Value> {
+    Json(spec())
+}

@@ -1,0 +1,145 @@
+//! The host page: status, latest values, history charts with a range selector (1 h to 30 d),
+//! and the collector sections (disks, pools, arrays, databases, containers), each "not
+//! reported yet" until the host reports it.
+
+use super::{ago, badge, datetime, esc, human_value, layout, PageCaller};
+use crate::api::read::{host_detail, parse_agent_id, LatestValue, SECTIONS};
+use crate::api::{blocking, ApiError, ApiPath, ApiQuery, AppState};
+use crate::service::now_ms;
+use axum::extract::State;
+use axum::response::Html;
+use serde::Deserialize;
+use std::fmt::Write as _;
+
+/// The ranges the selector offers.
+pub const RANGES: &[&str] = &["1h", "6h", "24h", "7d", "30d"];
+
+/// The charts: title, metric, label matchers, unit (how app.js formats values), whether to
+/// plot the per-second rate of a counter.
+const CHARTS: &[(&str, &str, &str, &str, bool)] = &[
+    ("CPU", "cpu_usage_ratio", "cpu=total", "percent", false),
+    ("Memory used", "memory_used_bytes", "", "bytes", false),
+    ("Load average", "load_average", "", "plain", false),
+    ("Filesystems used", "filesystem_used_bytes", "", "bytes", false),
+    ("Network receive", "network_receive_bytes_total", "", "bytes_rate", true),
+    ("Network transmit", "network_transmit_bytes_total", "", "bytes_rate", true),
+    ("Temperatures", "temperature_celsius", "", "celsius", false),
+];
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HostParams {
+    pub range: Option<String>,
+}
+
+fn labels_text(value: &LatestValue) -> String {
+    let parts: Vec<String> = value.labels.iter().map(|(name, value)| format!("{name}={value}")).collect();
+    parts.join(", ")
+}
+
+fn latest_table(values: &[&LatestValue], id: &str) -> String {
+    let mut html = format!("<div class=\"table\"><table id=\"{id}\"><thead><tr><th>Metric</th><th>Labels</th><th>Value</th></tr></thead><tbody>");
+    for value in values {
+        let _ = write!(
+            html,
+            "<tr><td>{}</td><td class=\"sub\">{}</td><td>{}</td></tr>",
+            esc(&value.metric),
+            esc(&labels_text(value)),
+            esc(&human_value(&value.metric, value.value))
+        );
+    }
+    html.push_str("</tbody></table></div>");
+    html
+}
+
+/// `GET /hosts/{agent_id}?range=24h`.
+pub async fn page(
+    State(state): State<AppState>,
+    caller: PageCaller,
+    ApiPath(agent_id): ApiPath<String>,
+    ApiQuery(params): ApiQuery<HostParams>,
+) -> Result<Html<String>, ApiError> {
+    let range = params.range.unwrap_or_else(|| "24h".to_owned());
+    if !RANGES.contains(&range.as_str()) {
+        return Err(ApiError::BadRequest(format!("bad range {range:?}: expected one of {}", RANGES.join(", "))));
+    }
+    let agent_id = parse_agent_id(&agent_id)?;
+    let detail = blocking(&state.ctx, move |ctx| host_detail(ctx, &agent_id)).await?;
+    let host = &detail.host;
+    let now = now_ms();
+    let mut body = String::with_capacity(16 * 1024);
+    let _ = write!(
+        body,
+        "<h1>{} {}</h1><p class=\"sub\">{} · {} · agent {} · last seen {} · certificate until {}</p>",
+        esc(&host.hostname),
+        badge(&host.status),
+        esc(&host.agent_id),
+        esc(&host.os),
+        esc(&host.agent_version),
+        ago(host.last_seen_ms, now),
+        datetime(host.certificate_not_after * 1000),
+    );
+    body.push_str("<nav class=\"ranges\" id=\"ranges\">");
+    for option in RANGES {
+        let class = if *option == range { " class=\"active\"" } else { "" };
+        let _ = write!(body, "<a href=\"?range={option}\"{class}>{option}</a>");
+    }
+    body.push_str("</nav><section class=\"charts\">");
+    let mut n_charts = 0;
+    for (title, metric, labels, unit, rate) in CHARTS {
+        if !detail.latest.iter().any(|value| value.metric == *metric) {
+            continue;
+        }
+        n_charts += 1;
+        let _ = write!(
+            body,
+            "<figure class=\"chart-card\"><figcaption>{title}</figcaption><div class=\"chart\" data-agent=\"{}\" \
+data-metric=\"{metric}\" data-labels=\"{labels}\" data-range=\"{range}\" data-unit=\"{unit}\" data-rate=\"{}\"></div></figure>",
+            esc(&host.agent_id),
+            if *rate { "1" } else { "" },
+        );
+    }
+    if n_charts == 0 {
+        body.push_str("<p class=\"muted\">No system metrics reported yet.</p>");
+    }
+    body.push_str("</section>");
+
+    let system: Vec<&LatestValue> = detail
+        .latest
+        .iter()
+        .filter(|value| !SECTIONS.iter().any(|(_, prefixes)| prefixes.iter().any(|p| value.metric.starts_with(p))))
+        .filter(|value| !(value.metric == "cpu_usage_ratio" && value.labels.get("cpu").is_some_and(|cpu| cpu != "total")))
+        .collect();
+    body.push_str("<h2>Latest values</h2>");
+    if system.is_empty() {
+        body.push_str("<p class=\"muted\">Nothing reported yet.</p>");
+    } else {
+        body.push_str(&latest_table(&system, "latest"));
+    }
+    for section in &detail.sections {
+        let _ = write!(body, "<h2 id=\"section-{0}\">{1}</h2>", section.name, capitalize(section.name));
+        if section.reported {
+            let prefixes = SECTIONS
+                .iter()
+                .find(|(name, _)| *name == section.name)
+                .map_or(&[][..], |(_, prefixes)| *prefixes);
+            let values: Vec<&LatestValue> = detail
+                .latest
+                .iter()
+                .filter(|value| prefixes.iter().any(|p| value.metric.starts_with(p)))
+                .collect();
+            body.push_str(&latest_table(&values, section.name));
+        } else {
+            let _ = write!(body, "<p class=\"muted not-reported\">No {} reported yet by this host.</p>", section.name);
+        }
+    }
+    Ok(layout(&host.hostname, &caller.0, "overview", &body))
+}
+
+fn capitalize(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|first| first.to_ascii_uppercase().to_string() + chars.as_str())
+        .unwrap_or_default()
+}

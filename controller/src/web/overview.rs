@@ -1,0 +1,80 @@
+//! The overview page: every host with its status and last-seen time, counts per status, and
+//! the health roll-up of the collector sections (disks, pools, arrays, databases, containers).
+
+use super::{ago, badge, esc, layout, url_segment, PageCaller};
+use crate::admin;
+use crate::api::read::SECTIONS;
+use crate::api::{blocking, ApiError, AppState};
+use crate::service::now_ms;
+use axum::extract::State;
+use axum::response::Html;
+use std::fmt::Write as _;
+
+/// `GET /`.
+pub async fn page(State(state): State<AppState>, caller: PageCaller) -> Result<Html<String>, ApiError> {
+    let (hosts, section_hosts) = blocking(&state.ctx, |ctx| {
+        let hosts = admin::hosts(ctx)?;
+        // How many hosts report each section at all (their detailed verdicts come with the
+        // collectors' own models).
+        let mut section_hosts = vec![0usize; SECTIONS.len()];
+        for host in &hosts {
+            let series = ctx.store.series.series(&host.agent_id)?;
+            for (index, (_, prefixes)) in SECTIONS.iter().enumerate() {
+                if series.iter().any(|key| prefixes.iter().any(|prefix| key.metric.starts_with(prefix))) {
+                    section_hosts[index] += 1;
+                }
+            }
+        }
+        Ok((hosts, section_hosts))
+    })
+    .await?;
+    let now = now_ms();
+    let count = |status: &str| hosts.iter().filter(|host| host.status == status).count();
+    let mut body = String::with_capacity(4096 + hosts.len() * 400);
+    let _ = write!(
+        body,
+        "<h1>Overview</h1><section class=\"summary\">\
+<div class=\"stat\"><b>{}</b> hosts</div><div class=\"stat online\"><b>{}</b> online</div>\
+<div class=\"stat stale\"><b>{}</b> stale</div><div class=\"stat offline\"><b>{}</b> offline</div>\
+<div class=\"stat revoked\"><b>{}</b> revoked</div></section>",
+        hosts.len(),
+        count("online"),
+        count("stale"),
+        count("offline"),
+        count("revoked"),
+    );
+    body.push_str("<h2>Health</h2><section class=\"health\">");
+    for ((name, _), n_hosts) in SECTIONS.iter().zip(&section_hosts) {
+        if *n_hosts == 0 {
+            let _ = write!(body, "<div class=\"stat muted\"><b>{name}</b> not reported yet</div>");
+        } else {
+            let _ = write!(body, "<div class=\"stat\"><b>{name}</b> reported by {n_hosts} hosts</div>");
+        }
+    }
+    body.push_str("<div class=\"stat muted\"><b>alerts</b> none open</div></section>");
+    body.push_str("<h2>Hosts</h2>");
+    if hosts.is_empty() {
+        body.push_str("<p class=\"muted\">No hosts yet. Enroll one from <a href=\"/agents\">Agents</a>.</p>");
+    } else {
+        body.push_str(
+            "<div class=\"table\"><table id=\"hosts\"><thead><tr><th>Host</th><th>Status</th><th>Last seen</th>\
+<th class=\"wide\">OS</th><th class=\"wide\">Agent</th></tr></thead><tbody>",
+        );
+        for host in &hosts {
+            let _ = write!(
+                body,
+                "<tr><td><a class=\"host-link\" href=\"/hosts/{}\">{}</a><div class=\"sub\">{}</div></td><td>{}</td><td>{}</td>\
+<td class=\"wide\">{}</td><td class=\"wide\">{}</td></tr>",
+                url_segment(&host.agent_id),
+                esc(&host.hostname),
+                esc(&host.agent_id),
+                badge(&host.status),
+                ago(host.last_seen_ms, now),
+                esc(&host.os),
+                esc(&host.agent_version),
+            );
+        }
+        body.push_str("</tbody></table></div>");
+    }
+    Ok(layout("Overview", &caller.0, "overview", &body))
+}

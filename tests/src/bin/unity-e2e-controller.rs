@@ -1,0 +1,14 @@
+//! The controller binary, built inside the e2e package so tests can run it as a real process
+//! (and kill it with SIGKILL) through `CARGO_BIN_EXE_unity-e2e-controller`.
+
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args = unity_controller::cli::Args::parse();
+    unity_controller::cli::init_tracing();
+    match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime.block_on(unity_controller::cli::main(args)),
+        Err(_) => ExitCode::from(70),
+    }
+}

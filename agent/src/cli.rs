@@ -105,6 +105,12 @@ pub enum CollectCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Databases on this host (PostgreSQL, MySQL/MariaDB, Redis, MongoDB, MinIO), found
+    /// without configuration and probed without credentials. Exit status 1 when one is down.
+    Databases {
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Logs go to stderr; the filter comes from `UNITY_LOG` (default: info for Unity, warn else).
@@ -161,6 +167,15 @@ async fn run_command(command: Command, config: Config) -> anyhow::Result<u8> {
         }
         Command::Collect(CollectCommand::Raid { json }) => {
             Some((diag::storage::collect_raid(&storage.raid).await?, json))
+        }
+        Command::Collect(CollectCommand::Databases { json }) => {
+            let instances = diag::databases::collect_databases(&config.databases).await?;
+            if json {
+                outln!("{}", serde_json::to_string_pretty(&instances)?);
+            } else {
+                outln!("{}", diag::databases::render_table(&instances));
+            }
+            return Ok(u8::from(instances.iter().any(|instance| !instance.reachable)));
         }
         Command::Parse { kind, file, .. } => {
             let output = if file.as_os_str() == "-" {
@@ -258,7 +273,7 @@ pub async fn enroll(
 async fn run_daemon(config: Config) -> anyhow::Result<()> {
     tracing::info!(config = %config.redacted(), "Starting.");
     let agent = runtime::start(config).await?;
-    shutdown_signal().await;
+    crate::notify::ready_until(shutdown_signal()).await;
     tracing::info!("Stopping.");
     agent.stop().await;
     Ok(())

@@ -5,6 +5,7 @@ use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::collect::databases::run::{DatabasesConfig, RawDatabasesConfig};
 use crate::collect::mdraid::RaidConfig;
 use crate::collect::smart::SmartConfig;
 use crate::collect::zfs::ZfsConfig;
@@ -28,6 +29,9 @@ pub struct RawConfig {
     /// Disks (SMART), ZFS pools and md RAID arrays.
     #[serde(default)]
     pub storage: RawStorageConfig,
+    /// Database discovery and probes.
+    #[serde(default)]
+    pub databases: RawDatabasesConfig,
 }
 
 /// The `[storage]` table.
@@ -105,6 +109,7 @@ pub struct Config {
     pub heartbeat: Duration,
     pub spool_max_bytes: u64,
     pub storage: StorageConfig,
+    pub databases: DatabasesConfig,
 }
 
 /// A configuration that cannot be used.
@@ -120,6 +125,9 @@ pub enum ConfigError {
     /// The file is not valid TOML or has unknown keys.
     #[error("parsing {path}: {message}")]
     Parse { path: PathBuf, message: String },
+    /// A section is invalid as a whole; the message names the key.
+    #[error("{0}")]
+    Section(String),
     /// A value has the wrong form.
     #[error("{key} = {value:?}: {message}")]
     Invalid {
@@ -183,6 +191,8 @@ impl Config {
             heartbeat: duration("heartbeat", raw.heartbeat.as_deref(), "30s")?,
             spool_max_bytes: raw.spool_max_bytes.unwrap_or(256 * 1024 * 1024),
             storage: StorageConfig::from_raw(raw.storage)?,
+            databases: DatabasesConfig::from_raw(raw.databases)
+                .map_err(|error| ConfigError::Section(error.to_string()))?,
         })
     }
 
@@ -225,6 +235,20 @@ mod tests {
         assert_eq!(config.data_dir, defaults.data_dir);
         assert_eq!(config.interval, defaults.interval);
         assert_eq!(config.spool_max_bytes, defaults.spool_max_bytes);
+    }
+
+    #[test]
+    fn packaged_config_examples_parse_when_uncommented() {
+        // Every commented `key = value` line of the packaged file must be valid when enabled.
+        let text: String = include_str!("../../packaging/agent.toml")
+            .lines()
+            .map(|line| line.strip_prefix("# ").filter(|rest| rest.contains(" = ") || rest.starts_with('[')).unwrap_or(line))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let raw: RawConfig = toml::from_str(&text).unwrap();
+        let config = Config::from_raw(raw).unwrap();
+        assert_eq!(config.databases.targets.len(), 1);
+        assert_eq!(config.storage.interval, Duration::from_secs(300));
     }
 
     #[test]

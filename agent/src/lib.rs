@@ -8,6 +8,7 @@ pub mod config;
 pub mod diag;
 pub mod exec;
 pub mod identity;
+pub mod notify;
 pub mod runtime;
 pub mod session;
 pub mod spool;

@@ -55,8 +55,17 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(series_options.max_chunk_samples);
+    let max_chunk_span_ms = std::env::var("UNITY_BENCH_CHUNK_HOURS")
+        .ok()
+        .and_then(|v| v.parse::<i64>().ok())
+        .map_or(series_options.max_chunk_span_ms, |hours| hours * 3_600_000);
+    let root = tempfile::tempdir().unwrap();
+    let db_path = root.path().join("db");
+    let wal_path = root.path().join("db-wal");
     let options = SeriesOptions {
+        wal_dir: Some(wal_path.clone()),
         max_chunk_samples,
+        max_chunk_span_ms,
         ..series_options
     };
     println!(
@@ -65,13 +74,8 @@ fn main() {
         options.max_chunk_span_ms / 3_600_000
     );
 
-    let db_dir = tempfile::tempdir().unwrap();
-    let db = sled::Config::new()
-        .path(db_dir.path())
-        .cache_capacity(64 * 1024 * 1024)
-        .open()
-        .unwrap();
-    let store = SeriesStore::open(&db, options).unwrap();
+    let db = sled_config(&db_path).open().unwrap();
+    let store = SeriesStore::open(&db, options.clone()).unwrap();
 
     // One report per host per scrape, grouped into ingest calls.
     let mut hosts: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
@@ -87,6 +91,8 @@ fn main() {
     let mut ingest_time = Duration::ZERO;
     let mut checkpoint_time = Duration::ZERO;
     let mut n_calls = 0;
+    let mut largest_wal = 0;
+    let mut largest_heads = 0;
     let mut step = 0;
     while step < n_steps {
         let end = (step + STEPS_PER_CALL).min(n_steps);
@@ -115,6 +121,9 @@ fn main() {
         store.ingest(&reports).unwrap();
         ingest_time += started.elapsed();
         n_calls += 1;
+        let stats = store.stats();
+        largest_wal = largest_wal.max(stats.wal_bytes);
+        largest_heads = largest_heads.max(stats.head_samples);
         if end / steps_per_checkpoint != step / steps_per_checkpoint {
             let started = Instant::now();
             store.checkpoint().unwrap();
@@ -136,7 +145,7 @@ fn main() {
         STEPS_PER_CALL * series.len()
     );
     println!(
-        "ingest (flushed):         {:.2} s = {:.0} samples/s",
+        "ingest (fsynced):         {:.2} s = {:.0} samples/s",
         ingest_time.as_secs_f64(),
         n_samples as f64 / ingest_time.as_secs_f64()
     );
@@ -145,12 +154,14 @@ fn main() {
         total.as_secs_f64(),
         n_samples as f64 / total.as_secs_f64()
     );
-    let on_disk = dir_size(db_dir.path());
+    let sled_bytes = dir_size(&db_path);
+    let wal_bytes = dir_size(&wal_path);
+    let per_sample = |bytes: u64| bytes as f64 / n_samples as f64;
     println!(
-        "sled directory:           {on_disk} bytes = {:.3} bytes/sample",
-        on_disk as f64 / n_samples as f64
+        "sled directory:           {sled_bytes} bytes = {:.3} bytes/sample",
+        per_sample(sled_bytes)
     );
-    for entry in std::fs::read_dir(db_dir.path()).unwrap() {
+    for entry in std::fs::read_dir(&db_path).unwrap() {
         let entry = entry.unwrap();
         println!(
             "  {:<22}  {} bytes",
@@ -158,6 +169,19 @@ fn main() {
             dir_size_or_len(&entry.path())
         );
     }
+    println!(
+        "WAL directory:            {wal_bytes} bytes = {:.3} bytes/sample ({} samples in open heads)",
+        per_sample(wal_bytes),
+        stats.head_samples
+    );
+    println!(
+        "on disk in total:         {} bytes = {:.3} bytes/sample",
+        sled_bytes + wal_bytes,
+        per_sample(sled_bytes + wal_bytes)
+    );
+    println!(
+        "largest WAL during run:   {largest_wal} bytes; most samples in open heads: {largest_heads}"
+    );
     println!(
         "chunk values:             {} bytes in {} chunks = {:.3} bytes/sample",
         stats.chunk_bytes,
@@ -202,13 +226,20 @@ fn main() {
     drop(store);
     drop(db);
     let started = Instant::now();
-    let db = sled::Config::new().path(db_dir.path()).open().unwrap();
+    let db = sled_config(&db_path).open().unwrap();
     let store = SeriesStore::open(&db, options).unwrap();
     println!(
         "reopen:                   {:.2} s ({} samples)",
         started.elapsed().as_secs_f64(),
         store.stats().n_samples
     );
+}
+
+/// sled as `storage::Store::open` configures it.
+fn sled_config(path: &Path) -> sled::Config {
+    sled::Config::new()
+        .path(path)
+        .cache_capacity(64 * 1024 * 1024)
 }
 
 fn generate(workspace: &Path, data_dir: &Path, csv: &Path, index: &Path) {

@@ -34,6 +34,24 @@ pub enum AdminRequest {
     ListSeries {
         agent_id: String,
     },
+    /// Adds a dashboard user (the password travels over the 0600 socket only).
+    AddUser {
+        name: String,
+        role: String,
+        password: String,
+    },
+    ListUsers,
+    CreateApiToken {
+        user: String,
+        name: String,
+    },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UserSummary {
+    pub name: String,
+    pub role: String,
+    pub created_at_ms: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -84,6 +102,17 @@ pub enum AdminResponse {
     },
     Series(Vec<SeriesView>),
     Error(String),
+    UserAdded { name: String },
+    Users(Vec<UserSummary>),
+    ApiToken { token: String, token_id: String },
+}
+
+/// Keeps the detail of internal API errors for the operator.
+fn from_api<T>(result: Result<T, crate::api::ApiError>) -> anyhow::Result<T> {
+    result.map_err(|error| match error {
+        crate::api::ApiError::Internal(detail) => anyhow::anyhow!(detail),
+        other => anyhow::anyhow!(other),
+    })
 }
 
 /// Creates a join token valid for `ttl`.
@@ -227,6 +256,30 @@ pub fn handle(ctx: &Context, request: AdminRequest) -> AdminResponse {
                         })
                         .collect(),
                 )
+            }
+            AdminRequest::AddUser { name, role, password } => {
+                let role = from_api(crate::api::write::parse_role(&role))?;
+                from_api(crate::api::write::create_user(ctx, "cli", &name, role, &password))?;
+                AdminResponse::UserAdded { name }
+            }
+            AdminRequest::ListUsers => AdminResponse::Users(
+                ctx.store
+                    .auth
+                    .users()?
+                    .into_iter()
+                    .map(|user| UserSummary {
+                        name: user.name,
+                        role: user.role.as_str().to_owned(),
+                        created_at_ms: user.created_at_ms,
+                    })
+                    .collect(),
+            ),
+            AdminRequest::CreateApiToken { user, name } => {
+                let (token, record) = from_api(crate::api::write::create_api_token(ctx, "cli", &user, &name))?;
+                AdminResponse::ApiToken {
+                    token,
+                    token_id: record.token_id,
+                }
             }
             AdminRequest::ListSeries { agent_id } => AdminResponse::Series(
                 ctx.store

@@ -47,6 +47,9 @@ pub enum Command {
         /// HOST:PORT agents should use, printed in join commands.
         #[arg(long)]
         advertise: Option<String>,
+        /// TCP address of the dashboard and REST API, e.g. 0.0.0.0:7480.
+        #[arg(long, env = "UNITY_CONTROLLER_API_LISTEN")]
+        api_listen: Option<String>,
     },
     /// Run a controller and an enrolled local agent in one process, for trying Unity out.
     Quickstart {
@@ -88,6 +91,42 @@ pub enum Command {
     },
     /// Check the configuration file and exit.
     CheckConfig,
+    /// Dashboard users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// API tokens for scripts and Grafana (`Authorization: Bearer`).
+    #[command(subcommand)]
+    Apitoken(ApiTokenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a dashboard user. Without --password-file a random password is generated and printed.
+    Add {
+        name: String,
+        /// admin (may change things) or viewer (read only).
+        #[arg(long, default_value = "viewer")]
+        role: String,
+        /// Read the password from this file (first line); never from the command line.
+        #[arg(long)]
+        password_file: Option<PathBuf>,
+    },
+    /// List users and roles.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApiTokenCommand {
+    /// Create an API token acting as USER; printed once (only its hash is stored).
+    Create {
+        #[arg(long)]
+        user: String,
+        #[arg(long)]
+        name: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -141,7 +180,15 @@ fn load_config(args: &Args) -> anyhow::Result<Config> {
     if let Some(data_dir) = &args.data_dir {
         raw.data_dir = Some(data_dir.clone());
     }
-    if let Command::Run { listen, advertise } = &args.command {
+    if let Command::Run {
+        listen,
+        advertise,
+        api_listen,
+    } = &args.command
+    {
+        if api_listen.is_some() {
+            raw.api_listen = api_listen.clone();
+        }
         if listen.is_some() {
             raw.listen = listen.clone();
         }
@@ -287,6 +334,49 @@ async fn run_command(command: Command, config: Config) -> anyhow::Result<()> {
                 other => unexpected(other),
             }
         }
+        Command::User(UserCommand::Add { name, role, password_file }) => {
+            let (password, generated) = match password_file {
+                Some(path) => {
+                    let text = tokio::fs::read_to_string(&path)
+                        .await
+                        .with_context(|| format!("reading {}", path.display()))?;
+                    (text.lines().next().unwrap_or("").to_owned(), false)
+                }
+                None => (crate::api::write::random_password(), true),
+            };
+            let request = AdminRequest::AddUser { name, role: role.clone(), password: password.clone() };
+            match admin_call(&config, request).await? {
+                AdminResponse::UserAdded { name } => {
+                    outln!("Added user {name} ({role}).");
+                    if generated {
+                        outln!("Password (shown once): {password}");
+                    }
+                    Ok(())
+                }
+                other => unexpected(other),
+            }
+        }
+        Command::User(UserCommand::List { json }) => match admin_call(&config, AdminRequest::ListUsers).await? {
+            AdminResponse::Users(users) if json => print_json(&users),
+            AdminResponse::Users(users) => {
+                outln!("{:<24} {:<8} CREATED", "USER", "ROLE");
+                for user in users {
+                    outln!("{:<24} {:<8} {}", user.name, user.role, format_time_ms(user.created_at_ms));
+                }
+                Ok(())
+            }
+            other => unexpected(other),
+        },
+        Command::Apitoken(ApiTokenCommand::Create { user, name }) => {
+            match admin_call(&config, AdminRequest::CreateApiToken { user, name }).await? {
+                AdminResponse::ApiToken { token, token_id } => {
+                    outln!("API token {token_id} (shown once; send as `Authorization: Bearer <token>`):");
+                    outln!("{token}");
+                    Ok(())
+                }
+                other => unexpected(other),
+            }
+        }
         Command::Agents(AgentsCommand::Revoke { agent_id }) => {
             match admin_call(&config, AdminRequest::RevokeAgent { agent_id }).await? {
                 AdminResponse::Revoked {
@@ -357,13 +447,33 @@ fn unexpected(response: AdminResponse) -> anyhow::Result<()> {
 
 async fn run_daemon(config: Config) -> anyhow::Result<()> {
     let running = service::start(config).await?;
+    announce_dashboard(&running).await?;
     tracing::info!(
         ca_hash = %running.context.ca.ca_hash(),
         "Ready. Create a join token with `unity-controller token create`."
     );
-    shutdown_signal().await;
+    unity_agent::notify::ready_until(shutdown_signal()).await;
     tracing::info!("Shutting down.");
     running.shutdown().await
+}
+
+/// On first start (no users yet) creates `admin` with a random password, printed once to
+/// stderr (never to the log); then says where the dashboard is.
+pub async fn announce_dashboard(running: &service::RunningController) -> anyhow::Result<()> {
+    let context = running.context.clone();
+    let first_admin = tokio::task::spawn_blocking(move || crate::api::write::ensure_first_admin(&context))
+        .await?
+        .map_err(|error| anyhow::anyhow!("creating the first admin: {error}"))?;
+    if let Some((user, password)) = first_admin {
+        tracing::info!(%user, "Created the first dashboard admin; its password is printed on stderr once.");
+        eprintln!(
+            "\nDashboard: {}\nFirst admin created. User: {user}  Password (shown once): {password}\n\
+Add more users with `unity-controller user add NAME --role admin|viewer`.\n",
+            running.dashboard_url
+        );
+    }
+    tracing::info!(url = %running.dashboard_url, "Dashboard ready.");
+    Ok(())
 }
 
 /// Resolves on SIGINT or SIGTERM.

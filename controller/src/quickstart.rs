@@ -44,11 +44,20 @@ pub async fn run(dir: PathBuf, listen: &str, interval: &str) -> anyhow::Result<(
         outln!("Enrolled the local agent as {agent_id}.");
     }
     let agent = unity_agent::runtime::start(agent_config).await?;
+    let context = controller.context.clone();
+    let first_admin = tokio::task::spawn_blocking(move || crate::api::write::ensure_first_admin(&context))
+        .await?
+        .map_err(|error| anyhow::anyhow!("creating the first admin: {error}"))?;
     let data_dir = controller_dir.display();
     outln!();
     outln!("Unity quickstart is running.");
     outln!("  Controller (QUIC):   {address}");
     outln!("  CA pin:              {}", controller.context.ca.ca_hash());
+    outln!("  Dashboard:           {}", controller.dashboard_url);
+    match &first_admin {
+        Some((user, password)) => outln!("  Dashboard login:     {user} / {password}   (shown once)"),
+        None => outln!("  Dashboard login:     your existing users (add one: unity-controller --data-dir {} user add NAME --role admin)", controller_dir.display()),
+    }
     outln!("  Data:                {}", dir.display());
     outln!("  Hosts:               unity-controller --data-dir {data_dir} hosts");
     outln!("  History:             unity-controller --data-dir {data_dir} query <AGENT_ID> cpu_usage_ratio --since 10m");

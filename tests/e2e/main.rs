@@ -3,9 +3,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
 
+mod api;
+mod dashboard;
+mod databases;
 mod durability;
 mod enrollment;
 mod frames;
 mod ingest;
 mod renewal;
 mod revocation;
+mod storage;

@@ -47,6 +47,7 @@ pub fn controller_config(data_dir: &Path) -> Config {
         data_dir: Some(data_dir.to_owned()),
         listen: Some("127.0.0.1:0".into()),
         advertise: Some("127.0.0.1:0".into()),
+        api_listen: Some("127.0.0.1:0".into()),
         ..RawConfig::default()
     })
     .unwrap()
@@ -144,6 +145,7 @@ impl ControllerProcess {
             .arg(data_dir)
             .args(["run", "--listen", &address.to_string(), "--advertise", &address.to_string()])
             .env("UNITY_LOG", "warn")
+            .env("UNITY_CONTROLLER_API_LISTEN", "127.0.0.1:0")
             .spawn()
             .expect("controller process starts");
         let socket = data_dir.join("admin.sock");
@@ -193,4 +195,36 @@ pub fn ca_hash_of(data_dir: &Path) -> String {
     use rustls_pki_types::pem::PemObject;
     let der = rustls_pki_types::CertificateDer::from_pem_file(data_dir.join("ca").join("ca.crt")).unwrap();
     unity_shared::tls::ca_hash(&der).unwrap()
+}
+
+pub mod http;
+pub mod webdriver;
+
+/// Adds a dashboard user to an in-process controller; returns the password.
+pub async fn add_user(controller: &RunningController, name: &str, role: &str) -> String {
+    let context = controller.context.clone();
+    let (name, role) = (name.to_owned(), role.to_owned());
+    tokio::task::spawn_blocking(move || {
+        let password = unity_controller::api::write::random_password();
+        let role = unity_controller::api::write::parse_role(&role).unwrap();
+        unity_controller::api::write::create_user(&context, "test", &name, role, &password).unwrap();
+        password
+    })
+    .await
+    .unwrap()
+}
+
+/// An HTTP client for the controller's dashboard and API, logged in as `name`.
+pub async fn logged_in_client(controller: &RunningController, name: &str, password: &str) -> http::HttpClient {
+    let mut client = http::HttpClient::new(controller.api_addr);
+    let response = client.login(name, password).await;
+    assert_eq!(response.status, 200, "login as {name}: {}", response.text());
+    client
+}
+
+/// `target/test-output/` of the workspace (created), for screenshots and other artefacts.
+pub fn test_output_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-output");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.canonicalize().unwrap_or(dir)
 }

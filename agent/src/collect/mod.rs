@@ -6,5 +6,6 @@
 pub mod databases;
 pub mod mdraid;
 pub mod smart;
+pub mod stack;
 pub mod system;
 pub mod zfs;

@@ -11,12 +11,8 @@ use crate::collect::databases::{self, DatabasesConfig};
 
 /// Discovers databases on this host with no configuration and probes each one, every probe
 /// bounded by `timeout`.
-pub async fn collect_databases(timeout: Duration) -> anyhow::Result<Vec<DatabaseInstance>> {
-    let config = DatabasesConfig {
-        timeout,
-        ..DatabasesConfig::default()
-    };
-    databases::collect(&config, &[], &[]).await
+pub async fn collect_databases(config: &DatabasesConfig) -> anyhow::Result<Vec<DatabaseInstance>> {
+    databases::collect(config, &[], &[]).await
 }
 
 fn yes_no(value: Option<bool>) -> &'static str {
@@ -112,7 +108,10 @@ pub fn render_table(instances: &[DatabaseInstance]) -> String {
                 parts.push(format!("role {:?}", replication.role).to_lowercase());
             }
             if let Some(uptime) = health.uptime_seconds {
-                parts.push(format!("up {}", humantime::format_duration(Duration::from_secs(uptime))));
+                parts.push(format!(
+                    "up {}",
+                    humantime::format_duration(Duration::from_secs(uptime))
+                ));
             }
             if let Some(memory) = health.used_memory_bytes {
                 parts.push(format!("memory {} MiB", memory / (1024 * 1024)));
@@ -121,7 +120,10 @@ pub fn render_table(instances: &[DatabaseInstance]) -> String {
                 parts.push(format!("{} databases", health.databases.len()));
             }
             if let Some(healthy) = health.cluster_healthy {
-                parts.push(format!("cluster {}", if healthy { "healthy" } else { "NO QUORUM" }));
+                parts.push(format!(
+                    "cluster {}",
+                    if healthy { "healthy" } else { "NO QUORUM" }
+                ));
             }
             if !parts.is_empty() {
                 let _ = writeln!(out, "{}: {}", instance.endpoint, parts.join(", "));

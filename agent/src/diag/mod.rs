@@ -2,4 +2,5 @@
 
 pub mod databases;
 pub mod parse;
+pub mod stack;
 pub mod storage;

@@ -1,8 +1,9 @@
-//! The running agent: collector loops that spool reports ([`system`], [`storage`]), a
+//! The running agent: collector loops that spool reports ([`system`], [`storage`], `databases`), a
 //! connection loop that keeps one QUIC connection to the controller ([`connection`]), and the
 //! status file that `unity-agent status` reads.
 
 mod connection;
+mod databases;
 pub mod storage;
 mod system;
 
@@ -133,6 +134,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningAgent> {
             shutdown_rx.clone(),
         )),
         tokio::spawn(storage::collector_loop(state.clone(), shutdown_rx.clone())),
+        tokio::spawn(databases::collector_loop(state.clone(), shutdown_rx.clone())),
         tokio::spawn(connection::connection_loop(
             state.clone(),
             identity,

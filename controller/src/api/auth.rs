@@ -31,7 +31,10 @@ pub const LOGIN_WINDOW: Duration = Duration::from_secs(300);
 #[derive(Debug, Clone)]
 pub enum Credential {
     /// A session cookie: changes need this CSRF token.
-    Session { session_hash: [u8; 32], csrf_token: String },
+    Session {
+        session_hash: [u8; 32],
+        csrf_token: String,
+    },
     /// An `Authorization: Bearer` API token.
     Bearer,
 }
@@ -49,7 +52,9 @@ impl Caller {
     pub fn require_admin(&self) -> Result<(), ApiError> {
         match self.role {
             Role::Admin => Ok(()),
-            Role::Viewer => Err(ApiError::Forbidden("viewers cannot change anything; ask an admin")),
+            Role::Viewer => Err(ApiError::Forbidden(
+                "viewers cannot change anything; ask an admin",
+            )),
         }
     }
 
@@ -98,7 +103,10 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 }
 
 /// Finds the caller from a bearer token or a session cookie; `None` if neither is valid.
-pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Option<Caller>, ApiError> {
+pub async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<Caller>, ApiError> {
     if let Some(token) = bearer(headers) {
         let token_hash = store_auth::secret_hash(token);
         return blocking(&state.ctx, move |ctx| {
@@ -136,7 +144,9 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Optio
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        authenticate(state, &parts.headers).await?.ok_or(ApiError::Unauthorized)
+        authenticate(state, &parts.headers)
+            .await?
+            .ok_or(ApiError::Unauthorized)
     }
 }
 
@@ -148,7 +158,10 @@ impl FromRequestParts<AppState> for Admin {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let caller = Caller::from_request_parts(parts, state).await?;
-        let header = parts.headers.get(CSRF_HEADER).and_then(|value| value.to_str().ok());
+        let header = parts
+            .headers
+            .get(CSRF_HEADER)
+            .and_then(|value| value.to_str().ok());
         caller.require_csrf(header)?;
         caller.require_admin()?;
         Ok(Admin(caller))
@@ -164,11 +177,17 @@ pub struct LoginLimiter {
 impl LoginLimiter {
     /// `Err(retry_after)` when any key has used up its failures.
     pub fn check(&self, keys: &[String], now: Instant) -> Result<(), Duration> {
-        let mut failures = self.failures.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut failures = self
+            .failures
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let mut wait = Duration::ZERO;
         for key in keys {
             if let Some(times) = failures.get_mut(key) {
-                while times.front().is_some_and(|&at| now.duration_since(at) >= LOGIN_WINDOW) {
+                while times
+                    .front()
+                    .is_some_and(|&at| now.duration_since(at) >= LOGIN_WINDOW)
+                {
                     times.pop_front();
                 }
                 if times.len() >= MAX_LOGIN_FAILURES {
@@ -186,9 +205,16 @@ impl LoginLimiter {
     }
 
     pub fn record_failure(&self, keys: &[String], now: Instant) {
-        let mut failures = self.failures.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut failures = self
+            .failures
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         if failures.len() > 10_000 {
-            failures.retain(|_, times| times.back().is_some_and(|&at| now.duration_since(at) < LOGIN_WINDOW));
+            failures.retain(|_, times| {
+                times
+                    .back()
+                    .is_some_and(|&at| now.duration_since(at) < LOGIN_WINDOW)
+            });
         }
         for key in keys {
             let times = failures.entry(key.clone()).or_default();
@@ -226,7 +252,9 @@ pub async fn login_user(
     let name = username.clone();
     let result = blocking(&state.ctx, move |ctx| {
         let user = ctx.store.auth.user(&name)?;
-        let hash = user.as_ref().map_or(decoy.as_str(), |user| user.password_hash.as_str());
+        let hash = user
+            .as_ref()
+            .map_or(decoy.as_str(), |user| user.password_hash.as_str());
         let valid = store_auth::verify_password(&password, hash);
         let now = now_ms();
         let Some(user) = user.filter(|_| valid) else {
@@ -246,7 +274,9 @@ pub async fn login_user(
             created_at_ms: now,
             expires_at_ms: now + ttl_ms,
         };
-        ctx.store.auth.put_session(store_auth::secret_hash(&session_id), &record)?;
+        ctx.store
+            .auth
+            .put_session(store_auth::secret_hash(&session_id), &record)?;
         ctx.store.auth.audit(&AuditRecord {
             at_ms: now,
             actor: user.name.clone(),
@@ -300,7 +330,9 @@ pub fn session_cookie(state: &AppState, session_id: &str) -> HeaderValue {
 /// The `Set-Cookie` value that ends a session in the browser.
 pub fn clear_cookie(state: &AppState) -> HeaderValue {
     if state.secure_cookies {
-        HeaderValue::from_static("unity_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0; Secure")
+        HeaderValue::from_static(
+            "unity_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0; Secure",
+        )
     } else {
         HeaderValue::from_static("unity_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0")
     }
@@ -339,11 +371,23 @@ pub async fn login(
 }
 
 /// `POST /api/v1/logout`: needs the CSRF header like every other change.
-pub async fn logout(State(state): State<AppState>, caller: Caller, headers: HeaderMap) -> Result<Response, ApiError> {
-    caller.require_csrf(headers.get(CSRF_HEADER).and_then(|value| value.to_str().ok()))?;
+pub async fn logout(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    caller.require_csrf(
+        headers
+            .get(CSRF_HEADER)
+            .and_then(|value| value.to_str().ok()),
+    )?;
     logout_caller(&state, &caller).await?;
     let body = serde_json::json!({ "logged_out": true });
-    Ok(([(header::SET_COOKIE, clear_cookie(&state))], axum::Json(body)).into_response())
+    Ok((
+        [(header::SET_COOKIE, clear_cookie(&state))],
+        axum::Json(body),
+    )
+        .into_response())
 }
 
 /// `GET /api/v1/session`: who am I, and the CSRF token for changes.
@@ -368,7 +412,9 @@ mod tests {
             assert!(limiter.check(&keys, start).is_ok(), "failure {n}");
             limiter.record_failure(&keys, start);
         }
-        let wait = limiter.check(&keys, start + Duration::from_secs(60)).unwrap_err();
+        let wait = limiter
+            .check(&keys, start + Duration::from_secs(60))
+            .unwrap_err();
         assert_eq!(wait, Duration::from_secs(240));
         let other_ip = vec!["ip:2".to_owned(), "user:ada".to_owned()];
         assert!(limiter.check(&other_ip, start).is_err(), "per user too");
@@ -378,8 +424,14 @@ mod tests {
     #[test]
     fn cookies_and_bearer_tokens_are_parsed() {
         let mut headers = HeaderMap::new();
-        headers.insert(header::COOKIE, HeaderValue::from_static("a=1; unity_session=abc; b=2"));
-        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("bearer  xyz"));
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; unity_session=abc; b=2"),
+        );
+        headers.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("bearer  xyz"),
+        );
         assert_eq!(cookie(&headers, SESSION_COOKIE), Some("abc"));
         assert_eq!(cookie(&headers, "c"), None);
         assert_eq!(bearer(&headers), Some("xyz"));

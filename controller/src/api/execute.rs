@@ -18,7 +18,12 @@ fn command_error(error: CommandError) -> ApiError {
     ApiError::Unavailable(error.to_string())
 }
 
-async fn audited(state: &AppState, actor: String, action: &'static str, target: String) -> Result<(), ApiError> {
+async fn audited(
+    state: &AppState,
+    actor: String,
+    action: &'static str,
+    target: String,
+) -> Result<(), ApiError> {
     blocking(&state.ctx, move |ctx| audit(ctx, &actor, action, &target)).await
 }
 
@@ -45,7 +50,9 @@ pub async fn ping(
         .await
         .map_err(command_error)?;
     if pong.nonce != nonce {
-        return Err(ApiError::Unavailable("the agent answered with a wrong nonce".into()));
+        return Err(ApiError::Unavailable(
+            "the agent answered with a wrong nonce".into(),
+        ));
     }
     Ok(Json(PingResult {
         agent_id: agent_id.to_string(),

@@ -17,7 +17,10 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 /// `GET /metrics`.
-pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+pub async fn metrics(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     if let Some(expected) = &state.ctx.config.metrics_token {
         let provided = headers
             .get(header::AUTHORIZATION)
@@ -29,14 +32,27 @@ pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Resul
         }
     }
     let text = blocking(&state.ctx, render).await?;
-    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response())
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response())
 }
 
 /// A metric or label name reduced to `[a-zA-Z0-9_]`, not starting with a digit.
 pub fn sanitize_name(name: &str) -> String {
     let mut clean: String = name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     if clean.is_empty() || clean.starts_with(|c: char| c.is_ascii_digit()) {
         clean.insert(0, '_');
@@ -46,14 +62,21 @@ pub fn sanitize_name(name: &str) -> String {
 
 /// A label value with `\`, `"` and newlines escaped.
 pub fn escape_value(value: &str) -> String {
-    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 fn format_value(value: f64) -> String {
     if value.is_nan() {
         "NaN".into()
     } else if value.is_infinite() {
-        if value > 0.0 { "+Inf".into() } else { "-Inf".into() }
+        if value > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        }
     } else {
         format!("{value}")
     }
@@ -81,7 +104,11 @@ pub fn render(ctx: &Context) -> Result<String, ApiError> {
         families
             .entry("unity_host_up".into())
             .or_default()
-            .push(format!("unity_host_up{{{}}} {}", labels_text(&host_labels), format_value(up)));
+            .push(format!(
+                "unity_host_up{{{}}} {}",
+                labels_text(&host_labels),
+                format_value(up)
+            ));
         families
             .entry("unity_host_last_seen_timestamp_seconds".into())
             .or_default()
@@ -104,10 +131,18 @@ pub fn render(ctx: &Context) -> Result<String, ApiError> {
     }
     let mut text = String::new();
     for (name, lines) in families {
-        let kind = if name.ends_with("_total") { "counter" } else { "gauge" };
+        let kind = if name.ends_with("_total") {
+            "counter"
+        } else {
+            "gauge"
+        };
         let help = match name.as_str() {
-            "unity_host_up" => "Whether the host's agent is connected and reporting (1) or not (0).",
-            "unity_host_last_seen_timestamp_seconds" => "When the controller last heard from the host.",
+            "unity_host_up" => {
+                "Whether the host's agent is connected and reporting (1) or not (0)."
+            }
+            "unity_host_last_seen_timestamp_seconds" => {
+                "When the controller last heard from the host."
+            }
             _ => "Latest value reported by the Unity agent.",
         };
         let _ = writeln!(text, "# HELP {name} {help}");

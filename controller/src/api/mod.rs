@@ -168,7 +168,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiForm<T> {
         axum::Form::<T>::from_request(request, state)
             .await
             .map(|axum::Form(value)| ApiForm(value))
-            .map_err(|error: FormRejection| rejected(error.status(), format!("bad form: {}", error.body_text())))
+            .map_err(|error: FormRejection| {
+                rejected(error.status(), format!("bad form: {}", error.body_text()))
+            })
     }
 }
 
@@ -177,12 +179,18 @@ pub struct ApiQuery<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     type Rejection = ApiError;
-    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, ApiError> {
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, ApiError> {
         axum::extract::Query::<T>::from_request_parts(parts, state)
             .await
             .map(|axum::extract::Query(value)| ApiQuery(value))
             .map_err(|error: QueryRejection| {
-                rejected(StatusCode::BAD_REQUEST, format!("bad query string: {}", error.body_text()))
+                rejected(
+                    StatusCode::BAD_REQUEST,
+                    format!("bad query string: {}", error.body_text()),
+                )
             })
     }
 }
@@ -192,11 +200,16 @@ pub struct ApiPath<T>(pub T);
 
 impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
     type Rejection = ApiError;
-    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, ApiError> {
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, ApiError> {
         axum::extract::Path::<T>::from_request_parts(parts, state)
             .await
             .map(|axum::extract::Path(value)| ApiPath(value))
-            .map_err(|error: PathRejection| rejected(error.status(), format!("bad path: {}", error.body_text())))
+            .map_err(|error: PathRejection| {
+                rejected(error.status(), format!("bad path: {}", error.body_text()))
+            })
     }
 }
 
@@ -222,16 +235,30 @@ pub fn router(state: AppState) -> Router {
         .route("/hosts/{agent_id}", get(read::host))
         .route("/hosts/{agent_id}/series", get(read::series))
         .route("/hosts/{agent_id}/query", get(read::query))
-        .route("/hosts/{agent_id}/revoke", post(write::revoke_agent_handler))
+        .route(
+            "/hosts/{agent_id}/revoke",
+            post(write::revoke_agent_handler),
+        )
         .route("/hosts/{agent_id}/ping", post(execute::ping))
         .route("/hosts/{agent_id}/collect", post(execute::collect_now))
-        .route("/join-tokens", get(read::join_tokens).post(write::create_join_token_handler))
+        .route(
+            "/join-tokens",
+            get(read::join_tokens).post(write::create_join_token_handler),
+        )
         .route("/users", get(read::users).post(write::create_user_handler))
         .route("/users/{name}", delete(write::delete_user_handler))
-        .route("/api-tokens", get(read::api_tokens).post(write::create_api_token_handler))
-        .route("/api-tokens/{token_id}", delete(write::delete_api_token_handler))
+        .route(
+            "/api-tokens",
+            get(read::api_tokens).post(write::create_api_token_handler),
+        )
+        .route(
+            "/api-tokens/{token_id}",
+            delete(write::delete_api_token_handler),
+        )
         .route("/audit", get(read::audit))
-        .fallback(|| async { ApiError::NotFound("no such API endpoint; see /api/v1/openapi.json".into()) });
+        .fallback(|| async {
+            ApiError::NotFound("no such API endpoint; see /api/v1/openapi.json".into())
+        });
     Router::new()
         .nest("/api/v1", api)
         .route("/metrics", get(metrics::metrics))
@@ -249,9 +276,15 @@ async fn security_headers(mut response: Response) -> Response {
             "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'",
         ),
     );
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
     if !headers.contains_key(header::CACHE_CONTROL) {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
@@ -262,7 +295,8 @@ async fn security_headers(mut response: Response) -> Response {
 #[derive(Debug, Clone, Copy)]
 pub struct ClientAddr(pub SocketAddr);
 
-impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, tokio::net::TcpListener>>
+impl
+    axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, tokio::net::TcpListener>>
     for ClientAddr
 {
     fn connect_info(stream: axum::serve::IncomingStream<'_, tokio::net::TcpListener>) -> Self {
@@ -270,7 +304,9 @@ impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, toki
     }
 }
 
-impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, tls::TlsListener>> for ClientAddr {
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, tls::TlsListener>>
+    for ClientAddr
+{
     fn connect_info(stream: axum::serve::IncomingStream<'_, tls::TlsListener>) -> Self {
         ClientAddr(*stream.remote_addr())
     }
@@ -278,15 +314,19 @@ impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, tls:
 
 /// Binds `api_listen` and serves the dashboard and API until the task is aborted. Returns the
 /// bound address, whether it speaks HTTPS, and the task.
-pub async fn serve(ctx: Arc<Context>) -> anyhow::Result<(SocketAddr, bool, tokio::task::JoinHandle<()>)> {
+pub async fn serve(
+    ctx: Arc<Context>,
+) -> anyhow::Result<(SocketAddr, bool, tokio::task::JoinHandle<()>)> {
     let listen = ctx.config.api_listen;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("binding the dashboard and API to {listen}"))?;
     let local_addr = listener.local_addr()?;
     let acceptor = tls::acceptor(&ctx, local_addr).await?;
-    let decoy_hash = tokio::task::spawn_blocking(|| crate::storage::auth::hash_password(&crate::storage::auth::random_secret()))
-        .await??;
+    let decoy_hash = tokio::task::spawn_blocking(|| {
+        crate::storage::auth::hash_password(&crate::storage::auth::random_secret())
+    })
+    .await??;
     let state = AppState {
         ctx,
         limiter: Arc::new(auth::LoginLimiter::default()),

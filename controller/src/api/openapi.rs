@@ -30,13 +30,62 @@ struct Operation {
 }
 
 const OPERATIONS: &[Operation] = &[
-    op("post", "/api/v1/login", "Log in; sets the session cookie and returns the CSRF token", Access::Public, &[], Some(login_body)),
-    op("post", "/api/v1/logout", "End the session (needs X-CSRF-Token)", Access::User, &[], None),
-    op("get", "/api/v1/session", "The caller and the session's CSRF token", Access::User, &[], None),
-    op("get", "/api/v1/openapi.json", "This document", Access::User, &[], None),
-    op("get", "/api/v1/hosts", "Every host with status (online, stale, offline, revoked) and last seen", Access::User, &[], None),
-    op("get", "/api/v1/hosts/{agent_id}", "One host: status, latest values, collector sections", Access::User, &[], None),
-    op("get", "/api/v1/hosts/{agent_id}/series", "The host's series (metric and labels)", Access::User, &[], None),
+    op(
+        "post",
+        "/api/v1/login",
+        "Log in; sets the session cookie and returns the CSRF token",
+        Access::Public,
+        &[],
+        Some(login_body),
+    ),
+    op(
+        "post",
+        "/api/v1/logout",
+        "End the session (needs X-CSRF-Token)",
+        Access::User,
+        &[],
+        None,
+    ),
+    op(
+        "get",
+        "/api/v1/session",
+        "The caller and the session's CSRF token",
+        Access::User,
+        &[],
+        None,
+    ),
+    op(
+        "get",
+        "/api/v1/openapi.json",
+        "This document",
+        Access::User,
+        &[],
+        None,
+    ),
+    op(
+        "get",
+        "/api/v1/hosts",
+        "Every host with status (online, stale, offline, revoked) and last seen",
+        Access::User,
+        &[],
+        None,
+    ),
+    op(
+        "get",
+        "/api/v1/hosts/{agent_id}",
+        "One host: status, latest values, collector sections",
+        Access::User,
+        &[],
+        None,
+    ),
+    op(
+        "get",
+        "/api/v1/hosts/{agent_id}/series",
+        "The host's series (metric and labels)",
+        Access::User,
+        &[],
+        None,
+    ),
     op(
         "get",
         "/api/v1/hosts/{agent_id}/query",
@@ -44,27 +93,138 @@ const OPERATIONS: &[Operation] = &[
         Access::User,
         &[
             ("metric", "Metric name, e.g. cpu_usage_ratio", true),
-            ("range", "Duration back from now: 1h, 6h, 24h, 7d, 30d (1m to 400d; default 1h)", false),
-            ("from", "Start, Unix milliseconds (with `to`, instead of `range`)", false),
+            (
+                "range",
+                "Duration back from now: 1h, 6h, 24h, 7d, 30d (1m to 400d; default 1h)",
+                false,
+            ),
+            (
+                "from",
+                "Start, Unix milliseconds (with `to`, instead of `range`)",
+                false,
+            ),
             ("to", "End (exclusive), Unix milliseconds", false),
-            ("labels", "Only series with these labels: name=value,name=value", false),
-            ("max_points", "Downsample to at most this many points per series (1-10000, default 1000)", false),
+            (
+                "labels",
+                "Only series with these labels: name=value,name=value",
+                false,
+            ),
+            (
+                "max_points",
+                "Downsample to at most this many points per series (1-10000, default 1000)",
+                false,
+            ),
         ],
         None,
     ),
-    op("post", "/api/v1/hosts/{agent_id}/revoke", "Revoke the agent's certificate and close its connection", Access::Admin, &[], None),
-    op("post", "/api/v1/hosts/{agent_id}/ping", "Ping the connected agent", Access::Admin, &[], None),
-    op("post", "/api/v1/hosts/{agent_id}/collect", "Ask the connected agent to collect now", Access::Admin, &[], None),
-    op("get", "/api/v1/join-tokens", "Join tokens (never their secrets)", Access::User, &[], None),
-    op("post", "/api/v1/join-tokens", "Create a single-use join token; returns the join command", Access::Admin, &[], Some(join_token_body)),
-    op("get", "/api/v1/users", "Users and roles", Access::User, &[], None),
-    op("post", "/api/v1/users", "Add a user", Access::Admin, &[], Some(user_body)),
-    op("delete", "/api/v1/users/{name}", "Delete a user with their sessions and API tokens", Access::Admin, &[], None),
-    op("get", "/api/v1/api-tokens", "API tokens (all for admins, own for viewers)", Access::User, &[], None),
-    op("post", "/api/v1/api-tokens", "Create an API token (shown once)", Access::Admin, &[], Some(api_token_body)),
-    op("delete", "/api/v1/api-tokens/{token_id}", "Delete an API token", Access::Admin, &[], None),
-    op("get", "/api/v1/audit", "Audit log, newest first (admins)", Access::Admin, &[("limit", "At most this many records (1-1000, default 200)", false)], None),
-    op("get", "/metrics", "Latest values in the Prometheus text format", Access::Metrics, &[], None),
+    op(
+        "post",
+        "/api/v1/hosts/{agent_id}/revoke",
+        "Revoke the agent's certificate and close its connection",
+        Access::Admin,
+        &[],
+        None,
+    ),
+    op(
+        "post",
+        "/api/v1/hosts/{agent_id}/ping",
+        "Ping the connected agent",
+        Access::Admin,
+        &[],
+        None,
+    ),
+    op(
+        "post",
+        "/api/v1/hosts/{agent_id}/collect",
+        "Ask the connected agent to collect now",
+        Access::Admin,
+        &[],
+        None,
+    ),
+    op(
+        "get",
+        "/api/v1/join-tokens",
+        "Join tokens (never their secrets)",
+        Access::User,
+        &[],
+        None,
+    ),
+    op(
+        "post",
+        "/api/v1/join-tokens",
+        "Create a single-use join token; returns the join command",
+        Access::Admin,
+        &[],
+        Some(join_token_body),
+    ),
+    op(
+        "get",
+        "/api/v1/users",
+        "Users and roles",
+        Access::User,
+        &[],
+        None,
+    ),
+    op(
+        "post",
+        "/api/v1/users",
+        "Add a user",
+        Access::Admin,
+        &[],
+        Some(user_body),
+    ),
+    op(
+        "delete",
+        "/api/v1/users/{name}",
+        "Delete a user with their sessions and API tokens",
+        Access::Admin,
+        &[],
+        None,
+    ),
+    op(
+        "get",
+        "/api/v1/api-tokens",
+        "API tokens (all for admins, own for viewers)",
+        Access::User,
+        &[],
+        None,
+    ),
+    op(
+        "post",
+        "/api/v1/api-tokens",
+        "Create an API token (shown once)",
+        Access::Admin,
+        &[],
+        Some(api_token_body),
+    ),
+    op(
+        "delete",
+        "/api/v1/api-tokens/{token_id}",
+        "Delete an API token",
+        Access::Admin,
+        &[],
+        None,
+    ),
+    op(
+        "get",
+        "/api/v1/audit",
+        "Audit log, newest first (admins)",
+        Access::Admin,
+        &[(
+            "limit",
+            "At most this many records (1-1000, default 200)",
+            false,
+        )],
+        None,
+    ),
+    op(
+        "get",
+        "/metrics",
+        "Latest values in the Prometheus text format",
+        Access::Metrics,
+        &[],
+        None,
+    ),
 ];
 
 const fn op(
@@ -94,7 +254,11 @@ fn join_token_body() -> Value {
 }
 
 fn user_body() -> Value {
-    let mut schema = object(&[("name", "string", true), ("role", "string", true), ("password", "string", false)]);
+    let mut schema = object(&[
+        ("name", "string", true),
+        ("role", "string", true),
+        ("password", "string", false),
+    ]);
     schema["properties"]["role"]["enum"] = json!(["admin", "viewer"]);
     schema
 }
@@ -108,14 +272,21 @@ fn object(fields: &[(&str, &str, bool)]) -> Value {
         .iter()
         .map(|(name, kind, _)| ((*name).to_owned(), json!({ "type": kind })))
         .collect();
-    let required: Vec<&str> = fields.iter().filter(|field| field.2).map(|field| field.0).collect();
+    let required: Vec<&str> = fields
+        .iter()
+        .filter(|field| field.2)
+        .map(|field| field.0)
+        .collect();
     json!({ "type": "object", "additionalProperties": false, "properties": properties, "required": required })
 }
 
 fn operation(operation: &Operation) -> Value {
     let mut parameters: Vec<Value> = Vec::new();
     for segment in operation.path.split('/') {
-        if let Some(name) = segment.strip_prefix('{').and_then(|rest| rest.strip_suffix('}')) {
+        if let Some(name) = segment
+            .strip_prefix('{')
+            .and_then(|rest| rest.strip_suffix('}'))
+        {
             parameters.push(json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } }));
         }
     }
@@ -136,11 +307,13 @@ fn operation(operation: &Operation) -> Value {
         }
         Access::Admin => {
             responses["401"] = error.clone();
-            responses["403"] = json!({ "description": "Not an admin, or a cookie session without X-CSRF-Token" });
+            responses["403"] =
+                json!({ "description": "Not an admin, or a cookie session without X-CSRF-Token" });
             json!([{ "session": [], "csrf": [] }, { "bearer": [] }])
         }
         Access::Metrics => {
-            responses["401"] = json!({ "description": "metrics_token is configured and was not sent" });
+            responses["401"] =
+                json!({ "description": "metrics_token is configured and was not sent" });
             json!([{ "metricsToken": [] }])
         }
     };
@@ -151,7 +324,8 @@ fn operation(operation: &Operation) -> Value {
         "security": security,
     });
     if let Some(body) = operation.body {
-        value["requestBody"] = json!({ "required": true, "content": { "application/json": { "schema": body() } } });
+        value["requestBody"] =
+            json!({ "required": true, "content": { "application/json": { "schema": body() } } });
     }
     value
 }
@@ -160,7 +334,9 @@ fn operation(operation: &Operation) -> Value {
 pub fn spec() -> Value {
     let mut paths = serde_json::Map::new();
     for item in OPERATIONS {
-        let entry = paths.entry(item.path.to_owned()).or_insert_with(|| json!({}));
+        let entry = paths
+            .entry(item.path.to_owned())
+            .or_insert_with(|| json!({}));
         entry[item.method] = operation(item);
     }
     json!({

@@ -97,15 +97,22 @@ pub struct LimitParams {
 }
 
 pub fn parse_agent_id(text: &str) -> Result<AgentId, ApiError> {
-    AgentId::new(text).map_err(|error| ApiError::BadRequest(format!("bad agent id {text:?}: {error}")))
+    AgentId::new(text)
+        .map_err(|error| ApiError::BadRequest(format!("bad agent id {text:?}: {error}")))
 }
 
 /// Parses a `range` duration such as `6h`, bounded by [`MAX_RANGE`].
 pub fn parse_duration(text: &str) -> Result<Duration, ApiError> {
-    let bad = || ApiError::BadRequest(format!("bad range {text:?}: expected a duration such as 1h, 6h, 24h, 7d or 30d"));
+    let bad = || {
+        ApiError::BadRequest(format!(
+            "bad range {text:?}: expected a duration such as 1h, 6h, 24h, 7d or 30d"
+        ))
+    };
     let duration = humantime::parse_duration(text).map_err(|_| bad())?;
     if duration < Duration::from_secs(60) || duration > MAX_RANGE {
-        return Err(ApiError::BadRequest(format!("bad range {text:?}: must be between 1m and 400d")));
+        return Err(ApiError::BadRequest(format!(
+            "bad range {text:?}: must be between 1m and 400d"
+        )));
     }
     Ok(duration)
 }
@@ -123,7 +130,9 @@ pub fn time_range(params: &QueryParams, now_ms: i64) -> Result<TimeRange, ApiErr
                 )));
             }
             if (to_ms - from_ms) as u128 > MAX_RANGE.as_millis() {
-                return Err(ApiError::BadRequest("bad time range: at most 400 days".into()));
+                return Err(ApiError::BadRequest(
+                    "bad time range: at most 400 days".into(),
+                ));
             }
             Ok(TimeRange { from_ms, to_ms })
         }
@@ -150,14 +159,23 @@ pub fn parse_matchers(text: Option<&str>) -> Result<Vec<(String, String)>, ApiEr
         .map(|pair| {
             pair.split_once('=')
                 .map(|(name, value)| (name.trim().to_owned(), value.to_owned()))
-                .ok_or_else(|| ApiError::BadRequest(format!("bad labels {text:?}: expected name=value,name=value")))
+                .ok_or_else(|| {
+                    ApiError::BadRequest(format!(
+                        "bad labels {text:?}: expected name=value,name=value"
+                    ))
+                })
         })
         .collect()
 }
 
 /// Reduces `points` to at most `max_points` buckets of equal width over `range`: the mean of
 /// each bucket, or its last value for counters (`*_total`), at the bucket's last timestamp.
-pub fn downsample(points: Vec<(i64, f64)>, range: TimeRange, max_points: usize, counter: bool) -> Vec<(i64, f64)> {
+pub fn downsample(
+    points: Vec<(i64, f64)>,
+    range: TimeRange,
+    max_points: usize,
+    counter: bool,
+) -> Vec<(i64, f64)> {
     if points.len() <= max_points || max_points == 0 {
         return points;
     }
@@ -210,7 +228,11 @@ pub fn host_detail(ctx: &Context, agent_id: &AgentId) -> Result<HostDetail, ApiE
         .map(|(name, prefixes)| {
             let n_series = latest
                 .iter()
-                .filter(|value| prefixes.iter().any(|prefix| value.metric.starts_with(prefix)))
+                .filter(|value| {
+                    prefixes
+                        .iter()
+                        .any(|prefix| value.metric.starts_with(prefix))
+                })
                 .count();
             SectionView {
                 name,
@@ -219,19 +241,32 @@ pub fn host_detail(ctx: &Context, agent_id: &AgentId) -> Result<HostDetail, ApiE
             }
         })
         .collect();
-    Ok(HostDetail { host, latest, sections })
+    Ok(HostDetail {
+        host,
+        latest,
+        sections,
+    })
 }
 
 /// Runs a history query for a known host.
-pub fn run_query(ctx: &Context, agent_id: &AgentId, params: &QueryParams, now_ms: i64) -> Result<QueryResult, ApiError> {
+pub fn run_query(
+    ctx: &Context,
+    agent_id: &AgentId,
+    params: &QueryParams,
+    now_ms: i64,
+) -> Result<QueryResult, ApiError> {
     let range = time_range(params, now_ms)?;
     let matchers = parse_matchers(params.labels.as_deref())?;
     let max_points = params.max_points.unwrap_or(DEFAULT_POINTS);
     if max_points == 0 || max_points > MAX_POINTS {
-        return Err(ApiError::BadRequest(format!("bad max_points {max_points}: must be 1 to {MAX_POINTS}")));
+        return Err(ApiError::BadRequest(format!(
+            "bad max_points {max_points}: must be 1 to {MAX_POINTS}"
+        )));
     }
     if ctx.store.registry.agent(agent_id)?.is_none() {
-        return Err(ApiError::NotFound(format!("no host with agent id {agent_id}")));
+        return Err(ApiError::NotFound(format!(
+            "no host with agent id {agent_id}"
+        )));
     }
     let counter = params.metric.ends_with("_total");
     let series = ctx
@@ -254,8 +289,13 @@ pub fn run_query(ctx: &Context, agent_id: &AgentId, params: &QueryParams, now_ms
 }
 
 /// `GET /api/v1/hosts`.
-pub async fn hosts(State(state): State<AppState>, _caller: Caller) -> Result<Json<Vec<HostView>>, ApiError> {
-    blocking(&state.ctx, |ctx| Ok(admin::hosts(ctx)?)).await.map(Json)
+pub async fn hosts(
+    State(state): State<AppState>,
+    _caller: Caller,
+) -> Result<Json<Vec<HostView>>, ApiError> {
+    blocking(&state.ctx, |ctx| Ok(admin::hosts(ctx)?))
+        .await
+        .map(Json)
 }
 
 /// `GET /api/v1/hosts/{agent_id}`.
@@ -265,7 +305,9 @@ pub async fn host(
     ApiPath(agent_id): ApiPath<String>,
 ) -> Result<Json<HostDetail>, ApiError> {
     let agent_id = parse_agent_id(&agent_id)?;
-    blocking(&state.ctx, move |ctx| host_detail(ctx, &agent_id)).await.map(Json)
+    blocking(&state.ctx, move |ctx| host_detail(ctx, &agent_id))
+        .await
+        .map(Json)
 }
 
 /// `GET /api/v1/hosts/{agent_id}/series`.
@@ -277,7 +319,9 @@ pub async fn series(
     let agent_id = parse_agent_id(&agent_id)?;
     blocking(&state.ctx, move |ctx| {
         if ctx.store.registry.agent(&agent_id)?.is_none() {
-            return Err(ApiError::NotFound(format!("no host with agent id {agent_id}")));
+            return Err(ApiError::NotFound(format!(
+                "no host with agent id {agent_id}"
+            )));
         }
         Ok(ctx
             .store
@@ -304,9 +348,11 @@ pub async fn query(
     let agent_id = parse_agent_id(&agent_id)?;
     // Validate before touching the store, so a bad range is a 400 even for unknown hosts.
     time_range(&params, now_ms())?;
-    blocking(&state.ctx, move |ctx| run_query(ctx, &agent_id, &params, now_ms()))
-        .await
-        .map(Json)
+    blocking(&state.ctx, move |ctx| {
+        run_query(ctx, &agent_id, &params, now_ms())
+    })
+    .await
+    .map(Json)
 }
 
 /// Join tokens, newest first (never their secrets).
@@ -324,12 +370,15 @@ pub fn join_token_list(ctx: &Context) -> Result<Vec<TokenSummary>, ApiError> {
             used_by: token.used_by.map(|id| id.to_string()),
         })
         .collect();
-    tokens.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+    tokens.sort_by_key(|token| std::cmp::Reverse(token.created_at));
     Ok(tokens)
 }
 
 /// `GET /api/v1/join-tokens`.
-pub async fn join_tokens(State(state): State<AppState>, _caller: Caller) -> Result<Json<Vec<TokenSummary>>, ApiError> {
+pub async fn join_tokens(
+    State(state): State<AppState>,
+    _caller: Caller,
+) -> Result<Json<Vec<TokenSummary>>, ApiError> {
     blocking(&state.ctx, join_token_list).await.map(Json)
 }
 
@@ -355,7 +404,10 @@ pub fn user_list(ctx: &Context) -> Result<Vec<UserView>, ApiError> {
 }
 
 /// `GET /api/v1/users`.
-pub async fn users(State(state): State<AppState>, _caller: Caller) -> Result<Json<Vec<UserView>>, ApiError> {
+pub async fn users(
+    State(state): State<AppState>,
+    _caller: Caller,
+) -> Result<Json<Vec<UserView>>, ApiError> {
     blocking(&state.ctx, user_list).await.map(Json)
 }
 
@@ -385,8 +437,13 @@ pub fn api_token_list(ctx: &Context, caller: &Caller) -> Result<Vec<ApiTokenView
 }
 
 /// `GET /api/v1/api-tokens`.
-pub async fn api_tokens(State(state): State<AppState>, caller: Caller) -> Result<Json<Vec<ApiTokenView>>, ApiError> {
-    blocking(&state.ctx, move |ctx| api_token_list(ctx, &caller)).await.map(Json)
+pub async fn api_tokens(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<ApiTokenView>>, ApiError> {
+    blocking(&state.ctx, move |ctx| api_token_list(ctx, &caller))
+        .await
+        .map(Json)
 }
 
 #[derive(Debug, Serialize)]

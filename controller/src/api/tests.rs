@@ -19,14 +19,21 @@ fn params(range: Option<&str>, from: Option<i64>, to: Option<i64>) -> QueryParam
 }
 
 #[track_caller]
-fn check_range(range: Option<&str>, from: Option<i64>, to: Option<i64>, expect: Result<(i64, i64), &str>) {
+fn check_range(
+    range: Option<&str>,
+    from: Option<i64>,
+    to: Option<i64>,
+    expect: Result<(i64, i64), &str>,
+) {
     let now = 10_000_000_000;
     let actual = time_range(&params(range, from, to), now)
         .map(|range| (range.from_ms, range.to_ms))
         .map_err(|error| error.to_string());
     match (actual, expect) {
         (Ok(actual), Ok(expect)) => assert_eq!(actual, expect),
-        (Err(actual), Err(expect)) => assert!(actual.contains(expect), "{actual:?} lacks {expect:?}"),
+        (Err(actual), Err(expect)) => {
+            assert!(actual.contains(expect), "{actual:?} lacks {expect:?}")
+        }
         (actual, expect) => panic!("{actual:?} vs {expect:?}"),
     }
 }
@@ -44,7 +51,12 @@ fn time_ranges() {
     check_range(None, Some(-1), Some(5), Err("at least 0"));
     check_range(None, Some(10), None, Err("go together"));
     check_range(Some("1h"), Some(1), Some(2), Err("not both"));
-    check_range(None, Some(0), Some(500 * 86_400_000), Err("at most 400 days"));
+    check_range(
+        None,
+        Some(0),
+        Some(500 * 86_400_000),
+        Err("at most 400 days"),
+    );
 }
 
 #[test]
@@ -52,14 +64,23 @@ fn matchers() {
     assert_eq!(parse_matchers(None).unwrap(), vec![]);
     assert_eq!(
         parse_matchers(Some("cpu=total,mount=/a=b")).unwrap(),
-        vec![("cpu".into(), "total".into()), ("mount".into(), "/a=b".into())]
+        vec![
+            ("cpu".into(), "total".into()),
+            ("mount".into(), "/a=b".into())
+        ]
     );
-    assert!(parse_matchers(Some("cpu")).unwrap_err().to_string().contains("name=value"));
+    assert!(parse_matchers(Some("cpu"))
+        .unwrap_err()
+        .to_string()
+        .contains("name=value"));
 }
 
 #[test]
 fn downsampling_keeps_short_series_and_buckets_long_ones() {
-    let range = TimeRange { from_ms: 0, to_ms: 1000 };
+    let range = TimeRange {
+        from_ms: 0,
+        to_ms: 1000,
+    };
     let points: Vec<(i64, f64)> = (0..1000).map(|t| (t, t as f64)).collect();
     assert_eq!(downsample(points.clone(), range, 1000, false), points);
     let gauge = downsample(points.clone(), range, 10, false);
@@ -80,16 +101,28 @@ fn openapi_lists_every_route_with_security() {
             assert!(operation["security"].is_array(), "{method} {path}");
         }
     }
-    assert_eq!(spec["paths"]["/api/v1/login"]["post"]["security"], serde_json::json!([]));
+    assert_eq!(
+        spec["paths"]["/api/v1/login"]["post"]["security"],
+        serde_json::json!([])
+    );
 }
 
 #[test]
 fn errors_map_to_statuses_with_json_messages() {
-    let response = ApiError::TooManyRequests { retry_after_secs: 7 }.into_response();
+    let response = ApiError::TooManyRequests {
+        retry_after_secs: 7,
+    }
+    .into_response();
     assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(response.headers()["retry-after"], "7");
-    assert_eq!(ApiError::Unauthorized.into_response().status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(ApiError::Forbidden("x").into_response().status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        ApiError::Unauthorized.into_response().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        ApiError::Forbidden("x").into_response().status(),
+        StatusCode::FORBIDDEN
+    );
     let redirect = ApiError::LoginPage.into_response();
     assert_eq!(redirect.status(), StatusCode::SEE_OTHER);
     assert_eq!(redirect.headers()["location"], "/login");

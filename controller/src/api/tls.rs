@@ -18,7 +18,10 @@ use tokio_rustls::TlsAcceptor;
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The acceptor for the configured mode, or `None` for plain HTTP.
-pub async fn acceptor(ctx: &Arc<Context>, local_addr: SocketAddr) -> anyhow::Result<Option<TlsAcceptor>> {
+pub async fn acceptor(
+    ctx: &Arc<Context>,
+    local_addr: SocketAddr,
+) -> anyhow::Result<Option<TlsAcceptor>> {
     let (chain, key) = match &ctx.config.api_tls {
         ApiTls::Off => return Ok(None),
         ApiTls::SelfIssued => {
@@ -41,7 +44,8 @@ pub async fn acceptor(ctx: &Arc<Context>, local_addr: SocketAddr) -> anyhow::Res
                 let chain = CertificateDer::pem_file_iter(&cert)
                     .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
                     .with_context(|| format!("reading tls_cert {}", cert.display()))?;
-                let key = PrivateKeyDer::from_pem_file(&key).with_context(|| format!("reading tls_key {}", key.display()))?;
+                let key = PrivateKeyDer::from_pem_file(&key)
+                    .with_context(|| format!("reading tls_key {}", key.display()))?;
                 Ok((chain, key))
             })
             .await??
@@ -67,7 +71,9 @@ pub struct TlsListener {
 
 impl TlsListener {
     pub fn new(listener: TcpListener, acceptor: TlsAcceptor) -> TlsListener {
-        let local_addr = listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+        let local_addr = listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
         let (sender, incoming) = tokio::sync::mpsc::channel(64);
         let accept_task = tokio::spawn(async move {
             loop {
@@ -80,13 +86,15 @@ impl TlsListener {
                     }
                 };
                 let acceptor = acceptor.clone();
-                let sender = sender.clone();
+                let handshaken = sender.clone();
                 tokio::spawn(async move {
                     match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
                         Ok(Ok(tls)) => {
-                            let _ = sender.send((tls, peer)).await;
+                            let _ = handshaken.send((tls, peer)).await;
                         }
-                        Ok(Err(error)) => tracing::debug!(%peer, %error, "Dashboard TLS handshake failed."),
+                        Ok(Err(error)) => {
+                            tracing::debug!(%peer, %error, "Dashboard TLS handshake failed.")
+                        }
                         Err(_) => tracing::debug!(%peer, "Dashboard TLS handshake timed out."),
                     }
                 });

@@ -33,7 +33,9 @@ pub fn random_password() -> String {
 fn check_user_name(name: &str) -> Result<(), ApiError> {
     let valid = !name.is_empty()
         && name.len() <= 64
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '@'));
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '@'));
     if valid {
         Ok(())
     } else {
@@ -54,7 +56,9 @@ pub fn create_join_token(ctx: &Context, actor: &str, ttl: Duration) -> Result<To
 pub fn revoke_agent(ctx: &Context, actor: &str, agent_id: &str) -> Result<bool, ApiError> {
     let agent_id = super::read::parse_agent_id(agent_id)?;
     if ctx.store.registry.agent(&agent_id)?.is_none() {
-        return Err(ApiError::NotFound(format!("no host with agent id {agent_id}")));
+        return Err(ApiError::NotFound(format!(
+            "no host with agent id {agent_id}"
+        )));
     }
     let was_connected = admin::revoke(ctx, &agent_id)?;
     audit(ctx, actor, "agent.revoke", agent_id.as_str())?;
@@ -62,21 +66,35 @@ pub fn revoke_agent(ctx: &Context, actor: &str, agent_id: &str) -> Result<bool, 
 }
 
 /// Adds a user. Note that hashing the password takes tens of milliseconds.
-pub fn create_user(ctx: &Context, actor: &str, name: &str, role: Role, password: &str) -> Result<(), ApiError> {
+pub fn create_user(
+    ctx: &Context,
+    actor: &str,
+    name: &str,
+    role: Role,
+    password: &str,
+) -> Result<(), ApiError> {
     check_user_name(name)?;
     if password.chars().count() < 8 || password.len() > 1024 {
-        return Err(ApiError::BadRequest("bad password: 8 to 1024 characters".into()));
+        return Err(ApiError::BadRequest(
+            "bad password: 8 to 1024 characters".into(),
+        ));
     }
     let record = UserRecord {
         name: name.to_owned(),
         role,
-        password_hash: store_auth::hash_password(password).map_err(|error| ApiError::Internal(error.to_string()))?,
+        password_hash: store_auth::hash_password(password)
+            .map_err(|error| ApiError::Internal(error.to_string()))?,
         created_at_ms: now_ms(),
     };
     if !ctx.store.auth.create_user(&record)? {
         return Err(ApiError::Conflict(format!("a user named {name:?} exists")));
     }
-    audit(ctx, actor, "user.create", &format!("{name} ({})", role.as_str()))?;
+    audit(
+        ctx,
+        actor,
+        "user.create",
+        &format!("{name} ({})", role.as_str()),
+    )?;
     ctx.store.flush()?;
     Ok(())
 }
@@ -89,7 +107,13 @@ pub fn delete_user(ctx: &Context, actor: &str, name: &str) -> Result<(), ApiErro
         .user(name)?
         .ok_or_else(|| ApiError::NotFound(format!("no user named {name:?}")))?;
     if user.role == Role::Admin {
-        let n_admins = ctx.store.auth.users()?.iter().filter(|u| u.role == Role::Admin).count();
+        let n_admins = ctx
+            .store
+            .auth
+            .users()?
+            .iter()
+            .filter(|u| u.role == Role::Admin)
+            .count();
         if n_admins <= 1 {
             return Err(ApiError::Conflict("cannot delete the last admin".into()));
         }
@@ -101,12 +125,19 @@ pub fn delete_user(ctx: &Context, actor: &str, name: &str) -> Result<(), ApiErro
 }
 
 /// Creates an API token for `owner`; returns the token (shown once) and its record.
-pub fn create_api_token(ctx: &Context, actor: &str, owner: &str, name: &str) -> Result<(String, ApiTokenRecord), ApiError> {
+pub fn create_api_token(
+    ctx: &Context,
+    actor: &str,
+    owner: &str,
+    name: &str,
+) -> Result<(String, ApiTokenRecord), ApiError> {
     if ctx.store.auth.user(owner)?.is_none() {
         return Err(ApiError::NotFound(format!("no user named {owner:?}")));
     }
     if name.is_empty() || name.len() > 100 {
-        return Err(ApiError::BadRequest("bad token name: 1 to 100 characters".into()));
+        return Err(ApiError::BadRequest(
+            "bad token name: 1 to 100 characters".into(),
+        ));
     }
     let token = format!("unity_{}", store_auth::random_secret());
     let record = ApiTokenRecord {
@@ -115,8 +146,15 @@ pub fn create_api_token(ctx: &Context, actor: &str, owner: &str, name: &str) -> 
         name: name.to_owned(),
         created_at_ms: now_ms(),
     };
-    ctx.store.auth.put_api_token(store_auth::secret_hash(&token), &record)?;
-    audit(ctx, actor, "api_token.create", &format!("{} ({name}) for {owner}", record.token_id))?;
+    ctx.store
+        .auth
+        .put_api_token(store_auth::secret_hash(&token), &record)?;
+    audit(
+        ctx,
+        actor,
+        "api_token.create",
+        &format!("{} ({name}) for {owner}", record.token_id),
+    )?;
     ctx.store.flush()?;
     Ok((token, record))
 }
@@ -127,7 +165,12 @@ pub fn delete_api_token(ctx: &Context, actor: &str, token_id: &str) -> Result<()
         .auth
         .delete_api_token(token_id)?
         .ok_or_else(|| ApiError::NotFound(format!("no API token {token_id:?}")))?;
-    audit(ctx, actor, "api_token.delete", &format!("{token_id} ({}) of {}", record.name, record.owner))?;
+    audit(
+        ctx,
+        actor,
+        "api_token.delete",
+        &format!("{token_id} ({}) of {}", record.name, record.owner),
+    )?;
     Ok(())
 }
 
@@ -159,17 +202,24 @@ pub async fn create_join_token_handler(
         Some(text) => parse_ttl(text)?,
         None => state.ctx.config.token_ttl,
     };
-    blocking(&state.ctx, move |ctx| create_join_token(ctx, &caller.user, ttl))
-        .await
-        .map(|token| (StatusCode::CREATED, Json(token)))
+    blocking(&state.ctx, move |ctx| {
+        create_join_token(ctx, &caller.user, ttl)
+    })
+    .await
+    .map(|token| (StatusCode::CREATED, Json(token)))
 }
 
 /// Parses a join token lifetime: 1 minute to 30 days.
 pub fn parse_ttl(text: &str) -> Result<Duration, ApiError> {
-    let ttl = humantime::parse_duration(text)
-        .map_err(|_| ApiError::BadRequest(format!("bad ttl {text:?}: expected a duration such as 30m, 1h or 2d")))?;
+    let ttl = humantime::parse_duration(text).map_err(|_| {
+        ApiError::BadRequest(format!(
+            "bad ttl {text:?}: expected a duration such as 30m, 1h or 2d"
+        ))
+    })?;
     if ttl < Duration::from_secs(60) || ttl > Duration::from_secs(30 * 86400) {
-        return Err(ApiError::BadRequest(format!("bad ttl {text:?}: must be between 1m and 30d")));
+        return Err(ApiError::BadRequest(format!(
+            "bad ttl {text:?}: must be between 1m and 30d"
+        )));
     }
     Ok(ttl)
 }
@@ -188,7 +238,10 @@ pub async fn revoke_agent_handler(
 ) -> Result<Json<Revoked>, ApiError> {
     blocking(&state.ctx, move |ctx| {
         let was_connected = revoke_agent(ctx, &caller.user, &agent_id)?;
-        Ok(Revoked { agent_id, was_connected })
+        Ok(Revoked {
+            agent_id,
+            was_connected,
+        })
     })
     .await
     .map(Json)
@@ -213,7 +266,8 @@ pub struct CreatedUser {
 }
 
 pub fn parse_role(text: &str) -> Result<Role, ApiError> {
-    Role::parse(text).ok_or_else(|| ApiError::BadRequest(format!("bad role {text:?}: expected admin or viewer")))
+    Role::parse(text)
+        .ok_or_else(|| ApiError::BadRequest(format!("bad role {text:?}: expected admin or viewer")))
 }
 
 /// `POST /api/v1/users`.
@@ -224,7 +278,10 @@ pub async fn create_user_handler(
 ) -> Result<(StatusCode, Json<CreatedUser>), ApiError> {
     let role = parse_role(&request.role)?;
     let generated = request.password.is_none().then(random_password);
-    let password = request.password.or_else(|| generated.clone()).unwrap_or_default();
+    let password = request
+        .password
+        .or_else(|| generated.clone())
+        .unwrap_or_default();
     blocking(&state.ctx, move |ctx| {
         create_user(ctx, &caller.user, &request.name, role, &password)?;
         Ok(CreatedUser {
@@ -290,6 +347,9 @@ pub async fn delete_api_token_handler(
     Admin(caller): Admin,
     ApiPath(token_id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
-    blocking(&state.ctx, move |ctx| delete_api_token(ctx, &caller.user, &token_id)).await?;
+    blocking(&state.ctx, move |ctx| {
+        delete_api_token(ctx, &caller.user, &token_id)
+    })
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }

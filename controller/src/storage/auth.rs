@@ -198,13 +198,21 @@ impl Auth {
         Ok(existed)
     }
 
-    pub fn put_session(&self, session_hash: [u8; 32], record: &SessionRecord) -> Result<(), StorageError> {
+    pub fn put_session(
+        &self,
+        session_hash: [u8; 32],
+        record: &SessionRecord,
+    ) -> Result<(), StorageError> {
         self.sessions.insert(session_hash, encode(record)?)?;
         Ok(())
     }
 
     /// The session if it exists and has not expired at `now_ms`; expired ones are deleted.
-    pub fn session(&self, session_hash: [u8; 32], now_ms: i64) -> Result<Option<SessionRecord>, StorageError> {
+    pub fn session(
+        &self,
+        session_hash: [u8; 32],
+        now_ms: i64,
+    ) -> Result<Option<SessionRecord>, StorageError> {
         let Some(bytes) = self.sessions.get(session_hash)? else {
             return Ok(None);
         };
@@ -234,7 +242,11 @@ impl Auth {
         Ok(n_purged)
     }
 
-    pub fn put_api_token(&self, token_hash: [u8; 32], record: &ApiTokenRecord) -> Result<(), StorageError> {
+    pub fn put_api_token(
+        &self,
+        token_hash: [u8; 32],
+        record: &ApiTokenRecord,
+    ) -> Result<(), StorageError> {
         self.api_tokens.insert(token_hash, encode(record)?)?;
         Ok(())
     }
@@ -253,7 +265,7 @@ impl Auth {
             .values()
             .map(|value| decode("auth_api_tokens", &value?))
             .collect::<Result<_, _>>()?;
-        tokens.sort_by(|a, b| a.created_at_ms.cmp(&b.created_at_ms));
+        tokens.sort_by_key(|token| token.created_at_ms);
         Ok(tokens)
     }
 

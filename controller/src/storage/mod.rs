@@ -34,10 +34,17 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens (or creates) the database under `path`, recovering after a crash.
+    /// Opens (or creates) the database under `path`, recovering after a crash. The
+    /// time-series write-ahead log lives beside it in `<path>-wal` unless `options` say
+    /// otherwise.
     ///
     /// Note that this uses blocking I/O.
-    pub fn open(path: &Path, options: series::SeriesOptions) -> Result<Store, StorageError> {
+    pub fn open(path: &Path, mut options: series::SeriesOptions) -> Result<Store, StorageError> {
+        if options.wal_dir.is_none() {
+            let mut wal_dir = path.as_os_str().to_owned();
+            wal_dir.push("-wal");
+            options.wal_dir = Some(wal_dir.into());
+        }
         let db = sled::Config::new()
             .path(path)
             .cache_capacity(64 * 1024 * 1024)

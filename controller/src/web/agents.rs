@@ -14,10 +14,18 @@ use std::fmt::Write as _;
 const TTLS: &[&str] = &["15m", "1h", "24h", "7d"];
 
 async fn data(state: &AppState) -> Result<(Vec<HostView>, Vec<TokenSummary>), ApiError> {
-    blocking(&state.ctx, |ctx| Ok((admin::hosts(ctx)?, join_token_list(ctx)?))).await
+    blocking(&state.ctx, |ctx| {
+        Ok((admin::hosts(ctx)?, join_token_list(ctx)?))
+    })
+    .await
 }
 
-fn render(caller: &PageCaller, hosts: &[HostView], tokens: &[TokenSummary], new_token: Option<&TokenView>) -> Html<String> {
+fn render(
+    caller: &PageCaller,
+    hosts: &[HostView],
+    tokens: &[TokenSummary],
+    new_token: Option<&TokenView>,
+) -> Html<String> {
     let csrf = esc(caller.0.csrf_token());
     let mut body = String::from("<h1>Agents</h1>");
     if let Some(token) = new_token {
@@ -91,7 +99,10 @@ fn render(caller: &PageCaller, hosts: &[HostView], tokens: &[TokenSummary], new_
 }
 
 /// `GET /agents`.
-pub async fn page(State(state): State<AppState>, caller: PageCaller) -> Result<Html<String>, ApiError> {
+pub async fn page(
+    State(state): State<AppState>,
+    caller: PageCaller,
+) -> Result<Html<String>, ApiError> {
     let (hosts, tokens) = data(&state).await?;
     Ok(render(&caller, &hosts, &tokens, None))
 }

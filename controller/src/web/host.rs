@@ -20,9 +20,27 @@ const CHARTS: &[(&str, &str, &str, &str, bool)] = &[
     ("CPU", "cpu_usage_ratio", "cpu=total", "percent", false),
     ("Memory used", "memory_used_bytes", "", "bytes", false),
     ("Load average", "load_average", "", "plain", false),
-    ("Filesystems used", "filesystem_used_bytes", "", "bytes", false),
-    ("Network receive", "network_receive_bytes_total", "", "bytes_rate", true),
-    ("Network transmit", "network_transmit_bytes_total", "", "bytes_rate", true),
+    (
+        "Filesystems used",
+        "filesystem_used_bytes",
+        "",
+        "bytes",
+        false,
+    ),
+    (
+        "Network receive",
+        "network_receive_bytes_total",
+        "",
+        "bytes_rate",
+        true,
+    ),
+    (
+        "Network transmit",
+        "network_transmit_bytes_total",
+        "",
+        "bytes_rate",
+        true,
+    ),
     ("Temperatures", "temperature_celsius", "", "celsius", false),
 ];
 
@@ -33,7 +51,11 @@ pub struct HostParams {
 }
 
 fn labels_text(value: &LatestValue) -> String {
-    let parts: Vec<String> = value.labels.iter().map(|(name, value)| format!("{name}={value}")).collect();
+    let parts: Vec<String> = value
+        .labels
+        .iter()
+        .map(|(name, value)| format!("{name}={value}"))
+        .collect();
     parts.join(", ")
 }
 
@@ -61,7 +83,10 @@ pub async fn page(
 ) -> Result<Html<String>, ApiError> {
     let range = params.range.unwrap_or_else(|| "24h".to_owned());
     if !RANGES.contains(&range.as_str()) {
-        return Err(ApiError::BadRequest(format!("bad range {range:?}: expected one of {}", RANGES.join(", "))));
+        return Err(ApiError::BadRequest(format!(
+            "bad range {range:?}: expected one of {}",
+            RANGES.join(", ")
+        )));
     }
     let agent_id = parse_agent_id(&agent_id)?;
     let detail = blocking(&state.ctx, move |ctx| host_detail(ctx, &agent_id)).await?;
@@ -81,7 +106,11 @@ pub async fn page(
     );
     body.push_str("<nav class=\"ranges\" id=\"ranges\">");
     for option in RANGES {
-        let class = if *option == range { " class=\"active\"" } else { "" };
+        let class = if *option == range {
+            " class=\"active\""
+        } else {
+            ""
+        };
         let _ = write!(body, "<a href=\"?range={option}\"{class}>{option}</a>");
     }
     body.push_str("</nav><section class=\"charts\">");
@@ -94,7 +123,7 @@ pub async fn page(
         let _ = write!(
             body,
             "<figure class=\"chart-card\"><figcaption>{title}</figcaption><div class=\"chart\" data-agent=\"{}\" \
-data-metric=\"{metric}\" data-labels=\"{labels}\" data-range=\"{range}\" data-unit=\"{unit}\" data-rate=\"{}\"></div></figure>",
+data-title=\"{title}\" data-metric=\"{metric}\" data-labels=\"{labels}\" data-range=\"{range}\" data-unit=\"{unit}\" data-rate=\"{}\"></div></figure>",
             esc(&host.agent_id),
             if *rate { "1" } else { "" },
         );
@@ -107,8 +136,15 @@ data-metric=\"{metric}\" data-labels=\"{labels}\" data-range=\"{range}\" data-un
     let system: Vec<&LatestValue> = detail
         .latest
         .iter()
-        .filter(|value| !SECTIONS.iter().any(|(_, prefixes)| prefixes.iter().any(|p| value.metric.starts_with(p))))
-        .filter(|value| !(value.metric == "cpu_usage_ratio" && value.labels.get("cpu").is_some_and(|cpu| cpu != "total")))
+        .filter(|value| {
+            !SECTIONS
+                .iter()
+                .any(|(_, prefixes)| prefixes.iter().any(|p| value.metric.starts_with(p)))
+        })
+        .filter(|value| {
+            !(value.metric == "cpu_usage_ratio"
+                && value.labels.get("cpu").is_some_and(|cpu| cpu != "total"))
+        })
         .collect();
     body.push_str("<h2>Latest values</h2>");
     if system.is_empty() {
@@ -117,7 +153,12 @@ data-metric=\"{metric}\" data-labels=\"{labels}\" data-range=\"{range}\" data-un
         body.push_str(&latest_table(&system, "latest"));
     }
     for section in &detail.sections {
-        let _ = write!(body, "<h2 id=\"section-{0}\">{1}</h2>", section.name, capitalize(section.name));
+        let _ = write!(
+            body,
+            "<h2 id=\"section-{0}\">{1}</h2>",
+            section.name,
+            capitalize(section.name)
+        );
         if section.reported {
             let prefixes = SECTIONS
                 .iter()
@@ -130,7 +171,11 @@ data-metric=\"{metric}\" data-labels=\"{labels}\" data-range=\"{range}\" data-un
                 .collect();
             body.push_str(&latest_table(&values, section.name));
         } else {
-            let _ = write!(body, "<p class=\"muted not-reported\">No {} reported yet by this host.</p>", section.name);
+            let _ = write!(
+                body,
+                "<p class=\"muted not-reported\">No {} reported yet by this host.</p>",
+                section.name
+            );
         }
     }
     Ok(layout(&host.hostname, &caller.0, "overview", &body))

@@ -25,11 +25,31 @@ use std::fmt::Write as _;
 /// Files served under `/assets/`: name, content type, bytes. Lookup is by exact name, so no
 /// path (`..`, `%2e`, absolute) can reach anything else.
 const ASSETS: &[(&str, &str, &[u8])] = &[
-    ("app.css", "text/css; charset=utf-8", include_bytes!("assets/app.css")),
-    ("app.js", "text/javascript; charset=utf-8", include_bytes!("assets/app.js")),
-    ("vendor/uPlot.iife.min.js", "text/javascript; charset=utf-8", include_bytes!("assets/vendor/uPlot.iife.min.js")),
-    ("vendor/uPlot.min.css", "text/css; charset=utf-8", include_bytes!("assets/vendor/uPlot.min.css")),
-    ("vendor/LICENSE", "text/plain; charset=utf-8", include_bytes!("assets/vendor/LICENSE")),
+    (
+        "app.css",
+        "text/css; charset=utf-8",
+        include_bytes!("assets/app.css"),
+    ),
+    (
+        "app.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("assets/app.js"),
+    ),
+    (
+        "vendor/uPlot.iife.min.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("assets/vendor/uPlot.iife.min.js"),
+    ),
+    (
+        "vendor/uPlot.min.css",
+        "text/css; charset=utf-8",
+        include_bytes!("assets/vendor/uPlot.min.css"),
+    ),
+    (
+        "vendor/LICENSE",
+        "text/plain; charset=utf-8",
+        include_bytes!("assets/vendor/LICENSE"),
+    ),
 ];
 
 pub fn router() -> Router<AppState> {
@@ -156,7 +176,8 @@ pub fn human_value(metric: &str, value: f64) -> String {
     } else if metric.ends_with("_celsius") {
         format!("{value:.1} °C")
     } else if metric.ends_with("_seconds") {
-        humantime::format_duration(std::time::Duration::from_secs(value.max(0.0) as u64)).to_string()
+        humantime::format_duration(std::time::Duration::from_secs(value.max(0.0) as u64))
+            .to_string()
     } else if value.fract() == 0.0 && value.abs() < 1e15 {
         format!("{value:.0}")
     } else {
@@ -172,7 +193,11 @@ pub fn badge(status: &str) -> String {
 /// The page frame: head, navigation (with the logout form), content.
 pub fn layout(title: &str, caller: &Caller, active: &str, body: &str) -> Html<String> {
     let nav_item = |href: &str, label: &str, key: &str| {
-        let class = if key == active { " class=\"active\"" } else { "" };
+        let class = if key == active {
+            " class=\"active\""
+        } else {
+            ""
+        };
         format!("<a href=\"{href}\"{class}>{label}</a>")
     };
     Html(format!(
@@ -227,7 +252,10 @@ async fn login_form(
 ) -> Response {
     match auth::login_user(&state, client, form.username, form.password).await {
         Ok(session) => (
-            [(header::SET_COOKIE, auth::session_cookie(&state, &session.session_id))],
+            [(
+                header::SET_COOKIE,
+                auth::session_cookie(&state, &session.session_id),
+            )],
             Redirect::to("/"),
         )
             .into_response(),
@@ -248,10 +276,18 @@ pub struct CsrfForm {
     pub csrf: String,
 }
 
-async fn logout_form(State(state): State<AppState>, caller: PageCaller, ApiForm(form): ApiForm<CsrfForm>) -> Result<Response, ApiError> {
+async fn logout_form(
+    State(state): State<AppState>,
+    caller: PageCaller,
+    ApiForm(form): ApiForm<CsrfForm>,
+) -> Result<Response, ApiError> {
     caller.0.require_csrf(Some(&form.csrf))?;
     auth::logout_caller(&state, &caller.0).await?;
-    Ok(([(header::SET_COOKIE, auth::clear_cookie(&state))], Redirect::to("/login")).into_response())
+    Ok((
+        [(header::SET_COOKIE, auth::clear_cookie(&state))],
+        Redirect::to("/login"),
+    )
+        .into_response())
 }
 
 #[cfg(test)]
@@ -260,20 +296,37 @@ mod tests {
 
     #[test]
     fn escaping_and_formatting() {
-        assert_eq!(esc("<a href=\"x\">'&'</a>"), "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
+        assert_eq!(
+            esc("<a href=\"x\">'&'</a>"),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+        );
         assert_eq!(url_segment("a b/../c"), "a%20b%2F..%2Fc");
         assert_eq!(ago(0, 5), "never");
         assert_eq!(ago(1000, 13_000), "12 s ago");
-        assert_eq!(human_value("memory_used_bytes", 3.0 * 1024.0 * 1024.0), "3.0 MiB");
+        assert_eq!(
+            human_value("memory_used_bytes", 3.0 * 1024.0 * 1024.0),
+            "3.0 MiB"
+        );
         assert_eq!(human_value("cpu_usage_ratio", 0.25), "25.0 %");
         assert_eq!(datetime(1_000), "1970-01-01 00:00:01 UTC");
     }
 
     #[test]
     fn assets_are_found_by_exact_name_only() {
-        assert!(ASSETS.iter().any(|(name, _, bytes)| *name == "app.js" && !bytes.is_empty()));
-        for hostile in ["../Cargo.toml", "vendor/../app.js", "/etc/passwd", "vendor", ""] {
-            assert!(!ASSETS.iter().any(|(name, _, _)| *name == hostile), "{hostile}");
+        assert!(ASSETS
+            .iter()
+            .any(|(name, _, bytes)| *name == "app.js" && !bytes.is_empty()));
+        for hostile in [
+            "../Cargo.toml",
+            "vendor/../app.js",
+            "/etc/passwd",
+            "vendor",
+            "",
+        ] {
+            assert!(
+                !ASSETS.iter().any(|(name, _, _)| *name == hostile),
+                "{hostile}"
+            );
         }
     }
 }

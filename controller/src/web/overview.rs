@@ -11,7 +11,10 @@ use axum::response::Html;
 use std::fmt::Write as _;
 
 /// `GET /`.
-pub async fn page(State(state): State<AppState>, caller: PageCaller) -> Result<Html<String>, ApiError> {
+pub async fn page(
+    State(state): State<AppState>,
+    caller: PageCaller,
+) -> Result<Html<String>, ApiError> {
     let (hosts, section_hosts) = blocking(&state.ctx, |ctx| {
         let hosts = admin::hosts(ctx)?;
         // How many hosts report each section at all (their detailed verdicts come with the
@@ -20,7 +23,10 @@ pub async fn page(State(state): State<AppState>, caller: PageCaller) -> Result<H
         for host in &hosts {
             let series = ctx.store.series.series(&host.agent_id)?;
             for (index, (_, prefixes)) in SECTIONS.iter().enumerate() {
-                if series.iter().any(|key| prefixes.iter().any(|prefix| key.metric.starts_with(prefix))) {
+                if series
+                    .iter()
+                    .any(|key| prefixes.iter().any(|prefix| key.metric.starts_with(prefix)))
+                {
                     section_hosts[index] += 1;
                 }
             }
@@ -46,15 +52,23 @@ pub async fn page(State(state): State<AppState>, caller: PageCaller) -> Result<H
     body.push_str("<h2>Health</h2><section class=\"health\">");
     for ((name, _), n_hosts) in SECTIONS.iter().zip(&section_hosts) {
         if *n_hosts == 0 {
-            let _ = write!(body, "<div class=\"stat muted\"><b>{name}</b> not reported yet</div>");
+            let _ = write!(
+                body,
+                "<div class=\"stat muted\"><b>{name}</b> not reported yet</div>"
+            );
         } else {
-            let _ = write!(body, "<div class=\"stat\"><b>{name}</b> reported by {n_hosts} hosts</div>");
+            let _ = write!(
+                body,
+                "<div class=\"stat\"><b>{name}</b> reported by {n_hosts} hosts</div>"
+            );
         }
     }
     body.push_str("<div class=\"stat muted\"><b>alerts</b> none open</div></section>");
     body.push_str("<h2>Hosts</h2>");
     if hosts.is_empty() {
-        body.push_str("<p class=\"muted\">No hosts yet. Enroll one from <a href=\"/agents\">Agents</a>.</p>");
+        body.push_str(
+            "<p class=\"muted\">No hosts yet. Enroll one from <a href=\"/agents\">Agents</a>.</p>",
+        );
     } else {
         body.push_str(
             "<div class=\"table\"><table id=\"hosts\"><thead><tr><th>Host</th><th>Status</th><th>Last seen</th>\

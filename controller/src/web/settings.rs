@@ -3,23 +3,40 @@
 
 use super::{datetime, esc, layout, url_segment, CsrfForm, PageCaller};
 use crate::api::read::{api_token_list, user_list, ApiTokenView, UserView};
-use crate::api::write::{create_api_token as create_token_op, create_user as create_user_op, delete_user as delete_user_op, parse_role, random_password};
+use crate::api::write::{
+    create_api_token as create_token_op, create_user as create_user_op,
+    delete_user as delete_user_op, parse_role, random_password,
+};
 use crate::api::{blocking, ApiError, ApiForm, ApiPath, AppState};
 use axum::extract::State;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use std::fmt::Write as _;
 
-async fn data(state: &AppState, caller: &PageCaller) -> Result<(Vec<UserView>, Vec<ApiTokenView>), ApiError> {
+async fn data(
+    state: &AppState,
+    caller: &PageCaller,
+) -> Result<(Vec<UserView>, Vec<ApiTokenView>), ApiError> {
     let caller = caller.0.clone();
-    blocking(&state.ctx, move |ctx| Ok((user_list(ctx)?, api_token_list(ctx, &caller)?))).await
+    blocking(&state.ctx, move |ctx| {
+        Ok((user_list(ctx)?, api_token_list(ctx, &caller)?))
+    })
+    .await
 }
 
-fn render(caller: &PageCaller, users: &[UserView], tokens: &[ApiTokenView], notice: Option<String>) -> Html<String> {
+fn render(
+    caller: &PageCaller,
+    users: &[UserView],
+    tokens: &[ApiTokenView],
+    notice: Option<String>,
+) -> Html<String> {
     let csrf = esc(caller.0.csrf_token());
     let mut body = String::from("<h1>Settings</h1>");
     if let Some(notice) = notice {
-        let _ = write!(body, "<section class=\"card notice\" id=\"notice\">{notice}</section>");
+        let _ = write!(
+            body,
+            "<section class=\"card notice\" id=\"notice\">{notice}</section>"
+        );
     }
     body.push_str("<h2>Users</h2><div class=\"table\"><table id=\"users\"><thead><tr><th>User</th><th>Role</th><th>Created</th><th></th></tr></thead><tbody>");
     for user in users {
@@ -77,7 +94,10 @@ fn render(caller: &PageCaller, users: &[UserView], tokens: &[ApiTokenView], noti
 }
 
 /// `GET /settings`.
-pub async fn page(State(state): State<AppState>, caller: PageCaller) -> Result<Html<String>, ApiError> {
+pub async fn page(
+    State(state): State<AppState>,
+    caller: PageCaller,
+) -> Result<Html<String>, ApiError> {
     let (users, tokens) = data(&state, &caller).await?;
     Ok(render(&caller, &users, &tokens, None))
 }
@@ -91,15 +111,27 @@ pub struct UserForm {
 }
 
 /// `POST /settings/users`.
-pub async fn create_user(State(state): State<AppState>, caller: PageCaller, ApiForm(form): ApiForm<UserForm>) -> Result<Html<String>, ApiError> {
+pub async fn create_user(
+    State(state): State<AppState>,
+    caller: PageCaller,
+    ApiForm(form): ApiForm<UserForm>,
+) -> Result<Html<String>, ApiError> {
     caller.require_change(&form.csrf)?;
     let role = parse_role(&form.role)?;
     let generated = form.password.is_empty().then(random_password);
     let password = generated.clone().unwrap_or(form.password);
     let (actor, name) = (caller.0.user.clone(), form.name.clone());
-    blocking(&state.ctx, move |ctx| create_user_op(ctx, &actor, &name, role, &password)).await?;
+    blocking(&state.ctx, move |ctx| {
+        create_user_op(ctx, &actor, &name, role, &password)
+    })
+    .await?;
     let notice = match generated {
-        Some(password) => format!("Added {} ({}). Password, shown once: <code id=\"new-password\">{}</code>", esc(&form.name), role.as_str(), esc(&password)),
+        Some(password) => format!(
+            "Added {} ({}). Password, shown once: <code id=\"new-password\">{}</code>",
+            esc(&form.name),
+            role.as_str(),
+            esc(&password)
+        ),
         None => format!("Added {} ({}).", esc(&form.name), role.as_str()),
     };
     let (users, tokens) = data(&state, &caller).await?;
@@ -133,8 +165,14 @@ pub async fn create_api_token(
 ) -> Result<Html<String>, ApiError> {
     caller.require_change(&form.csrf)?;
     let actor = caller.0.user.clone();
-    let (token, _) = blocking(&state.ctx, move |ctx| create_token_op(ctx, &actor, &actor, &form.name)).await?;
-    let notice = format!("New API token, shown once: <code id=\"new-api-token\">{}</code>", esc(&token));
+    let (token, _) = blocking(&state.ctx, move |ctx| {
+        create_token_op(ctx, &actor, &actor, &form.name)
+    })
+    .await?;
+    let notice = format!(
+        "New API token, shown once: <code id=\"new-api-token\">{}</code>",
+        esc(&token)
+    );
     let (users, tokens) = data(&state, &caller).await?;
     Ok(render(&caller, &users, &tokens, Some(notice)))
 }

@@ -204,7 +204,10 @@ mod tests {
             other_endpoints: vec![DatabaseEndpoint::Unix {
                 path: "/run/redis/redis.sock".to_owned(),
             }],
-            discovered_by: vec![DiscoveryMethod::ListeningSocket, DiscoveryMethod::ProcessName],
+            discovered_by: vec![
+                DiscoveryMethod::ListeningSocket,
+                DiscoveryMethod::ProcessName,
+            ],
             process: Some(DatabaseProcess {
                 pid: 42,
                 name: "redis-server".to_owned(),

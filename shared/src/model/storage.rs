@@ -8,6 +8,7 @@
 
 pub mod mdraid;
 pub mod smart;
+pub mod stack;
 pub mod zfs;
 
 pub use mdraid::*;

@@ -77,12 +77,13 @@ pub fn password_from_file_contents(contents: String) -> Secret {
 }
 
 async fn read_password(path: &Path) -> Result<Secret, CredentialsError> {
-    let contents = tokio::fs::read_to_string(path)
-        .await
-        .map_err(|source| CredentialsError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
+    let contents =
+        tokio::fs::read_to_string(path)
+            .await
+            .map_err(|source| CredentialsError::Read {
+                path: path.to_owned(),
+                source,
+            })?;
     Ok(password_from_file_contents(contents))
 }
 

@@ -60,7 +60,9 @@ fn assert_discovered_by_socket(instance: &DatabaseInstance, pid: u32, name: &str
         instance
             .discovered_by
             .contains(&DiscoveryMethod::ListeningSocket)
-            && instance.discovered_by.contains(&DiscoveryMethod::ProcessName),
+            && instance
+                .discovered_by
+                .contains(&DiscoveryMethod::ProcessName),
         "{instance:#?}"
     );
 }
@@ -72,7 +74,10 @@ fn assert_down(instances: &[DatabaseInstance], port: u16, engine: DatabaseEngine
     assert!(!down.reachable, "{down:#?}");
     assert_eq!(down.discovered_by, vec![DiscoveryMethod::Remembered]);
     assert!(
-        down.error.as_deref().unwrap_or("").contains("cannot connect"),
+        down.error
+            .as_deref()
+            .unwrap_or("")
+            .contains("cannot connect"),
         "{down:#?}"
     );
     assert_eq!(down.version, None);
@@ -127,7 +132,9 @@ async fn postgres_health_with_trust_credentials() {
     };
     let instances = collect_with(vec![target], &[]).await;
     let instance = find(&instances, server.port);
-    assert!(instance.discovered_by.contains(&DiscoveryMethod::Configured));
+    assert!(instance
+        .discovered_by
+        .contains(&DiscoveryMethod::Configured));
     assert_eq!(instance.error, None, "{instance:#?}");
     let health = instance.health.as_ref().expect("health");
     assert!(health.connections.is_some_and(|n| n >= 1), "{health:#?}");
@@ -139,7 +146,9 @@ async fn postgres_health_with_trust_credentials() {
     assert_eq!(health.blocked_clients, Some(0));
     let names: Vec<&str> = health.databases.iter().map(|d| d.name.as_str()).collect();
     assert_eq!(names, ["postgres", "template1"]);
-    assert!(health.databases[0].size_bytes.is_some_and(|size| size > 1_000_000));
+    assert!(health.databases[0]
+        .size_bytes
+        .is_some_and(|size| size > 1_000_000));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -304,11 +313,17 @@ async fn regression_4_http_on_a_database_port_is_unknown() {
     let instances = collect_with(Vec::new(), &[]).await;
     server.abort();
     let instance = find(&instances, port);
-    assert!(instance.discovered_by.contains(&DiscoveryMethod::WellKnownPort));
+    assert!(instance
+        .discovered_by
+        .contains(&DiscoveryMethod::WellKnownPort));
     if port == 3306 {
         // MySQL servers speak first; a silent HTTP server times out instead.
         assert!(!instance.reachable);
-        assert!(instance.error.as_deref().unwrap().contains("no complete answer"));
+        assert!(instance
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("no complete answer"));
     } else {
         assert_eq!(instance.engine, DatabaseEngine::Unknown, "{instance:#?}");
         assert!(!instance.reachable);

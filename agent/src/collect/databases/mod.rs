@@ -18,6 +18,7 @@ pub mod discover;
 pub mod probe;
 pub mod proc_net;
 pub mod run;
+pub mod samples;
 
 #[cfg(test)]
 mod live_tests;

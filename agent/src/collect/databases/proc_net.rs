@@ -165,7 +165,11 @@ pub fn parse_proc_net_unix(text: &str) -> (Vec<UnixListener>, Vec<ParseWarning>)
             u32::from_str_radix(kind, 16),
             inode.parse::<u64>(),
         ) else {
-            warnings.push(warning(line_number, line, "unreadable flags, type or inode"));
+            warnings.push(warning(
+                line_number,
+                line,
+                "unreadable flags, type or inode",
+            ));
             continue;
         };
         if flags & SO_ACCEPTCON == 0 || kind != SOCK_STREAM {

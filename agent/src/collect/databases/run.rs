@@ -29,6 +29,16 @@ pub struct RawDatabasesConfig {
     pub timeout: String,
     #[serde(default)]
     pub instances: Vec<RawDatabaseTarget>,
+    /// Probe databases at all.
+    #[serde(default = "default_discover")]
+    pub enabled: bool,
+    /// How often the daemon probes, e.g. `"60s"`.
+    #[serde(default = "default_interval")]
+    pub interval: String,
+}
+
+fn default_interval() -> String {
+    "60s".to_owned()
 }
 
 fn default_discover() -> bool {
@@ -45,6 +55,8 @@ impl Default for RawDatabasesConfig {
             discover: default_discover(),
             timeout: default_timeout(),
             instances: Vec::new(),
+            enabled: true,
+            interval: default_interval(),
         }
     }
 }
@@ -71,6 +83,10 @@ pub struct DatabaseTarget {
 /// The database collector's settings.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DatabasesConfig {
+    /// Run the probes in the daemon.
+    pub enabled: bool,
+    /// How often the daemon probes.
+    pub interval: Duration,
     pub discover: bool,
     pub timeout: Duration,
     /// `/proc`, or a directory laid out like it (tests).
@@ -81,6 +97,8 @@ pub struct DatabasesConfig {
 impl Default for DatabasesConfig {
     fn default() -> DatabasesConfig {
         DatabasesConfig {
+            enabled: true,
+            interval: Duration::from_secs(60),
             discover: true,
             timeout: Duration::from_secs(3),
             proc_root: PathBuf::from("/proc"),
@@ -95,11 +113,13 @@ pub enum DatabasesConfigError {
     /// `timeout` is not a duration such as `3s`.
     #[error("databases.timeout: {0}")]
     Timeout(#[from] humantime::DurationError),
-    /// `timeout` is zero.
-    #[error("databases.timeout must be more than zero")]
+    /// `timeout` or `interval` is zero.
+    #[error("databases.timeout and databases.interval must be more than zero")]
     ZeroTimeout,
     /// An endpoint is neither `IP:PORT` nor an absolute socket path.
-    #[error("databases.instances: endpoint `{0}` is neither IP:PORT nor an absolute Unix socket path")]
+    #[error(
+        "databases.instances: endpoint `{0}` is neither IP:PORT nor an absolute Unix socket path"
+    )]
     Endpoint(String),
 }
 
@@ -123,6 +143,10 @@ impl DatabasesConfig {
         if timeout.is_zero() {
             return Err(DatabasesConfigError::ZeroTimeout);
         }
+        let interval = humantime::parse_duration(&raw.interval)?;
+        if interval.is_zero() {
+            return Err(DatabasesConfigError::ZeroTimeout);
+        }
         let targets = raw
             .instances
             .into_iter()
@@ -137,6 +161,8 @@ impl DatabasesConfig {
             })
             .collect::<Result<Vec<_>, DatabasesConfigError>>()?;
         Ok(DatabasesConfig {
+            enabled: raw.enabled,
+            interval,
             discover: raw.discover,
             timeout,
             proc_root: PathBuf::from("/proc"),
@@ -255,7 +281,11 @@ async fn probe_planned(planned: Planned, timeout: Duration) -> DatabaseInstance 
             Err(error) => {
                 let mut outcome =
                     probe::probe(candidate.engine, &candidate.endpoint, None, timeout).await;
-                outcome.error = Some(error.to_string());
+                // Probed without credentials; both problems are reported.
+                outcome.error = Some(match outcome.error.take() {
+                    Some(probe_error) => format!("{error}; {probe_error}"),
+                    None => error.to_string(),
+                });
                 return instance(candidate, outcome);
             }
         },
@@ -313,8 +343,10 @@ pub async fn collect(
             }
         }
         instances.sort_by_key(|(index, _)| *index);
-        let mut instances: Vec<DatabaseInstance> =
-            instances.into_iter().map(|(_, instance)| instance).collect();
+        let mut instances: Vec<DatabaseInstance> = instances
+            .into_iter()
+            .map(|(_, instance)| instance)
+            .collect();
         instances.sort_by(|a, b| a.endpoint.cmp(&b.endpoint));
         Ok(instances)
     }

@@ -5,7 +5,7 @@
 //! A missing server binary fails the test with the Debian package to install (`scripts/test`
 //! installs them when run as root).
 
-#![allow(clippy::disallowed_methods, clippy::print_stderr)]
+#![allow(clippy::disallowed_methods, clippy::indexing_slicing)]
 
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
@@ -64,7 +64,9 @@ pub fn user_ids(user: &str) -> (u32, u32) {
                 )
             })
         })
-        .unwrap_or_else(|| panic!("no user `{user}` in /etc/passwd: is its Debian package installed?"))
+        .unwrap_or_else(|| {
+            panic!("no user `{user}` in /etc/passwd: is its Debian package installed?")
+        })
 }
 
 /// A loopback port nobody listens on right now.
@@ -82,7 +84,9 @@ pub fn loopback(port: u16) -> DatabaseEndpoint {
 
 /// Runs a setup command to completion, failing with its output.
 fn run_setup(command: &mut Command, what: &str) {
-    let output = command.output().unwrap_or_else(|error| panic!("{what}: {error}"));
+    let output = command
+        .output()
+        .unwrap_or_else(|error| panic!("{what}: {error}"));
     assert!(
         output.status.success(),
         "{what} failed ({}):\n{}\n{}",
@@ -200,8 +204,8 @@ fn log_file(dir: &Path) -> (PathBuf, Stdio, Stdio) {
 /// its temporary directory.
 pub async fn start_postgres() -> Server {
     let bin = Path::new(PG_BIN);
-    require(&bin.join("postgres"), "postgresql-15");
-    require(&bin.join("initdb"), "postgresql-15");
+    require(&bin.join("postgres"), "postgresql");
+    require(&bin.join("initdb"), "postgresql");
     let (uid, gid) = user_ids("postgres");
     let dir = tempfile::tempdir().unwrap();
     std::os::unix::fs::chown(dir.path(), Some(uid), Some(gid)).unwrap();
@@ -210,7 +214,15 @@ pub async fn start_postgres() -> Server {
         Command::new(bin.join("initdb"))
             .arg("-D")
             .arg(&data)
-            .args(["--auth=trust", "-U", "postgres", "-E", "UTF8", "--locale=C", "--no-sync"])
+            .args([
+                "--auth=trust",
+                "-U",
+                "postgres",
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "--no-sync",
+            ])
             .current_dir(dir.path())
             .env("HOME", dir.path())
             .uid(uid)
@@ -260,7 +272,11 @@ pub async fn start_mariadb() -> Server {
     let data = dir.path().join("data");
     run_setup(
         Command::new(install_db)
-            .args(["--no-defaults", "--user=mysql", "--auth-root-authentication-method=normal"])
+            .args([
+                "--no-defaults",
+                "--user=mysql",
+                "--auth-root-authentication-method=normal",
+            ])
             .args(["--skip-test-db", "--skip-name-resolve"])
             .arg(format!("--datadir={}", data.display()))
             .current_dir(dir.path()),
@@ -274,7 +290,10 @@ pub async fn start_mariadb() -> Server {
         .arg(format!("--datadir={}", data.display()))
         .arg(format!("--port={port}"))
         .arg(format!("--socket={}", dir.path().join("my.sock").display()))
-        .arg(format!("--pid-file={}", dir.path().join("my.pid").display()))
+        .arg(format!(
+            "--pid-file={}",
+            dir.path().join("my.pid").display()
+        ))
         .current_dir(dir.path())
         .stdin(Stdio::null())
         .stdout(stdout)
@@ -289,7 +308,9 @@ pub async fn start_mariadb() -> Server {
         log,
     };
     server
-        .wait_ready(None, |outcome| outcome.reachable && outcome.version.is_some())
+        .wait_ready(None, |outcome| {
+            outcome.reachable && outcome.version.is_some()
+        })
         .await;
     server
 }

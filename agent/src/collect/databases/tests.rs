@@ -70,13 +70,22 @@ fn snapshot() -> ProcSnapshot {
             process(
                 812,
                 "postgres",
-                &["/usr/lib/postgresql/15/bin/postgres", "-D", "/var/lib/postgresql/15/main"],
+                &[
+                    "/usr/lib/postgresql/15/bin/postgres",
+                    "-D",
+                    "/var/lib/postgresql/15/main",
+                ],
                 &[31337, 31339, 31345],
             ),
             process(900, "mariadbd", &["/usr/sbin/mariadbd"], &[31338, 31340]),
             // A child that inherited the listening socket: the lowest pid owns it.
             process(901, "mariadbd", &["/usr/sbin/mariadbd"], &[31338]),
-            process(1200, "docker-proxy", &["/usr/bin/docker-proxy", "-proto", "tcp"], &[31350]),
+            process(
+                1200,
+                "docker-proxy",
+                &["/usr/bin/docker-proxy", "-proto", "tcp"],
+                &[31350],
+            ),
             process(1300, "sshd", &["sshd: /usr/sbin/sshd -D"], &[1603]),
             process(1400, "php-fpm8.2", &["php-fpm: master process"], &[31360]),
         ],
@@ -138,8 +147,9 @@ fn tcp_listeners() {
 
 #[test]
 fn tcp_bad_lines_are_warnings() {
-    let (listeners, warnings) =
-        parse_proc_net_tcp("   0: 0100007F:1538 00000000:0000 0A\n   1: XYZ:1538 00000000:0000 0A 0 0 0 0 0 7\n");
+    let (listeners, warnings) = parse_proc_net_tcp(
+        "   0: 0100007F:1538 00000000:0000 0A\n   1: XYZ:1538 00000000:0000 0A 0 0 0 0 0 7\n",
+    );
     assert!(listeners.is_empty());
     assert_eq!(warnings.len(), 2);
     assert_eq!(warnings[0].message, "too few columns");
@@ -216,7 +226,10 @@ fn process_names() {
         engine("bin", &["/opt/mongodb/bin/mongod", "--config", "x"]),
         Some(DatabaseEngine::Mongodb)
     );
-    assert_eq!(engine("minio", &["minio", "server", "/data"]), Some(DatabaseEngine::Minio));
+    assert_eq!(
+        engine("minio", &["minio", "server", "/data"]),
+        Some(DatabaseEngine::Minio)
+    );
     assert_eq!(engine("nginx", &["nginx: master process"]), None);
 }
 
@@ -224,14 +237,30 @@ fn process_names() {
 fn images() {
     for (image, port, engine) in [
         ("postgres:16", 5432, Some(DatabaseEngine::Postgres)),
-        ("docker.io/library/postgres:16-alpine@sha256:abc", 5432, Some(DatabaseEngine::Postgres)),
+        (
+            "docker.io/library/postgres:16-alpine@sha256:abc",
+            5432,
+            Some(DatabaseEngine::Postgres),
+        ),
         ("bitnami/postgresql", 5432, Some(DatabaseEngine::Postgres)),
-        ("registry.local:5000/mariadb:11", 3306, Some(DatabaseEngine::Mariadb)),
+        (
+            "registry.local:5000/mariadb:11",
+            3306,
+            Some(DatabaseEngine::Mariadb),
+        ),
         ("mysql:8.4", 3306, Some(DatabaseEngine::Mysql)),
         ("valkey/valkey:8", 6379, Some(DatabaseEngine::Redis)),
         ("mongo:7", 27017, Some(DatabaseEngine::Mongodb)),
-        ("quay.io/minio/minio:latest", 9000, Some(DatabaseEngine::Minio)),
-        ("ghcr.io/acme/custom-db", 5432, Some(DatabaseEngine::Postgres)),
+        (
+            "quay.io/minio/minio:latest",
+            9000,
+            Some(DatabaseEngine::Minio),
+        ),
+        (
+            "ghcr.io/acme/custom-db",
+            5432,
+            Some(DatabaseEngine::Postgres),
+        ),
         ("nginx:1.27", 80, None),
     ] {
         assert_eq!(engine_for_image(image, port), engine, "{image}");
@@ -244,9 +273,9 @@ fn discovery_from_proc() {
         &snapshot(),
         &[],
         expect![[r#"
-            Postgres 127.0.0.1:5432 others=["[::1]:5432", "unix:/run/postgresql/.s.PGSQL.5432"] by=[ListeningSocket, ProcessName, WellKnownPort] process=Some((812, "postgres")) container=None
             Mariadb 0.0.0.0:3306 others=["unix:/run/mysqld/mysqld.sock"] by=[ListeningSocket, ProcessName, WellKnownPort] process=Some((900, "mariadbd")) container=None
             Minio 0.0.0.0:9000 others=[] by=[WellKnownPort] process=Some((1400, "php-fpm8.2")) container=None
+            Postgres 127.0.0.1:5432 others=["[::1]:5432", "unix:/run/postgresql/.s.PGSQL.5432"] by=[ListeningSocket, ProcessName, WellKnownPort] process=Some((812, "postgres")) container=None
             Redis [::]:6379 others=[] by=[WellKnownPort] process=None container=None
             Redis unix:/run/my redis/redis-server.sock others=[] by=[ListeningSocket] process=None container=None
         "#]],
@@ -304,7 +333,11 @@ fn discovery_from_containers() {
             .into_iter()
             .filter(|p| p.comm == "docker-proxy")
             .collect(),
-        tcp: snapshot().tcp.into_iter().filter(|l| l.port == 16379).collect(),
+        tcp: snapshot()
+            .tcp
+            .into_iter()
+            .filter(|l| l.port == 16379)
+            .collect(),
         ..ProcSnapshot::default()
     };
     check_discover(
@@ -340,12 +373,24 @@ fn endpoint_matching_and_parsing() {
     );
     assert_eq!(parse_endpoint("localhost:5432"), None);
     assert_eq!(parse_endpoint("5432"), None);
-    assert!(endpoints_match(&tcp("0.0.0.0:5432"), &tcp("127.0.0.1:5432")));
+    assert!(endpoints_match(
+        &tcp("0.0.0.0:5432"),
+        &tcp("127.0.0.1:5432")
+    ));
     assert!(endpoints_match(&tcp("127.0.0.1:5432"), &tcp("[::1]:5432")));
     assert!(endpoints_match(&tcp("[::]:5432"), &tcp("192.168.1.5:5432")));
-    assert!(!endpoints_match(&tcp("127.0.0.1:5432"), &tcp("127.0.0.1:5433")));
-    assert!(!endpoints_match(&tcp("10.0.0.1:5432"), &tcp("10.0.0.2:5432")));
-    assert!(!endpoints_match(&tcp("127.0.0.1:5432"), &tcp("/tmp/.s.PGSQL.5432")));
+    assert!(!endpoints_match(
+        &tcp("127.0.0.1:5432"),
+        &tcp("127.0.0.1:5433")
+    ));
+    assert!(!endpoints_match(
+        &tcp("10.0.0.1:5432"),
+        &tcp("10.0.0.2:5432")
+    ));
+    assert!(!endpoints_match(
+        &tcp("127.0.0.1:5432"),
+        &tcp("/tmp/.s.PGSQL.5432")
+    ));
 }
 
 #[test]
@@ -369,7 +414,11 @@ fn config_from_toml() {
     assert_eq!(config.targets.len(), 2);
     assert_eq!(config.targets[0].engine, DatabaseEngine::Redis);
     assert_eq!(
-        config.targets[0].credentials.as_ref().unwrap().password_file,
+        config.targets[0]
+            .credentials
+            .as_ref()
+            .unwrap()
+            .password_file,
         Some("/etc/unity/redis.pass".into())
     );
 
@@ -446,9 +495,9 @@ fn plan_merges_configured_and_remembered() {
         .collect();
     expect![[r#"
         [
-            "Postgres 127.0.0.1:5432 [ListeningSocket, ProcessName, WellKnownPort, Configured] credentials=true",
             "Mariadb 0.0.0.0:3306 [ListeningSocket, ProcessName, WellKnownPort] credentials=false",
             "Minio 0.0.0.0:9000 [WellKnownPort] credentials=false",
+            "Postgres 127.0.0.1:5432 [ListeningSocket, ProcessName, WellKnownPort, Configured] credentials=true",
             "Redis [::]:6379 [WellKnownPort] credentials=false",
             "Redis unix:/run/my redis/redis-server.sock [ListeningSocket] credentials=false",
             "Mongodb 10.0.0.7:27017 [Configured] credentials=false",
@@ -473,8 +522,14 @@ fn secrets_are_redacted() {
         credentials.password.as_ref().unwrap().expose(),
         "hunter2-very-secret"
     );
-    assert_eq!(password_from_file_contents("pw\r\n".to_owned()).expose(), "pw");
-    assert_eq!(password_from_file_contents("pw\n\n".to_owned()).expose(), "pw\n");
+    assert_eq!(
+        password_from_file_contents("pw\r\n".to_owned()).expose(),
+        "pw"
+    );
+    assert_eq!(
+        password_from_file_contents("pw\n\n".to_owned()).expose(),
+        "pw\n"
+    );
     assert_eq!(password_from_file_contents("pw".to_owned()).expose(), "pw");
 }
 

@@ -6,6 +6,7 @@
 
 pub mod parse;
 pub mod run;
+pub mod samples;
 pub mod verdict;
 
 #[cfg(test)]

@@ -13,15 +13,15 @@ use unity_shared::model::storage::{ParseWarning, VerdictStatus};
 
 use super::{array_verdict, detail_verdict, parse_detail, parse_mdstat};
 
-fn testdata() -> PathBuf {
+pub(super) fn testdata() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("src/collect/mdraid/testdata")
 }
 
-fn name(path: &Path) -> String {
+pub(super) fn name(path: &Path) -> String {
     path.file_name().unwrap().to_string_lossy().into_owned()
 }
 
-fn fixtures() -> Vec<PathBuf> {
+pub(super) fn fixtures() -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(testdata())
         .unwrap()
         .map(|entry| entry.unwrap().path())
@@ -31,7 +31,7 @@ fn fixtures() -> Vec<PathBuf> {
     files
 }
 
-fn read(path: &Path) -> String {
+pub(super) fn read(path: &Path) -> String {
     String::from_utf8_lossy(&std::fs::read(path).unwrap()).into_owned()
 }
 

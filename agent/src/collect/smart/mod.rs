@@ -10,6 +10,7 @@ pub mod exit_status;
 pub mod parse_json;
 pub mod parse_text;
 pub mod run;
+pub mod samples;
 pub mod text_fields;
 pub mod verdict;
 

@@ -13,12 +13,12 @@ use unity_shared::model::storage::{ReasonKind, VerdictStatus};
 
 use super::{parse, parse_json, parse_text, verdict, SmartThresholds};
 
-fn testdata() -> PathBuf {
+pub(super) fn testdata() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("src/collect/smart/testdata")
 }
 
 /// Every fixture (not SOURCES.md, not snapshots), sorted.
-fn fixtures() -> Vec<PathBuf> {
+pub(super) fn fixtures() -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(testdata())
         .unwrap()
         .map(|entry| entry.unwrap().path())
@@ -33,11 +33,11 @@ fn fixtures() -> Vec<PathBuf> {
 }
 
 /// Fixtures are bytes (some are Latin-1 with CRLF); the run side reads stdout the same way.
-fn read(path: &Path) -> String {
+pub(super) fn read(path: &Path) -> String {
     String::from_utf8_lossy(&std::fs::read(path).unwrap()).into_owned()
 }
 
-fn name(path: &Path) -> String {
+pub(super) fn name(path: &Path) -> String {
     path.file_name().unwrap().to_string_lossy().into_owned()
 }
 

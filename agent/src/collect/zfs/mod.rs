@@ -8,6 +8,7 @@
 pub mod parse;
 pub mod parse_list;
 pub mod run;
+pub mod samples;
 pub mod scan;
 pub mod verdict;
 

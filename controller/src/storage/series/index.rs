@@ -1,18 +1,18 @@
-//! Keys of the `series_meta` tree: agents (last acknowledged sequence number), the series
-//! index (agent + series key -> compact series id) and write-ahead log records.
+//! Keys of the `series_meta` tree: agents (last sequence number as of the last checkpoint;
+//! the write-ahead log has the newer ones) and the series index (agent + series key ->
+//! compact series id).
 //!
-//! Layout, one tree so that one `Batch` covers a whole ingest:
+//! Layout:
 //! - `A ++ agent` -> last sequence number (u64 BE);
 //! - `S ++ len agent ++ len metric ++ n labels ++ (len name ++ name ++ len value ++ value)*`
-//!   -> series id (u64 BE), lengths as varints;
-//! - `W ++ position (u64 BE)` -> a write-ahead log record (see [`super::wal`]).
+//!   -> series id (u64 BE), lengths as varints. The same bytes name a new series in the
+//!   write-ahead log.
 
 use super::codec::{put_varint, Reader};
 use super::{SeriesError, SeriesKey};
 
 pub(crate) const AGENT_PREFIX: u8 = b'A';
 pub(crate) const SERIES_PREFIX: u8 = b'S';
-pub(crate) const WAL_PREFIX: u8 = b'W';
 
 pub(crate) fn agent_key(agent: &str) -> Vec<u8> {
     let mut key = Vec::with_capacity(1 + agent.len());
@@ -31,13 +31,6 @@ pub(crate) fn series_key(agent: &str, series: &SeriesKey) -> Vec<u8> {
         put_str(&mut key, name);
         put_str(&mut key, value);
     }
-    key
-}
-
-pub(crate) fn wal_key(position: u64) -> [u8; 9] {
-    let mut key = [0u8; 9];
-    key[0] = WAL_PREFIX;
-    key[1..].copy_from_slice(&position.to_be_bytes());
     key
 }
 
@@ -70,10 +63,6 @@ pub(crate) fn parse_series(
         SeriesKey { metric, labels },
         parse_u64(value, "series id")?,
     ))
-}
-
-pub(crate) fn parse_wal_position(key: &[u8]) -> Result<u64, SeriesError> {
-    parse_u64(&key[1..], "write-ahead log key")
 }
 
 fn parse_u64(bytes: &[u8], what: &'static str) -> Result<u64, SeriesError> {

@@ -1,31 +1,37 @@
 //! The time-series engine: a per-agent series index plus compressed, time-ordered chunks per
-//! series, made durable by a write-ahead log.
+//! series in sled, made durable by a write-ahead log in files of its own.
 //!
-//! - `series_meta` tree (`index.rs`): agents' last sequence numbers, the series index
-//!   (agent + [`SeriesKey`] -> compact `u64` id) and write-ahead log records (`wal.rs`).
-//! - `series_chunks` tree (`chunk.rs`): `series_id ++ start_ts -> chunk bytes` (`codec.rs`,
-//!   entropy-coded by `rc.rs`).
+//! - `series_meta` tree (`index.rs`): agents' last sequence numbers (as of the last
+//!   checkpoint) and the series index (agent + [`SeriesKey`] -> compact `u64` id).
+//! - `series_chunks` tree (`chunk.rs`): `series_id ++ start_ts -> sealed chunk bytes`
+//!   (`codec.rs`, entropy-coded by `rc.rs`), each written once.
+//! - The write-ahead log (`segment.rs` files, `wal.rs` records) in
+//!   [`SeriesOptions::wal_dir`], outside sled so that it leaves no garbage there.
 //!
-//! Each series has an open head chunk in memory. [`SeriesStore::ingest`] writes the accepted
-//! samples of all its reports as write-ahead log records, together with the agents' new
-//! sequence numbers and new series, in one atomic `Batch`, then flushes once (group
-//! commit). A head that is full is sealed and written as a chunk on the way.
-//! [`SeriesStore::checkpoint`] writes the open heads as unsealed chunks and deletes the log;
-//! [`SeriesStore::open`] (`recovery.rs`) loads the newest chunk of every series and replays
-//! the log. Replay is idempotent: a sample at or before a series' newest timestamp is
-//! ignored, always.
+//! Each series has an open head chunk in memory. [`SeriesStore::ingest`] appends one log
+//! record for the whole call (every stored report's agent, sequence number, new series and
+//! accepted samples) and `fdatasync`s once before returning (group commit). A head is sealed
+//! into sled when the cut rule says so; sled flushes those itself and at checkpoints.
+//! [`SeriesStore::checkpoint`] seals heads idle for longer than a chunk span, writes the
+//! agents' sequence numbers, flushes sled, then starts a new log segment whose first record
+//! is a snapshot of the open heads (about 1 byte per sample) and deletes the older segments.
+//! So the log never holds more than one checkpoint interval of records plus that snapshot,
+//! whatever the age of the oldest head. [`SeriesStore::open`] (`recovery.rs`) loads the index
+//! and the newest chunk timestamps from sled and replays the log from its newest snapshot.
+//! Replay is idempotent: a sample at or before a series' newest timestamp is ignored, always.
 //!
 //! Locking: one writer at a time (a mutex held through ingest, checkpoint and retention,
-//! flush included); readers take the state lock briefly and read sled without it. The
-//! state lock is held while a batch is applied (not while flushing), so a reader never misses
-//! points that moved from a head to a chunk. Readers may see samples whose flush is still in
-//! progress; acknowledgements wait for it.
+//! fsync included); readers take the state lock briefly and read sled without it. The
+//! state lock is held while sealed chunks are applied to sled (not while syncing), so a
+//! reader never misses points that moved from a head to a chunk. Readers may see samples
+//! whose fsync is still in progress; acknowledgements wait for it.
 
 mod chunk;
 mod codec;
 mod index;
 mod rc;
 mod recovery;
+mod segment;
 mod store;
 mod wal;
 
@@ -33,6 +39,8 @@ mod wal;
 mod codec_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod wal_tests;
 
 pub use codec::CodecError;
 pub use store::SeriesStore;
@@ -114,8 +122,13 @@ pub struct SeriesPoints {
 }
 
 /// Tuning of the engine.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SeriesOptions {
+    /// The write-ahead log's directory (created if missing); required. [`super::Store`]
+    /// uses `<database dir>-wal` when this is `None`.
+    pub wal_dir: Option<std::path::PathBuf>,
+    /// [`SeriesStore::ingest`] checkpoints by itself once the log holds this many bytes.
+    pub max_wal_bytes: u64,
     /// Seal a chunk when it holds this many samples (1..=65536).
     pub max_chunk_samples: usize,
     /// Seal a chunk before a sample more than this many milliseconds after its first one.
@@ -129,6 +142,8 @@ impl Default for SeriesOptions {
     /// and every open head costs 16 bytes per sample of memory; one hour is the compromise.
     fn default() -> Self {
         SeriesOptions {
+            wal_dir: None,
+            max_wal_bytes: 256 << 20,
             max_chunk_samples: 240,
             max_chunk_span_ms: 2 * 3600 * 1000,
         }
@@ -148,7 +163,7 @@ pub struct RetentionReport {
 pub struct SeriesStats {
     pub n_agents: u64,
     pub n_series: u64,
-    /// Chunks in the chunks tree (sealed, and heads written by a checkpoint).
+    /// Sealed chunks in the chunks tree.
     pub n_chunks: u64,
     /// Bytes of chunk values in the chunks tree (keys and sled overhead excluded).
     pub chunk_bytes: u64,
@@ -156,8 +171,10 @@ pub struct SeriesStats {
     pub n_samples: u64,
     /// Samples held in open heads in memory.
     pub head_samples: u64,
-    /// Write-ahead log records not yet removed by a checkpoint.
+    /// Write-ahead log records written since the last checkpoint.
     pub wal_records: u64,
+    /// Bytes of the write-ahead log on disk.
+    pub wal_bytes: u64,
     /// Samples accepted since open.
     pub samples_ingested: u64,
     /// Samples ignored since open because they were not newer than their series' newest.
@@ -172,6 +189,12 @@ pub enum SeriesError {
     /// sled reported an I/O or corruption error.
     #[error("database: {0}")]
     Sled(#[from] sled::Error),
+    /// Reading or writing the write-ahead log failed.
+    #[error("write-ahead log {}: {source}", path.display())]
+    Wal {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
     /// A stored record could not be decoded.
     #[error("corrupt {what}: {detail}")]
     Corrupt { what: &'static str, detail: String },

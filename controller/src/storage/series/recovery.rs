@@ -1,6 +1,7 @@
-//! Recovery: [`SeriesStore::open`] rebuilds the index from `series_meta`, loads the newest
-//! chunk of every series (an unsealed one becomes the head again) and replays the
-//! write-ahead log.
+//! Recovery: [`SeriesStore::open`] rebuilds the index and the agents' sequence numbers from
+//! `series_meta`, takes every series' newest timestamp from its newest chunk, then replays the
+//! write-ahead log from its newest heads snapshot, and checkpoints so that the log starts
+//! afresh.
 //!
 //! Note that this uses blocking I/O.
 
@@ -9,10 +10,13 @@ use std::sync::{Mutex, RwLock};
 use super::chunk::{self, CutRule};
 use super::codec::{self, MAX_CHUNK_SAMPLES};
 use super::store::{append, SeriesEntry, State, Writer};
-use super::{index, wal, SeriesError, SeriesKey, SeriesOptions, SeriesStore};
+use super::{index, segment, wal, SeriesError, SeriesKey, SeriesOptions, SeriesStore};
 
 /// Series ids above this are taken as corruption (guards the allocation on open).
 const MAX_SERIES: usize = 1 << 32;
+
+/// The key prefix of write-ahead log records kept in sled by earlier versions.
+const LEGACY_WAL_PREFIX: u8 = b'W';
 
 impl SeriesStore {
     /// Opens the engine's trees in `db`, loading the newest chunk of every series and
@@ -32,11 +36,16 @@ impl SeriesStore {
             max_samples: options.max_chunk_samples,
             max_span_ms: options.max_chunk_span_ms,
         };
+        let wal_dir = options
+            .wal_dir
+            .clone()
+            .ok_or(SeriesError::InvalidOptions("wal_dir must be set"))?;
         let meta = db.open_tree("series_meta")?;
         let chunks = db.open_tree("series_chunks")?;
         let mut state = State::default();
         let mut known: Vec<bool> = Vec::new();
         let mut owners: Vec<(String, SeriesKey, u64)> = Vec::new();
+        let mut meta_batch = sled::Batch::default();
         for item in meta.iter() {
             let (key, value) = item?;
             match key.first() {
@@ -45,37 +54,23 @@ impl SeriesStore {
                     state.agents.entry(agent).or_default().last_seq = Some(seq);
                 }
                 Some(&index::SERIES_PREFIX) => owners.push(index::parse_series(&key, &value)?),
-                Some(&index::WAL_PREFIX) => {}
+                Some(&LEGACY_WAL_PREFIX) => {
+                    tracing::warn!(key = ?key, "Log record of an earlier version, dropped.");
+                    meta_batch.remove(key);
+                }
                 _ => tracing::warn!(key = ?key, "Unknown key in the series index, ignored."),
             }
         }
         for (agent, series_key, series_id) in owners {
-            let slot = usize::try_from(series_id)
-                .ok()
-                .filter(|&slot| slot < MAX_SERIES)
-                .ok_or_else(|| SeriesError::Corrupt {
-                    what: "series id",
-                    detail: series_id.to_string(),
-                })?;
-            if slot >= known.len() {
-                known.resize(slot + 1, false);
-            }
-            known[slot] = true;
-            state
-                .agents
-                .entry(agent)
-                .or_default()
-                .series
-                .insert(series_key, series_id);
+            define(&mut state, &mut known, agent, series_key, series_id)?;
         }
         for (series_id, known) in known.iter().enumerate() {
             if !known {
                 tracing::warn!(series_id, "Series id without a key, skipped.");
             }
         }
-        state.series = known.iter().map(|_| SeriesEntry::new()).collect();
 
-        // The newest chunk of every series: its head if unsealed, its newest timestamp always.
+        // The newest timestamp of every series, from its newest chunk.
         let mut newest: Vec<Option<(i64, sled::IVec)>> = vec![None; state.series.len()];
         for item in chunks.iter() {
             let (key, value) = item?;
@@ -87,9 +82,7 @@ impl SeriesStore {
                 }
             };
             let n_samples = codec::header(&value).map_or(0, |header| header.n_samples as u64);
-            state
-                .counters
-                .chunk_written(None, n_samples, value.len() as u64);
+            state.counters.chunk_written(n_samples, value.len() as u64);
             match newest.get_mut(series_id as usize) {
                 Some(slot) => *slot = Some((start, value)),
                 None => tracing::warn!(series_id, "Chunk of an unknown series, ignored."),
@@ -98,67 +91,168 @@ impl SeriesStore {
         for (series_id, slot) in newest.into_iter().enumerate() {
             let Some((start, value)) = slot else { continue };
             let mut points = Vec::new();
-            let decoded = codec::header(&value)
-                .and_then(|header| codec::decode(start, &value, &mut points).map(|()| header));
-            let header = match decoded {
-                Ok(header) => header,
+            match codec::decode(start, &value, &mut points) {
+                Ok(()) => state.series[series_id].last_ts = points.last().map(|point| point.0),
                 Err(error) => {
                     tracing::warn!(series_id, start, %error, "Corrupt newest chunk, skipped.");
-                    continue;
                 }
-            };
-            let entry = &mut state.series[series_id];
-            entry.last_ts = points.last().map(|point| point.0);
-            if !header.sealed {
-                entry.head_persisted = Some((points.len() as u64, value.len() as u64));
-                entry.head = points;
             }
         }
+        // Samples up to here are in sled; a snapshot head never repeats them.
+        let sealed_ts: Vec<Option<i64>> = state.series.iter().map(|e| e.last_ts).collect();
 
-        // Replay the log, in order.
-        let mut next_wal = 0;
         let mut chunk_batch = sled::Batch::default();
-        for item in meta.scan_prefix([index::WAL_PREFIX]) {
-            let (key, record) = item?;
-            next_wal = index::parse_wal_position(&key)? + 1;
-            state.counters.wal_records += 1;
-            let State {
-                series, counters, ..
-            } = &mut state;
-            wal::replay(&record, |series_id, ts, value| {
-                let entry =
-                    series
-                        .get_mut(series_id as usize)
-                        .ok_or_else(|| SeriesError::Corrupt {
-                            what: "write-ahead log record",
-                            detail: format!("unknown series id {series_id}"),
-                        })?;
-                append(
-                    entry,
-                    series_id,
-                    ts,
-                    value,
+        let replayed = segment::replay(
+            &wal_dir,
+            |record| record.first() == Some(&wal::KIND_HEADS),
+            |record| match record.first() {
+                Some(&wal::KIND_INGEST) => replay_ingest(
+                    &mut state,
+                    &mut known,
+                    record,
                     rule,
                     &mut chunk_batch,
-                    counters,
-                );
-                Ok(())
-            })?;
+                    &mut meta_batch,
+                ),
+                Some(&wal::KIND_HEADS) => replay_heads(&mut state, &sealed_ts, record),
+                kind => Err(SeriesError::Corrupt {
+                    what: "write-ahead log record",
+                    detail: format!("unknown kind {kind:?}"),
+                }),
+            },
+        )?;
+        for (agent, entry) in &state.agents {
+            if let Some(seq) = entry.last_seq {
+                meta_batch.insert(index::agent_key(agent), &seq.to_be_bytes());
+            }
         }
         chunks.apply_batch(chunk_batch)?;
+        meta.apply_batch(meta_batch)?;
+        db.flush()?;
+        state.newest_ts = state.series.iter().filter_map(|entry| entry.last_ts).max();
         // Replayed samples were not ingested in this process.
         state.counters.samples_ingested = 0;
         state.counters.samples_ignored = 0;
+
+        // Everything replayed is in sled or in the new snapshot: start the log afresh.
+        let heads = wal::encode_heads(
+            state
+                .series
+                .iter()
+                .enumerate()
+                .map(|(series_id, entry)| (series_id as u64, entry.head.as_slice())),
+        );
+        let number = replayed.last_number.map_or(0, |number| number + 1);
+        let log = segment::Log::create(&wal_dir, number, &heads)?;
+        state.counters.wal_bytes = log.bytes();
         Ok(SeriesStore {
             db: db.clone(),
             meta,
             chunks,
             rule,
+            max_wal_bytes: options.max_wal_bytes,
             writer: Mutex::new(Writer {
-                next_wal,
+                log,
                 poisoned: false,
             }),
             state: RwLock::new(state),
         })
     }
+}
+
+/// Adds `agent`'s series `series_key` with id `series_id` to the index in memory.
+fn define(
+    state: &mut State,
+    known: &mut Vec<bool>,
+    agent: String,
+    series_key: SeriesKey,
+    series_id: u64,
+) -> Result<(), SeriesError> {
+    let corrupt = |detail: String| SeriesError::Corrupt {
+        what: "series index",
+        detail,
+    };
+    let slot = usize::try_from(series_id)
+        .ok()
+        .filter(|&slot| slot < MAX_SERIES)
+        .ok_or_else(|| corrupt(format!("series id {series_id}")))?;
+    let agent_entry = state.agents.entry(agent).or_default();
+    match agent_entry.series.get(&series_key) {
+        Some(&existing) if existing == series_id => return Ok(()),
+        Some(&existing) => {
+            return Err(corrupt(format!(
+                "{series_key:?} is series {existing} and {series_id}"
+            )))
+        }
+        None => {}
+    }
+    if known.get(slot).copied().unwrap_or(false) {
+        return Err(corrupt(format!("series id {series_id} used twice")));
+    }
+    if slot >= known.len() {
+        known.resize(slot + 1, false);
+        state.series.resize_with(slot + 1, SeriesEntry::default);
+    }
+    known[slot] = true;
+    agent_entry.series.insert(series_key, series_id);
+    Ok(())
+}
+
+/// Applies one ingest record: new series, sequence numbers and samples.
+fn replay_ingest(
+    state: &mut State,
+    known: &mut Vec<bool>,
+    record: &[u8],
+    rule: CutRule,
+    chunk_batch: &mut sled::Batch,
+    meta_batch: &mut sled::Batch,
+) -> Result<(), SeriesError> {
+    for report in wal::decode_ingest(record)? {
+        for (series_id, index_key) in report.definitions {
+            let (agent, series_key, _) = index::parse_series(&index_key, &series_id.to_be_bytes())?;
+            define(state, known, agent, series_key, series_id)?;
+            meta_batch.insert(index_key, &series_id.to_be_bytes());
+        }
+        let agent = state.agents.entry(report.agent).or_default();
+        agent.last_seq = agent.last_seq.max(Some(report.seq));
+        let State {
+            series, counters, ..
+        } = state;
+        for (series_id, ts, value) in report.samples {
+            let entry = series
+                .get_mut(series_id as usize)
+                .ok_or_else(|| SeriesError::Corrupt {
+                    what: "write-ahead log record",
+                    detail: format!("unknown series id {series_id}"),
+                })?;
+            append(entry, series_id, ts, value, rule, chunk_batch, counters);
+        }
+    }
+    Ok(())
+}
+
+/// Applies a heads snapshot, leaving out what sled already holds.
+fn replay_heads(
+    state: &mut State,
+    sealed_ts: &[Option<i64>],
+    record: &[u8],
+) -> Result<(), SeriesError> {
+    for (series_id, mut points) in wal::decode_heads(record)? {
+        let entry =
+            state
+                .series
+                .get_mut(series_id as usize)
+                .ok_or_else(|| SeriesError::Corrupt {
+                    what: "write-ahead log heads",
+                    detail: format!("unknown series id {series_id}"),
+                })?;
+        if let Some(Some(sealed)) = sealed_ts.get(series_id as usize) {
+            points.retain(|point| point.0 > *sealed);
+        }
+        if let Some(&(last, _)) = points.last() {
+            entry.last_ts = entry.last_ts.max(Some(last));
+        }
+        entry.head = points;
+    }
+    Ok(())
 }

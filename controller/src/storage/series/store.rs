@@ -7,7 +7,7 @@ use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use super::chunk::{self, CutRule};
 use super::codec;
-use super::{index, wal};
+use super::{index, segment, wal};
 use super::{
     IngestOutcome, IngestReport, Point, RetentionReport, SeriesError, SeriesKey, SeriesPoints,
     SeriesStats, TimeRange,
@@ -19,13 +19,14 @@ pub struct SeriesStore {
     pub(super) meta: sled::Tree,
     pub(super) chunks: sled::Tree,
     pub(super) rule: CutRule,
+    pub(super) max_wal_bytes: u64,
     pub(super) writer: Mutex<Writer>,
     pub(super) state: RwLock<State>,
 }
 
 /// State only the writer touches.
 pub(super) struct Writer {
-    pub(super) next_wal: u64,
+    pub(super) log: segment::Log,
     pub(super) poisoned: bool,
 }
 
@@ -34,6 +35,8 @@ pub(super) struct State {
     pub(super) agents: HashMap<String, AgentEntry>,
     /// Indexed by series id; ids are dense and never reused.
     pub(super) series: Vec<SeriesEntry>,
+    /// The newest timestamp accepted in any series.
+    pub(super) newest_ts: Option<i64>,
     pub(super) counters: Counters,
 }
 
@@ -43,26 +46,12 @@ pub(super) struct AgentEntry {
     pub(super) series: HashMap<SeriesKey, u64>,
 }
 
+#[derive(Default)]
 pub(super) struct SeriesEntry {
-    /// The open chunk, oldest first.
+    /// The open chunk, oldest first; only in memory and in the write-ahead log.
     pub(super) head: Vec<(i64, f64)>,
-    /// `(samples, bytes)` of the head as last written to the chunks tree, if it was.
-    pub(super) head_persisted: Option<(u64, u64)>,
-    /// The head changed since it was last written.
-    pub(super) head_dirty: bool,
     /// The newest timestamp ever accepted; samples at or before it are ignored.
     pub(super) last_ts: Option<i64>,
-}
-
-impl SeriesEntry {
-    pub(super) fn new() -> SeriesEntry {
-        SeriesEntry {
-            head: Vec::new(),
-            head_persisted: None,
-            head_dirty: false,
-            last_ts: None,
-        }
-    }
 }
 
 #[derive(Default, Clone, Copy)]
@@ -71,21 +60,14 @@ pub(super) struct Counters {
     pub(super) chunk_bytes: u64,
     pub(super) chunk_samples: u64,
     pub(super) wal_records: u64,
+    pub(super) wal_bytes: u64,
     pub(super) samples_ingested: u64,
     pub(super) samples_ignored: u64,
     pub(super) reports_duplicate: u64,
 }
 
 impl Counters {
-    pub(super) fn chunk_written(
-        &mut self,
-        replaced: Option<(u64, u64)>,
-        n_samples: u64,
-        n_bytes: u64,
-    ) {
-        if let Some((old_samples, old_bytes)) = replaced {
-            self.chunk_removed(old_samples, old_bytes);
-        }
+    pub(super) fn chunk_written(&mut self, n_samples: u64, n_bytes: u64) {
         self.n_chunks += 1;
         self.chunk_samples += n_samples;
         self.chunk_bytes += n_bytes;
@@ -101,8 +83,8 @@ impl Counters {
 /// A series a query reads: key, id, the start of its head and the head's points in range.
 type QueryTarget = (SeriesKey, u64, Option<i64>, Vec<Point>);
 
-/// Appends one sample to a series, sealing its head first when the cut rule says so.
-/// Returns whether the sample was accepted.
+/// Appends one sample to a series, sealing its head first when the cut rule says so and
+/// right after when it is full. Returns whether the sample was accepted.
 pub(super) fn append(
     entry: &mut SeriesEntry,
     series_id: u64,
@@ -118,18 +100,32 @@ pub(super) fn append(
     }
     if let Some(&(start, _)) = entry.head.first() {
         if rule.must_cut(start, entry.head.len(), ts) {
-            let bytes = chunk::encode(&entry.head, true);
-            let n_samples = entry.head.len() as u64;
-            counters.chunk_written(entry.head_persisted.take(), n_samples, bytes.len() as u64);
-            chunk_batch.insert(&chunk::key(series_id, start), bytes);
-            entry.head.clear();
+            seal(entry, series_id, chunk_batch, counters);
         }
     }
     entry.head.push((ts, value));
-    entry.head_dirty = true;
     entry.last_ts = Some(ts);
     counters.samples_ingested += 1;
+    if entry.head.len() >= rule.max_samples {
+        seal(entry, series_id, chunk_batch, counters);
+    }
     true
+}
+
+/// Writes the head of a series as a sealed chunk into `chunk_batch` and empties it.
+pub(super) fn seal(
+    entry: &mut SeriesEntry,
+    series_id: u64,
+    chunk_batch: &mut sled::Batch,
+    counters: &mut Counters,
+) {
+    let Some(&(start, _)) = entry.head.first() else {
+        return;
+    };
+    let bytes = chunk::encode(&entry.head, true);
+    counters.chunk_written(entry.head.len() as u64, bytes.len() as u64);
+    chunk_batch.insert(&chunk::key(series_id, start), bytes);
+    entry.head.clear();
 }
 
 impl SeriesStore {
@@ -153,22 +149,23 @@ impl SeriesStore {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Stores every report that is not a duplicate, each atomically with its agent's new
-    /// sequence number, then flushes once for the whole slice and only then returns.
+    /// Stores every report that is not a duplicate, each with its agent's new sequence
+    /// number, as one write-ahead log record, then `fdatasync`s once for the whole slice and
+    /// only then returns.
     pub fn ingest(&self, reports: &[IngestReport]) -> Result<Vec<IngestOutcome>, SeriesError> {
         let mut writer = self.lock_writer()?;
         let mut outcomes = Vec::with_capacity(reports.len());
         let mut meta_batch = sled::Batch::default();
         let mut chunk_batch = sled::Batch::default();
         let n_samples: usize = reports.iter().map(|report| report.samples.len()).sum();
-        let mut record = Vec::with_capacity((n_samples * 12).min(wal::MAX_RECORD_BYTES + 32));
-        let mut previous_ts = 0i64;
+        let mut record = wal::IngestRecord::with_capacity(n_samples);
         let mut changed = false;
         {
             let mut state = self.write_state();
             let State {
                 agents,
                 series,
+                newest_ts,
                 counters,
             } = &mut *state;
             for report in reports {
@@ -184,8 +181,8 @@ impl SeriesStore {
                     continue;
                 }
                 agent.last_seq = Some(report.seq);
-                meta_batch.insert(index::agent_key(&report.agent), &report.seq.to_be_bytes());
                 changed = true;
+                record.begin_report(&report.agent, report.seq);
                 for sample in &report.samples {
                     let series_id = match agent.series.get(&sample.series) {
                         Some(&series_id) => series_id,
@@ -202,12 +199,11 @@ impl SeriesStore {
                                 Some(&series_id) => series_id,
                                 None => {
                                     let series_id = series.len() as u64;
-                                    meta_batch.insert(
-                                        index::series_key(&report.agent, &key),
-                                        &series_id.to_be_bytes(),
-                                    );
+                                    let index_key = index::series_key(&report.agent, &key);
+                                    record.define(series_id, &index_key);
+                                    meta_batch.insert(index_key, &series_id.to_be_bytes());
                                     agent.series.insert(key, series_id);
-                                    series.push(SeriesEntry::new());
+                                    series.push(SeriesEntry::default());
                                     series_id
                                 }
                             }
@@ -226,25 +222,18 @@ impl SeriesStore {
                         &mut chunk_batch,
                         counters,
                     ) {
-                        wal::put(&mut record, &mut previous_ts, series_id, ts, value);
-                        if record.len() >= wal::MAX_RECORD_BYTES {
-                            meta_batch.insert(&index::wal_key(writer.next_wal), record.as_slice());
-                            record.clear();
-                            previous_ts = 0;
-                            writer.next_wal += 1;
-                            counters.wal_records += 1;
-                        }
+                        record.sample(series_id, ts, value);
+                        *newest_ts = Some(newest_ts.map_or(ts, |newest| newest.max(ts)));
                     }
                 }
+                record.end_report();
                 outcomes.push(IngestOutcome::Stored);
             }
-            if !record.is_empty() {
-                meta_batch.insert(&index::wal_key(writer.next_wal), record);
-                writer.next_wal += 1;
-                counters.wal_records += 1;
-            }
             if changed {
-                // Applied under the state lock: see the module documentation.
+                // Applied under the state lock: see the module documentation. sled makes
+                // these durable by itself or at the next checkpoint; until then the log
+                // holds them. Should sled keep them and the log not (a crash before the
+                // fsync below), they were merely stored without an acknowledgement.
                 let applied = self
                     .chunks
                     .apply_batch(chunk_batch)
@@ -256,9 +245,18 @@ impl SeriesStore {
             }
         }
         if changed {
-            if let Err(error) = self.db.flush() {
+            if let Err(error) = writer.log.append(record.bytes()) {
                 writer.poisoned = true;
-                return Err(error.into());
+                return Err(error);
+            }
+            let wal_bytes = writer.log.bytes();
+            {
+                let mut state = self.write_state();
+                state.counters.wal_records += 1;
+                state.counters.wal_bytes = wal_bytes;
+            }
+            if wal_bytes > self.max_wal_bytes {
+                self.checkpoint_locked(&mut writer)?;
             }
         }
         Ok(outcomes)
@@ -409,15 +407,15 @@ impl SeriesStore {
         Ok(result)
     }
 
-    /// Checkpoints, then deletes every chunk whose newest sample is older than `cutoff_ms`
-    /// (an open head included). Series keep their newest timestamp until the store reopens.
+    /// Deletes every chunk whose newest sample is older than `cutoff_ms` (an open head
+    /// included), then checkpoints. Series keep their newest timestamp until the store
+    /// reopens.
     pub fn apply_retention(&self, cutoff_ms: i64) -> Result<RetentionReport, SeriesError> {
         let mut writer = self.lock_writer()?;
-        self.checkpoint_locked(&mut writer)?;
         let n_series = self.read_state().series.len() as u64;
         let mut report = RetentionReport::default();
         let mut batch = sled::Batch::default();
-        let mut deleted: Vec<(u64, i64, u64, u64)> = Vec::new();
+        let mut deleted: Vec<(u64, u64)> = Vec::new();
         for series_id in 0..n_series {
             let lower = chunk::key(series_id, i64::MIN);
             let candidates: Vec<(sled::IVec, sled::IVec)> = self
@@ -425,7 +423,6 @@ impl SeriesStore {
                 .range(lower..chunk::key(series_id, cutoff_ms))
                 .collect::<Result<_, _>>()?;
             for (position, (key, value)) in candidates.iter().enumerate() {
-                let (_, start) = chunk::parse_key(key)?;
                 // A chunk's newest sample is older than the next chunk's start.
                 let expired = if position + 1 < candidates.len() {
                     true
@@ -441,84 +438,101 @@ impl SeriesStore {
                 if expired {
                     let n_samples = codec::header(value).map_or(0, |h| h.n_samples as u64);
                     batch.remove(key);
-                    deleted.push((series_id, start, n_samples, value.len() as u64));
+                    deleted.push((n_samples, value.len() as u64));
                     report.chunks_deleted += 1;
                     report.samples_deleted += n_samples;
                     report.bytes_deleted += value.len() as u64;
                 }
             }
         }
-        let mut state = self.write_state();
-        let State {
-            series, counters, ..
-        } = &mut *state;
-        for (series_id, start, n_samples, n_bytes) in deleted {
-            counters.chunk_removed(n_samples, n_bytes);
-            if let Some(entry) = series.get_mut(series_id as usize) {
-                if entry.head.first().is_some_and(|point| point.0 == start) {
-                    entry.head.clear();
-                    entry.head_persisted = None;
-                    entry.head_dirty = false;
-                }
-            }
-        }
-        if let Err(error) = self.chunks.apply_batch(batch) {
-            writer.poisoned = true;
-            return Err(error.into());
-        }
-        Ok(report)
-    }
-
-    /// Writes every changed open head as an unsealed chunk, then deletes the write-ahead log
-    /// and flushes. Call it periodically and on shutdown.
-    pub fn checkpoint(&self) -> Result<(), SeriesError> {
-        let mut writer = self.lock_writer()?;
-        self.checkpoint_locked(&mut writer)
-    }
-
-    fn checkpoint_locked(&self, writer: &mut Writer) -> Result<(), SeriesError> {
-        let mut chunk_batch = sled::Batch::default();
         {
             let mut state = self.write_state();
             let State {
                 series, counters, ..
             } = &mut *state;
-            for (series_id, entry) in series.iter_mut().enumerate() {
-                let Some(&(start, _)) = entry.head.first() else {
-                    continue;
-                };
-                if !entry.head_dirty {
-                    continue;
-                }
-                let bytes = chunk::encode(&entry.head, false);
-                let persisted = (entry.head.len() as u64, bytes.len() as u64);
-                counters.chunk_written(
-                    entry.head_persisted.replace(persisted),
-                    persisted.0,
-                    persisted.1,
-                );
-                entry.head_dirty = false;
-                chunk_batch.insert(&chunk::key(series_id as u64, start), bytes);
+            for (n_samples, n_bytes) in deleted {
+                counters.chunk_removed(n_samples, n_bytes);
             }
-            if let Err(error) = self.chunks.apply_batch(chunk_batch) {
+            for entry in series.iter_mut() {
+                if entry.head.last().is_some_and(|point| point.0 < cutoff_ms) {
+                    report.chunks_deleted += 1;
+                    report.samples_deleted += entry.head.len() as u64;
+                    entry.head = Vec::new();
+                }
+            }
+            if let Err(error) = self.chunks.apply_batch(batch) {
                 writer.poisoned = true;
                 return Err(error.into());
             }
         }
-        let result = (|| {
-            let mut wal_batch = sled::Batch::default();
-            for key in self.meta.scan_prefix([index::WAL_PREFIX]).keys() {
-                wal_batch.remove(key?);
-            }
-            self.meta.apply_batch(wal_batch)?;
-            self.db.flush()?;
-            Ok::<(), sled::Error>(())
-        })();
-        if let Err(error) = result {
+        // The new log segment no longer holds the dropped heads.
+        self.checkpoint_locked(&mut writer)?;
+        Ok(report)
+    }
+
+    /// Seals heads idle for longer than a chunk span, writes the agents' sequence numbers,
+    /// flushes sled, then replaces the write-ahead log by a snapshot of the open heads.
+    /// Call it periodically and on shutdown.
+    pub fn checkpoint(&self) -> Result<(), SeriesError> {
+        let mut writer = self.lock_writer()?;
+        self.checkpoint_locked(&mut writer)
+    }
+
+    pub(super) fn checkpoint_locked(&self, writer: &mut Writer) -> Result<(), SeriesError> {
+        let result = self.checkpoint_steps(writer);
+        if result.is_err() {
             writer.poisoned = true;
-            return Err(error.into());
         }
-        self.write_state().counters.wal_records = 0;
+        result
+    }
+
+    fn checkpoint_steps(&self, writer: &mut Writer) -> Result<(), SeriesError> {
+        let mut chunk_batch = sled::Batch::default();
+        let mut meta_batch = sled::Batch::default();
+        {
+            let mut state = self.write_state();
+            let State {
+                agents,
+                series,
+                newest_ts,
+                counters,
+            } = &mut *state;
+            // A head whose first sample lies more than a span before the newest sample
+            // anywhere would be cut by its next sample anyway (with agents' clocks in step):
+            // seal it now, so that silent series do not keep heads forever.
+            if let Some(horizon) =
+                newest_ts.map(|newest| newest.saturating_sub(self.rule.max_span_ms))
+            {
+                for (series_id, entry) in series.iter_mut().enumerate() {
+                    if entry.head.first().is_some_and(|point| point.0 < horizon) {
+                        seal(entry, series_id as u64, &mut chunk_batch, counters);
+                        entry.head = Vec::new();
+                    }
+                }
+            }
+            for (agent, entry) in agents.iter() {
+                if let Some(seq) = entry.last_seq {
+                    meta_batch.insert(index::agent_key(agent), &seq.to_be_bytes());
+                }
+            }
+            self.chunks.apply_batch(chunk_batch)?;
+            self.meta.apply_batch(meta_batch)?;
+        }
+        self.db.flush()?;
+        let heads = {
+            let state = self.read_state();
+            wal::encode_heads(
+                state
+                    .series
+                    .iter()
+                    .enumerate()
+                    .map(|(series_id, entry)| (series_id as u64, entry.head.as_slice())),
+            )
+        };
+        writer.log.rotate(&heads)?;
+        let mut state = self.write_state();
+        state.counters.wal_records = 0;
+        state.counters.wal_bytes = writer.log.bytes();
         Ok(())
     }
 
@@ -526,21 +540,16 @@ impl SeriesStore {
     pub fn stats(&self) -> SeriesStats {
         let state = self.read_state();
         let counters = state.counters;
-        let mut head_samples = 0;
-        let mut unpersisted = 0;
-        for entry in &state.series {
-            head_samples += entry.head.len() as u64;
-            let persisted = entry.head_persisted.map_or(0, |p| p.0);
-            unpersisted += (entry.head.len() as u64).saturating_sub(persisted);
-        }
+        let head_samples: u64 = state.series.iter().map(|e| e.head.len() as u64).sum();
         SeriesStats {
             n_agents: state.agents.len() as u64,
             n_series: state.series.len() as u64,
             n_chunks: counters.n_chunks,
             chunk_bytes: counters.chunk_bytes,
-            n_samples: counters.chunk_samples + unpersisted,
+            n_samples: counters.chunk_samples + head_samples,
             head_samples,
             wal_records: counters.wal_records,
+            wal_bytes: counters.wal_bytes,
             samples_ingested: counters.samples_ingested,
             samples_ignored: counters.samples_ignored,
             reports_duplicate: counters.reports_duplicate,

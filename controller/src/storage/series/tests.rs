@@ -10,19 +10,33 @@ use super::{
     IngestOutcome, IngestReport, Sample, SeriesKey, SeriesOptions, SeriesStore, TimeRange,
 };
 
-const ALL_TIME: TimeRange = TimeRange {
+pub(super) const ALL_TIME: TimeRange = TimeRange {
     from_ms: i64::MIN,
     to_ms: i64::MAX,
 };
 
 /// Small chunks, so that sealing, span cuts and multi-chunk queries happen constantly.
-const SMALL: SeriesOptions = SeriesOptions {
+pub(super) const SMALL: SeriesOptions = SeriesOptions {
+    wal_dir: None,
+    max_wal_bytes: 1 << 20,
     max_chunk_samples: 4,
     max_chunk_span_ms: 50,
 };
 
-fn open(path: &Path, options: SeriesOptions) -> (sled::Db, SeriesStore) {
-    let config = sled::Config::new().path(path).flush_every_ms(None);
+/// Opens the store kept under `root`: sled in `root/db`, the log in `root/wal`.
+pub(super) fn open(root: &Path, options: SeriesOptions) -> (sled::Db, SeriesStore) {
+    let db = open_db(root);
+    let options = SeriesOptions {
+        wal_dir: Some(root.join("wal")),
+        ..options
+    };
+    let store = SeriesStore::open(&db, options).unwrap();
+    (db, store)
+}
+
+fn open_db(root: &Path) -> sled::Db {
+    let path = root.join("db");
+    let config = sled::Config::new().path(&path).flush_every_ms(None);
     // sled's helper threads may hold the file lock for a moment after a drop.
     let mut attempts = 0;
     let db = loop {
@@ -35,8 +49,7 @@ fn open(path: &Path, options: SeriesOptions) -> (sled::Db, SeriesStore) {
             Err(error) => panic!("opening {}: {error}", path.display()),
         }
     };
-    let store = SeriesStore::open(&db, options).unwrap();
-    (db, store)
+    db
 }
 
 fn series_key(index: usize) -> SeriesKey {
@@ -214,7 +227,7 @@ fn op() -> impl Strategy<Value = Op> {
 
 fn run_model(ops: Vec<Op>, options: SeriesOptions) {
     let dir = tempfile::tempdir().unwrap();
-    let (mut db, mut store) = open(dir.path(), options);
+    let (mut db, mut store) = open(dir.path(), options.clone());
     let mut model = Model::default();
     for (step, op) in ops.into_iter().enumerate() {
         match op {
@@ -242,7 +255,7 @@ fn run_model(ops: Vec<Op>, options: SeriesOptions) {
             Op::Reopen => {
                 drop(store);
                 drop(db);
-                (db, store) = open(dir.path(), options);
+                (db, store) = open(dir.path(), options.clone());
                 model.reopen();
             }
             Op::Retention(cutoff) => {
@@ -295,7 +308,7 @@ proptest! {
     }
 }
 
-fn report(agent: &str, seq: u64, ts: i64, values: &[f64]) -> IngestReport {
+pub(super) fn report(agent: &str, seq: u64, ts: i64, values: &[f64]) -> IngestReport {
     IngestReport {
         agent: agent.to_owned(),
         seq,
@@ -446,6 +459,11 @@ fn corrupt_chunks_are_skipped_not_fatal() {
     }
     store.checkpoint().unwrap();
     let chunks = db.open_tree("series_chunks").unwrap();
+    assert_eq!(
+        store.stats().head_samples,
+        0,
+        "full heads are sealed at once"
+    );
     let (key, _) = chunks.first().unwrap().unwrap();
     chunks.insert(key, &[0xFFu8, 0x01][..]).unwrap();
     let got = store.query("a", "cpu", &[], ALL_TIME).unwrap();

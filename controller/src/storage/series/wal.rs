@@ -1,54 +1,204 @@
-//! Write-ahead log records: the samples accepted by one `ingest` call, compactly.
+//! Write-ahead log records (the payloads of [`super::segment`] frames). Pure.
 //!
-//! One ingest call writes one or more records (all in its atomic batch). A record is a sequence of `varint series_id ++ zigzag varint (timestamp - previous
-//! timestamp in the record) ++ f64 LE`. Replaying a record is idempotent because the store
-//! ignores samples at or before a series' newest timestamp.
+//! The first byte says what a record is:
+//! - ingest (one per `ingest` call): for each stored report `agent (len ++ UTF-8) ++ seq ++
+//!   n new series ++ (series id ++ len ++ index key)* ++ n samples ++ (zigzag Δ series id ++
+//!   zigzag Δ timestamp ++ f64 LE)*`, deltas running over the record, varints throughout.
+//!   New series travel with the samples that use them, so a record never names an id that
+//!   sled may have lost. Only accepted samples are logged;
+//! - heads (the first record of every segment, written by a checkpoint): for each open head
+//!   `series id ++ zigzag start ++ len ++ unsealed chunk bytes` ([`super::codec`]).
+//!
+//! Replaying is idempotent because the store ignores samples at or before a series' newest
+//! timestamp and sequence numbers at or below an agent's last one.
 
-use super::codec::{put_varint, unzigzag, zigzag, Reader};
+use super::chunk;
+use super::codec::{self, put_varint, unzigzag, zigzag, Reader};
 use super::SeriesError;
 
-/// Records are cut at about this size. Note that sled keeps values above a quarter segment
-/// (128 KiB) as blob files; measured on the benchmark, big blob records leave far less
-/// garbage in sled's log than many small inline records (which sled rewrites with their leaf).
-pub(crate) const MAX_RECORD_BYTES: usize = 1 << 20;
+pub(crate) const KIND_INGEST: u8 = 1;
+pub(crate) const KIND_HEADS: u8 = 2;
 
-/// Appends one sample to a record being built; `previous_ts` carries the record's state.
-pub(crate) fn put(
-    record: &mut Vec<u8>,
-    previous_ts: &mut i64,
-    series_id: u64,
-    ts: i64,
-    value: f64,
-) {
-    put_varint(record, series_id);
-    put_varint(record, zigzag(ts.wrapping_sub(*previous_ts)));
-    record.extend_from_slice(&value.to_bits().to_le_bytes());
-    *previous_ts = ts;
+/// The record of one ingest call, built report by report.
+pub(crate) struct IngestRecord {
+    out: Vec<u8>,
+    definitions: Vec<u8>,
+    n_definitions: u64,
+    samples: Vec<u8>,
+    n_samples: u64,
+    previous_id: u64,
+    previous_ts: i64,
 }
 
-/// Calls `apply(series_id, timestamp, value)` for every sample of a record, in order.
-pub(crate) fn replay(
-    record: &[u8],
-    mut apply: impl FnMut(u64, i64, f64) -> Result<(), SeriesError>,
-) -> Result<(), SeriesError> {
+impl IngestRecord {
+    pub(crate) fn with_capacity(n_samples: usize) -> IngestRecord {
+        let mut out = Vec::with_capacity(64 + n_samples * 11);
+        out.push(KIND_INGEST);
+        IngestRecord {
+            out,
+            definitions: Vec::new(),
+            n_definitions: 0,
+            samples: Vec::with_capacity(4096),
+            n_samples: 0,
+            previous_id: 0,
+            previous_ts: 0,
+        }
+    }
+
+    /// Starts a stored report; [`IngestRecord::end_report`] closes it.
+    pub(crate) fn begin_report(&mut self, agent: &str, seq: u64) {
+        put_bytes(&mut self.out, agent.as_bytes());
+        put_varint(&mut self.out, seq);
+        self.definitions.clear();
+        self.n_definitions = 0;
+        self.samples.clear();
+        self.n_samples = 0;
+    }
+
+    /// A new series with its index key ([`super::index::series_key`]).
+    pub(crate) fn define(&mut self, series_id: u64, index_key: &[u8]) {
+        put_varint(&mut self.definitions, series_id);
+        put_bytes(&mut self.definitions, index_key);
+        self.n_definitions += 1;
+    }
+
+    /// An accepted sample.
+    pub(crate) fn sample(&mut self, series_id: u64, ts: i64, value: f64) {
+        let id_delta = series_id.wrapping_sub(self.previous_id) as i64;
+        put_varint(&mut self.samples, zigzag(id_delta));
+        put_varint(&mut self.samples, zigzag(ts.wrapping_sub(self.previous_ts)));
+        self.samples
+            .extend_from_slice(&value.to_bits().to_le_bytes());
+        self.previous_id = series_id;
+        self.previous_ts = ts;
+        self.n_samples += 1;
+    }
+
+    pub(crate) fn end_report(&mut self) {
+        put_varint(&mut self.out, self.n_definitions);
+        self.out.extend_from_slice(&self.definitions);
+        put_varint(&mut self.out, self.n_samples);
+        self.out.extend_from_slice(&self.samples);
+    }
+
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.out
+    }
+}
+
+/// A report read back from an ingest record.
+pub(crate) struct LoggedReport {
+    pub(crate) agent: String,
+    pub(crate) seq: u64,
+    /// `(series id, index key)` of the series this report created.
+    pub(crate) definitions: Vec<(u64, Vec<u8>)>,
+    pub(crate) samples: Vec<(u64, i64, f64)>,
+}
+
+/// Decodes an ingest record (its kind byte included).
+pub(crate) fn decode_ingest(record: &[u8]) -> Result<Vec<LoggedReport>, SeriesError> {
     let mut reader = Reader {
         bytes: record,
-        pos: 0,
+        pos: 1,
     };
+    let mut reports = Vec::new();
+    let mut previous_id = 0u64;
     let mut previous_ts = 0i64;
     while !reader.is_empty() {
-        let parsed = (|| {
-            let series_id = reader.varint()?;
-            let ts = previous_ts.wrapping_add(unzigzag(reader.varint()?));
-            let value = f64::from_bits(reader.u64_le()?);
-            Ok::<_, super::codec::CodecError>((series_id, ts, value))
-        })();
-        let (series_id, ts, value) = parsed.map_err(|error| SeriesError::Corrupt {
-            what: "write-ahead log record",
-            detail: error.to_string(),
-        })?;
-        previous_ts = ts;
-        apply(series_id, ts, value)?;
+        let agent = String::from_utf8(get_bytes(&mut reader)?.to_vec())
+            .map_err(|_| corrupt("agent name not UTF-8".to_owned()))?;
+        let seq = varint(&mut reader)?;
+        let n_definitions = varint(&mut reader)?;
+        let mut definitions = Vec::new();
+        for _ in 0..n_definitions {
+            let series_id = varint(&mut reader)?;
+            definitions.push((series_id, get_bytes(&mut reader)?.to_vec()));
+        }
+        let n_samples = varint(&mut reader)?;
+        // Each sample takes at least 10 bytes; this bounds the allocation.
+        let remaining = record.len().saturating_sub(reader.pos) as u64 / 10;
+        let mut samples = Vec::with_capacity(n_samples.min(remaining) as usize);
+        for _ in 0..n_samples {
+            let series_id = previous_id.wrapping_add(unzigzag(varint(&mut reader)?) as u64);
+            let ts = previous_ts.wrapping_add(unzigzag(varint(&mut reader)?));
+            let value = f64::from_bits(reader.u64_le().map_err(codec_error)?);
+            samples.push((series_id, ts, value));
+            previous_id = series_id;
+            previous_ts = ts;
+        }
+        reports.push(LoggedReport {
+            agent,
+            seq,
+            definitions,
+            samples,
+        });
     }
-    Ok(())
+    Ok(reports)
+}
+
+/// Encodes the open heads `(series id, points)` as a heads record.
+pub(crate) fn encode_heads<'a>(heads: impl Iterator<Item = (u64, &'a [(i64, f64)])>) -> Vec<u8> {
+    let mut out = vec![KIND_HEADS];
+    for (series_id, points) in heads {
+        let Some(&(start, _)) = points.first() else {
+            continue;
+        };
+        put_varint(&mut out, series_id);
+        put_varint(&mut out, zigzag(start));
+        put_bytes(&mut out, &chunk::encode(points, false));
+    }
+    out
+}
+
+/// Decodes a heads record (its kind byte included).
+pub(crate) fn decode_heads(record: &[u8]) -> Result<Vec<(u64, Vec<(i64, f64)>)>, SeriesError> {
+    let mut reader = Reader {
+        bytes: record,
+        pos: 1,
+    };
+    let mut heads = Vec::new();
+    while !reader.is_empty() {
+        let series_id = varint(&mut reader)?;
+        let start = unzigzag(varint(&mut reader)?);
+        let bytes = get_bytes(&mut reader)?;
+        let mut points = Vec::new();
+        codec::decode(start, bytes, &mut points)
+            .map_err(|error| corrupt(format!("head of series {series_id}: {error}")))?;
+        heads.push((series_id, points));
+    }
+    Ok(heads)
+}
+
+fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+    put_varint(out, bytes.len() as u64);
+    out.extend_from_slice(bytes);
+}
+
+fn get_bytes<'a>(reader: &mut Reader<'a>) -> Result<&'a [u8], SeriesError> {
+    let len = varint(reader)?;
+    let end = usize::try_from(len)
+        .ok()
+        .and_then(|len| reader.pos.checked_add(len))
+        .ok_or_else(|| corrupt(format!("length {len}")))?;
+    let bytes = reader
+        .bytes
+        .get(reader.pos..end)
+        .ok_or_else(|| corrupt("truncated".to_owned()))?;
+    reader.pos = end;
+    Ok(bytes)
+}
+
+fn varint(reader: &mut Reader<'_>) -> Result<u64, SeriesError> {
+    reader.varint().map_err(codec_error)
+}
+
+fn codec_error(error: codec::CodecError) -> SeriesError {
+    corrupt(error.to_string())
+}
+
+fn corrupt(detail: String) -> SeriesError {
+    SeriesError::Corrupt {
+        what: "write-ahead log record",
+        detail,
+    }
 }

@@ -32,9 +32,9 @@
     return out;
   }
 
-  function seriesLabel(series, matched, metric) {
+  function seriesLabel(series, matched, title) {
     const names = Object.keys(series.labels).filter((name) => !(name in matched) && name !== "device" && name !== "fstype");
-    return names.length ? names.map((name) => series.labels[name]).join(" ") : metric;
+    return names.length ? names.map((name) => series.labels[name]).join(" ") : title;
   }
 
   async function draw(el) {
@@ -79,7 +79,7 @@
       height: 200,
       scales: { x: { time: true, range: [body.from_ms / 1000, body.to_ms / 1000] } },
       series: [{}].concat(series.map((s, i) => ({
-        label: seriesLabel(s, matched, el.dataset.metric),
+        label: seriesLabel(s, matched, el.dataset.title || el.dataset.metric),
         stroke: COLORS[i % COLORS.length],
         width: 1.5,
         value: (u, v) => (v == null ? "-" : format(v)),

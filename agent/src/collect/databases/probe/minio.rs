@@ -91,7 +91,10 @@ async fn get(endpoint: &DatabaseEndpoint, path: &str) -> Result<ResponseHead, Pr
 }
 
 /// Probes MinIO at `endpoint`.
-pub async fn probe(endpoint: &DatabaseEndpoint, start: Instant) -> Result<ProbeOutcome, ProbeError> {
+pub async fn probe(
+    endpoint: &DatabaseEndpoint,
+    start: Instant,
+) -> Result<ProbeOutcome, ProbeError> {
     let live = get(endpoint, "/minio/health/live").await?;
     let mut outcome = ProbeOutcome::reachable(ENGINE);
     outcome.latency_ms = Some(elapsed_ms(start));

@@ -288,3 +288,5 @@ pub async fn probe(
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod transcripts;

@@ -168,7 +168,9 @@ fn decode_at(bytes: &[u8], depth: usize) -> Result<Document, ProbeError> {
     let mut offset = 4;
     let mut elements = Vec::new();
     while offset < end {
-        let type_byte = *bytes.get(offset).ok_or_else(|| malformed("truncated element"))?;
+        let type_byte = *bytes
+            .get(offset)
+            .ok_or_else(|| malformed("truncated element"))?;
         let (name, value_start) = cstring(bytes, offset + 1)?;
         let value_bytes = bytes.get(value_start..end).unwrap_or_default();
         let (value, used) = decode_value(type_byte, value_bytes, depth)?;
@@ -196,9 +198,7 @@ fn decode_value(type_byte: u8, bytes: &[u8], depth: usize) -> Result<(Bson, usiz
         let data = bytes
             .get(4..4 + length)
             .ok_or_else(|| malformed("truncated string"))?;
-        let (nul, text) = data
-            .split_last()
-            .ok_or_else(|| malformed("empty string"))?;
+        let (nul, text) = data.split_last().ok_or_else(|| malformed("empty string"))?;
         if *nul != 0 {
             return Err(malformed("string not terminated"));
         }
@@ -234,7 +234,8 @@ fn decode_value(type_byte: u8, bytes: &[u8], depth: usize) -> Result<(Bson, usiz
         }
         0x05 => {
             let length = le_i32(bytes, 0).ok_or_else(|| malformed("truncated binary"))?;
-            let length = usize::try_from(length).map_err(|_| malformed("negative binary length"))?;
+            let length =
+                usize::try_from(length).map_err(|_| malformed("negative binary length"))?;
             (Bson::Other(type_byte), fixed(4 + 1 + length)?)
         }
         0x06 | 0x0A | 0x7F | 0xFF => (
@@ -298,7 +299,10 @@ pub fn op_msg(request_id: i32, document: &[u8]) -> Vec<u8> {
 }
 
 /// Splits one `OP_MSG` reply to `request_id` off `bytes` and returns its body document.
-pub fn parse_op_msg(bytes: &[u8], request_id: i32) -> Result<Option<(Document, usize)>, ProbeError> {
+pub fn parse_op_msg(
+    bytes: &[u8],
+    request_id: i32,
+) -> Result<Option<(Document, usize)>, ProbeError> {
     let wrong = || ProbeError::wrong_protocol(ENGINE, bytes);
     let Some(length) = le_i32(bytes, 0) else {
         return Ok(None);
@@ -399,7 +403,10 @@ async fn command(
 }
 
 /// Probes MongoDB at `endpoint`.
-pub async fn probe(endpoint: &DatabaseEndpoint, start: Instant) -> Result<ProbeOutcome, ProbeError> {
+pub async fn probe(
+    endpoint: &DatabaseEndpoint,
+    start: Instant,
+) -> Result<ProbeOutcome, ProbeError> {
     let mut stream = connect(endpoint).await?;
     let mut buffer = Vec::new();
     let mut outcome = ProbeOutcome::reachable(ENGINE);

@@ -126,7 +126,10 @@ pub fn parse_handshake(payload: &[u8]) -> Option<Handshake> {
             let part2 = usize::max(13, usize::from(auth_data_length).saturating_sub(8));
             let name_start = extended + 3 + 2 + 1 + 10 + part2;
             let name = payload.get(name_start..)?;
-            let name_end = name.iter().position(|byte| *byte == 0).unwrap_or(name.len());
+            let name_end = name
+                .iter()
+                .position(|byte| *byte == 0)
+                .unwrap_or(name.len());
             let name = String::from_utf8_lossy(name.get(..name_end)?).into_owned();
             (!name.is_empty()).then_some(name)
         });

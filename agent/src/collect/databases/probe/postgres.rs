@@ -290,7 +290,12 @@ pub async fn probe(
                     }
                     return Ok(outcome);
                 }
-                None => return Err(ProbeError::malformed(ENGINE, "short authentication request")),
+                None => {
+                    return Err(ProbeError::malformed(
+                        ENGINE,
+                        "short authentication request",
+                    ))
+                }
             },
             b'S' => {
                 if let Some((name, value)) = parse_parameter_status(&message.body) {
@@ -322,8 +327,10 @@ pub async fn probe(
         stream.write_all(&query_message(HEALTH_QUERY)).await?;
         let mut results: ResultSets = Vec::new();
         loop {
-            let message =
-                read_frame(&mut stream, &mut buffer, |bytes| parse_message(bytes, false)).await?;
+            let message = read_frame(&mut stream, &mut buffer, |bytes| {
+                parse_message(bytes, false)
+            })
+            .await?;
             match message.tag {
                 b'T' => results.push(Vec::new()),
                 b'D' => {

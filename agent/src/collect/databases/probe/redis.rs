@@ -116,7 +116,8 @@ fn parse_value(bytes: &[u8], depth: usize) -> Result<Option<(Resp, usize)>, Prob
             let mut items = Vec::with_capacity(length);
             let mut offset = consumed;
             for _ in 0..length {
-                let Some((item, used)) = parse_value(bytes.get(offset..).unwrap_or_default(), depth + 1)?
+                let Some((item, used)) =
+                    parse_value(bytes.get(offset..).unwrap_or_default(), depth + 1)?
                 else {
                     return Ok(None);
                 };
@@ -158,9 +159,7 @@ pub fn health_from_info(info: &BTreeMap<String, String>) -> DatabaseHealth {
         },
         n_replicas: number("connected_slaves"),
         primary_link_up: match role {
-            ReplicationRole::Replica => info
-                .get("master_link_status")
-                .map(|status| status == "up"),
+            ReplicationRole::Replica => info.get("master_link_status").map(|status| status == "up"),
             ReplicationRole::Primary => None,
         },
     });
@@ -240,7 +239,9 @@ pub async fn probe(
             let info = parse_info(&String::from_utf8_lossy(&text));
             outcome.version = info.get("redis_version").cloned();
             let mut health = health_from_info(&info);
-            if let Resp::Integer(length) = call(&mut stream, &mut buffer, &[b"SLOWLOG", b"LEN"]).await? {
+            if let Resp::Integer(length) =
+                call(&mut stream, &mut buffer, &[b"SLOWLOG", b"LEN"]).await?
+            {
                 health.slow_queries = u64::try_from(length).ok();
             }
             outcome.health = Some(health);

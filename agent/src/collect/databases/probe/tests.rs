@@ -1,9 +1,7 @@
 //! Protocol tests: reply parsers over real captured replies (`../testdata/`) and over bytes
-//! built exactly as the protocol documentation specifies (MongoDB, MinIO: no Debian package
-//! and no registry provides these servers, so their probes are tested against transcripts, not
-//! real servers; see `docs/databases.md`); every prefix and arbitrary bytes never panic; fake
-//! servers that answer the wrong protocol, garbage, or nothing are reported as such within the
-//! timeout.
+//! built as the protocol documentation specifies them (MongoDB and MinIO transcripts are in
+//! `transcripts.rs`); every prefix and arbitrary bytes never panic; fake servers that answer
+//! the wrong protocol, garbage, or nothing are reported as such within the timeout.
 
 #![allow(clippy::indexing_slicing)]
 
@@ -14,10 +12,11 @@ use proptest::prelude::*;
 use tokio::time::Instant;
 use unity_shared::model::database::{DatabaseEngine, ReplicationRole};
 
-use super::mongodb::{self, Bson, Document};
+use super::mongodb;
 use super::mysql::{self, Greeting};
 use super::postgres::{self, BackendMessage};
 use super::redis::{self, Resp};
+use super::transcripts::{mongo_databases, mongo_hello, op_msg_reply, MINIO_LIVE};
 use super::{describe_bytes, minio, probe, ProbeError};
 use crate::collect::databases::servers::{start_fake, Fake};
 
@@ -31,7 +30,7 @@ fn testdata(name: &str) -> Vec<u8> {
 /// Every proper prefix of a complete reply is "incomplete" (or an error), never a panic and
 /// never a value.
 #[track_caller]
-fn check_prefixes<T: std::fmt::Debug>(
+pub(super) fn check_prefixes<T: std::fmt::Debug>(
     bytes: &[u8],
     parse: impl Fn(&[u8]) -> Result<Option<(T, usize)>, ProbeError>,
 ) {
@@ -41,7 +40,10 @@ fn check_prefixes<T: std::fmt::Debug>(
             assert!(cut > 0, "empty input parsed as {value:?}");
         }
     }
-    assert!(matches!(parse(bytes), Ok(Some(_))), "complete reply not parsed");
+    assert!(
+        matches!(parse(bytes), Ok(Some(_))),
+        "complete reply not parsed"
+    );
 }
 
 // ---------------------------------------------------------------- PostgreSQL
@@ -61,8 +63,14 @@ fn pg_messages(mut bytes: &[u8]) -> Vec<BackendMessage> {
 #[test]
 fn postgres_ssl_answers() {
     assert!(matches!(postgres::parse_ssl_response(b""), Ok(None)));
-    assert!(matches!(postgres::parse_ssl_response(b"S"), Ok(Some((true, 1)))));
-    assert!(matches!(postgres::parse_ssl_response(b"N"), Ok(Some((false, 1)))));
+    assert!(matches!(
+        postgres::parse_ssl_response(b"S"),
+        Ok(Some((true, 1)))
+    ));
+    assert!(matches!(
+        postgres::parse_ssl_response(b"N"),
+        Ok(Some((false, 1)))
+    ));
     let http = postgres::parse_ssl_response(b"HTTP/1.1 400 Bad Request\r\n").unwrap_err();
     assert_eq!(
         http.to_string(),
@@ -77,12 +85,15 @@ fn postgres_ssl_answers() {
 #[test]
 fn postgres_startup_message_bytes() {
     let message = postgres::startup_message("postgres", "postgres");
-    let mut expected = vec![0, 0, 0, 76, 0, 3, 0, 0];
+    let mut expected = vec![0, 0, 0, 70, 0, 3, 0, 0];
     expected.extend_from_slice(
         b"user\0postgres\0database\0postgres\0application_name\0unity-agent\0\0",
     );
     assert_eq!(message, expected);
-    assert_eq!(postgres::query_message("SELECT 1"), b"Q\0\0\0\x0dSELECT 1\0");
+    assert_eq!(
+        postgres::query_message("SELECT 1"),
+        b"Q\0\0\0\x0dSELECT 1\0"
+    );
 }
 
 #[test]
@@ -117,7 +128,11 @@ fn postgres_error_transcript() {
 
 #[test]
 fn postgres_first_message_must_be_postgres() {
-    for garbage in [&b"HTTP/1.1 200 OK\r\n"[..], b"+PONG\r\n", b"R\xff\xff\xff\xff"] {
+    for garbage in [
+        &b"HTTP/1.1 200 OK\r\n"[..],
+        b"+PONG\r\n",
+        b"R\xff\xff\xff\xff",
+    ] {
         assert!(
             matches!(
                 postgres::parse_message(garbage, true),
@@ -165,7 +180,10 @@ fn postgres_health_rows() {
     assert_eq!(health.slow_queries, Some(2));
     assert_eq!(health.databases.len(), 2);
     assert_eq!(health.databases[1].size_bytes, None);
-    assert_eq!(postgres::health_from_results(&Vec::new()), Default::default());
+    assert_eq!(
+        postgres::health_from_results(&Vec::new()),
+        Default::default()
+    );
 
     let mut data_row = vec![0, 2, 0, 0, 0, 1, b'7', 0xff, 0xff, 0xff, 0xff];
     assert_eq!(
@@ -192,7 +210,10 @@ fn mariadb_greeting_transcript() {
     assert_eq!(handshake.server_version, "5.5.5-10.11.19-MariaDB-0+deb12u1");
     assert!(handshake.is_mariadb());
     assert_eq!(handshake.version(), "10.11.19-MariaDB-0+deb12u1");
-    assert_eq!(handshake.auth_plugin.as_deref(), Some("mysql_native_password"));
+    assert_eq!(
+        handshake.auth_plugin.as_deref(),
+        Some("mysql_native_password")
+    );
     assert!(!handshake.tls_offered());
     check_prefixes(&bytes, |b| mysql::parse_greeting(b, DatabaseEngine::Mysql));
 }
@@ -230,7 +251,10 @@ fn mysql8_greeting_from_spec() {
     assert!(!handshake.is_mariadb());
     assert!(handshake.tls_offered());
     assert_eq!(handshake.connection_id, 42);
-    assert_eq!(handshake.auth_plugin.as_deref(), Some("caching_sha2_password"));
+    assert_eq!(
+        handshake.auth_plugin.as_deref(),
+        Some("caching_sha2_password")
+    );
 }
 
 #[test]
@@ -306,7 +330,10 @@ fn resp_values() {
         redis::parse_resp(b"$3\r\nabcd\r\n"),
         Err(ProbeError::Malformed { .. })
     ));
-    assert!(matches!(redis::parse_resp(b":x\r\n"), Err(ProbeError::Malformed { .. })));
+    assert!(matches!(
+        redis::parse_resp(b":x\r\n"),
+        Err(ProbeError::Malformed { .. })
+    ));
     assert!(redis::parse_resp(b"*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n:1\r\n").is_err());
 }
 
@@ -343,401 +370,6 @@ fn redis_replica_info() {
     assert_eq!(replication.lag_seconds, None);
 }
 
-// ---------------------------------------------------------------- MongoDB (transcripts)
-
-/// A test-only BSON writer, checked against the examples on bsonspec.org below, used to build
-/// the server replies exactly as the BSON spec and MongoDB's command docs describe them.
-#[derive(Default)]
-struct BsonWriter(Vec<u8>);
-
-impl BsonWriter {
-    fn element(mut self, type_byte: u8, name: &str, value: &[u8]) -> BsonWriter {
-        self.0.push(type_byte);
-        self.0.extend_from_slice(name.as_bytes());
-        self.0.push(0);
-        self.0.extend_from_slice(value);
-        self
-    }
-    fn double(self, name: &str, value: f64) -> BsonWriter {
-        self.element(0x01, name, &value.to_le_bytes())
-    }
-    fn string(self, name: &str, value: &str) -> BsonWriter {
-        let mut bytes = ((value.len() + 1) as i32).to_le_bytes().to_vec();
-        bytes.extend_from_slice(value.as_bytes());
-        bytes.push(0);
-        self.element(0x02, name, &bytes)
-    }
-    fn document(self, name: &str, value: BsonWriter) -> BsonWriter {
-        self.element(0x03, name, &value.finish())
-    }
-    fn array(self, name: &str, value: BsonWriter) -> BsonWriter {
-        self.element(0x04, name, &value.finish())
-    }
-    fn object_id(self, name: &str) -> BsonWriter {
-        self.element(0x07, name, &[0x65, 0x9f, 0x1a, 0x2b, 0, 0, 0, 0, 0, 0, 0, 1])
-    }
-    fn boolean(self, name: &str, value: bool) -> BsonWriter {
-        self.element(0x08, name, &[u8::from(value)])
-    }
-    fn datetime(self, name: &str, millis: i64) -> BsonWriter {
-        self.element(0x09, name, &millis.to_le_bytes())
-    }
-    fn int32(self, name: &str, value: i32) -> BsonWriter {
-        self.element(0x10, name, &value.to_le_bytes())
-    }
-    fn timestamp(self, name: &str) -> BsonWriter {
-        self.element(0x11, name, &[1, 0, 0, 0, 0x2b, 0x1a, 0x9f, 0x65])
-    }
-    fn int64(self, name: &str, value: i64) -> BsonWriter {
-        self.element(0x12, name, &value.to_le_bytes())
-    }
-    fn finish(self) -> Vec<u8> {
-        let mut document = ((self.0.len() + 5) as i32).to_le_bytes().to_vec();
-        document.extend_from_slice(&self.0);
-        document.push(0);
-        document
-    }
-}
-
-/// An OP_MSG reply: header (length, requestID, responseTo, opCode 2013), flagBits 0, one kind-0
-/// section.
-fn op_msg_reply(response_to: i32, body: Vec<u8>) -> Vec<u8> {
-    let mut message = ((21 + body.len()) as i32).to_le_bytes().to_vec();
-    message.extend_from_slice(&(1000 + response_to).to_le_bytes());
-    message.extend_from_slice(&response_to.to_le_bytes());
-    message.extend_from_slice(&2013i32.to_le_bytes());
-    message.extend_from_slice(&0u32.to_le_bytes());
-    message.push(0);
-    message.extend_from_slice(&body);
-    message
-}
-
-/// `hello` from a standalone MongoDB 7.0 (fields as in the `hello` command documentation).
-fn mongo_hello(replica_set: bool) -> Vec<u8> {
-    let mut hello = BsonWriter::default()
-        .boolean("isWritablePrimary", !replica_set)
-        .document(
-            "topologyVersion",
-            BsonWriter::default().object_id("processId").int64("counter", 0),
-        );
-    if replica_set {
-        hello = hello
-            .array(
-                "hosts",
-                BsonWriter::default()
-                    .string("0", "db1.lab:27017")
-                    .string("1", "db2.lab:27017"),
-            )
-            .string("setName", "rs0")
-            .int32("setVersion", 1)
-            .boolean("secondary", true)
-            .string("primary", "db1.lab:27017")
-            .document(
-                "lastWrite",
-                BsonWriter::default()
-                    .document("opTime", BsonWriter::default().timestamp("ts").int64("t", 3))
-                    .datetime("lastWriteDate", 1_704_067_200_000),
-            );
-    }
-    hello
-        .int32("maxBsonObjectSize", 16_777_216)
-        .int32("maxMessageSizeBytes", 48_000_000)
-        .int32("maxWriteBatchSize", 100_000)
-        .datetime("localTime", 1_704_067_200_000)
-        .int32("logicalSessionTimeoutMinutes", 30)
-        .int32("connectionId", 12)
-        .int32("minWireVersion", 0)
-        .int32("maxWireVersion", 21)
-        .boolean("readOnly", false)
-        .double("ok", 1.0)
-        .finish()
-}
-
-fn mongo_build_info() -> Vec<u8> {
-    BsonWriter::default()
-        .string("version", "7.0.14")
-        .string("gitVersion", "ce59cfc6a3c5e5c067dca0d30697edd68d4f5188")
-        .array(
-            "versionArray",
-            BsonWriter::default()
-                .int32("0", 7)
-                .int32("1", 0)
-                .int32("2", 14)
-                .int32("3", 0),
-        )
-        .int32("bits", 64)
-        .boolean("debug", false)
-        .int32("maxBsonObjectSize", 16_777_216)
-        .double("ok", 1.0)
-        .finish()
-}
-
-fn mongo_unauthorized() -> Vec<u8> {
-    BsonWriter::default()
-        .double("ok", 0.0)
-        .string("errmsg", "command listDatabases requires authentication")
-        .int32("code", 13)
-        .string("codeName", "Unauthorized")
-        .finish()
-}
-
-fn mongo_databases() -> Vec<u8> {
-    BsonWriter::default()
-        .array(
-            "databases",
-            BsonWriter::default()
-                .document(
-                    "0",
-                    BsonWriter::default()
-                        .string("name", "admin")
-                        .int64("sizeOnDisk", 40960)
-                        .boolean("empty", false),
-                )
-                .document(
-                    "1",
-                    BsonWriter::default()
-                        .string("name", "homelab")
-                        .double("sizeOnDisk", 8_388_608.0)
-                        .boolean("empty", false),
-                ),
-        )
-        .int64("totalSize", 8_429_568)
-        .int64("totalSizeMb", 8)
-        .double("ok", 1.0)
-        .finish()
-}
-
-#[test]
-fn bson_spec_examples() {
-    // bsonspec.org, "Examples": {"hello": "world"} and {"BSON": ["awesome", 5.05, 1986]}.
-    let hello_world = b"\x16\x00\x00\x00\x02hello\x00\x06\x00\x00\x00world\x00\x00";
-    assert_eq!(BsonWriter::default().string("hello", "world").finish(), hello_world);
-    assert_eq!(
-        mongodb::decode_document(hello_world).unwrap(),
-        Document(vec![("hello".to_owned(), Bson::String("world".to_owned()))])
-    );
-    let awesome = b"\x31\x00\x00\x00\x04BSON\x00\x26\x00\x00\x00\x020\x00\x08\x00\x00\x00awesome\x00\x011\x00\x33\x33\x33\x33\x33\x33\x14\x40\x102\x00\xc2\x07\x00\x00\x00\x00";
-    assert_eq!(
-        BsonWriter::default()
-            .array(
-                "BSON",
-                BsonWriter::default()
-                    .string("0", "awesome")
-                    .double("1", 5.05)
-                    .int32("2", 1986)
-            )
-            .finish(),
-        awesome
-    );
-    assert_eq!(
-        mongodb::decode_document(awesome).unwrap().get("BSON"),
-        Some(&Bson::Array(vec![
-            Bson::String("awesome".to_owned()),
-            Bson::Double(5.05),
-            Bson::Int32(1986)
-        ]))
-    );
-}
-
-#[test]
-fn mongo_hello_request_bytes() {
-    let document = mongodb::encode_document(&[
-        ("hello", mongodb::BsonOut::Int32(1)),
-        ("$db", mongodb::BsonOut::String("admin")),
-    ]);
-    let message = mongodb::op_msg(1, &document);
-    let mut expected = vec![
-        52, 0, 0, 0, // messageLength
-        1, 0, 0, 0, // requestID
-        0, 0, 0, 0, // responseTo
-        0xdd, 0x07, 0, 0, // opCode 2013
-        0, 0, 0, 0,  // flagBits
-        0,  // section kind 0
-        31, 0, 0, 0, // document length
-        0x10,
-    ];
-    expected.extend_from_slice(b"hello\0");
-    expected.extend_from_slice(&[1, 0, 0, 0, 0x02]);
-    expected.extend_from_slice(b"$db\0");
-    expected.extend_from_slice(&[6, 0, 0, 0]);
-    expected.extend_from_slice(b"admin\0\0");
-    assert_eq!(message, expected);
-}
-
-#[test]
-fn mongo_reply_parsing() {
-    let reply = op_msg_reply(1, mongo_hello(true));
-    let (hello, used) = mongodb::parse_op_msg(&reply, 1).unwrap().unwrap();
-    assert_eq!(used, reply.len());
-    assert!(hello.is_ok());
-    let replication = mongodb::replication_from_hello(&hello).unwrap();
-    assert_eq!(replication.role, ReplicationRole::Replica);
-    check_prefixes(&reply, |b| mongodb::parse_op_msg(b, 1));
-
-    let standalone = op_msg_reply(1, mongo_hello(false));
-    let (hello, _) = mongodb::parse_op_msg(&standalone, 1).unwrap().unwrap();
-    assert_eq!(mongodb::replication_from_hello(&hello), None);
-
-    let list = op_msg_reply(3, mongo_databases());
-    let (list, _) = mongodb::parse_op_msg(&list, 3).unwrap().unwrap();
-    let databases = mongodb::databases_from_list(&list);
-    assert_eq!(databases.len(), 2);
-    assert_eq!(databases[0].size_bytes, Some(40960));
-    assert_eq!(databases[1].size_bytes, Some(8_388_608));
-
-    // With a checksum (flag bit 0): the four trailing bytes are not a section.
-    let mut checked = op_msg_reply(2, mongo_build_info());
-    checked[16] = 1;
-    checked.extend_from_slice(&[0xde, 0xad, 0xbe, 0xef]);
-    let new_length = (checked.len() as i32).to_le_bytes();
-    checked[..4].copy_from_slice(&new_length);
-    let (build_info, _) = mongodb::parse_op_msg(&checked, 2).unwrap().unwrap();
-    assert_eq!(build_info.get_str("version"), Some("7.0.14"));
-
-    assert!(matches!(
-        mongodb::parse_op_msg(&op_msg_reply(1, mongo_hello(false)), 2),
-        Err(ProbeError::Malformed { .. })
-    ));
-    assert!(matches!(
-        mongodb::parse_op_msg(b"HTTP/1.1 400 Bad Request\r\n\r\n", 1),
-        Err(ProbeError::WrongProtocol { .. })
-    ));
-}
-
-#[tokio::test]
-async fn mongo_probe_against_transcript_without_auth() {
-    let fake = start_fake(Fake::Script(vec![
-        op_msg_reply(1, mongo_hello(false)),
-        op_msg_reply(2, mongo_build_info()),
-        op_msg_reply(3, mongo_databases()),
-    ]))
-    .await;
-    let outcome = probe(DatabaseEngine::Mongodb, &fake.endpoint(), None, Duration::from_secs(5)).await;
-    assert_eq!(outcome.engine, DatabaseEngine::Mongodb, "{outcome:?}");
-    assert!(outcome.reachable);
-    assert_eq!(outcome.version.as_deref(), Some("7.0.14"));
-    assert_eq!(outcome.auth_required, Some(false));
-    assert_eq!(outcome.health.unwrap().databases.len(), 2);
-    // The probe sent exactly hello, buildInfo, listDatabases.
-    let requests = fake.requests.lock().unwrap().clone();
-    assert_eq!(requests.len(), 3);
-    assert_eq!(
-        requests[0],
-        mongodb::op_msg(
-            1,
-            &mongodb::encode_document(&[
-                ("hello", mongodb::BsonOut::Int32(1)),
-                ("$db", mongodb::BsonOut::String("admin")),
-            ])
-        )
-    );
-}
-
-#[tokio::test]
-async fn mongo_probe_against_transcript_with_auth() {
-    let fake = start_fake(Fake::Script(vec![
-        op_msg_reply(1, mongo_hello(true)),
-        op_msg_reply(2, mongo_build_info()),
-        op_msg_reply(3, mongo_unauthorized()),
-    ]))
-    .await;
-    let outcome = probe(DatabaseEngine::Mongodb, &fake.endpoint(), None, Duration::from_secs(5)).await;
-    assert!(outcome.reachable, "{outcome:?}");
-    assert_eq!(outcome.version.as_deref(), Some("7.0.14"));
-    assert_eq!(outcome.auth_required, Some(true));
-    let health = outcome.health.unwrap();
-    assert_eq!(health.replication.unwrap().role, ReplicationRole::Replica);
-    assert!(health.databases.is_empty());
-}
-
-// ---------------------------------------------------------------- MinIO (transcripts)
-
-/// `GET /minio/health/live` answered by MinIO (headers as MinIO sets them on every response).
-const MINIO_LIVE: &[u8] = b"HTTP/1.1 200 OK\r\n\
-Accept-Ranges: bytes\r\n\
-Content-Length: 0\r\n\
-Content-Security-Policy: block-all-mixed-content\r\n\
-Server: MinIO\r\n\
-Strict-Transport-Security: max-age=31536000; includeSubDomains\r\n\
-Vary: Origin\r\n\
-X-Amz-Id-2: dd9025bab4ad464b049177c95eb6ebf374d3b3fd1af9251148b658df7ac2e3e8\r\n\
-X-Amz-Request-Id: 17A6A2B4F1C2D3E4\r\n\
-X-Content-Type-Options: nosniff\r\n\
-X-Xss-Protection: 1; mode=block\r\n\
-Date: Mon, 01 Jan 2024 00:00:00 GMT\r\n\r\n";
-
-/// `GET /minio/health/cluster` with write quorum (MinIO healthcheck docs: 200 and
-/// `X-Minio-Write-Quorum`).
-const MINIO_CLUSTER_OK: &[u8] = b"HTTP/1.1 200 OK\r\n\
-Content-Length: 0\r\n\
-Server: MinIO\r\n\
-X-Minio-Write-Quorum: 3\r\n\
-Date: Mon, 01 Jan 2024 00:00:00 GMT\r\n\r\n";
-
-/// Without write quorum: 503.
-const MINIO_CLUSTER_DOWN: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\n\
-Content-Length: 0\r\n\
-Server: MinIO\r\n\
-X-Minio-Write-Quorum: 3\r\n\
-Date: Mon, 01 Jan 2024 00:00:00 GMT\r\n\r\n";
-
-#[test]
-fn http_heads() {
-    let (head, used) = minio::parse_response_head(MINIO_LIVE).unwrap().unwrap();
-    assert_eq!(used, MINIO_LIVE.len());
-    assert_eq!(head.status, 200);
-    assert!(head.is_minio());
-    assert_eq!(head.header("x-content-type-options"), Some("nosniff"));
-    check_prefixes(MINIO_LIVE, minio::parse_response_head);
-    let (head, _) = minio::parse_response_head(MINIO_CLUSTER_DOWN).unwrap().unwrap();
-    assert_eq!(head.status, 503);
-    let (nginx, _) = minio::parse_response_head(b"HTTP/1.1 404 Not Found\r\nServer: nginx/1.22.1\r\n\r\n<html>")
-        .unwrap()
-        .unwrap();
-    assert!(!nginx.is_minio());
-    assert!(matches!(
-        minio::parse_response_head(b"+PONG\r\n"),
-        Err(ProbeError::WrongProtocol { .. })
-    ));
-    assert!(matches!(
-        minio::parse_response_head(b"HTTP/1.1 abc\r\n\r\n"),
-        Err(ProbeError::Malformed { .. })
-    ));
-    assert_eq!(
-        minio::request("/minio/health/live", "127.0.0.1:9000"),
-        b"GET /minio/health/live HTTP/1.1\r\nHost: 127.0.0.1:9000\r\nUser-Agent: unity-agent\r\nAccept: */*\r\nConnection: close\r\n\r\n"
-    );
-}
-
-#[tokio::test]
-async fn minio_probe_against_transcripts() {
-    for (cluster, healthy) in [(MINIO_CLUSTER_OK, true), (MINIO_CLUSTER_DOWN, false)] {
-        let fake = start_fake(Fake::Http(vec![
-            ("/minio/health/live".to_owned(), MINIO_LIVE.to_vec()),
-            ("/minio/health/cluster".to_owned(), cluster.to_vec()),
-        ]))
-        .await;
-        let outcome = probe(DatabaseEngine::Minio, &fake.endpoint(), None, Duration::from_secs(5)).await;
-        assert_eq!(outcome.engine, DatabaseEngine::Minio, "{outcome:?}");
-        assert!(outcome.reachable);
-        assert_eq!(outcome.error, None);
-        assert_eq!(outcome.version, None);
-        assert_eq!(outcome.health.unwrap().cluster_healthy, Some(healthy));
-    }
-}
-
-#[tokio::test]
-async fn minio_port_with_another_http_server_is_unknown() {
-    let fake = start_fake(Fake::Reply(
-        b"HTTP/1.1 404 Not Found\r\nServer: nginx/1.22.1\r\nContent-Length: 0\r\n\r\n".to_vec(),
-    ))
-    .await;
-    let outcome = probe(DatabaseEngine::Minio, &fake.endpoint(), None, Duration::from_secs(5)).await;
-    assert_eq!(outcome.engine, DatabaseEngine::Unknown);
-    assert!(!outcome.reachable);
-    assert!(outcome.error.unwrap().contains("nginx"));
-}
-
 // ---------------------------------------------------------------- wrong protocol, garbage, silence
 
 const ENGINES: [DatabaseEngine; 5] = [
@@ -763,7 +395,11 @@ async fn http_server_is_unknown_for_every_engine() {
         };
         let started = Instant::now();
         let outcome = probe(engine, &fake.endpoint(), None, Duration::from_secs(3)).await;
-        assert_eq!(outcome.engine, DatabaseEngine::Unknown, "{engine:?}: {outcome:?}");
+        assert_eq!(
+            outcome.engine,
+            DatabaseEngine::Unknown,
+            "{engine:?}: {outcome:?}"
+        );
         assert!(!outcome.reachable);
         let error = outcome.error.unwrap();
         assert!(error.contains("HTTP"), "{engine:?}: {error}");
@@ -773,7 +409,9 @@ async fn http_server_is_unknown_for_every_engine() {
 
 #[tokio::test]
 async fn garbage_is_unknown_for_every_engine() {
-    let garbage: Vec<u8> = (0u32..512).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let garbage: Vec<u8> = (0u32..512)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
     for engine in ENGINES {
         let fake = if engine == DatabaseEngine::Mysql {
             start_fake(Fake::Greet(garbage.clone())).await
@@ -781,9 +419,16 @@ async fn garbage_is_unknown_for_every_engine() {
             start_fake(Fake::Reply(garbage.clone())).await
         };
         let outcome = probe(engine, &fake.endpoint(), None, Duration::from_secs(3)).await;
-        assert_eq!(outcome.engine, DatabaseEngine::Unknown, "{engine:?}: {outcome:?}");
+        assert_eq!(
+            outcome.engine,
+            DatabaseEngine::Unknown,
+            "{engine:?}: {outcome:?}"
+        );
         assert!(!outcome.reachable);
-        assert!(outcome.error.unwrap().contains("bytes starting 0x"), "{engine:?}");
+        assert!(
+            outcome.error.unwrap().contains("bytes starting 0x"),
+            "{engine:?}"
+        );
     }
 }
 
@@ -795,10 +440,19 @@ async fn silent_server_times_out_for_every_engine() {
         let started = Instant::now();
         let outcome = probe(engine, &fake.endpoint(), None, timeout).await;
         let elapsed = started.elapsed();
-        assert!(elapsed >= timeout && elapsed < timeout + Duration::from_millis(500), "{engine:?}: {elapsed:?}");
+        assert!(
+            elapsed >= timeout && elapsed < timeout + Duration::from_millis(500),
+            "{engine:?}: {elapsed:?}"
+        );
         assert!(!outcome.reachable);
-        assert_eq!(outcome.engine, engine, "nothing answered: the expected engine stays");
-        assert_eq!(outcome.error.as_deref(), Some("no complete answer within 400ms"));
+        assert_eq!(
+            outcome.engine, engine,
+            "nothing answered: the expected engine stays"
+        );
+        assert_eq!(
+            outcome.error.as_deref(),
+            Some("no complete answer within 400ms")
+        );
     }
 }
 
@@ -815,19 +469,34 @@ async fn closed_port_is_down_at_once() {
         .await;
         assert_eq!(outcome.engine, engine);
         assert!(!outcome.reachable);
-        assert!(outcome.error.unwrap().starts_with("cannot connect"), "{engine:?}");
+        assert!(
+            outcome.error.unwrap().starts_with("cannot connect"),
+            "{engine:?}"
+        );
     }
     let missing_socket = unity_shared::model::database::DatabaseEndpoint::Unix {
         path: "/nonexistent/unity/.s.PGSQL.5432".to_owned(),
     };
-    let outcome = probe(DatabaseEngine::Postgres, &missing_socket, None, Duration::from_secs(1)).await;
+    let outcome = probe(
+        DatabaseEngine::Postgres,
+        &missing_socket,
+        None,
+        Duration::from_secs(1),
+    )
+    .await;
     assert!(outcome.error.unwrap().starts_with("cannot connect"));
 }
 
 #[tokio::test]
 async fn unknown_engine_sniffs_a_mysql_greeting() {
     let fake = start_fake(Fake::Greet(mysql8_greeting())).await;
-    let outcome = probe(DatabaseEngine::Unknown, &fake.endpoint(), None, Duration::from_secs(3)).await;
+    let outcome = probe(
+        DatabaseEngine::Unknown,
+        &fake.endpoint(),
+        None,
+        Duration::from_secs(3),
+    )
+    .await;
     assert_eq!(outcome.engine, DatabaseEngine::Mysql);
     assert_eq!(outcome.version.as_deref(), Some("8.0.36"));
     assert_eq!(outcome.tls_offered, Some(true));
@@ -840,7 +509,10 @@ fn byte_descriptions() {
         describe_bytes(b"SSH-2.0-OpenSSH_9.2p1 Debian\r\n"),
         "with 30 bytes of text starting \"SSH-2.0-OpenSSH_\""
     );
-    assert_eq!(describe_bytes(&[0x16, 0x03, 0x01]), "with 3 bytes starting 0x160301");
+    assert_eq!(
+        describe_bytes(&[0x16, 0x03, 0x01]),
+        "with 3 bytes starting 0x160301"
+    );
 }
 
 // ---------------------------------------------------------------- never panic

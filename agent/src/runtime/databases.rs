@@ -1,0 +1,47 @@
+//! The database loop: every `databases.interval`, discover and probe the databases on this host
+//! and spool one report carrying the instances and their availability series. Instances seen
+//! before are probed again, so a server that stopped is reported down rather than forgotten.
+
+use super::{now_ms, AgentState};
+use crate::collect::databases;
+use std::sync::Arc;
+use tokio::sync::watch;
+use unity_shared::model::database::DatabaseInstance;
+
+pub(super) async fn collector_loop(state: Arc<AgentState>, mut shutdown: watch::Receiver<bool>) {
+    let config = state.config.databases.clone();
+    if !config.enabled {
+        return;
+    }
+    let mut remembered: Vec<DatabaseInstance> = Vec::new();
+    let mut tick = tokio::time::interval(config.interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            _ = tick.tick() => {}
+        }
+        let instances = match databases::collect(&config, &[], &remembered).await {
+            Ok(instances) => instances,
+            Err(error) => {
+                tracing::warn!(error = format!("{error:#}"), "Database discovery failed.");
+                continue;
+            }
+        };
+        remembered = instances.clone();
+        let timestamp_ms = now_ms();
+        let samples = databases::samples::to_samples(&instances, timestamp_ms);
+        let spooled = state
+            .with_spool(move |spool| {
+                spool.append_with(timestamp_ms, samples, None, Some(instances))
+            })
+            .await
+            .and_then(|appended| Ok(appended?));
+        match spooled {
+            Ok(_) => state.spooled.notify_one(),
+            Err(error) => {
+                tracing::error!(error = format!("{error:#}"), "Spooling database state failed.")
+            }
+        }
+    }
+}

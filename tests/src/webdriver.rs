@@ -1,0 +1,246 @@
+//! A tiny W3C WebDriver client for the browser test: starts Debian's `chromedriver` on a free
+//! port with headless Chromium and speaks the JSON wire protocol through [`crate::http`].
+//! Fails loudly (never skips) when Chromium or chromedriver is missing.
+
+use crate::http::HttpClient;
+use anyhow::{bail, Context as _};
+use serde_json::{json, Value};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The key W3C WebDriver uses for element references.
+const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+pub const CHROMIUM: &str = "/usr/bin/chromium";
+pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// A running chromedriver with one browser session; both end on drop.
+pub struct Browser {
+    driver: std::process::Child,
+    client: HttpClient,
+    session: String,
+    _profile: tempfile::TempDir,
+}
+
+/// A found element.
+#[derive(Debug, Clone)]
+pub struct Element(String);
+
+impl Browser {
+    /// Starts chromedriver and a headless Chromium session.
+    pub async fn start() -> anyhow::Result<Browser> {
+        for (path, package) in [(CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver")] {
+            if !Path::new(path).exists() {
+                bail!("{path} is missing: install it with `apt-get install -y --no-install-recommends {package} fonts-dejavu-core` (scripts/test does this as root)");
+            }
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        #[allow(clippy::disallowed_methods)]
+        let driver = std::process::Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .with_context(|| format!("starting {CHROMEDRIVER}"))?;
+        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+        let mut client = HttpClient::new(addr);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(response) = client.request("GET", "/status", &[], None).await {
+                if response.json()["value"]["ready"] == json!(true) {
+                    break;
+                }
+            }
+            if tokio::time::Instant::now() > deadline {
+                bail!("chromedriver did not become ready on port {port}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let profile = tempfile::tempdir()?;
+        let capabilities = json!({
+            "capabilities": { "alwaysMatch": {
+                "browserName": "chrome",
+                "goog:chromeOptions": {
+                    "binary": CHROMIUM,
+                    "args": [
+                        "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                        "--disable-dev-shm-usage", "--window-size=1280,1000",
+                        format!("--user-data-dir={}", profile.path().display()),
+                    ]
+                }
+            }}
+        });
+        let mut browser = Browser {
+            driver,
+            client,
+            session: String::new(),
+            _profile: profile,
+        };
+        let value = browser.call("POST", "/session", Some(capabilities)).await?;
+        browser.session = value["sessionId"]
+            .as_str()
+            .with_context(|| format!("no session id in {value}"))?
+            .to_owned();
+        Ok(browser)
+    }
+
+    async fn call(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<Value> {
+        let body = body.map(|body| {
+            (
+                "application/json",
+                serde_json::to_vec(&body).unwrap_or_default(),
+            )
+        });
+        let response = self.client.request(method, path, &[], body).await?;
+        let value = response.json();
+        if response.status != 200 {
+            bail!(
+                "WebDriver {method} {path}: {} {}",
+                response.status,
+                value["value"]["message"]
+            );
+        }
+        Ok(value["value"].clone())
+    }
+
+    fn path(&self, rest: &str) -> String {
+        format!("/session/{}{rest}", self.session)
+    }
+
+    pub async fn goto(&mut self, url: &str) -> anyhow::Result<()> {
+        let path = self.path("/url");
+        self.call("POST", &path, Some(json!({ "url": url })))
+            .await
+            .map(drop)
+    }
+
+    pub async fn current_url(&mut self) -> anyhow::Result<String> {
+        let path = self.path("/url");
+        Ok(self
+            .call("GET", &path, None)
+            .await?
+            .as_str()
+            .unwrap_or_default()
+            .to_owned())
+    }
+
+    pub async fn find(&mut self, css: &str) -> anyhow::Result<Element> {
+        let path = self.path("/element");
+        let value = self
+            .call(
+                "POST",
+                &path,
+                Some(json!({ "using": "css selector", "value": css })),
+            )
+            .await
+            .with_context(|| format!("finding {css:?}"))?;
+        Ok(Element(
+            value[ELEMENT_KEY]
+                .as_str()
+                .context("no element reference")?
+                .to_owned(),
+        ))
+    }
+
+    /// Waits up to `timeout` for `css` to match.
+    pub async fn wait_for(&mut self, css: &str, timeout: Duration) -> anyhow::Result<Element> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            match self.find(css).await {
+                Ok(element) => return Ok(element),
+                Err(error) if tokio::time::Instant::now() > deadline => return Err(error),
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+    }
+
+    pub async fn type_into(&mut self, element: &Element, text: &str) -> anyhow::Result<()> {
+        let path = self.path(&format!("/element/{}/value", element.0));
+        self.call("POST", &path, Some(json!({ "text": text })))
+            .await
+            .map(drop)
+    }
+
+    pub async fn click(&mut self, element: &Element) -> anyhow::Result<()> {
+        let path = self.path(&format!("/element/{}/click", element.0));
+        self.call("POST", &path, Some(json!({}))).await.map(drop)
+    }
+
+    pub async fn text(&mut self, element: &Element) -> anyhow::Result<String> {
+        let path = self.path(&format!("/element/{}/text", element.0));
+        Ok(self
+            .call("GET", &path, None)
+            .await?
+            .as_str()
+            .unwrap_or_default()
+            .to_owned())
+    }
+
+    /// Runs `script` (a function body; `return` gives the result) in the page.
+    pub async fn execute(&mut self, script: &str) -> anyhow::Result<Value> {
+        let path = self.path("/execute/sync");
+        self.call("POST", &path, Some(json!({ "script": script, "args": [] })))
+            .await
+    }
+
+    /// Saves a PNG screenshot of the viewport to `path`.
+    pub async fn screenshot(&mut self, path: &Path) -> anyhow::Result<PathBuf> {
+        let route = self.path("/screenshot");
+        let value = self.call("GET", &route, None).await?;
+        let png = base64_decode(value.as_str().context("screenshot is not a string")?)?;
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(path, png).with_context(|| format!("writing {}", path.display()))?;
+        Ok(path.to_owned())
+    }
+}
+
+impl Browser {
+    /// Ends the browser session (Chromium exits) and stops chromedriver.
+    pub async fn quit(mut self) {
+        let path = self.path("");
+        let _ = self.call("DELETE", &path, None).await;
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+/// Standard base64 (with padding), as WebDriver sends screenshots.
+pub fn base64_decode(text: &str) -> anyhow::Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(text.len() * 3 / 4);
+    let mut buffer = 0u32;
+    let mut n_bits = 0;
+    for byte in text.bytes() {
+        let value = match byte {
+            b'A'..=b'Z' => byte - b'A',
+            b'a'..=b'z' => byte - b'a' + 26,
+            b'0'..=b'9' => byte - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            b'=' | b'\n' | b'\r' => continue,
+            _ => bail!("bad base64 byte {byte}"),
+        };
+        buffer = (buffer << 6) | u32::from(value);
+        n_bits += 6;
+        if n_bits >= 8 {
+            n_bits -= 8;
+            out.push((buffer >> n_bits) as u8);
+        }
+    }
+    Ok(out)
+}

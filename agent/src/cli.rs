@@ -3,11 +3,11 @@
 #![allow(clippy::print_stderr)] // Errors go to stderr; output goes through `outln!`.
 
 use crate::config::{Config, RawConfig, DEFAULT_CONFIG_PATH};
-use crate::runtime::{self, Status};
 use crate::diag::parse::ParseKind;
+use crate::outln;
+use crate::runtime::{self, Status};
 use crate::{collect, diag, identity, spool, transport};
 use anyhow::Context as _;
-use crate::outln;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -105,6 +105,12 @@ pub enum CollectCommand {
         #[arg(long)]
         json: bool,
     },
+    /// The whole storage stack: every drive with the md arrays, ZFS pools and mounts above
+    /// it, drives that vanished marked missing. Exit status as for `smart`, worst of all.
+    Storage {
+        #[arg(long)]
+        json: bool,
+    },
     /// Databases on this host (PostgreSQL, MySQL/MariaDB, Redis, MongoDB, MinIO), found
     /// without configuration and probed without credentials. Exit status 1 when one is down.
     Databases {
@@ -157,57 +163,8 @@ pub async fn main(args: Args) -> ExitCode {
 
 /// Runs a command; the result is the process exit code.
 async fn run_command(command: Command, config: Config) -> anyhow::Result<u8> {
-    let storage = &config.storage;
-    let collected = match command {
-        Command::Collect(CollectCommand::Smart { json }) => {
-            Some((diag::storage::collect_smart(&storage.smart).await?, json))
-        }
-        Command::Collect(CollectCommand::Zfs { json }) => {
-            Some((diag::storage::collect_zfs(&storage.zfs).await?, json))
-        }
-        Command::Collect(CollectCommand::Raid { json }) => {
-            Some((diag::storage::collect_raid(&storage.raid).await?, json))
-        }
-        Command::Collect(CollectCommand::Databases { json }) => {
-            let instances = diag::databases::collect_databases(&config.databases).await?;
-            if json {
-                outln!("{}", serde_json::to_string_pretty(&instances)?);
-            } else {
-                outln!("{}", diag::databases::render_table(&instances));
-            }
-            return Ok(u8::from(instances.iter().any(|instance| !instance.reachable)));
-        }
-        Command::Parse { kind, file, .. } => {
-            let output = if file.as_os_str() == "-" {
-                let mut input = String::new();
-                std::io::Read::read_to_string(&mut std::io::stdin(), &mut input)
-                    .context("reading standard input")?;
-                diag::parse::parse_to_json(kind, &input)?
-            } else {
-                diag::parse::parse_file_to_json(kind, &file)?
-            };
-            outln!("{output}");
-            return Ok(0);
-        }
-        other => {
-            run_plain_command(other, config).await?;
-            return Ok(0);
-        }
-    };
-    let Some((collected, json)) = collected else {
-        return Ok(0);
-    };
-    if json {
-        outln!("{}", diag::storage::render_json(&collected)?);
-    } else {
-        outln!("{}", diag::storage::render_table(&collected));
-    }
-    Ok(u8::try_from(collected.exit_code()).unwrap_or(3))
-}
-
-async fn run_plain_command(command: Command, config: Config) -> anyhow::Result<()> {
     match command {
-        Command::Run { .. } => run_daemon(config).await,
+        Command::Run { .. } => run_daemon(config).await.map(|()| 0),
         Command::Enroll {
             controller,
             token,
@@ -219,21 +176,78 @@ async fn run_plain_command(command: Command, config: Config) -> anyhow::Result<(
                 "Enrolled as {enrolled}. Identity stored in {}.",
                 config.data_dir.display()
             );
-            outln!(
-                "Start the agent:  systemctl enable --now unity-agent   (or: unity-agent run)"
-            );
-            Ok(())
+            outln!("Start the agent:  systemctl enable --now unity-agent   (or: unity-agent run)");
+            Ok(0)
         }
-        Command::Status { json } => status(&config, json).await,
-        Command::Collect(CollectCommand::System { json }) => collect_system(json).await,
+        Command::Status { json } => status(&config, json).await.map(|()| 0),
+        Command::Collect(collect) => collect_once(collect, &config).await,
+        Command::Parse { kind, file, .. } => {
+            let output = if file.as_os_str() == "-" {
+                let mut input = String::new();
+                std::io::Read::read_to_string(&mut std::io::stdin(), &mut input)
+                    .context("reading standard input")?;
+                diag::parse::parse_to_json(kind, &input)?
+            } else {
+                diag::parse::parse_file_to_json(kind, &file)?
+            };
+            outln!("{output}");
+            Ok(0)
+        }
         Command::CheckConfig => {
             outln!("configuration OK: {}", config.redacted());
-            Ok(())
-        }
-        Command::Collect(_) | Command::Parse { .. } => {
-            unreachable!("handled by run_command")
+            Ok(0)
         }
     }
+}
+
+/// `collect …`: runs one collector and prints it; the exit code carries the verdict.
+async fn collect_once(command: CollectCommand, config: &Config) -> anyhow::Result<u8> {
+    let storage = &config.storage;
+    let (collected, json) = match command {
+        CollectCommand::System { json } => return collect_system(json).await.map(|()| 0),
+        CollectCommand::Databases { json } => {
+            let instances = diag::databases::collect_databases(&config.databases).await?;
+            if json {
+                outln!("{}", serde_json::to_string_pretty(&instances)?);
+            } else {
+                outln!("{}", diag::databases::render_table(&instances));
+            }
+            return Ok(u8::from(
+                instances.iter().any(|instance| !instance.reachable),
+            ));
+        }
+        CollectCommand::Storage { json } => {
+            let drives = runtime::storage::drives_file(&config.data_dir);
+            let previous = runtime::storage::load_drives(&drives).await;
+            let state = runtime::storage::collect(storage, &previous).await;
+            if json {
+                outln!("{}", serde_json::to_string_pretty(&state)?);
+            } else {
+                outln!("{}", diag::stack::render_stack(&state.stack));
+            }
+            let worst = [
+                diag::storage::Collected::Smart(state.smart),
+                diag::storage::Collected::Zfs(state.zfs),
+                diag::storage::Collected::Raid(state.raid),
+            ]
+            .iter()
+            .map(diag::storage::Collected::exit_code)
+            .max()
+            .unwrap_or(0);
+            return Ok(u8::try_from(worst).unwrap_or(3));
+        }
+        CollectCommand::Smart { json } => {
+            (diag::storage::collect_smart(&storage.smart).await?, json)
+        }
+        CollectCommand::Zfs { json } => (diag::storage::collect_zfs(&storage.zfs).await?, json),
+        CollectCommand::Raid { json } => (diag::storage::collect_raid(&storage.raid).await?, json),
+    };
+    if json {
+        outln!("{}", diag::storage::render_json(&collected)?);
+    } else {
+        outln!("{}", diag::storage::render_table(&collected));
+    }
+    Ok(u8::try_from(collected.exit_code()).unwrap_or(3))
 }
 
 /// Enrolls and stores the identity; returns the agent id.

@@ -242,7 +242,11 @@ mod tests {
         // Every commented `key = value` line of the packaged file must be valid when enabled.
         let text: String = include_str!("../../packaging/agent.toml")
             .lines()
-            .map(|line| line.strip_prefix("# ").filter(|rest| rest.contains(" = ") || rest.starts_with('[')).unwrap_or(line))
+            .map(|line| {
+                line.strip_prefix("# ")
+                    .filter(|rest| rest.contains(" = ") || rest.starts_with('['))
+                    .unwrap_or(line)
+            })
             .collect::<Vec<_>>()
             .join("\n");
         let raw: RawConfig = toml::from_str(&text).unwrap();

@@ -235,11 +235,19 @@ fn main() {
     );
 }
 
-/// sled as `storage::Store::open` configures it.
+/// sled as `storage::Store::open` configures it; `UNITY_BENCH_SLED_SEGMENT` overrides
+/// sled's segment size (bytes, a power of two; default 512 KiB).
 fn sled_config(path: &Path) -> sled::Config {
-    sled::Config::new()
+    let config = sled::Config::new()
         .path(path)
-        .cache_capacity(64 * 1024 * 1024)
+        .cache_capacity(64 * 1024 * 1024);
+    match std::env::var("UNITY_BENCH_SLED_SEGMENT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        Some(segment_size) => config.segment_size(segment_size),
+        None => config,
+    }
 }
 
 fn generate(workspace: &Path, data_dir: &Path, csv: &Path, index: &Path) {

@@ -102,9 +102,14 @@ pub enum AdminResponse {
     },
     Series(Vec<SeriesView>),
     Error(String),
-    UserAdded { name: String },
+    UserAdded {
+        name: String,
+    },
     Users(Vec<UserSummary>),
-    ApiToken { token: String, token_id: String },
+    ApiToken {
+        token: String,
+        token_id: String,
+    },
 }
 
 /// Keeps the detail of internal API errors for the operator.
@@ -257,9 +262,15 @@ pub fn handle(ctx: &Context, request: AdminRequest) -> AdminResponse {
                         .collect(),
                 )
             }
-            AdminRequest::AddUser { name, role, password } => {
+            AdminRequest::AddUser {
+                name,
+                role,
+                password,
+            } => {
                 let role = from_api(crate::api::write::parse_role(&role))?;
-                from_api(crate::api::write::create_user(ctx, "cli", &name, role, &password))?;
+                from_api(crate::api::write::create_user(
+                    ctx, "cli", &name, role, &password,
+                ))?;
                 AdminResponse::UserAdded { name }
             }
             AdminRequest::ListUsers => AdminResponse::Users(
@@ -275,7 +286,9 @@ pub fn handle(ctx: &Context, request: AdminRequest) -> AdminResponse {
                     .collect(),
             ),
             AdminRequest::CreateApiToken { user, name } => {
-                let (token, record) = from_api(crate::api::write::create_api_token(ctx, "cli", &user, &name))?;
+                let (token, record) = from_api(crate::api::write::create_api_token(
+                    ctx, "cli", &user, &name,
+                ))?;
                 AdminResponse::ApiToken {
                     token,
                     token_id: record.token_id,

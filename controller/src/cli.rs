@@ -334,7 +334,11 @@ async fn run_command(command: Command, config: Config) -> anyhow::Result<()> {
                 other => unexpected(other),
             }
         }
-        Command::User(UserCommand::Add { name, role, password_file }) => {
+        Command::User(UserCommand::Add {
+            name,
+            role,
+            password_file,
+        }) => {
             let (password, generated) = match password_file {
                 Some(path) => {
                     let text = tokio::fs::read_to_string(&path)
@@ -344,7 +348,11 @@ async fn run_command(command: Command, config: Config) -> anyhow::Result<()> {
                 }
                 None => (crate::api::write::random_password(), true),
             };
-            let request = AdminRequest::AddUser { name, role: role.clone(), password: password.clone() };
+            let request = AdminRequest::AddUser {
+                name,
+                role: role.clone(),
+                password: password.clone(),
+            };
             match admin_call(&config, request).await? {
                 AdminResponse::UserAdded { name } => {
                     outln!("Added user {name} ({role}).");
@@ -356,17 +364,24 @@ async fn run_command(command: Command, config: Config) -> anyhow::Result<()> {
                 other => unexpected(other),
             }
         }
-        Command::User(UserCommand::List { json }) => match admin_call(&config, AdminRequest::ListUsers).await? {
-            AdminResponse::Users(users) if json => print_json(&users),
-            AdminResponse::Users(users) => {
-                outln!("{:<24} {:<8} CREATED", "USER", "ROLE");
-                for user in users {
-                    outln!("{:<24} {:<8} {}", user.name, user.role, format_time_ms(user.created_at_ms));
+        Command::User(UserCommand::List { json }) => {
+            match admin_call(&config, AdminRequest::ListUsers).await? {
+                AdminResponse::Users(users) if json => print_json(&users),
+                AdminResponse::Users(users) => {
+                    outln!("{:<24} {:<8} CREATED", "USER", "ROLE");
+                    for user in users {
+                        outln!(
+                            "{:<24} {:<8} {}",
+                            user.name,
+                            user.role,
+                            format_time_ms(user.created_at_ms)
+                        );
+                    }
+                    Ok(())
                 }
-                Ok(())
+                other => unexpected(other),
             }
-            other => unexpected(other),
-        },
+        }
         Command::Apitoken(ApiTokenCommand::Create { user, name }) => {
             match admin_call(&config, AdminRequest::CreateApiToken { user, name }).await? {
                 AdminResponse::ApiToken { token, token_id } => {
@@ -461,9 +476,10 @@ async fn run_daemon(config: Config) -> anyhow::Result<()> {
 /// stderr (never to the log); then says where the dashboard is.
 pub async fn announce_dashboard(running: &service::RunningController) -> anyhow::Result<()> {
     let context = running.context.clone();
-    let first_admin = tokio::task::spawn_blocking(move || crate::api::write::ensure_first_admin(&context))
-        .await?
-        .map_err(|error| anyhow::anyhow!("creating the first admin: {error}"))?;
+    let first_admin =
+        tokio::task::spawn_blocking(move || crate::api::write::ensure_first_admin(&context))
+            .await?
+            .map_err(|error| anyhow::anyhow!("creating the first admin: {error}"))?;
     if let Some((user, password)) = first_admin {
         tracing::info!(%user, "Created the first dashboard admin; its password is printed on stderr once.");
         eprintln!(

@@ -141,7 +141,11 @@ pub fn hostname() -> String {
         .unwrap_or_else(|| "localhost".to_owned())
 }
 
-fn api_tls(tls: Option<&str>, cert: Option<PathBuf>, key: Option<PathBuf>) -> Result<ApiTls, ConfigError> {
+fn api_tls(
+    tls: Option<&str>,
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+) -> Result<ApiTls, ConfigError> {
     let invalid = |message: &str| ConfigError::Invalid {
         key: "tls",
         value: tls.unwrap_or("").to_owned(),
@@ -153,7 +157,9 @@ fn api_tls(tls: Option<&str>, cert: Option<PathBuf>, key: Option<PathBuf>) -> Re
         (None | Some("files"), Some(cert), Some(key)) => Ok(ApiTls::Files { cert, key }),
         (None | Some("files"), _, _) => Err(invalid("tls_cert and tls_key go together")),
         (Some("off" | "self"), _, _) => Err(invalid("tls_cert and tls_key need tls unset")),
-        (Some(_), _, _) => Err(invalid("expected \"off\" or \"self\" (or tls_cert and tls_key)")),
+        (Some(_), _, _) => Err(invalid(
+            "expected \"off\" or \"self\" (or tls_cert and tls_key)",
+        )),
     }
 }
 
@@ -196,7 +202,10 @@ impl Config {
             });
         }
         let api_tls = api_tls(raw.tls.as_deref(), raw.tls_cert, raw.tls_key)?;
-        let metrics_token = raw.metrics_token.filter(|token| !token.is_empty()).map(Secret);
+        let metrics_token = raw
+            .metrics_token
+            .filter(|token| !token.is_empty())
+            .map(Secret);
         let config = Config {
             api_tls,
             session_ttl: duration("session_ttl", raw.session_ttl.as_deref(), "12h")?,
@@ -277,7 +286,10 @@ mod tests {
         let parse = |text: &str| Config::from_raw(toml::from_str(text).unwrap()).map(|c| c.api_tls);
         assert_eq!(parse("").unwrap(), ApiTls::Off);
         assert_eq!(parse("tls = \"self\"").unwrap(), ApiTls::SelfIssued);
-        assert!(matches!(parse("tls_cert = \"a\"\ntls_key = \"b\"").unwrap(), ApiTls::Files { .. }));
+        assert!(matches!(
+            parse("tls_cert = \"a\"\ntls_key = \"b\"").unwrap(),
+            ApiTls::Files { .. }
+        ));
         assert!(parse("tls_cert = \"a\"").is_err());
         assert!(parse("tls = \"yes\"").is_err());
     }

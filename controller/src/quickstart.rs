@@ -45,9 +45,10 @@ pub async fn run(dir: PathBuf, listen: &str, interval: &str) -> anyhow::Result<(
     }
     let agent = unity_agent::runtime::start(agent_config).await?;
     let context = controller.context.clone();
-    let first_admin = tokio::task::spawn_blocking(move || crate::api::write::ensure_first_admin(&context))
-        .await?
-        .map_err(|error| anyhow::anyhow!("creating the first admin: {error}"))?;
+    let first_admin =
+        tokio::task::spawn_blocking(move || crate::api::write::ensure_first_admin(&context))
+            .await?
+            .map_err(|error| anyhow::anyhow!("creating the first admin: {error}"))?;
     let data_dir = controller_dir.display();
     outln!();
     outln!("Unity quickstart is running.");

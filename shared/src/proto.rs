@@ -15,6 +15,7 @@
 pub mod frame;
 
 use crate::model::database::DatabaseInstance;
+use crate::model::storage::stack::StorageStack;
 use crate::model::storage::{RaidCollection, SmartCollection, ZfsCollection};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -151,6 +152,8 @@ pub struct StorageState {
     pub smart: SmartCollection,
     pub zfs: ZfsCollection,
     pub raid: RaidCollection,
+    /// Which drive sits under which md member, ZFS vdev and mount; vanished drives as missing.
+    pub stack: StorageStack,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

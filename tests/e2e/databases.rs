@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 use unity_controller::storage::registry::StateKind;
-use unity_shared::model::database::{DatabaseEngine, DatabaseEndpoint, DatabaseInstance};
+use unity_shared::model::database::{DatabaseEndpoint, DatabaseEngine, DatabaseInstance};
 use unity_tests::*;
 
 struct Redis {
@@ -17,7 +17,16 @@ impl Redis {
         let port = free_udp_address().port();
         #[allow(clippy::disallowed_methods)]
         let child = std::process::Command::new("redis-server")
-            .args(["--bind", "127.0.0.1", "--port", &port.to_string(), "--save", "", "--appendonly", "no"])
+            .args([
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
             .arg("--dir")
             .arg(dir)
             .stdout(std::process::Stdio::null())
@@ -52,43 +61,81 @@ async fn a_redis_server_is_discovered_reported_and_seen_down() {
     let controller = start_controller(controller_config(&dir.path().join("controller"))).await;
     let agent_dir = dir.path().join("agent");
     let token = create_token(&controller, Duration::from_secs(60)).await;
-    let agent_id = enroll(&agent_dir, controller.local_addr, &token, &controller.context.ca.ca_hash())
-        .await
-        .unwrap();
+    let agent_id = enroll(
+        &agent_dir,
+        controller.local_addr,
+        &token,
+        &controller.context.ca.ca_hash(),
+    )
+    .await
+    .unwrap();
     let mut config = agent_config(&agent_dir, controller.local_addr, Duration::from_secs(3600));
     config.storage.enabled = false;
     config.databases.interval = Duration::from_millis(300);
     let agent = unity_agent::runtime::start(config).await.unwrap();
 
-    let instance = eventually("Redis at the controller", Duration::from_secs(30), || async {
-        let latest: Option<(i64, Vec<DatabaseInstance>)> =
-            controller.context.store.registry.latest(&agent_id, StateKind::Databases).unwrap();
-        latest?.1.into_iter().find(|instance| is_our_redis(instance, port) && instance.reachable)
-    })
+    let instance = eventually(
+        "Redis at the controller",
+        Duration::from_secs(30),
+        || async {
+            let latest: Option<(i64, Vec<DatabaseInstance>)> = controller
+                .context
+                .store
+                .registry
+                .latest(&agent_id, StateKind::Databases)
+                .unwrap();
+            latest?
+                .1
+                .into_iter()
+                .find(|instance| is_our_redis(instance, port) && instance.reachable)
+        },
+    )
     .await;
-    assert!(instance.version.as_deref().is_some_and(|v| v.starts_with('7')), "{instance:?}");
+    assert!(
+        instance
+            .version
+            .as_deref()
+            .is_some_and(|v| v.starts_with('7')),
+        "{instance:?}"
+    );
     assert_eq!(instance.auth_required, Some(false));
 
     let endpoint = format!("127.0.0.1:{port}");
     let up_series = |series: Vec<unity_controller::admin::SeriesView>| {
         series
             .into_iter()
-            .find(|s| s.labels.iter().any(|(k, v)| k == "endpoint" && *v == endpoint))
+            .find(|s| {
+                s.labels
+                    .iter()
+                    .any(|(k, v)| k == "endpoint" && *v == endpoint)
+            })
             .map(|s| s.points)
             .unwrap_or_default()
     };
-    eventually("database_up = 1 stored", Duration::from_secs(20), || async {
-        let points = up_series(query(&controller, &agent_id, "database_up").await);
-        points.iter().any(|(_, v)| *v == 1.0).then_some(())
-    })
+    eventually(
+        "database_up = 1 stored",
+        Duration::from_secs(20),
+        || async {
+            let points = up_series(query(&controller, &agent_id, "database_up").await);
+            points.iter().any(|(_, v)| *v == 1.0).then_some(())
+        },
+    )
     .await;
-    assert!(!query(&controller, &agent_id, "database_probe_latency_seconds").await.is_empty());
+    assert!(
+        !query(&controller, &agent_id, "database_probe_latency_seconds")
+            .await
+            .is_empty()
+    );
 
     redis.stop();
-    eventually("database_up = 0 after the server stopped", Duration::from_secs(30), || async {
-        let points = up_series(query(&controller, &agent_id, "database_up").await);
-        (points.last().map(|(_, v)| *v) == Some(0.0)).then_some(())
-    })
+    eventually(
+        "database_up = 0 after the server stopped",
+        Duration::from_secs(30),
+        || async {
+            let points = up_series(query(&controller, &agent_id, "database_up").await);
+            (points.last().map(|(_, v)| *v) == Some(0.0)).then_some(())
+        },
+    )
     .await;
 
     agent.stop().await;

@@ -27,7 +27,10 @@ fn spool_state(agent_dir: &Path) -> (u64, BTreeSet<i64>) {
 }
 
 async fn stored_timestamps(process: &ControllerProcess, agent_id: &AgentId) -> Vec<i64> {
-    match process.call(query_request(agent_id, "memory_total_bytes")).await {
+    match process
+        .call(query_request(agent_id, "memory_total_bytes"))
+        .await
+    {
         AdminResponse::Series(series) => series
             .first()
             .map(|s| s.points.iter().map(|(t, _)| *t).collect())
@@ -48,14 +51,21 @@ async fn acknowledged_samples_survive_sigkill_and_replay_stores_everything_once(
     let mut agents = Vec::new();
     for name in ["a1", "a2"] {
         let agent_dir = dir.path().join(name);
-        let token = match process.call(AdminRequest::CreateToken { ttl_secs: 60 }).await {
+        let token = match process
+            .call(AdminRequest::CreateToken { ttl_secs: 60 })
+            .await
+        {
             AdminResponse::Token(token) => token.token,
             other => panic!("{other:?}"),
         };
         let agent_id = enroll(&agent_dir, address, &token, &ca_hash).await.unwrap();
-        let agent = unity_agent::runtime::start(agent_config(&agent_dir, address, Duration::from_millis(50)))
-            .await
-            .unwrap();
+        let agent = unity_agent::runtime::start(agent_config(
+            &agent_dir,
+            address,
+            Duration::from_millis(50),
+        ))
+        .await
+        .unwrap();
         agents.push((agent_id, agent_dir, agent));
     }
     for (agent_id, _, _) in &agents {
@@ -73,7 +83,10 @@ async fn acknowledged_samples_survive_sigkill_and_replay_stores_everything_once(
     for (agent_id, agent_dir, agent) in agents {
         agent.stop().await;
         let (made, unacked) = spool_state(&agent_dir);
-        assert!(!unacked.is_empty(), "reports piled up while the controller was down");
+        assert!(
+            !unacked.is_empty(),
+            "reports piled up while the controller was down"
+        );
         acked_before_kill.push((made, unacked.len()));
         stopped.push((agent_id, agent_dir));
     }
@@ -94,14 +107,19 @@ async fn acknowledged_samples_survive_sigkill_and_replay_stores_everything_once(
     // Agents return and replay: every collected report is stored exactly once.
     let mut restarted = Vec::new();
     for (agent_id, agent_dir) in &stopped {
-        let agent = unity_agent::runtime::start(agent_config(agent_dir, address, Duration::from_secs(3600)))
-            .await
-            .unwrap();
+        let agent = unity_agent::runtime::start(agent_config(
+            agent_dir,
+            address,
+            Duration::from_secs(3600),
+        ))
+        .await
+        .unwrap();
         restarted.push((agent_id.clone(), agent_dir.clone(), agent));
     }
     for (_, agent_dir, _) in &restarted {
         eventually("the spool drained", Duration::from_secs(30), || async {
-            (unity_agent::spool::depth_of(&unity_agent::identity::spool_dir(agent_dir)) == 0).then_some(())
+            (unity_agent::spool::depth_of(&unity_agent::identity::spool_dir(agent_dir)) == 0)
+                .then_some(())
         })
         .await;
     }
@@ -109,9 +127,17 @@ async fn acknowledged_samples_survive_sigkill_and_replay_stores_everything_once(
         agent.stop().await;
         let (made, _) = spool_state(&agent_dir);
         let stored = stored_timestamps(&process, &agent_id).await;
-        assert!(stored.windows(2).all(|w| w[0] < w[1]), "duplicates or disorder");
+        assert!(
+            stored.windows(2).all(|w| w[0] < w[1]),
+            "duplicates or disorder"
+        );
         // Every report carries one memory_total_bytes sample (the first has none only if the
         // spool renumbered, which it must not here).
-        assert_eq!(stored.len() as u64, made, "{agent_id}: {made} reports made, {} stored", stored.len());
+        assert_eq!(
+            stored.len() as u64,
+            made,
+            "{agent_id}: {made} reports made, {} stored",
+            stored.len()
+        );
     }
 }

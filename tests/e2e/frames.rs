@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 use unity_shared::proto::{
-    frame, AgentMessage, ControllerMessage, HostFacts, Hello, Report, Sample, PROTOCOL_VERSION,
+    frame, AgentMessage, ControllerMessage, Hello, HostFacts, Report, Sample, PROTOCOL_VERSION,
 };
 use unity_tests::*;
 
@@ -17,7 +17,10 @@ fn hello() -> AgentMessage {
 }
 
 /// Writes raw bytes on a new stream and returns how the controller reacted.
-async fn send_raw(connection: &quinn::Connection, bytes: &[u8]) -> anyhow::Result<Option<ControllerMessage>> {
+async fn send_raw(
+    connection: &quinn::Connection,
+    bytes: &[u8],
+) -> anyhow::Result<Option<ControllerMessage>> {
     let (mut send, mut recv) = connection.open_bi().await?;
     let hello = frame::encode(&hello(), 1 << 20)?;
     send.write_all(&hello).await?;
@@ -33,12 +36,22 @@ async fn malformed_and_oversized_frames_leave_the_controller_serving() {
     init_logging();
     let dir = tempfile::tempdir().unwrap();
     let controller = start_controller(controller_config(&dir.path().join("controller"))).await;
-    let (bystander_id, bystander) = enrolled_agent(&controller, &dir.path().join("bystander"), Duration::from_millis(200)).await;
+    let (bystander_id, bystander) = enrolled_agent(
+        &controller,
+        &dir.path().join("bystander"),
+        Duration::from_millis(200),
+    )
+    .await;
     let agent_dir = dir.path().join("peer");
     let token = create_token(&controller, Duration::from_secs(60)).await;
-    let peer_id = enroll(&agent_dir, controller.local_addr, &token, &controller.context.ca.ca_hash())
-        .await
-        .unwrap();
+    let peer_id = enroll(
+        &agent_dir,
+        controller.local_addr,
+        &token,
+        &controller.context.ca.ca_hash(),
+    )
+    .await
+    .unwrap();
     let identity = unity_agent::identity::load(&agent_dir).unwrap();
     let endpoint = unity_agent::transport::client_endpoint(controller.local_addr).unwrap();
     let connection = unity_agent::transport::connect(
@@ -58,7 +71,10 @@ async fn malformed_and_oversized_frames_leave_the_controller_serving() {
     // A header announcing 4 GiB: refused before anything is allocated.
     let oversized = [frame::FRAME_VERSION, 0xff, 0xff, 0xff, 0xff];
     let reaction = send_raw(&connection, &oversized).await;
-    assert!(reaction.is_err(), "oversized frame answered with {reaction:?}");
+    assert!(
+        reaction.is_err(),
+        "oversized frame answered with {reaction:?}"
+    );
 
     // An unknown frame version.
     let reaction = send_raw(&connection, &[0x7f, 0, 0, 0, 1, 0]).await;
@@ -78,19 +94,38 @@ async fn malformed_and_oversized_frames_leave_the_controller_serving() {
         storage: None,
         databases: None,
     });
-    let reaction = send_raw(&connection, &frame::encode(&report, 1 << 20).unwrap()).await.unwrap();
+    let reaction = send_raw(&connection, &frame::encode(&report, 1 << 20).unwrap())
+        .await
+        .unwrap();
     assert!(
         matches!(reaction, Some(ControllerMessage::Ack(ack)) if ack.seq == 1 && !ack.duplicate),
         "{reaction:?}"
     );
-    assert_eq!(query(&controller, &peer_id, "probe").await[0].points, vec![(1_000, 1.0)]);
+    assert_eq!(
+        query(&controller, &peer_id, "probe").await[0].points,
+        vec![(1_000, 1.0)]
+    );
 
     // And so does everyone else.
-    let before = controller.context.store.series.last_seq(bystander_id.as_str()).unwrap();
-    eventually("the bystander keeps reporting", Duration::from_secs(10), || async {
-        let now = controller.context.store.series.last_seq(bystander_id.as_str()).unwrap();
-        (now > before).then_some(())
-    })
+    let before = controller
+        .context
+        .store
+        .series
+        .last_seq(bystander_id.as_str())
+        .unwrap();
+    eventually(
+        "the bystander keeps reporting",
+        Duration::from_secs(10),
+        || async {
+            let now = controller
+                .context
+                .store
+                .series
+                .last_seq(bystander_id.as_str())
+                .unwrap();
+            (now > before).then_some(())
+        },
+    )
     .await;
 
     bystander.stop().await;

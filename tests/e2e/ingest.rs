@@ -24,7 +24,10 @@ async fn two_agents_enroll_and_their_metrics_are_stored_and_queryable() {
         .await;
         assert_eq!(series.len(), 1);
         let points = &series[0].points;
-        assert!(points.windows(2).all(|w| w[0].0 < w[1].0), "time-ordered, no duplicates");
+        assert!(
+            points.windows(2).all(|w| w[0].0 < w[1].0),
+            "time-ordered, no duplicates"
+        );
         assert!(points.iter().all(|(_, value)| *value > 0.0));
         let load = query(&controller, agent_id, "load_average").await;
         let periods: Vec<_> = load.iter().map(|s| s.labels.clone()).collect();
@@ -34,8 +37,13 @@ async fn two_agents_enroll_and_their_metrics_are_stored_and_queryable() {
     match admin_request(&controller, AdminRequest::Hosts).await {
         AdminResponse::Hosts(hosts) => {
             assert_eq!(hosts.len(), 2);
-            assert!(hosts.iter().all(|host| host.status == "online"), "{hosts:?}");
-            assert!(hosts.iter().all(|host| host.agent_version == env!("CARGO_PKG_VERSION")));
+            assert!(
+                hosts.iter().all(|host| host.status == "online"),
+                "{hosts:?}"
+            );
+            assert!(hosts
+                .iter()
+                .all(|host| host.agent_version == env!("CARGO_PKG_VERSION")));
         }
         other => panic!("{other:?}"),
     }
@@ -52,10 +60,19 @@ async fn two_agents_enroll_and_their_metrics_are_stored_and_queryable() {
         .await
         .unwrap();
     let seq = collected.seq;
-    eventually("the collect-now report stored", Duration::from_secs(10), || async {
-        let stored = controller.context.store.series.last_seq(second_id.as_str()).unwrap();
-        (stored >= Some(seq)).then_some(())
-    })
+    eventually(
+        "the collect-now report stored",
+        Duration::from_secs(10),
+        || async {
+            let stored = controller
+                .context
+                .store
+                .series
+                .last_seq(second_id.as_str())
+                .unwrap();
+            (stored >= Some(seq)).then_some(())
+        },
+    )
     .await;
 
     first.stop().await;

@@ -12,7 +12,8 @@ async fn certificate_is_renewed_before_expiry() {
     config.certificate_lifetime = Duration::from_secs(9);
     let controller = start_controller(config).await;
     let agent_dir = dir.path().join("agent");
-    let (agent_id, agent) = enrolled_agent(&controller, &agent_dir, Duration::from_millis(300)).await;
+    let (agent_id, agent) =
+        enrolled_agent(&controller, &agent_dir, Duration::from_millis(300)).await;
     let first = unity_agent::identity::load(&agent_dir).unwrap();
     let first_not_after = first.not_after_unix().unwrap();
 
@@ -27,17 +28,33 @@ async fn certificate_is_renewed_before_expiry() {
         .unwrap()
         .as_secs() as i64;
     assert!(now < first_not_after, "renewed only after expiry");
-    assert_ne!(renewed.key_der, first.key_der, "renewal uses a fresh key pair");
+    assert_ne!(
+        renewed.key_der, first.key_der,
+        "renewal uses a fresh key pair"
+    );
     assert_eq!(renewed.agent_id, agent_id);
-    let record = controller.context.store.registry.agent(&agent_id).unwrap().unwrap();
-    assert_eq!(record.certificate_not_after, renewed.not_after_unix().unwrap());
+    let record = controller
+        .context
+        .store
+        .registry
+        .agent(&agent_id)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        record.certificate_not_after,
+        renewed.not_after_unix().unwrap()
+    );
 
     // Reports keep flowing past the first certificate's expiry.
-    eventually("reports after the first certificate expired", Duration::from_secs(20), || async {
-        let series = query(&controller, &agent_id, "memory_total_bytes").await;
-        let newest = series.first()?.points.last()?.0 / 1000;
-        (newest > first_not_after + 1).then_some(())
-    })
+    eventually(
+        "reports after the first certificate expired",
+        Duration::from_secs(20),
+        || async {
+            let series = query(&controller, &agent_id, "memory_total_bytes").await;
+            let newest = series.first()?.points.last()?.0 / 1000;
+            (newest > first_not_after + 1).then_some(())
+        },
+    )
     .await;
 
     agent.stop().await;

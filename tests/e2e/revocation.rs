@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use unity_controller::admin::{AdminRequest, AdminResponse};
 use unity_shared::proto::{
-    error_code, AgentMessage, ControllerMessage, HostFacts, Hello, PROTOCOL_VERSION,
+    error_code, AgentMessage, ControllerMessage, Hello, HostFacts, PROTOCOL_VERSION,
 };
 use unity_tests::*;
 
@@ -29,20 +29,34 @@ impl ClientSessionStore for CountingSessionStore {
     fn kx_hint(&self, server_name: &ServerName<'_>) -> Option<NamedGroup> {
         self.inner.kx_hint(server_name)
     }
-    fn set_tls12_session(&self, server_name: ServerName<'static>, value: rustls::client::Tls12ClientSessionValue) {
+    fn set_tls12_session(
+        &self,
+        server_name: ServerName<'static>,
+        value: rustls::client::Tls12ClientSessionValue,
+    ) {
         self.inner.set_tls12_session(server_name, value)
     }
-    fn tls12_session(&self, server_name: &ServerName<'_>) -> Option<rustls::client::Tls12ClientSessionValue> {
+    fn tls12_session(
+        &self,
+        server_name: &ServerName<'_>,
+    ) -> Option<rustls::client::Tls12ClientSessionValue> {
         self.inner.tls12_session(server_name)
     }
     fn remove_tls12_session(&self, server_name: &ServerName<'static>) {
         self.inner.remove_tls12_session(server_name)
     }
-    fn insert_tls13_ticket(&self, server_name: ServerName<'static>, value: rustls::client::Tls13ClientSessionValue) {
+    fn insert_tls13_ticket(
+        &self,
+        server_name: ServerName<'static>,
+        value: rustls::client::Tls13ClientSessionValue,
+    ) {
         self.tickets_received.fetch_add(1, Ordering::SeqCst);
         self.inner.insert_tls13_ticket(server_name, value)
     }
-    fn take_tls13_ticket(&self, server_name: &ServerName<'static>) -> Option<rustls::client::Tls13ClientSessionValue> {
+    fn take_tls13_ticket(
+        &self,
+        server_name: &ServerName<'static>,
+    ) -> Option<rustls::client::Tls13ClientSessionValue> {
         self.resumption_attempts.fetch_add(1, Ordering::SeqCst);
         self.inner.take_tls13_ticket(server_name)
     }
@@ -68,9 +82,14 @@ async fn a_revoked_agent_is_cut_off_and_cannot_reconnect() {
     let controller_dir = dir.path().join("controller");
     let controller = start_controller(controller_config(&controller_dir)).await;
     let agent_dir = dir.path().join("agent");
-    let (agent_id, agent) = enrolled_agent(&controller, &agent_dir, Duration::from_millis(200)).await;
+    let (agent_id, agent) =
+        enrolled_agent(&controller, &agent_dir, Duration::from_millis(200)).await;
     eventually("the agent connected", Duration::from_secs(10), || async {
-        controller.context.hub.last_message_ms(&agent_id).map(|_| ())
+        controller
+            .context
+            .hub
+            .last_message_ms(&agent_id)
+            .map(|_| ())
     })
     .await;
 
@@ -91,22 +110,39 @@ async fn a_revoked_agent_is_cut_off_and_cannot_reconnect() {
     let quic = quinn::crypto::rustls::QuicClientConfig::try_from(tls).unwrap();
     let config = quinn::ClientConfig::new(Arc::new(quic));
     let endpoint = unity_agent::transport::client_endpoint(controller.local_addr).unwrap();
-    let connection = unity_agent::transport::connect(&endpoint, config.clone(), controller.local_addr)
-        .await
-        .unwrap();
-    assert!(matches!(hello_exchange(&connection).await.unwrap(), ControllerMessage::Welcome(_)));
-    assert!(store.resumption_attempts.load(Ordering::SeqCst) >= 1, "the client offers resumption");
+    let connection =
+        unity_agent::transport::connect(&endpoint, config.clone(), controller.local_addr)
+            .await
+            .unwrap();
+    assert!(matches!(
+        hello_exchange(&connection).await.unwrap(),
+        ControllerMessage::Welcome(_)
+    ));
+    assert!(
+        store.resumption_attempts.load(Ordering::SeqCst) >= 1,
+        "the client offers resumption"
+    );
 
-    match admin_request(&controller, AdminRequest::RevokeAgent { agent_id: agent_id.to_string() }).await {
+    match admin_request(
+        &controller,
+        AdminRequest::RevokeAgent {
+            agent_id: agent_id.to_string(),
+        },
+    )
+    .await
+    {
         AdminResponse::Revoked { was_connected, .. } => assert!(was_connected),
         other => panic!("{other:?}"),
     }
     // The live connection is closed with the revocation code.
-    let reason = tokio::time::timeout(Duration::from_secs(5), connection.closed()).await.unwrap();
+    let reason = tokio::time::timeout(Duration::from_secs(5), connection.closed())
+        .await
+        .unwrap();
     match reason {
         quinn::ConnectionError::ApplicationClosed(close) => {
             assert!(
-                close.error_code == error_code::REVOKED.into() || close.error_code == error_code::REPLACED.into(),
+                close.error_code == error_code::REVOKED.into()
+                    || close.error_code == error_code::REPLACED.into(),
                 "{close:?}"
             );
         }
@@ -120,7 +156,9 @@ async fn a_revoked_agent_is_cut_off_and_cannot_reconnect() {
 
     // Reconnecting with the same session cache is refused.
     let again = async {
-        let connection = unity_agent::transport::connect(&endpoint, config.clone(), controller.local_addr).await?;
+        let connection =
+            unity_agent::transport::connect(&endpoint, config.clone(), controller.local_addr)
+                .await?;
         hello_exchange(&connection).await
     }
     .await;
@@ -144,11 +182,19 @@ async fn a_revoked_agent_is_cut_off_and_cannot_reconnect() {
     let controller = start_controller(config).await;
     let endpoint = unity_agent::transport::client_endpoint(controller.local_addr).unwrap();
     let after_restart = async {
-        let connection = unity_agent::transport::connect(&endpoint, config_for(&identity), controller.local_addr).await?;
+        let connection = unity_agent::transport::connect(
+            &endpoint,
+            config_for(&identity),
+            controller.local_addr,
+        )
+        .await?;
         hello_exchange(&connection).await
     }
     .await;
-    assert!(after_restart.is_err(), "revoked agent accepted after restart: {after_restart:?}");
+    assert!(
+        after_restart.is_err(),
+        "revoked agent accepted after restart: {after_restart:?}"
+    );
     controller.shutdown().await.unwrap();
 }
 

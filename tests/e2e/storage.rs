@@ -31,7 +31,10 @@ fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
 /// Fake tools: one failing SATA drive (304 reallocated sectors), one healthy NVMe drive, a
 /// degraded ZFS pool and a degraded md RAID5 that is recovering.
 fn fake_host(dir: &Path) -> PathBuf {
-    let sata = testdata("smart", "smartctl-exporter-sat-seagate-st3500418as-realloc304.json");
+    let sata = testdata(
+        "smart",
+        "smartctl-exporter-sat-seagate-st3500418as-realloc304.json",
+    );
     let nvme = testdata("smart", "beszel-nvme-peladn-512gb-7.5.json");
     let smartctl = script(
         dir,
@@ -70,7 +73,10 @@ exit 2
     let mdadm = script(
         dir,
         "mdadm",
-        &format!("cat \"{}\"\n", testdata("mdraid", "mdadm-detail-raid1-faulty-degraded.txt").display()),
+        &format!(
+            "cat \"{}\"\n",
+            testdata("mdraid", "mdadm-detail-raid1-faulty-degraded.txt").display()
+        ),
     );
     let mdstat = testdata("mdraid", "proc-mdstat-raid5-recovery-degraded.txt");
     let config = dir.join("agent.toml");
@@ -125,19 +131,41 @@ fn collect_commands_report_verdicts_with_meaningful_exit_codes() {
     let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     let devices = json["devices"].as_array().unwrap();
     assert_eq!(devices.len(), 2, "{stdout}");
-    let statuses: Vec<&str> = devices.iter().map(|d| d["verdict"]["status"].as_str().unwrap()).collect();
-    assert!(statuses.contains(&"failing") && statuses.contains(&"passed"), "{statuses:?}");
+    let statuses: Vec<&str> = devices
+        .iter()
+        .map(|d| d["verdict"]["status"].as_str().unwrap())
+        .collect();
+    assert!(
+        statuses.contains(&"failing") && statuses.contains(&"passed"),
+        "{statuses:?}"
+    );
 
     let (code, table, _) = agent_cli(&config, &["collect", "smart"]);
     assert_eq!(code, 2);
-    assert!(table.contains("/dev/sda") && table.to_lowercase().contains("fail"), "{table}");
+    assert!(
+        table.contains("/dev/sda") && table.to_lowercase().contains("fail"),
+        "{table}"
+    );
+
+    let (code, tree, stderr) = agent_cli(&config, &["collect", "storage"]);
+    assert_eq!(code, 2, "the worst verdict decides\n{tree}\n{stderr}");
+    assert!(
+        tree.contains("/dev/sda") && tree.contains("/dev/nvme0"),
+        "{tree}"
+    );
 
     let (code, stdout, stderr) = agent_cli(&config, &["collect", "zfs", "--json"]);
-    assert!(code == 1 || code == 2, "a degraded pool is not healthy ({code})\n{stdout}\n{stderr}");
+    assert!(
+        code == 1 || code == 2,
+        "a degraded pool is not healthy ({code})\n{stdout}\n{stderr}"
+    );
     assert!(stdout.contains("DEGRADED"), "{stdout}");
 
     let (code, stdout, stderr) = agent_cli(&config, &["collect", "raid", "--json"]);
-    assert!(code == 1 || code == 2, "a degraded array is not healthy ({code})\n{stdout}\n{stderr}");
+    assert!(
+        code == 1 || code == 2,
+        "a degraded array is not healthy ({code})\n{stdout}\n{stderr}"
+    );
     assert!(stdout.contains("recovery"), "{stdout}");
 
     // Missing tools are "not installed", not a crash and not a failure.
@@ -156,24 +184,40 @@ fn collect_commands_report_verdicts_with_meaningful_exit_codes() {
     // A tool that hangs is cut off at the timeout.
     let slow = script(dir.path(), "slow-smartctl", "sleep 30\n");
     let slow_config = dir.path().join("slow.toml");
-    std::fs::write(&slow_config, format!("[storage]\ntimeout = \"1s\"\nsmartctl = \"{}\"\n", slow.display())).unwrap();
+    std::fs::write(
+        &slow_config,
+        format!(
+            "[storage]\ntimeout = \"1s\"\nsmartctl = \"{}\"\n",
+            slow.display()
+        ),
+    )
+    .unwrap();
     let started = std::time::Instant::now();
     let (code, stdout, _) = agent_cli(&slow_config, &["collect", "smart", "--json"]);
-    assert!(started.elapsed() < Duration::from_secs(15), "the timeout was not enforced");
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "the timeout was not enforced"
+    );
     assert_eq!(code, 3, "a collector that timed out exits 3: {stdout}");
 }
 
 #[test]
 fn parse_command_prints_the_model_of_a_saved_output() {
     let fixture = testdata("smart", "linuxhw-ata-hp-mb1000gcehh-realloc-FAILED-7.1.txt");
-    let (code, stdout, stderr) = agent_cli(Path::new("/dev/null"), &["parse", "smartctl", fixture.to_str().unwrap()]);
+    let (code, stdout, stderr) = agent_cli(
+        Path::new("/dev/null"),
+        &["parse", "smartctl", fixture.to_str().unwrap()],
+    );
     assert_eq!(code, 0, "{stderr}");
     let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(json["verdict"]["status"], "failing", "{stdout}");
 
     let garbage = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(garbage.path(), "this is not smartctl output\n").unwrap();
-    let (code, _, stderr) = agent_cli(Path::new("/dev/null"), &["parse", "smartctl-json", garbage.path().to_str().unwrap()]);
+    let (code, _, stderr) = agent_cli(
+        Path::new("/dev/null"),
+        &["parse", "smartctl-json", garbage.path().to_str().unwrap()],
+    );
     assert_ne!(code, 0);
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
@@ -186,19 +230,34 @@ async fn storage_state_reaches_the_controller() {
     let controller = start_controller(controller_config(&dir.path().join("controller"))).await;
     let agent_dir = dir.path().join("agent");
     let token = create_token(&controller, Duration::from_secs(60)).await;
-    let agent_id = enroll(&agent_dir, controller.local_addr, &token, &controller.context.ca.ca_hash())
-        .await
-        .unwrap();
-    let raw: unity_agent::config::RawConfig = toml::from_str(&std::fs::read_to_string(&config_path).unwrap()).unwrap();
+    let agent_id = enroll(
+        &agent_dir,
+        controller.local_addr,
+        &token,
+        &controller.context.ca.ca_hash(),
+    )
+    .await
+    .unwrap();
+    let raw: unity_agent::config::RawConfig =
+        toml::from_str(&std::fs::read_to_string(&config_path).unwrap()).unwrap();
     let mut config = unity_agent::config::Config::from_raw(raw).unwrap();
     config.data_dir = agent_dir.clone();
     config.controller = Some(controller.local_addr.to_string());
     config.interval = Duration::from_secs(3600);
     let agent = unity_agent::runtime::start(config).await.unwrap();
 
-    let (_, state): (i64, StorageState) = eventually("storage state at the controller", Duration::from_secs(20), || async {
-        controller.context.store.registry.latest(&agent_id, StateKind::Storage).unwrap()
-    })
+    let (_, state): (i64, StorageState) = eventually(
+        "storage state at the controller",
+        Duration::from_secs(20),
+        || async {
+            controller
+                .context
+                .store
+                .registry
+                .latest(&agent_id, StateKind::Storage)
+                .unwrap()
+        },
+    )
     .await;
     let verdicts: Vec<VerdictStatus> = state
         .smart
@@ -209,6 +268,26 @@ async fn storage_state_reaches_the_controller() {
     assert!(verdicts.contains(&VerdictStatus::Failing), "{verdicts:?}");
     assert!(!state.zfs.pools.is_empty());
     assert!(!state.raid.arrays.is_empty());
+    assert!(state.stack.drives.len() >= 2, "{:?}", state.stack);
+
+    // Per-device history arrives as series, labelled so a disk keeps it across /dev renames.
+    let verdicts = eventually("smart_verdict series", Duration::from_secs(20), || async {
+        let series = query(&controller, &agent_id, "smart_verdict").await;
+        (series.len() >= 2).then_some(series)
+    })
+    .await;
+    assert!(verdicts
+        .iter()
+        .all(|s| s.labels.iter().any(|(k, _)| k == "serial")));
+    assert!(
+        verdicts
+            .iter()
+            .any(|s| s.points.iter().any(|(_, v)| *v == 2.0)),
+        "a failing drive: {verdicts:?}"
+    );
+    assert!(!query(&controller, &agent_id, "md_array_degraded")
+        .await
+        .is_empty());
 
     agent.stop().await;
     controller.shutdown().await.unwrap();

@@ -67,7 +67,11 @@ pub async fn create_token(controller: &RunningController, ttl: Duration) -> Stri
         .token
 }
 
-pub fn agent_config(data_dir: &Path, controller: SocketAddr, interval: Duration) -> unity_agent::config::Config {
+pub fn agent_config(
+    data_dir: &Path,
+    controller: SocketAddr,
+    interval: Duration,
+) -> unity_agent::config::Config {
     let mut config = unity_agent::config::Config::with_data_dir(data_dir.to_owned());
     config.controller = Some(controller.to_string());
     config.interval = interval;
@@ -83,7 +87,8 @@ pub async fn enroll(
     ca_hash: &str,
 ) -> anyhow::Result<AgentId> {
     let config = agent_config(data_dir, controller, Duration::from_secs(1));
-    let id = unity_agent::cli::enroll(&config, &controller.to_string(), token, ca_hash, false).await?;
+    let id =
+        unity_agent::cli::enroll(&config, &controller.to_string(), token, ca_hash, false).await?;
     Ok(AgentId::new(id)?)
 }
 
@@ -94,12 +99,18 @@ pub async fn enrolled_agent(
     interval: Duration,
 ) -> (AgentId, RunningAgent) {
     let token = create_token(controller, Duration::from_secs(60)).await;
-    let agent_id = enroll(data_dir, controller.local_addr, &token, &controller.context.ca.ca_hash())
-        .await
-        .expect("enrollment succeeds");
-    let agent = unity_agent::runtime::start(agent_config(data_dir, controller.local_addr, interval))
-        .await
-        .expect("agent starts");
+    let agent_id = enroll(
+        data_dir,
+        controller.local_addr,
+        &token,
+        &controller.context.ca.ca_hash(),
+    )
+    .await
+    .expect("enrollment succeeds");
+    let agent =
+        unity_agent::runtime::start(agent_config(data_dir, controller.local_addr, interval))
+            .await
+            .expect("agent starts");
     (agent_id, agent)
 }
 
@@ -122,7 +133,11 @@ pub fn query_request(agent_id: &AgentId, metric: &str) -> AdminRequest {
     }
 }
 
-pub async fn query(controller: &RunningController, agent_id: &AgentId, metric: &str) -> Vec<SeriesView> {
+pub async fn query(
+    controller: &RunningController,
+    agent_id: &AgentId,
+    metric: &str,
+) -> Vec<SeriesView> {
     match admin_request(controller, query_request(agent_id, metric)).await {
         AdminResponse::Series(series) => series,
         other => panic!("query failed: {other:?}"),
@@ -143,19 +158,31 @@ impl ControllerProcess {
         let child = std::process::Command::new(binary)
             .args(["--config", "/dev/null", "--data-dir"])
             .arg(data_dir)
-            .args(["run", "--listen", &address.to_string(), "--advertise", &address.to_string()])
+            .args([
+                "run",
+                "--listen",
+                &address.to_string(),
+                "--advertise",
+                &address.to_string(),
+            ])
             .env("UNITY_LOG", "warn")
             .env("UNITY_CONTROLLER_API_LISTEN", "127.0.0.1:0")
             .spawn()
             .expect("controller process starts");
         let socket = data_dir.join("admin.sock");
-        eventually("the controller's admin socket", Duration::from_secs(20), || {
-            let socket = socket.clone();
-            async move {
-                let answer = admin::call_daemon(&socket, &AdminRequest::ListTokens).await.ok()?;
-                answer.map(|_| ())
-            }
-        })
+        eventually(
+            "the controller's admin socket",
+            Duration::from_secs(20),
+            || {
+                let socket = socket.clone();
+                async move {
+                    let answer = admin::call_daemon(&socket, &AdminRequest::ListTokens)
+                        .await
+                        .ok()?;
+                    answer.map(|_| ())
+                }
+            },
+        )
         .await;
         ControllerProcess {
             child,
@@ -193,7 +220,8 @@ pub fn free_udp_address() -> SocketAddr {
 
 pub fn ca_hash_of(data_dir: &Path) -> String {
     use rustls_pki_types::pem::PemObject;
-    let der = rustls_pki_types::CertificateDer::from_pem_file(data_dir.join("ca").join("ca.crt")).unwrap();
+    let der = rustls_pki_types::CertificateDer::from_pem_file(data_dir.join("ca").join("ca.crt"))
+        .unwrap();
     unity_shared::tls::ca_hash(&der).unwrap()
 }
 
@@ -207,7 +235,8 @@ pub async fn add_user(controller: &RunningController, name: &str, role: &str) ->
     tokio::task::spawn_blocking(move || {
         let password = unity_controller::api::write::random_password();
         let role = unity_controller::api::write::parse_role(&role).unwrap();
-        unity_controller::api::write::create_user(&context, "test", &name, role, &password).unwrap();
+        unity_controller::api::write::create_user(&context, "test", &name, role, &password)
+            .unwrap();
         password
     })
     .await
@@ -215,7 +244,11 @@ pub async fn add_user(controller: &RunningController, name: &str, role: &str) ->
 }
 
 /// An HTTP client for the controller's dashboard and API, logged in as `name`.
-pub async fn logged_in_client(controller: &RunningController, name: &str, password: &str) -> http::HttpClient {
+pub async fn logged_in_client(
+    controller: &RunningController,
+    name: &str,
+    password: &str,
+) -> http::HttpClient {
     let mut client = http::HttpClient::new(controller.api_addr);
     let response = client.login(name, password).await;
     assert_eq!(response.status, 200, "login as {name}: {}", response.text());

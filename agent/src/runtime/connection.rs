@@ -71,4 +71,3 @@ pub(super) async fn connection_loop(
         }
     }
 }
-

@@ -40,7 +40,10 @@ pub(super) async fn collector_loop(state: Arc<AgentState>, mut shutdown: watch::
         match spooled {
             Ok(_) => state.spooled.notify_one(),
             Err(error) => {
-                tracing::error!(error = format!("{error:#}"), "Spooling database state failed.")
+                tracing::error!(
+                    error = format!("{error:#}"),
+                    "Spooling database state failed."
+                )
             }
         }
     }

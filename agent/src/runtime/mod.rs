@@ -134,7 +134,10 @@ pub async fn start(config: Config) -> anyhow::Result<RunningAgent> {
             shutdown_rx.clone(),
         )),
         tokio::spawn(storage::collector_loop(state.clone(), shutdown_rx.clone())),
-        tokio::spawn(databases::collector_loop(state.clone(), shutdown_rx.clone())),
+        tokio::spawn(databases::collector_loop(
+            state.clone(),
+            shutdown_rx.clone(),
+        )),
         tokio::spawn(connection::connection_loop(
             state.clone(),
             identity,
@@ -169,4 +172,3 @@ impl RunningAgent {
         answer.await?
     }
 }
-

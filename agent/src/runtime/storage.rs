@@ -1,20 +1,78 @@
 //! The storage-health loop: every `storage.interval`, run the SMART, ZFS and md RAID collectors
-//! side by side and spool one report carrying their typed state (and its series).
+//! side by side, link them into one picture of the storage stack, and spool one report carrying
+//! their typed state and their series.
+//!
+//! Drives seen before are remembered in `drives.json` in the data directory, so a drive that
+//! vanishes is reported as missing — also after an agent restart — instead of silently gone.
 
 use super::{now_ms, AgentState};
-use crate::collect::{mdraid, smart, zfs};
+use crate::collect::{mdraid, smart, stack, zfs};
+use crate::config::StorageConfig;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::sync::watch;
-use unity_shared::proto::StorageState;
+use unity_shared::model::storage::stack::DriveIdentity;
+use unity_shared::proto::{Sample, StorageState};
 
-/// Runs the three storage collectors once. Never fails: missing tools are reported inside.
-pub async fn collect(config: &crate::config::StorageConfig) -> StorageState {
-    let (smart, zfs, raid) = tokio::join!(
+/// Where the kernel lists drives by stable names, and the mount table.
+const BY_ID_DIR: &str = "/dev/disk/by-id";
+const MOUNTS: &str = "/proc/self/mounts";
+
+/// Runs the three storage collectors once and links them. Never fails: missing tools are
+/// reported inside.
+pub async fn collect(config: &StorageConfig, previous: &[DriveIdentity]) -> StorageState {
+    let (smart, zfs, raid, by_id, mounts) = tokio::join!(
         smart::collect(&config.smart),
         zfs::collect(&config.zfs),
-        mdraid::collect(&config.raid)
+        mdraid::collect(&config.raid),
+        stack::read_links(Path::new(BY_ID_DIR)),
+        stack::read_mounts(Path::new(MOUNTS)),
     );
-    StorageState { smart, zfs, raid }
+    let stack = stack::link(&smart, &zfs, &raid, &by_id, &mounts, previous);
+    StorageState {
+        smart,
+        zfs,
+        raid,
+        stack,
+    }
+}
+
+/// The series of one storage state.
+pub fn to_samples(state: &StorageState, timestamp_ms: i64) -> Vec<Sample> {
+    let mut samples = smart::samples::to_samples(&state.smart, timestamp_ms);
+    samples.extend(zfs::samples::to_samples(&state.zfs, timestamp_ms));
+    samples.extend(mdraid::samples::to_samples(&state.raid, timestamp_ms));
+    samples
+}
+
+/// Where the daemon remembers the drives it has seen.
+pub fn drives_file(data_dir: &Path) -> PathBuf {
+    data_dir.join("drives.json")
+}
+
+/// The drives seen before (empty when none were recorded).
+pub async fn load_drives(path: &Path) -> Vec<DriveIdentity> {
+    match tokio::fs::read(path).await {
+        Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|error| {
+            tracing::warn!(path = %path.display(), %error, "Ignoring unreadable drive list.");
+            Vec::new()
+        }),
+        Err(_) => Vec::new(),
+    }
+}
+
+async fn save_drives(path: &Path, drives: &[DriveIdentity]) {
+    let tmp = path.with_extension("json.tmp");
+    let Ok(bytes) = serde_json::to_vec(drives) else {
+        return;
+    };
+    let written = async {
+        tokio::fs::write(&tmp, bytes).await?;
+        tokio::fs::rename(&tmp, path).await
+    };
+    if let Err(error) = written.await {
+        tracing::warn!(path = %path.display(), %error, "Could not remember the drives seen.");
+    }
 }
 
 pub(super) async fn collector_loop(state: Arc<AgentState>, mut shutdown: watch::Receiver<bool>) {
@@ -22,6 +80,8 @@ pub(super) async fn collector_loop(state: Arc<AgentState>, mut shutdown: watch::
     if !config.enabled {
         return;
     }
+    let drives_path = drives_file(&state.config.data_dir);
+    let mut previous = load_drives(&drives_path).await;
     let mut tick = tokio::time::interval(config.interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -29,9 +89,14 @@ pub(super) async fn collector_loop(state: Arc<AgentState>, mut shutdown: watch::
             _ = shutdown.changed() => return,
             _ = tick.tick() => {}
         }
-        let storage = collect(&config).await;
+        let storage = collect(&config, &previous).await;
+        let identities = storage.stack.identities();
+        if identities != previous {
+            save_drives(&drives_path, &identities).await;
+            previous = identities;
+        }
         let timestamp_ms = now_ms();
-        let samples = Vec::new();
+        let samples = to_samples(&storage, timestamp_ms);
         let spooled = state
             .with_spool(move |spool| spool.append_with(timestamp_ms, samples, Some(storage), None))
             .await
@@ -39,7 +104,10 @@ pub(super) async fn collector_loop(state: Arc<AgentState>, mut shutdown: watch::
         match spooled {
             Ok(_) => state.spooled.notify_one(),
             Err(error) => {
-                tracing::error!(error = format!("{error:#}"), "Spooling storage health failed.")
+                tracing::error!(
+                    error = format!("{error:#}"),
+                    "Spooling storage health failed."
+                )
             }
         }
     }

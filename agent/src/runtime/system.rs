@@ -65,4 +65,3 @@ pub(super) async fn collector_loop(
         }
     }
 }
-

@@ -175,9 +175,10 @@ impl CertificateAuthority {
     ) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), CaError> {
         let key = KeyPair::generate()?;
         let mut params = CertificateParams::new(names.to_vec())?;
-        params
-            .distinguished_name
-            .push(DnType::CommonName, names.first().map_or("unity", String::as_str));
+        params.distinguished_name.push(
+            DnType::CommonName,
+            names.first().map_or("unity", String::as_str),
+        );
         params.is_ca = IsCa::ExplicitNoCa;
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
@@ -188,7 +189,10 @@ impl CertificateAuthority {
         params.not_after = offset_time(now + Duration::from_secs(365 * 24 * 3600));
         let certificate = params.signed_by(&key, &self.issuer)?;
         let key_der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
-        Ok((vec![certificate.der().clone(), self.ca_der.clone()], key_der))
+        Ok((
+            vec![certificate.der().clone(), self.ca_der.clone()],
+            key_der,
+        ))
     }
 
     /// Signs a certificate for `agent_id` over the CSR's public key only.

@@ -8,7 +8,12 @@
 //! `prometheus-node-exporter` side by side at the same interval; prints RSS and CPU time per
 //! collection cycle of each.
 
-#![allow(clippy::print_stdout, clippy::print_stderr, clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    clippy::unwrap_used,
+    clippy::expect_used
+)]
 #![allow(clippy::disallowed_methods)] // A benchmark driver spawns the processes it measures.
 
 use anyhow::Context as _;
@@ -20,7 +25,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use unity_agent::identity::Identity;
 use unity_controller::admin::{AdminRequest, AdminResponse};
-use unity_shared::proto::{AgentMessage, ControllerMessage, HostFacts, Hello, Report, Sample, PROTOCOL_VERSION};
+use unity_shared::proto::{
+    AgentMessage, ControllerMessage, Hello, HostFacts, Report, Sample, PROTOCOL_VERSION,
+};
 use unity_tests::{free_udp_address, ControllerProcess};
 
 #[derive(Parser)]
@@ -82,7 +89,10 @@ fn cpu_seconds(pid: u32) -> f64 {
     let after_name = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
     let fields: Vec<&str> = after_name.split_whitespace().collect();
     let ticks: f64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0)
-        + fields.get(12).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+        + fields
+            .get(12)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0);
     ticks / 100.0
 }
 
@@ -94,7 +104,11 @@ fn dir_size(path: &Path) -> u64 {
                 Ok(meta) => meta,
                 Err(_) => continue,
             };
-            total += if meta.is_dir() { dir_size(&entry.path()) } else { meta.len() };
+            total += if meta.is_dir() {
+                dir_size(&entry.path())
+            } else {
+                meta.len()
+            };
         }
     }
     total
@@ -109,7 +123,10 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 }
 
 async fn enroll_in_memory(process: &ControllerProcess, ca_hash: &str, host: usize) -> Identity {
-    let token = match process.call(AdminRequest::CreateToken { ttl_secs: 600 }).await {
+    let token = match process
+        .call(AdminRequest::CreateToken { ttl_secs: 600 })
+        .await
+    {
         AdminResponse::Token(token) => token.token,
         other => panic!("{other:?}"),
     };
@@ -157,7 +174,10 @@ async fn simulated_agent(
     });
     unity_agent::wire::write(&mut send, &hello, 1 << 24).await?;
     let welcome: Option<ControllerMessage> = unity_agent::wire::read(&mut recv, 1 << 24).await?;
-    anyhow::ensure!(matches!(welcome, Some(ControllerMessage::Welcome(_))), "no welcome");
+    anyhow::ensure!(
+        matches!(welcome, Some(ControllerMessage::Welcome(_))),
+        "no welcome"
+    );
 
     let names: Vec<(String, Vec<(String, String)>)> = (0..series)
         .map(|i| {
@@ -174,12 +194,16 @@ async fn simulated_agent(
     let reader_sent = sent_at.clone();
     let reader_totals = totals.clone();
     let reader = tokio::spawn(async move {
-        while let Ok(Some(message)) = unity_agent::wire::read::<ControllerMessage>(&mut recv, 1 << 24).await {
+        while let Ok(Some(message)) =
+            unity_agent::wire::read::<ControllerMessage>(&mut recv, 1 << 24).await
+        {
             if let ControllerMessage::Ack(ack) = message {
                 let entry = reader_sent.lock().unwrap().remove(&ack.seq);
                 if let Some((at, n_samples)) = entry {
                     reader_totals.latencies.lock().unwrap().push(at.elapsed());
-                    reader_totals.samples_acked.fetch_add(n_samples as u64, Ordering::Relaxed);
+                    reader_totals
+                        .samples_acked
+                        .fetch_add(n_samples as u64, Ordering::Relaxed);
                 }
                 if permits_tx.send(()).await.is_err() {
                     break;
@@ -206,7 +230,11 @@ async fn simulated_agent(
                 state ^= state >> 7;
                 state ^= state << 17;
                 // Counters creep up in whole units, gauges wander with two decimals.
-                values[i] += if i % 3 == 0 { (state % 100) as f64 } else { ((state % 21) as f64 - 10.0) / 100.0 };
+                values[i] += if i % 3 == 0 {
+                    (state % 100) as f64
+                } else {
+                    ((state % 21) as f64 - 10.0) / 100.0
+                };
                 samples.push(Sample {
                     metric: metric.clone(),
                     labels: labels.clone(),
@@ -224,7 +252,10 @@ async fn simulated_agent(
             storage: None,
             databases: None,
         });
-        sent_at.lock().unwrap().insert(seq, (Instant::now(), n_samples));
+        sent_at
+            .lock()
+            .unwrap()
+            .insert(seq, (Instant::now(), n_samples));
         unity_agent::wire::write(&mut send, &report, 1 << 24).await?;
     }
     // Wait for the outstanding acks.
@@ -237,12 +268,22 @@ async fn simulated_agent(
     Ok(())
 }
 
-async fn ingest(agents: usize, series: usize, scrapes_per_report: usize, window: usize, duration: Duration) -> anyhow::Result<()> {
+async fn ingest(
+    agents: usize,
+    series: usize,
+    scrapes_per_report: usize,
+    window: usize,
+    duration: Duration,
+) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let controller_dir = dir.path().join("controller");
     let address = free_udp_address();
     let binary = sibling_binary("unity-e2e-controller");
-    anyhow::ensure!(binary.exists(), "{} missing: cargo build --release -p unity-tests --bins", binary.display());
+    anyhow::ensure!(
+        binary.exists(),
+        "{} missing: cargo build --release -p unity-tests --bins",
+        binary.display()
+    );
     let mut process = ControllerProcess::start(&binary, &controller_dir, address).await;
     let ca_hash = unity_tests::ca_hash_of(&controller_dir);
     let pid = process.child.id();
@@ -286,7 +327,9 @@ async fn ingest(agents: usize, series: usize, scrapes_per_report: usize, window:
     let hwm = proc_status_kib(pid, "VmHWM:");
     let cpu = cpu_seconds(pid);
     // Graceful stop: the controller checkpoints, so the WAL is folded into chunks.
-    std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status()?;
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()?;
     let _ = process.child.wait();
     let bytes = dir_size(&controller_dir.join("db"));
     println!("agents                 {agents}");
@@ -294,15 +337,31 @@ async fn ingest(agents: usize, series: usize, scrapes_per_report: usize, window:
     println!("scrapes per report     {scrapes_per_report}");
     println!("duration               {:.1} s", elapsed.as_secs_f64());
     println!("samples acknowledged   {acked}");
-    println!("samples/s durable      {:.0}", acked as f64 / elapsed.as_secs_f64());
+    println!(
+        "samples/s durable      {:.0}",
+        acked as f64 / elapsed.as_secs_f64()
+    );
     println!("reports acknowledged   {}", latencies.len());
-    println!("ack latency p50        {:.2} ms", percentile(&latencies, 0.50).as_secs_f64() * 1000.0);
-    println!("ack latency p99        {:.2} ms", percentile(&latencies, 0.99).as_secs_f64() * 1000.0);
+    println!(
+        "ack latency p50        {:.2} ms",
+        percentile(&latencies, 0.50).as_secs_f64() * 1000.0
+    );
+    println!(
+        "ack latency p99        {:.2} ms",
+        percentile(&latencies, 0.99).as_secs_f64() * 1000.0
+    );
     println!("controller RSS idle    {:.1} MiB", rss_idle as f64 / 1024.0);
-    println!("controller RSS peak    {:.1} MiB (VmHWM {:.1} MiB)", peak_rss as f64 / 1024.0, hwm as f64 / 1024.0);
+    println!(
+        "controller RSS peak    {:.1} MiB (VmHWM {:.1} MiB)",
+        peak_rss as f64 / 1024.0,
+        hwm as f64 / 1024.0
+    );
     println!("controller CPU         {cpu:.1} s");
     println!("bytes on disk          {bytes}");
-    println!("bytes/sample on disk   {:.3}", bytes as f64 / acked.max(1) as f64);
+    println!(
+        "bytes/sample on disk   {:.3}",
+        bytes as f64 / acked.max(1) as f64
+    );
     Ok(())
 }
 
@@ -323,25 +382,49 @@ async fn agent_footprint(interval: Duration, duration: Duration) -> anyhow::Resu
     let dir = tempfile::tempdir()?;
     let controller_dir = dir.path().join("controller");
     let address = free_udp_address();
-    let process = ControllerProcess::start(&sibling_binary("unity-e2e-controller"), &controller_dir, address).await;
+    let process = ControllerProcess::start(
+        &sibling_binary("unity-e2e-controller"),
+        &controller_dir,
+        address,
+    )
+    .await;
     let ca_hash = unity_tests::ca_hash_of(&controller_dir);
-    let token = match process.call(AdminRequest::CreateToken { ttl_secs: 600 }).await {
+    let token = match process
+        .call(AdminRequest::CreateToken { ttl_secs: 600 })
+        .await
+    {
         AdminResponse::Token(token) => token.token,
         other => panic!("{other:?}"),
     };
     let agent_bin = sibling_binary("unity-agent");
-    anyhow::ensure!(agent_bin.exists(), "{} missing: cargo build --release -p unity-agent", agent_bin.display());
+    anyhow::ensure!(
+        agent_bin.exists(),
+        "{} missing: cargo build --release -p unity-agent",
+        agent_bin.display()
+    );
     let agent_dir = dir.path().join("agent");
     let status = std::process::Command::new(&agent_bin)
         .args(["--config", "/dev/null", "--data-dir"])
         .arg(&agent_dir)
-        .args(["enroll", "--controller", &address.to_string(), "--token", &token, "--ca-hash", &ca_hash])
+        .args([
+            "enroll",
+            "--controller",
+            &address.to_string(),
+            "--token",
+            &token,
+            "--ca-hash",
+            &ca_hash,
+        ])
         .status()?;
     anyhow::ensure!(status.success(), "agent enrollment failed");
     let mut agent = std::process::Command::new(&agent_bin)
         .args(["--config", "/dev/null", "--data-dir"])
         .arg(&agent_dir)
-        .args(["run", "--interval", &humantime::format_duration(interval).to_string()])
+        .args([
+            "run",
+            "--interval",
+            &humantime::format_duration(interval).to_string(),
+        ])
         .env("UNITY_LOG", "warn")
         .spawn()?;
     let exporter_address = format!("127.0.0.1:{}", free_udp_address().port());
@@ -368,7 +451,8 @@ async fn agent_footprint(interval: Duration, duration: Duration) -> anyhow::Resu
     while started.elapsed() < duration {
         if exporter_pid.is_some() {
             let address = exporter_address.clone();
-            scrape_bytes = tokio::task::spawn_blocking(move || http_get(&address, "/metrics")).await?;
+            scrape_bytes =
+                tokio::task::spawn_blocking(move || http_get(&address, "/metrics")).await?;
         }
         cycles += 1;
         let until = Instant::now() + interval;
@@ -383,20 +467,45 @@ async fn agent_footprint(interval: Duration, duration: Duration) -> anyhow::Resu
     let agent_cpu = cpu_seconds(agent_pid) - agent_cpu_start;
     let exporter_cpu = exporter_pid.map(cpu_seconds).unwrap_or(0.0) - exporter_cpu_start;
     let agent_rss = proc_status_kib(agent_pid, "VmRSS:");
-    let exporter_rss = exporter_pid.map(|pid| proc_status_kib(pid, "VmRSS:")).unwrap_or(0);
+    let exporter_rss = exporter_pid
+        .map(|pid| proc_status_kib(pid, "VmRSS:"))
+        .unwrap_or(0);
     let _ = agent.kill();
     if let Some(exporter) = exporter.as_mut() {
         let _ = exporter.kill();
     }
     drop(process);
-    println!("interval                       {}", humantime::format_duration(interval));
-    println!("observed                       {:.0} s, {cycles} cycles", started.elapsed().as_secs_f64());
-    println!("unity-agent RSS end / max      {:.1} / {:.1} MiB", agent_rss as f64 / 1024.0, agent_rss_max as f64 / 1024.0);
-    println!("unity-agent CPU per cycle      {:.1} ms", agent_cpu * 1000.0 / f64::from(cycles.max(1)));
-    println!("unity-agent binary             {:.1} MiB", std::fs::metadata(&agent_bin)?.len() as f64 / 1048576.0);
+    println!(
+        "interval                       {}",
+        humantime::format_duration(interval)
+    );
+    println!(
+        "observed                       {:.0} s, {cycles} cycles",
+        started.elapsed().as_secs_f64()
+    );
+    println!(
+        "unity-agent RSS end / max      {:.1} / {:.1} MiB",
+        agent_rss as f64 / 1024.0,
+        agent_rss_max as f64 / 1024.0
+    );
+    println!(
+        "unity-agent CPU per cycle      {:.1} ms",
+        agent_cpu * 1000.0 / f64::from(cycles.max(1))
+    );
+    println!(
+        "unity-agent binary             {:.1} MiB",
+        std::fs::metadata(&agent_bin)?.len() as f64 / 1048576.0
+    );
     if exporter_pid.is_some() {
-        println!("node_exporter RSS end / max    {:.1} / {:.1} MiB", exporter_rss as f64 / 1024.0, exporter_rss_max as f64 / 1024.0);
-        println!("node_exporter CPU per scrape   {:.1} ms", exporter_cpu * 1000.0 / f64::from(cycles.max(1)));
+        println!(
+            "node_exporter RSS end / max    {:.1} / {:.1} MiB",
+            exporter_rss as f64 / 1024.0,
+            exporter_rss_max as f64 / 1024.0
+        );
+        println!(
+            "node_exporter CPU per scrape   {:.1} ms",
+            exporter_cpu * 1000.0 / f64::from(cycles.max(1))
+        );
         println!("node_exporter scrape size      {scrape_bytes} bytes");
     }
     Ok(())
@@ -404,14 +513,33 @@ async fn agent_footprint(interval: Duration, duration: Duration) -> anyhow::Resu
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async {
         match args.command {
-            Command::Ingest { agents, series, scrapes_per_report, window, duration } => {
-                ingest(agents, series, scrapes_per_report, window, humantime::parse_duration(&duration)?).await
+            Command::Ingest {
+                agents,
+                series,
+                scrapes_per_report,
+                window,
+                duration,
+            } => {
+                ingest(
+                    agents,
+                    series,
+                    scrapes_per_report,
+                    window,
+                    humantime::parse_duration(&duration)?,
+                )
+                .await
             }
             Command::AgentFootprint { interval, duration } => {
-                agent_footprint(humantime::parse_duration(&interval)?, humantime::parse_duration(&duration)?).await
+                agent_footprint(
+                    humantime::parse_duration(&interval)?,
+                    humantime::parse_duration(&duration)?,
+                )
+                .await
             }
         }
     })

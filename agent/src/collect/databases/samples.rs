@@ -110,10 +110,18 @@ mod tests {
         assert_eq!(value("database_probe_latency_seconds"), Some(0.0015));
         assert_eq!(value("database_connections"), Some(3.0));
         assert_eq!(value("database_max_memory_bytes"), None);
-        let labels = &samples[0].labels;
-        assert_eq!(labels[0], ("endpoint".into(), "127.0.0.1:6379".into()));
-        assert_eq!(labels[1], ("engine".into(), "redis".into()));
+        let labels: Vec<(String, String)> = samples
+            .first()
+            .map(|s| s.labels.clone())
+            .unwrap_or_default();
+        assert_eq!(
+            labels,
+            vec![
+                ("endpoint".to_owned(), "127.0.0.1:6379".to_owned()),
+                ("engine".to_owned(), "redis".to_owned())
+            ]
+        );
         let down = to_samples(&[instance(false)], 7);
-        assert_eq!(down[0].value, 0.0);
+        assert_eq!(down.first().map(|s| s.value), Some(0.0));
     }
 }

@@ -115,19 +115,18 @@ stage() { # PACKAGE SUMMARY
 }
 
 build_deb() { # PACKAGE SUMMARY
-    local package=$1 summary=$2 root=$work/deb/$1 shlibs size
-    mkdir -p "$work/deb"
+    # debian/PACKAGE under a directory with a debian/control: where dpkg-shlibdeps expects it.
+    local package=$1 summary=$2 root=$work/deb/debian/$1 shlibs size
+    mkdir -p "$work/deb/debian"
+    printf 'Source: unity\n\nPackage: %s\nArchitecture: any\n' "$package" >"$work/deb/debian/control"
     cp -a "$work/stage/$package" "$root"
     printf '%s (%s) unstable; urgency=medium\n\n  * Release %s.\n\n -- %s  %s\n' \
         "$package" "$version" "$version" "$maintainer" \
         "$(date -u -R -d "@$SOURCE_DATE_EPOCH")" | gzip -9n >"$root/usr/share/doc/$package/changelog.gz"
     # Shared-library dependencies, as dh_shlibdeps would compute them.
-    mkdir -p "$work/shlibs/$package/debian"
-    printf 'Source: unity\n\nPackage: %s\nArchitecture: any\n' "$package" >"$work/shlibs/$package/debian/control"
-    ln -s "$root" "$work/shlibs/$package/debian/$package"
-    shlibs=$(cd "$work/shlibs/$package" &&
-        dpkg-shlibdeps -O "debian/$package/usr/bin/$package" | sed -n 's/^shlibs:Depends=//p')
     install -d "$root/DEBIAN"
+    shlibs=$(cd "$work/deb" &&
+        dpkg-shlibdeps -O "debian/$package/usr/bin/$package" | sed -n 's/^shlibs:Depends=//p')
     size=$(du -sk --exclude=DEBIAN "$root" | cut -f1)
     {
         echo "Package: $package"

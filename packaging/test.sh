@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Packaging tests, run by .ci/run as root on a Debian 12 machine:
 #
-#   packaging/test.sh [--no-podman] [--keep]
+#   packaging/test.sh [--no-cargo] [--no-podman] [--keep]
 #
 #  1. builds all four packages with packaging/build.sh (cargo build --release included), twice:
 #     the workspace version and a bumped one for the upgrade tests;
@@ -19,7 +19,8 @@
 #
 # Installs the Debian packages it needs when missing. The bookworm rootfs is debootstrap'ed once
 # and cached (tarball and Podman image) under $UNITY_CI_CACHE (/var/cache/unity-ci). --no-podman
-# skips step 5; --keep keeps the temp dir and the container for debugging.
+# skips step 5; --keep keeps the temp dir and the container for debugging; --no-cargo packs the
+# binaries already in target/release/ instead of running cargo build.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -27,11 +28,13 @@ cache=${UNITY_CI_CACHE:-/var/cache/unity-ci}
 mirror=${UNITY_CI_MIRROR:-http://deb.debian.org/debian}
 run_podman=1
 keep=0
+cargo_flag=
 for arg in "$@"; do
     case $arg in
         --no-podman) run_podman=0 ;;
         --keep) keep=1 ;;
-        -h | --help) sed -n '2,22s/^# \{0,1\}//p' "$0"; exit 0 ;;
+        --no-cargo) cargo_flag=--no-cargo ;;
+        -h | --help) sed -n '2,24s/^# \{0,1\}//p' "$0"; exit 0 ;;
         *) echo "test.sh: unknown argument $arg" >&2; exit 64 ;;
     esac
 done
@@ -48,10 +51,10 @@ expect_eq() { # ACTUAL EXPECTED WHAT
 }
 expect_file() { [ -e "$1" ] || fail "missing $1"; }
 expect_no_file() { [ ! -e "$1" ] || fail "$1 should not exist"; }
-expect_stat() { # PATH 'owner:group mode'
+expect_stat() { # PATH-IN-ROOT 'owner:group mode' (names as the root's /etc/passwd has them)
     local got
-    got=$(stat -c '%U:%G %a' "$1") || fail "missing $1"
-    expect_eq "$got" "$2" "owner and mode of ${1#"$root"}"
+    got=$(in_root stat -c '%U:%G %a' "$1") || fail "missing $1"
+    expect_eq "$got" "$2" "owner and mode of $1"
 }
 
 work=$(mktemp -d /tmp/unity-packaging-test.XXXXXX)
@@ -95,7 +98,7 @@ fi
 ok "all present"
 
 step "Build the packages (cargo build --release, then packaging/build.sh)"
-timeout 1500 "$repo/packaging/build.sh" --out "$work/v1"
+timeout 1500 "$repo/packaging/build.sh" $cargo_flag --out "$work/v1"
 version=$(cd "$repo" && cargo pkgid -p unity-agent | sed 's/.*[#@]//')
 upgrade_version=$version.1
 timeout 300 "$repo/packaging/build.sh" --no-cargo --version "$upgrade_version" --out "$work/v2" >/dev/null
@@ -186,10 +189,10 @@ user_line=$(in_root getent passwd unity) || fail "no user unity"
 uid=$(echo "$user_line" | cut -d: -f3)
 [ "$uid" -lt 1000 ] || fail "unity is not a system user (uid $uid)"
 expect_eq "$(echo "$user_line" | cut -d: -f6,7)" "/var/lib/unity-controller:/usr/sbin/nologin" "unity home and shell"
-expect_stat "$root/var/lib/unity-controller" "unity:unity 700"
-expect_stat "$root/var/lib/unity-agent" "root:root 700"
-expect_stat "$root/etc/unity/controller.toml" "root:unity 640"
-expect_stat "$root/etc/unity/agent.toml" "root:root 644"
+expect_stat "/var/lib/unity-controller" "unity:unity 700"
+expect_stat "/var/lib/unity-agent" "root:root 700"
+expect_stat "/etc/unity/controller.toml" "root:unity 640"
+expect_stat "/etc/unity/agent.toml" "root:root 644"
 for unit in unity-agent unity-controller; do
     [ -L "$root/etc/systemd/system/multi-user.target.wants/$unit.service" ] || fail "$unit.service not enabled"
 done
@@ -222,8 +225,8 @@ grep -q '^retention = "30d" # local edit$' "$root/etc/unity/controller.toml" || 
 ok "config edits kept"
 expect_file "$root/var/lib/unity-controller/marker"
 expect_file "$root/var/lib/unity-agent/marker"
-expect_stat "$root/etc/unity/controller.toml" "root:unity 640"
-expect_stat "$root/var/lib/unity-controller" "unity:unity 700"
+expect_stat "/etc/unity/controller.toml" "root:unity 640"
+expect_stat "/var/lib/unity-controller" "unity:unity 700"
 in_root unity-agent check-config >/dev/null || fail "unity-agent check-config with the edited config"
 in_root unity-controller check-config >/dev/null || fail "unity-controller check-config with the edited config"
 
@@ -256,11 +259,11 @@ timeout 120 rpm "${rpmdb[@]}" --initdb
 timeout 300 rpm "${rpmdb[@]}" -ivh --nodeps "$(rpmfile v1 unity-controller "$version")" "$(rpmfile v1 unity-agent "$version")"
 rpm "${rpmdb[@]}" -q unity-agent unity-controller
 in_root getent passwd unity >/dev/null || fail "rpm %pre did not create the unity user"
-expect_stat "$root/var/lib/unity-controller" "unity:unity 700"
-expect_stat "$root/var/lib/unity-agent" "root:root 700"
-expect_stat "$root/etc/unity/controller.toml" "root:unity 640"
-expect_stat "$root/usr/bin/unity-agent" "root:root 755"
-rpm "${rpmdb[@]}" -V unity-agent unity-controller || fail "rpm -V after install"
+expect_stat "/var/lib/unity-controller" "unity:unity 700"
+expect_stat "/var/lib/unity-agent" "root:root 700"
+expect_stat "/etc/unity/controller.toml" "root:unity 640"
+expect_stat "/usr/bin/unity-agent" "root:root 755"
+rpm "${rpmdb[@]}" -V --nodeps unity-agent unity-controller || fail "rpm -V after install"
 expect_eq "$(rpm "${rpmdb[@]}" -qc unity-agent unity-controller | tr '\n' ' ')" \
     "/etc/unity/agent.toml /etc/unity/controller.toml " "rpm -qc"
 echo 'interval = "30s" # local edit' >>"$root/etc/unity/agent.toml"
@@ -355,6 +358,10 @@ expect_active unity-agent
 wait_for 30 "unity-agent feeds the watchdog" watchdog_fed unity-agent
 agent_connected() { in_ct unity-agent status --json | grep -q '"connection": *"connected"'; }
 wait_for 60 "unity-agent connected to the controller" agent_connected
+if in_ct journalctl --no-pager -o cat -u unity-agent -u unity-controller | grep -q $'\e'; then
+    fail "colour escapes in the journal (NO_COLOR in the units?)"
+fi
+ok "plain-text log lines in the journal"
 
 step "Podman: stop, start, restart"
 for unit in unity-agent unity-controller; do

@@ -136,7 +136,7 @@ impl Spool {
             collected_at_ms,
             samples,
             dropped_reports: self.state.dropped_reports,
-            storage,
+            storage: storage.map(Box::new),
             databases,
         };
         let bytes = postcard::to_allocvec(&report)?;

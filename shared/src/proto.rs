@@ -141,7 +141,7 @@ pub struct Report {
     /// Reports the agent had to drop so far because its spool was full (cumulative).
     pub dropped_reports: u64,
     /// Storage health (SMART, ZFS, md RAID), when it was collected for this report.
-    pub storage: Option<StorageState>,
+    pub storage: Option<Box<StorageState>>,
     /// Databases found on the host, when they were probed for this report.
     pub databases: Option<Vec<DatabaseInstance>>,
 }

@@ -17,6 +17,8 @@ pub enum ParseKind {
     SmartctlJson,
     /// `zpool status` (with or without `-p`).
     ZpoolStatus,
+    /// `zpool status -j` JSON (OpenZFS 2.3 and later; with or without `--json-int`, `-p`).
+    ZpoolStatusJson,
     /// `zpool list -Hp -o name,health,size,alloc,free,fragmentation,capacity,dedupratio`
     /// (also the default columns, and `zpool list -p -v` with its header).
     ZpoolList,
@@ -67,9 +69,12 @@ pub fn parse_to_json(kind: ParseKind, input: &str) -> anyhow::Result<String> {
             let verdict = smart::verdict(&report, &smart::SmartThresholds::default());
             render(&report, &verdict, &warnings)
         }
-        ParseKind::ZpoolStatus => {
-            let (status, warnings) =
-                zfs::parse_status(input).context("parsing `zpool status` output")?;
+        ParseKind::ZpoolStatus | ParseKind::ZpoolStatusJson => {
+            let (status, warnings) = if kind == ParseKind::ZpoolStatus {
+                zfs::parse_status(input).context("parsing `zpool status` output")?
+            } else {
+                zfs::parse_status_json(input).context("parsing `zpool status -j` output")?
+            };
             let verdicts: Vec<_> = status
                 .pools
                 .iter()
@@ -131,6 +136,7 @@ mod tests {
                 "smartctl",
                 "smartctl-json",
                 "zpool-status",
+                "zpool-status-json",
                 "zpool-list",
                 "zfs-list",
                 "mdstat",
@@ -158,5 +164,21 @@ mod tests {
         let error = parse_to_json(ParseKind::ZpoolStatus, "hello").unwrap_err();
         assert!(format!("{error:#}").contains("zpool status"), "{error:#}");
         assert!(parse_to_json(ParseKind::SmartctlJson, "").is_err());
+        let error = parse_to_json(ParseKind::ZpoolStatusJson, "  pool: tank\n").unwrap_err();
+        assert!(
+            format!("{error:#}").contains("zpool status -j"),
+            "{error:#}"
+        );
+    }
+
+    #[test]
+    fn zpool_status_json_renders_pools_and_verdicts() {
+        let json = parse_to_json(
+            ParseKind::ZpoolStatusJson,
+            r#"{"pools":{"tank":{"name":"tank","state":"ONLINE","error_count":"0"}}}"#,
+        )
+        .unwrap();
+        assert!(json.contains("\"name\": \"tank\""), "{json}");
+        assert!(json.contains("\"passed\""), "{json}");
     }
 }

@@ -152,17 +152,28 @@ struct Totals {
     latencies: std::sync::Mutex<Vec<Duration>>,
 }
 
+/// What each simulated agent sends.
+#[derive(Clone, Copy)]
+struct LoadShape {
+    series: usize,
+    scrapes_per_report: usize,
+    window: usize,
+}
+
 /// One simulated agent: hello, then reports as fast as the window allows until `deadline`.
 async fn simulated_agent(
     endpoint: quinn::Endpoint,
     identity: Identity,
     address: std::net::SocketAddr,
-    series: usize,
-    scrapes_per_report: usize,
-    window: usize,
+    shape: LoadShape,
     deadline: Instant,
     totals: Arc<Totals>,
 ) -> anyhow::Result<()> {
+    let LoadShape {
+        series,
+        scrapes_per_report,
+        window,
+    } = shape;
     let config = unity_agent::transport::client_config(&identity)?;
     let connection = unity_agent::transport::connect(&endpoint, config, address).await?;
     let (mut send, mut recv) = connection.open_bi().await?;
@@ -305,9 +316,11 @@ async fn ingest(
             endpoint.clone(),
             identity,
             address,
-            series,
-            scrapes_per_report,
-            window,
+            LoadShape {
+                series,
+                scrapes_per_report,
+                window,
+            },
             deadline,
             totals.clone(),
         )));
@@ -331,7 +344,9 @@ async fn ingest(
         .args(["-TERM", &pid.to_string()])
         .status()?;
     let _ = process.child.wait();
-    let bytes = dir_size(&controller_dir.join("db"));
+    let sled_bytes = dir_size(&controller_dir.join("db"));
+    let wal_bytes = dir_size(&controller_dir.join("db-wal"));
+    let bytes = sled_bytes + wal_bytes;
     println!("agents                 {agents}");
     println!("series per agent       {series}");
     println!("scrapes per report     {scrapes_per_report}");
@@ -357,7 +372,7 @@ async fn ingest(
         hwm as f64 / 1024.0
     );
     println!("controller CPU         {cpu:.1} s");
-    println!("bytes on disk          {bytes}");
+    println!("bytes on disk          {bytes} (sled {sled_bytes}, WAL {wal_bytes})");
     println!(
         "bytes/sample on disk   {:.3}",
         bytes as f64 / acked.max(1) as f64

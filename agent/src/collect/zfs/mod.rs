@@ -1,11 +1,13 @@
 //! ZFS collector: `zpool status` parsed into a vdev tree with a verdict per pool, plus
 //! `zpool list -Hp` capacity and `zfs list -Hp` datasets.
 //!
-//! `parse`, `parse_list` and `verdict` are pure; only `run` executes `zpool`/`zfs`.
+//! `parse` (text), `parse_json` (`zpool status -j`), `parse_list` and `verdict` are pure; only
+//! `run` executes `zpool`/`zfs`.
 
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 pub mod parse;
+pub mod parse_json;
 pub mod parse_list;
 pub mod run;
 pub mod samples;
@@ -14,8 +16,11 @@ pub mod verdict;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_json;
 
 pub use parse::parse_status;
+pub use parse_json::parse_status_json;
 pub use parse_list::{parse_zfs_list, parse_zpool_list};
 pub use run::{collect, ZfsConfig};
 pub use scan::parse_ctime;

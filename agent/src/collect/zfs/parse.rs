@@ -350,7 +350,7 @@ pub(crate) fn vdev_state(word: &str) -> VdevState {
     }
 }
 
-fn vdev_kind(name: &str) -> VdevKind {
+pub(crate) fn vdev_kind(name: &str) -> VdevKind {
     let base = name.rsplit_once('-').map_or(name, |(base, suffix)| {
         if suffix.chars().all(|c| c.is_ascii_digit()) {
             base

@@ -1,13 +1,17 @@
-//! Runs `zpool list -Hp`, `zfs list -Hp` and `zpool status -p` through [`crate::exec::run`],
-//! parses them and gives each pool a verdict.
+//! Runs `zpool status -j` (falling back to the text of `zpool status -p`), `zpool list -Hp` and
+//! `zfs list -Hp` through [`crate::exec::run`], parses them and gives each pool a verdict.
 
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use unity_shared::model::storage::{CollectorOutcome, PoolResult, ZfsCollection};
+use unity_shared::model::storage::{
+    CollectorOutcome, ParseWarning, PoolResult, ZfsCollection, ZpoolStatus,
+};
 
 use super::parse_list::{ZFS_LIST_COLUMNS, ZPOOL_LIST_COLUMNS};
-use super::{parse_status, parse_zfs_list, parse_zpool_list, verdict, ZfsThresholds};
+use super::{
+    parse_status, parse_status_json, parse_zfs_list, parse_zpool_list, verdict, ZfsThresholds,
+};
 use crate::exec::{self, CommandSpec, ExecError, Output};
 
 /// How to run the ZFS tools.
@@ -51,42 +55,21 @@ pub async fn collect_at(config: &ZfsConfig, now_unix: Option<i64>) -> ZfsCollect
         warnings: Vec::new(),
         errors: Vec::new(),
     };
-    // `zpool status -p` prints exact counters; old zpool versions reject `-p`.
-    let status = match run(config, &config.zpool_path, &["status", "-p"]).await {
-        Ok(output) if output.exit_code == Some(0) => output,
-        Ok(_) => match run(config, &config.zpool_path, &["status"]).await {
-            Ok(output) => output,
-            Err(error) => return failed(collection, config, &error),
-        },
+    let (parsed, status_warnings) = match status(config).await {
+        Ok(Status::Parsed(parsed, warnings)) => (parsed, warnings),
+        Ok(Status::Unparsed(message)) => {
+            collection.outcome = CollectorOutcome::Failed { message };
+            return collection;
+        }
         Err(error) => return failed(collection, config, &error),
     };
-    let status_text = status.stdout_lossy();
-    let stderr = String::from_utf8_lossy(&status.stderr);
-    if status_text.trim().is_empty() && stderr.contains("no pools available") {
-        // Nothing imported: a valid, empty result.
-    } else {
-        match parse_status(&status_text) {
-            Ok((parsed, warnings)) => {
-                collection.warnings.extend(warnings);
-                for pool in parsed.pools {
-                    let verdict = verdict(&pool, &config.thresholds, now_unix);
-                    collection.pools.push(PoolResult {
-                        status: pool,
-                        verdict,
-                    });
-                }
-            }
-            Err(error) => {
-                collection.outcome = CollectorOutcome::Failed {
-                    message: format!(
-                        "parsing `zpool status` (exit {:?}, stderr {:?}): {error}",
-                        status.exit_code,
-                        stderr.trim()
-                    ),
-                };
-                return collection;
-            }
-        }
+    collection.warnings.extend(status_warnings);
+    for pool in parsed.pools {
+        let verdict = verdict(&pool, &config.thresholds, now_unix);
+        collection.pools.push(PoolResult {
+            status: pool,
+            verdict,
+        });
     }
     let list_args = ["list", "-Hp", "-o", ZPOOL_LIST_COLUMNS];
     match run(config, &config.zpool_path, &list_args).await {
@@ -128,6 +111,71 @@ pub async fn collect_at(config: &ZfsConfig, now_unix: Option<i64>) -> ZfsCollect
         Err(error) => collection.errors.push(error.to_string()),
     }
     collection
+}
+
+/// `zpool status -j` (OpenZFS 2.3 and later) with numbers as JSON integers and exact values.
+pub const STATUS_JSON_ARGS: [&str; 4] = ["status", "-j", "--json-int", "-p"];
+
+/// What the `zpool status` step produced.
+enum Status {
+    Parsed(ZpoolStatus, Vec<ParseWarning>),
+    /// The tool ran but its output could not be parsed; the message keeps the evidence.
+    Unparsed(String),
+}
+
+/// Runs `zpool status -j --json-int -p` and parses it. Where `zpool` rejects `-j` (a non-zero
+/// exit: OpenZFS before 2.3) or prints JSON we cannot read, falls back to the text output of
+/// `zpool status -p`, and to plain `zpool status` where `-p` is unknown too. A spawn failure or
+/// timeout of the first attempt ends the step: the text commands would fail the same way.
+async fn status(config: &ZfsConfig) -> Result<Status, ExecError> {
+    let json = run(config, &config.zpool_path, &STATUS_JSON_ARGS).await?;
+    let mut warnings = Vec::new();
+    if json.exit_code == Some(0) {
+        let text = json.stdout_lossy();
+        if no_pools(&text, &json) {
+            return Ok(Status::Parsed(ZpoolStatus::default(), Vec::new()));
+        }
+        match parse_status_json(&text) {
+            Ok((parsed, json_warnings)) => return Ok(Status::Parsed(parsed, json_warnings)),
+            Err(error) => warnings.push(ParseWarning {
+                line_number: None,
+                line: String::new(),
+                message: format!(
+                    "`zpool {}` printed output that is not `zpool status -j` JSON ({error}); \
+                     used the text output instead",
+                    STATUS_JSON_ARGS.join(" ")
+                ),
+            }),
+        }
+    }
+    // `zpool status -p` prints exact counters; old zpool versions reject `-p`.
+    let output = match run(config, &config.zpool_path, &["status", "-p"]).await? {
+        output if output.exit_code == Some(0) => output,
+        _ => run(config, &config.zpool_path, &["status"]).await?,
+    };
+    let text = output.stdout_lossy();
+    if no_pools(&text, &output) {
+        // Nothing imported: a valid, empty result.
+        return Ok(Status::Parsed(ZpoolStatus::default(), warnings));
+    }
+    match parse_status(&text) {
+        Ok((parsed, text_warnings)) => {
+            warnings.extend(text_warnings);
+            Ok(Status::Parsed(parsed, warnings))
+        }
+        Err(error) => Ok(Status::Unparsed(format!(
+            "parsing `zpool status` (exit {:?}, stderr {:?}): {error}",
+            output.exit_code,
+            String::from_utf8_lossy(&output.stderr).trim()
+        ))),
+    }
+}
+
+/// `zpool status` with no pool imported prints nothing on stdout and `no pools available` on
+/// stderr.
+fn no_pools(stdout: &str, output: &Output) -> bool {
+    stdout.trim().is_empty()
+        && String::from_utf8_lossy(&output.stderr).contains("no pools available")
 }
 
 async fn run(config: &ZfsConfig, program: &PathBuf, args: &[&str]) -> Result<Output, ExecError> {

@@ -3,6 +3,7 @@
 //! compact series id).
 //!
 //! Layout:
+//! - `F` -> on-disk format (u32 BE, [`FORMAT_VERSION`]) ++ bucket span in ms (i64 BE);
 //! - `A ++ agent` -> last sequence number (u64 BE);
 //! - `S ++ len agent ++ len metric ++ n labels ++ (len name ++ name ++ len value ++ value)*`
 //!   -> series id (u64 BE), lengths as varints. The same bytes name a new series in the
@@ -11,7 +12,48 @@
 use super::codec::{put_varint, Reader};
 use super::{SeriesError, SeriesKey};
 
+pub(crate) const FORMAT_PREFIX: u8 = b'F';
 pub(crate) const AGENT_PREFIX: u8 = b'A';
+
+/// The on-disk format: 2 = time-major chunk keys (`chunk.rs`). Format 1 (chunks keyed by
+/// series, then start) had no marker.
+pub(crate) const FORMAT_VERSION: u32 = 2;
+
+/// The key of the format marker.
+pub(crate) const FORMAT_KEY: [u8; 1] = [FORMAT_PREFIX];
+
+/// The format marker's value for a bucket span.
+pub(crate) fn format_value(span_ms: i64) -> [u8; 12] {
+    let mut value = [0u8; 12];
+    value[..4].copy_from_slice(&FORMAT_VERSION.to_be_bytes());
+    value[4..].copy_from_slice(&span_ms.to_be_bytes());
+    value
+}
+
+/// The bucket span recorded by a format marker, if the format is this version's.
+pub(crate) fn parse_format(value: &[u8]) -> Result<i64, SeriesError> {
+    let unsupported = |detail: String| SeriesError::Corrupt {
+        what: "on-disk format",
+        detail,
+    };
+    let version = value
+        .get(..4)
+        .and_then(|bytes| <[u8; 4]>::try_from(bytes).ok())
+        .map(u32::from_be_bytes);
+    if version != Some(FORMAT_VERSION) {
+        return Err(unsupported(format!(
+            "the database has format {version:?}, this version reads only format \
+             {FORMAT_VERSION}; there is no migration: move the database aside"
+        )));
+    }
+    let span = value
+        .get(4..)
+        .and_then(|bytes| <[u8; 8]>::try_from(bytes).ok())
+        .map(i64::from_be_bytes)
+        .filter(|&span| span > 0)
+        .ok_or_else(|| unsupported(format!("bad marker {value:?}")))?;
+    Ok(span)
+}
 pub(crate) const SERIES_PREFIX: u8 = b'S';
 
 pub(crate) fn agent_key(agent: &str) -> Vec<u8> {

@@ -1,10 +1,14 @@
 //! The time-series engine: a per-agent series index plus compressed, time-ordered chunks per
 //! series in sled, made durable by a write-ahead log in files of its own.
 //!
-//! - `series_meta` tree (`index.rs`): agents' last sequence numbers (as of the last
-//!   checkpoint) and the series index (agent + [`SeriesKey`] -> compact `u64` id).
-//! - `series_chunks` tree (`chunk.rs`): `series_id ++ start_ts -> sealed chunk bytes`
-//!   (`codec.rs`, entropy-coded by `rc.rs`), each written once.
+//! - `series_meta` tree (`index.rs`): the on-disk format marker (format 2, with the bucket
+//!   span), agents' last sequence numbers (as of the last checkpoint) and the series index
+//!   (agent + [`SeriesKey`] -> compact `u64` id).
+//! - `series_chunks` tree (`chunk.rs`), time-major: `bucket ++ sub ++ series_id -> sealed
+//!   chunk bytes` (`codec.rs`, entropy-coded by `rc.rs`), each written once. Time is cut
+//!   into fixed buckets of one chunk span and no chunk crosses a bucket boundary, so new
+//!   chunks land at the right edge of the tree and old leaves are never rewritten; a
+//!   series' chunks are point lookups per bucket, and retention deletes whole buckets.
 //! - The write-ahead log (`segment.rs` files, `wal.rs` records) in
 //!   [`SeriesOptions::wal_dir`], outside sled so that it leaves no garbage there.
 //!
@@ -17,7 +21,8 @@
 //! is a snapshot of the open heads (about 1 byte per sample) and deletes the older segments.
 //! So the log never holds more than one checkpoint interval of records plus that snapshot,
 //! whatever the age of the oldest head. [`SeriesStore::open`] (`recovery.rs`) loads the index
-//! and the newest chunk timestamps from sled and replays the log from its newest snapshot.
+//! and the newest chunk of every series from sled and replays the log from its newest
+//! snapshot.
 //! Replay is idempotent: a sample at or before a series' newest timestamp is ignored, always.
 //!
 //! Locking: one writer at a time (a mutex held through ingest, checkpoint and retention,
@@ -35,6 +40,8 @@ mod segment;
 mod store;
 mod wal;
 
+#[cfg(test)]
+mod bucket_tests;
 #[cfg(test)]
 mod codec_tests;
 #[cfg(test)]
@@ -131,13 +138,15 @@ pub struct SeriesOptions {
     pub max_wal_bytes: u64,
     /// Seal a chunk when it holds this many samples (1..=65536).
     pub max_chunk_samples: usize,
-    /// Seal a chunk before a sample more than this many milliseconds after its first one.
+    /// The time bucket in milliseconds: a chunk never crosses a multiple of it, so it spans
+    /// at most this long. Fixed when the database is created (a different value on a later
+    /// open is ignored with a warning).
     pub max_chunk_span_ms: i64,
 }
 
 impl Default for SeriesOptions {
-    /// 240 samples (one hour at 15 s) or a span of two hours, whichever comes first. Larger
-    /// chunks spread the per-chunk header and the coder's learning over more samples (480
+    /// 240 samples (one hour at 15 s) or the end of a two-hour bucket, whichever comes
+    /// first. Larger chunks spread the per-chunk header and the coder's learning over more samples (480
     /// would save about 0.03 B/sample on the benchmark data), but queries decode whole chunks
     /// and every open head costs 16 bytes per sample of memory; one hour is the compromise.
     fn default() -> Self {

@@ -1,14 +1,19 @@
-//! Recovery: [`SeriesStore::open`] rebuilds the index and the agents' sequence numbers from
-//! `series_meta`, takes every series' newest timestamp from its newest chunk, then replays the
-//! write-ahead log from its newest heads snapshot, and checkpoints so that the log starts
-//! afresh.
+//! Recovery: [`SeriesStore::open`] checks the on-disk format marker, rebuilds the index and
+//! the agents' sequence numbers from `series_meta`, takes every series' newest timestamp from
+//! its newest chunk, then replays the write-ahead log from its newest heads snapshot, and
+//! checkpoints so that the log starts afresh.
+//!
+//! The newest chunk of every series comes from one pass over the chunk keys (in key order,
+//! a series' later chunk always comes later), which open needs anyway for the chunk, byte
+//! and sample counters; a per-series record would save the decode of one chunk per series
+//! but not the pass, and would be one more thing to keep in step with sled.
 //!
 //! Note that this uses blocking I/O.
 
 use std::sync::{Mutex, RwLock};
 
 use super::chunk::{self, CutRule};
-use super::codec::{self, MAX_CHUNK_SAMPLES};
+use super::codec::MAX_CHUNK_SAMPLES;
 use super::store::{append, SeriesEntry, State, Writer};
 use super::{index, segment, wal, SeriesError, SeriesKey, SeriesOptions, SeriesStore};
 
@@ -32,16 +37,16 @@ impl SeriesStore {
                 "max_chunk_span_ms must be positive",
             ));
         }
-        let rule = CutRule {
-            max_samples: options.max_chunk_samples,
-            max_span_ms: options.max_chunk_span_ms,
-        };
         let wal_dir = options
             .wal_dir
             .clone()
             .ok_or(SeriesError::InvalidOptions("wal_dir must be set"))?;
         let meta = db.open_tree("series_meta")?;
         let chunks = db.open_tree("series_chunks")?;
+        let rule = CutRule {
+            max_samples: options.max_chunk_samples,
+            span_ms: bucket_span(&meta, &chunks, options.max_chunk_span_ms)?,
+        };
         let mut state = State::default();
         let mut known: Vec<bool> = Vec::new();
         let mut owners: Vec<(String, SeriesKey, u64)> = Vec::new();
@@ -49,6 +54,7 @@ impl SeriesStore {
         for item in meta.iter() {
             let (key, value) = item?;
             match key.first() {
+                Some(&index::FORMAT_PREFIX) => {}
                 Some(&index::AGENT_PREFIX) => {
                     let (agent, seq) = index::parse_agent(&key, &value)?;
                     state.agents.entry(agent).or_default().last_seq = Some(seq);
@@ -71,30 +77,33 @@ impl SeriesStore {
         }
 
         // The newest timestamp of every series, from its newest chunk.
-        let mut newest: Vec<Option<(i64, sled::IVec)>> = vec![None; state.series.len()];
+        let mut newest: Vec<Option<(chunk::Pos, sled::IVec)>> = vec![None; state.series.len()];
         for item in chunks.iter() {
             let (key, value) = item?;
-            let (series_id, start) = match chunk::parse_key(&key) {
+            let (pos, series_id) = match chunk::parse_key(&key) {
                 Ok(parsed) => parsed,
                 Err(error) => {
                     tracing::warn!(%error, "Unreadable chunk key, ignored.");
                     continue;
                 }
             };
-            let n_samples = codec::header(&value).map_or(0, |header| header.n_samples as u64);
-            state.counters.chunk_written(n_samples, value.len() as u64);
+            state
+                .counters
+                .chunk_written(chunk::n_samples(&value), value.len() as u64);
             match newest.get_mut(series_id as usize) {
-                Some(slot) => *slot = Some((start, value)),
+                Some(slot) => *slot = Some((pos, value)),
                 None => tracing::warn!(series_id, "Chunk of an unknown series, ignored."),
             }
         }
         for (series_id, slot) in newest.into_iter().enumerate() {
-            let Some((start, value)) = slot else { continue };
+            let Some((pos, value)) = slot else { continue };
+            let entry = &mut state.series[series_id];
+            entry.sealed = Some(pos);
             let mut points = Vec::new();
-            match codec::decode(start, &value, &mut points) {
-                Ok(()) => state.series[series_id].last_ts = points.last().map(|point| point.0),
+            match rule.decode_into(pos.0, &value, &mut points) {
+                Ok(()) => entry.last_ts = points.last().map(|point| point.0),
                 Err(error) => {
-                    tracing::warn!(series_id, start, %error, "Corrupt newest chunk, skipped.");
+                    tracing::warn!(series_id, ?pos, %error, "Corrupt newest chunk, skipped.");
                 }
             }
         }
@@ -158,6 +167,35 @@ impl SeriesStore {
             state: RwLock::new(state),
         })
     }
+}
+
+/// The bucket span of the database: the one its format marker records, or `requested` for
+/// a new database (written as its marker). Refuses chunks of the old layout (no marker).
+fn bucket_span(meta: &sled::Tree, chunks: &sled::Tree, requested: i64) -> Result<i64, SeriesError> {
+    if let Some(value) = meta.get(index::FORMAT_KEY)? {
+        let span = index::parse_format(&value)?;
+        if span != requested {
+            tracing::warn!(
+                span_ms = span,
+                requested_ms = requested,
+                "The chunk span is fixed when the database is created; keeping its span."
+            );
+        }
+        return Ok(span);
+    }
+    if chunks.first()?.is_some() {
+        return Err(SeriesError::Corrupt {
+            what: "on-disk format",
+            detail: format!(
+                "chunks without a format marker are of the unreleased format 1 (series-major \
+                 keys); this version reads only format {}; there is no migration: move the \
+                 database aside",
+                index::FORMAT_VERSION
+            ),
+        });
+    }
+    meta.insert(index::FORMAT_KEY, &index::format_value(requested))?;
+    Ok(requested)
 }
 
 /// Adds `agent`'s series `series_key` with id `series_id` to the index in memory.

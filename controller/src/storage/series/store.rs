@@ -5,8 +5,7 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use super::chunk::{self, CutRule};
-use super::codec;
+use super::chunk::{self, CutRule, Pos};
 use super::{index, segment, wal};
 use super::{
     IngestOutcome, IngestReport, Point, RetentionReport, SeriesError, SeriesKey, SeriesPoints,
@@ -52,6 +51,8 @@ pub(super) struct SeriesEntry {
     pub(super) head: Vec<(i64, f64)>,
     /// The newest timestamp ever accepted; samples at or before it are ignored.
     pub(super) last_ts: Option<i64>,
+    /// The position of the newest sealed chunk in sled, if any.
+    pub(super) sealed: Option<Pos>,
 }
 
 #[derive(Default, Clone, Copy)]
@@ -80,8 +81,12 @@ impl Counters {
     }
 }
 
-/// A series a query reads: key, id, the start of its head and the head's points in range.
-type QueryTarget = (SeriesKey, u64, Option<i64>, Vec<Point>);
+/// A series a query reads: key, id, its newest sealed chunk and the head's points in range.
+type QueryTarget = (SeriesKey, u64, Option<Pos>, Vec<Point>);
+
+/// A query looks a series' chunks up bucket by bucket when its range covers at most this
+/// many buckets (30 days of 2 h buckets are 360), and scans the key range otherwise.
+const MAX_LOOKUP_BUCKETS: i128 = 4096;
 
 /// Appends one sample to a series, sealing its head first when the cut rule says so and
 /// right after when it is full. Returns whether the sample was accepted.
@@ -99,32 +104,40 @@ pub(super) fn append(
         return false;
     }
     if let Some(&(start, _)) = entry.head.first() {
-        if rule.must_cut(start, entry.head.len(), ts) {
-            seal(entry, series_id, chunk_batch, counters);
+        if rule.must_cut(rule.bucket(start), entry.head.len(), ts) {
+            seal(entry, series_id, rule, chunk_batch, counters);
         }
     }
     entry.head.push((ts, value));
     entry.last_ts = Some(ts);
     counters.samples_ingested += 1;
     if entry.head.len() >= rule.max_samples {
-        seal(entry, series_id, chunk_batch, counters);
+        seal(entry, series_id, rule, chunk_batch, counters);
     }
     true
 }
 
-/// Writes the head of a series as a sealed chunk into `chunk_batch` and empties it.
+/// Writes the head of a series as a sealed chunk into `chunk_batch` and empties it. The
+/// chunk takes the next sub of the head's bucket.
 pub(super) fn seal(
     entry: &mut SeriesEntry,
     series_id: u64,
+    rule: CutRule,
     chunk_batch: &mut sled::Batch,
     counters: &mut Counters,
 ) {
     let Some(&(start, _)) = entry.head.first() else {
         return;
     };
-    let bytes = chunk::encode(&entry.head, true);
+    let bucket = rule.bucket(start);
+    let pos = match entry.sealed {
+        Some((sealed_bucket, sub)) if sealed_bucket == bucket => (bucket, sub.saturating_add(1)),
+        _ => (bucket, 0),
+    };
+    let bytes = rule.encode(&entry.head);
     counters.chunk_written(entry.head.len() as u64, bytes.len() as u64);
-    chunk_batch.insert(&chunk::key(series_id, start), bytes);
+    chunk_batch.insert(&chunk::key(pos, series_id), bytes);
+    entry.sealed = Some(pos);
     entry.head.clear();
 }
 
@@ -295,7 +308,8 @@ impl SeriesStore {
         if range.from_ms >= range.to_ms {
             return Ok(Vec::new());
         }
-        // Snapshot the heads first: a point that leaves a head is in a chunk by then.
+        // Snapshot the heads first, with the position of the newest sealed chunk: a point
+        // that leaves a head later is in a chunk after that position, so it is read once.
         let targets: Vec<QueryTarget> = {
             let state = self.read_state();
             let Some(agent_entry) = state.agents.get(agent) else {
@@ -307,21 +321,28 @@ impl SeriesStore {
                 .filter(|(key, _)| key.metric == metric && key.matches(matchers))
                 .filter_map(|(key, &series_id)| {
                     let entry = state.series.get(series_id as usize)?;
-                    let head_start = entry.head.first().map(|point| point.0);
                     let head = entry
                         .head
                         .iter()
                         .copied()
                         .filter(|point| range.contains(point.0))
                         .collect();
-                    Some((key.clone(), series_id, head_start, head))
+                    Some((key.clone(), series_id, entry.sealed, head))
                 })
                 .collect()
         };
+        let oldest_bucket = match self.chunks.first()? {
+            Some((key, _)) => chunk::parse_key(&key).map(|(pos, _)| pos.0).ok(),
+            None => None,
+        };
         let mut result = Vec::with_capacity(targets.len());
-        for (series, series_id, head_start, head) in targets {
-            let chunks_before = head_start.map_or(range.to_ms, |start| start.min(range.to_ms));
-            let mut points = self.chunk_points(series_id, range, chunks_before)?;
+        for (series, series_id, sealed, head) in targets {
+            let mut points = match (sealed, oldest_bucket) {
+                (Some(sealed), Some(oldest)) => {
+                    self.chunk_points(series_id, range, sealed, oldest)?
+                }
+                _ => Vec::new(),
+            };
             points.extend(head);
             if !points.is_empty() {
                 result.push(SeriesPoints { series, points });
@@ -331,39 +352,58 @@ impl SeriesStore {
         Ok(result)
     }
 
-    /// Points in `range` from the chunks of a series that start before `chunks_before`.
+    /// Points in `range` from the chunks of a series up to position `sealed` (its newest
+    /// chunk as of the head snapshot), reading no bucket before `oldest_bucket`.
     fn chunk_points(
         &self,
         series_id: u64,
         range: TimeRange,
-        chunks_before: i64,
+        sealed: Pos,
+        oldest_bucket: i64,
     ) -> Result<Vec<(i64, f64)>, SeriesError> {
+        let rule = self.rule;
+        let first = rule.bucket(range.from_ms).max(oldest_bucket);
+        let last = rule.bucket(range.to_ms.saturating_sub(1)).min(sealed.0);
         let mut points = Vec::new();
+        if first > last {
+            return Ok(points);
+        }
         let mut decoded = Vec::new();
-        let lower = chunk::key(series_id, i64::MIN);
-        let first = self
-            .chunks
-            .range(lower..=chunk::key(series_id, range.from_ms))
-            .next_back();
-        let rest = if range.from_ms < chunks_before {
-            let from = chunk::key(series_id, range.from_ms.saturating_add(1));
-            Some(
-                self.chunks
-                    .range(from..chunk::key(series_id, chunks_before)),
-            )
-        } else {
-            None
-        };
-        for item in first.into_iter().chain(rest.into_iter().flatten()) {
-            let (key, value) = item?;
-            let (_, start) = chunk::parse_key(&key)?;
-            if start >= chunks_before {
-                continue;
-            }
+        let mut add = |pos: Pos, value: &[u8]| {
             decoded.clear();
-            match codec::decode(start, &value, &mut decoded) {
+            match rule.decode_into(pos.0, value, &mut decoded) {
                 Ok(()) => points.extend(decoded.iter().filter(|point| range.contains(point.0))),
-                Err(error) => tracing::warn!(series_id, start, %error, "Corrupt chunk, skipped."),
+                Err(error) => {
+                    tracing::warn!(series_id, ?pos, %error, "Corrupt chunk, skipped.");
+                }
+            }
+        };
+        if i128::from(last) - i128::from(first) < MAX_LOOKUP_BUCKETS {
+            // Point lookups: sub 0, 1, ... of every bucket until one is missing.
+            for bucket in first..=last {
+                for sub in 0.. {
+                    let pos = (bucket, sub);
+                    if pos > sealed {
+                        break;
+                    }
+                    match self.chunks.get(chunk::key(pos, series_id))? {
+                        Some(value) => add(pos, &value),
+                        None => break,
+                    }
+                }
+            }
+        } else {
+            // Sparse data over a huge range: scan the keys instead.
+            for item in self
+                .chunks
+                .range(chunk::bucket_floor(first)..=chunk::key(sealed, series_id))
+            {
+                let (key, value) = item?;
+                match chunk::parse_key(&key) {
+                    Ok((pos, id)) if id == series_id && pos <= sealed => add(pos, &value),
+                    Ok(_) => {}
+                    Err(error) => tracing::warn!(%error, "Unreadable chunk key, ignored."),
+                }
             }
         }
         Ok(points)
@@ -379,22 +419,22 @@ impl SeriesStore {
                 return Ok(Vec::new());
             };
             for (key, &series_id) in &agent_entry.series {
-                match state
-                    .series
-                    .get(series_id as usize)
-                    .and_then(|e| e.head.last())
-                {
-                    Some(&point) => result.push((key.clone(), point)),
-                    None => from_chunks.push((key.clone(), series_id)),
+                let Some(entry) = state.series.get(series_id as usize) else {
+                    continue;
+                };
+                match (entry.head.last(), entry.sealed) {
+                    (Some(&point), _) => result.push((key.clone(), point)),
+                    (None, Some(pos)) => from_chunks.push((key.clone(), series_id, pos)),
+                    (None, None) => {}
                 }
             }
         }
-        for (key, series_id) in from_chunks {
-            let Some(item) = self.chunks.scan_prefix(series_id.to_be_bytes()).next_back() else {
+        for (key, series_id, pos) in from_chunks {
+            let chunk_key = chunk::key(pos, series_id);
+            let Some(value) = self.chunks.get(chunk_key)? else {
                 continue;
             };
-            let (chunk_key, value) = item?;
-            match chunk::decode(&chunk_key, &value) {
+            match self.rule.decode(&chunk_key, &value) {
                 Ok((_, points)) => {
                     if let Some(&point) = points.last() {
                         result.push((key, point));
@@ -407,43 +447,24 @@ impl SeriesStore {
         Ok(result)
     }
 
-    /// Deletes every chunk whose newest sample is older than `cutoff_ms` (an open head
-    /// included), then checkpoints. Series keep their newest timestamp until the store
-    /// reopens.
+    /// Deletes whole time buckets: every chunk in a bucket that ends at or before
+    /// `cutoff_ms` (so every deleted sample is older than the cutoff), open heads in such
+    /// buckets included, then checkpoints. Series keep their newest timestamp until the
+    /// store reopens.
     pub fn apply_retention(&self, cutoff_ms: i64) -> Result<RetentionReport, SeriesError> {
         let mut writer = self.lock_writer()?;
-        let n_series = self.read_state().series.len() as u64;
+        let first_kept = self.rule.bucket(cutoff_ms);
         let mut report = RetentionReport::default();
         let mut batch = sled::Batch::default();
         let mut deleted: Vec<(u64, u64)> = Vec::new();
-        for series_id in 0..n_series {
-            let lower = chunk::key(series_id, i64::MIN);
-            let candidates: Vec<(sled::IVec, sled::IVec)> = self
-                .chunks
-                .range(lower..chunk::key(series_id, cutoff_ms))
-                .collect::<Result<_, _>>()?;
-            for (position, (key, value)) in candidates.iter().enumerate() {
-                // A chunk's newest sample is older than the next chunk's start.
-                let expired = if position + 1 < candidates.len() {
-                    true
-                } else {
-                    match chunk::decode(key, value) {
-                        Ok((_, points)) => points.last().is_some_and(|point| point.0 < cutoff_ms),
-                        Err(error) => {
-                            tracing::warn!(series_id, %error, "Corrupt chunk, kept.");
-                            false
-                        }
-                    }
-                };
-                if expired {
-                    let n_samples = codec::header(value).map_or(0, |h| h.n_samples as u64);
-                    batch.remove(key);
-                    deleted.push((n_samples, value.len() as u64));
-                    report.chunks_deleted += 1;
-                    report.samples_deleted += n_samples;
-                    report.bytes_deleted += value.len() as u64;
-                }
-            }
+        for item in self.chunks.range(..chunk::bucket_floor(first_kept)) {
+            let (key, value) = item?;
+            let n_samples = chunk::n_samples(&value);
+            batch.remove(key);
+            deleted.push((n_samples, value.len() as u64));
+            report.chunks_deleted += 1;
+            report.samples_deleted += n_samples;
+            report.bytes_deleted += value.len() as u64;
         }
         {
             let mut state = self.write_state();
@@ -454,10 +475,15 @@ impl SeriesStore {
                 counters.chunk_removed(n_samples, n_bytes);
             }
             for entry in series.iter_mut() {
-                if entry.head.last().is_some_and(|point| point.0 < cutoff_ms) {
+                let head_bucket = entry.head.first().map(|point| self.rule.bucket(point.0));
+                if head_bucket.is_some_and(|bucket| bucket < first_kept) {
                     report.chunks_deleted += 1;
                     report.samples_deleted += entry.head.len() as u64;
                     entry.head = Vec::new();
+                }
+                // All of this series' chunks are gone: its next chunk starts at sub 0.
+                if entry.sealed.is_some_and(|(bucket, _)| bucket < first_kept) {
+                    entry.sealed = None;
                 }
             }
             if let Err(error) = self.chunks.apply_batch(batch) {
@@ -497,15 +523,21 @@ impl SeriesStore {
                 newest_ts,
                 counters,
             } = &mut *state;
-            // A head whose first sample lies more than a span before the newest sample
-            // anywhere would be cut by its next sample anyway (with agents' clocks in step):
-            // seal it now, so that silent series do not keep heads forever.
-            if let Some(horizon) =
-                newest_ts.map(|newest| newest.saturating_sub(self.rule.max_span_ms))
-            {
+            // A head in a bucket that ended more than a whole bucket before the newest sample
+            // anywhere would be cut by its next sample anyway (agents' clocks may differ by
+            // less than a bucket): seal it now, so that silent series do not keep heads
+            // forever. The batch applies in key order, so these chunks append too.
+            if let Some(newest) = newest_ts.map(|newest| self.rule.bucket(newest)) {
                 for (series_id, entry) in series.iter_mut().enumerate() {
-                    if entry.head.first().is_some_and(|point| point.0 < horizon) {
-                        seal(entry, series_id as u64, &mut chunk_batch, counters);
+                    let head_bucket = entry.head.first().map(|point| self.rule.bucket(point.0));
+                    if head_bucket.is_some_and(|bucket| bucket.saturating_add(1) < newest) {
+                        seal(
+                            entry,
+                            series_id as u64,
+                            self.rule,
+                            &mut chunk_batch,
+                            counters,
+                        );
                         entry.head = Vec::new();
                     }
                 }

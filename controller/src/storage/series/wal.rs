@@ -150,8 +150,11 @@ pub(crate) fn encode_heads<'a>(heads: impl Iterator<Item = (u64, &'a [(i64, f64)
     out
 }
 
+/// A head read back from a heads record: series id and points.
+pub(crate) type LoggedHead = (u64, Vec<(i64, f64)>);
+
 /// Decodes a heads record (its kind byte included).
-pub(crate) fn decode_heads(record: &[u8]) -> Result<Vec<(u64, Vec<(i64, f64)>)>, SeriesError> {
+pub(crate) fn decode_heads(record: &[u8]) -> Result<Vec<LoggedHead>, SeriesError> {
     let mut reader = Reader {
         bytes: record,
         pos: 1,

@@ -284,22 +284,28 @@ if [ "$run_podman" = 0 ]; then
 fi
 
 step "Podman: image of the rootfs (cached)"
-mkdir -p "$work/podman" "$cache/containers"
-cat >"$work/podman/containers.conf" <<EOF
+# Configuration and storage outside the temp dir: podman's cleanup process (started by conmon
+# when a container exits) may still read them after this script has finished. runroot and
+# tmp_dir are runtime state, so they live in /run, apart from any other podman user's.
+podman_conf=$cache/podman
+mkdir -p "$podman_conf" "$cache/containers" /run/unity-ci/podman
+cat >"$podman_conf/containers.conf" <<EOF
 [containers]
 default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
 [engine]
 cgroup_manager = "cgroupfs"
 events_logger = "file"
 runtime = "runc"
+tmp_dir = "/run/unity-ci/libpod"
+events_logfile_path = "/run/unity-ci/libpod/events/events.log"
 EOF
-cat >"$work/podman/storage.conf" <<EOF
+cat >"$podman_conf/storage.conf" <<EOF
 [storage]
 driver = "overlay"
-runroot = "$work/podman/run"
+runroot = "/run/unity-ci/podman"
 graphroot = "$cache/containers"
 EOF
-export CONTAINERS_CONF=$work/podman/containers.conf CONTAINERS_STORAGE_CONF=$work/podman/storage.conf
+export CONTAINERS_CONF=$podman_conf/containers.conf CONTAINERS_STORAGE_CONF=$podman_conf/storage.conf
 image=localhost/unity-ci-bookworm-systemd:$key
 if ! timeout 60 podman image exists "$image"; then
     timeout 300 podman import "$rootfs_tar" "$image" >/dev/null || fail "podman import"

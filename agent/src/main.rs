@@ -6,10 +6,11 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let args = unity_agent::cli::Args::parse();
     unity_agent::cli::init_tracing();
-    // Two worker threads are plenty for the agent and keep its footprint small.
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .max_blocking_threads(4)
+    // One thread drives all I/O; blocking reads (sysinfo, spool files) get a small pool. This
+    // keeps the agent's memory footprint small on a Raspberry Pi.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .max_blocking_threads(2)
+        .thread_keep_alive(std::time::Duration::from_secs(10))
         .enable_all()
         .build();
     match runtime {

@@ -70,7 +70,7 @@ async fn a_redis_server_is_discovered_reported_and_seen_down() {
     .await
     .unwrap();
     let mut config = agent_config(&agent_dir, controller.local_addr, Duration::from_secs(3600));
-    config.storage.enabled = false;
+    config.databases.enabled = true;
     config.databases.interval = Duration::from_millis(300);
     let agent = unity_agent::runtime::start(config).await.unwrap();
 

@@ -4,6 +4,7 @@
 //!
 //! The socket speaks one JSON request line and one JSON response line per connection.
 
+use crate::health::HealthRollup;
 use crate::service::{now_ms, Context};
 use crate::storage::registry::TokenRecord;
 use crate::storage::series::TimeRange;
@@ -82,6 +83,8 @@ pub struct HostView {
     pub os: String,
     pub certificate_not_after: i64,
     pub dropped_reports: u64,
+    /// Disks, pools, arrays, databases and containers by verdict, from the newest state.
+    pub health: HealthRollup,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -175,6 +178,7 @@ pub fn hosts(ctx: &Context) -> anyhow::Result<Vec<HostView>> {
         .agents()?
         .into_iter()
         .map(|record| {
+            let health = crate::health::host_rollup(&ctx.store, &record.agent_id)?;
             let live = ctx.hub.last_message_ms(&record.agent_id);
             let last_seen_ms = live.unwrap_or(record.last_seen_ms).max(record.last_seen_ms);
             let status = match (record.revoked_at, live) {
@@ -183,7 +187,7 @@ pub fn hosts(ctx: &Context) -> anyhow::Result<Vec<HostView>> {
                 (None, Some(_)) => "online",
                 (None, None) => "offline",
             };
-            HostView {
+            Ok(HostView {
                 agent_id: record.agent_id.to_string(),
                 hostname: record.hostname,
                 status: status.to_owned(),
@@ -194,9 +198,10 @@ pub fn hosts(ctx: &Context) -> anyhow::Result<Vec<HostView>> {
                     .to_owned(),
                 certificate_not_after: record.certificate_not_after,
                 dropped_reports: record.dropped_reports,
-            }
+                health,
+            })
         })
-        .collect();
+        .collect::<anyhow::Result<_>>()?;
     hosts.sort_by(|a, b| {
         a.hostname
             .cmp(&b.hostname)

@@ -6,6 +6,7 @@ pub mod api;
 pub mod ca;
 pub mod cli;
 pub mod config;
+pub mod health;
 pub mod quickstart;
 pub mod service;
 pub mod storage;

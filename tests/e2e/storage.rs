@@ -289,6 +289,26 @@ async fn storage_state_reaches_the_controller() {
         .await
         .is_empty());
 
+    // The overview's roll-up counts disks, pools and arrays by verdict.
+    let hosts = match admin_request(&controller, unity_controller::admin::AdminRequest::Hosts).await
+    {
+        unity_controller::admin::AdminResponse::Hosts(hosts) => hosts,
+        other => panic!("{other:?}"),
+    };
+    let health = hosts[0].health;
+    assert!(
+        health.disks.reported && health.disks.failing >= 1 && health.disks.ok >= 1,
+        "{health:?}"
+    );
+    assert!(
+        health.pools.reported && health.pools.ok + health.pools.warning + health.pools.failing >= 1
+    );
+    assert!(
+        health.arrays.reported && health.arrays.ok == 0,
+        "degraded arrays are not ok: {health:?}"
+    );
+    assert!(!health.containers.reported);
+
     agent.stop().await;
     controller.shutdown().await.unwrap();
 }

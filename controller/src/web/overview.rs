@@ -3,8 +3,8 @@
 
 use super::{ago, badge, esc, layout, url_segment, PageCaller};
 use crate::admin;
-use crate::api::read::SECTIONS;
 use crate::api::{blocking, ApiError, AppState};
+use crate::health::HealthRollup;
 use crate::service::now_ms;
 use axum::extract::State;
 use axum::response::Html;
@@ -15,25 +15,11 @@ pub async fn page(
     State(state): State<AppState>,
     caller: PageCaller,
 ) -> Result<Html<String>, ApiError> {
-    let (hosts, section_hosts) = blocking(&state.ctx, |ctx| {
-        let hosts = admin::hosts(ctx)?;
-        // How many hosts report each section at all (their detailed verdicts come with the
-        // collectors' own models).
-        let mut section_hosts = vec![0usize; SECTIONS.len()];
-        for host in &hosts {
-            let series = ctx.store.series.series(&host.agent_id)?;
-            for (index, (_, prefixes)) in SECTIONS.iter().enumerate() {
-                if series
-                    .iter()
-                    .any(|key| prefixes.iter().any(|prefix| key.metric.starts_with(prefix)))
-                {
-                    section_hosts[index] += 1;
-                }
-            }
-        }
-        Ok((hosts, section_hosts))
-    })
-    .await?;
+    let hosts = blocking(&state.ctx, |ctx| Ok(admin::hosts(ctx)?)).await?;
+    let mut health = HealthRollup::default();
+    for host in &hosts {
+        health.merge(&host.health);
+    }
     let now = now_ms();
     let count = |status: &str| hosts.iter().filter(|host| host.status == status).count();
     let mut body = String::with_capacity(4096 + hosts.len() * 400);
@@ -50,18 +36,26 @@ pub async fn page(
         count("revoked"),
     );
     body.push_str("<h2>Health</h2><section class=\"health\">");
-    for ((name, _), n_hosts) in SECTIONS.iter().zip(&section_hosts) {
-        if *n_hosts == 0 {
+    for (name, counts) in health.sections() {
+        if !counts.reported {
             let _ = write!(
                 body,
-                "<div class=\"stat muted\"><b>{name}</b> not reported yet</div>"
+                "<div class=\"stat muted\" data-section=\"{name}\"><b>{name}</b> not reported yet</div>"
             );
-        } else {
-            let _ = write!(
-                body,
-                "<div class=\"stat\"><b>{name}</b> reported by {n_hosts} hosts</div>"
-            );
+            continue;
         }
+        let class = if counts.failing > 0 {
+            "offline"
+        } else if counts.warning > 0 {
+            "stale"
+        } else {
+            "online"
+        };
+        let _ = write!(
+            body,
+            "<div class=\"stat {class}\" data-section=\"{name}\"><b>{name}</b> {} ok · {} warning · {} failing</div>",
+            counts.ok, counts.warning, counts.failing
+        );
     }
     body.push_str("<div class=\"stat muted\"><b>alerts</b> none open</div></section>");
     body.push_str("<h2>Hosts</h2>");

@@ -158,8 +158,10 @@ fn main() {
     let wal_bytes = dir_size(&wal_path);
     let per_sample = |bytes: u64| bytes as f64 / n_samples as f64;
     println!(
-        "sled directory:           {sled_bytes} bytes = {:.3} bytes/sample",
-        per_sample(sled_bytes)
+        "sled directory:           {sled_bytes} bytes = {:.3} bytes/sample ({} files, {} bytes allocated)",
+        per_sample(sled_bytes),
+        count_files(&db_path),
+        allocated(&db_path)
     );
     for entry in std::fs::read_dir(&db_path).unwrap() {
         let entry = entry.unwrap();
@@ -209,9 +211,18 @@ fn main() {
     let bits = |p: &[(i64, f64)]| p.iter().map(|&(t, v)| (t, v.to_bits())).collect::<Vec<_>>();
     assert_eq!(bits(got), bits(&probe.points), "query returns the input");
     println!(
-        "query 1 series x 24 h:    {:.3} ms ({} points)",
+        "query 1 series x 24 h:    {:.3} ms ({} points), first query after the ingest",
         query_time.as_secs_f64() * 1e3,
         got.len()
+    );
+    let started = Instant::now();
+    let again = store
+        .query(&probe.agent, &probe.key.metric, &matchers, range)
+        .unwrap();
+    println!(
+        "  again (warm):            {:.3} ms ({} series)",
+        started.elapsed().as_secs_f64() * 1e3,
+        again.len()
     );
     let started = Instant::now();
     let all = store
@@ -227,12 +238,97 @@ fn main() {
     drop(db);
     let started = Instant::now();
     let db = sled_config(&db_path).open().unwrap();
-    let store = SeriesStore::open(&db, options).unwrap();
+    let store = SeriesStore::open(&db, options.clone()).unwrap();
     println!(
         "reopen:                   {:.2} s ({} samples)",
         started.elapsed().as_secs_f64(),
         store.stats().n_samples
     );
+    drop(store);
+    drop(db);
+    if std::env::var("UNITY_BENCH_30D").as_deref() != Ok("0") {
+        month_query(&series, probe, options);
+    }
+}
+
+/// Repeats the probe host's 32 CPU series over 30 days (its day shifted by 24 h each
+/// time, 5.5 M samples) in a store of its own, then queries one of them over 30 days
+/// (360 buckets of 2 h). Skipped with `UNITY_BENCH_30D=0`.
+fn month_query(series: &[Series], probe: &Series, options: SeriesOptions) {
+    const DAYS: i64 = 30;
+    // 200 scrapes of 32 series = 6,400 samples per ingest call.
+    const MONTH_STEPS_PER_CALL: usize = 200;
+    const DAY_MS: i64 = 86_400_000;
+    let members: Vec<&Series> = series
+        .iter()
+        .filter(|s| s.agent == probe.agent && s.key.metric == probe.key.metric)
+        .collect();
+    let root = tempfile::tempdir().unwrap();
+    let db = sled_config(&root.path().join("db")).open().unwrap();
+    let options = SeriesOptions {
+        wal_dir: Some(root.path().join("db-wal")),
+        ..options
+    };
+    let store = SeriesStore::open(&db, options).unwrap();
+    let n_steps = members.iter().map(|s| s.points.len()).min().unwrap_or(0);
+    let started = Instant::now();
+    let mut seq = 0;
+    for day in 0..DAYS {
+        for step in (0..n_steps).step_by(MONTH_STEPS_PER_CALL) {
+            let end = (step + MONTH_STEPS_PER_CALL).min(n_steps);
+            let reports: Vec<IngestReport> = (step..end)
+                .map(|k| {
+                    seq += 1;
+                    IngestReport {
+                        agent: probe.agent.clone(),
+                        seq,
+                        samples: members
+                            .iter()
+                            .map(|s| Sample {
+                                series: s.key.clone(),
+                                timestamp_ms: s.points[k].0 + day * DAY_MS,
+                                value: s.points[k].1,
+                            })
+                            .collect(),
+                    }
+                })
+                .collect();
+            store.ingest(&reports).unwrap();
+            if end / STEPS_PER_CHECKPOINT != step / STEPS_PER_CHECKPOINT {
+                store.checkpoint().unwrap();
+            }
+        }
+    }
+    store.checkpoint().unwrap();
+    let ingest_secs = started.elapsed().as_secs_f64();
+    let first = probe.points[0].0;
+    let timed = |days: i64| {
+        let range = TimeRange {
+            from_ms: first,
+            to_ms: first + days * DAY_MS,
+        };
+        let started = Instant::now();
+        let result = store
+            .query(&probe.agent, &probe.key.metric, &probe.key.labels, range)
+            .unwrap();
+        let elapsed = started.elapsed();
+        let n_points: usize = result.iter().map(|s| s.points.len()).sum();
+        (elapsed.as_secs_f64() * 1e3, n_points)
+    };
+    let (day_ms, day_points) = timed(1);
+    let (month_ms, month_points) = timed(DAYS);
+    assert_eq!(
+        month_points,
+        DAYS as usize * n_steps,
+        "every point of 30 days"
+    );
+    println!(
+        "30-day store:             {} series x {DAYS} days = {} samples ({ingest_secs:.1} s to build)",
+        members.len(),
+        store.stats().n_samples
+    );
+    println!("  query 1 series x 24 h:  {day_ms:.3} ms ({day_points} points)");
+    println!("  query 1 series x 30 d:  {month_ms:.3} ms ({month_points} points)");
 }
 
 /// sled as `storage::Store::open` configures it; `UNITY_BENCH_SLED_SEGMENT` overrides
@@ -326,6 +422,38 @@ fn dir_size_or_len(path: &Path) -> u64 {
     } else {
         std::fs::metadata(path).unwrap().len()
     }
+}
+
+/// Files under `path`, recursively.
+fn count_files(path: &Path) -> u64 {
+    std::fs::read_dir(path)
+        .unwrap()
+        .map(|entry| {
+            let entry = entry.unwrap();
+            if entry.file_type().unwrap().is_dir() {
+                count_files(&entry.path())
+            } else {
+                1
+            }
+        })
+        .sum()
+}
+
+/// Bytes of disk blocks allocated under `path`, recursively.
+fn allocated(path: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::read_dir(path)
+        .unwrap()
+        .map(|entry| {
+            let entry = entry.unwrap();
+            let metadata = entry.metadata().unwrap();
+            if metadata.is_dir() {
+                allocated(&entry.path())
+            } else {
+                metadata.blocks() * 512
+            }
+        })
+        .sum()
 }
 
 fn dir_size(path: &Path) -> u64 {

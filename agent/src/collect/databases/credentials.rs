@@ -13,10 +13,12 @@ use serde::Deserialize;
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DatabaseCredentials {
-    /// The user to log in as (PostgreSQL: default `postgres`; Redis ACL user: default none).
+    /// The user to log in as (PostgreSQL: default `postgres`; MySQL/MariaDB: default `root`;
+    /// Redis ACL user: default none).
     #[serde(default)]
     pub user: Option<String>,
-    /// PostgreSQL: the database to connect to (default `postgres`).
+    /// PostgreSQL: the database to connect to (default `postgres`); MySQL/MariaDB: the default
+    /// database of the session (default none).
     #[serde(default)]
     pub database: Option<String>,
     /// A file holding the password (one line; a trailing newline is ignored). Keep it 0600.

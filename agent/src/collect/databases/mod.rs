@@ -21,6 +21,8 @@ pub mod run;
 pub mod samples;
 
 #[cfg(test)]
+mod live_login_tests;
+#[cfg(test)]
 mod live_tests;
 #[cfg(test)]
 mod servers;

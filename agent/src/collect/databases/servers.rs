@@ -2,6 +2,8 @@
 //! on free loopback ports in their own temporary directories, killed when dropped (also when a
 //! test fails), plus tiny fake TCP servers for wrong-protocol and transcript tests.
 //!
+//! [`mariadb_sql`] runs setup statements (users, grants) through the `mariadb` client.
+//!
 //! A missing server binary fails the test with the Debian package to install (`scripts/test`
 //! installs them when run as root).
 
@@ -203,6 +205,16 @@ fn log_file(dir: &Path) -> (PathBuf, Stdio, Stdio) {
 /// Starts PostgreSQL 15 (trust authentication) on a free loopback port, its Unix socket in
 /// its temporary directory.
 pub async fn start_postgres() -> Server {
+    start_postgres_with(None).await
+}
+
+/// Starts PostgreSQL 15 like [`start_postgres`], but with `scram-sha-256` authentication for
+/// every connection and `password` for the `postgres` role; ready once `credentials` log in.
+pub async fn start_postgres_scram(password: &str, credentials: &Credentials) -> Server {
+    start_postgres_with(Some((password, credentials))).await
+}
+
+async fn start_postgres_with(scram: Option<(&str, &Credentials)>) -> Server {
     let bin = Path::new(PG_BIN);
     require(&bin.join("postgres"), "postgresql");
     require(&bin.join("initdb"), "postgresql");
@@ -210,19 +222,22 @@ pub async fn start_postgres() -> Server {
     let dir = tempfile::tempdir().unwrap();
     std::os::unix::fs::chown(dir.path(), Some(uid), Some(gid)).unwrap();
     let data = dir.path().join("data");
+    let mut auth = vec!["--auth=trust".to_owned()];
+    if let Some((password, _)) = scram {
+        let pwfile = dir.path().join("pwfile");
+        std::fs::write(&pwfile, format!("{password}\n")).unwrap();
+        std::os::unix::fs::chown(&pwfile, Some(uid), Some(gid)).unwrap();
+        auth = vec![
+            "--auth=scram-sha-256".to_owned(),
+            format!("--pwfile={}", pwfile.display()),
+        ];
+    }
     run_setup(
         Command::new(bin.join("initdb"))
             .arg("-D")
             .arg(&data)
-            .args([
-                "--auth=trust",
-                "-U",
-                "postgres",
-                "-E",
-                "UTF8",
-                "--locale=C",
-                "--no-sync",
-            ])
+            .args(&auth)
+            .args(["-U", "postgres", "-E", "UTF8", "--locale=C", "--no-sync"])
             .current_dir(dir.path())
             .env("HOME", dir.path())
             .uid(uid)
@@ -255,7 +270,7 @@ pub async fn start_postgres() -> Server {
         log,
     };
     server
-        .wait_ready(None, |outcome| {
+        .wait_ready(scram.map(|(_, credentials)| credentials), |outcome| {
             outcome.reachable && outcome.error.is_none() && outcome.version.is_some()
         })
         .await;
@@ -474,4 +489,19 @@ pub async fn start_fake(behaviour: Fake) -> FakeServer {
         requests,
         task,
     }
+}
+
+/// Runs `sql` as MariaDB's `root` through the `mariadb` client on the server's Unix socket.
+pub fn mariadb_sql(server: &Server, sql: &str) {
+    let client = find_program("mariadb", "mariadb-client");
+    run_setup(
+        Command::new(client)
+            .arg("--no-defaults")
+            .arg(format!(
+                "--socket={}",
+                server.dir.path().join("my.sock").display()
+            ))
+            .args(["--user=root", "--batch", "-e", sql]),
+        "mariadb client",
+    );
 }

@@ -16,8 +16,8 @@
 //! record for the whole call (every stored report's agent, sequence number, new series and
 //! accepted samples) and `fdatasync`s once before returning (group commit). A head is sealed
 //! into sled when the cut rule says so; sled flushes those itself and at checkpoints.
-//! [`SeriesStore::checkpoint`] seals heads idle for longer than a chunk span, writes the
-//! agents' sequence numbers, flushes sled, then starts a new log segment whose first record
+//! [`SeriesStore::checkpoint`] seals heads whose bucket ended more than a bucket before the
+//! newest sample (silent series), writes the agents' sequence numbers, flushes sled, then starts a new log segment whose first record
 //! is a snapshot of the open heads (about 1 byte per sample) and deletes the older segments.
 //! So the log never holds more than one checkpoint interval of records plus that snapshot,
 //! whatever the age of the oldest head. [`SeriesStore::open`] (`recovery.rs`) loads the index

@@ -496,8 +496,8 @@ impl SeriesStore {
         Ok(report)
     }
 
-    /// Seals heads idle for longer than a chunk span, writes the agents' sequence numbers,
-    /// flushes sled, then replaces the write-ahead log by a snapshot of the open heads.
+    /// Seals heads whose bucket ended more than a bucket before the newest sample, writes the
+    /// agents' sequence numbers, flushes sled, then replaces the write-ahead log by a snapshot of the open heads.
     /// Call it periodically and on shutdown.
     pub fn checkpoint(&self) -> Result<(), SeriesError> {
         let mut writer = self.lock_writer()?;

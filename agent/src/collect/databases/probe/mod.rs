@@ -8,8 +8,10 @@
 pub mod minio;
 pub mod mongodb;
 pub mod mysql;
+pub mod mysql_login;
 pub mod postgres;
 pub mod redis;
+pub mod scram;
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -254,7 +256,7 @@ pub async fn probe(
         match engine {
             DatabaseEngine::Postgres => postgres::probe(endpoint, credentials, start).await,
             DatabaseEngine::Mysql | DatabaseEngine::Mariadb | DatabaseEngine::Unknown => {
-                mysql::probe(endpoint, engine, start).await
+                mysql::probe(endpoint, engine, credentials, start).await
             }
             DatabaseEngine::Redis => redis::probe(endpoint, credentials, start).await,
             DatabaseEngine::Mongodb => mongodb::probe(endpoint, start).await,
@@ -286,6 +288,8 @@ pub async fn probe(
     }
 }
 
+#[cfg(test)]
+mod login_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

@@ -8,9 +8,12 @@
 //!    authentication request (password, SCRAM, GSS: `auth_required = true`, no version, since
 //!    PostgreSQL reveals its version only after authentication), or an `ErrorResponse`
 //!    (no `pg_hba.conf` entry, too many connections, starting up).
-//! 3. Only when credentials are configured for the instance and the server let the agent in
-//!    (trust), one simple query reads connections, limits, replication, uptime, locks, long
-//!    queries and database sizes. Password authentication (md5, SCRAM) is not implemented.
+//! 3. With a configured password, `AuthenticationSASL` offering SCRAM-SHA-256 is answered
+//!    (see [`super::scram`]; the server's signature is verified). md5, cleartext and GSS
+//!    authentication are not implemented.
+//! 4. Only when credentials are configured for the instance and the server let the agent in
+//!    (trust or SCRAM), one simple query reads connections, limits, replication, uptime, locks,
+//!    long queries and database sizes.
 
 use tokio::io::AsyncWriteExt;
 use tokio::time::Instant;
@@ -18,6 +21,7 @@ use unity_shared::model::database::{
     DatabaseEndpoint, DatabaseEngine, DatabaseHealth, DatabaseSize, Replication, ReplicationRole,
 };
 
+use super::scram;
 use super::{be_i32, be_u16, be_u32, connect, elapsed_ms, read_frame, ProbeError, ProbeOutcome};
 use crate::collect::databases::credentials::Credentials;
 
@@ -41,6 +45,44 @@ EXTRACT(EPOCH FROM now() - pg_postmaster_start_time())::bigint, \
 (SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'), \
 (SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND now() - query_start > interval '1 minute'); \
 SELECT datname, pg_database_size(datname) FROM pg_database WHERE datallowconn ORDER BY datname";
+
+/// `AuthenticationSASL`, `AuthenticationSASLContinue`, `AuthenticationSASLFinal`.
+pub const AUTH_SASL: u32 = 10;
+pub const AUTH_SASL_CONTINUE: u32 = 11;
+pub const AUTH_SASL_FINAL: u32 = 12;
+
+/// The mechanism names of an `AuthenticationSASL` body (after the code): C strings, then an
+/// empty one.
+pub fn parse_sasl_mechanisms(bytes: &[u8]) -> Vec<String> {
+    bytes
+        .split(|byte| *byte == 0)
+        .take_while(|name| !name.is_empty())
+        .map(|name| String::from_utf8_lossy(name).into_owned())
+        .collect()
+}
+
+fn password_message(body: &[u8]) -> Vec<u8> {
+    let length = u32::try_from(body.len() + 4).unwrap_or(u32::MAX);
+    let mut message = vec![b'p'];
+    message.extend_from_slice(&length.to_be_bytes());
+    message.extend_from_slice(body);
+    message
+}
+
+/// `SASLInitialResponse` choosing SCRAM-SHA-256 with the client-first message.
+pub fn sasl_initial_response(client_first: &str) -> Vec<u8> {
+    let mut body = scram::MECHANISM.as_bytes().to_vec();
+    body.push(0);
+    let length = i32::try_from(client_first.len()).unwrap_or(i32::MAX);
+    body.extend_from_slice(&length.to_be_bytes());
+    body.extend_from_slice(client_first.as_bytes());
+    password_message(&body)
+}
+
+/// `SASLResponse` with the client-final message.
+pub fn sasl_response(client_final: &str) -> Vec<u8> {
+    password_message(client_final.as_bytes())
+}
 
 /// The answer to `SSLRequest`.
 pub fn parse_ssl_response(bytes: &[u8]) -> Result<Option<(bool, usize)>, ProbeError> {
@@ -270,6 +312,9 @@ pub async fn probe(
         .and_then(|credentials| credentials.database.as_deref())
         .unwrap_or("postgres");
     stream.write_all(&startup_message(user, database)).await?;
+    let password = credentials.and_then(|credentials| credentials.password.as_ref());
+    let mut scram_client: Option<scram::ScramClient> = None;
+    let mut scram_final: Option<scram::ScramFinal> = None;
     let mut first = true;
     loop {
         let message = read_frame(&mut stream, &mut buffer, |bytes| {
@@ -279,13 +324,73 @@ pub async fn probe(
         first = false;
         match message.tag {
             b'R' => match parse_auth_code(&message.body) {
-                Some(0) => outcome.auth_required = Some(false),
+                Some(0) => {
+                    if outcome.auth_required.is_none() {
+                        outcome.auth_required = Some(false);
+                    }
+                }
+                Some(AUTH_SASL) if password.is_some() => {
+                    outcome.auth_required = Some(true);
+                    let mechanisms =
+                        parse_sasl_mechanisms(message.body.get(4..).unwrap_or_default());
+                    if !mechanisms.iter().any(|name| name == scram::MECHANISM) {
+                        outcome.error = Some(format!(
+                            "the server offers SASL mechanisms {mechanisms:?}; the agent supports \
+                             only {}",
+                            scram::MECHANISM
+                        ));
+                        return Ok(outcome);
+                    }
+                    let client = scram::ScramClient::new("", &scram::new_nonce());
+                    stream
+                        .write_all(&sasl_initial_response(&client.client_first()))
+                        .await?;
+                    scram_client = Some(client);
+                }
+                Some(AUTH_SASL_CONTINUE) => {
+                    let (Some(client), Some(password)) = (scram_client.as_ref(), password) else {
+                        return Err(ProbeError::malformed(ENGINE, "unexpected SASLContinue"));
+                    };
+                    let server_first =
+                        String::from_utf8_lossy(message.body.get(4..).unwrap_or_default())
+                            .into_owned();
+                    match client.client_final(password.expose().as_bytes(), &server_first) {
+                        Ok(answer) => {
+                            stream.write_all(&sasl_response(&answer.message)).await?;
+                            scram_final = Some(answer);
+                        }
+                        Err(error) => {
+                            outcome.error = Some(format!("SCRAM authentication failed: {error}"));
+                            return Ok(outcome);
+                        }
+                    }
+                }
+                Some(AUTH_SASL_FINAL) => {
+                    let Some(answer) = scram_final.as_ref() else {
+                        return Err(ProbeError::malformed(ENGINE, "unexpected SASLFinal"));
+                    };
+                    let server_final =
+                        String::from_utf8_lossy(message.body.get(4..).unwrap_or_default())
+                            .into_owned();
+                    if let Err(error) = answer.verify(&server_final) {
+                        outcome.error = Some(format!("SCRAM authentication failed: {error}"));
+                        return Ok(outcome);
+                    }
+                }
                 Some(code) => {
                     outcome.auth_required = Some(true);
                     if credentials.is_some() {
+                        let method = match code {
+                            3 => "cleartext password",
+                            5 => "md5",
+                            AUTH_SASL => "SCRAM-SHA-256 (but no password_file is configured)",
+                            7 => "GSSAPI",
+                            9 => "SSPI",
+                            _ => "an unknown method",
+                        };
                         outcome.error = Some(format!(
-                            "the server asks for password authentication (method {code}); \
-                             the agent supports only trust authentication for health queries"
+                            "the server asks for {method} authentication (code {code}); the agent \
+                             supports trust and SCRAM-SHA-256"
                         ));
                     }
                     return Ok(outcome);

@@ -45,10 +45,22 @@ impl Store {
             wal_dir.push("-wal");
             options.wal_dir = Some(wal_dir.into());
         }
-        let db = sled::Config::new()
+        let config = sled::Config::new()
             .path(path)
-            .cache_capacity(64 * 1024 * 1024)
-            .open()?;
+            .cache_capacity(64 * 1024 * 1024);
+        // sled's background threads hold the file lock for a moment after the previous handle
+        // in this process is dropped (a restart in place); wait for it briefly, not forever.
+        let mut attempts = 0;
+        let db = loop {
+            match config.open() {
+                Ok(db) => break db,
+                Err(error) if attempts < 100 && error.to_string().contains("acquire lock") => {
+                    attempts += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(error) => return Err(error.into()),
+            }
+        };
         let registry = registry::Registry::open(&db)?;
         let auth = auth::Auth::open(&db)?;
         let series = series::SeriesStore::open(&db, options)?;

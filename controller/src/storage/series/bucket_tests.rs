@@ -210,7 +210,7 @@ fn the_bucket_span_is_fixed_at_creation() {
 }
 
 fn open_error(root: &Path) -> SeriesError {
-    let db = sled::Config::new().path(root.join("db")).open().unwrap();
+    let db = super::tests::open_db(root);
     let options = SeriesOptions {
         wal_dir: Some(root.join("wal")),
         ..SeriesOptions::default()
@@ -225,10 +225,7 @@ fn open_error(root: &Path) -> SeriesError {
 fn the_old_layout_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     {
-        let db = sled::Config::new()
-            .path(dir.path().join("db"))
-            .open()
-            .unwrap();
+        let db = super::tests::open_db(dir.path());
         let chunks = db.open_tree("series_chunks").unwrap();
         chunks.insert([0u8; 16], &[1u8, 2, 3][..]).unwrap();
         db.flush().unwrap();
@@ -237,10 +234,7 @@ fn the_old_layout_is_refused() {
     assert!(error.contains("format 1"), "{error}");
     let other = tempfile::tempdir().unwrap();
     {
-        let db = sled::Config::new()
-            .path(other.path().join("db"))
-            .open()
-            .unwrap();
+        let db = super::tests::open_db(other.path());
         let meta = db.open_tree("series_meta").unwrap();
         meta.insert(b"F", &[0u8, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 1][..])
             .unwrap();

@@ -34,7 +34,7 @@ pub(super) fn open(root: &Path, options: SeriesOptions) -> (sled::Db, SeriesStor
     (db, store)
 }
 
-fn open_db(root: &Path) -> sled::Db {
+pub(super) fn open_db(root: &Path) -> sled::Db {
     let path = root.join("db");
     let config = sled::Config::new().path(&path).flush_every_ms(None);
     // sled's helper threads may hold the file lock for a moment after a drop.

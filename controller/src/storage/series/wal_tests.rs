@@ -5,7 +5,7 @@ use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::tests::{open, report, ALL_TIME, SMALL};
+use super::tests::{open, open_db, report, ALL_TIME, SMALL};
 use super::{SeriesError, SeriesOptions};
 
 /// The newest segment file under `root/wal`.
@@ -113,10 +113,7 @@ fn corruption_in_the_middle_is_an_error() {
     let mut bytes = fs::read(&segment).unwrap();
     bytes[before_last as usize - 5] ^= 0x01;
     fs::write(&segment, &bytes).unwrap();
-    let db = sled::Config::new()
-        .path(dir.path().join("db"))
-        .open()
-        .unwrap();
+    let db = open_db(dir.path());
     let options = SeriesOptions {
         wal_dir: Some(dir.path().join("wal")),
         ..SMALL

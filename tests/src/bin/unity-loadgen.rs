@@ -168,6 +168,7 @@ async fn simulated_agent(
     shape: LoadShape,
     deadline: Instant,
     totals: Arc<Totals>,
+    handshakes: Arc<tokio::sync::Semaphore>,
 ) -> anyhow::Result<()> {
     let LoadShape {
         series,
@@ -175,7 +176,11 @@ async fn simulated_agent(
         window,
     } = shape;
     let config = unity_agent::transport::client_config(&identity)?;
-    let connection = unity_agent::transport::connect(&endpoint, config, address).await?;
+    let connection = {
+        // A thousand agents do not all shake hands in the same instant in real life either.
+        let _permit = handshakes.acquire().await?;
+        unity_agent::transport::connect(&endpoint, config, address).await?
+    };
     let (mut send, mut recv) = connection.open_bi().await?;
     let hello = AgentMessage::Hello(Hello {
         protocol_version: PROTOCOL_VERSION,
@@ -308,6 +313,7 @@ async fn ingest(
         samples_acked: AtomicU64::new(0),
         latencies: std::sync::Mutex::new(Vec::new()),
     });
+    let handshakes = Arc::new(tokio::sync::Semaphore::new(32));
     let started = Instant::now();
     let deadline = started + duration;
     let mut tasks = Vec::new();
@@ -323,6 +329,7 @@ async fn ingest(
             },
             deadline,
             totals.clone(),
+            handshakes.clone(),
         )));
     }
     let mut peak_rss = 0;

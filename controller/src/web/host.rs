@@ -6,10 +6,13 @@ use super::{ago, badge, datetime, esc, human_value, layout, PageCaller};
 use crate::api::read::{host_detail, parse_agent_id, LatestValue, SECTIONS};
 use crate::api::{blocking, ApiError, ApiPath, ApiQuery, AppState};
 use crate::service::now_ms;
+use crate::storage::registry::StateKind;
 use axum::extract::State;
 use axum::response::Html;
 use serde::Deserialize;
 use std::fmt::Write as _;
+use unity_shared::model::database::DatabaseInstance;
+use unity_shared::proto::StorageState;
 
 /// The ranges the selector offers.
 pub const RANGES: &[&str] = &["1h", "6h", "24h", "7d", "30d"];
@@ -89,7 +92,16 @@ pub async fn page(
         )));
     }
     let agent_id = parse_agent_id(&agent_id)?;
-    let detail = blocking(&state.ctx, move |ctx| host_detail(ctx, &agent_id)).await?;
+    let (detail, storage, databases) = blocking(&state.ctx, move |ctx| {
+        let detail = host_detail(ctx, &agent_id)?;
+        let registry = &ctx.store.registry;
+        let storage: Option<(i64, StorageState)> =
+            registry.latest(&agent_id, StateKind::Storage)?;
+        let databases: Option<(i64, Vec<DatabaseInstance>)> =
+            registry.latest(&agent_id, StateKind::Databases)?;
+        Ok((detail, storage.map(|(_, s)| s), databases.map(|(_, d)| d)))
+    })
+    .await?;
     let host = &detail.host;
     let now = now_ms();
     let mut body = String::with_capacity(16 * 1024);
@@ -159,6 +171,27 @@ data-title=\"{title}\" data-metric=\"{metric}\" data-labels=\"{labels}\" data-ra
             section.name,
             capitalize(section.name)
         );
+        let typed = match (section.name, &storage, &databases) {
+            ("disks", Some(storage), _)
+                if !storage.smart.devices.is_empty() || !storage.stack.drives.is_empty() =>
+            {
+                Some(super::state::disks(storage))
+            }
+            ("pools", Some(storage), _) if !storage.zfs.pools.is_empty() => {
+                Some(super::state::pools(storage))
+            }
+            ("arrays", Some(storage), _) if !storage.raid.arrays.is_empty() => {
+                Some(super::state::arrays(storage))
+            }
+            ("databases", _, Some(instances)) if !instances.is_empty() => {
+                Some(super::state::databases(instances))
+            }
+            _ => None,
+        };
+        let reported = section.reported || typed.is_some();
+        if let Some(panel) = typed {
+            body.push_str(&panel);
+        }
         if section.reported {
             let prefixes = SECTIONS
                 .iter()
@@ -170,7 +203,7 @@ data-title=\"{title}\" data-metric=\"{metric}\" data-labels=\"{labels}\" data-ra
                 .filter(|value| prefixes.iter().any(|p| value.metric.starts_with(p)))
                 .collect();
             body.push_str(&latest_table(&values, section.name));
-        } else {
+        } else if !reported {
             let _ = write!(
                 body,
                 "<p class=\"muted not-reported\">No {} reported yet by this host.</p>",

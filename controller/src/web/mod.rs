@@ -9,6 +9,7 @@ mod agents;
 mod host;
 mod overview;
 mod settings;
+mod state;
 
 use crate::api::auth::{self, Caller};
 use crate::api::{ApiError, ApiForm, AppState, ClientAddr};

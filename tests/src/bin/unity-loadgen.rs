@@ -166,9 +166,10 @@ async fn simulated_agent(
     identity: Identity,
     address: std::net::SocketAddr,
     shape: LoadShape,
-    deadline: Instant,
+    duration: Duration,
     totals: Arc<Totals>,
     handshakes: Arc<tokio::sync::Semaphore>,
+    start: Arc<tokio::sync::Barrier>,
 ) -> anyhow::Result<()> {
     let LoadShape {
         series,
@@ -232,6 +233,9 @@ async fn simulated_agent(
     let mut state: u64 = 0x9e37_79b9_7f4a_7c15 ^ identity.agent_id.as_str().len() as u64;
     let mut seq = 0u64;
     let mut scrape = 0i64;
+    // Every agent is connected before anyone sends: measure ingest, not handshakes.
+    start.wait().await;
+    let deadline = Instant::now() + duration;
     while Instant::now() < deadline {
         if permits.recv().await.is_none() {
             break;
@@ -314,8 +318,7 @@ async fn ingest(
         latencies: std::sync::Mutex::new(Vec::new()),
     });
     let handshakes = Arc::new(tokio::sync::Semaphore::new(32));
-    let started = Instant::now();
-    let deadline = started + duration;
+    let start = Arc::new(tokio::sync::Barrier::new(agents + 1));
     let mut tasks = Vec::new();
     for identity in identities {
         tasks.push(tokio::spawn(simulated_agent(
@@ -327,11 +330,15 @@ async fn ingest(
                 scrapes_per_report,
                 window,
             },
-            deadline,
+            duration,
             totals.clone(),
             handshakes.clone(),
+            start.clone(),
         )));
     }
+    start.wait().await;
+    let started = Instant::now();
+    let deadline = started + duration;
     let mut peak_rss = 0;
     while Instant::now() < deadline {
         peak_rss = peak_rss.max(proc_status_kib(pid, "VmRSS:"));

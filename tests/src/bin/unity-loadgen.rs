@@ -155,6 +155,7 @@ struct Totals {
 /// What each simulated agent sends.
 #[derive(Clone, Copy)]
 struct LoadShape {
+    duration: Duration,
     series: usize,
     scrapes_per_report: usize,
     window: usize,
@@ -166,12 +167,12 @@ async fn simulated_agent(
     identity: Identity,
     address: std::net::SocketAddr,
     shape: LoadShape,
-    duration: Duration,
     totals: Arc<Totals>,
     handshakes: Arc<tokio::sync::Semaphore>,
     start: Arc<tokio::sync::Barrier>,
 ) -> anyhow::Result<()> {
     let LoadShape {
+        duration,
         series,
         scrapes_per_report,
         window,
@@ -326,11 +327,11 @@ async fn ingest(
             identity,
             address,
             LoadShape {
+                duration,
                 series,
                 scrapes_per_report,
                 window,
             },
-            duration,
             totals.clone(),
             handshakes.clone(),
             start.clone(),

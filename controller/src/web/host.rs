@@ -45,6 +45,64 @@ const CHARTS: &[(&str, &str, &str, &str, bool)] = &[
         true,
     ),
     ("Temperatures", "temperature_celsius", "", "celsius", false),
+    // History of the storage and database sections (shown when the host reports them).
+    (
+        "Disk temperatures",
+        "smart_temperature_celsius",
+        "",
+        "celsius",
+        false,
+    ),
+    (
+        "Reallocated sectors",
+        "smart_attribute_raw",
+        "id=5",
+        "plain",
+        false,
+    ),
+    (
+        "Pending sectors",
+        "smart_attribute_raw",
+        "id=197",
+        "plain",
+        false,
+    ),
+    (
+        "NVMe wear (percentage used)",
+        "smart_nvme_percentage_used",
+        "",
+        "plain",
+        false,
+    ),
+    (
+        "ZFS checksum errors",
+        "zfs_vdev_checksum_errors_total",
+        "",
+        "plain",
+        false,
+    ),
+    (
+        "Pool allocated",
+        "zfs_pool_allocated_bytes",
+        "",
+        "bytes",
+        false,
+    ),
+    (
+        "md sync progress",
+        "md_sync_progress_ratio",
+        "",
+        "percent",
+        false,
+    ),
+    ("Databases up", "database_up", "", "plain", false),
+    (
+        "Database probe latency",
+        "database_probe_latency_seconds",
+        "",
+        "plain",
+        false,
+    ),
 ];
 
 #[derive(Debug, Deserialize)]
@@ -128,7 +186,14 @@ pub async fn page(
     body.push_str("</nav><section class=\"charts\">");
     let mut n_charts = 0;
     for (title, metric, labels, unit, rate) in CHARTS {
-        if !detail.latest.iter().any(|value| value.metric == *metric) {
+        let has_series = detail.latest.iter().any(|value| {
+            value.metric == *metric
+                && labels
+                    .split(',')
+                    .filter_map(|pair| pair.split_once('='))
+                    .all(|(name, wanted)| value.labels.get(name).is_some_and(|v| v == wanted))
+        });
+        if !has_series {
             continue;
         }
         n_charts += 1;

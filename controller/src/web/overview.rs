@@ -57,7 +57,7 @@ pub async fn page(
             counts.ok, counts.warning, counts.failing
         );
     }
-    body.push_str("<div class=\"stat muted\"><b>alerts</b> none open</div></section>");
+    body.push_str("<div class=\"stat muted\" data-section=\"alerts\"><b>alerts</b> alert rules are not available yet</div></section>");
     body.push_str("<h2>Hosts</h2>");
     if hosts.is_empty() {
         body.push_str(

@@ -5,6 +5,7 @@
 
 pub mod databases;
 pub mod mdraid;
+pub mod series;
 pub mod smart;
 pub mod stack;
 pub mod system;

@@ -2,7 +2,8 @@
 //! (`md_*` metrics, documented in `docs/storage-model.md`, "Storage time series").
 //! Pure: no I/O, no clock.
 
-use unity_shared::model::storage::{ArrayResult, MdSyncAction, RaidCollection, VerdictStatus};
+use crate::collect::series::{verdict_value, Sink};
+use unity_shared::model::storage::{ArrayResult, MdSyncAction, RaidCollection};
 use unity_shared::proto;
 
 /// The samples of every array in `collection`, stamped `timestamp_ms`. No sample is NaN or
@@ -16,39 +17,6 @@ pub fn to_samples(collection: &RaidCollection, timestamp_ms: i64) -> Vec<proto::
         array_samples(array, &mut sink);
     }
     sink.samples
-}
-
-/// 0 passed, 1 warning, 2 failing.
-fn verdict_value(status: VerdictStatus) -> f64 {
-    match status {
-        VerdictStatus::Passed => 0.0,
-        VerdictStatus::Warning => 1.0,
-        VerdictStatus::Failing => 2.0,
-    }
-}
-
-struct Sink {
-    timestamp_ms: i64,
-    samples: Vec<proto::Sample>,
-}
-
-impl Sink {
-    fn push(&mut self, metric: &str, labels: &[(&str, &str)], value: f64) {
-        if !value.is_finite() {
-            return;
-        }
-        let mut labels: Vec<(String, String)> = labels
-            .iter()
-            .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
-            .collect();
-        labels.sort();
-        self.samples.push(proto::Sample {
-            metric: metric.to_owned(),
-            labels,
-            timestamp_ms: self.timestamp_ms,
-            value,
-        });
-    }
 }
 
 fn array_samples(result: &ArrayResult, sink: &mut Sink) {

@@ -4,9 +4,7 @@
 //! Every series carries `device`, `model` and `serial` (and `wwn` when known), so that a drive
 //! keeps its history when its `/dev` name changes. Pure: no I/O, no clock.
 
-use unity_shared::model::storage::{
-    AtaAttribute, SmartDeviceResult, SmartReport, VerdictStatus, WhenFailed,
-};
+use unity_shared::model::storage::{AtaAttribute, SmartDeviceResult, SmartReport, WhenFailed};
 use unity_shared::model::storage::{ScsiOperation, SmartCollection};
 use unity_shared::proto;
 
@@ -30,14 +28,7 @@ pub fn to_samples(collection: &SmartCollection, timestamp_ms: i64) -> Vec<proto:
     samples
 }
 
-/// The numeric value of a verdict status: 0 passed, 1 warning, 2 failing.
-pub fn verdict_value(status: VerdictStatus) -> f64 {
-    match status {
-        VerdictStatus::Passed => 0.0,
-        VerdictStatus::Warning => 1.0,
-        VerdictStatus::Failing => 2.0,
-    }
-}
+pub use crate::collect::series::verdict_value;
 
 /// Collects samples that share the drive's identity labels.
 struct Drive<'a> {

@@ -2,8 +2,9 @@
 //! [`proto::Sample`]s (`zfs_*` metrics, documented in `docs/storage-model.md`, "Storage time
 //! series"). Pure: no I/O, no clock.
 
+use crate::collect::series::{verdict_value, Sink};
 use unity_shared::model::storage::{
-    PoolStatus, ScanKind, ScanState, Vdev, VdevKind, VdevState, VerdictStatus, ZfsCollection,
+    PoolStatus, ScanKind, ScanState, Vdev, VdevKind, VdevState, ZfsCollection,
 };
 use unity_shared::proto;
 
@@ -72,39 +73,6 @@ pub fn to_samples(collection: &ZfsCollection, timestamp_ms: i64) -> Vec<proto::S
         }
     }
     sink.samples
-}
-
-/// 0 passed, 1 warning, 2 failing.
-fn verdict_value(status: VerdictStatus) -> f64 {
-    match status {
-        VerdictStatus::Passed => 0.0,
-        VerdictStatus::Warning => 1.0,
-        VerdictStatus::Failing => 2.0,
-    }
-}
-
-struct Sink {
-    timestamp_ms: i64,
-    samples: Vec<proto::Sample>,
-}
-
-impl Sink {
-    fn push(&mut self, metric: &str, labels: &[(&str, &str)], value: f64) {
-        if !value.is_finite() {
-            return;
-        }
-        let mut labels: Vec<(String, String)> = labels
-            .iter()
-            .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
-            .collect();
-        labels.sort();
-        self.samples.push(proto::Sample {
-            metric: metric.to_owned(),
-            labels,
-            timestamp_ms: self.timestamp_ms,
-            value,
-        });
-    }
 }
 
 /// Data errors: the count `zpool status` prints, else the number of listed files, else 0 when

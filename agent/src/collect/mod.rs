@@ -9,4 +9,5 @@ pub mod series;
 pub mod smart;
 pub mod stack;
 pub mod system;
+pub mod text;
 pub mod zfs;

@@ -4,6 +4,7 @@
 //! [`parse_raw_value`] and [`self_test_passed`] are shared with the JSON parser, so that text
 //! and JSON of the same drive are read the same way.
 
+use crate::collect::text::token_spans;
 use nom::branch::alt;
 use nom::bytes::complete::{tag, take_till1, take_while, take_while1};
 use nom::character::complete::{char, digit1, space0, space1};
@@ -358,26 +359,6 @@ pub(crate) fn self_test_row(line: &str) -> Option<SelfTestEntry> {
         lifetime_hours: leading_u64(lifetime_text).ok(),
         lba_of_first_error: lba_text.parse().ok(),
     })
-}
-
-/// Whitespace-separated tokens with their byte offsets.
-pub(crate) fn token_spans(text: &str) -> Vec<(usize, &str)> {
-    let mut spans = Vec::new();
-    let mut start = None;
-    for (at, c) in text.char_indices() {
-        match (c.is_whitespace(), start) {
-            (true, Some(begin)) => {
-                spans.push((begin, text.get(begin..at).unwrap_or("")));
-                start = None;
-            }
-            (false, None) => start = Some(at),
-            _ => {}
-        }
-    }
-    if let Some(begin) = start {
-        spans.push((begin, text.get(begin..).unwrap_or("")));
-    }
-    spans
 }
 
 pub(crate) fn split_two_spaces(text: &str) -> (&str, &str) {

@@ -4,6 +4,7 @@
 //! indentation, misaligned long pool names, the legacy ` scrub:` line, `logs`/`cache`/`spares`/
 //! `special`/`dedup` sections, and the file list after "Permanent errors".
 
+use crate::collect::text::token_spans;
 use unity_shared::model::storage::{
     ParseError, ParseWarning, PoolErrors, PoolStatus, Vdev, VdevKind, VdevState, ZpoolStatus,
 };
@@ -285,7 +286,7 @@ fn insert(list: &mut Vec<Vdev>, depth: usize, vdev: Vdev) {
 
 /// `name STATE READ WRITE CKSUM [note]`; spares print only `name STATE [note]`.
 fn parse_row(text: &str) -> Vdev {
-    let spans = spans(text);
+    let spans = token_spans(text);
     let word = |i: usize| spans.get(i).map(|(_, w)| *w);
     let name = word(0).unwrap_or("").to_owned();
     let state = word(1).map_or(VdevState::Other(String::new()), vdev_state);
@@ -314,25 +315,6 @@ fn parse_row(text: &str) -> Vdev {
         note,
         children: Vec::new(),
     }
-}
-
-fn spans(text: &str) -> Vec<(usize, &str)> {
-    let mut spans = Vec::new();
-    let mut start = None;
-    for (at, c) in text.char_indices() {
-        match (c.is_whitespace(), start) {
-            (true, Some(begin)) => {
-                spans.push((begin, text.get(begin..at).unwrap_or("")));
-                start = None;
-            }
-            (false, None) => start = Some(at),
-            _ => {}
-        }
-    }
-    if let Some(begin) = start {
-        spans.push((begin, text.get(begin..).unwrap_or("")));
-    }
-    spans
 }
 
 pub(crate) fn vdev_state(word: &str) -> VdevState {

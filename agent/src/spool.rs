@@ -10,8 +10,18 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use unity_shared::model::container::ContainerInventory;
 use unity_shared::model::database::DatabaseInstance;
 use unity_shared::proto::{Report, Sample, StorageState};
+
+/// Typed state that travels in a report beside its samples; each part is `None` when that
+/// collector did not run for this report.
+#[derive(Debug, Default)]
+pub struct TypedState {
+    pub storage: Option<StorageState>,
+    pub databases: Option<Vec<DatabaseInstance>>,
+    pub containers: Option<ContainerInventory>,
+}
 
 /// Spool failures.
 #[derive(Debug, thiserror::Error)]
@@ -119,7 +129,7 @@ impl Spool {
         collected_at_ms: i64,
         samples: Vec<Sample>,
     ) -> Result<u64, SpoolError> {
-        self.append_with(collected_at_ms, samples, None, None)
+        self.append_with(collected_at_ms, samples, TypedState::default())
     }
 
     /// Like [`Spool::append`], with typed inventory alongside the samples.
@@ -127,8 +137,7 @@ impl Spool {
         &mut self,
         collected_at_ms: i64,
         samples: Vec<Sample>,
-        storage: Option<StorageState>,
-        databases: Option<Vec<DatabaseInstance>>,
+        typed: TypedState,
     ) -> Result<u64, SpoolError> {
         let seq = self.state.next_seq;
         let report = Report {
@@ -136,8 +145,9 @@ impl Spool {
             collected_at_ms,
             samples,
             dropped_reports: self.state.dropped_reports,
-            storage: storage.map(Box::new),
-            databases,
+            storage: typed.storage.map(Box::new),
+            databases: typed.databases,
+            containers: typed.containers.map(Box::new),
         };
         let bytes = postcard::to_allocvec(&report)?;
         self.state.next_seq = seq + 1;

@@ -5,6 +5,7 @@
 use crate::storage::registry::StateKind;
 use crate::storage::{StorageError, Store};
 use serde::{Deserialize, Serialize};
+use unity_shared::model::container::{Container, ContainerInventory, HealthStatus, RunState};
 use unity_shared::model::database::DatabaseInstance;
 use unity_shared::model::storage::{Verdict, VerdictStatus};
 use unity_shared::proto::{AgentId, StorageState};
@@ -72,10 +73,23 @@ fn status_of(verdict: Option<&Verdict>) -> VerdictStatus {
     verdict.map_or(VerdictStatus::Warning, |verdict| verdict.status)
 }
 
-/// The roll-up of one host's newest storage and database state.
+/// How a container looks at a glance: unhealthy or dead is failing; restarting (a crash loop),
+/// paused or exited with an error needs a look (a container stopped by hand exits non-zero too,
+/// so that alone is not failing); running, or exited 0 (a job that finished), is ok.
+pub fn container_status(container: &Container) -> VerdictStatus {
+    match (container.state, container.health) {
+        (_, Some(HealthStatus::Unhealthy)) | (RunState::Dead, _) => VerdictStatus::Failing,
+        (RunState::Restarting | RunState::Paused, _) => VerdictStatus::Warning,
+        (RunState::Exited, _) if container.exit_code.unwrap_or(0) != 0 => VerdictStatus::Warning,
+        _ => VerdictStatus::Passed,
+    }
+}
+
+/// The roll-up of one host's newest storage, database and container state.
 pub fn rollup(
     storage: Option<&StorageState>,
     databases: Option<&[DatabaseInstance]>,
+    containers: Option<&ContainerInventory>,
 ) -> HealthRollup {
     let mut health = HealthRollup::default();
     if let Some(storage) = storage {
@@ -103,6 +117,14 @@ pub fn rollup(
             health.databases.add(status);
         }
     }
+    if let Some(inventory) = containers {
+        if inventory.engine.is_some() {
+            health.containers.reported = true;
+        }
+        for container in &inventory.containers {
+            health.containers.add(container_status(container));
+        }
+    }
     health
 }
 
@@ -112,11 +134,14 @@ pub fn host_rollup(store: &Store, agent_id: &AgentId) -> Result<HealthRollup, St
         store.registry.latest(agent_id, StateKind::Storage)?;
     let databases: Option<(i64, Vec<DatabaseInstance>)> =
         store.registry.latest(agent_id, StateKind::Databases)?;
+    let containers: Option<(i64, ContainerInventory)> =
+        store.registry.latest(agent_id, StateKind::Containers)?;
     Ok(rollup(
         storage.as_ref().map(|(_, state)| state),
         databases
             .as_ref()
             .map(|(_, instances)| instances.as_slice()),
+        containers.as_ref().map(|(_, inventory)| inventory),
     ))
 }
 
@@ -148,7 +173,7 @@ mod tests {
 
     #[test]
     fn nothing_reported_is_not_ok() {
-        let health = rollup(None, None);
+        let health = rollup(None, None, None);
         assert!(health.sections().iter().all(|(_, counts)| !counts.reported));
     }
 
@@ -159,7 +184,7 @@ mod tests {
             database(true, Some("auth")),
             database(false, None),
         ];
-        let health = rollup(None, Some(&instances));
+        let health = rollup(None, Some(&instances), None);
         assert_eq!(
             health.databases,
             Counts {
@@ -173,5 +198,77 @@ mod tests {
         total.merge(&health);
         total.merge(&health);
         assert_eq!(total.databases.failing, 2);
+    }
+
+    fn container(
+        state: RunState,
+        health: Option<HealthStatus>,
+        exit_code: Option<i64>,
+    ) -> Container {
+        Container {
+            id: "id".into(),
+            name: "c".into(),
+            image: "app:1".into(),
+            image_id: "sha256:00".into(),
+            repo_digests: vec![],
+            platform: None,
+            image_created_ms: None,
+            state,
+            health,
+            exit_code,
+            restart_policy: None,
+            restart_count: 0,
+            created_ms: None,
+            started_ms: None,
+            ports: vec![],
+            mounts: vec![],
+            networks: vec![],
+            labels: vec![],
+            compose: None,
+            usage: None,
+        }
+    }
+
+    #[test]
+    fn containers_count_by_state_and_health() {
+        let inventory = ContainerInventory {
+            engine: None,
+            containers: vec![
+                container(RunState::Running, Some(HealthStatus::Healthy), None),
+                container(RunState::Running, None, None),
+                container(RunState::Exited, None, Some(0)),
+                container(RunState::Exited, None, Some(137)),
+                container(RunState::Restarting, None, None),
+                container(RunState::Running, Some(HealthStatus::Unhealthy), None),
+                container(RunState::Dead, None, None),
+            ],
+            events: vec![],
+            error: None,
+        };
+        let health = rollup(None, None, Some(&inventory));
+        assert_eq!(
+            health.containers,
+            Counts {
+                reported: true,
+                ok: 3,
+                warning: 2,
+                failing: 2
+            }
+        );
+        // An engine that answered with no containers still counts as reported.
+        let empty = ContainerInventory {
+            engine: Some(unity_shared::model::container::EngineInfo {
+                kind: unity_shared::model::container::EngineKind::Docker,
+                version: "20.10".into(),
+                socket: "/var/run/docker.sock".into(),
+            }),
+            ..ContainerInventory::default()
+        };
+        assert!(rollup(None, None, Some(&empty)).containers.reported);
+        assert!(
+            !rollup(None, None, Some(&ContainerInventory::default()))
+                .containers
+                .reported
+        );
     }
 }

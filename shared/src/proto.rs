@@ -14,6 +14,7 @@
 
 pub mod frame;
 
+use crate::model::container::ContainerInventory;
 use crate::model::database::DatabaseInstance;
 use crate::model::storage::stack::StorageStack;
 use crate::model::storage::{RaidCollection, SmartCollection, ZfsCollection};
@@ -144,6 +145,9 @@ pub struct Report {
     pub storage: Option<Box<StorageState>>,
     /// Databases found on the host, when they were probed for this report.
     pub databases: Option<Vec<DatabaseInstance>>,
+    /// The container engine's inventory and the events since the previous report, when it was
+    /// collected for this report.
+    pub containers: Option<Box<ContainerInventory>>,
 }
 
 /// The host's storage stack as of one collection.

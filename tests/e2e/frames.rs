@@ -93,6 +93,7 @@ async fn malformed_and_oversized_frames_leave_the_controller_serving() {
         dropped_reports: 0,
         storage: None,
         databases: None,
+        containers: None,
     });
     let reaction = send_raw(&connection, &frame::encode(&report, 1 << 20).unwrap())
         .await

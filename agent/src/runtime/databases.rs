@@ -4,6 +4,7 @@
 
 use super::{now_ms, AgentState};
 use crate::collect::databases;
+use crate::spool::TypedState;
 use std::sync::Arc;
 use tokio::sync::watch;
 use unity_shared::model::database::DatabaseInstance;
@@ -33,7 +34,14 @@ pub(super) async fn collector_loop(state: Arc<AgentState>, mut shutdown: watch::
         let samples = databases::samples::to_samples(&instances, timestamp_ms);
         let spooled = state
             .with_spool(move |spool| {
-                spool.append_with(timestamp_ms, samples, None, Some(instances))
+                spool.append_with(
+                    timestamp_ms,
+                    samples,
+                    TypedState {
+                        databases: Some(instances),
+                        ..TypedState::default()
+                    },
+                )
             })
             .await
             .and_then(|appended| Ok(appended?));

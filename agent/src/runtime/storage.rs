@@ -8,6 +8,7 @@
 use super::{now_ms, AgentState};
 use crate::collect::{mdraid, smart, stack, zfs};
 use crate::config::StorageConfig;
+use crate::spool::TypedState;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::sync::watch;
@@ -98,7 +99,16 @@ pub(super) async fn collector_loop(state: Arc<AgentState>, mut shutdown: watch::
         let timestamp_ms = now_ms();
         let samples = to_samples(&storage, timestamp_ms);
         let spooled = state
-            .with_spool(move |spool| spool.append_with(timestamp_ms, samples, Some(storage), None))
+            .with_spool(move |spool| {
+                spool.append_with(
+                    timestamp_ms,
+                    samples,
+                    TypedState {
+                        storage: Some(storage),
+                        ..TypedState::default()
+                    },
+                )
+            })
             .await
             .and_then(|appended| Ok(appended?));
         match spooled {

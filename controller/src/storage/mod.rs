@@ -6,6 +6,7 @@
 //! the engine stays replaceable.
 
 pub mod auth;
+pub mod containers;
 pub mod registry;
 pub mod series;
 
@@ -30,6 +31,7 @@ pub struct Store {
     db: sled::Db,
     pub registry: registry::Registry,
     pub auth: auth::Auth,
+    pub containers: containers::Containers,
     pub series: series::SeriesStore,
 }
 
@@ -63,11 +65,13 @@ impl Store {
         };
         let registry = registry::Registry::open(&db)?;
         let auth = auth::Auth::open(&db)?;
+        let containers = containers::Containers::open(&db)?;
         let series = series::SeriesStore::open(&db, options)?;
         Ok(Store {
             db,
             registry,
             auth,
+            containers,
             series,
         })
     }

@@ -58,6 +58,8 @@ pub struct Registry {
 pub enum StateKind {
     Storage,
     Databases,
+    /// The container engine's inventory (without its events, which go to the event log).
+    Containers,
 }
 
 impl StateKind {
@@ -65,6 +67,7 @@ impl StateKind {
         let kind = match self {
             StateKind::Storage => "storage",
             StateKind::Databases => "databases",
+            StateKind::Containers => "containers",
         };
         format!("{agent_id}\0{kind}").into_bytes()
     }

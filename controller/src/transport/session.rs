@@ -244,6 +244,11 @@ fn store_latest_state(
     if let Some(databases) = report.databases.take() {
         registry.put_latest(agent_id, StateKind::Databases, at, &databases)?;
     }
+    if let Some(mut containers) = report.containers.take() {
+        let events = std::mem::take(&mut containers.events);
+        ctx.store.containers.append_events(agent_id, &events)?;
+        registry.put_latest(agent_id, StateKind::Containers, at, &containers)?;
+    }
     Ok(())
 }
 

@@ -1,4 +1,5 @@
 //! Domain types that travel inside reports.
 
+pub mod container;
 pub mod database;
 pub mod storage;

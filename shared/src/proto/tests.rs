@@ -17,6 +17,7 @@ fn sample_report() -> AgentMessage {
         dropped_reports: 0,
         storage: None,
         databases: None,
+        containers: None,
     })
 }
 
@@ -128,6 +129,7 @@ fn arb_agent_message() -> impl Strategy<Value = AgentMessage> {
                     dropped_reports,
                     storage: None,
                     databases: None,
+                    containers: None,
                 })
             }),
         (any::<i64>(), any::<u64>()).prop_map(|(sent_at_ms, spool_depth)| {

@@ -272,6 +272,7 @@ async fn simulated_agent(
             dropped_reports: 0,
             storage: None,
             databases: None,
+            containers: None,
         });
         sent_at
             .lock()

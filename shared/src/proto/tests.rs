@@ -1,4 +1,4 @@
-//! Wire tests: round trips, golden bytes that pin the v1 encoding, and hostile input.
+//! Wire tests: round trips, golden bytes that pin the current (version 2) encoding, and hostile input.
 
 use super::frame::{self, FrameError, DEFAULT_MAX_FRAME_LEN, HEADER_LEN};
 use super::*;
@@ -22,10 +22,10 @@ fn sample_report() -> AgentMessage {
 }
 
 #[test]
-fn golden_bytes_of_v1_messages_do_not_change() {
+fn golden_bytes_of_current_messages_do_not_change() {
     // If this fails, the wire format changed: bump PROTOCOL_VERSION and the ALPN token.
     let bytes = frame::encode(&sample_report(), DEFAULT_MAX_FRAME_LEN).unwrap();
-    expect_test::expect!["0100000031010780a0abfef962010f6370755f75736167655f726174696f0103637075013080a0abfef962000000000000d03f000000"].assert_eq(&hex::encode(&bytes));
+    expect_test::expect!["0100000032010780a0abfef962010f6370755f75736167655f726174696f0103637075013080a0abfef962000000000000d03f00000000"].assert_eq(&hex::encode(&bytes));
     let ack = frame::encode(
         &ControllerMessage::Ack(Ack {
             seq: 300,

@@ -5,6 +5,7 @@ use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::collect::containers::{ContainersConfig, SocketSetting};
 use crate::collect::databases::run::{DatabasesConfig, RawDatabasesConfig};
 use crate::collect::mdraid::RaidConfig;
 use crate::collect::smart::SmartConfig;
@@ -32,6 +33,59 @@ pub struct RawConfig {
     /// Database discovery and probes.
     #[serde(default)]
     pub databases: RawDatabasesConfig,
+    /// The Docker or Podman container inventory.
+    #[serde(default)]
+    pub containers: RawContainersConfig,
+}
+
+/// The `[containers]` table.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawContainersConfig {
+    /// Collect the container inventory at all (default true; hosts without an engine report
+    /// "no container engine socket found").
+    pub enabled: Option<bool>,
+    /// `"auto"` (default: `DOCKER_HOST` if `unix://`, then the well-known Docker and Podman
+    /// sockets) or a socket path.
+    pub socket: Option<String>,
+    /// How often to take a full inventory with resource usage, e.g. "60s".
+    pub interval: Option<String>,
+    /// Longest one API call may take, e.g. "10s".
+    pub timeout: Option<String>,
+    /// Read CPU and memory use of running containers (default true).
+    pub stats: Option<bool>,
+    /// How long to gather events before reporting them, e.g. "1s".
+    pub event_debounce: Option<String>,
+}
+
+fn containers_from_raw(raw: RawContainersConfig) -> Result<ContainersConfig, ConfigError> {
+    let defaults = ContainersConfig::default();
+    let socket = match raw.socket.as_deref().map(str::trim) {
+        None | Some("auto") => SocketSetting::Auto,
+        Some(path) => {
+            let path = path.strip_prefix("unix://").unwrap_or(path);
+            if !path.starts_with('/') {
+                return Err(ConfigError::Invalid {
+                    key: "containers.socket",
+                    value: path.to_owned(),
+                    message: "must be \"auto\" or an absolute socket path".into(),
+                });
+            }
+            SocketSetting::Path(PathBuf::from(path))
+        }
+    };
+    Ok(ContainersConfig {
+        enabled: raw.enabled.unwrap_or(defaults.enabled),
+        socket,
+        interval: duration("containers.interval", raw.interval.as_deref(), "60s")?,
+        timeout: duration("containers.timeout", raw.timeout.as_deref(), "10s")?,
+        stats: raw.stats.unwrap_or(defaults.stats),
+        event_debounce: duration(
+            "containers.event_debounce",
+            raw.event_debounce.as_deref(),
+            "1s",
+        )?,
+    })
 }
 
 /// The `[storage]` table.
@@ -110,6 +164,7 @@ pub struct Config {
     pub spool_max_bytes: u64,
     pub storage: StorageConfig,
     pub databases: DatabasesConfig,
+    pub containers: ContainersConfig,
 }
 
 /// A configuration that cannot be used.
@@ -193,6 +248,7 @@ impl Config {
             storage: StorageConfig::from_raw(raw.storage)?,
             databases: DatabasesConfig::from_raw(raw.databases)
                 .map_err(|error| ConfigError::Section(error.to_string()))?,
+            containers: containers_from_raw(raw.containers)?,
         })
     }
 
@@ -211,7 +267,7 @@ impl Config {
     /// What to log at startup.
     pub fn redacted(&self) -> String {
         format!(
-            "controller={} data_dir={} interval={:?} heartbeat={:?} spool_max_bytes={} storage={} every {:?}",
+            "controller={} data_dir={} interval={:?} heartbeat={:?} spool_max_bytes={} storage={} every {:?} containers={} every {:?} socket={}",
             self.controller.as_deref().unwrap_or("(from enrollment)"),
             self.data_dir.display(),
             self.interval,
@@ -219,6 +275,12 @@ impl Config {
             self.spool_max_bytes,
             if self.storage.enabled { "on" } else { "off" },
             self.storage.interval,
+            if self.containers.enabled { "on" } else { "off" },
+            self.containers.interval,
+            match &self.containers.socket {
+                SocketSetting::Auto => "auto".to_owned(),
+                SocketSetting::Path(path) => path.display().to_string(),
+            },
         )
     }
 }
@@ -253,6 +315,28 @@ mod tests {
         let config = Config::from_raw(raw).unwrap();
         assert_eq!(config.databases.targets.len(), 1);
         assert_eq!(config.storage.interval, Duration::from_secs(300));
+        assert_eq!(config.containers, ContainersConfig::default());
+    }
+
+    #[test]
+    fn containers_section() {
+        let config = Config::from_raw(RawConfig::default()).unwrap();
+        assert_eq!(config.containers, ContainersConfig::default());
+        let raw: RawConfig = toml::from_str(
+            "[containers]\nsocket = \"unix:///run/podman/podman.sock\"\ninterval = \"2m\"\nstats = false",
+        )
+        .unwrap();
+        let config = Config::from_raw(raw).unwrap();
+        assert_eq!(
+            config.containers.socket,
+            SocketSetting::Path(PathBuf::from("/run/podman/podman.sock"))
+        );
+        assert_eq!(config.containers.interval, Duration::from_secs(120));
+        assert!(!config.containers.stats);
+        let raw: RawConfig = toml::from_str("[containers]\nsocket = \"docker.sock\"").unwrap();
+        let error = Config::from_raw(raw).unwrap_err().to_string();
+        assert!(error.contains("containers.socket"), "{error}");
+        assert!(toml::from_str::<RawConfig>("[containers]\nsockett = \"auto\"").is_err());
     }
 
     #[test]

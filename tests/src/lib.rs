@@ -76,10 +76,11 @@ pub fn agent_config(
     config.controller = Some(controller.to_string());
     config.interval = interval;
     config.heartbeat = Duration::from_millis(500);
-    // Only system metrics by default, so tests can count reports; tests of the storage and
-    // database collectors switch them on.
+    // Only system metrics by default, so tests can count reports; tests of the storage,
+    // database and container collectors switch them on.
     config.storage.enabled = false;
     config.databases.enabled = false;
+    config.containers.enabled = false;
     config
 }
 

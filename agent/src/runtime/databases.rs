@@ -22,7 +22,9 @@ pub(super) async fn collector_loop(state: Arc<AgentState>, mut shutdown: watch::
             _ = shutdown.changed() => return,
             _ = tick.tick() => {}
         }
-        let instances = match databases::collect(&config, &[], &remembered).await {
+        // Containers' published ports, as of the container loop's latest inventory.
+        let container_ports = state.container_ports.borrow().clone();
+        let instances = match databases::collect(&config, &container_ports, &remembered).await {
             Ok(instances) => instances,
             Err(error) => {
                 tracing::warn!(error = format!("{error:#}"), "Database discovery failed.");

@@ -1,8 +1,9 @@
-//! The running agent: collector loops that spool reports ([`system`], [`storage`], `databases`), a
-//! connection loop that keeps one QUIC connection to the controller ([`connection`]), and the
-//! status file that `unity-agent status` reads.
+//! The running agent: collector loops that spool reports (`system`, [`storage`], `databases`,
+//! [`containers`]), a connection loop that keeps one QUIC connection to the controller
+//! (`connection`), and the status file that `unity-agent status` reads.
 
 mod connection;
+pub mod containers;
 mod databases;
 pub mod storage;
 mod system;
@@ -48,6 +49,9 @@ pub struct AgentState {
     pub spooled: Notify,
     pub status: Mutex<Status>,
     pub collect_requests: mpsc::Sender<CollectRequest>,
+    /// The published ports of running containers, from the container loop's latest
+    /// inventory; database discovery probes them.
+    pub container_ports: watch::Sender<Vec<crate::collect::databases::ContainerPorts>>,
 }
 
 impl AgentState {
@@ -125,6 +129,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningAgent> {
             ..Status::default()
         }),
         collect_requests,
+        container_ports: watch::Sender::new(Vec::new()),
     });
     let (shutdown, shutdown_rx) = watch::channel(false);
     let tasks = vec![
@@ -135,6 +140,10 @@ pub async fn start(config: Config) -> anyhow::Result<RunningAgent> {
         )),
         tokio::spawn(storage::collector_loop(state.clone(), shutdown_rx.clone())),
         tokio::spawn(databases::collector_loop(
+            state.clone(),
+            shutdown_rx.clone(),
+        )),
+        tokio::spawn(containers::collector_loop(
             state.clone(),
             shutdown_rx.clone(),
         )),

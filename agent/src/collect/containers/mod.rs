@@ -1,0 +1,79 @@
+//! Container inventory: every container the host's Docker or Podman engine knows, with its
+//! image, state, health, restart policy, ports, mounts, networks, labels and resource usage,
+//! read from the Docker Engine API socket through bollard (Podman serves the same API).
+//!
+//! - [`engine`]: finds the socket (config, `DOCKER_HOST`, well-known paths), connects, tells
+//!   Docker from Podman.
+//! - [`inventory`]: pure; bollard's inspect / image-inspect responses in, model out.
+//! - [`stats`]: pure; one stats response (and an optional earlier CPU reading) in, usage out.
+//! - [`events`]: the event stream; the mapping to [`ContainerEvent`] is pure.
+//! - [`run`]: one collection (list, inspect, image inspect, stats), bounded and never failing:
+//!   problems end up in [`ContainerInventory::error`].
+//! - [`samples`]: pure; the inventory as time series.
+//!
+//! See `docs/containers.md`.
+//!
+//! [`ContainerEvent`]: unity_shared::model::container::ContainerEvent
+//! [`ContainerInventory::error`]: unity_shared::model::container::ContainerInventory
+
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+pub mod engine;
+pub mod events;
+pub mod inventory;
+pub mod run;
+pub mod samples;
+pub mod stats;
+
+#[cfg(test)]
+mod live_event_tests;
+#[cfg(test)]
+mod live_tests;
+#[cfg(test)]
+mod tests;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub use engine::{connect, Engine, EngineError};
+pub use run::{collect, collect_with, published_ports, StatsMemory};
+
+/// Where the engine's API socket is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SocketSetting {
+    /// `DOCKER_HOST` (when `unix://`), then the well-known Docker and Podman paths.
+    Auto,
+    /// This path only.
+    Path(PathBuf),
+}
+
+/// Typed `[containers]` settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContainersConfig {
+    /// Collect in the daemon at all.
+    pub enabled: bool,
+    pub socket: SocketSetting,
+    /// How often the daemon collects a full inventory (events come in between).
+    pub interval: Duration,
+    /// Longest one API call may take (the stats call of a running container takes about a
+    /// second on Docker by itself).
+    pub timeout: Duration,
+    /// Read resource usage of running containers (one stats call each).
+    pub stats: bool,
+    /// After an event, wait this long for more before reporting, so that a burst (a compose
+    /// project restarting) becomes one report.
+    pub event_debounce: Duration,
+}
+
+impl Default for ContainersConfig {
+    fn default() -> ContainersConfig {
+        ContainersConfig {
+            enabled: true,
+            socket: SocketSetting::Auto,
+            interval: Duration::from_secs(60),
+            timeout: Duration::from_secs(10),
+            stats: true,
+            event_debounce: Duration::from_secs(1),
+        }
+    }
+}

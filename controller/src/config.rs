@@ -44,6 +44,10 @@ pub struct RawConfig {
     pub session_ttl: Option<String>,
     /// When set, `/metrics` requires `Authorization: Bearer <this token>`.
     pub metrics_token: Option<String>,
+    /// Alert rules and notifiers (`[alerts]`); see `docs/alerts.md`.
+    pub alerts: Option<crate::alerts::config::RawAlerts>,
+    /// Container update detection (`[updates]`); see `docs/updates.md`.
+    pub updates: Option<crate::updates::settings::RawUpdates>,
 }
 
 /// How the dashboard and API are served.
@@ -81,6 +85,8 @@ pub struct Config {
     pub api_tls: ApiTls,
     pub session_ttl: Duration,
     pub metrics_token: Option<Secret>,
+    pub alerts: crate::alerts::config::AlertsConfig,
+    pub updates: crate::updates::settings::UpdatesConfig,
 }
 
 /// A configuration value that cannot be used.
@@ -206,6 +212,11 @@ impl Config {
             .metrics_token
             .filter(|token| !token.is_empty())
             .map(Secret);
+        let stale_after = duration("stale_after", raw.stale_after.as_deref(), "2m")?;
+        let alerts = crate::alerts::config::AlertsConfig::from_raw(
+            raw.alerts.unwrap_or_default(),
+            stale_after,
+        )?;
         let config = Config {
             api_tls,
             session_ttl: duration("session_ttl", raw.session_ttl.as_deref(), "12h")?,
@@ -223,7 +234,11 @@ impl Config {
             )?,
             token_ttl: duration("token_ttl", raw.token_ttl.as_deref(), "1h")?,
             retention: duration("retention", raw.retention.as_deref(), "90d")?,
-            stale_after: duration("stale_after", raw.stale_after.as_deref(), "2m")?,
+            stale_after,
+            alerts,
+            updates: crate::updates::settings::UpdatesConfig::from_raw(
+                raw.updates.unwrap_or_default(),
+            )?,
             max_frame_bytes,
         };
         if config.certificate_lifetime < Duration::from_secs(2) {

@@ -2,6 +2,7 @@
 //! durable storage of their history, the dashboard and REST API, and the operator's CLI.
 
 pub mod admin;
+pub mod alerts;
 pub mod api;
 pub mod ca;
 pub mod cli;
@@ -11,4 +12,5 @@ pub mod quickstart;
 pub mod service;
 pub mod storage;
 pub mod transport;
+pub mod updates;
 pub mod web;

@@ -30,6 +30,8 @@ pub struct Context {
     pub revocations: Revocations,
     pub hub: Hub,
     pub ingest: ingest::IngestHandle,
+    /// Container update checks (one run at a time; the loop and the API share it).
+    pub update_watch: crate::updates::watch::UpdateWatch,
 }
 
 /// Opens the CA and the database (blocking work, run off the async threads).
@@ -84,6 +86,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningController> {
         revocations,
         hub: Hub::default(),
         ingest,
+        update_watch: crate::updates::watch::UpdateWatch::new(),
     });
     let server_config = transport::server_config(&context)?;
     let endpoint = quinn::Endpoint::server(server_config, context.config.listen)
@@ -94,6 +97,8 @@ pub async fn start(config: Config) -> anyhow::Result<RunningController> {
         context.clone(),
     ))];
     tasks.push(tokio::spawn(housekeeping(context.clone())));
+    tasks.push(crate::alerts::spawn(context.clone()));
+    tasks.push(crate::updates::watch::spawn(context.clone()));
     match admin::serve(context.clone()).await {
         Ok(task) => tasks.push(task),
         Err(error) => {
@@ -190,5 +195,6 @@ pub async fn offline_context(config: Config) -> anyhow::Result<Arc<Context>> {
         revocations,
         hub: Hub::default(),
         ingest,
+        update_watch: crate::updates::watch::UpdateWatch::new(),
     }))
 }

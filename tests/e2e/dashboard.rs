@@ -42,6 +42,11 @@ async fn browser_logs_in_sees_a_drawn_chart_creates_a_join_token_and_logs_out() 
         let text = browser.text(&table).await?;
         assert!(text.contains(agent_id.as_str()), "{text}");
         assert!(text.contains("online"), "{text}");
+        // The open-alerts section renders (its content depends on this machine's disks).
+        let alerts = browser.find("[data-section=alerts]").await?;
+        let alerts_text = browser.text(&alerts).await?;
+        assert!(alerts_text.contains("open"), "{alerts_text}");
+        browser.find("#open-alerts").await?;
 
         // Host page: the CPU chart is drawn by uPlot with data points.
         browser.goto(&format!("{base}/hosts/{agent_id}?range=1h")).await?;

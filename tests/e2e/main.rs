@@ -3,7 +3,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
 
+mod alerts;
 mod api;
+mod containers;
 mod dashboard;
 mod databases;
 mod durability;

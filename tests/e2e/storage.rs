@@ -30,7 +30,7 @@ fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
 
 /// Fake tools: one failing SATA drive (304 reallocated sectors), one healthy NVMe drive, a
 /// degraded ZFS pool and a degraded md RAID5 that is recovering.
-fn fake_host(dir: &Path) -> PathBuf {
+pub(crate) fn fake_host(dir: &Path) -> PathBuf {
     let sata = testdata(
         "smart",
         "smartctl-exporter-sat-seagate-st3500418as-realloc304.json",

@@ -129,6 +129,15 @@ pub fn render(ctx: &Context) -> Result<String, ApiError> {
             families.entry(name).or_default().push(line);
         }
     }
+    for (severity, n_open) in super::alerts::open_counts(ctx)? {
+        families
+            .entry("unity_alerts_open".into())
+            .or_default()
+            .push(format!(
+                "unity_alerts_open{{severity=\"{}\"}} {n_open}",
+                severity.as_str()
+            ));
+    }
     let mut text = String::new();
     for (name, lines) in families {
         let kind = if name.ends_with("_total") {
@@ -143,6 +152,7 @@ pub fn render(ctx: &Context) -> Result<String, ApiError> {
             "unity_host_last_seen_timestamp_seconds" => {
                 "When the controller last heard from the host."
             }
+            "unity_alerts_open" => "Open alerts by severity.",
             _ => "Latest value reported by the Unity agent.",
         };
         let _ = writeln!(text, "# HELP {name} {help}");

@@ -6,12 +6,15 @@
 //! login rate limit. Every error becomes a response in exactly one place: [`ApiError`]'s
 //! `IntoResponse`.
 
+pub mod alerts;
 pub mod auth;
 pub mod execute;
+pub mod host_state;
 pub mod metrics;
 pub mod openapi;
 pub mod read;
 mod tls;
+pub mod updates;
 pub mod write;
 
 use crate::service::Context;
@@ -20,7 +23,7 @@ use axum::extract::rejection::{FormRejection, JsonRejection, PathRejection, Quer
 use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Request};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use axum::Router;
 use serde::de::DeserializeOwned;
 use std::net::SocketAddr;
@@ -231,9 +234,28 @@ pub fn router(state: AppState) -> Router {
         .route("/logout", post(auth::logout))
         .route("/session", get(auth::session))
         .route("/openapi.json", get(openapi::document))
+        .route("/alerts", get(alerts::alerts))
         .route("/hosts", get(read::hosts))
         .route("/hosts/{agent_id}", get(read::host))
         .route("/hosts/{agent_id}/series", get(read::series))
+        .route("/hosts/{agent_id}/storage", get(host_state::storage))
+        .route("/hosts/{agent_id}/databases", get(host_state::databases))
+        .route("/hosts/{agent_id}/containers", get(host_state::containers))
+        .route(
+            "/hosts/{agent_id}/update-policy",
+            get(updates::host_policy).put(updates::set_host_policy),
+        )
+        .route(
+            "/hosts/{agent_id}/containers/{name}/update-policy",
+            get(updates::container_policy).put(updates::set_container_policy),
+        )
+        .route("/updates", get(updates::list))
+        .route("/updates/check", post(updates::check_now))
+        .route("/registries", get(updates::registries))
+        .route(
+            "/registries/{registry}",
+            put(updates::set_registry).delete(updates::delete_registry),
+        )
         .route("/hosts/{agent_id}/query", get(read::query))
         .route(
             "/hosts/{agent_id}/revoke",

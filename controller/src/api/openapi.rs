@@ -64,6 +64,22 @@ const OPERATIONS: &[Operation] = &[
     ),
     op(
         "get",
+        "/api/v1/alerts",
+        "Alerts (open by default), most severe and newest first",
+        Access::User,
+        &[
+            ("state", "open (default), resolved or all", false),
+            ("host", "Only this host's alerts (agent id)", false),
+            (
+                "limit",
+                "Resolved alerts at most, newest first (default 100, at most 1000)",
+                false,
+            ),
+        ],
+        None,
+    ),
+    op(
+        "get",
         "/api/v1/hosts",
         "Every host with status (online, stale, offline, revoked) and last seen",
         Access::User,
@@ -75,6 +91,102 @@ const OPERATIONS: &[Operation] = &[
         "/api/v1/hosts/{agent_id}",
         "One host: status, latest values, collector sections",
         Access::User,
+        &[],
+        None,
+    ),
+    op(
+        "get",
+        "/api/v1/hosts/{agent_id}/storage",
+        "The host's newest storage state: SMART disks with verdicts, ZFS pools, md arrays, stack",
+        Access::User,
+        &[],
+        None,
+    ),
+    op(
+        "get",
+        "/api/v1/hosts/{agent_id}/databases",
+        "The host's newest database instances with availability and health",
+        Access::User,
+        &[],
+        None,
+    ),
+    op(
+        "get",
+        "/api/v1/hosts/{agent_id}/containers",
+        "The host's containers, recent runtime events and update checks",
+        Access::User,
+        &[],
+        None,
+    ),
+    op(
+        "get",
+        "/api/v1/hosts/{agent_id}/update-policy",
+        "The host's update-policy override (settings: mode, level, include, exclude, transform, cooldown, pin)",
+        Access::User,
+        &[],
+        None,
+    ),
+    op(
+        "put",
+        "/api/v1/hosts/{agent_id}/update-policy",
+        "Set the host's update-policy override; empty settings remove it",
+        Access::Admin,
+        &[],
+        Some(policy_body),
+    ),
+    op(
+        "get",
+        "/api/v1/hosts/{agent_id}/containers/{name}/update-policy",
+        "A container's explicit update-policy override (wins over labels and host)",
+        Access::User,
+        &[],
+        None,
+    ),
+    op(
+        "put",
+        "/api/v1/hosts/{agent_id}/containers/{name}/update-policy",
+        "Set a container's update-policy override; empty settings remove it",
+        Access::Admin,
+        &[],
+        Some(policy_body),
+    ),
+    op(
+        "get",
+        "/api/v1/updates",
+        "The newest update check per container",
+        Access::User,
+        &[("status", "update (default), error or all", false)],
+        None,
+    ),
+    op(
+        "post",
+        "/api/v1/updates/check",
+        "Check every container for updates now and wait for the result",
+        Access::Admin,
+        &[],
+        None,
+    ),
+    op(
+        "get",
+        "/api/v1/registries",
+        "Registries with stored credentials (never the secret)",
+        Access::Admin,
+        &[],
+        None,
+    ),
+    op(
+        "put",
+        "/api/v1/registries/{registry}",
+        "Store a registry's credentials, encrypted",
+        Access::Admin,
+        &[],
+        Some(registry_body),
+    ),
+    op(
+        "delete",
+        "/api/v1/registries/{registry}",
+        "Forget a registry's credentials",
+        Access::Admin,
         &[],
         None,
     ),
@@ -261,6 +373,20 @@ fn user_body() -> Value {
     ]);
     schema["properties"]["role"]["enum"] = json!(["admin", "viewer"]);
     schema
+}
+
+fn policy_body() -> Value {
+    let mut schema = object(&[("settings", "object", true)]);
+    schema["properties"]["settings"]["additionalProperties"] = json!({ "type": "string" });
+    schema
+}
+
+fn registry_body() -> Value {
+    object(&[
+        ("username", "string", true),
+        ("secret", "string", true),
+        ("plain_http", "boolean", false),
+    ])
 }
 
 fn api_token_body() -> Value {

@@ -60,9 +60,39 @@ pub struct DetectedUpdate {
     pub held_back: Option<String>,
 }
 
+/// Where an update-policy override applies. The controller-wide default comes from the
+/// configuration file; container labels sit between host and container overrides.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PolicyScope {
+    Host { agent_id: String },
+    Container { agent_id: String, container: String },
+}
+
+impl PolicyScope {
+    fn key(&self) -> Vec<u8> {
+        match self {
+            PolicyScope::Host { agent_id } => format!("host\0{agent_id}").into_bytes(),
+            PolicyScope::Container {
+                agent_id,
+                container,
+            } => format!("container\0{agent_id}\0{container}").into_bytes(),
+        }
+    }
+}
+
+/// An update-policy override: policy keys (`mode`, `level`, `include`, `exclude`,
+/// `transform`, `cooldown`, `pin`) and their values as written, validated before storing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyOverride {
+    pub scope: PolicyScope,
+    pub settings: Vec<(String, String)>,
+}
+
 pub struct Containers {
     events: sled::Tree,
     checks: sled::Tree,
+    policies: sled::Tree,
 }
 
 fn encode<T: Serialize>(tree: &'static str, record: &T) -> Result<Vec<u8>, StorageError> {
@@ -127,6 +157,7 @@ impl Containers {
         Ok(Containers {
             events: db.open_tree("container_events")?,
             checks: db.open_tree("update_checks")?,
+            policies: db.open_tree("update_policies")?,
         })
     }
 
@@ -235,6 +266,37 @@ impl Containers {
     }
 }
 
+impl Containers {
+    /// Stores an override (replacing the scope's previous one), or removes it when `settings`
+    /// is empty. Flushed: an operator's change must survive a crash.
+    pub fn put_policy(&self, policy: &PolicyOverride) -> Result<(), StorageError> {
+        if policy.settings.is_empty() {
+            self.policies.remove(policy.scope.key())?;
+        } else {
+            self.policies
+                .insert(policy.scope.key(), encode("update_policies", policy)?)?;
+        }
+        self.policies.flush()?;
+        Ok(())
+    }
+
+    pub fn policy(&self, scope: &PolicyScope) -> Result<Option<PolicyOverride>, StorageError> {
+        self.policies
+            .get(scope.key())?
+            .map(|bytes| decode("update_policies", &bytes))
+            .transpose()
+    }
+
+    /// Every stored override.
+    pub fn policies(&self) -> Result<Vec<PolicyOverride>, StorageError> {
+        self.policies
+            .iter()
+            .values()
+            .map(|value| decode("update_policies", &value?))
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -280,6 +342,39 @@ mod tests {
         assert_eq!(kept.len(), MAX_EVENTS_PER_AGENT);
         assert_eq!(kept[0].at_ms, 100 + MAX_EVENTS_PER_AGENT as i64 + 19);
         assert_eq!(containers.recent_events(&b, 10).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn policy_overrides_are_kept_per_scope_and_removed_when_empty() {
+        let (_dir, containers) = containers();
+        let host = PolicyScope::Host {
+            agent_id: "a".into(),
+        };
+        let web = PolicyScope::Container {
+            agent_id: "a".into(),
+            container: "web".into(),
+        };
+        let set = |scope: &PolicyScope, settings: &[(&str, &str)]| PolicyOverride {
+            scope: scope.clone(),
+            settings: settings
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        };
+        containers
+            .put_policy(&set(&host, &[("mode", "notify")]))
+            .unwrap();
+        containers
+            .put_policy(&set(&web, &[("pin", "true")]))
+            .unwrap();
+        assert_eq!(
+            containers.policy(&web).unwrap().unwrap().settings,
+            vec![("pin".to_string(), "true".to_string())]
+        );
+        assert_eq!(containers.policies().unwrap().len(), 2);
+        containers.put_policy(&set(&web, &[])).unwrap();
+        assert_eq!(containers.policy(&web).unwrap(), None);
+        assert!(containers.policy(&host).unwrap().is_some());
     }
 
     #[test]

@@ -1,12 +1,14 @@
 //! Storage: the only module that touches sled.
 //!
 //! [`Store`] opens one sled database holding the agent registry ([`registry`]), the
-//! dashboard's users, sessions, API tokens and audit log ([`auth`]) and the time-series history
-//! ([`series`]). Everything above this module sees typed records only, so
-//! the engine stays replaceable.
+//! dashboard's users, sessions, API tokens and audit log ([`auth`]), open and resolved alerts
+//! ([`alerts`]) and the time-series history ([`series`]). Everything above this module sees
+//! typed records only, so the engine stays replaceable.
 
+pub mod alerts;
 pub mod auth;
 pub mod containers;
+pub mod credentials;
 pub mod registry;
 pub mod series;
 
@@ -31,7 +33,10 @@ pub struct Store {
     db: sled::Db,
     pub registry: registry::Registry,
     pub auth: auth::Auth,
+    pub alerts: alerts::Alerts,
     pub containers: containers::Containers,
+    /// Sealed registry credentials for update detection.
+    pub credentials: credentials::CredentialStore,
     pub series: series::SeriesStore,
 }
 
@@ -65,13 +70,17 @@ impl Store {
         };
         let registry = registry::Registry::open(&db)?;
         let auth = auth::Auth::open(&db)?;
+        let alerts = alerts::Alerts::open(&db)?;
         let containers = containers::Containers::open(&db)?;
+        let credentials = credentials::CredentialStore::open(&db)?;
         let series = series::SeriesStore::open(&db, options)?;
         Ok(Store {
             db,
             registry,
             auth,
+            alerts,
             containers,
+            credentials,
             series,
         })
     }

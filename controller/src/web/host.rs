@@ -3,6 +3,7 @@
 //! reported yet" until the host reports it.
 
 use super::{ago, badge, datetime, esc, human_value, layout, PageCaller};
+use crate::api::host_state::containers_view;
 use crate::api::read::{host_detail, parse_agent_id, LatestValue, SECTIONS};
 use crate::api::{blocking, ApiError, ApiPath, ApiQuery, AppState};
 use crate::service::now_ms;
@@ -150,14 +151,20 @@ pub async fn page(
         )));
     }
     let agent_id = parse_agent_id(&agent_id)?;
-    let (detail, storage, databases) = blocking(&state.ctx, move |ctx| {
+    let (detail, storage, databases, containers) = blocking(&state.ctx, move |ctx| {
         let detail = host_detail(ctx, &agent_id)?;
         let registry = &ctx.store.registry;
         let storage: Option<(i64, StorageState)> =
             registry.latest(&agent_id, StateKind::Storage)?;
         let databases: Option<(i64, Vec<DatabaseInstance>)> =
             registry.latest(&agent_id, StateKind::Databases)?;
-        Ok((detail, storage.map(|(_, s)| s), databases.map(|(_, d)| d)))
+        let containers = containers_view(ctx, &agent_id)?;
+        Ok((
+            detail,
+            storage.map(|(_, s)| s),
+            databases.map(|(_, d)| d),
+            containers,
+        ))
     })
     .await?;
     let host = &detail.host;
@@ -174,6 +181,15 @@ pub async fn page(
         ago(host.last_seen_ms, now),
         datetime(host.certificate_not_after * 1000),
     );
+    let host_id = host.agent_id.clone();
+    let open_alerts = blocking(&state.ctx, move |ctx| {
+        crate::api::alerts::list(ctx, crate::api::alerts::Which::Open, Some(&host_id), 1)
+    })
+    .await?;
+    if !open_alerts.is_empty() {
+        body.push_str("<h2 id=\"open-alerts\">Open alerts</h2>");
+        body.push_str(&super::alerts::table(&open_alerts, now, false));
+    }
     body.push_str("<nav class=\"ranges\" id=\"ranges\">");
     for option in RANGES {
         let class = if *option == range {
@@ -251,6 +267,14 @@ data-title=\"{title}\" data-metric=\"{metric}\" data-labels=\"{labels}\" data-ra
             ("databases", _, Some(instances)) if !instances.is_empty() => {
                 Some(super::state::databases(instances))
             }
+            ("containers", _, _) => containers.inventory.as_ref().map(|inventory| {
+                super::containers::panel(
+                    inventory,
+                    &containers.update_checks,
+                    &containers.recent_events,
+                    now,
+                )
+            }),
             _ => None,
         };
         let reported = section.reported || typed.is_some();

@@ -6,10 +6,13 @@
 //! that changes something carries the session's CSRF token.
 
 mod agents;
+mod alerts;
+mod containers;
 mod host;
 mod overview;
 mod settings;
 mod state;
+mod updates;
 
 use crate::api::auth::{self, Caller};
 use crate::api::{ApiError, ApiForm, AppState, ClientAddr};
@@ -60,6 +63,8 @@ pub fn router() -> Router<AppState> {
         .route("/logout", post(logout_form))
         .route("/hosts/{agent_id}", get(host::page))
         .route("/agents", get(agents::page))
+        .route("/updates", get(updates::page))
+        .route("/updates/check", post(updates::check_now))
         .route("/agents/tokens", post(agents::create_token))
         .route("/agents/{agent_id}/revoke", post(agents::revoke))
         .route("/settings", get(settings::page))
@@ -206,13 +211,14 @@ pub fn layout(title: &str, caller: &Caller, active: &str, body: &str) -> Html<St
 <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
 <title>{title} · Unity</title>\
 <link rel=\"stylesheet\" href=\"/assets/vendor/uPlot.min.css\"><link rel=\"stylesheet\" href=\"/assets/app.css\">\
-</head><body><header><nav><span class=\"brand\">Unity</span>{overview}{agents}{settings}</nav>\
+</head><body><header><nav><span class=\"brand\">Unity</span>{overview}{updates}{agents}{settings}</nav>\
 <form method=\"post\" action=\"/logout\" class=\"logout\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
 <span class=\"who\">{user} ({role})</span><button type=\"submit\" id=\"logout\">Log out</button></form></header>\
 <main>{body}</main>\
 <script src=\"/assets/vendor/uPlot.iife.min.js\"></script><script src=\"/assets/app.js\"></script></body></html>",
         title = esc(title),
         overview = nav_item("/", "Overview", "overview"),
+        updates = nav_item("/updates", "Updates", "updates"),
         agents = nav_item("/agents", "Agents", "agents"),
         settings = nav_item("/settings", "Settings", "settings"),
         csrf = esc(caller.csrf_token()),

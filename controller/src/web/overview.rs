@@ -1,11 +1,14 @@
 //! The overview page: every host with its status and last-seen time, counts per status, and
-//! the health roll-up of the collector sections (disks, pools, arrays, databases, containers).
+//! the health roll-up of the collector sections (disks, pools, arrays, databases, containers)
+//! and the open alerts.
 
 use super::{ago, badge, esc, layout, url_segment, PageCaller};
 use crate::admin;
+use crate::api::alerts::Which;
 use crate::api::{blocking, ApiError, AppState};
 use crate::health::HealthRollup;
 use crate::service::now_ms;
+use crate::storage::alerts::Severity;
 use axum::extract::State;
 use axum::response::Html;
 use std::fmt::Write as _;
@@ -15,7 +18,11 @@ pub async fn page(
     State(state): State<AppState>,
     caller: PageCaller,
 ) -> Result<Html<String>, ApiError> {
-    let hosts = blocking(&state.ctx, |ctx| Ok(admin::hosts(ctx)?)).await?;
+    let (hosts, open_alerts) = blocking(&state.ctx, |ctx| {
+        let alerts = crate::api::alerts::list(ctx, Which::Open, None, 1)?;
+        Ok((admin::hosts(ctx)?, alerts))
+    })
+    .await?;
     let mut health = HealthRollup::default();
     for host in &hosts {
         health.merge(&host.health);
@@ -57,7 +64,22 @@ pub async fn page(
             counts.ok, counts.warning, counts.failing
         );
     }
-    body.push_str("<div class=\"stat muted\" data-section=\"alerts\"><b>alerts</b> alert rules are not available yet</div></section>");
+    let n_critical = open_alerts
+        .iter()
+        .filter(|alert| alert.severity == Severity::Critical)
+        .count();
+    let class = match (n_critical, open_alerts.len()) {
+        (0, 0) => "online",
+        (0, _) => "stale",
+        _ => "offline",
+    };
+    let _ = write!(
+        body,
+        "<div class=\"stat {class}\" data-section=\"alerts\"><b>alerts</b> {} open · {n_critical} critical</div></section>",
+        open_alerts.len()
+    );
+    body.push_str("<h2 id=\"open-alerts\">Open alerts</h2>");
+    body.push_str(&super::alerts::table(&open_alerts, now, true));
     body.push_str("<h2>Hosts</h2>");
     if hosts.is_empty() {
         body.push_str(

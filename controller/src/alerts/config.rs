@@ -1,0 +1,291 @@
+//! The `[alerts]` section of the controller's TOML: [`RawAlerts`] as written (every key
+//! optional, defaults documented in `docs/alerts.md` and `packaging/controller.toml`), and
+//! [`AlertsConfig`], validated and typed.
+
+use crate::config::{ConfigError, Secret};
+use crate::storage::alerts::Severity;
+use serde::Deserialize;
+use std::time::Duration;
+
+/// File systems that are full by design (read-only images) or mirror another one (overlay).
+pub const DEFAULT_IGNORED_FS_TYPES: &[&str] =
+    &["squashfs", "iso9660", "udf", "erofs", "cramfs", "overlay"];
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAlerts {
+    /// How often the rules run, e.g. "30s".
+    pub interval: Option<String>,
+    /// How long a condition must stay absent before its alert resolves, e.g. "2m".
+    pub resolve_after: Option<String>,
+    /// A host not heard from for this long is offline; default: `stale_after`.
+    pub offline_after: Option<String>,
+    /// Filesystem use (percent) that raises a warning; default 90.
+    pub filesystem_warning_percent: Option<f64>,
+    /// Filesystem use (percent) that raises a critical alert; default 95.
+    pub filesystem_critical_percent: Option<f64>,
+    /// Filesystem types never checked for fullness.
+    pub filesystem_ignore_types: Option<Vec<String>>,
+    /// How long resolved alerts are kept, e.g. "90d".
+    pub history_retention: Option<String>,
+    /// How many resolved alerts are kept at most.
+    pub history_max: Option<usize>,
+    /// The dashboard's address as people reach it, for links in notifications.
+    pub dashboard_url: Option<String>,
+    /// Delivery attempts per notification before giving up.
+    pub notify_attempts: Option<u32>,
+    #[serde(default)]
+    pub webhook: Vec<RawWebhook>,
+    #[serde(default)]
+    pub ntfy: Vec<RawNtfy>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWebhook {
+    /// Where the JSON is POSTed; may carry a token, so it is never logged.
+    pub url: String,
+    /// "warning" (default) or "critical".
+    pub min_severity: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNtfy {
+    /// The ntfy server; default "https://ntfy.sh".
+    pub server: Option<String>,
+    pub topic: String,
+    /// An access token (`Authorization: Bearer`), never logged.
+    pub token: Option<String>,
+    /// "warning" (default) or "critical".
+    pub min_severity: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct AlertsConfig {
+    pub interval: Duration,
+    pub resolve_after: Duration,
+    pub offline_after: Duration,
+    pub filesystem_warning_percent: f64,
+    pub filesystem_critical_percent: f64,
+    pub filesystem_ignore_types: Vec<String>,
+    pub history_retention: Duration,
+    pub history_max: usize,
+    pub dashboard_url: Option<String>,
+    pub notify_attempts: u32,
+    pub webhooks: Vec<WebhookConfig>,
+    pub ntfy: Vec<NtfyConfig>,
+}
+
+#[derive(Debug, Clone)]
+pub struct WebhookConfig {
+    pub url: Secret,
+    pub min_severity: Severity,
+}
+
+#[derive(Debug, Clone)]
+pub struct NtfyConfig {
+    /// The topic's full URL, `<server>/<topic>`; the topic name is a secret of sorts.
+    pub url: Secret,
+    pub token: Option<Secret>,
+    pub min_severity: Severity,
+}
+
+fn invalid(key: &'static str, value: impl Into<String>, message: &str) -> ConfigError {
+    ConfigError::Invalid {
+        key,
+        value: value.into(),
+        message: message.to_owned(),
+    }
+}
+
+fn duration(
+    key: &'static str,
+    value: Option<&str>,
+    default: &str,
+) -> Result<Duration, ConfigError> {
+    let text = value.unwrap_or(default);
+    humantime::parse_duration(text).map_err(|error| invalid(key, text, &error.to_string()))
+}
+
+fn severity(key: &'static str, value: Option<&str>) -> Result<Severity, ConfigError> {
+    match value.unwrap_or("warning") {
+        "warning" => Ok(Severity::Warning),
+        "critical" => Ok(Severity::Critical),
+        other => Err(invalid(key, other, "expected \"warning\" or \"critical\"")),
+    }
+}
+
+/// Checks that `text` is an absolute http(s) URL. The value is not echoed: it may hold a token.
+fn http_url(key: &'static str, text: &str) -> Result<(), ConfigError> {
+    match reqwest::Url::parse(text) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => Ok(()),
+        Ok(_) => Err(invalid(
+            key,
+            "<redacted>",
+            "expected an http:// or https:// URL",
+        )),
+        Err(error) => Err(invalid(key, "<redacted>", &format!("not a URL: {error}"))),
+    }
+}
+
+impl AlertsConfig {
+    pub fn from_raw(raw: RawAlerts, stale_after: Duration) -> Result<AlertsConfig, ConfigError> {
+        let interval = duration("alerts.interval", raw.interval.as_deref(), "30s")?;
+        if interval < Duration::from_millis(100) {
+            return Err(invalid(
+                "alerts.interval",
+                format!("{interval:?}"),
+                "must be at least 100ms",
+            ));
+        }
+        let warning = raw.filesystem_warning_percent.unwrap_or(90.0);
+        let critical = raw.filesystem_critical_percent.unwrap_or(95.0);
+        if !(0.0..=100.0).contains(&warning)
+            || !(0.0..=100.0).contains(&critical)
+            || warning > critical
+        {
+            return Err(invalid(
+                "alerts.filesystem_warning_percent",
+                format!("{warning} / {critical}"),
+                "percentages between 0 and 100, warning at most critical",
+            ));
+        }
+        if let Some(url) = &raw.dashboard_url {
+            http_url("alerts.dashboard_url", url)?;
+        }
+        let webhooks = raw
+            .webhook
+            .into_iter()
+            .map(|webhook| {
+                http_url("alerts.webhook.url", &webhook.url)?;
+                Ok(WebhookConfig {
+                    url: Secret(webhook.url),
+                    min_severity: severity(
+                        "alerts.webhook.min_severity",
+                        webhook.min_severity.as_deref(),
+                    )?,
+                })
+            })
+            .collect::<Result<_, ConfigError>>()?;
+        let ntfy = raw
+            .ntfy
+            .into_iter()
+            .map(|ntfy| {
+                let topic = ntfy.topic.trim_matches('/');
+                if topic.is_empty() || topic.contains(['/', '?', '#', ' ']) {
+                    return Err(invalid(
+                        "alerts.ntfy.topic",
+                        "<redacted>",
+                        "expected a topic name",
+                    ));
+                }
+                let server = ntfy.server.as_deref().unwrap_or("https://ntfy.sh");
+                http_url("alerts.ntfy.server", server)?;
+                Ok(NtfyConfig {
+                    url: Secret(format!("{}/{topic}", server.trim_end_matches('/'))),
+                    token: ntfy.token.filter(|token| !token.is_empty()).map(Secret),
+                    min_severity: severity(
+                        "alerts.ntfy.min_severity",
+                        ntfy.min_severity.as_deref(),
+                    )?,
+                })
+            })
+            .collect::<Result<_, ConfigError>>()?;
+        Ok(AlertsConfig {
+            interval,
+            resolve_after: duration("alerts.resolve_after", raw.resolve_after.as_deref(), "2m")?,
+            offline_after: match raw.offline_after.as_deref() {
+                Some(text) => duration("alerts.offline_after", Some(text), "")?,
+                None => stale_after,
+            },
+            filesystem_warning_percent: warning,
+            filesystem_critical_percent: critical,
+            filesystem_ignore_types: raw.filesystem_ignore_types.unwrap_or_else(|| {
+                DEFAULT_IGNORED_FS_TYPES
+                    .iter()
+                    .map(|t| (*t).to_owned())
+                    .collect()
+            }),
+            history_retention: duration(
+                "alerts.history_retention",
+                raw.history_retention.as_deref(),
+                "90d",
+            )?,
+            history_max: raw.history_max.unwrap_or(1000),
+            dashboard_url: raw.dashboard_url,
+            notify_attempts: raw.notify_attempts.unwrap_or(6).max(1),
+            webhooks,
+            ntfy,
+        })
+    }
+
+    /// How many notifiers are configured, for the startup log (no URLs: they may hold tokens).
+    pub fn n_notifiers(&self) -> usize {
+        self.webhooks.len() + self.ntfy.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<AlertsConfig, ConfigError> {
+        let raw: RawAlerts = toml::from_str(text).unwrap();
+        AlertsConfig::from_raw(raw, Duration::from_secs(120))
+    }
+
+    #[test]
+    fn defaults() {
+        let config = parse("").unwrap();
+        assert_eq!(config.interval, Duration::from_secs(30));
+        assert_eq!(config.resolve_after, Duration::from_secs(120));
+        assert_eq!(config.offline_after, Duration::from_secs(120));
+        assert_eq!(
+            (
+                config.filesystem_warning_percent,
+                config.filesystem_critical_percent
+            ),
+            (90.0, 95.0)
+        );
+        assert_eq!(config.n_notifiers(), 0);
+    }
+
+    #[test]
+    fn the_section_in_the_controller_file() {
+        let raw: crate::config::RawConfig = toml::from_str(
+            "stale_after = \"5m\"\n[alerts]\nresolve_after = \"10m\"\n[[alerts.webhook]]\nurl = \"http://x/\"\n",
+        )
+        .unwrap();
+        let config = crate::config::Config::from_raw(raw).unwrap();
+        assert_eq!(config.alerts.offline_after, Duration::from_secs(300));
+        assert_eq!(config.alerts.resolve_after, Duration::from_secs(600));
+        assert_eq!(config.alerts.webhooks.len(), 1);
+    }
+
+    #[test]
+    fn notifiers_and_bad_values() {
+        let config = parse(
+            "[[webhook]]\nurl = \"https://hooks.example/x?token=s3cret\"\n\
+             [[ntfy]]\ntopic = \"nas-alerts\"\ntoken = \"tk_1\"\nmin_severity = \"critical\"\n",
+        )
+        .unwrap();
+        assert_eq!(config.ntfy[0].url.0, "https://ntfy.sh/nas-alerts");
+        assert_eq!(config.ntfy[0].min_severity, Severity::Critical);
+        assert!(
+            !format!("{config:?}").contains("s3cret"),
+            "secrets stay out of Debug"
+        );
+        let error = parse("[[webhook]]\nurl = \"ftp://x/s3cret\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("alerts.webhook.url") && !error.contains("s3cret"),
+            "{error}"
+        );
+        assert!(parse("filesystem_warning_percent = 97.0").is_err());
+        assert!(parse("[[ntfy]]\ntopic = \"\"\n").is_err());
+        assert!(parse("[[webhook]]\nurl = \"http://x\"\nmin_severity = \"info\"\n").is_err());
+        assert!(toml::from_str::<RawAlerts>("intervall = \"1s\"").is_err());
+    }
+}

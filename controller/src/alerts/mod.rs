@@ -1,0 +1,247 @@
+//! Alerts: [`rules`] (pure) turn each host's newest state into active conditions; the
+//! evaluation loop here diffs them against the stored alerts (opening new ones, refreshing
+//! open ones, resolving those whose condition has been gone for `resolve_after`), stores the
+//! result through [`crate::storage::alerts`], and hands opened, escalated and resolved alerts
+//! to the [`notify`] workers without waiting for them.
+
+pub mod config;
+pub mod notify;
+pub mod rules;
+
+use crate::admin;
+use crate::service::{now_ms, Context};
+use crate::storage::alerts::AlertRecord;
+use crate::storage::registry::StateKind;
+use rules::{Condition, HostState, RuleConfig};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use unity_shared::model::database::DatabaseInstance;
+use unity_shared::proto::{AgentId, StorageState};
+
+/// What happened to an alert, as notifiers are told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    /// The condition was seen for the first time.
+    Opened,
+    /// An open alert became more severe (warning to critical).
+    Escalated,
+    /// The condition has been gone for `resolve_after`.
+    Resolved,
+}
+
+impl EventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Opened => "opened",
+            EventKind::Escalated => "escalated",
+            EventKind::Resolved => "resolved",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    pub kind: EventKind,
+    pub alert: AlertRecord,
+    pub hostname: String,
+}
+
+/// One step of applying an evaluation to the stored alerts.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    /// A new alert.
+    Open(AlertRecord),
+    /// An open alert seen again (last seen, summary, details and severity refreshed).
+    Refresh {
+        record: AlertRecord,
+        escalated: bool,
+    },
+    /// An open alert whose condition has been absent for `resolve_after`.
+    Resolve { key: String },
+}
+
+impl RuleConfig {
+    pub fn from_config(config: &config::AlertsConfig) -> RuleConfig {
+        RuleConfig {
+            offline_after_ms: config.offline_after.as_millis() as i64,
+            filesystem_warning_percent: config.filesystem_warning_percent,
+            filesystem_critical_percent: config.filesystem_critical_percent,
+            filesystem_ignore_types: config.filesystem_ignore_types.clone(),
+        }
+    }
+}
+
+/// Compares the active conditions with the open alerts. An alert resolves only once its
+/// condition has not been seen for `resolve_after_ms`, so a flapping condition keeps one alert
+/// (and sends one notification) instead of many.
+pub fn diff(
+    open: &[AlertRecord],
+    active: &[Condition],
+    now_ms: i64,
+    resolve_after_ms: i64,
+) -> Vec<Change> {
+    let open_by_key: BTreeMap<&str, &AlertRecord> = open
+        .iter()
+        .map(|alert| (alert.key.as_str(), alert))
+        .collect();
+    let mut changes = Vec::new();
+    let mut seen = BTreeSet::new();
+    for condition in active {
+        if !seen.insert(condition.key.as_str()) {
+            continue;
+        }
+        match open_by_key.get(condition.key.as_str()) {
+            Some(alert) => changes.push(Change::Refresh {
+                escalated: condition.severity > alert.severity,
+                record: AlertRecord {
+                    severity: condition.severity,
+                    summary: condition.summary.clone(),
+                    details: condition.details.clone(),
+                    last_seen_ms: now_ms,
+                    ..(*alert).clone()
+                },
+            }),
+            None => changes.push(Change::Open(AlertRecord {
+                key: condition.key.clone(),
+                agent_id: condition.agent_id.clone(),
+                severity: condition.severity,
+                summary: condition.summary.clone(),
+                details: condition.details.clone(),
+                opened_at_ms: now_ms,
+                last_seen_ms: now_ms,
+                resolved_at_ms: None,
+            })),
+        }
+    }
+    for alert in open {
+        if !seen.contains(alert.key.as_str()) && now_ms - alert.last_seen_ms >= resolve_after_ms {
+            changes.push(Change::Resolve {
+                key: alert.key.clone(),
+            });
+        }
+    }
+    changes
+}
+
+/// Runs the rules over every host, stores the outcome and returns what to notify.
+/// `started_ms` is when the controller started: hosts get that long to reconnect before they
+/// count as offline, unless they were offline already.
+///
+/// Note that this uses blocking I/O.
+pub fn evaluate_once(ctx: &Context, started_ms: i64, now_ms: i64) -> anyhow::Result<Vec<Event>> {
+    let config = &ctx.config.alerts;
+    let rule_config = RuleConfig::from_config(config);
+    let open = ctx.store.alerts.open_alerts()?;
+    let open_keys: BTreeSet<&str> = open.iter().map(|alert| alert.key.as_str()).collect();
+    let hosts = admin::hosts(ctx)?;
+    let mut active = Vec::new();
+    for host in &hosts {
+        let agent_id = AgentId::new(host.agent_id.clone())?;
+        let registry = &ctx.store.registry;
+        let storage: Option<(i64, StorageState)> =
+            registry.latest(&agent_id, StateKind::Storage)?;
+        let databases: Option<(i64, Vec<DatabaseInstance>)> =
+            registry.latest(&agent_id, StateKind::Databases)?;
+        let filesystems = rules::filesystems(&ctx.store.series.latest(agent_id.as_str())?);
+        let offline_key = format!("host/{agent_id}/offline");
+        let last_seen_ms = if host.last_seen_ms <= 0 || open_keys.contains(offline_key.as_str()) {
+            host.last_seen_ms
+        } else {
+            host.last_seen_ms.max(started_ms)
+        };
+        let state = HostState {
+            agent_id: agent_id.as_str(),
+            revoked: host.status == "revoked",
+            last_seen_ms,
+            storage: storage.as_ref().map(|(_, state)| state),
+            databases: databases.as_ref().map(|(_, list)| list.as_slice()),
+            filesystems: &filesystems,
+        };
+        active.extend(rules::evaluate(&state, now_ms, &rule_config));
+    }
+    let hostnames: BTreeMap<&str, &str> = hosts
+        .iter()
+        .map(|host| (host.agent_id.as_str(), host.hostname.as_str()))
+        .collect();
+    let hostname = |agent_id: &str| hostnames.get(agent_id).unwrap_or(&agent_id).to_string();
+    let resolve_after_ms = config.resolve_after.as_millis() as i64;
+    let mut events = Vec::new();
+    for change in diff(&open, &active, now_ms, resolve_after_ms) {
+        match change {
+            Change::Open(record) => {
+                ctx.store.alerts.put_open(&record)?;
+                tracing::info!(key = %record.key, severity = record.severity.as_str(), "Alert opened.");
+                events.push(Event {
+                    kind: EventKind::Opened,
+                    hostname: hostname(&record.agent_id),
+                    alert: record,
+                });
+            }
+            Change::Refresh { record, escalated } => {
+                ctx.store.alerts.put_open(&record)?;
+                if escalated {
+                    events.push(Event {
+                        kind: EventKind::Escalated,
+                        hostname: hostname(&record.agent_id),
+                        alert: record,
+                    });
+                }
+            }
+            Change::Resolve { key } => {
+                if let Some(record) = ctx.store.alerts.resolve(&key, now_ms)? {
+                    tracing::info!(key = %record.key, "Alert resolved.");
+                    events.push(Event {
+                        kind: EventKind::Resolved,
+                        hostname: hostname(&record.agent_id),
+                        alert: record,
+                    });
+                }
+            }
+        }
+    }
+    let cutoff = now_ms - config.history_retention.as_millis() as i64;
+    ctx.store.alerts.prune_history(cutoff, config.history_max)?;
+    if !events.is_empty() {
+        ctx.store.flush()?;
+    }
+    Ok(events)
+}
+
+/// Starts the evaluation loop (every `alerts.interval`) with its notifiers.
+pub fn spawn(ctx: Arc<Context>) -> tokio::task::JoinHandle<()> {
+    let dispatcher = match notify::Dispatcher::start(&ctx.config.alerts) {
+        Ok(dispatcher) => dispatcher,
+        Err(error) => {
+            tracing::error!(%error, "Alert notifications are unavailable.");
+            notify::Dispatcher::default()
+        }
+    };
+    tracing::info!(
+        interval = ?ctx.config.alerts.interval,
+        n_notifiers = ctx.config.alerts.n_notifiers(),
+        "Alert rules running."
+    );
+    tokio::spawn(run(ctx, dispatcher))
+}
+
+async fn run(ctx: Arc<Context>, dispatcher: notify::Dispatcher) {
+    let started_ms = now_ms();
+    let mut tick = tokio::time::interval(ctx.config.alerts.interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let ctx = ctx.clone();
+        let result =
+            tokio::task::spawn_blocking(move || evaluate_once(&ctx, started_ms, now_ms())).await;
+        match result {
+            Ok(Ok(events)) => dispatcher.dispatch(&events),
+            Ok(Err(error)) => {
+                tracing::warn!(error = format!("{error:#}"), "Alert evaluation failed.")
+            }
+            Err(error) => tracing::error!(%error, "Alert evaluation panicked."),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

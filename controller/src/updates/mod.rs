@@ -1,0 +1,25 @@
+//! Container image update detection, controller side: agents report what they run, the
+//! controller asks the registries (agents never need registry credentials).
+//!
+//! - [`reference`]: image references normalised as Docker does.
+//! - [`manifest`]: manifests, indexes and platform selection (pure).
+//! - [`policy`]: update policies and tag comparison (pure).
+//! - [`credentials`]: per-registry credentials, sealed with an AEAD key file.
+//! - [`registry`]: the OCI distribution API client (auth, rate limits, cache).
+//! - [`detect`]: one container's check, and many at once.
+//! - [`settings`]: the `[updates]` configuration section.
+//! - [`watch`]: the periodic check of every container, storing one record per container.
+//!
+//! See `docs/updates.md`.
+
+pub mod credentials;
+pub mod detect;
+pub mod manifest;
+pub mod policy;
+pub mod reference;
+pub mod registry;
+pub mod settings;
+pub mod watch;
+
+#[cfg(test)]
+mod live_tests;

@@ -1,0 +1,175 @@
+//! The `[updates]` section of the controller's TOML: how often containers are checked and the
+//! controller-wide default policy (the lowest layer; hosts, labels and per-container settings
+//! override it). Defaults are documented in `docs/updates.md` and `packaging/controller.toml`.
+
+use super::policy::PolicyLayer;
+use crate::config::ConfigError;
+use serde::Deserialize;
+use std::collections::HashSet;
+use std::time::Duration;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUpdates {
+    /// Check containers for updates at all; default true.
+    pub enabled: Option<bool>,
+    /// How often every container is checked, e.g. "6h" (default).
+    pub check_interval: Option<String>,
+    /// The first check after start, e.g. "2m" (default).
+    pub first_check_after: Option<String>,
+    /// Each repository's check starts after a random delay below this; default "30s".
+    pub jitter: Option<String>,
+    /// Repositories checked at the same time; default 4.
+    pub concurrency: Option<usize>,
+    /// Registries (host[:port]) spoken to over plain HTTP although not on loopback.
+    pub plain_http: Option<Vec<String>>,
+    /// The default policy: `auto`, `notify` (default) or `off`.
+    pub mode: Option<String>,
+    /// `digest`, `patch`, `minor` (default) or `major`.
+    pub level: Option<String>,
+    /// Only tags matching this regex are candidates.
+    pub include: Option<String>,
+    /// Tags matching this regex are never candidates.
+    pub exclude: Option<String>,
+    /// A regex whose first capture group is the version in a tag (`^v?(\d+\.\d+\.\d+)-alpine$`).
+    pub transform: Option<String>,
+    /// Minimum image age before an update is offered, e.g. "3d"; default "0s".
+    pub cooldown: Option<String>,
+    /// Pin everything (detect nothing); default false.
+    pub pin: Option<bool>,
+}
+
+#[derive(Debug, Clone)]
+pub struct UpdatesConfig {
+    pub enabled: bool,
+    pub check_interval: Duration,
+    pub first_check_after: Duration,
+    pub jitter: Duration,
+    pub concurrency: usize,
+    pub plain_http: HashSet<String>,
+    /// The controller-wide policy layer.
+    pub default_policy: PolicyLayer,
+}
+
+impl Default for UpdatesConfig {
+    fn default() -> Self {
+        UpdatesConfig {
+            enabled: true,
+            check_interval: Duration::from_secs(6 * 3600),
+            first_check_after: Duration::from_secs(120),
+            jitter: Duration::from_secs(30),
+            concurrency: 4,
+            plain_http: HashSet::new(),
+            default_policy: PolicyLayer::default(),
+        }
+    }
+}
+
+fn duration(
+    key: &'static str,
+    value: Option<String>,
+    default: Duration,
+) -> Result<Duration, ConfigError> {
+    match value {
+        None => Ok(default),
+        Some(text) => humantime::parse_duration(&text).map_err(|error| ConfigError::Invalid {
+            key,
+            value: text,
+            message: error.to_string(),
+        }),
+    }
+}
+
+impl UpdatesConfig {
+    pub fn from_raw(raw: RawUpdates) -> Result<UpdatesConfig, ConfigError> {
+        let defaults = UpdatesConfig::default();
+        let check_interval = duration(
+            "updates.check_interval",
+            raw.check_interval,
+            defaults.check_interval,
+        )?;
+        if check_interval < Duration::from_secs(60) {
+            return Err(ConfigError::Invalid {
+                key: "updates.check_interval",
+                value: format!("{check_interval:?}"),
+                message: "must be at least 1m (registries rate-limit)".into(),
+            });
+        }
+        let mut default_policy = PolicyLayer::default();
+        let pin = raw.pin.map(|pin| pin.to_string());
+        for (key, value) in [
+            ("mode", raw.mode),
+            ("level", raw.level),
+            ("include", raw.include),
+            ("exclude", raw.exclude),
+            ("transform", raw.transform),
+            ("cooldown", raw.cooldown),
+            ("pin", pin),
+        ] {
+            if let Some(value) = value {
+                default_policy
+                    .set(key, &value)
+                    .map_err(|error| ConfigError::Invalid {
+                        key: "updates",
+                        value,
+                        message: error.to_string(),
+                    })?;
+            }
+        }
+        Ok(UpdatesConfig {
+            enabled: raw.enabled.unwrap_or(defaults.enabled),
+            check_interval,
+            first_check_after: duration(
+                "updates.first_check_after",
+                raw.first_check_after,
+                defaults.first_check_after,
+            )?,
+            jitter: duration("updates.jitter", raw.jitter, defaults.jitter)?,
+            concurrency: raw.concurrency.unwrap_or(defaults.concurrency).max(1),
+            plain_http: raw
+                .plain_http
+                .unwrap_or_default()
+                .iter()
+                .map(|host| super::reference::normalize_registry(host))
+                .collect(),
+            default_policy,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::updates::policy::{Level, Mode, Policy};
+
+    #[test]
+    fn defaults_and_policy_keys() {
+        let config = UpdatesConfig::from_raw(RawUpdates::default()).unwrap();
+        assert!(config.enabled);
+        assert_eq!(config.check_interval, Duration::from_secs(6 * 3600));
+        let raw: RawUpdates = toml::from_str(
+            "mode = \"auto\"\nlevel = \"patch\"\ncooldown = \"3d\"\nplain_http = [\"NAS.lan:5000\"]",
+        )
+        .unwrap();
+        let config = UpdatesConfig::from_raw(raw).unwrap();
+        let policy = Policy::resolve(&[&config.default_policy]);
+        assert_eq!(policy.mode, Mode::Auto);
+        assert_eq!(policy.level, Level::Patch);
+        assert_eq!(policy.cooldown, Duration::from_secs(3 * 86400));
+        assert!(
+            config.plain_http.contains("nas.lan:5000"),
+            "{:?}",
+            config.plain_http
+        );
+    }
+
+    #[test]
+    fn bad_values_name_the_key() {
+        let raw: RawUpdates = toml::from_str("level = \"huge\"").unwrap();
+        let error = UpdatesConfig::from_raw(raw).unwrap_err().to_string();
+        assert!(error.contains("level") && error.contains("huge"), "{error}");
+        let raw: RawUpdates = toml::from_str("check_interval = \"5s\"").unwrap();
+        assert!(UpdatesConfig::from_raw(raw).is_err());
+        assert!(toml::from_str::<RawUpdates>("levle = \"minor\"").is_err());
+    }
+}

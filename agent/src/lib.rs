@@ -13,6 +13,7 @@ pub mod runtime;
 pub mod session;
 pub mod spool;
 pub mod transport;
+pub mod update;
 pub mod wire;
 
 /// `println!` for CLI output that ignores a closed stdout (`unity-agent status | head`)

@@ -267,6 +267,11 @@ async fn answer_command(
                 },
             }
         }
+        Command::Container(command) => {
+            crate::runtime::operations::answer(state, *command, &mut send).await;
+            let _ = send.finish();
+            return;
+        }
     };
     if let Err(error) = wire::write(&mut send, &response, MAX_FRAME).await {
         tracing::debug!(%error, "Answering a command failed.");

@@ -32,6 +32,8 @@ pub struct Context {
     pub ingest: ingest::IngestHandle,
     /// Container update checks (one run at a time; the loop and the API share it).
     pub update_watch: crate::updates::watch::UpdateWatch,
+    /// Container operations: queue and dispatch.
+    pub operations: crate::updates::dispatch::Dispatcher,
 }
 
 /// Opens the CA and the database (blocking work, run off the async threads).
@@ -87,6 +89,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningController> {
         hub: Hub::default(),
         ingest,
         update_watch: crate::updates::watch::UpdateWatch::new(),
+        operations: crate::updates::dispatch::Dispatcher::default(),
     });
     let server_config = transport::server_config(&context)?;
     let endpoint = quinn::Endpoint::server(server_config, context.config.listen)
@@ -99,6 +102,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningController> {
     tasks.push(tokio::spawn(housekeeping(context.clone())));
     tasks.push(crate::alerts::spawn(context.clone()));
     tasks.push(crate::updates::watch::spawn(context.clone()));
+    tasks.push(crate::updates::dispatch::spawn(context.clone()));
     match admin::serve(context.clone()).await {
         Ok(task) => tasks.push(task),
         Err(error) => {
@@ -196,5 +200,6 @@ pub async fn offline_context(config: Config) -> anyhow::Result<Arc<Context>> {
         hub: Hub::default(),
         ingest,
         update_watch: crate::updates::watch::UpdateWatch::new(),
+        operations: crate::updates::dispatch::Dispatcher::default(),
     }))
 }

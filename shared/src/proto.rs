@@ -8,7 +8,8 @@
 //! - the *session stream*: the agent opens one bidirectional stream right after the handshake,
 //!   sends [`AgentMessage`]s in order (hello first) and reads [`ControllerMessage`]s;
 //! - *command streams*: the controller opens a bidirectional stream per [`Command`], the agent
-//!   answers with one [`CommandResponse`];
+//!   answers with one [`CommandResponse`] (container operations: progress frames, then one
+//!   result);
 //! - on a connection without a client certificate only one *enrollment stream* is allowed:
 //!   [`EnrollRequest`] then [`EnrollResponse`].
 
@@ -18,6 +19,7 @@ use crate::model::container::ContainerInventory;
 use crate::model::database::DatabaseInstance;
 use crate::model::storage::stack::StorageStack;
 use crate::model::storage::{RaidCollection, SmartCollection, ZfsCollection};
+use crate::model::update::{CommandResult, ContainerCommand, Progress};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -305,6 +307,10 @@ pub struct Collected {
 pub enum Command {
     Ping(Ping),
     CollectNow(CollectNow),
+    /// A container operation (update, rollback, restart, backup, restore). The agent answers
+    /// with any number of [`CommandResponse::ContainerProgress`] frames, then one
+    /// [`CommandResponse::ContainerResult`] (or `Failed`), on the same stream.
+    Container(Box<ContainerCommand>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -321,6 +327,10 @@ pub enum CommandResponse {
     Failed {
         message: String,
     },
+    /// A running container operation changed stage.
+    ContainerProgress(Progress),
+    /// A container operation ended (also the answer to a retry of a finished operation).
+    ContainerResult(Box<CommandResult>),
 }
 
 impl From<Ping> for Command {

@@ -129,6 +129,8 @@ pub struct ImageBuild {
     pub cmd: Option<Vec<String>>,
     /// Shell command and interval (`"1s"`); unhealthy after 3 failures.
     pub healthcheck: Option<(String, String)>,
+    /// `ENV` entries of the image.
+    pub env: Vec<(String, String)>,
 }
 
 impl ImageBuild {
@@ -140,7 +142,13 @@ impl ImageBuild {
             labels: Vec::new(),
             cmd: None,
             healthcheck: None,
+            env: Vec::new(),
         }
+    }
+
+    pub fn env(mut self, key: &str, value: &str) -> ImageBuild {
+        self.env.push((key.to_owned(), value.to_owned()));
+        self
     }
 
     pub fn from(mut self, base: &str) -> ImageBuild {
@@ -174,6 +182,9 @@ impl ImageBuild {
         let mut lines = vec![format!("FROM {}", self.from)];
         for (key, value) in &self.labels {
             lines.push(format!("LABEL {}={}", quote(key), quote(value)));
+        }
+        for (key, value) in &self.env {
+            lines.push(format!("ENV {key}={}", quote(value)));
         }
         for (index, (path, _)) in self.files.iter().enumerate() {
             lines.push(format!("COPY file{index} {path}"));

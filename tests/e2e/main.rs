@@ -5,6 +5,7 @@
 
 mod alerts;
 mod api;
+mod container_updates;
 mod containers;
 mod dashboard;
 mod databases;

@@ -5,6 +5,7 @@
 mod connection;
 pub mod containers;
 mod databases;
+pub(crate) mod operations;
 pub mod storage;
 mod system;
 
@@ -52,6 +53,8 @@ pub struct AgentState {
     /// The published ports of running containers, from the container loop's latest
     /// inventory; database discovery probes them.
     pub container_ports: watch::Sender<Vec<crate::collect::databases::ContainerPorts>>,
+    /// The journal of container operations (`None` when it could not be opened).
+    pub update_journal: Option<crate::update::Journal>,
 }
 
 impl AgentState {
@@ -115,6 +118,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningAgent> {
         .unwrap_or_else(|| identity.controller.clone());
     tracing::info!(agent = %identity.agent_id, %controller, spooled = spool.depth(), "Agent starting.");
     let (collect_requests, collect_queue) = mpsc::channel(8);
+    let update_journal = operations::open_journal(&config.data_dir);
     let state = Arc::new(AgentState {
         config,
         spool: Mutex::new(spool),
@@ -130,6 +134,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningAgent> {
         }),
         collect_requests,
         container_ports: watch::Sender::new(Vec::new()),
+        update_journal,
     });
     let (shutdown, shutdown_rx) = watch::channel(false);
     let tasks = vec![
@@ -147,6 +152,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningAgent> {
             state.clone(),
             shutdown_rx.clone(),
         )),
+        tokio::spawn(operations::recover_at_start(state.clone())),
         tokio::spawn(connection::connection_loop(
             state.clone(),
             identity,

@@ -12,6 +12,7 @@ pub mod execute;
 pub mod host_state;
 pub mod metrics;
 pub mod openapi;
+pub mod operations;
 pub mod read;
 mod tls;
 pub mod updates;
@@ -249,6 +250,12 @@ pub fn router(state: AppState) -> Router {
             "/hosts/{agent_id}/containers/{name}/update-policy",
             get(updates::container_policy).put(updates::set_container_policy),
         )
+        .route(
+            "/hosts/{agent_id}/containers/{name}/{verb}",
+            post(operations::operate),
+        )
+        .route("/operations", get(operations::list))
+        .route("/operations/{id}", get(operations::get))
         .route("/updates", get(updates::list))
         .route("/updates/check", post(updates::check_now))
         .route("/registries", get(updates::registries))

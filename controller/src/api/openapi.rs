@@ -151,6 +151,33 @@ const OPERATIONS: &[Operation] = &[
         Some(policy_body),
     ),
     op(
+        "post",
+        "/api/v1/hosts/{agent_id}/containers/{name}/{verb}",
+        "Queue a container operation; verb: update (default image: the detected candidate), rollback, restart, backup, restore. Runs when the agent is connected, until it expires (202)",
+        Access::Admin,
+        &[],
+        Some(operation_body),
+    ),
+    op(
+        "get",
+        "/api/v1/operations",
+        "Container operations, newest first, with progress and results (the update history)",
+        Access::User,
+        &[
+            ("agent_id", "Only this host's operations", false),
+            ("limit", "At most this many (default 50, at most 1000)", false),
+        ],
+        None,
+    ),
+    op(
+        "get",
+        "/api/v1/operations/{id}",
+        "One container operation with its live progress and result",
+        Access::User,
+        &[],
+        None,
+    ),
+    op(
         "get",
         "/api/v1/updates",
         "The newest update check per container",
@@ -379,6 +406,15 @@ fn policy_body() -> Value {
     let mut schema = object(&[("settings", "object", true)]);
     schema["properties"]["settings"]["additionalProperties"] = json!({ "type": "string" });
     schema
+}
+
+fn operation_body() -> Value {
+    object(&[
+        ("image", "string", false),
+        ("force", "boolean", false),
+        ("backup", "string", false),
+        ("expires_in", "string", false),
+    ])
 }
 
 fn registry_body() -> Value {

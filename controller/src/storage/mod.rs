@@ -9,6 +9,7 @@ pub mod alerts;
 pub mod auth;
 pub mod containers;
 pub mod credentials;
+pub mod operations;
 pub mod registry;
 pub mod series;
 
@@ -37,6 +38,8 @@ pub struct Store {
     pub containers: containers::Containers,
     /// Sealed registry credentials for update detection.
     pub credentials: credentials::CredentialStore,
+    /// Container operations and their history.
+    pub operations: operations::Operations,
     pub series: series::SeriesStore,
 }
 
@@ -73,6 +76,7 @@ impl Store {
         let alerts = alerts::Alerts::open(&db)?;
         let containers = containers::Containers::open(&db)?;
         let credentials = credentials::CredentialStore::open(&db)?;
+        let operations = operations::Operations::open(&db)?;
         let series = series::SeriesStore::open(&db, options)?;
         Ok(Store {
             db,
@@ -81,6 +85,7 @@ impl Store {
             alerts,
             containers,
             credentials,
+            operations,
             series,
         })
     }

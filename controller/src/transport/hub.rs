@@ -7,8 +7,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use unity_agent::wire;
+use unity_shared::model::update::{CommandResult, ContainerCommand, Progress};
 use unity_shared::proto::{
-    error_code, AgentId, CommandEnvelope, CommandId, CommandResponse, Request,
+    error_code, AgentId, Command, CommandEnvelope, CommandId, CommandResponse, Request,
 };
 
 /// Why a command did not produce its response.
@@ -149,5 +150,49 @@ impl Hub {
         tokio::time::timeout(timeout, exchange)
             .await
             .map_err(|_| CommandError::Timeout(timeout))?
+    }
+
+    /// Whether the agent has a live connection.
+    pub fn is_connected(&self, agent_id: &AgentId) -> bool {
+        self.connection(agent_id).is_some()
+    }
+
+    /// Sends a container operation and reads its progress frames (handed to `on_progress`)
+    /// until the result. `idle` bounds the wait for each frame (an update's health gate
+    /// reports at least at every stage), `total` the whole operation.
+    pub async fn container_operation(
+        &self,
+        agent_id: &AgentId,
+        command: ContainerCommand,
+        mut on_progress: impl FnMut(Progress),
+        idle: Duration,
+        total: Duration,
+    ) -> Result<CommandResult, CommandError> {
+        let connection = self
+            .connection(agent_id)
+            .ok_or_else(|| CommandError::Offline(agent_id.clone()))?;
+        let envelope = CommandEnvelope {
+            id: CommandId(self.next_command_id.fetch_add(1, Ordering::Relaxed)),
+            command: Command::Container(Box::new(command)),
+        };
+        let exchange = async {
+            let (mut send, mut recv) = connection.open_bi().await?;
+            wire::write(&mut send, &envelope, 1 << 20).await?;
+            let _ = send.finish();
+            loop {
+                let frame: Option<CommandResponse> =
+                    tokio::time::timeout(idle, wire::read(&mut recv, 16 << 20))
+                        .await
+                        .map_err(|_| CommandError::Timeout(idle))??;
+                match frame.ok_or(CommandError::NoResponse)? {
+                    CommandResponse::ContainerProgress(progress) => on_progress(progress),
+                    CommandResponse::ContainerResult(result) => return Ok(*result),
+                    other => return Err(CommandError::Refused(other)),
+                }
+            }
+        };
+        tokio::time::timeout(total, exchange)
+            .await
+            .map_err(|_| CommandError::Timeout(total))?
     }
 }

@@ -8,18 +8,25 @@
 //! - [`registry`]: the OCI distribution API client (auth, rate limits, cache).
 //! - [`detect`]: one container's check, and many at once.
 //! - [`settings`]: the `[updates]` configuration section.
+//! - [`dispatch`]: container operations queued, sent to agents, progress and history stored.
 //! - [`watch`]: the periodic check of every container, storing one record per container.
+//! - [`window`]: maintenance windows, weekly or cron-like, in a time zone (pure).
+//! - [`rollout`]: which pending updates to apply now: windows, approvals, staged rollout
+//!   with a canary, per-host concurrency (pure).
 //!
 //! See `docs/updates.md`.
 
 pub mod credentials;
 pub mod detect;
+pub mod dispatch;
 pub mod manifest;
 pub mod policy;
 pub mod reference;
 pub mod registry;
+pub mod rollout;
 pub mod settings;
 pub mod watch;
+pub mod window;
 
 #[cfg(test)]
 mod live_tests;

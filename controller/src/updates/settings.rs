@@ -7,6 +7,7 @@ use crate::config::ConfigError;
 use serde::Deserialize;
 use std::collections::HashSet;
 use std::time::Duration;
+use unity_shared::model::update::HealthPolicy;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -37,6 +38,12 @@ pub struct RawUpdates {
     pub cooldown: Option<String>,
     /// Pin everything (detect nothing); default false.
     pub pin: Option<bool>,
+    /// Applying an update: the longest wait for the new container's health verdict ("2m").
+    pub health_timeout: Option<String>,
+    /// `unhealthy` is tolerated this long after the new container starts ("30s").
+    pub health_start_grace: Option<String>,
+    /// Without a HEALTHCHECK, the new container must run this long without a restart ("20s").
+    pub health_stability: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -49,6 +56,8 @@ pub struct UpdatesConfig {
     pub plain_http: HashSet<String>,
     /// The controller-wide policy layer.
     pub default_policy: PolicyLayer,
+    /// The health gate sent with every update.
+    pub health: HealthPolicy,
 }
 
 impl Default for UpdatesConfig {
@@ -61,6 +70,7 @@ impl Default for UpdatesConfig {
             concurrency: 4,
             plain_http: HashSet::new(),
             default_policy: PolicyLayer::default(),
+            health: HealthPolicy::default(),
         }
     }
 }
@@ -133,6 +143,27 @@ impl UpdatesConfig {
                 .map(|host| super::reference::normalize_registry(host))
                 .collect(),
             default_policy,
+            health: HealthPolicy {
+                timeout_ms: duration(
+                    "updates.health_timeout",
+                    raw.health_timeout,
+                    Duration::from_millis(defaults.health.timeout_ms),
+                )?
+                .as_millis() as u64,
+                start_grace_ms: duration(
+                    "updates.health_start_grace",
+                    raw.health_start_grace,
+                    Duration::from_millis(defaults.health.start_grace_ms),
+                )?
+                .as_millis() as u64,
+                stability_ms: duration(
+                    "updates.health_stability",
+                    raw.health_stability,
+                    Duration::from_millis(defaults.health.stability_ms),
+                )?
+                .as_millis() as u64,
+                ..defaults.health
+            },
         })
     }
 }

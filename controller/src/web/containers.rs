@@ -2,6 +2,7 @@
 //! resource use and what the newest update check found, then the recent runtime events.
 //! Pure: state in, HTML out.
 
+use super::operations::button;
 use super::{ago, esc};
 use crate::health::container_status;
 use crate::storage::containers::{CheckOutcome, UpdateCheckRecord};
@@ -142,11 +143,52 @@ fn event_text(kind: &ContainerEventKind) -> String {
     }
 }
 
-/// The containers table and the recent events.
+/// Buttons for one container, for admins (`csrf` is their token).
+fn actions(agent_id: &str, container: &Container, update: bool, csrf: Option<&str>) -> String {
+    let Some(csrf) = csrf else {
+        return String::new();
+    };
+    let mut html = String::new();
+    if update {
+        html.push_str(&button(
+            agent_id,
+            &container.name,
+            "update",
+            "Update now",
+            csrf,
+        ));
+    }
+    html.push_str(&button(
+        agent_id,
+        &container.name,
+        "rollback",
+        "Roll back",
+        csrf,
+    ));
+    html.push_str(&button(
+        agent_id,
+        &container.name,
+        "restart",
+        "Restart",
+        csrf,
+    ));
+    html.push_str(&button(
+        agent_id,
+        &container.name,
+        "backup",
+        "Back up",
+        csrf,
+    ));
+    html
+}
+
+/// The containers table and the recent events; with `csrf` (admins), the operation buttons.
 pub fn panel(
+    agent_id: &str,
     inventory: &ContainerInventory,
     checks: &[UpdateCheckRecord],
     events: &[ContainerEvent],
+    csrf: Option<&str>,
     now_ms: i64,
 ) -> String {
     let mut html = String::new();
@@ -164,7 +206,7 @@ pub fn panel(
     }
     html.push_str(
         "<div class=\"table\"><table id=\"containers\"><thead><tr><th>Name</th><th>Image</th>\
-<th>State</th><th>Restarts</th><th>Ports</th><th>CPU</th><th>Memory</th><th>Update</th></tr></thead><tbody>",
+<th>State</th><th>Restarts</th><th>Ports</th><th>CPU</th><th>Memory</th><th>Update</th><th></th></tr></thead><tbody>",
     );
     for container in &inventory.containers {
         let compose = container
@@ -185,7 +227,7 @@ pub fn panel(
         let _ = write!(
             html,
             "<tr data-container=\"{}\"><td>{}{compose}</td><td>{}<div class=\"sub\">{}</div></td><td>{}</td>\
-<td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+<td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"actions\">{}</td></tr>",
             esc(&container.name),
             esc(&container.name),
             esc(&container.image),
@@ -198,6 +240,12 @@ pub fn panel(
                 .map_or_else(|| "–".to_owned(), |cpu| format!("{cpu:.1}%")),
             mebibytes(usage.and_then(|usage| usage.memory_bytes)),
             update_cell(check),
+            actions(
+                agent_id,
+                container,
+                check.is_some_and(|check| matches!(check.outcome, CheckOutcome::Update(_))),
+                csrf,
+            ),
         );
     }
     html.push_str("</tbody></table></div>");

@@ -159,14 +159,16 @@ pub async fn page(
         let databases: Option<(i64, Vec<DatabaseInstance>)> =
             registry.latest(&agent_id, StateKind::Databases)?;
         let containers = containers_view(ctx, &agent_id)?;
+        let operations = ctx.store.operations.recent(Some(agent_id.as_str()), 20)?;
         Ok((
             detail,
             storage.map(|(_, s)| s),
             databases.map(|(_, d)| d),
-            containers,
+            (containers, operations),
         ))
     })
     .await?;
+    let (containers, operations) = containers;
     let host = &detail.host;
     let now = now_ms();
     let mut body = String::with_capacity(16 * 1024);
@@ -268,12 +270,18 @@ data-title=\"{title}\" data-metric=\"{metric}\" data-labels=\"{labels}\" data-ra
                 Some(super::state::databases(instances))
             }
             ("containers", _, _) => containers.inventory.as_ref().map(|inventory| {
-                super::containers::panel(
+                let csrf = caller.is_admin().then(|| caller.0.csrf_token());
+                let mut html = super::containers::panel(
+                    &host.agent_id,
                     inventory,
                     &containers.update_checks,
                     &containers.recent_events,
+                    csrf,
                     now,
-                )
+                );
+                html.push_str("<h3>Operations</h3>");
+                html.push_str(&super::operations::history_table(&operations, now));
+                html
             }),
             _ => None,
         };

@@ -9,6 +9,7 @@ mod agents;
 mod alerts;
 mod containers;
 mod host;
+mod operations;
 mod overview;
 mod settings;
 mod state;
@@ -63,6 +64,11 @@ pub fn router() -> Router<AppState> {
         .route("/logout", post(logout_form))
         .route("/hosts/{agent_id}", get(host::page))
         .route("/agents", get(agents::page))
+        .route(
+            "/hosts/{agent_id}/containers/{name}/{verb}",
+            post(operations::submit_form),
+        )
+        .route("/operations/{id}", get(operations::page))
         .route("/updates", get(updates::page))
         .route("/updates/check", post(updates::check_now))
         .route("/agents/tokens", post(agents::create_token))

@@ -1,14 +1,17 @@
 //! The updates page: every container with an available update (current and candidate tag and
 //! digest, the semver jump, image age, first seen, the policy mode and whether it is held back),
-//! the containers whose check failed with the reason, and a "check now" button for admins.
+//! the containers whose check failed with the reason, "check now" and "update now" buttons
+//! for admins, and the history of container operations.
 
 use super::containers::update_cell;
+use super::operations::{button, history_table};
 use super::{ago, datetime, esc, layout, url_segment, CsrfForm, PageCaller};
 use crate::admin::{self, HostView};
 use crate::api::write::audit;
 use crate::api::{blocking, ApiError, ApiForm, AppState};
 use crate::service::now_ms;
 use crate::storage::containers::{CheckOutcome, UpdateCheckRecord};
+use crate::storage::operations::OperationRecord;
 use axum::extract::State;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use std::fmt::Write as _;
@@ -30,6 +33,7 @@ fn short(digest: &str) -> &str {
 pub fn render_body(
     records: &[UpdateCheckRecord],
     hosts: &[HostView],
+    operations: &[OperationRecord],
     csrf: Option<&str>,
     now: i64,
 ) -> String {
@@ -55,7 +59,7 @@ pub fn render_body(
     } else {
         body.push_str(
             "<div class=\"table\"><table id=\"updates\"><thead><tr><th>Host / container</th><th>Image</th>\
-<th>Current</th><th>Candidate</th><th>Change</th><th>Image age</th><th>First seen</th><th>Policy</th></tr></thead><tbody>",
+<th>Current</th><th>Candidate</th><th>Change</th><th>Image age</th><th>First seen</th><th>Policy</th><th></th></tr></thead><tbody>",
         );
         for (record, update) in updates {
             let age = update
@@ -68,7 +72,7 @@ pub fn render_body(
             let _ = write!(
                 body,
                 "<tr data-container=\"{}\"><td><a href=\"/hosts/{}#section-containers\">{}</a> / {}</td><td>{}</td>\
-<td>{} <span class=\"sub\">{}</span></td><td>{} <span class=\"sub\">{}</span></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+<td>{} <span class=\"sub\">{}</span></td><td>{} <span class=\"sub\">{}</span></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 esc(&record.container),
                 url_segment(&record.agent_id),
                 esc(host_name(hosts, &record.agent_id)),
@@ -82,6 +86,8 @@ pub fn render_body(
                 age,
                 datetime(update.first_seen_ms),
                 policy,
+                csrf.map(|csrf| button(&record.agent_id, &record.container, "update", "Update now", csrf))
+                    .unwrap_or_default(),
             );
         }
         body.push_str("</tbody></table></div>");
@@ -105,6 +111,8 @@ pub fn render_body(
         }
         body.push_str("</tbody></table></div>");
     }
+    body.push_str("<h2>History</h2>");
+    body.push_str(&history_table(operations, now));
     let n_checked = records.len();
     let _ = write!(
         body,
@@ -118,12 +126,16 @@ pub async fn page(
     State(state): State<AppState>,
     caller: PageCaller,
 ) -> Result<Html<String>, ApiError> {
-    let (records, hosts) = blocking(&state.ctx, |ctx| {
-        Ok((ctx.store.containers.all_checks()?, admin::hosts(ctx)?))
+    let (records, hosts, operations) = blocking(&state.ctx, |ctx| {
+        Ok((
+            ctx.store.containers.all_checks()?,
+            admin::hosts(ctx)?,
+            ctx.store.operations.recent(None, 50)?,
+        ))
     })
     .await?;
     let csrf = caller.is_admin().then(|| caller.0.csrf_token().to_owned());
-    let body = render_body(&records, &hosts, csrf.as_deref(), now_ms());
+    let body = render_body(&records, &hosts, &operations, csrf.as_deref(), now_ms());
     Ok(layout("Updates", &caller.0, "updates", &body))
 }
 

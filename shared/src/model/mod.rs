@@ -3,3 +3,4 @@
 pub mod container;
 pub mod database;
 pub mod storage;
+pub mod update;

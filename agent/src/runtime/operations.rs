@@ -1,0 +1,202 @@
+//! Container operations from the controller (update, rollback, restart, backup, restore): run
+//! by [`crate::update`] against the configured engine, with every progress line sent back on
+//! the command stream as it happens and the result last. At start, operations a previous run
+//! left half done are finished or undone ([`recover_at_start`]).
+
+use super::AgentState;
+use crate::collect::containers::engine::{connect, resolve_socket};
+use crate::update::{self, Bollard, Context, Journal};
+use crate::wire;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+use unity_shared::model::update::{
+    CommandResult, ContainerCommand, OperationId, Outcome, Progress, Stage,
+};
+use unity_shared::proto::CommandResponse;
+
+/// The biggest progress or result frame sent (results carry the whole log).
+const MAX_FRAME: usize = 16 << 20;
+
+fn refused(id: &OperationId, container: &str, message: String) -> CommandResult {
+    CommandResult {
+        id: id.clone(),
+        container: container.to_owned(),
+        outcome: Outcome::Refused,
+        message,
+        old_image_id: None,
+        new_image_id: None,
+        backup: None,
+        log: Vec::new(),
+    }
+}
+
+fn container_of(command: &ContainerCommand) -> &str {
+    match command {
+        ContainerCommand::Update(request) => &request.container,
+        ContainerCommand::Rollback { container, .. }
+        | ContainerCommand::Restart { container, .. }
+        | ContainerCommand::Backup { container, .. }
+        | ContainerCommand::Restore { container, .. } => container,
+    }
+}
+
+/// The engine the container collector uses.
+async fn engine(state: &AgentState) -> Result<Bollard, String> {
+    let settings = &state.config.containers;
+    let socket = resolve_socket(&settings.socket).map_err(|error| error.to_string())?;
+    let engine = connect(&socket, settings.timeout)
+        .await
+        .map_err(|error| error.to_string())?;
+    Ok(Bollard::new(engine))
+}
+
+/// Runs one command, handing each progress line to `progress`.
+async fn run(
+    state: &AgentState,
+    command: &ContainerCommand,
+    progress: impl FnMut(Stage, &str) + Send,
+) -> CommandResult {
+    let id = command.id().clone();
+    let container = container_of(command).to_owned();
+    let Some(journal) = state.update_journal.as_ref() else {
+        return refused(
+            &id,
+            &container,
+            "container operations are unavailable: the update journal could not be opened".into(),
+        );
+    };
+    let bollard = match engine(state).await {
+        Ok(bollard) => bollard,
+        Err(error) => return refused(&id, &container, format!("no container engine: {error}")),
+    };
+    let ctx = Context::new(&bollard, journal, &state.config.data_dir);
+    match command {
+        ContainerCommand::Update(request) => update::update(&ctx, request, progress).await,
+        ContainerCommand::Rollback { id, container } => {
+            update::rollback(&ctx, id, container, progress).await
+        }
+        ContainerCommand::Restart { id, container } => {
+            update::restart(&ctx, id, container, progress).await
+        }
+        ContainerCommand::Backup { id, container } => {
+            update::backup(&ctx, id, container, progress).await
+        }
+        ContainerCommand::Restore {
+            id,
+            container,
+            backup,
+        } => {
+            let policy = unity_shared::model::update::HealthPolicy::default();
+            update::restore(&ctx, id, container, backup, policy, progress).await
+        }
+    }
+}
+
+/// Answers a container command on its stream: progress frames, then the result.
+pub(crate) async fn answer(
+    state: Arc<AgentState>,
+    command: ContainerCommand,
+    send: &mut quinn::SendStream,
+) {
+    let (progress_tx, mut progress_rx) = mpsc::unbounded_channel::<Progress>();
+    let id = command.id().clone();
+    let operation = {
+        let state = state.clone();
+        async move {
+            let sender_id = id.clone();
+            run(&state, &command, move |stage, message| {
+                let _ = progress_tx.send(Progress {
+                    id: sender_id.clone(),
+                    stage,
+                    message: message.to_owned(),
+                });
+            })
+            .await
+        }
+    };
+    // The operation runs to its end even if the controller goes away: a lost stream only
+    // stops the progress frames (the controller asks again and gets the stored result).
+    let task = tokio::spawn(operation);
+    let mut stream_open = true;
+    while let Some(progress) = progress_rx.recv().await {
+        if stream_open {
+            let frame = CommandResponse::ContainerProgress(progress);
+            if let Err(error) = wire::write(send, &frame, MAX_FRAME).await {
+                tracing::debug!(%error, "Progress frame not delivered; the operation goes on.");
+                stream_open = false;
+            }
+        }
+    }
+    let result = match task.await {
+        Ok(result) => result,
+        Err(error) => {
+            tracing::error!(%error, "A container operation task failed.");
+            return;
+        }
+    };
+    tracing::info!(
+        operation = %result.id,
+        container = %result.container,
+        outcome = ?result.outcome,
+        "Container operation ended."
+    );
+    if stream_open {
+        let frame = CommandResponse::ContainerResult(Box::new(result));
+        if let Err(error) = wire::write(send, &frame, MAX_FRAME).await {
+            tracing::debug!(%error, "Result frame not delivered; the controller will ask again.");
+        }
+    }
+}
+
+/// Finishes or undoes operations a previous run left half done (the agent was killed or the
+/// host rebooted mid-update), so a container is never left missing.
+pub(crate) async fn recover_at_start(state: Arc<AgentState>) {
+    if !state.config.containers.enabled {
+        return;
+    }
+    let Some(journal) = state.update_journal.as_ref() else {
+        return;
+    };
+    let unfinished = match journal.unfinished() {
+        Ok(unfinished) => unfinished,
+        Err(error) => {
+            tracing::warn!(%error, "Reading the update journal failed.");
+            return;
+        }
+    };
+    if unfinished.is_empty() {
+        return;
+    }
+    let bollard = match engine(&state).await {
+        Ok(bollard) => bollard,
+        Err(error) => {
+            tracing::warn!(%error, "Cannot recover interrupted container operations yet: no engine.");
+            return;
+        }
+    };
+    match update::recover(&bollard, journal).await {
+        Ok(results) => {
+            for result in results {
+                tracing::warn!(
+                    operation = %result.id,
+                    container = %result.container,
+                    outcome = ?result.outcome,
+                    message = %result.message,
+                    "Recovered an interrupted container operation."
+                );
+            }
+        }
+        Err(error) => tracing::error!(%error, "Recovering container operations failed."),
+    }
+}
+
+/// Opens the journal under the agent's data directory; `None` (logged) when it cannot.
+pub(crate) fn open_journal(data_dir: &std::path::Path) -> Option<Journal> {
+    match Journal::open(data_dir) {
+        Ok(journal) => Some(journal),
+        Err(error) => {
+            tracing::error!(%error, "Opening the container update journal failed.");
+            None
+        }
+    }
+}

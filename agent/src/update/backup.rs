@@ -1,0 +1,268 @@
+//! Backups of a container's configuration: the full inspect, the image reference it was created
+//! from and the image id it ran, taken before every change. Stored as JSON files under
+//! `<data_dir>/backups/<container>/<unix millis>.json` (0600, fsynced), listed newest first,
+//! pruned to the newest N (with their volume archives, see `volumes.rs`), and compared with
+//! [`diff`] (pure).
+//!
+//! Note that this uses blocking file I/O (small files); async callers wrap it in
+//! `spawn_blocking` or accept the short block.
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// One backup. Stored on disk as JSON (an agent-local format, not a wire type).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct Backup {
+    pub container: String,
+    /// Milliseconds since the Unix epoch; also the file name.
+    pub taken_at_ms: u64,
+    /// The reference the container was created from (`Config.Image`).
+    pub image_ref: String,
+    /// The image id it ran (`sha256:...`).
+    pub image_id: String,
+    /// The engine's full container inspect, as the engine sent it.
+    pub inspect: Value,
+    /// Volume archives taken with it (file names beside it), when asked for.
+    #[serde(default)]
+    pub volume_archives: Vec<String>,
+}
+
+impl Backup {
+    /// The file name this backup is stored under.
+    pub fn file_name(&self) -> String {
+        format!("{}.json", self.taken_at_ms)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BackupError {
+    /// Reading or writing a backup file failed.
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A backup file is not valid JSON of a backup.
+    #[error("{path}: {source}")]
+    Json {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A container or backup name that cannot name a file.
+    #[error("invalid name {0:?}")]
+    InvalidName(String),
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BackupError + '_ {
+    move |source| BackupError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// Names that are safe as one path component (container names are `[a-zA-Z0-9][a-zA-Z0-9_.-]+`).
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+}
+
+/// The directory of one container's backups.
+pub fn dir(data_dir: &Path, container: &str) -> Result<PathBuf, BackupError> {
+    if !valid_name(container) {
+        return Err(BackupError::InvalidName(container.to_owned()));
+    }
+    Ok(data_dir.join("backups").join(container))
+}
+
+/// Writes `backup` (0600, fsynced, atomically through a temporary file); returns its path.
+pub fn save(data_dir: &Path, backup: &Backup) -> Result<PathBuf, BackupError> {
+    let dir = dir(data_dir, &backup.container)?;
+    std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+    let path = dir.join(backup.file_name());
+    let json = serde_json::to_vec_pretty(backup).map_err(|source| BackupError::Json {
+        path: path.clone(),
+        source,
+    })?;
+    write_durably(&path, &json).map_err(io(&path))?;
+    Ok(path)
+}
+
+/// Writes a file so that after a crash it is either complete or absent: temporary file, fsync,
+/// rename, fsync of the directory. The file is 0600.
+pub fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let tmp = path.with_extension("tmp");
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, path)?;
+    if let Some(parent) = path.parent() {
+        std::fs::File::open(parent)?.sync_all()?;
+    }
+    Ok(())
+}
+
+/// Reads one backup by file name (`<millis>.json`).
+pub fn load(data_dir: &Path, container: &str, file_name: &str) -> Result<Backup, BackupError> {
+    if !valid_name(file_name) {
+        return Err(BackupError::InvalidName(file_name.to_owned()));
+    }
+    let path = dir(data_dir, container)?.join(file_name);
+    let bytes = std::fs::read(&path).map_err(io(&path))?;
+    serde_json::from_slice(&bytes).map_err(|source| BackupError::Json { path, source })
+}
+
+/// The file names of a container's backups, newest first (none: empty).
+pub fn list(data_dir: &Path, container: &str) -> Result<Vec<String>, BackupError> {
+    let dir = dir(data_dir, container)?;
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(error) => return Err(io(&dir)(error)),
+    };
+    let mut stamps: Vec<u64> = entries
+        .filter_map(Result::ok)
+        .filter_map(|entry| {
+            entry
+                .file_name()
+                .to_str()?
+                .strip_suffix(".json")?
+                .parse()
+                .ok()
+        })
+        .collect();
+    stamps.sort_unstable_by(|a, b| b.cmp(a));
+    Ok(stamps
+        .into_iter()
+        .map(|stamp| format!("{stamp}.json"))
+        .collect())
+}
+
+/// The newest backup, if any.
+pub fn newest(data_dir: &Path, container: &str) -> Result<Option<Backup>, BackupError> {
+    match list(data_dir, container)?.first() {
+        Some(name) => load(data_dir, container, name).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Deletes all but the newest `keep` backups; returns how many were deleted.
+pub fn prune(data_dir: &Path, container: &str, keep: usize) -> Result<usize, BackupError> {
+    let dir = dir(data_dir, container)?;
+    let names = list(data_dir, container)?;
+    let mut deleted = 0;
+    for name in names.iter().skip(keep) {
+        let path = dir.join(name);
+        std::fs::remove_file(&path).map_err(io(&path))?;
+        deleted += 1;
+        // Its volume archives, `<stamp>-<volume>.tar.gz`.
+        let prefix = format!("{}-", name.trim_end_matches(".json"));
+        for entry in std::fs::read_dir(&dir)
+            .map_err(io(&dir))?
+            .filter_map(Result::ok)
+        {
+            if entry.file_name().to_string_lossy().starts_with(&prefix) {
+                std::fs::remove_file(entry.path()).map_err(io(&entry.path()))?;
+            }
+        }
+    }
+    Ok(deleted)
+}
+
+/// One difference between two backups: a JSON path (`Config.Env[2]`) and both values
+/// (`None` when absent on that side).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    pub path: String,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+}
+
+/// Inspect fields that change on every start and say nothing about the configuration.
+const VOLATILE: [&str; 6] = [
+    "State",
+    "NetworkSettings",
+    "RestartCount",
+    "LogPath",
+    "ResolvConfPath",
+    "GraphDriver",
+];
+
+/// Which fields differ between two backups (image reference and id, then the inspect without
+/// its runtime state), in path order. Pure.
+pub fn diff(before: &Backup, after: &Backup) -> Vec<Change> {
+    let mut changes = Vec::new();
+    for (path, a, b) in [
+        ("image_ref", &before.image_ref, &after.image_ref),
+        ("image_id", &before.image_id, &after.image_id),
+    ] {
+        if a != b {
+            changes.push(Change {
+                path: path.to_owned(),
+                before: Some(Value::String(a.clone())),
+                after: Some(Value::String(b.clone())),
+            });
+        }
+    }
+    let mut left = BTreeMap::new();
+    let mut right = BTreeMap::new();
+    flatten("", &before.inspect, &mut left);
+    flatten("", &after.inspect, &mut right);
+    let paths: std::collections::BTreeSet<&String> = left.keys().chain(right.keys()).collect();
+    for path in paths {
+        if VOLATILE.iter().any(|prefix| {
+            path == prefix
+                || path.starts_with(&format!("{prefix}."))
+                || path.starts_with(&format!("{prefix}["))
+        }) {
+            continue;
+        }
+        let (a, b) = (left.get(path), right.get(path));
+        if a != b {
+            changes.push(Change {
+                path: path.clone(),
+                before: a.cloned(),
+                after: b.cloned(),
+            });
+        }
+    }
+    changes
+}
+
+/// Leaves of a JSON value by path; empty arrays and objects count as leaves.
+fn flatten(prefix: &str, value: &Value, out: &mut BTreeMap<String, Value>) {
+    match value {
+        Value::Object(map) if !map.is_empty() => {
+            for (key, child) in map {
+                let path = if prefix.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{prefix}.{key}")
+                };
+                flatten(&path, child, out);
+            }
+        }
+        Value::Array(items) if !items.is_empty() => {
+            for (index, child) in items.iter().enumerate() {
+                flatten(&format!("{prefix}[{index}]"), child, out);
+            }
+        }
+        leaf => {
+            out.insert(prefix.to_owned(), leaf.clone());
+        }
+    }
+}

@@ -1,0 +1,58 @@
+//! Containers of a compose project. Cloning one through the API keeps what the inspect shows,
+//! but loses what only the compose file knows (`configs:`, `env_file` as a file, `depends_on`,
+//! the project's other services), so a container whose compose file is on this host is to be
+//! updated through `docker compose`, not cloned. [`project`] is pure (labels in); the file check
+//! is a `stat`.
+
+use std::path::PathBuf;
+
+use bollard::models::ContainerInspectResponse;
+
+/// The compose project a container belongs to, from its labels.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Project {
+    pub project: String,
+    pub service: String,
+    /// `com.docker.compose.project.config_files`, split at commas.
+    pub config_files: Vec<PathBuf>,
+    pub working_dir: Option<PathBuf>,
+}
+
+/// The project from Docker Compose's labels (or podman-compose's `io.podman.compose.*`). Pure.
+pub fn project(container: &ContainerInspectResponse) -> Option<Project> {
+    let labels = container.config.as_ref()?.labels.as_ref()?;
+    let label = |suffix: &str| {
+        labels
+            .get(&format!("com.docker.compose.{suffix}"))
+            .or_else(|| labels.get(&format!("io.podman.compose.{suffix}")))
+            .cloned()
+    };
+    Some(Project {
+        project: label("project")?,
+        service: label("service")?,
+        config_files: label("project.config_files")
+            .map(|files| {
+                files
+                    .split(',')
+                    .filter(|file| !file.is_empty())
+                    .map(PathBuf::from)
+                    .collect()
+            })
+            .unwrap_or_default(),
+        working_dir: label("project.working_dir").map(PathBuf::from),
+    })
+}
+
+impl Project {
+    /// The compose files that exist on this host. Note that this uses blocking `stat` calls.
+    pub fn files_present(&self) -> Vec<PathBuf> {
+        self.config_files
+            .iter()
+            .map(|file| match (&self.working_dir, file.is_relative()) {
+                (Some(dir), true) => dir.join(file),
+                _ => file.clone(),
+            })
+            .filter(|file| file.is_file())
+            .collect()
+    }
+}

@@ -1,0 +1,443 @@
+//! What the update executor needs from the container engine, as a trait ([`Engine`]) so that
+//! the executor's logic does not depend on a live engine, and its implementation over bollard
+//! ([`Bollard`]), which serves Docker and Podman alike (Podman's Docker-compatible API), plus
+//! Podman's libpod endpoint that runs a health check on demand.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use bollard::auth::DockerCredentials;
+use bollard::models::{
+    ContainerCreateBody, ContainerInspectResponse, ContainerUpdateBody, EndpointSettings,
+    ImageInspect, NetworkConnectRequest, RestartPolicy,
+};
+use bollard::query_parameters::{
+    CreateContainerOptions, CreateImageOptions, RemoveContainerOptions, RemoveImageOptions,
+    RenameContainerOptions, RestartContainerOptions, StopContainerOptions,
+};
+use futures_util::StreamExt as _;
+use unity_shared::model::container::EngineKind;
+use unity_shared::model::update::RegistryAuth;
+
+use super::libpod;
+use crate::collect::containers;
+
+/// An engine call that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The engine answered with an error.
+    #[error("{operation}: {source}")]
+    Api {
+        operation: String,
+        #[source]
+        source: bollard::errors::Error,
+    },
+    /// The engine did not answer in time.
+    #[error("{operation} did not finish within {after:?}")]
+    Timeout { operation: String, after: Duration },
+    /// Talking to the socket directly (Podman's libpod endpoint) failed.
+    #[error("{operation}: {message}")]
+    Socket { operation: String, message: String },
+}
+
+/// The engine operations an update needs. Names are container names (or ids); a missing
+/// container or image is `Ok(None)`, not an error.
+pub trait Engine: Sync {
+    fn kind(&self) -> EngineKind;
+    fn inspect_container(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<ContainerInspectResponse>, EngineError>> + Send;
+    fn inspect_image(
+        &self,
+        reference: &str,
+    ) -> impl Future<Output = Result<Option<ImageInspect>, EngineError>> + Send;
+    /// Pulls `reference`, with credentials for this pull only.
+    fn pull(
+        &self,
+        reference: &str,
+        auth: Option<&RegistryAuth>,
+    ) -> impl Future<Output = Result<(), EngineError>> + Send;
+    /// Creates a container named `name`; returns its id.
+    fn create(
+        &self,
+        name: &str,
+        body: ContainerCreateBody,
+    ) -> impl Future<Output = Result<String, EngineError>> + Send;
+    fn rename(&self, from: &str, to: &str) -> impl Future<Output = Result<(), EngineError>> + Send;
+    fn start(&self, name: &str) -> impl Future<Output = Result<(), EngineError>> + Send;
+    fn stop(
+        &self,
+        name: &str,
+        grace: Duration,
+    ) -> impl Future<Output = Result<(), EngineError>> + Send;
+    fn restart(
+        &self,
+        name: &str,
+        grace: Duration,
+    ) -> impl Future<Output = Result<(), EngineError>> + Send;
+    /// Removes a container (forcefully, keeping its volumes); a missing one is fine.
+    fn remove(&self, name: &str) -> impl Future<Output = Result<(), EngineError>> + Send;
+    fn connect_network(
+        &self,
+        network: &str,
+        container: &str,
+        settings: EndpointSettings,
+    ) -> impl Future<Output = Result<(), EngineError>> + Send;
+    /// Runs the container's health check now (Podman runs them only when asked; Docker runs
+    /// them itself, so this does nothing there).
+    fn run_healthcheck(&self, name: &str) -> impl Future<Output = Result<(), EngineError>> + Send;
+    /// Sets the restart policy (so that a parked container does not come back when the engine
+    /// restarts). Podman 4 has no update endpoint and restarts nothing by itself: a no-op there.
+    fn set_restart_policy(
+        &self,
+        name: &str,
+        policy: RestartPolicy,
+    ) -> impl Future<Output = Result<(), EngineError>> + Send;
+    /// Where a volume's data is on the host (`None`: no such volume).
+    fn volume_mountpoint(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<PathBuf>, EngineError>> + Send;
+    /// Removes an image by id (not forced: an image in use stays).
+    fn remove_image(&self, id: &str) -> impl Future<Output = Result<(), EngineError>> + Send;
+}
+
+/// The bollard implementation over one connected engine.
+#[derive(Debug, Clone)]
+pub struct Bollard {
+    pub engine: containers::Engine,
+    /// Longest a pull may take (the per-call timeout is much shorter).
+    pub pull_timeout: Duration,
+}
+
+/// The bollard client's timeout: above every per-call timeout used below.
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(3600);
+
+impl Bollard {
+    pub fn new(mut engine: containers::Engine) -> Bollard {
+        // bollard's own client timeout would cut a stop (grace period) or a pull short; every
+        // call here is bounded by its own, longer timeout instead.
+        engine.docker = engine.docker.with_timeout(CLIENT_TIMEOUT);
+        Bollard {
+            engine,
+            pull_timeout: Duration::from_secs(600),
+        }
+    }
+
+    async fn call<T>(
+        &self,
+        operation: impl Into<String>,
+        after: Duration,
+        request: impl Future<Output = Result<T, bollard::errors::Error>>,
+    ) -> Result<T, EngineError> {
+        match tokio::time::timeout(after, request).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(source)) => Err(EngineError::Api {
+                operation: operation.into(),
+                source,
+            }),
+            Err(_) => Err(EngineError::Timeout {
+                operation: operation.into(),
+                after,
+            }),
+        }
+    }
+
+    fn socket(&self) -> PathBuf {
+        self.engine.socket.clone()
+    }
+}
+
+/// True when the engine said 404 (no such container or image).
+fn is_not_found(error: &EngineError) -> bool {
+    matches!(
+        error,
+        EngineError::Api {
+            source: bollard::errors::Error::DockerResponseServerError {
+                status_code: 404,
+                ..
+            },
+            ..
+        }
+    )
+}
+
+fn found<T>(result: Result<T, EngineError>) -> Result<Option<T>, EngineError> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(error) if is_not_found(&error) => Ok(None),
+        Err(error) => Err(error),
+    }
+}
+
+fn grace_secs(grace: Duration) -> Option<i32> {
+    Some(i32::try_from(grace.as_secs()).unwrap_or(i32::MAX))
+}
+
+impl Engine for Bollard {
+    fn kind(&self) -> EngineKind {
+        self.engine.info.kind
+    }
+
+    async fn inspect_container(
+        &self,
+        name: &str,
+    ) -> Result<Option<ContainerInspectResponse>, EngineError> {
+        let docker = &self.engine.docker;
+        found(
+            self.call(
+                format!("inspect container {name}"),
+                self.engine.timeout,
+                docker.inspect_container(name, None),
+            )
+            .await,
+        )
+    }
+
+    async fn inspect_image(&self, reference: &str) -> Result<Option<ImageInspect>, EngineError> {
+        let docker = &self.engine.docker;
+        let operation = format!("inspect image {reference}");
+        let Some(mut image) = found(
+            self.call(
+                operation.clone(),
+                self.engine.timeout,
+                docker.inspect_image(reference),
+            )
+            .await,
+        )?
+        else {
+            return Ok(None);
+        };
+        if self.kind() == EngineKind::Podman {
+            // The compatible answer leaves out the HEALTHCHECK; the libpod one has it.
+            let request = libpod::get(
+                self.socket(),
+                format!("/v4.0.0/libpod/images/{reference}/json"),
+            );
+            match tokio::time::timeout(self.engine.timeout, request).await {
+                Ok(Ok((200, body))) => libpod::add_healthcheck(&mut image, &body),
+                Ok(Ok((status, _))) => {
+                    return Err(EngineError::Socket {
+                        operation,
+                        message: format!("HTTP status {status}"),
+                    })
+                }
+                Ok(Err(error)) => {
+                    return Err(EngineError::Socket {
+                        operation,
+                        message: error.to_string(),
+                    })
+                }
+                Err(_) => {
+                    return Err(EngineError::Timeout {
+                        operation,
+                        after: self.engine.timeout,
+                    })
+                }
+            }
+        }
+        Ok(Some(image))
+    }
+
+    async fn pull(&self, reference: &str, auth: Option<&RegistryAuth>) -> Result<(), EngineError> {
+        let options = CreateImageOptions {
+            from_image: Some(reference.to_owned()),
+            ..CreateImageOptions::default()
+        };
+        let credentials = auth.map(|auth| DockerCredentials {
+            username: Some(auth.username.clone()),
+            password: Some(auth.password.clone()),
+            serveraddress: Some(auth.server.clone()),
+            ..DockerCredentials::default()
+        });
+        let docker = &self.engine.docker;
+        let pull = async {
+            let mut stream = docker.create_image(Some(options), None, credentials);
+            while let Some(item) = stream.next().await {
+                item?;
+            }
+            Ok(())
+        };
+        self.call(format!("pull {reference}"), self.pull_timeout, pull)
+            .await
+    }
+
+    async fn create(&self, name: &str, body: ContainerCreateBody) -> Result<String, EngineError> {
+        let options = CreateContainerOptions {
+            name: Some(name.to_owned()),
+            ..CreateContainerOptions::default()
+        };
+        let docker = &self.engine.docker;
+        let created = self
+            .call(
+                format!("create {name}"),
+                self.engine.timeout,
+                docker.create_container(Some(options), body),
+            )
+            .await?;
+        Ok(created.id)
+    }
+
+    async fn rename(&self, from: &str, to: &str) -> Result<(), EngineError> {
+        let options = RenameContainerOptions {
+            name: to.to_owned(),
+        };
+        let docker = &self.engine.docker;
+        self.call(
+            format!("rename {from} to {to}"),
+            self.engine.timeout,
+            docker.rename_container(from, options),
+        )
+        .await
+    }
+
+    async fn start(&self, name: &str) -> Result<(), EngineError> {
+        let docker = &self.engine.docker;
+        self.call(
+            format!("start {name}"),
+            self.engine.timeout,
+            docker.start_container(name, None),
+        )
+        .await
+    }
+
+    async fn stop(&self, name: &str, grace: Duration) -> Result<(), EngineError> {
+        let options = StopContainerOptions {
+            t: grace_secs(grace),
+            signal: None,
+        };
+        let docker = &self.engine.docker;
+        let after = self.engine.timeout + grace;
+        self.call(
+            format!("stop {name}"),
+            after,
+            docker.stop_container(name, Some(options)),
+        )
+        .await
+    }
+
+    async fn restart(&self, name: &str, grace: Duration) -> Result<(), EngineError> {
+        let options = RestartContainerOptions {
+            t: grace_secs(grace),
+            signal: None,
+        };
+        let docker = &self.engine.docker;
+        let after = self.engine.timeout + grace;
+        self.call(
+            format!("restart {name}"),
+            after,
+            docker.restart_container(name, Some(options)),
+        )
+        .await
+    }
+
+    async fn remove(&self, name: &str) -> Result<(), EngineError> {
+        let options = RemoveContainerOptions {
+            force: true,
+            v: false,
+            link: false,
+        };
+        let docker = &self.engine.docker;
+        let result = self
+            .call(
+                format!("remove {name}"),
+                self.engine.timeout,
+                docker.remove_container(name, Some(options)),
+            )
+            .await;
+        found(result).map(|_| ())
+    }
+
+    async fn connect_network(
+        &self,
+        network: &str,
+        container: &str,
+        settings: EndpointSettings,
+    ) -> Result<(), EngineError> {
+        let request = NetworkConnectRequest {
+            container: container.to_owned(),
+            endpoint_config: Some(settings),
+        };
+        let docker = &self.engine.docker;
+        self.call(
+            format!("connect {container} to {network}"),
+            self.engine.timeout,
+            docker.connect_network(network, request),
+        )
+        .await
+    }
+
+    async fn run_healthcheck(&self, name: &str) -> Result<(), EngineError> {
+        if self.kind() != EngineKind::Podman {
+            return Ok(());
+        }
+        let operation = format!("run the health check of {name}");
+        let request = libpod::get(
+            self.socket(),
+            format!("/v4.0.0/libpod/containers/{name}/healthcheck"),
+        );
+        match tokio::time::timeout(self.engine.timeout, request).await {
+            Ok(Ok((200, _))) => Ok(()),
+            Ok(Ok((status, _))) => Err(EngineError::Socket {
+                operation,
+                message: format!("HTTP status {status}"),
+            }),
+            Ok(Err(error)) => Err(EngineError::Socket {
+                operation,
+                message: error.to_string(),
+            }),
+            Err(_) => Err(EngineError::Timeout {
+                operation,
+                after: self.engine.timeout,
+            }),
+        }
+    }
+
+    async fn set_restart_policy(
+        &self,
+        name: &str,
+        policy: RestartPolicy,
+    ) -> Result<(), EngineError> {
+        if self.kind() == EngineKind::Podman {
+            return Ok(());
+        }
+        let body = ContainerUpdateBody {
+            restart_policy: Some(policy),
+            ..ContainerUpdateBody::default()
+        };
+        let docker = &self.engine.docker;
+        self.call(
+            format!("set the restart policy of {name}"),
+            self.engine.timeout,
+            docker.update_container(name, body),
+        )
+        .await
+    }
+
+    async fn volume_mountpoint(&self, name: &str) -> Result<Option<PathBuf>, EngineError> {
+        let docker = &self.engine.docker;
+        let volume = self
+            .call(
+                format!("inspect volume {name}"),
+                self.engine.timeout,
+                docker.inspect_volume(name),
+            )
+            .await;
+        Ok(found(volume)?.map(|volume| PathBuf::from(volume.mountpoint)))
+    }
+
+    async fn remove_image(&self, id: &str) -> Result<(), EngineError> {
+        let docker = &self.engine.docker;
+        let options = RemoveImageOptions::default();
+        let result = self
+            .call(
+                format!("remove image {id}"),
+                self.engine.timeout,
+                docker.remove_image(id, Some(options), None),
+            )
+            .await;
+        found(result).map(|_| ())
+    }
+}

@@ -1,0 +1,317 @@
+//! The executor's refusals, without an engine: a fake one that knows some containers and
+//! images, cannot pull, and fails every change (so a test that reaches a change fails loudly).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use bollard::models::{
+    ContainerConfig, ContainerCreateBody, ContainerInspectResponse, EndpointSettings, HostConfig,
+    ImageInspect, MountPoint, RestartPolicy,
+};
+use unity_shared::model::container::EngineKind;
+use unity_shared::model::update::{
+    CommandResult, HealthPolicy, OperationId, Outcome, RegistryAuth, UpdateRequest,
+};
+
+use super::context::Context;
+use super::engine::{Engine, EngineError};
+use super::executor;
+use super::journal::{Journal, Record};
+
+#[derive(Default)]
+struct Fake {
+    containers: HashMap<String, ContainerInspectResponse>,
+    images: HashMap<String, ImageInspect>,
+    volumes: HashMap<String, std::path::PathBuf>,
+}
+
+fn refused(operation: &str) -> Result<(), EngineError> {
+    Err(EngineError::Socket {
+        operation: operation.to_owned(),
+        message: "the fake engine changes nothing".to_owned(),
+    })
+}
+
+impl Engine for Fake {
+    fn kind(&self) -> EngineKind {
+        EngineKind::Docker
+    }
+    async fn inspect_container(
+        &self,
+        name: &str,
+    ) -> Result<Option<ContainerInspectResponse>, EngineError> {
+        Ok(self.containers.get(name).cloned())
+    }
+    async fn inspect_image(&self, reference: &str) -> Result<Option<ImageInspect>, EngineError> {
+        Ok(self.images.get(reference).cloned())
+    }
+    async fn pull(&self, reference: &str, _: Option<&RegistryAuth>) -> Result<(), EngineError> {
+        refused(&format!("pull {reference}"))
+    }
+    async fn create(&self, name: &str, _: ContainerCreateBody) -> Result<String, EngineError> {
+        refused(&format!("create {name}")).map(|()| String::new())
+    }
+    async fn rename(&self, from: &str, _: &str) -> Result<(), EngineError> {
+        refused(&format!("rename {from}"))
+    }
+    async fn start(&self, name: &str) -> Result<(), EngineError> {
+        refused(&format!("start {name}"))
+    }
+    async fn stop(&self, name: &str, _: Duration) -> Result<(), EngineError> {
+        refused(&format!("stop {name}"))
+    }
+    async fn restart(&self, name: &str, _: Duration) -> Result<(), EngineError> {
+        refused(&format!("restart {name}"))
+    }
+    async fn remove(&self, name: &str) -> Result<(), EngineError> {
+        refused(&format!("remove {name}"))
+    }
+    async fn connect_network(
+        &self,
+        network: &str,
+        _: &str,
+        _: EndpointSettings,
+    ) -> Result<(), EngineError> {
+        refused(&format!("connect {network}"))
+    }
+    async fn run_healthcheck(&self, _: &str) -> Result<(), EngineError> {
+        Ok(())
+    }
+    async fn set_restart_policy(&self, name: &str, _: RestartPolicy) -> Result<(), EngineError> {
+        refused(&format!("update {name}"))
+    }
+    async fn volume_mountpoint(
+        &self,
+        name: &str,
+    ) -> Result<Option<std::path::PathBuf>, EngineError> {
+        Ok(self.volumes.get(name).cloned())
+    }
+    async fn remove_image(&self, id: &str) -> Result<(), EngineError> {
+        refused(&format!("remove image {id}"))
+    }
+}
+
+/// `web` runs image `sha256:1`, with these labels.
+fn fake(labels: &[(&str, &str)]) -> Fake {
+    let labels = labels
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    let web = ContainerInspectResponse {
+        id: Some("c1".to_owned()),
+        image: Some("sha256:1".to_owned()),
+        host_config: Some(HostConfig::default()),
+        config: Some(ContainerConfig {
+            labels: Some(labels),
+            ..ContainerConfig::default()
+        }),
+        ..ContainerInspectResponse::default()
+    };
+    let image = ImageInspect {
+        id: Some("sha256:1".to_owned()),
+        ..ImageInspect::default()
+    };
+    Fake {
+        containers: HashMap::from([("web".to_owned(), web)]),
+        images: HashMap::from([("sha256:1".to_owned(), image)]),
+        volumes: HashMap::new(),
+    }
+}
+
+fn request(id: &str, image: &str) -> UpdateRequest {
+    UpdateRequest {
+        id: OperationId(id.to_owned()),
+        container: "web".to_owned(),
+        image: image.to_owned(),
+        auth: None,
+        health: HealthPolicy::default(),
+        force: false,
+        volume_archive_limit_bytes: None,
+    }
+}
+
+async fn update(
+    engine: &Fake,
+    journal: &Journal,
+    dir: &std::path::Path,
+    request: &UpdateRequest,
+) -> CommandResult {
+    let ctx = Context::new(engine, journal, dir);
+    executor::update(&ctx, request, |_, _| {}).await
+}
+
+#[track_caller]
+fn check(result: &CommandResult, outcome: Outcome, message_part: &str) {
+    assert_eq!(result.outcome, outcome, "{result:#?}");
+    assert!(result.message.contains(message_part), "{result:#?}");
+}
+
+#[tokio::test]
+async fn refusals_change_nothing_and_are_stored_by_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = Journal::open(dir.path()).unwrap();
+    let engine = fake(&[]);
+    let result = update(&engine, &journal, dir.path(), &request("a", "app:2")).await;
+    check(&result, Outcome::Refused, "pull failed");
+    // The retry answers from the journal, even though the image would be there now.
+    let mut engine = engine;
+    engine
+        .images
+        .insert("app:2".to_owned(), ImageInspect::default());
+    assert_eq!(
+        update(&engine, &journal, dir.path(), &request("a", "app:2")).await,
+        result
+    );
+
+    let mut missing = request("b", "app:2");
+    missing.container = "db".to_owned();
+    check(
+        &update(&engine, &journal, dir.path(), &missing).await,
+        Outcome::Refused,
+        "no container named db",
+    );
+}
+
+#[tokio::test]
+async fn running_and_busy_operations_are_refused_without_storing() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = Journal::open(dir.path()).unwrap();
+    let engine = fake(&[]);
+    let id = OperationId("a".to_owned());
+    assert!(journal.claim(&id));
+    check(
+        &update(&engine, &journal, dir.path(), &request("a", "app:2")).await,
+        Outcome::Refused,
+        "is running",
+    );
+    assert_eq!(journal.load(&id).unwrap(), None);
+
+    // Another operation on `web` that is unfinished (running elsewhere in this process).
+    journal.save(&Record::new(&id, "web")).unwrap();
+    check(
+        &update(&engine, &journal, dir.path(), &request("b", "app:2")).await,
+        Outcome::Refused,
+        "operation a on web is not finished",
+    );
+    assert_eq!(journal.load(&OperationId("b".to_owned())).unwrap(), None);
+}
+
+#[tokio::test]
+async fn failed_candidates_and_the_same_image_are_not_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = Journal::open(dir.path()).unwrap();
+    let mut engine = fake(&[]);
+    let digest = "app@sha256:2";
+    engine.images.insert(
+        digest.to_owned(),
+        ImageInspect {
+            id: Some("sha256:2".to_owned()),
+            ..ImageInspect::default()
+        },
+    );
+    engine.images.insert(
+        "app@sha256:1".to_owned(),
+        ImageInspect {
+            id: Some("sha256:1".to_owned()),
+            ..ImageInspect::default()
+        },
+    );
+    check(
+        &update(
+            &engine,
+            &journal,
+            dir.path(),
+            &request("same", "app@sha256:1"),
+        )
+        .await,
+        Outcome::Succeeded,
+        "already runs",
+    );
+    super::failed::mark(dir.path(), "web", "sha256:2").unwrap();
+    check(
+        &update(&engine, &journal, dir.path(), &request("a", digest)).await,
+        Outcome::Refused,
+        "failed before",
+    );
+    // With force it goes on, to the first change (which the fake refuses).
+    let mut forced = request("b", digest);
+    forced.force = true;
+    check(
+        &update(&engine, &journal, dir.path(), &forced).await,
+        Outcome::Refused,
+        "cannot rename web",
+    );
+}
+
+#[tokio::test]
+async fn compose_containers_with_their_file_here_are_left_to_compose() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = Journal::open(dir.path()).unwrap();
+    let file = dir.path().join("compose.yaml");
+    std::fs::write(&file, "services: {}\n").unwrap();
+    let file = file.to_string_lossy().into_owned();
+    let labels = [
+        ("com.docker.compose.project", "lab"),
+        ("com.docker.compose.service", "web"),
+        ("com.docker.compose.project.config_files", file.as_str()),
+    ];
+    let mut engine = fake(&labels);
+    engine.images.insert(
+        "app@sha256:2".to_owned(),
+        ImageInspect {
+            id: Some("sha256:2".to_owned()),
+            ..ImageInspect::default()
+        },
+    );
+    let result = update(&engine, &journal, dir.path(), &request("a", "app@sha256:2")).await;
+    check(
+        &result,
+        Outcome::Refused,
+        "update it through docker compose",
+    );
+}
+
+#[tokio::test]
+async fn volume_archives_respect_the_size_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = Journal::open(dir.path()).unwrap();
+    let volume = dir.path().join("volume");
+    std::fs::create_dir_all(volume.join("sub")).unwrap();
+    std::fs::write(volume.join("sub/file"), [7u8; 100]).unwrap();
+    let mut engine = fake(&[]);
+    engine.volumes.insert("data".to_owned(), volume);
+    let web = engine.containers.get_mut("web").unwrap();
+    web.mounts = Some(vec![MountPoint {
+        typ: Some("volume".to_owned()),
+        name: Some("data".to_owned()),
+        destination: Some("/data".to_owned()),
+        ..MountPoint::default()
+    }]);
+    engine.images.insert(
+        "app@sha256:2".to_owned(),
+        ImageInspect {
+            id: Some("sha256:2".to_owned()),
+            ..ImageInspect::default()
+        },
+    );
+    let mut small = request("a", "app@sha256:2");
+    small.volume_archive_limit_bytes = Some(99);
+    check(
+        &update(&engine, &journal, dir.path(), &small).await,
+        Outcome::Refused,
+        "more than 99 bytes",
+    );
+    let mut fits = request("b", "app@sha256:2");
+    fits.volume_archive_limit_bytes = Some(100);
+    let result = update(&engine, &journal, dir.path(), &fits).await;
+    // Archived, then the fake refuses the first change.
+    check(&result, Outcome::Refused, "cannot rename web");
+    let saved = super::backup::newest(dir.path(), "web").unwrap().unwrap();
+    let [archive] = saved.volume_archives.as_slice() else {
+        panic!("{saved:?}")
+    };
+    let path = dir.path().join("backups/web").join(archive);
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(path).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600);
+}

@@ -1,0 +1,236 @@
+//! The container swap shared by update, rollback and restore (steps 4 to 6 of an update): park
+//! the old container under another name and stop it, create and start the new one from a
+//! [`Plan`], run the health gate, then remove the old one, or on any failure put the old one
+//! back. Every step is journaled before the next one starts.
+
+use bollard::models::{RestartPolicy, RestartPolicyNameEnum};
+use unity_shared::model::update::{HealthPolicy, Outcome, Stage};
+
+use super::context::{Context, Log};
+use super::engine::Engine;
+use super::health::{self, Verdict};
+use super::journal::{self, Record, Step};
+use super::plan::Plan;
+
+/// How a swap ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Swapped {
+    pub outcome: Outcome,
+    pub message: String,
+    /// True when the new container (not the engine or the agent) was at fault, so the image
+    /// counts as a failed candidate.
+    pub new_failed: bool,
+}
+
+/// Runs the swap for `record` (at `BackedUp`, old id and running state filled in).
+pub async fn swap<E: Engine>(
+    ctx: &Context<'_, E>,
+    record: &mut Record,
+    plan: Plan,
+    policy: &HealthPolicy,
+    log: &mut Log<'_>,
+) -> Swapped {
+    let name = record.container.clone();
+    log.say(
+        Stage::Stopping,
+        &format!("parking {name} as {} and stopping it", record.parked_name),
+    );
+    if let Err(error) = ctx.engine.rename(&name, &record.parked_name).await {
+        return refused(format!("cannot rename {name}: {error}"));
+    }
+    if let Err(error) = ctx.journal.advance(record, Step::OldRenamed) {
+        return roll_back(ctx, record, log, format!("journal: {error}"), false).await;
+    }
+    if let Err(error) = ctx.engine.stop(&record.parked_name, ctx.stop_grace).await {
+        return roll_back(
+            ctx,
+            record,
+            log,
+            format!("cannot stop the old container: {error}"),
+            false,
+        )
+        .await;
+    }
+
+    if let Some(policy) = record
+        .old_restart_policy
+        .clone()
+        .filter(journal::is_restarting)
+    {
+        let parked = RestartPolicy {
+            name: Some(RestartPolicyNameEnum::NO),
+            maximum_retry_count: None,
+        };
+        if let Err(error) = ctx
+            .engine
+            .set_restart_policy(&record.parked_name, parked)
+            .await
+        {
+            return roll_back(
+                ctx,
+                record,
+                log,
+                format!("cannot park the old container: {error}"),
+                false,
+            )
+            .await;
+        }
+        tracing::debug!(restart = ?policy.name, "Restart policy of the parked container set to no.");
+    }
+
+    log.say(
+        Stage::Starting,
+        &format!(
+            "creating {name} from {}",
+            plan.create.image.as_deref().unwrap_or("?")
+        ),
+    );
+    for note in &plan.notes {
+        log.say(Stage::Starting, note);
+    }
+    match ctx.engine.create(&name, plan.create).await {
+        Ok(id) => record.new_id = Some(id),
+        Err(error) => {
+            return roll_back(
+                ctx,
+                record,
+                log,
+                format!("cannot create the new container: {error}"),
+                true,
+            )
+            .await
+        }
+    }
+    if let Err(error) = ctx.journal.advance(record, Step::NewCreated) {
+        return roll_back(ctx, record, log, format!("journal: {error}"), false).await;
+    }
+    for (network, settings) in plan.connect {
+        if let Err(error) = ctx.engine.connect_network(&network, &name, settings).await {
+            return roll_back(
+                ctx,
+                record,
+                log,
+                format!("cannot connect network {network}: {error}"),
+                true,
+            )
+            .await;
+        }
+    }
+    if record.old_was_running {
+        if let Some(failed) = start_and_validate(ctx, record, policy, log).await {
+            return failed;
+        }
+    } else {
+        log.say(
+            Stage::Starting,
+            "not started: the old container was not running either",
+        );
+    }
+    if let Err(error) = ctx.journal.advance(record, Step::Validated) {
+        tracing::warn!(operation = %record.id, %error, "Journal write failed after validation.");
+    }
+    if let Err(error) = journal::finish(ctx.engine, record).await {
+        log.say(
+            Stage::Done,
+            &format!("the old container stays as {}: {error}", record.parked_name),
+        );
+    }
+    if let Err(error) = ctx.journal.advance(record, Step::OldRemoved) {
+        tracing::warn!(operation = %record.id, %error, "Journal write failed after the swap.");
+    }
+    Swapped {
+        outcome: Outcome::Succeeded,
+        message: match record.old_was_running {
+            true => format!("{name} runs the new container, validated"),
+            false => format!("{name} was recreated and left stopped, as it was"),
+        },
+        new_failed: false,
+    }
+}
+
+/// Starts the new container and runs the health gate; `Some` when it failed (rolled back).
+async fn start_and_validate<E: Engine>(
+    ctx: &Context<'_, E>,
+    record: &mut Record,
+    policy: &HealthPolicy,
+    log: &mut Log<'_>,
+) -> Option<Swapped> {
+    let name = record.container.clone();
+    if let Err(error) = ctx.engine.start(&name).await {
+        return Some(
+            roll_back(
+                ctx,
+                record,
+                log,
+                format!("cannot start the new container: {error}"),
+                true,
+            )
+            .await,
+        );
+    }
+    if let Err(error) = ctx.journal.advance(record, Step::NewStarted) {
+        return Some(roll_back(ctx, record, log, format!("journal: {error}"), false).await);
+    }
+
+    log.say(Stage::HealthChecking, "waiting for the health gate");
+    match health::watch(ctx.engine, &name, policy).await {
+        Ok(Verdict::Healthy(why)) => log.say(Stage::HealthChecking, &format!("healthy: {why}")),
+        Ok(Verdict::Failed(why)) => {
+            return Some(
+                roll_back(ctx, record, log, format!("the new container {why}"), true).await,
+            )
+        }
+        Ok(Verdict::Pending) => {
+            return Some(roll_back(ctx, record, log, "no health verdict".to_owned(), true).await)
+        }
+        Err(error) => {
+            return Some(roll_back(ctx, record, log, format!("health gate: {error}"), false).await)
+        }
+    }
+    None
+}
+
+fn refused(message: String) -> Swapped {
+    Swapped {
+        outcome: Outcome::Refused,
+        message,
+        new_failed: false,
+    }
+}
+
+/// Puts the old container back after `why`.
+async fn roll_back<E: Engine>(
+    ctx: &Context<'_, E>,
+    record: &mut Record,
+    log: &mut Log<'_>,
+    why: String,
+    new_failed: bool,
+) -> Swapped {
+    log.say(
+        Stage::RollingBack,
+        &format!("{why}; restoring the old container"),
+    );
+    if let Err(error) = ctx.journal.advance(record, Step::RollingBack) {
+        tracing::warn!(operation = %record.id, %error, "Journal write failed while rolling back.");
+    }
+    if let Err(error) = journal::undo(ctx.engine, record).await {
+        tracing::error!(operation = %record.id, container = %record.container, %error, "Rollback failed.");
+        return Swapped {
+            outcome: Outcome::Failed,
+            message: format!(
+                "{why}; the rollback failed too ({error}); the old container may be parked as {}",
+                record.parked_name
+            ),
+            new_failed,
+        };
+    }
+    if let Err(error) = ctx.journal.advance(record, Step::RolledBack) {
+        tracing::warn!(operation = %record.id, %error, "Journal write failed after rolling back.");
+    }
+    log.say(Stage::RollingBack, "the old container runs again");
+    Swapped {
+        outcome: Outcome::RolledBack,
+        message: format!("{why}; rolled back"),
+        new_failed,
+    }
+}

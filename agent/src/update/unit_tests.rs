@@ -1,0 +1,253 @@
+//! Pure parts without an engine: the health gate's decisions, backups on disk and their diff,
+//! the journal file.
+
+use std::time::Duration;
+
+use serde_json::json;
+use unity_shared::model::update::OperationId;
+
+use super::backup::{self, Backup};
+use super::health::{judge, probe, Gate, Health, Observation, State, Verdict};
+use super::journal::{Journal, Record, Step};
+
+fn gate(has_healthcheck: bool) -> Gate {
+    Gate {
+        timeout: Duration::from_secs(30),
+        start_grace: Duration::from_secs(5),
+        stability: Duration::from_secs(3),
+        has_healthcheck,
+        runs_once: false,
+        has_probe: false,
+    }
+}
+
+fn at(secs: u64, state: State, health: Option<Health>) -> Observation {
+    Observation {
+        at: Duration::from_secs(secs),
+        state,
+        restart_count: 0,
+        health,
+        probe_ok: None,
+    }
+}
+
+#[track_caller]
+fn check(gate: &Gate, observations: &[Observation], expect: &str) {
+    let verdict = match judge(gate, observations) {
+        Verdict::Pending => "pending".to_owned(),
+        Verdict::Healthy(why) => format!("healthy: {why}"),
+        Verdict::Failed(why) => format!("failed: {why}"),
+    };
+    assert_eq!(verdict, expect);
+}
+
+#[test]
+fn healthcheck_healthy_passes() {
+    let seen = [
+        at(0, State::Running, Some(Health::Starting)),
+        at(1, State::Running, Some(Health::Healthy)),
+    ];
+    check(&gate(true), &seen, "healthy: reported healthy");
+}
+
+#[test]
+fn unhealthy_is_tolerated_during_the_grace_period() {
+    check(
+        &gate(true),
+        &[at(2, State::Running, Some(Health::Unhealthy))],
+        "pending",
+    );
+    check(
+        &gate(true),
+        &[at(6, State::Running, Some(Health::Unhealthy))],
+        "failed: reported unhealthy after the start grace period",
+    );
+}
+
+#[test]
+fn starting_forever_times_out() {
+    check(
+        &gate(true),
+        &[at(31, State::Running, Some(Health::Starting))],
+        "failed: not healthy within 30s",
+    );
+}
+
+#[test]
+fn without_healthcheck_it_must_stay_running_for_the_stability_period() {
+    let gate = gate(false);
+    check(
+        &gate,
+        &[at(0, State::Running, None), at(2, State::Running, None)],
+        "pending",
+    );
+    check(
+        &gate,
+        &[at(0, State::Running, None), at(3, State::Running, None)],
+        "healthy: ran for 3s without a restart",
+    );
+    let mut restarted = at(3, State::Running, None);
+    restarted.restart_count = 1;
+    check(
+        &gate,
+        &[at(0, State::Running, None), restarted],
+        "failed: restarted 1 time(s)",
+    );
+    check(
+        &gate,
+        &[at(1, State::Restarting, None)],
+        "failed: is restarting",
+    );
+}
+
+#[test]
+fn one_shot_containers_exit_zero() {
+    let mut once = gate(false);
+    once.runs_once = true;
+    check(
+        &once,
+        &[at(1, State::Exited(0), None)],
+        "healthy: exited with code 0, as a one-shot container does",
+    );
+    check(
+        &once,
+        &[at(1, State::Exited(2), None)],
+        "failed: exited with code 2",
+    );
+    check(
+        &gate(false),
+        &[at(1, State::Exited(0), None)],
+        "failed: exited with code 0",
+    );
+}
+
+#[test]
+fn the_probe_must_pass_too() {
+    let mut probed = gate(true);
+    probed.has_probe = true;
+    let mut seen = at(1, State::Running, Some(Health::Healthy));
+    check(&probed, &[seen.clone()], "pending");
+    seen.probe_ok = Some(true);
+    check(&probed, &[seen], "healthy: reported healthy");
+    let failing = Observation {
+        probe_ok: Some(false),
+        ..at(31, State::Running, Some(Health::Healthy))
+    };
+    check(
+        &probed,
+        &[failing],
+        "failed: the probe did not pass within 30s",
+    );
+}
+
+fn sample(stamp: u64, env: &[&str]) -> Backup {
+    Backup {
+        container: "web".to_owned(),
+        taken_at_ms: stamp,
+        image_ref: "localhost/app:1".to_owned(),
+        image_id: "sha256:1".to_owned(),
+        inspect: json!({ "Config": { "Env": env }, "State": { "Running": stamp % 2 == 0 } }),
+        volume_archives: Vec::new(),
+    }
+}
+
+#[test]
+fn backups_are_listed_newest_first_and_pruned() {
+    let dir = tempfile::tempdir().unwrap();
+    for stamp in [100, 300, 200] {
+        backup::save(dir.path(), &sample(stamp, &["A=1"])).unwrap();
+    }
+    assert_eq!(
+        backup::list(dir.path(), "web").unwrap(),
+        ["300.json", "200.json", "100.json"]
+    );
+    let path = dir.path().join("backups/web/300.json");
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(path).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600);
+    assert_eq!(backup::prune(dir.path(), "web", 2).unwrap(), 1);
+    assert_eq!(
+        backup::newest(dir.path(), "web").unwrap().unwrap(),
+        sample(300, &["A=1"])
+    );
+    assert_eq!(backup::list(dir.path(), "web").unwrap().len(), 2);
+    assert!(backup::list(dir.path(), "../etc").is_err());
+    assert!(backup::list(dir.path(), "none").unwrap().is_empty());
+}
+
+#[test]
+fn diff_names_the_changed_fields_and_ignores_state() {
+    let before = sample(1, &["A=1", "B=2"]);
+    let mut after = sample(2, &["A=1", "B=3", "C=4"]);
+    after.image_id = "sha256:2".to_owned();
+    let changes: Vec<String> = backup::diff(&before, &after)
+        .into_iter()
+        .map(|change| format!("{}: {:?} -> {:?}", change.path, change.before, change.after))
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            r#"image_id: Some(String("sha256:1")) -> Some(String("sha256:2"))"#,
+            r#"Config.Env[1]: Some(String("B=2")) -> Some(String("B=3"))"#,
+            r#"Config.Env[2]: None -> Some(String("C=4"))"#,
+        ]
+    );
+    assert!(backup::diff(&before, &before).is_empty());
+}
+
+#[test]
+fn journal_round_trips_and_lists_unfinished_operations() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = Journal::open(dir.path()).unwrap();
+    let mut record = Record::new(&OperationId("op-1".to_owned()), "web");
+    assert_eq!(record.parked_name, "web-unity-old-op-1");
+    journal.advance(&mut record, Step::OldRenamed).unwrap();
+    let loaded = journal.load(&record.id).unwrap().unwrap();
+    assert_eq!(loaded, record);
+    assert_eq!(journal.unfinished().unwrap(), [record.clone()]);
+    assert!(journal.load(&OperationId("../x".to_owned())).is_err());
+    assert!(journal.claim(&record.id));
+    assert!(
+        !journal.clone().claim(&record.id),
+        "clones share the running set"
+    );
+    journal.release(&record.id);
+    assert!(!journal.is_running(&record.id));
+    assert_eq!(
+        journal.load(&OperationId("other".to_owned())).unwrap(),
+        None
+    );
+}
+
+#[tokio::test]
+async fn probes_connect_and_read_the_http_status() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    use unity_shared::model::update::Probe;
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        for status in ["200 OK", "503 Service Unavailable"] {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let mut request = [0; 256];
+            let _ = stream.read(&mut request).await.unwrap();
+            let answer = format!("HTTP/1.0 {status}\r\n\r\n");
+            stream.write_all(answer.as_bytes()).await.unwrap();
+        }
+    });
+    let host = "127.0.0.1".to_owned();
+    let http = Probe::Http {
+        host: host.clone(),
+        port,
+        path: "/health".to_owned(),
+    };
+    let timeout = Duration::from_secs(5);
+    assert!(probe(&http, timeout).await);
+    assert!(!probe(&http, timeout).await);
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    assert!(!probe(&Probe::Tcp { host, port: closed }, timeout).await);
+}

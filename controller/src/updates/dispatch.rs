@@ -1,0 +1,368 @@
+//! Container operations, controller side: an operation is stored as queued, sent to its agent
+//! over the authenticated command channel when the agent is connected (at once, or when it
+//! returns, until the operation expires), its progress stored as it streams, and its result
+//! kept as history. A connection lost mid-operation puts it back in the queue: the agent runs
+//! an operation id at most once and answers a retry with the stored result, and it finishes
+//! or undoes a half-done update when it starts again.
+
+use super::credentials::CredentialKey;
+use super::reference::ImageRef;
+use crate::service::{now_ms, Context};
+use crate::storage::operations::{OperationRecord, OperationState};
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::Notify;
+use unity_shared::model::update::{
+    CommandResult, ContainerCommand, HealthPolicy, LogLine, OperationId, RegistryAuth,
+    UpdateRequest,
+};
+use unity_shared::proto::AgentId;
+
+/// How long the controller waits between two frames of a running operation.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(600);
+/// The longest a single operation may run.
+const TOTAL_TIMEOUT: Duration = Duration::from_secs(3600);
+/// How often queued operations are looked at without a wake-up.
+const POLL: Duration = Duration::from_secs(2);
+
+/// What to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Update to `image` (a reference to pull); `digest` is the candidate it was detected as.
+    Update {
+        image: String,
+        digest: Option<String>,
+        force: bool,
+    },
+    Rollback,
+    Restart,
+    Backup,
+    Restore {
+        backup: String,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct NewOperation {
+    pub agent_id: AgentId,
+    pub container: String,
+    pub action: Action,
+    pub requested_by: String,
+    /// A queued operation not started within this fails as expired.
+    pub expires_in: Duration,
+    /// The image the container runs now, for the history.
+    pub from_image: Option<String>,
+}
+
+/// Shared by the API (submit) and the dispatch loop.
+#[derive(Default)]
+pub struct Dispatcher {
+    running: Mutex<HashSet<String>>,
+    wake: Notify,
+}
+
+fn new_id() -> String {
+    format!("{:013x}-{:08x}", now_ms().max(0), rand::random::<u32>())
+}
+
+/// The command as stored (without credentials).
+fn command_of(
+    id: &str,
+    container: &str,
+    action: &Action,
+    health: &HealthPolicy,
+) -> ContainerCommand {
+    let id = OperationId(id.to_owned());
+    let container = container.to_owned();
+    match action {
+        Action::Update { image, force, .. } => ContainerCommand::Update(UpdateRequest {
+            id,
+            container,
+            image: image.clone(),
+            auth: None,
+            health: health.clone(),
+            force: *force,
+            volume_archive_limit_bytes: None,
+        }),
+        Action::Rollback => ContainerCommand::Rollback { id, container },
+        Action::Restart => ContainerCommand::Restart { id, container },
+        Action::Backup => ContainerCommand::Backup { id, container },
+        Action::Restore { backup } => ContainerCommand::Restore {
+            id,
+            container,
+            backup: backup.clone(),
+        },
+    }
+}
+
+fn action_name(action: &Action) -> &'static str {
+    match action {
+        Action::Update { .. } => "update",
+        Action::Rollback => "rollback",
+        Action::Restart => "restart",
+        Action::Backup => "backup",
+        Action::Restore { .. } => "restore",
+    }
+}
+
+/// A reference with its tag replaced, keeping how the user wrote the rest
+/// (`nginx:1.27` → `nginx:1.28`, `ghcr.io/o/app` → `ghcr.io/o/app:2.0.0`).
+pub fn with_tag(reference: &str, tag: &str) -> String {
+    let name = reference.split('@').next().unwrap_or(reference);
+    let last_slash = name.rfind('/').map_or(0, |i| i + 1);
+    let repository = match name[last_slash..].rfind(':') {
+        Some(colon) => &name[..last_slash + colon],
+        None => name,
+    };
+    format!("{repository}:{tag}")
+}
+
+impl Dispatcher {
+    /// Stores a queued operation and wakes the dispatch loop. Note that this uses blocking I/O.
+    pub fn submit(&self, ctx: &Context, new: NewOperation) -> anyhow::Result<OperationRecord> {
+        let id = new_id();
+        let now = now_ms();
+        let (to_image, to_digest) = match &new.action {
+            Action::Update { image, digest, .. } => (Some(image.clone()), digest.clone()),
+            _ => (None, None),
+        };
+        let record = OperationRecord {
+            command: command_of(&id, &new.container, &new.action, &ctx.config.updates.health),
+            id,
+            agent_id: new.agent_id.to_string(),
+            container: new.container,
+            action: action_name(&new.action).to_owned(),
+            requested_by: new.requested_by,
+            requested_at_ms: now,
+            expires_at_ms: now + new.expires_in.as_millis() as i64,
+            from_image: new.from_image,
+            to_image,
+            to_digest,
+            state: OperationState::Queued,
+            started_at_ms: None,
+            finished_at_ms: None,
+            progress: Vec::new(),
+            result: None,
+            error: None,
+            attempts: 0,
+        };
+        ctx.store.operations.put(&record)?;
+        self.wake.notify_one();
+        Ok(record)
+    }
+
+    fn claim(&self, id: &str) -> bool {
+        self.running
+            .lock()
+            .map(|mut running| running.insert(id.to_owned()))
+            .unwrap_or(false)
+    }
+
+    fn release(&self, id: &str) {
+        if let Ok(mut running) = self.running.lock() {
+            running.remove(id);
+        }
+    }
+}
+
+/// Credentials for the update's registry, for this one pull (never stored on the agent).
+fn attach_credentials(ctx: &Context, command: &mut ContainerCommand) -> anyhow::Result<()> {
+    let ContainerCommand::Update(request) = command else {
+        return Ok(());
+    };
+    let registry = ImageRef::parse(&request.image)?.registry;
+    let Some(record) = ctx.store.credentials.get(&registry)? else {
+        return Ok(());
+    };
+    let key = CredentialKey::open_or_create(&ctx.config.data_dir)?;
+    let credentials = key.open(&registry, &record.sealed)?;
+    request.auth = Some(RegistryAuth {
+        username: credentials.username,
+        password: credentials.secret,
+        server: registry,
+    });
+    Ok(())
+}
+
+fn finish(ctx: &Context, id: &str, result: Option<CommandResult>, error: Option<String>) {
+    let stored = ctx.store.operations.update(id, |record| {
+        record.state = OperationState::Finished;
+        record.finished_at_ms = Some(now_ms());
+        record.result = result.clone();
+        record.error = error.clone();
+    });
+    if let Err(error) = stored {
+        tracing::error!(%id, %error, "Storing an operation's result failed.");
+    }
+}
+
+async fn run_one(ctx: Arc<Context>, record: OperationRecord) {
+    let id = record.id.clone();
+    let Ok(agent_id) = AgentId::new(record.agent_id.clone()) else {
+        finish(&ctx, &id, None, Some("invalid agent id".into()));
+        return;
+    };
+    let prepared = {
+        let ctx = ctx.clone();
+        let id = id.clone();
+        tokio::task::spawn_blocking(move || -> anyhow::Result<ContainerCommand> {
+            let mut command = record.command.clone();
+            attach_credentials(&ctx, &mut command)?;
+            ctx.store.operations.update(&id, |record| {
+                record.state = OperationState::Running;
+                record.started_at_ms = record.started_at_ms.or(Some(now_ms()));
+                record.attempts += 1;
+            })?;
+            Ok(command)
+        })
+        .await
+    };
+    let command = match prepared {
+        Ok(Ok(command)) => command,
+        Ok(Err(error)) => {
+            finish(&ctx, &id, None, Some(format!("{error:#}")));
+            return;
+        }
+        Err(error) => {
+            finish(&ctx, &id, None, Some(format!("internal error: {error}")));
+            return;
+        }
+    };
+    tracing::info!(%id, agent = %agent_id, "Sending a container operation.");
+    let progress_ctx = ctx.clone();
+    let progress_id = id.clone();
+    let outcome = ctx
+        .hub
+        .container_operation(
+            &agent_id,
+            command,
+            move |progress| {
+                let line = LogLine {
+                    stage: progress.stage,
+                    at_ms: now_ms().max(0) as u64,
+                    message: progress.message,
+                };
+                let stored = progress_ctx
+                    .store
+                    .operations
+                    .update(&progress_id, |record| record.progress.push(line.clone()));
+                if let Err(error) = stored {
+                    tracing::warn!(%error, "Storing progress failed.");
+                }
+            },
+            IDLE_TIMEOUT,
+            TOTAL_TIMEOUT,
+        )
+        .await;
+    match outcome {
+        Ok(result) => {
+            tracing::info!(%id, outcome = ?result.outcome, "Container operation ended.");
+            finish(&ctx, &id, Some(result), None);
+        }
+        Err(error) => {
+            // Lost connection or timeout: queue it again; the agent recognises the id.
+            tracing::warn!(%id, %error, "Container operation interrupted; queued again.");
+            let _ = ctx.store.operations.update(&id, |record| {
+                record.state = OperationState::Queued;
+                record.error = Some(format!("interrupted: {error}"));
+            });
+        }
+    }
+}
+
+/// Expires old queued operations and starts those whose agent is connected.
+async fn dispatch_ready(ctx: &Arc<Context>) -> anyhow::Result<()> {
+    let store_ctx = ctx.clone();
+    let unfinished =
+        tokio::task::spawn_blocking(move || store_ctx.store.operations.unfinished()).await??;
+    let now = now_ms();
+    for record in unfinished {
+        if ctx
+            .operations
+            .running
+            .lock()
+            .is_ok_and(|r| r.contains(&record.id))
+        {
+            continue;
+        }
+        if record.state == OperationState::Queued && record.expires_at_ms < now {
+            let message = format!(
+                "expired: the agent did not take it within {} s",
+                (record.expires_at_ms - record.requested_at_ms) / 1000
+            );
+            finish(ctx, &record.id, None, Some(message));
+            continue;
+        }
+        let Ok(agent_id) = AgentId::new(record.agent_id.clone()) else {
+            continue;
+        };
+        if !ctx.hub.is_connected(&agent_id) || !ctx.operations.claim(&record.id) {
+            continue;
+        }
+        let ctx = ctx.clone();
+        tokio::spawn(async move {
+            let id = record.id.clone();
+            run_one(ctx.clone(), record).await;
+            ctx.operations.release(&id);
+        });
+    }
+    Ok(())
+}
+
+/// The dispatch loop, spawned by the service.
+pub fn spawn(ctx: Arc<Context>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            if let Err(error) = dispatch_ready(&ctx).await {
+                tracing::warn!(
+                    error = format!("{error:#}"),
+                    "Dispatching operations failed."
+                );
+            }
+            tokio::select! {
+                _ = ctx.operations.wake.notified() => {}
+                _ = tokio::time::sleep(POLL) => {}
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn with_tag_keeps_how_the_reference_was_written() {
+        assert_eq!(with_tag("nginx:1.27", "1.28"), "nginx:1.28");
+        assert_eq!(with_tag("nginx", "1.28"), "nginx:1.28");
+        assert_eq!(
+            with_tag("127.0.0.1:5000/lab/app:1.0.0", "1.1.0"),
+            "127.0.0.1:5000/lab/app:1.1.0"
+        );
+        assert_eq!(with_tag("localhost:5000/app", "2"), "localhost:5000/app:2");
+        assert_eq!(
+            with_tag("ghcr.io/o/app:1@sha256:00", "2"),
+            "ghcr.io/o/app:2"
+        );
+    }
+
+    #[test]
+    fn stored_commands_carry_no_credentials() {
+        let command = command_of(
+            "op",
+            "web",
+            &Action::Update {
+                image: "app:2".into(),
+                digest: None,
+                force: false,
+            },
+            &HealthPolicy::default(),
+        );
+        let ContainerCommand::Update(request) = command else {
+            panic!("{command:?}")
+        };
+        assert!(request.auth.is_none());
+        assert_eq!(request.id.0, "op");
+    }
+}

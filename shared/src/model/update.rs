@@ -1,0 +1,237 @@
+//! Container update commands: what the controller asks an agent to do to one container (update
+//! to a new image, roll back, restart, back up, restore), the progress stages the agent streams
+//! while doing it, and the result it ends with.
+//!
+//! These types travel over postcard (fields and variants by position). Therefore: never reorder
+//! fields or variants, only append; no `untagged`, `flatten` or `skip_serializing_if`; absent
+//! values are `Option::None`. See `docs/container-updates.md`.
+
+use serde::{Deserialize, Serialize};
+
+/// One container command. Every command carries an operation id chosen by the controller: the
+/// agent runs a given id at most once and answers a retry with the stored result.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub enum ContainerCommand {
+    /// Pull, back up, recreate, health-check, and roll back automatically on failure.
+    Update(UpdateRequest),
+    /// Manual rollback to the newest backup, using the image kept locally.
+    Rollback { id: OperationId, container: String },
+    /// Restart the container in place.
+    Restart { id: OperationId, container: String },
+    /// Take a backup (inspect and image reference) now.
+    Backup { id: OperationId, container: String },
+    /// Recreate the container from one stored backup (`backup` is its file name,
+    /// `<timestamp>.json`, as listed in a [`CommandResult::backup`]).
+    Restore {
+        id: OperationId,
+        container: String,
+        backup: String,
+    },
+}
+
+impl ContainerCommand {
+    pub fn id(&self) -> &OperationId {
+        match self {
+            ContainerCommand::Update(request) => &request.id,
+            ContainerCommand::Rollback { id, .. }
+            | ContainerCommand::Restart { id, .. }
+            | ContainerCommand::Backup { id, .. }
+            | ContainerCommand::Restore { id, .. } => id,
+        }
+    }
+}
+
+/// The controller's id for one operation (a UUID or similar; only `[A-Za-z0-9_.-]` is accepted
+/// by the agent, since it names files).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct OperationId(pub String);
+
+impl std::fmt::Display for OperationId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Update one container to another image.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct UpdateRequest {
+    pub id: OperationId,
+    /// The container's name (without the leading `/`).
+    pub container: String,
+    /// What to pull and run: `repo:tag` or `repo@sha256:...`.
+    pub image: String,
+    /// Credentials for this one pull; the agent never stores them.
+    pub auth: Option<RegistryAuth>,
+    pub health: HealthPolicy,
+    /// Apply even if this image already failed for this container (a manual retry).
+    pub force: bool,
+    /// Also archive the container's volumes with the backup, when together they are at most
+    /// this many bytes (`None`: no archive, the default).
+    pub volume_archive_limit_bytes: Option<u64>,
+}
+
+/// Registry credentials for one pull.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq)]
+pub struct RegistryAuth {
+    pub username: String,
+    pub password: String,
+    /// The registry host (`ghcr.io`, `127.0.0.1:5000`).
+    pub server: String,
+}
+
+impl std::fmt::Debug for RegistryAuth {
+    /// Never prints the password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistryAuth")
+            .field("username", &self.username)
+            .field("server", &self.server)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How the new container is judged healthy. Times are milliseconds.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct HealthPolicy {
+    /// Longest wait for the verdict.
+    pub timeout_ms: u64,
+    /// `unhealthy` is tolerated this long after the start (slow starters).
+    pub start_grace_ms: u64,
+    /// Without a HEALTHCHECK: how long the container must run without a restart.
+    pub stability_ms: u64,
+    /// Between two observations.
+    pub poll_interval_ms: u64,
+    /// An extra probe that must succeed too.
+    pub probe: Option<Probe>,
+}
+
+impl Default for HealthPolicy {
+    fn default() -> HealthPolicy {
+        HealthPolicy {
+            timeout_ms: 120_000,
+            start_grace_ms: 30_000,
+            stability_ms: 20_000,
+            poll_interval_ms: 1_000,
+            probe: None,
+        }
+    }
+}
+
+/// A probe run by the agent against an address it can reach (usually a published port).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub enum Probe {
+    /// A TCP connect succeeds.
+    Tcp { host: String, port: u16 },
+    /// `GET path` answers with a 2xx or 3xx status.
+    Http {
+        host: String,
+        port: u16,
+        path: String,
+    },
+}
+
+/// Where an operation is; streamed with a log line as it changes.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    Pulling,
+    BackingUp,
+    Stopping,
+    Starting,
+    HealthChecking,
+    RollingBack,
+    Done,
+}
+
+/// One progress message of a running operation.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct Progress {
+    pub id: OperationId,
+    pub stage: Stage,
+    pub message: String,
+}
+
+/// How an operation ended.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Done as asked (updated and validated, restarted, backed up, restored, rolled back on
+    /// request).
+    Succeeded,
+    /// The new container failed; the old one runs again under its name.
+    RolledBack,
+    /// Nothing changed: the request was refused or failed before the container was touched
+    /// (pull failed, a previously failed image without `force`, unknown container).
+    Refused,
+    /// Failed and could not be undone completely; the message says what is left. An operator
+    /// must look.
+    Failed,
+}
+
+/// The end of an operation, stored by the agent under its id.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct CommandResult {
+    pub id: OperationId,
+    pub container: String,
+    pub outcome: Outcome,
+    /// One sentence for people.
+    pub message: String,
+    /// The image id the container ran before and runs now (`sha256:...`), when known.
+    pub old_image_id: Option<String>,
+    pub new_image_id: Option<String>,
+    /// The backup taken (file name), when one was.
+    pub backup: Option<String>,
+    /// Every progress message, in order.
+    pub log: Vec<LogLine>,
+}
+
+/// One progress message, kept in the result.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct LogLine {
+    pub stage: Stage,
+    /// Milliseconds since the Unix epoch.
+    pub at_ms: u64,
+    pub message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_through_postcard() {
+        let command = ContainerCommand::Update(UpdateRequest {
+            id: OperationId("op-1".to_owned()),
+            container: "web".to_owned(),
+            image: "127.0.0.1:5000/lab/app@sha256:00".to_owned(),
+            auth: Some(RegistryAuth {
+                username: "u".to_owned(),
+                password: "p".to_owned(),
+                server: "127.0.0.1:5000".to_owned(),
+            }),
+            health: HealthPolicy {
+                probe: Some(Probe::Http {
+                    host: "127.0.0.1".to_owned(),
+                    port: 8080,
+                    path: "/health".to_owned(),
+                }),
+                ..HealthPolicy::default()
+            },
+            force: false,
+            volume_archive_limit_bytes: Some(1 << 30),
+        });
+        let bytes = postcard::to_stdvec(&command).unwrap();
+        let back: ContainerCommand = postcard::from_bytes(&bytes).unwrap();
+        assert_eq!(back, command);
+        assert_eq!(back.id().0, "op-1");
+    }
+
+    #[test]
+    fn debug_hides_the_password() {
+        let auth = RegistryAuth {
+            username: "u".to_owned(),
+            password: "hunter2".to_owned(),
+            server: "r".to_owned(),
+        };
+        assert!(!format!("{auth:?}").contains("hunter2"));
+    }
+}

@@ -1,0 +1,343 @@
+//! Issue 8, container updates end to end with real parts on loopback: Debian's dockerd, a
+//! `docker-registry`, a controller and an enrolled agent over QUIC. Images are built locally
+//! (busybox base, HEALTHCHECK, ENV) and pushed to the registry with `docker push`; the
+//! controller detects the candidates, the operations go over the command channel, the agent
+//! applies them with its health gate and rollback, and the history is read back from the API.
+//!
+//! Crash recovery at every journal state, Podman, volume archives and the planner's rules are
+//! covered by the agent's own live tests (`agent/src/update/live_tests.rs`).
+
+use serde_json::Value;
+use std::time::Duration;
+use unity_testbed::engine::{ContainerEngine, Dockerd};
+use unity_testbed::image::{build, ImageBuild};
+use unity_testbed::registry::{Auth, Registry};
+use unity_tests::http::HttpClient;
+use unity_tests::*;
+
+fn same_session(client: &HttpClient, addr: std::net::SocketAddr) -> HttpClient {
+    let mut copy = HttpClient::new(addr);
+    copy.cookies = client.cookies.clone();
+    copy.csrf = client.csrf.clone();
+    copy
+}
+
+/// Builds a tiny web-ish image and pushes it as `registry/lab/app:tag`.
+fn push_app(
+    docker: &Dockerd,
+    registry: &Registry,
+    tag: &str,
+    foo_value: &str,
+    healthy: bool,
+) -> String {
+    let reference = format!("{}/lab/app:{tag}", registry.host());
+    let check = if healthy { "test -f /tmp/ok" } else { "false" };
+    build(
+        docker,
+        &ImageBuild::new(&reference)
+            .env("FOO", foo_value)
+            .file("/etc/app-version", tag.as_bytes())
+            .healthcheck(check, "1s")
+            .cmd(&["sh", "-c", "touch /tmp/ok; exec sleep 3600"]),
+    )
+    .unwrap();
+    docker.cli(&["push", &reference]).unwrap();
+    reference
+}
+
+fn inspect(docker: &Dockerd, name: &str) -> Value {
+    let text = docker.cli(&["inspect", name]).unwrap();
+    serde_json::from_str::<Value>(&text).unwrap()[0].clone()
+}
+
+fn env_of(container: &Value) -> Vec<String> {
+    container["Config"]["Env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|entry| entry.as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Posts an operation and waits until it finished; returns the operation record.
+async fn operate(
+    client: &HttpClient,
+    addr: std::net::SocketAddr,
+    agent_id: &str,
+    verb: &str,
+    body: Value,
+    timeout: Duration,
+) -> Value {
+    let mut poster = same_session(client, addr);
+    let response = poster
+        .post_json(
+            &format!("/api/v1/hosts/{agent_id}/containers/web/{verb}"),
+            &body,
+        )
+        .await;
+    assert_eq!(response.status, 202, "{verb}: {}", response.text());
+    let id = response.json()["id"].as_str().unwrap().to_owned();
+    eventually(&format!("the {verb} operation finishes"), timeout, || {
+        let mut client = same_session(client, addr);
+        let id = id.clone();
+        async move {
+            let record = client.get(&format!("/api/v1/operations/{id}")).await.json();
+            (record["state"] == "finished").then_some(record)
+        }
+    })
+    .await
+}
+
+async fn start_agent(
+    controller: &unity_controller::service::RunningController,
+    agent_dir: &std::path::Path,
+    docker: &Dockerd,
+) -> unity_agent::runtime::RunningAgent {
+    let mut config = agent_config(agent_dir, controller.local_addr, Duration::from_secs(30));
+    config.containers.enabled = true;
+    config.containers.socket =
+        unity_agent::collect::containers::SocketSetting::Path(docker.socket_path().to_owned());
+    config.containers.interval = Duration::from_secs(2);
+    unity_agent::runtime::start(config).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn update_rollback_and_offline_queue_with_dockerd() {
+    init_logging();
+    let registry = Registry::start(Auth::Anonymous);
+    let docker = Dockerd::start();
+    docker.import_busybox().unwrap();
+    let v1 = push_app(&docker, &registry, "1.0.0", "old", true);
+    let v101 = push_app(&docker, &registry, "1.0.1", "new", true);
+    let _v110_broken = push_app(&docker, &registry, "1.1.0", "broken", false);
+    docker.cli(&["rmi", &v101]).unwrap(); // the update must pull it
+    docker.create_network("backend").unwrap();
+    docker
+        .cli(&[
+            "run",
+            "-d",
+            "--name",
+            "web",
+            "-e",
+            "BAR=x",
+            "-p",
+            "127.0.0.1::80",
+            "-v",
+            "webdata:/data",
+            "--restart",
+            "unless-stopped",
+            &v1,
+        ])
+        .unwrap();
+    docker
+        .cli(&["network", "connect", "--alias", "api", "backend", "web"])
+        .unwrap();
+    let original = inspect(&docker, "web");
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut raw = unity_controller::config::RawConfig {
+        data_dir: Some(dir.path().join("controller")),
+        listen: Some("127.0.0.1:0".into()),
+        advertise: Some("127.0.0.1:0".into()),
+        api_listen: Some("127.0.0.1:0".into()),
+        ..Default::default()
+    };
+    raw.updates = Some(
+        toml::from_str(
+            "health_timeout = \"30s\"\nhealth_start_grace = \"4s\"\nhealth_stability = \"3s\"",
+        )
+        .unwrap(),
+    );
+    let controller =
+        start_controller(unity_controller::config::Config::from_raw(raw).unwrap()).await;
+    let token = create_token(&controller, Duration::from_secs(60)).await;
+    let agent_dir = dir.path().join("agent");
+    let agent_id = enroll(
+        &agent_dir,
+        controller.local_addr,
+        &token,
+        &controller.context.ca.ca_hash(),
+    )
+    .await
+    .unwrap();
+    let running = start_agent(&controller, &agent_dir, &docker).await;
+    let addr = controller.api_addr;
+    let password = add_user(&controller, "admin", "admin").await;
+    let mut client = logged_in_client(&controller, "admin", &password).await;
+    let agent = agent_id.to_string();
+    eventually("the inventory arrives", Duration::from_secs(30), || {
+        let mut client = same_session(&client, addr);
+        let agent = agent.clone();
+        async move {
+            let view = client
+                .get(&format!("/api/v1/hosts/{agent}/containers"))
+                .await
+                .json();
+            let containers = view["inventory"]["containers"].as_array()?;
+            containers
+                .iter()
+                .any(|c| c["name"] == "web" && c["health"] == "healthy")
+                .then_some(())
+        }
+    })
+    .await;
+
+    // Detection offers 1.1.0 (minor, the default level): its HEALTHCHECK fails, so the
+    // update is rolled back automatically and the old container serves again, unchanged.
+    let summary = client
+        .post_json("/api/v1/updates/check", &serde_json::json!({}))
+        .await;
+    assert_eq!(summary.status, 200, "{}", summary.text());
+    let rolled = operate(
+        &client,
+        addr,
+        &agent,
+        "update",
+        serde_json::json!({}),
+        Duration::from_secs(120),
+    )
+    .await;
+    assert_eq!(rolled["result"]["outcome"], "rolled_back", "{rolled:#}");
+    assert!(
+        rolled["to_image"]
+            .as_str()
+            .unwrap()
+            .ends_with("lab/app:1.1.0"),
+        "{rolled:#}"
+    );
+    let stages: Vec<&str> = rolled["progress"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|line| line["stage"].as_str().unwrap())
+        .collect();
+    for stage in ["pulling", "backing_up", "health_checking", "rolling_back"] {
+        assert!(stages.contains(&stage), "{stage} streamed: {rolled:#}");
+    }
+    let after_rollback = inspect(&docker, "web");
+    assert_eq!(
+        after_rollback["Id"], original["Id"],
+        "the old container itself is back"
+    );
+    assert_eq!(after_rollback["State"]["Running"], true);
+    assert_eq!(
+        after_rollback["Config"]["Image"],
+        original["Config"]["Image"]
+    );
+    assert_eq!(env_of(&after_rollback), env_of(&original));
+    assert_eq!(
+        after_rollback["HostConfig"]["PortBindings"],
+        original["HostConfig"]["PortBindings"]
+    );
+    assert_eq!(after_rollback["Mounts"], original["Mounts"]);
+    assert_eq!(
+        after_rollback["NetworkSettings"]["Networks"]["backend"]["Aliases"],
+        original["NetworkSettings"]["Networks"]["backend"]["Aliases"]
+    );
+    // The failed candidate is not retried automatically.
+    let again = operate(
+        &client,
+        addr,
+        &agent,
+        "update",
+        serde_json::json!({}),
+        Duration::from_secs(60),
+    )
+    .await;
+    assert_eq!(again["result"]["outcome"], "refused", "{again:#}");
+
+    // A healthy version, asked by name: validated, the old container removed; the image's
+    // ENV changed (FOO) and the user's (BAR) is kept: no stale env from the old image.
+    let updated = operate(
+        &client,
+        addr,
+        &agent,
+        "update",
+        serde_json::json!({ "image": v101 }),
+        Duration::from_secs(120),
+    )
+    .await;
+    assert_eq!(updated["result"]["outcome"], "succeeded", "{updated:#}");
+    let new = inspect(&docker, "web");
+    assert_eq!(new["Config"]["Image"], v101.as_str());
+    let env = env_of(&new);
+    assert!(
+        env.contains(&"FOO=new".to_owned()) && env.contains(&"BAR=x".to_owned()),
+        "{env:?}"
+    );
+    assert!(!env.contains(&"FOO=old".to_owned()), "{env:?}");
+    assert_eq!(new["HostConfig"]["RestartPolicy"]["Name"], "unless-stopped");
+    assert_eq!(new["Mounts"][0]["Name"], "webdata");
+    let aliases = new["NetworkSettings"]["Networks"]["backend"]["Aliases"].to_string();
+    assert!(aliases.contains("\"api\""), "{aliases}");
+    assert_eq!(
+        docker
+            .cli(&["ps", "-a", "--format", "{{.Names}}"])
+            .unwrap()
+            .lines()
+            .count(),
+        1,
+        "no parked container left"
+    );
+
+    // A manual rollback goes back to 1.0.0 (the kept image, no registry needed).
+    let back = operate(
+        &client,
+        addr,
+        &agent,
+        "rollback",
+        serde_json::json!({}),
+        Duration::from_secs(120),
+    )
+    .await;
+    assert_eq!(back["result"]["outcome"], "succeeded", "{back:#}");
+    assert_eq!(inspect(&docker, "web")["Config"]["Image"], v1.as_str());
+
+    // An operation for an offline agent waits and runs when it returns.
+    running.stop().await;
+    let response = same_session(&client, addr)
+        .post_json(
+            &format!("/api/v1/hosts/{agent}/containers/web/restart"),
+            &serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(response.status, 202, "{}", response.text());
+    let id = response.json()["id"].as_str().unwrap().to_owned();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let waiting = client.get(&format!("/api/v1/operations/{id}")).await.json();
+    assert_eq!(waiting["state"], "queued", "{waiting:#}");
+    let running = start_agent(&controller, &agent_dir, &docker).await;
+    let restarted = eventually("the queued restart runs", Duration::from_secs(60), || {
+        let mut client = same_session(&client, addr);
+        let id = id.clone();
+        async move {
+            let record = client.get(&format!("/api/v1/operations/{id}")).await.json();
+            (record["state"] == "finished").then_some(record)
+        }
+    })
+    .await;
+    assert_eq!(restarted["result"]["outcome"], "succeeded", "{restarted:#}");
+
+    // The history: who asked, from what to what, outcome, duration, logs.
+    let history = client
+        .get(&format!("/api/v1/operations?agent_id={agent}"))
+        .await
+        .json();
+    let history = history.as_array().unwrap();
+    assert_eq!(history.len(), 5, "{history:#?}");
+    for record in history {
+        assert_eq!(record["requested_by"], "admin");
+        assert!(
+            record["finished_at_ms"].as_i64().unwrap() >= record["started_at_ms"].as_i64().unwrap()
+        );
+        assert!(record["from_image"].as_str().is_some());
+    }
+    let page = client.get("/updates").await.text();
+    assert!(
+        page.contains("id=\"operations\"") && page.contains("rolled back"),
+        "{page}"
+    );
+    let host_page = client.get(&format!("/hosts/{agent}")).await.text();
+    assert!(host_page.contains("data-op=\"rollback\""), "{host_page}");
+    running.stop().await;
+}

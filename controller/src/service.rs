@@ -103,6 +103,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningController> {
     tasks.push(crate::alerts::spawn(context.clone()));
     tasks.push(crate::updates::watch::spawn(context.clone()));
     tasks.push(crate::updates::dispatch::spawn(context.clone()));
+    tasks.push(crate::updates::auto::spawn(context.clone()));
     match admin::serve(context.clone()).await {
         Ok(task) => tasks.push(task),
         Err(error) => {

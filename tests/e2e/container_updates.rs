@@ -341,3 +341,356 @@ async fn update_rollback_and_offline_queue_with_dockerd() {
     assert!(host_page.contains("data-op=\"rollback\""), "{host_page}");
     running.stop().await;
 }
+
+async fn enrolled_container_agent(
+    controller: &unity_controller::service::RunningController,
+    dir: &std::path::Path,
+    docker: &Dockerd,
+) -> (String, unity_agent::runtime::RunningAgent) {
+    let token = create_token(controller, Duration::from_secs(60)).await;
+    let agent_id = enroll(
+        dir,
+        controller.local_addr,
+        &token,
+        &controller.context.ca.ca_hash(),
+    )
+    .await
+    .unwrap();
+    (
+        agent_id.to_string(),
+        start_agent(controller, dir, docker).await,
+    )
+}
+
+/// The newest operations of one host.
+async fn operations_of(client: &HttpClient, addr: std::net::SocketAddr, agent: &str) -> Vec<Value> {
+    let mut client = same_session(client, addr);
+    client
+        .get(&format!("/api/v1/operations?agent_id={agent}"))
+        .await
+        .json()
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+async fn check_now(client: &HttpClient, addr: std::net::SocketAddr) {
+    let response = same_session(client, addr)
+        .post_json("/api/v1/updates/check", &serde_json::json!({}))
+        .await;
+    assert_eq!(response.status, 200, "{}", response.text());
+}
+
+/// `auto` policies: two hosts run the same image; one host's maintenance window is closed.
+/// The open host goes first (the canary), the closed one waits; once its window opens (and the
+/// canary passed), it follows. `notify` containers are never applied by policy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_updates_follow_windows_and_the_canary() {
+    init_logging();
+    let registry = Registry::start(Auth::Anonymous);
+    let (docker_a, docker_b) = (Dockerd::start(), Dockerd::start());
+    docker_a.import_busybox().unwrap();
+    let v1 = push_app(&docker_a, &registry, "1.0.0", "one", true);
+    for docker in [&docker_a, &docker_b] {
+        docker
+            .cli(&[
+                "run",
+                "-d",
+                "--name",
+                "web",
+                "--label",
+                "unity.update.mode=auto",
+                &v1,
+            ])
+            .unwrap();
+        docker
+            .cli(&["run", "-d", "--name", "side", &v1]) // notify (the default): never by policy
+            .unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut raw = unity_controller::config::RawConfig {
+        data_dir: Some(dir.path().join("controller")),
+        listen: Some("127.0.0.1:0".into()),
+        advertise: Some("127.0.0.1:0".into()),
+        api_listen: Some("127.0.0.1:0".into()),
+        ..Default::default()
+    };
+    raw.updates = Some(
+        toml::from_str(
+            "health_timeout = \"30s\"\nhealth_start_grace = \"4s\"\nhealth_stability = \"3s\"",
+        )
+        .unwrap(),
+    );
+    let controller =
+        start_controller(unity_controller::config::Config::from_raw(raw).unwrap()).await;
+    let addr = controller.api_addr;
+    let (a, agent_a) =
+        enrolled_container_agent(&controller, &dir.path().join("a"), &docker_a).await;
+    let (b, agent_b) =
+        enrolled_container_agent(&controller, &dir.path().join("b"), &docker_b).await;
+    let password = add_user(&controller, "admin", "admin").await;
+    let client = logged_in_client(&controller, "admin", &password).await;
+    // Host a: a window that is (almost) never open — 29 February, one minute.
+    let closed = serde_json::json!({"windows": ["cron: 0 3 29 2 * duration 1m tz UTC"]});
+    let response = same_session(&client, addr)
+        .request(
+            "PUT",
+            &format!("/api/v1/hosts/{a}/maintenance-windows"),
+            &[],
+            Some(("application/json", serde_json::to_vec(&closed).unwrap())),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status, 204, "{}", response.text());
+    let view = same_session(&client, addr)
+        .get(&format!("/api/v1/hosts/{a}/maintenance-windows"))
+        .await
+        .json();
+    assert_eq!(view["state"], "closed", "{view:#}");
+    assert_eq!(view["source"], "host");
+    for agent in [&a, &b] {
+        eventually("the inventory arrives", Duration::from_secs(30), || {
+            let mut client = same_session(&client, addr);
+            let agent = agent.clone();
+            async move {
+                let view = client
+                    .get(&format!("/api/v1/hosts/{agent}/containers"))
+                    .await
+                    .json();
+                (view["inventory"]["containers"].as_array()?.len() == 2).then_some(())
+            }
+        })
+        .await;
+    }
+    let v101 = push_app(&docker_a, &registry, "1.0.1", "two", true);
+    check_now(&client, addr).await;
+    // b is the canary (a's window is closed); a waits; `side` is never applied by policy.
+    let on_b = eventually(
+        "b's automatic update finishes",
+        Duration::from_secs(90),
+        || {
+            let client = same_session(&client, addr);
+            let b = b.clone();
+            async move {
+                let operations = operations_of(&client, addr, &b).await;
+                operations
+                    .iter()
+                    .find(|op| op["state"] == "finished")
+                    .cloned()
+            }
+        },
+    )
+    .await;
+    assert_eq!(on_b["requested_by"], "policy", "{on_b:#}");
+    assert_eq!(on_b["container"], "web");
+    assert_eq!(on_b["result"]["outcome"], "succeeded", "{on_b:#}");
+    assert_eq!(inspect(&docker_b, "web")["Config"]["Image"], v101.as_str());
+    assert_eq!(inspect(&docker_b, "side")["Config"]["Image"], v1.as_str());
+    assert!(
+        operations_of(&client, addr, &a).await.is_empty(),
+        "a waits for its window"
+    );
+    let page = same_session(&client, addr).get("/updates").await.text();
+    assert!(page.contains("data-window=\"closed\""), "{page}");
+
+    // a's window opens: it follows the canary.
+    let open = serde_json::json!({"windows": ["daily 00:00-24:00 UTC"]});
+    let response = same_session(&client, addr)
+        .request(
+            "PUT",
+            &format!("/api/v1/hosts/{a}/maintenance-windows"),
+            &[],
+            Some(("application/json", serde_json::to_vec(&open).unwrap())),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status, 204, "{}", response.text());
+    check_now(&client, addr).await;
+    let on_a = eventually(
+        "a's automatic update finishes",
+        Duration::from_secs(90),
+        || {
+            let client = same_session(&client, addr);
+            let a = a.clone();
+            async move {
+                let operations = operations_of(&client, addr, &a).await;
+                operations
+                    .iter()
+                    .find(|op| op["state"] == "finished")
+                    .cloned()
+            }
+        },
+    )
+    .await;
+    assert_eq!(on_a["result"]["outcome"], "succeeded", "{on_a:#}");
+    assert_eq!(inspect(&docker_a, "web")["Config"]["Image"], v101.as_str());
+    assert_eq!(inspect(&docker_a, "side")["Config"]["Image"], v1.as_str());
+    agent_a.stop().await;
+    agent_b.stop().await;
+}
+
+const AGENT: &str = env!("CARGO_BIN_EXE_unity-e2e-agent");
+
+/// An agent process, killed when dropped (also when the test fails).
+struct AgentProcess(std::process::Child);
+
+impl AgentProcess {
+    fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for AgentProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// The agent as its own process (so it can be killed with SIGKILL).
+fn agent_process(config: &std::path::Path) -> AgentProcess {
+    #[allow(clippy::disallowed_methods)]
+    let child = std::process::Command::new(AGENT)
+        .arg("--config")
+        .arg(config)
+        .arg("run")
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    AgentProcess(child)
+}
+
+/// The agent is SIGKILLed while the new container is being health-checked (the old one is
+/// parked under another name, the new one runs as `web`). Restarted, it undoes the half-done
+/// update from its journal: exactly one `web`, the old one, running; nothing parked; and the
+/// controller's operation ends with the agent's stored result.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_killed_mid_update_recovers_on_restart() {
+    init_logging();
+    let registry = Registry::start(Auth::Anonymous);
+    let docker = Dockerd::start();
+    docker.import_busybox().unwrap();
+    let v1 = push_app(&docker, &registry, "1.0.0", "one", true);
+    // 1.0.1 becomes healthy only after 60 s: the kill lands during the health gate.
+    let slow = format!("{}/lab/app:1.0.1", registry.host());
+    build(
+        &docker,
+        &ImageBuild::new(&slow)
+            .healthcheck("test -f /tmp/ok", "1s")
+            .cmd(&["sh", "-c", "sleep 60; touch /tmp/ok; exec sleep 3600"]),
+    )
+    .unwrap();
+    docker.cli(&["push", &slow]).unwrap();
+    docker
+        .cli(&["run", "-d", "--name", "web", "-e", "BAR=x", &v1])
+        .unwrap();
+    let original = inspect(&docker, "web");
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut raw = unity_controller::config::RawConfig {
+        data_dir: Some(dir.path().join("controller")),
+        listen: Some("127.0.0.1:0".into()),
+        advertise: Some("127.0.0.1:0".into()),
+        api_listen: Some("127.0.0.1:0".into()),
+        ..Default::default()
+    };
+    raw.updates = Some(toml::from_str("health_timeout = \"120s\"").unwrap());
+    let controller =
+        start_controller(unity_controller::config::Config::from_raw(raw).unwrap()).await;
+    let addr = controller.api_addr;
+    let agent_dir = dir.path().join("agent");
+    let token = create_token(&controller, Duration::from_secs(60)).await;
+    let agent = enroll(
+        &agent_dir,
+        controller.local_addr,
+        &token,
+        &controller.context.ca.ca_hash(),
+    )
+    .await
+    .unwrap()
+    .to_string();
+    let config = dir.path().join("agent.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir = \"{}\"\ncontroller = \"{}\"\ninterval = \"30s\"\n\n[storage]\nenabled = false\n\n\
+[databases]\nenabled = false\n\n[containers]\nsocket = \"{}\"\ninterval = \"2s\"\n",
+            agent_dir.display(),
+            controller.local_addr,
+            docker.socket_path().display()
+        ),
+    )
+    .unwrap();
+    let mut process = agent_process(&config);
+    let password = add_user(&controller, "admin", "admin").await;
+    let client = logged_in_client(&controller, "admin", &password).await;
+    eventually("the inventory arrives", Duration::from_secs(30), || {
+        let mut client = same_session(&client, addr);
+        let agent = agent.clone();
+        async move {
+            let view = client
+                .get(&format!("/api/v1/hosts/{agent}/containers"))
+                .await
+                .json();
+            (!view["inventory"]["containers"].as_array()?.is_empty()).then_some(())
+        }
+    })
+    .await;
+    let response = same_session(&client, addr)
+        .post_json(
+            &format!("/api/v1/hosts/{agent}/containers/web/update"),
+            &serde_json::json!({ "image": slow }),
+        )
+        .await;
+    assert_eq!(response.status, 202, "{}", response.text());
+    let id = response.json()["id"].as_str().unwrap().to_owned();
+    eventually("the health gate runs", Duration::from_secs(60), || {
+        let mut client = same_session(&client, addr);
+        let id = id.clone();
+        async move {
+            let record = client.get(&format!("/api/v1/operations/{id}")).await.json();
+            record["progress"]
+                .as_array()?
+                .iter()
+                .any(|line| line["stage"] == "health_checking")
+                .then_some(())
+        }
+    })
+    .await;
+    process.kill();
+    let names = docker.cli(&["ps", "-a", "--format", "{{.Names}}"]).unwrap();
+    assert!(
+        names.contains("web-unity-old-"),
+        "the old one is parked: {names}"
+    );
+
+    let mut process = agent_process(&config);
+    let finished = eventually(
+        "the interrupted operation ends",
+        Duration::from_secs(60),
+        || {
+            let mut client = same_session(&client, addr);
+            let id = id.clone();
+            async move {
+                let record = client.get(&format!("/api/v1/operations/{id}")).await.json();
+                (record["state"] == "finished").then_some(record)
+            }
+        },
+    )
+    .await;
+    let names = docker.cli(&["ps", "-a", "--format", "{{.Names}}"]).unwrap();
+    assert_eq!(
+        names.trim(),
+        "web",
+        "nothing parked, nothing missing: {names}\n{finished:#}"
+    );
+    let web = inspect(&docker, "web");
+    assert_eq!(web["Id"], original["Id"], "the old container is back");
+    assert_eq!(web["State"]["Running"], true);
+    assert!(
+        ["rolled_back", "failed"].contains(&finished["result"]["outcome"].as_str().unwrap_or("")),
+        "{finished:#}"
+    );
+    assert!(finished["attempts"].as_u64().unwrap() >= 2, "{finished:#}");
+    process.kill();
+}

@@ -243,6 +243,10 @@ pub fn router(state: AppState) -> Router {
         .route("/hosts/{agent_id}/databases", get(host_state::databases))
         .route("/hosts/{agent_id}/containers", get(host_state::containers))
         .route(
+            "/hosts/{agent_id}/maintenance-windows",
+            get(updates::host_windows).put(updates::set_host_windows),
+        )
+        .route(
             "/hosts/{agent_id}/update-policy",
             get(updates::host_policy).put(updates::set_host_policy),
         )

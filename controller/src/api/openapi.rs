@@ -120,6 +120,22 @@ const OPERATIONS: &[Operation] = &[
     ),
     op(
         "get",
+        "/api/v1/hosts/{agent_id}/maintenance-windows",
+        "The host's maintenance windows, the ones in effect (host, group or controller), open or closed and the next change",
+        Access::User,
+        &[],
+        None,
+    ),
+    op(
+        "put",
+        "/api/v1/hosts/{agent_id}/maintenance-windows",
+        "Set the host's maintenance windows, e.g. {\"windows\": [\"Sat 02:00-05:00 Europe/Berlin\"]}; empty: follow the group or controller",
+        Access::Admin,
+        &[],
+        Some(windows_body),
+    ),
+    op(
+        "get",
         "/api/v1/hosts/{agent_id}/update-policy",
         "The host's update-policy override (settings: mode, level, include, exclude, transform, cooldown, pin)",
         Access::User,
@@ -415,6 +431,12 @@ fn operation_body() -> Value {
         ("backup", "string", false),
         ("expires_in", "string", false),
     ])
+}
+
+fn windows_body() -> Value {
+    let mut schema = object(&[("windows", "array", true)]);
+    schema["properties"]["windows"]["items"] = json!({ "type": "string" });
+    schema
 }
 
 fn registry_body() -> Value {

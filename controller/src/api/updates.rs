@@ -14,6 +14,7 @@ use crate::updates::credentials::{CredentialKey, Credentials};
 use crate::updates::policy::PolicyLayer;
 use crate::updates::reference::normalize_registry;
 use crate::updates::watch::RunSummary;
+use crate::updates::window::WindowSet;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
@@ -109,7 +110,9 @@ fn put_policy(
     body: &PolicyBody,
 ) -> Result<PolicyBody, ApiError> {
     let agent_id = match &scope {
-        PolicyScope::Host { agent_id } | PolicyScope::Container { agent_id, .. } => agent_id,
+        PolicyScope::Host { agent_id }
+        | PolicyScope::Container { agent_id, .. }
+        | PolicyScope::HostWindows { agent_id } => agent_id,
     };
     let agent_id = parse_agent_id(agent_id)?;
     if ctx.store.registry.agent(&agent_id)?.is_none() {
@@ -117,18 +120,38 @@ fn put_policy(
             "no host with agent id {agent_id}"
         )));
     }
-    let settings = validated(&body.settings)?;
-    let target = match &scope {
-        PolicyScope::Host { agent_id } => agent_id.clone(),
+    let (settings, action, target) = match &scope {
+        PolicyScope::Host { agent_id } => (
+            validated(&body.settings)?,
+            "update_policy.set",
+            agent_id.clone(),
+        ),
         PolicyScope::Container {
             agent_id,
             container,
-        } => format!("{agent_id}/{container}"),
+        } => (
+            validated(&body.settings)?,
+            "update_policy.set",
+            format!("{agent_id}/{container}"),
+        ),
+        PolicyScope::HostWindows { agent_id } => {
+            let texts: Vec<&String> = body.settings.values().collect();
+            WindowSet::parse_all(&texts)
+                .map_err(|error| ApiError::BadRequest(error.to_string()))?;
+            (
+                body.settings
+                    .values()
+                    .map(|text| ("window".to_owned(), text.clone()))
+                    .collect(),
+                "maintenance_windows.set",
+                agent_id.clone(),
+            )
+        }
     };
     ctx.store
         .containers
         .put_policy(&PolicyOverride { scope, settings })?;
-    audit(ctx, actor, "update_policy.set", &target)?;
+    audit(ctx, actor, action, &target)?;
     Ok(PolicyBody {
         settings: body.settings.clone(),
     })
@@ -202,6 +225,81 @@ pub async fn set_container_policy(
     })
     .await
     .map(Json)
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WindowsBody {
+    /// E.g. `["Sat 02:00-05:00 Europe/Berlin", "cron: 0 3 * * 1 duration 1h tz UTC"]`;
+    /// empty: the host follows its group's or the controller's windows.
+    pub windows: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct WindowsView {
+    /// The host's own windows (empty when it follows its group's or the controller's).
+    pub windows: Vec<String>,
+    /// The windows in effect and where they come from (`host`, `group NAME`, `controller`).
+    pub effective: Vec<String>,
+    pub source: String,
+    /// `always` (no windows), `open`, or `closed`.
+    pub state: String,
+    /// When the current window ends or the next one starts, for people.
+    pub next: Option<String>,
+}
+
+/// `GET /api/v1/hosts/{agent_id}/maintenance-windows`.
+pub async fn host_windows(
+    State(state): State<AppState>,
+    _caller: Caller,
+    ApiPath(agent_id): ApiPath<String>,
+) -> Result<Json<WindowsView>, ApiError> {
+    let agent_id = parse_agent_id(&agent_id)?;
+    blocking(&state.ctx, move |ctx| {
+        let Some(agent) = ctx.store.registry.agent(&agent_id)? else {
+            return Err(ApiError::NotFound(format!(
+                "no host with agent id {agent_id}"
+            )));
+        };
+        let own = crate::updates::auto::host_window_texts(ctx, agent_id.as_str())?;
+        let (effective, source) =
+            crate::updates::auto::windows_for(ctx, agent_id.as_str(), &agent.hostname)?;
+        let (state, next) = crate::updates::auto::describe(&effective, jiff::Timestamp::now());
+        Ok(WindowsView {
+            windows: own,
+            effective: effective
+                .windows()
+                .iter()
+                .map(|w| w.text().to_owned())
+                .collect(),
+            source,
+            state,
+            next,
+        })
+    })
+    .await
+    .map(Json)
+}
+
+/// `PUT /api/v1/hosts/{agent_id}/maintenance-windows`.
+pub async fn set_host_windows(
+    State(state): State<AppState>,
+    Admin(caller): Admin,
+    ApiPath(agent_id): ApiPath<String>,
+    ApiJson(body): ApiJson<WindowsBody>,
+) -> Result<StatusCode, ApiError> {
+    let scope = PolicyScope::HostWindows { agent_id };
+    let settings = body
+        .windows
+        .iter()
+        .enumerate()
+        .map(|(index, text)| (format!("{index:04}"), text.clone()))
+        .collect();
+    blocking(&state.ctx, move |ctx| {
+        put_policy(ctx, &caller.user, scope, &PolicyBody { settings })
+    })
+    .await
+    .map(|_| StatusCode::NO_CONTENT)
 }
 
 /// A registry's stored credentials, without the secret.

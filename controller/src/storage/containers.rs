@@ -65,8 +65,18 @@ pub struct DetectedUpdate {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PolicyScope {
-    Host { agent_id: String },
-    Container { agent_id: String, container: String },
+    Host {
+        agent_id: String,
+    },
+    Container {
+        agent_id: String,
+        container: String,
+    },
+    /// A host's maintenance windows (settings: `("window", text)` pairs), overriding its
+    /// group's and the controller's.
+    HostWindows {
+        agent_id: String,
+    },
 }
 
 impl PolicyScope {
@@ -77,6 +87,7 @@ impl PolicyScope {
                 agent_id,
                 container,
             } => format!("container\0{agent_id}\0{container}").into_bytes(),
+            PolicyScope::HostWindows { agent_id } => format!("windows\0{agent_id}").into_bytes(),
         }
     }
 }

@@ -8,6 +8,7 @@
 //! - [`registry`]: the OCI distribution API client (auth, rate limits, cache).
 //! - [`detect`]: one container's check, and many at once.
 //! - [`settings`]: the `[updates]` configuration section.
+//! - [`auto`]: `auto` policies applied inside maintenance windows, canary first.
 //! - [`dispatch`]: container operations queued, sent to agents, progress and history stored.
 //! - [`watch`]: the periodic check of every container, storing one record per container.
 //! - [`window`]: maintenance windows, weekly or cron-like, in a time zone (pure).
@@ -16,6 +17,7 @@
 //!
 //! See `docs/updates.md`.
 
+pub mod auto;
 pub mod credentials;
 pub mod detect;
 pub mod dispatch;

@@ -3,6 +3,7 @@
 //! override it). Defaults are documented in `docs/updates.md` and `packaging/controller.toml`.
 
 use super::policy::PolicyLayer;
+use super::window::WindowSet;
 use crate::config::ConfigError;
 use serde::Deserialize;
 use std::collections::HashSet;
@@ -44,6 +45,29 @@ pub struct RawUpdates {
     pub health_start_grace: Option<String>,
     /// Without a HEALTHCHECK, the new container must run this long without a restart ("20s").
     pub health_stability: Option<String>,
+    /// Maintenance windows for every host without its own or a group's, e.g.
+    /// `["Sat 02:00-05:00 Europe/Berlin"]`; empty (default): always open.
+    pub windows: Option<Vec<String>>,
+    /// Host groups sharing maintenance windows.
+    #[serde(default)]
+    pub group: Vec<RawGroup>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawGroup {
+    pub name: String,
+    /// Agent ids or host names.
+    pub hosts: Vec<String>,
+    pub windows: Vec<String>,
+}
+
+/// Hosts sharing maintenance windows.
+#[derive(Debug, Clone)]
+pub struct HostGroup {
+    pub name: String,
+    pub hosts: Vec<String>,
+    pub windows: WindowSet,
 }
 
 #[derive(Debug, Clone)]
@@ -58,6 +82,9 @@ pub struct UpdatesConfig {
     pub default_policy: PolicyLayer,
     /// The health gate sent with every update.
     pub health: HealthPolicy,
+    /// Default maintenance windows (empty: always open).
+    pub windows: WindowSet,
+    pub groups: Vec<HostGroup>,
 }
 
 impl Default for UpdatesConfig {
@@ -71,8 +98,18 @@ impl Default for UpdatesConfig {
             plain_http: HashSet::new(),
             default_policy: PolicyLayer::default(),
             health: HealthPolicy::default(),
+            windows: WindowSet::default(),
+            groups: Vec::new(),
         }
     }
+}
+
+fn windows(key: &'static str, texts: &[String]) -> Result<WindowSet, ConfigError> {
+    WindowSet::parse_all(texts).map_err(|error| ConfigError::Invalid {
+        key,
+        value: texts.join(", "),
+        message: error.to_string(),
+    })
 }
 
 fn duration(
@@ -126,7 +163,20 @@ impl UpdatesConfig {
                     })?;
             }
         }
+        let groups = raw
+            .group
+            .iter()
+            .map(|group| {
+                Ok(HostGroup {
+                    name: group.name.clone(),
+                    hosts: group.hosts.clone(),
+                    windows: windows("updates.group.windows", &group.windows)?,
+                })
+            })
+            .collect::<Result<Vec<_>, ConfigError>>()?;
         Ok(UpdatesConfig {
+            windows: windows("updates.windows", &raw.windows.unwrap_or_default())?,
+            groups,
             enabled: raw.enabled.unwrap_or(defaults.enabled),
             check_interval,
             first_check_after: duration(
@@ -191,6 +241,24 @@ mod tests {
             config.plain_http.contains("nas.lan:5000"),
             "{:?}",
             config.plain_http
+        );
+    }
+
+    #[test]
+    fn windows_and_groups() {
+        let raw: RawUpdates = toml::from_str(
+            "windows = [\"Sat 02:00-05:00 Europe/Berlin\"]\n\
+             [[group]]\nname = \"media\"\nhosts = [\"nas\"]\nwindows = [\"daily 03:00-04:00 UTC\"]",
+        )
+        .unwrap();
+        let config = UpdatesConfig::from_raw(raw).unwrap();
+        assert_eq!(config.windows.windows().len(), 1);
+        assert_eq!(config.groups[0].hosts, ["nas"]);
+        let raw: RawUpdates = toml::from_str("windows = [\"Sat 25:00-26:00 UTC\"]").unwrap();
+        let error = UpdatesConfig::from_raw(raw).unwrap_err().to_string();
+        assert!(
+            error.contains("updates.windows") && error.contains("25"),
+            "{error}"
         );
     }
 

@@ -333,6 +333,14 @@ impl UpdateWatch {
             Ok(())
         })
         .await??;
+        match super::auto::apply_once(ctx).await {
+            Ok(0) => {}
+            Ok(n_queued) => tracing::info!(n_queued, "Updates queued by policy."),
+            Err(error) => tracing::warn!(
+                error = format!("{error:#}"),
+                "Applying updates by policy failed."
+            ),
+        }
         tracing::info!(
             n_containers = summary.n_containers,
             n_updates = summary.n_updates,

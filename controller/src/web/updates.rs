@@ -12,8 +12,10 @@ use crate::api::{blocking, ApiError, ApiForm, AppState};
 use crate::service::now_ms;
 use crate::storage::containers::{CheckOutcome, UpdateCheckRecord};
 use crate::storage::operations::OperationRecord;
+use crate::updates::auto;
 use axum::extract::State;
 use axum::response::{Html, IntoResponse, Redirect, Response};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::Duration;
 
@@ -29,11 +31,26 @@ fn short(digest: &str) -> &str {
     hex.get(..12).unwrap_or(hex)
 }
 
+fn window_cell(window: Option<&(String, Option<String>)>) -> String {
+    match window {
+        None => "–".to_owned(),
+        Some((state, next)) => format!(
+            "<span data-window=\"{}\">{}</span>{}",
+            esc(state),
+            esc(state),
+            next.as_deref()
+                .map(|next| format!("<div class=\"sub\">{}</div>", esc(next)))
+                .unwrap_or_default()
+        ),
+    }
+}
+
 /// The page body (pure).
 pub fn render_body(
     records: &[UpdateCheckRecord],
     hosts: &[HostView],
     operations: &[OperationRecord],
+    windows: &BTreeMap<String, (String, Option<String>)>,
     csrf: Option<&str>,
     now: i64,
 ) -> String {
@@ -59,7 +76,7 @@ pub fn render_body(
     } else {
         body.push_str(
             "<div class=\"table\"><table id=\"updates\"><thead><tr><th>Host / container</th><th>Image</th>\
-<th>Current</th><th>Candidate</th><th>Change</th><th>Image age</th><th>First seen</th><th>Policy</th><th></th></tr></thead><tbody>",
+<th>Current</th><th>Candidate</th><th>Change</th><th>Image age</th><th>First seen</th><th>Policy</th><th>Window</th><th></th></tr></thead><tbody>",
         );
         for (record, update) in updates {
             let age = update
@@ -72,7 +89,7 @@ pub fn render_body(
             let _ = write!(
                 body,
                 "<tr data-container=\"{}\"><td><a href=\"/hosts/{}#section-containers\">{}</a> / {}</td><td>{}</td>\
-<td>{} <span class=\"sub\">{}</span></td><td>{} <span class=\"sub\">{}</span></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+<td>{} <span class=\"sub\">{}</span></td><td>{} <span class=\"sub\">{}</span></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 esc(&record.container),
                 url_segment(&record.agent_id),
                 esc(host_name(hosts, &record.agent_id)),
@@ -86,6 +103,7 @@ pub fn render_body(
                 age,
                 datetime(update.first_seen_ms),
                 policy,
+                window_cell(windows.get(&record.agent_id)),
                 csrf.map(|csrf| button(&record.agent_id, &record.container, "update", "Update now", csrf))
                     .unwrap_or_default(),
             );
@@ -126,16 +144,31 @@ pub async fn page(
     State(state): State<AppState>,
     caller: PageCaller,
 ) -> Result<Html<String>, ApiError> {
-    let (records, hosts, operations) = blocking(&state.ctx, |ctx| {
+    let (records, hosts, operations, windows) = blocking(&state.ctx, |ctx| {
+        let hosts = admin::hosts(ctx)?;
+        let now = jiff::Timestamp::now();
+        let mut windows = BTreeMap::new();
+        for host in &hosts {
+            let (set, _) = auto::windows_for(ctx, &host.agent_id, &host.hostname)?;
+            windows.insert(host.agent_id.clone(), auto::describe(&set, now));
+        }
         Ok((
             ctx.store.containers.all_checks()?,
-            admin::hosts(ctx)?,
+            hosts,
             ctx.store.operations.recent(None, 50)?,
+            windows,
         ))
     })
     .await?;
     let csrf = caller.is_admin().then(|| caller.0.csrf_token().to_owned());
-    let body = render_body(&records, &hosts, &operations, csrf.as_deref(), now_ms());
+    let body = render_body(
+        &records,
+        &hosts,
+        &operations,
+        &windows,
+        csrf.as_deref(),
+        now_ms(),
+    );
     Ok(layout("Updates", &caller.0, "updates", &body))
 }
 

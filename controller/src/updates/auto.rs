@@ -1,0 +1,213 @@
+//! Applying updates by policy: every minute (and after every check), the containers whose
+//! newest check offers an update under mode `auto` are planned against their host's
+//! maintenance windows and the staged rollout ([`super::rollout`]: one canary host first, the
+//! rest after it passed its health gate, a failed candidate stopped), and the dispatchable ones
+//! are queued as operations requested by `policy`. Detection is never gated; `notify` updates
+//! wait for an operator's "Update now" (which applies at once, on that host).
+
+use super::dispatch::{with_tag, Action, NewOperation};
+use super::policy::Mode;
+use super::reference::ImageRef;
+use super::rollout::{self, Attempt, AttemptOutcome, Decision, PendingUpdate};
+use super::window::{WindowSet, WindowState};
+use crate::service::Context;
+use crate::storage::containers::{CheckOutcome, PolicyScope};
+use crate::storage::operations::OperationState;
+use crate::storage::StorageError;
+use jiff::Timestamp;
+use std::sync::Arc;
+use std::time::Duration;
+use unity_shared::model::update::Outcome;
+use unity_shared::proto::AgentId;
+
+/// How often the plan runs (windows open on the clock, canaries finish on their own time).
+const EVERY: Duration = Duration::from_secs(60);
+/// How long an automatic operation waits for an offline agent.
+const AUTO_EXPIRY: Duration = Duration::from_secs(3600);
+
+/// The host's own window texts (empty when it has none).
+pub fn host_window_texts(ctx: &Context, agent_id: &str) -> Result<Vec<String>, StorageError> {
+    let scope = PolicyScope::HostWindows {
+        agent_id: agent_id.to_owned(),
+    };
+    Ok(ctx
+        .store
+        .containers
+        .policy(&scope)?
+        .map(|policy| policy.settings.into_iter().map(|(_, text)| text).collect())
+        .unwrap_or_default())
+}
+
+/// The windows in effect for a host and where they come from: its own, else the first group
+/// naming its agent id or host name, else the controller's.
+pub fn windows_for(
+    ctx: &Context,
+    agent_id: &str,
+    hostname: &str,
+) -> Result<(WindowSet, String), StorageError> {
+    let own = host_window_texts(ctx, agent_id)?;
+    if !own.is_empty() {
+        // Validated when stored; a text that no longer parses (a removed time zone) closes
+        // nothing rather than everything.
+        if let Ok(windows) = WindowSet::parse_all(&own) {
+            return Ok((windows, "host".to_owned()));
+        }
+    }
+    let settings = &ctx.config.updates;
+    if let Some(group) = settings
+        .groups
+        .iter()
+        .find(|group| group.hosts.iter().any(|h| h == agent_id || h == hostname))
+    {
+        return Ok((group.windows.clone(), format!("group {}", group.name)));
+    }
+    Ok((settings.windows.clone(), "controller".to_owned()))
+}
+
+/// `(state, next)` for people: `always` / `open` (until …) / `closed` (next …).
+pub fn describe(windows: &WindowSet, now: Timestamp) -> (String, Option<String>) {
+    match windows.state(now) {
+        WindowState::Unrestricted => ("always".to_owned(), None),
+        WindowState::Open { occurrence } => (
+            "open".to_owned(),
+            Some(format!("until {}", occurrence.end.strftime("%a %H:%M %Z"))),
+        ),
+        WindowState::Closed { next } => (
+            "closed".to_owned(),
+            next.map(|occurrence| format!("next {}", occurrence.start_label(now))),
+        ),
+    }
+}
+
+fn timestamp(ms: i64) -> Timestamp {
+    Timestamp::from_millisecond(ms).unwrap_or(Timestamp::UNIX_EPOCH)
+}
+
+fn repository_of(image: &str) -> String {
+    ImageRef::parse(image)
+        .map(|reference| format!("{}/{}", reference.registry, reference.repository))
+        .unwrap_or_else(|_| image.to_owned())
+}
+
+/// What may be dispatched now. Note that this uses blocking I/O.
+pub fn plan_now(ctx: &Context, now: Timestamp) -> anyhow::Result<Vec<NewOperation>> {
+    let store = &ctx.store;
+    let hosts: Vec<_> = store.registry.agents()?;
+    let hostname_of = |agent_id: &str| {
+        hosts
+            .iter()
+            .find(|agent| agent.agent_id.as_str() == agent_id)
+            .map(|agent| agent.hostname.clone())
+            .unwrap_or_else(|| agent_id.to_owned())
+    };
+    let mut pending = Vec::new();
+    let mut operations = Vec::new();
+    for check in store.containers.all_checks()? {
+        let CheckOutcome::Update(update) = &check.outcome else {
+            continue;
+        };
+        if update.mode != "auto" || !update.offered {
+            continue;
+        }
+        let host_name = hostname_of(&check.agent_id);
+        let (windows, _) = windows_for(ctx, &check.agent_id, &host_name)?;
+        pending.push(PendingUpdate {
+            agent_id: check.agent_id.clone(),
+            host_name,
+            container: check.container.clone(),
+            repository: repository_of(&check.image),
+            candidate_digest: update.candidate_digest.clone(),
+            mode: Mode::Auto,
+            window: windows.state(now),
+            approval: None,
+        });
+        operations.push((check.clone(), update.clone()));
+    }
+    if pending.is_empty() {
+        return Ok(Vec::new());
+    }
+    let history: Vec<Attempt> = store
+        .operations
+        .all()?
+        .into_iter()
+        .filter(|record| record.action == "update")
+        .map(|record| Attempt {
+            host_name: hostname_of(&record.agent_id),
+            repository: record
+                .to_image
+                .as_deref()
+                .map(repository_of)
+                .unwrap_or_default(),
+            candidate_digest: record.to_digest.clone().unwrap_or_default(),
+            started: timestamp(record.started_at_ms.unwrap_or(record.requested_at_ms)),
+            outcome: match (record.state, record.result.as_ref().map(|r| r.outcome)) {
+                (OperationState::Finished, Some(Outcome::Succeeded)) => AttemptOutcome::Succeeded,
+                (OperationState::Finished, _) => AttemptOutcome::Failed,
+                _ => AttemptOutcome::Running,
+            },
+            agent_id: record.agent_id,
+            container: record.container,
+        })
+        .collect();
+    let decisions = rollout::plan(&pending, &history, now);
+    let mut dispatch = Vec::new();
+    for (decision, (check, update)) in decisions.into_iter().zip(operations) {
+        match decision {
+            Decision::Dispatch(stage) => {
+                let Ok(agent_id) = AgentId::new(check.agent_id.clone()) else {
+                    continue;
+                };
+                tracing::info!(agent = %agent_id, container = %check.container, ?stage, "Applying an update by policy.");
+                dispatch.push(NewOperation {
+                    agent_id,
+                    container: check.container.clone(),
+                    action: Action::Update {
+                        image: with_tag(&check.image, &update.candidate_tag),
+                        digest: Some(update.candidate_digest.clone()),
+                        force: false,
+                    },
+                    requested_by: "policy".to_owned(),
+                    expires_in: AUTO_EXPIRY,
+                    from_image: Some(match &update.current_digest {
+                        Some(digest) => format!("{} ({digest})", check.image),
+                        None => check.image.clone(),
+                    }),
+                });
+            }
+            Decision::Wait(reason) => {
+                tracing::debug!(container = %check.container, %reason, "Automatic update waits.");
+            }
+            Decision::Skip(_) => {}
+        }
+    }
+    Ok(dispatch)
+}
+
+/// Plans and queues once; returns how many operations were queued.
+pub async fn apply_once(ctx: &Arc<Context>) -> anyhow::Result<usize> {
+    let ctx = ctx.clone();
+    tokio::task::spawn_blocking(move || -> anyhow::Result<usize> {
+        let planned = plan_now(&ctx, Timestamp::now())?;
+        let n_planned = planned.len();
+        for operation in planned {
+            ctx.operations.submit(&ctx, operation)?;
+        }
+        Ok(n_planned)
+    })
+    .await?
+}
+
+/// The policy loop, spawned by the service.
+pub fn spawn(ctx: Arc<Context>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(EVERY).await;
+            if let Err(error) = apply_once(&ctx).await {
+                tracing::warn!(
+                    error = format!("{error:#}"),
+                    "Applying updates by policy failed."
+                );
+            }
+        }
+    })
+}

@@ -8,11 +8,15 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
-/// What to run: a program (a path or a name looked up on `PATH`) and its arguments.
+/// What to run: a program (a path or a name looked up on `PATH`) and its arguments, plus
+/// environment entries added to the agent's own and the directory to run in (the agent's by
+/// default).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommandSpec {
     pub program: PathBuf,
     pub args: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub current_dir: Option<PathBuf>,
 }
 
 impl CommandSpec {
@@ -20,7 +24,21 @@ impl CommandSpec {
         CommandSpec {
             program: program.into(),
             args: args.iter().map(|arg| (*arg).to_owned()).collect(),
+            env: Vec::new(),
+            current_dir: None,
         }
+    }
+
+    /// Adds an environment entry for the child.
+    pub fn env(mut self, key: &str, value: &str) -> CommandSpec {
+        self.env.push((key.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// Runs the child in `dir`.
+    pub fn current_dir(mut self, dir: impl Into<PathBuf>) -> CommandSpec {
+        self.current_dir = Some(dir.into());
+        self
     }
 
     /// The command line as a person would type it, for messages.
@@ -88,7 +106,11 @@ pub async fn run(spec: &CommandSpec, timeout: Duration) -> Result<Output, ExecEr
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
-        .env("LC_ALL", "C");
+        .env("LC_ALL", "C")
+        .envs(spec.env.iter().map(|(key, value)| (key, value)));
+    if let Some(dir) = &spec.current_dir {
+        command.current_dir(dir);
+    }
     let child = command.spawn().map_err(|source| ExecError::Spawn {
         program: spec.program.display().to_string(),
         source,
@@ -121,6 +143,17 @@ mod tests {
         assert_eq!(output.exit_code, Some(3));
         assert_eq!(output.stdout, b"out\n");
         assert_eq!(output.stderr, b"err\n");
+    }
+
+    #[tokio::test]
+    async fn passes_environment_and_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = CommandSpec::new("sh", &["-c", "echo $UNITY_TEST; pwd"])
+            .env("UNITY_TEST", "set")
+            .current_dir(dir.path());
+        let output = run(&spec, Duration::from_secs(5)).await.unwrap();
+        let pwd = std::fs::canonicalize(dir.path()).unwrap();
+        assert_eq!(output.stdout_lossy(), format!("set\n{}\n", pwd.display()));
     }
 
     #[tokio::test]

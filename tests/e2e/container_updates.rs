@@ -9,7 +9,7 @@
 
 use serde_json::Value;
 use std::time::Duration;
-use unity_testbed::engine::{ContainerEngine, Dockerd};
+use unity_testbed::engine::{ContainerEngine, Dockerd, EngineKind, Podman};
 use unity_testbed::image::{build, ImageBuild};
 use unity_testbed::registry::{Auth, Registry};
 use unity_tests::http::HttpClient;
@@ -24,7 +24,7 @@ fn same_session(client: &HttpClient, addr: std::net::SocketAddr) -> HttpClient {
 
 /// Builds a tiny web-ish image and pushes it as `registry/lab/app:tag`.
 fn push_app(
-    docker: &Dockerd,
+    docker: &dyn ContainerEngine,
     registry: &Registry,
     tag: &str,
     foo_value: &str,
@@ -41,11 +41,16 @@ fn push_app(
             .cmd(&["sh", "-c", "touch /tmp/ok; exec sleep 3600"]),
     )
     .unwrap();
-    docker.cli(&["push", &reference]).unwrap();
+    match docker.kind() {
+        EngineKind::Docker => docker.cli(&["push", &reference]).unwrap(),
+        EngineKind::Podman => docker
+            .cli(&["push", "--tls-verify=false", &reference])
+            .unwrap(),
+    };
     reference
 }
 
-fn inspect(docker: &Dockerd, name: &str) -> Value {
+fn inspect(docker: &dyn ContainerEngine, name: &str) -> Value {
     let text = docker.cli(&["inspect", name]).unwrap();
     serde_json::from_str::<Value>(&text).unwrap()[0].clone()
 }
@@ -77,7 +82,7 @@ async fn operate(
         .await;
     assert_eq!(response.status, 202, "{verb}: {}", response.text());
     let id = response.json()["id"].as_str().unwrap().to_owned();
-    eventually(&format!("the {verb} operation finishes"), timeout, || {
+    let record = eventually(&format!("the {verb} operation finishes"), timeout, || {
         let mut client = same_session(client, addr);
         let id = id.clone();
         async move {
@@ -85,13 +90,37 @@ async fn operate(
             (record["state"] == "finished").then_some(record)
         }
     })
-    .await
+    .await;
+    // The next operation needs an inventory taken after this one (mid-swap ones lack `web`).
+    let finished_at = record["finished_at_ms"].as_i64().unwrap_or(0);
+    eventually(
+        "an inventory after the operation",
+        Duration::from_secs(30),
+        || {
+            let mut client = same_session(client, addr);
+            let agent_id = agent_id.to_owned();
+            async move {
+                let view = client
+                    .get(&format!("/api/v1/hosts/{agent_id}/containers"))
+                    .await
+                    .json();
+                let fresh = view["collected_at_ms"].as_i64()? > finished_at;
+                let has_web = view["inventory"]["containers"]
+                    .as_array()?
+                    .iter()
+                    .any(|c| c["name"] == "web");
+                (fresh && has_web).then_some(())
+            }
+        },
+    )
+    .await;
+    record
 }
 
 async fn start_agent(
     controller: &unity_controller::service::RunningController,
     agent_dir: &std::path::Path,
-    docker: &Dockerd,
+    docker: &dyn ContainerEngine,
 ) -> unity_agent::runtime::RunningAgent {
     let mut config = agent_config(agent_dir, controller.local_addr, Duration::from_secs(30));
     config.containers.enabled = true;
@@ -693,4 +722,98 @@ async fn agent_killed_mid_update_recovers_on_restart() {
     );
     assert!(finished["attempts"].as_u64().unwrap() >= 2, "{finished:#}");
     process.kill();
+}
+
+/// Podman behaves differently where it matters here: health checks run only when triggered
+/// (the agent triggers them through the libpod API) and its compatible API differs in details.
+/// A failing HEALTHCHECK is rolled back, a healthy version is validated.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn podman_update_and_automatic_rollback() {
+    init_logging();
+    let registry = Registry::start(Auth::Anonymous);
+    let podman = Podman::start();
+    podman.import_busybox().unwrap();
+    let v1 = push_app(&podman, &registry, "1.0.0", "old", true);
+    let v101 = push_app(&podman, &registry, "1.0.1", "new", true);
+    let broken = push_app(&podman, &registry, "1.0.2", "broken", false);
+    podman
+        .cli(&["run", "-d", "--name", "web", "-e", "BAR=x", &v1])
+        .unwrap();
+    let original = inspect(&podman, "web");
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut raw = unity_controller::config::RawConfig {
+        data_dir: Some(dir.path().join("controller")),
+        listen: Some("127.0.0.1:0".into()),
+        advertise: Some("127.0.0.1:0".into()),
+        api_listen: Some("127.0.0.1:0".into()),
+        ..Default::default()
+    };
+    raw.updates = Some(
+        toml::from_str(
+            "health_timeout = \"30s\"\nhealth_start_grace = \"4s\"\nhealth_stability = \"3s\"",
+        )
+        .unwrap(),
+    );
+    let controller =
+        start_controller(unity_controller::config::Config::from_raw(raw).unwrap()).await;
+    let addr = controller.api_addr;
+    let agent_dir = dir.path().join("agent");
+    let token = create_token(&controller, Duration::from_secs(60)).await;
+    let agent = enroll(
+        &agent_dir,
+        controller.local_addr,
+        &token,
+        &controller.context.ca.ca_hash(),
+    )
+    .await
+    .unwrap()
+    .to_string();
+    let running = start_agent(&controller, &agent_dir, &podman).await;
+    let password = add_user(&controller, "admin", "admin").await;
+    let client = logged_in_client(&controller, "admin", &password).await;
+    eventually("the inventory arrives", Duration::from_secs(30), || {
+        let mut client = same_session(&client, addr);
+        let agent = agent.clone();
+        async move {
+            let view = client
+                .get(&format!("/api/v1/hosts/{agent}/containers"))
+                .await
+                .json();
+            (!view["inventory"]["containers"].as_array()?.is_empty()).then_some(())
+        }
+    })
+    .await;
+
+    let rolled = operate(
+        &client,
+        addr,
+        &agent,
+        "update",
+        serde_json::json!({ "image": broken }),
+        Duration::from_secs(120),
+    )
+    .await;
+    assert_eq!(rolled["result"]["outcome"], "rolled_back", "{rolled:#}");
+    let back = inspect(&podman, "web");
+    assert_eq!(back["Id"], original["Id"]);
+    assert_eq!(back["State"]["Running"], true);
+
+    let updated = operate(
+        &client,
+        addr,
+        &agent,
+        "update",
+        serde_json::json!({ "image": v101 }),
+        Duration::from_secs(120),
+    )
+    .await;
+    assert_eq!(updated["result"]["outcome"], "succeeded", "{updated:#}");
+    let new = inspect(&podman, "web");
+    let env = env_of(&new);
+    assert!(
+        env.contains(&"FOO=new".to_owned()) && env.contains(&"BAR=x".to_owned()),
+        "{env:?}"
+    );
+    running.stop().await;
 }

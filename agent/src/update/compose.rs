@@ -1,7 +1,7 @@
 //! Containers of a compose project. Cloning one through the API keeps what the inspect shows,
 //! but loses what only the compose file knows (`configs:`, `env_file` as a file, `depends_on`,
-//! the project's other services), so a container whose compose file is on this host is to be
-//! updated through `docker compose`, not cloned. [`project`] is pure (labels in); the file check
+//! the project's other services), so a container whose compose file is on this host is
+//! updated through the compose CLI ([`super::compose_update`]), not cloned. [`project`] is pure (labels in); the file check
 //! is a `stat`.
 
 use std::path::PathBuf;

@@ -14,7 +14,7 @@ use bollard::models::{
 };
 use bollard::query_parameters::{
     CreateContainerOptions, CreateImageOptions, RemoveContainerOptions, RemoveImageOptions,
-    RenameContainerOptions, RestartContainerOptions, StopContainerOptions,
+    RenameContainerOptions, RestartContainerOptions, StopContainerOptions, TagImageOptions,
 };
 use futures_util::StreamExt as _;
 use unity_shared::model::container::EngineKind;
@@ -102,6 +102,17 @@ pub trait Engine: Sync {
     ) -> impl Future<Output = Result<Option<PathBuf>, EngineError>> + Send;
     /// Removes an image by id (not forced: an image in use stays).
     fn remove_image(&self, id: &str) -> impl Future<Output = Result<(), EngineError>> + Send;
+    /// Tags an image (by id) as `reference` (`repo:tag`), moving the tag if it exists.
+    fn tag_image(
+        &self,
+        image_id: &str,
+        reference: &str,
+    ) -> impl Future<Output = Result<(), EngineError>> + Send;
+    /// The engine's API socket, for a CLI run against the same engine (`docker compose`);
+    /// `None` when there is none.
+    fn socket_path(&self) -> Option<PathBuf> {
+        None
+    }
 }
 
 /// The bollard implementation over one connected engine.
@@ -340,10 +351,12 @@ impl Engine for Bollard {
             link: false,
         };
         let docker = &self.engine.docker;
+        // A forced remove of a running container stops it first: Podman waits for the
+        // container's stop timeout (10 s by default) before it kills it.
         let result = self
             .call(
                 format!("remove {name}"),
-                self.engine.timeout,
+                self.engine.timeout + Duration::from_secs(30),
                 docker.remove_container(name, Some(options)),
             )
             .await;
@@ -439,5 +452,36 @@ impl Engine for Bollard {
             )
             .await;
         found(result).map(|_| ())
+    }
+
+    async fn tag_image(&self, image_id: &str, reference: &str) -> Result<(), EngineError> {
+        let (repo, tag) = split_tag(reference);
+        let options = TagImageOptions {
+            repo: Some(repo.to_owned()),
+            tag: tag.map(str::to_owned),
+        };
+        let docker = &self.engine.docker;
+        self.call(
+            format!("tag {image_id} as {reference}"),
+            self.engine.timeout,
+            docker.tag_image(image_id, Some(options)),
+        )
+        .await
+    }
+
+    fn socket_path(&self) -> Option<PathBuf> {
+        Some(self.socket())
+    }
+}
+
+/// `repo:tag` → (`repo`, `Some(tag)`); a colon before the last `/` is a registry port. Pure.
+pub fn split_tag(reference: &str) -> (&str, Option<&str>) {
+    let name_start = reference.rfind('/').map_or(0, |slash| slash + 1);
+    match reference[name_start..].rfind(':') {
+        Some(colon) => (
+            &reference[..name_start + colon],
+            Some(&reference[name_start + colon + 1..]),
+        ),
+        None => (reference, None),
     }
 }

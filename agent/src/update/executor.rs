@@ -1,5 +1,6 @@
 //! The container commands: [`update`] (pull, back up, swap with health gate and automatic
-//! rollback, mark a failed candidate, keep the old image) here, and, re-exported from
+//! rollback, mark a failed candidate, keep the old image; a service of a compose project whose
+//! file is on this host goes through [`super::compose_update`] instead) here, and, re-exported from
 //! [`super::manual`], [`rollback`] (to the newest backup, with the image kept locally),
 //! [`restore`] (to one backup), [`restart`] and [`backup`]. Each runs at most once per
 //! operation id: a retry gets the stored result from the journal (an interrupted one is
@@ -14,7 +15,7 @@ use super::context::{
 use super::engine::Engine;
 use super::journal::{Record, Step};
 use super::swap::swap;
-use super::{compose, failed, kept, plan};
+use super::{compose, compose_update, failed, kept, plan};
 
 pub use super::manual::{backup, restart, restore, rollback};
 
@@ -48,15 +49,9 @@ async fn update_steps<E: Engine>(
     let old = container(ctx, &request.container).await?;
     if let Some(project) = compose::project(&old) {
         let files = project.files_present();
-        if let Some(file) = files.first() {
-            return refuse(format!(
-                "{} is service {} of compose project {} ({}): update it through docker compose, \
-                 which the agent does not drive yet; cloning it would lose configs and env_file",
-                request.container,
-                project.service,
-                project.project,
-                file.display()
-            ));
+        if !files.is_empty() {
+            let compose = (&old, &project, files);
+            return compose_update::update(ctx, request, record, result, log, compose).await;
         }
         log.say(
             Stage::Pulling,
@@ -135,7 +130,7 @@ async fn update_steps<E: Engine>(
 }
 
 /// Keeps the old image for the configured time and removes the kept images whose time is over.
-async fn keep_old_image<E: Engine>(ctx: &Context<'_, E>, image_id: &str) {
+pub(super) async fn keep_old_image<E: Engine>(ctx: &Context<'_, E>, image_id: &str) {
     let now = now_ms();
     let keep_ms = u64::try_from(ctx.keep_old_image.as_millis()).unwrap_or(u64::MAX);
     if let Err(error) = kept::keep(ctx.data_dir, image_id, now.saturating_add(keep_ms)) {

@@ -89,6 +89,9 @@ impl Engine for Fake {
     async fn remove_image(&self, id: &str) -> Result<(), EngineError> {
         refused(&format!("remove image {id}"))
     }
+    async fn tag_image(&self, id: &str, _: &str) -> Result<(), EngineError> {
+        refused(&format!("tag image {id}"))
+    }
 }
 
 /// `web` runs image `sha256:1`, with these labels.
@@ -244,11 +247,11 @@ async fn failed_candidates_and_the_same_image_are_not_applied() {
 }
 
 #[tokio::test]
-async fn compose_containers_with_their_file_here_are_left_to_compose() {
+async fn compose_services_refuse_a_new_tag_naming_the_line_to_change() {
     let dir = tempfile::tempdir().unwrap();
     let journal = Journal::open(dir.path()).unwrap();
     let file = dir.path().join("compose.yaml");
-    std::fs::write(&file, "services: {}\n").unwrap();
+    std::fs::write(&file, "services:\n  web:\n    image: \"app:1\"\n").unwrap();
     let file = file.to_string_lossy().into_owned();
     let labels = [
         ("com.docker.compose.project", "lab"),
@@ -256,18 +259,26 @@ async fn compose_containers_with_their_file_here_are_left_to_compose() {
         ("com.docker.compose.project.config_files", file.as_str()),
     ];
     let mut engine = fake(&labels);
-    engine.images.insert(
-        "app@sha256:2".to_owned(),
-        ImageInspect {
-            id: Some("sha256:2".to_owned()),
-            ..ImageInspect::default()
-        },
+    let web = engine.containers.get_mut("web").unwrap();
+    web.config.as_mut().unwrap().image = Some("app:1".to_owned());
+    let result = update(&engine, &journal, dir.path(), &request("a", "app:2")).await;
+    let expected = format!(
+        "web is managed by docker-compose ({file}): change its image to app:2 there \
+         (line 3: `image: app:1`), or update by digest"
     );
-    let result = update(&engine, &journal, dir.path(), &request("a", "app@sha256:2")).await;
+    check(&result, Outcome::Refused, &expected);
+    // Another repository by digest is a new image too.
+    let result = update(
+        &engine,
+        &journal,
+        dir.path(),
+        &request("b", "other@sha256:2"),
+    )
+    .await;
     check(
         &result,
         Outcome::Refused,
-        "update it through docker compose",
+        "change its image to other@sha256:2",
     );
 }
 

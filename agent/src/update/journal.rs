@@ -9,7 +9,8 @@
 //! A step is written *after* it happened, so after a crash the engine may be one step ahead of
 //! the journal; [`undo`] and [`finish`] therefore look at the engine (container ids), not only at
 //! the step. On agent start, [`recover`] finishes every operation that reached `Validated` and
-//! undoes every other unfinished one, so a container is never left missing. The stored result
+//! undoes every other unfinished one, so a container is never left missing. An update through
+//! compose ([`Record::compose`]) is undone by tagging the old image back and running `up` again. The stored result
 //! makes a retried command idempotent: the executor answers it from the journal.
 
 use std::collections::HashSet;
@@ -21,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use unity_shared::model::update::{CommandResult, OperationId, Outcome};
 
 use super::backup::{valid_name, write_durably};
+use super::compose_update::{self, ComposeService};
 use super::engine::{Engine, EngineError};
 
 /// How far an operation got.
@@ -55,6 +57,10 @@ pub struct Record {
     /// The name the old container is parked under while the new one is validated.
     pub parked_name: String,
     pub new_id: Option<String>,
+    /// Set for an update through the compose CLI (before its pull), which recovery undoes by
+    /// tagging the old image back and running `up` again.
+    #[serde(default)]
+    pub compose: Option<ComposeService>,
     /// Set when the operation ended; a retry returns it.
     pub result: Option<CommandResult>,
 }
@@ -70,6 +76,7 @@ impl Record {
             old_restart_policy: None,
             parked_name: format!("{container}-unity-old-{}", id.0),
             new_id: None,
+            compose: None,
             result: None,
         }
     }
@@ -293,7 +300,15 @@ pub async fn recover_one<E: Engine>(
     journal: &Journal,
     mut record: Record,
 ) -> Result<Result<CommandResult, EngineError>, JournalError> {
-    let (outcome, message) = if matches!(record.step, Step::Validated | Step::OldRemoved) {
+    let (outcome, message) = if let Some(service) = record.compose.clone() {
+        match compose_update::recover(engine, &record, &service).await {
+            Ok((outcome, message, step)) => {
+                record.step = step;
+                (outcome, message)
+            }
+            Err(error) => return Ok(Err(error)),
+        }
+    } else if matches!(record.step, Step::Validated | Step::OldRemoved) {
         if let Err(error) = finish(engine, &record).await {
             return Ok(Err(error));
         }

@@ -11,8 +11,9 @@
 //! - [`executor`]: the update command; [`manual`]: rollback, restore, restart, backup;
 //!   [`context`]: what they share; [`swap`]: the container swap with health gate and automatic
 //!   rollback. [`failed`]: images that failed for a container; [`kept`]: old images kept for
-//!   a while after an update; [`compose`]: compose-managed containers; [`volumes`]: optional
-//!   volume archives with a backup.
+//!   a while after an update; [`compose`]: compose-managed containers, updated through the
+//!   compose CLI by [`compose_update`] (with [`compose_cli`]); [`volumes`]: optional volume
+//!   archives with a backup.
 //!
 //! See `docs/container-updates.md`.
 
@@ -20,6 +21,8 @@
 
 pub mod backup;
 pub mod compose;
+pub mod compose_cli;
+pub mod compose_update;
 pub mod context;
 pub mod engine;
 pub mod executor;
@@ -33,6 +36,8 @@ pub mod plan;
 pub mod swap;
 pub mod volumes;
 
+#[cfg(test)]
+mod compose_live_tests;
 #[cfg(test)]
 mod executor_tests;
 #[cfg(test)]

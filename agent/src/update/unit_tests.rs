@@ -251,3 +251,26 @@ async fn probes_connect_and_read_the_http_status() {
         .port();
     assert!(!probe(&Probe::Tcp { host, port: closed }, timeout).await);
 }
+
+#[test]
+fn references_split_at_the_tag_not_the_registry_port() {
+    use super::engine::split_tag;
+    assert_eq!(split_tag("app:1"), ("app", Some("1")));
+    assert_eq!(
+        split_tag("127.0.0.1:5000/lab/app:1.1"),
+        ("127.0.0.1:5000/lab/app", Some("1.1"))
+    );
+    assert_eq!(
+        split_tag("127.0.0.1:5000/lab/app"),
+        ("127.0.0.1:5000/lab/app", None)
+    );
+}
+
+#[test]
+fn the_compose_line_naming_an_image_is_found() {
+    use super::compose_update::image_line;
+    let text = "services:\n  db:\n    image: db:1\n  web:\n    image: 'app:1'\n";
+    assert_eq!(image_line(text, "app:1"), Some(5));
+    assert_eq!(image_line(text, "db:1"), Some(3));
+    assert_eq!(image_line(text, "app:2"), None);
+}

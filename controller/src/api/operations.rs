@@ -11,12 +11,13 @@ use crate::storage::containers::CheckOutcome;
 use crate::storage::operations::OperationRecord;
 use crate::storage::registry::StateKind;
 use crate::updates::dispatch::{with_tag, Action, NewOperation};
+use crate::updates::watch::policy_for;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 use std::time::Duration;
-use unity_shared::model::container::ContainerInventory;
+use unity_shared::model::container::{Container, ContainerInventory};
 
 /// How long an operation waits for an offline agent by default.
 pub const DEFAULT_EXPIRY: Duration = Duration::from_secs(24 * 3600);
@@ -40,9 +41,10 @@ fn action_of(
     ctx: &Context,
     verb: &str,
     agent_id: &unity_shared::proto::AgentId,
-    container: &str,
+    running: &Container,
     body: &OperationBody,
 ) -> Result<Action, ApiError> {
+    let container = running.name.as_str();
     Ok(match verb {
         "update" => {
             let check = ctx.store.containers.check(agent_id, container)?;
@@ -63,10 +65,15 @@ fn action_of(
                 (None, Some(update)) => Some(update.candidate_digest.clone()),
                 _ => None,
             };
+            let probe = match policy_for(ctx, agent_id.as_str(), running)? {
+                Ok(policy) => policy.probe,
+                Err(error) => return Err(ApiError::Conflict(format!("update policy: {error}"))),
+            };
             Action::Update {
                 image,
                 digest,
                 force: body.force,
+                probe,
             }
         }
         "rollback" => Action::Rollback,
@@ -116,7 +123,7 @@ pub fn submit(
         Some(text) => parse_ttl(text)?,
         None => DEFAULT_EXPIRY,
     };
-    let action = action_of(ctx, verb, &agent_id, container, body)?;
+    let action = action_of(ctx, verb, &agent_id, running, body)?;
     let from_image = Some(match running.repo_digests.first() {
         Some(digest) => format!("{} ({digest})", running.image),
         None => running.image.clone(),

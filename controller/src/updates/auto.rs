@@ -13,10 +13,12 @@ use super::window::{WindowSet, WindowState};
 use crate::service::Context;
 use crate::storage::containers::{CheckOutcome, PolicyScope};
 use crate::storage::operations::OperationState;
+use crate::storage::registry::StateKind;
 use crate::storage::StorageError;
 use jiff::Timestamp;
 use std::sync::Arc;
 use std::time::Duration;
+use unity_shared::model::container::ContainerInventory;
 use unity_shared::model::update::Outcome;
 use unity_shared::proto::AgentId;
 
@@ -87,6 +89,25 @@ fn repository_of(image: &str) -> String {
     ImageRef::parse(image)
         .map(|reference| format!("{}/{}", reference.registry, reference.repository))
         .unwrap_or_else(|_| image.to_owned())
+}
+
+/// The container's `probe` policy, from its newest inventory (none when unknown or invalid).
+fn probe_of(
+    ctx: &Context,
+    agent_id: &str,
+    container: &str,
+) -> Option<unity_shared::model::update::Probe> {
+    let agent = AgentId::new(agent_id).ok()?;
+    let (_, inventory): (i64, ContainerInventory) = ctx
+        .store
+        .registry
+        .latest(&agent, StateKind::Containers)
+        .ok()??;
+    let running = inventory.containers.iter().find(|c| c.name == container)?;
+    super::watch::policy_for(ctx, agent_id, running)
+        .ok()?
+        .ok()?
+        .probe
 }
 
 /// What may be dispatched now. Note that this uses blocking I/O.
@@ -165,6 +186,7 @@ pub fn plan_now(ctx: &Context, now: Timestamp) -> anyhow::Result<Vec<NewOperatio
                         image: with_tag(&check.image, &update.candidate_tag),
                         digest: Some(update.candidate_digest.clone()),
                         force: false,
+                        probe: probe_of(ctx, &check.agent_id, &check.container),
                     },
                     requested_by: "policy".to_owned(),
                     expires_in: AUTO_EXPIRY,

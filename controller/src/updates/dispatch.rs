@@ -7,6 +7,7 @@
 
 use super::credentials::CredentialKey;
 use super::reference::ImageRef;
+use super::settings::UpdatesConfig;
 use crate::service::{now_ms, Context};
 use crate::storage::operations::{OperationRecord, OperationState};
 use std::collections::HashSet;
@@ -14,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::Notify;
 use unity_shared::model::update::{
-    CommandResult, ContainerCommand, HealthPolicy, LogLine, OperationId, RegistryAuth,
+    CommandResult, ContainerCommand, HealthPolicy, LogLine, OperationId, Probe, RegistryAuth,
     UpdateRequest,
 };
 use unity_shared::proto::AgentId;
@@ -34,6 +35,8 @@ pub enum Action {
         image: String,
         digest: Option<String>,
         force: bool,
+        /// The container's `probe` policy, checked with the health gate.
+        probe: Option<Probe>,
     },
     Rollback,
     Restart,
@@ -71,19 +74,27 @@ fn command_of(
     id: &str,
     container: &str,
     action: &Action,
-    health: &HealthPolicy,
+    settings: &UpdatesConfig,
 ) -> ContainerCommand {
     let id = OperationId(id.to_owned());
     let container = container.to_owned();
     match action {
-        Action::Update { image, force, .. } => ContainerCommand::Update(UpdateRequest {
+        Action::Update {
+            image,
+            force,
+            probe,
+            ..
+        } => ContainerCommand::Update(UpdateRequest {
             id,
             container,
             image: image.clone(),
             auth: None,
-            health: health.clone(),
+            health: HealthPolicy {
+                probe: probe.clone(),
+                ..settings.health.clone()
+            },
             force: *force,
-            volume_archive_limit_bytes: None,
+            volume_archive_limit_bytes: settings.volume_archive_max_bytes,
         }),
         Action::Rollback => ContainerCommand::Rollback { id, container },
         Action::Restart => ContainerCommand::Restart { id, container },
@@ -128,7 +139,7 @@ impl Dispatcher {
             _ => (None, None),
         };
         let record = OperationRecord {
-            command: command_of(&id, &new.container, &new.action, &ctx.config.updates.health),
+            command: command_of(&id, &new.container, &new.action, &ctx.config.updates),
             id,
             agent_id: new.agent_id.to_string(),
             container: new.container,
@@ -356,8 +367,9 @@ mod tests {
                 image: "app:2".into(),
                 digest: None,
                 force: false,
+                probe: None,
             },
-            &HealthPolicy::default(),
+            &UpdatesConfig::default(),
         );
         let ContainerCommand::Update(request) = command else {
             panic!("{command:?}")

@@ -4,6 +4,7 @@
 
 use regex::Regex;
 use std::time::Duration;
+use unity_shared::model::update::Probe;
 
 /// What to do with a detected update.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -55,6 +56,9 @@ pub struct Policy {
     pub cooldown: Duration,
     /// Never offer anything.
     pub pinned: bool,
+    /// An extra probe the new container must pass when an update is applied (not used by
+    /// detection).
+    pub probe: Option<Probe>,
 }
 
 /// One layer of settings; `None` leaves the lower layer's value. For the regexes,
@@ -68,6 +72,7 @@ pub struct PolicyLayer {
     pub tag_transform: Option<Option<Regex>>,
     pub cooldown: Option<Duration>,
     pub pinned: Option<bool>,
+    pub probe: Option<Option<Probe>>,
 }
 
 /// A bad policy value, naming the key it came from.
@@ -80,7 +85,7 @@ pub struct PolicyError {
 }
 
 /// The label keys, in the order they are documented.
-pub const LABELS: [&str; 7] = [
+pub const LABELS: [&str; 8] = [
     "unity.update.mode",
     "unity.update.level",
     "unity.update.include",
@@ -88,6 +93,7 @@ pub const LABELS: [&str; 7] = [
     "unity.update.transform",
     "unity.update.cooldown",
     "unity.update.pin",
+    "unity.update.probe",
 ];
 
 impl Policy {
@@ -108,6 +114,9 @@ impl Policy {
             }
             policy.cooldown = layer.cooldown.unwrap_or(policy.cooldown);
             policy.pinned = layer.pinned.unwrap_or(policy.pinned);
+            if let Some(probe) = &layer.probe {
+                policy.probe = probe.clone();
+            }
         }
         policy
     }
@@ -227,6 +236,7 @@ impl PolicyLayer {
                     _ => return Err(error(format!("expected true or false, not {value:?}"))),
                 })
             }
+            "probe" => self.probe = Some(parse_probe(value).map_err(error)?),
             _ => {
                 return Err(error(format!(
                     "unknown key (expected one of {})",
@@ -236,6 +246,42 @@ impl PolicyLayer {
         }
         Ok(())
     }
+}
+
+/// `tcp://HOST:PORT` or `http://HOST:PORT/PATH` (empty: none), as the agent reaches it.
+pub fn parse_probe(value: &str) -> Result<Option<Probe>, String> {
+    if value.is_empty() {
+        return Ok(None);
+    }
+    let invalid =
+        || format!("invalid probe {value:?} (expected tcp://HOST:PORT or http://HOST:PORT/PATH)");
+    let (tcp, rest) = match (value.strip_prefix("tcp://"), value.strip_prefix("http://")) {
+        (Some(rest), _) => (true, rest),
+        (None, Some(rest)) => (false, rest),
+        (None, None) => return Err(invalid()),
+    };
+    let (address, path) = match rest.find('/') {
+        Some(slash) => (&rest[..slash], &rest[slash..]),
+        None => (rest, "/"),
+    };
+    let (host, port) = address.rsplit_once(':').ok_or_else(invalid)?;
+    let port: u16 = port.parse().map_err(|_| invalid())?;
+    let host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
+    if host.is_empty() || (tcp && path != "/") {
+        return Err(invalid());
+    }
+    Ok(Some(if tcp {
+        Probe::Tcp { host, port }
+    } else {
+        Probe::Http {
+            host,
+            port,
+            path: path.to_owned(),
+        }
+    }))
 }
 
 /// A version read from a tag. Tags with fewer than three numbers (`1.27`, `16`) are padded

@@ -171,3 +171,42 @@ fn tag_versions() {
     assert_eq!(jump("1.0.0", "0.9.0"), None);
     assert_eq!(jump("1.0.0", "1.1.0-rc1"), None);
 }
+
+#[test]
+fn probes_parse_from_labels_and_bad_ones_are_errors() {
+    use unity_shared::model::update::Probe;
+    let labels = |value: &str| vec![("unity.update.probe".to_string(), value.to_string())];
+    let policy = |value: &str| {
+        Policy::for_container(
+            &PolicyLayer::default(),
+            &PolicyLayer::default(),
+            &labels(value),
+            &PolicyLayer::default(),
+        )
+    };
+    assert_eq!(
+        policy("http://127.0.0.1:8080/health").unwrap().probe,
+        Some(Probe::Http {
+            host: "127.0.0.1".into(),
+            port: 8080,
+            path: "/health".into()
+        })
+    );
+    assert_eq!(
+        policy("tcp://[::1]:5432").unwrap().probe,
+        Some(Probe::Tcp {
+            host: "::1".into(),
+            port: 5432
+        })
+    );
+    assert_eq!(policy("").unwrap().probe, None);
+    for bad in [
+        "udp://x:1",
+        "http://nohost",
+        "tcp://h:99999",
+        "tcp://h:1/path",
+    ] {
+        let error = policy(bad).unwrap_err().to_string();
+        assert!(error.contains("unity.update.probe"), "{bad}: {error}");
+    }
+}

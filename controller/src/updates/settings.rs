@@ -45,6 +45,9 @@ pub struct RawUpdates {
     pub health_start_grace: Option<String>,
     /// Without a HEALTHCHECK, the new container must run this long without a restart ("20s").
     pub health_stability: Option<String>,
+    /// Archive the container's named volumes with the backup taken before an update when
+    /// together they are at most this many bytes; unset (default): no volume archive.
+    pub volume_archive_max_bytes: Option<u64>,
     /// Maintenance windows for every host without its own or a group's, e.g.
     /// `["Sat 02:00-05:00 Europe/Berlin"]`; empty (default): always open.
     pub windows: Option<Vec<String>>,
@@ -84,6 +87,8 @@ pub struct UpdatesConfig {
     pub health: HealthPolicy,
     /// Default maintenance windows (empty: always open).
     pub windows: WindowSet,
+    /// Volume archives with update backups, up to this size (`None`: off).
+    pub volume_archive_max_bytes: Option<u64>,
     pub groups: Vec<HostGroup>,
 }
 
@@ -99,6 +104,7 @@ impl Default for UpdatesConfig {
             default_policy: PolicyLayer::default(),
             health: HealthPolicy::default(),
             windows: WindowSet::default(),
+            volume_archive_max_bytes: None,
             groups: Vec::new(),
         }
     }
@@ -177,6 +183,7 @@ impl UpdatesConfig {
         Ok(UpdatesConfig {
             windows: windows("updates.windows", &raw.windows.unwrap_or_default())?,
             groups,
+            volume_archive_max_bytes: raw.volume_archive_max_bytes,
             enabled: raw.enabled.unwrap_or(defaults.enabled),
             check_interval,
             first_check_after: duration(

@@ -173,6 +173,32 @@ fn first_seen_of(previous: Option<&UpdateCheckRecord>) -> FirstSeen {
     first_seen
 }
 
+/// The effective policy of one container: controller default < host override < labels <
+/// container override. Note that this uses blocking I/O.
+pub fn policy_for(
+    ctx: &Context,
+    agent_id: &str,
+    container: &unity_shared::model::container::Container,
+) -> Result<Result<Policy, super::policy::PolicyError>, crate::storage::StorageError> {
+    let store = &ctx.store;
+    let host = layer_of(store.containers.policy(&PolicyScope::Host {
+        agent_id: agent_id.to_owned(),
+    })?);
+    let explicit = layer_of(store.containers.policy(&PolicyScope::Container {
+        agent_id: agent_id.to_owned(),
+        container: container.name.clone(),
+    })?);
+    Ok(match (host, explicit) {
+        (Ok(host), Ok(explicit)) => Policy::for_container(
+            &ctx.config.updates.default_policy,
+            &host,
+            &container.labels,
+            &explicit,
+        ),
+        (Err(error), _) | (_, Err(error)) => Err(error),
+    })
+}
+
 /// One job per container of every non-revoked agent, with its resolved policy.
 struct Planned {
     agent_id: String,
@@ -183,7 +209,6 @@ struct Planned {
 
 fn plan(ctx: &Context) -> anyhow::Result<(Vec<CheckJob>, Vec<Planned>)> {
     let store = &ctx.store;
-    let controller_layer = &ctx.config.updates.default_policy;
     let mut jobs = Vec::new();
     let mut planned = Vec::new();
     for agent in store.registry.agents()? {
@@ -197,9 +222,6 @@ fn plan(ctx: &Context) -> anyhow::Result<(Vec<CheckJob>, Vec<Planned>)> {
         else {
             continue;
         };
-        let host_layer = layer_of(store.containers.policy(&PolicyScope::Host {
-            agent_id: agent_id.to_string(),
-        })?);
         let names: HashSet<&str> = inventory
             .containers
             .iter()
@@ -209,16 +231,7 @@ fn plan(ctx: &Context) -> anyhow::Result<(Vec<CheckJob>, Vec<Planned>)> {
             .containers
             .retain_checks(&agent_id, |name| names.contains(name))?;
         for container in inventory.containers {
-            let explicit = layer_of(store.containers.policy(&PolicyScope::Container {
-                agent_id: agent_id.to_string(),
-                container: container.name.clone(),
-            })?);
-            let policy = match (&host_layer, &explicit) {
-                (Ok(host), Ok(explicit)) => {
-                    Policy::for_container(controller_layer, host, &container.labels, explicit)
-                }
-                (Err(error), _) | (_, Err(error)) => Err(error.clone()),
-            };
+            let policy = policy_for(ctx, agent_id.as_str(), &container)?;
             let previous = store.containers.check(&agent_id, &container.name)?;
             planned.push(Planned {
                 agent_id: agent_id.to_string(),

@@ -1,0 +1,279 @@
+//! Updates of a compose service through the compose CLI, against a real dockerd and a loopback
+//! registry started by `unity-testbed`. The project `lab` has one service, `web`, whose image
+//! `<registry>/lab/app:1` is pushed again with other contents (same tag), and which gets
+//! `FROM_ENV_FILE=kept` from an `env_file:` that a clone through the API would not know about.
+
+#![allow(clippy::indexing_slicing)]
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use bollard::models::ContainerInspectResponse;
+use unity_shared::model::update::{
+    CommandResult, HealthPolicy, OperationId, Outcome, Stage, UpdateRequest,
+};
+use unity_testbed::engine::{require, ContainerEngine, Dockerd};
+use unity_testbed::image::{build, ImageBuild};
+use unity_testbed::registry::{Auth, Registry};
+
+use super::compose_update::ComposeService;
+use super::context::Context;
+use super::engine::{Bollard, Engine};
+use super::executor;
+use super::failed;
+use super::journal::{self, Journal, Record, Step};
+use crate::exec::{self, CommandSpec};
+
+fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    tokio::task::block_in_place(f)
+}
+
+fn policy() -> HealthPolicy {
+    HealthPolicy {
+        timeout_ms: 20_000,
+        start_grace_ms: 1_500,
+        stability_ms: 1_000,
+        poll_interval_ms: 250,
+        probe: None,
+    }
+}
+
+/// Builds `reference` (`VERSION=<version>`, healthy when `health_file` exists), pushes it and
+/// returns its id.
+fn build_and_push(engine: &Dockerd, reference: &str, version: &str, health_file: &str) -> String {
+    let spec = ImageBuild::new(reference)
+        .env("VERSION", version)
+        .healthcheck(&format!("test -f {health_file}"), "1s")
+        .cmd(&[
+            "sh",
+            "-c",
+            "trap 'exit 0' TERM; touch /tmp/ok; sleep 600 & wait",
+        ]);
+    let id = build(engine, &spec).unwrap();
+    engine.cli(&["push", reference]).unwrap();
+    id
+}
+
+struct Lab {
+    engine: Dockerd,
+    _registry: Registry,
+    bollard: Bollard,
+    data: tempfile::TempDir,
+    journal: Journal,
+    project: tempfile::TempDir,
+    file: PathBuf,
+    reference: String,
+}
+
+impl Lab {
+    async fn start() -> (Lab, String) {
+        let docker_compose = require("docker-compose", "docker-compose").unwrap();
+        let (engine, registry) = blocking(|| {
+            let engine = Dockerd::start();
+            engine.import_busybox().unwrap();
+            (engine, Registry::start(Auth::Anonymous))
+        });
+        let reference = format!("{}/lab/app:1", registry.host());
+        let old_id = blocking(|| build_and_push(&engine, &reference, "1", "/tmp/ok"));
+        let project = tempfile::tempdir().unwrap();
+        let file = project.path().join("docker-compose.yml");
+        let yaml = format!(
+            "version: \"3.8\"\nservices:\n  web:\n    image: {reference}\n    env_file: app.env\n    \
+             restart: unless-stopped\n"
+        );
+        std::fs::write(&file, yaml).unwrap();
+        std::fs::write(project.path().join("app.env"), "FROM_ENV_FILE=kept\n").unwrap();
+        let file_arg = file.to_string_lossy().into_owned();
+        let spec = CommandSpec::new(&docker_compose, &["-p", "lab", "-f", &file_arg, "up", "-d"])
+            .env("DOCKER_HOST", &engine.docker_host())
+            .current_dir(project.path());
+        let output = exec::run(&spec, Duration::from_secs(120)).await.unwrap();
+        assert_eq!(
+            output.exit_code,
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let connected =
+            crate::collect::containers::connect(engine.socket_path(), Duration::from_secs(30))
+                .await
+                .unwrap();
+        let data = tempfile::tempdir().unwrap();
+        let journal = Journal::open(data.path()).unwrap();
+        let lab = Lab {
+            engine,
+            _registry: registry,
+            bollard: Bollard::new(connected),
+            data,
+            journal,
+            project,
+            file,
+            reference,
+        };
+        (lab, old_id)
+    }
+
+    /// The service's container name (compose v1 and v2 name it differently).
+    fn web(&self) -> String {
+        let filter = "label=com.docker.compose.service=web";
+        let names = self
+            .engine
+            .cli(&["ps", "-a", "--filter", filter, "--format", "{{.Names}}"])
+            .unwrap();
+        assert_eq!(names.lines().count(), 1, "{names}");
+        names.trim().to_owned()
+    }
+
+    async fn inspect(&self) -> ContainerInspectResponse {
+        let name = blocking(|| self.web());
+        self.bollard
+            .inspect_container(&name)
+            .await
+            .unwrap()
+            .unwrap()
+    }
+
+    /// The service runs `image_id`, with the env file's variable and the project's labels.
+    async fn assert_runs(&self, image_id: &str, version: &str) {
+        let web = self.inspect().await;
+        assert_eq!(web.image.as_deref(), Some(image_id));
+        assert_eq!(web.state.as_ref().unwrap().running, Some(true));
+        let config = web.config.unwrap();
+        let env = config.env.unwrap();
+        for wanted in [
+            "FROM_ENV_FILE=kept".to_owned(),
+            format!("VERSION={version}"),
+        ] {
+            assert!(env.contains(&wanted), "{wanted} not in {env:?}");
+        }
+        let labels = config.labels.unwrap();
+        assert_eq!(labels["com.docker.compose.project"], "lab");
+        assert_eq!(labels["com.docker.compose.service"], "web");
+    }
+
+    async fn update(&self, id: &str, image: &str) -> CommandResult {
+        let request = UpdateRequest {
+            id: OperationId(id.to_owned()),
+            container: blocking(|| self.web()),
+            image: image.to_owned(),
+            auth: None,
+            health: policy(),
+            force: false,
+            volume_archive_limit_bytes: None,
+        };
+        let ctx = Context {
+            stop_grace: Duration::from_secs(3),
+            ..Context::new(&self.bollard, &self.journal, self.data.path())
+        };
+        let mut stages = Vec::new();
+        let result = executor::update(&ctx, &request, |stage, _| stages.push(stage)).await;
+        assert_eq!(stages.last(), Some(&Stage::Done), "{result:#?}");
+        result
+    }
+
+    /// Builds and pushes a new image under the same tag, then points the local tag back at
+    /// `local_id` (as on a host that has not pulled yet); returns the new id.
+    fn push_same_tag(&self, version: &str, health_file: &str, local_id: &str) -> String {
+        let id = build_and_push(&self.engine, &self.reference, version, health_file);
+        self.engine
+            .cli(&["tag", local_id, &self.reference])
+            .unwrap();
+        id
+    }
+}
+
+fn said(result: &CommandResult, stage: Stage, part: &str) -> bool {
+    result
+        .log
+        .iter()
+        .any(|line| line.stage == stage && line.message.contains(part))
+}
+
+/// Issue "Containers II": a compose service is updated through compose, keeping its env file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn docker_compose_service_updates_through_compose() {
+    let (lab, id1) = Lab::start().await;
+    lab.assert_runs(&id1, "1").await;
+
+    let id2 = blocking(|| lab.push_same_tag("2", "/tmp/ok", &id1));
+    let result = lab.update("compose-1", &lab.reference).await;
+    assert_eq!(result.outcome, Outcome::Succeeded, "{result:#?}");
+    assert!(
+        said(&result, Stage::Pulling, "through docker-compose"),
+        "{result:#?}"
+    );
+    assert!(said(
+        &result,
+        Stage::Stopping,
+        "docker-compose up -d --no-deps web"
+    ));
+    assert!(result.backup.is_some(), "{result:#?}");
+    lab.assert_runs(&id2, "2").await;
+
+    // A same-tag image whose HEALTHCHECK fails: rolled back to the previous image.
+    let id3 = blocking(|| lab.push_same_tag("3", "/tmp/never", &id2));
+    let result = lab.update("compose-2", &lab.reference).await;
+    assert_eq!(result.outcome, Outcome::RolledBack, "{result:#?}");
+    assert!(said(&result, Stage::RollingBack, "through docker-compose"));
+    lab.assert_runs(&id2, "2").await;
+    let name = blocking(|| lab.web());
+    assert!(failed::is_failed(lab.data.path(), &name, &id3).unwrap());
+    let tagged = lab.bollard.inspect_image(&lab.reference).await.unwrap();
+    assert_eq!(tagged.unwrap().id.as_deref(), Some(id2.as_str()));
+
+    // A new tag needs the user's compose file changed: refused, naming the file and line.
+    let new_tag = lab.reference.replace(":1", ":2");
+    let result = lab.update("compose-3", &new_tag).await;
+    assert_eq!(result.outcome, Outcome::Refused, "{result:#?}");
+    let expected = format!(
+        "is managed by docker-compose ({}): change its image to {new_tag} there (line 4: \
+         `image: {}`)",
+        lab.file.display(),
+        lab.reference
+    );
+    assert!(result.message.contains(&expected), "{result:#?}");
+    lab.assert_runs(&id2, "2").await;
+
+    recovery_after_compose_up(&lab, &name, &id2, &id3).await;
+}
+
+/// An agent killed after `compose up` ran the bad image: recovery tags the old image back and
+/// runs `up` again.
+async fn recovery_after_compose_up(lab: &Lab, name: &str, old_id: &str, new_id: &str) {
+    let service = ComposeService {
+        project: "lab".to_owned(),
+        service: "web".to_owned(),
+        files: vec![lab.file.clone()],
+        working_dir: Some(lab.project.path().to_path_buf()),
+        image_ref: lab.reference.clone(),
+        old_image_id: old_id.to_owned(),
+    };
+    blocking(|| lab.engine.cli(&["tag", new_id, &lab.reference]).unwrap());
+    compose_up(lab, lab.project.path()).await;
+    lab.assert_runs(new_id, "3").await;
+    let mut record = Record::new(&OperationId("crash-compose".to_owned()), name);
+    record.step = Step::NewStarted;
+    record.compose = Some(service);
+    lab.journal.save(&record).unwrap();
+    let results = journal::recover(&lab.bollard, &lab.journal).await.unwrap();
+    assert_eq!(results.len(), 1, "{results:?}");
+    assert_eq!(results[0].outcome, Outcome::RolledBack, "{results:?}");
+    lab.assert_runs(old_id, "2").await;
+}
+
+async fn compose_up(lab: &Lab, dir: &Path) {
+    let file = lab.file.to_string_lossy().into_owned();
+    let spec = CommandSpec::new(
+        "docker-compose",
+        &["-p", "lab", "-f", &file, "up", "-d", "--no-deps", "web"],
+    )
+    .env("DOCKER_HOST", &lab.engine.docker_host())
+    .current_dir(dir);
+    let output = exec::run(&spec, Duration::from_secs(120)).await.unwrap();
+    assert_eq!(
+        output.exit_code,
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

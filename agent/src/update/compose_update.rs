@@ -1,0 +1,396 @@
+//! Updates of a container whose compose file is on this host, through the compose CLI
+//! (`docker compose`, else `docker-compose`) against the agent's engine socket, so that what
+//! only the compose file knows (`configs:`, `env_file`, `depends_on`) is kept. Only a new image
+//! behind the same reference can be applied (the same tag pulled again, or a digest of the same
+//! repository tagged as that reference): a new tag needs the user's compose file changed, which
+//! the agent never does. Rollback tags the old image back as the reference and runs `up` again.
+
+use std::path::PathBuf;
+
+use bollard::models::ContainerInspectResponse;
+use serde::{Deserialize, Serialize};
+use unity_shared::model::update::{CommandResult, Outcome, Stage, UpdateRequest};
+
+use super::compose::Project;
+use super::compose_cli::{Cli, ComposeError};
+use super::context::{
+    image_of, inspect_image, journal_step, prepare, refuse, take_backup, Context, Log, Step2, Stop,
+};
+use super::engine::{split_tag, Engine, EngineError};
+use super::health::{self, Verdict};
+use super::journal::{Record, Step};
+use super::{executor, failed};
+
+/// What the journal keeps of a compose update, so that recovery can bring the service back.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct ComposeService {
+    pub project: String,
+    pub service: String,
+    /// The compose files, as paths on this host.
+    pub files: Vec<PathBuf>,
+    pub working_dir: Option<PathBuf>,
+    /// The image reference the compose file names (`repo:tag`).
+    pub image_ref: String,
+    /// The image the service ran before the update.
+    pub old_image_id: String,
+}
+
+/// Updates `old`, a service of `project` whose compose `files` are on this host.
+pub(super) async fn update<E: Engine>(
+    ctx: &Context<'_, E>,
+    request: &UpdateRequest,
+    record: &mut Record,
+    result: &mut CommandResult,
+    log: &mut Log<'_>,
+    (old, project, files): (&ContainerInspectResponse, &Project, Vec<PathBuf>),
+) -> Step2<String> {
+    let name = &request.container;
+    let image_ref = old
+        .config
+        .as_ref()
+        .and_then(|config| config.image.clone())
+        .unwrap_or_default();
+    let first_file = files.first().cloned().unwrap_or_default();
+    let (repository, _) = split_tag(&image_ref);
+    let by_digest = match request.image.split_once('@') {
+        Some((repo, _)) => repo == repository,
+        None => false,
+    };
+    if image_ref.is_empty() || image_ref.contains('@') || (request.image != image_ref && !by_digest)
+    {
+        return refuse(new_tag_message(name, &files, &image_ref, &request.image).await);
+    }
+    let old_image = image_of(ctx, old).await?;
+    let old_image_id = old_image.id.clone().unwrap_or_default();
+    result.old_image_id = old_image.id.clone();
+    let cli = match ctx.engine.socket_path() {
+        Some(socket) => Cli::detect(&socket).await,
+        None => Err(ComposeError::NoSocket),
+    }
+    .map_err(|error| Stop(Outcome::Refused, error.to_string()))?;
+    let service = ComposeService {
+        project: project.project.clone(),
+        service: project.service.clone(),
+        working_dir: project
+            .working_dir
+            .clone()
+            .or_else(|| first_file.parent().map(PathBuf::from)),
+        files,
+        image_ref: image_ref.clone(),
+        old_image_id: old_image_id.clone(),
+    };
+    log.say(
+        Stage::Pulling,
+        &format!(
+            "{name} is service {} of compose project {} ({}): updating through {}",
+            service.service,
+            service.project,
+            first_file.display(),
+            cli.name()
+        ),
+    );
+    // Saved before the pull: pulling moves the tag the compose file names.
+    record.compose = Some(service.clone());
+    journal_step(ctx, record, Step::Planned)?;
+
+    let prepared = pull_and_back_up(ctx, &cli, request, &service, result, log, by_digest).await;
+    let new_id = match prepared {
+        Ok(Some(new_id)) => new_id,
+        Ok(None) => {
+            return Err(Stop(
+                Outcome::Succeeded,
+                format!("{name} already runs {}", request.image),
+            ))
+        }
+        Err(stop) => {
+            if let Err(error) = ctx.engine.tag_image(&old_image_id, &image_ref).await {
+                tracing::warn!(%error, "Cannot tag the old image back.");
+            }
+            return Err(stop);
+        }
+    };
+    prepare(ctx, record, old)?;
+
+    let up = cli.up_args(&service);
+    log.say(
+        Stage::Stopping,
+        &format!("recreating {name} through `{}`", cli.display(&up)),
+    );
+    if let Err(error) = cli.run(&service, &up).await {
+        return roll_back(ctx, &cli, record, &service, log, error.to_string()).await;
+    }
+    journal_step(ctx, record, Step::NewStarted)?;
+    match ctx.engine.inspect_container(name).await {
+        Ok(Some(new)) if new.image.as_deref() == Some(new_id.as_str()) => {
+            log.say(Stage::Starting, &format!("{name} was recreated by compose"));
+        }
+        Ok(Some(_)) => log.say(
+            Stage::Starting,
+            &format!("{name} does not run {new_id} after compose up"),
+        ),
+        Ok(None) => {
+            let why = format!("no container named {name} after compose up");
+            return roll_back(ctx, &cli, record, &service, log, why).await;
+        }
+        Err(error) => {
+            let why = error.to_string();
+            return roll_back(ctx, &cli, record, &service, log, why).await;
+        }
+    }
+
+    log.say(Stage::HealthChecking, "waiting for the health gate");
+    let (why, new_failed) = match health::watch(ctx.engine, name, &request.health).await {
+        Ok(Verdict::Healthy(why)) => {
+            log.say(Stage::HealthChecking, &format!("healthy: {why}"));
+            journal_step(ctx, record, Step::Validated)?;
+            if let Err(error) = ctx.journal.advance(record, Step::OldRemoved) {
+                tracing::warn!(operation = %record.id, %error, "Journal write failed after the update.");
+            }
+            executor::keep_old_image(ctx, &old_image_id).await;
+            return Ok(format!(
+                "{name} runs {} through {}, validated",
+                request.image,
+                cli.name()
+            ));
+        }
+        Ok(Verdict::Failed(why)) => (format!("the new container {why}"), true),
+        Ok(Verdict::Pending) => ("no health verdict".to_owned(), true),
+        Err(error) => (format!("health gate: {error}"), false),
+    };
+    let rolled = roll_back(ctx, &cli, record, &service, log, why).await;
+    if new_failed {
+        if let Err(error) = failed::mark(ctx.data_dir, name, &new_id) {
+            tracing::warn!(%error, "Cannot record a failed candidate.");
+        }
+    }
+    rolled
+}
+
+/// Pulls (moving the compose file's tag), refuses a failed candidate, backs up; the new image
+/// id, or `None` when the service already runs it.
+async fn pull_and_back_up<E: Engine>(
+    ctx: &Context<'_, E>,
+    cli: &Cli,
+    request: &UpdateRequest,
+    service: &ComposeService,
+    result: &mut CommandResult,
+    log: &mut Log<'_>,
+    by_digest: bool,
+) -> Step2<Option<String>> {
+    let pulled = if by_digest || request.auth.is_some() {
+        // The compose CLI takes credentials only from a config file; one-time credentials
+        // (and a digest) go through the engine API instead.
+        log.say(
+            Stage::Pulling,
+            &format!("pulling {} through the engine API", request.image),
+        );
+        let present = by_digest && inspect_image(ctx, &request.image).await?.is_some();
+        match present {
+            true => Ok(()),
+            false => ctx
+                .engine
+                .pull(&request.image, request.auth.as_ref())
+                .await
+                .map_err(|error| error.to_string()),
+        }
+    } else {
+        let pull = ["pull".to_owned(), service.service.clone()];
+        log.say(
+            Stage::Pulling,
+            &format!("pulling through `{}`", cli.display(&pull)),
+        );
+        cli.run(service, &pull)
+            .await
+            .map(|_| ())
+            .map_err(|error| error.to_string())
+    };
+    if let Err(error) = pulled {
+        log.say(
+            Stage::Pulling,
+            &format!("pull failed ({error}); using the local image"),
+        );
+    }
+    let Some(new_image) = inspect_image(ctx, &request.image).await? else {
+        return refuse(format!("{} is not present after the pull", request.image));
+    };
+    let new_id = new_image.id.clone().unwrap_or_default();
+    result.new_image_id = Some(new_id.clone());
+    if new_id == service.old_image_id {
+        return Ok(None);
+    }
+    let already_failed = failed::is_failed(ctx.data_dir, &request.container, &new_id)
+        .map_err(|error| Stop(Outcome::Refused, format!("failed-candidate list: {error}")))?;
+    if already_failed && !request.force {
+        return refuse(format!(
+            "{new_id} failed before for {}; not retried without force",
+            request.container
+        ));
+    }
+    let old = super::context::container(ctx, &request.container).await?;
+    let old_image = image_of(ctx, &old).await?;
+    take_backup(
+        ctx,
+        &old,
+        &old_image,
+        request.volume_archive_limit_bytes,
+        result,
+        log,
+    )
+    .await?;
+    if by_digest {
+        ctx.engine
+            .tag_image(&new_id, &service.image_ref)
+            .await
+            .map_err(|error| Stop(Outcome::Refused, error.to_string()))?;
+    }
+    Ok(Some(new_id))
+}
+
+/// Tags the old image back as the compose file's reference and runs `up` again; the old image
+/// must then run.
+async fn roll_back<E: Engine>(
+    ctx: &Context<'_, E>,
+    cli: &Cli,
+    record: &mut Record,
+    service: &ComposeService,
+    log: &mut Log<'_>,
+    why: String,
+) -> Step2<String> {
+    log.say(
+        Stage::RollingBack,
+        &format!(
+            "{why}; tagging {} back as {} and recreating through {}",
+            service.old_image_id,
+            service.image_ref,
+            cli.name()
+        ),
+    );
+    if let Err(error) = ctx.journal.advance(record, Step::RollingBack) {
+        tracing::warn!(operation = %record.id, %error, "Journal write failed while rolling back.");
+    }
+    if let Err(error) = undo(ctx.engine, cli, &record.container, service).await {
+        tracing::error!(operation = %record.id, container = %record.container, %error, "Rollback failed.");
+        return Err(Stop(
+            Outcome::Failed,
+            format!(
+                "{why}; the rollback through {} failed too ({error})",
+                cli.name()
+            ),
+        ));
+    }
+    if let Err(error) = ctx.journal.advance(record, Step::RolledBack) {
+        tracing::warn!(operation = %record.id, %error, "Journal write failed after rolling back.");
+    }
+    log.say(Stage::RollingBack, "the old image runs again");
+    Err(Stop(Outcome::RolledBack, format!("{why}; rolled back")))
+}
+
+/// Tags the old image as the reference, runs `up -d --no-deps <service>`, and checks that
+/// `container` runs the old image. Safe to repeat.
+async fn undo<E: Engine>(
+    engine: &E,
+    cli: &Cli,
+    container: &str,
+    service: &ComposeService,
+) -> Result<(), EngineError> {
+    let failed = |message: String| EngineError::Socket {
+        operation: format!("restore {container} through {}", cli.name()),
+        message,
+    };
+    engine
+        .tag_image(&service.old_image_id, &service.image_ref)
+        .await?;
+    cli.run(service, &cli.up_args(service))
+        .await
+        .map_err(|error| failed(error.to_string()))?;
+    let Some(now) = engine.inspect_container(container).await? else {
+        return Err(failed("the container is gone".to_owned()));
+    };
+    let running = now.state.and_then(|state| state.running).unwrap_or(false);
+    if now.image.as_deref() != Some(service.old_image_id.as_str()) || !running {
+        return Err(failed(format!(
+            "it does not run {} (running: {running})",
+            service.old_image_id
+        )));
+    }
+    Ok(())
+}
+
+/// Recovery of an interrupted compose update (at agent start): from `Validated` on it is done;
+/// before, the old image is tagged back, and the service recreated if it may have changed.
+pub(super) async fn recover<E: Engine>(
+    engine: &E,
+    record: &Record,
+    service: &ComposeService,
+) -> Result<(Outcome, &'static str, Step), EngineError> {
+    if matches!(record.step, Step::Validated | Step::OldRemoved) {
+        return Ok((
+            Outcome::Succeeded,
+            "the agent restarted after the new container was validated",
+            Step::OldRemoved,
+        ));
+    }
+    if record.step < Step::BackedUp {
+        engine
+            .tag_image(&service.old_image_id, &service.image_ref)
+            .await?;
+        return Ok((
+            Outcome::Refused,
+            "the agent restarted before the container was changed; nothing was changed",
+            Step::RolledBack,
+        ));
+    }
+    let no_cli = |error: ComposeError| EngineError::Socket {
+        operation: format!("restore {}", record.container),
+        message: error.to_string(),
+    };
+    let socket = engine
+        .socket_path()
+        .ok_or_else(|| no_cli(ComposeError::NoSocket))?;
+    let cli = Cli::detect(&socket).await.map_err(no_cli)?;
+    undo(engine, &cli, &record.container, service).await?;
+    Ok((
+        Outcome::RolledBack,
+        "the agent restarted mid-update; the old image runs again through compose",
+        Step::RolledBack,
+    ))
+}
+
+/// The refusal of an image the compose file does not name: which file and line to change.
+async fn new_tag_message(
+    container: &str,
+    files: &[PathBuf],
+    image_ref: &str,
+    wanted: &str,
+) -> String {
+    for file in files {
+        let Ok(text) = tokio::fs::read_to_string(file).await else {
+            continue;
+        };
+        if let Some(line) = image_line(&text, image_ref) {
+            return format!(
+                "{container} is managed by docker-compose ({}): change its image to {wanted} \
+                 there (line {line}: `image: {image_ref}`), or update by digest",
+                file.display()
+            );
+        }
+    }
+    let file = files.first().map(|file| file.display().to_string());
+    format!(
+        "{container} is managed by docker-compose ({}): change its image to {wanted} there, \
+         or update by digest",
+        file.unwrap_or_default()
+    )
+}
+
+/// The 1-based number of the line `image: <image_ref>` (quoted or not). Pure.
+pub fn image_line(text: &str, image_ref: &str) -> Option<usize> {
+    text.lines()
+        .position(|line| {
+            line.trim()
+                .strip_prefix("image:")
+                .map(|value| value.trim().trim_matches(|c| c == '"' || c == '\''))
+                == Some(image_ref)
+        })
+        .map(|index| index + 1)
+}

@@ -322,6 +322,36 @@ async fn update_rollback_and_offline_queue_with_dockerd() {
     assert_eq!(back["result"]["outcome"], "succeeded", "{back:#}");
     assert_eq!(inspect(&docker, "web")["Config"]["Image"], v1.as_str());
 
+    // Backups reach the controller with the results and can be diffed: the one taken before
+    // the manual rollback (1.0.1 running) against the first (1.0.0 running).
+    let backups = client
+        .get(&format!("/api/v1/hosts/{agent}/containers/web/backups"))
+        .await
+        .json();
+    let backups = backups.as_array().unwrap();
+    assert!(backups.len() >= 3, "{backups:#?}");
+    let newest = backups[0]["backup"].as_str().unwrap();
+    let oldest = backups[backups.len() - 1]["backup"].as_str().unwrap();
+    assert_eq!(backups[0]["image_ref"], v101.as_str());
+    assert_eq!(backups[0]["inspect"]["Name"], "/web");
+    let changes = client
+        .get(&format!(
+            "/api/v1/hosts/{agent}/containers/web/backups/diff?from={oldest}&to={newest}"
+        ))
+        .await
+        .json();
+    let paths: Vec<&str> = changes
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|change| change["path"].as_str().unwrap())
+        .collect();
+    assert!(paths.contains(&"image_ref"), "{changes:#}");
+    assert!(
+        paths.iter().any(|path| path.starts_with("Config.Env")),
+        "{changes:#}"
+    );
+
     // An operation for an offline agent waits and runs when it returns.
     running.stop().await;
     let response = same_session(&client, addr)

@@ -26,6 +26,7 @@ fn refused(id: &OperationId, container: &str, message: String) -> CommandResult 
         old_image_id: None,
         new_image_id: None,
         backup: None,
+        backup_json: None,
         log: Vec::new(),
     }
 }

@@ -156,6 +156,7 @@ pub(super) fn result(id: &OperationId, container: &str) -> CommandResult {
         old_image_id: None,
         new_image_id: None,
         backup: None,
+        backup_json: None,
         log: Vec::new(),
     }
 }
@@ -302,6 +303,7 @@ pub(super) async fn take_backup<E: Engine>(
         tracing::warn!(container = %name, %error, "Cannot prune old backups.");
     }
     result.backup = Some(saved.file_name());
+    result.backup_json = serde_json::to_string(&saved).ok();
     Ok(())
 }
 

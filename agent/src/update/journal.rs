@@ -342,6 +342,7 @@ pub async fn recover_one<E: Engine>(
         old_image_id: None,
         new_image_id: None,
         backup: None,
+        backup_json: None,
         log: Vec::new(),
     };
     tracing::info!(operation = %record.id, container = %record.container, ?outcome, "Recovered an interrupted operation.");

@@ -8,6 +8,7 @@
 
 pub mod alerts;
 pub mod auth;
+pub mod backups;
 pub mod execute;
 pub mod host_state;
 pub mod metrics;
@@ -257,6 +258,14 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/hosts/{agent_id}/containers/{name}/{verb}",
             post(operations::operate),
+        )
+        .route(
+            "/hosts/{agent_id}/containers/{name}/backups",
+            get(backups::list),
+        )
+        .route(
+            "/hosts/{agent_id}/containers/{name}/backups/diff",
+            get(backups::diff_handler),
         )
         .route("/operations", get(operations::list))
         .route("/operations/{id}", get(operations::get))

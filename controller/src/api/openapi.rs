@@ -176,6 +176,25 @@ const OPERATIONS: &[Operation] = &[
     ),
     op(
         "get",
+        "/api/v1/hosts/{agent_id}/containers/{name}/backups",
+        "The container's backups (full inspect, image), as reported with its operations, newest first",
+        Access::User,
+        &[],
+        None,
+    ),
+    op(
+        "get",
+        "/api/v1/hosts/{agent_id}/containers/{name}/backups/diff",
+        "Which fields differ between two backups",
+        Access::User,
+        &[
+            ("from", "A backup's file name", true),
+            ("to", "Another backup's file name", true),
+        ],
+        None,
+    ),
+    op(
+        "get",
         "/api/v1/operations",
         "Container operations, newest first, with progress and results (the update history)",
         Access::User,

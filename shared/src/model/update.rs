@@ -182,6 +182,9 @@ pub struct CommandResult {
     pub backup: Option<String>,
     /// Every progress message, in order.
     pub log: Vec<LogLine>,
+    /// The backup taken, as the agent stored it (JSON: the container's full inspect, image
+    /// reference and id), so the controller keeps it and can diff it against later ones.
+    pub backup_json: Option<String>,
 }
 
 /// One progress message, kept in the result.

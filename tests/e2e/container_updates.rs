@@ -13,14 +13,10 @@ use unity_testbed::engine::{ContainerEngine, Dockerd, EngineKind, Podman};
 use unity_testbed::image::{build, ImageBuild};
 use unity_testbed::registry::{Auth, Registry};
 use unity_tests::http::HttpClient;
+use unity_tests::lab::{
+    container_agent, container_agent_config, controller_config_with_updates, same_session,
+};
 use unity_tests::*;
-
-fn same_session(client: &HttpClient, addr: std::net::SocketAddr) -> HttpClient {
-    let mut copy = HttpClient::new(addr);
-    copy.cookies = client.cookies.clone();
-    copy.csrf = client.csrf.clone();
-    copy
-}
 
 /// Builds a tiny web-ish image and pushes it as `registry/lab/app:tag`.
 fn push_app(
@@ -120,13 +116,9 @@ async fn operate(
 async fn start_agent(
     controller: &unity_controller::service::RunningController,
     agent_dir: &std::path::Path,
-    docker: &dyn ContainerEngine,
+    engine: &dyn ContainerEngine,
 ) -> unity_agent::runtime::RunningAgent {
-    let mut config = agent_config(agent_dir, controller.local_addr, Duration::from_secs(30));
-    config.containers.enabled = true;
-    config.containers.socket =
-        unity_agent::collect::containers::SocketSetting::Path(docker.socket_path().to_owned());
-    config.containers.interval = Duration::from_secs(2);
+    let config = container_agent_config(agent_dir, controller.local_addr, engine.socket_path());
     unity_agent::runtime::start(config).await.unwrap()
 }
 
@@ -164,36 +156,17 @@ async fn update_rollback_and_offline_queue_with_dockerd() {
     let original = inspect(&docker, "web");
 
     let dir = tempfile::tempdir().unwrap();
-    let mut raw = unity_controller::config::RawConfig {
-        data_dir: Some(dir.path().join("controller")),
-        listen: Some("127.0.0.1:0".into()),
-        advertise: Some("127.0.0.1:0".into()),
-        api_listen: Some("127.0.0.1:0".into()),
-        ..Default::default()
-    };
-    raw.updates = Some(
-        toml::from_str(
-            "health_timeout = \"30s\"\nhealth_start_grace = \"4s\"\nhealth_stability = \"3s\"",
-        )
-        .unwrap(),
-    );
-    let controller =
-        start_controller(unity_controller::config::Config::from_raw(raw).unwrap()).await;
-    let token = create_token(&controller, Duration::from_secs(60)).await;
+    let controller = start_controller(controller_config_with_updates(
+        &dir.path().join("controller"),
+        "health_timeout = \"30s\"\nhealth_start_grace = \"4s\"\nhealth_stability = \"3s\"",
+    ))
+    .await;
     let agent_dir = dir.path().join("agent");
-    let agent_id = enroll(
-        &agent_dir,
-        controller.local_addr,
-        &token,
-        &controller.context.ca.ca_hash(),
-    )
-    .await
-    .unwrap();
-    let running = start_agent(&controller, &agent_dir, &docker).await;
+    let (agent_id, running) = container_agent(&controller, &agent_dir, docker.socket_path()).await;
     let addr = controller.api_addr;
     let password = add_user(&controller, "admin", "admin").await;
     let mut client = logged_in_client(&controller, "admin", &password).await;
-    let agent = agent_id.to_string();
+    let agent = agent_id;
     eventually("the inventory arrives", Duration::from_secs(30), || {
         let mut client = same_session(&client, addr);
         let agent = agent.clone();
@@ -401,26 +374,6 @@ async fn update_rollback_and_offline_queue_with_dockerd() {
     running.stop().await;
 }
 
-async fn enrolled_container_agent(
-    controller: &unity_controller::service::RunningController,
-    dir: &std::path::Path,
-    docker: &Dockerd,
-) -> (String, unity_agent::runtime::RunningAgent) {
-    let token = create_token(controller, Duration::from_secs(60)).await;
-    let agent_id = enroll(
-        dir,
-        controller.local_addr,
-        &token,
-        &controller.context.ca.ca_hash(),
-    )
-    .await
-    .unwrap();
-    (
-        agent_id.to_string(),
-        start_agent(controller, dir, docker).await,
-    )
-}
-
 /// The newest operations of one host.
 async fn operations_of(client: &HttpClient, addr: std::net::SocketAddr, agent: &str) -> Vec<Value> {
     let mut client = same_session(client, addr);
@@ -467,26 +420,16 @@ async fn auto_updates_follow_windows_and_the_canary() {
             .unwrap();
     }
     let dir = tempfile::tempdir().unwrap();
-    let mut raw = unity_controller::config::RawConfig {
-        data_dir: Some(dir.path().join("controller")),
-        listen: Some("127.0.0.1:0".into()),
-        advertise: Some("127.0.0.1:0".into()),
-        api_listen: Some("127.0.0.1:0".into()),
-        ..Default::default()
-    };
-    raw.updates = Some(
-        toml::from_str(
-            "health_timeout = \"30s\"\nhealth_start_grace = \"4s\"\nhealth_stability = \"3s\"",
-        )
-        .unwrap(),
-    );
-    let controller =
-        start_controller(unity_controller::config::Config::from_raw(raw).unwrap()).await;
+    let controller = start_controller(controller_config_with_updates(
+        &dir.path().join("controller"),
+        "health_timeout = \"30s\"\nhealth_start_grace = \"4s\"\nhealth_stability = \"3s\"",
+    ))
+    .await;
     let addr = controller.api_addr;
     let (a, agent_a) =
-        enrolled_container_agent(&controller, &dir.path().join("a"), &docker_a).await;
+        container_agent(&controller, &dir.path().join("a"), docker_a.socket_path()).await;
     let (b, agent_b) =
-        enrolled_container_agent(&controller, &dir.path().join("b"), &docker_b).await;
+        container_agent(&controller, &dir.path().join("b"), docker_b.socket_path()).await;
     let password = add_user(&controller, "admin", "admin").await;
     let client = logged_in_client(&controller, "admin", &password).await;
     // Host a: a window that is (almost) never open — 29 February, one minute.
@@ -646,16 +589,11 @@ async fn agent_killed_mid_update_recovers_on_restart() {
     let original = inspect(&docker, "web");
 
     let dir = tempfile::tempdir().unwrap();
-    let mut raw = unity_controller::config::RawConfig {
-        data_dir: Some(dir.path().join("controller")),
-        listen: Some("127.0.0.1:0".into()),
-        advertise: Some("127.0.0.1:0".into()),
-        api_listen: Some("127.0.0.1:0".into()),
-        ..Default::default()
-    };
-    raw.updates = Some(toml::from_str("health_timeout = \"120s\"").unwrap());
-    let controller =
-        start_controller(unity_controller::config::Config::from_raw(raw).unwrap()).await;
+    let controller = start_controller(controller_config_with_updates(
+        &dir.path().join("controller"),
+        "health_timeout = \"120s\"",
+    ))
+    .await;
     let addr = controller.api_addr;
     let agent_dir = dir.path().join("agent");
     let token = create_token(&controller, Duration::from_secs(60)).await;
@@ -772,34 +710,14 @@ async fn podman_update_and_automatic_rollback() {
     let original = inspect(&podman, "web");
 
     let dir = tempfile::tempdir().unwrap();
-    let mut raw = unity_controller::config::RawConfig {
-        data_dir: Some(dir.path().join("controller")),
-        listen: Some("127.0.0.1:0".into()),
-        advertise: Some("127.0.0.1:0".into()),
-        api_listen: Some("127.0.0.1:0".into()),
-        ..Default::default()
-    };
-    raw.updates = Some(
-        toml::from_str(
-            "health_timeout = \"30s\"\nhealth_start_grace = \"4s\"\nhealth_stability = \"3s\"",
-        )
-        .unwrap(),
-    );
-    let controller =
-        start_controller(unity_controller::config::Config::from_raw(raw).unwrap()).await;
+    let controller = start_controller(controller_config_with_updates(
+        &dir.path().join("controller"),
+        "health_timeout = \"30s\"\nhealth_start_grace = \"4s\"\nhealth_stability = \"3s\"",
+    ))
+    .await;
     let addr = controller.api_addr;
     let agent_dir = dir.path().join("agent");
-    let token = create_token(&controller, Duration::from_secs(60)).await;
-    let agent = enroll(
-        &agent_dir,
-        controller.local_addr,
-        &token,
-        &controller.context.ca.ca_hash(),
-    )
-    .await
-    .unwrap()
-    .to_string();
-    let running = start_agent(&controller, &agent_dir, &podman).await;
+    let (agent, running) = container_agent(&controller, &agent_dir, podman.socket_path()).await;
     let password = add_user(&controller, "admin", "admin").await;
     let client = logged_in_client(&controller, "admin", &password).await;
     eventually("the inventory arrives", Duration::from_secs(30), || {

@@ -13,6 +13,7 @@ use std::time::Duration;
 use unity_testbed::engine::{ContainerEngine, Dockerd, Podman};
 use unity_testbed::registry::{Auth, ImageSpec, Registry};
 use unity_tests::http::HttpClient;
+use unity_tests::lab::{container_agent, same_session};
 use unity_tests::*;
 
 const OLD: &str = "2026-01-01T00:00:00Z";
@@ -47,14 +48,6 @@ async fn checks(client: &mut HttpClient) -> serde_json::Map<String, Value> {
             )
         })
         .collect()
-}
-
-/// Another connection with the same session (the client keeps one connection).
-fn same_session(client: &HttpClient, addr: std::net::SocketAddr) -> HttpClient {
-    let mut copy = HttpClient::new(addr);
-    copy.cookies = client.cookies.clone();
-    copy.csrf = client.csrf.clone();
-    copy
 }
 
 fn pull_and_run(engine: &dyn ContainerEngine, name: &str, image: &str, labels: &[&str]) {
@@ -215,22 +208,8 @@ async fn docker_inventory_events_and_update_detection_end_to_end() {
 
     let dir = tempfile::tempdir().unwrap();
     let controller = start_controller(controller_config(&dir.path().join("controller"))).await;
-    let token = create_token(&controller, Duration::from_secs(60)).await;
-    let agent_dir = dir.path().join("agent");
-    let agent_id = enroll(
-        &agent_dir,
-        controller.local_addr,
-        &token,
-        &controller.context.ca.ca_hash(),
-    )
-    .await
-    .unwrap();
-    let mut config = agent_config(&agent_dir, controller.local_addr, Duration::from_secs(30));
-    config.containers.enabled = true;
-    config.containers.socket =
-        unity_agent::collect::containers::SocketSetting::Path(docker.socket_path().to_owned());
-    config.containers.interval = Duration::from_secs(2);
-    let agent = unity_agent::runtime::start(config).await.unwrap();
+    let (agent_id, agent) =
+        container_agent(&controller, &dir.path().join("agent"), docker.socket_path()).await;
 
     let password = add_user(&controller, "admin", "admin").await;
     let mut client = logged_in_client(&controller, "admin", &password).await;
@@ -246,7 +225,7 @@ async fn docker_inventory_events_and_update_detection_end_to_end() {
         "private",
         "private-pinned",
     ];
-    let view = wait_for_inventory(&client, controller.api_addr, agent_id.as_str(), &names).await;
+    let view = wait_for_inventory(&client, controller.api_addr, &agent_id, &names).await;
     let web = view["inventory"]["containers"]
         .as_array()
         .unwrap()
@@ -449,25 +428,11 @@ async fn podman_inventory_and_update_detection_end_to_end() {
 
     let dir = tempfile::tempdir().unwrap();
     let controller = start_controller(controller_config(&dir.path().join("controller"))).await;
-    let token = create_token(&controller, Duration::from_secs(60)).await;
-    let agent_dir = dir.path().join("agent");
-    let agent_id = enroll(
-        &agent_dir,
-        controller.local_addr,
-        &token,
-        &controller.context.ca.ca_hash(),
-    )
-    .await
-    .unwrap();
-    let mut config = agent_config(&agent_dir, controller.local_addr, Duration::from_secs(30));
-    config.containers.enabled = true;
-    config.containers.socket =
-        unity_agent::collect::containers::SocketSetting::Path(podman.socket_path().to_owned());
-    config.containers.interval = Duration::from_secs(2);
-    let agent = unity_agent::runtime::start(config).await.unwrap();
+    let (agent_id, agent) =
+        container_agent(&controller, &dir.path().join("agent"), podman.socket_path()).await;
     let password = add_user(&controller, "admin", "admin").await;
     let mut client = logged_in_client(&controller, "admin", &password).await;
-    let view = wait_for_inventory(&client, controller.api_addr, agent_id.as_str(), &["web"]).await;
+    let view = wait_for_inventory(&client, controller.api_addr, &agent_id, &["web"]).await;
     assert_eq!(view["inventory"]["engine"]["kind"], "podman");
 
     client

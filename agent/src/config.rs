@@ -56,6 +56,10 @@ pub struct RawContainersConfig {
     pub stats: Option<bool>,
     /// How long to gather events before reporting them, e.g. "1s".
     pub event_debounce: Option<String>,
+    /// Updates: how long the previous image is kept after an update, e.g. "7d".
+    pub keep_old_image: Option<String>,
+    /// Updates: backups kept per container (default 10).
+    pub keep_backups: Option<usize>,
 }
 
 fn containers_from_raw(raw: RawContainersConfig) -> Result<ContainersConfig, ConfigError> {
@@ -85,6 +89,12 @@ fn containers_from_raw(raw: RawContainersConfig) -> Result<ContainersConfig, Con
             raw.event_debounce.as_deref(),
             "1s",
         )?,
+        keep_old_image: duration(
+            "containers.keep_old_image",
+            raw.keep_old_image.as_deref(),
+            "7d",
+        )?,
+        keep_backups: raw.keep_backups.unwrap_or(defaults.keep_backups).max(1),
     })
 }
 
@@ -323,10 +333,16 @@ mod tests {
         let config = Config::from_raw(RawConfig::default()).unwrap();
         assert_eq!(config.containers, ContainersConfig::default());
         let raw: RawConfig = toml::from_str(
-            "[containers]\nsocket = \"unix:///run/podman/podman.sock\"\ninterval = \"2m\"\nstats = false",
+            "[containers]\nsocket = \"unix:///run/podman/podman.sock\"\ninterval = \"2m\"\nstats = false\n\
+             keep_old_image = \"2d\"\nkeep_backups = 3",
         )
         .unwrap();
         let config = Config::from_raw(raw).unwrap();
+        assert_eq!(
+            config.containers.keep_old_image,
+            Duration::from_secs(2 * 86400)
+        );
+        assert_eq!(config.containers.keep_backups, 3);
         assert_eq!(
             config.containers.socket,
             SocketSetting::Path(PathBuf::from("/run/podman/podman.sock"))

@@ -70,7 +70,9 @@ async fn run(
         Ok(bollard) => bollard,
         Err(error) => return refused(&id, &container, format!("no container engine: {error}")),
     };
-    let ctx = Context::new(&bollard, journal, &state.config.data_dir);
+    let mut ctx = Context::new(&bollard, journal, &state.config.data_dir);
+    ctx.keep_old_image = state.config.containers.keep_old_image;
+    ctx.keep_backups = state.config.containers.keep_backups;
     match command {
         ContainerCommand::Update(request) => update::update(&ctx, request, progress).await,
         ContainerCommand::Rollback { id, container } => {

@@ -63,6 +63,11 @@ pub struct ContainersConfig {
     /// After an event, wait this long for more before reporting, so that a burst (a compose
     /// project restarting) becomes one report.
     pub event_debounce: Duration,
+    /// Updates: how long the image a container ran before an update is kept, so a manual
+    /// rollback works without the registry.
+    pub keep_old_image: Duration,
+    /// Updates: backups kept per container.
+    pub keep_backups: usize,
 }
 
 impl Default for ContainersConfig {
@@ -74,6 +79,8 @@ impl Default for ContainersConfig {
             timeout: Duration::from_secs(10),
             stats: true,
             event_debounce: Duration::from_secs(1),
+            keep_old_image: Duration::from_secs(7 * 86400),
+            keep_backups: 10,
         }
     }
 }

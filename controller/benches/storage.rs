@@ -62,8 +62,10 @@ fn main() {
     let root = tempfile::tempdir().unwrap();
     let db_path = root.path().join("db");
     let wal_path = root.path().join("db-wal");
+    let chunk_path = root.path().join("db-chunks");
     let options = SeriesOptions {
         wal_dir: Some(wal_path.clone()),
+        chunk_dir: Some(chunk_path.clone()),
         max_chunk_samples,
         max_chunk_span_ms,
         ..series_options
@@ -156,6 +158,7 @@ fn main() {
     );
     let sled_bytes = dir_size(&db_path);
     let wal_bytes = dir_size(&wal_path);
+    let chunk_file_bytes = dir_size(&chunk_path);
     let per_sample = |bytes: u64| bytes as f64 / n_samples as f64;
     println!(
         "sled directory:           {sled_bytes} bytes = {:.3} bytes/sample ({} files, {} bytes allocated)",
@@ -177,9 +180,14 @@ fn main() {
         stats.head_samples
     );
     println!(
-        "on disk in total:         {} bytes = {:.3} bytes/sample",
-        sled_bytes + wal_bytes,
-        per_sample(sled_bytes + wal_bytes)
+        "chunk files:              {chunk_file_bytes} bytes = {:.3} bytes/sample ({} files)",
+        per_sample(chunk_file_bytes),
+        count_files(&chunk_path)
+    );
+    let total_bytes = sled_bytes + wal_bytes + chunk_file_bytes;
+    println!(
+        "on disk in total:         {total_bytes} bytes = {:.3} bytes/sample",
+        per_sample(total_bytes)
     );
     println!(
         "largest WAL during run:   {largest_wal} bytes; most samples in open heads: {largest_heads}"
@@ -267,6 +275,7 @@ fn month_query(series: &[Series], probe: &Series, options: SeriesOptions) {
     let db = sled_config(&root.path().join("db")).open().unwrap();
     let options = SeriesOptions {
         wal_dir: Some(root.path().join("db-wal")),
+        chunk_dir: Some(root.path().join("db-chunks")),
         ..options
     };
     let store = SeriesStore::open(&db, options).unwrap();

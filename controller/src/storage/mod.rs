@@ -45,15 +45,21 @@ pub struct Store {
 
 impl Store {
     /// Opens (or creates) the database under `path`, recovering after a crash. The
-    /// time-series write-ahead log lives beside it in `<path>-wal` unless `options` say
-    /// otherwise.
+    /// time-series write-ahead log and chunk files live beside it in `<path>-wal` and
+    /// `<path>-chunks` unless `options` say otherwise.
     ///
     /// Note that this uses blocking I/O.
     pub fn open(path: &Path, mut options: series::SeriesOptions) -> Result<Store, StorageError> {
+        let beside = |suffix: &str| {
+            let mut dir = path.as_os_str().to_owned();
+            dir.push(suffix);
+            std::path::PathBuf::from(dir)
+        };
         if options.wal_dir.is_none() {
-            let mut wal_dir = path.as_os_str().to_owned();
-            wal_dir.push("-wal");
-            options.wal_dir = Some(wal_dir.into());
+            options.wal_dir = Some(beside("-wal"));
+        }
+        if options.chunk_dir.is_none() {
+            options.chunk_dir = Some(beside("-chunks"));
         }
         let config = sled::Config::new()
             .path(path)

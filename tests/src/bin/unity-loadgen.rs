@@ -362,7 +362,8 @@ async fn ingest(
     let _ = process.child.wait();
     let sled_bytes = dir_size(&controller_dir.join("db"));
     let wal_bytes = dir_size(&controller_dir.join("db-wal"));
-    let bytes = sled_bytes + wal_bytes;
+    let chunk_bytes = dir_size(&controller_dir.join("db-chunks"));
+    let bytes = sled_bytes + wal_bytes + chunk_bytes;
     println!("agents                 {agents}");
     println!("series per agent       {series}");
     println!("scrapes per report     {scrapes_per_report}");
@@ -388,7 +389,9 @@ async fn ingest(
         hwm as f64 / 1024.0
     );
     println!("controller CPU         {cpu:.1} s");
-    println!("bytes on disk          {bytes} (sled {sled_bytes}, WAL {wal_bytes})");
+    println!(
+        "bytes on disk          {bytes} (sled {sled_bytes}, WAL {wal_bytes}, chunk files {chunk_bytes})"
+    );
     println!(
         "bytes/sample on disk   {:.3}",
         bytes as f64 / acked.max(1) as f64

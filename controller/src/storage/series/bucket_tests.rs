@@ -3,13 +3,13 @@
 
 use std::path::Path;
 
-use super::chunk;
 use super::tests::{open, report, ALL_TIME};
 use super::{SeriesError, SeriesOptions, SeriesStore, TimeRange};
 
 fn options(max_chunk_samples: usize, max_chunk_span_ms: i64) -> SeriesOptions {
     SeriesOptions {
         wal_dir: None,
+        chunk_dir: None,
         max_wal_bytes: 1 << 20,
         max_chunk_samples,
         max_chunk_span_ms,
@@ -43,13 +43,9 @@ fn query(store: &SeriesStore, range: TimeRange) -> Vec<(i64, f64)> {
         .unwrap_or_default()
 }
 
-/// The positions of every chunk in the tree, in key order.
-fn positions(db: &sled::Db) -> Vec<(chunk::Pos, u64)> {
-    let chunks = db.open_tree("series_chunks").unwrap();
-    chunks
-        .iter()
-        .map(|item| chunk::parse_key(&item.unwrap().0).unwrap())
-        .collect()
+/// `(bucket, series id)` of every sealed chunk, sorted.
+fn positions(store: &SeriesStore) -> Vec<(i64, u64)> {
+    store.chunk_positions()
 }
 
 #[test]
@@ -59,10 +55,7 @@ fn heads_are_cut_at_bucket_boundaries() {
     let timestamps = [-150, -5, 10, 50, 99, 100, 150, 250];
     ingest(&store, 1, &timestamps);
     // Buckets -2: [-150], -1: [-5], 0: [10, 50, 99], 1: [100, 150]; the head holds 250.
-    assert_eq!(
-        positions(&db),
-        [((-2, 0), 0), ((-1, 0), 0), ((0, 0), 0), ((1, 0), 0)]
-    );
+    assert_eq!(positions(&store), [(-2, 0), (-1, 0), (0, 0), (1, 0)]);
     assert_eq!(store.stats().head_samples, 1);
     assert_eq!(store.stats().n_chunks, 4);
     assert_eq!(query(&store, ALL_TIME), points(timestamps));
@@ -78,13 +71,13 @@ fn heads_are_cut_at_bucket_boundaries() {
 }
 
 #[test]
-fn more_than_max_samples_in_one_bucket_take_subs() {
+fn more_than_max_samples_in_one_bucket_make_more_chunks() {
     let dir = tempfile::tempdir().unwrap();
     let (db, store) = open(dir.path(), options(4, 1000));
     let seq = ingest(&store, 1, &(0..10).collect::<Vec<_>>());
-    assert_eq!(positions(&db), [((0, 0), 0), ((0, 1), 0)]);
+    assert_eq!(positions(&store), [(0, 0), (0, 0)]);
     assert_eq!(store.stats().head_samples, 2);
-    // Reopen without a checkpoint: the head comes back from the log, the subs go on.
+    // Reopen without a checkpoint: the head comes back from the log.
     drop(store);
     drop(db);
     let (db, store) = open(dir.path(), options(4, 1000));
@@ -93,12 +86,8 @@ fn more_than_max_samples_in_one_bucket_take_subs() {
         seq,
         &(10..21).chain([1000, 1001]).collect::<Vec<_>>(),
     );
-    let subs: Vec<(chunk::Pos, u64)> = (0..5).map(|sub| ((0, sub), 0)).collect();
-    let mut expected = subs.clone();
-    expected.push(((1, 0), 0));
     // 21 samples in bucket 0: five full chunks, then 20 sealed by the cut at 1000.
-    assert_eq!(positions(&db)[..5], subs[..]);
-    assert_eq!(positions(&db).len(), 6, "{:?}", positions(&db));
+    assert_eq!(positions(&store), [(0, 0); 6]);
     assert_eq!(store.stats().head_samples, 2);
     let all = points((0..21).chain([1000, 1001]));
     assert_eq!(query(&store, ALL_TIME), all);
@@ -170,9 +159,9 @@ fn retention_deletes_whole_buckets() {
         before.n_samples - deleted.samples_deleted
     );
     assert_eq!(query(&store, ALL_TIME), points((30..100).map(|i| i * 10)));
-    assert!(positions(&db).iter().all(|((bucket, _), _)| *bucket >= 3));
+    assert!(positions(&store).iter().all(|(bucket, _)| *bucket >= 3));
     assert_eq!(store.latest("a").unwrap().len(), 1);
-    // A late sample of the silent series in a deleted bucket starts afresh at sub 0.
+    // A late sample of the silent series in a deleted bucket.
     store.ingest(&[report("a", seq, 30, &[1.0, 8.0])]).unwrap();
     store
         .ingest(&[
@@ -213,6 +202,7 @@ fn open_error(root: &Path) -> SeriesError {
     let db = super::tests::open_db(root);
     let options = SeriesOptions {
         wal_dir: Some(root.join("wal")),
+        chunk_dir: Some(root.join("chunks")),
         ..SeriesOptions::default()
     };
     match SeriesStore::open(&db, options) {
@@ -236,10 +226,10 @@ fn the_old_layout_is_refused() {
     {
         let db = super::tests::open_db(other.path());
         let meta = db.open_tree("series_meta").unwrap();
-        meta.insert(b"F", &[0u8, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 1][..])
+        meta.insert(b"F", &[0u8, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 1][..])
             .unwrap();
         db.flush().unwrap();
     }
     let error = open_error(other.path()).to_string();
-    assert!(error.contains("format Some(3)"), "{error}");
+    assert!(error.contains("format Some(2)"), "{error}");
 }

@@ -1,53 +1,12 @@
-//! Chunk keys, values and the cut rule: the time-major layout (on-disk format 2).
+//! Chunk values and the cut rule.
 //!
 //! Time is split into fixed buckets `[k * span, (k + 1) * span)` (`span` = the chunk span
 //! fixed when the database was created). A head never crosses a bucket boundary, so every
-//! chunk lies in one bucket. A chunk is stored under
-//! `bucket index (i64 BE, sign bit flipped) ++ sub (u64 BE) ++ series id (u64 BE)`, where
-//! `sub` numbers a series' chunks within one bucket (0, 1, 2, ... without gaps). Chunks
-//! sealed around the same time therefore have neighbouring keys at the right edge of the
-//! tree: sled appends them to fresh leaves instead of rewriting old ones, and never touches
-//! a leaf of an older bucket again except to delete it. A series' chunks in a bucket are
-//! found by point lookups of sub 0, 1, ... until one is missing.
+//! chunk lies in one bucket, and chunk files (`chunk_file.rs`) hold one bucket each.
 //!
-//! The value is `varint(first timestamp - bucket start) ++ codec bytes`.
+//! A chunk value is `varint(first timestamp - bucket start) ++ codec bytes`.
 
 use super::codec::{self, CodecError, Reader};
-use super::SeriesError;
-
-/// The length of a chunk key.
-pub(crate) const KEY_LEN: usize = 24;
-
-/// Where a chunk sits in the key order of its series: bucket index, then sub.
-pub(crate) type Pos = (i64, u64);
-
-/// The chunk key of `series_id`'s chunk at `pos`.
-pub(crate) fn key((bucket, sub): Pos, series_id: u64) -> [u8; KEY_LEN] {
-    let mut key = [0u8; KEY_LEN];
-    key[..8].copy_from_slice(&((bucket as u64) ^ (1 << 63)).to_be_bytes());
-    key[8..16].copy_from_slice(&sub.to_be_bytes());
-    key[16..].copy_from_slice(&series_id.to_be_bytes());
-    key
-}
-
-/// The smallest key of `bucket` (every chunk key of earlier buckets sorts before it).
-pub(crate) fn bucket_floor(bucket: i64) -> [u8; KEY_LEN] {
-    key((bucket, 0), 0)
-}
-
-/// Splits a chunk key into position and series id.
-pub(crate) fn parse_key(key: &[u8]) -> Result<(Pos, u64), SeriesError> {
-    let bytes: [u8; KEY_LEN] = key.try_into().map_err(|_| SeriesError::Corrupt {
-        what: "chunk key",
-        detail: format!("{} bytes", key.len()),
-    })?;
-    let word = |at: usize| {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(&bytes[at..at + 8]);
-        u64::from_be_bytes(word)
-    };
-    Ok((((word(0) ^ (1 << 63)) as i64, word(8)), word(16)))
-}
 
 /// When to cut a head chunk, and the time buckets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,22 +52,6 @@ impl CutRule {
         let first = i128::from(bucket) * i128::from(self.span_ms) + i128::from(offset);
         let first = i64::try_from(first).map_err(|_| CodecError::Corrupt("start offset"))?;
         codec::decode(first, bytes, out)
-    }
-
-    /// Decodes a stored chunk (key and value) into its series id and points.
-    pub(crate) fn decode(
-        &self,
-        key: &[u8],
-        value: &[u8],
-    ) -> Result<(u64, Vec<(i64, f64)>), SeriesError> {
-        let ((bucket, sub), series_id) = parse_key(key)?;
-        let mut points = Vec::new();
-        self.decode_into(bucket, value, &mut points)
-            .map_err(|error| SeriesError::Corrupt {
-                what: "chunk",
-                detail: format!("series {series_id} in bucket {bucket}/{sub}: {error}"),
-            })?;
-        Ok((series_id, points))
     }
 }
 

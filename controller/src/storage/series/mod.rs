@@ -1,37 +1,43 @@
-//! The time-series engine: a per-agent series index plus compressed, time-ordered chunks per
-//! series in sled, made durable by a write-ahead log in files of its own.
+//! The time-series engine: a per-agent series index in sled, compressed time-ordered chunks
+//! per series in chunk files, made durable by a write-ahead log in files of its own.
 //!
-//! - `series_meta` tree (`index.rs`): the on-disk format marker (format 2, with the bucket
+//! - `series_meta` tree (`index.rs`): the on-disk format marker (format 3, with the bucket
 //!   span), agents' last sequence numbers (as of the last checkpoint) and the series index
-//!   (agent + [`SeriesKey`] -> compact `u64` id).
-//! - `series_chunks` tree (`chunk.rs`), time-major: `bucket ++ sub ++ series_id -> sealed
-//!   chunk bytes` (`codec.rs`, entropy-coded by `rc.rs`), each written once. Time is cut
-//!   into fixed buckets of one chunk span and no chunk crosses a bucket boundary, so new
-//!   chunks land at the right edge of the tree and old leaves are never rewritten; a
-//!   series' chunks are point lookups per bucket, and retention deletes whole buckets.
+//!   (agent + [`SeriesKey`] -> compact `u64` id). Small, and rarely written.
+//! - Chunk files (`chunk_file.rs`) in [`SeriesOptions::chunk_dir`]: immutable files of one
+//!   time bucket each, chunks sorted by series with a compact index (about 7 bytes a chunk);
+//!   chunk values are `codec.rs` output, entropy-coded by `rc.rs` (`chunk.rs`). Time is cut
+//!   into fixed buckets of one chunk span and no chunk crosses a bucket boundary, so
+//!   retention deletes whole files. Chunk bytes never pass through sled, whose log-structured
+//!   pages would write each of them three to four times and keep the dead copies.
 //! - The write-ahead log (`segment.rs` files, `wal.rs` records) in
-//!   [`SeriesOptions::wal_dir`], outside sled so that it leaves no garbage there.
+//!   [`SeriesOptions::wal_dir`].
 //!
 //! Each series has an open head chunk in memory. [`SeriesStore::ingest`] appends one log
 //! record for the whole call (every stored report's agent, sequence number, new series and
 //! accepted samples) and `fdatasync`s once before returning (group commit). A head is sealed
-//! into sled when the cut rule says so; sled flushes those itself and at checkpoints.
-//! [`SeriesStore::checkpoint`] seals heads whose bucket ended more than a bucket before the
-//! newest sample (silent series), writes the agents' sequence numbers, flushes sled, then starts a new log segment whose first record
-//! is a snapshot of the open heads (about 1 byte per sample) and deletes the older segments.
-//! So the log never holds more than one checkpoint interval of records plus that snapshot,
-//! whatever the age of the oldest head. [`SeriesStore::open`] (`recovery.rs`) loads the index
-//! and the newest chunk of every series from sled and replays the log from its newest
-//! snapshot.
+//! into a pending chunk in memory when the cut rule says so.
+//! [`SeriesStore::checkpoint`] (`checkpoint.rs`) seals heads whose bucket ended more than a
+//! bucket before the newest sample (silent series), writes the pending chunks to new chunk
+//! files (one per bucket), writes the agents' sequence numbers and flushes sled, then starts
+//! a new log segment whose first record is a snapshot of every series (newest timestamp,
+//! newest sealed bucket, open head; about 1 byte per head sample) and deletes the older
+//! segments; last, it merges the files of finished buckets into one each. So the log never
+//! holds more than one checkpoint interval of records plus that snapshot.
+//! [`SeriesStore::open`] (`recovery.rs`) loads the index from sled, replays the log from its
+//! newest snapshot and opens the chunk files that snapshot covers.
 //! Replay is idempotent: a sample at or before a series' newest timestamp is ignored, always.
 //!
 //! Locking: one writer at a time (a mutex held through ingest, checkpoint and retention,
-//! fsync included); readers take the state lock briefly and read sled without it. The
-//! state lock is held while sealed chunks are applied to sled (not while syncing), so a
-//! reader never misses points that moved from a head to a chunk. Readers may see samples
-//! whose fsync is still in progress; acknowledgements wait for it.
+//! fsync included); readers take the state lock briefly to copy the heads and pending chunks
+//! they need and the (shared, immutable) map of chunk files, then read files without it.
+//! Files and pending chunks change places under the state lock, so a reader sees every point
+//! once. Readers may see samples whose fsync is still in progress; acknowledgements wait for
+//! it.
 
+mod checkpoint;
 mod chunk;
+mod chunk_file;
 mod codec;
 mod index;
 mod rc;
@@ -42,6 +48,8 @@ mod wal;
 
 #[cfg(test)]
 mod bucket_tests;
+#[cfg(test)]
+mod chunk_file_tests;
 #[cfg(test)]
 mod codec_tests;
 #[cfg(test)]
@@ -134,6 +142,9 @@ pub struct SeriesOptions {
     /// The write-ahead log's directory (created if missing); required. [`super::Store`]
     /// uses `<database dir>-wal` when this is `None`.
     pub wal_dir: Option<std::path::PathBuf>,
+    /// The chunk files' directory (created if missing); required. [`super::Store`] uses
+    /// `<database dir>-chunks` when this is `None`.
+    pub chunk_dir: Option<std::path::PathBuf>,
     /// [`SeriesStore::ingest`] checkpoints by itself once the log holds this many bytes.
     pub max_wal_bytes: u64,
     /// Seal a chunk when it holds this many samples (1..=65536).
@@ -152,6 +163,7 @@ impl Default for SeriesOptions {
     fn default() -> Self {
         SeriesOptions {
             wal_dir: None,
+            chunk_dir: None,
             max_wal_bytes: 256 << 20,
             max_chunk_samples: 240,
             max_chunk_span_ms: 2 * 3600 * 1000,
@@ -172,9 +184,9 @@ pub struct RetentionReport {
 pub struct SeriesStats {
     pub n_agents: u64,
     pub n_series: u64,
-    /// Sealed chunks in the chunks tree.
+    /// Sealed chunks, in chunk files and pending.
     pub n_chunks: u64,
-    /// Bytes of chunk values in the chunks tree (keys and sled overhead excluded).
+    /// Bytes of chunk values (file headers and indexes excluded).
     pub chunk_bytes: u64,
     /// Samples stored, in chunks and in open heads, each counted once.
     pub n_samples: u64,
@@ -201,6 +213,12 @@ pub enum SeriesError {
     /// Reading or writing the write-ahead log failed.
     #[error("write-ahead log {}: {source}", path.display())]
     Wal {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    /// Reading or writing a chunk file failed.
+    #[error("{}: {source}", path.display())]
+    Io {
         path: std::path::PathBuf,
         source: std::io::Error,
     },

@@ -94,6 +94,11 @@ impl Log {
         Ok(())
     }
 
+    /// The number of the current segment.
+    pub(crate) fn number(&self) -> u64 {
+        self.number
+    }
+
     /// Bytes of the log on disk.
     pub(crate) fn bytes(&self) -> u64 {
         self.bytes
@@ -104,6 +109,9 @@ impl Log {
 pub(crate) struct Replayed {
     /// The highest segment number present, if any.
     pub(crate) last_number: Option<u64>,
+    /// The number of the segment replay started from, if its first frame satisfied
+    /// `is_start`.
+    pub(crate) start_number: Option<u64>,
 }
 
 /// Calls `apply` on every frame of every segment from the newest one whose first frame
@@ -122,16 +130,19 @@ pub(crate) fn replay(
         contents.push(read_segment(path, is_last)?);
     }
     // Segments before the newest snapshot are covered by sled plus that snapshot.
-    let start = contents
+    let start_position = contents
         .iter()
-        .rposition(|frames| frames.first_payload().is_some_and(&is_start))
-        .unwrap_or(0);
+        .rposition(|frames| frames.first_payload().is_some_and(&is_start));
+    let start = start_position.unwrap_or(0);
     for frames in &contents[start..] {
         for payload in frames.payloads() {
             apply(payload)?;
         }
     }
-    Ok(Replayed { last_number })
+    Ok(Replayed {
+        last_number,
+        start_number: start_position.map(|position| segments[position].0),
+    })
 }
 
 /// The valid frames of one segment.
@@ -353,6 +364,11 @@ const fn crc_tables() -> [[u32; 256]; 8] {
 fn masked_crc(bytes: &[u8]) -> u32 {
     let crc = !crc32c_update(!0, bytes);
     crc.rotate_right(15).wrapping_add(0xA282_EAD8)
+}
+
+/// The CRC-32C of `bytes`.
+pub(crate) fn crc32c(bytes: &[u8]) -> u32 {
+    !crc32c_update(!0, bytes)
 }
 
 /// Feeds `bytes` into a running CRC-32C register (start with `!0`, finish with `!`).

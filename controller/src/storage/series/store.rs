@@ -2,10 +2,12 @@
 //!
 //! Note that every method uses blocking I/O; async callers go through `spawn_blocking`.
 
-use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use super::chunk::{self, CutRule, Pos};
+use super::chunk::CutRule;
+use super::chunk_file::{self, ChunkFile};
 use super::{index, segment, wal};
 use super::{
     IngestOutcome, IngestReport, Point, RetentionReport, SeriesError, SeriesKey, SeriesPoints,
@@ -14,9 +16,9 @@ use super::{
 
 /// The time-series store. `Send + Sync`: one thread ingests, any thread reads.
 pub struct SeriesStore {
-    pub(super) db: sled::Db,
-    pub(super) meta: sled::Tree,
-    pub(super) chunks: sled::Tree,
+    pub(super) chunk_dir: PathBuf,
+    /// Where the series index is written (`series-index/` in the chunk directory).
+    pub(super) index_dir: PathBuf,
     pub(super) rule: CutRule,
     pub(super) max_wal_bytes: u64,
     pub(super) writer: Mutex<Writer>,
@@ -27,7 +29,14 @@ pub struct SeriesStore {
 pub(super) struct Writer {
     pub(super) log: segment::Log,
     pub(super) poisoned: bool,
+    /// The number of the next chunk file.
+    pub(super) next_file: u64,
+    /// The number of the next series index segment.
+    pub(super) next_index: u64,
 }
+
+/// The chunk files by bucket, oldest file first in each.
+pub(super) type FileMap = BTreeMap<i64, Vec<Arc<ChunkFile>>>;
 
 #[derive(Default)]
 pub(super) struct State {
@@ -37,6 +46,10 @@ pub(super) struct State {
     /// The newest timestamp accepted in any series.
     pub(super) newest_ts: Option<i64>,
     pub(super) counters: Counters,
+    /// Series were defined since the index was last written.
+    pub(super) index_dirty: bool,
+    /// Replaced as a whole when files come or go, so a reader's copy stays valid.
+    pub(super) files: Arc<FileMap>,
 }
 
 #[derive(Default)]
@@ -51,8 +64,17 @@ pub(super) struct SeriesEntry {
     pub(super) head: Vec<(i64, f64)>,
     /// The newest timestamp ever accepted; samples at or before it are ignored.
     pub(super) last_ts: Option<i64>,
-    /// The position of the newest sealed chunk in sled, if any.
-    pub(super) sealed: Option<Pos>,
+    /// The bucket of the newest sealed chunk, if any.
+    pub(super) sealed_bucket: Option<i64>,
+    /// Chunks sealed since the last checkpoint, oldest first: in memory until the next
+    /// checkpoint writes them to chunk files (the log holds their samples until then).
+    pub(super) pending: Vec<PendingChunk>,
+}
+
+pub(super) struct PendingChunk {
+    pub(super) bucket: i64,
+    pub(super) value: Vec<u8>,
+    pub(super) n_samples: u64,
 }
 
 #[derive(Default, Clone, Copy)]
@@ -68,35 +90,50 @@ pub(super) struct Counters {
 }
 
 impl Counters {
-    pub(super) fn chunk_written(&mut self, n_samples: u64, n_bytes: u64) {
-        self.n_chunks += 1;
+    pub(super) fn chunks_added(&mut self, n_chunks: u64, n_samples: u64, n_bytes: u64) {
+        self.n_chunks += n_chunks;
         self.chunk_samples += n_samples;
         self.chunk_bytes += n_bytes;
     }
 
-    fn chunk_removed(&mut self, n_samples: u64, n_bytes: u64) {
-        self.n_chunks = self.n_chunks.saturating_sub(1);
+    pub(super) fn chunks_removed(&mut self, n_chunks: u64, n_samples: u64, n_bytes: u64) {
+        self.n_chunks = self.n_chunks.saturating_sub(n_chunks);
         self.chunk_samples = self.chunk_samples.saturating_sub(n_samples);
         self.chunk_bytes = self.chunk_bytes.saturating_sub(n_bytes);
     }
 }
 
-/// A series a query reads: key, id, its newest sealed chunk and the head's points in range.
-type QueryTarget = (SeriesKey, u64, Option<Pos>, Vec<Point>);
+/// The whole time line.
+const ALL: TimeRange = TimeRange {
+    from_ms: i64::MIN,
+    to_ms: i64::MAX,
+};
 
-/// A query looks a series' chunks up bucket by bucket when its range covers at most this
-/// many buckets (30 days of 2 h buckets are 360), and scans the key range otherwise.
-const MAX_LOOKUP_BUCKETS: i128 = 4096;
+/// A series a query reads: key, id, its pending chunks in range and the head's points in
+/// range.
+struct QueryTarget {
+    series: SeriesKey,
+    series_id: u64,
+    pending: Vec<(i64, Vec<u8>)>,
+    head: Vec<Point>,
+}
+
+/// The chunks of a series in a file; a file that cannot be read is skipped with a warning
+/// (one bad file must not fail every query that touches its bucket).
+fn chunks_of(file: &ChunkFile, series_id: u64) -> Vec<Vec<u8>> {
+    file.chunks_of(series_id).unwrap_or_else(|error| {
+        tracing::warn!(%error, series_id, "Chunk file unreadable, its chunks skipped.");
+        Vec::new()
+    })
+}
 
 /// Appends one sample to a series, sealing its head first when the cut rule says so and
 /// right after when it is full. Returns whether the sample was accepted.
 pub(super) fn append(
     entry: &mut SeriesEntry,
-    series_id: u64,
     ts: i64,
     value: f64,
     rule: CutRule,
-    chunk_batch: &mut sled::Batch,
     counters: &mut Counters,
 ) -> bool {
     if entry.last_ts.is_some_and(|last| ts <= last) {
@@ -105,44 +142,38 @@ pub(super) fn append(
     }
     if let Some(&(start, _)) = entry.head.first() {
         if rule.must_cut(rule.bucket(start), entry.head.len(), ts) {
-            seal(entry, series_id, rule, chunk_batch, counters);
+            seal(entry, rule, counters);
         }
     }
     entry.head.push((ts, value));
     entry.last_ts = Some(ts);
     counters.samples_ingested += 1;
     if entry.head.len() >= rule.max_samples {
-        seal(entry, series_id, rule, chunk_batch, counters);
+        seal(entry, rule, counters);
     }
     true
 }
 
-/// Writes the head of a series as a sealed chunk into `chunk_batch` and empties it. The
-/// chunk takes the next sub of the head's bucket.
-pub(super) fn seal(
-    entry: &mut SeriesEntry,
-    series_id: u64,
-    rule: CutRule,
-    chunk_batch: &mut sled::Batch,
-    counters: &mut Counters,
-) {
+/// Moves the head of a series into its pending chunks and empties it.
+pub(super) fn seal(entry: &mut SeriesEntry, rule: CutRule, counters: &mut Counters) {
     let Some(&(start, _)) = entry.head.first() else {
         return;
     };
     let bucket = rule.bucket(start);
-    let pos = match entry.sealed {
-        Some((sealed_bucket, sub)) if sealed_bucket == bucket => (bucket, sub.saturating_add(1)),
-        _ => (bucket, 0),
-    };
-    let bytes = rule.encode(&entry.head);
-    counters.chunk_written(entry.head.len() as u64, bytes.len() as u64);
-    chunk_batch.insert(&chunk::key(pos, series_id), bytes);
-    entry.sealed = Some(pos);
+    let value = rule.encode(&entry.head);
+    let n_samples = entry.head.len() as u64;
+    counters.chunks_added(1, n_samples, value.len() as u64);
+    entry.pending.push(PendingChunk {
+        bucket,
+        value,
+        n_samples,
+    });
+    entry.sealed_bucket = Some(bucket);
     entry.head.clear();
 }
 
 impl SeriesStore {
-    fn lock_writer(&self) -> Result<MutexGuard<'_, Writer>, SeriesError> {
+    pub(super) fn lock_writer(&self) -> Result<MutexGuard<'_, Writer>, SeriesError> {
         let writer = self.writer.lock().map_err(|_| SeriesError::Poisoned)?;
         if writer.poisoned {
             return Err(SeriesError::Poisoned);
@@ -150,13 +181,13 @@ impl SeriesStore {
         Ok(writer)
     }
 
-    fn read_state(&self) -> RwLockReadGuard<'_, State> {
+    pub(super) fn read_state(&self) -> RwLockReadGuard<'_, State> {
         self.state
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn write_state(&self) -> RwLockWriteGuard<'_, State> {
+    pub(super) fn write_state(&self) -> RwLockWriteGuard<'_, State> {
         self.state
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -168,8 +199,6 @@ impl SeriesStore {
     pub fn ingest(&self, reports: &[IngestReport]) -> Result<Vec<IngestOutcome>, SeriesError> {
         let mut writer = self.lock_writer()?;
         let mut outcomes = Vec::with_capacity(reports.len());
-        let mut meta_batch = sled::Batch::default();
-        let mut chunk_batch = sled::Batch::default();
         let n_samples: usize = reports.iter().map(|report| report.samples.len()).sum();
         let mut record = wal::IngestRecord::with_capacity(n_samples);
         let mut changed = false;
@@ -180,6 +209,8 @@ impl SeriesStore {
                 series,
                 newest_ts,
                 counters,
+                index_dirty,
+                ..
             } = &mut *state;
             for report in reports {
                 if !agents.contains_key(&report.agent) {
@@ -214,7 +245,7 @@ impl SeriesStore {
                                     let series_id = series.len() as u64;
                                     let index_key = index::series_key(&report.agent, &key);
                                     record.define(series_id, &index_key);
-                                    meta_batch.insert(index_key, &series_id.to_be_bytes());
+                                    *index_dirty = true;
                                     agent.series.insert(key, series_id);
                                     series.push(SeriesEntry::default());
                                     series_id
@@ -226,35 +257,13 @@ impl SeriesStore {
                         continue;
                     };
                     let (ts, value) = (sample.timestamp_ms, sample.value);
-                    if append(
-                        entry,
-                        series_id,
-                        ts,
-                        value,
-                        self.rule,
-                        &mut chunk_batch,
-                        counters,
-                    ) {
+                    if append(entry, ts, value, self.rule, counters) {
                         record.sample(series_id, ts, value);
                         *newest_ts = Some(newest_ts.map_or(ts, |newest| newest.max(ts)));
                     }
                 }
                 record.end_report();
                 outcomes.push(IngestOutcome::Stored);
-            }
-            if changed {
-                // Applied under the state lock: see the module documentation. sled makes
-                // these durable by itself or at the next checkpoint; until then the log
-                // holds them. Should sled keep them and the log not (a crash before the
-                // fsync below), they were merely stored without an acknowledgement.
-                let applied = self
-                    .chunks
-                    .apply_batch(chunk_batch)
-                    .and_then(|()| self.meta.apply_batch(meta_batch));
-                if let Err(error) = applied {
-                    writer.poisoned = true;
-                    return Err(error.into());
-                }
             }
         }
         if changed {
@@ -308,14 +317,19 @@ impl SeriesStore {
         if range.from_ms >= range.to_ms {
             return Ok(Vec::new());
         }
-        // Snapshot the heads first, with the position of the newest sealed chunk: a point
-        // that leaves a head later is in a chunk after that position, so it is read once.
-        let targets: Vec<QueryTarget> = {
+        let rule = self.rule;
+        let (first, last) = (
+            rule.bucket(range.from_ms),
+            rule.bucket(range.to_ms.saturating_sub(1)),
+        );
+        // Heads, pending chunks and files are taken together under the lock: a point that
+        // moves from a head to a pending chunk to a file is read exactly once.
+        let (targets, files) = {
             let state = self.read_state();
             let Some(agent_entry) = state.agents.get(agent) else {
                 return Ok(Vec::new());
             };
-            agent_entry
+            let targets: Vec<QueryTarget> = agent_entry
                 .series
                 .iter()
                 .filter(|(key, _)| key.metric == metric && key.matches(matchers))
@@ -327,93 +341,72 @@ impl SeriesStore {
                         .copied()
                         .filter(|point| range.contains(point.0))
                         .collect();
-                    Some((key.clone(), series_id, entry.sealed, head))
+                    let pending = entry
+                        .pending
+                        .iter()
+                        .filter(|chunk| (first..=last).contains(&chunk.bucket))
+                        .map(|chunk| (chunk.bucket, chunk.value.clone()))
+                        .collect();
+                    Some(QueryTarget {
+                        series: key.clone(),
+                        series_id,
+                        pending,
+                        head,
+                    })
                 })
-                .collect()
-        };
-        let oldest_bucket = match self.chunks.first()? {
-            Some((key, _)) => chunk::parse_key(&key).map(|(pos, _)| pos.0).ok(),
-            None => None,
+                .collect();
+            (targets, state.files.clone())
         };
         let mut result = Vec::with_capacity(targets.len());
-        for (series, series_id, sealed, head) in targets {
-            let mut points = match (sealed, oldest_bucket) {
-                (Some(sealed), Some(oldest)) => {
-                    self.chunk_points(series_id, range, sealed, oldest)?
-                }
-                _ => Vec::new(),
+        for target in targets {
+            let mut points = Vec::new();
+            let mut add = |bucket: i64, value: &[u8]| {
+                self.decode_in_range(target.series_id, bucket, value, range, &mut points)
             };
-            points.extend(head);
+            for (&bucket, bucket_files) in files.range(first..=last) {
+                for file in bucket_files {
+                    for value in chunks_of(file, target.series_id) {
+                        add(bucket, &value);
+                    }
+                }
+            }
+            for (bucket, value) in &target.pending {
+                add(*bucket, value);
+            }
+            points.extend(target.head);
             if !points.is_empty() {
-                result.push(SeriesPoints { series, points });
+                result.push(SeriesPoints {
+                    series: target.series,
+                    points,
+                });
             }
         }
         result.sort_by(|a, b| a.series.cmp(&b.series));
         Ok(result)
     }
 
-    /// Points in `range` from the chunks of a series up to position `sealed` (its newest
-    /// chunk as of the head snapshot), reading no bucket before `oldest_bucket`.
-    fn chunk_points(
+    /// Decodes a chunk of `bucket`, appending its points in `range` to `out`; a chunk that
+    /// does not decode is skipped with a warning.
+    fn decode_in_range(
         &self,
         series_id: u64,
+        bucket: i64,
+        value: &[u8],
         range: TimeRange,
-        sealed: Pos,
-        oldest_bucket: i64,
-    ) -> Result<Vec<(i64, f64)>, SeriesError> {
-        let rule = self.rule;
-        let first = rule.bucket(range.from_ms).max(oldest_bucket);
-        let last = rule.bucket(range.to_ms.saturating_sub(1)).min(sealed.0);
-        let mut points = Vec::new();
-        if first > last {
-            return Ok(points);
-        }
+        out: &mut Vec<Point>,
+    ) {
         let mut decoded = Vec::new();
-        let mut add = |pos: Pos, value: &[u8]| {
-            decoded.clear();
-            match rule.decode_into(pos.0, value, &mut decoded) {
-                Ok(()) => points.extend(decoded.iter().filter(|point| range.contains(point.0))),
-                Err(error) => {
-                    tracing::warn!(series_id, ?pos, %error, "Corrupt chunk, skipped.");
-                }
-            }
-        };
-        if i128::from(last) - i128::from(first) < MAX_LOOKUP_BUCKETS {
-            // Point lookups: sub 0, 1, ... of every bucket until one is missing.
-            for bucket in first..=last {
-                for sub in 0.. {
-                    let pos = (bucket, sub);
-                    if pos > sealed {
-                        break;
-                    }
-                    match self.chunks.get(chunk::key(pos, series_id))? {
-                        Some(value) => add(pos, &value),
-                        None => break,
-                    }
-                }
-            }
-        } else {
-            // Sparse data over a huge range: scan the keys instead.
-            for item in self
-                .chunks
-                .range(chunk::bucket_floor(first)..=chunk::key(sealed, series_id))
-            {
-                let (key, value) = item?;
-                match chunk::parse_key(&key) {
-                    Ok((pos, id)) if id == series_id && pos <= sealed => add(pos, &value),
-                    Ok(_) => {}
-                    Err(error) => tracing::warn!(%error, "Unreadable chunk key, ignored."),
-                }
-            }
+        match self.rule.decode_into(bucket, value, &mut decoded) {
+            Ok(()) => out.extend(decoded.into_iter().filter(|point| range.contains(point.0))),
+            Err(error) => tracing::warn!(series_id, bucket, %error, "Corrupt chunk, skipped."),
         }
-        Ok(points)
     }
 
     /// The newest point of every series of `agent` that has one, sorted by series.
     pub fn latest(&self, agent: &str) -> Result<Vec<(SeriesKey, Point)>, SeriesError> {
-        let mut from_chunks = Vec::new();
+        let mut from_files = Vec::new();
         let mut result = Vec::new();
-        {
+        let files = {
             let state = self.read_state();
             let Some(agent_entry) = state.agents.get(agent) else {
                 return Ok(Vec::new());
@@ -422,25 +415,33 @@ impl SeriesStore {
                 let Some(entry) = state.series.get(series_id as usize) else {
                     continue;
                 };
-                match (entry.head.last(), entry.sealed) {
-                    (Some(&point), _) => result.push((key.clone(), point)),
-                    (None, Some(pos)) => from_chunks.push((key.clone(), series_id, pos)),
-                    (None, None) => {}
+                if let Some(&point) = entry.head.last() {
+                    result.push((key.clone(), point));
+                } else if let Some(chunk) = entry.pending.last() {
+                    let mut points = Vec::new();
+                    self.decode_in_range(series_id, chunk.bucket, &chunk.value, ALL, &mut points);
+                    if let Some(&point) = points.last() {
+                        result.push((key.clone(), point));
+                    }
+                } else if let Some(bucket) = entry.sealed_bucket {
+                    from_files.push((key.clone(), series_id, bucket));
                 }
             }
-        }
-        for (key, series_id, pos) in from_chunks {
-            let chunk_key = chunk::key(pos, series_id);
-            let Some(value) = self.chunks.get(chunk_key)? else {
+            state.files.clone()
+        };
+        for (key, series_id, bucket) in from_files {
+            let Some(bucket_files) = files.get(&bucket) else {
                 continue;
             };
-            match self.rule.decode(&chunk_key, &value) {
-                Ok((_, points)) => {
+            for file in bucket_files.iter().rev() {
+                if let Some(value) = chunks_of(file, series_id).last() {
+                    let mut points = Vec::new();
+                    self.decode_in_range(series_id, bucket, value, ALL, &mut points);
                     if let Some(&point) = points.last() {
                         result.push((key, point));
                     }
+                    break;
                 }
-                Err(error) => tracing::warn!(series_id, %error, "Corrupt chunk, skipped."),
             }
         }
         result.sort_by(|a, b| a.0.cmp(&b.0));
@@ -449,56 +450,76 @@ impl SeriesStore {
 
     /// Deletes whole time buckets: every chunk in a bucket that ends at or before
     /// `cutoff_ms` (so every deleted sample is older than the cutoff), open heads in such
-    /// buckets included, then checkpoints. Series keep their newest timestamp until the
-    /// store reopens.
+    /// buckets included, then checkpoints. Series keep their newest timestamp.
     pub fn apply_retention(&self, cutoff_ms: i64) -> Result<RetentionReport, SeriesError> {
         let mut writer = self.lock_writer()?;
         let first_kept = self.rule.bucket(cutoff_ms);
         let mut report = RetentionReport::default();
-        let mut batch = sled::Batch::default();
-        let mut deleted: Vec<(u64, u64)> = Vec::new();
-        for item in self.chunks.range(..chunk::bucket_floor(first_kept)) {
-            let (key, value) = item?;
-            let n_samples = chunk::n_samples(&value);
-            batch.remove(key);
-            deleted.push((n_samples, value.len() as u64));
-            report.chunks_deleted += 1;
-            report.samples_deleted += n_samples;
-            report.bytes_deleted += value.len() as u64;
-        }
-        {
+        let removed: Vec<Arc<ChunkFile>> = {
             let mut state = self.write_state();
             let State {
-                series, counters, ..
+                series,
+                counters,
+                files,
+                ..
             } = &mut *state;
-            for (n_samples, n_bytes) in deleted {
-                counters.chunk_removed(n_samples, n_bytes);
+            let mut kept = FileMap::clone(files);
+            let newer = kept.split_off(&first_kept);
+            let removed: Vec<Arc<ChunkFile>> = std::mem::replace(&mut kept, newer)
+                .into_values()
+                .flatten()
+                .collect();
+            *files = Arc::new(kept);
+            for file in &removed {
+                counters.chunks_removed(file.n_chunks, file.n_samples, file.data_bytes);
+                report.chunks_deleted += file.n_chunks;
+                report.samples_deleted += file.n_samples;
+                report.bytes_deleted += file.data_bytes;
             }
             for entry in series.iter_mut() {
+                entry.pending.retain(|chunk| {
+                    let keep = chunk.bucket >= first_kept;
+                    if !keep {
+                        let n_bytes = chunk.value.len() as u64;
+                        counters.chunks_removed(1, chunk.n_samples, n_bytes);
+                        report.chunks_deleted += 1;
+                        report.samples_deleted += chunk.n_samples;
+                        report.bytes_deleted += n_bytes;
+                    }
+                    keep
+                });
                 let head_bucket = entry.head.first().map(|point| self.rule.bucket(point.0));
                 if head_bucket.is_some_and(|bucket| bucket < first_kept) {
                     report.chunks_deleted += 1;
                     report.samples_deleted += entry.head.len() as u64;
                     entry.head = Vec::new();
                 }
-                // All of this series' chunks are gone: its next chunk starts at sub 0.
-                if entry.sealed.is_some_and(|(bucket, _)| bucket < first_kept) {
-                    entry.sealed = None;
+                if entry
+                    .sealed_bucket
+                    .is_some_and(|bucket| bucket < first_kept)
+                {
+                    entry.sealed_bucket = None;
                 }
             }
-            if let Err(error) = self.chunks.apply_batch(batch) {
-                writer.poisoned = true;
-                return Err(error.into());
-            }
+            removed
+        };
+        let deleted = removed
+            .iter()
+            .try_for_each(|file| chunk_file::remove(file))
+            .and_then(|()| chunk_file::sync_dir(&self.chunk_dir));
+        if let Err(error) = deleted {
+            writer.poisoned = true;
+            return Err(error);
         }
         // The new log segment no longer holds the dropped heads.
         self.checkpoint_locked(&mut writer)?;
         Ok(report)
     }
 
-    /// Seals heads whose bucket ended more than a bucket before the newest sample, writes the
-    /// agents' sequence numbers, flushes sled, then replaces the write-ahead log by a snapshot of the open heads.
-    /// Call it periodically and on shutdown.
+    /// Seals heads whose bucket ended more than a bucket before the newest sample, writes
+    /// the chunks sealed since the last checkpoint to chunk files and the agents' sequence
+    /// numbers to sled, then replaces the write-ahead log by a snapshot of the series, and
+    /// merges the files of finished buckets. Call it periodically and on shutdown.
     pub fn checkpoint(&self) -> Result<(), SeriesError> {
         let mut writer = self.lock_writer()?;
         self.checkpoint_locked(&mut writer)
@@ -512,60 +533,33 @@ impl SeriesStore {
         result
     }
 
-    fn checkpoint_steps(&self, writer: &mut Writer) -> Result<(), SeriesError> {
-        let mut chunk_batch = sled::Batch::default();
-        let mut meta_batch = sled::Batch::default();
-        {
-            let mut state = self.write_state();
-            let State {
-                agents,
-                series,
-                newest_ts,
-                counters,
-            } = &mut *state;
-            // A head in a bucket that ended more than a whole bucket before the newest sample
-            // anywhere would be cut by its next sample anyway (agents' clocks may differ by
-            // less than a bucket): seal it now, so that silent series do not keep heads
-            // forever. The batch applies in key order, so these chunks append too.
-            if let Some(newest) = newest_ts.map(|newest| self.rule.bucket(newest)) {
-                for (series_id, entry) in series.iter_mut().enumerate() {
-                    let head_bucket = entry.head.first().map(|point| self.rule.bucket(point.0));
-                    if head_bucket.is_some_and(|bucket| bucket.saturating_add(1) < newest) {
-                        seal(
-                            entry,
-                            series_id as u64,
-                            self.rule,
-                            &mut chunk_batch,
-                            counters,
-                        );
-                        entry.head = Vec::new();
-                    }
-                }
+    /// `(bucket, series id)` of every sealed chunk, in files and pending, sorted.
+    #[cfg(test)]
+    pub(super) fn chunk_positions(&self) -> Vec<(i64, u64)> {
+        let state = self.read_state();
+        let mut positions = Vec::new();
+        for (&bucket, files) in state.files.iter() {
+            for file in files {
+                let ids = file.series_ids().unwrap_or_default();
+                positions.extend(ids.into_iter().map(|series_id| (bucket, series_id)));
             }
-            for (agent, entry) in agents.iter() {
-                if let Some(seq) = entry.last_seq {
-                    meta_batch.insert(index::agent_key(agent), &seq.to_be_bytes());
-                }
-            }
-            self.chunks.apply_batch(chunk_batch)?;
-            self.meta.apply_batch(meta_batch)?;
         }
-        self.db.flush()?;
-        let heads = {
-            let state = self.read_state();
-            wal::encode_heads(
-                state
-                    .series
-                    .iter()
-                    .enumerate()
-                    .map(|(series_id, entry)| (series_id as u64, entry.head.as_slice())),
-            )
-        };
-        writer.log.rotate(&heads)?;
-        let mut state = self.write_state();
-        state.counters.wal_records = 0;
-        state.counters.wal_bytes = writer.log.bytes();
-        Ok(())
+        for (series_id, entry) in state.series.iter().enumerate() {
+            positions.extend(entry.pending.iter().map(|c| (c.bucket, series_id as u64)));
+        }
+        positions.sort();
+        positions
+    }
+
+    /// The number of chunk files of every bucket.
+    #[cfg(test)]
+    pub(super) fn files_per_bucket(&self) -> Vec<(i64, usize)> {
+        let state = self.read_state();
+        state
+            .files
+            .iter()
+            .map(|(&b, files)| (b, files.len()))
+            .collect()
     }
 
     /// Counters: series, chunks, samples, bytes.

@@ -18,16 +18,19 @@ pub(super) const ALL_TIME: TimeRange = TimeRange {
 /// Small chunks, so that sealing, span cuts and multi-chunk queries happen constantly.
 pub(super) const SMALL: SeriesOptions = SeriesOptions {
     wal_dir: None,
+    chunk_dir: None,
     max_wal_bytes: 1 << 20,
     max_chunk_samples: 4,
     max_chunk_span_ms: 50,
 };
 
-/// Opens the store kept under `root`: sled in `root/db`, the log in `root/wal`.
+/// Opens the store kept under `root`: sled in `root/db`, the log in `root/wal`, chunk files
+/// in `root/chunks`.
 pub(super) fn open(root: &Path, options: SeriesOptions) -> (sled::Db, SeriesStore) {
     let db = open_db(root);
     let options = SeriesOptions {
         wal_dir: Some(root.join("wal")),
+        chunk_dir: Some(root.join("chunks")),
         ..options
     };
     let store = SeriesStore::open(&db, options).unwrap();
@@ -108,13 +111,9 @@ impl Model {
         IngestOutcome::Stored
     }
 
-    fn reopen(&mut self) {
-        for agent in self.agents.values_mut() {
-            for series in agent.series.values_mut() {
-                series.last_ts = series.points.keys().next_back().copied();
-            }
-        }
-    }
+    /// A series' newest timestamp survives a reopen (the log's snapshot keeps it), even
+    /// when retention deleted its points.
+    fn reopen(&mut self) {}
 
     fn n_samples(&self) -> u64 {
         let per_agent =
@@ -458,21 +457,22 @@ fn corrupt_chunks_are_skipped_not_fatal() {
             .unwrap();
     }
     store.checkpoint().unwrap();
-    let chunks = db.open_tree("series_chunks").unwrap();
     // Full heads are sealed at once, and heads at bucket boundaries: only 200 is open.
     assert_eq!(store.stats().head_samples, 1);
-    let (key, _) = chunks.first().unwrap().unwrap();
-    chunks.insert(key, &[0xFFu8, 0x01][..]).unwrap();
+    drop(store);
+    drop(db);
+    // Damage the first chunk's bytes (right after the 20-byte header) of the oldest file.
+    let mut files: Vec<_> = std::fs::read_dir(dir.path().join("chunks"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    files.sort_by_key(|path| std::fs::metadata(path).unwrap().modified().unwrap());
+    let mut bytes = std::fs::read(&files[0]).unwrap();
+    bytes[21] ^= 0xFF;
+    std::fs::write(&files[0], &bytes).unwrap();
+    let (_db, store) = open(dir.path(), SMALL);
     let got = store.query("a", "cpu", &[], ALL_TIME).unwrap();
     assert_eq!(got[0].points.len(), 16);
-    drop(store);
-    drop(chunks);
-    drop(db);
-    let (_db, store) = open(dir.path(), SMALL);
-    assert_eq!(
-        store.query("a", "cpu", &[], ALL_TIME).unwrap()[0]
-            .points
-            .len(),
-        16
-    );
+    assert!(got[0].points.windows(2).all(|w| w[0].0 < w[1].0));
+    assert_eq!(store.latest("a").unwrap()[0].1, (200, 20.0));
 }

@@ -6,8 +6,11 @@
 //!   zigzag Δ timestamp ++ f64 LE)*`, deltas running over the record, varints throughout.
 //!   New series travel with the samples that use them, so a record never names an id that
 //!   sled may have lost. Only accepted samples are logged;
-//! - heads (the first record of every segment, written by a checkpoint): for each open head
-//!   `series id ++ zigzag start ++ len ++ unsealed chunk bytes` ([`super::codec`]).
+//! - snapshot (the first record of every segment, written by a checkpoint): `n agents ++
+//!   (len ++ agent ++ last seq)*`, then for every series
+//!   with samples `Δ series id ++ zigzag Δ newest timestamp ++ (0 | 1 + zigzag Δ bucket of
+//!   the newest sealed chunk) ++ len ++ open head's unsealed chunk bytes ([`super::codec`])
+//!   ++ (if any) zigzag(newest timestamp - head start)`.
 //!
 //! Replaying is idempotent because the store ignores samples at or before a series' newest
 //! timestamp and sequence numbers at or below an agent's last one.
@@ -17,7 +20,8 @@ use super::codec::{self, put_varint, unzigzag, zigzag, Reader};
 use super::SeriesError;
 
 pub(crate) const KIND_INGEST: u8 = 1;
-pub(crate) const KIND_HEADS: u8 = 2;
+/// Kind 2 (heads only) belonged to on-disk format 2.
+pub(crate) const KIND_SNAPSHOT: u8 = 3;
 
 /// The record of one ingest call, built report by report.
 pub(crate) struct IngestRecord {
@@ -136,40 +140,111 @@ pub(crate) fn decode_ingest(record: &[u8]) -> Result<Vec<LoggedReport>, SeriesEr
     Ok(reports)
 }
 
-/// Encodes the open heads `(series id, points)` as a heads record.
-pub(crate) fn encode_heads<'a>(heads: impl Iterator<Item = (u64, &'a [(i64, f64)])>) -> Vec<u8> {
-    let mut out = vec![KIND_HEADS];
-    for (series_id, points) in heads {
-        let Some(&(start, _)) = points.first() else {
-            continue;
-        };
-        put_varint(&mut out, series_id);
-        put_varint(&mut out, zigzag(start));
-        put_bytes(&mut out, &chunk::encode(points, false));
+/// One series in a snapshot: its newest timestamp, the bucket of its newest sealed chunk
+/// and its open head.
+pub(crate) struct SeriesSnapshot<'a> {
+    pub(crate) series_id: u64,
+    pub(crate) last_ts: i64,
+    pub(crate) sealed_bucket: Option<i64>,
+    pub(crate) head: &'a [(i64, f64)],
+}
+
+/// Encodes a snapshot record: every agent's last sequence number, then every series that
+/// has a newest timestamp, by ascending id.
+pub(crate) fn encode_snapshot<'a>(
+    agents: &[(&str, u64)],
+    series: impl Iterator<Item = SeriesSnapshot<'a>>,
+) -> Vec<u8> {
+    let mut out = vec![KIND_SNAPSHOT];
+    put_varint(&mut out, agents.len() as u64);
+    for (agent, seq) in agents {
+        put_bytes(&mut out, agent.as_bytes());
+        put_varint(&mut out, *seq);
+    }
+    let (mut previous_id, mut previous_ts, mut previous_bucket) = (0u64, 0i64, 0i64);
+    for entry in series {
+        put_varint(&mut out, entry.series_id.wrapping_sub(previous_id));
+        put_varint(&mut out, zigzag(entry.last_ts.wrapping_sub(previous_ts)));
+        match entry.sealed_bucket {
+            Some(bucket) => {
+                put_varint(
+                    &mut out,
+                    zigzag(bucket.wrapping_sub(previous_bucket)).saturating_add(1),
+                );
+                previous_bucket = bucket;
+            }
+            None => put_varint(&mut out, 0),
+        }
+        match entry.head.first() {
+            Some(&(start, _)) => {
+                put_bytes(&mut out, &chunk::encode(entry.head, false));
+                put_varint(&mut out, zigzag(entry.last_ts.wrapping_sub(start)));
+            }
+            None => put_varint(&mut out, 0),
+        }
+        previous_id = entry.series_id;
+        previous_ts = entry.last_ts;
     }
     out
 }
 
-/// A head read back from a heads record: series id and points.
-pub(crate) type LoggedHead = (u64, Vec<(i64, f64)>);
+/// A series read back from a snapshot record.
+#[derive(Debug, PartialEq)]
+pub(crate) struct LoggedSeries {
+    pub(crate) series_id: u64,
+    pub(crate) last_ts: i64,
+    pub(crate) sealed_bucket: Option<i64>,
+    pub(crate) head: Vec<(i64, f64)>,
+}
 
-/// Decodes a heads record (its kind byte included).
-pub(crate) fn decode_heads(record: &[u8]) -> Result<Vec<LoggedHead>, SeriesError> {
+/// A snapshot read back: agents' last sequence numbers and series.
+pub(crate) struct Snapshot {
+    pub(crate) agents: Vec<(String, u64)>,
+    pub(crate) series: Vec<LoggedSeries>,
+}
+
+/// Decodes a snapshot record (its kind byte included).
+pub(crate) fn decode_snapshot(record: &[u8]) -> Result<Snapshot, SeriesError> {
     let mut reader = Reader {
         bytes: record,
         pos: 1,
     };
-    let mut heads = Vec::new();
-    while !reader.is_empty() {
-        let series_id = varint(&mut reader)?;
-        let start = unzigzag(varint(&mut reader)?);
-        let bytes = get_bytes(&mut reader)?;
-        let mut points = Vec::new();
-        codec::decode(start, bytes, &mut points)
-            .map_err(|error| corrupt(format!("head of series {series_id}: {error}")))?;
-        heads.push((series_id, points));
+    let n_agents = varint(&mut reader)?;
+    let mut agents = Vec::new();
+    for _ in 0..n_agents {
+        let agent = String::from_utf8(get_bytes(&mut reader)?.to_vec())
+            .map_err(|_| corrupt("agent name not UTF-8".to_owned()))?;
+        agents.push((agent, varint(&mut reader)?));
     }
-    Ok(heads)
+    let mut series = Vec::new();
+    let (mut previous_id, mut previous_ts, mut previous_bucket) = (0u64, 0i64, 0i64);
+    while !reader.is_empty() {
+        let series_id = previous_id.wrapping_add(varint(&mut reader)?);
+        let last_ts = previous_ts.wrapping_add(unzigzag(varint(&mut reader)?));
+        let sealed_bucket = match varint(&mut reader)? {
+            0 => None,
+            delta => {
+                previous_bucket = previous_bucket.wrapping_add(unzigzag(delta - 1));
+                Some(previous_bucket)
+            }
+        };
+        let bytes = get_bytes(&mut reader)?;
+        let mut head = Vec::new();
+        if !bytes.is_empty() {
+            let start = last_ts.wrapping_sub(unzigzag(varint(&mut reader)?));
+            codec::decode(start, bytes, &mut head)
+                .map_err(|error| corrupt(format!("head of series {series_id}: {error}")))?;
+        }
+        series.push(LoggedSeries {
+            series_id,
+            last_ts,
+            sealed_bucket,
+            head,
+        });
+        previous_id = series_id;
+        previous_ts = last_ts;
+    }
+    Ok(Snapshot { agents, series })
 }
 
 fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {

@@ -116,6 +116,7 @@ fn corruption_in_the_middle_is_an_error() {
     let db = open_db(dir.path());
     let options = SeriesOptions {
         wal_dir: Some(dir.path().join("wal")),
+        chunk_dir: Some(dir.path().join("chunks")),
         ..SMALL
     };
     let error = super::SeriesStore::open(&db, options).err().unwrap();

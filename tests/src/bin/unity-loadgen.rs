@@ -314,7 +314,11 @@ async fn ingest(
         identities.push(enroll_in_memory(&process, &ca_hash, host).await);
     }
     let rss_idle = proc_status_kib(pid, "VmRSS:");
-    let endpoint = unity_agent::transport::client_endpoint(address)?;
+    // Real agents each have their own UDP socket; one client endpoint per 25 simulated agents
+    // spreads the datagram work over the runtime's threads instead of one endpoint driver.
+    let endpoints = (0..agents.div_ceil(25))
+        .map(|_| unity_agent::transport::client_endpoint(address))
+        .collect::<Result<Vec<_>, _>>()?;
     let totals = Arc::new(Totals {
         samples_acked: AtomicU64::new(0),
         latencies: std::sync::Mutex::new(Vec::new()),
@@ -322,9 +326,9 @@ async fn ingest(
     let handshakes = Arc::new(tokio::sync::Semaphore::new(32));
     let start = Arc::new(tokio::sync::Barrier::new(agents + 1));
     let mut tasks = Vec::new();
-    for identity in identities {
+    for (index, identity) in identities.into_iter().enumerate() {
         tasks.push(tokio::spawn(simulated_agent(
-            endpoint.clone(),
+            endpoints[index / 25].clone(),
             identity,
             address,
             LoadShape {

@@ -41,9 +41,7 @@ fn both(store: &SeriesStore) -> Both {
     (plain.points.clone(), idle.points.clone())
 }
 
-fn expected(
-    timestamps: impl IntoIterator<Item = i64> + Clone,
-) -> Both {
+fn expected(timestamps: impl IntoIterator<Item = i64> + Clone) -> Both {
     let plain = timestamps
         .clone()
         .into_iter()

@@ -137,12 +137,25 @@ pub enum CollectCommand {
 }
 
 /// Logs go to stderr; the filter comes from `UNITY_LOG` (default: info for Unity, warn else).
+///
+/// `UNITY_LOG` takes a level and `target=level` pairs, e.g. `debug` or `warn,unity_agent=debug`
+/// ([`Targets`](tracing_subscriber::filter::Targets) syntax). Not `EnvFilter`: its span and
+/// field filters pull a regex engine into the binary, about 0.3 MB of code that the daemon's
+/// memory footprint pays for (see BENCHMARKS.md, "Agent footprint").
 pub fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("UNITY_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,unity_agent=info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let filter = std::env::var("UNITY_LOG")
+        .ok()
+        .and_then(|value| value.parse::<tracing_subscriber::filter::Targets>().ok())
+        .unwrap_or_else(|| {
+            tracing_subscriber::filter::Targets::new()
+                .with_default(tracing::Level::WARN)
+                .with_target("unity_agent", tracing::Level::INFO)
+        });
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
         .try_init();
 }
 

@@ -3,8 +3,9 @@
 #
 #   packaging/build.sh [--version X.Y.Z] [--out DIR] [--no-cargo]
 #
-# 1. `cargo build --release --locked -p unity-agent -p unity-controller` (skipped with
-#    --no-cargo: then target/release/ must already hold both binaries);
+# 1. `cargo build --profile agent --locked -p unity-agent` (built for size, in target/agent/) and
+#    `cargo build --release --locked -p unity-controller` (skipped with --no-cargo: then
+#    target/agent/unity-agent and target/release/unity-controller must already exist);
 # 2. stages one file tree per package (binary, commented default config, systemd unit, man page,
 #    licences and copyright);
 # 3. packs each tree with `dpkg-deb --build` and `rpmbuild -bb` (packaging/rpm/unity.spec).
@@ -24,7 +25,7 @@ while [ $# -gt 0 ]; do
         --version) version=$2; shift 2 ;;
         --out) out=$2; shift 2 ;;
         --no-cargo) run_cargo=0; shift ;;
-        -h | --help) sed -n '2,14s/^# \{0,1\}//p' "$0"; exit 0 ;;
+        -h | --help) sed -n '2,15s/^# \{0,1\}//p' "$0"; exit 0 ;;
         *) echo "build.sh: unknown argument $1 (see --help)" >&2; exit 64 ;;
     esac
 done
@@ -37,7 +38,8 @@ done
 
 cd "$repo"
 if [ "$run_cargo" = 1 ]; then
-    cargo build --release --locked -p unity-agent -p unity-controller
+    cargo build --profile agent --locked -p unity-agent
+    cargo build --release --locked -p unity-controller
 fi
 if [ -z "$version" ]; then
     # path+file:///…/agent#unity-agent@0.1.0 (or …/agent#0.1.0)
@@ -105,7 +107,9 @@ stage() { # PACKAGE SUMMARY
     local package=$1 summary=$2 component=${1#unity-} root=$work/stage/$1
     install -d "$root/usr/bin" "$root/etc/unity" "$root/usr/lib/systemd/system" \
         "$root/usr/share/man/man1" "$root/usr/share/doc/$package"
-    install -m 0755 "target/release/$package" "$root/usr/bin/$package"
+    local profile=release
+    [ "$package" = unity-agent ] && profile=agent
+    install -m 0755 "target/$profile/$package" "$root/usr/bin/$package"
     strip --strip-unneeded --remove-section=.comment --remove-section=.note "$root/usr/bin/$package"
     install -m 0644 "packaging/$component.toml" "$root/etc/unity/$component.toml"
     install -m 0644 "systemd/$package.service" "$root/usr/lib/systemd/system/$package.service"

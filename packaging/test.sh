@@ -3,7 +3,7 @@
 #
 #   packaging/test.sh [--no-cargo] [--no-podman] [--keep]
 #
-#  1. builds all four packages with packaging/build.sh (cargo build --release included), twice:
+#  1. builds all four packages with packaging/build.sh (cargo build included), twice:
 #     the workspace version and a bumped one for the upgrade tests;
 #  2. checks them statically: dpkg-deb --info/--contents, lintian (no errors or warnings),
 #     rpm -qip/-qlp/-K/--scripts, conffiles and %config(noreplace) markers;
@@ -20,7 +20,7 @@
 # Installs the Debian packages it needs when missing. The bookworm rootfs is debootstrap'ed once
 # and cached (tarball and Podman image) under $UNITY_CI_CACHE (/var/cache/unity-ci). --no-podman
 # skips step 5; --keep keeps the temp dir and the container for debugging; --no-cargo packs the
-# binaries already in target/release/ instead of running cargo build.
+# binaries already built (target/agent/unity-agent, target/release/unity-controller).
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -97,7 +97,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 ok "all present"
 
-step "Build the packages (cargo build --release, then packaging/build.sh)"
+step "Build the packages (cargo build, then packaging/build.sh)"
 timeout 1500 "$repo/packaging/build.sh" $cargo_flag --out "$work/v1"
 version=$(cd "$repo" && cargo pkgid -p unity-agent | sed 's/.*[#@]//')
 upgrade_version=$version.1

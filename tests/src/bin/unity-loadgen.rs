@@ -65,6 +65,10 @@ enum Command {
         /// How long to observe.
         #[arg(long, default_value = "3m")]
         duration: String,
+        /// The agent binary to measure [default: target/agent/unity-agent, the packaged build
+        /// from `cargo build --profile agent -p unity-agent`].
+        #[arg(long)]
+        agent: Option<PathBuf>,
     },
 }
 
@@ -416,7 +420,22 @@ fn http_get(address: &str, path: &str) -> usize {
     body.len()
 }
 
-async fn agent_footprint(interval: Duration, duration: Duration) -> anyhow::Result<()> {
+/// `target/agent/unity-agent` beside this binary's `target/release/`: the size-built agent that
+/// packages ship.
+fn packaged_agent_binary() -> PathBuf {
+    let release = sibling_binary("unity-agent");
+    release
+        .parent()
+        .and_then(Path::parent)
+        .map(|target| target.join("agent").join("unity-agent"))
+        .unwrap_or(release)
+}
+
+async fn agent_footprint(
+    interval: Duration,
+    duration: Duration,
+    agent_bin: PathBuf,
+) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let controller_dir = dir.path().join("controller");
     let address = free_udp_address();
@@ -434,10 +453,9 @@ async fn agent_footprint(interval: Duration, duration: Duration) -> anyhow::Resu
         AdminResponse::Token(token) => token.token,
         other => panic!("{other:?}"),
     };
-    let agent_bin = sibling_binary("unity-agent");
     anyhow::ensure!(
         agent_bin.exists(),
-        "{} missing: cargo build --release -p unity-agent",
+        "{} missing: cargo build --profile agent -p unity-agent",
         agent_bin.display()
     );
     let agent_dir = dir.path().join("agent");
@@ -505,6 +523,8 @@ async fn agent_footprint(interval: Duration, duration: Duration) -> anyhow::Resu
     let agent_cpu = cpu_seconds(agent_pid) - agent_cpu_start;
     let exporter_cpu = exporter_pid.map(cpu_seconds).unwrap_or(0.0) - exporter_cpu_start;
     let agent_rss = proc_status_kib(agent_pid, "VmRSS:");
+    let agent_rss_anon = proc_status_kib(agent_pid, "RssAnon:");
+    let agent_rss_file = proc_status_kib(agent_pid, "RssFile:");
     let exporter_rss = exporter_pid
         .map(|pid| proc_status_kib(pid, "VmRSS:"))
         .unwrap_or(0);
@@ -525,6 +545,11 @@ async fn agent_footprint(interval: Duration, duration: Duration) -> anyhow::Resu
         "unity-agent RSS end / max      {:.1} / {:.1} MiB",
         agent_rss as f64 / 1024.0,
         agent_rss_max as f64 / 1024.0
+    );
+    println!(
+        "unity-agent RSS heap / code    {:.1} / {:.1} MiB (RssAnon / RssFile at the end)",
+        agent_rss_anon as f64 / 1024.0,
+        agent_rss_file as f64 / 1024.0
     );
     println!(
         "unity-agent CPU per cycle      {:.1} ms",
@@ -572,10 +597,15 @@ fn main() -> anyhow::Result<()> {
                 )
                 .await
             }
-            Command::AgentFootprint { interval, duration } => {
+            Command::AgentFootprint {
+                interval,
+                duration,
+                agent,
+            } => {
                 agent_footprint(
                     humantime::parse_duration(&interval)?,
                     humantime::parse_duration(&duration)?,
+                    agent.unwrap_or_else(packaged_agent_binary),
                 )
                 .await
             }

@@ -92,8 +92,17 @@ pub async fn start(config: Config) -> anyhow::Result<RunningController> {
         operations: crate::updates::dispatch::Dispatcher::default(),
     });
     let server_config = transport::server_config(&context)?;
-    let endpoint = quinn::Endpoint::server(server_config, context.config.listen)
-        .with_context(|| format!("binding the QUIC endpoint to {}", context.config.listen))?;
+    let listen = context.config.listen;
+    let endpoint = transport::socket::bind(listen)
+        .and_then(|socket| {
+            quinn::Endpoint::new(
+                quinn::EndpointConfig::default(),
+                Some(server_config),
+                socket,
+                Arc::new(quinn::TokioRuntime),
+            )
+        })
+        .with_context(|| format!("binding the QUIC endpoint to {listen}"))?;
     let local_addr = endpoint.local_addr()?;
     let mut tasks = vec![tokio::spawn(transport::accept_loop(
         endpoint.clone(),

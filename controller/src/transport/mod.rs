@@ -5,6 +5,7 @@ pub mod enroll;
 pub mod hub;
 pub mod ingest;
 pub mod session;
+pub mod socket;
 
 pub use hub::Hub;
 
@@ -21,8 +22,18 @@ pub fn transport_config() -> quinn::TransportConfig {
     transport.max_idle_timeout(idle.ok());
     transport.max_concurrent_bidi_streams(64u32.into());
     transport.max_concurrent_uni_streams(0u32.into());
+    // Flow control bounds what one agent may have in flight towards the controller: a replaying
+    // agent gets ~16 reports ahead of the storage writer, and a thousand of them together stay
+    // near what the UDP socket buffers instead of overflowing it (see `socket`).
+    transport.stream_receive_window(STREAM_WINDOW_BYTES.into());
+    transport.receive_window(CONNECTION_WINDOW_BYTES.into());
     transport
 }
+
+/// Per-stream receive window (quinn's default is 1.25 MB).
+const STREAM_WINDOW_BYTES: u32 = 256 * 1024;
+/// Per-connection receive window across streams (quinn's default is unlimited).
+const CONNECTION_WINDOW_BYTES: u32 = 512 * 1024;
 
 /// Builds the endpoint's server configuration.
 pub fn server_config(ctx: &Context) -> anyhow::Result<quinn::ServerConfig> {

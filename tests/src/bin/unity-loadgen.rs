@@ -354,6 +354,7 @@ async fn ingest(
         peak_rss = peak_rss.max(proc_status_kib(pid, "VmRSS:"));
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
+    let acked_while_sending = totals.samples_acked.load(Ordering::Relaxed);
     for task in tasks {
         task.await?.context("simulated agent")?;
     }
@@ -380,6 +381,11 @@ async fn ingest(
     println!(
         "samples/s durable      {:.0}",
         acked as f64 / elapsed.as_secs_f64()
+    );
+    println!(
+        "  while sending        {:.0} (acked in the first {:.0} s; the rest is the drain)",
+        acked_while_sending as f64 / duration.as_secs_f64(),
+        duration.as_secs_f64()
     );
     println!("reports acknowledged   {}", latencies.len());
     println!(

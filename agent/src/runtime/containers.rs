@@ -128,6 +128,13 @@ pub async fn report_loop(
             carry_usage(&mut inventory, last_full.as_ref());
             inventory
         };
+        // Events that arrived while collecting ride along. Without this a collection slower
+        // than the interval (stats of many containers on a busy host) left the tick always
+        // ready, and `select!` could pick it over queued events for many rounds in a row.
+        while let Ok(event) = event_receiver.try_recv() {
+            remember(&mut recent, &mut pending, event);
+        }
+        tracing::debug!(full, n_events = pending.len(), "Container report.");
         inventory.events = pending;
         let timestamp_ms = now_ms();
         let samples = containers::samples::to_samples(&inventory, timestamp_ms, full);

@@ -145,7 +145,13 @@ pub async fn forward(
             path: engine.socket.clone(),
             source,
         })?;
-        if let Some(event) = to_event(&message) {
+        let event = to_event(&message);
+        tracing::debug!(
+            action = message.action.as_deref().unwrap_or(""),
+            mapped = ?event,
+            "Engine event."
+        );
+        if let Some(event) = event {
             if events.send(event).await.is_err() {
                 return Ok(());
             }

@@ -23,8 +23,9 @@ pub fn transport_config() -> quinn::TransportConfig {
     transport.max_concurrent_bidi_streams(64u32.into());
     transport.max_concurrent_uni_streams(0u32.into());
     // Flow control bounds what one agent may have in flight towards the controller: a replaying
-    // agent gets ~16 reports ahead of the storage writer, and a thousand of them together stay
-    // near what the UDP socket buffers instead of overflowing it (see `socket`).
+    // agent gets ~16 reports of 15 KB ahead of the storage writer, so a thousand replaying at
+    // once park at most ~0.5 GB in the controller instead of quinn's unbounded default. Packet
+    // loss at the socket is the buffers' job (see `socket`).
     transport.stream_receive_window(STREAM_WINDOW_BYTES.into());
     transport.receive_window(CONNECTION_WINDOW_BYTES.into());
     transport

@@ -52,7 +52,7 @@ pub struct RawWebhook {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawNtfy {
-    /// The ntfy server; default "https://ntfy.sh".
+    /// The ntfy server; default `https://ntfy.sh`.
     pub server: Option<String>,
     pub topic: String,
     /// An access token (`Authorization: Bearer`), never logged.

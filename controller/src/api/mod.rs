@@ -1,10 +1,10 @@
 //! The HTTP side of the controller: the REST API (`/api/v1/...`, JSON), the dashboard pages
 //! ([`crate::web`]) and `/metrics`, on `api_listen`, over HTTPS when configured.
 //!
-//! The API is split by intent: [`read`] (GET), [`write`] (changes, admins only, audited) and
-//! [`execute`] (commands sent to agents). [`auth`] holds sessions, CSRF, bearer tokens and the
-//! login rate limit. Every error becomes a response in exactly one place: [`ApiError`]'s
-//! `IntoResponse`.
+//! The API is split by intent: [`read`] (GET), [`write`](mod@write) (changes, admins only,
+//! audited) and [`execute`] (commands sent to agents). [`auth`] holds sessions, CSRF, bearer
+//! tokens and the login rate limit. Every error becomes a response in exactly one place:
+//! [`ApiError`]'s `IntoResponse`.
 
 pub mod alerts;
 pub mod auth;

@@ -1,7 +1,7 @@
 //! Container image update detection, controller side: agents report what they run, the
 //! controller asks the registries (agents never need registry credentials).
 //!
-//! - [`reference`]: image references normalised as Docker does.
+//! - [`reference`](mod@reference): image references normalised as Docker does.
 //! - [`manifest`]: manifests, indexes and platform selection (pure).
 //! - [`policy`]: update policies and tag comparison (pure).
 //! - [`credentials`]: per-registry credentials, sealed with an AEAD key file.

@@ -23,7 +23,7 @@ pub struct RawUpdates {
     pub jitter: Option<String>,
     /// Repositories checked at the same time; default 4.
     pub concurrency: Option<usize>,
-    /// Registries (host[:port]) spoken to over plain HTTP although not on loopback.
+    /// Registries (`host[:port]`) spoken to over plain HTTP although not on loopback.
     pub plain_http: Option<Vec<String>>,
     /// The default policy: `auto`, `notify` (default) or `off`.
     pub mode: Option<String>,

@@ -4,7 +4,8 @@
 //!
 //! - [`proc_net`]: pure parsers of `/proc/net/{tcp,tcp6,unix}` and `/proc/PID/{comm,cmdline,fd}`,
 //!   plus the one function that reads them.
-//! - [`discover`]: pure; sockets, processes and containers in, [`discover::Candidate`]s out.
+//! - [`discover`](mod@discover): pure; sockets, processes and containers in,
+//!   [`discover::Candidate`]s out.
 //! - [`probe`]: one module per protocol; reply parsing is pure (`bytes -> result`), the talking
 //!   is a thin async function bounded by a timeout.
 //! - [`run`]: one collection (discover, plan, probe concurrently).

@@ -10,7 +10,8 @@ use unity_shared::model::storage::{
     CollectorOutcome, RaidCollection, SmartCollection, SmartDeviceResult, ZfsCollection,
 };
 
-use super::{link, parse_mounts, split_kernel, wwn_in_name};
+use super::device_names::{split_kernel, wwn_in_name};
+use super::{link, parse_mounts};
 use crate::collect::mdraid::samples::tests::collection as raid_fixture;
 use crate::collect::smart::samples::tests::device as smart_fixture;
 use crate::collect::zfs::samples::tests::collection as zfs_fixture;

@@ -13,8 +13,11 @@ struct Redis {
 }
 
 impl Redis {
-    fn start(dir: &std::path::Path) -> Redis {
-        let port = free_udp_address().port();
+    /// Starts `redis-server` on a free loopback port and waits until it answers PING, failing
+    /// with its log when it does not (a port taken in the meantime, a missing package).
+    async fn start(dir: &std::path::Path) -> Redis {
+        let port = free_tcp_port();
+        let log = dir.join("redis.log");
         #[allow(clippy::disallowed_methods)]
         let child = std::process::Command::new("redis-server")
             .args([
@@ -29,10 +32,35 @@ impl Redis {
             ])
             .arg("--dir")
             .arg(dir)
-            .stdout(std::process::Stdio::null())
+            .arg("--logfile")
+            .arg(&log)
             .spawn()
             .expect("redis-server runs (Debian package redis-server; scripts/test installs it)");
-        Redis { child, port }
+        let mut redis = Redis { child, port };
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while !redis.answers_ping().await {
+            let exited = redis.child.try_wait().ok().flatten();
+            if exited.is_some() || tokio::time::Instant::now() > deadline {
+                panic!(
+                    "redis-server on port {port} did not answer PING ({}); its log:\n{}",
+                    exited.map_or("still starting after 30s".to_owned(), |s| s.to_string()),
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        redis
+    }
+
+    async fn answers_ping(&self) -> bool {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let Ok(mut stream) = tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await else {
+            return false;
+        };
+        let mut reply = [0u8; 7];
+        stream.write_all(b"PING\r\n").await.is_ok()
+            && stream.read_exact(&mut reply).await.is_ok()
+            && &reply == b"+PONG\r\n"
     }
 
     fn stop(&mut self) {
@@ -56,7 +84,7 @@ fn is_our_redis(instance: &DatabaseInstance, port: u16) -> bool {
 async fn a_redis_server_is_discovered_reported_and_seen_down() {
     init_logging();
     let dir = tempfile::tempdir().unwrap();
-    let mut redis = Redis::start(dir.path());
+    let mut redis = Redis::start(dir.path()).await;
     let port = redis.port;
     let controller = start_controller(controller_config(&dir.path().join("controller"))).await;
     let agent_dir = dir.path().join("agent");
@@ -74,7 +102,7 @@ async fn a_redis_server_is_discovered_reported_and_seen_down() {
     config.databases.interval = Duration::from_millis(300);
     let agent = unity_agent::runtime::start(config).await.unwrap();
 
-    let instance = eventually(
+    let instance = eventually_explained(
         "Redis at the controller",
         Duration::from_secs(30),
         || async {
@@ -84,10 +112,14 @@ async fn a_redis_server_is_discovered_reported_and_seen_down() {
                 .registry
                 .latest(&agent_id, StateKind::Databases)
                 .unwrap();
-            latest?
-                .1
+            let Some((_, instances)) = latest else {
+                return Err("no database state from the agent yet".to_owned());
+            };
+            let seen = format!("{instances:?}");
+            instances
                 .into_iter()
                 .find(|instance| is_our_redis(instance, port) && instance.reachable)
+                .ok_or(seen)
         },
     )
     .await;

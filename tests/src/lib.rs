@@ -41,6 +41,26 @@ where
     }
 }
 
+/// Like [`eventually`], but `check` says what it sees while the answer is not there yet, and
+/// the failure carries the last of those descriptions.
+pub async fn eventually_explained<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, String>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let seen = match check().await {
+            Ok(value) => return value,
+            Err(seen) => seen,
+        };
+        if tokio::time::Instant::now() > deadline {
+            panic!("timed out after {timeout:?} waiting for {what}; last seen: {seen}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Controller configuration for tests: loopback, any free port.
 pub fn controller_config(data_dir: &Path) -> Config {
     Config::from_raw(RawConfig {
@@ -221,6 +241,13 @@ impl Drop for ControllerProcess {
 pub fn free_udp_address() -> SocketAddr {
     let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     socket.local_addr().unwrap()
+}
+
+/// A free TCP port on loopback, for a server a test starts (bound and released). Not
+/// [`free_udp_address`]: a port free for UDP may be in use by a TCP connection.
+pub fn free_tcp_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
 }
 
 pub fn ca_hash_of(data_dir: &Path) -> String {

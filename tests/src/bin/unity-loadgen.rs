@@ -28,7 +28,7 @@ use unity_controller::admin::{AdminRequest, AdminResponse};
 use unity_shared::proto::{
     AgentMessage, ControllerMessage, Hello, HostFacts, Report, Sample, PROTOCOL_VERSION,
 };
-use unity_tests::{free_udp_address, ControllerProcess};
+use unity_tests::{free_tcp_port, free_udp_address, ControllerProcess};
 
 #[derive(Parser)]
 #[command(about = "Unity load generator and footprint benchmarks")]
@@ -489,7 +489,7 @@ async fn agent_footprint(
         ])
         .env("UNITY_LOG", "warn")
         .spawn()?;
-    let exporter_address = format!("127.0.0.1:{}", free_udp_address().port());
+    let exporter_address = format!("127.0.0.1:{}", free_tcp_port());
     let exporter = std::process::Command::new("prometheus-node-exporter")
         .arg(format!("--web.listen-address={exporter_address}"))
         .stderr(std::process::Stdio::null())

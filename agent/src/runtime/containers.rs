@@ -54,27 +54,15 @@ pub(super) async fn collector_loop(state: Arc<AgentState>, shutdown: watch::Rece
             samples,
             ..
         } = report;
-        let spooled = state
-            .with_spool(move |spool| {
-                spool.append_with(
-                    timestamp_ms,
-                    samples,
-                    TypedState {
-                        containers: Some(inventory),
-                        ..TypedState::default()
-                    },
-                )
-            })
-            .await
-            .and_then(|appended| Ok(appended?));
-        match spooled {
-            Ok(_) => state.spooled.notify_one(),
-            Err(error) => {
-                tracing::error!(
-                    error = format!("{error:#}"),
-                    "Spooling the container inventory failed."
-                )
-            }
+        let typed = TypedState {
+            containers: Some(inventory),
+            ..TypedState::default()
+        };
+        if let Err(error) = state.spool_report(timestamp_ms, samples, typed).await {
+            tracing::error!(
+                error = format!("{error:#}"),
+                "Spooling the container inventory failed."
+            );
         }
     }
     let _ = producer.await;

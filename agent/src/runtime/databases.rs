@@ -34,27 +34,15 @@ pub(super) async fn collector_loop(state: Arc<AgentState>, mut shutdown: watch::
         remembered = instances.clone();
         let timestamp_ms = now_ms();
         let samples = databases::samples::to_samples(&instances, timestamp_ms);
-        let spooled = state
-            .with_spool(move |spool| {
-                spool.append_with(
-                    timestamp_ms,
-                    samples,
-                    TypedState {
-                        databases: Some(instances),
-                        ..TypedState::default()
-                    },
-                )
-            })
-            .await
-            .and_then(|appended| Ok(appended?));
-        match spooled {
-            Ok(_) => state.spooled.notify_one(),
-            Err(error) => {
-                tracing::error!(
-                    error = format!("{error:#}"),
-                    "Spooling database state failed."
-                )
-            }
+        let typed = TypedState {
+            databases: Some(instances),
+            ..TypedState::default()
+        };
+        if let Err(error) = state.spool_report(timestamp_ms, samples, typed).await {
+            tracing::error!(
+                error = format!("{error:#}"),
+                "Spooling database state failed."
+            );
         }
     }
 }

@@ -11,12 +11,13 @@ mod system;
 
 use crate::config::Config;
 use crate::identity;
-use crate::spool::Spool;
+use crate::spool::{Spool, TypedState};
 use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 use tokio::sync::{mpsc, oneshot, watch, Notify};
+use unity_shared::proto::Sample;
 
 pub fn now_ms() -> i64 {
     SystemTime::now()
@@ -72,6 +73,21 @@ impl AgentState {
             Ok(f(&mut spool))
         })
         .await?
+    }
+
+    /// Spools one report (samples plus typed state) and wakes the sender; returns its
+    /// sequence number.
+    pub async fn spool_report(
+        self: &Arc<Self>,
+        collected_at_ms: i64,
+        samples: Vec<Sample>,
+        typed: TypedState,
+    ) -> anyhow::Result<u64> {
+        let seq = self
+            .with_spool(move |spool| spool.append_with(collected_at_ms, samples, typed))
+            .await??;
+        self.spooled.notify_one();
+        Ok(seq)
     }
 
     pub fn update_status(self: &Arc<Self>, change: impl FnOnce(&mut Status)) {

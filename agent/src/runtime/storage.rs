@@ -98,27 +98,15 @@ pub(super) async fn collector_loop(state: Arc<AgentState>, mut shutdown: watch::
         }
         let timestamp_ms = now_ms();
         let samples = to_samples(&storage, timestamp_ms);
-        let spooled = state
-            .with_spool(move |spool| {
-                spool.append_with(
-                    timestamp_ms,
-                    samples,
-                    TypedState {
-                        storage: Some(storage),
-                        ..TypedState::default()
-                    },
-                )
-            })
-            .await
-            .and_then(|appended| Ok(appended?));
-        match spooled {
-            Ok(_) => state.spooled.notify_one(),
-            Err(error) => {
-                tracing::error!(
-                    error = format!("{error:#}"),
-                    "Spooling storage health failed."
-                )
-            }
+        let typed = TypedState {
+            storage: Some(storage),
+            ..TypedState::default()
+        };
+        if let Err(error) = state.spool_report(timestamp_ms, samples, typed).await {
+            tracing::error!(
+                error = format!("{error:#}"),
+                "Spooling storage health failed."
+            );
         }
     }
 }

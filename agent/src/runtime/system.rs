@@ -3,6 +3,7 @@
 
 use super::{now_ms, AgentState, CollectRequest};
 use crate::collect::system::{self, SystemCollector};
+use crate::spool::TypedState;
 use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
 
@@ -24,11 +25,9 @@ async fn collect_once(
     let timestamp_ms = now_ms();
     let samples = system::to_samples(&snapshot, timestamp_ms);
     let result = state
-        .with_spool(move |spool| spool.append(timestamp_ms, samples))
-        .await
-        .and_then(|appended| Ok(appended?));
+        .spool_report(timestamp_ms, samples, TypedState::default())
+        .await;
     if result.is_ok() {
-        state.spooled.notify_one();
         state.update_status(|status| status.last_collection_ms = timestamp_ms);
     }
     (collector, result)

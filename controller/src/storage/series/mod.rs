@@ -40,6 +40,7 @@ mod chunk;
 mod chunk_file;
 mod codec;
 mod index;
+mod query;
 mod rc;
 mod recovery;
 mod segment;

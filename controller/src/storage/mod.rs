@@ -32,6 +32,8 @@ pub enum StorageError {
 /// The controller's database.
 pub struct Store {
     db: sled::Db,
+    /// The time-series engine's directories beside the database (`-wal`, `-chunks`).
+    series_dirs: [std::path::PathBuf; 2],
     pub registry: registry::Registry,
     pub auth: auth::Auth,
     pub alerts: alerts::Alerts,
@@ -61,6 +63,10 @@ impl Store {
         if options.chunk_dir.is_none() {
             options.chunk_dir = Some(beside("-chunks"));
         }
+        let series_dirs = [
+            options.wal_dir.clone().unwrap_or_default(),
+            options.chunk_dir.clone().unwrap_or_default(),
+        ];
         let config = sled::Config::new()
             .path(path)
             .cache_capacity(64 * 1024 * 1024);
@@ -86,6 +92,7 @@ impl Store {
         let series = series::SeriesStore::open(&db, options)?;
         Ok(Store {
             db,
+            series_dirs,
             registry,
             auth,
             alerts,
@@ -104,8 +111,64 @@ impl Store {
         Ok(())
     }
 
-    /// Bytes the database occupies on disk.
+    /// Bytes the database occupies on disk: sled plus the time-series write-ahead log and
+    /// chunk files.
+    ///
+    /// Note that this uses blocking I/O.
     pub fn size_on_disk(&self) -> Result<u64, StorageError> {
-        Ok(self.db.size_on_disk()?)
+        let files: u64 = self.series_dirs.iter().map(|dir| dir_size(dir)).sum();
+        Ok(self.db.size_on_disk()? + files)
+    }
+}
+
+/// The bytes of the regular files under `dir`; what cannot be read counts as nothing.
+fn dir_size(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|entry| match entry.file_type() {
+            Ok(kind) if kind.is_dir() => dir_size(&entry.path()),
+            Ok(kind) if kind.is_file() => entry.metadata().map_or(0, |meta| meta.len()),
+            _ => 0,
+        })
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::series::{IngestReport, Sample, SeriesKey, SeriesOptions};
+    use super::Store;
+
+    /// Chunk files and the write-ahead log live beside sled; the size counts them.
+    #[test]
+    fn size_on_disk_counts_the_series_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db"), SeriesOptions::default()).unwrap();
+        let key = SeriesKey::new("cpu_usage_ratio", Vec::new());
+        let samples = (0..100_000)
+            .map(|i| Sample {
+                series: key.clone(),
+                timestamp_ms: i * 15_000,
+                value: (i % 97) as f64,
+            })
+            .collect();
+        let report = IngestReport {
+            agent: "agent".into(),
+            seq: 1,
+            samples,
+        };
+        store.series.ingest(&[report]).unwrap();
+        store.series.checkpoint().unwrap();
+        let stats = store.series.stats();
+        assert!(stats.chunk_bytes > 0, "{stats:?}");
+        let sled_only = store.db.size_on_disk().unwrap();
+        let total = store.size_on_disk().unwrap();
+        assert!(
+            total >= sled_only + stats.chunk_bytes,
+            "total {total}, sled {sled_only}, chunk bytes {}",
+            stats.chunk_bytes
+        );
     }
 }

@@ -166,13 +166,14 @@ impl<'a> Decoder<'a> {
         let mut value = 0u64;
         for _ in 0..n_bits {
             self.range >>= 1;
-            let bit = if self.code >= self.range {
-                self.code -= self.range;
-                1
-            } else {
-                0
-            };
-            value = (value << 1) | bit;
+            // Branch-free, as LZMA decodes direct bits: these bits are random, so a branch
+            // mispredicts half the time. Subtract the range and add it back when the result
+            // went negative (code < range). In a valid stream code < 2 * range here, so the
+            // sign bit is exact; a damaged one decodes to garbage, never to a panic.
+            self.code = self.code.wrapping_sub(self.range);
+            let below = 0u32.wrapping_sub(self.code >> 31);
+            self.code = self.code.wrapping_add(self.range & below);
+            value = (value << 1) | u64::from(below.wrapping_add(1));
             while self.range < TOP {
                 self.range <<= 8;
                 self.code = (self.code << 8) | u32::from(self.next_byte());

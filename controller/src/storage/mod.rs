@@ -32,8 +32,6 @@ pub enum StorageError {
 /// The controller's database.
 pub struct Store {
     db: sled::Db,
-    /// The time-series engine's directories beside the database (`-wal`, `-chunks`).
-    series_dirs: [std::path::PathBuf; 2],
     pub registry: registry::Registry,
     pub auth: auth::Auth,
     pub alerts: alerts::Alerts,
@@ -63,10 +61,6 @@ impl Store {
         if options.chunk_dir.is_none() {
             options.chunk_dir = Some(beside("-chunks"));
         }
-        let series_dirs = [
-            options.wal_dir.clone().unwrap_or_default(),
-            options.chunk_dir.clone().unwrap_or_default(),
-        ];
         let config = sled::Config::new()
             .path(path)
             .cache_capacity(64 * 1024 * 1024);
@@ -92,7 +86,6 @@ impl Store {
         let series = series::SeriesStore::open(&db, options)?;
         Ok(Store {
             db,
-            series_dirs,
             registry,
             auth,
             alerts,
@@ -116,24 +109,8 @@ impl Store {
     ///
     /// Note that this uses blocking I/O.
     pub fn size_on_disk(&self) -> Result<u64, StorageError> {
-        let files: u64 = self.series_dirs.iter().map(|dir| dir_size(dir)).sum();
-        Ok(self.db.size_on_disk()? + files)
+        Ok(self.db.size_on_disk()? + self.series.size_on_disk())
     }
-}
-
-/// The bytes of the regular files under `dir`; what cannot be read counts as nothing.
-fn dir_size(dir: &Path) -> u64 {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return 0;
-    };
-    entries
-        .flatten()
-        .map(|entry| match entry.file_type() {
-            Ok(kind) if kind.is_dir() => dir_size(&entry.path()),
-            Ok(kind) if kind.is_file() => entry.metadata().map_or(0, |meta| meta.len()),
-            _ => 0,
-        })
-        .sum()
 }
 
 #[cfg(test)]

@@ -107,6 +107,7 @@ impl SeriesStore {
         state.counters.samples_ignored = 0;
         state.counters.wal_bytes = log.bytes();
         Ok(SeriesStore {
+            wal_dir,
             chunk_dir,
             index_dir,
             rule,

@@ -4,7 +4,7 @@
 //! Note that every method uses blocking I/O; async callers go through `spawn_blocking`.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use super::chunk::CutRule;
@@ -14,6 +14,7 @@ use super::{IngestOutcome, IngestReport, RetentionReport, SeriesError, SeriesKey
 
 /// The time-series store. `Send + Sync`: one thread ingests, any thread reads.
 pub struct SeriesStore {
+    pub(super) wal_dir: PathBuf,
     pub(super) chunk_dir: PathBuf,
     /// Where the series index is written (`series-index/` in the chunk directory).
     pub(super) index_dir: PathBuf,
@@ -382,6 +383,13 @@ impl SeriesStore {
     }
 
     /// Counters: series, chunks, samples, bytes.
+    /// Bytes of the write-ahead log and the chunk files (series index included) on disk.
+    ///
+    /// Note that this uses blocking I/O.
+    pub fn size_on_disk(&self) -> u64 {
+        dir_size(&self.wal_dir) + dir_size(&self.chunk_dir)
+    }
+
     pub fn stats(&self) -> SeriesStats {
         let state = self.read_state();
         let counters = state.counters;
@@ -400,4 +408,19 @@ impl SeriesStore {
             reports_duplicate: counters.reports_duplicate,
         }
     }
+}
+
+/// The bytes of the regular files under `dir`; what cannot be read counts as nothing.
+fn dir_size(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|entry| match entry.file_type() {
+            Ok(kind) if kind.is_dir() => dir_size(&entry.path()),
+            Ok(kind) if kind.is_file() => entry.metadata().map_or(0, |meta| meta.len()),
+            _ => 0,
+        })
+        .sum()
 }

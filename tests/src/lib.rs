@@ -29,16 +29,11 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
 {
-    let deadline = tokio::time::Instant::now() + timeout;
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        if tokio::time::Instant::now() > deadline {
-            panic!("timed out after {timeout:?} waiting for {what}");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually_explained(what, timeout, || {
+        let next = check();
+        async move { next.await.ok_or_else(String::new) }
+    })
+    .await
 }
 
 /// Like [`eventually`], but `check` says what it sees while the answer is not there yet, and
@@ -55,6 +50,9 @@ where
             Err(seen) => seen,
         };
         if tokio::time::Instant::now() > deadline {
+            if seen.is_empty() {
+                panic!("timed out after {timeout:?} waiting for {what}");
+            }
             panic!("timed out after {timeout:?} waiting for {what}; last seen: {seen}");
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -237,17 +235,11 @@ impl Drop for ControllerProcess {
     }
 }
 
-/// A free UDP port on loopback (bound and released; fine for tests on one machine).
+/// A free UDP port on loopback (bound and released; fine for tests on one machine). For a TCP
+/// server use `unity_testbed::registry::free_port`: a port free for UDP may be held by TCP.
 pub fn free_udp_address() -> SocketAddr {
     let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     socket.local_addr().unwrap()
-}
-
-/// A free TCP port on loopback, for a server a test starts (bound and released). Not
-/// [`free_udp_address`]: a port free for UDP may be in use by a TCP connection.
-pub fn free_tcp_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
 }
 
 pub fn ca_hash_of(data_dir: &Path) -> String {

@@ -55,7 +55,8 @@ pub enum Command {
         /// Pin of the controller's CA, sha256:HEX, from the join command.
         #[arg(long)]
         ca_hash: String,
-        /// Replace an existing enrollment.
+        /// Replace an existing enrollment. Not needed when the data directory was copied from
+        /// another machine (a cloned VM): such a copy may always enroll anew.
         #[arg(long)]
         force: bool,
     },
@@ -297,10 +298,24 @@ pub async fn enroll(
     ca_hash: &str,
     force: bool,
 ) -> anyhow::Result<String> {
-    if identity::is_enrolled(&config.data_dir) && !force {
+    let data_dir = config.data_dir.clone();
+    let machine = config.machine.clone();
+    let (enrolled_here, copied) = tokio::task::spawn_blocking(move || {
+        (
+            identity::is_enrolled(&data_dir),
+            crate::instance::is_copied(&data_dir, &machine),
+        )
+    })
+    .await?;
+    if enrolled_here && !force && !copied {
         anyhow::bail!(
             "{} already holds an enrollment; pass --force to replace it",
             config.data_dir.display()
+        );
+    }
+    if enrolled_here && copied {
+        tracing::warn!(
+            "This data directory holds an identity copied from another machine; enrolling gives this host its own."
         );
     }
     unity_shared::tls::parse_ca_hash(ca_hash)?;
@@ -317,7 +332,9 @@ pub async fn enroll(
             &enrolled.ca_certificate_der,
             &enrolled.certificate_der,
             &key,
-        )
+        )?;
+        // A new identity starts a new instance of it at the next start.
+        crate::instance::reset(&data_dir)
     })
     .await??;
     Ok(agent_id)
@@ -387,6 +404,9 @@ async fn status(config: &Config, json: bool) -> anyhow::Result<()> {
             "last_ack_ms": status.last_ack_ms,
             "certificate_not_after": not_after,
             "spool_depth": spool_depth,
+            "instance_id": status.instance_id,
+            "identity_note": status.identity_note,
+            "waiting_since_ms": status.waiting_since_ms,
         });
         outln!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(());
@@ -400,8 +420,17 @@ async fn status(config: &Config, json: bool) -> anyhow::Result<()> {
         "connection:       {connection} (since {})",
         format_time_ms(status.connection_since_ms)
     );
+    if running && status.waiting_since_ms > 0 {
+        outln!(
+            "waiting:          for the controller's answer since {}",
+            format_time_ms(status.waiting_since_ms)
+        );
+    }
     if let Some(error) = &status.last_error {
         outln!("last error:       {error}");
+    }
+    if let Some(note) = &status.identity_note {
+        outln!("identity:         {note}");
     }
     outln!("certificate until {}", format_time_ms(not_after * 1000));
     outln!("spool depth:      {spool_depth} reports");

@@ -25,6 +25,9 @@ pub struct RawConfig {
     pub interval: Option<String>,
     /// How often to send a heartbeat when idle, e.g. "30s".
     pub heartbeat: Option<String>,
+    /// How long a report or heartbeat may wait for the controller's answer before the agent
+    /// drops the connection and reconnects, e.g. "20s".
+    pub controller_timeout: Option<String>,
     /// Upper bound of the on-disk spool in bytes; the oldest reports go first past it.
     pub spool_max_bytes: Option<u64>,
     /// Disks (SMART), ZFS pools and md RAID arrays.
@@ -171,10 +174,13 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub interval: Duration,
     pub heartbeat: Duration,
+    pub controller_timeout: Duration,
     pub spool_max_bytes: u64,
     pub storage: StorageConfig,
     pub databases: DatabasesConfig,
     pub containers: ContainersConfig,
+    /// Where the machine fingerprint is read (not in the file; tests point it elsewhere).
+    pub machine: crate::instance::MachineSources,
 }
 
 /// A configuration that cannot be used.
@@ -254,11 +260,17 @@ impl Config {
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
             interval: duration("interval", raw.interval.as_deref(), "15s")?,
             heartbeat: duration("heartbeat", raw.heartbeat.as_deref(), "30s")?,
+            controller_timeout: duration(
+                "controller_timeout",
+                raw.controller_timeout.as_deref(),
+                "20s",
+            )?,
             spool_max_bytes: raw.spool_max_bytes.unwrap_or(256 * 1024 * 1024),
             storage: StorageConfig::from_raw(raw.storage)?,
             databases: DatabasesConfig::from_raw(raw.databases)
                 .map_err(|error| ConfigError::Section(error.to_string()))?,
             containers: containers_from_raw(raw.containers)?,
+            machine: crate::instance::MachineSources::default(),
         })
     }
 
@@ -277,11 +289,12 @@ impl Config {
     /// What to log at startup.
     pub fn redacted(&self) -> String {
         format!(
-            "controller={} data_dir={} interval={:?} heartbeat={:?} spool_max_bytes={} storage={} every {:?} containers={} every {:?} socket={}",
+            "controller={} data_dir={} interval={:?} heartbeat={:?} controller_timeout={:?} spool_max_bytes={} storage={} every {:?} containers={} every {:?} socket={}",
             self.controller.as_deref().unwrap_or("(from enrollment)"),
             self.data_dir.display(),
             self.interval,
             self.heartbeat,
+            self.controller_timeout,
             self.spool_max_bytes,
             if self.storage.enabled { "on" } else { "off" },
             self.storage.interval,

@@ -8,7 +8,6 @@ use rcgen::{CertificateParams, DistinguishedName, DnType, KeyPair};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use serde::{Deserialize, Serialize};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use unity_shared::proto::AgentId;
 
@@ -55,20 +54,7 @@ pub fn new_key_and_csr() -> anyhow::Result<(KeyPair, Vec<u8>)> {
 }
 
 fn write_private(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let tmp = path.with_extension("tmp");
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)
-        .with_context(|| format!("creating {}", tmp.display()))?;
-    file.write_all(contents)
-        .and_then(|()| file.sync_all())
-        .with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("replacing {}", path.display()))?;
-    Ok(())
+    crate::fsutil::write_atomically(path, contents, 0o600)
 }
 
 fn pem(label: &str, der: &[u8]) -> String {
@@ -98,8 +84,11 @@ pub fn store_enrollment(
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("creating {}", data_dir.display()))?;
     store_certificate(data_dir, certificate_der, key)?;
-    std::fs::write(data_dir.join(CA_CERT), pem("CERTIFICATE", ca_der))
-        .with_context(|| format!("writing {}", data_dir.join(CA_CERT).display()))?;
+    crate::fsutil::write_atomically(
+        &data_dir.join(CA_CERT),
+        pem("CERTIFICATE", ca_der).as_bytes(),
+        0o644,
+    )?;
     let file = IdentityFile {
         agent_id: agent_id.to_string(),
         controller: controller.to_owned(),

@@ -7,10 +7,11 @@ use crate::identity::{self, Identity};
 use crate::runtime::{now_ms, AgentState};
 use crate::wire;
 use anyhow::Context as _;
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
 use unity_shared::proto::{
     error_code, AgentMessage, Capability, Collected, Command, CommandEnvelope, CommandResponse,
     ControllerMessage, Heartbeat, Hello, Pong, RenewRequest, PROTOCOL_VERSION,
@@ -73,6 +74,7 @@ async fn session(
         agent_version: env!("CARGO_PKG_VERSION").to_owned(),
         host,
         capabilities: vec![Capability::System],
+        instance_id: state.instance.id,
     });
     wire::write(&mut send, &hello, MAX_FRAME).await?;
     let (incoming_tx, mut incoming) = mpsc::channel(WINDOW * 2);
@@ -84,11 +86,10 @@ async fn session(
         .context("no welcome from the controller")?;
     match welcome {
         Some(Ok(ControllerMessage::Welcome(welcome))) => {
-            if let Some(last) = welcome.last_stored_seq {
-                state
-                    .with_spool(move |spool| spool.skip_past(last))
-                    .await??;
-            }
+            let (last, new_instance) = (welcome.last_stored_seq, welcome.new_instance);
+            state
+                .with_spool(move |spool| spool.reconcile(last, new_instance))
+                .await??;
             tracing::info!(agent = %welcome.agent_id, controller_version = %welcome.controller_version, "Connected to the controller.");
         }
         Some(Ok(other)) => anyhow::bail!("expected a welcome, got {other:?}"),
@@ -102,7 +103,13 @@ async fn session(
         status.last_error = None;
     });
 
-    let mut in_flight = BTreeSet::new();
+    // Reports sent and not yet acknowledged, with when they were sent; and the heartbeat
+    // waiting for its answer. A controller that answers none of them for
+    // `controller_timeout` is gone (crashed, hung, or the path to it is): reconnect.
+    let mut in_flight: BTreeMap<u64, Instant> = BTreeMap::new();
+    let mut heartbeat_sent: Option<Instant> = None;
+    let timeout = state.config.controller_timeout;
+    let mut waiting = false;
     let mut cursor: Option<u64> = None;
     let mut renewal_key: Option<rcgen::KeyPair> = None;
     let mut heartbeat = tokio::time::interval(state.config.heartbeat);
@@ -128,11 +135,27 @@ async fn session(
                 .await??;
             for report in reports {
                 cursor = Some(report.seq);
-                in_flight.insert(report.seq);
+                in_flight.insert(report.seq, Instant::now());
                 wire::write(&mut send, &AgentMessage::Report(report), MAX_FRAME).await?;
             }
         }
+        let oldest_wait = in_flight
+            .values()
+            .chain(heartbeat_sent.as_ref())
+            .min()
+            .copied();
+        if oldest_wait.is_some() != waiting {
+            waiting = oldest_wait.is_some();
+            let since = if waiting { now_ms() } else { 0 };
+            state.update_status(|status| status.waiting_since_ms = since);
+        }
         tokio::select! {
+            () = until(oldest_wait.map(|sent| sent + timeout)) => {
+                anyhow::bail!(
+                    "the controller did not answer for {}; reconnecting",
+                    humantime::format_duration(timeout)
+                );
+            }
             _ = shutdown.changed() => {
                 let _ = send.finish();
                 return Ok(SessionEnd::Shutdown);
@@ -150,6 +173,7 @@ async fn session(
                         state.with_spool(move |spool| spool.ack(seq)).await??;
                         state.update_status(|status| status.last_ack_ms = now_ms());
                     }
+                    ControllerMessage::HeartbeatAck { .. } => heartbeat_sent = None,
                     ControllerMessage::Nack(nack) => {
                         anyhow::bail!("the controller could not store report {}: {}", nack.seq, nack.reason);
                     }
@@ -167,13 +191,14 @@ async fn session(
                         tracing::error!(%reason, "The controller refused to renew the certificate.");
                         renewal_key = None;
                     }
-                    ControllerMessage::HeartbeatAck { .. } | ControllerMessage::Welcome(_) => {}
+                    ControllerMessage::Welcome(_) => {}
                 }
             }
             _ = state.spooled.notified() => {}
             _ = heartbeat.tick() => {
                 let spool_depth = state.with_spool(|spool| spool.depth() as u64).await?;
                 let beat = AgentMessage::Heartbeat(Heartbeat { sent_at_ms: now_ms(), spool_depth });
+                heartbeat_sent.get_or_insert_with(Instant::now);
                 wire::write(&mut send, &beat, MAX_FRAME).await?;
             }
             _ = renewal_check.tick() => {
@@ -188,6 +213,27 @@ async fn session(
                 }
             }
         }
+    }
+}
+
+/// Sleeps until `deadline`, or forever without one.
+async fn until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The controller's reason when it closed the connection because another machine holds this
+/// identity (see `crate::instance`).
+pub fn identity_conflict(connection: &quinn::Connection) -> Option<String> {
+    match connection.close_reason()? {
+        quinn::ConnectionError::ApplicationClosed(close)
+            if close.error_code == quinn::VarInt::from_u32(error_code::IDENTITY_CONFLICT) =>
+        {
+            Some(String::from_utf8_lossy(&close.reason).into_owned())
+        }
+        _ => None,
     }
 }
 

@@ -6,9 +6,12 @@
 //! fsynced and renamed, and a `state` file with the next sequence number and the drop count.
 //! Note that every method here uses blocking I/O.
 
+mod renumber;
+
+pub use renumber::Reconciled;
+
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use unity_shared::model::container::ContainerInventory;
 use unity_shared::model::database::DatabaseInstance;
@@ -60,13 +63,10 @@ pub struct Spool {
     state: SpoolState,
 }
 
+/// Written to a temporary name, fsynced, renamed, and the directory fsynced: a report the
+/// agent believes spooled survives a power cut.
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), SpoolError> {
-    let tmp = path.with_extension("tmp");
-    let mut file = fs::File::create(&tmp).map_err(io_error(&tmp))?;
-    file.write_all(bytes).map_err(io_error(&tmp))?;
-    file.sync_all().map_err(io_error(&tmp))?;
-    fs::rename(&tmp, path).map_err(io_error(path))?;
-    Ok(())
+    crate::fsutil::replace_file(path, bytes, 0o600).map_err(io_error(path))
 }
 
 impl Spool {
@@ -116,6 +116,7 @@ impl Spool {
         if spool.state.next_seq == 0 {
             spool.state.next_seq = 1;
         }
+        spool.resume_renumbering()?;
         Ok(spool)
     }
 

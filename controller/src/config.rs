@@ -33,6 +33,9 @@ pub struct RawConfig {
     pub stale_after: Option<String>,
     /// Largest frame accepted from an agent, in bytes.
     pub max_frame_bytes: Option<usize>,
+    /// An agent identity whose data directory turned up on another machine takes over once
+    /// the previous machine has been silent this long, e.g. "10m".
+    pub identity_takeover_after: Option<String>,
     /// HTTPS for the dashboard and API: "off" (plain HTTP), "self" (a certificate from the
     /// controller's own CA) or unset with `tls_cert` and `tls_key` given.
     pub tls: Option<String>,
@@ -82,6 +85,7 @@ pub struct Config {
     pub retention: Duration,
     pub stale_after: Duration,
     pub max_frame_bytes: usize,
+    pub identity_takeover_after: Duration,
     pub api_tls: ApiTls,
     pub session_ttl: Duration,
     pub metrics_token: Option<Secret>,
@@ -240,6 +244,11 @@ impl Config {
                 raw.updates.unwrap_or_default(),
             )?,
             max_frame_bytes,
+            identity_takeover_after: duration(
+                "identity_takeover_after",
+                raw.identity_takeover_after.as_deref(),
+                "10m",
+            )?,
         };
         if config.certificate_lifetime < Duration::from_secs(2) {
             return Err(ConfigError::Invalid {

@@ -92,11 +92,14 @@ pub async fn start(config: Config) -> anyhow::Result<RunningController> {
         operations: crate::updates::dispatch::Dispatcher::default(),
     });
     let server_config = transport::server_config(&context)?;
+    let data_dir = context.config.data_dir.clone();
+    let endpoint_config =
+        tokio::task::spawn_blocking(move || transport::endpoint_config(&data_dir)).await??;
     let listen = context.config.listen;
     let endpoint = transport::socket::bind(listen)
         .and_then(|socket| {
             quinn::Endpoint::new(
-                quinn::EndpointConfig::default(),
+                endpoint_config,
                 Some(server_config),
                 socket,
                 Arc::new(quinn::TokioRuntime),

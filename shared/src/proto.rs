@@ -24,10 +24,10 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// Bumped on every incompatible change of any message below.
-pub const PROTOCOL_VERSION: u16 = 2;
+pub const PROTOCOL_VERSION: u16 = 3;
 
 /// ALPN token; carries the protocol version so mismatched peers fail at the handshake.
-pub const ALPN: &[u8] = b"unity/2";
+pub const ALPN: &[u8] = b"unity/3";
 
 /// The name the controller's server certificate is issued for and that agents verify. Agents
 /// reach the controller by any address (NAT, DNS, IP), so the name is fixed instead.
@@ -47,6 +47,9 @@ pub mod error_code {
     pub const INTERNAL: u32 = 0x14;
     /// A newer connection of the same agent replaced this one.
     pub const REPLACED: u32 = 0x15;
+    /// Another machine uses this agent's identity (a cloned data directory or VM image); the
+    /// agent keeps its reports spooled until it is enrolled anew.
+    pub const IDENTITY_CONFLICT: u32 = 0x16;
 }
 
 /// The identity the controller assigns to an agent at enrollment; carried in the agent's
@@ -92,6 +95,48 @@ impl std::str::FromStr for AgentId {
     }
 }
 
+/// One installation of an agent identity: made at the agent's first start and made anew
+/// whenever its data directory turns up on another machine (a clone or a move). Two live
+/// instances of one [`AgentId`] mean two hosts share one identity.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct InstanceId([u8; 16]);
+
+/// An instance id is 32 hexadecimal digits.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid instance id {0:?}: expected 32 hexadecimal digits")]
+pub struct InvalidInstanceId(pub String);
+
+impl InstanceId {
+    pub const fn from_bytes(bytes: [u8; 16]) -> InstanceId {
+        InstanceId(bytes)
+    }
+
+    pub const fn as_bytes(&self) -> &[u8; 16] {
+        &self.0
+    }
+}
+
+impl fmt::Display for InstanceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&hex::encode(self.0))
+    }
+}
+
+impl fmt::Debug for InstanceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "InstanceId({self})")
+    }
+}
+
+impl std::str::FromStr for InstanceId {
+    type Err = InvalidInstanceId;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let mut bytes = [0u8; 16];
+        hex::decode_to_slice(s, &mut bytes).map_err(|_| InvalidInstanceId(s.to_owned()))?;
+        Ok(InstanceId(bytes))
+    }
+}
+
 /// Facts about the agent's host, sent at enrollment and in every hello.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct HostFacts {
@@ -123,6 +168,8 @@ pub struct Hello {
     pub agent_version: String,
     pub host: HostFacts,
     pub capabilities: Vec<Capability>,
+    /// Which installation of this identity is speaking (see [`InstanceId`]).
+    pub instance_id: InstanceId,
 }
 
 /// One time series point. `labels` are sorted by name.
@@ -192,6 +239,11 @@ pub struct Welcome {
     /// The last report sequence number the controller has durably stored for this agent.
     pub last_stored_seq: Option<u64>,
     pub server_time_ms: i64,
+    /// Nothing from this instance is stored yet, but the identity's sequence numbers up to
+    /// `last_stored_seq` are taken (the data directory moved to another machine): the agent
+    /// numbers every report it holds after `last_stored_seq`, in order, so none is mistaken
+    /// for a replay.
+    pub new_instance: bool,
 }
 
 /// The report is durably stored (or was already stored before: a replay).

@@ -62,13 +62,17 @@ impl ClientSessionStore for CountingSessionStore {
     }
 }
 
-async fn hello_exchange(connection: &quinn::Connection) -> anyhow::Result<ControllerMessage> {
+async fn hello_exchange(
+    connection: &quinn::Connection,
+    instance_id: unity_shared::proto::InstanceId,
+) -> anyhow::Result<ControllerMessage> {
     let (mut send, mut recv) = connection.open_bi().await?;
     let hello = AgentMessage::Hello(Hello {
         protocol_version: PROTOCOL_VERSION,
         agent_version: "test".into(),
         host: HostFacts::default(),
         capabilities: vec![],
+        instance_id,
     });
     unity_agent::wire::write(&mut send, &hello, 1 << 20).await?;
     let reply = unity_agent::wire::read(&mut recv, 1 << 20).await?;
@@ -93,7 +97,9 @@ async fn a_revoked_agent_is_cut_off_and_cannot_reconnect() {
     })
     .await;
 
-    // A second client with the agent's identity and a session cache that would resume.
+    // A second client with the agent's identity (as the same installation: a clone would be
+    // refused) and a session cache that would resume.
+    let instance_id = agent.state.instance.id;
     let identity = unity_agent::identity::load(&agent_dir).unwrap();
     let store = Arc::new(CountingSessionStore {
         inner: ClientSessionMemoryCache::new(16),
@@ -115,7 +121,7 @@ async fn a_revoked_agent_is_cut_off_and_cannot_reconnect() {
             .await
             .unwrap();
     assert!(matches!(
-        hello_exchange(&connection).await.unwrap(),
+        hello_exchange(&connection, instance_id).await.unwrap(),
         ControllerMessage::Welcome(_)
     ));
     assert!(
@@ -159,7 +165,7 @@ async fn a_revoked_agent_is_cut_off_and_cannot_reconnect() {
         let connection =
             unity_agent::transport::connect(&endpoint, config.clone(), controller.local_addr)
                 .await?;
-        hello_exchange(&connection).await
+        hello_exchange(&connection, instance_id).await
     }
     .await;
     assert!(again.is_err(), "revoked agent reconnected: {again:?}");
@@ -188,7 +194,7 @@ async fn a_revoked_agent_is_cut_off_and_cannot_reconnect() {
             controller.local_addr,
         )
         .await?;
-        hello_exchange(&connection).await
+        hello_exchange(&connection, instance_id).await
     }
     .await;
     assert!(

@@ -177,6 +177,30 @@ pub struct ControllerProcess {
 impl ControllerProcess {
     /// Starts `binary run` on `address` with its data in `data_dir`.
     pub async fn start(binary: &Path, data_dir: &Path, address: SocketAddr) -> ControllerProcess {
+        Self::start_logging(binary, data_dir, address, None).await
+    }
+
+    /// Like [`ControllerProcess::start`]; with `log`, the controller logs at info level into
+    /// that file (appending).
+    pub async fn start_logging(
+        binary: &Path,
+        data_dir: &Path,
+        address: SocketAddr,
+        log: Option<&Path>,
+    ) -> ControllerProcess {
+        let (level, stderr) = match log {
+            Some(path) => (
+                "info",
+                std::process::Stdio::from(
+                    std::fs::OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(path)
+                        .unwrap(),
+                ),
+            ),
+            None => ("warn", std::process::Stdio::inherit()),
+        };
         #[allow(clippy::disallowed_methods)]
         let child = std::process::Command::new(binary)
             .args(["--config", "/dev/null", "--data-dir"])
@@ -188,8 +212,9 @@ impl ControllerProcess {
                 "--advertise",
                 &address.to_string(),
             ])
-            .env("UNITY_LOG", "warn")
+            .env("UNITY_LOG", level)
             .env("UNITY_CONTROLLER_API_LISTEN", "127.0.0.1:0")
+            .stderr(stderr)
             .spawn()
             .expect("controller process starts");
         let socket = data_dir.join("admin.sock");
@@ -221,6 +246,17 @@ impl ControllerProcess {
             .expect("daemon answers")
     }
 
+    /// Sends a signal by name (`STOP` to hang the process, `CONT` to wake it).
+    pub fn signal(&self, name: &str) {
+        #[allow(clippy::disallowed_methods)]
+        let status = std::process::Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill -{name} failed");
+    }
+
     /// SIGKILL: no shutdown, no flush, no checkpoint.
     pub fn kill(&mut self) {
         self.child.kill().unwrap();
@@ -240,6 +276,23 @@ impl Drop for ControllerProcess {
 pub fn free_udp_address() -> SocketAddr {
     let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     socket.local_addr().unwrap()
+}
+
+/// Copies a directory tree (files and folders), as `cp -r` does when someone clones a host's
+/// data directory.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        let kind = entry.file_type().unwrap();
+        if kind.is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else if kind.is_file() {
+            // A file can vanish while a running agent replaces it; a copy taken then lacks it.
+            let _ = std::fs::copy(entry.path(), &target);
+        }
+    }
 }
 
 pub fn ca_hash_of(data_dir: &Path) -> String {

@@ -39,7 +39,7 @@ pub(super) async fn connection_loop(
             let (address, endpoint) = endpoint.as_ref().context("no endpoint")?;
             transport::connect(endpoint, config, *address).await
         };
-        let failure = match attempt.await {
+        let (failure, conflict) = match attempt.await {
             Ok(connection) => {
                 match session::run(&state, &connection, &identity, &mut shutdown, &mut backoff)
                     .await
@@ -52,17 +52,27 @@ pub(super) async fn connection_loop(
                         state.update_status(|status| status.certificate_not_after = not_after);
                         continue;
                     }
-                    SessionEnd::Lost(error) => error,
+                    SessionEnd::Lost(error) => (error, session::identity_conflict(&connection)),
                 }
             }
-            Err(error) => error,
+            Err(error) => (error, None),
         };
-        let message = format!("{failure:#}");
-        tracing::warn!(error = %message, "Controller unreachable; will retry.");
+        let (connection, message) = match conflict {
+            Some(reason) => {
+                tracing::error!(%reason, "The controller refused this host: another machine uses its identity. Reports stay spooled.");
+                ("refused", format!("identity conflict: {reason}"))
+            }
+            None => {
+                let message = format!("{failure:#}");
+                tracing::warn!(error = %message, "Controller unreachable; will retry.");
+                ("disconnected", message)
+            }
+        };
         state.update_status(|status| {
-            status.connection = "disconnected".into();
+            status.connection = connection.into();
             status.connection_since_ms = now_ms();
             status.last_error = Some(message);
+            status.waiting_since_ms = 0;
         });
         let delay = backoff.next_delay(rand::random::<f64>());
         tokio::select! {

@@ -39,6 +39,13 @@ pub struct Status {
     pub last_ack_ms: i64,
     pub certificate_not_after: i64,
     pub pid: u32,
+    /// This installation of the identity (see `crate::instance`).
+    pub instance_id: String,
+    /// Set when the data directory was copied or moved from another machine.
+    pub identity_note: Option<String>,
+    /// When the oldest report or heartbeat still waiting for the controller's answer was
+    /// sent; 0 when nothing waits.
+    pub waiting_since_ms: i64,
 }
 
 pub type CollectRequest = oneshot::Sender<anyhow::Result<u64>>;
@@ -56,6 +63,8 @@ pub struct AgentState {
     pub container_ports: watch::Sender<Vec<crate::collect::databases::ContainerPorts>>,
     /// The journal of container operations (`None` when it could not be opened).
     pub update_journal: Option<crate::update::Journal>,
+    /// Which installation of the identity this is; sent in every hello.
+    pub instance: crate::instance::Instance,
 }
 
 impl AgentState {
@@ -120,14 +129,19 @@ pub struct RunningAgent {
 pub async fn start(config: Config) -> anyhow::Result<RunningAgent> {
     let data_dir = config.data_dir.clone();
     let max_bytes = config.spool_max_bytes;
-    let (identity, spool) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+    let machine = config.machine.clone();
+    let (identity, spool, instance) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
         let identity = identity::load(&data_dir)?;
+        let instance = crate::instance::load_or_create(&data_dir, &machine)?;
         let spool_dir = identity::spool_dir(&data_dir);
         let spool = Spool::open(&spool_dir, max_bytes)
             .with_context(|| format!("opening the spool in {}", spool_dir.display()))?;
-        Ok((identity, spool))
+        Ok((identity, spool, instance))
     })
     .await??;
+    if let Some(note) = instance.copied_note() {
+        tracing::warn!(instance = %instance.id, "Identity copied: {note}.");
+    }
     let controller = config
         .controller
         .clone()
@@ -146,11 +160,14 @@ pub async fn start(config: Config) -> anyhow::Result<RunningAgent> {
             connection_since_ms: now_ms(),
             certificate_not_after: identity.not_after_unix().unwrap_or(0),
             pid: std::process::id(),
+            instance_id: instance.id.to_string(),
+            identity_note: instance.copied_note(),
             ..Status::default()
         }),
         collect_requests,
         container_ports: watch::Sender::new(Vec::new()),
         update_journal,
+        instance,
     });
     let (shutdown, shutdown_rx) = watch::channel(false);
     let tasks = vec![

@@ -149,6 +149,7 @@ pub fn evaluate_once(ctx: &Context, started_ms: i64, now_ms: i64) -> anyhow::Res
         } else {
             host.last_seen_ms.max(started_ms)
         };
+        let instances = ctx.store.instances.of_agent(&agent_id)?;
         let state = HostState {
             agent_id: agent_id.as_str(),
             revoked: host.status == "revoked",
@@ -156,6 +157,7 @@ pub fn evaluate_once(ctx: &Context, started_ms: i64, now_ms: i64) -> anyhow::Res
             storage: storage.as_ref().map(|(_, state)| state),
             databases: databases.as_ref().map(|(_, list)| list.as_slice()),
             filesystems: &filesystems,
+            instances: &instances,
         };
         active.extend(rules::evaluate(&state, now_ms, &rule_config));
     }

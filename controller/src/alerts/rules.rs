@@ -11,8 +11,10 @@
 //! | `array/<agent>/<md>` | md array verdict warning or failing | warning / critical |
 //! | `database/<agent>/<endpoint>/down` | a known database does not answer | critical |
 //! | `filesystem/<agent>/<mount>/full` | use at or over the thresholds | warning / critical |
+//! | `identity/<agent>/<instance>/conflict` | a second machine presents the identity | critical (a clone) / warning (waiting to take over) |
 
 use crate::storage::alerts::Severity;
+use crate::storage::instances::{InstanceRecord, InstanceStatus};
 use crate::storage::series::{Point, SeriesKey};
 use std::collections::BTreeMap;
 use unity_shared::model::database::DatabaseInstance;
@@ -65,7 +67,13 @@ pub struct HostState<'a> {
     pub storage: Option<&'a StorageState>,
     pub databases: Option<&'a [DatabaseInstance]>,
     pub filesystems: &'a [FilesystemUsage],
+    /// Every installation that presented the identity (see `crate::transport::admission`).
+    pub instances: &'a [InstanceRecord],
 }
+
+/// A refused instance keeps its alert open this long after its last attempt (it retries at
+/// least every minute while it runs).
+pub const IDENTITY_CONFLICT_WINDOW_MS: i64 = 15 * 60 * 1000;
 
 /// A problem that is there now.
 #[derive(Debug, Clone, PartialEq)]
@@ -233,6 +241,44 @@ pub fn evaluate(host: &HostState, now_ms: i64, config: &RuleConfig) -> Vec<Condi
                 severity,
                 format!("{}: {}", md.name, parts.join(", ")),
                 reasons(&array.verdict),
+            );
+        }
+    }
+    let holder = host
+        .instances
+        .iter()
+        .find(|instance| instance.status == InstanceStatus::Active)
+        .map_or_else(
+            || "the host that holds it".to_owned(),
+            |active| format!("{} ({})", active.hostname, active.address),
+        );
+    for other in host.instances.iter().filter(|instance| {
+        matches!(
+            instance.status,
+            InstanceStatus::Conflict | InstanceStatus::Waiting
+        ) && now_ms - instance.last_seen_ms <= IDENTITY_CONFLICT_WINDOW_MS
+    }) {
+        let other_name = format!("{} ({})", other.hostname, other.address);
+        let key = format!("identity/{agent}/{}/conflict", other.instance_id);
+        if other.status == InstanceStatus::Conflict {
+            add(
+                key,
+                Severity::Critical,
+                format!("Identity used by two hosts: {holder} and {other_name}"),
+                vec![
+                    format!("{other_name} presents this agent's certificate while {holder} is online: a cloned VM or a copied data directory. The controller refuses it; its reports stay in its spool and none is stored."),
+                    format!("On {other_name}, run `unity-agent enroll --controller ... --token NEW_TOKEN --ca-hash ...` (no --force needed on a copy) to give it an identity of its own; its spooled reports are then sent under the new one."),
+                ],
+            );
+        } else {
+            add(
+                key,
+                Severity::Warning,
+                format!("{other_name} waits to take over the identity of {holder}"),
+                vec![
+                    format!("This agent's data directory turned up on {other_name} (restored from a backup or moved to new hardware) while {holder} was heard from recently."),
+                    "It takes over once the previous machine has been silent for identity_takeover_after; if both machines should run, enroll the new one with its own token instead.".into(),
+                ],
             );
         }
     }

@@ -72,6 +72,7 @@ fn host<'a>(storage: Option<&'a StorageState>) -> HostState<'a> {
         storage,
         databases: None,
         filesystems: &[],
+        instances: &[],
     }
 }
 
@@ -292,5 +293,57 @@ fn a_vanished_drive_is_critical() {
     check(
         host(Some(&state)),
         &["disk/nas/5QG1ABCD/missing | critical | Disk WDC WD120EFAX (serial 5QG1ABCD) is missing"],
+    );
+}
+
+#[test]
+fn a_second_machine_with_the_identity_raises_an_alert_naming_both() {
+    use crate::storage::instances::{InstanceRecord, InstanceStatus};
+    use unity_shared::proto::InstanceId;
+    let instance = |byte: u8, status, hostname: &str, address: &str, last_seen_ms| InstanceRecord {
+        instance_id: InstanceId::from_bytes([byte; 16]),
+        status,
+        first_seen_ms: NOW - 3_600_000,
+        last_seen_ms,
+        address: address.into(),
+        hostname: hostname.into(),
+        admitted_at_seq: None,
+        n_refused: 3,
+    };
+    let instances = [
+        instance(1, InstanceStatus::Active, "nas", "10.0.0.5:40001", NOW),
+        instance(
+            2,
+            InstanceStatus::Conflict,
+            "nas-clone",
+            "10.0.0.7:40002",
+            NOW - 60_000,
+        ),
+        instance(
+            3,
+            InstanceStatus::Waiting,
+            "nas-new",
+            "10.0.0.9:40003",
+            NOW - 1000,
+        ),
+        // Re-enrolled long ago: its attempts stopped, so no alert.
+        instance(
+            4,
+            InstanceStatus::Conflict,
+            "old-clone",
+            "10.0.0.8:1",
+            NOW - 20 * 60_000,
+        ),
+        instance(5, InstanceStatus::Retired, "nas-before", "10.0.0.4:1", NOW),
+    ];
+    check(
+        HostState {
+            instances: &instances,
+            ..host(None)
+        },
+        &[
+            "identity/nas/02020202020202020202020202020202/conflict | critical | Identity used by two hosts: nas (10.0.0.5:40001) and nas-clone (10.0.0.7:40002)",
+            "identity/nas/03030303030303030303030303030303/conflict | warning | nas-new (10.0.0.9:40003) waits to take over the identity of nas (10.0.0.5:40001)",
+        ],
     );
 }

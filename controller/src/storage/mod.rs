@@ -9,6 +9,7 @@ pub mod alerts;
 pub mod auth;
 pub mod containers;
 pub mod credentials;
+pub mod instances;
 pub mod operations;
 pub mod registry;
 pub mod series;
@@ -40,6 +41,8 @@ pub struct Store {
     pub credentials: credentials::CredentialStore,
     /// Container operations and their history.
     pub operations: operations::Operations,
+    /// Instances of agent identities (clones, moved data directories).
+    pub instances: instances::Instances,
     pub series: series::SeriesStore,
 }
 
@@ -83,6 +86,7 @@ impl Store {
         let containers = containers::Containers::open(&db)?;
         let credentials = credentials::CredentialStore::open(&db)?;
         let operations = operations::Operations::open(&db)?;
+        let instances = instances::Instances::open(&db)?;
         let series = series::SeriesStore::open(&db, options)?;
         Ok(Store {
             db,
@@ -92,6 +96,7 @@ impl Store {
             containers,
             credentials,
             operations,
+            instances,
             series,
         })
     }

@@ -1,6 +1,7 @@
 //! Enrollment over a connection without a client certificate: one stream, one request. The
 //! token is checked and consumed, the CSR signed for an id the controller chooses.
 
+use super::failure_log::FailureLog;
 use crate::service::Context;
 use crate::storage::registry::{AgentRecord, TokenRefusal};
 use sha2::{Digest, Sha256};
@@ -41,24 +42,31 @@ fn new_agent_id(hostname: &str) -> AgentId {
     })
 }
 
-pub async fn serve(ctx: Arc<Context>, connection: quinn::Connection) {
+/// Serves one enrollment. Bad frames and refusals go to `failures` (counted per minute:
+/// anyone who reaches the port can cause them).
+pub async fn serve(ctx: Arc<Context>, connection: quinn::Connection, failures: &FailureLog) {
+    let remote = connection.remote_address();
     let exchange = async {
         let (mut send, mut recv) = connection.accept_bi().await.ok()?;
         let request = match wire::read::<EnrollRequest>(&mut recv, MAX_ENROLL_FRAME).await {
             Ok(Some(request)) => request,
             Ok(None) => return None,
             Err(error) => {
-                tracing::warn!(remote = %connection.remote_address(), %error, "Bad enrollment frame.");
+                failures.failed(remote, &format_args!("bad enrollment frame: {error}"));
                 let _ = recv.stop(error_code::BAD_FRAME.into());
                 return None;
             }
         };
         let ctx = ctx.clone();
+        let hostname = request.host.hostname.clone();
         let response = tokio::task::spawn_blocking(move || enroll(&ctx, request))
             .await
             .unwrap_or_else(|error| {
                 EnrollResponse::Refused(EnrollRefusal::Internal(error.to_string()))
             });
+        if let EnrollResponse::Refused(refusal) = &response {
+            failures.failed(remote, &format_args!("refused {hostname:?}: {refusal}"));
+        }
         if let Err(error) = wire::write(&mut send, &response, MAX_ENROLL_FRAME).await {
             tracing::debug!(%error, "Sending the enrollment response failed.");
         }
@@ -105,7 +113,6 @@ fn enroll(ctx: &Context, request: EnrollRequest) -> EnrollResponse {
     {
         Ok(Ok(_)) => {}
         Ok(Err(refusal)) => {
-            tracing::warn!(%refusal, hostname = %request.host.hostname, "Refused an enrollment.");
             return EnrollResponse::Refused(match refusal {
                 TokenRefusal::Unknown => EnrollRefusal::UnknownToken,
                 TokenRefusal::Expired => EnrollRefusal::ExpiredToken,

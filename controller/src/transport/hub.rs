@@ -44,11 +44,39 @@ struct LiveAgent {
 pub struct Hub {
     live: Arc<Mutex<HashMap<AgentId, LiveAgent>>>,
     next_command_id: Arc<AtomicU64>,
+    /// Serializes instance admission (see `super::admission`) with registration, so two
+    /// machines presenting one identity at the same moment cannot both be admitted.
+    admission: Arc<Mutex<()>>,
 }
 
 impl Hub {
+    /// Runs `decide` with admissions serialized and, when it returns `true`, registers
+    /// `connection` before the next admission. `decide` is told whether the agent's
+    /// registered connection carried a message since `online_since_ms`.
+    pub fn admit<T>(
+        &self,
+        agent_id: &AgentId,
+        connection: &quinn::Connection,
+        online_since_ms: i64,
+        decide: impl FnOnce(bool) -> (bool, T),
+    ) -> T {
+        let _admitting = self
+            .admission
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let online = self
+            .last_message_ms(agent_id)
+            .is_some_and(|last| last >= online_since_ms);
+        let (accepted, outcome) = decide(online);
+        if accepted {
+            self.register(agent_id, connection.clone());
+        }
+        outcome
+    }
+
     /// Registers a new connection, closing an older one of the same agent.
     pub fn register(&self, agent_id: &AgentId, connection: quinn::Connection) {
+        let connection_id = connection.stable_id();
         let previous = self.live.lock().ok().and_then(|mut live| {
             live.insert(
                 agent_id.clone(),
@@ -58,7 +86,9 @@ impl Hub {
                 },
             )
         });
-        if let Some(previous) = previous {
+        if let Some(previous) =
+            previous.filter(|previous| previous.connection.stable_id() != connection_id)
+        {
             previous.connection.close(
                 error_code::REPLACED.into(),
                 b"replaced by a newer connection",

@@ -11,21 +11,38 @@ const MAX_GROUP: usize = 4096;
 
 type Done = oneshot::Sender<Result<IngestOutcome, String>>;
 
+/// A report waiting for the writer; `wrote_state` says the session put typed state or events
+/// into the database for it, which must be flushed before the acknowledgement.
+struct Queued {
+    report: IngestReport,
+    wrote_state: bool,
+    done: Done,
+}
+
 /// Where sessions queue reports.
 #[derive(Clone)]
 pub struct IngestHandle {
-    queue: mpsc::Sender<(IngestReport, Done)>,
+    queue: mpsc::Sender<Queued>,
 }
 
 impl IngestHandle {
-    /// Queues a report; the receiver resolves once it is durable (or failed).
+    /// Queues a report; the receiver resolves once it is durable (or failed): its samples and,
+    /// when `wrote_state`, the typed state and events its session wrote to the database.
     pub async fn submit(
         &self,
         report: IngestReport,
+        wrote_state: bool,
     ) -> oneshot::Receiver<Result<IngestOutcome, String>> {
         let (done, receiver) = oneshot::channel();
-        if let Err(mpsc::error::SendError((_, done))) = self.queue.send((report, done)).await {
-            let _ = done.send(Err("the controller is shutting down".into()));
+        let queued = Queued {
+            report,
+            wrote_state,
+            done,
+        };
+        if let Err(mpsc::error::SendError(queued)) = self.queue.send(queued).await {
+            let _ = queued
+                .done
+                .send(Err("the controller is shutting down".into()));
         }
         receiver
     }
@@ -33,13 +50,23 @@ impl IngestHandle {
 
 /// Starts the writer task. It ends when every handle is dropped.
 pub fn spawn_writer(store: Arc<Store>) -> (IngestHandle, tokio::task::JoinHandle<()>) {
-    let (queue, mut receiver) = mpsc::channel::<(IngestReport, Done)>(MAX_GROUP);
+    let (queue, mut receiver) = mpsc::channel::<Queued>(MAX_GROUP);
     let task = tokio::spawn(async move {
         let mut group = Vec::with_capacity(MAX_GROUP);
         while receiver.recv_many(&mut group, MAX_GROUP).await > 0 {
-            let (reports, waiters): (Vec<IngestReport>, Vec<Done>) = group.drain(..).unzip();
+            let flush_state = group.iter().any(|queued| queued.wrote_state);
+            let (reports, waiters): (Vec<IngestReport>, Vec<Done>) = group
+                .drain(..)
+                .map(|queued| (queued.report, queued.done))
+                .unzip();
             let store = store.clone();
-            let stored = tokio::task::spawn_blocking(move || store.series.ingest(&reports)).await;
+            let stored = tokio::task::spawn_blocking(move || {
+                if flush_state {
+                    store.flush()?;
+                }
+                Ok::<_, crate::storage::StorageError>(store.series.ingest(&reports)?)
+            })
+            .await;
             match stored {
                 Ok(Ok(outcomes)) => {
                     for (waiter, outcome) in waiters.into_iter().zip(outcomes) {

@@ -1,17 +1,18 @@
 //! An authenticated agent connection: session streams carrying hello, reports, heartbeats and
 //! renewals. The agent id comes from the verified certificate only.
 
+use super::admission;
 use crate::service::{now_ms, Context};
 use crate::storage::registry::StateKind;
 use crate::storage::series::{IngestOutcome, IngestReport, Sample, SeriesKey};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
 use unity_agent::wire;
 use unity_shared::proto::{
-    error_code, Ack, AgentId, AgentMessage, ControllerMessage, Nack, Renewed, Report, Welcome,
-    PROTOCOL_VERSION,
+    error_code, Ack, AgentId, AgentMessage, ControllerMessage, Hello, InstanceId, Nack, Renewed,
+    Report, Welcome, PROTOCOL_VERSION,
 };
 
 /// Replies are written in the order their messages arrived; a report's reply waits for storage.
@@ -41,14 +42,19 @@ pub async fn serve(ctx: Arc<Context>, connection: quinn::Connection, agent_id: A
                 return;
             }
         }
-        ctx.hub.register(&agent_id, connection.clone());
-        tracing::info!(remote = %connection.remote_address(), "Agent connected.");
+        tracing::debug!(remote = %connection.remote_address(), "Agent connected.");
+        // Set by the session stream once the hello's instance is admitted.
+        let admitted = Arc::new(OnceLock::new());
         loop {
             match connection.accept_bi().await {
                 Ok((send, recv)) => {
-                    let ctx = ctx.clone();
-                    let agent_id = agent_id.clone();
-                    tokio::spawn(session_stream(ctx, agent_id, send, recv).in_current_span());
+                    let stream = SessionStream {
+                        ctx: ctx.clone(),
+                        agent_id: agent_id.clone(),
+                        connection: connection.clone(),
+                        admitted: admitted.clone(),
+                    };
+                    tokio::spawn(stream.serve(send, recv).in_current_span());
                 }
                 Err(error) => {
                     tracing::info!(%error, "Agent disconnected.");
@@ -56,13 +62,24 @@ pub async fn serve(ctx: Arc<Context>, connection: quinn::Connection, agent_id: A
                 }
             }
         }
+        let Some(instance_id) = admitted.get().copied() else {
+            return;
+        };
         ctx.hub.unregister(&agent_id, &connection);
         let last_seen = now_ms();
-        if let Err(error) = ctx
+        let recorded = ctx
             .store
             .registry
             .update_agent(&agent_id, |record| record.last_seen_ms = last_seen)
-        {
+            .and_then(|_| {
+                let mut records = ctx.store.instances.of_agent(&agent_id)?;
+                records.retain(|record| record.instance_id == instance_id);
+                for record in &mut records {
+                    record.last_seen_ms = last_seen;
+                }
+                ctx.store.instances.put(&agent_id, &records)
+            });
+        if let Err(error) = recorded {
             tracing::warn!(%error, "Recording last-seen time failed.");
         }
     }
@@ -126,130 +143,229 @@ async fn write_replies(
     let _ = send.finish();
 }
 
-async fn session_stream(
+/// One session stream of a connection.
+struct SessionStream {
     ctx: Arc<Context>,
     agent_id: AgentId,
-    send: quinn::SendStream,
-    mut recv: quinn::RecvStream,
-) {
-    let max_frame = ctx.config.max_frame_bytes;
-    let (replies, reply_queue) = mpsc::channel(256);
-    let writer = tokio::spawn(write_replies(send, reply_queue, max_frame).in_current_span());
-    let mut said_hello = false;
-    loop {
-        let message = match wire::read::<AgentMessage>(&mut recv, max_frame).await {
-            Ok(Some(message)) => message,
-            Ok(None) => break,
-            Err(error) if error.is_bad_frame() => {
-                tracing::warn!(%error, "Bad frame from agent; closing the stream.");
-                let _ = recv.stop(error_code::BAD_FRAME.into());
-                let _ = replies.send(Reply::Reset(error_code::BAD_FRAME)).await;
-                break;
-            }
-            Err(error) => {
-                tracing::debug!(%error, "Session stream ended.");
-                break;
-            }
-        };
-        ctx.hub.touch(&agent_id);
-        let reply = match message {
-            AgentMessage::Hello(hello) => {
-                said_hello = true;
-                if hello.protocol_version != PROTOCOL_VERSION {
-                    tracing::warn!(
-                        agent_protocol = hello.protocol_version,
-                        "Protocol mismatch."
-                    );
-                }
-                let version = hello.agent_version.clone();
-                let host = hello.host.clone();
-                let now = now_ms();
-                let updated = ctx.store.registry.update_agent(&agent_id, |record| {
-                    record.agent_version = version.clone();
-                    record.hostname = host.hostname.clone();
-                    record.host = host.clone();
-                    record.last_seen_ms = now;
-                });
-                if let Err(error) = updated {
-                    tracing::warn!(%error, "Recording the hello failed.");
-                }
-                let last_stored_seq = ctx.store.series.last_seq(agent_id.as_str()).ok().flatten();
-                Reply::Now(ControllerMessage::Welcome(Welcome {
-                    protocol_version: PROTOCOL_VERSION,
-                    controller_version: env!("CARGO_PKG_VERSION").to_owned(),
-                    agent_id: agent_id.clone(),
-                    last_stored_seq,
-                    server_time_ms: now,
-                }))
-            }
-            _ if !said_hello => {
-                tracing::warn!("Message before hello; closing the stream.");
-                let _ = recv.stop(error_code::UNEXPECTED_MESSAGE.into());
-                let _ = replies
-                    .send(Reply::Reset(error_code::UNEXPECTED_MESSAGE))
-                    .await;
-                break;
-            }
-            AgentMessage::Report(mut report) => {
-                let seq = report.seq;
-                let dropped = report.dropped_reports;
-                if dropped > 0 {
-                    let _ = ctx.store.registry.update_agent(&agent_id, |record| {
-                        if record.dropped_reports != dropped {
-                            record.dropped_reports = dropped;
-                        }
-                    });
-                }
-                match store_latest_state(&ctx, &agent_id, &mut report) {
-                    Ok(()) => {
-                        let outcome = ctx.ingest.submit(to_ingest(&agent_id, report)).await;
-                        Reply::Stored { seq, outcome }
-                    }
-                    Err(error) => {
-                        tracing::error!(%error, "Storing the agent's latest state failed.");
-                        Reply::Now(ControllerMessage::Nack(Nack {
-                            seq,
-                            reason: "the controller could not store the report".into(),
-                        }))
-                    }
-                }
-            }
-            AgentMessage::Heartbeat(_) => Reply::Now(ControllerMessage::HeartbeatAck {
-                server_time_ms: now_ms(),
-            }),
-            AgentMessage::Renew(renew) => {
-                Reply::Now(renew_certificate(&ctx, &agent_id, &renew.csr_der))
-            }
-        };
-        if replies.send(reply).await.is_err() {
-            break;
-        }
-    }
-    drop(replies);
-    let _ = writer.await;
+    connection: quinn::Connection,
+    admitted: Arc<OnceLock<InstanceId>>,
 }
 
-/// Keeps the report's typed state as the agent's latest (written before the ingest flush, so
-/// the acknowledgement covers it too).
+impl SessionStream {
+    /// Decides whether the hello's instance may speak for the identity (see
+    /// [`super::admission`]); registers the connection when it may. `None`: refused, and the
+    /// connection is closed with the reason.
+    fn admit(&self, hello: &Hello) -> Option<Welcome> {
+        let ctx = &self.ctx;
+        let agent_id = &self.agent_id;
+        let now = now_ms();
+        let online_since = now - ctx.config.stale_after.as_millis() as i64;
+        let address = self.connection.remote_address().to_string();
+        let result = ctx
+            .hub
+            .admit(agent_id, &self.connection, online_since, |online| {
+                let decided = (|| -> Result<_, crate::storage::StorageError> {
+                    let records = ctx.store.instances.of_agent(agent_id)?;
+                    let agent = ctx.store.registry.agent(agent_id)?;
+                    let last_stored_seq = ctx.store.series.last_seq(agent_id.as_str())?;
+                    let facts = admission::IdentityFacts {
+                        active_online: online,
+                        last_seen_ms: agent.map_or(0, |agent| agent.last_seen_ms),
+                        last_stored_seq,
+                    };
+                    let knock = admission::Knock {
+                        instance_id: hello.instance_id,
+                        address: &address,
+                        hostname: &hello.host.hostname,
+                    };
+                    let takeover = ctx.config.identity_takeover_after.as_millis() as i64;
+                    let decision = admission::admit(&records, &knock, facts, now, takeover);
+                    ctx.store.instances.put(agent_id, &decision.changed)?;
+                    Ok((decision, last_stored_seq))
+                })();
+                match decided {
+                    Ok((decision, last)) => (
+                        matches!(decision.verdict, admission::Verdict::Accept { .. }),
+                        Ok((decision, last)),
+                    ),
+                    Err(error) => (false, Err(error)),
+                }
+            });
+        let (decision, last_stored_seq) = match result {
+            Ok(decided) => decided,
+            Err(error) => {
+                tracing::error!(%error, "Admitting the agent's instance failed.");
+                self.connection
+                    .close(error_code::INTERNAL.into(), b"registry unavailable");
+                return None;
+            }
+        };
+        let new_instance = match decision.verdict {
+            admission::Verdict::Accept { new_instance } => new_instance,
+            admission::Verdict::Refuse { holder } => {
+                tracing::warn!(
+                    instance = %hello.instance_id,
+                    remote = %address,
+                    hostname = %hello.host.hostname,
+                    holder = %holder.instance_id,
+                    holder_address = %holder.address,
+                    "Refused a second machine presenting this agent's identity."
+                );
+                let reason = admission::refusal_reason(&holder);
+                self.connection
+                    .close(error_code::IDENTITY_CONFLICT.into(), reason.as_bytes());
+                return None;
+            }
+        };
+        let _ = self.admitted.set(hello.instance_id);
+        if hello.protocol_version != PROTOCOL_VERSION {
+            tracing::warn!(
+                agent_protocol = hello.protocol_version,
+                "Protocol mismatch."
+            );
+        }
+        let updated = ctx.store.registry.update_agent(agent_id, |record| {
+            record.agent_version = hello.agent_version.clone();
+            record.hostname = hello.host.hostname.clone();
+            record.host = hello.host.clone();
+            record.last_seen_ms = now;
+        });
+        if let Err(error) = updated {
+            tracing::warn!(%error, "Recording the hello failed.");
+        }
+        tracing::info!(remote = %address, instance = %hello.instance_id, new_instance, "Agent connected.");
+        Some(Welcome {
+            protocol_version: PROTOCOL_VERSION,
+            controller_version: env!("CARGO_PKG_VERSION").to_owned(),
+            agent_id: agent_id.clone(),
+            last_stored_seq,
+            server_time_ms: now,
+            new_instance,
+        })
+    }
+
+    /// Reads the stream's messages in order (hello first) and writes the replies.
+    async fn serve(self, send: quinn::SendStream, mut recv: quinn::RecvStream) {
+        let stream = self;
+        let ctx = stream.ctx.clone();
+        let agent_id = stream.agent_id.clone();
+        let max_frame = ctx.config.max_frame_bytes;
+        let (replies, reply_queue) = mpsc::channel(256);
+        let writer = tokio::spawn(write_replies(send, reply_queue, max_frame).in_current_span());
+        let mut said_hello = false;
+        loop {
+            let message = match wire::read::<AgentMessage>(&mut recv, max_frame).await {
+                Ok(Some(message)) => message,
+                Ok(None) => break,
+                Err(error) if error.is_bad_frame() => {
+                    tracing::warn!(%error, "Bad frame from agent; closing the stream.");
+                    let _ = recv.stop(error_code::BAD_FRAME.into());
+                    let _ = replies.send(Reply::Reset(error_code::BAD_FRAME)).await;
+                    break;
+                }
+                Err(error) => {
+                    tracing::debug!(%error, "Session stream ended.");
+                    break;
+                }
+            };
+            if said_hello {
+                ctx.hub.touch(&agent_id);
+            }
+            let reply = match message {
+                AgentMessage::Hello(hello) => {
+                    if said_hello {
+                        tracing::warn!("A second hello on one stream; closing the stream.");
+                        let _ = recv.stop(error_code::UNEXPECTED_MESSAGE.into());
+                        let _ = replies
+                            .send(Reply::Reset(error_code::UNEXPECTED_MESSAGE))
+                            .await;
+                        break;
+                    }
+                    match stream.admit(&hello) {
+                        Some(welcome) => {
+                            said_hello = true;
+                            Reply::Now(ControllerMessage::Welcome(welcome))
+                        }
+                        None => break,
+                    }
+                }
+                _ if !said_hello => {
+                    tracing::warn!("Message before hello; closing the stream.");
+                    let _ = recv.stop(error_code::UNEXPECTED_MESSAGE.into());
+                    let _ = replies
+                        .send(Reply::Reset(error_code::UNEXPECTED_MESSAGE))
+                        .await;
+                    break;
+                }
+                AgentMessage::Report(mut report) => {
+                    let seq = report.seq;
+                    let dropped = report.dropped_reports;
+                    if dropped > 0 {
+                        let _ = ctx.store.registry.update_agent(&agent_id, |record| {
+                            if record.dropped_reports != dropped {
+                                record.dropped_reports = dropped;
+                            }
+                        });
+                    }
+                    match store_latest_state(&ctx, &agent_id, &mut report) {
+                        Ok(wrote_state) => {
+                            let outcome = ctx
+                                .ingest
+                                .submit(to_ingest(&agent_id, report), wrote_state)
+                                .await;
+                            Reply::Stored { seq, outcome }
+                        }
+                        Err(error) => {
+                            tracing::error!(%error, "Storing the agent's latest state failed.");
+                            Reply::Now(ControllerMessage::Nack(Nack {
+                                seq,
+                                reason: "the controller could not store the report".into(),
+                            }))
+                        }
+                    }
+                }
+                AgentMessage::Heartbeat(_) => Reply::Now(ControllerMessage::HeartbeatAck {
+                    server_time_ms: now_ms(),
+                }),
+                AgentMessage::Renew(renew) => {
+                    Reply::Now(renew_certificate(&ctx, &agent_id, &renew.csr_der))
+                }
+            };
+            if replies.send(reply).await.is_err() {
+                break;
+            }
+        }
+        drop(replies);
+        let _ = writer.await;
+    }
+}
+
+/// Keeps the report's typed state as the agent's latest and its container events in the
+/// event log. Not durable yet: returns whether anything was written, so the ingest writer
+/// flushes the database before it acknowledges the report.
 fn store_latest_state(
     ctx: &Context,
     agent_id: &AgentId,
     report: &mut Report,
-) -> Result<(), crate::storage::StorageError> {
+) -> Result<bool, crate::storage::StorageError> {
     let registry = &ctx.store.registry;
     let at = report.collected_at_ms;
+    let mut wrote = false;
     if let Some(storage) = report.storage.take() {
         registry.put_latest(agent_id, StateKind::Storage, at, &storage)?;
+        wrote = true;
     }
     if let Some(databases) = report.databases.take() {
         registry.put_latest(agent_id, StateKind::Databases, at, &databases)?;
+        wrote = true;
     }
     if let Some(mut containers) = report.containers.take() {
         let events = std::mem::take(&mut containers.events);
         ctx.store.containers.append_events(agent_id, &events)?;
         registry.put_latest(agent_id, StateKind::Containers, at, &containers)?;
+        wrote = true;
     }
-    Ok(())
+    Ok(wrote)
 }
 
 fn renew_certificate(ctx: &Context, agent_id: &AgentId, csr_der: &[u8]) -> ControllerMessage {

@@ -1,4 +1,4 @@
-//! Wire tests: round trips, golden bytes that pin the current (version 2) encoding, and hostile input.
+//! Wire tests: round trips, golden bytes that pin the current (version 3) encoding, and hostile input.
 
 use super::frame::{self, FrameError, DEFAULT_MAX_FRAME_LEN, HEADER_LEN};
 use super::*;
@@ -35,6 +35,51 @@ fn golden_bytes_of_current_messages_do_not_change() {
     )
     .unwrap();
     assert_eq!(hex::encode(ack), "010000000401ac0201");
+}
+
+#[test]
+fn golden_bytes_of_hello_and_welcome() {
+    let hello = frame::encode(
+        &AgentMessage::Hello(Hello {
+            protocol_version: PROTOCOL_VERSION,
+            agent_version: "0.1.0".into(),
+            host: HostFacts {
+                hostname: "nas".into(),
+                ..HostFacts::default()
+            },
+            capabilities: vec![],
+            instance_id: InstanceId::from_bytes([0xab; 16]),
+        }),
+        DEFAULT_MAX_FRAME_LEN,
+    )
+    .unwrap();
+    expect_test::expect![
+        "0100000024000305302e312e30036e61730000000000000000abababababababababababababababab"
+    ]
+    .assert_eq(&hex::encode(hello));
+    let welcome = frame::encode(
+        &ControllerMessage::Welcome(Welcome {
+            protocol_version: PROTOCOL_VERSION,
+            controller_version: "0.1.0".into(),
+            agent_id: AgentId::new("nas").unwrap(),
+            last_stored_seq: Some(41),
+            server_time_ms: 1_700_000_000_000,
+            new_instance: true,
+        }),
+        DEFAULT_MAX_FRAME_LEN,
+    )
+    .unwrap();
+    expect_test::expect!["0100000015000305302e312e30036e6173012980a0abfef96201"]
+        .assert_eq(&hex::encode(welcome));
+}
+
+#[test]
+fn instance_ids_print_and_parse_as_hex() {
+    let id = InstanceId::from_bytes([0x0f; 16]);
+    assert_eq!(id.to_string(), "0f".repeat(16));
+    assert_eq!(id.to_string().parse::<InstanceId>().unwrap(), id);
+    assert!("xyz".parse::<InstanceId>().is_err());
+    assert!("0f".repeat(15).parse::<InstanceId>().is_err());
 }
 
 #[test]
@@ -138,19 +183,22 @@ fn arb_agent_message() -> impl Strategy<Value = AgentMessage> {
                 spool_depth,
             })
         }),
-        (".{0,20}", ".{0,20}", any::<u32>()).prop_map(|(hostname, os, n_cpus)| {
-            AgentMessage::Hello(Hello {
-                protocol_version: PROTOCOL_VERSION,
-                agent_version: "0.1.0".into(),
-                host: HostFacts {
-                    hostname,
-                    os,
-                    n_cpus,
-                    ..HostFacts::default()
-                },
-                capabilities: vec![Capability::System, Capability::Smart],
-            })
-        }),
+        (".{0,20}", ".{0,20}", any::<u32>(), any::<[u8; 16]>()).prop_map(
+            |(hostname, os, n_cpus, instance)| {
+                AgentMessage::Hello(Hello {
+                    protocol_version: PROTOCOL_VERSION,
+                    agent_version: "0.1.0".into(),
+                    host: HostFacts {
+                        hostname,
+                        os,
+                        n_cpus,
+                        ..HostFacts::default()
+                    },
+                    capabilities: vec![Capability::System, Capability::Smart],
+                    instance_id: InstanceId::from_bytes(instance),
+                })
+            }
+        ),
     ]
 }
 

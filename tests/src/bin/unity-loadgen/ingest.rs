@@ -93,6 +93,7 @@ pub(crate) async fn simulated_agent(
         agent_version: "loadgen".into(),
         host: HostFacts::default(),
         capabilities: vec![],
+        instance_id: unity_shared::proto::InstanceId::from_bytes([1; 16]),
     });
     unity_agent::wire::write(&mut send, &hello, 1 << 24).await?;
     let welcome: Option<ControllerMessage> = unity_agent::wire::read(&mut recv, 1 << 24).await?;

@@ -1,4 +1,4 @@
-//! Parser for `/proc/mdstat` (`mdadm --detail` is in [`super::parse_detail`]).
+//! Parser for `/proc/mdstat` (`mdadm --detail` is in [`parse_detail`](mod@super::parse_detail)).
 //!
 //! mdstat: `mdX : active|inactive [(read-only)] [level] member[n](F)...` followed by lines for
 //! size/layout/status, sync progress and bitmap.

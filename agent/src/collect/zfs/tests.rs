@@ -84,7 +84,7 @@ fn snapshot(file_name: &str, input: &str) -> Result<String, String> {
 fn golden_every_fixture() {
     let fixtures = fixtures();
     assert!(
-        fixtures.len() >= 20,
+        fixtures.len() >= 22,
         "found only {} fixtures",
         fixtures.len()
     );

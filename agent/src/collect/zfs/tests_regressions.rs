@@ -1,15 +1,18 @@
-//! Regression tests for a review finding, on real and derived fixtures (see
+//! Regression tests for two review findings, on real and derived fixtures (see
 //! `testdata/SOURCES.md`):
 //!
 //! - `zpool list -v` section rows (`logs`, `cache`, `spares`, `special`, `dedup`, every column
 //!   `-`) were read as pools, and their devices attached to them.
+//! - `zpool status` with two `errors:` lines stored the second ("N data errors, use '-v' …") as
+//!   a damaged file name and lost the count; the JSON path read the file list from a key
+//!   `zpool status -j` never prints (`errors` instead of `errlist`).
 
 #![allow(clippy::indexing_slicing)]
 
-use unity_shared::model::storage::PoolCapacity;
+use unity_shared::model::storage::{PoolCapacity, ReasonKind, VerdictStatus};
 
-use super::parse_zpool_list;
 use super::tests::{read, testdata};
+use super::{parse_status, parse_status_json, parse_zpool_list, verdict, ZfsThresholds};
 
 /// The pool's `zpool list -v` rows grouped by section: `("", data vdevs)` first, then one entry
 /// per section row, each with `(name, depth)` of the rows under it.
@@ -102,4 +105,98 @@ fn scripted_section_row_is_not_a_pool() {
     assert_eq!(pools[0].name, "zion");
     // A section row with no pool before it starts nothing.
     assert!(parse_zpool_list("cache  -  -  -  -  -  -  -\n").is_err());
+}
+
+#[test]
+fn two_errors_lines_keep_the_count() {
+    let (status, warnings) = parse_status(&read(
+        &testdata().join("status-two-errors-lines-permission-denied-14-data-errors.txt"),
+    ))
+    .unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let pool = &status.pools[0];
+    let errors = pool.errors.as_ref().unwrap();
+    assert_eq!(errors.data_errors, Some(14), "{errors:?}");
+    assert!(
+        errors.files.is_empty(),
+        "not file names: {:?}",
+        errors.files
+    );
+    assert!(!errors.no_known_errors);
+    let verdict = verdict(pool, &ZfsThresholds::default(), None);
+    assert_eq!(verdict.status, VerdictStatus::Failing);
+    let data_errors = verdict
+        .reasons
+        .iter()
+        .find(|r| r.kind == ReasonKind::DataErrors)
+        .unwrap();
+    assert!(data_errors.message.contains("14"), "{data_errors:?}");
+}
+
+#[test]
+fn files_only_from_a_permanent_errors_list() {
+    let head = "  pool: tank\n state: ONLINE\nconfig:\n\n\tNAME        STATE     READ WRITE CKSUM\n\
+                \ttank        ONLINE       0     0     0\n\t  sda       ONLINE       0     0     2\n\n";
+    let errors_of = |tail: &str| {
+        let (status, _) = parse_status(&format!("{head}{tail}")).unwrap();
+        status.pools[0].errors.clone().unwrap()
+    };
+    let listed = errors_of(
+        "errors: Permanent errors have been detected in the following files:\n\n\
+         \x20       /tank/data/aaa\n        tank/vm-100-disk-0:<0x1>\n",
+    );
+    assert_eq!(listed.files, ["/tank/data/aaa", "tank/vm-100-disk-0:<0x1>"]);
+    assert_eq!(listed.data_errors, None);
+    // A list, then a count on a second `errors:` line: both kept, the count not a file.
+    let both = errors_of(
+        "errors: Permanent errors have been detected in the following files:\n\n\
+         \x20       /tank/data/aaa\n\nerrors: 2 data errors, use '-v' for a list\n",
+    );
+    assert_eq!(both.files, ["/tank/data/aaa"]);
+    assert_eq!(both.data_errors, Some(2));
+    // One data error is "1 data errors" in OpenZFS; "1 data error" is read too.
+    assert_eq!(
+        errors_of("errors: 1 data error, use '-v' for a list\n").data_errors,
+        Some(1)
+    );
+    let clean = errors_of("errors: No known data errors\n");
+    assert!(clean.no_known_errors && clean.files.is_empty() && clean.data_errors.is_none());
+}
+
+#[test]
+fn json_errlist_is_the_file_list_and_its_failure_is_not_a_file() {
+    let (status, warnings) = parse_status_json(&read(
+        &testdata().join("status-json-errlist-files-derived.json"),
+    ))
+    .unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let errors = status.pools[0].errors.as_ref().unwrap();
+    assert_eq!(
+        errors.files,
+        [
+            "/tank/data/aaa",
+            "tank/vm-100-disk-0:<0x1>",
+            "<metadata>:<0x24>"
+        ]
+    );
+    assert_eq!(errors.data_errors, Some(3));
+
+    let (status, warnings) = parse_status_json(&read(
+        &testdata().join("status-json-errlist-unavailable-derived.json"),
+    ))
+    .unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let pool = &status.pools[0];
+    let errors = pool.errors.as_ref().unwrap();
+    assert!(
+        errors.files.is_empty(),
+        "not a file name: {:?}",
+        errors.files
+    );
+    assert_eq!(errors.data_errors, Some(14));
+    assert!(errors.text.contains("Permission denied"), "{errors:?}");
+    assert_eq!(
+        verdict(pool, &ZfsThresholds::default(), None).status,
+        VerdictStatus::Failing
+    );
 }

@@ -1,12 +1,14 @@
-//! Parsers for `/proc/mdstat` and `mdadm --detail`.
+//! Parser for `/proc/mdstat` (`mdadm --detail` is in [`parse_detail`](mod@super::parse_detail)).
 //!
-//! mdstat: `mdX : active|inactive [(read-only)] [level] member[n](F)...` followed by indented
-//! lines for size/layout/status, sync progress and bitmap. mdadm: right-aligned `Key : Value`
-//! lines, then the device table.
+//! mdstat: `mdX : active|inactive [(read-only)] [level] member[n](F)...` followed by lines for
+//! size/layout/status, sync progress and bitmap.
+//!
+//! Whitespace carries no meaning: every line is read as its words joined by single spaces, so
+//! indentation (or its absence), tabs, trailing blanks and CRLF line ends change nothing. A
+//! line is known by what it says, never by how far it is indented.
 
 use unity_shared::model::storage::{
-    MdArray, MdBitmap, MdDetail, MdDetailDevice, MdLevel, MdMember, MdSync, MdSyncAction, Mdstat,
-    ParseError, ParseWarning,
+    MdArray, MdBitmap, MdLevel, MdMember, MdSync, MdSyncAction, Mdstat, ParseError, ParseWarning,
 };
 
 /// Parses `/proc/mdstat`.
@@ -20,11 +22,11 @@ pub fn parse_mdstat(input: &str) -> Result<(Mdstat, Vec<ParseWarning>), ParseErr
     let mut recognized = false;
     for (index, raw_line) in input.lines().enumerate() {
         let line = raw_line.trim_end_matches('\r');
-        let trimmed = line.trim();
-        if trimmed.is_empty() {
+        let text = normalized(line);
+        if text.is_empty() {
             continue;
         }
-        if let Some(rest) = trimmed.strip_prefix("Personalities :") {
+        if let Some(rest) = after_label(&text, "Personalities") {
             recognized = true;
             mdstat.personalities = rest
                 .split_whitespace()
@@ -33,7 +35,7 @@ pub fn parse_mdstat(input: &str) -> Result<(Mdstat, Vec<ParseWarning>), ParseErr
                 .collect();
             continue;
         }
-        if let Some(rest) = trimmed.strip_prefix("unused devices:") {
+        if let Some(rest) = after_label(&text, "unused devices") {
             recognized = true;
             mdstat.unused_devices = rest
                 .split_whitespace()
@@ -42,25 +44,16 @@ pub fn parse_mdstat(input: &str) -> Result<(Mdstat, Vec<ParseWarning>), ParseErr
                 .collect();
             continue;
         }
-        if !line.starts_with(char::is_whitespace) {
-            match array_header(trimmed) {
-                Some(array) => {
-                    recognized = true;
-                    mdstat.arrays.push(array);
-                }
-                None => warnings.push(ParseWarning::at_line(index, line, "unrecognized line")),
-            }
+        if let Some(array) = array_header(&text) {
+            recognized = true;
+            mdstat.arrays.push(array);
             continue;
         }
         let Some(array) = mdstat.arrays.last_mut() else {
-            warnings.push(ParseWarning::at_line(
-                index,
-                line,
-                "indented line before any array",
-            ));
+            warnings.push(ParseWarning::at_line(index, line, "unrecognized line"));
             continue;
         };
-        if !array_detail_line(array, trimmed) {
+        if !array_detail_line(array, &text) {
             warnings.push(ParseWarning::at_line(
                 index,
                 line,
@@ -72,6 +65,18 @@ pub fn parse_mdstat(input: &str) -> Result<(Mdstat, Vec<ParseWarning>), ParseErr
         return Err(ParseError::unrecognized(EXPECTED, input));
     }
     Ok((mdstat, warnings))
+}
+
+/// The words of `line` joined by single spaces: what the line says, whatever its whitespace.
+pub(crate) fn normalized(line: &str) -> String {
+    line.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The rest of `text` after `label` and a colon (`Personalities : [raid1]`,
+/// `unused devices: <none>`), with or without a space before the colon.
+fn after_label<'a>(text: &'a str, label: &str) -> Option<&'a str> {
+    let rest = text.strip_prefix(label)?.trim_start().strip_prefix(':')?;
+    Some(rest.trim_start())
 }
 
 pub(crate) fn md_level(word: &str) -> Option<MdLevel> {
@@ -90,9 +95,9 @@ pub(crate) fn md_level(word: &str) -> Option<MdLevel> {
     })
 }
 
-/// `md1 : active raid1 sde1[6](F) sdg1[1]`.
+/// `md1 : active raid1 sde1[6](F) sdg1[1]` (whitespace already normalized).
 fn array_header(line: &str) -> Option<MdArray> {
-    let (name, rest) = line.split_once(" : ")?;
+    let (name, rest) = line.split_once(':')?;
     let name = name.trim();
     if !name.starts_with("md") || name.contains(char::is_whitespace) {
         return None;
@@ -152,7 +157,7 @@ fn member(word: &str) -> Option<MdMember> {
     })
 }
 
-/// One indented line under an array; false when not understood.
+/// One line under an array header (whitespace already normalized); false when not understood.
 fn array_detail_line(array: &mut MdArray, line: &str) -> bool {
     if let Some(rest) = line.strip_prefix("bitmap:") {
         array.bitmap = Some(bitmap(rest.trim()));
@@ -296,153 +301,6 @@ fn sync_line(line: &str) -> Option<MdSync> {
         }
     }
     Some(sync)
-}
-
-/// Parses `mdadm --detail /dev/mdX`.
-pub fn parse_detail(input: &str) -> Result<(MdDetail, Vec<ParseWarning>), ParseError> {
-    const EXPECTED: &str = "`mdadm --detail` output";
-    if input.trim().is_empty() {
-        return Err(ParseError::Empty { expected: EXPECTED });
-    }
-    let mut detail = MdDetail::default();
-    let mut warnings = Vec::new();
-    let mut recognized = false;
-    let mut in_table = false;
-    let mut last_key: Option<String> = None;
-    for (index, raw_line) in input.lines().enumerate() {
-        let line = raw_line.trim_end_matches('\r');
-        let trimmed = line.trim();
-        if trimmed.is_empty() {
-            continue;
-        }
-        if !line.starts_with(char::is_whitespace)
-            && trimmed.ends_with(':')
-            && detail.device.is_none()
-        {
-            detail.device = Some(trimmed.trim_end_matches(':').to_owned());
-            continue;
-        }
-        if trimmed.starts_with("Number") && trimmed.contains("Major") {
-            in_table = true;
-            recognized = true;
-            continue;
-        }
-        if in_table {
-            match device_row(trimmed) {
-                Some(device) => detail.devices.push(device),
-                None => warnings.push(ParseWarning::at_line(
-                    index,
-                    line,
-                    "unrecognized device row",
-                )),
-            }
-            continue;
-        }
-        let Some((key, value)) = trimmed.split_once(" : ") else {
-            // A continuation of the previous value, e.g. the Container GUID's date.
-            if last_key.is_some() {
-                continue;
-            }
-            warnings.push(ParseWarning::at_line(index, line, "expected `Key : Value`"));
-            continue;
-        };
-        let key = key.trim();
-        let value = value.trim();
-        last_key = Some(key.to_owned());
-        recognized = true;
-        let text = || Some(value.to_owned()).filter(|v| !v.is_empty());
-        let count = || {
-            value
-                .split_whitespace()
-                .next()
-                .and_then(|n| n.parse::<u32>().ok())
-        };
-        let leading_u64 = || {
-            value
-                .split_whitespace()
-                .next()
-                .and_then(|n| n.parse::<u64>().ok())
-        };
-        let percent = || {
-            value
-                .split('%')
-                .next()
-                .and_then(|n| n.trim().parse::<u64>().ok())
-        };
-        match key {
-            "Version" => detail.version = text(),
-            "Creation Time" => detail.creation_time = text(),
-            "Raid Level" => {
-                detail.raid_level =
-                    Some(md_level(value).unwrap_or_else(|| MdLevel::Other(value.to_owned())));
-            }
-            "Array Size" => detail.array_size_kib = leading_u64(),
-            "Used Dev Size" => detail.used_dev_size_kib = leading_u64(),
-            "Raid Devices" => detail.raid_devices = count(),
-            "Total Devices" => detail.total_devices = count(),
-            "Active Devices" => detail.active_devices = count(),
-            "Working Devices" => detail.working_devices = count(),
-            "Failed Devices" => detail.failed_devices = count(),
-            "Spare Devices" => detail.spare_devices = count(),
-            "Intent Bitmap" => detail.intent_bitmap = text(),
-            "Update Time" => detail.update_time = text(),
-            "State" => {
-                detail.state = text();
-                detail.state_flags = value
-                    .split(',')
-                    .map(|f| f.trim().to_owned())
-                    .filter(|f| !f.is_empty())
-                    .collect();
-            }
-            "Layout" => detail.layout = text(),
-            "Chunk Size" => detail.chunk_size = text(),
-            "Consistency Policy" => detail.consistency_policy = text(),
-            "Rebuild Status" => detail.rebuild_percent = percent(),
-            "Resync Status" => detail.resync_percent = percent(),
-            "Reshape Status" => detail.reshape_percent = percent(),
-            "Check Status" => detail.check_percent = percent(),
-            "Name" => detail.name = text(),
-            "UUID" => detail.uuid = text(),
-            "Events" => detail.events = text(),
-            "Container" => detail.container = text(),
-            "Member Arrays" => {
-                detail.member_arrays = value.split_whitespace().map(str::to_owned).collect();
-            }
-            _ => {}
-        }
-    }
-    if !recognized {
-        return Err(ParseError::unrecognized(EXPECTED, input));
-    }
-    Ok((detail, warnings))
-}
-
-/// `0     254        1        0      active sync   /dev/vda1`, `-  0  0  1  removed`,
-/// `-     254        0        -        /dev/vda` (container member).
-fn device_row(line: &str) -> Option<MdDetailDevice> {
-    let words: Vec<&str> = line.split_whitespace().collect();
-    let [number, major, minor, raid_device, rest @ ..] = words.as_slice() else {
-        return None;
-    };
-    let optional = |word: &str| -> Result<Option<u32>, ()> {
-        if word == "-" {
-            Ok(None)
-        } else {
-            word.parse().map(Some).map_err(|_| ())
-        }
-    };
-    let (path, state) = match rest.split_last() {
-        Some((last, state)) if last.starts_with('/') => (Some((*last).to_owned()), state),
-        _ => (None, rest),
-    };
-    Some(MdDetailDevice {
-        number: optional(number).ok()?,
-        major: optional(major).ok()?,
-        minor: optional(minor).ok()?,
-        raid_device: optional(raid_device).ok()?,
-        state: state.iter().map(|s| (*s).to_owned()).collect(),
-        path,
-    })
 }
 
 #[cfg(test)]

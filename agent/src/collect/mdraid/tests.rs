@@ -74,7 +74,7 @@ fn snapshot(file_name: &str, input: &str) -> Result<String, String> {
 fn golden_every_fixture() {
     let fixtures = fixtures();
     assert!(
-        fixtures.len() >= 24,
+        fixtures.len() >= 29,
         "found only {} fixtures",
         fixtures.len()
     );
@@ -122,6 +122,26 @@ fn expected_array_verdicts() {
     check_mdstat("proc-mdstat-raid5-recovery-degraded.txt", &[Failing]);
     check_mdstat("proc-mdstat-raid5-missing-member-no-F.txt", &[Failing]);
     check_mdstat("proc-mdstat-raid5-inactive.txt", &[Failing]);
+    check_mdstat(
+        "proc-mdstat-raid6-raid1-unindented-status.txt",
+        &[Passed; 4],
+    );
+    check_mdstat(
+        "proc-mdstat-raid5-degraded-3of4-5space-indent.txt",
+        &[Failing],
+    );
+    check_mdstat(
+        "proc-mdstat-raid5-degraded-unindented-derived.txt",
+        &[Failing],
+    );
+    check_mdstat("proc-mdstat-raid4-degraded-reshape-loop.txt", &[Failing]);
+    check_mdstat(
+        "proc-mdstat-procfs-18-arrays-degraded-reshape-imsm.txt",
+        &[
+            Passed, Passed, Passed, Failing, Failing, Passed, Passed, Warning, Warning, Passed,
+            Warning, Passed, Passed, Passed, Passed, Passed, Passed, Failing,
+        ],
+    );
     check_detail("mdadm-detail-raid5-ok.txt", Passed);
     check_detail("mdadm-detail-raid1-with-spare.txt", Passed);
     check_detail("mdadm-detail-raid1-resyncing.txt", Passed);

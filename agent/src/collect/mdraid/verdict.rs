@@ -3,7 +3,9 @@
 //!
 //! A degraded array is failing when it has no redundancy left (one more member failure loses
 //! data: raid1 down to one member, raid4/5/10 missing one, raid6 missing two) and a warning
-//! while some redundancy remains.
+//! while some redundancy remains. An array of a level with redundancy whose member counts could
+//! not be read at all (neither `[n/m]` nor the `[UU_]` map, nor mdadm's counts) is a warning:
+//! unknown is never reported as healthy.
 
 use unity_shared::model::storage::{
     ArrayVerdict, MdArray, MdDetail, MdLevel, MdSyncAction, Reason, ReasonKind, Verdict,
@@ -24,6 +26,50 @@ fn redundancy(level: &MdLevel, n_raid_disks: u32, layout: Option<&str>) -> u32 {
             .map_or(1, |copies| copies.saturating_sub(1)),
         _ => 0,
     }
+}
+
+/// Whether an array of this level can run degraded, so that its member counts matter. Unknown
+/// levels (`None` on an active array, an unrecognized personality) are assumed to.
+fn has_redundancy(level: Option<&MdLevel>) -> bool {
+    match level {
+        Some(MdLevel::Raid0 | MdLevel::Linear | MdLevel::Container) => false,
+        Some(MdLevel::Other(word)) => word != "faulty",
+        _ => true,
+    }
+}
+
+/// `(devices the array should have, devices working)` from mdstat: `[n/m]`, else the `[UU_]`
+/// map (`U` up, `_` down).
+fn mdstat_counts(array: &MdArray) -> Option<(u32, u32)> {
+    if let (Some(n_raid), Some(n_working)) = (array.raid_disks, array.working_disks) {
+        return Some((n_raid, n_working));
+    }
+    let map = array
+        .member_status
+        .as_deref()?
+        .trim_matches(|c| c == '[' || c == ']');
+    if map.is_empty() || !map.chars().all(|c| c == 'U' || c == '_') {
+        return None;
+    }
+    let n_raid = u32::try_from(map.len()).ok()?;
+    let n_working = u32::try_from(map.chars().filter(|c| *c == 'U').count()).ok()?;
+    Some((n_raid, n_working))
+}
+
+/// `(Raid Devices, Active Devices)` from mdadm.
+fn detail_counts(detail: &MdDetail) -> Option<(u32, u32)> {
+    Some((detail.raid_devices?, detail.active_devices?))
+}
+
+fn unknown_counts_reason(name: &str, source: &str) -> Reason {
+    Reason::new(
+        Warning,
+        ReasonKind::Degraded,
+        format!(
+            "The member counts of array {name} could not be read from {source}; \
+             it may be degraded."
+        ),
+    )
 }
 
 fn degraded_reason(
@@ -85,7 +131,8 @@ pub fn array_verdict(array: &MdArray, detail: Option<&MdDetail>) -> ArrayVerdict
             ),
         ));
     }
-    if let (Some(n_raid), Some(n_working)) = (array.raid_disks, array.working_disks) {
+    let mdstat_counts = mdstat_counts(array);
+    if let Some((n_raid, n_working)) = mdstat_counts {
         reasons.extend(degraded_reason(
             &array.name,
             array.level.as_ref(),
@@ -93,6 +140,18 @@ pub fn array_verdict(array: &MdArray, detail: Option<&MdDetail>) -> ArrayVerdict
             n_working,
             array.layout.as_deref(),
         ));
+    }
+    let detail_counts = detail.and_then(detail_counts);
+    let level = detail
+        .and_then(|d| d.raid_level.as_ref())
+        .or(array.level.as_ref());
+    if array.active && mdstat_counts.is_none() && detail_counts.is_none() && has_redundancy(level) {
+        let source = if detail.is_some() {
+            "/proc/mdstat or mdadm --detail"
+        } else {
+            "/proc/mdstat"
+        };
+        reasons.push(unknown_counts_reason(&array.name, source));
     }
     let faulty: Vec<&str> = array
         .members
@@ -131,7 +190,7 @@ pub fn array_verdict(array: &MdArray, detail: Option<&MdDetail>) -> ArrayVerdict
         ));
     }
     if let Some(detail) = detail {
-        if let (Some(n_raid), Some(n_active)) = (detail.raid_devices, detail.active_devices) {
+        if let Some((n_raid, n_active)) = detail_counts {
             reasons.extend(degraded_reason(
                 &array.name,
                 detail.raid_level.as_ref().or(array.level.as_ref()),
@@ -158,14 +217,18 @@ pub fn detail_verdict(detail: &MdDetail) -> ArrayVerdict {
         ));
         return Verdict::from_reasons(reasons);
     }
-    if let (Some(n_raid), Some(n_active)) = (detail.raid_devices, detail.active_devices) {
-        reasons.extend(degraded_reason(
+    match detail_counts(detail) {
+        Some((n_raid, n_active)) => reasons.extend(degraded_reason(
             name,
             detail.raid_level.as_ref(),
             n_raid,
             n_active,
             detail.layout.as_deref(),
-        ));
+        )),
+        None if has_redundancy(detail.raid_level.as_ref()) => {
+            reasons.push(unknown_counts_reason(name, "mdadm --detail"));
+        }
+        None => {}
     }
     detail_reasons(detail, &mut reasons);
     dedup(&mut reasons);
@@ -189,6 +252,16 @@ fn detail_reasons(detail: &MdDetail, reasons: &mut Vec<Reason>) {
             format!(
                 "mdadm reports {name} as {}.",
                 detail.state.as_deref().unwrap_or("failed")
+            ),
+        ));
+    }
+    if detail_counts(detail).is_none() && flags.iter().any(|f| f == "degraded") {
+        reasons.push(Reason::new(
+            Warning,
+            ReasonKind::Degraded,
+            format!(
+                "mdadm reports {name} as {}.",
+                detail.state.as_deref().unwrap_or("degraded")
             ),
         ));
     }

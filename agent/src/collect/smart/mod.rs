@@ -16,6 +16,8 @@ pub mod verdict;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_twins;
 
 pub use exit_status::decode as decode_exit_status;
 pub use parse_json::parse as parse_json;

@@ -151,7 +151,7 @@ impl<'a> Walker<'a> {
         let power_cycles = self
             .u64("power_cycle_count")
             .or_else(|| nvme.as_ref().and_then(|n| n.power_cycles));
-        let temperature = self.temperature();
+        let temperature = self.temperature(device.protocol == Some(Protocol::Scsi));
         SmartReport {
             smart_available: self.bool("smart_support/available"),
             smart_enabled: self.bool("smart_support/enabled"),
@@ -246,9 +246,16 @@ impl<'a> Walker<'a> {
         }
     }
 
-    fn temperature(&mut self) -> Temperature {
+    /// Temperatures. A SCSI device that reports none prints 0 °C (`Current Drive Temperature:
+    /// 0 C`), which the text parser reads as unknown; so does this one. smartctl 7.3 and later
+    /// print the trip temperature as `scsi_temperature/drive_trip` when the health check read
+    /// it, and as `temperature/drive_trip` when the temperature log page did.
+    fn temperature(&mut self, is_scsi: bool) -> Temperature {
+        let current_celsius = self
+            .i64("temperature/current")
+            .filter(|t| !(is_scsi && *t == 0));
         Temperature {
-            current_celsius: self.i64("temperature/current"),
+            current_celsius,
             lifetime_min_celsius: self.i64("temperature/lifetime_min"),
             lifetime_max_celsius: self.i64("temperature/lifetime_max"),
             warning_limit_celsius: self
@@ -257,6 +264,7 @@ impl<'a> Walker<'a> {
             critical_limit_celsius: self
                 .i64("nvme_composite_temperature_threshold/critical")
                 .or_else(|| self.i64("temperature/drive_trip"))
+                .or_else(|| self.i64("scsi_temperature/drive_trip"))
                 .filter(|t| *t != 0),
         }
     }
@@ -311,6 +319,7 @@ impl<'a> Walker<'a> {
         })
     }
 
+    /// The SCSI health fields, or `None` when the device printed none of them.
     fn scsi(&mut self, is_scsi: bool) -> Option<ScsiHealth> {
         if !is_scsi {
             return None;
@@ -344,7 +353,7 @@ impl<'a> Walker<'a> {
                 ..counter
             });
         }
-        Some(ScsiHealth {
+        let health = ScsiHealth {
             grown_defects: self.u64("scsi_grown_defect_list"),
             error_counters,
             non_medium_errors: self.u64("scsi_nonmedium_error_count"),
@@ -353,7 +362,10 @@ impl<'a> Walker<'a> {
                 .u64("scsi_start_stop_cycle_counter/accumulated_start_stop_cycles"),
             load_unload_cycles: self
                 .u64("scsi_start_stop_cycle_counter/accumulated_load_unload_cycles"),
-        })
+        };
+        // Like the text parser: a health section only when some health field was printed, so
+        // a RAID volume or bridge without health data stays "no health data", not "passed".
+        (health != ScsiHealth::default()).then_some(health)
     }
 
     fn self_test_log(&mut self) -> Option<SelfTestLog> {

@@ -18,6 +18,8 @@ pub mod verdict;
 mod tests;
 #[cfg(test)]
 mod tests_json;
+#[cfg(test)]
+mod tests_regressions;
 
 pub use parse::parse_status;
 pub use parse_json::parse_status_json;

@@ -99,9 +99,9 @@ fn parse_pool(block: &[&str], offset: usize, warnings: &mut Vec<ParseWarning>) -
     for (n, line) in block.iter().enumerate() {
         let index = offset + n;
         if current_key == "config" {
-            if let Some(("errors", value)) = header_key(line) {
+            if let Some(("errors", _)) = header_key(line) {
                 current_key = "errors";
-                error_lines.push(value);
+                error_lines.push(line.trim());
             } else {
                 config_lines.push((index, line));
             }
@@ -120,7 +120,7 @@ fn parse_pool(block: &[&str], offset: usize, warnings: &mut Vec<ParseWarning>) -
                 "action" => pool.action = Some(value.to_owned()),
                 "see" => pool.see = Some(value.to_owned()),
                 "scan" | "scrub" => scan_lines.push(value),
-                "errors" => error_lines.push(value),
+                "errors" => error_lines.push(line.trim()),
                 _ => {}
             }
             continue;
@@ -156,26 +156,57 @@ fn parse_pool(block: &[&str], offset: usize, warnings: &mut Vec<ParseWarning>) -
     pool
 }
 
+/// The `errors:` lines and what follows them. There can be more than one `errors:` line: a
+/// non-root `zpool status` prints "List of errors unavailable: permission denied" (on stderr,
+/// interleaved) and then "N data errors, use '-v' for a list". Each `errors:` line is read for
+/// what it says; file names are only the lines listed under "Permanent errors have been
+/// detected in the following files:", up to the blank line that ends the list.
 fn parse_errors(lines: &[&str]) -> PoolErrors {
-    let text = lines.first().copied().unwrap_or("").to_owned();
-    let data_errors = text
-        .split_whitespace()
-        .next()
-        .and_then(|n| n.parse().ok())
-        .filter(|_| text.contains("data error"));
-    let files = lines
-        .iter()
-        .skip(1)
-        .map(|l| l.trim())
-        .filter(|l| !l.is_empty())
-        .map(str::to_owned)
-        .collect();
-    PoolErrors {
-        no_known_errors: text.starts_with("No known data errors"),
-        data_errors,
-        files,
-        text,
+    let mut errors = PoolErrors {
+        text: String::new(),
+        no_known_errors: false,
+        data_errors: None,
+        files: Vec::new(),
+    };
+    let mut texts: Vec<&str> = Vec::new();
+    let mut saw_no_known = false;
+    let mut in_file_list = false;
+    for line in lines {
+        let line = line.trim();
+        if let Some(("errors", value)) = header_key(line) {
+            texts.push(value);
+            in_file_list = value.starts_with("Permanent errors have been detected");
+            if value.starts_with("No known data errors") {
+                saw_no_known = true;
+            }
+            if let Some(count) = data_error_count(value) {
+                errors.data_errors = Some(errors.data_errors.unwrap_or(0).max(count));
+            }
+            continue;
+        }
+        if !in_file_list {
+            continue;
+        }
+        if line.is_empty() {
+            // The blank line after the header comes before the list; one after it ends it.
+            in_file_list = errors.files.is_empty();
+            continue;
+        }
+        errors.files.push(line.to_owned());
     }
+    errors.text = texts.join("; ");
+    errors.no_known_errors =
+        saw_no_known && errors.files.is_empty() && errors.data_errors.is_none() && texts.len() == 1;
+    errors
+}
+
+/// `14 data errors, use '-v' for a list` (also `1 data error`) to 14.
+fn data_error_count(text: &str) -> Option<u64> {
+    let mut words = text.split_whitespace();
+    let count = words.next()?.parse().ok()?;
+    let noun = words.next()?;
+    let kind = words.next()?;
+    (noun == "data" && kind.starts_with("error")).then_some(count)
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]

@@ -340,36 +340,45 @@ fn kind_of(name: &str, vdev_type: Option<&str>) -> VdevKind {
     }
 }
 
-/// `error_count` (and, with `-v`, the `errors` file list) as the text parser's `errors:` line.
+/// `error_count` and, with `-v`, `errlist` as the text parser's `errors:` lines. `errlist` is an
+/// array of file names, or a string when zpool could not read the error log (`strerror`, e.g.
+/// "Permission denied"): that string is the reason, never a file name.
 fn parse_errors(fields: &Object) -> Option<PoolErrors> {
-    let files: Vec<String> = match get(fields, "errors") {
-        Some(Json::Object(entries)) => entries.iter().map(|(file, _)| file.clone()).collect(),
-        Some(Json::Array(items)) => items
-            .iter()
-            .filter_map(|item| match item {
-                Json::String(file) => Some(file.clone()),
-                _ => None,
-            })
-            .collect(),
-        _ => Vec::new(),
+    let (files, unavailable): (Vec<String>, Option<&str>) = match get(fields, "errlist") {
+        Some(Json::Array(items)) => (
+            items
+                .iter()
+                .filter_map(|item| match item {
+                    Json::String(file) => Some(file.clone()),
+                    _ => None,
+                })
+                .collect(),
+            None,
+        ),
+        Some(Json::String(reason)) => (Vec::new(), Some(reason.as_str())),
+        _ => (Vec::new(), None),
     };
     let count = number(fields, "error_count");
-    if count.is_none() && files.is_empty() {
+    if count.is_none() && files.is_empty() && unavailable.is_none() {
         return None;
     }
-    let text = match count {
+    let mut texts = Vec::new();
+    if let Some(reason) = unavailable {
+        texts.push(format!("List of errors unavailable: {reason}"));
+    }
+    match count {
         _ if !files.is_empty() => {
-            "Permanent errors have been detected in the following files:".to_owned()
+            texts.push("Permanent errors have been detected in the following files:".to_owned());
         }
-        Some(0) => "No known data errors".to_owned(),
-        Some(n) => format!("{n} data errors, use '-v' for a list"),
-        None => String::new(),
-    };
+        Some(0) => texts.push("No known data errors".to_owned()),
+        Some(n) => texts.push(format!("{n} data errors, use '-v' for a list")),
+        None => {}
+    }
     Some(PoolErrors {
-        no_known_errors: count == Some(0) && files.is_empty(),
+        no_known_errors: count == Some(0) && files.is_empty() && unavailable.is_none(),
         data_errors: count.filter(|n| *n > 0),
         files,
-        text,
+        text: texts.join("; "),
     })
 }
 

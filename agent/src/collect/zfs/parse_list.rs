@@ -4,6 +4,10 @@
 //! `-o`; these parsers know the column sets the run side asks for ([`ZPOOL_LIST_COLUMNS`],
 //! [`ZFS_LIST_COLUMNS`]) and `zpool list`'s default set, and also accept the headed
 //! `zpool list -p -v` layout (columns named by the header, vdev rows indented).
+//!
+//! In `-v` output a row named `logs`, `cache`, `spares`, `special` or `dedup` whose other
+//! columns are all `-` is a section header of the pool above it, never a pool: it is kept in
+//! that pool's `vdevs` as a row of depth 0, and the rows after it belong to that section.
 
 use unity_shared::model::storage::{Dataset, ParseError, ParseWarning, PoolCapacity, VdevCapacity};
 
@@ -14,6 +18,9 @@ pub const ZPOOL_LIST_COLUMNS: &str =
     "name,health,size,alloc,free,fragmentation,capacity,dedupratio";
 /// The `-o` list the run side passes to `zfs list -Hp`.
 pub const ZFS_LIST_COLUMNS: &str = "name,avail,used,usedsnap,usedds";
+
+/// The section rows `zpool list -v` prints between a pool's vdevs (OpenZFS `print_line`).
+const SECTIONS: &[&str] = &["logs", "cache", "spares", "special", "dedup"];
 
 /// `zpool list` without `-o`: the header names of its default columns.
 const ZPOOL_DEFAULT_COLUMNS: &[&str] = &[
@@ -48,6 +55,25 @@ pub fn parse_zpool_list(input: &str) -> Result<(Vec<PoolCapacity>, Vec<ParseWarn
         } else {
             line.split_whitespace().collect()
         };
+        if is_section_row(line, &fields) {
+            let section = VdevCapacity {
+                name: fields.first().copied().unwrap_or("").to_owned(),
+                depth: 0,
+                size_bytes: None,
+                allocated_bytes: None,
+                free_bytes: None,
+                health: None,
+            };
+            match pools.last_mut() {
+                Some(pool) => pool.vdevs.push(section),
+                None => warnings.push(ParseWarning::at_line(
+                    index,
+                    line,
+                    "section row before any pool",
+                )),
+            }
+            continue;
+        }
         let columns: Vec<&str> = match &header {
             Some(names) => names.iter().map(String::as_str).collect(),
             None if fields.len() == ZPOOL_RUN_COLUMNS.len() => ZPOOL_RUN_COLUMNS.to_vec(),
@@ -120,6 +146,18 @@ pub fn parse_zpool_list(input: &str) -> Result<(Vec<PoolCapacity>, Vec<ParseWarn
         return Err(ParseError::unrecognized(EXPECTED, input));
     }
     Ok((pools, warnings))
+}
+
+/// `logs      -  -  -  …`: an unindented row named after a section with nothing but `-` after
+/// the name. A pool row prints its health, so a pool that happens to be called `logs` is not
+/// taken for one (unless `-o` leaves the health out and every other value is unknown).
+fn is_section_row(line: &str, fields: &[&str]) -> bool {
+    let Some((name, values)) = fields.split_first() else {
+        return false;
+    };
+    !line.starts_with(char::is_whitespace)
+        && SECTIONS.contains(name)
+        && values.iter().all(|value| *value == "-" || value.is_empty())
 }
 
 /// Parses `zfs list -Hp -o` [`ZFS_LIST_COLUMNS`]; `-` values become `None`.

@@ -84,7 +84,7 @@ fn snapshot(file_name: &str, input: &str) -> Result<String, String> {
 fn golden_every_fixture() {
     let fixtures = fixtures();
     assert!(
-        fixtures.len() >= 20,
+        fixtures.len() >= 23,
         "found only {} fixtures",
         fixtures.len()
     );
@@ -131,6 +131,10 @@ fn expected_pool_verdicts() {
     check_pools("status-degraded-mirror-cannot-open-solaris.txt", &[Failing]);
     check_pools("status-illumos-degraded-with-log-device.txt", &[Failing]);
     check_pools("status-unavail-permanent-errors-file-list.txt", &[Failing]);
+    check_pools(
+        "status-two-errors-lines-permission-denied-14-data-errors.txt",
+        &[Failing],
+    );
 }
 
 #[test]

@@ -174,7 +174,9 @@ pub struct PoolCapacity {
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct VdevCapacity {
     pub name: String,
-    /// 1 for top-level vdevs, 2 for their members.
+    /// 1 for top-level vdevs, 2 for their members. 0 for a section row (`logs`, `cache`,
+    /// `spares`, `special`, `dedup`; every number `None`): the rows after it, up to the next
+    /// section row, belong to that section of the same pool.
     pub depth: u32,
     pub size_bytes: Option<u64>,
     pub allocated_bytes: Option<u64>,

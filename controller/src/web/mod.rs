@@ -16,6 +16,8 @@ mod badge;
 mod containers;
 mod format;
 mod host;
+#[cfg(test)]
+mod injection_tests;
 mod labels;
 mod layout;
 mod login;

@@ -223,7 +223,17 @@ pub fn host_detail(ctx: &Context, agent_id: &AgentId) -> Result<HostDetail, ApiE
             value,
         })
         .collect();
-    let sections = SECTIONS
+    let sections = sections(&latest);
+    Ok(HostDetail {
+        host,
+        latest,
+        sections,
+    })
+}
+
+/// Which collector sections the latest values show (pure).
+pub fn sections(latest: &[LatestValue]) -> Vec<SectionView> {
+    SECTIONS
         .iter()
         .map(|(name, prefixes)| {
             let n_series = latest
@@ -240,12 +250,7 @@ pub fn host_detail(ctx: &Context, agent_id: &AgentId) -> Result<HostDetail, ApiE
                 n_series,
             }
         })
-        .collect();
-    Ok(HostDetail {
-        host,
-        latest,
-        sections,
-    })
+        .collect()
 }
 
 /// Runs a history query for a known host.

@@ -1,110 +1,126 @@
 //! The agents page: enrolled agents with certificate expiry and version, revoke buttons, and
 //! join-token creation that shows the command to run on the new host.
 
-use super::{badge, datetime, esc, layout, url_segment, CsrfForm, PageCaller};
+use super::badge;
+use super::format::{datetime, url_segment};
+use super::layout::{self, Frame, Nav};
+use super::{admin_csrf, CsrfForm, PageCaller};
 use crate::admin::{self, HostView, TokenSummary, TokenView};
+use crate::api::auth::Caller;
 use crate::api::read::join_token_list;
 use crate::api::write::{create_join_token, parse_ttl, revoke_agent};
 use crate::api::{blocking, ApiError, ApiForm, ApiPath, AppState};
 use axum::extract::State;
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::{html, Markup};
 use serde::Deserialize;
-use std::fmt::Write as _;
 
 const TTLS: &[&str] = &["15m", "1h", "24h", "7d"];
 
-async fn data(state: &AppState) -> Result<(Vec<HostView>, Vec<TokenSummary>), ApiError> {
+/// What the agents page shows.
+#[derive(Debug, Clone)]
+pub struct AgentsView {
+    pub hosts: Vec<HostView>,
+    pub tokens: Vec<TokenSummary>,
+    /// A token just created: its join command is shown once.
+    pub new_token: Option<TokenView>,
+}
+
+async fn view(state: &AppState, new_token: Option<TokenView>) -> Result<AgentsView, ApiError> {
     blocking(&state.ctx, |ctx| {
-        Ok((admin::hosts(ctx)?, join_token_list(ctx)?))
+        Ok(AgentsView {
+            hosts: admin::hosts(ctx)?,
+            tokens: join_token_list(ctx)?,
+            new_token,
+        })
     })
     .await
 }
 
-fn render(
-    caller: &PageCaller,
-    hosts: &[HostView],
-    tokens: &[TokenSummary],
-    new_token: Option<&TokenView>,
-) -> Html<String> {
-    let csrf = esc(caller.0.csrf_token());
-    let mut body = String::from("<h1>Agents</h1>");
-    if let Some(token) = new_token {
-        let _ = write!(
-            body,
-            "<section class=\"card notice\"><h2>Join token {}</h2><p>Single use, valid until {}. Run this on the new host as root:</p>\
-<pre id=\"join-command\">{}</pre></section>",
-            esc(&token.token_id),
-            datetime(token.expires_at * 1000),
-            esc(&token.join_command),
-        );
-    }
-    if caller.is_admin() {
-        body.push_str("<form method=\"post\" action=\"/agents/tokens\" class=\"card inline\" id=\"create-token\">");
-        let _ = write!(body, "<input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><label>Valid for <select name=\"ttl\">");
-        for ttl in TTLS {
-            let selected = if *ttl == "1h" { " selected" } else { "" };
-            let _ = write!(body, "<option{selected}>{ttl}</option>");
+fn enrolled(hosts: &[HostView], csrf: Option<&str>) -> Markup {
+    html! {
+        h2 { "Enrolled" }
+        @if hosts.is_empty() {
+            p.muted { "No agents enrolled yet." }
+        } @else {
+            div.table { table #agents {
+                thead { tr { th { "Host" } th { "Status" } th.wide { "Version" } th { "Certificate until" } th {} } }
+                tbody {
+                    @for host in hosts {
+                        tr {
+                            td {
+                                a href={ "/hosts/" (url_segment(&host.agent_id)) } { (host.hostname) }
+                                div.sub { (host.agent_id) }
+                            }
+                            td { (badge::host_status(&host.status)) }
+                            td.wide { (host.agent_version) }
+                            td { (datetime(host.certificate_not_after * 1000)) }
+                            td {
+                                @if let (Some(csrf), false) = (csrf, host.status == "revoked") {
+                                    form method="post" action={ "/agents/" (url_segment(&host.agent_id)) "/revoke" } class="revoke" {
+                                        input type="hidden" name="csrf" value=(csrf);
+                                        button type="submit" class="danger" { "Revoke" }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            } }
         }
-        body.push_str("</select></label><button type=\"submit\" id=\"create-token-button\">Create join token</button></form>");
     }
-    body.push_str("<h2>Enrolled</h2>");
-    if hosts.is_empty() {
-        body.push_str("<p class=\"muted\">No agents enrolled yet.</p>");
-    } else {
-        body.push_str(
-            "<div class=\"table\"><table id=\"agents\"><thead><tr><th>Host</th><th>Status</th><th class=\"wide\">Version</th>\
-<th>Certificate until</th><th></th></tr></thead><tbody>",
-        );
-        for host in hosts {
-            let action = if caller.is_admin() && host.status != "revoked" {
-                format!(
-                    "<form method=\"post\" action=\"/agents/{}/revoke\" class=\"revoke\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
-<button type=\"submit\" class=\"danger\">Revoke</button></form>",
-                    url_segment(&host.agent_id)
-                )
-            } else {
-                String::new()
-            };
-            let _ = write!(
-                body,
-                "<tr><td><a href=\"/hosts/{}\">{}</a><div class=\"sub\">{}</div></td><td>{}</td><td class=\"wide\">{}</td><td>{}</td><td>{action}</td></tr>",
-                url_segment(&host.agent_id),
-                esc(&host.hostname),
-                esc(&host.agent_id),
-                badge(&host.status),
-                esc(&host.agent_version),
-                datetime(host.certificate_not_after * 1000),
-            );
+}
+
+/// The agents page (pure).
+pub fn render(view: &AgentsView, caller: &Caller) -> Markup {
+    let csrf = admin_csrf(caller);
+    let content = html! {
+        h1 { "Agents" }
+        @if let Some(token) = &view.new_token {
+            section.card.notice {
+                h2 { "Join token " (token.token_id) }
+                p { "Single use, valid until " (datetime(token.expires_at * 1000)) ". Run this on the new host as root:" }
+                pre #join-command { (token.join_command) }
+            }
         }
-        body.push_str("</tbody></table></div>");
-    }
-    body.push_str("<h2>Join tokens</h2>");
-    if tokens.is_empty() {
-        body.push_str("<p class=\"muted\">None yet.</p>");
-    } else {
-        body.push_str("<div class=\"table\"><table id=\"tokens\"><thead><tr><th>Token</th><th>Created</th><th>Expires</th><th>Used by</th></tr></thead><tbody>");
-        for token in tokens {
-            let _ = write!(
-                body,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                esc(&token.token_id),
-                datetime(token.created_at * 1000),
-                datetime(token.expires_at * 1000),
-                esc(token.used_by.as_deref().unwrap_or("-")),
-            );
+        @if let Some(csrf) = csrf {
+            form method="post" action="/agents/tokens" class="card inline" id="create-token" {
+                input type="hidden" name="csrf" value=(csrf);
+                label {
+                    "Valid for "
+                    select name="ttl" {
+                        @for ttl in TTLS { option selected[*ttl == "1h"] { (ttl) } }
+                    }
+                }
+                button type="submit" id="create-token-button" { "Create join token" }
+            }
         }
-        body.push_str("</tbody></table></div>");
-    }
-    layout("Agents", &caller.0, "agents", &body)
+        (enrolled(&view.hosts, csrf))
+        h2 { "Join tokens" }
+        @if view.tokens.is_empty() {
+            p.muted { "None yet." }
+        } @else {
+            div.table { table #tokens {
+                thead { tr { th { "Token" } th { "Created" } th { "Expires" } th { "Used by" } } }
+                tbody {
+                    @for token in &view.tokens {
+                        tr {
+                            td { (token.token_id) }
+                            td { (datetime(token.created_at * 1000)) }
+                            td { (datetime(token.expires_at * 1000)) }
+                            td { (token.used_by.as_deref().unwrap_or("-")) }
+                        }
+                    }
+                }
+            } }
+        }
+    };
+    layout::page(Frame::new("Agents", Nav::Agents), caller, content)
 }
 
 /// `GET /agents`.
-pub async fn page(
-    State(state): State<AppState>,
-    caller: PageCaller,
-) -> Result<Html<String>, ApiError> {
-    let (hosts, tokens) = data(&state).await?;
-    Ok(render(&caller, &hosts, &tokens, None))
+pub async fn page(State(state): State<AppState>, caller: PageCaller) -> Result<Markup, ApiError> {
+    Ok(render(&view(&state, None).await?, &caller.0))
 }
 
 #[derive(Debug, Deserialize)]
@@ -118,13 +134,12 @@ pub async fn create_token(
     State(state): State<AppState>,
     caller: PageCaller,
     ApiForm(form): ApiForm<TokenForm>,
-) -> Result<Html<String>, ApiError> {
+) -> Result<Markup, ApiError> {
     caller.require_change(&form.csrf)?;
     let ttl = parse_ttl(&form.ttl)?;
     let actor = caller.0.user.clone();
     let token = blocking(&state.ctx, move |ctx| create_join_token(ctx, &actor, ttl)).await?;
-    let (hosts, tokens) = data(&state).await?;
-    Ok(render(&caller, &hosts, &tokens, Some(&token)))
+    Ok(render(&view(&state, Some(token)).await?, &caller.0))
 }
 
 /// `POST /agents/{agent_id}/revoke`.

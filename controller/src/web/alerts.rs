@@ -1,56 +1,55 @@
 //! The open-alerts table shown on the overview (every host) and on a host's page.
 
-use super::{ago, esc, url_segment};
+use super::badge::{badge, Tone};
+use super::format::{ago, url_segment};
 use crate::api::alerts::AlertView;
 use crate::storage::alerts::Severity;
-use std::fmt::Write as _;
+use maud::{html, Markup};
 
-fn severity_badge(severity: Severity) -> &'static str {
-    match severity {
-        Severity::Warning => "<span class=\"badge stale\">warning</span>",
-        Severity::Critical => "<span class=\"badge revoked\">critical</span>",
-    }
+fn severity_badge(severity: Severity) -> Markup {
+    let tone = match severity {
+        Severity::Warning => Tone::Attention,
+        Severity::Critical => Tone::Critical,
+    };
+    badge(tone, severity.as_str())
 }
 
 /// The alerts as a table (with a host column when `show_host`), or a line saying there are
 /// none.
-pub fn table(alerts: &[AlertView], now_ms: i64, show_host: bool) -> String {
-    if alerts.is_empty() {
-        return "<p class=\"muted\" id=\"no-alerts\">No open alerts.</p>".to_owned();
-    }
-    let mut html = String::with_capacity(256 + alerts.len() * 300);
-    html.push_str("<div class=\"table\"><table id=\"alerts\"><thead><tr><th>Severity</th>");
-    if show_host {
-        html.push_str("<th>Host</th>");
-    }
-    html.push_str("<th>Alert</th><th>Since</th></tr></thead><tbody>");
-    for alert in alerts {
-        let _ = write!(
-            html,
-            "<tr class=\"alert\" data-key=\"{}\" data-severity=\"{}\"><td>{}</td>",
-            esc(&alert.key),
-            alert.severity.as_str(),
-            severity_badge(alert.severity),
-        );
-        if show_host {
-            let _ = write!(
-                html,
-                "<td><a class=\"host-link\" href=\"/hosts/{}\">{}</a></td>",
-                url_segment(&alert.agent_id),
-                esc(&alert.hostname)
-            );
+pub fn table(alerts: &[AlertView], now_ms: i64, show_host: bool) -> Markup {
+    html! {
+        @if alerts.is_empty() {
+            p.muted #no-alerts { "No open alerts." }
+        } @else {
+            div.table { table #alerts {
+                thead { tr {
+                    th { "Severity" }
+                    @if show_host { th { "Host" } }
+                    th { "Alert" } th { "Since" }
+                } }
+                tbody {
+                    @for alert in alerts {
+                        tr.alert data-key=(alert.key) data-severity=(alert.severity.as_str()) {
+                            td { (severity_badge(alert.severity)) }
+                            @if show_host {
+                                td { a.host-link href={ "/hosts/" (url_segment(&alert.agent_id)) } { (alert.hostname) } }
+                            }
+                            td {
+                                (alert.summary)
+                                div.sub {
+                                    @for (n, detail) in alert.details.iter().enumerate() {
+                                        @if n > 0 { br; }
+                                        (detail)
+                                    }
+                                }
+                            }
+                            td { (ago(alert.opened_at_ms, now_ms)) }
+                        }
+                    }
+                }
+            } }
         }
-        let details: Vec<String> = alert.details.iter().map(|detail| esc(detail)).collect();
-        let _ = write!(
-            html,
-            "<td>{}<div class=\"sub\">{}</div></td><td>{}</td></tr>",
-            esc(&alert.summary),
-            details.join("<br>"),
-            ago(alert.opened_at_ms, now_ms),
-        );
     }
-    html.push_str("</tbody></table></div>");
-    html
 }
 
 #[cfg(test)]
@@ -71,12 +70,12 @@ mod tests {
             last_seen_ms: 1000,
             resolved_at_ms: None,
         };
-        let html = table(&[alert], 61_000, true);
+        let html = table(&[alert], 61_000, true).into_string();
         assert!(html.contains("href=\"/hosts/nas%201\""), "{html}");
         assert!(html.contains("data-severity=\"critical\""), "{html}");
         assert!(
             html.contains("60 s ago") && !html.contains("<script>") && !html.contains("<b>nas")
         );
-        assert!(table(&[], 0, true).contains("No open alerts"));
+        assert!(table(&[], 0, true).into_string().contains("No open alerts"));
     }
 }

@@ -1,49 +1,33 @@
 //! Host page panel for containers: each container with state and health, restarts, ports,
 //! resource use and what the newest update check found, then the recent runtime events.
-//! Pure: state in, HTML out.
+//! Pure: state in, markup out.
 
+use super::badge::{badge, Tone};
+use super::format::{ago, short_digest};
+use super::labels;
 use super::operations::button;
-use super::{ago, esc};
 use crate::health::container_status;
 use crate::storage::containers::{CheckOutcome, UpdateCheckRecord};
-use std::fmt::Write as _;
-use unity_shared::model::container::{
-    Container, ContainerEvent, ContainerEventKind, ContainerInventory, HealthStatus, RunState,
-};
-use unity_shared::model::storage::VerdictStatus;
+use maud::{html, Markup};
+use unity_shared::model::container::{Container, ContainerEvent, ContainerInventory, RunState};
 
 /// Events listed under the table.
 const EVENTS_SHOWN: usize = 20;
 
-fn state_badge(container: &Container) -> String {
-    let class = match container_status(container) {
-        VerdictStatus::Passed => "online",
-        VerdictStatus::Warning => "stale",
-        VerdictStatus::Failing => "offline",
-    };
-    let state = match container.state {
-        RunState::Created => "created",
-        RunState::Running => "running",
-        RunState::Paused => "paused",
-        RunState::Restarting => "restarting",
-        RunState::Removing => "removing",
-        RunState::Exited => "exited",
-        RunState::Dead => "dead",
-        RunState::Unknown => "unknown",
-    };
-    let health = match container.health {
-        Some(HealthStatus::Healthy) => " · healthy",
-        Some(HealthStatus::Unhealthy) => " · unhealthy",
-        Some(HealthStatus::Starting) => " · starting",
-        Some(HealthStatus::Unknown) | None => "",
-    };
-    let exit = match (container.state, container.exit_code) {
-        (RunState::Exited, Some(code)) => format!(" ({code})"),
-        _ => String::new(),
-    };
-    format!("<span class=\"badge {class}\">{state}{exit}{health}</span>")
+/// "running · healthy", "exited (137)".
+fn state_text(container: &Container) -> String {
+    let mut text = labels::run_state(container.state).to_owned();
+    if let (RunState::Exited, Some(code)) = (container.state, container.exit_code) {
+        text.push_str(&format!(" ({code})"));
+    }
+    if let Some(health) = container.health.and_then(labels::health_status) {
+        text.push_str(" · ");
+        text.push_str(health);
+    }
+    text
 }
 
+/// Published ports: `127.0.0.1:8080→80/tcp, …`.
 fn ports(container: &Container) -> String {
     let published: Vec<String> = container
         .ports
@@ -59,7 +43,7 @@ fn ports(container: &Container) -> String {
             ))
         })
         .collect();
-    esc(&published.join(", "))
+    published.join(", ")
 }
 
 fn mebibytes(bytes: Option<u64>) -> String {
@@ -69,117 +53,42 @@ fn mebibytes(bytes: Option<u64>) -> String {
     )
 }
 
-fn short_digest(digest: &str) -> &str {
-    let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
-    hex.get(..12).unwrap_or(hex)
-}
-
 /// What the newest update check says, for the table's last column.
-pub fn update_cell(check: Option<&UpdateCheckRecord>) -> String {
+pub fn update_cell(check: Option<&UpdateCheckRecord>) -> Markup {
     let Some(check) = check else {
-        return "<span class=\"muted\">not checked yet</span>".to_owned();
+        return html! { span.muted { "not checked yet" } };
     };
     match &check.outcome {
-        CheckOutcome::UpToDate => "<span class=\"muted\">up to date</span>".to_owned(),
-        CheckOutcome::Update(update) => {
-            let what = if update.kind == "digest" {
-                format!(
-                    "new image for {} ({})",
-                    esc(&update.candidate_tag),
-                    esc(short_digest(&update.candidate_digest))
-                )
-            } else {
-                format!(
-                    "{} → {} ({})",
-                    esc(update.current_tag.as_deref().unwrap_or("?")),
-                    esc(&update.candidate_tag),
-                    esc(&update.kind)
-                )
-            };
-            let held = update
-                .held_back
-                .as_deref()
-                .map(|reason| format!("<div class=\"sub\">held back: {}</div>", esc(reason)))
-                .unwrap_or_default();
-            format!(
-                "<span class=\"badge stale update\">update</span> {what}<div class=\"sub\">policy {}</div>{held}",
-                esc(&update.mode)
-            )
-        }
-        CheckOutcome::Skipped { reason } => {
-            format!("<span class=\"muted\">not checked: {}</span>", esc(reason))
-        }
-        CheckOutcome::Error { message } => {
-            format!(
-                "<span class=\"badge offline\">check failed</span> {}",
-                esc(message)
-            )
-        }
-    }
-}
-
-fn event_text(kind: &ContainerEventKind) -> String {
-    match kind {
-        ContainerEventKind::Start => "started".into(),
-        ContainerEventKind::Die { exit_code } => match exit_code {
-            Some(code) => format!("exited with code {code}"),
-            None => "exited".into(),
+        CheckOutcome::UpToDate => html! { span.muted { "up to date" } },
+        CheckOutcome::Update(update) => html! {
+            span.badge.stale.update { "update" } " "
+            @if update.kind == "digest" {
+                "new image for " (update.candidate_tag) " (" (short_digest(&update.candidate_digest)) ")"
+            } @else {
+                (update.current_tag.as_deref().unwrap_or("?")) " → " (update.candidate_tag) " (" (update.kind) ")"
+            }
+            div.sub { "policy " (update.mode) }
+            @if let Some(reason) = &update.held_back { div.sub { "held back: " (reason) } }
         },
-        ContainerEventKind::HealthStatus { status } => match status {
-            Some(HealthStatus::Healthy) => "became healthy".into(),
-            Some(HealthStatus::Unhealthy) => "became unhealthy".into(),
-            Some(HealthStatus::Starting) => "health check starting".into(),
-            Some(HealthStatus::Unknown) | None => "health check ran".into(),
+        CheckOutcome::Skipped { reason } => html! { span.muted { "not checked: " (reason) } },
+        CheckOutcome::Error { message } => html! {
+            (badge(Tone::Bad, "check failed")) " " (message)
         },
-        ContainerEventKind::Oom => "ran out of memory (OOM)".into(),
-        ContainerEventKind::Stop => "stopped".into(),
-        ContainerEventKind::Restart => "restarted".into(),
-        ContainerEventKind::Create => "created".into(),
-        ContainerEventKind::Destroy => "removed".into(),
-        ContainerEventKind::Pause => "paused".into(),
-        ContainerEventKind::Unpause => "unpaused".into(),
-        ContainerEventKind::Kill => "killed".into(),
-        ContainerEventKind::Other { action } => action.clone(),
     }
 }
 
 /// Buttons for one container, for admins (`csrf` is their token).
-fn actions(agent_id: &str, container: &Container, update: bool, csrf: Option<&str>) -> String {
+fn actions(agent_id: &str, container: &Container, update: bool, csrf: Option<&str>) -> Markup {
     let Some(csrf) = csrf else {
-        return String::new();
+        return html! {};
     };
-    let mut html = String::new();
-    if update {
-        html.push_str(&button(
-            agent_id,
-            &container.name,
-            "update",
-            "Update now",
-            csrf,
-        ));
+    let name = container.name.as_str();
+    html! {
+        @if update { (button(agent_id, name, "update", "Update now", csrf)) }
+        (button(agent_id, name, "rollback", "Roll back", csrf))
+        (button(agent_id, name, "restart", "Restart", csrf))
+        (button(agent_id, name, "backup", "Back up", csrf))
     }
-    html.push_str(&button(
-        agent_id,
-        &container.name,
-        "rollback",
-        "Roll back",
-        csrf,
-    ));
-    html.push_str(&button(
-        agent_id,
-        &container.name,
-        "restart",
-        "Restart",
-        csrf,
-    ));
-    html.push_str(&button(
-        agent_id,
-        &container.name,
-        "backup",
-        "Back up",
-        csrf,
-    ));
-    html
 }
 
 /// The containers table and the recent events; with `csrf` (admins), the operation buttons.
@@ -190,77 +99,52 @@ pub fn panel(
     events: &[ContainerEvent],
     csrf: Option<&str>,
     now_ms: i64,
-) -> String {
-    let mut html = String::new();
-    if let Some(engine) = &inventory.engine {
-        let _ = write!(
-            html,
-            "<p class=\"sub\">{:?} {} on {}</p>",
-            engine.kind,
-            esc(&engine.version),
-            esc(&engine.socket)
-        );
-    }
-    if let Some(error) = &inventory.error {
-        let _ = write!(html, "<p class=\"error\">{}</p>", esc(error));
-    }
-    html.push_str(
-        "<div class=\"table\"><table id=\"containers\"><thead><tr><th>Name</th><th>Image</th>\
-<th>State</th><th>Restarts</th><th>Ports</th><th>CPU</th><th>Memory</th><th>Update</th><th></th></tr></thead><tbody>",
-    );
-    for container in &inventory.containers {
-        let compose = container
-            .compose
-            .as_ref()
-            .map(|compose| {
-                format!(
-                    "<div class=\"sub\">compose {} / {}</div>",
-                    esc(&compose.project),
-                    esc(&compose.service)
-                )
-            })
-            .unwrap_or_default();
-        let usage = container.usage.as_ref();
-        let check = checks
-            .iter()
-            .find(|check| check.container == container.name);
-        let _ = write!(
-            html,
-            "<tr data-container=\"{}\"><td>{}{compose}</td><td>{}<div class=\"sub\">{}</div></td><td>{}</td>\
-<td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"actions\">{}</td></tr>",
-            esc(&container.name),
-            esc(&container.name),
-            esc(&container.image),
-            esc(short_digest(&container.image_id)),
-            state_badge(container),
-            container.restart_count,
-            ports(container),
-            usage
-                .and_then(|usage| usage.cpu_percent)
-                .map_or_else(|| "–".to_owned(), |cpu| format!("{cpu:.1}%")),
-            mebibytes(usage.and_then(|usage| usage.memory_bytes)),
-            update_cell(check),
-            actions(
-                agent_id,
-                container,
-                check.is_some_and(|check| matches!(check.outcome, CheckOutcome::Update(_))),
-                csrf,
-            ),
-        );
-    }
-    html.push_str("</tbody></table></div>");
-    if !events.is_empty() {
-        html.push_str("<h3>Recent events</h3><ul class=\"events\" id=\"container-events\">");
-        for event in events.iter().take(EVENTS_SHOWN) {
-            let _ = write!(
-                html,
-                "<li>{} · <b>{}</b> {}</li>",
-                ago(event.at_ms, now_ms),
-                esc(event.name.as_deref().unwrap_or(&event.container_id)),
-                esc(&event_text(&event.kind))
-            );
+) -> Markup {
+    html! {
+        @if let Some(engine) = &inventory.engine {
+            p.sub { (labels::engine_kind(engine.kind)) " " (engine.version) " on " (engine.socket) }
         }
-        html.push_str("</ul>");
+        @if let Some(error) = &inventory.error { p.error { (error) } }
+        div.table { table #containers {
+            thead { tr {
+                th { "Name" } th { "Image" } th { "State" } th { "Restarts" } th { "Ports" }
+                th { "CPU" } th { "Memory" } th { "Update" } th {}
+            } }
+            tbody {
+                @for container in &inventory.containers {
+                    @let usage = container.usage.as_ref();
+                    @let check = checks.iter().find(|check| check.container == container.name);
+                    @let has_update = check.is_some_and(|check| matches!(check.outcome, CheckOutcome::Update(_)));
+                    tr data-container=(container.name) {
+                        td {
+                            (container.name)
+                            @if let Some(compose) = &container.compose {
+                                div.sub { "compose " (compose.project) " / " (compose.service) }
+                            }
+                        }
+                        td { (container.image) div.sub { (short_digest(&container.image_id)) } }
+                        td { (badge(Tone::of_verdict(container_status(container)), &state_text(container))) }
+                        td { (container.restart_count) }
+                        td { (ports(container)) }
+                        td { (usage.and_then(|usage| usage.cpu_percent).map_or_else(|| "–".to_owned(), |cpu| format!("{cpu:.1}%"))) }
+                        td { (mebibytes(usage.and_then(|usage| usage.memory_bytes))) }
+                        td { (update_cell(check)) }
+                        td.actions { (actions(agent_id, container, has_update, csrf)) }
+                    }
+                }
+            }
+        } }
+        @if !events.is_empty() {
+            h3 { "Recent events" }
+            ul.events #container-events {
+                @for event in events.iter().take(EVENTS_SHOWN) {
+                    li {
+                        (ago(event.at_ms, now_ms)) " · "
+                        b { (event.name.as_deref().unwrap_or(&event.container_id)) } " "
+                        (labels::container_event(&event.kind))
+                    }
+                }
+            }
+        }
     }
-    html
 }

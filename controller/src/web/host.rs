@@ -2,16 +2,23 @@
 //! and the collector sections (disks, pools, arrays, databases, containers), each "not
 //! reported yet" until the host reports it.
 
-use super::{ago, badge, datetime, esc, human_value, layout, PageCaller};
-use crate::api::host_state::containers_view;
-use crate::api::read::{host_detail, parse_agent_id, LatestValue, SECTIONS};
+use super::badge;
+use super::format::{ago, datetime, human_value};
+use super::layout::{self, Frame, Nav};
+use super::PageCaller;
+use crate::api::alerts::{AlertView, Which};
+use crate::api::auth::Caller;
+use crate::api::host_state::{containers_view, ContainersView};
+use crate::api::read::{
+    host_detail, parse_agent_id, HostDetail, LatestValue, SectionView, SECTIONS,
+};
 use crate::api::{blocking, ApiError, ApiPath, ApiQuery, AppState};
 use crate::service::now_ms;
+use crate::storage::operations::OperationRecord;
 use crate::storage::registry::StateKind;
 use axum::extract::State;
-use axum::response::Html;
+use maud::{html, Markup};
 use serde::Deserialize;
-use std::fmt::Write as _;
 use unity_shared::model::database::DatabaseInstance;
 use unity_shared::proto::StorageState;
 
@@ -112,6 +119,20 @@ pub struct HostParams {
     pub range: Option<String>,
 }
 
+/// Everything the host page shows.
+#[derive(Debug)]
+pub struct HostPageView {
+    pub detail: HostDetail,
+    pub storage: Option<StorageState>,
+    pub databases: Option<Vec<DatabaseInstance>>,
+    pub containers: ContainersView,
+    /// The host's newest container operations.
+    pub operations: Vec<OperationRecord>,
+    pub open_alerts: Vec<AlertView>,
+    /// One of [`RANGES`].
+    pub range: &'static str,
+}
+
 fn labels_text(value: &LatestValue) -> String {
     let parts: Vec<String> = value
         .labels
@@ -121,114 +142,128 @@ fn labels_text(value: &LatestValue) -> String {
     parts.join(", ")
 }
 
-fn latest_table(values: &[&LatestValue], id: &str) -> String {
-    let mut html = format!("<div class=\"table\"><table id=\"{id}\"><thead><tr><th>Metric</th><th>Labels</th><th>Value</th></tr></thead><tbody>");
-    for value in values {
-        let _ = write!(
-            html,
-            "<tr><td>{}</td><td class=\"sub\">{}</td><td>{}</td></tr>",
-            esc(&value.metric),
-            esc(&labels_text(value)),
-            esc(&human_value(&value.metric, value.value))
-        );
+fn latest_table(values: &[&LatestValue], id: &str) -> Markup {
+    html! {
+        div.table { table id=(id) {
+            thead { tr { th { "Metric" } th { "Labels" } th { "Value" } } }
+            tbody {
+                @for value in values {
+                    tr {
+                        td { (value.metric) }
+                        td.sub { (labels_text(value)) }
+                        td { (human_value(&value.metric, value.value)) }
+                    }
+                }
+            }
+        } }
     }
-    html.push_str("</tbody></table></div>");
-    html
 }
 
-/// `GET /hosts/{agent_id}?range=24h`.
-pub async fn page(
-    State(state): State<AppState>,
-    caller: PageCaller,
-    ApiPath(agent_id): ApiPath<String>,
-    ApiQuery(params): ApiQuery<HostParams>,
-) -> Result<Html<String>, ApiError> {
-    let range = params.range.unwrap_or_else(|| "24h".to_owned());
-    if !RANGES.contains(&range.as_str()) {
-        return Err(ApiError::BadRequest(format!(
-            "bad range {range:?}: expected one of {}",
-            RANGES.join(", ")
-        )));
-    }
-    let agent_id = parse_agent_id(&agent_id)?;
-    let (detail, storage, databases, containers) = blocking(&state.ctx, move |ctx| {
-        let detail = host_detail(ctx, &agent_id)?;
-        let registry = &ctx.store.registry;
-        let storage: Option<(i64, StorageState)> =
-            registry.latest(&agent_id, StateKind::Storage)?;
-        let databases: Option<(i64, Vec<DatabaseInstance>)> =
-            registry.latest(&agent_id, StateKind::Databases)?;
-        let containers = containers_view(ctx, &agent_id)?;
-        let operations = ctx.store.operations.recent(Some(agent_id.as_str()), 20)?;
-        Ok((
-            detail,
-            storage.map(|(_, s)| s),
-            databases.map(|(_, d)| d),
-            (containers, operations),
-        ))
+/// Whether the host reports a series the chart draws.
+fn has_series(latest: &[LatestValue], metric: &str, labels: &str) -> bool {
+    latest.iter().any(|value| {
+        value.metric == metric
+            && labels
+                .split(',')
+                .filter_map(|pair| pair.split_once('='))
+                .all(|(name, wanted)| value.labels.get(name).is_some_and(|v| v == wanted))
     })
-    .await?;
-    let (containers, operations) = containers;
-    let host = &detail.host;
-    let now = now_ms();
-    let mut body = String::with_capacity(16 * 1024);
-    let _ = write!(
-        body,
-        "<h1>{} {}</h1><p class=\"sub\">{} · {} · agent {} · last seen {} · certificate until {}</p>",
-        esc(&host.hostname),
-        badge(&host.status),
-        esc(&host.agent_id),
-        esc(&host.os),
-        esc(&host.agent_version),
-        ago(host.last_seen_ms, now),
-        datetime(host.certificate_not_after * 1000),
-    );
-    let host_id = host.agent_id.clone();
-    let open_alerts = blocking(&state.ctx, move |ctx| {
-        crate::api::alerts::list(ctx, crate::api::alerts::Which::Open, Some(&host_id), 1)
-    })
-    .await?;
-    if !open_alerts.is_empty() {
-        body.push_str("<h2 id=\"open-alerts\">Open alerts</h2>");
-        body.push_str(&super::alerts::table(&open_alerts, now, false));
-    }
-    body.push_str("<nav class=\"ranges\" id=\"ranges\">");
-    for option in RANGES {
-        let class = if *option == range {
-            " class=\"active\""
-        } else {
-            ""
-        };
-        let _ = write!(body, "<a href=\"?range={option}\"{class}>{option}</a>");
-    }
-    body.push_str("</nav><section class=\"charts\">");
-    let mut n_charts = 0;
-    for (title, metric, labels, unit, rate) in CHARTS {
-        let has_series = detail.latest.iter().any(|value| {
-            value.metric == *metric
-                && labels
-                    .split(',')
-                    .filter_map(|pair| pair.split_once('='))
-                    .all(|(name, wanted)| value.labels.get(name).is_some_and(|v| v == wanted))
-        });
-        if !has_series {
-            continue;
-        }
-        n_charts += 1;
-        let _ = write!(
-            body,
-            "<figure class=\"chart-card\"><figcaption>{title}</figcaption><div class=\"chart\" data-agent=\"{}\" \
-data-title=\"{title}\" data-metric=\"{metric}\" data-labels=\"{labels}\" data-range=\"{range}\" data-unit=\"{unit}\" data-rate=\"{}\"></div></figure>",
-            esc(&host.agent_id),
-            if *rate { "1" } else { "" },
-        );
-    }
-    if n_charts == 0 {
-        body.push_str("<p class=\"muted\">No system metrics reported yet.</p>");
-    }
-    body.push_str("</section>");
+}
 
-    let system: Vec<&LatestValue> = detail
+fn charts(view: &HostPageView) -> Markup {
+    let latest = &view.detail.latest;
+    let agent_id = &view.detail.host.agent_id;
+    let shown: Vec<_> = CHARTS
+        .iter()
+        .filter(|(_, metric, labels, _, _)| has_series(latest, metric, labels))
+        .collect();
+    html! {
+        nav.ranges #ranges {
+            @for option in RANGES {
+                a href={ "?range=" (option) } class=[(*option == view.range).then_some("active")] { (option) }
+            }
+        }
+        section.charts {
+            @for (title, metric, labels, unit, rate) in &shown {
+                figure.chart-card {
+                    figcaption { (title) }
+                    div.chart data-agent=(agent_id) data-title=(title) data-metric=(metric)
+                        data-labels=(labels) data-range=(view.range) data-unit=(unit)
+                        data-rate=(if *rate { "1" } else { "" }) {}
+                }
+            }
+            @if shown.is_empty() {
+                p.muted { "No system metrics reported yet." }
+            }
+        }
+    }
+}
+
+/// The typed panel of one collector section, when the host reported that state.
+fn typed_panel(view: &HostPageView, section: &str, caller: &Caller, now: i64) -> Option<Markup> {
+    let storage = view.storage.as_ref();
+    match section {
+        "disks" => storage
+            .filter(|s| !s.smart.devices.is_empty() || !s.stack.drives.is_empty())
+            .map(super::state::disks),
+        "pools" => storage
+            .filter(|s| !s.zfs.pools.is_empty())
+            .map(super::state::pools),
+        "arrays" => storage
+            .filter(|s| !s.raid.arrays.is_empty())
+            .map(super::state::arrays),
+        "databases" => view
+            .databases
+            .as_deref()
+            .filter(|instances| !instances.is_empty())
+            .map(super::state::databases),
+        "containers" => view.containers.inventory.as_ref().map(|inventory| {
+            let csrf = super::admin_csrf(caller);
+            html! {
+                (super::containers::panel(
+                    &view.detail.host.agent_id,
+                    inventory,
+                    &view.containers.update_checks,
+                    &view.containers.recent_events,
+                    csrf,
+                    now,
+                ))
+                h3 { "Operations" }
+                (super::operations::history_table(&view.operations, now))
+            }
+        }),
+        _ => None,
+    }
+}
+
+fn section(view: &HostPageView, section: &SectionView, caller: &Caller, now: i64) -> Markup {
+    let typed = typed_panel(view, section.name, caller, now);
+    let prefixes = SECTIONS
+        .iter()
+        .find(|(name, _)| *name == section.name)
+        .map_or(&[][..], |(_, prefixes)| *prefixes);
+    let values: Vec<&LatestValue> = view
+        .detail
+        .latest
+        .iter()
+        .filter(|value| prefixes.iter().any(|p| value.metric.starts_with(p)))
+        .collect();
+    html! {
+        h2 id={ "section-" (section.name) } { (capitalize(section.name)) }
+        @if let Some(panel) = &typed { (panel) }
+        @if section.reported {
+            (latest_table(&values, section.name))
+        } @else if typed.is_none() {
+            p.muted.not-reported { "No " (section.name) " reported yet by this host." }
+        }
+    }
+}
+
+/// The host page (pure).
+pub fn render(view: &HostPageView, caller: &Caller, now: i64) -> Markup {
+    let host = &view.detail.host;
+    let system: Vec<&LatestValue> = view
+        .detail
         .latest
         .iter()
         .filter(|value| {
@@ -241,74 +276,64 @@ data-title=\"{title}\" data-metric=\"{metric}\" data-labels=\"{labels}\" data-ra
                 && value.labels.get("cpu").is_some_and(|cpu| cpu != "total"))
         })
         .collect();
-    body.push_str("<h2>Latest values</h2>");
-    if system.is_empty() {
-        body.push_str("<p class=\"muted\">Nothing reported yet.</p>");
-    } else {
-        body.push_str(&latest_table(&system, "latest"));
-    }
-    for section in &detail.sections {
-        let _ = write!(
-            body,
-            "<h2 id=\"section-{0}\">{1}</h2>",
-            section.name,
-            capitalize(section.name)
-        );
-        let typed = match (section.name, &storage, &databases) {
-            ("disks", Some(storage), _)
-                if !storage.smart.devices.is_empty() || !storage.stack.drives.is_empty() =>
-            {
-                Some(super::state::disks(storage))
-            }
-            ("pools", Some(storage), _) if !storage.zfs.pools.is_empty() => {
-                Some(super::state::pools(storage))
-            }
-            ("arrays", Some(storage), _) if !storage.raid.arrays.is_empty() => {
-                Some(super::state::arrays(storage))
-            }
-            ("databases", _, Some(instances)) if !instances.is_empty() => {
-                Some(super::state::databases(instances))
-            }
-            ("containers", _, _) => containers.inventory.as_ref().map(|inventory| {
-                let csrf = caller.is_admin().then(|| caller.0.csrf_token());
-                let mut html = super::containers::panel(
-                    &host.agent_id,
-                    inventory,
-                    &containers.update_checks,
-                    &containers.recent_events,
-                    csrf,
-                    now,
-                );
-                html.push_str("<h3>Operations</h3>");
-                html.push_str(&super::operations::history_table(&operations, now));
-                html
-            }),
-            _ => None,
-        };
-        let reported = section.reported || typed.is_some();
-        if let Some(panel) = typed {
-            body.push_str(&panel);
+    let content = html! {
+        h1 { (host.hostname) " " (badge::host_status(&host.status)) }
+        p.sub {
+            (host.agent_id) " · " (host.os) " · agent " (host.agent_version)
+            " · last seen " (ago(host.last_seen_ms, now))
+            " · certificate until " (datetime(host.certificate_not_after * 1000))
         }
-        if section.reported {
-            let prefixes = SECTIONS
-                .iter()
-                .find(|(name, _)| *name == section.name)
-                .map_or(&[][..], |(_, prefixes)| *prefixes);
-            let values: Vec<&LatestValue> = detail
-                .latest
-                .iter()
-                .filter(|value| prefixes.iter().any(|p| value.metric.starts_with(p)))
-                .collect();
-            body.push_str(&latest_table(&values, section.name));
-        } else if !reported {
-            let _ = write!(
-                body,
-                "<p class=\"muted not-reported\">No {} reported yet by this host.</p>",
-                section.name
-            );
+        @if !view.open_alerts.is_empty() {
+            h2 #open-alerts { "Open alerts" }
+            (super::alerts::table(&view.open_alerts, now, false))
         }
-    }
-    Ok(layout(&host.hostname, &caller.0, "overview", &body))
+        (charts(view))
+        h2 { "Latest values" }
+        @if system.is_empty() {
+            p.muted { "Nothing reported yet." }
+        } @else {
+            (latest_table(&system, "latest"))
+        }
+        @for section_view in &view.detail.sections {
+            (section(view, section_view, caller, now))
+        }
+    };
+    layout::page(Frame::new(&host.hostname, Nav::Overview), caller, content)
+}
+
+/// `GET /hosts/{agent_id}?range=24h`.
+pub async fn page(
+    State(state): State<AppState>,
+    caller: PageCaller,
+    ApiPath(agent_id): ApiPath<String>,
+    ApiQuery(params): ApiQuery<HostParams>,
+) -> Result<Markup, ApiError> {
+    let wanted = params.range.as_deref().unwrap_or("24h");
+    let Some(range) = RANGES.iter().copied().find(|range| *range == wanted) else {
+        return Err(ApiError::BadRequest(format!(
+            "bad range \"{wanted}\": expected one of {}",
+            RANGES.join(", ")
+        )));
+    };
+    let agent_id = parse_agent_id(&agent_id)?;
+    let view = blocking(&state.ctx, move |ctx| {
+        let registry = &ctx.store.registry;
+        let storage: Option<(i64, StorageState)> =
+            registry.latest(&agent_id, StateKind::Storage)?;
+        let databases: Option<(i64, Vec<DatabaseInstance>)> =
+            registry.latest(&agent_id, StateKind::Databases)?;
+        Ok(HostPageView {
+            detail: host_detail(ctx, &agent_id)?,
+            storage: storage.map(|(_, storage)| storage),
+            databases: databases.map(|(_, databases)| databases),
+            containers: containers_view(ctx, &agent_id)?,
+            operations: ctx.store.operations.recent(Some(agent_id.as_str()), 20)?,
+            open_alerts: crate::api::alerts::list(ctx, Which::Open, Some(agent_id.as_str()), 1)?,
+            range,
+        })
+    })
+    .await?;
+    Ok(render(&view, &caller.0, now_ms()))
 }
 
 fn capitalize(text: &str) -> String {

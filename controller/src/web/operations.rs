@@ -2,144 +2,133 @@
 //! restart, backup), the page of one operation with its live progress (it reloads itself while
 //! the operation runs), and the history table used on the host and updates pages.
 
-use super::{ago, datetime, esc, layout, url_segment, PageCaller};
+use super::badge::Tone;
+use super::format::{ago, datetime, url_segment};
+use super::layout::{self, Frame, Nav};
+use super::{labels, PageCaller};
+use crate::api::auth::Caller;
 use crate::api::operations::{submit, OperationBody};
 use crate::api::{blocking, ApiError, ApiForm, ApiPath, AppState};
 use crate::service::now_ms;
 use crate::storage::operations::{OperationRecord, OperationState};
 use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
+use maud::{html, Markup};
 use serde::Deserialize;
-use std::fmt::Write as _;
 use unity_shared::model::update::Outcome;
 
 /// A small form button posting `verb` for one container.
-pub fn button(agent_id: &str, container: &str, verb: &str, label: &str, csrf: &str) -> String {
-    format!(
-        "<form method=\"post\" action=\"/hosts/{}/containers/{}/{verb}\" class=\"inline op\">\
-<input type=\"hidden\" name=\"csrf\" value=\"{}\"><button type=\"submit\" data-op=\"{verb}\">{label}</button></form>",
+pub fn button(agent_id: &str, container: &str, verb: &str, label: &str, csrf: &str) -> Markup {
+    let action = format!(
+        "/hosts/{}/containers/{}/{}",
         url_segment(agent_id),
         url_segment(container),
-        esc(csrf),
-    )
+        url_segment(verb)
+    );
+    html! {
+        form method="post" action=(action) class="inline op" {
+            input type="hidden" name="csrf" value=(csrf);
+            button type="submit" data-op=(verb) { (label) }
+        }
+    }
 }
 
-fn state_badge(record: &OperationRecord) -> String {
-    let (class, text) = match (record.state, record.result.as_ref().map(|r| r.outcome)) {
-        (OperationState::Queued, _) => ("stale", "queued"),
-        (OperationState::Running, _) => ("stale", "running"),
-        (OperationState::Finished, Some(Outcome::Succeeded)) => ("online", "succeeded"),
-        (OperationState::Finished, Some(Outcome::RolledBack)) => ("offline", "rolled back"),
-        (OperationState::Finished, Some(Outcome::Refused)) => ("offline", "refused"),
-        (OperationState::Finished, Some(Outcome::Failed)) => ("offline", "failed"),
-        (OperationState::Finished, None) => ("offline", "not run"),
+fn state_badge(record: &OperationRecord) -> Markup {
+    let outcome = record.result.as_ref().map(|result| result.outcome);
+    let tone = match (record.state, outcome) {
+        (OperationState::Queued | OperationState::Running, _) => Tone::Attention,
+        (OperationState::Finished, Some(Outcome::Succeeded)) => Tone::Good,
+        (OperationState::Finished, _) => Tone::Bad,
     };
-    format!("<span class=\"badge {class}\" data-state=\"{text}\">{text}</span>")
+    let text = labels::operation_state(record.state, outcome);
+    html! { span.badge.(tone.class()) data-state=(text) { (text) } }
 }
 
-fn summary(record: &OperationRecord) -> String {
+/// The last word on an operation: its result, its error, or its newest progress line.
+fn summary(record: &OperationRecord) -> &str {
     match (&record.result, &record.error) {
-        (Some(result), _) => result.message.clone(),
-        (None, Some(error)) => error.clone(),
+        (Some(result), _) => &result.message,
+        (None, Some(error)) => error,
         (None, None) => record
             .progress
             .last()
-            .map(|line| line.message.clone())
-            .unwrap_or_default(),
+            .map_or("", |line| line.message.as_str()),
     }
 }
 
 /// The history table (pure).
-pub fn history_table(records: &[OperationRecord], now: i64) -> String {
-    if records.is_empty() {
-        return "<p class=\"muted\">No container operations yet.</p>".to_owned();
+pub fn history_table(records: &[OperationRecord], now: i64) -> Markup {
+    html! {
+        @if records.is_empty() {
+            p.muted { "No container operations yet." }
+        } @else {
+            div.table { table #operations {
+                thead { tr {
+                    th { "When" } th { "Container" } th { "Action" } th { "Outcome" }
+                    th { "From → to" } th { "By" } th { "Duration" }
+                } }
+                tbody {
+                    @for record in records {
+                        tr {
+                            td { a href={ "/operations/" (url_segment(&record.id)) } { (ago(record.requested_at_ms, now)) } }
+                            td { (record.container) }
+                            td { (record.action) }
+                            td { (state_badge(record)) div.sub { (summary(record)) } }
+                            td {
+                                (record.from_image.as_deref().unwrap_or("–"))
+                                div.sub { "→ " (record.to_image.as_deref().unwrap_or("–")) }
+                            }
+                            td { (record.requested_by) }
+                            td { (record.duration_ms().map_or_else(|| "–".to_owned(), |ms| format!("{:.1} s", ms as f64 / 1000.0))) }
+                        }
+                    }
+                }
+            } }
+        }
     }
-    let mut html = String::from(
-        "<div class=\"table\"><table id=\"operations\"><thead><tr><th>When</th><th>Container</th><th>Action</th>\
-<th>Outcome</th><th>From → to</th><th>By</th><th>Duration</th></tr></thead><tbody>",
-    );
-    for record in records {
-        let duration = record.duration_ms().map_or_else(
-            || "–".to_owned(),
-            |ms| format!("{:.1} s", ms as f64 / 1000.0),
-        );
-        let _ = write!(
-            html,
-            "<tr><td><a href=\"/operations/{}\">{}</a></td><td>{}</td><td>{}</td><td>{}<div class=\"sub\">{}</div></td>\
-<td>{}<div class=\"sub\">→ {}</div></td><td>{}</td><td>{duration}</td></tr>",
-            url_segment(&record.id),
-            ago(record.requested_at_ms, now),
-            esc(&record.container),
-            esc(&record.action),
-            state_badge(record),
-            esc(&summary(record)),
-            esc(record.from_image.as_deref().unwrap_or("–")),
-            esc(record.to_image.as_deref().unwrap_or("–")),
-            esc(&record.requested_by),
-        );
-    }
-    html.push_str("</tbody></table></div>");
-    html
 }
 
-/// One operation with its progress log (pure).
-pub fn detail(record: &OperationRecord, now: i64) -> String {
-    let mut html = String::new();
-    let _ = write!(
-        html,
-        "<h1>{} {} {}</h1><p class=\"sub\">on <a href=\"/hosts/{}#section-containers\">{}</a> · asked by {} {} · operation {}</p>",
-        esc(&record.action),
-        esc(&record.container),
-        state_badge(record),
-        url_segment(&record.agent_id),
-        esc(&record.agent_id),
-        esc(&record.requested_by),
-        ago(record.requested_at_ms, now),
-        esc(&record.id),
-    );
-    if let Some(image) = &record.to_image {
-        let _ = write!(
-            html,
-            "<p>From <code>{}</code> to <code>{}</code></p>",
-            esc(record.from_image.as_deref().unwrap_or("?")),
-            esc(image)
-        );
-    }
-    if record.state == OperationState::Queued {
-        let _ = write!(
-            html,
-            "<p class=\"muted\">Waiting for the agent; expires {}.</p>",
-            datetime(record.expires_at_ms)
-        );
-    }
+/// One operation with its progress log.
+fn detail(record: &OperationRecord, now: i64) -> Markup {
     let lines = match &record.result {
         Some(result) if !result.log.is_empty() => &result.log,
         _ => &record.progress,
     };
-    html.push_str("<ol class=\"log\" id=\"operation-log\">");
-    for line in lines {
-        let _ = write!(
-            html,
-            "<li><span class=\"sub\">{:?}</span> {}</li>",
-            line.stage,
-            esc(&line.message)
-        );
+    html! {
+        h1 { (record.action) " " (record.container) " " (state_badge(record)) }
+        p.sub {
+            "on " a href={ "/hosts/" (url_segment(&record.agent_id)) "#section-containers" } { (record.agent_id) }
+            " · asked by " (record.requested_by) " " (ago(record.requested_at_ms, now))
+            " · operation " (record.id)
+        }
+        @if let Some(image) = &record.to_image {
+            p { "From " code { (record.from_image.as_deref().unwrap_or("?")) } " to " code { (image) } }
+        }
+        @if record.state == OperationState::Queued {
+            p.muted { "Waiting for the agent; expires " (datetime(record.expires_at_ms)) "." }
+        }
+        ol.log #operation-log {
+            @for line in lines { li { span.sub { (labels::stage(line.stage)) } " " (line.message) } }
+        }
+        p #operation-summary { (summary(record)) }
     }
-    html.push_str("</ol>");
-    let _ = write!(
-        html,
-        "<p id=\"operation-summary\">{}</p>",
-        esc(&summary(record))
-    );
-    html
 }
 
-/// `GET /operations/{id}`: reloads itself every 2 s until the operation finished.
+/// The operation page (pure): reloads itself every 2 s until the operation finished.
+pub fn render(record: &OperationRecord, caller: &Caller, now: i64) -> Markup {
+    let mut frame = Frame::new("Operation", Nav::Updates);
+    if record.state != OperationState::Finished {
+        frame.reload_seconds = Some(2);
+    }
+    layout::page(frame, caller, detail(record, now))
+}
+
+/// `GET /operations/{id}`.
 pub async fn page(
     State(state): State<AppState>,
     caller: PageCaller,
     ApiPath(id): ApiPath<String>,
-) -> Result<Response, ApiError> {
+) -> Result<Markup, ApiError> {
     let record = blocking(&state.ctx, move |ctx| {
         ctx.store
             .operations
@@ -147,11 +136,7 @@ pub async fn page(
             .ok_or_else(|| ApiError::NotFound(format!("no operation {id}")))
     })
     .await?;
-    let mut body = detail(&record, now_ms());
-    if record.state != OperationState::Finished {
-        body.insert_str(0, "<meta http-equiv=\"refresh\" content=\"2\">");
-    }
-    Ok(layout("Operation", &caller.0, "updates", &body).into_response())
+    Ok(render(&record, &caller.0, now_ms()))
 }
 
 #[derive(Debug, Deserialize)]

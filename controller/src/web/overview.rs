@@ -2,109 +2,124 @@
 //! the health roll-up of the collector sections (disks, pools, arrays, databases, containers)
 //! and the open alerts.
 
-use super::{ago, badge, esc, layout, url_segment, PageCaller};
-use crate::admin;
-use crate::api::alerts::Which;
+use super::badge::{self, Tone};
+use super::format::{ago, url_segment};
+use super::layout::{self, Frame, Nav};
+use super::PageCaller;
+use crate::admin::{self, HostView};
+use crate::api::alerts::{AlertView, Which};
+use crate::api::auth::Caller;
 use crate::api::{blocking, ApiError, AppState};
 use crate::health::HealthRollup;
 use crate::service::now_ms;
 use crate::storage::alerts::Severity;
 use axum::extract::State;
-use axum::response::Html;
-use std::fmt::Write as _;
+use maud::{html, Markup};
 
-/// `GET /`.
-pub async fn page(
-    State(state): State<AppState>,
-    caller: PageCaller,
-) -> Result<Html<String>, ApiError> {
-    let (hosts, open_alerts) = blocking(&state.ctx, |ctx| {
-        let alerts = crate::api::alerts::list(ctx, Which::Open, None, 1)?;
-        Ok((admin::hosts(ctx)?, alerts))
-    })
-    .await?;
-    let mut health = HealthRollup::default();
-    for host in &hosts {
-        health.merge(&host.health);
+/// What the overview shows.
+#[derive(Debug, Clone)]
+pub struct OverviewView {
+    pub hosts: Vec<HostView>,
+    pub open_alerts: Vec<AlertView>,
+}
+
+fn health(view: &OverviewView) -> Markup {
+    let mut rollup = HealthRollup::default();
+    for host in &view.hosts {
+        rollup.merge(&host.health);
     }
-    let now = now_ms();
-    let count = |status: &str| hosts.iter().filter(|host| host.status == status).count();
-    let mut body = String::with_capacity(4096 + hosts.len() * 400);
-    let _ = write!(
-        body,
-        "<h1>Overview</h1><section class=\"summary\">\
-<div class=\"stat\"><b>{}</b> hosts</div><div class=\"stat online\"><b>{}</b> online</div>\
-<div class=\"stat stale\"><b>{}</b> stale</div><div class=\"stat offline\"><b>{}</b> offline</div>\
-<div class=\"stat revoked\"><b>{}</b> revoked</div></section>",
-        hosts.len(),
-        count("online"),
-        count("stale"),
-        count("offline"),
-        count("revoked"),
-    );
-    body.push_str("<h2>Health</h2><section class=\"health\">");
-    for (name, counts) in health.sections() {
-        if !counts.reported {
-            let _ = write!(
-                body,
-                "<div class=\"stat muted\" data-section=\"{name}\"><b>{name}</b> not reported yet</div>"
-            );
-            continue;
-        }
-        let class = if counts.failing > 0 {
-            "offline"
-        } else if counts.warning > 0 {
-            "stale"
-        } else {
-            "online"
-        };
-        let _ = write!(
-            body,
-            "<div class=\"stat {class}\" data-section=\"{name}\"><b>{name}</b> {} ok · {} warning · {} failing</div>",
-            counts.ok, counts.warning, counts.failing
-        );
-    }
-    let n_critical = open_alerts
+    let n_critical = view
+        .open_alerts
         .iter()
         .filter(|alert| alert.severity == Severity::Critical)
         .count();
-    let class = match (n_critical, open_alerts.len()) {
-        (0, 0) => "online",
-        (0, _) => "stale",
-        _ => "offline",
+    let alerts_tone = match (n_critical, view.open_alerts.len()) {
+        (0, 0) => Tone::Good,
+        (0, _) => Tone::Attention,
+        _ => Tone::Bad,
     };
-    let _ = write!(
-        body,
-        "<div class=\"stat {class}\" data-section=\"alerts\"><b>alerts</b> {} open · {n_critical} critical</div></section>",
-        open_alerts.len()
-    );
-    body.push_str("<h2 id=\"open-alerts\">Open alerts</h2>");
-    body.push_str(&super::alerts::table(&open_alerts, now, true));
-    body.push_str("<h2>Hosts</h2>");
-    if hosts.is_empty() {
-        body.push_str(
-            "<p class=\"muted\">No hosts yet. Enroll one from <a href=\"/agents\">Agents</a>.</p>",
-        );
-    } else {
-        body.push_str(
-            "<div class=\"table\"><table id=\"hosts\"><thead><tr><th>Host</th><th>Status</th><th>Last seen</th>\
-<th class=\"wide\">OS</th><th class=\"wide\">Agent</th></tr></thead><tbody>",
-        );
-        for host in &hosts {
-            let _ = write!(
-                body,
-                "<tr><td><a class=\"host-link\" href=\"/hosts/{}\">{}</a><div class=\"sub\">{}</div></td><td>{}</td><td>{}</td>\
-<td class=\"wide\">{}</td><td class=\"wide\">{}</td></tr>",
-                url_segment(&host.agent_id),
-                esc(&host.hostname),
-                esc(&host.agent_id),
-                badge(&host.status),
-                ago(host.last_seen_ms, now),
-                esc(&host.os),
-                esc(&host.agent_version),
-            );
+    html! {
+        section.health {
+            @for (name, counts) in rollup.sections() {
+                @if !counts.reported {
+                    div.stat.muted data-section=(name) { b { (name) } " not reported yet" }
+                } @else {
+                    @let tone = if counts.failing > 0 {
+                        Tone::Bad
+                    } else if counts.warning > 0 {
+                        Tone::Attention
+                    } else {
+                        Tone::Good
+                    };
+                    div.stat.(tone.class()) data-section=(name) {
+                        b { (name) } " " (counts.ok) " ok · " (counts.warning) " warning · " (counts.failing) " failing"
+                    }
+                }
+            }
+            div.stat.(alerts_tone.class()) data-section="alerts" {
+                b { "alerts" } " " (view.open_alerts.len()) " open · " (n_critical) " critical"
+            }
         }
-        body.push_str("</tbody></table></div>");
     }
-    Ok(layout("Overview", &caller.0, "overview", &body))
+}
+
+/// The overview page (pure).
+pub fn render(view: &OverviewView, caller: &Caller, now: i64) -> Markup {
+    let count = |status: &str| {
+        view.hosts
+            .iter()
+            .filter(|host| host.status == status)
+            .count()
+    };
+    let content = html! {
+        h1 { "Overview" }
+        section.summary {
+            div.stat { b { (view.hosts.len()) } " hosts" }
+            div.stat.online { b { (count("online")) } " online" }
+            div.stat.stale { b { (count("stale")) } " stale" }
+            div.stat.offline { b { (count("offline")) } " offline" }
+            div.stat.revoked { b { (count("revoked")) } " revoked" }
+        }
+        h2 { "Health" }
+        (health(view))
+        h2 #open-alerts { "Open alerts" }
+        (super::alerts::table(&view.open_alerts, now, true))
+        h2 { "Hosts" }
+        @if view.hosts.is_empty() {
+            p.muted { "No hosts yet. Enroll one from " a href="/agents" { "Agents" } "." }
+        } @else {
+            div.table { table #hosts {
+                thead { tr {
+                    th { "Host" } th { "Status" } th { "Last seen" } th.wide { "OS" } th.wide { "Agent" }
+                } }
+                tbody {
+                    @for host in &view.hosts {
+                        tr {
+                            td {
+                                a.host-link href={ "/hosts/" (url_segment(&host.agent_id)) } { (host.hostname) }
+                                div.sub { (host.agent_id) }
+                            }
+                            td { (badge::host_status(&host.status)) }
+                            td { (ago(host.last_seen_ms, now)) }
+                            td.wide { (host.os) }
+                            td.wide { (host.agent_version) }
+                        }
+                    }
+                }
+            } }
+        }
+    };
+    layout::page(Frame::new("Overview", Nav::Overview), caller, content)
+}
+
+/// `GET /`.
+pub async fn page(State(state): State<AppState>, caller: PageCaller) -> Result<Markup, ApiError> {
+    let view = blocking(&state.ctx, |ctx| {
+        Ok(OverviewView {
+            open_alerts: crate::api::alerts::list(ctx, Which::Open, None, 1)?,
+            hosts: admin::hosts(ctx)?,
+        })
+    })
+    .await?;
+    Ok(render(&view, &caller.0, now_ms()))
 }

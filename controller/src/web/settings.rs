@@ -1,105 +1,146 @@
 //! The settings page: users and roles (admins add and delete users) and API tokens (shown
 //! once when created).
 
-use super::{datetime, esc, layout, url_segment, CsrfForm, PageCaller};
+use super::format::{datetime, url_segment};
+use super::layout::{self, Frame, Nav};
+use super::{admin_csrf, CsrfForm, PageCaller};
+use crate::api::auth::Caller;
 use crate::api::read::{api_token_list, user_list, ApiTokenView, UserView};
 use crate::api::write::{
     create_api_token as create_token_op, create_user as create_user_op,
     delete_user as delete_user_op, parse_role, random_password,
 };
 use crate::api::{blocking, ApiError, ApiForm, ApiPath, AppState};
+use crate::storage::auth::Role;
 use axum::extract::State;
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::{html, Markup};
 use serde::Deserialize;
-use std::fmt::Write as _;
 
-async fn data(
+/// What a change just did, shown once at the top.
+#[derive(Debug, Clone)]
+pub enum Notice {
+    /// A user was added; `password` when it was generated.
+    UserAdded {
+        name: String,
+        role: Role,
+        password: Option<String>,
+    },
+    /// An API token was created (its only showing).
+    ApiToken(String),
+}
+
+/// What the settings page shows.
+#[derive(Debug)]
+pub struct SettingsView {
+    pub users: Vec<UserView>,
+    pub tokens: Vec<ApiTokenView>,
+    pub notice: Option<Notice>,
+}
+
+async fn view(
     state: &AppState,
     caller: &PageCaller,
-) -> Result<(Vec<UserView>, Vec<ApiTokenView>), ApiError> {
+    notice: Option<Notice>,
+) -> Result<SettingsView, ApiError> {
     let caller = caller.0.clone();
     blocking(&state.ctx, move |ctx| {
-        Ok((user_list(ctx)?, api_token_list(ctx, &caller)?))
+        Ok(SettingsView {
+            users: user_list(ctx)?,
+            tokens: api_token_list(ctx, &caller)?,
+            notice,
+        })
     })
     .await
 }
 
-fn render(
-    caller: &PageCaller,
-    users: &[UserView],
-    tokens: &[ApiTokenView],
-    notice: Option<String>,
-) -> Html<String> {
-    let csrf = esc(caller.0.csrf_token());
-    let mut body = String::from("<h1>Settings</h1>");
-    if let Some(notice) = notice {
-        let _ = write!(
-            body,
-            "<section class=\"card notice\" id=\"notice\">{notice}</section>"
-        );
-    }
-    body.push_str("<h2>Users</h2><div class=\"table\"><table id=\"users\"><thead><tr><th>User</th><th>Role</th><th>Created</th><th></th></tr></thead><tbody>");
-    for user in users {
-        let action = if caller.is_admin() && user.name != caller.0.user {
-            format!(
-                "<form method=\"post\" action=\"/settings/users/{}/delete\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
-<button type=\"submit\" class=\"danger\">Delete</button></form>",
-                url_segment(&user.name)
-            )
-        } else {
-            String::new()
-        };
-        let _ = write!(
-            body,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{action}</td></tr>",
-            esc(&user.name),
-            user.role,
-            datetime(user.created_at_ms)
-        );
-    }
-    body.push_str("</tbody></table></div>");
-    if caller.is_admin() {
-        let _ = write!(
-            body,
-            "<form method=\"post\" action=\"/settings/users\" class=\"card\" id=\"add-user\"><h3>Add a user</h3>\
-<input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><label>Name <input name=\"name\" required></label>\
-<label>Role <select name=\"role\"><option>viewer</option><option>admin</option></select></label>\
-<label>Password <input name=\"password\" type=\"password\" placeholder=\"empty: generate one\"></label>\
-<button type=\"submit\">Add user</button></form>"
-        );
-    }
-    body.push_str("<h2>API tokens</h2><p class=\"sub\">Send as <code>Authorization: Bearer &lt;token&gt;</code>.</p>");
-    if !tokens.is_empty() {
-        body.push_str("<div class=\"table\"><table id=\"api-tokens\"><thead><tr><th>Id</th><th>Name</th><th>User</th><th>Created</th></tr></thead><tbody>");
-        for token in tokens {
-            let _ = write!(
-                body,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                esc(&token.token_id),
-                esc(&token.name),
-                esc(&token.owner),
-                datetime(token.created_at_ms)
-            );
+fn notice(notice: &Notice) -> Markup {
+    html! {
+        section.card.notice #notice {
+            @match notice {
+                Notice::UserAdded { name, role, password: Some(password) } => {
+                    "Added " (name) " (" (role.as_str()) "). Password, shown once: "
+                    code #new-password { (password) }
+                }
+                Notice::UserAdded { name, role, password: None } => {
+                    "Added " (name) " (" (role.as_str()) ")."
+                }
+                Notice::ApiToken(token) => {
+                    "New API token, shown once: " code #new-api-token { (token) }
+                }
+            }
         }
-        body.push_str("</tbody></table></div>");
     }
-    if caller.is_admin() {
-        let _ = write!(
-            body,
-            "<form method=\"post\" action=\"/settings/api-tokens\" class=\"card inline\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
-<label>Name <input name=\"name\" required placeholder=\"grafana\"></label><button type=\"submit\">Create API token</button></form>"
-        );
-    }
-    layout("Settings", &caller.0, "settings", &body)
+}
+
+/// The settings page (pure).
+pub fn render(view: &SettingsView, caller: &Caller) -> Markup {
+    let csrf = admin_csrf(caller);
+    let content = html! {
+        h1 { "Settings" }
+        @if let Some(shown) = &view.notice { (notice(shown)) }
+        h2 { "Users" }
+        div.table { table #users {
+            thead { tr { th { "User" } th { "Role" } th { "Created" } th {} } }
+            tbody {
+                @for user in &view.users {
+                    tr {
+                        td { (user.name) }
+                        td { (user.role) }
+                        td { (datetime(user.created_at_ms)) }
+                        td {
+                            @if let (Some(csrf), false) = (csrf, user.name == caller.user) {
+                                form method="post" action={ "/settings/users/" (url_segment(&user.name)) "/delete" } {
+                                    input type="hidden" name="csrf" value=(csrf);
+                                    button type="submit" class="danger" { "Delete" }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        } }
+        @if let Some(csrf) = csrf {
+            form method="post" action="/settings/users" class="card" id="add-user" {
+                h3 { "Add a user" }
+                input type="hidden" name="csrf" value=(csrf);
+                label { "Name " input name="name" required; }
+                label { "Role " select name="role" { option { "viewer" } option { "admin" } } }
+                label { "Password " input name="password" type="password" placeholder="empty: generate one"; }
+                button type="submit" { "Add user" }
+            }
+        }
+        h2 { "API tokens" }
+        p.sub { "Send as " code { "Authorization: Bearer <token>" } "." }
+        @if !view.tokens.is_empty() {
+            div.table { table #api-tokens {
+                thead { tr { th { "Id" } th { "Name" } th { "User" } th { "Created" } } }
+                tbody {
+                    @for token in &view.tokens {
+                        tr {
+                            td { (token.token_id) }
+                            td { (token.name) }
+                            td { (token.owner) }
+                            td { (datetime(token.created_at_ms)) }
+                        }
+                    }
+                }
+            } }
+        }
+        @if let Some(csrf) = csrf {
+            form method="post" action="/settings/api-tokens" class="card inline" {
+                input type="hidden" name="csrf" value=(csrf);
+                label { "Name " input name="name" required placeholder="grafana"; }
+                button type="submit" { "Create API token" }
+            }
+        }
+    };
+    layout::page(Frame::new("Settings", Nav::Settings), caller, content)
 }
 
 /// `GET /settings`.
-pub async fn page(
-    State(state): State<AppState>,
-    caller: PageCaller,
-) -> Result<Html<String>, ApiError> {
-    let (users, tokens) = data(&state, &caller).await?;
-    Ok(render(&caller, &users, &tokens, None))
+pub async fn page(State(state): State<AppState>, caller: PageCaller) -> Result<Markup, ApiError> {
+    Ok(render(&view(&state, &caller, None).await?, &caller.0))
 }
 
 #[derive(Debug, Deserialize)]
@@ -115,7 +156,7 @@ pub async fn create_user(
     State(state): State<AppState>,
     caller: PageCaller,
     ApiForm(form): ApiForm<UserForm>,
-) -> Result<Html<String>, ApiError> {
+) -> Result<Markup, ApiError> {
     caller.require_change(&form.csrf)?;
     let role = parse_role(&form.role)?;
     let generated = form.password.is_empty().then(random_password);
@@ -125,17 +166,15 @@ pub async fn create_user(
         create_user_op(ctx, &actor, &name, role, &password)
     })
     .await?;
-    let notice = match generated {
-        Some(password) => format!(
-            "Added {} ({}). Password, shown once: <code id=\"new-password\">{}</code>",
-            esc(&form.name),
-            role.as_str(),
-            esc(&password)
-        ),
-        None => format!("Added {} ({}).", esc(&form.name), role.as_str()),
+    let notice = Notice::UserAdded {
+        name: form.name,
+        role,
+        password: generated,
     };
-    let (users, tokens) = data(&state, &caller).await?;
-    Ok(render(&caller, &users, &tokens, Some(notice)))
+    Ok(render(
+        &view(&state, &caller, Some(notice)).await?,
+        &caller.0,
+    ))
 }
 
 /// `POST /settings/users/{name}/delete`.
@@ -162,17 +201,16 @@ pub async fn create_api_token(
     State(state): State<AppState>,
     caller: PageCaller,
     ApiForm(form): ApiForm<ApiTokenForm>,
-) -> Result<Html<String>, ApiError> {
+) -> Result<Markup, ApiError> {
     caller.require_change(&form.csrf)?;
     let actor = caller.0.user.clone();
     let (token, _) = blocking(&state.ctx, move |ctx| {
         create_token_op(ctx, &actor, &actor, &form.name)
     })
     .await?;
-    let notice = format!(
-        "New API token, shown once: <code id=\"new-api-token\">{}</code>",
-        esc(&token)
-    );
-    let (users, tokens) = data(&state, &caller).await?;
-    Ok(render(&caller, &users, &tokens, Some(notice)))
+    let notice = Notice::ApiToken(token);
+    Ok(render(
+        &view(&state, &caller, Some(notice)).await?,
+        &caller.0,
+    ))
 }

@@ -1,129 +1,97 @@
 //! Host page panels drawn from the host's newest typed state: disks with their SMART verdict and
 //! reasons, ZFS pools as a vdev tree with scan state, md arrays with members and sync progress,
-//! and databases. Pure: state in, HTML out.
+//! and databases. Pure: state in, markup out.
 
-use super::esc;
-use std::fmt::Write as _;
+use super::badge::{self, Tone};
+use super::format::or_dash;
+use super::labels;
+use maud::{html, Markup};
 use unity_shared::model::database::DatabaseInstance;
 use unity_shared::model::storage::mdraid::ArrayResult;
-use unity_shared::model::storage::zfs::{PoolResult, ScanState, Vdev};
+use unity_shared::model::storage::zfs::{PoolResult, Vdev};
 use unity_shared::model::storage::{Verdict, VerdictStatus};
 use unity_shared::proto::StorageState;
 
-fn verdict_badge(status: Option<VerdictStatus>) -> &'static str {
-    match status {
-        Some(VerdictStatus::Passed) => "<span class=\"badge online\">passed</span>",
-        Some(VerdictStatus::Warning) => "<span class=\"badge stale\">warning</span>",
-        Some(VerdictStatus::Failing) => "<span class=\"badge offline\">failing</span>",
-        None => "<span class=\"badge stale\">unknown</span>",
+/// The findings that are not "passed", as a list.
+fn reasons(verdict: Option<&Verdict>) -> Markup {
+    let items: Vec<&str> = verdict
+        .map(|verdict| {
+            verdict
+                .reasons
+                .iter()
+                .filter(|reason| reason.status != VerdictStatus::Passed)
+                .map(|reason| reason.message.as_str())
+                .collect()
+        })
+        .unwrap_or_default();
+    html! {
+        @if !items.is_empty() {
+            ul.reasons { @for item in items { li { (item) } } }
+        }
     }
-}
-
-fn reasons(verdict: Option<&Verdict>) -> String {
-    let Some(verdict) = verdict else {
-        return String::new();
-    };
-    let items: Vec<String> = verdict
-        .reasons
-        .iter()
-        .filter(|reason| reason.status != VerdictStatus::Passed)
-        .map(|reason| format!("<li>{}</li>", esc(&reason.message)))
-        .collect();
-    if items.is_empty() {
-        String::new()
-    } else {
-        format!("<ul class=\"reasons\">{}</ul>", items.concat())
-    }
-}
-
-fn opt<T: std::fmt::Display>(value: Option<T>) -> String {
-    value.map_or_else(|| "–".to_owned(), |value| value.to_string())
 }
 
 /// Disks: identity, verdict with reasons, temperature and power-on hours; vanished drives.
-pub fn disks(state: &StorageState) -> String {
-    let mut html = String::from(
-        "<div class=\"table\"><table id=\"disks\"><thead><tr><th>Device</th><th>Model / serial</th>\
-<th>Verdict</th><th>Temp.</th><th>Power-on h</th></tr></thead><tbody>",
-    );
-    for device in &state.smart.devices {
-        let report = device.report.as_ref();
-        let identity = report.map(|report| &report.device);
-        let _ = write!(
-            html,
-            "<tr><td>{}</td><td>{}<div class=\"sub\">{}</div></td><td>{}{}{}</td><td>{}</td><td>{}</td></tr>",
-            esc(&device.device),
-            esc(&opt(identity.and_then(|id| id.model.as_deref()))),
-            esc(&opt(identity.and_then(|id| id.serial.as_deref()))),
-            verdict_badge(device.verdict.as_ref().map(|verdict| verdict.status)),
-            reasons(device.verdict.as_ref()),
-            device
-                .error
-                .as_deref()
-                .map(|error| format!("<div class=\"sub\">{}</div>", esc(error)))
-                .unwrap_or_default(),
-            opt(report.and_then(|report| report.temperature.current_celsius).map(|c| format!("{c} °C"))),
-            opt(report.and_then(|report| report.power_on_hours)),
-        );
-    }
-    for drive in state.stack.drives.iter().filter(|drive| drive.missing) {
-        let _ = write!(
-            html,
-            "<tr class=\"missing\"><td>missing</td><td>{}<div class=\"sub\">{}</div></td><td>{}<ul class=\"reasons\"><li>This drive was seen before and is gone now.</li></ul></td><td>–</td><td>–</td></tr>",
-            esc(&opt(drive.identity.model.as_deref())),
-            esc(&opt(drive.identity.serial.as_deref())),
-            verdict_badge(Some(VerdictStatus::Failing)),
-        );
-    }
-    html.push_str("</tbody></table></div>");
-    html
-}
-
-fn vdev_rows(html: &mut String, vdev: &Vdev, depth: usize) {
-    let _ = write!(
-        html,
-        "<tr><td style=\"padding-left:{}em\">{}</td><td>{:?}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"sub\">{}</td></tr>",
-        depth,
-        esc(&vdev.name),
-        vdev.state,
-        opt(vdev.read_errors),
-        opt(vdev.write_errors),
-        opt(vdev.checksum_errors),
-        esc(vdev.note.as_deref().unwrap_or("")),
-    );
-    for child in &vdev.children {
-        vdev_rows(html, child, depth + 1);
+pub fn disks(state: &StorageState) -> Markup {
+    html! {
+        div.table { table #disks {
+            thead { tr { th { "Device" } th { "Model / serial" } th { "Verdict" } th { "Temp." } th { "Power-on h" } } }
+            tbody {
+                @for device in &state.smart.devices {
+                    @let report = device.report.as_ref();
+                    @let identity = report.map(|report| &report.device);
+                    tr {
+                        td { (device.device) }
+                        td {
+                            (or_dash(identity.and_then(|id| id.model.as_deref())))
+                            div.sub { (or_dash(identity.and_then(|id| id.serial.as_deref()))) }
+                        }
+                        td {
+                            (badge::verdict(device.verdict.as_ref().map(|verdict| verdict.status)))
+                            (reasons(device.verdict.as_ref()))
+                            @if let Some(error) = &device.error { div.sub { (error) } }
+                        }
+                        td { (or_dash(report.and_then(|report| report.temperature.current_celsius).map(|c| format!("{c} °C")))) }
+                        td { (or_dash(report.and_then(|report| report.power_on_hours))) }
+                    }
+                }
+                @for drive in state.stack.drives.iter().filter(|drive| drive.missing) {
+                    tr.missing {
+                        td { "missing" }
+                        td {
+                            (or_dash(drive.identity.model.as_deref()))
+                            div.sub { (or_dash(drive.identity.serial.as_deref())) }
+                        }
+                        td {
+                            (badge::verdict(Some(VerdictStatus::Failing)))
+                            ul.reasons { li { "This drive was seen before and is gone now." } }
+                        }
+                        td { "–" }
+                        td { "–" }
+                    }
+                }
+            }
+        } }
     }
 }
 
-fn pool(html: &mut String, pool: &PoolResult) {
-    let status = &pool.status;
-    let _ = write!(
-        html,
-        "<h3>{} {}</h3>{}",
-        esc(&status.name),
-        verdict_badge(Some(pool.verdict.status)),
-        reasons(Some(&pool.verdict))
-    );
-    if let Some(scan) = &status.scan {
-        let state = match scan.state {
-            ScanState::InProgress => "in progress",
-            ScanState::Finished => "finished",
-            ScanState::Canceled => "canceled",
-        };
-        let _ = write!(
-            html,
-            "<p class=\"sub\">scan {state}: {}</p>",
-            esc(&scan.text)
-        );
-    } else {
-        html.push_str("<p class=\"sub\">never scrubbed</p>");
+/// One vdev row and its children's, indented by depth.
+fn vdev_rows(vdev: &Vdev, depth: usize) -> Markup {
+    html! {
+        tr {
+            td style={ "padding-left:" (depth) "em" } { (vdev.name) }
+            td { (labels::vdev_state(&vdev.state)) }
+            td { (or_dash(vdev.read_errors)) }
+            td { (or_dash(vdev.write_errors)) }
+            td { (or_dash(vdev.checksum_errors)) }
+            td.sub { (vdev.note.as_deref().unwrap_or("")) }
+        }
+        @for child in &vdev.children { (vdev_rows(child, depth + 1)) }
     }
-    html.push_str(
-        "<div class=\"table\"><table class=\"vdevs\"><thead><tr><th>Vdev</th><th>State</th><th>Read</th>\
-<th>Write</th><th>Cksum</th><th></th></tr></thead><tbody>",
-    );
-    vdev_rows(html, &status.root, 0);
+}
+
+fn pool(result: &PoolResult) -> Markup {
+    let status = &result.status;
     let sections = [
         ("logs", &status.logs),
         ("special", &status.special),
@@ -131,111 +99,107 @@ fn pool(html: &mut String, pool: &PoolResult) {
         ("cache", &status.cache),
         ("spares", &status.spares),
     ];
-    for (name, vdevs) in sections {
-        if vdevs.is_empty() {
-            continue;
+    html! {
+        h3 { (status.name) " " (badge::verdict(Some(result.verdict.status))) }
+        (reasons(Some(&result.verdict)))
+        @match &status.scan {
+            Some(scan) => p.sub {
+                (labels::scan_kind(scan.kind)) " " (labels::scan_state(scan.state)) ": " (scan.text)
+            },
+            None => p.sub { "never scrubbed" },
         }
-        let _ = write!(html, "<tr><td colspan=\"6\"><b>{name}</b></td></tr>");
-        for vdev in vdevs {
-            vdev_rows(html, vdev, 1);
+        div.table { table.vdevs {
+            thead { tr { th { "Vdev" } th { "State" } th { "Read" } th { "Write" } th { "Cksum" } th {} } }
+            tbody {
+                (vdev_rows(&status.root, 0))
+                @for (name, vdevs) in sections {
+                    @if !vdevs.is_empty() {
+                        tr { td colspan="6" { b { (name) } } }
+                        @for vdev in vdevs { (vdev_rows(vdev, 1)) }
+                    }
+                }
+            }
+        } }
+        @if let Some(errors) = &status.errors {
+            p.sub { "errors: " (errors.text) }
         }
-    }
-    html.push_str("</tbody></table></div>");
-    if let Some(errors) = &status.errors {
-        let _ = write!(html, "<p class=\"sub\">errors: {}</p>", esc(&errors.text));
     }
 }
 
 /// ZFS pools as vdev trees.
-pub fn pools(state: &StorageState) -> String {
-    let mut html = String::new();
-    for result in &state.zfs.pools {
-        pool(&mut html, result);
-    }
-    html
+pub fn pools(state: &StorageState) -> Markup {
+    html! { @for result in &state.zfs.pools { (pool(result)) } }
 }
 
-fn array(html: &mut String, result: &ArrayResult) {
-    let array = &result.array;
-    let _ = write!(
-        html,
-        "<h3>{} {}</h3>{}<p class=\"sub\">{}{}</p><ul class=\"members\">",
-        esc(&array.name),
-        verdict_badge(Some(result.verdict.status)),
-        reasons(Some(&result.verdict)),
-        array
-            .level
-            .as_ref()
-            .map(|level| format!("{level:?} "))
-            .unwrap_or_default(),
-        esc(array.member_status.as_deref().unwrap_or("")),
-    );
-    for member in &array.members {
-        let role = if member.faulty {
-            " (failed)"
-        } else if member.spare {
-            " (spare)"
-        } else if member.write_mostly {
-            " (write-mostly)"
-        } else {
-            ""
-        };
-        let _ = write!(html, "<li>{}{role}</li>", esc(&member.device));
+/// What a member is besides a working member.
+fn member_role(member: &unity_shared::model::storage::MdMember) -> &'static str {
+    if member.faulty {
+        " (failed)"
+    } else if member.spare {
+        " (spare)"
+    } else if member.write_mostly {
+        " (write-mostly)"
+    } else {
+        ""
     }
-    html.push_str("</ul>");
-    if let Some(sync) = &array.sync {
-        let _ = write!(
-            html,
-            "<p class=\"sub\">{:?} {}% · finish in {} min · {} KiB/s</p>",
-            sync.action,
-            opt(sync.percent),
-            opt(sync.finish_minutes),
-            opt(sync.speed_kib_per_sec)
-        );
+}
+
+fn array(result: &ArrayResult) -> Markup {
+    let array = &result.array;
+    html! {
+        h3 { (array.name) " " (badge::verdict(Some(result.verdict.status))) }
+        (reasons(Some(&result.verdict)))
+        p.sub {
+            @if let Some(level) = &array.level { (labels::md_level(level)) " " }
+            (array.member_status.as_deref().unwrap_or(""))
+        }
+        ul.members {
+            @for member in &array.members { li { (member.device) (member_role(member)) } }
+        }
+        @if let Some(sync) = &array.sync {
+            p.sub {
+                (labels::md_sync_action(sync.action)) " " (or_dash(sync.percent)) "% · finish in "
+                (or_dash(sync.finish_minutes)) " min · " (or_dash(sync.speed_kib_per_sec)) " KiB/s"
+            }
+        }
     }
 }
 
 /// md arrays with members and sync progress.
-pub fn arrays(state: &StorageState) -> String {
-    let mut html = String::new();
-    for result in &state.raid.arrays {
-        array(&mut html, result);
+pub fn arrays(state: &StorageState) -> Markup {
+    html! { @for result in &state.raid.arrays { (array(result)) } }
+}
+
+/// A database's state: passed, warning (answers with an error) or down.
+fn database_state(instance: &DatabaseInstance) -> Markup {
+    match (instance.reachable, instance.error.is_some()) {
+        (false, _) => badge::badge(Tone::Bad, "down"),
+        (true, true) => badge::verdict(Some(VerdictStatus::Warning)),
+        (true, false) => badge::verdict(Some(VerdictStatus::Passed)),
     }
-    html
 }
 
 /// Databases: engine, endpoint, version, reachability, latency.
-pub fn databases(instances: &[DatabaseInstance]) -> String {
-    let mut html = String::from(
-        "<div class=\"table\"><table id=\"databases\"><thead><tr><th>Engine</th><th>Endpoint</th>\
-<th>Version</th><th>State</th><th>Latency</th></tr></thead><tbody>",
-    );
-    for instance in instances {
-        let state = if instance.reachable {
-            verdict_badge(Some(if instance.error.is_some() {
-                VerdictStatus::Warning
-            } else {
-                VerdictStatus::Passed
-            }))
-        } else {
-            "<span class=\"badge offline\">down</span>"
-        };
-        let _ = write!(
-            html,
-            "<tr><td>{:?}</td><td>{}</td><td>{}</td><td>{state}{}</td><td>{}</td></tr>",
-            instance.engine,
-            esc(&instance.endpoint.to_string()),
-            esc(&opt(instance.version.as_deref())),
-            instance
-                .error
-                .as_deref()
-                .map(|error| format!("<div class=\"sub\">{}</div>", esc(error)))
-                .unwrap_or_default(),
-            opt(instance.latency_ms.map(|ms| format!("{ms:.1} ms"))),
-        );
+pub fn databases(instances: &[DatabaseInstance]) -> Markup {
+    html! {
+        div.table { table #databases {
+            thead { tr { th { "Engine" } th { "Endpoint" } th { "Version" } th { "State" } th { "Latency" } } }
+            tbody {
+                @for instance in instances {
+                    tr {
+                        td { (instance.engine.display_name()) }
+                        td { (instance.endpoint.to_string()) }
+                        td { (or_dash(instance.version.as_deref())) }
+                        td {
+                            (database_state(instance))
+                            @if let Some(error) = &instance.error { div.sub { (error) } }
+                        }
+                        td { (or_dash(instance.latency_ms.map(|ms| format!("{ms:.1} ms")))) }
+                    }
+                }
+            }
+        } }
     }
-    html.push_str("</tbody></table></div>");
-    html
 }
 
 #[cfg(test)]
@@ -283,30 +247,32 @@ mod tests {
     fn pools_render_as_vdev_trees_and_arrays_with_members() {
         let state = state(
             include_str!("../../../agent/src/collect/zfs/testdata/status-lifeguard-resilver-in-progress-replacing.txt"),
-            include_str!("../../../agent/src/collect/mdraid/testdata/proc-mdstat-raid1-6way-degraded-failed.txt"),
+            include_str!("../../../agent/src/collect/mdraid/testdata/proc-mdstat-raid5-recovery-degraded.txt"),
         );
-        let pools = pools(&state);
+        let pools = pools(&state).into_string();
         assert!(pools.contains("replacing"), "{pools}");
-        assert!(pools.contains("scan in progress"), "{pools}");
+        assert!(pools.contains("resilver in progress: "), "{pools}");
+        assert!(pools.contains("<td>degraded</td>"), "{pools}");
         assert!(pools.contains("badge"), "{pools}");
-        let arrays = arrays(&state);
-        assert!(arrays.contains("(failed)"), "{arrays}");
-        assert!(!arrays.contains("<script"), "escaped");
+        let arrays = arrays(&state).into_string();
+        assert!(arrays.contains("RAID 5 "), "{arrays}");
+        assert!(arrays.contains("recovery "), "{arrays}");
+        assert!(
+            !arrays.contains("Raid5") && !arrays.contains("Recovery"),
+            "{arrays}"
+        );
     }
 
     #[test]
-    fn hostile_names_are_escaped() {
-        let mut state = state(
+    fn members_show_their_role() {
+        let state = state(
             include_str!(
                 "../../../agent/src/collect/zfs/testdata/status-new-pool-never-scanned.txt"
             ),
-            include_str!("../../../agent/src/collect/mdraid/testdata/proc-mdstat-raid0-loop.txt"),
+            include_str!("../../../agent/src/collect/mdraid/testdata/proc-mdstat-raid1-6way-degraded-failed.txt"),
         );
-        state.zfs.pools[0].status.name = "<script>alert(1)</script>".into();
-        let html = pools(&state);
-        assert!(
-            !html.contains("<script>") && html.contains("never scrubbed"),
-            "{html}"
-        );
+        let arrays = arrays(&state).into_string();
+        assert!(arrays.contains("(failed)"), "{arrays}");
+        assert!(pools(&state).into_string().contains("never scrubbed"));
     }
 }

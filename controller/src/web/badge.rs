@@ -1,0 +1,86 @@
+//! Status badges: a word on a coloured pill. The colour is a [`Tone`], never a class name taken
+//! from data.
+
+use maud::{html, Markup};
+use unity_shared::model::storage::VerdictStatus;
+
+/// How good the news is; each tone is one CSS class (`app.css`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tone {
+    /// Green.
+    Good,
+    /// Amber: needs a look.
+    Attention,
+    /// Grey-dark: down, failed.
+    Bad,
+    /// Red: critical, revoked.
+    Critical,
+}
+
+impl Tone {
+    pub fn class(self) -> &'static str {
+        match self {
+            Tone::Good => "online",
+            Tone::Attention => "stale",
+            Tone::Bad => "offline",
+            Tone::Critical => "revoked",
+        }
+    }
+
+    /// The tone of a verdict.
+    pub fn of_verdict(status: VerdictStatus) -> Tone {
+        match status {
+            VerdictStatus::Passed => Tone::Good,
+            VerdictStatus::Warning => Tone::Attention,
+            VerdictStatus::Failing => Tone::Bad,
+        }
+    }
+
+    /// The tone of a host status (`online`, `stale`, `offline`, `revoked`).
+    pub fn of_host_status(status: &str) -> Tone {
+        match status {
+            "online" => Tone::Good,
+            "offline" => Tone::Bad,
+            "revoked" => Tone::Critical,
+            _ => Tone::Attention,
+        }
+    }
+}
+
+/// A badge saying `text`.
+pub fn badge(tone: Tone, text: &str) -> Markup {
+    html! { span.badge.(tone.class()) { (text) } }
+}
+
+/// A host's status badge.
+pub fn host_status(status: &str) -> Markup {
+    badge(Tone::of_host_status(status), status)
+}
+
+/// A verdict badge: "passed", "warning", "failing", or "unknown" without a verdict.
+pub fn verdict(status: Option<VerdictStatus>) -> Markup {
+    match status {
+        Some(status) => badge(
+            Tone::of_verdict(status),
+            super::labels::verdict_status(status),
+        ),
+        None => badge(Tone::Attention, "unknown"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn badges_escape_their_text_and_take_a_fixed_class() {
+        assert_eq!(
+            host_status("<b>").into_string(),
+            "<span class=\"badge stale\">&lt;b&gt;</span>"
+        );
+        assert_eq!(
+            verdict(Some(VerdictStatus::Failing)).into_string(),
+            "<span class=\"badge offline\">failing</span>"
+        );
+    }
+}

@@ -1,0 +1,328 @@
+//! Issue 13: no text an agent reports reaches a page as HTML.
+//!
+//! Every place in [`reported::Reported`] that takes text (found by [`walker::slots`], so new
+//! model fields are covered without touching this test) gets a hostile payload chosen by
+//! proptest; every page that shows agent data is rendered with its pure render function; no
+//! payload may appear unescaped, no `<form>` but the page's own may appear, and the fields
+//! named in [`MUST_SHOW`] must reach the page (escaped), so the test cannot pass by showing
+//! nothing.
+
+mod reported;
+mod walker;
+
+use super::layout::tests as layout_tests;
+use super::{agents, host, operations, overview, updates};
+use crate::alerts::rules::{self, HostState, RuleConfig};
+use crate::api::alerts::AlertView;
+use crate::api::host_state::ContainersView;
+use crate::api::read::{sections, HostDetail, LatestValue};
+use crate::storage::auth::Role;
+use crate::storage::series::SeriesKey;
+use proptest::collection::vec;
+use proptest::test_runner::{Config, TestCaseError, TestRunner};
+use reported::Reported;
+use std::collections::{BTreeMap, BTreeSet};
+use walker::Slot;
+
+/// The tag every payload carries, followed by the number of its slot.
+const MARKER: &str = "x-unity-injected";
+
+/// Payload templates; `{n}` is the slot number.
+const PAYLOADS: &[&str] = &[
+    "<x-unity-injected n={n}>",
+    "\"><x-unity-injected n={n} a=\"",
+    "'><x-unity-injected n={n}>",
+    "</td></tr></table><form action=/x-unity-injected/{n}>",
+];
+
+/// Fields that must reach the pages (escaped): `(page, part of the slot's path)`.
+const MUST_SHOW: &[(&str, &str)] = &[
+    ("host", "host.hostname"),
+    ("host", "host.os"),
+    ("host", "host.agent_version"),
+    ("host", "latest[1].metric"),
+    ("host", "latest[0].labels[0][1]"),
+    ("host", "status.root.children[0].state (other)"),
+    ("host", "status.name"),
+    ("host", "status.scan.text"),
+    ("host", "status.errors.text"),
+    ("host", "status.root.children[0].note"),
+    ("host", "status.logs[0].name"),
+    ("host", "status.spares[0].name"),
+    ("host", "status.special[0].name"),
+    ("host", "status.cache[0].name"),
+    ("host", "status.dedup[0].name"),
+    ("host", "zfs.pools[0].verdict.reasons[0].message"),
+    ("host", "array.level (other)"),
+    ("host", "array.name"),
+    ("host", "array.members[0].device"),
+    ("host", "array.member_status"),
+    ("host", "smart.devices[0].device"),
+    ("host", "smart.devices[0].report.device.model"),
+    ("host", "smart.devices[0].report.device.serial"),
+    ("host", "smart.devices[0].verdict.reasons[0].message"),
+    ("host", "smart.devices[3].error"),
+    ("host", "identity.serial"),
+    ("host", "identity.model"),
+    ("host", "databases[0].version"),
+    ("host", "databases[0].error"),
+    ("host", "databases[0].endpoint.tcp.host"),
+    ("host", "databases[2].endpoint.unix.path"),
+    ("host", "inventory.engine.version"),
+    ("host", "inventory.engine.socket"),
+    ("host", "inventory.error"),
+    ("host", "inventory.containers[0].name"),
+    ("host", "inventory.containers[0].image"),
+    ("host", "inventory.containers[0].ports[0].host_ip"),
+    ("host", "inventory.containers[0].ports[0].protocol"),
+    ("host", "inventory.containers[0].compose.project"),
+    ("host", "events[0].name"),
+    ("host", "events[4].kind.other.action"),
+    ("host", "operations[0].result.message"),
+    ("overview", "host.hostname"),
+    ("overview", "host.os"),
+    ("overview", "smart.devices[0].report.device.model"),
+    ("overview", "zfs.pools[0].status.name"),
+    ("updates", "update_checks[0].container"),
+    ("updates", "update_checks[0].image"),
+    ("updates", "update_checks[0].outcome.update.candidate_tag"),
+    ("updates", "update_checks[0].outcome.update.held_back"),
+    ("updates", "update_checks[2].outcome.error.message"),
+    ("updates", "operations[0].requested_by"),
+    ("operation", "operations[0].result.message"),
+    ("operation", "operations[0].result.log[0].message"),
+    ("operation", "operations[1].progress[0].message"),
+    ("agents", "host.hostname"),
+    ("agents", "host.agent_version"),
+];
+
+/// The alerts the rules raise for this host, as the pages list them.
+fn alerts(reported: &Reported, now_ms: i64) -> Vec<AlertView> {
+    let latest: Vec<(SeriesKey, (i64, f64))> = reported
+        .latest
+        .iter()
+        .map(|sample| {
+            let key = SeriesKey {
+                metric: sample.metric.clone(),
+                labels: sample.labels.clone(),
+            };
+            (key, (now_ms, sample.value))
+        })
+        .collect();
+    let filesystems = rules::filesystems(&latest);
+    let host = HostState {
+        agent_id: &reported.host.agent_id,
+        revoked: false,
+        last_seen_ms: reported.host.last_seen_ms,
+        storage: Some(&reported.storage),
+        databases: Some(&reported.databases),
+        filesystems: &filesystems,
+    };
+    rules::evaluate(&host, now_ms, &RuleConfig::default())
+        .into_iter()
+        .map(|condition| AlertView {
+            key: condition.key,
+            agent_id: condition.agent_id,
+            hostname: reported.host.hostname.clone(),
+            state: "open",
+            severity: condition.severity,
+            summary: condition.summary,
+            details: condition.details,
+            opened_at_ms: now_ms - 60_000,
+            last_seen_ms: now_ms,
+            resolved_at_ms: None,
+        })
+        .collect()
+}
+
+/// Every page that shows agent data, rendered for an admin (who sees every form).
+fn pages(reported: &Reported, now_ms: i64) -> Vec<(&'static str, String)> {
+    let caller = layout_tests::caller(Role::Admin);
+    let host = &reported.host;
+    let open_alerts = alerts(reported, now_ms);
+    let latest: Vec<LatestValue> = reported
+        .latest
+        .iter()
+        .map(|sample| LatestValue {
+            metric: sample.metric.clone(),
+            labels: sample.labels.iter().cloned().collect(),
+            timestamp_ms: now_ms,
+            value: sample.value,
+        })
+        .collect();
+    let host_page = host::HostPageView {
+        detail: HostDetail {
+            host: host.clone(),
+            sections: sections(&latest),
+            latest,
+        },
+        storage: Some(reported.storage.clone()),
+        databases: Some(reported.databases.clone()),
+        containers: ContainersView {
+            collected_at_ms: Some(now_ms),
+            inventory: Some(reported.inventory.clone()),
+            recent_events: reported.events.clone(),
+            update_checks: reported.update_checks.clone(),
+        },
+        operations: reported.operations.clone(),
+        open_alerts: open_alerts.clone(),
+        range: "24h",
+    };
+    let overview = overview::OverviewView {
+        hosts: vec![host.clone()],
+        open_alerts,
+    };
+    let updates = updates::UpdatesView {
+        records: reported.update_checks.clone(),
+        hosts: vec![host.clone()],
+        operations: reported.operations.clone(),
+        windows: BTreeMap::from([(
+            host.agent_id.clone(),
+            ("open".to_owned(), Some("closes 02:00".to_owned())),
+        )]),
+    };
+    let agents = agents::AgentsView {
+        hosts: vec![host.clone()],
+        tokens: Vec::new(),
+        new_token: None,
+    };
+    let operation = reported
+        .operations
+        .iter()
+        .map(|record| operations::render(record, &caller, now_ms).into_string())
+        .collect();
+    vec![
+        (
+            "overview",
+            overview::render(&overview, &caller, now_ms).into_string(),
+        ),
+        (
+            "host",
+            host::render(&host_page, &caller, now_ms).into_string(),
+        ),
+        (
+            "updates",
+            updates::render(&updates, &caller, now_ms).into_string(),
+        ),
+        ("operation", operation),
+        ("agents", agents::render(&agents, &caller).into_string()),
+    ]
+}
+
+/// The slot numbers whose payload appears in `html`, split into escaped and raw.
+fn payloads_in(html: &str) -> (BTreeSet<usize>, BTreeSet<usize>) {
+    let (mut escaped, mut raw) = (BTreeSet::new(), BTreeSet::new());
+    for (at, _) in html.match_indices(MARKER) {
+        let before = &html[..at];
+        let after = &html[at + MARKER.len()..];
+        let digits: String = after
+            .trim_start_matches([' ', 'n', '=', '/'])
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        let Ok(n) = digits.parse() else { continue };
+        if before.ends_with('<') || before.ends_with("<form action=/") {
+            raw.insert(n);
+        } else {
+            escaped.insert(n);
+        }
+    }
+    (escaped, raw)
+}
+
+/// What is wrong with one page, if anything.
+fn problems(page: &str, html: &str, slots: &[Slot]) -> Vec<String> {
+    let describe = |numbers: &BTreeSet<usize>| -> Vec<String> {
+        numbers.iter().map(|n| slots[*n].describe()).collect()
+    };
+    let mut problems = Vec::new();
+    let (escaped, raw) = payloads_in(html);
+    if !raw.is_empty() {
+        problems.push(format!(
+            "{page}: agent text reached the HTML unescaped from {:#?}",
+            describe(&raw)
+        ));
+    } else if let Some(at) = html.find("<x-unity") {
+        // A payload cut short (a digest shown by its first characters) has no number.
+        problems.push(format!(
+            "{page}: agent text reached the HTML unescaped: {}",
+            &html[at..html.len().min(at + 60)]
+        ));
+    }
+    if let Some(at) = html
+        .match_indices("<form")
+        .map(|(at, _)| at)
+        .find(|at| !html[*at..].starts_with("<form method=\"post\" action=\"/"))
+    {
+        problems.push(format!(
+            "{page}: a form the page did not make: {}",
+            &html[at..html.len().min(at + 120)]
+        ));
+    }
+    let shown = describe(&escaped);
+    for (_, part) in MUST_SHOW.iter().filter(|(name, _)| *name == page) {
+        if !shown.iter().any(|slot| slot.contains(part)) {
+            problems.push(format!(
+                "{page}: no agent text from `{part}` reached the page"
+            ));
+        }
+    }
+    problems
+}
+
+fn check(reported: &Reported, slots: &[Slot], now_ms: i64) -> Result<(), TestCaseError> {
+    let problems: Vec<String> = pages(reported, now_ms)
+        .iter()
+        .flat_map(|(page, html)| problems(page, html, slots))
+        .collect();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(TestCaseError::fail(problems.join("\n")))
+    }
+}
+
+#[test]
+fn agent_text_never_reaches_a_page_unescaped() {
+    let now_ms = 1_700_000_100_000;
+    let base = reported::reported("agent-1", now_ms);
+    let slots = walker::slots(&base);
+    assert!(slots.len() > 500, "{} slots", slots.len());
+    let fill = |choices: &[usize]| -> Reported {
+        let texts: Vec<String> = choices
+            .iter()
+            .enumerate()
+            .map(|(n, choice)| PAYLOADS[*choice].replace("{n}", &n.to_string()))
+            .collect();
+        walker::fill(&base, &slots, &texts)
+    };
+    // Each payload everywhere, then proptest's mixes.
+    for (choice, payload) in PAYLOADS.iter().enumerate() {
+        let reported = fill(&vec![choice; slots.len()]);
+        if let Err(error) = check(&reported, &slots, now_ms) {
+            panic!("payload {payload:?}: {error}");
+        }
+    }
+    let config = Config {
+        cases: 16,
+        max_shrink_iters: 16,
+        failure_persistence: None,
+        ..Config::default()
+    };
+    let mut runner = TestRunner::new(config);
+    let result = runner.run(&vec(0..PAYLOADS.len(), slots.len()), |choices| {
+        check(&fill(&choices), &slots, now_ms)
+    });
+    if let Err(error) = result {
+        panic!("{error}");
+    }
+}
+
+#[test]
+fn payloads_are_told_apart_from_their_escaped_forms() {
+    let html = "<p>&lt;x-unity-injected n=3&gt;</p><x-unity-injected n=7>\
+                &lt;form action=/x-unity-injected/4&gt;<form action=/x-unity-injected/9>";
+    let (escaped, raw) = payloads_in(html);
+    assert_eq!(escaped, BTreeSet::from([3, 4]));
+    assert_eq!(raw, BTreeSet::from([7, 9]));
+}

@@ -1,0 +1,412 @@
+//! Everything an agent reports that a page shows, fully populated: real `smartctl`,
+//! `zpool status`/`list`, `zfs list`, `/proc/mdstat` and `mdadm --detail` output parsed by the
+//! agent's own parsers, the container collector's expected inventories, and hand-made
+//! databases, events, update checks and operations with every optional text present.
+
+use crate::admin::HostView;
+use crate::health::{rollup, HealthRollup};
+use crate::storage::containers::UpdateCheckRecord;
+use crate::storage::operations::OperationRecord;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use unity_agent::collect::{mdraid, smart, stack, zfs};
+use unity_shared::model::container::{Container, ContainerEvent, ContainerInventory};
+use unity_shared::model::database::DatabaseInstance;
+use unity_shared::model::storage::stack::DriveIdentity;
+use unity_shared::model::storage::{
+    ArrayResult, CollectorOutcome, PoolResult, RaidCollection, SmartCollection, SmartDeviceResult,
+    ZfsCollection,
+};
+use unity_shared::proto::StorageState;
+
+/// One newest sample of a series.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Sample {
+    pub metric: String,
+    pub labels: Vec<(String, String)>,
+    pub value: f64,
+}
+
+/// What one host's agent has told the controller, plus the records the controller keeps about
+/// its containers (whose names, images and messages come from the agent or its registries).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Reported {
+    pub host: HostView,
+    pub latest: Vec<Sample>,
+    pub storage: StorageState,
+    pub databases: Vec<DatabaseInstance>,
+    pub inventory: ContainerInventory,
+    pub events: Vec<ContainerEvent>,
+    pub update_checks: Vec<UpdateCheckRecord>,
+    pub operations: Vec<OperationRecord>,
+}
+
+macro_rules! fixture {
+    ($collector:literal, $name:literal) => {
+        include_str!(concat!(
+            "../../../../agent/src/collect/",
+            $collector,
+            "/testdata/",
+            $name
+        ))
+    };
+}
+
+fn smart_devices() -> Vec<SmartDeviceResult> {
+    let inputs = [
+        (
+            "/dev/sda",
+            fixture!(
+                "smart",
+                "linuxfabrik-ata-seagate-ironwolf-st12000vn0007-FAILED-7.0.txt"
+            ),
+        ),
+        (
+            "/dev/nvme0",
+            fixture!(
+                "smart",
+                "linuxhw-nvme-samsung-970evoplus-FAILED-readonly-7.1.txt"
+            ),
+        ),
+        (
+            "/dev/sdb",
+            fixture!(
+                "smart",
+                "smartctl-exporter-sat-seagate-st3500418as-realloc304.json"
+            ),
+        ),
+    ];
+    let mut devices: Vec<SmartDeviceResult> = inputs
+        .into_iter()
+        .map(|(device, text)| {
+            let (report, warnings) = smart::parse(text).unwrap();
+            SmartDeviceResult {
+                device: device.to_owned(),
+                device_type: Some("sat".to_owned()),
+                verdict: Some(smart::verdict(&report, &smart::SmartThresholds::default())),
+                report: Some(report),
+                warnings,
+                error: Some("smartctl exit status 4: some SMART command failed".to_owned()),
+            }
+        })
+        .collect();
+    devices.push(SmartDeviceResult {
+        device: "/dev/sdz".to_owned(),
+        device_type: None,
+        report: None,
+        verdict: None,
+        warnings: Vec::new(),
+        error: Some("Smartctl open device: /dev/sdz failed: No such device".to_owned()),
+    });
+    devices
+}
+
+fn zfs_collection() -> ZfsCollection {
+    let texts = [
+        fixture!("zfs", "status-illumos-degraded-with-log-device.txt"),
+        fixture!("zfs", "status-draid1-online-distributed-spare.txt"),
+        fixture!("zfs", "status-special-allocation-class-mirror.txt"),
+        fixture!("zfs", "status-unavail-permanent-errors-file-list.txt"),
+        fixture!("zfs", "status-lifeguard-resilver-in-progress-replacing.txt"),
+    ];
+    let mut pools: Vec<PoolResult> = texts
+        .into_iter()
+        .flat_map(|text| zfs::parse_status(text).unwrap().0.pools)
+        .map(|pool| PoolResult {
+            verdict: zfs::verdict(&pool, &zfs::ZfsThresholds::default(), None),
+            status: pool,
+        })
+        .collect();
+    // No fixture has cache or dedup devices: give the first pool some.
+    let devices = pools[0].status.root.children.clone();
+    pools[0].status.cache = devices.clone();
+    pools[0].status.dedup = devices;
+    let (capacity, _) = zfs::parse_zpool_list(fixture!("zfs", "list-p-v-mirror-nvme.txt")).unwrap();
+    let (datasets, warnings) =
+        zfs::parse_zfs_list(fixture!("zfs", "zfs-list-Hp-datasets-numeric.txt")).unwrap();
+    ZfsCollection {
+        outcome: CollectorOutcome::Ok,
+        pools,
+        capacity,
+        datasets,
+        warnings,
+        errors: vec!["zfs list: permission denied".to_owned()],
+    }
+}
+
+fn raid_collection() -> RaidCollection {
+    let texts = [
+        fixture!("mdraid", "proc-mdstat-raid5-recovery-degraded.txt"),
+        fixture!("mdraid", "proc-mdstat-raid1-6way-degraded-failed.txt"),
+        fixture!("mdraid", "proc-mdstat-raid10-check-in-progress.txt"),
+        fixture!("mdraid", "proc-mdstat-imsm-container-auto-read-only.txt"),
+    ];
+    let (detail, _) =
+        mdraid::parse_detail(fixture!("mdraid", "mdadm-detail-raid1-faulty-degraded.txt")).unwrap();
+    let arrays = texts
+        .into_iter()
+        .flat_map(|text| mdraid::parse_mdstat(text).unwrap().0.arrays)
+        .map(|array| ArrayResult {
+            verdict: mdraid::array_verdict(&array, Some(&detail)),
+            detail: Some(detail.clone()),
+            array,
+        })
+        .collect();
+    RaidCollection {
+        outcome: CollectorOutcome::Ok,
+        arrays,
+        warnings: Vec::new(),
+        errors: vec!["mdadm --detail /dev/md9: no such device".to_owned()],
+    }
+}
+
+fn storage() -> StorageState {
+    let smart = SmartCollection {
+        outcome: CollectorOutcome::Ok,
+        devices: smart_devices(),
+    };
+    let zfs = zfs_collection();
+    let raid = raid_collection();
+    let vanished = DriveIdentity {
+        model: Some("WDC WD40EFRX-68N32N0".to_owned()),
+        serial: Some("WD-WCC7K0000000".to_owned()),
+        wwn: Some("0x50014ee0aaaaaaaa".to_owned()),
+    };
+    let stack = stack::link(
+        &smart,
+        &zfs,
+        &raid,
+        &[(
+            "/dev/disk/by-id/wwn-0x5000c500a0000000".to_owned(),
+            "/dev/sda".to_owned(),
+        )],
+        &[("/dev/sda1".to_owned(), "/srv".to_owned())],
+        &[vanished],
+    );
+    StorageState {
+        smart,
+        zfs,
+        raid,
+        stack,
+    }
+}
+
+fn containers() -> Vec<Container> {
+    [
+        fixture!("containers", "docker-20.10/web.expect.json"),
+        fixture!("containers", "docker-20.10/job.expect.json"),
+        fixture!("containers", "docker-20.10/oom.expect.json"),
+        fixture!("containers", "docker-20.10/pulled.expect.json"),
+    ]
+    .into_iter()
+    .map(|text| serde_json::from_str(text).unwrap())
+    .collect()
+}
+
+fn databases() -> Vec<DatabaseInstance> {
+    let health = json!({
+        "connections": 3, "max_connections": 100,
+        "databases": [{"name": "app", "size_bytes": 8_000_000}],
+        "replication": {"role": "replica", "lag_seconds": 1.5, "n_replicas": null, "primary_link_up": true},
+        "uptime_seconds": 3600, "used_memory_bytes": null, "max_memory_bytes": null,
+        "blocked_clients": 0, "slow_queries": 0, "cluster_healthy": null
+    });
+    let instance = |engine: &str, endpoint: serde_json::Value, reachable: bool| {
+        json!({
+            "engine": engine,
+            "endpoint": endpoint,
+            "other_endpoints": [{"unix": {"path": "/run/postgresql/.s.PGSQL.5432"}}],
+            "discovered_by": ["listening_socket", "container"],
+            "process": {"pid": 42, "name": "postgres"},
+            "container": {"name": "db", "image": "postgres:16"},
+            "version": "15.18 (Debian 15.18-0+deb12u1)",
+            "reachable": reachable,
+            "auth_required": true,
+            "tls_offered": false,
+            "latency_ms": 0.4,
+            "error": "password authentication failed for user \"unity\"",
+            "health": health,
+        })
+    };
+    [
+        instance(
+            "postgres",
+            json!({"tcp": {"host": "127.0.0.1", "port": 5432}}),
+            true,
+        ),
+        instance(
+            "mariadb",
+            json!({"tcp": {"host": "::1", "port": 3306}}),
+            false,
+        ),
+        instance(
+            "redis",
+            json!({"unix": {"path": "/run/redis/redis.sock"}}),
+            true,
+        ),
+    ]
+    .into_iter()
+    .map(|value| serde_json::from_value(value).unwrap())
+    .collect()
+}
+
+fn events() -> Vec<ContainerEvent> {
+    let kinds = [
+        json!("start"),
+        json!({"die": {"exit_code": 137}}),
+        json!({"health_status": {"status": "unhealthy"}}),
+        json!("oom"),
+        json!({"other": {"action": "exec_die"}}),
+    ];
+    kinds
+        .into_iter()
+        .enumerate()
+        .map(|(n, kind)| {
+            serde_json::from_value(json!({
+                "at_ms": 1_700_000_000_000_i64 + n as i64,
+                "container_id": "90c33c5126579ca5337a57b47c76fdd3282b3d29ca0d1e3e662cbfb66e2d124c",
+                "name": "web",
+                "kind": kind,
+            }))
+            .unwrap()
+        })
+        .collect()
+}
+
+fn update_checks(agent_id: &str) -> Vec<UpdateCheckRecord> {
+    let update = |kind: &str| {
+        json!({"update": {
+            "kind": kind, "current_tag": "1.0", "current_digest": "sha256:0123456789abcdef0123",
+            "candidate_tag": "1.1", "candidate_digest": "sha256:fedcba9876543210fedc",
+            "candidate_created_ms": 1_700_000_000_000_i64, "first_seen_ms": 1_700_000_000_000_i64,
+            "mode": "notify", "offered": false, "held_back": "cooldown until 2024-01-02"
+        }})
+    };
+    let outcomes = [
+        ("web", update("minor")),
+        ("job", update("digest")),
+        (
+            "oom",
+            json!({"error": {"message": "registry refused the credentials"}}),
+        ),
+        ("pulled", json!({"skipped": {"reason": "pinned by digest"}})),
+    ];
+    outcomes
+        .into_iter()
+        .map(|(container, outcome)| {
+            serde_json::from_value(json!({
+                "agent_id": agent_id,
+                "container": container,
+                "image": "localhost/web:1.0",
+                "checked_at_ms": 1_700_000_000_000_i64,
+                "outcome": outcome,
+            }))
+            .unwrap()
+        })
+        .collect()
+}
+
+fn operations(agent_id: &str) -> Vec<OperationRecord> {
+    let line = |stage: &str| json!({"stage": stage, "at_ms": 1_700_000_000_000_u64, "message": "pulling localhost/web:1.1"});
+    let record = |state: &str, result: serde_json::Value| {
+        serde_json::from_value(json!({
+            "id": "0190aa-op-1",
+            "agent_id": agent_id,
+            "container": "web",
+            "action": "update",
+            "command": {"Restart": {"id": "0190aa-op-1", "container": "web"}},
+            "requested_by": "ada",
+            "requested_at_ms": 1_700_000_000_000_i64,
+            "expires_at_ms": 1_700_000_600_000_i64,
+            "from_image": "localhost/web:1.0",
+            "to_image": "localhost/web:1.1",
+            "to_digest": "sha256:fedcba9876543210fedc",
+            "state": state,
+            "started_at_ms": 1_700_000_001_000_i64,
+            "finished_at_ms": 1_700_000_002_000_i64,
+            "progress": [line("pulling"), line("health_checking")],
+            "result": result,
+            "error": "the agent went away",
+            "attempts": 1,
+        }))
+        .unwrap()
+    };
+    let result = json!({
+        "id": "0190aa-op-1", "container": "web", "outcome": "rolled_back",
+        "message": "the new container failed its health check",
+        "old_image_id": "sha256:89d3", "new_image_id": "sha256:1111",
+        "backup": "1700000000000.json",
+        "log": [line("pulling"), line("rolling_back")],
+        "backup_json": "{}",
+    });
+    vec![
+        record("finished", result),
+        record("running", serde_json::Value::Null),
+    ]
+}
+
+fn latest() -> Vec<Sample> {
+    let sample = |metric: &str, labels: &[(&str, &str)], value: f64| Sample {
+        metric: metric.to_owned(),
+        labels: labels
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+            .collect(),
+        value,
+    };
+    vec![
+        sample("cpu_usage_ratio", &[("cpu", "total")], 0.25),
+        sample("memory_used_bytes", &[], 3.0 * 1024.0 * 1024.0 * 1024.0),
+        sample(
+            "filesystem_size_bytes",
+            &[("mount", "/srv"), ("fstype", "ext4")],
+            100.0,
+        ),
+        sample(
+            "filesystem_available_bytes",
+            &[("mount", "/srv"), ("fstype", "ext4")],
+            1.0,
+        ),
+        sample("smart_temperature_celsius", &[("device", "/dev/sda")], 41.0),
+        sample("zfs_pool_allocated_bytes", &[("pool", "tank")], 1e12),
+        sample("md_sync_progress_ratio", &[("array", "md0")], 0.5),
+        sample("database_up", &[("endpoint", "127.0.0.1:5432")], 1.0),
+        sample("container_cpu_usage_ratio", &[("container", "web")], 0.1),
+    ]
+}
+
+/// One host with everything present.
+pub fn reported(agent_id: &str, now_ms: i64) -> Reported {
+    let storage = storage();
+    let databases = databases();
+    let inventory = ContainerInventory {
+        engine: serde_json::from_value(json!({
+            "kind": "docker", "version": "20.10.24", "socket": "/var/run/docker.sock"
+        }))
+        .unwrap(),
+        containers: containers(),
+        events: events(),
+        error: Some("stats for job: engine answered 500".to_owned()),
+    };
+    let health: HealthRollup = rollup(Some(&storage), Some(&databases), Some(&inventory));
+    Reported {
+        host: HostView {
+            agent_id: agent_id.to_owned(),
+            hostname: "nas".to_owned(),
+            status: "online".to_owned(),
+            last_seen_ms: now_ms - 5_000,
+            agent_version: "0.1.0".to_owned(),
+            os: "Debian GNU/Linux 12 (bookworm)".to_owned(),
+            certificate_not_after: now_ms / 1000 + 86_400,
+            dropped_reports: 0,
+            health,
+        },
+        latest: latest(),
+        events: inventory.events.clone(),
+        storage,
+        databases,
+        inventory,
+        update_checks: update_checks(agent_id),
+        operations: operations(agent_id),
+    }
+}

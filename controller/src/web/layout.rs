@@ -1,0 +1,123 @@
+//! The page frame every dashboard page shares: head, navigation, the logout form (with the
+//! session's CSRF token), the content, and the chart scripts. Pure.
+
+use crate::api::auth::Caller;
+use maud::{html, Markup, DOCTYPE};
+
+/// The navigation's entries; the page's own is highlighted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Nav {
+    Overview,
+    Updates,
+    Agents,
+    Settings,
+}
+
+const NAV: &[(Nav, &str, &str)] = &[
+    (Nav::Overview, "/", "Overview"),
+    (Nav::Updates, "/updates", "Updates"),
+    (Nav::Agents, "/agents", "Agents"),
+    (Nav::Settings, "/settings", "Settings"),
+];
+
+/// What the frame needs to know about one page.
+#[derive(Debug, Clone, Copy)]
+pub struct Frame<'a> {
+    /// Shown as "{title} · Unity".
+    pub title: &'a str,
+    pub nav: Nav,
+    /// Reload the page every so many seconds (a running operation).
+    pub reload_seconds: Option<u32>,
+}
+
+impl<'a> Frame<'a> {
+    pub fn new(title: &'a str, nav: Nav) -> Frame<'a> {
+        Frame {
+            title,
+            nav,
+            reload_seconds: None,
+        }
+    }
+}
+
+/// The whole page around `content`.
+pub fn page(frame: Frame<'_>, caller: &Caller, content: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                @if let Some(seconds) = frame.reload_seconds {
+                    meta http-equiv="refresh" content=(seconds);
+                }
+                title { (frame.title) " · Unity" }
+                link rel="stylesheet" href="/assets/vendor/uPlot.min.css";
+                link rel="stylesheet" href="/assets/app.css";
+            }
+            body {
+                header {
+                    nav {
+                        span.brand { "Unity" }
+                        @for (nav, href, label) in NAV {
+                            a href=(href) class=[(*nav == frame.nav).then_some("active")] { (label) }
+                        }
+                    }
+                    form method="post" action="/logout" class="logout" {
+                        input type="hidden" name="csrf" value=(caller.csrf_token());
+                        span.who { (caller.user) " (" (caller.role.as_str()) ")" }
+                        button type="submit" id="logout" { "Log out" }
+                    }
+                }
+                main { (content) }
+                script src="/assets/vendor/uPlot.iife.min.js" {}
+                script src="/assets/app.js" {}
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+pub mod tests {
+    use super::*;
+    use crate::api::auth::Credential;
+    use crate::storage::auth::Role;
+
+    /// A logged-in caller for rendering pages in tests.
+    pub fn caller(role: Role) -> Caller {
+        Caller {
+            user: "ada".to_owned(),
+            role,
+            credential: Credential::Session {
+                session_hash: [0; 32],
+                csrf_token: "csrf-token".to_owned(),
+            },
+        }
+    }
+
+    #[test]
+    fn the_frame_carries_the_csrf_token_and_escapes_the_title() {
+        let mut frame = Frame::new("<nas>", Nav::Updates);
+        frame.reload_seconds = Some(2);
+        let html = page(frame, &caller(Role::Admin), html! { p { "hi" } }).into_string();
+        assert!(html.starts_with("<!DOCTYPE html>"), "{html}");
+        assert!(
+            html.contains("<title>&lt;nas&gt; · Unity</title>"),
+            "{html}"
+        );
+        assert!(
+            html.contains("<input type=\"hidden\" name=\"csrf\" value=\"csrf-token\">"),
+            "{html}"
+        );
+        assert!(
+            html.contains("<a href=\"/updates\" class=\"active\">Updates</a>"),
+            "{html}"
+        );
+        assert!(html.contains("<a href=\"/agents\">Agents</a>"), "{html}");
+        assert!(
+            html.contains("<meta http-equiv=\"refresh\" content=\"2\">"),
+            "{html}"
+        );
+        assert!(html.contains("<main><p>hi</p></main>"), "{html}");
+    }
+}

@@ -5,6 +5,7 @@
 
 mod alerts;
 mod api;
+mod api_login;
 mod container_updates;
 mod containers;
 mod dashboard;

@@ -1,12 +1,16 @@
 //! Who is calling: session cookies (with a CSRF token for changes), bearer API tokens, the
-//! login and logout endpoints, and the login rate limit.
+//! login and logout endpoints.
 //!
 //! A session id is 32 random bytes, sent in an `HttpOnly; SameSite=Strict` cookie (plus
 //! `Secure` over HTTPS) and stored as its SHA-256. A state-changing request authenticated by
 //! cookie must carry the session's CSRF token (header `X-CSRF-Token`, or the `csrf` form field
 //! for dashboard forms); bearer-token requests are exempt, as browsers never send them on their
 //! own.
+//!
+//! Logins are limited by [`super::login_limit`]: per (client address, user name) with growing
+//! delays, and per client address across names.
 
+use super::login_limit::Outcome;
 use super::{blocking, ApiError, ApiJson, AppState, ClientAddr};
 use crate::service::now_ms;
 use crate::storage::auth::{self as store_auth, AuditRecord, Role, SessionRecord};
@@ -15,17 +19,9 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
-use std::time::Duration;
-use tokio::time::Instant;
 
 pub const SESSION_COOKIE: &str = "unity_session";
 pub const CSRF_HEADER: &str = "x-csrf-token";
-
-/// Failed logins allowed per key (client IP, user name) within [`LOGIN_WINDOW`].
-pub const MAX_LOGIN_FAILURES: usize = 5;
-pub const LOGIN_WINDOW: Duration = Duration::from_secs(300);
 
 /// How a caller authenticated.
 #[derive(Debug, Clone)]
@@ -168,64 +164,6 @@ impl FromRequestParts<AppState> for Admin {
     }
 }
 
-/// Counts failed logins per key in a sliding window.
-#[derive(Debug, Default)]
-pub struct LoginLimiter {
-    failures: Mutex<HashMap<String, VecDeque<Instant>>>,
-}
-
-impl LoginLimiter {
-    /// `Err(retry_after)` when any key has used up its failures.
-    pub fn check(&self, keys: &[String], now: Instant) -> Result<(), Duration> {
-        let mut failures = self
-            .failures
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let mut wait = Duration::ZERO;
-        for key in keys {
-            if let Some(times) = failures.get_mut(key) {
-                while times
-                    .front()
-                    .is_some_and(|&at| now.duration_since(at) >= LOGIN_WINDOW)
-                {
-                    times.pop_front();
-                }
-                if times.len() >= MAX_LOGIN_FAILURES {
-                    if let Some(&oldest) = times.front() {
-                        wait = wait.max(LOGIN_WINDOW.saturating_sub(now.duration_since(oldest)));
-                    }
-                }
-            }
-        }
-        if wait.is_zero() {
-            Ok(())
-        } else {
-            Err(wait)
-        }
-    }
-
-    pub fn record_failure(&self, keys: &[String], now: Instant) {
-        let mut failures = self
-            .failures
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if failures.len() > 10_000 {
-            failures.retain(|_, times| {
-                times
-                    .back()
-                    .is_some_and(|&at| now.duration_since(at) < LOGIN_WINDOW)
-            });
-        }
-        for key in keys {
-            let times = failures.entry(key.clone()).or_default();
-            times.push_back(now);
-            while times.len() > MAX_LOGIN_FAILURES {
-                times.pop_front();
-            }
-        }
-    }
-}
-
 /// A successful login: the cookie value and the session's CSRF token.
 pub struct NewSession {
     pub session_id: String,
@@ -233,7 +171,7 @@ pub struct NewSession {
     pub role: Role,
 }
 
-/// Checks the password (rate limited per client address and per user name) and opens a
+/// Checks the password (limited per client address and user name) and opens a
 /// session. Shared by the API and the login form.
 pub async fn login_user(
     state: &AppState,
@@ -241,12 +179,12 @@ pub async fn login_user(
     username: String,
     password: String,
 ) -> Result<NewSession, ApiError> {
-    let keys = vec![format!("ip:{}", client.0.ip()), format!("user:{username}")];
-    if let Err(wait) = state.limiter.check(&keys, Instant::now()) {
-        return Err(ApiError::TooManyRequests {
-            retry_after_secs: wait.as_secs().max(1),
-        });
-    }
+    let attempt = state
+        .limiter
+        .begin(client.0.ip(), &username)
+        .map_err(|wait| ApiError::TooManyRequests {
+            retry_after_secs: wait.as_secs_f64().ceil().max(1.0) as u64,
+        })?;
     let decoy = state.decoy_hash.clone();
     let ttl_ms = state.ctx.config.session_ttl.as_millis() as i64;
     let name = username.clone();
@@ -289,13 +227,20 @@ pub async fn login_user(
             role: user.role,
         }))
     })
-    .await?;
+    .await;
     match result {
-        Some(session) => Ok(session),
-        None => {
-            state.limiter.record_failure(&keys, Instant::now());
+        Ok(Some(session)) => {
+            attempt.settle(Outcome::Success);
+            Ok(session)
+        }
+        Ok(None) => {
+            attempt.settle(Outcome::Failure);
             tracing::warn!(client = %client.0.ip(), user = %username, "Failed login.");
             Err(ApiError::LoginFailed)
+        }
+        Err(error) => {
+            attempt.settle(Outcome::Released);
+            Err(error)
         }
     }
 }
@@ -402,24 +347,6 @@ pub async fn session(caller: Caller) -> axum::Json<SessionView> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn limiter_blocks_after_five_failures_and_forgets_after_the_window() {
-        let limiter = LoginLimiter::default();
-        let keys = vec!["ip:1".to_owned(), "user:ada".to_owned()];
-        let start = Instant::now();
-        for n in 0..MAX_LOGIN_FAILURES {
-            assert!(limiter.check(&keys, start).is_ok(), "failure {n}");
-            limiter.record_failure(&keys, start);
-        }
-        let wait = limiter
-            .check(&keys, start + Duration::from_secs(60))
-            .unwrap_err();
-        assert_eq!(wait, Duration::from_secs(240));
-        let other_ip = vec!["ip:2".to_owned(), "user:ada".to_owned()];
-        assert!(limiter.check(&other_ip, start).is_err(), "per user too");
-        assert!(limiter.check(&keys, start + LOGIN_WINDOW).is_ok());
-    }
 
     #[test]
     fn cookies_and_bearer_tokens_are_parsed() {

@@ -3,7 +3,7 @@
 //!
 //! The API is split by intent: [`read`] (GET), [`write`](mod@write) (changes, admins only,
 //! audited) and [`execute`] (commands sent to agents). [`auth`] holds sessions, CSRF, bearer
-//! tokens and the login rate limit. Every error becomes a response in exactly one place:
+//! tokens; [`login_limit`] the login limit. Every error becomes a response in exactly one place:
 //! [`ApiError`]'s `IntoResponse`.
 
 pub mod alerts;
@@ -11,6 +11,7 @@ pub mod auth;
 pub mod backups;
 pub mod execute;
 pub mod host_state;
+pub mod login_limit;
 pub mod metrics;
 pub mod openapi;
 pub mod operations;
@@ -38,7 +39,7 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 #[derive(Clone)]
 pub struct AppState {
     pub ctx: Arc<Context>,
-    pub limiter: Arc<auth::LoginLimiter>,
+    pub limiter: Arc<login_limit::LoginLimiter>,
     /// Whether cookies get `Secure` (the server speaks HTTPS).
     pub secure_cookies: bool,
     /// A valid argon2 hash checked against when the user does not exist, so a login for an
@@ -371,7 +372,7 @@ pub async fn serve(
     .await??;
     let state = AppState {
         ctx,
-        limiter: Arc::new(auth::LoginLimiter::default()),
+        limiter: Arc::new(login_limit::LoginLimiter::default()),
         secure_cookies: acceptor.is_some(),
         decoy_hash: Arc::new(decoy_hash),
     };

@@ -44,6 +44,8 @@ pub struct RawConfig {
     pub session_ttl: Option<String>,
     /// When set, `/metrics` requires `Authorization: Bearer <this token>`.
     pub metrics_token: Option<String>,
+    /// Reverse proxies (addresses or CIDRs) whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Option<Vec<String>>,
     /// Alert rules and notifiers (`[alerts]`); see `docs/alerts.md`.
     pub alerts: Option<crate::alerts::config::RawAlerts>,
     /// Container update detection (`[updates]`); see `docs/updates.md`.
@@ -85,6 +87,8 @@ pub struct Config {
     pub api_tls: ApiTls,
     pub session_ttl: Duration,
     pub metrics_token: Option<Secret>,
+    /// Peers whose `X-Forwarded-For` is believed; empty: the header is ignored.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     pub alerts: crate::alerts::config::AlertsConfig,
     pub updates: crate::updates::settings::UpdatesConfig,
 }
@@ -145,6 +149,24 @@ pub fn hostname() -> String {
         .ok()
         .filter(|name| !name.is_empty())
         .unwrap_or_else(|| "localhost".to_owned())
+}
+
+/// Parses `trusted_proxies`: CIDRs (`10.0.0.0/8`) or single addresses (`192.168.1.2`).
+fn networks(key: &'static str, values: &[String]) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+    values
+        .iter()
+        .map(|text| {
+            let text = text.trim();
+            text.parse::<ipnet::IpNet>()
+                .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map(|network| network.trunc())
+                .map_err(|_| ConfigError::Invalid {
+                    key,
+                    value: text.to_owned(),
+                    message: "expected an address or a CIDR such as 10.0.0.0/8 or fd00::/8".into(),
+                })
+        })
+        .collect()
 }
 
 fn api_tls(
@@ -217,10 +239,15 @@ impl Config {
             raw.alerts.unwrap_or_default(),
             stale_after,
         )?;
+        let trusted_proxies = networks(
+            "trusted_proxies",
+            raw.trusted_proxies.as_deref().unwrap_or_default(),
+        )?;
         let config = Config {
             api_tls,
             session_ttl: duration("session_ttl", raw.session_ttl.as_deref(), "12h")?,
             metrics_token,
+            trusted_proxies,
             data_dir: raw
                 .data_dir
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
@@ -307,6 +334,31 @@ mod tests {
         ));
         assert!(parse("tls_cert = \"a\"").is_err());
         assert!(parse("tls = \"yes\"").is_err());
+    }
+
+    #[test]
+    fn trusted_proxies_are_addresses_or_cidrs() {
+        let parse = |text: &str| {
+            Config::from_raw(toml::from_str(text).unwrap()).map(|config| {
+                config
+                    .trusted_proxies
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+            })
+        };
+        assert_eq!(parse("").unwrap(), Vec::<String>::new());
+        assert_eq!(
+            parse(r#"trusted_proxies = ["10.1.2.3/8", "192.168.1.2", "fd00::/8", "::1"]"#).unwrap(),
+            ["10.0.0.0/8", "192.168.1.2/32", "fd00::/8", "::1/128"]
+        );
+        let error = parse(r#"trusted_proxies = ["proxy.lan"]"#)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("trusted_proxies") && error.contains("CIDR"),
+            "{error}"
+        );
     }
 
     #[test]

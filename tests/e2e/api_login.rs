@@ -1,6 +1,7 @@
 //! Issue 13, "Login limits": the login limit holds under concurrent requests, limits per
-//! (client address, user name) so an attacker elsewhere never delays the real admin, and caps
-//! one client across user names.
+//! (client address, user name) so an attacker elsewhere never delays the real admin, caps one
+//! client across user names, and takes the client address from `X-Forwarded-For` only when the
+//! TCP peer is a trusted proxy.
 //!
 //! Distinct clients are distinct loopback source addresses (127.0.0.2, 127.0.0.3, ...): Linux
 //! routes all of 127.0.0.0/8 to the loopback interface.
@@ -179,5 +180,48 @@ async fn issue_13_an_attacker_never_delays_the_real_admin_elsewhere() {
     assert_eq!(login_with(&mut sprayer, &[], "admin", &password).await, 429);
     let mut admin = HttpClient::new(controller.api_addr);
     assert_eq!(admin.login("admin", &password).await.status, 200);
+    controller.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue_13_x_forwarded_for_counts_only_from_trusted_proxies() {
+    init_logging();
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = controller_config(&dir.path().join("controller"));
+    config.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+    let controller = start_controller(config).await;
+    let password = add_user(&controller, "ada", "admin").await;
+
+    // Behind the trusted proxy (127.0.0.1), each forwarded address is its own client.
+    let mut proxy = HttpClient::new(controller.api_addr);
+    let attacker = [("X-Forwarded-For", "198.51.100.7")];
+    guess_until_delayed(&mut proxy, &attacker, |_| "ada".into(), 3).await;
+    assert_eq!(
+        login_with(&mut proxy, &attacker, "ada", &password).await,
+        429
+    );
+    let real = [("X-Forwarded-For", "203.0.113.9")];
+    assert_eq!(login_with(&mut proxy, &real, "ada", &password).await, 200);
+    // The proxy appends the peer it saw: a forged left part does not change the client...
+    let forged = [("X-Forwarded-For", "203.0.113.9, 198.51.100.7")];
+    assert_eq!(login_with(&mut proxy, &forged, "ada", &password).await, 429);
+    // ...and behind two trusted hops the right-most untrusted address is still the client.
+    let chained = [("X-Forwarded-For", "198.51.100.7, 127.0.0.1")];
+    assert_eq!(
+        login_with(&mut proxy, &chained, "ada", &password).await,
+        429
+    );
+
+    // From an untrusted peer (127.0.0.2) the header is ignored: it cannot escape its delay.
+    let mut direct = client_from(&controller, 2);
+    let spoofed = [("X-Forwarded-For", "192.0.2.1")];
+    guess_until_delayed(&mut direct, &spoofed, |_| "ada".into(), 3).await;
+    let escape = [("X-Forwarded-For", "192.0.2.200")];
+    assert_eq!(
+        login_with(&mut direct, &escape, "ada", &password).await,
+        429
+    );
+    // The same header from the trusted proxy is a fresh client.
+    assert_eq!(login_with(&mut proxy, &escape, "ada", &password).await, 200);
     controller.shutdown().await.unwrap();
 }

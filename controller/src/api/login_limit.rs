@@ -11,7 +11,7 @@
 //!
 //! Clients are keyed by IPv4 address, or by IPv6 /64 prefix (what one household or one
 //! attacker's machine usually gets). Behind a reverse proxy the address is the one
-//! request layer resolves from `X-Forwarded-For` for `trusted_proxies`.
+//! [`super::client_addr`] resolves from `X-Forwarded-For` for `trusted_proxies`.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};

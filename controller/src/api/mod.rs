@@ -9,6 +9,7 @@
 pub mod alerts;
 pub mod auth;
 pub mod backups;
+pub mod client_addr;
 pub mod execute;
 pub mod host_state;
 pub mod login_limit;
@@ -19,6 +20,8 @@ pub mod read;
 mod tls;
 pub mod updates;
 pub mod write;
+
+pub use client_addr::ClientAddr;
 
 use crate::service::Context;
 use anyhow::Context as _;
@@ -308,6 +311,10 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::web::router())
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::map_response(security_headers))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            client_addr::resolve,
+        ))
         .with_state(state)
 }
 
@@ -332,27 +339,6 @@ async fn security_headers(mut response: Response) -> Response {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     response
-}
-
-/// The address a request came from, for the login rate limit.
-#[derive(Debug, Clone, Copy)]
-pub struct ClientAddr(pub SocketAddr);
-
-impl
-    axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, tokio::net::TcpListener>>
-    for ClientAddr
-{
-    fn connect_info(stream: axum::serve::IncomingStream<'_, tokio::net::TcpListener>) -> Self {
-        ClientAddr(*stream.remote_addr())
-    }
-}
-
-impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, tls::TlsListener>>
-    for ClientAddr
-{
-    fn connect_info(stream: axum::serve::IncomingStream<'_, tls::TlsListener>) -> Self {
-        ClientAddr(*stream.remote_addr())
-    }
 }
 
 /// Binds `api_listen` and serves the dashboard and API until the task is aborted. Returns the

@@ -206,9 +206,12 @@ async fn roles_csrf_and_bearer_tokens_are_enforced_and_changes_audited() {
         "vic"
     );
 
-    // An admin bearer token needs no CSRF token.
+    // An admin bearer token (admin scope) needs no CSRF token.
     let admin_token = admin
-        .post_json("/api/v1/api-tokens", &json!({ "name": "script" }))
+        .post_json(
+            "/api/v1/api-tokens",
+            &json!({ "name": "script", "scope": "admin" }),
+        )
         .await
         .json()["token"]
         .as_str()

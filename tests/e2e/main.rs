@@ -6,6 +6,7 @@
 mod alerts;
 mod api;
 mod api_login;
+mod api_tokens;
 mod container_updates;
 mod containers;
 mod dashboard;

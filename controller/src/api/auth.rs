@@ -7,13 +7,18 @@
 //! for dashboard forms); bearer-token requests are exempt, as browsers never send them on their
 //! own.
 //!
+//! A bearer request acts with the lesser of the token's scope and its user's current role; an
+//! expired token is refused (401) with a message that says so.
+//!
 //! Logins are limited by [`super::login_limit`]: per (client address, user name) with growing
 //! delays, and per client address across names.
 
 use super::login_limit::Outcome;
 use super::{blocking, ApiError, ApiJson, AppState, ClientAddr};
 use crate::service::now_ms;
-use crate::storage::auth::{self as store_auth, AuditRecord, Role, SessionRecord};
+use crate::storage::auth::{
+    self as store_auth, AuditRecord, Role, SessionRecord, TokenScope, LAST_USED_RESOLUTION_MS,
+};
 use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue};
@@ -32,13 +37,14 @@ pub enum Credential {
         csrf_token: String,
     },
     /// An `Authorization: Bearer` API token.
-    Bearer,
+    Bearer { token_id: String, scope: TokenScope },
 }
 
 /// An authenticated caller (any role). As an extractor it answers 401 when there is none.
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub user: String,
+    /// What the caller may do: the user's role, capped by an API token's scope.
     pub role: Role,
     pub credential: Credential,
 }
@@ -46,9 +52,18 @@ pub struct Caller {
 impl Caller {
     /// Viewers cannot change anything.
     pub fn require_admin(&self) -> Result<(), ApiError> {
-        match self.role {
-            Role::Admin => Ok(()),
-            Role::Viewer => Err(ApiError::Forbidden(
+        match (self.role, &self.credential) {
+            (Role::Admin, _) => Ok(()),
+            (
+                Role::Viewer,
+                Credential::Bearer {
+                    scope: TokenScope::Read,
+                    ..
+                },
+            ) => Err(ApiError::Forbidden(
+                "this API token has the read scope and cannot change anything; changes need a token with the admin scope",
+            )),
+            (Role::Viewer, _) => Err(ApiError::Forbidden(
                 "viewers cannot change anything; ask an admin",
             )),
         }
@@ -57,7 +72,7 @@ impl Caller {
     /// For cookie sessions, `provided` must be the session's CSRF token.
     pub fn require_csrf(&self, provided: Option<&str>) -> Result<(), ApiError> {
         match &self.credential {
-            Credential::Bearer => Ok(()),
+            Credential::Bearer { .. } => Ok(()),
             Credential::Session { csrf_token, .. } => match provided {
                 Some(provided) if constant_time_eq(provided.as_bytes(), csrf_token.as_bytes()) => Ok(()),
                 _ => Err(ApiError::Forbidden(
@@ -71,9 +86,15 @@ impl Caller {
     pub fn csrf_token(&self) -> &str {
         match &self.credential {
             Credential::Session { csrf_token, .. } => csrf_token,
-            Credential::Bearer => "",
+            Credential::Bearer { .. } => "",
         }
     }
+}
+
+/// Unix milliseconds as RFC 3339 (UTC, seconds).
+pub fn rfc3339(ms: i64) -> String {
+    let time = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0) as u64);
+    humantime::format_rfc3339_seconds(time).to_string()
 }
 
 /// Compares without an early exit, so timing does not leak how much of a secret matched.
@@ -109,10 +130,31 @@ pub async fn authenticate(
             let Some(record) = ctx.store.auth.api_token(token_hash)? else {
                 return Ok(None);
             };
-            Ok(ctx.store.auth.user(&record.owner)?.map(|user| Caller {
+            let now = now_ms();
+            if let Some(expires_at_ms) = record.expires_at_ms.filter(|_| record.is_expired(now)) {
+                return Err(ApiError::TokenExpired {
+                    token_id: record.token_id,
+                    expired_at: rfc3339(expires_at_ms),
+                });
+            }
+            let Some(user) = ctx.store.auth.user(&record.owner)? else {
+                return Ok(None);
+            };
+            let stale = record
+                .last_used_ms
+                .is_none_or(|at_ms| now - at_ms >= LAST_USED_RESOLUTION_MS);
+            if stale {
+                if let Err(error) = ctx.store.auth.touch_api_token(token_hash, now) {
+                    tracing::warn!(token_id = %record.token_id, %error, "Recording an API token's use failed.");
+                }
+            }
+            Ok(Some(Caller {
                 user: user.name,
-                role: user.role,
-                credential: Credential::Bearer,
+                role: record.scope.cap(user.role),
+                credential: Credential::Bearer {
+                    token_id: record.token_id,
+                    scope: record.scope,
+                },
             }))
         })
         .await;

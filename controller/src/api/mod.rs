@@ -62,6 +62,12 @@ pub enum ApiError {
     /// No valid session cookie or bearer token.
     #[error("authentication required: log in or send `Authorization: Bearer <API token>`")]
     Unauthorized,
+    /// The API token's expiry has passed.
+    #[error("API token {token_id} expired at {expired_at}; create a new one")]
+    TokenExpired {
+        token_id: String,
+        expired_at: String,
+    },
     /// The user name or password is wrong.
     #[error("wrong user name or password")]
     LoginFailed,
@@ -111,7 +117,9 @@ impl IntoResponse for ApiError {
         let status = match &self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Rejected { status, .. } => *status,
-            ApiError::Unauthorized | ApiError::LoginFailed => StatusCode::UNAUTHORIZED,
+            ApiError::Unauthorized | ApiError::TokenExpired { .. } | ApiError::LoginFailed => {
+                StatusCode::UNAUTHORIZED
+            }
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,

@@ -5,6 +5,7 @@
 
 mod alerts;
 mod api;
+mod api_headers;
 mod api_login;
 mod api_tokens;
 mod container_updates;

@@ -11,6 +11,7 @@ pub mod auth;
 pub mod backups;
 pub mod client_addr;
 pub mod execute;
+pub mod headers;
 pub mod host_state;
 pub mod login_limit;
 pub mod metrics;
@@ -43,7 +44,8 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 pub struct AppState {
     pub ctx: Arc<Context>,
     pub limiter: Arc<login_limit::LoginLimiter>,
-    /// Whether cookies get `Secure` (the server speaks HTTPS).
+    /// Whether cookies get `Secure` and responses `Strict-Transport-Security` (the server
+    /// speaks HTTPS).
     pub secure_cookies: bool,
     /// A valid argon2 hash checked against when the user does not exist, so a login for an
     /// unknown name takes as long as one with a wrong password.
@@ -74,6 +76,9 @@ pub enum ApiError {
     /// Authenticated, but not allowed (role, CSRF).
     #[error("{0}")]
     Forbidden(&'static str),
+    /// The `Host` is not one of `allowed_hosts` (or missing while they are set).
+    #[error("{0}")]
+    MisdirectedHost(String),
     /// The thing named in the path does not exist.
     #[error("{0}")]
     NotFound(String),
@@ -121,6 +126,7 @@ impl IntoResponse for ApiError {
                 StatusCode::UNAUTHORIZED
             }
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::MisdirectedHost(_) => StatusCode::MISDIRECTED_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -318,35 +324,19 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics::metrics))
         .merge(crate::web::router())
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(axum::middleware::map_response(security_headers))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             client_addr::resolve,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            headers::allowed_host,
+        ))
+        .layer(axum::middleware::map_response_with_state(
+            state.clone(),
+            headers::security_headers,
+        ))
         .with_state(state)
-}
-
-async fn security_headers(mut response: Response) -> Response {
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'",
-        ),
-    );
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("same-origin"),
-    );
-    if !headers.contains_key(header::CACHE_CONTROL) {
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    }
-    response
 }
 
 /// Binds `api_listen` and serves the dashboard and API until the task is aborted. Returns the
@@ -359,6 +349,12 @@ pub async fn serve(
         .await
         .with_context(|| format!("binding the dashboard and API to {listen}"))?;
     let local_addr = listener.local_addr()?;
+    if metrics::open_beyond_loopback(&ctx.config) {
+        tracing::warn!(
+            api_listen = %listen,
+            "/metrics is readable without a token by anyone who can reach api_listen; set metrics_token to require one."
+        );
+    }
     let acceptor = tls::acceptor(&ctx, local_addr).await?;
     let decoy_hash = tokio::task::spawn_blocking(|| {
         crate::storage::auth::hash_password(&crate::storage::auth::random_secret())

@@ -54,14 +54,15 @@ pub enum Command {
         #[arg(long, env = "UNITY_CONTROLLER_API_LISTEN")]
         api_listen: Option<String>,
     },
-    /// Run a controller and an enrolled local agent in one process, for trying Unity out.
+    /// Run a controller and an enrolled local agent in one process, for trying Unity out. The
+    /// configuration file applies as for `run` (dashboard address, TLS, metrics token, ...).
     Quickstart {
-        /// Where to keep the quickstart's data.
+        /// Where to keep the quickstart's data (the file's data_dir does not apply).
         #[arg(long, default_value = "unity-quickstart")]
         dir: PathBuf,
-        /// UDP address for the controller.
-        #[arg(long, default_value = "127.0.0.1:7443")]
-        listen: String,
+        /// UDP address for the controller; default the file's `listen`, else 127.0.0.1:7443.
+        #[arg(long)]
+        listen: Option<String>,
         /// Collection interval of the local agent.
         #[arg(long, default_value = "5s")]
         interval: String,
@@ -153,6 +154,9 @@ fn load_config(args: &Args) -> anyhow::Result<Config> {
     if let Some(data_dir) = &args.data_dir {
         raw.data_dir = Some(data_dir.clone());
     }
+    if let Command::Quickstart { dir, listen, .. } = &args.command {
+        return Ok(crate::quickstart::config(raw, dir, listen.as_deref())?);
+    }
     if let Command::Run {
         listen,
         advertise,
@@ -215,11 +219,9 @@ fn format_time_ms(ms: i64) -> String {
 async fn run_command(command: Command, config: Config) -> anyhow::Result<()> {
     match command {
         Command::Run { .. } => run_daemon(config).await,
-        Command::Quickstart {
-            dir,
-            listen,
-            interval,
-        } => crate::quickstart::run(dir, &listen, &interval).await,
+        Command::Quickstart { dir, interval, .. } => {
+            crate::quickstart::run(config, dir, &interval).await
+        }
         Command::CheckConfig => {
             outln!(
                 "configuration OK: data in {}, agents connect to {}",

@@ -16,6 +16,7 @@ mod durability;
 mod enrollment;
 mod frames;
 mod ingest;
+mod quickstart;
 mod renewal;
 mod revocation;
 mod storage;

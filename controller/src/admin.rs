@@ -42,9 +42,18 @@ pub enum AdminRequest {
         password: String,
     },
     ListUsers,
+    /// Creates an API token; `scope` defaults to `read`, `expires_in` to `never`.
     CreateApiToken {
         user: String,
         name: String,
+        #[serde(default)]
+        scope: Option<String>,
+        #[serde(default)]
+        expires_in: Option<String>,
+    },
+    ListApiTokens,
+    RevokeApiToken {
+        token_id: String,
     },
 }
 
@@ -111,6 +120,12 @@ pub enum AdminResponse {
     Users(Vec<UserSummary>),
     ApiToken {
         token: String,
+        token_id: String,
+        scope: String,
+        expires_at_ms: Option<i64>,
+    },
+    ApiTokens(Vec<crate::api::read::ApiTokenView>),
+    ApiTokenRevoked {
         token_id: String,
     },
 }
@@ -290,14 +305,39 @@ pub fn handle(ctx: &Context, request: AdminRequest) -> AdminResponse {
                     })
                     .collect(),
             ),
-            AdminRequest::CreateApiToken { user, name } => {
-                let (token, record) = from_api(crate::api::write::create_api_token(
-                    ctx, "cli", &user, &name,
+            AdminRequest::CreateApiToken {
+                user,
+                name,
+                scope,
+                expires_in,
+            } => {
+                let scope = from_api(crate::api::write::parse_scope(
+                    scope.as_deref().unwrap_or("read"),
                 ))?;
+                let expires_in = from_api(crate::api::write::parse_token_lifetime(
+                    expires_in.as_deref().unwrap_or("never"),
+                ))?;
+                let new = crate::api::write::NewApiToken {
+                    owner: &user,
+                    name: &name,
+                    scope,
+                    expires_in,
+                };
+                let (token, record) =
+                    from_api(crate::api::write::create_scoped_api_token(ctx, "cli", &new))?;
                 AdminResponse::ApiToken {
                     token,
                     token_id: record.token_id,
+                    scope: record.scope.as_str().to_owned(),
+                    expires_at_ms: record.expires_at_ms,
                 }
+            }
+            AdminRequest::ListApiTokens => AdminResponse::ApiTokens(from_api(
+                crate::api::read::api_token_views(ctx, now_ms()),
+            )?),
+            AdminRequest::RevokeApiToken { token_id } => {
+                from_api(crate::api::write::revoke_api_token(ctx, "cli", &token_id))?;
+                AdminResponse::ApiTokenRevoked { token_id }
             }
             AdminRequest::ListSeries { agent_id } => AdminResponse::Series(
                 ctx.store

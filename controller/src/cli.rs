@@ -14,6 +14,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 use unity_agent::outln;
 
+mod auth;
+pub use auth::{ApiTokenCommand, UserCommand};
+
 /// Exit code for a configuration that cannot be used (EX_CONFIG-like, as sysexits' EX_USAGE).
 const EXIT_CONFIG: u8 = 64;
 
@@ -51,14 +54,15 @@ pub enum Command {
         #[arg(long, env = "UNITY_CONTROLLER_API_LISTEN")]
         api_listen: Option<String>,
     },
-    /// Run a controller and an enrolled local agent in one process, for trying Unity out.
+    /// Run a controller and an enrolled local agent in one process, for trying Unity out. The
+    /// configuration file applies as for `run` (dashboard address, TLS, metrics token, ...).
     Quickstart {
-        /// Where to keep the quickstart's data.
+        /// Where to keep the quickstart's data (the file's data_dir does not apply).
         #[arg(long, default_value = "unity-quickstart")]
         dir: PathBuf,
-        /// UDP address for the controller.
-        #[arg(long, default_value = "127.0.0.1:7443")]
-        listen: String,
+        /// UDP address for the controller; default the file's `listen`, else 127.0.0.1:7443.
+        #[arg(long)]
+        listen: Option<String>,
         /// Collection interval of the local agent.
         #[arg(long, default_value = "5s")]
         interval: String,
@@ -97,36 +101,6 @@ pub enum Command {
     /// API tokens for scripts and Grafana (`Authorization: Bearer`).
     #[command(subcommand)]
     Apitoken(ApiTokenCommand),
-}
-
-#[derive(Debug, Subcommand)]
-pub enum UserCommand {
-    /// Add a dashboard user. Without --password-file a random password is generated and printed.
-    Add {
-        name: String,
-        /// admin (may change things) or viewer (read only).
-        #[arg(long, default_value = "viewer")]
-        role: String,
-        /// Read the password from this file (first line); never from the command line.
-        #[arg(long)]
-        password_file: Option<PathBuf>,
-    },
-    /// List users and roles.
-    List {
-        #[arg(long)]
-        json: bool,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-pub enum ApiTokenCommand {
-    /// Create an API token acting as USER; printed once (only its hash is stored).
-    Create {
-        #[arg(long)]
-        user: String,
-        #[arg(long)]
-        name: String,
-    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -179,6 +153,9 @@ fn load_config(args: &Args) -> anyhow::Result<Config> {
     let mut raw = RawConfig::load(&args.config, required)?;
     if let Some(data_dir) = &args.data_dir {
         raw.data_dir = Some(data_dir.clone());
+    }
+    if let Command::Quickstart { dir, listen, .. } = &args.command {
+        return Ok(crate::quickstart::config(raw, dir, listen.as_deref())?);
     }
     if let Command::Run {
         listen,
@@ -242,11 +219,9 @@ fn format_time_ms(ms: i64) -> String {
 async fn run_command(command: Command, config: Config) -> anyhow::Result<()> {
     match command {
         Command::Run { .. } => run_daemon(config).await,
-        Command::Quickstart {
-            dir,
-            listen,
-            interval,
-        } => crate::quickstart::run(dir, &listen, &interval).await,
+        Command::Quickstart { dir, interval, .. } => {
+            crate::quickstart::run(config, dir, &interval).await
+        }
         Command::CheckConfig => {
             outln!(
                 "configuration OK: data in {}, agents connect to {}",
@@ -334,64 +309,8 @@ async fn run_command(command: Command, config: Config) -> anyhow::Result<()> {
                 other => unexpected(other),
             }
         }
-        Command::User(UserCommand::Add {
-            name,
-            role,
-            password_file,
-        }) => {
-            let (password, generated) = match password_file {
-                Some(path) => {
-                    let text = tokio::fs::read_to_string(&path)
-                        .await
-                        .with_context(|| format!("reading {}", path.display()))?;
-                    (text.lines().next().unwrap_or("").to_owned(), false)
-                }
-                None => (crate::api::write::random_password(), true),
-            };
-            let request = AdminRequest::AddUser {
-                name,
-                role: role.clone(),
-                password: password.clone(),
-            };
-            match admin_call(&config, request).await? {
-                AdminResponse::UserAdded { name } => {
-                    outln!("Added user {name} ({role}).");
-                    if generated {
-                        outln!("Password (shown once): {password}");
-                    }
-                    Ok(())
-                }
-                other => unexpected(other),
-            }
-        }
-        Command::User(UserCommand::List { json }) => {
-            match admin_call(&config, AdminRequest::ListUsers).await? {
-                AdminResponse::Users(users) if json => print_json(&users),
-                AdminResponse::Users(users) => {
-                    outln!("{:<24} {:<8} CREATED", "USER", "ROLE");
-                    for user in users {
-                        outln!(
-                            "{:<24} {:<8} {}",
-                            user.name,
-                            user.role,
-                            format_time_ms(user.created_at_ms)
-                        );
-                    }
-                    Ok(())
-                }
-                other => unexpected(other),
-            }
-        }
-        Command::Apitoken(ApiTokenCommand::Create { user, name }) => {
-            match admin_call(&config, AdminRequest::CreateApiToken { user, name }).await? {
-                AdminResponse::ApiToken { token, token_id } => {
-                    outln!("API token {token_id} (shown once; send as `Authorization: Bearer <token>`):");
-                    outln!("{token}");
-                    Ok(())
-                }
-                other => unexpected(other),
-            }
-        }
+        Command::User(command) => auth::run_user(command, &config).await,
+        Command::Apitoken(command) => auth::run_apitoken(command, &config).await,
         Command::Agents(AgentsCommand::Revoke { agent_id }) => {
             match admin_call(&config, AdminRequest::RevokeAgent { agent_id }).await? {
                 AdminResponse::Revoked {

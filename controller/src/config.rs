@@ -47,6 +47,10 @@ pub struct RawConfig {
     pub session_ttl: Option<String>,
     /// When set, `/metrics` requires `Authorization: Bearer <this token>`.
     pub metrics_token: Option<String>,
+    /// Reverse proxies (addresses or CIDRs) whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Option<Vec<String>>,
+    /// Host names the dashboard answers to (the `Host` header); unset or empty: any.
+    pub allowed_hosts: Option<Vec<String>>,
     /// Alert rules and notifiers (`[alerts]`); see `docs/alerts.md`.
     pub alerts: Option<crate::alerts::config::RawAlerts>,
     /// Container update detection (`[updates]`); see `docs/updates.md`.
@@ -89,6 +93,10 @@ pub struct Config {
     pub api_tls: ApiTls,
     pub session_ttl: Duration,
     pub metrics_token: Option<Secret>,
+    /// Peers whose `X-Forwarded-For` is believed; empty: the header is ignored.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Host names (lower case, no port) requests must name; empty: any.
+    pub allowed_hosts: Vec<String>,
     pub alerts: crate::alerts::config::AlertsConfig,
     pub updates: crate::updates::settings::UpdatesConfig,
 }
@@ -149,6 +157,65 @@ pub fn hostname() -> String {
         .ok()
         .filter(|name| !name.is_empty())
         .unwrap_or_else(|| "localhost".to_owned())
+}
+
+/// Parses `trusted_proxies`: CIDRs (`10.0.0.0/8`) or single addresses (`192.168.1.2`).
+fn networks(key: &'static str, values: &[String]) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+    values
+        .iter()
+        .map(|text| {
+            let text = text.trim();
+            text.parse::<ipnet::IpNet>()
+                .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map(|network| network.trunc())
+                .map_err(|_| ConfigError::Invalid {
+                    key,
+                    value: text.to_owned(),
+                    message: "expected an address or a CIDR such as 10.0.0.0/8 or fd00::/8".into(),
+                })
+        })
+        .collect()
+}
+
+/// The host name of a `Host` header or URI authority, or of an `allowed_hosts` entry: without
+/// port and IPv6 brackets, lower case, without a trailing dot. `None` if it has no name.
+pub fn host_name(authority: &str) -> Option<String> {
+    let authority = authority.trim();
+    let name = match authority.strip_prefix('[') {
+        Some(rest) => rest.split_once(']').map(|(inside, _)| inside)?,
+        None => match authority.split_once(':') {
+            Some((name, port)) if !port.contains(':') => name,
+            // More than one colon: a bare IPv6 address.
+            _ => authority,
+        },
+    };
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    (!name.is_empty()).then_some(name)
+}
+
+/// Parses `allowed_hosts`: names or addresses, without scheme, path or port.
+fn host_names(key: &'static str, values: &[String]) -> Result<Vec<String>, ConfigError> {
+    values
+        .iter()
+        .map(|text| {
+            let trimmed = text.trim();
+            let unbracketed = trimmed
+                .strip_prefix('[')
+                .and_then(|rest| rest.strip_suffix(']'))
+                .unwrap_or(trimmed);
+            // Only a bare name survives `host_name` unchanged: a port would be cut off.
+            let bare = unbracketed.trim_end_matches('.').to_ascii_lowercase();
+            let plain = !bare.contains(['/', '@', '*', '?', '#', ' ']);
+            match host_name(trimmed) {
+                Some(name) if plain && name == bare => Ok(name),
+                _ => Err(ConfigError::Invalid {
+                    key,
+                    value: text.clone(),
+                    message: "expected a host name or address such as unity.lan or 192.168.1.5, without scheme or port".into(),
+                }),
+            }
+        })
+        .collect()
 }
 
 fn api_tls(
@@ -221,10 +288,20 @@ impl Config {
             raw.alerts.unwrap_or_default(),
             stale_after,
         )?;
+        let trusted_proxies = networks(
+            "trusted_proxies",
+            raw.trusted_proxies.as_deref().unwrap_or_default(),
+        )?;
+        let allowed_hosts = host_names(
+            "allowed_hosts",
+            raw.allowed_hosts.as_deref().unwrap_or_default(),
+        )?;
         let config = Config {
             api_tls,
+            allowed_hosts,
             session_ttl: duration("session_ttl", raw.session_ttl.as_deref(), "12h")?,
             metrics_token,
+            trusted_proxies,
             data_dir: raw
                 .data_dir
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
@@ -316,6 +393,75 @@ mod tests {
         ));
         assert!(parse("tls_cert = \"a\"").is_err());
         assert!(parse("tls = \"yes\"").is_err());
+    }
+
+    #[test]
+    fn trusted_proxies_are_addresses_or_cidrs() {
+        let parse = |text: &str| {
+            Config::from_raw(toml::from_str(text).unwrap()).map(|config| {
+                config
+                    .trusted_proxies
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+            })
+        };
+        assert_eq!(parse("").unwrap(), Vec::<String>::new());
+        assert_eq!(
+            parse(r#"trusted_proxies = ["10.1.2.3/8", "192.168.1.2", "fd00::/8", "::1"]"#).unwrap(),
+            ["10.0.0.0/8", "192.168.1.2/32", "fd00::/8", "::1/128"]
+        );
+        let error = parse(r#"trusted_proxies = ["proxy.lan"]"#)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("trusted_proxies") && error.contains("CIDR"),
+            "{error}"
+        );
+    }
+
+    #[track_caller]
+    fn check_host(authority: &str, expect: Option<&str>) {
+        assert_eq!(host_name(authority).as_deref(), expect, "{authority:?}");
+    }
+
+    #[test]
+    fn host_names_lose_ports_brackets_case_and_the_trailing_dot() {
+        check_host("unity.lan", Some("unity.lan"));
+        check_host("Unity.LAN:7480", Some("unity.lan"));
+        check_host("unity.lan.:443", Some("unity.lan"));
+        check_host("192.168.1.5:7480", Some("192.168.1.5"));
+        check_host("[::1]:7480", Some("::1"));
+        check_host("[fd00::5]", Some("fd00::5"));
+        check_host("fd00::5", Some("fd00::5"));
+        check_host("", None);
+        check_host(":7480", None);
+        check_host("[::1", None);
+    }
+
+    #[test]
+    fn allowed_hosts_are_bare_names_or_addresses() {
+        let parse = |text: &str| {
+            Config::from_raw(toml::from_str(text).unwrap()).map(|config| config.allowed_hosts)
+        };
+        assert_eq!(parse("").unwrap(), Vec::<String>::new());
+        assert_eq!(
+            parse(r#"allowed_hosts = ["Unity.LAN", "192.168.1.5", "[::1]", "fd00::5", "nas."]"#)
+                .unwrap(),
+            ["unity.lan", "192.168.1.5", "::1", "fd00::5", "nas"]
+        );
+        for bad in [
+            "unity.lan:7480",
+            "https://unity.lan",
+            "[::1]:7480",
+            "",
+            "*.lan",
+        ] {
+            let error = parse(&format!("allowed_hosts = [{bad:?}]"))
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains("allowed_hosts"), "{bad}: {error}");
+        }
     }
 
     #[test]

@@ -1,25 +1,40 @@
 //! `unity-controller quickstart`: a controller and an enrolled local agent in one process, with
 //! all data under one directory, for trying Unity on a single machine.
 
-use crate::config::{Config, RawConfig};
+use crate::config::{Config, ConfigError, RawConfig};
 use crate::{admin, service};
 use anyhow::Context as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 use unity_agent::outln;
 
-pub async fn run(dir: PathBuf, listen: &str, interval: &str) -> anyhow::Result<()> {
+/// The QUIC address when neither `--listen` nor the file names one: loopback, as quickstart
+/// is for trying Unity on one machine.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:7443";
+
+/// The quickstart's configuration: the file's (`raw`, everything from the dashboard address to
+/// alerts), with the data under `dir/controller` and the QUIC endpoint on `listen` (the flag,
+/// else the file's `listen`, else [`DEFAULT_LISTEN`]), advertised as the file says or as is.
+pub fn config(mut raw: RawConfig, dir: &Path, listen: Option<&str>) -> Result<Config, ConfigError> {
+    raw.data_dir = Some(dir.join("controller"));
+    let listen = listen
+        .map(str::to_owned)
+        .or(raw.listen.take())
+        .unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
+    if raw.advertise.is_none() {
+        raw.advertise = Some(listen.clone());
+    }
+    raw.listen = Some(listen);
+    Config::from_raw(raw)
+}
+
+/// Runs the controller with `config` (see [`config`]) and a local agent with its data in
+/// `dir/agent`, until Ctrl-C.
+pub async fn run(config: Config, dir: PathBuf, interval: &str) -> anyhow::Result<()> {
     let interval_duration =
         humantime::parse_duration(interval).with_context(|| format!("--interval {interval:?}"))?;
-    let controller_dir = dir.join("controller");
+    let controller_dir = config.data_dir.clone();
     let agent_dir = dir.join("agent");
-    let raw = RawConfig {
-        data_dir: Some(controller_dir.clone()),
-        listen: Some(listen.to_owned()),
-        advertise: Some(listen.to_owned()),
-        ..RawConfig::default()
-    };
-    let config = Config::from_raw(raw)?;
     let controller = service::start(config).await?;
     let address = controller.local_addr.to_string();
 
@@ -68,4 +83,41 @@ pub async fn run(dir: PathBuf, listen: &str, interval: &str) -> anyhow::Result<(
     outln!("Stopping.");
     agent.stop().await;
     controller.shutdown().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(text: &str) -> RawConfig {
+        toml::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn issue_13_quickstart_keeps_the_files_settings() {
+        let raw = file(
+            "api_listen = \"127.0.0.1:9999\"\nmetrics_token = \"m\"\ntls = \"self\"\ndata_dir = \"/var/lib/x\"",
+        );
+        let config = config(raw, Path::new("/tmp/qs"), None).unwrap();
+        assert_eq!(config.api_listen.to_string(), "127.0.0.1:9999");
+        assert_eq!(
+            config.metrics_token,
+            Some(crate::config::Secret("m".into()))
+        );
+        assert_eq!(config.api_tls, crate::config::ApiTls::SelfIssued);
+        assert_eq!(config.data_dir, Path::new("/tmp/qs/controller"));
+        assert_eq!(config.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(config.advertise, DEFAULT_LISTEN);
+    }
+
+    #[test]
+    fn quickstart_listens_where_the_flag_or_else_the_file_says() {
+        let with_listen = || file("listen = \"127.0.0.1:8443\"\nadvertise = \"nas.lan:8443\"");
+        let from_file = config(with_listen(), Path::new("qs"), None).unwrap();
+        assert_eq!(from_file.listen.to_string(), "127.0.0.1:8443");
+        assert_eq!(from_file.advertise, "nas.lan:8443");
+        let from_flag = config(with_listen(), Path::new("qs"), Some("127.0.0.1:9443")).unwrap();
+        assert_eq!(from_flag.listen.to_string(), "127.0.0.1:9443");
+        assert!(config(file("retention = \"x\""), Path::new("qs"), None).is_err());
+    }
 }

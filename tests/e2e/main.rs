@@ -5,6 +5,9 @@
 
 mod alerts;
 mod api;
+mod api_headers;
+mod api_login;
+mod api_tokens;
 mod container_updates;
 mod containers;
 mod crash_reconnect;
@@ -16,6 +19,7 @@ mod frames;
 mod identity;
 mod ingest;
 mod log_flood;
+mod quickstart;
 mod renewal;
 mod revocation;
 mod state_durability;

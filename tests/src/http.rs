@@ -9,8 +9,8 @@ use std::sync::Arc;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
-trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
+trait Stream: AsyncRead + AsyncWrite + Unpin + Send + Sync {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + Sync> Stream for T {}
 
 /// A response, body read completely.
 #[derive(Debug, Clone)]
@@ -61,6 +61,10 @@ pub struct HttpClient {
     /// Sent as `X-CSRF-Token` on non-GET requests when set (from [`HttpClient::login`]).
     pub csrf: Option<String>,
     pub bearer: Option<String>,
+    /// Connect from this local address (e.g. `127.0.0.2`), so one test can be several clients.
+    pub local_ip: Option<std::net::IpAddr>,
+    /// The `Host` header; default the server's address.
+    pub host: Option<String>,
 }
 
 impl HttpClient {
@@ -72,6 +76,8 @@ impl HttpClient {
             cookies: BTreeMap::new(),
             csrf: None,
             bearer: None,
+            local_ip: None,
+            host: None,
         }
     }
 
@@ -95,9 +101,19 @@ impl HttpClient {
     }
 
     async fn connect(&self) -> anyhow::Result<BufReader<Box<dyn Stream>>> {
-        let tcp = TcpStream::connect(self.addr)
-            .await
-            .with_context(|| format!("connecting to {}", self.addr))?;
+        let tcp = match self.local_ip {
+            None => TcpStream::connect(self.addr).await,
+            Some(local_ip) => {
+                let socket = if local_ip.is_ipv4() {
+                    tokio::net::TcpSocket::new_v4()?
+                } else {
+                    tokio::net::TcpSocket::new_v6()?
+                };
+                socket.bind(SocketAddr::new(local_ip, 0))?;
+                socket.connect(self.addr).await
+            }
+        }
+        .with_context(|| format!("connecting to {}", self.addr))?;
         tcp.set_nodelay(true)?;
         let stream: Box<dyn Stream> = match &self.tls {
             None => Box::new(tcp),
@@ -120,10 +136,9 @@ impl HttpClient {
         extra_headers: &[(&str, &str)],
         body: Option<(&str, Vec<u8>)>,
     ) -> anyhow::Result<HttpResponse> {
-        let mut head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nUser-Agent: unity-tests\r\n",
-            self.addr
-        );
+        let host = self.host.clone().unwrap_or_else(|| self.addr.to_string());
+        let mut head =
+            format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: unity-tests\r\n");
         if !self.cookies.is_empty() {
             let cookies: Vec<String> = self
                 .cookies

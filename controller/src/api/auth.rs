@@ -1,31 +1,32 @@
 //! Who is calling: session cookies (with a CSRF token for changes), bearer API tokens, the
-//! login and logout endpoints, and the login rate limit.
+//! login and logout endpoints.
 //!
 //! A session id is 32 random bytes, sent in an `HttpOnly; SameSite=Strict` cookie (plus
 //! `Secure` over HTTPS) and stored as its SHA-256. A state-changing request authenticated by
 //! cookie must carry the session's CSRF token (header `X-CSRF-Token`, or the `csrf` form field
 //! for dashboard forms); bearer-token requests are exempt, as browsers never send them on their
 //! own.
+//!
+//! A bearer request acts with the lesser of the token's scope and its user's current role; an
+//! expired token is refused (401) with a message that says so.
+//!
+//! Logins are limited by [`super::login_limit`]: per (client address, user name) with growing
+//! delays, and per client address across names.
 
+use super::login_limit::Outcome;
 use super::{blocking, ApiError, ApiJson, AppState, ClientAddr};
 use crate::service::now_ms;
-use crate::storage::auth::{self as store_auth, AuditRecord, Role, SessionRecord};
+use crate::storage::auth::{
+    self as store_auth, AuditRecord, Role, SessionRecord, TokenScope, LAST_USED_RESOLUTION_MS,
+};
 use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
-use std::time::Duration;
-use tokio::time::Instant;
 
 pub const SESSION_COOKIE: &str = "unity_session";
 pub const CSRF_HEADER: &str = "x-csrf-token";
-
-/// Failed logins allowed per key (client IP, user name) within [`LOGIN_WINDOW`].
-pub const MAX_LOGIN_FAILURES: usize = 5;
-pub const LOGIN_WINDOW: Duration = Duration::from_secs(300);
 
 /// How a caller authenticated.
 #[derive(Debug, Clone)]
@@ -36,13 +37,14 @@ pub enum Credential {
         csrf_token: String,
     },
     /// An `Authorization: Bearer` API token.
-    Bearer,
+    Bearer { token_id: String, scope: TokenScope },
 }
 
 /// An authenticated caller (any role). As an extractor it answers 401 when there is none.
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub user: String,
+    /// What the caller may do: the user's role, capped by an API token's scope.
     pub role: Role,
     pub credential: Credential,
 }
@@ -50,9 +52,18 @@ pub struct Caller {
 impl Caller {
     /// Viewers cannot change anything.
     pub fn require_admin(&self) -> Result<(), ApiError> {
-        match self.role {
-            Role::Admin => Ok(()),
-            Role::Viewer => Err(ApiError::Forbidden(
+        match (self.role, &self.credential) {
+            (Role::Admin, _) => Ok(()),
+            (
+                Role::Viewer,
+                Credential::Bearer {
+                    scope: TokenScope::Read,
+                    ..
+                },
+            ) => Err(ApiError::Forbidden(
+                "this API token has the read scope and cannot change anything; changes need a token with the admin scope",
+            )),
+            (Role::Viewer, _) => Err(ApiError::Forbidden(
                 "viewers cannot change anything; ask an admin",
             )),
         }
@@ -61,7 +72,7 @@ impl Caller {
     /// For cookie sessions, `provided` must be the session's CSRF token.
     pub fn require_csrf(&self, provided: Option<&str>) -> Result<(), ApiError> {
         match &self.credential {
-            Credential::Bearer => Ok(()),
+            Credential::Bearer { .. } => Ok(()),
             Credential::Session { csrf_token, .. } => match provided {
                 Some(provided) if constant_time_eq(provided.as_bytes(), csrf_token.as_bytes()) => Ok(()),
                 _ => Err(ApiError::Forbidden(
@@ -75,9 +86,15 @@ impl Caller {
     pub fn csrf_token(&self) -> &str {
         match &self.credential {
             Credential::Session { csrf_token, .. } => csrf_token,
-            Credential::Bearer => "",
+            Credential::Bearer { .. } => "",
         }
     }
+}
+
+/// Unix milliseconds as RFC 3339 (UTC, seconds).
+pub fn rfc3339(ms: i64) -> String {
+    let time = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0) as u64);
+    humantime::format_rfc3339_seconds(time).to_string()
 }
 
 /// Compares without an early exit, so timing does not leak how much of a secret matched.
@@ -113,10 +130,31 @@ pub async fn authenticate(
             let Some(record) = ctx.store.auth.api_token(token_hash)? else {
                 return Ok(None);
             };
-            Ok(ctx.store.auth.user(&record.owner)?.map(|user| Caller {
+            let now = now_ms();
+            if let Some(expires_at_ms) = record.expires_at_ms.filter(|_| record.is_expired(now)) {
+                return Err(ApiError::TokenExpired {
+                    token_id: record.token_id,
+                    expired_at: rfc3339(expires_at_ms),
+                });
+            }
+            let Some(user) = ctx.store.auth.user(&record.owner)? else {
+                return Ok(None);
+            };
+            let stale = record
+                .last_used_ms
+                .is_none_or(|at_ms| now - at_ms >= LAST_USED_RESOLUTION_MS);
+            if stale {
+                if let Err(error) = ctx.store.auth.touch_api_token(token_hash, now) {
+                    tracing::warn!(token_id = %record.token_id, %error, "Recording an API token's use failed.");
+                }
+            }
+            Ok(Some(Caller {
                 user: user.name,
-                role: user.role,
-                credential: Credential::Bearer,
+                role: record.scope.cap(user.role),
+                credential: Credential::Bearer {
+                    token_id: record.token_id,
+                    scope: record.scope,
+                },
             }))
         })
         .await;
@@ -168,64 +206,6 @@ impl FromRequestParts<AppState> for Admin {
     }
 }
 
-/// Counts failed logins per key in a sliding window.
-#[derive(Debug, Default)]
-pub struct LoginLimiter {
-    failures: Mutex<HashMap<String, VecDeque<Instant>>>,
-}
-
-impl LoginLimiter {
-    /// `Err(retry_after)` when any key has used up its failures.
-    pub fn check(&self, keys: &[String], now: Instant) -> Result<(), Duration> {
-        let mut failures = self
-            .failures
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let mut wait = Duration::ZERO;
-        for key in keys {
-            if let Some(times) = failures.get_mut(key) {
-                while times
-                    .front()
-                    .is_some_and(|&at| now.duration_since(at) >= LOGIN_WINDOW)
-                {
-                    times.pop_front();
-                }
-                if times.len() >= MAX_LOGIN_FAILURES {
-                    if let Some(&oldest) = times.front() {
-                        wait = wait.max(LOGIN_WINDOW.saturating_sub(now.duration_since(oldest)));
-                    }
-                }
-            }
-        }
-        if wait.is_zero() {
-            Ok(())
-        } else {
-            Err(wait)
-        }
-    }
-
-    pub fn record_failure(&self, keys: &[String], now: Instant) {
-        let mut failures = self
-            .failures
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if failures.len() > 10_000 {
-            failures.retain(|_, times| {
-                times
-                    .back()
-                    .is_some_and(|&at| now.duration_since(at) < LOGIN_WINDOW)
-            });
-        }
-        for key in keys {
-            let times = failures.entry(key.clone()).or_default();
-            times.push_back(now);
-            while times.len() > MAX_LOGIN_FAILURES {
-                times.pop_front();
-            }
-        }
-    }
-}
-
 /// A successful login: the cookie value and the session's CSRF token.
 pub struct NewSession {
     pub session_id: String,
@@ -233,7 +213,7 @@ pub struct NewSession {
     pub role: Role,
 }
 
-/// Checks the password (rate limited per client address and per user name) and opens a
+/// Checks the password (limited per client address and user name) and opens a
 /// session. Shared by the API and the login form.
 pub async fn login_user(
     state: &AppState,
@@ -241,12 +221,12 @@ pub async fn login_user(
     username: String,
     password: String,
 ) -> Result<NewSession, ApiError> {
-    let keys = vec![format!("ip:{}", client.0.ip()), format!("user:{username}")];
-    if let Err(wait) = state.limiter.check(&keys, Instant::now()) {
-        return Err(ApiError::TooManyRequests {
-            retry_after_secs: wait.as_secs().max(1),
-        });
-    }
+    let attempt = state
+        .limiter
+        .begin(client.0.ip(), &username)
+        .map_err(|wait| ApiError::TooManyRequests {
+            retry_after_secs: wait.as_secs_f64().ceil().max(1.0) as u64,
+        })?;
     let decoy = state.decoy_hash.clone();
     let ttl_ms = state.ctx.config.session_ttl.as_millis() as i64;
     let name = username.clone();
@@ -289,13 +269,20 @@ pub async fn login_user(
             role: user.role,
         }))
     })
-    .await?;
+    .await;
     match result {
-        Some(session) => Ok(session),
-        None => {
-            state.limiter.record_failure(&keys, Instant::now());
+        Ok(Some(session)) => {
+            attempt.settle(Outcome::Success);
+            Ok(session)
+        }
+        Ok(None) => {
+            attempt.settle(Outcome::Failure);
             tracing::warn!(client = %client.0.ip(), user = %username, "Failed login.");
             Err(ApiError::LoginFailed)
+        }
+        Err(error) => {
+            attempt.settle(Outcome::Released);
+            Err(error)
         }
     }
 }
@@ -402,24 +389,6 @@ pub async fn session(caller: Caller) -> axum::Json<SessionView> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn limiter_blocks_after_five_failures_and_forgets_after_the_window() {
-        let limiter = LoginLimiter::default();
-        let keys = vec!["ip:1".to_owned(), "user:ada".to_owned()];
-        let start = Instant::now();
-        for n in 0..MAX_LOGIN_FAILURES {
-            assert!(limiter.check(&keys, start).is_ok(), "failure {n}");
-            limiter.record_failure(&keys, start);
-        }
-        let wait = limiter
-            .check(&keys, start + Duration::from_secs(60))
-            .unwrap_err();
-        assert_eq!(wait, Duration::from_secs(240));
-        let other_ip = vec!["ip:2".to_owned(), "user:ada".to_owned()];
-        assert!(limiter.check(&other_ip, start).is_err(), "per user too");
-        assert!(limiter.check(&keys, start + LOGIN_WINDOW).is_ok());
-    }
 
     #[test]
     fn cookies_and_bearer_tokens_are_parsed() {

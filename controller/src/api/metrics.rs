@@ -16,6 +16,13 @@ use axum::response::{IntoResponse, Response};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+/// Whether `/metrics` is readable without a token from beyond this machine: `api_listen` is
+/// not loopback and no `metrics_token` is set. Open by design (a scraper on the LAN needs no
+/// setup), so the controller only warns at start.
+pub fn open_beyond_loopback(config: &crate::config::Config) -> bool {
+    !config.api_listen.ip().is_loopback() && config.metrics_token.is_none()
+}
+
 /// `GET /metrics`.
 pub async fn metrics(
     State(state): State<AppState>,
@@ -168,6 +175,22 @@ pub fn render(ctx: &Context) -> Result<String, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn issue_13_open_metrics_beyond_loopback_are_flagged() {
+        let check = |api_listen: &str, token: Option<&str>| {
+            let mut config = crate::config::Config::with_data_dir("/nonexistent".into());
+            config.api_listen = api_listen.parse().unwrap();
+            config.metrics_token = token.map(|token| crate::config::Secret(token.into()));
+            open_beyond_loopback(&config)
+        };
+        assert!(check("0.0.0.0:7480", None));
+        assert!(check("192.168.1.5:7480", None));
+        assert!(check("[::]:7480", None));
+        assert!(!check("0.0.0.0:7480", Some("secret")));
+        assert!(!check("127.0.0.1:7480", None));
+        assert!(!check("[::1]:7480", None));
+    }
 
     #[test]
     fn names_and_values_are_made_safe() {

@@ -3,14 +3,17 @@
 //!
 //! The API is split by intent: [`read`] (GET), [`write`](mod@write) (changes, admins only,
 //! audited) and [`execute`] (commands sent to agents). [`auth`] holds sessions, CSRF, bearer
-//! tokens and the login rate limit. Every error becomes a response in exactly one place:
+//! tokens; [`login_limit`] the login limit. Every error becomes a response in exactly one place:
 //! [`ApiError`]'s `IntoResponse`.
 
 pub mod alerts;
 pub mod auth;
 pub mod backups;
+pub mod client_addr;
 pub mod execute;
+pub mod headers;
 pub mod host_state;
+pub mod login_limit;
 pub mod metrics;
 pub mod openapi;
 pub mod operations;
@@ -18,6 +21,8 @@ pub mod read;
 mod tls;
 pub mod updates;
 pub mod write;
+
+pub use client_addr::ClientAddr;
 
 use crate::service::Context;
 use anyhow::Context as _;
@@ -38,8 +43,9 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 #[derive(Clone)]
 pub struct AppState {
     pub ctx: Arc<Context>,
-    pub limiter: Arc<auth::LoginLimiter>,
-    /// Whether cookies get `Secure` (the server speaks HTTPS).
+    pub limiter: Arc<login_limit::LoginLimiter>,
+    /// Whether cookies get `Secure` and responses `Strict-Transport-Security` (the server
+    /// speaks HTTPS).
     pub secure_cookies: bool,
     /// A valid argon2 hash checked against when the user does not exist, so a login for an
     /// unknown name takes as long as one with a wrong password.
@@ -58,12 +64,21 @@ pub enum ApiError {
     /// No valid session cookie or bearer token.
     #[error("authentication required: log in or send `Authorization: Bearer <API token>`")]
     Unauthorized,
+    /// The API token's expiry has passed.
+    #[error("API token {token_id} expired at {expired_at}; create a new one")]
+    TokenExpired {
+        token_id: String,
+        expired_at: String,
+    },
     /// The user name or password is wrong.
     #[error("wrong user name or password")]
     LoginFailed,
     /// Authenticated, but not allowed (role, CSRF).
     #[error("{0}")]
     Forbidden(&'static str),
+    /// The `Host` is not one of `allowed_hosts` (or missing while they are set).
+    #[error("{0}")]
+    MisdirectedHost(String),
     /// The thing named in the path does not exist.
     #[error("{0}")]
     NotFound(String),
@@ -107,8 +122,11 @@ impl IntoResponse for ApiError {
         let status = match &self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Rejected { status, .. } => *status,
-            ApiError::Unauthorized | ApiError::LoginFailed => StatusCode::UNAUTHORIZED,
+            ApiError::Unauthorized | ApiError::TokenExpired { .. } | ApiError::LoginFailed => {
+                StatusCode::UNAUTHORIZED
+            }
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::MisdirectedHost(_) => StatusCode::MISDIRECTED_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -306,52 +324,19 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics::metrics))
         .merge(crate::web::router())
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(axum::middleware::map_response(security_headers))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            client_addr::resolve,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            headers::allowed_host,
+        ))
+        .layer(axum::middleware::map_response_with_state(
+            state.clone(),
+            headers::security_headers,
+        ))
         .with_state(state)
-}
-
-async fn security_headers(mut response: Response) -> Response {
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'",
-        ),
-    );
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("same-origin"),
-    );
-    if !headers.contains_key(header::CACHE_CONTROL) {
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    }
-    response
-}
-
-/// The address a request came from, for the login rate limit.
-#[derive(Debug, Clone, Copy)]
-pub struct ClientAddr(pub SocketAddr);
-
-impl
-    axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, tokio::net::TcpListener>>
-    for ClientAddr
-{
-    fn connect_info(stream: axum::serve::IncomingStream<'_, tokio::net::TcpListener>) -> Self {
-        ClientAddr(*stream.remote_addr())
-    }
-}
-
-impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, tls::TlsListener>>
-    for ClientAddr
-{
-    fn connect_info(stream: axum::serve::IncomingStream<'_, tls::TlsListener>) -> Self {
-        ClientAddr(*stream.remote_addr())
-    }
 }
 
 /// Binds `api_listen` and serves the dashboard and API until the task is aborted. Returns the
@@ -364,6 +349,12 @@ pub async fn serve(
         .await
         .with_context(|| format!("binding the dashboard and API to {listen}"))?;
     let local_addr = listener.local_addr()?;
+    if metrics::open_beyond_loopback(&ctx.config) {
+        tracing::warn!(
+            api_listen = %listen,
+            "/metrics is readable without a token by anyone who can reach api_listen; set metrics_token to require one."
+        );
+    }
     let acceptor = tls::acceptor(&ctx, local_addr).await?;
     let decoy_hash = tokio::task::spawn_blocking(|| {
         crate::storage::auth::hash_password(&crate::storage::auth::random_secret())
@@ -371,7 +362,7 @@ pub async fn serve(
     .await??;
     let state = AppState {
         ctx,
-        limiter: Arc::new(auth::LoginLimiter::default()),
+        limiter: Arc::new(login_limit::LoginLimiter::default()),
         secure_cookies: acceptor.is_some(),
         decoy_hash: Arc::new(decoy_hash),
     };

@@ -358,7 +358,7 @@ const OPERATIONS: &[Operation] = &[
     op(
         "get",
         "/api/v1/api-tokens",
-        "API tokens (all for admins, own for viewers)",
+        "API tokens with scope, expiry (expired: true once past) and last use (all for admins, own for viewers)",
         Access::User,
         &[],
         None,
@@ -366,7 +366,7 @@ const OPERATIONS: &[Operation] = &[
     op(
         "post",
         "/api/v1/api-tokens",
-        "Create an API token (shown once)",
+        "Create an API token (shown once): scope read (default, viewer rights) or admin (never more than the user's role); expires_in such as 30d, or never (default)",
         Access::Admin,
         &[],
         Some(api_token_body),
@@ -374,7 +374,7 @@ const OPERATIONS: &[Operation] = &[
     op(
         "delete",
         "/api/v1/api-tokens/{token_id}",
-        "Delete an API token",
+        "Revoke an API token: requests with it are refused from then on",
         Access::Admin,
         &[],
         None,
@@ -467,7 +467,16 @@ fn registry_body() -> Value {
 }
 
 fn api_token_body() -> Value {
-    object(&[("name", "string", true), ("user", "string", false)])
+    let mut schema = object(&[
+        ("name", "string", true),
+        ("user", "string", false),
+        ("scope", "string", false),
+        ("expires_in", "string", false),
+    ]);
+    schema["properties"]["scope"]["enum"] = json!(["read", "admin"]);
+    schema["properties"]["scope"]["default"] = json!("read");
+    schema["properties"]["expires_in"]["default"] = json!("never");
+    schema
 }
 
 fn object(fields: &[(&str, &str, bool)]) -> Value {
@@ -547,7 +556,7 @@ pub fn spec() -> Value {
         "info": {
             "title": "Unity controller API",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Hosts, history, agents, users and audit of a Unity homelab controller. Authenticate with the session cookie from POST /api/v1/login (send X-CSRF-Token on changes) or with Authorization: Bearer <API token>. Errors are JSON: {\"error\": message, \"status\": code}."
+            "description": "Hosts, history, agents, users and audit of a Unity homelab controller. Authenticate with the session cookie from POST /api/v1/login (send X-CSRF-Token on changes) or with Authorization: Bearer <API token> (its scope caps the user's role: a read token acts as a viewer; an expired token gets 401 saying so). Errors are JSON: {\"error\": message, \"status\": code}."
         },
         "paths": paths,
         "components": {

@@ -416,28 +416,46 @@ pub async fn users(
     blocking(&state.ctx, user_list).await.map(Json)
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ApiTokenView {
     pub token_id: String,
     pub owner: String,
     pub name: String,
     pub created_at_ms: i64,
+    /// `read` or `admin`.
+    pub scope: String,
+    /// Unix milliseconds; `null`: never.
+    pub expires_at_ms: Option<i64>,
+    pub expired: bool,
+    /// Unix milliseconds, to the minute; `null`: never used.
+    pub last_used_ms: Option<i64>,
 }
 
-/// API tokens `caller` may see: all for admins, their own for viewers.
-pub fn api_token_list(ctx: &Context, caller: &Caller) -> Result<Vec<ApiTokenView>, ApiError> {
+/// Every API token, oldest first, as of `now_ms`.
+pub fn api_token_views(ctx: &Context, now_ms: i64) -> Result<Vec<ApiTokenView>, ApiError> {
     Ok(ctx
         .store
         .auth
         .api_tokens()?
         .into_iter()
-        .filter(|token| caller.role == Role::Admin || token.owner == caller.user)
         .map(|token| ApiTokenView {
+            expired: token.is_expired(now_ms),
+            scope: token.scope.as_str().to_owned(),
             token_id: token.token_id,
             owner: token.owner,
             name: token.name,
             created_at_ms: token.created_at_ms,
+            expires_at_ms: token.expires_at_ms,
+            last_used_ms: token.last_used_ms,
         })
+        .collect())
+}
+
+/// API tokens `caller` may see: all for admins, their own for viewers.
+pub fn api_token_list(ctx: &Context, caller: &Caller) -> Result<Vec<ApiTokenView>, ApiError> {
+    Ok(api_token_views(ctx, now_ms())?
+        .into_iter()
+        .filter(|token| caller.role == Role::Admin || token.owner == caller.user)
         .collect())
 }
 

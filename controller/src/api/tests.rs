@@ -105,6 +105,13 @@ fn openapi_lists_every_route_with_security() {
         spec["paths"]["/api/v1/login"]["post"]["security"],
         serde_json::json!([])
     );
+    let token_body = &spec["paths"]["/api/v1/api-tokens"]["post"]["requestBody"]["content"]
+        ["application/json"]["schema"]["properties"];
+    assert_eq!(
+        token_body["scope"]["enum"],
+        serde_json::json!(["read", "admin"])
+    );
+    assert_eq!(token_body["expires_in"]["type"], "string");
 }
 
 #[test]

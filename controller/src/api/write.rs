@@ -6,7 +6,9 @@ use super::auth::Admin;
 use super::{blocking, ApiError, ApiJson, ApiPath, AppState};
 use crate::admin::{self, TokenView};
 use crate::service::{now_ms, Context};
-use crate::storage::auth::{self as store_auth, ApiTokenRecord, AuditRecord, Role, UserRecord};
+use crate::storage::auth::{
+    self as store_auth, ApiTokenRecord, AuditRecord, Role, TokenScope, UserRecord,
+};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
@@ -124,42 +126,100 @@ pub fn delete_user(ctx: &Context, actor: &str, name: &str) -> Result<(), ApiErro
     Ok(())
 }
 
-/// Creates an API token for `owner`; returns the token (shown once) and its record.
+/// A new API token: who it acts as, what it may do, for how long.
+#[derive(Debug, Clone, Copy)]
+pub struct NewApiToken<'a> {
+    pub owner: &'a str,
+    pub name: &'a str,
+    pub scope: TokenScope,
+    /// `None`: never expires.
+    pub expires_in: Option<Duration>,
+}
+
+/// Creates an API token; returns the token (shown once) and its record. The scope may not
+/// exceed the owner's role.
+pub fn create_scoped_api_token(
+    ctx: &Context,
+    actor: &str,
+    new: &NewApiToken<'_>,
+) -> Result<(String, ApiTokenRecord), ApiError> {
+    let NewApiToken {
+        owner,
+        name,
+        scope,
+        expires_in,
+    } = *new;
+    let user = ctx
+        .store
+        .auth
+        .user(owner)?
+        .ok_or_else(|| ApiError::NotFound(format!("no user named {owner:?}")))?;
+    if name.is_empty() || name.len() > 100 {
+        return Err(ApiError::BadRequest(
+            "bad token name: 1 to 100 characters".into(),
+        ));
+    }
+    if scope == TokenScope::Admin && user.role != Role::Admin {
+        return Err(ApiError::BadRequest(format!(
+            "bad scope {:?}: {owner} is a {}, and a token never has more rights than its user",
+            scope.as_str(),
+            user.role.as_str()
+        )));
+    }
+    let token = format!("unity_{}", store_auth::random_secret());
+    let now = now_ms();
+    let record = ApiTokenRecord {
+        token_id: hex::encode(rand::random::<[u8; 6]>()),
+        owner: owner.to_owned(),
+        name: name.to_owned(),
+        created_at_ms: now,
+        scope,
+        expires_at_ms: expires_in.map(|lifetime| now.saturating_add(lifetime.as_millis() as i64)),
+        last_used_ms: None,
+    };
+    ctx.store
+        .auth
+        .put_api_token(store_auth::secret_hash(&token), &record)?;
+    let expires = record
+        .expires_at_ms
+        .map_or_else(|| "never".to_owned(), super::auth::rfc3339);
+    audit(
+        ctx,
+        actor,
+        "api_token.create",
+        &format!(
+            "{} ({name}) for {owner}, scope {}, expires {expires}",
+            record.token_id,
+            scope.as_str()
+        ),
+    )?;
+    ctx.store.flush()?;
+    Ok((token, record))
+}
+
+/// Creates a token with the least privilege (read scope, no expiry). The dashboard's form uses
+/// it until it offers a scope and an expiry.
 pub fn create_api_token(
     ctx: &Context,
     actor: &str,
     owner: &str,
     name: &str,
 ) -> Result<(String, ApiTokenRecord), ApiError> {
-    if ctx.store.auth.user(owner)?.is_none() {
-        return Err(ApiError::NotFound(format!("no user named {owner:?}")));
-    }
-    if name.is_empty() || name.len() > 100 {
-        return Err(ApiError::BadRequest(
-            "bad token name: 1 to 100 characters".into(),
-        ));
-    }
-    let token = format!("unity_{}", store_auth::random_secret());
-    let record = ApiTokenRecord {
-        token_id: hex::encode(rand::random::<[u8; 6]>()),
-        owner: owner.to_owned(),
-        name: name.to_owned(),
-        created_at_ms: now_ms(),
+    let new = NewApiToken {
+        owner,
+        name,
+        scope: TokenScope::Read,
+        expires_in: None,
     };
-    ctx.store
-        .auth
-        .put_api_token(store_auth::secret_hash(&token), &record)?;
-    audit(
-        ctx,
-        actor,
-        "api_token.create",
-        &format!("{} ({name}) for {owner}", record.token_id),
-    )?;
-    ctx.store.flush()?;
-    Ok((token, record))
+    create_scoped_api_token(ctx, actor, &new)
 }
 
-pub fn delete_api_token(ctx: &Context, actor: &str, token_id: &str) -> Result<(), ApiError> {
+/// Revokes (deletes) the token with public id `token_id`; requests with it fail from now on.
+pub fn revoke_api_token(
+    ctx: &Context,
+    actor: &str,
+    token_id: &str,
+) -> Result<ApiTokenRecord, ApiError> {
     let record = ctx
         .store
         .auth
@@ -168,10 +228,34 @@ pub fn delete_api_token(ctx: &Context, actor: &str, token_id: &str) -> Result<()
     audit(
         ctx,
         actor,
-        "api_token.delete",
+        "api_token.revoke",
         &format!("{token_id} ({}) of {}", record.name, record.owner),
     )?;
-    Ok(())
+    ctx.store.flush()?;
+    Ok(record)
+}
+
+/// Parses a token scope: `read` or `admin`.
+pub fn parse_scope(text: &str) -> Result<TokenScope, ApiError> {
+    TokenScope::parse(text)
+        .ok_or_else(|| ApiError::BadRequest(format!("bad scope {text:?}: expected read or admin")))
+}
+
+/// Parses an API token's lifetime: `never` (`None`), or 1 minute to 3650 days.
+pub fn parse_token_lifetime(text: &str) -> Result<Option<Duration>, ApiError> {
+    if text == "never" {
+        return Ok(None);
+    }
+    let bad = || {
+        ApiError::BadRequest(format!(
+            "bad token expiry {text:?}: expected never or a duration such as 30d or 1y, between 1m and 3650d"
+        ))
+    };
+    let lifetime = humantime::parse_duration(text).map_err(|_| bad())?;
+    if lifetime < Duration::from_secs(60) || lifetime > Duration::from_secs(3650 * 86400) {
+        return Err(bad());
+    }
+    Ok(Some(lifetime))
 }
 
 /// On first start (no users yet) creates `admin` with a random password and returns it, to be
@@ -310,6 +394,10 @@ pub struct CreateApiToken {
     pub name: String,
     /// The user the token acts as; default the caller.
     pub user: Option<String>,
+    /// `read` (default: viewer rights) or `admin` (the user's rights; admins only).
+    pub scope: Option<String>,
+    /// Lifetime such as `30d` or `1y`, or `never` (default).
+    pub expires_in: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -319,6 +407,9 @@ pub struct CreatedApiToken {
     pub token_id: String,
     pub owner: String,
     pub name: String,
+    pub scope: &'static str,
+    /// Unix milliseconds; `null`: never.
+    pub expires_at_ms: Option<i64>,
 }
 
 /// `POST /api/v1/api-tokens`.
@@ -327,28 +418,38 @@ pub async fn create_api_token_handler(
     Admin(caller): Admin,
     ApiJson(request): ApiJson<CreateApiToken>,
 ) -> Result<(StatusCode, Json<CreatedApiToken>), ApiError> {
+    let scope = parse_scope(request.scope.as_deref().unwrap_or("read"))?;
+    let expires_in = parse_token_lifetime(request.expires_in.as_deref().unwrap_or("never"))?;
     blocking(&state.ctx, move |ctx| {
         let owner = request.user.unwrap_or_else(|| caller.user.clone());
-        let (token, record) = create_api_token(ctx, &caller.user, &owner, &request.name)?;
+        let new = NewApiToken {
+            owner: &owner,
+            name: &request.name,
+            scope,
+            expires_in,
+        };
+        let (token, record) = create_scoped_api_token(ctx, &caller.user, &new)?;
         Ok(CreatedApiToken {
             token,
             token_id: record.token_id,
             owner: record.owner,
             name: record.name,
+            scope: record.scope.as_str(),
+            expires_at_ms: record.expires_at_ms,
         })
     })
     .await
     .map(|token| (StatusCode::CREATED, Json(token)))
 }
 
-/// `DELETE /api/v1/api-tokens/{token_id}`.
+/// `DELETE /api/v1/api-tokens/{token_id}`: revokes the token.
 pub async fn delete_api_token_handler(
     State(state): State<AppState>,
     Admin(caller): Admin,
     ApiPath(token_id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     blocking(&state.ctx, move |ctx| {
-        delete_api_token(ctx, &caller.user, &token_id)
+        revoke_api_token(ctx, &caller.user, &token_id)
     })
     .await?;
     Ok(StatusCode::NO_CONTENT)

@@ -3,12 +3,17 @@
 //! database never holds anything that can be replayed.
 //!
 //! Trees: `auth_users` (name -> user), `auth_sessions` (hash -> session), `auth_api_tokens`
-//! (hash -> token), `auth_audit` (big-endian sequence -> record, so iteration is time order).
+//! (hash -> token, see `auth_api_tokens.rs`), `auth_audit` (big-endian sequence -> record, so
+//! iteration is time order).
 
 use super::StorageError;
+pub use api_tokens::{ApiTokenRecord, TokenScope, LAST_USED_RESOLUTION_MS};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+
+#[path = "auth_api_tokens.rs"]
+mod api_tokens;
 
 /// What a user may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,16 +60,6 @@ pub struct SessionRecord {
     pub csrf_token: String,
     pub created_at_ms: i64,
     pub expires_at_ms: i64,
-}
-
-/// An API token, stored under the SHA-256 of the token.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ApiTokenRecord {
-    /// Public identifier, for listing and deleting.
-    pub token_id: String,
-    pub owner: String,
-    pub name: String,
-    pub created_at_ms: i64,
 }
 
 /// One change, as the audit log keeps it.
@@ -138,14 +133,17 @@ fn decode<T: DeserializeOwned>(tree: &'static str, bytes: &[u8]) -> Result<T, St
 }
 
 impl Auth {
+    /// Opens the trees and upgrades API tokens written by older versions.
     pub fn open(db: &sled::Db) -> Result<Auth, StorageError> {
-        Ok(Auth {
+        let auth = Auth {
             users: db.open_tree("auth_users")?,
             sessions: db.open_tree("auth_sessions")?,
             api_tokens: db.open_tree("auth_api_tokens")?,
             audit: db.open_tree("auth_audit")?,
             db: db.clone(),
-        })
+        };
+        auth.upgrade_api_tokens()?;
+        Ok(auth)
     }
 
     /// Adds a user; `false` (and nothing written) if the name is taken.
@@ -190,7 +188,7 @@ impl Auth {
         }
         for item in self.api_tokens.iter() {
             let (key, value) = item?;
-            let token: ApiTokenRecord = decode("auth_api_tokens", &value)?;
+            let token = self.decode_api_token(&value)?;
             if token.owner == name {
                 self.api_tokens.remove(key)?;
             }
@@ -240,46 +238,6 @@ impl Auth {
             }
         }
         Ok(n_purged)
-    }
-
-    pub fn put_api_token(
-        &self,
-        token_hash: [u8; 32],
-        record: &ApiTokenRecord,
-    ) -> Result<(), StorageError> {
-        self.api_tokens.insert(token_hash, encode(record)?)?;
-        Ok(())
-    }
-
-    pub fn api_token(&self, token_hash: [u8; 32]) -> Result<Option<ApiTokenRecord>, StorageError> {
-        self.api_tokens
-            .get(token_hash)?
-            .map(|bytes| decode("auth_api_tokens", &bytes))
-            .transpose()
-    }
-
-    pub fn api_tokens(&self) -> Result<Vec<ApiTokenRecord>, StorageError> {
-        let mut tokens: Vec<ApiTokenRecord> = self
-            .api_tokens
-            .iter()
-            .values()
-            .map(|value| decode("auth_api_tokens", &value?))
-            .collect::<Result<_, _>>()?;
-        tokens.sort_by_key(|token| token.created_at_ms);
-        Ok(tokens)
-    }
-
-    /// Deletes the token with public id `token_id`; returns it if there was one.
-    pub fn delete_api_token(&self, token_id: &str) -> Result<Option<ApiTokenRecord>, StorageError> {
-        for item in self.api_tokens.iter() {
-            let (key, value) = item?;
-            let token: ApiTokenRecord = decode("auth_api_tokens", &value)?;
-            if token.token_id == token_id {
-                self.api_tokens.remove(key)?;
-                return Ok(Some(token));
-            }
-        }
-        Ok(None)
     }
 
     /// Appends to the audit log.
@@ -346,6 +304,9 @@ mod tests {
             owner: "ada".into(),
             name: "grafana".into(),
             created_at_ms: 1,
+            scope: TokenScope::Read,
+            expires_at_ms: None,
+            last_used_ms: None,
         };
         auth.put_api_token([3; 32], &token).unwrap();
         assert!(auth.delete_user("ada").unwrap());

@@ -1,0 +1,232 @@
+//! `unity-controller user ...` and `unity-controller apitoken ...`: dashboard users and API
+//! tokens, through the daemon's admin socket (or the database when it is stopped).
+
+use super::{admin_call, format_time_ms, print_json, unexpected};
+use crate::admin::{AdminRequest, AdminResponse};
+use crate::config::Config;
+use anyhow::Context as _;
+use clap::Subcommand;
+use std::path::PathBuf;
+use unity_agent::outln;
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a dashboard user. Without --password-file a random password is generated and printed.
+    Add {
+        name: String,
+        /// admin (may change things) or viewer (read only).
+        #[arg(long, default_value = "viewer")]
+        role: String,
+        /// Read the password from this file (first line); never from the command line.
+        #[arg(long)]
+        password_file: Option<PathBuf>,
+    },
+    /// List users and roles.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApiTokenCommand {
+    /// Create an API token acting as USER; printed once (only its hash is stored).
+    Create {
+        #[arg(long)]
+        user: String,
+        #[arg(long)]
+        name: String,
+        /// read (viewer rights: enough for Grafana, backups, scripts that only look) or admin
+        /// (the user's full rights; only for an admin user).
+        #[arg(long, default_value = "read")]
+        scope: String,
+        /// Lifetime, e.g. 30d or 1y (1m to 3650d), or never.
+        #[arg(long, default_value = "never")]
+        expires: String,
+    },
+    /// List API tokens with scope, expiry and last use (never their secrets).
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke an API token (see `list` for ids): requests with it are refused from now on.
+    Revoke { token_id: String },
+}
+
+pub async fn run_user(command: UserCommand, config: &Config) -> anyhow::Result<()> {
+    match command {
+        UserCommand::Add {
+            name,
+            role,
+            password_file,
+        } => {
+            let (password, generated) = match password_file {
+                Some(path) => {
+                    let text = tokio::fs::read_to_string(&path)
+                        .await
+                        .with_context(|| format!("reading {}", path.display()))?;
+                    (text.lines().next().unwrap_or("").to_owned(), false)
+                }
+                None => (crate::api::write::random_password(), true),
+            };
+            let request = AdminRequest::AddUser {
+                name,
+                role: role.clone(),
+                password: password.clone(),
+            };
+            match admin_call(config, request).await? {
+                AdminResponse::UserAdded { name } => {
+                    outln!("Added user {name} ({role}).");
+                    if generated {
+                        outln!("Password (shown once): {password}");
+                    }
+                    Ok(())
+                }
+                other => unexpected(other),
+            }
+        }
+        UserCommand::List { json } => match admin_call(config, AdminRequest::ListUsers).await? {
+            AdminResponse::Users(users) if json => print_json(&users),
+            AdminResponse::Users(users) => {
+                outln!("{:<24} {:<8} CREATED", "USER", "ROLE");
+                for user in users {
+                    outln!(
+                        "{:<24} {:<8} {}",
+                        user.name,
+                        user.role,
+                        format_time_ms(user.created_at_ms)
+                    );
+                }
+                Ok(())
+            }
+            other => unexpected(other),
+        },
+    }
+}
+
+fn expiry(expires_at_ms: Option<i64>, expired: bool) -> String {
+    match expires_at_ms {
+        None => "never".into(),
+        Some(at_ms) if expired => format!("expired {}", format_time_ms(at_ms)),
+        Some(at_ms) => format_time_ms(at_ms),
+    }
+}
+
+pub async fn run_apitoken(command: ApiTokenCommand, config: &Config) -> anyhow::Result<()> {
+    match command {
+        ApiTokenCommand::Create {
+            user,
+            name,
+            scope,
+            expires,
+        } => {
+            let request = AdminRequest::CreateApiToken {
+                user,
+                name,
+                scope: Some(scope),
+                expires_in: Some(expires),
+            };
+            match admin_call(config, request).await? {
+                AdminResponse::ApiToken {
+                    token,
+                    token_id,
+                    scope,
+                    expires_at_ms,
+                } => {
+                    outln!(
+                        "API token {token_id}, scope {scope}, expires {} (shown once; send as `Authorization: Bearer <token>`):",
+                        expiry(expires_at_ms, false)
+                    );
+                    outln!("{token}");
+                    Ok(())
+                }
+                other => unexpected(other),
+            }
+        }
+        ApiTokenCommand::List { json } => {
+            match admin_call(config, AdminRequest::ListApiTokens).await? {
+                AdminResponse::ApiTokens(tokens) if json => print_json(&tokens),
+                AdminResponse::ApiTokens(tokens) => {
+                    outln!(
+                        "{:<13} {:<20} {:<16} {:<6} {:<22} {:<30} LAST USED",
+                        "ID",
+                        "NAME",
+                        "USER",
+                        "SCOPE",
+                        "CREATED",
+                        "EXPIRES"
+                    );
+                    for token in tokens {
+                        outln!(
+                            "{:<13} {:<20} {:<16} {:<6} {:<22} {:<30} {}",
+                            token.token_id,
+                            token.name,
+                            token.owner,
+                            token.scope,
+                            format_time_ms(token.created_at_ms),
+                            expiry(token.expires_at_ms, token.expired),
+                            format_time_ms(token.last_used_ms.unwrap_or(0))
+                        );
+                    }
+                    Ok(())
+                }
+                other => unexpected(other),
+            }
+        }
+        ApiTokenCommand::Revoke { token_id } => {
+            match admin_call(config, AdminRequest::RevokeApiToken { token_id }).await? {
+                AdminResponse::ApiTokenRevoked { token_id } => {
+                    outln!("Revoked API token {token_id}.");
+                    Ok(())
+                }
+                other => unexpected(other),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Args, Command};
+    use super::*;
+    use clap::Parser;
+
+    fn parse(args: &[&str]) -> Result<Command, clap::Error> {
+        let args = [&["unity-controller"], args].concat();
+        Args::try_parse_from(args).map(|args| args.command)
+    }
+
+    #[test]
+    fn issue_13_apitoken_create_takes_a_scope_and_an_expiry_defaulting_to_least_privilege() {
+        let command = parse(&["apitoken", "create", "--user", "ada", "--name", "backup"]).unwrap();
+        let Command::Apitoken(ApiTokenCommand::Create { scope, expires, .. }) = command else {
+            panic!("{command:?}")
+        };
+        assert_eq!((scope.as_str(), expires.as_str()), ("read", "never"));
+        let command = parse(&[
+            "apitoken",
+            "create",
+            "--user",
+            "ada",
+            "--name",
+            "deploy",
+            "--scope",
+            "admin",
+            "--expires",
+            "30d",
+        ])
+        .unwrap();
+        let Command::Apitoken(ApiTokenCommand::Create { scope, expires, .. }) = command else {
+            panic!("{command:?}")
+        };
+        assert_eq!((scope.as_str(), expires.as_str()), ("admin", "30d"));
+        assert!(matches!(
+            parse(&["apitoken", "revoke", "0a1b2c"]).unwrap(),
+            Command::Apitoken(ApiTokenCommand::Revoke { token_id }) if token_id == "0a1b2c"
+        ));
+        assert!(matches!(
+            parse(&["apitoken", "list", "--json"]).unwrap(),
+            Command::Apitoken(ApiTokenCommand::List { json: true })
+        ));
+    }
+}

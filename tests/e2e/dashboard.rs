@@ -1,6 +1,7 @@
 //! Issue 5: the dashboard in headless Chromium (Debian's `chromium` + `chromium-driver`)
 //! against a controller with enrolled agents: log in, overview, host page with a chart drawn
-//! from stored history, join token creation, logout. Saves a screenshot of the host page to
+//! from stored history, join token creation, an API token created with a scope and expiry and
+//! revoked, logout. Saves a screenshot of the host page to
 //! `target/test-output/`. Fails (does not skip) when Chromium is missing.
 
 use std::time::Duration;
@@ -77,6 +78,36 @@ async fn browser_logs_in_sees_a_drawn_chart_creates_a_join_token_and_logs_out() 
         let command = browser.text(&command).await?;
         assert!(command.starts_with("unity-agent enroll --controller"), "{command}");
         assert!(command.contains("--ca-hash sha256:"), "{command}");
+
+        // Settings: an admin-scoped API token that expires, shown once, listed, revoked.
+        browser.goto(&format!("{base}/settings")).await?;
+        browser.wait_for("#create-api-token", Duration::from_secs(10)).await?;
+        let name = browser.find("#create-api-token input[name=name]").await?;
+        browser.type_into(&name, "deploy").await?;
+        browser
+            .execute(
+                "document.querySelector('#create-api-token select[name=scope]').value = 'admin';\
+                 document.querySelector('#create-api-token select[name=expires]').value = '30d';\
+                 return true;",
+            )
+            .await?;
+        let create = browser.find("#create-api-token button[type=submit]").await?;
+        browser.click(&create).await?;
+        let secret = browser.wait_for("#new-api-token", Duration::from_secs(10)).await?;
+        let secret = browser.text(&secret).await?;
+        let notice = browser.find("#notice").await?;
+        let notice = browser.text(&notice).await?;
+        assert!(notice.contains("admin API token") && notice.contains("valid until"), "{notice}");
+        let tokens = browser.find("table#api-tokens").await?;
+        let tokens = browser.text(&tokens).await?;
+        assert!(tokens.contains("deploy") && tokens.contains("admin"), "{tokens}");
+        let mut api = unity_tests::http::HttpClient::new(controller.api_addr);
+        api.bearer = Some(secret.trim().to_owned());
+        assert_eq!(api.get("/api/v1/session").await.status, 200, "the new token works");
+        let revoke = browser.find("table#api-tokens button.danger").await?;
+        browser.click(&revoke).await?;
+        browser.wait_for("#create-api-token", Duration::from_secs(10)).await?;
+        assert_eq!(api.get("/api/v1/session").await.status, 401, "the revoked token is refused");
 
         // Log out: back to the login form, and the dashboard is closed again.
         let logout = browser.find("#logout").await?;

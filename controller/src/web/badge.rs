@@ -1,6 +1,7 @@
 //! Status badges: a word on a coloured pill. The colour is a [`Tone`], never a class name taken
 //! from data.
 
+use crate::storage::instances::InstanceStatus;
 use maud::{html, Markup};
 use unity_shared::model::storage::VerdictStatus;
 
@@ -55,6 +56,17 @@ pub fn badge(tone: Tone, text: &str) -> Markup {
 /// A host's status badge.
 pub fn host_status(status: &str) -> Markup {
     badge(Tone::of_host_status(status), status)
+}
+
+/// The state of one installation of an agent identity.
+pub fn instance_status(status: InstanceStatus) -> Markup {
+    let tone = match status {
+        InstanceStatus::Active => Tone::Good,
+        InstanceStatus::Waiting => Tone::Attention,
+        InstanceStatus::Conflict => Tone::Critical,
+        InstanceStatus::Retired => Tone::Bad,
+    };
+    badge(tone, status.as_str())
 }
 
 /// A verdict badge: "passed", "warning", "failing", or "unknown" without a verdict.

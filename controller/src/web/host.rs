@@ -14,6 +14,7 @@ use crate::api::read::{
 };
 use crate::api::{blocking, ApiError, ApiPath, ApiQuery, AppState};
 use crate::service::now_ms;
+use crate::storage::instances::InstanceRecord;
 use crate::storage::operations::OperationRecord;
 use crate::storage::registry::StateKind;
 use axum::extract::State;
@@ -129,8 +130,38 @@ pub struct HostPageView {
     /// The host's newest container operations.
     pub operations: Vec<OperationRecord>,
     pub open_alerts: Vec<AlertView>,
+    /// Every installation that presented the host's identity (more than one: a clone or a
+    /// moved data directory).
+    pub instances: Vec<InstanceRecord>,
     /// One of [`RANGES`].
     pub range: &'static str,
+}
+
+/// The installations of the identity, when there is more than one.
+fn instances(records: &[InstanceRecord], now: i64) -> Markup {
+    html! {
+        h2 #section-identity { "Identity" }
+        p.sub {
+            "More than one machine has presented this host's identity. Only the active one is stored; "
+            "give a clone its own identity with " code { "unity-agent enroll" } " on the clone."
+        }
+        div.table { table #instances {
+            thead { tr { th { "Installation" } th { "State" } th { "Host name" } th { "Address" } th { "First seen" } th { "Last seen" } th { "Refused" } } }
+            tbody {
+                @for record in records {
+                    tr {
+                        td.sub { (record.instance_id.to_string()) }
+                        td { (badge::instance_status(record.status)) }
+                        td { (record.hostname) }
+                        td { (record.address) }
+                        td { (datetime(record.first_seen_ms)) }
+                        td { (ago(record.last_seen_ms, now)) }
+                        td { (record.n_refused) }
+                    }
+                }
+            }
+        } }
+    }
 }
 
 fn labels_text(value: &LatestValue) -> String {
@@ -287,6 +318,9 @@ pub fn render(view: &HostPageView, caller: &Caller, now: i64) -> Markup {
             h2 #open-alerts { "Open alerts" }
             (super::alerts::table(&view.open_alerts, now, false))
         }
+        @if view.instances.len() > 1 {
+            (instances(&view.instances, now))
+        }
         (charts(view))
         h2 { "Latest values" }
         @if system.is_empty() {
@@ -329,6 +363,7 @@ pub async fn page(
             containers: containers_view(ctx, &agent_id)?,
             operations: ctx.store.operations.recent(Some(agent_id.as_str()), 20)?,
             open_alerts: crate::api::alerts::list(ctx, Which::Open, Some(agent_id.as_str()), 1)?,
+            instances: ctx.store.instances.of_agent(&agent_id)?,
             range,
         })
     })

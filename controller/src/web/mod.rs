@@ -88,6 +88,10 @@ pub fn router() -> Router<AppState> {
         .route("/settings/users", post(settings::create_user))
         .route("/settings/users/{name}/delete", post(settings::delete_user))
         .route("/settings/api-tokens", post(settings::create_api_token))
+        .route(
+            "/settings/api-tokens/{token_id}/revoke",
+            post(settings::revoke_api_token),
+        )
         .route("/assets/{*path}", get(asset))
 }
 

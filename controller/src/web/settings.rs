@@ -7,11 +7,13 @@ use super::{admin_csrf, CsrfForm, PageCaller};
 use crate::api::auth::Caller;
 use crate::api::read::{api_token_list, user_list, ApiTokenView, UserView};
 use crate::api::write::{
-    create_api_token as create_token_op, create_user as create_user_op,
-    delete_user as delete_user_op, parse_role, random_password,
+    create_scoped_api_token, create_user as create_user_op, delete_user as delete_user_op,
+    parse_role, parse_scope, parse_token_lifetime, random_password,
+    revoke_api_token as revoke_token_op, NewApiToken,
 };
 use crate::api::{blocking, ApiError, ApiForm, ApiPath, AppState};
-use crate::storage::auth::Role;
+use super::badge::{badge, Tone};
+use crate::storage::auth::{Role, TokenScope};
 use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{html, Markup};
@@ -26,8 +28,12 @@ pub enum Notice {
         role: Role,
         password: Option<String>,
     },
-    /// An API token was created (its only showing).
-    ApiToken(String),
+    /// An API token was created (its only showing), with its scope and expiry.
+    ApiToken {
+        token: String,
+        scope: TokenScope,
+        expires_at_ms: Option<i64>,
+    },
 }
 
 /// What the settings page shows.
@@ -65,8 +71,13 @@ fn notice(notice: &Notice) -> Markup {
                 Notice::UserAdded { name, role, password: None } => {
                     "Added " (name) " (" (role.as_str()) ")."
                 }
-                Notice::ApiToken(token) => {
-                    "New API token, shown once: " code #new-api-token { (token) }
+                Notice::ApiToken { token, scope, expires_at_ms } => {
+                    "New " (scope.as_str()) " API token, "
+                    @match expires_at_ms {
+                        Some(at) => { "valid until " (datetime(*at)) }
+                        None => { "never expires" }
+                    }
+                    ", shown once: " code #new-api-token { (token) }
                 }
             }
         }
@@ -114,23 +125,53 @@ pub fn render(view: &SettingsView, caller: &Caller) -> Markup {
         p.sub { "Send as " code { "Authorization: Bearer <token>" } "." }
         @if !view.tokens.is_empty() {
             div.table { table #api-tokens {
-                thead { tr { th { "Id" } th { "Name" } th { "User" } th { "Created" } } }
+                thead { tr {
+                    th { "Id" } th { "Name" } th { "User" } th { "Scope" } th { "Created" }
+                    th { "Expires" } th { "Last used" } th {}
+                } }
                 tbody {
                     @for token in &view.tokens {
-                        tr {
+                        tr class=[token.expired.then_some("expired")] {
                             td { (token.token_id) }
                             td { (token.name) }
                             td { (token.owner) }
+                            td { (token.scope) }
                             td { (datetime(token.created_at_ms)) }
+                            td {
+                                @match (token.expires_at_ms, token.expired) {
+                                    (Some(at), true) => { (badge(Tone::Bad, "expired")) " " (datetime(at)) }
+                                    (Some(at), false) => { (datetime(at)) }
+                                    (None, _) => { "never" }
+                                }
+                            }
+                            td { (token.last_used_ms.map_or_else(|| "never".to_owned(), datetime)) }
+                            td {
+                                @if let Some(csrf) = csrf {
+                                    form method="post" action={ "/settings/api-tokens/" (url_segment(&token.token_id)) "/revoke" } {
+                                        input type="hidden" name="csrf" value=(csrf);
+                                        button type="submit" class="danger" { "Revoke" }
+                                    }
+                                }
+                            }
                         }
                     }
                 }
             } }
         }
         @if let Some(csrf) = csrf {
-            form method="post" action="/settings/api-tokens" class="card inline" {
+            form method="post" action="/settings/api-tokens" class="card inline" id="create-api-token" {
                 input type="hidden" name="csrf" value=(csrf);
                 label { "Name " input name="name" required placeholder="grafana"; }
+                label { "Scope " select name="scope" {
+                    option value="read" selected { "read (viewer rights)" }
+                    option value="admin" { "admin" }
+                } }
+                label { "Expires " select name="expires" {
+                    option value="never" selected { "never" }
+                    option value="30d" { "in 30 days" }
+                    option value="90d" { "in 90 days" }
+                    option value="365d" { "in a year" }
+                } }
                 button type="submit" { "Create API token" }
             }
         }
@@ -194,6 +235,12 @@ pub async fn delete_user(
 pub struct ApiTokenForm {
     pub csrf: String,
     pub name: String,
+    /// `read` (the default) or `admin`.
+    #[serde(default)]
+    pub scope: Option<String>,
+    /// `never` (the default) or a duration such as `30d`.
+    #[serde(default)]
+    pub expires: Option<String>,
 }
 
 /// `POST /settings/api-tokens`: creates a token for the caller and shows it once.
@@ -203,14 +250,42 @@ pub async fn create_api_token(
     ApiForm(form): ApiForm<ApiTokenForm>,
 ) -> Result<Markup, ApiError> {
     caller.require_change(&form.csrf)?;
+    let scope = parse_scope(form.scope.as_deref().unwrap_or("read"))?;
+    let expires_in = parse_token_lifetime(form.expires.as_deref().unwrap_or("never"))?;
     let actor = caller.0.user.clone();
-    let (token, _) = blocking(&state.ctx, move |ctx| {
-        create_token_op(ctx, &actor, &actor, &form.name)
+    let (token, record) = blocking(&state.ctx, move |ctx| {
+        let new = NewApiToken {
+            owner: &actor,
+            name: &form.name,
+            scope,
+            expires_in,
+        };
+        create_scoped_api_token(ctx, &actor, &new)
     })
     .await?;
-    let notice = Notice::ApiToken(token);
+    let notice = Notice::ApiToken {
+        token,
+        scope: record.scope,
+        expires_at_ms: record.expires_at_ms,
+    };
     Ok(render(
         &view(&state, &caller, Some(notice)).await?,
         &caller.0,
     ))
+}
+
+/// `POST /settings/api-tokens/{token_id}/revoke`.
+pub async fn revoke_api_token(
+    State(state): State<AppState>,
+    caller: PageCaller,
+    ApiPath(token_id): ApiPath<String>,
+    ApiForm(form): ApiForm<CsrfForm>,
+) -> Result<Response, ApiError> {
+    caller.require_change(&form.csrf)?;
+    let actor = caller.0.user.clone();
+    blocking(&state.ctx, move |ctx| {
+        revoke_token_op(ctx, &actor, &token_id)
+    })
+    .await?;
+    Ok(Redirect::to("/settings").into_response())
 }

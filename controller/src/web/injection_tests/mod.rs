@@ -79,6 +79,9 @@ const MUST_SHOW: &[(&str, &str)] = &[
     ("host", "events[0].name"),
     ("host", "events[4].kind.other.action"),
     ("host", "operations[0].result.message"),
+    ("host", "instances[1].hostname"),
+    ("host", "instances[2].address"),
+    ("overview", "instances[1].hostname"),
     ("overview", "host.hostname"),
     ("overview", "host.os"),
     ("overview", "smart.devices[0].report.device.model"),
@@ -117,6 +120,7 @@ fn alerts(reported: &Reported, now_ms: i64) -> Vec<AlertView> {
         storage: Some(&reported.storage),
         databases: Some(&reported.databases),
         filesystems: &filesystems,
+        instances: &reported.instances,
     };
     rules::evaluate(&host, now_ms, &RuleConfig::default())
         .into_iter()
@@ -166,6 +170,7 @@ fn pages(reported: &Reported, now_ms: i64) -> Vec<(&'static str, String)> {
         },
         operations: reported.operations.clone(),
         open_alerts: open_alerts.clone(),
+        instances: reported.instances.clone(),
         range: "24h",
     };
     let overview = overview::OverviewView {

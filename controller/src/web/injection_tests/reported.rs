@@ -6,6 +6,7 @@
 use crate::admin::HostView;
 use crate::health::{rollup, HealthRollup};
 use crate::storage::containers::UpdateCheckRecord;
+use crate::storage::instances::{InstanceRecord, InstanceStatus};
 use crate::storage::operations::OperationRecord;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -17,7 +18,7 @@ use unity_shared::model::storage::{
     ArrayResult, CollectorOutcome, PoolResult, RaidCollection, SmartCollection, SmartDeviceResult,
     ZfsCollection,
 };
-use unity_shared::proto::StorageState;
+use unity_shared::proto::{InstanceId, StorageState};
 
 /// One newest sample of a series.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -39,6 +40,29 @@ pub struct Reported {
     pub events: Vec<ContainerEvent>,
     pub update_checks: Vec<UpdateCheckRecord>,
     pub operations: Vec<OperationRecord>,
+    /// Installations of the identity: host names come from the agents' hellos.
+    pub instances: Vec<InstanceRecord>,
+}
+
+fn instances(now_ms: i64) -> Vec<InstanceRecord> {
+    [
+        (InstanceStatus::Active, "nas"),
+        (InstanceStatus::Conflict, "nas-clone"),
+        (InstanceStatus::Waiting, "nas-restored"),
+    ]
+    .into_iter()
+    .enumerate()
+    .map(|(n, (status, hostname))| InstanceRecord {
+        instance_id: InstanceId::from_bytes([n as u8; 16]),
+        status,
+        first_seen_ms: now_ms - 3_600_000,
+        last_seen_ms: now_ms - 1_000,
+        address: format!("192.0.2.{}:4000{n}", n + 1),
+        hostname: hostname.to_owned(),
+        admitted_at_seq: None,
+        n_refused: n as u64,
+    })
+    .collect()
 }
 
 macro_rules! fixture {
@@ -408,5 +432,6 @@ pub fn reported(agent_id: &str, now_ms: i64) -> Reported {
         inventory,
         update_checks: update_checks(agent_id),
         operations: operations(agent_id),
+        instances: instances(now_ms),
     }
 }

@@ -1,6 +1,7 @@
 //! The settings page: users and roles (admins add and delete users) and API tokens (shown
 //! once when created).
 
+use super::badge::{badge, Tone};
 use super::format::{datetime, url_segment};
 use super::layout::{self, Frame, Nav};
 use super::{admin_csrf, CsrfForm, PageCaller};
@@ -12,7 +13,6 @@ use crate::api::write::{
     revoke_api_token as revoke_token_op, NewApiToken,
 };
 use crate::api::{blocking, ApiError, ApiForm, ApiPath, AppState};
-use super::badge::{badge, Tone};
 use crate::storage::auth::{Role, TokenScope};
 use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};

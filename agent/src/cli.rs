@@ -4,7 +4,6 @@
 
 use crate::config::{Config, RawConfig, DEFAULT_CONFIG_PATH};
 use crate::diag::parse::ParseKind;
-use crate::outln;
 use crate::runtime::{self, Status};
 use crate::{collect, diag, identity, spool, transport};
 use anyhow::Context as _;
@@ -12,6 +11,7 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
+use unity_shared::outln;
 
 const EXIT_CONFIG: u8 = 64;
 
@@ -343,7 +343,7 @@ pub async fn enroll(
 async fn run_daemon(config: Config) -> anyhow::Result<()> {
     tracing::info!(config = %config.redacted(), "Starting.");
     let agent = runtime::start(config).await?;
-    crate::notify::ready_until(shutdown_signal()).await;
+    unity_shared::daemon::ready_until(shutdown_signal()).await;
     tracing::info!("Stopping.");
     agent.stop().await;
     Ok(())

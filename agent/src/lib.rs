@@ -10,20 +10,8 @@ pub mod exec;
 pub mod fsutil;
 pub mod identity;
 pub mod instance;
-pub mod notify;
 pub mod runtime;
 pub mod session;
 pub mod spool;
 pub mod transport;
 pub mod update;
-pub mod wire;
-
-/// `println!` for CLI output that ignores a closed stdout (`unity-agent status | head`)
-/// instead of panicking.
-#[macro_export]
-macro_rules! outln {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stdout(), $($arg)*);
-    }};
-}

@@ -5,21 +5,22 @@
 use crate::backoff::Backoff;
 use crate::identity::{self, Identity};
 use crate::runtime::{now_ms, AgentState};
-use crate::wire;
 use anyhow::Context as _;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
+use unity_shared::proto::frame;
 use unity_shared::proto::{
     error_code, AgentMessage, Capability, Collected, Command, CommandEnvelope, CommandResponse,
     ControllerMessage, Heartbeat, Hello, Pong, RenewRequest, PROTOCOL_VERSION,
 };
+use unity_shared::wire;
 
 /// Reports sent but not yet acknowledged, at most.
 const WINDOW: usize = 64;
-const MAX_FRAME: usize = unity_shared::proto::frame::DEFAULT_MAX_FRAME_LEN;
+const MAX_FRAME: usize = frame::DEFAULT_MAX_FRAME_LEN;
 
 pub enum SessionEnd {
     /// The agent is stopping.
@@ -285,15 +286,16 @@ async fn answer_command(
     mut send: quinn::SendStream,
     mut recv: quinn::RecvStream,
 ) {
-    let envelope = match wire::read::<CommandEnvelope>(&mut recv, 1 << 20).await {
-        Ok(Some(envelope)) => envelope,
-        Ok(None) => return,
-        Err(error) => {
-            tracing::warn!(%error, "Bad command frame.");
-            let _ = recv.stop(error_code::BAD_FRAME.into());
-            return;
-        }
-    };
+    let envelope =
+        match wire::read::<CommandEnvelope>(&mut recv, frame::MAX_COMMAND_FRAME_LEN).await {
+            Ok(Some(envelope)) => envelope,
+            Ok(None) => return,
+            Err(error) => {
+                tracing::warn!(%error, "Bad command frame.");
+                let _ = recv.stop(error_code::BAD_FRAME.into());
+                return;
+            }
+        };
     tracing::info!(command_id = envelope.id.0, command = ?envelope.command, "Command received.");
     let response = match envelope.command {
         Command::Ping(ping) => CommandResponse::Pong(Pong { nonce: ping.nonce }),
@@ -319,7 +321,9 @@ async fn answer_command(
             return;
         }
     };
-    if let Err(error) = wire::write(&mut send, &response, MAX_FRAME).await {
+    if let Err(error) =
+        wire::write(&mut send, &response, frame::MAX_COMMAND_RESPONSE_FRAME_LEN).await
+    {
         tracing::debug!(%error, "Answering a command failed.");
     }
     let _ = send.finish();

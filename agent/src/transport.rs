@@ -2,15 +2,16 @@
 //! mutually-authenticated connections.
 
 use crate::identity::Identity;
-use crate::wire;
 use anyhow::Context as _;
 use rcgen::KeyPair;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
+use unity_shared::proto::frame;
 use unity_shared::proto::{
     EnrollRequest, EnrollResponse, Enrolled, HostFacts, CONTROLLER_SERVER_NAME, PROTOCOL_VERSION,
 };
+use unity_shared::wire;
 
 /// Keep-alives keep NAT bindings open and make a restarted controller answer soon: a packet
 /// of the dead connection draws a stateless reset (the controller keeps its reset key across
@@ -114,9 +115,10 @@ pub async fn enroll(
     };
     let exchange = async {
         let (mut send, mut recv) = connection.open_bi().await?;
-        wire::write(&mut send, &request, 64 * 1024).await?;
+        wire::write(&mut send, &request, frame::MAX_ENROLL_FRAME_LEN).await?;
         let _ = send.finish();
-        let response: Option<EnrollResponse> = wire::read(&mut recv, 64 * 1024).await?;
+        let response: Option<EnrollResponse> =
+            wire::read(&mut recv, frame::MAX_ENROLL_FRAME_LEN).await?;
         anyhow::Ok(response)
     };
     let response = tokio::time::timeout(Duration::from_secs(20), exchange)

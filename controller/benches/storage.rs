@@ -30,6 +30,10 @@ struct Series {
     points: Vec<(i64, f64)>,
 }
 
+/// mimalloc, as the packaged controller uses (see `controller/src/main.rs`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let data_dir = std::env::var_os("UNITY_BENCH_DATA")

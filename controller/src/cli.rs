@@ -1,4 +1,4 @@
-//! The operator's command line: daemon, quickstart, tokens, agents, hosts and history queries.
+//! The operator's command line: daemon, tokens, agents, hosts and history queries.
 //! Commands that change or read the registry go through the running daemon's admin socket when
 //! there is one, and open the database directly otherwise.
 
@@ -12,7 +12,7 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
-use unity_agent::outln;
+use unity_shared::outln;
 
 mod auth;
 pub use auth::{ApiTokenCommand, UserCommand};
@@ -26,7 +26,7 @@ const EXIT_CONFIG: u8 = 64;
     version,
     about = "Unity controller: certificate authority, ingest and history for your homelab agents",
     long_about = "Unity controller: the agents' certificate authority and the place their data goes.\n\n\
-Quick start on one machine:  unity-controller quickstart\n\
+Try it on one machine:       cargo run --release -p unity-quickstart   (in a source checkout)\n\
 Add another host:            unity-controller token create   (then run the printed command there)"
 )]
 pub struct Args {
@@ -54,18 +54,12 @@ pub enum Command {
         #[arg(long, env = "UNITY_CONTROLLER_API_LISTEN")]
         api_listen: Option<String>,
     },
-    /// Run a controller and an enrolled local agent in one process, for trying Unity out. The
-    /// configuration file applies as for `run` (dashboard address, TLS, metrics token, ...).
+    /// Moved: the quickstart is its own program (`unity-quickstart`), so the controller does
+    /// not carry an agent.
+    #[command(hide = true)]
     Quickstart {
-        /// Where to keep the quickstart's data (the file's data_dir does not apply).
-        #[arg(long, default_value = "unity-quickstart")]
-        dir: PathBuf,
-        /// UDP address for the controller; default the file's `listen`, else 127.0.0.1:7443.
-        #[arg(long)]
-        listen: Option<String>,
-        /// Collection interval of the local agent.
-        #[arg(long, default_value = "5s")]
-        interval: String,
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+        ignored: Vec<String>,
     },
     /// Join tokens for enrolling agents.
     #[command(subcommand)]
@@ -154,9 +148,6 @@ fn load_config(args: &Args) -> anyhow::Result<Config> {
     if let Some(data_dir) = &args.data_dir {
         raw.data_dir = Some(data_dir.clone());
     }
-    if let Command::Quickstart { dir, listen, .. } = &args.command {
-        return Ok(crate::quickstart::config(raw, dir, listen.as_deref())?);
-    }
     if let Command::Run {
         listen,
         advertise,
@@ -177,6 +168,13 @@ fn load_config(args: &Args) -> anyhow::Result<Config> {
 }
 
 pub async fn main(args: Args) -> ExitCode {
+    if let Command::Quickstart { .. } = args.command {
+        eprintln!(
+            "unity-controller: the quickstart is its own program now, so the controller does not \
+             carry an agent. In a source checkout: cargo run --release -p unity-quickstart"
+        );
+        return ExitCode::from(EXIT_CONFIG);
+    }
     let config = match load_config(&args) {
         Ok(config) => config,
         Err(error) => {
@@ -219,9 +217,7 @@ fn format_time_ms(ms: i64) -> String {
 async fn run_command(command: Command, config: Config) -> anyhow::Result<()> {
     match command {
         Command::Run { .. } => run_daemon(config).await,
-        Command::Quickstart { dir, interval, .. } => {
-            crate::quickstart::run(config, dir, &interval).await
-        }
+        Command::Quickstart { .. } => Ok(()),
         Command::CheckConfig => {
             outln!(
                 "configuration OK: data in {}, agents connect to {}",
@@ -386,7 +382,7 @@ async fn run_daemon(config: Config) -> anyhow::Result<()> {
         ca_hash = %running.context.ca.ca_hash(),
         "Ready. Create a join token with `unity-controller token create`."
     );
-    unity_agent::notify::ready_until(shutdown_signal()).await;
+    unity_shared::daemon::ready_until(shutdown_signal()).await;
     tracing::info!("Shutting down.");
     running.shutdown().await
 }

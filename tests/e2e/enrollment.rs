@@ -101,11 +101,11 @@ async fn enroll_with_csr(
             ..HostFacts::default()
         },
     };
-    unity_agent::wire::write(&mut send, &request, 1 << 16)
+    unity_shared::wire::write(&mut send, &request, 1 << 16)
         .await
         .unwrap();
     send.finish().unwrap();
-    unity_agent::wire::read(&mut recv, 1 << 16)
+    unity_shared::wire::read(&mut recv, 1 << 16)
         .await
         .unwrap()
         .unwrap()
@@ -230,7 +230,7 @@ async fn a_client_certificate_from_a_foreign_ca_is_refused() {
             unity_agent::transport::connect(&endpoint, config, controller.local_addr).await?;
         // TLS 1.3 client auth fails after the client's handshake finished; the stream shows it.
         let (mut send, mut recv) = connection.open_bi().await?;
-        unity_agent::wire::write(
+        unity_shared::wire::write(
             &mut send,
             &unity_shared::proto::AgentMessage::Heartbeat(unity_shared::proto::Heartbeat {
                 sent_at_ms: 0,
@@ -240,7 +240,7 @@ async fn a_client_certificate_from_a_foreign_ca_is_refused() {
         )
         .await?;
         let reply: Option<unity_shared::proto::ControllerMessage> =
-            unity_agent::wire::read(&mut recv, 1024).await?;
+            unity_shared::wire::read(&mut recv, 1024).await?;
         anyhow::Ok(reply)
     }
     .await;

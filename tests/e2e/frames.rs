@@ -25,11 +25,11 @@ async fn send_raw(
     let (mut send, mut recv) = connection.open_bi().await?;
     let hello = frame::encode(&hello(), 1 << 20)?;
     send.write_all(&hello).await?;
-    let welcome: Option<ControllerMessage> = unity_agent::wire::read(&mut recv, 1 << 20).await?;
+    let welcome: Option<ControllerMessage> = unity_shared::wire::read(&mut recv, 1 << 20).await?;
     assert!(matches!(welcome, Some(ControllerMessage::Welcome(_))));
     send.write_all(bytes).await?;
     let _ = send.finish();
-    Ok(unity_agent::wire::read(&mut recv, 1 << 20).await?)
+    Ok(unity_shared::wire::read(&mut recv, 1 << 20).await?)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

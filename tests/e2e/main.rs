@@ -24,3 +24,4 @@ mod renewal;
 mod revocation;
 mod state_durability;
 mod storage;
+mod systemd_notify;

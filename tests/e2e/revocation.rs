@@ -74,8 +74,8 @@ async fn hello_exchange(
         capabilities: vec![],
         instance_id,
     });
-    unity_agent::wire::write(&mut send, &hello, 1 << 20).await?;
-    let reply = unity_agent::wire::read(&mut recv, 1 << 20).await?;
+    unity_shared::wire::write(&mut send, &hello, 1 << 20).await?;
+    let reply = unity_shared::wire::read(&mut recv, 1 << 20).await?;
     reply.ok_or_else(|| anyhow::anyhow!("no reply"))
 }
 

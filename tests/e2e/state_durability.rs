@@ -61,21 +61,23 @@ async fn send_and_wait_for_ack(agent_dir: &Path, address: std::net::SocketAddr, 
         capabilities: vec![],
         instance_id: InstanceId::from_bytes([7; 16]),
     });
-    unity_agent::wire::write(&mut send, &hello, MAX_FRAME)
+    unity_shared::wire::write(&mut send, &hello, MAX_FRAME)
         .await
         .unwrap();
-    let welcome: Option<ControllerMessage> =
-        unity_agent::wire::read(&mut recv, MAX_FRAME).await.unwrap();
+    let welcome: Option<ControllerMessage> = unity_shared::wire::read(&mut recv, MAX_FRAME)
+        .await
+        .unwrap();
     assert!(
         matches!(welcome, Some(ControllerMessage::Welcome(_))),
         "{welcome:?}"
     );
     let seq = report.seq;
-    unity_agent::wire::write(&mut send, &AgentMessage::Report(report), MAX_FRAME)
+    unity_shared::wire::write(&mut send, &AgentMessage::Report(report), MAX_FRAME)
         .await
         .unwrap();
-    let ack: Option<ControllerMessage> =
-        unity_agent::wire::read(&mut recv, MAX_FRAME).await.unwrap();
+    let ack: Option<ControllerMessage> = unity_shared::wire::read(&mut recv, MAX_FRAME)
+        .await
+        .unwrap();
     match ack {
         Some(ControllerMessage::Ack(ack)) => assert_eq!(ack.seq, seq),
         other => panic!("expected the ack of {seq}, got {other:?}"),

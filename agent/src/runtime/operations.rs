@@ -6,16 +6,16 @@
 use super::AgentState;
 use crate::collect::containers::engine::{connect, resolve_socket};
 use crate::update::{self, Bollard, Context, Journal};
-use crate::wire;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 use unity_shared::model::update::{
     CommandResult, ContainerCommand, OperationId, Outcome, Progress, Stage,
 };
 use unity_shared::proto::CommandResponse;
+use unity_shared::wire;
 
 /// The biggest progress or result frame sent (results carry the whole log).
-const MAX_FRAME: usize = 16 << 20;
+const MAX_FRAME: usize = unity_shared::proto::frame::MAX_COMMAND_RESPONSE_FRAME_LEN;
 
 fn refused(id: &OperationId, container: &str, message: String) -> CommandResult {
     CommandResult {
@@ -26,7 +26,7 @@ fn refused(id: &OperationId, container: &str, message: String) -> CommandResult 
         old_image_id: None,
         new_image_id: None,
         backup: None,
-        backup_json: None,
+        backup_taken: None,
         log: Vec::new(),
     }
 }

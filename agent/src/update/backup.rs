@@ -1,22 +1,23 @@
 //! Backups of a container's configuration: the full inspect, the image reference it was created
 //! from and the image id it ran, taken before every change. Stored as JSON files under
 //! `<data_dir>/backups/<container>/<unix millis>.json` (0600, fsynced), listed newest first,
-//! pruned to the newest N (with their volume archives, see `volumes.rs`), and compared with
-//! [`diff`] (pure).
+//! and pruned to the newest N (with their volume archives, see `volumes.rs`). Each travels to
+//! the controller as the wire [`Backup`] with the operation's result; the controller diffs
+//! them.
 //!
 //! Note that this uses blocking file I/O (small files); async callers wrap it in
 //! `spawn_blocking` or accept the short block.
 
-use std::collections::BTreeMap;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use unity_shared::model::update::Backup;
 
-/// One backup. Stored on disk as JSON (an agent-local format, not a wire type).
+/// One backup as stored on disk (JSON, with the inspect as a JSON object; an agent-local
+/// format, not a wire type: [`BackupFile::to_wire`] makes the wire [`Backup`]).
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
-pub struct Backup {
+pub struct BackupFile {
     pub container: String,
     /// Milliseconds since the Unix epoch; also the file name.
     pub taken_at_ms: u64,
@@ -31,10 +32,22 @@ pub struct Backup {
     pub volume_archives: Vec<String>,
 }
 
-impl Backup {
+impl BackupFile {
     /// The file name this backup is stored under.
     pub fn file_name(&self) -> String {
         format!("{}.json", self.taken_at_ms)
+    }
+
+    /// The backup as it travels to the controller.
+    pub fn to_wire(&self) -> Backup {
+        Backup {
+            container: self.container.clone(),
+            taken_at_ms: self.taken_at_ms,
+            image_ref: self.image_ref.clone(),
+            image_id: self.image_id.clone(),
+            inspect_json: self.inspect.to_string(),
+            volume_archives: self.volume_archives.clone(),
+        }
     }
 }
 
@@ -84,7 +97,7 @@ pub fn dir(data_dir: &Path, container: &str) -> Result<PathBuf, BackupError> {
 }
 
 /// Writes `backup` (0600, fsynced, atomically through a temporary file); returns its path.
-pub fn save(data_dir: &Path, backup: &Backup) -> Result<PathBuf, BackupError> {
+pub fn save(data_dir: &Path, backup: &BackupFile) -> Result<PathBuf, BackupError> {
     let dir = dir(data_dir, &backup.container)?;
     std::fs::create_dir_all(&dir).map_err(io(&dir))?;
     let path = dir.join(backup.file_name());
@@ -92,32 +105,12 @@ pub fn save(data_dir: &Path, backup: &Backup) -> Result<PathBuf, BackupError> {
         path: path.clone(),
         source,
     })?;
-    write_durably(&path, &json).map_err(io(&path))?;
+    crate::fsutil::replace_file(&path, &json, 0o600).map_err(io(&path))?;
     Ok(path)
 }
 
-/// Writes a file so that after a crash it is either complete or absent: temporary file, fsync,
-/// rename, fsync of the directory. The file is 0600.
-pub fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt as _;
-    let tmp = path.with_extension("tmp");
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    std::fs::rename(&tmp, path)?;
-    if let Some(parent) = path.parent() {
-        std::fs::File::open(parent)?.sync_all()?;
-    }
-    Ok(())
-}
-
 /// Reads one backup by file name (`<millis>.json`).
-pub fn load(data_dir: &Path, container: &str, file_name: &str) -> Result<Backup, BackupError> {
+pub fn load(data_dir: &Path, container: &str, file_name: &str) -> Result<BackupFile, BackupError> {
     if !valid_name(file_name) {
         return Err(BackupError::InvalidName(file_name.to_owned()));
     }
@@ -153,7 +146,7 @@ pub fn list(data_dir: &Path, container: &str) -> Result<Vec<String>, BackupError
 }
 
 /// The newest backup, if any.
-pub fn newest(data_dir: &Path, container: &str) -> Result<Option<Backup>, BackupError> {
+pub fn newest(data_dir: &Path, container: &str) -> Result<Option<BackupFile>, BackupError> {
     match list(data_dir, container)?.first() {
         Some(name) => load(data_dir, container, name).map(Some),
         None => Ok(None),
@@ -181,88 +174,4 @@ pub fn prune(data_dir: &Path, container: &str, keep: usize) -> Result<usize, Bac
         }
     }
     Ok(deleted)
-}
-
-/// One difference between two backups: a JSON path (`Config.Env[2]`) and both values
-/// (`None` when absent on that side).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Change {
-    pub path: String,
-    pub before: Option<Value>,
-    pub after: Option<Value>,
-}
-
-/// Inspect fields that change on every start and say nothing about the configuration.
-const VOLATILE: [&str; 6] = [
-    "State",
-    "NetworkSettings",
-    "RestartCount",
-    "LogPath",
-    "ResolvConfPath",
-    "GraphDriver",
-];
-
-/// Which fields differ between two backups (image reference and id, then the inspect without
-/// its runtime state), in path order. Pure.
-pub fn diff(before: &Backup, after: &Backup) -> Vec<Change> {
-    let mut changes = Vec::new();
-    for (path, a, b) in [
-        ("image_ref", &before.image_ref, &after.image_ref),
-        ("image_id", &before.image_id, &after.image_id),
-    ] {
-        if a != b {
-            changes.push(Change {
-                path: path.to_owned(),
-                before: Some(Value::String(a.clone())),
-                after: Some(Value::String(b.clone())),
-            });
-        }
-    }
-    let mut left = BTreeMap::new();
-    let mut right = BTreeMap::new();
-    flatten("", &before.inspect, &mut left);
-    flatten("", &after.inspect, &mut right);
-    let paths: std::collections::BTreeSet<&String> = left.keys().chain(right.keys()).collect();
-    for path in paths {
-        if VOLATILE.iter().any(|prefix| {
-            path == prefix
-                || path.starts_with(&format!("{prefix}."))
-                || path.starts_with(&format!("{prefix}["))
-        }) {
-            continue;
-        }
-        let (a, b) = (left.get(path), right.get(path));
-        if a != b {
-            changes.push(Change {
-                path: path.clone(),
-                before: a.cloned(),
-                after: b.cloned(),
-            });
-        }
-    }
-    changes
-}
-
-/// Leaves of a JSON value by path; empty arrays and objects count as leaves.
-fn flatten(prefix: &str, value: &Value, out: &mut BTreeMap<String, Value>) {
-    match value {
-        Value::Object(map) if !map.is_empty() => {
-            for (key, child) in map {
-                let path = if prefix.is_empty() {
-                    key.clone()
-                } else {
-                    format!("{prefix}.{key}")
-                };
-                flatten(&path, child, out);
-            }
-        }
-        Value::Array(items) if !items.is_empty() => {
-            for (index, child) in items.iter().enumerate() {
-                flatten(&format!("{prefix}[{index}]"), child, out);
-            }
-        }
-        leaf => {
-            out.insert(prefix.to_owned(), leaf.clone());
-        }
-    }
 }

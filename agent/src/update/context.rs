@@ -8,7 +8,7 @@ use std::time::Duration;
 use bollard::models::{ContainerInspectResponse, ImageInspect};
 use unity_shared::model::update::{CommandResult, LogLine, OperationId, Outcome, Stage};
 
-use super::backup::{self, Backup};
+use super::backup::{self, BackupFile};
 use super::engine::Engine;
 use super::journal::{self, Journal, Record, Step};
 use super::volumes;
@@ -156,7 +156,7 @@ pub(super) fn result(id: &OperationId, container: &str) -> CommandResult {
         old_image_id: None,
         new_image_id: None,
         backup: None,
-        backup_json: None,
+        backup_taken: None,
         log: Vec::new(),
     }
 }
@@ -285,7 +285,7 @@ pub(super) async fn take_backup<E: Engine>(
             .await
             .map_err(|error| Stop(Outcome::Refused, format!("volume archive: {error}")))?;
     }
-    let saved = Backup {
+    let saved = BackupFile {
         container: name.clone(),
         taken_at_ms,
         image_ref: container
@@ -303,7 +303,7 @@ pub(super) async fn take_backup<E: Engine>(
         tracing::warn!(container = %name, %error, "Cannot prune old backups.");
     }
     result.backup = Some(saved.file_name());
-    result.backup_json = serde_json::to_string(&saved).ok();
+    result.backup_taken = Some(saved.to_wire());
     Ok(())
 }
 

@@ -6,8 +6,6 @@
 
 use std::path::{Path, PathBuf};
 
-use super::backup::write_durably;
-
 fn path(data_dir: &Path) -> PathBuf {
     data_dir.join("updates").join("failed.json")
 }
@@ -38,5 +36,5 @@ pub fn mark(data_dir: &Path, container: &str, image_id: &str) -> std::io::Result
         std::fs::create_dir_all(parent)?;
     }
     let json = serde_json::to_vec_pretty(&pairs).map_err(std::io::Error::other)?;
-    write_durably(&file, &json)
+    crate::fsutil::replace_file(&file, &json, 0o600)
 }

@@ -21,7 +21,7 @@ use bollard::models::{RestartPolicy, RestartPolicyNameEnum};
 use serde::{Deserialize, Serialize};
 use unity_shared::model::update::{CommandResult, OperationId, Outcome};
 
-use super::backup::{valid_name, write_durably};
+use super::backup::valid_name;
 use super::compose_update::{self, ComposeService};
 use super::engine::{Engine, EngineError};
 
@@ -174,7 +174,8 @@ impl Journal {
             path: path.clone(),
             source,
         })?;
-        write_durably(&path, &json).map_err(|source| JournalError::Io { path, source })
+        crate::fsutil::replace_file(&path, &json, 0o600)
+            .map_err(|source| JournalError::Io { path, source })
     }
 
     /// Moves the record to `step` and saves it.
@@ -342,7 +343,7 @@ pub async fn recover_one<E: Engine>(
         old_image_id: None,
         new_image_id: None,
         backup: None,
-        backup_json: None,
+        backup_taken: None,
         log: Vec::new(),
     };
     tracing::info!(operation = %record.id, container = %record.container, ?outcome, "Recovered an interrupted operation.");

@@ -7,7 +7,6 @@
 
 use std::path::{Path, PathBuf};
 
-use super::backup::write_durably;
 use super::engine::Engine;
 
 fn path(data_dir: &Path) -> PathBuf {
@@ -29,7 +28,7 @@ fn store(data_dir: &Path, kept: &[(String, u64)]) -> std::io::Result<()> {
         std::fs::create_dir_all(parent)?;
     }
     let json = serde_json::to_vec_pretty(kept).map_err(std::io::Error::other)?;
-    write_durably(&file, &json)
+    crate::fsutil::replace_file(&file, &json, 0o600)
 }
 
 /// Keeps `image_id` until `until_ms` (a later time wins over an earlier one).

@@ -377,7 +377,7 @@ async fn crash_at(lab: &Lab, step: Step, n: usize) {
         .is_empty());
     if validated {
         // Back to the old version for the next round, through a restore of this backup.
-        let saved = backup::Backup {
+        let saved = backup::BackupFile {
             container: "web".to_owned(),
             taken_at_ms: n as u64,
             image_ref: "localhost/app:1".to_owned(),

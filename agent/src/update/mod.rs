@@ -3,7 +3,7 @@
 //! a health gate, and roll back automatically. Not yet wired to the session.
 //!
 //! - [`plan`]: pure; old container + old image + new image inspect → the new create config.
-//! - [`backup`](mod@backup): backups on disk (list, prune) and their pure [`backup::diff`].
+//! - [`backup`](mod@backup): backups on disk (save, list, prune), sent as the wire `Backup`.
 //! - [`journal`]: the fsynced per-operation journal, idempotency by operation id, and
 //!   [`journal::recover`] for interrupted operations at agent start.
 //! - [`health`]: the health gate (pure [`health::judge`] plus a thin poller).

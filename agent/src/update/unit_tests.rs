@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::json;
 use unity_shared::model::update::OperationId;
 
-use super::backup::{self, Backup};
+use super::backup::{self, BackupFile};
 use super::health::{judge, probe, Gate, Health, Observation, State, Verdict};
 use super::journal::{Journal, Record, Step};
 
@@ -140,8 +140,8 @@ fn the_probe_must_pass_too() {
     );
 }
 
-fn sample(stamp: u64, env: &[&str]) -> Backup {
-    Backup {
+fn sample(stamp: u64, env: &[&str]) -> BackupFile {
+    BackupFile {
         container: "web".to_owned(),
         taken_at_ms: stamp,
         image_ref: "localhost/app:1".to_owned(),
@@ -173,26 +173,6 @@ fn backups_are_listed_newest_first_and_pruned() {
     assert_eq!(backup::list(dir.path(), "web").unwrap().len(), 2);
     assert!(backup::list(dir.path(), "../etc").is_err());
     assert!(backup::list(dir.path(), "none").unwrap().is_empty());
-}
-
-#[test]
-fn diff_names_the_changed_fields_and_ignores_state() {
-    let before = sample(1, &["A=1", "B=2"]);
-    let mut after = sample(2, &["A=1", "B=3", "C=4"]);
-    after.image_id = "sha256:2".to_owned();
-    let changes: Vec<String> = backup::diff(&before, &after)
-        .into_iter()
-        .map(|change| format!("{}: {:?} -> {:?}", change.path, change.before, change.after))
-        .collect();
-    assert_eq!(
-        changes,
-        [
-            r#"image_id: Some(String("sha256:1")) -> Some(String("sha256:2"))"#,
-            r#"Config.Env[1]: Some(String("B=2")) -> Some(String("B=3"))"#,
-            r#"Config.Env[2]: None -> Some(String("C=4"))"#,
-        ]
-    );
-    assert!(backup::diff(&before, &before).is_empty());
 }
 
 #[test]

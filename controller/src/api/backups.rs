@@ -1,17 +1,18 @@
 //! A container's backups as the controller received them with its operations' results (the
 //! agent backs up before every update, and on request): listed with their image, and diffed
-//! field by field (the agent's [`unity_agent::update::backup::diff`]: image reference and id,
-//! then the inspect without its runtime state).
+//! field by field ([`crate::updates::backups::diff`]: image reference and id, then the inspect
+//! without its runtime state).
 
 use super::auth::Caller;
 use super::read::parse_agent_id;
 use super::{blocking, ApiError, ApiPath, ApiQuery, AppState};
 use crate::service::Context;
+use crate::updates::backups::{diff, inspect};
 use axum::extract::State;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use unity_agent::update::backup::{diff, Backup};
+use unity_shared::model::update::Backup;
 
 #[derive(Debug, Serialize)]
 pub struct BackupView {
@@ -24,6 +25,9 @@ pub struct BackupView {
     pub image_id: String,
     /// The container's full inspect at the time.
     pub inspect: Value,
+    /// The backup as received, for diffs.
+    #[serde(skip)]
+    pub backup_record: Backup,
 }
 
 /// The container's backups the controller has, newest first. Note that this uses blocking I/O.
@@ -45,21 +49,17 @@ pub fn backups_of(
         let Some(result) = record.result else {
             continue;
         };
-        let (Some(name), Some(json)) = (result.backup, result.backup_json) else {
-            continue;
-        };
-        // A backup this controller cannot read is skipped, not an error for the others.
-        let Ok(backup) = serde_json::from_str::<Backup>(&json) else {
-            tracing::warn!(operation = %record.id, "A reported backup is not readable.");
+        let (Some(name), Some(backup)) = (result.backup, result.backup_taken) else {
             continue;
         };
         backups.push(BackupView {
             backup: name,
             operation_id: record.id,
             taken_at_ms: backup.taken_at_ms,
-            image_ref: backup.image_ref,
-            image_id: backup.image_id,
-            inspect: backup.inspect,
+            image_ref: backup.image_ref.clone(),
+            image_id: backup.image_id.clone(),
+            inspect: inspect(&backup),
+            backup_record: backup,
         });
     }
     Ok(backups)
@@ -95,19 +95,12 @@ pub struct FieldChange {
     pub after: Option<Value>,
 }
 
-fn find(backups: &[BackupView], name: &str) -> Result<Backup, ApiError> {
-    let view = backups
+fn find<'a>(backups: &'a [BackupView], name: &str) -> Result<&'a Backup, ApiError> {
+    backups
         .iter()
         .find(|backup| backup.backup == name)
-        .ok_or_else(|| ApiError::NotFound(format!("no backup {name:?} of this container")))?;
-    Ok(Backup {
-        container: String::new(),
-        taken_at_ms: view.taken_at_ms,
-        image_ref: view.image_ref.clone(),
-        image_id: view.image_id.clone(),
-        inspect: view.inspect.clone(),
-        volume_archives: Vec::new(),
-    })
+        .map(|view| &view.backup_record)
+        .ok_or_else(|| ApiError::NotFound(format!("no backup {name:?} of this container")))
 }
 
 /// `GET /api/v1/hosts/{agent_id}/containers/{name}/backups/diff?from=&to=`.
@@ -120,7 +113,7 @@ pub async fn diff_handler(
     blocking(&state.ctx, move |ctx| {
         let backups = backups_of(ctx, &agent_id, &container)?;
         let (from, to) = (find(&backups, &query.from)?, find(&backups, &query.to)?);
-        Ok(diff(&from, &to)
+        Ok(diff(from, to)
             .into_iter()
             .map(|change| FieldChange {
                 path: change.path,

@@ -7,7 +7,7 @@ use crate::config::Config;
 use anyhow::Context as _;
 use clap::Subcommand;
 use std::path::PathBuf;
-use unity_agent::outln;
+use unity_shared::outln;
 
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {

@@ -11,6 +11,7 @@ pub mod containers;
 pub mod credentials;
 pub mod instances;
 pub mod operations;
+mod operations_layout;
 pub mod registry;
 pub mod series;
 

@@ -61,19 +61,7 @@ pub struct Operations {
     tree: sled::Tree,
 }
 
-fn encode(record: &OperationRecord) -> Result<Vec<u8>, StorageError> {
-    postcard::to_allocvec(record).map_err(|error| StorageError::Corrupt {
-        tree: "operations",
-        message: error.to_string(),
-    })
-}
-
-fn decode(bytes: &[u8]) -> Result<OperationRecord, StorageError> {
-    postcard::from_bytes(bytes).map_err(|error| StorageError::Corrupt {
-        tree: "operations",
-        message: error.to_string(),
-    })
-}
+use super::operations_layout::{decode, encode};
 
 impl Operations {
     pub fn open(db: &sled::Db) -> Result<Operations, StorageError> {

@@ -7,13 +7,13 @@ use crate::storage::registry::{AgentRecord, TokenRefusal};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
-use unity_agent::wire;
+use unity_shared::proto::frame;
 use unity_shared::proto::{
     error_code, AgentId, EnrollRefusal, EnrollRequest, EnrollResponse, Enrolled, PROTOCOL_VERSION,
 };
+use unity_shared::wire;
 
 /// Enrollment requests are small; refuse anything bigger before reading it.
-const MAX_ENROLL_FRAME: usize = 64 * 1024;
 const ENROLL_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub fn token_hash(token: &str) -> [u8; 32] {
@@ -48,15 +48,16 @@ pub async fn serve(ctx: Arc<Context>, connection: quinn::Connection, failures: &
     let remote = connection.remote_address();
     let exchange = async {
         let (mut send, mut recv) = connection.accept_bi().await.ok()?;
-        let request = match wire::read::<EnrollRequest>(&mut recv, MAX_ENROLL_FRAME).await {
-            Ok(Some(request)) => request,
-            Ok(None) => return None,
-            Err(error) => {
-                failures.failed(remote, &format_args!("bad enrollment frame: {error}"));
-                let _ = recv.stop(error_code::BAD_FRAME.into());
-                return None;
-            }
-        };
+        let request =
+            match wire::read::<EnrollRequest>(&mut recv, frame::MAX_ENROLL_FRAME_LEN).await {
+                Ok(Some(request)) => request,
+                Ok(None) => return None,
+                Err(error) => {
+                    failures.failed(remote, &format_args!("bad enrollment frame: {error}"));
+                    let _ = recv.stop(error_code::BAD_FRAME.into());
+                    return None;
+                }
+            };
         let ctx = ctx.clone();
         let hostname = request.host.hostname.clone();
         let response = tokio::task::spawn_blocking(move || enroll(&ctx, request))
@@ -67,7 +68,7 @@ pub async fn serve(ctx: Arc<Context>, connection: quinn::Connection, failures: &
         if let EnrollResponse::Refused(refusal) = &response {
             failures.failed(remote, &format_args!("refused {hostname:?}: {refusal}"));
         }
-        if let Err(error) = wire::write(&mut send, &response, MAX_ENROLL_FRAME).await {
+        if let Err(error) = wire::write(&mut send, &response, frame::MAX_ENROLL_FRAME_LEN).await {
             tracing::debug!(%error, "Sending the enrollment response failed.");
         }
         let _ = send.finish();

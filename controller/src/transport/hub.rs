@@ -6,11 +6,12 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use unity_agent::wire;
 use unity_shared::model::update::{CommandResult, ContainerCommand, Progress};
+use unity_shared::proto::frame;
 use unity_shared::proto::{
     error_code, AgentId, Command, CommandEnvelope, CommandId, CommandResponse, Request,
 };
+use unity_shared::wire;
 
 /// Why a command did not produce its response.
 #[derive(Debug, thiserror::Error)]
@@ -171,9 +172,10 @@ impl Hub {
         };
         let exchange = async {
             let (mut send, mut recv) = connection.open_bi().await?;
-            wire::write(&mut send, &envelope, 1 << 20).await?;
+            wire::write(&mut send, &envelope, frame::MAX_COMMAND_FRAME_LEN).await?;
             let _ = send.finish();
-            let response: Option<CommandResponse> = wire::read(&mut recv, 16 << 20).await?;
+            let response: Option<CommandResponse> =
+                wire::read(&mut recv, frame::MAX_COMMAND_RESPONSE_FRAME_LEN).await?;
             let response = response.ok_or(CommandError::NoResponse)?;
             R::Response::try_from(response).map_err(CommandError::Refused)
         };
@@ -207,13 +209,15 @@ impl Hub {
         };
         let exchange = async {
             let (mut send, mut recv) = connection.open_bi().await?;
-            wire::write(&mut send, &envelope, 1 << 20).await?;
+            wire::write(&mut send, &envelope, frame::MAX_COMMAND_FRAME_LEN).await?;
             let _ = send.finish();
             loop {
-                let frame: Option<CommandResponse> =
-                    tokio::time::timeout(idle, wire::read(&mut recv, 16 << 20))
-                        .await
-                        .map_err(|_| CommandError::Timeout(idle))??;
+                let frame: Option<CommandResponse> = tokio::time::timeout(
+                    idle,
+                    wire::read(&mut recv, frame::MAX_COMMAND_RESPONSE_FRAME_LEN),
+                )
+                .await
+                .map_err(|_| CommandError::Timeout(idle))??;
                 match frame.ok_or(CommandError::NoResponse)? {
                     CommandResponse::ContainerProgress(progress) => on_progress(progress),
                     CommandResponse::ContainerResult(result) => return Ok(*result),

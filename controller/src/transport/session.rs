@@ -9,11 +9,11 @@ use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
-use unity_agent::wire;
 use unity_shared::proto::{
     error_code, Ack, AgentId, AgentMessage, ControllerMessage, Hello, InstanceId, Nack, Renewed,
     Report, Welcome, PROTOCOL_VERSION,
 };
+use unity_shared::wire;
 
 /// Replies are written in the order their messages arrived; a report's reply waits for storage.
 enum Reply {

@@ -9,6 +9,7 @@
 //! - [`detect`]: one container's check, and many at once.
 //! - [`settings`]: the `[updates]` configuration section.
 //! - [`auto`]: `auto` policies applied inside maintenance windows, canary first.
+//! - [`backups`]: backups that came with operation results, diffed field by field (pure).
 //! - [`dispatch`]: container operations queued, sent to agents, progress and history stored.
 //! - [`watch`]: the periodic check of every container, storing one record per container.
 //! - [`window`]: maintenance windows, weekly or cron-like, in a time zone (pure).
@@ -18,6 +19,7 @@
 //! See `docs/updates.md`.
 
 pub mod auto;
+pub mod backups;
 pub mod credentials;
 pub mod detect;
 pub mod dispatch;

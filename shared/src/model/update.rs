@@ -182,9 +182,27 @@ pub struct CommandResult {
     pub backup: Option<String>,
     /// Every progress message, in order.
     pub log: Vec<LogLine>,
-    /// The backup taken, as the agent stored it (JSON: the container's full inspect, image
-    /// reference and id), so the controller keeps it and can diff it against later ones.
-    pub backup_json: Option<String>,
+    /// The backup taken, as the agent stored it, so the controller keeps it and can diff it
+    /// against later ones.
+    pub backup_taken: Option<Backup>,
+}
+
+/// A container's configuration as it was before a change: what `restore` brings back and
+/// what the controller diffs (see `controller::updates::backups`).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct Backup {
+    pub container: String,
+    /// Milliseconds since the Unix epoch; the agent's file is `<taken_at_ms>.json`.
+    pub taken_at_ms: u64,
+    /// The reference the container was created from (`Config.Image`).
+    pub image_ref: String,
+    /// The image id it ran (`sha256:...`).
+    pub image_id: String,
+    /// The engine's full container inspect, as the engine sent it: JSON text, since the
+    /// document is the engine's (Docker's or Podman's), not a Unity type.
+    pub inspect_json: String,
+    /// Volume archives taken with it (file names beside it on the agent).
+    pub volume_archives: Vec<String>,
 }
 
 /// One progress message, kept in the result.

@@ -9,9 +9,16 @@ use serde::{de::DeserializeOwned, Serialize};
 pub const FRAME_VERSION: u8 = 1;
 /// Bytes before the payload.
 pub const HEADER_LEN: usize = 5;
-/// Default cap on a payload: large enough for a full spool replay batch, small enough to refuse
-/// abuse.
+/// Default cap on a session-stream payload (a report with its typed state): large enough for a
+/// host with hundreds of containers, small enough to refuse abuse. The controller's
+/// `max_frame_bytes` defaults to it.
 pub const DEFAULT_MAX_FRAME_LEN: usize = 16 * 1024 * 1024;
+/// Cap on an enrollment request or response (a token, a CSR, host facts, a certificate).
+pub const MAX_ENROLL_FRAME_LEN: usize = 64 * 1024;
+/// Cap on a command the controller sends (a container operation with its pull credentials).
+pub const MAX_COMMAND_FRAME_LEN: usize = 1024 * 1024;
+/// Cap on a command's answer (progress frames, a result with its backup and log).
+pub const MAX_COMMAND_RESPONSE_FRAME_LEN: usize = 16 * 1024 * 1024;
 
 /// Why a frame could not be encoded or decoded.
 #[derive(Debug, thiserror::Error)]

@@ -54,7 +54,7 @@ fn golden_bytes_of_hello_and_welcome() {
     )
     .unwrap();
     expect_test::expect![
-        "0100000024000305302e312e30036e61730000000000000000abababababababababababababababab"
+        "0100000024000405302e312e30036e61730000000000000000abababababababababababababababab"
     ]
     .assert_eq(&hex::encode(hello));
     let welcome = frame::encode(
@@ -69,7 +69,7 @@ fn golden_bytes_of_hello_and_welcome() {
         DEFAULT_MAX_FRAME_LEN,
     )
     .unwrap();
-    expect_test::expect!["0100000015000305302e312e30036e6173012980a0abfef96201"]
+    expect_test::expect!["0100000015000405302e312e30036e6173012980a0abfef96201"]
         .assert_eq(&hex::encode(welcome));
 }
 

@@ -18,6 +18,10 @@ use unity_controller::storage::series::{IngestReport, Sample, SeriesKey, TimeRan
 use unity_shared::proto::{AgentId, HostFacts};
 use unity_tests::http::HttpClient;
 
+/// mimalloc, as the packaged controller uses (see `controller/src/main.rs`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const STEP_MS: i64 = 5 * 60 * 1000;
 const FINE_STEP_MS: i64 = 15 * 1000;
 

@@ -4,6 +4,10 @@
 use clap::Parser;
 use std::process::ExitCode;
 
+/// mimalloc, as the packaged controller uses (see `controller/src/main.rs`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let args = unity_controller::cli::Args::parse();
     unity_controller::cli::init_tracing();

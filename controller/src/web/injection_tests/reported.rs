@@ -361,7 +361,10 @@ fn operations(agent_id: &str) -> Vec<OperationRecord> {
         "old_image_id": "sha256:89d3", "new_image_id": "sha256:1111",
         "backup": "1700000000000.json",
         "log": [line("pulling"), line("rolling_back")],
-        "backup_json": "{}",
+        "backup_taken": {
+            "container": "web", "taken_at_ms": 1, "image_ref": "registry.lan/web:1",
+            "image_id": "sha256:1", "inspect_json": "{}", "volume_archives": ["1-data.tar.gz"]
+        },
     });
     vec![
         record("finished", result),

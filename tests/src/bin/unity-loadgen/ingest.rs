@@ -95,8 +95,15 @@ pub(crate) async fn simulated_agent(
         capabilities: vec![],
         instance_id: unity_shared::proto::InstanceId::from_bytes([1; 16]),
     });
-    unity_agent::wire::write(&mut send, &hello, 1 << 24).await?;
-    let welcome: Option<ControllerMessage> = unity_agent::wire::read(&mut recv, 1 << 24).await?;
+    unity_shared::wire::write(
+        &mut send,
+        &hello,
+        unity_shared::proto::frame::DEFAULT_MAX_FRAME_LEN,
+    )
+    .await?;
+    let welcome: Option<ControllerMessage> =
+        unity_shared::wire::read(&mut recv, unity_shared::proto::frame::DEFAULT_MAX_FRAME_LEN)
+            .await?;
     anyhow::ensure!(
         matches!(welcome, Some(ControllerMessage::Welcome(_))),
         "no welcome"
@@ -117,8 +124,11 @@ pub(crate) async fn simulated_agent(
     let reader_sent = sent_at.clone();
     let reader_totals = totals.clone();
     let reader = tokio::spawn(async move {
-        while let Ok(Some(message)) =
-            unity_agent::wire::read::<ControllerMessage>(&mut recv, 1 << 24).await
+        while let Ok(Some(message)) = unity_shared::wire::read::<ControllerMessage>(
+            &mut recv,
+            unity_shared::proto::frame::DEFAULT_MAX_FRAME_LEN,
+        )
+        .await
         {
             if let ControllerMessage::Ack(ack) = message {
                 let entry = reader_sent.lock().unwrap().remove(&ack.seq);
@@ -183,7 +193,12 @@ pub(crate) async fn simulated_agent(
             .lock()
             .unwrap()
             .insert(seq, (Instant::now(), n_samples));
-        unity_agent::wire::write(&mut send, &report, 1 << 24).await?;
+        unity_shared::wire::write(
+            &mut send,
+            &report,
+            unity_shared::proto::frame::DEFAULT_MAX_FRAME_LEN,
+        )
+        .await?;
     }
     // Wait for the outstanding acks.
     let drain = Instant::now() + Duration::from_secs(30);

@@ -1,12 +1,12 @@
-//! `unity-controller quickstart`: a controller and an enrolled local agent in one process, with
-//! all data under one directory, for trying Unity on a single machine.
+//! The quickstart's configuration and run: the controller started in-process, the local agent
+//! enrolled once and started beside it.
 
-use crate::config::{Config, ConfigError, RawConfig};
-use crate::{admin, service};
 use anyhow::Context as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use unity_agent::outln;
+use unity_controller::config::{Config, ConfigError, RawConfig};
+use unity_controller::{admin, service};
+use unity_shared::outln;
 
 /// The QUIC address when neither `--listen` nor the file names one: loopback, as quickstart
 /// is for trying Unity on one machine.
@@ -60,10 +60,11 @@ pub async fn run(config: Config, dir: PathBuf, interval: &str) -> anyhow::Result
     }
     let agent = unity_agent::runtime::start(agent_config).await?;
     let context = controller.context.clone();
-    let first_admin =
-        tokio::task::spawn_blocking(move || crate::api::write::ensure_first_admin(&context))
-            .await?
-            .map_err(|error| anyhow::anyhow!("creating the first admin: {error}"))?;
+    let first_admin = tokio::task::spawn_blocking(move || {
+        unity_controller::api::write::ensure_first_admin(&context)
+    })
+    .await?
+    .map_err(|error| anyhow::anyhow!("creating the first admin: {error}"))?;
     let data_dir = controller_dir.display();
     outln!();
     outln!("Unity quickstart is running.");
@@ -79,7 +80,7 @@ pub async fn run(config: Config, dir: PathBuf, interval: &str) -> anyhow::Result
     outln!("  History:             unity-controller --data-dir {data_dir} query <AGENT_ID> cpu_usage_ratio --since 10m");
     outln!("  Enroll another host: unity-controller --data-dir {data_dir} token create");
     outln!("Press Ctrl-C to stop.");
-    crate::cli::shutdown_signal().await;
+    unity_controller::cli::shutdown_signal().await;
     outln!("Stopping.");
     agent.stop().await;
     controller.shutdown().await
@@ -102,9 +103,9 @@ mod tests {
         assert_eq!(config.api_listen.to_string(), "127.0.0.1:9999");
         assert_eq!(
             config.metrics_token,
-            Some(crate::config::Secret("m".into()))
+            Some(unity_controller::config::Secret("m".into()))
         );
-        assert_eq!(config.api_tls, crate::config::ApiTls::SelfIssued);
+        assert_eq!(config.api_tls, unity_controller::config::ApiTls::SelfIssued);
         assert_eq!(config.data_dir, Path::new("/tmp/qs/controller"));
         assert_eq!(config.listen.to_string(), DEFAULT_LISTEN);
         assert_eq!(config.advertise, DEFAULT_LISTEN);

@@ -1,9 +1,9 @@
-//! Frame I/O over QUIC streams: the async glue around the pure [`unity_shared::proto::frame`]
-//! codec. Used by both the agent and the controller.
+//! Frame I/O over QUIC streams: the async glue around the pure [`crate::proto::frame`] codec,
+//! used by both the agent and the controller (feature `runtime`).
 
+use crate::proto::frame::{self, FrameError, HEADER_LEN};
 use quinn::{ReadExactError, RecvStream, SendStream};
 use serde::{de::DeserializeOwned, Serialize};
-use unity_shared::proto::frame::{self, FrameError, HEADER_LEN};
 
 /// Errors reading or writing frames on a stream.
 #[derive(Debug, thiserror::Error)]

@@ -13,7 +13,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use unity_shared::proto::frame;
 use unity_shared::proto::{
-    error_code, AgentMessage, Capability, Collected, Command, CommandEnvelope, CommandResponse,
+    error_code, AgentMessage, Collected, Command, CommandEnvelope, CommandResponse,
     ControllerMessage, Heartbeat, Hello, Pong, RenewRequest, PROTOCOL_VERSION,
 };
 use unity_shared::wire;
@@ -74,7 +74,6 @@ async fn session(
         protocol_version: PROTOCOL_VERSION,
         agent_version: env!("CARGO_PKG_VERSION").to_owned(),
         host,
-        capabilities: vec![Capability::System],
         instance_id: state.instance.id,
     });
     wire::write(&mut send, &hello, MAX_FRAME).await?;

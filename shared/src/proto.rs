@@ -2,7 +2,9 @@
 //!
 //! Every message is a postcard-encoded enum inside a length-delimited frame ([`frame`]).
 //! postcard encodes fields and variants by position: never reorder fields or variants, only
-//! append new variants at the end, and bump [`PROTOCOL_VERSION`] for anything else.
+//! append new variants at the end, and bump [`PROTOCOL_VERSION`] for anything else. The
+//! golden bytes of every message and model type (`golden_tests.rs`, `testdata/wire/`) fail
+//! the build on any other change until the version is bumped and the bytes renewed.
 //!
 //! Streams on one agent connection:
 //! - the *session stream*: the agent opens one bidirectional stream right after the handshake,
@@ -150,24 +152,12 @@ pub struct HostFacts {
     pub memory_bytes: u64,
 }
 
-/// What an agent can collect or do; lets the controller hide what a host cannot show.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Capability {
-    System,
-    Smart,
-    Zfs,
-    MdRaid,
-    Databases,
-    Containers,
-}
-
 /// First message on the session stream.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Hello {
     pub protocol_version: u16,
     pub agent_version: String,
     pub host: HostFacts,
-    pub capabilities: Vec<Capability>,
     /// Which installation of this identity is speaking (see [`InstanceId`]).
     pub instance_id: InstanceId,
 }
@@ -425,5 +415,7 @@ impl TryFrom<CommandResponse> for Collected {
     }
 }
 
+#[cfg(test)]
+mod golden_tests;
 #[cfg(test)]
 mod tests;

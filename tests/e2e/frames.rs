@@ -12,7 +12,6 @@ fn hello() -> AgentMessage {
         protocol_version: PROTOCOL_VERSION,
         agent_version: "test".into(),
         host: HostFacts::default(),
-        capabilities: vec![],
         instance_id: unity_shared::proto::InstanceId::from_bytes([1; 16]),
     })
 }

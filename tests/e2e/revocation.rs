@@ -71,7 +71,6 @@ async fn hello_exchange(
         protocol_version: PROTOCOL_VERSION,
         agent_version: "test".into(),
         host: HostFacts::default(),
-        capabilities: vec![],
         instance_id,
     });
     unity_shared::wire::write(&mut send, &hello, 1 << 20).await?;

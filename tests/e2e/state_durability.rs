@@ -58,7 +58,6 @@ async fn send_and_wait_for_ack(agent_dir: &Path, address: std::net::SocketAddr, 
         protocol_version: PROTOCOL_VERSION,
         agent_version: "test".into(),
         host: HostFacts::default(),
-        capabilities: vec![],
         instance_id: InstanceId::from_bytes([7; 16]),
     });
     unity_shared::wire::write(&mut send, &hello, MAX_FRAME)

@@ -47,14 +47,13 @@ fn golden_bytes_of_hello_and_welcome() {
                 hostname: "nas".into(),
                 ..HostFacts::default()
             },
-            capabilities: vec![],
             instance_id: InstanceId::from_bytes([0xab; 16]),
         }),
         DEFAULT_MAX_FRAME_LEN,
     )
     .unwrap();
     expect_test::expect![
-        "0100000024000405302e312e30036e61730000000000000000abababababababababababababababab"
+        "0100000023000405302e312e30036e617300000000000000abababababababababababababababab"
     ]
     .assert_eq(&hex::encode(hello));
     let welcome = frame::encode(
@@ -194,7 +193,6 @@ fn arb_agent_message() -> impl Strategy<Value = AgentMessage> {
                         n_cpus,
                         ..HostFacts::default()
                     },
-                    capabilities: vec![Capability::System, Capability::Smart],
                     instance_id: InstanceId::from_bytes(instance),
                 })
             }

@@ -92,7 +92,6 @@ pub(crate) async fn simulated_agent(
         protocol_version: PROTOCOL_VERSION,
         agent_version: "loadgen".into(),
         host: HostFacts::default(),
-        capabilities: vec![],
         instance_id: unity_shared::proto::InstanceId::from_bytes([1; 16]),
     });
     unity_shared::wire::write(

@@ -1,0 +1,342 @@
+//! Golden bytes of every wire type, so that a reordered, retyped or inserted field anywhere in
+//! `proto` or `model` fails CI (postcard is positional: such a change breaks every peer of the
+//! current [`PROTOCOL_VERSION`]). Appending an enum variant at the end changes nothing here.
+//!
+//! The large model values (a storage state with real SMART, ZFS and md output, databases, a
+//! container inventory, command results) are read from `testdata/wire/*.json` by field name,
+//! so moving a field in Rust changes the bytes, not the input. Every message kind and every
+//! enum variant that travels is encoded once; `testdata/wire/golden.txt` holds `name hex` per
+//! line. After a deliberate change: bump `PROTOCOL_VERSION` and the ALPN token (see the
+//! module's rules), then `UPDATE_EXPECT=1 cargo test -p unity-shared golden`.
+
+use super::*;
+use crate::model::container::ContainerInventory;
+use crate::model::database::DatabaseInstance;
+use crate::model::update::{
+    Backup, CommandResult, ContainerCommand, HealthPolicy, LogLine, OperationId, Probe, Progress,
+    RegistryAuth, Stage, UpdateRequest,
+};
+use serde::de::DeserializeOwned;
+
+fn load<T: DeserializeOwned>(name: &str) -> T {
+    let path = format!("{}/testdata/wire/{name}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|error| panic!("{path}: {error}"));
+    serde_json::from_str(&text).unwrap_or_else(|error| panic!("{path}: {error}"))
+}
+
+fn host() -> HostFacts {
+    HostFacts {
+        hostname: "nas".into(),
+        os: "Debian GNU/Linux".into(),
+        os_version: "12".into(),
+        kernel: "6.1.0-13-amd64".into(),
+        arch: "x86_64".into(),
+        cpu_model: "Intel(R) N100".into(),
+        n_cpus: 4,
+        memory_bytes: 16 << 30,
+    }
+}
+
+fn operation_id() -> OperationId {
+    OperationId("0000018c-update-web".into())
+}
+
+fn agent_messages() -> Vec<(&'static str, AgentMessage)> {
+    let storage: StorageState = load("storage_state.json");
+    let databases: Vec<DatabaseInstance> = load("databases.json");
+    let containers: ContainerInventory = load("container_inventory.json");
+    vec![
+        (
+            "agent.hello",
+            AgentMessage::Hello(Hello {
+                protocol_version: PROTOCOL_VERSION,
+                agent_version: "0.1.0".into(),
+                host: host(),
+                instance_id: InstanceId::from_bytes([0x5a; 16]),
+            }),
+        ),
+        (
+            "agent.report",
+            AgentMessage::Report(Report {
+                seq: 42,
+                collected_at_ms: 1_700_000_000_000,
+                samples: vec![Sample {
+                    metric: "cpu_usage_ratio".into(),
+                    labels: vec![("cpu".into(), "total".into())],
+                    timestamp_ms: 1_700_000_000_000,
+                    value: 0.25,
+                }],
+                dropped_reports: 3,
+                storage: Some(Box::new(storage)),
+                databases: Some(databases),
+                containers: Some(Box::new(containers)),
+            }),
+        ),
+        (
+            "agent.heartbeat",
+            AgentMessage::Heartbeat(Heartbeat {
+                sent_at_ms: 1_700_000_000_000,
+                spool_depth: 7,
+            }),
+        ),
+        (
+            "agent.renew",
+            AgentMessage::Renew(RenewRequest {
+                csr_der: vec![0x30, 0x82, 0x01, 0x0a],
+            }),
+        ),
+    ]
+}
+
+fn controller_messages() -> Vec<(&'static str, ControllerMessage)> {
+    vec![
+        (
+            "controller.welcome",
+            ControllerMessage::Welcome(Welcome {
+                protocol_version: PROTOCOL_VERSION,
+                controller_version: "0.1.0".into(),
+                agent_id: AgentId::new("nas-1a2b3c").unwrap(),
+                last_stored_seq: Some(41),
+                server_time_ms: 1_700_000_000_000,
+                new_instance: true,
+            }),
+        ),
+        (
+            "controller.ack",
+            ControllerMessage::Ack(Ack {
+                seq: 42,
+                duplicate: false,
+            }),
+        ),
+        (
+            "controller.nack",
+            ControllerMessage::Nack(Nack {
+                seq: 43,
+                reason: "storage writer stopped".into(),
+            }),
+        ),
+        (
+            "controller.heartbeat_ack",
+            ControllerMessage::HeartbeatAck {
+                server_time_ms: 1_700_000_000_001,
+            },
+        ),
+        (
+            "controller.renewed",
+            ControllerMessage::Renewed(Renewed {
+                certificate_der: vec![0x30, 0x82, 0x02, 0x0b],
+                not_after_unix: 1_702_592_000,
+            }),
+        ),
+        (
+            "controller.renew_refused",
+            ControllerMessage::RenewRefused {
+                reason: "bad CSR".into(),
+            },
+        ),
+    ]
+}
+
+fn enrollment() -> Vec<(String, Vec<u8>)> {
+    let mut out = vec![(
+        "enroll.request".to_owned(),
+        encode(&EnrollRequest {
+            protocol_version: PROTOCOL_VERSION,
+            token: "3f2a9c1e.0b5d".into(),
+            csr_der: vec![0x30, 0x82],
+            host: host(),
+        }),
+    )];
+    out.push((
+        "enroll.enrolled".to_owned(),
+        encode(&EnrollResponse::Enrolled(Enrolled {
+            agent_id: AgentId::new("nas-1a2b3c").unwrap(),
+            certificate_der: vec![0x30, 0x82, 0x03],
+            ca_certificate_der: vec![0x30, 0x82, 0x04],
+            not_after_unix: 1_702_592_000,
+        })),
+    ));
+    let refusals = [
+        EnrollRefusal::UnknownToken,
+        EnrollRefusal::ExpiredToken,
+        EnrollRefusal::TokenAlreadyUsed,
+        EnrollRefusal::BadCsr("not a CSR".into()),
+        EnrollRefusal::VersionMismatch {
+            controller: 4,
+            agent: 3,
+        },
+        EnrollRefusal::Internal("storage failure".into()),
+    ];
+    for (n, refusal) in refusals.into_iter().enumerate() {
+        out.push((
+            format!("enroll.refused.{n}"),
+            encode(&EnrollResponse::Refused(refusal)),
+        ));
+    }
+    out
+}
+
+fn container_commands() -> Vec<ContainerCommand> {
+    let container = "web".to_owned();
+    vec![
+        ContainerCommand::Update(UpdateRequest {
+            id: operation_id(),
+            container: container.clone(),
+            image: "registry.lan/web@sha256:89d3".into(),
+            auth: Some(RegistryAuth {
+                username: "ci".into(),
+                password: "secret".into(),
+                server: "registry.lan".into(),
+            }),
+            health: HealthPolicy {
+                probe: Some(Probe::Http {
+                    host: "127.0.0.1".into(),
+                    port: 8080,
+                    path: "/health".into(),
+                }),
+                ..HealthPolicy::default()
+            },
+            force: true,
+            volume_archive_limit_bytes: Some(1 << 30),
+        }),
+        ContainerCommand::Update(UpdateRequest {
+            id: operation_id(),
+            container: container.clone(),
+            image: "registry.lan/web:1.2".into(),
+            auth: None,
+            health: HealthPolicy {
+                probe: Some(Probe::Tcp {
+                    host: "127.0.0.1".into(),
+                    port: 5432,
+                }),
+                ..HealthPolicy::default()
+            },
+            force: false,
+            volume_archive_limit_bytes: None,
+        }),
+        ContainerCommand::Rollback {
+            id: operation_id(),
+            container: container.clone(),
+        },
+        ContainerCommand::Restart {
+            id: operation_id(),
+            container: container.clone(),
+        },
+        ContainerCommand::Backup {
+            id: operation_id(),
+            container: container.clone(),
+        },
+        ContainerCommand::Restore {
+            id: operation_id(),
+            container,
+            backup: "1700000000000.json".into(),
+        },
+    ]
+}
+
+fn commands() -> Vec<(String, Vec<u8>)> {
+    let mut envelopes = vec![
+        Command::Ping(Ping { nonce: 7 }),
+        Command::CollectNow(CollectNow),
+    ];
+    envelopes.extend(
+        container_commands()
+            .into_iter()
+            .map(|command| Command::Container(Box::new(command))),
+    );
+    let mut out: Vec<(String, Vec<u8>)> = envelopes
+        .into_iter()
+        .enumerate()
+        .map(|(n, command)| {
+            (
+                format!("command.{n}"),
+                encode(&CommandEnvelope {
+                    id: CommandId(100 + n as u64),
+                    command,
+                }),
+            )
+        })
+        .collect();
+    let mut results: Vec<CommandResult> = load("command_results.json");
+    results.push(CommandResult {
+        backup_taken: Some(Backup {
+            container: "web".into(),
+            taken_at_ms: 1_700_000_000_000,
+            image_ref: "registry.lan/web:1.1".into(),
+            image_id: "sha256:1111".into(),
+            inspect_json: r#"{"Name":"/web"}"#.into(),
+            volume_archives: vec!["1700000000000-data.tar.gz".into()],
+        }),
+        ..results[0].clone()
+    });
+    let stages = [
+        Stage::Pulling,
+        Stage::BackingUp,
+        Stage::Stopping,
+        Stage::Starting,
+        Stage::HealthChecking,
+        Stage::RollingBack,
+        Stage::Done,
+    ];
+    let mut responses = vec![
+        CommandResponse::Pong(Pong { nonce: 7 }),
+        CommandResponse::Collected(Collected { seq: 42 }),
+        CommandResponse::Failed {
+            message: "collector stopped".into(),
+        },
+    ];
+    responses.extend(stages.into_iter().map(|stage| {
+        CommandResponse::ContainerProgress(Progress {
+            id: operation_id(),
+            stage,
+            message: "working".into(),
+        })
+    }));
+    responses.extend(
+        results
+            .into_iter()
+            .map(|result| CommandResponse::ContainerResult(Box::new(result))),
+    );
+    let log: Vec<LogLine> = load("log_lines.json");
+    out.push(("log_lines".to_owned(), encode(&log)));
+    out.extend(
+        responses
+            .into_iter()
+            .enumerate()
+            .map(|(n, response)| (format!("response.{n}"), encode(&response))),
+    );
+    out
+}
+
+fn encode<T: serde::Serialize>(value: &T) -> Vec<u8> {
+    postcard::to_allocvec(value).unwrap()
+}
+
+#[test]
+fn golden_bytes_of_every_wire_type() {
+    let mut lines = Vec::new();
+    for (name, message) in agent_messages() {
+        lines.push(format!("{name} {}", hex::encode(encode(&message))));
+    }
+    for (name, message) in controller_messages() {
+        lines.push(format!("{name} {}", hex::encode(encode(&message))));
+    }
+    for (name, bytes) in enrollment().into_iter().chain(commands()) {
+        lines.push(format!("{name} {}", hex::encode(bytes)));
+    }
+    lines.push(String::new());
+    expect_test::expect_file!["../../testdata/wire/golden.txt"].assert_eq(&lines.join("\n"));
+}
+
+#[test]
+fn the_golden_inputs_decode_back_to_themselves() {
+    // Every value above survives its own encoding (the golden file pins bytes that decode).
+    for (name, message) in agent_messages() {
+        let back: AgentMessage = postcard::from_bytes(&encode(&message)).unwrap();
+        assert_eq!(encode(&back), encode(&message), "{name}");
+    }
+    for (name, message) in controller_messages() {
+        let back: ControllerMessage = postcard::from_bytes(&encode(&message)).unwrap();
+        assert_eq!(back, message, "{name}");
+    }
+}

@@ -1,11 +1,12 @@
 //! ZFS collector: `zpool status` parsed into a vdev tree with a verdict per pool, plus
 //! `zpool list -Hp` capacity and `zfs list -Hp` datasets.
 //!
-//! `parse` (text), `parse_json` (`zpool status -j`), `parse_list` and `verdict` are pure; only
-//! `run` executes `zpool`/`zfs`.
+//! `parse` (text, with `scan`), `parse_json` (`zpool status -j`), `parse_list`, the words they
+//! share (`fields`) and `verdict` are pure; only `run` executes `zpool`/`zfs`.
 
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+pub mod fields;
 pub mod parse;
 pub mod parse_json;
 pub mod parse_list;

@@ -12,7 +12,7 @@ use unity_shared::model::storage::{
     VdevState, ZpoolStatus,
 };
 
-use super::parse::{parse_size, vdev_kind, vdev_state};
+use super::fields::{parse_size, vdev_kind, vdev_state};
 use super::scan::parse_ctime;
 
 const EXPECTED: &str = "`zpool status -j` output";

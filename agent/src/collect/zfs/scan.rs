@@ -3,7 +3,7 @@
 
 use unity_shared::model::storage::{Scan, ScanKind, ScanState};
 
-use super::parse::parse_size;
+use super::fields::parse_size;
 
 /// Parses the `scan:` (or legacy `scrub:`) text and its continuation lines.
 pub(crate) fn parse_scan(lines: &[&str]) -> Option<Scan> {

@@ -5,7 +5,7 @@
 use crate::config::{Config, RawConfig, DEFAULT_CONFIG_PATH};
 use crate::diag::parse::ParseKind;
 use crate::runtime::{self, Status};
-use crate::{collect, diag, identity, spool, transport};
+use crate::{clock, collect, diag, identity, spool, transport};
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -451,7 +451,7 @@ async fn collect_system(json: bool) -> anyhow::Result<()> {
     })
     .await
     .context("collecting")?;
-    let samples = collect::system::to_samples(&snapshot, runtime::now_ms());
+    let samples = collect::system::to_samples(&snapshot, clock::now_ms());
     if json {
         let values: Vec<_> = samples
             .iter()

@@ -3,6 +3,7 @@
 
 pub mod backoff;
 pub mod cli;
+pub mod clock;
 pub mod collect;
 pub mod config;
 pub mod diag;

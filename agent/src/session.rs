@@ -3,8 +3,9 @@
 //! commands the controller sends on streams it opens.
 
 use crate::backoff::Backoff;
+use crate::clock::{self, now_ms};
 use crate::identity::{self, Identity};
-use crate::runtime::{now_ms, AgentState};
+use crate::runtime::AgentState;
 use anyhow::Context as _;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -206,7 +207,7 @@ async fn session(
                 let (Some(not_before), Some(not_after)) = (identity.not_before_unix(), identity.not_after_unix()) else {
                     continue;
                 };
-                if renewal_key.is_none() && needs_renewal(not_before, not_after, now_ms() / 1000) {
+                if renewal_key.is_none() && needs_renewal(not_before, not_after, clock::now_seconds()) {
                     let (key, csr_der) = identity::new_key_and_csr()?;
                     renewal_key = Some(key);
                     tracing::info!(not_after, "Asking the controller to renew the certificate.");

@@ -19,8 +19,9 @@ use tokio::sync::{mpsc, watch};
 use unity_shared::model::container::{ContainerEvent, ContainerInventory, RunState};
 use unity_shared::proto::Sample;
 
-use super::{now_ms, AgentState};
+use super::AgentState;
 use crate::backoff::Backoff;
+use crate::clock::{self, now_ms};
 use crate::collect::containers::{self, engine, events, ContainersConfig, StatsMemory};
 use crate::spool::TypedState;
 
@@ -175,10 +176,6 @@ fn carry_usage(inventory: &mut ContainerInventory, last_full: Option<&ContainerI
     }
 }
 
-fn now_seconds() -> i64 {
-    now_ms() / 1000
-}
-
 /// Keeps one subscription to the engine's events, reconnecting with backoff.
 async fn event_loop(
     config: ContainersConfig,
@@ -188,7 +185,7 @@ async fn event_loop(
     let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
     // Replay from a second before: covers the moment between subscribing and the engine
     // registering the subscription (and a clock tick).
-    let mut since = now_seconds() - 1;
+    let mut since = clock::now_seconds() - 1;
     let mut failing = false;
     loop {
         let outcome = async {
@@ -208,7 +205,7 @@ async fn event_loop(
         if events.is_closed() {
             return;
         }
-        since = now_seconds() - 1;
+        since = clock::now_seconds() - 1;
         let delay = match result {
             Ok(()) => {
                 // The stream ended: the engine stopped or restarted.

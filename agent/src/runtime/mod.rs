@@ -9,22 +9,16 @@ pub(crate) mod operations;
 pub mod storage;
 mod system;
 
+use crate::clock;
 use crate::config::Config;
 use crate::identity;
 use crate::spool::{Spool, TypedState};
 use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch, Notify};
 use unity_shared::proto::Sample;
-
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|elapsed| elapsed.as_millis() as i64)
-        .unwrap_or(0)
-}
 
 /// What `unity-agent status` shows about the daemon; written to `status.json`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -157,7 +151,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningAgent> {
             agent_id: identity.agent_id.to_string(),
             controller: controller.clone(),
             connection: "connecting".into(),
-            connection_since_ms: now_ms(),
+            connection_since_ms: clock::now_ms(),
             certificate_not_after: identity.not_after_unix().unwrap_or(0),
             pid: std::process::id(),
             instance_id: instance.id.to_string(),

@@ -12,6 +12,7 @@ use super::backup::{self, BackupFile};
 use super::engine::Engine;
 use super::journal::{self, Journal, Record, Step};
 use super::volumes;
+use crate::clock;
 
 /// What every command works with.
 pub struct Context<'a, E> {
@@ -53,7 +54,8 @@ impl Log<'_> {
     pub fn say(&mut self, stage: Stage, message: &str) {
         tracing::debug!(?stage, message, "Update progress.");
         (self.progress)(stage, message);
-        let at_ms = now_ms();
+        // The wire keeps update times unsigned; the clock is never negative.
+        let at_ms = u64::try_from(clock::now_ms()).unwrap_or(0);
         self.lines.push(LogLine {
             stage,
             at_ms,
@@ -259,7 +261,7 @@ pub(super) async fn take_backup<E: Engine>(
     let name = result.container.clone();
     let inspect = serde_json::to_value(container)
         .map_err(|error| Stop(Outcome::Refused, format!("backup: {error}")))?;
-    let now_ms = now_ms();
+    let now_ms = u64::try_from(clock::now_ms()).unwrap_or(0);
     let taken_at_ms = match backup::list(ctx.data_dir, &name)
         .ok()
         .and_then(|names| names.into_iter().next())
@@ -305,13 +307,4 @@ pub(super) async fn take_backup<E: Engine>(
     result.backup = Some(saved.file_name());
     result.backup_taken = Some(saved.to_wire());
     Ok(())
-}
-
-/// Milliseconds since the Unix epoch.
-pub(super) fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |since| {
-            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
-        })
 }

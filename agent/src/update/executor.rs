@@ -9,13 +9,14 @@
 use unity_shared::model::update::{CommandResult, Outcome, Stage, UpdateRequest};
 
 use super::context::{
-    begin, container, end, image_of, inspect_image, journal_step, now_ms, prepare, refuse, result,
+    begin, container, end, image_of, inspect_image, journal_step, prepare, refuse, result,
     take_backup, Context, Log, Step2, Stop,
 };
 use super::engine::Engine;
 use super::journal::{Record, Step};
 use super::swap::swap;
 use super::{compose, compose_update, failed, kept, plan};
+use crate::clock;
 
 pub use super::manual::{backup, restart, restore, rollback};
 
@@ -131,7 +132,7 @@ async fn update_steps<E: Engine>(
 
 /// Keeps the old image for the configured time and removes the kept images whose time is over.
 pub(super) async fn keep_old_image<E: Engine>(ctx: &Context<'_, E>, image_id: &str) {
-    let now = now_ms();
+    let now = u64::try_from(clock::now_ms()).unwrap_or(0);
     let keep_ms = u64::try_from(ctx.keep_old_image.as_millis()).unwrap_or(u64::MAX);
     if let Err(error) = kept::keep(ctx.data_dir, image_id, now.saturating_add(keep_ms)) {
         tracing::warn!(image = image_id, %error, "Cannot record the kept old image.");

@@ -12,7 +12,6 @@ pub mod fsutil;
 pub mod identity;
 pub mod instance;
 pub mod runtime;
-pub mod session;
 pub mod spool;
 pub mod transport;
 pub mod update;

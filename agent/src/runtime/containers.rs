@@ -19,7 +19,7 @@ use tokio::sync::{mpsc, watch};
 use unity_shared::model::container::{ContainerEvent, ContainerInventory, RunState};
 use unity_shared::proto::Sample;
 
-use super::AgentState;
+use super::state::AgentState;
 use crate::backoff::Backoff;
 use crate::clock::{self, now_ms};
 use crate::collect::containers::{self, engine, events, ContainersConfig, StatsMemory};

@@ -3,7 +3,7 @@
 //! the command stream as it happens and the result last. At start, operations a previous run
 //! left half done are finished or undone ([`recover_at_start`]).
 
-use super::AgentState;
+use super::state::AgentState;
 use crate::collect::containers::engine::{connect, resolve_socket};
 use crate::update::{self, Bollard, Context, Journal};
 use std::sync::Arc;

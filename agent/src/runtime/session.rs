@@ -2,10 +2,10 @@
 //! in order with a bounded window of unacknowledged ones, heartbeats, certificate renewal, and
 //! commands the controller sends on streams it opens.
 
+use super::state::AgentState;
 use crate::backoff::Backoff;
 use crate::clock::{self, now_ms};
 use crate::identity::{self, Identity};
-use crate::runtime::AgentState;
 use anyhow::Context as _;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -317,7 +317,7 @@ async fn answer_command(
             }
         }
         Command::Container(command) => {
-            crate::runtime::operations::answer(state, *command, &mut send).await;
+            super::operations::answer(state, *command, &mut send).await;
             let _ = send.finish();
             return;
         }

@@ -22,7 +22,7 @@ use unity_shared::proto::Sample;
 use super::state::AgentState;
 use crate::backoff::Backoff;
 use crate::clock::{self, now_ms};
-use crate::collect::containers::{self, engine, events, ContainersConfig, StatsMemory};
+use crate::collect::containers::{self, events, socket, ContainersConfig, StatsMemory};
 use crate::spool::TypedState;
 
 /// Events remembered to drop replayed duplicates.
@@ -110,8 +110,8 @@ pub async fn report_loop(
             last_full = Some(inventory.clone());
             inventory
         } else {
-            let mut inventory = match engine::connect_with(&config.socket, config.timeout).await {
-                Ok(engine) => containers::collect_with(&engine, false, &mut memory).await,
+            let mut inventory = match socket::connect_with(&config.socket, config.timeout).await {
+                Ok(client) => containers::collect_with(&client, false, &mut memory).await,
                 Err(error) => containers::run::unreachable_engine(&error),
             };
             carry_usage(&mut inventory, last_full.as_ref());
@@ -189,14 +189,14 @@ async fn event_loop(
     let mut failing = false;
     loop {
         let outcome = async {
-            let engine = engine::connect_with(&config.socket, config.timeout).await?;
+            let client = socket::connect_with(&config.socket, config.timeout).await?;
             tracing::info!(
-                engine = ?engine.info.kind,
-                version = %engine.info.version,
-                socket = %engine.info.socket,
+                engine = ?client.info.kind,
+                version = %client.info.version,
+                socket = %client.info.socket,
                 "Following container events."
             );
-            events::forward(&engine, Some(since), &events).await
+            events::forward(&client, Some(since), &events).await
         };
         let result = tokio::select! {
             _ = shutdown.changed() => return,

@@ -4,7 +4,7 @@
 //! left half done are finished or undone ([`recover_at_start`]).
 
 use super::state::AgentState;
-use crate::collect::containers::engine::{connect, resolve_socket};
+use crate::collect::containers::socket::{connect, resolve_socket};
 use crate::update::{self, Bollard, Journal, OperationContext};
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -19,10 +19,10 @@ const MAX_FRAME: usize = unity_shared::proto::frame::MAX_COMMAND_RESPONSE_FRAME_
 async fn engine(state: &AgentState) -> Result<Bollard, String> {
     let settings = &state.config.containers;
     let socket = resolve_socket(&settings.socket).map_err(|error| error.to_string())?;
-    let engine = connect(&socket, settings.timeout)
+    let client = connect(&socket, settings.timeout)
         .await
         .map_err(|error| error.to_string())?;
-    Ok(Bollard::new(engine))
+    Ok(Bollard::new(client))
 }
 
 /// Runs one command, handing each progress line to `progress`.

@@ -62,7 +62,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningAgent> {
         spool: Mutex::new(spool),
         spooled: Notify::new(),
         status: Mutex::new(Status {
-            agent_id: identity.agent_id.to_string(),
+            agent_id: Some(identity.agent_id.clone()),
             controller: controller.clone(),
             connection: "connecting".into(),
             connection_since_ms: clock::now_ms(),

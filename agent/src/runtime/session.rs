@@ -91,7 +91,7 @@ async fn session(
             let (last, new_instance) = (welcome.last_stored_seq, welcome.new_instance);
             state
                 .with_spool(move |spool| spool.reconcile(last, new_instance))
-                .await??;
+                .await?;
             tracing::info!(agent = %welcome.agent_id, controller_version = %welcome.controller_version, "Connected to the controller.");
         }
         Some(Ok(other)) => anyhow::bail!("expected a welcome, got {other:?}"),
@@ -126,15 +126,11 @@ async fn session(
                 .with_spool(move |spool| {
                     let mut reports = Vec::new();
                     for seq in spool.pending_after(cursor, room) {
-                        match spool.read(seq) {
-                            Ok(Some(report)) => reports.push(report),
-                            Ok(None) => {}
-                            Err(error) => return Err(error),
-                        }
+                        reports.extend(spool.read(seq)?);
                     }
                     Ok(reports)
                 })
-                .await??;
+                .await?;
             for report in reports {
                 cursor = Some(report.seq);
                 in_flight.insert(report.seq, Instant::now());
@@ -172,7 +168,7 @@ async fn session(
                     ControllerMessage::Ack(ack) => {
                         in_flight.remove(&ack.seq);
                         let seq = ack.seq;
-                        state.with_spool(move |spool| spool.ack(seq)).await??;
+                        state.with_spool(move |spool| spool.ack(seq)).await?;
                         state.update_status(|status| status.last_ack_ms = now_ms());
                     }
                     ControllerMessage::HeartbeatAck { .. } => heartbeat_sent = None,
@@ -198,7 +194,7 @@ async fn session(
             }
             _ = state.spooled.notified() => {}
             _ = heartbeat.tick() => {
-                let spool_depth = state.with_spool(|spool| spool.depth() as u64).await?;
+                let spool_depth = state.with_spool(|spool| Ok(spool.depth() as u64)).await?;
                 let beat = AgentMessage::Heartbeat(Heartbeat { sent_at_ms: now_ms(), spool_depth });
                 heartbeat_sent.get_or_insert_with(Instant::now);
                 wire::write(&mut send, &beat, MAX_FRAME).await?;

@@ -4,7 +4,7 @@
 
 use super::status::{self, Status};
 use crate::config::Config;
-use crate::spool::{Spool, TypedState};
+use crate::spool::{Spool, SpoolError, TypedState};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot, watch, Notify};
 use unity_shared::proto::Sample;
@@ -30,10 +30,11 @@ pub struct AgentState {
 }
 
 impl AgentState {
-    /// Runs `f` on the spool off the async threads.
+    /// Runs `f` on the spool off the async threads; its error, a poisoned lock and a failed
+    /// task are one error.
     pub async fn with_spool<T: Send + 'static>(
         self: &Arc<Self>,
-        f: impl FnOnce(&mut Spool) -> T + Send + 'static,
+        f: impl FnOnce(&mut Spool) -> Result<T, SpoolError> + Send + 'static,
     ) -> anyhow::Result<T> {
         let state = self.clone();
         tokio::task::spawn_blocking(move || {
@@ -41,7 +42,7 @@ impl AgentState {
                 .spool
                 .lock()
                 .map_err(|_| anyhow::anyhow!("spool lock poisoned"))?;
-            Ok(f(&mut spool))
+            Ok(f(&mut spool)?)
         })
         .await?
     }
@@ -56,7 +57,7 @@ impl AgentState {
     ) -> anyhow::Result<u64> {
         let seq = self
             .with_spool(move |spool| spool.append_with(collected_at_ms, samples, typed))
-            .await??;
+            .await?;
         self.spooled.notify_one();
         Ok(seq)
     }

@@ -5,11 +5,13 @@
 
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
+use unity_shared::proto::AgentId;
 
 /// What `unity-agent status` shows about the daemon; written to `status.json`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Status {
-    pub agent_id: String,
+    /// Written as the plain id string, as before it was typed (`None` only before start).
+    pub agent_id: Option<AgentId>,
     pub controller: String,
     /// `connecting`, `connected` or `disconnected`.
     pub connection: String,
@@ -49,4 +51,28 @@ pub fn read(data_dir: &Path) -> Option<Status> {
     std::fs::read(path(data_dir))
         .ok()
         .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_agent_id_is_written_as_before() {
+        let status = Status {
+            agent_id: AgentId::new("web-1").ok(),
+            ..Status::default()
+        };
+        let json = serde_json::to_value(&status).unwrap();
+        assert_eq!(json["agent_id"], "web-1");
+        let old = r#"{"agent_id":"web-1","controller":"c:4433","connection":"connected",
+            "connection_since_ms":1,"last_error":null,"last_collection_ms":2,"last_ack_ms":3,
+            "certificate_not_after":4,"pid":5,"instance_id":"i","identity_note":null,
+            "waiting_since_ms":0}"#;
+        let read: Status = serde_json::from_str(old).unwrap();
+        assert_eq!(
+            read.agent_id.map(|id| id.to_string()).as_deref(),
+            Some("web-1")
+        );
+    }
 }

@@ -1,6 +1,6 @@
 //! The words every `zpool`/`zfs` output shares, read the same way by the text, JSON and list
-//! parsers: vdev states, vdev kinds from their names, and sizes with 1024-based suffixes. Pure;
-//! the parsers import it, and it imports none of them.
+//! parsers: vdev states, vdev kinds from their names, and sizes with 1024-based suffixes (read,
+//! and written as `zfs_nicenum` does). Pure; the parsers import it, and it imports none of them.
 
 use unity_shared::model::storage::{VdevKind, VdevState};
 
@@ -107,9 +107,37 @@ pub fn parse_size(text: &str) -> Option<u64> {
     (0.0..1.8e19).contains(&bytes).then_some(bytes as u64)
 }
 
+/// Bytes with a 1024-based suffix, like `zfs_nicenum`: `0B`, `512B`, `1.50M`, `21K`.
+pub fn nicenum(bytes: u64) -> String {
+    const SUFFIXES: [&str; 7] = ["B", "K", "M", "G", "T", "P", "E"];
+    let mut value = bytes as f64;
+    let mut index = 0;
+    while value >= 1024.0 && index + 1 < SUFFIXES.len() {
+        value /= 1024.0;
+        index += 1;
+    }
+    let suffix = SUFFIXES.get(index).copied().unwrap_or("E");
+    if index == 0 || value.fract() == 0.0 {
+        format!("{value:.0}{suffix}")
+    } else if value < 10.0 {
+        format!("{value:.2}{suffix}")
+    } else if value < 100.0 {
+        format!("{value:.1}{suffix}")
+    } else {
+        format!("{value:.0}{suffix}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nicenums() {
+        assert_eq!(nicenum(0), "0B");
+        assert_eq!(nicenum(21 * 1024), "21K");
+        assert_eq!(nicenum(1_572_864), "1.50M");
+    }
 
     #[test]
     fn sizes() {

@@ -4,8 +4,8 @@
 
 use crate::config::{Config, RawConfig, DEFAULT_CONFIG_PATH};
 use crate::diag::parse::ParseKind;
-use crate::runtime::{self, Status};
-use crate::{collect, diag, identity, spool, transport};
+use crate::runtime;
+use crate::{clock, collect, diag, identity, spool, transport};
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -376,9 +376,7 @@ async fn status(config: &Config, json: bool) -> anyhow::Result<()> {
     let data_dir = config.data_dir.clone();
     let (identity, status, spool_depth) = tokio::task::spawn_blocking(move || {
         let identity = identity::load(&data_dir);
-        let status: Option<Status> = std::fs::read(data_dir.join("status.json"))
-            .ok()
-            .and_then(|bytes| serde_json::from_slice(&bytes).ok());
+        let status = runtime::status::read(&data_dir);
         let depth = spool::depth_of(&identity::spool_dir(&data_dir));
         (identity, status, depth)
     })
@@ -451,7 +449,7 @@ async fn collect_system(json: bool) -> anyhow::Result<()> {
     })
     .await
     .context("collecting")?;
-    let samples = collect::system::to_samples(&snapshot, runtime::now_ms());
+    let samples = collect::system::to_samples(&snapshot, clock::now_ms());
     if json {
         let values: Vec<_> = samples
             .iter()

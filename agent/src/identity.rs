@@ -15,6 +15,7 @@ const IDENTITY_PEM: &str = "identity.pem";
 const CA_CERT: &str = "ca.crt";
 const IDENTITY_TOML: &str = "identity.toml";
 
+/// `identity.toml` as written; [`load`] checks its id into an [`AgentId`].
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct IdentityFile {
     agent_id: String,

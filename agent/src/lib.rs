@@ -3,6 +3,7 @@
 
 pub mod backoff;
 pub mod cli;
+pub mod clock;
 pub mod collect;
 pub mod config;
 pub mod diag;
@@ -11,7 +12,6 @@ pub mod fsutil;
 pub mod identity;
 pub mod instance;
 pub mod runtime;
-pub mod session;
 pub mod spool;
 pub mod transport;
 pub mod update;

@@ -1,10 +1,11 @@
 //! The connection loop: connect with the agent's certificate, run a session, and on failure
 //! retry with jittered exponential backoff; reconnect at once after a certificate renewal.
 
-use super::{now_ms, AgentState};
+use super::session::{self, SessionEnd};
+use super::state::AgentState;
 use crate::backoff::Backoff;
+use crate::clock::now_ms;
 use crate::identity::Identity;
-use crate::session::{self, SessionEnd};
 use crate::transport;
 use anyhow::Context as _;
 use std::sync::Arc;

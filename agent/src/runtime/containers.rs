@@ -19,9 +19,10 @@ use tokio::sync::{mpsc, watch};
 use unity_shared::model::container::{ContainerEvent, ContainerInventory, RunState};
 use unity_shared::proto::Sample;
 
-use super::{now_ms, AgentState};
+use super::state::AgentState;
 use crate::backoff::Backoff;
-use crate::collect::containers::{self, engine, events, ContainersConfig, StatsMemory};
+use crate::clock::{self, now_ms};
+use crate::collect::containers::{self, events, socket, ContainersConfig, StatsMemory};
 use crate::spool::TypedState;
 
 /// Events remembered to drop replayed duplicates.
@@ -109,8 +110,8 @@ pub async fn report_loop(
             last_full = Some(inventory.clone());
             inventory
         } else {
-            let mut inventory = match engine::connect_with(&config.socket, config.timeout).await {
-                Ok(engine) => containers::collect_with(&engine, false, &mut memory).await,
+            let mut inventory = match socket::connect_with(&config.socket, config.timeout).await {
+                Ok(client) => containers::collect_with(&client, false, &mut memory).await,
                 Err(error) => containers::run::unreachable_engine(&error),
             };
             carry_usage(&mut inventory, last_full.as_ref());
@@ -175,10 +176,6 @@ fn carry_usage(inventory: &mut ContainerInventory, last_full: Option<&ContainerI
     }
 }
 
-fn now_seconds() -> i64 {
-    now_ms() / 1000
-}
-
 /// Keeps one subscription to the engine's events, reconnecting with backoff.
 async fn event_loop(
     config: ContainersConfig,
@@ -188,18 +185,18 @@ async fn event_loop(
     let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
     // Replay from a second before: covers the moment between subscribing and the engine
     // registering the subscription (and a clock tick).
-    let mut since = now_seconds() - 1;
+    let mut since = clock::now_seconds() - 1;
     let mut failing = false;
     loop {
         let outcome = async {
-            let engine = engine::connect_with(&config.socket, config.timeout).await?;
+            let client = socket::connect_with(&config.socket, config.timeout).await?;
             tracing::info!(
-                engine = ?engine.info.kind,
-                version = %engine.info.version,
-                socket = %engine.info.socket,
+                engine = ?client.info.kind,
+                version = %client.info.version,
+                socket = %client.info.socket,
                 "Following container events."
             );
-            events::forward(&engine, Some(since), &events).await
+            events::forward(&client, Some(since), &events).await
         };
         let result = tokio::select! {
             _ = shutdown.changed() => return,
@@ -208,7 +205,7 @@ async fn event_loop(
         if events.is_closed() {
             return;
         }
-        since = now_seconds() - 1;
+        since = clock::now_seconds() - 1;
         let delay = match result {
             Ok(()) => {
                 // The stream ended: the engine stopped or restarted.

@@ -2,7 +2,8 @@
 //! and spool one report carrying the instances and their availability series. Instances seen
 //! before are probed again, so a server that stopped is reported down rather than forgotten.
 
-use super::{now_ms, AgentState};
+use super::state::AgentState;
+use crate::clock::now_ms;
 use crate::collect::databases;
 use crate::spool::TypedState;
 use std::sync::Arc;

@@ -1,124 +1,32 @@
-//! The running agent: collector loops that spool reports (`system`, [`storage`], `databases`,
-//! [`containers`]), a connection loop that keeps one QUIC connection to the controller
-//! (`connection`), and the status file that `unity-agent status` reads.
+//! The running agent: [`start`] opens the identity, the instance and the spool into the
+//! [`AgentState`] the tasks share (`state`), then starts the collector loops that spool reports
+//! (`system`, [`storage`], `databases`, [`containers`]), the recovery of interrupted container
+//! operations (`operations`), and the connection loop (`connection`) that keeps one QUIC
+//! `session` with the controller. The loops write the [`Status`] that `unity-agent status`
+//! reads (`status`). Nothing here is imported by what it starts.
 
 mod connection;
 pub mod containers;
 mod databases;
 pub(crate) mod operations;
+mod session;
+pub mod state;
+pub mod status;
 pub mod storage;
 mod system;
 
+use crate::clock;
 use crate::config::Config;
 use crate::identity;
-use crate::spool::{Spool, TypedState};
+use crate::spool::Spool;
 use anyhow::Context as _;
-use serde::{Deserialize, Serialize};
+use state::AgentState;
+use status::Status;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch, Notify};
-use unity_shared::proto::Sample;
 
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|elapsed| elapsed.as_millis() as i64)
-        .unwrap_or(0)
-}
-
-/// What `unity-agent status` shows about the daemon; written to `status.json`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct Status {
-    pub agent_id: String,
-    pub controller: String,
-    /// `connecting`, `connected` or `disconnected`.
-    pub connection: String,
-    pub connection_since_ms: i64,
-    pub last_error: Option<String>,
-    pub last_collection_ms: i64,
-    pub last_ack_ms: i64,
-    pub certificate_not_after: i64,
-    pub pid: u32,
-    /// This installation of the identity (see `crate::instance`).
-    pub instance_id: String,
-    /// Set when the data directory was copied or moved from another machine.
-    pub identity_note: Option<String>,
-    /// When the oldest report or heartbeat still waiting for the controller's answer was
-    /// sent; 0 when nothing waits.
-    pub waiting_since_ms: i64,
-}
-
-pub type CollectRequest = oneshot::Sender<anyhow::Result<u64>>;
-
-/// State shared by the agent's tasks.
-pub struct AgentState {
-    pub config: Config,
-    pub spool: Mutex<Spool>,
-    /// Signalled when a report was spooled.
-    pub spooled: Notify,
-    pub status: Mutex<Status>,
-    pub collect_requests: mpsc::Sender<CollectRequest>,
-    /// The published ports of running containers, from the container loop's latest
-    /// inventory; database discovery probes them.
-    pub container_ports: watch::Sender<Vec<crate::collect::databases::ContainerPorts>>,
-    /// The journal of container operations (`None` when it could not be opened).
-    pub update_journal: Option<crate::update::Journal>,
-    /// Which installation of the identity this is; sent in every hello.
-    pub instance: crate::instance::Instance,
-}
-
-impl AgentState {
-    /// Runs `f` on the spool off the async threads.
-    pub async fn with_spool<T: Send + 'static>(
-        self: &Arc<Self>,
-        f: impl FnOnce(&mut Spool) -> T + Send + 'static,
-    ) -> anyhow::Result<T> {
-        let state = self.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut spool = state
-                .spool
-                .lock()
-                .map_err(|_| anyhow::anyhow!("spool lock poisoned"))?;
-            Ok(f(&mut spool))
-        })
-        .await?
-    }
-
-    /// Spools one report (samples plus typed state) and wakes the sender; returns its
-    /// sequence number.
-    pub async fn spool_report(
-        self: &Arc<Self>,
-        collected_at_ms: i64,
-        samples: Vec<Sample>,
-        typed: TypedState,
-    ) -> anyhow::Result<u64> {
-        let seq = self
-            .with_spool(move |spool| spool.append_with(collected_at_ms, samples, typed))
-            .await??;
-        self.spooled.notify_one();
-        Ok(seq)
-    }
-
-    pub fn update_status(self: &Arc<Self>, change: impl FnOnce(&mut Status)) {
-        let snapshot = match self.status.lock() {
-            Ok(mut status) => {
-                change(&mut status);
-                status.clone()
-            }
-            Err(_) => return,
-        };
-        let path = self.config.data_dir.join("status.json");
-        tokio::task::spawn_blocking(move || {
-            let tmp = path.with_extension("json.tmp");
-            if let Ok(bytes) = serde_json::to_vec_pretty(&snapshot) {
-                if std::fs::write(&tmp, bytes).is_ok() {
-                    let _ = std::fs::rename(&tmp, &path);
-                }
-            }
-        });
-    }
-}
-
+/// The started agent: its shared state and its tasks.
 pub struct RunningAgent {
     pub state: Arc<AgentState>,
     shutdown: watch::Sender<bool>,
@@ -154,10 +62,10 @@ pub async fn start(config: Config) -> anyhow::Result<RunningAgent> {
         spool: Mutex::new(spool),
         spooled: Notify::new(),
         status: Mutex::new(Status {
-            agent_id: identity.agent_id.to_string(),
+            agent_id: Some(identity.agent_id.clone()),
             controller: controller.clone(),
             connection: "connecting".into(),
-            connection_since_ms: now_ms(),
+            connection_since_ms: clock::now_ms(),
             certificate_not_after: identity.not_after_unix().unwrap_or(0),
             pid: std::process::id(),
             instance_id: instance.id.to_string(),

@@ -3,52 +3,26 @@
 //! the command stream as it happens and the result last. At start, operations a previous run
 //! left half done are finished or undone ([`recover_at_start`]).
 
-use super::AgentState;
-use crate::collect::containers::engine::{connect, resolve_socket};
-use crate::update::{self, Bollard, Context, Journal};
+use super::state::AgentState;
+use crate::collect::containers::socket::{connect, resolve_socket};
+use crate::update::{self, Bollard, Journal, OperationContext};
 use std::sync::Arc;
 use tokio::sync::mpsc;
-use unity_shared::model::update::{
-    CommandResult, ContainerCommand, OperationId, Outcome, Progress, Stage,
-};
+use unity_shared::model::update::{CommandResult, ContainerCommand, Progress, Stage};
 use unity_shared::proto::CommandResponse;
 use unity_shared::wire;
 
 /// The biggest progress or result frame sent (results carry the whole log).
 const MAX_FRAME: usize = unity_shared::proto::frame::MAX_COMMAND_RESPONSE_FRAME_LEN;
 
-fn refused(id: &OperationId, container: &str, message: String) -> CommandResult {
-    CommandResult {
-        id: id.clone(),
-        container: container.to_owned(),
-        outcome: Outcome::Refused,
-        message,
-        old_image_id: None,
-        new_image_id: None,
-        backup: None,
-        backup_taken: None,
-        log: Vec::new(),
-    }
-}
-
-fn container_of(command: &ContainerCommand) -> &str {
-    match command {
-        ContainerCommand::Update(request) => &request.container,
-        ContainerCommand::Rollback { container, .. }
-        | ContainerCommand::Restart { container, .. }
-        | ContainerCommand::Backup { container, .. }
-        | ContainerCommand::Restore { container, .. } => container,
-    }
-}
-
 /// The engine the container collector uses.
 async fn engine(state: &AgentState) -> Result<Bollard, String> {
     let settings = &state.config.containers;
     let socket = resolve_socket(&settings.socket).map_err(|error| error.to_string())?;
-    let engine = connect(&socket, settings.timeout)
+    let client = connect(&socket, settings.timeout)
         .await
         .map_err(|error| error.to_string())?;
-    Ok(Bollard::new(engine))
+    Ok(Bollard::new(client))
 }
 
 /// Runs one command, handing each progress line to `progress`.
@@ -57,42 +31,22 @@ async fn run(
     command: &ContainerCommand,
     progress: impl FnMut(Stage, &str) + Send,
 ) -> CommandResult {
-    let id = command.id().clone();
-    let container = container_of(command).to_owned();
     let Some(journal) = state.update_journal.as_ref() else {
-        return refused(
-            &id,
-            &container,
+        return update::executor::refused(
+            command,
             "container operations are unavailable: the update journal could not be opened".into(),
         );
     };
     let bollard = match engine(state).await {
         Ok(bollard) => bollard,
-        Err(error) => return refused(&id, &container, format!("no container engine: {error}")),
+        Err(error) => {
+            return update::executor::refused(command, format!("no container engine: {error}"))
+        }
     };
-    let mut ctx = Context::new(&bollard, journal, &state.config.data_dir);
+    let mut ctx = OperationContext::new(&bollard, journal, &state.config.data_dir);
     ctx.keep_old_image = state.config.containers.keep_old_image;
     ctx.keep_backups = state.config.containers.keep_backups;
-    match command {
-        ContainerCommand::Update(request) => update::update(&ctx, request, progress).await,
-        ContainerCommand::Rollback { id, container } => {
-            update::rollback(&ctx, id, container, progress).await
-        }
-        ContainerCommand::Restart { id, container } => {
-            update::restart(&ctx, id, container, progress).await
-        }
-        ContainerCommand::Backup { id, container } => {
-            update::backup(&ctx, id, container, progress).await
-        }
-        ContainerCommand::Restore {
-            id,
-            container,
-            backup,
-        } => {
-            let policy = unity_shared::model::update::HealthPolicy::default();
-            update::restore(&ctx, id, container, backup, policy, progress).await
-        }
-    }
+    update::execute(&ctx, command, progress).await
 }
 
 /// Answers a container command on its stream: progress frames, then the result.

@@ -5,7 +5,8 @@
 //! Drives seen before are remembered in `drives.json` in the data directory, so a drive that
 //! vanishes is reported as missing — also after an agent restart — instead of silently gone.
 
-use super::{now_ms, AgentState};
+use super::state::AgentState;
+use crate::clock::now_ms;
 use crate::collect::{mdraid, smart, stack, zfs};
 use crate::config::StorageConfig;
 use crate::spool::TypedState;

@@ -1,7 +1,8 @@
 //! The system-metrics loop: every `interval` (or on a collect-now command) read the host with
 //! sysinfo and spool one report.
 
-use super::{now_ms, AgentState, CollectRequest};
+use super::state::{AgentState, CollectRequest};
+use crate::clock::now_ms;
 use crate::collect::system::{self, SystemCollector};
 use crate::spool::TypedState;
 use std::sync::Arc;

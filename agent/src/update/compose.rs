@@ -1,12 +1,16 @@
 //! Containers of a compose project. Cloning one through the API keeps what the inspect shows,
 //! but loses what only the compose file knows (`configs:`, `env_file` as a file, `depends_on`,
 //! the project's other services), so a container whose compose file is on this host is
-//! updated through the compose CLI ([`super::compose_update`]), not cloned. [`project`] is pure (labels in); the file check
-//! is a `stat`.
+//! updated through the compose CLI ([`super::compose_update`]), not cloned.
+//!
+//! [`Project`] is what a container's labels say ([`project`] is pure; the file check is a
+//! `stat`); [`ComposeService`] is what the journal keeps of a compose update, so that a
+//! rollback or the recovery at start can bring the service back.
 
 use std::path::PathBuf;
 
 use bollard::models::ContainerInspectResponse;
+use serde::{Deserialize, Serialize};
 
 /// The compose project a container belongs to, from its labels.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,4 +59,18 @@ impl Project {
             .filter(|file| file.is_file())
             .collect()
     }
+}
+
+/// What the journal keeps of a compose update, so that recovery can bring the service back.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct ComposeService {
+    pub project: String,
+    pub service: String,
+    /// The compose files, as paths on this host.
+    pub files: Vec<PathBuf>,
+    pub working_dir: Option<PathBuf>,
+    /// The image reference the compose file names (`repo:tag`).
+    pub image_ref: String,
+    /// The image the service ran before the update.
+    pub old_image_id: String,
 }

@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use super::compose_update::ComposeService;
+use super::compose::ComposeService;
 use crate::exec::{self, CommandSpec, ExecError};
 
 /// How long `version` may take.

@@ -16,12 +16,13 @@ use unity_testbed::engine::{require, ContainerEngine, Dockerd};
 use unity_testbed::image::{build, ImageBuild};
 use unity_testbed::registry::{Auth, Registry};
 
-use super::compose_update::ComposeService;
-use super::context::Context;
+use super::compose::ComposeService;
+use super::context::OperationContext;
 use super::engine::{Bollard, Engine};
 use super::executor;
 use super::failed;
-use super::journal::{self, Journal, Record, Step};
+use super::journal::{Journal, Record, Step};
+use super::recovery;
 use crate::exec::{self, CommandSpec};
 
 fn blocking<T>(f: impl FnOnce() -> T) -> T {
@@ -161,9 +162,9 @@ impl Lab {
             force: false,
             volume_archive_limit_bytes: None,
         };
-        let ctx = Context {
+        let ctx = OperationContext {
             stop_grace: Duration::from_secs(3),
-            ..Context::new(&self.bollard, &self.journal, self.data.path())
+            ..OperationContext::new(&self.bollard, &self.journal, self.data.path())
         };
         let mut stages = Vec::new();
         let result = executor::update(&ctx, &request, |stage, _| stages.push(stage)).await;
@@ -255,7 +256,7 @@ async fn recovery_after_compose_up(lab: &Lab, name: &str, old_id: &str, new_id: 
     record.step = Step::NewStarted;
     record.compose = Some(service);
     lab.journal.save(&record).unwrap();
-    let results = journal::recover(&lab.bollard, &lab.journal).await.unwrap();
+    let results = recovery::recover(&lab.bollard, &lab.journal).await.unwrap();
     assert_eq!(results.len(), 1, "{results:?}");
     assert_eq!(results[0].outcome, Outcome::RolledBack, "{results:?}");
     lab.assert_runs(old_id, "2").await;

@@ -8,42 +8,29 @@
 use std::path::PathBuf;
 
 use bollard::models::ContainerInspectResponse;
-use serde::{Deserialize, Serialize};
 use unity_shared::model::update::{CommandResult, Outcome, Stage, UpdateRequest};
 
-use super::compose::Project;
+use super::compose::{ComposeService, Project};
 use super::compose_cli::{Cli, ComposeError};
 use super::context::{
-    image_of, inspect_image, journal_step, prepare, refuse, take_backup, Context, Log, Step2, Stop,
+    container, image_of, inspect_image, journal_step, keep_old_image, prepare, refuse,
+    refuse_failed_candidate, take_backup, Log, OperationContext, Stop,
 };
-use super::engine::{split_tag, Engine, EngineError};
+use super::engine::{split_tag, Engine};
+use super::failed;
 use super::health::{self, Verdict};
 use super::journal::{Record, Step};
-use super::{executor, failed};
-
-/// What the journal keeps of a compose update, so that recovery can bring the service back.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
-pub struct ComposeService {
-    pub project: String,
-    pub service: String,
-    /// The compose files, as paths on this host.
-    pub files: Vec<PathBuf>,
-    pub working_dir: Option<PathBuf>,
-    /// The image reference the compose file names (`repo:tag`).
-    pub image_ref: String,
-    /// The image the service ran before the update.
-    pub old_image_id: String,
-}
+use super::recovery::undo_compose;
 
 /// Updates `old`, a service of `project` whose compose `files` are on this host.
 pub(super) async fn update<E: Engine>(
-    ctx: &Context<'_, E>,
+    ctx: &OperationContext<'_, E>,
     request: &UpdateRequest,
     record: &mut Record,
     result: &mut CommandResult,
     log: &mut Log<'_>,
     (old, project, files): (&ContainerInspectResponse, &Project, Vec<PathBuf>),
-) -> Step2<String> {
+) -> Result<String, Stop> {
     let name = &request.container;
     let image_ref = old
         .config
@@ -146,7 +133,7 @@ pub(super) async fn update<E: Engine>(
             if let Err(error) = ctx.journal.advance(record, Step::OldRemoved) {
                 tracing::warn!(operation = %record.id, %error, "Journal write failed after the update.");
             }
-            executor::keep_old_image(ctx, &old_image_id).await;
+            keep_old_image(ctx, &old_image_id).await;
             return Ok(format!(
                 "{name} runs {} through {}, validated",
                 request.image,
@@ -169,14 +156,14 @@ pub(super) async fn update<E: Engine>(
 /// Pulls (moving the compose file's tag), refuses a failed candidate, backs up; the new image
 /// id, or `None` when the service already runs it.
 async fn pull_and_back_up<E: Engine>(
-    ctx: &Context<'_, E>,
+    ctx: &OperationContext<'_, E>,
     cli: &Cli,
     request: &UpdateRequest,
     service: &ComposeService,
     result: &mut CommandResult,
     log: &mut Log<'_>,
     by_digest: bool,
-) -> Step2<Option<String>> {
+) -> Result<Option<String>, Stop> {
     let pulled = if by_digest || request.auth.is_some() {
         // The compose CLI takes credentials only from a config file; one-time credentials
         // (and a digest) go through the engine API instead.
@@ -218,15 +205,8 @@ async fn pull_and_back_up<E: Engine>(
     if new_id == service.old_image_id {
         return Ok(None);
     }
-    let already_failed = failed::is_failed(ctx.data_dir, &request.container, &new_id)
-        .map_err(|error| Stop(Outcome::Refused, format!("failed-candidate list: {error}")))?;
-    if already_failed && !request.force {
-        return refuse(format!(
-            "{new_id} failed before for {}; not retried without force",
-            request.container
-        ));
-    }
-    let old = super::context::container(ctx, &request.container).await?;
+    refuse_failed_candidate(ctx, request, &new_id)?;
+    let old = container(ctx, &request.container).await?;
     let old_image = image_of(ctx, &old).await?;
     take_backup(
         ctx,
@@ -249,13 +229,13 @@ async fn pull_and_back_up<E: Engine>(
 /// Tags the old image back as the compose file's reference and runs `up` again; the old image
 /// must then run.
 async fn roll_back<E: Engine>(
-    ctx: &Context<'_, E>,
+    ctx: &OperationContext<'_, E>,
     cli: &Cli,
     record: &mut Record,
     service: &ComposeService,
     log: &mut Log<'_>,
     why: String,
-) -> Step2<String> {
+) -> Result<String, Stop> {
     log.say(
         Stage::RollingBack,
         &format!(
@@ -268,7 +248,7 @@ async fn roll_back<E: Engine>(
     if let Err(error) = ctx.journal.advance(record, Step::RollingBack) {
         tracing::warn!(operation = %record.id, %error, "Journal write failed while rolling back.");
     }
-    if let Err(error) = undo(ctx.engine, cli, &record.container, service).await {
+    if let Err(error) = undo_compose(ctx.engine, cli, &record.container, service).await {
         tracing::error!(operation = %record.id, container = %record.container, %error, "Rollback failed.");
         return Err(Stop(
             Outcome::Failed,
@@ -283,77 +263,6 @@ async fn roll_back<E: Engine>(
     }
     log.say(Stage::RollingBack, "the old image runs again");
     Err(Stop(Outcome::RolledBack, format!("{why}; rolled back")))
-}
-
-/// Tags the old image as the reference, runs `up -d --no-deps <service>`, and checks that
-/// `container` runs the old image. Safe to repeat.
-async fn undo<E: Engine>(
-    engine: &E,
-    cli: &Cli,
-    container: &str,
-    service: &ComposeService,
-) -> Result<(), EngineError> {
-    let failed = |message: String| EngineError::Socket {
-        operation: format!("restore {container} through {}", cli.name()),
-        message,
-    };
-    engine
-        .tag_image(&service.old_image_id, &service.image_ref)
-        .await?;
-    cli.run(service, &cli.up_args(service))
-        .await
-        .map_err(|error| failed(error.to_string()))?;
-    let Some(now) = engine.inspect_container(container).await? else {
-        return Err(failed("the container is gone".to_owned()));
-    };
-    let running = now.state.and_then(|state| state.running).unwrap_or(false);
-    if now.image.as_deref() != Some(service.old_image_id.as_str()) || !running {
-        return Err(failed(format!(
-            "it does not run {} (running: {running})",
-            service.old_image_id
-        )));
-    }
-    Ok(())
-}
-
-/// Recovery of an interrupted compose update (at agent start): from `Validated` on it is done;
-/// before, the old image is tagged back, and the service recreated if it may have changed.
-pub(super) async fn recover<E: Engine>(
-    engine: &E,
-    record: &Record,
-    service: &ComposeService,
-) -> Result<(Outcome, &'static str, Step), EngineError> {
-    if matches!(record.step, Step::Validated | Step::OldRemoved) {
-        return Ok((
-            Outcome::Succeeded,
-            "the agent restarted after the new container was validated",
-            Step::OldRemoved,
-        ));
-    }
-    if record.step < Step::BackedUp {
-        engine
-            .tag_image(&service.old_image_id, &service.image_ref)
-            .await?;
-        return Ok((
-            Outcome::Refused,
-            "the agent restarted before the container was changed; nothing was changed",
-            Step::RolledBack,
-        ));
-    }
-    let no_cli = |error: ComposeError| EngineError::Socket {
-        operation: format!("restore {}", record.container),
-        message: error.to_string(),
-    };
-    let socket = engine
-        .socket_path()
-        .ok_or_else(|| no_cli(ComposeError::NoSocket))?;
-    let cli = Cli::detect(&socket).await.map_err(no_cli)?;
-    undo(engine, &cli, &record.container, service).await?;
-    Ok((
-        Outcome::RolledBack,
-        "the agent restarted mid-update; the old image runs again through compose",
-        Step::RolledBack,
-    ))
 }
 
 /// The refusal of an image the compose file does not name: which file and line to change.

@@ -1,20 +1,24 @@
-//! What every container command shares: the [`Context`] (engine, journal, data directory,
-//! settings), the progress [`Log`], and the steps every command begins and ends with (the
-//! idempotency check by operation id, storing the result, the backup before a change).
+//! What every container command works with and shares: the [`OperationContext`] (engine,
+//! journal, data directory, settings), the progress [`Log`], `Stop` (a command that ends
+//! early, with its outcome), and the steps several commands take (inspecting, journaling a
+//! step, the backup before a change, keeping the old image after one).
 
 use std::path::Path;
 use std::time::Duration;
 
 use bollard::models::{ContainerInspectResponse, ImageInspect};
-use unity_shared::model::update::{CommandResult, LogLine, OperationId, Outcome, Stage};
+use unity_shared::model::update::{
+    CommandResult, LogLine, OperationId, Outcome, Stage, UpdateRequest,
+};
 
 use super::backup::{self, BackupFile};
 use super::engine::Engine;
-use super::journal::{self, Journal, Record, Step};
-use super::volumes;
+use super::journal::{Journal, Record, Step};
+use super::{failed, kept, volumes};
+use crate::clock;
 
-/// What every command works with.
-pub struct Context<'a, E> {
+/// What every container command works with.
+pub struct OperationContext<'a, E> {
     pub engine: &'a E,
     pub journal: &'a Journal,
     /// The agent's data directory (backups, failed candidates).
@@ -28,11 +32,11 @@ pub struct Context<'a, E> {
     pub keep_old_image: Duration,
 }
 
-impl<'a, E> Context<'a, E> {
+impl<'a, E> OperationContext<'a, E> {
     /// A context with the defaults: 10 backups per container, 10 s to stop, old images kept
     /// for 7 days.
-    pub fn new(engine: &'a E, journal: &'a Journal, data_dir: &'a Path) -> Context<'a, E> {
-        Context {
+    pub fn new(engine: &'a E, journal: &'a Journal, data_dir: &'a Path) -> OperationContext<'a, E> {
+        OperationContext {
             engine,
             journal,
             data_dir,
@@ -53,7 +57,8 @@ impl Log<'_> {
     pub fn say(&mut self, stage: Stage, message: &str) {
         tracing::debug!(?stage, message, "Update progress.");
         (self.progress)(stage, message);
-        let at_ms = now_ms();
+        // The wire keeps update times unsigned; the clock is never negative.
+        let at_ms = u64::try_from(clock::now_ms()).unwrap_or(0);
         self.lines.push(LogLine {
             stage,
             at_ms,
@@ -62,91 +67,16 @@ impl Log<'_> {
     }
 }
 
-/// A command that stops early: its outcome and why.
+/// A command that stops early: its outcome and why. A step returns `Result<T, Stop>`, so that
+/// `?` ends the command.
 pub(super) struct Stop(pub(super) Outcome, pub(super) String);
 
-pub(super) type Step2<T> = Result<T, Stop>;
-
-pub(super) fn refuse<T>(message: impl Into<String>) -> Step2<T> {
+/// Stops the command as refused.
+pub(super) fn refuse<T>(message: impl Into<String>) -> Result<T, Stop> {
     Err(Stop(Outcome::Refused, message.into()))
 }
 
-/// Starts an operation: the stored result when this id ran before (`Err`), a refusal (not
-/// stored, so that a retry may run) while this id is running or another operation on the
-/// container is unfinished, else a new journal record (and the id claimed until [`end`]).
-pub(super) async fn begin<E: Engine>(
-    ctx: &Context<'_, E>,
-    id: &OperationId,
-    container: &str,
-    log: &mut Log<'_>,
-) -> Result<Record, CommandResult> {
-    if !ctx.journal.claim(id) {
-        return Err(refusal(
-            id,
-            container,
-            format!("operation {id} is running"),
-            log,
-        ));
-    }
-    if let Some(stored) = previous(ctx, id, log).await {
-        ctx.journal.release(id);
-        return Err(stored);
-    }
-    let busy = ctx.journal.unfinished().map(|records| {
-        records
-            .into_iter()
-            .find(|record| record.container == container && &record.id != id)
-    });
-    let message = match busy {
-        Ok(None) => return Ok(Record::new(id, container)),
-        Ok(Some(other)) => format!("operation {} on {container} is not finished", other.id),
-        Err(error) => error.to_string(),
-    };
-    ctx.journal.release(id);
-    Err(refusal(id, container, message, log))
-}
-
-/// A refusal that is not stored.
-fn refusal(id: &OperationId, container: &str, refusal: String, log: &mut Log<'_>) -> CommandResult {
-    log.say(Stage::Done, &refusal);
-    let mut result = result(id, container);
-    result.outcome = Outcome::Refused;
-    result.message = refusal;
-    result.log = std::mem::take(&mut log.lines);
-    result
-}
-
-/// The stored result of an earlier run of this operation id (an interrupted one is recovered
-/// first); its message is streamed again as `Done`.
-async fn previous<E: Engine>(
-    ctx: &Context<'_, E>,
-    id: &OperationId,
-    log: &mut Log<'_>,
-) -> Option<CommandResult> {
-    let stored = match ctx.journal.load(id) {
-        Ok(Some(Record {
-            result: Some(result),
-            ..
-        })) => result,
-        Ok(Some(record)) => match journal::recover_one(ctx.engine, ctx.journal, record).await {
-            Ok(Ok(result)) => result,
-            Ok(Err(error)) => failure(id, format!("recovering the interrupted operation: {error}")),
-            Err(error) => failure(id, error.to_string()),
-        },
-        Ok(None) => return None,
-        Err(error) => failure(id, error.to_string()),
-    };
-    log.say(Stage::Done, &format!("already done: {}", stored.message));
-    Some(stored)
-}
-
-pub(super) fn failure(id: &OperationId, message: String) -> CommandResult {
-    let mut result = result(id, "");
-    result.outcome = Outcome::Failed;
-    result.message = message;
-    result
-}
-
+/// A blank result for `id` on `container` (failed, without a message) that a command fills in.
 pub(super) fn result(id: &OperationId, container: &str) -> CommandResult {
     CommandResult {
         id: id.clone(),
@@ -161,31 +91,11 @@ pub(super) fn result(id: &OperationId, container: &str) -> CommandResult {
     }
 }
 
-/// Stores the result in the journal and returns it.
-pub(super) fn end<E>(
-    ctx: &Context<'_, E>,
-    mut record: Record,
-    mut result: CommandResult,
-    outcome: Step2<String>,
-    mut log: Log<'_>,
-) -> CommandResult {
-    let (kind, message) = match outcome {
-        Ok(message) => (Outcome::Succeeded, message),
-        Err(Stop(kind, message)) => (kind, message),
-    };
-    log.say(Stage::Done, &message);
-    result.outcome = kind;
-    result.message = message;
-    result.log = log.lines;
-    record.result = Some(result.clone());
-    if let Err(error) = ctx.journal.save(&record) {
-        tracing::warn!(operation = %record.id, %error, "Cannot store the result.");
-    }
-    ctx.journal.release(&record.id);
-    result
-}
-
-pub(super) fn journal_step<E>(ctx: &Context<'_, E>, record: &mut Record, step: Step) -> Step2<()> {
+pub(super) fn journal_step<E>(
+    ctx: &OperationContext<'_, E>,
+    record: &mut Record,
+    step: Step,
+) -> Result<(), Stop> {
     ctx.journal
         .advance(record, step)
         .map_err(|error| Stop(Outcome::Refused, error.to_string()))
@@ -193,10 +103,10 @@ pub(super) fn journal_step<E>(ctx: &Context<'_, E>, record: &mut Record, step: S
 
 /// Records the old container's id and state, then `BackedUp`.
 pub(super) fn prepare<E>(
-    ctx: &Context<'_, E>,
+    ctx: &OperationContext<'_, E>,
     record: &mut Record,
     old: &ContainerInspectResponse,
-) -> Step2<()> {
+) -> Result<(), Stop> {
     record.old_id = old.id.clone();
     record.old_restart_policy = old
         .host_config
@@ -211,9 +121,9 @@ pub(super) fn prepare<E>(
 }
 
 pub(super) async fn container<E: Engine>(
-    ctx: &Context<'_, E>,
+    ctx: &OperationContext<'_, E>,
     name: &str,
-) -> Step2<ContainerInspectResponse> {
+) -> Result<ContainerInspectResponse, Stop> {
     match ctx.engine.inspect_container(name).await {
         Ok(Some(container)) => Ok(container),
         Ok(None) => refuse(format!("no container named {name}")),
@@ -222,9 +132,9 @@ pub(super) async fn container<E: Engine>(
 }
 
 pub(super) async fn inspect_image<E: Engine>(
-    ctx: &Context<'_, E>,
+    ctx: &OperationContext<'_, E>,
     reference: &str,
-) -> Step2<Option<ImageInspect>> {
+) -> Result<Option<ImageInspect>, Stop> {
     ctx.engine
         .inspect_image(reference)
         .await
@@ -234,9 +144,9 @@ pub(super) async fn inspect_image<E: Engine>(
 /// The image a container runs (by id); an image gone from the host yields an empty inspect,
 /// so that nothing counts as an image default.
 pub(super) async fn image_of<E: Engine>(
-    ctx: &Context<'_, E>,
+    ctx: &OperationContext<'_, E>,
     container: &ContainerInspectResponse,
-) -> Step2<ImageInspect> {
+) -> Result<ImageInspect, Stop> {
     let id = container.image.clone().unwrap_or_default();
     let found = inspect_image(ctx, &id).await?;
     Ok(found.unwrap_or(ImageInspect {
@@ -248,18 +158,18 @@ pub(super) async fn image_of<E: Engine>(
 /// Backs the container up (and its volumes, with a size limit); the backup's file name goes to
 /// the result.
 pub(super) async fn take_backup<E: Engine>(
-    ctx: &Context<'_, E>,
+    ctx: &OperationContext<'_, E>,
     container: &ContainerInspectResponse,
     image: &ImageInspect,
     archive_limit: Option<u64>,
     result: &mut CommandResult,
     log: &mut Log<'_>,
-) -> Step2<()> {
+) -> Result<(), Stop> {
     log.say(Stage::BackingUp, "saving the container's configuration");
     let name = result.container.clone();
     let inspect = serde_json::to_value(container)
         .map_err(|error| Stop(Outcome::Refused, format!("backup: {error}")))?;
-    let now_ms = now_ms();
+    let now_ms = u64::try_from(clock::now_ms()).unwrap_or(0);
     let taken_at_ms = match backup::list(ctx.data_dir, &name)
         .ok()
         .and_then(|names| names.into_iter().next())
@@ -307,11 +217,31 @@ pub(super) async fn take_backup<E: Engine>(
     Ok(())
 }
 
-/// Milliseconds since the Unix epoch.
-pub(super) fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |since| {
-            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
-        })
+/// Refuses an image that failed for this container before, unless the request forces it.
+pub(super) fn refuse_failed_candidate<E>(
+    ctx: &OperationContext<'_, E>,
+    request: &UpdateRequest,
+    new_id: &str,
+) -> Result<(), Stop> {
+    let already_failed = failed::is_failed(ctx.data_dir, &request.container, new_id)
+        .map_err(|error| Stop(Outcome::Refused, format!("failed-candidate list: {error}")))?;
+    if already_failed && !request.force {
+        return refuse(format!(
+            "{new_id} failed before for {}; not retried without force",
+            request.container
+        ));
+    }
+    Ok(())
+}
+
+/// Keeps the old image for the configured time and removes the kept images whose time is over.
+pub(super) async fn keep_old_image<E: Engine>(ctx: &OperationContext<'_, E>, image_id: &str) {
+    let now = u64::try_from(clock::now_ms()).unwrap_or(0);
+    let keep_ms = u64::try_from(ctx.keep_old_image.as_millis()).unwrap_or(u64::MAX);
+    if let Err(error) = kept::keep(ctx.data_dir, image_id, now.saturating_add(keep_ms)) {
+        tracing::warn!(image = image_id, %error, "Cannot record the kept old image.");
+    }
+    if let Err(error) = kept::prune(ctx.engine, ctx.data_dir, now).await {
+        tracing::warn!(%error, "Cannot prune kept images.");
+    }
 }

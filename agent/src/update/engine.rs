@@ -21,7 +21,7 @@ use unity_shared::model::container::EngineKind;
 use unity_shared::model::update::RegistryAuth;
 
 use super::libpod;
-use crate::collect::containers;
+use crate::collect::containers::socket::Client;
 
 /// An engine call that failed.
 #[derive(Debug, thiserror::Error)]
@@ -118,7 +118,7 @@ pub trait Engine: Sync {
 /// The bollard implementation over one connected engine.
 #[derive(Debug, Clone)]
 pub struct Bollard {
-    pub engine: containers::Engine,
+    pub client: Client,
     /// Longest a pull may take (the per-call timeout is much shorter).
     pub pull_timeout: Duration,
 }
@@ -127,12 +127,12 @@ pub struct Bollard {
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(3600);
 
 impl Bollard {
-    pub fn new(mut engine: containers::Engine) -> Bollard {
+    pub fn new(mut client: Client) -> Bollard {
         // bollard's own client timeout would cut a stop (grace period) or a pull short; every
         // call here is bounded by its own, longer timeout instead.
-        engine.docker = engine.docker.with_timeout(CLIENT_TIMEOUT);
+        client.docker = client.docker.with_timeout(CLIENT_TIMEOUT);
         Bollard {
-            engine,
+            client,
             pull_timeout: Duration::from_secs(600),
         }
     }
@@ -157,7 +157,7 @@ impl Bollard {
     }
 
     fn socket(&self) -> PathBuf {
-        self.engine.socket.clone()
+        self.client.socket.clone()
     }
 }
 
@@ -189,18 +189,18 @@ fn grace_secs(grace: Duration) -> Option<i32> {
 
 impl Engine for Bollard {
     fn kind(&self) -> EngineKind {
-        self.engine.info.kind
+        self.client.info.kind
     }
 
     async fn inspect_container(
         &self,
         name: &str,
     ) -> Result<Option<ContainerInspectResponse>, EngineError> {
-        let docker = &self.engine.docker;
+        let docker = &self.client.docker;
         found(
             self.call(
                 format!("inspect container {name}"),
-                self.engine.timeout,
+                self.client.timeout,
                 docker.inspect_container(name, None),
             )
             .await,
@@ -208,12 +208,12 @@ impl Engine for Bollard {
     }
 
     async fn inspect_image(&self, reference: &str) -> Result<Option<ImageInspect>, EngineError> {
-        let docker = &self.engine.docker;
+        let docker = &self.client.docker;
         let operation = format!("inspect image {reference}");
         let Some(mut image) = found(
             self.call(
                 operation.clone(),
-                self.engine.timeout,
+                self.client.timeout,
                 docker.inspect_image(reference),
             )
             .await,
@@ -227,7 +227,7 @@ impl Engine for Bollard {
                 self.socket(),
                 format!("/v4.0.0/libpod/images/{reference}/json"),
             );
-            match tokio::time::timeout(self.engine.timeout, request).await {
+            match tokio::time::timeout(self.client.timeout, request).await {
                 Ok(Ok((200, body))) => libpod::add_healthcheck(&mut image, &body),
                 Ok(Ok((status, _))) => {
                     return Err(EngineError::Socket {
@@ -244,7 +244,7 @@ impl Engine for Bollard {
                 Err(_) => {
                     return Err(EngineError::Timeout {
                         operation,
-                        after: self.engine.timeout,
+                        after: self.client.timeout,
                     })
                 }
             }
@@ -263,7 +263,7 @@ impl Engine for Bollard {
             serveraddress: Some(auth.server.clone()),
             ..DockerCredentials::default()
         });
-        let docker = &self.engine.docker;
+        let docker = &self.client.docker;
         let pull = async {
             let mut stream = docker.create_image(Some(options), None, credentials);
             while let Some(item) = stream.next().await {
@@ -280,11 +280,11 @@ impl Engine for Bollard {
             name: Some(name.to_owned()),
             ..CreateContainerOptions::default()
         };
-        let docker = &self.engine.docker;
+        let docker = &self.client.docker;
         let created = self
             .call(
                 format!("create {name}"),
-                self.engine.timeout,
+                self.client.timeout,
                 docker.create_container(Some(options), body),
             )
             .await?;
@@ -295,20 +295,20 @@ impl Engine for Bollard {
         let options = RenameContainerOptions {
             name: to.to_owned(),
         };
-        let docker = &self.engine.docker;
+        let docker = &self.client.docker;
         self.call(
             format!("rename {from} to {to}"),
-            self.engine.timeout,
+            self.client.timeout,
             docker.rename_container(from, options),
         )
         .await
     }
 
     async fn start(&self, name: &str) -> Result<(), EngineError> {
-        let docker = &self.engine.docker;
+        let docker = &self.client.docker;
         self.call(
             format!("start {name}"),
-            self.engine.timeout,
+            self.client.timeout,
             docker.start_container(name, None),
         )
         .await
@@ -319,8 +319,8 @@ impl Engine for Bollard {
             t: grace_secs(grace),
             signal: None,
         };
-        let docker = &self.engine.docker;
-        let after = self.engine.timeout + grace;
+        let docker = &self.client.docker;
+        let after = self.client.timeout + grace;
         self.call(
             format!("stop {name}"),
             after,
@@ -334,8 +334,8 @@ impl Engine for Bollard {
             t: grace_secs(grace),
             signal: None,
         };
-        let docker = &self.engine.docker;
-        let after = self.engine.timeout + grace;
+        let docker = &self.client.docker;
+        let after = self.client.timeout + grace;
         self.call(
             format!("restart {name}"),
             after,
@@ -350,13 +350,13 @@ impl Engine for Bollard {
             v: false,
             link: false,
         };
-        let docker = &self.engine.docker;
+        let docker = &self.client.docker;
         // A forced remove of a running container stops it first: Podman waits for the
         // container's stop timeout (10 s by default) before it kills it.
         let result = self
             .call(
                 format!("remove {name}"),
-                self.engine.timeout + Duration::from_secs(30),
+                self.client.timeout + Duration::from_secs(30),
                 docker.remove_container(name, Some(options)),
             )
             .await;
@@ -373,10 +373,10 @@ impl Engine for Bollard {
             container: container.to_owned(),
             endpoint_config: Some(settings),
         };
-        let docker = &self.engine.docker;
+        let docker = &self.client.docker;
         self.call(
             format!("connect {container} to {network}"),
-            self.engine.timeout,
+            self.client.timeout,
             docker.connect_network(network, request),
         )
         .await
@@ -391,7 +391,7 @@ impl Engine for Bollard {
             self.socket(),
             format!("/v4.0.0/libpod/containers/{name}/healthcheck"),
         );
-        match tokio::time::timeout(self.engine.timeout, request).await {
+        match tokio::time::timeout(self.client.timeout, request).await {
             Ok(Ok((200, _))) => Ok(()),
             Ok(Ok((status, _))) => Err(EngineError::Socket {
                 operation,
@@ -403,7 +403,7 @@ impl Engine for Bollard {
             }),
             Err(_) => Err(EngineError::Timeout {
                 operation,
-                after: self.engine.timeout,
+                after: self.client.timeout,
             }),
         }
     }
@@ -420,21 +420,21 @@ impl Engine for Bollard {
             restart_policy: Some(policy),
             ..ContainerUpdateBody::default()
         };
-        let docker = &self.engine.docker;
+        let docker = &self.client.docker;
         self.call(
             format!("set the restart policy of {name}"),
-            self.engine.timeout,
+            self.client.timeout,
             docker.update_container(name, body),
         )
         .await
     }
 
     async fn volume_mountpoint(&self, name: &str) -> Result<Option<PathBuf>, EngineError> {
-        let docker = &self.engine.docker;
+        let docker = &self.client.docker;
         let volume = self
             .call(
                 format!("inspect volume {name}"),
-                self.engine.timeout,
+                self.client.timeout,
                 docker.inspect_volume(name),
             )
             .await;
@@ -442,12 +442,12 @@ impl Engine for Bollard {
     }
 
     async fn remove_image(&self, id: &str) -> Result<(), EngineError> {
-        let docker = &self.engine.docker;
+        let docker = &self.client.docker;
         let options = RemoveImageOptions::default();
         let result = self
             .call(
                 format!("remove image {id}"),
-                self.engine.timeout,
+                self.client.timeout,
                 docker.remove_image(id, Some(options), None),
             )
             .await;
@@ -460,10 +460,10 @@ impl Engine for Bollard {
             repo: Some(repo.to_owned()),
             tag: tag.map(str::to_owned),
         };
-        let docker = &self.engine.docker;
+        let docker = &self.client.docker;
         self.call(
             format!("tag {image_id} as {reference}"),
-            self.engine.timeout,
+            self.client.timeout,
             docker.tag_image(image_id, Some(options)),
         )
         .await

@@ -1,27 +1,76 @@
-//! The container commands: [`update`] (pull, back up, swap with health gate and automatic
-//! rollback, mark a failed candidate, keep the old image; a service of a compose project whose
-//! file is on this host goes through [`super::compose_update`] instead) here, and, re-exported from
+//! The container commands, the top of the update module: [`execute`] runs one command from the
+//! controller; [`update`] (pull, back up, swap with health gate and automatic rollback, mark a
+//! failed candidate, keep the old image; a service of a compose project whose file is on this
+//! host goes through [`super::compose_update`] instead) is here, and, re-exported from
 //! [`super::manual`], [`rollback`] (to the newest backup, with the image kept locally),
 //! [`restore`] (to one backup), [`restart`] and [`backup`]. Each runs at most once per
 //! operation id: a retry gets the stored result from the journal (an interrupted one is
 //! recovered first). Each ends with a [`CommandResult`] and never panics.
 
-use unity_shared::model::update::{CommandResult, Outcome, Stage, UpdateRequest};
+use unity_shared::model::update::{
+    CommandResult, ContainerCommand, HealthPolicy, Outcome, Stage, UpdateRequest,
+};
 
 use super::context::{
-    begin, container, end, image_of, inspect_image, journal_step, now_ms, prepare, refuse, result,
-    take_backup, Context, Log, Step2, Stop,
+    container, image_of, inspect_image, journal_step, keep_old_image, prepare, refuse,
+    refuse_failed_candidate, result, take_backup, Log, OperationContext, Stop,
 };
 use super::engine::Engine;
 use super::journal::{Record, Step};
+use super::operation::{begin, end};
 use super::swap::swap;
-use super::{compose, compose_update, failed, kept, plan};
+use super::{compose, compose_update, failed, plan};
 
 pub use super::manual::{backup, restart, restore, rollback};
 
+/// Runs one command from the controller, handing each progress line to `progress`. A restore
+/// uses the default health gate.
+pub async fn execute<E: Engine>(
+    ctx: &OperationContext<'_, E>,
+    command: &ContainerCommand,
+    progress: impl FnMut(Stage, &str) + Send,
+) -> CommandResult {
+    match command {
+        ContainerCommand::Update(request) => update(ctx, request, progress).await,
+        ContainerCommand::Rollback { id, container } => {
+            rollback(ctx, id, container, progress).await
+        }
+        ContainerCommand::Restart { id, container } => restart(ctx, id, container, progress).await,
+        ContainerCommand::Backup { id, container } => backup(ctx, id, container, progress).await,
+        ContainerCommand::Restore {
+            id,
+            container,
+            backup,
+        } => {
+            let policy = HealthPolicy::default();
+            restore(ctx, id, container, backup, policy, progress).await
+        }
+    }
+}
+
+/// The container a command is about.
+pub fn container_of(command: &ContainerCommand) -> &str {
+    match command {
+        ContainerCommand::Update(request) => &request.container,
+        ContainerCommand::Rollback { container, .. }
+        | ContainerCommand::Restart { container, .. }
+        | ContainerCommand::Backup { container, .. }
+        | ContainerCommand::Restore { container, .. } => container,
+    }
+}
+
+/// The answer to a command that cannot run at all (no journal, no engine): refused, and not
+/// stored, so that a retry may run.
+pub fn refused(command: &ContainerCommand, message: String) -> CommandResult {
+    let mut refused = result(command.id(), container_of(command));
+    refused.outcome = Outcome::Refused;
+    refused.message = message;
+    refused
+}
+
 /// Updates one container (steps 1 to 6 of `docs/container-updates.md`).
 pub async fn update<E: Engine>(
-    ctx: &Context<'_, E>,
+    ctx: &OperationContext<'_, E>,
     request: &UpdateRequest,
     mut progress: impl FnMut(Stage, &str) + Send,
 ) -> CommandResult {
@@ -39,12 +88,12 @@ pub async fn update<E: Engine>(
 }
 
 async fn update_steps<E: Engine>(
-    ctx: &Context<'_, E>,
+    ctx: &OperationContext<'_, E>,
     request: &UpdateRequest,
     record: &mut Record,
     result: &mut CommandResult,
     log: &mut Log<'_>,
-) -> Step2<String> {
+) -> Result<String, Stop> {
     journal_step(ctx, record, Step::Planned)?;
     let old = container(ctx, &request.container).await?;
     if let Some(project) = compose::project(&old) {
@@ -92,14 +141,7 @@ async fn update_steps<E: Engine>(
             format!("{} already runs {}", request.container, request.image),
         ));
     }
-    let already_failed = failed::is_failed(ctx.data_dir, &request.container, &new_id)
-        .map_err(|error| Stop(Outcome::Refused, format!("failed-candidate list: {error}")))?;
-    if already_failed && !request.force {
-        return refuse(format!(
-            "{new_id} failed before for {}; not retried without force",
-            request.container
-        ));
-    }
+    refuse_failed_candidate(ctx, request, &new_id)?;
     let plan = plan::plan(&old, &old_image, &new_image, &request.image)
         .map_err(|error| Stop(Outcome::Refused, error.to_string()))?;
     journal_step(ctx, record, Step::Pulled)?;
@@ -126,17 +168,5 @@ async fn update_steps<E: Engine>(
     match swapped.outcome {
         Outcome::Succeeded => Ok(swapped.message),
         outcome => Err(Stop(outcome, swapped.message)),
-    }
-}
-
-/// Keeps the old image for the configured time and removes the kept images whose time is over.
-pub(super) async fn keep_old_image<E: Engine>(ctx: &Context<'_, E>, image_id: &str) {
-    let now = now_ms();
-    let keep_ms = u64::try_from(ctx.keep_old_image.as_millis()).unwrap_or(u64::MAX);
-    if let Err(error) = kept::keep(ctx.data_dir, image_id, now.saturating_add(keep_ms)) {
-        tracing::warn!(image = image_id, %error, "Cannot record the kept old image.");
-    }
-    if let Err(error) = kept::prune(ctx.engine, ctx.data_dir, now).await {
-        tracing::warn!(%error, "Cannot prune kept images.");
     }
 }

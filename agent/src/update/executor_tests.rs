@@ -13,7 +13,7 @@ use unity_shared::model::update::{
     CommandResult, HealthPolicy, OperationId, Outcome, RegistryAuth, UpdateRequest,
 };
 
-use super::context::Context;
+use super::context::OperationContext;
 use super::engine::{Engine, EngineError};
 use super::executor;
 use super::journal::{Journal, Record};
@@ -139,7 +139,7 @@ async fn update(
     dir: &std::path::Path,
     request: &UpdateRequest,
 ) -> CommandResult {
-    let ctx = Context::new(engine, journal, dir);
+    let ctx = OperationContext::new(engine, journal, dir);
     executor::update(&ctx, request, |_, _| {}).await
 }
 

@@ -7,23 +7,20 @@
 //! ```
 //!
 //! A step is written *after* it happened, so after a crash the engine may be one step ahead of
-//! the journal; [`undo`] and [`finish`] therefore look at the engine (container ids), not only at
-//! the step. On agent start, [`recover`] finishes every operation that reached `Validated` and
-//! undoes every other unfinished one, so a container is never left missing. An update through
-//! compose ([`Record::compose`]) is undone by tagging the old image back and running `up` again. The stored result
-//! makes a retried command idempotent: the executor answers it from the journal.
+//! the journal; [`super::recovery`] reads these records (and the engine) to finish or undo an
+//! interrupted operation. The stored result makes a retried command idempotent: the executor
+//! answers it from the journal. This module only stores records: it calls no engine.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use bollard::models::{RestartPolicy, RestartPolicyNameEnum};
+use bollard::models::RestartPolicy;
 use serde::{Deserialize, Serialize};
-use unity_shared::model::update::{CommandResult, OperationId, Outcome};
+use unity_shared::model::update::{CommandResult, OperationId};
 
 use super::backup::valid_name;
-use super::compose_update::{self, ComposeService};
-use super::engine::{Engine, EngineError};
+use super::compose::ComposeService;
 
 /// How far an operation got.
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -51,7 +48,7 @@ pub struct Record {
     pub old_id: Option<String>,
     pub old_was_running: bool,
     /// The old container's restart policy, set to `no` while it is parked and restored by
-    /// [`undo`].
+    /// [`super::recovery::undo`].
     #[serde(default)]
     pub old_restart_policy: Option<RestartPolicy>,
     /// The name the old container is parked under while the new one is validated.
@@ -205,149 +202,4 @@ impl Journal {
         records.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(records)
     }
-}
-
-/// Puts the old container back: removes whatever else holds its name (the new container),
-/// renames it back from its parked name, starts it if it ran before, and checks that it is
-/// there (and running). Safe to repeat.
-pub async fn undo<E: Engine>(engine: &E, record: &Record) -> Result<(), EngineError> {
-    let current = engine.inspect_container(&record.container).await?;
-    let current_is_old = current
-        .as_ref()
-        .is_some_and(|current| current.id == record.old_id);
-    if let (Some(current), false) = (&current, current_is_old) {
-        let id = current
-            .id
-            .clone()
-            .unwrap_or_else(|| record.container.clone());
-        engine.remove(&id).await?;
-    }
-    if engine
-        .inspect_container(&record.parked_name)
-        .await?
-        .is_some()
-    {
-        engine
-            .rename(&record.parked_name, &record.container)
-            .await?;
-    }
-    if let Some(policy) = record.old_restart_policy.clone().filter(is_restarting) {
-        engine.set_restart_policy(&record.container, policy).await?;
-    }
-    let Some(old) = engine.inspect_container(&record.container).await? else {
-        return Err(EngineError::Socket {
-            operation: format!("restore {}", record.container),
-            message: "the old container is gone".to_owned(),
-        });
-    };
-    let running = old
-        .state
-        .as_ref()
-        .and_then(|state| state.running)
-        .unwrap_or(false);
-    if record.old_was_running && !running {
-        engine.start(&record.container).await?;
-        let state = engine
-            .inspect_container(&record.container)
-            .await?
-            .and_then(|old| old.state);
-        if !state.and_then(|state| state.running).unwrap_or(false) {
-            return Err(EngineError::Socket {
-                operation: format!("restore {}", record.container),
-                message: "the old container does not stay running".to_owned(),
-            });
-        }
-    }
-    Ok(())
-}
-
-/// Whether a restart policy brings a container back by itself.
-pub fn is_restarting(policy: &RestartPolicy) -> bool {
-    !matches!(
-        policy.name,
-        None | Some(RestartPolicyNameEnum::NO | RestartPolicyNameEnum::EMPTY)
-    )
-}
-
-/// Completes a validated swap: removes the parked old container. Safe to repeat.
-pub async fn finish<E: Engine>(engine: &E, record: &Record) -> Result<(), EngineError> {
-    engine.remove(&record.parked_name).await
-}
-
-/// Finishes or undoes every interrupted operation (at agent start); returns the results it
-/// stored. An operation that cannot be recovered now is logged and left for the next start.
-pub async fn recover<E: Engine>(
-    engine: &E,
-    journal: &Journal,
-) -> Result<Vec<CommandResult>, JournalError> {
-    let mut results = Vec::new();
-    for record in journal.unfinished()? {
-        let id = record.id.clone();
-        if journal.is_running(&id) {
-            continue;
-        }
-        match recover_one(engine, journal, record).await? {
-            Ok(result) => results.push(result),
-            Err(error) => tracing::warn!(operation = %id, %error, "Recovery failed."),
-        }
-    }
-    Ok(results)
-}
-
-/// Finishes (from `Validated` on) or undoes (before) one interrupted operation and stores its
-/// result. The outer error is the journal's, the inner one the engine's.
-pub async fn recover_one<E: Engine>(
-    engine: &E,
-    journal: &Journal,
-    mut record: Record,
-) -> Result<Result<CommandResult, EngineError>, JournalError> {
-    let (outcome, message) = if let Some(service) = record.compose.clone() {
-        match compose_update::recover(engine, &record, &service).await {
-            Ok((outcome, message, step)) => {
-                record.step = step;
-                (outcome, message)
-            }
-            Err(error) => return Ok(Err(error)),
-        }
-    } else if matches!(record.step, Step::Validated | Step::OldRemoved) {
-        if let Err(error) = finish(engine, &record).await {
-            return Ok(Err(error));
-        }
-        record.step = Step::OldRemoved;
-        (
-            Outcome::Succeeded,
-            "the agent restarted after the new container was validated; the old one is removed",
-        )
-    } else {
-        if let Err(error) = undo(engine, &record).await {
-            return Ok(Err(error));
-        }
-        let untouched = record.step <= Step::BackedUp;
-        record.step = Step::RolledBack;
-        match untouched {
-            true => (
-                Outcome::Refused,
-                "the agent restarted before the container was changed; nothing was changed",
-            ),
-            false => (
-                Outcome::RolledBack,
-                "the agent restarted mid-update; the old container was restored",
-            ),
-        }
-    };
-    let result = CommandResult {
-        id: record.id.clone(),
-        container: record.container.clone(),
-        outcome,
-        message: message.to_owned(),
-        old_image_id: None,
-        new_image_id: None,
-        backup: None,
-        backup_taken: None,
-        log: Vec::new(),
-    };
-    tracing::info!(operation = %record.id, container = %record.container, ?outcome, "Recovered an interrupted operation.");
-    record.result = Some(result.clone());
-    journal.save(&record)?;
-    Ok(Ok(result))
 }

@@ -18,10 +18,11 @@ use unity_shared::model::update::{
 use unity_testbed::engine::{ContainerEngine, Dockerd, EngineKind, Podman};
 use unity_testbed::registry::{Auth, Registry};
 
-use super::context::Context;
+use super::context::OperationContext;
 use super::engine::{Bollard, Engine};
 use super::executor;
-use super::journal::{self, Journal, Record, Step};
+use super::journal::{Journal, Record, Step};
+use super::recovery;
 use super::{backup, failed, plan};
 
 /// Runs blocking testbed calls without starving the runtime.
@@ -122,10 +123,10 @@ impl Lab {
         }
     }
 
-    fn ctx(&self) -> Context<'_, Bollard> {
-        Context {
+    fn ctx(&self) -> OperationContext<'_, Bollard> {
+        OperationContext {
             stop_grace: Duration::from_secs(3),
-            ..Context::new(&self.bollard, &self.journal, self.data.path())
+            ..OperationContext::new(&self.bollard, &self.journal, self.data.path())
         }
     }
 
@@ -354,7 +355,7 @@ async fn crash_at(lab: &Lab, step: Step, n: usize) {
     if step >= Step::OldRemoved && step != Step::RollingBack {
         engine.remove(&record.parked_name).await.unwrap();
     }
-    let results = journal::recover(engine, &lab.journal).await.unwrap();
+    let results = recovery::recover(engine, &lab.journal).await.unwrap();
     assert_eq!(results.len(), 1, "{step:?}: {results:?}");
     let validated = matches!(step, Step::Validated | Step::OldRemoved);
     let (image, foo) = if validated {
@@ -371,7 +372,7 @@ async fn crash_at(lab: &Lab, step: Step, n: usize) {
             .is_none(),
         "{step:?}"
     );
-    assert!(journal::recover(engine, &lab.journal)
+    assert!(recovery::recover(engine, &lab.journal)
         .await
         .unwrap()
         .is_empty());

@@ -7,18 +7,19 @@ use unity_shared::model::update::{CommandResult, HealthPolicy, OperationId, Outc
 
 use super::backup as backups;
 use super::context::{
-    begin, container, end, image_of, inspect_image, journal_step, prepare, refuse, result,
-    take_backup, Context, Log, Step2, Stop,
+    container, image_of, inspect_image, journal_step, prepare, refuse, result, take_backup, Log,
+    OperationContext, Stop,
 };
 use super::engine::Engine;
 use super::journal::{Record, Step};
+use super::operation::{begin, end};
 use super::plan;
 use super::swap::swap;
 
 /// Manual rollback: recreates the container from its newest backup (taken before the last
 /// change), with the image kept locally (no registry needed).
 pub async fn rollback<E: Engine>(
-    ctx: &Context<'_, E>,
+    ctx: &OperationContext<'_, E>,
     id: &OperationId,
     container: &str,
     progress: impl FnMut(Stage, &str) + Send,
@@ -40,7 +41,7 @@ pub async fn rollback<E: Engine>(
 /// Recreates the container from one backup (its configuration and image), with the health gate
 /// and automatic rollback of an update.
 pub async fn restore<E: Engine>(
-    ctx: &Context<'_, E>,
+    ctx: &OperationContext<'_, E>,
     id: &OperationId,
     container: &str,
     backup_name: &str,
@@ -70,14 +71,14 @@ pub async fn restore<E: Engine>(
 }
 
 async fn restore_steps<E: Engine>(
-    ctx: &Context<'_, E>,
+    ctx: &OperationContext<'_, E>,
     container_name: &str,
     backup_name: &str,
     policy: &HealthPolicy,
     record: &mut Record,
     result: &mut CommandResult,
     log: &mut Log<'_>,
-) -> Step2<String> {
+) -> Result<String, Stop> {
     journal_step(ctx, record, Step::Planned)?;
     let saved = backups::load(ctx.data_dir, container_name, backup_name)
         .map_err(|error| Stop(Outcome::Refused, error.to_string()))?;
@@ -119,7 +120,7 @@ async fn restore_steps<E: Engine>(
 
 /// Restarts the container in place.
 pub async fn restart<E: Engine>(
-    ctx: &Context<'_, E>,
+    ctx: &OperationContext<'_, E>,
     id: &OperationId,
     container: &str,
     mut progress: impl FnMut(Stage, &str) + Send,
@@ -146,7 +147,7 @@ pub async fn restart<E: Engine>(
 
 /// Takes a backup of the container now.
 pub async fn backup<E: Engine>(
-    ctx: &Context<'_, E>,
+    ctx: &OperationContext<'_, E>,
     id: &OperationId,
     container_name: &str,
     mut progress: impl FnMut(Stage, &str) + Send,

@@ -1,19 +1,28 @@
-//! Container updates on the agent (the executor of the controller's update commands): pull the
-//! new image, back up the container, recreate it from a planned configuration, swap it in under
-//! a health gate, and roll back automatically. Not yet wired to the session.
+//! Container updates on the agent (the executor of the controller's container commands): pull
+//! the new image, back up the container, recreate it from a planned configuration, swap it in
+//! under a health gate, and roll back automatically. `runtime/operations.rs` runs the commands
+//! the controller sends and recovers interrupted ones at start.
 //!
-//! - [`plan`]: pure; old container + old image + new image inspect → the new create config.
-//! - [`backup`](mod@backup): backups on disk (save, list, prune), sent as the wire `Backup`.
-//! - [`journal`]: the fsynced per-operation journal, idempotency by operation id, and
-//!   [`journal::recover`] for interrupted operations at agent start.
-//! - [`health`]: the health gate (pure [`health::judge`] plus a thin poller).
-//! - [`engine`]: the engine operations as a trait, with the bollard implementation.
-//! - [`executor`]: the update command; [`manual`]: rollback, restore, restart, backup;
-//!   [`context`]: what they share; [`swap`]: the container swap with health gate and automatic
-//!   rollback. [`failed`]: images that failed for a container; [`kept`]: old images kept for
-//!   a while after an update; [`compose`]: compose-managed containers, updated through the
-//!   compose CLI by [`compose_update`] (with [`compose_cli`]); [`volumes`]: optional volume
-//!   archives with a backup.
+//! From the bottom up (each layer imports only those below it):
+//!
+//! 1. Leaves: [`plan`] (pure; old container + old image + new image inspect → the new create
+//!    config), [`backup`](mod@backup) (backups on disk, sent as the wire `Backup`), [`failed`]
+//!    (images that failed for a container), [`compose`] (a container's compose project, and
+//!    the [`compose::ComposeService`] the journal keeps), [`libpod`] (Podman's extras).
+//! 2. The engine: [`engine`] (the operations as a trait, with the bollard implementation),
+//!    [`health`] (the health gate: pure [`health::judge`] plus a thin poller), [`volumes`]
+//!    (optional volume archives with a backup), [`kept`] (old images kept for a while after an
+//!    update), [`compose_cli`] (the compose CLI through `exec`).
+//! 3. [`journal`]: the fsynced per-operation journal; it stores records and calls nothing.
+//! 4. [`recovery`]: puts containers back (undo or finish a swap, a compose service on its old
+//!    image), for a failing operation and for [`recovery::recover`] at agent start.
+//! 5. [`context`]: what every command works with ([`OperationContext`]) and the steps they
+//!    share; [`operation`]: how each command begins and ends (idempotency by operation id, the
+//!    stored result).
+//! 6. The commands' bodies: [`swap`] (the container swap with health gate and automatic
+//!    rollback), [`compose_update`] (an update through the compose CLI), [`manual`] (rollback,
+//!    restore, restart, backup).
+//! 7. [`executor`]: [`execute`] runs one command; [`update`] is the update command.
 //!
 //! See `docs/container-updates.md`.
 
@@ -32,7 +41,9 @@ pub mod journal;
 pub mod kept;
 pub mod libpod;
 pub mod manual;
+pub mod operation;
 pub mod plan;
+pub mod recovery;
 pub mod swap;
 pub mod volumes;
 
@@ -47,7 +58,8 @@ mod plan_tests;
 #[cfg(test)]
 mod unit_tests;
 
-pub use context::Context;
+pub use context::OperationContext;
 pub use engine::{Bollard, Engine, EngineError};
-pub use executor::{backup, restart, restore, rollback, update};
-pub use journal::{recover, Journal};
+pub use executor::{backup, execute, restart, restore, rollback, update};
+pub use journal::Journal;
+pub use recovery::recover;

@@ -6,11 +6,12 @@
 use bollard::models::{RestartPolicy, RestartPolicyNameEnum};
 use unity_shared::model::update::{HealthPolicy, Outcome, Stage};
 
-use super::context::{Context, Log};
+use super::context::{Log, OperationContext};
 use super::engine::Engine;
 use super::health::{self, Verdict};
-use super::journal::{self, Record, Step};
+use super::journal::{Record, Step};
 use super::plan::Plan;
+use super::recovery;
 
 /// How a swap ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,7 +25,7 @@ pub struct Swapped {
 
 /// Runs the swap for `record` (at `BackedUp`, old id and running state filled in).
 pub async fn swap<E: Engine>(
-    ctx: &Context<'_, E>,
+    ctx: &OperationContext<'_, E>,
     record: &mut Record,
     plan: Plan,
     policy: &HealthPolicy,
@@ -55,7 +56,7 @@ pub async fn swap<E: Engine>(
     if let Some(policy) = record
         .old_restart_policy
         .clone()
-        .filter(journal::is_restarting)
+        .filter(recovery::is_restarting)
     {
         let parked = RestartPolicy {
             name: Some(RestartPolicyNameEnum::NO),
@@ -129,7 +130,7 @@ pub async fn swap<E: Engine>(
     if let Err(error) = ctx.journal.advance(record, Step::Validated) {
         tracing::warn!(operation = %record.id, %error, "Journal write failed after validation.");
     }
-    if let Err(error) = journal::finish(ctx.engine, record).await {
+    if let Err(error) = recovery::finish(ctx.engine, record).await {
         log.say(
             Stage::Done,
             &format!("the old container stays as {}: {error}", record.parked_name),
@@ -150,7 +151,7 @@ pub async fn swap<E: Engine>(
 
 /// Starts the new container and runs the health gate; `Some` when it failed (rolled back).
 async fn start_and_validate<E: Engine>(
-    ctx: &Context<'_, E>,
+    ctx: &OperationContext<'_, E>,
     record: &mut Record,
     policy: &HealthPolicy,
     log: &mut Log<'_>,
@@ -200,7 +201,7 @@ fn refused(message: String) -> Swapped {
 
 /// Puts the old container back after `why`.
 async fn roll_back<E: Engine>(
-    ctx: &Context<'_, E>,
+    ctx: &OperationContext<'_, E>,
     record: &mut Record,
     log: &mut Log<'_>,
     why: String,
@@ -213,7 +214,7 @@ async fn roll_back<E: Engine>(
     if let Err(error) = ctx.journal.advance(record, Step::RollingBack) {
         tracing::warn!(operation = %record.id, %error, "Journal write failed while rolling back.");
     }
-    if let Err(error) = journal::undo(ctx.engine, record).await {
+    if let Err(error) = recovery::undo(ctx.engine, record).await {
         tracing::error!(operation = %record.id, container = %record.container, %error, "Rollback failed.");
         return Swapped {
             outcome: Outcome::Failed,

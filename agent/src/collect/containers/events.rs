@@ -18,7 +18,7 @@ use unity_shared::model::container::{
     ContainerEvent, ContainerEventKind, EngineKind, HealthStatus,
 };
 
-use super::engine::{Engine, EngineError};
+use super::socket::{Client, ClientError};
 
 /// How long the event subscription may wait for the engine's answer to begin.
 const QUIET_ENGINE: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
@@ -130,19 +130,19 @@ fn options(
 /// and the engine registering the subscription, or across a reconnect. Replayed events the
 /// caller has already seen come again; the caller drops them.
 pub async fn forward(
-    engine: &Engine,
+    client: &Client,
     since_seconds: Option<i64>,
     events: &mpsc::Sender<ContainerEvent>,
-) -> Result<(), EngineError> {
-    let query = options(engine.info.kind, since_seconds);
+) -> Result<(), ClientError> {
+    let query = options(client.info.kind, since_seconds);
     // Podman 4 sends the response headers only with the first event, so a quiet engine would
     // trip the per-call timeout (which bollard applies until the headers arrive). The stream
     // ends anyway when the engine stops: its socket closes.
-    let docker = engine.docker.clone().with_timeout(QUIET_ENGINE);
+    let docker = client.docker.clone().with_timeout(QUIET_ENGINE);
     let mut stream = Box::pin(docker.events(Some(query)));
     while let Some(item) = stream.next().await {
-        let message = item.map_err(|source| EngineError::Api {
-            path: engine.socket.clone(),
+        let message = item.map_err(|source| ClientError::Api {
+            path: client.socket.clone(),
             source,
         })?;
         let event = to_event(&message);

@@ -63,7 +63,7 @@ async fn try_events_through_reports(
         events.extend(report.inventory.events.iter().cloned());
         if done(&events) {
             let delay = Duration::from_millis(
-                u64::try_from(crate::runtime::now_ms() - events.last().unwrap().at_ms).unwrap_or(0),
+                u64::try_from(crate::clock::now_ms() - events.last().unwrap().at_ms).unwrap_or(0),
             );
             let _ = stop.send(true);
             let _ = task.await;

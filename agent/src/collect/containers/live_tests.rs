@@ -169,7 +169,7 @@ fn assert_inventory(
         (platform.os.as_str(), platform.architecture.as_str()),
         ("linux", oci_architecture())
     );
-    let now = crate::runtime::now_ms();
+    let now = crate::clock::now_ms();
     let recent = |ms: Option<i64>| ms.is_some_and(|ms| ms > now - 600_000 && ms <= now + 5_000);
     assert!(recent(web.image_created_ms), "{web:#?}");
     assert!(recent(web.created_ms) && recent(web.started_ms), "{web:#?}");

@@ -2,8 +2,8 @@
 //! image, state, health, restart policy, ports, mounts, networks, labels and resource usage,
 //! read from the Docker Engine API socket through bollard (Podman serves the same API).
 //!
-//! - [`engine`]: finds the socket (config, `DOCKER_HOST`, well-known paths), connects, tells
-//!   Docker from Podman.
+//! - [`socket`]: finds the engine's API socket (config, `DOCKER_HOST`, well-known paths),
+//!   connects a [`Client`], tells Docker from Podman.
 //! - [`inventory`]: pure; bollard's inspect / image-inspect responses in, model out.
 //! - [`stats`]: pure; one stats response (and an optional earlier CPU reading) in, usage out.
 //! - [`events`]: the event stream; the mapping to [`ContainerEvent`] is pure.
@@ -18,11 +18,11 @@
 
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-pub mod engine;
 pub mod events;
 pub mod inventory;
 pub mod run;
 pub mod samples;
+pub mod socket;
 pub mod stats;
 
 #[cfg(test)]
@@ -35,8 +35,8 @@ mod tests;
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use engine::{connect, Engine, EngineError};
 pub use run::{collect, collect_with, published_ports, StatsMemory};
+pub use socket::{connect, Client, ClientError};
 
 /// Where the engine's API socket is.
 #[derive(Debug, Clone, PartialEq, Eq)]

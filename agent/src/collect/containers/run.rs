@@ -14,7 +14,7 @@ use futures_util::StreamExt as _;
 use tracing::Instrument as _;
 use unity_shared::model::container::{Container, ContainerInventory, RunState};
 
-use super::engine::{self, Engine, EngineError};
+use super::socket::{self, Client, ClientError};
 use super::stats::{self, CpuReading};
 use super::{inventory, ContainersConfig};
 use crate::collect::databases::{ContainerPorts, PortProtocol, PublishedPort};
@@ -36,8 +36,8 @@ pub struct StatsMemory {
 pub async fn collect(config: &ContainersConfig, memory: &mut StatsMemory) -> ContainerInventory {
     let span = tracing::info_span!("collector", collector = "containers");
     async {
-        match engine::connect_with(&config.socket, config.timeout).await {
-            Ok(engine) => collect_with(&engine, config.stats, memory).await,
+        match socket::connect_with(&config.socket, config.timeout).await {
+            Ok(client) => collect_with(&client, config.stats, memory).await,
             Err(error) => unreachable_engine(&error),
         }
     }
@@ -46,7 +46,7 @@ pub async fn collect(config: &ContainersConfig, memory: &mut StatsMemory) -> Con
 }
 
 /// The inventory of an engine that could not be reached.
-pub fn unreachable_engine(error: &EngineError) -> ContainerInventory {
+pub fn unreachable_engine(error: &ClientError) -> ContainerInventory {
     ContainerInventory {
         engine: None,
         containers: Vec::new(),
@@ -57,17 +57,17 @@ pub fn unreachable_engine(error: &EngineError) -> ContainerInventory {
 
 /// Collects once from a connected engine.
 pub async fn collect_with(
-    engine: &Engine,
+    client: &Client,
     with_stats: bool,
     memory: &mut StatsMemory,
 ) -> ContainerInventory {
     let mut inventory = ContainerInventory {
-        engine: Some(engine.info.clone()),
+        engine: Some(client.info.clone()),
         ..ContainerInventory::default()
     };
     let list_options = ListContainersOptionsBuilder::default().all(true).build();
-    let summaries = match engine
-        .call(engine.docker.list_containers(Some(list_options)))
+    let summaries = match client
+        .call(client.docker.list_containers(Some(list_options)))
         .await
     {
         Ok(summaries) => summaries,
@@ -77,12 +77,12 @@ pub async fn collect_with(
         }
     };
     let mut errors = Vec::new();
-    let inspected: Vec<(ContainerSummary, Result<_, EngineError>)> =
+    let inspected: Vec<(ContainerSummary, Result<_, ClientError>)> =
         futures_util::stream::iter(summaries)
             .map(|summary| async move {
                 let id = summary.id.clone().unwrap_or_default();
-                let inspected = engine
-                    .call(engine.docker.inspect_container(&id, None))
+                let inspected = client
+                    .call(client.docker.inspect_container(&id, None))
                     .await;
                 (summary, inspected)
             })
@@ -93,7 +93,7 @@ pub async fn collect_with(
         .iter()
         .filter_map(|(_, inspect)| inspect.as_ref().ok()?.image.clone())
         .collect();
-    let images = inspect_images(engine, image_ids, &mut errors).await;
+    let images = inspect_images(client, image_ids, &mut errors).await;
     let running: Vec<String> = inspected
         .iter()
         .filter_map(|(_, inspect)| {
@@ -103,7 +103,7 @@ pub async fn collect_with(
         })
         .collect();
     let mut usage = if with_stats {
-        read_all_stats(engine, &running, memory).await
+        read_all_stats(client, &running, memory).await
     } else {
         HashMap::new()
     };
@@ -146,14 +146,14 @@ fn summarize(errors: &[String]) -> Option<String> {
 }
 
 async fn inspect_images(
-    engine: &Engine,
+    client: &Client,
     image_ids: HashSet<String>,
     errors: &mut Vec<String>,
 ) -> HashMap<String, ImageInspect> {
-    let answers: Vec<(String, Result<ImageInspect, EngineError>)> =
+    let answers: Vec<(String, Result<ImageInspect, ClientError>)> =
         futures_util::stream::iter(image_ids)
             .map(|id| async move {
-                let answer = engine.call(engine.docker.inspect_image(&id)).await;
+                let answer = client.call(client.docker.inspect_image(&id)).await;
                 (id, answer)
             })
             .buffer_unordered(CONCURRENCY)
@@ -173,13 +173,13 @@ async fn inspect_images(
     images
 }
 
-async fn read_stats(engine: &Engine, id: &str) -> Option<ContainerStatsResponse> {
+async fn read_stats(client: &Client, id: &str) -> Option<ContainerStatsResponse> {
     let options = StatsOptionsBuilder::default()
         .stream(false)
         .one_shot(true)
         .build();
-    let mut stream = Box::pin(engine.docker.stats(id, Some(options)));
-    match engine.call(async { stream.next().await.transpose() }).await {
+    let mut stream = Box::pin(client.docker.stats(id, Some(options)));
+    match client.call(async { stream.next().await.transpose() }).await {
         Ok(answer) => answer,
         Err(error) => {
             // Usually the container stopped since it was listed.
@@ -189,9 +189,9 @@ async fn read_stats(engine: &Engine, id: &str) -> Option<ContainerStatsResponse>
     }
 }
 
-async fn read_stats_of(engine: &Engine, ids: &[String]) -> HashMap<String, ContainerStatsResponse> {
+async fn read_stats_of(client: &Client, ids: &[String]) -> HashMap<String, ContainerStatsResponse> {
     futures_util::stream::iter(ids.iter().cloned())
-        .map(|id| async move { read_stats(engine, &id).await.map(|stats| (id, stats)) })
+        .map(|id| async move { read_stats(client, &id).await.map(|stats| (id, stats)) })
         .buffer_unordered(CONCURRENCY)
         .filter_map(|answer| async move { answer })
         .collect()
@@ -202,11 +202,11 @@ async fn read_stats_of(engine: &Engine, ids: &[String]) -> HashMap<String, Conta
 /// containers with neither `precpu_stats` nor a remembered reading are read again a second
 /// later.
 async fn read_all_stats(
-    engine: &Engine,
+    client: &Client,
     running: &[String],
     memory: &mut StatsMemory,
 ) -> HashMap<String, unity_shared::model::container::ContainerUsage> {
-    let mut answers = read_stats_of(engine, running).await;
+    let mut answers = read_stats_of(client, running).await;
     let without_base: Vec<String> = answers
         .iter()
         .filter(|(id, answer)| !stats::has_precpu(answer) && !memory.readings.contains_key(*id))
@@ -219,7 +219,7 @@ async fn read_all_stats(
             }
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
-        answers.extend(read_stats_of(engine, &without_base).await);
+        answers.extend(read_stats_of(client, &without_base).await);
     }
     let mut usage = HashMap::new();
     let mut readings = HashMap::new();

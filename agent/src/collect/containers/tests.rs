@@ -16,9 +16,9 @@ use unity_shared::model::container::{
     Container, ContainerEventKind, ContainerInventory, EngineKind, HealthStatus, RunState,
 };
 
-use super::engine::{api_version, candidate_sockets, engine_kind, engine_version, find_socket};
 use super::events::to_event;
 use super::inventory::{from_inspect, from_summary, time_ms};
+use super::socket::{api_version, candidate_sockets, engine_kind, engine_version, find_socket};
 use super::stats::{cpu_reading, usage};
 use super::{published_ports, samples, SocketSetting};
 

@@ -1,11 +1,12 @@
 //! SMART collector: `smartctl` output (classic text via nom, or `-j` JSON) to a
 //! [`SmartReport`], plus a pure verdict and smartctl's exit status decoded.
 //!
-//! `parse_text`, `parse_json`, `verdict` and `exit_status` are pure; only `run` executes
-//! smartctl (through [`crate::exec`]).
+//! `parse_text`, `parse_json` (with what both share: `text_fields`, `decode`), `verdict` and
+//! `exit_status` are pure; only `run` executes smartctl (through [`crate::exec`]).
 
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+pub mod decode;
 pub mod exit_status;
 pub mod parse_json;
 pub mod parse_text;

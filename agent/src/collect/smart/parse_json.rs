@@ -9,12 +9,12 @@
 use serde_json::Value;
 
 use unity_shared::model::storage::{
-    AtaAttribute, AtaSmart, DeviceIdentity, ErrorLogSummary, NvmeCriticalWarning, NvmeHealth,
-    ParseError, ParseWarning, Protocol, Rotation, ScsiErrorCounter, ScsiHealth, ScsiOperation,
-    SelfTestEntry, SelfTestLog, SmartReport, SmartctlInfo, Temperature, WhenFailed,
+    AtaAttribute, AtaSmart, DeviceIdentity, ErrorLogSummary, NvmeHealth, ParseError, ParseWarning,
+    Protocol, Rotation, ScsiErrorCounter, ScsiHealth, ScsiOperation, SelfTestEntry, SelfTestLog,
+    SmartReport, SmartctlInfo, Temperature, WhenFailed,
 };
 
-use super::parse_text::ata_power_on_hours;
+use super::decode::{ata_power_on_hours, nvme_warning_bits};
 use super::text_fields::{
     flags_from_word, gigabytes_to_bytes, hex_id, parse_raw_value, self_test_passed,
 };
@@ -44,18 +44,6 @@ pub fn parse(input: &str) -> Parsed {
     };
     let report = walker.report();
     Ok((report, walker.warnings))
-}
-
-/// Decodes the NVMe critical warning byte.
-pub fn nvme_warning_bits(bits: u8) -> NvmeCriticalWarning {
-    NvmeCriticalWarning {
-        spare_below_threshold: bits & 0x01 != 0,
-        temperature: bits & 0x02 != 0,
-        reliability_degraded: bits & 0x04 != 0,
-        media_read_only: bits & 0x08 != 0,
-        volatile_memory_backup_failed: bits & 0x10 != 0,
-        persistent_memory_region_unreliable: bits & 0x20 != 0,
-    }
 }
 
 struct Walker<'a> {

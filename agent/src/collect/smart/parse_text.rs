@@ -12,6 +12,7 @@ use unity_shared::model::storage::{
     SmartctlInfo, Temperature,
 };
 
+use super::decode::{ata_power_on_hours, attribute_value, nvme_warning_bits};
 use super::text_fields::{
     attribute_row, capacity, gigabytes_to_bytes, hex_id, hex_u8, key_value, leading_i64,
     leading_u64, self_test_row, wwn_from_text,
@@ -389,7 +390,7 @@ impl State {
             "Critical Warning" => {
                 nvme.critical_warning = hex_u8(value);
                 if let Some(bits) = nvme.critical_warning {
-                    nvme.critical_warning_bits = super::parse_json::nvme_warning_bits(bits);
+                    nvme.critical_warning_bits = nvme_warning_bits(bits);
                 }
             }
             "Temperature" => nvme.temperature_celsius = leading_i64(value),
@@ -545,30 +546,6 @@ impl State {
         };
         (report, self.warnings)
     }
-}
-
-/// The power-on hours from attribute 9, whatever unit the drive counts in.
-pub(crate) fn ata_power_on_hours(attributes: &[AtaAttribute]) -> Option<u64> {
-    let attribute = attributes.iter().find(|a| a.id == 9)?;
-    let value = attribute.raw.value?;
-    let name = attribute.name.as_str();
-    Some(if name.contains("Half_Min") {
-        value / 120
-    } else if name.contains("Minutes") {
-        value / 60
-    } else if name.contains("Seconds") {
-        value / 3600
-    } else {
-        value
-    })
-}
-
-/// The leading number of an attribute's raw value.
-pub(crate) fn attribute_value(attributes: &[AtaAttribute], id: u8) -> Option<u64> {
-    attributes
-        .iter()
-        .find(|a| a.id == id)
-        .and_then(|a| a.raw.value)
 }
 
 #[cfg(test)]

@@ -1,11 +1,13 @@
 //! ZFS collector: `zpool status` parsed into a vdev tree with a verdict per pool, plus
 //! `zpool list -Hp` capacity and `zfs list -Hp` datasets.
 //!
-//! `parse` (text), `parse_json` (`zpool status -j`), `parse_list` and `verdict` are pure; only
-//! `run` executes `zpool`/`zfs`.
+//! `parse` (text, with `scan`), `parse_json` (`zpool status -j`), `parse_list`, what they share
+//! (`fields`, `ctime`) and `verdict` are pure; only `run` executes `zpool`/`zfs`.
 
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+pub mod ctime;
+pub mod fields;
 pub mod parse;
 pub mod parse_json;
 pub mod parse_list;
@@ -21,9 +23,9 @@ mod tests_json;
 #[cfg(test)]
 mod tests_regressions;
 
+pub use ctime::parse_ctime;
 pub use parse::parse_status;
 pub use parse_json::parse_status_json;
 pub use parse_list::{parse_zfs_list, parse_zpool_list};
 pub use run::{collect, ZfsConfig};
-pub use scan::parse_ctime;
 pub use verdict::{verdict, ZfsThresholds};

@@ -12,8 +12,8 @@ use unity_shared::model::storage::{
     VdevState, ZpoolStatus,
 };
 
-use super::parse::{parse_size, vdev_kind, vdev_state};
-use super::scan::parse_ctime;
+use super::ctime::{ctime_utc, parse_ctime, parse_date_output};
+use super::fields::{nicenum, parse_size, vdev_kind, vdev_state};
 
 const EXPECTED: &str = "`zpool status -j` output";
 
@@ -446,63 +446,6 @@ fn printed_and_unix(time: Option<Time>) -> (Option<String>, Option<i64>) {
     }
 }
 
-/// `date`-style times as some builds print them, e.g. `Sun Jan 11 05:31:02 PM EST 2026`: the
-/// AM/PM marker is applied and the zone name dropped (the result reads the time as UTC).
-fn parse_date_output(printed: &str) -> Option<i64> {
-    let words: Vec<&str> = printed.split_whitespace().collect();
-    let [weekday, month, day, clock, rest @ ..] = words.as_slice() else {
-        return None;
-    };
-    let year = rest.last()?;
-    let meridiem = rest.iter().find(|w| matches!(**w, "AM" | "PM")).copied();
-    let base = parse_ctime(&format!("{weekday} {month} {day} {clock} {year}"))?;
-    let hours: i64 = clock.split(':').next()?.parse().ok()?;
-    let shift = match (meridiem, hours) {
-        (Some("AM"), 12) => -12 * 3600,
-        (Some("PM"), 1..=11) => 12 * 3600,
-        _ => 0,
-    };
-    Some(base + shift)
-}
-
-/// Seconds since the epoch as `Sun Oct 20 17:29:34 2024` (UTC).
-fn ctime_utc(seconds: i64) -> Option<String> {
-    const WEEKDAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let days = seconds.div_euclid(86_400);
-    let of_day = seconds.rem_euclid(86_400);
-    let weekday = WEEKDAYS.get(usize::try_from(days.rem_euclid(7)).ok()?)?;
-    let (year, month, day) = civil_from_days(days);
-    let month_name = MONTHS.get(usize::try_from(month - 1).ok()?)?;
-    Some(format!(
-        "{weekday} {month_name} {day:>2} {:02}:{:02}:{:02} {year}",
-        of_day / 3600,
-        of_day % 3600 / 60,
-        of_day % 60
-    ))
-}
-
-/// Howard Hinnant's `civil_from_days`: days since 1970-01-01 to (year, month, day).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z - era * 146_097;
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_index = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
-    let month = if month_index < 10 {
-        month_index + 3
-    } else {
-        month_index - 9
-    };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
 /// The JSON has no `scan:` line; this composes one in the text layout so verdict messages read
 /// the same for both inputs.
 fn scan_text(scan: &Scan) -> String {
@@ -533,54 +476,9 @@ fn scan_text(scan: &Scan) -> String {
     }
 }
 
-/// Bytes with a 1024-based suffix, like `zfs_nicenum`: `0B`, `512B`, `1.50M`, `21K`.
-fn nicenum(bytes: u64) -> String {
-    const SUFFIXES: [&str; 7] = ["B", "K", "M", "G", "T", "P", "E"];
-    let mut value = bytes as f64;
-    let mut index = 0;
-    while value >= 1024.0 && index + 1 < SUFFIXES.len() {
-        value /= 1024.0;
-        index += 1;
-    }
-    let suffix = SUFFIXES.get(index).copied().unwrap_or("E");
-    if index == 0 || value.fract() == 0.0 {
-        format!("{value:.0}{suffix}")
-    } else if value < 10.0 {
-        format!("{value:.2}{suffix}")
-    } else if value < 100.0 {
-        format!("{value:.1}{suffix}")
-    } else {
-        format!("{value:.0}{suffix}")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn times() {
-        assert_eq!(ctime_utc(0).as_deref(), Some("Thu Jan  1 00:00:00 1970"));
-        assert_eq!(
-            ctime_utc(1_729_445_374).as_deref(),
-            Some("Sun Oct 20 17:29:34 2024")
-        );
-        assert_eq!(
-            parse_date_output("Sun Jan 11 05:31:02 PM EST 2026"),
-            parse_ctime("Sun Jan 11 17:31:02 2026")
-        );
-        assert_eq!(
-            parse_date_output("Sun Jan 11 12:24:02 AM EST 2026"),
-            parse_ctime("Sun Jan 11 00:24:02 2026")
-        );
-    }
-
-    #[test]
-    fn sizes() {
-        assert_eq!(nicenum(0), "0B");
-        assert_eq!(nicenum(21 * 1024), "21K");
-        assert_eq!(nicenum(1_572_864), "1.50M");
-    }
 
     #[test]
     fn kinds() {

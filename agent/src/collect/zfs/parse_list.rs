@@ -11,7 +11,7 @@
 
 use unity_shared::model::storage::{Dataset, ParseError, ParseWarning, PoolCapacity, VdevCapacity};
 
-use super::parse::{parse_size, vdev_state};
+use super::fields::{parse_size, vdev_state};
 
 /// The `-o` list the run side passes to `zpool list -Hp`.
 pub const ZPOOL_LIST_COLUMNS: &str =

@@ -2,7 +2,7 @@
 //! `zfs list -Hp` through [`crate::exec::run`], parses them and gives each pool a verdict.
 
 use std::path::PathBuf;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use unity_shared::model::storage::{
     CollectorOutcome, ParseWarning, PoolResult, ZfsCollection, ZpoolStatus,
@@ -38,11 +38,7 @@ impl Default for ZfsConfig {
 /// Runs the ZFS tools and parses their output. Never fails as a whole: a missing `zpool` is
 /// [`CollectorOutcome::NotInstalled`]; a failing `zfs list` is recorded in `errors`.
 pub async fn collect(config: &ZfsConfig) -> ZfsCollection {
-    let now_unix = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .ok()
-        .and_then(|d| i64::try_from(d.as_secs()).ok());
-    collect_at(config, now_unix).await
+    collect_at(config, Some(crate::clock::now_seconds())).await
 }
 
 /// [`collect`] with the clock passed in (tests pin it).

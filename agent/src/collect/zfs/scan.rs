@@ -1,9 +1,10 @@
-//! The `scan:` section of `zpool status`: scrub and resilver state, progress, durations and the
-//! ctime-format timestamps it prints.
+//! The `scan:` section of `zpool status`: scrub and resilver state, progress, durations, and
+//! the ctime-format timestamps it prints (read by [`super::ctime`]).
 
 use unity_shared::model::storage::{Scan, ScanKind, ScanState};
 
-use super::parse::parse_size;
+use super::ctime::parse_ctime;
+use super::fields::parse_size;
 
 /// Parses the `scan:` (or legacy `scrub:`) text and its continuation lines.
 pub(crate) fn parse_scan(lines: &[&str]) -> Option<Scan> {
@@ -147,48 +148,6 @@ fn parse_duration(text: &str) -> Option<u64> {
     days.checked_mul(86_400)?.checked_add(clock_seconds)
 }
 
-/// `Sun Oct 20 17:29:34 2024` (ctime format, local time) to seconds since the epoch, reading
-/// the time as UTC (good to within a day, which is all scrub-age checks need).
-pub fn parse_ctime(text: &str) -> Option<i64> {
-    let words: Vec<&str> = text.split_whitespace().collect();
-    let [_weekday, month, day, clock, year] = words.as_slice() else {
-        return None;
-    };
-    let month = match *month {
-        "Jan" => 1,
-        "Feb" => 2,
-        "Mar" => 3,
-        "Apr" => 4,
-        "May" => 5,
-        "Jun" => 6,
-        "Jul" => 7,
-        "Aug" => 8,
-        "Sep" => 9,
-        "Oct" => 10,
-        "Nov" => 11,
-        "Dec" => 12,
-        _ => return None,
-    };
-    let day: i64 = day.parse().ok().filter(|d| (1..=31).contains(d))?;
-    let year: i64 = year.parse().ok().filter(|y| (1970..=9999).contains(y))?;
-    let mut clock_parts = clock.split(':').map(|p| p.parse::<i64>().ok());
-    let hours = clock_parts.next()??;
-    let minutes = clock_parts.next()??;
-    let seconds = clock_parts.next()??;
-    Some(days_from_civil(year, month, day) * 86_400 + hours * 3600 + minutes * 60 + seconds)
-}
-
-/// Days since 1970-01-01 (Howard Hinnant's `days_from_civil`).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let month_index = if month > 2 { month - 3 } else { month + 9 };
-    let day_of_year = (153 * month_index + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -199,12 +158,5 @@ mod tests {
         assert_eq!(parse_duration("0 days 00:01:25"), Some(85));
         assert_eq!(parse_duration("0h2m"), Some(120));
         assert_eq!(parse_duration("29h37m"), Some(29 * 3600 + 37 * 60));
-    }
-
-    #[test]
-    fn ctime() {
-        assert_eq!(parse_ctime("Thu Jan  1 00:00:00 1970"), Some(0));
-        assert_eq!(parse_ctime("Sun Oct 20 17:29:34 2024"), Some(1_729_445_374));
-        assert_eq!(parse_ctime("garbage"), None);
     }
 }

@@ -1,5 +1,5 @@
 //! SCRAM-SHA-256 client (RFC 5802 / RFC 7677) for PostgreSQL password authentication, as pure
-//! functions over the exchanged strings, plus the base64 it needs.
+//! functions over the exchanged strings (base64 through the `base64` crate).
 //!
 //! 1. client-first: `n,,n=USER,r=CLIENT_NONCE` (PostgreSQL ignores the user here and uses the
 //!    startup message's; the agent sends an empty one, like libpq).
@@ -15,6 +15,8 @@
 //! The password is not SASLprep-normalized: ASCII passwords (and any password PostgreSQL
 //! stored without normalization) work. Channel binding is not used (no TLS).
 
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use base64::{alphabet, Engine as _};
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
@@ -159,47 +161,26 @@ pub fn new_nonce() -> String {
     base64_encode(&bytes)
 }
 
-const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+/// The decoder: standard base64 without padding ([`base64_decode`] trims it first), ignoring
+/// the unused bits of the last character, since servers are not strict about them.
+const BASE64_DECODER: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::STANDARD,
+    GeneralPurposeConfig::new()
+        .with_decode_padding_mode(DecodePaddingMode::RequireNone)
+        .with_decode_allow_trailing_bits(true),
+);
 
 /// Standard base64 with padding.
 pub fn base64_encode(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk.first().copied().unwrap_or(0),
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
-        for (index, shift) in [18u32, 12, 6, 0].into_iter().enumerate() {
-            if index <= chunk.len() {
-                let sextet = (n >> shift & 0x3f) as usize;
-                out.push(char::from(ALPHABET.get(sextet).copied().unwrap_or(b'A')));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
-/// Standard base64 with optional padding; `None` for anything else.
+/// Standard base64 with optional padding (up to two `=`, not necessarily the canonical
+/// number); `None` for anything else.
 pub fn base64_decode(text: &str) -> Option<Vec<u8>> {
-    let trimmed = text.trim_end_matches('=');
-    if text.len() - trimmed.len() > 2 || trimmed.len() % 4 == 1 {
+    let unpadded = text.trim_end_matches('=');
+    if text.len() - unpadded.len() > 2 {
         return None;
     }
-    let mut out = Vec::with_capacity(trimmed.len() * 3 / 4);
-    let mut accumulator = 0u32;
-    let mut bits = 0u32;
-    for byte in trimmed.bytes() {
-        let value = ALPHABET.iter().position(|c| *c == byte)?;
-        accumulator = accumulator << 6 | value as u32;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((accumulator >> bits & 0xff) as u8);
-        }
-    }
-    Some(out)
+    BASE64_DECODER.decode(unpadded).ok()
 }

@@ -1,6 +1,7 @@
 //! The engine's API socket: where it is ([`candidate_sockets`] is pure, [`find_socket`] looks
-//! at the file system), connecting to it ([`connect`]), and which engine answers
-//! ([`engine_kind`], pure: Podman names itself in the version endpoint's components).
+//! at the file system), connecting to it ([`connect`], which gives a [`Client`]), and which
+//! engine answers ([`engine_kind`], pure: Podman names itself in the version endpoint's
+//! components).
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -20,9 +21,9 @@ pub const WELL_KNOWN_SOCKETS: [&str; 3] = [
     "/run/podman/podman.sock",
 ];
 
-/// Why there is no engine to talk to.
+/// Why there is no engine to talk to, or why a call to it failed.
 #[derive(Debug, thiserror::Error)]
-pub enum EngineError {
+pub enum ClientError {
     /// Automatic detection found no socket.
     #[error("no container engine socket found (looked at {looked}); set containers.socket if the engine listens elsewhere")]
     NoSocket { looked: String },
@@ -51,9 +52,9 @@ pub enum EngineError {
     Timeout { path: PathBuf, timeout: Duration },
 }
 
-/// A connected engine.
+/// A client connected to the engine's API socket.
 #[derive(Debug, Clone)]
-pub struct Engine {
+pub struct Client {
     pub docker: Docker,
     pub info: EngineInfo,
     pub socket: PathBuf,
@@ -61,19 +62,19 @@ pub struct Engine {
     pub timeout: Duration,
 }
 
-impl Engine {
+impl Client {
     /// Runs one API call bounded by the engine's timeout.
     pub async fn call<T>(
         &self,
         request: impl std::future::Future<Output = Result<T, bollard::errors::Error>>,
-    ) -> Result<T, EngineError> {
+    ) -> Result<T, ClientError> {
         match tokio::time::timeout(self.timeout, request).await {
             Ok(Ok(value)) => Ok(value),
-            Ok(Err(source)) => Err(EngineError::Api {
+            Ok(Err(source)) => Err(ClientError::Api {
                 path: self.socket.clone(),
                 source,
             }),
-            Err(_) => Err(EngineError::Timeout {
+            Err(_) => Err(ClientError::Timeout {
                 path: self.socket.clone(),
                 timeout: self.timeout,
             }),
@@ -109,7 +110,7 @@ pub fn candidate_sockets(
 pub fn find_socket(
     setting: &SocketSetting,
     candidates: &[PathBuf],
-) -> Result<PathBuf, EngineError> {
+) -> Result<PathBuf, ClientError> {
     if let SocketSetting::Path(path) = setting {
         return Ok(path.clone());
     }
@@ -117,7 +118,7 @@ pub fn find_socket(
         .iter()
         .find(|path| path.exists())
         .cloned()
-        .ok_or_else(|| EngineError::NoSocket {
+        .ok_or_else(|| ClientError::NoSocket {
             looked: candidates
                 .iter()
                 .map(|path| path.display().to_string())
@@ -127,7 +128,7 @@ pub fn find_socket(
 }
 
 /// Resolves the socket from the setting and the process environment.
-pub fn resolve_socket(setting: &SocketSetting) -> Result<PathBuf, EngineError> {
+pub fn resolve_socket(setting: &SocketSetting) -> Result<PathBuf, ClientError> {
     let docker_host = std::env::var("DOCKER_HOST").ok();
     let xdg_runtime_dir = std::env::var("XDG_RUNTIME_DIR").ok();
     let candidates = candidate_sockets(setting, docker_host.as_deref(), xdg_runtime_dir.as_deref());
@@ -185,27 +186,27 @@ pub fn api_version(version: &SystemVersion) -> ClientVersion {
 }
 
 /// Connects to the engine on `socket` and asks who it is. Each call is bounded by `timeout`.
-pub async fn connect(socket: &Path, timeout: Duration) -> Result<Engine, EngineError> {
+pub async fn connect(socket: &Path, timeout: Duration) -> Result<Client, ClientError> {
     // A plain connect first: its error says clearly what is wrong (missing, permission,
     // nothing listening), which bollard's would not.
     match tokio::time::timeout(timeout, tokio::net::UnixStream::connect(socket)).await {
         Ok(Ok(_stream)) => {}
         Ok(Err(error)) => {
             return Err(match error.kind() {
-                io::ErrorKind::NotFound => EngineError::Missing {
+                io::ErrorKind::NotFound => ClientError::Missing {
                     path: socket.to_owned(),
                 },
-                io::ErrorKind::PermissionDenied => EngineError::PermissionDenied {
+                io::ErrorKind::PermissionDenied => ClientError::PermissionDenied {
                     path: socket.to_owned(),
                 },
-                _ => EngineError::Connect {
+                _ => ClientError::Connect {
                     path: socket.to_owned(),
                     source: error,
                 },
             })
         }
         Err(_) => {
-            return Err(EngineError::Timeout {
+            return Err(ClientError::Timeout {
                 path: socket.to_owned(),
                 timeout,
             })
@@ -213,14 +214,14 @@ pub async fn connect(socket: &Path, timeout: Duration) -> Result<Engine, EngineE
     }
     let path = socket.to_string_lossy().into_owned();
     let timeout_secs = timeout.as_secs().max(1);
-    let client = |version: &ClientVersion| {
-        Docker::connect_with_unix(&path, timeout_secs, version).map_err(|source| EngineError::Api {
+    let docker = |version: &ClientVersion| {
+        Docker::connect_with_unix(&path, timeout_secs, version).map_err(|source| ClientError::Api {
             path: socket.to_owned(),
             source,
         })
     };
-    let mut engine = Engine {
-        docker: client(API_DEFAULT_VERSION)?,
+    let mut client = Client {
+        docker: docker(API_DEFAULT_VERSION)?,
         info: EngineInfo {
             kind: EngineKind::Docker,
             version: String::new(),
@@ -229,19 +230,19 @@ pub async fn connect(socket: &Path, timeout: Duration) -> Result<Engine, EngineE
         socket: socket.to_owned(),
         timeout,
     };
-    let version = engine.call(engine.docker.version()).await?;
+    let version = client.call(client.docker.version()).await?;
     let kind = engine_kind(&version);
-    engine.info.kind = kind;
-    engine.info.version = engine_version(&version, kind);
-    engine.docker = client(&api_version(&version))?;
-    Ok(engine)
+    client.info.kind = kind;
+    client.info.version = engine_version(&version, kind);
+    client.docker = docker(&api_version(&version))?;
+    Ok(client)
 }
 
 /// Resolves the socket from the setting and connects.
 pub async fn connect_with(
     setting: &SocketSetting,
     timeout: Duration,
-) -> Result<Engine, EngineError> {
+) -> Result<Client, ClientError> {
     let socket = resolve_socket(setting)?;
     connect(&socket, timeout).await
 }

@@ -2,9 +2,10 @@
 //! in order with a bounded window of unacknowledged ones, heartbeats, certificate renewal, and
 //! commands the controller sends on streams it opens.
 
+use super::state::AgentState;
 use crate::backoff::Backoff;
+use crate::clock::{self, now_ms};
 use crate::identity::{self, Identity};
-use crate::runtime::{now_ms, AgentState};
 use anyhow::Context as _;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -89,7 +90,7 @@ async fn session(
             let (last, new_instance) = (welcome.last_stored_seq, welcome.new_instance);
             state
                 .with_spool(move |spool| spool.reconcile(last, new_instance))
-                .await??;
+                .await?;
             tracing::info!(agent = %welcome.agent_id, controller_version = %welcome.controller_version, "Connected to the controller.");
         }
         Some(Ok(other)) => anyhow::bail!("expected a welcome, got {other:?}"),
@@ -124,15 +125,11 @@ async fn session(
                 .with_spool(move |spool| {
                     let mut reports = Vec::new();
                     for seq in spool.pending_after(cursor, room) {
-                        match spool.read(seq) {
-                            Ok(Some(report)) => reports.push(report),
-                            Ok(None) => {}
-                            Err(error) => return Err(error),
-                        }
+                        reports.extend(spool.read(seq)?);
                     }
                     Ok(reports)
                 })
-                .await??;
+                .await?;
             for report in reports {
                 cursor = Some(report.seq);
                 in_flight.insert(report.seq, Instant::now());
@@ -170,7 +167,7 @@ async fn session(
                     ControllerMessage::Ack(ack) => {
                         in_flight.remove(&ack.seq);
                         let seq = ack.seq;
-                        state.with_spool(move |spool| spool.ack(seq)).await??;
+                        state.with_spool(move |spool| spool.ack(seq)).await?;
                         state.update_status(|status| status.last_ack_ms = now_ms());
                     }
                     ControllerMessage::HeartbeatAck { .. } => heartbeat_sent = None,
@@ -196,7 +193,7 @@ async fn session(
             }
             _ = state.spooled.notified() => {}
             _ = heartbeat.tick() => {
-                let spool_depth = state.with_spool(|spool| spool.depth() as u64).await?;
+                let spool_depth = state.with_spool(|spool| Ok(spool.depth() as u64)).await?;
                 let beat = AgentMessage::Heartbeat(Heartbeat { sent_at_ms: now_ms(), spool_depth });
                 heartbeat_sent.get_or_insert_with(Instant::now);
                 wire::write(&mut send, &beat, MAX_FRAME).await?;
@@ -205,7 +202,7 @@ async fn session(
                 let (Some(not_before), Some(not_after)) = (identity.not_before_unix(), identity.not_after_unix()) else {
                     continue;
                 };
-                if renewal_key.is_none() && needs_renewal(not_before, not_after, now_ms() / 1000) {
+                if renewal_key.is_none() && needs_renewal(not_before, not_after, clock::now_seconds()) {
                     let (key, csr_der) = identity::new_key_and_csr()?;
                     renewal_key = Some(key);
                     tracing::info!(not_after, "Asking the controller to renew the certificate.");
@@ -315,7 +312,7 @@ async fn answer_command(
             }
         }
         Command::Container(command) => {
-            crate::runtime::operations::answer(state, *command, &mut send).await;
+            super::operations::answer(state, *command, &mut send).await;
             let _ = send.finish();
             return;
         }

@@ -1,0 +1,240 @@
+//! Putting containers back. [`undo`] and [`finish`] end a journaled swap one way or the other
+//! (the old container back under its name, or the parked old one removed); [`undo_compose`] puts
+//! a compose service back on its old image. A failing swap or compose update calls them, and so
+//! does [`recover`] at agent start: it finishes every operation that reached `Validated` and
+//! undoes every other unfinished one, so a container is never left missing.
+//!
+//! A step is journaled *after* it happened, so after a crash the engine may be one step ahead of
+//! the journal; [`undo`] and [`finish`] therefore look at the engine (container ids), not only at
+//! the step. Above the journal, below the operations that use it.
+
+use bollard::models::{RestartPolicy, RestartPolicyNameEnum};
+use unity_shared::model::update::{CommandResult, Outcome};
+
+use super::compose::ComposeService;
+use super::compose_cli::{Cli, ComposeError};
+use super::engine::{Engine, EngineError};
+use super::journal::{Journal, JournalError, Record, Step};
+
+/// Why an interrupted operation could not be recovered.
+#[derive(Debug, thiserror::Error)]
+pub enum RecoveryError {
+    /// The journal could not be read or written.
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    /// The engine (or the compose CLI) could not finish or undo the operation; it stays
+    /// unfinished until the next attempt.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+}
+
+/// Puts the old container back: removes whatever else holds its name (the new container),
+/// renames it back from its parked name, starts it if it ran before, and checks that it is
+/// there (and running). Safe to repeat.
+pub async fn undo<E: Engine>(engine: &E, record: &Record) -> Result<(), EngineError> {
+    let current = engine.inspect_container(&record.container).await?;
+    let current_is_old = current
+        .as_ref()
+        .is_some_and(|current| current.id == record.old_id);
+    if let (Some(current), false) = (&current, current_is_old) {
+        let id = current
+            .id
+            .clone()
+            .unwrap_or_else(|| record.container.clone());
+        engine.remove(&id).await?;
+    }
+    if engine
+        .inspect_container(&record.parked_name)
+        .await?
+        .is_some()
+    {
+        engine
+            .rename(&record.parked_name, &record.container)
+            .await?;
+    }
+    if let Some(policy) = record.old_restart_policy.clone().filter(is_restarting) {
+        engine.set_restart_policy(&record.container, policy).await?;
+    }
+    let Some(old) = engine.inspect_container(&record.container).await? else {
+        return Err(EngineError::Socket {
+            operation: format!("restore {}", record.container),
+            message: "the old container is gone".to_owned(),
+        });
+    };
+    let running = old
+        .state
+        .as_ref()
+        .and_then(|state| state.running)
+        .unwrap_or(false);
+    if record.old_was_running && !running {
+        engine.start(&record.container).await?;
+        let state = engine
+            .inspect_container(&record.container)
+            .await?
+            .and_then(|old| old.state);
+        if !state.and_then(|state| state.running).unwrap_or(false) {
+            return Err(EngineError::Socket {
+                operation: format!("restore {}", record.container),
+                message: "the old container does not stay running".to_owned(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Whether a restart policy brings a container back by itself.
+pub fn is_restarting(policy: &RestartPolicy) -> bool {
+    !matches!(
+        policy.name,
+        None | Some(RestartPolicyNameEnum::NO | RestartPolicyNameEnum::EMPTY)
+    )
+}
+
+/// Completes a validated swap: removes the parked old container. Safe to repeat.
+pub async fn finish<E: Engine>(engine: &E, record: &Record) -> Result<(), EngineError> {
+    engine.remove(&record.parked_name).await
+}
+
+/// Puts a compose service back: tags the old image as the reference, runs `up -d --no-deps
+/// <service>`, and checks that `container` runs the old image. Safe to repeat.
+pub async fn undo_compose<E: Engine>(
+    engine: &E,
+    cli: &Cli,
+    container: &str,
+    service: &ComposeService,
+) -> Result<(), EngineError> {
+    let failed = |message: String| EngineError::Socket {
+        operation: format!("restore {container} through {}", cli.name()),
+        message,
+    };
+    engine
+        .tag_image(&service.old_image_id, &service.image_ref)
+        .await?;
+    cli.run(service, &cli.up_args(service))
+        .await
+        .map_err(|error| failed(error.to_string()))?;
+    let Some(now) = engine.inspect_container(container).await? else {
+        return Err(failed("the container is gone".to_owned()));
+    };
+    let running = now.state.and_then(|state| state.running).unwrap_or(false);
+    if now.image.as_deref() != Some(service.old_image_id.as_str()) || !running {
+        return Err(failed(format!(
+            "it does not run {} (running: {running})",
+            service.old_image_id
+        )));
+    }
+    Ok(())
+}
+
+/// Recovery of an interrupted compose update (at agent start): from `Validated` on it is done;
+/// before, the old image is tagged back, and the service recreated if it may have changed.
+async fn recover_compose<E: Engine>(
+    engine: &E,
+    record: &Record,
+    service: &ComposeService,
+) -> Result<(Outcome, &'static str, Step), EngineError> {
+    if matches!(record.step, Step::Validated | Step::OldRemoved) {
+        return Ok((
+            Outcome::Succeeded,
+            "the agent restarted after the new container was validated",
+            Step::OldRemoved,
+        ));
+    }
+    if record.step < Step::BackedUp {
+        engine
+            .tag_image(&service.old_image_id, &service.image_ref)
+            .await?;
+        return Ok((
+            Outcome::Refused,
+            "the agent restarted before the container was changed; nothing was changed",
+            Step::RolledBack,
+        ));
+    }
+    let no_cli = |error: ComposeError| EngineError::Socket {
+        operation: format!("restore {}", record.container),
+        message: error.to_string(),
+    };
+    let socket = engine
+        .socket_path()
+        .ok_or_else(|| no_cli(ComposeError::NoSocket))?;
+    let cli = Cli::detect(&socket).await.map_err(no_cli)?;
+    undo_compose(engine, &cli, &record.container, service).await?;
+    Ok((
+        Outcome::RolledBack,
+        "the agent restarted mid-update; the old image runs again through compose",
+        Step::RolledBack,
+    ))
+}
+
+/// Finishes or undoes every interrupted operation (at agent start); returns the results it
+/// stored. An operation that cannot be recovered now is logged and left for the next start.
+pub async fn recover<E: Engine>(
+    engine: &E,
+    journal: &Journal,
+) -> Result<Vec<CommandResult>, JournalError> {
+    let mut results = Vec::new();
+    for record in journal.unfinished()? {
+        let id = record.id.clone();
+        if journal.is_running(&id) {
+            continue;
+        }
+        match recover_one(engine, journal, record).await {
+            Ok(result) => results.push(result),
+            Err(RecoveryError::Engine(error)) => {
+                tracing::warn!(operation = %id, %error, "Recovery failed.");
+            }
+            Err(RecoveryError::Journal(error)) => return Err(error),
+        }
+    }
+    Ok(results)
+}
+
+/// Finishes (from `Validated` on) or undoes (before) one interrupted operation and stores its
+/// result.
+pub async fn recover_one<E: Engine>(
+    engine: &E,
+    journal: &Journal,
+    mut record: Record,
+) -> Result<CommandResult, RecoveryError> {
+    let (outcome, message) = if let Some(service) = record.compose.clone() {
+        let (outcome, message, step) = recover_compose(engine, &record, &service).await?;
+        record.step = step;
+        (outcome, message)
+    } else if matches!(record.step, Step::Validated | Step::OldRemoved) {
+        finish(engine, &record).await?;
+        record.step = Step::OldRemoved;
+        (
+            Outcome::Succeeded,
+            "the agent restarted after the new container was validated; the old one is removed",
+        )
+    } else {
+        undo(engine, &record).await?;
+        let untouched = record.step <= Step::BackedUp;
+        record.step = Step::RolledBack;
+        match untouched {
+            true => (
+                Outcome::Refused,
+                "the agent restarted before the container was changed; nothing was changed",
+            ),
+            false => (
+                Outcome::RolledBack,
+                "the agent restarted mid-update; the old container was restored",
+            ),
+        }
+    };
+    let result = CommandResult {
+        id: record.id.clone(),
+        container: record.container.clone(),
+        outcome,
+        message: message.to_owned(),
+        old_image_id: None,
+        new_image_id: None,
+        backup: None,
+        backup_taken: None,
+        log: Vec::new(),
+    };
+    tracing::info!(operation = %record.id, container = %record.container, ?outcome, "Recovered an interrupted operation.");
+    record.result = Some(result.clone());
+    journal.save(&record)?;
+    Ok(result)
+}

@@ -1,6 +1,6 @@
 //! Helpers for the container tests: a controller with an `[updates]` section, an agent that
 //! inventories one engine socket (enrolled and started), and another connection of a logged-in
-//! session (an [`HttpClient`] keeps one connection, polling loops need their own).
+//! session (an [`HttpClient`] serves one task at a time, polling loops need their own).
 
 use crate::http::HttpClient;
 use std::net::SocketAddr;

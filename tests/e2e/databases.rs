@@ -16,7 +16,7 @@ impl Redis {
     /// Starts `redis-server` on a free loopback port and waits until it answers PING, failing
     /// with its log when it does not (a port taken in the meantime, a missing package).
     async fn start(dir: &std::path::Path) -> Redis {
-        let port = unity_testbed::registry::free_port().unwrap();
+        let port = free_port();
         let log = dir.join("redis.log");
         #[allow(clippy::disallowed_methods)]
         let child = std::process::Command::new("redis-server")

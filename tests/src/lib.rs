@@ -272,10 +272,16 @@ impl Drop for ControllerProcess {
 }
 
 /// A free UDP port on loopback (bound and released; fine for tests on one machine). For a TCP
-/// server use `unity_testbed::registry::free_port`: a port free for UDP may be held by TCP.
+/// server use [`free_port`]: a port free for UDP may be held by TCP.
 pub fn free_udp_address() -> SocketAddr {
     let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     socket.local_addr().unwrap()
+}
+
+/// A free TCP port on loopback (bound and released), for a server started with a port number.
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
 }
 
 /// Copies a directory tree (files and folders), as `cp -r` does when someone clones a host's

@@ -35,9 +35,7 @@ impl Browser {
                 bail!("{path} is missing: install it with `apt-get install -y --no-install-recommends {package} fonts-dejavu-core` (scripts/test does this as root)");
             }
         }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
+        let port = crate::free_port();
         #[allow(clippy::disallowed_methods)]
         let driver = std::process::Command::new(CHROMEDRIVER)
             .arg(format!("--port={port}"))

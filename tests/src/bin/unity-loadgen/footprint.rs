@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use unity_controller::admin::{AdminRequest, AdminResponse};
 use unity_tests::http::HttpClient;
-use unity_tests::{free_udp_address, ControllerProcess};
+use unity_tests::{free_port, free_udp_address, ControllerProcess};
 
 use crate::{cpu_seconds, proc_status_kib, sibling_binary};
 
@@ -72,8 +72,7 @@ pub(crate) async fn run(
         ])
         .env("UNITY_LOG", "warn")
         .spawn()?;
-    let exporter_address =
-        SocketAddr::from(([127, 0, 0, 1], unity_testbed::registry::free_port()?));
+    let exporter_address = SocketAddr::from(([127, 0, 0, 1], free_port()));
     let exporter = std::process::Command::new("prometheus-node-exporter")
         .arg(format!("--web.listen-address={exporter_address}"))
         .stderr(std::process::Stdio::null())

@@ -275,35 +275,22 @@ async fn bad_json_bad_ranges_and_huge_bodies_get_clear_4xx() {
     .await;
     let mut admin = logged_in_client(&controller, "ada", &password).await;
 
-    #[track_caller]
-    fn check(response: &unity_tests::http::HttpResponse, status: u16, message: &str) {
-        assert_eq!(response.status, status, "{}", response.text());
-        let error = response.json()["error"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
-        assert!(
-            error.contains(message),
-            "{error:?} should mention {message:?}"
-        );
-    }
-
     let bad_json = admin
         .post_raw("/api/v1/users", "application/json", b"{\"name\": ".to_vec())
         .await;
-    check(&bad_json, 400, "bad JSON body");
+    check_error(&bad_json, 400, "bad JSON body");
     let unknown_field = admin
         .post_json("/api/v1/join-tokens", &json!({ "ttl": "1h", "tll": "2h" }))
         .await;
-    check(&unknown_field, 422, "unknown field `tll`");
+    check_error(&unknown_field, 422, "unknown field `tll`");
     let wrong_type = admin
         .post_json("/api/v1/users", &json!({ "name": 5, "role": "admin" }))
         .await;
-    check(&wrong_type, 422, "bad JSON body");
+    check_error(&wrong_type, 422, "bad JSON body");
     let no_type = admin
         .post_raw("/api/v1/join-tokens", "text/plain", b"{}".to_vec())
         .await;
-    check(&no_type, 415, "Content-Type: application/json");
+    check_error(&no_type, 415, "Content-Type: application/json");
     let huge = admin
         .post_raw(
             "/api/v1/join-tokens",
@@ -312,21 +299,21 @@ async fn bad_json_bad_ranges_and_huge_bodies_get_clear_4xx() {
         )
         .await;
     assert_eq!(huge.status, 413, "{}", huge.text());
-    check(
+    check_error(
         &admin
             .post_json("/api/v1/join-tokens", &json!({ "ttl": "forever" }))
             .await,
         400,
         "bad ttl",
     );
-    check(
+    check_error(
         &admin
             .post_json("/api/v1/users", &json!({ "name": "bob", "role": "root" }))
             .await,
         400,
         "bad role",
     );
-    check(
+    check_error(
         &admin
             .post_json(
                 "/api/v1/users",
@@ -338,68 +325,68 @@ async fn bad_json_bad_ranges_and_huge_bodies_get_clear_4xx() {
     );
 
     let query = format!("/api/v1/hosts/{agent_id}/query");
-    check(
+    check_error(
         &admin
             .get(&format!("{query}?metric=cpu_usage_ratio&range=forever"))
             .await,
         400,
         "bad range \"forever\"",
     );
-    check(
+    check_error(
         &admin
             .get(&format!("{query}?metric=cpu_usage_ratio&range=1s"))
             .await,
         400,
         "between 1m and 400d",
     );
-    check(
+    check_error(
         &admin
             .get(&format!("{query}?metric=cpu_usage_ratio&from=2000&to=1000"))
             .await,
         400,
         "before to",
     );
-    check(
+    check_error(
         &admin
             .get(&format!("{query}?metric=cpu_usage_ratio&from=1000"))
             .await,
         400,
         "go together",
     );
-    check(
+    check_error(
         &admin
             .get(&format!("{query}?metric=cpu_usage_ratio&from=abc&to=1"))
             .await,
         400,
         "bad query string",
     );
-    check(
+    check_error(
         &admin.get(&format!("{query}?metric=m&colour=red")).await,
         400,
         "unknown field `colour`",
     );
-    check(
+    check_error(
         &admin.get(&format!("{query}?range=1h")).await,
         400,
         "missing field `metric`",
     );
-    check(
+    check_error(
         &admin.get(&format!("{query}?metric=m&max_points=0")).await,
         400,
         "bad max_points",
     );
-    check(
+    check_error(
         &admin.get("/api/v1/hosts/nobody/query?metric=m").await,
         404,
         "no host",
     );
-    check(&admin.get("/api/v1/hosts/nobody").await, 404, "no host");
-    check(
+    check_error(&admin.get("/api/v1/hosts/nobody").await, 404, "no host");
+    check_error(
         &admin.get("/api/v1/nothing-here").await,
         404,
         "no such API endpoint",
     );
-    check(
+    check_error(
         &admin.get(&format!("/hosts/{agent_id}?range=2y")).await,
         400,
         "bad range",

@@ -14,9 +14,13 @@ use unity_testbed::image::{build, ImageBuild};
 use unity_testbed::registry::{Auth, Registry};
 use unity_tests::http::HttpClient;
 use unity_tests::lab::{
-    container_agent, container_agent_config, controller_config_with_updates, same_session,
+    container_agent, container_agent_config, containers_of, controller_config_with_updates,
+    same_session, wait_for_containers,
 };
 use unity_tests::*;
+
+/// How long an agent's first container inventory may take to reach the controller.
+const INVENTORY: Duration = Duration::from_secs(30);
 
 /// Builds a tiny web-ish image and pushes it as `registry/lab/app:tag`.
 fn push_app(
@@ -78,39 +82,42 @@ async fn operate(
         .await;
     assert_eq!(response.status, 202, "{verb}: {}", response.text());
     let id = response.json()["id"].as_str().unwrap().to_owned();
-    let record = eventually(&format!("the {verb} operation finishes"), timeout, || {
-        let mut client = same_session(client, addr);
-        let id = id.clone();
-        async move {
-            let record = client.get(&format!("/api/v1/operations/{id}")).await.json();
-            (record["state"] == "finished").then_some(record)
-        }
-    })
-    .await;
+    let what = format!("the {verb} operation finishes");
+    let record = operation_finished(client, addr, &id, &what, timeout).await;
     // The next operation needs an inventory taken after this one (mid-swap ones lack `web`).
     let finished_at = record["finished_at_ms"].as_i64().unwrap_or(0);
-    eventually(
+    wait_for_containers(
+        client,
+        addr,
+        agent_id,
         "an inventory after the operation",
         Duration::from_secs(30),
-        || {
-            let mut client = same_session(client, addr);
-            let agent_id = agent_id.to_owned();
-            async move {
-                let view = client
-                    .get(&format!("/api/v1/hosts/{agent_id}/containers"))
-                    .await
-                    .json();
-                let fresh = view["collected_at_ms"].as_i64()? > finished_at;
-                let has_web = view["inventory"]["containers"]
-                    .as_array()?
-                    .iter()
-                    .any(|c| c["name"] == "web");
-                (fresh && has_web).then_some(())
-            }
+        |view| {
+            let fresh = view["collected_at_ms"].as_i64() > Some(finished_at);
+            fresh && containers_of(view).iter().any(|c| c["name"] == "web")
         },
     )
     .await;
     record
+}
+
+/// Waits up to `timeout` until operation `id` finished; returns its record.
+async fn operation_finished(
+    client: &HttpClient,
+    addr: std::net::SocketAddr,
+    id: &str,
+    what: &str,
+    timeout: Duration,
+) -> Value {
+    eventually(what, timeout, || {
+        let mut client = same_session(client, addr);
+        let path = format!("/api/v1/operations/{id}");
+        async move {
+            let record = client.get(&path).await.json();
+            (record["state"] == "finished").then_some(record)
+        }
+    })
+    .await
 }
 
 async fn start_agent(
@@ -167,21 +174,18 @@ async fn update_rollback_and_offline_queue_with_dockerd() {
     let password = add_user(&controller, "admin", "admin").await;
     let mut client = logged_in_client(&controller, "admin", &password).await;
     let agent = agent_id;
-    eventually("the inventory arrives", Duration::from_secs(30), || {
-        let mut client = same_session(&client, addr);
-        let agent = agent.clone();
-        async move {
-            let view = client
-                .get(&format!("/api/v1/hosts/{agent}/containers"))
-                .await
-                .json();
-            let containers = view["inventory"]["containers"].as_array()?;
-            containers
+    wait_for_containers(
+        &client,
+        addr,
+        &agent,
+        "the inventory arrives",
+        INVENTORY,
+        |view| {
+            containers_of(view)
                 .iter()
                 .any(|c| c["name"] == "web" && c["health"] == "healthy")
-                .then_some(())
-        }
-    })
+        },
+    )
     .await;
 
     // Detection offers 1.1.0 (minor, the default level): its HEALTHCHECK fails, so the
@@ -339,14 +343,13 @@ async fn update_rollback_and_offline_queue_with_dockerd() {
     let waiting = client.get(&format!("/api/v1/operations/{id}")).await.json();
     assert_eq!(waiting["state"], "queued", "{waiting:#}");
     let running = start_agent(&controller, &agent_dir, &docker).await;
-    let restarted = eventually("the queued restart runs", Duration::from_secs(60), || {
-        let mut client = same_session(&client, addr);
-        let id = id.clone();
-        async move {
-            let record = client.get(&format!("/api/v1/operations/{id}")).await.json();
-            (record["state"] == "finished").then_some(record)
-        }
-    })
+    let restarted = operation_finished(
+        &client,
+        addr,
+        &id,
+        "the queued restart runs",
+        Duration::from_secs(60),
+    )
     .await;
     assert_eq!(restarted["result"]["outcome"], "succeeded", "{restarted:#}");
 
@@ -384,6 +387,23 @@ async fn operations_of(client: &HttpClient, addr: std::net::SocketAddr, agent: &
         .as_array()
         .unwrap()
         .clone()
+}
+
+/// Waits until one of `agent`'s operations finished (an automatic update); returns it.
+async fn finished_operation(client: &HttpClient, addr: std::net::SocketAddr, agent: &str) -> Value {
+    let what = format!("{agent}'s automatic update finishes");
+    eventually(&what, Duration::from_secs(90), || {
+        let client = same_session(client, addr);
+        let agent = agent.to_owned();
+        async move {
+            let operations = operations_of(&client, addr, &agent).await;
+            operations
+                .iter()
+                .find(|op| op["state"] == "finished")
+                .cloned()
+        }
+    })
+    .await
 }
 
 async fn check_now(client: &HttpClient, addr: std::net::SocketAddr) {
@@ -451,38 +471,20 @@ async fn auto_updates_follow_windows_and_the_canary() {
     assert_eq!(view["state"], "closed", "{view:#}");
     assert_eq!(view["source"], "host");
     for agent in [&a, &b] {
-        eventually("the inventory arrives", Duration::from_secs(30), || {
-            let mut client = same_session(&client, addr);
-            let agent = agent.clone();
-            async move {
-                let view = client
-                    .get(&format!("/api/v1/hosts/{agent}/containers"))
-                    .await
-                    .json();
-                (view["inventory"]["containers"].as_array()?.len() == 2).then_some(())
-            }
-        })
+        wait_for_containers(
+            &client,
+            addr,
+            agent,
+            "the inventory arrives",
+            INVENTORY,
+            |view| containers_of(view).len() == 2,
+        )
         .await;
     }
     let v101 = push_app(&docker_a, &registry, "1.0.1", "two", true);
     check_now(&client, addr).await;
     // b is the canary (a's window is closed); a waits; `side` is never applied by policy.
-    let on_b = eventually(
-        "b's automatic update finishes",
-        Duration::from_secs(90),
-        || {
-            let client = same_session(&client, addr);
-            let b = b.clone();
-            async move {
-                let operations = operations_of(&client, addr, &b).await;
-                operations
-                    .iter()
-                    .find(|op| op["state"] == "finished")
-                    .cloned()
-            }
-        },
-    )
-    .await;
+    let on_b = finished_operation(&client, addr, &b).await;
     assert_eq!(on_b["requested_by"], "policy", "{on_b:#}");
     assert_eq!(on_b["container"], "web");
     assert_eq!(on_b["result"]["outcome"], "succeeded", "{on_b:#}");
@@ -508,22 +510,7 @@ async fn auto_updates_follow_windows_and_the_canary() {
         .unwrap();
     assert_eq!(response.status, 204, "{}", response.text());
     check_now(&client, addr).await;
-    let on_a = eventually(
-        "a's automatic update finishes",
-        Duration::from_secs(90),
-        || {
-            let client = same_session(&client, addr);
-            let a = a.clone();
-            async move {
-                let operations = operations_of(&client, addr, &a).await;
-                operations
-                    .iter()
-                    .find(|op| op["state"] == "finished")
-                    .cloned()
-            }
-        },
-    )
-    .await;
+    let on_a = finished_operation(&client, addr, &a).await;
     assert_eq!(on_a["result"]["outcome"], "succeeded", "{on_a:#}");
     assert_eq!(inspect(&docker_a, "web")["Config"]["Image"], v101.as_str());
     assert_eq!(inspect(&docker_a, "side")["Config"]["Image"], v1.as_str());
@@ -596,16 +583,7 @@ async fn agent_killed_mid_update_recovers_on_restart() {
     .await;
     let addr = controller.api_addr;
     let agent_dir = dir.path().join("agent");
-    let token = create_token(&controller, Duration::from_secs(60)).await;
-    let agent = enroll(
-        &agent_dir,
-        controller.local_addr,
-        &token,
-        &controller.context.ca.ca_hash(),
-    )
-    .await
-    .unwrap()
-    .to_string();
+    let agent = enroll_agent(&controller, &agent_dir).await.to_string();
     let config = dir.path().join("agent.toml");
     std::fs::write(
         &config,
@@ -621,17 +599,14 @@ async fn agent_killed_mid_update_recovers_on_restart() {
     let mut process = agent_process(&config);
     let password = add_user(&controller, "admin", "admin").await;
     let client = logged_in_client(&controller, "admin", &password).await;
-    eventually("the inventory arrives", Duration::from_secs(30), || {
-        let mut client = same_session(&client, addr);
-        let agent = agent.clone();
-        async move {
-            let view = client
-                .get(&format!("/api/v1/hosts/{agent}/containers"))
-                .await
-                .json();
-            (!view["inventory"]["containers"].as_array()?.is_empty()).then_some(())
-        }
-    })
+    wait_for_containers(
+        &client,
+        addr,
+        &agent,
+        "the inventory arrives",
+        INVENTORY,
+        |view| !containers_of(view).is_empty(),
+    )
     .await;
     let response = same_session(&client, addr)
         .post_json(
@@ -662,17 +637,12 @@ async fn agent_killed_mid_update_recovers_on_restart() {
     );
 
     let mut process = agent_process(&config);
-    let finished = eventually(
+    let finished = operation_finished(
+        &client,
+        addr,
+        &id,
         "the interrupted operation ends",
         Duration::from_secs(60),
-        || {
-            let mut client = same_session(&client, addr);
-            let id = id.clone();
-            async move {
-                let record = client.get(&format!("/api/v1/operations/{id}")).await.json();
-                (record["state"] == "finished").then_some(record)
-            }
-        },
     )
     .await;
     let names = docker.cli(&["ps", "-a", "--format", "{{.Names}}"]).unwrap();
@@ -720,17 +690,14 @@ async fn podman_update_and_automatic_rollback() {
     let (agent, running) = container_agent(&controller, &agent_dir, podman.socket_path()).await;
     let password = add_user(&controller, "admin", "admin").await;
     let client = logged_in_client(&controller, "admin", &password).await;
-    eventually("the inventory arrives", Duration::from_secs(30), || {
-        let mut client = same_session(&client, addr);
-        let agent = agent.clone();
-        async move {
-            let view = client
-                .get(&format!("/api/v1/hosts/{agent}/containers"))
-                .await
-                .json();
-            (!view["inventory"]["containers"].as_array()?.is_empty()).then_some(())
-        }
-    })
+    wait_for_containers(
+        &client,
+        addr,
+        &agent,
+        "the inventory arrives",
+        INVENTORY,
+        |view| !containers_of(view).is_empty(),
+    )
     .await;
 
     let rolled = operate(

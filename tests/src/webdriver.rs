@@ -122,7 +122,12 @@ impl Browser {
     }
 
     pub async fn current_url(&mut self) -> anyhow::Result<String> {
-        let path = self.path("/url");
+        self.get_string("/url").await
+    }
+
+    /// GETs `route` of the session, whose value is a string.
+    async fn get_string(&mut self, route: &str) -> anyhow::Result<String> {
+        let path = self.path(route);
         Ok(self
             .call("GET", &path, None)
             .await?
@@ -174,13 +179,8 @@ impl Browser {
     }
 
     pub async fn text(&mut self, element: &Element) -> anyhow::Result<String> {
-        let path = self.path(&format!("/element/{}/text", element.0));
-        Ok(self
-            .call("GET", &path, None)
-            .await?
-            .as_str()
-            .unwrap_or_default()
-            .to_owned())
+        self.get_string(&format!("/element/{}/text", element.0))
+            .await
     }
 
     /// Runs `script` (a function body; `return` gives the result) in the page.

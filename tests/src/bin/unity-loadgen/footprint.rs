@@ -3,7 +3,6 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-use unity_controller::admin::{AdminRequest, AdminResponse};
 use unity_tests::http::HttpClient;
 use unity_tests::{free_port, free_udp_address, ControllerProcess};
 
@@ -35,13 +34,7 @@ pub(crate) async fn run(
     )
     .await;
     let ca_hash = unity_tests::ca_hash_of(&controller_dir);
-    let token = match process
-        .call(AdminRequest::CreateToken { ttl_secs: 600 })
-        .await
-    {
-        AdminResponse::Token(token) => token.token,
-        other => panic!("{other:?}"),
-    };
+    let token = process.create_token(Duration::from_secs(600)).await;
     anyhow::ensure!(
         agent_bin.exists(),
         "{} missing: cargo build --profile agent -p unity-agent",

@@ -132,11 +132,7 @@ async fn failing_disk_and_offline_host_raise_alerts_that_notify_and_resolve() {
     let mut client = logged_in_client(&controller, "watcher", &password).await;
 
     let agent_dir = dir.path().join("agent");
-    let token = create_token(&controller, Duration::from_secs(60)).await;
-    let ca_hash = controller.context.ca.ca_hash();
-    let agent_id = enroll(&agent_dir, controller.local_addr, &token, &ca_hash)
-        .await
-        .unwrap();
+    let agent_id = enroll_agent(&controller, &agent_dir).await;
     let config_path = crate::storage::fake_host(dir.path());
     let raw: unity_agent::config::RawConfig =
         toml::from_str(&std::fs::read_to_string(&config_path).unwrap()).unwrap();

@@ -1,7 +1,7 @@
 //! Issue 5: the REST API over real HTTP against an in-process controller. Authentication is
 //! required on every documented route, roles and CSRF are enforced, bad input gets a clear
-//! 4xx, logins are limited, logout ends the session, bearer tokens work, `/metrics`
-//! parses as Prometheus text, and HTTPS with the controller's own CA works.
+//! 4xx, logins are limited, logout ends the session, bearer tokens work, and HTTPS with the
+//! controller's own CA works. `/metrics` is in `api_metrics.rs`.
 
 use serde_json::json;
 use std::time::Duration;
@@ -9,9 +9,9 @@ use unity_controller::config::{ApiTls, Secret};
 use unity_tests::http::HttpClient;
 use unity_tests::*;
 
-const METRICS_TOKEN: &str = "metrics-secret-for-tests";
+pub(crate) const METRICS_TOKEN: &str = "metrics-secret-for-tests";
 
-async fn controller_with_admin(
+pub(crate) async fn controller_with_admin(
     dir: &std::path::Path,
 ) -> (unity_controller::service::RunningController, String) {
     init_logging();
@@ -275,35 +275,22 @@ async fn bad_json_bad_ranges_and_huge_bodies_get_clear_4xx() {
     .await;
     let mut admin = logged_in_client(&controller, "ada", &password).await;
 
-    #[track_caller]
-    fn check(response: &unity_tests::http::HttpResponse, status: u16, message: &str) {
-        assert_eq!(response.status, status, "{}", response.text());
-        let error = response.json()["error"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
-        assert!(
-            error.contains(message),
-            "{error:?} should mention {message:?}"
-        );
-    }
-
     let bad_json = admin
         .post_raw("/api/v1/users", "application/json", b"{\"name\": ".to_vec())
         .await;
-    check(&bad_json, 400, "bad JSON body");
+    check_error(&bad_json, 400, "bad JSON body");
     let unknown_field = admin
         .post_json("/api/v1/join-tokens", &json!({ "ttl": "1h", "tll": "2h" }))
         .await;
-    check(&unknown_field, 422, "unknown field `tll`");
+    check_error(&unknown_field, 422, "unknown field `tll`");
     let wrong_type = admin
         .post_json("/api/v1/users", &json!({ "name": 5, "role": "admin" }))
         .await;
-    check(&wrong_type, 422, "bad JSON body");
+    check_error(&wrong_type, 422, "bad JSON body");
     let no_type = admin
         .post_raw("/api/v1/join-tokens", "text/plain", b"{}".to_vec())
         .await;
-    check(&no_type, 415, "Content-Type: application/json");
+    check_error(&no_type, 415, "Content-Type: application/json");
     let huge = admin
         .post_raw(
             "/api/v1/join-tokens",
@@ -312,21 +299,21 @@ async fn bad_json_bad_ranges_and_huge_bodies_get_clear_4xx() {
         )
         .await;
     assert_eq!(huge.status, 413, "{}", huge.text());
-    check(
+    check_error(
         &admin
             .post_json("/api/v1/join-tokens", &json!({ "ttl": "forever" }))
             .await,
         400,
         "bad ttl",
     );
-    check(
+    check_error(
         &admin
             .post_json("/api/v1/users", &json!({ "name": "bob", "role": "root" }))
             .await,
         400,
         "bad role",
     );
-    check(
+    check_error(
         &admin
             .post_json(
                 "/api/v1/users",
@@ -338,68 +325,68 @@ async fn bad_json_bad_ranges_and_huge_bodies_get_clear_4xx() {
     );
 
     let query = format!("/api/v1/hosts/{agent_id}/query");
-    check(
+    check_error(
         &admin
             .get(&format!("{query}?metric=cpu_usage_ratio&range=forever"))
             .await,
         400,
         "bad range \"forever\"",
     );
-    check(
+    check_error(
         &admin
             .get(&format!("{query}?metric=cpu_usage_ratio&range=1s"))
             .await,
         400,
         "between 1m and 400d",
     );
-    check(
+    check_error(
         &admin
             .get(&format!("{query}?metric=cpu_usage_ratio&from=2000&to=1000"))
             .await,
         400,
         "before to",
     );
-    check(
+    check_error(
         &admin
             .get(&format!("{query}?metric=cpu_usage_ratio&from=1000"))
             .await,
         400,
         "go together",
     );
-    check(
+    check_error(
         &admin
             .get(&format!("{query}?metric=cpu_usage_ratio&from=abc&to=1"))
             .await,
         400,
         "bad query string",
     );
-    check(
+    check_error(
         &admin.get(&format!("{query}?metric=m&colour=red")).await,
         400,
         "unknown field `colour`",
     );
-    check(
+    check_error(
         &admin.get(&format!("{query}?range=1h")).await,
         400,
         "missing field `metric`",
     );
-    check(
+    check_error(
         &admin.get(&format!("{query}?metric=m&max_points=0")).await,
         400,
         "bad max_points",
     );
-    check(
+    check_error(
         &admin.get("/api/v1/hosts/nobody/query?metric=m").await,
         404,
         "no host",
     );
-    check(&admin.get("/api/v1/hosts/nobody").await, 404, "no host");
-    check(
+    check_error(&admin.get("/api/v1/hosts/nobody").await, 404, "no host");
+    check_error(
         &admin.get("/api/v1/nothing-here").await,
         404,
         "no such API endpoint",
     );
-    check(
+    check_error(
         &admin.get(&format!("/hosts/{agent_id}?range=2y")).await,
         400,
         "bad range",
@@ -462,88 +449,6 @@ async fn login_rate_limit_and_logout() {
         .post_form("/login", &[("username", "ada"), ("password", &password)])
         .await;
     assert_eq!(form.status, 429, "the login form shares the limit");
-    controller.shutdown().await.unwrap();
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn metrics_are_valid_prometheus_text_with_host_labels() {
-    let dir = tempfile::tempdir().unwrap();
-    let (controller, _password) = controller_with_admin(dir.path()).await;
-    let (agent_id, agent) = enrolled_agent(
-        &controller,
-        &dir.path().join("agent"),
-        Duration::from_millis(300),
-    )
-    .await;
-    let mut scraper = HttpClient::new(controller.api_addr);
-    assert_eq!(
-        scraper.get("/metrics").await.status,
-        401,
-        "token configured"
-    );
-    scraper.bearer = Some("wrong".into());
-    assert_eq!(scraper.get("/metrics").await.status, 401);
-    scraper.bearer = Some(METRICS_TOKEN.into());
-    let text = eventually("metrics with memory", Duration::from_secs(20), || {
-        let mut scraper = HttpClient::new(controller.api_addr);
-        scraper.bearer = Some(METRICS_TOKEN.into());
-        async move {
-            let response = scraper.get("/metrics").await;
-            assert_eq!(response.status, 200);
-            assert!(response
-                .header("content-type")
-                .unwrap()
-                .starts_with("text/plain; version=0.0.4"));
-            let text = response.text();
-            text.contains("unity_memory_total_bytes{").then_some(text)
-        }
-    })
-    .await;
-    let lines = text.lines().map(|line| Ok(line.to_owned()));
-    let scrape = prometheus_parse::Scrape::parse(lines).expect("valid Prometheus text format");
-    let up = scrape
-        .samples
-        .iter()
-        .find(|sample| sample.metric == "unity_host_up")
-        .expect("unity_host_up");
-    assert_eq!(up.labels.get("agent_id"), Some(agent_id.as_str()));
-    assert!(up
-        .labels
-        .get("hostname")
-        .is_some_and(|name| !name.is_empty()));
-    assert!(
-        matches!(up.value, prometheus_parse::Value::Gauge(value) if value == 1.0),
-        "{:?}",
-        up.value
-    );
-    let memory = scrape
-        .samples
-        .iter()
-        .find(|s| s.metric == "unity_memory_total_bytes")
-        .unwrap();
-    assert!(matches!(memory.value, prometheus_parse::Value::Gauge(value) if value > 0.0));
-    let load: Vec<_> = scrape
-        .samples
-        .iter()
-        .filter(|s| s.metric == "unity_load_average")
-        .collect();
-    assert_eq!(load.len(), 3, "one per period label");
-    assert!(load
-        .iter()
-        .all(|s| s.labels.get("period").is_some()
-            && s.labels.get("agent_id") == Some(agent_id.as_str())));
-    assert!(scrape
-        .samples
-        .iter()
-        .any(|s| s.metric.ends_with("_total")
-            && matches!(s.value, prometheus_parse::Value::Counter(_))));
-    let families: std::collections::HashSet<&str> =
-        scrape.samples.iter().map(|s| s.metric.as_str()).collect();
-    assert!(
-        families.iter().all(|name| name.starts_with("unity_")),
-        "{families:?}"
-    );
-    agent.stop().await;
     controller.shutdown().await.unwrap();
 }
 

@@ -15,19 +15,6 @@ fn bearer(controller: &unity_controller::service::RunningController, token: &str
     client
 }
 
-#[track_caller]
-fn check_error(response: &unity_tests::http::HttpResponse, status: u16, message: &str) {
-    assert_eq!(response.status, status, "{}", response.text());
-    let error = response.json()["error"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    assert!(
-        error.contains(message),
-        "{error:?} should mention {message:?}"
-    );
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn issue_13_api_tokens_have_a_scope_and_an_expiry() {
     init_logging();

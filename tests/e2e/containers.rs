@@ -13,7 +13,7 @@ use std::time::Duration;
 use unity_testbed::engine::{ContainerEngine, Dockerd, Podman};
 use unity_testbed::registry::{Auth, ImageSpec, Registry};
 use unity_tests::http::HttpClient;
-use unity_tests::lab::{container_agent, same_session};
+use unity_tests::lab::{container_agent, containers_of, wait_for_containers};
 use unity_tests::*;
 
 const OLD: &str = "2026-01-01T00:00:00Z";
@@ -60,33 +60,28 @@ fn pull_and_run(engine: &dyn ContainerEngine, name: &str, image: &str, labels: &
     engine.cli(&args).unwrap();
 }
 
+/// Waits until the controller has `names` in the agent's inventory, each with its digests.
 async fn wait_for_inventory(
     client: &HttpClient,
     addr: std::net::SocketAddr,
     agent_id: &str,
     names: &[&str],
 ) -> Value {
-    eventually(
-        "the controller has the agent's container inventory",
+    let what = "the controller has the agent's container inventory";
+    wait_for_containers(
+        client,
+        addr,
+        agent_id,
+        what,
         Duration::from_secs(30),
-        || {
-            let mut client = same_session(client, addr);
-            let agent_id = agent_id.to_owned();
-            let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
-            async move {
-                let view = client
-                    .get(&format!("/api/v1/hosts/{agent_id}/containers"))
-                    .await
-                    .json();
-                let containers = view["inventory"]["containers"].as_array()?;
-                let all_there = names.iter().all(|name| {
-                    containers.iter().any(|c| {
-                        c["name"] == name.as_str()
-                            && !c["repo_digests"].as_array().is_some_and(|d| d.is_empty())
-                    })
-                });
-                all_there.then_some(view)
-            }
+        |view| {
+            let containers = containers_of(view);
+            names.iter().all(|name| {
+                containers.iter().any(|c| {
+                    c["name"] == *name
+                        && !c["repo_digests"].as_array().is_some_and(|d| d.is_empty())
+                })
+            })
         },
     )
     .await
@@ -239,23 +234,18 @@ async fn docker_inventory_events_and_update_detection_end_to_end() {
 
     // Events are streamed: stopping a container reaches the controller within seconds.
     docker.cli(&["stop", "-t", "1", "typo"]).unwrap();
-    eventually(
+    wait_for_containers(
+        &client,
+        controller.api_addr,
+        &agent_id,
         "the die event reaches the controller",
         Duration::from_secs(15),
-        || {
-            let mut client = same_session(&client, controller.api_addr);
-            let agent_id = agent_id.to_string();
-            async move {
-                let view = client
-                    .get(&format!("/api/v1/hosts/{agent_id}/containers"))
-                    .await
-                    .json();
-                view["recent_events"]
-                    .as_array()?
+        |view| {
+            view["recent_events"].as_array().is_some_and(|events| {
+                events
                     .iter()
                     .any(|event| event["name"] == "typo" && event["kind"].get("die").is_some())
-                    .then_some(())
-            }
+            })
         },
     )
     .await;

@@ -10,7 +10,6 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 use unity_agent::runtime::RunningAgent;
-use unity_controller::admin::{AdminRequest, AdminResponse};
 use unity_tests::*;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_unity-e2e-controller");
@@ -23,28 +22,6 @@ fn connection(agent: &RunningAgent) -> (String, i64, Option<String>) {
         status.connection_since_ms,
         status.last_error.clone(),
     )
-}
-
-async fn enrolled(
-    process: &ControllerProcess,
-    controller_dir: &Path,
-    agent_dir: &Path,
-) -> unity_shared::proto::AgentId {
-    let token = match process
-        .call(AdminRequest::CreateToken { ttl_secs: 60 })
-        .await
-    {
-        AdminResponse::Token(token) => token.token,
-        other => panic!("{other:?}"),
-    };
-    enroll(
-        agent_dir,
-        process.address,
-        &token,
-        &ca_hash_of(controller_dir),
-    )
-    .await
-    .unwrap()
 }
 
 async fn wait_connected(agent: &RunningAgent, after_ms: i64, within: Duration) {
@@ -67,7 +44,7 @@ async fn agents_reconnect_within_seconds_of_a_crashed_controllers_restart() {
     let agent_dir = dir.path().join("agent");
     let address = free_udp_address();
     let mut process = ControllerProcess::start(Path::new(BINARY), &controller_dir, address).await;
-    enrolled(&process, &controller_dir, &agent_dir).await;
+    process.enroll(&agent_dir).await;
     // The daemon's defaults: reports every 15 s, heartbeats every 30 s, so after the restart
     // only keep-alives can draw the reset.
     let mut config = agent_config(&agent_dir, address, Duration::from_secs(15));
@@ -109,7 +86,7 @@ async fn a_hung_controller_is_reported_disconnected_and_rejoined_when_it_wakes()
     let agent_dir = dir.path().join("agent");
     let address = free_udp_address();
     let process = ControllerProcess::start(Path::new(BINARY), &controller_dir, address).await;
-    enrolled(&process, &controller_dir, &agent_dir).await;
+    process.enroll(&agent_dir).await;
     let mut config = agent_config(&agent_dir, address, Duration::from_millis(300));
     config.controller_timeout = Duration::from_secs(2);
     let agent = unity_agent::runtime::start(config).await.unwrap();

@@ -16,7 +16,7 @@ impl Redis {
     /// Starts `redis-server` on a free loopback port and waits until it answers PING, failing
     /// with its log when it does not (a port taken in the meantime, a missing package).
     async fn start(dir: &std::path::Path) -> Redis {
-        let port = unity_testbed::registry::free_port().unwrap();
+        let port = free_port();
         let log = dir.join("redis.log");
         #[allow(clippy::disallowed_methods)]
         let child = std::process::Command::new("redis-server")
@@ -88,15 +88,7 @@ async fn a_redis_server_is_discovered_reported_and_seen_down() {
     let port = redis.port;
     let controller = start_controller(controller_config(&dir.path().join("controller"))).await;
     let agent_dir = dir.path().join("agent");
-    let token = create_token(&controller, Duration::from_secs(60)).await;
-    let agent_id = enroll(
-        &agent_dir,
-        controller.local_addr,
-        &token,
-        &controller.context.ca.ca_hash(),
-    )
-    .await
-    .unwrap();
+    let agent_id = enroll_agent(&controller, &agent_dir).await;
     let mut config = agent_config(&agent_dir, controller.local_addr, Duration::from_secs(3600));
     config.databases.enabled = true;
     config.databases.interval = Duration::from_millis(300);

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Duration;
 use unity_agent::spool::Spool;
-use unity_controller::admin::{AdminRequest, AdminResponse};
+use unity_controller::admin::AdminResponse;
 use unity_shared::proto::AgentId;
 use unity_tests::*;
 
@@ -46,19 +46,11 @@ async fn acknowledged_samples_survive_sigkill_and_replay_stores_everything_once(
     let controller_dir = dir.path().join("controller");
     let address = free_udp_address();
     let mut process = ControllerProcess::start(Path::new(BINARY), &controller_dir, address).await;
-    let ca_hash = ca_hash_of(&controller_dir);
 
     let mut agents = Vec::new();
     for name in ["a1", "a2"] {
         let agent_dir = dir.path().join(name);
-        let token = match process
-            .call(AdminRequest::CreateToken { ttl_secs: 60 })
-            .await
-        {
-            AdminResponse::Token(token) => token.token,
-            other => panic!("{other:?}"),
-        };
-        let agent_id = enroll(&agent_dir, address, &token, &ca_hash).await.unwrap();
+        let agent_id = process.enroll(&agent_dir).await;
         let agent = unity_agent::runtime::start(agent_config(
             &agent_dir,
             address,

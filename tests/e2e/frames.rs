@@ -43,15 +43,7 @@ async fn malformed_and_oversized_frames_leave_the_controller_serving() {
     )
     .await;
     let agent_dir = dir.path().join("peer");
-    let token = create_token(&controller, Duration::from_secs(60)).await;
-    let peer_id = enroll(
-        &agent_dir,
-        controller.local_addr,
-        &token,
-        &controller.context.ca.ca_hash(),
-    )
-    .await
-    .unwrap();
+    let peer_id = enroll_agent(&controller, &agent_dir).await;
     let identity = unity_agent::identity::load(&agent_dir).unwrap();
     let endpoint = unity_agent::transport::client_endpoint(controller.local_addr).unwrap();
     let connection = unity_agent::transport::connect(

@@ -106,15 +106,8 @@ async fn garbage_foreign_certificates_and_bad_tokens_make_a_few_log_lines_not_th
     }
 
     // The controller still enrolls and serves a real agent.
-    let token = match process
-        .call(unity_controller::admin::AdminRequest::CreateToken { ttl_secs: 60 })
-        .await
-    {
-        unity_controller::admin::AdminResponse::Token(token) => token.token,
-        other => panic!("{other:?}"),
-    };
     let agent_dir = dir.path().join("agent");
-    let agent_id = enroll(&agent_dir, address, &token, &ca_hash).await.unwrap();
+    let agent_id = process.enroll(&agent_dir).await;
     let agent = unity_agent::runtime::start(agent_config(
         &agent_dir,
         address,

@@ -7,6 +7,7 @@ mod alerts;
 mod api;
 mod api_headers;
 mod api_login;
+mod api_metrics;
 mod api_tokens;
 mod container_updates;
 mod containers;

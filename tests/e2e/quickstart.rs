@@ -21,7 +21,7 @@ impl Drop for Child {
 async fn issue_13_quickstart_honours_the_config_file() {
     init_logging();
     let dir = tempfile::tempdir().unwrap();
-    let api_port = unity_testbed::registry::free_port().unwrap();
+    let api_port = free_port();
     let config_path = dir.path().join("controller.toml");
     std::fs::write(
         &config_path,

@@ -5,7 +5,6 @@
 
 use std::path::Path;
 use std::time::Duration;
-use unity_controller::admin::{AdminRequest, AdminResponse};
 use unity_controller::storage::registry::StateKind;
 use unity_controller::storage::series::SeriesOptions;
 use unity_controller::storage::Store;
@@ -91,16 +90,7 @@ async fn typed_state_and_events_survive_sigkill_right_after_the_ack() {
     let agent_dir = dir.path().join("agent");
     let address = free_udp_address();
     let mut process = ControllerProcess::start(Path::new(BINARY), &controller_dir, address).await;
-    let token = match process
-        .call(AdminRequest::CreateToken { ttl_secs: 60 })
-        .await
-    {
-        AdminResponse::Token(token) => token.token,
-        other => panic!("{other:?}"),
-    };
-    let agent_id: AgentId = enroll(&agent_dir, address, &token, &ca_hash_of(&controller_dir))
-        .await
-        .unwrap();
+    let agent_id: AgentId = process.enroll(&agent_dir).await;
 
     // sled flushes on its own every half second: kill within milliseconds of each ack, five
     // times, so a missing flush before the ack cannot pass by luck.

@@ -229,15 +229,7 @@ async fn storage_state_reaches_the_controller() {
     let config_path = fake_host(dir.path());
     let controller = start_controller(controller_config(&dir.path().join("controller"))).await;
     let agent_dir = dir.path().join("agent");
-    let token = create_token(&controller, Duration::from_secs(60)).await;
-    let agent_id = enroll(
-        &agent_dir,
-        controller.local_addr,
-        &token,
-        &controller.context.ca.ca_hash(),
-    )
-    .await
-    .unwrap();
+    let agent_id = enroll_agent(&controller, &agent_dir).await;
     let raw: unity_agent::config::RawConfig =
         toml::from_str(&std::fs::read_to_string(&config_path).unwrap()).unwrap();
     let mut config = unity_agent::config::Config::from_raw(raw).unwrap();

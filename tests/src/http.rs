@@ -1,16 +1,17 @@
-//! A minimal HTTP/1.1 client for tests and the dashboard benchmark: keep-alive, Content-Length
-//! and chunked bodies, a cookie jar, the CSRF token and bearer tokens, and optional TLS.
-//! Small on purpose (no reqwest): it only has to speak to our own server and chromedriver.
+//! The HTTP client of the tests and the dashboard benchmark: a thin wrapper over reqwest
+//! (HTTP/1.1; HTTPS through rustls with ring) that keeps a cookie jar, the CSRF token and a
+//! bearer token, can connect from another loopback address and can send another `Host` header
+//! (DNS-rebinding tests). Redirects are answers, never followed.
+//!
+//! One case goes around reqwest: a path it would rewrite (`/assets/../x` becomes `/x`,
+//! `%2e%2e` is a dot segment too) is sent verbatim on a raw plain-HTTP connection, so that
+//! path-traversal tests send what they say (see [`HttpClient::request`]).
 
 use anyhow::{bail, Context as _};
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
-use tokio::net::TcpStream;
-
-trait Stream: AsyncRead + AsyncWrite + Unpin + Send + Sync {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send + Sync> Stream for T {}
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// A response, body read completely.
 #[derive(Debug, Clone)]
@@ -23,11 +24,7 @@ pub struct HttpResponse {
 
 impl HttpResponse {
     pub fn header(&self, name: &str) -> Option<&str> {
-        let name = name.to_ascii_lowercase();
-        self.headers
-            .iter()
-            .find(|(key, _)| *key == name)
-            .map(|(_, value)| value.as_str())
+        self.headers_named(name).into_iter().next()
     }
 
     pub fn headers_named(&self, name: &str) -> Vec<&str> {
@@ -49,20 +46,19 @@ impl HttpResponse {
     }
 }
 
-/// One client: one keep-alive connection, a cookie jar, optional bearer token.
+/// One client: kept-alive connections, a cookie jar, optional bearer token.
 pub struct HttpClient {
     addr: SocketAddr,
-    tls: Option<(
-        tokio_rustls::TlsConnector,
-        rustls_pki_types::ServerName<'static>,
-    )>,
-    connection: Option<BufReader<Box<dyn Stream>>>,
+    /// HTTPS: the client configuration and the name the certificate must carry.
+    tls: Option<(rustls::ClientConfig, String)>,
+    /// The reqwest client, built on first use, with the `local_ip` it binds to.
+    client: Option<(Option<IpAddr>, reqwest::Client)>,
     pub cookies: BTreeMap<String, String>,
     /// Sent as `X-CSRF-Token` on non-GET requests when set (from [`HttpClient::login`]).
     pub csrf: Option<String>,
     pub bearer: Option<String>,
     /// Connect from this local address (e.g. `127.0.0.2`), so one test can be several clients.
-    pub local_ip: Option<std::net::IpAddr>,
+    pub local_ip: Option<IpAddr>,
     /// The `Host` header; default the server's address.
     pub host: Option<String>,
 }
@@ -72,7 +68,7 @@ impl HttpClient {
         HttpClient {
             addr,
             tls: None,
-            connection: None,
+            client: None,
             cookies: BTreeMap::new(),
             csrf: None,
             bearer: None,
@@ -81,7 +77,8 @@ impl HttpClient {
         }
     }
 
-    /// HTTPS, trusting only `ca` (DER) and checking the certificate for `server_name`.
+    /// HTTPS, trusting only `ca` (DER) and checking the certificate for `server_name` (a DNS
+    /// name, which then resolves to `addr`, or `addr`'s IP).
     pub fn new_tls(
         addr: SocketAddr,
         ca: rustls_pki_types::CertificateDer<'static>,
@@ -89,46 +86,53 @@ impl HttpClient {
     ) -> anyhow::Result<HttpClient> {
         let mut roots = rustls::RootCertStore::empty();
         roots.add(ca)?;
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        let name = rustls_pki_types::ServerName::try_from(server_name.to_owned())?;
         let mut client = HttpClient::new(addr);
-        client.tls = Some((tokio_rustls::TlsConnector::from(Arc::new(config)), name));
+        client.tls = Some((tls_config(roots)?, server_name.to_owned()));
         Ok(client)
     }
 
-    async fn connect(&self) -> anyhow::Result<BufReader<Box<dyn Stream>>> {
-        let tcp = match self.local_ip {
-            None => TcpStream::connect(self.addr).await,
-            Some(local_ip) => {
-                let socket = if local_ip.is_ipv4() {
-                    tokio::net::TcpSocket::new_v4()?
-                } else {
-                    tokio::net::TcpSocket::new_v6()?
-                };
-                socket.bind(SocketAddr::new(local_ip, 0))?;
-                socket.connect(self.addr).await
+    /// The reqwest client for the current `local_ip`.
+    fn client(&mut self) -> anyhow::Result<reqwest::Client> {
+        if let Some((local_ip, client)) = &self.client {
+            if *local_ip == self.local_ip {
+                return Ok(client.clone());
             }
         }
-        .with_context(|| format!("connecting to {}", self.addr))?;
-        tcp.set_nodelay(true)?;
-        let stream: Box<dyn Stream> = match &self.tls {
-            None => Box::new(tcp),
-            Some((connector, name)) => Box::new(
-                connector
-                    .connect(name.clone(), tcp)
-                    .await
-                    .context("TLS handshake")?,
-            ),
+        let mut builder = reqwest::Client::builder()
+            .user_agent("unity-tests")
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .tcp_nodelay(true)
+            .local_address(self.local_ip);
+        builder = match &self.tls {
+            // The workspace's reqwest has no default crypto provider: plain clients get a
+            // ring configuration too (that trusts nothing; it is never used).
+            None => builder.tls_backend_preconfigured(tls_config(rustls::RootCertStore::empty())?),
+            Some((config, server_name)) if server_name.parse::<IpAddr>().is_err() => builder
+                .tls_backend_preconfigured(config.clone())
+                .resolve(server_name, self.addr),
+            Some((config, _)) => builder.tls_backend_preconfigured(config.clone()),
         };
-        Ok(BufReader::new(stream))
+        let client = builder.build().context("building the HTTP client")?;
+        self.client = Some((self.local_ip, client.clone()));
+        Ok(client)
+    }
+
+    /// `scheme://authority` of the requests' URLs.
+    fn origin(&self) -> String {
+        match &self.tls {
+            None => format!("http://{}", self.addr),
+            Some((_, name)) => match name.parse::<IpAddr>() {
+                Ok(ip) => format!("https://{}", SocketAddr::new(ip, self.addr.port())),
+                Err(_) => format!("https://{name}:{}", self.addr.port()),
+            },
+        }
     }
 
     /// Sends a request; `body` is (content type, bytes). Cookies from the jar go along and
-    /// `Set-Cookie` answers update it.
+    /// `Set-Cookie` answers update it. A `path` that reqwest would rewrite (dot segments,
+    /// characters it percent-encodes) goes out verbatim on a raw connection instead, over
+    /// plain HTTP only.
     pub async fn request(
         &mut self,
         method: &str,
@@ -136,65 +140,76 @@ impl HttpClient {
         extra_headers: &[(&str, &str)],
         body: Option<(&str, Vec<u8>)>,
     ) -> anyhow::Result<HttpResponse> {
-        let host = self.host.clone().unwrap_or_else(|| self.addr.to_string());
-        let mut head =
-            format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: unity-tests\r\n");
+        let mut headers = vec![(
+            "Host".to_owned(),
+            self.host.clone().unwrap_or_else(|| self.addr.to_string()),
+        )];
         if !self.cookies.is_empty() {
             let cookies: Vec<String> = self
                 .cookies
                 .iter()
                 .map(|(name, value)| format!("{name}={value}"))
                 .collect();
-            head.push_str(&format!("Cookie: {}\r\n", cookies.join("; ")));
+            headers.push(("Cookie".to_owned(), cookies.join("; ")));
         }
         if let Some(token) = &self.bearer {
-            head.push_str(&format!("Authorization: Bearer {token}\r\n"));
+            headers.push(("Authorization".to_owned(), format!("Bearer {token}")));
         }
         if method != "GET" {
             if let Some(csrf) = &self.csrf {
-                head.push_str(&format!("X-CSRF-Token: {csrf}\r\n"));
+                headers.push(("X-CSRF-Token".to_owned(), csrf.clone()));
             }
         }
         for (name, value) in extra_headers {
-            head.push_str(&format!("{name}: {value}\r\n"));
+            headers.push(((*name).to_owned(), (*value).to_owned()));
         }
-        let body_bytes = match body {
-            Some((content_type, bytes)) => {
-                head.push_str(&format!("Content-Type: {content_type}\r\n"));
-                bytes
-            }
-            None => Vec::new(),
+        let body = body.map(|(content_type, bytes)| {
+            headers.push(("Content-Type".to_owned(), content_type.to_owned()));
+            bytes
+        });
+
+        let url = reqwest::Url::parse(&format!("{}{path}", self.origin()))
+            .with_context(|| format!("bad path {path:?}"))?;
+        let sent_path = match url.query() {
+            Some(query) => format!("{}?{query}", url.path()),
+            None => url.path().to_owned(),
         };
-        head.push_str(&format!("Content-Length: {}\r\n\r\n", body_bytes.len()));
-        let mut message = head.into_bytes();
-        message.extend_from_slice(&body_bytes);
-        // A kept-alive connection the server closed fails on first use: retry once, fresh.
-        for attempt in 0..2 {
-            let mut connection = match self.connection.take() {
-                Some(connection) => connection,
-                None => self.connect().await?,
-            };
-            let result = async {
-                connection.get_mut().write_all(&message).await?;
-                connection.get_mut().flush().await?;
-                read_response(&mut connection, method == "HEAD").await
+        let response = if sent_path == path {
+            let method = reqwest::Method::from_bytes(method.as_bytes())?;
+            let mut request = self.client()?.request(method, url);
+            for (name, value) in &headers {
+                request = request.header(name, value);
             }
-            .await;
-            match result {
-                Ok((response, keep_alive)) => {
-                    if keep_alive {
-                        self.connection = Some(connection);
-                    }
-                    self.store_cookies(&response);
-                    return Ok(response);
-                }
-                Err(error) if attempt == 0 => {
-                    tracing::debug!(%error, "Retrying on a fresh connection.");
-                }
-                Err(error) => return Err(error),
+            if let Some(bytes) = body {
+                request = request.body(bytes);
             }
-        }
-        bail!("unreachable: two attempts made")
+            let response = request
+                .send()
+                .await
+                .with_context(|| format!("{} {path}", self.addr))?;
+            let status = response.status().as_u16();
+            let headers = response
+                .headers()
+                .iter()
+                .map(|(name, value)| {
+                    let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+                    (name.as_str().to_owned(), value)
+                })
+                .collect();
+            let body = response.bytes().await.context("reading the body")?.to_vec();
+            HttpResponse {
+                status,
+                headers,
+                body,
+            }
+        } else {
+            if self.tls.is_some() {
+                bail!("{path:?} would be rewritten; verbatim paths only over plain HTTP");
+            }
+            raw_request(self.addr, method, path, &headers, body.as_deref()).await?
+        };
+        self.store_cookies(&response);
+        Ok(response)
     }
 
     fn store_cookies(&mut self, response: &HttpResponse) {
@@ -278,6 +293,15 @@ impl HttpClient {
     }
 }
 
+/// A ring client configuration of TLS 1.2 and 1.3 trusting `roots`.
+fn tls_config(roots: rustls::RootCertStore) -> anyhow::Result<rustls::ClientConfig> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
+
 /// `application/x-www-form-urlencoded` encoding of one name or value.
 pub fn form_encode(text: &str) -> String {
     let mut out = String::new();
@@ -293,82 +317,118 @@ pub fn form_encode(text: &str) -> String {
     out
 }
 
-/// Reads one response; returns it and whether the connection may be reused.
-async fn read_response<R: AsyncRead + Unpin>(
-    reader: &mut BufReader<R>,
-    head_only: bool,
-) -> anyhow::Result<(HttpResponse, bool)> {
-    let mut line = String::new();
-    if reader.read_line(&mut line).await? == 0 {
-        bail!("connection closed before the status line");
+/// Sends `method path` exactly as written, as HTTP/1.0 on a connection of its own, and reads
+/// the answer to the end of the connection (HTTP/1.0 answers are not chunked).
+async fn raw_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(String, String)],
+    body: Option<&[u8]>,
+) -> anyhow::Result<HttpResponse> {
+    let body = body.unwrap_or_default();
+    let mut message = format!("{method} {path} HTTP/1.0\r\nUser-Agent: unity-tests\r\n");
+    for (name, value) in headers {
+        message.push_str(&format!("{name}: {value}\r\n"));
     }
-    let status: u16 = line
+    message.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+    let mut stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .with_context(|| format!("connecting to {addr}"))?;
+    stream.write_all(message.as_bytes()).await?;
+    stream.write_all(body).await?;
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await?;
+    let head_end = answer
+        .windows(4)
+        .position(|window| window == b"\r\n\r\n")
+        .context("no end of the response head")?;
+    let head = String::from_utf8_lossy(&answer[..head_end]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().unwrap_or_default();
+    let status = status_line
         .split_whitespace()
         .nth(1)
         .and_then(|code| code.parse().ok())
-        .with_context(|| format!("bad status line {line:?}"))?;
-    let mut headers = Vec::new();
-    loop {
-        line.clear();
-        if reader.read_line(&mut line).await? == 0 {
-            bail!("connection closed in the headers");
-        }
-        let trimmed = line.trim_end();
-        if trimmed.is_empty() {
-            break;
-        }
-        if let Some((name, value)) = trimmed.split_once(':') {
-            headers.push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
-        }
-    }
-    let header = |name: &str| {
-        headers
-            .iter()
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.clone())
-    };
-    let mut keep_alive =
-        !header("connection").is_some_and(|value| value.eq_ignore_ascii_case("close"));
-    let mut body = Vec::new();
-    if head_only || status == 204 || status == 304 || (100..200).contains(&status) {
-        // No body.
-    } else if header("transfer-encoding").is_some_and(|value| value.eq_ignore_ascii_case("chunked"))
-    {
-        loop {
-            line.clear();
-            reader.read_line(&mut line).await?;
-            let size = usize::from_str_radix(line.trim().split(';').next().unwrap_or(""), 16)
-                .with_context(|| format!("bad chunk size {line:?}"))?;
-            if size == 0 {
-                // Trailers until an empty line.
-                loop {
-                    line.clear();
-                    if reader.read_line(&mut line).await? == 0 || line.trim().is_empty() {
-                        break;
+        .with_context(|| format!("bad status line {status_line:?}"))?;
+    let headers = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
+        .collect();
+    Ok(HttpResponse {
+        status,
+        headers,
+        body: answer[head_end + 4..].to_vec(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::HttpClient;
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+    /// A server that answers every request with 204 and a cookie, and hands back the request
+    /// heads it saw. It keeps HTTP/1.1 connections open.
+    async fn recording_server() -> (
+        std::net::SocketAddr,
+        tokio::sync::mpsc::UnboundedReceiver<String>,
+    ) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (heads, seen) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let heads = heads.clone();
+                tokio::spawn(async move {
+                    let mut stream = BufReader::new(stream);
+                    loop {
+                        let mut head = String::new();
+                        while !head.ends_with("\r\n\r\n") {
+                            if stream.read_line(&mut head).await.unwrap_or(0) == 0 {
+                                return;
+                            }
+                        }
+                        let http_1_0 = head.lines().next().unwrap_or("").ends_with("1.0");
+                        let _ = heads.send(head);
+                        let answer = "HTTP/1.1 204 No Content\r\nSet-Cookie: id=1; Path=/\r\n\r\n";
+                        let written = stream.get_mut().write_all(answer.as_bytes()).await;
+                        // HTTP/1.0 without keep-alive: the answer ends with the connection.
+                        if written.is_err() || http_1_0 {
+                            return;
+                        }
                     }
-                }
-                break;
+                });
             }
-            let start = body.len();
-            body.resize(start + size, 0);
-            reader.read_exact(&mut body[start..]).await?;
-            line.clear();
-            reader.read_line(&mut line).await?;
-        }
-    } else if let Some(length) = header("content-length") {
-        let length: usize = length.parse().context("bad Content-Length")?;
-        body.resize(length, 0);
-        reader.read_exact(&mut body).await?;
-    } else {
-        reader.read_to_end(&mut body).await?;
-        keep_alive = false;
+        });
+        (addr, seen)
     }
-    Ok((
-        HttpResponse {
-            status,
-            headers,
-            body,
-        },
-        keep_alive,
-    ))
+
+    #[tokio::test]
+    async fn paths_go_out_verbatim_with_the_host_and_cookies() {
+        let (addr, mut seen) = recording_server().await;
+        let mut client = HttpClient::new(addr);
+        client.host = Some("attacker.example".into());
+        assert_eq!(client.get("/login?next=%2F").await.status, 204);
+        let head = seen.recv().await.unwrap();
+        assert!(
+            head.starts_with("GET /login?next=%2F HTTP/1.1\r\n"),
+            "{head}"
+        );
+        assert!(
+            head.to_ascii_lowercase()
+                .contains("host: attacker.example\r\n"),
+            "{head}"
+        );
+        assert_eq!(client.cookies.get("id").map(String::as_str), Some("1"));
+
+        for hostile in ["/assets/../Cargo.toml", "/assets/%2e%2e/x"] {
+            assert_eq!(client.get(hostile).await.status, 204);
+            let head = seen.recv().await.unwrap();
+            assert!(
+                head.starts_with(&format!("GET {hostile} HTTP/1.0\r\n")),
+                "{head}"
+            );
+            assert!(head.contains("Cookie: id=1\r\n"), "{head}");
+        }
+    }
 }

@@ -1,8 +1,9 @@
 //! Helpers for the container tests: a controller with an `[updates]` section, an agent that
 //! inventories one engine socket (enrolled and started), and another connection of a logged-in
-//! session (an [`HttpClient`] keeps one connection, polling loops need their own).
+//! session (an [`HttpClient`] serves one task at a time, polling loops need their own).
 
 use crate::http::HttpClient;
+use serde_json::Value;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
@@ -44,15 +45,7 @@ pub async fn container_agent(
     agent_dir: &Path,
     socket: &Path,
 ) -> (String, RunningAgent) {
-    let token = crate::create_token(controller, Duration::from_secs(60)).await;
-    let agent_id = crate::enroll(
-        agent_dir,
-        controller.local_addr,
-        &token,
-        &controller.context.ca.ca_hash(),
-    )
-    .await
-    .expect("enrollment succeeds");
+    let agent_id = crate::enroll_agent(controller, agent_dir).await;
     let agent = unity_agent::runtime::start(container_agent_config(
         agent_dir,
         controller.local_addr,
@@ -69,4 +62,34 @@ pub fn same_session(client: &HttpClient, addr: SocketAddr) -> HttpClient {
     copy.cookies = client.cookies.clone();
     copy.csrf = client.csrf.clone();
     copy
+}
+
+/// The containers of a host's view (`GET /api/v1/hosts/{agent_id}/containers`); none while
+/// there is no inventory.
+pub fn containers_of(view: &Value) -> &[Value] {
+    view["inventory"]["containers"]
+        .as_array()
+        .map_or(&[], Vec::as_slice)
+}
+
+/// Waits up to `timeout` until the controller's view of `agent_id`'s containers satisfies
+/// `ready`; returns that view.
+pub async fn wait_for_containers(
+    client: &HttpClient,
+    addr: SocketAddr,
+    agent_id: &str,
+    what: &str,
+    timeout: Duration,
+    ready: impl Fn(&Value) -> bool,
+) -> Value {
+    let path = format!("/api/v1/hosts/{agent_id}/containers");
+    crate::eventually(what, timeout, || {
+        let mut client = same_session(client, addr);
+        let (path, ready) = (path.clone(), &ready);
+        async move {
+            let view = client.get(&path).await.json();
+            ready(&view).then_some(view)
+        }
+    })
+    .await
 }

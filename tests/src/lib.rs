@@ -115,21 +115,27 @@ pub async fn enroll(
     Ok(AgentId::new(id)?)
 }
 
-/// Enrolls and starts an agent in one go.
-pub async fn enrolled_agent(
-    controller: &RunningController,
-    data_dir: &Path,
-    interval: Duration,
-) -> (AgentId, RunningAgent) {
+/// Enrolls an agent whose data lives in `data_dir` with a new token of an in-process
+/// controller (the agent is not started); returns its id.
+pub async fn enroll_agent(controller: &RunningController, data_dir: &Path) -> AgentId {
     let token = create_token(controller, Duration::from_secs(60)).await;
-    let agent_id = enroll(
+    enroll(
         data_dir,
         controller.local_addr,
         &token,
         &controller.context.ca.ca_hash(),
     )
     .await
-    .expect("enrollment succeeds");
+    .expect("enrollment succeeds")
+}
+
+/// Enrolls and starts an agent in one go.
+pub async fn enrolled_agent(
+    controller: &RunningController,
+    data_dir: &Path,
+    interval: Duration,
+) -> (AgentId, RunningAgent) {
+    let agent_id = enroll_agent(controller, data_dir).await;
     let agent =
         unity_agent::runtime::start(agent_config(data_dir, controller.local_addr, interval))
             .await
@@ -246,6 +252,24 @@ impl ControllerProcess {
             .expect("daemon answers")
     }
 
+    /// Creates a join token valid for `ttl`.
+    pub async fn create_token(&self, ttl: Duration) -> String {
+        let ttl_secs = ttl.as_secs();
+        match self.call(AdminRequest::CreateToken { ttl_secs }).await {
+            AdminResponse::Token(token) => token.token,
+            other => panic!("creating a token: {other:?}"),
+        }
+    }
+
+    /// Enrolls an agent whose data lives in `agent_dir` with a new token (the agent is not
+    /// started); returns its id.
+    pub async fn enroll(&self, agent_dir: &Path) -> AgentId {
+        let token = self.create_token(Duration::from_secs(60)).await;
+        enroll(agent_dir, self.address, &token, &ca_hash_of(&self.data_dir))
+            .await
+            .expect("enrollment succeeds")
+    }
+
     /// Sends a signal by name (`STOP` to hang the process, `CONT` to wake it).
     pub fn signal(&self, name: &str) {
         #[allow(clippy::disallowed_methods)]
@@ -272,10 +296,16 @@ impl Drop for ControllerProcess {
 }
 
 /// A free UDP port on loopback (bound and released; fine for tests on one machine). For a TCP
-/// server use `unity_testbed::registry::free_port`: a port free for UDP may be held by TCP.
+/// server use [`free_port`]: a port free for UDP may be held by TCP.
 pub fn free_udp_address() -> SocketAddr {
     let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     socket.local_addr().unwrap()
+}
+
+/// A free TCP port on loopback (bound and released), for a server started with a port number.
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
 }
 
 /// Copies a directory tree (files and folders), as `cp -r` does when someone clones a host's
@@ -319,6 +349,20 @@ pub async fn add_user(controller: &RunningController, name: &str, role: &str) ->
     })
     .await
     .unwrap()
+}
+
+/// Checks that `response` is an API error with `status` whose message mentions `message`.
+#[track_caller]
+pub fn check_error(response: &http::HttpResponse, status: u16, message: &str) {
+    assert_eq!(response.status, status, "{}", response.text());
+    let error = response.json()["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        error.contains(message),
+        "{error:?} should mention {message:?}"
+    );
 }
 
 /// An HTTP client for the controller's dashboard and API, logged in as `name`.

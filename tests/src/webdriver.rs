@@ -35,9 +35,7 @@ impl Browser {
                 bail!("{path} is missing: install it with `apt-get install -y --no-install-recommends {package} fonts-dejavu-core` (scripts/test does this as root)");
             }
         }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
+        let port = crate::free_port();
         #[allow(clippy::disallowed_methods)]
         let driver = std::process::Command::new(CHROMEDRIVER)
             .arg(format!("--port={port}"))
@@ -124,7 +122,12 @@ impl Browser {
     }
 
     pub async fn current_url(&mut self) -> anyhow::Result<String> {
-        let path = self.path("/url");
+        self.get_string("/url").await
+    }
+
+    /// GETs `route` of the session, whose value is a string.
+    async fn get_string(&mut self, route: &str) -> anyhow::Result<String> {
+        let path = self.path(route);
         Ok(self
             .call("GET", &path, None)
             .await?
@@ -176,13 +179,8 @@ impl Browser {
     }
 
     pub async fn text(&mut self, element: &Element) -> anyhow::Result<String> {
-        let path = self.path(&format!("/element/{}/text", element.0));
-        Ok(self
-            .call("GET", &path, None)
-            .await?
-            .as_str()
-            .unwrap_or_default()
-            .to_owned())
+        self.get_string(&format!("/element/{}/text", element.0))
+            .await
     }
 
     /// Runs `script` (a function body; `return` gives the result) in the page.

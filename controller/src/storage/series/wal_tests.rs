@@ -208,7 +208,7 @@ fn heads_of_silent_series_are_sealed_by_a_checkpoint() {
     assert_eq!(store.latest("a").unwrap().len(), 2);
 }
 
-fn copy_dir(from: &Path, to: &Path) {
+pub(super) fn copy_dir(from: &Path, to: &Path) {
     fs::create_dir_all(to).unwrap();
     for entry in fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();

@@ -1,24 +1,12 @@
 //! `unity-loadgen agent-footprint`: the agent daemon next to prometheus-node-exporter.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-use unity_controller::admin::{AdminRequest, AdminResponse};
-use unity_tests::{free_udp_address, ControllerProcess};
+use unity_tests::http::HttpClient;
+use unity_tests::{free_port, free_udp_address, ControllerProcess};
 
 use crate::{cpu_seconds, proc_status_kib, sibling_binary};
-
-/// A raw HTTP GET, enough to scrape node_exporter.
-pub(crate) fn http_get(address: &str, path: &str) -> usize {
-    use std::io::{Read, Write};
-    let Ok(mut stream) = std::net::TcpStream::connect(address) else {
-        return 0;
-    };
-    let request = format!("GET {path} HTTP/1.0\r\nHost: {address}\r\n\r\n");
-    let _ = stream.write_all(request.as_bytes());
-    let mut body = Vec::new();
-    let _ = stream.read_to_end(&mut body);
-    body.len()
-}
 
 /// `target/agent/unity-agent` beside this binary's `target/release/`: the size-built agent that
 /// packages ship.
@@ -46,13 +34,7 @@ pub(crate) async fn run(
     )
     .await;
     let ca_hash = unity_tests::ca_hash_of(&controller_dir);
-    let token = match process
-        .call(AdminRequest::CreateToken { ttl_secs: 600 })
-        .await
-    {
-        AdminResponse::Token(token) => token.token,
-        other => panic!("{other:?}"),
-    };
+    let token = process.create_token(Duration::from_secs(600)).await;
     anyhow::ensure!(
         agent_bin.exists(),
         "{} missing: cargo build --profile agent -p unity-agent",
@@ -83,7 +65,7 @@ pub(crate) async fn run(
         ])
         .env("UNITY_LOG", "warn")
         .spawn()?;
-    let exporter_address = format!("127.0.0.1:{}", unity_testbed::registry::free_port()?);
+    let exporter_address = SocketAddr::from(([127, 0, 0, 1], free_port()));
     let exporter = std::process::Command::new("prometheus-node-exporter")
         .arg(format!("--web.listen-address={exporter_address}"))
         .stderr(std::process::Stdio::null())
@@ -106,9 +88,11 @@ pub(crate) async fn run(
     let (mut agent_rss_max, mut exporter_rss_max) = (0, 0);
     while started.elapsed() < duration {
         if exporter_pid.is_some() {
-            let address = exporter_address.clone();
-            scrape_bytes =
-                tokio::task::spawn_blocking(move || http_get(&address, "/metrics")).await?;
+            // The body of one scrape (0 while the exporter is not listening yet).
+            scrape_bytes = HttpClient::new(exporter_address)
+                .request("GET", "/metrics", &[], None)
+                .await
+                .map_or(0, |response| response.body.len());
         }
         cycles += 1;
         let until = Instant::now() + interval;

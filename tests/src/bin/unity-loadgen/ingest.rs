@@ -6,7 +6,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use unity_agent::identity::Identity;
-use unity_controller::admin::{AdminRequest, AdminResponse};
 use unity_shared::proto::{
     AgentMessage, ControllerMessage, Hello, HostFacts, Report, Sample, PROTOCOL_VERSION,
 };
@@ -27,13 +26,7 @@ pub(crate) async fn enroll_in_memory(
     ca_hash: &str,
     host: usize,
 ) -> Identity {
-    let token = match process
-        .call(AdminRequest::CreateToken { ttl_secs: 600 })
-        .await
-    {
-        AdminResponse::Token(token) => token.token,
-        other => panic!("{other:?}"),
-    };
+    let token = process.create_token(Duration::from_secs(600)).await;
     let facts = HostFacts {
         hostname: format!("load-{host}"),
         ..HostFacts::default()

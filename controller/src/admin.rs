@@ -4,8 +4,9 @@
 //!
 //! The socket speaks one JSON request line and one JSON response line per connection.
 
+use crate::clock::now_ms;
+use crate::context::Context;
 use crate::health::HealthRollup;
-use crate::service::{now_ms, Context};
 use crate::storage::registry::TokenRecord;
 use crate::storage::series::TimeRange;
 use crate::transport::enroll::token_hash;

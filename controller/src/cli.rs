@@ -335,7 +335,7 @@ async fn run_command(command: Command, config: Config) -> anyhow::Result<()> {
         } => {
             let since =
                 humantime::parse_duration(&since).with_context(|| format!("--since {since:?}"))?;
-            let to_ms = service::now_ms() + 1;
+            let to_ms = crate::clock::now_ms() + 1;
             let request = match metric {
                 Some(metric) => AdminRequest::Query {
                     agent_id,

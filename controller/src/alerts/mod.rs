@@ -9,7 +9,8 @@ pub mod notify;
 pub mod rules;
 
 use crate::admin;
-use crate::service::{now_ms, Context};
+use crate::clock::now_ms;
+use crate::context::Context;
 use crate::storage::alerts::AlertRecord;
 use crate::storage::registry::StateKind;
 use rules::{Condition, HostState, RuleConfig};

@@ -4,7 +4,7 @@
 
 use super::auth::Caller;
 use super::{blocking, ApiError, ApiQuery, AppState};
-use crate::service::Context;
+use crate::context::Context;
 use crate::storage::alerts::{AlertRecord, Severity};
 use axum::extract::State;
 use axum::Json;

@@ -15,7 +15,7 @@
 
 use super::login_limit::Outcome;
 use super::{blocking, ApiError, ApiJson, AppState, ClientAddr};
-use crate::service::now_ms;
+use crate::clock::now_ms;
 use crate::storage::auth::{
     self as store_auth, AuditRecord, Role, SessionRecord, TokenScope, LAST_USED_RESOLUTION_MS,
 };

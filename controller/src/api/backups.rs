@@ -6,7 +6,7 @@
 use super::auth::Caller;
 use super::read::parse_agent_id;
 use super::{blocking, ApiError, ApiPath, ApiQuery, AppState};
-use crate::service::Context;
+use crate::context::Context;
 use crate::updates::backups::{diff, inspect};
 use axum::extract::State;
 use axum::Json;

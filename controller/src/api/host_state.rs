@@ -5,7 +5,7 @@
 use super::auth::Caller;
 use super::read::parse_agent_id;
 use super::{blocking, ApiError, ApiPath, AppState};
-use crate::service::Context;
+use crate::context::Context;
 use crate::storage::containers::UpdateCheckRecord;
 use crate::storage::registry::StateKind;
 use axum::extract::State;

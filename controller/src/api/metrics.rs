@@ -9,7 +9,7 @@
 use super::auth::constant_time_eq;
 use super::{blocking, ApiError, AppState};
 use crate::admin;
-use crate::service::Context;
+use crate::context::Context;
 use axum::extract::State;
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};

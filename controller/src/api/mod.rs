@@ -24,7 +24,7 @@ pub mod write;
 
 pub use client_addr::ClientAddr;
 
-use crate::service::Context;
+use crate::context::Context;
 use anyhow::Context as _;
 use axum::extract::rejection::{FormRejection, JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Request};

@@ -6,7 +6,7 @@ use super::auth::{Admin, Caller};
 use super::read::parse_agent_id;
 use super::write::{audit, parse_ttl};
 use super::{blocking, ApiError, ApiJson, ApiPath, ApiQuery, AppState};
-use crate::service::Context;
+use crate::context::Context;
 use crate::storage::containers::CheckOutcome;
 use crate::storage::operations::OperationRecord;
 use crate::storage::registry::StateKind;
@@ -128,20 +128,18 @@ pub fn submit(
         Some(digest) => format!("{} ({digest})", running.image),
         None => running.image.clone(),
     });
-    let record = ctx
-        .operations
-        .submit(
-            ctx,
-            NewOperation {
-                agent_id: agent_id.clone(),
-                container: container.to_owned(),
-                action,
-                requested_by: actor.to_owned(),
-                expires_in,
-                from_image,
-            },
-        )
-        .map_err(|error| ApiError::Internal(format!("{error:#}")))?;
+    let record = crate::updates::dispatch::submit(
+        ctx,
+        NewOperation {
+            agent_id: agent_id.clone(),
+            container: container.to_owned(),
+            action,
+            requested_by: actor.to_owned(),
+            expires_in,
+            from_image,
+        },
+    )
+    .map_err(|error| ApiError::Internal(format!("{error:#}")))?;
     audit(
         ctx,
         actor,

@@ -5,7 +5,8 @@
 use super::auth::Caller;
 use super::{blocking, ApiError, ApiPath, ApiQuery, AppState};
 use crate::admin::{self, HostView, TokenSummary};
-use crate::service::{now_ms, Context};
+use crate::clock::now_ms;
+use crate::context::Context;
 use crate::storage::auth::Role;
 use crate::storage::series::TimeRange;
 use axum::extract::State;

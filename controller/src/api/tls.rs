@@ -3,7 +3,7 @@
 //! handshakes in their own tasks (a slow client never holds up the others).
 
 use crate::config::ApiTls;
-use crate::service::Context;
+use crate::context::Context;
 use anyhow::Context as _;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};

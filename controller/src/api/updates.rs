@@ -7,7 +7,8 @@ use super::auth::{Admin, Caller};
 use super::read::parse_agent_id;
 use super::write::audit;
 use super::{blocking, ApiError, ApiJson, ApiPath, AppState};
-use crate::service::{now_ms, Context};
+use crate::clock::now_ms;
+use crate::context::Context;
 use crate::storage::containers::{CheckOutcome, PolicyOverride, PolicyScope, UpdateCheckRecord};
 use crate::storage::credentials::CredentialRecord;
 use crate::updates::credentials::{CredentialKey, Credentials};
@@ -68,10 +69,7 @@ pub async fn check_now(
         audit(ctx, &caller.user, "updates.check", "all")
     })
     .await?;
-    state
-        .ctx
-        .update_watch
-        .run(&state.ctx, Duration::ZERO, true)
+    crate::updates::watch::run(&state.ctx, Duration::ZERO, true)
         .await
         .map(Json)
         .map_err(|error| ApiError::Internal(format!("update check failed: {error:#}")))

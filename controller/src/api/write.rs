@@ -5,7 +5,8 @@
 use super::auth::Admin;
 use super::{blocking, ApiError, ApiJson, ApiPath, AppState};
 use crate::admin::{self, TokenView};
-use crate::service::{now_ms, Context};
+use crate::clock::now_ms;
+use crate::context::Context;
 use crate::storage::auth::{
     self as store_auth, ApiTokenRecord, AuditRecord, Role, TokenScope, UserRecord,
 };

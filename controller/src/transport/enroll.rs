@@ -2,7 +2,7 @@
 //! token is checked and consumed, the CSR signed for an id the controller chooses.
 
 use super::failure_log::FailureLog;
-use crate::service::Context;
+use crate::context::Context;
 use crate::storage::registry::{AgentRecord, TokenRefusal};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;

@@ -2,7 +2,8 @@
 //! renewals. The agent id comes from the verified certificate only.
 
 use super::admission;
-use crate::service::{now_ms, Context};
+use crate::clock::now_ms;
+use crate::context::Context;
 use crate::storage::registry::StateKind;
 use crate::storage::series::{IngestOutcome, IngestReport, Sample, SeriesKey};
 use std::sync::{Arc, OnceLock};

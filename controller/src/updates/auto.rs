@@ -10,7 +10,7 @@ use super::policy::Mode;
 use super::reference::ImageRef;
 use super::rollout::{self, Attempt, AttemptOutcome, Decision, PendingUpdate};
 use super::window::{WindowSet, WindowState};
-use crate::service::Context;
+use crate::context::Context;
 use crate::storage::containers::{CheckOutcome, PolicyScope};
 use crate::storage::operations::OperationState;
 use crate::storage::registry::StateKind;
@@ -212,7 +212,7 @@ pub async fn apply_once(ctx: &Arc<Context>) -> anyhow::Result<usize> {
         let planned = plan_now(&ctx, Timestamp::now())?;
         let n_planned = planned.len();
         for operation in planned {
-            ctx.operations.submit(&ctx, operation)?;
+            super::dispatch::submit(&ctx, operation)?;
         }
         Ok(n_planned)
     })

@@ -8,12 +8,11 @@
 use super::credentials::CredentialKey;
 use super::reference::ImageRef;
 use super::settings::UpdatesConfig;
-use crate::service::{now_ms, Context};
+use crate::clock::now_ms;
+use crate::context::Context;
 use crate::storage::operations::{OperationRecord, OperationState};
-use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::Notify;
 use unity_shared::model::update::{
     CommandResult, ContainerCommand, HealthPolicy, LogLine, OperationId, Probe, RegistryAuth,
     UpdateRequest,
@@ -56,13 +55,6 @@ pub struct NewOperation {
     pub expires_in: Duration,
     /// The image the container runs now, for the history.
     pub from_image: Option<String>,
-}
-
-/// Shared by the API (submit) and the dispatch loop.
-#[derive(Default)]
-pub struct Dispatcher {
-    running: Mutex<HashSet<String>>,
-    wake: Notify,
 }
 
 fn new_id() -> String {
@@ -129,52 +121,37 @@ pub fn with_tag(reference: &str, tag: &str) -> String {
     format!("{repository}:{tag}")
 }
 
-impl Dispatcher {
-    /// Stores a queued operation and wakes the dispatch loop. Note that this uses blocking I/O.
-    pub fn submit(&self, ctx: &Context, new: NewOperation) -> anyhow::Result<OperationRecord> {
-        let id = new_id();
-        let now = now_ms();
-        let (to_image, to_digest) = match &new.action {
-            Action::Update { image, digest, .. } => (Some(image.clone()), digest.clone()),
-            _ => (None, None),
-        };
-        let record = OperationRecord {
-            command: command_of(&id, &new.container, &new.action, &ctx.config.updates),
-            id,
-            agent_id: new.agent_id.to_string(),
-            container: new.container,
-            action: action_name(&new.action).to_owned(),
-            requested_by: new.requested_by,
-            requested_at_ms: now,
-            expires_at_ms: now + new.expires_in.as_millis() as i64,
-            from_image: new.from_image,
-            to_image,
-            to_digest,
-            state: OperationState::Queued,
-            started_at_ms: None,
-            finished_at_ms: None,
-            progress: Vec::new(),
-            result: None,
-            error: None,
-            attempts: 0,
-        };
-        ctx.store.operations.put(&record)?;
-        self.wake.notify_one();
-        Ok(record)
-    }
-
-    fn claim(&self, id: &str) -> bool {
-        self.running
-            .lock()
-            .map(|mut running| running.insert(id.to_owned()))
-            .unwrap_or(false)
-    }
-
-    fn release(&self, id: &str) {
-        if let Ok(mut running) = self.running.lock() {
-            running.remove(id);
-        }
-    }
+/// Stores a queued operation and wakes the dispatch loop. Note that this uses blocking I/O.
+pub fn submit(ctx: &Context, new: NewOperation) -> anyhow::Result<OperationRecord> {
+    let id = new_id();
+    let now = now_ms();
+    let (to_image, to_digest) = match &new.action {
+        Action::Update { image, digest, .. } => (Some(image.clone()), digest.clone()),
+        _ => (None, None),
+    };
+    let record = OperationRecord {
+        command: command_of(&id, &new.container, &new.action, &ctx.config.updates),
+        id,
+        agent_id: new.agent_id.to_string(),
+        container: new.container,
+        action: action_name(&new.action).to_owned(),
+        requested_by: new.requested_by,
+        requested_at_ms: now,
+        expires_at_ms: now + new.expires_in.as_millis() as i64,
+        from_image: new.from_image,
+        to_image,
+        to_digest,
+        state: OperationState::Queued,
+        started_at_ms: None,
+        finished_at_ms: None,
+        progress: Vec::new(),
+        result: None,
+        error: None,
+        attempts: 0,
+    };
+    ctx.store.operations.put(&record)?;
+    ctx.operations.wake();
+    Ok(record)
 }
 
 /// Credentials for the update's registry, for this one pull (never stored on the agent).
@@ -289,12 +266,7 @@ async fn dispatch_ready(ctx: &Arc<Context>) -> anyhow::Result<()> {
         tokio::task::spawn_blocking(move || store_ctx.store.operations.unfinished()).await??;
     let now = now_ms();
     for record in unfinished {
-        if ctx
-            .operations
-            .running
-            .lock()
-            .is_ok_and(|r| r.contains(&record.id))
-        {
+        if ctx.operations.is_running(&record.id) {
             continue;
         }
         if record.state == OperationState::Queued && record.expires_at_ms < now {
@@ -332,7 +304,7 @@ pub fn spawn(ctx: Arc<Context>) -> tokio::task::JoinHandle<()> {
                 );
             }
             tokio::select! {
-                _ = ctx.operations.wake.notified() => {}
+                _ = ctx.operations.woken() => {}
                 _ = tokio::time::sleep(POLL) => {}
             }
         }

@@ -13,7 +13,7 @@ use crate::api::read::{
     host_detail, parse_agent_id, HostDetail, LatestValue, SectionView, SECTIONS,
 };
 use crate::api::{blocking, ApiError, ApiPath, ApiQuery, AppState};
-use crate::service::now_ms;
+use crate::clock::now_ms;
 use crate::storage::instances::InstanceRecord;
 use crate::storage::operations::OperationRecord;
 use crate::storage::registry::StateKind;

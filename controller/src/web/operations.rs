@@ -9,7 +9,7 @@ use super::{labels, PageCaller};
 use crate::api::auth::Caller;
 use crate::api::operations::{submit, OperationBody};
 use crate::api::{blocking, ApiError, ApiForm, ApiPath, AppState};
-use crate::service::now_ms;
+use crate::clock::now_ms;
 use crate::storage::operations::{OperationRecord, OperationState};
 use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};

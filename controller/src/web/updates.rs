@@ -12,7 +12,7 @@ use crate::admin::{self, HostView};
 use crate::api::auth::Caller;
 use crate::api::write::audit;
 use crate::api::{blocking, ApiError, ApiForm, AppState};
-use crate::service::now_ms;
+use crate::clock::now_ms;
 use crate::storage::containers::{CheckOutcome, UpdateCheckRecord};
 use crate::storage::operations::OperationRecord;
 use crate::updates::auto;
@@ -189,10 +189,7 @@ pub async fn check_now(
         audit(ctx, &actor, "updates.check", "all")
     })
     .await?;
-    state
-        .ctx
-        .update_watch
-        .run(&state.ctx, Duration::ZERO, true)
+    crate::updates::watch::run(&state.ctx, Duration::ZERO, true)
         .await
         .map_err(|error| ApiError::Internal(format!("update check failed: {error:#}")))?;
     Ok(Redirect::to("/updates").into_response())

@@ -114,7 +114,7 @@ async fn main() {
     ))
     .await;
     let ctx = controller.context.clone();
-    let now = unity_controller::service::now_ms();
+    let now = unity_controller::clock::now_ms();
     let n_steps = (n_days as i64 * 86_400_000) / STEP_MS;
     let start_ms = now - n_steps * STEP_MS;
     let series = host_series();

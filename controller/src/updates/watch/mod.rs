@@ -6,35 +6,24 @@
 //! reused across runs; it is rebuilt only when the set of plain-HTTP registries changes.
 //! Credentials are read per request from the store, sealed with the controller's key.
 
+pub mod slot;
+
 use super::credentials::{CredentialKey, CredentialSource, Credentials};
 use super::detect::{self, CheckJob, FirstSeen, Outcome, SkipReason, Spread, UpdateKind};
 use super::policy::{Jump, Mode, Policy, PolicyLayer};
 use super::registry::{ClientOptions, RegistryClient};
-use crate::service::Context;
+use crate::context::Context;
 use crate::storage::containers::{
     CheckOutcome, DetectedUpdate, PolicyOverride, PolicyScope, UpdateCheckRecord,
 };
 use crate::storage::registry::StateKind;
 use crate::storage::Store;
 use serde::Serialize;
+use slot::ClientBasis;
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use unity_shared::model::container::ContainerInventory;
-
-/// What the registry client was built for: plain-HTTP registries and the version of every
-/// stored credential. A change of either builds a new client, so no token or authorization
-/// obtained with old credentials is reused.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct ClientBasis {
-    plain_http: HashSet<String>,
-    credentials: Vec<(String, i64)>,
-}
-
-/// Shared between the loop and the API: one run at a time.
-pub struct UpdateWatch {
-    run_lock: tokio::sync::Mutex<Option<(ClientBasis, Arc<RegistryClient>)>>,
-}
 
 /// What one run did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -250,124 +239,104 @@ fn plan(ctx: &Context) -> anyhow::Result<(Vec<CheckJob>, Vec<Planned>)> {
     Ok((jobs, planned))
 }
 
-impl UpdateWatch {
-    pub fn new() -> UpdateWatch {
-        UpdateWatch {
-            run_lock: tokio::sync::Mutex::new(None),
+/// Checks every container now. `jitter` spreads the registry requests (zero for an
+/// operator's "check now"); `fresh` asks the registries again instead of reusing cached
+/// digests and tag lists (an operator who pushed an image wants to see it now).
+pub async fn run(ctx: &Arc<Context>, jitter: Duration, fresh: bool) -> anyhow::Result<RunSummary> {
+    let mut client_slot = ctx.update_watch.run_lock.lock().await;
+    let ctx_for_plan = ctx.clone();
+    let (jobs, planned, basis, key) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+        let ctx = ctx_for_plan;
+        let (jobs, planned) = plan(&ctx)?;
+        let mut basis = ClientBasis {
+            plain_http: ctx.config.updates.plain_http.clone(),
+            credentials: Vec::new(),
+        };
+        for record in ctx.store.credentials.list()? {
+            if record.plain_http {
+                basis.plain_http.insert(record.registry.clone());
+            }
+            basis
+                .credentials
+                .push((record.registry, record.updated_at_ms));
         }
+        let key = CredentialKey::open_or_create(&ctx.config.data_dir)?;
+        Ok((jobs, planned, basis, key))
+    })
+    .await??;
+    let client = match client_slot.as_ref() {
+        Some((built_for, client)) if *built_for == basis => client.clone(),
+        _ => {
+            let source = StoreCredentials {
+                store: ctx.store.clone(),
+                key,
+            };
+            let client = Arc::new(RegistryClient::new(
+                ClientOptions {
+                    plain_http: basis.plain_http.clone(),
+                    ..ClientOptions::default()
+                },
+                Arc::new(source),
+            )?);
+            *client_slot = Some((basis, client.clone()));
+            client
+        }
+    };
+    if fresh {
+        client.clear_cache();
     }
-
-    /// Checks every container now. `jitter` spreads the registry requests (zero for an
-    /// operator's "check now"); `fresh` asks the registries again instead of reusing cached
-    /// digests and tag lists (an operator who pushed an image wants to see it now).
-    pub async fn run(
-        &self,
-        ctx: &Arc<Context>,
-        jitter: Duration,
-        fresh: bool,
-    ) -> anyhow::Result<RunSummary> {
-        let mut client_slot = self.run_lock.lock().await;
-        let ctx_for_plan = ctx.clone();
-        let (jobs, planned, basis, key) =
-            tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
-                let ctx = ctx_for_plan;
-                let (jobs, planned) = plan(&ctx)?;
-                let mut basis = ClientBasis {
-                    plain_http: ctx.config.updates.plain_http.clone(),
-                    credentials: Vec::new(),
-                };
-                for record in ctx.store.credentials.list()? {
-                    if record.plain_http {
-                        basis.plain_http.insert(record.registry.clone());
-                    }
-                    basis
-                        .credentials
-                        .push((record.registry, record.updated_at_ms));
-                }
-                let key = CredentialKey::open_or_create(&ctx.config.data_dir)?;
-                Ok((jobs, planned, basis, key))
-            })
-            .await??;
-        let client = match client_slot.as_ref() {
-            Some((built_for, client)) if *built_for == basis => client.clone(),
-            _ => {
-                let source = StoreCredentials {
-                    store: ctx.store.clone(),
-                    key,
-                };
-                let client = Arc::new(RegistryClient::new(
-                    ClientOptions {
-                        plain_http: basis.plain_http.clone(),
-                        ..ClientOptions::default()
-                    },
-                    Arc::new(source),
-                )?);
-                *client_slot = Some((basis, client.clone()));
-                client
+    let spread = Spread {
+        jitter,
+        concurrency: ctx.config.updates.concurrency,
+    };
+    let outcomes = detect::check_all(client, jobs, spread).await;
+    let now = SystemTime::now();
+    let mut summary = RunSummary::default();
+    let records: Vec<UpdateCheckRecord> = planned
+        .iter()
+        .zip(&outcomes)
+        .map(|(planned, (_, outcome))| {
+            summary.n_containers += 1;
+            match outcome {
+                Outcome::UpToDate => summary.n_up_to_date += 1,
+                Outcome::Update(_) | Outcome::Waiting { .. } => summary.n_updates += 1,
+                Outcome::Skipped(_) => summary.n_skipped += 1,
+                Outcome::Error(_) => summary.n_errors += 1,
             }
-        };
-        if fresh {
-            client.clear_cache();
-        }
-        let spread = Spread {
-            jitter,
-            concurrency: ctx.config.updates.concurrency,
-        };
-        let outcomes = detect::check_all(client, jobs, spread).await;
-        let now = SystemTime::now();
-        let mut summary = RunSummary::default();
-        let records: Vec<UpdateCheckRecord> = planned
-            .iter()
-            .zip(&outcomes)
-            .map(|(planned, (_, outcome))| {
-                summary.n_containers += 1;
-                match outcome {
-                    Outcome::UpToDate => summary.n_up_to_date += 1,
-                    Outcome::Update(_) | Outcome::Waiting { .. } => summary.n_updates += 1,
-                    Outcome::Skipped(_) => summary.n_skipped += 1,
-                    Outcome::Error(_) => summary.n_errors += 1,
-                }
-                record_of(
-                    &planned.agent_id,
-                    &planned.container,
-                    &planned.image,
-                    planned.mode,
-                    outcome,
-                    now,
-                )
-            })
-            .collect();
-        let store = ctx.store.clone();
-        tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
-            for record in &records {
-                store.containers.put_check(record)?;
-            }
-            store.flush()?;
-            Ok(())
+            record_of(
+                &planned.agent_id,
+                &planned.container,
+                &planned.image,
+                planned.mode,
+                outcome,
+                now,
+            )
         })
-        .await??;
-        match super::auto::apply_once(ctx).await {
-            Ok(0) => {}
-            Ok(n_queued) => tracing::info!(n_queued, "Updates queued by policy."),
-            Err(error) => tracing::warn!(
-                error = format!("{error:#}"),
-                "Applying updates by policy failed."
-            ),
+        .collect();
+    let store = ctx.store.clone();
+    tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+        for record in &records {
+            store.containers.put_check(record)?;
         }
-        tracing::info!(
-            n_containers = summary.n_containers,
-            n_updates = summary.n_updates,
-            n_errors = summary.n_errors,
-            "Update check finished."
-        );
-        Ok(summary)
+        store.flush()?;
+        Ok(())
+    })
+    .await??;
+    match super::auto::apply_once(ctx).await {
+        Ok(0) => {}
+        Ok(n_queued) => tracing::info!(n_queued, "Updates queued by policy."),
+        Err(error) => tracing::warn!(
+            error = format!("{error:#}"),
+            "Applying updates by policy failed."
+        ),
     }
-}
-
-impl Default for UpdateWatch {
-    fn default() -> Self {
-        UpdateWatch::new()
-    }
+    tracing::info!(
+        n_containers = summary.n_containers,
+        n_updates = summary.n_updates,
+        n_errors = summary.n_errors,
+        "Update check finished."
+    );
+    Ok(summary)
 }
 
 /// The periodic check, spawned by the service when `[updates] enabled`.
@@ -379,7 +348,7 @@ pub fn spawn(ctx: Arc<Context>) -> tokio::task::JoinHandle<()> {
         }
         tokio::time::sleep(settings.first_check_after).await;
         loop {
-            if let Err(error) = ctx.update_watch.run(&ctx, settings.jitter, false).await {
+            if let Err(error) = run(&ctx, settings.jitter, false).await {
                 tracing::warn!(error = format!("{error:#}"), "Update check failed.");
             }
             // ±10% so controllers started together do not hit registries together.

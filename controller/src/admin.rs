@@ -6,15 +6,17 @@
 
 use crate::clock::now_ms;
 use crate::context::Context;
+use crate::domain::api_tokens::{self, ApiTokenView, NewApiToken};
+use crate::domain::error::DomainError;
+use crate::domain::tokens::{self, JoinToken, JoinTokenSummary};
+use crate::domain::{agents, history, hosts, users};
 use crate::health::HealthRollup;
-use crate::storage::registry::TokenRecord;
 use crate::storage::series::TimeRange;
-use crate::transport::enroll::token_hash;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use unity_shared::proto::{error_code, AgentId};
+use unity_shared::proto::AgentId;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum AdminRequest {
@@ -66,23 +68,6 @@ pub struct UserSummary {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct TokenView {
-    pub token: String,
-    pub token_id: String,
-    pub expires_at: i64,
-    pub join_command: String,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct TokenSummary {
-    pub token_id: String,
-    pub created_at: i64,
-    pub expires_at: i64,
-    pub used_at: Option<i64>,
-    pub used_by: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct HostView {
     pub agent_id: String,
     pub hostname: String,
@@ -104,10 +89,20 @@ pub struct SeriesView {
     pub points: Vec<(i64, f64)>,
 }
 
+impl From<history::RawSeries> for SeriesView {
+    fn from(series: history::RawSeries) -> Self {
+        SeriesView {
+            metric: series.metric,
+            labels: series.labels,
+            points: series.points,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum AdminResponse {
-    Token(TokenView),
-    Tokens(Vec<TokenSummary>),
+    Token(JoinToken),
+    Tokens(Vec<JoinTokenSummary>),
     Hosts(Vec<HostView>),
     Revoked {
         agent_id: String,
@@ -125,105 +120,29 @@ pub enum AdminResponse {
         scope: String,
         expires_at_ms: Option<i64>,
     },
-    ApiTokens(Vec<crate::api::read::ApiTokenView>),
+    ApiTokens(Vec<ApiTokenView>),
     ApiTokenRevoked {
         token_id: String,
     },
 }
 
-/// Keeps the detail of internal API errors for the operator.
-fn from_api<T>(result: Result<T, crate::api::ApiError>) -> anyhow::Result<T> {
-    result.map_err(|error| match error {
-        crate::api::ApiError::Internal(detail) => anyhow::anyhow!(detail),
-        other => anyhow::anyhow!(other),
-    })
-}
-
-/// Creates a join token valid for `ttl`.
-pub fn create_token(ctx: &Context, ttl: Duration) -> anyhow::Result<TokenView> {
-    let token_id = hex::encode(rand::random::<[u8; 4]>());
-    let secret = hex::encode(rand::random::<[u8; 12]>());
-    let token = format!("{token_id}.{secret}");
-    let now = now_ms() / 1000;
-    let expires_at = now + ttl.as_secs() as i64;
-    let record = TokenRecord {
-        token_id: token_id.clone(),
-        created_at: now,
-        expires_at,
-        used_at: None,
-        used_by: None,
-    };
-    ctx.store.registry.put_token(token_hash(&token), &record)?;
-    ctx.store.flush()?;
-    let join_command = format!(
-        "unity-agent enroll --controller {} --token {} --ca-hash {}",
-        ctx.config.advertise,
-        token,
-        ctx.ca.ca_hash()
-    );
-    Ok(TokenView {
-        token,
-        token_id,
-        expires_at,
-        join_command,
-    })
-}
-
-/// Revokes an agent: recorded durably, refused at every later handshake, live link closed.
-pub fn revoke(ctx: &Context, agent_id: &AgentId) -> anyhow::Result<bool> {
-    let now = now_ms() / 1000;
-    let updated = ctx.store.registry.update_agent(agent_id, |record| {
-        record.revoked_at.get_or_insert(now);
-    })?;
-    if updated.is_none() {
-        anyhow::bail!("no agent with id {agent_id}; see `unity-controller hosts`");
-    }
-    ctx.store.flush()?;
-    ctx.revocations.revoke(agent_id.clone());
-    Ok(ctx
-        .hub
-        .disconnect(agent_id, error_code::REVOKED, "certificate revoked"))
-}
-
-pub fn hosts(ctx: &Context) -> anyhow::Result<Vec<HostView>> {
-    let now = now_ms();
-    let stale_ms = ctx.config.stale_after.as_millis() as i64;
-    let mut hosts: Vec<HostView> = ctx
-        .store
-        .registry
-        .agents()?
+/// The hosts as the admin socket sends them (text for the CLI and scripts). Note that this
+/// uses blocking I/O.
+pub fn hosts(ctx: &Context) -> Result<Vec<HostView>, DomainError> {
+    Ok(hosts::list(ctx)?
         .into_iter()
-        .map(|record| {
-            let health = crate::health::host_rollup(&ctx.store, &record.agent_id)?;
-            let live = ctx.hub.last_message_ms(&record.agent_id);
-            let last_seen_ms = live.unwrap_or(record.last_seen_ms).max(record.last_seen_ms);
-            let status = match (record.revoked_at, live) {
-                (Some(_), _) => "revoked",
-                (None, Some(last)) if now - last > stale_ms => "stale",
-                (None, Some(_)) => "online",
-                (None, None) => "offline",
-            };
-            Ok(HostView {
-                agent_id: record.agent_id.to_string(),
-                hostname: record.hostname,
-                status: status.to_owned(),
-                last_seen_ms,
-                agent_version: record.agent_version,
-                os: format!("{} {}", record.host.os, record.host.os_version)
-                    .trim()
-                    .to_owned(),
-                certificate_not_after: record.certificate_not_after,
-                dropped_reports: record.dropped_reports,
-                health,
-            })
+        .map(|host| HostView {
+            agent_id: host.agent_id.to_string(),
+            hostname: host.hostname,
+            status: host.status.as_str().to_owned(),
+            last_seen_ms: host.last_seen_ms,
+            agent_version: host.agent_version,
+            os: host.os,
+            certificate_not_after: host.certificate_not_after,
+            dropped_reports: host.dropped_reports,
+            health: host.health,
         })
-        .collect::<anyhow::Result<_>>()?;
-    hosts.sort_by(|a, b| {
-        a.hostname
-            .cmp(&b.hostname)
-            .then(a.agent_id.cmp(&b.agent_id))
-    });
-    Ok(hosts)
+        .collect())
 }
 
 /// Note that this uses blocking I/O.
@@ -231,26 +150,13 @@ pub fn handle(ctx: &Context, request: AdminRequest) -> AdminResponse {
     let result = (|| -> anyhow::Result<AdminResponse> {
         Ok(match request {
             AdminRequest::CreateToken { ttl_secs } => {
-                AdminResponse::Token(create_token(ctx, Duration::from_secs(ttl_secs))?)
+                AdminResponse::Token(tokens::issue(ctx, Duration::from_secs(ttl_secs))?)
             }
-            AdminRequest::ListTokens => AdminResponse::Tokens(
-                ctx.store
-                    .registry
-                    .tokens()?
-                    .into_iter()
-                    .map(|token| TokenSummary {
-                        token_id: token.token_id,
-                        created_at: token.created_at,
-                        expires_at: token.expires_at,
-                        used_at: token.used_at,
-                        used_by: token.used_by.map(|id| id.to_string()),
-                    })
-                    .collect(),
-            ),
+            AdminRequest::ListTokens => AdminResponse::Tokens(tokens::list(ctx)?),
             AdminRequest::Hosts => AdminResponse::Hosts(hosts(ctx)?),
             AdminRequest::RevokeAgent { agent_id } => {
                 let agent_id = AgentId::new(agent_id)?;
-                let was_connected = revoke(ctx, &agent_id)?;
+                let was_connected = agents::revoke(ctx, &agent_id)?;
                 AdminResponse::Revoked {
                     agent_id: agent_id.to_string(),
                     was_connected,
@@ -263,45 +169,26 @@ pub fn handle(ctx: &Context, request: AdminRequest) -> AdminResponse {
                 from_ms,
                 to_ms,
             } => {
-                if from_ms >= to_ms {
-                    anyhow::bail!("empty time range: from must be before to");
-                }
-                let series = ctx.store.series.query(
-                    &agent_id,
-                    &metric,
-                    &matchers,
-                    TimeRange { from_ms, to_ms },
-                )?;
-                AdminResponse::Series(
-                    series
-                        .into_iter()
-                        .map(|series| SeriesView {
-                            metric: series.series.metric,
-                            labels: series.series.labels,
-                            points: series.points,
-                        })
-                        .collect(),
-                )
+                let agent_id = AgentId::new(agent_id)?;
+                let range = TimeRange { from_ms, to_ms };
+                let series = history::raw_query(ctx, &agent_id, &metric, &matchers, range)?;
+                AdminResponse::Series(series.into_iter().map(SeriesView::from).collect())
             }
             AdminRequest::AddUser {
                 name,
                 role,
                 password,
             } => {
-                let role = from_api(crate::api::write::parse_role(&role))?;
-                from_api(crate::api::write::create_user(
-                    ctx, "cli", &name, role, &password,
-                ))?;
+                let role = users::parse_role(&role)?;
+                users::create(ctx, "cli", &name, role, &password)?;
                 AdminResponse::UserAdded { name }
             }
             AdminRequest::ListUsers => AdminResponse::Users(
-                ctx.store
-                    .auth
-                    .users()?
+                users::list(ctx)?
                     .into_iter()
                     .map(|user| UserSummary {
                         name: user.name,
-                        role: user.role.as_str().to_owned(),
+                        role: user.role.to_owned(),
                         created_at_ms: user.created_at_ms,
                     })
                     .collect(),
@@ -312,20 +199,16 @@ pub fn handle(ctx: &Context, request: AdminRequest) -> AdminResponse {
                 scope,
                 expires_in,
             } => {
-                let scope = from_api(crate::api::write::parse_scope(
-                    scope.as_deref().unwrap_or("read"),
-                ))?;
-                let expires_in = from_api(crate::api::write::parse_token_lifetime(
-                    expires_in.as_deref().unwrap_or("never"),
-                ))?;
-                let new = crate::api::write::NewApiToken {
+                let scope = api_tokens::parse_scope(scope.as_deref().unwrap_or("read"))?;
+                let expires_in =
+                    api_tokens::parse_lifetime(expires_in.as_deref().unwrap_or("never"))?;
+                let new = NewApiToken {
                     owner: &user,
                     name: &name,
                     scope,
                     expires_in,
                 };
-                let (token, record) =
-                    from_api(crate::api::write::create_scoped_api_token(ctx, "cli", &new))?;
+                let (token, record) = api_tokens::create(ctx, "cli", &new)?;
                 AdminResponse::ApiToken {
                     token,
                     token_id: record.token_id,
@@ -333,25 +216,18 @@ pub fn handle(ctx: &Context, request: AdminRequest) -> AdminResponse {
                     expires_at_ms: record.expires_at_ms,
                 }
             }
-            AdminRequest::ListApiTokens => AdminResponse::ApiTokens(from_api(
-                crate::api::read::api_token_views(ctx, now_ms()),
-            )?),
+            AdminRequest::ListApiTokens => {
+                AdminResponse::ApiTokens(api_tokens::list(ctx, now_ms())?)
+            }
             AdminRequest::RevokeApiToken { token_id } => {
-                from_api(crate::api::write::revoke_api_token(ctx, "cli", &token_id))?;
+                api_tokens::revoke(ctx, "cli", &token_id)?;
                 AdminResponse::ApiTokenRevoked { token_id }
             }
-            AdminRequest::ListSeries { agent_id } => AdminResponse::Series(
-                ctx.store
-                    .series
-                    .series(&agent_id)?
-                    .into_iter()
-                    .map(|key| SeriesView {
-                        metric: key.metric,
-                        labels: key.labels,
-                        points: Vec::new(),
-                    })
-                    .collect(),
-            ),
+            AdminRequest::ListSeries { agent_id } => {
+                let agent_id = AgentId::new(agent_id)?;
+                let series = history::series_of(ctx, &agent_id)?;
+                AdminResponse::Series(series.into_iter().map(SeriesView::from).collect())
+            }
         })
     })();
     result.unwrap_or_else(|error| AdminResponse::Error(format!("{error:#}")))

@@ -269,7 +269,10 @@ async fn run_command(command: Command, config: Config) -> anyhow::Result<()> {
                             token.token_id,
                             format_time_ms(token.created_at * 1000),
                             format_time_ms(token.expires_at * 1000),
-                            token.used_by.unwrap_or_else(|| "-".into())
+                            token
+                                .used_by
+                                .as_ref()
+                                .map_or("-", |agent_id| agent_id.as_str())
                         );
                     }
                     Ok(())
@@ -392,7 +395,7 @@ async fn run_daemon(config: Config) -> anyhow::Result<()> {
 pub async fn announce_dashboard(running: &service::RunningController) -> anyhow::Result<()> {
     let context = running.context.clone();
     let first_admin =
-        tokio::task::spawn_blocking(move || crate::api::write::ensure_first_admin(&context))
+        tokio::task::spawn_blocking(move || crate::domain::users::ensure_first_admin(&context))
             .await?
             .map_err(|error| anyhow::anyhow!("creating the first admin: {error}"))?;
     if let Some((user, password)) = first_admin {

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod context;
+pub mod domain;
 pub mod health;
 pub mod housekeeping;
 pub mod service;

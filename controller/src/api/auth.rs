@@ -15,10 +15,8 @@
 
 use super::login_limit::Outcome;
 use super::{blocking, ApiError, ApiJson, AppState, ClientAddr};
-use crate::clock::now_ms;
-use crate::storage::auth::{
-    self as store_auth, AuditRecord, Role, SessionRecord, TokenScope, LAST_USED_RESOLUTION_MS,
-};
+use crate::domain::sessions::{self, NewSession, TokenLookup};
+use crate::storage::auth::{self as store_auth, Role, TokenScope};
 use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue};
@@ -91,12 +89,6 @@ impl Caller {
     }
 }
 
-/// Unix milliseconds as RFC 3339 (UTC, seconds).
-pub fn rfc3339(ms: i64) -> String {
-    let time = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0) as u64);
-    humantime::format_rfc3339_seconds(time).to_string()
-}
-
 /// Compares without an early exit, so timing does not leak how much of a secret matched.
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
@@ -126,57 +118,45 @@ pub async fn authenticate(
 ) -> Result<Option<Caller>, ApiError> {
     if let Some(token) = bearer(headers) {
         let token_hash = store_auth::secret_hash(token);
-        return blocking(&state.ctx, move |ctx| {
-            let Some(record) = ctx.store.auth.api_token(token_hash)? else {
-                return Ok(None);
-            };
-            let now = now_ms();
-            if let Some(expires_at_ms) = record.expires_at_ms.filter(|_| record.is_expired(now)) {
-                return Err(ApiError::TokenExpired {
-                    token_id: record.token_id,
-                    expired_at: rfc3339(expires_at_ms),
-                });
-            }
-            let Some(user) = ctx.store.auth.user(&record.owner)? else {
-                return Ok(None);
-            };
-            let stale = record
-                .last_used_ms
-                .is_none_or(|at_ms| now - at_ms >= LAST_USED_RESOLUTION_MS);
-            if stale {
-                if let Err(error) = ctx.store.auth.touch_api_token(token_hash, now) {
-                    tracing::warn!(token_id = %record.token_id, %error, "Recording an API token's use failed.");
-                }
-            }
-            Ok(Some(Caller {
-                user: user.name,
-                role: record.scope.cap(user.role),
-                credential: Credential::Bearer {
-                    token_id: record.token_id,
-                    scope: record.scope,
-                },
-            }))
+        let lookup = blocking(&state.ctx, move |ctx| {
+            sessions::token_holder(ctx, token_hash)
         })
-        .await;
+        .await?;
+        return match lookup {
+            TokenLookup::Unknown => Ok(None),
+            TokenLookup::Expired {
+                token_id,
+                expired_at,
+            } => Err(ApiError::TokenExpired {
+                token_id,
+                expired_at,
+            }),
+            TokenLookup::Valid(holder) => Ok(Some(Caller {
+                user: holder.user,
+                role: holder.role,
+                credential: Credential::Bearer {
+                    token_id: holder.token_id,
+                    scope: holder.scope,
+                },
+            })),
+        };
     }
     let Some(session_id) = cookie(headers, SESSION_COOKIE) else {
         return Ok(None);
     };
     let session_hash = store_auth::secret_hash(session_id);
-    blocking(&state.ctx, move |ctx| {
-        let Some(session) = ctx.store.auth.session(session_hash, now_ms())? else {
-            return Ok(None);
-        };
-        Ok(ctx.store.auth.user(&session.user)?.map(|user| Caller {
-            user: user.name,
-            role: user.role,
-            credential: Credential::Session {
-                session_hash,
-                csrf_token: session.csrf_token,
-            },
-        }))
+    let holder = blocking(&state.ctx, move |ctx| {
+        sessions::session_holder(ctx, session_hash)
     })
-    .await
+    .await?;
+    Ok(holder.map(|holder| Caller {
+        user: holder.user,
+        role: holder.role,
+        credential: Credential::Session {
+            session_hash,
+            csrf_token: holder.csrf_token,
+        },
+    }))
 }
 
 impl FromRequestParts<AppState> for Caller {
@@ -206,13 +186,6 @@ impl FromRequestParts<AppState> for Admin {
     }
 }
 
-/// A successful login: the cookie value and the session's CSRF token.
-pub struct NewSession {
-    pub session_id: String,
-    pub csrf_token: String,
-    pub role: Role,
-}
-
 /// Checks the password (limited per client address and user name) and opens a
 /// session. Shared by the API and the login form.
 pub async fn login_user(
@@ -231,43 +204,7 @@ pub async fn login_user(
     let ttl_ms = state.ctx.config.session_ttl.as_millis() as i64;
     let name = username.clone();
     let result = blocking(&state.ctx, move |ctx| {
-        let user = ctx.store.auth.user(&name)?;
-        let hash = user
-            .as_ref()
-            .map_or(decoy.as_str(), |user| user.password_hash.as_str());
-        let valid = store_auth::verify_password(&password, hash);
-        let now = now_ms();
-        let Some(user) = user.filter(|_| valid) else {
-            ctx.store.auth.audit(&AuditRecord {
-                at_ms: now,
-                actor: name.clone(),
-                action: "session.login_failed".into(),
-                target: name,
-            })?;
-            return Ok(None);
-        };
-        let session_id = store_auth::random_secret();
-        let csrf_token = store_auth::random_secret();
-        let record = SessionRecord {
-            user: user.name.clone(),
-            csrf_token: csrf_token.clone(),
-            created_at_ms: now,
-            expires_at_ms: now + ttl_ms,
-        };
-        ctx.store
-            .auth
-            .put_session(store_auth::secret_hash(&session_id), &record)?;
-        ctx.store.auth.audit(&AuditRecord {
-            at_ms: now,
-            actor: user.name.clone(),
-            action: "session.login".into(),
-            target: user.name,
-        })?;
-        Ok(Some(NewSession {
-            session_id,
-            csrf_token,
-            role: user.role,
-        }))
+        sessions::login(ctx, &name, &password, &decoy, ttl_ms)
     })
     .await;
     match result {
@@ -294,14 +231,7 @@ pub async fn logout_caller(state: &AppState, caller: &Caller) -> Result<(), ApiE
     };
     let user = caller.user.clone();
     blocking(&state.ctx, move |ctx| {
-        ctx.store.auth.delete_session(session_hash)?;
-        ctx.store.auth.audit(&AuditRecord {
-            at_ms: now_ms(),
-            actor: user.clone(),
-            action: "session.logout".into(),
-            target: user,
-        })?;
-        Ok(())
+        sessions::logout(ctx, session_hash, &user)
     })
     .await
 }

@@ -25,6 +25,7 @@ pub mod write;
 pub use client_addr::ClientAddr;
 
 use crate::context::Context;
+use crate::domain::error::DomainError;
 use anyhow::Context as _;
 use axum::extract::rejection::{FormRejection, JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Request};
@@ -97,6 +98,20 @@ pub enum ApiError {
     /// A dashboard page needs a login: redirect to the login page.
     #[error("login required")]
     LoginPage,
+}
+
+impl From<DomainError> for ApiError {
+    fn from(error: DomainError) -> Self {
+        match error {
+            DomainError::Invalid(message) => ApiError::BadRequest(message),
+            DomainError::NotFound(message) => ApiError::NotFound(message),
+            DomainError::Conflict(message) => ApiError::Conflict(message),
+            DomainError::Unavailable(message) => ApiError::Unavailable(message),
+            DomainError::Storage(error) => ApiError::Internal(error.to_string()),
+            DomainError::Series(error) => ApiError::Internal(error.to_string()),
+            DomainError::Internal(detail) => ApiError::Internal(detail),
+        }
+    }
 }
 
 impl From<crate::storage::StorageError> for ApiError {
@@ -237,12 +252,12 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath
 }
 
 /// Runs blocking work (sled, argon2) off the async threads.
-pub async fn blocking<T: Send + 'static>(
+pub async fn blocking<T: Send + 'static, E: Into<ApiError> + Send + 'static>(
     ctx: &Arc<Context>,
-    work: impl FnOnce(&Context) -> Result<T, ApiError> + Send + 'static,
+    work: impl FnOnce(&Context) -> Result<T, E> + Send + 'static,
 ) -> Result<T, ApiError> {
     let ctx = ctx.clone();
-    tokio::task::spawn_blocking(move || work(&ctx))
+    tokio::task::spawn_blocking(move || work(&ctx).map_err(Into::into))
         .await
         .map_err(|error| ApiError::Internal(format!("blocking task failed: {error}")))?
 }

@@ -67,7 +67,7 @@ pub async fn run_user(command: UserCommand, config: &Config) -> anyhow::Result<(
                         .with_context(|| format!("reading {}", path.display()))?;
                     (text.lines().next().unwrap_or("").to_owned(), false)
                 }
-                None => (crate::api::write::random_password(), true),
+                None => (crate::domain::users::random_password(), true),
             };
             let request = AdminRequest::AddUser {
                 name,

@@ -32,6 +32,13 @@ pub struct TokenRecord {
     pub used_by: Option<AgentId>,
 }
 
+/// The key a join token is stored under: the SHA-256 of the token as typed (surrounding
+/// whitespace ignored), so the database never holds the token itself.
+pub fn token_hash(token: &str) -> [u8; 32] {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(token.trim().as_bytes()).into()
+}
+
 /// Why a token cannot be used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum TokenRefusal {

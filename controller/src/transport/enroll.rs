@@ -3,8 +3,7 @@
 
 use super::failure_log::FailureLog;
 use crate::context::Context;
-use crate::storage::registry::{AgentRecord, TokenRefusal};
-use sha2::{Digest, Sha256};
+use crate::storage::registry::{token_hash, AgentRecord, TokenRefusal};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use unity_shared::proto::frame;
@@ -15,10 +14,6 @@ use unity_shared::wire;
 
 /// Enrollment requests are small; refuse anything bigger before reading it.
 const ENROLL_TIMEOUT: Duration = Duration::from_secs(10);
-
-pub fn token_hash(token: &str) -> [u8; 32] {
-    Sha256::digest(token.trim().as_bytes()).into()
-}
 
 /// A readable, unique id: the host name's slug and a random suffix.
 fn new_agent_id(hostname: &str) -> AgentId {

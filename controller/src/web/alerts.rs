@@ -2,7 +2,7 @@
 
 use super::badge::{badge, Tone};
 use super::format::{ago, url_segment};
-use crate::api::alerts::AlertView;
+use crate::domain::alerts::AlertView;
 use crate::storage::alerts::Severity;
 use maud::{html, Markup};
 

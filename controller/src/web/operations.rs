@@ -7,9 +7,10 @@ use super::format::{ago, datetime, url_segment};
 use super::layout::{self, Frame, Nav};
 use super::{labels, PageCaller};
 use crate::api::auth::Caller;
-use crate::api::operations::{submit, OperationBody};
 use crate::api::{blocking, ApiError, ApiForm, ApiPath, AppState};
 use crate::clock::now_ms;
+use crate::domain::hosts::parse_agent_id;
+use crate::domain::operations::{self, OperationRequest};
 use crate::storage::operations::{OperationRecord, OperationState};
 use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -129,13 +130,7 @@ pub async fn page(
     caller: PageCaller,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Markup, ApiError> {
-    let record = blocking(&state.ctx, move |ctx| {
-        ctx.store
-            .operations
-            .get(&id)?
-            .ok_or_else(|| ApiError::NotFound(format!("no operation {id}")))
-    })
-    .await?;
+    let record = blocking(&state.ctx, move |ctx| operations::get(ctx, &id)).await?;
     Ok(render(&record, &caller.0, now_ms()))
 }
 
@@ -155,12 +150,13 @@ pub async fn submit_form(
 ) -> Result<Response, ApiError> {
     caller.require_change(&form.csrf)?;
     let actor = caller.0.user.clone();
-    let body = OperationBody {
+    let request = OperationRequest {
         force: form.force.is_some(),
-        ..OperationBody::default()
+        ..OperationRequest::default()
     };
     let record = blocking(&state.ctx, move |ctx| {
-        submit(ctx, &actor, &agent_id, &container, &verb, &body)
+        let agent_id = parse_agent_id(&agent_id)?;
+        operations::submit(ctx, &actor, &agent_id, &container, &verb, &request)
     })
     .await?;
     Ok(Redirect::to(&format!("/operations/{}", url_segment(&record.id))).into_response())

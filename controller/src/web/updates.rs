@@ -8,35 +8,33 @@ use super::format::{ago, datetime, short_digest, url_segment};
 use super::layout::{self, Frame, Nav};
 use super::operations::{button, history_table};
 use super::{admin_csrf, CsrfForm, PageCaller};
-use crate::admin::{self, HostView};
 use crate::api::auth::Caller;
-use crate::api::write::audit;
 use crate::api::{blocking, ApiError, ApiForm, AppState};
 use crate::clock::now_ms;
+use crate::domain::hosts::{self, Host};
+use crate::domain::{operations, update_policies, updates};
 use crate::storage::containers::{CheckOutcome, UpdateCheckRecord};
 use crate::storage::operations::OperationRecord;
-use crate::updates::auto;
 use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{html, Markup};
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 /// What the updates page shows.
 #[derive(Debug, Clone)]
 pub struct UpdatesView {
     /// The newest check of every container.
     pub records: Vec<UpdateCheckRecord>,
-    pub hosts: Vec<HostView>,
+    pub hosts: Vec<Host>,
     pub operations: Vec<OperationRecord>,
     /// Per agent id: its maintenance window's state and when it next changes.
     pub windows: BTreeMap<String, (String, Option<String>)>,
 }
 
-fn host_name<'a>(hosts: &'a [HostView], agent_id: &'a str) -> &'a str {
+fn host_name<'a>(hosts: &'a [Host], agent_id: &'a str) -> &'a str {
     hosts
         .iter()
-        .find(|host| host.agent_id == agent_id)
+        .find(|host| host.agent_id.as_str() == agent_id)
         .map_or(agent_id, |host| host.hostname.as_str())
 }
 
@@ -159,17 +157,17 @@ pub fn render(view: &UpdatesView, caller: &Caller, now: i64) -> Markup {
 /// `GET /updates`.
 pub async fn page(State(state): State<AppState>, caller: PageCaller) -> Result<Markup, ApiError> {
     let view = blocking(&state.ctx, |ctx| {
-        let hosts = admin::hosts(ctx)?;
+        let hosts = hosts::list(ctx)?;
         let now = jiff::Timestamp::now();
         let mut windows = BTreeMap::new();
         for host in &hosts {
-            let (set, _) = auto::windows_for(ctx, &host.agent_id, &host.hostname)?;
-            windows.insert(host.agent_id.clone(), auto::describe(&set, now));
+            let state = update_policies::window_state(ctx, &host.agent_id, &host.hostname, now)?;
+            windows.insert(host.agent_id.to_string(), state);
         }
-        Ok(UpdatesView {
-            records: ctx.store.containers.all_checks()?,
+        Ok::<_, ApiError>(UpdatesView {
+            records: updates::checks(ctx, updates::CheckFilter::All)?,
             hosts,
-            operations: ctx.store.operations.recent(None, 50)?,
+            operations: operations::recent(ctx, None, 50)?,
             windows,
         })
     })
@@ -184,13 +182,6 @@ pub async fn check_now(
     ApiForm(form): ApiForm<CsrfForm>,
 ) -> Result<Response, ApiError> {
     caller.require_change(&form.csrf)?;
-    let actor = caller.0.user.clone();
-    blocking(&state.ctx, move |ctx| {
-        audit(ctx, &actor, "updates.check", "all")
-    })
-    .await?;
-    crate::updates::watch::run(&state.ctx, Duration::ZERO, true)
-        .await
-        .map_err(|error| ApiError::Internal(format!("update check failed: {error:#}")))?;
+    updates::check_now(&state.ctx, &caller.0.user).await?;
     Ok(Redirect::to("/updates").into_response())
 }

@@ -12,6 +12,7 @@ pub mod context;
 pub mod domain;
 pub mod health;
 pub mod housekeeping;
+pub mod http;
 pub mod service;
 pub mod storage;
 pub mod transport;

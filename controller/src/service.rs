@@ -105,9 +105,10 @@ pub async fn start(config: Config) -> anyhow::Result<RunningController> {
             tracing::warn!(%error, "Admin socket unavailable; CLI commands need the daemon stopped.")
         }
     }
-    let (api_addr, https, api_task) = crate::api::serve(context.clone()).await?;
+    let routes = crate::api::router(&context.config).merge(crate::web::router());
+    let (api_addr, https, api_task) = crate::http::server::serve(context.clone(), routes).await?;
     tasks.push(api_task);
-    let dashboard_url = crate::api::dashboard_url(api_addr, https);
+    let dashboard_url = crate::http::server::dashboard_url(api_addr, https);
     tracing::info!(%local_addr, ca_hash = %context.ca.ca_hash(), "Controller listening.");
     tracing::info!(url = %dashboard_url, "Dashboard and API listening.");
     Ok(RunningController {

@@ -2,9 +2,11 @@
 //! ones, or both, optionally for one host. A thin handler over [`crate::domain::alerts`],
 //! which the dashboard and `/metrics` read too.
 
-use super::auth::Caller;
-use super::{blocking, ApiError, ApiQuery, AppState};
 use crate::domain::alerts::{self, parse_which, AlertView, DEFAULT_LIMIT, MAX_LIMIT};
+use crate::http::auth::Caller;
+use crate::http::error::ApiError;
+use crate::http::extract::{blocking, ApiQuery};
+use crate::http::state::AppState;
 use axum::extract::State;
 use axum::Json;
 use serde::Deserialize;

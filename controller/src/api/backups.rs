@@ -1,10 +1,12 @@
 //! A container's backups (any user): listed with their image, and diffed field by field. Thin
 //! handlers over [`crate::domain::backups`].
 
-use super::auth::Caller;
-use super::{blocking, ApiError, ApiPath, ApiQuery, AppState};
 use crate::domain::backups::{self, BackupView, FieldChange};
 use crate::domain::hosts::parse_agent_id;
+use crate::http::auth::Caller;
+use crate::http::error::ApiError;
+use crate::http::extract::{blocking, ApiPath, ApiQuery};
+use crate::http::state::AppState;
 use axum::extract::State;
 use axum::Json;
 use serde::Deserialize;

@@ -1,10 +1,12 @@
 //! Commands sent to a connected agent (admins only, audited): ping, collect now. Thin handlers
 //! over [`crate::domain::agents`].
 
-use super::auth::Admin;
-use super::{ApiError, ApiPath, AppState};
 use crate::domain::agents;
 use crate::domain::hosts::parse_agent_id;
+use crate::http::auth::Admin;
+use crate::http::error::ApiError;
+use crate::http::extract::ApiPath;
+use crate::http::state::AppState;
 use axum::extract::State;
 use axum::Json;
 use serde::Serialize;

@@ -2,10 +2,12 @@
 //! ZFS, md RAID and how they stack), databases, and containers with their recent runtime events
 //! and update checks. Thin handlers over [`crate::domain::host_state`].
 
-use super::auth::Caller;
-use super::{blocking, ApiError, ApiPath, AppState};
 use crate::domain::host_state::{self, Collected, ContainersView};
 use crate::domain::hosts::parse_agent_id;
+use crate::http::auth::Caller;
+use crate::http::error::ApiError;
+use crate::http::extract::{blocking, ApiPath};
+use crate::http::state::AppState;
 use axum::extract::State;
 use axum::Json;
 use unity_shared::model::database::DatabaseInstance;

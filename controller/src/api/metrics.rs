@@ -6,11 +6,13 @@
 //! and 0 otherwise. When `metrics_token` is configured, requests need
 //! `Authorization: Bearer <metrics_token>`.
 
-use super::auth::constant_time_eq;
-use super::{blocking, ApiError, AppState};
 use crate::context::Context;
 use crate::domain::hosts::{self, HostStatus};
 use crate::domain::{alerts, history};
+use crate::http::auth::constant_time_eq;
+use crate::http::error::ApiError;
+use crate::http::extract::blocking;
+use crate::http::state::AppState;
 use axum::extract::State;
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};

@@ -3,11 +3,13 @@
 //! operation), and read operations with their live progress and results (any user). Thin
 //! handlers over [`crate::domain::operations`].
 
-use super::auth::{Admin, Caller};
-use super::{blocking, ApiError, ApiJson, ApiPath, ApiQuery, AppState};
 use crate::domain::hosts::parse_agent_id;
 use crate::domain::operations::{self, OperationRequest, DEFAULT_EXPIRY};
 use crate::domain::tokens::parse_ttl;
+use crate::http::auth::{Admin, Caller};
+use crate::http::error::ApiError;
+use crate::http::extract::{blocking, ApiJson, ApiPath, ApiQuery};
+use crate::http::state::AppState;
 use crate::storage::operations::OperationRecord;
 use axum::extract::State;
 use axum::http::StatusCode;

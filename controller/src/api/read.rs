@@ -2,8 +2,6 @@
 //! history queries with time ranges and downsampling, join tokens, users, API tokens, and the
 //! audit log (admins only). Each is a thin handler over [`crate::domain`].
 
-use super::auth::Caller;
-use super::{blocking, ApiError, ApiPath, ApiQuery, AppState};
 use crate::clock::now_ms;
 use crate::domain::api_tokens::{self, ApiTokenView};
 use crate::domain::audit::{self, AuditView};
@@ -11,6 +9,10 @@ use crate::domain::history::{self, QueryParams, QueryResult, SeriesDescription};
 use crate::domain::hosts::{self, parse_agent_id, Host, HostDetail};
 use crate::domain::tokens::{self, JoinTokenSummary};
 use crate::domain::users::{self, UserView};
+use crate::http::auth::Caller;
+use crate::http::error::ApiError;
+use crate::http::extract::{blocking, ApiPath, ApiQuery};
+use crate::http::state::AppState;
 use axum::extract::State;
 use axum::Json;
 use serde::Deserialize;

@@ -1,9 +1,5 @@
-//! Unit tests of the API's pure parts: the OpenAPI document and the error mapping (time
-//! ranges, label matchers and downsampling are tested with `domain::history`).
-
-use super::ApiError;
-use axum::http::StatusCode;
-use axum::response::IntoResponse;
+//! Unit tests of the API's pure parts: the OpenAPI document (time ranges, label matchers and
+//! downsampling are tested with `domain::history`, the error mapping with `http::error`).
 
 #[test]
 fn openapi_lists_every_route_with_security() {
@@ -27,25 +23,4 @@ fn openapi_lists_every_route_with_security() {
         serde_json::json!(["read", "admin"])
     );
     assert_eq!(token_body["expires_in"]["type"], "string");
-}
-
-#[test]
-fn errors_map_to_statuses_with_json_messages() {
-    let response = ApiError::TooManyRequests {
-        retry_after_secs: 7,
-    }
-    .into_response();
-    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
-    assert_eq!(response.headers()["retry-after"], "7");
-    assert_eq!(
-        ApiError::Unauthorized.into_response().status(),
-        StatusCode::UNAUTHORIZED
-    );
-    assert_eq!(
-        ApiError::Forbidden("x").into_response().status(),
-        StatusCode::FORBIDDEN
-    );
-    let redirect = ApiError::LoginPage.into_response();
-    assert_eq!(redirect.status(), StatusCode::SEE_OTHER);
-    assert_eq!(redirect.headers()["location"], "/login");
 }

@@ -4,11 +4,13 @@
 //! returns a secret. Thin handlers over [`crate::domain::updates`],
 //! [`crate::domain::update_policies`] and [`crate::domain::registries`].
 
-use super::auth::{Admin, Caller};
-use super::{blocking, ApiError, ApiJson, ApiPath, ApiQuery, AppState};
 use crate::domain::registries::{self, NewCredentials, RegistryView};
 use crate::domain::update_policies::{self, WindowsView};
 use crate::domain::updates::{self, parse_check_filter};
+use crate::http::auth::{Admin, Caller};
+use crate::http::error::ApiError;
+use crate::http::extract::{blocking, ApiJson, ApiPath, ApiQuery};
+use crate::http::state::AppState;
 use crate::storage::containers::{PolicyScope, UpdateCheckRecord};
 use crate::updates::watch::RunSummary;
 use axum::extract::State;

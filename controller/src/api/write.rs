@@ -2,12 +2,14 @@
 //! agent revocation, users and API tokens. Each is a thin handler over [`crate::domain`], which
 //! the dashboard forms and the CLI (through the admin socket) call too.
 
-use super::auth::Admin;
-use super::{blocking, ApiError, ApiJson, ApiPath, AppState};
 use crate::domain::api_tokens::{self, NewApiToken};
 use crate::domain::hosts::parse_agent_id;
 use crate::domain::tokens::{self, JoinToken};
 use crate::domain::{agents, users};
+use crate::http::auth::Admin;
+use crate::http::error::ApiError;
+use crate::http::extract::{blocking, ApiJson, ApiPath};
+use crate::http::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;

@@ -7,7 +7,8 @@
 //! site whose name was re-pointed at this controller (DNS rebinding) sends its own name, so it
 //! cannot reach the API even on loopback.
 
-use super::{ApiError, AppState};
+use super::error::ApiError;
+use super::state::AppState;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue};
 use axum::middleware::Next;

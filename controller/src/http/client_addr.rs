@@ -7,7 +7,7 @@
 //! recorded with the resolved address, so handlers (the API's and the dashboard's login) need
 //! not know about proxies.
 
-use super::AppState;
+use super::state::AppState;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;

@@ -319,5 +319,4 @@ impl Drop for LoginAttempt {
 }
 
 #[cfg(test)]
-#[path = "login_limit_tests.rs"]
 mod tests;

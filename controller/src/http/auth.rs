@@ -13,15 +13,16 @@
 //! Logins are limited by [`super::login_limit`]: per (client address, user name) with growing
 //! delays, and per client address across names.
 
+use super::client_addr::ClientAddr;
+use super::error::ApiError;
+use super::extract::blocking;
 use super::login_limit::Outcome;
-use super::{blocking, ApiError, ApiJson, AppState, ClientAddr};
+use super::state::AppState;
 use crate::domain::sessions::{self, NewSession, TokenLookup};
 use crate::storage::auth::{self as store_auth, Role, TokenScope};
-use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue};
-use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
 
 pub const SESSION_COOKIE: &str = "unity_session";
 pub const CSRF_HEADER: &str = "x-csrf-token";
@@ -253,67 +254,6 @@ pub fn clear_cookie(state: &AppState) -> HeaderValue {
     } else {
         HeaderValue::from_static("unity_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0")
     }
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LoginRequest {
-    pub username: String,
-    pub password: String,
-}
-
-#[derive(Debug, Serialize)]
-pub struct SessionView {
-    pub user: String,
-    pub role: &'static str,
-    /// Send as `X-CSRF-Token` with every state-changing request made with the cookie.
-    pub csrf_token: String,
-}
-
-/// `POST /api/v1/login`.
-pub async fn login(
-    State(state): State<AppState>,
-    ConnectInfo(client): ConnectInfo<ClientAddr>,
-    ApiJson(request): ApiJson<LoginRequest>,
-) -> Result<Response, ApiError> {
-    let user = request.username.clone();
-    let session = login_user(&state, client, request.username, request.password).await?;
-    let body = SessionView {
-        user,
-        role: session.role.as_str(),
-        csrf_token: session.csrf_token,
-    };
-    let cookie = session_cookie(&state, &session.session_id);
-    Ok(([(header::SET_COOKIE, cookie)], axum::Json(body)).into_response())
-}
-
-/// `POST /api/v1/logout`: needs the CSRF header like every other change.
-pub async fn logout(
-    State(state): State<AppState>,
-    caller: Caller,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    caller.require_csrf(
-        headers
-            .get(CSRF_HEADER)
-            .and_then(|value| value.to_str().ok()),
-    )?;
-    logout_caller(&state, &caller).await?;
-    let body = serde_json::json!({ "logged_out": true });
-    Ok((
-        [(header::SET_COOKIE, clear_cookie(&state))],
-        axum::Json(body),
-    )
-        .into_response())
-}
-
-/// `GET /api/v1/session`: who am I, and the CSRF token for changes.
-pub async fn session(caller: Caller) -> axum::Json<SessionView> {
-    axum::Json(SessionView {
-        role: caller.role.as_str(),
-        csrf_token: caller.csrf_token().to_owned(),
-        user: caller.user,
-    })
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use crate::storage::containers::CheckOutcome;
 use crate::storage::operations::OperationRecord;
 use crate::storage::registry::StateKind;
 use crate::updates::dispatch::{self, with_tag, Action, NewOperation};
-use crate::updates::watch::policy_for;
+use crate::updates::effective_policy::{self, PolicyLookupError};
 use std::time::Duration;
 use unity_shared::model::container::{Container, ContainerInventory};
 use unity_shared::proto::AgentId;
@@ -71,9 +71,12 @@ fn action_of(
                 (None, Some(update)) => Some(update.candidate_digest.clone()),
                 _ => None,
             };
-            let probe = match policy_for(ctx, agent_id.as_str(), running)? {
+            let probe = match effective_policy::of(ctx, agent_id.as_str(), running) {
                 Ok(policy) => policy.probe,
-                Err(error) => return Err(DomainError::Conflict(format!("update policy: {error}"))),
+                Err(PolicyLookupError::Invalid(error)) => {
+                    return Err(DomainError::Conflict(format!("update policy: {error}")))
+                }
+                Err(PolicyLookupError::Storage(error)) => return Err(error.into()),
             };
             Action::Update {
                 image,

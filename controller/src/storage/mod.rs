@@ -11,7 +11,6 @@ pub mod containers;
 pub mod credentials;
 pub mod instances;
 pub mod operations;
-mod operations_layout;
 pub mod registry;
 pub mod series;
 

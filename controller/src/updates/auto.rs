@@ -104,8 +104,7 @@ fn probe_of(
         .latest(&agent, StateKind::Containers)
         .ok()??;
     let running = inventory.containers.iter().find(|c| c.name == container)?;
-    super::watch::policy_for(ctx, agent_id, running)
-        .ok()?
+    super::effective_policy::of(ctx, agent_id, running)
         .ok()?
         .probe
 }

@@ -7,6 +7,8 @@
 //! - [`credentials`]: per-registry credentials, sealed with an AEAD key file.
 //! - [`registry`]: the OCI distribution API client (auth, rate limits, cache).
 //! - [`detect`]: one container's check, and many at once.
+//! - [`effective_policy`]: a container's policy from its layers (default, host, labels,
+//!   container).
 //! - [`settings`]: the `[updates]` configuration section.
 //! - [`auto`]: `auto` policies applied inside maintenance windows, canary first.
 //! - [`backups`]: backups that came with operation results, diffed field by field (pure).
@@ -24,6 +26,7 @@ pub mod backups;
 pub mod credentials;
 pub mod detect;
 pub mod dispatch;
+pub mod effective_policy;
 pub mod manifest;
 pub mod policy;
 pub mod queue;

@@ -4,7 +4,7 @@
 
 use super::policy::PolicyLayer;
 use super::window::WindowSet;
-use crate::config::ConfigError;
+use crate::config::error::ConfigError;
 use serde::Deserialize;
 use std::collections::HashSet;
 use std::time::Duration;

@@ -10,12 +10,11 @@ pub mod slot;
 
 use super::credentials::{CredentialKey, CredentialSource, Credentials};
 use super::detect::{self, CheckJob, FirstSeen, Outcome, SkipReason, Spread, UpdateKind};
-use super::policy::{Jump, Mode, Policy, PolicyLayer};
+use super::effective_policy::{self, PolicyLookupError};
+use super::policy::{Jump, Mode};
 use super::registry::{ClientOptions, RegistryClient};
 use crate::context::Context;
-use crate::storage::containers::{
-    CheckOutcome, DetectedUpdate, PolicyOverride, PolicyScope, UpdateCheckRecord,
-};
+use crate::storage::containers::{CheckOutcome, DetectedUpdate, UpdateCheckRecord};
 use crate::storage::registry::StateKind;
 use crate::storage::Store;
 use serde::Serialize;
@@ -67,14 +66,6 @@ fn system_time(unix_ms: i64) -> SystemTime {
 fn unix_ms(time: SystemTime) -> i64 {
     time.duration_since(UNIX_EPOCH)
         .map_or(0, |since| since.as_millis() as i64)
-}
-
-fn layer_of(policy: Option<PolicyOverride>) -> Result<PolicyLayer, super::policy::PolicyError> {
-    let mut layer = PolicyLayer::default();
-    for (key, value) in policy.map(|policy| policy.settings).unwrap_or_default() {
-        layer.set(&key, &value)?;
-    }
-    Ok(layer)
 }
 
 fn mode_name(mode: Mode) -> &'static str {
@@ -162,32 +153,6 @@ fn first_seen_of(previous: Option<&UpdateCheckRecord>) -> FirstSeen {
     first_seen
 }
 
-/// The effective policy of one container: controller default < host override < labels <
-/// container override. Note that this uses blocking I/O.
-pub fn policy_for(
-    ctx: &Context,
-    agent_id: &str,
-    container: &unity_shared::model::container::Container,
-) -> Result<Result<Policy, super::policy::PolicyError>, crate::storage::StorageError> {
-    let store = &ctx.store;
-    let host = layer_of(store.containers.policy(&PolicyScope::Host {
-        agent_id: agent_id.to_owned(),
-    })?);
-    let explicit = layer_of(store.containers.policy(&PolicyScope::Container {
-        agent_id: agent_id.to_owned(),
-        container: container.name.clone(),
-    })?);
-    Ok(match (host, explicit) {
-        (Ok(host), Ok(explicit)) => Policy::for_container(
-            &ctx.config.updates.default_policy,
-            &host,
-            &container.labels,
-            &explicit,
-        ),
-        (Err(error), _) | (_, Err(error)) => Err(error),
-    })
-}
-
 /// One job per container of every non-revoked agent, with its resolved policy.
 struct Planned {
     agent_id: String,
@@ -220,7 +185,11 @@ fn plan(ctx: &Context) -> anyhow::Result<(Vec<CheckJob>, Vec<Planned>)> {
             .containers
             .retain_checks(&agent_id, |name| names.contains(name))?;
         for container in inventory.containers {
-            let policy = policy_for(ctx, agent_id.as_str(), &container)?;
+            let policy = match effective_policy::of(ctx, agent_id.as_str(), &container) {
+                Ok(policy) => Ok(policy),
+                Err(PolicyLookupError::Invalid(error)) => Err(error),
+                Err(PolicyLookupError::Storage(error)) => return Err(error.into()),
+            };
             let previous = store.containers.check(&agent_id, &container.name)?;
             planned.push(Planned {
                 agent_id: agent_id.to_string(),

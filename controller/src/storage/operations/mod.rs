@@ -4,64 +4,17 @@
 //! Operation ids start with the request time in hex, so iterating the tree is chronological.
 //! The stored command never carries registry credentials: they are attached at dispatch.
 
+mod layout;
+mod record;
+
+pub use record::{OperationRecord, OperationState};
+
 use super::StorageError;
-use serde::{Deserialize, Serialize};
-use unity_shared::model::update::{CommandResult, ContainerCommand, LogLine};
-
-/// Where an operation is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum OperationState {
-    /// Waiting for the agent (offline, or its turn has not come).
-    Queued,
-    /// Sent to the agent; progress arrives.
-    Running,
-    /// Ended: see `result` (the agent's) or `error` (expired, refused before it ran).
-    Finished,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct OperationRecord {
-    pub id: String,
-    pub agent_id: String,
-    pub container: String,
-    /// `update`, `rollback`, `restart`, `backup` or `restore`.
-    pub action: String,
-    pub command: ContainerCommand,
-    /// The user (or `auto` for the update policy) who asked.
-    pub requested_by: String,
-    pub requested_at_ms: i64,
-    /// A queued operation not started by then fails as expired.
-    pub expires_at_ms: i64,
-    /// The image the container ran when asked (reference, and digest when known).
-    pub from_image: Option<String>,
-    /// The image asked for (updates).
-    pub to_image: Option<String>,
-    /// The candidate digest an update was for (so a rolled-back one is not retried).
-    pub to_digest: Option<String>,
-    pub state: OperationState,
-    pub started_at_ms: Option<i64>,
-    pub finished_at_ms: Option<i64>,
-    /// Progress lines as they arrived.
-    pub progress: Vec<LogLine>,
-    pub result: Option<CommandResult>,
-    pub error: Option<String>,
-    /// Dispatch attempts (a lost connection puts a running operation back in the queue).
-    pub attempts: u32,
-}
-
-impl OperationRecord {
-    /// Milliseconds from start to end, when both are known.
-    pub fn duration_ms(&self) -> Option<i64> {
-        Some(self.finished_at_ms? - self.started_at_ms?)
-    }
-}
+use layout::{decode, encode};
 
 pub struct Operations {
     tree: sled::Tree,
 }
-
-use super::operations_layout::{decode, encode};
 
 impl Operations {
     pub fn open(db: &sled::Db) -> Result<Operations, StorageError> {
@@ -148,7 +101,7 @@ impl Operations {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use unity_shared::model::update::OperationId;
+    use unity_shared::model::update::{ContainerCommand, OperationId};
 
     fn record(id: &str, agent: &str) -> OperationRecord {
         OperationRecord {

@@ -1,5 +1,14 @@
 //! Controller configuration: `RawConfig` is what the TOML file says (every key optional, with a
-//! documented default); [`Config`] is the validated, typed form the daemon runs on.
+//! documented default); [`Config`] is the validated, typed form the daemon runs on. The
+//! `[alerts]` and `[updates]` sections are their subsystems' (`alerts::config`,
+//! `updates::settings`); they share [`ConfigError`] and [`Secret`], which live in leaf files
+//! (`error.rs`, `secret.rs`) so a section never imports the whole configuration back.
+
+pub mod error;
+pub mod secret;
+
+pub use error::ConfigError;
+pub use secret::Secret;
 
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -68,16 +77,6 @@ pub enum ApiTls {
     Files { cert: PathBuf, key: PathBuf },
 }
 
-/// A secret from the configuration; `Debug` does not show it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(pub String);
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter.write_str("Secret(<redacted>)")
-    }
-}
-
 #[derive(Debug, Clone)]
 pub struct Config {
     pub data_dir: PathBuf,
@@ -99,28 +98,6 @@ pub struct Config {
     pub allowed_hosts: Vec<String>,
     pub alerts: crate::alerts::config::AlertsConfig,
     pub updates: crate::updates::settings::UpdatesConfig,
-}
-
-/// A configuration value that cannot be used.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// The file could not be read.
-    #[error("reading {path}: {source}")]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    /// The file is not valid TOML or has unknown keys.
-    #[error("parsing {path}: {message}")]
-    Parse { path: PathBuf, message: String },
-    /// A value has the wrong form.
-    #[error("{key} = {value:?}: {message}")]
-    Invalid {
-        key: &'static str,
-        value: String,
-        message: String,
-    },
 }
 
 fn duration(
@@ -377,7 +354,7 @@ mod tests {
     #[test]
     fn packaged_config_parses() {
         let raw: RawConfig =
-            toml::from_str(include_str!("../../packaging/controller.toml")).unwrap();
+            toml::from_str(include_str!("../../../packaging/controller.toml")).unwrap();
         let config = Config::from_raw(raw).unwrap();
         assert_eq!(config.retention, Duration::from_secs(90 * 86400));
     }

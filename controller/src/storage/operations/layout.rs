@@ -10,8 +10,8 @@
 //! | 1 | `backup_json: Option<String>`: the agent's backup file as JSON text |
 //! | 2 | `backup_taken: Option<Backup>`: the typed wire value (protocol 4) |
 
-use super::operations::{OperationRecord, OperationState};
-use super::StorageError;
+use super::record::{OperationRecord, OperationState};
+use crate::storage::StorageError;
 use serde::Deserialize;
 use unity_shared::model::update::{
     Backup, CommandResult, ContainerCommand, LogLine, OperationId, Outcome,

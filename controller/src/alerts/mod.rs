@@ -16,6 +16,7 @@ use crate::storage::alerts::AlertRecord;
 use rules::{Condition, HostState, RuleConfig};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
+use unity_shared::proto::AgentId;
 
 /// What happened to an alert, as notifiers are told.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -147,7 +148,7 @@ pub fn evaluate_once(ctx: &Context, started_ms: i64, now_ms: i64) -> anyhow::Res
         };
         let instances = hosts::instances(ctx, agent_id)?;
         let state = HostState {
-            agent_id: agent_id.as_str(),
+            agent_id,
             revoked: host.status == HostStatus::Revoked,
             last_seen_ms,
             storage: storage.as_ref(),
@@ -157,11 +158,15 @@ pub fn evaluate_once(ctx: &Context, started_ms: i64, now_ms: i64) -> anyhow::Res
         };
         active.extend(rules::evaluate(&state, now_ms, &rule_config));
     }
-    let hostnames: BTreeMap<&str, &str> = hosts
+    let hostnames: BTreeMap<&AgentId, &str> = hosts
         .iter()
-        .map(|host| (host.agent_id.as_str(), host.hostname.as_str()))
+        .map(|host| (&host.agent_id, host.hostname.as_str()))
         .collect();
-    let hostname = |agent_id: &str| hostnames.get(agent_id).unwrap_or(&agent_id).to_string();
+    let hostname = |agent_id: &AgentId| {
+        hostnames
+            .get(agent_id)
+            .map_or_else(|| agent_id.to_string(), |name| (*name).to_owned())
+    };
     let resolve_after_ms = config.resolve_after.as_millis() as i64;
     let mut events = Vec::new();
     for change in diff(&open, &active, now_ms, resolve_after_ms) {

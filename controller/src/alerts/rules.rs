@@ -21,7 +21,7 @@ use unity_shared::model::database::DatabaseInstance;
 use unity_shared::model::storage::{
     MdSyncAction, ReasonKind, Vdev, VdevKind, VdevState, Verdict, VerdictStatus,
 };
-use unity_shared::proto::StorageState;
+use unity_shared::proto::{AgentId, StorageState};
 
 /// The thresholds the rules use.
 #[derive(Debug, Clone, PartialEq)]
@@ -58,7 +58,7 @@ pub struct FilesystemUsage {
 /// Everything the rules look at for one host.
 #[derive(Debug, Clone, Copy)]
 pub struct HostState<'a> {
-    pub agent_id: &'a str,
+    pub agent_id: &'a AgentId,
     /// Revoked hosts raise nothing: the operator retired them.
     pub revoked: bool,
     /// Unix milliseconds of the last message, or of when the controller started watching if
@@ -79,7 +79,7 @@ pub const IDENTITY_CONFLICT_WINDOW_MS: i64 = 15 * 60 * 1000;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Condition {
     pub key: String,
-    pub agent_id: String,
+    pub agent_id: AgentId,
     pub severity: Severity,
     pub summary: String,
     pub details: Vec<String>,
@@ -94,7 +94,7 @@ pub fn evaluate(host: &HostState, now_ms: i64, config: &RuleConfig) -> Vec<Condi
     let mut add = |key: String, severity: Severity, summary: String, details: Vec<String>| {
         conditions.push(Condition {
             key,
-            agent_id: host.agent_id.to_owned(),
+            agent_id: host.agent_id.clone(),
             severity,
             summary,
             details,

@@ -9,6 +9,9 @@ use unity_shared::model::storage::{ArrayResult, PoolResult, SmartDeviceResult};
 
 const NOW: i64 = 1_700_000_000_000;
 
+static NAS: std::sync::LazyLock<AgentId> =
+    std::sync::LazyLock::new(|| AgentId::new("nas").unwrap());
+
 fn testdata(room: &str, name: &str) -> String {
     let path = format!(
         "{}/../agent/src/collect/{room}/testdata/{name}",
@@ -66,7 +69,7 @@ fn storage(smart_fixtures: &[(&str, &str)], zpool_status: &str, mdstat: &str) ->
 
 fn host<'a>(storage: Option<&'a StorageState>) -> HostState<'a> {
     HostState {
-        agent_id: "nas",
+        agent_id: &NAS,
         revoked: false,
         last_seen_ms: NOW - 1000,
         storage,

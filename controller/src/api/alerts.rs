@@ -60,7 +60,7 @@ mod tests {
         ] {
             let record = AlertRecord {
                 key: key.into(),
-                agent_id: agent_id.into(),
+                agent_id: unity_shared::proto::AgentId::new(agent_id).unwrap(),
                 severity,
                 summary: format!("{key} summary"),
                 details: vec![],

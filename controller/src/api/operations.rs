@@ -40,6 +40,7 @@ pub async fn operate(
 ) -> Result<(StatusCode, Json<OperationRecord>), ApiError> {
     blocking(&state.ctx, move |ctx| {
         let agent_id = parse_agent_id(&agent_id)?;
+        let kind = operations::parse_kind(&verb)?;
         let request = OperationRequest {
             expires_in: match &body.expires_in {
                 Some(text) => parse_ttl(text)?,
@@ -49,7 +50,7 @@ pub async fn operate(
             force: body.force,
             backup: body.backup,
         };
-        operations::submit(ctx, &caller.user, &agent_id, &container, &verb, &request)
+        operations::submit(ctx, &caller.user, &agent_id, &container, kind, &request)
     })
     .await
     .map(|record| (StatusCode::ACCEPTED, Json(record)))

@@ -4,6 +4,7 @@
 //! returns a secret. Thin handlers over [`crate::domain::updates`],
 //! [`crate::domain::update_policies`] and [`crate::domain::registries`].
 
+use crate::domain::hosts::parse_agent_id;
 use crate::domain::registries::{self, NewCredentials, RegistryView};
 use crate::domain::update_policies::{self, WindowsView};
 use crate::domain::updates::{self, parse_check_filter};
@@ -78,6 +79,7 @@ pub async fn host_policy(
     _caller: Caller,
     ApiPath(agent_id): ApiPath<String>,
 ) -> Result<Json<PolicyBody>, ApiError> {
+    let agent_id = parse_agent_id(&agent_id)?;
     get_policy(&state, PolicyScope::Host { agent_id }).await
 }
 
@@ -88,6 +90,7 @@ pub async fn set_host_policy(
     ApiPath(agent_id): ApiPath<String>,
     ApiJson(body): ApiJson<PolicyBody>,
 ) -> Result<Json<PolicyBody>, ApiError> {
+    let agent_id = parse_agent_id(&agent_id)?;
     put_policy(&state, caller.user, PolicyScope::Host { agent_id }, body).await
 }
 
@@ -98,7 +101,7 @@ pub async fn container_policy(
     ApiPath((agent_id, container)): ApiPath<(String, String)>,
 ) -> Result<Json<PolicyBody>, ApiError> {
     let scope = PolicyScope::Container {
-        agent_id,
+        agent_id: parse_agent_id(&agent_id)?,
         container,
     };
     get_policy(&state, scope).await
@@ -112,7 +115,7 @@ pub async fn set_container_policy(
     ApiJson(body): ApiJson<PolicyBody>,
 ) -> Result<Json<PolicyBody>, ApiError> {
     let scope = PolicyScope::Container {
-        agent_id,
+        agent_id: parse_agent_id(&agent_id)?,
         container,
     };
     put_policy(&state, caller.user, scope, body).await
@@ -132,6 +135,7 @@ pub async fn host_windows(
     _caller: Caller,
     ApiPath(agent_id): ApiPath<String>,
 ) -> Result<Json<WindowsView>, ApiError> {
+    let agent_id = parse_agent_id(&agent_id)?;
     blocking(&state.ctx, move |ctx| {
         update_policies::windows(ctx, &agent_id)
     })
@@ -146,6 +150,7 @@ pub async fn set_host_windows(
     ApiPath(agent_id): ApiPath<String>,
     ApiJson(body): ApiJson<WindowsBody>,
 ) -> Result<StatusCode, ApiError> {
+    let agent_id = parse_agent_id(&agent_id)?;
     blocking(&state.ctx, move |ctx| {
         update_policies::set_windows(ctx, &caller.user, &agent_id, &body.windows)
     })

@@ -7,27 +7,53 @@ use crate::context::Context;
 use crate::storage::alerts::{AlertRecord, Severity};
 use serde::Serialize;
 use std::collections::BTreeMap;
+use unity_shared::proto::AgentId;
 
 /// Resolved alerts a list returns at most, and by default.
 pub const MAX_LIMIT: usize = 1000;
 pub const DEFAULT_LIMIT: usize = 100;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 /// Which alerts a list shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Which {
     Open,
     Resolved,
     All,
 }
 
+/// Whether an alert is still open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AlertState {
+    /// Its condition holds, or has been gone for less than `resolve_after`.
+    Open,
+    /// Its condition has been gone for `resolve_after`.
+    Resolved,
+}
+
+impl AlertState {
+    /// The word the API and the pages show: `open` or `resolved`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertState::Open => "open",
+            AlertState::Resolved => "resolved",
+        }
+    }
+}
+
+impl std::fmt::Display for AlertState {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(self.as_str())
+    }
+}
+
 /// One alert as the faces list it.
 #[derive(Debug, Clone, Serialize)]
 pub struct AlertView {
     pub key: String,
-    pub agent_id: String,
+    pub agent_id: AgentId,
     pub hostname: String,
-    /// `open` or `resolved`.
-    pub state: &'static str,
+    pub state: AlertState,
     pub severity: Severity,
     pub summary: String,
     pub details: Vec<String>,
@@ -56,12 +82,12 @@ pub fn list(
     host: Option<&str>,
     limit: usize,
 ) -> Result<Vec<AlertView>, DomainError> {
-    let hostnames: BTreeMap<String, String> = ctx
+    let hostnames: BTreeMap<AgentId, String> = ctx
         .store
         .registry
         .agents()?
         .into_iter()
-        .map(|agent| (agent.agent_id.to_string(), agent.hostname))
+        .map(|agent| (agent.agent_id, agent.hostname))
         .collect();
     let mut records: Vec<AlertRecord> = Vec::new();
     if which != Which::Resolved {
@@ -79,16 +105,16 @@ pub fn list(
     }
     Ok(records
         .into_iter()
-        .filter(|record| host.is_none_or(|host| record.agent_id == host))
+        .filter(|record| host.is_none_or(|host| record.agent_id.as_str() == host))
         .map(|record| AlertView {
             hostname: hostnames
                 .get(&record.agent_id)
                 .cloned()
-                .unwrap_or_else(|| record.agent_id.clone()),
+                .unwrap_or_else(|| record.agent_id.to_string()),
             state: if record.resolved_at_ms.is_some() {
-                "resolved"
+                AlertState::Resolved
             } else {
-                "open"
+                AlertState::Open
             },
             key: record.key,
             agent_id: record.agent_id,
@@ -120,7 +146,7 @@ mod tests {
     fn record(key: &str, agent_id: &str, severity: Severity, opened_at_ms: i64) -> AlertRecord {
         AlertRecord {
             key: key.into(),
-            agent_id: agent_id.into(),
+            agent_id: AgentId::new(agent_id).unwrap(),
             severity,
             summary: format!("{key} summary"),
             details: vec![],

@@ -7,7 +7,7 @@ use super::error::DomainError;
 use super::hosts::require_known;
 use crate::context::Context;
 use crate::storage::containers::CheckOutcome;
-use crate::storage::operations::OperationRecord;
+use crate::storage::operations::{OperationKind, OperationRecord};
 use crate::storage::registry::StateKind;
 use crate::updates::dispatch::{self, with_tag, Action, NewOperation};
 use crate::updates::effective_policy::{self, PolicyLookupError};
@@ -42,17 +42,27 @@ impl Default for OperationRequest {
     }
 }
 
-/// The action a verb names, with the request's details.
+/// Parses the operation a path names: `update`, `rollback`, `restart`, `backup` or
+/// `restore`.
+pub fn parse_kind(verb: &str) -> Result<OperationKind, DomainError> {
+    OperationKind::parse(verb).ok_or_else(|| {
+        DomainError::NotFound(format!(
+            "no container operation {verb:?}: update, rollback, restart, backup or restore"
+        ))
+    })
+}
+
+/// The action of `kind`, with the request's details.
 fn action_of(
     ctx: &Context,
-    verb: &str,
+    kind: OperationKind,
     agent_id: &AgentId,
     running: &Container,
     request: &OperationRequest,
 ) -> Result<Action, DomainError> {
     let container = running.name.as_str();
-    Ok(match verb {
-        "update" => {
+    Ok(match kind {
+        OperationKind::Update => {
             let check = ctx.store.containers.check(agent_id, container)?;
             let detected = match check.as_ref().map(|check| &check.outcome) {
                 Some(CheckOutcome::Update(update)) => Some(update),
@@ -71,7 +81,7 @@ fn action_of(
                 (None, Some(update)) => Some(update.candidate_digest.clone()),
                 _ => None,
             };
-            let probe = match effective_policy::of(ctx, agent_id.as_str(), running) {
+            let probe = match effective_policy::of(ctx, agent_id, running) {
                 Ok(policy) => policy.probe,
                 Err(PolicyLookupError::Invalid(error)) => {
                     return Err(DomainError::Conflict(format!("update policy: {error}")))
@@ -85,19 +95,14 @@ fn action_of(
                 probe,
             }
         }
-        "rollback" => Action::Rollback,
-        "restart" => Action::Restart,
-        "backup" => Action::Backup,
-        "restore" => Action::Restore {
+        OperationKind::Rollback => Action::Rollback,
+        OperationKind::Restart => Action::Restart,
+        OperationKind::Backup => Action::Backup,
+        OperationKind::Restore => Action::Restore {
             backup: request.backup.clone().ok_or_else(|| {
                 DomainError::Invalid("restore needs \"backup\": a backup's file name".into())
             })?,
         },
-        _ => {
-            return Err(DomainError::NotFound(format!(
-                "no container operation {verb:?}: update, rollback, restart, backup or restore"
-            )))
-        }
     })
 }
 
@@ -108,7 +113,7 @@ pub fn submit(
     actor: &str,
     agent_id: &AgentId,
     container: &str,
-    verb: &str,
+    kind: OperationKind,
     request: &OperationRequest,
 ) -> Result<OperationRecord, DomainError> {
     require_known(ctx, agent_id)?;
@@ -122,7 +127,7 @@ pub fn submit(
             "host {agent_id} has reported no container named {container:?}"
         )));
     };
-    let action = action_of(ctx, verb, agent_id, running, request)?;
+    let action = action_of(ctx, kind, agent_id, running, request)?;
     let from_image = Some(match running.repo_digests.first() {
         Some(digest) => format!("{} ({digest})", running.image),
         None => running.image.clone(),
@@ -142,7 +147,7 @@ pub fn submit(
     audit::record(
         ctx,
         actor,
-        &format!("container.{verb}"),
+        &format!("container.{kind}"),
         &format!("{agent_id}/{container}"),
     )?;
     Ok(record)

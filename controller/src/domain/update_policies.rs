@@ -4,7 +4,7 @@
 
 use super::audit;
 use super::error::DomainError;
-use super::hosts::{parse_agent_id, require_known};
+use super::hosts::require_known;
 use crate::context::Context;
 use crate::storage::containers::{PolicyOverride, PolicyScope};
 use crate::updates::policy::PolicyLayer;
@@ -59,11 +59,13 @@ pub fn put(
         | PolicyScope::Container { agent_id, .. }
         | PolicyScope::HostWindows { agent_id } => agent_id,
     };
-    require_known(ctx, &parse_agent_id(agent_id)?)?;
+    require_known(ctx, agent_id)?;
     let (stored, action, target) = match &scope {
-        PolicyScope::Host { agent_id } => {
-            (validated(settings)?, "update_policy.set", agent_id.clone())
-        }
+        PolicyScope::Host { agent_id } => (
+            validated(settings)?,
+            "update_policy.set",
+            agent_id.to_string(),
+        ),
         PolicyScope::Container {
             agent_id,
             container,
@@ -82,7 +84,7 @@ pub fn put(
                     .map(|text| ("window".to_owned(), text.clone()))
                     .collect(),
                 "maintenance_windows.set",
-                agent_id.clone(),
+                agent_id.to_string(),
             )
         }
     };
@@ -109,7 +111,7 @@ pub fn get(ctx: &Context, scope: &PolicyScope) -> Result<BTreeMap<String, String
 pub fn set_windows(
     ctx: &Context,
     actor: &str,
-    agent_id: &str,
+    agent_id: &AgentId,
     windows: &[String],
 ) -> Result<(), DomainError> {
     let settings = windows
@@ -118,19 +120,17 @@ pub fn set_windows(
         .map(|(index, text)| (format!("{index:04}"), text.clone()))
         .collect();
     let scope = PolicyScope::HostWindows {
-        agent_id: agent_id.to_owned(),
+        agent_id: agent_id.clone(),
     };
     put(ctx, actor, scope, &settings).map(|_| ())
 }
 
 /// A known host's maintenance windows: its own, those in effect and whether they are open
 /// now. Note that this uses blocking I/O.
-pub fn windows(ctx: &Context, agent_id: &str) -> Result<WindowsView, DomainError> {
-    let agent_id = parse_agent_id(agent_id)?;
-    let agent = require_known(ctx, &agent_id)?;
-    let own = crate::updates::auto::host_window_texts(ctx, agent_id.as_str())?;
-    let (effective, source) =
-        crate::updates::auto::windows_for(ctx, agent_id.as_str(), &agent.hostname)?;
+pub fn windows(ctx: &Context, agent_id: &AgentId) -> Result<WindowsView, DomainError> {
+    let agent = require_known(ctx, agent_id)?;
+    let own = crate::updates::auto::host_window_texts(ctx, agent_id)?;
+    let (effective, source) = crate::updates::auto::windows_for(ctx, agent_id, &agent.hostname)?;
     let (state, next) = crate::updates::auto::describe(&effective, jiff::Timestamp::now());
     Ok(WindowsView {
         windows: own,
@@ -153,6 +153,6 @@ pub fn window_state(
     hostname: &str,
     now: jiff::Timestamp,
 ) -> Result<(String, Option<String>), DomainError> {
-    let (windows, _) = crate::updates::auto::windows_for(ctx, agent_id.as_str(), hostname)?;
+    let (windows, _) = crate::updates::auto::windows_for(ctx, agent_id, hostname)?;
     Ok(crate::updates::auto::describe(&windows, now))
 }

@@ -13,6 +13,7 @@ pub mod instances;
 pub mod operations;
 pub mod registry;
 pub mod series;
+pub mod words;
 
 use std::path::Path;
 
@@ -117,6 +118,9 @@ impl Store {
         Ok(self.db.size_on_disk()? + self.series.size_on_disk())
     }
 }
+
+#[cfg(test)]
+mod golden_tests;
 
 #[cfg(test)]
 mod tests {

@@ -10,7 +10,7 @@ use super::reference::ImageRef;
 use super::settings::UpdatesConfig;
 use crate::clock::now_ms;
 use crate::context::Context;
-use crate::storage::operations::{OperationRecord, OperationState};
+use crate::storage::operations::{OperationKind, OperationRecord, OperationState};
 use std::sync::Arc;
 use std::time::Duration;
 use unity_shared::model::update::{
@@ -26,7 +26,7 @@ const TOTAL_TIMEOUT: Duration = Duration::from_secs(3600);
 /// How often queued operations are looked at without a wake-up.
 const POLL: Duration = Duration::from_secs(2);
 
-/// What to do.
+/// What to do, with what the doing needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     /// Update to `image` (a reference to pull); `digest` is the candidate it was detected as.
@@ -45,6 +45,20 @@ pub enum Action {
     },
 }
 
+impl Action {
+    /// What the operation does, as stored.
+    pub fn kind(&self) -> OperationKind {
+        match self {
+            Action::Update { .. } => OperationKind::Update,
+            Action::Rollback => OperationKind::Rollback,
+            Action::Restart => OperationKind::Restart,
+            Action::Backup => OperationKind::Backup,
+            Action::Restore { .. } => OperationKind::Restore,
+        }
+    }
+}
+
+/// An operation to queue.
 #[derive(Debug, Clone)]
 pub struct NewOperation {
     pub agent_id: AgentId,
@@ -99,16 +113,6 @@ fn command_of(
     }
 }
 
-fn action_name(action: &Action) -> &'static str {
-    match action {
-        Action::Update { .. } => "update",
-        Action::Rollback => "rollback",
-        Action::Restart => "restart",
-        Action::Backup => "backup",
-        Action::Restore { .. } => "restore",
-    }
-}
-
 /// A reference with its tag replaced, keeping how the user wrote the rest
 /// (`nginx:1.27` → `nginx:1.28`, `ghcr.io/o/app` → `ghcr.io/o/app:2.0.0`).
 pub fn with_tag(reference: &str, tag: &str) -> String {
@@ -132,9 +136,9 @@ pub fn submit(ctx: &Context, new: NewOperation) -> anyhow::Result<OperationRecor
     let record = OperationRecord {
         command: command_of(&id, &new.container, &new.action, &ctx.config.updates),
         id,
-        agent_id: new.agent_id.to_string(),
+        agent_id: new.agent_id,
         container: new.container,
-        action: action_name(&new.action).to_owned(),
+        action: new.action.kind(),
         requested_by: new.requested_by,
         requested_at_ms: now,
         expires_at_ms: now + new.expires_in.as_millis() as i64,
@@ -187,10 +191,7 @@ fn finish(ctx: &Context, id: &str, result: Option<CommandResult>, error: Option<
 
 async fn run_one(ctx: Arc<Context>, record: OperationRecord) {
     let id = record.id.clone();
-    let Ok(agent_id) = AgentId::new(record.agent_id.clone()) else {
-        finish(&ctx, &id, None, Some("invalid agent id".into()));
-        return;
-    };
+    let agent_id = record.agent_id.clone();
     let prepared = {
         let ctx = ctx.clone();
         let id = id.clone();
@@ -277,10 +278,7 @@ async fn dispatch_ready(ctx: &Arc<Context>) -> anyhow::Result<()> {
             finish(ctx, &record.id, None, Some(message));
             continue;
         }
-        let Ok(agent_id) = AgentId::new(record.agent_id.clone()) else {
-            continue;
-        };
-        if !ctx.hub.is_connected(&agent_id) || !ctx.operations.claim(&record.id) {
+        if !ctx.hub.is_connected(&record.agent_id) || !ctx.operations.claim(&record.id) {
             continue;
         }
         let ctx = ctx.clone();

@@ -8,6 +8,7 @@ use crate::context::Context;
 use crate::storage::containers::{PolicyOverride, PolicyScope};
 use crate::storage::StorageError;
 use unity_shared::model::container::Container;
+use unity_shared::proto::AgentId;
 
 /// Why a container has no effective policy.
 #[derive(Debug, thiserror::Error)]
@@ -31,15 +32,15 @@ fn layer_of(policy: Option<PolicyOverride>) -> Result<PolicyLayer, PolicyError> 
 /// The effective policy of one container. Note that this uses blocking I/O.
 pub fn of(
     ctx: &Context,
-    agent_id: &str,
+    agent_id: &AgentId,
     container: &Container,
 ) -> Result<Policy, PolicyLookupError> {
     let store = &ctx.store;
     let host = layer_of(store.containers.policy(&PolicyScope::Host {
-        agent_id: agent_id.to_owned(),
+        agent_id: agent_id.clone(),
     })?);
     let explicit = layer_of(store.containers.policy(&PolicyScope::Container {
-        agent_id: agent_id.to_owned(),
+        agent_id: agent_id.clone(),
         container: container.name.clone(),
     })?);
     Ok(Policy::for_container(

@@ -4,9 +4,10 @@
 //! docker-registry never sends those.
 
 use super::credentials::{CredentialSource, Credentials};
-use super::detect::{check, Outcome, SkipReason, UpdateKind};
-use super::policy::{Jump, Policy, PolicyLayer};
+use super::detect::{check, Outcome, SkipReason};
+use super::policy::{Policy, PolicyLayer};
 use super::registry::{ClientOptions, RegistryClient};
+use crate::storage::containers::UpdateKind;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -155,9 +156,9 @@ async fn scenario(auth: Auth) {
         "1.0.0",
     );
     assert_eq!(digest, rebuilt.digest);
-    let patch = UpdateKind::Tag { jump: Jump::Patch };
-    let minor = UpdateKind::Tag { jump: Jump::Minor };
-    let major = UpdateKind::Tag { jump: Jump::Major };
+    let patch = UpdateKind::Patch;
+    let minor = UpdateKind::Minor;
+    let major = UpdateKind::Major;
     expect_update(
         &outcome(&client, &running, &[("unity.update.level", "patch")]).await,
         patch,

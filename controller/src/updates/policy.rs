@@ -2,21 +2,10 @@
 //! controller default < host < container labels < explicit per-container setting, and the
 //! semver comparison of tags.
 
+use crate::storage::containers::UpdateMode;
 use regex::Regex;
 use std::time::Duration;
 use unity_shared::model::update::Probe;
-
-/// What to do with a detected update.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Mode {
-    /// Detect, record and apply (applying is the caller's business).
-    Auto,
-    /// Detect and record only. The default.
-    #[default]
-    Notify,
-    /// Do not check at all.
-    Off,
-}
 
 /// The largest change offered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
@@ -43,7 +32,7 @@ pub enum Jump {
 /// A resolved policy.
 #[derive(Debug, Clone, Default)]
 pub struct Policy {
-    pub mode: Mode,
+    pub mode: UpdateMode,
     pub level: Level,
     /// Only tags matching this are candidates.
     pub include: Option<Regex>,
@@ -65,7 +54,7 @@ pub struct Policy {
 /// `Some(None)` clears a lower layer's value.
 #[derive(Debug, Clone, Default)]
 pub struct PolicyLayer {
-    pub mode: Option<Mode>,
+    pub mode: Option<UpdateMode>,
     pub level: Option<Level>,
     pub include: Option<Option<Regex>>,
     pub exclude: Option<Option<Regex>>,
@@ -192,16 +181,13 @@ impl PolicyLayer {
         };
         match key.strip_prefix("unity.update.").unwrap_or(key) {
             "mode" => {
-                self.mode = Some(match value.to_ascii_lowercase().as_str() {
-                    "auto" => Mode::Auto,
-                    "notify" => Mode::Notify,
-                    "off" => Mode::Off,
-                    _ => {
-                        return Err(error(format!(
+                self.mode = Some(UpdateMode::parse(&value.to_ascii_lowercase()).ok_or_else(
+                    || {
+                        error(format!(
                             "unknown mode {value:?} (expected auto, notify or off)"
-                        )))
-                    }
-                })
+                        ))
+                    },
+                )?)
             }
             "level" => {
                 self.level = Some(match value.to_ascii_lowercase().as_str() {

@@ -109,7 +109,7 @@ fn precedence() {
     let mut explicit = PolicyLayer::default();
     explicit.set("pin", "true").unwrap();
     let resolved = Policy::for_container(&controller, &host, &container_labels, &explicit).unwrap();
-    assert_eq!(resolved.mode, Mode::Auto);
+    assert_eq!(resolved.mode, UpdateMode::Auto);
     assert_eq!(resolved.level, Level::Patch);
     assert!(
         resolved.include.is_none(),
@@ -120,7 +120,7 @@ fn precedence() {
     let defaults = Policy::resolve(&[]);
     assert_eq!(
         (defaults.mode, defaults.level, defaults.pinned),
-        (Mode::Notify, Level::Minor, false)
+        (UpdateMode::Notify, Level::Minor, false)
     );
 }
 

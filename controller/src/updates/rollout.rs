@@ -33,11 +33,12 @@
 //!
 //! Forced updates bypass rules 3 and 4 only; never 1, 2 or 5.
 
-use super::policy::Mode;
 use super::window::WindowState;
+use crate::storage::containers::UpdateMode;
 use jiff::Timestamp;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
+use unity_shared::proto::AgentId;
 
 /// An operator's go-ahead for one container's update.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,7 +55,7 @@ pub enum Approval {
 /// A container with an offered update.
 #[derive(Debug, Clone)]
 pub struct PendingUpdate {
-    pub agent_id: String,
+    pub agent_id: AgentId,
     /// The host's display name, used in reasons.
     pub host_name: String,
     pub container: String,
@@ -63,7 +64,7 @@ pub struct PendingUpdate {
     /// The digest that identifies the candidate (the tag's digest: hosts of different
     /// platforms share one rollout).
     pub candidate_digest: String,
-    pub mode: Mode,
+    pub mode: UpdateMode,
     /// The host's maintenance windows now ([`super::window::WindowSet::state`]).
     pub window: WindowState,
     pub approval: Option<Approval>,
@@ -83,7 +84,7 @@ pub enum AttemptOutcome {
 /// for its container and host).
 #[derive(Debug, Clone)]
 pub struct Attempt {
-    pub agent_id: String,
+    pub agent_id: AgentId,
     pub host_name: String,
     pub container: String,
     pub repository: String,
@@ -269,7 +270,7 @@ pub fn plan_with(
         (update.repository.clone(), update.candidate_digest.clone())
     };
     // Pending containers of each candidate per host: the canary's host has the fewest.
-    let mut per_host: HashMap<(String, String, String), usize> = HashMap::new();
+    let mut per_host: HashMap<(String, String, AgentId), usize> = HashMap::new();
     for update in pending {
         let (repository, digest) = key_of(update);
         *per_host
@@ -381,7 +382,7 @@ fn gate(
 ) -> Gate {
     let same_container =
         |a: &&Attempt| a.agent_id == update.agent_id && a.container == update.container;
-    if update.mode == Mode::Off {
+    if update.mode == UpdateMode::Off {
         return Gate::Decided(Decision::Skip(SkipReason::ModeOff));
     }
     if busy_containers.contains(&(update.agent_id.as_str(), update.container.as_str())) {
@@ -398,7 +399,7 @@ fn gate(
     if forced {
         return Gate::Ready(Stage::Forced);
     }
-    if update.mode == Mode::Notify && update.approval.is_none() {
+    if update.mode == UpdateMode::Notify && update.approval.is_none() {
         return Gate::Decided(Decision::Wait(WaitReason::AwaitingApproval));
     }
     if update.approval != Some(Approval::Now) {

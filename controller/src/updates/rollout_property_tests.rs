@@ -52,16 +52,16 @@ proptest! {
         let mut per_host: HashMap<&str, usize> = HashMap::new();
         let mut containers: HashSet<(&str, &str)> = HashSet::new();
         for attempt in history.iter().filter(|a| a.outcome == AttemptOutcome::Running) {
-            *per_host.entry(&attempt.agent_id).or_default() += 1;
-            containers.insert((&attempt.agent_id, &attempt.container));
+            *per_host.entry(attempt.agent_id.as_str()).or_default() += 1;
+            containers.insert((attempt.agent_id.as_str(), &attempt.container));
         }
         let mut canaries: HashMap<(&str, &str), usize> = HashMap::new();
         for (update, decision) in pending.iter().zip(&decisions) {
             let Decision::Dispatch(stage) = decision else { continue };
-            prop_assert!(update.mode != Mode::Off);
+            prop_assert!(update.mode != UpdateMode::Off);
             // Never two updates of one container, never over the host's limit.
-            prop_assert!(containers.insert((&update.agent_id, &update.container)));
-            let n = per_host.entry(&update.agent_id).or_default();
+            prop_assert!(containers.insert((update.agent_id.as_str(), &update.container)));
+            let n = per_host.entry(update.agent_id.as_str()).or_default();
             *n += 1;
             prop_assert!(*n <= max_per_host);
             let key = (update.repository.as_str(), update.candidate_digest.as_str());
@@ -80,7 +80,7 @@ proptest! {
                 }
             }
             if *stage != Stage::Forced {
-                prop_assert!(update.mode == Mode::Auto || update.approval.is_some());
+                prop_assert!(update.mode == UpdateMode::Auto || update.approval.is_some());
             }
         }
         // At most one canary per candidate.

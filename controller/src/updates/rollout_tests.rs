@@ -28,13 +28,13 @@ pub(super) fn pending(spec: &str) -> PendingUpdate {
     let (host, container) = words.next().unwrap().split_once('/').unwrap();
     let (repository, digest) = words.next().unwrap().split_once('@').unwrap();
     let mode = match words.next().unwrap() {
-        "auto" => Mode::Auto,
-        "notify" => Mode::Notify,
-        "off" => Mode::Off,
+        "auto" => UpdateMode::Auto,
+        "notify" => UpdateMode::Notify,
+        "off" => UpdateMode::Off,
         other => panic!("mode {other}"),
     };
     let mut update = PendingUpdate {
-        agent_id: format!("agent-{host}"),
+        agent_id: AgentId::new(format!("agent-{host}")).unwrap(),
         host_name: host.to_owned(),
         container: container.to_owned(),
         repository: repository.to_owned(),
@@ -62,7 +62,7 @@ pub(super) fn attempt(spec: &str, minutes: i64) -> Attempt {
     let (host, container) = words[0].split_once('/').unwrap();
     let (repository, digest) = words[1].split_once('@').unwrap();
     Attempt {
-        agent_id: format!("agent-{host}"),
+        agent_id: AgentId::new(format!("agent-{host}")).unwrap(),
         host_name: host.to_owned(),
         container: container.to_owned(),
         repository: repository.to_owned(),

@@ -252,7 +252,7 @@ fn typed_panel(view: &HostPageView, section: &str, caller: &Caller, now: i64) ->
             let csrf = super::admin_csrf(caller);
             html! {
                 (super::containers::panel(
-                    view.detail.host.agent_id.as_str(),
+                    &view.detail.host.agent_id,
                     inventory,
                     &view.containers.update_checks,
                     &view.containers.recent_events,

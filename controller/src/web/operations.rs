@@ -13,25 +13,32 @@ use crate::http::auth::Caller;
 use crate::http::error::ApiError;
 use crate::http::extract::{blocking, ApiForm, ApiPath};
 use crate::http::state::AppState;
-use crate::storage::operations::{OperationRecord, OperationState};
+use crate::storage::operations::{OperationKind, OperationRecord, OperationState};
 use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{html, Markup};
 use serde::Deserialize;
 use unity_shared::model::update::Outcome;
+use unity_shared::proto::AgentId;
 
-/// A small form button posting `verb` for one container.
-pub fn button(agent_id: &str, container: &str, verb: &str, label: &str, csrf: &str) -> Markup {
+/// A small form button asking for operation `kind` on one container.
+pub fn button(
+    agent_id: &AgentId,
+    container: &str,
+    kind: OperationKind,
+    label: &str,
+    csrf: &str,
+) -> Markup {
     let action = format!(
         "/hosts/{}/containers/{}/{}",
-        url_segment(agent_id),
+        url_segment(agent_id.as_str()),
         url_segment(container),
-        url_segment(verb)
+        kind.as_str()
     );
     html! {
         form method="post" action=(action) class="inline op" {
             input type="hidden" name="csrf" value=(csrf);
-            button type="submit" data-op=(verb) { (label) }
+            button type="submit" data-op=(kind.as_str()) { (label) }
         }
     }
 }
@@ -100,7 +107,7 @@ fn detail(record: &OperationRecord, now: i64) -> Markup {
     html! {
         h1 { (record.action) " " (record.container) " " (state_badge(record)) }
         p.sub {
-            "on " a href={ "/hosts/" (url_segment(&record.agent_id)) "#section-containers" } { (record.agent_id) }
+            "on " a href={ "/hosts/" (url_segment(record.agent_id.as_str())) "#section-containers" } { (record.agent_id) }
             " · asked by " (record.requested_by) " " (ago(record.requested_at_ms, now))
             " · operation " (record.id)
         }
@@ -158,7 +165,8 @@ pub async fn submit_form(
     };
     let record = blocking(&state.ctx, move |ctx| {
         let agent_id = parse_agent_id(&agent_id)?;
-        operations::submit(ctx, &actor, &agent_id, &container, &verb, &request)
+        let kind = operations::parse_kind(&verb)?;
+        operations::submit(ctx, &actor, &agent_id, &container, kind, &request)
     })
     .await?;
     Ok(Redirect::to(&format!("/operations/{}", url_segment(&record.id))).into_response())

@@ -16,11 +16,12 @@ use crate::http::error::ApiError;
 use crate::http::extract::{blocking, ApiForm};
 use crate::http::state::AppState;
 use crate::storage::containers::{CheckOutcome, UpdateCheckRecord};
-use crate::storage::operations::OperationRecord;
+use crate::storage::operations::{OperationKind, OperationRecord};
 use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{html, Markup};
 use std::collections::BTreeMap;
+use unity_shared::proto::AgentId;
 
 /// What the updates page shows.
 #[derive(Debug, Clone)]
@@ -30,14 +31,14 @@ pub struct UpdatesView {
     pub hosts: Vec<Host>,
     pub operations: Vec<OperationRecord>,
     /// Per agent id: its maintenance window's state and when it next changes.
-    pub windows: BTreeMap<String, (String, Option<String>)>,
+    pub windows: BTreeMap<AgentId, (String, Option<String>)>,
 }
 
-fn host_name<'a>(hosts: &'a [Host], agent_id: &'a str) -> &'a str {
+fn host_name<'a>(hosts: &'a [Host], agent_id: &'a AgentId) -> &'a str {
     hosts
         .iter()
-        .find(|host| host.agent_id.as_str() == agent_id)
-        .map_or(agent_id, |host| host.hostname.as_str())
+        .find(|host| host.agent_id == *agent_id)
+        .map_or(agent_id.as_str(), |host| host.hostname.as_str())
 }
 
 fn window_cell(window: Option<&(String, Option<String>)>) -> Markup {
@@ -75,7 +76,7 @@ fn available(view: &UpdatesView, csrf: Option<&str>, now: i64) -> Markup {
                     @for (record, update) in updates {
                         tr data-container=(record.container) {
                             td {
-                                a href={ "/hosts/" (url_segment(&record.agent_id)) "#section-containers" } {
+                                a href={ "/hosts/" (url_segment(record.agent_id.as_str())) "#section-containers" } {
                                     (host_name(&view.hosts, &record.agent_id))
                                 }
                                 " / " (record.container)
@@ -96,7 +97,7 @@ fn available(view: &UpdatesView, csrf: Option<&str>, now: i64) -> Markup {
                             td { (window_cell(view.windows.get(&record.agent_id))) }
                             td {
                                 @if let Some(csrf) = csrf {
-                                    (button(&record.agent_id, &record.container, "update", "Update now", csrf))
+                                    (button(&record.agent_id, &record.container, OperationKind::Update, "Update now", csrf))
                                 }
                             }
                         }
@@ -164,7 +165,7 @@ pub async fn page(State(state): State<AppState>, caller: PageCaller) -> Result<M
         let mut windows = BTreeMap::new();
         for host in &hosts {
             let state = update_policies::window_state(ctx, &host.agent_id, &host.hostname, now)?;
-            windows.insert(host.agent_id.to_string(), state);
+            windows.insert(host.agent_id.clone(), state);
         }
         Ok::<_, ApiError>(UpdatesView {
             records: updates::checks(ctx, updates::CheckFilter::All)?,

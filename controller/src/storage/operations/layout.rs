@@ -10,12 +10,13 @@
 //! | 1 | `backup_json: Option<String>`: the agent's backup file as JSON text |
 //! | 2 | `backup_taken: Option<Backup>`: the typed wire value (protocol 4) |
 
-use super::record::{OperationRecord, OperationState};
+use super::record::{OperationKind, OperationRecord, OperationState};
 use crate::storage::StorageError;
 use serde::Deserialize;
 use unity_shared::model::update::{
     Backup, CommandResult, ContainerCommand, LogLine, OperationId, Outcome,
 };
+use unity_shared::proto::AgentId;
 
 /// First byte of every record written since layout 2.
 const TAG: u8 = 0xFF;
@@ -51,9 +52,9 @@ pub fn decode(bytes: &[u8]) -> Result<OperationRecord, StorageError> {
 #[derive(Deserialize)]
 struct RecordV1 {
     id: String,
-    agent_id: String,
+    agent_id: AgentId,
     container: String,
-    action: String,
+    action: OperationKind,
     command: ContainerCommand,
     requested_by: String,
     requested_at_ms: i64,

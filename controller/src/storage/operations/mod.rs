@@ -7,7 +7,7 @@
 mod layout;
 mod record;
 
-pub use record::{OperationRecord, OperationState};
+pub use record::{OperationKind, OperationRecord, OperationState};
 
 use super::StorageError;
 use layout::{decode, encode};
@@ -69,7 +69,7 @@ impl Operations {
         let mut records = Vec::new();
         for value in self.tree.iter().values().rev() {
             let record = decode(&value?)?;
-            if agent_id.is_some_and(|agent_id| agent_id != record.agent_id) {
+            if agent_id.is_some_and(|agent_id| agent_id != record.agent_id.as_str()) {
                 continue;
             }
             records.push(record);
@@ -106,9 +106,9 @@ mod tests {
     fn record(id: &str, agent: &str) -> OperationRecord {
         OperationRecord {
             id: id.into(),
-            agent_id: agent.into(),
+            agent_id: unity_shared::proto::AgentId::new(agent).unwrap(),
             container: "web".into(),
-            action: "restart".into(),
+            action: OperationKind::Restart,
             command: ContainerCommand::Restart {
                 id: OperationId(id.into()),
                 container: "web".into(),

@@ -2,8 +2,25 @@
 //! where it is ([`OperationState`]), its progress lines and its result. Laid out in sled by
 //! `layout.rs`.
 
+use crate::storage::words::words;
 use serde::{Deserialize, Serialize};
 use unity_shared::model::update::{CommandResult, ContainerCommand, LogLine};
+use unity_shared::proto::AgentId;
+
+words! {
+    /// What an operation does to its container; stored as its word, as the `String` before it.
+    pub enum OperationKind ("operation kind") {
+        /// Pull an image and replace the container with one running it.
+        Update => "update",
+        /// Go back to the image the container ran before its last update.
+        Rollback => "rollback",
+        Restart => "restart",
+        /// Save the container's configuration (and, with a limit, its volumes).
+        Backup => "backup",
+        /// Recreate the container from a backup.
+        Restore => "restore",
+    }
+}
 
 /// Where an operation is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -20,10 +37,9 @@ pub enum OperationState {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OperationRecord {
     pub id: String,
-    pub agent_id: String,
+    pub agent_id: AgentId,
     pub container: String,
-    /// `update`, `rollback`, `restart`, `backup` or `restore`.
-    pub action: String,
+    pub action: OperationKind,
     pub command: ContainerCommand,
     /// The user (or `auto` for the update policy) who asked.
     pub requested_by: String,

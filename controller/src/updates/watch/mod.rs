@@ -9,11 +9,11 @@
 pub mod slot;
 
 use super::credentials::{CredentialKey, CredentialSource, Credentials};
-use super::detect::{self, CheckJob, FirstSeen, Outcome, SkipReason, Spread, UpdateKind};
+use super::detect::{self, CheckJob, FirstSeen, Outcome, SkipReason, Spread};
 use super::effective_policy::{self, PolicyLookupError};
-use super::policy::{Jump, Mode};
 use super::registry::{ClientOptions, RegistryClient};
 use crate::context::Context;
+use crate::storage::containers::UpdateMode;
 use crate::storage::containers::{CheckOutcome, DetectedUpdate, UpdateCheckRecord};
 use crate::storage::registry::StateKind;
 use crate::storage::Store;
@@ -23,6 +23,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use unity_shared::model::container::ContainerInventory;
+use unity_shared::proto::AgentId;
 
 /// What one run did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -68,23 +69,6 @@ fn unix_ms(time: SystemTime) -> i64 {
         .map_or(0, |since| since.as_millis() as i64)
 }
 
-fn mode_name(mode: Mode) -> &'static str {
-    match mode {
-        Mode::Auto => "auto",
-        Mode::Notify => "notify",
-        Mode::Off => "off",
-    }
-}
-
-fn kind_name(kind: UpdateKind) -> &'static str {
-    match kind {
-        UpdateKind::Digest => "digest",
-        UpdateKind::Tag { jump: Jump::Patch } => "patch",
-        UpdateKind::Tag { jump: Jump::Minor } => "minor",
-        UpdateKind::Tag { jump: Jump::Major } => "major",
-    }
-}
-
 fn skip_text(reason: SkipReason) -> &'static str {
     match reason {
         SkipReason::Pinned => "pinned",
@@ -96,22 +80,22 @@ fn skip_text(reason: SkipReason) -> &'static str {
 
 /// The stored record for one outcome (pure).
 pub fn record_of(
-    agent_id: &str,
+    agent_id: &AgentId,
     container: &str,
     image: &str,
-    policy_mode: Option<Mode>,
+    policy_mode: Option<UpdateMode>,
     outcome: &Outcome,
     now: SystemTime,
 ) -> UpdateCheckRecord {
     let detected = |candidate: &detect::Candidate, held_back: Option<String>| DetectedUpdate {
-        kind: kind_name(candidate.kind).to_owned(),
+        kind: candidate.kind,
         current_tag: Some(candidate.current_tag.clone()),
         current_digest: Some(candidate.current_digest.clone()),
         candidate_tag: candidate.candidate_tag.clone(),
         candidate_digest: candidate.candidate_digest.clone(),
         candidate_created_ms: candidate.created.map(unix_ms),
         first_seen_ms: unix_ms(candidate.first_seen.unwrap_or(now)),
-        mode: mode_name(policy_mode.unwrap_or_default()).to_owned(),
+        mode: policy_mode.unwrap_or_default(),
         offered: held_back.is_none(),
         held_back,
     };
@@ -133,7 +117,7 @@ pub fn record_of(
         },
     };
     UpdateCheckRecord {
-        agent_id: agent_id.to_owned(),
+        agent_id: agent_id.clone(),
         container: container.to_owned(),
         image: image.to_owned(),
         checked_at_ms: unix_ms(now),
@@ -155,10 +139,10 @@ fn first_seen_of(previous: Option<&UpdateCheckRecord>) -> FirstSeen {
 
 /// One job per container of every non-revoked agent, with its resolved policy.
 struct Planned {
-    agent_id: String,
+    agent_id: AgentId,
     container: String,
     image: String,
-    mode: Option<Mode>,
+    mode: Option<UpdateMode>,
 }
 
 fn plan(ctx: &Context) -> anyhow::Result<(Vec<CheckJob>, Vec<Planned>)> {
@@ -185,14 +169,14 @@ fn plan(ctx: &Context) -> anyhow::Result<(Vec<CheckJob>, Vec<Planned>)> {
             .containers
             .retain_checks(&agent_id, |name| names.contains(name))?;
         for container in inventory.containers {
-            let policy = match effective_policy::of(ctx, agent_id.as_str(), &container) {
+            let policy = match effective_policy::of(ctx, &agent_id, &container) {
                 Ok(policy) => Ok(policy),
                 Err(PolicyLookupError::Invalid(error)) => Err(error),
                 Err(PolicyLookupError::Storage(error)) => return Err(error.into()),
             };
             let previous = store.containers.check(&agent_id, &container.name)?;
             planned.push(Planned {
-                agent_id: agent_id.to_string(),
+                agent_id: agent_id.clone(),
                 container: container.name.clone(),
                 image: container.image.clone(),
                 mode: policy.as_ref().ok().map(|policy| policy.mode),
@@ -333,12 +317,13 @@ pub fn spawn(ctx: Arc<Context>) -> tokio::task::JoinHandle<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::storage::containers::UpdateKind;
     use crate::updates::detect::{Candidate, CheckError};
     use crate::updates::policy::PolicyError;
 
     fn candidate(first_seen: Option<SystemTime>) -> Candidate {
         Candidate {
-            kind: UpdateKind::Tag { jump: Jump::Minor },
+            kind: UpdateKind::Minor,
             registry: "127.0.0.1:5000".into(),
             repository: "lab/app".into(),
             current_tag: "1.0.0".into(),
@@ -355,10 +340,10 @@ mod tests {
     fn outcomes_become_records_and_first_seen_carries_over() {
         let now = system_time(50_000);
         let record = record_of(
-            "a",
+            &AgentId::new("a").unwrap(),
             "web",
             "app:1.0.0",
-            Some(Mode::Auto),
+            Some(UpdateMode::Auto),
             &Outcome::Update(candidate(None)),
             now,
         );
@@ -378,7 +363,7 @@ mod tests {
         assert!(first_seen_of(None).is_empty());
 
         let waiting = record_of(
-            "a",
+            &AgentId::new("a").unwrap(),
             "web",
             "app:1.0.0",
             None,
@@ -399,7 +384,7 @@ mod tests {
         );
 
         let skipped = record_of(
-            "a",
+            &AgentId::new("a").unwrap(),
             "db",
             "pg:16",
             None,
@@ -416,7 +401,14 @@ mod tests {
             key: "unity.update.level".into(),
             message: "unknown level".into(),
         }));
-        let failed = record_of("a", "db", "pg:16", None, &error, now);
+        let failed = record_of(
+            &AgentId::new("a").unwrap(),
+            "db",
+            "pg:16",
+            None,
+            &error,
+            now,
+        );
         assert_eq!(
             failed.outcome,
             CheckOutcome::Error {

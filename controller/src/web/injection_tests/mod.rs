@@ -13,7 +13,7 @@ mod walker;
 use super::layout::tests as layout_tests;
 use super::{agents, host, operations, overview, updates};
 use crate::alerts::rules::{self, HostState, RuleConfig};
-use crate::domain::alerts::AlertView;
+use crate::domain::alerts::{AlertState, AlertView};
 use crate::domain::host_state::ContainersView;
 use crate::domain::hosts::{sections, HostDetail, LatestValue};
 use crate::storage::auth::Role;
@@ -114,7 +114,7 @@ fn alerts(reported: &Reported, now_ms: i64) -> Vec<AlertView> {
         .collect();
     let filesystems = rules::filesystems(&latest);
     let host = HostState {
-        agent_id: reported.host.agent_id.as_str(),
+        agent_id: &reported.host.agent_id,
         revoked: false,
         last_seen_ms: reported.host.last_seen_ms,
         storage: Some(&reported.storage),
@@ -128,7 +128,7 @@ fn alerts(reported: &Reported, now_ms: i64) -> Vec<AlertView> {
             key: condition.key,
             agent_id: condition.agent_id,
             hostname: reported.host.hostname.clone(),
-            state: "open",
+            state: AlertState::Open,
             severity: condition.severity,
             summary: condition.summary,
             details: condition.details,
@@ -182,7 +182,7 @@ fn pages(reported: &Reported, now_ms: i64) -> Vec<(&'static str, String)> {
         hosts: vec![host.clone()],
         operations: reported.operations.clone(),
         windows: BTreeMap::from([(
-            host.agent_id.to_string(),
+            host.agent_id.clone(),
             ("open".to_owned(), Some("closes 02:00".to_owned())),
         )]),
     };

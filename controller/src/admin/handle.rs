@@ -57,7 +57,7 @@ pub fn handle(ctx: &Context, request: AdminRequest) -> AdminResponse {
                     .into_iter()
                     .map(|user| UserSummary {
                         name: user.name,
-                        role: user.role.to_owned(),
+                        role: user.role.as_str().to_owned(),
                         created_at_ms: user.created_at_ms,
                     })
                     .collect(),

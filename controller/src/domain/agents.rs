@@ -2,7 +2,7 @@
 //! connection closed) and the commands an operator sends a connected agent (ping, collect
 //! now), each audited.
 
-use super::audit;
+use super::audit::{self, AuditAction};
 use super::error::DomainError;
 use super::hosts::require_known;
 use crate::clock::now_ms;
@@ -39,7 +39,7 @@ pub fn revoke(ctx: &Context, agent_id: &AgentId) -> Result<bool, DomainError> {
 pub fn revoke_audited(ctx: &Context, actor: &str, agent_id: &AgentId) -> Result<bool, DomainError> {
     require_known(ctx, agent_id)?;
     let was_connected = revoke(ctx, agent_id)?;
-    audit::record(ctx, actor, "agent.revoke", agent_id.as_str())?;
+    audit::record(ctx, actor, AuditAction::AgentRevoke, agent_id.as_str())?;
     Ok(was_connected)
 }
 
@@ -51,7 +51,7 @@ fn command_error(error: CommandError) -> DomainError {
 async fn audited(
     ctx: &Arc<Context>,
     actor: &str,
-    action: &'static str,
+    action: AuditAction,
     agent_id: &AgentId,
 ) -> Result<(), DomainError> {
     let (ctx, actor, target) = (ctx.clone(), actor.to_owned(), agent_id.to_string());
@@ -62,7 +62,7 @@ async fn audited(
 
 /// Pings a connected agent; returns the round trip in milliseconds.
 pub async fn ping(ctx: &Arc<Context>, actor: &str, agent_id: &AgentId) -> Result<f64, DomainError> {
-    audited(ctx, actor, "agent.ping", agent_id).await?;
+    audited(ctx, actor, AuditAction::AgentPing, agent_id).await?;
     let started = tokio::time::Instant::now();
     let nonce: u64 = rand::random();
     let pong = ctx
@@ -84,7 +84,7 @@ pub async fn collect_now(
     actor: &str,
     agent_id: &AgentId,
 ) -> Result<u64, DomainError> {
-    audited(ctx, actor, "agent.collect", agent_id).await?;
+    audited(ctx, actor, AuditAction::AgentCollect, agent_id).await?;
     let collected = ctx
         .hub
         .request(agent_id, CollectNow, COMMAND_TIMEOUT)

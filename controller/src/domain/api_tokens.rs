@@ -2,7 +2,7 @@
 //! user's role) and an optional expiry, shown once and stored as their hash; listed with their
 //! last use; revoked by deleting them.
 
-use super::audit;
+use super::audit::{self, AuditAction};
 use super::error::DomainError;
 use crate::clock::now_ms;
 use crate::context::Context;
@@ -17,13 +17,30 @@ pub struct ApiTokenView {
     pub owner: String,
     pub name: String,
     pub created_at_ms: i64,
-    /// `read` or `admin`.
-    pub scope: String,
+    /// `read` or `admin` in JSON.
+    #[serde(with = "scope_word")]
+    pub scope: TokenScope,
     /// Unix milliseconds; `null`: never.
     pub expires_at_ms: Option<i64>,
     pub expired: bool,
     /// Unix milliseconds, to the minute; `null`: never used.
     pub last_used_ms: Option<i64>,
+}
+
+/// A scope as its word in JSON (`read`, `admin`); the store keeps it by position.
+mod scope_word {
+    use crate::storage::auth::TokenScope;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(scope: &TokenScope, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(scope.as_str())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<TokenScope, D::Error> {
+        let word = String::deserialize(deserializer)?;
+        TokenScope::parse(&word)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown scope {word:?}")))
+    }
 }
 
 /// A new API token: who it acts as, what it may do, for how long.
@@ -74,7 +91,7 @@ pub fn list(ctx: &Context, now_ms: i64) -> Result<Vec<ApiTokenView>, DomainError
         .into_iter()
         .map(|token| ApiTokenView {
             expired: token.is_expired(now_ms),
-            scope: token.scope.as_str().to_owned(),
+            scope: token.scope,
             token_id: token.token_id,
             owner: token.owner,
             name: token.name,
@@ -144,7 +161,7 @@ pub fn create(
     audit::record(
         ctx,
         actor,
-        "api_token.create",
+        AuditAction::ApiTokenCreate,
         &format!(
             "{} ({name}) for {owner}, scope {}, expires {expires}",
             record.token_id,
@@ -166,7 +183,7 @@ pub fn revoke(ctx: &Context, actor: &str, token_id: &str) -> Result<ApiTokenReco
     audit::record(
         ctx,
         actor,
-        "api_token.revoke",
+        AuditAction::ApiTokenRevoke,
         &format!("{token_id} ({}) of {}", record.name, record.owner),
     )?;
     ctx.store.flush()?;

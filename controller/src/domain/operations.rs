@@ -2,7 +2,7 @@
 //! image), rollback, restart, backup or restore of one container a host reported, queued for
 //! the dispatch loop and audited; and reading operations with their progress and results.
 
-use super::audit;
+use super::audit::{self, AuditAction};
 use super::error::DomainError;
 use super::hosts::require_known;
 use crate::context::Context;
@@ -147,7 +147,7 @@ pub fn submit(
     audit::record(
         ctx,
         actor,
-        &format!("container.{kind}"),
+        AuditAction::Container(kind),
         &format!("{agent_id}/{container}"),
     )?;
     Ok(record)

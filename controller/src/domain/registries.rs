@@ -2,7 +2,7 @@
 //! `updates::credentials`), write-only (no function returns a secret), audited. The update
 //! watch and the dispatch loop open them per request.
 
-use super::audit;
+use super::audit::{self, AuditAction};
 use super::error::DomainError;
 use crate::clock::now_ms;
 use crate::context::Context;
@@ -91,7 +91,7 @@ pub fn set(
         plain_http: new.plain_http,
         updated_at_ms: now_ms(),
     })?;
-    audit::record(ctx, actor, "registry_credentials.set", registry)
+    audit::record(ctx, actor, AuditAction::RegistryCredentialsSet, registry)
 }
 
 /// Removes a registry's credentials on behalf of `actor`. Note that this uses blocking I/O.
@@ -102,5 +102,10 @@ pub fn delete(ctx: &Context, actor: &str, registry: &str) -> Result<(), DomainEr
             "no credentials stored for {registry}"
         )));
     }
-    audit::record(ctx, actor, "registry_credentials.delete", &registry)
+    audit::record(
+        ctx,
+        actor,
+        AuditAction::RegistryCredentialsDelete,
+        &registry,
+    )
 }

@@ -3,11 +3,12 @@
 //! sessions are audited. The HTTP faces turn these into cookies and extractors (`http::auth`).
 
 use super::api_tokens::rfc3339;
+use super::audit::{self, AuditAction};
 use super::error::DomainError;
 use crate::clock::now_ms;
 use crate::context::Context;
 use crate::storage::auth::{
-    self as store_auth, AuditRecord, Role, SessionRecord, TokenScope, LAST_USED_RESOLUTION_MS,
+    self as store_auth, Role, SessionRecord, TokenScope, LAST_USED_RESOLUTION_MS,
 };
 
 /// A user found behind an API token.
@@ -49,14 +50,9 @@ pub struct NewSession {
     pub role: Role,
 }
 
-fn audit(ctx: &Context, at_ms: i64, actor: &str, action: &str) -> Result<(), DomainError> {
-    ctx.store.auth.audit(&AuditRecord {
-        at_ms,
-        actor: actor.to_owned(),
-        action: action.to_owned(),
-        target: actor.to_owned(),
-    })?;
-    Ok(())
+/// A session event, with the user as its target too.
+fn audit(ctx: &Context, at_ms: i64, actor: &str, action: AuditAction) -> Result<(), DomainError> {
+    audit::record_at(ctx, at_ms, actor, action, actor)
 }
 
 /// The user behind an API token (hashed), recording its use to the minute. Note that this
@@ -128,7 +124,7 @@ pub fn login(
     let valid = store_auth::verify_password(password, hash);
     let now = now_ms();
     let Some(user) = user.filter(|_| valid) else {
-        audit(ctx, now, name, "session.login_failed")?;
+        audit(ctx, now, name, AuditAction::SessionLoginFailed)?;
         return Ok(None);
     };
     let session_id = store_auth::random_secret();
@@ -142,7 +138,7 @@ pub fn login(
     ctx.store
         .auth
         .put_session(store_auth::secret_hash(&session_id), &record)?;
-    audit(ctx, now, &user.name, "session.login")?;
+    audit(ctx, now, &user.name, AuditAction::SessionLogin)?;
     Ok(Some(NewSession {
         session_id,
         csrf_token,
@@ -153,5 +149,5 @@ pub fn login(
 /// Ends `user`'s session (hashed id). Note that this uses blocking I/O.
 pub fn logout(ctx: &Context, session_hash: [u8; 32], user: &str) -> Result<(), DomainError> {
     ctx.store.auth.delete_session(session_hash)?;
-    audit(ctx, now_ms(), user, "session.logout")
+    audit(ctx, now_ms(), user, AuditAction::SessionLogout)
 }

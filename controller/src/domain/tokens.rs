@@ -1,7 +1,7 @@
 //! Join tokens: single-use secrets with an expiry that let a new host enroll, stored only as
 //! their hash, and the join command that carries one with the CA's pin.
 
-use super::audit;
+use super::audit::{self, AuditAction};
 use super::error::DomainError;
 use crate::clock::now_ms;
 use crate::context::Context;
@@ -79,7 +79,7 @@ pub fn issue(ctx: &Context, ttl: Duration) -> Result<JoinToken, DomainError> {
 /// blocking I/O.
 pub fn create(ctx: &Context, actor: &str, ttl: Duration) -> Result<JoinToken, DomainError> {
     let token = issue(ctx, ttl)?;
-    audit::record(ctx, actor, "join_token.create", &token.token_id)?;
+    audit::record(ctx, actor, AuditAction::JoinTokenCreate, &token.token_id)?;
     Ok(token)
 }
 

@@ -2,13 +2,13 @@
 //! validated before they are stored, audited, and read back with the windows in effect (the
 //! host's own, its group's, or the controller's) and whether they are open now.
 
-use super::audit;
+use super::audit::{self, AuditAction};
 use super::error::DomainError;
 use super::hosts::require_known;
 use crate::context::Context;
 use crate::storage::containers::{PolicyOverride, PolicyScope};
 use crate::updates::policy::PolicyLayer;
-use crate::updates::window::WindowSet;
+use crate::updates::window::{WindowPhase, WindowSet};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use unity_shared::proto::AgentId;
@@ -22,7 +22,7 @@ pub struct WindowsView {
     pub effective: Vec<String>,
     pub source: String,
     /// `always` (no windows), `open`, or `closed`.
-    pub state: String,
+    pub state: WindowPhase,
     /// When the current window ends or the next one starts, for people.
     pub next: Option<String>,
 }
@@ -63,7 +63,7 @@ pub fn put(
     let (stored, action, target) = match &scope {
         PolicyScope::Host { agent_id } => (
             validated(settings)?,
-            "update_policy.set",
+            AuditAction::UpdatePolicySet,
             agent_id.to_string(),
         ),
         PolicyScope::Container {
@@ -71,7 +71,7 @@ pub fn put(
             container,
         } => (
             validated(settings)?,
-            "update_policy.set",
+            AuditAction::UpdatePolicySet,
             format!("{agent_id}/{container}"),
         ),
         PolicyScope::HostWindows { agent_id } => {
@@ -83,7 +83,7 @@ pub fn put(
                     .values()
                     .map(|text| ("window".to_owned(), text.clone()))
                     .collect(),
-                "maintenance_windows.set",
+                AuditAction::MaintenanceWindowsSet,
                 agent_id.to_string(),
             )
         }
@@ -152,7 +152,7 @@ pub fn window_state(
     agent_id: &AgentId,
     hostname: &str,
     now: jiff::Timestamp,
-) -> Result<(String, Option<String>), DomainError> {
+) -> Result<(WindowPhase, Option<String>), DomainError> {
     let (windows, _) = crate::updates::auto::windows_for(ctx, agent_id, hostname)?;
     Ok(crate::updates::auto::describe(&windows, now))
 }

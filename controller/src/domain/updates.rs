@@ -2,7 +2,7 @@
 //! filtered by what it found, and "check now" (every container at once, registries asked
 //! afresh), audited.
 
-use super::audit;
+use super::audit::{self, AuditAction};
 use super::error::DomainError;
 use crate::context::Context;
 use crate::storage::containers::{CheckOutcome, UpdateCheckRecord};
@@ -53,9 +53,11 @@ pub fn checks(ctx: &Context, filter: CheckFilter) -> Result<Vec<UpdateCheckRecor
 /// for the result.
 pub async fn check_now(ctx: &Arc<Context>, actor: &str) -> Result<RunSummary, DomainError> {
     let (audit_ctx, actor) = (ctx.clone(), actor.to_owned());
-    tokio::task::spawn_blocking(move || audit::record(&audit_ctx, &actor, "updates.check", "all"))
-        .await
-        .map_err(|error| DomainError::Internal(format!("blocking task failed: {error}")))??;
+    tokio::task::spawn_blocking(move || {
+        audit::record(&audit_ctx, &actor, AuditAction::UpdatesCheck, "all")
+    })
+    .await
+    .map_err(|error| DomainError::Internal(format!("blocking task failed: {error}")))??;
     crate::updates::watch::run(ctx, Duration::ZERO, true)
         .await
         .map_err(|error| DomainError::Internal(format!("update check failed: {error:#}")))

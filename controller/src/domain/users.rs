@@ -1,7 +1,7 @@
 //! Dashboard users: adding one (with a password checked for length, hashed with argon2),
 //! deleting one (never the last admin), listing them, and the first admin made at first start.
 
-use super::audit;
+use super::audit::{self, AuditAction};
 use super::error::DomainError;
 use crate::clock::now_ms;
 use crate::context::Context;
@@ -13,9 +13,15 @@ use serde::Serialize;
 #[derive(Debug, Serialize)]
 pub struct UserView {
     pub name: String,
-    /// `admin` or `viewer`.
-    pub role: &'static str,
+    /// `admin` or `viewer` in JSON.
+    #[serde(serialize_with = "role_word")]
+    pub role: Role,
     pub created_at_ms: i64,
+}
+
+/// A role as its word in JSON (`admin`, `viewer`); the store keeps it by position.
+fn role_word<S: serde::Serializer>(role: &Role, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(role.as_str())
 }
 
 /// A random password people can type: 20 letters and digits (about 119 bits).
@@ -53,7 +59,7 @@ pub fn list(ctx: &Context) -> Result<Vec<UserView>, DomainError> {
         .into_iter()
         .map(|user| UserView {
             name: user.name,
-            role: user.role.as_str(),
+            role: user.role,
             created_at_ms: user.created_at_ms,
         })
         .collect())
@@ -88,7 +94,7 @@ pub fn create(
     audit::record(
         ctx,
         actor,
-        "user.create",
+        AuditAction::UserCreate,
         &format!("{name} ({})", role.as_str()),
     )?;
     ctx.store.flush()?;
@@ -116,7 +122,7 @@ pub fn delete(ctx: &Context, actor: &str, name: &str) -> Result<(), DomainError>
         }
     }
     ctx.store.auth.delete_user(name)?;
-    audit::record(ctx, actor, "user.delete", name)?;
+    audit::record(ctx, actor, AuditAction::UserDelete, name)?;
     ctx.store.flush()?;
     Ok(())
 }

@@ -8,7 +8,7 @@
 use super::dispatch::{with_tag, Action, NewOperation};
 use super::reference::ImageRef;
 use super::rollout::{self, Attempt, AttemptOutcome, Decision, PendingUpdate};
-use super::window::{WindowSet, WindowState};
+use super::window::{WindowPhase, WindowSet, WindowState};
 use crate::context::Context;
 use crate::storage::containers::UpdateMode;
 use crate::storage::containers::{CheckOutcome, PolicyScope};
@@ -67,19 +67,20 @@ pub fn windows_for(
     Ok((settings.windows.clone(), "controller".to_owned()))
 }
 
-/// `(state, next)` for people: `always` / `open` (until …) / `closed` (next …).
-pub fn describe(windows: &WindowSet, now: Timestamp) -> (String, Option<String>) {
-    match windows.state(now) {
-        WindowState::Unrestricted => ("always".to_owned(), None),
-        WindowState::Open { occurrence } => (
-            "open".to_owned(),
-            Some(format!("until {}", occurrence.end.strftime("%a %H:%M %Z"))),
-        ),
-        WindowState::Closed { next } => (
-            "closed".to_owned(),
-            next.map(|occurrence| format!("next {}", occurrence.start_label(now))),
-        ),
-    }
+/// Whether the windows are open at `now`, and when that next changes, for people (`until Sat
+/// 05:00 CET`, `next Sat 02:00 CET`).
+pub fn describe(windows: &WindowSet, now: Timestamp) -> (WindowPhase, Option<String>) {
+    let state = windows.state(now);
+    let next = match &state {
+        WindowState::Unrestricted => None,
+        WindowState::Open { occurrence } => {
+            Some(format!("until {}", occurrence.end.strftime("%a %H:%M %Z")))
+        }
+        WindowState::Closed { next } => next
+            .as_ref()
+            .map(|occurrence| format!("next {}", occurrence.start_label(now))),
+    };
+    (state.phase(), next)
 }
 
 fn timestamp(ms: i64) -> Timestamp {

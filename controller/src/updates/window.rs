@@ -161,6 +161,40 @@ pub enum WindowState {
     Closed { next: Option<Occurrence> },
 }
 
+impl WindowState {
+    /// Which of the three it is, without the occurrence.
+    pub fn phase(&self) -> WindowPhase {
+        match self {
+            WindowState::Unrestricted => WindowPhase::Always,
+            WindowState::Open { .. } => WindowPhase::Open,
+            WindowState::Closed { .. } => WindowPhase::Closed,
+        }
+    }
+}
+
+/// A [`WindowState`] without its occurrence, as the API and the pages name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WindowPhase {
+    /// No windows: updates may be applied at any time.
+    Always,
+    /// Inside a window.
+    Open,
+    /// Outside every window.
+    Closed,
+}
+
+impl WindowPhase {
+    /// `always`, `open` or `closed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WindowPhase::Always => "always",
+            WindowPhase::Open => "open",
+            WindowPhase::Closed => "closed",
+        }
+    }
+}
+
 /// How far [`MaintenanceWindow::next_open`] looks ahead, in days (a cron window on 29
 /// February and a weekday can be decades apart).
 const HORIZON_DAYS: usize = 366 * 50;

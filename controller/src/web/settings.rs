@@ -95,7 +95,7 @@ pub fn render(view: &SettingsView, caller: &Caller) -> Markup {
                 @for user in &view.users {
                     tr {
                         td { (user.name) }
-                        td { (user.role) }
+                        td { (user.role.as_str()) }
                         td { (datetime(user.created_at_ms)) }
                         td {
                             @if let (Some(csrf), false) = (csrf, user.name == caller.user) {
@@ -133,7 +133,7 @@ pub fn render(view: &SettingsView, caller: &Caller) -> Markup {
                             td { (token.token_id) }
                             td { (token.name) }
                             td { (token.owner) }
-                            td { (token.scope) }
+                            td { (token.scope.as_str()) }
                             td { (datetime(token.created_at_ms)) }
                             td {
                                 @match (token.expires_at_ms, token.expired) {

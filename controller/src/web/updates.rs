@@ -17,6 +17,7 @@ use crate::http::extract::{blocking, ApiForm};
 use crate::http::state::AppState;
 use crate::storage::containers::{CheckOutcome, UpdateCheckRecord};
 use crate::storage::operations::{OperationKind, OperationRecord};
+use crate::updates::window::WindowPhase;
 use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{html, Markup};
@@ -31,7 +32,7 @@ pub struct UpdatesView {
     pub hosts: Vec<Host>,
     pub operations: Vec<OperationRecord>,
     /// Per agent id: its maintenance window's state and when it next changes.
-    pub windows: BTreeMap<AgentId, (String, Option<String>)>,
+    pub windows: BTreeMap<AgentId, (WindowPhase, Option<String>)>,
 }
 
 fn host_name<'a>(hosts: &'a [Host], agent_id: &'a AgentId) -> &'a str {
@@ -41,12 +42,12 @@ fn host_name<'a>(hosts: &'a [Host], agent_id: &'a AgentId) -> &'a str {
         .map_or(agent_id.as_str(), |host| host.hostname.as_str())
 }
 
-fn window_cell(window: Option<&(String, Option<String>)>) -> Markup {
+fn window_cell(window: Option<&(WindowPhase, Option<String>)>) -> Markup {
     html! {
         @match window {
             None => "–",
-            Some((state, next)) => {
-                span data-window=(state) { (state) }
+            Some((phase, next)) => {
+                span data-window=(phase.as_str()) { (phase.as_str()) }
                 @if let Some(next) = next { div.sub { (next) } }
             }
         }

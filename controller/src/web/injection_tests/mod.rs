@@ -18,6 +18,7 @@ use crate::domain::host_state::ContainersView;
 use crate::domain::hosts::{sections, HostDetail, LatestValue};
 use crate::storage::auth::Role;
 use crate::storage::series::SeriesKey;
+use crate::updates::window::WindowPhase;
 use proptest::collection::vec;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use reported::Reported;
@@ -183,7 +184,7 @@ fn pages(reported: &Reported, now_ms: i64) -> Vec<(&'static str, String)> {
         operations: reported.operations.clone(),
         windows: BTreeMap::from([(
             host.agent_id.clone(),
-            ("open".to_owned(), Some("closes 02:00".to_owned())),
+            (WindowPhase::Open, Some("closes 02:00".to_owned())),
         )]),
     };
     let agents = agents::AgentsView {

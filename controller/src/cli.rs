@@ -1,5 +1,5 @@
 //! The operator's command line: daemon, tokens, agents, hosts and history queries.
-//! Commands that change or read the registry go through the running daemon's admin socket when
+//! Commands that change or read the store go through the running daemon's admin socket when
 //! there is one, and open the database directly otherwise.
 
 #![allow(clippy::print_stderr)] // Errors go to stderr; output goes through `outln!`.

@@ -23,7 +23,7 @@ async fn run(ctx: Arc<Context>) {
         let result = tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
             for (agent_id, last_ms) in ctx.hub.snapshot() {
                 ctx.store
-                    .registry
+                    .agents
                     .update_agent(&agent_id, |record| record.last_seen_ms = last_ms)?;
             }
             if n_ticks % 5 == 0 {

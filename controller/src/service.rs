@@ -37,7 +37,7 @@ pub async fn open_state(
                 )
             })?;
         let revoked = store
-            .registry
+            .agents
             .agents()?
             .into_iter()
             .filter(|agent| agent.revoked_at.is_some())

@@ -19,7 +19,7 @@ const COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
 /// connected. Note that this uses blocking I/O.
 pub fn revoke(ctx: &Context, agent_id: &AgentId) -> Result<bool, DomainError> {
     let now = now_ms() / 1000;
-    let updated = ctx.store.registry.update_agent(agent_id, |record| {
+    let updated = ctx.store.agents.update_agent(agent_id, |record| {
         record.revoked_at.get_or_insert(now);
     })?;
     if updated.is_none() {

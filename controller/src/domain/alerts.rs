@@ -84,7 +84,7 @@ pub fn list(
 ) -> Result<Vec<AlertView>, DomainError> {
     let hostnames: BTreeMap<AgentId, String> = ctx
         .store
-        .registry
+        .agents
         .agents()?
         .into_iter()
         .map(|agent| (agent.agent_id, agent.hostname))

@@ -6,8 +6,8 @@
 use super::error::DomainError;
 use super::hosts::require_known;
 use crate::context::Context;
+use crate::storage::agents::StateKind;
 use crate::storage::containers::UpdateCheckRecord;
-use crate::storage::registry::StateKind;
 use serde::Serialize;
 use unity_shared::model::container::{ContainerEvent, ContainerInventory};
 use unity_shared::model::database::DatabaseInstance;
@@ -53,7 +53,7 @@ pub struct ContainersView {
 pub fn storage(ctx: &Context, agent_id: &AgentId) -> Result<Collected<StorageState>, DomainError> {
     require_known(ctx, agent_id)?;
     let stored: Option<(i64, StorageState)> =
-        ctx.store.registry.latest(agent_id, StateKind::Storage)?;
+        ctx.store.agents.latest(agent_id, StateKind::Storage)?;
     Ok(Collected::from(stored))
 }
 
@@ -64,7 +64,7 @@ pub fn databases(
 ) -> Result<Collected<Vec<DatabaseInstance>>, DomainError> {
     require_known(ctx, agent_id)?;
     let stored: Option<(i64, Vec<DatabaseInstance>)> =
-        ctx.store.registry.latest(agent_id, StateKind::Databases)?;
+        ctx.store.agents.latest(agent_id, StateKind::Databases)?;
     Ok(Collected::from(stored))
 }
 
@@ -73,7 +73,7 @@ pub fn databases(
 pub fn containers(ctx: &Context, agent_id: &AgentId) -> Result<ContainersView, DomainError> {
     require_known(ctx, agent_id)?;
     let stored: Option<(i64, ContainerInventory)> =
-        ctx.store.registry.latest(agent_id, StateKind::Containers)?;
+        ctx.store.agents.latest(agent_id, StateKind::Containers)?;
     let (collected_at_ms, inventory) = match stored {
         Some((at, inventory)) => (Some(at), Some(inventory)),
         None => (None, None),

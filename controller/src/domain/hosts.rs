@@ -7,8 +7,8 @@ use super::error::DomainError;
 use crate::clock::now_ms;
 use crate::context::Context;
 use crate::health::HealthRollup;
+use crate::storage::agents::AgentRecord;
 use crate::storage::instances::InstanceRecord;
-use crate::storage::registry::AgentRecord;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use unity_shared::proto::AgentId;
@@ -99,7 +99,7 @@ pub fn parse_agent_id(text: &str) -> Result<AgentId, DomainError> {
 /// Note that this uses blocking I/O.
 pub fn require_known(ctx: &Context, agent_id: &AgentId) -> Result<AgentRecord, DomainError> {
     ctx.store
-        .registry
+        .agents
         .agent(agent_id)?
         .ok_or_else(|| DomainError::no_host(agent_id))
 }
@@ -120,7 +120,7 @@ pub fn list(ctx: &Context) -> Result<Vec<Host>, DomainError> {
     let stale_ms = ctx.config.stale_after.as_millis() as i64;
     let mut hosts: Vec<Host> = ctx
         .store
-        .registry
+        .agents
         .agents()?
         .into_iter()
         .map(|record| {

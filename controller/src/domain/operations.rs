@@ -6,9 +6,9 @@ use super::audit::{self, AuditAction};
 use super::error::DomainError;
 use super::hosts::require_known;
 use crate::context::Context;
+use crate::storage::agents::StateKind;
 use crate::storage::containers::CheckOutcome;
 use crate::storage::operations::{OperationKind, OperationRecord};
-use crate::storage::registry::StateKind;
 use crate::updates::dispatch::{self, with_tag, Action, NewOperation};
 use crate::updates::effective_policy::{self, PolicyLookupError};
 use std::time::Duration;
@@ -118,7 +118,7 @@ pub fn submit(
 ) -> Result<OperationRecord, DomainError> {
     require_known(ctx, agent_id)?;
     let inventory: Option<(i64, ContainerInventory)> =
-        ctx.store.registry.latest(agent_id, StateKind::Containers)?;
+        ctx.store.agents.latest(agent_id, StateKind::Containers)?;
     let running = inventory
         .as_ref()
         .and_then(|(_, inventory)| inventory.containers.iter().find(|c| c.name == container));

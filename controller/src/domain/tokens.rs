@@ -5,7 +5,7 @@ use super::audit::{self, AuditAction};
 use super::error::DomainError;
 use crate::clock::now_ms;
 use crate::context::Context;
-use crate::storage::registry::{token_hash, TokenRecord};
+use crate::storage::agents::{token_hash, TokenRecord};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use unity_shared::proto::AgentId;
@@ -59,7 +59,7 @@ pub fn issue(ctx: &Context, ttl: Duration) -> Result<JoinToken, DomainError> {
         used_at: None,
         used_by: None,
     };
-    ctx.store.registry.put_token(token_hash(&token), &record)?;
+    ctx.store.agents.put_token(token_hash(&token), &record)?;
     ctx.store.flush()?;
     let join_command = format!(
         "unity-agent enroll --controller {} --token {} --ca-hash {}",
@@ -88,7 +88,7 @@ pub fn create(ctx: &Context, actor: &str, ttl: Duration) -> Result<JoinToken, Do
 pub fn list(ctx: &Context) -> Result<Vec<JoinTokenSummary>, DomainError> {
     Ok(ctx
         .store
-        .registry
+        .agents
         .tokens()?
         .into_iter()
         .map(|token| JoinTokenSummary {

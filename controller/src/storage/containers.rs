@@ -1,5 +1,5 @@
 //! Container history the controller keeps beside each agent's newest inventory (which lives in
-//! [`super::registry`] as `StateKind::Containers`): the engine's runtime events, bounded per
+//! [`super::agents`] as `StateKind::Containers`): the engine's runtime events, bounded per
 //! agent, and the outcome of the newest update check per container.
 //!
 //! Event keys are `agent \0 at_ms (big-endian, sign-flipped) container_id \0 kind`, so a

@@ -3,7 +3,7 @@
 
 use super::failure_log::FailureLog;
 use crate::context::Context;
-use crate::storage::registry::{token_hash, AgentRecord, TokenRefusal};
+use crate::storage::agents::{token_hash, AgentRecord, ConsumeError, TokenRefusal};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use unity_shared::proto::frame;
@@ -104,18 +104,18 @@ fn enroll(ctx: &Context, request: EnrollRequest) -> EnrollResponse {
     };
     match ctx
         .store
-        .registry
+        .agents
         .consume_token(token_hash(&request.token), now_unix, &agent_id)
     {
-        Ok(Ok(_)) => {}
-        Ok(Err(refusal)) => {
+        Ok(_) => {}
+        Err(ConsumeError::Refused(refusal)) => {
             return EnrollResponse::Refused(match refusal {
                 TokenRefusal::Unknown => EnrollRefusal::UnknownToken,
                 TokenRefusal::Expired => EnrollRefusal::ExpiredToken,
                 TokenRefusal::AlreadyUsed => EnrollRefusal::TokenAlreadyUsed,
             });
         }
-        Err(error) => return internal(error),
+        Err(ConsumeError::Storage(error)) => return internal(error),
     }
     let record = AgentRecord {
         agent_id: agent_id.clone(),
@@ -131,7 +131,7 @@ fn enroll(ctx: &Context, request: EnrollRequest) -> EnrollResponse {
     };
     if let Err(error) = ctx
         .store
-        .registry
+        .agents
         .put_agent(&record)
         .and_then(|()| ctx.store.flush())
     {

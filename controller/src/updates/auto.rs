@@ -10,10 +10,10 @@ use super::reference::ImageRef;
 use super::rollout::{self, Attempt, AttemptOutcome, Decision, PendingUpdate};
 use super::window::{WindowPhase, WindowSet, WindowState};
 use crate::context::Context;
+use crate::storage::agents::StateKind;
 use crate::storage::containers::UpdateMode;
 use crate::storage::containers::{CheckOutcome, PolicyScope};
 use crate::storage::operations::{OperationKind, OperationState};
-use crate::storage::registry::StateKind;
 use crate::storage::StorageError;
 use jiff::Timestamp;
 use std::sync::Arc;
@@ -101,7 +101,7 @@ fn probe_of(
 ) -> Option<unity_shared::model::update::Probe> {
     let (_, inventory): (i64, ContainerInventory) = ctx
         .store
-        .registry
+        .agents
         .latest(agent_id, StateKind::Containers)
         .ok()??;
     let running = inventory.containers.iter().find(|c| c.name == container)?;
@@ -113,7 +113,7 @@ fn probe_of(
 /// What may be dispatched now. Note that this uses blocking I/O.
 pub fn plan_now(ctx: &Context, now: Timestamp) -> anyhow::Result<Vec<NewOperation>> {
     let store = &ctx.store;
-    let hosts: Vec<_> = store.registry.agents()?;
+    let hosts: Vec<_> = store.agents.agents()?;
     let hostname_of = |agent_id: &AgentId| {
         hosts
             .iter()

@@ -13,7 +13,7 @@
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::{Duration, Instant};
-use unity_controller::storage::registry::AgentRecord;
+use unity_controller::storage::agents::AgentRecord;
 use unity_controller::storage::series::{IngestReport, Sample, SeriesKey, TimeRange};
 use unity_shared::proto::{AgentId, HostFacts};
 use unity_tests::http::HttpClient;
@@ -129,7 +129,7 @@ async fn main() {
             .collect();
         for (host, agent) in agents.iter().enumerate() {
             ctx.store
-                .registry
+                .agents
                 .put_agent(&AgentRecord {
                     agent_id: AgentId::new(agent.clone()).unwrap(),
                     hostname: format!("host-{host:03}"),

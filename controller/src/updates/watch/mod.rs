@@ -13,9 +13,9 @@ use super::detect::{self, CheckJob, FirstSeen, Outcome, SkipReason, Spread};
 use super::effective_policy::{self, PolicyLookupError};
 use super::registry::{ClientOptions, RegistryClient};
 use crate::context::Context;
+use crate::storage::agents::StateKind;
 use crate::storage::containers::UpdateMode;
 use crate::storage::containers::{CheckOutcome, DetectedUpdate, UpdateCheckRecord};
-use crate::storage::registry::StateKind;
 use crate::storage::Store;
 use serde::Serialize;
 use slot::ClientBasis;
@@ -149,13 +149,13 @@ fn plan(ctx: &Context) -> anyhow::Result<(Vec<CheckJob>, Vec<Planned>)> {
     let store = &ctx.store;
     let mut jobs = Vec::new();
     let mut planned = Vec::new();
-    for agent in store.registry.agents()? {
+    for agent in store.agents.agents()? {
         if agent.revoked_at.is_some() {
             continue;
         }
         let agent_id = agent.agent_id;
         let Some((_, inventory)) = store
-            .registry
+            .agents
             .latest::<ContainerInventory>(&agent_id, StateKind::Containers)?
         else {
             continue;

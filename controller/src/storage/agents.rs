@@ -1,4 +1,5 @@
-//! The agent registry and join tokens: small records, postcard-encoded, one key each.
+//! Enrolled agents (their records and newest typed state) and join tokens: small records,
+//! postcard-encoded, one key each.
 
 use super::StorageError;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
@@ -53,7 +54,18 @@ pub enum TokenRefusal {
     AlreadyUsed,
 }
 
-pub struct Registry {
+/// Why a token was not consumed.
+#[derive(Debug, thiserror::Error)]
+pub enum ConsumeError {
+    /// The token cannot be used.
+    #[error(transparent)]
+    Refused(#[from] TokenRefusal),
+    /// The store failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+pub struct Agents {
     agents: sled::Tree,
     tokens: sled::Tree,
     /// The newest typed state per agent and kind (storage stack, databases, ...).
@@ -82,7 +94,7 @@ impl StateKind {
 
 fn encode<T: Serialize>(record: &T) -> Result<Vec<u8>, StorageError> {
     postcard::to_allocvec(record).map_err(|error| StorageError::Corrupt {
-        tree: "registry",
+        tree: "agents",
         message: error.to_string(),
     })
 }
@@ -94,9 +106,9 @@ fn decode<T: DeserializeOwned>(tree: &'static str, bytes: &[u8]) -> Result<T, St
     })
 }
 
-impl Registry {
-    pub fn open(db: &sled::Db) -> Result<Registry, StorageError> {
-        Ok(Registry {
+impl Agents {
+    pub fn open(db: &sled::Db) -> Result<Agents, StorageError> {
+        Ok(Agents {
             agents: db.open_tree("agents")?,
             tokens: db.open_tree("tokens")?,
             latest: db.open_tree("latest")?,
@@ -127,25 +139,27 @@ impl Registry {
         token_hash: [u8; 32],
         now: i64,
         agent_id: &AgentId,
-    ) -> Result<Result<TokenRecord, TokenRefusal>, StorageError> {
+    ) -> Result<TokenRecord, ConsumeError> {
         loop {
-            let Some(current) = self.tokens.get(token_hash)? else {
-                return Ok(Err(TokenRefusal::Unknown));
+            let current = self.tokens.get(token_hash).map_err(StorageError::from)?;
+            let Some(current) = current else {
+                return Err(TokenRefusal::Unknown.into());
             };
             let mut record: TokenRecord = decode("tokens", &current)?;
             if record.used_at.is_some() {
-                return Ok(Err(TokenRefusal::AlreadyUsed));
+                return Err(TokenRefusal::AlreadyUsed.into());
             }
             if now >= record.expires_at {
-                return Ok(Err(TokenRefusal::Expired));
+                return Err(TokenRefusal::Expired.into());
             }
             record.used_at = Some(now);
             record.used_by = Some(agent_id.clone());
-            let swapped =
-                self.tokens
-                    .compare_and_swap(token_hash, Some(current), Some(encode(&record)?))?;
+            let swapped = self
+                .tokens
+                .compare_and_swap(token_hash, Some(current), Some(encode(&record)?))
+                .map_err(StorageError::from)?;
             if swapped.is_ok() {
-                return Ok(Ok(record));
+                return Ok(record);
             }
         }
     }
@@ -241,15 +255,15 @@ impl Registry {
 mod tests {
     use super::*;
 
-    fn registry() -> (tempfile::TempDir, Registry) {
+    fn agents() -> (tempfile::TempDir, Agents) {
         let dir = tempfile::tempdir().unwrap();
         let db = sled::open(dir.path()).unwrap();
-        (dir, Registry::open(&db).unwrap())
+        (dir, Agents::open(&db).unwrap())
     }
 
     #[test]
     fn token_is_single_use_and_expires() {
-        let (_dir, registry) = registry();
+        let (_dir, agents) = agents();
         let agent = AgentId::new("a1").unwrap();
         let record = TokenRecord {
             token_id: "t1".into(),
@@ -258,20 +272,25 @@ mod tests {
             used_at: None,
             used_by: None,
         };
-        registry.put_token([1; 32], &record).unwrap();
-        registry.put_token([2; 32], &record).unwrap();
+        agents.put_token([1; 32], &record).unwrap();
+        agents.put_token([2; 32], &record).unwrap();
+        let refusal = |result: Result<TokenRecord, ConsumeError>| match result {
+            Err(ConsumeError::Refused(refusal)) => Some(refusal),
+            Err(ConsumeError::Storage(error)) => panic!("{error}"),
+            Ok(_) => None,
+        };
         assert_eq!(
-            registry.consume_token([9; 32], 10, &agent).unwrap(),
-            Err(TokenRefusal::Unknown)
+            refusal(agents.consume_token([9; 32], 10, &agent)),
+            Some(TokenRefusal::Unknown)
         );
-        assert!(registry.consume_token([1; 32], 10, &agent).unwrap().is_ok());
+        assert_eq!(refusal(agents.consume_token([1; 32], 10, &agent)), None);
         assert_eq!(
-            registry.consume_token([1; 32], 11, &agent).unwrap(),
-            Err(TokenRefusal::AlreadyUsed)
+            refusal(agents.consume_token([1; 32], 11, &agent)),
+            Some(TokenRefusal::AlreadyUsed)
         );
         assert_eq!(
-            registry.consume_token([2; 32], 100, &agent).unwrap(),
-            Err(TokenRefusal::Expired)
+            refusal(agents.consume_token([2; 32], 100, &agent)),
+            Some(TokenRefusal::Expired)
         );
     }
 }

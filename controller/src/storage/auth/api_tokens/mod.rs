@@ -217,5 +217,4 @@ impl Auth {
 }
 
 #[cfg(test)]
-#[path = "auth_api_tokens_tests.rs"]
 mod tests;

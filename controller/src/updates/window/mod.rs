@@ -52,9 +52,7 @@ use jiff::tz::{AmbiguousOffset, TimeZone};
 use jiff::{SignedDuration, Timestamp, ZonedDateTime};
 use std::fmt;
 
-#[path = "window_cron.rs"]
 mod cron;
-#[path = "window_grammar.rs"]
 mod grammar;
 
 /// A maintenance window: a schedule of wall-clock times in one time zone.
@@ -452,8 +450,6 @@ pub fn parse(text: &str) -> Result<MaintenanceWindow, WindowError> {
 }
 
 #[cfg(test)]
-#[path = "window_tests.rs"]
 mod tests;
 #[cfg(test)]
-#[path = "window_time_tests.rs"]
 mod time_tests;

@@ -1,5 +1,5 @@
 //! Maintenance windows: the grammar and its errors, weekly windows, windows crossing
-//! midnight, window sets. Daylight saving, cron windows and properties: `window_time_tests.rs`.
+//! midnight, window sets. Daylight saving, cron windows and properties: `time_tests.rs`.
 
 use super::*;
 

@@ -426,8 +426,6 @@ fn gate(
 }
 
 #[cfg(test)]
-#[path = "rollout_property_tests.rs"]
 mod property_tests;
 #[cfg(test)]
-#[path = "rollout_tests.rs"]
 mod tests;

@@ -233,7 +233,6 @@ async fn scenario(auth: Auth) {
     );
 }
 
-#[path = "live_errors_tests.rs"]
 mod errors;
 
 #[tokio::test]

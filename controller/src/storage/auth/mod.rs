@@ -3,7 +3,7 @@
 //! database never holds anything that can be replayed.
 //!
 //! Trees: `auth_users` (name -> user), `auth_sessions` (hash -> session), `auth_api_tokens`
-//! (hash -> token, see `auth_api_tokens.rs`), `auth_audit` (big-endian sequence -> record, so
+//! (hash -> token, see `api_tokens/mod.rs`), `auth_audit` (big-endian sequence -> record, so
 //! iteration is time order).
 
 use super::StorageError;
@@ -12,7 +12,6 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-#[path = "auth_api_tokens.rs"]
 mod api_tokens;
 
 /// What a user may do.

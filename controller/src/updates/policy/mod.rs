@@ -355,5 +355,4 @@ pub fn newer_tags<'a>(
 }
 
 #[cfg(test)]
-#[path = "policy_tests.rs"]
 mod tests;

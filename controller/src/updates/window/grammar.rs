@@ -1,5 +1,5 @@
 //! The text form of a maintenance window (pure): words in, [`MaintenanceWindow`] out, with an
-//! error naming the word and what was expected there. Cron fields are read in `window_cron.rs`. The grammar is documented on
+//! error naming the word and what was expected there. Cron fields are read in `cron.rs`. The grammar is documented on
 //! [`super`] and in `docs/updates.md`.
 
 use super::cron::parse_cron;

@@ -280,5 +280,4 @@ pub fn check_digest(digest: &str) -> Result<(), ReferenceError> {
 }
 
 #[cfg(test)]
-#[path = "reference_tests.rs"]
 mod tests;

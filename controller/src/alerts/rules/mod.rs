@@ -453,5 +453,4 @@ fn bytes_text(bytes: f64) -> String {
 }
 
 #[cfg(test)]
-#[path = "rules_tests.rs"]
 mod tests;

@@ -193,5 +193,4 @@ pub fn config_created(bytes: &[u8]) -> Result<Option<SystemTime>, ManifestError>
 }
 
 #[cfg(test)]
-#[path = "manifest_tests.rs"]
 mod tests;

@@ -1,7 +1,7 @@
 //! Cron-like maintenance windows (pure): the five fields, `duration` and `tz`, and which
 //! days and times match.
 
-use super::grammar::{parse_zone, token_error};
+use super::zone::parse_zone;
 use super::{CronSchedule, WindowError};
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
@@ -29,7 +29,7 @@ pub(super) fn parse_cron(words: &[String]) -> Result<(CronSchedule, TimeZone), W
             expected: "expected five cron fields: minute hour day-of-month month day-of-week",
         })?;
         if is_keyword(word) {
-            return Err(token_error(
+            return Err(WindowError::token(
                 field,
                 word,
                 "expected five cron fields (minute hour day-of-month month day-of-week) before duration and tz",
@@ -111,7 +111,7 @@ fn parse_cron_tail(words: &[String]) -> Result<(SignedDuration, TimeZone), Windo
                 (false, true) => "expected `duration` (e.g. duration 2h)",
                 _ => "expected `tz` and a time zone (e.g. tz Europe/Berlin)",
             };
-            return Err(token_error("cron window", word, expected));
+            return Err(WindowError::token("cron window", word, expected));
         }
     }
     match (duration, time_zone) {
@@ -129,7 +129,7 @@ fn parse_cron_tail(words: &[String]) -> Result<(SignedDuration, TimeZone), Windo
 
 /// `2h`, `90m`, `1h30m`, `1d`: between one minute and seven days.
 fn parse_duration(word: &str) -> Result<SignedDuration, WindowError> {
-    let bad = |message: &str| token_error("duration", word, message);
+    let bad = |message: &str| WindowError::token("duration", word, message);
     let expected = "expected a length such as 2h, 90m, 1h30m or 1d (units d, h, m)";
     let mut total: i64 = 0;
     let mut digits = String::new();
@@ -182,7 +182,7 @@ fn parse_cron_field(field: &'static str, word: &str, min: u8, max: u8) -> Result
                 .then(|| text.parse().ok())
                 .flatten()
                 .ok_or_else(|| {
-                    token_error(
+                    WindowError::token(
                         field,
                         word,
                         format!(
@@ -196,7 +196,7 @@ fn parse_cron_field(field: &'static str, word: &str, min: u8, max: u8) -> Result
                     )
                 })?;
         if number < u16::from(min) || number > u16::from(max) {
-            return Err(token_error(
+            return Err(WindowError::token(
                 field,
                 word,
                 format!("{number} is out of range ({min}-{max})"),
@@ -209,7 +209,7 @@ fn parse_cron_field(field: &'static str, word: &str, min: u8, max: u8) -> Result
         let (range, step) = match item.split_once('/') {
             Some((range, step)) => {
                 let step: u8 = step.parse().ok().filter(|s| *s > 0).ok_or_else(|| {
-                    token_error(
+                    WindowError::token(
                         field,
                         word,
                         format!("step {step:?} must be a number from 1"),
@@ -224,7 +224,7 @@ fn parse_cron_field(field: &'static str, word: &str, min: u8, max: u8) -> Result
         } else if let Some((low, high)) = range.split_once('-') {
             let (low, high) = (value(low)?, value(high)?);
             if low > high {
-                return Err(token_error(
+                return Err(WindowError::token(
                     field,
                     word,
                     format!("range {range} runs backwards (write the smaller value first)"),

@@ -3,6 +3,7 @@
 //! [`super`] and in `docs/updates.md`.
 
 use super::cron::parse_cron;
+use super::zone::parse_zone;
 use super::{MaintenanceWindow, Schedule, WeeklySchedule, WindowError};
 use jiff::tz::TimeZone;
 
@@ -19,18 +20,6 @@ const FULL_DAY_NAMES: [&str; 7] = [
     "saturday",
     "sunday",
 ];
-
-pub(super) fn token_error(
-    field: &'static str,
-    token: &str,
-    message: impl Into<String>,
-) -> WindowError {
-    WindowError::Token {
-        field,
-        token: token.to_owned(),
-        message: message.into(),
-    }
-}
 
 /// Splits into words, first joining `-` and `,` with their neighbours (`Mon - Fri` is
 /// `Mon-Fri`) and reading an en dash as `-`.
@@ -125,7 +114,7 @@ fn parse_days(word: &str) -> Result<[bool; 7], WindowError> {
         return Ok([true; 7]);
     }
     if lower.contains(':') {
-        return Err(token_error(
+        return Err(WindowError::token(
             "days",
             word,
             format!("a time where the days belong; {DAYS_EXPECTED}"),
@@ -142,7 +131,7 @@ fn parse_days(word: &str) -> Result<[bool; 7], WindowError> {
     let mut days = [false; 7];
     for item in word.split(',') {
         let unknown = |name: &str| {
-            token_error(
+            WindowError::token(
                 "days",
                 word,
                 format!("unknown day {name:?}; {DAYS_EXPECTED}{hint}"),
@@ -172,7 +161,7 @@ fn parse_days(word: &str) -> Result<[bool; 7], WindowError> {
 fn parse_range(word: &str) -> Result<(u16, u16), WindowError> {
     let (start, end) = word
         .split_once('-')
-        .ok_or_else(|| token_error("time range", word, RANGE_EXPECTED))?;
+        .ok_or_else(|| WindowError::token("time range", word, RANGE_EXPECTED))?;
     let start = parse_clock(word, start, false)?;
     let end = parse_clock(word, end, true)?;
     if start == end {
@@ -184,7 +173,7 @@ fn parse_range(word: &str) -> Result<(u16, u16), WindowError> {
 }
 
 fn parse_clock(word: &str, clock: &str, allow_24: bool) -> Result<u16, WindowError> {
-    let bad = |message: String| token_error("time range", word, message);
+    let bad = |message: String| WindowError::token("time range", word, message);
     let (hours, minutes) = clock
         .split_once(':')
         .ok_or_else(|| bad(format!("{clock:?} is not a time HH:MM; {RANGE_EXPECTED}")))?;
@@ -213,24 +202,4 @@ fn parse_clock(word: &str, clock: &str, allow_24: bool) -> Result<u16, WindowErr
             if allow_24 { ", or 24:00 as an end" } else { "" }
         ))),
     }
-}
-
-pub(super) fn parse_zone(word: &str) -> Result<TimeZone, WindowError> {
-    if word.eq_ignore_ascii_case("utc") {
-        return Ok(TimeZone::UTC);
-    }
-    let looks_like_name = word
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || "/_-+".contains(c));
-    if !looks_like_name {
-        return Err(WindowError::UnknownTimeZone {
-            name: word.to_owned(),
-        });
-    }
-    // Note that this reads the system time-zone database (cached by jiff) on first use.
-    jiff::tz::db()
-        .get(word)
-        .map_err(|_| WindowError::UnknownTimeZone {
-            name: word.to_owned(),
-        })
 }

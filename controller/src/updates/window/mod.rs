@@ -54,6 +54,7 @@ use std::fmt;
 
 mod cron;
 mod grammar;
+mod zone;
 
 /// A maintenance window: a schedule of wall-clock times in one time zone.
 #[derive(Debug, Clone)]
@@ -129,6 +130,21 @@ pub enum WindowError {
     /// A cron window whose day fields can never match.
     #[error("cron window never opens: {detail}")]
     NeverMatches { detail: String },
+}
+
+impl WindowError {
+    /// The word `token`, read as `field`, is wrong: `message` says how.
+    fn token(
+        field: &'static str,
+        token: &str,
+        message: impl Into<String>,
+    ) -> WindowError {
+        WindowError::Token {
+            field,
+            token: token.to_owned(),
+            message: message.into(),
+        }
+    }
 }
 
 /// A refused window of a set, with its position (from 1).

@@ -134,11 +134,7 @@ pub enum WindowError {
 
 impl WindowError {
     /// The word `token`, read as `field`, is wrong: `message` says how.
-    fn token(
-        field: &'static str,
-        token: &str,
-        message: impl Into<String>,
-    ) -> WindowError {
+    fn token(field: &'static str, token: &str, message: impl Into<String>) -> WindowError {
         WindowError::Token {
             field,
             token: token.to_owned(),

@@ -18,3 +18,6 @@ pub mod storage;
 pub mod transport;
 pub mod updates;
 pub mod web;
+
+#[cfg(test)]
+mod layers_tests;

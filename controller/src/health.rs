@@ -2,7 +2,7 @@
 //! look, or are failing, from the newest typed state each agent reported. Pure, apart from
 //! [`host_rollup`], which reads that state from the store.
 
-use crate::storage::registry::StateKind;
+use crate::storage::agents::StateKind;
 use crate::storage::{StorageError, Store};
 use serde::{Deserialize, Serialize};
 use unity_shared::model::container::{Container, ContainerInventory, HealthStatus, RunState};
@@ -130,12 +130,11 @@ pub fn rollup(
 
 /// Reads the host's newest state and rolls it up. Note that this uses blocking I/O.
 pub fn host_rollup(store: &Store, agent_id: &AgentId) -> Result<HealthRollup, StorageError> {
-    let storage: Option<(i64, StorageState)> =
-        store.registry.latest(agent_id, StateKind::Storage)?;
+    let storage: Option<(i64, StorageState)> = store.agents.latest(agent_id, StateKind::Storage)?;
     let databases: Option<(i64, Vec<DatabaseInstance>)> =
-        store.registry.latest(agent_id, StateKind::Databases)?;
+        store.agents.latest(agent_id, StateKind::Databases)?;
     let containers: Option<(i64, ContainerInventory)> =
-        store.registry.latest(agent_id, StateKind::Containers)?;
+        store.agents.latest(agent_id, StateKind::Containers)?;
     Ok(rollup(
         storage.as_ref().map(|(_, state)| state),
         databases

@@ -6,10 +6,18 @@ pub mod alerts;
 pub mod api;
 pub mod ca;
 pub mod cli;
+pub mod clock;
 pub mod config;
+pub mod context;
+pub mod domain;
 pub mod health;
+pub mod housekeeping;
+pub mod http;
 pub mod service;
 pub mod storage;
 pub mod transport;
 pub mod updates;
 pub mod web;
+
+#[cfg(test)]
+mod layers_tests;

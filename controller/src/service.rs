@@ -1,40 +1,23 @@
 //! The running controller: opens the CA and the store, starts the QUIC endpoint, the storage
-//! writer, housekeeping, the admin socket and the dashboard/API server, and shuts them down in
-//! order.
+//! writer, housekeeping, the alert, update and operation loops, the admin socket and the
+//! dashboard/API server, and shuts them down in order. It only starts and stops things: what
+//! they share is [`crate::context::Context`], what they do lives in their own modules.
 
 use crate::admin;
 use crate::ca::verifier::Revocations;
 use crate::ca::CertificateAuthority;
 use crate::config::Config;
+use crate::context::Context;
 use crate::storage::series::SeriesOptions;
 use crate::storage::Store;
-use crate::transport::{self, ingest, Hub};
+use crate::transport::hub::Hub;
+use crate::transport::{self, ingest};
+use crate::updates::queue::OperationQueue;
+use crate::updates::watch::slot::UpdateWatch;
 use anyhow::Context as _;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
-
-/// Current time as Unix milliseconds.
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|elapsed| elapsed.as_millis() as i64)
-        .unwrap_or(0)
-}
-
-/// What every task of the controller shares.
-pub struct Context {
-    pub config: Config,
-    pub store: Arc<Store>,
-    pub ca: CertificateAuthority,
-    pub revocations: Revocations,
-    pub hub: Hub,
-    pub ingest: ingest::IngestHandle,
-    /// Container update checks (one run at a time; the loop and the API share it).
-    pub update_watch: crate::updates::watch::UpdateWatch,
-    /// Container operations: queue and dispatch.
-    pub operations: crate::updates::dispatch::Dispatcher,
-}
+use std::time::Duration;
 
 /// Opens the CA and the database (blocking work, run off the async threads).
 pub async fn open_state(
@@ -54,7 +37,7 @@ pub async fn open_state(
                 )
             })?;
         let revoked = store
-            .registry
+            .agents
             .agents()?
             .into_iter()
             .filter(|agent| agent.revoked_at.is_some())
@@ -88,8 +71,8 @@ pub async fn start(config: Config) -> anyhow::Result<RunningController> {
         revocations,
         hub: Hub::default(),
         ingest,
-        update_watch: crate::updates::watch::UpdateWatch::new(),
-        operations: crate::updates::dispatch::Dispatcher::default(),
+        update_watch: UpdateWatch::new(),
+        operations: OperationQueue::default(),
     });
     let server_config = transport::server_config(&context)?;
     let data_dir = context.config.data_dir.clone();
@@ -111,7 +94,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningController> {
         endpoint.clone(),
         context.clone(),
     ))];
-    tasks.push(tokio::spawn(housekeeping(context.clone())));
+    tasks.push(crate::housekeeping::spawn(context.clone()));
     tasks.push(crate::alerts::spawn(context.clone()));
     tasks.push(crate::updates::watch::spawn(context.clone()));
     tasks.push(crate::updates::dispatch::spawn(context.clone()));
@@ -122,9 +105,10 @@ pub async fn start(config: Config) -> anyhow::Result<RunningController> {
             tracing::warn!(%error, "Admin socket unavailable; CLI commands need the daemon stopped.")
         }
     }
-    let (api_addr, https, api_task) = crate::api::serve(context.clone()).await?;
+    let routes = crate::api::router(&context.config).merge(crate::web::router());
+    let (api_addr, https, api_task) = crate::http::server::serve(context.clone(), routes).await?;
     tasks.push(api_task);
-    let dashboard_url = crate::api::dashboard_url(api_addr, https);
+    let dashboard_url = crate::http::server::dashboard_url(api_addr, https);
     tracing::info!(%local_addr, ca_hash = %context.ca.ca_hash(), "Controller listening.");
     tracing::info!(url = %dashboard_url, "Dashboard and API listening.");
     Ok(RunningController {
@@ -136,41 +120,6 @@ pub async fn start(config: Config) -> anyhow::Result<RunningController> {
         tasks,
         writer,
     })
-}
-
-/// Periodic work: persist heads (checkpoint), apply retention, record last-seen times.
-async fn housekeeping(ctx: Arc<Context>) {
-    let mut tick = tokio::time::interval(Duration::from_secs(60));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut n_ticks: u64 = 0;
-    loop {
-        tick.tick().await;
-        n_ticks += 1;
-        let ctx = ctx.clone();
-        let result = tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
-            for (agent_id, last_ms) in ctx.hub.snapshot() {
-                ctx.store
-                    .registry
-                    .update_agent(&agent_id, |record| record.last_seen_ms = last_ms)?;
-            }
-            if n_ticks % 5 == 0 {
-                ctx.store.series.checkpoint()?;
-                ctx.store.auth.purge_sessions(now_ms())?;
-            }
-            if n_ticks % 60 == 1 {
-                let cutoff = now_ms() - ctx.config.retention.as_millis() as i64;
-                let report = ctx.store.series.apply_retention(cutoff)?;
-                tracing::info!(?report, "Applied retention.");
-            }
-            Ok(())
-        })
-        .await;
-        match result {
-            Ok(Ok(())) => {}
-            Ok(Err(error)) => tracing::warn!(error = format!("{error:#}"), "Housekeeping failed."),
-            Err(error) => tracing::error!(%error, "Housekeeping panicked."),
-        }
-    }
 }
 
 impl RunningController {
@@ -212,7 +161,7 @@ pub async fn offline_context(config: Config) -> anyhow::Result<Arc<Context>> {
         revocations,
         hub: Hub::default(),
         ingest,
-        update_watch: crate::updates::watch::UpdateWatch::new(),
-        operations: crate::updates::dispatch::Dispatcher::default(),
+        update_watch: UpdateWatch::new(),
+        operations: OperationQueue::default(),
     }))
 }

@@ -5,7 +5,7 @@ use anyhow::Context as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use unity_controller::config::{Config, ConfigError, RawConfig};
-use unity_controller::{admin, service};
+use unity_controller::{domain, service};
 use unity_shared::outln;
 
 /// The QUIC address when neither `--listen` nor the file names one: loopback, as quickstart
@@ -44,7 +44,7 @@ pub async fn run(config: Config, dir: PathBuf, interval: &str) -> anyhow::Result
     if !unity_agent::identity::is_enrolled(&agent_dir) {
         let context = controller.context.clone();
         let token = tokio::task::spawn_blocking(move || {
-            admin::create_token(&context, Duration::from_secs(300))
+            domain::tokens::issue(&context, Duration::from_secs(300))
         })
         .await??;
         let agent_id = unity_agent::cli::enroll(
@@ -61,7 +61,7 @@ pub async fn run(config: Config, dir: PathBuf, interval: &str) -> anyhow::Result
     let agent = unity_agent::runtime::start(agent_config).await?;
     let context = controller.context.clone();
     let first_admin = tokio::task::spawn_blocking(move || {
-        unity_controller::api::write::ensure_first_admin(&context)
+        unity_controller::domain::users::ensure_first_admin(&context)
     })
     .await?
     .map_err(|error| anyhow::anyhow!("creating the first admin: {error}"))?;

@@ -8,7 +8,7 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
-use unity_controller::api::login_limit::{CLIENT_POLICY, USER_POLICY};
+use unity_controller::http::login_limit::{CLIENT_POLICY, USER_POLICY};
 use unity_controller::service::RunningController;
 use unity_tests::http::HttpClient;
 use unity_tests::*;

@@ -42,7 +42,7 @@ async fn issue_13_api_tokens_have_a_scope_and_an_expiry() {
     assert_eq!(reader.get("/api/v1/session").await.json()["role"], "viewer");
 
     // Admin scope with an expiry.
-    let before_ms = unity_controller::service::now_ms();
+    let before_ms = unity_controller::clock::now_ms();
     let created = admin
         .post_json(
             "/api/v1/api-tokens",
@@ -104,7 +104,7 @@ async fn issue_13_api_tokens_have_a_scope_and_an_expiry() {
     let expired_secret = "unity_expired-token-for-tests";
     let context = controller.context.clone();
     tokio::task::spawn_blocking(move || {
-        let now = unity_controller::service::now_ms();
+        let now = unity_controller::clock::now_ms();
         let record = ApiTokenRecord {
             token_id: "0ld0ld0ld0ld".into(),
             owner: "ada".into(),

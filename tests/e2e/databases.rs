@@ -3,7 +3,7 @@
 //! down after it stops.
 
 use std::time::Duration;
-use unity_controller::storage::registry::StateKind;
+use unity_controller::storage::agents::StateKind;
 use unity_shared::model::database::{DatabaseEndpoint, DatabaseEngine, DatabaseInstance};
 use unity_tests::*;
 
@@ -101,7 +101,7 @@ async fn a_redis_server_is_discovered_reported_and_seen_down() {
             let latest: Option<(i64, Vec<DatabaseInstance>)> = controller
                 .context
                 .store
-                .registry
+                .agents
                 .latest(&agent_id, StateKind::Databases)
                 .unwrap();
             let Some((_, instances)) = latest else {

@@ -36,7 +36,7 @@ async fn certificate_is_renewed_before_expiry() {
     let record = controller
         .context
         .store
-        .registry
+        .agents
         .agent(&agent_id)
         .unwrap()
         .unwrap();

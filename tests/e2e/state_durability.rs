@@ -5,7 +5,7 @@
 
 use std::path::Path;
 use std::time::Duration;
-use unity_controller::storage::registry::StateKind;
+use unity_controller::storage::agents::StateKind;
 use unity_controller::storage::series::SeriesOptions;
 use unity_controller::storage::Store;
 use unity_shared::model::container::{ContainerEvent, ContainerEventKind, ContainerInventory};
@@ -108,7 +108,7 @@ async fn typed_state_and_events_survive_sigkill_right_after_the_ack() {
             move || {
                 let store = Store::open(&database, SeriesOptions::default()).unwrap();
                 let latest = store
-                    .registry
+                    .agents
                     .latest::<ContainerInventory>(&agent_id, StateKind::Containers)
                     .unwrap();
                 let events = store.containers.recent_events(&agent_id, 100).unwrap();

@@ -6,7 +6,7 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use unity_controller::storage::registry::StateKind;
+use unity_controller::storage::agents::StateKind;
 use unity_shared::model::storage::VerdictStatus;
 use unity_shared::proto::StorageState;
 use unity_tests::*;
@@ -245,7 +245,7 @@ async fn storage_state_reaches_the_controller() {
             controller
                 .context
                 .store
-                .registry
+                .agents
                 .latest(&agent_id, StateKind::Storage)
                 .unwrap()
         },

@@ -78,7 +78,7 @@ pub async fn start_controller(config: Config) -> RunningController {
 /// Creates a join token on a running in-process controller.
 pub async fn create_token(controller: &RunningController, ttl: Duration) -> String {
     let context = controller.context.clone();
-    tokio::task::spawn_blocking(move || admin::create_token(&context, ttl))
+    tokio::task::spawn_blocking(move || unity_controller::domain::tokens::issue(&context, ttl))
         .await
         .unwrap()
         .unwrap()
@@ -341,10 +341,9 @@ pub async fn add_user(controller: &RunningController, name: &str, role: &str) ->
     let context = controller.context.clone();
     let (name, role) = (name.to_owned(), role.to_owned());
     tokio::task::spawn_blocking(move || {
-        let password = unity_controller::api::write::random_password();
-        let role = unity_controller::api::write::parse_role(&role).unwrap();
-        unity_controller::api::write::create_user(&context, "test", &name, role, &password)
-            .unwrap();
+        let password = unity_controller::domain::users::random_password();
+        let role = unity_controller::domain::users::parse_role(&role).unwrap();
+        unity_controller::domain::users::create(&context, "test", &name, role, &password).unwrap();
         password
     })
     .await

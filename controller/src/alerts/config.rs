@@ -2,7 +2,8 @@
 //! optional, defaults documented in `docs/alerts.md` and `packaging/controller.toml`), and
 //! [`AlertsConfig`], validated and typed.
 
-use crate::config::{ConfigError, Secret};
+use crate::config::error::ConfigError;
+use crate::config::secret::Secret;
 use crate::storage::alerts::Severity;
 use serde::Deserialize;
 use std::time::Duration;

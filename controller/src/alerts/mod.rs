@@ -8,15 +8,15 @@ pub mod config;
 pub mod notify;
 pub mod rules;
 
-use crate::admin;
-use crate::service::{now_ms, Context};
+use crate::clock::now_ms;
+use crate::context::Context;
+use crate::domain::hosts::{self, HostStatus};
+use crate::domain::{history, host_state};
 use crate::storage::alerts::AlertRecord;
-use crate::storage::registry::StateKind;
 use rules::{Condition, HostState, RuleConfig};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
-use unity_shared::model::database::DatabaseInstance;
-use unity_shared::proto::{AgentId, StorageState};
+use unity_shared::proto::AgentId;
 
 /// What happened to an alert, as notifiers are told.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,39 +133,40 @@ pub fn evaluate_once(ctx: &Context, started_ms: i64, now_ms: i64) -> anyhow::Res
     let rule_config = RuleConfig::from_config(config);
     let open = ctx.store.alerts.open_alerts()?;
     let open_keys: BTreeSet<&str> = open.iter().map(|alert| alert.key.as_str()).collect();
-    let hosts = admin::hosts(ctx)?;
+    let hosts = hosts::list(ctx)?;
     let mut active = Vec::new();
     for host in &hosts {
-        let agent_id = AgentId::new(host.agent_id.clone())?;
-        let registry = &ctx.store.registry;
-        let storage: Option<(i64, StorageState)> =
-            registry.latest(&agent_id, StateKind::Storage)?;
-        let databases: Option<(i64, Vec<DatabaseInstance>)> =
-            registry.latest(&agent_id, StateKind::Databases)?;
-        let filesystems = rules::filesystems(&ctx.store.series.latest(agent_id.as_str())?);
+        let agent_id = &host.agent_id;
+        let storage = host_state::storage(ctx, agent_id)?.state;
+        let databases = host_state::databases(ctx, agent_id)?.state;
+        let filesystems = rules::filesystems(&history::latest(ctx, agent_id)?);
         let offline_key = format!("host/{agent_id}/offline");
         let last_seen_ms = if host.last_seen_ms <= 0 || open_keys.contains(offline_key.as_str()) {
             host.last_seen_ms
         } else {
             host.last_seen_ms.max(started_ms)
         };
-        let instances = ctx.store.instances.of_agent(&agent_id)?;
+        let instances = hosts::instances(ctx, agent_id)?;
         let state = HostState {
-            agent_id: agent_id.as_str(),
-            revoked: host.status == "revoked",
+            agent_id,
+            revoked: host.status == HostStatus::Revoked,
             last_seen_ms,
-            storage: storage.as_ref().map(|(_, state)| state),
-            databases: databases.as_ref().map(|(_, list)| list.as_slice()),
+            storage: storage.as_ref(),
+            databases: databases.as_deref(),
             filesystems: &filesystems,
             instances: &instances,
         };
         active.extend(rules::evaluate(&state, now_ms, &rule_config));
     }
-    let hostnames: BTreeMap<&str, &str> = hosts
+    let hostnames: BTreeMap<&AgentId, &str> = hosts
         .iter()
-        .map(|host| (host.agent_id.as_str(), host.hostname.as_str()))
+        .map(|host| (&host.agent_id, host.hostname.as_str()))
         .collect();
-    let hostname = |agent_id: &str| hostnames.get(agent_id).unwrap_or(&agent_id).to_string();
+    let hostname = |agent_id: &AgentId| {
+        hostnames
+            .get(agent_id)
+            .map_or_else(|| agent_id.to_string(), |name| (*name).to_owned())
+    };
     let resolve_after_ms = config.resolve_after.as_millis() as i64;
     let mut events = Vec::new();
     for change in diff(&open, &active, now_ms, resolve_after_ms) {

@@ -4,13 +4,14 @@
 use super::*;
 use crate::storage::alerts::Severity;
 use proptest::prelude::*;
+use unity_shared::proto::AgentId;
 
 const RESOLVE_AFTER: i64 = 120_000;
 
 fn condition(key: &str, severity: Severity) -> Condition {
     Condition {
         key: key.into(),
-        agent_id: "nas".into(),
+        agent_id: AgentId::new("nas").unwrap(),
         severity,
         summary: format!("{key} summary"),
         details: vec![],

@@ -1,19 +1,15 @@
 //! Alert endpoints (GET, any authenticated user, viewers included): open alerts, resolved
-//! ones, or both, optionally for one host. The dashboard and `/metrics` read through the same
-//! functions.
+//! ones, or both, optionally for one host. A thin handler over [`crate::domain::alerts`],
+//! which the dashboard and `/metrics` read too.
 
-use super::auth::Caller;
-use super::{blocking, ApiError, ApiQuery, AppState};
-use crate::service::Context;
-use crate::storage::alerts::{AlertRecord, Severity};
+use crate::domain::alerts::{self, parse_which, AlertView, DEFAULT_LIMIT, MAX_LIMIT};
+use crate::http::auth::Caller;
+use crate::http::error::ApiError;
+use crate::http::extract::{blocking, ApiQuery};
+use crate::http::state::AppState;
 use axum::extract::State;
 use axum::Json;
-use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
-
-/// Resolved alerts a list returns at most, and by default.
-pub const MAX_LIMIT: usize = 1000;
-pub const DEFAULT_LIMIT: usize = 100;
+use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -24,103 +20,6 @@ pub struct AlertParams {
     pub host: Option<String>,
     /// Resolved alerts returned at most, newest first (default 100, at most 1000).
     pub limit: Option<usize>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Which {
-    Open,
-    Resolved,
-    All,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct AlertView {
-    pub key: String,
-    pub agent_id: String,
-    pub hostname: String,
-    /// `open` or `resolved`.
-    pub state: &'static str,
-    pub severity: Severity,
-    pub summary: String,
-    pub details: Vec<String>,
-    pub opened_at_ms: i64,
-    pub last_seen_ms: i64,
-    pub resolved_at_ms: Option<i64>,
-}
-
-pub fn parse_which(text: Option<&str>) -> Result<Which, ApiError> {
-    match text.unwrap_or("open") {
-        "open" => Ok(Which::Open),
-        "resolved" => Ok(Which::Resolved),
-        "all" => Ok(Which::All),
-        other => Err(ApiError::BadRequest(format!(
-            "bad state {other:?}: expected open, resolved or all"
-        ))),
-    }
-}
-
-/// Open alerts (most severe first, then newest first), then resolved ones (newest first).
-/// Note that this uses blocking I/O.
-pub fn list(
-    ctx: &Context,
-    which: Which,
-    host: Option<&str>,
-    limit: usize,
-) -> Result<Vec<AlertView>, ApiError> {
-    let hostnames: BTreeMap<String, String> = ctx
-        .store
-        .registry
-        .agents()?
-        .into_iter()
-        .map(|agent| (agent.agent_id.to_string(), agent.hostname))
-        .collect();
-    let mut records: Vec<AlertRecord> = Vec::new();
-    if which != Which::Resolved {
-        let mut open = ctx.store.alerts.open_alerts()?;
-        open.sort_by(|a, b| {
-            b.severity
-                .cmp(&a.severity)
-                .then(b.opened_at_ms.cmp(&a.opened_at_ms))
-                .then(a.key.cmp(&b.key))
-        });
-        records.extend(open);
-    }
-    if which != Which::Open {
-        records.extend(ctx.store.alerts.history(limit.min(MAX_LIMIT))?);
-    }
-    Ok(records
-        .into_iter()
-        .filter(|record| host.is_none_or(|host| record.agent_id == host))
-        .map(|record| AlertView {
-            hostname: hostnames
-                .get(&record.agent_id)
-                .cloned()
-                .unwrap_or_else(|| record.agent_id.clone()),
-            state: if record.resolved_at_ms.is_some() {
-                "resolved"
-            } else {
-                "open"
-            },
-            key: record.key,
-            agent_id: record.agent_id,
-            severity: record.severity,
-            summary: record.summary,
-            details: record.details,
-            opened_at_ms: record.opened_at_ms,
-            last_seen_ms: record.last_seen_ms,
-            resolved_at_ms: record.resolved_at_ms,
-        })
-        .collect())
-}
-
-/// Open alerts per severity, for `/metrics`. Note that this uses blocking I/O.
-pub fn open_counts(ctx: &Context) -> Result<[(Severity, usize); 2], ApiError> {
-    let open = ctx.store.alerts.open_alerts()?;
-    let count = |severity| open.iter().filter(|a| a.severity == severity).count();
-    Ok([
-        (Severity::Warning, count(Severity::Warning)),
-        (Severity::Critical, count(Severity::Critical)),
-    ])
 }
 
 /// `GET /api/v1/alerts?state=open|resolved|all&host=<agent_id>&limit=<n>`.
@@ -137,7 +36,7 @@ pub async fn alerts(
         )));
     }
     blocking(&state.ctx, move |ctx| {
-        list(ctx, which, params.host.as_deref(), limit)
+        alerts::list(ctx, which, params.host.as_deref(), limit)
     })
     .await
     .map(Json)
@@ -145,73 +44,38 @@ pub async fn alerts(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use crate::config::Config;
-
-    fn record(key: &str, agent_id: &str, severity: Severity, opened_at_ms: i64) -> AlertRecord {
-        AlertRecord {
-            key: key.into(),
-            agent_id: agent_id.into(),
-            severity,
-            summary: format!("{key} summary"),
-            details: vec![],
-            opened_at_ms,
-            last_seen_ms: opened_at_ms,
-            resolved_at_ms: None,
-        }
-    }
+    use crate::storage::alerts::{AlertRecord, Severity};
 
     #[tokio::test]
-    async fn lists_open_and_resolved_alerts_for_viewers() {
+    async fn open_alerts_reach_metrics_and_the_document() {
         let dir = tempfile::tempdir().unwrap();
         let ctx = crate::service::offline_context(Config::with_data_dir(dir.path().into()))
             .await
             .unwrap();
-        let alerts = &ctx.store.alerts;
-        alerts
-            .put_open(&record("fs/a/x", "a", Severity::Warning, 30))
-            .unwrap();
-        alerts
-            .put_open(&record("pool/a/tank", "a", Severity::Critical, 10))
-            .unwrap();
-        alerts
-            .put_open(&record("host/b/offline", "b", Severity::Critical, 20))
-            .unwrap();
-        alerts
-            .put_open(&record("disk/a/1/smart", "a", Severity::Critical, 5))
-            .unwrap();
-        alerts.resolve("disk/a/1/smart", 40).unwrap();
-        let keys = |which, host, limit| -> Vec<String> {
-            list(&ctx, which, host, limit)
-                .unwrap()
-                .into_iter()
-                .map(|alert| format!("{} {}", alert.state, alert.key))
-                .collect()
-        };
-        assert_eq!(
-            keys(Which::Open, None, 100),
-            ["open host/b/offline", "open pool/a/tank", "open fs/a/x"]
-        );
-        assert_eq!(
-            keys(Which::All, Some("a"), 100),
-            ["open pool/a/tank", "open fs/a/x", "resolved disk/a/1/smart"]
-        );
-        assert_eq!(
-            keys(Which::Resolved, None, 100),
-            ["resolved disk/a/1/smart"]
-        );
-        assert_eq!(
-            open_counts(&ctx).unwrap(),
-            [(Severity::Warning, 1), (Severity::Critical, 2)]
-        );
-        assert!(parse_which(Some("closed")).is_err());
-        assert_eq!(parse_which(None).unwrap(), Which::Open);
-        let text = crate::api::metrics::render(&ctx).unwrap();
+        for (key, agent_id, severity) in [
+            ("fs/a/x", "a", Severity::Warning),
+            ("pool/a/tank", "a", Severity::Critical),
+            ("host/b/offline", "b", Severity::Critical),
+        ] {
+            let record = AlertRecord {
+                key: key.into(),
+                agent_id: unity_shared::proto::AgentId::new(agent_id).unwrap(),
+                severity,
+                summary: format!("{key} summary"),
+                details: vec![],
+                opened_at_ms: 10,
+                last_seen_ms: 10,
+                resolved_at_ms: None,
+            };
+            ctx.store.alerts.put_open(&record).unwrap();
+        }
+        let text = super::super::metrics::render(&ctx).unwrap();
         assert!(
             text.contains("unity_alerts_open{severity=\"critical\"} 2"),
             "{text}"
         );
-        let spec = crate::api::openapi::spec();
+        let spec = super::super::openapi::spec();
         assert!(spec["paths"]["/api/v1/alerts"]["get"].is_object());
     }
 }

@@ -6,10 +6,13 @@
 //! and 0 otherwise. When `metrics_token` is configured, requests need
 //! `Authorization: Bearer <metrics_token>`.
 
-use super::auth::constant_time_eq;
-use super::{blocking, ApiError, AppState};
-use crate::admin;
-use crate::service::Context;
+use crate::context::Context;
+use crate::domain::hosts::{self, HostStatus};
+use crate::domain::{alerts, history};
+use crate::http::auth::constant_time_eq;
+use crate::http::error::ApiError;
+use crate::http::extract::blocking;
+use crate::http::state::AppState;
 use axum::extract::State;
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
@@ -99,15 +102,19 @@ fn labels_text(labels: &[(String, String)]) -> String {
 
 /// Renders the exposition. Note that this uses blocking I/O.
 pub fn render(ctx: &Context) -> Result<String, ApiError> {
-    let hosts = admin::hosts(ctx)?;
+    let hosts = hosts::list(ctx)?;
     // Samples grouped by metric name: the format wants each family in one block.
     let mut families: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for host in &hosts {
         let host_labels = vec![
-            ("agent_id".to_owned(), host.agent_id.clone()),
+            ("agent_id".to_owned(), host.agent_id.to_string()),
             ("hostname".to_owned(), host.hostname.clone()),
         ];
-        let up = if host.status == "online" { 1.0 } else { 0.0 };
+        let up = if host.status == HostStatus::Online {
+            1.0
+        } else {
+            0.0
+        };
         families
             .entry("unity_host_up".into())
             .or_default()
@@ -124,7 +131,7 @@ pub fn render(ctx: &Context) -> Result<String, ApiError> {
                 labels_text(&host_labels),
                 format_value(host.last_seen_ms as f64 / 1000.0)
             ));
-        for (key, (_, value)) in ctx.store.series.latest(&host.agent_id)? {
+        for (key, (_, value)) in history::latest(ctx, &host.agent_id)? {
             let name = format!("unity_{}", sanitize_name(&key.metric));
             let mut labels = host_labels.clone();
             labels.extend(
@@ -136,7 +143,7 @@ pub fn render(ctx: &Context) -> Result<String, ApiError> {
             families.entry(name).or_default().push(line);
         }
     }
-    for (severity, n_open) in super::alerts::open_counts(ctx)? {
+    for (severity, n_open) in alerts::open_counts(ctx)? {
         families
             .entry("unity_alerts_open".into())
             .or_default()

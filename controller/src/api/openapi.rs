@@ -1,7 +1,7 @@
 //! The OpenAPI 3 document for `/api/v1` (and `/metrics`), written by hand from one table so
 //! it stays next to the routes it describes. Served at `/api/v1/openapi.json`.
 
-use super::auth::Caller;
+use crate::http::auth::Caller;
 use axum::Json;
 use serde_json::{json, Value};
 
@@ -561,7 +561,7 @@ pub fn spec() -> Value {
         "paths": paths,
         "components": {
             "securitySchemes": {
-                "session": { "type": "apiKey", "in": "cookie", "name": super::auth::SESSION_COOKIE },
+                "session": { "type": "apiKey", "in": "cookie", "name": crate::http::auth::SESSION_COOKIE },
                 "csrf": { "type": "apiKey", "in": "header", "name": "X-CSRF-Token" },
                 "bearer": { "type": "http", "scheme": "bearer" },
                 "metricsToken": { "type": "http", "scheme": "bearer" }

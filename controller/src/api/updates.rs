@@ -1,26 +1,24 @@
 //! Container updates over the API: the newest check of every container (any user), "check
-//! now", update-policy overrides per host and per container, and registry credentials
-//! (admins only, CSRF-checked, audited). Credentials are write-only: no endpoint returns a
-//! secret, and they are stored sealed (see `updates::credentials`).
+//! now", update-policy overrides per host and per container, maintenance windows, and registry
+//! credentials (admins only, CSRF-checked, audited). Credentials are write-only: no endpoint
+//! returns a secret. Thin handlers over [`crate::domain::updates`],
+//! [`crate::domain::update_policies`] and [`crate::domain::registries`].
 
-use super::auth::{Admin, Caller};
-use super::read::parse_agent_id;
-use super::write::audit;
-use super::{blocking, ApiError, ApiJson, ApiPath, AppState};
-use crate::service::{now_ms, Context};
-use crate::storage::containers::{CheckOutcome, PolicyOverride, PolicyScope, UpdateCheckRecord};
-use crate::storage::credentials::CredentialRecord;
-use crate::updates::credentials::{CredentialKey, Credentials};
-use crate::updates::policy::PolicyLayer;
-use crate::updates::reference::normalize_registry;
+use crate::domain::hosts::parse_agent_id;
+use crate::domain::registries::{self, NewCredentials, RegistryView};
+use crate::domain::update_policies::{self, WindowsView};
+use crate::domain::updates::{self, parse_check_filter};
+use crate::http::auth::{Admin, Caller};
+use crate::http::error::ApiError;
+use crate::http::extract::{blocking, ApiJson, ApiPath, ApiQuery};
+use crate::http::state::AppState;
+use crate::storage::containers::{PolicyScope, UpdateCheckRecord};
 use crate::updates::watch::RunSummary;
-use crate::updates::window::WindowSet;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -33,30 +31,12 @@ pub struct UpdatesQuery {
 pub async fn list(
     State(state): State<AppState>,
     _caller: Caller,
-    super::ApiQuery(query): super::ApiQuery<UpdatesQuery>,
+    ApiQuery(query): ApiQuery<UpdatesQuery>,
 ) -> Result<Json<Vec<UpdateCheckRecord>>, ApiError> {
-    let wanted = query.status.unwrap_or_else(|| "update".to_owned());
-    if !["update", "error", "all"].contains(&wanted.as_str()) {
-        return Err(ApiError::BadRequest(format!(
-            "bad status {wanted:?}: expected update, error or all"
-        )));
-    }
-    blocking(&state.ctx, move |ctx| {
-        let records = ctx.store.containers.all_checks()?;
-        Ok(records
-            .into_iter()
-            .filter(|record| {
-                matches!(
-                    (&record.outcome, wanted.as_str()),
-                    (_, "all")
-                        | (CheckOutcome::Update(_), "update")
-                        | (CheckOutcome::Error { .. }, "error")
-                )
-            })
-            .collect())
-    })
-    .await
-    .map(Json)
+    let filter = parse_check_filter(query.status.as_deref())?;
+    blocking(&state.ctx, move |ctx| updates::checks(ctx, filter))
+        .await
+        .map(Json)
 }
 
 /// `POST /api/v1/updates/check`: checks every container now and waits for the result.
@@ -64,17 +44,7 @@ pub async fn check_now(
     State(state): State<AppState>,
     Admin(caller): Admin,
 ) -> Result<Json<RunSummary>, ApiError> {
-    blocking(&state.ctx, move |ctx| {
-        audit(ctx, &caller.user, "updates.check", "all")
-    })
-    .await?;
-    state
-        .ctx
-        .update_watch
-        .run(&state.ctx, Duration::ZERO, true)
-        .await
-        .map(Json)
-        .map_err(|error| ApiError::Internal(format!("update check failed: {error:#}")))
+    Ok(Json(updates::check_now(&state.ctx, &caller.user).await?))
 }
 
 /// An override's settings as JSON: `{"mode": "notify", "level": "patch", "pin": "true"}`.
@@ -84,87 +54,23 @@ pub struct PolicyBody {
     pub settings: BTreeMap<String, String>,
 }
 
-fn validated(settings: &BTreeMap<String, String>) -> Result<Vec<(String, String)>, ApiError> {
-    let mut layer = PolicyLayer::default();
-    for (key, value) in settings {
-        if key.starts_with("unity.update.") {
-            return Err(ApiError::BadRequest(format!(
-                "{key}: use the bare key ({}) in a policy setting",
-                key.trim_start_matches("unity.update.")
-            )));
-        }
-        layer
-            .set(key, value)
-            .map_err(|error| ApiError::BadRequest(error.to_string()))?;
-    }
-    Ok(settings
-        .iter()
-        .map(|(key, value)| (key.clone(), value.clone()))
-        .collect())
+async fn get_policy(state: &AppState, scope: PolicyScope) -> Result<Json<PolicyBody>, ApiError> {
+    blocking(&state.ctx, move |ctx| update_policies::get(ctx, &scope))
+        .await
+        .map(|settings| Json(PolicyBody { settings }))
 }
 
-fn put_policy(
-    ctx: &Context,
-    actor: &str,
+async fn put_policy(
+    state: &AppState,
+    actor: String,
     scope: PolicyScope,
-    body: &PolicyBody,
-) -> Result<PolicyBody, ApiError> {
-    let agent_id = match &scope {
-        PolicyScope::Host { agent_id }
-        | PolicyScope::Container { agent_id, .. }
-        | PolicyScope::HostWindows { agent_id } => agent_id,
-    };
-    let agent_id = parse_agent_id(agent_id)?;
-    if ctx.store.registry.agent(&agent_id)?.is_none() {
-        return Err(ApiError::NotFound(format!(
-            "no host with agent id {agent_id}"
-        )));
-    }
-    let (settings, action, target) = match &scope {
-        PolicyScope::Host { agent_id } => (
-            validated(&body.settings)?,
-            "update_policy.set",
-            agent_id.clone(),
-        ),
-        PolicyScope::Container {
-            agent_id,
-            container,
-        } => (
-            validated(&body.settings)?,
-            "update_policy.set",
-            format!("{agent_id}/{container}"),
-        ),
-        PolicyScope::HostWindows { agent_id } => {
-            let texts: Vec<&String> = body.settings.values().collect();
-            WindowSet::parse_all(&texts)
-                .map_err(|error| ApiError::BadRequest(error.to_string()))?;
-            (
-                body.settings
-                    .values()
-                    .map(|text| ("window".to_owned(), text.clone()))
-                    .collect(),
-                "maintenance_windows.set",
-                agent_id.clone(),
-            )
-        }
-    };
-    ctx.store
-        .containers
-        .put_policy(&PolicyOverride { scope, settings })?;
-    audit(ctx, actor, action, &target)?;
-    Ok(PolicyBody {
-        settings: body.settings.clone(),
+    body: PolicyBody,
+) -> Result<Json<PolicyBody>, ApiError> {
+    blocking(&state.ctx, move |ctx| {
+        update_policies::put(ctx, &actor, scope, &body.settings)
     })
-}
-
-fn get_policy(ctx: &Context, scope: &PolicyScope) -> Result<PolicyBody, ApiError> {
-    let settings = ctx
-        .store
-        .containers
-        .policy(scope)?
-        .map(|policy| policy.settings.into_iter().collect())
-        .unwrap_or_default();
-    Ok(PolicyBody { settings })
+    .await
+    .map(|settings| Json(PolicyBody { settings }))
 }
 
 /// `GET /api/v1/hosts/{agent_id}/update-policy`.
@@ -173,10 +79,8 @@ pub async fn host_policy(
     _caller: Caller,
     ApiPath(agent_id): ApiPath<String>,
 ) -> Result<Json<PolicyBody>, ApiError> {
-    let scope = PolicyScope::Host { agent_id };
-    blocking(&state.ctx, move |ctx| get_policy(ctx, &scope))
-        .await
-        .map(Json)
+    let agent_id = parse_agent_id(&agent_id)?;
+    get_policy(&state, PolicyScope::Host { agent_id }).await
 }
 
 /// `PUT /api/v1/hosts/{agent_id}/update-policy`; empty settings remove the override.
@@ -186,12 +90,8 @@ pub async fn set_host_policy(
     ApiPath(agent_id): ApiPath<String>,
     ApiJson(body): ApiJson<PolicyBody>,
 ) -> Result<Json<PolicyBody>, ApiError> {
-    let scope = PolicyScope::Host { agent_id };
-    blocking(&state.ctx, move |ctx| {
-        put_policy(ctx, &caller.user, scope, &body)
-    })
-    .await
-    .map(Json)
+    let agent_id = parse_agent_id(&agent_id)?;
+    put_policy(&state, caller.user, PolicyScope::Host { agent_id }, body).await
 }
 
 /// `GET /api/v1/hosts/{agent_id}/containers/{name}/update-policy`.
@@ -201,12 +101,10 @@ pub async fn container_policy(
     ApiPath((agent_id, container)): ApiPath<(String, String)>,
 ) -> Result<Json<PolicyBody>, ApiError> {
     let scope = PolicyScope::Container {
-        agent_id,
+        agent_id: parse_agent_id(&agent_id)?,
         container,
     };
-    blocking(&state.ctx, move |ctx| get_policy(ctx, &scope))
-        .await
-        .map(Json)
+    get_policy(&state, scope).await
 }
 
 /// `PUT /api/v1/hosts/{agent_id}/containers/{name}/update-policy`.
@@ -217,14 +115,10 @@ pub async fn set_container_policy(
     ApiJson(body): ApiJson<PolicyBody>,
 ) -> Result<Json<PolicyBody>, ApiError> {
     let scope = PolicyScope::Container {
-        agent_id,
+        agent_id: parse_agent_id(&agent_id)?,
         container,
     };
-    blocking(&state.ctx, move |ctx| {
-        put_policy(ctx, &caller.user, scope, &body)
-    })
-    .await
-    .map(Json)
+    put_policy(&state, caller.user, scope, body).await
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -235,19 +129,6 @@ pub struct WindowsBody {
     pub windows: Vec<String>,
 }
 
-#[derive(Debug, Serialize)]
-pub struct WindowsView {
-    /// The host's own windows (empty when it follows its group's or the controller's).
-    pub windows: Vec<String>,
-    /// The windows in effect and where they come from (`host`, `group NAME`, `controller`).
-    pub effective: Vec<String>,
-    pub source: String,
-    /// `always` (no windows), `open`, or `closed`.
-    pub state: String,
-    /// When the current window ends or the next one starts, for people.
-    pub next: Option<String>,
-}
-
 /// `GET /api/v1/hosts/{agent_id}/maintenance-windows`.
 pub async fn host_windows(
     State(state): State<AppState>,
@@ -256,26 +137,7 @@ pub async fn host_windows(
 ) -> Result<Json<WindowsView>, ApiError> {
     let agent_id = parse_agent_id(&agent_id)?;
     blocking(&state.ctx, move |ctx| {
-        let Some(agent) = ctx.store.registry.agent(&agent_id)? else {
-            return Err(ApiError::NotFound(format!(
-                "no host with agent id {agent_id}"
-            )));
-        };
-        let own = crate::updates::auto::host_window_texts(ctx, agent_id.as_str())?;
-        let (effective, source) =
-            crate::updates::auto::windows_for(ctx, agent_id.as_str(), &agent.hostname)?;
-        let (state, next) = crate::updates::auto::describe(&effective, jiff::Timestamp::now());
-        Ok(WindowsView {
-            windows: own,
-            effective: effective
-                .windows()
-                .iter()
-                .map(|w| w.text().to_owned())
-                .collect(),
-            source,
-            state,
-            next,
-        })
+        update_policies::windows(ctx, &agent_id)
     })
     .await
     .map(Json)
@@ -288,27 +150,12 @@ pub async fn set_host_windows(
     ApiPath(agent_id): ApiPath<String>,
     ApiJson(body): ApiJson<WindowsBody>,
 ) -> Result<StatusCode, ApiError> {
-    let scope = PolicyScope::HostWindows { agent_id };
-    let settings = body
-        .windows
-        .iter()
-        .enumerate()
-        .map(|(index, text)| (format!("{index:04}"), text.clone()))
-        .collect();
+    let agent_id = parse_agent_id(&agent_id)?;
     blocking(&state.ctx, move |ctx| {
-        put_policy(ctx, &caller.user, scope, &PolicyBody { settings })
+        update_policies::set_windows(ctx, &caller.user, &agent_id, &body.windows)
     })
     .await
-    .map(|_| StatusCode::NO_CONTENT)
-}
-
-/// A registry's stored credentials, without the secret.
-#[derive(Debug, Serialize)]
-pub struct RegistryView {
-    pub registry: String,
-    pub username: Option<String>,
-    pub plain_http: bool,
-    pub updated_at_ms: i64,
+    .map(|()| StatusCode::NO_CONTENT)
 }
 
 #[derive(Deserialize)]
@@ -327,25 +174,7 @@ pub async fn registries(
     caller: Caller,
 ) -> Result<Json<Vec<RegistryView>>, ApiError> {
     caller.require_admin()?;
-    blocking(&state.ctx, |ctx| {
-        let key = CredentialKey::open_or_create(&ctx.config.data_dir)
-            .map_err(|error| ApiError::Internal(error.to_string()))?;
-        let records = ctx.store.credentials.list()?;
-        Ok(records
-            .into_iter()
-            .map(|record| RegistryView {
-                username: key
-                    .open(&record.registry, &record.sealed)
-                    .ok()
-                    .map(|credentials| credentials.username),
-                registry: record.registry,
-                plain_http: record.plain_http,
-                updated_at_ms: record.updated_at_ms,
-            })
-            .collect())
-    })
-    .await
-    .map(Json)
+    blocking(&state.ctx, registries::list).await.map(Json)
 }
 
 /// `PUT /api/v1/registries/{registry}`: stores (replaces) a registry's credentials, sealed.
@@ -355,37 +184,17 @@ pub async fn set_registry(
     ApiPath(registry): ApiPath<String>,
     ApiJson(body): ApiJson<RegistryBody>,
 ) -> Result<StatusCode, ApiError> {
-    let registry = normalize_registry(&registry);
-    if registry.is_empty() || registry.contains('/') {
-        return Err(ApiError::BadRequest(format!(
-            "bad registry {registry:?}: expected host[:port], e.g. ghcr.io"
-        )));
-    }
-    if body.username.is_empty() || body.secret.is_empty() {
-        return Err(ApiError::BadRequest(
-            "username and secret are required".into(),
-        ));
-    }
+    let registry = registries::parse_registry(&registry)?;
+    let new = NewCredentials {
+        username: body.username,
+        secret: body.secret,
+        plain_http: body.plain_http,
+    };
     blocking(&state.ctx, move |ctx| {
-        let key = CredentialKey::open_or_create(&ctx.config.data_dir)
-            .map_err(|error| ApiError::Internal(error.to_string()))?;
-        let credentials = Credentials {
-            username: body.username,
-            secret: body.secret,
-        };
-        let sealed = key
-            .seal(&registry, &credentials)
-            .map_err(|error| ApiError::Internal(error.to_string()))?;
-        ctx.store.credentials.put(&CredentialRecord {
-            registry: registry.clone(),
-            sealed,
-            plain_http: body.plain_http,
-            updated_at_ms: now_ms(),
-        })?;
-        audit(ctx, &caller.user, "registry_credentials.set", &registry)?;
-        Ok(StatusCode::NO_CONTENT)
+        registries::set(ctx, &caller.user, &registry, new)
     })
     .await
+    .map(|()| StatusCode::NO_CONTENT)
 }
 
 /// `DELETE /api/v1/registries/{registry}`.
@@ -394,15 +203,9 @@ pub async fn delete_registry(
     Admin(caller): Admin,
     ApiPath(registry): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
-    let registry = normalize_registry(&registry);
     blocking(&state.ctx, move |ctx| {
-        if !ctx.store.credentials.remove(&registry)? {
-            return Err(ApiError::NotFound(format!(
-                "no credentials stored for {registry}"
-            )));
-        }
-        audit(ctx, &caller.user, "registry_credentials.delete", &registry)?;
-        Ok(StatusCode::NO_CONTENT)
+        registries::delete(ctx, &caller.user, &registry)
     })
     .await
+    .map(|()| StatusCode::NO_CONTENT)
 }

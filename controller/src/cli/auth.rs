@@ -67,7 +67,7 @@ pub async fn run_user(command: UserCommand, config: &Config) -> anyhow::Result<(
                         .with_context(|| format!("reading {}", path.display()))?;
                     (text.lines().next().unwrap_or("").to_owned(), false)
                 }
-                None => (crate::api::write::random_password(), true),
+                None => (crate::domain::users::random_password(), true),
             };
             let request = AdminRequest::AddUser {
                 name,
@@ -162,7 +162,7 @@ pub async fn run_apitoken(command: ApiTokenCommand, config: &Config) -> anyhow::
                             token.token_id,
                             token.name,
                             token.owner,
-                            token.scope,
+                            token.scope.as_str(),
                             format_time_ms(token.created_at_ms),
                             expiry(token.expires_at_ms, token.expired),
                             format_time_ms(token.last_used_ms.unwrap_or(0))

@@ -7,6 +7,7 @@
 use super::StorageError;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
+use unity_shared::proto::AgentId;
 
 /// How bad an alert is. Ordered: `Warning < Critical`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -33,7 +34,7 @@ impl Severity {
 pub struct AlertRecord {
     /// The condition's stable key, e.g. `pool/nas01/tank`.
     pub key: String,
-    pub agent_id: String,
+    pub agent_id: AgentId,
     pub severity: Severity,
     /// One line for people, e.g. "tank: DEGRADED, 1 of 12 disks FAULTED".
     pub summary: String,
@@ -170,7 +171,7 @@ mod tests {
     fn record(key: &str, at: i64) -> AlertRecord {
         AlertRecord {
             key: key.to_owned(),
-            agent_id: "a1".into(),
+            agent_id: AgentId::new("a1").unwrap(),
             severity: Severity::Critical,
             summary: format!("{key} is broken"),
             details: vec!["because".into()],

@@ -1,11 +1,12 @@
 //! Container history the controller keeps beside each agent's newest inventory (which lives in
-//! [`super::registry`] as `StateKind::Containers`): the engine's runtime events, bounded per
+//! [`super::agents`] as `StateKind::Containers`): the engine's runtime events, bounded per
 //! agent, and the outcome of the newest update check per container.
 //!
 //! Event keys are `agent \0 at_ms (big-endian, sign-flipped) container_id \0 kind`, so a
 //! replayed report stores its events once and a prefix scan returns them in time order.
 
 use super::StorageError;
+use crate::storage::words::words;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use unity_shared::model::container::{ContainerEvent, ContainerEventKind};
 use unity_shared::proto::AgentId;
@@ -13,11 +14,40 @@ use unity_shared::proto::AgentId;
 /// Events kept per agent; older ones are trimmed as new ones arrive.
 pub const MAX_EVENTS_PER_AGENT: usize = 1000;
 
+words! {
+    /// How big a detected update is; stored as its word, as the `String` before it.
+    pub enum UpdateKind ("update kind") {
+        /// The same tag with a new image (a rebuild).
+        Digest => "digest",
+        /// A newer tag, same major and minor version.
+        Patch => "patch",
+        /// A newer tag, same major version.
+        Minor => "minor",
+        /// A newer tag of a new major version.
+        Major => "major",
+    }
+}
+
+words! {
+    /// What a container's update policy does with what it finds; stored as its word in update
+    /// checks, as the `String` before it, and written so in policies and labels.
+    #[derive(Default)]
+    pub enum UpdateMode ("update mode") {
+        /// Detect, record and apply (inside the host's maintenance windows).
+        Auto => "auto",
+        /// Detect and record only; an operator applies. The default.
+        #[default]
+        Notify => "notify",
+        /// Do not check at all.
+        Off => "off",
+    }
+}
+
 /// What the newest update check found for one container. Kept per (agent, container name) and
 /// replaced at every check; `first_seen_ms` carries over while the candidate stays the same.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UpdateCheckRecord {
-    pub agent_id: String,
+    pub agent_id: AgentId,
     pub container: String,
     /// The image reference as the container was created with.
     pub image: String,
@@ -44,8 +74,7 @@ pub enum CheckOutcome {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DetectedUpdate {
-    /// `digest` (same tag, new image), `patch`, `minor` or `major` (a newer tag).
-    pub kind: String,
+    pub kind: UpdateKind,
     pub current_tag: Option<String>,
     pub current_digest: Option<String>,
     pub candidate_tag: String,
@@ -54,8 +83,8 @@ pub struct DetectedUpdate {
     pub candidate_created_ms: Option<i64>,
     /// When the controller first saw this candidate.
     pub first_seen_ms: i64,
-    /// `auto`, `notify` or `off`, from the container's effective policy.
-    pub mode: String,
+    /// From the container's effective policy.
+    pub mode: UpdateMode,
     pub offered: bool,
     pub held_back: Option<String>,
 }
@@ -66,16 +95,16 @@ pub struct DetectedUpdate {
 #[serde(rename_all = "snake_case")]
 pub enum PolicyScope {
     Host {
-        agent_id: String,
+        agent_id: AgentId,
     },
     Container {
-        agent_id: String,
+        agent_id: AgentId,
         container: String,
     },
     /// A host's maintenance windows (settings: `("window", text)` pairs), overriding its
     /// group's and the controller's.
     HostWindows {
-        agent_id: String,
+        agent_id: AgentId,
     },
 }
 
@@ -225,7 +254,7 @@ impl Containers {
     /// Replaces the stored check of one container.
     pub fn put_check(&self, record: &UpdateCheckRecord) -> Result<(), StorageError> {
         self.checks.insert(
-            check_key(&record.agent_id, &record.container),
+            check_key(record.agent_id.as_str(), &record.container),
             encode("update_checks", record)?,
         )?;
         Ok(())
@@ -359,10 +388,10 @@ mod tests {
     fn policy_overrides_are_kept_per_scope_and_removed_when_empty() {
         let (_dir, containers) = containers();
         let host = PolicyScope::Host {
-            agent_id: "a".into(),
+            agent_id: AgentId::new("a").unwrap(),
         };
         let web = PolicyScope::Container {
-            agent_id: "a".into(),
+            agent_id: AgentId::new("a").unwrap(),
             container: "web".into(),
         };
         let set = |scope: &PolicyScope, settings: &[(&str, &str)]| PolicyOverride {
@@ -392,7 +421,7 @@ mod tests {
     fn checks_are_replaced_listed_and_retained() {
         let (_dir, containers) = containers();
         let record = |agent: &str, name: &str, outcome| UpdateCheckRecord {
-            agent_id: agent.into(),
+            agent_id: AgentId::new(agent).unwrap(),
             container: name.into(),
             image: "app:1.0.0".into(),
             checked_at_ms: 1,

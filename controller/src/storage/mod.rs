@@ -1,19 +1,19 @@
 //! Storage: the only module that touches sled.
 //!
-//! [`Store`] opens one sled database holding the agent registry ([`registry`]), the
+//! [`Store`] opens one sled database holding the enrolled agents and join tokens ([`agents`]), the
 //! dashboard's users, sessions, API tokens and audit log ([`auth`]), open and resolved alerts
 //! ([`alerts`]) and the time-series history ([`series`]). Everything above this module sees
 //! typed records only, so the engine stays replaceable.
 
+pub mod agents;
 pub mod alerts;
 pub mod auth;
 pub mod containers;
 pub mod credentials;
 pub mod instances;
 pub mod operations;
-mod operations_layout;
-pub mod registry;
 pub mod series;
+pub mod words;
 
 use std::path::Path;
 
@@ -34,7 +34,7 @@ pub enum StorageError {
 /// The controller's database.
 pub struct Store {
     db: sled::Db,
-    pub registry: registry::Registry,
+    pub agents: agents::Agents,
     pub auth: auth::Auth,
     pub alerts: alerts::Alerts,
     pub containers: containers::Containers,
@@ -81,7 +81,7 @@ impl Store {
                 Err(error) => return Err(error.into()),
             }
         };
-        let registry = registry::Registry::open(&db)?;
+        let agents = agents::Agents::open(&db)?;
         let auth = auth::Auth::open(&db)?;
         let alerts = alerts::Alerts::open(&db)?;
         let containers = containers::Containers::open(&db)?;
@@ -91,7 +91,7 @@ impl Store {
         let series = series::SeriesStore::open(&db, options)?;
         Ok(Store {
             db,
-            registry,
+            agents,
             auth,
             alerts,
             containers,
@@ -118,6 +118,9 @@ impl Store {
         Ok(self.db.size_on_disk()? + self.series.size_on_disk())
     }
 }
+
+#[cfg(test)]
+mod golden_tests;
 
 #[cfg(test)]
 mod tests {

@@ -2,9 +2,8 @@
 //! token is checked and consumed, the CSR signed for an id the controller chooses.
 
 use super::failure_log::FailureLog;
-use crate::service::Context;
-use crate::storage::registry::{AgentRecord, TokenRefusal};
-use sha2::{Digest, Sha256};
+use crate::context::Context;
+use crate::storage::agents::{token_hash, AgentRecord, ConsumeError, TokenRefusal};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use unity_shared::proto::frame;
@@ -15,10 +14,6 @@ use unity_shared::wire;
 
 /// Enrollment requests are small; refuse anything bigger before reading it.
 const ENROLL_TIMEOUT: Duration = Duration::from_secs(10);
-
-pub fn token_hash(token: &str) -> [u8; 32] {
-    Sha256::digest(token.trim().as_bytes()).into()
-}
 
 /// A readable, unique id: the host name's slug and a random suffix.
 fn new_agent_id(hostname: &str) -> AgentId {
@@ -109,18 +104,18 @@ fn enroll(ctx: &Context, request: EnrollRequest) -> EnrollResponse {
     };
     match ctx
         .store
-        .registry
+        .agents
         .consume_token(token_hash(&request.token), now_unix, &agent_id)
     {
-        Ok(Ok(_)) => {}
-        Ok(Err(refusal)) => {
+        Ok(_) => {}
+        Err(ConsumeError::Refused(refusal)) => {
             return EnrollResponse::Refused(match refusal {
                 TokenRefusal::Unknown => EnrollRefusal::UnknownToken,
                 TokenRefusal::Expired => EnrollRefusal::ExpiredToken,
                 TokenRefusal::AlreadyUsed => EnrollRefusal::TokenAlreadyUsed,
             });
         }
-        Err(error) => return internal(error),
+        Err(ConsumeError::Storage(error)) => return internal(error),
     }
     let record = AgentRecord {
         agent_id: agent_id.clone(),
@@ -136,7 +131,7 @@ fn enroll(ctx: &Context, request: EnrollRequest) -> EnrollResponse {
     };
     if let Err(error) = ctx
         .store
-        .registry
+        .agents
         .put_agent(&record)
         .and_then(|()| ctx.store.flush())
     {

@@ -1,7 +1,7 @@
 //! Live agent connections: one per agent, replaced when the agent reconnects, closed on
 //! revocation; commands are sent through them.
 
-use crate::service::now_ms;
+use crate::clock::now_ms;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};

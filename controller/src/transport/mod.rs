@@ -11,7 +11,7 @@ pub mod socket;
 
 pub use hub::Hub;
 
-use crate::service::Context;
+use crate::context::Context;
 use rustls::pki_types::CertificateDer;
 use std::sync::Arc;
 use std::time::Duration;

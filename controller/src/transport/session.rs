@@ -2,8 +2,9 @@
 //! renewals. The agent id comes from the verified certificate only.
 
 use super::admission;
-use crate::service::{now_ms, Context};
-use crate::storage::registry::StateKind;
+use crate::clock::now_ms;
+use crate::context::Context;
+use crate::storage::agents::StateKind;
 use crate::storage::series::{IngestOutcome, IngestReport, Sample, SeriesKey};
 use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
@@ -29,7 +30,7 @@ enum Reply {
 pub async fn serve(ctx: Arc<Context>, connection: quinn::Connection, agent_id: AgentId) {
     let span = tracing::info_span!("session", agent = %agent_id);
     async move {
-        match ctx.store.registry.agent(&agent_id) {
+        match ctx.store.agents.agent(&agent_id) {
             Ok(Some(record)) if record.revoked_at.is_none() => {}
             Ok(_) => {
                 tracing::warn!("Refused an unknown or revoked agent.");
@@ -37,8 +38,8 @@ pub async fn serve(ctx: Arc<Context>, connection: quinn::Connection, agent_id: A
                 return;
             }
             Err(error) => {
-                tracing::error!(%error, "Reading the agent registry failed.");
-                connection.close(error_code::INTERNAL.into(), b"registry unavailable");
+                tracing::error!(%error, "Reading the agent's record failed.");
+                connection.close(error_code::INTERNAL.into(), b"agent records unavailable");
                 return;
             }
         }
@@ -69,7 +70,7 @@ pub async fn serve(ctx: Arc<Context>, connection: quinn::Connection, agent_id: A
         let last_seen = now_ms();
         let recorded = ctx
             .store
-            .registry
+            .agents
             .update_agent(&agent_id, |record| record.last_seen_ms = last_seen)
             .and_then(|_| {
                 let mut records = ctx.store.instances.of_agent(&agent_id)?;
@@ -166,7 +167,7 @@ impl SessionStream {
             .admit(agent_id, &self.connection, online_since, |online| {
                 let decided = (|| -> Result<_, crate::storage::StorageError> {
                     let records = ctx.store.instances.of_agent(agent_id)?;
-                    let agent = ctx.store.registry.agent(agent_id)?;
+                    let agent = ctx.store.agents.agent(agent_id)?;
                     let last_stored_seq = ctx.store.series.last_seq(agent_id.as_str())?;
                     let facts = admission::IdentityFacts {
                         active_online: online,
@@ -196,7 +197,7 @@ impl SessionStream {
             Err(error) => {
                 tracing::error!(%error, "Admitting the agent's instance failed.");
                 self.connection
-                    .close(error_code::INTERNAL.into(), b"registry unavailable");
+                    .close(error_code::INTERNAL.into(), b"agent records unavailable");
                 return None;
             }
         };
@@ -224,7 +225,7 @@ impl SessionStream {
                 "Protocol mismatch."
             );
         }
-        let updated = ctx.store.registry.update_agent(agent_id, |record| {
+        let updated = ctx.store.agents.update_agent(agent_id, |record| {
             record.agent_version = hello.agent_version.clone();
             record.hostname = hello.host.hostname.clone();
             record.host = hello.host.clone();
@@ -301,7 +302,7 @@ impl SessionStream {
                     let seq = report.seq;
                     let dropped = report.dropped_reports;
                     if dropped > 0 {
-                        let _ = ctx.store.registry.update_agent(&agent_id, |record| {
+                        let _ = ctx.store.agents.update_agent(&agent_id, |record| {
                             if record.dropped_reports != dropped {
                                 record.dropped_reports = dropped;
                             }
@@ -348,21 +349,21 @@ fn store_latest_state(
     agent_id: &AgentId,
     report: &mut Report,
 ) -> Result<bool, crate::storage::StorageError> {
-    let registry = &ctx.store.registry;
+    let agents = &ctx.store.agents;
     let at = report.collected_at_ms;
     let mut wrote = false;
     if let Some(storage) = report.storage.take() {
-        registry.put_latest(agent_id, StateKind::Storage, at, &storage)?;
+        agents.put_latest(agent_id, StateKind::Storage, at, &storage)?;
         wrote = true;
     }
     if let Some(databases) = report.databases.take() {
-        registry.put_latest(agent_id, StateKind::Databases, at, &databases)?;
+        agents.put_latest(agent_id, StateKind::Databases, at, &databases)?;
         wrote = true;
     }
     if let Some(mut containers) = report.containers.take() {
         let events = std::mem::take(&mut containers.events);
         ctx.store.containers.append_events(agent_id, &events)?;
-        registry.put_latest(agent_id, StateKind::Containers, at, &containers)?;
+        agents.put_latest(agent_id, StateKind::Containers, at, &containers)?;
         wrote = true;
     }
     Ok(wrote)
@@ -383,7 +384,7 @@ fn renew_certificate(ctx: &Context, agent_id: &AgentId, csr_der: &[u8]) -> Contr
             };
         }
     };
-    let recorded = ctx.store.registry.update_agent(agent_id, |record| {
+    let recorded = ctx.store.agents.update_agent(agent_id, |record| {
         record.certificate_serial = issued.serial_hex.clone();
         record.certificate_not_after = issued.not_after_unix;
     });

@@ -6,14 +6,14 @@
 //! wait for an operator's "Update now" (which applies at once, on that host).
 
 use super::dispatch::{with_tag, Action, NewOperation};
-use super::policy::Mode;
 use super::reference::ImageRef;
 use super::rollout::{self, Attempt, AttemptOutcome, Decision, PendingUpdate};
-use super::window::{WindowSet, WindowState};
-use crate::service::Context;
+use super::window::{WindowPhase, WindowSet, WindowState};
+use crate::context::Context;
+use crate::storage::agents::StateKind;
+use crate::storage::containers::UpdateMode;
 use crate::storage::containers::{CheckOutcome, PolicyScope};
-use crate::storage::operations::OperationState;
-use crate::storage::registry::StateKind;
+use crate::storage::operations::{OperationKind, OperationState};
 use crate::storage::StorageError;
 use jiff::Timestamp;
 use std::sync::Arc;
@@ -28,9 +28,9 @@ const EVERY: Duration = Duration::from_secs(60);
 const AUTO_EXPIRY: Duration = Duration::from_secs(3600);
 
 /// The host's own window texts (empty when it has none).
-pub fn host_window_texts(ctx: &Context, agent_id: &str) -> Result<Vec<String>, StorageError> {
+pub fn host_window_texts(ctx: &Context, agent_id: &AgentId) -> Result<Vec<String>, StorageError> {
     let scope = PolicyScope::HostWindows {
-        agent_id: agent_id.to_owned(),
+        agent_id: agent_id.clone(),
     };
     Ok(ctx
         .store
@@ -44,7 +44,7 @@ pub fn host_window_texts(ctx: &Context, agent_id: &str) -> Result<Vec<String>, S
 /// naming its agent id or host name, else the controller's.
 pub fn windows_for(
     ctx: &Context,
-    agent_id: &str,
+    agent_id: &AgentId,
     hostname: &str,
 ) -> Result<(WindowSet, String), StorageError> {
     let own = host_window_texts(ctx, agent_id)?;
@@ -56,29 +56,31 @@ pub fn windows_for(
         }
     }
     let settings = &ctx.config.updates;
-    if let Some(group) = settings
-        .groups
-        .iter()
-        .find(|group| group.hosts.iter().any(|h| h == agent_id || h == hostname))
-    {
+    if let Some(group) = settings.groups.iter().find(|group| {
+        group
+            .hosts
+            .iter()
+            .any(|h| h == agent_id.as_str() || h == hostname)
+    }) {
         return Ok((group.windows.clone(), format!("group {}", group.name)));
     }
     Ok((settings.windows.clone(), "controller".to_owned()))
 }
 
-/// `(state, next)` for people: `always` / `open` (until …) / `closed` (next …).
-pub fn describe(windows: &WindowSet, now: Timestamp) -> (String, Option<String>) {
-    match windows.state(now) {
-        WindowState::Unrestricted => ("always".to_owned(), None),
-        WindowState::Open { occurrence } => (
-            "open".to_owned(),
-            Some(format!("until {}", occurrence.end.strftime("%a %H:%M %Z"))),
-        ),
-        WindowState::Closed { next } => (
-            "closed".to_owned(),
-            next.map(|occurrence| format!("next {}", occurrence.start_label(now))),
-        ),
-    }
+/// Whether the windows are open at `now`, and when that next changes, for people (`until Sat
+/// 05:00 CET`, `next Sat 02:00 CET`).
+pub fn describe(windows: &WindowSet, now: Timestamp) -> (WindowPhase, Option<String>) {
+    let state = windows.state(now);
+    let next = match &state {
+        WindowState::Unrestricted => None,
+        WindowState::Open { occurrence } => {
+            Some(format!("until {}", occurrence.end.strftime("%a %H:%M %Z")))
+        }
+        WindowState::Closed { next } => next
+            .as_ref()
+            .map(|occurrence| format!("next {}", occurrence.start_label(now))),
+    };
+    (state.phase(), next)
 }
 
 fn timestamp(ms: i64) -> Timestamp {
@@ -94,18 +96,16 @@ fn repository_of(image: &str) -> String {
 /// The container's `probe` policy, from its newest inventory (none when unknown or invalid).
 fn probe_of(
     ctx: &Context,
-    agent_id: &str,
+    agent_id: &AgentId,
     container: &str,
 ) -> Option<unity_shared::model::update::Probe> {
-    let agent = AgentId::new(agent_id).ok()?;
     let (_, inventory): (i64, ContainerInventory) = ctx
         .store
-        .registry
-        .latest(&agent, StateKind::Containers)
+        .agents
+        .latest(agent_id, StateKind::Containers)
         .ok()??;
     let running = inventory.containers.iter().find(|c| c.name == container)?;
-    super::watch::policy_for(ctx, agent_id, running)
-        .ok()?
+    super::effective_policy::of(ctx, agent_id, running)
         .ok()?
         .probe
 }
@@ -113,13 +113,12 @@ fn probe_of(
 /// What may be dispatched now. Note that this uses blocking I/O.
 pub fn plan_now(ctx: &Context, now: Timestamp) -> anyhow::Result<Vec<NewOperation>> {
     let store = &ctx.store;
-    let hosts: Vec<_> = store.registry.agents()?;
-    let hostname_of = |agent_id: &str| {
+    let hosts: Vec<_> = store.agents.agents()?;
+    let hostname_of = |agent_id: &AgentId| {
         hosts
             .iter()
-            .find(|agent| agent.agent_id.as_str() == agent_id)
-            .map(|agent| agent.hostname.clone())
-            .unwrap_or_else(|| agent_id.to_owned())
+            .find(|agent| agent.agent_id == *agent_id)
+            .map_or_else(|| agent_id.to_string(), |agent| agent.hostname.clone())
     };
     let mut pending = Vec::new();
     let mut operations = Vec::new();
@@ -127,7 +126,7 @@ pub fn plan_now(ctx: &Context, now: Timestamp) -> anyhow::Result<Vec<NewOperatio
         let CheckOutcome::Update(update) = &check.outcome else {
             continue;
         };
-        if update.mode != "auto" || !update.offered {
+        if update.mode != UpdateMode::Auto || !update.offered {
             continue;
         }
         let host_name = hostname_of(&check.agent_id);
@@ -138,7 +137,7 @@ pub fn plan_now(ctx: &Context, now: Timestamp) -> anyhow::Result<Vec<NewOperatio
             container: check.container.clone(),
             repository: repository_of(&check.image),
             candidate_digest: update.candidate_digest.clone(),
-            mode: Mode::Auto,
+            mode: UpdateMode::Auto,
             window: windows.state(now),
             approval: None,
         });
@@ -151,7 +150,7 @@ pub fn plan_now(ctx: &Context, now: Timestamp) -> anyhow::Result<Vec<NewOperatio
         .operations
         .all()?
         .into_iter()
-        .filter(|record| record.action == "update")
+        .filter(|record| record.action == OperationKind::Update)
         .map(|record| Attempt {
             host_name: hostname_of(&record.agent_id),
             repository: record
@@ -175,9 +174,7 @@ pub fn plan_now(ctx: &Context, now: Timestamp) -> anyhow::Result<Vec<NewOperatio
     for (decision, (check, update)) in decisions.into_iter().zip(operations) {
         match decision {
             Decision::Dispatch(stage) => {
-                let Ok(agent_id) = AgentId::new(check.agent_id.clone()) else {
-                    continue;
-                };
+                let agent_id = check.agent_id.clone();
                 tracing::info!(agent = %agent_id, container = %check.container, ?stage, "Applying an update by policy.");
                 dispatch.push(NewOperation {
                     agent_id,
@@ -212,7 +209,7 @@ pub async fn apply_once(ctx: &Arc<Context>) -> anyhow::Result<usize> {
         let planned = plan_now(&ctx, Timestamp::now())?;
         let n_planned = planned.len();
         for operation in planned {
-            ctx.operations.submit(&ctx, operation)?;
+            super::dispatch::submit(&ctx, operation)?;
         }
         Ok(n_planned)
     })

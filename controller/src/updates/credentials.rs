@@ -236,4 +236,37 @@ mod tests {
         assert_eq!(format!("{key:?}"), "CredentialKey(<redacted>)");
         assert!(CredentialKey::from_bytes(&[7; 31]).is_none());
     }
+
+    #[test]
+    /// The store keeps only what [`CredentialKey::seal`] produced, never the secret.
+    fn stores_only_sealed_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::Config::new().temporary(true).open().unwrap();
+        let store = crate::storage::credentials::CredentialStore::open(&db).unwrap();
+        let key = CredentialKey::open_or_create(dir.path()).unwrap();
+        let credentials = Credentials {
+            username: "alice".into(),
+            secret: "hunter2-secret".into(),
+        };
+        let record = crate::storage::credentials::CredentialRecord {
+            registry: "ghcr.io".into(),
+            sealed: key.seal("ghcr.io", &credentials).unwrap(),
+            plain_http: false,
+            updated_at_ms: 1,
+        };
+        store.put(&record).unwrap();
+        let raw = db
+            .open_tree("registry_credentials")
+            .unwrap()
+            .get("ghcr.io")
+            .unwrap()
+            .unwrap();
+        assert!(!raw.windows(7).any(|w| w == b"hunter2"));
+        let loaded = store.get("ghcr.io").unwrap().unwrap();
+        assert_eq!(key.open("ghcr.io", &loaded.sealed).unwrap(), credentials);
+        assert!(!format!("{loaded:?}").contains("hunter2"));
+        assert_eq!(store.list().unwrap().len(), 1);
+        assert!(store.remove("ghcr.io").unwrap());
+        assert_eq!(store.get("ghcr.io").unwrap(), None);
+    }
 }

@@ -10,9 +10,10 @@
 //! older allowed candidate that has passed it is offered instead.
 
 use super::manifest::{self, Manifest};
-use super::policy::{self, Jump, Level, Mode, Policy, PolicyError};
+use super::policy::{self, Jump, Level, Policy, PolicyError};
 use super::reference::{ImageRef, ReferenceError};
 use super::registry::{RegistryClient, RegistryError, Repo};
+use crate::storage::containers::{UpdateKind, UpdateMode};
 use rand::Rng;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -71,13 +72,13 @@ pub enum CheckError {
     Internal(String),
 }
 
-/// What changed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UpdateKind {
-    /// Same tag, new digest (a rebuild).
-    Digest,
-    /// A newer tag.
-    Tag { jump: Jump },
+/// The update a newer tag makes, by the size of its jump.
+fn tag_update(jump: Jump) -> UpdateKind {
+    match jump {
+        Jump::Patch => UpdateKind::Patch,
+        Jump::Minor => UpdateKind::Minor,
+        Jump::Major => UpdateKind::Major,
+    }
 }
 
 /// A detected update.
@@ -147,7 +148,7 @@ async fn check_inner(
     now: SystemTime,
     first_seen: &FirstSeen,
 ) -> Result<Outcome, CheckError> {
-    if policy.mode == Mode::Off {
+    if policy.mode == UpdateMode::Off {
         return Ok(Outcome::Skipped(SkipReason::ModeOff));
     }
     if policy.pinned {
@@ -191,7 +192,7 @@ async fn check_inner(
                 continue; // Not built for this platform.
             };
             if !running.matches(&resolved) {
-                candidates.push(make(UpdateKind::Tag { jump }, candidate_tag, resolved));
+                candidates.push(make(tag_update(jump), candidate_tag, resolved));
             }
         }
     }

@@ -8,12 +8,11 @@
 use super::credentials::CredentialKey;
 use super::reference::ImageRef;
 use super::settings::UpdatesConfig;
-use crate::service::{now_ms, Context};
-use crate::storage::operations::{OperationRecord, OperationState};
-use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use crate::clock::now_ms;
+use crate::context::Context;
+use crate::storage::operations::{OperationKind, OperationRecord, OperationState};
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::Notify;
 use unity_shared::model::update::{
     CommandResult, ContainerCommand, HealthPolicy, LogLine, OperationId, Probe, RegistryAuth,
     UpdateRequest,
@@ -27,7 +26,7 @@ const TOTAL_TIMEOUT: Duration = Duration::from_secs(3600);
 /// How often queued operations are looked at without a wake-up.
 const POLL: Duration = Duration::from_secs(2);
 
-/// What to do.
+/// What to do, with what the doing needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     /// Update to `image` (a reference to pull); `digest` is the candidate it was detected as.
@@ -46,6 +45,20 @@ pub enum Action {
     },
 }
 
+impl Action {
+    /// What the operation does, as stored.
+    pub fn kind(&self) -> OperationKind {
+        match self {
+            Action::Update { .. } => OperationKind::Update,
+            Action::Rollback => OperationKind::Rollback,
+            Action::Restart => OperationKind::Restart,
+            Action::Backup => OperationKind::Backup,
+            Action::Restore { .. } => OperationKind::Restore,
+        }
+    }
+}
+
+/// An operation to queue.
 #[derive(Debug, Clone)]
 pub struct NewOperation {
     pub agent_id: AgentId,
@@ -56,13 +69,6 @@ pub struct NewOperation {
     pub expires_in: Duration,
     /// The image the container runs now, for the history.
     pub from_image: Option<String>,
-}
-
-/// Shared by the API (submit) and the dispatch loop.
-#[derive(Default)]
-pub struct Dispatcher {
-    running: Mutex<HashSet<String>>,
-    wake: Notify,
 }
 
 fn new_id() -> String {
@@ -107,16 +113,6 @@ fn command_of(
     }
 }
 
-fn action_name(action: &Action) -> &'static str {
-    match action {
-        Action::Update { .. } => "update",
-        Action::Rollback => "rollback",
-        Action::Restart => "restart",
-        Action::Backup => "backup",
-        Action::Restore { .. } => "restore",
-    }
-}
-
 /// A reference with its tag replaced, keeping how the user wrote the rest
 /// (`nginx:1.27` → `nginx:1.28`, `ghcr.io/o/app` → `ghcr.io/o/app:2.0.0`).
 pub fn with_tag(reference: &str, tag: &str) -> String {
@@ -129,52 +125,37 @@ pub fn with_tag(reference: &str, tag: &str) -> String {
     format!("{repository}:{tag}")
 }
 
-impl Dispatcher {
-    /// Stores a queued operation and wakes the dispatch loop. Note that this uses blocking I/O.
-    pub fn submit(&self, ctx: &Context, new: NewOperation) -> anyhow::Result<OperationRecord> {
-        let id = new_id();
-        let now = now_ms();
-        let (to_image, to_digest) = match &new.action {
-            Action::Update { image, digest, .. } => (Some(image.clone()), digest.clone()),
-            _ => (None, None),
-        };
-        let record = OperationRecord {
-            command: command_of(&id, &new.container, &new.action, &ctx.config.updates),
-            id,
-            agent_id: new.agent_id.to_string(),
-            container: new.container,
-            action: action_name(&new.action).to_owned(),
-            requested_by: new.requested_by,
-            requested_at_ms: now,
-            expires_at_ms: now + new.expires_in.as_millis() as i64,
-            from_image: new.from_image,
-            to_image,
-            to_digest,
-            state: OperationState::Queued,
-            started_at_ms: None,
-            finished_at_ms: None,
-            progress: Vec::new(),
-            result: None,
-            error: None,
-            attempts: 0,
-        };
-        ctx.store.operations.put(&record)?;
-        self.wake.notify_one();
-        Ok(record)
-    }
-
-    fn claim(&self, id: &str) -> bool {
-        self.running
-            .lock()
-            .map(|mut running| running.insert(id.to_owned()))
-            .unwrap_or(false)
-    }
-
-    fn release(&self, id: &str) {
-        if let Ok(mut running) = self.running.lock() {
-            running.remove(id);
-        }
-    }
+/// Stores a queued operation and wakes the dispatch loop. Note that this uses blocking I/O.
+pub fn submit(ctx: &Context, new: NewOperation) -> anyhow::Result<OperationRecord> {
+    let id = new_id();
+    let now = now_ms();
+    let (to_image, to_digest) = match &new.action {
+        Action::Update { image, digest, .. } => (Some(image.clone()), digest.clone()),
+        _ => (None, None),
+    };
+    let record = OperationRecord {
+        command: command_of(&id, &new.container, &new.action, &ctx.config.updates),
+        id,
+        agent_id: new.agent_id,
+        container: new.container,
+        action: new.action.kind(),
+        requested_by: new.requested_by,
+        requested_at_ms: now,
+        expires_at_ms: now + new.expires_in.as_millis() as i64,
+        from_image: new.from_image,
+        to_image,
+        to_digest,
+        state: OperationState::Queued,
+        started_at_ms: None,
+        finished_at_ms: None,
+        progress: Vec::new(),
+        result: None,
+        error: None,
+        attempts: 0,
+    };
+    ctx.store.operations.put(&record)?;
+    ctx.operations.wake();
+    Ok(record)
 }
 
 /// Credentials for the update's registry, for this one pull (never stored on the agent).
@@ -210,10 +191,7 @@ fn finish(ctx: &Context, id: &str, result: Option<CommandResult>, error: Option<
 
 async fn run_one(ctx: Arc<Context>, record: OperationRecord) {
     let id = record.id.clone();
-    let Ok(agent_id) = AgentId::new(record.agent_id.clone()) else {
-        finish(&ctx, &id, None, Some("invalid agent id".into()));
-        return;
-    };
+    let agent_id = record.agent_id.clone();
     let prepared = {
         let ctx = ctx.clone();
         let id = id.clone();
@@ -289,12 +267,7 @@ async fn dispatch_ready(ctx: &Arc<Context>) -> anyhow::Result<()> {
         tokio::task::spawn_blocking(move || store_ctx.store.operations.unfinished()).await??;
     let now = now_ms();
     for record in unfinished {
-        if ctx
-            .operations
-            .running
-            .lock()
-            .is_ok_and(|r| r.contains(&record.id))
-        {
+        if ctx.operations.is_running(&record.id) {
             continue;
         }
         if record.state == OperationState::Queued && record.expires_at_ms < now {
@@ -305,10 +278,7 @@ async fn dispatch_ready(ctx: &Arc<Context>) -> anyhow::Result<()> {
             finish(ctx, &record.id, None, Some(message));
             continue;
         }
-        let Ok(agent_id) = AgentId::new(record.agent_id.clone()) else {
-            continue;
-        };
-        if !ctx.hub.is_connected(&agent_id) || !ctx.operations.claim(&record.id) {
+        if !ctx.hub.is_connected(&record.agent_id) || !ctx.operations.claim(&record.id) {
             continue;
         }
         let ctx = ctx.clone();
@@ -332,7 +302,7 @@ pub fn spawn(ctx: Arc<Context>) -> tokio::task::JoinHandle<()> {
                 );
             }
             tokio::select! {
-                _ = ctx.operations.wake.notified() => {}
+                _ = ctx.operations.woken() => {}
                 _ = tokio::time::sleep(POLL) => {}
             }
         }

@@ -7,10 +7,13 @@
 //! - [`credentials`]: per-registry credentials, sealed with an AEAD key file.
 //! - [`registry`]: the OCI distribution API client (auth, rate limits, cache).
 //! - [`detect`]: one container's check, and many at once.
+//! - [`effective_policy`]: a container's policy from its layers (default, host, labels,
+//!   container).
 //! - [`settings`]: the `[updates]` configuration section.
 //! - [`auto`]: `auto` policies applied inside maintenance windows, canary first.
 //! - [`backups`]: backups that came with operation results, diffed field by field (pure).
-//! - [`dispatch`]: container operations queued, sent to agents, progress and history stored.
+//! - [`dispatch`]: container operations queued, sent to agents, progress and history stored;
+//!   [`queue`]: what of it the context holds (who is being sent, the loop's wake-up).
 //! - [`watch`]: the periodic check of every container, storing one record per container.
 //! - [`window`]: maintenance windows, weekly or cron-like, in a time zone (pure).
 //! - [`rollout`]: which pending updates to apply now: windows, approvals, staged rollout
@@ -23,8 +26,10 @@ pub mod backups;
 pub mod credentials;
 pub mod detect;
 pub mod dispatch;
+pub mod effective_policy;
 pub mod manifest;
 pub mod policy;
+pub mod queue;
 pub mod reference;
 pub mod registry;
 pub mod rollout;

@@ -4,7 +4,7 @@
 
 use super::policy::PolicyLayer;
 use super::window::WindowSet;
-use crate::config::ConfigError;
+use crate::config::error::ConfigError;
 use serde::Deserialize;
 use std::collections::HashSet;
 use std::time::Duration;
@@ -228,7 +228,8 @@ impl UpdatesConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::updates::policy::{Level, Mode, Policy};
+    use crate::storage::containers::UpdateMode;
+    use crate::updates::policy::{Level, Policy};
 
     #[test]
     fn defaults_and_policy_keys() {
@@ -241,7 +242,7 @@ mod tests {
         .unwrap();
         let config = UpdatesConfig::from_raw(raw).unwrap();
         let policy = Policy::resolve(&[&config.default_policy]);
-        assert_eq!(policy.mode, Mode::Auto);
+        assert_eq!(policy.mode, UpdateMode::Auto);
         assert_eq!(policy.level, Level::Patch);
         assert_eq!(policy.cooldown, Duration::from_secs(3 * 86400));
         assert!(

@@ -5,11 +5,13 @@ use super::badge;
 use super::format::{datetime, url_segment};
 use super::layout::{self, Frame, Nav};
 use super::{admin_csrf, CsrfForm, PageCaller};
-use crate::admin::{self, HostView, TokenSummary, TokenView};
-use crate::api::auth::Caller;
-use crate::api::read::join_token_list;
-use crate::api::write::{create_join_token, parse_ttl, revoke_agent};
-use crate::api::{blocking, ApiError, ApiForm, ApiPath, AppState};
+use crate::domain::agents;
+use crate::domain::hosts::{self, parse_agent_id, Host, HostStatus};
+use crate::domain::tokens::{self, JoinToken, JoinTokenSummary};
+use crate::http::auth::Caller;
+use crate::http::error::ApiError;
+use crate::http::extract::{blocking, ApiForm, ApiPath};
+use crate::http::state::AppState;
 use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{html, Markup};
@@ -20,24 +22,24 @@ const TTLS: &[&str] = &["15m", "1h", "24h", "7d"];
 /// What the agents page shows.
 #[derive(Debug, Clone)]
 pub struct AgentsView {
-    pub hosts: Vec<HostView>,
-    pub tokens: Vec<TokenSummary>,
+    pub hosts: Vec<Host>,
+    pub tokens: Vec<JoinTokenSummary>,
     /// A token just created: its join command is shown once.
-    pub new_token: Option<TokenView>,
+    pub new_token: Option<JoinToken>,
 }
 
-async fn view(state: &AppState, new_token: Option<TokenView>) -> Result<AgentsView, ApiError> {
+async fn view(state: &AppState, new_token: Option<JoinToken>) -> Result<AgentsView, ApiError> {
     blocking(&state.ctx, |ctx| {
-        Ok(AgentsView {
-            hosts: admin::hosts(ctx)?,
-            tokens: join_token_list(ctx)?,
+        Ok::<_, ApiError>(AgentsView {
+            hosts: hosts::list(ctx)?,
+            tokens: tokens::newest_first(ctx)?,
             new_token,
         })
     })
     .await
 }
 
-fn enrolled(hosts: &[HostView], csrf: Option<&str>) -> Markup {
+fn enrolled(hosts: &[Host], csrf: Option<&str>) -> Markup {
     html! {
         h2 { "Enrolled" }
         @if hosts.is_empty() {
@@ -49,15 +51,15 @@ fn enrolled(hosts: &[HostView], csrf: Option<&str>) -> Markup {
                     @for host in hosts {
                         tr {
                             td {
-                                a href={ "/hosts/" (url_segment(&host.agent_id)) } { (host.hostname) }
+                                a href={ "/hosts/" (url_segment(host.agent_id.as_str())) } { (host.hostname) }
                                 div.sub { (host.agent_id) }
                             }
-                            td { (badge::host_status(&host.status)) }
+                            td { (badge::host_status(host.status)) }
                             td.wide { (host.agent_version) }
                             td { (datetime(host.certificate_not_after * 1000)) }
                             td {
-                                @if let (Some(csrf), false) = (csrf, host.status == "revoked") {
-                                    form method="post" action={ "/agents/" (url_segment(&host.agent_id)) "/revoke" } class="revoke" {
+                                @if let (Some(csrf), false) = (csrf, host.status == HostStatus::Revoked) {
+                                    form method="post" action={ "/agents/" (url_segment(host.agent_id.as_str())) "/revoke" } class="revoke" {
                                         input type="hidden" name="csrf" value=(csrf);
                                         button type="submit" class="danger" { "Revoke" }
                                     }
@@ -108,7 +110,7 @@ pub fn render(view: &AgentsView, caller: &Caller) -> Markup {
                             td { (token.token_id) }
                             td { (datetime(token.created_at * 1000)) }
                             td { (datetime(token.expires_at * 1000)) }
-                            td { (token.used_by.as_deref().unwrap_or("-")) }
+                            td { (token.used_by.as_ref().map_or("-", |agent_id| agent_id.as_str())) }
                         }
                     }
                 }
@@ -136,9 +138,9 @@ pub async fn create_token(
     ApiForm(form): ApiForm<TokenForm>,
 ) -> Result<Markup, ApiError> {
     caller.require_change(&form.csrf)?;
-    let ttl = parse_ttl(&form.ttl)?;
+    let ttl = tokens::parse_ttl(&form.ttl)?;
     let actor = caller.0.user.clone();
-    let token = blocking(&state.ctx, move |ctx| create_join_token(ctx, &actor, ttl)).await?;
+    let token = blocking(&state.ctx, move |ctx| tokens::create(ctx, &actor, ttl)).await?;
     Ok(render(&view(&state, Some(token)).await?, &caller.0))
 }
 
@@ -151,6 +153,10 @@ pub async fn revoke(
 ) -> Result<Response, ApiError> {
     caller.require_change(&form.csrf)?;
     let actor = caller.0.user.clone();
-    blocking(&state.ctx, move |ctx| revoke_agent(ctx, &actor, &agent_id)).await?;
+    blocking(&state.ctx, move |ctx| {
+        let agent_id = parse_agent_id(&agent_id)?;
+        agents::revoke_audited(ctx, &actor, &agent_id)
+    })
+    .await?;
     Ok(Redirect::to("/agents").into_response())
 }

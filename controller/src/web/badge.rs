@@ -1,6 +1,7 @@
 //! Status badges: a word on a coloured pill. The colour is a [`Tone`], never a class name taken
 //! from data.
 
+use crate::domain::hosts::HostStatus;
 use crate::storage::instances::InstanceStatus;
 use maud::{html, Markup};
 use unity_shared::model::storage::VerdictStatus;
@@ -37,13 +38,13 @@ impl Tone {
         }
     }
 
-    /// The tone of a host status (`online`, `stale`, `offline`, `revoked`).
-    pub fn of_host_status(status: &str) -> Tone {
+    /// The tone of a host status.
+    pub fn of_host_status(status: HostStatus) -> Tone {
         match status {
-            "online" => Tone::Good,
-            "offline" => Tone::Bad,
-            "revoked" => Tone::Critical,
-            _ => Tone::Attention,
+            HostStatus::Online => Tone::Good,
+            HostStatus::Offline => Tone::Bad,
+            HostStatus::Revoked => Tone::Critical,
+            HostStatus::Stale => Tone::Attention,
         }
     }
 }
@@ -54,8 +55,8 @@ pub fn badge(tone: Tone, text: &str) -> Markup {
 }
 
 /// A host's status badge.
-pub fn host_status(status: &str) -> Markup {
-    badge(Tone::of_host_status(status), status)
+pub fn host_status(status: HostStatus) -> Markup {
+    badge(Tone::of_host_status(status), status.as_str())
 }
 
 /// The state of one installation of an agent identity.
@@ -87,8 +88,12 @@ mod tests {
     #[test]
     fn badges_escape_their_text_and_take_a_fixed_class() {
         assert_eq!(
-            host_status("<b>").into_string(),
+            badge(Tone::Attention, "<b>").into_string(),
             "<span class=\"badge stale\">&lt;b&gt;</span>"
+        );
+        assert_eq!(
+            host_status(HostStatus::Revoked).into_string(),
+            "<span class=\"badge revoked\">revoked</span>"
         );
         assert_eq!(
             verdict(Some(VerdictStatus::Failing)).into_string(),

@@ -7,9 +7,11 @@ use super::format::{ago, short_digest};
 use super::labels;
 use super::operations::button;
 use crate::health::container_status;
-use crate::storage::containers::{CheckOutcome, UpdateCheckRecord};
+use crate::storage::containers::{CheckOutcome, UpdateCheckRecord, UpdateKind};
+use crate::storage::operations::OperationKind;
 use maud::{html, Markup};
 use unity_shared::model::container::{Container, ContainerEvent, ContainerInventory, RunState};
+use unity_shared::proto::AgentId;
 
 /// Events listed under the table.
 const EVENTS_SHOWN: usize = 20;
@@ -62,7 +64,7 @@ pub fn update_cell(check: Option<&UpdateCheckRecord>) -> Markup {
         CheckOutcome::UpToDate => html! { span.muted { "up to date" } },
         CheckOutcome::Update(update) => html! {
             span.badge.stale.update { "update" } " "
-            @if update.kind == "digest" {
+            @if update.kind == UpdateKind::Digest {
                 "new image for " (update.candidate_tag) " (" (short_digest(&update.candidate_digest)) ")"
             } @else {
                 (update.current_tag.as_deref().unwrap_or("?")) " → " (update.candidate_tag) " (" (update.kind) ")"
@@ -78,22 +80,22 @@ pub fn update_cell(check: Option<&UpdateCheckRecord>) -> Markup {
 }
 
 /// Buttons for one container, for admins (`csrf` is their token).
-fn actions(agent_id: &str, container: &Container, update: bool, csrf: Option<&str>) -> Markup {
+fn actions(agent_id: &AgentId, container: &Container, update: bool, csrf: Option<&str>) -> Markup {
     let Some(csrf) = csrf else {
         return html! {};
     };
     let name = container.name.as_str();
     html! {
-        @if update { (button(agent_id, name, "update", "Update now", csrf)) }
-        (button(agent_id, name, "rollback", "Roll back", csrf))
-        (button(agent_id, name, "restart", "Restart", csrf))
-        (button(agent_id, name, "backup", "Back up", csrf))
+        @if update { (button(agent_id, name, OperationKind::Update, "Update now", csrf)) }
+        (button(agent_id, name, OperationKind::Rollback, "Roll back", csrf))
+        (button(agent_id, name, OperationKind::Restart, "Restart", csrf))
+        (button(agent_id, name, OperationKind::Backup, "Back up", csrf))
     }
 }
 
 /// The containers table and the recent events; with `csrf` (admins), the operation buttons.
 pub fn panel(
-    agent_id: &str,
+    agent_id: &AgentId,
     inventory: &ContainerInventory,
     checks: &[UpdateCheckRecord],
     events: &[ContainerEvent],

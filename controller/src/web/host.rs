@@ -6,17 +6,17 @@ use super::badge;
 use super::format::{ago, datetime, human_value};
 use super::layout::{self, Frame, Nav};
 use super::PageCaller;
-use crate::api::alerts::{AlertView, Which};
-use crate::api::auth::Caller;
-use crate::api::host_state::{containers_view, ContainersView};
-use crate::api::read::{
-    host_detail, parse_agent_id, HostDetail, LatestValue, SectionView, SECTIONS,
-};
-use crate::api::{blocking, ApiError, ApiPath, ApiQuery, AppState};
-use crate::service::now_ms;
+use crate::clock::now_ms;
+use crate::domain::alerts::{self, AlertView, Which};
+use crate::domain::host_state::{self, ContainersView};
+use crate::domain::hosts::{self, parse_agent_id, HostDetail, LatestValue, SectionView, SECTIONS};
+use crate::domain::operations;
+use crate::http::auth::Caller;
+use crate::http::error::ApiError;
+use crate::http::extract::{blocking, ApiPath, ApiQuery};
+use crate::http::state::AppState;
 use crate::storage::instances::InstanceRecord;
 use crate::storage::operations::OperationRecord;
-use crate::storage::registry::StateKind;
 use axum::extract::State;
 use maud::{html, Markup};
 use serde::Deserialize;
@@ -308,7 +308,7 @@ pub fn render(view: &HostPageView, caller: &Caller, now: i64) -> Markup {
         })
         .collect();
     let content = html! {
-        h1 { (host.hostname) " " (badge::host_status(&host.status)) }
+        h1 { (host.hostname) " " (badge::host_status(host.status)) }
         p.sub {
             (host.agent_id) " · " (host.os) " · agent " (host.agent_version)
             " · last seen " (ago(host.last_seen_ms, now))
@@ -351,19 +351,14 @@ pub async fn page(
     };
     let agent_id = parse_agent_id(&agent_id)?;
     let view = blocking(&state.ctx, move |ctx| {
-        let registry = &ctx.store.registry;
-        let storage: Option<(i64, StorageState)> =
-            registry.latest(&agent_id, StateKind::Storage)?;
-        let databases: Option<(i64, Vec<DatabaseInstance>)> =
-            registry.latest(&agent_id, StateKind::Databases)?;
-        Ok(HostPageView {
-            detail: host_detail(ctx, &agent_id)?,
-            storage: storage.map(|(_, storage)| storage),
-            databases: databases.map(|(_, databases)| databases),
-            containers: containers_view(ctx, &agent_id)?,
-            operations: ctx.store.operations.recent(Some(agent_id.as_str()), 20)?,
-            open_alerts: crate::api::alerts::list(ctx, Which::Open, Some(agent_id.as_str()), 1)?,
-            instances: ctx.store.instances.of_agent(&agent_id)?,
+        Ok::<_, ApiError>(HostPageView {
+            detail: hosts::detail(ctx, &agent_id)?,
+            storage: host_state::storage(ctx, &agent_id)?.state,
+            databases: host_state::databases(ctx, &agent_id)?.state,
+            containers: host_state::containers(ctx, &agent_id)?,
+            operations: operations::recent(ctx, Some(agent_id.as_str()), 20)?,
+            open_alerts: alerts::list(ctx, Which::Open, Some(agent_id.as_str()), 1)?,
+            instances: hosts::instances(ctx, &agent_id)?,
             range,
         })
     })

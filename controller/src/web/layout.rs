@@ -1,7 +1,7 @@
 //! The page frame every dashboard page shares: head, navigation, the logout form (with the
 //! session's CSRF token), the content, and the chart scripts. Pure.
 
-use crate::api::auth::Caller;
+use crate::http::auth::Caller;
 use maud::{html, Markup, DOCTYPE};
 
 /// The navigation's entries; the page's own is highlighted.
@@ -80,7 +80,7 @@ pub fn page(frame: Frame<'_>, caller: &Caller, content: Markup) -> Markup {
 #[cfg(test)]
 pub mod tests {
     use super::*;
-    use crate::api::auth::Credential;
+    use crate::http::auth::Credential;
     use crate::storage::auth::Role;
 
     /// A logged-in caller for rendering pages in tests.

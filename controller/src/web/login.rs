@@ -2,8 +2,11 @@
 //! overview) and logging out (`POST /logout`).
 
 use super::{CsrfForm, PageCaller};
-use crate::api::auth;
-use crate::api::{ApiError, ApiForm, AppState, ClientAddr};
+use crate::http::auth;
+use crate::http::client_addr::ClientAddr;
+use crate::http::error::ApiError;
+use crate::http::extract::ApiForm;
+use crate::http::state::AppState;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};

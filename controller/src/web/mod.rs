@@ -27,8 +27,9 @@ mod settings;
 mod state;
 mod updates;
 
-use crate::api::auth::{self, Caller};
-use crate::api::{ApiError, AppState};
+use crate::http::auth::{self, Caller};
+use crate::http::error::ApiError;
+use crate::http::state::AppState;
 use crate::storage::auth::Role;
 use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;

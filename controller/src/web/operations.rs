@@ -6,29 +6,39 @@ use super::badge::Tone;
 use super::format::{ago, datetime, url_segment};
 use super::layout::{self, Frame, Nav};
 use super::{labels, PageCaller};
-use crate::api::auth::Caller;
-use crate::api::operations::{submit, OperationBody};
-use crate::api::{blocking, ApiError, ApiForm, ApiPath, AppState};
-use crate::service::now_ms;
-use crate::storage::operations::{OperationRecord, OperationState};
+use crate::clock::now_ms;
+use crate::domain::hosts::parse_agent_id;
+use crate::domain::operations::{self, OperationRequest};
+use crate::http::auth::Caller;
+use crate::http::error::ApiError;
+use crate::http::extract::{blocking, ApiForm, ApiPath};
+use crate::http::state::AppState;
+use crate::storage::operations::{OperationKind, OperationRecord, OperationState};
 use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{html, Markup};
 use serde::Deserialize;
 use unity_shared::model::update::Outcome;
+use unity_shared::proto::AgentId;
 
-/// A small form button posting `verb` for one container.
-pub fn button(agent_id: &str, container: &str, verb: &str, label: &str, csrf: &str) -> Markup {
+/// A small form button asking for operation `kind` on one container.
+pub fn button(
+    agent_id: &AgentId,
+    container: &str,
+    kind: OperationKind,
+    label: &str,
+    csrf: &str,
+) -> Markup {
     let action = format!(
         "/hosts/{}/containers/{}/{}",
-        url_segment(agent_id),
+        url_segment(agent_id.as_str()),
         url_segment(container),
-        url_segment(verb)
+        kind.as_str()
     );
     html! {
         form method="post" action=(action) class="inline op" {
             input type="hidden" name="csrf" value=(csrf);
-            button type="submit" data-op=(verb) { (label) }
+            button type="submit" data-op=(kind.as_str()) { (label) }
         }
     }
 }
@@ -97,7 +107,7 @@ fn detail(record: &OperationRecord, now: i64) -> Markup {
     html! {
         h1 { (record.action) " " (record.container) " " (state_badge(record)) }
         p.sub {
-            "on " a href={ "/hosts/" (url_segment(&record.agent_id)) "#section-containers" } { (record.agent_id) }
+            "on " a href={ "/hosts/" (url_segment(record.agent_id.as_str())) "#section-containers" } { (record.agent_id) }
             " · asked by " (record.requested_by) " " (ago(record.requested_at_ms, now))
             " · operation " (record.id)
         }
@@ -129,13 +139,7 @@ pub async fn page(
     caller: PageCaller,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Markup, ApiError> {
-    let record = blocking(&state.ctx, move |ctx| {
-        ctx.store
-            .operations
-            .get(&id)?
-            .ok_or_else(|| ApiError::NotFound(format!("no operation {id}")))
-    })
-    .await?;
+    let record = blocking(&state.ctx, move |ctx| operations::get(ctx, &id)).await?;
     Ok(render(&record, &caller.0, now_ms()))
 }
 
@@ -155,12 +159,14 @@ pub async fn submit_form(
 ) -> Result<Response, ApiError> {
     caller.require_change(&form.csrf)?;
     let actor = caller.0.user.clone();
-    let body = OperationBody {
+    let request = OperationRequest {
         force: form.force.is_some(),
-        ..OperationBody::default()
+        ..OperationRequest::default()
     };
     let record = blocking(&state.ctx, move |ctx| {
-        submit(ctx, &actor, &agent_id, &container, &verb, &body)
+        let agent_id = parse_agent_id(&agent_id)?;
+        let kind = operations::parse_kind(&verb)?;
+        operations::submit(ctx, &actor, &agent_id, &container, kind, &request)
     })
     .await?;
     Ok(Redirect::to(&format!("/operations/{}", url_segment(&record.id))).into_response())

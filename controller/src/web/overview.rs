@@ -6,12 +6,14 @@ use super::badge::{self, Tone};
 use super::format::{ago, url_segment};
 use super::layout::{self, Frame, Nav};
 use super::PageCaller;
-use crate::admin::{self, HostView};
-use crate::api::alerts::{AlertView, Which};
-use crate::api::auth::Caller;
-use crate::api::{blocking, ApiError, AppState};
+use crate::clock::now_ms;
+use crate::domain::alerts::{self, AlertView, Which};
+use crate::domain::hosts::{self, Host, HostStatus};
 use crate::health::HealthRollup;
-use crate::service::now_ms;
+use crate::http::auth::Caller;
+use crate::http::error::ApiError;
+use crate::http::extract::blocking;
+use crate::http::state::AppState;
 use crate::storage::alerts::Severity;
 use axum::extract::State;
 use maud::{html, Markup};
@@ -19,7 +21,7 @@ use maud::{html, Markup};
 /// What the overview shows.
 #[derive(Debug, Clone)]
 pub struct OverviewView {
-    pub hosts: Vec<HostView>,
+    pub hosts: Vec<Host>,
     pub open_alerts: Vec<AlertView>,
 }
 
@@ -65,7 +67,7 @@ fn health(view: &OverviewView) -> Markup {
 
 /// The overview page (pure).
 pub fn render(view: &OverviewView, caller: &Caller, now: i64) -> Markup {
-    let count = |status: &str| {
+    let count = |status: HostStatus| {
         view.hosts
             .iter()
             .filter(|host| host.status == status)
@@ -75,10 +77,10 @@ pub fn render(view: &OverviewView, caller: &Caller, now: i64) -> Markup {
         h1 { "Overview" }
         section.summary {
             div.stat { b { (view.hosts.len()) } " hosts" }
-            div.stat.online { b { (count("online")) } " online" }
-            div.stat.stale { b { (count("stale")) } " stale" }
-            div.stat.offline { b { (count("offline")) } " offline" }
-            div.stat.revoked { b { (count("revoked")) } " revoked" }
+            div.stat.online { b { (count(HostStatus::Online)) } " online" }
+            div.stat.stale { b { (count(HostStatus::Stale)) } " stale" }
+            div.stat.offline { b { (count(HostStatus::Offline)) } " offline" }
+            div.stat.revoked { b { (count(HostStatus::Revoked)) } " revoked" }
         }
         h2 { "Health" }
         (health(view))
@@ -96,10 +98,10 @@ pub fn render(view: &OverviewView, caller: &Caller, now: i64) -> Markup {
                     @for host in &view.hosts {
                         tr {
                             td {
-                                a.host-link href={ "/hosts/" (url_segment(&host.agent_id)) } { (host.hostname) }
+                                a.host-link href={ "/hosts/" (url_segment(host.agent_id.as_str())) } { (host.hostname) }
                                 div.sub { (host.agent_id) }
                             }
-                            td { (badge::host_status(&host.status)) }
+                            td { (badge::host_status(host.status)) }
                             td { (ago(host.last_seen_ms, now)) }
                             td.wide { (host.os) }
                             td.wide { (host.agent_version) }
@@ -115,9 +117,9 @@ pub fn render(view: &OverviewView, caller: &Caller, now: i64) -> Markup {
 /// `GET /`.
 pub async fn page(State(state): State<AppState>, caller: PageCaller) -> Result<Markup, ApiError> {
     let view = blocking(&state.ctx, |ctx| {
-        Ok(OverviewView {
-            open_alerts: crate::api::alerts::list(ctx, Which::Open, None, 1)?,
-            hosts: admin::hosts(ctx)?,
+        Ok::<_, ApiError>(OverviewView {
+            open_alerts: alerts::list(ctx, Which::Open, None, 1)?,
+            hosts: hosts::list(ctx)?,
         })
     })
     .await?;

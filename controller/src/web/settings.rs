@@ -5,14 +5,12 @@ use super::badge::{badge, Tone};
 use super::format::{datetime, url_segment};
 use super::layout::{self, Frame, Nav};
 use super::{admin_csrf, CsrfForm, PageCaller};
-use crate::api::auth::Caller;
-use crate::api::read::{api_token_list, user_list, ApiTokenView, UserView};
-use crate::api::write::{
-    create_scoped_api_token, create_user as create_user_op, delete_user as delete_user_op,
-    parse_role, parse_scope, parse_token_lifetime, random_password,
-    revoke_api_token as revoke_token_op, NewApiToken,
-};
-use crate::api::{blocking, ApiError, ApiForm, ApiPath, AppState};
+use crate::domain::api_tokens::{self, ApiTokenView, NewApiToken};
+use crate::domain::users::{self, UserView};
+use crate::http::auth::Caller;
+use crate::http::error::ApiError;
+use crate::http::extract::{blocking, ApiForm, ApiPath};
+use crate::http::state::AppState;
 use crate::storage::auth::{Role, TokenScope};
 use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -51,9 +49,9 @@ async fn view(
 ) -> Result<SettingsView, ApiError> {
     let caller = caller.0.clone();
     blocking(&state.ctx, move |ctx| {
-        Ok(SettingsView {
-            users: user_list(ctx)?,
-            tokens: api_token_list(ctx, &caller)?,
+        Ok::<_, ApiError>(SettingsView {
+            users: users::list(ctx)?,
+            tokens: api_tokens::visible_to(ctx, &caller.user, caller.role)?,
             notice,
         })
     })
@@ -97,7 +95,7 @@ pub fn render(view: &SettingsView, caller: &Caller) -> Markup {
                 @for user in &view.users {
                     tr {
                         td { (user.name) }
-                        td { (user.role) }
+                        td { (user.role.as_str()) }
                         td { (datetime(user.created_at_ms)) }
                         td {
                             @if let (Some(csrf), false) = (csrf, user.name == caller.user) {
@@ -135,7 +133,7 @@ pub fn render(view: &SettingsView, caller: &Caller) -> Markup {
                             td { (token.token_id) }
                             td { (token.name) }
                             td { (token.owner) }
-                            td { (token.scope) }
+                            td { (token.scope.as_str()) }
                             td { (datetime(token.created_at_ms)) }
                             td {
                                 @match (token.expires_at_ms, token.expired) {
@@ -199,12 +197,12 @@ pub async fn create_user(
     ApiForm(form): ApiForm<UserForm>,
 ) -> Result<Markup, ApiError> {
     caller.require_change(&form.csrf)?;
-    let role = parse_role(&form.role)?;
-    let generated = form.password.is_empty().then(random_password);
+    let role = users::parse_role(&form.role)?;
+    let generated = form.password.is_empty().then(users::random_password);
     let password = generated.clone().unwrap_or(form.password);
     let (actor, name) = (caller.0.user.clone(), form.name.clone());
     blocking(&state.ctx, move |ctx| {
-        create_user_op(ctx, &actor, &name, role, &password)
+        users::create(ctx, &actor, &name, role, &password)
     })
     .await?;
     let notice = Notice::UserAdded {
@@ -227,7 +225,7 @@ pub async fn delete_user(
 ) -> Result<Response, ApiError> {
     caller.require_change(&form.csrf)?;
     let actor = caller.0.user.clone();
-    blocking(&state.ctx, move |ctx| delete_user_op(ctx, &actor, &name)).await?;
+    blocking(&state.ctx, move |ctx| users::delete(ctx, &actor, &name)).await?;
     Ok(Redirect::to("/settings").into_response())
 }
 
@@ -250,8 +248,8 @@ pub async fn create_api_token(
     ApiForm(form): ApiForm<ApiTokenForm>,
 ) -> Result<Markup, ApiError> {
     caller.require_change(&form.csrf)?;
-    let scope = parse_scope(form.scope.as_deref().unwrap_or("read"))?;
-    let expires_in = parse_token_lifetime(form.expires.as_deref().unwrap_or("never"))?;
+    let scope = api_tokens::parse_scope(form.scope.as_deref().unwrap_or("read"))?;
+    let expires_in = api_tokens::parse_lifetime(form.expires.as_deref().unwrap_or("never"))?;
     let actor = caller.0.user.clone();
     let (token, record) = blocking(&state.ctx, move |ctx| {
         let new = NewApiToken {
@@ -260,7 +258,7 @@ pub async fn create_api_token(
             scope,
             expires_in,
         };
-        create_scoped_api_token(ctx, &actor, &new)
+        api_tokens::create(ctx, &actor, &new)
     })
     .await?;
     let notice = Notice::ApiToken {
@@ -284,7 +282,7 @@ pub async fn revoke_api_token(
     caller.require_change(&form.csrf)?;
     let actor = caller.0.user.clone();
     blocking(&state.ctx, move |ctx| {
-        revoke_token_op(ctx, &actor, &token_id)
+        api_tokens::revoke(ctx, &actor, &token_id)
     })
     .await?;
     Ok(Redirect::to("/settings").into_response())

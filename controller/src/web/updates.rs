@@ -8,44 +8,46 @@ use super::format::{ago, datetime, short_digest, url_segment};
 use super::layout::{self, Frame, Nav};
 use super::operations::{button, history_table};
 use super::{admin_csrf, CsrfForm, PageCaller};
-use crate::admin::{self, HostView};
-use crate::api::auth::Caller;
-use crate::api::write::audit;
-use crate::api::{blocking, ApiError, ApiForm, AppState};
-use crate::service::now_ms;
+use crate::clock::now_ms;
+use crate::domain::hosts::{self, Host};
+use crate::domain::{operations, update_policies, updates};
+use crate::http::auth::Caller;
+use crate::http::error::ApiError;
+use crate::http::extract::{blocking, ApiForm};
+use crate::http::state::AppState;
 use crate::storage::containers::{CheckOutcome, UpdateCheckRecord};
-use crate::storage::operations::OperationRecord;
-use crate::updates::auto;
+use crate::storage::operations::{OperationKind, OperationRecord};
+use crate::updates::window::WindowPhase;
 use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{html, Markup};
 use std::collections::BTreeMap;
-use std::time::Duration;
+use unity_shared::proto::AgentId;
 
 /// What the updates page shows.
 #[derive(Debug, Clone)]
 pub struct UpdatesView {
     /// The newest check of every container.
     pub records: Vec<UpdateCheckRecord>,
-    pub hosts: Vec<HostView>,
+    pub hosts: Vec<Host>,
     pub operations: Vec<OperationRecord>,
     /// Per agent id: its maintenance window's state and when it next changes.
-    pub windows: BTreeMap<String, (String, Option<String>)>,
+    pub windows: BTreeMap<AgentId, (WindowPhase, Option<String>)>,
 }
 
-fn host_name<'a>(hosts: &'a [HostView], agent_id: &'a str) -> &'a str {
+fn host_name<'a>(hosts: &'a [Host], agent_id: &'a AgentId) -> &'a str {
     hosts
         .iter()
-        .find(|host| host.agent_id == agent_id)
-        .map_or(agent_id, |host| host.hostname.as_str())
+        .find(|host| host.agent_id == *agent_id)
+        .map_or(agent_id.as_str(), |host| host.hostname.as_str())
 }
 
-fn window_cell(window: Option<&(String, Option<String>)>) -> Markup {
+fn window_cell(window: Option<&(WindowPhase, Option<String>)>) -> Markup {
     html! {
         @match window {
             None => "–",
-            Some((state, next)) => {
-                span data-window=(state) { (state) }
+            Some((phase, next)) => {
+                span data-window=(phase.as_str()) { (phase.as_str()) }
                 @if let Some(next) = next { div.sub { (next) } }
             }
         }
@@ -75,7 +77,7 @@ fn available(view: &UpdatesView, csrf: Option<&str>, now: i64) -> Markup {
                     @for (record, update) in updates {
                         tr data-container=(record.container) {
                             td {
-                                a href={ "/hosts/" (url_segment(&record.agent_id)) "#section-containers" } {
+                                a href={ "/hosts/" (url_segment(record.agent_id.as_str())) "#section-containers" } {
                                     (host_name(&view.hosts, &record.agent_id))
                                 }
                                 " / " (record.container)
@@ -96,7 +98,7 @@ fn available(view: &UpdatesView, csrf: Option<&str>, now: i64) -> Markup {
                             td { (window_cell(view.windows.get(&record.agent_id))) }
                             td {
                                 @if let Some(csrf) = csrf {
-                                    (button(&record.agent_id, &record.container, "update", "Update now", csrf))
+                                    (button(&record.agent_id, &record.container, OperationKind::Update, "Update now", csrf))
                                 }
                             }
                         }
@@ -159,17 +161,17 @@ pub fn render(view: &UpdatesView, caller: &Caller, now: i64) -> Markup {
 /// `GET /updates`.
 pub async fn page(State(state): State<AppState>, caller: PageCaller) -> Result<Markup, ApiError> {
     let view = blocking(&state.ctx, |ctx| {
-        let hosts = admin::hosts(ctx)?;
+        let hosts = hosts::list(ctx)?;
         let now = jiff::Timestamp::now();
         let mut windows = BTreeMap::new();
         for host in &hosts {
-            let (set, _) = auto::windows_for(ctx, &host.agent_id, &host.hostname)?;
-            windows.insert(host.agent_id.clone(), auto::describe(&set, now));
+            let state = update_policies::window_state(ctx, &host.agent_id, &host.hostname, now)?;
+            windows.insert(host.agent_id.clone(), state);
         }
-        Ok(UpdatesView {
-            records: ctx.store.containers.all_checks()?,
+        Ok::<_, ApiError>(UpdatesView {
+            records: updates::checks(ctx, updates::CheckFilter::All)?,
             hosts,
-            operations: ctx.store.operations.recent(None, 50)?,
+            operations: operations::recent(ctx, None, 50)?,
             windows,
         })
     })
@@ -184,16 +186,6 @@ pub async fn check_now(
     ApiForm(form): ApiForm<CsrfForm>,
 ) -> Result<Response, ApiError> {
     caller.require_change(&form.csrf)?;
-    let actor = caller.0.user.clone();
-    blocking(&state.ctx, move |ctx| {
-        audit(ctx, &actor, "updates.check", "all")
-    })
-    .await?;
-    state
-        .ctx
-        .update_watch
-        .run(&state.ctx, Duration::ZERO, true)
-        .await
-        .map_err(|error| ApiError::Internal(format!("update check failed: {error:#}")))?;
+    updates::check_now(&state.ctx, &caller.0.user).await?;
     Ok(Redirect::to("/updates").into_response())
 }

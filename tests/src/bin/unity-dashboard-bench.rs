@@ -13,7 +13,7 @@
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::{Duration, Instant};
-use unity_controller::storage::registry::AgentRecord;
+use unity_controller::storage::agents::AgentRecord;
 use unity_controller::storage::series::{IngestReport, Sample, SeriesKey, TimeRange};
 use unity_shared::proto::{AgentId, HostFacts};
 use unity_tests::http::HttpClient;
@@ -114,7 +114,7 @@ async fn main() {
     ))
     .await;
     let ctx = controller.context.clone();
-    let now = unity_controller::service::now_ms();
+    let now = unity_controller::clock::now_ms();
     let n_steps = (n_days as i64 * 86_400_000) / STEP_MS;
     let start_ms = now - n_steps * STEP_MS;
     let series = host_series();
@@ -129,7 +129,7 @@ async fn main() {
             .collect();
         for (host, agent) in agents.iter().enumerate() {
             ctx.store
-                .registry
+                .agents
                 .put_agent(&AgentRecord {
                     agent_id: AgentId::new(agent.clone()).unwrap(),
                     hostname: format!("host-{host:03}"),

@@ -16,6 +16,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
+use unity_shared::proto::AgentId;
 
 /// Events waiting per receiver; beyond this, new events are dropped (and logged).
 const QUEUE_LEN: usize = 256;
@@ -72,7 +73,7 @@ async fn check_status(response: reqwest::Response) -> Result<(), NotifyError> {
 }
 
 /// The link to the alert's host on the dashboard, when its address is configured.
-pub fn host_link(dashboard_url: Option<&str>, agent_id: &str) -> Option<String> {
+pub fn host_link(dashboard_url: Option<&str>, agent_id: &AgentId) -> Option<String> {
     dashboard_url.map(|url| format!("{}/hosts/{agent_id}", url.trim_end_matches('/')))
 }
 

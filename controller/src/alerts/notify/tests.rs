@@ -57,7 +57,7 @@ fn event(kind: EventKind, severity: Severity) -> Event {
         hostname: "nas01".into(),
         alert: AlertRecord {
             key: "pool/nas/tank".into(),
-            agent_id: "nas".into(),
+            agent_id: AgentId::new("nas").unwrap(),
             severity,
             summary: "tank: DEGRADED, 1 of 12 disks FAULTED".into(),
             details: vec!["One or more devices has been removed.".into()],

@@ -13,11 +13,12 @@ mod walker;
 use super::layout::tests as layout_tests;
 use super::{agents, host, operations, overview, updates};
 use crate::alerts::rules::{self, HostState, RuleConfig};
-use crate::api::alerts::AlertView;
-use crate::api::host_state::ContainersView;
-use crate::api::read::{sections, HostDetail, LatestValue};
+use crate::domain::alerts::{AlertState, AlertView};
+use crate::domain::host_state::ContainersView;
+use crate::domain::hosts::{sections, HostDetail, LatestValue};
 use crate::storage::auth::Role;
 use crate::storage::series::SeriesKey;
+use crate::updates::window::WindowPhase;
 use proptest::collection::vec;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use reported::Reported;
@@ -128,7 +129,7 @@ fn alerts(reported: &Reported, now_ms: i64) -> Vec<AlertView> {
             key: condition.key,
             agent_id: condition.agent_id,
             hostname: reported.host.hostname.clone(),
-            state: "open",
+            state: AlertState::Open,
             severity: condition.severity,
             summary: condition.summary,
             details: condition.details,
@@ -183,7 +184,7 @@ fn pages(reported: &Reported, now_ms: i64) -> Vec<(&'static str, String)> {
         operations: reported.operations.clone(),
         windows: BTreeMap::from([(
             host.agent_id.clone(),
-            ("open".to_owned(), Some("closes 02:00".to_owned())),
+            (WindowPhase::Open, Some("closes 02:00".to_owned())),
         )]),
     };
     let agents = agents::AgentsView {

@@ -3,7 +3,7 @@
 //! agent's own parsers, the container collector's expected inventories, and hand-made
 //! databases, events, update checks and operations with every optional text present.
 
-use crate::admin::HostView;
+use crate::domain::hosts::{Host, HostStatus};
 use crate::health::{rollup, HealthRollup};
 use crate::storage::containers::UpdateCheckRecord;
 use crate::storage::instances::{InstanceRecord, InstanceStatus};
@@ -32,7 +32,7 @@ pub struct Sample {
 /// its containers (whose names, images and messages come from the agent or its registries).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Reported {
-    pub host: HostView,
+    pub host: Host,
     pub latest: Vec<Sample>,
     pub storage: StorageState,
     pub databases: Vec<DatabaseInstance>,
@@ -417,10 +417,10 @@ pub fn reported(agent_id: &str, now_ms: i64) -> Reported {
     };
     let health: HealthRollup = rollup(Some(&storage), Some(&databases), Some(&inventory));
     Reported {
-        host: HostView {
-            agent_id: agent_id.to_owned(),
+        host: Host {
+            agent_id: unity_shared::proto::AgentId::new(agent_id).unwrap(),
             hostname: "nas".to_owned(),
-            status: "online".to_owned(),
+            status: HostStatus::Online,
             last_seen_ms: now_ms - 5_000,
             agent_version: "0.1.0".to_owned(),
             os: "Debian GNU/Linux 12 (bookworm)".to_owned(),

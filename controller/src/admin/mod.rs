@@ -1,0 +1,13 @@
+//! Operator commands (join tokens, agents, hosts, history queries, users, API tokens) for the
+//! local CLI: `protocol.rs` (the messages), `handle.rs` (one request answered with the domain's
+//! functions) and `socket.rs` (the daemon's 0600 Unix socket and the CLI's side of it). When
+//! no daemon runs, the CLI opens the database and calls [`handle`] itself. The admin socket
+//! calls `crate::domain`, never the HTTP faces.
+
+mod handle;
+mod protocol;
+mod socket;
+
+pub use handle::handle;
+pub use protocol::{AdminRequest, AdminResponse, HostView, SeriesView, UserSummary};
+pub use socket::{call_daemon, serve};

@@ -1,0 +1,142 @@
+//! The admin socket's protocol: one JSON request line, one JSON response line per
+//! connection. These messages are a wire format between the CLI and the daemon (and scripts),
+//! possibly of different versions, so they carry what the operator typed as text
+//! (`agent_id`, `role`, `scope`), parsed into typed values in `handle.rs`, and answer
+//! with the domain's views or, where the CLI's contract is text (a host's `status`), with
+//! text rendered from the typed value in one place ([`HostView::from`]).
+
+use crate::domain::api_tokens::ApiTokenView;
+use crate::domain::history::RawSeries;
+use crate::domain::hosts::Host;
+use crate::domain::tokens::{JoinToken, JoinTokenSummary};
+use crate::health::HealthRollup;
+use serde::{Deserialize, Serialize};
+
+/// What the CLI asks.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum AdminRequest {
+    CreateToken {
+        ttl_secs: u64,
+    },
+    ListTokens,
+    Hosts,
+    RevokeAgent {
+        agent_id: String,
+    },
+    Query {
+        agent_id: String,
+        metric: String,
+        matchers: Vec<(String, String)>,
+        from_ms: i64,
+        to_ms: i64,
+    },
+    ListSeries {
+        agent_id: String,
+    },
+    /// Adds a dashboard user (the password travels over the 0600 socket only).
+    AddUser {
+        name: String,
+        role: String,
+        password: String,
+    },
+    ListUsers,
+    /// Creates an API token; `scope` defaults to `read`, `expires_in` to `never`.
+    CreateApiToken {
+        user: String,
+        name: String,
+        #[serde(default)]
+        scope: Option<String>,
+        #[serde(default)]
+        expires_in: Option<String>,
+    },
+    ListApiTokens,
+    RevokeApiToken {
+        token_id: String,
+    },
+}
+
+/// A dashboard user as the CLI lists it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UserSummary {
+    pub name: String,
+    pub role: String,
+    pub created_at_ms: i64,
+}
+
+/// A host as the CLI lists it (`hosts --json` prints these fields).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HostView {
+    pub agent_id: String,
+    pub hostname: String,
+    /// `online`, `stale`, `offline` or `revoked`.
+    pub status: String,
+    pub last_seen_ms: i64,
+    pub agent_version: String,
+    pub os: String,
+    pub certificate_not_after: i64,
+    pub dropped_reports: u64,
+    /// Disks, pools, arrays, databases and containers by verdict, from the newest state.
+    pub health: HealthRollup,
+}
+
+/// One series with its points, as the CLI prints it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SeriesView {
+    pub metric: String,
+    pub labels: Vec<(String, String)>,
+    pub points: Vec<(i64, f64)>,
+}
+
+impl From<RawSeries> for SeriesView {
+    fn from(series: RawSeries) -> Self {
+        SeriesView {
+            metric: series.metric,
+            labels: series.labels,
+            points: series.points,
+        }
+    }
+}
+
+/// What the daemon answers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum AdminResponse {
+    Token(JoinToken),
+    Tokens(Vec<JoinTokenSummary>),
+    Hosts(Vec<HostView>),
+    Revoked {
+        agent_id: String,
+        was_connected: bool,
+    },
+    Series(Vec<SeriesView>),
+    Error(String),
+    UserAdded {
+        name: String,
+    },
+    Users(Vec<UserSummary>),
+    ApiToken {
+        token: String,
+        token_id: String,
+        scope: String,
+        expires_at_ms: Option<i64>,
+    },
+    ApiTokens(Vec<ApiTokenView>),
+    ApiTokenRevoked {
+        token_id: String,
+    },
+}
+
+impl From<Host> for HostView {
+    fn from(host: Host) -> Self {
+        HostView {
+            agent_id: host.agent_id.to_string(),
+            hostname: host.hostname,
+            status: host.status.as_str().to_owned(),
+            last_seen_ms: host.last_seen_ms,
+            agent_version: host.agent_version,
+            os: host.os,
+            certificate_not_after: host.certificate_not_after,
+            dropped_reports: host.dropped_reports,
+            health: host.health,
+        }
+    }
+}

@@ -1,0 +1,32 @@
+//! What every task of the controller shares: the configuration, the store, the CA, the live
+//! connections and the handles of the loops that the faces poke (the update watch, the
+//! operation queue).
+//!
+//! A leaf of the controller's layers: it imports only the lower modules whose handles it holds
+//! (`config`, `storage`, `ca`, `transport::hub`, `transport::ingest`, `updates::watch::slot`,
+//! `updates::queue`), and none of those imports it, so every subsystem and every face can take
+//! a `&Context` without an import circle.
+
+use crate::ca::verifier::Revocations;
+use crate::ca::CertificateAuthority;
+use crate::config::Config;
+use crate::storage::Store;
+use crate::transport::hub::Hub;
+use crate::transport::ingest::IngestHandle;
+use crate::updates::queue::OperationQueue;
+use crate::updates::watch::slot::UpdateWatch;
+use std::sync::Arc;
+
+/// What every task of the controller shares.
+pub struct Context {
+    pub config: Config,
+    pub store: Arc<Store>,
+    pub ca: CertificateAuthority,
+    pub revocations: Revocations,
+    pub hub: Hub,
+    pub ingest: IngestHandle,
+    /// Container update checks (one run at a time; the loop and the faces share it).
+    pub update_watch: UpdateWatch,
+    /// Container operations waiting to be sent: who runs now, and the dispatch loop's wake-up.
+    pub operations: OperationQueue,
+}

@@ -1,0 +1,110 @@
+//! The audit log: every change made through a face (who, what, to what, when), and reading it
+//! back, newest first.
+
+use super::error::DomainError;
+use crate::clock::now_ms;
+use crate::context::Context;
+use crate::storage::auth::AuditRecord;
+use crate::storage::operations::OperationKind;
+use serde::Serialize;
+
+/// What was done, as the log names it (`user.create`, `container.update`, ...). The log
+/// stores the name as text, so entries of other versions read back unchanged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditAction {
+    JoinTokenCreate,
+    AgentRevoke,
+    AgentPing,
+    AgentCollect,
+    UserCreate,
+    UserDelete,
+    ApiTokenCreate,
+    ApiTokenRevoke,
+    /// A container operation was asked for.
+    Container(OperationKind),
+    UpdatesCheck,
+    UpdatePolicySet,
+    MaintenanceWindowsSet,
+    RegistryCredentialsSet,
+    RegistryCredentialsDelete,
+    SessionLogin,
+    SessionLoginFailed,
+    SessionLogout,
+}
+
+impl std::fmt::Display for AuditAction {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = match self {
+            AuditAction::JoinTokenCreate => "join_token.create",
+            AuditAction::AgentRevoke => "agent.revoke",
+            AuditAction::AgentPing => "agent.ping",
+            AuditAction::AgentCollect => "agent.collect",
+            AuditAction::UserCreate => "user.create",
+            AuditAction::UserDelete => "user.delete",
+            AuditAction::ApiTokenCreate => "api_token.create",
+            AuditAction::ApiTokenRevoke => "api_token.revoke",
+            AuditAction::Container(kind) => return write!(formatter, "container.{kind}"),
+            AuditAction::UpdatesCheck => "updates.check",
+            AuditAction::UpdatePolicySet => "update_policy.set",
+            AuditAction::MaintenanceWindowsSet => "maintenance_windows.set",
+            AuditAction::RegistryCredentialsSet => "registry_credentials.set",
+            AuditAction::RegistryCredentialsDelete => "registry_credentials.delete",
+            AuditAction::SessionLogin => "session.login",
+            AuditAction::SessionLoginFailed => "session.login_failed",
+            AuditAction::SessionLogout => "session.logout",
+        };
+        formatter.write_str(name)
+    }
+}
+
+/// One audit entry as the API lists it.
+#[derive(Debug, Serialize)]
+pub struct AuditView {
+    pub at_ms: i64,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+}
+
+/// Records a change in the audit log. Note that this uses blocking I/O.
+pub fn record(
+    ctx: &Context,
+    actor: &str,
+    action: AuditAction,
+    target: &str,
+) -> Result<(), DomainError> {
+    record_at(ctx, now_ms(), actor, action, target)
+}
+
+/// Records what `actor` did at `at_ms`. Note that this uses blocking I/O.
+pub fn record_at(
+    ctx: &Context,
+    at_ms: i64,
+    actor: &str,
+    action: AuditAction,
+    target: &str,
+) -> Result<(), DomainError> {
+    ctx.store.auth.audit(&AuditRecord {
+        at_ms,
+        actor: actor.to_owned(),
+        action: action.to_string(),
+        target: target.to_owned(),
+    })?;
+    Ok(())
+}
+
+/// The newest `limit` entries, newest first. Note that this uses blocking I/O.
+pub fn recent(ctx: &Context, limit: usize) -> Result<Vec<AuditView>, DomainError> {
+    Ok(ctx
+        .store
+        .auth
+        .audit_log(limit)?
+        .into_iter()
+        .map(|record| AuditView {
+            at_ms: record.at_ms,
+            actor: record.actor,
+            action: record.action,
+            target: record.target,
+        })
+        .collect())
+}

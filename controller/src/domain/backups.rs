@@ -1,0 +1,101 @@
+//! A container's backups as the controller received them with its operations' results (the
+//! agent backs up before every update, and on request): listed with their image, and diffed
+//! field by field ([`crate::updates::backups::diff`]: image reference and id, then the inspect
+//! without its runtime state).
+
+use super::error::DomainError;
+use crate::context::Context;
+use crate::updates::backups::{diff, inspect};
+use serde::Serialize;
+use serde_json::Value;
+use unity_shared::model::update::Backup;
+use unity_shared::proto::AgentId;
+
+/// One backup as listed.
+#[derive(Debug, Serialize)]
+pub struct BackupView {
+    /// The backup's file name on the agent (what `restore` takes).
+    pub backup: String,
+    /// The operation whose result carried it.
+    pub operation_id: String,
+    pub taken_at_ms: u64,
+    pub image_ref: String,
+    pub image_id: String,
+    /// The container's full inspect at the time.
+    pub inspect: Value,
+    /// The backup as received, for diffs.
+    #[serde(skip)]
+    pub backup_record: Backup,
+}
+
+/// One field that differs between two backups.
+#[derive(Debug, Serialize)]
+pub struct FieldChange {
+    /// `image_ref`, `image_id`, or a path into the inspect (`Config.Env`, `HostConfig.Binds`).
+    pub path: String,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+}
+
+/// The container's backups the controller has, newest first. Note that this uses blocking I/O.
+pub fn of_container(
+    ctx: &Context,
+    agent_id: &AgentId,
+    container: &str,
+) -> Result<Vec<BackupView>, DomainError> {
+    let mut backups = Vec::new();
+    for record in ctx
+        .store
+        .operations
+        .recent(Some(agent_id.as_str()), usize::MAX)?
+    {
+        if record.container != container {
+            continue;
+        }
+        let Some(result) = record.result else {
+            continue;
+        };
+        let (Some(name), Some(backup)) = (result.backup, result.backup_taken) else {
+            continue;
+        };
+        backups.push(BackupView {
+            backup: name,
+            operation_id: record.id,
+            taken_at_ms: backup.taken_at_ms,
+            image_ref: backup.image_ref.clone(),
+            image_id: backup.image_id.clone(),
+            inspect: inspect(&backup),
+            backup_record: backup,
+        });
+    }
+    Ok(backups)
+}
+
+fn find<'a>(backups: &'a [BackupView], name: &str) -> Result<&'a Backup, DomainError> {
+    backups
+        .iter()
+        .find(|backup| backup.backup == name)
+        .map(|view| &view.backup_record)
+        .ok_or_else(|| DomainError::NotFound(format!("no backup {name:?} of this container")))
+}
+
+/// What changed from backup `from` to backup `to` of one container. Note that this uses
+/// blocking I/O.
+pub fn changes(
+    ctx: &Context,
+    agent_id: &AgentId,
+    container: &str,
+    from: &str,
+    to: &str,
+) -> Result<Vec<FieldChange>, DomainError> {
+    let backups = of_container(ctx, agent_id, container)?;
+    let (from, to) = (find(&backups, from)?, find(&backups, to)?);
+    Ok(diff(from, to)
+        .into_iter()
+        .map(|change| FieldChange {
+            path: change.path,
+            before: change.before,
+            after: change.after,
+        })
+        .collect())
+}

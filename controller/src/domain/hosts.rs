@@ -1,0 +1,205 @@
+//! Hosts: every enrolled agent with its status (online, stale, offline, revoked), last-seen
+//! time, versions and health roll-up, and one host's detail (its latest values and which
+//! collector sections it reports). The overview, the agents page, the REST API, `/metrics`,
+//! the CLI and the alert loop all read hosts here.
+
+use super::error::DomainError;
+use crate::clock::now_ms;
+use crate::context::Context;
+use crate::health::HealthRollup;
+use crate::storage::agents::AgentRecord;
+use crate::storage::instances::InstanceRecord;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use unity_shared::proto::AgentId;
+
+/// Where a host stands, from its live connection and its record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HostStatus {
+    /// Connected, and heard from within `stale_after`.
+    Online,
+    /// Connected, but silent for longer than `stale_after`.
+    Stale,
+    /// Not connected.
+    Offline,
+    /// Its certificate is revoked (whether or not it still tries to connect).
+    Revoked,
+}
+
+impl HostStatus {
+    /// The word the API, the CLI and the pages show: `online`, `stale`, `offline`, `revoked`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HostStatus::Online => "online",
+            HostStatus::Stale => "stale",
+            HostStatus::Offline => "offline",
+            HostStatus::Revoked => "revoked",
+        }
+    }
+}
+
+/// One enrolled host, as every face lists it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Host {
+    pub agent_id: AgentId,
+    pub hostname: String,
+    pub status: HostStatus,
+    pub last_seen_ms: i64,
+    pub agent_version: String,
+    pub os: String,
+    pub certificate_not_after: i64,
+    pub dropped_reports: u64,
+    /// Disks, pools, arrays, databases and containers by verdict, from the newest state.
+    pub health: HealthRollup,
+}
+
+/// The latest value of one series.
+#[derive(Debug, Serialize)]
+pub struct LatestValue {
+    pub metric: String,
+    pub labels: BTreeMap<String, String>,
+    pub timestamp_ms: i64,
+    pub value: f64,
+}
+
+/// Whether a host reports one collector section.
+#[derive(Debug, Serialize)]
+pub struct SectionView {
+    pub name: &'static str,
+    pub reported: bool,
+    pub n_series: usize,
+}
+
+/// One host with its latest values and the sections it reports.
+#[derive(Debug, Serialize)]
+pub struct HostDetail {
+    pub host: Host,
+    pub latest: Vec<LatestValue>,
+    pub sections: Vec<SectionView>,
+}
+
+/// Sections of the host page filled by collectors that other issues add; a host "reports" one
+/// when it has a series whose metric starts with one of the prefixes.
+pub const SECTIONS: &[(&str, &[&str])] = &[
+    ("disks", &["smart_", "disk_"]),
+    ("pools", &["zfs_", "pool_"]),
+    ("arrays", &["md_", "mdraid_", "array_"]),
+    ("databases", &["database_", "db_"]),
+    ("containers", &["container_"]),
+];
+
+/// Parses an agent id named by a caller.
+pub fn parse_agent_id(text: &str) -> Result<AgentId, DomainError> {
+    AgentId::new(text)
+        .map_err(|error| DomainError::Invalid(format!("bad agent id {text:?}: {error}")))
+}
+
+/// The agent's record; [`DomainError::NotFound`] when the controller does not know it.
+/// Note that this uses blocking I/O.
+pub fn require_known(ctx: &Context, agent_id: &AgentId) -> Result<AgentRecord, DomainError> {
+    ctx.store
+        .agents
+        .agent(agent_id)?
+        .ok_or_else(|| DomainError::no_host(agent_id))
+}
+
+/// A host's status now, from its revocation and its live connection's last message.
+fn status_of(record: &AgentRecord, live: Option<i64>, now_ms: i64, stale_ms: i64) -> HostStatus {
+    match (record.revoked_at, live) {
+        (Some(_), _) => HostStatus::Revoked,
+        (None, Some(last)) if now_ms - last > stale_ms => HostStatus::Stale,
+        (None, Some(_)) => HostStatus::Online,
+        (None, None) => HostStatus::Offline,
+    }
+}
+
+/// Every enrolled host, by host name then agent id. Note that this uses blocking I/O.
+pub fn list(ctx: &Context) -> Result<Vec<Host>, DomainError> {
+    let now = now_ms();
+    let stale_ms = ctx.config.stale_after.as_millis() as i64;
+    let mut hosts: Vec<Host> = ctx
+        .store
+        .agents
+        .agents()?
+        .into_iter()
+        .map(|record| {
+            let health = crate::health::host_rollup(&ctx.store, &record.agent_id)?;
+            let live = ctx.hub.last_message_ms(&record.agent_id);
+            let last_seen_ms = live.unwrap_or(record.last_seen_ms).max(record.last_seen_ms);
+            Ok(Host {
+                status: status_of(&record, live, now, stale_ms),
+                hostname: record.hostname,
+                last_seen_ms,
+                agent_version: record.agent_version,
+                os: format!("{} {}", record.host.os, record.host.os_version)
+                    .trim()
+                    .to_owned(),
+                certificate_not_after: record.certificate_not_after,
+                dropped_reports: record.dropped_reports,
+                health,
+                agent_id: record.agent_id,
+            })
+        })
+        .collect::<Result<_, DomainError>>()?;
+    hosts.sort_by(|a, b| {
+        a.hostname
+            .cmp(&b.hostname)
+            .then(a.agent_id.cmp(&b.agent_id))
+    });
+    Ok(hosts)
+}
+
+/// One host with its latest values and which collector sections it reports. Note that this
+/// uses blocking I/O.
+pub fn detail(ctx: &Context, agent_id: &AgentId) -> Result<HostDetail, DomainError> {
+    let host = list(ctx)?
+        .into_iter()
+        .find(|host| host.agent_id == *agent_id)
+        .ok_or_else(|| DomainError::no_host(agent_id))?;
+    let latest: Vec<LatestValue> = ctx
+        .store
+        .series
+        .latest(agent_id.as_str())?
+        .into_iter()
+        .map(|(key, (timestamp_ms, value))| LatestValue {
+            metric: key.metric,
+            labels: key.labels.into_iter().collect(),
+            timestamp_ms,
+            value,
+        })
+        .collect();
+    let sections = sections(&latest);
+    Ok(HostDetail {
+        host,
+        latest,
+        sections,
+    })
+}
+
+/// Which collector sections the latest values show (pure).
+pub fn sections(latest: &[LatestValue]) -> Vec<SectionView> {
+    SECTIONS
+        .iter()
+        .map(|(name, prefixes)| {
+            let n_series = latest
+                .iter()
+                .filter(|value| {
+                    prefixes
+                        .iter()
+                        .any(|prefix| value.metric.starts_with(prefix))
+                })
+                .count();
+            SectionView {
+                name,
+                reported: n_series > 0,
+                n_series,
+            }
+        })
+        .collect()
+}
+
+/// Every installation that presented the host's identity. Note that this uses blocking I/O.
+pub fn instances(ctx: &Context, agent_id: &AgentId) -> Result<Vec<InstanceRecord>, DomainError> {
+    Ok(ctx.store.instances.of_agent(agent_id)?)
+}

@@ -1,0 +1,39 @@
+//! The controller's domain layer: what an operator can see and do, as plain functions over a
+//! [`Context`](crate::context::Context) that return typed values or a
+//! [`DomainError`](error::DomainError). It knows no HTTP, no HTML and no admin socket: the REST
+//! API (`api`), the dashboard pages (`web`), the admin socket (`admin`) and the alert loop
+//! (`alerts`) call it as siblings, and none of them calls another's internals.
+//!
+//! Functions that read or write the store block (sled, argon2); the faces run them off the
+//! async threads. Changes made on behalf of someone take the actor's name and are audited.
+//!
+//! - [`hosts`]: enrolled hosts with their status; one host's detail.
+//! - [`host_state`]: a host's newest storage, databases and containers.
+//! - [`history`]: a host's series and history queries.
+//! - [`alerts`]: open and resolved alerts as listed.
+//! - [`agents`]: revocation, and the commands sent to a connected agent.
+//! - [`tokens`]: join tokens.
+//! - [`users`], [`api_tokens`], [`sessions`]: who may log in, with what rights, and who is
+//!   acting.
+//! - [`audit`]: the audit log.
+//! - [`operations`]: container operations asked for and their history; [`backups`]: what
+//!   their results carried.
+//! - [`updates`], [`update_policies`], [`registries`]: update checks, policy overrides and
+//!   maintenance windows, registry credentials.
+
+pub mod agents;
+pub mod alerts;
+pub mod api_tokens;
+pub mod audit;
+pub mod backups;
+pub mod error;
+pub mod history;
+pub mod host_state;
+pub mod hosts;
+pub mod operations;
+pub mod registries;
+pub mod sessions;
+pub mod tokens;
+pub mod update_policies;
+pub mod updates;
+pub mod users;

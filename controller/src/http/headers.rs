@@ -1,0 +1,80 @@
+//! Response hardening and the `Host` check, around every request (pages, API, `/metrics`,
+//! assets, errors).
+//!
+//! [`security_headers`] sets the Content-Security-Policy and friends, and
+//! `Strict-Transport-Security` when the server speaks HTTPS. [`allowed_host`] refuses requests
+//! whose `Host` is not in `allowed_hosts` (when that list is set) with 421: a page on another
+//! site whose name was re-pointed at this controller (DNS rebinding) sends its own name, so it
+//! cannot reach the API even on loopback.
+
+use super::error::ApiError;
+use super::state::AppState;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+/// The dashboard loads only its own scripts and styles, is never framed, posts forms only to
+/// itself and has no `<base>`.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'";
+
+/// One year; no `includeSubDomains`, as other services on a homelab domain may be plain HTTP.
+pub const STRICT_TRANSPORT_SECURITY: &str = "max-age=31536000";
+
+/// Middleware: the hardening headers on every response.
+pub async fn security_headers(State(state): State<AppState>, mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    if state.secure_cookies {
+        headers.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static(STRICT_TRANSPORT_SECURITY),
+        );
+    }
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
+}
+
+/// Middleware: with `allowed_hosts` set, only requests for one of those names pass.
+pub async fn allowed_host(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let allowed = &state.ctx.config.allowed_hosts;
+    if allowed.is_empty() {
+        return next.run(request).await;
+    }
+    let authority = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|value| value.to_str().ok())
+        .or_else(|| {
+            request
+                .uri()
+                .authority()
+                .map(|authority| authority.as_str())
+        });
+    let name = authority.and_then(crate::config::host_name);
+    match name {
+        Some(name) if allowed.contains(&name) => next.run(request).await,
+        Some(name) => ApiError::MisdirectedHost(format!(
+            "the host name {name:?} is not in this controller's allowed_hosts; use the address the dashboard is configured for"
+        ))
+        .into_response(),
+        None => ApiError::MisdirectedHost(
+            "the request names no host; allowed_hosts is set, so it needs a Host header".into(),
+        )
+        .into_response(),
+    }
+}

@@ -1,0 +1,296 @@
+//! Enrolled agents (their records and newest typed state) and join tokens: small records,
+//! postcard-encoded, one key each.
+
+use super::StorageError;
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use unity_shared::proto::{AgentId, HostFacts};
+
+/// One enrolled agent, as the controller knows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentRecord {
+    pub agent_id: AgentId,
+    pub hostname: String,
+    pub host: HostFacts,
+    pub enrolled_at: i64,
+    /// Serial (hex) and expiry (Unix seconds) of the newest certificate issued to it.
+    pub certificate_serial: String,
+    pub certificate_not_after: i64,
+    pub revoked_at: Option<i64>,
+    /// Unix milliseconds of the last message received; 0 if never connected.
+    pub last_seen_ms: i64,
+    pub agent_version: String,
+    /// Cumulative reports the agent's spool had to drop, as last reported.
+    pub dropped_reports: u64,
+}
+
+/// A join token, stored under the SHA-256 of the token so the database never holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenRecord {
+    pub token_id: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub used_at: Option<i64>,
+    pub used_by: Option<AgentId>,
+}
+
+/// The key a join token is stored under: the SHA-256 of the token as typed (surrounding
+/// whitespace ignored), so the database never holds the token itself.
+pub fn token_hash(token: &str) -> [u8; 32] {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(token.trim().as_bytes()).into()
+}
+
+/// Why a token cannot be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TokenRefusal {
+    /// No token with that hash exists.
+    #[error("unknown token")]
+    Unknown,
+    /// The token's lifetime has passed.
+    #[error("expired token")]
+    Expired,
+    /// The token was used before.
+    #[error("token already used")]
+    AlreadyUsed,
+}
+
+/// Why a token was not consumed.
+#[derive(Debug, thiserror::Error)]
+pub enum ConsumeError {
+    /// The token cannot be used.
+    #[error(transparent)]
+    Refused(#[from] TokenRefusal),
+    /// The store failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+pub struct Agents {
+    agents: sled::Tree,
+    tokens: sled::Tree,
+    /// The newest typed state per agent and kind (storage stack, databases, ...).
+    latest: sled::Tree,
+}
+
+/// Kinds of typed state kept per agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StateKind {
+    Storage,
+    Databases,
+    /// The container engine's inventory (without its events, which go to the event log).
+    Containers,
+}
+
+impl StateKind {
+    fn key(self, agent_id: &AgentId) -> Vec<u8> {
+        let kind = match self {
+            StateKind::Storage => "storage",
+            StateKind::Databases => "databases",
+            StateKind::Containers => "containers",
+        };
+        format!("{agent_id}\0{kind}").into_bytes()
+    }
+}
+
+fn encode<T: Serialize>(record: &T) -> Result<Vec<u8>, StorageError> {
+    postcard::to_allocvec(record).map_err(|error| StorageError::Corrupt {
+        tree: "agents",
+        message: error.to_string(),
+    })
+}
+
+fn decode<T: DeserializeOwned>(tree: &'static str, bytes: &[u8]) -> Result<T, StorageError> {
+    postcard::from_bytes(bytes).map_err(|error| StorageError::Corrupt {
+        tree,
+        message: error.to_string(),
+    })
+}
+
+impl Agents {
+    pub fn open(db: &sled::Db) -> Result<Agents, StorageError> {
+        Ok(Agents {
+            agents: db.open_tree("agents")?,
+            tokens: db.open_tree("tokens")?,
+            latest: db.open_tree("latest")?,
+        })
+    }
+
+    pub fn put_token(
+        &self,
+        token_hash: [u8; 32],
+        record: &TokenRecord,
+    ) -> Result<(), StorageError> {
+        self.tokens.insert(token_hash, encode(record)?)?;
+        Ok(())
+    }
+
+    pub fn tokens(&self) -> Result<Vec<TokenRecord>, StorageError> {
+        self.tokens
+            .iter()
+            .values()
+            .map(|value| decode("tokens", &value?))
+            .collect()
+    }
+
+    /// Marks the token used by `agent_id` if it is valid at `now` (Unix seconds). Atomic: of
+    /// two concurrent enrollments with one token, exactly one succeeds.
+    pub fn consume_token(
+        &self,
+        token_hash: [u8; 32],
+        now: i64,
+        agent_id: &AgentId,
+    ) -> Result<TokenRecord, ConsumeError> {
+        loop {
+            let current = self.tokens.get(token_hash).map_err(StorageError::from)?;
+            let Some(current) = current else {
+                return Err(TokenRefusal::Unknown.into());
+            };
+            let mut record: TokenRecord = decode("tokens", &current)?;
+            if record.used_at.is_some() {
+                return Err(TokenRefusal::AlreadyUsed.into());
+            }
+            if now >= record.expires_at {
+                return Err(TokenRefusal::Expired.into());
+            }
+            record.used_at = Some(now);
+            record.used_by = Some(agent_id.clone());
+            let swapped = self
+                .tokens
+                .compare_and_swap(token_hash, Some(current), Some(encode(&record)?))
+                .map_err(StorageError::from)?;
+            if swapped.is_ok() {
+                return Ok(record);
+            }
+        }
+    }
+
+    pub fn put_agent(&self, record: &AgentRecord) -> Result<(), StorageError> {
+        self.agents
+            .insert(record.agent_id.as_str().as_bytes(), encode(record)?)?;
+        Ok(())
+    }
+
+    pub fn agent(&self, agent_id: &AgentId) -> Result<Option<AgentRecord>, StorageError> {
+        self.agents
+            .get(agent_id.as_str().as_bytes())?
+            .map(|bytes| decode("agents", &bytes))
+            .transpose()
+    }
+
+    pub fn agents(&self) -> Result<Vec<AgentRecord>, StorageError> {
+        self.agents
+            .iter()
+            .values()
+            .map(|value| decode("agents", &value?))
+            .collect()
+    }
+
+    /// Keeps `value` as the agent's newest state of `kind` unless a newer one is stored (a
+    /// replayed old report must not overwrite fresh state). Not flushed here: the report's
+    /// ingest flush makes it durable before the report is acknowledged.
+    pub fn put_latest<T: Serialize>(
+        &self,
+        agent_id: &AgentId,
+        kind: StateKind,
+        collected_at_ms: i64,
+        value: &T,
+    ) -> Result<bool, StorageError> {
+        let key = kind.key(agent_id);
+        let encoded = encode(&(collected_at_ms, value))?;
+        loop {
+            let current = self.latest.get(&key)?;
+            if let Some(bytes) = &current {
+                let stored_at: i64 = postcard::take_from_bytes::<i64>(bytes)
+                    .map(|(at, _)| at)
+                    .unwrap_or(i64::MIN);
+                if stored_at > collected_at_ms {
+                    return Ok(false);
+                }
+            }
+            let swapped = self
+                .latest
+                .compare_and_swap(&key, current, Some(encoded.clone()))?;
+            if swapped.is_ok() {
+                return Ok(true);
+            }
+        }
+    }
+
+    /// The agent's newest state of `kind`, with its collection time.
+    pub fn latest<T: DeserializeOwned>(
+        &self,
+        agent_id: &AgentId,
+        kind: StateKind,
+    ) -> Result<Option<(i64, T)>, StorageError> {
+        self.latest
+            .get(kind.key(agent_id))?
+            .map(|bytes| decode("latest", &bytes))
+            .transpose()
+    }
+
+    /// Applies `change` to the agent's record atomically; `None` if the agent is unknown.
+    pub fn update_agent(
+        &self,
+        agent_id: &AgentId,
+        change: impl Fn(&mut AgentRecord),
+    ) -> Result<Option<AgentRecord>, StorageError> {
+        let key = agent_id.as_str().as_bytes();
+        loop {
+            let Some(current) = self.agents.get(key)? else {
+                return Ok(None);
+            };
+            let mut record: AgentRecord = decode("agents", &current)?;
+            change(&mut record);
+            let swapped =
+                self.agents
+                    .compare_and_swap(key, Some(current), Some(encode(&record)?))?;
+            if swapped.is_ok() {
+                return Ok(Some(record));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn agents() -> (tempfile::TempDir, Agents) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::open(dir.path()).unwrap();
+        (dir, Agents::open(&db).unwrap())
+    }
+
+    #[test]
+    fn token_is_single_use_and_expires() {
+        let (_dir, agents) = agents();
+        let agent = AgentId::new("a1").unwrap();
+        let record = TokenRecord {
+            token_id: "t1".into(),
+            created_at: 0,
+            expires_at: 100,
+            used_at: None,
+            used_by: None,
+        };
+        agents.put_token([1; 32], &record).unwrap();
+        agents.put_token([2; 32], &record).unwrap();
+        let refusal = |result: Result<TokenRecord, ConsumeError>| match result {
+            Err(ConsumeError::Refused(refusal)) => Some(refusal),
+            Err(ConsumeError::Storage(error)) => panic!("{error}"),
+            Ok(_) => None,
+        };
+        assert_eq!(
+            refusal(agents.consume_token([9; 32], 10, &agent)),
+            Some(TokenRefusal::Unknown)
+        );
+        assert_eq!(refusal(agents.consume_token([1; 32], 10, &agent)), None);
+        assert_eq!(
+            refusal(agents.consume_token([1; 32], 11, &agent)),
+            Some(TokenRefusal::AlreadyUsed)
+        );
+        assert_eq!(
+            refusal(agents.consume_token([2; 32], 100, &agent)),
+            Some(TokenRefusal::Expired)
+        );
+    }
+}

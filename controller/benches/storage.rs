@@ -345,7 +345,9 @@ fn month_query(series: &[Series], probe: &Series, options: SeriesOptions) {
 }
 
 /// sled as `storage::Store::open` configures it; `UNITY_BENCH_SLED_SEGMENT` overrides
-/// sled's segment size (bytes, a power of two; default 512 KiB).
+/// sled's segment size (bytes, a power of two; default 512 KiB). The benchmark measures the
+/// storage engine under its own configuration, so it names sled here.
+#[allow(clippy::disallowed_types)]
 fn sled_config(path: &Path) -> sled::Config {
     let config = sled::Config::new()
         .path(path)
@@ -365,6 +367,7 @@ fn generate(workspace: &Path, data_dir: &Path, csv: &Path, index: &Path) {
         .unwrap_or_else(|| workspace.join("../shared/bench/gen_hostmetrics.py"));
     std::fs::create_dir_all(data_dir).unwrap();
     println!("generating the data set with {} ...", generator.display());
+    #[allow(clippy::disallowed_methods)] // The benchmark runs the shared data generator.
     let status = Command::new("python3")
         .arg(&generator)
         .args([

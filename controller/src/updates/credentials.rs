@@ -238,7 +238,9 @@ mod tests {
     }
 
     #[test]
-    /// The store keeps only what [`CredentialKey::seal`] produced, never the secret.
+    /// The store keeps only what [`CredentialKey::seal`] produced, never the secret. Reads
+    /// sled's raw tree to prove it, so this test names sled.
+    #[allow(clippy::disallowed_types)]
     fn stores_only_sealed_bytes() {
         let dir = tempfile::tempdir().unwrap();
         let db = sled::Config::new().temporary(true).open().unwrap();

@@ -421,6 +421,8 @@ fn crash_loses_nothing_acknowledged() {
     let dir = tempfile::tempdir().unwrap();
     let (_crate, module) = module_path!().split_once("::").unwrap();
     let child = format!("{module}::crash_child");
+    // The test re-runs its own binary to crash it; no agent::exec in the controller.
+    #[allow(clippy::disallowed_methods)]
     let output = std::process::Command::new(std::env::current_exe().unwrap())
         .args(["--exact", &child, "--nocapture", "--test-threads=1"])
         .env(CRASH_DIR, dir.path())

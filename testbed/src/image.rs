@@ -22,6 +22,20 @@ use crate::engine::{require, ContainerEngine, EngineKind};
 /// The tag [`import_busybox`] gives the base image.
 pub const BUSYBOX: &str = "localhost/busybox:latest";
 
+/// `engine.import_busybox()` on any engine (bring the trait into scope:
+/// `use unity_testbed::image::ImportBusybox as _;`). A trait of this module's, so that the
+/// engines know nothing of images.
+pub trait ImportBusybox {
+    /// Imports the busybox rootfs as `localhost/busybox:latest` (`CMD ["/bin/sh"]`).
+    fn import_busybox(&self) -> anyhow::Result<()>;
+}
+
+impl<E: ContainerEngine + ?Sized> ImportBusybox for E {
+    fn import_busybox(&self) -> anyhow::Result<()> {
+        import_busybox(self, BUSYBOX)
+    }
+}
+
 /// Writes a busybox root file system into `dir` (`/bin/busybox` and a link per applet,
 /// `/etc/passwd` and `/etc/group` for root, empty `/tmp`, `/proc`, `/sys`, `/dev`) and returns
 /// `dir`. Fails with the package to install when `/bin/busybox` is missing or not static.

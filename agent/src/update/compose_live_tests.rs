@@ -7,6 +7,7 @@
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+use unity_testbed::image::ImportBusybox as _;
 
 use bollard::models::ContainerInspectResponse;
 use unity_shared::model::update::{

@@ -10,6 +10,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
+use unity_testbed::image::ImportBusybox as _;
 
 use bollard::models::{ContainerInspectResponse, RestartPolicy, RestartPolicyNameEnum};
 use unity_shared::model::update::{

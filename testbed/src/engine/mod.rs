@@ -78,11 +78,6 @@ pub trait ContainerEngine {
         }
         Ok(name.to_owned())
     }
-
-    /// Imports the busybox rootfs as `localhost/busybox:latest` (`CMD ["/bin/sh"]`).
-    fn import_busybox(&self) -> anyhow::Result<()> {
-        crate::image::import_busybox(self, crate::image::BUSYBOX)
-    }
 }
 
 /// A dockerd of its own. Dropping it removes its containers and networks and stops it.

@@ -3,6 +3,7 @@
 use serde_json::Value;
 use std::time::Duration;
 use unity_testbed::engine::{ContainerEngine, Dockerd};
+use unity_testbed::image::ImportBusybox as _;
 use unity_testbed::registry::{Auth, Registry};
 use unity_tests::http::HttpClient;
 use unity_tests::lab::{

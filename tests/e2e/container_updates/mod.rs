@@ -18,6 +18,7 @@ mod restart;
 use serde_json::Value;
 use std::time::Duration;
 use unity_testbed::engine::{ContainerEngine, Dockerd, EngineKind};
+use unity_testbed::image::ImportBusybox as _;
 use unity_testbed::image::{build, ImageBuild};
 use unity_testbed::registry::{Auth, Registry};
 use unity_tests::http::HttpClient;

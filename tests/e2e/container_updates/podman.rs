@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 use unity_testbed::engine::{ContainerEngine, Podman};
+use unity_testbed::image::ImportBusybox as _;
 use unity_testbed::registry::{Auth, Registry};
 use unity_tests::lab::{
     container_agent, containers_of, controller_config_with_updates, wait_for_containers,

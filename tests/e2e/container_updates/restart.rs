@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 use unity_testbed::engine::{ContainerEngine, Dockerd};
+use unity_testbed::image::ImportBusybox as _;
 use unity_testbed::image::{build, ImageBuild};
 use unity_testbed::registry::{Auth, Registry};
 use unity_tests::lab::{

@@ -6,6 +6,7 @@
 #![allow(clippy::indexing_slicing)]
 
 use std::time::Duration;
+use unity_testbed::image::ImportBusybox as _;
 
 use tokio::sync::{mpsc, watch};
 use unity_shared::model::container::{ContainerEvent, ContainerEventKind, HealthStatus, RunState};

@@ -10,6 +10,7 @@
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
+use unity_testbed::image::ImportBusybox as _;
 
 use unity_shared::model::container::{
     Container, ContainerInventory, EngineKind, HealthStatus, RunState,

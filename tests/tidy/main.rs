@@ -44,6 +44,7 @@ const PURE: &[&str] = &[
     "agent/src/collect/stack/device_names.rs",
     "agent/src/collect/containers/inventory.rs",
     "agent/src/collect/containers/stats.rs",
+    "agent/src/collect/databases/discover.rs",
     "agent/src/update/plan.rs",
     "controller/src/health.rs",
     "controller/src/alerts/rules/mod.rs",

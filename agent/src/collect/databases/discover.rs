@@ -5,8 +5,8 @@
 //! port is a well-known database port; Unix sockets also when their file name is a well-known
 //! database socket name. All endpoints of one database process form one candidate (probed on
 //! its preferred endpoint: IPv4 before IPv6 before Unix); endpoints without a known process are
-//! grouped by port. Containers come in through [`ContainerPorts`], which the container collector
-//! fills once it exists.
+//! grouped by port. Containers come in through [`ContainerPorts`]: the published ports of the
+//! running containers, from the container loop's latest inventory.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;

@@ -86,6 +86,9 @@ async fn malformed_and_oversized_frames_leave_the_controller_serving() {
         storage: None,
         databases: None,
         containers: None,
+        plugin_series: None,
+        plugin_sources: None,
+        checks: None,
     });
     let reaction = send_raw(&connection, &frame::encode(&report, 1 << 20).unwrap())
         .await

@@ -37,6 +37,9 @@ fn report(seq: u64, marker: &str) -> Report {
             }],
             error: Some(marker.to_owned()),
         })),
+        plugin_series: None,
+        plugin_sources: None,
+        checks: None,
     }
 }
 

@@ -6,6 +6,7 @@
 //! fsynced and renamed, and a `state` file with the next sequence number and the drop count.
 //! Note that every method here uses blocking I/O.
 
+mod layout;
 mod renumber;
 
 pub use renumber::Reconciled;
@@ -15,6 +16,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use unity_shared::model::container::ContainerInventory;
 use unity_shared::model::database::DatabaseInstance;
+use unity_shared::model::plugin::{CheckResult, SeriesBatch, SourceStatus};
 use unity_shared::proto::{Report, Sample, StorageState};
 
 /// Typed state that travels in a report beside its samples; each part is `None` when that
@@ -24,6 +26,12 @@ pub struct TypedState {
     pub storage: Option<StorageState>,
     pub databases: Option<Vec<DatabaseInstance>>,
     pub containers: Option<ContainerInventory>,
+    /// Series from plugins, each with a `source` label.
+    pub plugin_series: Option<SeriesBatch>,
+    /// The textfiles and exporters read for this report.
+    pub plugin_sources: Option<Vec<SourceStatus>>,
+    /// The local checks' newest results.
+    pub checks: Option<Vec<CheckResult>>,
 }
 
 /// Spool failures.
@@ -149,6 +157,9 @@ impl Spool {
             storage: typed.storage.map(Box::new),
             databases: typed.databases,
             containers: typed.containers.map(Box::new),
+            plugin_series: typed.plugin_series.map(Box::new),
+            plugin_sources: typed.plugin_sources,
+            checks: typed.checks,
         };
         let bytes = postcard::to_allocvec(&report)?;
         self.state.next_seq = seq + 1;
@@ -214,7 +225,7 @@ impl Spool {
         }
         let path = self.path_of(seq);
         let bytes = fs::read(&path).map_err(io_error(&path))?;
-        match postcard::from_bytes::<Report>(&bytes) {
+        match layout::decode(&bytes) {
             Ok(report) => Ok(Some(report)),
             Err(error) => {
                 tracing::warn!(seq, %error, "Dropping a corrupt spooled report.");

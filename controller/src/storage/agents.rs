@@ -79,6 +79,10 @@ pub enum StateKind {
     Databases,
     /// The container engine's inventory (without its events, which go to the event log).
     Containers,
+    /// The plugin sources (textfiles, exporters) as of the newest collection.
+    PluginSources,
+    /// The local checks' newest results.
+    Checks,
 }
 
 impl StateKind {
@@ -87,6 +91,8 @@ impl StateKind {
             StateKind::Storage => "storage",
             StateKind::Databases => "databases",
             StateKind::Containers => "containers",
+            StateKind::PluginSources => "plugin_sources",
+            StateKind::Checks => "checks",
         };
         format!("{agent_id}\0{kind}").into_bytes()
     }

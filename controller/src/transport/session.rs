@@ -10,6 +10,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
+use unity_shared::model::plugin::SeriesBatch;
 use unity_shared::proto::{
     error_code, Ack, AgentId, AgentMessage, ControllerMessage, Hello, InstanceId, Nack, Renewed,
     Report, Welcome, PROTOCOL_VERSION,
@@ -89,7 +90,7 @@ pub async fn serve(ctx: Arc<Context>, connection: quinn::Connection, agent_id: A
 }
 
 fn to_ingest(agent_id: &AgentId, report: Report) -> IngestReport {
-    let samples = report
+    let mut samples: Vec<Sample> = report
         .samples
         .into_iter()
         .map(|sample| {
@@ -105,11 +106,52 @@ fn to_ingest(agent_id: &AgentId, report: Report) -> IngestReport {
             }
         })
         .collect();
+    if let Some(batch) = report.plugin_series {
+        samples.extend(plugin_samples(&batch));
+    }
     IngestReport {
         agent: agent_id.as_str().to_owned(),
         seq: report.seq,
         samples,
     }
+}
+
+/// Plugin series become ordinary series of the host (their `source` label among their
+/// labels). A sample that names a string the batch lacks is left out.
+fn plugin_samples(batch: &SeriesBatch) -> Vec<Sample> {
+    let mut n_bad = 0;
+    let samples = batch
+        .samples
+        .iter()
+        .filter_map(|sample| match batch.resolve(sample) {
+            Ok((metric, labels)) => {
+                let mut labels: Vec<(String, String)> = labels
+                    .into_iter()
+                    .map(|(name, value)| (name.to_owned(), value.to_owned()))
+                    .collect();
+                labels.sort();
+                Some(Sample {
+                    series: SeriesKey {
+                        metric: metric.to_owned(),
+                        labels,
+                    },
+                    timestamp_ms: sample.timestamp_ms,
+                    value: sample.value,
+                })
+            }
+            Err(_) => {
+                n_bad += 1;
+                None
+            }
+        })
+        .collect();
+    if n_bad > 0 {
+        tracing::warn!(
+            n_bad,
+            "Plugin samples naming strings their batch lacks were left out."
+        );
+    }
+    samples
 }
 
 async fn write_replies(
@@ -364,6 +406,14 @@ fn store_latest_state(
         let events = std::mem::take(&mut containers.events);
         ctx.store.containers.append_events(agent_id, &events)?;
         agents.put_latest(agent_id, StateKind::Containers, at, &containers)?;
+        wrote = true;
+    }
+    if let Some(sources) = report.plugin_sources.take() {
+        agents.put_latest(agent_id, StateKind::PluginSources, at, &sources)?;
+        wrote = true;
+    }
+    if let Some(checks) = report.checks.take() {
+        agents.put_latest(agent_id, StateKind::Checks, at, &checks)?;
         wrote = true;
     }
     Ok(wrote)

@@ -2,5 +2,6 @@
 
 pub mod container;
 pub mod database;
+pub mod plugin;
 pub mod storage;
 pub mod update;

@@ -12,6 +12,9 @@
 use super::*;
 use crate::model::container::ContainerInventory;
 use crate::model::database::DatabaseInstance;
+use crate::model::plugin::{
+    BatchSample, CheckResult, CheckStatus, SeriesBatch, SourceKind, SourceStatus,
+};
 use crate::model::update::{
     Backup, CommandResult, ContainerCommand, HealthPolicy, LogLine, OperationId, Probe, Progress,
     RegistryAuth, Stage, UpdateRequest,
@@ -39,6 +42,92 @@ fn host() -> HostFacts {
 
 fn operation_id() -> OperationId {
     OperationId("0000018c-update-web".into())
+}
+
+/// Plugin series as a textfile gives them: strings once, indexes per sample.
+fn plugin_series() -> SeriesBatch {
+    let strings = [
+        "backup_last_success_timestamp_seconds",
+        "job",
+        "nightly",
+        "source",
+        "textfile/backup.prom",
+        "check_status",
+        "check/disk_free",
+    ];
+    SeriesBatch {
+        strings: strings.iter().map(|s| (*s).to_owned()).collect(),
+        samples: vec![
+            BatchSample {
+                metric: 0,
+                labels: vec![(1, 2), (3, 4)],
+                timestamp_ms: 1_700_000_000_000,
+                value: 1_699_990_000.0,
+            },
+            BatchSample {
+                metric: 5,
+                labels: vec![(3, 6)],
+                timestamp_ms: 1_700_000_000_000,
+                value: 1.0,
+            },
+        ],
+    }
+}
+
+/// Every kind of source, one failed and one with parse errors and drops.
+fn plugin_sources() -> Vec<SourceStatus> {
+    vec![
+        SourceStatus {
+            kind: SourceKind::Textfile,
+            source: "textfile/backup.prom".into(),
+            location: "/var/lib/unity-agent/textfile/backup.prom".into(),
+            n_series: 1,
+            n_dropped: 2,
+            n_errors: 1,
+            errors: vec!["/var/lib/unity-agent/textfile/backup.prom:3: expected a value".into()],
+            failure: None,
+            bytes: 180,
+            duration_ms: 1,
+        },
+        SourceStatus {
+            kind: SourceKind::Exporter,
+            source: "exporter/node".into(),
+            location: "http://127.0.0.1:9100/metrics".into(),
+            n_series: 0,
+            n_dropped: 0,
+            n_errors: 0,
+            errors: vec![],
+            failure: Some("connection refused".into()),
+            bytes: 0,
+            duration_ms: 3,
+        },
+    ]
+}
+
+/// A check result for each status.
+fn checks() -> Vec<CheckResult> {
+    [
+        CheckStatus::Ok,
+        CheckStatus::Warning,
+        CheckStatus::Critical,
+        CheckStatus::Unknown,
+    ]
+    .into_iter()
+    .enumerate()
+    .map(|(n, status)| CheckResult {
+        name: format!("check_{n}"),
+        status,
+        message: format!("{} - all said", status.as_str()),
+        exit_code: (n < 3).then_some(n as i32),
+        started_at_ms: 1_700_000_000_000,
+        duration_ms: 12,
+        interval_ms: 60_000,
+        error: (n == 3).then(|| "timed out after 10s".to_owned()),
+        n_series: 1,
+        n_dropped: n as u32,
+        errors: vec![format!("check_{n}:2: unexpected character")],
+    })
+    .collect()
 }
 
 fn agent_messages() -> Vec<(&'static str, AgentMessage)> {
@@ -70,6 +159,9 @@ fn agent_messages() -> Vec<(&'static str, AgentMessage)> {
                 storage: Some(Box::new(storage)),
                 databases: Some(databases),
                 containers: Some(Box::new(containers)),
+                plugin_series: Some(Box::new(plugin_series())),
+                plugin_sources: Some(plugin_sources()),
+                checks: Some(checks()),
             }),
         ),
         (
@@ -162,8 +254,8 @@ fn enrollment() -> Vec<(String, Vec<u8>)> {
         EnrollRefusal::TokenAlreadyUsed,
         EnrollRefusal::BadCsr("not a CSR".into()),
         EnrollRefusal::VersionMismatch {
-            controller: 4,
-            agent: 3,
+            controller: 5,
+            agent: 4,
         },
         EnrollRefusal::Internal("storage failure".into()),
     ];

@@ -19,6 +19,7 @@ pub mod frame;
 
 use crate::model::container::ContainerInventory;
 use crate::model::database::DatabaseInstance;
+use crate::model::plugin::{CheckResult, SeriesBatch, SourceStatus};
 use crate::model::storage::stack::StorageStack;
 use crate::model::storage::{RaidCollection, SmartCollection, ZfsCollection};
 use crate::model::update::{CommandResult, ContainerCommand, Progress};
@@ -26,10 +27,10 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// Bumped on every incompatible change of any message below.
-pub const PROTOCOL_VERSION: u16 = 4;
+pub const PROTOCOL_VERSION: u16 = 5;
 
 /// ALPN token; carries the protocol version so mismatched peers fail at the handshake.
-pub const ALPN: &[u8] = b"unity/4";
+pub const ALPN: &[u8] = b"unity/5";
 
 /// The name the controller's server certificate is issued for and that agents verify. Agents
 /// reach the controller by any address (NAT, DNS, IP), so the name is fixed instead.
@@ -187,6 +188,13 @@ pub struct Report {
     /// The container engine's inventory and the events since the previous report, when it was
     /// collected for this report.
     pub containers: Option<Box<ContainerInventory>>,
+    /// Series from plugins (textfiles, exporters, checks), each with a `source` label; stored
+    /// like `samples`. Since version 5.
+    pub plugin_series: Option<Box<SeriesBatch>>,
+    /// The textfiles and exporters read for this report, with what each gave or why not.
+    pub plugin_sources: Option<Vec<SourceStatus>>,
+    /// The local checks' newest results, when the checks ran for this report.
+    pub checks: Option<Vec<CheckResult>>,
 }
 
 /// The host's storage stack as of one collection.

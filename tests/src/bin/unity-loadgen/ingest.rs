@@ -180,6 +180,9 @@ pub(crate) async fn simulated_agent(
             storage: None,
             databases: None,
             containers: None,
+            plugin_series: None,
+            plugin_sources: None,
+            checks: None,
         });
         sent_at
             .lock()

@@ -1,0 +1,104 @@
+//! Reports spooled by an older agent. The spool keeps reports as postcard, which encodes
+//! fields by position, so a report written before a field was appended lacks its bytes: an
+//! agent upgraded with reports still spooled reads each in the current layout first, then in
+//! the older one, and upgrades it (the new fields empty). Layouts:
+//!
+//! - version 4: up to `containers`;
+//! - version 5 (current): `plugin_series`, `plugin_sources` and `checks` appended.
+
+use serde::Deserialize;
+use unity_shared::model::container::ContainerInventory;
+use unity_shared::model::database::DatabaseInstance;
+use unity_shared::proto::{Report, Sample, StorageState};
+
+/// A report as protocol version 4 spooled it.
+#[derive(Deserialize)]
+struct ReportV4 {
+    seq: u64,
+    collected_at_ms: i64,
+    samples: Vec<Sample>,
+    dropped_reports: u64,
+    storage: Option<Box<StorageState>>,
+    databases: Option<Vec<DatabaseInstance>>,
+    containers: Option<Box<ContainerInventory>>,
+}
+
+impl ReportV4 {
+    fn upgrade(self) -> Report {
+        Report {
+            seq: self.seq,
+            collected_at_ms: self.collected_at_ms,
+            samples: self.samples,
+            dropped_reports: self.dropped_reports,
+            storage: self.storage,
+            databases: self.databases,
+            containers: self.containers,
+            plugin_series: None,
+            plugin_sources: None,
+            checks: None,
+        }
+    }
+}
+
+/// Decodes a spooled report of any layout this agent knows. The error is the current
+/// layout's when no layout fits.
+pub fn decode(bytes: &[u8]) -> Result<Report, postcard::Error> {
+    match postcard::from_bytes::<Report>(bytes) {
+        Ok(report) => Ok(report),
+        Err(current) => match postcard::take_from_bytes::<ReportV4>(bytes) {
+            // The whole file, or it is not a version 4 report either.
+            Ok((old, [])) => Ok(old.upgrade()),
+            _ => Err(current),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn version_4_report() -> Vec<u8> {
+        let text = include_str!("testdata/report-v4.hex");
+        hex_decode(text.trim())
+    }
+
+    fn hex_decode(text: &str) -> Vec<u8> {
+        (0..text.len())
+            .step_by(2)
+            .map(|at| u8::from_str_radix(&text[at..at + 2], 16).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn issue_22_a_report_spooled_by_version_4_is_read_and_upgraded() {
+        let bytes = version_4_report();
+        assert!(
+            postcard::from_bytes::<Report>(&bytes).is_err(),
+            "the current layout alone cannot read it"
+        );
+        let report = decode(&bytes).unwrap();
+        assert_eq!(report.seq, 42);
+        assert_eq!(report.dropped_reports, 3);
+        assert_eq!(report.samples[0].metric, "cpu_usage_ratio");
+        let storage = report.storage.as_ref().unwrap();
+        assert!(!storage.smart.devices.is_empty());
+        assert!(report.databases.as_ref().is_some_and(|d| !d.is_empty()));
+        assert!(report.containers.is_some());
+        assert_eq!(
+            (report.plugin_series, report.plugin_sources, report.checks),
+            (None, None, None)
+        );
+    }
+
+    #[test]
+    fn the_current_layout_round_trips_and_garbage_stays_an_error() {
+        let mut report = decode(&version_4_report()).unwrap();
+        report.checks = Some(vec![]);
+        let bytes = postcard::to_allocvec(&report).unwrap();
+        assert_eq!(decode(&bytes).unwrap(), report);
+        assert!(decode(b"\xff\xff").is_err());
+        // A truncated version 4 report is not mistaken for one.
+        let old = version_4_report();
+        assert!(decode(&old[..old.len() - 1]).is_err());
+    }
+}

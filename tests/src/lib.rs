@@ -95,10 +95,11 @@ pub fn agent_config(
     config.interval = interval;
     config.heartbeat = Duration::from_millis(500);
     // Only system metrics by default, so tests can count reports; tests of the storage,
-    // database and container collectors switch them on.
+    // database, container and plugin collectors switch them on.
     config.storage.enabled = false;
     config.databases.enabled = false;
     config.containers.enabled = false;
+    config.plugins.enabled = false;
     config
 }
 

@@ -6,6 +6,7 @@
 pub mod containers;
 pub mod databases;
 pub mod mdraid;
+pub mod plugins;
 pub mod series;
 pub mod smart;
 pub mod stack;

@@ -8,8 +8,11 @@ use std::time::Duration;
 use crate::collect::containers::{ContainersConfig, SocketSetting};
 use crate::collect::databases::run::{DatabasesConfig, RawDatabasesConfig};
 use crate::collect::mdraid::RaidConfig;
+use crate::collect::plugins::PluginsConfig;
 use crate::collect::smart::SmartConfig;
 use crate::collect::zfs::ZfsConfig;
+
+pub mod plugins;
 
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/unity/agent.toml";
 pub const DEFAULT_DATA_DIR: &str = "/var/lib/unity-agent";
@@ -39,6 +42,9 @@ pub struct RawConfig {
     /// The Docker or Podman container inventory.
     #[serde(default)]
     pub containers: RawContainersConfig,
+    /// Textfiles, local exporters and check scripts.
+    #[serde(default)]
+    pub plugins: plugins::RawPluginsConfig,
 }
 
 /// The `[containers]` table.
@@ -179,6 +185,7 @@ pub struct Config {
     pub storage: StorageConfig,
     pub databases: DatabasesConfig,
     pub containers: ContainersConfig,
+    pub plugins: PluginsConfig,
     /// Where the machine fingerprint is read (not in the file; tests point it elsewhere).
     pub machine: crate::instance::MachineSources,
 }
@@ -208,7 +215,7 @@ pub enum ConfigError {
     },
 }
 
-fn duration(
+pub(crate) fn duration(
     key: &'static str,
     value: Option<&str>,
     default: &str,
@@ -270,6 +277,7 @@ impl Config {
             databases: DatabasesConfig::from_raw(raw.databases)
                 .map_err(|error| ConfigError::Section(error.to_string()))?,
             containers: containers_from_raw(raw.containers)?,
+            plugins: plugins::from_raw(raw.plugins, raw.interval.as_deref().unwrap_or("15s"))?,
             machine: crate::instance::MachineSources::default(),
         })
     }
@@ -314,7 +322,7 @@ mod tests {
 
     #[test]
     fn packaged_config_parses_to_the_defaults() {
-        let raw: RawConfig = toml::from_str(include_str!("../../packaging/agent.toml")).unwrap();
+        let raw: RawConfig = toml::from_str(include_str!("../../../packaging/agent.toml")).unwrap();
         let config = Config::from_raw(raw).unwrap();
         let defaults = Config::with_data_dir(PathBuf::from(DEFAULT_DATA_DIR));
         assert_eq!(config.data_dir, defaults.data_dir);
@@ -325,7 +333,7 @@ mod tests {
     #[test]
     fn packaged_config_examples_parse_when_uncommented() {
         // Every commented `key = value` line of the packaged file must be valid when enabled.
-        let text: String = include_str!("../../packaging/agent.toml")
+        let text: String = include_str!("../../../packaging/agent.toml")
             .lines()
             .map(|line| {
                 line.strip_prefix("# ")

@@ -147,6 +147,10 @@ pub fn evaluate_once(ctx: &Context, started_ms: i64, now_ms: i64) -> anyhow::Res
             host.last_seen_ms.max(started_ms)
         };
         let instances = hosts::instances(ctx, agent_id)?;
+        let checks = host_state::plugins(ctx, agent_id)?
+            .checks
+            .state
+            .unwrap_or_default();
         let state = HostState {
             agent_id,
             revoked: host.status == HostStatus::Revoked,
@@ -155,6 +159,7 @@ pub fn evaluate_once(ctx: &Context, started_ms: i64, now_ms: i64) -> anyhow::Res
             databases: databases.as_deref(),
             filesystems: &filesystems,
             instances: &instances,
+            checks: &checks,
         };
         active.extend(rules::evaluate(&state, now_ms, &rule_config));
     }

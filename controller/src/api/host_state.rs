@@ -1,8 +1,9 @@
 //! Read endpoints for a host's newest typed state, as the host page shows it: storage (SMART,
-//! ZFS, md RAID and how they stack), databases, and containers with their recent runtime events
-//! and update checks. Thin handlers over [`crate::domain::host_state`].
+//! ZFS, md RAID and how they stack), databases, containers with their recent runtime events
+//! and update checks, and plugins (sources and check results; their series are ordinary
+//! series, read with the query endpoint). Thin handlers over [`crate::domain::host_state`].
 
-use crate::domain::host_state::{self, Collected, ContainersView};
+use crate::domain::host_state::{self, Collected, ContainersView, PluginsView};
 use crate::domain::hosts::parse_agent_id;
 use crate::http::auth::Caller;
 use crate::http::error::ApiError;
@@ -49,4 +50,16 @@ pub async fn containers(
     })
     .await
     .map(Json)
+}
+
+/// `GET /api/v1/hosts/{agent_id}/plugins`.
+pub async fn plugins(
+    State(state): State<AppState>,
+    _caller: Caller,
+    ApiPath(agent_id): ApiPath<String>,
+) -> Result<Json<PluginsView>, ApiError> {
+    let agent_id = parse_agent_id(&agent_id)?;
+    blocking(&state.ctx, move |ctx| host_state::plugins(ctx, &agent_id))
+        .await
+        .map(Json)
 }

@@ -3,11 +3,19 @@
 //!
 //! Names are the stored metric names with a `unity_` prefix; every sample carries `agent_id`
 //! and `hostname` labels plus the series' own labels. `unity_host_up` is 1 for an online host
-//! and 0 otherwise. When `metrics_token` is configured, requests need
+//! and 0 otherwise.
+//!
+//! Plugin series (textfiles, exporters, checks on the hosts) keep the names they were given,
+//! without the prefix, and carry their `source` label (`exporter/node`), so
+//! `node_cpu_seconds_total` stays what Grafana dashboards expect and never meets Unity's own
+//! `unity_*` families; a plugin name that itself starts with `unity_` gets `exported_` in
+//! front, and a plugin label called `agent_id` or `hostname` becomes `exported_agent_id` or
+//! `exported_hostname` (Prometheus' rule for clashing labels). Their type is not kept, so
+//! their families are `untyped`. When `metrics_token` is configured, requests need
 //! `Authorization: Bearer <metrics_token>`.
 
 use crate::context::Context;
-use crate::domain::hosts::{self, HostStatus};
+use crate::domain::hosts::{self, is_plugin_series, HostStatus};
 use crate::domain::{alerts, history};
 use crate::http::auth::constant_time_eq;
 use crate::http::error::ApiError;
@@ -16,7 +24,7 @@ use crate::http::state::AppState;
 use axum::extract::State;
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 /// Whether `/metrics` is readable without a token from beyond this machine: `api_listen` is
@@ -92,6 +100,16 @@ fn format_value(value: f64) -> String {
     }
 }
 
+/// The exported name of a plugin series: its own, unless that is one of Unity's.
+pub fn plugin_name(metric: &str) -> String {
+    let name = sanitize_name(metric);
+    if name.starts_with("unity_") {
+        format!("exported_{name}")
+    } else {
+        name
+    }
+}
+
 fn labels_text(labels: &[(String, String)]) -> String {
     let parts: Vec<String> = labels
         .iter()
@@ -105,6 +123,7 @@ pub fn render(ctx: &Context) -> Result<String, ApiError> {
     let hosts = hosts::list(ctx)?;
     // Samples grouped by metric name: the format wants each family in one block.
     let mut families: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut plugin_families: BTreeSet<String> = BTreeSet::new();
     for host in &hosts {
         let host_labels = vec![
             ("agent_id".to_owned(), host.agent_id.to_string()),
@@ -132,13 +151,25 @@ pub fn render(ctx: &Context) -> Result<String, ApiError> {
                 format_value(host.last_seen_ms as f64 / 1000.0)
             ));
         for (key, (_, value)) in history::latest(ctx, &host.agent_id)? {
-            let name = format!("unity_{}", sanitize_name(&key.metric));
-            let mut labels = host_labels.clone();
-            labels.extend(
+            let plugin = is_plugin_series(
                 key.labels
-                    .into_iter()
-                    .filter(|(label, _)| label != "agent_id" && label != "hostname"),
+                    .iter()
+                    .map(|(name, value)| (name.as_str(), value.as_str())),
             );
+            let name = if plugin {
+                plugin_families.insert(plugin_name(&key.metric));
+                plugin_name(&key.metric)
+            } else {
+                format!("unity_{}", sanitize_name(&key.metric))
+            };
+            let mut labels = host_labels.clone();
+            labels.extend(key.labels.into_iter().filter_map(|(label, value)| {
+                match (label.as_str(), plugin) {
+                    ("agent_id" | "hostname", true) => Some((format!("exported_{label}"), value)),
+                    ("agent_id" | "hostname", false) => None,
+                    _ => Some((label, value)),
+                }
+            }));
             let line = format!("{name}{{{}}} {}", labels_text(&labels), format_value(value));
             families.entry(name).or_default().push(line);
         }
@@ -154,7 +185,10 @@ pub fn render(ctx: &Context) -> Result<String, ApiError> {
     }
     let mut text = String::new();
     for (name, lines) in families {
-        let kind = if name.ends_with("_total") {
+        let plugin = plugin_families.contains(&name);
+        let kind = if plugin {
+            "untyped"
+        } else if name.ends_with("_total") {
             "counter"
         } else {
             "gauge"
@@ -167,6 +201,7 @@ pub fn render(ctx: &Context) -> Result<String, ApiError> {
                 "When the controller last heard from the host."
             }
             "unity_alerts_open" => "Open alerts by severity.",
+            _ if plugin => "Latest value of a plugin series on the host (see its source label).",
             _ => "Latest value reported by the Unity agent.",
         };
         let _ = writeln!(text, "# HELP {name} {help}");
@@ -206,5 +241,11 @@ mod tests {
         assert_eq!(escape_value("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
         assert_eq!(format_value(f64::INFINITY), "+Inf");
         assert_eq!(format_value(0.5), "0.5");
+        assert_eq!(
+            plugin_name("node_cpu_seconds_total"),
+            "node_cpu_seconds_total"
+        );
+        assert_eq!(plugin_name("unity_host_up"), "exported_unity_host_up");
+        assert_eq!(plugin_name("my.dotted.metric"), "my_dotted_metric");
     }
 }

@@ -45,6 +45,7 @@ pub fn router(config: &Config) -> Router<AppState> {
         .route("/hosts/{agent_id}/storage", get(host_state::storage))
         .route("/hosts/{agent_id}/databases", get(host_state::databases))
         .route("/hosts/{agent_id}/containers", get(host_state::containers))
+        .route("/hosts/{agent_id}/plugins", get(host_state::plugins))
         .route(
             "/hosts/{agent_id}/maintenance-windows",
             get(updates::host_windows).put(updates::set_host_windows),

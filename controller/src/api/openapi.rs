@@ -120,6 +120,14 @@ const OPERATIONS: &[Operation] = &[
     ),
     op(
         "get",
+        "/api/v1/hosts/{agent_id}/plugins",
+        "The host's plugin sources (textfiles, exporters: series taken, dropped, errors) and local check results",
+        Access::User,
+        &[],
+        None,
+    ),
+    op(
+        "get",
         "/api/v1/hosts/{agent_id}/maintenance-windows",
         "The host's maintenance windows, the ones in effect (host, group or controller), open or closed and the next change",
         Access::User,

@@ -1,6 +1,6 @@
 //! A host's newest typed state, as the host page and the REST API show it: storage (SMART,
-//! ZFS, md RAID and how they stack), databases, and containers with their recent runtime
-//! events and update checks. Field names are those of the shared model
+//! ZFS, md RAID and how they stack), databases, containers with their recent runtime
+//! events and update checks, and plugins (textfile and exporter sources, check results). Field names are those of the shared model
 //! (`unity_shared::model`).
 
 use super::error::DomainError;
@@ -11,6 +11,7 @@ use crate::storage::containers::UpdateCheckRecord;
 use serde::Serialize;
 use unity_shared::model::container::{ContainerEvent, ContainerInventory};
 use unity_shared::model::database::DatabaseInstance;
+use unity_shared::model::plugin::{CheckResult, SourceStatus};
 use unity_shared::proto::{AgentId, StorageState};
 
 /// Runtime events returned with a host's containers.
@@ -86,5 +87,28 @@ pub fn containers(ctx: &Context, agent_id: &AgentId) -> Result<ContainersView, D
             .containers
             .recent_events(agent_id, RECENT_EVENTS)?,
         update_checks: ctx.store.containers.checks_of(agent_id)?,
+    })
+}
+
+/// A host's plugin sources (textfiles, exporters) and local check results, each as of its
+/// newest collection.
+#[derive(Debug, Serialize)]
+pub struct PluginsView {
+    pub sources: Collected<Vec<SourceStatus>>,
+    pub checks: Collected<Vec<CheckResult>>,
+}
+
+/// A known host's plugin sources and check results. Note that this uses blocking I/O.
+pub fn plugins(ctx: &Context, agent_id: &AgentId) -> Result<PluginsView, DomainError> {
+    require_known(ctx, agent_id)?;
+    let sources: Option<(i64, Vec<SourceStatus>)> = ctx
+        .store
+        .agents
+        .latest(agent_id, StateKind::PluginSources)?;
+    let checks: Option<(i64, Vec<CheckResult>)> =
+        ctx.store.agents.latest(agent_id, StateKind::Checks)?;
+    Ok(PluginsView {
+        sources: Collected::from(sources),
+        checks: Collected::from(checks),
     })
 }

@@ -11,6 +11,7 @@ use crate::storage::agents::AgentRecord;
 use crate::storage::instances::InstanceRecord;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use unity_shared::model::plugin::{SourceKind, SOURCE_LABEL};
 use unity_shared::proto::AgentId;
 
 /// Where a host stands, from its live connection and its record.
@@ -63,6 +64,17 @@ pub struct LatestValue {
     pub value: f64,
 }
 
+impl LatestValue {
+    /// Whether it came from a plugin (see [`is_plugin_series`]).
+    pub fn is_plugin(&self) -> bool {
+        is_plugin_series(
+            self.labels
+                .iter()
+                .map(|(name, value)| (name.as_str(), value.as_str())),
+        )
+    }
+}
+
 /// Whether a host reports one collector section.
 #[derive(Debug, Serialize)]
 pub struct SectionView {
@@ -87,7 +99,17 @@ pub const SECTIONS: &[(&str, &[&str])] = &[
     ("arrays", &["md_", "mdraid_", "array_"]),
     ("databases", &["database_", "db_"]),
     ("containers", &["container_"]),
+    // What the agent says about each plugin source (`plugin_up`, `plugin_series`, ...); the
+    // plugin series themselves have a section of their own, by source.
+    ("plugins", &["plugin_"]),
 ];
+
+/// Whether a series came from a plugin on the host (a textfile, an exporter, a check): it has
+/// a `source` label naming one. Plugin series keep the names they were given, so a name alone
+/// says nothing (cAdvisor's `container_*`, an exporter's `filesystem_*`).
+pub fn is_plugin_series<'a>(mut labels: impl Iterator<Item = (&'a str, &'a str)>) -> bool {
+    labels.any(|(name, value)| name == SOURCE_LABEL && SourceKind::of_source(value).is_some())
+}
 
 /// Parses an agent id named by a caller.
 pub fn parse_agent_id(text: &str) -> Result<AgentId, DomainError> {
@@ -177,7 +199,8 @@ pub fn detail(ctx: &Context, agent_id: &AgentId) -> Result<HostDetail, DomainErr
     })
 }
 
-/// Which collector sections the latest values show (pure).
+/// Which collector sections the latest values show (pure). Plugin series count for none of
+/// them, whatever their names.
 pub fn sections(latest: &[LatestValue]) -> Vec<SectionView> {
     SECTIONS
         .iter()
@@ -188,6 +211,7 @@ pub fn sections(latest: &[LatestValue]) -> Vec<SectionView> {
                     prefixes
                         .iter()
                         .any(|prefix| value.metric.starts_with(prefix))
+                        && !value.is_plugin()
                 })
                 .count();
             SectionView {

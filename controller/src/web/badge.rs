@@ -4,6 +4,7 @@
 use crate::domain::hosts::HostStatus;
 use crate::storage::instances::InstanceStatus;
 use maud::{html, Markup};
+use unity_shared::model::plugin::CheckStatus;
 use unity_shared::model::storage::VerdictStatus;
 
 /// How good the news is; each tone is one CSS class (`app.css`).
@@ -68,6 +69,17 @@ pub fn instance_status(status: InstanceStatus) -> Markup {
         InstanceStatus::Retired => Tone::Bad,
     };
     badge(tone, status.as_str())
+}
+
+/// A local check's status: ok green, warning amber, critical red, unknown grey.
+pub fn check_status(status: CheckStatus) -> Markup {
+    let tone = match status {
+        CheckStatus::Ok => Tone::Good,
+        CheckStatus::Warning => Tone::Attention,
+        CheckStatus::Critical => Tone::Critical,
+        CheckStatus::Unknown => Tone::Bad,
+    };
+    badge(tone, super::labels::check_status(status))
 }
 
 /// A verdict badge: "passed", "warning", "failing", or "unknown" without a verdict.

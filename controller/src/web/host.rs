@@ -1,6 +1,6 @@
 //! The host page: status, latest values, history charts with a range selector (1 h to 30 d),
-//! and the collector sections (disks, pools, arrays, databases, containers), each "not
-//! reported yet" until the host reports it.
+//! and the collector sections (disks, pools, arrays, databases, containers, plugins), each
+//! "not reported yet" until the host reports it.
 
 use super::badge;
 use super::format::{ago, datetime, human_value};
@@ -8,7 +8,7 @@ use super::layout::{self, Frame, Nav};
 use super::PageCaller;
 use crate::clock::now_ms;
 use crate::domain::alerts::{self, AlertView, Which};
-use crate::domain::host_state::{self, ContainersView};
+use crate::domain::host_state::{self, ContainersView, PluginsView};
 use crate::domain::hosts::{self, parse_agent_id, HostDetail, LatestValue, SectionView, SECTIONS};
 use crate::domain::operations;
 use crate::http::auth::Caller;
@@ -127,6 +127,8 @@ pub struct HostPageView {
     pub storage: Option<StorageState>,
     pub databases: Option<Vec<DatabaseInstance>>,
     pub containers: ContainersView,
+    /// Plugin sources and local check results.
+    pub plugins: PluginsView,
     /// The host's newest container operations.
     pub operations: Vec<OperationRecord>,
     pub open_alerts: Vec<AlertView>,
@@ -194,6 +196,7 @@ fn latest_table(values: &[&LatestValue], id: &str) -> Markup {
 fn has_series(latest: &[LatestValue], metric: &str, labels: &str) -> bool {
     latest.iter().any(|value| {
         value.metric == metric
+            && !value.is_plugin()
             && labels
                 .split(',')
                 .filter_map(|pair| pair.split_once('='))
@@ -263,6 +266,7 @@ fn typed_panel(view: &HostPageView, section: &str, caller: &Caller, now: i64) ->
                 (super::operations::history_table(&view.operations, now))
             }
         }),
+        "plugins" => super::plugins::panel(&view.plugins, &view.detail.latest, now),
         _ => None,
     }
 }
@@ -277,12 +281,13 @@ fn section(view: &HostPageView, section: &SectionView, caller: &Caller, now: i64
         .detail
         .latest
         .iter()
-        .filter(|value| prefixes.iter().any(|p| value.metric.starts_with(p)))
+        .filter(|value| prefixes.iter().any(|p| value.metric.starts_with(p)) && !value.is_plugin())
         .collect();
     html! {
         h2 id={ "section-" (section.name) } { (capitalize(section.name)) }
         @if let Some(panel) = &typed { (panel) }
-        @if section.reported {
+        // The plugins panel shows its sources' counts itself.
+        @if section.reported && !(section.name == "plugins" && typed.is_some()) {
             (latest_table(&values, section.name))
         } @else if typed.is_none() {
             p.muted.not-reported { "No " (section.name) " reported yet by this host." }
@@ -298,9 +303,10 @@ pub fn render(view: &HostPageView, caller: &Caller, now: i64) -> Markup {
         .latest
         .iter()
         .filter(|value| {
-            !SECTIONS
-                .iter()
-                .any(|(_, prefixes)| prefixes.iter().any(|p| value.metric.starts_with(p)))
+            !value.is_plugin()
+                && !SECTIONS
+                    .iter()
+                    .any(|(_, prefixes)| prefixes.iter().any(|p| value.metric.starts_with(p)))
         })
         .filter(|value| {
             !(value.metric == "cpu_usage_ratio"
@@ -356,6 +362,7 @@ pub async fn page(
             storage: host_state::storage(ctx, &agent_id)?.state,
             databases: host_state::databases(ctx, &agent_id)?.state,
             containers: host_state::containers(ctx, &agent_id)?,
+            plugins: host_state::plugins(ctx, &agent_id)?,
             operations: operations::recent(ctx, Some(agent_id.as_str()), 20)?,
             open_alerts: alerts::list(ctx, Which::Open, Some(agent_id.as_str()), 1)?,
             instances: hosts::instances(ctx, &agent_id)?,

@@ -9,10 +9,16 @@
 use crate::storage::operations::OperationState;
 use std::borrow::Cow;
 use unity_shared::model::container::{ContainerEventKind, EngineKind, HealthStatus, RunState};
+use unity_shared::model::plugin::CheckStatus;
 use unity_shared::model::storage::{
     MdLevel, MdSyncAction, ScanKind, ScanState, VdevState, VerdictStatus,
 };
 use unity_shared::model::update::{Outcome, Stage};
+
+/// A local check's status: "ok", "warning", "critical", "unknown".
+pub fn check_status(status: CheckStatus) -> &'static str {
+    status.as_str()
+}
 
 /// A pool or vdev state as `zpool status` means it: "online", "degraded", "unavailable".
 pub fn vdev_state(state: &VdevState) -> &str {

@@ -23,6 +23,7 @@ mod layout;
 mod login;
 mod operations;
 mod overview;
+mod plugins;
 mod settings;
 mod state;
 mod updates;

@@ -12,12 +12,16 @@
 //! | `database/<agent>/<endpoint>/down` | a known database does not answer | critical |
 //! | `filesystem/<agent>/<mount>/full` | use at or over the thresholds | warning / critical |
 //! | `identity/<agent>/<instance>/conflict` | a second machine presents the identity | critical (a clone) / warning (waiting to take over) |
+//! | `check/<agent>/<name>` | a local check says warning, critical or unknown, or its result is overdue ([`checks`]) | warning / critical / warning |
+
+pub mod checks;
 
 use crate::storage::alerts::Severity;
 use crate::storage::instances::{InstanceRecord, InstanceStatus};
 use crate::storage::series::{Point, SeriesKey};
 use std::collections::BTreeMap;
 use unity_shared::model::database::DatabaseInstance;
+use unity_shared::model::plugin::{CheckResult, SourceKind, SOURCE_LABEL};
 use unity_shared::model::storage::{
     MdSyncAction, ReasonKind, Vdev, VdevKind, VdevState, Verdict, VerdictStatus,
 };
@@ -69,6 +73,8 @@ pub struct HostState<'a> {
     pub filesystems: &'a [FilesystemUsage],
     /// Every installation that presented the identity (see `crate::transport::admission`).
     pub instances: &'a [InstanceRecord],
+    /// The local checks' newest results.
+    pub checks: &'a [CheckResult],
 }
 
 /// A refused instance keeps its alert open this long after its last attempt (it retries at
@@ -102,7 +108,8 @@ pub fn evaluate(host: &HostState, now_ms: i64, config: &RuleConfig) -> Vec<Condi
     };
     let agent = host.agent_id;
     let silent_ms = now_ms - host.last_seen_ms;
-    if host.last_seen_ms > 0 && silent_ms > config.offline_after_ms {
+    let offline = host.last_seen_ms > 0 && silent_ms > config.offline_after_ms;
+    if offline {
         add(
             format!("host/{agent}/offline"),
             Severity::Critical,
@@ -325,13 +332,27 @@ pub fn evaluate(host: &HostState, now_ms: i64, config: &RuleConfig) -> Vec<Condi
             )],
         );
     }
+    conditions.extend(checks::conditions(
+        agent,
+        host.checks,
+        offline || host.last_seen_ms <= 0,
+        now_ms,
+    ));
     conditions
 }
 
-/// Groups a host's newest series into filesystem usages (by the `mount` label).
+/// Groups a host's newest series into filesystem usages (by the `mount` label). Plugin series
+/// (an exporter's own `filesystem_*`) are not the agent's and are left out.
 pub fn filesystems(latest: &[(SeriesKey, Point)]) -> Vec<FilesystemUsage> {
     let mut by_mount: BTreeMap<&str, FilesystemUsage> = BTreeMap::new();
     for (key, (_, value)) in latest {
+        let plugin = key
+            .labels
+            .iter()
+            .any(|(name, value)| name == SOURCE_LABEL && SourceKind::of_source(value).is_some());
+        if plugin {
+            continue;
+        }
         let is_size = key.metric == "filesystem_size_bytes";
         if !is_size && key.metric != "filesystem_available_bytes" {
             continue;

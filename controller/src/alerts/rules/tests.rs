@@ -76,6 +76,7 @@ fn host<'a>(storage: Option<&'a StorageState>) -> HostState<'a> {
         databases: None,
         filesystems: &[],
         instances: &[],
+        checks: &[],
     }
 }
 

@@ -14,7 +14,7 @@ use super::layout::tests as layout_tests;
 use super::{agents, host, operations, overview, updates};
 use crate::alerts::rules::{self, HostState, RuleConfig};
 use crate::domain::alerts::{AlertState, AlertView};
-use crate::domain::host_state::ContainersView;
+use crate::domain::host_state::{Collected, ContainersView, PluginsView};
 use crate::domain::hosts::{sections, HostDetail, LatestValue};
 use crate::storage::auth::Role;
 use crate::storage::series::SeriesKey;
@@ -82,6 +82,17 @@ const MUST_SHOW: &[(&str, &str)] = &[
     ("host", "operations[0].result.message"),
     ("host", "instances[1].hostname"),
     ("host", "instances[2].address"),
+    ("host", "checks[0].name"),
+    ("host", "checks[0].message"),
+    ("host", "checks[1].error"),
+    ("host", "checks[2].errors[0]"),
+    ("host", "plugin_sources[0].source"),
+    ("host", "plugin_sources[0].location"),
+    ("host", "plugin_sources[0].errors[0]"),
+    ("host", "plugin_sources[1].failure"),
+    ("host", "latest[8].metric"),
+    ("host", "latest[9].labels[0][1]"),
+    ("overview", "checks[0].message"),
     ("overview", "instances[1].hostname"),
     ("overview", "host.hostname"),
     ("overview", "host.os"),
@@ -122,6 +133,7 @@ fn alerts(reported: &Reported, now_ms: i64) -> Vec<AlertView> {
         databases: Some(&reported.databases),
         filesystems: &filesystems,
         instances: &reported.instances,
+        checks: &reported.checks,
     };
     rules::evaluate(&host, now_ms, &RuleConfig::default())
         .into_iter()
@@ -168,6 +180,16 @@ fn pages(reported: &Reported, now_ms: i64) -> Vec<(&'static str, String)> {
             inventory: Some(reported.inventory.clone()),
             recent_events: reported.events.clone(),
             update_checks: reported.update_checks.clone(),
+        },
+        plugins: PluginsView {
+            sources: Collected {
+                collected_at_ms: Some(now_ms),
+                state: Some(reported.plugin_sources.clone()),
+            },
+            checks: Collected {
+                collected_at_ms: Some(now_ms),
+                state: Some(reported.checks.clone()),
+            },
         },
         operations: reported.operations.clone(),
         open_alerts: open_alerts.clone(),

@@ -13,6 +13,7 @@ use serde_json::json;
 use unity_agent::collect::{mdraid, smart, stack, zfs};
 use unity_shared::model::container::{Container, ContainerEvent, ContainerInventory};
 use unity_shared::model::database::DatabaseInstance;
+use unity_shared::model::plugin::{CheckResult, CheckStatus, SourceKind, SourceStatus};
 use unity_shared::model::storage::stack::DriveIdentity;
 use unity_shared::model::storage::{
     ArrayResult, CollectorOutcome, PoolResult, RaidCollection, SmartCollection, SmartDeviceResult,
@@ -42,6 +43,66 @@ pub struct Reported {
     pub operations: Vec<OperationRecord>,
     /// Installations of the identity: host names come from the agents' hellos.
     pub instances: Vec<InstanceRecord>,
+    /// Local check results: names, messages and errors come from the host's scripts.
+    pub checks: Vec<CheckResult>,
+    /// Textfile and exporter sources: paths, URLs and parse errors quote the host's files.
+    pub plugin_sources: Vec<SourceStatus>,
+}
+
+fn checks(now_ms: i64) -> Vec<CheckResult> {
+    [
+        CheckStatus::Critical,
+        CheckStatus::Warning,
+        CheckStatus::Unknown,
+        CheckStatus::Ok,
+    ]
+    .into_iter()
+    .enumerate()
+    .map(|(n, status)| CheckResult {
+        name: format!("check_{n}"),
+        status,
+        message: format!("{} - backup is 3 days old", status.as_str()),
+        exit_code: Some(n as i32),
+        started_at_ms: now_ms - 10_000,
+        duration_ms: 40,
+        interval_ms: 60_000,
+        error: Some("exit code 7 is not 0 to 3: command not found".to_owned()),
+        n_series: 2,
+        n_dropped: 1,
+        errors: vec![format!("check_{n}:3: invalid value \"x\"")],
+    })
+    .collect()
+}
+
+fn plugin_sources() -> Vec<SourceStatus> {
+    vec![
+        SourceStatus {
+            kind: SourceKind::Textfile,
+            source: "textfile/backup.prom".to_owned(),
+            location: "/var/lib/unity-agent/textfile/backup.prom".to_owned(),
+            n_series: 3,
+            n_dropped: 1,
+            n_errors: 1,
+            errors: vec![
+                "/var/lib/unity-agent/textfile/backup.prom:2: invalid value \"x\"".to_owned(),
+            ],
+            failure: None,
+            bytes: 120,
+            duration_ms: 1,
+        },
+        SourceStatus {
+            kind: SourceKind::Exporter,
+            source: "exporter/node".to_owned(),
+            location: "http://127.0.0.1:9100/metrics".to_owned(),
+            n_series: 0,
+            n_dropped: 0,
+            n_errors: 0,
+            errors: vec![],
+            failure: Some("connecting: Connection refused (os error 111)".to_owned()),
+            bytes: 0,
+            duration_ms: 2,
+        },
+    ]
 }
 
 fn instances(now_ms: i64) -> Vec<InstanceRecord> {
@@ -398,6 +459,18 @@ fn latest() -> Vec<Sample> {
         sample("zfs_pool_allocated_bytes", &[("pool", "tank")], 1e12),
         sample("md_sync_progress_ratio", &[("array", "md0")], 0.5),
         sample("database_up", &[("endpoint", "127.0.0.1:5432")], 1.0),
+        // Plugin series: names and labels are the exporter's and the textfile's.
+        sample(
+            "node_hwmon_chip_names",
+            &[("chip", "platform_coretemp_0"), ("source", "exporter/node")],
+            1.0,
+        ),
+        sample(
+            "backup_last_success_timestamp_seconds",
+            &[("job", "nightly"), ("source", "textfile/backup.prom")],
+            1.7e9,
+        ),
+        sample("plugin_up", &[("plugin", "exporter/node")], 0.0),
         sample("container_cpu_usage_ratio", &[("container", "web")], 0.1),
     ]
 }
@@ -436,5 +509,7 @@ pub fn reported(agent_id: &str, now_ms: i64) -> Reported {
         update_checks: update_checks(agent_id),
         operations: operations(agent_id),
         instances: instances(now_ms),
+        checks: checks(now_ms),
+        plugin_sources: plugin_sources(),
     }
 }

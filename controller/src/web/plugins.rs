@@ -1,0 +1,136 @@
+//! The host page's Plugins panel (pure): the local checks with their state, the textfile and
+//! exporter sources with what each gave, dropped and got wrong, and the plugin series grouped
+//! by their `source` label, one folding table per source.
+
+use super::badge::{self, Tone};
+use super::format::{ago, human_value};
+use crate::domain::host_state::PluginsView;
+use crate::domain::hosts::LatestValue;
+use maud::{html, Markup};
+use std::collections::BTreeMap;
+use unity_shared::model::plugin::{CheckResult, SourceStatus, SOURCE_LABEL};
+
+/// The plugin series by source, each source's values by metric.
+pub fn by_source(latest: &[LatestValue]) -> BTreeMap<&str, Vec<&LatestValue>> {
+    let mut groups: BTreeMap<&str, Vec<&LatestValue>> = BTreeMap::new();
+    for value in latest.iter().filter(|value| value.is_plugin()) {
+        if let Some(source) = value.labels.get(SOURCE_LABEL) {
+            groups.entry(source.as_str()).or_default().push(value);
+        }
+    }
+    groups
+}
+
+fn labels_text(value: &LatestValue) -> String {
+    let parts: Vec<String> = value
+        .labels
+        .iter()
+        .filter(|(name, _)| *name != SOURCE_LABEL)
+        .map(|(name, value)| format!("{name}={value}"))
+        .collect();
+    parts.join(", ")
+}
+
+fn checks(results: &[CheckResult], now: i64) -> Markup {
+    html! {
+        h3 { "Checks" }
+        div.table { table #checks {
+            thead { tr { th { "Check" } th { "State" } th { "Message" } th { "Last run" } th { "Took" } } }
+            tbody {
+                @for result in results {
+                    tr {
+                        td { (result.name) }
+                        td {
+                            (badge::check_status(result.status))
+                            @if now > result.overdue_at_ms() { " " (badge::badge(Tone::Attention, "overdue")) }
+                        }
+                        td {
+                            (result.message)
+                            @if let Some(error) = &result.error { div.sub { (error) } }
+                            @if !result.errors.is_empty() {
+                                ul.reasons { @for error in &result.errors { li { (error) } } }
+                            }
+                        }
+                        td { (ago(result.started_at_ms, now)) }
+                        td { (result.duration_ms) " ms" }
+                    }
+                }
+            }
+        } }
+    }
+}
+
+fn source_state(status: &SourceStatus) -> Markup {
+    match (&status.failure, status.n_errors + status.n_dropped) {
+        (Some(_), _) => badge::badge(Tone::Bad, "failed"),
+        (None, 0) => badge::badge(Tone::Good, "ok"),
+        (None, _) => badge::badge(Tone::Attention, "partial"),
+    }
+}
+
+fn sources(statuses: &[SourceStatus]) -> Markup {
+    html! {
+        h3 { "Sources" }
+        div.table { table #plugin-sources {
+            thead { tr { th { "Source" } th { "Where" } th { "State" } th { "Series" } th { "Dropped" } th { "Errors" } } }
+            tbody {
+                @for status in statuses {
+                    tr {
+                        td { (status.source) }
+                        td.sub { (status.location) }
+                        td {
+                            (source_state(status))
+                            @if let Some(failure) = &status.failure { div.sub { (failure) } }
+                            @if !status.errors.is_empty() {
+                                ul.reasons { @for error in &status.errors { li { (error) } } }
+                            }
+                        }
+                        td { (status.n_series) }
+                        td { (status.n_dropped) }
+                        td { (status.n_errors) }
+                    }
+                }
+            }
+        } }
+    }
+}
+
+fn series(groups: &BTreeMap<&str, Vec<&LatestValue>>) -> Markup {
+    html! {
+        @for (source, values) in groups {
+            details.plugin-series {
+                summary { (source) " · " (values.len()) " series" }
+                div.table { table {
+                    thead { tr { th { "Metric" } th { "Labels" } th { "Value" } } }
+                    tbody {
+                        @for value in values {
+                            tr {
+                                td { (value.metric) }
+                                td.sub { (labels_text(value)) }
+                                td { (human_value(&value.metric, value.value)) }
+                            }
+                        }
+                    }
+                } }
+            }
+        }
+    }
+}
+
+/// The panel, when the host has any check, source or plugin series.
+pub fn panel(view: &PluginsView, latest: &[LatestValue], now: i64) -> Option<Markup> {
+    let results = view.checks.state.as_deref().unwrap_or_default();
+    let statuses = view.sources.state.as_deref().unwrap_or_default();
+    let groups = by_source(latest);
+    if results.is_empty() && statuses.is_empty() && groups.is_empty() {
+        return None;
+    }
+    Some(html! {
+        @if !results.is_empty() { (checks(results, now)) }
+        @if !statuses.is_empty() { (sources(statuses)) }
+        @if !groups.is_empty() {
+            h3 { "Series by source" }
+            (series(&groups))
+        }
+    })
+}

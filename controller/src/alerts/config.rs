@@ -6,6 +6,7 @@ use crate::config::error::ConfigError;
 use crate::config::secret::Secret;
 use crate::storage::alerts::Severity;
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// File systems that are full by design (read-only images) or mirror another one (overlay).
@@ -39,6 +40,32 @@ pub struct RawAlerts {
     pub webhook: Vec<RawWebhook>,
     #[serde(default)]
     pub ntfy: Vec<RawNtfy>,
+    /// Rules of your own over any series (plugin series included): `[[alerts.rule]]`.
+    #[serde(default)]
+    pub rule: Vec<RawSeriesRule>,
+}
+
+/// One `[[alerts.rule]]`: a threshold on the newest value of a series.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSeriesRule {
+    /// A word for the alert key, `rule/<agent>/<name>/<labels>`.
+    pub name: String,
+    /// The series' metric name as stored (`backup_last_success_timestamp_seconds`).
+    pub metric: String,
+    /// Labels the series must have, e.g. `{ source = "textfile/backup.prom" }`.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// Active when the value is over this.
+    pub above: Option<f64>,
+    /// Active when the value is under this.
+    pub below: Option<f64>,
+    /// Active when the value, a Unix time in seconds, is older than this, e.g. "26h".
+    pub older_than: Option<String>,
+    /// "warning" (default) or "critical".
+    pub severity: Option<String>,
+    /// The alert's one line; default: the series, its value and the threshold.
+    pub summary: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -76,6 +103,69 @@ pub struct AlertsConfig {
     pub notify_attempts: u32,
     pub webhooks: Vec<WebhookConfig>,
     pub ntfy: Vec<NtfyConfig>,
+    pub series_rules: Vec<SeriesRule>,
+}
+
+/// A validated `[[alerts.rule]]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeriesRule {
+    pub name: String,
+    pub metric: String,
+    pub labels: Vec<(String, String)>,
+    pub threshold: Threshold,
+    pub severity: Severity,
+    pub summary: Option<String>,
+}
+
+/// When a [`SeriesRule`] is active.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Threshold {
+    Above(f64),
+    Below(f64),
+    /// The value is a Unix time in seconds older than this.
+    OlderThan(Duration),
+}
+
+fn series_rule(raw: RawSeriesRule) -> Result<SeriesRule, ConfigError> {
+    let name = raw.name.trim();
+    if name.is_empty() || name.contains(['/', ' ']) {
+        return Err(invalid(
+            "alerts.rule.name",
+            name,
+            "expected a word without blanks or slashes",
+        ));
+    }
+    if raw.metric.trim().is_empty() {
+        return Err(invalid(
+            "alerts.rule.metric",
+            &raw.metric,
+            "expected a metric name",
+        ));
+    }
+    let older_than = match raw.older_than.as_deref() {
+        Some(text) => Some(duration("alerts.rule.older_than", Some(text), "")?),
+        None => None,
+    };
+    let threshold = match (raw.above, raw.below, older_than) {
+        (Some(value), None, None) if value.is_finite() => Threshold::Above(value),
+        (None, Some(value), None) if value.is_finite() => Threshold::Below(value),
+        (None, None, Some(age)) => Threshold::OlderThan(age),
+        _ => {
+            return Err(invalid(
+                "alerts.rule",
+                name,
+                "expected exactly one of above, below (finite numbers) or older_than",
+            ))
+        }
+    };
+    Ok(SeriesRule {
+        name: name.to_owned(),
+        metric: raw.metric.trim().to_owned(),
+        labels: raw.labels.into_iter().collect(),
+        threshold,
+        severity: severity("alerts.rule.severity", raw.severity.as_deref())?,
+        summary: raw.summary.filter(|summary| !summary.trim().is_empty()),
+    })
 }
 
 #[derive(Debug, Clone)]
@@ -193,6 +283,15 @@ impl AlertsConfig {
                 })
             })
             .collect::<Result<_, ConfigError>>()?;
+        let series_rules: Vec<SeriesRule> = raw
+            .rule
+            .into_iter()
+            .map(series_rule)
+            .collect::<Result<_, ConfigError>>()?;
+        let mut names = std::collections::BTreeSet::new();
+        if let Some(twice) = series_rules.iter().find(|rule| !names.insert(&rule.name)) {
+            return Err(invalid("alerts.rule.name", &twice.name, "used twice"));
+        }
         Ok(AlertsConfig {
             interval,
             resolve_after: duration("alerts.resolve_after", raw.resolve_after.as_deref(), "2m")?,
@@ -218,6 +317,7 @@ impl AlertsConfig {
             notify_attempts: raw.notify_attempts.unwrap_or(6).max(1),
             webhooks,
             ntfy,
+            series_rules,
         })
     }
 
@@ -250,6 +350,57 @@ mod tests {
             (90.0, 95.0)
         );
         assert_eq!(config.n_notifiers(), 0);
+    }
+
+    #[test]
+    fn issue_22_series_rules_are_checked() {
+        let config = parse(
+            "[[rule]]\nname = \"backup_stale\"\nmetric = \"backup_last_success_timestamp_seconds\"\nlabels = { source = \"textfile/backup.prom\" }\nolder_than = \"26h\"\nseverity = \"critical\"\n[[rule]]\nname = \"ups\"\nmetric = \"ups_battery_charge\"\nbelow = 50\n",
+        )
+        .unwrap();
+        assert_eq!(
+            config.series_rules[0],
+            SeriesRule {
+                name: "backup_stale".into(),
+                metric: "backup_last_success_timestamp_seconds".into(),
+                labels: vec![("source".into(), "textfile/backup.prom".into())],
+                threshold: Threshold::OlderThan(Duration::from_secs(26 * 3600)),
+                severity: Severity::Critical,
+                summary: None,
+            }
+        );
+        assert_eq!(config.series_rules[1].threshold, Threshold::Below(50.0));
+        assert_eq!(config.series_rules[1].severity, Severity::Warning);
+        for (text, key) in [
+            ("name = \"a\"\nmetric = \"m\"\n", "alerts.rule"),
+            (
+                "name = \"a\"\nmetric = \"m\"\nabove = 1\nbelow = 0\n",
+                "alerts.rule",
+            ),
+            (
+                "name = \"a b\"\nmetric = \"m\"\nabove = 1\n",
+                "alerts.rule.name",
+            ),
+            (
+                "name = \"a\"\nmetric = \"\"\nabove = 1\n",
+                "alerts.rule.metric",
+            ),
+            (
+                "name = \"a\"\nmetric = \"m\"\nolder_than = \"soon\"\n",
+                "alerts.rule.older_than",
+            ),
+            (
+                "name = \"a\"\nmetric = \"m\"\nabove = 1\nseverity = \"page\"\n",
+                "alerts.rule.severity",
+            ),
+        ] {
+            match parse(&format!("[[rule]]\n{text}")) {
+                Err(ConfigError::Invalid { key: got, .. }) => assert_eq!(got, key, "{text}"),
+                other => panic!("{text}: {other:?}"),
+            }
+        }
+        let twice = "[[rule]]\nname = \"a\"\nmetric = \"m\"\nabove = 1\n";
+        assert!(parse(&format!("{twice}{twice}")).is_err());
     }
 
     #[test]

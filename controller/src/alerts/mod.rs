@@ -67,6 +67,7 @@ impl RuleConfig {
             filesystem_warning_percent: config.filesystem_warning_percent,
             filesystem_critical_percent: config.filesystem_critical_percent,
             filesystem_ignore_types: config.filesystem_ignore_types.clone(),
+            series_rules: config.series_rules.clone(),
         }
     }
 }
@@ -139,7 +140,8 @@ pub fn evaluate_once(ctx: &Context, started_ms: i64, now_ms: i64) -> anyhow::Res
         let agent_id = &host.agent_id;
         let storage = host_state::storage(ctx, agent_id)?.state;
         let databases = host_state::databases(ctx, agent_id)?.state;
-        let filesystems = rules::filesystems(&history::latest(ctx, agent_id)?);
+        let latest = history::latest(ctx, agent_id)?;
+        let filesystems = rules::filesystems(&latest);
         let offline_key = format!("host/{agent_id}/offline");
         let last_seen_ms = if host.last_seen_ms <= 0 || open_keys.contains(offline_key.as_str()) {
             host.last_seen_ms
@@ -160,6 +162,7 @@ pub fn evaluate_once(ctx: &Context, started_ms: i64, now_ms: i64) -> anyhow::Res
             filesystems: &filesystems,
             instances: &instances,
             checks: &checks,
+            latest: &latest,
         };
         active.extend(rules::evaluate(&state, now_ms, &rule_config));
     }

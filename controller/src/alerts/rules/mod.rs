@@ -13,8 +13,10 @@
 //! | `filesystem/<agent>/<mount>/full` | use at or over the thresholds | warning / critical |
 //! | `identity/<agent>/<instance>/conflict` | a second machine presents the identity | critical (a clone) / warning (waiting to take over) |
 //! | `check/<agent>/<name>` | a local check says warning, critical or unknown, or its result is overdue ([`checks`]) | warning / critical / warning |
+//! | `rule/<agent>/<rule>/<labels>` | an operator's `[[alerts.rule]]` threshold on a series ([`series`]) | as configured |
 
 pub mod checks;
+pub mod series;
 
 use crate::storage::alerts::Severity;
 use crate::storage::instances::{InstanceRecord, InstanceStatus};
@@ -34,6 +36,8 @@ pub struct RuleConfig {
     pub filesystem_warning_percent: f64,
     pub filesystem_critical_percent: f64,
     pub filesystem_ignore_types: Vec<String>,
+    /// The operator's `[[alerts.rule]]`s.
+    pub series_rules: Vec<crate::alerts::config::SeriesRule>,
 }
 
 impl Default for RuleConfig {
@@ -46,6 +50,7 @@ impl Default for RuleConfig {
                 .iter()
                 .map(|fs_type| (*fs_type).to_owned())
                 .collect(),
+            series_rules: Vec::new(),
         }
     }
 }
@@ -75,7 +80,13 @@ pub struct HostState<'a> {
     pub instances: &'a [InstanceRecord],
     /// The local checks' newest results.
     pub checks: &'a [CheckResult],
+    /// The newest point of every series, for the operator's rules.
+    pub latest: &'a [(SeriesKey, Point)],
 }
+
+/// A series older than this (or than `offline_after`, if longer) is left out of the
+/// operator's rules: its source stopped giving it.
+pub const SERIES_STALE_MIN_MS: i64 = 5 * 60 * 1000;
 
 /// A refused instance keeps its alert open this long after its last attempt (it retries at
 /// least every minute while it runs).
@@ -336,6 +347,13 @@ pub fn evaluate(host: &HostState, now_ms: i64, config: &RuleConfig) -> Vec<Condi
         agent,
         host.checks,
         offline || host.last_seen_ms <= 0,
+        now_ms,
+    ));
+    conditions.extend(series::conditions(
+        agent,
+        &config.series_rules,
+        host.latest,
+        config.offline_after_ms.max(SERIES_STALE_MIN_MS),
         now_ms,
     ));
     conditions

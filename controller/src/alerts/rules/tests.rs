@@ -77,6 +77,7 @@ fn host<'a>(storage: Option<&'a StorageState>) -> HostState<'a> {
         filesystems: &[],
         instances: &[],
         checks: &[],
+        latest: &[],
     }
 }
 

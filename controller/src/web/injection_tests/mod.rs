@@ -12,10 +12,12 @@ mod walker;
 
 use super::layout::tests as layout_tests;
 use super::{agents, host, operations, overview, updates};
+use crate::alerts::config::{SeriesRule, Threshold};
 use crate::alerts::rules::{self, HostState, RuleConfig};
 use crate::domain::alerts::{AlertState, AlertView};
 use crate::domain::host_state::{Collected, ContainersView, PluginsView};
 use crate::domain::hosts::{sections, HostDetail, LatestValue};
+use crate::storage::alerts::Severity;
 use crate::storage::auth::Role;
 use crate::storage::series::SeriesKey;
 use crate::updates::window::WindowPhase;
@@ -134,8 +136,22 @@ fn alerts(reported: &Reported, now_ms: i64) -> Vec<AlertView> {
         filesystems: &filesystems,
         instances: &reported.instances,
         checks: &reported.checks,
+        latest: &latest,
     };
-    rules::evaluate(&host, now_ms, &RuleConfig::default())
+    // An operator's rule over a plugin series, so its labels (the agent's text) reach the
+    // alert's summary and details.
+    let config = RuleConfig {
+        series_rules: vec![SeriesRule {
+            name: "backup_stale".into(),
+            metric: "backup_last_success_timestamp_seconds".into(),
+            labels: Vec::new(),
+            threshold: Threshold::OlderThan(std::time::Duration::from_secs(3600)),
+            severity: Severity::Warning,
+            summary: None,
+        }],
+        ..RuleConfig::default()
+    };
+    rules::evaluate(&host, now_ms, &config)
         .into_iter()
         .map(|condition| AlertView {
             key: condition.key,

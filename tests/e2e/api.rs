@@ -14,8 +14,14 @@ pub(crate) const METRICS_TOKEN: &str = "metrics-secret-for-tests";
 pub(crate) async fn controller_with_admin(
     dir: &std::path::Path,
 ) -> (unity_controller::service::RunningController, String) {
+    controller_with_admin_config(controller_config(&dir.join("controller"))).await
+}
+
+/// A controller started from `config` with the metrics token and an admin, "ada".
+pub(crate) async fn controller_with_admin_config(
+    mut config: unity_controller::config::Config,
+) -> (unity_controller::service::RunningController, String) {
     init_logging();
-    let mut config = controller_config(&dir.join("controller"));
     config.metrics_token = Some(Secret(METRICS_TOKEN.into()));
     let controller = start_controller(config).await;
     let password = add_user(&controller, "ada", "admin").await;

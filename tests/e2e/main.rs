@@ -20,6 +20,7 @@ mod frames;
 mod identity;
 mod ingest;
 mod log_flood;
+mod plugins;
 mod quickstart;
 mod renewal;
 mod revocation;

@@ -47,6 +47,7 @@ impl HttpResponse {
 }
 
 /// One client: kept-alive connections, a cookie jar, optional bearer token.
+#[derive(Clone)]
 pub struct HttpClient {
     addr: SocketAddr,
     /// HTTPS: the client configuration and the name the certificate must carry.

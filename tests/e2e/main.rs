@@ -21,6 +21,7 @@ mod identity;
 mod ingest;
 mod log_flood;
 mod plugins;
+mod plugins_bad_input;
 mod quickstart;
 mod renewal;
 mod revocation;

@@ -347,6 +347,11 @@ mod tests {
         assert_eq!(config.databases.targets.len(), 1);
         assert_eq!(config.storage.interval, Duration::from_secs(300));
         assert_eq!(config.containers, ContainersConfig::default());
+        // The plugin defaults as written, plus the one example exporter.
+        let mut plugins = config.plugins.clone();
+        assert_eq!(plugins.exporters.len(), 1);
+        plugins.exporters.clear();
+        assert_eq!(plugins, crate::collect::plugins::PluginsConfig::default());
     }
 
     #[test]

@@ -404,6 +404,22 @@ mod tests {
     }
 
     #[test]
+    fn the_packaged_rule_example_parses_when_uncommented() {
+        let packaged = include_str!("../../../packaging/controller.toml");
+        let example: String = packaged
+            .lines()
+            .skip_while(|line| *line != "# [[alerts.rule]]")
+            .take_while(|line| !line.is_empty())
+            .map(|line| line.trim_start_matches("# "))
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(example.contains("older_than"), "{example}");
+        let raw: crate::config::RawConfig = toml::from_str(&example).unwrap();
+        let config = crate::config::Config::from_raw(raw).unwrap();
+        assert_eq!(config.alerts.series_rules[0].name, "backup_stale");
+    }
+
+    #[test]
     fn the_section_in_the_controller_file() {
         let raw: crate::config::RawConfig = toml::from_str(
             "stale_after = \"5m\"\n[alerts]\nresolve_after = \"10m\"\n[[alerts.webhook]]\nurl = \"http://x/\"\n",

@@ -95,6 +95,8 @@ const MUST_SHOW: &[(&str, &str)] = &[
     ("host", "latest[8].metric"),
     ("host", "latest[9].labels[0][1]"),
     ("overview", "checks[0].message"),
+    // An operator rule's alert names the plugin series' labels.
+    ("overview", "latest[9].labels[0][1]"),
     ("overview", "instances[1].hostname"),
     ("overview", "host.hostname"),
     ("overview", "host.os"),
@@ -143,9 +145,10 @@ fn alerts(reported: &Reported, now_ms: i64) -> Vec<AlertView> {
     let config = RuleConfig {
         series_rules: vec![SeriesRule {
             name: "backup_stale".into(),
-            metric: "backup_last_success_timestamp_seconds".into(),
+            // The backup textfile's series, whatever text the test gave its name.
+            metric: reported.latest[9].metric.clone(),
             labels: Vec::new(),
-            threshold: Threshold::OlderThan(std::time::Duration::from_secs(3600)),
+            threshold: Threshold::Above(0.0),
             severity: Severity::Warning,
             summary: None,
         }],

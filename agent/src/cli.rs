@@ -118,6 +118,13 @@ pub enum CollectCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Textfiles, exporters and checks (docs/plugins.md), once, as the daemon runs them: try a
+    /// new check script or cron job here. Exit status: the worst check's (0 ok, 1 warning,
+    /// 2 critical, 3 unknown), at least 1 when a source failed or had parse errors.
+    Plugins {
+        #[arg(long)]
+        json: bool,
+    },
     /// Docker or Podman containers: image and digests, state and health, restart policy,
     /// ports, mounts, networks, labels, CPU and memory.
     ///
@@ -246,6 +253,15 @@ async fn collect_once(command: CollectCommand, config: &Config) -> anyhow::Resul
             return Ok(u8::from(
                 instances.iter().any(|instance| !instance.reachable),
             ));
+        }
+        CollectCommand::Plugins { json } => {
+            let collected = diag::plugins::collect(&config.plugins).await?;
+            if json {
+                outln!("{}", diag::plugins::render_json(&collected)?);
+            } else {
+                outln!("{}", diag::plugins::render_text(&collected));
+            }
+            return Ok(diag::plugins::exit_code(&collected));
         }
         CollectCommand::Containers { json, socket } => {
             let inventory = diag::containers::collect_containers(&config.containers, socket).await;

@@ -432,3 +432,80 @@ async fn issue_22_node_exporter_textfiles_and_checks_reach_every_face() {
     agent.stop().await;
     controller.shutdown().await.unwrap();
 }
+
+/// `unity-agent collect plugins`: one round as the daemon runs it, printed, with the worst
+/// check's exit code.
+#[test]
+fn issue_22_collect_plugins_prints_one_round_with_the_worst_exit_code() {
+    let dir = tempfile::tempdir().unwrap();
+    open_dir(dir.path());
+    let textfiles = open_dir(&dir.path().join("textfile"));
+    write_textfile(
+        &textfiles,
+        "backup.prom",
+        "backup_ok{job=\"a \\\"b\\\"\"} 1\nnot a line\n",
+    );
+    let checks = open_dir(&dir.path().join("checks.d"));
+    check_script(&checks, "fine", "echo 'OK - fine'\n");
+    check_script(&checks, "broken", "echo 'CRITICAL - broken'\nexit 2\n");
+    let config = dir.path().join("agent.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir = \"{}\"\n[plugins]\ntextfile_dirs = [\"{}\"]\nchecks_dir = \"{}\"\n",
+            dir.path().join("data").display(),
+            textfiles.display(),
+            checks.display()
+        ),
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        #[allow(clippy::disallowed_methods)]
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_unity-e2e-agent"))
+            .arg("--config")
+            .arg(&config)
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+        )
+    };
+    let (code, stdout) = run(&["collect", "plugins", "--json"]);
+    assert_eq!(code, Some(2), "the worst check is critical: {stdout}");
+    let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let statuses: Vec<(&str, &str)> = json["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["name"].as_str().unwrap(), c["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(statuses, [("broken", "critical"), ("fine", "ok")]);
+    let source = &json["sources"][0];
+    assert_eq!(source["source"], "textfile/backup.prom");
+    assert_eq!(source["n_series"], 1);
+    assert!(
+        source["errors"][0]
+            .as_str()
+            .unwrap()
+            .ends_with("backup.prom:2: invalid value \"a\""),
+        "{source}"
+    );
+    let backup = json["series"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["metric"] == "backup_ok")
+        .unwrap();
+    assert_eq!(backup["labels"]["job"], "a \"b\"");
+    assert_eq!(backup["labels"]["source"], "textfile/backup.prom");
+
+    let (code, text) = run(&["collect", "plugins"]);
+    assert_eq!(code, Some(2));
+    assert!(text.contains("CRITICAL - broken"), "{text}");
+    assert!(
+        text.contains("backup_ok{job=\"a \\\"b\\\"\",source=\"textfile/backup.prom\"} 1"),
+        "{text}"
+    );
+}

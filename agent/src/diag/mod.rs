@@ -3,5 +3,6 @@
 pub mod containers;
 pub mod databases;
 pub mod parse;
+pub mod plugins;
 pub mod stack;
 pub mod storage;

@@ -95,6 +95,10 @@ fn sources(statuses: &[SourceStatus]) -> Markup {
     }
 }
 
+/// Rows shown per source: an exporter may give thousands of series; the page stays light and
+/// the query API has them all.
+pub const MAX_ROWS_PER_SOURCE: usize = 300;
+
 fn series(groups: &BTreeMap<&str, Vec<&LatestValue>>) -> Markup {
     html! {
         @for (source, values) in groups {
@@ -103,7 +107,7 @@ fn series(groups: &BTreeMap<&str, Vec<&LatestValue>>) -> Markup {
                 div.table { table {
                     thead { tr { th { "Metric" } th { "Labels" } th { "Value" } } }
                     tbody {
-                        @for value in values {
+                        @for value in values.iter().take(MAX_ROWS_PER_SOURCE) {
                             tr {
                                 td { (value.metric) }
                                 td.sub { (labels_text(value)) }
@@ -112,6 +116,12 @@ fn series(groups: &BTreeMap<&str, Vec<&LatestValue>>) -> Markup {
                         }
                     }
                 } }
+                @if values.len() > MAX_ROWS_PER_SOURCE {
+                    p.muted {
+                        "The first " (MAX_ROWS_PER_SOURCE) " of " (values.len())
+                        " series; all of them: GET /api/v1/hosts/{agent_id}/query?metric=NAME&labels=source=" (source)
+                    }
+                }
             }
         }
     }
@@ -133,4 +143,55 @@ pub fn panel(view: &PluginsView, latest: &[LatestValue], now: i64) -> Option<Mar
             (series(&groups))
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::host_state::Collected;
+
+    fn value(source: &str, n: usize) -> LatestValue {
+        LatestValue {
+            metric: "node_cpu_seconds_total".into(),
+            labels: [
+                ("cpu".to_owned(), n.to_string()),
+                (SOURCE_LABEL.to_owned(), source.to_owned()),
+            ]
+            .into(),
+            timestamp_ms: 0,
+            value: 1.0,
+        }
+    }
+
+    #[test]
+    fn a_large_source_shows_its_first_rows_and_says_where_the_rest_are() {
+        let mut latest: Vec<LatestValue> = (0..MAX_ROWS_PER_SOURCE + 1)
+            .map(|n| value("exporter/node", n))
+            .collect();
+        latest.push(value("textfile/backup.prom", 0));
+        // Not a plugin's: no source label.
+        latest.push(LatestValue {
+            metric: "cpu_usage_ratio".into(),
+            labels: Default::default(),
+            timestamp_ms: 0,
+            value: 0.5,
+        });
+        let view = PluginsView {
+            sources: Collected {
+                collected_at_ms: None,
+                state: None,
+            },
+            checks: Collected {
+                collected_at_ms: None,
+                state: None,
+            },
+        };
+        let html = panel(&view, &latest, 0).unwrap().into_string();
+        assert!(html.contains("exporter/node · 301 series"), "{html}");
+        assert!(html.contains("textfile/backup.prom · 1 series"));
+        assert_eq!(html.matches("<td>node_cpu_seconds_total</td>").count(), 301);
+        assert!(html.contains("The first 300 of 301 series"));
+        assert!(!html.contains("cpu_usage_ratio"));
+        assert!(panel(&view, &latest[latest.len() - 1..], 0).is_none());
+    }
 }

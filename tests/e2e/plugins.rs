@@ -12,6 +12,7 @@ use unity_agent::collect::plugins::exporters;
 use unity_controller::alerts::config::{SeriesRule, Threshold};
 use unity_controller::storage::alerts::Severity;
 use unity_tests::http::HttpClient;
+use unity_tests::webdriver::Browser;
 use unity_tests::*;
 
 use crate::api::{controller_with_admin_config, METRICS_TOKEN};
@@ -67,6 +68,55 @@ pub(crate) fn write_textfile(dir: &Path, name: &str, text: &str) {
     std::fs::write(&temporary, text).unwrap();
     std::fs::set_permissions(&temporary, std::fs::Permissions::from_mode(0o644)).unwrap();
     std::fs::rename(&temporary, dir.join(name)).unwrap();
+}
+
+/// Logs in with headless Chromium, opens the host page at its Plugins section and saves
+/// `target/test-output/plugins-host.png`.
+async fn plugins_in_a_browser(
+    controller: &unity_controller::service::RunningController,
+    agent_id: &unity_shared::proto::AgentId,
+    password: &str,
+) {
+    let base = format!("http://{}", controller.api_addr);
+    let mut browser = Browser::start()
+        .await
+        .expect("headless Chromium and chromedriver start");
+    let outcome = async {
+        browser.goto(&format!("{base}/login")).await?;
+        let username = browser
+            .wait_for("#username", Duration::from_secs(10))
+            .await?;
+        browser.type_into(&username, "ada").await?;
+        let password_field = browser.find("#password").await?;
+        browser.type_into(&password_field, password).await?;
+        let login = browser.find("#login").await?;
+        browser.click(&login).await?;
+        browser
+            .wait_for("table#hosts", Duration::from_secs(10))
+            .await?;
+        browser.goto(&format!("{base}/hosts/{agent_id}")).await?;
+        let checks = browser
+            .wait_for("table#checks", Duration::from_secs(10))
+            .await?;
+        let text = browser.text(&checks).await?;
+        assert!(text.contains("CRITICAL - md0 degraded"), "{text}");
+        let sources = browser.find("table#plugin-sources").await?;
+        let text = browser.text(&sources).await?;
+        assert!(text.contains("exporter/node"), "{text}");
+        browser
+            .execute(
+                "document.querySelector('details.plugin-series').open = true;\
+                 document.getElementById('section-plugins').scrollIntoView();",
+            )
+            .await?;
+        let screenshot = test_output_dir().join("plugins-host.png");
+        browser.screenshot(&screenshot).await?;
+        eprintln!("screenshot: {}", screenshot.display());
+        anyhow::Ok(())
+    }
+    .await;
+    browser.quit().await;
+    outcome.expect("the Plugins section in a browser");
 }
 
 /// Processes whose command line contains `marker` and that started over `age` ago.
@@ -412,6 +462,9 @@ async fn issue_22_node_exporter_textfiles_and_checks_reach_every_face() {
     ] {
         assert!(html.contains(text), "host page lacks {text:?}");
     }
+
+    // The same in a browser: the Plugins section renders, with a screenshot for people.
+    plugins_in_a_browser(&controller, &agent_id, &password).await;
 
     // A check fixed: its alert resolves through the normal lifecycle.
     check_script(&checks, "raid_crit", "echo 'OK - md0 clean'\nexit 0\n");

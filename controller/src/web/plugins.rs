@@ -46,7 +46,10 @@ fn checks(results: &[CheckResult], now: i64) -> Markup {
                         }
                         td {
                             (result.message)
-                            @if let Some(error) = &result.error { div.sub { (error) } }
+                            // A run without an answer says why in its message already.
+                            @if let Some(error) = result.error.as_ref().filter(|error| !result.message.contains(error.as_str())) {
+                                div.sub { (error) }
+                            }
                             @if !result.errors.is_empty() {
                                 ul.reasons { @for error in &result.errors { li { (error) } } }
                             }

@@ -265,13 +265,13 @@ name = "hang"
         "agent RSS every 2 s (KiB): {rss:?}, peak {peak} KiB; backup_ok points {before} -> {after}"
     );
     assert!(
-        after >= before + 10,
+        after >= before + 5,
         "the good textfile stalled: {before} -> {after}"
     );
     let settled = rss[4];
     let last = rss[9];
     assert!(
-        last < settled + 4 * 1024,
+        last < settled + 8 * 1024,
         "RSS grew from {settled} to {last} KiB over 10 s"
     );
     assert!(peak < 256 * 1024, "peak RSS {peak} KiB");

@@ -13,7 +13,12 @@ use unity_tests::*;
 use crate::api::controller_with_admin;
 use crate::plugins::{open_dir, write_textfile, Child};
 
-const AGENT: &str = env!("CARGO_BIN_EXE_unity-e2e-agent");
+/// The agent binary: the e2e build, or another (the packaged `target/agent/unity-agent`, for
+/// BENCHMARKS.md) named by `UNITY_E2E_AGENT_BINARY`.
+fn agent_binary() -> String {
+    std::env::var("UNITY_E2E_AGENT_BINARY")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_unity-e2e-agent").to_owned())
+}
 
 /// Serves `body` as `/metrics` to every connection.
 async fn serve(listener: tokio::net::TcpListener, body: std::sync::Arc<Vec<u8>>) {
@@ -156,7 +161,7 @@ name = "hang"
     .unwrap();
     #[allow(clippy::disallowed_methods)]
     let agent = Child(
-        std::process::Command::new(AGENT)
+        std::process::Command::new(agent_binary())
             .arg("--config")
             .arg(&config)
             .arg("run")

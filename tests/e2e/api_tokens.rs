@@ -113,6 +113,7 @@ async fn issue_13_api_tokens_have_a_scope_and_an_expiry() {
             scope: TokenScope::Admin,
             expires_at_ms: Some(now - 1_000),
             last_used_ms: None,
+            host_group: None,
         };
         context
             .store

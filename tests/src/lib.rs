@@ -343,7 +343,9 @@ pub async fn add_user(controller: &RunningController, name: &str, role: &str) ->
     tokio::task::spawn_blocking(move || {
         let password = unity_controller::domain::users::random_password();
         let role = unity_controller::domain::users::parse_role(&role).unwrap();
-        unity_controller::domain::users::create(&context, "test", &name, role, &password).unwrap();
+        let groups = unity_controller::domain::users::role_groups(role);
+        unity_controller::domain::users::create(&context, "test", &name, &groups, &password)
+            .unwrap();
         password
     })
     .await

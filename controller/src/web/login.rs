@@ -1,8 +1,8 @@
-//! The login form (`GET /login`), logging in (`POST /login`: a session cookie, then the
-//! overview) and logging out (`POST /logout`).
+//! The login form (`GET /login`), logging in (`POST /login`: a session cookie, or the second-factor page when one is owed)
+//! and logging out (`POST /logout`).
 
-use super::{CsrfForm, PageCaller};
-use crate::http::auth;
+use super::CsrfForm;
+use crate::http::auth::{self, Caller, Login};
 use crate::http::client_addr::ClientAddr;
 use crate::http::error::ApiError;
 use crate::http::extract::ApiForm;
@@ -13,32 +13,42 @@ use axum::response::{IntoResponse, Redirect, Response};
 use maud::{html, Markup, DOCTYPE};
 use serde::Deserialize;
 
-/// The login page, with why the last attempt failed (pure).
-pub fn render(message: Option<&str>) -> Markup {
+/// The frame of the login and second-factor pages (pure).
+pub fn frame(title: &str, content: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
-                title { "Log in · Unity" }
+                title { (title) " · Unity" }
                 link rel="stylesheet" href="/assets/app.css";
             }
             body.login {
                 main {
                     h1 { "Unity" }
-                    @if let Some(message) = message {
-                        p.error #login-error { (message) }
-                    }
-                    form method="post" action="/login" class="card" {
-                        label { "User " input name="username" id="username" autocomplete="username" required autofocus; }
-                        label { "Password " input name="password" id="password" type="password" autocomplete="current-password" required; }
-                        button type="submit" id="login" { "Log in" }
-                    }
+                    (content)
                 }
             }
         }
     }
+}
+
+/// The login page, with why the last attempt failed (pure).
+pub fn render(message: Option<&str>) -> Markup {
+    frame(
+        "Log in",
+        html! {
+            @if let Some(message) = message {
+                p.error #login-error { (message) }
+            }
+            form method="post" action="/login" class="card" {
+                label { "User " input name="username" id="username" autocomplete="username" required autofocus; }
+                label { "Password " input name="password" id="password" type="password" autocomplete="current-password" required; }
+                button type="submit" id="login" { "Log in" }
+            }
+        },
+    )
 }
 
 /// `GET /login`.
@@ -59,12 +69,20 @@ pub async fn submit(
     ApiForm(form): ApiForm<LoginForm>,
 ) -> Response {
     match auth::login_user(&state, client, form.username, form.password).await {
-        Ok(session) => (
+        Ok(Login::Session(session)) => (
             [(
                 header::SET_COOKIE,
                 auth::session_cookie(&state, &session.session_id),
             )],
             Redirect::to("/"),
+        )
+            .into_response(),
+        Ok(Login::SecondFactor(pending)) => (
+            [(
+                header::SET_COOKIE,
+                auth::pending_cookie(&state, &pending.token),
+            )],
+            Redirect::to("/login/second-factor"),
         )
             .into_response(),
         Err(error @ (ApiError::LoginFailed | ApiError::TooManyRequests { .. })) => {
@@ -79,14 +97,13 @@ pub async fn submit(
     }
 }
 
-/// `POST /logout`.
+/// `POST /logout`: ends the session.
 pub async fn logout(
     State(state): State<AppState>,
-    caller: PageCaller,
-    ApiForm(form): ApiForm<CsrfForm>,
+    caller: Caller,
+    ApiForm(_form): ApiForm<CsrfForm>,
 ) -> Result<Response, ApiError> {
-    caller.0.require_csrf(Some(&form.csrf))?;
-    auth::logout_caller(&state, &caller.0).await?;
+    auth::logout_caller(&state, &caller).await?;
     Ok((
         [(header::SET_COOKIE, auth::clear_cookie(&state))],
         Redirect::to("/login"),

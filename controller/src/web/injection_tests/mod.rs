@@ -189,6 +189,7 @@ fn pages(reported: &Reported, now_ms: i64) -> Vec<(&'static str, String)> {
     };
     let agents = agents::AgentsView {
         hosts: vec![host.clone()],
+        administered: vec![host.agent_id.clone()],
         tokens: Vec::new(),
         new_token: None,
     };

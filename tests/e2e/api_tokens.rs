@@ -191,6 +191,7 @@ async fn issue_13_the_cli_creates_lists_and_revokes_scoped_tokens() {
         name: "backup".into(),
         scope: Some("admin".into()),
         expires_in: Some("1d".into()),
+        host_group: None,
     };
     let AdminResponse::ApiToken {
         token,

@@ -17,6 +17,7 @@ mod databases;
 mod durability;
 mod enrollment;
 mod frames;
+mod household;
 mod identity;
 mod ingest;
 mod log_flood;

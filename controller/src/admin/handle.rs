@@ -145,6 +145,7 @@ pub fn handle(ctx: &Context, request: AdminRequest) -> AdminResponse {
                 name,
                 scope,
                 expires_in,
+                host_group,
             } => {
                 let scope = api_tokens::parse_scope(scope.as_deref().unwrap_or("read"))?;
                 let expires_in =
@@ -154,7 +155,7 @@ pub fn handle(ctx: &Context, request: AdminRequest) -> AdminResponse {
                     name: &name,
                     scope,
                     expires_in,
-                    host_group: None,
+                    host_group: host_group.as_deref(),
                 };
                 let (token, record) = api_tokens::create(ctx, "cli", &new)?;
                 AdminResponse::ApiToken {

@@ -97,6 +97,9 @@ pub enum AdminRequest {
         scope: Option<String>,
         #[serde(default)]
         expires_in: Option<String>,
+        /// Only the hosts of this host group (default: every host of the user).
+        #[serde(default)]
+        host_group: Option<String>,
     },
     ListApiTokens,
     RevokeApiToken {

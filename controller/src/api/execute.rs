@@ -1,4 +1,4 @@
-//! Commands sent to a connected agent (admins only, audited): ping, collect now. Thin handlers
+//! Commands sent to a connected agent (operate on that host, audited): ping, collect now. Thin handlers
 //! over [`crate::domain::agents`].
 
 use crate::domain::agents;

@@ -76,6 +76,10 @@ pub enum ApiTokenCommand {
         /// Lifetime, e.g. 30d or 1y (1m to 3650d), or never.
         #[arg(long, default_value = "never")]
         expires: String,
+        /// Only the hosts of this host group (see `group host-groups`); default: every host
+        /// the user has rights on.
+        #[arg(long = "hosts")]
+        host_group: Option<String>,
     },
     /// List API tokens with scope, expiry and last use (never their secrets).
     List {
@@ -188,12 +192,14 @@ pub async fn run_apitoken(command: ApiTokenCommand, config: &Config) -> anyhow::
             name,
             scope,
             expires,
+            host_group,
         } => {
             let request = AdminRequest::CreateApiToken {
                 user,
                 name,
                 scope: Some(scope),
                 expires_in: Some(expires),
+                host_group,
             };
             match admin_call(config, request).await? {
                 AdminResponse::ApiToken {

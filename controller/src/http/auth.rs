@@ -82,13 +82,14 @@ impl Caller {
         }
     }
 
-    /// Changes to one's own sign-in (second factors) need the session itself, not a token.
+    /// Changes to one's own sign-in (second factors, one's own API tokens) need the session
+    /// itself, not a token.
     pub fn require_session(&self) -> Result<(), ApiError> {
         if self.is_session() {
             Ok(())
         } else {
             Err(ApiError::Forbidden(
-                "second factors are changed with a dashboard session, not an API token",
+                "this needs a signed-in session (log in), not an API token",
             ))
         }
     }

@@ -1,7 +1,7 @@
 //! The second step of a login (`/login/second-factor`): a TOTP or recovery code for the
 //! pending login in the `unity_pending` cookie. A user who must enrol first (admins, when
 //! `[auth] second_factor_for_admins` is set, without a factor yet) enrols TOTP here with the
-//! QR code, and the confirming code passes the login.
+//! QR code, and the confirming code passes the login and shows the recovery codes once.
 
 use super::login::frame;
 use super::qr;
@@ -84,12 +84,13 @@ pub async fn submit(
         let ttl_ms = state.ctx.config.session_ttl.as_millis() as i64;
         let code = form.code.clone();
         let confirmed = blocking(&state.ctx, move |ctx| {
-            second_factor::confirm_totp(ctx, &user, &user, &code, now_s)?;
-            second_factor::pass(ctx, hash, &user, "totp enrolment", ttl_ms)
+            let codes = second_factor::confirm_totp(ctx, &user, &user, &code, now_s)?;
+            let session = second_factor::pass(ctx, hash, &user, "totp enrolment", ttl_ms)?;
+            Ok::<_, ApiError>((session, codes))
         })
         .await;
         return match confirmed {
-            Ok(session) => Ok(opened(&state, &session.session_id)),
+            Ok((session, codes)) => Ok(opened_with_codes(&state, &session.session_id, &codes)),
             Err(error) => {
                 let enrolment = enrolment(&state, &headers).await?;
                 Ok((
@@ -109,6 +110,31 @@ pub async fn submit(
             .into_response()),
         Err(error) => Err(error),
     }
+}
+
+/// The page after enrolling at login: the recovery codes, shown once, and the way on (pure).
+pub fn render_codes(codes: &[String]) -> Markup {
+    frame(
+        "Recovery codes",
+        html! {
+            section.card.notice #recovery-codes {
+                p { "Your authenticator app is set up. These recovery codes are shown once; each works once in place of a code. Keep them somewhere safe." }
+                ul { @for code in codes { li { code { (code) } } } }
+            }
+            p { a.button #continue href="/" { "Continue" } }
+        },
+    )
+}
+
+fn opened_with_codes(state: &AppState, session_id: &str, codes: &[String]) -> Response {
+    (
+        AppendHeaders([
+            (header::SET_COOKIE, auth::session_cookie(state, session_id)),
+            (header::SET_COOKIE, auth::clear_pending_cookie(state)),
+        ]),
+        render_codes(codes),
+    )
+        .into_response()
 }
 
 fn opened(state: &AppState, session_id: &str) -> Response {

@@ -19,12 +19,18 @@ pub const STEP_S: u64 = 30;
 pub const N_RECOVERY_CODES: usize = 10;
 
 /// What a user needs to add an authenticator app: the secret and the `otpauth://` URI its QR
-/// code carries.
-#[derive(Debug, Clone)]
+/// code carries. Its `Debug` shows neither.
+#[derive(Clone)]
 pub struct TotpEnrolment {
     /// Base32, for typing in by hand.
     pub secret: String,
     pub uri: String,
+}
+
+impl std::fmt::Debug for TotpEnrolment {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("TotpEnrolment { <redacted> }")
+    }
 }
 
 fn totp(secret: &[u8]) -> TOTP {

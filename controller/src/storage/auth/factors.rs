@@ -9,8 +9,8 @@
 use super::{decode, encode, Auth, StorageError};
 use serde::{Deserialize, Serialize};
 
-/// A confirmed TOTP authenticator.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A confirmed TOTP authenticator. Its `Debug` leaves the secret out.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TotpRecord {
     /// The shared secret (20 random bytes).
     pub secret: Vec<u8>,
@@ -32,8 +32,8 @@ pub struct PasskeyRecord {
     pub last_used_ms: Option<i64>,
 }
 
-/// A user's second factors.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// A user's second factors. Its `Debug` leaves the secrets and hashes out.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FactorsRecord {
     pub totp: Option<TotpRecord>,
     /// A secret shown for enrolment and not yet confirmed with a code.
@@ -43,6 +43,32 @@ pub struct FactorsRecord {
     pub passkeys: Vec<PasskeyRecord>,
     /// The WebAuthn user handle (random); empty until the first passkey.
     pub webauthn_user: Vec<u8>,
+}
+
+impl std::fmt::Debug for TotpRecord {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("TotpRecord")
+            .field("secret", &"<redacted>")
+            .field("enabled_at_ms", &self.enabled_at_ms)
+            .field("last_step", &self.last_step)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for FactorsRecord {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("FactorsRecord")
+            .field("totp", &self.totp)
+            .field(
+                "totp_pending",
+                &self.totp_pending.as_ref().map(|_| "<redacted>"),
+            )
+            .field("n_recovery_codes", &self.recovery_codes.len())
+            .field("n_passkeys", &self.passkeys.len())
+            .finish()
+    }
 }
 
 impl FactorsRecord {
@@ -171,7 +197,13 @@ mod tests {
             })
             .unwrap();
         assert_eq!(changed, Some(()));
-        assert!(auth.factors("ada").unwrap().any());
+        let factors = auth.factors("ada").unwrap();
+        assert!(factors.any());
+        let printed = format!("{factors:?}");
+        assert!(
+            printed.contains("<redacted>") && !printed.contains("[1, 1"),
+            "{printed}"
+        );
         let refused = auth.update_factors("ada", |_| None::<()>).unwrap();
         assert_eq!(refused, None);
         let pending = PendingLoginRecord {

@@ -7,6 +7,7 @@
 //! named in [`MUST_SHOW`] must reach the page (escaped), so the test cannot pass by showing
 //! nothing.
 
+mod access;
 mod reported;
 mod walker;
 

@@ -222,12 +222,12 @@ pub fn routes(config: &Config) -> Routes {
         .get("/api/v1/api-tokens", SignedIn, read::api_tokens)
         .post(
             "/api/v1/api-tokens",
-            SignedIn,
+            AllHosts(ADMINISTER),
             write::create_api_token_handler,
         )
         .delete(
             "/api/v1/api-tokens/{token_id}",
-            SignedIn,
+            AllHosts(ADMINISTER),
             write::delete_api_token_handler,
         )
         .get("/api/v1/audit", AllHosts(ADMINISTER), read::audit)

@@ -82,8 +82,7 @@ impl Caller {
         }
     }
 
-    /// Changes to one's own sign-in (second factors, one's own API tokens) need the session
-    /// itself, not a token.
+    /// Changes to one's own sign-in (second factors) need the session itself, not a token.
     pub fn require_session(&self) -> Result<(), ApiError> {
         if self.is_session() {
             Ok(())

@@ -35,4 +35,27 @@ mod tests {
         );
         assert!(html.matches("fill=\"#000\"").count() > 100, "{html}");
     }
+
+    /// The drawing is the code: reading the dark squares back (inside the 4-module quiet
+    /// zone) gives exactly `qrcode`'s module matrix, row by row.
+    #[test]
+    fn the_drawn_squares_are_the_module_matrix() {
+        use qrcode::{Color, QrCode};
+        let uri = "otpauth://totp/Unity:ada%40home?secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP&issuer=Unity&algorithm=SHA1&digits=6&period=30";
+        let html = super::render(uri).into_string();
+        let code = QrCode::new(uri.as_bytes()).unwrap();
+        let width = code.width();
+        let mut drawn = vec![Color::Light; width * width];
+        for rect in html.split("<rect ").skip(2) {
+            let number = |name: &str| -> usize {
+                let start = rect.find(&format!("{name}=\"")).unwrap() + name.len() + 2;
+                let end = start + rect[start..].find('"').unwrap();
+                rect[start..end].parse().unwrap()
+            };
+            let (x, y) = (number("x") - 4, number("y") - 4);
+            assert!(x < width && y < width, "{rect}");
+            drawn[y * width + x] = Color::Dark;
+        }
+        assert_eq!(drawn, code.to_colors());
+    }
 }

@@ -6,8 +6,10 @@
 use super::{payloads_in, MARKER, PAYLOADS};
 use crate::domain::access::Right;
 use crate::domain::groups::{GroupView, HostGroupView};
+use crate::domain::hosts::{Host, HostStatus};
 use crate::domain::second_factor::TotpEnrolment;
 use crate::domain::users::UserView;
+use crate::health::HealthRollup;
 use crate::storage::auth::Role;
 use crate::web::layout::tests as layout_tests;
 use crate::web::{access, login, second_factor, security};
@@ -36,7 +38,20 @@ fn pages(payload: &str) -> Vec<(&'static str, String)> {
             second_factor: false,
             created_at_ms: 0,
         }],
-        hosts: vec![],
+        hosts: vec![(
+            Host {
+                agent_id: AgentId::new("nas-1").unwrap_or_else(|_| unreachable!()),
+                hostname: text("hostname"),
+                status: HostStatus::Online,
+                last_seen_ms: 0,
+                agent_version: String::new(),
+                os: String::new(),
+                certificate_not_after: 0,
+                dropped_reports: 0,
+                health: HealthRollup::default(),
+            },
+            vec![(text("host label"), text("host label value"))],
+        )],
     };
     let enrolment = TotpEnrolment {
         secret: text("secret"),

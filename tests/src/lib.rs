@@ -334,6 +334,7 @@ pub fn ca_hash_of(data_dir: &Path) -> String {
 
 pub mod http;
 pub mod lab;
+pub mod oidc;
 pub mod webdriver;
 
 /// Adds a dashboard user to an in-process controller; returns the password.

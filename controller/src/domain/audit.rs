@@ -44,6 +44,10 @@ pub enum AuditAction {
     /// A login's second factor passed (`method` in the target).
     SecondFactorPassed,
     SecondFactorFailed,
+    /// A sign-in through the OpenID Connect provider.
+    OidcLogin,
+    /// A user made by their first OpenID Connect sign-in.
+    OidcUserCreate,
 }
 
 impl std::fmt::Display for AuditAction {
@@ -79,6 +83,8 @@ impl std::fmt::Display for AuditAction {
             AuditAction::RecoveryCodesCreate => "recovery_codes.create",
             AuditAction::SecondFactorPassed => "session.second_factor",
             AuditAction::SecondFactorFailed => "session.second_factor_failed",
+            AuditAction::OidcLogin => "session.oidc_login",
+            AuditAction::OidcUserCreate => "user.oidc_create",
         };
         formatter.write_str(name)
     }

@@ -72,13 +72,16 @@ pub enum LoginOutcome {
     Session(NewSession),
     /// A second factor is owed.
     SecondFactor(PendingLogin),
-    /// Wrong name or password.
+    /// Wrong name or password, or passwords are off for this user (OIDC-only mode).
     Failed,
 }
 
 /// What password logins are allowed and what they owe.
 #[derive(Debug, Clone)]
 pub struct LoginPolicy {
+    /// When set, only these users may log in with a password (OIDC-only mode's break-glass
+    /// accounts); `None`: everyone.
+    pub password_users: Option<Vec<String>>,
     /// Users who administer every host must pass a second factor (and enrol one first).
     pub second_factor_for_admins: bool,
 }
@@ -189,8 +192,12 @@ pub fn login(
         .as_ref()
         .map_or(decoy_hash, |user| user.password_hash.as_str());
     let valid = store_auth::verify_password(password, hash);
+    let allowed = policy
+        .password_users
+        .as_ref()
+        .is_none_or(|users| users.iter().any(|allowed| allowed == name));
     let now = now_ms();
-    let Some(user) = user.filter(|_| valid) else {
+    let Some(user) = user.filter(|_| valid && allowed) else {
         audit(ctx, now, name, AuditAction::SessionLoginFailed)?;
         return Ok(LoginOutcome::Failed);
     };

@@ -157,6 +157,15 @@ fn keep_an_admin(ctx: &Context, before: &[String]) -> Result<(), DomainError> {
     Ok(())
 }
 
+/// Whether `name` signs in at the OpenID Connect provider. Note that this uses blocking I/O.
+pub fn is_oidc_user(ctx: &Context, name: &str) -> Result<bool, DomainError> {
+    Ok(ctx
+        .store
+        .auth
+        .user(name)?
+        .is_some_and(|user| user.oidc.is_some()))
+}
+
 /// Replaces a user's groups; never leaves the controller without an admin. Note that this
 /// uses blocking I/O.
 pub fn set_groups(

@@ -31,6 +31,7 @@ pub use crate::storage::auth::constant_time_eq;
 pub const SESSION_COOKIE: &str = "unity_session";
 pub const PENDING_COOKIE: &str = "unity_pending";
 pub const CSRF_HEADER: &str = "x-csrf-token";
+pub const OIDC_STATE_COOKIE: &str = "unity_oidc";
 
 /// How a caller authenticated.
 #[derive(Debug, Clone)]
@@ -102,7 +103,8 @@ impl Caller {
     }
 }
 
-fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+/// The value of the cookie `name` in a request's headers.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -181,6 +183,11 @@ pub enum Login {
 pub fn login_policy(state: &AppState) -> LoginPolicy {
     let auth = &state.ctx.config.auth;
     LoginPolicy {
+        password_users: auth
+            .oidc
+            .as_ref()
+            .filter(|oidc| oidc.only)
+            .map(|oidc| oidc.break_glass.clone()),
         second_factor_for_admins: auth.second_factor_for_admins,
     }
 }
@@ -331,6 +338,17 @@ pub fn pending_cookie(state: &AppState, token: &str) -> HeaderValue {
         token,
         (sessions::PENDING_TTL_MS / 1000) as u64,
     )
+}
+
+/// The `Set-Cookie` value that ties an OpenID Connect sign-in to this browser: its `state`,
+/// for the callback only. `SameSite=Lax`, as the provider sends the browser back with a
+/// cross-site navigation, on which `Strict` cookies are not sent.
+pub fn oidc_state_cookie(state: &AppState, value: &str, max_age_s: u64) -> HeaderValue {
+    let secure = if state.secure_cookies { "; Secure" } else { "" };
+    let value = format!(
+        "{OIDC_STATE_COOKIE}={value}; Path=/login/oidc; HttpOnly; SameSite=Lax; Max-Age={max_age_s}{secure}"
+    );
+    HeaderValue::try_from(value).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
 /// The `Set-Cookie` value that forgets a pending login.

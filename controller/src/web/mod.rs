@@ -22,6 +22,8 @@ mod injection_tests;
 mod labels;
 mod layout;
 mod login;
+mod logout;
+mod oidc;
 mod operations;
 mod overview;
 mod qr;
@@ -83,9 +85,11 @@ pub fn routes() -> Routes {
         .get("/", SignedIn, overview::page)
         .get("/login", Public, login::page)
         .post("/login", Public, login::submit)
+        .get("/login/oidc", Public, oidc::start)
+        .get("/login/oidc/callback", Public, oidc::callback)
         .get("/login/second-factor", Public, second_factor::page)
         .post("/login/second-factor", Public, second_factor::submit)
-        .post("/logout", SignedIn, login::logout)
+        .post("/logout", SignedIn, logout::logout)
         .get("/hosts/{agent_id}", Host(VIEW), host::page)
         .post(
             "/hosts/{agent_id}/labels",

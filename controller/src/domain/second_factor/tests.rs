@@ -89,6 +89,7 @@ async fn issue_21_a_login_with_totp_waits_for_the_code_and_completes_once() {
     confirm_totp(&ctx, "ada", "ada", &code_at(&pending, NOW), NOW).unwrap();
     let decoy = hash_password("decoy").unwrap();
     let policy = LoginPolicy {
+        password_users: None,
         second_factor_for_admins: false,
     };
     let outcome = sessions::login(&ctx, "ada", "correct horse", &decoy, 60_000, &policy).unwrap();
@@ -127,14 +128,39 @@ async fn issue_21_admins_must_enrol_when_required() {
     let (_dir, ctx) = context().await;
     let decoy = hash_password("decoy").unwrap();
     let required = LoginPolicy {
+        password_users: None,
         second_factor_for_admins: true,
     };
     let outcome = sessions::login(&ctx, "ada", "correct horse", &decoy, 60_000, &required).unwrap();
     assert!(matches!(outcome, LoginOutcome::SecondFactor(login) if login.must_enrol));
     let not_required = LoginPolicy {
+        password_users: None,
         second_factor_for_admins: false,
     };
     let outcome =
         sessions::login(&ctx, "ada", "correct horse", &decoy, 60_000, &not_required).unwrap();
+    assert!(matches!(outcome, LoginOutcome::Session(_)));
+}
+
+#[tokio::test]
+async fn issue_21_oidc_only_keeps_passwords_for_break_glass_users() {
+    let (_dir, ctx) = context().await;
+    let decoy = hash_password("decoy").unwrap();
+    let oidc_only = LoginPolicy {
+        password_users: Some(vec!["admin".into()]),
+        second_factor_for_admins: false,
+    };
+    let outcome =
+        sessions::login(&ctx, "ada", "correct horse", &decoy, 60_000, &oidc_only).unwrap();
+    assert!(
+        matches!(outcome, LoginOutcome::Failed),
+        "ada is not a break-glass user"
+    );
+    let break_glass = LoginPolicy {
+        password_users: Some(vec!["ada".into()]),
+        second_factor_for_admins: false,
+    };
+    let outcome =
+        sessions::login(&ctx, "ada", "correct horse", &decoy, 60_000, &break_glass).unwrap();
     assert!(matches!(outcome, LoginOutcome::Session(_)));
 }

@@ -5,19 +5,21 @@
 //!
 //! Trees: `auth_users` (name -> user, see `users/mod.rs`), `auth_sessions` (hash -> session),
 //! `auth_api_tokens` (hash -> token, see `api_tokens/mod.rs`), `auth_factors` and
-//! `auth_pending` (see `factors.rs`), `auth_audit` (big-endian sequence -> record, so iteration
+//! `auth_pending` (see `factors.rs`), `auth_oidc_pending` (see `oidc.rs`), `auth_audit` (big-endian sequence -> record, so iteration
 //! is time order).
 
 use super::StorageError;
 pub use api_tokens::{ApiTokenRecord, TokenScope, LAST_USED_RESOLUTION_MS};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 pub use factors::{FactorsRecord, PasskeyRecord, PendingLoginRecord, TotpRecord};
+pub use oidc::OidcPendingRecord;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 pub use users::{OidcLink, UserRecord};
 
 mod api_tokens;
 mod factors;
+mod oidc;
 mod users;
 
 /// The two roles of layout 1 (before groups); still the shorthand for creating a user
@@ -116,6 +118,7 @@ pub struct Auth {
     api_tokens: sled::Tree,
     factors: sled::Tree,
     pending: sled::Tree,
+    oidc_pending: sled::Tree,
     audit: sled::Tree,
     db: sled::Db,
 }
@@ -152,6 +155,7 @@ impl Auth {
             api_tokens: db.open_tree("auth_api_tokens")?,
             factors: db.open_tree("auth_factors")?,
             pending: db.open_tree("auth_pending")?,
+            oidc_pending: db.open_tree("auth_oidc_pending")?,
             audit: db.open_tree("auth_audit")?,
             db: db.clone(),
         };

@@ -69,10 +69,24 @@ fn pages(payload: &str) -> Vec<(&'static str, String)> {
             "security",
             security::render(&security_view, &caller).into_string(),
         ),
-        ("login", login::render(Some(&text("message"))).into_string()),
+        (
+            "login",
+            login::render(
+                Some(&text("message")),
+                &login::LoginOptions {
+                    oidc_name: Some(text("provider")),
+                    password: true,
+                },
+            )
+            .into_string(),
+        ),
         (
             "second factor",
             second_factor::render(Some(&text("message")), Some(&enrolment)).into_string(),
+        ),
+        (
+            "signed out",
+            crate::web::oidc::render_signed_out(&text("https://id.test/end")).into_string(),
         ),
         (
             "recovery codes",

@@ -1,6 +1,6 @@
-//! Users in the `auth_users` tree (name -> record): their groups, a place for the OpenID
-//! Connect subject a user will be matched by (sign-in with a provider is not offered yet, so
-//! it is always empty), and the upgrade of records written before groups existed.
+//! Users in the `auth_users` tree (name -> record): their groups and, for users made by an
+//! OpenID Connect sign-in, the provider's issuer and subject they are matched by; and the
+//! upgrade of records written before groups existed.
 //!
 //! Postcard is positional, so the record only ever gains fields at its end. Layout 1 ended at
 //! `created_at_ms` and gave rights by `role`; layout 2 appended `groups` and `oidc`. A record
@@ -27,15 +27,15 @@ pub struct UserRecord {
     /// Layout 1's role, read only by the upgrade; layout-2 records carry `Viewer` here and get
     /// their rights from `groups`.
     pub legacy_role: Role,
-    /// The argon2id hash in PHC string form (an empty hash matches no password).
+    /// The argon2id hash in PHC string form; empty for users who sign in at an OpenID
+    /// Connect provider (an empty hash matches no password).
     pub password_hash: String,
     /// Unix milliseconds.
     pub created_at_ms: i64,
     // Layout 2 (issue 21) from here on.
     /// User groups, whose rights the user has.
     pub groups: Vec<String>,
-    /// Reserved for users an OpenID Connect sign-in will create or link; always `None` until
-    /// that sign-in exists.
+    /// Set for users an OpenID Connect sign-in created.
     pub oidc: Option<OidcLink>,
 }
 

@@ -4,8 +4,9 @@
 //! finished in another browser are refused; a wrong password at the provider comes back as a
 //! refusal; a user whose groups map to nothing signs in without rights; logging out goes on
 //! to the provider's end-session endpoint; in OIDC-only mode only break-glass users may use a
-//! password. ID token tampering, audience, issuer, nonce and expiry are checked in
-//! `controller/src/domain/oidc/tests.rs` with tokens signed there.
+//! password; an unreachable provider is said on the login page. ID token tampering,
+//! audience, issuer, nonce and expiry are checked in `controller/src/domain/oidc/tests.rs`
+//! with tokens signed there.
 
 use std::net::SocketAddr;
 use unity_controller::config::auth::{AuthConfig, RawAuth};
@@ -304,4 +305,28 @@ async fn issue_21_oidc_sign_in_in_chromium() {
     browser.quit().await;
     outcome.unwrap();
     home.controller.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue_21_an_unreachable_provider_is_said_on_the_login_page() {
+    init_logging();
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = controller_config(&dir.path().join("controller"));
+    let raw: RawAuth = toml::from_str(&format!(
+        "[oidc]\nissuer = \"http://127.0.0.1:{}\"\nclient_id = \"unity\"\nclient_secret = \"s\"\nredirect_url = \"http://127.0.0.1:1/login/oidc/callback\"\nname = \"Home ID\"",
+        free_port()
+    ))
+    .unwrap();
+    config.auth = AuthConfig::from_raw(raw).unwrap();
+    let controller = start_controller(config).await;
+    let mut browser_like = HttpClient::new(controller.api_addr);
+    let answer = browser_like.get("/login/oidc").await;
+    assert_eq!(answer.status, 503, "{}", answer.text());
+    let page = answer.text();
+    assert!(
+        page.contains("id=\"login-error\"") && page.contains("OpenID Connect discovery"),
+        "{page}"
+    );
+    assert!(page.contains("Sign in with Home ID"), "{page}");
+    controller.shutdown().await.unwrap();
 }

@@ -1,6 +1,7 @@
 // A real OpenID Connect provider on loopback for Unity's sign-in tests: npm `oidc-provider`
-// (panva, OpenID-certified) with one confidential client, two password users with groups,
-// consent skipped, and claims from the requested scopes put in the ID token.
+// (panva, OpenID-certified; 8.x, which runs on Debian 12's Node 18) with one confidential
+// client, two password users with groups, consent skipped, and claims from the requested
+// scopes put in the ID token.
 //
 //   node server.mjs PORT CLIENT_REDIRECT_URI POST_LOGOUT_REDIRECT_URI
 //

@@ -21,3 +21,5 @@ pub mod web;
 
 #[cfg(test)]
 mod layers_tests;
+#[cfg(test)]
+mod route_rules_tests;

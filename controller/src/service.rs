@@ -105,7 +105,9 @@ pub async fn start(config: Config) -> anyhow::Result<RunningController> {
             tracing::warn!(%error, "Admin socket unavailable; CLI commands need the daemon stopped.")
         }
     }
-    let routes = crate::api::router(&context.config).merge(crate::web::router());
+    let routes = crate::api::routes(&context.config)
+        .merge(crate::web::routes())
+        .into_router();
     let (api_addr, https, api_task) = crate::http::server::serve(context.clone(), routes).await?;
     tasks.push(api_task);
     let dashboard_url = crate::http::server::dashboard_url(api_addr, https);

@@ -40,7 +40,7 @@ async fn every_documented_route_requires_authentication() {
     let (controller, password) = controller_with_admin(dir.path()).await;
     let mut admin = logged_in_client(&controller, "ada", &password).await;
     let spec = admin.get("/api/v1/openapi.json").await;
-    assert_eq!(spec.status, 200);
+    assert_eq!(spec.status, 200, "{}", spec.text());
     let spec = spec.json();
     assert_eq!(spec["openapi"], "3.0.3");
     let paths = spec["paths"].as_object().unwrap();

@@ -113,6 +113,7 @@ async fn issue_13_api_tokens_have_a_scope_and_an_expiry() {
             scope: TokenScope::Admin,
             expires_at_ms: Some(now - 1_000),
             last_used_ms: None,
+            host_group: None,
         };
         context
             .store
@@ -190,6 +191,7 @@ async fn issue_13_the_cli_creates_lists_and_revokes_scoped_tokens() {
         name: "backup".into(),
         scope: Some("admin".into()),
         expires_in: Some("1d".into()),
+        host_group: None,
     };
     let AdminResponse::ApiToken {
         token,

@@ -335,6 +335,7 @@ pub fn ca_hash_of(data_dir: &Path) -> String {
 
 pub mod http;
 pub mod lab;
+pub mod oidc;
 pub mod webdriver;
 
 /// Adds a dashboard user to an in-process controller; returns the password.
@@ -344,7 +345,9 @@ pub async fn add_user(controller: &RunningController, name: &str, role: &str) ->
     tokio::task::spawn_blocking(move || {
         let password = unity_controller::domain::users::random_password();
         let role = unity_controller::domain::users::parse_role(&role).unwrap();
-        unity_controller::domain::users::create(&context, "test", &name, role, &password).unwrap();
+        let groups = unity_controller::domain::users::role_groups(role);
+        unity_controller::domain::users::create(&context, "test", &name, &groups, &password)
+            .unwrap();
         password
     })
     .await

@@ -1,12 +1,14 @@
-//! Answers one admin request with the domain's functions, on behalf of the actor `cli`.
-//! Join tokens and revocations made here are not audited (the operator is at the machine);
-//! users and API tokens are, as `cli`.
+//! Answers one admin request with the domain's functions, on behalf of the actor `cli`: the
+//! operator (root on the controller's machine), who passes the same `access::check` as every
+//! other face with every right. Join tokens and revocations made here are not audited (the
+//! operator is at the machine); users, groups, rights, labels and API tokens are, as `cli`.
 
 use super::protocol::{AdminRequest, AdminResponse, HostView, SeriesView, UserSummary};
 use crate::clock::now_ms;
 use crate::context::Context;
+use crate::domain::access::{self, Access, Need, Right};
 use crate::domain::api_tokens::{self, NewApiToken};
-use crate::domain::{agents, history, hosts, tokens, users};
+use crate::domain::{agents, groups, history, hosts, second_factor, tokens, users};
 use crate::storage::series::TimeRange;
 use std::time::Duration;
 use unity_shared::proto::AgentId;
@@ -15,6 +17,18 @@ use unity_shared::proto::AgentId;
 /// chain. Note that this uses blocking I/O.
 pub fn handle(ctx: &Context, request: AdminRequest) -> AdminResponse {
     let result = (|| -> anyhow::Result<AdminResponse> {
+        let need = match &request {
+            AdminRequest::ListTokens
+            | AdminRequest::Hosts
+            | AdminRequest::Query { .. }
+            | AdminRequest::ListSeries { .. }
+            | AdminRequest::ListUsers
+            | AdminRequest::ListApiTokens
+            | AdminRequest::ListGroups
+            | AdminRequest::ListHostGroups => Need::AllHosts(Right::View),
+            _ => Need::AllHosts(Right::Administer),
+        };
+        access::check(ctx, &Access::operator(), need, None)?;
         Ok(match request {
             AdminRequest::CreateToken { ttl_secs } => {
                 AdminResponse::Token(tokens::issue(ctx, Duration::from_secs(ttl_secs))?)
@@ -47,9 +61,13 @@ pub fn handle(ctx: &Context, request: AdminRequest) -> AdminResponse {
                 name,
                 role,
                 password,
+                groups,
             } => {
-                let role = users::parse_role(&role)?;
-                users::create(ctx, "cli", &name, role, &password)?;
+                let groups = match groups {
+                    Some(groups) => groups,
+                    None => users::role_groups(users::parse_role(&role)?),
+                };
+                users::create(ctx, "cli", &name, &groups, &password)?;
                 AdminResponse::UserAdded { name }
             }
             AdminRequest::ListUsers => AdminResponse::Users(
@@ -57,16 +75,77 @@ pub fn handle(ctx: &Context, request: AdminRequest) -> AdminResponse {
                     .into_iter()
                     .map(|user| UserSummary {
                         name: user.name,
-                        role: user.role.as_str().to_owned(),
+                        role: user.role.to_owned(),
                         created_at_ms: user.created_at_ms,
+                        groups: user.groups,
+                        second_factor: user.second_factor,
                     })
                     .collect(),
             ),
+            AdminRequest::DeleteUser { name } => {
+                users::delete(ctx, "cli", &name)?;
+                AdminResponse::Done(format!("Deleted user {name}."))
+            }
+            AdminRequest::SetUserGroups { name, groups } => {
+                users::set_groups(ctx, "cli", &name, &groups)?;
+                AdminResponse::Done(format!("{name} is in: {}.", groups.join(", ")))
+            }
+            AdminRequest::SetPassword { name, password } => {
+                users::set_password(ctx, "cli", &name, &password)?;
+                AdminResponse::Done(format!("Set the password of {name}."))
+            }
+            AdminRequest::ResetSecondFactor { name } => {
+                second_factor::disable_totp(ctx, "cli", &name)?;
+                AdminResponse::Done(format!("Turned off the authenticator app of {name}."))
+            }
+            AdminRequest::ListGroups => AdminResponse::Groups(groups::list(ctx)?),
+            AdminRequest::CreateGroup { name, description } => {
+                groups::create(ctx, "cli", &name, &description)?;
+                AdminResponse::Done(format!("Added group {name}."))
+            }
+            AdminRequest::DeleteGroup { name } => {
+                groups::delete(ctx, "cli", &name)?;
+                AdminResponse::Done(format!("Deleted group {name}."))
+            }
+            AdminRequest::SetRight {
+                group,
+                host_group,
+                right,
+            } => {
+                let parsed = groups::parse_right(&right)?;
+                groups::set_right(ctx, "cli", &group, &host_group, parsed)?;
+                AdminResponse::Done(format!("{group} on {host_group}: {right}."))
+            }
+            AdminRequest::ListHostGroups => AdminResponse::HostGroups(groups::host_groups(ctx)?),
+            AdminRequest::PutHostGroup {
+                name,
+                labels,
+                hosts,
+            } => {
+                let labels = groups::parse_labels(&labels)?;
+                let hosts = hosts
+                    .into_iter()
+                    .map(AgentId::new)
+                    .collect::<Result<Vec<_>, _>>()?;
+                groups::put_host_group(ctx, "cli", &name, labels, hosts)?;
+                AdminResponse::Done(format!("Saved host group {name}."))
+            }
+            AdminRequest::DeleteHostGroup { name } => {
+                groups::delete_host_group(ctx, "cli", &name)?;
+                AdminResponse::Done(format!("Deleted host group {name}."))
+            }
+            AdminRequest::SetLabels { agent_id, labels } => {
+                let agent_id = AgentId::new(agent_id)?;
+                let labels = groups::parse_labels(&labels)?;
+                groups::set_labels(ctx, "cli", &agent_id, &labels)?;
+                AdminResponse::Done(format!("Set the labels of {agent_id}."))
+            }
             AdminRequest::CreateApiToken {
                 user,
                 name,
                 scope,
                 expires_in,
+                host_group,
             } => {
                 let scope = api_tokens::parse_scope(scope.as_deref().unwrap_or("read"))?;
                 let expires_in =
@@ -76,6 +155,7 @@ pub fn handle(ctx: &Context, request: AdminRequest) -> AdminResponse {
                     name: &name,
                     scope,
                     expires_in,
+                    host_group: host_group.as_deref(),
                 };
                 let (token, record) = api_tokens::create(ctx, "cli", &new)?;
                 AdminResponse::ApiToken {

@@ -6,6 +6,7 @@
 //! text rendered from the typed value in one place ([`HostView::from`]).
 
 use crate::domain::api_tokens::ApiTokenView;
+use crate::domain::groups::{GroupView, HostGroupView};
 use crate::domain::history::RawSeries;
 use crate::domain::hosts::Host;
 use crate::domain::tokens::{JoinToken, JoinTokenSummary};
@@ -33,13 +34,61 @@ pub enum AdminRequest {
     ListSeries {
         agent_id: String,
     },
-    /// Adds a dashboard user (the password travels over the 0600 socket only).
+    /// Adds a dashboard user (the password travels over the 0600 socket only); `groups`
+    /// replace the role's group when given.
     AddUser {
         name: String,
         role: String,
         password: String,
+        #[serde(default)]
+        groups: Option<Vec<String>>,
     },
     ListUsers,
+    DeleteUser {
+        name: String,
+    },
+    SetUserGroups {
+        name: String,
+        groups: Vec<String>,
+    },
+    /// The break-glass way back in: a new password.
+    SetPassword {
+        name: String,
+        password: String,
+    },
+    /// Turns a user's TOTP off (a lost phone; they log in with the password alone again).
+    ResetSecondFactor {
+        name: String,
+    },
+    ListGroups,
+    CreateGroup {
+        name: String,
+        #[serde(default)]
+        description: String,
+    },
+    DeleteGroup {
+        name: String,
+    },
+    /// `right`: view, operate, administer or none.
+    SetRight {
+        group: String,
+        host_group: String,
+        right: String,
+    },
+    ListHostGroups,
+    /// `labels` as `name=value`, `hosts` as agent ids.
+    PutHostGroup {
+        name: String,
+        labels: Vec<String>,
+        hosts: Vec<String>,
+    },
+    DeleteHostGroup {
+        name: String,
+    },
+    SetLabels {
+        agent_id: String,
+        labels: Vec<String>,
+    },
     /// Creates an API token; `scope` defaults to `read`, `expires_in` to `never`.
     CreateApiToken {
         user: String,
@@ -48,6 +97,9 @@ pub enum AdminRequest {
         scope: Option<String>,
         #[serde(default)]
         expires_in: Option<String>,
+        /// Only the hosts of this host group (default: every host of the user).
+        #[serde(default)]
+        host_group: Option<String>,
     },
     ListApiTokens,
     RevokeApiToken {
@@ -61,6 +113,10 @@ pub struct UserSummary {
     pub name: String,
     pub role: String,
     pub created_at_ms: i64,
+    #[serde(default)]
+    pub groups: Vec<String>,
+    #[serde(default)]
+    pub second_factor: bool,
 }
 
 /// A host as the CLI lists it (`hosts --json` prints these fields).
@@ -123,6 +179,10 @@ pub enum AdminResponse {
     ApiTokenRevoked {
         token_id: String,
     },
+    /// A change was made; the text says what.
+    Done(String),
+    Groups(Vec<GroupView>),
+    HostGroups(Vec<HostGroupView>),
 }
 
 impl From<Host> for HostView {

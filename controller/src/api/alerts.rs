@@ -1,5 +1,5 @@
-//! Alert endpoints (GET, any authenticated user, viewers included): open alerts, resolved
-//! ones, or both, optionally for one host. A thin handler over [`crate::domain::alerts`],
+//! Alert endpoints (GET, any signed-in user, for the hosts they may view): open alerts,
+//! resolved ones, or both, optionally for one host. A thin handler over [`crate::domain::alerts`],
 //! which the dashboard and `/metrics` read too.
 
 use crate::domain::alerts::{self, parse_which, AlertView, DEFAULT_LIMIT, MAX_LIMIT};
@@ -25,7 +25,7 @@ pub struct AlertParams {
 /// `GET /api/v1/alerts?state=open|resolved|all&host=<agent_id>&limit=<n>`.
 pub async fn alerts(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     ApiQuery(params): ApiQuery<AlertParams>,
 ) -> Result<Json<Vec<AlertView>>, ApiError> {
     let which = parse_which(params.state.as_deref())?;
@@ -36,7 +36,10 @@ pub async fn alerts(
         )));
     }
     blocking(&state.ctx, move |ctx| {
-        alerts::list(ctx, which, params.host.as_deref(), limit)
+        let visible = crate::domain::access::visible(ctx, &caller.access)?;
+        let mut alerts = alerts::list(ctx, which, params.host.as_deref(), limit)?;
+        alerts.retain(|alert| visible.sees(&alert.agent_id));
+        Ok::<_, ApiError>(alerts)
     })
     .await
     .map(Json)

@@ -1,9 +1,9 @@
-//! Commands sent to a connected agent (admins only, audited): ping, collect now. Thin handlers
+//! Commands sent to a connected agent (operate on that host, audited): ping, collect now. Thin handlers
 //! over [`crate::domain::agents`].
 
 use crate::domain::agents;
 use crate::domain::hosts::parse_agent_id;
-use crate::http::auth::Admin;
+use crate::http::auth::Caller;
 use crate::http::error::ApiError;
 use crate::http::extract::ApiPath;
 use crate::http::state::AppState;
@@ -21,7 +21,7 @@ pub struct PingResult {
 /// `POST /api/v1/hosts/{agent_id}/ping`.
 pub async fn ping(
     State(state): State<AppState>,
-    Admin(caller): Admin,
+    caller: Caller,
     ApiPath(agent_id): ApiPath<String>,
 ) -> Result<Json<PingResult>, ApiError> {
     let agent_id = parse_agent_id(&agent_id)?;
@@ -42,7 +42,7 @@ pub struct CollectResult {
 /// `POST /api/v1/hosts/{agent_id}/collect`.
 pub async fn collect_now(
     State(state): State<AppState>,
-    Admin(caller): Admin,
+    caller: Caller,
     ApiPath(agent_id): ApiPath<String>,
 ) -> Result<Json<CollectResult>, ApiError> {
     let agent_id = parse_agent_id(&agent_id)?;

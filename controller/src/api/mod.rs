@@ -1,11 +1,16 @@
 //! The REST API (`/api/v1/...`, JSON) and `/metrics`: a face over [`crate::domain`], served
 //! with the dashboard pages by [`crate::http::server`] on `api_listen`.
 //!
-//! The API is split by intent: [`read`] (GET), [`write`](mod@write) (changes, admins only,
-//! audited) and [`execute`] (commands sent to agents); [`session`] logs in and out. Each
-//! handler parses its request, calls the domain off the async threads and answers JSON; every
-//! error becomes a response in one place, `http::error::ApiError`'s `IntoResponse`.
+//! The API is split by intent: [`read`] (GET), [`write`](mod@write) (changes, audited) and
+//! [`execute`] (commands sent to agents); [`session`] logs in and out, [`account`] manages
+//! one's own second factors, [`access`] groups, host groups and labels. Every route is declared
+//! in [`routes`] with what it needs (`domain::access::Need`); the one guard in `http::routes`
+//! checks it before the handler runs. Each handler parses its request, calls the domain off
+//! the async threads and answers JSON; every error becomes a response in one place,
+//! `http::error::ApiError`'s `IntoResponse`.
 
+pub mod access;
+pub mod account;
 pub mod alerts;
 pub mod backups;
 pub mod execute;
@@ -19,94 +24,237 @@ pub mod updates;
 pub mod write;
 
 use crate::config::Config;
+use crate::domain::access::{Need, Right};
 use crate::http::error::ApiError;
-use crate::http::state::AppState;
-use axum::routing::{delete, get, post, put};
-use axum::Router;
+use crate::http::routes::{Face, Routes};
+use axum::http::Method;
 
-/// The REST API's routes (`/api/v1/...` and `/metrics`). Warns when `/metrics` is readable
-/// without a token beyond this machine.
-pub fn router(config: &Config) -> Router<AppState> {
+const VIEW: Right = Right::View;
+const OPERATE: Right = Right::Operate;
+const ADMINISTER: Right = Right::Administer;
+
+async fn no_such_endpoint() -> ApiError {
+    ApiError::NotFound("no such API endpoint; see /api/v1/openapi.json".into())
+}
+
+/// The REST API's routes (`/api/v1/...` and `/metrics`), each with what it needs. Warns when
+/// `/metrics` is readable without a token beyond this machine.
+pub fn routes(config: &Config) -> Routes {
     if metrics::open_beyond_loopback(config) {
         tracing::warn!(
             api_listen = %config.api_listen,
             "/metrics is readable without a token by anyone who can reach api_listen; set metrics_token to require one."
         );
     }
-    let api = Router::new()
-        .route("/login", post(session::login))
-        .route("/logout", post(session::logout))
-        .route("/session", get(session::session))
-        .route("/openapi.json", get(openapi::document))
-        .route("/alerts", get(alerts::alerts))
-        .route("/hosts", get(read::hosts))
-        .route("/hosts/{agent_id}", get(read::host))
-        .route("/hosts/{agent_id}/series", get(read::series))
-        .route("/hosts/{agent_id}/storage", get(host_state::storage))
-        .route("/hosts/{agent_id}/databases", get(host_state::databases))
-        .route("/hosts/{agent_id}/containers", get(host_state::containers))
-        .route("/hosts/{agent_id}/plugins", get(host_state::plugins))
-        .route(
-            "/hosts/{agent_id}/maintenance-windows",
-            get(updates::host_windows).put(updates::set_host_windows),
+    use Need::{AllHosts, Host, OperationHost, Public, SignedIn};
+    Routes::new(Face::Api)
+        .post("/api/v1/login", Public, session::login)
+        .post(
+            "/api/v1/login/second-factor",
+            Public,
+            session::second_factor,
         )
-        .route(
-            "/hosts/{agent_id}/update-policy",
-            get(updates::host_policy).put(updates::set_host_policy),
+        .post("/api/v1/logout", SignedIn, session::logout)
+        .get("/api/v1/session", SignedIn, session::session)
+        .get("/api/v1/openapi.json", SignedIn, openapi::document)
+        .get("/api/v1/alerts", SignedIn, alerts::alerts)
+        .get("/api/v1/hosts", SignedIn, read::hosts)
+        .get("/api/v1/hosts/{agent_id}", Host(VIEW), read::host)
+        .get("/api/v1/hosts/{agent_id}/series", Host(VIEW), read::series)
+        .get("/api/v1/hosts/{agent_id}/query", Host(VIEW), read::query)
+        .get(
+            "/api/v1/hosts/{agent_id}/storage",
+            Host(VIEW),
+            host_state::storage,
         )
-        .route(
-            "/hosts/{agent_id}/containers/{name}/update-policy",
-            get(updates::container_policy).put(updates::set_container_policy),
+        .get(
+            "/api/v1/hosts/{agent_id}/databases",
+            Host(VIEW),
+            host_state::databases,
         )
-        .route(
-            "/hosts/{agent_id}/containers/{name}/{verb}",
-            post(operations::operate),
+        .get(
+            "/api/v1/hosts/{agent_id}/containers",
+            Host(VIEW),
+            host_state::containers,
         )
-        .route(
-            "/hosts/{agent_id}/containers/{name}/backups",
-            get(backups::list),
+        .get(
+            "/api/v1/hosts/{agent_id}/plugins",
+            Host(VIEW),
+            host_state::plugins,
         )
-        .route(
-            "/hosts/{agent_id}/containers/{name}/backups/diff",
-            get(backups::diff_handler),
+        .get(
+            "/api/v1/hosts/{agent_id}/labels",
+            Host(VIEW),
+            access::labels,
         )
-        .route("/operations", get(operations::list))
-        .route("/operations/{id}", get(operations::get))
-        .route("/updates", get(updates::list))
-        .route("/updates/check", post(updates::check_now))
-        .route("/registries", get(updates::registries))
-        .route(
-            "/registries/{registry}",
-            put(updates::set_registry).delete(updates::delete_registry),
+        .put(
+            "/api/v1/hosts/{agent_id}/labels",
+            Host(ADMINISTER),
+            access::set_labels,
         )
-        .route("/hosts/{agent_id}/query", get(read::query))
-        .route(
-            "/hosts/{agent_id}/revoke",
-            post(write::revoke_agent_handler),
+        .get(
+            "/api/v1/hosts/{agent_id}/maintenance-windows",
+            Host(VIEW),
+            updates::host_windows,
         )
-        .route("/hosts/{agent_id}/ping", post(execute::ping))
-        .route("/hosts/{agent_id}/collect", post(execute::collect_now))
-        .route(
-            "/join-tokens",
-            get(read::join_tokens).post(write::create_join_token_handler),
+        .put(
+            "/api/v1/hosts/{agent_id}/maintenance-windows",
+            Host(ADMINISTER),
+            updates::set_host_windows,
         )
-        .route("/users", get(read::users).post(write::create_user_handler))
-        .route("/users/{name}", delete(write::delete_user_handler))
-        .route(
-            "/api-tokens",
-            get(read::api_tokens).post(write::create_api_token_handler),
+        .get(
+            "/api/v1/hosts/{agent_id}/update-policy",
+            Host(VIEW),
+            updates::host_policy,
         )
-        .route(
-            "/api-tokens/{token_id}",
-            delete(write::delete_api_token_handler),
+        .put(
+            "/api/v1/hosts/{agent_id}/update-policy",
+            Host(ADMINISTER),
+            updates::set_host_policy,
         )
-        .route("/audit", get(read::audit))
-        .fallback(|| async {
-            ApiError::NotFound("no such API endpoint; see /api/v1/openapi.json".into())
-        });
-    Router::new()
-        .nest("/api/v1", api)
-        .route("/metrics", get(metrics::metrics))
+        .get(
+            "/api/v1/hosts/{agent_id}/containers/{name}/update-policy",
+            Host(VIEW),
+            updates::container_policy,
+        )
+        .put(
+            "/api/v1/hosts/{agent_id}/containers/{name}/update-policy",
+            Host(ADMINISTER),
+            updates::set_container_policy,
+        )
+        .post(
+            "/api/v1/hosts/{agent_id}/containers/{name}/{verb}",
+            Host(OPERATE),
+            operations::operate,
+        )
+        .get(
+            "/api/v1/hosts/{agent_id}/containers/{name}/backups",
+            Host(VIEW),
+            backups::list,
+        )
+        .get(
+            "/api/v1/hosts/{agent_id}/containers/{name}/backups/diff",
+            Host(VIEW),
+            backups::diff_handler,
+        )
+        .post(
+            "/api/v1/hosts/{agent_id}/revoke",
+            Host(ADMINISTER),
+            write::revoke_agent_handler,
+        )
+        .post(
+            "/api/v1/hosts/{agent_id}/ping",
+            Host(OPERATE),
+            execute::ping,
+        )
+        .post(
+            "/api/v1/hosts/{agent_id}/collect",
+            Host(OPERATE),
+            execute::collect_now,
+        )
+        .get("/api/v1/operations", SignedIn, operations::list)
+        .get(
+            "/api/v1/operations/{id}",
+            OperationHost(VIEW),
+            operations::get,
+        )
+        .get("/api/v1/updates", SignedIn, updates::list)
+        .post(
+            "/api/v1/updates/check",
+            AllHosts(OPERATE),
+            updates::check_now,
+        )
+        .get(
+            "/api/v1/registries",
+            AllHosts(ADMINISTER),
+            updates::registries,
+        )
+        .put(
+            "/api/v1/registries/{registry}",
+            AllHosts(ADMINISTER),
+            updates::set_registry,
+        )
+        .delete(
+            "/api/v1/registries/{registry}",
+            AllHosts(ADMINISTER),
+            updates::delete_registry,
+        )
+        .get("/api/v1/join-tokens", AllHosts(VIEW), read::join_tokens)
+        .post(
+            "/api/v1/join-tokens",
+            AllHosts(ADMINISTER),
+            write::create_join_token_handler,
+        )
+        .get("/api/v1/users", AllHosts(VIEW), read::users)
+        .post(
+            "/api/v1/users",
+            AllHosts(ADMINISTER),
+            write::create_user_handler,
+        )
+        .delete(
+            "/api/v1/users/{name}",
+            AllHosts(ADMINISTER),
+            write::delete_user_handler,
+        )
+        .put(
+            "/api/v1/users/{name}/groups",
+            AllHosts(ADMINISTER),
+            access::set_user_groups,
+        )
+        .get("/api/v1/groups", AllHosts(VIEW), access::groups)
+        .post("/api/v1/groups", AllHosts(ADMINISTER), access::create_group)
+        .delete(
+            "/api/v1/groups/{name}",
+            AllHosts(ADMINISTER),
+            access::delete_group,
+        )
+        .put(
+            "/api/v1/groups/{name}/rights/{host_group}",
+            AllHosts(ADMINISTER),
+            access::set_right,
+        )
+        .get("/api/v1/host-groups", AllHosts(VIEW), access::host_groups)
+        .put(
+            "/api/v1/host-groups/{name}",
+            AllHosts(ADMINISTER),
+            access::put_host_group,
+        )
+        .delete(
+            "/api/v1/host-groups/{name}",
+            AllHosts(ADMINISTER),
+            access::delete_host_group,
+        )
+        .get("/api/v1/api-tokens", SignedIn, read::api_tokens)
+        .post(
+            "/api/v1/api-tokens",
+            AllHosts(ADMINISTER),
+            write::create_api_token_handler,
+        )
+        .delete(
+            "/api/v1/api-tokens/{token_id}",
+            AllHosts(ADMINISTER),
+            write::delete_api_token_handler,
+        )
+        .get("/api/v1/audit", AllHosts(ADMINISTER), read::audit)
+        .post("/api/v1/account/totp", SignedIn, account::start_totp)
+        .post(
+            "/api/v1/account/totp/confirm",
+            SignedIn,
+            account::confirm_totp,
+        )
+        .delete("/api/v1/account/totp", SignedIn, account::disable_totp)
+        .post(
+            "/api/v1/account/recovery-codes",
+            SignedIn,
+            account::recovery_codes,
+        )
+        .get("/metrics", Public, metrics::metrics)
+        .add(
+            Method::from_bytes(b"ANY").unwrap_or(Method::GET),
+            "/api/v1/{*rest}",
+            Public,
+            no_such_endpoint,
+        )
 }
 
 #[cfg(test)]

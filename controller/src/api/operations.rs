@@ -6,7 +6,7 @@
 use crate::domain::hosts::parse_agent_id;
 use crate::domain::operations::{self, OperationRequest, DEFAULT_EXPIRY};
 use crate::domain::tokens::parse_ttl;
-use crate::http::auth::{Admin, Caller};
+use crate::http::auth::Caller;
 use crate::http::error::ApiError;
 use crate::http::extract::{blocking, ApiJson, ApiPath, ApiQuery};
 use crate::http::state::AppState;
@@ -34,7 +34,7 @@ pub struct OperationBody {
 /// `rollback`, `restart`, `backup` or `restore`; the body is a JSON object (`{}` for none).
 pub async fn operate(
     State(state): State<AppState>,
-    Admin(caller): Admin,
+    caller: Caller,
     ApiPath((agent_id, container, verb)): ApiPath<(String, String, String)>,
     ApiJson(body): ApiJson<OperationBody>,
 ) -> Result<(StatusCode, Json<OperationRecord>), ApiError> {
@@ -67,12 +67,15 @@ pub struct OperationsQuery {
 /// `GET /api/v1/operations?agent_id=&limit=`.
 pub async fn list(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     ApiQuery(query): ApiQuery<OperationsQuery>,
 ) -> Result<Json<Vec<OperationRecord>>, ApiError> {
     let limit = query.limit.unwrap_or(50).clamp(1, 1000);
     blocking(&state.ctx, move |ctx| {
-        operations::recent(ctx, query.agent_id.as_deref(), limit)
+        let visible = crate::domain::access::visible(ctx, &caller.access)?;
+        let mut records = operations::recent(ctx, query.agent_id.as_deref(), limit)?;
+        records.retain(|record| visible.sees(&record.agent_id));
+        Ok::<_, ApiError>(records)
     })
     .await
     .map(Json)
@@ -81,7 +84,6 @@ pub async fn list(
 /// `GET /api/v1/operations/{id}`.
 pub async fn get(
     State(state): State<AppState>,
-    _caller: Caller,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<OperationRecord>, ApiError> {
     blocking(&state.ctx, move |ctx| operations::get(ctx, &id))

@@ -1,8 +1,10 @@
-//! Read endpoints (GET, any authenticated user): hosts, a host's latest values and series,
-//! history queries with time ranges and downsampling, join tokens, users, API tokens, and the
-//! audit log (admins only). Each is a thin handler over [`crate::domain`].
+//! Read endpoints (GET): hosts (those the caller may view), a host's latest values and series,
+//! history queries with time ranges and downsampling, join tokens, users, API tokens (one's
+//! own; all for admins), and the audit log. What each needs is in `api::routes`. Each is a
+//! thin handler over [`crate::domain`].
 
 use crate::clock::now_ms;
+use crate::domain::access;
 use crate::domain::api_tokens::{self, ApiTokenView};
 use crate::domain::audit::{self, AuditView};
 use crate::domain::history::{self, QueryParams, QueryResult, SeriesDescription};
@@ -23,12 +25,19 @@ pub struct LimitParams {
     pub limit: Option<usize>,
 }
 
-/// `GET /api/v1/hosts`.
+/// `GET /api/v1/hosts`: the hosts the caller may view.
 pub async fn hosts(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
 ) -> Result<Json<Vec<Host>>, ApiError> {
-    blocking(&state.ctx, hosts::list).await.map(Json)
+    blocking(&state.ctx, move |ctx| {
+        let visible = access::visible(ctx, &caller.access)?;
+        let mut hosts = hosts::list(ctx)?;
+        hosts.retain(|host| visible.sees(&host.agent_id));
+        Ok::<_, ApiError>(hosts)
+    })
+    .await
+    .map(Json)
 }
 
 /// `GET /api/v1/hosts/{agent_id}`.
@@ -96,19 +105,17 @@ pub async fn api_tokens(
     caller: Caller,
 ) -> Result<Json<Vec<ApiTokenView>>, ApiError> {
     blocking(&state.ctx, move |ctx| {
-        api_tokens::visible_to(ctx, &caller.user, caller.role)
+        api_tokens::visible_to(ctx, &caller.user, caller.is_admin())
     })
     .await
     .map(Json)
 }
 
-/// `GET /api/v1/audit?limit=N` (admins only), newest first.
+/// `GET /api/v1/audit?limit=N`, newest first.
 pub async fn audit(
     State(state): State<AppState>,
-    caller: Caller,
     ApiQuery(params): ApiQuery<LimitParams>,
 ) -> Result<Json<Vec<AuditView>>, ApiError> {
-    caller.require_admin()?;
     let limit = params.limit.unwrap_or(200).clamp(1, 1000);
     blocking(&state.ctx, move |ctx| audit::recent(ctx, limit))
         .await

@@ -8,7 +8,7 @@ use crate::domain::hosts::parse_agent_id;
 use crate::domain::registries::{self, NewCredentials, RegistryView};
 use crate::domain::update_policies::{self, WindowsView};
 use crate::domain::updates::{self, parse_check_filter};
-use crate::http::auth::{Admin, Caller};
+use crate::http::auth::Caller;
 use crate::http::error::ApiError;
 use crate::http::extract::{blocking, ApiJson, ApiPath, ApiQuery};
 use crate::http::state::AppState;
@@ -27,22 +27,27 @@ pub struct UpdatesQuery {
     pub status: Option<String>,
 }
 
-/// `GET /api/v1/updates?status=update|error|all`.
+/// `GET /api/v1/updates?status=update|error|all`: of the hosts the caller may view.
 pub async fn list(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     ApiQuery(query): ApiQuery<UpdatesQuery>,
 ) -> Result<Json<Vec<UpdateCheckRecord>>, ApiError> {
     let filter = parse_check_filter(query.status.as_deref())?;
-    blocking(&state.ctx, move |ctx| updates::checks(ctx, filter))
-        .await
-        .map(Json)
+    blocking(&state.ctx, move |ctx| {
+        let visible = crate::domain::access::visible(ctx, &caller.access)?;
+        let mut checks = updates::checks(ctx, filter)?;
+        checks.retain(|check| visible.sees(&check.agent_id));
+        Ok::<_, ApiError>(checks)
+    })
+    .await
+    .map(Json)
 }
 
 /// `POST /api/v1/updates/check`: checks every container now and waits for the result.
 pub async fn check_now(
     State(state): State<AppState>,
-    Admin(caller): Admin,
+    caller: Caller,
 ) -> Result<Json<RunSummary>, ApiError> {
     Ok(Json(updates::check_now(&state.ctx, &caller.user).await?))
 }
@@ -86,7 +91,7 @@ pub async fn host_policy(
 /// `PUT /api/v1/hosts/{agent_id}/update-policy`; empty settings remove the override.
 pub async fn set_host_policy(
     State(state): State<AppState>,
-    Admin(caller): Admin,
+    caller: Caller,
     ApiPath(agent_id): ApiPath<String>,
     ApiJson(body): ApiJson<PolicyBody>,
 ) -> Result<Json<PolicyBody>, ApiError> {
@@ -110,7 +115,7 @@ pub async fn container_policy(
 /// `PUT /api/v1/hosts/{agent_id}/containers/{name}/update-policy`.
 pub async fn set_container_policy(
     State(state): State<AppState>,
-    Admin(caller): Admin,
+    caller: Caller,
     ApiPath((agent_id, container)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<PolicyBody>,
 ) -> Result<Json<PolicyBody>, ApiError> {
@@ -146,7 +151,7 @@ pub async fn host_windows(
 /// `PUT /api/v1/hosts/{agent_id}/maintenance-windows`.
 pub async fn set_host_windows(
     State(state): State<AppState>,
-    Admin(caller): Admin,
+    caller: Caller,
     ApiPath(agent_id): ApiPath<String>,
     ApiJson(body): ApiJson<WindowsBody>,
 ) -> Result<StatusCode, ApiError> {
@@ -168,19 +173,17 @@ pub struct RegistryBody {
     pub plain_http: bool,
 }
 
-/// `GET /api/v1/registries` (admins): registries with stored credentials.
+/// `GET /api/v1/registries`: registries with stored credentials.
 pub async fn registries(
     State(state): State<AppState>,
-    caller: Caller,
 ) -> Result<Json<Vec<RegistryView>>, ApiError> {
-    caller.require_admin()?;
     blocking(&state.ctx, registries::list).await.map(Json)
 }
 
 /// `PUT /api/v1/registries/{registry}`: stores (replaces) a registry's credentials, sealed.
 pub async fn set_registry(
     State(state): State<AppState>,
-    Admin(caller): Admin,
+    caller: Caller,
     ApiPath(registry): ApiPath<String>,
     ApiJson(body): ApiJson<RegistryBody>,
 ) -> Result<StatusCode, ApiError> {
@@ -200,7 +203,7 @@ pub async fn set_registry(
 /// `DELETE /api/v1/registries/{registry}`.
 pub async fn delete_registry(
     State(state): State<AppState>,
-    Admin(caller): Admin,
+    caller: Caller,
     ApiPath(registry): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     blocking(&state.ctx, move |ctx| {

@@ -14,18 +14,51 @@ pub enum UserCommand {
     /// Add a dashboard user. Without --password-file a random password is generated and printed.
     Add {
         name: String,
-        /// admin (may change things) or viewer (read only).
+        /// admin (group admins: administer on all hosts) or viewer (group viewers: view on all
+        /// hosts).
         #[arg(long, default_value = "viewer")]
         role: String,
+        /// User groups instead of the role's group (comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        groups: Option<Vec<String>>,
         /// Read the password from this file (first line); never from the command line.
         #[arg(long)]
         password_file: Option<PathBuf>,
     },
-    /// List users and roles.
+    /// List users with their role, groups and second factor.
     List {
         #[arg(long)]
         json: bool,
     },
+    /// Delete a user with their sessions, API tokens and second factors.
+    Delete { name: String },
+    /// Replace a user's groups (comma-separated).
+    Groups {
+        name: String,
+        #[arg(value_delimiter = ',')]
+        groups: Vec<String>,
+    },
+    /// Set a user's password (the way back in for a locked-out user). Without
+    /// --password-file a random password is generated and printed.
+    Password {
+        name: String,
+        #[arg(long)]
+        password_file: Option<PathBuf>,
+    },
+    /// Turn off a user's authenticator app (a lost phone).
+    ResetSecondFactor { name: String },
+}
+
+async fn read_password(password_file: Option<PathBuf>) -> anyhow::Result<(String, bool)> {
+    match password_file {
+        Some(path) => {
+            let text = tokio::fs::read_to_string(&path)
+                .await
+                .with_context(|| format!("reading {}", path.display()))?;
+            Ok((text.lines().next().unwrap_or("").to_owned(), false))
+        }
+        None => Ok((crate::domain::users::random_password(), true)),
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -36,13 +69,17 @@ pub enum ApiTokenCommand {
         user: String,
         #[arg(long)]
         name: String,
-        /// read (viewer rights: enough for Grafana, backups, scripts that only look) or admin
-        /// (the user's full rights; only for an admin user).
+        /// read (view only: enough for Grafana, backups, scripts that only look), operate (also
+        /// restart, update, collect now) or admin (the user's full rights).
         #[arg(long, default_value = "read")]
         scope: String,
         /// Lifetime, e.g. 30d or 1y (1m to 3650d), or never.
         #[arg(long, default_value = "never")]
         expires: String,
+        /// Only the hosts of this host group (see `group host-groups`); default: every host
+        /// the user has rights on.
+        #[arg(long = "hosts")]
+        host_group: Option<String>,
     },
     /// List API tokens with scope, expiry and last use (never their secrets).
     List {
@@ -58,21 +95,15 @@ pub async fn run_user(command: UserCommand, config: &Config) -> anyhow::Result<(
         UserCommand::Add {
             name,
             role,
+            groups,
             password_file,
         } => {
-            let (password, generated) = match password_file {
-                Some(path) => {
-                    let text = tokio::fs::read_to_string(&path)
-                        .await
-                        .with_context(|| format!("reading {}", path.display()))?;
-                    (text.lines().next().unwrap_or("").to_owned(), false)
-                }
-                None => (crate::domain::users::random_password(), true),
-            };
+            let (password, generated) = read_password(password_file).await?;
             let request = AdminRequest::AddUser {
                 name,
                 role: role.clone(),
                 password: password.clone(),
+                groups,
             };
             match admin_call(config, request).await? {
                 AdminResponse::UserAdded { name } => {
@@ -88,12 +119,20 @@ pub async fn run_user(command: UserCommand, config: &Config) -> anyhow::Result<(
         UserCommand::List { json } => match admin_call(config, AdminRequest::ListUsers).await? {
             AdminResponse::Users(users) if json => print_json(&users),
             AdminResponse::Users(users) => {
-                outln!("{:<24} {:<8} CREATED", "USER", "ROLE");
+                outln!(
+                    "{:<24} {:<8} {:<30} {:<4} CREATED",
+                    "USER",
+                    "ROLE",
+                    "GROUPS",
+                    "2FA"
+                );
                 for user in users {
                     outln!(
-                        "{:<24} {:<8} {}",
+                        "{:<24} {:<8} {:<30} {:<4} {}",
                         user.name,
                         user.role,
+                        user.groups.join(","),
+                        if user.second_factor { "yes" } else { "no" },
                         format_time_ms(user.created_at_ms)
                     );
                 }
@@ -101,6 +140,40 @@ pub async fn run_user(command: UserCommand, config: &Config) -> anyhow::Result<(
             }
             other => unexpected(other),
         },
+        UserCommand::Delete { name } => {
+            done(admin_call(config, AdminRequest::DeleteUser { name }).await?)
+        }
+        UserCommand::Groups { name, groups } => {
+            done(admin_call(config, AdminRequest::SetUserGroups { name, groups }).await?)
+        }
+        UserCommand::Password {
+            name,
+            password_file,
+        } => {
+            let (password, generated) = read_password(password_file).await?;
+            let request = AdminRequest::SetPassword {
+                name,
+                password: password.clone(),
+            };
+            done(admin_call(config, request).await?)?;
+            if generated {
+                outln!("Password (shown once): {password}");
+            }
+            Ok(())
+        }
+        UserCommand::ResetSecondFactor { name } => {
+            done(admin_call(config, AdminRequest::ResetSecondFactor { name }).await?)
+        }
+    }
+}
+
+fn done(response: AdminResponse) -> anyhow::Result<()> {
+    match response {
+        AdminResponse::Done(text) => {
+            outln!("{text}");
+            Ok(())
+        }
+        other => unexpected(other),
     }
 }
 
@@ -119,12 +192,14 @@ pub async fn run_apitoken(command: ApiTokenCommand, config: &Config) -> anyhow::
             name,
             scope,
             expires,
+            host_group,
         } => {
             let request = AdminRequest::CreateApiToken {
                 user,
                 name,
                 scope: Some(scope),
                 expires_in: Some(expires),
+                host_group,
             };
             match admin_call(config, request).await? {
                 AdminResponse::ApiToken {

@@ -14,7 +14,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 use unity_shared::outln;
 
+mod access;
 mod auth;
+pub use access::GroupCommand;
 pub use auth::{ApiTokenCommand, UserCommand};
 
 /// Exit code for a configuration that cannot be used (EX_CONFIG-like, as sysexits' EX_USAGE).
@@ -95,6 +97,9 @@ pub enum Command {
     /// API tokens for scripts and Grafana (`Authorization: Bearer`).
     #[command(subcommand)]
     Apitoken(ApiTokenCommand),
+    /// User groups and their rights per host group, host groups and host labels.
+    #[command(subcommand)]
+    Group(GroupCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -310,6 +315,7 @@ async fn run_command(command: Command, config: Config) -> anyhow::Result<()> {
         }
         Command::User(command) => auth::run_user(command, &config).await,
         Command::Apitoken(command) => auth::run_apitoken(command, &config).await,
+        Command::Group(command) => access::run_group(command, &config).await,
         Command::Agents(AgentsCommand::Revoke { agent_id }) => {
             match admin_call(&config, AdminRequest::RevokeAgent { agent_id }).await? {
                 AdminResponse::Revoked {

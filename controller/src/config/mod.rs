@@ -4,6 +4,7 @@
 //! `updates::settings`); they share [`ConfigError`] and [`Secret`], which live in leaf files
 //! (`error.rs`, `secret.rs`) so a section never imports the whole configuration back.
 
+pub mod auth;
 pub mod error;
 pub mod secret;
 
@@ -64,6 +65,8 @@ pub struct RawConfig {
     pub alerts: Option<crate::alerts::config::RawAlerts>,
     /// Container update detection (`[updates]`); see `docs/updates.md`.
     pub updates: Option<crate::updates::settings::RawUpdates>,
+    /// Second factors and OpenID Connect sign-in (`[auth]`); see `docs/auth.md`.
+    pub auth: Option<auth::RawAuth>,
 }
 
 /// How the dashboard and API are served.
@@ -98,6 +101,7 @@ pub struct Config {
     pub allowed_hosts: Vec<String>,
     pub alerts: crate::alerts::config::AlertsConfig,
     pub updates: crate::updates::settings::UpdatesConfig,
+    pub auth: auth::AuthConfig,
 }
 
 fn duration(
@@ -297,6 +301,7 @@ impl Config {
             updates: crate::updates::settings::UpdatesConfig::from_raw(
                 raw.updates.unwrap_or_default(),
             )?,
+            auth: auth::AuthConfig::from_raw(raw.auth.unwrap_or_default())?,
             max_frame_bytes,
             identity_takeover_after: duration(
                 "identity_takeover_after",

@@ -1,12 +1,16 @@
-//! API tokens for scripts and Grafana: created for a user with a scope (never more than the
-//! user's role) and an optional expiry, shown once and stored as their hash; listed with their
-//! last use; revoked by deleting them.
+//! API tokens for scripts and Grafana: created for a user with a scope (`read`, `operate` or
+//! `admin`: at most view, operate or the user's own rights), optionally limited to a host
+//! group, and an optional expiry; shown once and stored as their hash; listed with their last
+//! use; revoked by deleting them. A request with a token never gets more than its user may
+//! do on the host concerned (`access::of_user`).
 
+use super::access;
 use super::audit::{self, AuditAction};
 use super::error::DomainError;
 use crate::clock::now_ms;
 use crate::context::Context;
-use crate::storage::auth::{self as store_auth, ApiTokenRecord, Role, TokenScope};
+use crate::storage::access::ALL_HOSTS;
+use crate::storage::auth::{self as store_auth, ApiTokenRecord, TokenScope};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -25,6 +29,8 @@ pub struct ApiTokenView {
     pub expired: bool,
     /// Unix milliseconds, to the minute; `null`: never used.
     pub last_used_ms: Option<i64>,
+    /// Only the hosts of this host group; `null`: every host of its user.
+    pub host_group: Option<String>,
 }
 
 /// A scope as its word in JSON (`read`, `admin`); the store keeps it by position.
@@ -51,6 +57,8 @@ pub struct NewApiToken<'a> {
     pub scope: TokenScope,
     /// `None`: never expires.
     pub expires_in: Option<Duration>,
+    /// Only the hosts of this host group; `None`: every host of its user.
+    pub host_group: Option<&'a str>,
 }
 
 /// Unix milliseconds as RFC 3339 (UTC, seconds).
@@ -59,10 +67,13 @@ pub fn rfc3339(ms: i64) -> String {
     humantime::format_rfc3339_seconds(time).to_string()
 }
 
-/// Parses a token scope: `read` or `admin`.
+/// Parses a token scope: `read`, `operate` or `admin`.
 pub fn parse_scope(text: &str) -> Result<TokenScope, DomainError> {
-    TokenScope::parse(text)
-        .ok_or_else(|| DomainError::Invalid(format!("bad scope {text:?}: expected read or admin")))
+    TokenScope::parse(text).ok_or_else(|| {
+        DomainError::Invalid(format!(
+            "bad scope {text:?}: expected read, operate or admin"
+        ))
+    })
 }
 
 /// Parses an API token's lifetime: `never` (`None`), or 1 minute to 3650 days.
@@ -98,16 +109,21 @@ pub fn list(ctx: &Context, now_ms: i64) -> Result<Vec<ApiTokenView>, DomainError
             created_at_ms: token.created_at_ms,
             expires_at_ms: token.expires_at_ms,
             last_used_ms: token.last_used_ms,
+            host_group: token.host_group,
         })
         .collect())
 }
 
-/// The API tokens a user with `role` may see: all for admins, their own for viewers. Note
-/// that this uses blocking I/O.
-pub fn visible_to(ctx: &Context, user: &str, role: Role) -> Result<Vec<ApiTokenView>, DomainError> {
+/// The API tokens `user` may see: all for admins, their own for everyone else. Note that
+/// this uses blocking I/O.
+pub fn visible_to(
+    ctx: &Context,
+    user: &str,
+    is_admin: bool,
+) -> Result<Vec<ApiTokenView>, DomainError> {
     Ok(list(ctx, now_ms())?
         .into_iter()
-        .filter(|token| role == Role::Admin || token.owner == user)
+        .filter(|token| is_admin || token.owner == user)
         .collect())
 }
 
@@ -123,6 +139,7 @@ pub fn create(
         name,
         scope,
         expires_in,
+        host_group,
     } = *new;
     let user = ctx
         .store
@@ -134,12 +151,19 @@ pub fn create(
             "bad token name: 1 to 100 characters".into(),
         ));
     }
-    if scope == TokenScope::Admin && user.role != Role::Admin {
+    let role = access::of_user(ctx, &user, None)?.role_word();
+    if scope != TokenScope::Read && role == "viewer" {
         return Err(DomainError::Invalid(format!(
-            "bad scope {:?}: {owner} is a {}, and a token never has more rights than its user",
+            "bad scope {:?}: {owner} is a {role}, and a token never has more rights than its user",
             scope.as_str(),
-            user.role.as_str()
         )));
+    }
+    if let Some(group) = host_group {
+        if group != ALL_HOSTS && ctx.store.access.host_group(group)?.is_none() {
+            return Err(DomainError::NotFound(format!(
+                "no host group named {group:?}"
+            )));
+        }
     }
     let token = format!("unity_{}", store_auth::random_secret());
     let now = now_ms();
@@ -151,6 +175,9 @@ pub fn create(
         scope,
         expires_at_ms: expires_in.map(|lifetime| now.saturating_add(lifetime.as_millis() as i64)),
         last_used_ms: None,
+        host_group: host_group
+            .filter(|group| *group != ALL_HOSTS)
+            .map(str::to_owned),
     };
     ctx.store
         .auth
@@ -163,9 +190,10 @@ pub fn create(
         actor,
         AuditAction::ApiTokenCreate,
         &format!(
-            "{} ({name}) for {owner}, scope {}, expires {expires}",
+            "{} ({name}) for {owner}, scope {}, hosts {}, expires {expires}",
             record.token_id,
-            scope.as_str()
+            scope.as_str(),
+            record.host_group.as_deref().unwrap_or(ALL_HOSTS)
         ),
     )?;
     ctx.store.flush()?;

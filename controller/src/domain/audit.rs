@@ -30,6 +30,24 @@ pub enum AuditAction {
     SessionLogin,
     SessionLoginFailed,
     SessionLogout,
+    UserGroupsSet,
+    UserPasswordSet,
+    GroupCreate,
+    GroupDelete,
+    GroupRightSet,
+    HostGroupSet,
+    HostGroupDelete,
+    HostLabelsSet,
+    TotpEnable,
+    TotpDisable,
+    RecoveryCodesCreate,
+    /// A login's second factor passed (`method` in the target).
+    SecondFactorPassed,
+    SecondFactorFailed,
+    /// A sign-in through the OpenID Connect provider.
+    OidcLogin,
+    /// A user made by their first OpenID Connect sign-in.
+    OidcUserCreate,
 }
 
 impl std::fmt::Display for AuditAction {
@@ -52,6 +70,21 @@ impl std::fmt::Display for AuditAction {
             AuditAction::SessionLogin => "session.login",
             AuditAction::SessionLoginFailed => "session.login_failed",
             AuditAction::SessionLogout => "session.logout",
+            AuditAction::UserGroupsSet => "user.groups_set",
+            AuditAction::UserPasswordSet => "user.password_set",
+            AuditAction::GroupCreate => "group.create",
+            AuditAction::GroupDelete => "group.delete",
+            AuditAction::GroupRightSet => "group.right_set",
+            AuditAction::HostGroupSet => "host_group.set",
+            AuditAction::HostGroupDelete => "host_group.delete",
+            AuditAction::HostLabelsSet => "host.labels_set",
+            AuditAction::TotpEnable => "totp.enable",
+            AuditAction::TotpDisable => "totp.disable",
+            AuditAction::RecoveryCodesCreate => "recovery_codes.create",
+            AuditAction::SecondFactorPassed => "session.second_factor",
+            AuditAction::SecondFactorFailed => "session.second_factor_failed",
+            AuditAction::OidcLogin => "session.oidc_login",
+            AuditAction::OidcUserCreate => "user.oidc_create",
         };
         formatter.write_str(name)
     }

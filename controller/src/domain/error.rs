@@ -17,6 +17,9 @@ pub enum DomainError {
     /// The change conflicts with what exists (a user name taken, no known update, ...).
     #[error("{0}")]
     Conflict(String),
+    /// The caller may not do this (a right, a token's scope); the message says which.
+    #[error("{0}")]
+    Forbidden(String),
     /// The agent is not connected or did not answer.
     #[error("{0}")]
     Unavailable(String),

@@ -13,25 +13,31 @@
 //! - [`alerts`]: open and resolved alerts as listed.
 //! - [`agents`]: revocation, and the commands sent to a connected agent.
 //! - [`tokens`]: join tokens.
-//! - [`users`], [`api_tokens`], [`sessions`]: who may log in, with what rights, and who is
-//!   acting.
+//! - [`users`], [`api_tokens`], [`sessions`], [`second_factor`]: who may log in, how (password,
+//!   TOTP, recovery codes), and who is acting.
+//! - [`access`]: who may do what on which host, the one check every face makes; [`groups`]:
+//!   user groups and their rights, host groups, host labels.
 //! - [`audit`]: the audit log.
 //! - [`operations`]: container operations asked for and their history; [`backups`]: what
 //!   their results carried.
 //! - [`updates`], [`update_policies`], [`registries`]: update checks, policy overrides and
 //!   maintenance windows, registry credentials.
 
+pub mod access;
 pub mod agents;
 pub mod alerts;
 pub mod api_tokens;
 pub mod audit;
 pub mod backups;
 pub mod error;
+pub mod groups;
 pub mod history;
 pub mod host_state;
 pub mod hosts;
+pub mod oidc;
 pub mod operations;
 pub mod registries;
+pub mod second_factor;
 pub mod sessions;
 pub mod tokens;
 pub mod update_policies;

@@ -1,31 +1,37 @@
 //! Who is calling: session cookies (with a CSRF token for changes), bearer API tokens, the
-//! login and logout endpoints.
+//! login (password, then a second factor when one is owed) and logout.
 //!
 //! A session id is 32 random bytes, sent in an `HttpOnly; SameSite=Strict` cookie (plus
 //! `Secure` over HTTPS) and stored as its SHA-256. A state-changing request authenticated by
 //! cookie must carry the session's CSRF token (header `X-CSRF-Token`, or the `csrf` form field
 //! for dashboard forms); bearer-token requests are exempt, as browsers never send them on their
-//! own.
+//! own. `http::routes` checks both, and the caller's rights, before any handler runs.
 //!
-//! A bearer request acts with the lesser of the token's scope and its user's current role; an
-//! expired token is refused (401) with a message that says so.
-//!
-//! Logins are limited by [`super::login_limit`]: per (client address, user name) with growing
-//! delays, and per client address across names.
+//! A login whose second factor is owed gets a pending-login cookie (`unity_pending`, five
+//! minutes) instead of a session; the session (with new ids) opens only once the factor
+//! passed. Logins and second factors are limited by [`super::login_limit`]: per (client
+//! address, user name) with growing delays, and per client address across names.
 
 use super::client_addr::ClientAddr;
 use super::error::ApiError;
 use super::extract::blocking;
 use super::login_limit::Outcome;
 use super::state::AppState;
-use crate::domain::sessions::{self, NewSession, TokenLookup};
-use crate::storage::auth::{self as store_auth, Role, TokenScope};
-use axum::extract::FromRequestParts;
-use axum::http::request::Parts;
+use crate::domain::access::{Access, Right};
+use crate::domain::second_factor;
+use crate::domain::sessions::{
+    self, LoginOutcome, LoginPolicy, NewSession, PendingLogin, TokenLookup,
+};
+use crate::storage::auth::{self as store_auth, TokenScope};
 use axum::http::{header, HeaderMap, HeaderValue};
+use unity_shared::proto::AgentId;
+
+pub use crate::storage::auth::constant_time_eq;
 
 pub const SESSION_COOKIE: &str = "unity_session";
+pub const PENDING_COOKIE: &str = "unity_pending";
 pub const CSRF_HEADER: &str = "x-csrf-token";
+pub const OIDC_STATE_COOKIE: &str = "unity_oidc";
 
 /// How a caller authenticated.
 #[derive(Debug, Clone)]
@@ -39,33 +45,29 @@ pub enum Credential {
     Bearer { token_id: String, scope: TokenScope },
 }
 
-/// An authenticated caller (any role). As an extractor it answers 401 when there is none.
+/// An authenticated caller with what they may do. Handlers get it from the request's
+/// extensions, where the route guard put it (`http::routes`).
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub user: String,
-    /// What the caller may do: the user's role, capped by an API token's scope.
-    pub role: Role,
+    /// The user's rights, capped by an API token's scope and host group.
+    pub access: Access,
     pub credential: Credential,
+    /// The host the request is about, if its route names one.
+    pub host: Option<AgentId>,
+    /// The right held on that host.
+    pub host_right: Option<Right>,
 }
 
 impl Caller {
-    /// Viewers cannot change anything.
-    pub fn require_admin(&self) -> Result<(), ApiError> {
-        match (self.role, &self.credential) {
-            (Role::Admin, _) => Ok(()),
-            (
-                Role::Viewer,
-                Credential::Bearer {
-                    scope: TokenScope::Read,
-                    ..
-                },
-            ) => Err(ApiError::Forbidden(
-                "this API token has the read scope and cannot change anything; changes need a token with the admin scope",
-            )),
-            (Role::Viewer, _) => Err(ApiError::Forbidden(
-                "viewers cannot change anything; ask an admin",
-            )),
-        }
+    /// Administer on every host (the old admin role).
+    pub fn is_admin(&self) -> bool {
+        self.access.is_admin()
+    }
+
+    /// Whether the caller came with a session cookie (rather than a bearer token).
+    pub fn is_session(&self) -> bool {
+        matches!(self.credential, Credential::Session { .. })
     }
 
     /// For cookie sessions, `provided` must be the session's CSRF token.
@@ -81,6 +83,17 @@ impl Caller {
         }
     }
 
+    /// Changes to one's own sign-in (second factors) need the session itself, not a token.
+    pub fn require_session(&self) -> Result<(), ApiError> {
+        if self.is_session() {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(
+                "this needs a signed-in session (log in), not an API token",
+            ))
+        }
+    }
+
     /// The CSRF token to put in forms (empty for bearer callers).
     pub fn csrf_token(&self) -> &str {
         match &self.credential {
@@ -90,12 +103,8 @@ impl Caller {
     }
 }
 
-/// Compares without an early exit, so timing does not leak how much of a secret matched.
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+/// The value of the cookie `name` in a request's headers.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -134,11 +143,13 @@ pub async fn authenticate(
             }),
             TokenLookup::Valid(holder) => Ok(Some(Caller {
                 user: holder.user,
-                role: holder.role,
+                access: holder.access,
                 credential: Credential::Bearer {
                     token_id: holder.token_id,
                     scope: holder.scope,
                 },
+                host: None,
+                host_right: None,
             })),
         };
     }
@@ -152,49 +163,47 @@ pub async fn authenticate(
     .await?;
     Ok(holder.map(|holder| Caller {
         user: holder.user,
-        role: holder.role,
+        access: holder.access,
         credential: Credential::Session {
             session_hash,
             csrf_token: holder.csrf_token,
         },
+        host: None,
+        host_right: None,
     }))
 }
 
-impl FromRequestParts<AppState> for Caller {
-    type Rejection = ApiError;
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        authenticate(state, &parts.headers)
-            .await?
-            .ok_or(ApiError::Unauthorized)
+/// What a password login came to.
+pub enum Login {
+    Session(NewSession),
+    SecondFactor(PendingLogin),
+}
+
+/// The login policy the configuration sets.
+pub fn login_policy(state: &AppState) -> LoginPolicy {
+    let auth = &state.ctx.config.auth;
+    LoginPolicy {
+        password_users: auth
+            .oidc
+            .as_ref()
+            .filter(|oidc| oidc.only)
+            .map(|oidc| oidc.break_glass.clone()),
+        second_factor_for_admins: auth.second_factor_for_admins,
     }
 }
 
-/// An admin allowed to change things: role checked, and the CSRF header for cookie sessions.
-#[derive(Debug, Clone)]
-pub struct Admin(pub Caller);
-
-impl FromRequestParts<AppState> for Admin {
-    type Rejection = ApiError;
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let caller = Caller::from_request_parts(parts, state).await?;
-        let header = parts
-            .headers
-            .get(CSRF_HEADER)
-            .and_then(|value| value.to_str().ok());
-        caller.require_csrf(header)?;
-        caller.require_admin()?;
-        Ok(Admin(caller))
-    }
+fn session_ttl_ms(state: &AppState) -> i64 {
+    state.ctx.config.session_ttl.as_millis() as i64
 }
 
-/// Checks the password (limited per client address and user name) and opens a
-/// session. Shared by the API and the login form.
+/// Checks the password (limited per client address and user name) and opens a session, or a
+/// pending login when a second factor is owed. Shared by the API and the login form.
 pub async fn login_user(
     state: &AppState,
     client: ClientAddr,
     username: String,
     password: String,
-) -> Result<NewSession, ApiError> {
+) -> Result<Login, ApiError> {
     let attempt = state
         .limiter
         .begin(client.0.ip(), &username)
@@ -202,10 +211,72 @@ pub async fn login_user(
             retry_after_secs: wait.as_secs_f64().ceil().max(1.0) as u64,
         })?;
     let decoy = state.decoy_hash.clone();
-    let ttl_ms = state.ctx.config.session_ttl.as_millis() as i64;
+    let ttl_ms = session_ttl_ms(state);
+    let policy = login_policy(state);
     let name = username.clone();
     let result = blocking(&state.ctx, move |ctx| {
-        sessions::login(ctx, &name, &password, &decoy, ttl_ms)
+        sessions::login(ctx, &name, &password, &decoy, ttl_ms, &policy)
+    })
+    .await;
+    match result {
+        Ok(LoginOutcome::Session(session)) => {
+            attempt.settle(Outcome::Success);
+            Ok(Login::Session(session))
+        }
+        Ok(LoginOutcome::SecondFactor(pending)) => {
+            // The password was right; the second factor is limited on its own.
+            attempt.settle(Outcome::Success);
+            Ok(Login::SecondFactor(pending))
+        }
+        Ok(LoginOutcome::Failed) => {
+            attempt.settle(Outcome::Failure);
+            tracing::warn!(client = %client.0.ip(), user = %username, "Failed login.");
+            Err(ApiError::LoginFailed)
+        }
+        Err(error) => {
+            attempt.settle(Outcome::Released);
+            Err(error)
+        }
+    }
+}
+
+/// The pending login behind the request's pending-login cookie: its hash and user.
+pub async fn pending_login(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<([u8; 32], crate::storage::auth::PendingLoginRecord)>, ApiError> {
+    let Some(token) = cookie(headers, PENDING_COOKIE) else {
+        return Ok(None);
+    };
+    let hash = store_auth::secret_hash(token);
+    let record = blocking(&state.ctx, move |ctx| sessions::pending(ctx, hash)).await?;
+    Ok(record.map(|record| (hash, record)))
+}
+
+/// The second step of a login: a TOTP or recovery code for the pending login in the cookie,
+/// limited like passwords (per client address and user). Opens the session when it passes.
+pub async fn second_factor(
+    state: &AppState,
+    client: ClientAddr,
+    headers: &HeaderMap,
+    code: String,
+) -> Result<NewSession, ApiError> {
+    let Some((hash, pending)) = pending_login(state, headers).await? else {
+        return Err(ApiError::BadRequest(
+            "no login is waiting for a second factor (or it expired); log in again".into(),
+        ));
+    };
+    let limited_name = format!("second-factor:{}", pending.user);
+    let attempt = state
+        .limiter
+        .begin(client.0.ip(), &limited_name)
+        .map_err(|wait| ApiError::TooManyRequests {
+            retry_after_secs: wait.as_secs_f64().ceil().max(1.0) as u64,
+        })?;
+    let ttl_ms = session_ttl_ms(state);
+    let now_s = crate::clock::now_ms().max(0) as u64 / 1000;
+    let result = blocking(&state.ctx, move |ctx| {
+        second_factor::complete_login(ctx, hash, &code, now_s, ttl_ms)
     })
     .await;
     match result {
@@ -215,8 +286,8 @@ pub async fn login_user(
         }
         Ok(None) => {
             attempt.settle(Outcome::Failure);
-            tracing::warn!(client = %client.0.ip(), user = %username, "Failed login.");
-            Err(ApiError::LoginFailed)
+            tracing::warn!(client = %client.0.ip(), user = %pending.user, "Failed second factor.");
+            Err(ApiError::SecondFactorFailed)
         }
         Err(error) => {
             attempt.settle(Outcome::Released);
@@ -237,23 +308,52 @@ pub async fn logout_caller(state: &AppState, caller: &Caller) -> Result<(), ApiE
     .await
 }
 
+fn set_cookie(state: &AppState, name: &str, value: &str, max_age_s: u64) -> HeaderValue {
+    let secure = if state.secure_cookies { "; Secure" } else { "" };
+    let value =
+        format!("{name}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age_s}{secure}");
+    HeaderValue::try_from(value).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
 /// The `Set-Cookie` value that opens a session.
 pub fn session_cookie(state: &AppState, session_id: &str) -> HeaderValue {
-    let secure = if state.secure_cookies { "; Secure" } else { "" };
-    let max_age = state.ctx.config.session_ttl.as_secs();
-    let value = format!("{SESSION_COOKIE}={session_id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}");
-    HeaderValue::try_from(value).unwrap_or_else(|_| HeaderValue::from_static(""))
+    set_cookie(
+        state,
+        SESSION_COOKIE,
+        session_id,
+        state.ctx.config.session_ttl.as_secs(),
+    )
 }
 
 /// The `Set-Cookie` value that ends a session in the browser.
 pub fn clear_cookie(state: &AppState) -> HeaderValue {
-    if state.secure_cookies {
-        HeaderValue::from_static(
-            "unity_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0; Secure",
-        )
-    } else {
-        HeaderValue::from_static("unity_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0")
-    }
+    set_cookie(state, SESSION_COOKIE, "", 0)
+}
+
+/// The `Set-Cookie` value of a pending login.
+pub fn pending_cookie(state: &AppState, token: &str) -> HeaderValue {
+    set_cookie(
+        state,
+        PENDING_COOKIE,
+        token,
+        (sessions::PENDING_TTL_MS / 1000) as u64,
+    )
+}
+
+/// The `Set-Cookie` value that ties an OpenID Connect sign-in to this browser: its `state`,
+/// for the callback only. `SameSite=Lax`, as the provider sends the browser back with a
+/// cross-site navigation, on which `Strict` cookies are not sent.
+pub fn oidc_state_cookie(state: &AppState, value: &str, max_age_s: u64) -> HeaderValue {
+    let secure = if state.secure_cookies { "; Secure" } else { "" };
+    let value = format!(
+        "{OIDC_STATE_COOKIE}={value}; Path=/login/oidc; HttpOnly; SameSite=Lax; Max-Age={max_age_s}{secure}"
+    );
+    HeaderValue::try_from(value).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// The `Set-Cookie` value that forgets a pending login.
+pub fn clear_pending_cookie(state: &AppState) -> HeaderValue {
+    set_cookie(state, PENDING_COOKIE, "", 0)
 }
 
 #[cfg(test)]

@@ -28,6 +28,12 @@ pub enum ApiError {
     /// The user name or password is wrong.
     #[error("wrong user name or password")]
     LoginFailed,
+    /// The second factor's code is wrong or was used before.
+    #[error("wrong or already used code")]
+    SecondFactorFailed,
+    /// Authenticated, but without the right this needs; the message says which.
+    #[error("{0}")]
+    Denied(String),
     /// Authenticated, but not allowed (role, CSRF).
     #[error("{0}")]
     Forbidden(&'static str),
@@ -61,6 +67,7 @@ impl From<DomainError> for ApiError {
             DomainError::NotFound(message) => ApiError::NotFound(message),
             DomainError::Conflict(message) => ApiError::Conflict(message),
             DomainError::Unavailable(message) => ApiError::Unavailable(message),
+            DomainError::Forbidden(message) => ApiError::Denied(message),
             DomainError::Storage(error) => ApiError::Internal(error.to_string()),
             DomainError::Series(error) => ApiError::Internal(error.to_string()),
             DomainError::Internal(detail) => ApiError::Internal(detail),
@@ -91,10 +98,11 @@ impl IntoResponse for ApiError {
         let status = match &self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Rejected { status, .. } => *status,
-            ApiError::Unauthorized | ApiError::TokenExpired { .. } | ApiError::LoginFailed => {
-                StatusCode::UNAUTHORIZED
-            }
-            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::Unauthorized
+            | ApiError::TokenExpired { .. }
+            | ApiError::LoginFailed
+            | ApiError::SecondFactorFailed => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) | ApiError::Denied(_) => StatusCode::FORBIDDEN,
             ApiError::MisdirectedHost(_) => StatusCode::MISDIRECTED_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,

@@ -6,6 +6,9 @@
 //! - [`extract`]: extractors with clear rejections, and [`extract::blocking`].
 //! - [`auth`]: who is calling (session cookie with CSRF, or bearer API token), logging in and
 //!   out with the [`login_limit`]; the extractors both faces use.
+//! - [`routes`]: the route table both faces build from, each route with its
+//!   [`Need`](crate::domain::access::Need), and the one guard that authorizes every request
+//!   (caller, CSRF, host, [`check`](crate::domain::access::check)).
 //! - [`client_addr`], [`headers`], [`tls`]: middleware (`X-Forwarded-For` from trusted
 //!   proxies, allowed hosts, security headers) and HTTPS.
 //! - [`server`]: binds `api_listen` and serves the routes the faces give it.
@@ -19,6 +22,7 @@ pub mod error;
 pub mod extract;
 pub mod headers;
 pub mod login_limit;
+pub mod routes;
 pub mod server;
 pub mod state;
 pub mod tls;

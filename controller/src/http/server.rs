@@ -30,6 +30,8 @@ pub fn app(routes: Router<AppState>, state: AppState) -> Router {
             state.clone(),
             headers::security_headers,
         ))
+        // The route guards (`http::routes`) find the state here.
+        .layer(axum::Extension(state.clone()))
         .with_state(state)
 }
 

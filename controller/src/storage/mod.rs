@@ -1,13 +1,15 @@
 //! Storage: the only module that touches sled.
 //!
 //! [`Store`] opens one sled database holding the enrolled agents and join tokens ([`agents`]), the
-//! dashboard's users, sessions, API tokens and audit log ([`auth`]), open and resolved alerts
+//! dashboard's users, sessions, API tokens and audit log ([`auth`]), who may do what on which
+//! host ([`access`]), open and resolved alerts
 //! ([`alerts`]) and the time-series history ([`series`]). Everything above this module sees
 //! typed records only, so the engine stays replaceable.
 
 // The one place sled's types may appear (clippy.toml bans them everywhere else).
 #![allow(clippy::disallowed_types)]
 
+pub mod access;
 pub mod agents;
 pub mod alerts;
 pub mod auth;
@@ -38,6 +40,8 @@ pub enum StorageError {
 pub struct Store {
     db: sled::Db,
     pub agents: agents::Agents,
+    /// User groups, host groups, host labels: who may do what where.
+    pub access: access::AccessStore,
     pub auth: auth::Auth,
     pub alerts: alerts::Alerts,
     pub containers: containers::Containers,
@@ -85,6 +89,7 @@ impl Store {
             }
         };
         let agents = agents::Agents::open(&db)?;
+        let access = access::AccessStore::open(&db)?;
         let auth = auth::Auth::open(&db)?;
         let alerts = alerts::Alerts::open(&db)?;
         let containers = containers::Containers::open(&db)?;
@@ -95,6 +100,7 @@ impl Store {
         Ok(Store {
             db,
             agents,
+            access,
             auth,
             alerts,
             containers,

@@ -5,6 +5,7 @@ use super::badge;
 use super::format::{datetime, url_segment};
 use super::layout::{self, Frame, Nav};
 use super::{admin_csrf, CsrfForm, PageCaller};
+use crate::domain::access::Right;
 use crate::domain::agents;
 use crate::domain::hosts::{self, parse_agent_id, Host, HostStatus};
 use crate::domain::tokens::{self, JoinToken, JoinTokenSummary};
@@ -16,6 +17,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{html, Markup};
 use serde::Deserialize;
+use unity_shared::proto::AgentId;
 
 const TTLS: &[&str] = &["15m", "1h", "24h", "7d"];
 
@@ -23,23 +25,43 @@ const TTLS: &[&str] = &["15m", "1h", "24h", "7d"];
 #[derive(Debug, Clone)]
 pub struct AgentsView {
     pub hosts: Vec<Host>,
+    /// The hosts the caller may revoke.
+    pub administered: Vec<AgentId>,
     pub tokens: Vec<JoinTokenSummary>,
     /// A token just created: its join command is shown once.
     pub new_token: Option<JoinToken>,
 }
 
-async fn view(state: &AppState, new_token: Option<JoinToken>) -> Result<AgentsView, ApiError> {
-    blocking(&state.ctx, |ctx| {
+async fn view(
+    state: &AppState,
+    caller: &Caller,
+    new_token: Option<JoinToken>,
+) -> Result<AgentsView, ApiError> {
+    let access = caller.access.clone();
+    blocking(&state.ctx, move |ctx| {
+        let visible = crate::domain::access::visible(ctx, &access)?;
+        let mut hosts = hosts::list(ctx)?;
+        hosts.retain(|host| visible.sees(&host.agent_id));
+        let administered = hosts
+            .iter()
+            .filter(|host| visible.can(&host.agent_id, Right::Administer))
+            .map(|host| host.agent_id.clone())
+            .collect();
         Ok::<_, ApiError>(AgentsView {
-            hosts: hosts::list(ctx)?,
-            tokens: tokens::newest_first(ctx)?,
+            hosts,
+            administered,
+            tokens: if access.on_all_hosts().is_some() {
+                tokens::newest_first(ctx)?
+            } else {
+                Vec::new()
+            },
             new_token,
         })
     })
     .await
 }
 
-fn enrolled(hosts: &[Host], csrf: Option<&str>) -> Markup {
+fn enrolled(hosts: &[Host], administered: &[AgentId], csrf: &str) -> Markup {
     html! {
         h2 { "Enrolled" }
         @if hosts.is_empty() {
@@ -58,7 +80,7 @@ fn enrolled(hosts: &[Host], csrf: Option<&str>) -> Markup {
                             td.wide { (host.agent_version) }
                             td { (datetime(host.certificate_not_after * 1000)) }
                             td {
-                                @if let (Some(csrf), false) = (csrf, host.status == HostStatus::Revoked) {
+                                @if administered.contains(&host.agent_id) && host.status != HostStatus::Revoked {
                                     form method="post" action={ "/agents/" (url_segment(host.agent_id.as_str())) "/revoke" } class="revoke" {
                                         input type="hidden" name="csrf" value=(csrf);
                                         button type="submit" class="danger" { "Revoke" }
@@ -97,7 +119,7 @@ pub fn render(view: &AgentsView, caller: &Caller) -> Markup {
                 button type="submit" id="create-token-button" { "Create join token" }
             }
         }
-        (enrolled(&view.hosts, csrf))
+        (enrolled(&view.hosts, &view.administered, caller.csrf_token()))
         h2 { "Join tokens" }
         @if view.tokens.is_empty() {
             p.muted { "None yet." }
@@ -122,12 +144,11 @@ pub fn render(view: &AgentsView, caller: &Caller) -> Markup {
 
 /// `GET /agents`.
 pub async fn page(State(state): State<AppState>, caller: PageCaller) -> Result<Markup, ApiError> {
-    Ok(render(&view(&state, None).await?, &caller.0))
+    Ok(render(&view(&state, &caller.0, None).await?, &caller.0))
 }
 
 #[derive(Debug, Deserialize)]
 pub struct TokenForm {
-    pub csrf: String,
     pub ttl: String,
 }
 
@@ -137,11 +158,13 @@ pub async fn create_token(
     caller: PageCaller,
     ApiForm(form): ApiForm<TokenForm>,
 ) -> Result<Markup, ApiError> {
-    caller.require_change(&form.csrf)?;
     let ttl = tokens::parse_ttl(&form.ttl)?;
     let actor = caller.0.user.clone();
     let token = blocking(&state.ctx, move |ctx| tokens::create(ctx, &actor, ttl)).await?;
-    Ok(render(&view(&state, Some(token)).await?, &caller.0))
+    Ok(render(
+        &view(&state, &caller.0, Some(token)).await?,
+        &caller.0,
+    ))
 }
 
 /// `POST /agents/{agent_id}/revoke`.
@@ -149,9 +172,8 @@ pub async fn revoke(
     State(state): State<AppState>,
     caller: PageCaller,
     ApiPath(agent_id): ApiPath<String>,
-    ApiForm(form): ApiForm<CsrfForm>,
+    ApiForm(_form): ApiForm<CsrfForm>,
 ) -> Result<Response, ApiError> {
-    caller.require_change(&form.csrf)?;
     let actor = caller.0.user.clone();
     blocking(&state.ctx, move |ctx| {
         let agent_id = parse_agent_id(&agent_id)?;

@@ -11,6 +11,7 @@ pub enum Nav {
     Updates,
     Agents,
     Settings,
+    Security,
 }
 
 const NAV: &[(Nav, &str, &str)] = &[
@@ -18,6 +19,7 @@ const NAV: &[(Nav, &str, &str)] = &[
     (Nav::Updates, "/updates", "Updates"),
     (Nav::Agents, "/agents", "Agents"),
     (Nav::Settings, "/settings", "Settings"),
+    (Nav::Security, "/settings/security", "Sign-in"),
 ];
 
 /// What the frame needs to know about one page.
@@ -65,7 +67,7 @@ pub fn page(frame: Frame<'_>, caller: &Caller, content: Markup) -> Markup {
                     }
                     form method="post" action="/logout" class="logout" {
                         input type="hidden" name="csrf" value=(caller.csrf_token());
-                        span.who { (caller.user) " (" (caller.role.as_str()) ")" }
+                        span.who { (caller.user) " (" (caller.access.role_word()) ")" }
                         button type="submit" id="logout" { "Log out" }
                     }
                 }
@@ -80,18 +82,25 @@ pub fn page(frame: Frame<'_>, caller: &Caller, content: Markup) -> Markup {
 #[cfg(test)]
 pub mod tests {
     use super::*;
+    use crate::domain::access::Access;
     use crate::http::auth::Credential;
     use crate::storage::auth::Role;
 
-    /// A logged-in caller for rendering pages in tests.
+    /// A logged-in caller for rendering pages in tests: `Admin` administers every host, the
+    /// other may do nothing (pages render for them as for a viewer).
     pub fn caller(role: Role) -> Caller {
         Caller {
             user: "ada".to_owned(),
-            role,
+            access: match role {
+                Role::Admin => Access::operator(),
+                Role::Viewer => Access::nobody("ada"),
+            },
             credential: Credential::Session {
                 session_hash: [0; 32],
                 csrf_token: "csrf-token".to_owned(),
             },
+            host: None,
+            host_right: None,
         }
     }
 

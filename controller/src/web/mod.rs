@@ -10,6 +10,7 @@
 //! `render` function (no I/O), so tests render pages without a server. States and kinds are
 //! shown in words from `labels.rs`, never by their `Debug` names.
 
+mod access;
 mod agents;
 mod alerts;
 mod badge;
@@ -21,23 +22,27 @@ mod injection_tests;
 mod labels;
 mod layout;
 mod login;
+mod logout;
+mod oidc;
 mod operations;
 mod overview;
 mod plugins;
+mod qr;
+mod second_factor;
+mod security;
 mod settings;
 mod state;
 mod updates;
 
-use crate::http::auth::{self, Caller};
+use crate::domain::access::{Need, Right};
+use crate::http::auth::Caller;
 use crate::http::error::ApiError;
+use crate::http::routes::{Face, Routes};
 use crate::http::state::AppState;
-use crate::storage::auth::Role;
 use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::Router;
 use serde::Deserialize;
 
 /// Files served under `/assets/`: name, content type, bytes. Lookup is by exact name, so no
@@ -70,31 +75,113 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
     ),
 ];
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/", get(overview::page))
-        .route("/login", get(login::page).post(login::submit))
-        .route("/logout", post(login::logout))
-        .route("/hosts/{agent_id}", get(host::page))
-        .route("/agents", get(agents::page))
-        .route(
+/// The dashboard's routes, each with what it needs (`domain::access::Need`); the guard in
+/// `http::routes` checks it (and the forms' CSRF token) before a handler runs.
+pub fn routes() -> Routes {
+    use Need::{AllHosts, Host, OperationHost, Public, SignedIn};
+    const VIEW: Right = Right::View;
+    const OPERATE: Right = Right::Operate;
+    const ADMINISTER: Right = Right::Administer;
+    Routes::new(Face::Pages)
+        .get("/", SignedIn, overview::page)
+        .get("/login", Public, login::page)
+        .post("/login", Public, login::submit)
+        .get("/login/oidc", Public, oidc::start)
+        .get("/login/oidc/callback", Public, oidc::callback)
+        .get("/login/second-factor", Public, second_factor::page)
+        .post("/login/second-factor", Public, second_factor::submit)
+        .post("/logout", SignedIn, logout::logout)
+        .get("/hosts/{agent_id}", Host(VIEW), host::page)
+        .post(
+            "/hosts/{agent_id}/labels",
+            Host(ADMINISTER),
+            access::set_labels,
+        )
+        .post(
             "/hosts/{agent_id}/containers/{name}/{verb}",
-            post(operations::submit_form),
+            Host(OPERATE),
+            operations::submit_form,
         )
-        .route("/operations/{id}", get(operations::page))
-        .route("/updates", get(updates::page))
-        .route("/updates/check", post(updates::check_now))
-        .route("/agents/tokens", post(agents::create_token))
-        .route("/agents/{agent_id}/revoke", post(agents::revoke))
-        .route("/settings", get(settings::page))
-        .route("/settings/users", post(settings::create_user))
-        .route("/settings/users/{name}/delete", post(settings::delete_user))
-        .route("/settings/api-tokens", post(settings::create_api_token))
-        .route(
+        .get("/operations/{id}", OperationHost(VIEW), operations::page)
+        .get("/updates", SignedIn, updates::page)
+        .post("/updates/check", AllHosts(OPERATE), updates::check_now)
+        .get("/agents", SignedIn, agents::page)
+        .post("/agents/tokens", AllHosts(ADMINISTER), agents::create_token)
+        .post(
+            "/agents/{agent_id}/revoke",
+            Host(ADMINISTER),
+            agents::revoke,
+        )
+        .get("/settings", SignedIn, settings::page)
+        .post(
+            "/settings/users",
+            AllHosts(ADMINISTER),
+            settings::create_user,
+        )
+        .post(
+            "/settings/users/{name}/delete",
+            AllHosts(ADMINISTER),
+            settings::delete_user,
+        )
+        .post(
+            "/settings/users/{name}/groups",
+            AllHosts(ADMINISTER),
+            access::set_user_groups,
+        )
+        .post(
+            "/settings/api-tokens",
+            AllHosts(ADMINISTER),
+            settings::create_api_token,
+        )
+        .post(
             "/settings/api-tokens/{token_id}/revoke",
-            post(settings::revoke_api_token),
+            AllHosts(ADMINISTER),
+            settings::revoke_api_token,
         )
-        .route("/assets/{*path}", get(asset))
+        .get("/settings/access", AllHosts(VIEW), access::page)
+        .post(
+            "/settings/groups",
+            AllHosts(ADMINISTER),
+            access::create_group,
+        )
+        .post(
+            "/settings/groups/{name}/delete",
+            AllHosts(ADMINISTER),
+            access::delete_group,
+        )
+        .post(
+            "/settings/groups/{name}/rights",
+            AllHosts(ADMINISTER),
+            access::set_right,
+        )
+        .post(
+            "/settings/host-groups",
+            AllHosts(ADMINISTER),
+            access::put_host_group,
+        )
+        .post(
+            "/settings/host-groups/{name}/delete",
+            AllHosts(ADMINISTER),
+            access::delete_host_group,
+        )
+        .get("/settings/security", SignedIn, security::page)
+        .post("/settings/security/totp", SignedIn, security::start_totp)
+        .post(
+            "/settings/security/totp/confirm",
+            SignedIn,
+            security::confirm_totp,
+        )
+        .post(
+            "/settings/security/totp/disable",
+            SignedIn,
+            security::disable_totp,
+        )
+        .post(
+            "/settings/security/recovery-codes",
+            SignedIn,
+            security::recovery_codes,
+        )
+        .get("/assets/{*path}", Public, asset)
 }
 
 async fn asset(Path(path): Path<String>) -> Response {
@@ -111,31 +198,26 @@ async fn asset(Path(path): Path<String>) -> Response {
     }
 }
 
-/// A logged-in user on a page; without one the browser is sent to the login form.
+/// The signed-in user on a page, as the route guard found them (without one the guard sent
+/// the browser to the login form).
 pub struct PageCaller(pub Caller);
 
 impl FromRequestParts<AppState> for PageCaller {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        match auth::authenticate(state, &parts.headers).await? {
-            Some(caller) => Ok(PageCaller(caller)),
-            None => Err(ApiError::LoginPage),
-        }
+        Caller::from_request_parts(parts, state)
+            .await
+            .map(PageCaller)
     }
 }
 
-impl PageCaller {
-    /// For forms: admin role and the form's CSRF token.
-    pub fn require_change(&self, csrf: &str) -> Result<(), ApiError> {
-        self.0.require_csrf(Some(csrf))?;
-        self.0.require_admin()
-    }
-}
-
-/// The CSRF token for the forms that change something, for admins; `None` for viewers, who
-/// get no such forms.
+/// The CSRF token for the forms that change something: for admins, and on a host's page for
+/// those who may operate it; `None` for everyone else, who get no such forms.
 pub fn admin_csrf(caller: &Caller) -> Option<&str> {
-    (caller.role == Role::Admin).then(|| caller.csrf_token())
+    let operates_here = caller
+        .host_right
+        .is_some_and(|right| right >= Right::Operate);
+    (caller.is_admin() || operates_here).then(|| caller.csrf_token())
 }
 
 #[derive(Debug, Deserialize)]

@@ -145,7 +145,6 @@ pub async fn page(
 
 #[derive(Debug, Deserialize)]
 pub struct OperationForm {
-    pub csrf: String,
     #[serde(default)]
     pub force: Option<String>,
 }
@@ -157,7 +156,6 @@ pub async fn submit_form(
     ApiPath((agent_id, container, verb)): ApiPath<(String, String, String)>,
     ApiForm(form): ApiForm<OperationForm>,
 ) -> Result<Response, ApiError> {
-    caller.require_change(&form.csrf)?;
     let actor = caller.0.user.clone();
     let request = OperationRequest {
         force: form.force.is_some(),

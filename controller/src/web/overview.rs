@@ -116,11 +116,17 @@ pub fn render(view: &OverviewView, caller: &Caller, now: i64) -> Markup {
 
 /// `GET /`.
 pub async fn page(State(state): State<AppState>, caller: PageCaller) -> Result<Markup, ApiError> {
-    let view = blocking(&state.ctx, |ctx| {
-        Ok::<_, ApiError>(OverviewView {
+    let access = caller.0.access.clone();
+    let view = blocking(&state.ctx, move |ctx| {
+        let visible = crate::domain::access::visible(ctx, &access)?;
+        let mut view = OverviewView {
             open_alerts: alerts::list(ctx, Which::Open, None, 1)?,
             hosts: hosts::list(ctx)?,
-        })
+        };
+        view.hosts.retain(|host| visible.sees(&host.agent_id));
+        view.open_alerts
+            .retain(|alert| visible.sees(&alert.agent_id));
+        Ok::<_, ApiError>(view)
     })
     .await?;
     Ok(render(&view, &caller.0, now_ms()))

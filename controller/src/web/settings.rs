@@ -1,5 +1,6 @@
-//! The settings page: users and roles (admins add and delete users) and API tokens (shown
-//! once when created).
+//! The settings page: users with their role, groups and second factor (admins add and delete
+//! users) and API tokens (shown once when created); links to the access page (groups, host
+//! groups, labels, rights) and to one's own sign-in settings.
 
 use super::badge::{badge, Tone};
 use super::format::{datetime, url_segment};
@@ -20,7 +21,7 @@ use serde::Deserialize;
 /// What a change just did, shown once at the top.
 #[derive(Debug, Clone)]
 pub enum Notice {
-    /// A user was added; `password` when it was generated.
+    /// A user was added (with the role's group); `password` when it was generated.
     UserAdded {
         name: String,
         role: Role,
@@ -51,7 +52,7 @@ async fn view(
     blocking(&state.ctx, move |ctx| {
         Ok::<_, ApiError>(SettingsView {
             users: users::list(ctx)?,
-            tokens: api_tokens::visible_to(ctx, &caller.user, caller.role)?,
+            tokens: api_tokens::visible_to(ctx, &caller.user, caller.is_admin())?,
             notice,
         })
     })
@@ -87,15 +88,18 @@ pub fn render(view: &SettingsView, caller: &Caller) -> Markup {
     let csrf = admin_csrf(caller);
     let content = html! {
         h1 { "Settings" }
+        p { a href="/settings/access" { "Access: groups, host groups, labels and rights" } " · " a href="/settings/security" { "Your sign-in and second factor" } }
         @if let Some(shown) = &view.notice { (notice(shown)) }
         h2 { "Users" }
         div.table { table #users {
-            thead { tr { th { "User" } th { "Role" } th { "Created" } th {} } }
+            thead { tr { th { "User" } th { "Role" } th { "Groups" } th { "Second factor" } th { "Created" } th {} } }
             tbody {
                 @for user in &view.users {
                     tr {
                         td { (user.name) }
-                        td { (user.role.as_str()) }
+                        td { (user.role) }
+                        td { (user.groups.join(", ")) }
+                        td { (if user.second_factor { "yes" } else { "no" }) }
                         td { (datetime(user.created_at_ms)) }
                         td {
                             @if let (Some(csrf), false) = (csrf, user.name == caller.user) {
@@ -161,8 +165,9 @@ pub fn render(view: &SettingsView, caller: &Caller) -> Markup {
                 input type="hidden" name="csrf" value=(csrf);
                 label { "Name " input name="name" required placeholder="grafana"; }
                 label { "Scope " select name="scope" {
-                    option value="read" selected { "read (viewer rights)" }
-                    option value="admin" { "admin" }
+                    option value="read" selected { "read (view)" }
+                    option value="operate" { "operate" }
+                    option value="admin" { "admin (all of your rights)" }
                 } }
                 label { "Expires " select name="expires" {
                     option value="never" selected { "never" }
@@ -184,7 +189,6 @@ pub async fn page(State(state): State<AppState>, caller: PageCaller) -> Result<M
 
 #[derive(Debug, Deserialize)]
 pub struct UserForm {
-    pub csrf: String,
     pub name: String,
     pub role: String,
     pub password: String,
@@ -196,13 +200,12 @@ pub async fn create_user(
     caller: PageCaller,
     ApiForm(form): ApiForm<UserForm>,
 ) -> Result<Markup, ApiError> {
-    caller.require_change(&form.csrf)?;
     let role = users::parse_role(&form.role)?;
     let generated = form.password.is_empty().then(users::random_password);
     let password = generated.clone().unwrap_or(form.password);
     let (actor, name) = (caller.0.user.clone(), form.name.clone());
     blocking(&state.ctx, move |ctx| {
-        users::create(ctx, &actor, &name, role, &password)
+        users::create(ctx, &actor, &name, &users::role_groups(role), &password)
     })
     .await?;
     let notice = Notice::UserAdded {
@@ -221,9 +224,8 @@ pub async fn delete_user(
     State(state): State<AppState>,
     caller: PageCaller,
     ApiPath(name): ApiPath<String>,
-    ApiForm(form): ApiForm<CsrfForm>,
+    ApiForm(_form): ApiForm<CsrfForm>,
 ) -> Result<Response, ApiError> {
-    caller.require_change(&form.csrf)?;
     let actor = caller.0.user.clone();
     blocking(&state.ctx, move |ctx| users::delete(ctx, &actor, &name)).await?;
     Ok(Redirect::to("/settings").into_response())
@@ -231,7 +233,6 @@ pub async fn delete_user(
 
 #[derive(Debug, Deserialize)]
 pub struct ApiTokenForm {
-    pub csrf: String,
     pub name: String,
     /// `read` (the default) or `admin`.
     #[serde(default)]
@@ -247,7 +248,6 @@ pub async fn create_api_token(
     caller: PageCaller,
     ApiForm(form): ApiForm<ApiTokenForm>,
 ) -> Result<Markup, ApiError> {
-    caller.require_change(&form.csrf)?;
     let scope = api_tokens::parse_scope(form.scope.as_deref().unwrap_or("read"))?;
     let expires_in = api_tokens::parse_lifetime(form.expires.as_deref().unwrap_or("never"))?;
     let actor = caller.0.user.clone();
@@ -257,6 +257,7 @@ pub async fn create_api_token(
             name: &form.name,
             scope,
             expires_in,
+            host_group: None,
         };
         api_tokens::create(ctx, &actor, &new)
     })
@@ -277,9 +278,8 @@ pub async fn revoke_api_token(
     State(state): State<AppState>,
     caller: PageCaller,
     ApiPath(token_id): ApiPath<String>,
-    ApiForm(form): ApiForm<CsrfForm>,
+    ApiForm(_form): ApiForm<CsrfForm>,
 ) -> Result<Response, ApiError> {
-    caller.require_change(&form.csrf)?;
     let actor = caller.0.user.clone();
     blocking(&state.ctx, move |ctx| {
         api_tokens::revoke(ctx, &actor, &token_id)

@@ -1,20 +1,29 @@
-//! Dashboard and API identities: users (argon2 password hashes), login sessions, API tokens and
-//! the audit log. Secrets (session ids, API tokens) are stored as their SHA-256 only, so the
-//! database never holds anything that can be replayed.
+//! Dashboard and API identities: users (argon2 password hashes, groups), login sessions, API
+//! tokens, second factors, pending logins and the audit log. Secrets (session ids, API tokens,
+//! pending-login tokens) are stored as their SHA-256 only, recovery codes as argon2 hashes, so
+//! the database never holds anything that can be replayed.
 //!
-//! Trees: `auth_users` (name -> user), `auth_sessions` (hash -> session), `auth_api_tokens`
-//! (hash -> token, see `api_tokens/mod.rs`), `auth_audit` (big-endian sequence -> record, so
-//! iteration is time order).
+//! Trees: `auth_users` (name -> user, see `users/mod.rs`), `auth_sessions` (hash -> session),
+//! `auth_api_tokens` (hash -> token, see `api_tokens/mod.rs`), `auth_factors` and
+//! `auth_pending` (see `factors.rs`), `auth_oidc_pending` (see `oidc.rs`), `auth_audit` (big-endian sequence -> record, so iteration
+//! is time order).
 
 use super::StorageError;
 pub use api_tokens::{ApiTokenRecord, TokenScope, LAST_USED_RESOLUTION_MS};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+pub use factors::{FactorsRecord, PasskeyRecord, PendingLoginRecord, TotpRecord};
+pub use oidc::OidcPendingRecord;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+pub use users::{OidcLink, UserRecord};
 
 mod api_tokens;
+mod factors;
+mod oidc;
+mod users;
 
-/// What a user may do.
+/// The two roles of layout 1 (before groups); still the shorthand for creating a user
+/// (`admin`: member of `admins`, `viewer`: of `viewers`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Role {
     /// Reads everything and changes everything.
@@ -38,17 +47,6 @@ impl Role {
             _ => None,
         }
     }
-}
-
-/// A dashboard user.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct UserRecord {
-    pub name: String,
-    pub role: Role,
-    /// The argon2id hash in PHC string form (salt and parameters included).
-    pub password_hash: String,
-    /// Unix milliseconds.
-    pub created_at_ms: i64,
 }
 
 /// A login session, stored under the SHA-256 of its id.
@@ -99,6 +97,11 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
     }
 }
 
+/// Compares without an early exit, so timing does not leak how much of a secret matched.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 /// A fresh random secret: 32 bytes, hex.
 pub fn random_secret() -> String {
     hex::encode(rand::random::<[u8; 32]>())
@@ -113,6 +116,9 @@ pub struct Auth {
     users: sled::Tree,
     sessions: sled::Tree,
     api_tokens: sled::Tree,
+    factors: sled::Tree,
+    pending: sled::Tree,
+    oidc_pending: sled::Tree,
     audit: sled::Tree,
     db: sled::Db,
 }
@@ -124,6 +130,14 @@ fn encode<T: Serialize>(record: &T) -> Result<Vec<u8>, StorageError> {
     })
 }
 
+/// `T` from exactly all of `bytes` (for telling layouts apart).
+fn decode_exact<T: DeserializeOwned>(bytes: &[u8]) -> Option<T> {
+    match postcard::take_from_bytes::<T>(bytes) {
+        Ok((value, [])) => Some(value),
+        _ => None,
+    }
+}
+
 fn decode<T: DeserializeOwned>(tree: &'static str, bytes: &[u8]) -> Result<T, StorageError> {
     postcard::from_bytes(bytes).map_err(|error| StorageError::Corrupt {
         tree,
@@ -132,52 +146,29 @@ fn decode<T: DeserializeOwned>(tree: &'static str, bytes: &[u8]) -> Result<T, St
 }
 
 impl Auth {
-    /// Opens the trees and upgrades API tokens written by older versions.
+    /// Opens the trees and upgrades users and API tokens written by older versions (users
+    /// first: an old token takes the scope of its user's role).
     pub fn open(db: &sled::Db) -> Result<Auth, StorageError> {
         let auth = Auth {
             users: db.open_tree("auth_users")?,
             sessions: db.open_tree("auth_sessions")?,
             api_tokens: db.open_tree("auth_api_tokens")?,
+            factors: db.open_tree("auth_factors")?,
+            pending: db.open_tree("auth_pending")?,
+            oidc_pending: db.open_tree("auth_oidc_pending")?,
             audit: db.open_tree("auth_audit")?,
             db: db.clone(),
         };
         auth.upgrade_api_tokens()?;
+        auth.upgrade_users()?;
         Ok(auth)
     }
 
-    /// Adds a user; `false` (and nothing written) if the name is taken.
-    pub fn create_user(&self, record: &UserRecord) -> Result<bool, StorageError> {
-        let swapped = self.users.compare_and_swap(
-            record.name.as_bytes(),
-            None::<&[u8]>,
-            Some(encode(record)?),
-        )?;
-        Ok(swapped.is_ok())
-    }
-
-    pub fn user(&self, name: &str) -> Result<Option<UserRecord>, StorageError> {
-        self.users
-            .get(name.as_bytes())?
-            .map(|bytes| decode("auth_users", &bytes))
-            .transpose()
-    }
-
-    /// Every user, sorted by name.
-    pub fn users(&self) -> Result<Vec<UserRecord>, StorageError> {
-        self.users
-            .iter()
-            .values()
-            .map(|value| decode("auth_users", &value?))
-            .collect()
-    }
-
-    pub fn n_users(&self) -> usize {
-        self.users.len()
-    }
-
-    /// Deletes a user with their sessions and API tokens; `false` if there was none.
+    /// Deletes a user with their sessions, API tokens and second factors; `false` if there
+    /// was none.
     pub fn delete_user(&self, name: &str) -> Result<bool, StorageError> {
         let existed = self.users.remove(name.as_bytes())?.is_some();
+        self.factors.remove(name.as_bytes())?;
         for item in self.sessions.iter() {
             let (key, value) = item?;
             let session: SessionRecord = decode("auth_sessions", &value)?;
@@ -282,9 +273,11 @@ mod tests {
         let (_dir, auth) = auth();
         let user = UserRecord {
             name: "ada".into(),
-            role: Role::Admin,
+            legacy_role: Role::Viewer,
             password_hash: "x".into(),
             created_at_ms: 1,
+            groups: vec!["admins".into()],
+            oidc: None,
         };
         assert!(auth.create_user(&user).unwrap());
         assert!(!auth.create_user(&user).unwrap());
@@ -306,6 +299,7 @@ mod tests {
             scope: TokenScope::Read,
             expires_at_ms: None,
             last_used_ms: None,
+            host_group: None,
         };
         auth.put_api_token([3; 32], &token).unwrap();
         assert!(auth.delete_user("ada").unwrap());

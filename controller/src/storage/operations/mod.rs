@@ -31,6 +31,13 @@ impl Operations {
         Ok(())
     }
 
+    /// Stores bytes as an older controller wrote them (tests of other layers).
+    #[cfg(test)]
+    pub fn put_raw(&self, id: &str, bytes: &[u8]) -> Result<(), StorageError> {
+        self.tree.insert(id.as_bytes(), bytes)?;
+        Ok(())
+    }
+
     pub fn get(&self, id: &str) -> Result<Option<OperationRecord>, StorageError> {
         self.tree
             .get(id.as_bytes())?

@@ -7,6 +7,7 @@
 //! named in [`MUST_SHOW`] must reach the page (escaped), so the test cannot pass by showing
 //! nothing.
 
+mod access;
 mod reported;
 mod walker;
 
@@ -230,6 +231,7 @@ fn pages(reported: &Reported, now_ms: i64) -> Vec<(&'static str, String)> {
     };
     let agents = agents::AgentsView {
         hosts: vec![host.clone()],
+        administered: vec![host.agent_id.clone()],
         tokens: Vec::new(),
         new_token: None,
     };

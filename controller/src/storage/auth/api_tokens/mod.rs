@@ -1,30 +1,36 @@
 //! API tokens in the `auth_api_tokens` tree (SHA-256 of the token -> record): their scope,
-//! expiry and last use, and the upgrade of records written before those existed.
+//! expiry, last use and host group, and the upgrade of records written before those existed.
 //!
 //! Postcard is positional, so the record only ever gains fields at its end. Layout 1 ended at
-//! `created_at_ms`; layout 2 appended `scope`, `expires_at_ms` and `last_used_ms`. A record is
-//! decoded as layout 2 and, failing that, as layout 1 (each must use every byte, so one can
-//! never pass for the other). Opening the store rewrites layout-1 records once, with the scope
-//! of their user's role at that moment and no expiry, so old tokens keep their rights.
+//! `created_at_ms`; layout 2 appended `scope`, `expires_at_ms` and `last_used_ms`; layout 3
+//! appended `host_group`. A record is decoded as layout 3, then 2, then 1 (each must use every
+//! byte, so one can never pass for another). Opening the store rewrites older records once:
+//! layout 1 with the scope of their user's role at that moment and no expiry, layout 2 with
+//! no host group (all of their user's hosts), so old tokens keep their rights.
 
-use super::{encode, Auth, Role, StorageError};
-use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use super::{decode_exact as exact, encode, Auth, Role, StorageError};
+use crate::storage::access::{Right, ADMINS};
+use serde::{Deserialize, Serialize};
 
-/// What an API token may do; a request never gets more than the token's user's role.
+/// The most an API token may do; a request never gets more than the token's user may do on
+/// the host concerned.
 ///
 /// Stored by position: variants are only ever appended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TokenScope {
-    /// Viewer rights: reads everything, changes nothing.
+    /// View rights: reads, changes nothing.
     Read,
-    /// The user's full rights (for an admin: changes too).
+    /// The user's full rights.
     Admin,
+    /// Up to operate (issue 21): restart, update, collect now, but never administer.
+    Operate,
 }
 
 impl TokenScope {
     pub fn as_str(self) -> &'static str {
         match self {
             TokenScope::Read => "read",
+            TokenScope::Operate => "operate",
             TokenScope::Admin => "admin",
         }
     }
@@ -32,6 +38,7 @@ impl TokenScope {
     pub fn parse(text: &str) -> Option<TokenScope> {
         match text {
             "read" => Some(TokenScope::Read),
+            "operate" => Some(TokenScope::Operate),
             "admin" => Some(TokenScope::Admin),
             _ => None,
         }
@@ -45,16 +52,17 @@ impl TokenScope {
         }
     }
 
-    /// The role a request made with this token acts with, given its user's role now.
-    pub fn cap(self, role: Role) -> Role {
-        match (self, role) {
-            (TokenScope::Admin, Role::Admin) => Role::Admin,
-            _ => Role::Viewer,
+    /// The most a request with this token may do on any host.
+    pub fn right(self) -> Right {
+        match self {
+            TokenScope::Read => Right::View,
+            TokenScope::Operate => Right::Operate,
+            TokenScope::Admin => Right::Administer,
         }
     }
 }
 
-/// An API token (layout 2), stored under the SHA-256 of the token.
+/// An API token (layout 3), stored under the SHA-256 of the token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiTokenRecord {
     /// Public identifier, for listing and revoking.
@@ -70,6 +78,9 @@ pub struct ApiTokenRecord {
     pub expires_at_ms: Option<i64>,
     /// Unix milliseconds, recorded at most once a minute ([`LAST_USED_RESOLUTION_MS`]).
     pub last_used_ms: Option<i64>,
+    // Layout 3 (issue 21) from here on.
+    /// Only the hosts of this host group; `None`: every host of its user.
+    pub host_group: Option<String>,
 }
 
 /// `last_used_ms` is rewritten only when it is older than this, so a dashboard polling with a
@@ -80,6 +91,18 @@ impl ApiTokenRecord {
     pub fn is_expired(&self, now_ms: i64) -> bool {
         self.expires_at_ms.is_some_and(|at_ms| at_ms <= now_ms)
     }
+}
+
+/// Layout 2, before host groups; only ever read.
+#[derive(Debug, Deserialize)]
+struct ApiTokenRecordV2 {
+    token_id: String,
+    owner: String,
+    name: String,
+    created_at_ms: i64,
+    scope: TokenScope,
+    expires_at_ms: Option<i64>,
+    last_used_ms: Option<i64>,
 }
 
 /// Layout 1, before scopes and expiry; only ever read.
@@ -93,40 +116,50 @@ struct ApiTokenRecordV1 {
 
 enum Stored {
     Current(ApiTokenRecord),
+    V2(ApiTokenRecordV2),
     V1(ApiTokenRecordV1),
-}
-
-/// `T` from exactly all of `bytes`.
-fn exact<T: DeserializeOwned>(bytes: &[u8]) -> Option<T> {
-    match postcard::take_from_bytes::<T>(bytes) {
-        Ok((value, [])) => Some(value),
-        _ => None,
-    }
 }
 
 fn decode_stored(bytes: &[u8]) -> Result<Stored, StorageError> {
     if let Some(record) = exact(bytes) {
         return Ok(Stored::Current(record));
     }
+    if let Some(record) = exact(bytes) {
+        return Ok(Stored::V2(record));
+    }
     match exact(bytes) {
         Some(record) => Ok(Stored::V1(record)),
         None => Err(StorageError::Corrupt {
             tree: "auth_api_tokens",
-            message: "neither layout 2 nor layout 1 of an API token".into(),
+            message: "none of layouts 3, 2 and 1 of an API token".into(),
         }),
     }
 }
 
 impl Auth {
-    /// A layout-1 record in layout 2: the scope of its user's role now (none left: read).
+    /// An older record in layout 3: layout 1 takes the scope of its user's role now (none
+    /// left: read); neither has a host group.
     fn upgrade(&self, stored: Stored) -> Result<ApiTokenRecord, StorageError> {
         let old = match stored {
             Stored::Current(record) => return Ok(record),
+            Stored::V2(old) => {
+                return Ok(ApiTokenRecord {
+                    token_id: old.token_id,
+                    owner: old.owner,
+                    name: old.name,
+                    created_at_ms: old.created_at_ms,
+                    scope: old.scope,
+                    expires_at_ms: old.expires_at_ms,
+                    last_used_ms: old.last_used_ms,
+                    host_group: None,
+                })
+            }
             Stored::V1(old) => old,
         };
-        let role = self
-            .user(&old.owner)?
-            .map_or(Role::Viewer, |user| user.role);
+        let role = match self.user(&old.owner)? {
+            Some(user) if user.groups.iter().any(|group| group == ADMINS) => Role::Admin,
+            _ => Role::Viewer,
+        };
         Ok(ApiTokenRecord {
             token_id: old.token_id,
             owner: old.owner,
@@ -135,6 +168,7 @@ impl Auth {
             scope: TokenScope::of_role(role),
             expires_at_ms: None,
             last_used_ms: None,
+            host_group: None,
         })
     }
 
@@ -142,14 +176,15 @@ impl Auth {
         self.upgrade(decode_stored(bytes)?)
     }
 
-    /// Rewrites layout-1 records in layout 2; returns how many. Undecodable records are left
+    /// Rewrites layout-1 and layout-2 records in layout 3; returns how many. Undecodable records are left
     /// alone (reading them reports the corruption), so they cannot stop the controller.
     pub(super) fn upgrade_api_tokens(&self) -> Result<usize, StorageError> {
         let mut n_upgraded = 0;
         for item in self.api_tokens.iter() {
             let (key, value) = item?;
-            let Ok(stored @ Stored::V1(_)) = decode_stored(&value) else {
-                continue;
+            let stored = match decode_stored(&value) {
+                Ok(stored @ (Stored::V1(_) | Stored::V2(_))) => stored,
+                _ => continue,
             };
             let record = self.upgrade(stored)?;
             let swapped =

@@ -3,6 +3,7 @@
 
 use super::super::{Auth, Role, UserRecord};
 use super::*;
+use crate::storage::access::Right;
 
 /// `ApiTokenRecord { token_id: "0a1b2c3d4e5f", owner: "ada", name: "grafana",
 /// created_at_ms: 1_700_000_000_000 }` as written by the code before issue 13 (layout 1).
@@ -18,11 +19,17 @@ fn open(dir: &std::path::Path) -> (sled::Db, Auth) {
 }
 
 fn add_user(auth: &Auth, name: &str, role: Role) {
+    let group = match role {
+        Role::Admin => "admins",
+        Role::Viewer => "viewers",
+    };
     let user = UserRecord {
         name: name.into(),
-        role,
+        legacy_role: Role::Viewer,
         password_hash: "x".into(),
         created_at_ms: 1,
+        groups: vec![group.into()],
+        oidc: None,
     };
     assert!(auth.create_user(&user).unwrap());
 }
@@ -36,9 +43,11 @@ fn layout_1_of(owner: &str) -> Vec<u8> {
     bytes
 }
 
-#[test]
-fn issue_13_layout_2_is_pinned_by_golden_bytes() {
-    let record = ApiTokenRecord {
+/// The layout-2 tail (scope admin, an expiry, never used) as issue 13's code wrote it.
+const LAYOUT_2_TAIL: &[u8] = &[1, 1, 128, 192, 161, 166, 141, 99, 0];
+
+fn grafana(host_group: Option<&str>) -> ApiTokenRecord {
+    ApiTokenRecord {
         token_id: "0a1b2c3d4e5f".into(),
         owner: "ada".into(),
         name: "grafana".into(),
@@ -46,11 +55,43 @@ fn issue_13_layout_2_is_pinned_by_golden_bytes() {
         scope: TokenScope::Admin,
         expires_at_ms: Some(1_702_592_000_000),
         last_used_ms: None,
-    };
-    let mut expected = LAYOUT_1.to_vec();
-    expected.extend_from_slice(&[1, 1, 128, 192, 161, 166, 141, 99, 0]);
+        host_group: host_group.map(str::to_owned),
+    }
+}
+
+#[test]
+fn issue_21_layout_3_is_pinned_by_golden_bytes() {
+    let record = grafana(Some("media"));
+    let mut expected = [LAYOUT_1, LAYOUT_2_TAIL].concat();
+    expected.extend_from_slice(&[1, 5, 109, 101, 100, 105, 97]);
     assert_eq!(postcard::to_allocvec(&record).unwrap(), expected);
     assert!(matches!(decode_stored(&expected), Ok(Stored::Current(decoded)) if decoded == record));
+    // The appended scope word keeps the earlier ones' positions.
+    assert_eq!(postcard::to_allocvec(&TokenScope::Operate).unwrap(), [2]);
+    assert_eq!(TokenScope::Operate.right(), Right::Operate);
+}
+
+#[test]
+fn issue_21_layout_2_bytes_decode_with_every_host_of_their_user() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout_2 = [LAYOUT_1, LAYOUT_2_TAIL].concat();
+    {
+        let (db, _auth) = open(dir.path());
+        let tree = db.open_tree("auth_api_tokens").unwrap();
+        tree.insert([1; 32], layout_2.clone()).unwrap();
+        db.flush().unwrap();
+    }
+    assert!(matches!(decode_stored(&layout_2), Ok(Stored::V2(_))));
+    let (db, auth) = open(dir.path());
+    let bytes = db
+        .open_tree("auth_api_tokens")
+        .unwrap()
+        .get([1; 32])
+        .unwrap()
+        .unwrap();
+    let rewritten: ApiTokenRecord = exact(&bytes).expect("rewritten in layout 3");
+    assert_eq!(rewritten, grafana(None));
+    assert_eq!(auth.api_token([1; 32]).unwrap(), Some(grafana(None)));
 }
 
 #[test]
@@ -70,6 +111,7 @@ fn issue_13_layout_1_bytes_decode_with_their_users_role() {
             scope: TokenScope::Admin,
             expires_at_ms: None,
             last_used_ms: None,
+            host_group: None,
         }
     );
     for garbage in [&LAYOUT_1[..20], &[LAYOUT_1, &[7]].concat()[..], &[][..]] {
@@ -98,7 +140,7 @@ fn issue_13_opening_upgrades_old_tokens_once_keeping_their_rights() {
         ([2; 32], "vic", TokenScope::Read),
     ] {
         let bytes = tree.get(key).unwrap().unwrap();
-        let rewritten: ApiTokenRecord = exact(&bytes).expect("rewritten in layout 2");
+        let rewritten: ApiTokenRecord = exact(&bytes).expect("rewritten in layout 3");
         assert_eq!((rewritten.owner.as_str(), rewritten.scope), (owner, scope));
         assert_eq!(rewritten.expires_at_ms, None);
         assert_eq!(auth.api_token(key).unwrap(), Some(rewritten));
@@ -124,6 +166,7 @@ fn touching_records_the_last_use_and_never_revives_a_revoked_token() {
         scope: TokenScope::Read,
         expires_at_ms: Some(100),
         last_used_ms: None,
+        host_group: None,
     };
     auth.put_api_token([1; 32], &record).unwrap();
     auth.touch_api_token([1; 32], 42).unwrap();
@@ -136,12 +179,10 @@ fn touching_records_the_last_use_and_never_revives_a_revoked_token() {
 }
 
 #[test]
-fn scopes_never_exceed_the_users_role() {
-    assert_eq!(TokenScope::Admin.cap(Role::Admin), Role::Admin);
-    assert_eq!(TokenScope::Admin.cap(Role::Viewer), Role::Viewer);
-    assert_eq!(TokenScope::Read.cap(Role::Admin), Role::Viewer);
-    assert_eq!(TokenScope::Read.cap(Role::Viewer), Role::Viewer);
-    for scope in [TokenScope::Read, TokenScope::Admin] {
+fn scope_words_round_trip() {
+    assert_eq!(TokenScope::Read.right(), Right::View);
+    assert_eq!(TokenScope::Admin.right(), Right::Administer);
+    for scope in [TokenScope::Read, TokenScope::Operate, TokenScope::Admin] {
         assert_eq!(TokenScope::parse(scope.as_str()), Some(scope));
     }
     assert_eq!(TokenScope::parse("viewer"), None);

@@ -1,0 +1,173 @@
+//! The sign-in page of one's own account (`/settings/security`): TOTP enrolment with a QR
+//! code (inline SVG), confirming it (recovery codes shown once), turning it off, and new
+//! recovery codes. Needs a dashboard session; every change is audited by the domain.
+
+use super::layout::{self, Frame, Nav};
+use super::{qr, CsrfForm, PageCaller};
+use crate::clock::now_ms;
+use crate::domain::second_factor::{self, TotpEnrolment};
+use crate::http::auth::Caller;
+use crate::http::error::ApiError;
+use crate::http::extract::{blocking, ApiForm};
+use crate::http::state::AppState;
+use axum::extract::State;
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::{html, Markup};
+use serde::Deserialize;
+
+/// What the page shows.
+#[derive(Debug, Clone, Default)]
+pub struct SecurityView {
+    pub totp_enabled: bool,
+    pub n_recovery_codes: usize,
+    /// Enrolment under way: the QR code and the secret.
+    pub enrolment: Option<TotpEnrolment>,
+    /// Recovery codes just made, shown once.
+    pub new_codes: Vec<String>,
+    pub message: Option<String>,
+}
+
+/// The page (pure).
+pub fn render(view: &SecurityView, caller: &Caller) -> Markup {
+    let csrf = caller.csrf_token();
+    let content = html! {
+        h1 { "Sign-in" }
+        @if let Some(message) = &view.message { p.error #security-error { (message) } }
+        @if !view.new_codes.is_empty() {
+            section.card.notice #recovery-codes {
+                p { "Recovery codes, shown once. Each works once in place of a code; keep them somewhere safe." }
+                ul { @for code in &view.new_codes { li { code { (code) } } } }
+            }
+        }
+        h2 { "Authenticator app (TOTP)" }
+        @if let Some(enrolment) = &view.enrolment {
+            p { "Scan this with your authenticator app, then enter the code it shows." }
+            (qr::render(&enrolment.uri))
+            p.sub { "Or type the key: " code #totp-secret { (enrolment.secret) } }
+            form method="post" action="/settings/security/totp/confirm" class="card inline" id="confirm-totp" {
+                input type="hidden" name="csrf" value=(csrf);
+                label { "Code " input name="code" autocomplete="one-time-code" required; }
+                button type="submit" { "Turn on" }
+            }
+        } @else if view.totp_enabled {
+            p #totp-state { "On. " (view.n_recovery_codes) " recovery codes left." }
+            form method="post" action="/settings/security/recovery-codes" class="inline" {
+                input type="hidden" name="csrf" value=(csrf);
+                button type="submit" { "New recovery codes" }
+            }
+            form method="post" action="/settings/security/totp/disable" class="inline" {
+                input type="hidden" name="csrf" value=(csrf);
+                button type="submit" class="danger" { "Turn off" }
+            }
+        } @else {
+            p #totp-state { "Off." }
+            form method="post" action="/settings/security/totp" class="inline" id="start-totp" {
+                input type="hidden" name="csrf" value=(csrf);
+                button type="submit" { "Set up an authenticator app" }
+            }
+        }
+    };
+    layout::page(Frame::new("Sign-in", Nav::Security), caller, content)
+}
+
+async fn view(
+    state: &AppState,
+    caller: &Caller,
+    mut view: SecurityView,
+) -> Result<SecurityView, ApiError> {
+    let user = caller.user.clone();
+    let factors = blocking(&state.ctx, move |ctx| {
+        Ok::<_, ApiError>(ctx.store.auth.factors(&user)?)
+    })
+    .await?;
+    view.totp_enabled = factors.totp.is_some();
+    view.n_recovery_codes = factors.recovery_codes.len();
+    Ok(view)
+}
+
+/// `GET /settings/security`.
+pub async fn page(State(state): State<AppState>, caller: PageCaller) -> Result<Markup, ApiError> {
+    let shown = view(&state, &caller.0, SecurityView::default()).await?;
+    Ok(render(&shown, &caller.0))
+}
+
+/// `POST /settings/security/totp`: a new secret with its QR code.
+pub async fn start_totp(
+    State(state): State<AppState>,
+    caller: PageCaller,
+    ApiForm(_form): ApiForm<CsrfForm>,
+) -> Result<Markup, ApiError> {
+    caller.0.require_session()?;
+    let user = caller.0.user.clone();
+    let enrolment = blocking(&state.ctx, move |ctx| second_factor::start_totp(ctx, &user)).await?;
+    let shown = SecurityView {
+        enrolment: Some(enrolment),
+        ..SecurityView::default()
+    };
+    Ok(render(&view(&state, &caller.0, shown).await?, &caller.0))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CodeForm {
+    pub code: String,
+}
+
+/// `POST /settings/security/totp/confirm`.
+pub async fn confirm_totp(
+    State(state): State<AppState>,
+    caller: PageCaller,
+    ApiForm(form): ApiForm<CodeForm>,
+) -> Result<Markup, ApiError> {
+    caller.0.require_session()?;
+    let user = caller.0.user.clone();
+    let now_s = now_ms().max(0) as u64 / 1000;
+    let result = blocking(&state.ctx, move |ctx| {
+        second_factor::confirm_totp(ctx, &user, &user, &form.code, now_s)
+    })
+    .await;
+    let shown = match result {
+        Ok(new_codes) => SecurityView {
+            new_codes,
+            ..SecurityView::default()
+        },
+        Err(error) => SecurityView {
+            message: Some(error.to_string()),
+            ..SecurityView::default()
+        },
+    };
+    Ok(render(&view(&state, &caller.0, shown).await?, &caller.0))
+}
+
+/// `POST /settings/security/totp/disable`.
+pub async fn disable_totp(
+    State(state): State<AppState>,
+    caller: PageCaller,
+    ApiForm(_form): ApiForm<CsrfForm>,
+) -> Result<Response, ApiError> {
+    caller.0.require_session()?;
+    let user = caller.0.user.clone();
+    blocking(&state.ctx, move |ctx| {
+        second_factor::disable_totp(ctx, &user, &user)
+    })
+    .await?;
+    Ok(Redirect::to("/settings/security").into_response())
+}
+
+/// `POST /settings/security/recovery-codes`.
+pub async fn recovery_codes(
+    State(state): State<AppState>,
+    caller: PageCaller,
+    ApiForm(_form): ApiForm<CsrfForm>,
+) -> Result<Markup, ApiError> {
+    caller.0.require_session()?;
+    let user = caller.0.user.clone();
+    let new_codes = blocking(&state.ctx, move |ctx| {
+        second_factor::new_recovery_codes(ctx, &user, &user)
+    })
+    .await?;
+    let shown = SecurityView {
+        new_codes,
+        ..SecurityView::default()
+    };
+    Ok(render(&view(&state, &caller.0, shown).await?, &caller.0))
+}

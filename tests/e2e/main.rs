@@ -26,6 +26,7 @@ mod log_flood;
 mod oidc;
 mod plugins;
 mod plugins_bad_input;
+mod plugins_discovery;
 mod quickstart;
 mod renewal;
 mod revocation;

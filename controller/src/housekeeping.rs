@@ -26,7 +26,7 @@ async fn run(ctx: Arc<Context>) {
                     .agents
                     .update_agent(&agent_id, |record| record.last_seen_ms = last_ms)?;
             }
-            if n_ticks % 5 == 0 {
+            if n_ticks.is_multiple_of(5) {
                 ctx.store.series.checkpoint()?;
                 ctx.store.auth.purge_sessions(now_ms())?;
             }

@@ -41,6 +41,8 @@ pub enum AuditAction {
     TotpEnable,
     TotpDisable,
     RecoveryCodesCreate,
+    PasskeyAdd,
+    PasskeyDelete,
     /// A login's second factor passed (`method` in the target).
     SecondFactorPassed,
     SecondFactorFailed,
@@ -81,6 +83,8 @@ impl std::fmt::Display for AuditAction {
             AuditAction::TotpEnable => "totp.enable",
             AuditAction::TotpDisable => "totp.disable",
             AuditAction::RecoveryCodesCreate => "recovery_codes.create",
+            AuditAction::PasskeyAdd => "passkey.add",
+            AuditAction::PasskeyDelete => "passkey.delete",
             AuditAction::SecondFactorPassed => "session.second_factor",
             AuditAction::SecondFactorFailed => "session.second_factor_failed",
             AuditAction::OidcLogin => "session.oidc_login",

@@ -108,7 +108,7 @@ mod tests {
             image_ref: "localhost/app:1".to_owned(),
             image_id: "sha256:1".to_owned(),
             inspect_json:
-                json!({ "Config": { "Env": env }, "State": { "Running": stamp % 2 == 0 } })
+                json!({ "Config": { "Env": env }, "State": { "Running": stamp.is_multiple_of(2) } })
                     .to_string(),
             volume_archives: Vec::new(),
         }

@@ -1,5 +1,5 @@
 //! The dashboard: server-rendered HTML pages (overview, host, agents, settings), the login
-//! form, and the static assets (CSS, the chart script, uPlot) embedded in the binary.
+//! form, and the static assets (CSS, the chart and passkey scripts, uPlot) embedded in the binary.
 //!
 //! Pages are plain HTML that works without JavaScript except for the charts, which fetch
 //! stored history from `/api/v1/hosts/{agent_id}/query` and draw it with uPlot. Every form
@@ -26,6 +26,7 @@ mod logout;
 mod oidc;
 mod operations;
 mod overview;
+mod passkeys;
 mod plugins;
 mod qr;
 mod second_factor;
@@ -59,6 +60,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         include_bytes!("assets/app.js"),
     ),
     (
+        "passkeys.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("assets/passkeys.js"),
+    ),
+    (
         "vendor/uPlot.iife.min.js",
         "text/javascript; charset=utf-8",
         include_bytes!("assets/vendor/uPlot.iife.min.js"),
@@ -90,6 +96,12 @@ pub fn routes() -> Routes {
         .get("/login/oidc/callback", Public, oidc::callback)
         .get("/login/second-factor", Public, second_factor::page)
         .post("/login/second-factor", Public, second_factor::submit)
+        .post(
+            "/login/second-factor/passkey/options",
+            Public,
+            passkeys::request_options,
+        )
+        .post("/login/second-factor/passkey", Public, passkeys::login)
         .post("/logout", SignedIn, logout::logout)
         .get("/hosts/{agent_id}", Host(VIEW), host::page)
         .post(
@@ -180,6 +192,17 @@ pub fn routes() -> Routes {
             "/settings/security/recovery-codes",
             SignedIn,
             security::recovery_codes,
+        )
+        .post(
+            "/settings/security/passkeys/options",
+            SignedIn,
+            passkeys::creation_options,
+        )
+        .post("/settings/security/passkeys", SignedIn, passkeys::add)
+        .post(
+            "/settings/security/passkeys/{id}/delete",
+            SignedIn,
+            passkeys::delete,
         )
         .get("/assets/{*path}", Public, asset)
 }

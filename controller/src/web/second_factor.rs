@@ -1,7 +1,8 @@
 //! The second step of a login (`/login/second-factor`): a TOTP or recovery code for the
 //! pending login in the `unity_pending` cookie. A user who must enrol first (admins, when
 //! `[auth] second_factor_for_admins` is set, without a factor yet) enrols TOTP here with the
-//! QR code, and the confirming code passes the login and shows the recovery codes once.
+//! QR code, and the confirming code passes the login and shows the recovery codes once. A
+//! user with a passkey may use it instead (`passkeys.rs`, through `assets/passkeys.js`).
 
 use super::login::frame;
 use super::qr;
@@ -18,8 +19,9 @@ use axum::response::{AppendHeaders, IntoResponse, Redirect, Response};
 use maud::{html, Markup};
 use serde::Deserialize;
 
-/// The page (pure): a code field, or for a user who must enrol, the QR code first.
-pub fn render(message: Option<&str>, enrolment: Option<&TotpEnrolment>) -> Markup {
+/// The page (pure): a code field, or for a user who must enrol, the QR code first; the
+/// passkey button when the user has one.
+pub fn render(message: Option<&str>, enrolment: Option<&TotpEnrolment>, passkeys: bool) -> Markup {
     frame(
         "Second factor",
         html! {
@@ -36,6 +38,17 @@ pub fn render(message: Option<&str>, enrolment: Option<&TotpEnrolment>) -> Marku
             form method="post" action="/login/second-factor" class="card" {
                 label { "Code " input name="code" id="code" autocomplete="one-time-code" required autofocus; }
                 button type="submit" id="verify" { "Continue" }
+            }
+            @if passkeys {
+                p.error #passkey-error hidden {}
+                form method="post" action="/login/second-factor/passkey" class="card" id="passkey-login" {
+                    input type="hidden" name="credential_id";
+                    input type="hidden" name="client_data";
+                    input type="hidden" name="authenticator_data";
+                    input type="hidden" name="signature";
+                    button type="submit" id="use-passkey" { "Use a passkey" }
+                }
+                script src="/assets/passkeys.js" {}
             }
         },
     )
@@ -58,9 +71,22 @@ async fn enrolment(
         .map(Some)
 }
 
+/// Whether the pending login's user has a passkey.
+async fn has_passkeys(state: &AppState, headers: &HeaderMap) -> Result<bool, ApiError> {
+    let Some((_, pending)) = auth::pending_login(state, headers).await? else {
+        return Ok(false);
+    };
+    blocking(&state.ctx, move |ctx| {
+        Ok::<_, ApiError>(!ctx.store.auth.factors(&pending.user)?.passkeys.is_empty())
+    })
+    .await
+}
+
 /// `GET /login/second-factor`.
 pub async fn page(State(state): State<AppState>, headers: HeaderMap) -> Result<Markup, ApiError> {
-    Ok(render(None, enrolment(&state, &headers).await?.as_ref()))
+    let enrolment = enrolment(&state, &headers).await?;
+    let passkeys = has_passkeys(&state, &headers).await?;
+    Ok(render(None, enrolment.as_ref(), passkeys))
 }
 
 #[derive(Debug, Deserialize)]
@@ -95,7 +121,7 @@ pub async fn submit(
                 let enrolment = enrolment(&state, &headers).await?;
                 Ok((
                     StatusCode::UNAUTHORIZED,
-                    render(Some(&error.to_string()), enrolment.as_ref()),
+                    render(Some(&error.to_string()), enrolment.as_ref(), false),
                 )
                     .into_response())
             }
@@ -103,11 +129,14 @@ pub async fn submit(
     }
     match auth::second_factor(&state, client, &headers, form.code).await {
         Ok(session) => Ok(opened(&state, &session.session_id)),
-        Err(error @ (ApiError::SecondFactorFailed | ApiError::TooManyRequests { .. })) => Ok((
-            StatusCode::UNAUTHORIZED,
-            render(Some(&error.to_string()), None),
-        )
-            .into_response()),
+        Err(error @ (ApiError::SecondFactorFailed | ApiError::TooManyRequests { .. })) => {
+            let passkeys = has_passkeys(&state, &headers).await?;
+            Ok((
+                StatusCode::UNAUTHORIZED,
+                render(Some(&error.to_string()), None, passkeys),
+            )
+                .into_response())
+        }
         Err(error) => Err(error),
     }
 }
@@ -137,7 +166,8 @@ fn opened_with_codes(state: &AppState, session_id: &str, codes: &[String]) -> Re
         .into_response()
 }
 
-fn opened(state: &AppState, session_id: &str) -> Response {
+/// The response that opens a session after the second step: cookies, then the overview.
+pub fn opened(state: &AppState, session_id: &str) -> Response {
     // `AppendHeaders`: an array of headers would keep only the last `Set-Cookie`.
     (
         AppendHeaders([

@@ -1,10 +1,14 @@
 //! The sign-in page of one's own account (`/settings/security`): TOTP enrolment with a QR
 //! code (inline SVG), confirming it (recovery codes shown once), turning it off, and new
-//! recovery codes. Needs a dashboard session; every change is audited by the domain.
+//! recovery codes; the user's passkeys, listed with a delete button each, and the form that
+//! adds one (through `assets/passkeys.js`, handled in `passkeys.rs`). Needs a dashboard
+//! session; every change is audited by the domain.
 
+use super::format;
 use super::layout::{self, Frame, Nav};
 use super::{qr, CsrfForm, PageCaller};
 use crate::clock::now_ms;
+use crate::domain::second_factor::passkeys::{PasskeyView, MAX_NAME_CHARS};
 use crate::domain::second_factor::{self, TotpEnrolment};
 use crate::http::auth::Caller;
 use crate::http::error::ApiError;
@@ -25,6 +29,9 @@ pub struct SecurityView {
     /// Recovery codes just made, shown once.
     pub new_codes: Vec<String>,
     pub message: Option<String>,
+    /// A change that worked.
+    pub notice: Option<String>,
+    pub passkeys: Vec<PasskeyView>,
 }
 
 /// The page (pure).
@@ -33,6 +40,7 @@ pub fn render(view: &SecurityView, caller: &Caller) -> Markup {
     let content = html! {
         h1 { "Sign-in" }
         @if let Some(message) = &view.message { p.error #security-error { (message) } }
+        @if let Some(notice) = &view.notice { p.notice #security-notice { (notice) } }
         @if !view.new_codes.is_empty() {
             section.card.notice #recovery-codes {
                 p { "Recovery codes, shown once. Each works once in place of a code; keep them somewhere safe." }
@@ -66,8 +74,58 @@ pub fn render(view: &SecurityView, caller: &Caller) -> Markup {
                 button type="submit" { "Set up an authenticator app" }
             }
         }
+        (render_passkeys(view, csrf))
     };
     layout::page(Frame::new("Sign-in", Nav::Security), caller, content)
+}
+
+/// The passkeys section (pure): the list with delete buttons and the form that adds one.
+fn render_passkeys(view: &SecurityView, csrf: &str) -> Markup {
+    let now = now_ms();
+    html! {
+        h2 { "Passkeys" }
+        p { "A passkey (a security key, or the one your device keeps) works in place of a code at login." }
+        @if view.passkeys.is_empty() {
+            p #passkeys-state { "None." }
+        } @else {
+            table #passkeys {
+                thead { tr { th { "Name" } th { "Added" } th { "Last used" } th {} } }
+                tbody {
+                    @for passkey in &view.passkeys {
+                        tr.passkey {
+                            td.passkey-name { (passkey.name) }
+                            td { (format::datetime(passkey.created_at_ms)) }
+                            td { (passkey.last_used_ms.map_or_else(|| "never".to_owned(), |at| format::ago(at, now))) }
+                            td {
+                                form method="post" action={ "/settings/security/passkeys/" (passkey.id) "/delete" } class="inline" {
+                                    input type="hidden" name="csrf" value=(csrf);
+                                    button type="submit" class="danger" { "Delete" }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        p.error #passkey-error hidden {}
+        form method="post" action="/settings/security/passkeys" class="card inline" id="add-passkey" {
+            input type="hidden" name="csrf" value=(csrf);
+            input type="hidden" name="client_data";
+            input type="hidden" name="attestation_object";
+            label { "Name " input name="name" id="passkey-name" maxlength=(MAX_NAME_CHARS) required placeholder="laptop"; }
+            button type="submit" id="add-passkey-button" { "Add a passkey" }
+        }
+        script src="/assets/passkeys.js" {}
+    }
+}
+
+/// The page for `caller` with what `shown` adds (the factors read from the store).
+pub async fn render_for(
+    state: &AppState,
+    caller: &Caller,
+    shown: SecurityView,
+) -> Result<Markup, ApiError> {
+    Ok(render(&view(state, caller, shown).await?, caller))
 }
 
 async fn view(
@@ -82,6 +140,16 @@ async fn view(
     .await?;
     view.totp_enabled = factors.totp.is_some();
     view.n_recovery_codes = factors.recovery_codes.len();
+    view.passkeys = factors
+        .passkeys
+        .into_iter()
+        .map(|passkey| PasskeyView {
+            id: crate::domain::second_factor::webauthn::b64(&passkey.credential_id),
+            name: passkey.name,
+            created_at_ms: passkey.created_at_ms,
+            last_used_ms: passkey.last_used_ms,
+        })
+        .collect();
     Ok(view)
 }
 

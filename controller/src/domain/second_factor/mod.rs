@@ -2,7 +2,8 @@
 //! either way) enrolled by confirming a first code, recovery codes (shown once, stored as
 //! argon2 hashes, each used once), and passing the second step of a login with either. A TOTP
 //! code is accepted once: the step it was made for must be newer than the last accepted one.
-//! Every change and every attempt is audited.
+//! Every change and every attempt is audited. Passkeys (WebAuthn) are the other second
+//! factor: `passkeys/` (adding, listing, deleting, logging in), checked by `webauthn/`.
 //!
 //! Functions take the time (`now_s`, Unix seconds) so tests run on a fixed clock.
 
@@ -255,6 +256,9 @@ pub fn pass(
         .ok_or_else(|| DomainError::NotFound(format!("no user named {user:?}")))?;
     sessions::open_session(ctx, &record, ttl_ms, AuditAction::SessionLogin)
 }
+
+pub mod passkeys;
+pub mod webauthn;
 
 #[cfg(test)]
 mod tests;

@@ -11,6 +11,7 @@
 use super::StorageError;
 pub use api_tokens::{ApiTokenRecord, TokenScope, LAST_USED_RESOLUTION_MS};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+pub use challenges::{ChallengePurpose, WebauthnChallengeRecord};
 pub use factors::{FactorsRecord, PasskeyRecord, PendingLoginRecord, TotpRecord};
 pub use oidc::OidcPendingRecord;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
@@ -18,6 +19,7 @@ use sha2::{Digest, Sha256};
 pub use users::{OidcLink, UserRecord};
 
 mod api_tokens;
+mod challenges;
 mod factors;
 mod oidc;
 mod users;
@@ -119,6 +121,7 @@ pub struct Auth {
     factors: sled::Tree,
     pending: sled::Tree,
     oidc_pending: sled::Tree,
+    webauthn_challenges: sled::Tree,
     audit: sled::Tree,
     db: sled::Db,
 }
@@ -156,6 +159,7 @@ impl Auth {
             factors: db.open_tree("auth_factors")?,
             pending: db.open_tree("auth_pending")?,
             oidc_pending: db.open_tree("auth_oidc_pending")?,
+            webauthn_challenges: db.open_tree("auth_webauthn_challenges")?,
             audit: db.open_tree("auth_audit")?,
             db: db.clone(),
         };

@@ -61,6 +61,13 @@ fn pages(payload: &str) -> Vec<(&'static str, String)> {
         enrolment: Some(enrolment.clone()),
         new_codes: vec![text("code")],
         message: Some(text("message")),
+        notice: Some(text("notice")),
+        passkeys: vec![crate::domain::second_factor::passkeys::PasskeyView {
+            id: text("passkey id"),
+            name: text("passkey name"),
+            created_at_ms: 1,
+            last_used_ms: Some(2),
+        }],
         ..Default::default()
     };
     vec![
@@ -82,7 +89,7 @@ fn pages(payload: &str) -> Vec<(&'static str, String)> {
         ),
         (
             "second factor",
-            second_factor::render(Some(&text("message")), Some(&enrolment)).into_string(),
+            second_factor::render(Some(&text("message")), Some(&enrolment), true).into_string(),
         ),
         (
             "signed out",

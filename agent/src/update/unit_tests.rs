@@ -146,7 +146,7 @@ fn sample(stamp: u64, env: &[&str]) -> BackupFile {
         taken_at_ms: stamp,
         image_ref: "localhost/app:1".to_owned(),
         image_id: "sha256:1".to_owned(),
-        inspect: json!({ "Config": { "Env": env }, "State": { "Running": stamp % 2 == 0 } }),
+        inspect: json!({ "Config": { "Env": env }, "State": { "Running": stamp.is_multiple_of(2) } }),
         volume_archives: Vec::new(),
     }
 }

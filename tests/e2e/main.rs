@@ -24,6 +24,7 @@ mod identity;
 mod ingest;
 mod log_flood;
 mod oidc;
+mod passkeys;
 mod plugins;
 mod plugins_bad_input;
 mod plugins_discovery;

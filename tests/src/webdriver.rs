@@ -204,6 +204,32 @@ impl Browser {
 }
 
 impl Browser {
+    /// Adds a virtual authenticator to the session (the WebDriver WebAuthn extension): CTAP2,
+    /// built in (`internal`), keeping resident keys, verifying the user; returns its id.
+    pub async fn add_virtual_authenticator(&mut self) -> anyhow::Result<String> {
+        let path = self.path("/webauthn/authenticator");
+        let options = json!({
+            "protocol": "ctap2",
+            "transport": "internal",
+            "hasResidentKey": true,
+            "hasUserVerification": true,
+            "isUserVerified": true,
+            "isUserConsenting": true,
+        });
+        let value = self.call("POST", &path, Some(options)).await?;
+        value
+            .as_str()
+            .map(str::to_owned)
+            .with_context(|| format!("no authenticator id in {value}"))
+    }
+
+    /// The credentials the virtual authenticator `id` holds (WebDriver's JSON).
+    pub async fn authenticator_credentials(&mut self, id: &str) -> anyhow::Result<Vec<Value>> {
+        let path = self.path(&format!("/webauthn/authenticator/{id}/credentials"));
+        let value = self.call("GET", &path, None).await?;
+        Ok(value.as_array().cloned().unwrap_or_default())
+    }
+
     /// Ends the browser session (Chromium exits) and stops chromedriver.
     pub async fn quit(mut self) {
         let path = self.path("");

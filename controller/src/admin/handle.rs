@@ -96,7 +96,10 @@ pub fn handle(ctx: &Context, request: AdminRequest) -> AdminResponse {
             }
             AdminRequest::ResetSecondFactor { name } => {
                 second_factor::disable_totp(ctx, "cli", &name)?;
-                AdminResponse::Done(format!("Turned off the authenticator app of {name}."))
+                second_factor::passkeys::delete_all(ctx, "cli", &name)?;
+                AdminResponse::Done(format!(
+                    "Turned off the authenticator app and removed the passkeys of {name}."
+                ))
             }
             AdminRequest::ListGroups => AdminResponse::Groups(groups::list(ctx)?),
             AdminRequest::CreateGroup { name, description } => {

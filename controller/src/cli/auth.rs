@@ -45,7 +45,7 @@ pub enum UserCommand {
         #[arg(long)]
         password_file: Option<PathBuf>,
     },
-    /// Turn off a user's authenticator app (a lost phone).
+    /// Turn off a user's authenticator app and remove their passkeys (a lost phone or key).
     ResetSecondFactor { name: String },
 }
 

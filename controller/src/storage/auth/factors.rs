@@ -24,9 +24,9 @@ pub struct TotpRecord {
 pub struct PasskeyRecord {
     pub credential_id: Vec<u8>,
     pub name: String,
-    /// The credential's public key and flags, encoded by the WebAuthn library.
+    /// The credential's public key: an uncompressed P-256 point (65 bytes, ES256).
     pub static_state: Vec<u8>,
-    /// Its signature counter and backup state, encoded by the WebAuthn library.
+    /// Its signature counter: 4 bytes, big-endian.
     pub dynamic_state: Vec<u8>,
     pub created_at_ms: i64,
     pub last_used_ms: Option<i64>,

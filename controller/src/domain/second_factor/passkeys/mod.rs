@@ -255,6 +255,20 @@ pub fn delete(ctx: &Context, actor: &str, user: &str, id: &str) -> Result<(), Do
     Ok(())
 }
 
+/// Removes all of `user`'s passkeys (the operator's reset for a lost device); audited when
+/// there were any. Note that this uses blocking I/O.
+pub fn delete_all(ctx: &Context, actor: &str, user: &str) -> Result<(), DomainError> {
+    let removed = ctx.store.auth.update_factors(user, |record| {
+        (!record.passkeys.is_empty()).then(|| std::mem::take(&mut record.passkeys).len())
+    })?;
+    if let Some(n_removed) = removed {
+        let target = format!("{user}: all {n_removed}");
+        audit::record(ctx, actor, AuditAction::PasskeyDelete, &target)?;
+        ctx.store.flush()?;
+    }
+    Ok(())
+}
+
 /// Starts the passkey step of the pending login `pending_hash`. Note that this uses blocking
 /// I/O.
 pub fn start_login(

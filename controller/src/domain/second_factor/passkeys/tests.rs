@@ -89,6 +89,11 @@ async fn issue_21_a_passkey_is_added_and_passes_a_login_once() {
     delete(&ctx, "ada", "ada", &listed[0].id).unwrap();
     assert!(list(&ctx, "ada").unwrap().is_empty());
     assert!(delete(&ctx, "ada", "ada", &listed[0].id).is_err());
+    add(&ctx, &SoftAuthenticator::new(), "one");
+    add(&ctx, &SoftAuthenticator::new(), "two");
+    delete_all(&ctx, "cli", "ada").unwrap();
+    assert!(list(&ctx, "ada").unwrap().is_empty());
+    assert!(!ctx.store.auth.factors("ada").unwrap().any());
 }
 
 #[tokio::test]

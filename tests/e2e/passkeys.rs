@@ -64,7 +64,11 @@ async fn issue_21_browser_adds_a_passkey_and_logs_in_with_it() {
             .unwrap()
             .passkeys;
         assert_eq!(stored.len(), 1);
-        assert_eq!(stored[0].static_state.len(), 65, "a P-256 public key");
+        assert_eq!(
+            stored[0].static_state[65..],
+            *b"localhost",
+            "a P-256 public key and the host name it was added at"
+        );
         let held = browser.authenticator_credentials(&authenticator).await?;
         assert_eq!(held.len(), 1, "{held:?}");
 

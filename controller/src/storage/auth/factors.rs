@@ -24,7 +24,8 @@ pub struct TotpRecord {
 pub struct PasskeyRecord {
     pub credential_id: Vec<u8>,
     pub name: String,
-    /// The credential's public key: an uncompressed P-256 point (65 bytes, ES256).
+    /// The credential's public key, an uncompressed P-256 point (65 bytes, ES256), then the
+    /// RP ID (host name) it was added at.
     pub static_state: Vec<u8>,
     /// Its signature counter: 4 bytes, big-endian.
     pub dynamic_state: Vec<u8>,

@@ -5,7 +5,8 @@
 //! issued to; the checks themselves are in [`super::webauthn`].
 //!
 //! Stored in the user's [`FactorsRecord`](crate::storage::auth::FactorsRecord): a passkey's
-//! `static_state` is its uncompressed P-256 public key (65 bytes), its `dynamic_state` its
+//! `static_state` is its uncompressed P-256 public key (65 bytes) followed by the RP ID (host
+//! name) it was added at, which is the only one it is accepted for, its `dynamic_state` its
 //! signature counter (4 bytes, big-endian). Functions take the time so tests run on a fixed
 //! clock; every change and every attempt is audited.
 
@@ -193,7 +194,7 @@ pub fn finish_registration(
         record.passkeys.push(PasskeyRecord {
             credential_id: credential.id.clone(),
             name: name.clone(),
-            static_state: credential.public_key.clone(),
+            static_state: [credential.public_key.as_slice(), rp.id.as_bytes()].concat(),
             dynamic_state: credential.sign_count.to_be_bytes().to_vec(),
             created_at_ms: now_ms,
             last_used_ms: None,
@@ -308,6 +309,11 @@ pub fn start_login(
     })
 }
 
+/// A passkey's public key and the RP ID it was added at.
+fn split_static(state: &[u8]) -> (&[u8], &[u8]) {
+    state.split_at(state.len().min(65))
+}
+
 fn counter(state: &[u8]) -> u32 {
     <[u8; 4]>::try_from(state).map_or(0, u32::from_be_bytes)
 }
@@ -349,8 +355,12 @@ pub fn complete_login(
             .iter()
             .find(|passkey| passkey.credential_id == credential_id)
             .ok_or_else(|| webauthn::WebauthnError::Malformed("unknown passkey".into()))?;
+        let (public_key, rp_id) = split_static(&passkey.static_state);
+        if rp_id != rp.id.as_bytes() {
+            return Err(webauthn::WebauthnError::WrongRpId);
+        }
         let stored = counter(&passkey.dynamic_state);
-        webauthn::verify_assertion(rp, &challenge, assertion, &passkey.static_state, stored)
+        webauthn::verify_assertion(rp, &challenge, assertion, public_key, stored)
     });
     let count = match checked {
         Ok(count) => count,

@@ -139,6 +139,21 @@ async fn issue_21_replayed_foreign_and_cloned_passkey_answers_fail() {
     )
     .unwrap();
     assert_eq!(expired.err(), Some(WebauthnError::WrongChallenge));
+    // The passkey at another host name of the same controller (both sides signing for it).
+    let other = RelyingParty {
+        id: "unity.lan".into(),
+        origin: "https://unity.lan".into(),
+    };
+    let options = start_login(&ctx, first, &other, now).unwrap();
+    let challenge = webauthn::unb64(&options.challenge).unwrap();
+    let signed = authenticator.sign(&other.id, &other.origin, &challenge);
+    let elsewhere = Assertion {
+        client_data_json: &signed.0,
+        authenticator_data: &signed.1,
+        signature: &signed.2,
+    };
+    let refused = complete_login(&ctx, first, &other, &id, &elsewhere, now, 60_000).unwrap();
+    assert_eq!(refused.err(), Some(WebauthnError::WrongRpId));
     // A credential the user does not have.
     let mut stranger = SoftAuthenticator::new();
     assert!(login_with(&ctx, &mut stranger, first).is_err());
@@ -209,6 +224,7 @@ fn issue_21_old_factor_records_still_decode() {
     let decoded: FactorsRecord = postcard::from_bytes(&expected).unwrap();
     assert_eq!(decoded, old);
     let mut with_passkey = old.clone();
+    // (A passkey's static state: its public key, then the host name it was added at.)
     with_passkey.passkeys.push(PasskeyRecord {
         credential_id: vec![1, 2],
         name: "key".into(),

@@ -4,8 +4,9 @@
 //! finished in another browser are refused; a wrong password at the provider comes back as a
 //! refusal; a user whose groups map to nothing signs in without rights; logging out goes on
 //! to the provider's end-session endpoint; in OIDC-only mode only break-glass users may use a
-//! password; an unreachable provider is said on the login page. ID token tampering,
-//! audience, issuer, nonce and expiry are checked in `controller/src/domain/oidc/tests.rs`
+//! password; an unreachable provider is said on the login page; ID tokens that come from the
+//! live provider tampered with, issued to another client or expired are refused. Issuer,
+//! nonce and the clock-skew edges are also checked in `controller/src/domain/oidc/tests.rs`
 //! with tokens signed there.
 
 use std::net::SocketAddr;
@@ -329,4 +330,57 @@ async fn issue_21_an_unreachable_provider_is_said_on_the_login_page() {
     );
     assert!(page.contains("Sign in with Home ID"), "{page}");
     controller.shutdown().await.unwrap();
+}
+
+/// The provider's token endpoint hands Unity a bad ID token (tests/oidc/server.mjs signs the
+/// audience and expiry cases with the provider's own key, so only the claims are wrong): each
+/// is refused at the callback with the reason, and nobody is signed in. Set back to good
+/// tokens, the same login succeeds, so it was the token that was refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue_21_bad_id_tokens_from_a_live_provider_are_refused() {
+    init_logging();
+    let home = household().await;
+    let api = home.controller.api_addr;
+    for (mode, reason) in [
+        ("tampered", "Signature verification failed"),
+        ("audience", "Invalid audiences: must contain `unity`"),
+        ("expired", "ID token expired at"),
+        ("good", ""),
+    ] {
+        home.provider.id_tokens(mode).await;
+        let mut unity = HttpClient::new(api);
+        let mut at_provider = home.provider.client();
+        let callback = through_provider(
+            &mut unity,
+            &mut at_provider,
+            home.provider.addr,
+            "alice",
+            "alicepw",
+        )
+        .await;
+        let answer = unity.get(&callback).await;
+        let session = unity.get("/api/v1/session").await;
+        if mode == "good" {
+            assert_eq!(answer.status, 200, "{}", answer.text());
+            assert_eq!(session.json()["user"], "alice");
+            continue;
+        }
+        assert_eq!(answer.status, 403, "{mode}: {}", answer.text());
+        assert!(
+            answer.text().contains("ID token was refused") && answer.text().contains(reason),
+            "{mode}: the page should say {reason:?}: {}",
+            answer.text()
+        );
+        assert_eq!(session.status, 401, "{mode}: {}", session.text());
+    }
+    assert!(
+        home.controller
+            .context
+            .store
+            .auth
+            .user("mallory")
+            .unwrap()
+            .is_none(),
+        "no user was made from the tampered token"
+    );
 }

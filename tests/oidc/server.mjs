@@ -7,6 +7,13 @@
 //
 // Prints "listening <issuer>" when ready. The login form at /interaction/<uid> has the
 // fields `login` and `password` and the button #provider-login.
+//
+// For the tests of bad ID tokens, `POST /test/id-token?mode=MODE` makes the token endpoint
+// answer with a bad one until the mode is set back to `good`: `tampered` (another subject
+// under the provider's signature), `audience` (issued to another client, properly signed) or
+// `expired` (expired half an hour ago, properly signed). The provider signs with a key made
+// here, so this server can sign the bad tokens with the very key Unity trusts.
+import crypto from 'node:crypto';
 import http from 'node:http';
 import Provider from 'oidc-provider';
 
@@ -16,7 +23,44 @@ const USERS = {
   bob: { password: 'bobpw', groups: ['strangers'] },
 };
 const issuer = `http://127.0.0.1:${port}`;
+const { privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+const signingKey = { ...privateKey.export({ format: 'jwk' }), kid: 'unity-test', alg: 'RS256', use: 'sig' };
+let idTokenMode = 'good';
+
+const base64url = (value) => Buffer.from(JSON.stringify(value)).toString('base64url');
+const decode = (part) => JSON.parse(Buffer.from(part, 'base64url').toString());
+
+// The ID token the provider issued, made bad as `idTokenMode` says.
+function badIdToken(token) {
+  const [header, payload, signature] = token.split('.');
+  const claims = decode(payload);
+  if (idTokenMode === 'tampered') return `${header}.${base64url({ ...claims, sub: 'mallory' })}.${signature}`;
+  const now = Math.floor(Date.now() / 1000);
+  if (idTokenMode === 'audience') claims.aud = 'grafana';
+  if (idTokenMode === 'expired') Object.assign(claims, { iat: now - 3600, exp: now - 1800 });
+  const input = `${base64url(decode(header))}.${base64url(claims)}`;
+  return `${input}.${crypto.sign('RSA-SHA256', Buffer.from(input), privateKey).toString('base64url')}`;
+}
+
+// Rewrites the token endpoint's JSON answer on its way out.
+function rewriteIdToken(res) {
+  const end = res.end.bind(res);
+  res.end = (chunk, ...rest) => {
+    let answer;
+    try {
+      answer = JSON.parse(Buffer.from(chunk).toString());
+    } catch {
+      return end(chunk, ...rest);
+    }
+    if (answer.id_token) answer.id_token = badIdToken(answer.id_token);
+    const text = JSON.stringify(answer);
+    res.setHeader('content-length', Buffer.byteLength(text));
+    return end(text, ...rest);
+  };
+}
+
 const provider = new Provider(issuer, {
+  jwks: { keys: [signingKey] },
   clients: [{
     client_id: 'unity', client_secret: 'unity-secret',
     redirect_uris: [redirectUri], post_logout_redirect_uris: [postLogoutUri],
@@ -47,6 +91,14 @@ const callback = provider.callback();
 http.createServer(async (req, res) => {
   const match = req.url.match(/^\/interaction\/([^/?]+)/);
   try {
+    if (req.method === 'POST' && req.url.startsWith('/test/id-token?')) {
+      idTokenMode = new URL(req.url, issuer).searchParams.get('mode') || 'good';
+      res.statusCode = 204;
+      return res.end();
+    }
+    if (req.method === 'POST' && req.url.startsWith('/token') && idTokenMode !== 'good') {
+      rewriteIdToken(res);
+    }
     if (match && req.method === 'GET') {
       await provider.interactionDetails(req, res);
       res.setHeader('content-type', 'text/html');

@@ -65,6 +65,17 @@ impl OidcProvider {
         format!("http://{}", self.addr)
     }
 
+    /// Makes the provider's token endpoint answer with bad ID tokens (`tampered`, `audience`,
+    /// `expired`) or good ones again (`good`); see tests/oidc/server.mjs.
+    pub async fn id_tokens(&self, mode: &str) {
+        let answer = self
+            .client()
+            .request("POST", &format!("/test/id-token?mode={mode}"), &[], None)
+            .await
+            .expect("the provider answers");
+        assert_eq!(answer.status, 204, "{}", answer.text());
+    }
+
     /// A browser's view of the provider: its own cookie jar.
     pub fn client(&self) -> HttpClient {
         HttpClient::new(self.addr)

@@ -305,6 +305,13 @@ async fn bad_json_bad_ranges_and_huge_bodies_get_clear_4xx() {
         )
         .await;
     assert_eq!(huge.status, 413, "{}", huge.text());
+    // Its body was not read to the end: the client must not reuse the connection.
+    assert_eq!(
+        huge.header("connection"),
+        Some("close"),
+        "{:?}",
+        huge.headers
+    );
     check_error(
         &admin
             .post_json("/api/v1/join-tokens", &json!({ "ttl": "forever" }))

@@ -10,7 +10,7 @@
 use super::error::ApiError;
 use super::state::AppState;
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderValue};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -23,7 +23,14 @@ pub const STRICT_TRANSPORT_SECURITY: &str = "max-age=31536000";
 
 /// Middleware: the hardening headers on every response.
 pub async fn security_headers(State(state): State<AppState>, mut response: Response) -> Response {
+    let too_large = response.status() == StatusCode::PAYLOAD_TOO_LARGE;
     let headers = response.headers_mut();
+    // The rest of a body too large was never read, so the connection cannot carry another
+    // request: say so, or a client reuses it and its next request fails ("connection closed
+    // before message completed").
+    if too_large {
+        headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(CONTENT_SECURITY_POLICY),

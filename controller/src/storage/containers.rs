@@ -5,9 +5,9 @@
 //! Event keys are `agent \0 at_ms (big-endian, sign-flipped) container_id \0 kind`, so a
 //! replayed report stores its events once and a prefix scan returns them in time order.
 
-use super::StorageError;
+use super::{decode, encode, StorageError};
 use crate::storage::words::words;
-use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use serde::{Deserialize, Serialize};
 use unity_shared::model::container::{ContainerEvent, ContainerEventKind};
 use unity_shared::proto::AgentId;
 
@@ -133,20 +133,6 @@ pub struct Containers {
     events: sled::Tree,
     checks: sled::Tree,
     policies: sled::Tree,
-}
-
-fn encode<T: Serialize>(tree: &'static str, record: &T) -> Result<Vec<u8>, StorageError> {
-    postcard::to_allocvec(record).map_err(|error| StorageError::Corrupt {
-        tree,
-        message: error.to_string(),
-    })
-}
-
-fn decode<T: DeserializeOwned>(tree: &'static str, bytes: &[u8]) -> Result<T, StorageError> {
-    postcard::from_bytes(bytes).map_err(|error| StorageError::Corrupt {
-        tree,
-        message: error.to_string(),
-    })
 }
 
 fn agent_prefix(agent_id: &AgentId) -> Vec<u8> {

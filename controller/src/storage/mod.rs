@@ -20,6 +20,7 @@ pub mod operations;
 pub mod series;
 pub mod words;
 
+use serde::{de::DeserializeOwned, Serialize};
 use std::path::Path;
 
 /// Errors from the storage layer.
@@ -130,6 +131,28 @@ impl Store {
 
 #[cfg(test)]
 mod golden_tests;
+
+/// A record's stored bytes; `tree` names where it goes, for the error.
+pub(crate) fn encode<T: Serialize>(
+    tree: &'static str,
+    record: &T,
+) -> Result<Vec<u8>, StorageError> {
+    postcard::to_allocvec(record).map_err(|error| StorageError::Corrupt {
+        tree,
+        message: error.to_string(),
+    })
+}
+
+/// A stored record; bytes that do not decode are corruption in `tree`.
+pub(crate) fn decode<T: DeserializeOwned>(
+    tree: &'static str,
+    bytes: &[u8],
+) -> Result<T, StorageError> {
+    postcard::from_bytes(bytes).map_err(|error| StorageError::Corrupt {
+        tree,
+        message: error.to_string(),
+    })
+}
 
 #[cfg(test)]
 mod tests {

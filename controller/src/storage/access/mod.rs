@@ -7,7 +7,7 @@
 //! on all hosts) and [`VIEWERS`] (view on all hosts) are created on open when missing, so the
 //! roles of older versions keep their meaning.
 
-use super::StorageError;
+use super::{decode, encode, StorageError};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use unity_shared::proto::AgentId;
 
@@ -75,20 +75,6 @@ pub struct AccessStore {
     groups: sled::Tree,
     host_groups: sled::Tree,
     labels: sled::Tree,
-}
-
-fn encode<T: Serialize>(tree: &'static str, record: &T) -> Result<Vec<u8>, StorageError> {
-    postcard::to_allocvec(record).map_err(|error| StorageError::Corrupt {
-        tree,
-        message: error.to_string(),
-    })
-}
-
-fn decode<T: DeserializeOwned>(tree: &'static str, bytes: &[u8]) -> Result<T, StorageError> {
-    postcard::from_bytes(bytes).map_err(|error| StorageError::Corrupt {
-        tree,
-        message: error.to_string(),
-    })
 }
 
 fn all<T: DeserializeOwned>(tree: &sled::Tree, name: &'static str) -> Result<Vec<T>, StorageError> {

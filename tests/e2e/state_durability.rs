@@ -40,6 +40,7 @@ fn report(seq: u64, marker: &str) -> Report {
         plugin_series: None,
         plugin_sources: None,
         checks: None,
+        certificates: None,
     }
 }
 

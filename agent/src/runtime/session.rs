@@ -316,6 +316,11 @@ async fn answer_command(
             let _ = send.finish();
             return;
         }
+        Command::PrepareCertificate(_)
+        | Command::InstallCertificate(_)
+        | Command::ServeHttpChallenge(_) => CommandResponse::Failed {
+            message: "this agent does not manage certificates yet".into(),
+        },
     };
     if let Err(error) =
         wire::write(&mut send, &response, frame::MAX_COMMAND_RESPONSE_FRAME_LEN).await

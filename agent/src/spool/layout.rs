@@ -4,11 +4,13 @@
 //! the older one, and upgrades it (the new fields empty). Layouts:
 //!
 //! - version 4: up to `containers`;
-//! - version 5 (current): `plugin_series`, `plugin_sources` and `checks` appended.
+//! - version 5: `plugin_series`, `plugin_sources` and `checks` appended;
+//! - version 6 (current): `certificates` appended.
 
 use serde::Deserialize;
 use unity_shared::model::container::ContainerInventory;
 use unity_shared::model::database::DatabaseInstance;
+use unity_shared::model::plugin::{CheckResult, SeriesBatch, SourceStatus};
 use unity_shared::proto::{Report, Sample, StorageState};
 
 /// A report as protocol version 4 spooled it.
@@ -36,6 +38,40 @@ impl ReportV4 {
             plugin_series: None,
             plugin_sources: None,
             checks: None,
+            certificates: None,
+        }
+    }
+}
+
+/// A report as protocol version 5 spooled it.
+#[derive(Deserialize)]
+struct ReportV5 {
+    seq: u64,
+    collected_at_ms: i64,
+    samples: Vec<Sample>,
+    dropped_reports: u64,
+    storage: Option<Box<StorageState>>,
+    databases: Option<Vec<DatabaseInstance>>,
+    containers: Option<Box<ContainerInventory>>,
+    plugin_series: Option<Box<SeriesBatch>>,
+    plugin_sources: Option<Vec<SourceStatus>>,
+    checks: Option<Vec<CheckResult>>,
+}
+
+impl ReportV5 {
+    fn upgrade(self) -> Report {
+        Report {
+            seq: self.seq,
+            collected_at_ms: self.collected_at_ms,
+            samples: self.samples,
+            dropped_reports: self.dropped_reports,
+            storage: self.storage,
+            databases: self.databases,
+            containers: self.containers,
+            plugin_series: self.plugin_series,
+            plugin_sources: self.plugin_sources,
+            checks: self.checks,
+            certificates: None,
         }
     }
 }
@@ -43,14 +79,18 @@ impl ReportV4 {
 /// Decodes a spooled report of any layout this agent knows. The error is the current
 /// layout's when no layout fits.
 pub fn decode(bytes: &[u8]) -> Result<Report, postcard::Error> {
-    match postcard::from_bytes::<Report>(bytes) {
-        Ok(report) => Ok(report),
-        Err(current) => match postcard::take_from_bytes::<ReportV4>(bytes) {
-            // The whole file, or it is not a version 4 report either.
-            Ok((old, [])) => Ok(old.upgrade()),
-            _ => Err(current),
-        },
+    let current = match postcard::from_bytes::<Report>(bytes) {
+        Ok(report) => return Ok(report),
+        Err(error) => error,
+    };
+    // Each older layout must take the whole file, or it is not that layout either.
+    if let Ok((old, [])) = postcard::take_from_bytes::<ReportV5>(bytes) {
+        return Ok(old.upgrade());
     }
+    if let Ok((old, [])) = postcard::take_from_bytes::<ReportV4>(bytes) {
+        return Ok(old.upgrade());
+    }
+    Err(current)
 }
 
 #[cfg(test)]
@@ -59,6 +99,11 @@ mod tests {
 
     fn version_4_report() -> Vec<u8> {
         let text = include_str!("testdata/report-v4.hex");
+        hex_decode(text.trim())
+    }
+
+    fn version_5_report() -> Vec<u8> {
+        let text = include_str!("testdata/report-v5.hex");
         hex_decode(text.trim())
     }
 
@@ -88,6 +133,27 @@ mod tests {
             (report.plugin_series, report.plugin_sources, report.checks),
             (None, None, None)
         );
+        assert_eq!(report.certificates, None);
+    }
+
+    #[test]
+    fn issue_15_a_report_spooled_by_version_5_is_read_and_upgraded() {
+        let bytes = version_5_report();
+        assert!(
+            postcard::from_bytes::<Report>(&bytes).is_err(),
+            "the current layout alone cannot read it"
+        );
+        let report = decode(&bytes).unwrap();
+        assert_eq!(report.seq, 42);
+        assert!(report.storage.is_some() && report.containers.is_some());
+        assert!(report
+            .plugin_series
+            .is_some_and(|batch| !batch.samples.is_empty()));
+        assert!(report.plugin_sources.is_some_and(|s| !s.is_empty()));
+        assert!(report.checks.is_some_and(|c| !c.is_empty()));
+        assert_eq!(report.certificates, None);
+        let old = version_5_report();
+        assert!(decode(&old[..old.len() - 1]).is_err());
     }
 
     #[test]

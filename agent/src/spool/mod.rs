@@ -14,6 +14,7 @@ pub use renumber::Reconciled;
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
+use unity_shared::model::certificate::CertificateInventory;
 use unity_shared::model::container::ContainerInventory;
 use unity_shared::model::database::DatabaseInstance;
 use unity_shared::model::plugin::{CheckResult, SeriesBatch, SourceStatus};
@@ -32,6 +33,8 @@ pub struct TypedState {
     pub plugin_sources: Option<Vec<SourceStatus>>,
     /// The local checks' newest results.
     pub checks: Option<Vec<CheckResult>>,
+    /// The certificates found on the host.
+    pub certificates: Option<CertificateInventory>,
 }
 
 /// Spool failures.
@@ -160,6 +163,7 @@ impl Spool {
             plugin_series: typed.plugin_series.map(Box::new),
             plugin_sources: typed.plugin_sources,
             checks: typed.checks,
+            certificates: typed.certificates.map(Box::new),
         };
         let bytes = postcard::to_allocvec(&report)?;
         self.state.next_seq = seq + 1;

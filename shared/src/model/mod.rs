@@ -1,5 +1,6 @@
 //! Domain types that travel inside reports.
 
+pub mod certificate;
 pub mod container;
 pub mod database;
 pub mod plugin;

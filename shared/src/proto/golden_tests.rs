@@ -10,6 +10,11 @@
 //! module's rules), then `UPDATE_EXPECT=1 cargo test -p unity-shared golden`.
 
 use super::*;
+use crate::model::certificate::{
+    CertificateFiles, CertificateInventory, CertificateLocation, CertificateName, ChainProblem,
+    ChallengeListener, FileFormat, FoundCertificate, InventoryProblem, KeyType, PublicKeyKind,
+    SubjectName,
+};
 use crate::model::container::ContainerInventory;
 use crate::model::database::DatabaseInstance;
 use crate::model::plugin::{
@@ -130,6 +135,97 @@ fn checks() -> Vec<CheckResult> {
     .collect()
 }
 
+fn certificate_inventory() -> CertificateInventory {
+    let found = |location, position, key, problems| FoundCertificate {
+        location,
+        position,
+        subject: "CN=nas.home.arpa,O=Home".into(),
+        names: vec![
+            SubjectName::Dns("nas.home.arpa".into()),
+            SubjectName::Ip("192.168.1.10".parse().unwrap()),
+            SubjectName::Email("admin@home.arpa".into()),
+            SubjectName::Uri("https://nas.home.arpa/".into()),
+        ],
+        issuer: "CN=Home CA".into(),
+        serial_hex: "0a1b2c".into(),
+        not_before_unix: 1_700_000_000,
+        not_after_unix: 1_707_776_000,
+        key,
+        is_ca: false,
+        sha256_hex: "ab".repeat(32),
+        problems,
+    };
+    CertificateInventory {
+        certificates: vec![
+            found(
+                CertificateLocation::File {
+                    path: "/etc/nginx/tls/nas.pem".into(),
+                    format: FileFormat::Pem,
+                },
+                0,
+                PublicKeyKind::Ecdsa {
+                    curve: "P-256".into(),
+                },
+                vec![ChainProblem::Expired, ChainProblem::NotYetValid],
+            ),
+            found(
+                CertificateLocation::File {
+                    path: "/etc/ssl/x.der".into(),
+                    format: FileFormat::Der,
+                },
+                0,
+                PublicKeyKind::Rsa { bits: 2048 },
+                vec![ChainProblem::SelfSigned, ChainProblem::WrongOrder],
+            ),
+            found(
+                CertificateLocation::File {
+                    path: "/etc/ssl/x.p12".into(),
+                    format: FileFormat::Pkcs12,
+                },
+                1,
+                PublicKeyKind::Ed25519,
+                vec![],
+            ),
+            found(
+                CertificateLocation::Port {
+                    address: "0.0.0.0".into(),
+                    port: 443,
+                    process: Some("nginx".into()),
+                    server_name: Some("nas.home.arpa".into()),
+                },
+                0,
+                PublicKeyKind::Other {
+                    oid: "1.2.3".into(),
+                },
+                vec![
+                    ChainProblem::MissingIntermediate {
+                        issuer: "CN=R3".into(),
+                    },
+                    ChainProblem::NameMismatch { name: "nas".into() },
+                ],
+            ),
+            found(
+                CertificateLocation::Port {
+                    address: "::1".into(),
+                    port: 8443,
+                    process: None,
+                    server_name: None,
+                },
+                1,
+                PublicKeyKind::Ed448,
+                vec![],
+            ),
+        ],
+        problems: vec![InventoryProblem {
+            location: "/etc/ssl/broken.pem".into(),
+            message: "not a certificate".into(),
+        }],
+        files_scanned: 12,
+        ports_probed: 3,
+        truncated: true,
+    }
+}
+
 fn agent_messages() -> Vec<(&'static str, AgentMessage)> {
     let storage: StorageState = load("storage_state.json");
     let databases: Vec<DatabaseInstance> = load("databases.json");
@@ -162,6 +258,7 @@ fn agent_messages() -> Vec<(&'static str, AgentMessage)> {
                 plugin_series: Some(Box::new(plugin_series())),
                 plugin_sources: Some(plugin_sources()),
                 checks: Some(checks()),
+                certificates: Some(Box::new(certificate_inventory())),
             }),
         ),
         (
@@ -336,6 +433,52 @@ fn commands() -> Vec<(String, Vec<u8>)> {
             .into_iter()
             .map(|command| Command::Container(Box::new(command))),
     );
+    let name = CertificateName::new("nas-web").unwrap();
+    envelopes.extend(
+        [
+            KeyType::EcdsaP256,
+            KeyType::Rsa2048,
+            KeyType::Rsa3072,
+            KeyType::Ed25519,
+        ]
+        .map(|key_type| {
+            Command::from(PrepareCertificate {
+                certificate: name.clone(),
+                key_type,
+                dns_names: vec!["nas.home.arpa".into()],
+                ip_addresses: vec!["192.168.1.10".parse().unwrap(), "::1".parse().unwrap()],
+            })
+        }),
+    );
+    envelopes.push(Command::from(InstallCertificate {
+        certificate: name,
+        chain_pem: "-----BEGIN CERTIFICATE-----\n".into(),
+        files: CertificateFiles {
+            cert: Some("/etc/nginx/tls/cert.pem".into()),
+            chain: Some("/etc/nginx/tls/chain.pem".into()),
+            fullchain: Some("/etc/nginx/tls/fullchain.pem".into()),
+            key: Some("/etc/nginx/tls/key.pem".into()),
+            combined: Some("/etc/haproxy/nas.pem".into()),
+            owner: Some("root".into()),
+            group: Some("www-data".into()),
+            key_mode: 0o640,
+        },
+        reload: Some(vec!["systemctl".into(), "reload".into(), "nginx".into()]),
+    }));
+    envelopes.extend(
+        [
+            ChallengeListener::Port(80),
+            ChallengeListener::Webroot("/var/www/html".into()),
+        ]
+        .map(|listener| {
+            Command::from(ServeHttpChallenge {
+                token: "tok".into(),
+                key_authorization: "tok.thumb".into(),
+                listener,
+                lifetime_secs: 120,
+            })
+        }),
+    );
     let mut out: Vec<(String, Vec<u8>)> = envelopes
         .into_iter()
         .enumerate()
@@ -376,6 +519,17 @@ fn commands() -> Vec<(String, Vec<u8>)> {
         CommandResponse::Failed {
             message: "collector stopped".into(),
         },
+        CommandResponse::CertificateCsr(CertificateCsr {
+            csr_der: vec![0x30, 0x82],
+        }),
+        CommandResponse::CertificateInstalled(CertificateInstalled {
+            serial_hex: "0a1b".into(),
+            not_after_unix: 1_707_776_000,
+            reloaded: true,
+        }),
+        CommandResponse::ChallengeServing(ChallengeServing {
+            at: "0.0.0.0:80".into(),
+        }),
     ];
     responses.extend(stages.into_iter().map(|stage| {
         CommandResponse::ContainerProgress(Progress {

@@ -17,6 +17,10 @@
 
 pub mod frame;
 
+use crate::model::certificate::{
+    CertificateCsr, CertificateInstalled, CertificateInventory, ChallengeServing,
+    InstallCertificate, PrepareCertificate, ServeHttpChallenge,
+};
 use crate::model::container::ContainerInventory;
 use crate::model::database::DatabaseInstance;
 use crate::model::plugin::{CheckResult, SeriesBatch, SourceStatus};
@@ -27,10 +31,10 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// Bumped on every incompatible change of any message below.
-pub const PROTOCOL_VERSION: u16 = 5;
+pub const PROTOCOL_VERSION: u16 = 6;
 
 /// ALPN token; carries the protocol version so mismatched peers fail at the handshake.
-pub const ALPN: &[u8] = b"unity/5";
+pub const ALPN: &[u8] = b"unity/6";
 
 /// The name the controller's server certificate is issued for and that agents verify. Agents
 /// reach the controller by any address (NAT, DNS, IP), so the name is fixed instead.
@@ -195,6 +199,9 @@ pub struct Report {
     pub plugin_sources: Option<Vec<SourceStatus>>,
     /// The local checks' newest results, when the checks ran for this report.
     pub checks: Option<Vec<CheckResult>>,
+    /// The certificates found on the host (files and TLS ports), when the inventory ran for
+    /// this report. Since version 6.
+    pub certificates: Option<Box<CertificateInventory>>,
 }
 
 /// The host's storage stack as of one collection.
@@ -361,6 +368,12 @@ pub enum Command {
     /// with any number of [`CommandResponse::ContainerProgress`] frames, then one
     /// [`CommandResponse::ContainerResult`] (or `Failed`), on the same stream.
     Container(Box<ContainerCommand>),
+    /// Make a key for a managed certificate and answer with a CSR ([`CertificateCsr`]).
+    PrepareCertificate(PrepareCertificate),
+    /// Install a managed certificate for the pending key ([`CertificateInstalled`]).
+    InstallCertificate(Box<InstallCertificate>),
+    /// Answer an ACME HTTP-01 challenge for a while ([`ChallengeServing`]).
+    ServeHttpChallenge(ServeHttpChallenge),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -381,6 +394,9 @@ pub enum CommandResponse {
     ContainerProgress(Progress),
     /// A container operation ended (also the answer to a retry of a finished operation).
     ContainerResult(Box<CommandResult>),
+    CertificateCsr(CertificateCsr),
+    CertificateInstalled(CertificateInstalled),
+    ChallengeServing(ChallengeServing),
 }
 
 impl From<Ping> for Command {
@@ -422,6 +438,36 @@ impl TryFrom<CommandResponse> for Collected {
         }
     }
 }
+
+/// A request whose response is one [`CommandResponse`] variant: the `From`, [`Request`] and
+/// `TryFrom` impls in one place.
+macro_rules! request {
+    ($request:ident => $command:ident($wrap:expr), $response:ident) => {
+        impl From<$request> for Command {
+            fn from(request: $request) -> Command {
+                Command::$command($wrap(request))
+            }
+        }
+
+        impl Request for $request {
+            type Response = $response;
+        }
+
+        impl TryFrom<CommandResponse> for $response {
+            type Error = CommandResponse;
+            fn try_from(response: CommandResponse) -> Result<$response, CommandResponse> {
+                match response {
+                    CommandResponse::$response(answer) => Ok(answer),
+                    other => Err(other),
+                }
+            }
+        }
+    };
+}
+
+request!(PrepareCertificate => PrepareCertificate(std::convert::identity), CertificateCsr);
+request!(InstallCertificate => InstallCertificate(Box::new), CertificateInstalled);
+request!(ServeHttpChallenge => ServeHttpChallenge(std::convert::identity), ChallengeServing);
 
 #[cfg(test)]
 mod golden_tests;

@@ -21,6 +21,7 @@ fn sample_report() -> AgentMessage {
         plugin_series: None,
         plugin_sources: None,
         checks: None,
+        certificates: None,
     })
 }
 
@@ -28,7 +29,7 @@ fn sample_report() -> AgentMessage {
 fn golden_bytes_of_current_messages_do_not_change() {
     // If this fails, the wire format changed: bump PROTOCOL_VERSION and the ALPN token.
     let bytes = frame::encode(&sample_report(), DEFAULT_MAX_FRAME_LEN).unwrap();
-    expect_test::expect!["0100000035010780a0abfef962010f6370755f75736167655f726174696f0103637075013080a0abfef962000000000000d03f00000000000000"].assert_eq(&hex::encode(&bytes));
+    expect_test::expect!["0100000036010780a0abfef962010f6370755f75736167655f726174696f0103637075013080a0abfef962000000000000d03f0000000000000000"].assert_eq(&hex::encode(&bytes));
     let ack = frame::encode(
         &ControllerMessage::Ack(Ack {
             seq: 300,
@@ -56,7 +57,7 @@ fn golden_bytes_of_hello_and_welcome() {
     )
     .unwrap();
     expect_test::expect![
-        "0100000023000505302e312e30036e617300000000000000abababababababababababababababab"
+        "0100000023000605302e312e30036e617300000000000000abababababababababababababababab"
     ]
     .assert_eq(&hex::encode(hello));
     let welcome = frame::encode(
@@ -71,7 +72,7 @@ fn golden_bytes_of_hello_and_welcome() {
         DEFAULT_MAX_FRAME_LEN,
     )
     .unwrap();
-    expect_test::expect!["0100000015000505302e312e30036e6173012980a0abfef96201"]
+    expect_test::expect!["0100000015000605302e312e30036e6173012980a0abfef96201"]
         .assert_eq(&hex::encode(welcome));
 }
 
@@ -180,6 +181,7 @@ fn arb_agent_message() -> impl Strategy<Value = AgentMessage> {
                     plugin_series: None,
                     plugin_sources: None,
                     checks: None,
+                    certificates: None,
                 })
             }),
         (any::<i64>(), any::<u64>()).prop_map(|(sent_at_ms, spool_depth)| {

@@ -183,6 +183,7 @@ pub(crate) async fn simulated_agent(
             plugin_series: None,
             plugin_sources: None,
             checks: None,
+            certificates: None,
         });
         sent_at
             .lock()

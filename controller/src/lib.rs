@@ -1,6 +1,7 @@
 //! The Unity controller: the agents' certificate authority, the QUIC endpoint they report to,
 //! durable storage of their history, the dashboard and REST API, and the operator's CLI.
 
+pub mod acme;
 pub mod admin;
 pub mod alerts;
 pub mod api;

@@ -67,6 +67,8 @@ pub struct RawConfig {
     pub updates: Option<crate::updates::settings::RawUpdates>,
     /// Second factors and OpenID Connect sign-in (`[auth]`); see `docs/auth.md`.
     pub auth: Option<auth::RawAuth>,
+    /// ACME providers for public certificates (`[acme]`); see `docs/certificates/acme.md`.
+    pub acme: Option<crate::acme::settings::RawAcme>,
 }
 
 /// How the dashboard and API are served.
@@ -102,6 +104,7 @@ pub struct Config {
     pub alerts: crate::alerts::config::AlertsConfig,
     pub updates: crate::updates::settings::UpdatesConfig,
     pub auth: auth::AuthConfig,
+    pub acme: crate::acme::settings::AcmeConfig,
 }
 
 fn duration(
@@ -302,6 +305,7 @@ impl Config {
                 raw.updates.unwrap_or_default(),
             )?,
             auth: auth::AuthConfig::from_raw(raw.auth.unwrap_or_default())?,
+            acme: crate::acme::settings::AcmeConfig::from_raw(raw.acme.unwrap_or_default())?,
             max_frame_bytes,
             identity_takeover_after: duration(
                 "identity_takeover_after",

@@ -1,0 +1,134 @@
+//! The HTTP client the ACME client (and the Cloudflare solver) talk through: the controller's
+//! reqwest (rustls with ring, the platform's trust store plus the provider's own CA file when
+//! one is set), every request bounded by a timeout, adapted to `instant-acme`'s `HttpClient`.
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use instant_acme::{BodyWrapper, BytesResponse, HttpClient};
+use std::future::Future;
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Largest ACME or API response read (a certificate chain is a few kB).
+const MAX_RESPONSE_BYTES: usize = 1 << 20;
+
+/// Why no client could be built.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The CA file could not be read or holds no certificate.
+    #[error("CA file {path}: {message}")]
+    CaFile { path: String, message: String },
+    /// rustls or reqwest refused the configuration.
+    #[error("HTTP client: {0}")]
+    Build(String),
+}
+
+/// A reqwest client trusting the platform's roots and, when given, the certificates in
+/// `ca_file` (blocking read). No redirects are followed.
+pub fn client(ca_file: Option<&Path>, timeout: Duration) -> Result<reqwest::Client, ClientError> {
+    let mut extra = Vec::new();
+    if let Some(path) = ca_file {
+        let ca_error = |message: String| ClientError::CaFile {
+            path: path.display().to_string(),
+            message,
+        };
+        let text = std::fs::read(path).map_err(|error| ca_error(error.to_string()))?;
+        use rustls_pki_types::pem::PemObject;
+        for certificate in rustls_pki_types::CertificateDer::pem_slice_iter(&text) {
+            extra.push(certificate.map_err(|error| ca_error(error.to_string()))?);
+        }
+        if extra.is_empty() {
+            return Err(ca_error("no CERTIFICATE in it".into()));
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let build = |error: &dyn std::fmt::Display| ClientError::Build(error.to_string());
+    let verifier = if extra.is_empty() {
+        rustls_platform_verifier::Verifier::new(provider.clone()).map_err(|e| build(&e))?
+    } else {
+        rustls_platform_verifier::Verifier::new_with_extra_roots(extra, provider.clone())
+            .map_err(|e| build(&e))?
+    };
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| build(&e))?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(verifier))
+        .with_no_client_auth();
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(timeout)
+        .timeout(timeout)
+        .user_agent(concat!("unity-controller/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| build(&e))
+}
+
+/// `instant-acme`'s HTTP client over a reqwest client.
+pub struct AcmeHttp(pub reqwest::Client);
+
+impl HttpClient for AcmeHttp {
+    fn request(
+        &self,
+        request: http::Request<BodyWrapper<Bytes>>,
+    ) -> Pin<Box<dyn Future<Output = Result<BytesResponse, instant_acme::Error>> + Send>> {
+        let http = self.0.clone();
+        Box::pin(async move { send(&http, request).await })
+    }
+}
+
+fn other(error: impl std::fmt::Display) -> instant_acme::Error {
+    instant_acme::Error::Other(error.to_string().into())
+}
+
+async fn send(
+    http: &reqwest::Client,
+    request: http::Request<BodyWrapper<Bytes>>,
+) -> Result<BytesResponse, instant_acme::Error> {
+    let (parts, body) = request.into_parts();
+    let body = body.collect().await.map_err(other)?.to_bytes();
+    let url = parts.uri.to_string();
+    let mut outgoing = http.request(parts.method, &url).body(body);
+    for (name, value) in &parts.headers {
+        outgoing = outgoing.header(name, value);
+    }
+    let mut response = outgoing
+        .send()
+        .await
+        .map_err(|error| other(format!("{url}: {}", error_chain(&error))))?;
+    let mut answer = http::Response::builder().status(response.status());
+    for (name, value) in response.headers() {
+        answer = answer.header(name, value);
+    }
+    let mut bytes = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|error| other(format!("{url}: {}", error_chain(&error))))?
+    {
+        if bytes.len() + chunk.len() > MAX_RESPONSE_BYTES {
+            return Err(other(format!("{url}: answer larger than {MAX_RESPONSE_BYTES} bytes")));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    let answer = answer.body(Full::new(Bytes::from(bytes))).map_err(other)?;
+    Ok(BytesResponse::from(answer))
+}
+
+/// An error with its sources, `outer: inner: innermost` (reqwest hides the cause otherwise).
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}

@@ -1,6 +1,7 @@
 //! The Unity agent: collects host data, spools it on disk and pushes it to the controller over
 //! mutually-authenticated QUIC.
 
+pub mod acme_challenge;
 pub mod backoff;
 pub mod cli;
 pub mod clock;

@@ -316,11 +316,19 @@ async fn answer_command(
             let _ = send.finish();
             return;
         }
-        Command::PrepareCertificate(_)
-        | Command::InstallCertificate(_)
-        | Command::ServeHttpChallenge(_) => CommandResponse::Failed {
-            message: "this agent does not manage certificates yet".into(),
-        },
+        Command::PrepareCertificate(_) | Command::InstallCertificate(_) => {
+            CommandResponse::Failed {
+                message: "this agent does not manage certificates yet".into(),
+            }
+        }
+        Command::ServeHttpChallenge(challenge) => {
+            match crate::acme_challenge::serve(challenge).await {
+                Ok(serving) => CommandResponse::ChallengeServing(serving),
+                Err(error) => CommandResponse::Failed {
+                    message: error.to_string(),
+                },
+            }
+        }
     };
     if let Err(error) =
         wire::write(&mut send, &response, frame::MAX_COMMAND_RESPONSE_FRAME_LEN).await

@@ -81,7 +81,10 @@ impl AcmeAccounts {
                 .map_err(AcmeError::from_acme)?;
             return Ok((account, false));
         }
-        let contact = provider.email.as_ref().map(|email| format!("mailto:{email}"));
+        let contact = provider
+            .email
+            .as_ref()
+            .map(|email| format!("mailto:{email}"));
         let contacts: Vec<&str> = contact.iter().map(String::as_str).collect();
         let (account, credentials) = builder()
             .create(

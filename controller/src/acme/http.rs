@@ -110,7 +110,9 @@ async fn send(
         .map_err(|error| other(format!("{url}: {}", error_chain(&error))))?
     {
         if bytes.len() + chunk.len() > MAX_RESPONSE_BYTES {
-            return Err(other(format!("{url}: answer larger than {MAX_RESPONSE_BYTES} bytes")));
+            return Err(other(format!(
+                "{url}: answer larger than {MAX_RESPONSE_BYTES} bytes"
+            )));
         }
         bytes.extend_from_slice(&chunk);
     }

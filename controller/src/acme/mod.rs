@@ -103,7 +103,12 @@ impl AcmeProvider {
                 directory: text,
             })
         };
-        timed(self.settings.order_timeout, "checking the provider", bounded).await
+        timed(
+            self.settings.order_timeout,
+            "checking the provider",
+            bounded,
+        )
+        .await
     }
 }
 
@@ -180,7 +185,10 @@ impl AcmeError {
 
     pub fn from_problem(problem: &instant_acme::Problem) -> AcmeError {
         AcmeError::Server {
-            kind: problem.r#type.clone().unwrap_or_else(|| "about:blank".into()),
+            kind: problem
+                .r#type
+                .clone()
+                .unwrap_or_else(|| "about:blank".into()),
             detail: problem.detail.clone().unwrap_or_default(),
             subproblems: problem
                 .subproblems

@@ -142,13 +142,17 @@ async fn answer_challenges(
             None => ChallengeType::Http01,
         };
         let mut challenge = authorization.challenge(kind.clone()).ok_or_else(|| {
-            AcmeError::Order(format!("the server offers no {kind:?} challenge for {name}"))
+            AcmeError::Order(format!(
+                "the server offers no {kind:?} challenge for {name}"
+            ))
         })?;
         let key_authorization = challenge.key_authorization();
         match (&provider.dns, &provider.settings.challenge) {
             (Some(solver), _) => {
                 let record = format!("_acme-challenge.{name}");
-                let added = solver.present(&record, &key_authorization.dns_value()).await?;
+                let added = solver
+                    .present(&record, &key_authorization.dns_value())
+                    .await?;
                 presented.push(added);
             }
             (None, ChallengeSettings::Http01(listener)) => {

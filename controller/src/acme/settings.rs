@@ -143,7 +143,11 @@ fn invalid(key: &'static str, value: &str, message: impl Into<String>) -> Config
     }
 }
 
-fn duration(key: &'static str, value: Option<&str>, default: &str) -> Result<Duration, ConfigError> {
+fn duration(
+    key: &'static str,
+    value: Option<&str>,
+    default: &str,
+) -> Result<Duration, ConfigError> {
     let text = value.unwrap_or(default);
     humantime::parse_duration(text).map_err(|error| invalid(key, text, error.to_string()))
 }
@@ -160,7 +164,13 @@ pub fn tsig_secret_from_text(text: &str) -> String {
     text.lines()
         .find_map(|line| {
             let rest = line.trim().strip_prefix("secret")?;
-            Some(rest.trim().trim_end_matches(';').trim().trim_matches('"').to_owned())
+            Some(
+                rest.trim()
+                    .trim_end_matches(';')
+                    .trim()
+                    .trim_matches('"')
+                    .to_owned(),
+            )
         })
         .unwrap_or_else(|| text.trim().to_owned())
 }
@@ -168,8 +178,11 @@ pub fn tsig_secret_from_text(text: &str) -> String {
 impl AcmeConfig {
     /// Validates the section and reads the secret files it names (blocking I/O).
     pub fn from_raw(raw: RawAcme) -> Result<AcmeConfig, ConfigError> {
-        let request_timeout =
-            duration("acme.request_timeout", raw.request_timeout.as_deref(), "30s")?;
+        let request_timeout = duration(
+            "acme.request_timeout",
+            raw.request_timeout.as_deref(),
+            "30s",
+        )?;
         let order_timeout = duration("acme.order_timeout", raw.order_timeout.as_deref(), "5m")?;
         let propagation_timeout = duration(
             "acme.propagation_timeout",
@@ -185,7 +198,11 @@ impl AcmeConfig {
                     .bytes()
                     .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
             if !valid_name {
-                return Err(invalid("acme.providers.name", &name, "expected 1 to 64 of a-z, 0-9, '-'"));
+                return Err(invalid(
+                    "acme.providers.name",
+                    &name,
+                    "expected 1 to 64 of a-z, 0-9, '-'",
+                ));
             }
             if providers.iter().any(|known| known.name == name) {
                 return Err(invalid("acme.providers.name", &name, "given twice"));
@@ -357,11 +374,16 @@ challenge = {{ type = "http-01" }}
         assert_eq!(cf.api_base, CLOUDFLARE_API);
         assert!(matches!(
             config.providers[2].challenge,
-            ChallengeSettings::Http01(unity_shared::model::certificate::ChallengeListener::Port(80))
+            ChallengeSettings::Http01(unity_shared::model::certificate::ChallengeListener::Port(
+                80
+            ))
         ));
         // Secrets stay out of Debug.
         let shown = format!("{config:?}");
-        assert!(!shown.contains("cf-token") && !shown.contains("c2VjcmV0"), "{shown}");
+        assert!(
+            !shown.contains("cf-token") && !shown.contains("c2VjcmV0"),
+            "{shown}"
+        );
     }
 
     #[test]

@@ -54,5 +54,8 @@ pub enum DnsError {
     Message(String),
     /// The DNS provider's API answered with an error, as it said it.
     #[error("{provider} API: {message}")]
-    Api { provider: &'static str, message: String },
+    Api {
+        provider: &'static str,
+        message: String,
+    },
 }

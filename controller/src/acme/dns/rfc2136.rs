@@ -45,13 +45,15 @@ fn algorithm(name: &str) -> Result<TsigAlgorithm, DnsError> {
         "hmac-sha256" => Ok(TsigAlgorithm::HmacSha256),
         "hmac-sha384" => Ok(TsigAlgorithm::HmacSha384),
         "hmac-sha512" => Ok(TsigAlgorithm::HmacSha512),
-        other => Err(DnsError::Message(format!("unsupported TSIG algorithm {other}"))),
+        other => Err(DnsError::Message(format!(
+            "unsupported TSIG algorithm {other}"
+        ))),
     }
 }
 
 fn name(text: &str) -> Result<Name, DnsError> {
-    let mut name = Name::from_ascii(text)
-        .map_err(|error| DnsError::Message(format!("{text:?}: {error}")))?;
+    let mut name =
+        Name::from_ascii(text).map_err(|error| DnsError::Message(format!("{text:?}: {error}")))?;
     name.set_fqdn(true);
     Ok(name)
 }
@@ -72,7 +74,11 @@ pub fn update(zone: &Name, record: &Name, value: &str, add: bool) -> Message {
 pub fn answers_value(answer: &Message, value: &str) -> bool {
     answer.answers.iter().any(|record| match &record.data {
         RData::TXT(txt) => {
-            let joined: Vec<u8> = txt.txt_data.iter().flat_map(|part| part.iter().copied()).collect();
+            let joined: Vec<u8> = txt
+                .txt_data
+                .iter()
+                .flat_map(|part| part.iter().copied())
+                .collect();
             joined == value.as_bytes()
         }
         _ => false,
@@ -158,7 +164,9 @@ impl Rfc2136Solver {
             .map_err(|error| DnsError::Message(error.to_string()))?;
         let answer = self.exchange(&bytes).await?;
         let response = match verifier {
-            Some(mut verifier) => verifier.verify(&answer).map(|response| response.response_code),
+            Some(mut verifier) => verifier
+                .verify(&answer)
+                .map(|response| response.response_code),
             None => Message::from_vec(&answer)
                 .map(|message| message.metadata.response_code)
                 .map_err(|error| error.to_string().into()),
@@ -258,7 +266,10 @@ mod tests {
         assert_eq!(add.updates[0].dns_class, hickory_proto::rr::DNSClass::IN);
         let delete = update(&zone, &record, "abc", false);
         // Delete an RR from an RRset: class NONE, TTL 0 (RFC 2136 2.5.4).
-        assert_eq!(delete.updates[0].dns_class, hickory_proto::rr::DNSClass::NONE);
+        assert_eq!(
+            delete.updates[0].dns_class,
+            hickory_proto::rr::DNSClass::NONE
+        );
         assert_eq!(delete.updates[0].ttl, 0);
     }
 

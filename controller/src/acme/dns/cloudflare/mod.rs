@@ -98,10 +98,13 @@ impl CloudflareSolver {
                 message: crate::acme::http::error_chain(&error),
             })?;
         let status = response.status();
-        let bytes = response.bytes().await.map_err(|error| DnsError::Transport {
-            server: self.settings.api_base.clone(),
-            message: error.to_string(),
-        })?;
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|error| DnsError::Transport {
+                server: self.settings.api_base.clone(),
+                message: error.to_string(),
+            })?;
         let envelope: Envelope<T> = serde_json::from_slice(&bytes)
             .map_err(|error| api_error(format!("HTTP {status}, unreadable answer: {error}")))?;
         unwrap(status, envelope)
@@ -113,15 +116,14 @@ impl CloudflareSolver {
                 .append_pair("name", &candidate)
                 .finish();
             let url = format!("{}/zones?{query}", self.settings.api_base);
-            let zones: Vec<Zone> = self
-                .call(self.http.get(&url))
-                .await?
-                .unwrap_or_default();
+            let zones: Vec<Zone> = self.call(self.http.get(&url)).await?.unwrap_or_default();
             if let Some(zone) = zones.into_iter().find(|zone| zone.name == candidate) {
                 return Ok(zone);
             }
         }
-        Err(api_error(format!("no zone this token can see holds {record}")))
+        Err(api_error(format!(
+            "no zone this token can see holds {record}"
+        )))
     }
 
     async fn create(&self, record: &str, value: &str) -> Result<PresentedRecord, DnsError> {
@@ -154,7 +156,10 @@ impl CloudflareSolver {
     async fn delete(&self, record: &PresentedRecord) -> Result<(), DnsError> {
         let Some((zone_id, record_id)) = record.id.as_deref().and_then(|id| id.split_once('/'))
         else {
-            return Err(api_error(format!("{} has no record id to delete", record.name)));
+            return Err(api_error(format!(
+                "{} has no record id to delete",
+                record.name
+            )));
         };
         let url = format!(
             "{}/zones/{zone_id}/dns_records/{record_id}",

@@ -333,6 +333,7 @@ pub fn ca_hash_of(data_dir: &Path) -> String {
     unity_shared::tls::ca_hash(&der).unwrap()
 }
 
+pub mod acme;
 pub mod http;
 pub mod lab;
 pub mod oidc;

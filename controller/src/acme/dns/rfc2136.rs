@@ -192,6 +192,29 @@ impl Rfc2136Solver {
 
     /// Whether the server answers `record` TXT with `value` now.
     async fn answers(&self, record: &Name, value: &str) -> Result<bool, DnsError> {
+        Ok(answers_value(&self.query_txt(record).await?, value))
+    }
+
+    /// The TXT values the server answers for `record` now (for checks and tests).
+    pub async fn txt_values(&self, record: &str) -> Result<Vec<String>, DnsError> {
+        let answer = self.query_txt(&name(record)?).await?;
+        Ok(answer
+            .answers
+            .iter()
+            .filter_map(|record| match &record.data {
+                RData::TXT(txt) => Some(
+                    txt.txt_data
+                        .iter()
+                        .map(|part| String::from_utf8_lossy(part).into_owned())
+                        .collect(),
+                ),
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// Asks the server (not recursively) for `record` TXT.
+    async fn query_txt(&self, record: &Name) -> Result<Message, DnsError> {
         let mut query = Message::query();
         query.metadata.recursion_desired = false;
         query.add_query(Query::query(record.clone(), RecordType::TXT));
@@ -199,8 +222,7 @@ impl Rfc2136Solver {
             .to_vec()
             .map_err(|error| DnsError::Message(error.to_string()))?;
         let answer = self.exchange(&bytes).await?;
-        let answer = Message::from_vec(&answer).map_err(|error| self.transport(error))?;
-        Ok(answers_value(&answer, value))
+        Message::from_vec(&answer).map_err(|error| self.transport(error))
     }
 
     async fn present_record(&self, record: &str, value: &str) -> Result<PresentedRecord, DnsError> {
@@ -262,8 +284,11 @@ mod tests {
         let zone = name("home.test").unwrap();
         let record = name("_acme-challenge.x.home.test").unwrap();
         let add = update(&zone, &record, "abc", true);
-        assert_eq!(add.updates.len(), 1);
-        assert_eq!(add.updates[0].dns_class, hickory_proto::rr::DNSClass::IN);
+        assert_eq!(add.authorities.len(), 1);
+        assert_eq!(
+            add.authorities[0].dns_class,
+            hickory_proto::rr::DNSClass::IN
+        );
         let delete = update(&zone, &record, "abc", false);
         // Delete an RR from an RRset: class NONE, TTL 0 (RFC 2136 2.5.4).
         assert_eq!(

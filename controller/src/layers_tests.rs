@@ -27,6 +27,12 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "acme",
+        &[
+            "domain", "api", "web", "admin", "http", "alerts", "cli", "service",
+        ],
+    ),
+    (
         "updates",
         &[
             "domain", "api", "web", "admin", "http", "alerts", "cli", "service",

@@ -292,10 +292,10 @@ mod tests {
         let delete = update(&zone, &record, "abc", false);
         // Delete an RR from an RRset: class NONE, TTL 0 (RFC 2136 2.5.4).
         assert_eq!(
-            delete.updates[0].dns_class,
+            delete.authorities[0].dns_class,
             hickory_proto::rr::DNSClass::NONE
         );
-        assert_eq!(delete.updates[0].ttl, 0);
+        assert_eq!(delete.authorities[0].ttl, 0);
     }
 
     #[test]

@@ -17,7 +17,9 @@ const RECORD_TTL: u32 = 120;
 /// Cloudflare's envelope around every answer.
 #[derive(Debug, Deserialize)]
 struct Envelope<T> {
-    success: bool,
+    /// Left out of some answers (the documented delete answer has only `result`): then the
+    /// HTTP status decides.
+    success: Option<bool>,
     #[serde(default)]
     errors: Vec<ApiMessage>,
     result: Option<T>,
@@ -65,7 +67,7 @@ fn api_error(message: impl Into<String>) -> DnsError {
 
 /// The result of an answer, or Cloudflare's errors as it gave them.
 fn unwrap<T>(status: reqwest::StatusCode, envelope: Envelope<T>) -> Result<Option<T>, DnsError> {
-    if envelope.success {
+    if envelope.success.unwrap_or(status.is_success()) && envelope.errors.is_empty() {
         return Ok(envelope.result);
     }
     let said: Vec<String> = envelope

@@ -300,3 +300,79 @@ fn provider_with(lab: &AcmeLab, directory: &str, timeouts: &str) -> AcmeProvider
         timeouts,
     )
 }
+
+/// `unity-controller acme check <provider>` as a process: the directory, then the account,
+/// registered once and reused the second time; a wrong TSIG key is refused by BIND.
+#[tokio::test]
+async fn issue_15_acme_check_cli_and_a_wrong_tsig_key() {
+    unity_tests::init_logging();
+    let lab = AcmeLab::start(&[]).await;
+    let data = tempfile::tempdir().unwrap();
+    let config = data.path().join("controller.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[acme]\n[[acme.providers]]\nname = \"pebble\"\ndirectory = \"{}\"\nca_file = \"{}\"\nterms_agreed = true\nchallenge = {{ type = \"http-01\" }}\n",
+            lab.directory,
+            lab.ca_file.display()
+        ),
+    )
+    .unwrap();
+    let cli = |args: &[&str]| {
+        #[allow(clippy::disallowed_methods)] // The real controller binary.
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_unity-e2e-controller"))
+            .arg("--config")
+            .arg(&config)
+            .arg("--data-dir")
+            .arg(data.path())
+            .args(args)
+            .env("UNITY_LOG", "warn")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        (output.status.success(), stdout, stderr)
+    };
+    let (ok, first, stderr) = cli(&["acme", "check", "pebble"]);
+    assert!(ok, "{stderr}");
+    assert!(first.contains("newAccount"), "{first}");
+    assert!(first.contains("registered now"), "{first}");
+    let (ok, second, stderr) = cli(&["acme", "check", "pebble"]);
+    assert!(ok, "{stderr}");
+    assert!(second.contains("reused"), "{second}");
+    let (ok, _, stderr) = cli(&["acme", "check", "nope"]);
+    assert!(
+        !ok && stderr.contains("no [[acme.providers]] named \"nope\""),
+        "{stderr}"
+    );
+
+    // A TSIG secret BIND does not know: the update is refused and the order says so.
+    let wrong_key = data.path().join("wrong.key");
+    std::fs::write(&wrong_key, "c29tZXRoaW5nIGVsc2UgZW50aXJlbHkgMTIzNDU2Nzg=\n").unwrap();
+    let provider = provider(
+        &lab.directory,
+        &lab.ca_file,
+        &format!(
+            "{{ type = \"dns-rfc2136\", server = \"{}\", zone = \"home.test\", key_name = \"acme-key\", secret_file = \"{}\" }}",
+            lab.dns,
+            wrong_key.display()
+        ),
+        TIMEOUTS,
+    );
+    let (_, csr) = host_csr(&["z.home.test"]);
+    let error = issue(
+        &provider,
+        &AcmeAccounts::new(data.path()),
+        &csr,
+        &["z.home.test".to_owned()],
+        &NoHttp01,
+    )
+    .await
+    .unwrap_err();
+    eprintln!("wrong TSIG key: {error}");
+    assert!(matches!(error, AcmeError::Dns(_)), "{error}");
+    assert!(
+        error.to_string().contains("NOTAUTH") || error.to_string().contains("refused"),
+        "{error}"
+    );
+}

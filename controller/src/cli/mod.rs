@@ -15,8 +15,10 @@ use std::time::Duration;
 use unity_shared::outln;
 
 mod access;
+mod acme;
 mod auth;
 pub use access::GroupCommand;
+pub use acme::AcmeCommand;
 pub use auth::{ApiTokenCommand, UserCommand};
 
 /// Exit code for a configuration that cannot be used (EX_CONFIG-like, as sysexits' EX_USAGE).
@@ -100,6 +102,9 @@ pub enum Command {
     /// User groups and their rights per host group, host groups and host labels.
     #[command(subcommand)]
     Group(GroupCommand),
+    /// ACME providers for public certificates (`[acme]`): list them, try one.
+    #[command(subcommand)]
+    Acme(AcmeCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -316,6 +321,7 @@ async fn run_command(command: Command, config: Config) -> anyhow::Result<()> {
         Command::User(command) => auth::run_user(command, &config).await,
         Command::Apitoken(command) => auth::run_apitoken(command, &config).await,
         Command::Group(command) => access::run_group(command, &config).await,
+        Command::Acme(command) => acme::run_acme(command, &config).await,
         Command::Agents(AgentsCommand::Revoke { agent_id }) => {
             match admin_call(&config, AdminRequest::RevokeAgent { agent_id }).await? {
                 AdminResponse::Revoked {

@@ -248,6 +248,20 @@ async fn issue_15_acme_server_errors_as_said_and_timeouts_bounded() {
     let error = unknown.check(&accounts).await.unwrap_err();
     eprintln!("unknown directory: {error}");
     assert!(error.to_string().contains("404"), "{error}");
+    // The same through an order: the directory's 404, not a JSON error about its page.
+    let (_, csr) = host_csr(&["x.home.test"]);
+    std::fs::create_dir(data.path().join("fresh")).unwrap();
+    let fresh = AcmeAccounts::new(&data.path().join("fresh"));
+    let error = issue(
+        &unknown,
+        &fresh,
+        &csr,
+        &["x.home.test".to_owned()],
+        &NoHttp01,
+    )
+    .await
+    .unwrap_err();
+    assert!(error.to_string().contains("HTTP 404"), "{error}");
 
     // A server that accepts connections and never answers: bounded by request_timeout.
     let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -375,4 +389,44 @@ async fn issue_15_acme_check_cli_and_a_wrong_tsig_key() {
         error.to_string().contains("NOTAUTH") || error.to_string().contains("refused"),
         "{error}"
     );
+}
+
+/// External Account Binding (as ZeroSSL requires): refused without it, in the server's words;
+/// registered with it.
+#[tokio::test]
+async fn issue_15_acme_external_account_binding() {
+    unity_tests::init_logging();
+    let hmac_key = "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W";
+    let lab = AcmeLab::start_with(&[], Some(("kid-1", hmac_key))).await;
+    let data = tempfile::tempdir().unwrap();
+    let accounts = AcmeAccounts::new(data.path());
+    let without = provider(
+        &lab.directory,
+        &lab.ca_file,
+        "{ type = \"http-01\" }",
+        TIMEOUTS,
+    );
+    let error = without.check(&accounts).await.unwrap_err();
+    eprintln!("without EAB: {error}");
+    let AcmeError::Server { kind, .. } = &error else {
+        panic!("{error:?}")
+    };
+    assert_eq!(
+        kind, "urn:ietf:params:acme:error:externalAccountRequired",
+        "{error}"
+    );
+
+    let key_file = data.path().join("eab.key");
+    std::fs::write(&key_file, format!("{hmac_key}\n")).unwrap();
+    let text = format!(
+        "[acme]\n[[acme.providers]]\nname = \"pebble\"\ndirectory = \"{}\"\nca_file = \"{}\"\nterms_agreed = true\neab_key_id = \"kid-1\"\neab_hmac_key_file = \"{}\"\nchallenge = {{ type = \"http-01\" }}\n",
+        lab.directory,
+        lab.ca_file.display(),
+        key_file.display()
+    );
+    let config = Config::from_raw(toml::from_str::<RawConfig>(&text).unwrap()).unwrap();
+    assert!(!format!("{config:?}").contains(hmac_key));
+    let with = AcmeProvider::new(config.acme.provider("pebble").unwrap().clone()).unwrap();
+    let check = with.check(&accounts).await.unwrap();
+    assert!(check.created);
 }

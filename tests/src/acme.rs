@@ -58,6 +58,12 @@ impl AcmeLab {
     /// Starts BIND with `home.test` holding `a_records` (names in the zone → 127.0.0.1, for
     /// HTTP-01) and Pebble; returns once both answer.
     pub async fn start(a_records: &[&str]) -> AcmeLab {
+        AcmeLab::start_with(a_records, None).await
+    }
+
+    /// Like [`AcmeLab::start`]; with `eab` = (key id, base64url HMAC key), Pebble requires
+    /// External Account Binding with that key.
+    pub async fn start_with(a_records: &[&str], eab: Option<(&str, &str)>) -> AcmeLab {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
         let secret: [u8; 32] = rand::random();
@@ -134,7 +140,10 @@ zone "{ZONE}" {{ type primary; file "{p}/{ZONE}.zone"; allow-update {{ key "{KEY
                 "httpPort": http_port,
                 "tlsPort": tls_port,
                 "ocspResponderURL": "",
-                "externalAccountBindingRequired": false,
+                "externalAccountBindingRequired": eab.is_some(),
+                "externalAccountMACKeys": eab
+                    .map(|(kid, key)| serde_json::json!({ kid: key }))
+                    .unwrap_or_else(|| serde_json::json!({})),
             }})
             .to_string(),
         )

@@ -9,7 +9,7 @@ use super::http::AcmeHttp;
 use super::settings::ProviderSettings;
 use super::AcmeError;
 use crate::updates::credentials::{CredentialKey, Credentials};
-use instant_acme::{Account, AccountCredentials, NewAccount};
+use instant_acme::{Account, AccountCredentials, ExternalAccountKey, NewAccount};
 use sha2::{Digest, Sha256};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -81,6 +81,18 @@ impl AcmeAccounts {
                 .map_err(AcmeError::from_acme)?;
             return Ok((account, false));
         }
+        let external_account = match &provider.external_account {
+            Some((key_id, hmac_key)) => {
+                use base64::Engine;
+                let key = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(hmac_key.0.trim_end_matches('='))
+                    .map_err(|error| {
+                        AcmeError::Setup(format!("eab_hmac_key_file is not base64url: {error}"))
+                    })?;
+                Some(ExternalAccountKey::new(key_id.clone(), &key))
+            }
+            None => None,
+        };
         let contact = provider
             .email
             .as_ref()
@@ -94,7 +106,7 @@ impl AcmeAccounts {
                     only_return_existing: false,
                 },
                 provider.directory.clone(),
-                None,
+                external_account.as_ref(),
             )
             .await
             .map_err(AcmeError::from_acme)?;

@@ -91,6 +91,7 @@ async fn send(
     let (parts, body) = request.into_parts();
     let body = body.collect().await.map_err(other)?.to_bytes();
     let url = parts.uri.to_string();
+    let is_get = parts.method == http::Method::GET;
     let mut outgoing = http.request(parts.method, &url).body(body);
     for (name, value) in &parts.headers {
         outgoing = outgoing.header(name, value);
@@ -99,7 +100,8 @@ async fn send(
         .send()
         .await
         .map_err(|error| other(format!("{url}: {}", error_chain(&error))))?;
-    let mut answer = http::Response::builder().status(response.status());
+    let status = response.status();
+    let mut answer = http::Response::builder().status(status);
     for (name, value) in response.headers() {
         answer = answer.header(name, value);
     }
@@ -116,8 +118,25 @@ async fn send(
         }
         bytes.extend_from_slice(&chunk);
     }
+    // instant-acme reads the directory (the one plain GET) without looking at the status:
+    // say what the server answered instead of a JSON error about a 404 page.
+    let problem = response_is_problem(&answer);
+    if is_get && !status.is_success() && !problem {
+        let text = String::from_utf8_lossy(&bytes);
+        let text: String = text.trim().chars().take(200).collect();
+        return Err(other(format!("{url}: HTTP {status}: {text}")));
+    }
     let answer = answer.body(Full::new(Bytes::from(bytes))).map_err(other)?;
     Ok(BytesResponse::from(answer))
+}
+
+/// Whether the answer is an RFC 7807 problem document (which instant-acme reads itself).
+fn response_is_problem(answer: &http::response::Builder) -> bool {
+    answer
+        .headers_ref()
+        .and_then(|headers| headers.get(http::header::CONTENT_TYPE))
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("application/problem+json"))
 }
 
 /// An error with its sources, `outer: inner: innermost` (reqwest hides the cause otherwise).

@@ -41,6 +41,10 @@ pub struct RawProvider {
     /// The owner agreed to the provider's terms of service; required.
     #[serde(default)]
     pub terms_agreed: bool,
+    /// External Account Binding (ZeroSSL, some step-ca setups): the key id the CA gave…
+    pub eab_key_id: Option<String>,
+    /// …and a file holding its HMAC key (base64url, as the CA shows it).
+    pub eab_hmac_key_file: Option<PathBuf>,
     pub challenge: RawChallenge,
 }
 
@@ -104,6 +108,8 @@ pub struct ProviderSettings {
     pub directory: String,
     pub email: Option<String>,
     pub ca_file: Option<PathBuf>,
+    /// External Account Binding: key id and HMAC key (base64url).
+    pub external_account: Option<(String, Secret)>,
     pub challenge: ChallengeSettings,
     pub request_timeout: Duration,
     pub order_timeout: Duration,
@@ -289,11 +295,26 @@ impl AcmeConfig {
                     }
                 }
             };
+            let external_account = match (provider.eab_key_id, provider.eab_hmac_key_file) {
+                (None, None) => None,
+                (Some(key_id), Some(file)) => Some((
+                    key_id,
+                    read_secret("acme.providers.eab_hmac_key_file", &file)?,
+                )),
+                _ => {
+                    return Err(invalid(
+                        "acme.providers.eab_key_id",
+                        &name,
+                        "give both eab_key_id and eab_hmac_key_file, or neither",
+                    ))
+                }
+            };
             providers.push(ProviderSettings {
                 name,
                 directory: provider.directory,
                 email: provider.email,
                 ca_file: provider.ca_file,
+                external_account,
                 challenge,
                 request_timeout,
                 order_timeout,

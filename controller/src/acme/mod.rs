@@ -13,11 +13,14 @@ pub mod dns;
 pub mod http;
 pub mod http01;
 mod order;
+mod revoke;
 pub mod settings;
 
 pub use account::AcmeAccounts;
 pub use http01::{AgentHttp01, Http01Responder, NoHttp01};
+pub use instant_acme::RevocationReason;
 pub use order::{issue, IssuedChain};
+pub use revoke::revoke;
 
 use settings::{ChallengeSettings, ProviderSettings};
 use std::time::Duration;

@@ -22,6 +22,8 @@ pub struct IssuedChain {
     pub chain_pem: String,
     /// The leaf's serial number, lowercase hex without separators.
     pub serial_hex: String,
+    /// The leaf's validity (Unix seconds): renewal is due at two thirds of it.
+    pub not_before_unix: i64,
     pub not_after_unix: i64,
 }
 
@@ -99,7 +101,7 @@ async fn run(
         .poll_certificate(&retries)
         .await
         .map_err(AcmeError::from_acme)?;
-    let (serial_hex, not_after_unix) = leaf_facts(&chain_pem)?;
+    let (serial_hex, not_before_unix, not_after_unix) = leaf_facts(&chain_pem)?;
     tracing::info!(
         provider = %provider.settings.name,
         names = ?names,
@@ -110,6 +112,7 @@ async fn run(
     Ok(IssuedChain {
         chain_pem,
         serial_hex,
+        not_before_unix,
         not_after_unix,
     })
 }
@@ -195,8 +198,8 @@ async fn challenge_problem(order: &mut Order) -> AcmeError {
     }
 }
 
-/// The leaf's serial (hex) and not-after (Unix seconds) from the PEM chain.
-pub fn leaf_facts(chain_pem: &str) -> Result<(String, i64), AcmeError> {
+/// The leaf's serial (hex), not-before and not-after (Unix seconds) from the PEM chain.
+pub fn leaf_facts(chain_pem: &str) -> Result<(String, i64, i64), AcmeError> {
     let (_, pem) = x509_parser::pem::parse_x509_pem(chain_pem.as_bytes())
         .map_err(|error| AcmeError::Chain(error.to_string()))?;
     let certificate = pem
@@ -204,6 +207,7 @@ pub fn leaf_facts(chain_pem: &str) -> Result<(String, i64), AcmeError> {
         .map_err(|error| AcmeError::Chain(error.to_string()))?;
     Ok((
         hex::encode(certificate.raw_serial()),
+        certificate.validity().not_before.timestamp(),
         certificate.validity().not_after.timestamp(),
     ))
 }

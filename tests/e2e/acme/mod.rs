@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 use unity_controller::acme::dns::rfc2136::Rfc2136Solver;
 use unity_controller::acme::settings::ChallengeSettings;
 use unity_controller::acme::{
-    issue, AcmeAccounts, AcmeError, AcmeProvider, AgentHttp01, IssuedChain, NoHttp01,
+    issue, revoke, AcmeAccounts, AcmeError, AcmeProvider, AgentHttp01, IssuedChain, NoHttp01,
+    RevocationReason,
 };
 use unity_controller::config::{Config, RawConfig};
 use unity_tests::acme::AcmeLab;
@@ -99,6 +100,11 @@ async fn assert_issued(lab: &AcmeLab, issued: &IssuedChain, key: &rcgen::KeyPair
     );
     assert_eq!(issued.serial_hex, hex_of(leaf.raw_serial()));
     assert_eq!(issued.not_after_unix, leaf.validity().not_after.timestamp());
+    assert_eq!(
+        issued.not_before_unix,
+        leaf.validity().not_before.timestamp()
+    );
+    assert!(issued.not_before_unix < issued.not_after_unix);
 }
 
 fn hex_of(bytes: &[u8]) -> String {
@@ -145,6 +151,29 @@ async fn issue_15_acme_dns01_rfc2136_with_the_hosts_csr_and_a_wildcard() {
         .await
         .unwrap_or_else(|error| panic!("{error}\n{}", lab.log("pebble.log")));
     assert_issued(&lab, &issued, &key, &["*.home.test", "home.test"]).await;
+
+    // Revoked with the same account; a second revocation is refused in Pebble's words.
+    revoke(
+        &provider,
+        &accounts,
+        &issued.chain_pem,
+        RevocationReason::Superseded,
+    )
+    .await
+    .unwrap();
+    let error = revoke(
+        &provider,
+        &accounts,
+        &issued.chain_pem,
+        RevocationReason::Superseded,
+    )
+    .await
+    .unwrap_err();
+    eprintln!("revoked twice: {error}");
+    let AcmeError::Server { kind, .. } = &error else {
+        panic!("{error:?}")
+    };
+    assert_eq!(kind, "urn:ietf:params:acme:error:alreadyRevoked", "{error}");
 
     // One account, created once and kept sealed: the file holds no readable key.
     let files: Vec<_> = std::fs::read_dir(data.path().join("acme"))

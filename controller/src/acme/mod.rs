@@ -72,6 +72,14 @@ impl AcmeProvider {
         })
     }
 
+    /// The provider called `name` in `[acme]`, built ([`AcmeProvider::new`]; blocking).
+    pub fn named(config: &settings::AcmeConfig, name: &str) -> Result<AcmeProvider, AcmeError> {
+        let settings = config
+            .provider(name)
+            .ok_or_else(|| AcmeError::Setup(format!("no [[acme.providers]] named {name:?}")))?;
+        AcmeProvider::new(settings.clone())
+    }
+
     /// Whether this provider answers with DNS-01 (and can issue wildcards).
     pub fn uses_dns(&self) -> bool {
         self.dns.is_some()

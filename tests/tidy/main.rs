@@ -45,6 +45,8 @@ const PURE: &[&str] = &[
     "agent/src/collect/containers/inventory.rs",
     "agent/src/collect/containers/stats.rs",
     "agent/src/collect/databases/discover.rs",
+    "agent/src/collect/certificates/chain.rs",
+    "agent/src/collect/certificates/select.rs",
     "agent/src/collect/plugins/batch.rs",
     "agent/src/collect/plugins/check_result.rs",
     "agent/src/collect/plugins/exporters.rs",

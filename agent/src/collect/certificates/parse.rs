@@ -98,7 +98,7 @@ fn parse_pem(bytes: &[u8]) -> ParsedFile {
             Err(error) => {
                 parsed
                     .errors
-                    .push(format!("PEM block {}: {error:?}", index + 1));
+                    .push(format!("PEM block {}: {error}", index + 1));
                 // A broken block leaves the reader at an unknown place: stop.
                 break;
             }

@@ -61,6 +61,7 @@ const PURE: &[&str] = &[
     "controller/src/alerts/rules/mod.rs",
     "controller/src/alerts/rules/checks.rs",
     "controller/src/alerts/rules/series.rs",
+    "controller/src/alerts/rules/certificates.rs",
     "controller/src/transport/admission.rs",
     "controller/src/transport/failure_log/tally.rs",
     "controller/src/updates/backups.rs",

@@ -115,7 +115,11 @@ pub fn of_host(
 
 /// Every visible, unrevoked host's certificates, soonest expiry first. Note that this uses
 /// blocking I/O.
-pub fn list(ctx: &Context, visible: &Visible, now_unix: i64) -> Result<FleetCertificates, DomainError> {
+pub fn list(
+    ctx: &Context,
+    visible: &Visible,
+    now_unix: i64,
+) -> Result<FleetCertificates, DomainError> {
     let thresholds = &ctx.config.alerts.certificate_expiry_days;
     let mut fleet = FleetCertificates::default();
     for agent in ctx.store.agents.agents()? {
@@ -125,28 +129,49 @@ pub fn list(ctx: &Context, visible: &Visible, now_unix: i64) -> Result<FleetCert
         let Some((collected_at_ms, inventory)) = of_host(ctx, &agent.agent_id)? else {
             continue;
         };
-        fleet.hosts_reporting += 1;
-        fleet.truncated |= inventory.truncated;
-        for certificate in inventory.certificates {
-            fleet.certificates.push(CertificateRow {
-                agent_id: agent.agent_id.clone(),
-                hostname: agent.hostname.clone(),
-                collected_at_ms,
-                days_left: days_left(certificate.not_after_unix, now_unix),
-                urgency: urgency(certificate.not_after_unix, now_unix, thresholds),
-                certificate,
-            });
-        }
-        fleet
-            .problems
-            .extend(inventory.problems.into_iter().map(|problem| HostProblem {
-                agent_id: agent.agent_id.clone(),
-                hostname: agent.hostname.clone(),
-                problem,
-            }));
+        add_host(
+            &mut fleet,
+            &agent.agent_id,
+            &agent.hostname,
+            collected_at_ms,
+            inventory,
+            now_unix,
+            thresholds,
+        );
     }
     sort(&mut fleet.certificates);
     Ok(fleet)
+}
+
+/// Adds one host's inventory to `fleet` (unsorted).
+pub fn add_host(
+    fleet: &mut FleetCertificates,
+    agent_id: &AgentId,
+    hostname: &str,
+    collected_at_ms: i64,
+    inventory: CertificateInventory,
+    now_unix: i64,
+    thresholds: &[u32],
+) {
+    fleet.hosts_reporting += 1;
+    fleet.truncated |= inventory.truncated;
+    for certificate in inventory.certificates {
+        fleet.certificates.push(CertificateRow {
+            agent_id: agent_id.clone(),
+            hostname: hostname.to_owned(),
+            collected_at_ms,
+            days_left: days_left(certificate.not_after_unix, now_unix),
+            urgency: urgency(certificate.not_after_unix, now_unix, thresholds),
+            certificate,
+        });
+    }
+    fleet
+        .problems
+        .extend(inventory.problems.into_iter().map(|problem| HostProblem {
+            agent_id: agent_id.clone(),
+            hostname: hostname.to_owned(),
+            problem,
+        }));
 }
 
 /// Soonest expiry first; then by host and subject, so the order is stable.

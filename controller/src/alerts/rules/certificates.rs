@@ -8,7 +8,9 @@
 use super::Condition;
 use crate::storage::alerts::Severity;
 use std::collections::BTreeMap;
-use unity_shared::model::certificate::{CertificateInventory, CertificateLocation, FoundCertificate};
+use unity_shared::model::certificate::{
+    CertificateInventory, CertificateLocation, FoundCertificate,
+};
 use unity_shared::proto::AgentId;
 
 const DAY_MS: i64 = 86_400_000;
@@ -20,7 +22,11 @@ pub fn conditions(
     now_ms: i64,
     thresholds_days: &[u32],
 ) -> Vec<Condition> {
-    let Some(longest) = thresholds_days.iter().max().map(|days| i64::from(*days) * DAY_MS) else {
+    let Some(longest) = thresholds_days
+        .iter()
+        .max()
+        .map(|days| i64::from(*days) * DAY_MS)
+    else {
         return expired_only(agent, inventory, now_ms);
     };
     let shortest = thresholds_days
@@ -138,7 +144,12 @@ mod tests {
             certificates,
             ..CertificateInventory::default()
         };
-        conditions(&AgentId::new("nas").unwrap(), &inventory, NOW_MS, thresholds)
+        conditions(
+            &AgentId::new("nas").unwrap(),
+            &inventory,
+            NOW_MS,
+            thresholds,
+        )
     }
 
     #[test]
@@ -181,17 +192,29 @@ mod tests {
     #[test]
     fn issue_15_one_alert_per_certificate_and_host() {
         let found = run(
-            vec![certificate("aa", 3, "/etc/nginx/a.pem"), certificate("aa", 3, "/etc/ssl/a.pem")],
+            vec![
+                certificate("aa", 3, "/etc/nginx/a.pem"),
+                certificate("aa", 3, "/etc/ssl/a.pem"),
+            ],
             &[21, 7],
         );
         assert_eq!(found.len(), 1);
-        assert!(found[0].details.iter().any(|line| line == "Found in /etc/nginx/a.pem"));
-        assert!(found[0].details.iter().any(|line| line == "Found in /etc/ssl/a.pem"));
+        assert!(found[0]
+            .details
+            .iter()
+            .any(|line| line == "Found in /etc/nginx/a.pem"));
+        assert!(found[0]
+            .details
+            .iter()
+            .any(|line| line == "Found in /etc/ssl/a.pem"));
     }
 
     #[test]
     fn issue_15_no_thresholds_still_alerts_on_expiry() {
-        let found = run(vec![certificate("aa", 3, "/a"), certificate("bb", -2, "/b")], &[]);
+        let found = run(
+            vec![certificate("aa", 3, "/a"), certificate("bb", -2, "/b")],
+            &[],
+        );
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].key, "certificate/nas/bb");
         assert_eq!(found[0].severity, Severity::Critical);

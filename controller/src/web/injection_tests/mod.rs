@@ -12,7 +12,7 @@ mod reported;
 mod walker;
 
 use super::layout::tests as layout_tests;
-use super::{agents, host, operations, overview, updates};
+use super::{agents, certificates, host, operations, overview, updates};
 use crate::alerts::config::{SeriesRule, Threshold};
 use crate::alerts::rules::{self, HostState, RuleConfig};
 use crate::domain::alerts::{AlertState, AlertView};
@@ -114,6 +114,42 @@ const MUST_SHOW: &[(&str, &str)] = &[
     ("operation", "operations[1].progress[0].message"),
     ("agents", "host.hostname"),
     ("agents", "host.agent_version"),
+    ("certificates", "host.hostname"),
+    ("certificates", "certificates.certificates[0].subject"),
+    ("certificates", "certificates.certificates[0].issuer"),
+    ("certificates", "certificates.certificates[0].names[0].Dns"),
+    ("certificates", "certificates.certificates[0].names[2].Uri"),
+    (
+        "certificates",
+        "certificates.certificates[0].location.File.path",
+    ),
+    (
+        "certificates",
+        "certificates.certificates[0].key.Ecdsa.curve",
+    ),
+    (
+        "certificates",
+        "certificates.certificates[1].location.Port.address",
+    ),
+    (
+        "certificates",
+        "certificates.certificates[1].location.Port.process",
+    ),
+    (
+        "certificates",
+        "certificates.certificates[1].location.Port.server_name",
+    ),
+    (
+        "certificates",
+        "certificates.certificates[1].problems[0].MissingIntermediate.issuer",
+    ),
+    (
+        "certificates",
+        "certificates.certificates[1].problems[1].NameMismatch.name",
+    ),
+    ("certificates", "certificates.certificates[1].key.Other.oid"),
+    ("certificates", "certificates.problems[0].location"),
+    ("certificates", "certificates.problems[0].message"),
 ];
 
 /// The alerts the rules raise for this host, as the pages list them.
@@ -240,7 +276,21 @@ fn pages(reported: &Reported, now_ms: i64) -> Vec<(&'static str, String)> {
         .iter()
         .map(|record| operations::render(record, &caller, now_ms).into_string())
         .collect();
+    let mut fleet = crate::domain::certificates::FleetCertificates::default();
+    crate::domain::certificates::add_host(
+        &mut fleet,
+        &host.agent_id,
+        &host.hostname,
+        now_ms,
+        reported.certificates.clone(),
+        now_ms / 1000,
+        &[21, 7],
+    );
     vec![
+        (
+            "certificates",
+            certificates::render(&fleet, &caller, now_ms).into_string(),
+        ),
         (
             "overview",
             overview::render(&overview, &caller, now_ms).into_string(),

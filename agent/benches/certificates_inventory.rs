@@ -170,11 +170,11 @@ async fn main() {
     if !std::env::var("BENCH_ONLY").unwrap_or_default().is_empty() {
         println!("BENCH_ONLY: only one half is timed and measured");
     } else {
-    assert_eq!(inventory.files_scanned as usize, N_FILES);
-    assert_eq!(inventory.ports_probed as usize, N_PORTS);
-    // Each file's leaf and CA (all distinct), and each port's leaf.
-    assert_eq!(inventory.certificates.len(), 2 * N_FILES + N_PORTS);
-    assert!(inventory.problems.is_empty(), "{:?}", inventory.problems);
+        assert_eq!(inventory.files_scanned as usize, N_FILES);
+        assert_eq!(inventory.ports_probed as usize, N_PORTS);
+        // Each file's leaf and CA (all distinct), and each port's leaf.
+        assert_eq!(inventory.certificates.len(), 2 * N_FILES + N_PORTS);
+        assert!(inventory.problems.is_empty(), "{:?}", inventory.problems);
     }
     drop(inventory);
     let rss_first = status_kib("VmRSS:");

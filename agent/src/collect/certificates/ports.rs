@@ -11,6 +11,7 @@ use super::{Caps, Found};
 use crate::collect::databases::proc_net::{self, ProcSnapshot};
 use futures_util::stream::{self, StreamExt};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 use std::collections::{BTreeMap, HashSet};
@@ -90,13 +91,21 @@ pub async fn probe_all(
     found: &mut Found,
 ) {
     let timeout = caps.probe_timeout;
+    // One provider for the round, shared by every handshake.
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
     let targets: Vec<Target> = targets.into_iter().take(caps.max_ports).collect();
     let outcomes: Vec<(Target, Outcome)> = stream::iter(targets)
         .map(|target| {
             let server_name = server_name.clone();
+            let provider = provider.clone();
             async move {
-                let outcome =
-                    probe(target.connect_address(), server_name.as_deref(), timeout).await;
+                let outcome = probe_with(
+                    provider,
+                    target.connect_address(),
+                    server_name.as_deref(),
+                    timeout,
+                )
+                .await;
                 (target, outcome)
             }
         })
@@ -150,8 +159,21 @@ pub async fn probe_all(
 
 /// One handshake with `address`, sending `server_name` as SNI when given.
 pub async fn probe(address: SocketAddr, server_name: Option<&str>, timeout: Duration) -> Outcome {
-    let recorder = Arc::new(Recorder::default());
-    let config = match client_config(recorder.clone()) {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    probe_with(provider, address, server_name, timeout).await
+}
+
+async fn probe_with(
+    provider: Arc<CryptoProvider>,
+    address: SocketAddr,
+    server_name: Option<&str>,
+    timeout: Duration,
+) -> Outcome {
+    let recorder = Arc::new(Recorder {
+        chain: Mutex::new(Vec::new()),
+        provider: provider.clone(),
+    });
+    let config = match client_config(provider, recorder.clone()) {
         Ok(config) => config,
         Err(error) => return Outcome::Failed(format!("TLS client setup: {error}")),
     };
@@ -194,8 +216,10 @@ fn classify(error: &std::io::Error) -> Outcome {
     }
 }
 
-fn client_config(recorder: Arc<Recorder>) -> Result<rustls::ClientConfig, rustls::Error> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+fn client_config(
+    provider: Arc<CryptoProvider>,
+    recorder: Arc<Recorder>,
+) -> Result<rustls::ClientConfig, rustls::Error> {
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(rustls::ALL_VERSIONS)?
         .dangerous()
@@ -205,9 +229,10 @@ fn client_config(recorder: Arc<Recorder>) -> Result<rustls::ClientConfig, rustls
 }
 
 /// A verifier that trusts everything and keeps the chain it was shown.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Recorder {
     chain: Mutex<Vec<Vec<u8>>>,
+    provider: Arc<CryptoProvider>,
 }
 
 impl Recorder {
@@ -255,7 +280,7 @@ impl ServerCertVerifier for Recorder {
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        rustls::crypto::ring::default_provider()
+        self.provider
             .signature_verification_algorithms
             .supported_schemes()
     }

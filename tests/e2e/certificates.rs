@@ -201,6 +201,24 @@ async fn issue_15_fleet_certificates_reach_the_api_the_page_and_the_alerts() {
     assert!(html.contains("data-urgency=\"critical\""));
     assert!(html.contains("does not send the intermediate certificate"));
 
+    // The host's page has its own list; the API filters by host.
+    let host_page = admin.get(&format!("/hosts/{agent_id}")).await;
+    assert_eq!(host_page.status, 200);
+    let html = host_page.text();
+    assert!(html.contains("id=\"section-certificates\""), "{html}");
+    assert!(html.contains("CN=soon.home.arpa"));
+    let filtered = admin
+        .get(&format!("/api/v1/certificates?host={agent_id}"))
+        .await
+        .json();
+    assert!(filtered["certificates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|c| c["host"]["agent_id"] == agent_id.as_str()));
+    let none = admin.get("/api/v1/certificates?host=nobody").await.json();
+    assert_eq!(none["certificates"], serde_json::json!([]));
+
     // The alerts: critical for the one expiring in 5 days and for the expired one.
     let soon_sha = soon_json["sha256"].as_str().unwrap().to_owned();
     let old_sha = old["sha256"].as_str().unwrap().to_owned();

@@ -7,21 +7,42 @@
 use crate::domain::certificates::{self, CertificateRow, FleetCertificates, HostProblem};
 use crate::http::auth::Caller;
 use crate::http::error::ApiError;
-use crate::http::extract::blocking;
+use crate::http::extract::{blocking, ApiQuery};
 use crate::http::state::AppState;
 use axum::extract::State;
 use axum::Json;
+use serde::Deserialize;
 use serde_json::{json, Value};
 use unity_shared::model::certificate::{
     CertificateLocation, ChainProblem, FileFormat, PublicKeyKind, SubjectName,
 };
 
-/// `GET /api/v1/certificates`.
-pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CertificateParams {
+    /// Only this host's certificates (agent id).
+    pub host: Option<String>,
+}
+
+/// `GET /api/v1/certificates?host=<agent_id>`.
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(params): ApiQuery<CertificateParams>,
+) -> Result<Json<Value>, ApiError> {
     blocking(&state.ctx, move |ctx| {
         let visible = crate::domain::access::visible(ctx, &caller.access)?;
         let now_unix = crate::clock::now_ms() / 1000;
-        let fleet = certificates::list(ctx, &visible, now_unix)?;
+        let mut fleet = certificates::list(ctx, &visible, now_unix)?;
+        if let Some(host) = &params.host {
+            fleet
+                .certificates
+                .retain(|row| row.agent_id.as_str() == host);
+            fleet
+                .problems
+                .retain(|problem| problem.agent_id.as_str() == host);
+            fleet.hosts_reporting = usize::from(!fleet.certificates.is_empty());
+        }
         Ok::<_, ApiError>(fleet_json(&fleet))
     })
     .await

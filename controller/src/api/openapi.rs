@@ -83,7 +83,7 @@ const OPERATIONS: &[Operation] = &[
         "/api/v1/certificates",
         "Every visible host's certificates (files and TLS ports), soonest expiry first, with days left, urgency, where found and problems",
         Access::User,
-        &[],
+        &[("host", "Only this host's certificates (agent id)", false)],
         None,
     ),
     op(

@@ -143,6 +143,30 @@ pub fn list(
     Ok(fleet)
 }
 
+/// One known host's certificates, soonest expiry first (empty when it never sent an
+/// inventory). Note that this uses blocking I/O.
+pub fn of_one_host(
+    ctx: &Context,
+    agent_id: &AgentId,
+    hostname: &str,
+    now_unix: i64,
+) -> Result<FleetCertificates, DomainError> {
+    let mut fleet = FleetCertificates::default();
+    if let Some((collected_at_ms, inventory)) = of_host(ctx, agent_id)? {
+        add_host(
+            &mut fleet,
+            agent_id,
+            hostname,
+            collected_at_ms,
+            inventory,
+            now_unix,
+            &ctx.config.alerts.certificate_expiry_days,
+        );
+        sort(&mut fleet.certificates);
+    }
+    Ok(fleet)
+}
+
 /// Adds one host's inventory to `fleet` (unsorted).
 pub fn add_host(
     fleet: &mut FleetCertificates,

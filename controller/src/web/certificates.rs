@@ -66,31 +66,29 @@ fn location(location: &CertificateLocation) -> Markup {
     }
 }
 
-/// The page, pure.
-pub fn render(fleet: &FleetCertificates, caller: &Caller, now_ms: i64) -> Markup {
-    let content = html! {
-        h1 { "Certificates" }
-        p.muted {
-            (fleet.certificates.len()) " certificates on " (fleet.hosts_reporting)
-            " hosts, soonest expiry first."
-            @if fleet.truncated { " Some hosts stopped at a cap: their lists are partial." }
-        }
+/// The certificates as a table (with a host column when `show_host`), soonest expiry first,
+/// or a line saying there are none.
+pub fn table(fleet: &FleetCertificates, now_ms: i64, show_host: bool) -> Markup {
+    html! {
         @if fleet.certificates.is_empty() {
-            p.muted #no-certificates { "No agent has reported certificates yet." }
+            p.muted #no-certificates { "No certificates reported." }
         } @else {
             div.table { table #certificates {
                 thead { tr {
-                    th { "Expires" } th { "Left" } th { "Host" } th { "Subject / names" }
-                    th { "Issuer" } th { "Key" } th { "Where" } th { "Problems" }
+                    th { "Expires" } th { "Left" }
+                    @if show_host { th { "Host" } }
+                    th { "Subject / names" } th { "Issuer" } th { "Key" } th { "Where" } th { "Problems" }
                 } }
                 tbody {
                     @for row in &fleet.certificates {
                         tr.certificate data-urgency=(row.urgency.as_str()) data-sha256=(row.certificate.sha256_hex) {
                             td { (urgency_badge(row.urgency)) div.sub { (date(row.certificate.not_after_unix)) } }
                             td { (days_text(row.days_left)) }
-                            td {
-                                a.host-link href={ "/hosts/" (url_segment(row.agent_id.as_str())) } { (row.hostname) }
-                                div.sub { "seen " (ago(row.collected_at_ms, now_ms)) }
+                            @if show_host {
+                                td {
+                                    a.host-link href={ "/hosts/" (url_segment(row.agent_id.as_str())) } { (row.hostname) }
+                                    div.sub { "seen " (ago(row.collected_at_ms, now_ms)) }
+                                }
                             }
                             td {
                                 (row.certificate.subject)
@@ -123,13 +121,18 @@ pub fn render(fleet: &FleetCertificates, caller: &Caller, now_ms: i64) -> Markup
             } }
         }
         @if !fleet.problems.is_empty() {
-            h2 { "Could not be read" }
+            h3 { "Could not be read" }
             div.table { table #certificate-problems {
-                thead { tr { th { "Host" } th { "File or port" } th { "Why" } } }
+                thead { tr {
+                    @if show_host { th { "Host" } }
+                    th { "File or port" } th { "Why" }
+                } }
                 tbody {
                     @for problem in &fleet.problems {
                         tr {
-                            td { a.host-link href={ "/hosts/" (url_segment(problem.agent_id.as_str())) } { (problem.hostname) } }
+                            @if show_host {
+                                td { a.host-link href={ "/hosts/" (url_segment(problem.agent_id.as_str())) } { (problem.hostname) } }
+                            }
                             td { code { (problem.problem.location) } }
                             td { (problem.problem.message) }
                         }
@@ -137,6 +140,19 @@ pub fn render(fleet: &FleetCertificates, caller: &Caller, now_ms: i64) -> Markup
                 }
             } }
         }
+    }
+}
+
+/// The page, pure.
+pub fn render(fleet: &FleetCertificates, caller: &Caller, now_ms: i64) -> Markup {
+    let content = html! {
+        h1 { "Certificates" }
+        p.muted {
+            (fleet.certificates.len()) " certificates on " (fleet.hosts_reporting)
+            " hosts, soonest expiry first."
+            @if fleet.truncated { " Some hosts stopped at a cap: their lists are partial." }
+        }
+        (table(fleet, now_ms, true))
     };
     layout::page(
         Frame::new("Certificates", Nav::Certificates),

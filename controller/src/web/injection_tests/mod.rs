@@ -115,6 +115,9 @@ const MUST_SHOW: &[(&str, &str)] = &[
     ("agents", "host.hostname"),
     ("agents", "host.agent_version"),
     ("certificates", "host.hostname"),
+    ("host", "certificates.certificates[0].subject"),
+    ("host", "certificates.certificates[1].location.Port.process"),
+    ("host", "certificates.problems[0].message"),
     ("certificates", "certificates.certificates[0].subject"),
     ("certificates", "certificates.certificates[0].issuer"),
     ("certificates", "certificates.certificates[0].names[0].Dns"),
@@ -223,6 +226,16 @@ fn pages(reported: &Reported, now_ms: i64) -> Vec<(&'static str, String)> {
             value: sample.value,
         })
         .collect();
+    let mut fleet = crate::domain::certificates::FleetCertificates::default();
+    crate::domain::certificates::add_host(
+        &mut fleet,
+        &host.agent_id,
+        &host.hostname,
+        now_ms,
+        reported.certificates.clone(),
+        now_ms / 1000,
+        &[21, 7],
+    );
     let host_page = host::HostPageView {
         detail: HostDetail {
             host: host.clone(),
@@ -250,6 +263,7 @@ fn pages(reported: &Reported, now_ms: i64) -> Vec<(&'static str, String)> {
         operations: reported.operations.clone(),
         open_alerts: open_alerts.clone(),
         instances: reported.instances.clone(),
+        certificates: fleet.clone(),
         range: "24h",
     };
     let overview = overview::OverviewView {
@@ -276,16 +290,6 @@ fn pages(reported: &Reported, now_ms: i64) -> Vec<(&'static str, String)> {
         .iter()
         .map(|record| operations::render(record, &caller, now_ms).into_string())
         .collect();
-    let mut fleet = crate::domain::certificates::FleetCertificates::default();
-    crate::domain::certificates::add_host(
-        &mut fleet,
-        &host.agent_id,
-        &host.hostname,
-        now_ms,
-        reported.certificates.clone(),
-        now_ms / 1000,
-        &[21, 7],
-    );
     vec![
         (
             "certificates",

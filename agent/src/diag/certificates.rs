@@ -203,3 +203,49 @@ pub fn render_json(inventory: &CertificateInventory, now_unix: i64) -> anyhow::R
         "truncated": inventory.truncated,
     }))?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::collect::certificates::{files, Caps, Found};
+    use std::collections::HashSet;
+    use std::path::Path;
+
+    fn inventory() -> CertificateInventory {
+        let testdata =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("src/collect/certificates/testdata");
+        let mut found = Found::default();
+        files::scan(
+            &[testdata],
+            &Caps::default(),
+            1_811_808_000,
+            &HashSet::new(),
+            &mut found,
+        );
+        found.inventory
+    }
+
+    #[test]
+    fn issue_15_collect_certificates_prints_soonest_expiry_first() {
+        let inventory = inventory();
+        let text = render_text(&inventory, 1_811_808_000);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(
+            lines[0].starts_with("6 certificates (14 files read, 0 ports tried"),
+            "{text}"
+        );
+        assert!(
+            lines[2].contains("CN=old.home.arpa") && lines[2].contains("[expired]"),
+            "{text}"
+        );
+        assert!(text.contains("ECDSA P-384"), "{text}");
+        assert!(text.contains("problem: ") && text.contains("PKCS#12 is not supported"));
+        let json: serde_json::Value =
+            serde_json::from_str(&render_json(&inventory, 1_811_808_000).unwrap()).unwrap();
+        assert_eq!(json["certificates"][0]["subject"], "CN=old.home.arpa");
+        assert_eq!(json["certificates"][0]["location"]["kind"], "file");
+        assert_eq!(json["certificates"][0]["problems"][0], "expired");
+        assert_eq!(json["files_scanned"], 14);
+        assert_eq!(exit_code(&inventory), 1);
+    }
+}

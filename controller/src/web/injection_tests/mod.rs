@@ -96,6 +96,15 @@ const MUST_SHOW: &[(&str, &str)] = &[
     ("host", "latest[8].metric"),
     ("host", "latest[9].labels[0][1]"),
     ("overview", "checks[0].message"),
+    ("overview", "certificates.certificates[0].names[0].Dns"),
+    (
+        "overview",
+        "certificates.certificates[0].location.File.path",
+    ),
+    (
+        "overview",
+        "certificates.certificates[1].location.Port.process",
+    ),
     // An operator rule's alert names the plugin series' labels.
     ("overview", "latest[9].labels[0][1]"),
     ("overview", "instances[1].hostname"),
@@ -194,7 +203,15 @@ fn alerts(reported: &Reported, now_ms: i64) -> Vec<AlertView> {
         }],
         ..RuleConfig::default()
     };
-    rules::evaluate(&host, now_ms, &config)
+    let mut conditions = rules::evaluate(&host, now_ms, &config);
+    // Certificate expiry: the summary names the certificate, the details its paths and process.
+    conditions.extend(rules::certificates::conditions(
+        &reported.host.agent_id,
+        &reported.certificates,
+        now_ms,
+        &[21, 7],
+    ));
+    conditions
         .into_iter()
         .map(|condition| AlertView {
             key: condition.key,

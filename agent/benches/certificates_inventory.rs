@@ -103,6 +103,47 @@ async fn tls_listener(issued: Issued) -> u16 {
     port
 }
 
+/// An `openssl s_server` serving the test fixture's leaf on a free loopback port.
+async fn openssl_server() -> (u16, KillOnDrop) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let data =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/collect/certificates/testdata");
+    #[allow(clippy::disallowed_methods)] // The bench's TLS servers.
+    let child = std::process::Command::new("openssl")
+        .args(["s_server", "-quiet", "-www", "-accept"])
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("-cert")
+        .arg(data.join("leaf.pem"))
+        .arg("-key")
+        .arg(data.join("leaf.key"))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("openssl installed");
+    let child = KillOnDrop(child);
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    (port, child)
+}
+
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn status_kib(field: &str) -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
     status
@@ -157,8 +198,18 @@ async fn main() {
     let generating = Instant::now();
     write_files(dir.path());
     let mut ports = Vec::new();
+    // BENCH_SERVERS=openssl: the 50 servers are `openssl s_server` processes, so the RSS
+    // measured is the inventory's alone.
+    let external = std::env::var("BENCH_SERVERS").is_ok_and(|servers| servers == "openssl");
+    let mut servers = Vec::new();
     for n in 0..N_PORTS {
-        ports.push(tls_listener(issue(N_FILES + n)).await);
+        if external {
+            let (port, child) = openssl_server().await;
+            ports.push(port);
+            servers.push(child);
+        } else {
+            ports.push(tls_listener(issue(N_FILES + n)).await);
+        }
     }
     println!(
         "generated {N_FILES} files and {N_PORTS} TLS listeners in {:.1} s",

@@ -11,8 +11,10 @@
 //! files ([`files::scan`]), then shake hands with every port ([`ports::probe_all`], the
 //! agent's concurrency and timeout). The ports are given as targets directly: the `/proc`
 //! reader leaves the agent's own ports out, and these are the bench's own. Memory is the
-//! process' RSS (`/proc/self/status`) after the first round and every 10 rounds after it, 40
-//! in all.
+//! process' RSS (`/proc/self/status`) after the first round and at each quarter of the rounds
+//! after it (40, or `BENCH_ROUNDS`); it includes the in-process servers' side unless
+//! `BENCH_SERVERS=openssl` runs them as `openssl s_server` processes. `BENCH_ONLY=files` or
+//! `ports` times one half.
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
 

@@ -33,16 +33,7 @@ pub async fn list(
     blocking(&state.ctx, move |ctx| {
         let visible = crate::domain::access::visible(ctx, &caller.access)?;
         let now_unix = crate::clock::now_ms() / 1000;
-        let mut fleet = certificates::list(ctx, &visible, now_unix)?;
-        if let Some(host) = &params.host {
-            fleet
-                .certificates
-                .retain(|row| row.agent_id.as_str() == host);
-            fleet
-                .problems
-                .retain(|problem| problem.agent_id.as_str() == host);
-            fleet.hosts_reporting = usize::from(!fleet.certificates.is_empty());
-        }
+        let fleet = certificates::list(ctx, &visible, params.host.as_deref(), now_unix)?;
         Ok::<_, ApiError>(fleet_json(&fleet))
     })
     .await

@@ -113,17 +113,21 @@ pub fn of_host(
     Ok(ctx.store.agents.latest(agent_id, StateKind::Certificates)?)
 }
 
-/// Every visible, unrevoked host's certificates, soonest expiry first. Note that this uses
-/// blocking I/O.
+/// Every visible, unrevoked host's certificates (or `only` that host's), soonest expiry first.
+/// Note that this uses blocking I/O.
 pub fn list(
     ctx: &Context,
     visible: &Visible,
+    only: Option<&str>,
     now_unix: i64,
 ) -> Result<FleetCertificates, DomainError> {
     let thresholds = &ctx.config.alerts.certificate_expiry_days;
     let mut fleet = FleetCertificates::default();
     for agent in ctx.store.agents.agents()? {
-        if agent.revoked_at.is_some() || !visible.sees(&agent.agent_id) {
+        if agent.revoked_at.is_some()
+            || !visible.sees(&agent.agent_id)
+            || only.is_some_and(|only| agent.agent_id.as_str() != only)
+        {
             continue;
         }
         let Some((collected_at_ms, inventory)) = of_host(ctx, &agent.agent_id)? else {

@@ -24,7 +24,7 @@ pub async fn page(State(state): State<AppState>, caller: PageCaller) -> Result<M
     let now = now_ms();
     let fleet = blocking(&state.ctx, move |ctx| {
         let visible = crate::domain::access::visible(ctx, &access)?;
-        Ok::<_, ApiError>(certificates::list(ctx, &visible, now / 1000)?)
+        Ok::<_, ApiError>(certificates::list(ctx, &visible, None, now / 1000)?)
     })
     .await?;
     Ok(render(&fleet, &caller.0, now))

@@ -125,6 +125,13 @@ pub enum CollectCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Certificates on this host: files under `[certificates] paths` and `extra_paths`, and
+    /// the chains served on listening TLS ports, sorted by expiry, with their problems
+    /// (docs/certificates/inventory.md). Exit status 1 when one has expired.
+    Certificates {
+        #[arg(long)]
+        json: bool,
+    },
     /// Docker or Podman containers: image and digests, state and health, restart policy,
     /// ports, mounts, networks, labels, CPU and memory.
     ///
@@ -253,6 +260,16 @@ async fn collect_once(command: CollectCommand, config: &Config) -> anyhow::Resul
             return Ok(u8::from(
                 instances.iter().any(|instance| !instance.reachable),
             ));
+        }
+        CollectCommand::Certificates { json } => {
+            let inventory = diag::certificates::collect(&config.certificates).await?;
+            let now = clock::now_seconds();
+            if json {
+                outln!("{}", diag::certificates::render_json(&inventory, now)?);
+            } else {
+                outln!("{}", diag::certificates::render_text(&inventory, now));
+            }
+            return Ok(diag::certificates::exit_code(&inventory));
         }
         CollectCommand::Plugins { json } => {
             let collected = diag::plugins::collect(&config.plugins).await?;

@@ -10,6 +10,7 @@ mod api_headers;
 mod api_login;
 mod api_metrics;
 mod api_tokens;
+mod certificates;
 mod container_updates;
 mod containers;
 mod crash_reconnect;

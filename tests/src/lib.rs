@@ -95,11 +95,12 @@ pub fn agent_config(
     config.interval = interval;
     config.heartbeat = Duration::from_millis(500);
     // Only system metrics by default, so tests can count reports; tests of the storage,
-    // database, container and plugin collectors switch them on.
+    // database, container, plugin and certificate collectors switch them on.
     config.storage.enabled = false;
     config.databases.enabled = false;
     config.containers.enabled = false;
     config.plugins.enabled = false;
+    config.certificates.enabled = false;
     config
 }
 

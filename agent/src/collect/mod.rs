@@ -3,6 +3,7 @@
 //! A collector is a pure `parse` module (bytes in, typed model out, no I/O) plus a thin `run`
 //! module that executes the tool through [`crate::exec`] and hands its output to the parser.
 
+pub mod certificates;
 pub mod containers;
 pub mod databases;
 pub mod mdraid;

@@ -5,6 +5,7 @@ use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::collect::certificates::CertificatesConfig;
 use crate::collect::containers::{ContainersConfig, SocketSetting};
 use crate::collect::databases::run::{DatabasesConfig, RawDatabasesConfig};
 use crate::collect::mdraid::RaidConfig;
@@ -12,6 +13,7 @@ use crate::collect::plugins::PluginsConfig;
 use crate::collect::smart::SmartConfig;
 use crate::collect::zfs::ZfsConfig;
 
+pub mod certificates;
 pub mod plugins;
 
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/unity/agent.toml";
@@ -45,6 +47,9 @@ pub struct RawConfig {
     /// Textfiles, local exporters and check scripts.
     #[serde(default)]
     pub plugins: plugins::RawPluginsConfig,
+    /// The certificate inventory (files and TLS ports).
+    #[serde(default)]
+    pub certificates: certificates::RawCertificatesConfig,
 }
 
 /// The `[containers]` table.
@@ -186,6 +191,7 @@ pub struct Config {
     pub databases: DatabasesConfig,
     pub containers: ContainersConfig,
     pub plugins: PluginsConfig,
+    pub certificates: CertificatesConfig,
     /// Where the machine fingerprint is read (not in the file; tests point it elsewhere).
     pub machine: crate::instance::MachineSources,
 }
@@ -278,6 +284,7 @@ impl Config {
                 .map_err(|error| ConfigError::Section(error.to_string()))?,
             containers: containers_from_raw(raw.containers)?,
             plugins: plugins::from_raw(raw.plugins, raw.interval.as_deref().unwrap_or("15s"))?,
+            certificates: certificates::from_raw(raw.certificates)?,
             machine: crate::instance::MachineSources::default(),
         })
     }

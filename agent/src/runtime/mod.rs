@@ -1,10 +1,11 @@
 //! The running agent: [`start`] opens the identity, the instance and the spool into the
 //! [`AgentState`] the tasks share (`state`), then starts the collector loops that spool reports
-//! (`system`, [`storage`], `databases`, [`containers`], `plugins`), the recovery of interrupted container
-//! operations (`operations`), and the connection loop (`connection`) that keeps one QUIC
+//! (`system`, [`storage`], `databases`, [`containers`], `plugins`, `certificates`), the
+//! recovery of interrupted container operations (`operations`), and the connection loop (`connection`) that keeps one QUIC
 //! `session` with the controller. The loops write the [`Status`] that `unity-agent status`
 //! reads (`status`). Nothing here is imported by what it starts.
 
+mod certificates;
 mod connection;
 pub mod containers;
 mod databases;
@@ -96,6 +97,10 @@ pub async fn start(config: Config) -> anyhow::Result<RunningAgent> {
         )),
         tokio::spawn(plugins::metrics_loop(state.clone(), shutdown_rx.clone())),
         tokio::spawn(plugins::checks_loop(state.clone(), shutdown_rx.clone())),
+        tokio::spawn(certificates::collector_loop(
+            state.clone(),
+            shutdown_rx.clone(),
+        )),
         tokio::spawn(operations::recover_at_start(state.clone())),
         tokio::spawn(connection::connection_loop(
             state.clone(),

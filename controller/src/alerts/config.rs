@@ -28,6 +28,9 @@ pub struct RawAlerts {
     pub filesystem_critical_percent: Option<f64>,
     /// Filesystem types never checked for fullness.
     pub filesystem_ignore_types: Option<Vec<String>>,
+    /// Days before a certificate's expiry at which an alert opens: the largest raises a
+    /// warning, the smallest a critical alert; default [21, 7]. Expired is always critical.
+    pub certificate_expiry_days: Option<Vec<u32>>,
     /// How long resolved alerts are kept, e.g. "90d".
     pub history_retention: Option<String>,
     /// How many resolved alerts are kept at most.
@@ -89,6 +92,9 @@ pub struct RawNtfy {
     pub min_severity: Option<String>,
 }
 
+/// `[alerts] certificate_expiry_days` when not set.
+pub const DEFAULT_CERTIFICATE_EXPIRY_DAYS: [u32; 2] = [21, 7];
+
 #[derive(Debug, Clone)]
 pub struct AlertsConfig {
     pub interval: Duration,
@@ -97,6 +103,8 @@ pub struct AlertsConfig {
     pub filesystem_warning_percent: f64,
     pub filesystem_critical_percent: f64,
     pub filesystem_ignore_types: Vec<String>,
+    /// Certificate expiry thresholds in days, largest first.
+    pub certificate_expiry_days: Vec<u32>,
     pub history_retention: Duration,
     pub history_max: usize,
     pub dashboard_url: Option<String>,
@@ -245,6 +253,18 @@ impl AlertsConfig {
         if let Some(url) = &raw.dashboard_url {
             http_url("alerts.dashboard_url", url)?;
         }
+        let mut certificate_expiry_days = raw
+            .certificate_expiry_days
+            .unwrap_or_else(|| DEFAULT_CERTIFICATE_EXPIRY_DAYS.to_vec());
+        certificate_expiry_days.sort_unstable_by(|a, b| b.cmp(a));
+        certificate_expiry_days.dedup();
+        if certificate_expiry_days.contains(&0) {
+            return Err(invalid(
+                "alerts.certificate_expiry_days",
+                format!("{certificate_expiry_days:?}"),
+                "days must be at least 1 (an expired certificate always raises an alert)",
+            ));
+        }
         let webhooks = raw
             .webhook
             .into_iter()
@@ -307,6 +327,7 @@ impl AlertsConfig {
                     .map(|t| (*t).to_owned())
                     .collect()
             }),
+            certificate_expiry_days,
             history_retention: duration(
                 "alerts.history_retention",
                 raw.history_retention.as_deref(),
@@ -350,6 +371,16 @@ mod tests {
             (90.0, 95.0)
         );
         assert_eq!(config.n_notifiers(), 0);
+        assert_eq!(config.certificate_expiry_days, vec![21, 7]);
+    }
+
+    #[test]
+    fn issue_15_certificate_expiry_days() {
+        let config = parse("certificate_expiry_days = [7, 30, 14, 7]").unwrap();
+        assert_eq!(config.certificate_expiry_days, vec![30, 14, 7]);
+        assert!(parse("certificate_expiry_days = [0]").is_err());
+        let config = parse("certificate_expiry_days = []").unwrap();
+        assert!(config.certificate_expiry_days.is_empty());
     }
 
     #[test]

@@ -11,7 +11,7 @@ pub mod rules;
 use crate::clock::now_ms;
 use crate::context::Context;
 use crate::domain::hosts::{self, HostStatus};
-use crate::domain::{history, host_state};
+use crate::domain::{certificates, history, host_state};
 use crate::storage::alerts::AlertRecord;
 use rules::{Condition, HostState, RuleConfig};
 use std::collections::{BTreeMap, BTreeSet};
@@ -165,6 +165,16 @@ pub fn evaluate_once(ctx: &Context, started_ms: i64, now_ms: i64) -> anyhow::Res
             latest: &latest,
         };
         active.extend(rules::evaluate(&state, now_ms, &rule_config));
+        if !state.revoked {
+            if let Some((_, inventory)) = certificates::of_host(ctx, agent_id)? {
+                active.extend(rules::certificates::conditions(
+                    agent_id,
+                    &inventory,
+                    now_ms,
+                    &config.certificate_expiry_days,
+                ));
+            }
+        }
     }
     let hostnames: BTreeMap<&AgentId, &str> = hosts
         .iter()

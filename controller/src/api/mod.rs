@@ -13,6 +13,7 @@ pub mod access;
 pub mod account;
 pub mod alerts;
 pub mod backups;
+pub mod certificates;
 pub mod execute;
 pub mod host_state;
 pub mod metrics;
@@ -58,6 +59,7 @@ pub fn routes(config: &Config) -> Routes {
         .get("/api/v1/session", SignedIn, session::session)
         .get("/api/v1/openapi.json", SignedIn, openapi::document)
         .get("/api/v1/alerts", SignedIn, alerts::alerts)
+        .get("/api/v1/certificates", SignedIn, certificates::list)
         .get("/api/v1/hosts", SignedIn, read::hosts)
         .get("/api/v1/hosts/{agent_id}", Host(VIEW), read::host)
         .get("/api/v1/hosts/{agent_id}/series", Host(VIEW), read::series)

@@ -80,6 +80,14 @@ const OPERATIONS: &[Operation] = &[
     ),
     op(
         "get",
+        "/api/v1/certificates",
+        "Every visible host's certificates (files and TLS ports), soonest expiry first, with days left, urgency, where found and problems",
+        Access::User,
+        &[("host", "Only this host's certificates (agent id)", false)],
+        None,
+    ),
+    op(
+        "get",
         "/api/v1/hosts",
         "Every host with status (online, stale, offline, revoked) and last seen",
         Access::User,

@@ -27,6 +27,10 @@ pub fn revoke(ctx: &Context, agent_id: &AgentId) -> Result<bool, DomainError> {
             "no agent with id {agent_id}; see `unity-controller hosts`"
         )));
     }
+    // A retired host's certificates leave the fleet's list.
+    ctx.store
+        .agents
+        .remove_latest(agent_id, crate::storage::agents::StateKind::Certificates)?;
     ctx.store.flush()?;
     ctx.revocations.revoke(agent_id.clone());
     Ok(ctx

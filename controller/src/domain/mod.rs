@@ -29,6 +29,7 @@ pub mod alerts;
 pub mod api_tokens;
 pub mod audit;
 pub mod backups;
+pub mod certificates;
 pub mod error;
 pub mod groups;
 pub mod history;

@@ -83,6 +83,8 @@ pub enum StateKind {
     PluginSources,
     /// The local checks' newest results.
     Checks,
+    /// The certificate inventory (files and TLS ports).
+    Certificates,
 }
 
 impl StateKind {
@@ -93,6 +95,7 @@ impl StateKind {
             StateKind::Containers => "containers",
             StateKind::PluginSources => "plugin_sources",
             StateKind::Checks => "checks",
+            StateKind::Certificates => "certificates",
         };
         format!("{agent_id}\0{kind}").into_bytes()
     }
@@ -232,6 +235,12 @@ impl Agents {
             .get(kind.key(agent_id))?
             .map(|bytes| decode("latest", &bytes))
             .transpose()
+    }
+
+    /// Forgets the agent's newest state of `kind` (a revoked host's certificates).
+    pub fn remove_latest(&self, agent_id: &AgentId, kind: StateKind) -> Result<(), StorageError> {
+        self.latest.remove(kind.key(agent_id))?;
+        Ok(())
     }
 
     /// Applies `change` to the agent's record atomically; `None` if the agent is unknown.

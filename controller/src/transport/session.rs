@@ -416,6 +416,10 @@ fn store_latest_state(
         agents.put_latest(agent_id, StateKind::Checks, at, &checks)?;
         wrote = true;
     }
+    if let Some(certificates) = report.certificates.take() {
+        agents.put_latest(agent_id, StateKind::Certificates, at, &*certificates)?;
+        wrote = true;
+    }
     Ok(wrote)
 }
 

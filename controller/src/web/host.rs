@@ -135,6 +135,8 @@ pub struct HostPageView {
     /// Every installation that presented the host's identity (more than one: a clone or a
     /// moved data directory).
     pub instances: Vec<InstanceRecord>,
+    /// The host's certificates (files and TLS ports), soonest expiry first.
+    pub certificates: crate::domain::certificates::FleetCertificates,
     /// One of [`RANGES`].
     pub range: &'static str,
 }
@@ -337,6 +339,10 @@ pub fn render(view: &HostPageView, caller: &Caller, now: i64) -> Markup {
         @for section_view in &view.detail.sections {
             (section(view, section_view, caller, now))
         }
+        @if view.certificates.hosts_reporting > 0 {
+            h2 #section-certificates { "Certificates" }
+            (super::certificates::table(&view.certificates, now, false))
+        }
     };
     layout::page(Frame::new(&host.hostname, Nav::Overview), caller, content)
 }
@@ -357,8 +363,15 @@ pub async fn page(
     };
     let agent_id = parse_agent_id(&agent_id)?;
     let view = blocking(&state.ctx, move |ctx| {
+        let detail = hosts::detail(ctx, &agent_id)?;
+        let certificates = crate::domain::certificates::of_one_host(
+            ctx,
+            &agent_id,
+            &detail.host.hostname,
+            now_ms() / 1000,
+        )?;
         Ok::<_, ApiError>(HostPageView {
-            detail: hosts::detail(ctx, &agent_id)?,
+            detail,
             storage: host_state::storage(ctx, &agent_id)?.state,
             databases: host_state::databases(ctx, &agent_id)?.state,
             containers: host_state::containers(ctx, &agent_id)?,
@@ -366,6 +379,7 @@ pub async fn page(
             operations: operations::recent(ctx, Some(agent_id.as_str()), 20)?,
             open_alerts: alerts::list(ctx, Which::Open, Some(agent_id.as_str()), 1)?,
             instances: hosts::instances(ctx, &agent_id)?,
+            certificates,
             range,
         })
     })

@@ -6,8 +6,10 @@
 //! [`DatabaseEngine::display_name`](unity_shared::model::database::DatabaseEngine::display_name),
 //! `Role::as_str`, `Severity::as_str`.
 
+use crate::domain::certificates::Urgency;
 use crate::storage::operations::OperationState;
 use std::borrow::Cow;
+use unity_shared::model::certificate::{ChainProblem, PublicKeyKind};
 use unity_shared::model::container::{ContainerEventKind, EngineKind, HealthStatus, RunState};
 use unity_shared::model::plugin::CheckStatus;
 use unity_shared::model::storage::{
@@ -167,6 +169,27 @@ pub fn operation_state(state: OperationState, outcome: Option<Outcome>) -> &'sta
         (OperationState::Finished, Some(Outcome::Failed)) => "failed",
         (OperationState::Finished, None) => "not run",
     }
+}
+
+/// A certificate's public key: "RSA 2048", "ECDSA P-256", "Ed25519".
+pub fn certificate_key(key: &PublicKeyKind) -> Cow<'_, str> {
+    match key {
+        PublicKeyKind::Rsa { bits } => Cow::Owned(format!("RSA {bits}")),
+        PublicKeyKind::Ecdsa { curve } => Cow::Owned(format!("ECDSA {curve}")),
+        PublicKeyKind::Ed25519 => Cow::Borrowed("Ed25519"),
+        PublicKeyKind::Ed448 => Cow::Borrowed("Ed448"),
+        PublicKeyKind::Other { oid } => Cow::Owned(format!("other key ({oid})")),
+    }
+}
+
+/// What is wrong with a certificate, in words ("self-signed: clients will warn").
+pub fn certificate_problem(problem: &ChainProblem) -> String {
+    crate::domain::certificates::problem_text(problem)
+}
+
+/// How soon a certificate needs attention: "expired", "critical", "warning", "ok".
+pub fn certificate_urgency(urgency: Urgency) -> &'static str {
+    urgency.as_str()
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ use maud::{html, Markup, DOCTYPE};
 pub enum Nav {
     Overview,
     Updates,
+    Certificates,
     Agents,
     Settings,
     Security,
@@ -17,6 +18,7 @@ pub enum Nav {
 const NAV: &[(Nav, &str, &str)] = &[
     (Nav::Overview, "/", "Overview"),
     (Nav::Updates, "/updates", "Updates"),
+    (Nav::Certificates, "/certificates", "Certificates"),
     (Nav::Agents, "/agents", "Agents"),
     (Nav::Settings, "/settings", "Settings"),
     (Nav::Security, "/settings/security", "Sign-in"),

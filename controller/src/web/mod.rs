@@ -14,6 +14,7 @@ mod access;
 mod agents;
 mod alerts;
 mod badge;
+mod certificates;
 mod containers;
 mod format;
 mod host;
@@ -116,6 +117,7 @@ pub fn routes() -> Routes {
         )
         .get("/operations/{id}", OperationHost(VIEW), operations::page)
         .get("/updates", SignedIn, updates::page)
+        .get("/certificates", SignedIn, certificates::page)
         .post("/updates/check", AllHosts(OPERATE), updates::check_now)
         .get("/agents", SignedIn, agents::page)
         .post("/agents/tokens", AllHosts(ADMINISTER), agents::create_token)

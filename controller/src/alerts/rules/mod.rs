@@ -14,7 +14,9 @@
 //! | `identity/<agent>/<instance>/conflict` | a second machine presents the identity | critical (a clone) / warning (waiting to take over) |
 //! | `check/<agent>/<name>` | a local check says warning, critical or unknown, or its result is overdue ([`checks`]) | warning / critical / warning |
 //! | `rule/<agent>/<rule>/<labels>` | an operator's `[[alerts.rule]]` threshold on a series ([`series`]) | as configured |
+//! | `certificate/<agent>/<sha256>` | a certificate expires within `certificate_expiry_days` or has expired ([`certificates`]) | warning / critical |
 
+pub mod certificates;
 pub mod checks;
 pub mod series;
 

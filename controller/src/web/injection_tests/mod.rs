@@ -12,7 +12,7 @@ mod reported;
 mod walker;
 
 use super::layout::tests as layout_tests;
-use super::{agents, host, operations, overview, updates};
+use super::{agents, certificates, host, operations, overview, updates};
 use crate::alerts::config::{SeriesRule, Threshold};
 use crate::alerts::rules::{self, HostState, RuleConfig};
 use crate::domain::alerts::{AlertState, AlertView};
@@ -96,6 +96,15 @@ const MUST_SHOW: &[(&str, &str)] = &[
     ("host", "latest[8].metric"),
     ("host", "latest[9].labels[0][1]"),
     ("overview", "checks[0].message"),
+    ("overview", "certificates.certificates[0].names[0].Dns"),
+    (
+        "overview",
+        "certificates.certificates[0].location.File.path",
+    ),
+    (
+        "overview",
+        "certificates.certificates[1].location.Port.process",
+    ),
     // An operator rule's alert names the plugin series' labels.
     ("overview", "latest[9].labels[0][1]"),
     ("overview", "instances[1].hostname"),
@@ -114,6 +123,45 @@ const MUST_SHOW: &[(&str, &str)] = &[
     ("operation", "operations[1].progress[0].message"),
     ("agents", "host.hostname"),
     ("agents", "host.agent_version"),
+    ("certificates", "host.hostname"),
+    ("host", "certificates.certificates[0].subject"),
+    ("host", "certificates.certificates[1].location.Port.process"),
+    ("host", "certificates.problems[0].message"),
+    ("certificates", "certificates.certificates[0].subject"),
+    ("certificates", "certificates.certificates[0].issuer"),
+    ("certificates", "certificates.certificates[0].names[0].Dns"),
+    ("certificates", "certificates.certificates[0].names[2].Uri"),
+    (
+        "certificates",
+        "certificates.certificates[0].location.File.path",
+    ),
+    (
+        "certificates",
+        "certificates.certificates[0].key.Ecdsa.curve",
+    ),
+    (
+        "certificates",
+        "certificates.certificates[1].location.Port.address",
+    ),
+    (
+        "certificates",
+        "certificates.certificates[1].location.Port.process",
+    ),
+    (
+        "certificates",
+        "certificates.certificates[1].location.Port.server_name",
+    ),
+    (
+        "certificates",
+        "certificates.certificates[1].problems[0].MissingIntermediate.issuer",
+    ),
+    (
+        "certificates",
+        "certificates.certificates[1].problems[1].NameMismatch.name",
+    ),
+    ("certificates", "certificates.certificates[1].key.Other.oid"),
+    ("certificates", "certificates.problems[0].location"),
+    ("certificates", "certificates.problems[0].message"),
 ];
 
 /// The alerts the rules raise for this host, as the pages list them.
@@ -155,7 +203,15 @@ fn alerts(reported: &Reported, now_ms: i64) -> Vec<AlertView> {
         }],
         ..RuleConfig::default()
     };
-    rules::evaluate(&host, now_ms, &config)
+    let mut conditions = rules::evaluate(&host, now_ms, &config);
+    // Certificate expiry: the summary names the certificate, the details its paths and process.
+    conditions.extend(rules::certificates::conditions(
+        &reported.host.agent_id,
+        &reported.certificates,
+        now_ms,
+        &[21, 7],
+    ));
+    conditions
         .into_iter()
         .map(|condition| AlertView {
             key: condition.key,
@@ -187,6 +243,16 @@ fn pages(reported: &Reported, now_ms: i64) -> Vec<(&'static str, String)> {
             value: sample.value,
         })
         .collect();
+    let mut fleet = crate::domain::certificates::FleetCertificates::default();
+    crate::domain::certificates::add_host(
+        &mut fleet,
+        &host.agent_id,
+        &host.hostname,
+        now_ms,
+        reported.certificates.clone(),
+        now_ms / 1000,
+        &[21, 7],
+    );
     let host_page = host::HostPageView {
         detail: HostDetail {
             host: host.clone(),
@@ -214,6 +280,7 @@ fn pages(reported: &Reported, now_ms: i64) -> Vec<(&'static str, String)> {
         operations: reported.operations.clone(),
         open_alerts: open_alerts.clone(),
         instances: reported.instances.clone(),
+        certificates: fleet.clone(),
         range: "24h",
     };
     let overview = overview::OverviewView {
@@ -241,6 +308,10 @@ fn pages(reported: &Reported, now_ms: i64) -> Vec<(&'static str, String)> {
         .map(|record| operations::render(record, &caller, now_ms).into_string())
         .collect();
     vec![
+        (
+            "certificates",
+            certificates::render(&fleet, &caller, now_ms).into_string(),
+        ),
         (
             "overview",
             overview::render(&overview, &caller, now_ms).into_string(),

@@ -11,6 +11,10 @@ use crate::storage::operations::OperationRecord;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use unity_agent::collect::{mdraid, smart, stack, zfs};
+use unity_shared::model::certificate::{
+    CertificateInventory, CertificateLocation, ChainProblem, FileFormat, FoundCertificate,
+    InventoryProblem, PublicKeyKind, SubjectName,
+};
 use unity_shared::model::container::{Container, ContainerEvent, ContainerInventory};
 use unity_shared::model::database::DatabaseInstance;
 use unity_shared::model::plugin::{CheckResult, CheckStatus, SourceKind, SourceStatus};
@@ -47,6 +51,72 @@ pub struct Reported {
     pub checks: Vec<CheckResult>,
     /// Textfile and exporter sources: paths, URLs and parse errors quote the host's files.
     pub plugin_sources: Vec<SourceStatus>,
+    /// The certificate inventory: subjects, names, paths and process names are the host's.
+    pub certificates: CertificateInventory,
+}
+
+/// A certificate inventory with every text present: a file and a served chain.
+fn certificates(now_ms: i64) -> CertificateInventory {
+    let certificate = |location, position, problems, key| FoundCertificate {
+        location,
+        position,
+        subject: "CN=nas.home.arpa,O=Home".to_owned(),
+        names: vec![
+            SubjectName::Dns("nas.home.arpa".to_owned()),
+            SubjectName::Email("admin@home.arpa".to_owned()),
+            SubjectName::Uri("https://nas.home.arpa/".to_owned()),
+        ],
+        issuer: "CN=R11,O=Let's Encrypt,C=US".to_owned(),
+        serial_hex: "0a1b".to_owned(),
+        not_before_unix: now_ms / 1000 - 86_400,
+        not_after_unix: now_ms / 1000 + 5 * 86_400,
+        key,
+        is_ca: false,
+        sha256_hex: "ab".repeat(32),
+        problems,
+    };
+    CertificateInventory {
+        certificates: vec![
+            certificate(
+                CertificateLocation::File {
+                    path: "/etc/letsencrypt/live/nas/fullchain.pem".to_owned(),
+                    format: FileFormat::Pem,
+                },
+                0,
+                vec![ChainProblem::WrongOrder],
+                PublicKeyKind::Ecdsa {
+                    curve: "P-256".to_owned(),
+                },
+            ),
+            certificate(
+                CertificateLocation::Port {
+                    address: "0.0.0.0".to_owned(),
+                    port: 8443,
+                    process: Some("nginx".to_owned()),
+                    server_name: Some("nas".to_owned()),
+                },
+                0,
+                vec![
+                    ChainProblem::MissingIntermediate {
+                        issuer: "CN=R11,O=Let's Encrypt,C=US".to_owned(),
+                    },
+                    ChainProblem::NameMismatch {
+                        name: "nas".to_owned(),
+                    },
+                ],
+                PublicKeyKind::Other {
+                    oid: "1.2.3.4".to_owned(),
+                },
+            ),
+        ],
+        problems: vec![InventoryProblem {
+            location: "/etc/ssl/private/broken.pem".to_owned(),
+            message: "PEM block 1: incomplete PEM".to_owned(),
+        }],
+        files_scanned: 3,
+        ports_probed: 2,
+        truncated: false,
+    }
 }
 
 fn checks(now_ms: i64) -> Vec<CheckResult> {
@@ -511,5 +581,6 @@ pub fn reported(agent_id: &str, now_ms: i64) -> Reported {
         instances: instances(now_ms),
         checks: checks(now_ms),
         plugin_sources: plugin_sources(),
+        certificates: certificates(now_ms),
     }
 }

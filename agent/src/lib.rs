@@ -2,6 +2,7 @@
 //! mutually-authenticated QUIC.
 
 pub mod backoff;
+pub mod certs;
 pub mod cli;
 pub mod clock;
 pub mod collect;

@@ -12,6 +12,7 @@ use crate::collect::plugins::PluginsConfig;
 use crate::collect::smart::SmartConfig;
 use crate::collect::zfs::ZfsConfig;
 
+pub mod delivery;
 pub mod plugins;
 
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/unity/agent.toml";
@@ -45,6 +46,9 @@ pub struct RawConfig {
     /// Textfiles, local exporters and check scripts.
     #[serde(default)]
     pub plugins: plugins::RawPluginsConfig,
+    /// Managed certificates: where they may be written, which reloads may run.
+    #[serde(default)]
+    pub delivery: delivery::RawDeliveryConfig,
 }
 
 /// The `[containers]` table.
@@ -186,6 +190,7 @@ pub struct Config {
     pub databases: DatabasesConfig,
     pub containers: ContainersConfig,
     pub plugins: PluginsConfig,
+    pub delivery: delivery::DeliveryConfig,
     /// Where the machine fingerprint is read (not in the file; tests point it elsewhere).
     pub machine: crate::instance::MachineSources,
 }
@@ -260,11 +265,13 @@ impl RawConfig {
 
 impl Config {
     pub fn from_raw(raw: RawConfig) -> Result<Config, ConfigError> {
+        let data_dir = raw
+            .data_dir
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
         Ok(Config {
             controller: raw.controller,
-            data_dir: raw
-                .data_dir
-                .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+            delivery: delivery::from_raw(raw.delivery, &data_dir)?,
+            data_dir,
             interval: duration("interval", raw.interval.as_deref(), "15s")?,
             heartbeat: duration("heartbeat", raw.heartbeat.as_deref(), "30s")?,
             controller_timeout: duration(
@@ -352,6 +359,10 @@ mod tests {
         assert_eq!(plugins.exporters.len(), 1);
         plugins.exporters.clear();
         assert_eq!(plugins, crate::collect::plugins::PluginsConfig::default());
+        assert_eq!(
+            config.delivery,
+            delivery::DeliveryConfig::defaults(Path::new(DEFAULT_DATA_DIR))
+        );
     }
 
     #[test]

@@ -29,6 +29,7 @@ const CRATES: &[&str] = &[
 /// segment, `**` any number of segments.
 const PURE: &[&str] = &[
     "agent/src/backoff.rs",
+    "agent/src/certs/policy.rs",
     "agent/src/collect/series.rs",
     "agent/src/collect/text.rs",
     "agent/src/collect/*/parse*.rs",
@@ -56,6 +57,7 @@ const PURE: &[&str] = &[
     "agent/src/spool/layout.rs",
     "agent/src/update/plan.rs",
     "controller/src/health.rs",
+    "controller/src/domain/managed_certificates/schedule.rs",
     "controller/src/alerts/rules/mod.rs",
     "controller/src/alerts/rules/checks.rs",
     "controller/src/alerts/rules/series.rs",

@@ -5,6 +5,7 @@
 //! validity, key usage and CA flag all come from [`CertificateAuthority::sign_agent`].
 
 pub mod services;
+pub mod services_slot;
 pub mod verifier;
 
 use rcgen::{

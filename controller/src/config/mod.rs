@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod error;
+pub mod managed_certificates;
 pub mod secret;
 
 pub use error::ConfigError;
@@ -67,6 +68,9 @@ pub struct RawConfig {
     pub updates: Option<crate::updates::settings::RawUpdates>,
     /// Second factors and OpenID Connect sign-in (`[auth]`); see `docs/auth.md`.
     pub auth: Option<auth::RawAuth>,
+    /// The services CA and managed certificates (`[certificates]`); see
+    /// `docs/certificates.md`.
+    pub certificates: Option<managed_certificates::RawCertificates>,
 }
 
 /// How the dashboard and API are served.
@@ -102,6 +106,7 @@ pub struct Config {
     pub alerts: crate::alerts::config::AlertsConfig,
     pub updates: crate::updates::settings::UpdatesConfig,
     pub auth: auth::AuthConfig,
+    pub certificates: managed_certificates::CertificatesConfig,
 }
 
 fn duration(
@@ -302,6 +307,9 @@ impl Config {
                 raw.updates.unwrap_or_default(),
             )?,
             auth: auth::AuthConfig::from_raw(raw.auth.unwrap_or_default())?,
+            certificates: managed_certificates::CertificatesConfig::from_raw(
+                raw.certificates.unwrap_or_default(),
+            )?,
             max_frame_bytes,
             identity_takeover_after: duration(
                 "identity_takeover_after",
@@ -340,6 +348,11 @@ impl Config {
         self.data_dir.join("ca")
     }
 
+    /// The services CA's key and root (apart from the agent CA in [`Config::ca_dir`]).
+    pub fn services_ca_dir(&self) -> PathBuf {
+        self.data_dir.join("services-ca")
+    }
+
     pub fn admin_socket(&self) -> PathBuf {
         self.data_dir.join("admin.sock")
     }
@@ -362,6 +375,22 @@ mod tests {
             toml::from_str(include_str!("../../../packaging/controller.toml")).unwrap();
         let config = Config::from_raw(raw).unwrap();
         assert_eq!(config.retention, Duration::from_secs(90 * 86400));
+        // The commented [certificates] keys are the defaults.
+        let packaged = include_str!("../../../packaging/controller.toml");
+        let section = packaged
+            .split("# [certificates]")
+            .nth(1)
+            .unwrap()
+            .lines()
+            .filter_map(|line| line.strip_prefix("# ").filter(|rest| rest.contains(" = ")))
+            .filter(|line| !line.starts_with("domains") && !line.starts_with("ip_ranges"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let raw: managed_certificates::RawCertificates = toml::from_str(&section).unwrap();
+        assert_eq!(
+            managed_certificates::CertificatesConfig::from_raw(raw).unwrap(),
+            managed_certificates::CertificatesConfig::default()
+        );
     }
 
     #[test]

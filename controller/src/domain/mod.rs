@@ -34,6 +34,7 @@ pub mod groups;
 pub mod history;
 pub mod host_state;
 pub mod hosts;
+pub mod managed_certificates;
 pub mod oidc;
 pub mod operations;
 pub mod registries;

@@ -16,8 +16,10 @@ use unity_shared::outln;
 
 mod access;
 mod auth;
+mod managed_certificates;
 pub use access::GroupCommand;
 pub use auth::{ApiTokenCommand, UserCommand};
+pub use managed_certificates::CertCommand;
 
 /// Exit code for a configuration that cannot be used (EX_CONFIG-like, as sysexits' EX_USAGE).
 const EXIT_CONFIG: u8 = 64;
@@ -100,6 +102,9 @@ pub enum Command {
     /// User groups and their rights per host group, host groups and host labels.
     #[command(subcommand)]
     Group(GroupCommand),
+    /// Managed certificates from the homelab services CA, and its root.
+    #[command(subcommand)]
+    Cert(CertCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -316,6 +321,7 @@ async fn run_command(command: Command, config: Config) -> anyhow::Result<()> {
         Command::User(command) => auth::run_user(command, &config).await,
         Command::Apitoken(command) => auth::run_apitoken(command, &config).await,
         Command::Group(command) => access::run_group(command, &config).await,
+        Command::Cert(command) => managed_certificates::run_cert(command, &config).await,
         Command::Agents(AgentsCommand::Revoke { agent_id }) => {
             match admin_call(&config, AdminRequest::RevokeAgent { agent_id }).await? {
                 AdminResponse::Revoked {

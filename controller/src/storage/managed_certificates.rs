@@ -40,6 +40,8 @@ pub struct IssuanceState {
     pub retry_at_ms: Option<i64>,
     /// Revoked: never renewed again.
     pub revoked_at_ms: Option<i64>,
+    /// Someone asked for a renewal now (the loop does it next, retry wait or not).
+    pub renew_requested: bool,
 }
 
 /// One declared certificate.

@@ -145,6 +145,7 @@ pub async fn issue_now(
                         reloaded: installed.reloaded,
                     });
                     state.last_attempt_ms = Some(started);
+                    state.renew_requested = false;
                     state.last_error = None;
                     state.failures = 0;
                     state.retry_at_ms = None;
@@ -158,6 +159,7 @@ pub async fn issue_now(
                 let updated = store.update(&name, |record| {
                     let state = &mut record.state;
                     state.last_attempt_ms = Some(started);
+                    state.renew_requested = false;
                     state.last_error = Some(message.clone());
                     state.last_error_at_ms = Some(failed_at);
                     state.failures = state.failures.saturating_add(1);
@@ -200,4 +202,42 @@ pub async fn renew_now(
     })
     .await?;
     issue_now(ctx, actor, &name).await
+}
+
+/// "Renew now" where the caller cannot wait on the agent itself (the admin socket): marks the
+/// certificate for the renewal loop, wakes it, and waits (up to `wait`) for the attempt while
+/// the host is connected. Returns the view and whether the attempt happened. Note that this
+/// uses blocking I/O.
+pub fn request_renewal(
+    ctx: &Context,
+    actor: &str,
+    name: &str,
+    wait: Duration,
+) -> Result<(ManagedCertificateView, bool), DomainError> {
+    let name = super::parse_name(name)?;
+    let before = record(ctx, &name)?;
+    if before.state.revoked_at_ms.is_some() {
+        return Err(DomainError::Conflict(format!(
+            "certificate {name} is revoked; declare a new one"
+        )));
+    }
+    ctx.store
+        .managed_certificates
+        .update(&name, |record| record.state.renew_requested = true)?;
+    audit::record(
+        ctx,
+        actor,
+        AuditAction::ManagedCertificateRenew,
+        name.as_str(),
+    )?;
+    ctx.services_ca.wake.notify_one();
+    let deadline = std::time::Instant::now() + wait;
+    while ctx.hub.is_connected(&before.host) && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+        let now = record(ctx, &name)?;
+        if !now.state.renew_requested {
+            return Ok((view(ctx, &now), true));
+        }
+    }
+    Ok((view(ctx, &record(ctx, &name)?), false))
 }

@@ -27,7 +27,7 @@ use std::net::IpAddr;
 use std::time::{Duration, SystemTime};
 use unity_shared::model::certificate::{CertificateFiles, CertificateName, KeyType};
 
-pub use issue::{issue_now, renew_now};
+pub use issue::{issue_now, renew_now, request_renewal};
 
 /// The services CA's slot for the context, with the configured name constraints.
 pub fn services_ca_slot(config: &Config) -> ServicesCaSlot {

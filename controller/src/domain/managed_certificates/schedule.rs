@@ -17,6 +17,9 @@ pub fn due(record: &ManagedCertificateRecord, now_ms: i64, fraction: f64) -> boo
     if state.revoked_at_ms.is_some() {
         return false;
     }
+    if state.renew_requested {
+        return true;
+    }
     if state.retry_at_ms.is_some_and(|retry_at| now_ms < retry_at) {
         return false;
     }
@@ -79,6 +82,11 @@ mod tests {
             ..state.clone()
         };
         assert!(!due(&record(waiting.clone()), 65_000, fraction));
+        let asked = IssuanceState {
+            renew_requested: true,
+            ..waiting.clone()
+        };
+        assert!(due(&record(asked), 1, fraction));
         assert!(due(&record(waiting), 70_000, fraction));
         let revoked = IssuanceState {
             revoked_at_ms: Some(1),

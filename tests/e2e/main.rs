@@ -23,6 +23,7 @@ mod household_cli;
 mod identity;
 mod ingest;
 mod log_flood;
+mod managed_certificates;
 mod oidc;
 mod passkeys;
 mod plugins;

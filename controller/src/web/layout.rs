@@ -10,6 +10,7 @@ pub enum Nav {
     Overview,
     Updates,
     Agents,
+    ManagedCertificates,
     Settings,
     Security,
 }
@@ -18,6 +19,11 @@ const NAV: &[(Nav, &str, &str)] = &[
     (Nav::Overview, "/", "Overview"),
     (Nav::Updates, "/updates", "Updates"),
     (Nav::Agents, "/agents", "Agents"),
+    (
+        Nav::ManagedCertificates,
+        "/certificates/managed",
+        "Managed certificates",
+    ),
     (Nav::Settings, "/settings", "Settings"),
     (Nav::Security, "/settings/security", "Sign-in"),
 ];

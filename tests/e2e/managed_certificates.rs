@@ -1,0 +1,362 @@
+//! Issue 15, user stories 2 and 4: a certificate from the services CA, declared through the
+//! CLI's admin requests and the API, made on a real agent (key on the host), delivered to a
+//! real nginx (Debian `nginx-light`, run as a plain process on a loopback port with its own
+//! config) that the agent reloads; a TLS handshake sees the new serial, trusted by the services
+//! root and within its name constraints; the renewal at two thirds of a one-minute lifetime
+//! really happens; a failing reload keeps the previous certificate served and the failure
+//! shows in the API and the CLI.
+
+use rcgen::{CertificateParams, KeyPair};
+use rustls::pki_types::{CertificateDer, ServerName};
+use serde_json::json;
+use std::io::Write as _;
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use unity_controller::admin::{AdminRequest, AdminResponse, CertificateRequest};
+use unity_controller::domain::managed_certificates::{
+    Declaration, FilesDeclaration, ManagedCertificateView,
+};
+use unity_tests::*;
+
+const NGINX: &str = "/usr/sbin/nginx";
+const NAME: &str = "web.home.arpa";
+
+struct Nginx {
+    child: std::process::Child,
+    conf: PathBuf,
+    error_log: PathBuf,
+    port: u16,
+}
+
+impl Nginx {
+    /// Starts nginx in the foreground with its files under `dir`, serving `tls/web.crt`.
+    fn start(dir: &Path) -> Nginx {
+        let port = free_port();
+        let conf = dir.join("nginx.conf");
+        let error_log = dir.join("error.log");
+        let tls = dir.join("tls");
+        std::fs::write(
+            &conf,
+            format!(
+                "daemon off;\nworker_processes 1;\npid {dir}/nginx.pid;\nerror_log {dir}/error.log;\n\
+                 events {{ worker_connections 16; }}\n\
+                 http {{\n  access_log off;\n  client_body_temp_path {dir}/body;\n  proxy_temp_path {dir}/proxy;\n\
+                 fastcgi_temp_path {dir}/fastcgi;\n  uwsgi_temp_path {dir}/uwsgi;\n  scgi_temp_path {dir}/scgi;\n\
+                 server {{\n    listen 127.0.0.1:{port} ssl;\n    server_name {NAME};\n\
+                 ssl_certificate {tls}/web.fullchain.pem;\n    ssl_certificate_key {tls}/web.key;\n\
+                 location / {{ return 200 \"ok\\n\"; }}\n  }}\n}}\n",
+                dir = dir.display(),
+                tls = tls.display(),
+            ),
+        )
+        .unwrap();
+        #[allow(clippy::disallowed_methods)]
+        let child = std::process::Command::new(NGINX)
+            .arg("-e")
+            .arg(&error_log)
+            .arg("-p")
+            .arg(dir)
+            .arg("-c")
+            .arg(&conf)
+            .spawn()
+            .expect("nginx runs (Debian package nginx-light; scripts/test installs it)");
+        Nginx {
+            child,
+            conf,
+            error_log,
+            port,
+        }
+    }
+
+    /// The reload the agent runs: `nginx -c CONF -s reload`.
+    fn reload_argv(&self) -> Vec<String> {
+        [
+            NGINX,
+            "-e",
+            &self.error_log.display().to_string(),
+            "-c",
+            &self.conf.display().to_string(),
+            "-s",
+            "reload",
+        ]
+        .iter()
+        .map(|word| (*word).to_owned())
+        .collect()
+    }
+}
+
+impl Drop for Nginx {
+    /// Stops nginx with its workers (a killed master would leave them running).
+    fn drop(&mut self) {
+        #[allow(clippy::disallowed_methods)]
+        let stopped = std::process::Command::new(NGINX)
+            .arg("-e")
+            .arg(&self.error_log)
+            .arg("-c")
+            .arg(&self.conf)
+            .args(["-s", "stop"])
+            .status();
+        if !stopped.is_ok_and(|status| status.success()) {
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
+    }
+}
+
+/// A throwaway self-signed certificate so nginx can start before the first delivery.
+fn bootstrap_certificate(tls: &Path) {
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(vec![NAME.to_owned()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    std::fs::write(tls.join("web.fullchain.pem"), cert.pem()).unwrap();
+    std::fs::write(tls.join("web.key"), key.serialize_pem()).unwrap();
+}
+
+/// Handshakes with nginx trusting only `root`; the serial (hex) of the certificate served.
+fn served_serial(port: u16, root: &CertificateDer<'static>) -> Result<String, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(root.clone()).map_err(|error| error.to_string())?;
+    let config = rustls::ClientConfig::builder_with_provider(unity_shared::tls::provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|error| error.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let server_name = ServerName::try_from(NAME).map_err(|error| error.to_string())?;
+    let mut connection = rustls::ClientConnection::new(Arc::new(config), server_name)
+        .map_err(|error| error.to_string())?;
+    let mut socket = TcpStream::connect(("127.0.0.1", port)).map_err(|error| error.to_string())?;
+    socket
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .map_err(|error| error.to_string())?;
+    while connection.is_handshaking() {
+        connection
+            .complete_io(&mut socket)
+            .map_err(|error| error.to_string())?;
+    }
+    let _ = connection.writer().flush();
+    let leaf = connection
+        .peer_certificates()
+        .and_then(|chain| chain.first().cloned())
+        .ok_or("no certificate served")?;
+    let (_, parsed) =
+        x509_parser::parse_x509_certificate(&leaf).map_err(|error| error.to_string())?;
+    Ok(parsed
+        .raw_serial()
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect())
+}
+
+async fn serial_served(port: u16, root: &CertificateDer<'static>) -> Result<String, String> {
+    let root = root.clone();
+    tokio::task::spawn_blocking(move || served_serial(port, &root))
+        .await
+        .unwrap()
+}
+
+async fn show(controller: &unity_controller::service::RunningController) -> ManagedCertificateView {
+    let request = AdminRequest::ManagedCertificate(CertificateRequest::Show { name: "web".into() });
+    match admin_request(controller, request).await {
+        AdminResponse::ManagedCertificate(view) => *view,
+        other => panic!("unexpected answer {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue_15_services_ca_certificate_is_delivered_to_nginx_renewed_and_a_failed_reload_keeps_the_old_one(
+) {
+    init_logging();
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = controller_config(&dir.path().join("controller"));
+    config.certificates.domains = vec!["home.arpa".into()];
+    config.certificates.ip_ranges = vec!["127.0.0.0/8".into()];
+    config.certificates.min_lifetime = Duration::from_secs(30);
+    config.certificates.check_interval = Duration::from_secs(1);
+    config.certificates.retry_min = Duration::from_secs(2);
+    config.certificates.retry_max = Duration::from_secs(5);
+    let (controller, password) = crate::api::controller_with_admin_config(config).await;
+
+    let agent_dir = dir.path().join("agent");
+    let agent_id = enroll_agent(&controller, &agent_dir).await;
+    let nginx_dir = dir.path().join("nginx");
+    let tls = nginx_dir.join("tls");
+    std::fs::create_dir_all(&tls).unwrap();
+    bootstrap_certificate(&tls);
+    let nginx = Nginx::start(&nginx_dir);
+    let mut agent_config = agent_config(&agent_dir, controller.local_addr, Duration::from_secs(5));
+    agent_config.delivery.allowed_dirs = vec![tls.clone()];
+    agent_config.delivery.reload_programs = vec![NGINX.into()];
+    let agent = unity_agent::runtime::start(agent_config).await.unwrap();
+
+    // Declared through the CLI's admin request: one-minute lifetime, renewed at two thirds.
+    let files = |tls: &Path| FilesDeclaration {
+        fullchain: Some(tls.join("web.fullchain.pem").display().to_string()),
+        key: Some(tls.join("web.key").display().to_string()),
+        key_mode: Some("0600".into()),
+        ..FilesDeclaration::default()
+    };
+    let declaration = Declaration {
+        name: "web".into(),
+        host: agent_id.to_string(),
+        dns_names: vec![NAME.into()],
+        ip_addresses: vec!["127.0.0.1".into()],
+        lifetime: Some("60s".into()),
+        files: files(&tls),
+        reload: Some(nginx.reload_argv()),
+        ..Declaration::default()
+    };
+    let outside = Declaration {
+        name: "outside".into(),
+        dns_names: vec!["web.example.com".into()],
+        ..declaration.clone()
+    };
+    match admin_request(
+        &controller,
+        AdminRequest::ManagedCertificate(CertificateRequest::Declare(outside)),
+    )
+    .await
+    {
+        AdminResponse::Error(message) => assert!(message.contains("outside"), "{message}"),
+        other => panic!("a name outside the domains was accepted: {other:?}"),
+    }
+    match admin_request(
+        &controller,
+        AdminRequest::ManagedCertificate(CertificateRequest::Declare(declaration)),
+    )
+    .await
+    {
+        AdminResponse::ManagedCertificate(view) => assert_eq!(view.status, "pending"),
+        other => panic!("unexpected answer {other:?}"),
+    }
+
+    let root = match admin_request(
+        &controller,
+        AdminRequest::ManagedCertificate(CertificateRequest::Root),
+    )
+    .await
+    {
+        AdminResponse::ServicesRoot { der_hex, root } => {
+            assert!(root.pem.contains("BEGIN CERTIFICATE"));
+            CertificateDer::from(
+                (0..der_hex.len())
+                    .step_by(2)
+                    .map(|i| u8::from_str_radix(&der_hex[i..i + 2], 16).unwrap())
+                    .collect::<Vec<u8>>(),
+            )
+        }
+        other => panic!("unexpected answer {other:?}"),
+    };
+
+    // Delivered: the key was made on the host, nginx reloaded and serves the new serial.
+    let first = eventually(
+        "the first certificate issued",
+        Duration::from_secs(60),
+        || async {
+            let view = show(&controller).await;
+            (view.status == "issued").then_some(view)
+        },
+    )
+    .await;
+    assert_eq!(first.reloaded, Some(true));
+    let first_serial = first.serial_hex.clone().unwrap();
+    eventually(
+        "nginx serving the first serial",
+        Duration::from_secs(20),
+        || async { (serial_served(nginx.port, &root).await.ok()? == first_serial).then_some(()) },
+    )
+    .await;
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(tls.join("web.key"))
+            .unwrap()
+            .permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600);
+
+    // Renewed without anyone asking, at two thirds of the lifetime.
+    let renew_at = first.renew_at_ms.unwrap();
+    let issued_at = first.issued_at_ms.unwrap();
+    let not_after_ms = first.not_after_unix.unwrap() * 1000;
+    assert!(renew_at > issued_at && renew_at < not_after_ms);
+    let renewed = eventually("an automatic renewal", Duration::from_secs(90), || async {
+        let view = show(&controller).await;
+        (view.serial_hex.as_deref() != Some(first_serial.as_str()) && view.status == "issued")
+            .then_some(view)
+    })
+    .await;
+    assert!(
+        renewed.issued_at_ms.unwrap() >= renew_at - 1000,
+        "renewed too early"
+    );
+    let second_serial = renewed.serial_hex.clone().unwrap();
+    eventually(
+        "nginx serving the renewed serial",
+        Duration::from_secs(20),
+        || async { (serial_served(nginx.port, &root).await.ok()? == second_serial).then_some(()) },
+    )
+    .await;
+
+    // Declared again through the API with a reload that fails: the old certificate stays.
+    let mut admin = logged_in_client(&controller, "ada", &password).await;
+    let deleted = admin.delete("/api/v1/managed-certificates/web").await;
+    assert_eq!(deleted.status, 204, "{}", deleted.text());
+    let mut failing_reload = nginx.reload_argv();
+    let conf_index = failing_reload.iter().position(|word| word == "-c").unwrap() + 1;
+    failing_reload[conf_index] = nginx_dir.join("missing.conf").display().to_string();
+    let body = json!({
+        "name": "web",
+        "host": agent_id.to_string(),
+        "dns_names": [NAME],
+        "lifetime": "10m",
+        "files": {
+            "fullchain": tls.join("web.fullchain.pem").display().to_string(),
+            "key": tls.join("web.key").display().to_string(),
+        },
+        "reload": failing_reload,
+    });
+    let declared = admin.post_json("/api/v1/managed-certificates", &body).await;
+    assert_eq!(declared.status, 201, "{}", declared.text());
+    let served_key = std::fs::read(tls.join("web.key")).unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let failing = loop {
+        let view = admin.get("/api/v1/managed-certificates/web").await.json();
+        if view["status"] == "failing" {
+            break view;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the failed reload was not recorded: {view}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    let error = failing["last_error"].as_str().unwrap().to_owned();
+    assert!(
+        error.contains("reload failed") && error.contains("previous certificate restored"),
+        "{error}"
+    );
+    assert_eq!(std::fs::read(tls.join("web.key")).unwrap(), served_key);
+    assert_eq!(
+        serial_served(nginx.port, &root).await.unwrap(),
+        second_serial
+    );
+    // The CLI shows it too.
+    let view = show(&controller).await;
+    assert_eq!(view.status, "failing");
+    assert!(view.last_error.unwrap().contains("reload failed"));
+    // And the audit log has every step.
+    let audit = admin.get("/api/v1/audit").await.text();
+    for action in [
+        "managed_certificate.declare",
+        "managed_certificate.issue",
+        "managed_certificate.issue_failed",
+        "managed_certificate.delete",
+    ] {
+        assert!(audit.contains(action), "{action} missing from {audit}");
+    }
+
+    agent.stop().await;
+    controller.shutdown().await.unwrap();
+}

@@ -216,7 +216,7 @@ async fn issue_15_services_ca_certificate_is_delivered_to_nginx_renewed_and_a_fa
     };
     match admin_request(
         &controller,
-        AdminRequest::ManagedCertificate(CertificateRequest::Declare(outside)),
+        AdminRequest::ManagedCertificate(CertificateRequest::Declare(Box::new(outside))),
     )
     .await
     {
@@ -225,7 +225,7 @@ async fn issue_15_services_ca_certificate_is_delivered_to_nginx_renewed_and_a_fa
     }
     match admin_request(
         &controller,
-        AdminRequest::ManagedCertificate(CertificateRequest::Declare(declaration)),
+        AdminRequest::ManagedCertificate(CertificateRequest::Declare(Box::new(declaration))),
     )
     .await
     {

@@ -11,7 +11,7 @@ use std::time::Duration;
 pub fn handle(ctx: &Context, request: CertificateRequest) -> Result<AdminResponse, DomainError> {
     Ok(match request {
         CertificateRequest::Declare(declaration) => AdminResponse::ManagedCertificate(Box::new(
-            certificates::declare(ctx, "cli", declaration)?,
+            certificates::declare(ctx, "cli", *declaration)?,
         )),
         CertificateRequest::List => AdminResponse::ManagedCertificates(certificates::list(ctx)?),
         CertificateRequest::Show { name } => {

@@ -113,7 +113,7 @@ pub enum AdminRequest {
 /// `unity-controller cert ...` as sent to the daemon.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum CertificateRequest {
-    Declare(Declaration),
+    Declare(Box<Declaration>),
     List,
     Show {
         name: String,

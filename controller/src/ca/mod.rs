@@ -241,4 +241,6 @@ fn pem_to_der(pem: &str) -> Option<CertificateDer<'static>> {
 }
 
 #[cfg(test)]
+mod services_tests;
+#[cfg(test)]
 mod tests;

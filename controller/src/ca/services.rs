@@ -382,7 +382,3 @@ fn check_key_type(csr_der: &[u8], key_type: KeyType) -> Result<(), CaError> {
         )))
     }
 }
-
-#[cfg(test)]
-#[path = "services_tests.rs"]
-mod tests;

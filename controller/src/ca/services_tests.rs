@@ -1,13 +1,19 @@
 //! Services CA tests: its leaves and the agent CA's certificates are never interchangeable,
 //! the profile wins over the CSR, and name constraints hold.
 
-use super::*;
-use crate::ca::verifier::{agent_verifier, Revocations};
-use crate::ca::CertificateAuthority;
+use super::pem_to_der;
+use super::services::*;
+use super::verifier::{agent_verifier, Revocations};
+use super::CertificateAuthority;
+use rcgen::{BasicConstraints, CertificateParams, ExtendedKeyUsagePurpose, IsCa, KeyPair};
 use rustls::client::danger::ServerCertVerifier;
 use rustls::client::WebPkiServerVerifier;
+use rustls::pki_types::CertificateDer;
 use rustls::pki_types::{ServerName, UnixTime};
+use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+use unity_shared::model::certificate::KeyType;
 use unity_shared::proto::AgentId;
 
 fn csr_for(key: &KeyPair, params: CertificateParams) -> Vec<u8> {

@@ -13,55 +13,7 @@ use unity_shared::outln;
 pub enum CertCommand {
     /// Declare a certificate for a host: its key is made there, the services CA signs it, the
     /// agent writes the files and reloads; renewed at two thirds of its lifetime.
-    Declare {
-        /// 1 to 64 characters of a-z, 0-9 and '-'.
-        name: String,
-        /// The agent id of the host that gets it.
-        #[arg(long)]
-        host: String,
-        /// A DNS name; repeatable.
-        #[arg(long = "dns")]
-        dns_names: Vec<String>,
-        /// An IP address; repeatable.
-        #[arg(long = "ip")]
-        ip_addresses: Vec<String>,
-        /// ecdsa-p256 (default), rsa-2048, rsa-3072 or ed25519.
-        #[arg(long)]
-        key_type: Option<String>,
-        /// E.g. 90d (default: [certificates] default_lifetime).
-        #[arg(long)]
-        lifetime: Option<String>,
-        /// Where the leaf goes.
-        #[arg(long)]
-        cert: Option<String>,
-        /// Where the intermediates go.
-        #[arg(long)]
-        chain: Option<String>,
-        /// Where leaf + intermediates go.
-        #[arg(long)]
-        fullchain: Option<String>,
-        /// Where the private key goes (made on the host).
-        #[arg(long)]
-        key: Option<String>,
-        /// One PEM with leaf, intermediates and key.
-        #[arg(long)]
-        combined: Option<String>,
-        #[arg(long)]
-        owner: Option<String>,
-        #[arg(long)]
-        group: Option<String>,
-        /// Octal mode of the key and combined files (default 0600).
-        #[arg(long)]
-        key_mode: Option<String>,
-        /// The reload command, split on spaces (no shell), e.g. "systemctl reload nginx".
-        #[arg(long)]
-        reload: Option<String>,
-        /// services-ca (default) or acme:<provider>.
-        #[arg(long)]
-        issuer: Option<String>,
-        #[arg(long)]
-        json: bool,
-    },
+    Declare(Box<DeclareArgs>),
     /// List managed certificates, soonest expiry first.
     List {
         #[arg(long)]
@@ -92,6 +44,58 @@ pub enum CertCommand {
         #[arg(long)]
         der: bool,
     },
+}
+
+/// `cert declare`'s arguments.
+#[derive(Debug, clap::Args)]
+pub struct DeclareArgs {
+    /// 1 to 64 characters of a-z, 0-9 and '-'.
+    name: String,
+    /// The agent id of the host that gets it.
+    #[arg(long)]
+    host: String,
+    /// A DNS name; repeatable.
+    #[arg(long = "dns")]
+    dns_names: Vec<String>,
+    /// An IP address; repeatable.
+    #[arg(long = "ip")]
+    ip_addresses: Vec<String>,
+    /// ecdsa-p256 (default), rsa-2048, rsa-3072 or ed25519.
+    #[arg(long)]
+    key_type: Option<String>,
+    /// E.g. 90d (default: [certificates] default_lifetime).
+    #[arg(long)]
+    lifetime: Option<String>,
+    /// Where the leaf goes.
+    #[arg(long)]
+    cert: Option<String>,
+    /// Where the intermediates go.
+    #[arg(long)]
+    chain: Option<String>,
+    /// Where leaf + intermediates go.
+    #[arg(long)]
+    fullchain: Option<String>,
+    /// Where the private key goes (made on the host).
+    #[arg(long)]
+    key: Option<String>,
+    /// One PEM with leaf, intermediates and key.
+    #[arg(long)]
+    combined: Option<String>,
+    #[arg(long)]
+    owner: Option<String>,
+    #[arg(long)]
+    group: Option<String>,
+    /// Octal mode of the key and combined files (default 0600).
+    #[arg(long)]
+    key_mode: Option<String>,
+    /// The reload command, split on spaces (no shell), e.g. "systemctl reload nginx".
+    #[arg(long)]
+    reload: Option<String>,
+    /// services-ca (default) or acme:<provider>.
+    #[arg(long)]
+    issuer: Option<String>,
+    #[arg(long)]
+    json: bool,
 }
 
 fn print_view(view: &ManagedCertificateView) {
@@ -152,25 +156,26 @@ async fn call(config: &Config, request: CertificateRequest) -> anyhow::Result<Ad
 
 pub async fn run_cert(command: CertCommand, config: &Config) -> anyhow::Result<()> {
     match command {
-        CertCommand::Declare {
-            name,
-            host,
-            dns_names,
-            ip_addresses,
-            key_type,
-            lifetime,
-            cert,
-            chain,
-            fullchain,
-            key,
-            combined,
-            owner,
-            group,
-            key_mode,
-            reload,
-            issuer,
-            json,
-        } => {
+        CertCommand::Declare(arguments) => {
+            let DeclareArgs {
+                name,
+                host,
+                dns_names,
+                ip_addresses,
+                key_type,
+                lifetime,
+                cert,
+                chain,
+                fullchain,
+                key,
+                combined,
+                owner,
+                group,
+                key_mode,
+                reload,
+                issuer,
+                json,
+            } = *arguments;
             let declaration = Declaration {
                 name,
                 host,
@@ -191,7 +196,7 @@ pub async fn run_cert(command: CertCommand, config: &Config) -> anyhow::Result<(
                 reload: reload.map(|line| line.split_whitespace().map(str::to_owned).collect()),
                 issuer,
             };
-            let response = call(config, CertificateRequest::Declare(declaration)).await?;
+            let response = call(config, CertificateRequest::Declare(Box::new(declaration))).await?;
             certificate(response, json)
         }
         CertCommand::List { json } => match call(config, CertificateRequest::List).await? {

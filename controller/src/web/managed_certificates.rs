@@ -337,3 +337,71 @@ pub async fn delete(
     .await?;
     Ok(Redirect::to(PAGE).into_response())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::auth::Role;
+    use crate::web::layout::tests::caller;
+
+    fn sample() -> ManagedView {
+        ManagedView {
+            certificates: vec![ManagedCertificateView {
+                name: "web".into(),
+                host: "nas-1".into(),
+                dns_names: vec!["nas.home.arpa".into()],
+                ip_addresses: vec!["192.168.1.2".into()],
+                key_type: "ecdsa-p256".into(),
+                lifetime_secs: 86400,
+                files: FilesDeclaration::default(),
+                reload: None,
+                issuer: "services-ca".into(),
+                status: "failing".into(),
+                serial_hex: Some("4a0b".into()),
+                not_after_unix: Some(2_000_000_000),
+                issued_at_ms: Some(1),
+                reloaded: Some(true),
+                renew_at_ms: Some(1_900_000_000_000),
+                last_attempt_ms: Some(1),
+                // What a reload's stderr said reaches the page: escaped.
+                last_error: Some("reload failed: <script>alert(1)</script>".into()),
+                last_error_at_ms: Some(1),
+                failures: 1,
+                retry_at_ms: Some(2),
+                revoked_at_ms: None,
+                declared_by: "ada".into(),
+                declared_at_ms: 1,
+            }],
+            hosts: vec!["nas-1".into()],
+            root: Some(RootView {
+                pem: "-----BEGIN CERTIFICATE-----".into(),
+                sha256: "ab12".into(),
+                domains: vec!["home.arpa".into()],
+                ip_ranges: Vec::new(),
+            }),
+        }
+    }
+
+    #[test]
+    fn issue_15_admins_get_the_forms_viewers_only_read_and_download_the_root() {
+        let admin = render(&sample(), &caller(Role::Admin)).into_string();
+        assert!(admin.contains("id=\"declare-certificate\""), "{admin}");
+        assert!(admin.contains("/certificates/managed/web/renew"));
+        assert!(admin.contains("/certificates/managed/web/revoke"));
+        assert!(admin.contains("4a0b"));
+        assert!(!admin.contains("<script>alert(1)"));
+        assert!(admin.contains("&lt;script&gt;alert(1)"));
+        for link in ["/api/v1/services-ca/root.pem", "/api/v1/services-ca/root.der"] {
+            assert!(admin.contains(link), "{link}");
+        }
+        for (platform, _) in TRUST_STORES {
+            assert!(admin.contains(platform), "{platform}");
+        }
+        let viewer = render(&sample(), &caller(Role::Viewer)).into_string();
+        assert!(!viewer.contains("declare-certificate"));
+        assert!(!viewer.contains("/renew"));
+        assert!(!viewer.contains("/revoke") && !viewer.contains("/delete"));
+        assert!(viewer.contains("4a0b"));
+        assert!(viewer.contains("/api/v1/services-ca/root.pem"));
+    }
+}

@@ -18,7 +18,9 @@ use unity_controller::admin::{AdminRequest, AdminResponse, CertificateRequest};
 use unity_controller::domain::managed_certificates::{
     Declaration, FilesDeclaration, ManagedCertificateView,
 };
+use unity_tests::http::HttpClient;
 use unity_tests::*;
+use x509_parser::prelude::FromDer as _;
 
 const NGINX: &str = "/usr/sbin/nginx";
 const NAME: &str = "web.home.arpa";
@@ -299,8 +301,51 @@ async fn issue_15_services_ca_certificate_is_delivered_to_nginx_renewed_and_a_fa
     )
     .await;
 
-    // Declared again through the API with a reload that fails: the old certificate stays.
+    // Viewers read the list and the page and download the root; they change nothing.
+    let viewer_password = add_user(&controller, "vic", "viewer").await;
+    let mut viewer = logged_in_client(&controller, "vic", &viewer_password).await;
+    let listed = viewer.get("/api/v1/managed-certificates").await;
+    assert_eq!(listed.status, 200, "{}", listed.text());
+    assert!(listed.text().contains(&second_serial));
+    let pem = viewer.get("/api/v1/services-ca/root.pem").await;
+    assert_eq!(pem.status, 200);
+    assert!(pem.text().contains("BEGIN CERTIFICATE"));
+    let der = viewer.get("/api/v1/services-ca/root.der").await;
+    assert_eq!(der.body, root.to_vec());
+    let page = viewer.get("/certificates/managed").await;
+    assert_eq!(page.status, 200);
+    assert!(page.text().contains(&second_serial) && !page.text().contains("declare-certificate"));
+    let refused = viewer
+        .post_json("/api/v1/managed-certificates/web/revoke", &json!({}))
+        .await;
+    assert_eq!(refused.status, 403, "{}", refused.text());
+
+    // The admin revokes it: never renewed again, and listed in the services CA's CRL.
     let mut admin = logged_in_client(&controller, "ada", &password).await;
+    let revoked = admin
+        .post_json("/api/v1/managed-certificates/web/revoke", &json!({}))
+        .await;
+    assert_eq!(revoked.status, 200, "{}", revoked.text());
+    assert_eq!(revoked.json()["status"], "revoked");
+    let crl = HttpClient::new(controller.api_addr)
+        .get("/api/v1/services-ca/crl")
+        .await;
+    assert_eq!(crl.status, 200);
+    let (_, parsed) = x509_parser::revocation_list::CertificateRevocationList::from_der(&crl.body)
+        .expect("a DER CRL");
+    let listed: Vec<String> = parsed
+        .iter_revoked_certificates()
+        .map(|entry| {
+            entry
+                .raw_serial()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect()
+        })
+        .collect();
+    assert_eq!(listed, [second_serial.clone()]);
+
+    // Declared again through the API with a reload that fails: the old certificate stays.
     let deleted = admin.delete("/api/v1/managed-certificates/web").await;
     assert_eq!(deleted.status, 204, "{}", deleted.text());
     let mut failing_reload = nginx.reload_argv();
@@ -342,6 +387,37 @@ async fn issue_15_services_ca_certificate_is_delivered_to_nginx_renewed_and_a_fa
         serial_served(nginx.port, &root).await.unwrap(),
         second_serial
     );
+    // A certificate for an ACME issuer says clearly that none is configured.
+    let acme = json!({
+        "name": "acme-web",
+        "host": agent_id.to_string(),
+        "dns_names": ["acme.home.arpa"],
+        "issuer": "acme:letsencrypt",
+        "files": { "key": tls.join("acme.key").display().to_string() },
+    });
+    let declared = admin.post_json("/api/v1/managed-certificates", &acme).await;
+    assert_eq!(declared.status, 201, "{}", declared.text());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let acme_error = loop {
+        let view = admin
+            .get("/api/v1/managed-certificates/acme-web")
+            .await
+            .json();
+        if let Some(error) = view["last_error"].as_str() {
+            break error.to_owned();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no ACME error: {view}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    assert!(
+        acme_error.contains("ACME issuer not configured"),
+        "{acme_error}"
+    );
+    assert!(!tls.join("acme.key").exists());
+
     // The CLI shows it too.
     let view = show(&controller).await;
     assert_eq!(view.status, "failing");
@@ -352,6 +428,7 @@ async fn issue_15_services_ca_certificate_is_delivered_to_nginx_renewed_and_a_fa
         "managed_certificate.declare",
         "managed_certificate.issue",
         "managed_certificate.issue_failed",
+        "managed_certificate.revoke",
         "managed_certificate.delete",
     ] {
         assert!(audit.contains(action), "{action} missing from {audit}");

@@ -391,7 +391,10 @@ mod tests {
         assert!(admin.contains("4a0b"));
         assert!(!admin.contains("<script>alert(1)"));
         assert!(admin.contains("&lt;script&gt;alert(1)"));
-        for link in ["/api/v1/services-ca/root.pem", "/api/v1/services-ca/root.der"] {
+        for link in [
+            "/api/v1/services-ca/root.pem",
+            "/api/v1/services-ca/root.der",
+        ] {
             assert!(admin.contains(link), "{link}");
         }
         for (platform, _) in TRUST_STORES {

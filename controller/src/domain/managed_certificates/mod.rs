@@ -515,3 +515,6 @@ pub fn crl(ctx: &Context) -> Result<Vec<u8>, DomainError> {
 fn lifetime(record: &ManagedCertificateRecord) -> Duration {
     Duration::from_secs(record.lifetime_secs)
 }
+
+#[cfg(test)]
+mod tests;

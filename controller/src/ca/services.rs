@@ -91,9 +91,19 @@ impl NameScope {
                 .map_err(|_| CaError::BadCsr(format!("not an IP range: {range}")))?;
             permitted.push(GeneralSubtree::IpAddress(subnet));
         }
+        // Without a permitted IP subtree, RFC 5280 leaves IP addresses unconstrained: exclude
+        // them all, so a leaf with an IP outside the configuration never validates.
+        let excluded = if self.ip_ranges.is_empty() {
+            vec![
+                GeneralSubtree::IpAddress(CidrSubnet::from_v4_prefix([0, 0, 0, 0], 0)),
+                GeneralSubtree::IpAddress(CidrSubnet::from_v6_prefix([0; 16], 0)),
+            ]
+        } else {
+            Vec::new()
+        };
         Ok(Some(NameConstraints {
             permitted_subtrees: permitted,
-            excluded_subtrees: Vec::new(),
+            excluded_subtrees: excluded,
         }))
     }
 }

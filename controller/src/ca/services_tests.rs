@@ -239,6 +239,8 @@ fn issue_15_name_constraints_bound_the_root_and_a_change_reissues_it() {
     let again = ServicesCa::load_or_create(dir.path(), &scope).unwrap();
     assert_eq!(again.root_der(), services.root_der());
 
+    assert!(constraints.excluded_subtrees.is_none());
+
     // A new scope re-issues the root over the same key: the old leaf still chains to it.
     let wider = NameScope {
         dns: vec!["home.arpa".into(), "lan".into()],
@@ -252,6 +254,10 @@ fn issue_15_name_constraints_bound_the_root_and_a_change_reissues_it() {
         .sign_service(&p256_csr(), &profile(&outside, &[]), SystemTime::now())
         .unwrap();
     verify_server(reissued.root_der(), &leaf_der(&lan), "nas.lan").unwrap();
+    // Domains without IP ranges: every IP address is excluded in the root itself.
+    let (_, root) = x509_parser::parse_x509_certificate(reissued.root_der()).unwrap();
+    let constraints = root.name_constraints().unwrap().unwrap().value;
+    assert_eq!(constraints.excluded_subtrees.as_ref().unwrap().len(), 2);
     // The old root's constraints refuse the new name: trust stores need the new root.
     assert!(verify_server(services.root_der(), &leaf_der(&lan), "nas.lan").is_err());
 }

@@ -210,7 +210,6 @@ pub async fn page(State(state): State<AppState>, caller: PageCaller) -> Result<M
 /// The declare form's fields.
 #[derive(Debug, Deserialize)]
 pub struct DeclareForm {
-    pub csrf: String,
     pub name: String,
     pub host: String,
     #[serde(default)]
@@ -283,7 +282,6 @@ pub async fn declare(
     caller: PageCaller,
     ApiForm(form): ApiForm<DeclareForm>,
 ) -> Result<Response, ApiError> {
-    let _ = &form.csrf;
     let actor = caller.0.user.clone();
     let declaration = form.declaration();
     blocking(&state.ctx, move |ctx| {

@@ -343,7 +343,7 @@ async fn issue_15_services_ca_certificate_is_delivered_to_nginx_renewed_and_a_fa
                 .collect()
         })
         .collect();
-    assert_eq!(listed, [second_serial.clone()]);
+    assert_eq!(listed, std::slice::from_ref(&second_serial));
 
     // Declared again through the API with a reload that fails: the old certificate stays.
     let deleted = admin.delete("/api/v1/managed-certificates/web").await;

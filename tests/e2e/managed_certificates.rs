@@ -418,6 +418,48 @@ async fn issue_15_services_ca_certificate_is_delivered_to_nginx_renewed_and_a_fa
     );
     assert!(!tls.join("acme.key").exists());
 
+    // The dashboard's form declares one too (CSRF checked), and the page shows it issued.
+    // Without the token (neither header nor field) the form is refused.
+    let csrf = admin.csrf.take().unwrap();
+    let dash_key = tls.join("dash.key").display().to_string();
+    let dash_chain = tls.join("dash.pem").display().to_string();
+    let mut fields = vec![
+        ("name", "dash-web"),
+        ("host", agent_id.as_str()),
+        ("dns_names", "dash.home.arpa"),
+        ("lifetime", "10m"),
+        ("fullchain", dash_chain.as_str()),
+        ("key", dash_key.as_str()),
+    ];
+    let forged = admin.post_form("/certificates/managed", &fields).await;
+    assert_eq!(forged.status, 403, "{}", forged.text());
+    fields.push(("csrf", csrf.as_str()));
+    admin.csrf = Some(csrf.clone());
+    let posted = admin.post_form("/certificates/managed", &fields).await;
+    assert!(
+        posted.status == 303 || posted.status == 200,
+        "{}",
+        posted.status
+    );
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let view = admin
+            .get("/api/v1/managed-certificates/dash-web")
+            .await
+            .json();
+        if view["status"] == "issued" {
+            assert_eq!(view["reloaded"], false);
+            let page = admin.get("/certificates/managed").await.text();
+            assert!(page.contains(view["serial_hex"].as_str().unwrap()));
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "not issued: {view}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert!(std::fs::read_to_string(&dash_key)
+        .unwrap()
+        .contains("PRIVATE KEY"));
+
     // The CLI shows it too.
     let view = show(&controller).await;
     assert_eq!(view.status, "failing");

@@ -42,6 +42,19 @@ pub fn write(config: &DeliveryConfig, request: &InstallCertificate) -> Result<Wr
             "the files name neither a key nor a combined file: the key would be lost".into(),
         );
     }
+    // The policy first, before the request's contents are even looked at.
+    for path in [
+        &files_wanted.cert,
+        &files_wanted.chain,
+        &files_wanted.fullchain,
+        &files_wanted.key,
+        &files_wanted.combined,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        policy::check_path(path, &config.allowed_dirs).map_err(|error| error.to_string())?;
+    }
     if let Some(argv) = &request.reload {
         policy::check_reload(argv, &config.reload_programs).map_err(|error| error.to_string())?;
     }

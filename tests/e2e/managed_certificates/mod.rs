@@ -55,6 +55,10 @@ async fn issue_15_services_ca_certificate_is_delivered_to_nginx_renewed_and_a_fa
     agent_config.delivery.reload_programs = vec![NGINX.into()];
     let agent = unity_agent::runtime::start(agent_config).await.unwrap();
 
+    // A compromised controller cannot make the agent write outside [delivery] allowed_dirs or
+    // run a program it does not allow: the real agent refuses over the real protocol.
+    hostile_commands_are_refused(&controller, &agent_id, &tls).await;
+
     // Declared through the CLI's admin request: one-minute lifetime, renewed at two thirds.
     let files = |tls: &Path| FilesDeclaration {
         fullchain: Some(tls.join("web.fullchain.pem").display().to_string()),
@@ -339,4 +343,80 @@ async fn issue_15_services_ca_certificate_is_delivered_to_nginx_renewed_and_a_fa
 
     agent.stop().await;
     controller.shutdown().await.unwrap();
+}
+
+async fn hostile_commands_are_refused(
+    controller: &unity_controller::service::RunningController,
+    agent_id: &unity_shared::proto::AgentId,
+    tls: &Path,
+) {
+    use unity_shared::model::certificate::{
+        CertificateFiles, CertificateName, InstallCertificate, KeyType, PrepareCertificate,
+    };
+    let hub = &controller.context.hub;
+    let name = CertificateName::new("hostile").unwrap();
+    let connected = eventually("the agent connected", Duration::from_secs(20), || async {
+        hub.is_connected(agent_id).then_some(())
+    });
+    connected.await;
+    let csr = hub
+        .request(
+            agent_id,
+            PrepareCertificate {
+                certificate: name.clone(),
+                key_type: KeyType::EcdsaP256,
+                dns_names: vec![NAME.into()],
+                ip_addresses: Vec::new(),
+            },
+            Duration::from_secs(30),
+        )
+        .await
+        .unwrap();
+    assert!(!csr.csr_der.is_empty());
+    let outside = std::env::temp_dir().join(format!("unity-hostile-{}", std::process::id()));
+    let attempts = [
+        (
+            CertificateFiles {
+                key: Some(outside.display().to_string()),
+                ..CertificateFiles::default()
+            },
+            None,
+            "not under an allowed directory",
+        ),
+        (
+            CertificateFiles {
+                key: Some(format!("{}/../escape.key", tls.display())),
+                ..CertificateFiles::default()
+            },
+            None,
+            "'..'",
+        ),
+        (
+            CertificateFiles {
+                key: Some(tls.join("hostile.key").display().to_string()),
+                ..CertificateFiles::default()
+            },
+            Some(vec!["sh".to_owned(), "-c".to_owned(), "id".to_owned()]),
+            "not allowed",
+        ),
+    ];
+    for (files, reload, why) in attempts {
+        let refused = hub
+            .request(
+                agent_id,
+                InstallCertificate {
+                    certificate: name.clone(),
+                    chain_pem: String::new(),
+                    files,
+                    reload,
+                },
+                Duration::from_secs(30),
+            )
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(refused.contains(why), "{why}: {refused}");
+    }
+    assert!(!outside.exists());
+    assert!(!tls.join("hostile.key").exists());
 }

@@ -24,6 +24,7 @@ mod identity;
 mod ingest;
 mod log_flood;
 mod managed_certificates;
+mod managed_certificates_cli;
 mod oidc;
 mod passkeys;
 mod plugins;

@@ -3,6 +3,7 @@
 
 pub mod acme_challenge;
 pub mod backoff;
+pub mod certs;
 pub mod cli;
 pub mod clock;
 pub mod collect;

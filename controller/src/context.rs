@@ -7,6 +7,7 @@
 //! `updates::queue`), and none of those imports it, so every subsystem and every face can take
 //! a `&Context` without an import circle.
 
+use crate::ca::services_slot::ServicesCaSlot;
 use crate::ca::verifier::Revocations;
 use crate::ca::CertificateAuthority;
 use crate::config::Config;
@@ -29,4 +30,7 @@ pub struct Context {
     pub update_watch: UpdateWatch,
     /// Container operations waiting to be sent: who runs now, and the dispatch loop's wake-up.
     pub operations: OperationQueue,
+    /// The homelab services CA (created on first use) and the managed-certificate loop's
+    /// wake-up.
+    pub services_ca: ServicesCaSlot,
 }

@@ -64,6 +64,7 @@ pub struct RunningController {
 pub async fn start(config: Config) -> anyhow::Result<RunningController> {
     let (ca, store, revocations) = open_state(&config).await?;
     let (ingest, writer) = ingest::spawn_writer(store.clone());
+    let services_ca = crate::domain::managed_certificates::services_ca_slot(&config);
     let context = Arc::new(Context {
         config,
         store,
@@ -73,6 +74,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningController> {
         ingest,
         update_watch: UpdateWatch::new(),
         operations: OperationQueue::default(),
+        services_ca,
     });
     let server_config = transport::server_config(&context)?;
     let data_dir = context.config.data_dir.clone();
@@ -99,6 +101,9 @@ pub async fn start(config: Config) -> anyhow::Result<RunningController> {
     tasks.push(crate::updates::watch::spawn(context.clone()));
     tasks.push(crate::updates::dispatch::spawn(context.clone()));
     tasks.push(crate::updates::auto::spawn(context.clone()));
+    tasks.push(crate::domain::managed_certificates::renewal::spawn(
+        context.clone(),
+    ));
     match admin::serve(context.clone()).await {
         Ok(task) => tasks.push(task),
         Err(error) => {
@@ -156,6 +161,7 @@ pub async fn offline_context(config: Config) -> anyhow::Result<Arc<Context>> {
         error.context("is the controller running under another user, or is the socket missing?")
     })?;
     let (ingest, _writer) = ingest::spawn_writer(store.clone());
+    let services_ca = crate::domain::managed_certificates::services_ca_slot(&config);
     Ok(Arc::new(Context {
         config,
         store,
@@ -165,5 +171,6 @@ pub async fn offline_context(config: Config) -> anyhow::Result<Arc<Context>> {
         ingest,
         update_watch: UpdateWatch::new(),
         operations: OperationQueue::default(),
+        services_ca,
     }))
 }

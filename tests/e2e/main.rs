@@ -25,6 +25,8 @@ mod household_cli;
 mod identity;
 mod ingest;
 mod log_flood;
+mod managed_certificates;
+mod managed_certificates_cli;
 mod oidc;
 mod passkeys;
 mod plugins;

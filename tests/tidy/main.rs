@@ -30,6 +30,7 @@ const CRATES: &[&str] = &[
 const PURE: &[&str] = &[
     "agent/src/acme_challenge/request.rs",
     "agent/src/backoff.rs",
+    "agent/src/certs/policy.rs",
     "agent/src/collect/series.rs",
     "agent/src/collect/text.rs",
     "agent/src/collect/*/parse*.rs",
@@ -59,6 +60,7 @@ const PURE: &[&str] = &[
     "agent/src/spool/layout.rs",
     "agent/src/update/plan.rs",
     "controller/src/health.rs",
+    "controller/src/domain/managed_certificates/schedule.rs",
     "controller/src/alerts/rules/mod.rs",
     "controller/src/alerts/rules/checks.rs",
     "controller/src/alerts/rules/series.rs",

@@ -14,6 +14,7 @@ use crate::collect::smart::SmartConfig;
 use crate::collect::zfs::ZfsConfig;
 
 pub mod certificates;
+pub mod delivery;
 pub mod plugins;
 
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/unity/agent.toml";
@@ -50,6 +51,9 @@ pub struct RawConfig {
     /// The certificate inventory (files and TLS ports).
     #[serde(default)]
     pub certificates: certificates::RawCertificatesConfig,
+    /// Managed certificates: where they may be written, which reloads may run.
+    #[serde(default)]
+    pub delivery: delivery::RawDeliveryConfig,
 }
 
 /// The `[containers]` table.
@@ -192,6 +196,7 @@ pub struct Config {
     pub containers: ContainersConfig,
     pub plugins: PluginsConfig,
     pub certificates: CertificatesConfig,
+    pub delivery: delivery::DeliveryConfig,
     /// Where the machine fingerprint is read (not in the file; tests point it elsewhere).
     pub machine: crate::instance::MachineSources,
 }
@@ -266,11 +271,13 @@ impl RawConfig {
 
 impl Config {
     pub fn from_raw(raw: RawConfig) -> Result<Config, ConfigError> {
+        let data_dir = raw
+            .data_dir
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
         Ok(Config {
             controller: raw.controller,
-            data_dir: raw
-                .data_dir
-                .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+            delivery: delivery::from_raw(raw.delivery, &data_dir)?,
+            data_dir,
             interval: duration("interval", raw.interval.as_deref(), "15s")?,
             heartbeat: duration("heartbeat", raw.heartbeat.as_deref(), "30s")?,
             controller_timeout: duration(
@@ -359,6 +366,10 @@ mod tests {
         assert_eq!(plugins.exporters.len(), 1);
         plugins.exporters.clear();
         assert_eq!(plugins, crate::collect::plugins::PluginsConfig::default());
+        assert_eq!(
+            config.delivery,
+            delivery::DeliveryConfig::defaults(Path::new(DEFAULT_DATA_DIR))
+        );
     }
 
     #[test]

@@ -316,9 +316,24 @@ async fn answer_command(
             let _ = send.finish();
             return;
         }
-        Command::PrepareCertificate(_) | Command::InstallCertificate(_) => {
-            CommandResponse::Failed {
-                message: "this agent does not manage certificates yet".into(),
+        Command::PrepareCertificate(request) => {
+            tracing::info!(certificate = %request.certificate, "Preparing a key and CSR.");
+            match crate::certs::prepare(&state.config.delivery, request).await {
+                Ok(csr) => CommandResponse::CertificateCsr(csr),
+                Err(message) => CommandResponse::Failed { message },
+            }
+        }
+        Command::InstallCertificate(request) => {
+            let certificate = request.certificate.clone();
+            match crate::certs::install(&state.config.delivery, *request).await {
+                Ok(installed) => {
+                    tracing::info!(%certificate, serial = %installed.serial_hex, "Certificate installed.");
+                    CommandResponse::CertificateInstalled(installed)
+                }
+                Err(message) => {
+                    tracing::warn!(%certificate, %message, "Certificate not installed.");
+                    CommandResponse::Failed { message }
+                }
             }
         }
         Command::ServeHttpChallenge(challenge) => {

@@ -3,7 +3,9 @@
 //! other face with every right. Join tokens and revocations made here are not audited (the
 //! operator is at the machine); users, groups, rights, labels and API tokens are, as `cli`.
 
-use super::protocol::{AdminRequest, AdminResponse, HostView, SeriesView, UserSummary};
+use super::protocol::{
+    AdminRequest, AdminResponse, CertificateRequest, HostView, SeriesView, UserSummary,
+};
 use crate::clock::now_ms;
 use crate::context::Context;
 use crate::domain::access::{self, Access, Need, Right};
@@ -25,7 +27,12 @@ pub fn handle(ctx: &Context, request: AdminRequest) -> AdminResponse {
             | AdminRequest::ListUsers
             | AdminRequest::ListApiTokens
             | AdminRequest::ListGroups
-            | AdminRequest::ListHostGroups => Need::AllHosts(Right::View),
+            | AdminRequest::ListHostGroups
+            | AdminRequest::ManagedCertificate(
+                CertificateRequest::List
+                | CertificateRequest::Show { .. }
+                | CertificateRequest::Root,
+            ) => Need::AllHosts(Right::View),
             _ => Need::AllHosts(Right::Administer),
         };
         access::check(ctx, &Access::operator(), need, None)?;
@@ -100,6 +107,9 @@ pub fn handle(ctx: &Context, request: AdminRequest) -> AdminResponse {
                 AdminResponse::Done(format!(
                     "Turned off the authenticator app and removed the passkeys of {name}."
                 ))
+            }
+            AdminRequest::ManagedCertificate(request) => {
+                super::managed_certificates::handle(ctx, request)?
             }
             AdminRequest::ListGroups => AdminResponse::Groups(groups::list(ctx)?),
             AdminRequest::CreateGroup { name, description } => {

@@ -5,9 +5,12 @@
 //! calls `crate::domain`, never the HTTP faces.
 
 mod handle;
+mod managed_certificates;
 mod protocol;
 mod socket;
 
 pub use handle::handle;
-pub use protocol::{AdminRequest, AdminResponse, HostView, SeriesView, UserSummary};
+pub use protocol::{
+    AdminRequest, AdminResponse, CertificateRequest, HostView, SeriesView, UserSummary,
+};
 pub use socket::{call_daemon, serve};

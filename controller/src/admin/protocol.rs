@@ -9,6 +9,7 @@ use crate::domain::api_tokens::ApiTokenView;
 use crate::domain::groups::{GroupView, HostGroupView};
 use crate::domain::history::RawSeries;
 use crate::domain::hosts::Host;
+use crate::domain::managed_certificates::{Declaration, ManagedCertificateView, RootView};
 use crate::domain::tokens::{JoinToken, JoinTokenSummary};
 use crate::health::HealthRollup;
 use serde::{Deserialize, Serialize};
@@ -105,6 +106,31 @@ pub enum AdminRequest {
     RevokeApiToken {
         token_id: String,
     },
+    /// `cert ...`: managed certificates and the services CA.
+    ManagedCertificate(CertificateRequest),
+}
+
+/// `unity-controller cert ...` as sent to the daemon.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum CertificateRequest {
+    Declare(Box<Declaration>),
+    List,
+    Show {
+        name: String,
+    },
+    /// Renew now; wait this long for the attempt.
+    Renew {
+        name: String,
+        wait_secs: u64,
+    },
+    Revoke {
+        name: String,
+    },
+    Delete {
+        name: String,
+    },
+    /// The services CA's root.
+    Root,
 }
 
 /// A dashboard user as the CLI lists it.
@@ -183,6 +209,18 @@ pub enum AdminResponse {
     Done(String),
     Groups(Vec<GroupView>),
     HostGroups(Vec<HostGroupView>),
+    ManagedCertificates(Vec<ManagedCertificateView>),
+    ManagedCertificate(Box<ManagedCertificateView>),
+    /// A renewal was asked for; `attempted`: the loop tried it (see the view's error).
+    RenewalRequested {
+        certificate: Box<ManagedCertificateView>,
+        attempted: bool,
+    },
+    /// The services CA's root: PEM (and hex of the DER for `--der`).
+    ServicesRoot {
+        root: RootView,
+        der_hex: String,
+    },
 }
 
 impl From<Host> for HostView {

@@ -16,6 +16,7 @@ pub mod backups;
 pub mod certificates;
 pub mod execute;
 pub mod host_state;
+pub mod managed_certificates;
 pub mod metrics;
 pub mod openapi;
 pub mod operations;
@@ -181,6 +182,48 @@ pub fn routes(config: &Config) -> Routes {
             AllHosts(ADMINISTER),
             updates::delete_registry,
         )
+        .get(
+            "/api/v1/managed-certificates",
+            AllHosts(VIEW),
+            managed_certificates::list,
+        )
+        .post(
+            "/api/v1/managed-certificates",
+            AllHosts(ADMINISTER),
+            managed_certificates::declare,
+        )
+        .get(
+            "/api/v1/managed-certificates/{name}",
+            AllHosts(VIEW),
+            managed_certificates::show,
+        )
+        .delete(
+            "/api/v1/managed-certificates/{name}",
+            AllHosts(ADMINISTER),
+            managed_certificates::delete,
+        )
+        .post(
+            "/api/v1/managed-certificates/{name}/renew",
+            AllHosts(ADMINISTER),
+            managed_certificates::renew,
+        )
+        .post(
+            "/api/v1/managed-certificates/{name}/revoke",
+            AllHosts(ADMINISTER),
+            managed_certificates::revoke,
+        )
+        .get("/api/v1/services-ca", SignedIn, managed_certificates::root)
+        .get(
+            "/api/v1/services-ca/root.pem",
+            SignedIn,
+            managed_certificates::root_pem,
+        )
+        .get(
+            "/api/v1/services-ca/root.der",
+            SignedIn,
+            managed_certificates::root_der,
+        )
+        .get("/api/v1/services-ca/crl", Public, managed_certificates::crl)
         .get("/api/v1/join-tokens", AllHosts(VIEW), read::join_tokens)
         .post(
             "/api/v1/join-tokens",

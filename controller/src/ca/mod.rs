@@ -4,6 +4,8 @@
 //! Invariant: nothing a CSR asks for except its public key reaches a certificate. The identity,
 //! validity, key usage and CA flag all come from [`CertificateAuthority::sign_agent`].
 
+pub mod services;
+pub mod services_slot;
 pub mod verifier;
 
 use rcgen::{
@@ -238,5 +240,7 @@ fn pem_to_der(pem: &str) -> Option<CertificateDer<'static>> {
     CertificateDer::from_pem_slice(pem.as_bytes()).ok()
 }
 
+#[cfg(test)]
+mod services_tests;
 #[cfg(test)]
 mod tests;

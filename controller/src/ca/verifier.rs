@@ -104,24 +104,35 @@ pub fn server_config(
     revocations: Revocations,
 ) -> Result<rustls::ServerConfig, rustls::Error> {
     let provider = unity_shared::tls::provider();
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(ca.ca_der().clone())?;
-    let webpki = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-        .allow_unauthenticated()
-        .build()
-        .map_err(|error| rustls::Error::General(error.to_string()))?;
-    let verifier = AgentCertVerifier {
-        webpki,
-        revocations,
-    };
+    let verifier = agent_verifier(ca, revocations)?;
     let (chain, key) = ca.server_identity();
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13])?
-        .with_client_cert_verifier(Arc::new(verifier))
+        .with_client_cert_verifier(verifier)
         .with_single_cert(chain, key)?;
     config.alpn_protocols = vec![ALPN.to_vec()];
     config.session_storage = Arc::new(NoServerSessionStorage {});
     config.send_tls13_tickets = 0;
     config.max_early_data_size = 0;
     Ok(config)
+}
+
+/// The client certificate verifier of the QUIC endpoint: the agent CA's root is the only trust
+/// anchor (never the services CA's), and webpki requires the `clientAuth` extended key usage,
+/// so a service certificate (`serverAuth` only) is refused even if it came from the agent CA.
+pub fn agent_verifier(
+    ca: &super::CertificateAuthority,
+    revocations: Revocations,
+) -> Result<Arc<dyn ClientCertVerifier>, rustls::Error> {
+    let provider = unity_shared::tls::provider();
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(ca.ca_der().clone())?;
+    let webpki = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+        .allow_unauthenticated()
+        .build()
+        .map_err(|error| rustls::Error::General(error.to_string()))?;
+    Ok(Arc::new(AgentCertVerifier {
+        webpki,
+        revocations,
+    }))
 }

@@ -17,9 +17,11 @@ use unity_shared::outln;
 mod access;
 mod acme;
 mod auth;
+mod managed_certificates;
 pub use access::GroupCommand;
 pub use acme::AcmeCommand;
 pub use auth::{ApiTokenCommand, UserCommand};
+pub use managed_certificates::CertCommand;
 
 /// Exit code for a configuration that cannot be used (EX_CONFIG-like, as sysexits' EX_USAGE).
 const EXIT_CONFIG: u8 = 64;
@@ -105,6 +107,9 @@ pub enum Command {
     /// ACME providers for public certificates (`[acme]`): list them, try one.
     #[command(subcommand)]
     Acme(AcmeCommand),
+    /// Managed certificates from the homelab services CA, and its root.
+    #[command(subcommand)]
+    Cert(CertCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -322,6 +327,7 @@ async fn run_command(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Apitoken(command) => auth::run_apitoken(command, &config).await,
         Command::Group(command) => access::run_group(command, &config).await,
         Command::Acme(command) => acme::run_acme(command, &config).await,
+        Command::Cert(command) => managed_certificates::run_cert(command, &config).await,
         Command::Agents(AgentsCommand::Revoke { agent_id }) => {
             match admin_call(&config, AdminRequest::RevokeAgent { agent_id }).await? {
                 AdminResponse::Revoked {

@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod error;
+pub mod managed_certificates;
 pub mod secret;
 
 pub use error::ConfigError;
@@ -69,6 +70,9 @@ pub struct RawConfig {
     pub auth: Option<auth::RawAuth>,
     /// ACME providers for public certificates (`[acme]`); see `docs/certificates/acme.md`.
     pub acme: Option<crate::acme::settings::RawAcme>,
+    /// The services CA and managed certificates (`[certificates]`); see
+    /// `docs/certificates.md`.
+    pub certificates: Option<managed_certificates::RawCertificates>,
 }
 
 /// How the dashboard and API are served.
@@ -105,6 +109,7 @@ pub struct Config {
     pub updates: crate::updates::settings::UpdatesConfig,
     pub auth: auth::AuthConfig,
     pub acme: crate::acme::settings::AcmeConfig,
+    pub certificates: managed_certificates::CertificatesConfig,
 }
 
 fn duration(
@@ -306,6 +311,9 @@ impl Config {
             )?,
             auth: auth::AuthConfig::from_raw(raw.auth.unwrap_or_default())?,
             acme: crate::acme::settings::AcmeConfig::from_raw(raw.acme.unwrap_or_default())?,
+            certificates: managed_certificates::CertificatesConfig::from_raw(
+                raw.certificates.unwrap_or_default(),
+            )?,
             max_frame_bytes,
             identity_takeover_after: duration(
                 "identity_takeover_after",
@@ -344,6 +352,11 @@ impl Config {
         self.data_dir.join("ca")
     }
 
+    /// The services CA's key and root (apart from the agent CA in [`Config::ca_dir`]).
+    pub fn services_ca_dir(&self) -> PathBuf {
+        self.data_dir.join("services-ca")
+    }
+
     pub fn admin_socket(&self) -> PathBuf {
         self.data_dir.join("admin.sock")
     }
@@ -366,6 +379,22 @@ mod tests {
             toml::from_str(include_str!("../../../packaging/controller.toml")).unwrap();
         let config = Config::from_raw(raw).unwrap();
         assert_eq!(config.retention, Duration::from_secs(90 * 86400));
+        // The commented [certificates] keys are the defaults.
+        let packaged = include_str!("../../../packaging/controller.toml");
+        let section = packaged
+            .split("# [certificates]")
+            .nth(1)
+            .unwrap()
+            .lines()
+            .filter_map(|line| line.strip_prefix("# ").filter(|rest| rest.contains(" = ")))
+            .filter(|line| !line.starts_with("domains") && !line.starts_with("ip_ranges"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let raw: managed_certificates::RawCertificates = toml::from_str(&section).unwrap();
+        assert_eq!(
+            managed_certificates::CertificatesConfig::from_raw(raw).unwrap(),
+            managed_certificates::CertificatesConfig::default()
+        );
     }
 
     #[test]

@@ -50,6 +50,16 @@ pub enum AuditAction {
     OidcLogin,
     /// A user made by their first OpenID Connect sign-in.
     OidcUserCreate,
+    /// A managed certificate was declared.
+    ManagedCertificateDeclare,
+    /// A managed certificate was issued and installed (first time or renewal).
+    ManagedCertificateIssue,
+    /// Issuing or installing a managed certificate failed.
+    ManagedCertificateIssueFailed,
+    /// Someone asked for a managed certificate to be renewed now.
+    ManagedCertificateRenew,
+    ManagedCertificateRevoke,
+    ManagedCertificateDelete,
 }
 
 impl std::fmt::Display for AuditAction {
@@ -89,6 +99,12 @@ impl std::fmt::Display for AuditAction {
             AuditAction::SecondFactorFailed => "session.second_factor_failed",
             AuditAction::OidcLogin => "session.oidc_login",
             AuditAction::OidcUserCreate => "user.oidc_create",
+            AuditAction::ManagedCertificateDeclare => "managed_certificate.declare",
+            AuditAction::ManagedCertificateIssue => "managed_certificate.issue",
+            AuditAction::ManagedCertificateIssueFailed => "managed_certificate.issue_failed",
+            AuditAction::ManagedCertificateRenew => "managed_certificate.renew",
+            AuditAction::ManagedCertificateRevoke => "managed_certificate.revoke",
+            AuditAction::ManagedCertificateDelete => "managed_certificate.delete",
         };
         formatter.write_str(name)
     }

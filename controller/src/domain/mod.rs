@@ -35,6 +35,7 @@ pub mod groups;
 pub mod history;
 pub mod host_state;
 pub mod hosts;
+pub mod managed_certificates;
 pub mod oidc;
 pub mod operations;
 pub mod registries;

@@ -16,6 +16,7 @@ pub mod auth;
 pub mod containers;
 pub mod credentials;
 pub mod instances;
+pub mod managed_certificates;
 pub mod operations;
 pub mod series;
 pub mod words;
@@ -52,6 +53,8 @@ pub struct Store {
     pub operations: operations::Operations,
     /// Instances of agent identities (clones, moved data directories).
     pub instances: instances::Instances,
+    /// Declared certificates from the services CA (or ACME) and their issuance state.
+    pub managed_certificates: managed_certificates::ManagedCertificates,
     pub series: series::SeriesStore,
 }
 
@@ -97,6 +100,7 @@ impl Store {
         let credentials = credentials::CredentialStore::open(&db)?;
         let operations = operations::Operations::open(&db)?;
         let instances = instances::Instances::open(&db)?;
+        let managed_certificates = managed_certificates::ManagedCertificates::open(&db)?;
         let series = series::SeriesStore::open(&db, options)?;
         Ok(Store {
             db,
@@ -108,6 +112,7 @@ impl Store {
             credentials,
             operations,
             instances,
+            managed_certificates,
             series,
         })
     }

@@ -11,6 +11,7 @@ pub enum Nav {
     Updates,
     Certificates,
     Agents,
+    ManagedCertificates,
     Settings,
     Security,
 }
@@ -20,6 +21,11 @@ const NAV: &[(Nav, &str, &str)] = &[
     (Nav::Updates, "/updates", "Updates"),
     (Nav::Certificates, "/certificates", "Certificates"),
     (Nav::Agents, "/agents", "Agents"),
+    (
+        Nav::ManagedCertificates,
+        "/certificates/managed",
+        "Managed certificates",
+    ),
     (Nav::Settings, "/settings", "Settings"),
     (Nav::Security, "/settings/security", "Sign-in"),
 ];

@@ -24,6 +24,7 @@ mod labels;
 mod layout;
 mod login;
 mod logout;
+mod managed_certificates;
 mod oidc;
 mod operations;
 mod overview;
@@ -119,6 +120,31 @@ pub fn routes() -> Routes {
         .get("/updates", SignedIn, updates::page)
         .get("/certificates", SignedIn, certificates::page)
         .post("/updates/check", AllHosts(OPERATE), updates::check_now)
+        .get(
+            "/certificates/managed",
+            AllHosts(VIEW),
+            managed_certificates::page,
+        )
+        .post(
+            "/certificates/managed",
+            AllHosts(ADMINISTER),
+            managed_certificates::declare,
+        )
+        .post(
+            "/certificates/managed/{name}/renew",
+            AllHosts(ADMINISTER),
+            managed_certificates::renew,
+        )
+        .post(
+            "/certificates/managed/{name}/revoke",
+            AllHosts(ADMINISTER),
+            managed_certificates::revoke,
+        )
+        .post(
+            "/certificates/managed/{name}/delete",
+            AllHosts(ADMINISTER),
+            managed_certificates::delete,
+        )
         .get("/agents", SignedIn, agents::page)
         .post("/agents/tokens", AllHosts(ADMINISTER), agents::create_token)
         .post(

@@ -1,0 +1,196 @@
+//! Declarations are checked before anything is stored: names inside the services CA's
+//! domains, a key or combined file, sane modes and lifetimes, a known host; revoked
+//! certificates are not renewed; every change is audited.
+
+use super::*;
+use crate::storage::agents::AgentRecord;
+use std::sync::Arc;
+use unity_shared::proto::{AgentId, HostFacts};
+
+async fn context() -> (tempfile::TempDir, Arc<Context>) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::with_data_dir(dir.path().into());
+    config.certificates.domains = vec!["home.arpa".into()];
+    config.certificates.ip_ranges = vec!["192.168.0.0/16".into()];
+    let ctx = crate::service::offline_context(config).await.unwrap();
+    ctx.store
+        .agents
+        .put_agent(&AgentRecord {
+            agent_id: AgentId::new("nas-1").unwrap(),
+            hostname: "nas".into(),
+            host: HostFacts {
+                hostname: "nas".into(),
+                os: "Debian".into(),
+                os_version: "12".into(),
+                kernel: "6".into(),
+                arch: "x86_64".into(),
+                cpu_model: "cpu".into(),
+                n_cpus: 1,
+                memory_bytes: 1,
+            },
+            enrolled_at: 0,
+            certificate_serial: "00".into(),
+            certificate_not_after: 2_000_000_000,
+            revoked_at: None,
+            last_seen_ms: 0,
+            agent_version: "0".into(),
+            dropped_reports: 0,
+        })
+        .unwrap();
+    (dir, ctx)
+}
+
+fn good() -> Declaration {
+    Declaration {
+        name: "nas-web".into(),
+        host: "nas-1".into(),
+        dns_names: vec!["NAS.home.arpa.".into(), "nas.home.arpa".into()],
+        ip_addresses: vec!["192.168.1.10".into()],
+        files: FilesDeclaration {
+            fullchain: Some("/etc/nginx/tls/nas.pem".into()),
+            key: Some("/etc/nginx/tls/nas.key".into()),
+            key_mode: Some("0640".into()),
+            ..FilesDeclaration::default()
+        },
+        reload: Some(vec!["systemctl".into(), "reload".into(), "nginx".into()]),
+        ..Declaration::default()
+    }
+}
+
+#[tokio::test]
+async fn issue_15_declarations_are_checked_before_they_are_stored() {
+    let (_dir, ctx) = context().await;
+    let cases: Vec<(Declaration, &str)> = vec![
+        (
+            Declaration {
+                dns_names: vec!["nas.example.com".into()],
+                ..good()
+            },
+            "outside the services CA's domains",
+        ),
+        (
+            Declaration {
+                ip_addresses: vec!["10.0.0.1".into()],
+                ..good()
+            },
+            "outside the services CA's IP ranges",
+        ),
+        (
+            Declaration {
+                dns_names: vec!["bad name".into()],
+                ..good()
+            },
+            "not a DNS name",
+        ),
+        (
+            Declaration {
+                name: "../etc".into(),
+                ..good()
+            },
+            "invalid certificate name",
+        ),
+        (
+            Declaration {
+                host: "ghost".into(),
+                ..good()
+            },
+            "no host",
+        ),
+        (
+            Declaration {
+                lifetime: Some("1h".into()),
+                ..good()
+            },
+            "min_lifetime",
+        ),
+        (
+            Declaration {
+                key_type: Some("dsa".into()),
+                ..good()
+            },
+            "unknown key type",
+        ),
+        (
+            Declaration {
+                files: FilesDeclaration {
+                    cert: Some("/etc/nginx/nas.crt".into()),
+                    ..FilesDeclaration::default()
+                },
+                ..good()
+            },
+            "key file or a combined file",
+        ),
+        (
+            Declaration {
+                files: FilesDeclaration {
+                    key: Some("etc/nginx/nas.key".into()),
+                    ..FilesDeclaration::default()
+                },
+                ..good()
+            },
+            "absolute",
+        ),
+        (
+            Declaration {
+                files: FilesDeclaration {
+                    key: Some("/etc/nginx/nas.key".into()),
+                    key_mode: Some("0200".into()),
+                    ..FilesDeclaration::default()
+                },
+                ..good()
+            },
+            "key_mode",
+        ),
+        (
+            Declaration {
+                issuer: Some("someone".into()),
+                ..good()
+            },
+            "unknown issuer",
+        ),
+    ];
+    for (declaration, why) in cases {
+        let error = declare(&ctx, "ada", declaration).unwrap_err().to_string();
+        assert!(error.contains(why), "{why}: {error}");
+    }
+    assert!(list(&ctx).unwrap().is_empty());
+
+    let view = declare(&ctx, "ada", good()).unwrap();
+    assert_eq!(view.dns_names, ["nas.home.arpa"]);
+    assert_eq!(view.status, "pending");
+    assert_eq!(view.key_type, "ecdsa-p256");
+    assert_eq!(view.lifetime_secs, 90 * 86400);
+    assert_eq!(view.files.key_mode.as_deref(), Some("0640"));
+    let again = declare(&ctx, "ada", good()).unwrap_err();
+    assert!(matches!(again, DomainError::Conflict(_)), "{again}");
+
+    // Revoked: never renewed again, not even on request.
+    let revoked = revoke(&ctx, "ada", "nas-web").unwrap();
+    assert_eq!(revoked.status, "revoked");
+    assert!(revoked.renew_at_ms.is_none());
+    let record = record(&ctx, &parse_name("nas-web").unwrap()).unwrap();
+    assert!(!schedule::due(&record, i64::MAX, 0.66));
+    let refused = request_renewal(&ctx, "ada", "nas-web", Duration::from_secs(1)).unwrap_err();
+    assert!(matches!(refused, DomainError::Conflict(_)), "{refused}");
+    delete(&ctx, "ada", "nas-web").unwrap();
+    assert!(matches!(
+        show(&ctx, "nas-web"),
+        Err(DomainError::NotFound(_))
+    ));
+    let actions: Vec<String> = audit::recent(&ctx, 10)
+        .unwrap()
+        .into_iter()
+        .map(|entry| entry.action)
+        .collect();
+    for action in [
+        "managed_certificate.declare",
+        "managed_certificate.revoke",
+        "managed_certificate.delete",
+    ] {
+        assert!(actions.iter().any(|done| done == action), "{actions:?}");
+    }
+    // The root is there for download once asked for, with its constraints.
+    let (root, der) = root(&ctx).unwrap();
+    assert_eq!(root.domains, ["home.arpa"]);
+    assert!(!der.is_empty() && root.pem.contains("BEGIN CERTIFICATE"));
+}

@@ -1,0 +1,171 @@
+//! OpenAPI operations for container updates: policies, maintenance windows, operations,
+//! backups and registries.
+
+use super::{object, op, Access, Operation};
+use serde_json::{json, Value};
+
+pub(super) const OPERATIONS: &[Operation] = &[
+    op(
+        "get",
+        "/api/v1/hosts/{agent_id}/maintenance-windows",
+        "The host's maintenance windows, the ones in effect (host, group or controller), open or closed and the next change",
+        Access::User,
+        &[],
+        None,
+    ),
+    op(
+        "put",
+        "/api/v1/hosts/{agent_id}/maintenance-windows",
+        "Set the host's maintenance windows, e.g. {\"windows\": [\"Sat 02:00-05:00 Europe/Berlin\"]}; empty: follow the group or controller",
+        Access::Admin,
+        &[],
+        Some(windows_body),
+    ),
+    op(
+        "get",
+        "/api/v1/hosts/{agent_id}/update-policy",
+        "The host's update-policy override (settings: mode, level, include, exclude, transform, cooldown, pin)",
+        Access::User,
+        &[],
+        None,
+    ),
+    op(
+        "put",
+        "/api/v1/hosts/{agent_id}/update-policy",
+        "Set the host's update-policy override; empty settings remove it",
+        Access::Admin,
+        &[],
+        Some(policy_body),
+    ),
+    op(
+        "get",
+        "/api/v1/hosts/{agent_id}/containers/{name}/update-policy",
+        "A container's explicit update-policy override (wins over labels and host)",
+        Access::User,
+        &[],
+        None,
+    ),
+    op(
+        "put",
+        "/api/v1/hosts/{agent_id}/containers/{name}/update-policy",
+        "Set a container's update-policy override; empty settings remove it",
+        Access::Admin,
+        &[],
+        Some(policy_body),
+    ),
+    op(
+        "post",
+        "/api/v1/hosts/{agent_id}/containers/{name}/{verb}",
+        "Queue a container operation; verb: update (default image: the detected candidate), rollback, restart, backup, restore. Runs when the agent is connected, until it expires (202)",
+        Access::Admin,
+        &[],
+        Some(operation_body),
+    ),
+    op(
+        "get",
+        "/api/v1/hosts/{agent_id}/containers/{name}/backups",
+        "The container's backups (full inspect, image), as reported with its operations, newest first",
+        Access::User,
+        &[],
+        None,
+    ),
+    op(
+        "get",
+        "/api/v1/hosts/{agent_id}/containers/{name}/backups/diff",
+        "Which fields differ between two backups",
+        Access::User,
+        &[
+            ("from", "A backup's file name", true),
+            ("to", "Another backup's file name", true),
+        ],
+        None,
+    ),
+    op(
+        "get",
+        "/api/v1/operations",
+        "Container operations, newest first, with progress and results (the update history)",
+        Access::User,
+        &[
+            ("agent_id", "Only this host's operations", false),
+            ("limit", "At most this many (default 50, at most 1000)", false),
+        ],
+        None,
+    ),
+    op(
+        "get",
+        "/api/v1/operations/{id}",
+        "One container operation with its live progress and result",
+        Access::User,
+        &[],
+        None,
+    ),
+    op(
+        "get",
+        "/api/v1/updates",
+        "The newest update check per container",
+        Access::User,
+        &[("status", "update (default), error or all", false)],
+        None,
+    ),
+    op(
+        "post",
+        "/api/v1/updates/check",
+        "Check every container for updates now and wait for the result",
+        Access::Admin,
+        &[],
+        None,
+    ),
+    op(
+        "get",
+        "/api/v1/registries",
+        "Registries with stored credentials (never the secret)",
+        Access::Admin,
+        &[],
+        None,
+    ),
+    op(
+        "put",
+        "/api/v1/registries/{registry}",
+        "Store a registry's credentials, encrypted",
+        Access::Admin,
+        &[],
+        Some(registry_body),
+    ),
+    op(
+        "delete",
+        "/api/v1/registries/{registry}",
+        "Forget a registry's credentials",
+        Access::Admin,
+        &[],
+        None,
+    ),
+];
+
+fn policy_body() -> Value {
+    let mut schema = object(&[("settings", "object", true)]);
+    schema["properties"]["settings"]["additionalProperties"] = json!({ "type": "string" });
+    schema
+}
+
+fn operation_body() -> Value {
+    object(&[
+        ("image", "string", false),
+        ("force", "boolean", false),
+        ("backup", "string", false),
+        ("expires_in", "string", false),
+    ])
+}
+
+fn windows_body() -> Value {
+    let mut schema = object(&[("windows", "array", true)]);
+    schema["properties"]["windows"]["items"] = json!({ "type": "string" });
+    schema
+}
+
+fn registry_body() -> Value {
+    object(&[
+        ("username", "string", true),
+        ("secret", "string", true),
+        ("plain_http", "boolean", false),
+    ])
+}

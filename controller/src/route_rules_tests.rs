@@ -220,7 +220,7 @@ async fn issue_21_every_route_refuses_without_its_right_and_allows_with_it() {
     let state = AppState {
         ctx: ctx.clone(),
         limiter: Arc::new(crate::http::login_limit::LoginLimiter::default()),
-        secure_cookies: false,
+        speaks_tls: false,
         decoy_hash: Arc::new(crate::storage::auth::hash_password("decoy").unwrap()),
     };
     let app = crate::http::server::app(routes.into_router(), state);

@@ -53,7 +53,7 @@ fn session_response(state: &AppState, session: crate::domain::sessions::NewSessi
     (
         AppendHeaders([
             (header::SET_COOKIE, cookie),
-            (header::SET_COOKIE, auth::clear_pending_cookie(state)),
+            (header::SET_COOKIE, auth::clear_pending_cookie()),
         ]),
         axum::Json(body),
     )
@@ -74,7 +74,7 @@ pub async fn login(
                 second_factor_required: true,
                 must_enrol: pending.must_enrol,
             };
-            let cookie = auth::pending_cookie(&state, &pending.token);
+            let cookie = auth::pending_cookie(&pending.token);
             Ok((
                 axum::http::StatusCode::ACCEPTED,
                 [(header::SET_COOKIE, cookie)],
@@ -108,7 +108,7 @@ pub async fn logout(State(state): State<AppState>, caller: Caller) -> Result<Res
     auth::logout_caller(&state, &caller).await?;
     let body = serde_json::json!({ "logged_out": true });
     Ok((
-        [(header::SET_COOKIE, auth::clear_cookie(&state))],
+        [(header::SET_COOKIE, auth::clear_cookie())],
         axum::Json(body),
     )
         .into_response())

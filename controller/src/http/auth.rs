@@ -308,17 +308,16 @@ pub async fn logout_caller(state: &AppState, caller: &Caller) -> Result<(), ApiE
     .await
 }
 
-fn set_cookie(state: &AppState, name: &str, value: &str, max_age_s: u64) -> HeaderValue {
-    let secure = if state.secure_cookies { "; Secure" } else { "" };
-    let value =
-        format!("{name}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age_s}{secure}");
+/// A cookie for this site. `Secure` is added to every cookie of an HTTPS request by
+/// `http::headers::security_headers`, in one place.
+fn set_cookie(name: &str, value: &str, max_age_s: u64) -> HeaderValue {
+    let value = format!("{name}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age_s}");
     HeaderValue::try_from(value).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
 /// The `Set-Cookie` value that opens a session.
 pub fn session_cookie(state: &AppState, session_id: &str) -> HeaderValue {
     set_cookie(
-        state,
         SESSION_COOKIE,
         session_id,
         state.ctx.config.session_ttl.as_secs(),
@@ -326,14 +325,13 @@ pub fn session_cookie(state: &AppState, session_id: &str) -> HeaderValue {
 }
 
 /// The `Set-Cookie` value that ends a session in the browser.
-pub fn clear_cookie(state: &AppState) -> HeaderValue {
-    set_cookie(state, SESSION_COOKIE, "", 0)
+pub fn clear_cookie() -> HeaderValue {
+    set_cookie(SESSION_COOKIE, "", 0)
 }
 
 /// The `Set-Cookie` value of a pending login.
-pub fn pending_cookie(state: &AppState, token: &str) -> HeaderValue {
+pub fn pending_cookie(token: &str) -> HeaderValue {
     set_cookie(
-        state,
         PENDING_COOKIE,
         token,
         (sessions::PENDING_TTL_MS / 1000) as u64,
@@ -343,17 +341,16 @@ pub fn pending_cookie(state: &AppState, token: &str) -> HeaderValue {
 /// The `Set-Cookie` value that ties an OpenID Connect sign-in to this browser: its `state`,
 /// for the callback only. `SameSite=Lax`, as the provider sends the browser back with a
 /// cross-site navigation, on which `Strict` cookies are not sent.
-pub fn oidc_state_cookie(state: &AppState, value: &str, max_age_s: u64) -> HeaderValue {
-    let secure = if state.secure_cookies { "; Secure" } else { "" };
+pub fn oidc_state_cookie(value: &str, max_age_s: u64) -> HeaderValue {
     let value = format!(
-        "{OIDC_STATE_COOKIE}={value}; Path=/login/oidc; HttpOnly; SameSite=Lax; Max-Age={max_age_s}{secure}"
+        "{OIDC_STATE_COOKIE}={value}; Path=/login/oidc; HttpOnly; SameSite=Lax; Max-Age={max_age_s}"
     );
     HeaderValue::try_from(value).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
 /// The `Set-Cookie` value that forgets a pending login.
-pub fn clear_pending_cookie(state: &AppState) -> HeaderValue {
-    set_cookie(state, PENDING_COOKIE, "", 0)
+pub fn clear_pending_cookie() -> HeaderValue {
+    set_cookie(PENDING_COOKIE, "", 0)
 }
 
 #[cfg(test)]

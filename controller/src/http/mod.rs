@@ -23,6 +23,7 @@ pub mod extract;
 pub mod headers;
 pub mod login_limit;
 pub mod routes;
+pub mod scheme;
 pub mod server;
 pub mod state;
 pub mod tls;

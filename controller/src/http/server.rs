@@ -26,7 +26,7 @@ pub fn app(routes: Router<AppState>, state: AppState) -> Router {
             state.clone(),
             headers::allowed_host,
         ))
-        .layer(axum::middleware::map_response_with_state(
+        .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             headers::security_headers,
         ))
@@ -54,7 +54,7 @@ pub async fn serve(
     let state = AppState {
         ctx,
         limiter: Arc::new(LoginLimiter::default()),
-        secure_cookies: acceptor.is_some(),
+        speaks_tls: acceptor.is_some(),
         decoy_hash: Arc::new(decoy_hash),
     };
     let app = app(routes, state);

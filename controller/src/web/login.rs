@@ -105,10 +105,7 @@ pub async fn submit(
         )
             .into_response(),
         Ok(Login::SecondFactor(pending)) => (
-            [(
-                header::SET_COOKIE,
-                auth::pending_cookie(&state, &pending.token),
-            )],
+            [(header::SET_COOKIE, auth::pending_cookie(&pending.token))],
             Redirect::to("/login/second-factor"),
         )
             .into_response(),

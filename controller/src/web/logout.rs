@@ -19,7 +19,7 @@ pub async fn logout(
     ApiForm(_form): ApiForm<CsrfForm>,
 ) -> Result<Response, ApiError> {
     auth::logout_caller(&state, &caller).await?;
-    let cookie = [(header::SET_COOKIE, auth::clear_cookie(&state))];
+    let cookie = [(header::SET_COOKIE, auth::clear_cookie())];
     Ok(
         match super::oidc::after_logout(&state, &caller.user).await {
             // A page rather than a redirect: the form's redirect to another origin would break

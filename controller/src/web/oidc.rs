@@ -36,7 +36,7 @@ pub async fn start(State(state): State<AppState>) -> Result<Response, ApiError> 
     Ok((
         [(
             header::SET_COOKIE,
-            auth::oidc_state_cookie(&state, &start.state, max_age_s),
+            auth::oidc_state_cookie(&start.state, max_age_s),
         )],
         Redirect::to(&start.url),
     )
@@ -69,7 +69,7 @@ fn refused_page(state: &AppState, status: StatusCode, message: &str) -> Response
     let options = LoginOptions::of(state, false);
     (
         status,
-        [(header::SET_COOKIE, auth::oidc_state_cookie(state, "", 0))],
+        [(header::SET_COOKIE, auth::oidc_state_cookie("", 0))],
         login::render(Some(message), &options),
     )
         .into_response()
@@ -112,7 +112,7 @@ pub async fn callback(
                     header::SET_COOKIE,
                     auth::session_cookie(&state, &finished.session.session_id),
                 ),
-                (header::SET_COOKIE, auth::oidc_state_cookie(&state, "", 0)),
+                (header::SET_COOKIE, auth::oidc_state_cookie("", 0)),
             ]),
             render_signed_in(),
         )

@@ -18,6 +18,7 @@ use crate::http::client_addr::ClientAddr;
 use crate::http::error::ApiError;
 use crate::http::extract::{blocking, ApiForm};
 use crate::http::login_limit::Outcome;
+use crate::http::scheme::RequestScheme;
 use crate::http::state::AppState;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -27,8 +28,12 @@ use maud::Markup;
 use serde::Deserialize;
 
 /// The relying party for a request: the host name it was sent to (RP ID) and the origin the
-/// browser is at (scheme from whether the dashboard speaks HTTPS, default port left out).
-pub fn relying_party(state: &AppState, headers: &HeaderMap) -> Result<RelyingParty, ApiError> {
+/// browser is at (the request's scheme, `http::scheme`: HTTPS directly or through a trusted
+/// proxy; default port left out).
+pub fn relying_party(
+    headers: &HeaderMap,
+    request_scheme: RequestScheme,
+) -> Result<RelyingParty, ApiError> {
     let host = headers
         .get(header::HOST)
         .and_then(|value| value.to_str().ok())
@@ -36,7 +41,7 @@ pub fn relying_party(state: &AppState, headers: &HeaderMap) -> Result<RelyingPar
         .ok_or_else(|| ApiError::BadRequest("passkeys need a Host header".into()))?;
     let id =
         host_name(&host).ok_or_else(|| ApiError::BadRequest("passkeys need a host name".into()))?;
-    let (scheme, default_port) = if state.secure_cookies {
+    let (scheme, default_port) = if request_scheme.is_https() {
         ("https", ":443")
     } else {
         ("http", ":80")
@@ -69,10 +74,11 @@ pub async fn creation_options(
     State(state): State<AppState>,
     caller: PageCaller,
     headers: HeaderMap,
+    request_scheme: RequestScheme,
     ApiForm(_form): ApiForm<CsrfForm>,
 ) -> Result<Json<CreationOptions>, ApiError> {
     let hash = session_hash(&caller)?;
-    let rp = relying_party(&state, &headers)?;
+    let rp = relying_party(&headers, request_scheme)?;
     let user = caller.0.user.clone();
     let options = blocking(&state.ctx, move |ctx| {
         passkeys::start_registration(ctx, &user, hash, &rp, now_ms())
@@ -95,10 +101,11 @@ pub async fn add(
     State(state): State<AppState>,
     caller: PageCaller,
     headers: HeaderMap,
+    request_scheme: RequestScheme,
     ApiForm(form): ApiForm<AddForm>,
 ) -> Result<Markup, ApiError> {
     let hash = session_hash(&caller)?;
-    let rp = relying_party(&state, &headers)?;
+    let rp = relying_party(&headers, request_scheme)?;
     let user = caller.0.user.clone();
     let result = async {
         let client_data = bytes("client_data", &form.client_data)?;
@@ -151,13 +158,14 @@ pub async fn delete(
 pub async fn request_options(
     State(state): State<AppState>,
     headers: HeaderMap,
+    request_scheme: RequestScheme,
 ) -> Result<Json<RequestOptions>, ApiError> {
     let Some((hash, _)) = auth::pending_login(&state, &headers).await? else {
         return Err(ApiError::BadRequest(
             "no login is waiting for a second factor (or it expired); log in again".into(),
         ));
     };
-    let rp = relying_party(&state, &headers)?;
+    let rp = relying_party(&headers, request_scheme)?;
     let options = blocking(&state.ctx, move |ctx| {
         passkeys::start_login(ctx, hash, &rp, now_ms())
     })
@@ -182,12 +190,13 @@ pub async fn login(
     State(state): State<AppState>,
     ConnectInfo(client): ConnectInfo<ClientAddr>,
     headers: HeaderMap,
+    request_scheme: RequestScheme,
     ApiForm(form): ApiForm<AssertionForm>,
 ) -> Result<Response, ApiError> {
     let Some((hash, pending)) = auth::pending_login(&state, &headers).await? else {
         return Err(ApiError::LoginPage);
     };
-    let rp = relying_party(&state, &headers)?;
+    let rp = relying_party(&headers, request_scheme)?;
     let credential_id = bytes("credential_id", &form.credential_id)?;
     let client_data = bytes("client_data", &form.client_data)?;
     let authenticator_data = bytes("authenticator_data", &form.authenticator_data)?;

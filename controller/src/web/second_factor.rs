@@ -159,7 +159,7 @@ fn opened_with_codes(state: &AppState, session_id: &str, codes: &[String]) -> Re
     (
         AppendHeaders([
             (header::SET_COOKIE, auth::session_cookie(state, session_id)),
-            (header::SET_COOKIE, auth::clear_pending_cookie(state)),
+            (header::SET_COOKIE, auth::clear_pending_cookie()),
         ]),
         render_codes(codes),
     )
@@ -172,7 +172,7 @@ pub fn opened(state: &AppState, session_id: &str) -> Response {
     (
         AppendHeaders([
             (header::SET_COOKIE, auth::session_cookie(state, session_id)),
-            (header::SET_COOKIE, auth::clear_pending_cookie(state)),
+            (header::SET_COOKIE, auth::clear_pending_cookie()),
         ]),
         Redirect::to("/"),
     )

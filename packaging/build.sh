@@ -112,6 +112,8 @@ stage() { # PACKAGE SUMMARY
     install -m 0755 "target/$profile/$package" "$root/usr/bin/$package"
     strip --strip-unneeded --remove-section=.comment --remove-section=.note "$root/usr/bin/$package"
     install -m 0644 "packaging/$component.toml" "$root/etc/unity/$component.toml"
+    # Where managed certificates go by default; the agent's unit may write only there.
+    [ "$package" = unity-agent ] && install -d -m 0755 "$root/etc/unity/certs"
     install -m 0644 "systemd/$package.service" "$root/usr/lib/systemd/system/$package.service"
     make_manpage "$root/usr/bin/$package" "$package" "$summary" "$root/usr/share/man/man1/$package.1.gz"
     install -m 0644 LICENSE-MIT LICENSE-APACHE "$root/usr/share/doc/$package/"

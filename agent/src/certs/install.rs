@@ -119,8 +119,9 @@ pub fn write(config: &DeliveryConfig, request: &InstallCertificate) -> Result<Wr
                 let _ = files::restore(done);
             }
             return Err(format!(
-                "writing {}: {error}; previous files restored",
-                target.path.display()
+                "writing {}: {error}{}; previous files restored",
+                target.path.display(),
+                read_only_hint(&error, &target.path)
             ));
         }
     }
@@ -128,6 +129,21 @@ pub fn write(config: &DeliveryConfig, request: &InstallCertificate) -> Result<Wr
         previous,
         installed,
     })
+}
+
+/// What to do when the file system is read-only: under the packaged systemd unit
+/// (`ProtectSystem=strict`) the agent may write only under `/etc/unity/certs` and what a
+/// drop-in adds.
+fn read_only_hint(error: &std::io::Error, path: &std::path::Path) -> String {
+    if error.kind() != std::io::ErrorKind::ReadOnlyFilesystem {
+        return String::new();
+    }
+    let dir = path.parent().unwrap_or(path).display();
+    format!(
+        " (the agent's systemd unit lets it write only under /etc/unity/certs: deliver there, \
+         or allow this directory with `systemctl edit unity-agent` and \
+         [Service] ReadWritePaths={dir})"
+    )
 }
 
 /// The leaf's serial and expiry, if its public key is the pending key's.

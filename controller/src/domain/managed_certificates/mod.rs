@@ -202,6 +202,12 @@ pub fn revoke(
     name: &str,
 ) -> Result<ManagedCertificateView, DomainError> {
     let name = parse_name(name)?;
+    // Not while it is being issued: the new certificate would escape the ACME revocation.
+    let Some(_in_flight) = ctx.services_ca.begin(name.as_str()) else {
+        return Err(DomainError::Conflict(format!(
+            "certificate {name} is being issued right now; revoke it once that is done"
+        )));
+    };
     let current = record(ctx, &name)?;
     if let (IssuerKind::Acme { provider }, Some(issued), None) = (
         &current.issuer,

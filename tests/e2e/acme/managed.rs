@@ -4,7 +4,8 @@
 //! delivered into the agent's `[delivery] allowed_dirs`. Pebble is started with a 45-second
 //! certificate lifetime (`certificateValidityPeriod`), so the renewal loop's two-thirds due
 //! time (from the certificate's own not-after) really comes round; "renew now" is tried too.
-//! Revocation reaches Pebble (asking again gets Pebble's `alreadyRevoked`); a name Pebble
+//! Revocation (through the CLI's request and through the REST API) reaches Pebble (asking
+//! again gets Pebble's `alreadyRevoked`); a name Pebble
 //! refuses (its `domainBlocklist`) leaves the server's words in `last_error` and nothing on
 //! the host.
 
@@ -292,6 +293,61 @@ async fn issue_15_acme_managed_certificate_is_delivered_renewed_revoked_and_erro
         panic!("{again:?}")
     };
     assert_eq!(kind, "urn:ietf:params:acme:error:alreadyRevoked", "{again}");
+
+    // Through DNS-01 (BIND, TSIG) as well, and revoked through the REST API: at Pebble too.
+    let api = declaration("api", &host, "acme:pebble-dns", "api.home.test", &tls);
+    match certificate(&controller, CertificateRequest::Declare(Box::new(api))).await {
+        AdminResponse::ManagedCertificate(view) => assert_eq!(view.issuer, "acme:pebble-dns"),
+        other => panic!("unexpected answer {other:?}"),
+    }
+    let issued = eventually_explained(
+        "the DNS-01 certificate issued",
+        Duration::from_secs(60),
+        || async {
+            let view = show(&controller, "api").await;
+            if view.status == "issued" {
+                Ok(view)
+            } else {
+                Err(format!("{view:?}\n{}", lab.log("pebble.log")))
+            }
+        },
+    )
+    .await;
+    let password = add_user(&controller, "ada", "admin").await;
+    let mut admin = logged_in_client(&controller, "ada", &password).await;
+    let revoked = admin
+        .post_json(
+            "/api/v1/managed-certificates/api/revoke",
+            &serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(revoked.status, 200, "{}", revoked.text());
+    assert_eq!(revoked.json()["status"], "revoked");
+    assert_eq!(
+        revoked.json()["serial_hex"].as_str(),
+        issued.serial_hex.as_deref()
+    );
+    let context = controller.context.clone();
+    let provider = tokio::task::spawn_blocking(move || {
+        AcmeProvider::named(&context.config.acme, "pebble-dns").unwrap()
+    })
+    .await
+    .unwrap();
+    let fullchain = std::fs::read_to_string(tls.join("api.fullchain.pem")).unwrap();
+    let again = unity_controller::acme::revoke(
+        &provider,
+        &controller.context.acme_accounts,
+        &fullchain,
+        RevocationReason::Unspecified,
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        again
+            .to_string()
+            .contains("urn:ietf:params:acme:error:alreadyRevoked"),
+        "{again}"
+    );
 
     // A name Pebble refuses: its words in last_error, nothing written on the host.
     let blocked = declaration("blocked", &host, "acme:pebble-dns", BLOCKED, &tls);

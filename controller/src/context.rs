@@ -4,9 +4,10 @@
 //!
 //! A leaf of the controller's layers: it imports only the lower modules whose handles it holds
 //! (`config`, `storage`, `ca`, `transport::hub`, `transport::ingest`, `updates::watch::slot`,
-//! `updates::queue`), and none of those imports it, so every subsystem and every face can take
+//! `updates::queue`, `acme::account`), and none of those imports it, so every subsystem and every face can take
 //! a `&Context` without an import circle.
 
+use crate::acme::account::AcmeAccounts;
 use crate::ca::services_slot::ServicesCaSlot;
 use crate::ca::verifier::Revocations;
 use crate::ca::CertificateAuthority;
@@ -33,4 +34,7 @@ pub struct Context {
     /// The homelab services CA (created on first use) and the managed-certificate loop's
     /// wake-up.
     pub services_ca: ServicesCaSlot,
+    /// The ACME accounts (one per `[acme]` provider), shared so that two issuances never
+    /// both create one.
+    pub acme_accounts: AcmeAccounts,
 }

@@ -3,6 +3,7 @@
 //! dashboard/API server, and shuts them down in order. It only starts and stops things: what
 //! they share is [`crate::context::Context`], what they do lives in their own modules.
 
+use crate::acme::AcmeAccounts;
 use crate::admin;
 use crate::ca::verifier::Revocations;
 use crate::ca::CertificateAuthority;
@@ -65,6 +66,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningController> {
     let (ca, store, revocations) = open_state(&config).await?;
     let (ingest, writer) = ingest::spawn_writer(store.clone());
     let services_ca = crate::domain::managed_certificates::services_ca_slot(&config);
+    let acme_accounts = AcmeAccounts::new(&config.data_dir);
     let context = Arc::new(Context {
         config,
         store,
@@ -75,6 +77,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningController> {
         update_watch: UpdateWatch::new(),
         operations: OperationQueue::default(),
         services_ca,
+        acme_accounts,
     });
     let server_config = transport::server_config(&context)?;
     let data_dir = context.config.data_dir.clone();
@@ -162,6 +165,7 @@ pub async fn offline_context(config: Config) -> anyhow::Result<Arc<Context>> {
     })?;
     let (ingest, _writer) = ingest::spawn_writer(store.clone());
     let services_ca = crate::domain::managed_certificates::services_ca_slot(&config);
+    let acme_accounts = AcmeAccounts::new(&config.data_dir);
     Ok(Arc::new(Context {
         config,
         store,
@@ -172,5 +176,6 @@ pub async fn offline_context(config: Config) -> anyhow::Result<Arc<Context>> {
         update_watch: UpdateWatch::new(),
         operations: OperationQueue::default(),
         services_ca,
+        acme_accounts,
     }))
 }

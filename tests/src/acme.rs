@@ -64,6 +64,18 @@ impl AcmeLab {
     /// Like [`AcmeLab::start`]; with `eab` = (key id, base64url HMAC key), Pebble requires
     /// External Account Binding with that key.
     pub async fn start_with(a_records: &[&str], eab: Option<(&str, &str)>) -> AcmeLab {
+        AcmeLab::start_options(a_records, eab, None, &[]).await
+    }
+
+    /// Like [`AcmeLab::start_with`]; `validity` sets Pebble's certificate lifetime
+    /// (`certificateValidityPeriod`, seconds; its default is five years) and Pebble refuses
+    /// to issue for the names in `blocklist` (`domainBlocklist`).
+    pub async fn start_options(
+        a_records: &[&str],
+        eab: Option<(&str, &str)>,
+        validity: Option<Duration>,
+        blocklist: &[&str],
+    ) -> AcmeLab {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
         let secret: [u8; 32] = rand::random();
@@ -130,24 +142,24 @@ zone "{ZONE}" {{ type primary; file "{p}/{ZONE}.zone"; allow-update {{ key "{KEY
         let management = SocketAddr::from(([127, 0, 0, 1], crate::free_port()));
         let http_port = crate::free_port();
         let tls_port = crate::free_port();
-        std::fs::write(
-            d.join("pebble.json"),
-            serde_json::json!({"pebble": {
-                "listenAddress": format!("127.0.0.1:{acme_port}"),
-                "managementListenAddress": management.to_string(),
-                "certificate": d.join("cert.pem"),
-                "privateKey": d.join("key.pem"),
-                "httpPort": http_port,
-                "tlsPort": tls_port,
-                "ocspResponderURL": "",
-                "externalAccountBindingRequired": eab.is_some(),
-                "externalAccountMACKeys": eab
-                    .map(|(kid, key)| serde_json::json!({ kid: key }))
-                    .unwrap_or_else(|| serde_json::json!({})),
-            }})
-            .to_string(),
-        )
-        .unwrap();
+        let mut pebble_config = serde_json::json!({"pebble": {
+            "listenAddress": format!("127.0.0.1:{acme_port}"),
+            "managementListenAddress": management.to_string(),
+            "certificate": d.join("cert.pem"),
+            "privateKey": d.join("key.pem"),
+            "httpPort": http_port,
+            "tlsPort": tls_port,
+            "ocspResponderURL": "",
+            "externalAccountBindingRequired": eab.is_some(),
+            "externalAccountMACKeys": eab
+                .map(|(kid, key)| serde_json::json!({ kid: key }))
+                .unwrap_or_else(|| serde_json::json!({})),
+            "domainBlocklist": blocklist,
+        }});
+        if let Some(validity) = validity {
+            pebble_config["pebble"]["certificateValidityPeriod"] = validity.as_secs().into();
+        }
+        std::fs::write(d.join("pebble.json"), pebble_config.to_string()).unwrap();
         let config = d.join("pebble.json").display().to_string();
         let dns_text = dns.to_string();
         let pebble = spawn(
@@ -191,6 +203,25 @@ zone "{ZONE}" {{ type primary; file "{p}/{ZONE}.zone"; allow-update {{ key "{KEY
     /// A client trusting Pebble's HTTPS certificate.
     pub fn client(&self) -> reqwest::Client {
         unity_controller::acme::http::client(Some(&self.ca_file), Duration::from_secs(10)).unwrap()
+    }
+
+    /// A provider section (`[[acme.providers]]`, TOML) named `name` for this lab, answering
+    /// with DNS-01 through BIND (`dns = true`) or HTTP-01 on the port Pebble checks.
+    pub fn provider_toml(&self, name: &str, dns: bool) -> String {
+        let challenge = if dns {
+            format!(
+                "{{ type = \"dns-rfc2136\", server = \"{}\", zone = \"{ZONE}\", key_name = \"{KEY_NAME}\", secret_file = \"{}\" }}",
+                self.dns,
+                self.key_file.display()
+            )
+        } else {
+            format!("{{ type = \"http-01\", port = {} }}", self.http_port)
+        };
+        format!(
+            "[[providers]]\nname = \"{name}\"\ndirectory = \"{}\"\nca_file = \"{}\"\nemail = \"admin@{ZONE}\"\nterms_agreed = true\nchallenge = {challenge}\n",
+            self.directory,
+            self.ca_file.display()
+        )
     }
 
     /// The root that issued this run's certificates (PEM), from the management port.

@@ -1,8 +1,13 @@
 //! Managed certificates: what the owner declared (names, host, key type, lifetime, files,
 //! reload, issuer) and where issuance stands, one postcard record per certificate name; and
 //! the serials the services CA revoked, for its CRL. No key material: keys stay on the hosts.
+//!
+//! Layout 2 keeps the installed chain (PEM, public) in [`IssuedRecord::chain_pem`], which an
+//! ACME revocation needs; layout 1 (the first days of issue 15) had no chain. Postcard is
+//! positional, so a record is decoded as layout 2 and, failing that, as layout 1 (each must
+//! use every byte); layout-1 records are rewritten as layout 2 when next updated.
 
-use super::{decode, encode, StorageError};
+use super::{encode, StorageError};
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 use unity_shared::model::certificate::{CertificateFiles, CertificateName, KeyType};
@@ -25,6 +30,8 @@ pub struct IssuedRecord {
     pub issued_at_ms: i64,
     /// The reload ran and succeeded.
     pub reloaded: bool,
+    /// The chain as issued (PEM: leaf first); empty for a layout-1 record.
+    pub chain_pem: String,
 }
 
 /// Where issuance stands.
@@ -59,6 +66,100 @@ pub struct ManagedCertificateRecord {
     pub declared_by: String,
     pub declared_at_ms: i64,
     pub state: IssuanceState,
+}
+
+/// A record in layout 2, or else in layout 1 (no chain).
+fn decode_record(bytes: &[u8]) -> Result<ManagedCertificateRecord, StorageError> {
+    fn exact<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Option<T> {
+        match postcard::take_from_bytes::<T>(bytes) {
+            Ok((value, [])) => Some(value),
+            _ => None,
+        }
+    }
+    if let Some(record) = exact::<ManagedCertificateRecord>(bytes) {
+        return Ok(record);
+    }
+    let old = exact::<layout1::Record>(bytes).ok_or_else(|| StorageError::Corrupt {
+        tree: TREE,
+        message: "neither layout 2 nor layout 1 of a managed certificate".into(),
+    })?;
+    Ok(old.upgrade())
+}
+
+/// Layout 1: [`IssuedRecord`] without the chain. Only ever read.
+mod layout1 {
+    use super::*;
+
+    #[derive(Deserialize)]
+    pub struct Issued {
+        serial_hex: String,
+        not_after_unix: i64,
+        issued_at_ms: i64,
+        reloaded: bool,
+    }
+
+    #[derive(Deserialize)]
+    pub struct State {
+        issued: Option<Issued>,
+        last_attempt_ms: Option<i64>,
+        last_error: Option<String>,
+        last_error_at_ms: Option<i64>,
+        failures: u32,
+        retry_at_ms: Option<i64>,
+        revoked_at_ms: Option<i64>,
+        renew_requested: bool,
+    }
+
+    #[derive(Deserialize)]
+    pub struct Record {
+        name: CertificateName,
+        host: AgentId,
+        dns_names: Vec<String>,
+        ip_addresses: Vec<IpAddr>,
+        key_type: KeyType,
+        lifetime_secs: u64,
+        files: CertificateFiles,
+        reload: Option<Vec<String>>,
+        issuer: IssuerKind,
+        declared_by: String,
+        declared_at_ms: i64,
+        state: State,
+    }
+
+    impl Record {
+        pub fn upgrade(self) -> ManagedCertificateRecord {
+            let state = self.state;
+            ManagedCertificateRecord {
+                name: self.name,
+                host: self.host,
+                dns_names: self.dns_names,
+                ip_addresses: self.ip_addresses,
+                key_type: self.key_type,
+                lifetime_secs: self.lifetime_secs,
+                files: self.files,
+                reload: self.reload,
+                issuer: self.issuer,
+                declared_by: self.declared_by,
+                declared_at_ms: self.declared_at_ms,
+                state: IssuanceState {
+                    issued: state.issued.map(|issued| IssuedRecord {
+                        serial_hex: issued.serial_hex,
+                        not_after_unix: issued.not_after_unix,
+                        issued_at_ms: issued.issued_at_ms,
+                        reloaded: issued.reloaded,
+                        chain_pem: String::new(),
+                    }),
+                    last_attempt_ms: state.last_attempt_ms,
+                    last_error: state.last_error,
+                    last_error_at_ms: state.last_error_at_ms,
+                    failures: state.failures,
+                    retry_at_ms: state.retry_at_ms,
+                    revoked_at_ms: state.revoked_at_ms,
+                    renew_requested: state.renew_requested,
+                },
+            }
+        }
+    }
 }
 
 /// A serial the services CA revoked.
@@ -103,7 +204,7 @@ impl ManagedCertificates {
     ) -> Result<Option<ManagedCertificateRecord>, StorageError> {
         self.certificates
             .get(name.as_str().as_bytes())?
-            .map(|bytes| decode(TREE, &bytes))
+            .map(|bytes| decode_record(&bytes))
             .transpose()
     }
 
@@ -112,7 +213,7 @@ impl ManagedCertificates {
         self.certificates
             .iter()
             .values()
-            .map(|value| decode(TREE, &value?))
+            .map(|value| decode_record(&value?))
             .collect()
     }
 
@@ -127,7 +228,7 @@ impl ManagedCertificates {
         self.certificates
             .fetch_and_update(name.as_str().as_bytes(), |old| {
                 let old = old?;
-                match decode::<ManagedCertificateRecord>(TREE, old) {
+                match decode_record(old) {
                     Ok(mut record) => {
                         change(&mut record);
                         match encode(TREE, &record) {
@@ -173,7 +274,7 @@ impl ManagedCertificates {
         self.revoked
             .iter()
             .values()
-            .map(|value| decode(REVOKED_TREE, &value?))
+            .map(|value| super::decode(REVOKED_TREE, &value?))
             .collect()
     }
 }
@@ -219,5 +320,64 @@ mod tests {
             .update(&record.name, |record| record.state.failures = 4)
             .unwrap()
             .is_none());
+    }
+
+    #[test]
+    fn issue_15_layout_1_records_without_the_chain_still_decode() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::open(dir.path()).unwrap();
+        let store = ManagedCertificates::open(&db).unwrap();
+        let issued = IssuedRecord {
+            serial_hex: "0a".into(),
+            not_after_unix: 2_000_000_000,
+            issued_at_ms: 5,
+            reloaded: true,
+            chain_pem: String::new(),
+        };
+        let mut record = ManagedCertificateRecord {
+            name: CertificateName::new("web").unwrap(),
+            host: AgentId::new("nas-1").unwrap(),
+            dns_names: vec!["web.home.test".into()],
+            ip_addresses: Vec::new(),
+            key_type: KeyType::EcdsaP256,
+            lifetime_secs: 60,
+            files: CertificateFiles::default(),
+            reload: None,
+            issuer: IssuerKind::Acme {
+                provider: "pebble".into(),
+            },
+            declared_by: "admin".into(),
+            declared_at_ms: 1,
+            state: IssuanceState {
+                issued: Some(issued.clone()),
+                failures: 2,
+                renew_requested: true,
+                ..IssuanceState::default()
+            },
+        };
+        // Layout 1 is layout 2 without the chain: drop the empty string's one length byte,
+        // the last byte of the issued record inside the state, which ends the record.
+        let mut bytes = postcard::to_allocvec(&record).unwrap();
+        let state = postcard::to_allocvec(&record.state).unwrap();
+        let chain_at = bytes.len() - state.len() + postcard::to_allocvec(&issued).unwrap().len();
+        assert_eq!(bytes.remove(chain_at), 0);
+        db.open_tree(TREE)
+            .unwrap()
+            .insert("web", bytes.clone())
+            .unwrap();
+        assert_eq!(store.get(&record.name).unwrap().as_ref(), Some(&record));
+        // Rewritten as layout 2 by the next update.
+        store
+            .update(&record.name, |record| record.state.failures = 3)
+            .unwrap();
+        record.state.failures = 3;
+        let stored = db.open_tree(TREE).unwrap().get("web").unwrap().unwrap();
+        assert_eq!(
+            postcard::from_bytes::<ManagedCertificateRecord>(&stored).unwrap(),
+            record
+        );
+        // Bytes that are neither layout are corruption, named as such.
+        let error = decode_record(&bytes[..bytes.len() - 3]).unwrap_err();
+        assert!(error.to_string().contains("neither layout"), "{error}");
     }
 }

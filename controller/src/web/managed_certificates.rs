@@ -157,6 +157,7 @@ fn declare_form(hosts: &[String], csrf: &str) -> Markup {
             label { "Group " input name="group" placeholder="www-data"; }
             label { "Key mode " input name="key_mode" placeholder="0600"; }
             label { "Reload (no shell) " input name="reload" placeholder="systemctl reload nginx"; }
+            label { "Issuer " input name="issuer" placeholder="services-ca or acme:<provider>"; }
             button type="submit" { "Declare" }
         }
     }
@@ -190,7 +191,7 @@ pub fn render(view: &ManagedView, caller: &Caller) -> Markup {
     let csrf = admin_csrf(caller).filter(|_| caller.is_admin());
     let content = html! {
         h1 { "Managed certificates" }
-        p.muted { "Issued by the homelab services CA; keys are made on the hosts and never leave them. Renewed at two thirds of their lifetime." }
+        p.muted { "Issued by the homelab services CA or a public ACME CA ([acme] providers); keys are made on the hosts and never leave them. Renewed at two thirds of their lifetime." }
         (table(view, csrf))
         @if let Some(csrf) = csrf { (declare_form(&view.hosts, csrf)) }
         (root_section(view.root.as_ref()))
@@ -236,6 +237,9 @@ pub struct DeclareForm {
     pub key_mode: String,
     #[serde(default)]
     pub reload: String,
+    /// `services-ca` (empty) or `acme:<provider>`.
+    #[serde(default)]
+    pub issuer: String,
 }
 
 fn words(text: &str) -> Vec<String> {
@@ -271,7 +275,7 @@ impl DeclareForm {
                 key_mode: optional(self.key_mode),
             },
             reload: (!reload.is_empty()).then_some(reload),
-            issuer: None,
+            issuer: optional(self.issuer),
         }
     }
 }

@@ -18,6 +18,7 @@ use unity_controller::config::{Config, RawConfig};
 use unity_tests::acme::AcmeLab;
 
 mod errors;
+mod managed;
 
 /// The `[acme]` section with one provider named `pebble` answering with `challenge`.
 pub(super) fn provider(

@@ -1,5 +1,6 @@
 //! What the owner declares for a managed certificate (API body, CLI flags, dashboard form),
-//! and its checks: a known host, names inside the services CA's domains, a key or combined
+//! and its checks: a known host, names inside the services CA's domains (for an ACME issuer: a
+//! configured provider, DNS names only, wildcards only through DNS-01), a key or combined
 //! file, absolute paths, a sane key mode and lifetime. Nothing is stored unless all pass.
 
 use super::super::error::DomainError;
@@ -206,6 +207,9 @@ pub(super) fn record_of(
         if !ip_addresses.contains(&ip) {
             ip_addresses.push(ip);
         }
+    }
+    if let IssuerKind::Acme { provider } = &issuer {
+        super::acme_issuer::check_declaration(ctx, provider, &dns_names, &ip_addresses)?;
     }
     if dns_names.is_empty() && ip_addresses.is_empty() {
         return Err(DomainError::Invalid(

@@ -45,7 +45,8 @@ fn agent_error(step: &str, error: CommandError) -> DomainError {
 }
 
 /// Signs `csr_der` for `declared` and returns the chain (PEM: leaf, then intermediates). The
-/// one place issuers are chosen: the services CA here, ACME when `crate::acme` is wired in.
+/// one place issuers are chosen: the services CA, or an ACME CA (the order is finalised with
+/// this CSR; see `acme_issuer.rs`).
 pub async fn issue(
     ctx: &Arc<Context>,
     declared: &ManagedCertificateRecord,
@@ -69,17 +70,17 @@ pub async fn issue(
             })
             .await
         }
-        IssuerKind::Acme { provider } => Err(DomainError::Invalid(format!(
-            "ACME issuer not configured (provider {provider:?}): this controller has no [acme] support yet"
-        ))),
+        IssuerKind::Acme { provider } => {
+            super::acme_issuer::issue(ctx, declared, provider, csr_der).await
+        }
     }
 }
 
-/// Prepare, sign, install.
+/// Prepare, sign, install; the agent's answer and the chain installed.
 async fn attempt(
     ctx: &Arc<Context>,
     declared: &ManagedCertificateRecord,
-) -> Result<CertificateInstalled, DomainError> {
+) -> Result<(CertificateInstalled, String), DomainError> {
     let csr = ctx
         .hub
         .request(
@@ -95,19 +96,21 @@ async fn attempt(
         .await
         .map_err(|error| agent_error("preparing the key", error))?;
     let chain_pem = issue(ctx, declared, &csr.csr_der).await?;
-    ctx.hub
+    let installed = ctx
+        .hub
         .request(
             &declared.host,
             InstallCertificate {
                 certificate: declared.name.clone(),
-                chain_pem,
+                chain_pem: chain_pem.clone(),
                 files: declared.files.clone(),
                 reload: declared.reload.clone(),
             },
             INSTALL_TIMEOUT,
         )
         .await
-        .map_err(|error| agent_error("installing", error))
+        .map_err(|error| agent_error("installing", error))?;
+    Ok((installed, chain_pem))
 }
 
 /// Issues (or renews) `name` now on behalf of `actor`, records the outcome and audits it.
@@ -135,7 +138,7 @@ pub async fn issue_now(
     blocking(ctx, move |ctx| {
         let store = &ctx.store.managed_certificates;
         let (updated, action, target) = match &outcome {
-            Ok(installed) => {
+            Ok((installed, chain_pem)) => {
                 let updated = store.update(&name, |record| {
                     let state = &mut record.state;
                     state.issued = Some(IssuedRecord {
@@ -143,6 +146,7 @@ pub async fn issue_now(
                         not_after_unix: installed.not_after_unix,
                         issued_at_ms: started,
                         reloaded: installed.reloaded,
+                        chain_pem: chain_pem.clone(),
                     });
                     state.last_attempt_ms = Some(started);
                     state.renew_requested = false;

@@ -1,13 +1,16 @@
-//! Managed certificates (issue 15, user stories 2 and 4): the owner declares a certificate for
+//! Managed certificates (issue 15, user stories 2, 3 and 4): the owner declares a certificate for
 //! a host (names, key type, lifetime, files, reload, issuer); the controller has the agent make
-//! the key and a CSR, signs it ([`issue::issue`]: the services CA, or ACME once configured),
-//! has the agent install it, and renews it at two thirds of its lifetime ([`renewal`]).
+//! the key and a CSR, has it signed ([`issue::issue`]: the services CA, or an ACME CA through
+//! an `[acme]` provider, the order finalised with the host's CSR), has the agent install it,
+//! and renews it at two thirds of its lifetime ([`renewal`]).
 //! Declaring, renewing, revoking and deleting are audited; views carry no key material (the
 //! controller has none: keys stay on the hosts).
 //!
-//! declaration.rs checks what the owner declares; issue.rs runs one issuance; renewal.rs is the
-//! loop; schedule.rs decides what is due (pure).
+//! declaration.rs checks what the owner declares; issue.rs runs one issuance; acme_issuer.rs
+//! is the ACME side (checks, order, revocation); renewal.rs is the loop; schedule.rs decides
+//! what is due (pure).
 
+mod acme_issuer;
 mod declaration;
 pub mod issue;
 pub mod renewal;
@@ -189,14 +192,35 @@ pub fn show(ctx: &Context, name: &str) -> Result<ManagedCertificateView, DomainE
     Ok(view(ctx, &record(ctx, &parse_name(name)?)?))
 }
 
-/// Revokes a certificate: never renewed again, its serial in the services CA's CRL. The
-/// files stay on the host until the owner removes them. Note that this uses blocking I/O.
+/// Revokes a certificate: never renewed again; a services-CA serial goes into the CRL, an
+/// ACME certificate is revoked at its ACME server first (if that fails, nothing changes and
+/// the error says why). The files stay on the host until the owner removes them. Note that
+/// this uses blocking I/O.
 pub fn revoke(
     ctx: &Context,
     actor: &str,
     name: &str,
 ) -> Result<ManagedCertificateView, DomainError> {
     let name = parse_name(name)?;
+    // Not while it is being issued: the new certificate would escape the ACME revocation.
+    let Some(_in_flight) = ctx.services_ca.begin(name.as_str()) else {
+        return Err(DomainError::Conflict(format!(
+            "certificate {name} is being issued right now; revoke it once that is done"
+        )));
+    };
+    let current = record(ctx, &name)?;
+    if let (IssuerKind::Acme { provider }, Some(issued), None) = (
+        &current.issuer,
+        &current.state.issued,
+        current.state.revoked_at_ms,
+    ) {
+        if issued.chain_pem.is_empty() {
+            return Err(DomainError::Conflict(format!(
+                "certificate {name} was issued before its chain was kept; renew it, then revoke"
+            )));
+        }
+        acme_issuer::revoke(ctx, provider, &issued.chain_pem)?;
+    }
     let now = now_ms();
     let updated = ctx
         .store

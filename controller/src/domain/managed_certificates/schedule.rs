@@ -68,6 +68,7 @@ mod tests {
             not_after_unix: 90,
             issued_at_ms: 0,
             reloaded: true,
+            chain_pem: String::new(),
         };
         assert_eq!(renew_at_ms(&issued, fraction), 60_000);
         let state = IssuanceState {

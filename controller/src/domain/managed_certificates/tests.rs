@@ -8,10 +8,17 @@ use std::sync::Arc;
 use unity_shared::proto::{AgentId, HostFacts};
 
 async fn context() -> (tempfile::TempDir, Arc<Context>) {
+    context_with(|_, _| {}).await
+}
+
+async fn context_with(
+    change: impl FnOnce(&mut Config, &std::path::Path),
+) -> (tempfile::TempDir, Arc<Context>) {
     let dir = tempfile::tempdir().unwrap();
     let mut config = Config::with_data_dir(dir.path().into());
     config.certificates.domains = vec!["home.arpa".into()];
     config.certificates.ip_ranges = vec!["192.168.0.0/16".into()];
+    change(&mut config, dir.path());
     let ctx = crate::service::offline_context(config).await.unwrap();
     ctx.store
         .agents
@@ -193,4 +200,70 @@ async fn issue_15_declarations_are_checked_before_they_are_stored() {
     let (root, der) = root(&ctx).unwrap();
     assert_eq!(root.domains, ["home.arpa"]);
     assert!(!der.is_empty() && root.pem.contains("BEGIN CERTIFICATE"));
+}
+
+/// `[acme]` with an HTTP-01 provider `web` and a DNS-01 (Cloudflare) provider `dns`.
+fn with_acme(config: &mut Config, dir: &std::path::Path) {
+    let token = dir.join("cloudflare-token");
+    std::fs::write(&token, "token").unwrap();
+    let text = format!(
+        r#"[[providers]]
+name = "web"
+directory = "https://acme.invalid/dir"
+email = "admin@home.test"
+terms_agreed = true
+challenge = {{ type = "http-01", port = 80 }}
+[[providers]]
+name = "dns"
+directory = "https://acme.invalid/dir"
+email = "admin@home.test"
+terms_agreed = true
+challenge = {{ type = "dns-cloudflare", api_token_file = "{}" }}
+"#,
+        token.display()
+    );
+    config.acme =
+        crate::acme::settings::AcmeConfig::from_raw(toml::from_str(&text).unwrap()).unwrap();
+}
+
+#[tokio::test]
+async fn issue_15_acme_declarations_name_a_configured_provider_dns_names_and_wildcards_only_with_dns01(
+) {
+    let (_dir, ctx) = context_with(with_acme).await;
+    let acme = |issuer: &str, dns: &[&str], ips: &[&str]| Declaration {
+        issuer: Some(issuer.into()),
+        dns_names: dns.iter().map(|name| name.to_string()).collect(),
+        ip_addresses: ips.iter().map(|ip| ip.to_string()).collect(),
+        ..good()
+    };
+    let cases = [
+        (
+            acme("acme:nope", &["nas.example.com"], &[]),
+            "no ACME provider named \"nope\": [acme] configures web, dns",
+        ),
+        (
+            acme("acme:web", &["nas.example.com"], &["192.168.1.10"]),
+            "an ACME CA issues for DNS names only",
+        ),
+        (
+            acme("acme:web", &["*.example.com"], &[]),
+            "wildcard names need a DNS-01 provider",
+        ),
+    ];
+    for (declaration, why) in cases {
+        let error = declare(&ctx, "ada", declaration).unwrap_err().to_string();
+        assert!(error.contains(why), "{why}: {error}");
+    }
+    assert!(list(&ctx).unwrap().is_empty());
+    // Names outside the services CA's domains are fine for an ACME CA.
+    let view = declare(&ctx, "ada", acme("acme:web", &["nas.example.com"], &[])).unwrap();
+    assert_eq!(view.issuer, "acme:web");
+    let wildcard = Declaration {
+        name: "wild".into(),
+        ..acme("acme:dns", &["*.example.com", "example.com"], &[])
+    };
+    assert_eq!(
+        declare(&ctx, "ada", wildcard).unwrap().dns_names[0],
+        "*.example.com"
+    );
 }

@@ -345,6 +345,19 @@ mod tests {
     }
 
     #[test]
+    fn a_key_appended_to_the_packaged_config_is_top_level() {
+        // Owners (and the package upgrade test) append settings at the end: no section header
+        // may be left active there to swallow them.
+        let text = format!(
+            "{}\ninterval = \"30s\"\n",
+            include_str!("../../../packaging/agent.toml")
+        );
+        let raw: RawConfig = toml::from_str(&text).unwrap();
+        let config = Config::from_raw(raw).unwrap();
+        assert_eq!(config.interval, Duration::from_secs(30));
+    }
+
+    #[test]
     fn packaged_config_examples_parse_when_uncommented() {
         // Every commented `key = value` line of the packaged file must be valid when enabled.
         let text: String = include_str!("../../../packaging/agent.toml")

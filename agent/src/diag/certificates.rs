@@ -7,8 +7,7 @@ use crate::collect::certificates::{self, CertificatesConfig};
 use serde_json::{json, Value};
 use std::fmt::Write as _;
 use unity_shared::model::certificate::{
-    CertificateInventory, CertificateLocation, ChainProblem, FileFormat, FoundCertificate,
-    PublicKeyKind,
+    CertificateInventory, CertificateLocation, ChainProblem, FoundCertificate, PublicKeyKind,
 };
 
 /// One round of the inventory.
@@ -147,11 +146,7 @@ fn location_json(location: &CertificateLocation) -> Value {
         CertificateLocation::File { path, format } => json!({
             "kind": "file",
             "path": path,
-            "format": match format {
-                FileFormat::Pem => "pem",
-                FileFormat::Der => "der",
-                FileFormat::Pkcs12 => "pkcs12",
-            },
+            "format": format.as_str(),
         }),
         CertificateLocation::Port {
             address,

@@ -14,7 +14,7 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use unity_shared::model::certificate::{
-    CertificateLocation, ChainProblem, FileFormat, PublicKeyKind, SubjectName,
+    CertificateLocation, ChainProblem, PublicKeyKind, SubjectName,
 };
 
 #[derive(Debug, Deserialize)]
@@ -98,11 +98,7 @@ pub fn location_json(location: &CertificateLocation) -> Value {
         CertificateLocation::File { path, format } => json!({
             "kind": "file",
             "path": path,
-            "format": match format {
-                FileFormat::Pem => "pem",
-                FileFormat::Der => "der",
-                FileFormat::Pkcs12 => "pkcs12",
-            },
+            "format": format.as_str(),
         }),
         CertificateLocation::Port {
             address,

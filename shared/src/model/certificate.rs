@@ -113,6 +113,17 @@ pub enum FileFormat {
     Pkcs12,
 }
 
+impl FileFormat {
+    /// The name the CLI's and the API's JSON use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FileFormat::Pem => "pem",
+            FileFormat::Der => "der",
+            FileFormat::Pkcs12 => "pkcs12",
+        }
+    }
+}
+
 /// Something wrong with a certificate or the chain it came in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ChainProblem {

@@ -189,6 +189,11 @@ async fn session(
                         renewal_key = None;
                     }
                     ControllerMessage::Welcome(_) => {}
+                    // Protocol 7: handled once secrets and agentless hosts land (issue 16).
+                    ControllerMessage::SecretReply(_)
+                    | ControllerMessage::SecretsWithdrawn(_)
+                    | ControllerMessage::AgentlessAck(_)
+                    | ControllerMessage::AgentlessNack(_) => {}
                 }
             }
             _ = state.spooled.notified() => {}
@@ -344,6 +349,13 @@ async fn answer_command(
                 },
             }
         }
+        // Protocol 7: carried out once the SSH and agentless parts land (issue 16).
+        Command::ApplySshAccess(_)
+        | Command::ReadSshHostKeys(_)
+        | Command::ConfigureSshd(_)
+        | Command::AssignAgentless(_) => CommandResponse::Failed {
+            message: "this agent does not carry out this command yet".into(),
+        },
     };
     if let Err(error) =
         wire::write(&mut send, &response, frame::MAX_COMMAND_RESPONSE_FRAME_LEN).await

@@ -373,6 +373,33 @@ impl SessionStream {
                 AgentMessage::Renew(renew) => {
                     Reply::Now(renew_certificate(&ctx, &agent_id, &renew.csr_der))
                 }
+                // Protocol 7: answered once the secrets store and agentless hosts land
+                // (issue 16); until then nothing is given and nothing is stored.
+                AgentMessage::SecretRequest(request) => Reply::Now(ControllerMessage::SecretReply(
+                    unity_shared::model::secret::SecretReply {
+                        id: request.id,
+                        answers: request
+                            .names
+                            .into_iter()
+                            .map(|name| unity_shared::model::secret::SecretAnswer {
+                                name,
+                                value: None,
+                            })
+                            .collect(),
+                    },
+                )),
+                AgentMessage::AgentlessReport(report) => {
+                    Reply::Now(ControllerMessage::AgentlessNack(
+                        unity_shared::model::agentless::AgentlessNack {
+                            host: report.host,
+                            nack: Nack {
+                                seq: report.report.seq,
+                                reason: "agentless hosts are not supported yet".into(),
+                            },
+                        },
+                    ))
+                }
+                AgentMessage::AgentlessStatus(_) => continue,
             };
             if replies.send(reply).await.is_err() {
                 break;

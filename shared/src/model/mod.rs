@@ -1,8 +1,12 @@
 //! Domain types that travel inside reports.
 
+pub mod agentless;
 pub mod certificate;
 pub mod container;
 pub mod database;
+pub mod names;
 pub mod plugin;
+pub mod secret;
+pub mod ssh;
 pub mod storage;
 pub mod update;

@@ -570,6 +570,25 @@ fn golden_bytes_of_every_wire_type() {
     for (name, bytes) in enrollment().into_iter().chain(commands()) {
         lines.push(format!("{name} {}", hex::encode(bytes)));
     }
+    for (name, message) in golden_credentials::agent_messages() {
+        lines.push(format!("{name} {}", hex::encode(encode(&message))));
+    }
+    for (name, message) in golden_credentials::controller_messages() {
+        lines.push(format!("{name} {}", hex::encode(encode(&message))));
+    }
+    for (n, command) in golden_credentials::commands().into_iter().enumerate() {
+        let envelope = CommandEnvelope {
+            id: CommandId(700 + n as u64),
+            command,
+        };
+        lines.push(format!("v7.command.{n} {}", hex::encode(encode(&envelope))));
+    }
+    for (n, response) in golden_credentials::responses().into_iter().enumerate() {
+        lines.push(format!(
+            "v7.response.{n} {}",
+            hex::encode(encode(&response))
+        ));
+    }
     lines.push(String::new());
     expect_test::expect_file!["../../testdata/wire/golden.txt"].assert_eq(&lines.join("\n"));
 }
@@ -584,5 +603,17 @@ fn the_golden_inputs_decode_back_to_themselves() {
     for (name, message) in controller_messages() {
         let back: ControllerMessage = postcard::from_bytes(&encode(&message)).unwrap();
         assert_eq!(back, message, "{name}");
+    }
+    for (name, message) in golden_credentials::agent_messages() {
+        let back: AgentMessage = postcard::from_bytes(&encode(&message)).unwrap();
+        assert_eq!(back, message, "{name}");
+    }
+    for (name, message) in golden_credentials::controller_messages() {
+        let back: ControllerMessage = postcard::from_bytes(&encode(&message)).unwrap();
+        assert_eq!(back, message, "{name}");
+    }
+    for command in golden_credentials::commands() {
+        let back: Command = postcard::from_bytes(&encode(&command)).unwrap();
+        assert_eq!(back, command);
     }
 }

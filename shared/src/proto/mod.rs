@@ -17,6 +17,10 @@
 
 pub mod frame;
 
+use crate::model::agentless::{
+    AgentlessAck, AgentlessAssigned, AgentlessNack, AgentlessReport, AgentlessStatus,
+    AssignAgentless,
+};
 use crate::model::certificate::{
     CertificateCsr, CertificateInstalled, CertificateInventory, ChallengeServing,
     InstallCertificate, PrepareCertificate, ServeHttpChallenge,
@@ -24,6 +28,10 @@ use crate::model::certificate::{
 use crate::model::container::ContainerInventory;
 use crate::model::database::DatabaseInstance;
 use crate::model::plugin::{CheckResult, SeriesBatch, SourceStatus};
+use crate::model::secret::{SecretReply, SecretRequest, SecretsWithdrawn};
+use crate::model::ssh::{
+    ApplySshAccess, ConfigureSshd, ReadSshHostKeys, SshAccessApplied, SshHostKeys, SshdConfigured,
+};
 use crate::model::storage::stack::StorageStack;
 use crate::model::storage::{RaidCollection, SmartCollection, ZfsCollection};
 use crate::model::update::{CommandResult, ContainerCommand, Progress};
@@ -31,10 +39,10 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// Bumped on every incompatible change of any message below.
-pub const PROTOCOL_VERSION: u16 = 6;
+pub const PROTOCOL_VERSION: u16 = 7;
 
 /// ALPN token; carries the protocol version so mismatched peers fail at the handshake.
-pub const ALPN: &[u8] = b"unity/6";
+pub const ALPN: &[u8] = b"unity/7";
 
 /// The name the controller's server certificate is issued for and that agents verify. Agents
 /// reach the controller by any address (NAT, DNS, IP), so the name is fixed instead.
@@ -234,6 +242,14 @@ pub enum AgentMessage {
     Report(Report),
     Heartbeat(Heartbeat),
     Renew(RenewRequest),
+    /// Values of secrets from the controller's store (answered with
+    /// [`ControllerMessage::SecretReply`]). Since version 7.
+    SecretRequest(SecretRequest),
+    /// One collection of an agentless host this agent is the proxy of (answered with
+    /// [`ControllerMessage::AgentlessAck`] or `AgentlessNack`). Since version 7.
+    AgentlessReport(Box<AgentlessReport>),
+    /// How the last attempt on an agentless host went. Since version 7.
+    AgentlessStatus(AgentlessStatus),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -277,9 +293,19 @@ pub enum ControllerMessage {
     Welcome(Welcome),
     Ack(Ack),
     Nack(Nack),
-    HeartbeatAck { server_time_ms: i64 },
+    HeartbeatAck {
+        server_time_ms: i64,
+    },
     Renewed(Renewed),
-    RenewRefused { reason: String },
+    RenewRefused {
+        reason: String,
+    },
+    /// The answer to [`AgentMessage::SecretRequest`]. Since version 7.
+    SecretReply(SecretReply),
+    /// Forget these secret values. Since version 7.
+    SecretsWithdrawn(SecretsWithdrawn),
+    AgentlessAck(AgentlessAck),
+    AgentlessNack(AgentlessNack),
 }
 
 /// First (and only) message on an enrollment stream.
@@ -374,6 +400,15 @@ pub enum Command {
     InstallCertificate(Box<InstallCertificate>),
     /// Answer an ACME HTTP-01 challenge for a while ([`ChallengeServing`]).
     ServeHttpChallenge(ServeHttpChallenge),
+    /// Write the host's managed SSH keys ([`SshAccessApplied`]). Since version 7.
+    ApplySshAccess(ApplySshAccess),
+    /// Answer with the host's SSH host public keys ([`SshHostKeys`]).
+    ReadSshHostKeys(ReadSshHostKeys),
+    /// Install SSH CA host certificates and trusted user CA keys through a validated sshd
+    /// drop-in ([`SshdConfigured`]).
+    ConfigureSshd(Box<ConfigureSshd>),
+    /// Collect these agentless hosts over SSH ([`AgentlessAssigned`]).
+    AssignAgentless(AssignAgentless),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -397,6 +432,10 @@ pub enum CommandResponse {
     CertificateCsr(CertificateCsr),
     CertificateInstalled(CertificateInstalled),
     ChallengeServing(ChallengeServing),
+    SshAccessApplied(SshAccessApplied),
+    SshHostKeys(SshHostKeys),
+    SshdConfigured(SshdConfigured),
+    AgentlessAssigned(AgentlessAssigned),
 }
 
 impl From<Ping> for Command {
@@ -468,7 +507,13 @@ macro_rules! request {
 request!(PrepareCertificate => PrepareCertificate(std::convert::identity), CertificateCsr);
 request!(InstallCertificate => InstallCertificate(Box::new), CertificateInstalled);
 request!(ServeHttpChallenge => ServeHttpChallenge(std::convert::identity), ChallengeServing);
+request!(ApplySshAccess => ApplySshAccess(std::convert::identity), SshAccessApplied);
+request!(ReadSshHostKeys => ReadSshHostKeys(std::convert::identity), SshHostKeys);
+request!(ConfigureSshd => ConfigureSshd(Box::new), SshdConfigured);
+request!(AssignAgentless => AssignAgentless(std::convert::identity), AgentlessAssigned);
 
+#[cfg(test)]
+mod golden_credentials;
 #[cfg(test)]
 mod golden_tests;
 #[cfg(test)]

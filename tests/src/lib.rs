@@ -338,6 +338,7 @@ pub mod acme;
 pub mod http;
 pub mod lab;
 pub mod oidc;
+pub mod sshd;
 pub mod webdriver;
 
 /// Adds a dashboard user to an in-process controller; returns the password.

@@ -5,6 +5,9 @@
 //! The daemon runs with `StrictModes no` (test files live under `/tmp`, which is
 //! world-writable) and `UsePAM no`; the caller adds the directives under test.
 
+// sshd, ssh and ssh-keygen are real processes, spawned here rather than through agent::exec.
+#![allow(clippy::disallowed_methods)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

@@ -31,6 +31,7 @@ const PURE: &[&str] = &[
     "agent/src/acme_challenge/request.rs",
     "agent/src/backoff.rs",
     "agent/src/certs/policy.rs",
+    "agent/src/sshd/render.rs",
     "agent/src/collect/series.rs",
     "agent/src/collect/text.rs",
     "agent/src/collect/*/parse*.rs",

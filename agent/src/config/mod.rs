@@ -16,6 +16,7 @@ use crate::collect::zfs::ZfsConfig;
 pub mod certificates;
 pub mod delivery;
 pub mod plugins;
+pub mod sshd;
 
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/unity/agent.toml";
 pub const DEFAULT_DATA_DIR: &str = "/var/lib/unity-agent";
@@ -54,6 +55,9 @@ pub struct RawConfig {
     /// Managed certificates: where they may be written, which reloads may run.
     #[serde(default)]
     pub delivery: delivery::RawDeliveryConfig,
+    /// The SSH CA's sshd drop-in: host keys, Unity's files, `sshd -t`, the reload.
+    #[serde(default)]
+    pub sshd: sshd::RawSshdConfig,
 }
 
 /// The `[containers]` table.
@@ -197,6 +201,7 @@ pub struct Config {
     pub plugins: PluginsConfig,
     pub certificates: CertificatesConfig,
     pub delivery: delivery::DeliveryConfig,
+    pub sshd: sshd::SshdConfig,
     /// Where the machine fingerprint is read (not in the file; tests point it elsewhere).
     pub machine: crate::instance::MachineSources,
 }
@@ -292,6 +297,7 @@ impl Config {
             containers: containers_from_raw(raw.containers)?,
             plugins: plugins::from_raw(raw.plugins, raw.interval.as_deref().unwrap_or("15s"))?,
             certificates: certificates::from_raw(raw.certificates)?,
+            sshd: sshd::from_raw(raw.sshd)?,
             machine: crate::instance::MachineSources::default(),
         })
     }
@@ -383,6 +389,7 @@ mod tests {
             config.delivery,
             delivery::DeliveryConfig::defaults(Path::new(DEFAULT_DATA_DIR))
         );
+        assert_eq!(config.sshd, sshd::SshdConfig::default());
     }
 
     #[test]

@@ -349,11 +349,22 @@ async fn answer_command(
                 },
             }
         }
+        Command::ReadSshHostKeys(_) => match crate::sshd::read_host_keys(&state.config.sshd).await
+        {
+            Ok(keys) => CommandResponse::SshHostKeys(keys),
+            Err(message) => CommandResponse::Failed { message },
+        },
+        Command::ConfigureSshd(request) => {
+            match crate::sshd::configure(&state.config.sshd, *request).await {
+                Ok(configured) => CommandResponse::SshdConfigured(configured),
+                Err(message) => {
+                    tracing::warn!(%message, "sshd not configured.");
+                    CommandResponse::Failed { message }
+                }
+            }
+        }
         // Protocol 7: carried out once the SSH and agentless parts land (issue 16).
-        Command::ApplySshAccess(_)
-        | Command::ReadSshHostKeys(_)
-        | Command::ConfigureSshd(_)
-        | Command::AssignAgentless(_) => CommandResponse::Failed {
+        Command::ApplySshAccess(_) | Command::AssignAgentless(_) => CommandResponse::Failed {
             message: "this agent does not carry out this command yet".into(),
         },
     };

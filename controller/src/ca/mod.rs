@@ -6,6 +6,7 @@
 
 pub mod services;
 pub mod services_slot;
+pub mod ssh;
 pub mod verifier;
 
 use rcgen::{

@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod error;
 pub mod managed_certificates;
+pub mod ssh_ca;
 pub mod secret;
 
 pub use error::ConfigError;
@@ -73,6 +74,8 @@ pub struct RawConfig {
     /// The services CA and managed certificates (`[certificates]`); see
     /// `docs/certificates.md`.
     pub certificates: Option<managed_certificates::RawCertificates>,
+    /// The SSH certificate authority (`[ssh_ca]`); see `docs/ssh-ca.md`.
+    pub ssh_ca: Option<ssh_ca::RawSshCa>,
 }
 
 /// How the dashboard and API are served.
@@ -110,6 +113,7 @@ pub struct Config {
     pub auth: auth::AuthConfig,
     pub acme: crate::acme::settings::AcmeConfig,
     pub certificates: managed_certificates::CertificatesConfig,
+    pub ssh_ca: ssh_ca::SshCaConfig,
 }
 
 fn duration(
@@ -314,6 +318,7 @@ impl Config {
             certificates: managed_certificates::CertificatesConfig::from_raw(
                 raw.certificates.unwrap_or_default(),
             )?,
+            ssh_ca: ssh_ca::SshCaConfig::from_raw(raw.ssh_ca.unwrap_or_default())?,
             max_frame_bytes,
             identity_takeover_after: duration(
                 "identity_takeover_after",

@@ -60,6 +60,17 @@ pub enum AuditAction {
     ManagedCertificateRenew,
     ManagedCertificateRevoke,
     ManagedCertificateDelete,
+    /// The SSH CA's key was made.
+    SshCaCreate,
+    /// A user certificate was signed (for whom, principals, validity, serial, key fingerprint).
+    SshUserCertificateSign,
+    /// A host's keys were signed and its sshd configured (serials, validity).
+    SshHostConfigure,
+    /// Configuring a host's sshd failed (the agent's or sshd's message).
+    SshHostConfigureFailed,
+    /// The SSH CA was enabled for a host (which pieces).
+    SshHostEnable,
+    SshHostDisable,
 }
 
 impl std::fmt::Display for AuditAction {
@@ -105,6 +116,12 @@ impl std::fmt::Display for AuditAction {
             AuditAction::ManagedCertificateRenew => "managed_certificate.renew",
             AuditAction::ManagedCertificateRevoke => "managed_certificate.revoke",
             AuditAction::ManagedCertificateDelete => "managed_certificate.delete",
+            AuditAction::SshCaCreate => "ssh_ca.create",
+            AuditAction::SshUserCertificateSign => "ssh_ca.sign_user",
+            AuditAction::SshHostConfigure => "ssh_ca.host_configure",
+            AuditAction::SshHostConfigureFailed => "ssh_ca.host_configure_failed",
+            AuditAction::SshHostEnable => "ssh_ca.host_enable",
+            AuditAction::SshHostDisable => "ssh_ca.host_disable",
         };
         formatter.write_str(name)
     }

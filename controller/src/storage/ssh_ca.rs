@@ -1,0 +1,139 @@
+//! The SSH CA's records: the hosts it is enabled for (which pieces, extra names, the login
+//! users whose principals files it writes) with where their configuration stands, and the
+//! certificate serial counter (unique and increasing across host and user certificates). No
+//! key material: the CA key is a file of its own (`ca::ssh`).
+
+use super::{decode, encode, StorageError};
+use serde::{Deserialize, Serialize};
+use unity_shared::proto::AgentId;
+
+/// Where a host's sshd configuration stands.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SshHostState {
+    /// When the agent last answered `SshdConfigured`.
+    pub configured_at_ms: Option<i64>,
+    /// Validity of the installed host certificates (Unix seconds).
+    pub valid_after: Option<u64>,
+    pub valid_before: Option<u64>,
+    /// Serials of the installed host certificates.
+    pub serials: Vec<u64>,
+    pub last_error: Option<String>,
+    pub last_error_at_ms: Option<i64>,
+    /// Failures in a row.
+    pub failures: u32,
+    /// Not before this time after a failure.
+    pub retry_at_ms: Option<i64>,
+}
+
+/// One host the SSH CA is enabled for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SshCaHostRecord {
+    pub agent_id: AgentId,
+    /// Sign the host's keys and install `HostCertificate`s.
+    pub host_certificates: bool,
+    /// Install `TrustedUserCAKeys` (user certificates log in).
+    pub trust_user_ca: bool,
+    /// Host principals besides the host name (FQDNs, addresses).
+    pub extra_names: Vec<String>,
+    /// Login users that get a principals file (their name and `name@<agent id>`).
+    pub users: Vec<String>,
+    pub enabled_by: String,
+    pub enabled_at_ms: i64,
+    pub state: SshHostState,
+}
+
+/// The `ssh_ca_hosts` and `ssh_ca_meta` trees.
+pub struct SshCaStore {
+    hosts: sled::Tree,
+    meta: sled::Tree,
+}
+
+const HOSTS_TREE: &str = "ssh_ca_hosts";
+const META_TREE: &str = "ssh_ca_meta";
+const SERIAL_KEY: &[u8] = b"serial";
+
+impl SshCaStore {
+    pub fn open(db: &sled::Db) -> Result<SshCaStore, StorageError> {
+        Ok(SshCaStore {
+            hosts: db.open_tree(HOSTS_TREE)?,
+            meta: db.open_tree(META_TREE)?,
+        })
+    }
+
+    /// The next certificate serial: unique and increasing, durable before it is used.
+    pub fn next_serial(&self) -> Result<u64, StorageError> {
+        let value = self.meta.update_and_fetch(SERIAL_KEY, |old| {
+            let current = old
+                .and_then(|bytes| <[u8; 8]>::try_from(bytes).ok())
+                .map_or(0, u64::from_be_bytes);
+            Some((current + 1).to_be_bytes().to_vec())
+        })?;
+        self.meta.flush()?;
+        Ok(value
+            .and_then(|bytes| <[u8; 8]>::try_from(bytes.as_ref()).ok())
+            .map_or(1, u64::from_be_bytes))
+    }
+
+    pub fn put_host(&self, record: &SshCaHostRecord) -> Result<(), StorageError> {
+        self.hosts.insert(
+            record.agent_id.as_str().as_bytes(),
+            encode(HOSTS_TREE, record)?,
+        )?;
+        self.hosts.flush()?;
+        Ok(())
+    }
+
+    pub fn host(&self, agent_id: &AgentId) -> Result<Option<SshCaHostRecord>, StorageError> {
+        self.hosts
+            .get(agent_id.as_str().as_bytes())?
+            .map(|bytes| decode(HOSTS_TREE, &bytes))
+            .transpose()
+    }
+
+    pub fn hosts(&self) -> Result<Vec<SshCaHostRecord>, StorageError> {
+        self.hosts
+            .iter()
+            .values()
+            .map(|bytes| decode(HOSTS_TREE, &bytes?))
+            .collect()
+    }
+
+    /// Forgets a host; `false` when it was not enabled.
+    pub fn delete_host(&self, agent_id: &AgentId) -> Result<bool, StorageError> {
+        let removed = self.hosts.remove(agent_id.as_str().as_bytes())?.is_some();
+        self.hosts.flush()?;
+        Ok(removed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serials_increase_and_hosts_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::open(dir.path().join("db")).unwrap();
+        let store = SshCaStore::open(&db).unwrap();
+        assert_eq!(store.next_serial().unwrap(), 1);
+        assert_eq!(store.next_serial().unwrap(), 2);
+        let record = SshCaHostRecord {
+            agent_id: AgentId::new("nas").unwrap(),
+            host_certificates: true,
+            trust_user_ca: true,
+            extra_names: vec!["nas.home.arpa".into()],
+            users: vec!["root".into()],
+            enabled_by: "cli".into(),
+            enabled_at_ms: 1,
+            state: SshHostState::default(),
+        };
+        store.put_host(&record).unwrap();
+        assert_eq!(store.hosts().unwrap(), vec![record.clone()]);
+        assert_eq!(store.host(&record.agent_id).unwrap(), Some(record.clone()));
+        assert!(store.delete_host(&record.agent_id).unwrap());
+        assert!(store.host(&record.agent_id).unwrap().is_none());
+        drop(store);
+        let store = SshCaStore::open(&db).unwrap();
+        assert_eq!(store.next_serial().unwrap(), 3);
+    }
+}

@@ -8,9 +8,11 @@ mod handle;
 mod managed_certificates;
 mod protocol;
 mod socket;
+mod ssh_ca;
 
 pub use handle::handle;
 pub use protocol::{
     AdminRequest, AdminResponse, CertificateRequest, HostView, SeriesView, UserSummary,
 };
 pub use socket::{call_daemon, serve};
+pub use ssh_ca::{SshCaRequest, SshCaResponse};

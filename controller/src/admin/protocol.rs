@@ -108,6 +108,8 @@ pub enum AdminRequest {
     },
     /// `cert ...`: managed certificates and the services CA.
     ManagedCertificate(CertificateRequest),
+    /// `ssh ca ...` and `ssh sign`: the SSH CA.
+    SshCa(super::ssh_ca::SshCaRequest),
 }
 
 /// `unity-controller cert ...` as sent to the daemon.
@@ -221,6 +223,8 @@ pub enum AdminResponse {
         root: RootView,
         der_hex: String,
     },
+    /// The SSH CA's answer.
+    SshCa(super::ssh_ca::SshCaResponse),
 }
 
 impl From<Host> for HostView {

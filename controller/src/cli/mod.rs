@@ -18,10 +18,12 @@ mod access;
 mod acme;
 mod auth;
 mod managed_certificates;
+mod ssh_ca;
 pub use access::GroupCommand;
 pub use acme::AcmeCommand;
 pub use auth::{ApiTokenCommand, UserCommand};
 pub use managed_certificates::CertCommand;
+pub use ssh_ca::SshCaCommand;
 
 /// Exit code for a configuration that cannot be used (EX_CONFIG-like, as sysexits' EX_USAGE).
 const EXIT_CONFIG: u8 = 64;
@@ -110,6 +112,16 @@ pub enum Command {
     /// Managed certificates from the homelab services CA, and its root.
     #[command(subcommand)]
     Cert(CertCommand),
+    /// SSH: the SSH certificate authority and user certificates.
+    #[command(subcommand)]
+    Ssh(SshCommand),
+}
+
+/// `unity-controller ssh ...`.
+#[derive(Debug, Subcommand)]
+pub enum SshCommand {
+    #[command(flatten)]
+    Ca(SshCaCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -328,6 +340,7 @@ async fn run_command(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Group(command) => access::run_group(command, &config).await,
         Command::Acme(command) => acme::run_acme(command, &config).await,
         Command::Cert(command) => managed_certificates::run_cert(command, &config).await,
+        Command::Ssh(SshCommand::Ca(command)) => ssh_ca::run(command, &config).await,
         Command::Agents(AgentsCommand::Revoke { agent_id }) => {
             match admin_call(&config, AdminRequest::RevokeAgent { agent_id }).await? {
                 AdminResponse::Revoked {

@@ -102,7 +102,10 @@ pub fn from_raw(raw: RawSshdConfig) -> Result<SshdConfig, ConfigError> {
     Ok(SshdConfig {
         enabled: raw.enabled.unwrap_or(defaults.enabled),
         host_keys,
-        unity_dir: absolute("sshd.unity_dir", raw.unity_dir.unwrap_or(defaults.unity_dir))?,
+        unity_dir: absolute(
+            "sshd.unity_dir",
+            raw.unity_dir.unwrap_or(defaults.unity_dir),
+        )?,
         drop_in: absolute("sshd.drop_in", raw.drop_in.unwrap_or(defaults.drop_in))?,
         sshd: raw.sshd.unwrap_or(defaults.sshd),
         config: absolute("sshd.config", raw.config.unwrap_or(defaults.config))?,
@@ -121,7 +124,11 @@ mod tests {
             from_raw(RawSshdConfig::default()).unwrap(),
             SshdConfig::default()
         );
-        for bad in ["ssh_host_*_key.pub", "/etc/*/ssh_host_key.pub", "/etc/ssh/key"] {
+        for bad in [
+            "ssh_host_*_key.pub",
+            "/etc/*/ssh_host_key.pub",
+            "/etc/ssh/key",
+        ] {
             let raw = RawSshdConfig {
                 host_keys: Some(vec![bad.into()]),
                 ..RawSshdConfig::default()

@@ -349,11 +349,12 @@ async fn answer_command(
                 },
             }
         }
-        Command::ReadSshHostKeys(_) => match crate::sshd::read_host_keys(&state.config.sshd).await
-        {
-            Ok(keys) => CommandResponse::SshHostKeys(keys),
-            Err(message) => CommandResponse::Failed { message },
-        },
+        Command::ReadSshHostKeys(_) => {
+            match crate::sshd::read_host_keys(&state.config.sshd).await {
+                Ok(keys) => CommandResponse::SshHostKeys(keys),
+                Err(message) => CommandResponse::Failed { message },
+            }
+        }
         Command::ConfigureSshd(request) => {
             match crate::sshd::configure(&state.config.sshd, *request).await {
                 Ok(configured) => CommandResponse::SshdConfigured(configured),

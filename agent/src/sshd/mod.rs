@@ -13,9 +13,7 @@ pub mod render;
 use crate::config::sshd::SshdConfig;
 use crate::exec::{self, CommandSpec};
 use std::path::{Path, PathBuf};
-use unity_shared::model::ssh::{
-    ConfigureSshd, SshHostKey, SshHostKeys, SshLine, SshdConfigured,
-};
+use unity_shared::model::ssh::{ConfigureSshd, SshHostKey, SshHostKeys, SshLine, SshdConfigured};
 
 /// Public key files the patterns name, sorted. Note that this uses blocking I/O.
 fn public_key_files(patterns: &[String]) -> Vec<PathBuf> {
@@ -250,7 +248,9 @@ pub async fn configure(
         });
     }
     reload(config).await.map_err(|message| {
-        format!("the new sshd configuration is in place and valid, but the reload failed: {message}")
+        format!(
+            "the new sshd configuration is in place and valid, but the reload failed: {message}"
+        )
     })?;
     tracing::info!("sshd configured for the SSH CA and reloaded.");
     Ok(SshdConfigured {

@@ -173,8 +173,14 @@ mod tests {
 
     #[test]
     fn wildcards_match_like_the_shell() {
-        assert!(wildcard_match("ssh_host_*_key.pub", "ssh_host_ed25519_key.pub"));
-        assert!(!wildcard_match("ssh_host_*_key.pub", "ssh_host_ed25519_key"));
+        assert!(wildcard_match(
+            "ssh_host_*_key.pub",
+            "ssh_host_ed25519_key.pub"
+        ));
+        assert!(!wildcard_match(
+            "ssh_host_*_key.pub",
+            "ssh_host_ed25519_key"
+        ));
         assert!(wildcard_match("*.conf", "50-unity.conf"));
         assert!(!wildcard_match("*.conf", "50-unity.conf.bak"));
         assert!(wildcard_match("a?c", "abc"));
@@ -212,7 +218,10 @@ mod tests {
         let drop_in = Path::new("/etc/ssh/sshd_config.d/50-unity.conf");
         assert!(includes("Include /etc/ssh/sshd_config.d/*.conf\n", drop_in));
         assert!(includes("include sshd_config.d/*.conf\n", drop_in));
-        assert!(!includes("# Include /etc/ssh/sshd_config.d/*.conf\n", drop_in));
+        assert!(!includes(
+            "# Include /etc/ssh/sshd_config.d/*.conf\n",
+            drop_in
+        ));
         assert!(!includes("Include /etc/ssh/other.d/*.conf\n", drop_in));
         assert!(!includes("Port 22\n", drop_in));
     }

@@ -112,7 +112,9 @@ pub fn handle(ctx: &Context, request: AdminRequest) -> AdminResponse {
             AdminRequest::ManagedCertificate(request) => {
                 super::managed_certificates::handle(ctx, request)?
             }
-            AdminRequest::SshCa(request) => AdminResponse::SshCa(super::ssh_ca::handle(ctx, request)?),
+            AdminRequest::SshCa(request) => {
+                AdminResponse::SshCa(super::ssh_ca::handle(ctx, request)?)
+            }
             AdminRequest::ListGroups => AdminResponse::Groups(groups::list(ctx)?),
             AdminRequest::CreateGroup { name, description } => {
                 groups::create(ctx, "cli", &name, &description)?;

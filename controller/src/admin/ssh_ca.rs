@@ -14,9 +14,13 @@ pub enum SshCaRequest {
     Init,
     Show,
     HostEnable(EnableHost),
-    HostDisable { host: String },
+    HostDisable {
+        host: String,
+    },
     /// One host, or every host when `None`.
-    HostStatus { host: Option<String> },
+    HostStatus {
+        host: Option<String>,
+    },
     Sign(SignUserRequest),
 }
 

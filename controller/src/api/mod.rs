@@ -22,6 +22,7 @@ pub mod openapi;
 pub mod operations;
 pub mod read;
 pub mod session;
+pub mod ssh_ca;
 pub mod updates;
 pub mod write;
 
@@ -224,6 +225,8 @@ pub fn routes(config: &Config) -> Routes {
             managed_certificates::root_der,
         )
         .get("/api/v1/services-ca/crl", Public, managed_certificates::crl)
+        .get("/api/v1/ssh/ca", SignedIn, ssh_ca::show)
+        .post("/api/v1/ssh/sign", AllHosts(ADMINISTER), ssh_ca::sign)
         .get("/api/v1/join-tokens", AllHosts(VIEW), read::join_tokens)
         .post(
             "/api/v1/join-tokens",

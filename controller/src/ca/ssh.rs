@@ -58,7 +58,10 @@ pub struct SignedSshCertificate {
 /// `(valid_after, valid_before)` for a certificate made at `now` (Unix seconds) valid for
 /// `ttl_secs`: backdated by [`BACKDATE_SECS`] for clock skew, ending `ttl_secs` after `now`.
 pub fn validity(now: u64, ttl_secs: u64) -> (u64, u64) {
-    (now.saturating_sub(BACKDATE_SECS), now.saturating_add(ttl_secs))
+    (
+        now.saturating_sub(BACKDATE_SECS),
+        now.saturating_add(ttl_secs),
+    )
 }
 
 /// When a certificate valid from `valid_after` to `valid_before` is renewed: two thirds in.

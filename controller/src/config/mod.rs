@@ -7,8 +7,8 @@
 pub mod auth;
 pub mod error;
 pub mod managed_certificates;
-pub mod ssh_ca;
 pub mod secret;
+pub mod ssh_ca;
 
 pub use error::ConfigError;
 pub use secret::Secret;

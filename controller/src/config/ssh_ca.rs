@@ -56,7 +56,11 @@ fn invalid(key: &'static str, value: impl Into<String>, message: &str) -> Config
     }
 }
 
-fn duration(key: &'static str, value: Option<&str>, default: &str) -> Result<Duration, ConfigError> {
+fn duration(
+    key: &'static str,
+    value: Option<&str>,
+    default: &str,
+) -> Result<Duration, ConfigError> {
     let text = value.unwrap_or(default);
     let parsed =
         humantime::parse_duration(text).map_err(|error| invalid(key, text, &error.to_string()))?;

@@ -34,6 +34,7 @@ mod qr;
 mod second_factor;
 mod security;
 mod settings;
+mod ssh_ca;
 mod state;
 mod updates;
 
@@ -145,6 +146,8 @@ pub fn routes() -> Routes {
             AllHosts(ADMINISTER),
             managed_certificates::delete,
         )
+        .get("/ssh/ca", SignedIn, ssh_ca::page)
+        .post("/ssh/ca/sign", AllHosts(ADMINISTER), ssh_ca::sign)
         .get("/agents", SignedIn, agents::page)
         .post("/agents/tokens", AllHosts(ADMINISTER), agents::create_token)
         .post(

@@ -85,7 +85,11 @@ pub fn due(record: &SshCaHostRecord, now_ms: i64) -> bool {
     if state.last_error.is_some() || state.configured_at_ms.is_none() {
         return true;
     }
-    match (record.host_certificates, state.valid_after, state.valid_before) {
+    match (
+        record.host_certificates,
+        state.valid_after,
+        state.valid_before,
+    ) {
         (true, Some(after), Some(before)) => now_ms / 1000 >= ssh::renew_at(after, before) as i64,
         (true, _, _) => true,
         (false, _, _) => false,
@@ -226,12 +230,8 @@ fn configuration(
         );
         for key in keys.keys {
             let serial = ctx.store.ssh_ca.next_serial()?;
-            let key_id = principals::host_key_id(
-                agent_id.as_str(),
-                &key.path,
-                &super::rfc3339(now),
-                serial,
-            );
+            let key_id =
+                principals::host_key_id(agent_id.as_str(), &key.path, &super::rfc3339(now), serial);
             let signed = ca
                 .sign(
                     key.public_key.as_str(),
@@ -296,8 +296,14 @@ pub fn configure(
                 AuditAction::SshHostConfigure,
                 &format!(
                     "{agent_id} serials {} valid until {} changed {} reloaded {}",
-                    if serials.is_empty() { "-".into() } else { serials.join(",") },
-                    validity.map_or("-".into(), |(_, before)| super::rfc3339(before as i64 * 1000)),
+                    if serials.is_empty() {
+                        "-".into()
+                    } else {
+                        serials.join(",")
+                    },
+                    validity.map_or("-".into(), |(_, before)| super::rfc3339(
+                        before as i64 * 1000
+                    )),
                     answer.changed,
                     answer.reloaded
                 ),

@@ -88,14 +88,18 @@ pub fn show(ctx: &Context, actor: &str) -> Result<SshCaView, DomainError> {
 pub struct SignUserRequest {
     /// The OpenSSH public key line to sign.
     pub public_key: String,
-    /// The person (Unity account) it is signed for; recorded in the key id and the audit.
+    /// The person (Unity account) it is signed for; recorded in the key id and the audit (the
+    /// API defaults it to the caller).
+    #[serde(default)]
     pub user: String,
     /// Login names (principals); repeatable.
     pub principals: Vec<String>,
     /// Limit the certificate to this host (agent id): its principals become `name@host`,
     /// which only that host's principals files list.
+    #[serde(default)]
     pub host: Option<String>,
     /// Validity, e.g. "8h" (default `[ssh_ca] default_user_ttl`).
+    #[serde(default)]
     pub ttl: Option<String>,
 }
 

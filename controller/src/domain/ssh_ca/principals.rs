@@ -31,10 +31,7 @@ pub fn host_principals(hostname: &str, agent_id: &str, extra_names: &[String]) -
 
 /// The principals files of a host: for each login user, the login name (certificates signed
 /// without `--host`) and its host-scoped form.
-pub fn principals_files(
-    users: &[String],
-    agent_id: &str,
-) -> Result<Vec<UserPrincipals>, String> {
+pub fn principals_files(users: &[String], agent_id: &str) -> Result<Vec<UserPrincipals>, String> {
     users
         .iter()
         .map(|user| {
@@ -71,7 +68,11 @@ pub fn user_principals(asked: &[String], host: Option<&str>) -> Result<Vec<Strin
 }
 
 /// The TTL a user certificate gets: `asked` (or `default`), at least 1 s, at most `max`.
-pub fn user_ttl(asked: Option<Duration>, default: Duration, max: Duration) -> Result<Duration, String> {
+pub fn user_ttl(
+    asked: Option<Duration>,
+    default: Duration,
+    max: Duration,
+) -> Result<Duration, String> {
     let ttl = asked.unwrap_or(default);
     if ttl < Duration::from_secs(1) {
         return Err("the TTL must be at least 1s".into());
@@ -103,7 +104,11 @@ mod tests {
     #[test]
     fn host_principals_are_unique_and_lower_case() {
         assert_eq!(
-            host_principals("NAS", "nas", &["nas.home.arpa".into(), "192.168.1.5".into()]),
+            host_principals(
+                "NAS",
+                "nas",
+                &["nas.home.arpa".into(), "192.168.1.5".into()]
+            ),
             ["nas", "nas.home.arpa", "192.168.1.5"]
         );
         assert_eq!(
@@ -120,10 +125,7 @@ mod tests {
         assert_eq!(names, ["root", "root@nas"]);
         assert!(principals_files(&["../etc".into()], "nas").is_err());
 
-        assert_eq!(
-            user_principals(&["root".into()], None).unwrap(),
-            ["root"]
-        );
+        assert_eq!(user_principals(&["root".into()], None).unwrap(), ["root"]);
         assert_eq!(
             user_principals(&["root".into(), "root".into()], Some("nas")).unwrap(),
             ["root@nas"]

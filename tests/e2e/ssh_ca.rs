@@ -1,0 +1,390 @@
+//! Issue 16, the SSH CA, with a real controller, a real agent and a real OpenSSH sshd on
+//! loopback (never the host's /etc/ssh): host certificates verified by `ssh` through an
+//! `@cert-authority` known_hosts line with StrictHostKeyChecking=yes (and refused under another
+//! CA), user certificates from the real `unity-controller ssh sign` process logging in as root,
+//! refused after expiry and for another principal, host-scoped principals, hostile
+//! configurations refused by the agent, and a drop-in that fails `sshd -t` never activated.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use unity_controller::admin::{AdminRequest, AdminResponse, SshCaRequest, SshCaResponse};
+use unity_controller::domain::ssh_ca::hosts::{EnableHost, SshHostView};
+use unity_controller::service::RunningController;
+use unity_shared::model::ssh::{ConfigureSshd, SshHostCertificate, SshLine};
+use unity_shared::proto::AgentId;
+use unity_tests::sshd::{keygen, Sshd};
+use unity_tests::{admin_request, agent_config, controller_config, enroll_agent, init_logging};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_unity-e2e-controller");
+
+/// Runs `unity-controller --data-dir DATA_DIR ARGS...` as a process (it talks to the running
+/// controller's admin socket): (success, stdout, stderr).
+fn cli(data_dir: &Path, args: &[&str]) -> (bool, String, String) {
+    tokio::task::block_in_place(|| {
+        #[allow(clippy::disallowed_methods)]
+        let output = std::process::Command::new(BINARY)
+            .args(["--config", "/dev/null", "--data-dir"])
+            .arg(data_dir)
+            .args(args)
+            .env("UNITY_LOG", "warn")
+            .output()
+            .expect("the controller binary runs");
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    })
+}
+
+fn login(sshd: &Sshd, key: &Path, known_hosts: Option<&Path>) -> Result<(), String> {
+    tokio::task::block_in_place(|| sshd.login("root", key, known_hosts, &[]))
+}
+
+/// Waits until sshd accepts connections again after the agent's SIGHUP.
+async fn serving(sshd: &Sshd) {
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    unity_tests::eventually(
+        "sshd accepts connections",
+        Duration::from_secs(10),
+        || async {
+            std::net::TcpStream::connect(("127.0.0.1", sshd.port))
+                .ok()
+                .map(|_| ())
+        },
+    )
+    .await;
+}
+
+fn reloads(sshd: &Sshd) -> usize {
+    sshd.log().matches("Received SIGHUP").count()
+}
+
+async fn ssh_ca(controller: &RunningController, request: SshCaRequest) -> SshCaResponse {
+    match admin_request(controller, AdminRequest::SshCa(request)).await {
+        AdminResponse::SshCa(response) => response,
+        other => panic!("unexpected answer {other:?}"),
+    }
+}
+
+async fn enable(controller: &RunningController, enable: EnableHost) -> SshHostView {
+    match ssh_ca(controller, SshCaRequest::HostEnable(enable)).await {
+        SshCaResponse::Hosts(mut views) => views.remove(0),
+        other => panic!("unexpected answer {other:?}"),
+    }
+}
+
+struct Lab {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+    controller: RunningController,
+    controller_dir: PathBuf,
+    agent_id: AgentId,
+    _agent: unity_agent::runtime::RunningAgent,
+    sshd: Sshd,
+    unity_dir: PathBuf,
+    drop_in: PathBuf,
+}
+
+/// A controller with the SSH CA on, a real sshd whose main config includes a drop-in
+/// directory (`include` is how), and an agent whose `[sshd]` points at them.
+async fn lab(include: &str) -> Lab {
+    init_logging();
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_owned();
+    let controller_dir = root.join("controller");
+    let mut config = controller_config(&controller_dir);
+    config.ssh_ca.enabled = true;
+    let controller = unity_tests::start_controller(config).await;
+
+    let conf_d = root.join("sshd_config.d");
+    std::fs::create_dir_all(&conf_d).unwrap();
+    let sshd_dir = root.join("sshd");
+    let sshd = tokio::task::block_in_place(|| {
+        Sshd::start(
+            &sshd_dir,
+            &include.replace("CONF_D", &conf_d.display().to_string()),
+        )
+    });
+    let unity_dir = root.join("unity");
+    let drop_in = conf_d.join("50-unity.conf");
+
+    let agent_dir = root.join("agent");
+    let agent_id = enroll_agent(&controller, &agent_dir).await;
+    let mut config = agent_config(&agent_dir, controller.local_addr, Duration::from_secs(5));
+    config.sshd.host_keys = vec![sshd_dir.join("host_*.pub").display().to_string()];
+    config.sshd.unity_dir = unity_dir.clone();
+    config.sshd.drop_in = drop_in.clone();
+    config.sshd.config = sshd.config.clone();
+    config.sshd.reload = vec![
+        "pkill".into(),
+        "-HUP".into(),
+        "-F".into(),
+        sshd_dir.join("sshd.pid").display().to_string(),
+    ];
+    let agent = unity_agent::runtime::start(config).await.unwrap();
+    let hub = controller.context.clone();
+    let id = agent_id.clone();
+    unity_tests::eventually("the agent connects", Duration::from_secs(20), || {
+        let connected = hub.hub.is_connected(&id);
+        async move { connected.then_some(()) }
+    })
+    .await;
+    Lab {
+        _dir: dir,
+        root,
+        controller,
+        controller_dir,
+        agent_id,
+        _agent: agent,
+        sshd,
+        unity_dir,
+        drop_in,
+    }
+}
+
+fn user_key(lab: &Lab, name: &str) -> PathBuf {
+    let key = lab.root.join(name);
+    tokio::task::block_in_place(|| keygen(&key, name));
+    key
+}
+
+fn sign(lab: &Lab, key: &Path, args: &[&str]) {
+    let public = format!("{}.pub", key.display());
+    let mut all = vec!["ssh", "sign", "--user", "ops"];
+    all.extend_from_slice(args);
+    all.push(&public);
+    let (ok, stdout, stderr) = cli(&lab.controller_dir, &all);
+    assert!(ok, "ssh sign failed: {stderr}");
+    assert!(stdout.contains("Signed serial"), "{stdout}");
+    assert!(Path::new(&format!("{}-cert.pub", key.display())).exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue_16_host_and_user_certificates_log_in_through_a_real_sshd() {
+    let lab = lab("Include CONF_D/*.conf").await;
+
+    // The CA through the real command line: its known_hosts line.
+    let (ok, known_line, stderr) = cli(&lab.controller_dir, &["ssh", "ca", "known-hosts"]);
+    assert!(ok, "{stderr}");
+    assert!(
+        known_line.starts_with("@cert-authority * ssh-ed25519 "),
+        "{known_line}"
+    );
+    let known_hosts = lab.root.join("known_hosts");
+    std::fs::write(&known_hosts, &known_line).unwrap();
+
+    // Hostile configurations over the real protocol: a certificate for a path the agent has
+    // no host key at, or for another key, is refused and nothing is written.
+    let hostile = ConfigureSshd {
+        host_certificates: vec![SshHostCertificate {
+            host_key_path: "/etc/passwd".into(),
+            certificate: SshLine::new("ssh-ed25519-cert-v01@openssh.com AAAA x").unwrap(),
+        }],
+        trusted_user_ca_keys: Vec::new(),
+        principals: Vec::new(),
+    };
+    let refused = lab
+        .controller
+        .context
+        .hub
+        .request(&lab.agent_id, hostile, Duration::from_secs(30))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(refused.contains("no host key /etc/passwd"), "{refused}");
+    assert!(!lab.drop_in.exists());
+
+    // Enabled for the host: host certificates for its keys (principals include 127.0.0.1, the
+    // name ssh checks here), the user CA trusted, a principals file for root.
+    let before = reloads(&lab.sshd);
+    let view = enable(
+        &lab.controller,
+        EnableHost {
+            host: lab.agent_id.to_string(),
+            host_certificates: true,
+            trust_user_ca: true,
+            extra_names: vec!["127.0.0.1".into()],
+            users: vec!["root".into()],
+        },
+    )
+    .await;
+    assert_eq!(view.last_error, None);
+    assert!(view.configured_at_ms.is_some());
+    assert_eq!(view.serials.len(), 1);
+    let drop_in = std::fs::read_to_string(&lab.drop_in).unwrap();
+    assert!(drop_in.contains("HostCertificate "), "{drop_in}");
+    assert!(drop_in.contains("TrustedUserCAKeys "), "{drop_in}");
+    assert!(drop_in.contains("AuthorizedPrincipalsFile "), "{drop_in}");
+    let principals = std::fs::read_to_string(lab.unity_dir.join("principals/root")).unwrap();
+    assert_eq!(principals, format!("root\nroot@{}\n", lab.agent_id));
+    serving(&lab.sshd).await;
+    assert_eq!(reloads(&lab.sshd), before + 1);
+
+    // A user certificate for root from the real `ssh sign` logs in, and the host is verified
+    // through the CA alone (StrictHostKeyChecking=yes, no host key in known_hosts).
+    let ops = user_key(&lab, "ops");
+    sign(&lab, &ops, &["--principal", "root", "--ttl", "1h"]);
+    login(&lab.sshd, &ops, Some(&known_hosts)).unwrap();
+
+    // Under another CA the host is not verified.
+    let other_ca = user_key(&lab, "other-ca");
+    let other_known = lab.root.join("known_hosts_other");
+    let other_public = std::fs::read_to_string(format!("{}.pub", other_ca.display())).unwrap();
+    std::fs::write(&other_known, format!("@cert-authority * {other_public}")).unwrap();
+    let error = login(&lab.sshd, &ops, Some(&other_known)).unwrap_err();
+    assert!(error.contains("Host key verification failed"), "{error}");
+
+    // A plain key the CA never signed does not log in.
+    let plain = user_key(&lab, "plain");
+    let error = login(&lab.sshd, &plain, None).unwrap_err();
+    assert!(error.contains("Permission denied"), "{error}");
+
+    // A certificate for another principal is refused for root.
+    let alice = user_key(&lab, "alice");
+    sign(&lab, &alice, &["--principal", "alice"]);
+    let error = login(&lab.sshd, &alice, None).unwrap_err();
+    assert!(error.contains("Permission denied"), "{error}");
+
+    // A host-scoped certificate (root@<this host>) logs in here.
+    let scoped = user_key(&lab, "scoped");
+    sign(
+        &lab,
+        &scoped,
+        &["--principal", "root", "--host", lab.agent_id.as_str()],
+    );
+    login(&lab.sshd, &scoped, Some(&known_hosts)).unwrap();
+
+    // Longer than [ssh_ca] max_user_ttl is refused.
+    let (ok, _, stderr) = cli(
+        &lab.controller_dir,
+        &[
+            "ssh",
+            "sign",
+            "--user",
+            "ops",
+            "--principal",
+            "root",
+            "--ttl",
+            "48h",
+            &format!("{}.pub", plain.display()),
+        ],
+    );
+    assert!(!ok);
+    assert!(stderr.contains("max_user_ttl"), "{stderr}");
+
+    // A five-second certificate logs in, then is refused once it expired.
+    let brief = user_key(&lab, "brief");
+    sign(&lab, &brief, &["--principal", "root", "--ttl", "5s"]);
+    login(&lab.sshd, &brief, None).unwrap();
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    let error = login(&lab.sshd, &brief, None).unwrap_err();
+    assert!(error.contains("Permission denied"), "{error}");
+    assert!(lab.sshd.log().contains("expired"), "{}", lab.sshd.log());
+
+    // Everything is audited: the CA, each signature (for whom, principals, serial), the host.
+    let context = lab.controller.context.clone();
+    let audit = tokio::task::spawn_blocking(move || {
+        unity_controller::domain::audit::recent(&context, 100).unwrap()
+    })
+    .await
+    .unwrap();
+    let actions: Vec<&str> = audit.iter().map(|entry| entry.action.as_str()).collect();
+    assert!(actions.contains(&"ssh_ca.create"), "{actions:?}");
+    assert!(actions.contains(&"ssh_ca.host_enable"), "{actions:?}");
+    assert!(actions.contains(&"ssh_ca.host_configure"), "{actions:?}");
+    let signed: Vec<&str> = audit
+        .iter()
+        .filter(|entry| entry.action == "ssh_ca.sign_user")
+        .map(|entry| entry.target.as_str())
+        .collect();
+    assert_eq!(signed.len(), 4, "{signed:?}");
+    assert!(
+        signed
+            .iter()
+            .any(|target| target.contains("for ops principals root serial")
+                && target.contains("key SHA256:")),
+        "{signed:?}"
+    );
+
+    // Disabled: the agent removes the drop-in and Unity's files.
+    let (ok, stdout, stderr) = cli(
+        &lab.controller_dir,
+        &["ssh", "ca", "host", "disable", lab.agent_id.as_str()],
+    );
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("removed"), "{stdout}");
+    assert!(!lab.drop_in.exists());
+    assert!(!lab.unity_dir.join("principals/root").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue_16_a_drop_in_that_fails_sshd_t_is_never_activated() {
+    // This sshd includes the drop-in inside a Match block (for root): TrustedUserCAKeys is
+    // allowed there, HostCertificate is not, so `sshd -t` refuses the configuration once the
+    // controller sends host certificates.
+    let lab = lab("Match User root\nInclude CONF_D/*.conf").await;
+    let view = enable(
+        &lab.controller,
+        EnableHost {
+            host: lab.agent_id.to_string(),
+            host_certificates: false,
+            trust_user_ca: true,
+            extra_names: Vec::new(),
+            users: vec!["root".into()],
+        },
+    )
+    .await;
+    assert_eq!(view.last_error, None);
+    serving(&lab.sshd).await;
+    let ops = user_key(&lab, "ops");
+    sign(&lab, &ops, &["--principal", "root"]);
+    login(&lab.sshd, &ops, None).unwrap();
+    let drop_in_before = std::fs::read(&lab.drop_in).unwrap();
+    let principals_before = std::fs::read(lab.unity_dir.join("principals/root")).unwrap();
+    let reloads_before = reloads(&lab.sshd);
+
+    let view = enable(
+        &lab.controller,
+        EnableHost {
+            host: lab.agent_id.to_string(),
+            host_certificates: true,
+            trust_user_ca: true,
+            extra_names: Vec::new(),
+            users: vec!["root".into(), "ops".into()],
+        },
+    )
+    .await;
+    let error = view.last_error.expect("the configuration is refused");
+    assert!(error.contains("sshd -t refused"), "{error}");
+    assert!(error.contains("HostCertificate"), "{error}");
+    // The previous files are back exactly; the new ones are gone; sshd was not reloaded and
+    // still serves the old configuration.
+    assert_eq!(std::fs::read(&lab.drop_in).unwrap(), drop_in_before);
+    assert_eq!(
+        std::fs::read(lab.unity_dir.join("principals/root")).unwrap(),
+        principals_before
+    );
+    assert!(!lab.unity_dir.join("principals/ops").exists());
+    let certificates: Vec<_> = std::fs::read_dir(&lab.unity_dir)
+        .unwrap()
+        .flatten()
+        .filter(|entry| entry.file_name().to_string_lossy().ends_with("-cert.pub"))
+        .collect();
+    assert!(certificates.is_empty());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(reloads(&lab.sshd), reloads_before);
+    login(&lab.sshd, &ops, None).unwrap();
+
+    // The failure is recorded and audited.
+    let context = lab.controller.context.clone();
+    let audit = tokio::task::spawn_blocking(move || {
+        unity_controller::domain::audit::recent(&context, 50).unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(audit
+        .iter()
+        .any(|entry| entry.action == "ssh_ca.host_configure_failed"
+            && entry.target.contains("sshd -t")));
+}

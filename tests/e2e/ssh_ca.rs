@@ -255,6 +255,51 @@ async fn issue_16_host_and_user_certificates_log_in_through_a_real_sshd() {
     );
     login(&lab.sshd, &scoped, Some(&known_hosts)).unwrap();
 
+    // The same through the REST API and the dashboard: any user reads the CA, an admin signs
+    // (a viewer may not), and the certificate logs in.
+    let admin_password = unity_tests::add_user(&lab.controller, "ada", "admin").await;
+    let viewer_password = unity_tests::add_user(&lab.controller, "vic", "viewer").await;
+    let mut admin = unity_tests::logged_in_client(&lab.controller, "ada", &admin_password).await;
+    let mut viewer = unity_tests::logged_in_client(&lab.controller, "vic", &viewer_password).await;
+    let ca = viewer.get("/api/v1/ssh/ca").await;
+    assert_eq!(ca.status, 200, "{}", ca.text());
+    assert_eq!(ca.json()["known_hosts_line"], known_line.trim());
+    let page = viewer.get("/ssh/ca").await;
+    assert!(page.text().contains(known_line.trim()), "{}", page.text());
+    let api_key = user_key(&lab, "api");
+    let public = std::fs::read_to_string(format!("{}.pub", api_key.display())).unwrap();
+    let body = serde_json::json!({ "public_key": public, "principals": ["root"], "ttl": "10m" });
+    let refused = viewer.post_json("/api/v1/ssh/sign", &body).await;
+    assert_eq!(refused.status, 403, "{}", refused.text());
+    let signed = admin.post_json("/api/v1/ssh/sign", &body).await;
+    assert_eq!(signed.status, 200, "{}", signed.text());
+    let signed = signed.json();
+    assert_eq!(signed["principals"], serde_json::json!(["root"]));
+    std::fs::write(
+        format!("{}-cert.pub", api_key.display()),
+        format!("{}\n", signed["certificate"].as_str().unwrap()),
+    )
+    .unwrap();
+    login(&lab.sshd, &api_key, Some(&known_hosts)).unwrap();
+    let csrf = admin.csrf.clone().unwrap();
+    let page = admin
+        .post_form(
+            "/ssh/ca/sign",
+            &[
+                ("csrf", csrf.as_str()),
+                ("public_key", public.trim()),
+                ("principals", "root"),
+                ("ttl", "1h"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 200, "{}", page.text());
+    assert!(
+        page.text().contains("ssh-ed25519-cert-v01@openssh.com"),
+        "{}",
+        page.text()
+    );
+
     // Longer than [ssh_ca] max_user_ttl is refused.
     let (ok, _, stderr) = cli(
         &lab.controller_dir,
@@ -298,7 +343,7 @@ async fn issue_16_host_and_user_certificates_log_in_through_a_real_sshd() {
         .filter(|entry| entry.action == "ssh_ca.sign_user")
         .map(|entry| entry.target.as_str())
         .collect();
-    assert_eq!(signed.len(), 4, "{signed:?}");
+    assert_eq!(signed.len(), 6, "{signed:?}");
     assert!(
         signed
             .iter()

@@ -205,12 +205,15 @@ fn agent_error(step: &str, error: crate::transport::hub::CommandError) -> Domain
     }
 }
 
+/// What [`configuration`] plans: the request, the host certificates' serials and validity.
+type Planned = (ConfigureSshd, Vec<u64>, Option<(u64, u64)>);
+
 /// What to send the host: certificates for its keys (signed now), the user CA, principals.
 fn configuration(
     ctx: &Context,
     actor: &str,
     record: &SshCaHostRecord,
-) -> Result<(ConfigureSshd, Vec<u64>, Option<(u64, u64)>), DomainError> {
+) -> Result<Planned, DomainError> {
     let ca = super::ca(ctx, actor)?;
     let agent_id = &record.agent_id;
     let mut request = empty_configuration();

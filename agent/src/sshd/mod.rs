@@ -258,3 +258,6 @@ pub async fn configure(
         reloaded: true,
     })
 }
+
+#[cfg(test)]
+mod tests;

@@ -198,6 +198,10 @@ async fn blocking<T: Send + 'static>(
         .map_err(|error| format!("file task failed: {error}"))?
 }
 
+/// One configuration at a time: the files are the host's, one set for the whole process (a
+/// renewal and an operator's change may arrive together).
+static CONFIGURING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Answers `ConfigureSshd`: write, check, reload; or put everything back.
 pub async fn configure(
     config: &SshdConfig,
@@ -206,6 +210,7 @@ pub async fn configure(
     if !config.enabled {
         return Err(disabled());
     }
+    let _one_at_a_time = CONFIGURING.lock().await;
     let owned = config.clone();
     let (before, wanted) = blocking(move || {
         let wanted = wanted_files(&owned, &request)?;

@@ -199,6 +199,16 @@ async fn issue_16_host_and_user_certificates_log_in_through_a_real_sshd() {
         "{signed:?}"
     );
 
+    let (ok, stdout, stderr) = cli(
+        &lab.controller_dir,
+        &["ssh", "ca", "host", "status", lab.agent_id.as_str()],
+    );
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.contains("host certificates yes, user CA yes (users root)"),
+        "{stdout}"
+    );
+
     // Disabled: the agent removes the drop-in and Unity's files.
     let (ok, stdout, stderr) = cli(
         &lab.controller_dir,

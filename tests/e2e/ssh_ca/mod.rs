@@ -8,6 +8,7 @@
 
 mod logins;
 mod refused;
+mod renewal;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -92,12 +93,18 @@ struct Lab {
 /// A controller with the SSH CA on, a real sshd whose main config includes a drop-in
 /// directory (`include` is how), and an agent whose `[sshd]` points at them.
 async fn lab(include: &str) -> Lab {
+    lab_checking_every(include, Duration::from_secs(60)).await
+}
+
+/// [`lab`] with the SSH CA's loop running every `check_interval`.
+async fn lab_checking_every(include: &str, check_interval: Duration) -> Lab {
     init_logging();
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().to_owned();
     let controller_dir = root.join("controller");
     let mut config = controller_config(&controller_dir);
     config.ssh_ca.enabled = true;
+    config.ssh_ca.check_interval = check_interval;
     let controller = unity_tests::start_controller(config).await;
 
     let conf_d = root.join("sshd_config.d");

@@ -11,6 +11,7 @@ mod socket;
 
 pub use handle::handle;
 pub use protocol::{
-    AdminRequest, AdminResponse, CertificateRequest, HostView, SeriesView, UserSummary,
+    AdminRequest, AdminResponse, AgentlessRequest, CertificateRequest, HostView, SeriesView,
+    UserSummary,
 };
 pub use socket::{call_daemon, serve};

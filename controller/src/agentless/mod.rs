@@ -9,7 +9,6 @@ pub mod keys;
 use crate::context::Context;
 use crate::storage::agentless::{AgentlessKey, AgentlessRecord};
 use crate::storage::StorageError;
-use std::sync::Arc;
 use std::time::Duration;
 use unity_shared::model::agentless::{
     AgentlessOutcome, AgentlessStatus, AgentlessTarget, AssignAgentless, SshLine, UnixUser,
@@ -85,21 +84,13 @@ pub fn assignment(ctx: &Context, proxy: &AgentId) -> Result<AssignAgentless, Ass
 
 /// Sends `proxy` its whole assignment when it is connected (it gets it again at its next
 /// connection otherwise). Returns how many targets the proxy runs.
-pub async fn push(ctx: Arc<Context>, proxy: AgentId) -> Result<Option<u32>, String> {
-    if !ctx.hub.is_connected(&proxy) {
+/// Reads the store (briefly blocking).
+pub async fn push(ctx: &Context, proxy: &AgentId) -> Result<Option<u32>, String> {
+    if !ctx.hub.is_connected(proxy) {
         return Ok(None);
     }
-    let built = {
-        let ctx = ctx.clone();
-        let proxy = proxy.clone();
-        tokio::task::spawn_blocking(move || assignment(&ctx, &proxy)).await
-    };
-    let assignment = match built {
-        Ok(Ok(assignment)) => assignment,
-        Ok(Err(error)) => return Err(error.to_string()),
-        Err(error) => return Err(error.to_string()),
-    };
-    match ctx.hub.request(&proxy, assignment, ASSIGN_TIMEOUT).await {
+    let assignment = assignment(ctx, proxy).map_err(|error| error.to_string())?;
+    match ctx.hub.request(proxy, assignment, ASSIGN_TIMEOUT).await {
         Ok(assigned) => {
             tracing::info!(%proxy, targets = assigned.targets, "Agentless hosts assigned.");
             Ok(Some(assigned.targets))

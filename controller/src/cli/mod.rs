@@ -16,10 +16,12 @@ use unity_shared::outln;
 
 mod access;
 mod acme;
+mod agentless;
 mod auth;
 mod managed_certificates;
 pub use access::GroupCommand;
 pub use acme::AcmeCommand;
+pub use agentless::AgentlessCommand;
 pub use auth::{ApiTokenCommand, UserCommand};
 pub use managed_certificates::CertCommand;
 
@@ -110,6 +112,9 @@ pub enum Command {
     /// Managed certificates from the homelab services CA, and its root.
     #[command(subcommand)]
     Cert(CertCommand),
+    /// Hosts that run no agent, collected over SSH by a proxy agent.
+    #[command(subcommand)]
+    Agentless(AgentlessCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -328,6 +333,7 @@ async fn run_command(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Group(command) => access::run_group(command, &config).await,
         Command::Acme(command) => acme::run_acme(command, &config).await,
         Command::Cert(command) => managed_certificates::run_cert(command, &config).await,
+        Command::Agentless(command) => agentless::run_agentless(command, &config).await,
         Command::Agents(AgentsCommand::Revoke { agent_id }) => {
             match admin_call(&config, AdminRequest::RevokeAgent { agent_id }).await? {
                 AdminResponse::Revoked {

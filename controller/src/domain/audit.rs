@@ -60,6 +60,11 @@ pub enum AuditAction {
     ManagedCertificateRenew,
     ManagedCertificateRevoke,
     ManagedCertificateDelete,
+    /// An agentless host was added (issue 16).
+    AgentlessAdd,
+    /// An agentless host's host key was pinned.
+    AgentlessConfirm,
+    AgentlessRemove,
 }
 
 impl std::fmt::Display for AuditAction {
@@ -105,6 +110,9 @@ impl std::fmt::Display for AuditAction {
             AuditAction::ManagedCertificateRenew => "managed_certificate.renew",
             AuditAction::ManagedCertificateRevoke => "managed_certificate.revoke",
             AuditAction::ManagedCertificateDelete => "managed_certificate.delete",
+            AuditAction::AgentlessAdd => "agentless.add",
+            AuditAction::AgentlessConfirm => "agentless.confirm",
+            AuditAction::AgentlessRemove => "agentless.remove",
         };
         formatter.write_str(name)
     }

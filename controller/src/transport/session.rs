@@ -365,9 +365,12 @@ impl SessionStream {
                             said_hello = true;
                             // Its agentless hosts, if it is anyone's proxy (an empty
                             // assignment stops what a reconnecting proxy still runs).
+                            let (ctx, proxy) = (ctx.clone(), agent_id.clone());
                             tokio::spawn(
-                                crate::agentless::push(ctx.clone(), agent_id.clone())
-                                    .in_current_span(),
+                                async move {
+                                    let _ = crate::agentless::push(&ctx, &proxy).await;
+                                }
+                                .in_current_span(),
                             );
                             Reply::Now(ControllerMessage::Welcome(welcome))
                         }

@@ -570,6 +570,7 @@ pub fn reported(agent_id: &str, now_ms: i64) -> Reported {
             certificate_not_after: now_ms / 1000 + 86_400,
             dropped_reports: 0,
             health,
+            agentless: None,
         },
         latest: latest(),
         events: inventory.events.clone(),

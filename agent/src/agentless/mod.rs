@@ -23,6 +23,30 @@ use unity_shared::model::agentless::{
 };
 use unity_shared::proto::{AgentId, Report};
 
+/// One host's line in the agent's status file (what `unity-agent agentless status` prints).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct StatusLine {
+    pub host: String,
+    pub state: String,
+    pub message: Option<String>,
+    pub pending: usize,
+    pub acknowledged: u64,
+    pub dropped: u64,
+}
+
+/// The message of an outcome, if it has one (the presented key's line for key outcomes).
+fn outcome_message(outcome: &unity_shared::model::agentless::AgentlessOutcome) -> Option<String> {
+    use unity_shared::model::agentless::AgentlessOutcome as O;
+    match outcome {
+        O::Collected => None,
+        O::HostKeyToConfirm { presented } | O::HostKeyMismatch { presented } => {
+            Some(format!("presented {presented}"))
+        }
+        O::Unreachable { message } | O::AuthenticationFailed { message } => Some(message.clone()),
+        O::CommandFailed { command, message } => Some(format!("{command}: {message}")),
+    }
+}
+
 /// The agentless targets of this agent and what it owes the controller for them.
 #[derive(Default)]
 pub struct Proxy {
@@ -113,6 +137,30 @@ impl Proxy {
         }
     }
 
+    /// One line per host for `status.json`.
+    pub fn status_lines(&self) -> Vec<StatusLine> {
+        self.summary()
+            .into_iter()
+            .map(|summary| {
+                let (state, message) = match &summary.status {
+                    Some(status) => (
+                        outcome_word(&status.outcome).to_owned(),
+                        outcome_message(&status.outcome),
+                    ),
+                    None => (String::new(), None),
+                };
+                StatusLine {
+                    host: summary.host.to_string(),
+                    state,
+                    message,
+                    pending: summary.pending,
+                    acknowledged: summary.acked,
+                    dropped: summary.dropped,
+                }
+            })
+            .collect()
+    }
+
     pub fn summary(&self) -> Vec<HostSummary> {
         self.outbox
             .lock()
@@ -171,8 +219,8 @@ async fn target_loop(target: AgentlessTarget, outbox: Arc<Mutex<Outbox>>, ready:
     }
 }
 
-/// A short word for the log (the outcome's messages may be long).
-fn outcome_word(outcome: &unity_shared::model::agentless::AgentlessOutcome) -> &'static str {
+/// A short word for the log and the status (the outcome's messages may be long).
+pub fn outcome_word(outcome: &unity_shared::model::agentless::AgentlessOutcome) -> &'static str {
     use unity_shared::model::agentless::AgentlessOutcome as O;
     match outcome {
         O::Collected => "collected",

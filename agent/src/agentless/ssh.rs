@@ -180,19 +180,13 @@ fn append(buffer: &mut Vec<u8>, data: &[u8], truncated: &mut bool) {
 }
 
 impl exec::Runner for SshRunner {
-    fn run(
-        &self,
-        spec: &CommandSpec,
-        timeout: Duration,
-    ) -> impl std::future::Future<Output = Result<Output, ExecError>> + Send {
-        async move {
-            match tokio::time::timeout(timeout, self.exec(spec)).await {
-                Ok(result) => result,
-                Err(_) => Err(ExecError::Timeout {
-                    command: spec.display(),
-                    after: timeout,
-                }),
-            }
+    async fn run(&self, spec: &CommandSpec, timeout: Duration) -> Result<Output, ExecError> {
+        match tokio::time::timeout(timeout, self.exec(spec)).await {
+            Ok(result) => result,
+            Err(_) => Err(ExecError::Timeout {
+                command: spec.display(),
+                after: timeout,
+            }),
         }
     }
 }

@@ -122,6 +122,9 @@ async fn session(
         // The agentless hosts' reports and statuses, in a window of their own.
         let room = WINDOW.saturating_sub(state.agentless.in_flight());
         let (agentless_reports, agentless_statuses) = state.agentless.take_ready(room);
+        if !agentless_statuses.is_empty() {
+            record_agentless(state);
+        }
         for status in agentless_statuses {
             wire::write(&mut send, &AgentMessage::AgentlessStatus(status), MAX_FRAME).await?;
         }
@@ -205,6 +208,7 @@ async fn session(
                     | ControllerMessage::SecretsWithdrawn(_) => {}
                     ControllerMessage::AgentlessAck(ack) => {
                         state.agentless.ack(&ack.host, ack.ack.seq);
+                        record_agentless(state);
                     }
                     ControllerMessage::AgentlessNack(nack) => {
                         // Kept; sent again after the next reconnect.
@@ -233,6 +237,12 @@ async fn session(
             }
         }
     }
+}
+
+/// Writes the agentless hosts' lines into the status file.
+fn record_agentless(state: &Arc<AgentState>) {
+    let lines = state.agentless.status_lines();
+    state.update_status(|status| status.agentless = lines);
 }
 
 /// Sleeps until `deadline`, or forever without one.

@@ -11,6 +11,7 @@
 //! shown in words from `labels.rs`, never by their `Debug` names.
 
 mod access;
+mod agentless;
 mod agents;
 mod alerts;
 mod badge;
@@ -144,6 +145,18 @@ pub fn routes() -> Routes {
             "/certificates/managed/{name}/delete",
             AllHosts(ADMINISTER),
             managed_certificates::delete,
+        )
+        .get("/agentless", AllHosts(VIEW), agentless::page)
+        .post("/agentless", AllHosts(ADMINISTER), agentless::add)
+        .post(
+            "/agentless/{name}/confirm",
+            AllHosts(ADMINISTER),
+            agentless::confirm,
+        )
+        .post(
+            "/agentless/{name}/delete",
+            AllHosts(ADMINISTER),
+            agentless::delete,
         )
         .get("/agents", SignedIn, agents::page)
         .post("/agents/tokens", AllHosts(ADMINISTER), agents::create_token)

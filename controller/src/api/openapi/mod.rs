@@ -7,6 +7,7 @@ use axum::Json;
 use serde_json::{json, Value};
 
 mod accounts;
+mod agentless;
 mod certificates;
 mod hosts;
 mod updates;
@@ -17,6 +18,7 @@ const AREAS: &[&[Operation]] = &[
     hosts::OPERATIONS,
     updates::OPERATIONS,
     certificates::OPERATIONS,
+    agentless::OPERATIONS,
 ];
 
 /// Who may call an operation.

@@ -58,7 +58,7 @@ pub struct Host {
     pub agentless: Option<AgentlessMark>,
 }
 
-/// What marks a host as agentless: "agentless via <proxy>".
+/// What marks a host as agentless: "agentless via" and the proxy's id.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AgentlessMark {
     pub proxy: AgentId,

@@ -59,27 +59,7 @@ pub struct AgentlessView {
     pub state_at_ms: Option<i64>,
 }
 
-/// The word and the message of an outcome.
-pub fn outcome_words(outcome: &AgentlessOutcome) -> (&'static str, Option<String>) {
-    match outcome {
-        AgentlessOutcome::Collected => ("collected", None),
-        AgentlessOutcome::HostKeyToConfirm { .. } => (
-            "host_key_to_confirm",
-            Some("no host key pinned yet: confirm the presented key".into()),
-        ),
-        AgentlessOutcome::HostKeyMismatch { .. } => (
-            "host_key_mismatch",
-            Some("the host presented another key than the pinned one: refused, nothing run".into()),
-        ),
-        AgentlessOutcome::Unreachable { message } => ("unreachable", Some(message.clone())),
-        AgentlessOutcome::AuthenticationFailed { message } => {
-            ("authentication_failed", Some(message.clone()))
-        }
-        AgentlessOutcome::CommandFailed { command, message } => {
-            ("command_failed", Some(format!("{command}: {message}")))
-        }
-    }
-}
+pub use crate::agentless::outcome_words;
 
 /// The collectors as words.
 pub fn collector_words(collectors: &AgentlessCollectors) -> Vec<&'static str> {

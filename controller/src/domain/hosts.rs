@@ -93,7 +93,7 @@ fn agentless_status(
         return (HostStatus::Online, None);
     }
     let reason = match outcome {
-        Some(outcome) => super::agentless::outcome_words(outcome)
+        Some(outcome) => crate::agentless::outcome_words(outcome)
             .1
             .unwrap_or_else(|| "no collection recently".to_owned()),
         None => "not collected yet".to_owned(),

@@ -372,3 +372,84 @@ async fn issue_16_a_wrong_pinned_host_key_is_refused_and_nothing_is_collected() 
     let host = host_view(&controller, "nas").await;
     assert_eq!(host.status, "offline");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue_16_agentless_hosts_through_the_api_and_the_pages() {
+    init_logging();
+    let dir = tempfile::tempdir().unwrap();
+    let controller = start_controller(controller_config(&dir.path().join("controller"))).await;
+    let proxy = enroll_agent(&controller, &dir.path().join("agent")).await;
+    let password = add_user(&controller, "alice", "admin").await;
+    let mut client = logged_in_client(&controller, "alice", &password).await;
+
+    let bad = client
+        .post_json(
+            "/api/v1/agentless",
+            &serde_json::json!({"name": "nas", "address": "192.0.2.7", "user": "monitor",
+                "proxy": proxy.as_str(), "collect": "system,telepathy"}),
+        )
+        .await;
+    check_error(&bad, 400, "telepathy");
+    let added = client
+        .post_json(
+            "/api/v1/agentless",
+            &serde_json::json!({"name": "nas", "address": "192.0.2.7", "user": "monitor",
+                "proxy": proxy.as_str(), "collect": "system,smart", "interval": "5m"}),
+        )
+        .await;
+    assert_eq!(added.status, 201, "{}", added.text());
+    let public_key = added.json()["public_key"].as_str().unwrap().to_owned();
+    assert!(public_key.starts_with("ssh-ed25519 "), "{public_key}");
+    let again = client
+        .post_json(
+            "/api/v1/agentless",
+            &serde_json::json!({"name": "nas", "address": "192.0.2.8", "user": "monitor",
+                "proxy": proxy.as_str()}),
+        )
+        .await;
+    check_error(&again, 409, "exists");
+
+    let list = client.get("/api/v1/agentless").await.json();
+    assert_eq!(list[0]["host"], "nas");
+    assert_eq!(list[0]["proxy"], proxy.as_str());
+    assert_eq!(
+        list[0]["collectors"],
+        serde_json::json!(["system", "smart"])
+    );
+    assert_eq!(list[0]["interval_secs"], 300);
+    // The host is a host of its own, down until its proxy collects it.
+    let hosts = client.get("/api/v1/hosts").await.json();
+    let nas = hosts
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|host| host["agent_id"] == "nas")
+        .unwrap()
+        .clone();
+    assert_eq!(nas["status"], "offline");
+    assert_eq!(nas["agentless"]["proxy"], proxy.as_str());
+
+    let page = client.get("/agentless").await.text();
+    assert!(
+        page.contains("No container updates on agentless hosts"),
+        "{page}"
+    );
+    assert!(page.contains(&public_key), "{page}");
+    let host_page = client.get("/hosts/nas").await.text();
+    assert!(
+        host_page.contains(&format!("agentless via {proxy}")),
+        "{host_page}"
+    );
+    assert!(host_page.contains("No container updates on agentless hosts"));
+
+    // Nothing presented yet: nothing to confirm.
+    let confirm = client
+        .post_json("/api/v1/agentless/nas/confirm", &serde_json::json!({}))
+        .await;
+    check_error(&confirm, 409, "presented no host key");
+    assert_eq!(client.delete("/api/v1/agentless/nas").await.status, 204);
+    assert_eq!(
+        client.get("/api/v1/agentless").await.json(),
+        serde_json::json!([])
+    );
+}

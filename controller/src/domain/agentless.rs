@@ -14,7 +14,7 @@ use crate::context::Context;
 use crate::storage::agentless::{AgentlessKey, AgentlessRecord};
 use crate::storage::agents::AgentRecord;
 use serde::{Deserialize, Serialize};
-use unity_shared::model::agentless::{AgentlessCollectors, AgentlessOutcome, UnixUser};
+use unity_shared::model::agentless::{AgentlessCollectors, UnixUser};
 use unity_shared::proto::{AgentId, HostFacts};
 
 /// How long each remote command may take, unless said otherwise.

@@ -17,80 +17,25 @@ use unity_shared::proto::{AgentId, StorageState};
 use unity_tests::sshd::{keygen, Sshd};
 use unity_tests::*;
 
-fn testdata(room: &str, name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../agent/src/collect")
-        .join(room)
-        .join("testdata")
-        .join(name)
-}
-
-fn script(dir: &Path, name: &str, body: &str) {
-    let path = dir.join(name);
-    std::fs::write(&path, format!("#!/bin/sh\n{body}")).unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-}
-
-/// The fake tools of the remote host, in `dir/bin`.
+/// The fake tools of the remote host, in `dir/bin`: those of the local storage tests
+/// (`smartctl`, `zpool`, `zfs`, `mdadm`), and a `cat` that shows their md array in
+/// `/proc/mdstat`.
 fn fake_remote_tools(dir: &Path) -> PathBuf {
     let bin = dir.join("bin");
     std::fs::create_dir_all(&bin).unwrap();
-    let sata = testdata(
-        "smart",
-        "smartctl-exporter-sat-seagate-st3500418as-realloc304.json",
-    );
-    let nvme = testdata("smart", "beszel-nvme-peladn-512gb-7.5.json");
-    script(
-        &bin,
-        "smartctl",
-        &format!(
-            r#"case "$*" in
-  *--version*) echo "smartctl 7.3 2022-02-28 r5338 [x86_64-linux-6.1.0] (local build)"; exit 0;;
-  *--scan-open*) echo "/dev/sda -d sat # /dev/sda [SAT], ATA device"; echo "/dev/nvme0 -d nvme # /dev/nvme0, NVMe device"; exit 0;;
-  *nvme0*) cat "{nvme}"; exit 0;;
-  *sda*) cat "{sata}"; exit 0;;
-esac
-exit 1
-"#,
-            nvme = nvme.display(),
-            sata = sata.display()
-        ),
-    );
-    let status = testdata("zfs", "status-degraded-device-removed.txt");
-    let list = testdata("zfs", "list-Hp-four-pools-freenas.txt");
-    let zfs_list = testdata("zfs", "zfs-list-Hp-datasets-numeric.txt");
-    script(
-        &bin,
-        "zpool",
-        &format!(
-            r#"case "$1" in
-  status) cat "{status}"; exit 0;;
-  list) cat "{list}"; exit 0;;
-esac
-exit 2
-"#,
-            status = status.display(),
-            list = list.display()
-        ),
-    );
-    script(&bin, "zfs", &format!("cat \"{}\"\n", zfs_list.display()));
-    script(
-        &bin,
-        "mdadm",
-        &format!(
-            "cat \"{}\"\n",
-            testdata("mdraid", "mdadm-detail-raid1-faulty-degraded.txt").display()
-        ),
-    );
-    let mdstat = testdata("mdraid", "proc-mdstat-raid5-recovery-degraded.txt");
-    script(
-        &bin,
-        "cat",
-        &format!(
-            "if [ \"$1\" = /proc/mdstat ]; then exec /bin/cat \"{}\"; fi\nexec /bin/cat \"$@\"\n",
+    crate::storage::fake_host(&bin);
+    let mdstat = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../agent/src/collect/mdraid/testdata/proc-mdstat-raid5-recovery-degraded.txt");
+    let cat = bin.join("cat");
+    std::fs::write(
+        &cat,
+        format!(
+            "#!/bin/sh\nif [ \"$1\" = /proc/mdstat ]; then exec /bin/cat \"{}\"; fi\nexec /bin/cat \"$@\"\n",
             mdstat.display()
         ),
-    );
+    )
+    .unwrap();
+    std::fs::set_permissions(&cat, std::fs::Permissions::from_mode(0o755)).unwrap();
     bin
 }
 

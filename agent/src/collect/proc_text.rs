@@ -3,30 +3,8 @@
 //! system collector reads these through sysinfo; the agentless proxy reads them over SSH and
 //! builds the same [`SystemSnapshot`], so both give the same series.
 
-use super::system::{FilesystemUsage, SystemSnapshot};
+use super::system::{FilesystemUsage, SystemSnapshot, PSEUDO_FILESYSTEMS};
 use unity_shared::proto::HostFacts;
-
-/// File systems that say nothing about storage, as the local collector skips them.
-const PSEUDO: &[&str] = &[
-    "tmpfs",
-    "devtmpfs",
-    "overlay",
-    "squashfs",
-    "proc",
-    "sysfs",
-    "cgroup",
-    "cgroup2",
-    "nsfs",
-    "ramfs",
-    "autofs",
-    "devpts",
-    "mqueue",
-    "tracefs",
-    "debugfs",
-    "fusectl",
-    "securityfs",
-    "efivarfs",
-];
 
 /// `0.52 0.58 0.59 1/467 12345` -> the three load averages.
 pub fn parse_loadavg(text: &str) -> Option<[f64; 3]> {
@@ -98,7 +76,7 @@ pub fn parse_df(text: &str) -> Vec<FilesystemUsage> {
         let (Ok(size), Ok(available)) = (words[2].parse::<u64>(), words[4].parse::<u64>()) else {
             continue;
         };
-        if PSEUDO.contains(&words[1]) || size == 0 {
+        if PSEUDO_FILESYSTEMS.contains(&words[1]) || size == 0 {
             continue;
         }
         // The mount point starts after the capacity column (`42%`).

@@ -2,6 +2,7 @@
 //! mutually-authenticated QUIC.
 
 pub mod acme_challenge;
+pub mod agentless;
 pub mod backoff;
 pub mod certs;
 pub mod cli;

@@ -33,6 +33,12 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "agentless",
+        &[
+            "domain", "api", "web", "admin", "http", "alerts", "cli", "service",
+        ],
+    ),
+    (
         "updates",
         &[
             "domain", "api", "web", "admin", "http", "alerts", "cli", "service",

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
 
 mod acme;
+mod agentless;
 mod alerts;
 mod api;
 mod api_headers;

@@ -38,6 +38,16 @@ pub struct Args {
     pub command: Command,
 }
 
+/// `unity-agent agentless ...`.
+#[derive(Debug, Subcommand)]
+pub enum AgentlessCommand {
+    /// Each agentless host: the newest outcome, reports waiting for the controller.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the agent daemon (collect, spool, report).
@@ -70,6 +80,9 @@ pub enum Command {
     /// Collect once on this host and print the result.
     #[command(subcommand)]
     Collect(collect::CollectCommand),
+    /// The agentless hosts this agent collects over SSH (as the running daemon last wrote).
+    #[command(subcommand)]
+    Agentless(AgentlessCommand),
     /// Parse a saved tool output and print the model as JSON (stable field names, see
     /// docs/storage-model.md). Attach this output when you report a parsing problem.
     Parse {
@@ -159,6 +172,9 @@ async fn run_command(command: Command, config: Config) -> anyhow::Result<u8> {
             Ok(0)
         }
         Command::Status { json } => status::status(&config, json).await.map(|()| 0),
+        Command::Agentless(AgentlessCommand::Status { json }) => {
+            status::agentless(&config, json).await.map(|()| 0)
+        }
         Command::Collect(collect) => collect::collect_once(collect, &config).await,
         Command::Parse { kind, file, .. } => {
             let output = if file.as_os_str() == "-" {

@@ -81,3 +81,36 @@ pub async fn status(config: &Config, json: bool) -> anyhow::Result<()> {
     outln!("last ack:         {}", format_time_ms(status.last_ack_ms));
     Ok(())
 }
+
+/// `unity-agent agentless status`: the agentless hosts as the running daemon last wrote them.
+pub async fn agentless(config: &Config, json: bool) -> anyhow::Result<()> {
+    let data_dir = config.data_dir.clone();
+    let status = tokio::task::spawn_blocking(move || runtime::status::read(&data_dir))
+        .await?
+        .unwrap_or_default();
+    if json {
+        outln!("{}", serde_json::to_string_pretty(&status.agentless)?);
+        return Ok(());
+    }
+    if status.agentless.is_empty() {
+        outln!("No agentless hosts assigned to this agent.");
+    }
+    for line in &status.agentless {
+        let state = if line.state.is_empty() {
+            "not collected yet"
+        } else {
+            line.state.as_str()
+        };
+        outln!(
+            "{}: {state}; {} waiting, {} acknowledged, {} dropped",
+            line.host,
+            line.pending,
+            line.acknowledged,
+            line.dropped
+        );
+        if let Some(message) = &line.message {
+            outln!("  {message}");
+        }
+    }
+    Ok(())
+}

@@ -45,7 +45,7 @@ pub struct SystemSnapshot {
 }
 
 /// File systems that say nothing about storage: skip them.
-const PSEUDO_FILESYSTEMS: &[&str] = &[
+pub const PSEUDO_FILESYSTEMS: &[&str] = &[
     "tmpfs",
     "devtmpfs",
     "overlay",

@@ -183,6 +183,32 @@ impl ExecError {
     }
 }
 
+/// Where the collectors' commands run: here ([`Local`], through [`run`]) or on another host
+/// (the agentless proxy's SSH session). A program missing on that host is
+/// [`ExecError::is_not_found`] either way, so the collectors decide "not installed" once.
+pub trait Runner: Sync {
+    /// Runs `spec`, waiting at most `timeout`.
+    fn run(
+        &self,
+        spec: &CommandSpec,
+        timeout: Duration,
+    ) -> impl std::future::Future<Output = Result<Output, ExecError>> + Send;
+}
+
+/// This host: [`run`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Local;
+
+impl Runner for Local {
+    fn run(
+        &self,
+        spec: &CommandSpec,
+        timeout: Duration,
+    ) -> impl std::future::Future<Output = Result<Output, ExecError>> + Send {
+        run(spec, timeout)
+    }
+}
+
 /// Runs `spec`, waiting at most `timeout`. The child is killed if the timeout passes or the
 /// returned future is dropped.
 pub async fn run(spec: &CommandSpec, timeout: Duration) -> Result<Output, ExecError> {

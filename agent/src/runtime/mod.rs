@@ -78,6 +78,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningAgent> {
         container_ports: watch::Sender::new(Vec::new()),
         update_journal,
         instance,
+        agentless: crate::agentless::Proxy::default(),
     });
     let (shutdown, shutdown_rx) = watch::channel(false);
     let tasks = vec![

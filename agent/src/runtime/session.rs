@@ -117,7 +117,21 @@ async fn session(
     heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     heartbeat.tick().await;
     let mut renewal_check = tokio::time::interval(renewal_check_period(identity));
+    state.agentless.new_session();
     loop {
+        // The agentless hosts' reports and statuses, in a window of their own.
+        let room = WINDOW.saturating_sub(state.agentless.in_flight());
+        let (agentless_reports, agentless_statuses) = state.agentless.take_ready(room);
+        if !agentless_statuses.is_empty() {
+            record_agentless(state);
+        }
+        for status in agentless_statuses {
+            wire::write(&mut send, &AgentMessage::AgentlessStatus(status), MAX_FRAME).await?;
+        }
+        for report in agentless_reports {
+            let message = AgentMessage::AgentlessReport(Box::new(report));
+            wire::write(&mut send, &message, MAX_FRAME).await?;
+        }
         // Fill the window from the spool, oldest first.
         if in_flight.len() < WINDOW {
             let room = WINDOW - in_flight.len();
@@ -189,14 +203,21 @@ async fn session(
                         renewal_key = None;
                     }
                     ControllerMessage::Welcome(_) => {}
-                    // Protocol 7: handled once secrets and agentless hosts land (issue 16).
+                    // Protocol 7: handled once secrets land (issue 16).
                     ControllerMessage::SecretReply(_)
-                    | ControllerMessage::SecretsWithdrawn(_)
-                    | ControllerMessage::AgentlessAck(_)
-                    | ControllerMessage::AgentlessNack(_) => {}
+                    | ControllerMessage::SecretsWithdrawn(_) => {}
+                    ControllerMessage::AgentlessAck(ack) => {
+                        state.agentless.ack(&ack.host, ack.ack.seq);
+                        record_agentless(state);
+                    }
+                    ControllerMessage::AgentlessNack(nack) => {
+                        // Kept; sent again after the next reconnect.
+                        tracing::warn!(host = %nack.host, seq = nack.nack.seq, reason = %nack.nack.reason, "The controller did not store an agentless report.");
+                    }
                 }
             }
             _ = state.spooled.notified() => {}
+            _ = state.agentless.ready.notified() => {}
             _ = heartbeat.tick() => {
                 let spool_depth = state.with_spool(|spool| Ok(spool.depth() as u64)).await?;
                 let beat = AgentMessage::Heartbeat(Heartbeat { sent_at_ms: now_ms(), spool_depth });
@@ -216,6 +237,12 @@ async fn session(
             }
         }
     }
+}
+
+/// Writes the agentless hosts' lines into the status file.
+fn record_agentless(state: &Arc<AgentState>) {
+    let lines = state.agentless.status_lines();
+    state.update_status(|status| status.agentless = lines);
 }
 
 /// Sleeps until `deadline`, or forever without one.
@@ -365,9 +392,16 @@ async fn answer_command(
             }
         }
         // Protocol 7: carried out once the SSH and agentless parts land (issue 16).
-        Command::ApplySshAccess(_) | Command::AssignAgentless(_) => CommandResponse::Failed {
+        Command::ApplySshAccess(_) => CommandResponse::Failed {
             message: "this agent does not carry out this command yet".into(),
         },
+        Command::AssignAgentless(assignment) => {
+            let targets = state.agentless.assign(assignment);
+            tracing::info!(targets, "Agentless hosts assigned.");
+            CommandResponse::AgentlessAssigned(unity_shared::model::agentless::AgentlessAssigned {
+                targets,
+            })
+        }
     };
     if let Err(error) =
         wire::write(&mut send, &response, frame::MAX_COMMAND_RESPONSE_FRAME_LEN).await

@@ -27,6 +27,8 @@ pub struct AgentState {
     pub update_journal: Option<crate::update::Journal>,
     /// Which installation of the identity this is; sent in every hello.
     pub instance: crate::instance::Instance,
+    /// The agentless hosts this agent is the proxy of (issue 16).
+    pub agentless: crate::agentless::Proxy,
 }
 
 impl AgentState {

@@ -28,6 +28,9 @@ pub struct Status {
     /// When the oldest report or heartbeat still waiting for the controller's answer was
     /// sent; 0 when nothing waits.
     pub waiting_since_ms: i64,
+    /// The agentless hosts this agent is the proxy of (issue 16), as of the last change.
+    #[serde(default)]
+    pub agentless: Vec<crate::agentless::StatusLine>,
 }
 
 /// Where the daemon writes its status.

@@ -41,10 +41,7 @@ pub async fn collect(config: &StorageConfig, previous: &[DriveIdentity]) -> Stor
 
 /// The series of one storage state.
 pub fn to_samples(state: &StorageState, timestamp_ms: i64) -> Vec<Sample> {
-    let mut samples = smart::samples::to_samples(&state.smart, timestamp_ms);
-    samples.extend(zfs::samples::to_samples(&state.zfs, timestamp_ms));
-    samples.extend(mdraid::samples::to_samples(&state.raid, timestamp_ms));
-    samples
+    crate::collect::storage_samples(state, timestamp_ms)
 }
 
 /// Where the daemon remembers the drives it has seen.

@@ -4,7 +4,8 @@
 //! operator is at the machine); users, groups, rights, labels and API tokens are, as `cli`.
 
 use super::protocol::{
-    AdminRequest, AdminResponse, CertificateRequest, HostView, SeriesView, UserSummary,
+    AdminRequest, AdminResponse, AgentlessRequest, CertificateRequest, HostView, SeriesView,
+    UserSummary,
 };
 use crate::clock::now_ms;
 use crate::context::Context;
@@ -28,6 +29,7 @@ pub fn handle(ctx: &Context, request: AdminRequest) -> AdminResponse {
             | AdminRequest::ListApiTokens
             | AdminRequest::ListGroups
             | AdminRequest::ListHostGroups
+            | AdminRequest::Agentless(AgentlessRequest::List | AgentlessRequest::Show { .. })
             | AdminRequest::ManagedCertificate(
                 CertificateRequest::List
                 | CertificateRequest::Show { .. }
@@ -115,6 +117,7 @@ pub fn handle(ctx: &Context, request: AdminRequest) -> AdminResponse {
             AdminRequest::SshCa(request) => {
                 AdminResponse::SshCa(super::ssh_ca::handle(ctx, request)?)
             }
+            AdminRequest::Agentless(request) => agentless_request(ctx, request)?,
             AdminRequest::ListGroups => AdminResponse::Groups(groups::list(ctx)?),
             AdminRequest::CreateGroup { name, description } => {
                 groups::create(ctx, "cli", &name, &description)?;
@@ -197,4 +200,49 @@ pub fn handle(ctx: &Context, request: AdminRequest) -> AdminResponse {
         })
     })();
     result.unwrap_or_else(|error| AdminResponse::Error(format!("{error:#}")))
+}
+
+fn agentless_request(ctx: &Context, request: AgentlessRequest) -> anyhow::Result<AdminResponse> {
+    use crate::domain::agentless;
+    use crate::domain::hosts::parse_agent_id;
+    Ok(match request {
+        AgentlessRequest::Add {
+            name,
+            address,
+            port,
+            user,
+            proxy,
+            collect,
+            interval_secs,
+        } => {
+            let collectors = agentless::parse_collectors(&collect)?;
+            let view = agentless::add(
+                ctx,
+                "cli",
+                agentless::NewAgentless {
+                    name,
+                    address,
+                    port,
+                    user,
+                    proxy,
+                    collectors,
+                    interval_secs,
+                },
+            )?;
+            AdminResponse::Agentless(vec![view])
+        }
+        AgentlessRequest::List => AdminResponse::Agentless(agentless::list(ctx)?),
+        AgentlessRequest::Show { name } => {
+            AdminResponse::Agentless(vec![agentless::show(ctx, &parse_agent_id(&name)?)?])
+        }
+        AgentlessRequest::Confirm { name, fingerprint } => {
+            let host = parse_agent_id(&name)?;
+            let view = agentless::confirm(ctx, "cli", &host, fingerprint.as_deref())?;
+            AdminResponse::Agentless(vec![view])
+        }
+        AgentlessRequest::Remove { name } => {
+            agentless::remove(ctx, "cli", &parse_agent_id(&name)?)?;
+            AdminResponse::Done(format!("Removed agentless host {name}."))
+        }
+    })
 }

@@ -12,7 +12,8 @@ mod ssh_ca;
 
 pub use handle::handle;
 pub use protocol::{
-    AdminRequest, AdminResponse, CertificateRequest, HostView, SeriesView, UserSummary,
+    AdminRequest, AdminResponse, AgentlessRequest, CertificateRequest, HostView, SeriesView,
+    UserSummary,
 };
 pub use socket::{call_daemon, serve};
 pub use ssh_ca::{SshCaRequest, SshCaResponse};

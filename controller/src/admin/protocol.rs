@@ -110,6 +110,34 @@ pub enum AdminRequest {
     ManagedCertificate(CertificateRequest),
     /// `ssh ca ...` and `ssh sign`: the SSH CA.
     SshCa(super::ssh_ca::SshCaRequest),
+    /// `agentless ...`: hosts collected over SSH by a proxy agent (issue 16).
+    Agentless(AgentlessRequest),
+}
+
+/// `unity-controller agentless ...`, as typed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum AgentlessRequest {
+    Add {
+        name: String,
+        address: String,
+        port: u16,
+        user: String,
+        proxy: String,
+        /// `system,smart,zfs,raid` or a subset.
+        collect: String,
+        interval_secs: u32,
+    },
+    List,
+    Show {
+        name: String,
+    },
+    Confirm {
+        name: String,
+        fingerprint: Option<String>,
+    },
+    Remove {
+        name: String,
+    },
 }
 
 /// `unity-controller cert ...` as sent to the daemon.
@@ -161,6 +189,12 @@ pub struct HostView {
     pub dropped_reports: u64,
     /// Disks, pools, arrays, databases and containers by verdict, from the newest state.
     pub health: HealthRollup,
+    /// The proxy agent of an agentless host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agentless_via: Option<String>,
+    /// Why an agentless host is down.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub down_reason: Option<String>,
 }
 
 /// One series with its points, as the CLI prints it.
@@ -209,6 +243,8 @@ pub enum AdminResponse {
     },
     /// A change was made; the text says what.
     Done(String),
+    /// Agentless hosts (one for add, show and confirm).
+    Agentless(Vec<crate::domain::agentless::AgentlessView>),
     Groups(Vec<GroupView>),
     HostGroups(Vec<HostGroupView>),
     ManagedCertificates(Vec<ManagedCertificateView>),
@@ -239,6 +275,8 @@ impl From<Host> for HostView {
             certificate_not_after: host.certificate_not_after,
             dropped_reports: host.dropped_reports,
             health: host.health,
+            agentless_via: host.agentless.as_ref().map(|mark| mark.proxy.to_string()),
+            down_reason: host.agentless.and_then(|mark| mark.down_reason),
         }
     }
 }

@@ -11,6 +11,7 @@
 
 pub mod access;
 pub mod account;
+pub mod agentless;
 pub mod alerts;
 pub mod backups;
 pub mod certificates;
@@ -212,6 +213,19 @@ pub fn routes(config: &Config) -> Routes {
             "/api/v1/managed-certificates/{name}/revoke",
             AllHosts(ADMINISTER),
             managed_certificates::revoke,
+        )
+        .get("/api/v1/agentless", AllHosts(VIEW), agentless::list)
+        .post("/api/v1/agentless", AllHosts(ADMINISTER), agentless::add)
+        .get("/api/v1/agentless/{name}", AllHosts(VIEW), agentless::show)
+        .delete(
+            "/api/v1/agentless/{name}",
+            AllHosts(ADMINISTER),
+            agentless::remove,
+        )
+        .post(
+            "/api/v1/agentless/{name}/confirm",
+            AllHosts(ADMINISTER),
+            agentless::confirm,
         )
         .get("/api/v1/services-ca", SignedIn, managed_certificates::root)
         .get(

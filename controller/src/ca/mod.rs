@@ -36,6 +36,9 @@ pub enum CaError {
     /// The CSR was malformed, badly signed or used an unsupported extension.
     #[error("{0}")]
     BadCsr(String),
+    /// The system's random generator failed.
+    #[error("the system random generator failed")]
+    Random,
 }
 
 /// What was issued to an agent.

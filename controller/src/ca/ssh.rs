@@ -6,8 +6,10 @@
 //! the key itself never leaves this directory. See docs/ssh-ca.md.
 
 use super::{io_error, write_private, CaError};
+use ring::rand::{SecureRandom, SystemRandom};
 use ssh_key::certificate::{Builder, CertType};
-use ssh_key::{Algorithm, HashAlg, LineEnding, PrivateKey, PublicKey};
+use ssh_key::private::Ed25519Keypair;
+use ssh_key::{HashAlg, LineEnding, PrivateKey, PublicKey};
 use std::path::Path;
 
 const KEY_FILE: &str = "ca_ed25519";
@@ -104,8 +106,7 @@ impl SshCa {
             std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
                 .map_err(io_error(dir))?;
         }
-        let mut key =
-            PrivateKey::random(&mut rand::rngs::OsRng, Algorithm::Ed25519).map_err(ssh_error)?;
+        let mut key = random_ed25519()?;
         key.set_comment(COMMENT);
         let private = key.to_openssh(LineEnding::LF).map_err(ssh_error)?;
         write_private(&dir.join(KEY_FILE), private.as_bytes())?;
@@ -137,8 +138,8 @@ impl SshCa {
     ) -> Result<SignedSshCertificate, CaError> {
         let public = PublicKey::from_openssh(public_key.trim())
             .map_err(|error| CaError::BadCsr(format!("not an OpenSSH public key: {error}")))?;
-        let mut builder = Builder::new_with_random_nonce(
-            &mut rand::rngs::OsRng,
+        let mut builder = Builder::new(
+            random_bytes::<32>()?.to_vec(),
             public.key_data().clone(),
             request.valid_after,
             request.valid_before,
@@ -176,13 +177,30 @@ impl SshCa {
     }
 }
 
+/// `N` bytes from the system's random generator.
+fn random_bytes<const N: usize>() -> Result<[u8; N], CaError> {
+    let mut bytes = [0u8; N];
+    SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| CaError::Random)?;
+    Ok(bytes)
+}
+
+/// A fresh ed25519 key from the system's random generator (the seed is wiped after use).
+fn random_ed25519() -> Result<PrivateKey, CaError> {
+    let mut seed = random_bytes::<32>()?;
+    let key = PrivateKey::from(Ed25519Keypair::from_seed(&seed));
+    seed.fill(0);
+    Ok(key)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt as _;
 
     fn user_key() -> String {
-        let key = PrivateKey::random(&mut rand::rngs::OsRng, Algorithm::Ed25519).unwrap();
+        let key = random_ed25519().unwrap();
         key.public_key().to_openssh().unwrap()
     }
 

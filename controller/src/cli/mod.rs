@@ -16,11 +16,13 @@ use unity_shared::outln;
 
 mod access;
 mod acme;
+mod agentless;
 mod auth;
 mod managed_certificates;
 mod ssh_ca;
 pub use access::GroupCommand;
 pub use acme::AcmeCommand;
+pub use agentless::AgentlessCommand;
 pub use auth::{ApiTokenCommand, UserCommand};
 pub use managed_certificates::CertCommand;
 pub use ssh_ca::SshCaCommand;
@@ -112,6 +114,9 @@ pub enum Command {
     /// Managed certificates from the homelab services CA, and its root.
     #[command(subcommand)]
     Cert(CertCommand),
+    /// Hosts that run no agent, collected over SSH by a proxy agent.
+    #[command(subcommand)]
+    Agentless(AgentlessCommand),
     /// SSH: the SSH certificate authority and user certificates.
     #[command(subcommand)]
     Ssh(SshCommand),
@@ -341,6 +346,7 @@ async fn run_command(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Acme(command) => acme::run_acme(command, &config).await,
         Command::Cert(command) => managed_certificates::run_cert(command, &config).await,
         Command::Ssh(SshCommand::Ca(command)) => ssh_ca::run(command, &config).await,
+        Command::Agentless(command) => agentless::run_agentless(command, &config).await,
         Command::Agents(AgentsCommand::Revoke { agent_id }) => {
             match admin_call(&config, AdminRequest::RevokeAgent { agent_id }).await? {
                 AdminResponse::Revoked {

@@ -71,6 +71,11 @@ pub enum AuditAction {
     /// The SSH CA was enabled for a host (which pieces).
     SshHostEnable,
     SshHostDisable,
+    /// An agentless host was added (issue 16).
+    AgentlessAdd,
+    /// An agentless host's host key was pinned.
+    AgentlessConfirm,
+    AgentlessRemove,
 }
 
 impl std::fmt::Display for AuditAction {
@@ -122,6 +127,9 @@ impl std::fmt::Display for AuditAction {
             AuditAction::SshHostConfigureFailed => "ssh_ca.host_configure_failed",
             AuditAction::SshHostEnable => "ssh_ca.host_enable",
             AuditAction::SshHostDisable => "ssh_ca.host_disable",
+            AuditAction::AgentlessAdd => "agentless.add",
+            AuditAction::AgentlessConfirm => "agentless.confirm",
+            AuditAction::AgentlessRemove => "agentless.remove",
         };
         formatter.write_str(name)
     }

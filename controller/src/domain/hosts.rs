@@ -53,6 +53,52 @@ pub struct Host {
     pub dropped_reports: u64,
     /// Disks, pools, arrays, databases and containers by verdict, from the newest state.
     pub health: HealthRollup,
+    /// Set for an agentless host (issue 16): which agent collects it, and why it is down.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agentless: Option<AgentlessMark>,
+}
+
+/// What marks a host as agentless: "agentless via" and the proxy's id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentlessMark {
+    pub proxy: AgentId,
+    /// Why the host is down, from the proxy's newest word (unreachable, host key, ...).
+    pub down_reason: Option<String>,
+}
+
+/// An agentless host is up while its proxy is connected and its newest round logged in and
+/// collected recently (within three intervals, at least `stale_after`); otherwise down, with
+/// the proxy's reason.
+fn agentless_status(
+    record: &crate::storage::agentless::AgentlessRecord,
+    proxy_live: bool,
+    last_seen_ms: i64,
+    now_ms: i64,
+    stale_ms: i64,
+) -> (HostStatus, Option<String>) {
+    use unity_shared::model::agentless::AgentlessOutcome;
+    let window = (i64::from(record.interval_secs) * 3000).max(stale_ms);
+    let outcome = record.status.as_ref().map(|(_, outcome)| outcome);
+    let collected = matches!(
+        outcome,
+        Some(AgentlessOutcome::Collected | AgentlessOutcome::CommandFailed { .. })
+    );
+    if !proxy_live {
+        return (
+            HostStatus::Offline,
+            Some(format!("its proxy {} is not connected", record.proxy)),
+        );
+    }
+    if collected && now_ms - last_seen_ms <= window {
+        return (HostStatus::Online, None);
+    }
+    let reason = match outcome {
+        Some(outcome) => crate::agentless::outcome_words(outcome)
+            .1
+            .unwrap_or_else(|| "no collection recently".to_owned()),
+        None => "not collected yet".to_owned(),
+    };
+    (HostStatus::Offline, Some(reason))
 }
 
 /// The latest value of one series.
@@ -140,6 +186,13 @@ fn status_of(record: &AgentRecord, live: Option<i64>, now_ms: i64, stale_ms: i64
 pub fn list(ctx: &Context) -> Result<Vec<Host>, DomainError> {
     let now = now_ms();
     let stale_ms = ctx.config.stale_after.as_millis() as i64;
+    let agentless: BTreeMap<AgentId, crate::storage::agentless::AgentlessRecord> = ctx
+        .store
+        .agentless
+        .all()?
+        .into_iter()
+        .map(|record| (record.host.clone(), record))
+        .collect();
     let mut hosts: Vec<Host> = ctx
         .store
         .agents
@@ -149,8 +202,22 @@ pub fn list(ctx: &Context) -> Result<Vec<Host>, DomainError> {
             let health = crate::health::host_rollup(&ctx.store, &record.agent_id)?;
             let live = ctx.hub.last_message_ms(&record.agent_id);
             let last_seen_ms = live.unwrap_or(record.last_seen_ms).max(record.last_seen_ms);
+            let mut status = status_of(&record, live, now, stale_ms);
+            let mark = agentless.get(&record.agent_id).map(|agentless| {
+                let proxy_live = ctx.hub.last_message_ms(&agentless.proxy).is_some();
+                let (agentless_status, down_reason) =
+                    agentless_status(agentless, proxy_live, last_seen_ms, now, stale_ms);
+                if status != HostStatus::Revoked {
+                    status = agentless_status;
+                }
+                AgentlessMark {
+                    proxy: agentless.proxy.clone(),
+                    down_reason,
+                }
+            });
             Ok(Host {
-                status: status_of(&record, live, now, stale_ms),
+                status,
+                agentless: mark,
                 hostname: record.hostname,
                 last_seen_ms,
                 agent_version: record.agent_version,

@@ -186,6 +186,22 @@ impl Agents {
             .transpose()
     }
 
+    /// Forgets a host record and its newest typed state (an agentless host removed).
+    pub fn remove_agent(&self, agent_id: &AgentId) -> Result<(), StorageError> {
+        self.agents.remove(agent_id.as_str().as_bytes())?;
+        for kind in [
+            StateKind::Storage,
+            StateKind::Databases,
+            StateKind::Containers,
+            StateKind::PluginSources,
+            StateKind::Checks,
+            StateKind::Certificates,
+        ] {
+            self.latest.remove(kind.key(agent_id))?;
+        }
+        Ok(())
+    }
+
     pub fn agents(&self) -> Result<Vec<AgentRecord>, StorageError> {
         self.agents
             .iter()

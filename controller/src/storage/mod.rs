@@ -10,6 +10,7 @@
 #![allow(clippy::disallowed_types)]
 
 pub mod access;
+pub mod agentless;
 pub mod agents;
 pub mod alerts;
 pub mod auth;
@@ -43,6 +44,8 @@ pub enum StorageError {
 pub struct Store {
     db: sled::Db,
     pub agents: agents::Agents,
+    /// Agentless hosts: how their proxy reaches them (issue 16).
+    pub agentless: agentless::AgentlessStore,
     /// User groups, host groups, host labels: who may do what where.
     pub access: access::AccessStore,
     pub auth: auth::Auth,
@@ -96,6 +99,7 @@ impl Store {
             }
         };
         let agents = agents::Agents::open(&db)?;
+        let agentless = agentless::AgentlessStore::open(&db)?;
         let access = access::AccessStore::open(&db)?;
         let auth = auth::Auth::open(&db)?;
         let alerts = alerts::Alerts::open(&db)?;
@@ -109,6 +113,7 @@ impl Store {
         Ok(Store {
             db,
             agents,
+            agentless,
             access,
             auth,
             alerts,

@@ -10,6 +10,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
+use unity_shared::model::agentless::{AgentlessAck, AgentlessNack};
 use unity_shared::model::plugin::SeriesBatch;
 use unity_shared::proto::{
     error_code, Ack, AgentId, AgentMessage, ControllerMessage, Hello, InstanceId, Nack, Renewed,
@@ -24,6 +25,12 @@ enum Reply {
         seq: u64,
         outcome: oneshot::Receiver<Result<IngestOutcome, String>>,
     },
+    /// An agentless host's report, answered for that host once stored.
+    StoredAgentless {
+        host: AgentId,
+        seq: u64,
+        outcome: oneshot::Receiver<Result<IngestOutcome, String>>,
+    },
     /// Abort the stream with an error code (after the replies queued before it).
     Reset(u32),
 }
@@ -31,6 +38,15 @@ enum Reply {
 pub async fn serve(ctx: Arc<Context>, connection: quinn::Connection, agent_id: AgentId) {
     let span = tracing::info_span!("session", agent = %agent_id);
     async move {
+        // An agentless host has no certificate; should one ever present its id, it is refused.
+        if !matches!(ctx.store.agentless.get(&agent_id), Ok(None)) {
+            tracing::warn!("Refused a connection under an agentless host's id.");
+            connection.close(
+                error_code::REVOKED.into(),
+                b"agentless hosts do not connect",
+            );
+            return;
+        }
         match ctx.store.agents.agent(&agent_id) {
             Ok(Some(record)) if record.revoked_at.is_none() => {}
             Ok(_) => {
@@ -175,6 +191,26 @@ async fn write_replies(
                 Err(_) => ControllerMessage::Nack(Nack {
                     seq,
                     reason: "storage writer stopped".into(),
+                }),
+            },
+            Reply::StoredAgentless { host, seq, outcome } => match outcome.await {
+                Ok(Ok(outcome)) => ControllerMessage::AgentlessAck(AgentlessAck {
+                    host,
+                    ack: Ack {
+                        seq,
+                        duplicate: outcome == IngestOutcome::Duplicate,
+                    },
+                }),
+                Ok(Err(reason)) => ControllerMessage::AgentlessNack(AgentlessNack {
+                    host,
+                    nack: Nack { seq, reason },
+                }),
+                Err(_) => ControllerMessage::AgentlessNack(AgentlessNack {
+                    host,
+                    nack: Nack {
+                        seq,
+                        reason: "storage writer stopped".into(),
+                    },
                 }),
             },
         };
@@ -327,6 +363,15 @@ impl SessionStream {
                     match stream.admit(&hello) {
                         Some(welcome) => {
                             said_hello = true;
+                            // Its agentless hosts, if it is anyone's proxy (an empty
+                            // assignment stops what a reconnecting proxy still runs).
+                            let (ctx, proxy) = (ctx.clone(), agent_id.clone());
+                            tokio::spawn(
+                                async move {
+                                    let _ = crate::agentless::push(&ctx, &proxy).await;
+                                }
+                                .in_current_span(),
+                            );
                             Reply::Now(ControllerMessage::Welcome(welcome))
                         }
                         None => break,
@@ -389,17 +434,21 @@ impl SessionStream {
                     },
                 )),
                 AgentMessage::AgentlessReport(report) => {
-                    Reply::Now(ControllerMessage::AgentlessNack(
-                        unity_shared::model::agentless::AgentlessNack {
-                            host: report.host,
-                            nack: Nack {
-                                seq: report.report.seq,
-                                reason: "agentless hosts are not supported yet".into(),
-                            },
-                        },
-                    ))
+                    agentless_report(&ctx, &agent_id, *report).await
                 }
-                AgentMessage::AgentlessStatus(_) => continue,
+                AgentMessage::AgentlessStatus(status) => {
+                    let host = status.host.clone();
+                    match crate::agentless::record_status(&ctx, &agent_id, status) {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            tracing::warn!(%host, "A status for a host this agent is not the proxy of; ignored.")
+                        }
+                        Err(error) => {
+                            tracing::warn!(%host, %error, "Recording an agentless status failed.")
+                        }
+                    }
+                    continue;
+                }
             };
             if replies.send(reply).await.is_err() {
                 break;
@@ -407,6 +456,65 @@ impl SessionStream {
         }
         drop(replies);
         let _ = writer.await;
+    }
+}
+
+/// Stores an agentless host's report under the host's own id, through the same path as the
+/// agent's own reports (typed state, then the ingest writer; acknowledged once durable), but
+/// only when the host is assigned to this proxy.
+async fn agentless_report(
+    ctx: &Context,
+    proxy: &AgentId,
+    mut report: unity_shared::model::agentless::AgentlessReport,
+) -> Reply {
+    let host = report.host.clone();
+    let seq = report.report.seq;
+    let nack = |reason: &str| {
+        Reply::Now(ControllerMessage::AgentlessNack(AgentlessNack {
+            host: host.clone(),
+            nack: Nack {
+                seq,
+                reason: reason.to_owned(),
+            },
+        }))
+    };
+    match crate::agentless::is_assigned(ctx, proxy, &host) {
+        Ok(true) => {}
+        Ok(false) => {
+            tracing::warn!(%host, seq, "A report for a host this agent is not the proxy of; refused.");
+            return nack("this host is not assigned to this agent");
+        }
+        Err(error) => {
+            tracing::error!(%host, %error, "Reading the agentless host failed.");
+            return nack("the controller could not read the host's record");
+        }
+    }
+    let collected_at = report.report.collected_at_ms;
+    let facts = report.facts.take();
+    let dropped = report.report.dropped_reports;
+    let recorded = ctx.store.agents.update_agent(&host, |record| {
+        record.last_seen_ms = record.last_seen_ms.max(collected_at);
+        record.dropped_reports = dropped;
+        if let Some(facts) = &facts {
+            record.hostname = facts.hostname.clone();
+            record.host = facts.clone();
+        }
+    });
+    if let Err(error) = recorded {
+        tracing::warn!(%host, %error, "Recording the agentless host's facts failed.");
+    }
+    match store_latest_state(ctx, &host, &mut report.report) {
+        Ok(wrote_state) => {
+            let outcome = ctx
+                .ingest
+                .submit(to_ingest(&host, report.report), wrote_state)
+                .await;
+            Reply::StoredAgentless { host, seq, outcome }
+        }
+        Err(error) => {
+            tracing::error!(%host, %error, "Storing the agentless host's latest state failed.");
+            nack("the controller could not store the report")
+        }
     }
 }
 

@@ -316,7 +316,15 @@ pub fn render(view: &HostPageView, caller: &Caller, now: i64) -> Markup {
         })
         .collect();
     let content = html! {
-        h1 { (host.hostname) " " (badge::host_status(host.status)) }
+        h1 { (host.hostname) " " (badge::host_status(host.status))
+            @if let Some(mark) = &host.agentless {
+                " " a.badge.muted #agentless-via href="/agentless" { "agentless via " (mark.proxy.as_str()) }
+            }
+        }
+        @if let Some(mark) = &host.agentless {
+            @if let Some(reason) = &mark.down_reason { p.note { "Down: " (reason) } }
+            p.note { (super::agentless::NO_CONTAINER_UPDATES) }
+        }
         p.sub {
             (host.agent_id) " · " (host.os) " · agent " (host.agent_version)
             " · last seen " (ago(host.last_seen_ms, now))

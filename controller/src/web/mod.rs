@@ -11,6 +11,7 @@
 //! shown in words from `labels.rs`, never by their `Debug` names.
 
 mod access;
+mod agentless;
 mod agents;
 mod alerts;
 mod badge;
@@ -148,6 +149,18 @@ pub fn routes() -> Routes {
         )
         .get("/ssh/ca", SignedIn, ssh_ca::page)
         .post("/ssh/ca/sign", AllHosts(ADMINISTER), ssh_ca::sign)
+        .get("/agentless", AllHosts(VIEW), agentless::page)
+        .post("/agentless", AllHosts(ADMINISTER), agentless::add)
+        .post(
+            "/agentless/{name}/confirm",
+            AllHosts(ADMINISTER),
+            agentless::confirm,
+        )
+        .post(
+            "/agentless/{name}/delete",
+            AllHosts(ADMINISTER),
+            agentless::delete,
+        )
         .get("/agents", SignedIn, agents::page)
         .post("/agents/tokens", AllHosts(ADMINISTER), agents::create_token)
         .post(

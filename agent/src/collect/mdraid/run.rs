@@ -8,7 +8,7 @@ use std::time::Duration;
 use unity_shared::model::storage::{ArrayResult, CollectorOutcome, MdDetail, RaidCollection};
 
 use super::{array_verdict, parse_detail, parse_mdstat};
-use crate::exec::{self, CommandSpec};
+use crate::exec::{CommandSpec, Local, Runner};
 
 /// Where to read md RAID state from.
 #[derive(Debug, Clone)]
@@ -34,14 +34,27 @@ impl Default for RaidConfig {
 /// Reads and parses md RAID state. Never fails as a whole: no mdstat file (no md driver) is
 /// [`CollectorOutcome::NotInstalled`]; a missing mdadm only means no details.
 pub async fn collect(config: &RaidConfig) -> RaidCollection {
+    let text = tokio::fs::read(&config.mdstat_path)
+        .await
+        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned());
+    collect_with(&Local, config, text).await
+}
+
+/// [`collect`] from the mdstat text already read (`Err` when reading it failed), with
+/// `mdadm --detail` run by `runner` (here, or on an agentless host).
+pub async fn collect_with(
+    runner: &impl Runner,
+    config: &RaidConfig,
+    mdstat: std::io::Result<String>,
+) -> RaidCollection {
     let mut collection = RaidCollection {
         outcome: CollectorOutcome::Ok,
         arrays: Vec::new(),
         warnings: Vec::new(),
         errors: Vec::new(),
     };
-    let text = match tokio::fs::read(&config.mdstat_path).await {
-        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+    let text = match mdstat {
+        Ok(text) => text,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
             collection.outcome = CollectorOutcome::NotInstalled {
                 tool: config.mdstat_path.display().to_string(),
@@ -71,7 +84,7 @@ pub async fn collect(config: &RaidConfig) -> RaidCollection {
         if let Some(mdadm) = &mdadm_path {
             let device = format!("/dev/{}", array.name);
             let spec = CommandSpec::new(mdadm, &["--detail", &device]);
-            match exec::run(&spec, config.timeout).await {
+            match runner.run(&spec, config.timeout).await {
                 Ok(output) => match parse_detail(&output.stdout_lossy()) {
                     Ok((parsed, warnings)) => {
                         detail = Some(parsed);

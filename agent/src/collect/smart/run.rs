@@ -10,7 +10,7 @@ use unity_shared::model::storage::{
 };
 
 use super::{exit_status, parse_json, parse_text, verdict, SmartThresholds};
-use crate::exec::{self, CommandSpec, ExecError, Output};
+use crate::exec::{CommandSpec, ExecError, Local, Output, Runner};
 
 /// How to run smartctl.
 #[derive(Debug, Clone)]
@@ -84,13 +84,18 @@ pub fn parse_version(output: &str) -> Option<(u32, u32)> {
 /// [`CollectorOutcome::NotInstalled`], other trouble is [`CollectorOutcome::Failed`] or a
 /// per-device error.
 pub async fn collect(config: &SmartConfig) -> SmartCollection {
+    collect_with(&Local, config).await
+}
+
+/// [`collect`] with the commands run by `runner` (here, or on an agentless host).
+pub async fn collect_with(runner: &impl Runner, config: &SmartConfig) -> SmartCollection {
     let version_spec = CommandSpec::new(&config.smartctl_path, &["--version"]);
-    let version = match exec::run(&version_spec, config.timeout).await {
+    let version = match runner.run(&version_spec, config.timeout).await {
         Ok(output) => parse_version(&output.stdout_lossy()),
         Err(error) => return failed_run(config, &error),
     };
     let scan_spec = CommandSpec::new(&config.smartctl_path, &["--scan-open"]);
-    let scan = match exec::run(&scan_spec, config.timeout).await {
+    let scan = match runner.run(&scan_spec, config.timeout).await {
         Ok(output) => output,
         Err(error) => return failed_run(config, &error),
     };
@@ -111,7 +116,7 @@ pub async fn collect(config: &SmartConfig) -> SmartCollection {
     let json_supported = version.is_some_and(|(major, _)| major >= 7);
     let mut devices = Vec::new();
     for device in scanned {
-        devices.push(read_device(config, &device, json_supported).await);
+        devices.push(read_device(runner, config, &device, json_supported).await);
     }
     SmartCollection {
         outcome: CollectorOutcome::Ok,
@@ -153,6 +158,7 @@ fn device_args<'a>(config: &SmartConfig, device: &'a ScannedDevice, json: bool) 
 
 /// Reads one device, preferring JSON and falling back to text when the JSON does not parse.
 pub async fn read_device(
+    runner: &impl Runner,
     config: &SmartConfig,
     device: &ScannedDevice,
     json_supported: bool,
@@ -167,12 +173,12 @@ pub async fn read_device(
     };
     let mut errors = Vec::new();
     if json_supported {
-        match run_and_parse(config, device, true).await {
+        match run_and_parse(runner, config, device, true).await {
             Ok((report, warnings)) => return finish(config, result, report, warnings),
             Err(error) => errors.push(error),
         }
     }
-    match run_and_parse(config, device, false).await {
+    match run_and_parse(runner, config, device, false).await {
         Ok((report, warnings)) => finish(config, result, report, warnings),
         Err(error) => {
             errors.push(error);
@@ -183,13 +189,15 @@ pub async fn read_device(
 }
 
 async fn run_and_parse(
+    runner: &impl Runner,
     config: &SmartConfig,
     device: &ScannedDevice,
     json: bool,
 ) -> Result<(SmartReport, Vec<ParseWarning>), String> {
     let args = device_args(config, device, json);
     let spec = CommandSpec::new(&config.smartctl_path, &args);
-    let output: Output = exec::run(&spec, config.timeout)
+    let output: Output = runner
+        .run(&spec, config.timeout)
         .await
         .map_err(|error| error.to_string())?;
     let stdout = output.stdout_lossy();

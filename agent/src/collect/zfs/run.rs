@@ -12,7 +12,7 @@ use super::parse_list::{ZFS_LIST_COLUMNS, ZPOOL_LIST_COLUMNS};
 use super::{
     parse_status, parse_status_json, parse_zfs_list, parse_zpool_list, verdict, ZfsThresholds,
 };
-use crate::exec::{self, CommandSpec, ExecError, Output};
+use crate::exec::{CommandSpec, ExecError, Local, Output, Runner};
 
 /// How to run the ZFS tools.
 #[derive(Debug, Clone)]
@@ -43,6 +43,15 @@ pub async fn collect(config: &ZfsConfig) -> ZfsCollection {
 
 /// [`collect`] with the clock passed in (tests pin it).
 pub async fn collect_at(config: &ZfsConfig, now_unix: Option<i64>) -> ZfsCollection {
+    collect_with(&Local, config, now_unix).await
+}
+
+/// [`collect_at`] with the commands run by `runner` (here, or on an agentless host).
+pub async fn collect_with(
+    runner: &impl Runner,
+    config: &ZfsConfig,
+    now_unix: Option<i64>,
+) -> ZfsCollection {
     let mut collection = ZfsCollection {
         outcome: CollectorOutcome::Ok,
         pools: Vec::new(),
@@ -51,7 +60,7 @@ pub async fn collect_at(config: &ZfsConfig, now_unix: Option<i64>) -> ZfsCollect
         warnings: Vec::new(),
         errors: Vec::new(),
     };
-    let (parsed, status_warnings) = match status(config).await {
+    let (parsed, status_warnings) = match status(runner, config).await {
         Ok(Status::Parsed(parsed, warnings)) => (parsed, warnings),
         Ok(Status::Unparsed(message)) => {
             collection.outcome = CollectorOutcome::Failed { message };
@@ -68,7 +77,7 @@ pub async fn collect_at(config: &ZfsConfig, now_unix: Option<i64>) -> ZfsCollect
         });
     }
     let list_args = ["list", "-Hp", "-o", ZPOOL_LIST_COLUMNS];
-    match run(config, &config.zpool_path, &list_args).await {
+    match run(runner, config, &config.zpool_path, &list_args).await {
         Ok(output) => {
             let text = output.stdout_lossy();
             if !text.trim().is_empty() {
@@ -91,7 +100,7 @@ pub async fn collect_at(config: &ZfsConfig, now_unix: Option<i64>) -> ZfsCollect
         "-o",
         ZFS_LIST_COLUMNS,
     ];
-    match run(config, &config.zfs_path, &zfs_args).await {
+    match run(runner, config, &config.zfs_path, &zfs_args).await {
         Ok(output) => {
             let text = output.stdout_lossy();
             if !text.trim().is_empty() {
@@ -123,8 +132,8 @@ enum Status {
 /// exit: OpenZFS before 2.3) or prints JSON we cannot read, falls back to the text output of
 /// `zpool status -p`, and to plain `zpool status` where `-p` is unknown too. A spawn failure or
 /// timeout of the first attempt ends the step: the text commands would fail the same way.
-async fn status(config: &ZfsConfig) -> Result<Status, ExecError> {
-    let json = run(config, &config.zpool_path, &STATUS_JSON_ARGS).await?;
+async fn status(runner: &impl Runner, config: &ZfsConfig) -> Result<Status, ExecError> {
+    let json = run(runner, config, &config.zpool_path, &STATUS_JSON_ARGS).await?;
     let mut warnings = Vec::new();
     if json.exit_code == Some(0) {
         let text = json.stdout_lossy();
@@ -145,9 +154,9 @@ async fn status(config: &ZfsConfig) -> Result<Status, ExecError> {
         }
     }
     // `zpool status -p` prints exact counters; old zpool versions reject `-p`.
-    let output = match run(config, &config.zpool_path, &["status", "-p"]).await? {
+    let output = match run(runner, config, &config.zpool_path, &["status", "-p"]).await? {
         output if output.exit_code == Some(0) => output,
-        _ => run(config, &config.zpool_path, &["status"]).await?,
+        _ => run(runner, config, &config.zpool_path, &["status"]).await?,
     };
     let text = output.stdout_lossy();
     if no_pools(&text, &output) {
@@ -174,8 +183,15 @@ fn no_pools(stdout: &str, output: &Output) -> bool {
         && String::from_utf8_lossy(&output.stderr).contains("no pools available")
 }
 
-async fn run(config: &ZfsConfig, program: &PathBuf, args: &[&str]) -> Result<Output, ExecError> {
-    exec::run(&CommandSpec::new(program, args), config.timeout).await
+async fn run(
+    runner: &impl Runner,
+    config: &ZfsConfig,
+    program: &PathBuf,
+    args: &[&str],
+) -> Result<Output, ExecError> {
+    runner
+        .run(&CommandSpec::new(program, args), config.timeout)
+        .await
 }
 
 fn failed(mut collection: ZfsCollection, config: &ZfsConfig, error: &ExecError) -> ZfsCollection {

@@ -7,6 +7,7 @@ use axum::Json;
 use serde_json::{json, Value};
 
 mod accounts;
+mod agentless;
 mod certificates;
 mod hosts;
 mod ssh_ca;
@@ -19,6 +20,7 @@ const AREAS: &[&[Operation]] = &[
     updates::OPERATIONS,
     certificates::OPERATIONS,
     ssh_ca::OPERATIONS,
+    agentless::OPERATIONS,
 ];
 
 /// Who may call an operation.

@@ -49,6 +49,7 @@ fn pages(payload: &str) -> Vec<(&'static str, String)> {
                 certificate_not_after: 0,
                 dropped_reports: 0,
                 health: HealthRollup::default(),
+                agentless: None,
             },
             vec![(text("host label"), text("host label value"))],
         )],

@@ -12,7 +12,7 @@ mod reported;
 mod walker;
 
 use super::layout::tests as layout_tests;
-use super::{agents, certificates, host, operations, overview, updates};
+use super::{agentless, agents, certificates, host, operations, overview, updates};
 use crate::alerts::config::{SeriesRule, Threshold};
 use crate::alerts::rules::{self, HostState, RuleConfig};
 use crate::domain::alerts::{AlertState, AlertView};
@@ -326,7 +326,41 @@ fn pages(reported: &Reported, now_ms: i64) -> Vec<(&'static str, String)> {
         ),
         ("operation", operation),
         ("agents", agents::render(&agents, &caller).into_string()),
+        (
+            "agentless",
+            agentless::render(&agentless_page(host), &caller).into_string(),
+        ),
     ]
+}
+
+/// The agentless page with the proxy's reported words (its status message, the presented
+/// host key) taken from the host's reported text.
+fn agentless_page(host: &crate::domain::hosts::Host) -> agentless::AgentlessPage {
+    let reason = host
+        .agentless
+        .as_ref()
+        .and_then(|mark| mark.down_reason.clone());
+    agentless::AgentlessPage {
+        hosts: vec![crate::domain::agentless::AgentlessView {
+            host: host.agent_id.clone(),
+            address: host.hostname.clone(),
+            port: 22,
+            user: "monitor".into(),
+            proxy: host.agent_id.clone(),
+            public_key: host.os.clone(),
+            host_key: None,
+            host_key_fingerprint: None,
+            presented_key: reason.clone(),
+            presented_fingerprint: reason.clone(),
+            collectors: vec!["system".into()],
+            interval_secs: 60,
+            command_timeout_secs: 30,
+            state: Some("unreachable".into()),
+            message: reason,
+            state_at_ms: None,
+        }],
+        proxies: vec![host.hostname.clone()],
+    }
 }
 
 /// The slot numbers whose payload appears in `html`, split into escaped and raw.

@@ -570,6 +570,10 @@ pub fn reported(agent_id: &str, now_ms: i64) -> Reported {
             certificate_not_after: now_ms / 1000 + 86_400,
             dropped_reports: 0,
             health,
+            agentless: Some(crate::domain::hosts::AgentlessMark {
+                proxy: unity_shared::proto::AgentId::new("proxy-1").unwrap(),
+                down_reason: Some("connection refused".to_owned()),
+            }),
         },
         latest: latest(),
         events: inventory.events.clone(),

@@ -63,6 +63,7 @@ pub struct RunningController {
 
 /// Starts the controller with `config`.
 pub async fn start(config: Config) -> anyhow::Result<RunningController> {
+    crate::transport::secrets::install(crate::domain::secrets::answer);
     let (ca, store, revocations) = open_state(&config).await?;
     let (ingest, writer) = ingest::spawn_writer(store.clone());
     let services_ca = crate::domain::managed_certificates::services_ca_slot(&config);

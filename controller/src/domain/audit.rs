@@ -60,6 +60,16 @@ pub enum AuditAction {
     ManagedCertificateRenew,
     ManagedCertificateRevoke,
     ManagedCertificateDelete,
+    /// A secret was created or given a new value (never the value itself).
+    SecretSet,
+    SecretDelete,
+    SecretScopeSet,
+    /// A secret's value was delivered to a host (the host is the actor).
+    SecretDelivered,
+    /// A host asked for a secret it may not have (or that does not exist).
+    SecretRefused,
+    /// The sealing key was rotated and the sealed records re-sealed.
+    SealingKeyRotate,
 }
 
 impl std::fmt::Display for AuditAction {
@@ -105,6 +115,12 @@ impl std::fmt::Display for AuditAction {
             AuditAction::ManagedCertificateRenew => "managed_certificate.renew",
             AuditAction::ManagedCertificateRevoke => "managed_certificate.revoke",
             AuditAction::ManagedCertificateDelete => "managed_certificate.delete",
+            AuditAction::SecretSet => "secret.set",
+            AuditAction::SecretDelete => "secret.delete",
+            AuditAction::SecretScopeSet => "secret.scope_set",
+            AuditAction::SecretDelivered => "secret.deliver",
+            AuditAction::SecretRefused => "secret.refused",
+            AuditAction::SealingKeyRotate => "sealing_key.rotate",
         };
         formatter.write_str(name)
     }

@@ -18,6 +18,7 @@ pub mod credentials;
 pub mod instances;
 pub mod managed_certificates;
 pub mod operations;
+pub mod secrets;
 pub mod series;
 pub mod words;
 
@@ -55,6 +56,8 @@ pub struct Store {
     pub instances: instances::Instances,
     /// Declared certificates from the services CA (or ACME) and their issuance state.
     pub managed_certificates: managed_certificates::ManagedCertificates,
+    /// The secrets store: sealed values, their metadata and scopes.
+    pub secrets: secrets::SecretStore,
     pub series: series::SeriesStore,
 }
 
@@ -101,6 +104,7 @@ impl Store {
         let operations = operations::Operations::open(&db)?;
         let instances = instances::Instances::open(&db)?;
         let managed_certificates = managed_certificates::ManagedCertificates::open(&db)?;
+        let secrets = secrets::SecretStore::open(&db)?;
         let series = series::SeriesStore::open(&db, options)?;
         Ok(Store {
             db,
@@ -113,6 +117,7 @@ impl Store {
             operations,
             instances,
             managed_certificates,
+            secrets,
             series,
         })
     }

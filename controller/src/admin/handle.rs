@@ -33,6 +33,7 @@ pub fn handle(ctx: &Context, request: AdminRequest) -> AdminResponse {
                 | CertificateRequest::Show { .. }
                 | CertificateRequest::Root,
             ) => Need::AllHosts(Right::View),
+            AdminRequest::Secret(_) => Need::AllHosts(Right::Administer),
             _ => Need::AllHosts(Right::Administer),
         };
         access::check(ctx, &Access::operator(), need, None)?;
@@ -111,6 +112,7 @@ pub fn handle(ctx: &Context, request: AdminRequest) -> AdminResponse {
             AdminRequest::ManagedCertificate(request) => {
                 super::managed_certificates::handle(ctx, request)?
             }
+            AdminRequest::Secret(request) => super::secrets::handle(ctx, request)?,
             AdminRequest::ListGroups => AdminResponse::Groups(groups::list(ctx)?),
             AdminRequest::CreateGroup { name, description } => {
                 groups::create(ctx, "cli", &name, &description)?;

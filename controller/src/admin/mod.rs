@@ -7,10 +7,12 @@
 mod handle;
 mod managed_certificates;
 mod protocol;
+mod secrets;
 mod socket;
 
 pub use handle::handle;
 pub use protocol::{
-    AdminRequest, AdminResponse, CertificateRequest, HostView, SeriesView, UserSummary,
+    AdminRequest, AdminResponse, CertificateRequest, HostView, SecretAdminRequest, SeriesView,
+    UserSummary,
 };
 pub use socket::{call_daemon, serve};

@@ -18,10 +18,12 @@ mod access;
 mod acme;
 mod auth;
 mod managed_certificates;
+mod secrets;
 pub use access::GroupCommand;
 pub use acme::AcmeCommand;
 pub use auth::{ApiTokenCommand, UserCommand};
 pub use managed_certificates::CertCommand;
+pub use secrets::SecretCommand;
 
 /// Exit code for a configuration that cannot be used (EX_CONFIG-like, as sysexits' EX_USAGE).
 const EXIT_CONFIG: u8 = 64;
@@ -110,6 +112,10 @@ pub enum Command {
     /// Managed certificates from the homelab services CA, and its root.
     #[command(subcommand)]
     Cert(CertCommand),
+    /// The secrets store (values sealed, write-only, drawn by the agents in scope) and the
+    /// sealing key's rotation.
+    #[command(subcommand)]
+    Secret(SecretCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -327,6 +333,7 @@ async fn run_command(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Apitoken(command) => auth::run_apitoken(command, &config).await,
         Command::Group(command) => access::run_group(command, &config).await,
         Command::Acme(command) => acme::run_acme(command, &config).await,
+        Command::Secret(command) => secrets::run_secret(command, &config).await,
         Command::Cert(command) => managed_certificates::run_cert(command, &config).await,
         Command::Agents(AgentsCommand::Revoke { agent_id }) => {
             match admin_call(&config, AdminRequest::RevokeAgent { agent_id }).await? {

@@ -10,10 +10,10 @@ use super::secrets::associated_data;
 use crate::context::Context;
 use crate::sealing::{self, SealingKey};
 use crate::updates::credentials::{open_credentials, seal_credentials};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// What a rotation did.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct RotationReport {
     /// A new key was made (`false`: an interrupted rotation was resumed).
     pub new_key: bool,

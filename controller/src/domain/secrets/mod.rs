@@ -13,7 +13,7 @@ use crate::context::Context;
 use crate::sealing::SealingKey;
 use crate::storage::access::{HostGroupRecord, ALL_HOSTS};
 use crate::storage::secrets::{SecretKind, SecretRecord};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use unity_shared::model::secret::{SecretAnswer, SecretName, SecretValue, SecretsWithdrawn};
 use unity_shared::proto::{AgentId, ControllerMessage};
 
@@ -21,7 +21,7 @@ use unity_shared::proto::{AgentId, ControllerMessage};
 pub const MAX_VALUE_BYTES: usize = 64 * 1024;
 
 /// A secret as the faces show it: metadata and fingerprint, never the value.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SecretView {
     pub name: String,
     pub kind: SecretKind,

@@ -14,6 +14,7 @@ pub mod fsutil;
 pub mod identity;
 pub mod instance;
 pub mod runtime;
+pub mod secrets;
 pub mod spool;
 pub mod transport;
 pub mod update;

@@ -27,6 +27,8 @@ pub struct AgentState {
     pub update_journal: Option<crate::update::Journal>,
     /// Which installation of the identity this is; sent in every hello.
     pub instance: crate::instance::Instance,
+    /// Secrets drawn from the controller, in memory only; the session sends its requests.
+    pub secrets: Arc<crate::secrets::SecretCache>,
 }
 
 impl AgentState {

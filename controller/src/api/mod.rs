@@ -17,6 +17,7 @@ pub mod certificates;
 pub mod execute;
 pub mod host_state;
 pub mod managed_certificates;
+pub mod secrets;
 pub mod metrics;
 pub mod openapi;
 pub mod operations;
@@ -181,6 +182,20 @@ pub fn routes(config: &Config) -> Routes {
             "/api/v1/registries/{registry}",
             AllHosts(ADMINISTER),
             updates::delete_registry,
+        )
+        .get("/api/v1/secrets", AllHosts(ADMINISTER), secrets::list)
+        .post(
+            "/api/v1/secrets/rotate-key",
+            AllHosts(ADMINISTER),
+            secrets::rotate_key,
+        )
+        .get("/api/v1/secrets/{name}", AllHosts(ADMINISTER), secrets::show)
+        .put("/api/v1/secrets/{name}", AllHosts(ADMINISTER), secrets::set)
+        .delete("/api/v1/secrets/{name}", AllHosts(ADMINISTER), secrets::delete)
+        .put(
+            "/api/v1/secrets/{name}/scope",
+            AllHosts(ADMINISTER),
+            secrets::set_scope,
         )
         .get(
             "/api/v1/managed-certificates",

@@ -1,5 +1,5 @@
 //! The OpenAPI 3 document for `/api/v1` (and `/metrics`), written by hand from one table per
-//! area (accounts, hosts, updates, certificates) so it stays next to the routes it describes.
+//! area (accounts, hosts, updates, certificates, secrets) so it stays next to the routes it describes.
 //! Served at `/api/v1/openapi.json`.
 
 use crate::http::auth::Caller;
@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 mod accounts;
 mod certificates;
 mod hosts;
+mod secrets;
 mod updates;
 
 /// Every operation, area by area.
@@ -17,6 +18,7 @@ const AREAS: &[&[Operation]] = &[
     hosts::OPERATIONS,
     updates::OPERATIONS,
     certificates::OPERATIONS,
+    secrets::OPERATIONS,
 ];
 
 /// Who may call an operation.

@@ -32,7 +32,14 @@ impl Redis {
         #[allow(clippy::disallowed_methods)]
         let child = std::process::Command::new("redis-server")
             .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--save", "", "--appendonly", "no", "--requirepass", password])
+            .args([
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--requirepass",
+                password,
+            ])
             .arg("--dir")
             .arg(dir)
             .arg("--logfile")
@@ -40,12 +47,16 @@ impl Redis {
             .spawn()
             .expect("redis-server runs (Debian package redis-server; scripts/test installs it)");
         let redis = Redis { child, port };
-        eventually("redis-server listening", Duration::from_secs(30), || async {
-            tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .ok()
-                .map(|_| ())
-        })
+        eventually(
+            "redis-server listening",
+            Duration::from_secs(30),
+            || async {
+                tokio::net::TcpStream::connect(("127.0.0.1", port))
+                    .await
+                    .ok()
+                    .map(|_| ())
+            },
+        )
         .await;
         redis
     }
@@ -86,7 +97,10 @@ async fn secret_request(
 ) -> AdminResponse {
     let response = admin_request(controller, AdminRequest::Secret(request)).await;
     let json = serde_json::to_string(&response).unwrap();
-    assert!(!json.contains(PASSWORD), "an admin answer carries the value: {json}");
+    assert!(
+        !json.contains(PASSWORD),
+        "an admin answer carries the value: {json}"
+    );
     if let AdminResponse::Error(error) = &response {
         panic!("secret request failed: {error}");
     }
@@ -164,22 +178,32 @@ async fn issue_16_a_probe_logs_in_with_a_password_that_exists_only_in_the_store(
     let agent = unity_agent::runtime::start(config).await.unwrap();
 
     // No scope yet: the probe says the secret is not available, and does not crash.
-    let refused = eventually("the probe reports the secret missing", Duration::from_secs(30), || async {
-        our_redis(&controller, &agent_id, port)
-            .await
-            .filter(|instance| {
-                instance
-                    .error
-                    .as_deref()
-                    .is_some_and(|error| error.contains("secret redis-pass not available yet"))
-            })
-    })
+    let refused = eventually(
+        "the probe reports the secret missing",
+        Duration::from_secs(30),
+        || async {
+            our_redis(&controller, &agent_id, port)
+                .await
+                .filter(|instance| {
+                    instance
+                        .error
+                        .as_deref()
+                        .is_some_and(|error| error.contains("secret redis-pass not available yet"))
+                })
+        },
+    )
     .await;
     assert_eq!(refused.version, None, "{refused:?}");
-    assert!(audit_actions(&controller)
-        .await
-        .iter()
-        .any(|line| line.starts_with(&format!("agent:{agent_id} secret.refused redis-pass"))));
+    // Once connected, the agent asks, and the refusal is audited.
+    let refused_line = format!("agent:{agent_id} secret.refused redis-pass");
+    eventually("the refusal audited", Duration::from_secs(30), || async {
+        audit_actions(&controller)
+            .await
+            .iter()
+            .any(|line| line.starts_with(&refused_line))
+            .then_some(())
+    })
+    .await;
 
     // Scoped to the host: drawn, logged in, version and health reported.
     secret_request(
@@ -200,11 +224,19 @@ async fn issue_16_a_probe_logs_in_with_a_password_that_exists_only_in_the_store(
     assert!(logged_in.health.is_some(), "{logged_in:?}");
     let actions = audit_actions(&controller).await;
     assert!(
-        actions.iter().any(|line| line
-            .starts_with(&format!("agent:{agent_id} secret.deliver redis-pass version 1"))),
+        actions.iter().any(|line| line.starts_with(&format!(
+            "agent:{agent_id} secret.deliver redis-pass version 1"
+        ))),
         "{actions:?}"
     );
-    match secret_request(&controller, SecretAdminRequest::Show { name: name.to_string() }).await {
+    match secret_request(
+        &controller,
+        SecretAdminRequest::Show {
+            name: name.to_string(),
+        },
+    )
+    .await
+    {
         AdminResponse::Secret(view) => {
             assert_eq!(view.last_delivered_to.as_ref(), Some(&agent_id));
             assert_eq!(view.fingerprint.len(), 24);
@@ -216,7 +248,12 @@ async fn issue_16_a_probe_logs_in_with_a_password_that_exists_only_in_the_store(
     // A host outside the scope gets nothing, audited.
     let ctx = controller.context.clone();
     let (outside, inside) = {
-        let (ctx, name, outsider, agent_id) = (ctx.clone(), name.clone(), outsider.clone(), agent_id.clone());
+        let (ctx, name, outsider, agent_id) = (
+            ctx.clone(),
+            name.clone(),
+            outsider.clone(),
+            agent_id.clone(),
+        );
         tokio::task::spawn_blocking(move || {
             (
                 secrets::deliver(&ctx, &name, &outsider, "e2e").unwrap(),
@@ -231,7 +268,9 @@ async fn issue_16_a_probe_logs_in_with_a_password_that_exists_only_in_the_store(
     assert!(audit_actions(&controller)
         .await
         .iter()
-        .any(|line| line.starts_with(&format!("agent:{outsider} secret.refused redis-pass for e2e"))));
+        .any(|line| line.starts_with(&format!(
+            "agent:{outsider} secret.refused redis-pass for e2e"
+        ))));
 
     // A registry credential sealed with the same key, for the rotation below.
     {
@@ -263,15 +302,21 @@ async fn issue_16_a_probe_logs_in_with_a_password_that_exists_only_in_the_store(
         },
     )
     .await;
-    eventually("the probe loses access", Duration::from_secs(30), || async {
-        our_redis(&controller, &agent_id, port).await.filter(|instance| {
-            instance.version.is_none()
-                && instance
-                    .error
-                    .as_deref()
-                    .is_some_and(|error| error.contains("not available yet"))
-        })
-    })
+    eventually(
+        "the probe loses access",
+        Duration::from_secs(30),
+        || async {
+            our_redis(&controller, &agent_id, port)
+                .await
+                .filter(|instance| {
+                    instance.version.is_none()
+                        && instance
+                            .error
+                            .as_deref()
+                            .is_some_and(|error| error.contains("not available yet"))
+                })
+        },
+    )
     .await;
 
     // Rotation: a new key, everything re-sealed, everything still opens, the old key gone.
@@ -293,11 +338,15 @@ async fn issue_16_a_probe_logs_in_with_a_password_that_exists_only_in_the_store(
         },
     )
     .await;
-    eventually("the probe logs in after the rotation", Duration::from_secs(30), || async {
-        our_redis(&controller, &agent_id, port)
-            .await
-            .filter(|instance| instance.version.is_some() && instance.error.is_none())
-    })
+    eventually(
+        "the probe logs in after the rotation",
+        Duration::from_secs(30),
+        || async {
+            our_redis(&controller, &agent_id, port)
+                .await
+                .filter(|instance| instance.version.is_some() && instance.error.is_none())
+        },
+    )
     .await;
     let views = {
         let ctx = ctx.clone();

@@ -60,7 +60,9 @@ pub async fn start(config: Config) -> anyhow::Result<RunningAgent> {
     let (collect_requests, collect_queue) = mpsc::channel(8);
     let update_journal = operations::open_journal(&config.data_dir);
     // A probe waits this long for a secret from the controller before reporting it missing.
-    let secret_wait = config.controller_timeout.min(std::time::Duration::from_secs(10));
+    let secret_wait = config
+        .controller_timeout
+        .min(std::time::Duration::from_secs(10));
     let state = Arc::new(AgentState {
         config,
         spool: Mutex::new(spool),

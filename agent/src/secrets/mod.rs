@@ -13,7 +13,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 use tokio::sync::{oneshot, Notify};
-use unity_shared::model::secret::{SecretAnswer, SecretName, SecretReply, SecretRequest, SecretValue};
+use unity_shared::model::secret::{
+    SecretAnswer, SecretName, SecretReply, SecretRequest, SecretValue,
+};
 
 /// The in-memory secret cache and the queue of requests for the session to send.
 pub struct SecretCache {

@@ -32,7 +32,10 @@ async fn issue_16_cache_asks_once_routes_replies_and_forgets_withdrawn_values() 
     });
     assert_eq!(asking.await.unwrap(), Some(SecretValue::new("hunter2")));
     // Cached now: no second request.
-    assert_eq!(cache.get(&name("pg")).await, Some(SecretValue::new("hunter2")));
+    assert_eq!(
+        cache.get(&name("pg")).await,
+        Some(SecretValue::new("hunter2"))
+    );
     assert!(cache.take_requests().is_empty());
     assert!(!format!("{cache:?}").contains("hunter2"));
     // Withdrawn: asked again (and this time refused).

@@ -42,10 +42,16 @@ pub fn handle(ctx: &Context, request: SecretAdminRequest) -> Result<AdminRespons
             let name = secrets::parse_name(&name)?;
             let hosts = hosts
                 .into_iter()
-                .map(|host| AgentId::new(host).map_err(|error| DomainError::Invalid(error.to_string())))
+                .map(|host| {
+                    AgentId::new(host).map_err(|error| DomainError::Invalid(error.to_string()))
+                })
                 .collect::<Result<Vec<_>, _>>()?;
-            AdminResponse::Secret(Box::new(secrets::set_scope(ctx, "cli", &name, hosts, groups)?))
+            AdminResponse::Secret(Box::new(secrets::set_scope(
+                ctx, "cli", &name, hosts, groups,
+            )?))
         }
-        SecretAdminRequest::RotateKey => AdminResponse::KeyRotated(sealing::rotate_key(ctx, "cli")?),
+        SecretAdminRequest::RotateKey => {
+            AdminResponse::KeyRotated(sealing::rotate_key(ctx, "cli")?)
+        }
     })
 }

@@ -17,11 +17,11 @@ pub mod certificates;
 pub mod execute;
 pub mod host_state;
 pub mod managed_certificates;
-pub mod secrets;
 pub mod metrics;
 pub mod openapi;
 pub mod operations;
 pub mod read;
+pub mod secrets;
 pub mod session;
 pub mod updates;
 pub mod write;
@@ -189,9 +189,17 @@ pub fn routes(config: &Config) -> Routes {
             AllHosts(ADMINISTER),
             secrets::rotate_key,
         )
-        .get("/api/v1/secrets/{name}", AllHosts(ADMINISTER), secrets::show)
+        .get(
+            "/api/v1/secrets/{name}",
+            AllHosts(ADMINISTER),
+            secrets::show,
+        )
         .put("/api/v1/secrets/{name}", AllHosts(ADMINISTER), secrets::set)
-        .delete("/api/v1/secrets/{name}", AllHosts(ADMINISTER), secrets::delete)
+        .delete(
+            "/api/v1/secrets/{name}",
+            AllHosts(ADMINISTER),
+            secrets::delete,
+        )
         .put(
             "/api/v1/secrets/{name}/scope",
             AllHosts(ADMINISTER),

@@ -93,9 +93,11 @@ pub async fn delete(
     ApiPath(name): ApiPath<String>,
 ) -> Result<axum::http::StatusCode, ApiError> {
     let name = secrets::parse_name(&name)?;
-    blocking(&state.ctx, move |ctx| secrets::delete(ctx, &caller.user, &name))
-        .await
-        .map(|()| axum::http::StatusCode::NO_CONTENT)
+    blocking(&state.ctx, move |ctx| {
+        secrets::delete(ctx, &caller.user, &name)
+    })
+    .await
+    .map(|()| axum::http::StatusCode::NO_CONTENT)
 }
 
 /// `POST /api/v1/secrets/rotate-key`: a new sealing key, every sealed record re-sealed.
@@ -103,7 +105,9 @@ pub async fn rotate_key(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Json<RotationReport>, ApiError> {
-    blocking(&state.ctx, move |ctx| sealing::rotate_key(ctx, &caller.user))
-        .await
-        .map(Json)
+    blocking(&state.ctx, move |ctx| {
+        sealing::rotate_key(ctx, &caller.user)
+    })
+    .await
+    .map(Json)
 }

@@ -97,7 +97,11 @@ fn scope_text(view: &SecretView) -> String {
         .scope_hosts
         .iter()
         .map(|host| format!("host:{host}"))
-        .chain(view.scope_groups.iter().map(|group| format!("group:{group}")))
+        .chain(
+            view.scope_groups
+                .iter()
+                .map(|group| format!("group:{group}")),
+        )
         .collect();
     if words.is_empty() {
         "(no host)".to_owned()
@@ -143,8 +147,7 @@ pub async fn run_secret(command: SecretCommand, config: &Config) -> anyhow::Resu
             }
         }
         SecretCommand::List { json } => {
-            return match admin_call(config, AdminRequest::Secret(SecretAdminRequest::List)).await?
-            {
+            return match admin_call(config, AdminRequest::Secret(SecretAdminRequest::List)).await? {
                 AdminResponse::Secrets(views) if json => print_json(&views),
                 AdminResponse::Secrets(views) => {
                     outln!(

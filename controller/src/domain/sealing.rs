@@ -41,12 +41,11 @@ pub fn rotate_key(ctx: &Context, actor: &str) -> Result<RotationReport, DomainEr
         }
         let credentials = open_credentials(&key, &record.registry, &record.sealed)
             .map_err(DomainError::internal)?;
-        let sealed =
-            seal_credentials(&key, &record.registry, &credentials).map_err(DomainError::internal)?;
-        ctx.store.credentials.put(&crate::storage::credentials::CredentialRecord {
-            sealed,
-            ..record
-        })?;
+        let sealed = seal_credentials(&key, &record.registry, &credentials)
+            .map_err(DomainError::internal)?;
+        ctx.store
+            .credentials
+            .put(&crate::storage::credentials::CredentialRecord { sealed, ..record })?;
         report.registry_credentials += 1;
     }
     let mut known = Vec::new();

@@ -245,7 +245,11 @@ fn read_key_file(path: &Path) -> Result<Option<Vec<u8>>, SealingError> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(path).map_err(io_error)?.permissions().mode() & 0o777;
+        let mode = std::fs::metadata(path)
+            .map_err(io_error)?
+            .permissions()
+            .mode()
+            & 0o777;
         if mode & 0o077 != 0 {
             return Err(SealingError::Exposed {
                 path: path.to_path_buf(),

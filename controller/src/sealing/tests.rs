@@ -94,7 +94,9 @@ fn issue_16_rotation_keeps_records_openable_at_every_step() {
     assert!(rotating.rotation_pending());
     assert!(!rotating.is_current(&a));
     // Re-seal one record, then "crash": both old and new records open after a restart.
-    let a2 = rotating.seal(b"a", &rotating.open(b"a", &a).unwrap()).unwrap();
+    let a2 = rotating
+        .seal(b"a", &rotating.open(b"a", &a).unwrap())
+        .unwrap();
     drop(rotating);
     let restarted = SealingKey::open_or_create(data).unwrap();
     assert_eq!(restarted.open(b"a", &a2).unwrap(), b"value a");
@@ -103,7 +105,9 @@ fn issue_16_rotation_keeps_records_openable_at_every_step() {
     assert!(!begin_rotation(data).unwrap());
     let resumed = SealingKey::open_or_create(data).unwrap();
     assert!(resumed.is_current(&a2));
-    let b2 = resumed.seal(b"b", &resumed.open(b"b", &b).unwrap()).unwrap();
+    let b2 = resumed
+        .seal(b"b", &resumed.open(b"b", &b).unwrap())
+        .unwrap();
     finish_rotation(data).unwrap();
     let done = SealingKey::open_or_create(data).unwrap();
     assert!(!done.rotation_pending());

@@ -25,7 +25,11 @@ fn scope_text(view: &SecretView) -> String {
         .scope_hosts
         .iter()
         .map(|host| format!("host {host}"))
-        .chain(view.scope_groups.iter().map(|group| format!("group {group}")))
+        .chain(
+            view.scope_groups
+                .iter()
+                .map(|group| format!("group {group}")),
+        )
         .collect();
     if words.is_empty() {
         "no host".to_owned()

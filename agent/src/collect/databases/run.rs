@@ -14,10 +14,10 @@ use unity_shared::model::database::{
 };
 
 use super::credentials::DatabaseCredentials;
-use crate::secrets::SecretCache;
 use super::discover::{discover, endpoints_match, Candidate, ContainerPorts};
 use super::probe::{self, ProbeOutcome};
 use super::proc_net::read_snapshot;
+use crate::secrets::SecretCache;
 
 /// The `[databases]` section of the agent configuration, as written.
 #[derive(Debug, Clone, PartialEq, Deserialize)]

@@ -190,7 +190,9 @@ pub fn set_scope(
 ) -> Result<SecretView, DomainError> {
     for group in &groups {
         if group != ALL_HOSTS && ctx.store.access.host_group(group)?.is_none() {
-            return Err(DomainError::NotFound(format!("no host group named {group}")));
+            return Err(DomainError::NotFound(format!(
+                "no host group named {group}"
+            )));
         }
     }
     for host in &hosts {
@@ -260,7 +262,11 @@ pub fn in_scope(
         })
 }
 
-fn host_in_scope(ctx: &Context, record: &SecretRecord, host: &AgentId) -> Result<bool, DomainError> {
+fn host_in_scope(
+    ctx: &Context,
+    record: &SecretRecord,
+    host: &AgentId,
+) -> Result<bool, DomainError> {
     if record.scope_hosts.contains(host) {
         return Ok(true);
     }

@@ -96,12 +96,32 @@ fn issue_16_scope_evaluation() {
     // Empty scope: no host.
     assert!(!in_scope(&record(&[], &[]), &id("nas"), &[], &groups));
     assert!(in_scope(&record(&["nas"], &[]), &id("nas"), &[], &groups));
-    assert!(!in_scope(&record(&["nas"], &[]), &id("web"), &web_labels, &groups));
+    assert!(!in_scope(
+        &record(&["nas"], &[]),
+        &id("web"),
+        &web_labels,
+        &groups
+    ));
     // A group by label and by list; an unknown group matches nobody; `all` everybody.
-    assert!(in_scope(&record(&[], &["webs"]), &id("web"), &web_labels, &groups));
-    assert!(in_scope(&record(&[], &["webs"]), &id("listed"), &[], &groups));
+    assert!(in_scope(
+        &record(&[], &["webs"]),
+        &id("web"),
+        &web_labels,
+        &groups
+    ));
+    assert!(in_scope(
+        &record(&[], &["webs"]),
+        &id("listed"),
+        &[],
+        &groups
+    ));
     assert!(!in_scope(&record(&[], &["webs"]), &id("nas"), &[], &groups));
-    assert!(!in_scope(&record(&[], &["gone"]), &id("web"), &web_labels, &groups));
+    assert!(!in_scope(
+        &record(&[], &["gone"]),
+        &id("web"),
+        &web_labels,
+        &groups
+    ));
     assert!(in_scope(&record(&[], &["all"]), &id("nas"), &[], &groups));
 }
 
@@ -112,7 +132,9 @@ async fn issue_16_values_are_write_only_delivered_in_scope_and_audited() {
     let view = set(&ctx, "alice", &pg, None, &SecretValue::new("weak-pass")).unwrap();
     assert_eq!((view.version, view.kind), (1, SecretKind::Password));
     assert!(!format!("{view:?}").contains("weak-pass"));
-    assert!(!serde_json::to_string(&list(&ctx).unwrap()).unwrap().contains("weak-pass"));
+    assert!(!serde_json::to_string(&list(&ctx).unwrap())
+        .unwrap()
+        .contains("weak-pass"));
     assert!(set(&ctx, "alice", &pg, None, &SecretValue::new("")).is_err());
 
     // Empty scope: nobody; then a host and a group by label.
@@ -120,20 +142,36 @@ async fn issue_16_values_are_write_only_delivered_in_scope_and_audited() {
     set_scope(&ctx, "alice", &pg, vec![id("nas")], vec!["webs".into()]).unwrap();
     assert!(set_scope(&ctx, "alice", &pg, vec![], vec!["nope".into()]).is_err());
     assert!(set_scope(&ctx, "alice", &pg, vec![id("ghost")], vec![]).is_err());
-    let value = deliver(&ctx, &pg, &id("nas"), "database probe").unwrap().unwrap();
+    let value = deliver(&ctx, &pg, &id("nas"), "database probe")
+        .unwrap()
+        .unwrap();
     assert_eq!(value.expose(), b"weak-pass");
     assert!(deliver(&ctx, &pg, &id("web"), "test").unwrap().is_some());
     assert_eq!(deliver(&ctx, &pg, &id("game"), "test").unwrap(), None);
-    assert_eq!(deliver(&ctx, &name("missing"), &id("nas"), "test").unwrap(), None);
+    assert_eq!(
+        deliver(&ctx, &name("missing"), &id("nas"), "test").unwrap(),
+        None
+    );
     assert_eq!(show(&ctx, &pg).unwrap().last_delivered_to, Some(id("web")));
 
     // A new value: a new version and fingerprint; the same value: the same fingerprint.
     let first = show(&ctx, &pg).unwrap().fingerprint;
-    let second = set(&ctx, "alice", &pg, Some(SecretKind::Token), &SecretValue::new("other"))
-        .unwrap();
+    let second = set(
+        &ctx,
+        "alice",
+        &pg,
+        Some(SecretKind::Token),
+        &SecretValue::new("other"),
+    )
+    .unwrap();
     assert_eq!((second.version, second.kind), (2, SecretKind::Token));
     assert_ne!(second.fingerprint, first);
-    assert_eq!(set(&ctx, "alice", &pg, None, &SecretValue::new("weak-pass")).unwrap().fingerprint, first);
+    assert_eq!(
+        set(&ctx, "alice", &pg, None, &SecretValue::new("weak-pass"))
+            .unwrap()
+            .fingerprint,
+        first
+    );
 
     // Revoked: nothing.
     crate::domain::agents::revoke(&ctx, &id("nas")).unwrap();
@@ -148,7 +186,10 @@ async fn issue_16_values_are_write_only_delivered_in_scope_and_audited() {
         "alice secret.scope_set pg-monitor: host nas, group webs",
         "alice secret.set pg-monitor version 2",
     ] {
-        assert!(lines.iter().any(|line| line == expected), "{expected:?} in {lines:#?}");
+        assert!(
+            lines.iter().any(|line| line == expected),
+            "{expected:?} in {lines:#?}"
+        );
     }
     assert!(!lines.iter().any(|line| line.contains("weak-pass")));
 
@@ -178,10 +219,16 @@ async fn issue_16_rotation_reseals_secrets_and_registry_credentials() {
     let report = crate::domain::sealing::rotate_key(&ctx, "alice").unwrap();
     assert!(report.new_key);
     assert_eq!((report.secrets, report.registry_credentials), (1, 1));
-    assert_ne!(std::fs::read(dir.path().join(crate::sealing::KEY_FILE)).unwrap(), before);
+    assert_ne!(
+        std::fs::read(dir.path().join(crate::sealing::KEY_FILE)).unwrap(),
+        before
+    );
     assert!(!dir.path().join(crate::sealing::OLD_KEY_FILE).exists());
     assert_eq!(
-        deliver(&ctx, &pg, &id("nas"), "test").unwrap().unwrap().expose(),
+        deliver(&ctx, &pg, &id("nas"), "test")
+            .unwrap()
+            .unwrap()
+            .expose(),
         b"v1-value"
     );
     let registries = crate::domain::registries::list(&ctx).unwrap();

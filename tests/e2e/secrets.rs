@@ -283,6 +283,7 @@ async fn issue_16_a_probe_logs_in_with_a_password_that_exists_only_in_the_store(
                 registries::NewCredentials {
                     username: "robot".into(),
                     secret: REGISTRY_SECRET.into(),
+                    secret_name: None,
                     plain_http: false,
                 },
             )

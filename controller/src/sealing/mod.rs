@@ -34,6 +34,11 @@ const VERSION_2: u8 = 2;
 const KEY_LEN: usize = 32;
 const ID_LEN: usize = 8;
 
+/// The associated data a secret's value in the secrets store is sealed with: its name.
+pub fn secret_aad(name: &str) -> Vec<u8> {
+    format!("secret {name}").into_bytes()
+}
+
 /// Errors loading the key, sealing or opening.
 #[derive(Debug, thiserror::Error)]
 pub enum SealingError {
@@ -137,12 +142,10 @@ impl SealingKey {
                 }
             }
         };
-        let current = KeyMaterial::new(&bytes).ok_or_else(|| SealingError::BadKey(path))?;
+        let current = KeyMaterial::new(&bytes).ok_or(SealingError::BadKey(path))?;
         let old_path = data_dir.join(OLD_KEY_FILE);
         let previous = match read_key_file(&old_path)? {
-            Some(bytes) => {
-                Some(KeyMaterial::new(&bytes).ok_or_else(|| SealingError::BadKey(old_path))?)
-            }
+            Some(bytes) => Some(KeyMaterial::new(&bytes).ok_or(SealingError::BadKey(old_path))?),
             None => None,
         };
         Ok(SealingKey {
@@ -296,8 +299,7 @@ pub fn begin_rotation(data_dir: &Path) -> Result<bool, SealingError> {
         move |source| SealingError::KeyFile { path, source }
     };
     // Make sure there is a current key to rotate away from.
-    let current = SealingKey::open_or_create(data_dir)?;
-    drop(current);
+    SealingKey::open_or_create(data_dir)?;
     let old_exists = read_key_file(&old_path)?.is_some();
     let new_exists = new_path.exists();
     if old_exists {

@@ -97,7 +97,7 @@ fn issue_16_rotation_keeps_records_openable_at_every_step() {
     let a2 = rotating
         .seal(b"a", &rotating.open(b"a", &a).unwrap())
         .unwrap();
-    drop(rotating);
+    // "Crash": the process ends here; a new one loads the keys from disk.
     let restarted = SealingKey::open_or_create(data).unwrap();
     assert_eq!(restarted.open(b"a", &a2).unwrap(), b"value a");
     assert_eq!(restarted.open(b"b", &b).unwrap(), b"value b");

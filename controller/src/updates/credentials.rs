@@ -40,6 +40,47 @@ impl CredentialSource for std::collections::HashMap<String, Credentials> {
     }
 }
 
+/// What stands in a registry credential's secret when it names a secret of the store instead
+/// (`\0` cannot be typed into a password field or a JSON body by accident).
+pub const SECRET_REFERENCE: &str = "\0unity-secret:";
+
+impl Credentials {
+    /// The store secret these credentials name instead of holding a password, if any.
+    pub fn secret_reference(&self) -> Option<&str> {
+        self.secret.strip_prefix(SECRET_REFERENCE)
+    }
+}
+
+/// Credentials whose secret names a secret of the store get that secret's value (opened with
+/// `key`); others are returned as they are. For the controller's own registry requests: no
+/// agent is involved, so the secret's host scope does not apply.
+///
+/// Note that this uses blocking I/O.
+pub fn resolve(
+    store: &crate::storage::Store,
+    key: &SealingKey,
+    registry: &str,
+    mut credentials: Credentials,
+) -> Result<Credentials, CredentialError> {
+    let Some(name) = credentials.secret_reference().map(str::to_owned) else {
+        return Ok(credentials);
+    };
+    let missing = || CredentialError::MissingSecret {
+        registry: registry.to_owned(),
+        name: name.clone(),
+    };
+    let record = store
+        .secrets
+        .get(&name)
+        .map_err(|_| missing())?
+        .ok_or_else(missing)?;
+    let value = key
+        .open(&crate::sealing::secret_aad(&name), &record.sealed)
+        .map_err(|_| missing())?;
+    credentials.secret = String::from_utf8(value).map_err(|_| missing())?;
+    Ok(credentials)
+}
+
 /// Errors sealing or opening credentials.
 #[derive(Debug, thiserror::Error)]
 pub enum CredentialError {
@@ -49,6 +90,9 @@ pub enum CredentialError {
     /// The sealed bytes are damaged, from another key, or for another registry.
     #[error("sealed credentials for {0} do not open (wrong key or corrupted)")]
     Open(String),
+    /// The credentials name a secret of the store that is missing, or not text.
+    #[error("the credentials of {registry} name secret {name}, which is missing or not text")]
+    MissingSecret { registry: String, name: String },
 }
 
 /// The key that seals credentials: the controller's [`SealingKey`] with the credentials'

@@ -75,7 +75,7 @@ fn key(ctx: &Context) -> Result<SealingKey, DomainError> {
 
 /// The associated data a secret's value is sealed with: its name.
 pub fn associated_data(name: &str) -> Vec<u8> {
-    format!("secret {name}").into_bytes()
+    crate::sealing::secret_aad(name)
 }
 
 /// Every secret, ordered by name. Note that this uses blocking I/O.

@@ -211,14 +211,51 @@ async fn issue_16_rotation_reseals_secrets_and_registry_credentials() {
         crate::domain::registries::NewCredentials {
             username: "robot".into(),
             secret: "token".into(),
+            secret_name: None,
             plain_http: false,
         },
     )
     .unwrap();
+    // A registry whose password is a secret of the store, resolved when the controller uses
+    // it; the listing names the secret, never a value.
+    crate::domain::registries::set(
+        &ctx,
+        "alice",
+        "registry.lan:5000",
+        crate::domain::registries::NewCredentials {
+            username: "ci".into(),
+            secret: String::new(),
+            secret_name: Some("pg".into()),
+            plain_http: true,
+        },
+    )
+    .unwrap();
+    let missing = crate::domain::registries::NewCredentials {
+        username: "ci".into(),
+        secret: String::new(),
+        secret_name: Some("nope".into()),
+        plain_http: true,
+    };
+    assert!(crate::domain::registries::set(&ctx, "alice", "x.lan", missing).is_err());
+    let resolved = |ctx: &Context| {
+        let key = crate::updates::credentials::CredentialKey::open_or_create(&ctx.config.data_dir)
+            .unwrap();
+        let record = ctx
+            .store
+            .credentials
+            .get("registry.lan:5000")
+            .unwrap()
+            .unwrap();
+        let opened = key.open("registry.lan:5000", &record.sealed).unwrap();
+        crate::updates::credentials::resolve(&ctx.store, key.sealing(), "registry.lan:5000", opened)
+            .unwrap()
+    };
+    assert_eq!(resolved(&ctx).secret, "v1-value");
     let before = std::fs::read(dir.path().join(crate::sealing::KEY_FILE)).unwrap();
     let report = crate::domain::sealing::rotate_key(&ctx, "alice").unwrap();
     assert!(report.new_key);
-    assert_eq!((report.secrets, report.registry_credentials), (1, 1));
+    assert_eq!((report.secrets, report.registry_credentials), (1, 2));
+    assert_eq!(resolved(&ctx).secret, "v1-value");
     assert_ne!(
         std::fs::read(dir.path().join(crate::sealing::KEY_FILE)).unwrap(),
         before
@@ -233,9 +270,11 @@ async fn issue_16_rotation_reseals_secrets_and_registry_credentials() {
     );
     let registries = crate::domain::registries::list(&ctx).unwrap();
     assert_eq!(registries[0].username.as_deref(), Some("robot"));
+    assert_eq!(registries[1].secret_name.as_deref(), Some("pg"));
+    assert!(!format!("{registries:?}").contains("v1-value"));
     // Nothing left to do: a second rotation re-seals everything again with a newer key.
     let again = crate::domain::sealing::rotate_key(&ctx, "alice").unwrap();
-    assert_eq!((again.secrets, again.registry_credentials), (1, 1));
+    assert_eq!((again.secrets, again.registry_credentials), (1, 2));
     assert!(audit_lines(&ctx)
         .iter()
         .any(|line| line.starts_with("alice sealing_key.rotate 1 secrets, 1 registry")));

@@ -277,5 +277,5 @@ async fn issue_16_rotation_reseals_secrets_and_registry_credentials() {
     assert_eq!((again.secrets, again.registry_credentials), (1, 2));
     assert!(audit_lines(&ctx)
         .iter()
-        .any(|line| line.starts_with("alice sealing_key.rotate 1 secrets, 1 registry")));
+        .any(|line| line.starts_with("alice sealing_key.rotate 1 secrets, 2 registry")));
 }

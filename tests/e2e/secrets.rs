@@ -245,6 +245,44 @@ async fn issue_16_a_probe_logs_in_with_a_password_that_exists_only_in_the_store(
     }
     secret_request(&controller, SecretAdminRequest::List).await;
 
+    // The REST API and the dashboard, as an admin: a value goes in; no GET gives one back;
+    // viewers are refused.
+    let admin_password = add_user(&controller, "admin", "admin").await;
+    let mut admin = logged_in_client(&controller, "admin", &admin_password).await;
+    let api_value = "api-value-never-returned";
+    let put = admin
+        .request(
+            "PUT",
+            "/api/v1/secrets/api-token",
+            &[],
+            Some((
+                "application/json",
+                serde_json::to_vec(&serde_json::json!({ "value": api_value, "kind": "token" }))
+                    .unwrap(),
+            )),
+        )
+        .await
+        .unwrap();
+    assert_eq!(put.status, 200, "{}", put.text());
+    assert_eq!(put.json()["version"], 1);
+    for path in [
+        "/api/v1/secrets",
+        "/api/v1/secrets/api-token",
+        "/api/v1/secrets/redis-pass",
+        "/secrets",
+        "/api/v1/openapi.json",
+    ] {
+        let response = admin.get(path).await;
+        assert_eq!(response.status, 200, "{path}: {}", response.text());
+        let text = response.text();
+        assert!(!text.contains(api_value) && !text.contains(PASSWORD), "{path}: {text}");
+    }
+    assert!(admin.get("/secrets").await.text().contains("redis-pass"));
+    let viewer_password = add_user(&controller, "viewer", "viewer").await;
+    let mut viewer = logged_in_client(&controller, "viewer", &viewer_password).await;
+    assert_eq!(viewer.get("/api/v1/secrets").await.status, 403);
+    assert_eq!(admin.delete("/api/v1/secrets/api-token").await.status, 204);
+
     // A host outside the scope gets nothing, audited.
     let ctx = controller.context.clone();
     let (outside, inside) = {

@@ -36,6 +36,7 @@ mod quickstart;
 mod renewal;
 mod revocation;
 mod secrets;
+mod secrets_postgres;
 mod state_durability;
 mod storage;
 mod systemd_notify;

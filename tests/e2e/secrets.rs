@@ -275,7 +275,10 @@ async fn issue_16_a_probe_logs_in_with_a_password_that_exists_only_in_the_store(
         let response = admin.get(path).await;
         assert_eq!(response.status, 200, "{path}: {}", response.text());
         let text = response.text();
-        assert!(!text.contains(api_value) && !text.contains(PASSWORD), "{path}: {text}");
+        assert!(
+            !text.contains(api_value) && !text.contains(PASSWORD),
+            "{path}: {text}"
+        );
     }
     assert!(admin.get("/secrets").await.text().contains("redis-pass"));
     let viewer_password = add_user(&controller, "viewer", "viewer").await;

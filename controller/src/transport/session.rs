@@ -378,7 +378,13 @@ impl SessionStream {
                     Reply::Now(renew_certificate(&ctx, &agent_id, &renew.csr_der))
                 }
                 AgentMessage::SecretRequest(request) => {
-                    let answers = super::secrets::answer(&ctx, &agent_id, request.names);
+                    // The store, the key file and the audit log: off the async threads.
+                    let (answer_ctx, host) = (ctx.clone(), agent_id.clone());
+                    let answers = tokio::task::spawn_blocking(move || {
+                        super::secrets::answer(&answer_ctx, &host, request.names)
+                    })
+                    .await
+                    .unwrap_or_default();
                     Reply::Now(ControllerMessage::SecretReply(
                         unity_shared::model::secret::SecretReply {
                             id: request.id,

@@ -179,7 +179,7 @@ impl AcmeAccounts {
 }
 
 /// What the seal is bound to: the provider and its directory.
-fn associated_data(provider: &ProviderSettings) -> String {
+pub fn associated_data(provider: &ProviderSettings) -> String {
     format!("acme-account {} {}", provider.name, provider.directory)
 }
 

@@ -279,3 +279,41 @@ async fn issue_16_rotation_reseals_secrets_and_registry_credentials() {
         .iter()
         .any(|line| line.starts_with("alice sealing_key.rotate 1 secrets, 2 registry")));
 }
+
+#[tokio::test]
+async fn issue_16_rotation_reseals_acme_accounts_and_lists_orphans() {
+    use crate::updates::credentials::{open_credentials, seal_credentials, Credentials};
+    let dir = tempfile::tempdir().unwrap();
+    let mut raw: crate::config::RawConfig = toml::from_str(
+        "[acme]\n[[acme.providers]]\nname = \"le\"\nterms_agreed = true\n\
+         directory = \"https://acme.test/dir\"\nchallenge = { type = \"http-01\" }\n",
+    )
+    .unwrap();
+    raw.data_dir = Some(dir.path().into());
+    let config = Config::from_raw(raw).unwrap();
+    let ctx = crate::service::offline_context(config).await.unwrap();
+    let provider = ctx.config.acme.providers[0].clone();
+    let key = SealingKey::open_or_create(dir.path()).unwrap();
+    let aad = crate::acme::account::associated_data(&provider);
+    let account = Credentials {
+        username: "acme-account".into(),
+        secret: "{\"id\":\"https://acme.test/acct/1\"}".into(),
+    };
+    let path = ctx.acme_accounts.path(&provider);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, seal_credentials(&key, &aad, &account).unwrap()).unwrap();
+    let orphan = path.with_file_name("gone-0000.account");
+    std::fs::write(&orphan, b"sealed by a provider no longer configured").unwrap();
+
+    let report = crate::domain::sealing::rotate_key(&ctx, "alice").unwrap();
+    assert_eq!(report.acme_accounts, 1);
+    assert_eq!(
+        report.acme_accounts_skipped,
+        vec![orphan.display().to_string()]
+    );
+    let rotated = SealingKey::open_or_create(dir.path()).unwrap();
+    assert!(!rotated.rotation_pending());
+    let sealed = std::fs::read(&path).unwrap();
+    assert!(rotated.is_current(&sealed));
+    assert_eq!(open_credentials(&rotated, &aad, &sealed).unwrap(), account);
+}

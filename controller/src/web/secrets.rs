@@ -188,3 +188,37 @@ pub async fn delete(
     blocking(&state.ctx, move |ctx| secrets::delete(ctx, &actor, &name)).await?;
     Ok(Redirect::to("/secrets").into_response())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::auth::Role;
+    use crate::web::layout::tests::caller;
+
+    #[test]
+    fn issue_16_the_page_shows_fingerprints_never_values_and_escapes_scopes() {
+        let view = SecretView {
+            name: "pg-monitor".into(),
+            kind: SecretKind::Password,
+            fingerprint: "aac0e5a8e7ffb0d667814fa6".into(),
+            version: 3,
+            created_at_ms: 0,
+            updated_at_ms: 0,
+            scope_hosts: vec![AgentId::new("nas-1").unwrap()],
+            scope_groups: vec!["<script>x</script>".into()],
+            last_delivered_ms: 1_700_000_000_000,
+            last_delivered_to: Some(AgentId::new("nas-1").unwrap()),
+        };
+        let html = render(&[view], &caller(Role::Admin)).into_string();
+        assert!(html.contains("aac0e5a8e7ffb0d667814fa6"), "{html}");
+        assert!(html.contains("host nas-1, group &lt;script&gt;"), "{html}");
+        assert!(!html.contains("<script>x"), "{html}");
+        assert!(html.contains(r#"type="password""#), "{html}");
+        assert!(
+            html.contains(r#"action="/secrets/pg-monitor/delete""#),
+            "{html}"
+        );
+        assert!(html.contains("required"), "{html}");
+        assert!(html.contains("csrf-token"), "{html}");
+    }
+}

@@ -15,6 +15,7 @@ pub mod fsutil;
 pub mod identity;
 pub mod instance;
 pub mod runtime;
+pub mod secrets;
 pub mod spool;
 pub mod sshd;
 pub mod transport;

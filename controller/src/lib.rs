@@ -15,6 +15,7 @@ pub mod domain;
 pub mod health;
 pub mod housekeeping;
 pub mod http;
+pub mod sealing;
 pub mod service;
 pub mod storage;
 pub mod transport;

@@ -63,6 +63,14 @@ pub struct RunningController {
 
 /// Starts the controller with `config`.
 pub async fn start(config: Config) -> anyhow::Result<RunningController> {
+    crate::transport::secrets::install(crate::domain::secrets::answer);
+    // Say at start, loudly, when the sealing key is unusable (e.g. readable by others): every
+    // use refuses it until it is fixed.
+    if config.data_dir.join(crate::sealing::KEY_FILE).exists() {
+        if let Err(error) = crate::sealing::SealingKey::open_or_create(&config.data_dir) {
+            tracing::error!(%error, "The sealing key cannot be used: secrets, registry credentials and ACME accounts will not open until this is fixed.");
+        }
+    }
     let (ca, store, revocations) = open_state(&config).await?;
     let (ingest, writer) = ingest::spawn_writer(store.clone());
     let services_ca = crate::domain::managed_certificates::services_ca_slot(&config);

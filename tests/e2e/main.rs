@@ -36,6 +36,8 @@ mod plugins_discovery;
 mod quickstart;
 mod renewal;
 mod revocation;
+mod secrets;
+mod secrets_postgres;
 mod ssh_ca;
 mod state_durability;
 mod storage;

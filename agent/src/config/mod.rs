@@ -377,7 +377,13 @@ mod tests {
             .join("\n");
         let raw: RawConfig = toml::from_str(&text).unwrap();
         let config = Config::from_raw(raw).unwrap();
-        assert_eq!(config.databases.targets.len(), 1);
+        // A password file example and a secrets-store example (issue 16).
+        assert_eq!(config.databases.targets.len(), 2);
+        let secret = config.databases.targets[1].credentials.as_ref().unwrap();
+        assert_eq!(
+            secret.password_secret.as_ref().map(|name| name.as_str()),
+            Some("pg-monitor")
+        );
         assert_eq!(config.storage.interval, Duration::from_secs(300));
         assert_eq!(config.containers, ContainersConfig::default());
         // The plugin defaults as written, plus the one example exporter.

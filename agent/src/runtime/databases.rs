@@ -25,7 +25,11 @@ pub(super) async fn collector_loop(state: Arc<AgentState>, mut shutdown: watch::
         }
         // Containers' published ports, as of the container loop's latest inventory.
         let container_ports = state.container_ports.borrow().clone();
-        let instances = match databases::collect(&config, &container_ports, &remembered).await {
+        let secrets = Some(state.secrets.clone());
+        let collected =
+            databases::run::collect_with_secrets(&config, &container_ports, &remembered, secrets)
+                .await;
+        let instances = match collected {
             Ok(instances) => instances,
             Err(error) => {
                 tracing::warn!(error = format!("{error:#}"), "Database discovery failed.");

@@ -59,6 +59,10 @@ pub async fn start(config: Config) -> anyhow::Result<RunningAgent> {
     tracing::info!(agent = %identity.agent_id, %controller, spooled = spool.depth(), "Agent starting.");
     let (collect_requests, collect_queue) = mpsc::channel(8);
     let update_journal = operations::open_journal(&config.data_dir);
+    // A probe waits this long for a secret from the controller before reporting it missing.
+    let secret_wait = config
+        .controller_timeout
+        .min(std::time::Duration::from_secs(10));
     let state = Arc::new(AgentState {
         config,
         spool: Mutex::new(spool),
@@ -79,6 +83,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningAgent> {
         update_journal,
         instance,
         agentless: crate::agentless::Proxy::default(),
+        secrets: Arc::new(crate::secrets::SecretCache::new(secret_wait)),
     });
     let (shutdown, shutdown_rx) = watch::channel(false);
     let tasks = vec![

@@ -51,6 +51,7 @@ pub async fn run(
         Err(error) => SessionEnd::Lost(error),
     };
     commands.abort();
+    state.secrets.session_ended();
     match &end {
         SessionEnd::Shutdown => connection.close(error_code::SHUTDOWN.into(), b"agent stopping"),
         SessionEnd::Renewed(_) => connection.close(0u32.into(), b"renewed certificate"),
@@ -98,6 +99,7 @@ async fn session(
         None => anyhow::bail!("the controller closed the session"),
     }
     backoff.reset();
+    state.secrets.session_started();
     state.update_status(|status| {
         status.connection = "connected".into();
         status.connection_since_ms = now_ms();
@@ -203,9 +205,10 @@ async fn session(
                         renewal_key = None;
                     }
                     ControllerMessage::Welcome(_) => {}
-                    // Protocol 7: handled once secrets land (issue 16).
-                    ControllerMessage::SecretReply(_)
-                    | ControllerMessage::SecretsWithdrawn(_) => {}
+                    ControllerMessage::SecretReply(reply) => state.secrets.answered(reply),
+                    ControllerMessage::SecretsWithdrawn(withdrawn) => {
+                        state.secrets.withdraw(&withdrawn.names);
+                    }
                     ControllerMessage::AgentlessAck(ack) => {
                         state.agentless.ack(&ack.host, ack.ack.seq);
                         record_agentless(state);
@@ -218,6 +221,11 @@ async fn session(
             }
             _ = state.spooled.notified() => {}
             _ = state.agentless.ready.notified() => {}
+            _ = state.secrets.wanted.notified() => {
+                for request in state.secrets.take_requests() {
+                    wire::write(&mut send, &AgentMessage::SecretRequest(request), MAX_FRAME).await?;
+                }
+            }
             _ = heartbeat.tick() => {
                 let spool_depth = state.with_spool(|spool| Ok(spool.depth() as u64)).await?;
                 let beat = AgentMessage::Heartbeat(Heartbeat { sent_at_ms: now_ms(), spool_depth });

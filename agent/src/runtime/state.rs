@@ -29,6 +29,8 @@ pub struct AgentState {
     pub instance: crate::instance::Instance,
     /// The agentless hosts this agent is the proxy of (issue 16).
     pub agentless: crate::agentless::Proxy,
+    /// Secrets drawn from the controller, in memory only; the session sends its requests.
+    pub secrets: Arc<crate::secrets::SecretCache>,
 }
 
 impl AgentState {

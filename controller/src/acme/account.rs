@@ -1,14 +1,15 @@
 //! ACME accounts: one per provider, created on first use and reused. The account's
 //! credentials (its private key and URL, as `instant-acme` serialises them) are kept at rest
 //! only sealed, with the same key and sealing as registry credentials
-//! ([`crate::updates::credentials::CredentialKey`]), in `<data_dir>/acme/`. The associated
+//! ([`crate::sealing::SealingKey`]), in `<data_dir>/acme/`. The associated
 //! data names the provider and its directory URL, so a sealed account moved to another
 //! provider's file does not open; a changed directory URL gets a new account.
 
 use super::http::AcmeHttp;
 use super::settings::ProviderSettings;
 use super::AcmeError;
-use crate::updates::credentials::{CredentialKey, Credentials};
+use crate::sealing::SealingKey;
+use crate::updates::credentials::{open_credentials, seal_credentials, CredentialKey, Credentials};
 use instant_acme::{Account, AccountCredentials, ExternalAccountKey, NewAccount};
 use sha2::{Digest, Sha256};
 use std::io::Write;
@@ -136,8 +137,49 @@ impl AcmeAccounts {
     }
 }
 
+impl AcmeAccounts {
+    /// Re-seals `provider`'s stored account with `key`'s current key (a key rotation);
+    /// `false` when there is none or it is sealed with the current key already.
+    ///
+    /// Note that this uses blocking I/O.
+    pub fn reseal(&self, provider: &ProviderSettings, key: &SealingKey) -> Result<bool, AcmeError> {
+        let path = self.path(provider);
+        let failed = |error: &dyn std::fmt::Display| {
+            AcmeError::Account(format!("{}: {error}", path.display()))
+        };
+        let sealed = match std::fs::read(&path) {
+            Ok(sealed) => sealed,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+            Err(error) => return Err(failed(&error)),
+        };
+        if key.is_current(&sealed) {
+            return Ok(false);
+        }
+        let associated = associated_data(provider);
+        let account = open_credentials(key, &associated, &sealed).map_err(|e| failed(&e))?;
+        let resealed = seal_credentials(key, &associated, &account).map_err(|e| failed(&e))?;
+        write_private(&path, &resealed).map_err(|e| failed(&e))?;
+        Ok(true)
+    }
+
+    /// The sealed account files in `<data_dir>/acme/`.
+    ///
+    /// Note that this uses blocking I/O.
+    pub fn stored_files(&self) -> Vec<PathBuf> {
+        let Ok(entries) = std::fs::read_dir(self.data_dir.join("acme")) else {
+            return Vec::new();
+        };
+        let mut files: Vec<PathBuf> = entries
+            .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+            .filter(|path| path.extension().is_some_and(|ext| ext == "account"))
+            .collect();
+        files.sort();
+        files
+    }
+}
+
 /// What the seal is bound to: the provider and its directory.
-fn associated_data(provider: &ProviderSettings) -> String {
+pub fn associated_data(provider: &ProviderSettings) -> String {
     format!("acme-account {} {}", provider.name, provider.directory)
 }
 

@@ -36,6 +36,7 @@ pub fn handle(ctx: &Context, request: AdminRequest) -> AdminResponse {
                 | CertificateRequest::Root,
             ) => Need::AllHosts(Right::View),
             AdminRequest::SshCa(ssh) if ssh.reads_only() => Need::AllHosts(Right::View),
+            AdminRequest::Secret(_) => Need::AllHosts(Right::Administer),
             _ => Need::AllHosts(Right::Administer),
         };
         access::check(ctx, &Access::operator(), need, None)?;
@@ -118,6 +119,7 @@ pub fn handle(ctx: &Context, request: AdminRequest) -> AdminResponse {
                 AdminResponse::SshCa(super::ssh_ca::handle(ctx, request)?)
             }
             AdminRequest::Agentless(request) => agentless_request(ctx, request)?,
+            AdminRequest::Secret(request) => super::secrets::handle(ctx, request)?,
             AdminRequest::ListGroups => AdminResponse::Groups(groups::list(ctx)?),
             AdminRequest::CreateGroup { name, description } => {
                 groups::create(ctx, "cli", &name, &description)?;

@@ -7,13 +7,14 @@
 mod handle;
 mod managed_certificates;
 mod protocol;
+mod secrets;
 mod socket;
 mod ssh_ca;
 
 pub use handle::handle;
 pub use protocol::{
-    AdminRequest, AdminResponse, AgentlessRequest, CertificateRequest, HostView, SeriesView,
-    UserSummary,
+    AdminRequest, AdminResponse, AgentlessRequest, CertificateRequest, HostView,
+    SecretAdminRequest, SeriesView, UserSummary,
 };
 pub use socket::{call_daemon, serve};
 pub use ssh_ca::{SshCaRequest, SshCaResponse};

@@ -10,6 +10,8 @@ use crate::domain::groups::{GroupView, HostGroupView};
 use crate::domain::history::RawSeries;
 use crate::domain::hosts::Host;
 use crate::domain::managed_certificates::{Declaration, ManagedCertificateView, RootView};
+use crate::domain::sealing::RotationReport;
+use crate::domain::secrets::SecretView;
 use crate::domain::tokens::{JoinToken, JoinTokenSummary};
 use crate::health::HealthRollup;
 use serde::{Deserialize, Serialize};
@@ -112,6 +114,8 @@ pub enum AdminRequest {
     SshCa(super::ssh_ca::SshCaRequest),
     /// `agentless ...`: hosts collected over SSH by a proxy agent (issue 16).
     Agentless(AgentlessRequest),
+    /// `secret ...`: the secrets store and the sealing key.
+    Secret(SecretAdminRequest),
 }
 
 /// `unity-controller agentless ...`, as typed.
@@ -138,6 +142,31 @@ pub enum AgentlessRequest {
     Remove {
         name: String,
     },
+}
+
+/// `unity-controller secret ...` as sent to the daemon (over the 0600 socket; a value only
+/// ever travels towards the daemon).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum SecretAdminRequest {
+    Set {
+        name: String,
+        kind: Option<String>,
+        /// The value, hex-encoded.
+        value_hex: String,
+    },
+    List,
+    Show {
+        name: String,
+    },
+    Delete {
+        name: String,
+    },
+    Scope {
+        name: String,
+        hosts: Vec<String>,
+        groups: Vec<String>,
+    },
+    RotateKey,
 }
 
 /// `unity-controller cert ...` as sent to the daemon.
@@ -254,6 +283,9 @@ pub enum AdminResponse {
         certificate: Box<ManagedCertificateView>,
         attempted: bool,
     },
+    Secrets(Vec<SecretView>),
+    Secret(Box<SecretView>),
+    KeyRotated(RotationReport),
     /// The services CA's root: PEM (and hex of the DER for `--der`).
     ServicesRoot {
         root: RootView,

@@ -22,6 +22,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod operations;
 pub mod read;
+pub mod secrets;
 pub mod session;
 pub mod ssh_ca;
 pub mod updates;
@@ -183,6 +184,28 @@ pub fn routes(config: &Config) -> Routes {
             "/api/v1/registries/{registry}",
             AllHosts(ADMINISTER),
             updates::delete_registry,
+        )
+        .get("/api/v1/secrets", AllHosts(ADMINISTER), secrets::list)
+        .post(
+            "/api/v1/secrets/rotate-key",
+            AllHosts(ADMINISTER),
+            secrets::rotate_key,
+        )
+        .get(
+            "/api/v1/secrets/{name}",
+            AllHosts(ADMINISTER),
+            secrets::show,
+        )
+        .put("/api/v1/secrets/{name}", AllHosts(ADMINISTER), secrets::set)
+        .delete(
+            "/api/v1/secrets/{name}",
+            AllHosts(ADMINISTER),
+            secrets::delete,
+        )
+        .put(
+            "/api/v1/secrets/{name}/scope",
+            AllHosts(ADMINISTER),
+            secrets::set_scope,
         )
         .get(
             "/api/v1/managed-certificates",

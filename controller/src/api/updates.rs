@@ -168,7 +168,11 @@ pub async fn set_host_windows(
 pub struct RegistryBody {
     pub username: String,
     /// The password or access token; never returned or logged.
+    #[serde(default)]
     pub secret: String,
+    /// Or the name of a secret of the store that holds it.
+    #[serde(default)]
+    pub secret_name: Option<String>,
     #[serde(default)]
     pub plain_http: bool,
 }
@@ -191,6 +195,7 @@ pub async fn set_registry(
     let new = NewCredentials {
         username: body.username,
         secret: body.secret,
+        secret_name: body.secret_name,
         plain_http: body.plain_http,
     };
     blocking(&state.ctx, move |ctx| {

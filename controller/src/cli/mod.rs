@@ -19,12 +19,14 @@ mod acme;
 mod agentless;
 mod auth;
 mod managed_certificates;
+mod secrets;
 mod ssh_ca;
 pub use access::GroupCommand;
 pub use acme::AcmeCommand;
 pub use agentless::AgentlessCommand;
 pub use auth::{ApiTokenCommand, UserCommand};
 pub use managed_certificates::CertCommand;
+pub use secrets::SecretCommand;
 pub use ssh_ca::SshCaCommand;
 
 /// Exit code for a configuration that cannot be used (EX_CONFIG-like, as sysexits' EX_USAGE).
@@ -114,6 +116,10 @@ pub enum Command {
     /// Managed certificates from the homelab services CA, and its root.
     #[command(subcommand)]
     Cert(CertCommand),
+    /// The secrets store (values sealed, write-only, drawn by the agents in scope) and the
+    /// sealing key's rotation.
+    #[command(subcommand)]
+    Secret(SecretCommand),
     /// Hosts that run no agent, collected over SSH by a proxy agent.
     #[command(subcommand)]
     Agentless(AgentlessCommand),
@@ -344,6 +350,7 @@ async fn run_command(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Apitoken(command) => auth::run_apitoken(command, &config).await,
         Command::Group(command) => access::run_group(command, &config).await,
         Command::Acme(command) => acme::run_acme(command, &config).await,
+        Command::Secret(command) => secrets::run_secret(command, &config).await,
         Command::Cert(command) => managed_certificates::run_cert(command, &config).await,
         Command::Ssh(SshCommand::Ca(command)) => ssh_ca::run(command, &config).await,
         Command::Agentless(command) => agentless::run_agentless(command, &config).await,

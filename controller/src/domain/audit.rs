@@ -76,6 +76,16 @@ pub enum AuditAction {
     /// An agentless host's host key was pinned.
     AgentlessConfirm,
     AgentlessRemove,
+    /// A secret was created or given a new value (never the value itself).
+    SecretSet,
+    SecretDelete,
+    SecretScopeSet,
+    /// A secret's value was delivered to a host (the host is the actor).
+    SecretDelivered,
+    /// A host asked for a secret it may not have (or that does not exist).
+    SecretRefused,
+    /// The sealing key was rotated and the sealed records re-sealed.
+    SealingKeyRotate,
 }
 
 impl std::fmt::Display for AuditAction {
@@ -130,6 +140,12 @@ impl std::fmt::Display for AuditAction {
             AuditAction::AgentlessAdd => "agentless.add",
             AuditAction::AgentlessConfirm => "agentless.confirm",
             AuditAction::AgentlessRemove => "agentless.remove",
+            AuditAction::SecretSet => "secret.set",
+            AuditAction::SecretDelete => "secret.delete",
+            AuditAction::SecretScopeSet => "secret.scope_set",
+            AuditAction::SecretDelivered => "secret.deliver",
+            AuditAction::SecretRefused => "secret.refused",
+            AuditAction::SealingKeyRotate => "sealing_key.rotate",
         };
         formatter.write_str(name)
     }

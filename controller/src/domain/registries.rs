@@ -7,7 +7,7 @@ use super::error::DomainError;
 use crate::clock::now_ms;
 use crate::context::Context;
 use crate::storage::credentials::CredentialRecord;
-use crate::updates::credentials::{CredentialKey, Credentials};
+use crate::updates::credentials::{CredentialKey, Credentials, SECRET_REFERENCE};
 use crate::updates::reference::normalize_registry;
 use serde::Serialize;
 
@@ -16,6 +16,8 @@ use serde::Serialize;
 pub struct RegistryView {
     pub registry: String,
     pub username: Option<String>,
+    /// The store secret that holds the password, when the credentials name one.
+    pub secret_name: Option<String>,
     pub plain_http: bool,
     pub updated_at_ms: i64,
 }
@@ -23,8 +25,11 @@ pub struct RegistryView {
 /// New credentials for one registry.
 pub struct NewCredentials {
     pub username: String,
-    /// The password or access token; never returned or logged.
+    /// The password or access token; never returned or logged. Empty with `secret_name`.
     pub secret: String,
+    /// A secret of the store holding the password instead (resolved when the controller
+    /// talks to the registry or sends an update).
+    pub secret_name: Option<String>,
     pub plain_http: bool,
 }
 
@@ -41,11 +46,15 @@ pub fn list(ctx: &Context) -> Result<Vec<RegistryView>, DomainError> {
         .credentials
         .list()?
         .into_iter()
-        .map(|record| RegistryView {
-            username: key
-                .open(&record.registry, &record.sealed)
-                .ok()
-                .map(|credentials| credentials.username),
+        .map(|record| {
+            let opened = key.open(&record.registry, &record.sealed).ok();
+            (record, opened)
+        })
+        .map(|(record, opened)| RegistryView {
+            secret_name: opened
+                .as_ref()
+                .and_then(|credentials| credentials.secret_reference().map(str::to_owned)),
+            username: opened.map(|credentials| credentials.username),
             registry: record.registry,
             plain_http: record.plain_http,
             updated_at_ms: record.updated_at_ms,
@@ -72,15 +81,30 @@ pub fn set(
     registry: &str,
     new: NewCredentials,
 ) -> Result<(), DomainError> {
-    if new.username.is_empty() || new.secret.is_empty() {
+    let secret = match (&new.secret_name, new.secret.is_empty()) {
+        (Some(_), false) => {
+            return Err(DomainError::Invalid(
+                "give a secret or a secret_name, not both".into(),
+            ))
+        }
+        (Some(name), true) => {
+            let name = super::secrets::parse_name(name)?;
+            if ctx.store.secrets.get(name.as_str())?.is_none() {
+                return Err(DomainError::NotFound(format!("no secret named {name}")));
+            }
+            format!("{SECRET_REFERENCE}{name}")
+        }
+        (None, _) => new.secret,
+    };
+    if new.username.is_empty() || secret.is_empty() {
         return Err(DomainError::Invalid(
-            "username and secret are required".into(),
+            "username and secret (or secret_name) are required".into(),
         ));
     }
     let key = key(ctx)?;
     let credentials = Credentials {
         username: new.username,
-        secret: new.secret,
+        secret,
     };
     let sealed = key
         .seal(registry, &credentials)

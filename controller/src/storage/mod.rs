@@ -19,6 +19,7 @@ pub mod credentials;
 pub mod instances;
 pub mod managed_certificates;
 pub mod operations;
+pub mod secrets;
 pub mod series;
 pub mod ssh_ca;
 pub mod words;
@@ -61,6 +62,8 @@ pub struct Store {
     pub managed_certificates: managed_certificates::ManagedCertificates,
     /// The SSH CA's hosts and certificate serials.
     pub ssh_ca: ssh_ca::SshCaStore,
+    /// The secrets store: sealed values, their metadata and scopes.
+    pub secrets: secrets::SecretStore,
     pub series: series::SeriesStore,
 }
 
@@ -109,6 +112,7 @@ impl Store {
         let instances = instances::Instances::open(&db)?;
         let managed_certificates = managed_certificates::ManagedCertificates::open(&db)?;
         let ssh_ca = ssh_ca::SshCaStore::open(&db)?;
+        let secrets = secrets::SecretStore::open(&db)?;
         let series = series::SeriesStore::open(&db, options)?;
         Ok(Store {
             db,
@@ -123,6 +127,7 @@ impl Store {
             instances,
             managed_certificates,
             ssh_ca,
+            secrets,
             series,
         })
     }

@@ -6,10 +6,12 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::sync::mpsc;
 use unity_shared::model::update::{CommandResult, ContainerCommand, Progress};
 use unity_shared::proto::frame;
 use unity_shared::proto::{
-    error_code, AgentId, Command, CommandEnvelope, CommandId, CommandResponse, Request,
+    error_code, AgentId, Command, CommandEnvelope, CommandId, CommandResponse, ControllerMessage,
+    Request,
 };
 use unity_shared::wire;
 
@@ -48,6 +50,9 @@ pub struct Hub {
     /// Serializes instance admission (see `super::admission`) with registration, so two
     /// machines presenting one identity at the same moment cannot both be admitted.
     admission: Arc<Mutex<()>>,
+    /// Each session's queue for messages the controller sends unasked on the session stream
+    /// (`SecretsWithdrawn`).
+    pushers: Arc<Mutex<HashMap<AgentId, mpsc::Sender<ControllerMessage>>>>,
 }
 
 impl Hub {
@@ -115,6 +120,36 @@ impl Hub {
                 agent.last_message_ms = now_ms();
             }
         }
+    }
+
+    /// Registers the session stream's queue of unasked messages for `agent_id`.
+    pub fn attach_pusher(&self, agent_id: &AgentId, pusher: mpsc::Sender<ControllerMessage>) {
+        if let Ok(mut pushers) = self.pushers.lock() {
+            pushers.insert(agent_id.clone(), pusher);
+        }
+    }
+
+    /// Forgets the queue if it is still the registered one.
+    pub fn detach_pusher(&self, agent_id: &AgentId, pusher: &mpsc::Sender<ControllerMessage>) {
+        if let Ok(mut pushers) = self.pushers.lock() {
+            if pushers
+                .get(agent_id)
+                .is_some_and(|registered| registered.same_channel(pusher))
+            {
+                pushers.remove(agent_id);
+            }
+        }
+    }
+
+    /// Queues `message` on the agent's session stream; `false` when it has none (offline) or
+    /// its queue is full.
+    pub fn push(&self, agent_id: &AgentId, message: ControllerMessage) -> bool {
+        let pusher = self
+            .pushers
+            .lock()
+            .ok()
+            .and_then(|pushers| pushers.get(agent_id).cloned());
+        pusher.is_some_and(|pusher| pusher.try_send(message).is_ok())
     }
 
     /// Last message time of a connected agent; `None` when offline.

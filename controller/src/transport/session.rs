@@ -332,6 +332,10 @@ impl SessionStream {
         let (replies, reply_queue) = mpsc::channel(256);
         let writer = tokio::spawn(write_replies(send, reply_queue, max_frame).in_current_span());
         let mut said_hello = false;
+        // Messages the controller sends unasked (`SecretsWithdrawn`), forwarded into the
+        // replies once the welcome is queued.
+        let mut pusher: Option<(mpsc::Sender<ControllerMessage>, tokio::task::JoinHandle<()>)> =
+            None;
         loop {
             let message = match wire::read::<AgentMessage>(&mut recv, max_frame).await {
                 Ok(Some(message)) => message,
@@ -418,21 +422,21 @@ impl SessionStream {
                 AgentMessage::Renew(renew) => {
                     Reply::Now(renew_certificate(&ctx, &agent_id, &renew.csr_der))
                 }
-                // Protocol 7: answered once the secrets store and agentless hosts land
-                // (issue 16); until then nothing is given and nothing is stored.
-                AgentMessage::SecretRequest(request) => Reply::Now(ControllerMessage::SecretReply(
-                    unity_shared::model::secret::SecretReply {
-                        id: request.id,
-                        answers: request
-                            .names
-                            .into_iter()
-                            .map(|name| unity_shared::model::secret::SecretAnswer {
-                                name,
-                                value: None,
-                            })
-                            .collect(),
-                    },
-                )),
+                AgentMessage::SecretRequest(request) => {
+                    // The store, the key file and the audit log: off the async threads.
+                    let (answer_ctx, host) = (ctx.clone(), agent_id.clone());
+                    let answers = tokio::task::spawn_blocking(move || {
+                        super::secrets::answer(&answer_ctx, &host, request.names)
+                    })
+                    .await
+                    .unwrap_or_default();
+                    Reply::Now(ControllerMessage::SecretReply(
+                        unity_shared::model::secret::SecretReply {
+                            id: request.id,
+                            answers,
+                        },
+                    ))
+                }
                 AgentMessage::AgentlessReport(report) => {
                     agentless_report(&ctx, &agent_id, *report).await
                 }
@@ -453,6 +457,23 @@ impl SessionStream {
             if replies.send(reply).await.is_err() {
                 break;
             }
+            if said_hello && pusher.is_none() {
+                let (push, mut pushed) = mpsc::channel::<ControllerMessage>(64);
+                let forward = replies.clone();
+                let forwarder = tokio::spawn(async move {
+                    while let Some(message) = pushed.recv().await {
+                        if forward.send(Reply::Now(message)).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+                ctx.hub.attach_pusher(&agent_id, push.clone());
+                pusher = Some((push, forwarder));
+            }
+        }
+        if let Some((push, forwarder)) = pusher {
+            ctx.hub.detach_pusher(&agent_id, &push);
+            forwarder.abort();
         }
         drop(replies);
         let _ = writer.await;

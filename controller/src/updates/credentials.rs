@@ -1,20 +1,14 @@
-//! Per-registry credentials, sealed with ChaCha20-Poly1305 under a key file in the controller's
-//! data directory (`registry-credentials.key`, 0600, created on first use). The store keeps
-//! only the sealed bytes; the registry host is the associated data, so a sealed record moved
-//! to another registry's row does not open.
+//! Per-registry credentials, sealed with the controller's one sealing key
+//! ([`crate::sealing::SealingKey`], `registry-credentials.key`, 0600, created on first use).
+//! The store keeps only the sealed bytes; the registry host is the associated data, so a
+//! sealed record moved to another registry's row does not open.
 //!
 //! Secrets never appear in `Debug` output or logs.
 
-use ring::aead::{self, LessSafeKey, Nonce, UnboundKey, CHACHA20_POLY1305, NONCE_LEN};
-use ring::rand::{SecureRandom, SystemRandom};
+pub use crate::sealing::KEY_FILE;
+use crate::sealing::{SealingError, SealingKey};
 use std::fmt;
-use std::io::Write;
-use std::path::{Path, PathBuf};
-
-/// The key file's name inside the data directory.
-pub const KEY_FILE: &str = "registry-credentials.key";
-const FORMAT_VERSION: u8 = 1;
-const KEY_LEN: usize = 32;
+use std::path::Path;
 
 /// A username and password or token for one registry.
 #[derive(Clone, PartialEq, Eq)]
@@ -46,31 +40,64 @@ impl CredentialSource for std::collections::HashMap<String, Credentials> {
     }
 }
 
+/// What stands in a registry credential's secret when it names a secret of the store instead
+/// (`\0` cannot be typed into a password field or a JSON body by accident).
+pub const SECRET_REFERENCE: &str = "\0unity-secret:";
+
+impl Credentials {
+    /// The store secret these credentials name instead of holding a password, if any.
+    pub fn secret_reference(&self) -> Option<&str> {
+        self.secret.strip_prefix(SECRET_REFERENCE)
+    }
+}
+
+/// Credentials whose secret names a secret of the store get that secret's value (opened with
+/// `key`); others are returned as they are. For the controller's own registry requests: no
+/// agent is involved, so the secret's host scope does not apply.
+///
+/// Note that this uses blocking I/O.
+pub fn resolve(
+    store: &crate::storage::Store,
+    key: &SealingKey,
+    registry: &str,
+    mut credentials: Credentials,
+) -> Result<Credentials, CredentialError> {
+    let Some(name) = credentials.secret_reference().map(str::to_owned) else {
+        return Ok(credentials);
+    };
+    let missing = || CredentialError::MissingSecret {
+        registry: registry.to_owned(),
+        name: name.clone(),
+    };
+    let record = store
+        .secrets
+        .get(&name)
+        .map_err(|_| missing())?
+        .ok_or_else(missing)?;
+    let value = key
+        .open(&crate::sealing::secret_aad(&name), &record.sealed)
+        .map_err(|_| missing())?;
+    credentials.secret = String::from_utf8(value).map_err(|_| missing())?;
+    Ok(credentials)
+}
+
 /// Errors sealing or opening credentials.
 #[derive(Debug, thiserror::Error)]
 pub enum CredentialError {
-    /// The key file could not be read or created.
-    #[error("credential key file {path}: {source}")]
-    KeyFile {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    /// The key file exists but does not hold a 32-byte key.
-    #[error("credential key file {0} is not a 32-byte key")]
-    BadKey(PathBuf),
+    /// The key could not be loaded, or sealing failed.
+    #[error(transparent)]
+    Sealing(#[from] SealingError),
     /// The sealed bytes are damaged, from another key, or for another registry.
     #[error("sealed credentials for {0} do not open (wrong key or corrupted)")]
     Open(String),
-    /// The system random generator failed.
-    #[error("random generator failed")]
-    Random,
+    /// The credentials name a secret of the store that is missing, or not text.
+    #[error("the credentials of {registry} name secret {name}, which is missing or not text")]
+    MissingSecret { registry: String, name: String },
 }
 
-/// The key that seals credentials.
-pub struct CredentialKey {
-    key: LessSafeKey,
-    random: SystemRandom,
-}
+/// The key that seals credentials: the controller's [`SealingKey`] with the credentials'
+/// plaintext layout (u32 BE username length, username, secret).
+pub struct CredentialKey(SealingKey);
 
 impl fmt::Debug for CredentialKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -79,109 +106,69 @@ impl fmt::Debug for CredentialKey {
 }
 
 impl CredentialKey {
-    /// Loads `data_dir/registry-credentials.key`, creating it (0600) on first use.
+    /// Loads the controller's sealing key, creating it (0600) on first use.
     ///
     /// Note that this uses blocking I/O.
     pub fn open_or_create(data_dir: &Path) -> Result<CredentialKey, CredentialError> {
-        let path = data_dir.join(KEY_FILE);
-        let io_error = |source| CredentialError::KeyFile {
-            path: path.clone(),
-            source,
-        };
-        let random = SystemRandom::new();
-        let bytes = match std::fs::read(&path) {
-            Ok(bytes) => bytes,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-                let mut key = [0u8; KEY_LEN];
-                random.fill(&mut key).map_err(|_| CredentialError::Random)?;
-                match create_private(&path, &key) {
-                    Ok(()) => key.to_vec(),
-                    // Another process created it first: use theirs.
-                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                        std::fs::read(&path).map_err(io_error)?
-                    }
-                    Err(e) => return Err(io_error(e)),
-                }
-            }
-            Err(error) => return Err(io_error(error)),
-        };
-        CredentialKey::from_bytes(&bytes).ok_or(CredentialError::BadKey(path))
+        Ok(CredentialKey(SealingKey::open_or_create(data_dir)?))
     }
 
     /// A key from raw bytes (tests), `None` unless exactly 32 bytes.
     pub fn from_bytes(bytes: &[u8]) -> Option<CredentialKey> {
-        let unbound = UnboundKey::new(&CHACHA20_POLY1305, bytes).ok()?;
-        Some(CredentialKey {
-            key: LessSafeKey::new(unbound),
-            random: SystemRandom::new(),
-        })
+        SealingKey::from_bytes(bytes).map(CredentialKey)
     }
 
-    /// Seals credentials for `registry`: version byte, random nonce, ciphertext and tag.
+    /// The sealing key underneath.
+    pub fn sealing(&self) -> &SealingKey {
+        &self.0
+    }
+
+    /// Seals credentials for `registry` (the associated data).
     pub fn seal(
         &self,
         registry: &str,
         credentials: &Credentials,
     ) -> Result<Vec<u8>, CredentialError> {
-        let mut nonce = [0u8; NONCE_LEN];
-        self.random
-            .fill(&mut nonce)
-            .map_err(|_| CredentialError::Random)?;
-        // Plaintext: u32 BE username length, username, secret.
-        let mut in_out =
-            Vec::with_capacity(8 + credentials.username.len() + credentials.secret.len());
-        in_out.extend_from_slice(&(credentials.username.len() as u32).to_be_bytes());
-        in_out.extend_from_slice(credentials.username.as_bytes());
-        in_out.extend_from_slice(credentials.secret.as_bytes());
-        self.key
-            .seal_in_place_append_tag(
-                Nonce::assume_unique_for_key(nonce),
-                aead::Aad::from(registry.as_bytes()),
-                &mut in_out,
-            )
-            .map_err(|_| CredentialError::Random)?;
-        let mut sealed = Vec::with_capacity(1 + NONCE_LEN + in_out.len());
-        sealed.push(FORMAT_VERSION);
-        sealed.extend_from_slice(&nonce);
-        sealed.extend_from_slice(&in_out);
-        Ok(sealed)
+        seal_credentials(&self.0, registry, credentials)
     }
 
     /// Opens what [`CredentialKey::seal`] produced for the same `registry`.
     pub fn open(&self, registry: &str, sealed: &[u8]) -> Result<Credentials, CredentialError> {
-        let fail = || CredentialError::Open(registry.to_string());
-        let (&version, rest) = sealed.split_first().ok_or_else(fail)?;
-        if version != FORMAT_VERSION || rest.len() < NONCE_LEN {
-            return Err(fail());
-        }
-        let (nonce, ciphertext) = rest.split_at(NONCE_LEN);
-        let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| fail())?;
-        let mut in_out = ciphertext.to_vec();
-        let plain = self
-            .key
-            .open_in_place(nonce, aead::Aad::from(registry.as_bytes()), &mut in_out)
-            .map_err(|_| fail())?;
-        let (length, rest) = plain.split_first_chunk::<4>().ok_or_else(fail)?;
-        let length = u32::from_be_bytes(*length) as usize;
-        if rest.len() < length {
-            return Err(fail());
-        }
-        let (username, secret) = rest.split_at(length);
-        Ok(Credentials {
-            username: String::from_utf8(username.to_vec()).map_err(|_| fail())?,
-            secret: String::from_utf8(secret.to_vec()).map_err(|_| fail())?,
-        })
+        open_credentials(&self.0, registry, sealed)
     }
 }
 
-fn create_private(path: &Path, key: &[u8]) -> std::io::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path)?;
-    file.write_all(key)?;
-    file.sync_all()
+/// Seals credentials with `key`, bound to `place` (a registry host, an ACME provider).
+pub fn seal_credentials(
+    key: &SealingKey,
+    place: &str,
+    credentials: &Credentials,
+) -> Result<Vec<u8>, CredentialError> {
+    let mut plain = Vec::with_capacity(4 + credentials.username.len() + credentials.secret.len());
+    plain.extend_from_slice(&(credentials.username.len() as u32).to_be_bytes());
+    plain.extend_from_slice(credentials.username.as_bytes());
+    plain.extend_from_slice(credentials.secret.as_bytes());
+    Ok(key.seal(place.as_bytes(), &plain)?)
+}
+
+/// Opens what [`seal_credentials`] produced for the same `place`.
+pub fn open_credentials(
+    key: &SealingKey,
+    place: &str,
+    sealed: &[u8],
+) -> Result<Credentials, CredentialError> {
+    let fail = || CredentialError::Open(place.to_string());
+    let plain = key.open(place.as_bytes(), sealed).map_err(|_| fail())?;
+    let (length, rest) = plain.split_first_chunk::<4>().ok_or_else(fail)?;
+    let length = u32::from_be_bytes(*length) as usize;
+    if rest.len() < length {
+        return Err(fail());
+    }
+    let (username, secret) = rest.split_at(length);
+    Ok(Credentials {
+        username: String::from_utf8(username.to_vec()).map_err(|_| fail())?,
+        secret: String::from_utf8(secret.to_vec()).map_err(|_| fail())?,
+    })
 }
 
 #[cfg(test)]
@@ -226,6 +213,22 @@ mod tests {
                 .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
+    }
+
+    /// Bytes the version 1 code (before the one sealing mechanism) sealed with key `[7; 32]`
+    /// for `ghcr.io`: users' disks hold such records, and they must keep opening.
+    const VERSION_1_SEALED: &str = "0146c608ee988de643d8ae98392764832b92fe2988281cc4a679f89e669c8960e8e874390b54449b43019a777c8c2573";
+
+    #[test]
+    fn issue_16_version_1_records_still_open() {
+        let key = CredentialKey::from_bytes(&[7; 32]).unwrap();
+        let sealed = hex::decode(VERSION_1_SEALED).unwrap();
+        let opened = key.open("ghcr.io", &sealed).unwrap();
+        assert_eq!(opened.username, "alice");
+        assert_eq!(opened.secret, "hunter2-v1");
+        assert!(key.open("docker.io", &sealed).is_err());
+        let other = CredentialKey::from_bytes(&[8; 32]).unwrap();
+        assert!(other.open("ghcr.io", &sealed).is_err());
     }
 
     #[test]

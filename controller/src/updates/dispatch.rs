@@ -169,6 +169,8 @@ fn attach_credentials(ctx: &Context, command: &mut ContainerCommand) -> anyhow::
     };
     let key = CredentialKey::open_or_create(&ctx.config.data_dir)?;
     let credentials = key.open(&registry, &record.sealed)?;
+    let credentials =
+        super::credentials::resolve(&ctx.store, key.sealing(), &registry, credentials)?;
     request.auth = Some(RegistryAuth {
         username: credentials.username,
         password: credentials.secret,

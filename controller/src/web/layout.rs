@@ -13,6 +13,7 @@ pub enum Nav {
     Agents,
     ManagedCertificates,
     SshCa,
+    Secrets,
     Settings,
     Security,
 }
@@ -28,6 +29,7 @@ const NAV: &[(Nav, &str, &str)] = &[
         "Managed certificates",
     ),
     (Nav::SshCa, "/ssh/ca", "SSH CA"),
+    (Nav::Secrets, "/secrets", "Secrets"),
     (Nav::Settings, "/settings", "Settings"),
     (Nav::Security, "/settings/security", "Sign-in"),
 ];

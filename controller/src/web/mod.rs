@@ -33,6 +33,7 @@ mod passkeys;
 mod plugins;
 mod qr;
 mod second_factor;
+mod secrets;
 mod security;
 mod settings;
 mod ssh_ca;
@@ -167,6 +168,18 @@ pub fn routes() -> Routes {
             "/agents/{agent_id}/revoke",
             Host(ADMINISTER),
             agents::revoke,
+        )
+        .get("/secrets", AllHosts(ADMINISTER), secrets::page)
+        .post("/secrets", AllHosts(ADMINISTER), secrets::set)
+        .post(
+            "/secrets/{name}/scope",
+            AllHosts(ADMINISTER),
+            secrets::set_scope,
+        )
+        .post(
+            "/secrets/{name}/delete",
+            AllHosts(ADMINISTER),
+            secrets::delete,
         )
         .get("/settings", SignedIn, settings::page)
         .post(

@@ -78,6 +78,7 @@ async fn mariadb_health_with_a_password_and_a_clear_error_without() {
         user: Some("unity_agent".to_owned()),
         database: None,
         password_file: Some(password_file(&secrets, "right", PASSWORD)),
+        password_secret: None,
     };
     let loaded = credentials.load().await.unwrap();
     let debug = format!("{credentials:?} {loaded:?}");
@@ -117,6 +118,7 @@ async fn mariadb_health_with_a_password_and_a_clear_error_without() {
         server.port,
         DatabaseCredentials {
             password_file: Some(password_file(&secrets, "wrong", "Horse-is-wrong")),
+            password_secret: None,
             ..credentials.clone()
         },
     )])
@@ -140,6 +142,7 @@ async fn mariadb_health_with_a_password_and_a_clear_error_without() {
             user: Some("root".to_owned()),
             database: Some("mysql".to_owned()),
             password_file: None,
+            password_secret: None,
         },
     )])
     .await;
@@ -172,6 +175,7 @@ async fn postgres_scram_health_with_a_password_and_a_clear_error_without() {
         user: Some("postgres".to_owned()),
         database: None,
         password_file: Some(password_file(&secrets, "right", PASSWORD)),
+        password_secret: None,
     };
     let loaded = credentials.load().await.unwrap();
     let debug = format!("{credentials:?} {loaded:?}");
@@ -234,6 +238,7 @@ async fn postgres_scram_health_with_a_password_and_a_clear_error_without() {
         server.port,
         DatabaseCredentials {
             password_file: Some(password_file(&secrets, "wrong", "Horse-is-wrong")),
+            password_secret: None,
             ..credentials
         },
     )])

@@ -128,6 +128,7 @@ async fn postgres_health_with_trust_credentials() {
             user: Some("postgres".to_owned()),
             database: None,
             password_file: None,
+            password_secret: None,
         }),
     };
     let instances = collect_with(vec![target], &[]).await;
@@ -225,6 +226,7 @@ async fn redis_with_password_needs_credentials_which_never_leak() {
         user: None,
         database: None,
         password_file: Some(password_file.clone()),
+        password_secret: None,
     };
     let loaded = credentials.load().await.unwrap();
     let server = start_redis(Some(password), Some(&loaded)).await;
@@ -259,6 +261,7 @@ async fn redis_with_password_needs_credentials_which_never_leak() {
         endpoint: loopback(server.port),
         credentials: Some(DatabaseCredentials {
             password_file: Some(wrong_file),
+            password_secret: None,
             ..credentials
         }),
     };

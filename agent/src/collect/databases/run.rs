@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -16,6 +17,7 @@ use super::credentials::DatabaseCredentials;
 use super::discover::{discover, endpoints_match, Candidate, ContainerPorts};
 use super::probe::{self, ProbeOutcome};
 use super::proc_net::read_snapshot;
+use crate::secrets::SecretCache;
 
 /// The `[databases]` section of the agent configuration, as written.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -270,13 +272,17 @@ pub fn instance(candidate: Candidate, outcome: ProbeOutcome) -> DatabaseInstance
     }
 }
 
-async fn probe_planned(planned: Planned, timeout: Duration) -> DatabaseInstance {
+async fn probe_planned(
+    planned: Planned,
+    timeout: Duration,
+    secrets: Option<Arc<SecretCache>>,
+) -> DatabaseInstance {
     let Planned {
         candidate,
         credentials,
     } = planned;
     let loaded = match &credentials {
-        Some(credentials) => match credentials.load().await {
+        Some(credentials) => match credentials.load_with(secrets.as_deref()).await {
             Ok(loaded) => Some(loaded),
             Err(error) => {
                 let mut outcome =
@@ -311,6 +317,16 @@ pub async fn collect(
     containers: &[ContainerPorts],
     remembered: &[DatabaseInstance],
 ) -> anyhow::Result<Vec<DatabaseInstance>> {
+    collect_with_secrets(config, containers, remembered, None).await
+}
+
+/// [`collect`], drawing `password_secret`s from the agent's secret cache.
+pub async fn collect_with_secrets(
+    config: &DatabasesConfig,
+    containers: &[ContainerPorts],
+    remembered: &[DatabaseInstance],
+    secrets: Option<Arc<SecretCache>>,
+) -> anyhow::Result<Vec<DatabaseInstance>> {
     let span = tracing::info_span!("collector", collector = "databases");
     async {
         let discovered = if config.discover {
@@ -333,7 +349,8 @@ pub async fn collect(
         let mut tasks = tokio::task::JoinSet::new();
         for (index, planned) in planned.into_iter().enumerate() {
             let timeout = config.timeout;
-            tasks.spawn(async move { (index, probe_planned(planned, timeout).await) });
+            let secrets = secrets.clone();
+            tasks.spawn(async move { (index, probe_planned(planned, timeout, secrets).await) });
         }
         let mut instances = Vec::new();
         while let Some(joined) = tasks.join_next().await {

@@ -452,6 +452,7 @@ fn plan_merges_configured_and_remembered() {
                 user: Some("monitor".to_owned()),
                 database: None,
                 password_file: None,
+                password_secret: None,
             }),
         },
         DatabaseTarget {
@@ -539,6 +540,7 @@ async fn missing_password_file_names_the_file_only() {
         user: None,
         database: None,
         password_file: Some("/nonexistent/unity/redis.pass".into()),
+        password_secret: None,
     };
     let error = credentials.load().await.unwrap_err().to_string();
     assert!(error.contains("/nonexistent/unity/redis.pass"), "{error}");

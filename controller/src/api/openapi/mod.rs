@@ -1,5 +1,6 @@
 //! The OpenAPI 3 document for `/api/v1` (and `/metrics`), written by hand from one table per
-//! area (accounts, hosts, updates, certificates, the SSH CA) so it stays next to the routes it describes.
+//! area (accounts, hosts, updates, certificates, the SSH CA, agentless hosts, secrets) so it
+//! stays next to the routes it describes.
 //! Served at `/api/v1/openapi.json`.
 
 use crate::http::auth::Caller;
@@ -10,6 +11,7 @@ mod accounts;
 mod agentless;
 mod certificates;
 mod hosts;
+mod secrets;
 mod ssh_ca;
 mod updates;
 
@@ -21,6 +23,7 @@ const AREAS: &[&[Operation]] = &[
     certificates::OPERATIONS,
     ssh_ca::OPERATIONS,
     agentless::OPERATIONS,
+    secrets::OPERATIONS,
 ];
 
 /// Who may call an operation.

@@ -165,7 +165,8 @@ fn windows_body() -> Value {
 fn registry_body() -> Value {
     object(&[
         ("username", "string", true),
-        ("secret", "string", true),
+        ("secret", "string", false),
+        ("secret_name", "string", false),
         ("plain_http", "boolean", false),
     ])
 }

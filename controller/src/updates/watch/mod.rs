@@ -50,7 +50,13 @@ impl CredentialSource for StoreCredentials {
                 return None;
             }
         };
-        match self.key.open(registry, &record.sealed) {
+        let opened = self
+            .key
+            .open(registry, &record.sealed)
+            .and_then(|credentials| {
+                super::credentials::resolve(&self.store, self.key.sealing(), registry, credentials)
+            });
+        match opened {
             Ok(credentials) => Some(credentials),
             Err(error) => {
                 tracing::warn!(%registry, %error, "Stored registry credentials cannot be opened.");

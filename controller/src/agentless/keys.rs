@@ -3,7 +3,8 @@
 //! are) under the associated data `agentless <host>`, so a sealed key copied to another host's
 //! record does not open.
 
-use crate::updates::credentials::{CredentialKey, Credentials};
+use crate::sealing::SealingKey;
+use crate::updates::credentials::{open_credentials, seal_credentials, CredentialKey, Credentials};
 use ring::rand::{SecureRandom, SystemRandom};
 use ssh_key::private::{Ed25519Keypair, PrivateKey};
 use ssh_key::LineEnding;
@@ -75,6 +76,23 @@ pub fn open(data_dir: &Path, host: &AgentId, sealed: &[u8]) -> Result<SecretValu
         .open(&associated(host), sealed)
         .map_err(|_| KeyError::Open(host.clone()))?;
     Ok(SecretValue::new(opened.secret.into_bytes()))
+}
+
+/// Re-seals a host's sealed private key with `key`'s current key (a sealing-key rotation);
+/// `None` when it is sealed with the current key already.
+pub fn reseal(
+    key: &SealingKey,
+    host: &AgentId,
+    sealed: &[u8],
+) -> Result<Option<Vec<u8>>, KeyError> {
+    if key.is_current(sealed) {
+        return Ok(None);
+    }
+    let place = associated(host);
+    let opened = open_credentials(key, &place, sealed).map_err(|_| KeyError::Open(host.clone()))?;
+    seal_credentials(key, &place, &opened)
+        .map(Some)
+        .map_err(|error| KeyError::SealingKey(error.to_string()))
 }
 
 /// The SHA-256 fingerprint of an OpenSSH public key line (`SHA256:...`), `None` when it is

@@ -1,5 +1,6 @@
 //! Rotating the sealing key ([`crate::sealing`]): a new key, every sealed record re-sealed
-//! with it (secrets, registry credentials, the configured ACME providers' accounts), then the
+//! with it (secrets, registry credentials, agentless hosts' generated keys, the configured ACME
+//! providers' accounts), then the
 //! old key forgotten. Crash-safe: the old key stays in `registry-credentials.key.old`, and is
 //! loaded beside the new one, until every record is re-sealed and flushed; running the
 //! rotation again after a crash resumes it. Audited.
@@ -7,8 +8,10 @@
 use super::audit::{self, AuditAction};
 use super::error::DomainError;
 use super::secrets::associated_data;
+use crate::agentless::keys as agentless_keys;
 use crate::context::Context;
 use crate::sealing::{self, SealingKey};
+use crate::storage::agentless::AgentlessKey;
 use crate::updates::credentials::{open_credentials, seal_credentials};
 use serde::{Deserialize, Serialize};
 
@@ -19,6 +22,8 @@ pub struct RotationReport {
     pub new_key: bool,
     pub secrets: usize,
     pub registry_credentials: usize,
+    /// Agentless hosts' generated login keys.
+    pub agentless_keys: usize,
     pub acme_accounts: usize,
     /// Sealed account files of providers no longer in `[acme]`: they cannot be re-sealed
     /// (their associated data names the provider's directory) and are re-registered if the
@@ -48,6 +53,7 @@ pub fn rotate_key(ctx: &Context, actor: &str) -> Result<RotationReport, DomainEr
             .put(&crate::storage::credentials::CredentialRecord { sealed, ..record })?;
         report.registry_credentials += 1;
     }
+    report.agentless_keys = reseal_agentless_keys(ctx, &key)?;
     let mut known = Vec::new();
     for provider in &ctx.config.acme.providers {
         known.push(ctx.acme_accounts.path(provider));
@@ -74,11 +80,36 @@ pub fn rotate_key(ctx: &Context, actor: &str) -> Result<RotationReport, DomainEr
         actor,
         AuditAction::SealingKeyRotate,
         &format!(
-            "{} secrets, {} registry credentials, {} ACME accounts re-sealed",
-            report.secrets, report.registry_credentials, report.acme_accounts
+            "{} secrets, {} registry credentials, {} agentless keys, {} ACME accounts re-sealed",
+            report.secrets,
+            report.registry_credentials,
+            report.agentless_keys,
+            report.acme_accounts
         ),
     )?;
     Ok(report)
+}
+
+/// Re-seals the agentless hosts' generated keys not sealed with the current key; how many.
+fn reseal_agentless_keys(ctx: &Context, key: &SealingKey) -> Result<usize, DomainError> {
+    let mut count = 0;
+    for record in ctx.store.agentless.all()? {
+        let AgentlessKey::Generated { sealed_private, .. } = &record.key;
+        let Some(resealed) = agentless_keys::reseal(key, &record.host, sealed_private)
+            .map_err(DomainError::internal)?
+        else {
+            continue;
+        };
+        let old = sealed_private.clone();
+        ctx.store.agentless.update(&record.host, |record| {
+            let AgentlessKey::Generated { sealed_private, .. } = &mut record.key;
+            if *sealed_private == old {
+                *sealed_private = resealed.clone();
+            }
+        })?;
+        count += 1;
+    }
+    Ok(count)
 }
 
 /// Re-seals the secrets not sealed with the current key; how many.

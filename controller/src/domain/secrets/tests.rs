@@ -251,11 +251,51 @@ async fn issue_16_rotation_reseals_secrets_and_registry_credentials() {
             .unwrap()
     };
     assert_eq!(resolved(&ctx).secret, "v1-value");
+    // An agentless host's generated login key is sealed with the same key.
+    let appliance = id("appliance");
+    let generated = crate::agentless::keys::generate(dir.path(), &appliance).unwrap();
+    ctx.store
+        .agentless
+        .put(&crate::storage::agentless::AgentlessRecord {
+            host: appliance.clone(),
+            address: "192.168.1.30".into(),
+            port: 22,
+            user: "monitor".into(),
+            proxy: id("nas"),
+            key: crate::storage::agentless::AgentlessKey::Generated {
+                sealed_private: generated.sealed_private.clone(),
+                public: generated.public.clone(),
+            },
+            host_key: None,
+            presented_key: None,
+            collectors: unity_shared::model::agentless::AgentlessCollectors {
+                system: true,
+                smart: false,
+                zfs: false,
+                raid: false,
+            },
+            interval_secs: 60,
+            command_timeout_secs: 30,
+            created_at_ms: 0,
+            status: None,
+        })
+        .unwrap();
+    let agentless_key = |ctx: &Context| {
+        let record = ctx.store.agentless.get(&appliance).unwrap().unwrap();
+        let crate::storage::agentless::AgentlessKey::Generated { sealed_private, .. } = record.key;
+        crate::agentless::keys::open(&ctx.config.data_dir, &appliance, &sealed_private)
+            .unwrap()
+            .expose()
+            .to_vec()
+    };
+    let private_before = agentless_key(&ctx);
     let before = std::fs::read(dir.path().join(crate::sealing::KEY_FILE)).unwrap();
     let report = crate::domain::sealing::rotate_key(&ctx, "alice").unwrap();
     assert!(report.new_key);
     assert_eq!((report.secrets, report.registry_credentials), (1, 2));
+    assert_eq!(report.agentless_keys, 1);
     assert_eq!(resolved(&ctx).secret, "v1-value");
+    assert_eq!(agentless_key(&ctx), private_before);
     assert_ne!(
         std::fs::read(dir.path().join(crate::sealing::KEY_FILE)).unwrap(),
         before

@@ -41,7 +41,7 @@ fn fake_remote_tools(dir: &Path) -> PathBuf {
 
 /// An sshd that takes keys from `dir/authorized_keys` and runs commands with the fake tools
 /// first on the PATH.
-fn remote_host(dir: &Path) -> Sshd {
+pub(crate) fn remote_host(dir: &Path) -> Sshd {
     let bin = fake_remote_tools(dir);
     let authorized = dir.join("authorized_keys");
     std::fs::write(&authorized, "").unwrap();
@@ -55,7 +55,10 @@ fn remote_host(dir: &Path) -> Sshd {
     )
 }
 
-async fn agentless(controller: &RunningController, request: AgentlessRequest) -> AgentlessView {
+pub(crate) async fn agentless(
+    controller: &RunningController,
+    request: AgentlessRequest,
+) -> AgentlessView {
     match admin_request(controller, AdminRequest::Agentless(request)).await {
         AdminResponse::Agentless(mut views) if views.len() == 1 => views.remove(0),
         other => panic!("unexpected answer: {other:?}"),
@@ -79,20 +82,18 @@ async fn add_nas(
             proxy: proxy.to_string(),
             collect: "system,smart,zfs,raid".into(),
             interval_secs: 1,
+            key_secret: None,
         },
     )
     .await;
-    assert!(view.public_key.starts_with("ssh-ed25519 "), "{view:?}");
-    std::fs::write(
-        dir.join("authorized_keys"),
-        format!("{}\n", view.public_key),
-    )
-    .unwrap();
+    let public = view.public_key.clone().unwrap();
+    assert!(public.starts_with("ssh-ed25519 "), "{view:?}");
+    std::fs::write(dir.join("authorized_keys"), format!("{public}\n")).unwrap();
     view
 }
 
 /// `ssh-keygen -lf`'s SHA256 fingerprint of a public key file.
-fn fingerprint_of(public_key: &Path) -> String {
+pub(crate) fn fingerprint_of(public_key: &Path) -> String {
     #[allow(clippy::disallowed_methods)] // ssh-keygen is the reference here.
     let output = std::process::Command::new("ssh-keygen")
         .arg("-lf")
@@ -103,7 +104,7 @@ fn fingerprint_of(public_key: &Path) -> String {
     text.split_whitespace().nth(1).unwrap().to_owned()
 }
 
-async fn show(controller: &RunningController) -> AgentlessView {
+pub(crate) async fn show(controller: &RunningController) -> AgentlessView {
     agentless(controller, AgentlessRequest::Show { name: "nas".into() }).await
 }
 

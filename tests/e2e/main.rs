@@ -5,6 +5,7 @@
 
 mod acme;
 mod agentless;
+mod agentless_secret;
 mod alerts;
 mod api;
 mod api_headers;

@@ -216,6 +216,7 @@ fn agentless_request(ctx: &Context, request: AgentlessRequest) -> anyhow::Result
             proxy,
             collect,
             interval_secs,
+            key_secret,
         } => {
             let collectors = agentless::parse_collectors(&collect)?;
             let view = agentless::add(
@@ -229,6 +230,7 @@ fn agentless_request(ctx: &Context, request: AgentlessRequest) -> anyhow::Result
                     proxy,
                     collectors,
                     interval_secs,
+                    key_secret,
                 },
             )?;
             AdminResponse::Agentless(vec![view])

@@ -130,6 +130,8 @@ pub enum AgentlessRequest {
         /// `system,smart,zfs,raid` or a subset.
         collect: String,
         interval_secs: u32,
+        /// Log in with this secret of the store instead of a generated key.
+        key_secret: Option<String>,
     },
     List,
     Show {

@@ -13,6 +13,7 @@ use std::time::Duration;
 use unity_shared::model::agentless::{
     AgentlessOutcome, AgentlessStatus, AgentlessTarget, AssignAgentless, SshLine, UnixUser,
 };
+use unity_shared::model::secret::SecretName;
 use unity_shared::proto::AgentId;
 
 /// How long the proxy may take to take an assignment.
@@ -38,6 +39,19 @@ fn target(ctx: &Context, record: AgentlessRecord) -> Result<AgentlessTarget, Ass
     let private_key = match &record.key {
         AgentlessKey::Generated { sealed_private, .. } => {
             keys::open(&ctx.config.data_dir, &record.host, sealed_private)?
+        }
+        AgentlessKey::Secret { name } => {
+            let name = SecretName::new(name.clone()).map_err(|error| invalid(error.to_string()))?;
+            // The store's rules decide (scope includes the proxy, not revoked) and audit.
+            crate::transport::secrets::answer(ctx, &record.proxy, vec![name.clone()])
+                .into_iter()
+                .find_map(|answer| answer.value)
+                .ok_or_else(|| {
+                    invalid(format!(
+                        "secret {name} is unknown or its scope does not include the proxy {}",
+                        record.proxy
+                    ))
+                })?
         }
     };
     let user = UnixUser::new(record.user.clone()).map_err(|error| invalid(error.to_string()))?;

@@ -29,6 +29,9 @@ pub struct AddBody {
     /// E.g. `1m` (the default).
     #[serde(default = "default_interval")]
     pub interval: String,
+    /// Log in with this secret of the store instead of a generated key.
+    #[serde(default)]
+    pub key_secret: Option<String>,
 }
 
 fn default_port() -> u16 {
@@ -84,6 +87,7 @@ pub async fn add(
                 proxy: body.proxy,
                 collectors,
                 interval_secs: u32::try_from(interval.as_secs()).unwrap_or(u32::MAX),
+                key_secret: body.key_secret,
             },
         )
     })

@@ -34,6 +34,10 @@ pub enum AgentlessCommand {
         /// E.g. 1m, 5m.
         #[arg(long, default_value = "1m")]
         interval: String,
+        /// Log in with this secret of the store (an OpenSSH private key; scope it to the
+        /// proxy with `unity-controller secret scope`) instead of a key Unity generates.
+        #[arg(long, value_name = "SECRET")]
+        key_secret: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -89,7 +93,11 @@ fn print_view(view: &AgentlessView) {
             or_dash(&view.presented_fingerprint)
         );
     }
-    outln!("  public key: {}", view.public_key);
+    match (&view.public_key, &view.key_secret) {
+        (Some(public), _) => outln!("  public key: {public}"),
+        (None, Some(secret)) => outln!("  key:        secret {secret} of the store"),
+        (None, None) => {}
+    }
 }
 
 pub async fn run_agentless(command: AgentlessCommand, config: &Config) -> anyhow::Result<()> {
@@ -102,6 +110,7 @@ pub async fn run_agentless(command: AgentlessCommand, config: &Config) -> anyhow
             proxy,
             collect,
             interval,
+            key_secret,
             json,
         } => {
             let interval = humantime::parse_duration(&interval)
@@ -115,6 +124,7 @@ pub async fn run_agentless(command: AgentlessCommand, config: &Config) -> anyhow
                 proxy,
                 collect,
                 interval_secs,
+                key_secret,
             };
             (request, json, true)
         }
@@ -139,12 +149,14 @@ pub async fn run_agentless(command: AgentlessCommand, config: &Config) -> anyhow
             if added {
                 if let Some(view) = views.first() {
                     outln!();
-                    outln!(
-                        "Put this line in ~{}/.ssh/authorized_keys on {}:",
-                        view.user,
-                        view.address
-                    );
-                    outln!("{}", view.public_key);
+                    if let Some(public) = &view.public_key {
+                        outln!(
+                            "Put this line in ~{}/.ssh/authorized_keys on {}:",
+                            view.user,
+                            view.address
+                        );
+                        outln!("{public}");
+                    }
                 }
             }
             Ok(())

@@ -15,6 +15,7 @@ use crate::storage::agentless::{AgentlessKey, AgentlessRecord};
 use crate::storage::agents::AgentRecord;
 use serde::{Deserialize, Serialize};
 use unity_shared::model::agentless::{AgentlessCollectors, UnixUser};
+use unity_shared::model::secret::SecretName;
 use unity_shared::proto::{AgentId, HostFacts};
 
 /// How long each remote command may take, unless said otherwise.
@@ -32,6 +33,9 @@ pub struct NewAgentless {
     pub proxy: String,
     pub collectors: AgentlessCollectors,
     pub interval_secs: u32,
+    /// Log in with this secret of the store (an OpenSSH private key whose scope includes the
+    /// proxy) instead of a key Unity generates.
+    pub key_secret: Option<String>,
 }
 
 /// One agentless host as every face shows it.
@@ -42,8 +46,10 @@ pub struct AgentlessView {
     pub port: u16,
     pub user: String,
     pub proxy: AgentId,
-    /// The `authorized_keys` line to put on the host.
-    pub public_key: String,
+    /// The `authorized_keys` line to put on the host (a generated key's).
+    pub public_key: Option<String>,
+    /// The secret of the store the proxy logs in with, when not a generated key.
+    pub key_secret: Option<String>,
     pub host_key: Option<String>,
     pub host_key_fingerprint: Option<String>,
     /// A key the host presented that is not pinned (to confirm, or a mismatch).
@@ -103,7 +109,10 @@ pub fn parse_collectors(text: &str) -> Result<AgentlessCollectors, DomainError> 
 }
 
 fn view(record: AgentlessRecord) -> AgentlessView {
-    let AgentlessKey::Generated { public, .. } = &record.key;
+    let (public_key, key_secret) = match &record.key {
+        AgentlessKey::Generated { public, .. } => (Some(public.clone()), None),
+        AgentlessKey::Secret { name } => (None, Some(name.clone())),
+    };
     let (state, message, state_at_ms) = match &record.status {
         Some((at, outcome)) => {
             let (word, message) = outcome_words(outcome);
@@ -114,7 +123,8 @@ fn view(record: AgentlessRecord) -> AgentlessView {
     AgentlessView {
         host_key_fingerprint: record.host_key.as_deref().and_then(keys::fingerprint),
         presented_fingerprint: record.presented_key.as_deref().and_then(keys::fingerprint),
-        public_key: public.clone(),
+        public_key,
+        key_secret,
         collectors: collector_words(&record.collectors)
             .into_iter()
             .map(str::to_owned)
@@ -191,7 +201,28 @@ pub fn add(ctx: &Context, actor: &str, new: NewAgentless) -> Result<AgentlessVie
             "{proxy} is an agentless host itself; pick an agent as the proxy"
         )));
     }
-    let generated = keys::generate(&ctx.config.data_dir, &host).map_err(DomainError::internal)?;
+    let key = match &new.key_secret {
+        Some(name) => {
+            let name = SecretName::new(name.trim())
+                .map_err(|error| DomainError::Invalid(error.to_string()))?;
+            if ctx.store.secrets.get(name.as_str())?.is_none() {
+                return Err(DomainError::Invalid(format!(
+                    "no secret {name} in the store; add it with `unity-controller secret set {name} --kind ssh-key --from-file KEY` and scope it to {proxy}"
+                )));
+            }
+            AgentlessKey::Secret {
+                name: name.as_str().to_owned(),
+            }
+        }
+        None => {
+            let generated =
+                keys::generate(&ctx.config.data_dir, &host).map_err(DomainError::internal)?;
+            AgentlessKey::Generated {
+                sealed_private: generated.sealed_private,
+                public: generated.public,
+            }
+        }
+    };
     let now = now_ms();
     ctx.store.agents.put_agent(&AgentRecord {
         agent_id: host.clone(),
@@ -212,10 +243,7 @@ pub fn add(ctx: &Context, actor: &str, new: NewAgentless) -> Result<AgentlessVie
         port: new.port,
         user: user.as_str().to_owned(),
         proxy: proxy.clone(),
-        key: AgentlessKey::Generated {
-            sealed_private: generated.sealed_private,
-            public: generated.public,
-        },
+        key,
         host_key: None,
         presented_key: None,
         collectors: new.collectors,
@@ -293,6 +321,31 @@ pub fn remove(ctx: &Context, actor: &str, host: &AgentId) -> Result<(), DomainEr
 
 /// Sends `proxy` its assignment now when this runs off the async threads inside the runtime
 /// (the faces call the domain there); otherwise the proxy gets it at its next connection.
+/// A secret of the store changed (value, scope, removed): the proxies of agentless hosts that
+/// log in with it get their assignment again, with the new key or without the host (a proxy
+/// outside the scope no longer holds the key). Note that this uses blocking I/O.
+pub fn secret_changed(ctx: &Context, name: &SecretName) {
+    let records = match ctx.store.agentless.all() {
+        Ok(records) => records,
+        Err(error) => {
+            tracing::error!(%error, secret = %name, "Agentless hosts not re-assigned after a secret changed.");
+            return;
+        }
+    };
+    let mut proxies: Vec<AgentId> = records
+        .into_iter()
+        .filter(|record| {
+            matches!(&record.key, AgentlessKey::Secret { name: used } if used == name.as_str())
+        })
+        .map(|record| record.proxy)
+        .collect();
+    proxies.sort();
+    proxies.dedup();
+    for proxy in proxies {
+        reassign(ctx, &proxy);
+    }
+}
+
 fn reassign(ctx: &Context, proxy: &AgentId) {
     let Ok(runtime) = tokio::runtime::Handle::try_current() else {
         return;

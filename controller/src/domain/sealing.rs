@@ -94,7 +94,9 @@ pub fn rotate_key(ctx: &Context, actor: &str) -> Result<RotationReport, DomainEr
 fn reseal_agentless_keys(ctx: &Context, key: &SealingKey) -> Result<usize, DomainError> {
     let mut count = 0;
     for record in ctx.store.agentless.all()? {
-        let AgentlessKey::Generated { sealed_private, .. } = &record.key;
+        let AgentlessKey::Generated { sealed_private, .. } = &record.key else {
+            continue;
+        };
         let Some(resealed) = agentless_keys::reseal(key, &record.host, sealed_private)
             .map_err(DomainError::internal)?
         else {
@@ -102,9 +104,10 @@ fn reseal_agentless_keys(ctx: &Context, key: &SealingKey) -> Result<usize, Domai
         };
         let old = sealed_private.clone();
         ctx.store.agentless.update(&record.host, |record| {
-            let AgentlessKey::Generated { sealed_private, .. } = &mut record.key;
-            if *sealed_private == old {
-                *sealed_private = resealed.clone();
+            if let AgentlessKey::Generated { sealed_private, .. } = &mut record.key {
+                if *sealed_private == old {
+                    *sealed_private = resealed.clone();
+                }
             }
         })?;
         count += 1;

@@ -19,6 +19,9 @@ pub enum AgentlessKey {
         sealed_private: Vec<u8>,
         public: String,
     },
+    /// A secret of the store (an OpenSSH private key), delivered to the proxy only while the
+    /// secret's scope includes the proxy host; every delivery is audited by the store.
+    Secret { name: String },
 }
 
 impl std::fmt::Debug for AgentlessKey {
@@ -29,6 +32,7 @@ impl std::fmt::Debug for AgentlessKey {
                 .field("public", public)
                 .field("sealed_private", &"<sealed>")
                 .finish(),
+            AgentlessKey::Secret { name } => f.debug_struct("Secret").field("name", name).finish(),
         }
     }
 }

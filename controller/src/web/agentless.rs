@@ -66,7 +66,13 @@ fn table(view: &AgentlessPage, csrf: Option<&str>) -> Markup {
                                 @if let Some(print) = &host.host_key_fingerprint { div { "pinned " code { (print) } } }
                                 @if let Some(print) = &host.presented_fingerprint { div { "presented " code { (print) } } }
                             }
-                            td.wide { code { (host.public_key) } }
+                            td.wide {
+                                @match (&host.public_key, &host.key_secret) {
+                                    (Some(public), _) => code { (public) },
+                                    (None, Some(secret)) => { "secret " code { (secret) } },
+                                    (None, None) => {},
+                                }
+                            }
                             td {
                                 @if let Some(csrf) = csrf {
                                     @if let Some(print) = &host.presented_fingerprint {
@@ -145,6 +151,9 @@ pub struct AddForm {
     pub proxy: String,
     pub collect: String,
     pub interval: String,
+    /// Empty: Unity generates a key.
+    #[serde(default)]
+    pub key_secret: String,
 }
 
 /// `POST /agentless`.
@@ -170,6 +179,7 @@ pub async fn add(
                 proxy: form.proxy,
                 collectors: agentless::parse_collectors(&form.collect)?,
                 interval_secs: u32::try_from(interval.as_secs()).unwrap_or(u32::MAX),
+                key_secret: Some(form.key_secret.trim().to_owned()).filter(|name| !name.is_empty()),
             },
         )
     })

@@ -161,6 +161,7 @@ pub fn set(
     if let Some(old) = previous {
         withdraw(ctx, name, &holders(ctx, &old)?);
     }
+    super::agentless::secret_changed(ctx, name);
     Ok(record.into())
 }
 
@@ -175,6 +176,7 @@ pub fn delete(ctx: &Context, actor: &str, name: &SecretName) -> Result<(), Domai
     ctx.store.flush()?;
     audit::record(ctx, actor, AuditAction::SecretDelete, name.as_str())?;
     withdraw(ctx, name, &holders(ctx, &removed)?);
+    super::agentless::secret_changed(ctx, name);
     Ok(())
 }
 
@@ -242,6 +244,7 @@ pub fn set_scope(
         .filter(|host| !after.contains(host))
         .collect();
     withdraw(ctx, name, &left);
+    super::agentless::secret_changed(ctx, name);
     Ok(record.into())
 }
 

@@ -282,7 +282,10 @@ async fn issue_16_rotation_reseals_secrets_and_registry_credentials() {
         .unwrap();
     let agentless_key = |ctx: &Context| {
         let record = ctx.store.agentless.get(&appliance).unwrap().unwrap();
-        let crate::storage::agentless::AgentlessKey::Generated { sealed_private, .. } = record.key;
+        let crate::storage::agentless::AgentlessKey::Generated { sealed_private, .. } = record.key
+        else {
+            panic!("a generated key")
+        };
         crate::agentless::keys::open(&ctx.config.data_dir, &appliance, &sealed_private)
             .unwrap()
             .expose()

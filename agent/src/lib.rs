@@ -15,5 +15,6 @@ pub mod identity;
 pub mod instance;
 pub mod runtime;
 pub mod spool;
+pub mod ssh_access;
 pub mod transport;
 pub mod update;

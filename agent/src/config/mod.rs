@@ -16,6 +16,7 @@ use crate::collect::zfs::ZfsConfig;
 pub mod certificates;
 pub mod delivery;
 pub mod plugins;
+pub mod ssh_keys;
 
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/unity/agent.toml";
 pub const DEFAULT_DATA_DIR: &str = "/var/lib/unity-agent";
@@ -54,6 +55,9 @@ pub struct RawConfig {
     /// Managed certificates: where they may be written, which reloads may run.
     #[serde(default)]
     pub delivery: delivery::RawDeliveryConfig,
+    /// Managed SSH authorized keys: where they are written, which users may be managed.
+    #[serde(default)]
+    pub ssh_keys: ssh_keys::RawSshKeysConfig,
 }
 
 /// The `[containers]` table.
@@ -197,6 +201,7 @@ pub struct Config {
     pub plugins: PluginsConfig,
     pub certificates: CertificatesConfig,
     pub delivery: delivery::DeliveryConfig,
+    pub ssh_keys: ssh_keys::SshKeysConfig,
     /// Where the machine fingerprint is read (not in the file; tests point it elsewhere).
     pub machine: crate::instance::MachineSources,
 }
@@ -277,6 +282,7 @@ impl Config {
         Ok(Config {
             controller: raw.controller,
             delivery: delivery::from_raw(raw.delivery, &data_dir)?,
+            ssh_keys: ssh_keys::from_raw(raw.ssh_keys, &data_dir)?,
             data_dir,
             interval: duration("interval", raw.interval.as_deref(), "15s")?,
             heartbeat: duration("heartbeat", raw.heartbeat.as_deref(), "30s")?,
@@ -382,6 +388,10 @@ mod tests {
         assert_eq!(
             config.delivery,
             delivery::DeliveryConfig::defaults(Path::new(DEFAULT_DATA_DIR))
+        );
+        assert_eq!(
+            config.ssh_keys,
+            ssh_keys::SshKeysConfig::defaults(Path::new(DEFAULT_DATA_DIR))
         );
     }
 

@@ -349,13 +349,21 @@ async fn answer_command(
                 },
             }
         }
+        Command::ApplySshAccess(request) => {
+            match crate::ssh_access::apply(&state.config.ssh_keys, request).await {
+                Ok(applied) => CommandResponse::SshAccessApplied(applied),
+                Err(message) => {
+                    tracing::warn!(%message, "Managed SSH keys not applied.");
+                    CommandResponse::Failed { message }
+                }
+            }
+        }
         // Protocol 7: carried out once the SSH and agentless parts land (issue 16).
-        Command::ApplySshAccess(_)
-        | Command::ReadSshHostKeys(_)
-        | Command::ConfigureSshd(_)
-        | Command::AssignAgentless(_) => CommandResponse::Failed {
-            message: "this agent does not carry out this command yet".into(),
-        },
+        Command::ReadSshHostKeys(_) | Command::ConfigureSshd(_) | Command::AssignAgentless(_) => {
+            CommandResponse::Failed {
+                message: "this agent does not carry out this command yet".into(),
+            }
+        }
     };
     if let Err(error) =
         wire::write(&mut send, &response, frame::MAX_COMMAND_RESPONSE_FRAME_LEN).await

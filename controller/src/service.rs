@@ -107,6 +107,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningController> {
     tasks.push(crate::domain::managed_certificates::renewal::spawn(
         context.clone(),
     ));
+    tasks.push(crate::domain::ssh_access::apply::spawn(context.clone()));
     match admin::serve(context.clone()).await {
         Ok(task) => tasks.push(task),
         Err(error) => {

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod error;
 pub mod managed_certificates;
 pub mod secret;
+pub mod ssh_access;
 
 pub use error::ConfigError;
 pub use secret::Secret;
@@ -73,6 +74,8 @@ pub struct RawConfig {
     /// The services CA and managed certificates (`[certificates]`); see
     /// `docs/certificates.md`.
     pub certificates: Option<managed_certificates::RawCertificates>,
+    /// Managed SSH access (`[ssh]`); see `docs/ssh.md`.
+    pub ssh: Option<ssh_access::RawSsh>,
 }
 
 /// How the dashboard and API are served.
@@ -110,6 +113,7 @@ pub struct Config {
     pub auth: auth::AuthConfig,
     pub acme: crate::acme::settings::AcmeConfig,
     pub certificates: managed_certificates::CertificatesConfig,
+    pub ssh: ssh_access::SshConfig,
 }
 
 fn duration(
@@ -314,6 +318,7 @@ impl Config {
             certificates: managed_certificates::CertificatesConfig::from_raw(
                 raw.certificates.unwrap_or_default(),
             )?,
+            ssh: ssh_access::SshConfig::from_raw(raw.ssh.unwrap_or_default())?,
             max_frame_bytes,
             identity_takeover_after: duration(
                 "identity_takeover_after",
@@ -385,6 +390,9 @@ mod tests {
             .split("# [certificates]")
             .nth(1)
             .unwrap()
+            .split("# [ssh]")
+            .next()
+            .unwrap()
             .lines()
             .filter_map(|line| line.strip_prefix("# ").filter(|rest| rest.contains(" = ")))
             .filter(|line| !line.starts_with("domains") && !line.starts_with("ip_ranges"))
@@ -394,6 +402,22 @@ mod tests {
         assert_eq!(
             managed_certificates::CertificatesConfig::from_raw(raw).unwrap(),
             managed_certificates::CertificatesConfig::default()
+        );
+        // The commented [ssh] keys are the defaults.
+        let section = packaged
+            .split("# [ssh]")
+            .nth(1)
+            .unwrap()
+            .lines()
+            .skip(1)
+            .take_while(|line| line.starts_with('#'))
+            .filter_map(|line| line.strip_prefix("# ").filter(|rest| rest.contains(" = ")))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let raw: ssh_access::RawSsh = toml::from_str(&section).unwrap();
+        assert_eq!(
+            ssh_access::SshConfig::from_raw(raw).unwrap(),
+            ssh_access::SshConfig::default()
         );
     }
 

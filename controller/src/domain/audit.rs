@@ -60,6 +60,8 @@ pub enum AuditAction {
     ManagedCertificateRenew,
     ManagedCertificateRevoke,
     ManagedCertificateDelete,
+    /// Managed SSH access (`ssh.<event>`).
+    SshAccess(super::ssh_access::events::SshAccessEvent),
 }
 
 impl std::fmt::Display for AuditAction {
@@ -105,6 +107,7 @@ impl std::fmt::Display for AuditAction {
             AuditAction::ManagedCertificateRenew => "managed_certificate.renew",
             AuditAction::ManagedCertificateRevoke => "managed_certificate.revoke",
             AuditAction::ManagedCertificateDelete => "managed_certificate.delete",
+            AuditAction::SshAccess(event) => return write!(formatter, "ssh.{}", event.name()),
         };
         formatter.write_str(name)
     }

@@ -41,6 +41,7 @@ pub mod operations;
 pub mod registries;
 pub mod second_factor;
 pub mod sessions;
+pub mod ssh_access;
 pub mod tokens;
 pub mod update_policies;
 pub mod updates;

@@ -19,6 +19,7 @@ pub mod instances;
 pub mod managed_certificates;
 pub mod operations;
 pub mod series;
+pub mod ssh_access;
 pub mod words;
 
 use serde::{de::DeserializeOwned, Serialize};
@@ -55,6 +56,8 @@ pub struct Store {
     pub instances: instances::Instances,
     /// Declared certificates from the services CA (or ACME) and their issuance state.
     pub managed_certificates: managed_certificates::ManagedCertificates,
+    /// Managed SSH access: people, keys, grants, per-host settings and outcomes.
+    pub ssh_access: ssh_access::SshAccessStore,
     pub series: series::SeriesStore,
 }
 
@@ -101,6 +104,7 @@ impl Store {
         let operations = operations::Operations::open(&db)?;
         let instances = instances::Instances::open(&db)?;
         let managed_certificates = managed_certificates::ManagedCertificates::open(&db)?;
+        let ssh_access = ssh_access::SshAccessStore::open(&db)?;
         let series = series::SeriesStore::open(&db, options)?;
         Ok(Store {
             db,
@@ -113,6 +117,7 @@ impl Store {
             operations,
             instances,
             managed_certificates,
+            ssh_access,
             series,
         })
     }

@@ -35,6 +35,7 @@ mod plugins_discovery;
 mod quickstart;
 mod renewal;
 mod revocation;
+mod ssh_access;
 mod state_durability;
 mod storage;
 mod systemd_notify;

@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 mod accounts;
 mod certificates;
 mod hosts;
+mod ssh;
 mod updates;
 
 /// Every operation, area by area.
@@ -17,6 +18,7 @@ const AREAS: &[&[Operation]] = &[
     hosts::OPERATIONS,
     updates::OPERATIONS,
     certificates::OPERATIONS,
+    ssh::OPERATIONS,
 ];
 
 /// Who may call an operation.

@@ -33,6 +33,7 @@ pub fn handle(ctx: &Context, request: AdminRequest) -> AdminResponse {
                 | CertificateRequest::Show { .. }
                 | CertificateRequest::Root,
             ) => Need::AllHosts(Right::View),
+            AdminRequest::SshAccess(request) if request.reads() => Need::AllHosts(Right::View),
             _ => Need::AllHosts(Right::Administer),
         };
         access::check(ctx, &Access::operator(), need, None)?;
@@ -111,6 +112,7 @@ pub fn handle(ctx: &Context, request: AdminRequest) -> AdminResponse {
             AdminRequest::ManagedCertificate(request) => {
                 super::managed_certificates::handle(ctx, request)?
             }
+            AdminRequest::SshAccess(request) => super::ssh_access::handle(ctx, request)?,
             AdminRequest::ListGroups => AdminResponse::Groups(groups::list(ctx)?),
             AdminRequest::CreateGroup { name, description } => {
                 groups::create(ctx, "cli", &name, &description)?;

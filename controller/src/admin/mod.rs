@@ -8,6 +8,7 @@ mod handle;
 mod managed_certificates;
 mod protocol;
 mod socket;
+pub mod ssh_access;
 
 pub use handle::handle;
 pub use protocol::{

@@ -108,6 +108,8 @@ pub enum AdminRequest {
     },
     /// `cert ...`: managed certificates and the services CA.
     ManagedCertificate(CertificateRequest),
+    /// `ssh ...`: managed authorized keys.
+    SshAccess(super::ssh_access::SshAccessRequest),
 }
 
 /// `unity-controller cert ...` as sent to the daemon.
@@ -221,6 +223,8 @@ pub enum AdminResponse {
         root: RootView,
         der_hex: String,
     },
+    /// An answer to an `ssh ...` (managed keys) request.
+    SshAccess(Box<super::ssh_access::SshAccessAnswer>),
 }
 
 impl From<Host> for HostView {

@@ -6,7 +6,9 @@
 use crate::domain::access::{Need, Right};
 use crate::domain::hosts::parse_agent_id;
 use crate::domain::ssh_access::views::{DriftView, HostAccessView};
-use crate::domain::ssh_access::{self as ssh, apply, GrantView, KeyView, NewGrant, PersonView};
+use crate::domain::ssh_access::{
+    self as ssh, apply, drift, GrantView, KeyView, NewGrant, PersonView,
+};
 use crate::http::auth::Caller;
 use crate::http::error::ApiError;
 use crate::http::extract::{blocking, ApiJson, ApiPath};
@@ -50,7 +52,7 @@ pub fn routes(routes: Routes) -> Routes {
             AllHosts(Administer),
             set_host,
         )
-        .get("/api/v1/ssh/drift", AllHosts(View), drift)
+        .get("/api/v1/ssh/drift", AllHosts(View), drift_list)
         .post(
             "/api/v1/ssh/hosts/{agent_id}/restore",
             AllHosts(Administer),
@@ -252,11 +254,11 @@ pub async fn set_host(
 }
 
 /// `GET /api/v1/ssh/drift`: hand edits found and left, with what Unity expects.
-pub async fn drift(
+pub async fn drift_list(
     State(state): State<AppState>,
     _caller: Caller,
 ) -> Result<Json<Vec<DriftView>>, ApiError> {
-    blocking(&state.ctx, apply::drift).await.map(Json)
+    blocking(&state.ctx, drift::list).await.map(Json)
 }
 
 /// `POST /api/v1/ssh/hosts/{agent_id}/restore`: writes Unity's keys back now.
@@ -267,7 +269,7 @@ pub async fn restore(
 ) -> Result<Json<HostAccessView>, ApiError> {
     let agent_id = parse_agent_id(&agent_id)?;
     Ok(Json(
-        apply::restore(&state.ctx, &caller.user, &agent_id).await?,
+        drift::restore(&state.ctx, &caller.user, &agent_id).await?,
     ))
 }
 
@@ -291,6 +293,6 @@ pub async fn adopt(
         ))
     })?;
     Ok(Json(
-        apply::adopt(&state.ctx, &caller.user, &agent_id, &user).await?,
+        drift::adopt(&state.ctx, &caller.user, &agent_id, &user).await?,
     ))
 }

@@ -18,6 +18,7 @@ mod access;
 mod acme;
 mod auth;
 mod managed_certificates;
+mod ssh_access;
 pub use access::GroupCommand;
 pub use acme::AcmeCommand;
 pub use auth::{ApiTokenCommand, UserCommand};
@@ -110,6 +111,16 @@ pub enum Command {
     /// Managed certificates from the homelab services CA, and its root.
     #[command(subcommand)]
     Cert(CertCommand),
+    /// SSH access: managed authorized keys (people, keys, grants, drift).
+    #[command(subcommand)]
+    Ssh(SshCommand),
+}
+
+/// `unity-controller ssh ...`.
+#[derive(Debug, Subcommand)]
+pub enum SshCommand {
+    #[command(flatten)]
+    Access(ssh_access::SshAccessCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -328,6 +339,7 @@ async fn run_command(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Group(command) => access::run_group(command, &config).await,
         Command::Acme(command) => acme::run_acme(command, &config).await,
         Command::Cert(command) => managed_certificates::run_cert(command, &config).await,
+        Command::Ssh(SshCommand::Access(command)) => ssh_access::run(command, &config).await,
         Command::Agents(AgentsCommand::Revoke { agent_id }) => {
             match admin_call(&config, AdminRequest::RevokeAgent { agent_id }).await? {
                 AdminResponse::Revoked {

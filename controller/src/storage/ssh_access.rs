@@ -97,6 +97,8 @@ pub struct SshHostRecord {
     /// Fingerprint of the desired keys of `generation`.
     pub desired_fingerprint: String,
     pub applied: Option<AppliedRecord>,
+    /// The owner asked for Unity's keys to be written back over hand edits, once.
+    pub restore_requested: bool,
 }
 
 /// The `ssh_people`, `ssh_grants` and `ssh_hosts` trees.

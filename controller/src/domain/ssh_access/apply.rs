@@ -7,7 +7,7 @@
 
 use super::desired;
 use super::events::SshAccessEvent;
-use super::views::{self, DriftView, HostAccessView};
+use super::views::{self, HostAccessView};
 use crate::clock::now_ms;
 use crate::context::Context;
 use crate::domain::audit::{self, AuditAction};
@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use unity_shared::model::ssh::{
-    AccessOutcome, ApplySshAccess, DriftAction, SshAccessApplied, SshLine, UnixUser, UserKeys,
+    AccessOutcome, ApplySshAccess, DriftAction, SshAccessApplied, UserKeys,
 };
 use unity_shared::proto::{AgentId, CommandResponse};
 
@@ -38,7 +38,7 @@ pub fn changed() {
     WAKE.notify_waiters();
 }
 
-async fn blocking<T: Send + 'static>(
+pub(super) async fn blocking<T: Send + 'static>(
     ctx: &Arc<Context>,
     work: impl FnOnce(&Context) -> Result<T, DomainError> + Send + 'static,
 ) -> Result<T, DomainError> {
@@ -109,7 +109,7 @@ fn groups_of(ctx: &Context, agent_id: &AgentId) -> Result<BTreeSet<String>, Doma
 }
 
 /// The desired keys of `agent_id` now; `with_adopted: false` leaves adopted lines out.
-fn desired_users(
+pub(super) fn desired_users(
     ctx: &Context,
     agent_id: &AgentId,
     record: &SshHostRecord,
@@ -135,16 +135,19 @@ fn prepare(
     let record = ctx.store.ssh_access.host(agent_id)?;
     let users = desired_users(ctx, agent_id, &record, true)?;
     let fingerprint = desired::fingerprint(&users);
+    let restore_requested = record.restore_requested;
     let record = ctx.store.ssh_access.update_host(agent_id, |record| {
         if record.desired_fingerprint != fingerprint {
             record.generation += 1;
             record.desired_fingerprint.clone_from(&fingerprint);
         }
+        record.restore_requested = false;
     })?;
+    let requested = restore_requested.then_some(DriftAction::Restore);
     Ok(ApplySshAccess {
         generation: record.generation,
         mode: record.mode,
-        on_drift: on_drift.unwrap_or(record.on_drift),
+        on_drift: on_drift.or(requested).unwrap_or(record.on_drift),
         users,
     })
 }
@@ -244,131 +247,4 @@ pub fn status(ctx: &Context) -> Result<Vec<HostAccessView>, DomainError> {
         views.push(views::host(&agent.agent_id, &record));
     }
     Ok(views)
-}
-
-/// Every hand edit reported and left in place, with what Unity expects there. Note that this
-/// uses blocking I/O.
-pub fn drift(ctx: &Context) -> Result<Vec<DriftView>, DomainError> {
-    let mut out = Vec::new();
-    for (agent_id, record) in ctx.store.ssh_access.hosts()? {
-        let Some(applied) = &record.applied else {
-            continue;
-        };
-        let drifted: Vec<_> = applied
-            .users
-            .iter()
-            .filter_map(|user| match &user.outcome {
-                AccessOutcome::Drift { found } => Some((user.user.clone(), found.clone())),
-                _ => None,
-            })
-            .collect();
-        if drifted.is_empty() {
-            continue;
-        }
-        let desired = desired_users(ctx, &agent_id, &record, true)?;
-        for (user, found) in drifted {
-            let expected: Vec<String> = desired
-                .iter()
-                .find(|keys| keys.user == user)
-                .map(|keys| keys.lines.iter().map(ToString::to_string).collect())
-                .unwrap_or_default();
-            out.push(DriftView {
-                host: agent_id.clone(),
-                user: user.to_string(),
-                added: found
-                    .iter()
-                    .filter(|line| !expected.contains(line))
-                    .cloned()
-                    .collect(),
-                missing: expected
-                    .iter()
-                    .filter(|line| !found.contains(line))
-                    .cloned()
-                    .collect(),
-                found,
-                expected,
-                at_ms: applied.at_ms,
-            });
-        }
-    }
-    Ok(out)
-}
-
-/// Writes Unity's keys back over the hand edits on `agent_id` (every drifted user of the
-/// host: the command carries one drift policy), once; audited.
-pub async fn restore(
-    ctx: &Arc<Context>,
-    actor: &str,
-    agent_id: &AgentId,
-) -> Result<HostAccessView, DomainError> {
-    let (id, who) = (agent_id.clone(), actor.to_owned());
-    blocking(ctx, move |ctx| {
-        if ctx.store.agents.agent(&id)?.is_none() {
-            return Err(DomainError::no_host(&id));
-        }
-        audit::record(
-            ctx,
-            &who,
-            AuditAction::SshAccess(SshAccessEvent::DriftRestore),
-            id.as_str(),
-        )
-    })
-    .await?;
-    push(ctx, agent_id, Some(DriftAction::Restore)).await
-}
-
-/// Keeps the hand edit of `user` on `agent_id`: the lines found that no grant gives become
-/// adopted lines of that user on that host (part of the desired keys from now on), and the
-/// block is written so; audited.
-pub async fn adopt(
-    ctx: &Arc<Context>,
-    actor: &str,
-    agent_id: &AgentId,
-    user: &UnixUser,
-) -> Result<HostAccessView, DomainError> {
-    let (id, who, user) = (agent_id.clone(), actor.to_owned(), user.clone());
-    blocking(ctx, move |ctx| {
-        let record = ctx.store.ssh_access.host(&id)?;
-        let found = record
-            .applied
-            .as_ref()
-            .and_then(|applied| applied.users.iter().find(|outcome| outcome.user == user))
-            .and_then(|outcome| match &outcome.outcome {
-                AccessOutcome::Drift { found } => Some(found.clone()),
-                _ => None,
-            })
-            .ok_or_else(|| {
-                DomainError::NotFound(format!("no drift reported for {user} on {id}"))
-            })?;
-        let granted: BTreeSet<String> = desired_users(ctx, &id, &record, false)?
-            .into_iter()
-            .filter(|keys| keys.user == user)
-            .flat_map(|keys| keys.lines.into_iter().map(String::from))
-            .collect();
-        let lines = found
-            .iter()
-            .filter(|line| !granted.contains(*line))
-            .map(|line| {
-                SshLine::new(line.as_str()).map_err(|error| DomainError::Invalid(error.to_string()))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let count = lines.len();
-        ctx.store.ssh_access.update_host(&id, |record| {
-            record.adopted.retain(|adopted| adopted.user != user);
-            if !lines.is_empty() {
-                record.adopted.push(AdoptedLines {
-                    user: user.clone(),
-                    lines: lines.clone(),
-                });
-            }
-        })?;
-        audit::record(
-            ctx,
-            &who,
-            AuditAction::SshAccess(SshAccessEvent::DriftAdopt),
-            &format!("{user}@{id} ({count} lines adopted)"),
-        )
-    })
-    .await?;
-    push(ctx, agent_id, Some(DriftAction::Restore)).await
 }

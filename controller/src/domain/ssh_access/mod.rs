@@ -7,6 +7,7 @@
 
 pub mod apply;
 pub mod desired;
+pub mod drift;
 pub mod events;
 pub mod keys;
 pub mod lines;

@@ -5,11 +5,11 @@
 use crate::storage::ssh_access::{
     GrantRecord, GrantTarget, PersonRecord, SshHostRecord, SshKeyRecord,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use unity_shared::model::ssh::{AccessOutcome, AuthorizedKeysMode, DriftAction, UserAccessOutcome};
 use unity_shared::proto::AgentId;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct KeyView {
     pub person: String,
     pub fingerprint: String,
@@ -20,7 +20,7 @@ pub struct KeyView {
     pub added_at_ms: i64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PersonView {
     pub name: String,
     pub keys: Vec<KeyView>,
@@ -28,7 +28,7 @@ pub struct PersonView {
     pub added_at_ms: i64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct GrantView {
     pub id: u64,
     pub person: String,
@@ -52,11 +52,11 @@ pub struct GrantView {
 }
 
 /// One user's outcome in an agent's answer.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct OutcomeView {
     pub user: String,
     /// `unchanged`, `written`, `removed`, `drift`, `restored`, `failed`.
-    pub outcome: &'static str,
+    pub outcome: String,
     pub keys: Option<u32>,
     /// The hand-edited lines (drift, restored).
     pub found: Vec<String>,
@@ -64,13 +64,13 @@ pub struct OutcomeView {
 }
 
 /// A host's settings and its agent's last answer.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct HostAccessView {
     pub host: AgentId,
     /// `block` or `file`.
-    pub mode: &'static str,
+    pub mode: String,
     /// `report` or `restore`.
-    pub on_drift: &'static str,
+    pub on_drift: String,
     /// The generation of the desired keys.
     pub generation: u64,
     /// The generation the agent last answered for.
@@ -83,7 +83,7 @@ pub struct HostAccessView {
 }
 
 /// A hand edit an agent reported and left in place.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DriftView {
     pub host: AgentId,
     pub user: String,
@@ -187,7 +187,7 @@ pub fn outcome(outcome: &UserAccessOutcome) -> OutcomeView {
     };
     OutcomeView {
         user: outcome.user.to_string(),
-        outcome: word,
+        outcome: word.to_owned(),
         keys,
         found,
         message,
@@ -197,8 +197,8 @@ pub fn outcome(outcome: &UserAccessOutcome) -> OutcomeView {
 pub fn host(agent_id: &AgentId, record: &SshHostRecord) -> HostAccessView {
     HostAccessView {
         host: agent_id.clone(),
-        mode: mode_word(record.mode),
-        on_drift: drift_word(record.on_drift),
+        mode: mode_word(record.mode).to_owned(),
+        on_drift: drift_word(record.on_drift).to_owned(),
         generation: record.generation,
         applied_generation: record.applied.as_ref().map(|applied| applied.generation),
         applied_at_ms: record.applied.as_ref().map(|applied| applied.at_ms),

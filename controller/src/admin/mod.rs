@@ -8,7 +8,8 @@ mod handle;
 mod managed_certificates;
 mod protocol;
 mod socket;
-pub mod ssh_access;
+mod ssh_access;
+pub mod ssh_protocol;
 
 pub use handle::handle;
 pub use protocol::{

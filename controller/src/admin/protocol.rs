@@ -109,7 +109,7 @@ pub enum AdminRequest {
     /// `cert ...`: managed certificates and the services CA.
     ManagedCertificate(CertificateRequest),
     /// `ssh ...`: managed authorized keys.
-    SshAccess(super::ssh_access::SshAccessRequest),
+    SshAccess(super::ssh_protocol::SshAccessRequest),
 }
 
 /// `unity-controller cert ...` as sent to the daemon.
@@ -224,7 +224,7 @@ pub enum AdminResponse {
         der_hex: String,
     },
     /// An answer to an `ssh ...` (managed keys) request.
-    SshAccess(Box<super::ssh_access::SshAccessAnswer>),
+    SshAccess(Box<super::ssh_protocol::SshAccessAnswer>),
 }
 
 impl From<Host> for HostView {

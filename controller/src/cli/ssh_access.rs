@@ -4,7 +4,7 @@
 //! (or the database when it is stopped). See docs/ssh.md.
 
 use super::{admin_call, format_time_ms, print_json, unexpected};
-use crate::admin::ssh_access::{GrantRequest, SshAccessAnswer, SshAccessRequest};
+use crate::admin::ssh_protocol::{GrantRequest, SshAccessAnswer, SshAccessRequest};
 use crate::admin::{AdminRequest, AdminResponse};
 use crate::config::Config;
 use anyhow::Context as _;

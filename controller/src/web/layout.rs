@@ -12,6 +12,7 @@ pub enum Nav {
     Certificates,
     Agents,
     ManagedCertificates,
+    Ssh,
     Settings,
     Security,
 }
@@ -26,6 +27,7 @@ const NAV: &[(Nav, &str, &str)] = &[
         "/certificates/managed",
         "Managed certificates",
     ),
+    (Nav::Ssh, "/ssh", "SSH"),
     (Nav::Settings, "/settings", "Settings"),
     (Nav::Security, "/settings/security", "Sign-in"),
 ];

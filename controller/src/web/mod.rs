@@ -34,6 +34,7 @@ mod qr;
 mod second_factor;
 mod security;
 mod settings;
+mod ssh_access;
 mod state;
 mod updates;
 
@@ -90,7 +91,7 @@ pub fn routes() -> Routes {
     const VIEW: Right = Right::View;
     const OPERATE: Right = Right::Operate;
     const ADMINISTER: Right = Right::Administer;
-    Routes::new(Face::Pages)
+    ssh_access::routes(Routes::new(Face::Pages))
         .get("/", SignedIn, overview::page)
         .get("/login", Public, login::page)
         .post("/login", Public, login::submit)

@@ -1,0 +1,482 @@
+//! The SSH access page (`/ssh`): people and their keys (fingerprint, type, comment), grants
+//! with their expiry, each host's mode, drift policy and last outcome per user, and drift with
+//! the lines found against those expected and Restore / Adopt buttons (each needs a ticked
+//! confirmation). Admins get the forms (CSRF checked by the route guard); the changes go
+//! through [`crate::domain::ssh_access`] and are audited there. Routes added by [`routes`].
+
+use super::format::{datetime, url_segment};
+use super::layout::{self, Frame, Nav};
+use super::{admin_csrf, CsrfForm, PageCaller};
+use crate::domain::access::{Need, Right};
+use crate::domain::error::DomainError;
+use crate::domain::hosts::parse_agent_id;
+use crate::domain::ssh_access::views::{DriftView, HostAccessView};
+use crate::domain::ssh_access::{self as ssh, apply, drift, GrantView, NewGrant, PersonView};
+use crate::http::auth::Caller;
+use crate::http::error::ApiError;
+use crate::http::extract::{blocking, ApiForm, ApiPath};
+use crate::http::routes::Routes;
+use crate::http::state::AppState;
+use crate::storage::ssh_access::GrantOptions;
+use axum::extract::State;
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::{html, Markup};
+use serde::Deserialize;
+use unity_shared::model::ssh::UnixUser;
+
+const PAGE: &str = "/ssh";
+
+/// Adds the page's routes.
+pub fn routes(routes: Routes) -> Routes {
+    use Need::AllHosts;
+    use Right::{Administer, View};
+    routes
+        .get(PAGE, AllHosts(View), page)
+        .post("/ssh/people", AllHosts(Administer), add_person)
+        .post("/ssh/keys", AllHosts(Administer), add_key)
+        .post("/ssh/grants", AllHosts(Administer), add_grant)
+        .post(
+            "/ssh/grants/{id}/delete",
+            AllHosts(Administer),
+            remove_grant,
+        )
+        .post(
+            "/ssh/hosts/{agent_id}/restore",
+            AllHosts(Administer),
+            restore,
+        )
+        .post(
+            "/ssh/hosts/{agent_id}/adopt/{user}",
+            AllHosts(Administer),
+            adopt,
+        )
+}
+
+/// What the page shows.
+#[derive(Debug, Clone)]
+pub struct SshView {
+    pub people: Vec<PersonView>,
+    pub grants: Vec<GrantView>,
+    pub hosts: Vec<HostAccessView>,
+    pub drift: Vec<DriftView>,
+}
+
+fn people_section(view: &SshView) -> Markup {
+    html! {
+        h2 { "People and keys" }
+        @if view.people.is_empty() { p.muted { "No people yet." } }
+        @else { div.table { table #ssh-people {
+            thead { tr { th { "Person" } th { "Fingerprint" } th { "Type" } th { "Comment" } th { "Added" } } }
+            tbody { @for person in &view.people {
+                @if person.keys.is_empty() { tr { td { (person.name) } td.muted colspan="4" { "no keys" } } }
+                @for key in &person.keys { tr {
+                    td { (person.name) } td { code { (key.fingerprint) } }
+                    td { (key.algorithm) " " (key.bits) } td { (key.comment) }
+                    td { (datetime(key.added_at_ms)) " by " (key.added_by) }
+                } }
+            } }
+        } } }
+    }
+}
+
+fn grants_section(view: &SshView, csrf: Option<&str>) -> Markup {
+    html! {
+        h2 { "Grants" }
+        @if view.grants.is_empty() { p.muted { "No grants: no managed key logs in anywhere." } }
+        @else { div.table { table #ssh-grants {
+            thead { tr { th { "Person" } th { "Key" } th { "As" } th { "On" } th { "Options" } th { "Expires" } th {} } }
+            tbody { @for grant in &view.grants { tr {
+                td { (grant.person) }
+                td { @if let Some(key) = &grant.key { code { (key) } } @else { "all keys" } }
+                td { (grant.users.join(", ")) }
+                td { @if let Some(host) = &grant.host { a href={ "/hosts/" (url_segment(host.as_str())) } { (host) } }
+                     @if let Some(group) = &grant.group { "group " (group) } }
+                td {
+                    @if !grant.from.is_empty() { div { "from " (grant.from.join(",")) } }
+                    @if let Some(command) = &grant.command { div { "command " code { (command) } } }
+                    @if grant.no_port_forwarding { div { "no port forwarding" } }
+                    @if grant.no_agent_forwarding { div { "no agent forwarding" } }
+                    @if grant.no_pty { div { "no pty" } }
+                }
+                td { @match grant.expires_at_ms {
+                    None => { "never" }
+                    Some(at) => { @if grant.expired { span.badge.muted { "expired" } " " } (datetime(at)) }
+                } }
+                td { @if let Some(csrf) = csrf {
+                    form method="post" action={ "/ssh/grants/" (grant.id) "/delete" } class="inline" {
+                        input type="hidden" name="csrf" value=(csrf);
+                        button type="submit" class="danger" { "Remove" }
+                    }
+                } }
+            } } }
+        } } }
+    }
+}
+
+fn hosts_section(view: &SshView) -> Markup {
+    html! {
+        h2 { "Hosts" }
+        div.table { table #ssh-hosts {
+            thead { tr { th { "Host" } th { "Mode" } th { "On drift" } th { "Generation" } th { "Applied" } th { "Users" } } }
+            tbody { @for host in &view.hosts { tr {
+                td { (host.host) }
+                td { (host.mode) } td { (host.on_drift) } td { (host.generation) }
+                td { @match (host.applied_generation, host.applied_at_ms) {
+                    (Some(generation), Some(at)) => { (generation) " at " (datetime(at)) }
+                    _ => { "never" }
+                } @if let Some(error) = &host.error { div.sub { (error) } } }
+                td { @for user in &host.users { div {
+                    (user.user) ": " span class={ "badge " (outcome_class(&user.outcome)) } { (user.outcome) }
+                    @if let Some(message) = &user.message { " " (message) }
+                } } }
+            } } }
+        } }
+    }
+}
+
+fn outcome_class(outcome: &str) -> &'static str {
+    match outcome {
+        "unchanged" | "written" | "removed" => "ok",
+        "failed" => "critical",
+        _ => "warning",
+    }
+}
+
+fn drift_section(view: &SshView, csrf: Option<&str>) -> Markup {
+    html! {
+        h2 { "Drift" }
+        @if view.drift.is_empty() { p.muted { "No hand edits found in managed keys." } }
+        @for item in &view.drift { div.card.drift {
+            h3 { (item.user) " on " (item.host) }
+            p.sub { "Found " (datetime(item.at_ms)) }
+            pre { @for line in &item.added { "+ " (line) "\n" } @for line in &item.missing { "- " (line) "\n" } }
+            @if let Some(csrf) = csrf {
+                @let host = url_segment(item.host.as_str());
+                form method="post" action={ "/ssh/hosts/" (host) "/restore" } class="inline" {
+                    input type="hidden" name="csrf" value=(csrf);
+                    label { input type="checkbox" name="confirm" required; " write Unity's keys back (the lines marked + are removed)" }
+                    button type="submit" class="danger" { "Restore" }
+                }
+                form method="post" action={ "/ssh/hosts/" (host) "/adopt/" (url_segment(&item.user)) } class="inline" {
+                    input type="hidden" name="csrf" value=(csrf);
+                    label { input type="checkbox" name="confirm" required; " keep the lines marked + for this user on this host" }
+                    button type="submit" { "Adopt" }
+                }
+            }
+        } }
+    }
+}
+
+fn forms(view: &SshView, csrf: &str) -> Markup {
+    html! {
+        h2 { "Add" }
+        form method="post" action="/ssh/people" class="card" id="ssh-add-person" {
+            input type="hidden" name="csrf" value=(csrf);
+            label { "Person " input name="name" required placeholder="alice"; }
+            button type="submit" { "Add person" }
+        }
+        form method="post" action="/ssh/keys" class="card" id="ssh-add-key" {
+            input type="hidden" name="csrf" value=(csrf);
+            label { "Person " select name="person" { @for person in &view.people { option { (person.name) } } } }
+            label { "Public key (the .pub file) " textarea name="public_key" required rows="3" placeholder="ssh-ed25519 AAAA… alice@laptop" {} }
+            button type="submit" { "Add key" }
+        }
+        form method="post" action="/ssh/grants" class="card" id="ssh-add-grant" {
+            input type="hidden" name="csrf" value=(csrf);
+            label { "Person " select name="person" { @for person in &view.people { option { (person.name) } } } }
+            label { "Log in as (UNIX users, comma-separated) " input name="users" required placeholder="root"; }
+            label { "Host " select name="host" { option value="" { "(a host group instead)" } @for host in &view.hosts { option { (host.host) } } } }
+            label { "or host group " input name="group" placeholder="all"; }
+            label { "Expires after " input name="expires_in" placeholder="30d"; }
+            label { "From (patterns or CIDRs, comma-separated) " input name="from" placeholder="192.168.1.0/24"; }
+            label { "Forced command " input name="command"; }
+            label { input type="checkbox" name="no_port_forwarding" value="on"; " no port forwarding" }
+            label { input type="checkbox" name="no_agent_forwarding" value="on"; " no agent forwarding" }
+            label { input type="checkbox" name="no_pty" value="on"; " no pty" }
+            button type="submit" { "Grant" }
+        }
+    }
+}
+
+/// The page (pure).
+pub fn render(view: &SshView, caller: &Caller) -> Markup {
+    let csrf = admin_csrf(caller).filter(|_| caller.is_admin());
+    let content = html! {
+        h1 { "SSH access" }
+        p.muted { "Managed authorized keys: the agents write granted keys between '# BEGIN UNITY MANAGED KEYS' and '# END UNITY MANAGED KEYS' (or into a per-user file) and leave every other line alone. Hand edits inside the block are drift." }
+        (drift_section(view, csrf))
+        (people_section(view))
+        (grants_section(view, csrf))
+        (hosts_section(view))
+        @if let Some(csrf) = csrf { (forms(view, csrf)) }
+    };
+    layout::page(Frame::new("SSH access", Nav::Ssh), caller, content)
+}
+
+/// `GET /ssh`.
+pub async fn page(State(state): State<AppState>, caller: PageCaller) -> Result<Markup, ApiError> {
+    let view = blocking(&state.ctx, |ctx| {
+        Ok::<_, DomainError>(SshView {
+            people: ssh::people(ctx)?,
+            grants: ssh::grants(ctx)?,
+            hosts: apply::status(ctx)?,
+            drift: drift::list(ctx)?,
+        })
+    })
+    .await?;
+    Ok(render(&view, &caller.0))
+}
+
+fn back() -> Response {
+    Redirect::to(PAGE).into_response()
+}
+
+fn list(text: &str) -> Vec<String> {
+    text.split([',', ' ', '\n'])
+        .filter(|word| !word.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn optional(text: &str) -> Option<String> {
+    let text = text.trim();
+    (!text.is_empty()).then(|| text.to_owned())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PersonForm {
+    pub name: String,
+}
+
+/// `POST /ssh/people`.
+pub async fn add_person(
+    State(state): State<AppState>,
+    caller: PageCaller,
+    ApiForm(form): ApiForm<PersonForm>,
+) -> Result<Response, ApiError> {
+    let actor = caller.0.user.clone();
+    blocking(&state.ctx, move |ctx| {
+        ssh::add_person(ctx, &actor, form.name.trim())
+    })
+    .await?;
+    Ok(back())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct KeyForm {
+    pub person: String,
+    pub public_key: String,
+}
+
+/// `POST /ssh/keys`.
+pub async fn add_key(
+    State(state): State<AppState>,
+    caller: PageCaller,
+    ApiForm(form): ApiForm<KeyForm>,
+) -> Result<Response, ApiError> {
+    let actor = caller.0.user.clone();
+    blocking(&state.ctx, move |ctx| {
+        ssh::add_key(ctx, &actor, &form.person, &form.public_key)
+    })
+    .await?;
+    Ok(back())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct GrantForm {
+    pub person: String,
+    pub users: String,
+    #[serde(default)]
+    pub host: String,
+    #[serde(default)]
+    pub group: String,
+    #[serde(default)]
+    pub expires_in: String,
+    #[serde(default)]
+    pub from: String,
+    #[serde(default)]
+    pub command: String,
+    pub no_port_forwarding: Option<String>,
+    pub no_agent_forwarding: Option<String>,
+    pub no_pty: Option<String>,
+}
+
+/// `POST /ssh/grants`.
+pub async fn add_grant(
+    State(state): State<AppState>,
+    caller: PageCaller,
+    ApiForm(form): ApiForm<GrantForm>,
+) -> Result<Response, ApiError> {
+    let actor = caller.0.user.clone();
+    let new = NewGrant {
+        person: form.person,
+        key: None,
+        users: list(&form.users),
+        host: optional(&form.host),
+        group: optional(&form.group),
+        expires_in: optional(&form.expires_in),
+        options: GrantOptions {
+            from: list(&form.from),
+            command: optional(&form.command),
+            no_port_forwarding: form.no_port_forwarding.is_some(),
+            no_agent_forwarding: form.no_agent_forwarding.is_some(),
+            no_pty: form.no_pty.is_some(),
+        },
+    };
+    blocking(&state.ctx, move |ctx| ssh::add_grant(ctx, &actor, new)).await?;
+    Ok(back())
+}
+
+/// `POST /ssh/grants/{id}/delete`.
+pub async fn remove_grant(
+    State(state): State<AppState>,
+    caller: PageCaller,
+    ApiPath(id): ApiPath<u64>,
+    ApiForm(_form): ApiForm<CsrfForm>,
+) -> Result<Response, ApiError> {
+    let actor = caller.0.user.clone();
+    blocking(&state.ctx, move |ctx| ssh::remove_grant(ctx, &actor, id)).await?;
+    Ok(back())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ConfirmForm {
+    pub csrf: String,
+    /// The ticked confirmation; the button does nothing without it.
+    pub confirm: Option<String>,
+}
+
+fn confirmed(form: &ConfirmForm) -> Result<(), ApiError> {
+    let _ = &form.csrf;
+    match form.confirm {
+        Some(_) => Ok(()),
+        None => Err(DomainError::Invalid("tick the confirmation first".into()).into()),
+    }
+}
+
+/// `POST /ssh/hosts/{agent_id}/restore`.
+pub async fn restore(
+    State(state): State<AppState>,
+    caller: PageCaller,
+    ApiPath(agent_id): ApiPath<String>,
+    ApiForm(form): ApiForm<ConfirmForm>,
+) -> Result<Response, ApiError> {
+    confirmed(&form)?;
+    let agent_id = parse_agent_id(&agent_id)?;
+    drift::restore(&state.ctx, &caller.0.user, &agent_id).await?;
+    Ok(back())
+}
+
+/// `POST /ssh/hosts/{agent_id}/adopt/{user}`.
+pub async fn adopt(
+    State(state): State<AppState>,
+    caller: PageCaller,
+    ApiPath((agent_id, user)): ApiPath<(String, String)>,
+    ApiForm(form): ApiForm<ConfirmForm>,
+) -> Result<Response, ApiError> {
+    confirmed(&form)?;
+    let agent_id = parse_agent_id(&agent_id)?;
+    let user = UnixUser::new(user).map_err(|error| DomainError::Invalid(error.to_string()))?;
+    drift::adopt(&state.ctx, &caller.0.user, &agent_id, &user).await?;
+    Ok(back())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::ssh_access::views::OutcomeView;
+    use crate::storage::auth::Role;
+    use crate::web::layout::tests::caller;
+    use unity_shared::proto::AgentId;
+
+    pub fn sample(text: &str) -> SshView {
+        let host = AgentId::new("nas-1").unwrap();
+        SshView {
+            people: vec![PersonView {
+                name: "alice".into(),
+                keys: vec![crate::domain::ssh_access::KeyView {
+                    person: "alice".into(),
+                    fingerprint: "SHA256:abc".into(),
+                    algorithm: "ssh-ed25519".into(),
+                    bits: 256,
+                    comment: text.into(),
+                    added_by: "ada".into(),
+                    added_at_ms: 1,
+                }],
+                added_by: "ada".into(),
+                added_at_ms: 1,
+            }],
+            grants: vec![GrantView {
+                id: 7,
+                person: "alice".into(),
+                key: None,
+                users: vec!["root".into()],
+                host: Some(host.clone()),
+                group: None,
+                expires_at_ms: Some(5),
+                expired: true,
+                from: vec![],
+                command: Some(text.into()),
+                no_port_forwarding: true,
+                no_agent_forwarding: false,
+                no_pty: false,
+                added_by: "ada".into(),
+                added_at_ms: 1,
+            }],
+            hosts: vec![HostAccessView {
+                host: host.clone(),
+                mode: "block".into(),
+                on_drift: "report".into(),
+                generation: 3,
+                applied_generation: Some(3),
+                applied_at_ms: Some(1),
+                error: None,
+                users: vec![OutcomeView {
+                    user: "root".into(),
+                    outcome: "failed".into(),
+                    keys: None,
+                    found: vec![],
+                    message: Some(text.into()),
+                }],
+                adopted: vec![],
+            }],
+            drift: vec![DriftView {
+                host,
+                user: "root".into(),
+                found: vec![text.into()],
+                expected: vec!["ssh-ed25519 K unity:alice".into()],
+                added: vec![text.into()],
+                missing: vec!["ssh-ed25519 K unity:alice".into()],
+                at_ms: 1,
+            }],
+        }
+    }
+
+    #[test]
+    fn issue_16_admins_get_forms_and_confirmed_drift_buttons_viewers_only_read_and_text_is_escaped()
+    {
+        let evil = "<script>alert(1)</script>";
+        let admin = render(&sample(evil), &caller(Role::Admin)).into_string();
+        for part in [
+            "id=\"ssh-add-grant\"",
+            "/ssh/hosts/nas-1/restore",
+            "/ssh/hosts/nas-1/adopt/root",
+            "/ssh/grants/7/delete",
+            "SHA256:abc",
+            "expired",
+            "required",
+        ] {
+            assert!(admin.contains(part), "{part}: {admin}");
+        }
+        assert!(!admin.contains(evil));
+        assert!(admin.contains("&lt;script&gt;"));
+        assert!(admin.contains("- ssh-ed25519 K unity:alice"));
+        let viewer = render(&sample(evil), &caller(Role::Viewer)).into_string();
+        assert!(
+            !viewer.contains("ssh-add-grant")
+                && !viewer.contains("/restore")
+                && !viewer.contains("/adopt")
+        );
+        assert!(viewer.contains("SHA256:abc"));
+    }
+}

@@ -185,7 +185,7 @@ mod tests {
         let removed = render(&split3, None);
         assert_eq!(
             removed,
-            [&before[..], b"\n# trailing comment\r\nssh-ed25519 Z z"].concat()
+            [before, b"\n# trailing comment\r\nssh-ed25519 Z z"].concat()
         );
     }
 

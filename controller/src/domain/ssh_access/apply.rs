@@ -3,7 +3,7 @@
 //! stores the agent's [`SshAccessApplied`] and audits what was written, removed, restored or
 //! found edited. [`spawn`] runs the loop: after every change, every `[ssh]
 //! reconcile_interval` (which is how drift is found), when a grant expires and when an agent
-//! connects. [`restore`] and [`adopt`] are the owner's two answers to drift.
+//! connects. `drift::restore` and `drift::adopt` are the owner's two answers to drift.
 
 use super::desired;
 use super::events::SshAccessEvent;

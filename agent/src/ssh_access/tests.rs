@@ -117,6 +117,8 @@ fn issue_16_the_block_is_written_edited_restored_and_removed_around_the_users_li
         .replace("ssh-ed25519 K2 b\n", "ssh-ed25519 EVIL x\n");
     fs::write(&file, &edited).unwrap();
     let want: &[(&str, &[&str])] = &[("ops", &["ssh-ed25519 K1 a", "ssh-ed25519 K2 b"])];
+    let managed = status(&f.config).unwrap();
+    assert!(managed[0].drift, "{managed:?}");
     let applied = apply_blocking(&f.config, &command(block, DriftAction::Report, want)).unwrap();
     assert_eq!(
         outcome(&applied, "ops"),

@@ -17,6 +17,7 @@ pub mod instance;
 pub mod runtime;
 pub mod secrets;
 pub mod spool;
+pub mod ssh_access;
 pub mod sshd;
 pub mod transport;
 pub mod update;

@@ -116,6 +116,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningController> {
         context.clone(),
     ));
     tasks.push(crate::domain::ssh_ca::renewal::spawn(context.clone()));
+    tasks.push(crate::domain::ssh_access::apply::spawn(context.clone()));
     match admin::serve(context.clone()).await {
         Ok(task) => tasks.push(task),
         Err(error) => {

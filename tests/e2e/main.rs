@@ -39,6 +39,7 @@ mod renewal;
 mod revocation;
 mod secrets;
 mod secrets_postgres;
+mod ssh_access;
 mod ssh_ca;
 mod state_durability;
 mod storage;

@@ -96,6 +96,20 @@ pub enum Command {
     },
     /// Check the configuration file and exit.
     CheckConfig,
+    /// Managed SSH authorized keys on this host.
+    #[command(subcommand)]
+    SshKeys(SshKeysCommand),
+}
+
+/// `unity-agent ssh-keys ...`.
+#[derive(Debug, Subcommand)]
+pub enum SshKeysCommand {
+    /// Which users' keys Unity manages here, where, and whether each block was edited by hand
+    /// since the agent wrote it (drift). Reads only.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Logs go to stderr; the filter comes from `UNITY_LOG` (default: info for Unity, warn else).
@@ -186,6 +200,31 @@ async fn run_command(command: Command, config: Config) -> anyhow::Result<u8> {
                 diag::parse::parse_file_to_json(kind, &file)?
             };
             outln!("{output}");
+            Ok(0)
+        }
+        Command::SshKeys(SshKeysCommand::Status { json }) => {
+            let managed =
+                crate::ssh_access::status(&config.ssh_keys).map_err(anyhow::Error::msg)?;
+            if json {
+                outln!("{}", serde_json::to_string_pretty(&managed)?);
+            } else if managed.is_empty() {
+                outln!("No managed SSH keys on this host.");
+            }
+            if !json {
+                for user in &managed {
+                    let state = match (&user.error, user.drift) {
+                        (Some(error), _) => format!("error: {error}"),
+                        (None, true) => "DRIFT: edited by hand since Unity wrote it".into(),
+                        (None, false) => "as written".into(),
+                    };
+                    let count = user.lines.as_ref().map_or(0, Vec::len);
+                    outln!(
+                        "{}  {}  {count} line(s)  {state}",
+                        user.user,
+                        user.path.display()
+                    );
+                }
+            }
             Ok(0)
         }
         Command::CheckConfig => {

@@ -16,6 +16,7 @@ use crate::collect::zfs::ZfsConfig;
 pub mod certificates;
 pub mod delivery;
 pub mod plugins;
+pub mod ssh_keys;
 pub mod sshd;
 
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/unity/agent.toml";
@@ -58,6 +59,9 @@ pub struct RawConfig {
     /// The SSH CA's sshd drop-in: host keys, Unity's files, `sshd -t`, the reload.
     #[serde(default)]
     pub sshd: sshd::RawSshdConfig,
+    /// Managed SSH authorized keys: where they are written, which users may be managed.
+    #[serde(default)]
+    pub ssh_keys: ssh_keys::RawSshKeysConfig,
 }
 
 /// The `[containers]` table.
@@ -202,6 +206,7 @@ pub struct Config {
     pub certificates: CertificatesConfig,
     pub delivery: delivery::DeliveryConfig,
     pub sshd: sshd::SshdConfig,
+    pub ssh_keys: ssh_keys::SshKeysConfig,
     /// Where the machine fingerprint is read (not in the file; tests point it elsewhere).
     pub machine: crate::instance::MachineSources,
 }
@@ -282,6 +287,7 @@ impl Config {
         Ok(Config {
             controller: raw.controller,
             delivery: delivery::from_raw(raw.delivery, &data_dir)?,
+            ssh_keys: ssh_keys::from_raw(raw.ssh_keys, &data_dir)?,
             data_dir,
             interval: duration("interval", raw.interval.as_deref(), "15s")?,
             heartbeat: duration("heartbeat", raw.heartbeat.as_deref(), "30s")?,
@@ -396,6 +402,10 @@ mod tests {
             delivery::DeliveryConfig::defaults(Path::new(DEFAULT_DATA_DIR))
         );
         assert_eq!(config.sshd, sshd::SshdConfig::default());
+        assert_eq!(
+            config.ssh_keys,
+            ssh_keys::SshKeysConfig::defaults(Path::new(DEFAULT_DATA_DIR))
+        );
     }
 
     #[test]

@@ -399,10 +399,15 @@ async fn answer_command(
                 }
             }
         }
-        // Protocol 7: carried out once the SSH and agentless parts land (issue 16).
-        Command::ApplySshAccess(_) => CommandResponse::Failed {
-            message: "this agent does not carry out this command yet".into(),
-        },
+        Command::ApplySshAccess(request) => {
+            match crate::ssh_access::apply(&state.config.ssh_keys, request).await {
+                Ok(applied) => CommandResponse::SshAccessApplied(applied),
+                Err(message) => {
+                    tracing::warn!(%message, "Managed SSH keys not applied.");
+                    CommandResponse::Failed { message }
+                }
+            }
+        }
         Command::AssignAgentless(assignment) => {
             let targets = state.agentless.assign(assignment);
             tracing::info!(targets, "Agentless hosts assigned.");

@@ -37,6 +37,7 @@ pub fn handle(ctx: &Context, request: AdminRequest) -> AdminResponse {
             ) => Need::AllHosts(Right::View),
             AdminRequest::SshCa(ssh) if ssh.reads_only() => Need::AllHosts(Right::View),
             AdminRequest::Secret(_) => Need::AllHosts(Right::Administer),
+            AdminRequest::SshAccess(request) if request.reads() => Need::AllHosts(Right::View),
             _ => Need::AllHosts(Right::Administer),
         };
         access::check(ctx, &Access::operator(), need, None)?;
@@ -120,6 +121,7 @@ pub fn handle(ctx: &Context, request: AdminRequest) -> AdminResponse {
             }
             AdminRequest::Agentless(request) => agentless_request(ctx, request)?,
             AdminRequest::Secret(request) => super::secrets::handle(ctx, request)?,
+            AdminRequest::SshAccess(request) => super::ssh_access::handle(ctx, request)?,
             AdminRequest::ListGroups => AdminResponse::Groups(groups::list(ctx)?),
             AdminRequest::CreateGroup { name, description } => {
                 groups::create(ctx, "cli", &name, &description)?;

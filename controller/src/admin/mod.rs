@@ -9,7 +9,9 @@ mod managed_certificates;
 mod protocol;
 mod secrets;
 mod socket;
+mod ssh_access;
 mod ssh_ca;
+pub mod ssh_protocol;
 
 pub use handle::handle;
 pub use protocol::{

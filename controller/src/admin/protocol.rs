@@ -116,6 +116,8 @@ pub enum AdminRequest {
     Agentless(AgentlessRequest),
     /// `secret ...`: the secrets store and the sealing key.
     Secret(SecretAdminRequest),
+    /// `ssh ...`: managed authorized keys.
+    SshAccess(super::ssh_protocol::SshAccessRequest),
 }
 
 /// `unity-controller agentless ...`, as typed.
@@ -295,6 +297,8 @@ pub enum AdminResponse {
     },
     /// The SSH CA's answer.
     SshCa(super::ssh_ca::SshCaResponse),
+    /// An answer to an `ssh ...` (managed keys) request.
+    SshAccess(Box<super::ssh_protocol::SshAccessAnswer>),
 }
 
 impl From<Host> for HostView {

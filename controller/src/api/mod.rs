@@ -24,6 +24,7 @@ pub mod operations;
 pub mod read;
 pub mod secrets;
 pub mod session;
+pub mod ssh_access;
 pub mod ssh_ca;
 pub mod updates;
 pub mod write;
@@ -52,7 +53,7 @@ pub fn routes(config: &Config) -> Routes {
         );
     }
     use Need::{AllHosts, Host, OperationHost, Public, SignedIn};
-    Routes::new(Face::Api)
+    ssh_access::routes(Routes::new(Face::Api))
         .post("/api/v1/login", Public, session::login)
         .post(
             "/api/v1/login/second-factor",

@@ -20,6 +20,7 @@ mod agentless;
 mod auth;
 mod managed_certificates;
 mod secrets;
+mod ssh_access;
 mod ssh_ca;
 pub use access::GroupCommand;
 pub use acme::AcmeCommand;
@@ -123,7 +124,8 @@ pub enum Command {
     /// Hosts that run no agent, collected over SSH by a proxy agent.
     #[command(subcommand)]
     Agentless(AgentlessCommand),
-    /// SSH: the SSH certificate authority and user certificates.
+    /// SSH: managed authorized keys (people, keys, grants, drift), the SSH certificate
+    /// authority and user certificates.
     #[command(subcommand)]
     Ssh(SshCommand),
 }
@@ -133,6 +135,8 @@ pub enum Command {
 pub enum SshCommand {
     #[command(flatten)]
     Ca(SshCaCommand),
+    #[command(flatten)]
+    Access(ssh_access::SshAccessCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -354,6 +358,7 @@ async fn run_command(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Cert(command) => managed_certificates::run_cert(command, &config).await,
         Command::Ssh(SshCommand::Ca(command)) => ssh_ca::run(command, &config).await,
         Command::Agentless(command) => agentless::run_agentless(command, &config).await,
+        Command::Ssh(SshCommand::Access(command)) => ssh_access::run(command, &config).await,
         Command::Agents(AgentsCommand::Revoke { agent_id }) => {
             match admin_call(&config, AdminRequest::RevokeAgent { agent_id }).await? {
                 AdminResponse::Revoked {

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod error;
 pub mod managed_certificates;
 pub mod secret;
+pub mod ssh_access;
 pub mod ssh_ca;
 
 pub use error::ConfigError;
@@ -76,6 +77,8 @@ pub struct RawConfig {
     pub certificates: Option<managed_certificates::RawCertificates>,
     /// The SSH certificate authority (`[ssh_ca]`); see `docs/ssh-ca.md`.
     pub ssh_ca: Option<ssh_ca::RawSshCa>,
+    /// Managed SSH access (`[ssh]`); see `docs/ssh.md`.
+    pub ssh: Option<ssh_access::RawSsh>,
 }
 
 /// How the dashboard and API are served.
@@ -114,6 +117,7 @@ pub struct Config {
     pub acme: crate::acme::settings::AcmeConfig,
     pub certificates: managed_certificates::CertificatesConfig,
     pub ssh_ca: ssh_ca::SshCaConfig,
+    pub ssh: ssh_access::SshConfig,
 }
 
 fn duration(
@@ -319,6 +323,7 @@ impl Config {
                 raw.certificates.unwrap_or_default(),
             )?,
             ssh_ca: ssh_ca::SshCaConfig::from_raw(raw.ssh_ca.unwrap_or_default())?,
+            ssh: ssh_access::SshConfig::from_raw(raw.ssh.unwrap_or_default())?,
             max_frame_bytes,
             identity_takeover_after: duration(
                 "identity_takeover_after",
@@ -390,6 +395,9 @@ mod tests {
             .split("# [certificates]")
             .nth(1)
             .unwrap()
+            .split("# [ssh]")
+            .next()
+            .unwrap()
             .lines()
             .filter_map(|line| line.strip_prefix("# ").filter(|rest| rest.contains(" = ")))
             .filter(|line| !line.starts_with("domains") && !line.starts_with("ip_ranges"))
@@ -399,6 +407,22 @@ mod tests {
         assert_eq!(
             managed_certificates::CertificatesConfig::from_raw(raw).unwrap(),
             managed_certificates::CertificatesConfig::default()
+        );
+        // The commented [ssh] keys are the defaults.
+        let section = packaged
+            .split("# [ssh]")
+            .nth(1)
+            .unwrap()
+            .lines()
+            .skip(1)
+            .take_while(|line| line.starts_with('#'))
+            .filter_map(|line| line.strip_prefix("# ").filter(|rest| rest.contains(" = ")))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let raw: ssh_access::RawSsh = toml::from_str(&section).unwrap();
+        assert_eq!(
+            ssh_access::SshConfig::from_raw(raw).unwrap(),
+            ssh_access::SshConfig::default()
         );
     }
 

@@ -86,6 +86,8 @@ pub enum AuditAction {
     SecretRefused,
     /// The sealing key was rotated and the sealed records re-sealed.
     SealingKeyRotate,
+    /// Managed SSH access (`ssh.<event>`).
+    SshAccess(super::ssh_access::events::SshAccessEvent),
 }
 
 impl std::fmt::Display for AuditAction {
@@ -146,6 +148,7 @@ impl std::fmt::Display for AuditAction {
             AuditAction::SecretDelivered => "secret.deliver",
             AuditAction::SecretRefused => "secret.refused",
             AuditAction::SealingKeyRotate => "sealing_key.rotate",
+            AuditAction::SshAccess(event) => return write!(formatter, "ssh.{}", event.name()),
         };
         formatter.write_str(name)
     }

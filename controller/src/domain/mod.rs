@@ -44,6 +44,7 @@ pub mod sealing;
 pub mod second_factor;
 pub mod secrets;
 pub mod sessions;
+pub mod ssh_access;
 pub mod ssh_ca;
 pub mod tokens;
 pub mod update_policies;

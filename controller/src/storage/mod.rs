@@ -21,6 +21,7 @@ pub mod managed_certificates;
 pub mod operations;
 pub mod secrets;
 pub mod series;
+pub mod ssh_access;
 pub mod ssh_ca;
 pub mod words;
 
@@ -64,6 +65,8 @@ pub struct Store {
     pub ssh_ca: ssh_ca::SshCaStore,
     /// The secrets store: sealed values, their metadata and scopes.
     pub secrets: secrets::SecretStore,
+    /// Managed SSH access: people, keys, grants, per-host settings and outcomes.
+    pub ssh_access: ssh_access::SshAccessStore,
     pub series: series::SeriesStore,
 }
 
@@ -113,6 +116,7 @@ impl Store {
         let managed_certificates = managed_certificates::ManagedCertificates::open(&db)?;
         let ssh_ca = ssh_ca::SshCaStore::open(&db)?;
         let secrets = secrets::SecretStore::open(&db)?;
+        let ssh_access = ssh_access::SshAccessStore::open(&db)?;
         let series = series::SeriesStore::open(&db, options)?;
         Ok(Store {
             db,
@@ -128,6 +132,7 @@ impl Store {
             managed_certificates,
             ssh_ca,
             secrets,
+            ssh_access,
             series,
         })
     }

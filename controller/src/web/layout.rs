@@ -14,6 +14,7 @@ pub enum Nav {
     ManagedCertificates,
     SshCa,
     Secrets,
+    Ssh,
     Settings,
     Security,
 }
@@ -30,6 +31,7 @@ const NAV: &[(Nav, &str, &str)] = &[
     ),
     (Nav::SshCa, "/ssh/ca", "SSH CA"),
     (Nav::Secrets, "/secrets", "Secrets"),
+    (Nav::Ssh, "/ssh", "SSH"),
     (Nav::Settings, "/settings", "Settings"),
     (Nav::Security, "/settings/security", "Sign-in"),
 ];

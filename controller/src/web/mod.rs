@@ -36,6 +36,7 @@ mod second_factor;
 mod secrets;
 mod security;
 mod settings;
+mod ssh_access;
 mod ssh_ca;
 mod state;
 mod updates;
@@ -93,7 +94,7 @@ pub fn routes() -> Routes {
     const VIEW: Right = Right::View;
     const OPERATE: Right = Right::Operate;
     const ADMINISTER: Right = Right::Administer;
-    Routes::new(Face::Pages)
+    ssh_access::routes(Routes::new(Face::Pages))
         .get("/", SignedIn, overview::page)
         .get("/login", Public, login::page)
         .post("/login", Public, login::submit)

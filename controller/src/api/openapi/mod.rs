@@ -12,6 +12,7 @@ mod agentless;
 mod certificates;
 mod hosts;
 mod secrets;
+mod ssh;
 mod ssh_ca;
 mod updates;
 
@@ -24,6 +25,7 @@ const AREAS: &[&[Operation]] = &[
     ssh_ca::OPERATIONS,
     agentless::OPERATIONS,
     secrets::OPERATIONS,
+    ssh::OPERATIONS,
 ];
 
 /// Who may call an operation.

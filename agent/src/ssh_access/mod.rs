@@ -1,0 +1,343 @@
+//! Managed SSH authorized keys: the controller's [`ApplySshAccess`] carried out. Per user, the
+//! pure core ([`block`] finds and edits the managed block over bytes, [`decide`] chooses
+//! between leaving, writing, removing and reporting a hand edit, [`paths`] resolves the file
+//! and checks the allow-list) and this thin shell: the passwd database, the file (never
+//! through a symlink; a missing `.ssh` made 0700 and the file 0600, owned by the user; replaced
+//! atomically with its owner and mode kept) and the remembered fingerprints ([`state`]).
+//! Users managed before and missing from the command lose their block. See docs/ssh.md.
+//! Note that this uses blocking I/O (called through `spawn_blocking`).
+
+pub mod block;
+pub mod decide;
+pub mod paths;
+pub mod state;
+
+use crate::config::ssh_keys::SshKeysConfig;
+use decide::Decision;
+use std::collections::BTreeSet;
+use std::fs;
+use std::os::unix::fs::{DirBuilderExt as _, MetadataExt as _, PermissionsExt as _};
+use std::path::Path;
+use std::sync::Mutex;
+use unity_shared::model::ssh::{
+    AccessOutcome, ApplySshAccess, AuthorizedKeysMode, DriftAction, SshAccessApplied, UnixUser,
+    UserAccessOutcome, UserKeys,
+};
+
+/// The largest `authorized_keys` file the agent edits.
+const MAX_FILE_BYTES: u64 = 1024 * 1024;
+
+/// One apply at a time: two commands must not interleave their edits of the same files.
+static APPLYING: Mutex<()> = Mutex::new(());
+
+/// Carries out `command` off the async threads.
+pub async fn apply(
+    config: &SshKeysConfig,
+    command: ApplySshAccess,
+) -> Result<SshAccessApplied, String> {
+    if !config.enabled {
+        return Err(
+            "managed SSH keys are disabled on this host ([ssh_keys] enabled = false)".into(),
+        );
+    }
+    let config = config.clone();
+    tokio::task::spawn_blocking(move || apply_blocking(&config, &command))
+        .await
+        .map_err(|error| format!("applying SSH access: {error}"))?
+}
+
+/// Carries out `command`: every named user's block, then the removal of users no longer named.
+pub fn apply_blocking(
+    config: &SshKeysConfig,
+    command: &ApplySshAccess,
+) -> Result<SshAccessApplied, String> {
+    let _one_at_a_time = APPLYING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut remembered = state::load(&config.state_file)?;
+    let passwd = fs::read_to_string(&config.passwd_file)
+        .map_err(|error| format!("reading {}: {error}", config.passwd_file.display()))?;
+    let mut users = Vec::new();
+    let mut named = BTreeSet::new();
+    for keys in &command.users {
+        if !named.insert(keys.user.as_str().to_owned()) {
+            continue;
+        }
+        let outcome = apply_user(config, &passwd, &mut remembered, command, keys)
+            .unwrap_or_else(|message| AccessOutcome::Failed { message });
+        users.push(UserAccessOutcome {
+            user: keys.user.clone(),
+            outcome,
+        });
+        state::store(&config.state_file, &remembered)?;
+    }
+    let gone: Vec<String> = remembered
+        .users
+        .keys()
+        .filter(|name| !named.contains(*name))
+        .cloned()
+        .collect();
+    for name in gone {
+        let Some(written) = remembered.users.get(&name).cloned() else {
+            continue;
+        };
+        let outcome = match remove_block(&written.path, written.whole_file) {
+            Ok(()) => {
+                remembered.users.remove(&name);
+                AccessOutcome::Removed
+            }
+            Err(message) => AccessOutcome::Failed { message },
+        };
+        state::store(&config.state_file, &remembered)?;
+        if let Ok(user) = UnixUser::new(name) {
+            users.push(UserAccessOutcome { user, outcome });
+        }
+    }
+    for outcome in &users {
+        tracing::info!(user = %outcome.user, outcome = ?outcome.outcome, "Managed SSH keys applied.");
+    }
+    Ok(SshAccessApplied {
+        generation: command.generation,
+        users,
+    })
+}
+
+/// One user's managed keys.
+fn apply_user(
+    config: &SshKeysConfig,
+    passwd: &str,
+    remembered: &mut state::Remembered,
+    command: &ApplySshAccess,
+    keys: &UserKeys,
+) -> Result<AccessOutcome, String> {
+    let name = keys.user.as_str();
+    let account = paths::account(passwd, name)
+        .ok_or_else(|| format!("no user {name:?} in {}", config.passwd_file.display()))?;
+    if !paths::allowed(name, account.uid, &config.users, config.min_uid) {
+        return Err(format!(
+            "user {name:?} (uid {}) may not be managed here: not in [ssh_keys] users and below min_uid {}",
+            account.uid, config.min_uid
+        ));
+    }
+    let (path, whole_file) = match command.mode {
+        AuthorizedKeysMode::Block => {
+            if config.authorized_keys_file.contains("%h") && !account.home.is_dir() {
+                return Err(format!(
+                    "the home directory {} of {name:?} does not exist",
+                    account.home.display()
+                ));
+            }
+            let path = paths::expand(&config.authorized_keys_file, &account.home, name)?;
+            (path, false)
+        }
+        AuthorizedKeysMode::File => (config.managed_dir.join(name), true),
+    };
+    if let Some(old) = remembered.users.get(name).cloned() {
+        if old.path != path {
+            // The mode or the pattern changed: the old place loses its block first.
+            remove_block(&old.path, old.whole_file)?;
+            remembered.users.remove(name);
+        }
+    }
+    let desired: Vec<String> = keys
+        .lines
+        .iter()
+        .map(|line| line.as_str().to_owned())
+        .collect();
+    let existing = read_existing(&path)?;
+    let bytes = existing
+        .as_ref()
+        .map(|(bytes, _)| bytes.as_slice())
+        .unwrap_or_default();
+    let split = block::split(bytes).map_err(|error| format!("{}: {error}", path.display()))?;
+    let last = remembered
+        .users
+        .get(name)
+        .map(|written| written.fingerprint.clone());
+    let remember = |remembered: &mut state::Remembered| {
+        remembered.users.insert(
+            name.to_owned(),
+            state::Written {
+                path: path.clone(),
+                fingerprint: block::fingerprint(&desired),
+                whole_file,
+            },
+        );
+    };
+    let on_drift: DriftAction = command.on_drift;
+    match decide::decide(split.block.as_deref(), last.as_deref(), &desired, on_drift) {
+        Decision::Unchanged => {
+            if desired.is_empty() {
+                remembered.users.remove(name);
+                return Ok(AccessOutcome::Removed);
+            }
+            remember(remembered);
+            Ok(AccessOutcome::Unchanged)
+        }
+        Decision::Write { drifted } => {
+            let new = if whole_file {
+                block::block_bytes(&desired)
+            } else {
+                block::render(&split, Some(&desired))
+            };
+            let (mode, owner) = match &existing {
+                Some((_, meta)) => (meta.mode() & 0o7777, (Some(meta.uid()), Some(meta.gid()))),
+                None if whole_file => (0o644, (None, None)),
+                None => (0o600, (Some(account.uid), Some(account.gid))),
+            };
+            make_parent(&path, whole_file, &account)?;
+            crate::certs::files::replace(&path, &new, mode, owner)
+                .map_err(|error| format!("writing {}: {error}", path.display()))?;
+            remember(remembered);
+            Ok(match drifted {
+                Some(found) => AccessOutcome::Restored { found },
+                None => AccessOutcome::Written {
+                    keys: u32::try_from(desired.len()).unwrap_or(u32::MAX),
+                },
+            })
+        }
+        Decision::Remove => {
+            remove_block(&path, whole_file)?;
+            remembered.users.remove(name);
+            Ok(AccessOutcome::Removed)
+        }
+        Decision::Drift { found } => Ok(AccessOutcome::Drift { found }),
+    }
+}
+
+/// The file's bytes and metadata; `None` when it does not exist. A symlink, anything but a
+/// regular file or an oversized file is refused.
+fn read_existing(path: &Path) -> Result<Option<(Vec<u8>, fs::Metadata)>, String> {
+    let parent = path.parent().unwrap_or(Path::new("/"));
+    if let Ok(meta) = fs::symlink_metadata(parent) {
+        if meta.file_type().is_symlink() {
+            return Err(format!(
+                "{} is a symlink; refusing to follow it",
+                parent.display()
+            ));
+        }
+    }
+    let meta = match fs::symlink_metadata(path) {
+        Ok(meta) => meta,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(error) => return Err(format!("{}: {error}", path.display())),
+    };
+    if meta.file_type().is_symlink() {
+        return Err(format!(
+            "{} is a symlink; refusing to follow it",
+            path.display()
+        ));
+    }
+    if !meta.is_file() {
+        return Err(format!("{} is not a regular file", path.display()));
+    }
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(format!(
+            "{} is larger than {MAX_FILE_BYTES} bytes",
+            path.display()
+        ));
+    }
+    let bytes = fs::read(path).map_err(|error| format!("reading {}: {error}", path.display()))?;
+    Ok(Some((bytes, meta)))
+}
+
+/// Makes the file's directory when it is missing: the managed directory (0755, root's) for
+/// whole files, otherwise one level (`~/.ssh`, 0700, the user's) under a directory that exists.
+fn make_parent(path: &Path, whole_file: bool, account: &paths::Account) -> Result<(), String> {
+    let Some(parent) = path.parent() else {
+        return Ok(());
+    };
+    if parent.exists() {
+        return Ok(());
+    }
+    let made = if whole_file {
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o755)
+            .create(parent)
+    } else {
+        fs::DirBuilder::new()
+            .mode(0o700)
+            .create(parent)
+            .and_then(|()| {
+                std::os::unix::fs::chown(parent, Some(account.uid), Some(account.gid))?;
+                fs::set_permissions(parent, fs::Permissions::from_mode(0o700))
+            })
+    };
+    made.map_err(|error| format!("creating {}: {error}", parent.display()))
+}
+
+/// Takes the managed block out of `path` (or deletes the whole file), leaving the rest.
+fn remove_block(path: &Path, whole_file: bool) -> Result<(), String> {
+    let Some((bytes, meta)) = read_existing(path)? else {
+        return Ok(());
+    };
+    if whole_file {
+        fs::remove_file(path).map_err(|error| format!("removing {}: {error}", path.display()))?;
+        return crate::fsutil::sync_parent(path)
+            .map_err(|error| format!("{}: {error}", path.display()));
+    }
+    let split = block::split(&bytes).map_err(|error| format!("{}: {error}", path.display()))?;
+    if split.block.is_none() {
+        return Ok(());
+    }
+    let new = block::render(&split, None);
+    crate::certs::files::replace(
+        path,
+        &new,
+        meta.mode() & 0o7777,
+        (Some(meta.uid()), Some(meta.gid())),
+    )
+    .map_err(|error| format!("writing {}: {error}", path.display()))
+}
+
+/// One managed user as `unity-agent ssh-keys status` shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ManagedUser {
+    pub user: String,
+    pub path: std::path::PathBuf,
+    /// The lines of the managed block now (`None`: no block, or the file is unreadable).
+    pub lines: Option<Vec<String>>,
+    /// The block differs from what the agent last wrote (a hand edit).
+    pub drift: bool,
+    /// Why the file could not be read.
+    pub error: Option<String>,
+}
+
+/// What the agent manages now and whether each block is as it wrote it (read-only).
+pub fn status(config: &SshKeysConfig) -> Result<Vec<ManagedUser>, String> {
+    let remembered = state::load(&config.state_file)?;
+    Ok(remembered
+        .users
+        .into_iter()
+        .map(|(user, written)| {
+            let found = read_existing(&written.path).and_then(|existing| {
+                let bytes = existing.map(|(bytes, _)| bytes).unwrap_or_default();
+                block::split(&bytes)
+                    .map(|split| split.block)
+                    .map_err(|error| error.to_string())
+            });
+            match found {
+                Ok(lines) => ManagedUser {
+                    drift: lines
+                        .as_deref()
+                        .is_none_or(|lines| block::fingerprint(lines) != written.fingerprint),
+                    user,
+                    path: written.path,
+                    lines,
+                    error: None,
+                },
+                Err(error) => ManagedUser {
+                    user,
+                    path: written.path,
+                    lines: None,
+                    drift: false,
+                    error: Some(error),
+                },
+            }
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests;

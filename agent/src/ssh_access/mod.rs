@@ -186,8 +186,13 @@ fn apply_user(
                 None => (0o600, (Some(account.uid), Some(account.gid))),
             };
             make_parent(&path, whole_file, &account)?;
-            crate::certs::files::replace(&path, &new, mode, owner)
-                .map_err(|error| format!("writing {}: {error}", path.display()))?;
+            crate::certs::files::replace(&path, &new, mode, owner).map_err(|error| {
+                format!(
+                    "writing {}: {error}{}",
+                    path.display(),
+                    confinement_hint(&error, whole_file)
+                )
+            })?;
             remember(remembered);
             Ok(match drifted {
                 Some(found) => AccessOutcome::Restored { found },
@@ -264,7 +269,28 @@ fn make_parent(path: &Path, whole_file: bool, account: &paths::Account) -> Resul
                 fs::set_permissions(parent, fs::Permissions::from_mode(0o700))
             })
     };
-    made.map_err(|error| format!("creating {}: {error}", parent.display()))
+    made.map_err(|error| {
+        format!(
+            "creating {}: {error}{}",
+            parent.display(),
+            confinement_hint(&error, whole_file)
+        )
+    })
+}
+
+/// What to do when the agent may not write a user's `authorized_keys`: the packaged systemd
+/// unit keeps it out of home directories (`ProtectHome=yes`) and without the capabilities to
+/// write into and chown in another user's `~/.ssh`. File mode writes under `/etc/ssh`, which
+/// the unit allows.
+fn confinement_hint(error: &std::io::Error, whole_file: bool) -> &'static str {
+    let confined = matches!(
+        error.kind(),
+        std::io::ErrorKind::ReadOnlyFilesystem | std::io::ErrorKind::PermissionDenied
+    );
+    if !confined || whole_file {
+        return "";
+    }
+    " (under the packaged systemd unit the agent cannot write in home directories: use file      mode, `unity-controller ssh host set HOST --mode file`, with sshd's AuthorizedKeysFile, or      relax the unit as docs/ssh.md says)"
 }
 
 /// Takes the managed block out of `path` (or deletes the whole file), leaving the rest.

@@ -30,6 +30,16 @@ pub struct ClientOptions {
     pub plain_http: HashSet<String>,
 }
 
+impl ClientOptions {
+    /// The cache lifetime for scheduled checks every `check_interval`: half the interval, at
+    /// most 15 minutes, so each scheduled check asks the registry afresh (a push is seen at the
+    /// next check, not an interval later) while the containers of one check that share an
+    /// image still share one answer.
+    pub fn cache_ttl_for(check_interval: Duration) -> Duration {
+        (check_interval / 2).min(Duration::from_secs(15 * 60))
+    }
+}
+
 impl Default for ClientOptions {
     fn default() -> Self {
         ClientOptions {
@@ -378,5 +388,22 @@ impl RegistryClient {
             .await
             .map_err(|error| unreachable(&repo.registry, &error))?;
         Ok(bytes.to_vec())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ClientOptions;
+    use std::time::Duration;
+
+    #[test]
+    fn issue_17_a_scheduled_check_never_reads_an_answer_from_the_previous_check() {
+        for minutes in [1, 2, 10, 14, 30, 31, 360, 24 * 60] {
+            let interval = Duration::from_secs(minutes * 60);
+            let ttl = ClientOptions::cache_ttl_for(interval);
+            assert!(ttl < interval, "{minutes} min: ttl {ttl:?}");
+            assert!(ttl <= Duration::from_secs(15 * 60));
+            assert!(ttl >= interval.min(Duration::from_secs(30 * 60)) / 2);
+        }
     }
 }

@@ -233,6 +233,7 @@ pub async fn run(ctx: &Arc<Context>, jitter: Duration, fresh: bool) -> anyhow::R
             let client = Arc::new(RegistryClient::new(
                 ClientOptions {
                     plain_http: basis.plain_http.clone(),
+                    cache_ttl: ClientOptions::cache_ttl_for(ctx.config.updates.check_interval),
                     ..ClientOptions::default()
                 },
                 Arc::new(source),

@@ -130,6 +130,12 @@ async fn garbage_foreign_certificates_and_bad_tokens_make_a_few_log_lines_not_th
     agent.stop().await;
 
     let text = std::fs::read_to_string(&log).unwrap();
+    // Issue 17 review: the log is a file here, not a terminal, so it carries no colour codes.
+    assert!(
+        !text.contains('\u{1b}'),
+        "escape codes in a log file: {:?}",
+        text.lines().find(|line| line.contains('\u{1b}'))
+    );
     let failure_lines: Vec<&str> = text
         .lines()
         .filter(|line| {

@@ -118,7 +118,10 @@ pub enum SshKeysCommand {
 /// ([`Targets`](tracing_subscriber::filter::Targets) syntax). Not `EnvFilter`: its span and
 /// field filters pull a regex engine into the binary, about 0.3 MB of code that the daemon's
 /// memory footprint pays for (see BENCHMARKS.md, "Agent footprint").
+/// Colour only on a terminal (a redirected log file gets no escape codes) and never under
+/// `NO_COLOR`.
 pub fn init_tracing() {
+    use std::io::IsTerminal;
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
     let filter = std::env::var("UNITY_LOG")
@@ -129,9 +132,14 @@ pub fn init_tracing() {
                 .with_default(tracing::Level::WARN)
                 .with_target("unity_agent", tracing::Level::INFO)
         });
+    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let _ = tracing_subscriber::registry()
         .with(filter)
-        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(colour),
+        )
         .try_init();
 }
 

@@ -174,13 +174,18 @@ fn parse_label(text: &str) -> Result<(String, String), String> {
 }
 
 /// Logs go to stderr; the filter comes from `UNITY_LOG` (default: info for Unity, warn else).
+/// Colour only on a terminal (a redirected log file gets no escape codes) and never under
+/// `NO_COLOR`.
 pub fn init_tracing() {
+    use std::io::IsTerminal;
+    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let filter = tracing_subscriber::EnvFilter::try_from_env("UNITY_LOG").unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new("warn,unity_controller=info,unity_agent=info")
     });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(colour)
         .try_init();
 }
 

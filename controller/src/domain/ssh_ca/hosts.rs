@@ -171,6 +171,7 @@ fn empty_configuration() -> ConfigureSshd {
         host_certificates: Vec::new(),
         trusted_user_ca_keys: Vec::new(),
         principals: Vec::new(),
+        revoked_keys: Vec::new(),
     }
 }
 

@@ -9,6 +9,7 @@
 mod logins;
 mod refused;
 mod renewal;
+mod revocation;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

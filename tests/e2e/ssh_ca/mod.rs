@@ -4,7 +4,9 @@
 //! CA), user certificates from the real `unity-controller ssh sign` process logging in as root,
 //! refused after expiry and for another principal, host-scoped principals, hostile
 //! configurations refused by the agent, and a drop-in that fails `sshd -t` never activated.
-//! Here: the lab (controller, agent, sshd) and its helpers; logins.rs and refused.rs the tests.
+//! Here: the lab (controller, agent, sshd) and its helpers; logins.rs, refused.rs, renewal.rs
+//! and revocation.rs (revoked certificates refused, hosts through the API and the page) the
+//! tests.
 
 mod logins;
 mod refused;

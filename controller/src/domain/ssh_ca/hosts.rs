@@ -273,7 +273,7 @@ fn configuration(
         request.trusted_user_ca_keys.push(line);
         request.principals = principals::principals_files(&record.users, agent_id.as_str())
             .map_err(DomainError::Invalid)?;
-        for key in super::revocations::revoked_keys(ctx)? {
+        for key in super::revoked_keys::revoked_keys(ctx)? {
             request
                 .revoked_keys
                 .push(SshLine::new(key).map_err(|error| DomainError::Internal(error.to_string()))?);

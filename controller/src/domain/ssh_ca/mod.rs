@@ -9,6 +9,7 @@ pub mod hosts;
 pub mod principals;
 pub mod renewal;
 pub mod revocations;
+pub mod revoked_keys;
 
 use crate::ca::ssh::{self, SshCa, SshCertKind, SshCertRequest};
 use crate::clock::now_ms;
@@ -185,7 +186,7 @@ pub fn sign_user(
             },
         )
         .map_err(|error| DomainError::Invalid(error.to_string()))?;
-    revocations::require_not_revoked(ctx, &signed.key_fingerprint)?;
+    revoked_keys::require_not_revoked(ctx, &signed.key_fingerprint)?;
     revocations::record_issued(
         ctx,
         &IssuedUserCertificate {

@@ -3,8 +3,7 @@
 //! certificate (by serial, or every certificate of a public key) marks it and every other
 //! unexpired certificate of the same key, and the hosts that trust the user CA get the key in
 //! their `RevokedKeys` file at once (connected hosts) or when they are back (the others are
-//! marked due). A key stays listed only until the last revoked certificate of it expires.
-//! Audited as the caller.
+//! marked due); which keys are listed is revoked_keys.rs. Audited as the caller.
 
 use super::hosts;
 use crate::clock::now_ms;
@@ -13,7 +12,6 @@ use crate::domain::audit::{self, AuditAction};
 use crate::domain::error::DomainError;
 use crate::storage::ssh_ca::{IssuedUserCertificate, SshRevocation};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeSet;
 
 /// What to revoke: one certificate, or every certificate of a public key.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -92,42 +90,6 @@ pub fn revoked(ctx: &Context) -> Result<Vec<IssuedView>, DomainError> {
         .into_iter()
         .filter(|view| view.revoked_at_ms.is_some())
         .collect())
-}
-
-/// The public keys hosts must refuse at `now_secs`: those of revoked certificates that have
-/// not expired yet, each once (pure).
-pub fn keys_to_refuse(records: &[IssuedUserCertificate], now_secs: u64) -> Vec<String> {
-    records
-        .iter()
-        .filter(|record| record.revoked.is_some() && record.valid_before > now_secs)
-        .map(|record| record.public_key.clone())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect()
-}
-
-/// The `RevokedKeys` lines for the hosts now. Note that this uses blocking I/O.
-pub fn revoked_keys(ctx: &Context) -> Result<Vec<String>, DomainError> {
-    Ok(keys_to_refuse(&ctx.store.ssh_ca.all_issued()?, now_secs()))
-}
-
-/// Refuses to sign a key hosts refuse anyway (it would not log in). Note that this uses
-/// blocking I/O.
-pub fn require_not_revoked(ctx: &Context, key_fingerprint: &str) -> Result<(), DomainError> {
-    let now = now_secs();
-    let revoked = ctx.store.ssh_ca.all_issued()?.into_iter().find(|record| {
-        record.key_fingerprint == key_fingerprint
-            && record.revoked.is_some()
-            && record.valid_before > now
-    });
-    match revoked {
-        Some(record) => Err(DomainError::Conflict(format!(
-            "this key was revoked (serial {}); hosts refuse it until {}: sign a new key",
-            record.serial,
-            super::rfc3339(record.valid_before as i64 * 1000)
-        ))),
-        None => Ok(()),
-    }
 }
 
 /// Records a signed user certificate. Note that this uses blocking I/O.
@@ -235,44 +197,4 @@ fn deliver(ctx: &Context, actor: &str) -> Result<(Vec<String>, Vec<String>), Dom
         }
     }
     Ok((delivered, pending))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn issued(serial: u64, key: &str, valid_before: u64, revoked: bool) -> IssuedUserCertificate {
-        IssuedUserCertificate {
-            serial,
-            key_id: String::new(),
-            for_user: "alice".into(),
-            signed_by: "admin".into(),
-            signed_at_ms: 0,
-            principals: vec!["root".into()],
-            valid_after: 0,
-            valid_before,
-            public_key: key.into(),
-            key_fingerprint: key.into(),
-            revoked: revoked.then(|| SshRevocation {
-                revoked_at_ms: 0,
-                revoked_by: "admin".into(),
-            }),
-        }
-    }
-
-    #[test]
-    fn only_unexpired_revoked_keys_are_refused_each_once() {
-        let records = [
-            issued(1, "ssh-ed25519 A", 100, true),
-            issued(2, "ssh-ed25519 A", 200, true),
-            issued(3, "ssh-ed25519 B", 50, true),
-            issued(4, "ssh-ed25519 C", 200, false),
-        ];
-        assert_eq!(keys_to_refuse(&records, 60), vec!["ssh-ed25519 A"]);
-        assert_eq!(
-            keys_to_refuse(&records, 10),
-            vec!["ssh-ed25519 A", "ssh-ed25519 B"]
-        );
-        assert!(keys_to_refuse(&records, 200).is_empty());
-    }
 }

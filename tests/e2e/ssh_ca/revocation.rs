@@ -10,7 +10,7 @@ use unity_controller::domain::ssh_ca::hosts::EnableHost;
 use unity_shared::model::ssh::{ConfigureSshd, SshLine};
 
 /// Signs `key` for root through the real CLI; its serial.
-fn sign_serial(lab: &Lab, key: &Path) -> u64 {
+pub(super) fn sign_serial(lab: &Lab, key: &Path) -> u64 {
     let public = format!("{}.pub", key.display());
     let args = ["ssh", "sign", "--user", "ops", "--principal", "root"];
     let (ok, stdout, stderr) = cli(

@@ -94,6 +94,21 @@ async fn issue_16_revoked_user_certificates_are_refused_by_a_real_sshd_and_other
     assert!(lab.sshd.log().contains("revoked"), "{}", lab.sshd.log());
     login(&lab.sshd, &other, None).unwrap();
 
+    // The CLI's list says so.
+    let (ok, stdout, stderr) = cli(&lab.controller_dir, &["ssh", "certificates"]);
+    assert!(ok, "{stderr}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    assert!(
+        lines[1].trim_start().starts_with(&lost_serial.to_string()),
+        "{stdout}"
+    );
+    assert!(
+        lines[1].contains("revoked") && lines[1].ends_with("by cli"),
+        "{stdout}"
+    );
+    assert!(lines[0].ends_with("valid"), "{stdout}");
+
     // The key cannot be signed again while revoked.
     let public_path = format!("{}.pub", lost.display());
     let (ok, _, stderr) = cli(

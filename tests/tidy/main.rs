@@ -32,6 +32,7 @@ const PURE: &[&str] = &[
     "agent/src/backoff.rs",
     "agent/src/certs/policy.rs",
     "agent/src/sshd/render.rs",
+    "agent/src/sshd/revoked.rs",
     "agent/src/collect/series.rs",
     "agent/src/collect/text.rs",
     "agent/src/collect/proc_text.rs",

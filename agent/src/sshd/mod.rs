@@ -5,10 +5,12 @@
 //! `sshd -t -f <config>` through [`crate::exec`]. A configuration sshd refuses is never
 //! activated: the previous files are put back exactly and sshd is not reloaded.
 //!
-//! render.rs decides the files' text (pure); files.rs snapshots, writes and restores them.
+//! render.rs decides the files' text (pure), revoked.rs the revoked keys file (`RevokedKeys`,
+//! pure); files.rs snapshots, writes and restores them.
 
 pub mod files;
 pub mod render;
+pub mod revoked;
 
 use crate::config::sshd::SshdConfig;
 use crate::exec::{self, CommandSpec};
@@ -144,16 +146,30 @@ fn wanted_files(config: &SshdConfig, request: &ConfigureSshd) -> Result<files::S
             )
         })
         .collect();
-    Ok(render::desired_files(
+    let revoked_keys = request
+        .revoked_keys
+        .iter()
+        .map(|line| line.as_str().to_owned())
+        .collect::<Vec<_>>();
+    let revoked_keys = revoked::checked_lines(&revoked_keys)?;
+    let mut files = render::desired_files(
         &config.unity_dir,
         &config.drop_in,
         &certificates,
         &trusted,
         &principals,
-    )
-    .into_iter()
-    .map(|(path, text)| (path, text.into_bytes()))
-    .collect())
+    );
+    revoked::add_revoked_keys(
+        &mut files,
+        &config.unity_dir,
+        &config.drop_in,
+        !trusted.is_empty(),
+        &revoked_keys,
+    );
+    Ok(files
+        .into_iter()
+        .map(|(path, text)| (path, text.into_bytes()))
+        .collect())
 }
 
 /// `sshd -t -f <config>`: `Err` with sshd's own message.

@@ -58,6 +58,15 @@ pub struct DropIn {
 }
 
 impl DropIn {
+    /// No pieces (only the header).
+    pub fn empty() -> DropIn {
+        DropIn {
+            host_certificates: Vec::new(),
+            trusted_user_ca_keys: None,
+            principals_pattern: None,
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.host_certificates.is_empty()
             && self.trusted_user_ca_keys.is_none()

@@ -40,6 +40,7 @@ fn trusted_only() -> ConfigureSshd {
         host_certificates: Vec::new(),
         trusted_user_ca_keys: vec![SshLine::new("ssh-ed25519 AAAA unity-ssh-ca").unwrap()],
         principals: Vec::new(),
+        revoked_keys: Vec::new(),
     }
 }
 
@@ -86,6 +87,7 @@ async fn certificates_only_for_the_hosts_own_keys() {
         }],
         trusted_user_ca_keys: Vec::new(),
         principals: Vec::new(),
+        revoked_keys: Vec::new(),
     };
     let error = configure(&config, request("/etc/ssh/ssh_host_ed25519_key", HOST_KEY))
         .await

@@ -4,6 +4,7 @@
 use crate::context::Context;
 use crate::domain::error::DomainError;
 use crate::domain::ssh_ca::hosts::{self, EnableHost, SshHostView};
+use crate::domain::ssh_ca::revocations::{self, IssuedView, RevokeOutcome, RevokeRequest};
 use crate::domain::ssh_ca::{self, SignUserRequest, SignedUserCertificate, SshCaView};
 use serde::{Deserialize, Serialize};
 
@@ -22,12 +23,18 @@ pub enum SshCaRequest {
         host: Option<String>,
     },
     Sign(SignUserRequest),
+    /// Every user certificate signed, newest first.
+    Certificates,
+    Revoke(RevokeRequest),
 }
 
 impl SshCaRequest {
     /// Whether it only reads (the `View` right suffices).
     pub fn reads_only(&self) -> bool {
-        matches!(self, SshCaRequest::Show | SshCaRequest::HostStatus { .. })
+        matches!(
+            self,
+            SshCaRequest::Show | SshCaRequest::HostStatus { .. } | SshCaRequest::Certificates
+        )
     }
 }
 
@@ -38,6 +45,8 @@ pub enum SshCaResponse {
     Hosts(Vec<SshHostView>),
     Signed(SignedUserCertificate),
     Done(String),
+    Certificates(Vec<IssuedView>),
+    Revoked(RevokeOutcome),
 }
 
 /// Answers one request. Note that this blocks (hub requests for `host enable`).
@@ -55,5 +64,9 @@ pub fn handle(ctx: &Context, request: SshCaRequest) -> Result<SshCaResponse, Dom
         }
         SshCaRequest::HostStatus { host: None } => SshCaResponse::Hosts(hosts::list(ctx)?),
         SshCaRequest::Sign(sign) => SshCaResponse::Signed(ssh_ca::sign_user(ctx, "cli", sign)?),
+        SshCaRequest::Certificates => SshCaResponse::Certificates(revocations::list(ctx)?),
+        SshCaRequest::Revoke(revoke) => {
+            SshCaResponse::Revoked(revocations::revoke(ctx, "cli", revoke)?)
+        }
     })
 }

@@ -265,6 +265,32 @@ pub fn routes(config: &Config) -> Routes {
         .get("/api/v1/services-ca/crl", Public, managed_certificates::crl)
         .get("/api/v1/ssh/ca", SignedIn, ssh_ca::show)
         .post("/api/v1/ssh/sign", AllHosts(ADMINISTER), ssh_ca::sign)
+        .get("/api/v1/ssh/ca/hosts", AllHosts(VIEW), ssh_ca::hosts)
+        .post(
+            "/api/v1/ssh/ca/hosts",
+            AllHosts(ADMINISTER),
+            ssh_ca::enable_host,
+        )
+        .delete(
+            "/api/v1/ssh/ca/hosts/{agent_id}",
+            AllHosts(ADMINISTER),
+            ssh_ca::disable_host,
+        )
+        .get(
+            "/api/v1/ssh/certificates",
+            AllHosts(VIEW),
+            ssh_ca::certificates,
+        )
+        .get(
+            "/api/v1/ssh/revocations",
+            AllHosts(VIEW),
+            ssh_ca::revocations,
+        )
+        .post(
+            "/api/v1/ssh/revocations",
+            AllHosts(ADMINISTER),
+            ssh_ca::revoke,
+        )
         .get("/api/v1/join-tokens", AllHosts(VIEW), read::join_tokens)
         .post(
             "/api/v1/join-tokens",

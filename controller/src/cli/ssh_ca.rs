@@ -5,6 +5,7 @@ use super::{admin_call, format_time_ms, print_json, unexpected};
 use crate::admin::{AdminRequest, AdminResponse, SshCaRequest, SshCaResponse};
 use crate::config::Config;
 use crate::domain::ssh_ca::hosts::{EnableHost, SshHostView};
+use crate::domain::ssh_ca::revocations::RevokeRequest;
 use crate::domain::ssh_ca::SignUserRequest;
 use anyhow::Context as _;
 use clap::Subcommand;
@@ -19,6 +20,22 @@ pub enum SshCaCommand {
     Ca(CaCommand),
     /// Sign a user certificate for a public key (written to KEY-cert.pub beside it).
     Sign(Box<SignArgs>),
+    /// The user certificates the SSH CA signed, newest first (serial, person, principals,
+    /// validity, revoked).
+    Certificates {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a user certificate (by serial) or every certificate of a public key: hosts that
+    /// trust the user CA refuse the key (RevokedKeys) until its certificates expire.
+    Revoke {
+        /// The certificate's serial.
+        #[arg(long, conflicts_with = "key", required_unless_present = "key")]
+        serial: Option<u64>,
+        /// A public key file (`id_ed25519.pub`): every certificate of that key.
+        #[arg(long)]
+        key: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -200,7 +217,62 @@ pub async fn run(command: SshCaCommand, config: &Config) -> anyhow::Result<()> {
             hosts(call(config, SshCaRequest::HostStatus { host }).await?, json)
         }
         SshCaCommand::Sign(arguments) => sign(*arguments, config).await,
+        SshCaCommand::Certificates { json } => certificates(config, json).await,
+        SshCaCommand::Revoke { serial, key } => revoke(config, serial, key).await,
     }
+}
+
+async fn certificates(config: &Config, json: bool) -> anyhow::Result<()> {
+    let issued = match call(config, SshCaRequest::Certificates).await? {
+        SshCaResponse::Certificates(issued) => issued,
+        other => anyhow::bail!("unexpected answer from the controller: {other:?}"),
+    };
+    if json {
+        return print_json(&issued);
+    }
+    for certificate in &issued {
+        let state = match (&certificate.revoked_by, certificate.revoked_at_ms) {
+            (Some(by), Some(at)) => format!("revoked {} by {by}", format_time_ms(at)),
+            _ if certificate.expired => "expired".to_owned(),
+            _ => "valid".to_owned(),
+        };
+        outln!(
+            "{:>6}  {}  {}  until {}  {}  {}",
+            certificate.serial,
+            certificate.for_user,
+            certificate.principals.join(","),
+            format_time_ms(certificate.valid_before as i64 * 1000),
+            certificate.key_fingerprint,
+            state
+        );
+    }
+    Ok(())
+}
+
+async fn revoke(config: &Config, serial: Option<u64>, key: Option<PathBuf>) -> anyhow::Result<()> {
+    let public_key = match &key {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?
+                .trim()
+                .to_owned(),
+        ),
+        None => None,
+    };
+    let request = SshCaRequest::Revoke(RevokeRequest { serial, public_key });
+    let outcome = match call(config, request).await? {
+        SshCaResponse::Revoked(outcome) => outcome,
+        other => anyhow::bail!("unexpected answer from the controller: {other:?}"),
+    };
+    let serials: Vec<String> = outcome.revoked.iter().map(u64::to_string).collect();
+    outln!("Revoked serial(s) {}.", serials.join(", "));
+    for host in &outcome.delivered {
+        outln!("  {host}: sshd refuses the key now");
+    }
+    for line in &outcome.pending {
+        outln!("  pending {line}");
+    }
+    Ok(())
 }
 
 async fn sign(arguments: SignArgs, config: &Config) -> anyhow::Result<()> {

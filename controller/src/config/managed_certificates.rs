@@ -3,6 +3,7 @@
 //! docs/certificates.md).
 
 use super::error::ConfigError;
+use super::values::{duration, invalid};
 use serde::Deserialize;
 use std::time::Duration;
 
@@ -42,28 +43,6 @@ pub struct CertificatesConfig {
     pub check_interval: Duration,
     pub retry_min: Duration,
     pub retry_max: Duration,
-}
-
-fn invalid(key: &'static str, value: impl Into<String>, message: &str) -> ConfigError {
-    ConfigError::Invalid {
-        key,
-        value: value.into(),
-        message: message.to_owned(),
-    }
-}
-
-fn duration(
-    key: &'static str,
-    value: Option<&str>,
-    default: &str,
-) -> Result<Duration, ConfigError> {
-    let text = value.unwrap_or(default);
-    let parsed =
-        humantime::parse_duration(text).map_err(|error| invalid(key, text, &error.to_string()))?;
-    if parsed < Duration::from_secs(1) {
-        return Err(invalid(key, text, "must be at least 1s"));
-    }
-    Ok(parsed)
 }
 
 fn domain(text: &str) -> Result<String, ConfigError> {

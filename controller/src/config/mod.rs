@@ -10,6 +10,7 @@ pub mod managed_certificates;
 pub mod secret;
 pub mod ssh_access;
 pub mod ssh_ca;
+mod values;
 
 pub use error::ConfigError;
 pub use secret::Secret;

@@ -2,6 +2,7 @@
 //! `packaging/controller.toml`, see docs/ssh-ca.md).
 
 use super::error::ConfigError;
+use super::values::{duration, invalid};
 use serde::Deserialize;
 use std::time::Duration;
 
@@ -46,28 +47,6 @@ impl Default for SshCaConfig {
             check_interval: Duration::from_secs(60),
         }
     }
-}
-
-fn invalid(key: &'static str, value: impl Into<String>, message: &str) -> ConfigError {
-    ConfigError::Invalid {
-        key,
-        value: value.into(),
-        message: message.to_owned(),
-    }
-}
-
-fn duration(
-    key: &'static str,
-    value: Option<&str>,
-    default: &str,
-) -> Result<Duration, ConfigError> {
-    let text = value.unwrap_or(default);
-    let parsed =
-        humantime::parse_duration(text).map_err(|error| invalid(key, text, &error.to_string()))?;
-    if parsed < Duration::from_secs(1) {
-        return Err(invalid(key, text, "must be at least 1s"));
-    }
-    Ok(parsed)
 }
 
 impl SshCaConfig {

@@ -71,6 +71,8 @@ pub enum AuditAction {
     /// The SSH CA was enabled for a host (which pieces).
     SshHostEnable,
     SshHostDisable,
+    /// User certificates were revoked (serials, key fingerprint); hosts refuse their key.
+    SshUserCertificateRevoke,
     /// An agentless host was added (issue 16).
     AgentlessAdd,
     /// An agentless host's host key was pinned.
@@ -139,6 +141,7 @@ impl std::fmt::Display for AuditAction {
             AuditAction::SshHostConfigureFailed => "ssh_ca.host_configure_failed",
             AuditAction::SshHostEnable => "ssh_ca.host_enable",
             AuditAction::SshHostDisable => "ssh_ca.host_disable",
+            AuditAction::SshUserCertificateRevoke => "ssh_ca.revoke_user",
             AuditAction::AgentlessAdd => "agentless.add",
             AuditAction::AgentlessConfirm => "agentless.confirm",
             AuditAction::AgentlessRemove => "agentless.remove",

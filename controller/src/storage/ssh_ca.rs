@@ -1,7 +1,8 @@
 //! The SSH CA's records: the hosts it is enabled for (which pieces, extra names, the login
-//! users whose principals files it writes) with where their configuration stands, and the
-//! certificate serial counter (unique and increasing across host and user certificates). No
-//! key material: the CA key is a file of its own (`ca::ssh`).
+//! users whose principals files it writes) with where their configuration stands, the
+//! certificate serial counter (unique and increasing across host and user certificates), and
+//! every user certificate signed (serial, key id, principals, validity, the certified public
+//! key) with its revocation. No key material: the CA key is a file of its own (`ca::ssh`).
 
 use super::{decode, encode, StorageError};
 use serde::{Deserialize, Serialize};
@@ -42,13 +43,41 @@ pub struct SshCaHostRecord {
     pub state: SshHostState,
 }
 
-/// The `ssh_ca_hosts` and `ssh_ca_meta` trees.
+/// Who revoked a certificate, when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SshRevocation {
+    pub revoked_at_ms: i64,
+    pub revoked_by: String,
+}
+
+/// A user certificate the CA signed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssuedUserCertificate {
+    pub serial: u64,
+    pub key_id: String,
+    /// The person it is for.
+    pub for_user: String,
+    pub signed_by: String,
+    pub signed_at_ms: i64,
+    pub principals: Vec<String>,
+    /// Unix seconds.
+    pub valid_after: u64,
+    pub valid_before: u64,
+    /// The certified public key (`ssh-ed25519 AAAA…`), what hosts refuse once revoked.
+    pub public_key: String,
+    pub key_fingerprint: String,
+    pub revoked: Option<SshRevocation>,
+}
+
+/// The `ssh_ca_hosts`, `ssh_ca_meta` and `ssh_ca_issued` trees.
 pub struct SshCaStore {
     hosts: sled::Tree,
     meta: sled::Tree,
+    issued: sled::Tree,
 }
 
 const HOSTS_TREE: &str = "ssh_ca_hosts";
+const ISSUED_TREE: &str = "ssh_ca_issued";
 const META_TREE: &str = "ssh_ca_meta";
 const SERIAL_KEY: &[u8] = b"serial";
 
@@ -57,6 +86,7 @@ impl SshCaStore {
         Ok(SshCaStore {
             hosts: db.open_tree(HOSTS_TREE)?,
             meta: db.open_tree(META_TREE)?,
+            issued: db.open_tree(ISSUED_TREE)?,
         })
     }
 
@@ -104,6 +134,37 @@ impl SshCaStore {
         self.hosts.flush()?;
         Ok(removed)
     }
+
+    /// Records (or replaces) a signed user certificate, by serial.
+    pub fn put_issued(&self, record: &IssuedUserCertificate) -> Result<(), StorageError> {
+        self.issued
+            .insert(record.serial.to_be_bytes(), encode(ISSUED_TREE, record)?)?;
+        self.issued.flush()?;
+        Ok(())
+    }
+
+    pub fn issued(&self, serial: u64) -> Result<Option<IssuedUserCertificate>, StorageError> {
+        self.issued
+            .get(serial.to_be_bytes())?
+            .map(|bytes| decode(ISSUED_TREE, &bytes))
+            .transpose()
+    }
+
+    /// Every recorded user certificate, newest (highest serial) first.
+    pub fn all_issued(&self) -> Result<Vec<IssuedUserCertificate>, StorageError> {
+        self.issued
+            .iter()
+            .rev()
+            .map(|entry| decode(ISSUED_TREE, &entry?.1))
+            .collect()
+    }
+
+    /// Forgets a recorded certificate (pruning after it expired).
+    pub fn delete_issued(&self, serial: u64) -> Result<(), StorageError> {
+        self.issued.remove(serial.to_be_bytes())?;
+        self.issued.flush()?;
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -135,5 +196,38 @@ mod tests {
         drop(store);
         let store = SshCaStore::open(&db).unwrap();
         assert_eq!(store.next_serial().unwrap(), 3);
+    }
+
+    #[test]
+    fn issued_certificates_list_newest_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::open(dir.path().join("db")).unwrap();
+        let store = SshCaStore::open(&db).unwrap();
+        let issued = |serial| IssuedUserCertificate {
+            serial,
+            key_id: format!("k{serial}"),
+            for_user: "alice".into(),
+            signed_by: "admin".into(),
+            signed_at_ms: 1,
+            principals: vec!["root".into()],
+            valid_after: 0,
+            valid_before: 10,
+            public_key: "ssh-ed25519 AAAA".into(),
+            key_fingerprint: "SHA256:x".into(),
+            revoked: None,
+        };
+        for serial in [2, 300, 1] {
+            store.put_issued(&issued(serial)).unwrap();
+        }
+        let serials: Vec<u64> = store
+            .all_issued()
+            .unwrap()
+            .iter()
+            .map(|c| c.serial)
+            .collect();
+        assert_eq!(serials, vec![300, 2, 1]);
+        store.delete_issued(2).unwrap();
+        assert!(store.issued(2).unwrap().is_none());
+        assert_eq!(store.issued(300).unwrap(), Some(issued(300)));
     }
 }

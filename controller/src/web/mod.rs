@@ -151,6 +151,17 @@ pub fn routes() -> Routes {
         )
         .get("/ssh/ca", SignedIn, ssh_ca::page)
         .post("/ssh/ca/sign", AllHosts(ADMINISTER), ssh_ca::sign)
+        .post("/ssh/ca/hosts", AllHosts(ADMINISTER), ssh_ca::hosts::enable)
+        .post(
+            "/ssh/ca/hosts/{agent_id}/disable",
+            AllHosts(ADMINISTER),
+            ssh_ca::hosts::disable,
+        )
+        .post(
+            "/ssh/ca/certificates/{serial}/revoke",
+            AllHosts(ADMINISTER),
+            ssh_ca::certificates::revoke,
+        )
         .get("/agentless", AllHosts(VIEW), agentless::page)
         .post("/agentless", AllHosts(ADMINISTER), agentless::add)
         .post(

@@ -116,6 +116,10 @@ pub struct ConfigureSshd {
     /// Principals per user for `AuthorizedPrincipalsFile`; empty: the directive is not used
     /// (a certificate's principal must then be the login name).
     pub principals: Vec<UserPrincipals>,
+    /// Public keys sshd must refuse (`RevokedKeys`, one OpenSSH public key a line): a listed
+    /// key is refused on its own and so is every certificate of it. Written (empty when none)
+    /// whenever `trusted_user_ca_keys` is not empty. Appended in protocol 8.
+    pub revoked_keys: Vec<SshLine>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -172,6 +172,7 @@ pub(super) fn commands() -> Vec<Command> {
             user: user("root"),
             principals: vec![Principal::new("ops").unwrap()],
         }],
+        revoked_keys: vec![line("ssh-ed25519 AAAAC3 lost-laptop")],
     }));
     out.push(Command::from(AssignAgentless {
         targets: vec![AgentlessTarget {

@@ -30,6 +30,7 @@ async fn issue_16_host_and_user_certificates_log_in_through_a_real_sshd() {
         }],
         trusted_user_ca_keys: Vec::new(),
         principals: Vec::new(),
+        revoked_keys: Vec::new(),
     };
     let refused = lab
         .controller

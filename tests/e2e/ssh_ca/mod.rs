@@ -4,11 +4,15 @@
 //! CA), user certificates from the real `unity-controller ssh sign` process logging in as root,
 //! refused after expiry and for another principal, host-scoped principals, hostile
 //! configurations refused by the agent, and a drop-in that fails `sshd -t` never activated.
-//! Here: the lab (controller, agent, sshd) and its helpers; logins.rs and refused.rs the tests.
+//! Here: the lab (controller, agent, sshd) and its helpers; logins.rs, refused.rs, renewal.rs
+//! revocation.rs (revoked certificates refused, hosts through the API and the page) and
+//! offline.rs (a revocation reaching a host that was offline) the tests.
 
 mod logins;
+mod offline;
 mod refused;
 mod renewal;
+mod revocation;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -84,7 +88,9 @@ struct Lab {
     controller: RunningController,
     controller_dir: PathBuf,
     agent_id: AgentId,
-    _agent: unity_agent::runtime::RunningAgent,
+    /// The agent's configuration, to start it again after stopping it.
+    agent_config: unity_agent::config::Config,
+    agent: Option<unity_agent::runtime::RunningAgent>,
     sshd: Sshd,
     unity_dir: PathBuf,
     drop_in: PathBuf,
@@ -132,6 +138,7 @@ async fn lab_checking_every(include: &str, check_interval: Duration) -> Lab {
         "-F".into(),
         sshd_dir.join("sshd.pid").display().to_string(),
     ];
+    let agent_config = config.clone();
     let agent = unity_agent::runtime::start(config).await.unwrap();
     let hub = controller.context.clone();
     let id = agent_id.clone();
@@ -146,7 +153,8 @@ async fn lab_checking_every(include: &str, check_interval: Duration) -> Lab {
         controller,
         controller_dir,
         agent_id,
-        _agent: agent,
+        agent_config,
+        agent: Some(agent),
         sshd,
         unity_dir,
         drop_in,

@@ -31,13 +31,21 @@ const RETRY_MAX_MS: i64 = 6 * 3600 * 1000;
 pub struct EnableHost {
     pub host: String,
     /// Sign the host keys and install the certificates (default yes).
+    #[serde(default = "yes")]
     pub host_certificates: bool,
     /// Trust the user CA for logins (default yes).
+    #[serde(default = "yes")]
     pub trust_user_ca: bool,
     /// Host principals besides the host name and agent id.
+    #[serde(default)]
     pub extra_names: Vec<String>,
     /// Login users with a principals file (default root).
+    #[serde(default)]
     pub users: Vec<String>,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// A host as the SSH CA sees it.
@@ -171,6 +179,7 @@ fn empty_configuration() -> ConfigureSshd {
         host_certificates: Vec::new(),
         trusted_user_ca_keys: Vec::new(),
         principals: Vec::new(),
+        revoked_keys: Vec::new(),
     }
 }
 
@@ -264,6 +273,11 @@ fn configuration(
         request.trusted_user_ca_keys.push(line);
         request.principals = principals::principals_files(&record.users, agent_id.as_str())
             .map_err(DomainError::Invalid)?;
+        for key in super::revoked_keys::revoked_keys(ctx)? {
+            request
+                .revoked_keys
+                .push(SshLine::new(key).map_err(|error| DomainError::Internal(error.to_string()))?);
+        }
     }
     Ok((request, serials, validity))
 }

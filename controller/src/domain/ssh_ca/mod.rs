@@ -1,18 +1,22 @@
 //! The SSH certificate authority as operators use it (docs/ssh-ca.md): made on `init` or first
 //! use when `[ssh_ca] enabled`, its public key and `@cert-authority` known_hosts line, user
 //! certificates signed for a person with chosen principals and TTL (host-scoped with a host),
-//! and per-host configuration (hosts.rs) renewed by a loop (renewal.rs). Every signature and
-//! change is audited.
+//! and per-host configuration (hosts.rs) renewed by a loop (renewal.rs); every user
+//! certificate is recorded and can be revoked (revocations.rs). Every signature and change is
+//! audited.
 
 pub mod hosts;
 pub mod principals;
 pub mod renewal;
+pub mod revocations;
+pub mod revoked_keys;
 
 use crate::ca::ssh::{self, SshCa, SshCertKind, SshCertRequest};
 use crate::clock::now_ms;
 use crate::context::Context;
 use crate::domain::audit::{self, AuditAction};
 use crate::domain::error::DomainError;
+use crate::storage::ssh_ca::IssuedUserCertificate;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -121,6 +125,16 @@ fn rfc3339(unix_ms: i64) -> String {
     humantime::format_rfc3339_seconds(at).to_string()
 }
 
+/// The key as hosts' `RevokedKeys` lists it: algorithm and base64, no comment.
+fn public_key_line(text: &str) -> Result<String, DomainError> {
+    let mut key = ssh_key::PublicKey::from_openssh(text.trim())
+        .map_err(|error| DomainError::Invalid(format!("not an OpenSSH public key: {error}")))?;
+    key.set_comment("");
+    key.to_openssh()
+        .map(|line| line.trim().to_owned())
+        .map_err(|error| DomainError::Internal(error.to_string()))
+}
+
 /// Signs a user certificate on behalf of `actor` and audits it. Note that this uses blocking
 /// I/O.
 pub fn sign_user(
@@ -172,6 +186,23 @@ pub fn sign_user(
             },
         )
         .map_err(|error| DomainError::Invalid(error.to_string()))?;
+    revoked_keys::require_not_revoked(ctx, &signed.key_fingerprint)?;
+    revocations::record_issued(
+        ctx,
+        &IssuedUserCertificate {
+            serial,
+            key_id: key_id.clone(),
+            for_user: for_user.to_owned(),
+            signed_by: actor.to_owned(),
+            signed_at_ms: now,
+            principals: principals.clone(),
+            valid_after,
+            valid_before,
+            public_key: public_key_line(&request.public_key)?,
+            key_fingerprint: signed.key_fingerprint.clone(),
+            revoked: None,
+        },
+    )?;
     audit::record(
         ctx,
         actor,

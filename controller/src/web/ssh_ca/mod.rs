@@ -1,12 +1,17 @@
 //! The SSH CA page (`/ssh/ca`): the CA's public key and the `@cert-authority` line for
-//! `known_hosts` as text to copy, the hosts it configures with their state, and for admins a
-//! form that signs a user certificate for a pasted public key (CSRF checked by the route
-//! guard) and shows the certificate to copy. The CA key never reaches a page.
+//! `known_hosts` as text to copy, the hosts it configures with their state (hosts.rs: enable,
+//! disable), the user certificates it signed (certificates.rs: revoke), and for admins a form
+//! that signs a user certificate for a pasted public key (CSRF checked by the route guard)
+//! and shows the certificate to copy. The CA key never reaches a page.
+
+pub mod certificates;
+pub mod hosts;
 
 use super::format::datetime;
 use super::layout::{self, Frame, Nav};
 use super::{admin_csrf, PageCaller};
-use crate::domain::ssh_ca::hosts::{self, SshHostView};
+use crate::domain::ssh_ca::hosts::SshHostView;
+use crate::domain::ssh_ca::revocations::{self, IssuedView};
 use crate::domain::ssh_ca::{self, SignUserRequest, SignedUserCertificate, SshCaView};
 use crate::http::auth::Caller;
 use crate::http::error::ApiError;
@@ -24,45 +29,36 @@ pub struct SshCaPage {
     /// `Err`: why there is no CA (disabled, unreadable).
     pub ca: Result<SshCaView, String>,
     pub hosts: Vec<SshHostView>,
+    /// Every user certificate signed, newest first.
+    pub certificates: Vec<IssuedView>,
     /// The certificate just signed, or why it was not.
     pub signed: Option<Result<SignedUserCertificate, String>>,
+    /// How an enable, disable or revoke just went.
+    pub notice: Option<Result<String, String>>,
 }
 
 async fn view(state: &AppState, actor: String) -> Result<SshCaPage, ApiError> {
     blocking(&state.ctx, move |ctx| {
         Ok::<_, ApiError>(SshCaPage {
             ca: ssh_ca::show(ctx, &actor).map_err(|error| error.to_string()),
-            hosts: hosts::list(ctx)?,
+            hosts: crate::domain::ssh_ca::hosts::list(ctx)?,
+            certificates: revocations::list(ctx)?,
             signed: None,
+            notice: None,
         })
     })
     .await
 }
 
-fn hosts_table(hosts: &[SshHostView]) -> Markup {
-    html! {
-        h2 { "Hosts" }
-        @if hosts.is_empty() {
-            p.muted { "No hosts yet: `unity-controller ssh ca host enable HOST`." }
-        } @else {
-            div.table { table #ssh-ca-hosts {
-                thead { tr {
-                    th { "Host" } th { "Host certificates" } th { "User CA" } th { "Users" }
-                    th { "Configured" } th { "Valid until" } th { "Renews" } th { "Last error" }
-                } }
-                tbody { @for host in hosts { tr {
-                    td { (host.agent_id) }
-                    td { (if host.host_certificates { "yes" } else { "no" }) }
-                    td { (if host.trust_user_ca { "yes" } else { "no" }) }
-                    td { (host.users.join(", ")) }
-                    td { (host.configured_at_ms.map_or("never".into(), datetime)) }
-                    td { (host.valid_before.map_or("-".into(), |s| datetime(s as i64 * 1000))) }
-                    td { (host.renew_at.map_or("-".into(), |s| datetime(s as i64 * 1000))) }
-                    td { (host.last_error.as_deref().unwrap_or("")) }
-                } } }
-            } }
-        }
-    }
+/// The page again after an action, with how it went.
+async fn outcome_page(
+    state: &AppState,
+    caller: &PageCaller,
+    notice: Result<String, String>,
+) -> Result<Markup, ApiError> {
+    let mut page = view(state, caller.0.user.clone()).await?;
+    page.notice = Some(notice);
+    Ok(render(&page, &caller.0))
 }
 
 fn sign_form(csrf: &str, signed: Option<&Result<SignedUserCertificate, String>>) -> Markup {
@@ -95,6 +91,11 @@ pub fn render(view: &SshCaPage, caller: &Caller) -> Markup {
     let csrf = admin_csrf(caller).filter(|_| caller.is_admin());
     let content = html! {
         h1 { "SSH certificate authority" }
+        @match &view.notice {
+            Some(Ok(text)) => p.notice #ssh-ca-notice { (text) },
+            Some(Err(text)) => p.critical #ssh-ca-notice { (text) },
+            None => {}
+        }
         @match &view.ca {
             Ok(ca) => {
                 p.muted { "Hosts it is enabled for present host certificates; add this line to your known_hosts and host-key prompts stop." }
@@ -104,8 +105,9 @@ pub fn render(view: &SshCaPage, caller: &Caller) -> Markup {
             }
             Err(error) => p.muted { (error) },
         }
-        (hosts_table(&view.hosts))
+        (hosts::hosts_table(&view.hosts, csrf.filter(|_| view.ca.is_ok())))
         @if let (Some(csrf), Ok(_)) = (csrf, &view.ca) { (sign_form(csrf, view.signed.as_ref())) }
+        (certificates::certificates_table(&view.certificates, csrf))
     };
     layout::page(Frame::new("SSH CA", Nav::SshCa), caller, content)
 }
@@ -196,7 +198,22 @@ mod tests {
                 last_error: Some("<script>sshd -t</script>".into()),
                 failures: 1,
             }],
+            certificates: vec![IssuedView {
+                serial: 7,
+                key_id: "k".into(),
+                for_user: "<i>alice</i>".into(),
+                signed_by: "admin".into(),
+                signed_at_ms: 0,
+                principals: vec!["root".into()],
+                valid_after: 0,
+                valid_before: 4_000_000_000,
+                key_fingerprint: "SHA256:lost".into(),
+                expired: false,
+                revoked_at_ms: None,
+                revoked_by: None,
+            }],
             signed,
+            notice: None,
         }
     }
 
@@ -207,9 +224,29 @@ mod tests {
         assert!(html.contains("id=\"ssh-sign\""));
         assert!(html.contains("&lt;script&gt;sshd -t&lt;/script&gt;"));
         assert!(!html.contains("<script>sshd"));
+        assert!(html.contains("action=\"/ssh/ca/hosts/nas-1/disable\""));
+        assert!(html.contains("id=\"ssh-ca-enable\""));
+        assert!(html.contains("action=\"/ssh/ca/certificates/7/revoke\""));
+        assert!(html.contains("&lt;i&gt;alice&lt;/i&gt;"));
         let html = render(&sample(None), &caller(Role::Viewer)).into_string();
         assert!(!html.contains("id=\"ssh-sign\""));
+        assert!(!html.contains("/disable"));
+        assert!(!html.contains("/revoke"));
+        assert!(!html.contains("id=\"ssh-ca-enable\""));
+        assert!(html.contains("SHA256:lost"));
         assert!(html.contains("@cert-authority"));
+    }
+
+    #[test]
+    fn revoked_certificates_show_who_and_offer_no_button_and_notices_are_escaped() {
+        let mut page = sample(None);
+        page.certificates[0].revoked_at_ms = Some(0);
+        page.certificates[0].revoked_by = Some("bob".into());
+        page.notice = Some(Err("<b>offline</b>".into()));
+        let html = render(&page, &caller(Role::Admin)).into_string();
+        assert!(html.contains("by bob"));
+        assert!(!html.contains("/certificates/7/revoke"));
+        assert!(html.contains("&lt;b&gt;offline&lt;/b&gt;"));
     }
 
     #[test]

@@ -207,8 +207,8 @@ impl SessionStream {
     }
 }
 
-/// Answers a secret request from the store (scope checked and every delivery audited in
-/// [`super::crate::transport::secrets::answer`]).
+/// Answers a secret request from the store (scope checked and every delivery audited by the
+/// context's delivery path, see [`crate::transport::secrets::answer`]).
 async fn secret_reply(
     ctx: &Arc<Context>,
     agent_id: &AgentId,

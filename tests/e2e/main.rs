@@ -39,6 +39,7 @@ mod renewal;
 mod revocation;
 mod secrets;
 mod secrets_databases;
+mod secrets_registry;
 mod secrets_setup;
 mod ssh_access;
 mod ssh_ca;

@@ -55,18 +55,7 @@ impl SecretsLab {
     /// Sends a secret request through the admin socket; fails on an error answer and on an
     /// answer that carries one of the plaintexts.
     pub async fn secret(&self, request: SecretAdminRequest) -> AdminResponse {
-        let response = admin_request(&self.controller, AdminRequest::Secret(request)).await;
-        let json = serde_json::to_string(&response).unwrap();
-        for plaintext in &self.plaintexts {
-            assert!(
-                !json.contains(plaintext.as_str()),
-                "an admin answer carries a value: {json}"
-            );
-        }
-        if let AdminResponse::Error(error) = &response {
-            panic!("secret request failed: {error}");
-        }
-        response
+        secret_request(&self.controller, &self.plaintexts, request).await
     }
 
     /// `secret set NAME --kind password` with `value`.
@@ -182,14 +171,7 @@ impl SecretsLab {
 
     /// The audit log, newest first, one `actor action target` line per entry.
     pub async fn audit_lines(&self) -> Vec<String> {
-        let ctx = self.controller.context.clone();
-        tokio::task::spawn_blocking(move || audit::recent(&ctx, 500))
-            .await
-            .unwrap()
-            .unwrap()
-            .into_iter()
-            .map(|entry| format!("{} {} {}", entry.actor, entry.action, entry.target))
-            .collect()
+        audit_lines(&self.controller).await
     }
 
     /// Waits until the audit log has a line starting with `prefix`.
@@ -215,6 +197,39 @@ impl SecretsLab {
             assert_no_file_contains(&self.agent_dir, plaintext.as_bytes());
         }
     }
+}
+
+/// Sends a secret request through `controller`'s admin socket; fails on an error answer and
+/// on an answer that carries one of `plaintexts`.
+pub async fn secret_request(
+    controller: &RunningController,
+    plaintexts: &[String],
+    request: SecretAdminRequest,
+) -> AdminResponse {
+    let response = admin_request(controller, AdminRequest::Secret(request)).await;
+    let json = serde_json::to_string(&response).unwrap();
+    for plaintext in plaintexts {
+        assert!(
+            !json.contains(plaintext.as_str()),
+            "an admin answer carries a value: {json}"
+        );
+    }
+    if let AdminResponse::Error(error) = &response {
+        panic!("secret request failed: {error}");
+    }
+    response
+}
+
+/// `controller`'s audit log, newest first, one `actor action target` line per entry.
+pub async fn audit_lines(controller: &RunningController) -> Vec<String> {
+    let ctx = controller.context.clone();
+    tokio::task::spawn_blocking(move || audit::recent(&ctx, 500))
+        .await
+        .unwrap()
+        .unwrap()
+        .into_iter()
+        .map(|entry| format!("{} {} {}", entry.actor, entry.action, entry.target))
+        .collect()
 }
 
 /// Every byte of every file under `dir` (sled's files, the WAL, the key, the spool).

@@ -6,6 +6,7 @@
 //! is audited; once the host is in scope, the pull succeeds and the delivery is audited with
 //! the host and the operation.
 
+use crate::container_updates::operation_finished;
 use crate::secrets_setup::{assert_no_file_contains, audit_lines, secret_request};
 use serde_json::Value;
 use std::time::Duration;
@@ -32,15 +33,8 @@ async fn update(client: &HttpClient, addr: std::net::SocketAddr, agent_id: &str)
         .await;
     assert_eq!(response.status, 202, "{}", response.text());
     let id = response.json()["id"].as_str().unwrap().to_owned();
-    eventually("the update finishes", Duration::from_secs(120), || {
-        let mut client = same_session(client, addr);
-        let path = format!("/api/v1/operations/{id}");
-        async move {
-            let record = client.get(&path).await.json();
-            (record["state"] == "finished").then_some(record)
-        }
-    })
-    .await
+    let what = "the update finishes";
+    operation_finished(client, addr, &id, what, Duration::from_secs(120)).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

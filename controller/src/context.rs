@@ -1,6 +1,6 @@
 //! What every task of the controller shares: the configuration, the store, the CA, the live
 //! connections and the handles of the loops that the faces poke (the update watch, the
-//! operation queue).
+//! operation queue) and the store's rule for giving a secret to a host.
 //!
 //! A leaf of the controller's layers: it imports only the lower modules whose handles it holds
 //! (`config`, `storage`, `ca`, `transport::hub`, `transport::ingest`, `updates::watch::slot`,
@@ -18,6 +18,21 @@ use crate::transport::ingest::IngestHandle;
 use crate::updates::queue::OperationQueue;
 use crate::updates::watch::slot::UpdateWatch;
 use std::sync::Arc;
+use unity_shared::model::secret::{SecretName, SecretValue};
+use unity_shared::proto::AgentId;
+
+/// Gives secret `name`'s value to `host` for `purpose` when the secrets store's rules allow it
+/// (in scope, not revoked), auditing the delivery or the refusal; `Ok(None)` when refused.
+/// The service sets it to `domain::secrets::deliver`, so that the layers below the domain
+/// (transport, updates, agentless) hand a secret to a host through that one path without
+/// importing the domain. Note that it uses blocking I/O.
+pub type DeliverSecret =
+    fn(
+        ctx: &Context,
+        name: &SecretName,
+        host: &AgentId,
+        purpose: &str,
+    ) -> Result<Option<SecretValue>, Box<dyn std::error::Error + Send + Sync>>;
 
 /// What every task of the controller shares.
 pub struct Context {
@@ -37,4 +52,6 @@ pub struct Context {
     /// The ACME accounts (one per `[acme]` provider), shared so that two issuances never
     /// both create one.
     pub acme_accounts: AcmeAccounts,
+    /// The one path by which a secret's value reaches a host (see [`DeliverSecret`]).
+    pub deliver_secret: DeliverSecret,
 }

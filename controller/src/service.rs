@@ -63,7 +63,6 @@ pub struct RunningController {
 
 /// Starts the controller with `config`.
 pub async fn start(config: Config) -> anyhow::Result<RunningController> {
-    crate::transport::secrets::install(crate::domain::secrets::answer);
     // Say at start, loudly, when the sealing key is unusable (e.g. readable by others): every
     // use refuses it until it is fixed.
     if config.data_dir.join(crate::sealing::KEY_FILE).exists() {
@@ -86,6 +85,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningController> {
         operations: OperationQueue::default(),
         services_ca,
         acme_accounts,
+        deliver_secret,
     });
     let server_config = transport::server_config(&context)?;
     let data_dir = context.config.data_dir.clone();
@@ -187,5 +187,19 @@ pub async fn offline_context(config: Config) -> anyhow::Result<Arc<Context>> {
         operations: OperationQueue::default(),
         services_ca,
         acme_accounts,
+        deliver_secret,
     }))
+}
+
+/// The store's rules for giving a secret to a host ([`Context::deliver_secret`]).
+fn deliver_secret(
+    ctx: &Context,
+    name: &unity_shared::model::secret::SecretName,
+    host: &unity_shared::proto::AgentId,
+    purpose: &str,
+) -> Result<
+    Option<unity_shared::model::secret::SecretValue>,
+    Box<dyn std::error::Error + Send + Sync>,
+> {
+    Ok(crate::domain::secrets::deliver(ctx, name, host, purpose)?)
 }

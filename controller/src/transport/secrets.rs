@@ -1,30 +1,28 @@
-//! Who answers an agent's `SecretRequest`. The answer needs the secrets store's rules
-//! (`domain::secrets::answer`), which the transport layer may not import; the service
-//! installs that function here at start. Until then (and in tools without a service) every
-//! name is answered with nothing.
+//! Answers an agent's `SecretRequest` (and the controller's requests on behalf of a proxy
+//! agent): each name through the context's [`Context::deliver_secret`], the secrets store's
+//! one delivery path (scope, revocation, audit), which the transport layer reaches through
+//! the context because it may not import the domain.
 
 use crate::context::Context;
-use std::sync::OnceLock;
 use unity_shared::model::secret::{SecretAnswer, SecretName};
 use unity_shared::proto::AgentId;
 
-/// Answers one request of `host` for `names`, in order.
-pub type Answerer = fn(&Context, &AgentId, Vec<SecretName>) -> Vec<SecretAnswer>;
+/// What the agent asked for (`purpose` in the audit log).
+pub const AGENT_REQUEST: &str = "agent request";
 
-static ANSWERER: OnceLock<Answerer> = OnceLock::new();
-
-/// Installs the answerer (once per process; later calls keep the first).
-pub fn install(answerer: Answerer) {
-    let _ = ANSWERER.set(answerer);
-}
-
-/// The answers to `host`'s request: the installed answerer's, or nothing for every name.
+/// The answers to `host`'s request for `names`, in order: each value when the store gives it
+/// to the host, else `None` (a failure inside the controller is logged, and the agent told
+/// nothing more). Note that this uses blocking I/O.
 pub fn answer(ctx: &Context, host: &AgentId, names: Vec<SecretName>) -> Vec<SecretAnswer> {
-    match ANSWERER.get() {
-        Some(answerer) => answerer(ctx, host, names),
-        None => names
-            .into_iter()
-            .map(|name| SecretAnswer { name, value: None })
-            .collect(),
-    }
+    names
+        .into_iter()
+        .map(|name| {
+            let value =
+                (ctx.deliver_secret)(ctx, &name, host, AGENT_REQUEST).unwrap_or_else(|error| {
+                    tracing::error!(%error, secret = %name, %host, "Delivering a secret failed.");
+                    None
+                });
+            SecretAnswer { name, value }
+        })
+        .collect()
 }

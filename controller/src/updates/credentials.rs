@@ -52,8 +52,9 @@ impl Credentials {
 }
 
 /// Credentials whose secret names a secret of the store get that secret's value (opened with
-/// `key`); others are returned as they are. For the controller's own registry requests: no
-/// agent is involved, so the secret's host scope does not apply.
+/// `key`); others are returned as they are. Only for the controller's own registry requests
+/// (update checks): no host receives the value, so no host scope applies. An update that an
+/// agent pulls draws the secret through the store's delivery path instead (`dispatch`).
 ///
 /// Note that this uses blocking I/O.
 pub fn resolve(

@@ -13,6 +13,7 @@ use crate::context::Context;
 use crate::storage::operations::{OperationKind, OperationRecord, OperationState};
 use std::sync::Arc;
 use std::time::Duration;
+use unity_shared::model::secret::SecretName;
 use unity_shared::model::update::{
     CommandResult, ContainerCommand, HealthPolicy, LogLine, OperationId, Probe, RegistryAuth,
     UpdateRequest,
@@ -158,8 +159,16 @@ pub fn submit(ctx: &Context, new: NewOperation) -> anyhow::Result<OperationRecor
     Ok(record)
 }
 
-/// Credentials for the update's registry, for this one pull (never stored on the agent).
-fn attach_credentials(ctx: &Context, command: &mut ContainerCommand) -> anyhow::Result<()> {
+/// Credentials for the update's registry, for this one pull by `host` (never stored on the
+/// agent). When they name a secret of the store, its value reaches the host only through the
+/// store's delivery path ([`Context::deliver_secret`]: in scope, not revoked, audited with
+/// the operation as purpose); otherwise the operation fails saying why.
+pub(crate) fn attach_credentials(
+    ctx: &Context,
+    host: &AgentId,
+    operation: &str,
+    command: &mut ContainerCommand,
+) -> anyhow::Result<()> {
     let ContainerCommand::Update(request) = command else {
         return Ok(());
     };
@@ -168,9 +177,21 @@ fn attach_credentials(ctx: &Context, command: &mut ContainerCommand) -> anyhow::
         return Ok(());
     };
     let key = CredentialKey::open_or_create(&ctx.config.data_dir)?;
-    let credentials = key.open(&registry, &record.sealed)?;
-    let credentials =
-        super::credentials::resolve(&ctx.store, key.sealing(), &registry, credentials)?;
+    let mut credentials = key.open(&registry, &record.sealed)?;
+    if let Some(name) = credentials.secret_reference() {
+        let name = SecretName::new(name)?;
+        let purpose = format!("registry credentials of {registry} for operation {operation}");
+        let value = (ctx.deliver_secret)(ctx, &name, host, &purpose)
+            .map_err(|error| anyhow::anyhow!("delivering secret {name}: {error}"))?
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "the credentials of {registry} name secret {name}, which is missing or \
+                     whose scope does not include host {host}"
+                )
+            })?;
+        credentials.secret = String::from_utf8(value.expose().to_vec())
+            .map_err(|_| anyhow::anyhow!("secret {name} (registry {registry}) is not text"))?;
+    }
     request.auth = Some(RegistryAuth {
         username: credentials.username,
         password: credentials.secret,
@@ -199,7 +220,7 @@ async fn run_one(ctx: Arc<Context>, record: OperationRecord) {
         let id = id.clone();
         tokio::task::spawn_blocking(move || -> anyhow::Result<ContainerCommand> {
             let mut command = record.command.clone();
-            attach_credentials(&ctx, &mut command)?;
+            attach_credentials(&ctx, &record.agent_id, &id, &mut command)?;
             ctx.store.operations.update(&id, |record| {
                 record.state = OperationState::Running;
                 record.started_at_ms = record.started_at_ms.or(Some(now_ms()));

@@ -111,7 +111,7 @@ async fn operate(
 }
 
 /// Waits up to `timeout` until operation `id` finished; returns its record.
-async fn operation_finished(
+pub(crate) async fn operation_finished(
     client: &HttpClient,
     addr: std::net::SocketAddr,
     id: &str,

@@ -14,7 +14,7 @@ use crate::sealing::SealingKey;
 use crate::storage::access::{HostGroupRecord, ALL_HOSTS};
 use crate::storage::secrets::{SecretKind, SecretRecord};
 use serde::{Deserialize, Serialize};
-use unity_shared::model::secret::{SecretAnswer, SecretName, SecretValue, SecretsWithdrawn};
+use unity_shared::model::secret::{SecretName, SecretValue, SecretsWithdrawn};
 use unity_shared::proto::{AgentId, ControllerMessage};
 
 /// The largest value the store takes (a file or a key, not a disk image).
@@ -305,7 +305,8 @@ fn withdraw(ctx: &Context, name: &SecretName, hosts: &[AgentId]) {
 }
 
 /// The value of secret `name` for `host` (an agent asking over its session, or the
-/// controller acting for it), when the secret exists, its scope includes the host and the
+/// controller acting for it: a proxy agent's SSH key, the registry credentials of an update it
+/// pulls), when the secret exists, its scope includes the host and the
 /// host is not revoked; `None` otherwise. Every value given and every refusal is audited
 /// (the host as actor, the secret and `purpose`). Note that this uses blocking I/O.
 pub fn deliver(
@@ -356,20 +357,7 @@ pub fn deliver(
     Ok(Some(SecretValue::new(value)))
 }
 
-/// Answers an agent's request: each name's value when [`deliver`] gives it, else `None` (a
-/// failure inside the controller is logged, and the agent told nothing more).
-pub fn answer(ctx: &Context, host: &AgentId, names: Vec<SecretName>) -> Vec<SecretAnswer> {
-    names
-        .into_iter()
-        .map(|name| {
-            let value = deliver(ctx, &name, host, "agent request").unwrap_or_else(|error| {
-                tracing::error!(%error, secret = %name, %host, "Delivering a secret failed.");
-                None
-            });
-            SecretAnswer { name, value }
-        })
-        .collect()
-}
-
+#[cfg(test)]
+mod delivery_tests;
 #[cfg(test)]
 mod tests;

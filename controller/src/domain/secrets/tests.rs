@@ -8,15 +8,15 @@ use crate::config::Config;
 use crate::storage::agents::AgentRecord;
 use unity_shared::proto::HostFacts;
 
-fn id(text: &str) -> AgentId {
+pub(super) fn id(text: &str) -> AgentId {
     AgentId::new(text).unwrap()
 }
 
-fn name(text: &str) -> SecretName {
+pub(super) fn name(text: &str) -> SecretName {
     SecretName::new(text).unwrap()
 }
 
-async fn store() -> (tempfile::TempDir, std::sync::Arc<Context>) {
+pub(super) async fn store() -> (tempfile::TempDir, std::sync::Arc<Context>) {
     let dir = tempfile::tempdir().unwrap();
     let ctx = crate::service::offline_context(Config::with_data_dir(dir.path().into()))
         .await
@@ -63,7 +63,7 @@ async fn store() -> (tempfile::TempDir, std::sync::Arc<Context>) {
     (dir, ctx)
 }
 
-fn audit_lines(ctx: &Context) -> Vec<String> {
+pub(super) fn audit_lines(ctx: &Context) -> Vec<String> {
     audit::recent(ctx, 100)
         .unwrap()
         .into_iter()

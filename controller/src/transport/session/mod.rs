@@ -1,9 +1,9 @@
 //! An authenticated agent connection: session streams carrying hello, reports, heartbeats and
 //! renewals. The agent id comes from the verified certificate only.
 //!
-//! [`serve`] runs one connection; each stream is a [`SessionStream`] reading messages in order.
-//! Admission and renewal are in [`admit`], storing reports in [`reports`], writing replies in
-//! the order their messages came in [`replies`].
+//! [`serve`] runs one connection; each stream is a `SessionStream` reading messages in order.
+//! Admission and renewal are in `admit`, storing reports in `reports`, writing replies in the
+//! order their messages came in `replies`.
 
 mod admit;
 mod replies;
@@ -207,8 +207,8 @@ impl SessionStream {
     }
 }
 
-/// Answers a secret request from the store (scope checked and every delivery audited in
-/// [`super::crate::transport::secrets::answer`]).
+/// Answers a secret request from the store (scope checked and every delivery audited by the
+/// context's delivery path, see [`crate::transport::secrets::answer`]).
 async fn secret_reply(
     ctx: &Arc<Context>,
     agent_id: &AgentId,

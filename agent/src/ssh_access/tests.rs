@@ -26,7 +26,7 @@ fn fixture() -> Fixture {
     )
     .unwrap();
     let mut config = SshKeysConfig::defaults(&root.join("data"));
-    config.passwd_file = root.join("passwd");
+    config.passwd_file = Some(root.join("passwd"));
     config.managed_dir = root.join("managed");
     config.users = vec!["ops".into()];
     Fixture { dir, config }

@@ -40,6 +40,7 @@ mod revocation;
 mod secrets;
 mod secrets_postgres;
 mod ssh_access;
+mod ssh_access_file_mode;
 mod ssh_ca;
 mod state_durability;
 mod storage;

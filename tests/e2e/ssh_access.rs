@@ -84,6 +84,17 @@ async fn issue_16_a_granted_key_logs_in_until_the_grant_is_removed_or_expires_an
             keys_dir.display()
         ),
     );
+    // Block mode is the owner's explicit choice now (file mode is the default).
+    let response = admin
+        .request(
+            "PUT",
+            &format!("/api/v1/ssh/hosts/{agent_id}"),
+            &[],
+            Some(("application/json", br#"{"mode":"block"}"#.to_vec())),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status, 204, "{}", response.text());
     let alice = dir.path().join("alice");
     keygen(&alice, "alice@laptop");
     let bob = dir.path().join("bob");

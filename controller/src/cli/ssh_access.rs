@@ -1,6 +1,6 @@
 //! `unity-controller ssh person|key|grant|host|drift|status`: managed authorized keys (people
 //! and their public keys, grants to log in as UNIX users on hosts or host groups, each host's
-//! mode and drift policy, hand edits restored or adopted), through the daemon's admin socket
+//! mode and drift policy, hand edits restored, adopted or cleared), through the daemon's admin socket
 //! (or the database when it is stopped). See docs/ssh.md.
 
 use super::{admin_call, format_time_ms, print_json, unexpected};
@@ -143,6 +143,13 @@ pub enum DriftCommand {
     },
     /// Keep a user's hand edit on a host: the added lines become part of its managed keys.
     Adopt { host: String, user: String },
+    /// Drop the lines adopted for a user on a host: the next apply takes them out.
+    Clear {
+        #[arg(long)]
+        host: String,
+        #[arg(long)]
+        user: String,
+    },
 }
 
 async fn call(config: &Config, request: SshAccessRequest) -> anyhow::Result<AdminResponse> {
@@ -219,6 +226,9 @@ pub async fn run(command: SshAccessCommand, config: &Config) -> anyhow::Result<(
         }
         SshAccessCommand::Drift(DriftCommand::Adopt { host, user }) => {
             (SshAccessRequest::Adopt { host, user }, false)
+        }
+        SshAccessCommand::Drift(DriftCommand::Clear { host, user }) => {
+            (SshAccessRequest::ClearAdopted { host, user }, false)
         }
         SshAccessCommand::Status { json } => (SshAccessRequest::Status, json),
     };

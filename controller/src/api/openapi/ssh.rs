@@ -18,6 +18,7 @@ pub(super) const OPERATIONS: &[Operation] = &[
     op("get", "/api/v1/ssh/drift", "Hand edits of managed keys found and left in place: found, expected, added and missing lines", Access::User, &[], None),
     op("post", "/api/v1/ssh/hosts/{agent_id}/restore", "Write Unity's keys back over the host's hand edits now", Access::Admin, &[], None),
     op("post", "/api/v1/ssh/hosts/{agent_id}/adopt", "Keep a user's hand edit on the host: the lines no grant gives become part of that user's managed keys there", Access::Admin, &[], Some(adopt_body)),
+    op("post", "/api/v1/ssh/hosts/{agent_id}/clear-adopted", "Drop the lines adopted for a user on the host: the next apply takes them out of the managed keys", Access::Admin, &[], Some(adopt_body)),
 ];
 
 fn person_body() -> Value {

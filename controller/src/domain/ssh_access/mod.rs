@@ -340,3 +340,6 @@ pub fn set_host(
     apply::changed();
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;

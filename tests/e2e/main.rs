@@ -41,6 +41,7 @@ mod secrets;
 mod secrets_postgres;
 mod ssh_access;
 mod ssh_access_file_mode;
+mod ssh_access_pages;
 mod ssh_ca;
 mod state_durability;
 mod storage;

@@ -2,9 +2,9 @@
 //! a real agent and a real OpenSSH sshd on loopback whose `AuthorizedKeysFile` is the file the
 //! agent manages (under a temporary directory: the real `/root/.ssh` is never touched). A
 //! grant lets a key log in; removing it, and an expiry, take the login away within one
-//! reconcile; a hand edit of the block is reported as drift through the API, restored, and
-//! adopted. Malformed keys are refused with clear errors. Beside it, the agent's shell against
-//! a file system that really is read-only (a tmpfs remounted `ro`).
+//! reconcile; a hand edit of the block is reported as drift through the API, restored,
+//! adopted and cleared again. Malformed keys are refused with clear errors. Beside it, the
+//! agent's shell against a file system that really is read-only (a tmpfs remounted `ro`).
 
 use serde_json::json;
 use std::path::Path;
@@ -227,6 +227,14 @@ async fn issue_16_a_granted_key_logs_in_until_the_grant_is_removed_or_expires_an
         .clone();
     assert_eq!(host["users"][0]["outcome"], "unchanged", "{host}");
     assert_eq!(host["adopted"][0][1], json!([bob_line.clone()]));
+    // The owner changes their mind: the adopted line is cleared, bob is refused again.
+    let clear = format!("/api/v1/ssh/hosts/{agent_id}/clear-adopted");
+    let response = admin.post_json(&clear, &json!({ "user": "root" })).await;
+    assert_eq!(response.status, 200, "{}", response.text());
+    eventually("bob's adopted line is gone", || login(&bob).is_err()).await;
+    assert!(login(&alice).is_ok());
+    let response = admin.post_json(&clear, &json!({ "user": "root" })).await;
+    assert_eq!(response.status, 404, "nothing adopted: {}", response.text());
 
     // The grant removed: alice is refused within one reconcile.
     let response = admin.delete(&format!("/api/v1/ssh/grants/{grant}")).await;
@@ -256,6 +264,7 @@ async fn issue_16_a_granted_key_logs_in_until_the_grant_is_removed_or_expires_an
         "ssh.drift_found",
         "ssh.drift_restore",
         "ssh.drift_adopt",
+        "ssh.adopted_clear",
         "ssh.keys_written",
         "ssh.keys_restored",
     ] {

@@ -244,3 +244,35 @@ fn issue_16_file_mode_owns_a_file_per_user_and_switching_back_removes_it() {
     assert!(!managed.exists());
     assert!(f.dir.path().join("home-ops/.ssh/authorized_keys").exists());
 }
+
+#[test]
+fn issue_16_users_come_from_nss_when_no_passwd_file_is_given() {
+    let fixture = fixture();
+    let mut config = fixture.config.clone();
+    config.passwd_file = None;
+    config.users = vec!["root".into()];
+    let applied = apply_blocking(
+        &config,
+        &command(
+            AuthorizedKeysMode::File,
+            DriftAction::Report,
+            &[
+                ("root", &["ssh-ed25519 AAAA root-key"]),
+                ("no-such-user-16", &["ssh-ed25519 AAAA x"]),
+                ("daemon", &["ssh-ed25519 AAAA x"]),
+            ],
+        ),
+    )
+    .unwrap();
+    assert_eq!(outcome(&applied, "root"), AccessOutcome::Written { keys: 1 });
+    let AccessOutcome::Failed { message } = outcome(&applied, "no-such-user-16") else {
+        panic!("{applied:?}");
+    };
+    assert!(message.contains("no user \"no-such-user-16\""), "{message}");
+    // daemon exists through NSS (uid 1 on Debian) and stays out: below min_uid, not listed.
+    let AccessOutcome::Failed { message } = outcome(&applied, "daemon") else {
+        panic!("{applied:?}");
+    };
+    assert!(message.contains("may not be managed"), "{message}");
+    assert!(fixture.dir.path().join("managed/root").exists());
+}

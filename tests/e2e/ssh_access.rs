@@ -405,6 +405,14 @@ async fn issue_16_the_cli_refuses_malformed_keys_and_options_with_clear_errors()
             ..GrantRequest::default()
         }))
     };
+    let message = error(
+        ssh(SshAccessRequest::ClearAdopted {
+            host: "nas".into(),
+            user: "root".into(),
+        })
+        .await,
+    );
+    assert!(message.contains("no adopted lines"), "{message}");
     let message = error(ssh(grant("10.0.0.0/8\" ,command=\"sh")).await);
     assert!(message.contains("from pattern"), "{message}");
     assert!(matches!(

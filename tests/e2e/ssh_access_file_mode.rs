@@ -90,7 +90,10 @@ async fn issue_16_file_mode_is_the_default_and_the_agent_makes_sshd_read_the_man
         assert_eq!(response.status, 201, "{path}: {}", response.text());
     }
     let hosts = admin.get("/api/v1/ssh/hosts").await.json();
-    assert_eq!(hosts[0]["mode"], "file", "file mode is the default: {hosts}");
+    assert_eq!(
+        hosts[0]["mode"], "file",
+        "file mode is the default: {hosts}"
+    );
     eventually(
         "alice logs in through the managed file",
         Duration::from_secs(20),
@@ -113,7 +116,10 @@ async fn issue_16_file_mode_is_the_default_and_the_agent_makes_sshd_read_the_man
 
     // Every further reconcile finds the entry in force: nothing written, no reload.
     tokio::time::sleep(Duration::from_secs(4)).await;
-    assert_eq!(std::fs::read_to_string(&keys.sshd_drop_in).unwrap(), drop_in);
+    assert_eq!(
+        std::fs::read_to_string(&keys.sshd_drop_in).unwrap(),
+        drop_in
+    );
     assert_eq!(reloads(&sshd), 1, "{}", sshd.log());
     let hosts = admin.get("/api/v1/ssh/hosts").await.json();
     assert_eq!(hosts[0]["users"][0]["outcome"], "unchanged", "{hosts}");

@@ -6,7 +6,8 @@
 use std::path::Path;
 
 /// The first line of the drop-in.
-pub const HEADER: &str = "# Written by the Unity agent (managed SSH keys, file mode; see docs/ssh.md).\n\
+pub const HEADER: &str =
+    "# Written by the Unity agent (managed SSH keys, file mode; see docs/ssh.md).\n\
 # sshd reads the files it read before and, after them, Unity's per-user files.\n";
 
 /// The `AuthorizedKeysFile` entry for the managed directory: `<dir>/%u`, a literal `%` written
@@ -63,7 +64,8 @@ mod tests {
 
     #[test]
     fn issue_16_the_drop_in_keeps_the_list_in_force_and_adds_the_managed_files_once() {
-        let output = "port 22\nauthorizedkeysfile .ssh/authorized_keys .ssh/authorized_keys2\nx y\n";
+        let output =
+            "port 22\nauthorizedkeysfile .ssh/authorized_keys .ssh/authorized_keys2\nx y\n";
         let list = effective_list(output).unwrap();
         assert_eq!(list, [".ssh/authorized_keys", ".ssh/authorized_keys2"]);
         let entry = managed_entry(Path::new("/etc/ssh/unity/authorized_keys/"));
@@ -75,9 +77,8 @@ mod tests {
              /etc/ssh/unity/authorized_keys/%u\n"
         ));
         // Once sshd reads the drop-in, the entry is in force: nothing more to write.
-        let after = format!(
-            "authorizedkeysfile .ssh/authorized_keys .ssh/authorized_keys2 {entry}\n"
-        );
+        let after =
+            format!("authorizedkeysfile .ssh/authorized_keys .ssh/authorized_keys2 {entry}\n");
         assert_eq!(render(&effective_list(&after).unwrap(), &entry), None);
         // `none`, a percent sign and white space in the managed directory.
         let none = vec!["none".to_owned()];

@@ -264,7 +264,10 @@ fn issue_16_users_come_from_nss_when_no_passwd_file_is_given() {
         ),
     )
     .unwrap();
-    assert_eq!(outcome(&applied, "root"), AccessOutcome::Written { keys: 1 });
+    assert_eq!(
+        outcome(&applied, "root"),
+        AccessOutcome::Written { keys: 1 }
+    );
     let AccessOutcome::Failed { message } = outcome(&applied, "no-such-user-16") else {
         panic!("{applied:?}");
     };

@@ -39,7 +39,10 @@ async fn issue_16_adopted_lines_can_be_cleared_and_the_clear_is_audited() {
             dropped_reports: 0,
         })
         .unwrap();
-    let (root, ops) = (UnixUser::new("root").unwrap(), UnixUser::new("ops").unwrap());
+    let (root, ops) = (
+        UnixUser::new("root").unwrap(),
+        UnixUser::new("ops").unwrap(),
+    );
     let line = |text: &str| SshLine::new(text).unwrap();
     ctx.store
         .ssh_access
@@ -66,7 +69,11 @@ async fn issue_16_adopted_lines_can_be_cleared_and_the_clear_is_audited() {
         .iter()
         .map(|keys| (keys.user.as_str(), keys.lines.len()))
         .collect();
-    assert_eq!(desired, [("ops", 1)], "root's adopted lines are no longer desired");
+    assert_eq!(
+        desired,
+        [("ops", 1)],
+        "root's adopted lines are no longer desired"
+    );
     assert!(matches!(
         drift::clear_adopted(&ctx, "ada", &nas, &root),
         Err(DomainError::NotFound(_))

@@ -194,7 +194,10 @@ pub async fn remove_person(
 ) -> Result<Response, ApiError> {
     confirmed(&form)?;
     let actor = caller.0.user.clone();
-    blocking(&state.ctx, move |ctx| ssh::remove_person(ctx, &actor, &name)).await?;
+    blocking(&state.ctx, move |ctx| {
+        ssh::remove_person(ctx, &actor, &name)
+    })
+    .await?;
     Ok(back())
 }
 

@@ -118,8 +118,9 @@ pub enum HostCommand {
     /// Set where a host's keys go and what happens to hand edits.
     Set {
         host: String,
-        /// block: a delimited block in each user's authorized_keys; file: a per-user file in
-        /// the agent's managed_dir (for sshd's AuthorizedKeysFile).
+        /// file (the default): a per-user file in the agent's managed_dir, which the agent
+        /// makes sshd read through a drop-in; block: a delimited block in each user's
+        /// authorized_keys (needs the agent's unit relaxed, see docs/ssh.md).
         #[arg(long, value_parser = ["block", "file"])]
         mode: Option<String>,
         /// report: leave hand edits and show them as drift; restore: write Unity's keys back.

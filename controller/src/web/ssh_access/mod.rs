@@ -244,7 +244,7 @@ pub fn render(view: &SshView, caller: &Caller) -> Markup {
     let csrf = admin_csrf(caller).filter(|_| caller.is_admin());
     let content = html! {
         h1 { "SSH access" }
-        p.muted { "Managed authorized keys: the agents write granted keys between '# BEGIN UNITY MANAGED KEYS' and '# END UNITY MANAGED KEYS' (or into a per-user file) and leave every other line alone. Hand edits inside the block are drift." }
+        p.muted { "Managed authorized keys: the agents write granted keys into a per-user file that sshd is made to read (file mode, the default), or between '# BEGIN UNITY MANAGED KEYS' and '# END UNITY MANAGED KEYS' in each user's authorized_keys (block mode), leaving every other line alone. Hand edits of the managed keys are drift." }
         (drift_section(view, csrf))
         (people_section(view, csrf))
         (grants_section(view, csrf))

@@ -13,6 +13,9 @@ pub mod drop_in;
 pub mod paths;
 pub mod sshd_reads;
 pub mod state;
+pub mod status;
+
+pub use status::{status, ManagedUser};
 
 use crate::config::ssh_keys::SshKeysConfig;
 use decide::Decision;
@@ -375,54 +378,6 @@ fn remove_block(path: &Path, whole_file: bool) -> Result<(), String> {
         (Some(meta.uid()), Some(meta.gid())),
     )
     .map_err(|error| format!("writing {}: {error}", path.display()))
-}
-
-/// One managed user as `unity-agent ssh-keys status` shows it.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct ManagedUser {
-    pub user: String,
-    pub path: std::path::PathBuf,
-    /// The lines of the managed block now (`None`: no block, or the file is unreadable).
-    pub lines: Option<Vec<String>>,
-    /// The block differs from what the agent last wrote (a hand edit).
-    pub drift: bool,
-    /// Why the file could not be read.
-    pub error: Option<String>,
-}
-
-/// What the agent manages now and whether each block is as it wrote it (read-only).
-pub fn status(config: &SshKeysConfig) -> Result<Vec<ManagedUser>, String> {
-    let remembered = state::load(&config.state_file)?;
-    Ok(remembered
-        .users
-        .into_iter()
-        .map(|(user, written)| {
-            let found = read_existing(&written.path).and_then(|existing| {
-                let bytes = existing.map(|(bytes, _)| bytes).unwrap_or_default();
-                block::split(&bytes)
-                    .map(|split| split.block)
-                    .map_err(|error| error.to_string())
-            });
-            match found {
-                Ok(lines) => ManagedUser {
-                    drift: lines
-                        .as_deref()
-                        .is_none_or(|lines| block::fingerprint(lines) != written.fingerprint),
-                    user,
-                    path: written.path,
-                    lines,
-                    error: None,
-                },
-                Err(error) => ManagedUser {
-                    user,
-                    path: written.path,
-                    lines: None,
-                    drift: false,
-                    error: Some(error),
-                },
-            }
-        })
-        .collect())
 }
 
 #[cfg(test)]

@@ -42,6 +42,8 @@ mod secrets_databases;
 mod secrets_registry;
 mod secrets_setup;
 mod ssh_access;
+mod ssh_access_file_mode;
+mod ssh_access_pages;
 mod ssh_ca;
 mod state_durability;
 mod storage;

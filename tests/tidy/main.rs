@@ -65,6 +65,7 @@ const PURE: &[&str] = &[
     "agent/src/spool/layout.rs",
     "agent/src/ssh_access/block.rs",
     "agent/src/ssh_access/decide.rs",
+    "agent/src/ssh_access/drop_in.rs",
     "agent/src/ssh_access/paths.rs",
     "agent/src/update/plan.rs",
     "controller/src/health.rs",

@@ -22,6 +22,10 @@ pub struct RawSshKeysConfig {
     pub users: Option<Vec<String>>,
     /// Users with at least this uid may be managed too (default 1000).
     pub min_uid: Option<u32>,
+    /// In file mode, make sshd read the managed files through a drop-in (default true).
+    pub configure_sshd: Option<bool>,
+    /// That drop-in (default `/etc/ssh/sshd_config.d/10-unity-authorized-keys.conf`).
+    pub sshd_drop_in: Option<PathBuf>,
 }
 
 /// The validated `[ssh_keys]`.
@@ -32,10 +36,13 @@ pub struct SshKeysConfig {
     pub managed_dir: PathBuf,
     pub users: Vec<String>,
     pub min_uid: u32,
+    pub configure_sshd: bool,
+    pub sshd_drop_in: PathBuf,
     /// What the agent remembers of the blocks it wrote (`<data_dir>/ssh-access.json`).
     pub state_file: PathBuf,
-    /// The passwd database (not in the file; tests point it elsewhere).
-    pub passwd_file: PathBuf,
+    /// A passwd-format file to read users from instead of NSS (`getpwnam_r`); not in the
+    /// file, `None` outside tests.
+    pub passwd_file: Option<PathBuf>,
 }
 
 impl SshKeysConfig {
@@ -47,8 +54,10 @@ impl SshKeysConfig {
             managed_dir: PathBuf::from("/etc/ssh/unity/authorized_keys"),
             users: vec!["root".into()],
             min_uid: 1000,
+            configure_sshd: true,
+            sshd_drop_in: PathBuf::from("/etc/ssh/sshd_config.d/10-unity-authorized-keys.conf"),
             state_file: data_dir.join("ssh-access.json"),
-            passwd_file: PathBuf::from("/etc/passwd"),
+            passwd_file: None,
         }
     }
 }
@@ -72,8 +81,25 @@ pub fn from_raw(raw: RawSshKeysConfig, data_dir: &Path) -> Result<SshKeysConfig,
             message: "must be absolute and not /".into(),
         });
     }
+    let sshd_drop_in = raw.sshd_drop_in.unwrap_or(defaults.sshd_drop_in);
+    if !sshd_drop_in.is_absolute() || sshd_drop_in.parent().is_none() {
+        return Err(ConfigError::Invalid {
+            key: "ssh_keys.sshd_drop_in",
+            value: sshd_drop_in.display().to_string(),
+            message: "must be absolute and not /".into(),
+        });
+    }
+    if managed_dir.to_string_lossy().contains(char::is_control) {
+        return Err(ConfigError::Invalid {
+            key: "ssh_keys.managed_dir",
+            value: managed_dir.display().to_string(),
+            message: "must not contain control characters (it goes into an sshd drop-in)".into(),
+        });
+    }
     Ok(SshKeysConfig {
         enabled: raw.enabled.unwrap_or(true),
+        configure_sshd: raw.configure_sshd.unwrap_or(true),
+        sshd_drop_in,
         authorized_keys_file,
         managed_dir,
         users: raw.users.unwrap_or(defaults.users),

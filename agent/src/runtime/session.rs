@@ -400,7 +400,9 @@ async fn answer_command(
             }
         }
         Command::ApplySshAccess(request) => {
-            match crate::ssh_access::apply(&state.config.ssh_keys, request).await {
+            match crate::ssh_access::apply(&state.config.ssh_keys, &state.config.sshd, request)
+                .await
+            {
                 Ok(applied) => CommandResponse::SshAccessApplied(applied),
                 Err(message) => {
                     tracing::warn!(%message, "Managed SSH keys not applied.");

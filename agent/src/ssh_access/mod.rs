@@ -9,8 +9,13 @@
 
 pub mod block;
 pub mod decide;
+pub mod drop_in;
 pub mod paths;
+pub mod sshd_reads;
 pub mod state;
+pub mod status;
+
+pub use status::{status, ManagedUser};
 
 use crate::config::ssh_keys::SshKeysConfig;
 use decide::Decision;
@@ -30,9 +35,12 @@ const MAX_FILE_BYTES: u64 = 1024 * 1024;
 /// One apply at a time: two commands must not interleave their edits of the same files.
 static APPLYING: Mutex<()> = Mutex::new(());
 
-/// Carries out `command` off the async threads.
+/// Carries out `command` off the async threads; in file mode, then makes sshd read the managed
+/// files ([`sshd_reads`]). When that fails, every user whose keys are in place is reported
+/// `Failed` with the reason (sshd would not read the keys), and the next apply tries again.
 pub async fn apply(
     config: &SshKeysConfig,
+    sshd: &crate::config::sshd::SshdConfig,
     command: ApplySshAccess,
 ) -> Result<SshAccessApplied, String> {
     if !config.enabled {
@@ -40,10 +48,37 @@ pub async fn apply(
             "managed SSH keys are disabled on this host ([ssh_keys] enabled = false)".into(),
         );
     }
-    let config = config.clone();
-    tokio::task::spawn_blocking(move || apply_blocking(&config, &command))
+    let owned = config.clone();
+    let file_mode = command.mode == AuthorizedKeysMode::File;
+    let mut applied = tokio::task::spawn_blocking(move || apply_blocking(&owned, &command))
         .await
-        .map_err(|error| format!("applying SSH access: {error}"))?
+        .map_err(|error| format!("applying SSH access: {error}"))??;
+    let in_place = |outcome: &AccessOutcome| {
+        matches!(
+            outcome,
+            AccessOutcome::Written { .. }
+                | AccessOutcome::Unchanged
+                | AccessOutcome::Restored { .. }
+                | AccessOutcome::Drift { .. }
+        )
+    };
+    let any_in_place = applied.users.iter().any(|user| in_place(&user.outcome));
+    if file_mode && config.configure_sshd && any_in_place {
+        if let Err(message) = sshd_reads::ensure(config, sshd).await {
+            tracing::warn!(%message, "sshd does not read the managed SSH keys files.");
+            for user in &mut applied.users {
+                if in_place(&user.outcome) {
+                    user.outcome = AccessOutcome::Failed {
+                        message: format!(
+                            "the keys are in {}, but sshd does not read them: {message}",
+                            config.managed_dir.join(user.user.as_str()).display()
+                        ),
+                    };
+                }
+            }
+        }
+    }
+    Ok(applied)
 }
 
 /// Carries out `command`: every named user's block, then the removal of users no longer named.
@@ -55,15 +90,20 @@ pub fn apply_blocking(
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     let mut remembered = state::load(&config.state_file)?;
-    let passwd = fs::read_to_string(&config.passwd_file)
-        .map_err(|error| format!("reading {}: {error}", config.passwd_file.display()))?;
+    let passwd = match &config.passwd_file {
+        Some(file) => Some(
+            fs::read_to_string(file)
+                .map_err(|error| format!("reading {}: {error}", file.display()))?,
+        ),
+        None => None,
+    };
     let mut users = Vec::new();
     let mut named = BTreeSet::new();
     for keys in &command.users {
         if !named.insert(keys.user.as_str().to_owned()) {
             continue;
         }
-        let outcome = apply_user(config, &passwd, &mut remembered, command, keys)
+        let outcome = apply_user(config, passwd.as_deref(), &mut remembered, command, keys)
             .unwrap_or_else(|message| AccessOutcome::Failed { message });
         users.push(UserAccessOutcome {
             user: keys.user.clone(),
@@ -105,14 +145,17 @@ pub fn apply_blocking(
 /// One user's managed keys.
 fn apply_user(
     config: &SshKeysConfig,
-    passwd: &str,
+    passwd: Option<&str>,
     remembered: &mut state::Remembered,
     command: &ApplySshAccess,
     keys: &UserKeys,
 ) -> Result<AccessOutcome, String> {
     let name = keys.user.as_str();
-    let account = paths::account(passwd, name)
-        .ok_or_else(|| format!("no user {name:?} in {}", config.passwd_file.display()))?;
+    let account = match passwd {
+        Some(text) => paths::account(text, name)
+            .ok_or_else(|| format!("no user {name:?} in the test passwd file"))?,
+        None => account_from_nss(name)?,
+    };
     if !paths::allowed(name, account.uid, &config.users, config.min_uid) {
         return Err(format!(
             "user {name:?} (uid {}) may not be managed here: not in [ssh_keys] users and below min_uid {}",
@@ -123,7 +166,9 @@ fn apply_user(
         AuthorizedKeysMode::Block => {
             if config.authorized_keys_file.contains("%h") && !account.home.is_dir() {
                 return Err(format!(
-                    "the home directory {} of {name:?} does not exist",
+                    "the home directory {} of {name:?} does not exist (or is hidden from the \
+                     agent by its systemd unit: use file mode, the default, or relax the unit \
+                     as docs/ssh.md says)",
                     account.home.display()
                 ));
             }
@@ -210,6 +255,19 @@ fn apply_user(
     }
 }
 
+/// The user's entry through NSS (`getpwnam_r`): /etc/passwd, LDAP, sssd, whatever
+/// nsswitch.conf names.
+fn account_from_nss(name: &str) -> Result<paths::Account, String> {
+    let user = nix::unistd::User::from_name(name)
+        .map_err(|error| format!("looking up user {name:?}: {error}"))?
+        .ok_or_else(|| format!("no user {name:?} on this host (passwd database through NSS)"))?;
+    Ok(paths::Account {
+        uid: user.uid.as_raw(),
+        gid: user.gid.as_raw(),
+        home: user.dir,
+    })
+}
+
 /// The file's bytes and metadata; `None` when it does not exist. A symlink, anything but a
 /// regular file or an oversized file is refused.
 fn read_existing(path: &Path) -> Result<Option<(Vec<u8>, fs::Metadata)>, String> {
@@ -256,10 +314,13 @@ fn make_parent(path: &Path, whole_file: bool, account: &paths::Account) -> Resul
         return Ok(());
     }
     let made = if whole_file {
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o755)
-            .create(parent)
+        // Each missing level 0755 whatever the umask (the packaged unit's is 0077): sshd reads
+        // a user's file as that user.
+        let missing: Vec<&Path> = parent.ancestors().take_while(|dir| !dir.exists()).collect();
+        missing.iter().rev().try_for_each(|dir| {
+            fs::DirBuilder::new().mode(0o755).create(dir)?;
+            fs::set_permissions(dir, fs::Permissions::from_mode(0o755))
+        })
     } else {
         fs::DirBuilder::new()
             .mode(0o700)
@@ -290,7 +351,9 @@ fn confinement_hint(error: &std::io::Error, whole_file: bool) -> &'static str {
     if !confined || whole_file {
         return "";
     }
-    " (under the packaged systemd unit the agent cannot write in home directories: use file      mode, `unity-controller ssh host set HOST --mode file`, with sshd's AuthorizedKeysFile, or      relax the unit as docs/ssh.md says)"
+    " (the packaged systemd unit keeps the agent out of home directories: use file mode, the \
+     default, `unity-controller ssh host set HOST --mode file`, or relax the unit as docs/ssh.md \
+     says)"
 }
 
 /// Takes the managed block out of `path` (or deletes the whole file), leaving the rest.
@@ -315,54 +378,6 @@ fn remove_block(path: &Path, whole_file: bool) -> Result<(), String> {
         (Some(meta.uid()), Some(meta.gid())),
     )
     .map_err(|error| format!("writing {}: {error}", path.display()))
-}
-
-/// One managed user as `unity-agent ssh-keys status` shows it.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct ManagedUser {
-    pub user: String,
-    pub path: std::path::PathBuf,
-    /// The lines of the managed block now (`None`: no block, or the file is unreadable).
-    pub lines: Option<Vec<String>>,
-    /// The block differs from what the agent last wrote (a hand edit).
-    pub drift: bool,
-    /// Why the file could not be read.
-    pub error: Option<String>,
-}
-
-/// What the agent manages now and whether each block is as it wrote it (read-only).
-pub fn status(config: &SshKeysConfig) -> Result<Vec<ManagedUser>, String> {
-    let remembered = state::load(&config.state_file)?;
-    Ok(remembered
-        .users
-        .into_iter()
-        .map(|(user, written)| {
-            let found = read_existing(&written.path).and_then(|existing| {
-                let bytes = existing.map(|(bytes, _)| bytes).unwrap_or_default();
-                block::split(&bytes)
-                    .map(|split| split.block)
-                    .map_err(|error| error.to_string())
-            });
-            match found {
-                Ok(lines) => ManagedUser {
-                    drift: lines
-                        .as_deref()
-                        .is_none_or(|lines| block::fingerprint(lines) != written.fingerprint),
-                    user,
-                    path: written.path,
-                    lines,
-                    error: None,
-                },
-                Err(error) => ManagedUser {
-                    user,
-                    path: written.path,
-                    lines: None,
-                    drift: false,
-                    error: Some(error),
-                },
-            }
-        })
-        .collect())
 }
 
 #[cfg(test)]

@@ -1,9 +1,11 @@
 //! The shell of managed SSH keys on real files in a temporary directory: blocks written with
 //! owner and mode, everything outside them kept, hand edits reported or restored, users
-//! dropped, and the clear refusals (no home, a symlink, a system account).
+//! dropped, the clear refusals (no home, a symlink, a system account), and users found through
+//! NSS (root; an LDAP-like user served by nss_wrapper in a child process).
 
 use super::*;
 use std::os::unix::fs::symlink;
+use std::path::PathBuf;
 use unity_shared::model::ssh::SshLine;
 
 struct Fixture {
@@ -26,7 +28,7 @@ fn fixture() -> Fixture {
     )
     .unwrap();
     let mut config = SshKeysConfig::defaults(&root.join("data"));
-    config.passwd_file = root.join("passwd");
+    config.passwd_file = Some(root.join("passwd"));
     config.managed_dir = root.join("managed");
     config.users = vec!["ops".into()];
     Fixture { dir, config }
@@ -243,4 +245,117 @@ fn issue_16_file_mode_owns_a_file_per_user_and_switching_back_removes_it() {
     assert_eq!(outcome(&applied, "ops"), AccessOutcome::Written { keys: 1 });
     assert!(!managed.exists());
     assert!(f.dir.path().join("home-ops/.ssh/authorized_keys").exists());
+}
+
+#[test]
+fn issue_16_users_come_from_nss_when_no_passwd_file_is_given() {
+    let fixture = fixture();
+    let mut config = fixture.config.clone();
+    config.passwd_file = None;
+    config.users = vec!["root".into()];
+    let applied = apply_blocking(
+        &config,
+        &command(
+            AuthorizedKeysMode::File,
+            DriftAction::Report,
+            &[
+                ("root", &["ssh-ed25519 AAAA root-key"]),
+                ("no-such-user-16", &["ssh-ed25519 AAAA x"]),
+                ("daemon", &["ssh-ed25519 AAAA x"]),
+            ],
+        ),
+    )
+    .unwrap();
+    assert_eq!(
+        outcome(&applied, "root"),
+        AccessOutcome::Written { keys: 1 }
+    );
+    let AccessOutcome::Failed { message } = outcome(&applied, "no-such-user-16") else {
+        panic!("{applied:?}");
+    };
+    assert!(message.contains("no user \"no-such-user-16\""), "{message}");
+    // daemon exists through NSS (uid 1 on Debian) and stays out: below min_uid, not listed.
+    let AccessOutcome::Failed { message } = outcome(&applied, "daemon") else {
+        panic!("{applied:?}");
+    };
+    assert!(message.contains("may not be managed"), "{message}");
+    assert!(fixture.dir.path().join("managed/root").exists());
+}
+
+/// Run by [`issue_16_users_only_known_to_nss_are_managed`] in a child process under
+/// nss_wrapper, which answers `getpwnam_r` from `NSS_WRAPPER_PASSWD` as an LDAP or sssd
+/// module would: the user is in no `/etc/passwd`.
+#[test]
+#[ignore = "run under nss_wrapper by issue_16_users_only_known_to_nss_are_managed"]
+fn nss_wrapper_child() {
+    let root = PathBuf::from(std::env::var("UNITY_NSS_TEST_DIR").unwrap());
+    let mut config = SshKeysConfig::defaults(&root.join("data"));
+    config.users = vec![];
+    let applied = apply_blocking(
+        &config,
+        &command(
+            AuthorizedKeysMode::Block,
+            DriftAction::Report,
+            &[
+                ("ldapuser", &["ssh-ed25519 AAAA ldap-key"]),
+                ("ldapsys", &["ssh-ed25519 AAAA x"]),
+            ],
+        ),
+    )
+    .unwrap();
+    assert_eq!(
+        outcome(&applied, "ldapuser"),
+        AccessOutcome::Written { keys: 1 }
+    );
+    let AccessOutcome::Failed { message } = outcome(&applied, "ldapsys") else {
+        panic!("{applied:?}");
+    };
+    assert!(message.contains("uid 500"), "{message}");
+    let file = root.join("home-ldap/.ssh/authorized_keys");
+    assert_eq!(fs::metadata(&file).unwrap().uid(), 5000);
+    assert!(fs::read_to_string(&file).unwrap().contains("ldap-key"));
+}
+
+#[test]
+#[allow(clippy::disallowed_methods)] // the test binary itself, re-run under nss_wrapper
+fn issue_16_users_only_known_to_nss_are_managed() {
+    const WRAPPER: &str = "/usr/lib/x86_64-linux-gnu/libnss_wrapper.so";
+    assert!(
+        Path::new(WRAPPER).exists(),
+        "{WRAPPER} missing: install libnss-wrapper (scripts/test does)"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    fs::create_dir(root.join("home-ldap")).unwrap();
+    fs::write(
+        root.join("passwd"),
+        format!(
+            "ldapuser:x:5000:5000:LDAP user:{home}:/bin/sh\nldapsys:x:500:500::{home}:/bin/sh\n",
+            home = root.join("home-ldap").display()
+        ),
+    )
+    .unwrap();
+    fs::write(root.join("group"), "ldapusers:x:5000:\n").unwrap();
+    assert!(
+        nix::unistd::User::from_name("ldapuser").unwrap().is_none(),
+        "not a user of this host"
+    );
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "ssh_access::tests::nss_wrapper_child",
+            "--ignored",
+        ])
+        .env("LD_PRELOAD", WRAPPER)
+        .env("NSS_WRAPPER_PASSWD", root.join("passwd"))
+        .env("NSS_WRAPPER_GROUP", root.join("group"))
+        .env("UNITY_NSS_TEST_DIR", root)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains("1 passed"),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }

@@ -1,5 +1,5 @@
 //! Unity's sshd files on disk: what is there now (the drop-in and every regular file in Unity's
-//! directory and its principals directory), replacing them with a new set (each file written
+//! directory and its principals directory, or one drop-in alone), replacing them with a new set (each file written
 //! atomically, files no longer wanted removed), and putting a snapshot back exactly. Note that
 //! this uses blocking I/O.
 
@@ -27,28 +27,39 @@ fn regular_files(dir: &Path, into: &mut Snapshot) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Adds `path` to `into` when it is a regular file; an error when it is anything else.
+fn one_file(path: &Path, into: &mut Snapshot) -> std::io::Result<()> {
+    match fs::symlink_metadata(path) {
+        Ok(meta) if meta.is_file() => {
+            into.insert(path.to_owned(), fs::read(path)?);
+            Ok(())
+        }
+        Ok(_) => Err(std::io::Error::other(format!(
+            "{} is not a regular file",
+            path.display()
+        ))),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(error) => Err(error),
+    }
+}
+
 /// Reads the drop-in and Unity's directory (symlinks are not followed: only regular files).
 pub fn snapshot(unity_dir: &Path, drop_in: &Path) -> Result<Snapshot, String> {
     let mut files = Snapshot::new();
     let mut read = || -> std::io::Result<()> {
         regular_files(unity_dir, &mut files)?;
         regular_files(&unity_dir.join(PRINCIPALS_DIR), &mut files)?;
-        match fs::symlink_metadata(drop_in) {
-            Ok(meta) if meta.is_file() => {
-                files.insert(drop_in.to_owned(), fs::read(drop_in)?);
-            }
-            Ok(_) => {
-                return Err(std::io::Error::other(format!(
-                    "{} is not a regular file",
-                    drop_in.display()
-                )))
-            }
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
-            Err(error) => return Err(error),
-        }
-        Ok(())
+        one_file(drop_in, &mut files)
     };
     read().map_err(|error| format!("reading Unity's sshd files: {error}"))?;
+    Ok(files)
+}
+
+/// Reads one drop-in: empty when it does not exist; a symlink or anything but a regular file
+/// is an error.
+pub fn snapshot_file(path: &Path) -> Result<Snapshot, String> {
+    let mut files = Snapshot::new();
+    one_file(path, &mut files).map_err(|error| format!("reading {}: {error}", path.display()))?;
     Ok(files)
 }
 

@@ -214,9 +214,45 @@ async fn blocking<T: Send + 'static>(
         .map_err(|error| format!("file task failed: {error}"))?
 }
 
-/// One configuration at a time: the files are the host's, one set for the whole process (a
-/// renewal and an operator's change may arrive together).
+/// One change of sshd's configuration at a time: the files are the host's, one set for the whole
+/// process (a renewal, an operator's change and the managed keys' drop-in may arrive together).
 static CONFIGURING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Holds every other change of sshd's configuration by this agent off until dropped: take it
+/// before the snapshot handed to [`activate`].
+pub async fn exclusive() -> tokio::sync::MutexGuard<'static, ()> {
+    CONFIGURING.lock().await
+}
+
+/// Makes the files `before` -> `wanted` (each written atomically, files of `before` missing in
+/// `wanted` removed), then `sshd -t`: if sshd refuses, `before` is put back exactly and sshd is
+/// not reloaded; otherwise sshd is reloaded. `what` names the change in messages. The caller
+/// holds [`exclusive`] and made every path from the agent's own configuration.
+pub async fn activate(
+    config: &SshdConfig,
+    before: files::Snapshot,
+    wanted: files::Snapshot,
+    what: &str,
+) -> Result<(), String> {
+    let (written_before, written) = (before.clone(), wanted.clone());
+    blocking(move || files::apply(&written_before, &written)).await?;
+    if let Err(message) = check(config).await {
+        let (after, back) = (wanted, before);
+        let restored = blocking(move || files::restore(&after, &back)).await;
+        tracing::warn!(%message, what, "sshd refused Unity's drop-in; the previous files are back.");
+        return Err(match restored {
+            Ok(()) => format!("{message}; the previous files were put back, sshd not reloaded"),
+            Err(error) => format!("{message}; putting the previous files back failed: {error}"),
+        });
+    }
+    reload(config).await.map_err(|message| {
+        format!(
+            "the new sshd configuration is in place and valid, but the reload failed: {message}"
+        )
+    })?;
+    tracing::info!(what, "sshd configured and reloaded.");
+    Ok(())
+}
 
 /// Answers `ConfigureSshd`: write, check, reload; or put everything back.
 pub async fn configure(
@@ -226,7 +262,7 @@ pub async fn configure(
     if !config.enabled {
         return Err(disabled());
     }
-    let _one_at_a_time = CONFIGURING.lock().await;
+    let _one_at_a_time = exclusive().await;
     let owned = config.clone();
     let (before, wanted) = blocking(move || {
         let wanted = wanted_files(&owned, &request)?;
@@ -234,17 +270,7 @@ pub async fn configure(
             let main = std::fs::read_to_string(&owned.config)
                 .map_err(|error| format!("reading {}: {error}", owned.config.display()))?;
             if !render::includes(&main, &owned.drop_in) {
-                return Err(format!(
-                    "{} does not include {} (add `Include {}/*.conf` at its top); nothing \
-                     was written",
-                    owned.config.display(),
-                    owned.drop_in.display(),
-                    owned
-                        .drop_in
-                        .parent()
-                        .map(|dir| dir.display().to_string())
-                        .unwrap_or_default()
-                ));
+                return Err(not_included(&owned.config, &owned.drop_in));
             }
         }
         let before = files::snapshot(&owned.unity_dir, &owned.drop_in)?;
@@ -257,27 +283,42 @@ pub async fn configure(
             reloaded: false,
         });
     }
-    let (written_before, written) = (before.clone(), wanted.clone());
-    blocking(move || files::apply(&written_before, &written)).await?;
-    if let Err(message) = check(config).await {
-        let (after, back) = (wanted, before);
-        let restored = blocking(move || files::restore(&after, &back)).await;
-        tracing::warn!(%message, "sshd refused Unity's drop-in; the previous files are back.");
-        return Err(match restored {
-            Ok(()) => format!("{message}; the previous files were put back, sshd not reloaded"),
-            Err(error) => format!("{message}; putting the previous files back failed: {error}"),
-        });
-    }
-    reload(config).await.map_err(|message| {
-        format!(
-            "the new sshd configuration is in place and valid, but the reload failed: {message}"
-        )
-    })?;
-    tracing::info!("sshd configured for the SSH CA and reloaded.");
+    activate(config, before, wanted, "the SSH CA").await?;
     Ok(SshdConfigured {
         changed: true,
         reloaded: true,
     })
+}
+
+/// Why a drop-in would have no effect: sshd's main configuration does not include it.
+pub fn not_included(main: &Path, drop_in: &Path) -> String {
+    format!(
+        "{} does not include {} (add `Include {}/*.conf` at its top); nothing was written",
+        main.display(),
+        drop_in.display(),
+        drop_in
+            .parent()
+            .map(|dir| dir.display().to_string())
+            .unwrap_or_default()
+    )
+}
+
+/// `sshd -T -f <config>`: the effective configuration sshd would run with (lower-case keywords,
+/// one per line); `Err` with sshd's own message when it refuses the configuration.
+pub async fn effective(config: &SshdConfig) -> Result<String, String> {
+    let spec = CommandSpec::new(
+        &config.sshd,
+        &["-T", "-f", &config.config.display().to_string()],
+    );
+    let output = exec::run(&spec, config.timeout)
+        .await
+        .map_err(|error| error.to_string())?;
+    if output.exit_code == Some(0) && !output.stdout_truncated {
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    } else {
+        let stderr = String::from_utf8_lossy(&output.stderr).trim().to_owned();
+        Err(format!("sshd -T refused the configuration: {stderr}"))
+    }
 }
 
 #[cfg(test)]

@@ -87,5 +87,13 @@ pub fn handle(ctx: &Context, request: SshAccessRequest) -> Result<AdminResponse,
                 "Adopted {count} hand-edited lines of {user} on {host}; they stay in its managed keys."
             ))
         }
+        SshAccessRequest::ClearAdopted { host, user } => {
+            let user =
+                UnixUser::new(user).map_err(|error| DomainError::Invalid(error.to_string()))?;
+            let count = drift::clear_adopted(ctx, "cli", &parse_agent_id(&host)?, &user)?;
+            done(format!(
+                "Dropped {count} adopted lines of {user} on {host}; the next apply takes them out."
+            ))
+        }
     }
 }

@@ -41,6 +41,11 @@ pub enum SshAccessRequest {
         host: String,
         user: String,
     },
+    /// Drop the lines adopted for a user on a host.
+    ClearAdopted {
+        host: String,
+        user: String,
+    },
 }
 
 impl SshAccessRequest {

@@ -1,6 +1,7 @@
 //! Managed SSH access over the REST API (`/api/v1/ssh/...`): viewers list people and keys,
 //! grants, each host's status and drift; admins add and remove people, keys and grants, set a
-//! host's mode and drift policy, and restore or adopt a hand edit (all audited). Thin handlers
+//! host's mode and drift policy, restore or adopt a hand edit and clear adopted lines (all
+//! audited). Thin handlers
 //! over [`crate::domain::ssh_access`]; the routes are added to the API's table by [`routes`].
 
 use crate::domain::access::{Need, Right};
@@ -62,6 +63,11 @@ pub fn routes(routes: Routes) -> Routes {
             "/api/v1/ssh/hosts/{agent_id}/adopt",
             AllHosts(Administer),
             adopt,
+        )
+        .post(
+            "/api/v1/ssh/hosts/{agent_id}/clear-adopted",
+            AllHosts(Administer),
+            clear_adopted,
         )
 }
 
@@ -279,6 +285,14 @@ pub struct AdoptBody {
     pub user: String,
 }
 
+fn unix_user(name: String) -> Result<UnixUser, ApiError> {
+    UnixUser::new(name).map_err(|error| {
+        ApiError::from(crate::domain::error::DomainError::Invalid(
+            error.to_string(),
+        ))
+    })
+}
+
 /// `POST /api/v1/ssh/hosts/{agent_id}/adopt`: keeps a user's hand edit.
 pub async fn adopt(
     State(state): State<AppState>,
@@ -287,12 +301,22 @@ pub async fn adopt(
     ApiJson(body): ApiJson<AdoptBody>,
 ) -> Result<Json<HostAccessView>, ApiError> {
     let agent_id = parse_agent_id(&agent_id)?;
-    let user = UnixUser::new(body.user).map_err(|error| {
-        ApiError::from(crate::domain::error::DomainError::Invalid(
-            error.to_string(),
-        ))
-    })?;
+    let user = unix_user(body.user)?;
     Ok(Json(
         drift::adopt(&state.ctx, &caller.user, &agent_id, &user).await?,
+    ))
+}
+
+/// `POST /api/v1/ssh/hosts/{agent_id}/clear-adopted`: drops the lines adopted for a user.
+pub async fn clear_adopted(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(agent_id): ApiPath<String>,
+    ApiJson(body): ApiJson<AdoptBody>,
+) -> Result<Json<HostAccessView>, ApiError> {
+    let agent_id = parse_agent_id(&agent_id)?;
+    let user = unix_user(body.user)?;
+    Ok(Json(
+        drift::clear(&state.ctx, &caller.user, &agent_id, &user).await?,
     ))
 }

@@ -1,6 +1,6 @@
 //! `unity-controller ssh person|key|grant|host|drift|status`: managed authorized keys (people
 //! and their public keys, grants to log in as UNIX users on hosts or host groups, each host's
-//! mode and drift policy, hand edits restored or adopted), through the daemon's admin socket
+//! mode and drift policy, hand edits restored, adopted or cleared), through the daemon's admin socket
 //! (or the database when it is stopped). See docs/ssh.md.
 
 use super::{admin_call, format_time_ms, print_json, unexpected};
@@ -118,8 +118,9 @@ pub enum HostCommand {
     /// Set where a host's keys go and what happens to hand edits.
     Set {
         host: String,
-        /// block: a delimited block in each user's authorized_keys; file: a per-user file in
-        /// the agent's managed_dir (for sshd's AuthorizedKeysFile).
+        /// file (the default): a per-user file in the agent's managed_dir, which the agent
+        /// makes sshd read through a drop-in; block: a delimited block in each user's
+        /// authorized_keys (needs the agent's unit relaxed, see docs/ssh.md).
         #[arg(long, value_parser = ["block", "file"])]
         mode: Option<String>,
         /// report: leave hand edits and show them as drift; restore: write Unity's keys back.
@@ -143,6 +144,13 @@ pub enum DriftCommand {
     },
     /// Keep a user's hand edit on a host: the added lines become part of its managed keys.
     Adopt { host: String, user: String },
+    /// Drop the lines adopted for a user on a host: the next apply takes them out.
+    Clear {
+        #[arg(long)]
+        host: String,
+        #[arg(long)]
+        user: String,
+    },
 }
 
 async fn call(config: &Config, request: SshAccessRequest) -> anyhow::Result<AdminResponse> {
@@ -219,6 +227,9 @@ pub async fn run(command: SshAccessCommand, config: &Config) -> anyhow::Result<(
         }
         SshAccessCommand::Drift(DriftCommand::Adopt { host, user }) => {
             (SshAccessRequest::Adopt { host, user }, false)
+        }
+        SshAccessCommand::Drift(DriftCommand::Clear { host, user }) => {
+            (SshAccessRequest::ClearAdopted { host, user }, false)
         }
         SshAccessCommand::Status { json } => (SshAccessRequest::Status, json),
     };

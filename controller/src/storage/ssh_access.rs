@@ -2,6 +2,12 @@
 //! UNIX users on a host or a host group, until an expiry, with options), and per host the
 //! mode, the drift policy, lines adopted from a hand edit, the generation of the desired keys
 //! last sent and the agent's last answer. One postcard record per person, grant and host.
+//!
+//! The mode of a host is the owner's choice (`ssh_host_modes`, written only by
+//! [`SshAccessStore::choose_mode`]) or else [`DEFAULT_MODE`]: the `mode` inside a host record is
+//! filled from there on every read. Records written before the choice was kept apart carry
+//! `Block`, the old default, whether chosen or not; they read as the new default unless the
+//! owner chooses again.
 
 use super::{decode, encode, StorageError};
 use serde::{Deserialize, Serialize};
@@ -101,17 +107,23 @@ pub struct SshHostRecord {
     pub restore_requested: bool,
 }
 
-/// The `ssh_people`, `ssh_grants` and `ssh_hosts` trees.
+/// The mode of a host whose owner chose none: `File`, which the packaged agent unit allows
+/// (docs/ssh.md).
+pub const DEFAULT_MODE: AuthorizedKeysMode = AuthorizedKeysMode::File;
+
+/// The `ssh_people`, `ssh_grants`, `ssh_hosts` and `ssh_host_modes` trees.
 pub struct SshAccessStore {
     db: sled::Db,
     people: sled::Tree,
     grants: sled::Tree,
     hosts: sled::Tree,
+    modes: sled::Tree,
 }
 
 const PEOPLE: &str = "ssh_people";
 const GRANTS: &str = "ssh_grants";
 const HOSTS: &str = "ssh_hosts";
+const MODES: &str = "ssh_host_modes";
 
 fn all<T: serde::de::DeserializeOwned>(
     tree: &sled::Tree,
@@ -132,7 +144,29 @@ impl SshAccessStore {
             people: db.open_tree(PEOPLE)?,
             grants: db.open_tree(GRANTS)?,
             hosts: db.open_tree(HOSTS)?,
+            modes: db.open_tree(MODES)?,
         })
+    }
+
+    /// The mode the owner chose for a host; [`DEFAULT_MODE`] when none.
+    pub fn mode(&self, agent_id: &AgentId) -> Result<AuthorizedKeysMode, StorageError> {
+        Ok(self
+            .modes
+            .get(agent_id.as_str().as_bytes())?
+            .map(|bytes| decode(MODES, &bytes))
+            .transpose()?
+            .unwrap_or(DEFAULT_MODE))
+    }
+
+    /// Keeps the owner's choice of mode for a host.
+    pub fn choose_mode(
+        &self,
+        agent_id: &AgentId,
+        mode: AuthorizedKeysMode,
+    ) -> Result<(), StorageError> {
+        self.modes
+            .insert(agent_id.as_str().as_bytes(), encode(MODES, &mode)?)?;
+        Ok(())
     }
 
     pub fn people(&self) -> Result<Vec<PersonRecord>, StorageError> {
@@ -204,19 +238,23 @@ impl SshAccessStore {
                             message: error.to_string(),
                         }
                     })?;
-                Ok((agent_id, decode(HOSTS, &bytes)?))
+                let mut record: SshHostRecord = decode(HOSTS, &bytes)?;
+                record.mode = self.mode(&agent_id)?;
+                Ok((agent_id, record))
             })
             .collect()
     }
 
     /// A host's record; the defaults when it has none.
     pub fn host(&self, agent_id: &AgentId) -> Result<SshHostRecord, StorageError> {
-        Ok(self
+        let mut record: SshHostRecord = self
             .hosts
             .get(agent_id.as_str().as_bytes())?
             .map(|bytes| decode(HOSTS, &bytes))
             .transpose()?
-            .unwrap_or_default())
+            .unwrap_or_default();
+        record.mode = self.mode(agent_id)?;
+        Ok(record)
     }
 
     /// Changes a host's record in one step (read, `change`, write).
@@ -226,11 +264,13 @@ impl SshAccessStore {
         change: impl Fn(&mut SshHostRecord),
     ) -> Result<SshHostRecord, StorageError> {
         let key = agent_id.as_str().as_bytes();
+        let mode = self.mode(agent_id)?;
         let mut result = None;
         self.hosts.fetch_and_update(key, |old| {
             let mut record: SshHostRecord = old
                 .and_then(|bytes| postcard::from_bytes(bytes).ok())
                 .unwrap_or_default();
+            record.mode = mode;
             change(&mut record);
             let bytes = postcard::to_allocvec(&record).ok();
             result = Some(record);
@@ -283,5 +323,51 @@ mod tests {
         assert_eq!(store.host(&host).unwrap().generation, 1);
         assert!(store.remove_person("alice").unwrap());
         assert!(store.grants().unwrap().is_empty());
+    }
+
+    #[test]
+    fn issue_16_hosts_without_a_chosen_mode_get_file_and_a_choice_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::open(dir.path()).unwrap();
+        let store = SshAccessStore::open(&db).unwrap();
+        let (old, chosen, new) = (
+            AgentId::new("old").unwrap(),
+            AgentId::new("chosen").unwrap(),
+            AgentId::new("new").unwrap(),
+        );
+        // A record as the previous version wrote it: `Block`, the old default.
+        let record = SshHostRecord {
+            generation: 3,
+            ..SshHostRecord::default()
+        };
+        assert_eq!(record.mode, AuthorizedKeysMode::Block);
+        for id in [&old, &chosen] {
+            store
+                .hosts
+                .insert(id.as_str().as_bytes(), encode(HOSTS, &record).unwrap())
+                .unwrap();
+        }
+        store
+            .choose_mode(&chosen, AuthorizedKeysMode::Block)
+            .unwrap();
+        assert_eq!(store.host(&old).unwrap().mode, AuthorizedKeysMode::File);
+        assert_eq!(store.host(&old).unwrap().generation, 3);
+        assert_eq!(store.host(&new).unwrap().mode, AuthorizedKeysMode::File);
+        assert_eq!(store.host(&chosen).unwrap().mode, AuthorizedKeysMode::Block);
+        let updated = store.update_host(&chosen, |r| r.generation += 1).unwrap();
+        assert_eq!(updated.mode, AuthorizedKeysMode::Block);
+        let all: Vec<_> = store
+            .hosts()
+            .unwrap()
+            .into_iter()
+            .map(|(id, record)| (id.as_str().to_owned(), record.mode))
+            .collect();
+        assert_eq!(
+            all,
+            [
+                ("chosen".to_owned(), AuthorizedKeysMode::Block),
+                ("old".to_owned(), AuthorizedKeysMode::File)
+            ]
+        );
     }
 }

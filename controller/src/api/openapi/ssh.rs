@@ -14,10 +14,11 @@ pub(super) const OPERATIONS: &[Operation] = &[
     op("post", "/api/v1/ssh/grants", "Grant a person's keys (or one key) login as UNIX users on a host or a host group", Access::Admin, &[], Some(grant_body)),
     op("delete", "/api/v1/ssh/grants/{id}", "Remove a grant (its keys leave the hosts within one reconcile)", Access::Admin, &[], None),
     op("get", "/api/v1/ssh/hosts", "Each host's mode, drift policy, desired generation and the agent's last outcome per user", Access::User, &[], None),
-    op("put", "/api/v1/ssh/hosts/{agent_id}", "Set a host's mode (block, file) and drift policy (report, restore)", Access::Admin, &[], Some(host_body)),
+    op("put", "/api/v1/ssh/hosts/{agent_id}", "Set a host's mode (file, the default, or block) and drift policy (report, restore)", Access::Admin, &[], Some(host_body)),
     op("get", "/api/v1/ssh/drift", "Hand edits of managed keys found and left in place: found, expected, added and missing lines", Access::User, &[], None),
     op("post", "/api/v1/ssh/hosts/{agent_id}/restore", "Write Unity's keys back over the host's hand edits now", Access::Admin, &[], None),
     op("post", "/api/v1/ssh/hosts/{agent_id}/adopt", "Keep a user's hand edit on the host: the lines no grant gives become part of that user's managed keys there", Access::Admin, &[], Some(adopt_body)),
+    op("post", "/api/v1/ssh/hosts/{agent_id}/clear-adopted", "Drop the lines adopted for a user on the host: the next apply takes them out of the managed keys", Access::Admin, &[], Some(adopt_body)),
 ];
 
 fn person_body() -> Value {

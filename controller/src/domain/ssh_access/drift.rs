@@ -1,9 +1,10 @@
 //! Hand edits of managed keys and the owner's two answers: [`list`] shows each drifted user
 //! with what the block holds against what Unity expects; restoring writes Unity's keys back
 //! (once, whatever the host's policy), adopting keeps the lines no grant gives as adopted lines
-//! of that user on that host. The `request_*` forms only record the wish and wake the loop
-//! (the CLI's, which has no async runtime at hand); [`restore`] and [`adopt`] also send at
-//! once and answer with the agent's outcome. All audited.
+//! of that user on that host, and clearing drops such adopted lines again (the next apply
+//! takes them out). The `request_*` and [`clear_adopted`] forms only record the wish and wake
+//! the loop (the CLI's, which has no async runtime at hand); [`restore`], [`adopt`] and
+//! [`clear`] also send at once and answer with the agent's outcome. All audited.
 
 use super::apply::{blocking, changed, desired_users, push};
 use super::events::SshAccessEvent;
@@ -139,6 +140,40 @@ pub fn request_adopt(
     Ok(count)
 }
 
+/// Drops the lines adopted for `user` on `agent_id` (a hand edit kept earlier): they are no
+/// longer desired, so the next apply takes them out of the managed keys; audited. Returns how
+/// many lines were dropped. Note that this uses blocking I/O.
+pub fn clear_adopted(
+    ctx: &Context,
+    actor: &str,
+    agent_id: &AgentId,
+    user: &UnixUser,
+) -> Result<usize, DomainError> {
+    let record = ctx.store.ssh_access.host(agent_id)?;
+    let count: usize = record
+        .adopted
+        .iter()
+        .filter(|adopted| adopted.user == *user)
+        .map(|adopted| adopted.lines.len())
+        .sum();
+    if !record.adopted.iter().any(|adopted| adopted.user == *user) {
+        return Err(DomainError::NotFound(format!(
+            "no adopted lines for {user} on {agent_id}"
+        )));
+    }
+    ctx.store.ssh_access.update_host(agent_id, |record| {
+        record.adopted.retain(|adopted| adopted.user != *user);
+    })?;
+    audit::record(
+        ctx,
+        actor,
+        AuditAction::SshAccess(SshAccessEvent::AdoptedClear),
+        &format!("{user}@{agent_id} ({count} adopted lines dropped)"),
+    )?;
+    changed();
+    Ok(count)
+}
+
 /// [`request_restore`], then sends now and answers with the agent's outcome.
 pub async fn restore(
     ctx: &Arc<Context>,
@@ -147,6 +182,18 @@ pub async fn restore(
 ) -> Result<HostAccessView, DomainError> {
     let (id, who) = (agent_id.clone(), actor.to_owned());
     blocking(ctx, move |ctx| request_restore(ctx, &who, &id)).await?;
+    push(ctx, agent_id, None).await
+}
+
+/// [`clear_adopted`], then sends now and answers with the agent's outcome.
+pub async fn clear(
+    ctx: &Arc<Context>,
+    actor: &str,
+    agent_id: &AgentId,
+    user: &UnixUser,
+) -> Result<HostAccessView, DomainError> {
+    let (id, who, user) = (agent_id.clone(), actor.to_owned(), user.clone());
+    blocking(ctx, move |ctx| clear_adopted(ctx, &who, &id, &user)).await?;
     push(ctx, agent_id, None).await
 }
 

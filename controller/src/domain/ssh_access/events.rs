@@ -25,6 +25,8 @@ pub enum SshAccessEvent {
     KeysRestored,
     /// An agent could not apply a user's keys.
     KeysFailed,
+    /// The owner dropped the lines adopted for a user on a host.
+    AdoptedClear,
 }
 
 impl SshAccessEvent {
@@ -45,6 +47,7 @@ impl SshAccessEvent {
             SshAccessEvent::DriftFound => "drift_found",
             SshAccessEvent::KeysRestored => "keys_restored",
             SshAccessEvent::KeysFailed => "keys_failed",
+            SshAccessEvent::AdoptedClear => "adopted_clear",
         }
     }
 }

@@ -319,10 +319,10 @@ pub fn set_host(
     if ctx.store.agents.agent(agent_id)?.is_none() {
         return Err(DomainError::no_host(agent_id));
     }
+    if let Some(mode) = mode {
+        ctx.store.ssh_access.choose_mode(agent_id, mode)?;
+    }
     let record = ctx.store.ssh_access.update_host(agent_id, |record| {
-        if let Some(mode) = mode {
-            record.mode = mode;
-        }
         if let Some(on_drift) = on_drift {
             record.on_drift = on_drift;
         }
@@ -340,3 +340,6 @@ pub fn set_host(
     apply::changed();
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,6 +1,7 @@
 //! The SSH access page's forms: add a person, a key, a grant; remove a grant; restore or adopt
-//! a hand edit (each needs its ticked confirmation). Each calls the domain as the signed-in
-//! user and goes back to the page.
+//! a hand edit, clear adopted lines, remove a person or a key (each of those needs its ticked
+//! confirmation). Each calls the domain as the signed-in user (audited there) and goes back to
+//! the page.
 
 use super::super::{CsrfForm, PageCaller};
 use super::PAGE;
@@ -167,5 +168,61 @@ pub async fn adopt(
     let agent_id = parse_agent_id(&agent_id)?;
     let user = UnixUser::new(user).map_err(|error| DomainError::Invalid(error.to_string()))?;
     drift::adopt(&state.ctx, &caller.0.user, &agent_id, &user).await?;
+    Ok(back())
+}
+
+/// `POST /ssh/hosts/{agent_id}/clear-adopted/{user}`.
+pub async fn clear_adopted(
+    State(state): State<AppState>,
+    caller: PageCaller,
+    ApiPath((agent_id, user)): ApiPath<(String, String)>,
+    ApiForm(form): ApiForm<ConfirmForm>,
+) -> Result<Response, ApiError> {
+    confirmed(&form)?;
+    let agent_id = parse_agent_id(&agent_id)?;
+    let user = UnixUser::new(user).map_err(|error| DomainError::Invalid(error.to_string()))?;
+    drift::clear(&state.ctx, &caller.0.user, &agent_id, &user).await?;
+    Ok(back())
+}
+
+/// `POST /ssh/people/{name}/delete`: the person, their keys and every grant of theirs.
+pub async fn remove_person(
+    State(state): State<AppState>,
+    caller: PageCaller,
+    ApiPath(name): ApiPath<String>,
+    ApiForm(form): ApiForm<ConfirmForm>,
+) -> Result<Response, ApiError> {
+    confirmed(&form)?;
+    let actor = caller.0.user.clone();
+    blocking(&state.ctx, move |ctx| {
+        ssh::remove_person(ctx, &actor, &name)
+    })
+    .await?;
+    Ok(back())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct KeyDeleteForm {
+    pub csrf: String,
+    pub confirm: Option<String>,
+    /// `SHA256:…` (it holds `/` and `+`, so it is a field, not a path).
+    pub fingerprint: String,
+}
+
+/// `POST /ssh/keys/delete`.
+pub async fn remove_key(
+    State(state): State<AppState>,
+    caller: PageCaller,
+    ApiForm(form): ApiForm<KeyDeleteForm>,
+) -> Result<Response, ApiError> {
+    confirmed(&ConfirmForm {
+        csrf: form.csrf,
+        confirm: form.confirm,
+    })?;
+    let actor = caller.0.user.clone();
+    blocking(&state.ctx, move |ctx| {
+        ssh::remove_key(ctx, &actor, &form.fingerprint)
+    })
+    .await?;
     Ok(back())
 }

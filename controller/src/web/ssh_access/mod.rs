@@ -1,6 +1,7 @@
 //! The SSH access page (`/ssh`): people and their keys (fingerprint, type, comment), grants
 //! with their expiry, each host's mode, drift policy and last outcome per user, and drift with
-//! the lines found against those expected and Restore / Adopt buttons (each needs a ticked
+//! the lines found against those expected and Restore / Adopt buttons, lines adopted earlier
+//! with a Clear button, and Remove buttons for people and keys (each needs a ticked
 //! confirmation). Admins get the forms (CSRF checked by the route guard); the changes go
 //! through [`crate::domain::ssh_access`] and are audited there (the form handlers are in
 //! `forms.rs`). Routes added by [`routes`].
@@ -22,7 +23,10 @@ use maud::{html, Markup};
 
 mod forms;
 
-use forms::{add_grant, add_key, add_person, adopt, remove_grant, restore};
+use forms::{
+    add_grant, add_key, add_person, adopt, clear_adopted, remove_grant, remove_key, remove_person,
+    restore,
+};
 
 const PAGE: &str = "/ssh";
 
@@ -50,6 +54,17 @@ pub fn routes(routes: Routes) -> Routes {
             AllHosts(Administer),
             adopt,
         )
+        .post(
+            "/ssh/hosts/{agent_id}/clear-adopted/{user}",
+            AllHosts(Administer),
+            clear_adopted,
+        )
+        .post(
+            "/ssh/people/{name}/delete",
+            AllHosts(Administer),
+            remove_person,
+        )
+        .post("/ssh/keys/delete", AllHosts(Administer), remove_key)
 }
 
 /// What the page shows.
@@ -61,19 +76,34 @@ pub struct SshView {
     pub drift: Vec<DriftView>,
 }
 
-fn people_section(view: &SshView) -> Markup {
+fn people_section(view: &SshView, csrf: Option<&str>) -> Markup {
     html! {
         h2 { "People and keys" }
         @if view.people.is_empty() { p.muted { "No people yet." } }
         @else { div.table { table #ssh-people {
-            thead { tr { th { "Person" } th { "Fingerprint" } th { "Type" } th { "Comment" } th { "Added" } } }
+            thead { tr { th { "Person" } th { "Fingerprint" } th { "Type" } th { "Comment" } th { "Added" } th {} } }
             tbody { @for person in &view.people {
-                @if person.keys.is_empty() { tr { td { (person.name) } td.muted colspan="4" { "no keys" } } }
+                @if person.keys.is_empty() { tr { td { (person.name) } td.muted colspan="4" { "no keys" } td {} } }
                 @for key in &person.keys { tr {
                     td { (person.name) } td { code { (key.fingerprint) } }
                     td { (key.algorithm) " " (key.bits) } td { (key.comment) }
                     td { (datetime(key.added_at_ms)) " by " (key.added_by) }
+                    td { @if let Some(csrf) = csrf {
+                        form method="post" action="/ssh/keys/delete" class="inline" {
+                            input type="hidden" name="csrf" value=(csrf);
+                            input type="hidden" name="fingerprint" value=(key.fingerprint);
+                            label { input type="checkbox" name="confirm" value="yes" required; " remove this key everywhere" }
+                            button type="submit" class="danger" { "Remove key" }
+                        }
+                    } }
                 } }
+                @if let Some(csrf) = csrf { tr { td colspan="6" {
+                    form method="post" action={ "/ssh/people/" (url_segment(&person.name)) "/delete" } class="inline" {
+                        input type="hidden" name="csrf" value=(csrf);
+                        label { input type="checkbox" name="confirm" value="yes" required; " remove " (person.name) ", their keys and every grant of theirs" }
+                        button type="submit" class="danger" { "Remove person" }
+                    }
+                } } }
             } }
         } } }
     }
@@ -113,7 +143,7 @@ fn grants_section(view: &SshView, csrf: Option<&str>) -> Markup {
     }
 }
 
-fn hosts_section(view: &SshView) -> Markup {
+fn hosts_section(view: &SshView, csrf: Option<&str>) -> Markup {
     html! {
         h2 { "Hosts" }
         div.table { table #ssh-hosts {
@@ -128,6 +158,17 @@ fn hosts_section(view: &SshView) -> Markup {
                 td { @for user in &host.users { div {
                     (user.user) ": " span class={ "badge " (outcome_class(&user.outcome)) } { (user.outcome) }
                     @if let Some(message) = &user.message { " " (message) }
+                } }
+                @for (user, lines) in &host.adopted { div.adopted {
+                    "adopted for " (user) ":"
+                    pre { @for line in lines { (line) "\n" } }
+                    @if let Some(csrf) = csrf {
+                        form method="post" action={ "/ssh/hosts/" (url_segment(host.host.as_str())) "/clear-adopted/" (url_segment(user)) } class="inline" {
+                            input type="hidden" name="csrf" value=(csrf);
+                            label { input type="checkbox" name="confirm" value="yes" required; " take these lines out of " (user) "'s keys on this host" }
+                            button type="submit" class="danger" { "Clear" }
+                        }
+                    }
                 } } }
             } } }
         } }
@@ -203,11 +244,11 @@ pub fn render(view: &SshView, caller: &Caller) -> Markup {
     let csrf = admin_csrf(caller).filter(|_| caller.is_admin());
     let content = html! {
         h1 { "SSH access" }
-        p.muted { "Managed authorized keys: the agents write granted keys between '# BEGIN UNITY MANAGED KEYS' and '# END UNITY MANAGED KEYS' (or into a per-user file) and leave every other line alone. Hand edits inside the block are drift." }
+        p.muted { "Managed authorized keys: the agents write granted keys into a per-user file that sshd is made to read (file mode, the default), or between '# BEGIN UNITY MANAGED KEYS' and '# END UNITY MANAGED KEYS' in each user's authorized_keys (block mode), leaving every other line alone. Hand edits of the managed keys are drift." }
         (drift_section(view, csrf))
-        (people_section(view))
+        (people_section(view, csrf))
         (grants_section(view, csrf))
-        (hosts_section(view))
+        (hosts_section(view, csrf))
         @if let Some(csrf) = csrf { (forms(view, csrf)) }
     };
     layout::page(Frame::new("SSH access", Nav::Ssh), caller, content)
@@ -284,7 +325,7 @@ mod tests {
                     found: vec![],
                     message: Some(text.into()),
                 }],
-                adopted: vec![],
+                adopted: vec![("root".into(), vec![text.into()])],
             }],
             drift: vec![DriftView {
                 host,
@@ -308,6 +349,10 @@ mod tests {
             "/ssh/hosts/nas-1/restore",
             "/ssh/hosts/nas-1/adopt/root",
             "/ssh/grants/7/delete",
+            "/ssh/hosts/nas-1/clear-adopted/root",
+            "/ssh/people/alice/delete",
+            "action=\"/ssh/keys/delete\"",
+            "name=\"fingerprint\" value=\"SHA256:abc\"",
             "SHA256:abc",
             "expired",
             "required",
@@ -322,6 +367,8 @@ mod tests {
             !viewer.contains("ssh-add-grant")
                 && !viewer.contains("/restore")
                 && !viewer.contains("/adopt")
+                && !viewer.contains("/clear-adopted")
+                && !viewer.contains("/delete")
         );
         assert!(viewer.contains("SHA256:abc"));
     }

@@ -4,7 +4,7 @@
 
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 /// Replaces `path` with `bytes` atomically and durably; the file gets `mode` (e.g. 0o600).
@@ -16,11 +16,30 @@ pub fn replace_file(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()>
         .truncate(true)
         .mode(mode)
         .open(&tmp)?;
+    // Exactly `mode`, whatever the umask: the unit's UMask=0077 would turn 0644 into 0600, and
+    // sshd reads authorized-keys and principals files as the logging-in user.
+    file.set_permissions(fs::Permissions::from_mode(mode))?;
     file.write_all(bytes)?;
     file.sync_all()?;
     drop(file);
     fs::rename(&tmp, path)?;
     sync_parent(path)
+}
+
+/// Creates `dir` and each missing parent with exactly `mode`, whatever the umask (the packaged
+/// unit's is 0077; sshd reads a user's authorized-keys and principals files as that user, so
+/// their directories must be searchable). Existing directories are left as they are.
+pub fn create_dirs(dir: &Path, mode: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    let missing: Vec<&Path> = dir.ancestors().take_while(|dir| !dir.exists()).collect();
+    for dir in missing.into_iter().rev() {
+        match fs::DirBuilder::new().mode(mode).create(dir) {
+            Ok(()) => fs::set_permissions(dir, fs::Permissions::from_mode(mode))?,
+            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(())
 }
 
 /// fsyncs the directory holding `path`, making a rename, creation or removal in it durable.

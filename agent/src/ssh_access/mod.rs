@@ -316,11 +316,7 @@ fn make_parent(path: &Path, whole_file: bool, account: &paths::Account) -> Resul
     let made = if whole_file {
         // Each missing level 0755 whatever the umask (the packaged unit's is 0077): sshd reads
         // a user's file as that user.
-        let missing: Vec<&Path> = parent.ancestors().take_while(|dir| !dir.exists()).collect();
-        missing.iter().rev().try_for_each(|dir| {
-            fs::DirBuilder::new().mode(0o755).create(dir)?;
-            fs::set_permissions(dir, fs::Permissions::from_mode(0o755))
-        })
+        crate::fsutil::create_dirs(parent, 0o755)
     } else {
         fs::DirBuilder::new()
             .mode(0o700)

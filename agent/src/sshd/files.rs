@@ -64,7 +64,8 @@ pub fn snapshot_file(path: &Path) -> Result<Snapshot, String> {
 }
 
 /// Makes the files on disk exactly `wanted` (paths the caller made from `[sshd]`, never the
-/// controller's): writes those that differ (0644, atomically), removes the others of `current`.
+/// controller's): writes those that differ (0644 and missing directories 0755 whatever the umask:
+/// sshd reads principals files as the user; atomically), removes the others of `current`.
 pub fn apply(current: &Snapshot, wanted: &Snapshot) -> Result<(), String> {
     let run = || -> std::io::Result<()> {
         for (path, bytes) in wanted {
@@ -72,7 +73,7 @@ pub fn apply(current: &Snapshot, wanted: &Snapshot) -> Result<(), String> {
                 continue;
             }
             if let Some(parent) = path.parent() {
-                fs::create_dir_all(parent)?;
+                crate::fsutil::create_dirs(parent, 0o755)?;
             }
             crate::fsutil::replace_file(path, bytes, 0o644)?;
         }

@@ -5,12 +5,10 @@
 
 use std::os::unix::fs::PermissionsExt;
 
-fn mode(path: &std::path::Path) -> u32 {
-    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
-}
-
 #[test]
 fn modes_are_exact_under_the_units_umask() {
+    let mode =
+        |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
     let dir = tempfile::tempdir().unwrap();
     let nested = dir.path().join("unity/principals");

@@ -6,6 +6,7 @@
 mod acme;
 mod agentless;
 mod agentless_secret;
+mod agentless_spool;
 mod alerts;
 mod api;
 mod api_headers;

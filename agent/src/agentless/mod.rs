@@ -203,7 +203,9 @@ impl Proxy {
 
     /// Reports sent in this session and not yet acknowledged.
     pub fn in_flight(&self) -> usize {
-        self.store.lock().map_or(0, |store| store.outbox.in_flight())
+        self.store
+            .lock()
+            .map_or(0, |store| store.outbox.in_flight())
     }
 
     /// The controller stored `host`'s report `seq`: it leaves the spool.

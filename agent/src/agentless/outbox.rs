@@ -167,7 +167,11 @@ mod tests {
         outbox.ack(&host(), 42);
         assert_eq!(outbox.in_flight(), 1);
         outbox.new_session();
-        assert_eq!(outbox.cursor(&host()), None, "everything spooled is sent again");
+        assert_eq!(
+            outbox.cursor(&host()),
+            None,
+            "everything spooled is sent again"
+        );
         assert_eq!(outbox.in_flight(), 0);
         let summary = outbox.summary(&[], |_| (1, 0));
         assert_eq!((summary[0].pending, summary[0].acked), (1, 1));

@@ -108,7 +108,9 @@ impl Spools {
             if let Some(root) = &self.root {
                 let dir = root.join(host.as_str());
                 match fs::remove_dir_all(&dir) {
-                    Ok(()) => tracing::info!(%host, "Agentless host unassigned: its spool deleted."),
+                    Ok(()) => {
+                        tracing::info!(%host, "Agentless host unassigned: its spool deleted.")
+                    }
                     Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
                     Err(error) => {
                         tracing::warn!(%host, dir = %dir.display(), %error, "Deleting an unassigned host's spool failed.")
@@ -130,7 +132,8 @@ impl Spools {
             storage,
             ..TypedState::default()
         };
-        self.spool(host)?.append_with(collected_at_ms, samples, typed)
+        self.spool(host)?
+            .append_with(collected_at_ms, samples, typed)
     }
 
     /// Up to `limit` of `host`'s spooled reports after `after`, oldest first.
@@ -171,6 +174,11 @@ impl Spools {
     }
 }
 
+/// Counts `host`'s spooled reports without opening its spool (for tests and status).
+pub fn depth_of(data_dir: &Path, host: &AgentId) -> usize {
+    crate::spool::depth_of(&root_dir(data_dir).join(host.as_str()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -201,25 +209,40 @@ mod tests {
         for at in [100, 200, 300] {
             spools.append(&host("nas"), at, sample(at), None).unwrap();
         }
-        spools.append(&host("router"), 150, sample(150), None).unwrap();
+        spools
+            .append(&host("router"), 150, sample(150), None)
+            .unwrap();
         drop(spools);
 
         let mut spools = Spools::open(&root, 1 << 20).unwrap();
         assert_eq!(spools.hosts(), [host("nas"), host("router")]);
         let pending = spools.pending(&host("nas"), None, 10).unwrap();
-        assert_eq!(seqs(&pending), [42, 43, 44], "numbered after the stored seq");
+        assert_eq!(
+            seqs(&pending),
+            [42, 43, 44],
+            "numbered after the stored seq"
+        );
         let times: Vec<i64> = pending.iter().map(|r| r.collected_at_ms).collect();
         assert_eq!(times, [100, 200, 300]);
         spools.ack(&host("nas"), 42).unwrap();
-        assert_eq!(seqs(&spools.pending(&host("nas"), Some(42), 1).unwrap()), [43]);
+        assert_eq!(
+            seqs(&spools.pending(&host("nas"), Some(42), 1).unwrap()),
+            [43]
+        );
         drop(spools);
 
         let mut spools = Spools::open(&root, 1 << 20).unwrap();
-        assert_eq!(seqs(&spools.pending(&host("nas"), None, 10).unwrap()), [43, 44]);
+        assert_eq!(
+            seqs(&spools.pending(&host("nas"), None, 10).unwrap()),
+            [43, 44]
+        );
         // The controller's stored seq is older (reports in flight): nothing is renumbered,
         // and new reports continue after the spooled ones.
         spools.assigned(&host("nas"), Some(42)).unwrap();
-        assert_eq!(spools.append(&host("nas"), 400, sample(400), None).unwrap(), 45);
+        assert_eq!(
+            spools.append(&host("nas"), 400, sample(400), None).unwrap(),
+            45
+        );
         assert_eq!(spools.depth_and_dropped(&host("nas")), (3, 0));
     }
 

@@ -52,7 +52,12 @@ pub async fn start(config: Config) -> anyhow::Result<RunningAgent> {
                 &agentless_dir,
                 crate::agentless::spools::per_host_max_bytes(max_bytes),
             )
-            .with_context(|| format!("opening the agentless spools in {}", agentless_dir.display()))?;
+            .with_context(|| {
+                format!(
+                    "opening the agentless spools in {}",
+                    agentless_dir.display()
+                )
+            })?;
             Ok((identity, spool, agentless_spools, instance))
         })
         .await??;

@@ -5,6 +5,7 @@
 
 mod acme;
 mod agentless;
+mod agentless_assign;
 mod agentless_secret;
 mod agentless_spool;
 mod alerts;

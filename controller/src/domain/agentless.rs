@@ -319,8 +319,6 @@ pub fn remove(ctx: &Context, actor: &str, host: &AgentId) -> Result<(), DomainEr
     Ok(())
 }
 
-/// Sends `proxy` its assignment now when this runs off the async threads inside the runtime
-/// (the faces call the domain there); otherwise the proxy gets it at its next connection.
 /// A secret of the store changed (value, scope, removed): the proxies of agentless hosts that
 /// log in with it get their assignment again, with the new key or without the host (a proxy
 /// outside the scope no longer holds the key). Note that this uses blocking I/O.
@@ -346,11 +344,8 @@ pub fn secret_changed(ctx: &Context, name: &SecretName) {
     }
 }
 
+/// Has the push loop send `proxy` its assignment soon (it gets it at its next connection when
+/// it is not connected). Never blocks.
 fn reassign(ctx: &Context, proxy: &AgentId) {
-    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-        return;
-    };
-    if let Err(error) = runtime.block_on(crate::agentless::push(ctx, proxy)) {
-        tracing::warn!(%proxy, %error, "The proxy gets its agentless hosts at its next connection.");
-    }
+    ctx.agentless.push_soon(proxy);
 }

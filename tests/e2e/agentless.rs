@@ -387,6 +387,15 @@ async fn issue_16_agentless_hosts_through_the_api_and_the_pages() {
         "{host_page}"
     );
     assert!(host_page.contains("No container updates on agentless hosts"));
+    let overview = client.get("/").await.text();
+    assert!(
+        overview.contains(&format!("agentless via {proxy}")),
+        "{overview}"
+    );
+    assert!(
+        overview.contains("<a href=\"/agentless\">Agentless hosts</a>"),
+        "the navigation links the agentless hosts: {overview}"
+    );
 
     // Nothing presented yet: nothing to confirm.
     let confirm = client

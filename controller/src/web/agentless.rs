@@ -123,7 +123,11 @@ pub fn render(view: &AgentlessPage, caller: &Caller) -> Markup {
         (table(view, csrf))
         @if let Some(csrf) = csrf { (add_form(&view.proxies, csrf)) }
     };
-    layout::page(Frame::new("Agentless hosts", Nav::Agents), caller, content)
+    layout::page(
+        Frame::new("Agentless hosts", Nav::Agentless),
+        caller,
+        content,
+    )
 }
 
 /// `GET /agentless`.

@@ -3,7 +3,7 @@
 //! agent is restarted during the outage; when the controller is back, every report collected
 //! during the outage is stored, once.
 
-use crate::agentless::{fingerprint_of, remote_host};
+use crate::agentless::{add_nas_request, fingerprint_of, remote_host};
 use std::path::Path;
 use std::time::Duration;
 use unity_agent::agentless::spools::{self, Spools};
@@ -57,20 +57,7 @@ async fn issue_16_agentless_reports_of_an_outage_survive_a_proxy_restart_and_arr
     let config = || agent_config(&agent_dir, address, Duration::from_secs(3600));
     let agent = unity_agent::runtime::start(config()).await.unwrap();
     let nas = AgentId::new("nas").unwrap();
-    let view = agentless(
-        &process,
-        AgentlessRequest::Add {
-            name: "nas".into(),
-            address: "127.0.0.1".into(),
-            port: sshd.port,
-            user: "root".into(),
-            proxy: proxy.to_string(),
-            collect: "system".into(),
-            interval_secs: 1,
-            key_secret: None,
-        },
-    )
-    .await;
+    let view = agentless(&process, add_nas_request(sshd.port, &proxy, "system", None)).await;
     let public = view.public_key.unwrap();
     std::fs::write(dir.path().join("authorized_keys"), format!("{public}\n")).unwrap();
     let show = || agentless(&process, AgentlessRequest::Show { name: "nas".into() });

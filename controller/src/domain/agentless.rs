@@ -80,6 +80,15 @@ pub fn collector_words(collectors: &AgentlessCollectors) -> Vec<&'static str> {
     .collect()
 }
 
+/// A collection interval as people write it (`30s`, `1m`, `1h`) to seconds; every face parses
+/// it here.
+pub fn parse_interval(text: &str) -> Result<u32, DomainError> {
+    let interval = humantime::parse_duration(text.trim()).map_err(|error| {
+        DomainError::Invalid(format!("bad interval {:?} (e.g. 1m): {error}", text.trim()))
+    })?;
+    Ok(u32::try_from(interval.as_secs()).unwrap_or(u32::MAX))
+}
+
 /// `system,smart,zfs,raid` (any subset) to collectors.
 pub fn parse_collectors(text: &str) -> Result<AgentlessCollectors, DomainError> {
     let mut collectors = AgentlessCollectors {
@@ -348,4 +357,17 @@ pub fn secret_changed(ctx: &Context, name: &SecretName) {
 /// it is not connected). Never blocks.
 fn reassign(ctx: &Context, proxy: &AgentId) {
     ctx.agentless.push_soon(proxy);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issue_16_every_face_reads_an_interval_the_same_way() {
+        assert_eq!(parse_interval(" 1m ").unwrap(), 60);
+        assert_eq!(parse_interval("90s").unwrap(), 90);
+        let error = parse_interval("soon").unwrap_err().to_string();
+        assert!(error.contains("bad interval \"soon\""), "{error}");
+    }
 }

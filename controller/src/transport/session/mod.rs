@@ -1,9 +1,9 @@
 //! An authenticated agent connection: session streams carrying hello, reports, heartbeats and
 //! renewals. The agent id comes from the verified certificate only.
 //!
-//! [`serve`] runs one connection; each stream is a [`SessionStream`] reading messages in order.
-//! Admission and renewal are in [`admit`], storing reports in [`reports`], writing replies in
-//! the order their messages came in [`replies`].
+//! [`serve`] runs one connection; each stream is a `SessionStream` reading messages in order.
+//! Admission and renewal are in `admit`, storing reports in `reports`, writing replies in the
+//! order their messages came in `replies` (private modules: no links, so the docs build).
 
 mod admit;
 mod replies;

@@ -63,6 +63,8 @@ async fn issue_16_a_change_from_sync_code_reaches_the_connected_proxy_promptly()
         || async { proxies_hosts().contains(&nas).then_some(()) },
     )
     .await;
+    let spool = unity_agent::agentless::spools::root_dir(&dir.path().join("agent")).join("nas");
+    assert!(spool.is_dir(), "the proxy keeps a spool for nas");
 
     let removed = from_a_plain_thread(&controller, AgentlessRequest::Remove { name: "nas".into() });
     assert!(!matches!(removed, AdminResponse::Error(_)), "{removed:?}");
@@ -74,4 +76,6 @@ async fn issue_16_a_change_from_sync_code_reaches_the_connected_proxy_promptly()
         controller.context.hub.is_connected(&proxy),
         "no reconnection was needed"
     );
+    // Its spool on the proxy went with it.
+    assert!(!spool.exists(), "{} left behind", spool.display());
 }

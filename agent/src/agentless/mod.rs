@@ -274,6 +274,10 @@ async fn target_loop(target: AgentlessTarget, store: Arc<Mutex<Store>>, ready: A
         };
         let host = target.host.clone();
         let kept = with_store(&store, move |store| {
+            if !store.spools.contains(&host) {
+                // Unassigned while this round ran: nothing of it is kept.
+                return Ok(false);
+            }
             let changed = store.outbox.set_status(status);
             if let Some(collected) = collected {
                 if let Some(facts) = collected.facts {

@@ -65,7 +65,13 @@ impl Spools {
         Ok(spools)
     }
 
-    fn spool(&mut self, host: &AgentId) -> Result<&mut Spool, SpoolError> {
+    /// Whether `host` is assigned (has a spool).
+    pub fn contains(&self, host: &AgentId) -> bool {
+        self.hosts.contains_key(host)
+    }
+
+    /// `host`'s spool, opened (created) when it has none yet.
+    fn open_spool(&mut self, host: &AgentId) -> Result<&mut Spool, SpoolError> {
         if !self.hosts.contains_key(host) {
             let Some(root) = &self.root else {
                 return Err(SpoolError::Io {
@@ -90,7 +96,7 @@ impl Spools {
         host: &AgentId,
         last_stored_seq: Option<u64>,
     ) -> Result<(), SpoolError> {
-        self.spool(host)?.reconcile(last_stored_seq, false)?;
+        self.open_spool(host)?.reconcile(last_stored_seq, false)?;
         Ok(())
     }
 
@@ -120,20 +126,24 @@ impl Spools {
         }
     }
 
-    /// Durably stores one collection of `host`; returns its sequence number.
+    /// Durably stores one collection of `host`; returns its sequence number, or `None` when
+    /// the host is not assigned (a round that ended as its host was removed: its spool is gone
+    /// and stays gone).
     pub fn append(
         &mut self,
         host: &AgentId,
         collected_at_ms: i64,
         samples: Vec<Sample>,
         storage: Option<StorageState>,
-    ) -> Result<u64, SpoolError> {
+    ) -> Result<Option<u64>, SpoolError> {
+        let Some(spool) = self.hosts.get_mut(host) else {
+            return Ok(None);
+        };
         let typed = TypedState {
             storage,
             ..TypedState::default()
         };
-        self.spool(host)?
-            .append_with(collected_at_ms, samples, typed)
+        spool.append_with(collected_at_ms, samples, typed).map(Some)
     }
 
     /// Up to `limit` of `host`'s spooled reports after `after`, oldest first.
@@ -209,6 +219,7 @@ mod tests {
         for at in [100, 200, 300] {
             spools.append(&host("nas"), at, sample(at), None).unwrap();
         }
+        spools.assigned(&host("router"), None).unwrap();
         spools
             .append(&host("router"), 150, sample(150), None)
             .unwrap();
@@ -241,7 +252,7 @@ mod tests {
         spools.assigned(&host("nas"), Some(42)).unwrap();
         assert_eq!(
             spools.append(&host("nas"), 400, sample(400), None).unwrap(),
-            45
+            Some(45)
         );
         assert_eq!(spools.depth_and_dropped(&host("nas")), (3, 0));
     }
@@ -251,9 +262,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let root = root_dir(dir.path());
         let mut spools = Spools::open(&root, 1 << 20).unwrap();
-        spools.append(&host("nas"), 1, sample(1), None).unwrap();
-        spools.append(&host("router"), 1, sample(1), None).unwrap();
+        for name in ["nas", "router"] {
+            spools.assigned(&host(name), None).unwrap();
+            spools.append(&host(name), 1, sample(1), None).unwrap();
+        }
         spools.retain(&BTreeSet::from([host("router")]));
+        assert!(!root.join("nas").exists());
+        // A round that ends after the removal keeps nothing and brings no directory back.
+        assert_eq!(
+            spools.append(&host("nas"), 2, sample(2), None).unwrap(),
+            None
+        );
         assert!(!root.join("nas").exists());
         assert!(root.join("router").exists());
         drop(spools);
@@ -265,6 +284,8 @@ mod tests {
     fn issue_16_a_full_agentless_spool_drops_the_oldest_and_counts_it() {
         let dir = tempfile::tempdir().unwrap();
         let mut spools = Spools::open(&root_dir(dir.path()), 400).unwrap();
+        spools.assigned(&host("nas"), None).unwrap();
+        spools.assigned(&host("router"), None).unwrap();
         for at in 0..30 {
             spools.append(&host("nas"), at, sample(at), None).unwrap();
         }
@@ -287,6 +308,7 @@ mod tests {
     fn issue_16_a_rolled_back_controller_gets_renumbered_reports() {
         let dir = tempfile::tempdir().unwrap();
         let mut spools = Spools::open(&root_dir(dir.path()), 1 << 20).unwrap();
+        spools.assigned(&host("nas"), None).unwrap();
         spools.append(&host("nas"), 1, sample(1), None).unwrap();
         spools.append(&host("nas"), 2, sample(2), None).unwrap();
         // The controller stored seq 10 for this host already (from an earlier proxy, say).

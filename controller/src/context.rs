@@ -4,10 +4,11 @@
 //!
 //! A leaf of the controller's layers: it imports only the lower modules whose handles it holds
 //! (`config`, `storage`, `ca`, `transport::hub`, `transport::ingest`, `updates::watch::slot`,
-//! `updates::queue`, `acme::account`), and none of those imports it, so every subsystem and every face can take
+//! `updates::queue`, `acme::account`, `agentless::queue`), and none of those imports it, so every subsystem and every face can take
 //! a `&Context` without an import circle.
 
 use crate::acme::account::AcmeAccounts;
+use crate::agentless::queue::AssignmentQueue;
 use crate::ca::services_slot::ServicesCaSlot;
 use crate::ca::verifier::Revocations;
 use crate::ca::CertificateAuthority;
@@ -54,4 +55,6 @@ pub struct Context {
     pub acme_accounts: AcmeAccounts,
     /// The one path by which a secret's value reaches a host (see [`DeliverSecret`]).
     pub deliver_secret: DeliverSecret,
+    /// The proxies whose agentless assignment changed, and the push loop's wake-up.
+    pub agentless: AssignmentQueue,
 }

@@ -49,6 +49,7 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
 /// What the context may import: only the modules whose handles it holds.
 const CONTEXT_MAY_IMPORT: &[&str] = &[
     "acme::account",
+    "agentless::queue",
     "ca",
     "config",
     "storage",

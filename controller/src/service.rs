@@ -86,6 +86,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningController> {
         services_ca,
         acme_accounts,
         deliver_secret,
+        agentless: crate::agentless::queue::AssignmentQueue::default(),
     });
     let server_config = transport::server_config(&context)?;
     let data_dir = context.config.data_dir.clone();
@@ -117,6 +118,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningController> {
     ));
     tasks.push(crate::domain::ssh_ca::renewal::spawn(context.clone()));
     tasks.push(crate::domain::ssh_access::apply::spawn(context.clone()));
+    tasks.push(crate::agentless::spawn(context.clone()));
     match admin::serve(context.clone()).await {
         Ok(task) => tasks.push(task),
         Err(error) => {
@@ -188,6 +190,7 @@ pub async fn offline_context(config: Config) -> anyhow::Result<Arc<Context>> {
         services_ca,
         acme_accounts,
         deliver_secret,
+        agentless: crate::agentless::queue::AssignmentQueue::default(),
     }))
 }
 

@@ -65,6 +65,48 @@ pub(crate) async fn agentless(
     }
 }
 
+/// What the agentless tests start with: the remote host's sshd, a controller and a started
+/// proxy agent collecting its own reports every `interval`, all under `dir`.
+pub(crate) struct Lab {
+    pub sshd: Sshd,
+    pub controller: RunningController,
+    pub proxy: AgentId,
+    pub agent: unity_agent::runtime::RunningAgent,
+}
+
+pub(crate) async fn lab(dir: &Path, interval: Duration) -> Lab {
+    init_logging();
+    let sshd = remote_host(dir);
+    let controller = start_controller(controller_config(&dir.join("controller"))).await;
+    let (proxy, agent) = enrolled_agent(&controller, &dir.join("agent"), interval).await;
+    Lab {
+        sshd,
+        controller,
+        proxy,
+        agent,
+    }
+}
+
+/// Adding `nas` on the loopback sshd at `port`, collected by `proxy` every second, logging in
+/// with a generated key or with `key_secret`.
+pub(crate) fn add_nas_request(
+    port: u16,
+    proxy: &AgentId,
+    collect: &str,
+    key_secret: Option<&str>,
+) -> AgentlessRequest {
+    AgentlessRequest::Add {
+        name: "nas".into(),
+        address: "127.0.0.1".into(),
+        port,
+        user: "root".into(),
+        proxy: proxy.to_string(),
+        collect: collect.into(),
+        interval_secs: 1,
+        key_secret: key_secret.map(str::to_owned),
+    }
+}
+
 /// Adds `nas` collected by `proxy` and authorizes its generated key on the host.
 async fn add_nas(
     controller: &RunningController,
@@ -72,20 +114,8 @@ async fn add_nas(
     dir: &Path,
     proxy: &AgentId,
 ) -> AgentlessView {
-    let view = agentless(
-        controller,
-        AgentlessRequest::Add {
-            name: "nas".into(),
-            address: "127.0.0.1".into(),
-            port: sshd.port,
-            user: "root".into(),
-            proxy: proxy.to_string(),
-            collect: "system,smart,zfs,raid".into(),
-            interval_secs: 1,
-            key_secret: None,
-        },
-    )
-    .await;
+    let request = add_nas_request(sshd.port, proxy, "system,smart,zfs,raid", None);
+    let view = agentless(controller, request).await;
     let public = view.public_key.clone().unwrap();
     assert!(public.starts_with("ssh-ed25519 "), "{view:?}");
     std::fs::write(dir.join("authorized_keys"), format!("{public}\n")).unwrap();
@@ -117,16 +147,13 @@ async fn host_view(controller: &RunningController, id: &str) -> unity_controller
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn issue_16_agentless_host_confirmed_collected_then_down_while_the_proxy_keeps_reporting() {
-    init_logging();
     let dir = tempfile::tempdir().unwrap();
-    let sshd = remote_host(dir.path());
-    let controller = start_controller(controller_config(&dir.path().join("controller"))).await;
-    let (proxy, _agent) = enrolled_agent(
-        &controller,
-        &dir.path().join("agent"),
-        Duration::from_millis(500),
-    )
-    .await;
+    let Lab {
+        sshd,
+        controller,
+        proxy,
+        agent: _agent,
+    } = lab(dir.path(), Duration::from_millis(500)).await;
     add_nas(&controller, &sshd, dir.path(), &proxy).await;
     let nas = AgentId::new("nas").unwrap();
 
@@ -262,16 +289,13 @@ async fn issue_16_agentless_host_confirmed_collected_then_down_while_the_proxy_k
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn issue_16_a_wrong_pinned_host_key_is_refused_and_nothing_is_collected() {
-    init_logging();
     let dir = tempfile::tempdir().unwrap();
-    let sshd = remote_host(dir.path());
-    let controller = start_controller(controller_config(&dir.path().join("controller"))).await;
-    let (proxy, _agent) = enrolled_agent(
-        &controller,
-        &dir.path().join("agent"),
-        Duration::from_secs(1),
-    )
-    .await;
+    let Lab {
+        sshd,
+        controller,
+        proxy,
+        agent: _agent,
+    } = lab(dir.path(), Duration::from_secs(1)).await;
     add_nas(&controller, &sshd, dir.path(), &proxy).await;
     let nas = AgentId::new("nas").unwrap();
     // Another machine's key pinned (as if the host had been replaced or spoofed).
@@ -387,6 +411,15 @@ async fn issue_16_agentless_hosts_through_the_api_and_the_pages() {
         "{host_page}"
     );
     assert!(host_page.contains("No container updates on agentless hosts"));
+    let overview = client.get("/").await.text();
+    assert!(
+        overview.contains(&format!("agentless via {proxy}")),
+        "{overview}"
+    );
+    assert!(
+        overview.contains("<a href=\"/agentless\">Agentless hosts</a>"),
+        "the navigation links the agentless hosts: {overview}"
+    );
 
     // Nothing presented yet: nothing to confirm.
     let confirm = client

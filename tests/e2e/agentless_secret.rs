@@ -3,7 +3,7 @@
 //! includes the proxy host; narrowing the scope takes the host out of the proxy's assignment
 //! (the key leaves the proxy's memory with it), and every delivery is audited by the store.
 
-use crate::agentless::{agentless, fingerprint_of, remote_host, show};
+use crate::agentless::{add_nas_request, agentless, fingerprint_of, lab, show, Lab};
 use std::time::Duration;
 use unity_controller::admin::{AdminRequest, AdminResponse, AgentlessRequest, SecretAdminRequest};
 use unity_controller::storage::agents::StateKind;
@@ -21,16 +21,13 @@ async fn secret(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn issue_16_an_agentless_host_logs_in_with_a_key_from_the_store_while_in_scope() {
-    init_logging();
     let dir = tempfile::tempdir().unwrap();
-    let sshd = remote_host(dir.path());
-    let controller = start_controller(controller_config(&dir.path().join("controller"))).await;
-    let (proxy, _agent) = enrolled_agent(
-        &controller,
-        &dir.path().join("agent"),
-        Duration::from_millis(500),
-    )
-    .await;
+    let Lab {
+        sshd,
+        controller,
+        proxy,
+        agent: _agent,
+    } = lab(dir.path(), Duration::from_millis(500)).await;
     // The owner's own key: the public half on the host, the private half in the store only.
     let key = dir.path().join("nas_key");
     keygen(&key, "owner@laptop");
@@ -53,16 +50,12 @@ async fn issue_16_an_agentless_host_logs_in_with_a_key_from_the_store_while_in_s
     // A secret that does not exist is refused at once, with the command that adds it.
     let refused = admin_request(
         &controller,
-        AdminRequest::Agentless(AgentlessRequest::Add {
-            name: "nas".into(),
-            address: "127.0.0.1".into(),
-            port: sshd.port,
-            user: "root".into(),
-            proxy: proxy.to_string(),
-            collect: "system".into(),
-            interval_secs: 1,
-            key_secret: Some("no-such-secret".into()),
-        }),
+        AdminRequest::Agentless(add_nas_request(
+            sshd.port,
+            &proxy,
+            "system",
+            Some("no-such-secret"),
+        )),
     )
     .await;
     assert!(
@@ -71,16 +64,7 @@ async fn issue_16_an_agentless_host_logs_in_with_a_key_from_the_store_while_in_s
     );
     let view = agentless(
         &controller,
-        AgentlessRequest::Add {
-            name: "nas".into(),
-            address: "127.0.0.1".into(),
-            port: sshd.port,
-            user: "root".into(),
-            proxy: proxy.to_string(),
-            collect: "system".into(),
-            interval_secs: 1,
-            key_secret: Some("nas-ssh".into()),
-        },
+        add_nas_request(sshd.port, &proxy, "system", Some("nas-ssh")),
     )
     .await;
     assert_eq!(view.public_key, None);

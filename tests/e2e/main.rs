@@ -5,7 +5,9 @@
 
 mod acme;
 mod agentless;
+mod agentless_assign;
 mod agentless_secret;
+mod agentless_spool;
 mod alerts;
 mod api;
 mod api_headers;

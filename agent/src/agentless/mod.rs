@@ -1,18 +1,22 @@
 //! Agentless hosts (issue 16): this agent as the *proxy* of hosts that run no agent. The
 //! controller assigns targets ([`Proxy::assign`]); each target gets a task of its own that logs
 //! in over SSH every interval ([`ssh`], host key checked by [`host_key`]), runs the collectors
-//! there ([`round`]) and leaves a report and a status in the [`outbox::Outbox`], which the
-//! session sends and drops on acknowledgement. A hung or dead target only stalls its own task:
+//! there ([`round`]) and spools the report on disk ([`spools`], the agent's own spool per host)
+//! and the status in the [`outbox::Outbox`]; the session replays each host's spooled reports in
+//! order and deletes them on acknowledgement. A hung or dead target only stalls its own task:
 //! every step has a timeout and the agent's own loops never wait for one. See
 //! `docs/agentless.md`.
 
 pub mod host_key;
 pub mod outbox;
 pub mod round;
+pub mod spools;
 pub mod ssh;
 
 use crate::clock::now_ms;
+use anyhow::Context as _;
 use outbox::{HostSummary, Outbox};
+use spools::Spools;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -21,7 +25,7 @@ use tokio::task::JoinHandle;
 use unity_shared::model::agentless::{
     AgentlessReport, AgentlessStatus, AgentlessTarget, AssignAgentless,
 };
-use unity_shared::proto::{AgentId, Report};
+use unity_shared::proto::AgentId;
 
 /// One host's line in the agent's status file (what `unity-agent agentless status` prints).
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -50,10 +54,17 @@ fn outcome_message(outcome: &unity_shared::model::agentless::AgentlessOutcome) -
 /// The agentless targets of this agent and what it owes the controller for them.
 #[derive(Default)]
 pub struct Proxy {
-    outbox: Arc<Mutex<Outbox>>,
+    store: Arc<Mutex<Store>>,
     /// Woken when a report or a status is ready to send.
     pub ready: Arc<Notify>,
     tasks: Mutex<BTreeMap<AgentId, Running>>,
+}
+
+/// The session's bookkeeping and the spools, under one lock.
+#[derive(Default)]
+struct Store {
+    outbox: Outbox,
+    spools: Spools,
 }
 
 struct Running {
@@ -78,23 +89,64 @@ fn same_work(a: &AgentlessTarget, b: &AgentlessTarget) -> bool {
     }
 }
 
+/// Runs `f` on the store off the async threads.
+async fn with_store<T: Send + 'static>(
+    store: &Arc<Mutex<Store>>,
+    f: impl FnOnce(&mut Store) -> anyhow::Result<T> + Send + 'static,
+) -> anyhow::Result<T> {
+    let store = store.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut store = store
+            .lock()
+            .map_err(|_| anyhow::anyhow!("agentless store lock poisoned"))?;
+        f(&mut store)
+    })
+    .await
+    .context("agentless spool task")?
+}
+
 impl Proxy {
-    /// Puts an assignment in effect: targets missing from it are stopped, changed ones are
-    /// restarted, new ones started (each collects at once, then every interval). Returns how
-    /// many targets run.
-    pub fn assign(&self, assignment: AssignAgentless) -> u32 {
-        let Ok(mut tasks) = self.tasks.lock() else {
-            return 0;
-        };
+    /// A proxy with the spools left by an earlier run (replayed on the next session).
+    pub fn new(spools: Spools) -> Proxy {
+        Proxy {
+            store: Arc::new(Mutex::new(Store {
+                outbox: Outbox::default(),
+                spools,
+            })),
+            ..Proxy::default()
+        }
+    }
+
+    /// Puts an assignment in effect: targets missing from it are stopped and their spools
+    /// deleted, changed ones are restarted, new ones started (each collects at once, then every
+    /// interval). Returns how many targets run.
+    pub async fn assign(&self, assignment: AssignAgentless) -> anyhow::Result<u32> {
         let wanted: BTreeSet<AgentId> = assignment
             .targets
             .iter()
             .map(|target| target.host.clone())
             .collect();
-        tasks.retain(|host, _| wanted.contains(host));
-        if let Ok(mut outbox) = self.outbox.lock() {
-            outbox.retain(&wanted);
+        let stored: Vec<(AgentId, Option<u64>)> = assignment
+            .targets
+            .iter()
+            .map(|target| (target.host.clone(), target.last_stored_seq))
+            .collect();
+        if let Ok(mut tasks) = self.tasks.lock() {
+            tasks.retain(|host, _| wanted.contains(host));
         }
+        with_store(&self.store, move |store| {
+            store.outbox.retain(&wanted);
+            store.spools.retain(&wanted);
+            for (host, last_stored_seq) in stored {
+                store.spools.assigned(&host, last_stored_seq)?;
+            }
+            Ok(())
+        })
+        .await?;
+        let mut tasks = self
+            .tasks
+            .lock()
+            .map_err(|_| anyhow::anyhow!("agentless tasks lock poisoned"))?;
         for target in assignment.targets {
             if let Some(running) = tasks.get(&target.host) {
                 if same_work(&running.target, &target) && !running.task.is_finished() {
@@ -103,38 +155,67 @@ impl Proxy {
             }
             let task = tokio::spawn(target_loop(
                 target.clone(),
-                self.outbox.clone(),
+                self.store.clone(),
                 self.ready.clone(),
             ));
             tasks.insert(target.host.clone(), Running { target, task });
         }
-        u32::try_from(tasks.len()).unwrap_or(u32::MAX)
+        // Spooled reports of the hosts kept are sent at once.
+        self.ready.notify_one();
+        Ok(u32::try_from(tasks.len()).unwrap_or(u32::MAX))
     }
 
-    /// A new session: everything unacknowledged is sent again.
+    /// A new session: everything spooled is sent again, oldest first.
     pub fn new_session(&self) {
-        if let Ok(mut outbox) = self.outbox.lock() {
-            outbox.new_session();
+        if let Ok(mut store) = self.store.lock() {
+            store.outbox.new_session();
         }
     }
 
-    /// Reports (up to `room`) and statuses to send now.
-    pub fn take_ready(&self, room: usize) -> (Vec<AgentlessReport>, Vec<AgentlessStatus>) {
-        match self.outbox.lock() {
-            Ok(mut outbox) => (outbox.take_unsent(room), outbox.take_statuses()),
-            Err(_) => (Vec::new(), Vec::new()),
-        }
+    /// Spooled reports not yet sent in this session (up to `room`, oldest first per host) and
+    /// statuses to send now.
+    pub async fn take_ready(
+        &self,
+        room: usize,
+    ) -> anyhow::Result<(Vec<AgentlessReport>, Vec<AgentlessStatus>)> {
+        with_store(&self.store, move |store| {
+            let statuses = store.outbox.take_statuses();
+            let mut reports = Vec::new();
+            for host in store.spools.hosts() {
+                let left = room.saturating_sub(reports.len());
+                if left == 0 {
+                    break;
+                }
+                let after = store.outbox.cursor(&host);
+                for report in store.spools.pending(&host, after, left)? {
+                    store.outbox.sent(&host, report.seq);
+                    reports.push(AgentlessReport {
+                        host: host.clone(),
+                        facts: store.outbox.take_facts(&host),
+                        report,
+                    });
+                }
+            }
+            Ok((reports, statuses))
+        })
+        .await
     }
 
     /// Reports sent in this session and not yet acknowledged.
     pub fn in_flight(&self) -> usize {
-        self.outbox.lock().map_or(0, |outbox| outbox.in_flight())
+        self.store
+            .lock()
+            .map_or(0, |store| store.outbox.in_flight())
     }
 
-    pub fn ack(&self, host: &AgentId, seq: u64) {
-        if let Ok(mut outbox) = self.outbox.lock() {
-            outbox.ack(host, seq);
-        }
+    /// The controller stored `host`'s report `seq`: it leaves the spool.
+    pub async fn ack(&self, host: &AgentId, seq: u64) -> anyhow::Result<()> {
+        let host = host.clone();
+        with_store(&self.store, move |store| {
+            store.outbox.ack(&host, seq);
+            Ok(store.spools.ack(&host, seq)?)
+        })
+        .await
     }
 
     /// One line per host for `status.json`.
@@ -162,58 +243,61 @@ impl Proxy {
     }
 
     pub fn summary(&self) -> Vec<HostSummary> {
-        self.outbox
+        self.store
             .lock()
-            .map(|outbox| outbox.summary())
+            .map(|store| {
+                store.outbox.summary(&store.spools.hosts(), |host| {
+                    store.spools.depth_and_dropped(host)
+                })
+            })
             .unwrap_or_default()
     }
 }
 
-/// One target: a round at once, then every interval, until the task is aborted.
-async fn target_loop(target: AgentlessTarget, outbox: Arc<Mutex<Outbox>>, ready: Arc<Notify>) {
+/// One target: a round at once, then every interval, until the task is aborted. What a round
+/// collected is spooled before anything is sent.
+async fn target_loop(target: AgentlessTarget, store: Arc<Mutex<Store>>, ready: Arc<Notify>) {
     let interval = Duration::from_secs(u64::from(target.interval_secs.max(1)));
     let mut tick = tokio::time::interval(interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
         let started = now_ms();
-        let result = round::run(&target, started).await;
-        let outcome = match result {
-            Ok((collected, outcome)) => {
-                if let Ok(mut outbox) = outbox.lock() {
-                    let seq = outbox.take_seq(&target.host, target.last_stored_seq);
-                    let report = Report {
-                        seq,
-                        collected_at_ms: started,
-                        samples: collected.samples,
-                        dropped_reports: outbox.dropped(&target.host),
-                        storage: collected.storage.map(Box::new),
-                        databases: None,
-                        containers: None,
-                        plugin_series: None,
-                        plugin_sources: None,
-                        checks: None,
-                        certificates: None,
-                    };
-                    outbox.push(AgentlessReport {
-                        host: target.host.clone(),
-                        facts: collected.facts,
-                        report,
-                    });
-                }
-                outcome
-            }
-            Err(outcome) => outcome,
+        let (collected, outcome) = match round::run(&target, started).await {
+            Ok((collected, outcome)) => (Some(collected), outcome),
+            Err(outcome) => (None, outcome),
         };
-        let changed = outbox.lock().is_ok_and(|mut outbox| {
-            outbox.set_status(AgentlessStatus {
-                host: target.host.clone(),
-                at_ms: now_ms(),
-                outcome: outcome.clone(),
-            })
-        });
-        if changed {
-            tracing::info!(host = %target.host, outcome = ?outcome_word(&outcome), "Agentless host outcome changed.");
+        let status = AgentlessStatus {
+            host: target.host.clone(),
+            at_ms: now_ms(),
+            outcome: outcome.clone(),
+        };
+        let host = target.host.clone();
+        let kept = with_store(&store, move |store| {
+            if !store.spools.contains(&host) {
+                // Unassigned while this round ran: nothing of it is kept.
+                return Ok(false);
+            }
+            let changed = store.outbox.set_status(status);
+            if let Some(collected) = collected {
+                if let Some(facts) = collected.facts {
+                    store.outbox.set_facts(&host, facts);
+                }
+                store
+                    .spools
+                    .append(&host, started, collected.samples, collected.storage)?;
+            }
+            Ok(changed)
+        })
+        .await;
+        match kept {
+            Ok(true) => {
+                tracing::info!(host = %target.host, outcome = ?outcome_word(&outcome), "Agentless host outcome changed.")
+            }
+            Ok(false) => {}
+            Err(error) => {
+                tracing::error!(host = %target.host, error = %format!("{error:#}"), "Spooling an agentless host's report failed.")
+            }
         }
         ready.notify_one();
     }

@@ -1,31 +1,28 @@
-//! What the proxy owes the controller for its agentless hosts (pure): each host's collected
-//! reports until they are acknowledged (bounded, oldest dropped first and counted), which of
-//! them this session has sent, the host's newest status and whether it was sent, and the
-//! sequence numbers, which only grow.
-//!
-//! Kept in memory: a proxy restart loses the unacknowledged reports of its agentless hosts
-//! (with a connected controller, at most the one in flight) and collects afresh; see
-//! `docs/agentless.md`.
+//! What the proxy owes the controller for its agentless hosts in this session (pure): which
+//! spooled reports of each host this session has sent (a cursor, as the agent's own session
+//! keeps) and not yet had acknowledged, the host's newest status and facts and whether they
+//! were sent, and the acknowledgement counts. The reports themselves live in the hosts' spools
+//! ([`super::spools`]), on disk until acknowledged; see `docs/agentless.md`.
 
 use std::collections::{BTreeMap, BTreeSet};
-use unity_shared::model::agentless::{AgentlessReport, AgentlessStatus};
-use unity_shared::proto::AgentId;
-
-/// Unacknowledged reports kept per host, at most.
-pub const MAX_PENDING: usize = 256;
+use unity_shared::model::agentless::AgentlessStatus;
+use unity_shared::proto::{AgentId, HostFacts};
 
 #[derive(Debug, Default)]
 struct HostBox {
-    pending: BTreeMap<u64, AgentlessReport>,
-    sent: BTreeSet<u64>,
+    /// The newest report sent in this session.
+    cursor: Option<u64>,
+    /// Sent in this session, not acknowledged.
+    in_flight: BTreeSet<u64>,
     status: Option<AgentlessStatus>,
     status_sent: bool,
-    next_seq: u64,
-    dropped: u64,
+    /// The newest facts read from the host (not spooled: read again every round).
+    facts: Option<HostFacts>,
+    facts_sent: bool,
     acked: u64,
 }
 
-/// One host's figures, for `unity-agent agentless status`.
+/// One host's figures, for `unity-agent agentless status` (the spool's figures beside them).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostSummary {
     pub host: AgentId,
@@ -41,33 +38,21 @@ pub struct Outbox {
 }
 
 impl Outbox {
-    /// The next sequence number for `host`: after what the controller stored, after every
-    /// number given out before.
-    pub fn take_seq(&mut self, host: &AgentId, last_stored: Option<u64>) -> u64 {
+    /// Keeps a host's newest facts; sent with its next report.
+    pub fn set_facts(&mut self, host: &AgentId, facts: HostFacts) {
         let entry = self.hosts.entry(host.clone()).or_default();
-        let after_stored = last_stored.map_or(1, |seq| seq.saturating_add(1));
-        let seq = entry.next_seq.max(after_stored).max(1);
-        entry.next_seq = seq.saturating_add(1);
-        seq
+        entry.facts = Some(facts);
+        entry.facts_sent = false;
     }
 
-    /// Keeps a collected report until it is acknowledged; when the host already has
-    /// [`MAX_PENDING`], the oldest is dropped. Returns the reports dropped for the host so
-    /// far, for the next report's `dropped_reports`.
-    pub fn push(&mut self, report: AgentlessReport) {
-        let entry = self.hosts.entry(report.host.clone()).or_default();
-        while entry.pending.len() >= MAX_PENDING {
-            if let Some((seq, _)) = entry.pending.pop_first() {
-                entry.sent.remove(&seq);
-                entry.dropped += 1;
-            }
+    /// The facts to send with `host`'s next report, once per change and session.
+    pub fn take_facts(&mut self, host: &AgentId) -> Option<HostFacts> {
+        let entry = self.hosts.get_mut(host)?;
+        if entry.facts_sent {
+            return None;
         }
-        entry.pending.insert(report.report.seq, report);
-    }
-
-    /// Reports dropped for `host` so far.
-    pub fn dropped(&self, host: &AgentId) -> u64 {
-        self.hosts.get(host).map_or(0, |entry| entry.dropped)
+        entry.facts_sent = true;
+        entry.facts.clone()
     }
 
     /// Records a host's outcome; true when it differs from the previous one (then it is sent).
@@ -84,28 +69,26 @@ impl Outbox {
         changed
     }
 
-    /// A new session: everything kept is sent again, statuses too.
+    /// A new session: everything spooled is sent again from the oldest, statuses and facts too.
     pub fn new_session(&mut self) {
         for entry in self.hosts.values_mut() {
-            entry.sent.clear();
+            entry.cursor = None;
+            entry.in_flight.clear();
             entry.status_sent = false;
+            entry.facts_sent = false;
         }
     }
 
-    /// Up to `room` reports not yet sent in this session, oldest first per host; marked sent.
-    pub fn take_unsent(&mut self, room: usize) -> Vec<AgentlessReport> {
-        let mut out = Vec::new();
-        for entry in self.hosts.values_mut() {
-            for (seq, report) in &entry.pending {
-                if out.len() >= room {
-                    return out;
-                }
-                if entry.sent.insert(*seq) {
-                    out.push(report.clone());
-                }
-            }
-        }
-        out
+    /// The newest report of `host` sent in this session: the next ones come after it.
+    pub fn cursor(&self, host: &AgentId) -> Option<u64> {
+        self.hosts.get(host).and_then(|entry| entry.cursor)
+    }
+
+    /// `host`'s report `seq` is sent in this session.
+    pub fn sent(&mut self, host: &AgentId, seq: u64) {
+        let entry = self.hosts.entry(host.clone()).or_default();
+        entry.cursor = Some(entry.cursor.map_or(seq, |cursor| cursor.max(seq)));
+        entry.in_flight.insert(seq);
     }
 
     /// Statuses not yet sent in this session; marked sent.
@@ -122,42 +105,42 @@ impl Outbox {
 
     /// Sent, not yet acknowledged, in this session.
     pub fn in_flight(&self) -> usize {
-        self.hosts
-            .values()
-            .map(|entry| {
-                entry
-                    .sent
-                    .iter()
-                    .filter(|seq| entry.pending.contains_key(seq))
-                    .count()
-            })
-            .sum()
+        self.hosts.values().map(|entry| entry.in_flight.len()).sum()
     }
 
-    /// The controller stored it: drop it.
+    /// The controller stored it: counted (the spool forgets it).
     pub fn ack(&mut self, host: &AgentId, seq: u64) {
         if let Some(entry) = self.hosts.get_mut(host) {
-            if entry.pending.remove(&seq).is_some() {
+            if entry.in_flight.remove(&seq) {
                 entry.acked += 1;
             }
-            entry.sent.remove(&seq);
         }
     }
 
-    /// Forgets hosts no longer assigned (the controller would refuse their reports).
+    /// Forgets hosts no longer assigned.
     pub fn retain(&mut self, hosts: &BTreeSet<AgentId>) {
         self.hosts.retain(|host, _| hosts.contains(host));
     }
 
-    pub fn summary(&self) -> Vec<HostSummary> {
-        self.hosts
-            .iter()
-            .map(|(host, entry)| HostSummary {
-                host: host.clone(),
-                pending: entry.pending.len(),
-                dropped: entry.dropped,
-                acked: entry.acked,
-                status: entry.status.clone(),
+    /// The hosts' figures; `spooled` gives a host's spooled and dropped reports.
+    pub fn summary(
+        &self,
+        hosts: &[AgentId],
+        spooled: impl Fn(&AgentId) -> (usize, u64),
+    ) -> Vec<HostSummary> {
+        let mut all: BTreeSet<&AgentId> = self.hosts.keys().collect();
+        all.extend(hosts);
+        all.into_iter()
+            .map(|host| {
+                let (pending, dropped) = spooled(host);
+                let entry = self.hosts.get(host);
+                HostSummary {
+                    host: host.clone(),
+                    pending,
+                    dropped,
+                    acked: entry.map_or(0, |entry| entry.acked),
+                    status: entry.and_then(|entry| entry.status.clone()),
+                }
             })
             .collect()
     }
@@ -167,69 +150,42 @@ impl Outbox {
 mod tests {
     use super::*;
     use unity_shared::model::agentless::AgentlessOutcome;
-    use unity_shared::proto::Report;
 
     fn host() -> AgentId {
         AgentId::new("nas").unwrap()
     }
 
-    fn report(seq: u64) -> AgentlessReport {
-        AgentlessReport {
-            host: host(),
-            facts: None,
-            report: Report {
-                seq,
-                collected_at_ms: 0,
-                samples: Vec::new(),
-                dropped_reports: 0,
-                storage: None,
-                databases: None,
-                containers: None,
-                plugin_series: None,
-                plugin_sources: None,
-                checks: None,
-                certificates: None,
-            },
-        }
-    }
-
     #[test]
-    fn issue_16_reports_wait_for_their_ack_and_are_resent_after_reconnect() {
+    fn issue_16_sent_reports_wait_for_their_ack_and_a_new_session_starts_over() {
         let mut outbox = Outbox::default();
-        let first = outbox.take_seq(&host(), Some(41));
-        let second = outbox.take_seq(&host(), Some(41));
-        assert_eq!((first, second), (42, 43));
-        outbox.push(report(first));
-        outbox.push(report(second));
-        let sent: Vec<u64> = outbox
-            .take_unsent(10)
-            .iter()
-            .map(|r| r.report.seq)
-            .collect();
-        assert_eq!(sent, [42, 43]);
-        assert!(outbox.take_unsent(10).is_empty(), "sent once per session");
+        assert_eq!(outbox.cursor(&host()), None);
+        outbox.sent(&host(), 42);
+        outbox.sent(&host(), 43);
+        assert_eq!(outbox.cursor(&host()), Some(43));
+        assert_eq!(outbox.in_flight(), 2);
         outbox.ack(&host(), 42);
+        outbox.ack(&host(), 42);
+        assert_eq!(outbox.in_flight(), 1);
         outbox.new_session();
-        let resent: Vec<u64> = outbox
-            .take_unsent(10)
-            .iter()
-            .map(|r| r.report.seq)
-            .collect();
-        assert_eq!(resent, [43]);
-        // Numbers never go back, even when the controller's stored number is older.
-        assert_eq!(outbox.take_seq(&host(), Some(3)), 44);
-        assert_eq!(outbox.take_seq(&host(), Some(99)), 100);
+        assert_eq!(
+            outbox.cursor(&host()),
+            None,
+            "everything spooled is sent again"
+        );
+        assert_eq!(outbox.in_flight(), 0);
+        let summary = outbox.summary(&[], |_| (1, 0));
+        assert_eq!((summary[0].pending, summary[0].acked), (1, 1));
     }
 
     #[test]
-    fn the_oldest_report_is_dropped_and_counted_when_full() {
+    fn facts_go_with_one_report_per_change_and_session() {
         let mut outbox = Outbox::default();
-        for seq in 1..=(MAX_PENDING as u64 + 2) {
-            outbox.push(report(seq));
-        }
-        assert_eq!(outbox.dropped(&host()), 2);
-        let first = outbox.take_unsent(1);
-        assert_eq!(first[0].report.seq, 3);
+        assert_eq!(outbox.take_facts(&host()), None);
+        outbox.set_facts(&host(), HostFacts::default());
+        assert!(outbox.take_facts(&host()).is_some());
+        assert_eq!(outbox.take_facts(&host()), None);
+        outbox.new_session();
+        assert!(outbox.take_facts(&host()).is_some());
     }
 
     #[test]

@@ -40,15 +40,27 @@ pub async fn start(config: Config) -> anyhow::Result<RunningAgent> {
     let data_dir = config.data_dir.clone();
     let max_bytes = config.spool_max_bytes;
     let machine = config.machine.clone();
-    let (identity, spool, instance) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
-        let identity = identity::load(&data_dir)?;
-        let instance = crate::instance::load_or_create(&data_dir, &machine)?;
-        let spool_dir = identity::spool_dir(&data_dir);
-        let spool = Spool::open(&spool_dir, max_bytes)
-            .with_context(|| format!("opening the spool in {}", spool_dir.display()))?;
-        Ok((identity, spool, instance))
-    })
-    .await??;
+    let (identity, spool, agentless_spools, instance) =
+        tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+            let identity = identity::load(&data_dir)?;
+            let instance = crate::instance::load_or_create(&data_dir, &machine)?;
+            let spool_dir = identity::spool_dir(&data_dir);
+            let spool = Spool::open(&spool_dir, max_bytes)
+                .with_context(|| format!("opening the spool in {}", spool_dir.display()))?;
+            let agentless_dir = crate::agentless::spools::root_dir(&data_dir);
+            let agentless_spools = crate::agentless::spools::Spools::open(
+                &agentless_dir,
+                crate::agentless::spools::per_host_max_bytes(max_bytes),
+            )
+            .with_context(|| {
+                format!(
+                    "opening the agentless spools in {}",
+                    agentless_dir.display()
+                )
+            })?;
+            Ok((identity, spool, agentless_spools, instance))
+        })
+        .await??;
     if let Some(note) = instance.copied_note() {
         tracing::warn!(instance = %instance.id, "Identity copied: {note}.");
     }
@@ -82,7 +94,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningAgent> {
         container_ports: watch::Sender::new(Vec::new()),
         update_journal,
         instance,
-        agentless: crate::agentless::Proxy::default(),
+        agentless: crate::agentless::Proxy::new(agentless_spools),
         secrets: Arc::new(crate::secrets::SecretCache::new(secret_wait)),
     });
     let (shutdown, shutdown_rx) = watch::channel(false);

@@ -123,7 +123,7 @@ async fn session(
     loop {
         // The agentless hosts' reports and statuses, in a window of their own.
         let room = WINDOW.saturating_sub(state.agentless.in_flight());
-        let (agentless_reports, agentless_statuses) = state.agentless.take_ready(room);
+        let (agentless_reports, agentless_statuses) = state.agentless.take_ready(room).await?;
         if !agentless_statuses.is_empty() {
             record_agentless(state);
         }
@@ -210,7 +210,7 @@ async fn session(
                         state.secrets.withdraw(&withdrawn.names);
                     }
                     ControllerMessage::AgentlessAck(ack) => {
-                        state.agentless.ack(&ack.host, ack.ack.seq);
+                        state.agentless.ack(&ack.host, ack.ack.seq).await?;
                         record_agentless(state);
                     }
                     ControllerMessage::AgentlessNack(nack) => {
@@ -410,13 +410,20 @@ async fn answer_command(
                 }
             }
         }
-        Command::AssignAgentless(assignment) => {
-            let targets = state.agentless.assign(assignment);
-            tracing::info!(targets, "Agentless hosts assigned.");
-            CommandResponse::AgentlessAssigned(unity_shared::model::agentless::AgentlessAssigned {
-                targets,
-            })
-        }
+        Command::AssignAgentless(assignment) => match state.agentless.assign(assignment).await {
+            Ok(targets) => {
+                tracing::info!(targets, "Agentless hosts assigned.");
+                record_agentless(&state);
+                CommandResponse::AgentlessAssigned(
+                    unity_shared::model::agentless::AgentlessAssigned { targets },
+                )
+            }
+            Err(error) => {
+                let message = format!("{error:#}");
+                tracing::error!(%message, "Agentless hosts not assigned.");
+                CommandResponse::Failed { message }
+            }
+        },
     };
     if let Err(error) =
         wire::write(&mut send, &response, frame::MAX_COMMAND_RESPONSE_FRAME_LEN).await

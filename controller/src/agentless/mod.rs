@@ -1,14 +1,17 @@
 //! Agentless hosts on the controller's side of the wire (issue 16): the assignment each proxy
 //! agent gets (its targets with their keys opened, sent when the proxy connects and whenever a
-//! target changes) and what the proxy's reports and statuses may touch (only hosts assigned
+//! target changes, through the [`queue`] and the loop [`spawn`] starts) and what the proxy's
+//! reports and statuses may touch (only hosts assigned
 //! to it). Beside `transport` and `updates`: it imports the context, the store, the hub and
 //! the sealing key, never `domain` or a face. See `docs/agentless.md`.
 
 pub mod keys;
+pub mod queue;
 
 use crate::context::Context;
 use crate::storage::agentless::{AgentlessKey, AgentlessRecord};
 use crate::storage::StorageError;
+use std::sync::Arc;
 use std::time::Duration;
 use unity_shared::model::agentless::{
     AgentlessOutcome, AgentlessStatus, AgentlessTarget, AssignAgentless, SshLine, UnixUser,
@@ -114,6 +117,22 @@ pub async fn push(ctx: &Context, proxy: &AgentId) -> Result<Option<u32>, String>
             Err(error.to_string())
         }
     }
+}
+
+/// The loop that sends proxies their changed assignments, one proxy at a time, when the
+/// domain asks ([`queue::AssignmentQueue::push_soon`]). A proxy that is not connected gets its
+/// assignment when it connects.
+pub fn spawn(ctx: Arc<Context>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            ctx.agentless.woken().await;
+            for proxy in ctx.agentless.take() {
+                if let Err(error) = push(&ctx, &proxy).await {
+                    tracing::warn!(%proxy, %error, "The proxy gets its agentless hosts at its next connection.");
+                }
+            }
+        }
+    })
 }
 
 /// Whether `host` is an agentless host assigned to `proxy` (the only hosts whose reports and

@@ -70,12 +70,7 @@ pub async fn add(
 ) -> Result<(StatusCode, Json<AgentlessView>), ApiError> {
     blocking(&state.ctx, move |ctx| {
         let collectors = agentless::parse_collectors(&body.collect)?;
-        let interval = humantime::parse_duration(&body.interval).map_err(|error| {
-            crate::domain::error::DomainError::Invalid(format!(
-                "bad interval {:?}: {error}",
-                body.interval
-            ))
-        })?;
+        let interval_secs = agentless::parse_interval(&body.interval)?;
         agentless::add(
             ctx,
             &caller.user,
@@ -86,7 +81,7 @@ pub async fn add(
                 user: body.user,
                 proxy: body.proxy,
                 collectors,
-                interval_secs: u32::try_from(interval.as_secs()).unwrap_or(u32::MAX),
+                interval_secs,
                 key_secret: body.key_secret,
             },
         )

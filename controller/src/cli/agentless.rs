@@ -113,9 +113,8 @@ pub async fn run_agentless(command: AgentlessCommand, config: &Config) -> anyhow
             key_secret,
             json,
         } => {
-            let interval = humantime::parse_duration(&interval)
-                .map_err(|error| anyhow::anyhow!("--interval {interval:?}: {error}"))?;
-            let interval_secs = u32::try_from(interval.as_secs()).unwrap_or(u32::MAX);
+            let interval_secs = crate::domain::agentless::parse_interval(&interval)
+                .map_err(|error| anyhow::anyhow!("--interval: {error}"))?;
             let request = AgentlessRequest::Add {
                 name,
                 address,

@@ -80,6 +80,15 @@ pub fn collector_words(collectors: &AgentlessCollectors) -> Vec<&'static str> {
     .collect()
 }
 
+/// A collection interval as people write it (`30s`, `1m`, `1h`) to seconds; every face parses
+/// it here.
+pub fn parse_interval(text: &str) -> Result<u32, DomainError> {
+    let interval = humantime::parse_duration(text.trim()).map_err(|error| {
+        DomainError::Invalid(format!("bad interval {:?} (e.g. 1m): {error}", text.trim()))
+    })?;
+    Ok(u32::try_from(interval.as_secs()).unwrap_or(u32::MAX))
+}
+
 /// `system,smart,zfs,raid` (any subset) to collectors.
 pub fn parse_collectors(text: &str) -> Result<AgentlessCollectors, DomainError> {
     let mut collectors = AgentlessCollectors {
@@ -319,8 +328,6 @@ pub fn remove(ctx: &Context, actor: &str, host: &AgentId) -> Result<(), DomainEr
     Ok(())
 }
 
-/// Sends `proxy` its assignment now when this runs off the async threads inside the runtime
-/// (the faces call the domain there); otherwise the proxy gets it at its next connection.
 /// A secret of the store changed (value, scope, removed): the proxies of agentless hosts that
 /// log in with it get their assignment again, with the new key or without the host (a proxy
 /// outside the scope no longer holds the key). Note that this uses blocking I/O.
@@ -346,11 +353,21 @@ pub fn secret_changed(ctx: &Context, name: &SecretName) {
     }
 }
 
+/// Has the push loop send `proxy` its assignment soon (it gets it at its next connection when
+/// it is not connected). Never blocks.
 fn reassign(ctx: &Context, proxy: &AgentId) {
-    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-        return;
-    };
-    if let Err(error) = runtime.block_on(crate::agentless::push(ctx, proxy)) {
-        tracing::warn!(%proxy, %error, "The proxy gets its agentless hosts at its next connection.");
+    ctx.agentless.push_soon(proxy);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issue_16_every_face_reads_an_interval_the_same_way() {
+        assert_eq!(parse_interval(" 1m ").unwrap(), 60);
+        assert_eq!(parse_interval("90s").unwrap(), 90);
+        let error = parse_interval("soon").unwrap_err().to_string();
+        assert!(error.contains("bad interval \"soon\""), "{error}");
     }
 }

@@ -123,7 +123,11 @@ pub fn render(view: &AgentlessPage, caller: &Caller) -> Markup {
         (table(view, csrf))
         @if let Some(csrf) = csrf { (add_form(&view.proxies, csrf)) }
     };
-    layout::page(Frame::new("Agentless hosts", Nav::Agents), caller, content)
+    layout::page(
+        Frame::new("Agentless hosts", Nav::Agentless),
+        caller,
+        content,
+    )
 }
 
 /// `GET /agentless`.
@@ -166,8 +170,7 @@ pub async fn add(
     blocking(&state.ctx, move |ctx| {
         let invalid = |what: &str| DomainError::Invalid(what.to_owned());
         let port = form.port.trim().parse().map_err(|_| invalid("bad port"))?;
-        let interval = humantime::parse_duration(form.interval.trim())
-            .map_err(|_| invalid("bad interval (e.g. 1m)"))?;
+        let interval_secs = agentless::parse_interval(&form.interval)?;
         agentless::add(
             ctx,
             &actor,
@@ -178,7 +181,7 @@ pub async fn add(
                 user: form.user.trim().to_owned(),
                 proxy: form.proxy,
                 collectors: agentless::parse_collectors(&form.collect)?,
-                interval_secs: u32::try_from(interval.as_secs()).unwrap_or(u32::MAX),
+                interval_secs,
                 key_secret: Some(form.key_secret.trim().to_owned()).filter(|name| !name.is_empty()),
             },
         )

@@ -11,6 +11,7 @@ pub enum Nav {
     Updates,
     Certificates,
     Agents,
+    Agentless,
     ManagedCertificates,
     SshCa,
     Secrets,
@@ -24,6 +25,7 @@ const NAV: &[(Nav, &str, &str)] = &[
     (Nav::Updates, "/updates", "Updates"),
     (Nav::Certificates, "/certificates", "Certificates"),
     (Nav::Agents, "/agents", "Agents"),
+    (Nav::Agentless, "/agentless", "Agentless hosts"),
     (
         Nav::ManagedCertificates,
         "/certificates/managed",
@@ -142,5 +144,20 @@ pub mod tests {
             "{html}"
         );
         assert!(html.contains("<main><p>hi</p></main>"), "{html}");
+    }
+
+    #[test]
+    fn issue_16_the_navigation_links_the_agentless_hosts_next_to_the_agents() {
+        let html = page(
+            Frame::new("Agentless hosts", Nav::Agentless),
+            &caller(Role::Viewer),
+            html! {},
+        )
+        .into_string();
+        let agents = html.find("<a href=\"/agents\">Agents</a>").unwrap();
+        let agentless = html
+            .find("<a href=\"/agentless\" class=\"active\">Agentless hosts</a>")
+            .unwrap_or_else(|| panic!("{html}"));
+        assert!(agentless > agents, "next to the agents: {html}");
     }
 }

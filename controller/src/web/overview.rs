@@ -104,7 +104,13 @@ pub fn render(view: &OverviewView, caller: &Caller, now: i64) -> Markup {
                             td { (badge::host_status(host.status)) }
                             td { (ago(host.last_seen_ms, now)) }
                             td.wide { (host.os) }
-                            td.wide { (host.agent_version) }
+                            td.wide {
+                                @if let Some(mark) = &host.agentless {
+                                    a.badge.muted href="/agentless" { "agentless via " (mark.proxy.as_str()) }
+                                } @else {
+                                    (host.agent_version)
+                                }
+                            }
                         }
                     }
                 }

@@ -8,7 +8,8 @@
 //! [`crate::proto`]).
 
 pub use super::names::{SecretValue, SshLine, UnixUser};
-use crate::proto::{Ack, AgentId, HostFacts, Nack, Report};
+use crate::proto::ids::AgentId;
+use crate::proto::report::{Ack, HostFacts, Nack, Report};
 use serde::{Deserialize, Serialize};
 
 /// Controller -> proxy agent: every host this agent collects over SSH, whole. A target the

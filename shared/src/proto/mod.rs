@@ -16,27 +16,26 @@
 //!   [`EnrollRequest`] then [`EnrollResponse`].
 
 pub mod frame;
+pub mod ids;
+pub mod report;
+
+pub use ids::{AgentId, InstanceId, InvalidAgentId, InvalidInstanceId};
+pub use report::{Ack, HostFacts, Nack, Report, Sample, StorageState};
 
 use crate::model::agentless::{
     AgentlessAck, AgentlessAssigned, AgentlessNack, AgentlessReport, AgentlessStatus,
     AssignAgentless,
 };
 use crate::model::certificate::{
-    CertificateCsr, CertificateInstalled, CertificateInventory, ChallengeServing,
-    InstallCertificate, PrepareCertificate, ServeHttpChallenge,
+    CertificateCsr, CertificateInstalled, ChallengeServing, InstallCertificate, PrepareCertificate,
+    ServeHttpChallenge,
 };
-use crate::model::container::ContainerInventory;
-use crate::model::database::DatabaseInstance;
-use crate::model::plugin::{CheckResult, SeriesBatch, SourceStatus};
 use crate::model::secret::{SecretReply, SecretRequest, SecretsWithdrawn};
 use crate::model::ssh::{
     ApplySshAccess, ConfigureSshd, ReadSshHostKeys, SshAccessApplied, SshHostKeys, SshdConfigured,
 };
-use crate::model::storage::stack::StorageStack;
-use crate::model::storage::{RaidCollection, SmartCollection, ZfsCollection};
 use crate::model::update::{CommandResult, ContainerCommand, Progress};
 use serde::{Deserialize, Serialize};
-use std::fmt;
 
 /// Bumped on every incompatible change of any message below.
 pub const PROTOCOL_VERSION: u16 = 8;
@@ -67,104 +66,6 @@ pub mod error_code {
     pub const IDENTITY_CONFLICT: u32 = 0x16;
 }
 
-/// The identity the controller assigns to an agent at enrollment; carried in the agent's
-/// certificate (common name) and never taken from anything the agent says.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct AgentId(String);
-
-/// An agent id is 1 to 64 characters of `[a-z0-9-]`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid agent id {0:?}: expected 1 to 64 characters of a-z, 0-9 and '-'")]
-pub struct InvalidAgentId(pub String);
-
-impl AgentId {
-    pub fn new(id: impl Into<String>) -> Result<AgentId, InvalidAgentId> {
-        let id = id.into();
-        let valid = !id.is_empty()
-            && id.len() <= 64
-            && id
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-        if valid {
-            Ok(AgentId(id))
-        } else {
-            Err(InvalidAgentId(id))
-        }
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for AgentId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::str::FromStr for AgentId {
-    type Err = InvalidAgentId;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        AgentId::new(s)
-    }
-}
-
-/// One installation of an agent identity: made at the agent's first start and made anew
-/// whenever its data directory turns up on another machine (a clone or a move). Two live
-/// instances of one [`AgentId`] mean two hosts share one identity.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct InstanceId([u8; 16]);
-
-/// An instance id is 32 hexadecimal digits.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid instance id {0:?}: expected 32 hexadecimal digits")]
-pub struct InvalidInstanceId(pub String);
-
-impl InstanceId {
-    pub const fn from_bytes(bytes: [u8; 16]) -> InstanceId {
-        InstanceId(bytes)
-    }
-
-    pub const fn as_bytes(&self) -> &[u8; 16] {
-        &self.0
-    }
-}
-
-impl fmt::Display for InstanceId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&hex::encode(self.0))
-    }
-}
-
-impl fmt::Debug for InstanceId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "InstanceId({self})")
-    }
-}
-
-impl std::str::FromStr for InstanceId {
-    type Err = InvalidInstanceId;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let mut bytes = [0u8; 16];
-        hex::decode_to_slice(s, &mut bytes).map_err(|_| InvalidInstanceId(s.to_owned()))?;
-        Ok(InstanceId(bytes))
-    }
-}
-
-/// Facts about the agent's host, sent at enrollment and in every hello.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct HostFacts {
-    pub hostname: String,
-    pub os: String,
-    pub os_version: String,
-    pub kernel: String,
-    pub arch: String,
-    pub cpu_model: String,
-    pub n_cpus: u32,
-    pub memory_bytes: u64,
-}
-
 /// First message on the session stream.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Hello {
@@ -173,53 +74,6 @@ pub struct Hello {
     pub host: HostFacts,
     /// Which installation of this identity is speaking (see [`InstanceId`]).
     pub instance_id: InstanceId,
-}
-
-/// One time series point. `labels` are sorted by name.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Sample {
-    pub metric: String,
-    pub labels: Vec<(String, String)>,
-    pub timestamp_ms: i64,
-    pub value: f64,
-}
-
-/// A batch of samples. `seq` increases by one per report for the agent's lifetime (gaps mean
-/// the agent's spool dropped reports, which `dropped_reports` counts).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Report {
-    pub seq: u64,
-    pub collected_at_ms: i64,
-    pub samples: Vec<Sample>,
-    /// Reports the agent had to drop so far because its spool was full (cumulative).
-    pub dropped_reports: u64,
-    /// Storage health (SMART, ZFS, md RAID), when it was collected for this report.
-    pub storage: Option<Box<StorageState>>,
-    /// Databases found on the host, when they were probed for this report.
-    pub databases: Option<Vec<DatabaseInstance>>,
-    /// The container engine's inventory and the events since the previous report, when it was
-    /// collected for this report.
-    pub containers: Option<Box<ContainerInventory>>,
-    /// Series from plugins (textfiles, exporters, checks), each with a `source` label; stored
-    /// like `samples`. Since version 5.
-    pub plugin_series: Option<Box<SeriesBatch>>,
-    /// The textfiles and exporters read for this report, with what each gave or why not.
-    pub plugin_sources: Option<Vec<SourceStatus>>,
-    /// The local checks' newest results, when the checks ran for this report.
-    pub checks: Option<Vec<CheckResult>>,
-    /// The certificates found on the host (files and TLS ports), when the inventory ran for
-    /// this report. Since version 6.
-    pub certificates: Option<Box<CertificateInventory>>,
-}
-
-/// The host's storage stack as of one collection.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StorageState {
-    pub smart: SmartCollection,
-    pub zfs: ZfsCollection,
-    pub raid: RaidCollection,
-    /// Which drive sits under which md member, ZFS vdev and mount; vanished drives as missing.
-    pub stack: StorageStack,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -265,20 +119,6 @@ pub struct Welcome {
     /// numbers every report it holds after `last_stored_seq`, in order, so none is mistaken
     /// for a replay.
     pub new_instance: bool,
-}
-
-/// The report is durably stored (or was already stored before: a replay).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Ack {
-    pub seq: u64,
-    pub duplicate: bool,
-}
-
-/// The controller could not store the report; the agent keeps it and retries later.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Nack {
-    pub seq: u64,
-    pub reason: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

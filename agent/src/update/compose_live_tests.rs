@@ -279,3 +279,39 @@ async fn compose_up(lab: &Lab, dir: &Path) {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// Issue 17: an update by digest runs the checked digest (not a later re-push of its tag) and
+/// leaves the tag the compose file names on the image it named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue_17_compose_update_by_digest_keeps_the_files_tag() {
+    let (lab, id1) = Lab::start().await;
+    let newer = lab.reference.replace(":1", ":2");
+    let (id2, digest) = blocking(|| {
+        let id2 = build_and_push(&lab.engine, &newer, "2", "/tmp/ok");
+        let format = "{{index .RepoDigests 0}}";
+        let pushed = lab
+            .engine
+            .cli(&["image", "inspect", "--format", format, &newer]);
+        // Re-pushed after the check with an image that fails its health check.
+        build_and_push(&lab.engine, &newer, "3", "/tmp/never");
+        lab.engine.cli(&["rmi", "-f", &id2]).unwrap();
+        (id2, pushed.unwrap().split_once('@').unwrap().1.to_owned())
+    });
+    let (repository, _) = newer.rsplit_once(':').unwrap();
+    let by_digest = format!("{repository}@{digest}");
+
+    let result = lab.update("compose-digest-1", &by_digest).await;
+    assert_eq!(result.outcome, Outcome::Succeeded, "{result:#?}");
+    assert_eq!(result.new_image_id.as_deref(), Some(id2.as_str()));
+    lab.assert_runs(&id2, "2").await;
+    let config = lab.inspect().await.config.unwrap();
+    assert_eq!(config.image.as_deref(), Some(by_digest.as_str()));
+    let tagged = lab.bollard.inspect_image(&lab.reference).await.unwrap();
+    assert_eq!(tagged.unwrap().id.as_deref(), Some(id1.as_str()));
+    let owner_file = std::fs::read_to_string(&lab.file).unwrap();
+    assert!(owner_file.contains(&format!("image: {}\n", lab.reference)));
+
+    // The owner's own `up` runs what the file names, as it always did.
+    compose_up(&lab, lab.project.path()).await;
+    lab.assert_runs(&id1, "1").await;
+}

@@ -52,7 +52,7 @@ fn build(engine: &dyn ContainerEngine, tag: &str, env_foo: &str, health_file: &s
 pub(super) struct Lab {
     /// Dropping it stops the engine.
     pub(super) engine: Box<dyn ContainerEngine>,
-    bollard: Bollard,
+    pub(super) bollard: Bollard,
     data: tempfile::TempDir,
     journal: Journal,
     bind: PathBuf,

@@ -68,6 +68,7 @@ const PURE: &[&str] = &[
     "agent/src/ssh_access/drop_in.rs",
     "agent/src/ssh_access/paths.rs",
     "agent/src/update/plan.rs",
+    "agent/src/update/pinned.rs",
     "controller/src/health.rs",
     "controller/src/domain/managed_certificates/schedule.rs",
     "controller/src/domain/ssh_access/desired.rs",

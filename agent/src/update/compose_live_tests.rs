@@ -58,7 +58,7 @@ fn build_and_push(engine: &Dockerd, reference: &str, version: &str, health_file:
 
 struct Lab {
     engine: Dockerd,
-    _registry: Registry,
+    registry: Registry,
     bollard: Bollard,
     data: tempfile::TempDir,
     journal: Journal,
@@ -104,7 +104,7 @@ impl Lab {
         let journal = Journal::open(data.path()).unwrap();
         let lab = Lab {
             engine,
-            _registry: registry,
+            registry,
             bollard: Bollard::new(connected),
             data,
             journal,
@@ -278,4 +278,67 @@ async fn compose_up(lab: &Lab, dir: &Path) {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+/// Issue 17: an update by digest runs the checked digest (not a later re-push of its tag) and
+/// leaves the tag the compose file names on the image it named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue_17_compose_update_by_digest_keeps_the_files_tag() {
+    let (lab, id1) = Lab::start().await;
+    let newer = lab.reference.replace(":1", ":2");
+    let (id2, digest) = blocking(|| {
+        let id2 = build_and_push(&lab.engine, &newer, "2", "/tmp/ok");
+        let format = "{{index .RepoDigests 0}}";
+        let pushed = lab
+            .engine
+            .cli(&["image", "inspect", "--format", format, &newer]);
+        // Re-pushed after the check with an image that fails its health check.
+        build_and_push(&lab.engine, &newer, "3", "/tmp/never");
+        lab.engine.cli(&["rmi", "-f", &id2]).unwrap();
+        (id2, pushed.unwrap().split_once('@').unwrap().1.to_owned())
+    });
+    let (repository, _) = newer.rsplit_once(':').unwrap();
+    let by_digest = format!("{repository}@{digest}");
+
+    let result = lab.update("compose-digest-1", &by_digest).await;
+    assert_eq!(result.outcome, Outcome::Succeeded, "{result:#?}");
+    assert_eq!(result.new_image_id.as_deref(), Some(id2.as_str()));
+    lab.assert_runs(&id2, "2").await;
+    let config = lab.inspect().await.config.unwrap();
+    assert_eq!(config.image.as_deref(), Some(by_digest.as_str()));
+    let tagged = lab.bollard.inspect_image(&lab.reference).await.unwrap();
+    assert_eq!(tagged.unwrap().id.as_deref(), Some(id1.as_str()));
+    let owner_file = std::fs::read_to_string(&lab.file).unwrap();
+    assert!(owner_file.contains(&format!("image: {}\n", lab.reference)));
+
+    // The owner's own `up` runs what the file names, as it always did.
+    compose_up(&lab, lab.project.path()).await;
+    lab.assert_runs(&id1, "1").await;
+}
+
+/// Issue 17: the controller's request for a re-push of the file's own tag names the checked
+/// digest under that tag; a later re-push is not installed, and the tag moves to what was
+/// checked (what `compose pull` would have done at the check).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue_17_compose_same_tag_update_installs_the_checked_digest() {
+    let (lab, id1) = Lab::start().await;
+    let link = lab
+        .registry
+        .dir()
+        .join("data/docker/registry/v2/repositories/lab/app/_manifests/tags/1/current/link");
+    let (id2, digest) = blocking(|| {
+        let id2 = lab.push_same_tag("2", "/tmp/ok", &id1);
+        let digest = std::fs::read_to_string(&link).unwrap().trim().to_owned();
+        // Re-pushed after the check with an image that fails its health check.
+        let id3 = lab.push_same_tag("3", "/tmp/never", &id1);
+        lab.engine.cli(&["rmi", "-f", &id2, &id3]).unwrap();
+        (id2, digest)
+    });
+    let checked = format!("{}@{digest}", lab.reference);
+    let result = lab.update("compose-pinned-1", &checked).await;
+    assert_eq!(result.outcome, Outcome::Succeeded, "{result:#?}");
+    assert_eq!(result.new_image_id.as_deref(), Some(id2.as_str()));
+    lab.assert_runs(&id2, "2").await;
+    let tagged = lab.bollard.inspect_image(&lab.reference).await.unwrap();
+    assert_eq!(tagged.unwrap().id.as_deref(), Some(id2.as_str()));
 }

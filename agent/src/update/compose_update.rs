@@ -20,6 +20,7 @@ use super::engine::{split_tag, Engine};
 use super::failed;
 use super::health::{self, Verdict};
 use super::journal::{Record, Step};
+use super::pinned::Pinned;
 use super::recovery::undo_compose;
 
 /// Updates `old`, a service of `project` whose compose `files` are on this host.
@@ -38,11 +39,13 @@ pub(super) async fn update<E: Engine>(
         .and_then(|config| config.image.clone())
         .unwrap_or_default();
     let first_file = files.first().cloned().unwrap_or_default();
-    let (repository, _) = split_tag(&image_ref);
-    let by_digest = match request.image.split_once('@') {
-        Some((repo, _)) => repo == repository,
-        None => false,
-    };
+    let (repository, owner_tag) = split_tag(&image_ref);
+    let pinned = Pinned::parse(&request.image);
+    let by_digest = pinned.digest.is_some()
+        && pinned.repository == repository
+        && (pinned.tag.is_none() || pinned.tag.as_deref() == owner_tag);
+    // A digest without the file's tag runs from the digest: the file's tag keeps its image.
+    let pinned_run = by_digest && pinned.tag.is_none();
     if image_ref.is_empty() || image_ref.contains('@') || (request.image != image_ref && !by_digest)
     {
         return refuse(new_tag_message(name, &files, &image_ref, &request.image).await);
@@ -81,6 +84,7 @@ pub(super) async fn update<E: Engine>(
     journal_step(ctx, record, Step::Planned)?;
 
     let prepared = pull_and_back_up(ctx, &cli, request, &service, result, log, by_digest).await;
+    let mut up_service = service.clone();
     let new_id = match prepared {
         Ok(Some(new_id)) => new_id,
         Ok(None) => {
@@ -96,14 +100,29 @@ pub(super) async fn update<E: Engine>(
             return Err(stop);
         }
     };
+    if pinned_run {
+        let file = write_override(ctx, &service, &first_file, &pinned.pull_ref())
+            .await
+            .map_err(|error| Stop(Outcome::Refused, format!("compose override: {error}")))?;
+        log.say(
+            Stage::Pulling,
+            &format!(
+                "{image_ref} keeps its image; {} runs {} through {}",
+                service.service,
+                pinned.pull_ref(),
+                file.display()
+            ),
+        );
+        up_service.files.push(file);
+    }
     prepare(ctx, record, old)?;
 
-    let up = cli.up_args(&service);
+    let up = cli.up_args(&up_service);
     log.say(
         Stage::Stopping,
         &format!("recreating {name} through `{}`", cli.display(&up)),
     );
-    if let Err(error) = cli.run(&service, &up).await {
+    if let Err(error) = cli.run(&up_service, &up).await {
         return roll_back(ctx, &cli, record, &service, log, error.to_string()).await;
     }
     journal_step(ctx, record, Step::NewStarted)?;
@@ -164,19 +183,21 @@ async fn pull_and_back_up<E: Engine>(
     log: &mut Log<'_>,
     by_digest: bool,
 ) -> Result<Option<String>, Stop> {
+    let pinned = Pinned::parse(&request.image);
+    let pull_ref = pinned.pull_ref();
     let pulled = if by_digest || request.auth.is_some() {
         // The compose CLI takes credentials only from a config file; one-time credentials
         // (and a digest) go through the engine API instead.
         log.say(
             Stage::Pulling,
-            &format!("pulling {} through the engine API", request.image),
+            &format!("pulling {pull_ref} through the engine API"),
         );
-        let present = by_digest && inspect_image(ctx, &request.image).await?.is_some();
+        let present = by_digest && inspect_image(ctx, &pull_ref).await?.is_some();
         match present {
             true => Ok(()),
             false => ctx
                 .engine
-                .pull(&request.image, request.auth.as_ref())
+                .pull(&pull_ref, request.auth.as_ref())
                 .await
                 .map_err(|error| error.to_string()),
         }
@@ -197,9 +218,12 @@ async fn pull_and_back_up<E: Engine>(
             &format!("pull failed ({error}); using the local image"),
         );
     }
-    let Some(new_image) = inspect_image(ctx, &request.image).await? else {
-        return refuse(format!("{} is not present after the pull", request.image));
+    let Some(new_image) = inspect_image(ctx, &pull_ref).await? else {
+        return refuse(format!("{pull_ref} is not present after the pull"));
     };
+    if !pinned.matches(&new_image) {
+        return refuse(format!("the image pulled as {pull_ref} is not that digest"));
+    }
     let new_id = new_image.id.clone().unwrap_or_default();
     result.new_image_id = Some(new_id.clone());
     if new_id == service.old_image_id {
@@ -217,7 +241,9 @@ async fn pull_and_back_up<E: Engine>(
         log,
     )
     .await?;
-    if by_digest {
+    if by_digest && pinned.tag.is_some() {
+        // The file's tag, checked at this digest in the registry, is moved to it: what a
+        // `compose pull` would do, pinned to what was checked.
         ctx.engine
             .tag_image(&new_id, &service.image_ref)
             .await
@@ -302,4 +328,38 @@ pub fn image_line(text: &str, image_ref: &str) -> Option<usize> {
                 == Some(image_ref)
         })
         .map(|index| index + 1)
+}
+
+/// Writes the agent's compose override for `service` (`<data dir>/compose/<project>/
+/// <service>.yml`): only `image: <repo@digest>`, with the `version:` of the first file (v1
+/// refuses files of different versions). The owner's files are never written.
+async fn write_override<E: Engine>(
+    ctx: &OperationContext<'_, E>,
+    service: &ComposeService,
+    first_file: &std::path::Path,
+    image: &str,
+) -> std::io::Result<PathBuf> {
+    let owner = tokio::fs::read_to_string(first_file).await?;
+    let dir = ctx.data_dir.join("compose").join(&service.project);
+    tokio::fs::create_dir_all(&dir).await?;
+    let file = dir.join(format!("{}.yml", service.service));
+    let text = override_yaml(&owner, &service.service, image);
+    tokio::fs::write(&file, text).await?;
+    Ok(file)
+}
+
+/// The override's text: the first file's top-level `version:` line, then the service's image
+/// (quoted as JSON strings, which YAML reads as they are). Pure.
+pub fn override_yaml(owner_file: &str, service: &str, image: &str) -> String {
+    let version = owner_file
+        .lines()
+        .find(|line| line.starts_with("version:"))
+        .map(|line| format!("{}\n", line.trim_end()))
+        .unwrap_or_default();
+    let quote = |text: &str| serde_json::Value::String(text.to_owned()).to_string();
+    format!(
+        "{version}services:\n  {}:\n    image: {}\n",
+        quote(service),
+        quote(image)
+    )
 }

@@ -18,6 +18,7 @@ use super::context::{
 use super::engine::Engine;
 use super::journal::{Record, Step};
 use super::operation::{begin, end};
+use super::pinned::Pinned;
 use super::swap::swap;
 use super::{compose, compose_update, failed, plan};
 
@@ -116,12 +117,13 @@ async fn update_steps<E: Engine>(
         );
     }
 
-    log.say(Stage::Pulling, &format!("pulling {}", request.image));
-    let digest_present =
-        request.image.contains("@sha256:") && inspect_image(ctx, &request.image).await?.is_some();
+    let pinned = Pinned::parse(&request.image);
+    let pull_ref = pinned.pull_ref();
+    log.say(Stage::Pulling, &format!("pulling {pull_ref}"));
+    let digest_present = pinned.digest.is_some() && inspect_image(ctx, &pull_ref).await?.is_some();
     if !digest_present {
-        if let Err(error) = ctx.engine.pull(&request.image, request.auth.as_ref()).await {
-            match inspect_image(ctx, &request.image).await? {
+        if let Err(error) = ctx.engine.pull(&pull_ref, request.auth.as_ref()).await {
+            match inspect_image(ctx, &pull_ref).await? {
                 Some(_) => log.say(
                     Stage::Pulling,
                     &format!("pull failed ({error}); using the local image"),
@@ -130,9 +132,15 @@ async fn update_steps<E: Engine>(
             }
         }
     }
-    let Some(new_image) = inspect_image(ctx, &request.image).await? else {
-        return refuse(format!("{} is not present after the pull", request.image));
+    let Some(new_image) = inspect_image(ctx, &pull_ref).await? else {
+        return refuse(format!("{pull_ref} is not present after the pull"));
     };
+    if !pinned.matches(&new_image) {
+        return refuse(format!(
+            "the image pulled as {pull_ref} is not that digest (repo digests {:?})",
+            new_image.repo_digests.clone().unwrap_or_default()
+        ));
+    }
     let new_id = new_image.id.clone().unwrap_or_default();
     result.new_image_id = Some(new_id.clone());
     if new_image.id == old_image.id {
@@ -142,8 +150,10 @@ async fn update_steps<E: Engine>(
         ));
     }
     refuse_failed_candidate(ctx, request, &new_id)?;
-    let plan = plan::plan(&old, &old_image, &new_image, &request.image)
+    let run_ref = pinned.run_ref();
+    let mut plan = plan::plan(&old, &old_image, &new_image, &run_ref)
         .map_err(|error| Stop(Outcome::Refused, error.to_string()))?;
+    plan.image_id = Some(new_id.clone());
     journal_step(ctx, record, Step::Pulled)?;
 
     take_backup(
@@ -155,6 +165,15 @@ async fn update_steps<E: Engine>(
         log,
     )
     .await?;
+    let tagged = pinned.digest.is_some() && pinned.tag.is_some();
+    if tagged {
+        // The tag names what was checked; it moves only now, just before the create.
+        log.say(Stage::Pulling, &format!("tagging {new_id} as {run_ref}"));
+        ctx.engine
+            .tag_image(&new_id, &run_ref)
+            .await
+            .map_err(|error| Stop(Outcome::Refused, format!("cannot tag: {error}")))?;
+    }
     prepare(ctx, record, &old)?;
     let swapped = swap(ctx, record, plan, &request.health, log).await;
     if swapped.new_failed {
@@ -164,6 +183,18 @@ async fn update_steps<E: Engine>(
     }
     if swapped.outcome == Outcome::Succeeded {
         keep_old_image(ctx, old_image.id.as_deref().unwrap_or_default()).await;
+    } else if tagged
+        && old_image
+            .repo_tags
+            .iter()
+            .flatten()
+            .any(|tag| *tag == run_ref)
+    {
+        // The tag goes back to the image it named before this operation.
+        let old_id = old_image.id.as_deref().unwrap_or_default();
+        if let Err(error) = ctx.engine.tag_image(old_id, &run_ref).await {
+            tracing::warn!(%error, "Cannot tag the old image back.");
+        }
     }
     match swapped.outcome {
         Outcome::Succeeded => Ok(swapped.message),

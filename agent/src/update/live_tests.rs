@@ -27,7 +27,7 @@ use super::recovery;
 use super::{backup, failed, plan};
 
 /// Runs blocking testbed calls without starving the runtime.
-fn blocking<T>(f: impl FnOnce() -> T) -> T {
+pub(super) fn blocking<T>(f: impl FnOnce() -> T) -> T {
     tokio::task::block_in_place(f)
 }
 
@@ -49,10 +49,10 @@ fn build(engine: &dyn ContainerEngine, tag: &str, env_foo: &str, health_file: &s
 }
 
 /// An engine with the images, networks, volume and the running `web`.
-struct Lab {
+pub(super) struct Lab {
     /// Dropping it stops the engine.
-    engine: Box<dyn ContainerEngine>,
-    bollard: Bollard,
+    pub(super) engine: Box<dyn ContainerEngine>,
+    pub(super) bollard: Bollard,
     data: tempfile::TempDir,
     journal: Journal,
     bind: PathBuf,
@@ -60,7 +60,7 @@ struct Lab {
 }
 
 impl Lab {
-    async fn start(kind: EngineKind) -> Lab {
+    pub(super) async fn start(kind: EngineKind) -> Lab {
         let engine: Box<dyn ContainerEngine> = blocking(|| match kind {
             EngineKind::Docker => Box::new(Dockerd::start()) as Box<dyn ContainerEngine>,
             EngineKind::Podman => Box::new(Podman::start()),
@@ -131,7 +131,7 @@ impl Lab {
         }
     }
 
-    async fn inspect(&self, name: &str) -> ContainerInspectResponse {
+    pub(super) async fn inspect(&self, name: &str) -> ContainerInspectResponse {
         self.bollard
             .inspect_container(name)
             .await
@@ -139,7 +139,7 @@ impl Lab {
             .unwrap_or_else(|| panic!("{name} is missing"))
     }
 
-    async fn update(&self, id: &str, image: &str) -> CommandResult {
+    pub(super) async fn update(&self, id: &str, image: &str) -> CommandResult {
         self.update_with(id, image, None).await
     }
 
@@ -170,7 +170,7 @@ impl Lab {
     }
 
     /// As [`Lab::assert_web`], for an image pushed under another name than it was built as.
-    async fn assert_web_built_as(&self, image: &str, foo: &str, built_as: &str) {
+    pub(super) async fn assert_web_built_as(&self, image: &str, foo: &str, built_as: &str) {
         let web = self.inspect("web").await;
         let config = web.config.clone().unwrap();
         assert_eq!(config.image.as_deref(), Some(image));

@@ -7,7 +7,8 @@
 //!
 //! 1. Leaves: [`plan`] (pure; old container + old image + new image inspect → the new create
 //!    config), [`backup`](mod@backup) (backups on disk, sent as the wire `Backup`), [`failed`]
-//!    (images that failed for a container), [`compose`] (a container's compose project, and
+//!    (images that failed for a container), [`pinned`] (pure; the
+//!    request's image split into what is pulled and what is run), [`compose`] (a container's compose project, and
 //!    the [`compose::ComposeService`] the journal keeps), [`libpod`] (Podman's extras).
 //! 2. The engine: [`engine`] (the operations as a trait, with the bollard implementation),
 //!    [`health`] (the health gate: pure [`health::judge`] plus a thin poller), [`volumes`]
@@ -42,6 +43,7 @@ pub mod kept;
 pub mod libpod;
 pub mod manual;
 pub mod operation;
+pub mod pinned;
 pub mod plan;
 pub mod recovery;
 pub mod swap;
@@ -53,6 +55,8 @@ mod compose_live_tests;
 mod executor_tests;
 #[cfg(test)]
 mod live_tests;
+#[cfg(test)]
+mod pinned_live_tests;
 #[cfg(test)]
 mod plan_tests;
 #[cfg(test)]

@@ -46,6 +46,9 @@ pub struct Plan {
     pub connect: Vec<Attachment>,
     /// What was dropped because it came from the old image or the engine, for the log.
     pub notes: Vec<String>,
+    /// The image id the created container must run (`sha256:…`): the swap checks it after the
+    /// create and rolls back when the reference resolved to another image. `None`: not checked.
+    pub image_id: Option<String>,
 }
 
 /// Why no plan can be made.
@@ -108,6 +111,7 @@ pub fn plan(
         create,
         connect,
         notes,
+        image_id: None,
     })
 }
 

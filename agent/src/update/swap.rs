@@ -105,6 +105,16 @@ pub async fn swap<E: Engine>(
     if let Err(error) = ctx.journal.advance(record, Step::NewCreated) {
         return roll_back(ctx, record, log, format!("journal: {error}"), false).await;
     }
+    if let Some(wanted) = &plan.image_id {
+        let runs = match ctx.engine.inspect_container(&name).await {
+            Ok(created) => created.and_then(|created| created.image),
+            Err(error) => Some(error.to_string()),
+        };
+        if runs.as_deref() != Some(wanted.as_str()) {
+            let why = format!("the new container runs {runs:?}, not the checked image {wanted}");
+            return roll_back(ctx, record, log, why, false).await;
+        }
+    }
     for (network, settings) in plan.connect {
         if let Err(error) = ctx.engine.connect_network(&network, &name, settings).await {
             return roll_back(

@@ -254,3 +254,15 @@ fn the_compose_line_naming_an_image_is_found() {
     assert_eq!(image_line(text, "db:1"), Some(3));
     assert_eq!(image_line(text, "app:2"), None);
 }
+
+#[test]
+fn issue_17_the_compose_override_names_only_the_digest_with_the_files_version() {
+    let owner = "version: \"3.8\"\nservices:\n  web:\n    image: r/app:1\n";
+    let text = super::compose_update::override_yaml(owner, "web", "r/app@sha256:ab");
+    assert_eq!(
+        text,
+        "version: \"3.8\"\nservices:\n  \"web\":\n    image: \"r/app@sha256:ab\"\n"
+    );
+    let spec = super::compose_update::override_yaml("services: {}\n", "web", "r/app@sha256:ab");
+    assert!(spec.starts_with("services:\n"), "{spec}");
+}

@@ -88,13 +88,13 @@ fn command_of(
     match action {
         Action::Update {
             image,
+            digest,
             force,
             probe,
-            ..
         } => ContainerCommand::Update(UpdateRequest {
             id,
             container,
-            image: image.clone(),
+            image: pinned(image, digest.as_deref()),
             auth: None,
             health: HealthPolicy {
                 probe: probe.clone(),
@@ -111,6 +111,18 @@ fn command_of(
             container,
             backup: backup.clone(),
         },
+    }
+}
+
+/// The reference the agent is sent: with the candidate digest that was checked (and gated)
+/// appended (`repo:tag@sha256:…`), so that the agent pulls that digest and not what the tag
+/// names when it applies; a reference that names a digest already is sent as it is.
+pub fn pinned(image: &str, digest: Option<&str>) -> String {
+    match digest {
+        Some(digest) if !image.contains('@') && digest.starts_with("sha256:") => {
+            format!("{image}@{digest}")
+        }
+        _ => image.to_owned(),
     }
 }
 
@@ -349,6 +361,28 @@ mod tests {
             with_tag("ghcr.io/o/app:1@sha256:00", "2"),
             "ghcr.io/o/app:2"
         );
+    }
+
+    #[test]
+    fn issue_17_the_agent_is_sent_the_checked_digest() {
+        let digest = format!("sha256:{}", "a".repeat(64));
+        let command = command_of(
+            "op",
+            "web",
+            &Action::Update {
+                image: "127.0.0.1:5000/lab/app:2".into(),
+                digest: Some(digest.clone()),
+                force: false,
+                probe: None,
+            },
+            &UpdatesConfig::default(),
+        );
+        let ContainerCommand::Update(request) = command else {
+            panic!("{command:?}")
+        };
+        assert_eq!(request.image, format!("127.0.0.1:5000/lab/app:2@{digest}"));
+        assert_eq!(pinned("app@sha256:00", Some(&digest)), "app@sha256:00");
+        assert_eq!(pinned("app:2", None), "app:2");
     }
 
     #[test]

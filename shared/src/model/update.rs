@@ -58,7 +58,10 @@ pub struct UpdateRequest {
     pub id: OperationId,
     /// The container's name (without the leading `/`).
     pub container: String,
-    /// What to pull and run: `repo:tag` or `repo@sha256:...`.
+    /// What to pull and run: `repo:tag`, `repo@sha256:...`, or `repo:tag@sha256:...` (the
+    /// candidate digest the controller checked, under its tag): the agent then pulls
+    /// `repo@sha256:...`, checks the image is that digest, and runs it as `repo:tag` (a compose
+    /// service: see `docs/container-updates.md`).
     pub image: String,
     /// Credentials for this one pull; the agent never stores them.
     pub auth: Option<RegistryAuth>,

@@ -1,0 +1,126 @@
+//! The image an update request names, split into what is pulled and what is run. Pure.
+//!
+//! The controller sends the candidate it checked (and gated) as `repo:tag@sha256:…` (or
+//! `repo@sha256:…`): the agent pulls `repo@sha256:…`, so that a re-push of the tag between the
+//! check and the apply cannot change what is installed, checks that the pulled image is that
+//! digest ([`Pinned::matches`]), and runs it under `repo:tag` (tagged locally to that image) so
+//! the container keeps naming its tag. A plain `repo:tag` is pulled and run as it is.
+
+use bollard::models::ImageInspect;
+
+/// An update request's image reference, split.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pinned {
+    /// `registry/path/name`, without tag or digest.
+    pub repository: String,
+    pub tag: Option<String>,
+    /// `sha256:…`, when the request names one.
+    pub digest: Option<String>,
+}
+
+impl Pinned {
+    /// Splits `repo[:tag][@digest]`; a colon before the last `/` is a registry port.
+    pub fn parse(reference: &str) -> Pinned {
+        let (name, digest) = match reference.split_once('@') {
+            Some((name, digest)) => (name, Some(digest.to_owned())),
+            None => (reference, None),
+        };
+        let name_start = name.rfind('/').map_or(0, |slash| slash + 1);
+        let (repository, tag) = match name[name_start..].rfind(':') {
+            Some(colon) => (
+                &name[..name_start + colon],
+                Some(name[name_start + colon + 1..].to_owned()),
+            ),
+            None => (name, None),
+        };
+        Pinned {
+            repository: repository.to_owned(),
+            tag,
+            digest,
+        }
+    }
+
+    /// What to pull: `repo@digest` when a digest is named, else the reference as sent.
+    pub fn pull_ref(&self) -> String {
+        match (&self.digest, &self.tag) {
+            (Some(digest), _) => format!("{}@{digest}", self.repository),
+            (None, Some(tag)) => format!("{}:{tag}", self.repository),
+            (None, None) => self.repository.clone(),
+        }
+    }
+
+    /// What the container is created from: `repo:tag` when a tag is named (for a digest, the
+    /// agent tags the pulled image so first), else `repo@digest`.
+    pub fn run_ref(&self) -> String {
+        match (&self.tag, &self.digest) {
+            (Some(tag), _) => format!("{}:{tag}", self.repository),
+            (None, Some(digest)) => format!("{}@{digest}", self.repository),
+            (None, None) => self.repository.clone(),
+        }
+    }
+
+    /// The first 12 hex digits of the digest, for Unity-owned tags (`unity-<digest12>`).
+    pub fn digest12(&self) -> Option<String> {
+        let digest = self.digest.as_deref()?;
+        let hex = digest.split_once(':').map_or(digest, |(_, hex)| hex);
+        Some(hex.chars().take(12).collect())
+    }
+
+    /// Whether `image` is the named digest: one of its repo digests is `…@digest`, or its id is
+    /// the digest (an engine that stores the manifest as the id). True when no digest is named.
+    pub fn matches(&self, image: &ImageInspect) -> bool {
+        let Some(digest) = &self.digest else {
+            return true;
+        };
+        let suffix = format!("@{digest}");
+        image.id.as_deref() == Some(digest.as_str())
+            || image
+                .repo_digests
+                .iter()
+                .flatten()
+                .any(|repo_digest| repo_digest.ends_with(&suffix))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const D: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn issue_17_a_tag_with_the_checked_digest_is_pulled_by_digest_and_run_by_tag() {
+        let pinned = Pinned::parse(&format!("127.0.0.1:5000/lab/app:2@{D}"));
+        assert_eq!(pinned.repository, "127.0.0.1:5000/lab/app");
+        assert_eq!(pinned.tag.as_deref(), Some("2"));
+        assert_eq!(pinned.pull_ref(), format!("127.0.0.1:5000/lab/app@{D}"));
+        assert_eq!(pinned.run_ref(), "127.0.0.1:5000/lab/app:2");
+        assert_eq!(pinned.digest12().as_deref(), Some("0123456789ab"));
+    }
+
+    #[test]
+    fn issue_17_plain_references_stay_as_sent() {
+        let tag = Pinned::parse("127.0.0.1:5000/lab/app:2");
+        assert_eq!(tag.pull_ref(), "127.0.0.1:5000/lab/app:2");
+        assert_eq!(tag.run_ref(), "127.0.0.1:5000/lab/app:2");
+        let bare = Pinned::parse("127.0.0.1:5000/lab/app");
+        assert_eq!((bare.tag, bare.digest), (None, None));
+        let digest = Pinned::parse(&format!("nginx@{D}"));
+        assert_eq!(digest.pull_ref(), format!("nginx@{D}"));
+        assert_eq!(digest.run_ref(), format!("nginx@{D}"));
+    }
+
+    #[test]
+    fn issue_17_only_the_named_digest_matches() {
+        let pinned = Pinned::parse(&format!("r/app:2@{D}"));
+        let image = |digests: &[&str], id: &str| ImageInspect {
+            id: Some(id.to_owned()),
+            repo_digests: Some(digests.iter().map(|d| (*d).to_owned()).collect()),
+            ..ImageInspect::default()
+        };
+        assert!(pinned.matches(&image(&[&format!("r/app@{D}")], "sha256:1")));
+        assert!(pinned.matches(&image(&[], D)));
+        assert!(!pinned.matches(&image(&["r/app@sha256:ff"], "sha256:1")));
+        assert!(Pinned::parse("r/app:2").matches(&image(&[], "sha256:1")));
+    }
+}

@@ -16,6 +16,8 @@
 //!   [`queue`]: what of it the context holds (who is being sent, the loop's wake-up).
 //! - [`watch`]: the periodic check of every container, storing one record per container.
 //! - [`window`]: maintenance windows, weekly or cron-like, in a time zone (pure).
+//! - [`offer`]: whether a detected update is still offered (applied since, failed here), what
+//!   roll back restores (pure).
 //! - [`rollout`]: which pending updates to apply now: windows, approvals, staged rollout
 //!   with a canary, per-host concurrency (pure).
 //!
@@ -28,6 +30,7 @@ pub mod detect;
 pub mod dispatch;
 pub mod effective_policy;
 pub mod manifest;
+pub mod offer;
 pub mod policy;
 pub mod queue;
 pub mod reference;

@@ -6,6 +6,7 @@
 //! - [`policy`]: update policies and tag comparison (pure).
 //! - [`credentials`]: per-registry credentials, sealed with an AEAD key file.
 //! - [`registry`]: the OCI distribution API client (auth, rate limits, cache).
+//! - [`current`]: check records corrected by what containers run now and their history.
 //! - [`detect`]: one container's check, and many at once.
 //! - [`effective_policy`]: a container's policy from its layers (default, host, labels,
 //!   container).
@@ -26,6 +27,7 @@
 pub mod auto;
 pub mod backups;
 pub mod credentials;
+pub mod current;
 pub mod detect;
 pub mod dispatch;
 pub mod effective_policy;

@@ -10,6 +10,7 @@ use super::operations::{button, history_table};
 use super::{admin_csrf, CsrfForm, PageCaller};
 use crate::clock::now_ms;
 use crate::domain::hosts::{self, Host};
+use crate::domain::updates::CheckView;
 use crate::domain::{operations, update_policies, updates};
 use crate::http::auth::Caller;
 use crate::http::error::ApiError;
@@ -27,8 +28,8 @@ use unity_shared::proto::AgentId;
 /// What the updates page shows.
 #[derive(Debug, Clone)]
 pub struct UpdatesView {
-    /// The newest check of every container.
-    pub records: Vec<UpdateCheckRecord>,
+    /// The newest check of every container, as it stands now.
+    pub records: Vec<CheckView>,
     pub hosts: Vec<Host>,
     pub operations: Vec<OperationRecord>,
     /// Per agent id: its maintenance window's state and when it next changes.
@@ -54,12 +55,29 @@ fn window_cell(window: Option<&(WindowPhase, Option<String>)>) -> Markup {
     }
 }
 
+/// "Update anyway": a manual update to a candidate that failed on this container (forced, so
+/// the agent does not refuse it as previously failed).
+fn force_button(agent_id: &AgentId, container: &str, csrf: &str) -> Markup {
+    let action = format!(
+        "/hosts/{}/containers/{}/update",
+        url_segment(agent_id.as_str()),
+        url_segment(container)
+    );
+    html! {
+        form method="post" action=(action) class="inline op" {
+            input type="hidden" name="csrf" value=(csrf);
+            input type="hidden" name="force" value="1";
+            button type="submit" data-op="update" data-force { "Update anyway" }
+        }
+    }
+}
+
 fn available(view: &UpdatesView, csrf: Option<&str>, now: i64) -> Markup {
     let updates: Vec<_> = view
         .records
         .iter()
-        .filter_map(|record| match &record.outcome {
-            CheckOutcome::Update(update) => Some((record, update)),
+        .filter_map(|check| match &check.record.outcome {
+            CheckOutcome::Update(update) => Some((check, update)),
             _ => None,
         })
         .collect();
@@ -74,8 +92,9 @@ fn available(view: &UpdatesView, csrf: Option<&str>, now: i64) -> Markup {
                     th { "Change" } th { "Image age" } th { "First seen" } th { "Policy" } th { "Window" } th {}
                 } }
                 tbody {
-                    @for (record, update) in updates {
-                        tr data-container=(record.container) {
+                    @for (check, update) in updates {
+                        @let record = &check.record;
+                        tr data-container=(record.container) data-failed[check.failed.is_some()] {
                             td {
                                 a href={ "/hosts/" (url_segment(record.agent_id.as_str())) "#section-containers" } {
                                     (host_name(&view.hosts, &record.agent_id))
@@ -87,18 +106,30 @@ fn available(view: &UpdatesView, csrf: Option<&str>, now: i64) -> Markup {
                                 (update.current_tag.as_deref().unwrap_or("–")) " "
                                 span.sub { (short_digest(update.current_digest.as_deref().unwrap_or(""))) }
                             }
-                            td { (update.candidate_tag) " " span.sub { (short_digest(&update.candidate_digest)) } }
+                            td {
+                                (update.candidate_tag) " " span.sub { (short_digest(&update.candidate_digest)) }
+                                @if let Some(failed) = &check.failed {
+                                    div.failed-mark {
+                                        strong { "failed here" } " " (ago(failed.at_ms, now)) ": " (failed.reason)
+                                    }
+                                }
+                            }
                             td { (update.kind) }
                             td { (update.candidate_created_ms.map_or_else(|| "–".to_owned(), |created| ago(created, now))) }
                             td { (datetime(update.first_seen_ms)) }
                             td {
                                 (update.mode)
                                 @if let Some(reason) = &update.held_back { " · held back: " (reason) }
+                                @if let Some(reason) = &check.waiting { div.sub.waiting { "not applied now: " (reason) } }
                             }
                             td { (window_cell(view.windows.get(&record.agent_id))) }
                             td {
                                 @if let Some(csrf) = csrf {
-                                    (button(&record.agent_id, &record.container, OperationKind::Update, "Update now", csrf))
+                                    @if check.failed.is_some() {
+                                        (force_button(&record.agent_id, &record.container, csrf))
+                                    } @else {
+                                        (button(&record.agent_id, &record.container, OperationKind::Update, "Update now", csrf))
+                                    }
                                 }
                             }
                         }
@@ -113,6 +144,7 @@ fn failed(view: &UpdatesView, now: i64) -> Markup {
     let failed: Vec<&UpdateCheckRecord> = view
         .records
         .iter()
+        .map(|check| &check.record)
         .filter(|record| matches!(record.outcome, CheckOutcome::Error { .. }))
         .collect();
     html! {
@@ -172,7 +204,7 @@ pub async fn page(State(state): State<AppState>, caller: PageCaller) -> Result<M
             windows.insert(host.agent_id.clone(), state);
         }
         let mut records = updates::checks(ctx, updates::CheckFilter::All)?;
-        records.retain(|record| visible.sees(&record.agent_id));
+        records.retain(|view| visible.sees(&view.record.agent_id));
         let mut operations = operations::recent(ctx, None, 50)?;
         operations.retain(|record| visible.sees(&record.agent_id));
         Ok::<_, ApiError>(UpdatesView {

@@ -11,15 +11,17 @@
 //!    update only, marked with when and why it failed; policies never apply it again.
 //! 3. Otherwise it is offered as the check found it.
 //!
-//! [`known_bad`] is the set of candidate digests that failed on a container (for the check to
-//! look past them to the newest candidate that is not known-bad, after a restore to an older
-//! version). [`rollback_target`] is the backup the newest successful update took: the version
+//! [`known_bad`] is the set of candidate digests that failed on a container; [`pick`] makes the
+//! check look past them to the newest candidate that is not known-bad (after a restore to an
+//! older version, the good newer version is offered, not the one that failed). [`rollback_target`] is the backup the newest successful update took: the version
 //! before it, which is what "roll back" means (the newest backup is, after a failed update, the
 //! version already running).
 
+use super::detect::{Candidate, Outcome as CheckOutcome};
 use crate::storage::operations::{OperationKind, OperationRecord, OperationState};
 use serde::Serialize;
 use std::collections::BTreeSet;
+use std::time::{Duration, SystemTime};
 use unity_shared::model::update::Outcome;
 
 /// How one update attempt of a container went.
@@ -172,6 +174,40 @@ pub fn rollback_target(history: &[PastUpdate]) -> Option<String> {
         .filter(|update| update.result == AttemptResult::Succeeded && update.backup.is_some())
         .max_by_key(|update| update.at_ms)
         .and_then(|update| update.backup.clone())
+}
+
+/// Which of a check's candidates (in order of preference) to report: candidates not in
+/// `known_bad` first (the first past its cooldown, else the first waiting), and a known-bad one
+/// only when no other exists (it is then offered with its failed mark, by hand only).
+pub fn pick(
+    candidates: Vec<Candidate>,
+    known_bad: &BTreeSet<String>,
+    cooldown: Duration,
+    now: SystemTime,
+) -> CheckOutcome {
+    let (bad, good): (Vec<Candidate>, Vec<Candidate>) = candidates
+        .into_iter()
+        .partition(|candidate| known_bad.contains(&candidate.candidate_digest));
+    match choose(good, cooldown, now) {
+        CheckOutcome::UpToDate => choose(bad, cooldown, now),
+        chosen => chosen,
+    }
+}
+
+/// The first candidate past its cooldown, else the first waiting one, else up to date.
+fn choose(candidates: Vec<Candidate>, cooldown: Duration, now: SystemTime) -> CheckOutcome {
+    let mut waiting = None;
+    for candidate in candidates {
+        let ready_at = candidate.ready_at(cooldown, now);
+        if ready_at <= now {
+            return CheckOutcome::Update(candidate);
+        }
+        waiting.get_or_insert(CheckOutcome::Waiting {
+            candidate,
+            until: ready_at,
+        });
+    }
+    waiting.unwrap_or(CheckOutcome::UpToDate)
 }
 
 #[cfg(test)]

@@ -135,3 +135,67 @@ pub async fn page(
     .await?;
     Ok(render(&view, &caller.0, now_ms()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::auth::Role;
+    use crate::web::layout::tests::caller;
+    use unity_shared::model::update::Backup;
+
+    fn backup(name: &str, image: &str) -> BackupView {
+        let record = Backup {
+            container: "app".into(),
+            taken_at_ms: 0,
+            image_ref: image.into(),
+            image_id: format!("sha256:{name}"),
+            inspect_json: "{}".into(),
+            volume_archives: Vec::new(),
+        };
+        BackupView {
+            backup: name.into(),
+            operation_id: format!("op-{name}"),
+            taken_at_ms: 0,
+            image_ref: image.into(),
+            image_id: record.image_id.clone(),
+            inspect: serde_json::json!({}),
+            backup_record: record,
+        }
+    }
+
+    fn view() -> BackupsView {
+        let change = FieldChange {
+            path: "image_ref".into(),
+            before: Some(serde_json::json!("app:1.0")),
+            after: Some(serde_json::json!("app:<1.1>")),
+        };
+        BackupsView {
+            agent_id: AgentId::new("nas-1").unwrap(),
+            container: "app".into(),
+            backups: vec![
+                (backup("2.json", "app:<1.1>"), Some(vec![change])),
+                (backup("1.json", "app:1.0"), None),
+            ],
+            rollback_target: Some("1.json".into()),
+        }
+    }
+
+    #[test]
+    fn issue_17_every_backup_can_be_restored_with_its_diff_and_the_rollback_target_marked() {
+        let html = render(&view(), &caller(Role::Admin), 0).into_string();
+        for name in ["1.json", "2.json"] {
+            assert!(
+                html.contains(&format!("name=\"backup\" value=\"{name}\"")),
+                "{html}"
+            );
+        }
+        assert!(html.contains("action=\"/hosts/nas-1/containers/app/restore\""), "{html}");
+        assert!(html.contains("name=\"csrf\" value=\"csrf-token\""), "{html}");
+        assert!(html.contains("1 change(s) from the backup before"), "{html}");
+        assert!(html.contains("app:&lt;1.1&gt;"), "{html}");
+        let target = html.find("Roll back restores this").expect("marked");
+        assert!(target > html.find("data-backup=\"1.json\"").unwrap(), "{html}");
+        let viewer = render(&view(), &caller(Role::Viewer), 0).into_string();
+        assert!(!viewer.contains("Restore this"), "{viewer}");
+    }
+}

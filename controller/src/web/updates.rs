@@ -227,3 +227,73 @@ pub async fn check_now(
     updates::check_now(&state.ctx, &caller.0.user).await?;
     Ok(Redirect::to("/updates").into_response())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::auth::Role;
+    use crate::storage::containers::{DetectedUpdate, UpdateKind, UpdateMode};
+    use crate::updates::offer::FailedMark;
+    use crate::web::layout::tests::caller;
+
+    fn view(failed: Option<FailedMark>, waiting: Option<&str>) -> UpdatesView {
+        UpdatesView {
+            records: vec![CheckView {
+                record: UpdateCheckRecord {
+                    agent_id: AgentId::new("nas-1").unwrap(),
+                    container: "app".into(),
+                    image: "registry.home.arpa/app:1.0".into(),
+                    checked_at_ms: 0,
+                    outcome: CheckOutcome::Update(DetectedUpdate {
+                        kind: UpdateKind::Minor,
+                        current_tag: Some("1.0".into()),
+                        current_digest: Some("sha256:v1".into()),
+                        candidate_tag: "1.1".into(),
+                        candidate_digest: "sha256:v2".into(),
+                        candidate_created_ms: None,
+                        first_seen_ms: 0,
+                        mode: UpdateMode::Auto,
+                        offered: true,
+                        held_back: None,
+                    }),
+                },
+                failed,
+                waiting: waiting.map(str::to_owned),
+            }],
+            hosts: Vec::new(),
+            operations: Vec::new(),
+            windows: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn issue_17_a_failed_candidate_shows_its_mark_and_update_anyway() {
+        let mark = FailedMark {
+            at_ms: 0,
+            reason: "health check <failed>".into(),
+        };
+        let waiting = "failed on this container: not applied automatically";
+        let html = render(&view(Some(mark), Some(waiting)), &caller(Role::Admin), 60_000)
+            .into_string();
+        assert!(html.contains("data-failed"), "{html}");
+        assert!(html.contains("failed here"), "{html}");
+        assert!(html.contains("health check &lt;failed&gt;"), "{html}");
+        assert!(html.contains("not applied now: failed on this container"), "{html}");
+        assert!(html.contains("name=\"force\""), "{html}");
+        assert!(html.contains("Update anyway"), "{html}");
+        assert!(!html.contains("Update now"), "{html}");
+    }
+
+    #[test]
+    fn issue_17_why_a_rollout_stopped_is_on_the_page() {
+        let reason = "canary failed on nas: rollout stopped";
+        let html = render(&view(None, Some(reason)), &caller(Role::Admin), 0).into_string();
+        assert!(html.contains(reason), "{html}");
+        assert!(html.contains("Update now"), "{html}");
+        assert!(!html.contains("data-failed"), "{html}");
+        // Viewers see the reason but get no buttons.
+        let html = render(&view(None, Some(reason)), &caller(Role::Viewer), 0).into_string();
+        assert!(html.contains(reason), "{html}");
+        assert!(!html.contains("Update now"), "{html}");
+    }
+}

@@ -100,13 +100,16 @@ pub fn changes(
         .collect())
 }
 
+/// A backup and what changed from the next older one (`None` for the oldest).
+pub type BackupWithChanges = (BackupView, Option<Vec<FieldChange>>);
+
 /// The container's backups, newest first, each with what changed from the next older one
 /// (`None` for the oldest). Note that this uses blocking I/O.
 pub fn with_changes(
     ctx: &Context,
     agent_id: &AgentId,
     container: &str,
-) -> Result<Vec<(BackupView, Option<Vec<FieldChange>>)>, DomainError> {
+) -> Result<Vec<BackupWithChanges>, DomainError> {
     let list = of_container(ctx, agent_id, container)?;
     let mut changes: Vec<Option<Vec<FieldChange>>> = Vec::with_capacity(list.len());
     for (index, backup) in list.iter().enumerate() {

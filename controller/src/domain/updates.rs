@@ -8,9 +8,9 @@ use super::error::DomainError;
 use crate::context::Context;
 use crate::storage::containers::{CheckOutcome, UpdateCheckRecord};
 use crate::updates::offer::FailedMark;
+use crate::updates::watch::RunSummary;
 use serde::Serialize;
 use std::collections::HashMap;
-use crate::updates::watch::RunSummary;
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -51,9 +51,7 @@ fn running_now(
 }
 
 /// Every container's update history, from all operations.
-fn histories(
-    operations: Vec<OperationRecord>,
-) -> HashMap<(AgentId, String), Vec<OperationRecord>> {
+fn histories(operations: Vec<OperationRecord>) -> HashMap<(AgentId, String), Vec<OperationRecord>> {
     let mut by_container: HashMap<(AgentId, String), Vec<OperationRecord>> = HashMap::new();
     for record in operations {
         by_container
@@ -265,15 +263,26 @@ mod tests {
         let before = checks(&ctx).unwrap();
         assert!(matches!(before[0].record.outcome, CheckOutcome::Update(_)));
         // Applied after the newest report: no longer offered, even before the next report.
-        update_op(&ctx, "op-1", "sha256:v2", 200, Outcome::Succeeded, "v1.json");
+        update_op(
+            &ctx,
+            "op-1",
+            "sha256:v2",
+            200,
+            Outcome::Succeeded,
+            "v1.json",
+        );
         let after = checks(&ctx).unwrap();
         assert_eq!(after[0].record.outcome, CheckOutcome::UpToDate);
         // The next report names it: still not offered.
         report(&ctx, 300, "sha256:v2");
-        assert_eq!(checks(&ctx).unwrap()[0].record.outcome, CheckOutcome::UpToDate);
+        assert_eq!(
+            checks(&ctx).unwrap()[0].record.outcome,
+            CheckOutcome::UpToDate
+        );
         // The domain view (API and page) agrees.
-        let views = crate::domain::updates::checks(&ctx, crate::domain::updates::CheckFilter::Update)
-            .unwrap();
+        let views =
+            crate::domain::updates::checks(&ctx, crate::domain::updates::CheckFilter::Update)
+                .unwrap();
         assert!(views.is_empty(), "{views:?}");
     }
 
@@ -282,7 +291,14 @@ mod tests {
         let (_dir, ctx) = context().await;
         report(&ctx, 100, "sha256:v1");
         offer(&ctx, "sha256:v2");
-        update_op(&ctx, "op-1", "sha256:v2", 200, Outcome::RolledBack, "v1.json");
+        update_op(
+            &ctx,
+            "op-1",
+            "sha256:v2",
+            200,
+            Outcome::RolledBack,
+            "v1.json",
+        );
         report(&ctx, 300, "sha256:v1");
         let current = checks(&ctx).unwrap();
         let failed = current[0].failed.clone().expect("marked failed");
@@ -308,8 +324,22 @@ mod tests {
     async fn issue_17_roll_back_restores_the_backup_of_the_last_successful_update() {
         let (_dir, ctx) = context().await;
         report(&ctx, 100, "sha256:v2");
-        update_op(&ctx, "op-1", "sha256:v2", 200, Outcome::Succeeded, "v1.json");
-        update_op(&ctx, "op-2", "sha256:v3", 300, Outcome::RolledBack, "v2.json");
+        update_op(
+            &ctx,
+            "op-1",
+            "sha256:v2",
+            200,
+            Outcome::Succeeded,
+            "v1.json",
+        );
+        update_op(
+            &ctx,
+            "op-2",
+            "sha256:v3",
+            300,
+            Outcome::RolledBack,
+            "v2.json",
+        );
         assert_eq!(
             rollback_backup(&ctx, &agent(), "app").unwrap().as_deref(),
             Some("v1.json")

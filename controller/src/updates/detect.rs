@@ -223,7 +223,12 @@ async fn check_inner(
         }
     }
 
-    Ok(super::offer::pick(candidates, known_bad, policy.cooldown, now))
+    Ok(super::offer::pick(
+        candidates,
+        known_bad,
+        policy.cooldown,
+        now,
+    ))
 }
 
 /// What the container runs, for comparison with candidates.
@@ -371,8 +376,7 @@ pub async fn check_all(
                     Ok(policy) => {
                         let now = SystemTime::now();
                         let (container, seen) = (&job.container, &job.first_seen);
-                        check_avoiding(&client, container, policy, now, seen, &job.known_bad)
-                            .await
+                        check_avoiding(&client, container, policy, now, seen, &job.known_bad).await
                     }
                     Err(error) => Outcome::Error(CheckError::Policy(error.clone())),
                 };

@@ -7,7 +7,7 @@ use super::format::{ago, short_digest, url_segment};
 use super::layout::{self, Frame, Nav};
 use super::{admin_csrf, PageCaller};
 use crate::clock::now_ms;
-use crate::domain::backups::{self, BackupView, FieldChange};
+use crate::domain::backups::{self, BackupWithChanges, FieldChange};
 use crate::domain::hosts::parse_agent_id;
 use crate::http::auth::Caller;
 use crate::http::error::ApiError;
@@ -23,7 +23,7 @@ pub struct BackupsView {
     pub agent_id: AgentId,
     pub container: String,
     /// Newest first, each with its changes from the next older backup (`None` for the oldest).
-    pub backups: Vec<(BackupView, Option<Vec<FieldChange>>)>,
+    pub backups: Vec<BackupWithChanges>,
     /// The backup "Roll back" restores, when known.
     pub rollback_target: Option<String>,
 }
@@ -139,6 +139,7 @@ pub async fn page(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::backups::BackupView;
     use crate::storage::auth::Role;
     use crate::web::layout::tests::caller;
     use unity_shared::model::update::Backup;
@@ -189,12 +190,24 @@ mod tests {
                 "{html}"
             );
         }
-        assert!(html.contains("action=\"/hosts/nas-1/containers/app/restore\""), "{html}");
-        assert!(html.contains("name=\"csrf\" value=\"csrf-token\""), "{html}");
-        assert!(html.contains("1 change(s) from the backup before"), "{html}");
+        assert!(
+            html.contains("action=\"/hosts/nas-1/containers/app/restore\""),
+            "{html}"
+        );
+        assert!(
+            html.contains("name=\"csrf\" value=\"csrf-token\""),
+            "{html}"
+        );
+        assert!(
+            html.contains("1 change(s) from the backup before"),
+            "{html}"
+        );
         assert!(html.contains("app:&lt;1.1&gt;"), "{html}");
         let target = html.find("Roll back restores this").expect("marked");
-        assert!(target > html.find("data-backup=\"1.json\"").unwrap(), "{html}");
+        assert!(
+            target > html.find("data-backup=\"1.json\"").unwrap(),
+            "{html}"
+        );
         let viewer = render(&view(), &caller(Role::Viewer), 0).into_string();
         assert!(!viewer.contains("Restore this"), "{viewer}");
     }

@@ -273,12 +273,19 @@ mod tests {
             reason: "health check <failed>".into(),
         };
         let waiting = "failed on this container: not applied automatically";
-        let html = render(&view(Some(mark), Some(waiting)), &caller(Role::Admin), 60_000)
-            .into_string();
+        let html = render(
+            &view(Some(mark), Some(waiting)),
+            &caller(Role::Admin),
+            60_000,
+        )
+        .into_string();
         assert!(html.contains("data-failed"), "{html}");
         assert!(html.contains("failed here"), "{html}");
         assert!(html.contains("health check &lt;failed&gt;"), "{html}");
-        assert!(html.contains("not applied now: failed on this container"), "{html}");
+        assert!(
+            html.contains("not applied now: failed on this container"),
+            "{html}"
+        );
         assert!(html.contains("name=\"force\""), "{html}");
         assert!(html.contains("Update anyway"), "{html}");
         assert!(!html.contains("Update now"), "{html}");

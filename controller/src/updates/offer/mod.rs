@@ -32,7 +32,9 @@ pub enum AttemptResult {
     NoVerdict,
     Succeeded,
     /// Rolled back or failed: the candidate ran and did not pass; the reason for people.
-    Failed { reason: String },
+    Failed {
+        reason: String,
+    },
 }
 
 /// One update of a container, from its operation record.
@@ -79,7 +81,9 @@ pub fn history_of(records: &[OperationRecord]) -> Vec<PastUpdate> {
         .filter(|record| record.action == OperationKind::Update)
         .map(|record| {
             let result = match (record.state, &record.result) {
-                (OperationState::Finished, Some(result)) if result.outcome == Outcome::Succeeded => {
+                (OperationState::Finished, Some(result))
+                    if result.outcome == Outcome::Succeeded =>
+                {
                     AttemptResult::Succeeded
                 }
                 (OperationState::Finished, Some(result))
@@ -95,7 +99,10 @@ pub fn history_of(records: &[OperationRecord]) -> Vec<PastUpdate> {
                 to_digest: record.to_digest.clone().unwrap_or_default(),
                 at_ms: record.finished_at_ms.unwrap_or(record.requested_at_ms),
                 result,
-                backup: record.result.as_ref().and_then(|result| result.backup.clone()),
+                backup: record
+                    .result
+                    .as_ref()
+                    .and_then(|result| result.backup.clone()),
             }
         })
         .collect();
@@ -111,7 +118,11 @@ pub fn offer_state(
     history: &[PastUpdate],
 ) -> OfferState {
     if let Some(running) = running {
-        if running.digests.iter().any(|digest| digest == candidate_digest) {
+        if running
+            .digests
+            .iter()
+            .any(|digest| digest == candidate_digest)
+        {
             return OfferState::Applied;
         }
     }

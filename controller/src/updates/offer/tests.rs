@@ -32,23 +32,41 @@ fn issue_17_a_candidate_the_container_runs_is_not_offered() {
 
 #[test]
 fn issue_17_a_candidate_applied_after_the_newest_report_is_not_offered() {
-    let history = [update("sha256:new", 200, AttemptResult::Succeeded, Some("1.json"))];
+    let history = [update(
+        "sha256:new",
+        200,
+        AttemptResult::Succeeded,
+        Some("1.json"),
+    )];
     let state = offer_state("sha256:new", Some(&running("sha256:old", 100)), &history);
     assert_eq!(state, OfferState::Applied);
     // Without any report either.
-    assert_eq!(offer_state("sha256:new", None, &history), OfferState::Applied);
+    assert_eq!(
+        offer_state("sha256:new", None, &history),
+        OfferState::Applied
+    );
 }
 
 #[test]
 fn issue_17_a_candidate_applied_then_restored_away_is_offered_again() {
-    let history = [update("sha256:new", 200, AttemptResult::Succeeded, Some("1.json"))];
+    let history = [update(
+        "sha256:new",
+        200,
+        AttemptResult::Succeeded,
+        Some("1.json"),
+    )];
     let state = offer_state("sha256:new", Some(&running("sha256:old", 300)), &history);
     assert_eq!(state, OfferState::Offered { failed: None });
 }
 
 #[test]
 fn issue_17_a_failed_candidate_is_marked_with_when_and_why() {
-    let history = [update("sha256:new", 200, failed("health check failed"), Some("1.json"))];
+    let history = [update(
+        "sha256:new",
+        200,
+        failed("health check failed"),
+        Some("1.json"),
+    )];
     let state = offer_state("sha256:new", Some(&running("sha256:old", 300)), &history);
     assert_eq!(
         state,
@@ -98,7 +116,12 @@ fn issue_17_rollback_goes_to_the_backup_of_the_newest_successful_update() {
     // version running now): roll back restores v1, not the newest backup.
     let history = [
         update("sha256:v2", 100, AttemptResult::Succeeded, Some("v1.json")),
-        update("sha256:v3", 200, failed("health check failed"), Some("v2.json")),
+        update(
+            "sha256:v3",
+            200,
+            failed("health check failed"),
+            Some("v2.json"),
+        ),
     ];
     assert_eq!(rollback_target(&history), Some("v1.json".to_owned()));
     assert_eq!(rollback_target(&history[1..]), None);
@@ -170,5 +193,8 @@ fn issue_17_after_a_restore_the_newest_candidate_that_did_not_fail_is_offered() 
         matches!(&outcome, CheckOutcome::Waiting { candidate, .. } if candidate.candidate_tag == "1.1"),
         "{outcome:?}"
     );
-    assert_eq!(pick(Vec::new(), &bad, Duration::ZERO, now), CheckOutcome::UpToDate);
+    assert_eq!(
+        pick(Vec::new(), &bad, Duration::ZERO, now),
+        CheckOutcome::UpToDate
+    );
 }

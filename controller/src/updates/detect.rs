@@ -10,6 +10,7 @@
 //! older allowed candidate that has passed it is offered instead.
 
 use super::manifest::{self, Manifest};
+use super::offer::Picked;
 use super::policy::{self, Jump, Level, Policy, PolicyError};
 use super::reference::{ImageRef, ReferenceError};
 use super::registry::{RegistryClient, RegistryError, Repo};
@@ -223,12 +224,19 @@ async fn check_inner(
         }
     }
 
-    Ok(super::offer::pick(
-        candidates,
-        known_bad,
-        policy.cooldown,
-        now,
-    ))
+    let timed = candidates
+        .into_iter()
+        .map(|candidate| {
+            let ready_at = candidate.ready_at(policy.cooldown, now);
+            (candidate, ready_at)
+        })
+        .collect();
+    let is_bad = |candidate: &Candidate| known_bad.contains(&candidate.candidate_digest);
+    Ok(match super::offer::pick(timed, is_bad, now) {
+        Picked::Ready(candidate) => Outcome::Update(candidate),
+        Picked::Waiting(candidate, until) => Outcome::Waiting { candidate, until },
+        Picked::None => Outcome::UpToDate,
+    })
 }
 
 /// What the container runs, for comparison with candidates.

@@ -17,11 +17,10 @@
 //! before it, which is what "roll back" means (the newest backup is, after a failed update, the
 //! version already running).
 
-use super::detect::{Candidate, Outcome as CheckOutcome};
 use crate::storage::operations::{OperationKind, OperationRecord, OperationState};
 use serde::Serialize;
 use std::collections::BTreeSet;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 use unity_shared::model::update::Outcome;
 
 /// How one update attempt of a container went.
@@ -187,38 +186,47 @@ pub fn rollback_target(history: &[PastUpdate]) -> Option<String> {
         .and_then(|update| update.backup.clone())
 }
 
-/// Which of a check's candidates (in order of preference) to report: candidates not in
-/// `known_bad` first (the first past its cooldown, else the first waiting), and a known-bad one
-/// only when no other exists (it is then offered with its failed mark, by hand only).
-pub fn pick(
-    candidates: Vec<Candidate>,
-    known_bad: &BTreeSet<String>,
-    cooldown: Duration,
+/// The candidate a check reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Picked<T> {
+    /// Past its cooldown: offered now.
+    Ready(T),
+    /// In its cooldown until the time given.
+    Waiting(T, SystemTime),
+    /// No candidate.
+    None,
+}
+
+/// Which of a check's candidates (in order of preference, each with the time its cooldown
+/// ends) to report: candidates not known-bad first (the first past its cooldown, else the first
+/// waiting), and a known-bad one only when no other exists (it is then offered with its failed
+/// mark, by hand only).
+pub fn pick<T>(
+    candidates: Vec<(T, SystemTime)>,
+    is_bad: impl Fn(&T) -> bool,
     now: SystemTime,
-) -> CheckOutcome {
-    let (bad, good): (Vec<Candidate>, Vec<Candidate>) = candidates
+) -> Picked<T> {
+    let (bad, good): (Vec<_>, Vec<_>) = candidates
         .into_iter()
-        .partition(|candidate| known_bad.contains(&candidate.candidate_digest));
-    match choose(good, cooldown, now) {
-        CheckOutcome::UpToDate => choose(bad, cooldown, now),
+        .partition(|(candidate, _)| is_bad(candidate));
+    match choose(good, now) {
+        Picked::None => choose(bad, now),
         chosen => chosen,
     }
 }
 
-/// The first candidate past its cooldown, else the first waiting one, else up to date.
-fn choose(candidates: Vec<Candidate>, cooldown: Duration, now: SystemTime) -> CheckOutcome {
-    let mut waiting = None;
-    for candidate in candidates {
-        let ready_at = candidate.ready_at(cooldown, now);
+/// The first candidate past its cooldown, else the first waiting one.
+fn choose<T>(candidates: Vec<(T, SystemTime)>, now: SystemTime) -> Picked<T> {
+    let mut waiting = Picked::None;
+    for (candidate, ready_at) in candidates {
         if ready_at <= now {
-            return CheckOutcome::Update(candidate);
+            return Picked::Ready(candidate);
         }
-        waiting.get_or_insert(CheckOutcome::Waiting {
-            candidate,
-            until: ready_at,
-        });
+        if matches!(waiting, Picked::None) {
+            waiting = Picked::Waiting(candidate, ready_at);
+        }
     }
-    waiting.unwrap_or(CheckOutcome::UpToDate)
+    waiting
 }
 
 #[cfg(test)]

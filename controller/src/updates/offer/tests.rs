@@ -143,58 +143,34 @@ fn issue_17_history_is_sorted_and_known_bad_follows_the_newest_verdict() {
     assert!(known_bad(&history).contains("sha256:x"));
 }
 
-fn candidate(tag: &str, digest: &str, created: Option<SystemTime>) -> Candidate {
-    Candidate {
-        kind: crate::storage::containers::UpdateKind::Minor,
-        registry: "registry.home.arpa".into(),
-        repository: "app".into(),
-        current_tag: "1.0".into(),
-        current_digest: "sha256:v1".into(),
-        candidate_tag: tag.into(),
-        candidate_digest: digest.into(),
-        platform_digest: None,
-        created,
-        first_seen: None,
-    }
-}
-
-fn picked_tag(outcome: &CheckOutcome) -> Option<&str> {
-    match outcome {
-        CheckOutcome::Update(candidate) => Some(&candidate.candidate_tag),
-        _ => None,
-    }
-}
-
 #[test]
 fn issue_17_after_a_restore_the_newest_candidate_that_did_not_fail_is_offered() {
+    use std::time::Duration;
     let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
-    let old = Some(now - Duration::from_secs(3600));
+    let past = now - Duration::from_secs(3600);
+    let later = now + Duration::from_secs(60);
     // Restored to 1.0: 1.2 failed here, 1.1 is the good version it ran before.
-    let candidates = vec![
-        candidate("1.2", "sha256:v3", old),
-        candidate("1.1", "sha256:v2", old),
-    ];
-    let bad = BTreeSet::from(["sha256:v3".to_owned()]);
-    let outcome = pick(candidates.clone(), &bad, Duration::ZERO, now);
-    assert_eq!(picked_tag(&outcome), Some("1.1"));
+    let candidates = vec![("1.2", past), ("1.1", past)];
+    let bad = |tag: &&str| *tag == "1.2";
+    assert_eq!(pick(candidates.clone(), bad, now), Picked::Ready("1.1"));
     // Nothing known-bad: the newest.
-    let outcome = pick(candidates.clone(), &BTreeSet::new(), Duration::ZERO, now);
-    assert_eq!(picked_tag(&outcome), Some("1.2"));
-    // Only the known-bad one exists: it is still reported (to be marked and offered by hand).
-    let outcome = pick(candidates[..1].to_vec(), &bad, Duration::ZERO, now);
-    assert_eq!(picked_tag(&outcome), Some("1.2"));
-    // A good candidate in its cooldown is preferred to a known-bad one past it.
-    let young = vec![
-        candidate("1.2", "sha256:v3", old),
-        candidate("1.1", "sha256:v2", Some(now)),
-    ];
-    let outcome = pick(young, &bad, Duration::from_secs(60), now);
-    assert!(
-        matches!(&outcome, CheckOutcome::Waiting { candidate, .. } if candidate.candidate_tag == "1.1"),
-        "{outcome:?}"
-    );
     assert_eq!(
-        pick(Vec::new(), &bad, Duration::ZERO, now),
-        CheckOutcome::UpToDate
+        pick(candidates.clone(), |_| false, now),
+        Picked::Ready("1.2")
+    );
+    // Only the known-bad one exists: it is still reported (to be marked and offered by hand).
+    assert_eq!(
+        pick(candidates[..1].to_vec(), bad, now),
+        Picked::Ready("1.2")
+    );
+    // A good candidate in its cooldown is preferred to a known-bad one past it.
+    let young = vec![("1.2", past), ("1.1", later)];
+    assert_eq!(pick(young, bad, now), Picked::Waiting("1.1", later));
+    // The first ready good one wins over an earlier waiting one.
+    let mixed = vec![("1.3", later), ("1.1", past)];
+    assert_eq!(pick(mixed, bad, now), Picked::Ready("1.1"));
+    assert_eq!(
+        pick(Vec::<(&str, SystemTime)>::new(), bad, now),
+        Picked::None
     );
 }

@@ -85,6 +85,7 @@ const PURE: &[&str] = &[
     "controller/src/updates/backups.rs",
     "controller/src/updates/effective_policy.rs",
     "controller/src/updates/manifest/mod.rs",
+    "controller/src/updates/offer/mod.rs",
     "controller/src/updates/policy/mod.rs",
     "controller/src/updates/reference/mod.rs",
     "controller/src/updates/rollout/mod.rs",

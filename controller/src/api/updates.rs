@@ -12,7 +12,7 @@ use crate::http::auth::Caller;
 use crate::http::error::ApiError;
 use crate::http::extract::{blocking, ApiJson, ApiPath, ApiQuery};
 use crate::http::state::AppState;
-use crate::storage::containers::{PolicyScope, UpdateCheckRecord};
+use crate::storage::containers::PolicyScope;
 use crate::updates::watch::RunSummary;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -32,12 +32,12 @@ pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     ApiQuery(query): ApiQuery<UpdatesQuery>,
-) -> Result<Json<Vec<UpdateCheckRecord>>, ApiError> {
+) -> Result<Json<Vec<updates::CheckView>>, ApiError> {
     let filter = parse_check_filter(query.status.as_deref())?;
     blocking(&state.ctx, move |ctx| {
         let visible = crate::domain::access::visible(ctx, &caller.access)?;
         let mut checks = updates::checks(ctx, filter)?;
-        checks.retain(|check| visible.sees(&check.agent_id));
+        checks.retain(|check| visible.sees(&check.record.agent_id));
         Ok::<_, ApiError>(checks)
     })
     .await

@@ -99,3 +99,42 @@ pub fn changes(
         })
         .collect())
 }
+
+/// A backup and what changed from the next older one (`None` for the oldest).
+pub type BackupWithChanges = (BackupView, Option<Vec<FieldChange>>);
+
+/// The container's backups, newest first, each with what changed from the next older one
+/// (`None` for the oldest). Note that this uses blocking I/O.
+pub fn with_changes(
+    ctx: &Context,
+    agent_id: &AgentId,
+    container: &str,
+) -> Result<Vec<BackupWithChanges>, DomainError> {
+    let list = of_container(ctx, agent_id, container)?;
+    let mut changes: Vec<Option<Vec<FieldChange>>> = Vec::with_capacity(list.len());
+    for (index, backup) in list.iter().enumerate() {
+        changes.push(list.get(index + 1).map(|older| {
+            diff(&older.backup_record, &backup.backup_record)
+                .into_iter()
+                .map(|change| FieldChange {
+                    path: change.path,
+                    before: change.before,
+                    after: change.after,
+                })
+                .collect()
+        }));
+    }
+    Ok(list.into_iter().zip(changes).collect())
+}
+
+/// The backup "roll back" restores: the one the container's newest successful update took
+/// (the version before it). Note that this uses blocking I/O.
+pub fn rollback_target(
+    ctx: &Context,
+    agent_id: &AgentId,
+    container: &str,
+) -> Result<Option<String>, DomainError> {
+    Ok(crate::updates::current::rollback_backup(
+        ctx, agent_id, container,
+    )?)
+}

@@ -86,7 +86,12 @@ pub fn containers(ctx: &Context, agent_id: &AgentId) -> Result<ContainersView, D
             .store
             .containers
             .recent_events(agent_id, RECENT_EVENTS)?,
-        update_checks: ctx.store.containers.checks_of(agent_id)?,
+        // As they stand now: an update applied since the check is up to date.
+        update_checks: crate::updates::current::checks(ctx)?
+            .into_iter()
+            .map(|current| current.record)
+            .filter(|record| record.agent_id == *agent_id)
+            .collect(),
     })
 }
 

@@ -95,7 +95,16 @@ fn action_of(
                 probe,
             }
         }
-        OperationKind::Rollback => Action::Rollback,
+        // "Roll back" goes to the version before the last successful update: the backup that
+        // update took. The agent's own `Rollback` restores its newest backup, which after a
+        // failed (and rolled back) update is the version already running; it is used only
+        // when no successful update with a backup is known.
+        OperationKind::Rollback => {
+            match crate::updates::current::rollback_backup(ctx, agent_id, container)? {
+                Some(backup) => Action::Restore { backup },
+                None => Action::Rollback,
+            }
+        }
         OperationKind::Restart => Action::Restart,
         OperationKind::Backup => Action::Backup,
         OperationKind::Restore => Action::Restore {

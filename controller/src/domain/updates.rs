@@ -1,12 +1,16 @@
-//! Container update checks as the faces show them: the newest check of every container,
-//! filtered by what it found, and "check now" (every container at once, registries asked
-//! afresh), audited.
+//! Container update checks as the faces show them: the newest check of every container as it
+//! stands now (an update applied since is up to date, a candidate that failed on the container
+//! is marked, an `auto` update that is not being applied says why), filtered by what it found,
+//! and "check now" (every container at once, registries asked afresh), audited.
 
 use super::audit::{self, AuditAction};
 use super::error::DomainError;
 use crate::context::Context;
 use crate::storage::containers::{CheckOutcome, UpdateCheckRecord};
+use crate::updates::offer::FailedMark;
 use crate::updates::watch::RunSummary;
+use serde::Serialize;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -33,18 +37,54 @@ pub fn parse_check_filter(text: Option<&str>) -> Result<CheckFilter, DomainError
     }
 }
 
-/// The newest check of every container that `filter` lets through. Note that this uses
-/// blocking I/O.
-pub fn checks(ctx: &Context, filter: CheckFilter) -> Result<Vec<UpdateCheckRecord>, DomainError> {
-    Ok(ctx
-        .store
-        .containers
-        .all_checks()?
+/// One container's newest check as it stands now.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CheckView {
+    #[serde(flatten)]
+    pub record: UpdateCheckRecord,
+    /// The offered candidate failed on this container (when and why): it is offered for a
+    /// manual update only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failed: Option<FailedMark>,
+    /// Why an offered `auto` update is not being applied now (window closed, canary running,
+    /// rollout stopped by a failed canary, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waiting: Option<String>,
+}
+
+/// The newest check of every container that `filter` lets through, as it stands now. Note
+/// that this uses blocking I/O.
+pub fn checks(ctx: &Context, filter: CheckFilter) -> Result<Vec<CheckView>, DomainError> {
+    let mut waiting: HashMap<(String, String), String> = HashMap::new();
+    for planned in crate::updates::auto::decide(ctx, jiff::Timestamp::now())
+        .map_err(|error| DomainError::Internal(format!("planning updates: {error:#}")))?
+    {
+        if let Some(reason) = crate::updates::auto::reason(&planned) {
+            let key = (planned.check.agent_id.to_string(), planned.check.container);
+            waiting.insert(key, reason);
+        }
+    }
+    Ok(crate::updates::current::checks(ctx)?
         .into_iter()
-        .filter(|record| match filter {
+        .filter(|current| match filter {
             CheckFilter::All => true,
-            CheckFilter::Update => matches!(record.outcome, CheckOutcome::Update(_)),
-            CheckFilter::Error => matches!(record.outcome, CheckOutcome::Error { .. }),
+            CheckFilter::Update => matches!(current.record.outcome, CheckOutcome::Update(_)),
+            CheckFilter::Error => matches!(current.record.outcome, CheckOutcome::Error { .. }),
+        })
+        .map(|current| {
+            let key = (
+                current.record.agent_id.to_string(),
+                current.record.container.clone(),
+            );
+            let waiting = match &current.failed {
+                Some(_) => Some("failed on this container: not applied automatically".to_owned()),
+                None => waiting.remove(&key),
+            };
+            CheckView {
+                record: current.record,
+                failed: current.failed,
+                waiting,
+            }
         })
         .collect())
 }

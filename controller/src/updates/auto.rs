@@ -12,7 +12,7 @@ use super::window::{WindowPhase, WindowSet, WindowState};
 use crate::context::Context;
 use crate::storage::agents::StateKind;
 use crate::storage::containers::UpdateMode;
-use crate::storage::containers::{CheckOutcome, PolicyScope};
+use crate::storage::containers::{CheckOutcome, DetectedUpdate, PolicyScope, UpdateCheckRecord};
 use crate::storage::operations::{OperationKind, OperationState};
 use crate::storage::StorageError;
 use jiff::Timestamp;
@@ -110,8 +110,26 @@ fn probe_of(
         .probe
 }
 
-/// What may be dispatched now. Note that this uses blocking I/O.
-pub fn plan_now(ctx: &Context, now: Timestamp) -> anyhow::Result<Vec<NewOperation>> {
+/// One offered `auto` update and what the plan decided for it.
+pub struct Planned {
+    pub check: UpdateCheckRecord,
+    pub update: DetectedUpdate,
+    pub decision: Decision,
+}
+
+/// Why an offered update is not applied automatically now, for people: a failed candidate, a
+/// closed window, a running or failed canary… `None` when it is being applied (or not `auto`).
+pub fn reason(planned: &Planned) -> Option<String> {
+    match &planned.decision {
+        Decision::Dispatch(_) => None,
+        Decision::Wait(reason) => Some(reason.to_string()),
+        Decision::Skip(reason) => Some(reason.to_string()),
+    }
+}
+
+/// The decision for every offered `auto` update now (candidates that failed on their
+/// container are left out: they are only applied by hand). Note that this uses blocking I/O.
+pub fn decide(ctx: &Context, now: Timestamp) -> anyhow::Result<Vec<Planned>> {
     let store = &ctx.store;
     let hosts: Vec<_> = store.agents.agents()?;
     let hostname_of = |agent_id: &AgentId| {
@@ -122,11 +140,12 @@ pub fn plan_now(ctx: &Context, now: Timestamp) -> anyhow::Result<Vec<NewOperatio
     };
     let mut pending = Vec::new();
     let mut operations = Vec::new();
-    for check in store.containers.all_checks()? {
+    for current in super::current::checks(ctx)? {
+        let check = current.record;
         let CheckOutcome::Update(update) = &check.outcome else {
             continue;
         };
-        if update.mode != UpdateMode::Auto || !update.offered {
+        if update.mode != UpdateMode::Auto || !update.offered || current.failed.is_some() {
             continue;
         }
         let host_name = hostname_of(&check.agent_id);
@@ -141,7 +160,8 @@ pub fn plan_now(ctx: &Context, now: Timestamp) -> anyhow::Result<Vec<NewOperatio
             window: windows.state(now),
             approval: None,
         });
-        operations.push((check.clone(), update.clone()));
+        let update = update.clone();
+        operations.push((check, update));
     }
     if pending.is_empty() {
         return Ok(Vec::new());
@@ -170,8 +190,26 @@ pub fn plan_now(ctx: &Context, now: Timestamp) -> anyhow::Result<Vec<NewOperatio
         })
         .collect();
     let decisions = rollout::plan(&pending, &history, now);
+    Ok(decisions
+        .into_iter()
+        .zip(operations)
+        .map(|(decision, (check, update))| Planned {
+            check,
+            update,
+            decision,
+        })
+        .collect())
+}
+
+/// What may be dispatched now. Note that this uses blocking I/O.
+pub fn plan_now(ctx: &Context, now: Timestamp) -> anyhow::Result<Vec<NewOperation>> {
     let mut dispatch = Vec::new();
-    for (decision, (check, update)) in decisions.into_iter().zip(operations) {
+    for planned in decide(ctx, now)? {
+        let Planned {
+            check,
+            update,
+            decision,
+        } = planned;
         match decision {
             Decision::Dispatch(stage) => {
                 let agent_id = check.agent_id.clone();

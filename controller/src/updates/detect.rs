@@ -10,6 +10,7 @@
 //! older allowed candidate that has passed it is offered instead.
 
 use super::manifest::{self, Manifest};
+use super::offer::Picked;
 use super::policy::{self, Jump, Level, Policy, PolicyError};
 use super::reference::{ImageRef, ReferenceError};
 use super::registry::{RegistryClient, RegistryError, Repo};
@@ -135,7 +136,24 @@ pub async fn check(
     now: SystemTime,
     first_seen: &FirstSeen,
 ) -> Outcome {
-    match check_inner(client, container, policy, now, first_seen).await {
+    check_avoiding(client, container, policy, now, first_seen, &KnownBad::new()).await
+}
+
+/// Candidate digests that failed on the container ([`super::offer::known_bad`]).
+pub type KnownBad = std::collections::BTreeSet<String>;
+
+/// [`check`], preferring any candidate that is not in `known_bad` (after a restore to an older
+/// version, the newest candidate that did not fail here is offered, not the one that did); a
+/// known-bad candidate is the outcome only when no other exists.
+pub async fn check_avoiding(
+    client: &RegistryClient,
+    container: &Container,
+    policy: &Policy,
+    now: SystemTime,
+    first_seen: &FirstSeen,
+    known_bad: &KnownBad,
+) -> Outcome {
+    match check_inner(client, container, policy, now, first_seen, known_bad).await {
         Ok(outcome) => outcome,
         Err(error) => Outcome::Error(error),
     }
@@ -147,6 +165,7 @@ async fn check_inner(
     policy: &Policy,
     now: SystemTime,
     first_seen: &FirstSeen,
+    known_bad: &KnownBad,
 ) -> Result<Outcome, CheckError> {
     if policy.mode == UpdateMode::Off {
         return Ok(Outcome::Skipped(SkipReason::ModeOff));
@@ -205,18 +224,19 @@ async fn check_inner(
         }
     }
 
-    let mut waiting = None;
-    for candidate in candidates {
-        let ready_at = candidate.ready_at(policy.cooldown, now);
-        if ready_at <= now {
-            return Ok(Outcome::Update(candidate));
-        }
-        waiting.get_or_insert(Outcome::Waiting {
-            candidate,
-            until: ready_at,
-        });
-    }
-    Ok(waiting.unwrap_or(Outcome::UpToDate))
+    let timed = candidates
+        .into_iter()
+        .map(|candidate| {
+            let ready_at = candidate.ready_at(policy.cooldown, now);
+            (candidate, ready_at)
+        })
+        .collect();
+    let is_bad = |candidate: &Candidate| known_bad.contains(&candidate.candidate_digest);
+    Ok(match super::offer::pick(timed, is_bad, now) {
+        Picked::Ready(candidate) => Outcome::Update(candidate),
+        Picked::Waiting(candidate, until) => Outcome::Waiting { candidate, until },
+        Picked::None => Outcome::UpToDate,
+    })
 }
 
 /// What the container runs, for comparison with candidates.
@@ -309,6 +329,8 @@ pub struct CheckJob {
     /// The resolved policy, or the error resolving it (reported as that container's error).
     pub policy: Result<Policy, PolicyError>,
     pub first_seen: FirstSeen,
+    /// Candidates that failed on this container: offered only when nothing else is.
+    pub known_bad: KnownBad,
 }
 
 /// How [`check_all`] spreads its requests.
@@ -361,7 +383,8 @@ pub async fn check_all(
                 let outcome = match &job.policy {
                     Ok(policy) => {
                         let now = SystemTime::now();
-                        check(&client, &job.container, policy, now, &job.first_seen).await
+                        let (container, seen) = (&job.container, &job.first_seen);
+                        check_avoiding(&client, container, policy, now, seen, &job.known_bad).await
                     }
                     Err(error) => Outcome::Error(CheckError::Policy(error.clone())),
                 };

@@ -6,6 +6,7 @@
 //! - [`policy`]: update policies and tag comparison (pure).
 //! - [`credentials`]: per-registry credentials, sealed with an AEAD key file.
 //! - [`registry`]: the OCI distribution API client (auth, rate limits, cache).
+//! - [`current`]: check records corrected by what containers run now and their history.
 //! - [`detect`]: one container's check, and many at once.
 //! - [`effective_policy`]: a container's policy from its layers (default, host, labels,
 //!   container).
@@ -16,6 +17,8 @@
 //!   [`queue`]: what of it the context holds (who is being sent, the loop's wake-up).
 //! - [`watch`]: the periodic check of every container, storing one record per container.
 //! - [`window`]: maintenance windows, weekly or cron-like, in a time zone (pure).
+//! - [`offer`]: whether a detected update is still offered (applied since, failed here), what
+//!   roll back restores (pure).
 //! - [`rollout`]: which pending updates to apply now: windows, approvals, staged rollout
 //!   with a canary, per-host concurrency (pure).
 //!
@@ -24,10 +27,12 @@
 pub mod auto;
 pub mod backups;
 pub mod credentials;
+pub mod current;
 pub mod detect;
 pub mod dispatch;
 pub mod effective_policy;
 pub mod manifest;
+pub mod offer;
 pub mod policy;
 pub mod queue;
 pub mod reference;

@@ -3,7 +3,7 @@
 //! Pure: state in, markup out.
 
 use super::badge::{badge, Tone};
-use super::format::{ago, short_digest};
+use super::format::{ago, short_digest, url_segment};
 use super::labels;
 use super::operations::button;
 use crate::health::container_status;
@@ -90,6 +90,9 @@ fn actions(agent_id: &AgentId, container: &Container, update: bool, csrf: Option
         (button(agent_id, name, OperationKind::Rollback, "Roll back", csrf))
         (button(agent_id, name, OperationKind::Restart, "Restart", csrf))
         (button(agent_id, name, OperationKind::Backup, "Back up", csrf))
+        a.op href={ "/hosts/" (url_segment(agent_id.as_str())) "/containers/" (url_segment(name)) "/backups" } {
+            "Backups…"
+        }
     }
 }
 

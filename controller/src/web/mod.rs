@@ -14,6 +14,7 @@ mod access;
 mod agentless;
 mod agents;
 mod alerts;
+mod backups;
 mod badge;
 mod certificates;
 mod containers;
@@ -119,6 +120,11 @@ pub fn routes() -> Routes {
             "/hosts/{agent_id}/containers/{name}/{verb}",
             Host(OPERATE),
             operations::submit_form,
+        )
+        .get(
+            "/hosts/{agent_id}/containers/{name}/backups",
+            Host(VIEW),
+            backups::page,
         )
         .get("/operations/{id}", OperationHost(VIEW), operations::page)
         .get("/updates", SignedIn, updates::page)

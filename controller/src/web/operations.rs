@@ -147,6 +147,9 @@ pub async fn page(
 pub struct OperationForm {
     #[serde(default)]
     pub force: Option<String>,
+    /// Restores: the backup's file name (from the backups page).
+    #[serde(default)]
+    pub backup: Option<String>,
 }
 
 /// `POST /hosts/{agent_id}/containers/{name}/{verb}`: queues it and shows its page.
@@ -159,6 +162,7 @@ pub async fn submit_form(
     let actor = caller.0.user.clone();
     let request = OperationRequest {
         force: form.force.is_some(),
+        backup: form.backup,
         ..OperationRequest::default()
     };
     let record = blocking(&state.ctx, move |ctx| {

@@ -10,6 +10,7 @@ use super::operations::{button, history_table};
 use super::{admin_csrf, CsrfForm, PageCaller};
 use crate::clock::now_ms;
 use crate::domain::hosts::{self, Host};
+use crate::domain::updates::CheckView;
 use crate::domain::{operations, update_policies, updates};
 use crate::http::auth::Caller;
 use crate::http::error::ApiError;
@@ -27,8 +28,8 @@ use unity_shared::proto::AgentId;
 /// What the updates page shows.
 #[derive(Debug, Clone)]
 pub struct UpdatesView {
-    /// The newest check of every container.
-    pub records: Vec<UpdateCheckRecord>,
+    /// The newest check of every container, as it stands now.
+    pub records: Vec<CheckView>,
     pub hosts: Vec<Host>,
     pub operations: Vec<OperationRecord>,
     /// Per agent id: its maintenance window's state and when it next changes.
@@ -54,12 +55,29 @@ fn window_cell(window: Option<&(WindowPhase, Option<String>)>) -> Markup {
     }
 }
 
+/// "Update anyway": a manual update to a candidate that failed on this container (forced, so
+/// the agent does not refuse it as previously failed).
+fn force_button(agent_id: &AgentId, container: &str, csrf: &str) -> Markup {
+    let action = format!(
+        "/hosts/{}/containers/{}/update",
+        url_segment(agent_id.as_str()),
+        url_segment(container)
+    );
+    html! {
+        form method="post" action=(action) class="inline op" {
+            input type="hidden" name="csrf" value=(csrf);
+            input type="hidden" name="force" value="1";
+            button type="submit" data-op="update" data-force { "Update anyway" }
+        }
+    }
+}
+
 fn available(view: &UpdatesView, csrf: Option<&str>, now: i64) -> Markup {
     let updates: Vec<_> = view
         .records
         .iter()
-        .filter_map(|record| match &record.outcome {
-            CheckOutcome::Update(update) => Some((record, update)),
+        .filter_map(|check| match &check.record.outcome {
+            CheckOutcome::Update(update) => Some((check, update)),
             _ => None,
         })
         .collect();
@@ -74,8 +92,9 @@ fn available(view: &UpdatesView, csrf: Option<&str>, now: i64) -> Markup {
                     th { "Change" } th { "Image age" } th { "First seen" } th { "Policy" } th { "Window" } th {}
                 } }
                 tbody {
-                    @for (record, update) in updates {
-                        tr data-container=(record.container) {
+                    @for (check, update) in updates {
+                        @let record = &check.record;
+                        tr data-container=(record.container) data-failed[check.failed.is_some()] {
                             td {
                                 a href={ "/hosts/" (url_segment(record.agent_id.as_str())) "#section-containers" } {
                                     (host_name(&view.hosts, &record.agent_id))
@@ -87,18 +106,30 @@ fn available(view: &UpdatesView, csrf: Option<&str>, now: i64) -> Markup {
                                 (update.current_tag.as_deref().unwrap_or("–")) " "
                                 span.sub { (short_digest(update.current_digest.as_deref().unwrap_or(""))) }
                             }
-                            td { (update.candidate_tag) " " span.sub { (short_digest(&update.candidate_digest)) } }
+                            td {
+                                (update.candidate_tag) " " span.sub { (short_digest(&update.candidate_digest)) }
+                                @if let Some(failed) = &check.failed {
+                                    div.failed-mark {
+                                        strong { "failed here" } " " (ago(failed.at_ms, now)) ": " (failed.reason)
+                                    }
+                                }
+                            }
                             td { (update.kind) }
                             td { (update.candidate_created_ms.map_or_else(|| "–".to_owned(), |created| ago(created, now))) }
                             td { (datetime(update.first_seen_ms)) }
                             td {
                                 (update.mode)
                                 @if let Some(reason) = &update.held_back { " · held back: " (reason) }
+                                @if let Some(reason) = &check.waiting { div.sub.waiting { "not applied now: " (reason) } }
                             }
                             td { (window_cell(view.windows.get(&record.agent_id))) }
                             td {
                                 @if let Some(csrf) = csrf {
-                                    (button(&record.agent_id, &record.container, OperationKind::Update, "Update now", csrf))
+                                    @if check.failed.is_some() {
+                                        (force_button(&record.agent_id, &record.container, csrf))
+                                    } @else {
+                                        (button(&record.agent_id, &record.container, OperationKind::Update, "Update now", csrf))
+                                    }
                                 }
                             }
                         }
@@ -113,6 +144,7 @@ fn failed(view: &UpdatesView, now: i64) -> Markup {
     let failed: Vec<&UpdateCheckRecord> = view
         .records
         .iter()
+        .map(|check| &check.record)
         .filter(|record| matches!(record.outcome, CheckOutcome::Error { .. }))
         .collect();
     html! {
@@ -172,7 +204,7 @@ pub async fn page(State(state): State<AppState>, caller: PageCaller) -> Result<M
             windows.insert(host.agent_id.clone(), state);
         }
         let mut records = updates::checks(ctx, updates::CheckFilter::All)?;
-        records.retain(|record| visible.sees(&record.agent_id));
+        records.retain(|view| visible.sees(&view.record.agent_id));
         let mut operations = operations::recent(ctx, None, 50)?;
         operations.retain(|record| visible.sees(&record.agent_id));
         Ok::<_, ApiError>(UpdatesView {
@@ -194,4 +226,81 @@ pub async fn check_now(
 ) -> Result<Response, ApiError> {
     updates::check_now(&state.ctx, &caller.0.user).await?;
     Ok(Redirect::to("/updates").into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::auth::Role;
+    use crate::storage::containers::{DetectedUpdate, UpdateKind, UpdateMode};
+    use crate::updates::offer::FailedMark;
+    use crate::web::layout::tests::caller;
+
+    fn view(failed: Option<FailedMark>, waiting: Option<&str>) -> UpdatesView {
+        UpdatesView {
+            records: vec![CheckView {
+                record: UpdateCheckRecord {
+                    agent_id: AgentId::new("nas-1").unwrap(),
+                    container: "app".into(),
+                    image: "registry.home.arpa/app:1.0".into(),
+                    checked_at_ms: 0,
+                    outcome: CheckOutcome::Update(DetectedUpdate {
+                        kind: UpdateKind::Minor,
+                        current_tag: Some("1.0".into()),
+                        current_digest: Some("sha256:v1".into()),
+                        candidate_tag: "1.1".into(),
+                        candidate_digest: "sha256:v2".into(),
+                        candidate_created_ms: None,
+                        first_seen_ms: 0,
+                        mode: UpdateMode::Auto,
+                        offered: true,
+                        held_back: None,
+                    }),
+                },
+                failed,
+                waiting: waiting.map(str::to_owned),
+            }],
+            hosts: Vec::new(),
+            operations: Vec::new(),
+            windows: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn issue_17_a_failed_candidate_shows_its_mark_and_update_anyway() {
+        let mark = FailedMark {
+            at_ms: 0,
+            reason: "health check <failed>".into(),
+        };
+        let waiting = "failed on this container: not applied automatically";
+        let html = render(
+            &view(Some(mark), Some(waiting)),
+            &caller(Role::Admin),
+            60_000,
+        )
+        .into_string();
+        assert!(html.contains("data-failed"), "{html}");
+        assert!(html.contains("failed here"), "{html}");
+        assert!(html.contains("health check &lt;failed&gt;"), "{html}");
+        assert!(
+            html.contains("not applied now: failed on this container"),
+            "{html}"
+        );
+        assert!(html.contains("name=\"force\""), "{html}");
+        assert!(html.contains("Update anyway"), "{html}");
+        assert!(!html.contains("Update now"), "{html}");
+    }
+
+    #[test]
+    fn issue_17_why_a_rollout_stopped_is_on_the_page() {
+        let reason = "canary failed on nas: rollout stopped";
+        let html = render(&view(None, Some(reason)), &caller(Role::Admin), 0).into_string();
+        assert!(html.contains(reason), "{html}");
+        assert!(html.contains("Update now"), "{html}");
+        assert!(!html.contains("data-failed"), "{html}");
+        // Viewers see the reason but get no buttons.
+        let html = render(&view(None, Some(reason)), &caller(Role::Viewer), 0).into_string();
+        assert!(html.contains(reason), "{html}");
+        assert!(!html.contains("Update now"), "{html}");
+    }
 }

@@ -102,7 +102,7 @@ pub(super) const OPERATIONS: &[Operation] = &[
     op(
         "get",
         "/api/v1/updates",
-        "The newest update check per container",
+        "The newest update check per container as it stands now (an update applied since is up to date); failed: when and why the candidate failed on this container (manual update only); waiting: why an auto update is not applied now (window, canary, rollout stopped)",
         Access::User,
         &[("status", "update (default), error or all", false)],
         None,

@@ -71,6 +71,7 @@ async fn credential_errors_and_unreachable_registries_are_per_container() {
             container: container.clone(),
             policy: Ok(policy(&[])),
             first_seen: Default::default(),
+            known_bad: Default::default(),
         })
         .collect();
     let labels = &bad_label.labels;
@@ -84,6 +85,7 @@ async fn credential_errors_and_unreachable_registries_are_per_container() {
         ),
         container: bad_label.clone(),
         first_seen: Default::default(),
+        known_bad: Default::default(),
     });
     let spread = Spread {
         jitter: Duration::from_millis(200),

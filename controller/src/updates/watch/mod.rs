@@ -155,6 +155,7 @@ fn plan(ctx: &Context) -> anyhow::Result<(Vec<CheckJob>, Vec<Planned>)> {
     let store = &ctx.store;
     let mut jobs = Vec::new();
     let mut planned = Vec::new();
+    let operations = store.operations.all()?;
     for agent in store.agents.agents()? {
         if agent.revoked_at.is_some() {
             continue;
@@ -187,7 +188,13 @@ fn plan(ctx: &Context) -> anyhow::Result<(Vec<CheckJob>, Vec<Planned>)> {
                 image: container.image.clone(),
                 mode: policy.as_ref().ok().map(|policy| policy.mode),
             });
+            let history: Vec<_> = operations
+                .iter()
+                .filter(|record| record.agent_id == agent_id && record.container == container.name)
+                .cloned()
+                .collect();
             jobs.push(CheckJob {
+                known_bad: super::offer::known_bad(&super::offer::history_of(&history)),
                 key: format!("{agent_id}/{}", container.name),
                 first_seen: first_seen_of(previous.as_ref()),
                 container,

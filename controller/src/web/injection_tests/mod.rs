@@ -288,7 +288,15 @@ fn pages(reported: &Reported, now_ms: i64) -> Vec<(&'static str, String)> {
         open_alerts,
     };
     let updates = updates::UpdatesView {
-        records: reported.update_checks.clone(),
+        records: reported
+            .update_checks
+            .iter()
+            .map(|record| crate::domain::updates::CheckView {
+                record: record.clone(),
+                failed: None,
+                waiting: None,
+            })
+            .collect(),
         hosts: vec![host.clone()],
         operations: reported.operations.clone(),
         windows: BTreeMap::from([(

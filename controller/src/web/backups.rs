@@ -1,0 +1,214 @@
+//! A container's stored backups, newest first: each with its image, age, what changed from the
+//! backup before it (the field diff of [`crate::domain::backups`]), and, for those who may
+//! operate the host, a "Restore this" button (POST with CSRF). The backup "Roll back" restores
+//! (the one the newest successful update took) is marked.
+
+use super::format::{ago, short_digest, url_segment};
+use super::layout::{self, Frame, Nav};
+use super::{admin_csrf, PageCaller};
+use crate::clock::now_ms;
+use crate::domain::backups::{self, BackupWithChanges, FieldChange};
+use crate::domain::hosts::parse_agent_id;
+use crate::http::auth::Caller;
+use crate::http::error::ApiError;
+use crate::http::extract::{blocking, ApiPath};
+use crate::http::state::AppState;
+use axum::extract::State;
+use maud::{html, Markup};
+use unity_shared::proto::AgentId;
+
+/// What the page shows.
+#[derive(Debug)]
+pub struct BackupsView {
+    pub agent_id: AgentId,
+    pub container: String,
+    /// Newest first, each with its changes from the next older backup (`None` for the oldest).
+    pub backups: Vec<BackupWithChanges>,
+    /// The backup "Roll back" restores, when known.
+    pub rollback_target: Option<String>,
+}
+
+fn value_text(value: Option<&serde_json::Value>) -> String {
+    value.map_or_else(|| "–".to_owned(), |value| value.to_string())
+}
+
+fn changes_table(changes: &[FieldChange]) -> Markup {
+    html! {
+        @if changes.is_empty() {
+            span.muted { "no configuration change from the backup before" }
+        } @else {
+            details {
+                summary { (changes.len()) " change(s) from the backup before" }
+                table.diff {
+                    thead { tr { th { "Field" } th { "Before" } th { "After" } } }
+                    tbody {
+                        @for change in changes {
+                            tr {
+                                td { code { (change.path) } }
+                                td { code { (value_text(change.before.as_ref())) } }
+                                td { code { (value_text(change.after.as_ref())) } }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn restore_button(view: &BackupsView, backup: &str, csrf: &str) -> Markup {
+    let action = format!(
+        "/hosts/{}/containers/{}/restore",
+        url_segment(view.agent_id.as_str()),
+        url_segment(&view.container)
+    );
+    html! {
+        form method="post" action=(action) class="inline op" {
+            input type="hidden" name="csrf" value=(csrf);
+            input type="hidden" name="backup" value=(backup);
+            button type="submit" data-op="restore" { "Restore this" }
+        }
+    }
+}
+
+/// The page (pure); with the caller's CSRF token (operators), the restore buttons.
+pub fn render(view: &BackupsView, caller: &Caller, now: i64) -> Markup {
+    let csrf = admin_csrf(caller);
+    let content = html! {
+        h1 { "Backups of " (view.container) }
+        p {
+            a href={ "/hosts/" (url_segment(view.agent_id.as_str())) "#section-containers" } { "Back to the host" }
+        }
+        p.muted {
+            "\"Roll back\" restores the backup the last successful update took (the version before it), "
+            "not the newest backup, which after a failed update is the version already running."
+        }
+        @if view.backups.is_empty() {
+            p.muted #no-backups { "The controller has no backup of this container yet." }
+        } @else {
+            div.table { table #backups {
+                thead { tr { th { "Taken" } th { "Image" } th { "Changes" } th {} } }
+                tbody {
+                    @for (backup, changes) in &view.backups {
+                        tr data-backup=(backup.backup) {
+                            td {
+                                (ago(backup.taken_at_ms as i64, now))
+                                div.sub { (backup.backup) }
+                                @if view.rollback_target.as_deref() == Some(backup.backup.as_str()) {
+                                    div { strong.rollback-target { "Roll back restores this" } }
+                                }
+                            }
+                            td { (backup.image_ref) div.sub { (short_digest(&backup.image_id)) } }
+                            td {
+                                @match changes {
+                                    Some(changes) => (changes_table(changes)),
+                                    None => span.muted { "oldest kept" },
+                                }
+                            }
+                            td { @if let Some(csrf) = csrf { (restore_button(view, &backup.backup, csrf)) } }
+                        }
+                    }
+                }
+            } }
+        }
+    };
+    layout::page(Frame::new("Backups", Nav::Updates), caller, content)
+}
+
+/// `GET /hosts/{agent_id}/containers/{name}/backups`.
+pub async fn page(
+    State(state): State<AppState>,
+    caller: PageCaller,
+    ApiPath((agent_id, container)): ApiPath<(String, String)>,
+) -> Result<Markup, ApiError> {
+    let view = blocking(&state.ctx, move |ctx| {
+        let agent_id = parse_agent_id(&agent_id)?;
+        let with_changes = backups::with_changes(ctx, &agent_id, &container)?;
+        let rollback_target = backups::rollback_target(ctx, &agent_id, &container)?;
+        Ok::<_, ApiError>(BackupsView {
+            agent_id,
+            container,
+            backups: with_changes,
+            rollback_target,
+        })
+    })
+    .await?;
+    Ok(render(&view, &caller.0, now_ms()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::backups::BackupView;
+    use crate::storage::auth::Role;
+    use crate::web::layout::tests::caller;
+    use unity_shared::model::update::Backup;
+
+    fn backup(name: &str, image: &str) -> BackupView {
+        let record = Backup {
+            container: "app".into(),
+            taken_at_ms: 0,
+            image_ref: image.into(),
+            image_id: format!("sha256:{name}"),
+            inspect_json: "{}".into(),
+            volume_archives: Vec::new(),
+        };
+        BackupView {
+            backup: name.into(),
+            operation_id: format!("op-{name}"),
+            taken_at_ms: 0,
+            image_ref: image.into(),
+            image_id: record.image_id.clone(),
+            inspect: serde_json::json!({}),
+            backup_record: record,
+        }
+    }
+
+    fn view() -> BackupsView {
+        let change = FieldChange {
+            path: "image_ref".into(),
+            before: Some(serde_json::json!("app:1.0")),
+            after: Some(serde_json::json!("app:<1.1>")),
+        };
+        BackupsView {
+            agent_id: AgentId::new("nas-1").unwrap(),
+            container: "app".into(),
+            backups: vec![
+                (backup("2.json", "app:<1.1>"), Some(vec![change])),
+                (backup("1.json", "app:1.0"), None),
+            ],
+            rollback_target: Some("1.json".into()),
+        }
+    }
+
+    #[test]
+    fn issue_17_every_backup_can_be_restored_with_its_diff_and_the_rollback_target_marked() {
+        let html = render(&view(), &caller(Role::Admin), 0).into_string();
+        for name in ["1.json", "2.json"] {
+            assert!(
+                html.contains(&format!("name=\"backup\" value=\"{name}\"")),
+                "{html}"
+            );
+        }
+        assert!(
+            html.contains("action=\"/hosts/nas-1/containers/app/restore\""),
+            "{html}"
+        );
+        assert!(
+            html.contains("name=\"csrf\" value=\"csrf-token\""),
+            "{html}"
+        );
+        assert!(
+            html.contains("1 change(s) from the backup before"),
+            "{html}"
+        );
+        assert!(html.contains("app:&lt;1.1&gt;"), "{html}");
+        let target = html.find("Roll back restores this").expect("marked");
+        assert!(
+            target > html.find("data-backup=\"1.json\"").unwrap(),
+            "{html}"
+        );
+        let viewer = render(&view(), &caller(Role::Viewer), 0).into_string();
+        assert!(!viewer.contains("Restore this"), "{viewer}");
+    }
+}

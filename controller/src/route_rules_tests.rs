@@ -24,7 +24,7 @@ use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use std::sync::Arc;
 use tower::ServiceExt;
-use unity_shared::proto::{AgentId, HostFacts};
+use unity_shared::proto::AgentId;
 
 /// A queued operation on `nas-1` (as `storage/golden_tests.rs` has it).
 const OPERATION: &str = "ff0216303030303030303030303030312d3030303030303032056e61732d3103776562\
@@ -37,27 +37,10 @@ fn household(ctx: &Context) {
     let store = &ctx.store;
     store
         .agents
-        .put_agent(&AgentRecord {
-            agent_id: AgentId::new(HOST).unwrap(),
-            hostname: "nas".into(),
-            host: HostFacts {
-                hostname: "nas".into(),
-                os: "Debian".into(),
-                os_version: "12".into(),
-                kernel: "6".into(),
-                arch: "x86_64".into(),
-                cpu_model: "cpu".into(),
-                n_cpus: 1,
-                memory_bytes: 1,
-            },
-            enrolled_at: 0,
-            certificate_serial: "00".into(),
-            certificate_not_after: 2_000_000_000,
-            revoked_at: None,
-            last_seen_ms: 0,
-            agent_version: "0".into(),
-            dropped_reports: 0,
-        })
+        .put_agent(&AgentRecord::enrolled_for_tests(
+            AgentId::new(HOST).unwrap(),
+            "nas",
+        ))
         .unwrap();
     store
         .access

@@ -23,6 +23,35 @@ pub struct AgentRecord {
     pub dropped_reports: u64,
 }
 
+#[cfg(test)]
+impl AgentRecord {
+    /// An enrolled, unrevoked agent on a Debian host named `hostname`: the record the
+    /// controller's tests put in the store.
+    pub fn enrolled_for_tests(agent_id: AgentId, hostname: &str) -> AgentRecord {
+        AgentRecord {
+            agent_id,
+            hostname: hostname.into(),
+            host: HostFacts {
+                hostname: hostname.into(),
+                os: "Debian".into(),
+                os_version: "12".into(),
+                kernel: "6".into(),
+                arch: "x86_64".into(),
+                cpu_model: "cpu".into(),
+                n_cpus: 1,
+                memory_bytes: 1,
+            },
+            enrolled_at: 0,
+            certificate_serial: "00".into(),
+            certificate_not_after: 2_000_000_000,
+            revoked_at: None,
+            last_seen_ms: 0,
+            agent_version: "0".into(),
+            dropped_reports: 0,
+        }
+    }
+}
+
 /// A join token, stored under the SHA-256 of the token so the database never holds it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenRecord {

@@ -5,7 +5,7 @@
 use super::*;
 use crate::storage::agents::AgentRecord;
 use std::sync::Arc;
-use unity_shared::proto::{AgentId, HostFacts};
+use unity_shared::proto::AgentId;
 
 async fn context() -> (tempfile::TempDir, Arc<Context>) {
     context_with(|_, _| {}).await
@@ -22,27 +22,10 @@ async fn context_with(
     let ctx = crate::service::offline_context(config).await.unwrap();
     ctx.store
         .agents
-        .put_agent(&AgentRecord {
-            agent_id: AgentId::new("nas-1").unwrap(),
-            hostname: "nas".into(),
-            host: HostFacts {
-                hostname: "nas".into(),
-                os: "Debian".into(),
-                os_version: "12".into(),
-                kernel: "6".into(),
-                arch: "x86_64".into(),
-                cpu_model: "cpu".into(),
-                n_cpus: 1,
-                memory_bytes: 1,
-            },
-            enrolled_at: 0,
-            certificate_serial: "00".into(),
-            certificate_not_after: 2_000_000_000,
-            revoked_at: None,
-            last_seen_ms: 0,
-            agent_version: "0".into(),
-            dropped_reports: 0,
-        })
+        .put_agent(&AgentRecord::enrolled_for_tests(
+            AgentId::new("nas-1").unwrap(),
+            "nas",
+        ))
         .unwrap();
     (dir, ctx)
 }

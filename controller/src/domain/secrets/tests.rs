@@ -6,7 +6,6 @@
 use super::*;
 use crate::config::Config;
 use crate::storage::agents::AgentRecord;
-use unity_shared::proto::HostFacts;
 
 pub(super) fn id(text: &str) -> AgentId {
     AgentId::new(text).unwrap()
@@ -24,27 +23,7 @@ pub(super) async fn store() -> (tempfile::TempDir, std::sync::Arc<Context>) {
     for agent in ["nas", "web", "game"] {
         ctx.store
             .agents
-            .put_agent(&AgentRecord {
-                agent_id: id(agent),
-                hostname: agent.into(),
-                host: HostFacts {
-                    hostname: agent.into(),
-                    os: "Debian".into(),
-                    os_version: "12".into(),
-                    kernel: "6".into(),
-                    arch: "x86_64".into(),
-                    cpu_model: "cpu".into(),
-                    n_cpus: 1,
-                    memory_bytes: 1,
-                },
-                enrolled_at: 0,
-                certificate_serial: "00".into(),
-                certificate_not_after: 2_000_000_000,
-                revoked_at: None,
-                last_seen_ms: 0,
-                agent_version: "0".into(),
-                dropped_reports: 0,
-            })
+            .put_agent(&AgentRecord::enrolled_for_tests(id(agent), agent))
             .unwrap();
     }
     ctx.store

@@ -7,7 +7,7 @@ use crate::domain::error::DomainError;
 use crate::storage::agents::AgentRecord;
 use crate::storage::ssh_access::AdoptedLines;
 use unity_shared::model::ssh::{SshLine, UnixUser};
-use unity_shared::proto::{AgentId, HostFacts};
+use unity_shared::proto::AgentId;
 
 #[tokio::test]
 async fn issue_16_adopted_lines_can_be_cleared_and_the_clear_is_audited() {
@@ -17,27 +17,7 @@ async fn issue_16_adopted_lines_can_be_cleared_and_the_clear_is_audited() {
     let nas = AgentId::new("nas-1").unwrap();
     ctx.store
         .agents
-        .put_agent(&AgentRecord {
-            agent_id: nas.clone(),
-            hostname: "nas".into(),
-            host: HostFacts {
-                hostname: "nas".into(),
-                os: "Debian".into(),
-                os_version: "12".into(),
-                kernel: "6".into(),
-                arch: "x86_64".into(),
-                cpu_model: "cpu".into(),
-                n_cpus: 1,
-                memory_bytes: 1,
-            },
-            enrolled_at: 0,
-            certificate_serial: "00".into(),
-            certificate_not_after: 2_000_000_000,
-            revoked_at: None,
-            last_seen_ms: 0,
-            agent_version: "0".into(),
-            dropped_reports: 0,
-        })
+        .put_agent(&AgentRecord::enrolled_for_tests(nas.clone(), "nas"))
         .unwrap();
     let (root, ops) = (
         UnixUser::new("root").unwrap(),

@@ -317,7 +317,7 @@ mod tests {
 
     fn agents() -> (tempfile::TempDir, Agents) {
         let dir = tempfile::tempdir().unwrap();
-        let db = sled::open(dir.path()).unwrap();
+        let db = crate::storage::open_test_db(dir.path());
         (dir, Agents::open(&db).unwrap())
     }
 

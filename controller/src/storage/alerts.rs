@@ -164,7 +164,7 @@ mod tests {
 
     fn alerts() -> (tempfile::TempDir, Alerts) {
         let dir = tempfile::tempdir().unwrap();
-        let db = sled::open(dir.path()).unwrap();
+        let db = crate::storage::open_test_db(dir.path());
         (dir, Alerts::open(&db).unwrap())
     }
 

@@ -329,7 +329,7 @@ mod tests {
 
     fn containers() -> (tempfile::TempDir, Containers) {
         let dir = tempfile::tempdir().unwrap();
-        let db = sled::open(dir.path()).unwrap();
+        let db = crate::storage::open_test_db(dir.path());
         (dir, Containers::open(&db).unwrap())
     }
 

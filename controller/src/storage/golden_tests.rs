@@ -29,7 +29,7 @@ fn nas() -> AgentId {
 fn an_operation_stored_with_string_words_decodes_and_encodes_the_same() {
     let bytes = hex::decode(OPERATION).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let db = sled::open(dir.path()).unwrap();
+    let db = crate::storage::open_test_db(dir.path());
     let id = "0000000000001-00000002";
     db.open_tree("operations")
         .unwrap()

@@ -286,7 +286,7 @@ mod tests {
     #[test]
     fn records_round_trip_and_names_are_unique() {
         let dir = tempfile::tempdir().unwrap();
-        let db = sled::open(dir.path()).unwrap();
+        let db = crate::storage::open_test_db(dir.path());
         let store = ManagedCertificates::open(&db).unwrap();
         let record = ManagedCertificateRecord {
             name: CertificateName::new("nas").unwrap(),
@@ -325,7 +325,7 @@ mod tests {
     #[test]
     fn issue_15_layout_1_records_without_the_chain_still_decode() {
         let dir = tempfile::tempdir().unwrap();
-        let db = sled::open(dir.path()).unwrap();
+        let db = crate::storage::open_test_db(dir.path());
         let store = ManagedCertificates::open(&db).unwrap();
         let issued = IssuedRecord {
             serial_hex: "0a".into(),

@@ -91,19 +91,7 @@ impl Store {
         let config = sled::Config::new()
             .path(path)
             .cache_capacity(64 * 1024 * 1024);
-        // sled's background threads hold the file lock for a moment after the previous handle
-        // in this process is dropped (a restart in place); wait for it briefly, not forever.
-        let mut attempts = 0;
-        let db = loop {
-            match config.open() {
-                Ok(db) => break db,
-                Err(error) if attempts < 100 && error.to_string().contains("acquire lock") => {
-                    attempts += 1;
-                    std::thread::sleep(std::time::Duration::from_millis(20));
-                }
-                Err(error) => return Err(error.into()),
-            }
-        };
+        let db = open_sled(&config)?;
         let agents = agents::Agents::open(&db)?;
         let agentless = agentless::AgentlessStore::open(&db)?;
         let access = access::AccessStore::open(&db)?;
@@ -151,6 +139,33 @@ impl Store {
     /// Note that this uses blocking I/O.
     pub fn size_on_disk(&self) -> Result<u64, StorageError> {
         Ok(self.db.size_on_disk()? + self.series.size_on_disk())
+    }
+}
+
+/// Opens sled, waiting briefly when the file lock is still held: sled's background threads
+/// keep it for a moment after the previous handle in this process is dropped (a restart in
+/// place, or a test that reopens). Waits up to five seconds, never forever.
+pub(crate) fn open_sled(config: &sled::Config) -> Result<sled::Db, sled::Error> {
+    let mut attempts = 0;
+    loop {
+        match config.open() {
+            Ok(db) => return Ok(db),
+            Err(error) if attempts < 250 && error.to_string().contains("acquire lock") => {
+                attempts += 1;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(error) => return Err(error),
+        }
+    }
+}
+
+/// A test's database at `path`, opened through [`open_sled`] so a reopen never races sled's
+/// lock.
+#[cfg(test)]
+pub(crate) fn open_test_db(path: impl AsRef<Path>) -> sled::Db {
+    match open_sled(&sled::Config::new().path(path.as_ref())) {
+        Ok(db) => db,
+        Err(error) => panic!("opening {}: {error}", path.as_ref().display()),
     }
 }
 

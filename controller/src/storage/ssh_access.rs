@@ -290,7 +290,7 @@ mod tests {
     #[test]
     fn issue_16_people_grants_and_hosts_round_trip() {
         let dir = tempfile::tempdir().unwrap();
-        let db = sled::open(dir.path()).unwrap();
+        let db = crate::storage::open_test_db(dir.path());
         let store = SshAccessStore::open(&db).unwrap();
         let person = PersonRecord {
             name: "alice".into(),
@@ -328,7 +328,7 @@ mod tests {
     #[test]
     fn issue_16_hosts_without_a_chosen_mode_get_file_and_a_choice_is_kept() {
         let dir = tempfile::tempdir().unwrap();
-        let db = sled::open(dir.path()).unwrap();
+        let db = crate::storage::open_test_db(dir.path());
         let store = SshAccessStore::open(&db).unwrap();
         let (old, chosen, new) = (
             AgentId::new("old").unwrap(),

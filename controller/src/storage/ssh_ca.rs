@@ -174,7 +174,7 @@ mod tests {
     #[test]
     fn serials_increase_and_hosts_round_trip() {
         let dir = tempfile::tempdir().unwrap();
-        let db = sled::open(dir.path().join("db")).unwrap();
+        let db = crate::storage::open_test_db(dir.path().join("db"));
         let store = SshCaStore::open(&db).unwrap();
         assert_eq!(store.next_serial().unwrap(), 1);
         assert_eq!(store.next_serial().unwrap(), 2);
@@ -201,7 +201,7 @@ mod tests {
     #[test]
     fn issued_certificates_list_newest_first() {
         let dir = tempfile::tempdir().unwrap();
-        let db = sled::open(dir.path().join("db")).unwrap();
+        let db = crate::storage::open_test_db(dir.path().join("db"));
         let store = SshCaStore::open(&db).unwrap();
         let issued = |serial| IssuedUserCertificate {
             serial,

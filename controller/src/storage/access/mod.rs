@@ -229,7 +229,7 @@ mod tests {
     #[test]
     fn built_in_groups_labels_and_host_groups() {
         let dir = tempfile::tempdir().unwrap();
-        let db = sled::open(dir.path()).unwrap();
+        let db = crate::storage::open_test_db(dir.path());
         let store = AccessStore::open(&db).unwrap();
         let admins = store.group(ADMINS).unwrap().unwrap();
         assert_eq!(admins.grants[0].right, Right::Administer);

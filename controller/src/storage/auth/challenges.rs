@@ -71,7 +71,7 @@ mod tests {
     #[test]
     fn a_challenge_is_taken_once_and_not_after_it_expires() {
         let dir = tempfile::tempdir().unwrap();
-        let db = sled::open(dir.path()).unwrap();
+        let db = crate::storage::open_test_db(dir.path());
         let auth = Auth::open(&db).unwrap();
         let record = WebauthnChallengeRecord {
             user: "ada".into(),

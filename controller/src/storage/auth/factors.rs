@@ -184,7 +184,7 @@ mod tests {
     #[test]
     fn factors_change_atomically_and_pending_logins_are_used_once() {
         let dir = tempfile::tempdir().unwrap();
-        let db = sled::open(dir.path()).unwrap();
+        let db = crate::storage::open_test_db(dir.path());
         let auth = Auth::open(&db).unwrap();
         assert!(!auth.factors("ada").unwrap().any());
         let changed = auth

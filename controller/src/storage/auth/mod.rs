@@ -259,7 +259,7 @@ mod tests {
 
     fn auth() -> (tempfile::TempDir, Auth) {
         let dir = tempfile::tempdir().unwrap();
-        let db = sled::open(dir.path()).unwrap();
+        let db = crate::storage::open_test_db(dir.path());
         (dir, Auth::open(&db).unwrap())
     }
 

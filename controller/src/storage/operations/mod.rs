@@ -139,7 +139,7 @@ mod tests {
     #[test]
     fn records_are_listed_newest_first_and_updated_atomically() {
         let dir = tempfile::tempdir().unwrap();
-        let db = sled::open(dir.path()).unwrap();
+        let db = crate::storage::open_test_db(dir.path());
         let operations = Operations::open(&db).unwrap();
         operations.put(&record("0001-a", "a")).unwrap();
         operations.put(&record("0002-b", "b")).unwrap();

@@ -40,19 +40,10 @@ pub(super) fn open(root: &Path, options: SeriesOptions) -> (sled::Db, SeriesStor
 pub(super) fn open_db(root: &Path) -> sled::Db {
     let path = root.join("db");
     let config = sled::Config::new().path(&path).flush_every_ms(None);
-    // sled's helper threads may hold the file lock for a moment after a drop.
-    let mut attempts = 0;
-    let db = loop {
-        match config.open() {
-            Ok(db) => break db,
-            Err(error) if attempts < 500 && error.to_string().contains("lock") => {
-                attempts += 1;
-                std::thread::sleep(std::time::Duration::from_millis(10));
-            }
-            Err(error) => panic!("opening {}: {error}", path.display()),
-        }
-    };
-    db
+    match crate::storage::open_sled(&config) {
+        Ok(db) => db,
+        Err(error) => panic!("opening {}: {error}", path.display()),
+    }
 }
 
 fn series_key(index: usize) -> SeriesKey {

@@ -13,7 +13,7 @@ const LAYOUT_1: &[u8] = &[
 ];
 
 fn open(dir: &std::path::Path) -> (sled::Db, Auth) {
-    let db = sled::open(dir).unwrap();
+    let db = crate::storage::open_test_db(dir);
     let auth = Auth::open(&db).unwrap();
     (db, auth)
 }

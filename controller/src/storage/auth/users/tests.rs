@@ -52,14 +52,14 @@ fn issue_21_layout_1_users_decode_into_the_group_of_their_role() {
 fn issue_21_opening_upgrades_old_users_once_keeping_their_rights() {
     let dir = tempfile::tempdir().unwrap();
     {
-        let db = sled::open(dir.path()).unwrap();
+        let db = crate::storage::open_test_db(dir.path());
         let tree = db.open_tree("auth_users").unwrap();
         tree.insert("ada", ADMIN_LAYOUT_1).unwrap();
         tree.insert("vic", VIEWER_LAYOUT_1).unwrap();
         tree.insert("bad", &b"\xff"[..]).unwrap();
         db.flush().unwrap();
     }
-    let db = sled::open(dir.path()).unwrap();
+    let db = crate::storage::open_test_db(dir.path());
     let auth = Auth::open(&db).unwrap();
     let tree = db.open_tree("auth_users").unwrap();
     for (name, group) in [("ada", "admins"), ("vic", "viewers")] {

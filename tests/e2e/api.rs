@@ -214,16 +214,15 @@ async fn roles_csrf_and_bearer_tokens_are_enforced_and_changes_audited() {
     );
 
     // An admin bearer token (admin scope) needs no CSRF token.
-    let admin_token = admin
+    let created = admin
         .post_json(
             "/api/v1/api-tokens",
             &json!({ "name": "script", "scope": "admin" }),
         )
         .await
-        .json()["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .json();
+    let admin_token = created["token"].as_str().unwrap().to_owned();
+    let admin_token_id = created["token_id"].as_str().unwrap().to_owned();
     let mut script = HttpClient::new(controller.api_addr);
     script.bearer = Some(admin_token);
     assert_eq!(
@@ -263,7 +262,19 @@ async fn roles_csrf_and_bearer_tokens_are_enforced_and_changes_audited() {
         audit[0]["action"], "join_token.create",
         "newest first: {audit}"
     );
-    assert_eq!(audit[0]["actor"], "ada");
+    // Issue 17: what a token did is recorded as the token, not as if its owner had clicked.
+    assert_eq!(
+        audit[0]["actor"],
+        format!("ada via API token {admin_token_id}"),
+        "{audit}"
+    );
+    let by_session = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|record| record["action"] == "api_token.create")
+        .unwrap();
+    assert_eq!(by_session["actor"], "ada", "{by_session}");
     // Deleting a user removes their tokens.
     assert_eq!(admin.delete("/api/v1/users/vic").await.status, 204);
     assert_eq!(bearer_viewer.get("/api/v1/hosts").await.status, 401);

@@ -10,6 +10,7 @@ use super::protocol::{
 use crate::clock::now_ms;
 use crate::context::Context;
 use crate::domain::access::{self, Access, Need, Right};
+use crate::domain::actor::Actor;
 use crate::domain::api_tokens::{self, NewApiToken};
 use crate::domain::{agents, groups, history, hosts, second_factor, tokens, users};
 use crate::storage::series::TimeRange;
@@ -79,7 +80,7 @@ pub fn handle(ctx: &Context, request: AdminRequest) -> AdminResponse {
                     Some(groups) => groups,
                     None => users::role_groups(users::parse_role(&role)?),
                 };
-                users::create(ctx, "cli", &name, &groups, &password)?;
+                users::create(ctx, &Actor::Cli, &name, &groups, &password)?;
                 AdminResponse::UserAdded { name }
             }
             AdminRequest::ListUsers => AdminResponse::Users(
@@ -95,20 +96,20 @@ pub fn handle(ctx: &Context, request: AdminRequest) -> AdminResponse {
                     .collect(),
             ),
             AdminRequest::DeleteUser { name } => {
-                users::delete(ctx, "cli", &name)?;
+                users::delete(ctx, &Actor::Cli, &name)?;
                 AdminResponse::Done(format!("Deleted user {name}."))
             }
             AdminRequest::SetUserGroups { name, groups } => {
-                users::set_groups(ctx, "cli", &name, &groups)?;
+                users::set_groups(ctx, &Actor::Cli, &name, &groups)?;
                 AdminResponse::Done(format!("{name} is in: {}.", groups.join(", ")))
             }
             AdminRequest::SetPassword { name, password } => {
-                users::set_password(ctx, "cli", &name, &password)?;
+                users::set_password(ctx, &Actor::Cli, &name, &password)?;
                 AdminResponse::Done(format!("Set the password of {name}."))
             }
             AdminRequest::ResetSecondFactor { name } => {
-                second_factor::disable_totp(ctx, "cli", &name)?;
-                second_factor::passkeys::delete_all(ctx, "cli", &name)?;
+                second_factor::disable_totp(ctx, &Actor::Cli, &name)?;
+                second_factor::passkeys::delete_all(ctx, &Actor::Cli, &name)?;
                 AdminResponse::Done(format!(
                     "Turned off the authenticator app and removed the passkeys of {name}."
                 ))
@@ -124,11 +125,11 @@ pub fn handle(ctx: &Context, request: AdminRequest) -> AdminResponse {
             AdminRequest::SshAccess(request) => super::ssh_access::handle(ctx, request)?,
             AdminRequest::ListGroups => AdminResponse::Groups(groups::list(ctx)?),
             AdminRequest::CreateGroup { name, description } => {
-                groups::create(ctx, "cli", &name, &description)?;
+                groups::create(ctx, &Actor::Cli, &name, &description)?;
                 AdminResponse::Done(format!("Added group {name}."))
             }
             AdminRequest::DeleteGroup { name } => {
-                groups::delete(ctx, "cli", &name)?;
+                groups::delete(ctx, &Actor::Cli, &name)?;
                 AdminResponse::Done(format!("Deleted group {name}."))
             }
             AdminRequest::SetRight {
@@ -137,7 +138,7 @@ pub fn handle(ctx: &Context, request: AdminRequest) -> AdminResponse {
                 right,
             } => {
                 let parsed = groups::parse_right(&right)?;
-                groups::set_right(ctx, "cli", &group, &host_group, parsed)?;
+                groups::set_right(ctx, &Actor::Cli, &group, &host_group, parsed)?;
                 AdminResponse::Done(format!("{group} on {host_group}: {right}."))
             }
             AdminRequest::ListHostGroups => AdminResponse::HostGroups(groups::host_groups(ctx)?),
@@ -151,17 +152,17 @@ pub fn handle(ctx: &Context, request: AdminRequest) -> AdminResponse {
                     .into_iter()
                     .map(AgentId::new)
                     .collect::<Result<Vec<_>, _>>()?;
-                groups::put_host_group(ctx, "cli", &name, labels, hosts)?;
+                groups::put_host_group(ctx, &Actor::Cli, &name, labels, hosts)?;
                 AdminResponse::Done(format!("Saved host group {name}."))
             }
             AdminRequest::DeleteHostGroup { name } => {
-                groups::delete_host_group(ctx, "cli", &name)?;
+                groups::delete_host_group(ctx, &Actor::Cli, &name)?;
                 AdminResponse::Done(format!("Deleted host group {name}."))
             }
             AdminRequest::SetLabels { agent_id, labels } => {
                 let agent_id = AgentId::new(agent_id)?;
                 let labels = groups::parse_labels(&labels)?;
-                groups::set_labels(ctx, "cli", &agent_id, &labels)?;
+                groups::set_labels(ctx, &Actor::Cli, &agent_id, &labels)?;
                 AdminResponse::Done(format!("Set the labels of {agent_id}."))
             }
             AdminRequest::CreateApiToken {
@@ -181,7 +182,7 @@ pub fn handle(ctx: &Context, request: AdminRequest) -> AdminResponse {
                     expires_in,
                     host_group: host_group.as_deref(),
                 };
-                let (token, record) = api_tokens::create(ctx, "cli", &new)?;
+                let (token, record) = api_tokens::create(ctx, &Actor::Cli, &new)?;
                 AdminResponse::ApiToken {
                     token,
                     token_id: record.token_id,
@@ -193,7 +194,7 @@ pub fn handle(ctx: &Context, request: AdminRequest) -> AdminResponse {
                 AdminResponse::ApiTokens(api_tokens::list(ctx, now_ms())?)
             }
             AdminRequest::RevokeApiToken { token_id } => {
-                api_tokens::revoke(ctx, "cli", &token_id)?;
+                api_tokens::revoke(ctx, &Actor::Cli, &token_id)?;
                 AdminResponse::ApiTokenRevoked { token_id }
             }
             AdminRequest::ListSeries { agent_id } => {
@@ -223,7 +224,7 @@ fn agentless_request(ctx: &Context, request: AgentlessRequest) -> anyhow::Result
             let collectors = agentless::parse_collectors(&collect)?;
             let view = agentless::add(
                 ctx,
-                "cli",
+                &Actor::Cli,
                 agentless::NewAgentless {
                     name,
                     address,
@@ -243,11 +244,11 @@ fn agentless_request(ctx: &Context, request: AgentlessRequest) -> anyhow::Result
         }
         AgentlessRequest::Confirm { name, fingerprint } => {
             let host = parse_agent_id(&name)?;
-            let view = agentless::confirm(ctx, "cli", &host, fingerprint.as_deref())?;
+            let view = agentless::confirm(ctx, &Actor::Cli, &host, fingerprint.as_deref())?;
             AdminResponse::Agentless(vec![view])
         }
         AgentlessRequest::Remove { name } => {
-            agentless::remove(ctx, "cli", &parse_agent_id(&name)?)?;
+            agentless::remove(ctx, &Actor::Cli, &parse_agent_id(&name)?)?;
             AdminResponse::Done(format!("Removed agentless host {name}."))
         }
     })

@@ -3,6 +3,7 @@
 
 use super::protocol::{AdminResponse, CertificateRequest};
 use crate::context::Context;
+use crate::domain::actor::Actor;
 use crate::domain::error::DomainError;
 use crate::domain::managed_certificates as certificates;
 use std::time::Duration;
@@ -11,7 +12,7 @@ use std::time::Duration;
 pub fn handle(ctx: &Context, request: CertificateRequest) -> Result<AdminResponse, DomainError> {
     Ok(match request {
         CertificateRequest::Declare(declaration) => AdminResponse::ManagedCertificate(Box::new(
-            certificates::declare(ctx, "cli", *declaration)?,
+            certificates::declare(ctx, &Actor::Cli, *declaration)?,
         )),
         CertificateRequest::List => AdminResponse::ManagedCertificates(certificates::list(ctx)?),
         CertificateRequest::Show { name } => {
@@ -19,17 +20,17 @@ pub fn handle(ctx: &Context, request: CertificateRequest) -> Result<AdminRespons
         }
         CertificateRequest::Renew { name, wait_secs } => {
             let wait = Duration::from_secs(wait_secs.min(600));
-            let (view, attempted) = certificates::request_renewal(ctx, "cli", &name, wait)?;
+            let (view, attempted) = certificates::request_renewal(ctx, &Actor::Cli, &name, wait)?;
             AdminResponse::RenewalRequested {
                 certificate: Box::new(view),
                 attempted,
             }
         }
-        CertificateRequest::Revoke { name } => {
-            AdminResponse::ManagedCertificate(Box::new(certificates::revoke(ctx, "cli", &name)?))
-        }
+        CertificateRequest::Revoke { name } => AdminResponse::ManagedCertificate(Box::new(
+            certificates::revoke(ctx, &Actor::Cli, &name)?,
+        )),
         CertificateRequest::Delete { name } => {
-            certificates::delete(ctx, "cli", &name)?;
+            certificates::delete(ctx, &Actor::Cli, &name)?;
             AdminResponse::Done(format!("Deleted managed certificate {name}."))
         }
         CertificateRequest::Root => {

@@ -4,6 +4,7 @@
 
 use super::protocol::{AdminResponse, SecretAdminRequest};
 use crate::context::Context;
+use crate::domain::actor::Actor;
 use crate::domain::error::DomainError;
 use crate::domain::{sealing, secrets};
 use unity_shared::model::secret::SecretValue;
@@ -21,7 +22,7 @@ pub fn handle(ctx: &Context, request: SecretAdminRequest) -> Result<AdminRespons
             let kind = kind.as_deref().map(secrets::parse_kind).transpose()?;
             let value = hex::decode(value_hex)
                 .map_err(|_| DomainError::Invalid("the value is not hex".into()))?;
-            let view = secrets::set(ctx, "cli", &name, kind, &SecretValue::new(value))?;
+            let view = secrets::set(ctx, &Actor::Cli, &name, kind, &SecretValue::new(value))?;
             AdminResponse::Secret(Box::new(view))
         }
         SecretAdminRequest::List => AdminResponse::Secrets(secrets::list(ctx)?),
@@ -31,7 +32,7 @@ pub fn handle(ctx: &Context, request: SecretAdminRequest) -> Result<AdminRespons
         }
         SecretAdminRequest::Delete { name } => {
             let name = secrets::parse_name(&name)?;
-            secrets::delete(ctx, "cli", &name)?;
+            secrets::delete(ctx, &Actor::Cli, &name)?;
             AdminResponse::Done(format!("Removed secret {name}."))
         }
         SecretAdminRequest::Scope {
@@ -47,11 +48,15 @@ pub fn handle(ctx: &Context, request: SecretAdminRequest) -> Result<AdminRespons
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             AdminResponse::Secret(Box::new(secrets::set_scope(
-                ctx, "cli", &name, hosts, groups,
+                ctx,
+                &Actor::Cli,
+                &name,
+                hosts,
+                groups,
             )?))
         }
         SecretAdminRequest::RotateKey => {
-            AdminResponse::KeyRotated(sealing::rotate_key(ctx, "cli")?)
+            AdminResponse::KeyRotated(sealing::rotate_key(ctx, &Actor::Cli)?)
         }
     })
 }

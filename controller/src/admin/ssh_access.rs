@@ -5,6 +5,7 @@
 use super::protocol::AdminResponse;
 use super::ssh_protocol::{SshAccessAnswer, SshAccessRequest};
 use crate::context::Context;
+use crate::domain::actor::Actor;
 use crate::domain::error::DomainError;
 use crate::domain::hosts::parse_agent_id;
 use crate::domain::ssh_access::{self as ssh, apply, drift, NewGrant};
@@ -17,18 +18,20 @@ pub fn handle(ctx: &Context, request: SshAccessRequest) -> Result<AdminResponse,
     let done = |text: String| Ok(AdminResponse::Done(text));
     match request {
         SshAccessRequest::People => answer(SshAccessAnswer::People(ssh::people(ctx)?)),
-        SshAccessRequest::AddPerson { name } => {
-            answer(SshAccessAnswer::Person(ssh::add_person(ctx, "cli", &name)?))
-        }
+        SshAccessRequest::AddPerson { name } => answer(SshAccessAnswer::Person(ssh::add_person(
+            ctx,
+            &Actor::Cli,
+            &name,
+        )?)),
         SshAccessRequest::RemovePerson { name } => {
-            ssh::remove_person(ctx, "cli", &name)?;
+            ssh::remove_person(ctx, &Actor::Cli, &name)?;
             done(format!("Removed {name} with their keys and grants."))
         }
         SshAccessRequest::AddKey { person, public_key } => answer(SshAccessAnswer::Key(
-            ssh::add_key(ctx, "cli", &person, &public_key)?,
+            ssh::add_key(ctx, &Actor::Cli, &person, &public_key)?,
         )),
         SshAccessRequest::RemoveKey { fingerprint } => {
-            ssh::remove_key(ctx, "cli", &fingerprint)?;
+            ssh::remove_key(ctx, &Actor::Cli, &fingerprint)?;
             done(format!("Removed key {fingerprint}."))
         }
         SshAccessRequest::Grants => answer(SshAccessAnswer::Grants(ssh::grants(ctx)?)),
@@ -49,10 +52,14 @@ pub fn handle(ctx: &Context, request: SshAccessRequest) -> Result<AdminResponse,
                     no_pty: grant.no_pty,
                 },
             };
-            answer(SshAccessAnswer::Grant(ssh::add_grant(ctx, "cli", new)?))
+            answer(SshAccessAnswer::Grant(ssh::add_grant(
+                ctx,
+                &Actor::Cli,
+                new,
+            )?))
         }
         SshAccessRequest::RemoveGrant { id } => {
-            ssh::remove_grant(ctx, "cli", id)?;
+            ssh::remove_grant(ctx, &Actor::Cli, id)?;
             done(format!(
                 "Removed grant {id}; its keys leave the hosts within one reconcile."
             ))
@@ -68,13 +75,13 @@ pub fn handle(ctx: &Context, request: SshAccessRequest) -> Result<AdminResponse,
                 .as_deref()
                 .map(ssh::parse_drift_action)
                 .transpose()?;
-            ssh::set_host(ctx, "cli", &agent_id, mode, on_drift)?;
+            ssh::set_host(ctx, &Actor::Cli, &agent_id, mode, on_drift)?;
             done(format!("Updated the SSH access settings of {host}."))
         }
         SshAccessRequest::Status => answer(SshAccessAnswer::Hosts(apply::status(ctx)?)),
         SshAccessRequest::Drift => answer(SshAccessAnswer::Drift(drift::list(ctx)?)),
         SshAccessRequest::Restore { host } => {
-            drift::request_restore(ctx, "cli", &parse_agent_id(&host)?)?;
+            drift::request_restore(ctx, &Actor::Cli, &parse_agent_id(&host)?)?;
             done(format!(
                 "Restore requested: {host} gets Unity's keys back as soon as it is connected."
             ))
@@ -82,7 +89,7 @@ pub fn handle(ctx: &Context, request: SshAccessRequest) -> Result<AdminResponse,
         SshAccessRequest::Adopt { host, user } => {
             let user =
                 UnixUser::new(user).map_err(|error| DomainError::Invalid(error.to_string()))?;
-            let count = drift::request_adopt(ctx, "cli", &parse_agent_id(&host)?, &user)?;
+            let count = drift::request_adopt(ctx, &Actor::Cli, &parse_agent_id(&host)?, &user)?;
             done(format!(
                 "Adopted {count} hand-edited lines of {user} on {host}; they stay in its managed keys."
             ))
@@ -90,7 +97,7 @@ pub fn handle(ctx: &Context, request: SshAccessRequest) -> Result<AdminResponse,
         SshAccessRequest::ClearAdopted { host, user } => {
             let user =
                 UnixUser::new(user).map_err(|error| DomainError::Invalid(error.to_string()))?;
-            let count = drift::clear_adopted(ctx, "cli", &parse_agent_id(&host)?, &user)?;
+            let count = drift::clear_adopted(ctx, &Actor::Cli, &parse_agent_id(&host)?, &user)?;
             done(format!(
                 "Dropped {count} adopted lines of {user} on {host}; the next apply takes them out."
             ))

@@ -2,6 +2,7 @@
 //! [`crate::domain::ssh_ca`] as the actor `cli`.
 
 use crate::context::Context;
+use crate::domain::actor::Actor;
 use crate::domain::error::DomainError;
 use crate::domain::ssh_ca::hosts::{self, EnableHost, SshHostView};
 use crate::domain::ssh_ca::revocations::{self, IssuedView, RevokeOutcome, RevokeRequest};
@@ -52,21 +53,25 @@ pub enum SshCaResponse {
 /// Answers one request. Note that this blocks (hub requests for `host enable`).
 pub fn handle(ctx: &Context, request: SshCaRequest) -> Result<SshCaResponse, DomainError> {
     Ok(match request {
-        SshCaRequest::Init | SshCaRequest::Show => SshCaResponse::Ca(ssh_ca::show(ctx, "cli")?),
+        SshCaRequest::Init | SshCaRequest::Show => {
+            SshCaResponse::Ca(ssh_ca::show(ctx, &Actor::Cli)?)
+        }
         SshCaRequest::HostEnable(enable) => {
-            SshCaResponse::Hosts(vec![hosts::enable(ctx, "cli", enable)?])
+            SshCaResponse::Hosts(vec![hosts::enable(ctx, &Actor::Cli, enable)?])
         }
         SshCaRequest::HostDisable { host } => {
-            SshCaResponse::Done(hosts::disable(ctx, "cli", &host)?)
+            SshCaResponse::Done(hosts::disable(ctx, &Actor::Cli, &host)?)
         }
         SshCaRequest::HostStatus { host: Some(host) } => {
             SshCaResponse::Hosts(vec![hosts::status(ctx, &host)?])
         }
         SshCaRequest::HostStatus { host: None } => SshCaResponse::Hosts(hosts::list(ctx)?),
-        SshCaRequest::Sign(sign) => SshCaResponse::Signed(ssh_ca::sign_user(ctx, "cli", sign)?),
+        SshCaRequest::Sign(sign) => {
+            SshCaResponse::Signed(ssh_ca::sign_user(ctx, &Actor::Cli, sign)?)
+        }
         SshCaRequest::Certificates => SshCaResponse::Certificates(revocations::list(ctx)?),
         SshCaRequest::Revoke(revoke) => {
-            SshCaResponse::Revoked(revocations::revoke(ctx, "cli", revoke)?)
+            SshCaResponse::Revoked(revocations::revoke(ctx, &Actor::Cli, revoke)?)
         }
     })
 }

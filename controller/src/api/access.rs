@@ -35,7 +35,7 @@ pub async fn create_group(
     ApiJson(body): ApiJson<NewGroup>,
 ) -> Result<StatusCode, ApiError> {
     blocking(&state.ctx, move |ctx| {
-        groups::create(ctx, &caller.user, &body.name, &body.description)
+        groups::create(ctx, &caller.actor(), &body.name, &body.description)
     })
     .await
     .map(|()| StatusCode::CREATED)
@@ -48,7 +48,7 @@ pub async fn delete_group(
     ApiPath(name): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     blocking(&state.ctx, move |ctx| {
-        groups::delete(ctx, &caller.user, &name)
+        groups::delete(ctx, &caller.actor(), &name)
     })
     .await
     .map(|()| StatusCode::NO_CONTENT)
@@ -70,7 +70,7 @@ pub async fn set_right(
 ) -> Result<StatusCode, ApiError> {
     let right = groups::parse_right(&body.right)?;
     blocking(&state.ctx, move |ctx| {
-        groups::set_right(ctx, &caller.user, &name, &host_group, right)
+        groups::set_right(ctx, &caller.actor(), &name, &host_group, right)
     })
     .await
     .map(|()| StatusCode::NO_CONTENT)
@@ -108,7 +108,7 @@ pub async fn put_host_group(
         .map(|host| parse_agent_id(host))
         .collect::<Result<Vec<_>, _>>()?;
     blocking(&state.ctx, move |ctx| {
-        groups::put_host_group(ctx, &caller.user, &name, labels, hosts)
+        groups::put_host_group(ctx, &caller.actor(), &name, labels, hosts)
     })
     .await
     .map(|()| StatusCode::NO_CONTENT)
@@ -121,7 +121,7 @@ pub async fn delete_host_group(
     ApiPath(name): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     blocking(&state.ctx, move |ctx| {
-        groups::delete_host_group(ctx, &caller.user, &name)
+        groups::delete_host_group(ctx, &caller.actor(), &name)
     })
     .await
     .map(|()| StatusCode::NO_CONTENT)
@@ -159,7 +159,7 @@ pub async fn set_labels(
     let agent_id = parse_agent_id(&agent_id)?;
     let labels = groups::parse_labels(&body.labels)?;
     blocking(&state.ctx, move |ctx| {
-        groups::set_labels(ctx, &caller.user, &agent_id, &labels)
+        groups::set_labels(ctx, &caller.actor(), &agent_id, &labels)
     })
     .await
     .map(|()| StatusCode::NO_CONTENT)
@@ -179,7 +179,7 @@ pub async fn set_user_groups(
     ApiJson(body): ApiJson<UserGroupsBody>,
 ) -> Result<StatusCode, ApiError> {
     blocking(&state.ctx, move |ctx| {
-        users::set_groups(ctx, &caller.user, &name, &body.groups)
+        users::set_groups(ctx, &caller.actor(), &name, &body.groups)
     })
     .await
     .map(|()| StatusCode::NO_CONTENT)

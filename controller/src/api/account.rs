@@ -59,7 +59,7 @@ pub async fn confirm_totp(
     caller.require_session()?;
     let now_s = now_ms().max(0) as u64 / 1000;
     blocking(&state.ctx, move |ctx| {
-        second_factor::confirm_totp(ctx, &caller.user, &caller.user, &body.code, now_s)
+        second_factor::confirm_totp(ctx, &caller.actor(), &caller.user, &body.code, now_s)
     })
     .await
     .map(|recovery_codes| Json(RecoveryCodes { recovery_codes }))
@@ -72,7 +72,7 @@ pub async fn disable_totp(
 ) -> Result<StatusCode, ApiError> {
     caller.require_session()?;
     blocking(&state.ctx, move |ctx| {
-        second_factor::disable_totp(ctx, &caller.user, &caller.user)
+        second_factor::disable_totp(ctx, &caller.actor(), &caller.user)
     })
     .await
     .map(|()| StatusCode::NO_CONTENT)
@@ -85,7 +85,7 @@ pub async fn recovery_codes(
 ) -> Result<Json<RecoveryCodes>, ApiError> {
     caller.require_session()?;
     blocking(&state.ctx, move |ctx| {
-        second_factor::new_recovery_codes(ctx, &caller.user, &caller.user)
+        second_factor::new_recovery_codes(ctx, &caller.actor(), &caller.user)
     })
     .await
     .map(|recovery_codes| Json(RecoveryCodes { recovery_codes }))

@@ -73,7 +73,7 @@ pub async fn add(
         let interval_secs = agentless::parse_interval(&body.interval)?;
         agentless::add(
             ctx,
-            &caller.user,
+            &caller.actor(),
             NewAgentless {
                 name: body.name,
                 address: body.address,
@@ -112,7 +112,7 @@ pub async fn confirm(
 ) -> Result<Json<AgentlessView>, ApiError> {
     blocking(&state.ctx, move |ctx| {
         let host = parse_agent_id(&name)?;
-        agentless::confirm(ctx, &caller.user, &host, body.fingerprint.as_deref())
+        agentless::confirm(ctx, &caller.actor(), &host, body.fingerprint.as_deref())
     })
     .await
     .map(Json)
@@ -125,7 +125,7 @@ pub async fn remove(
     ApiPath(name): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     blocking(&state.ctx, move |ctx| {
-        agentless::remove(ctx, &caller.user, &parse_agent_id(&name)?)
+        agentless::remove(ctx, &caller.actor(), &parse_agent_id(&name)?)
     })
     .await
     .map(|()| StatusCode::NO_CONTENT)

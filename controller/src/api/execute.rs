@@ -25,7 +25,7 @@ pub async fn ping(
     ApiPath(agent_id): ApiPath<String>,
 ) -> Result<Json<PingResult>, ApiError> {
     let agent_id = parse_agent_id(&agent_id)?;
-    let round_trip_ms = agents::ping(&state.ctx, &caller.user, &agent_id).await?;
+    let round_trip_ms = agents::ping(&state.ctx, &caller.actor(), &agent_id).await?;
     Ok(Json(PingResult {
         agent_id,
         round_trip_ms,
@@ -46,6 +46,6 @@ pub async fn collect_now(
     ApiPath(agent_id): ApiPath<String>,
 ) -> Result<Json<CollectResult>, ApiError> {
     let agent_id = parse_agent_id(&agent_id)?;
-    let seq = agents::collect_now(&state.ctx, &caller.user, &agent_id).await?;
+    let seq = agents::collect_now(&state.ctx, &caller.actor(), &agent_id).await?;
     Ok(Json(CollectResult { agent_id, seq }))
 }

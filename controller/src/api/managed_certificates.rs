@@ -30,7 +30,7 @@ pub async fn declare(
     ApiJson(declaration): ApiJson<Declaration>,
 ) -> Result<(StatusCode, Json<ManagedCertificateView>), ApiError> {
     blocking(&state.ctx, move |ctx| {
-        certificates::declare(ctx, &caller.user, declaration)
+        certificates::declare(ctx, &caller.actor(), declaration)
     })
     .await
     .map(|view| (StatusCode::CREATED, Json(view)))
@@ -55,7 +55,7 @@ pub async fn renew(
     ApiPath(name): ApiPath<String>,
 ) -> Result<Json<ManagedCertificateView>, ApiError> {
     Ok(Json(
-        certificates::renew_now(&state.ctx, &caller.user, &name).await?,
+        certificates::renew_now(&state.ctx, &caller.actor(), &name).await?,
     ))
 }
 
@@ -66,7 +66,7 @@ pub async fn revoke(
     ApiPath(name): ApiPath<String>,
 ) -> Result<Json<ManagedCertificateView>, ApiError> {
     blocking(&state.ctx, move |ctx| {
-        certificates::revoke(ctx, &caller.user, &name)
+        certificates::revoke(ctx, &caller.actor(), &name)
     })
     .await
     .map(Json)
@@ -79,7 +79,7 @@ pub async fn delete(
     ApiPath(name): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     blocking(&state.ctx, move |ctx| {
-        certificates::delete(ctx, &caller.user, &name)
+        certificates::delete(ctx, &caller.actor(), &name)
     })
     .await
     .map(|()| StatusCode::NO_CONTENT)

@@ -50,7 +50,7 @@ pub async fn operate(
             force: body.force,
             backup: body.backup,
         };
-        operations::submit(ctx, &caller.user, &agent_id, &container, kind, &request)
+        operations::submit(ctx, &caller.actor(), &agent_id, &container, kind, &request)
     })
     .await
     .map(|record| (StatusCode::ACCEPTED, Json(record)))

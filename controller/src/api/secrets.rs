@@ -65,7 +65,7 @@ pub async fn set(
     let kind = body.kind.as_deref().map(secrets::parse_kind).transpose()?;
     let value = SecretValue::new(body.value);
     blocking(&state.ctx, move |ctx| {
-        secrets::set(ctx, &caller.user, &name, kind, &value)
+        secrets::set(ctx, &caller.actor(), &name, kind, &value)
     })
     .await
     .map(Json)
@@ -80,7 +80,7 @@ pub async fn set_scope(
 ) -> Result<Json<SecretView>, ApiError> {
     let name = secrets::parse_name(&name)?;
     blocking(&state.ctx, move |ctx| {
-        secrets::set_scope(ctx, &caller.user, &name, body.hosts, body.groups)
+        secrets::set_scope(ctx, &caller.actor(), &name, body.hosts, body.groups)
     })
     .await
     .map(Json)
@@ -94,7 +94,7 @@ pub async fn delete(
 ) -> Result<axum::http::StatusCode, ApiError> {
     let name = secrets::parse_name(&name)?;
     blocking(&state.ctx, move |ctx| {
-        secrets::delete(ctx, &caller.user, &name)
+        secrets::delete(ctx, &caller.actor(), &name)
     })
     .await
     .map(|()| axum::http::StatusCode::NO_CONTENT)
@@ -106,7 +106,7 @@ pub async fn rotate_key(
     caller: Caller,
 ) -> Result<Json<RotationReport>, ApiError> {
     blocking(&state.ctx, move |ctx| {
-        sealing::rotate_key(ctx, &caller.user)
+        sealing::rotate_key(ctx, &caller.actor())
     })
     .await
     .map(Json)

@@ -92,7 +92,7 @@ pub async fn add_person(
     ApiJson(body): ApiJson<PersonBody>,
 ) -> Result<(StatusCode, Json<PersonView>), ApiError> {
     blocking(&state.ctx, move |ctx| {
-        ssh::add_person(ctx, &caller.user, &body.name)
+        ssh::add_person(ctx, &caller.actor(), &body.name)
     })
     .await
     .map(|view| (StatusCode::CREATED, Json(view)))
@@ -105,7 +105,7 @@ pub async fn remove_person(
     ApiPath(name): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     blocking(&state.ctx, move |ctx| {
-        ssh::remove_person(ctx, &caller.user, &name)
+        ssh::remove_person(ctx, &caller.actor(), &name)
     })
     .await
     .map(|()| StatusCode::NO_CONTENT)
@@ -126,7 +126,7 @@ pub async fn add_key(
     ApiJson(body): ApiJson<KeyBody>,
 ) -> Result<(StatusCode, Json<KeyView>), ApiError> {
     blocking(&state.ctx, move |ctx| {
-        ssh::add_key(ctx, &caller.user, &name, &body.public_key)
+        ssh::add_key(ctx, &caller.actor(), &name, &body.public_key)
     })
     .await
     .map(|view| (StatusCode::CREATED, Json(view)))
@@ -145,7 +145,7 @@ pub async fn remove_key(
     ApiJson(body): ApiJson<FingerprintBody>,
 ) -> Result<StatusCode, ApiError> {
     blocking(&state.ctx, move |ctx| {
-        ssh::remove_key(ctx, &caller.user, &body.fingerprint)
+        ssh::remove_key(ctx, &caller.actor(), &body.fingerprint)
     })
     .await
     .map(|()| StatusCode::NO_CONTENT)
@@ -202,7 +202,7 @@ pub async fn add_grant(
         },
     };
     blocking(&state.ctx, move |ctx| {
-        ssh::add_grant(ctx, &caller.user, new)
+        ssh::add_grant(ctx, &caller.actor(), new)
     })
     .await
     .map(|view| (StatusCode::CREATED, Json(view)))
@@ -215,7 +215,7 @@ pub async fn remove_grant(
     ApiPath(id): ApiPath<u64>,
 ) -> Result<StatusCode, ApiError> {
     blocking(&state.ctx, move |ctx| {
-        ssh::remove_grant(ctx, &caller.user, id)
+        ssh::remove_grant(ctx, &caller.actor(), id)
     })
     .await
     .map(|()| StatusCode::NO_CONTENT)
@@ -253,7 +253,7 @@ pub async fn set_host(
             .as_deref()
             .map(ssh::parse_drift_action)
             .transpose()?;
-        ssh::set_host(ctx, &caller.user, &agent_id, mode, on_drift)
+        ssh::set_host(ctx, &caller.actor(), &agent_id, mode, on_drift)
     })
     .await
     .map(|()| StatusCode::NO_CONTENT)
@@ -275,7 +275,7 @@ pub async fn restore(
 ) -> Result<Json<HostAccessView>, ApiError> {
     let agent_id = parse_agent_id(&agent_id)?;
     Ok(Json(
-        drift::restore(&state.ctx, &caller.user, &agent_id).await?,
+        drift::restore(&state.ctx, &caller.actor(), &agent_id).await?,
     ))
 }
 
@@ -303,7 +303,7 @@ pub async fn adopt(
     let agent_id = parse_agent_id(&agent_id)?;
     let user = unix_user(body.user)?;
     Ok(Json(
-        drift::adopt(&state.ctx, &caller.user, &agent_id, &user).await?,
+        drift::adopt(&state.ctx, &caller.actor(), &agent_id, &user).await?,
     ))
 }
 
@@ -317,6 +317,6 @@ pub async fn clear_adopted(
     let agent_id = parse_agent_id(&agent_id)?;
     let user = unix_user(body.user)?;
     Ok(Json(
-        drift::clear(&state.ctx, &caller.user, &agent_id, &user).await?,
+        drift::clear(&state.ctx, &caller.actor(), &agent_id, &user).await?,
     ))
 }

@@ -20,7 +20,7 @@ pub async fn show(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Json<SshCaView>, ApiError> {
-    blocking(&state.ctx, move |ctx| ssh_ca::show(ctx, &caller.user))
+    blocking(&state.ctx, move |ctx| ssh_ca::show(ctx, &caller.actor()))
         .await
         .map(Json)
 }
@@ -36,7 +36,7 @@ pub async fn sign(
         request.user = caller.user.clone();
     }
     blocking(&state.ctx, move |ctx| {
-        ssh_ca::sign_user(ctx, &caller.user, request)
+        ssh_ca::sign_user(ctx, &caller.actor(), request)
     })
     .await
     .map(Json)
@@ -55,7 +55,7 @@ pub async fn enable_host(
     ApiJson(request): ApiJson<EnableHost>,
 ) -> Result<Json<SshHostView>, ApiError> {
     blocking(&state.ctx, move |ctx| {
-        hosts::enable(ctx, &caller.user, request)
+        hosts::enable(ctx, &caller.actor(), request)
     })
     .await
     .map(Json)
@@ -74,7 +74,7 @@ pub async fn disable_host(
     ApiPath(agent_id): ApiPath<String>,
 ) -> Result<Json<Disabled>, ApiError> {
     blocking(&state.ctx, move |ctx| {
-        hosts::disable(ctx, &caller.user, &agent_id)
+        hosts::disable(ctx, &caller.actor(), &agent_id)
     })
     .await
     .map(|message| Json(Disabled { message }))
@@ -100,7 +100,7 @@ pub async fn revoke(
     ApiJson(request): ApiJson<RevokeRequest>,
 ) -> Result<Json<RevokeOutcome>, ApiError> {
     blocking(&state.ctx, move |ctx| {
-        revocations::revoke(ctx, &caller.user, request)
+        revocations::revoke(ctx, &caller.actor(), request)
     })
     .await
     .map(Json)

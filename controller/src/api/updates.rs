@@ -4,6 +4,7 @@
 //! returns a secret. Thin handlers over [`crate::domain::updates`],
 //! [`crate::domain::update_policies`] and [`crate::domain::registries`].
 
+use crate::domain::actor::Actor;
 use crate::domain::hosts::parse_agent_id;
 use crate::domain::registries::{self, NewCredentials, RegistryView};
 use crate::domain::update_policies::{self, WindowsView};
@@ -49,7 +50,7 @@ pub async fn check_now(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Json<RunSummary>, ApiError> {
-    Ok(Json(updates::check_now(&state.ctx, &caller.user).await?))
+    Ok(Json(updates::check_now(&state.ctx, &caller.actor()).await?))
 }
 
 /// An override's settings as JSON: `{"mode": "notify", "level": "patch", "pin": "true"}`.
@@ -67,7 +68,7 @@ async fn get_policy(state: &AppState, scope: PolicyScope) -> Result<Json<PolicyB
 
 async fn put_policy(
     state: &AppState,
-    actor: String,
+    actor: Actor,
     scope: PolicyScope,
     body: PolicyBody,
 ) -> Result<Json<PolicyBody>, ApiError> {
@@ -96,7 +97,7 @@ pub async fn set_host_policy(
     ApiJson(body): ApiJson<PolicyBody>,
 ) -> Result<Json<PolicyBody>, ApiError> {
     let agent_id = parse_agent_id(&agent_id)?;
-    put_policy(&state, caller.user, PolicyScope::Host { agent_id }, body).await
+    put_policy(&state, caller.actor(), PolicyScope::Host { agent_id }, body).await
 }
 
 /// `GET /api/v1/hosts/{agent_id}/containers/{name}/update-policy`.
@@ -123,7 +124,7 @@ pub async fn set_container_policy(
         agent_id: parse_agent_id(&agent_id)?,
         container,
     };
-    put_policy(&state, caller.user, scope, body).await
+    put_policy(&state, caller.actor(), scope, body).await
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -157,7 +158,7 @@ pub async fn set_host_windows(
 ) -> Result<StatusCode, ApiError> {
     let agent_id = parse_agent_id(&agent_id)?;
     blocking(&state.ctx, move |ctx| {
-        update_policies::set_windows(ctx, &caller.user, &agent_id, &body.windows)
+        update_policies::set_windows(ctx, &caller.actor(), &agent_id, &body.windows)
     })
     .await
     .map(|()| StatusCode::NO_CONTENT)
@@ -199,7 +200,7 @@ pub async fn set_registry(
         plain_http: body.plain_http,
     };
     blocking(&state.ctx, move |ctx| {
-        registries::set(ctx, &caller.user, &registry, new)
+        registries::set(ctx, &caller.actor(), &registry, new)
     })
     .await
     .map(|()| StatusCode::NO_CONTENT)
@@ -212,7 +213,7 @@ pub async fn delete_registry(
     ApiPath(registry): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     blocking(&state.ctx, move |ctx| {
-        registries::delete(ctx, &caller.user, &registry)
+        registries::delete(ctx, &caller.actor(), &registry)
     })
     .await
     .map(|()| StatusCode::NO_CONTENT)

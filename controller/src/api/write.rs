@@ -34,7 +34,7 @@ pub async fn create_join_token_handler(
         None => state.ctx.config.token_ttl,
     };
     blocking(&state.ctx, move |ctx| {
-        tokens::create(ctx, &caller.user, ttl)
+        tokens::create(ctx, &caller.actor(), ttl)
     })
     .await
     .map(|token| (StatusCode::CREATED, Json(token)))
@@ -54,7 +54,7 @@ pub async fn revoke_agent_handler(
 ) -> Result<Json<Revoked>, ApiError> {
     blocking(&state.ctx, move |ctx| {
         let agent_id = parse_agent_id(&agent_id)?;
-        let was_connected = agents::revoke_audited(ctx, &caller.user, &agent_id)?;
+        let was_connected = agents::revoke_audited(ctx, &caller.actor(), &agent_id)?;
         Ok::<_, ApiError>(Revoked {
             agent_id,
             was_connected,
@@ -104,7 +104,7 @@ pub async fn create_user_handler(
         .or_else(|| generated.clone())
         .unwrap_or_default();
     blocking(&state.ctx, move |ctx| {
-        users::create(ctx, &caller.user, &request.name, &groups, &password)?;
+        users::create(ctx, &caller.actor(), &request.name, &groups, &password)?;
         Ok::<_, ApiError>(CreatedUser {
             name: request.name,
             groups,
@@ -122,7 +122,7 @@ pub async fn delete_user_handler(
     ApiPath(name): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     blocking(&state.ctx, move |ctx| {
-        users::delete(ctx, &caller.user, &name)
+        users::delete(ctx, &caller.actor(), &name)
     })
     .await?;
     Ok(StatusCode::NO_CONTENT)
@@ -173,7 +173,7 @@ pub async fn create_api_token_handler(
             expires_in,
             host_group: request.host_group.as_deref(),
         };
-        let (token, record) = api_tokens::create(ctx, &caller.user, &new)?;
+        let (token, record) = api_tokens::create(ctx, &caller.actor(), &new)?;
         Ok::<_, ApiError>(CreatedApiToken {
             token,
             token_id: record.token_id,
@@ -195,7 +195,7 @@ pub async fn delete_api_token_handler(
     ApiPath(token_id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     blocking(&state.ctx, move |ctx| {
-        api_tokens::revoke(ctx, &caller.user, &token_id)
+        api_tokens::revoke(ctx, &caller.actor(), &token_id)
     })
     .await?;
     Ok(StatusCode::NO_CONTENT)

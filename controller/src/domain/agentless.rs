@@ -11,6 +11,7 @@ use super::hosts::{parse_agent_id, require_known};
 use crate::agentless::keys;
 use crate::clock::now_ms;
 use crate::context::Context;
+use crate::domain::actor::Actor;
 use crate::storage::agentless::{AgentlessKey, AgentlessRecord};
 use crate::storage::agents::AgentRecord;
 use serde::{Deserialize, Serialize};
@@ -176,7 +177,7 @@ pub fn of_host(ctx: &Context, host: &AgentId) -> Result<Option<AgentlessView>, D
 /// Adds an agentless host on behalf of `actor`: validates, generates its key, stores the host
 /// and its record durably, audits, and sends the proxy its new assignment (when connected).
 /// Note that this uses blocking I/O.
-pub fn add(ctx: &Context, actor: &str, new: NewAgentless) -> Result<AgentlessView, DomainError> {
+pub fn add(ctx: &Context, actor: &Actor, new: NewAgentless) -> Result<AgentlessView, DomainError> {
     let host = parse_agent_id(&new.name)?;
     let proxy = parse_agent_id(&new.proxy)?;
     let user = UnixUser::new(new.user.clone())
@@ -272,7 +273,7 @@ pub fn add(ctx: &Context, actor: &str, new: NewAgentless) -> Result<AgentlessVie
 /// re-sends the proxy its assignment. Note that this uses blocking I/O.
 pub fn confirm(
     ctx: &Context,
-    actor: &str,
+    actor: &Actor,
     host: &AgentId,
     fingerprint: Option<&str>,
 ) -> Result<AgentlessView, DomainError> {
@@ -314,7 +315,7 @@ pub fn confirm(
 
 /// Removes an agentless host (its record and its host record; its history stays until
 /// retention) and stops its collection. Note that this uses blocking I/O.
-pub fn remove(ctx: &Context, actor: &str, host: &AgentId) -> Result<(), DomainError> {
+pub fn remove(ctx: &Context, actor: &Actor, host: &AgentId) -> Result<(), DomainError> {
     let record = ctx
         .store
         .agentless

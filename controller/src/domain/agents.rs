@@ -7,6 +7,7 @@ use super::error::DomainError;
 use super::hosts::require_known;
 use crate::clock::now_ms;
 use crate::context::Context;
+use crate::domain::actor::Actor;
 use crate::transport::hub::CommandError;
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,7 +41,11 @@ pub fn revoke(ctx: &Context, agent_id: &AgentId) -> Result<bool, DomainError> {
 
 /// Revokes a known agent on behalf of `actor`, audited; returns whether it was connected.
 /// Note that this uses blocking I/O.
-pub fn revoke_audited(ctx: &Context, actor: &str, agent_id: &AgentId) -> Result<bool, DomainError> {
+pub fn revoke_audited(
+    ctx: &Context,
+    actor: &Actor,
+    agent_id: &AgentId,
+) -> Result<bool, DomainError> {
     require_known(ctx, agent_id)?;
     let was_connected = revoke(ctx, agent_id)?;
     audit::record(ctx, actor, AuditAction::AgentRevoke, agent_id.as_str())?;
@@ -54,7 +59,7 @@ fn command_error(error: CommandError) -> DomainError {
 /// Records the command in the audit log before it is sent (off the async threads).
 async fn audited(
     ctx: &Arc<Context>,
-    actor: &str,
+    actor: &Actor,
     action: AuditAction,
     agent_id: &AgentId,
 ) -> Result<(), DomainError> {
@@ -65,7 +70,11 @@ async fn audited(
 }
 
 /// Pings a connected agent; returns the round trip in milliseconds.
-pub async fn ping(ctx: &Arc<Context>, actor: &str, agent_id: &AgentId) -> Result<f64, DomainError> {
+pub async fn ping(
+    ctx: &Arc<Context>,
+    actor: &Actor,
+    agent_id: &AgentId,
+) -> Result<f64, DomainError> {
     audited(ctx, actor, AuditAction::AgentPing, agent_id).await?;
     let started = tokio::time::Instant::now();
     let nonce: u64 = rand::random();
@@ -85,7 +94,7 @@ pub async fn ping(ctx: &Arc<Context>, actor: &str, agent_id: &AgentId) -> Result
 /// Asks a connected agent to collect now; returns the sequence number of the report it made.
 pub async fn collect_now(
     ctx: &Arc<Context>,
-    actor: &str,
+    actor: &Actor,
     agent_id: &AgentId,
 ) -> Result<u64, DomainError> {
     audited(ctx, actor, AuditAction::AgentCollect, agent_id).await?;

@@ -9,6 +9,7 @@ use super::audit::{self, AuditAction};
 use super::error::DomainError;
 use crate::clock::now_ms;
 use crate::context::Context;
+use crate::domain::actor::Actor;
 use crate::storage::access::ALL_HOSTS;
 use crate::storage::auth::{self as store_auth, ApiTokenRecord, TokenScope};
 use serde::{Deserialize, Serialize};
@@ -131,7 +132,7 @@ pub fn visible_to(
 /// exceed the owner's role. Note that this uses blocking I/O.
 pub fn create(
     ctx: &Context,
-    actor: &str,
+    actor: &Actor,
     new: &NewApiToken<'_>,
 ) -> Result<(String, ApiTokenRecord), DomainError> {
     let NewApiToken {
@@ -202,7 +203,7 @@ pub fn create(
 
 /// Revokes (deletes) the token with public id `token_id`; requests with it fail from now on.
 /// Note that this uses blocking I/O.
-pub fn revoke(ctx: &Context, actor: &str, token_id: &str) -> Result<ApiTokenRecord, DomainError> {
+pub fn revoke(ctx: &Context, actor: &Actor, token_id: &str) -> Result<ApiTokenRecord, DomainError> {
     let record = ctx
         .store
         .auth

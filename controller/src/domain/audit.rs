@@ -4,6 +4,7 @@
 use super::error::DomainError;
 use crate::clock::now_ms;
 use crate::context::Context;
+use crate::domain::actor::Actor;
 use crate::storage::auth::AuditRecord;
 use crate::storage::operations::OperationKind;
 use serde::Serialize;
@@ -169,7 +170,7 @@ pub struct AuditView {
 /// Records a change in the audit log. Note that this uses blocking I/O.
 pub fn record(
     ctx: &Context,
-    actor: &str,
+    actor: &Actor,
     action: AuditAction,
     target: &str,
 ) -> Result<(), DomainError> {
@@ -180,13 +181,13 @@ pub fn record(
 pub fn record_at(
     ctx: &Context,
     at_ms: i64,
-    actor: &str,
+    actor: &Actor,
     action: AuditAction,
     target: &str,
 ) -> Result<(), DomainError> {
     ctx.store.auth.audit(&AuditRecord {
         at_ms,
-        actor: actor.to_owned(),
+        actor: actor.to_string(),
         action: action.to_string(),
         target: target.to_owned(),
     })?;

@@ -8,6 +8,7 @@ use super::hosts::require_known;
 use super::users::check_name;
 use crate::clock::now_ms;
 use crate::context::Context;
+use crate::domain::actor::Actor;
 use crate::storage::access::{GrantRecord, GroupRecord, HostGroupRecord, ADMINS, ALL_HOSTS};
 use serde::{Deserialize, Serialize};
 use unity_shared::proto::AgentId;
@@ -98,7 +99,7 @@ pub fn list(ctx: &Context) -> Result<Vec<GroupView>, DomainError> {
 /// Adds a user group without rights. Note that this uses blocking I/O.
 pub fn create(
     ctx: &Context,
-    actor: &str,
+    actor: &Actor,
     name: &str,
     description: &str,
 ) -> Result<(), DomainError> {
@@ -121,7 +122,7 @@ pub fn create(
 
 /// Deletes a user group (never `admins`); its members lose its rights. Note that this uses
 /// blocking I/O.
-pub fn delete(ctx: &Context, actor: &str, name: &str) -> Result<(), DomainError> {
+pub fn delete(ctx: &Context, actor: &Actor, name: &str) -> Result<(), DomainError> {
     if name == ADMINS {
         return Err(DomainError::Conflict(
             "the admins group cannot be deleted".into(),
@@ -145,7 +146,7 @@ pub fn delete(ctx: &Context, actor: &str, name: &str) -> Result<(), DomainError>
 /// keeps administer on all hosts. Note that this uses blocking I/O.
 pub fn set_right(
     ctx: &Context,
-    actor: &str,
+    actor: &Actor,
     group_name: &str,
     host_group: &str,
     right: Option<Right>,
@@ -223,7 +224,7 @@ pub fn host_groups(ctx: &Context) -> Result<Vec<HostGroupView>, DomainError> {
 /// uses blocking I/O.
 pub fn put_host_group(
     ctx: &Context,
-    actor: &str,
+    actor: &Actor,
     name: &str,
     labels: Vec<(String, String)>,
     hosts: Vec<AgentId>,
@@ -262,7 +263,7 @@ pub fn put_host_group(
 }
 
 /// Deletes a host group and every right on it. Note that this uses blocking I/O.
-pub fn delete_host_group(ctx: &Context, actor: &str, name: &str) -> Result<(), DomainError> {
+pub fn delete_host_group(ctx: &Context, actor: &Actor, name: &str) -> Result<(), DomainError> {
     if !ctx.store.access.delete_host_group(name)? {
         return Err(DomainError::NotFound(format!(
             "no host group named {name:?}"
@@ -289,7 +290,7 @@ pub fn labels(ctx: &Context, agent_id: &AgentId) -> Result<Vec<(String, String)>
 /// Replaces a host's labels. Note that this uses blocking I/O.
 pub fn set_labels(
     ctx: &Context,
-    actor: &str,
+    actor: &Actor,
     agent_id: &AgentId,
     labels: &[(String, String)],
 ) -> Result<(), DomainError> {

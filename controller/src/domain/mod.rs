@@ -24,6 +24,7 @@
 //!   maintenance windows, registry credentials.
 
 pub mod access;
+pub mod actor;
 pub mod agentless;
 pub mod agents;
 pub mod alerts;

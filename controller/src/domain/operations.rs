@@ -6,6 +6,7 @@ use super::audit::{self, AuditAction};
 use super::error::DomainError;
 use super::hosts::require_known;
 use crate::context::Context;
+use crate::domain::actor::Actor;
 use crate::storage::agents::StateKind;
 use crate::storage::containers::CheckOutcome;
 use crate::storage::operations::{OperationKind, OperationRecord};
@@ -119,7 +120,7 @@ fn action_of(
 /// uses blocking I/O.
 pub fn submit(
     ctx: &Context,
-    actor: &str,
+    actor: &Actor,
     agent_id: &AgentId,
     container: &str,
     kind: OperationKind,
@@ -147,7 +148,7 @@ pub fn submit(
             agent_id: agent_id.clone(),
             container: container.to_owned(),
             action,
-            requested_by: actor.to_owned(),
+            requested_by: actor.to_string(),
             expires_in: request.expires_in,
             from_image,
         },

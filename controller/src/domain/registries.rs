@@ -6,6 +6,7 @@ use super::audit::{self, AuditAction};
 use super::error::DomainError;
 use crate::clock::now_ms;
 use crate::context::Context;
+use crate::domain::actor::Actor;
 use crate::storage::credentials::CredentialRecord;
 use crate::updates::credentials::{CredentialKey, Credentials, SECRET_REFERENCE};
 use crate::updates::reference::normalize_registry;
@@ -77,7 +78,7 @@ pub fn parse_registry(text: &str) -> Result<String, DomainError> {
 /// uses blocking I/O.
 pub fn set(
     ctx: &Context,
-    actor: &str,
+    actor: &Actor,
     registry: &str,
     new: NewCredentials,
 ) -> Result<(), DomainError> {
@@ -119,7 +120,7 @@ pub fn set(
 }
 
 /// Removes a registry's credentials on behalf of `actor`. Note that this uses blocking I/O.
-pub fn delete(ctx: &Context, actor: &str, registry: &str) -> Result<(), DomainError> {
+pub fn delete(ctx: &Context, actor: &Actor, registry: &str) -> Result<(), DomainError> {
     let registry = normalize_registry(registry);
     if !ctx.store.credentials.remove(&registry)? {
         return Err(DomainError::NotFound(format!(

@@ -10,6 +10,7 @@ use super::error::DomainError;
 use super::secrets::associated_data;
 use crate::agentless::keys as agentless_keys;
 use crate::context::Context;
+use crate::domain::actor::Actor;
 use crate::sealing::{self, SealingKey};
 use crate::storage::agentless::AgentlessKey;
 use crate::updates::credentials::{open_credentials, seal_credentials};
@@ -32,7 +33,7 @@ pub struct RotationReport {
 }
 
 /// Rotates the sealing key on behalf of `actor`. Note that this uses blocking I/O.
-pub fn rotate_key(ctx: &Context, actor: &str) -> Result<RotationReport, DomainError> {
+pub fn rotate_key(ctx: &Context, actor: &Actor) -> Result<RotationReport, DomainError> {
     let data_dir = &ctx.config.data_dir;
     let mut report = RotationReport {
         new_key: sealing::begin_rotation(data_dir).map_err(DomainError::internal)?,

@@ -9,6 +9,7 @@ use super::audit::{self, AuditAction};
 use super::error::DomainError;
 use crate::clock::now_ms;
 use crate::context::Context;
+use crate::domain::actor::Actor;
 use crate::storage::auth::{
     self as store_auth, PendingLoginRecord, SessionRecord, TokenScope, UserRecord,
     LAST_USED_RESOLUTION_MS,
@@ -87,8 +88,8 @@ pub struct LoginPolicy {
 }
 
 /// A session event, with the user as its target too.
-fn audit(ctx: &Context, at_ms: i64, actor: &str, action: AuditAction) -> Result<(), DomainError> {
-    audit::record_at(ctx, at_ms, actor, action, actor)
+fn audit(ctx: &Context, at_ms: i64, user: &str, action: AuditAction) -> Result<(), DomainError> {
+    audit::record_at(ctx, at_ms, &Actor::user(user), action, user)
 }
 
 /// The user behind an API token (hashed), recording its use to the minute. Note that this

@@ -5,6 +5,7 @@ use super::audit::{self, AuditAction};
 use super::error::DomainError;
 use crate::clock::now_ms;
 use crate::context::Context;
+use crate::domain::actor::Actor;
 use crate::storage::agents::{token_hash, TokenRecord};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -77,7 +78,7 @@ pub fn issue(ctx: &Context, ttl: Duration) -> Result<JoinToken, DomainError> {
 
 /// Creates a join token valid for `ttl` on behalf of `actor`, audited. Note that this uses
 /// blocking I/O.
-pub fn create(ctx: &Context, actor: &str, ttl: Duration) -> Result<JoinToken, DomainError> {
+pub fn create(ctx: &Context, actor: &Actor, ttl: Duration) -> Result<JoinToken, DomainError> {
     let token = issue(ctx, ttl)?;
     audit::record(ctx, actor, AuditAction::JoinTokenCreate, &token.token_id)?;
     Ok(token)

@@ -6,6 +6,7 @@ use super::audit::{self, AuditAction};
 use super::error::DomainError;
 use super::hosts::require_known;
 use crate::context::Context;
+use crate::domain::actor::Actor;
 use crate::storage::containers::{PolicyOverride, PolicyScope};
 use crate::updates::policy::PolicyLayer;
 use crate::updates::window::{WindowPhase, WindowSet};
@@ -50,7 +51,7 @@ fn validated(settings: &BTreeMap<String, String>) -> Result<Vec<(String, String)
 /// settings remove it. Returns the settings as given. Note that this uses blocking I/O.
 pub fn put(
     ctx: &Context,
-    actor: &str,
+    actor: &Actor,
     scope: PolicyScope,
     settings: &BTreeMap<String, String>,
 ) -> Result<BTreeMap<String, String>, DomainError> {
@@ -110,7 +111,7 @@ pub fn get(ctx: &Context, scope: &PolicyScope) -> Result<BTreeMap<String, String
 /// controller's), audited. Note that this uses blocking I/O.
 pub fn set_windows(
     ctx: &Context,
-    actor: &str,
+    actor: &Actor,
     agent_id: &AgentId,
     windows: &[String],
 ) -> Result<(), DomainError> {

@@ -6,6 +6,7 @@
 use super::audit::{self, AuditAction};
 use super::error::DomainError;
 use crate::context::Context;
+use crate::domain::actor::Actor;
 use crate::storage::containers::{CheckOutcome, UpdateCheckRecord};
 use crate::updates::offer::FailedMark;
 use crate::updates::watch::RunSummary;
@@ -91,7 +92,7 @@ pub fn checks(ctx: &Context, filter: CheckFilter) -> Result<Vec<CheckView>, Doma
 
 /// Checks every container now on behalf of `actor`, asking the registries afresh, and waits
 /// for the result.
-pub async fn check_now(ctx: &Arc<Context>, actor: &str) -> Result<RunSummary, DomainError> {
+pub async fn check_now(ctx: &Arc<Context>, actor: &Actor) -> Result<RunSummary, DomainError> {
     let (audit_ctx, actor) = (ctx.clone(), actor.to_owned());
     tokio::task::spawn_blocking(move || {
         audit::record(&audit_ctx, &actor, AuditAction::UpdatesCheck, "all")

@@ -7,6 +7,7 @@ use super::audit::{self, AuditAction};
 use super::error::DomainError;
 use crate::clock::now_ms;
 use crate::context::Context;
+use crate::domain::actor::Actor;
 use crate::storage::access::{ADMINS, VIEWERS};
 use crate::storage::auth::{self as store_auth, Role, UserRecord};
 use rand::distributions::{Alphanumeric, DistString};
@@ -104,7 +105,7 @@ pub fn list(ctx: &Context) -> Result<Vec<UserView>, DomainError> {
 /// Adds a user in `groups`. Note that hashing the password takes tens of milliseconds.
 pub fn create(
     ctx: &Context,
-    actor: &str,
+    actor: &Actor,
     name: &str,
     groups: &[String],
     password: &str,
@@ -170,7 +171,7 @@ pub fn is_oidc_user(ctx: &Context, name: &str) -> Result<bool, DomainError> {
 /// uses blocking I/O.
 pub fn set_groups(
     ctx: &Context,
-    actor: &str,
+    actor: &Actor,
     name: &str,
     groups: &[String],
 ) -> Result<(), DomainError> {
@@ -202,7 +203,7 @@ pub fn set_groups(
 /// milliseconds.
 pub fn set_password(
     ctx: &Context,
-    actor: &str,
+    actor: &Actor,
     name: &str,
     password: &str,
 ) -> Result<(), DomainError> {
@@ -222,7 +223,7 @@ pub fn set_password(
 
 /// Deletes a user with their sessions, API tokens and second factors; the last admin cannot
 /// be deleted. Note that this uses blocking I/O.
-pub fn delete(ctx: &Context, actor: &str, name: &str) -> Result<(), DomainError> {
+pub fn delete(ctx: &Context, actor: &Actor, name: &str) -> Result<(), DomainError> {
     if ctx.store.auth.user(name)?.is_none() {
         return Err(DomainError::NotFound(format!("no user named {name:?}")));
     }
@@ -245,7 +246,7 @@ pub fn ensure_first_admin(ctx: &Context) -> Result<Option<(String, String)>, Dom
     let password = random_password();
     create(
         ctx,
-        "controller",
+        &Actor::Controller("first-start"),
         "admin",
         &role_groups(Role::Admin),
         &password,

@@ -18,6 +18,7 @@ use super::extract::blocking;
 use super::login_limit::Outcome;
 use super::state::AppState;
 use crate::domain::access::{Access, Right};
+use crate::domain::actor::Actor;
 use crate::domain::second_factor;
 use crate::domain::sessions::{
     self, LoginOutcome, LoginPolicy, NewSession, PendingLogin, TokenLookup,
@@ -60,6 +61,18 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// Who acts, for the audit log and operations: the user for a session, the token (and
+    /// its owner) for a bearer token.
+    pub fn actor(&self) -> Actor {
+        match &self.credential {
+            Credential::Session { .. } => Actor::User(self.user.clone()),
+            Credential::Bearer { token_id, .. } => Actor::Token {
+                id: token_id.clone(),
+                owner: self.user.clone(),
+            },
+        }
+    }
+
     /// Administer on every host (the old admin role).
     pub fn is_admin(&self) -> bool {
         self.access.is_admin()

@@ -328,7 +328,7 @@ mod tests {
         );
         let record = crate::domain::operations::submit(
             &ctx,
-            "ada",
+            &crate::domain::actor::Actor::user("ada"),
             &agent(),
             "app",
             OperationKind::Rollback,

@@ -213,7 +213,7 @@ pub async fn create_group(
     caller: PageCaller,
     ApiForm(form): ApiForm<GroupForm>,
 ) -> Result<Response, ApiError> {
-    let actor = caller.0.user;
+    let actor = caller.0.actor();
     blocking(&state.ctx, move |ctx| {
         groups::create(ctx, &actor, &form.name, &form.description)
     })
@@ -228,7 +228,7 @@ pub async fn delete_group(
     ApiPath(name): ApiPath<String>,
     ApiForm(_form): ApiForm<CsrfForm>,
 ) -> Result<Response, ApiError> {
-    let actor = caller.0.user;
+    let actor = caller.0.actor();
     blocking(&state.ctx, move |ctx| groups::delete(ctx, &actor, &name)).await?;
     Ok(Redirect::to("/settings/access").into_response())
 }
@@ -247,7 +247,7 @@ pub async fn set_right(
     ApiForm(form): ApiForm<RightForm>,
 ) -> Result<Response, ApiError> {
     let right = groups::parse_right(&form.right)?;
-    let actor = caller.0.user;
+    let actor = caller.0.actor();
     blocking(&state.ctx, move |ctx| {
         groups::set_right(ctx, &actor, &name, &form.host_group, right)
     })
@@ -275,7 +275,7 @@ pub async fn put_host_group(
         .iter()
         .map(|host| parse_agent_id(host))
         .collect::<Result<Vec<_>, _>>()?;
-    let actor = caller.0.user;
+    let actor = caller.0.actor();
     blocking(&state.ctx, move |ctx| {
         groups::put_host_group(ctx, &actor, &form.name, labels, hosts)
     })
@@ -290,7 +290,7 @@ pub async fn delete_host_group(
     ApiPath(name): ApiPath<String>,
     ApiForm(_form): ApiForm<CsrfForm>,
 ) -> Result<Response, ApiError> {
-    let actor = caller.0.user;
+    let actor = caller.0.actor();
     blocking(&state.ctx, move |ctx| {
         groups::delete_host_group(ctx, &actor, &name)
     })
@@ -315,7 +315,7 @@ pub async fn set_labels(
 ) -> Result<Response, ApiError> {
     let agent_id = parse_agent_id(&agent_id)?;
     let labels = groups::parse_labels(&items(&form.labels))?;
-    let actor = caller.0.user;
+    let actor = caller.0.actor();
     blocking(&state.ctx, move |ctx| {
         groups::set_labels(ctx, &actor, &agent_id, &labels)
     })
@@ -330,7 +330,7 @@ pub async fn set_user_groups(
     ApiPath(name): ApiPath<String>,
     ApiForm(form): ApiForm<ItemsForm>,
 ) -> Result<Response, ApiError> {
-    let actor = caller.0.user;
+    let actor = caller.0.actor();
     blocking(&state.ctx, move |ctx| {
         users::set_groups(ctx, &actor, &name, &items(&form.groups))
     })

@@ -166,7 +166,7 @@ pub async fn add(
     caller: PageCaller,
     ApiForm(form): ApiForm<AddForm>,
 ) -> Result<Response, ApiError> {
-    let actor = caller.0.user.clone();
+    let actor = caller.0.actor();
     blocking(&state.ctx, move |ctx| {
         let invalid = |what: &str| DomainError::Invalid(what.to_owned());
         let port = form.port.trim().parse().map_err(|_| invalid("bad port"))?;
@@ -203,7 +203,7 @@ pub async fn confirm(
     ApiPath(name): ApiPath<String>,
     ApiForm(form): ApiForm<ConfirmForm>,
 ) -> Result<Response, ApiError> {
-    let actor = caller.0.user.clone();
+    let actor = caller.0.actor();
     blocking(&state.ctx, move |ctx| {
         let host = parse_agent_id(&name)?;
         agentless::confirm(ctx, &actor, &host, Some(&form.fingerprint))
@@ -219,7 +219,7 @@ pub async fn delete(
     ApiPath(name): ApiPath<String>,
     ApiForm(_form): ApiForm<CsrfForm>,
 ) -> Result<Response, ApiError> {
-    let actor = caller.0.user.clone();
+    let actor = caller.0.actor();
     blocking(&state.ctx, move |ctx| {
         agentless::remove(ctx, &actor, &parse_agent_id(&name)?)
     })

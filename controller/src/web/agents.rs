@@ -159,7 +159,7 @@ pub async fn create_token(
     ApiForm(form): ApiForm<TokenForm>,
 ) -> Result<Markup, ApiError> {
     let ttl = tokens::parse_ttl(&form.ttl)?;
-    let actor = caller.0.user.clone();
+    let actor = caller.0.actor();
     let token = blocking(&state.ctx, move |ctx| tokens::create(ctx, &actor, ttl)).await?;
     Ok(render(
         &view(&state, &caller.0, Some(token)).await?,
@@ -174,7 +174,7 @@ pub async fn revoke(
     ApiPath(agent_id): ApiPath<String>,
     ApiForm(_form): ApiForm<CsrfForm>,
 ) -> Result<Response, ApiError> {
-    let actor = caller.0.user.clone();
+    let actor = caller.0.actor();
     blocking(&state.ctx, move |ctx| {
         let agent_id = parse_agent_id(&agent_id)?;
         agents::revoke_audited(ctx, &actor, &agent_id)

@@ -286,7 +286,7 @@ pub async fn declare(
     caller: PageCaller,
     ApiForm(form): ApiForm<DeclareForm>,
 ) -> Result<Response, ApiError> {
-    let actor = caller.0.user.clone();
+    let actor = caller.0.actor();
     let declaration = form.declaration();
     blocking(&state.ctx, move |ctx| {
         certificates::declare(ctx, &actor, declaration)
@@ -302,7 +302,7 @@ pub async fn renew(
     ApiPath(name): ApiPath<String>,
     ApiForm(_form): ApiForm<CsrfForm>,
 ) -> Result<Response, ApiError> {
-    match certificates::renew_now(&state.ctx, &caller.0.user, &name).await {
+    match certificates::renew_now(&state.ctx, &caller.0.actor(), &name).await {
         Ok(_) | Err(DomainError::Unavailable(_) | DomainError::Invalid(_)) => {
             Ok(Redirect::to(PAGE).into_response())
         }
@@ -317,7 +317,7 @@ pub async fn revoke(
     ApiPath(name): ApiPath<String>,
     ApiForm(_form): ApiForm<CsrfForm>,
 ) -> Result<Response, ApiError> {
-    let actor = caller.0.user.clone();
+    let actor = caller.0.actor();
     blocking(&state.ctx, move |ctx| {
         certificates::revoke(ctx, &actor, &name)
     })
@@ -332,7 +332,7 @@ pub async fn delete(
     ApiPath(name): ApiPath<String>,
     ApiForm(_form): ApiForm<CsrfForm>,
 ) -> Result<Response, ApiError> {
-    let actor = caller.0.user.clone();
+    let actor = caller.0.actor();
     blocking(&state.ctx, move |ctx| {
         certificates::delete(ctx, &actor, &name)
     })

@@ -159,7 +159,7 @@ pub async fn submit_form(
     ApiPath((agent_id, container, verb)): ApiPath<(String, String, String)>,
     ApiForm(form): ApiForm<OperationForm>,
 ) -> Result<Response, ApiError> {
-    let actor = caller.0.user.clone();
+    let actor = caller.0.actor();
     let request = OperationRequest {
         force: form.force.is_some(),
         backup: form.backup,

@@ -11,6 +11,7 @@ use super::security::{self, SecurityView};
 use super::{CsrfForm, PageCaller};
 use crate::clock::now_ms;
 use crate::config::host_name;
+use crate::domain::actor::Actor;
 use crate::domain::second_factor::passkeys::{self, CreationOptions, RequestOptions};
 use crate::domain::second_factor::webauthn::{self, Assertion, RelyingParty};
 use crate::http::auth::{self, Credential};
@@ -148,7 +149,7 @@ pub async fn delete(
     caller.0.require_session()?;
     let user = caller.0.user.clone();
     blocking(&state.ctx, move |ctx| {
-        passkeys::delete(ctx, &user, &user, &id)
+        passkeys::delete(ctx, &Actor::user(user.clone()), &user, &id)
     })
     .await?;
     Ok(Redirect::to("/settings/security").into_response())

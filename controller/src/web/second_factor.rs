@@ -7,6 +7,7 @@
 use super::login::frame;
 use super::qr;
 use crate::clock::now_ms;
+use crate::domain::actor::Actor;
 use crate::domain::second_factor::{self, TotpEnrolment};
 use crate::http::auth;
 use crate::http::client_addr::ClientAddr;
@@ -110,7 +111,8 @@ pub async fn submit(
         let ttl_ms = state.ctx.config.session_ttl.as_millis() as i64;
         let code = form.code.clone();
         let confirmed = blocking(&state.ctx, move |ctx| {
-            let codes = second_factor::confirm_totp(ctx, &user, &user, &code, now_s)?;
+            let codes =
+                second_factor::confirm_totp(ctx, &Actor::user(user.clone()), &user, &code, now_s)?;
             let session = second_factor::pass(ctx, hash, &user, "totp enrolment", ttl_ms)?;
             Ok::<_, ApiError>((session, codes))
         })

@@ -124,7 +124,7 @@ pub async fn set(
     let name = secrets::parse_name(form.name.trim())?;
     let kind = secrets::parse_kind(&form.kind)?;
     let value = SecretValue::new(form.value);
-    let actor = caller.0.user.clone();
+    let actor = caller.0.actor();
     blocking(&state.ctx, move |ctx| {
         secrets::set(ctx, &actor, &name, Some(kind), &value)
     })
@@ -159,7 +159,7 @@ pub async fn set_scope(
         .map(|host| AgentId::new(host).map_err(|error| DomainError::Invalid(error.to_string())))
         .collect::<Result<Vec<_>, _>>()?;
     let groups = words(&form.groups);
-    let actor = caller.0.user.clone();
+    let actor = caller.0.actor();
     blocking(&state.ctx, move |ctx| {
         secrets::set_scope(ctx, &actor, &name, hosts, groups)
     })
@@ -184,7 +184,7 @@ pub async fn delete(
         return Err(DomainError::Invalid("tick \"I am sure\" to delete a secret".into()).into());
     }
     let name = secrets::parse_name(&name)?;
-    let actor = caller.0.user.clone();
+    let actor = caller.0.actor();
     blocking(&state.ctx, move |ctx| secrets::delete(ctx, &actor, &name)).await?;
     Ok(Redirect::to("/secrets").into_response())
 }

@@ -8,6 +8,7 @@ use super::format;
 use super::layout::{self, Frame, Nav};
 use super::{qr, CsrfForm, PageCaller};
 use crate::clock::now_ms;
+use crate::domain::actor::Actor;
 use crate::domain::second_factor::passkeys::{PasskeyView, MAX_NAME_CHARS};
 use crate::domain::second_factor::{self, TotpEnrolment};
 use crate::http::auth::Caller;
@@ -190,7 +191,7 @@ pub async fn confirm_totp(
     let user = caller.0.user.clone();
     let now_s = now_ms().max(0) as u64 / 1000;
     let result = blocking(&state.ctx, move |ctx| {
-        second_factor::confirm_totp(ctx, &user, &user, &form.code, now_s)
+        second_factor::confirm_totp(ctx, &Actor::user(user.clone()), &user, &form.code, now_s)
     })
     .await;
     let shown = match result {
@@ -215,7 +216,7 @@ pub async fn disable_totp(
     caller.0.require_session()?;
     let user = caller.0.user.clone();
     blocking(&state.ctx, move |ctx| {
-        second_factor::disable_totp(ctx, &user, &user)
+        second_factor::disable_totp(ctx, &Actor::user(user.clone()), &user)
     })
     .await?;
     Ok(Redirect::to("/settings/security").into_response())
@@ -230,7 +231,7 @@ pub async fn recovery_codes(
     caller.0.require_session()?;
     let user = caller.0.user.clone();
     let new_codes = blocking(&state.ctx, move |ctx| {
-        second_factor::new_recovery_codes(ctx, &user, &user)
+        second_factor::new_recovery_codes(ctx, &Actor::user(user.clone()), &user)
     })
     .await?;
     let shown = SecurityView {

@@ -203,7 +203,7 @@ pub async fn create_user(
     let role = users::parse_role(&form.role)?;
     let generated = form.password.is_empty().then(users::random_password);
     let password = generated.clone().unwrap_or(form.password);
-    let (actor, name) = (caller.0.user.clone(), form.name.clone());
+    let (actor, name) = (caller.0.actor(), form.name.clone());
     blocking(&state.ctx, move |ctx| {
         users::create(ctx, &actor, &name, &users::role_groups(role), &password)
     })
@@ -226,7 +226,7 @@ pub async fn delete_user(
     ApiPath(name): ApiPath<String>,
     ApiForm(_form): ApiForm<CsrfForm>,
 ) -> Result<Response, ApiError> {
-    let actor = caller.0.user.clone();
+    let actor = caller.0.actor();
     blocking(&state.ctx, move |ctx| users::delete(ctx, &actor, &name)).await?;
     Ok(Redirect::to("/settings").into_response())
 }
@@ -250,10 +250,10 @@ pub async fn create_api_token(
 ) -> Result<Markup, ApiError> {
     let scope = api_tokens::parse_scope(form.scope.as_deref().unwrap_or("read"))?;
     let expires_in = api_tokens::parse_lifetime(form.expires.as_deref().unwrap_or("never"))?;
-    let actor = caller.0.user.clone();
+    let actor = caller.0.actor();
     let (token, record) = blocking(&state.ctx, move |ctx| {
         let new = NewApiToken {
-            owner: &actor,
+            owner: actor.user_name(),
             name: &form.name,
             scope,
             expires_in,
@@ -280,7 +280,7 @@ pub async fn revoke_api_token(
     ApiPath(token_id): ApiPath<String>,
     ApiForm(_form): ApiForm<CsrfForm>,
 ) -> Result<Response, ApiError> {
-    let actor = caller.0.user.clone();
+    let actor = caller.0.actor();
     blocking(&state.ctx, move |ctx| {
         api_tokens::revoke(ctx, &actor, &token_id)
     })

@@ -224,7 +224,7 @@ pub async fn check_now(
     caller: PageCaller,
     ApiForm(_form): ApiForm<CsrfForm>,
 ) -> Result<Response, ApiError> {
-    updates::check_now(&state.ctx, &caller.0.user).await?;
+    updates::check_now(&state.ctx, &caller.0.actor()).await?;
     Ok(Redirect::to("/updates").into_response())
 }
 

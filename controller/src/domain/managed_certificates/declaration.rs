@@ -7,6 +7,7 @@ use super::super::error::DomainError;
 use super::super::hosts::{parse_agent_id, require_known};
 use crate::clock::now_ms;
 use crate::context::Context;
+use crate::domain::actor::Actor;
 use crate::storage::managed_certificates::{IssuanceState, IssuerKind, ManagedCertificateRecord};
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
@@ -172,7 +173,7 @@ fn files_of(declared: &FilesDeclaration) -> Result<CertificateFiles, DomainError
 /// The record a declaration makes, checked. Note that this uses blocking I/O (the host).
 pub(super) fn record_of(
     ctx: &Context,
-    actor: &str,
+    actor: &Actor,
     declaration: Declaration,
 ) -> Result<ManagedCertificateRecord, DomainError> {
     let settings = &ctx.config.certificates;
@@ -251,7 +252,7 @@ pub(super) fn record_of(
         files: files_of(&declaration.files)?,
         reload,
         issuer,
-        declared_by: actor.to_owned(),
+        declared_by: actor.to_string(),
         declared_at_ms: now_ms(),
         state: IssuanceState::default(),
     })

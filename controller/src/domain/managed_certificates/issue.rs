@@ -7,6 +7,7 @@ use super::{lifetime, record, schedule, view, ManagedCertificateView};
 use crate::ca::services::ServiceProfile;
 use crate::clock::now_ms;
 use crate::context::Context;
+use crate::domain::actor::Actor;
 use crate::domain::audit::{self, AuditAction};
 use crate::domain::error::DomainError;
 use crate::storage::managed_certificates::{IssuedRecord, IssuerKind, ManagedCertificateRecord};
@@ -23,7 +24,7 @@ const PREPARE_TIMEOUT: Duration = Duration::from_secs(120);
 /// Writing the files and reloading (the agent bounds the reload itself).
 const INSTALL_TIMEOUT: Duration = Duration::from_secs(180);
 /// The actor the renewal loop records.
-pub const RENEWAL_ACTOR: &str = "renewal";
+pub const RENEWAL_ACTOR: Actor = Actor::Controller("renewal");
 
 async fn blocking<T: Send + 'static>(
     ctx: &Arc<Context>,
@@ -116,7 +117,7 @@ async fn attempt(
 /// Issues (or renews) `name` now on behalf of `actor`, records the outcome and audits it.
 pub async fn issue_now(
     ctx: &Arc<Context>,
-    actor: &str,
+    actor: &Actor,
     name: &CertificateName,
 ) -> Result<ManagedCertificateView, DomainError> {
     let lookup = name.clone();
@@ -196,7 +197,7 @@ pub async fn issue_now(
 /// ignored).
 pub async fn renew_now(
     ctx: &Arc<Context>,
-    actor: &str,
+    actor: &Actor,
     name: &str,
 ) -> Result<ManagedCertificateView, DomainError> {
     let name = super::parse_name(name)?;
@@ -214,7 +215,7 @@ pub async fn renew_now(
 /// uses blocking I/O.
 pub fn request_renewal(
     ctx: &Context,
-    actor: &str,
+    actor: &Actor,
     name: &str,
     wait: Duration,
 ) -> Result<(ManagedCertificateView, bool), DomainError> {

@@ -23,6 +23,7 @@ use crate::ca::services_slot::ServicesCaSlot;
 use crate::clock::now_ms;
 use crate::config::Config;
 use crate::context::Context;
+use crate::domain::actor::Actor;
 use crate::storage::managed_certificates::{
     IssuerKind, ManagedCertificateRecord, RevokedSerialRecord,
 };
@@ -143,7 +144,7 @@ pub fn view(ctx: &Context, record: &ManagedCertificateRecord) -> ManagedCertific
 /// Note that this uses blocking I/O.
 pub fn declare(
     ctx: &Context,
-    actor: &str,
+    actor: &Actor,
     declaration: Declaration,
 ) -> Result<ManagedCertificateView, DomainError> {
     let record = record_of(ctx, actor, declaration)?;
@@ -198,7 +199,7 @@ pub fn show(ctx: &Context, name: &str) -> Result<ManagedCertificateView, DomainE
 /// this uses blocking I/O.
 pub fn revoke(
     ctx: &Context,
-    actor: &str,
+    actor: &Actor,
     name: &str,
 ) -> Result<ManagedCertificateView, DomainError> {
     let name = parse_name(name)?;
@@ -248,7 +249,7 @@ pub fn revoke(
 }
 
 /// Forgets a declared certificate (not revoking it). Note that this uses blocking I/O.
-pub fn delete(ctx: &Context, actor: &str, name: &str) -> Result<(), DomainError> {
+pub fn delete(ctx: &Context, actor: &Actor, name: &str) -> Result<(), DomainError> {
     let name = parse_name(name)?;
     if !ctx.store.managed_certificates.remove(&name)? {
         return Err(DomainError::NotFound(format!(

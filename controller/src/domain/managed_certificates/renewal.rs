@@ -43,7 +43,7 @@ async fn run_once(ctx: &Arc<Context>) {
             continue;
         }
         let renewing = record.state.issued.is_some();
-        match issue_now(ctx, RENEWAL_ACTOR, &record.name).await {
+        match issue_now(ctx, &RENEWAL_ACTOR, &record.name).await {
             Ok(view) => tracing::info!(
                 certificate = %record.name,
                 host = %record.host,

@@ -140,29 +140,37 @@ async fn issue_15_declarations_are_checked_before_they_are_stored() {
         ),
     ];
     for (declaration, why) in cases {
-        let error = declare(&ctx, "ada", declaration).unwrap_err().to_string();
+        let error = declare(&ctx, &crate::domain::actor::Actor::user("ada"), declaration)
+            .unwrap_err()
+            .to_string();
         assert!(error.contains(why), "{why}: {error}");
     }
     assert!(list(&ctx).unwrap().is_empty());
 
-    let view = declare(&ctx, "ada", good()).unwrap();
+    let view = declare(&ctx, &crate::domain::actor::Actor::user("ada"), good()).unwrap();
     assert_eq!(view.dns_names, ["nas.home.arpa"]);
     assert_eq!(view.status, "pending");
     assert_eq!(view.key_type, "ecdsa-p256");
     assert_eq!(view.lifetime_secs, 90 * 86400);
     assert_eq!(view.files.key_mode.as_deref(), Some("0640"));
-    let again = declare(&ctx, "ada", good()).unwrap_err();
+    let again = declare(&ctx, &crate::domain::actor::Actor::user("ada"), good()).unwrap_err();
     assert!(matches!(again, DomainError::Conflict(_)), "{again}");
 
     // Revoked: never renewed again, not even on request.
-    let revoked = revoke(&ctx, "ada", "nas-web").unwrap();
+    let revoked = revoke(&ctx, &crate::domain::actor::Actor::user("ada"), "nas-web").unwrap();
     assert_eq!(revoked.status, "revoked");
     assert!(revoked.renew_at_ms.is_none());
     let record = record(&ctx, &parse_name("nas-web").unwrap()).unwrap();
     assert!(!schedule::due(&record, i64::MAX, 0.66));
-    let refused = request_renewal(&ctx, "ada", "nas-web", Duration::from_secs(1)).unwrap_err();
+    let refused = request_renewal(
+        &ctx,
+        &crate::domain::actor::Actor::user("ada"),
+        "nas-web",
+        Duration::from_secs(1),
+    )
+    .unwrap_err();
     assert!(matches!(refused, DomainError::Conflict(_)), "{refused}");
-    delete(&ctx, "ada", "nas-web").unwrap();
+    delete(&ctx, &crate::domain::actor::Actor::user("ada"), "nas-web").unwrap();
     assert!(matches!(
         show(&ctx, "nas-web"),
         Err(DomainError::NotFound(_))
@@ -234,19 +242,28 @@ async fn issue_15_acme_declarations_name_a_configured_provider_dns_names_and_wil
         ),
     ];
     for (declaration, why) in cases {
-        let error = declare(&ctx, "ada", declaration).unwrap_err().to_string();
+        let error = declare(&ctx, &crate::domain::actor::Actor::user("ada"), declaration)
+            .unwrap_err()
+            .to_string();
         assert!(error.contains(why), "{why}: {error}");
     }
     assert!(list(&ctx).unwrap().is_empty());
     // Names outside the services CA's domains are fine for an ACME CA.
-    let view = declare(&ctx, "ada", acme("acme:web", &["nas.example.com"], &[])).unwrap();
+    let view = declare(
+        &ctx,
+        &crate::domain::actor::Actor::user("ada"),
+        acme("acme:web", &["nas.example.com"], &[]),
+    )
+    .unwrap();
     assert_eq!(view.issuer, "acme:web");
     let wildcard = Declaration {
         name: "wild".into(),
         ..acme("acme:dns", &["*.example.com", "example.com"], &[])
     };
     assert_eq!(
-        declare(&ctx, "ada", wildcard).unwrap().dns_names[0],
+        declare(&ctx, &crate::domain::actor::Actor::user("ada"), wildcard)
+            .unwrap()
+            .dns_names[0],
         "*.example.com"
     );
 }

@@ -17,6 +17,7 @@ use super::users::check_name;
 use crate::clock::now_ms;
 use crate::config::auth::OidcConfig;
 use crate::context::Context;
+use crate::domain::actor::Actor;
 use crate::storage::auth::{self as store_auth, OidcLink, OidcPendingRecord, Role, UserRecord};
 use openidconnect::core::{
     CoreAuthDisplay, CoreAuthPrompt, CoreAuthenticationFlow, CoreErrorResponseType,
@@ -415,7 +416,7 @@ pub fn sign_in(
             }
             audit::record(
                 ctx,
-                &user.name,
+                &Actor::user(&user.name),
                 AuditAction::OidcUserCreate,
                 &format!(
                     "{} ({} at {})",

@@ -194,11 +194,17 @@ async fn issue_21_users_are_matched_by_subject_never_by_name_and_groups_follow_t
     let ctx = crate::service::offline_context(Config::with_data_dir(dir.path().into()))
         .await
         .unwrap();
-    crate::domain::groups::create(&ctx, "test", "family", "").unwrap();
+    crate::domain::groups::create(
+        &ctx,
+        &crate::domain::actor::Actor::user("test"),
+        "family",
+        "",
+    )
+    .unwrap();
     // A local user named alice exists: the provider's alice is someone else.
     crate::domain::users::create(
         &ctx,
-        "test",
+        &crate::domain::actor::Actor::user("test"),
         "alice",
         &["admins".to_owned()],
         "long password",

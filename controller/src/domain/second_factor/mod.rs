@@ -11,6 +11,7 @@ use super::audit::{self, AuditAction};
 use super::error::DomainError;
 use super::sessions::{self, NewSession};
 use crate::context::Context;
+use crate::domain::actor::Actor;
 use crate::storage::auth::{self as store_auth, TotpRecord};
 use totp_rs::{Algorithm, Secret, TOTP};
 
@@ -102,7 +103,7 @@ fn hashes(codes: &[String]) -> Result<Vec<String>, DomainError> {
 /// recovery codes are returned (shown once). Note that this uses blocking I/O.
 pub fn confirm_totp(
     ctx: &Context,
-    actor: &str,
+    actor: &Actor,
     user: &str,
     code: &str,
     now_s: u64,
@@ -133,7 +134,7 @@ pub fn confirm_totp(
 }
 
 /// Turns TOTP off for `user` (their recovery codes go too). Note that this uses blocking I/O.
-pub fn disable_totp(ctx: &Context, actor: &str, user: &str) -> Result<(), DomainError> {
+pub fn disable_totp(ctx: &Context, actor: &Actor, user: &str) -> Result<(), DomainError> {
     ctx.store.auth.update_factors(user, |record| {
         record.totp = None;
         record.totp_pending = None;
@@ -149,7 +150,7 @@ pub fn disable_totp(ctx: &Context, actor: &str, user: &str) -> Result<(), Domain
 /// blocking I/O.
 pub fn new_recovery_codes(
     ctx: &Context,
-    actor: &str,
+    actor: &Actor,
     user: &str,
 ) -> Result<Vec<String>, DomainError> {
     let codes = new_codes();
@@ -220,7 +221,7 @@ pub fn complete_login(
     let Some(method) = verify(ctx, &pending.user, code, now_s)? else {
         audit::record(
             ctx,
-            &pending.user,
+            &Actor::user(&pending.user),
             AuditAction::SecondFactorFailed,
             &pending.user,
         )?;
@@ -245,7 +246,7 @@ pub fn pass(
     }
     audit::record(
         ctx,
-        user,
+        &Actor::user(user),
         AuditAction::SecondFactorPassed,
         &format!("{user} ({method})"),
     )?;

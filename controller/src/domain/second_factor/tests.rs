@@ -20,8 +20,14 @@ async fn context() -> (tempfile::TempDir, std::sync::Arc<Context>) {
     let ctx = crate::service::offline_context(Config::with_data_dir(dir.path().into()))
         .await
         .unwrap();
-    crate::domain::users::create(&ctx, "test", "ada", &["admins".to_owned()], "correct horse")
-        .unwrap();
+    crate::domain::users::create(
+        &ctx,
+        &crate::domain::actor::Actor::user("test"),
+        "ada",
+        &["admins".to_owned()],
+        "correct horse",
+    )
+    .unwrap();
     (dir, ctx)
 }
 
@@ -36,8 +42,22 @@ async fn issue_21_totp_enrols_and_each_code_works_once() {
     let (_dir, ctx) = context().await;
     start_totp(&ctx, "ada").unwrap();
     let pending = ctx.store.auth.factors("ada").unwrap().totp_pending.unwrap();
-    assert!(confirm_totp(&ctx, "ada", "ada", "000000", NOW).is_err());
-    let codes = confirm_totp(&ctx, "ada", "ada", &code_at(&pending, NOW), NOW).unwrap();
+    assert!(confirm_totp(
+        &ctx,
+        &crate::domain::actor::Actor::user("ada"),
+        "ada",
+        "000000",
+        NOW
+    )
+    .is_err());
+    let codes = confirm_totp(
+        &ctx,
+        &crate::domain::actor::Actor::user("ada"),
+        "ada",
+        &code_at(&pending, NOW),
+        NOW,
+    )
+    .unwrap();
     assert_eq!(codes.len(), N_RECOVERY_CODES);
     let secret = secret_of(&ctx);
     assert_eq!(secret, pending);
@@ -86,7 +106,14 @@ async fn issue_21_a_login_with_totp_waits_for_the_code_and_completes_once() {
     let (_dir, ctx) = context().await;
     start_totp(&ctx, "ada").unwrap();
     let pending = ctx.store.auth.factors("ada").unwrap().totp_pending.unwrap();
-    confirm_totp(&ctx, "ada", "ada", &code_at(&pending, NOW), NOW).unwrap();
+    confirm_totp(
+        &ctx,
+        &crate::domain::actor::Actor::user("ada"),
+        "ada",
+        &code_at(&pending, NOW),
+        NOW,
+    )
+    .unwrap();
     let decoy = hash_password("decoy").unwrap();
     let policy = LoginPolicy {
         password_users: None,

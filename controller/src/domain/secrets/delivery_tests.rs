@@ -39,7 +39,7 @@ async fn issue_16_registry_credentials_reach_a_host_only_through_delivery_audite
     let token = name("registry-token");
     set(
         &ctx,
-        "alice",
+        &crate::domain::actor::Actor::user("alice"),
         &token,
         None,
         &SecretValue::new(b"robot-token-v1".to_vec()),
@@ -47,7 +47,7 @@ async fn issue_16_registry_credentials_reach_a_host_only_through_delivery_audite
     .unwrap();
     registries::set(
         &ctx,
-        "alice",
+        &crate::domain::actor::Actor::user("alice"),
         "registry.lan:5000",
         NewCredentials {
             username: "robot".into(),
@@ -71,7 +71,14 @@ async fn issue_16_registry_credentials_reach_a_host_only_through_delivery_audite
     assert_eq!(auth(&command), None);
 
     // In scope: the value for this pull, audited as a delivery to the host.
-    set_scope(&ctx, "alice", &token, vec![id("nas")], vec![]).unwrap();
+    set_scope(
+        &ctx,
+        &crate::domain::actor::Actor::user("alice"),
+        &token,
+        vec![id("nas")],
+        vec![],
+    )
+    .unwrap();
     let mut command = update(image);
     attach_credentials(&ctx, &id("nas"), "op-7", &mut command).unwrap();
     assert_eq!(
@@ -115,13 +122,20 @@ async fn issue_16_two_contexts_in_one_process_answer_from_their_own_stores() {
     let pass = name("db-pass");
     set(
         &first,
-        "alice",
+        &crate::domain::actor::Actor::user("alice"),
         &pass,
         None,
         &SecretValue::new(b"first-only".to_vec()),
     )
     .unwrap();
-    set_scope(&first, "alice", &pass, vec![id("nas")], vec![]).unwrap();
+    set_scope(
+        &first,
+        &crate::domain::actor::Actor::user("alice"),
+        &pass,
+        vec![id("nas")],
+        vec![],
+    )
+    .unwrap();
     let answers = |ctx: &Context| {
         crate::transport::secrets::answer(ctx, &id("nas"), vec![pass.clone()])
             .into_iter()

@@ -10,6 +10,7 @@ use super::audit::{self, AuditAction};
 use super::error::DomainError;
 use crate::clock::now_ms;
 use crate::context::Context;
+use crate::domain::actor::Actor;
 use crate::sealing::SealingKey;
 use crate::storage::access::{HostGroupRecord, ALL_HOSTS};
 use crate::storage::secrets::{SecretKind, SecretRecord};
@@ -107,7 +108,7 @@ fn no_secret(name: &SecretName) -> DomainError {
 /// Note that this uses blocking I/O.
 pub fn set(
     ctx: &Context,
-    actor: &str,
+    actor: &Actor,
     name: &SecretName,
     kind: Option<SecretKind>,
     value: &SecretValue,
@@ -167,7 +168,7 @@ pub fn set(
 
 /// Removes a secret on behalf of `actor`; hosts that may hold it are told to forget it. Note
 /// that this uses blocking I/O.
-pub fn delete(ctx: &Context, actor: &str, name: &SecretName) -> Result<(), DomainError> {
+pub fn delete(ctx: &Context, actor: &Actor, name: &SecretName) -> Result<(), DomainError> {
     let removed = ctx
         .store
         .secrets
@@ -185,7 +186,7 @@ pub fn delete(ctx: &Context, actor: &str, name: &SecretName) -> Result<(), Domai
 /// this uses blocking I/O.
 pub fn set_scope(
     ctx: &Context,
-    actor: &str,
+    actor: &Actor,
     name: &SecretName,
     mut hosts: Vec<AgentId>,
     mut groups: Vec<String>,
@@ -315,7 +316,7 @@ pub fn deliver(
     host: &AgentId,
     purpose: &str,
 ) -> Result<Option<SecretValue>, DomainError> {
-    let actor = format!("agent:{host}");
+    let actor = Actor::Agent(host.clone());
     let refuse = |why: &str| -> Result<Option<SecretValue>, DomainError> {
         audit::record(
             ctx,

@@ -108,19 +108,54 @@ fn issue_16_scope_evaluation() {
 async fn issue_16_values_are_write_only_delivered_in_scope_and_audited() {
     let (_dir, ctx) = store().await;
     let pg = name("pg-monitor");
-    let view = set(&ctx, "alice", &pg, None, &SecretValue::new("weak-pass")).unwrap();
+    let view = set(
+        &ctx,
+        &crate::domain::actor::Actor::user("alice"),
+        &pg,
+        None,
+        &SecretValue::new("weak-pass"),
+    )
+    .unwrap();
     assert_eq!((view.version, view.kind), (1, SecretKind::Password));
     assert!(!format!("{view:?}").contains("weak-pass"));
     assert!(!serde_json::to_string(&list(&ctx).unwrap())
         .unwrap()
         .contains("weak-pass"));
-    assert!(set(&ctx, "alice", &pg, None, &SecretValue::new("")).is_err());
+    assert!(set(
+        &ctx,
+        &crate::domain::actor::Actor::user("alice"),
+        &pg,
+        None,
+        &SecretValue::new("")
+    )
+    .is_err());
 
     // Empty scope: nobody; then a host and a group by label.
     assert_eq!(deliver(&ctx, &pg, &id("nas"), "test").unwrap(), None);
-    set_scope(&ctx, "alice", &pg, vec![id("nas")], vec!["webs".into()]).unwrap();
-    assert!(set_scope(&ctx, "alice", &pg, vec![], vec!["nope".into()]).is_err());
-    assert!(set_scope(&ctx, "alice", &pg, vec![id("ghost")], vec![]).is_err());
+    set_scope(
+        &ctx,
+        &crate::domain::actor::Actor::user("alice"),
+        &pg,
+        vec![id("nas")],
+        vec!["webs".into()],
+    )
+    .unwrap();
+    assert!(set_scope(
+        &ctx,
+        &crate::domain::actor::Actor::user("alice"),
+        &pg,
+        vec![],
+        vec!["nope".into()]
+    )
+    .is_err());
+    assert!(set_scope(
+        &ctx,
+        &crate::domain::actor::Actor::user("alice"),
+        &pg,
+        vec![id("ghost")],
+        vec![]
+    )
+    .is_err());
     let value = deliver(&ctx, &pg, &id("nas"), "database probe")
         .unwrap()
         .unwrap();
@@ -137,7 +172,7 @@ async fn issue_16_values_are_write_only_delivered_in_scope_and_audited() {
     let first = show(&ctx, &pg).unwrap().fingerprint;
     let second = set(
         &ctx,
-        "alice",
+        &crate::domain::actor::Actor::user("alice"),
         &pg,
         Some(SecretKind::Token),
         &SecretValue::new("other"),
@@ -146,9 +181,15 @@ async fn issue_16_values_are_write_only_delivered_in_scope_and_audited() {
     assert_eq!((second.version, second.kind), (2, SecretKind::Token));
     assert_ne!(second.fingerprint, first);
     assert_eq!(
-        set(&ctx, "alice", &pg, None, &SecretValue::new("weak-pass"))
-            .unwrap()
-            .fingerprint,
+        set(
+            &ctx,
+            &crate::domain::actor::Actor::user("alice"),
+            &pg,
+            None,
+            &SecretValue::new("weak-pass")
+        )
+        .unwrap()
+        .fingerprint,
         first
     );
 
@@ -172,20 +213,34 @@ async fn issue_16_values_are_write_only_delivered_in_scope_and_audited() {
     }
     assert!(!lines.iter().any(|line| line.contains("weak-pass")));
 
-    delete(&ctx, "alice", &pg).unwrap();
+    delete(&ctx, &crate::domain::actor::Actor::user("alice"), &pg).unwrap();
     assert!(show(&ctx, &pg).is_err());
-    assert!(delete(&ctx, "alice", &pg).is_err());
+    assert!(delete(&ctx, &crate::domain::actor::Actor::user("alice"), &pg).is_err());
 }
 
 #[tokio::test]
 async fn issue_16_rotation_reseals_secrets_and_registry_credentials() {
     let (dir, ctx) = store().await;
     let pg = name("pg");
-    set(&ctx, "alice", &pg, None, &SecretValue::new("v1-value")).unwrap();
-    set_scope(&ctx, "alice", &pg, vec![id("nas")], vec![]).unwrap();
+    set(
+        &ctx,
+        &crate::domain::actor::Actor::user("alice"),
+        &pg,
+        None,
+        &SecretValue::new("v1-value"),
+    )
+    .unwrap();
+    set_scope(
+        &ctx,
+        &crate::domain::actor::Actor::user("alice"),
+        &pg,
+        vec![id("nas")],
+        vec![],
+    )
+    .unwrap();
     crate::domain::registries::set(
         &ctx,
-        "alice",
+        &crate::domain::actor::Actor::user("alice"),
         "ghcr.io",
         crate::domain::registries::NewCredentials {
             username: "robot".into(),
@@ -199,7 +254,7 @@ async fn issue_16_rotation_reseals_secrets_and_registry_credentials() {
     // it; the listing names the secret, never a value.
     crate::domain::registries::set(
         &ctx,
-        "alice",
+        &crate::domain::actor::Actor::user("alice"),
         "registry.lan:5000",
         crate::domain::registries::NewCredentials {
             username: "ci".into(),
@@ -215,7 +270,13 @@ async fn issue_16_rotation_reseals_secrets_and_registry_credentials() {
         secret_name: Some("nope".into()),
         plain_http: true,
     };
-    assert!(crate::domain::registries::set(&ctx, "alice", "x.lan", missing).is_err());
+    assert!(crate::domain::registries::set(
+        &ctx,
+        &crate::domain::actor::Actor::user("alice"),
+        "x.lan",
+        missing
+    )
+    .is_err());
     let resolved = |ctx: &Context| {
         let key = crate::updates::credentials::CredentialKey::open_or_create(&ctx.config.data_dir)
             .unwrap();
@@ -272,7 +333,9 @@ async fn issue_16_rotation_reseals_secrets_and_registry_credentials() {
     };
     let private_before = agentless_key(&ctx);
     let before = std::fs::read(dir.path().join(crate::sealing::KEY_FILE)).unwrap();
-    let report = crate::domain::sealing::rotate_key(&ctx, "alice").unwrap();
+    let report =
+        crate::domain::sealing::rotate_key(&ctx, &crate::domain::actor::Actor::user("alice"))
+            .unwrap();
     assert!(report.new_key);
     assert_eq!((report.secrets, report.registry_credentials), (1, 2));
     assert_eq!(report.agentless_keys, 1);
@@ -295,7 +358,9 @@ async fn issue_16_rotation_reseals_secrets_and_registry_credentials() {
     assert_eq!(registries[1].secret_name.as_deref(), Some("pg"));
     assert!(!format!("{registries:?}").contains("v1-value"));
     // Nothing left to do: a second rotation re-seals everything again with a newer key.
-    let again = crate::domain::sealing::rotate_key(&ctx, "alice").unwrap();
+    let again =
+        crate::domain::sealing::rotate_key(&ctx, &crate::domain::actor::Actor::user("alice"))
+            .unwrap();
     assert_eq!((again.secrets, again.registry_credentials), (1, 2));
     assert!(audit_lines(&ctx)
         .iter()
@@ -327,7 +392,9 @@ async fn issue_16_rotation_reseals_acme_accounts_and_lists_orphans() {
     let orphan = path.with_file_name("gone-0000.account");
     std::fs::write(&orphan, b"sealed by a provider no longer configured").unwrap();
 
-    let report = crate::domain::sealing::rotate_key(&ctx, "alice").unwrap();
+    let report =
+        crate::domain::sealing::rotate_key(&ctx, &crate::domain::actor::Actor::user("alice"))
+            .unwrap();
     assert_eq!(report.acme_accounts, 1);
     assert_eq!(
         report.acme_accounts_skipped,

@@ -10,6 +10,7 @@ use super::events::SshAccessEvent;
 use super::views::{self, HostAccessView};
 use crate::clock::now_ms;
 use crate::context::Context;
+use crate::domain::actor::Actor;
 use crate::domain::audit::{self, AuditAction};
 use crate::domain::error::DomainError;
 use crate::storage::ssh_access::{AdoptedLines, AppliedRecord, SshHostRecord};
@@ -202,7 +203,7 @@ fn record_answer(
             error: Some(message),
         },
     };
-    let actor = format!("agent {agent_id}");
+    let actor = Actor::Agent(agent_id.clone());
     for user in &applied.users {
         let before = previous
             .as_ref()

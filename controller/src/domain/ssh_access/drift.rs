@@ -10,6 +10,7 @@ use super::apply::{blocking, changed, desired_users, push};
 use super::events::SshAccessEvent;
 use super::views::{DriftView, HostAccessView};
 use crate::context::Context;
+use crate::domain::actor::Actor;
 use crate::domain::audit::{self, AuditAction};
 use crate::domain::error::DomainError;
 use crate::storage::ssh_access::AdoptedLines;
@@ -69,7 +70,11 @@ pub fn list(ctx: &Context) -> Result<Vec<DriftView>, DomainError> {
 /// Records that Unity's keys are to be written back over the hand edits on `agent_id` (every
 /// drifted user of the host: the command carries one drift policy) the next time it is sent;
 /// audited. Note that this uses blocking I/O.
-pub fn request_restore(ctx: &Context, actor: &str, agent_id: &AgentId) -> Result<(), DomainError> {
+pub fn request_restore(
+    ctx: &Context,
+    actor: &Actor,
+    agent_id: &AgentId,
+) -> Result<(), DomainError> {
     if ctx.store.agents.agent(agent_id)?.is_none() {
         return Err(DomainError::no_host(agent_id));
     }
@@ -91,7 +96,7 @@ pub fn request_restore(ctx: &Context, actor: &str, agent_id: &AgentId) -> Result
 /// written so the next time it is sent; audited. Note that this uses blocking I/O.
 pub fn request_adopt(
     ctx: &Context,
-    actor: &str,
+    actor: &Actor,
     agent_id: &AgentId,
     user: &UnixUser,
 ) -> Result<usize, DomainError> {
@@ -145,7 +150,7 @@ pub fn request_adopt(
 /// many lines were dropped. Note that this uses blocking I/O.
 pub fn clear_adopted(
     ctx: &Context,
-    actor: &str,
+    actor: &Actor,
     agent_id: &AgentId,
     user: &UnixUser,
 ) -> Result<usize, DomainError> {
@@ -177,7 +182,7 @@ pub fn clear_adopted(
 /// [`request_restore`], then sends now and answers with the agent's outcome.
 pub async fn restore(
     ctx: &Arc<Context>,
-    actor: &str,
+    actor: &Actor,
     agent_id: &AgentId,
 ) -> Result<HostAccessView, DomainError> {
     let (id, who) = (agent_id.clone(), actor.to_owned());
@@ -188,7 +193,7 @@ pub async fn restore(
 /// [`clear_adopted`], then sends now and answers with the agent's outcome.
 pub async fn clear(
     ctx: &Arc<Context>,
-    actor: &str,
+    actor: &Actor,
     agent_id: &AgentId,
     user: &UnixUser,
 ) -> Result<HostAccessView, DomainError> {
@@ -200,7 +205,7 @@ pub async fn clear(
 /// [`request_adopt`], then sends now and answers with the agent's outcome.
 pub async fn adopt(
     ctx: &Arc<Context>,
-    actor: &str,
+    actor: &Actor,
     agent_id: &AgentId,
     user: &UnixUser,
 ) -> Result<HostAccessView, DomainError> {

@@ -17,6 +17,7 @@ use super::audit::{self, AuditAction};
 use super::error::DomainError;
 use crate::clock::now_ms;
 use crate::context::Context;
+use crate::domain::actor::Actor;
 use crate::storage::ssh_access::{
     GrantOptions, GrantRecord, GrantTarget, PersonRecord, SshKeyRecord,
 };
@@ -28,7 +29,7 @@ pub use views::{GrantView, KeyView, PersonView};
 
 fn audited(
     ctx: &Context,
-    actor: &str,
+    actor: &Actor,
     event: SshAccessEvent,
     target: &str,
 ) -> Result<(), DomainError> {
@@ -85,12 +86,12 @@ pub fn people(ctx: &Context) -> Result<Vec<PersonView>, DomainError> {
 }
 
 /// Adds a person (without keys yet). Note that this uses blocking I/O.
-pub fn add_person(ctx: &Context, actor: &str, name: &str) -> Result<PersonView, DomainError> {
+pub fn add_person(ctx: &Context, actor: &Actor, name: &str) -> Result<PersonView, DomainError> {
     check_person(name)?;
     let record = PersonRecord {
         name: name.to_owned(),
         keys: vec![],
-        added_by: actor.to_owned(),
+        added_by: actor.to_string(),
         added_at_ms: now_ms(),
     };
     if !ctx.store.ssh_access.insert_person(&record)? {
@@ -104,7 +105,7 @@ pub fn add_person(ctx: &Context, actor: &str, name: &str) -> Result<PersonView, 
 
 /// Removes a person, their keys and their grants (everywhere within one reconcile). Note that
 /// this uses blocking I/O.
-pub fn remove_person(ctx: &Context, actor: &str, name: &str) -> Result<(), DomainError> {
+pub fn remove_person(ctx: &Context, actor: &Actor, name: &str) -> Result<(), DomainError> {
     if !ctx.store.ssh_access.remove_person(name)? {
         return Err(DomainError::NotFound(format!("no person {name:?}")));
     }
@@ -116,7 +117,7 @@ pub fn remove_person(ctx: &Context, actor: &str, name: &str) -> Result<(), Domai
 /// Adds a public key (the text of a `.pub` file) to a person. Note that this uses blocking I/O.
 pub fn add_key(
     ctx: &Context,
-    actor: &str,
+    actor: &Actor,
     person: &str,
     text: &str,
 ) -> Result<KeyView, DomainError> {
@@ -144,7 +145,7 @@ pub fn add_key(
         bits: parsed.bits,
         public_key: parsed.public_key,
         comment: parsed.comment,
-        added_by: actor.to_owned(),
+        added_by: actor.to_string(),
         added_at_ms: now_ms(),
     };
     record.keys.push(key.clone());
@@ -160,7 +161,7 @@ pub fn add_key(
 }
 
 /// Removes a key by its fingerprint (from whoever has it). Note that this uses blocking I/O.
-pub fn remove_key(ctx: &Context, actor: &str, fingerprint: &str) -> Result<(), DomainError> {
+pub fn remove_key(ctx: &Context, actor: &Actor, fingerprint: &str) -> Result<(), DomainError> {
     for mut person in ctx.store.ssh_access.people()? {
         let before = person.keys.len();
         person.keys.retain(|key| key.fingerprint != fingerprint);
@@ -194,7 +195,7 @@ pub struct NewGrant {
 }
 
 /// Adds a grant. Note that this uses blocking I/O.
-pub fn add_grant(ctx: &Context, actor: &str, new: NewGrant) -> Result<GrantView, DomainError> {
+pub fn add_grant(ctx: &Context, actor: &Actor, new: NewGrant) -> Result<GrantView, DomainError> {
     let person = ctx
         .store
         .ssh_access
@@ -264,7 +265,7 @@ pub fn add_grant(ctx: &Context, actor: &str, new: NewGrant) -> Result<GrantView,
         target,
         expires_at_ms,
         options: new.options,
-        added_by: actor.to_owned(),
+        added_by: actor.to_string(),
         added_at_ms: now,
     })?;
     let view = views::grant(&record, now);
@@ -291,7 +292,7 @@ pub fn grants(ctx: &Context) -> Result<Vec<GrantView>, DomainError> {
 }
 
 /// Removes a grant. Note that this uses blocking I/O.
-pub fn remove_grant(ctx: &Context, actor: &str, id: u64) -> Result<(), DomainError> {
+pub fn remove_grant(ctx: &Context, actor: &Actor, id: u64) -> Result<(), DomainError> {
     let record = ctx
         .store
         .ssh_access
@@ -311,7 +312,7 @@ pub fn remove_grant(ctx: &Context, actor: &str, id: u64) -> Result<(), DomainErr
 /// Sets a host's mode and drift policy (`None`: unchanged). Note that this uses blocking I/O.
 pub fn set_host(
     ctx: &Context,
-    actor: &str,
+    actor: &Actor,
     agent_id: &AgentId,
     mode: Option<AuthorizedKeysMode>,
     on_drift: Option<DriftAction>,

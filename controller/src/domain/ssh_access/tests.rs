@@ -40,7 +40,10 @@ async fn issue_16_adopted_lines_can_be_cleared_and_the_clear_is_audited() {
         })
         .unwrap();
 
-    assert_eq!(drift::clear_adopted(&ctx, "ada", &nas, &root).unwrap(), 2);
+    assert_eq!(
+        drift::clear_adopted(&ctx, &crate::domain::actor::Actor::user("ada"), &nas, &root).unwrap(),
+        2
+    );
     let record = ctx.store.ssh_access.host(&nas).unwrap();
     assert_eq!(record.adopted.len(), 1, "only root's lines are dropped");
     assert_eq!(record.adopted[0].user, ops);
@@ -55,7 +58,7 @@ async fn issue_16_adopted_lines_can_be_cleared_and_the_clear_is_audited() {
         "root's adopted lines are no longer desired"
     );
     assert!(matches!(
-        drift::clear_adopted(&ctx, "ada", &nas, &root),
+        drift::clear_adopted(&ctx, &crate::domain::actor::Actor::user("ada"), &nas, &root),
         Err(DomainError::NotFound(_))
     ));
     let entries = audit::recent(&ctx, 10).unwrap();

@@ -11,6 +11,7 @@ use super::principals;
 use crate::ca::ssh::{self, SshCertKind, SshCertRequest};
 use crate::clock::now_ms;
 use crate::context::Context;
+use crate::domain::actor::Actor;
 use crate::domain::audit::{self, AuditAction};
 use crate::domain::error::DomainError;
 use crate::storage::ssh_ca::{SshCaHostRecord, SshHostState};
@@ -112,7 +113,11 @@ fn record(ctx: &Context, agent_id: &AgentId) -> Result<SshCaHostRecord, DomainEr
 
 /// Enables the SSH CA for a host and configures it now if it is connected. Note that this
 /// blocks (see the module's note).
-pub fn enable(ctx: &Context, actor: &str, request: EnableHost) -> Result<SshHostView, DomainError> {
+pub fn enable(
+    ctx: &Context,
+    actor: &Actor,
+    request: EnableHost,
+) -> Result<SshHostView, DomainError> {
     super::require_enabled(ctx)?;
     let agent_id = crate::domain::hosts::parse_agent_id(&request.host)?;
     crate::domain::hosts::require_known(ctx, &agent_id)?;
@@ -137,7 +142,7 @@ pub fn enable(ctx: &Context, actor: &str, request: EnableHost) -> Result<SshHost
         trust_user_ca: request.trust_user_ca,
         extra_names: request.extra_names,
         users,
-        enabled_by: actor.to_owned(),
+        enabled_by: actor.to_string(),
         enabled_at_ms: now_ms(),
         state: SshHostState::default(),
     };
@@ -162,7 +167,7 @@ pub fn enable(ctx: &Context, actor: &str, request: EnableHost) -> Result<SshHost
 
 /// Turns the SSH CA off for a host: its agent removes Unity's drop-in and files (when it is
 /// connected; otherwise they stay until it is enabled again). Note that this blocks.
-pub fn disable(ctx: &Context, actor: &str, host: &str) -> Result<String, DomainError> {
+pub fn disable(ctx: &Context, actor: &Actor, host: &str) -> Result<String, DomainError> {
     let agent_id = crate::domain::hosts::parse_agent_id(host)?;
     record(ctx, &agent_id)?;
     let removed = match request_configure(ctx, &agent_id, empty_configuration()) {
@@ -220,7 +225,7 @@ type Planned = (ConfigureSshd, Vec<u64>, Option<(u64, u64)>);
 /// What to send the host: certificates for its keys (signed now), the user CA, principals.
 fn configuration(
     ctx: &Context,
-    actor: &str,
+    actor: &Actor,
     record: &SshCaHostRecord,
 ) -> Result<Planned, DomainError> {
     let ca = super::ca(ctx, actor)?;
@@ -286,7 +291,7 @@ fn configuration(
 /// that this blocks (see the module's note).
 pub fn configure(
     ctx: &Context,
-    actor: &str,
+    actor: &Actor,
     agent_id: &AgentId,
 ) -> Result<SshHostView, DomainError> {
     let mut current = record(ctx, agent_id)?;

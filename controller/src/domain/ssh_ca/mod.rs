@@ -14,6 +14,7 @@ pub mod revoked_keys;
 use crate::ca::ssh::{self, SshCa, SshCertKind, SshCertRequest};
 use crate::clock::now_ms;
 use crate::context::Context;
+use crate::domain::actor::Actor;
 use crate::domain::audit::{self, AuditAction};
 use crate::domain::error::DomainError;
 use crate::storage::ssh_ca::IssuedUserCertificate;
@@ -39,7 +40,7 @@ fn require_enabled(ctx: &Context) -> Result<(), DomainError> {
 
 /// The CA, made (and audited as made by `actor`) when there is none yet. Note that this uses
 /// blocking I/O.
-pub fn ca(ctx: &Context, actor: &str) -> Result<SshCa, DomainError> {
+pub fn ca(ctx: &Context, actor: &Actor) -> Result<SshCa, DomainError> {
     require_enabled(ctx)?;
     let (ca, created) = SshCa::load_or_create(&ca_dir(ctx)).map_err(DomainError::internal)?;
     if created {
@@ -73,7 +74,7 @@ pub fn known_hosts_line(domains: &[String], public_key: &str) -> String {
 }
 
 /// Makes the CA if needed and shows it. Note that this uses blocking I/O.
-pub fn show(ctx: &Context, actor: &str) -> Result<SshCaView, DomainError> {
+pub fn show(ctx: &Context, actor: &Actor) -> Result<SshCaView, DomainError> {
     let ca = ca(ctx, actor)?;
     let public_key = ca.public_line();
     let settings = &ctx.config.ssh_ca;
@@ -139,7 +140,7 @@ fn public_key_line(text: &str) -> Result<String, DomainError> {
 /// I/O.
 pub fn sign_user(
     ctx: &Context,
-    actor: &str,
+    actor: &Actor,
     request: SignUserRequest,
 ) -> Result<SignedUserCertificate, DomainError> {
     let for_user = request.user.trim();
@@ -193,7 +194,7 @@ pub fn sign_user(
             serial,
             key_id: key_id.clone(),
             for_user: for_user.to_owned(),
-            signed_by: actor.to_owned(),
+            signed_by: actor.to_string(),
             signed_at_ms: now,
             principals: principals.clone(),
             valid_after,

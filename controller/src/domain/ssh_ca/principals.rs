@@ -3,6 +3,7 @@
 //! (the login name and its host-scoped form), a user certificate's principals (host-scoped
 //! with `--host`), the key id, and the TTL a caller may ask for.
 
+use crate::domain::actor::Actor;
 use std::time::Duration;
 use unity_shared::model::ssh::{Principal, UnixUser, UserPrincipals};
 
@@ -88,7 +89,7 @@ pub fn user_ttl(
 }
 
 /// A user certificate's key id (sshd logs it on every login): for whom, who signed, when.
-pub fn user_key_id(for_user: &str, actor: &str, signed_at: &str, serial: u64) -> String {
+pub fn user_key_id(for_user: &str, actor: &Actor, signed_at: &str, serial: u64) -> String {
     format!("unity user {for_user} signed by {actor} at {signed_at} serial {serial}")
 }
 

@@ -5,10 +5,11 @@
 use super::hosts;
 use crate::clock::now_ms;
 use crate::context::Context;
+use crate::domain::actor::Actor;
 use std::sync::Arc;
 
 /// The actor the loop's signatures are audited as.
-pub const RENEWAL_ACTOR: &str = "ssh-ca-renewal";
+pub const RENEWAL_ACTOR: Actor = Actor::Controller("ssh-ca-renewal");
 
 /// Starts the loop when the SSH CA is enabled; the task runs until aborted.
 pub fn spawn(ctx: Arc<Context>) -> tokio::task::JoinHandle<()> {
@@ -40,7 +41,7 @@ fn run_once(ctx: &Context) {
         if !hosts::due(&record, now_ms()) || !ctx.hub.is_connected(&record.agent_id) {
             continue;
         }
-        match hosts::configure(ctx, RENEWAL_ACTOR, &record.agent_id) {
+        match hosts::configure(ctx, &RENEWAL_ACTOR, &record.agent_id) {
             Ok(_) => tracing::info!(host = %record.agent_id, "SSH host configured."),
             Err(error) => {
                 tracing::warn!(host = %record.agent_id, %error, "SSH host not configured; will retry.")

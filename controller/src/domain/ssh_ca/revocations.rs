@@ -8,6 +8,7 @@
 use super::hosts;
 use crate::clock::now_ms;
 use crate::context::Context;
+use crate::domain::actor::Actor;
 use crate::domain::audit::{self, AuditAction};
 use crate::domain::error::DomainError;
 use crate::storage::ssh_ca::{IssuedUserCertificate, SshRevocation};
@@ -108,7 +109,7 @@ fn fingerprint_of(public_key: &str) -> Result<String, DomainError> {
 /// hosts. Note that this blocks (hub requests; see hosts.rs).
 pub fn revoke(
     ctx: &Context,
-    actor: &str,
+    actor: &Actor,
     request: RevokeRequest,
 ) -> Result<RevokeOutcome, DomainError> {
     super::require_enabled(ctx)?;
@@ -145,7 +146,7 @@ pub fn revoke(
         if same_key && record.revoked.is_none() && (named || unexpired) {
             record.revoked = Some(SshRevocation {
                 revoked_at_ms: now,
-                revoked_by: actor.to_owned(),
+                revoked_by: actor.to_string(),
             });
             ctx.store.ssh_ca.put_issued(&record)?;
             revoked.push(record.serial);
@@ -175,7 +176,7 @@ pub fn revoke(
 
 /// Configures every host that trusts the user CA now (connected) or marks it due. Note that
 /// this blocks.
-fn deliver(ctx: &Context, actor: &str) -> Result<(Vec<String>, Vec<String>), DomainError> {
+fn deliver(ctx: &Context, actor: &Actor) -> Result<(Vec<String>, Vec<String>), DomainError> {
     let (mut delivered, mut pending) = (Vec::new(), Vec::new());
     for mut record in ctx.store.ssh_ca.hosts()? {
         if !record.trust_user_ca {

@@ -44,7 +44,7 @@ pub async fn add_person(
     caller: PageCaller,
     ApiForm(form): ApiForm<PersonForm>,
 ) -> Result<Response, ApiError> {
-    let actor = caller.0.user.clone();
+    let actor = caller.0.actor();
     blocking(&state.ctx, move |ctx| {
         ssh::add_person(ctx, &actor, form.name.trim())
     })
@@ -64,7 +64,7 @@ pub async fn add_key(
     caller: PageCaller,
     ApiForm(form): ApiForm<KeyForm>,
 ) -> Result<Response, ApiError> {
-    let actor = caller.0.user.clone();
+    let actor = caller.0.actor();
     blocking(&state.ctx, move |ctx| {
         ssh::add_key(ctx, &actor, &form.person, &form.public_key)
     })
@@ -97,7 +97,7 @@ pub async fn add_grant(
     caller: PageCaller,
     ApiForm(form): ApiForm<GrantForm>,
 ) -> Result<Response, ApiError> {
-    let actor = caller.0.user.clone();
+    let actor = caller.0.actor();
     let new = NewGrant {
         person: form.person,
         key: None,
@@ -124,7 +124,7 @@ pub async fn remove_grant(
     ApiPath(id): ApiPath<u64>,
     ApiForm(_form): ApiForm<CsrfForm>,
 ) -> Result<Response, ApiError> {
-    let actor = caller.0.user.clone();
+    let actor = caller.0.actor();
     blocking(&state.ctx, move |ctx| ssh::remove_grant(ctx, &actor, id)).await?;
     Ok(back())
 }
@@ -153,7 +153,7 @@ pub async fn restore(
 ) -> Result<Response, ApiError> {
     confirmed(&form)?;
     let agent_id = parse_agent_id(&agent_id)?;
-    drift::restore(&state.ctx, &caller.0.user, &agent_id).await?;
+    drift::restore(&state.ctx, &caller.0.actor(), &agent_id).await?;
     Ok(back())
 }
 
@@ -167,7 +167,7 @@ pub async fn adopt(
     confirmed(&form)?;
     let agent_id = parse_agent_id(&agent_id)?;
     let user = UnixUser::new(user).map_err(|error| DomainError::Invalid(error.to_string()))?;
-    drift::adopt(&state.ctx, &caller.0.user, &agent_id, &user).await?;
+    drift::adopt(&state.ctx, &caller.0.actor(), &agent_id, &user).await?;
     Ok(back())
 }
 
@@ -181,7 +181,7 @@ pub async fn clear_adopted(
     confirmed(&form)?;
     let agent_id = parse_agent_id(&agent_id)?;
     let user = UnixUser::new(user).map_err(|error| DomainError::Invalid(error.to_string()))?;
-    drift::clear(&state.ctx, &caller.0.user, &agent_id, &user).await?;
+    drift::clear(&state.ctx, &caller.0.actor(), &agent_id, &user).await?;
     Ok(back())
 }
 
@@ -193,7 +193,7 @@ pub async fn remove_person(
     ApiForm(form): ApiForm<ConfirmForm>,
 ) -> Result<Response, ApiError> {
     confirmed(&form)?;
-    let actor = caller.0.user.clone();
+    let actor = caller.0.actor();
     blocking(&state.ctx, move |ctx| {
         ssh::remove_person(ctx, &actor, &name)
     })
@@ -219,7 +219,7 @@ pub async fn remove_key(
         csrf: form.csrf,
         confirm: form.confirm,
     })?;
-    let actor = caller.0.user.clone();
+    let actor = caller.0.actor();
     blocking(&state.ctx, move |ctx| {
         ssh::remove_key(ctx, &actor, &form.fingerprint)
     })

@@ -63,7 +63,7 @@ pub async fn revoke(
     ApiPath(serial): ApiPath<u64>,
     ApiForm(_form): ApiForm<CsrfForm>,
 ) -> Result<Markup, ApiError> {
-    let actor = caller.0.user.clone();
+    let actor = caller.0.actor();
     let request = RevokeRequest {
         serial: Some(serial),
         public_key: None,

@@ -97,7 +97,7 @@ pub async fn enable(
         extra_names: words(&form.names),
         users: words(&form.users),
     };
-    let actor = caller.0.user.clone();
+    let actor = caller.0.actor();
     let outcome = blocking(&state.ctx, move |ctx| {
         Ok::<_, ApiError>(match hosts::enable(ctx, &actor, request) {
             Ok(view) => match view.last_error {
@@ -121,7 +121,7 @@ pub async fn disable(
     ApiPath(agent_id): ApiPath<String>,
     ApiForm(_form): ApiForm<CsrfForm>,
 ) -> Result<Markup, ApiError> {
-    let actor = caller.0.user.clone();
+    let actor = caller.0.actor();
     let outcome = blocking(&state.ctx, move |ctx| {
         Ok::<_, ApiError>(hosts::disable(ctx, &actor, &agent_id).map_err(|error| error.to_string()))
     })

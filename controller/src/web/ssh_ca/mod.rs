@@ -10,6 +10,7 @@ pub mod hosts;
 use super::format::datetime;
 use super::layout::{self, Frame, Nav};
 use super::{admin_csrf, PageCaller};
+use crate::domain::actor::Actor;
 use crate::domain::ssh_ca::hosts::SshHostView;
 use crate::domain::ssh_ca::revocations::{self, IssuedView};
 use crate::domain::ssh_ca::{self, SignUserRequest, SignedUserCertificate, SshCaView};
@@ -37,7 +38,7 @@ pub struct SshCaPage {
     pub notice: Option<Result<String, String>>,
 }
 
-async fn view(state: &AppState, actor: String) -> Result<SshCaPage, ApiError> {
+async fn view(state: &AppState, actor: Actor) -> Result<SshCaPage, ApiError> {
     blocking(&state.ctx, move |ctx| {
         Ok::<_, ApiError>(SshCaPage {
             ca: ssh_ca::show(ctx, &actor).map_err(|error| error.to_string()),
@@ -56,7 +57,7 @@ async fn outcome_page(
     caller: &PageCaller,
     notice: Result<String, String>,
 ) -> Result<Markup, ApiError> {
-    let mut page = view(state, caller.0.user.clone()).await?;
+    let mut page = view(state, caller.0.actor()).await?;
     page.notice = Some(notice);
     Ok(render(&page, &caller.0))
 }
@@ -114,10 +115,7 @@ pub fn render(view: &SshCaPage, caller: &Caller) -> Markup {
 
 /// `GET /ssh/ca`.
 pub async fn page(State(state): State<AppState>, caller: PageCaller) -> Result<Markup, ApiError> {
-    Ok(render(
-        &view(&state, caller.0.user.clone()).await?,
-        &caller.0,
-    ))
+    Ok(render(&view(&state, caller.0.actor()).await?, &caller.0))
 }
 
 /// The sign form's fields.
@@ -144,10 +142,10 @@ pub async fn sign(
     caller: PageCaller,
     ApiForm(form): ApiForm<SignForm>,
 ) -> Result<Markup, ApiError> {
-    let actor = caller.0.user.clone();
+    let actor = caller.0.actor();
     let request = SignUserRequest {
         public_key: form.public_key.trim().to_owned(),
-        user: optional(&form.user).unwrap_or_else(|| actor.clone()),
+        user: optional(&form.user).unwrap_or_else(|| actor.user_name().to_owned()),
         principals: form
             .principals
             .split([' ', ','])

@@ -13,6 +13,7 @@
 use super::webauthn::{self, Assertion, RelyingParty};
 use super::{pass, DomainError};
 use crate::context::Context;
+use crate::domain::actor::Actor;
 use crate::domain::audit::{self, AuditAction};
 use crate::domain::sessions::{self, NewSession};
 use crate::storage::auth::{ChallengePurpose, PasskeyRecord, WebauthnChallengeRecord};
@@ -208,7 +209,7 @@ pub fn finish_registration(
     }
     audit::record(
         ctx,
-        user,
+        &Actor::user(user),
         AuditAction::PasskeyAdd,
         &format!("{user}: {name}"),
     )?;
@@ -234,7 +235,7 @@ pub fn list(ctx: &Context, user: &str) -> Result<Vec<PasskeyView>, DomainError> 
 }
 
 /// Deletes `user`'s passkey whose id is `id` (base64url). Note that this uses blocking I/O.
-pub fn delete(ctx: &Context, actor: &str, user: &str, id: &str) -> Result<(), DomainError> {
+pub fn delete(ctx: &Context, actor: &Actor, user: &str, id: &str) -> Result<(), DomainError> {
     let id = webauthn::unb64(id).map_err(|error| DomainError::Invalid(error.to_string()))?;
     let removed = ctx.store.auth.update_factors(user, |record| {
         let index = record
@@ -258,7 +259,7 @@ pub fn delete(ctx: &Context, actor: &str, user: &str, id: &str) -> Result<(), Do
 
 /// Removes all of `user`'s passkeys (the operator's reset for a lost device); audited when
 /// there were any. Note that this uses blocking I/O.
-pub fn delete_all(ctx: &Context, actor: &str, user: &str) -> Result<(), DomainError> {
+pub fn delete_all(ctx: &Context, actor: &Actor, user: &str) -> Result<(), DomainError> {
     let removed = ctx.store.auth.update_factors(user, |record| {
         (!record.passkeys.is_empty()).then(|| std::mem::take(&mut record.passkeys).len())
     })?;
@@ -365,7 +366,12 @@ pub fn complete_login(
     let count = match checked {
         Ok(count) => count,
         Err(why) => {
-            audit::record(ctx, &user, AuditAction::SecondFactorFailed, &user)?;
+            audit::record(
+                ctx,
+                &Actor::user(&user),
+                AuditAction::SecondFactorFailed,
+                &user,
+            )?;
             return Ok(Err(why));
         }
     };
@@ -384,7 +390,12 @@ pub fn complete_login(
         Some(stored)
     })?;
     if moved.is_none() {
-        audit::record(ctx, &user, AuditAction::SecondFactorFailed, &user)?;
+        audit::record(
+            ctx,
+            &Actor::user(&user),
+            AuditAction::SecondFactorFailed,
+            &user,
+        )?;
         return Ok(Err(webauthn::WebauthnError::Counter {
             stored: count,
             got: count,

@@ -5,6 +5,7 @@
 
 use super::*;
 use crate::config::Config;
+use crate::domain::actor::Actor;
 use crate::domain::second_factor::webauthn::tests::SoftAuthenticator;
 use crate::domain::second_factor::webauthn::WebauthnError;
 use crate::domain::sessions::{LoginOutcome, LoginPolicy};
@@ -22,8 +23,14 @@ async fn context() -> (tempfile::TempDir, std::sync::Arc<Context>) {
     let ctx = crate::service::offline_context(Config::with_data_dir(dir.path().into()))
         .await
         .unwrap();
-    crate::domain::users::create(&ctx, "test", "ada", &["admins".to_owned()], "correct horse")
-        .unwrap();
+    crate::domain::users::create(
+        &ctx,
+        &crate::domain::actor::Actor::user("test"),
+        "ada",
+        &["admins".to_owned()],
+        "correct horse",
+    )
+    .unwrap();
     (dir, ctx)
 }
 
@@ -86,12 +93,24 @@ async fn issue_21_a_passkey_is_added_and_passes_a_login_once() {
     assert!(stored[0].last_used_ms.is_some());
     // The pending login is used up.
     assert!(start_login(&ctx, pending, &rp(), crate::clock::now_ms()).is_err());
-    delete(&ctx, "ada", "ada", &listed[0].id).unwrap();
+    delete(
+        &ctx,
+        &crate::domain::actor::Actor::user("ada"),
+        "ada",
+        &listed[0].id,
+    )
+    .unwrap();
     assert!(list(&ctx, "ada").unwrap().is_empty());
-    assert!(delete(&ctx, "ada", "ada", &listed[0].id).is_err());
+    assert!(delete(
+        &ctx,
+        &crate::domain::actor::Actor::user("ada"),
+        "ada",
+        &listed[0].id
+    )
+    .is_err());
     add(&ctx, &SoftAuthenticator::new(), "one");
     add(&ctx, &SoftAuthenticator::new(), "two");
-    delete_all(&ctx, "cli", "ada").unwrap();
+    delete_all(&ctx, &Actor::Cli, "ada").unwrap();
     assert!(list(&ctx, "ada").unwrap().is_empty());
     assert!(!ctx.store.auth.factors("ada").unwrap().any());
 }

@@ -87,6 +87,7 @@ pub(super) fn result(id: &OperationId, container: &str) -> CommandResult {
         new_image_id: None,
         backup: None,
         backup_taken: None,
+        data_restored: None,
         log: Vec::new(),
     }
 }

@@ -148,6 +148,7 @@ fn sample(stamp: u64, env: &[&str]) -> BackupFile {
         image_id: "sha256:1".to_owned(),
         inspect: json!({ "Config": { "Env": env }, "State": { "Running": stamp.is_multiple_of(2) } }),
         volume_archives: Vec::new(),
+        dump: None,
     }
 }
 

@@ -110,8 +110,14 @@ pub fn kind_of_image(image_ref: &str) -> Option<DatabaseKind> {
     let repository = repository(image_ref);
     let last = repository.rsplit('/').next().unwrap_or_default();
     match last {
-        "postgres" | "postgresql" | "postgis" | "pgvector" | "timescaledb" | "timescaledb-ha"
-        | "postgresql-repmgr" | "timescaledb-postgis" => Some(DatabaseKind::Postgres),
+        "postgres"
+        | "postgresql"
+        | "postgis"
+        | "pgvector"
+        | "timescaledb"
+        | "timescaledb-ha"
+        | "postgresql-repmgr"
+        | "timescaledb-postgis" => Some(DatabaseKind::Postgres),
         "mysql" | "mysql-server" | "percona" | "percona-server" => Some(DatabaseKind::Mysql),
         "mariadb" | "mariadb-galera" => Some(DatabaseKind::Mariadb),
         "redis" | "redis-stack" | "redis-stack-server" | "valkey" | "keydb" => {
@@ -268,11 +274,17 @@ mod tests {
 
     #[test]
     fn issue_17_the_label_wins_over_the_image() {
-        assert_eq!(database_of("nginx:1", Some("postgres")), Some(DatabaseKind::Postgres));
+        assert_eq!(
+            database_of("nginx:1", Some("postgres")),
+            Some(DatabaseKind::Postgres)
+        );
         assert_eq!(database_of("postgres:16", Some("none")), None);
         assert_eq!(database_of("postgres:16", Some("rsync")), None);
         assert_eq!(database_of("redis:7", None), Some(DatabaseKind::Redis));
-        assert_eq!(database_of("x/app:1", Some(" Valkey ")), Some(DatabaseKind::Redis));
+        assert_eq!(
+            database_of("x/app:1", Some(" Valkey ")),
+            Some(DatabaseKind::Redis)
+        );
     }
 
     #[track_caller]
@@ -287,13 +299,21 @@ mod tests {
         change("postgres:15", "postgres:16", Some("postgres 15 -> 16"));
         change("postgres:15.4", "postgres:15.6-alpine", None);
         change("postgres:9.5", "postgres:9.6", Some("postgres 9.5 -> 9.6"));
-        change("pgvector/pgvector:pg15", "pgvector/pgvector:pg16", Some("postgres 15 -> 16"));
+        change(
+            "pgvector/pgvector:pg15",
+            "pgvector/pgvector:pg16",
+            Some("postgres 15 -> 16"),
+        );
         change(
             "timescale/timescaledb:2.13.0-pg15",
             "timescale/timescaledb:2.14.2-pg15",
             None,
         );
-        change("bitnami/postgresql:15.5.0", "bitnami/postgresql:16.1.0", Some("postgres 15 -> 16"));
+        change(
+            "bitnami/postgresql:15.5.0",
+            "bitnami/postgresql:16.1.0",
+            Some("postgres 15 -> 16"),
+        );
         change("mariadb:10.11", "mariadb:11.4", Some("mariadb 10 -> 11"));
         change("mariadb:10.6", "mariadb:10.11", None);
         change("mysql:8.0.36", "mysql:8.4.0", Some("mysql 8.0 -> 8.4"));
@@ -315,7 +335,10 @@ mod tests {
     fn issue_17_the_reason_says_what_to_do() {
         let change = major_version_change("postgres:15", "postgres:16").unwrap();
         let reason = change.reason();
-        assert!(reason.starts_with("postgres 15 → 16 needs a dump and restore"), "{reason}");
+        assert!(
+            reason.starts_with("postgres 15 → 16 needs a dump and restore"),
+            "{reason}"
+        );
         assert!(reason.contains("with force"), "{reason}");
     }
 

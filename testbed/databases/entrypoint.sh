@@ -3,7 +3,8 @@
 # directory when empty (PostgreSQL /var/lib/postgresql/data, MariaDB /var/lib/mysql with root's
 # password from MARIADB_ROOT_PASSWORD, Redis /data), starts the server, and, when MIGRATE is
 # set, applies it through the server's own client once the server answers (what a new
-# version's migration does to the data), then waits for the server. TERM stops the server.
+# version's migration does to the data; Redis then saves) and marks the data directory, then
+# waits for the server. TERM stops the server.
 set -eu
 kind=${1:?usage: unity-db postgres|mariadb|redis}
 pgbin=/usr/lib/postgresql/15/bin
@@ -59,7 +60,15 @@ esac
 server=$!
 trap 'kill -TERM $server 2>/dev/null' TERM INT
 until ready; do sleep 0.2; done
-if [ -n "${MIGRATE:-}" ]; then migrate; fi
+if [ -n "${MIGRATE:-}" ]; then
+    migrate
+    # The mark of a new version that touched the data (a restore of a dump leaves it).
+    case $kind in
+    postgres) touch /var/lib/postgresql/data/migrated-by-new-version ;;
+    mariadb) touch /var/lib/mysql/migrated-by-new-version ;;
+    redis) redis-cli SAVE >/dev/null; touch /data/migrated-by-new-version ;;
+    esac
+fi
 touch /tmp/ready
 wait $server || true
 wait $server || true

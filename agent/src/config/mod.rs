@@ -86,6 +86,10 @@ pub struct RawContainersConfig {
     pub keep_old_image: Option<String>,
     /// Updates: backups kept per container (default 10).
     pub keep_backups: Option<usize>,
+    /// Updates: bytes one container's backups may hold together (default 10 GiB).
+    pub backup_max_bytes: Option<u64>,
+    /// Updates: `auto` (default), `volume`, `dump` or `off`.
+    pub data_restore: Option<String>,
 }
 
 fn containers_from_raw(raw: RawContainersConfig) -> Result<ContainersConfig, ConfigError> {
@@ -121,6 +125,18 @@ fn containers_from_raw(raw: RawContainersConfig) -> Result<ContainersConfig, Con
             "7d",
         )?,
         keep_backups: raw.keep_backups.unwrap_or(defaults.keep_backups).max(1),
+        backup_max_bytes: raw.backup_max_bytes.unwrap_or(defaults.backup_max_bytes),
+        data_restore: match raw.data_restore.as_deref().map(str::trim) {
+            None => defaults.data_restore,
+            Some(word @ ("auto" | "volume" | "dump" | "off")) => word.to_owned(),
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    key: "containers.data_restore",
+                    value: other.to_owned(),
+                    message: "must be \"auto\", \"volume\", \"dump\" or \"off\"".into(),
+                })
+            }
+        },
     })
 }
 
@@ -414,7 +430,7 @@ mod tests {
         assert_eq!(config.containers, ContainersConfig::default());
         let raw: RawConfig = toml::from_str(
             "[containers]\nsocket = \"unix:///run/podman/podman.sock\"\ninterval = \"2m\"\nstats = false\n\
-             keep_old_image = \"2d\"\nkeep_backups = 3",
+             keep_old_image = \"2d\"\nkeep_backups = 3\nbackup_max_bytes = 1000\ndata_restore = \"dump\"",
         )
         .unwrap();
         let config = Config::from_raw(raw).unwrap();
@@ -423,6 +439,8 @@ mod tests {
             Duration::from_secs(2 * 86400)
         );
         assert_eq!(config.containers.keep_backups, 3);
+        assert_eq!(config.containers.backup_max_bytes, 1000);
+        assert_eq!(config.containers.data_restore, "dump");
         assert_eq!(
             config.containers.socket,
             SocketSetting::Path(PathBuf::from("/run/podman/podman.sock"))

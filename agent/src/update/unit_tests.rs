@@ -149,6 +149,7 @@ fn sample(stamp: u64, env: &[&str]) -> BackupFile {
         inspect: json!({ "Config": { "Env": env }, "State": { "Running": stamp.is_multiple_of(2) } }),
         volume_archives: Vec::new(),
         dump: None,
+        rdb_target: None,
     }
 }
 
@@ -166,7 +167,7 @@ fn backups_are_listed_newest_first_and_pruned() {
     let mode =
         std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(path).unwrap().permissions());
     assert_eq!(mode & 0o777, 0o600);
-    assert_eq!(backup::prune(dir.path(), "web", 2).unwrap(), 1);
+    assert_eq!(backup::prune(dir.path(), "web", 2, None).unwrap(), 1);
     assert_eq!(
         backup::newest(dir.path(), "web").unwrap().unwrap(),
         sample(300, &["A=1"])

@@ -373,6 +373,29 @@ mod tests {
     }
 
     #[test]
+    fn issue_17_packaged_containers_section_is_the_default() {
+        let text: String = include_str!("../../../packaging/agent.toml")
+            .lines()
+            .map(|line| {
+                line.strip_prefix("# ")
+                    .filter(|rest| rest.contains(" = ") || rest.starts_with('['))
+                    .unwrap_or(line)
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let raw: RawConfig = toml::from_str(&text).unwrap();
+        let config = Config::from_raw(raw).unwrap().containers;
+        let defaults = ContainersConfig::default();
+        assert_eq!(config.keep_backups, defaults.keep_backups);
+        assert_eq!(config.backup_max_bytes, defaults.backup_max_bytes);
+        assert_eq!(config.data_restore, defaults.data_restore);
+        assert_eq!(config.keep_old_image, defaults.keep_old_image);
+        let raw: RawConfig = toml::from_str("[containers]\ndata_restore = \"tape\"").unwrap();
+        let error = Config::from_raw(raw).unwrap_err().to_string();
+        assert!(error.contains("containers.data_restore"), "{error}");
+    }
+
+    #[test]
     fn a_key_appended_to_the_packaged_config_is_top_level() {
         // Owners (and the package upgrade test) append settings at the end: no section header
         // may be left active there to swallow them.

@@ -2,7 +2,7 @@
 //! exec` over the socket), with stdout streamed into a writer as it arrives (a dump never sits
 //! in memory whole) and stdin optionally streamed from a file; and one file copied into a
 //! container (running or not) through the archive API, streamed as a one-entry tar. The
-//! [`super::engine::Bollard`] engine calls these.
+//! [`super::engine::Bollard`] engine calls these (this file imports nothing of the engine's).
 
 use std::path::Path;
 use std::time::Duration;
@@ -15,7 +15,6 @@ use futures_util::StreamExt as _;
 use tokio::io::{AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
 
 use super::dump_plan::ExecCommand;
-use super::engine::EngineError;
 
 /// Stderr kept from one exec (the end of it).
 const STDERR_CAP: usize = 8 * 1024;
@@ -48,8 +47,15 @@ impl ExecEnd {
 #[derive(Debug, thiserror::Error)]
 pub enum ExecError {
     /// The engine refused or broke off.
-    #[error(transparent)]
-    Engine(#[from] EngineError),
+    #[error("{operation}: {source}")]
+    Api {
+        operation: String,
+        #[source]
+        source: bollard::errors::Error,
+    },
+    /// The engine cannot do it (no exec, no attach).
+    #[error("{0}")]
+    Unsupported(String),
     /// Writing its output failed (a full disk): the command was abandoned.
     #[error("writing the output: {0}")]
     Write(#[source] std::io::Error),
@@ -62,11 +68,9 @@ pub enum ExecError {
 }
 
 fn api(operation: &str) -> impl FnOnce(bollard::errors::Error) -> ExecError + '_ {
-    move |source| {
-        ExecError::Engine(EngineError::Api {
-            operation: operation.to_owned(),
-            source,
-        })
+    move |source| ExecError::Api {
+        operation: operation.to_owned(),
+        source,
     }
 }
 
@@ -116,10 +120,9 @@ async fn run(
         .await
         .map_err(api(&operation))?;
     let StartExecResults::Attached { mut output, input } = started else {
-        return Err(ExecError::Engine(EngineError::Socket {
-            operation,
-            message: "the engine did not attach".to_owned(),
-        }));
+        return Err(ExecError::Unsupported(format!(
+            "{operation}: the engine did not attach"
+        )));
     };
     let mut stderr = Vec::new();
     let mut stdout_bytes = 0u64;

@@ -127,13 +127,8 @@ pub trait Engine: Sync {
         timeout: Duration,
     ) -> impl Future<Output = Result<ExecEnd, ExecError>> + Send {
         let _ = (command, stdin, stdout, timeout);
-        let operation = format!("exec in {container}");
-        async move {
-            Err(ExecError::Engine(EngineError::Socket {
-                operation,
-                message: "this engine runs no commands in containers".to_owned(),
-            }))
-        }
+        let why = format!("exec in {container}: this engine runs no commands in containers");
+        async move { Err(ExecError::Unsupported(why)) }
     }
     /// Copies the file `source` into `container` (running or not) as `dir/name`.
     fn upload_file(
@@ -144,13 +139,8 @@ pub trait Engine: Sync {
         source: &Path,
     ) -> impl Future<Output = Result<(), ExecError>> + Send {
         let _ = (dir, name, source);
-        let operation = format!("copy into {container}");
-        async move {
-            Err(ExecError::Engine(EngineError::Socket {
-                operation,
-                message: "this engine copies no files into containers".to_owned(),
-            }))
-        }
+        let why = format!("copy into {container}: this engine copies no files into containers");
+        async move { Err(ExecError::Unsupported(why)) }
     }
 }
 

@@ -118,6 +118,10 @@ impl DbLab {
     }
 
     async fn update(&self, image: &str) -> CommandResult {
+        self.update_archiving(image, None).await
+    }
+
+    async fn update_archiving(&self, image: &str, archive_limit: Option<u64>) -> CommandResult {
         let request = UpdateRequest {
             id: OperationId(format!("op-{}", image.replace([':', '/'], "-"))),
             container: "db".to_owned(),
@@ -131,7 +135,7 @@ impl DbLab {
                 probe: None,
             },
             force: false,
-            volume_archive_limit_bytes: None,
+            volume_archive_limit_bytes: archive_limit,
         };
         let ctx = OperationContext {
             stop_grace: Duration::from_secs(5),
@@ -213,6 +217,50 @@ async fn issue_17_postgres_rollback_brings_back_the_old_data_from_the_dump() {
     assert_eq!(lab.sql("SELECT v FROM t"), "old");
     let columns = "SELECT count(*) FROM information_schema.columns WHERE table_name = 't'";
     assert_eq!(lab.sql(columns), "1");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue_17_with_a_volume_archive_the_rollback_puts_the_data_directory_back() {
+    let data_dir = "/var/lib/postgresql/data";
+    let lab = DbLab::start("postgres", data_dir, "UPDATE t SET v = 'new'", &[]).await;
+    lab.sql("CREATE TABLE t (v text); INSERT INTO t VALUES ('old'); CHECKPOINT");
+    let result = lab
+        .update_archiving("localhost/postgres:1-migrating", Some(256 << 20))
+        .await;
+    assert_eq!(result.outcome, Outcome::RolledBack, "{result:#?}");
+    assert_eq!(result.data_restored, Some(DataSource::VolumeArchive));
+    let backup = result.backup_taken.clone().unwrap();
+    assert_eq!(backup.volume_archives.len(), 1, "{backup:?}");
+    assert!(backup.dump.is_some(), "the dump is taken too");
+    assert_eq!(lab.image(), "localhost/postgres:1 true");
+    // The server recovers the copied directory as after a crash: ask until it answers.
+    let mut answer = Err(anyhow::anyhow!("not asked"));
+    for _ in 0..100 {
+        answer = blocking(|| {
+            let query = "SELECT v FROM t";
+            let args = [
+                "exec",
+                "db",
+                "psql",
+                "-X",
+                "-At",
+                "-h",
+                "/var/run/postgresql",
+            ];
+            let mut args = args.to_vec();
+            args.extend(["-U", "postgres", "-d", "app", "-c", query]);
+            lab.engine.cli(&args)
+        });
+        if answer.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert_eq!(answer.unwrap(), "old");
+    // The directory itself came back: the new version's mark is gone.
+    let mark = format!("{data_dir}/migrated-by-new-version");
+    let listed = blocking(|| lab.engine.cli(&["exec", "db", "test", "-f", &mark]));
+    assert!(listed.is_err(), "the mark stayed");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

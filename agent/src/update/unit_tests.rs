@@ -178,6 +178,36 @@ fn backups_are_listed_newest_first_and_pruned() {
 }
 
 #[test]
+fn issue_17_backups_with_their_dumps_are_capped_by_size_and_the_newest_stays() {
+    let dir = tempfile::tempdir().unwrap();
+    let backups = dir.path().join("backups/web");
+    for stamp in [100, 200, 300] {
+        backup::save(dir.path(), &sample(stamp, &["A=1"])).unwrap();
+        std::fs::write(
+            backups.join(format!("{stamp}-dump.sql")),
+            vec![b'x'; 10_000],
+        )
+        .unwrap();
+    }
+    let one = backup::size(dir.path(), "web", "300.json").unwrap();
+    assert!(one > 10_000, "{one}");
+    // Room for two: the oldest goes, with its dump.
+    assert_eq!(
+        backup::prune(dir.path(), "web", 10, Some(2 * one + 10)).unwrap(),
+        1
+    );
+    assert_eq!(
+        backup::list(dir.path(), "web").unwrap(),
+        ["300.json", "200.json"]
+    );
+    assert!(!backups.join("100-dump.sql").exists());
+    // A cap below one backup keeps the newest.
+    assert_eq!(backup::prune(dir.path(), "web", 10, Some(1)).unwrap(), 1);
+    assert_eq!(backup::list(dir.path(), "web").unwrap(), ["300.json"]);
+    assert!(backups.join("300-dump.sql").exists());
+}
+
+#[test]
 fn journal_round_trips_and_lists_unfinished_operations() {
     let dir = tempfile::tempdir().unwrap();
     let journal = Journal::open(dir.path()).unwrap();

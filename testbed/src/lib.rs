@@ -10,6 +10,7 @@
 // "only agent::exec spawns processes" rule (clippy.toml) does not apply here.
 #![allow(clippy::disallowed_methods)]
 
+pub mod databases;
 pub mod engine;
 pub mod image;
 pub mod registry;

@@ -69,6 +69,7 @@ const PURE: &[&str] = &[
     "agent/src/ssh_access/paths.rs",
     "agent/src/update/plan.rs",
     "agent/src/update/pinned.rs",
+    "agent/src/update/dump_plan.rs",
     "controller/src/health.rs",
     "controller/src/domain/managed_certificates/schedule.rs",
     "controller/src/domain/ssh_access/desired.rs",

@@ -86,6 +86,10 @@ pub struct RawContainersConfig {
     pub keep_old_image: Option<String>,
     /// Updates: backups kept per container (default 10).
     pub keep_backups: Option<usize>,
+    /// Updates: bytes one container's backups may hold together (default 10 GiB).
+    pub backup_max_bytes: Option<u64>,
+    /// Updates: `auto` (default), `volume`, `dump` or `off`.
+    pub data_restore: Option<String>,
 }
 
 fn containers_from_raw(raw: RawContainersConfig) -> Result<ContainersConfig, ConfigError> {
@@ -121,6 +125,18 @@ fn containers_from_raw(raw: RawContainersConfig) -> Result<ContainersConfig, Con
             "7d",
         )?,
         keep_backups: raw.keep_backups.unwrap_or(defaults.keep_backups).max(1),
+        backup_max_bytes: raw.backup_max_bytes.unwrap_or(defaults.backup_max_bytes),
+        data_restore: match raw.data_restore.as_deref().map(str::trim) {
+            None => defaults.data_restore,
+            Some(word @ ("auto" | "volume" | "dump" | "off")) => word.to_owned(),
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    key: "containers.data_restore",
+                    value: other.to_owned(),
+                    message: "must be \"auto\", \"volume\", \"dump\" or \"off\"".into(),
+                })
+            }
+        },
     })
 }
 
@@ -357,6 +373,29 @@ mod tests {
     }
 
     #[test]
+    fn issue_17_packaged_containers_section_is_the_default() {
+        let text: String = include_str!("../../../packaging/agent.toml")
+            .lines()
+            .map(|line| {
+                line.strip_prefix("# ")
+                    .filter(|rest| rest.contains(" = ") || rest.starts_with('['))
+                    .unwrap_or(line)
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let raw: RawConfig = toml::from_str(&text).unwrap();
+        let config = Config::from_raw(raw).unwrap().containers;
+        let defaults = ContainersConfig::default();
+        assert_eq!(config.keep_backups, defaults.keep_backups);
+        assert_eq!(config.backup_max_bytes, defaults.backup_max_bytes);
+        assert_eq!(config.data_restore, defaults.data_restore);
+        assert_eq!(config.keep_old_image, defaults.keep_old_image);
+        let raw: RawConfig = toml::from_str("[containers]\ndata_restore = \"tape\"").unwrap();
+        let error = Config::from_raw(raw).unwrap_err().to_string();
+        assert!(error.contains("containers.data_restore"), "{error}");
+    }
+
+    #[test]
     fn a_key_appended_to_the_packaged_config_is_top_level() {
         // Owners (and the package upgrade test) append settings at the end: no section header
         // may be left active there to swallow them.
@@ -414,7 +453,7 @@ mod tests {
         assert_eq!(config.containers, ContainersConfig::default());
         let raw: RawConfig = toml::from_str(
             "[containers]\nsocket = \"unix:///run/podman/podman.sock\"\ninterval = \"2m\"\nstats = false\n\
-             keep_old_image = \"2d\"\nkeep_backups = 3",
+             keep_old_image = \"2d\"\nkeep_backups = 3\nbackup_max_bytes = 1000\ndata_restore = \"dump\"",
         )
         .unwrap();
         let config = Config::from_raw(raw).unwrap();
@@ -423,6 +462,8 @@ mod tests {
             Duration::from_secs(2 * 86400)
         );
         assert_eq!(config.containers.keep_backups, 3);
+        assert_eq!(config.containers.backup_max_bytes, 1000);
+        assert_eq!(config.containers.data_restore, "dump");
         assert_eq!(
             config.containers.socket,
             SocketSetting::Path(PathBuf::from("/run/podman/podman.sock"))

@@ -46,6 +46,9 @@ async fn run(
     let mut ctx = OperationContext::new(&bollard, journal, &state.config.data_dir);
     ctx.keep_old_image = state.config.containers.keep_old_image;
     ctx.keep_backups = state.config.containers.keep_backups;
+    ctx.backup_max_bytes = Some(state.config.containers.backup_max_bytes);
+    ctx.data_restore = update::data_restore::Policy::parse(&state.config.containers.data_restore)
+        .unwrap_or_default();
     update::execute(&ctx, command, progress).await
 }
 

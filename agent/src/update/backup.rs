@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use unity_shared::model::update::Backup;
+use unity_shared::model::update::{Backup, DatabaseDump};
 
 /// One backup as stored on disk (JSON, with the inspect as a JSON object; an agent-local
 /// format, not a wire type: [`BackupFile::to_wire`] makes the wire [`Backup`]).
@@ -30,6 +30,12 @@ pub struct BackupFile {
     /// Volume archives taken with it (file names beside it), when asked for.
     #[serde(default)]
     pub volume_archives: Vec<String>,
+    /// The database dump taken with it (a file beside it), when the container is a database.
+    #[serde(default)]
+    pub dump: Option<DatabaseDump>,
+    /// Redis: the server's directory and RDB file name, where the dump goes back to.
+    #[serde(default)]
+    pub rdb_target: Option<(String, String)>,
 }
 
 impl BackupFile {
@@ -47,6 +53,7 @@ impl BackupFile {
             image_id: self.image_id.clone(),
             inspect_json: self.inspect.to_string(),
             volume_archives: self.volume_archives.clone(),
+            dump: self.dump.clone(),
         }
     }
 }
@@ -153,10 +160,56 @@ pub fn newest(data_dir: &Path, container: &str) -> Result<Option<BackupFile>, Ba
     }
 }
 
-/// Deletes all but the newest `keep` backups; returns how many were deleted.
-pub fn prune(data_dir: &Path, container: &str, keep: usize) -> Result<usize, BackupError> {
+/// The bytes of one backup on disk: its file and the files beside it that start with its stamp
+/// (volume archives, the dump).
+pub fn size(data_dir: &Path, container: &str, file_name: &str) -> Result<u64, BackupError> {
     let dir = dir(data_dir, container)?;
+    let stamp = file_name.trim_end_matches(".json");
+    let prefix = format!("{stamp}-");
+    let mut total = 0u64;
+    for entry in std::fs::read_dir(&dir)
+        .map_err(io(&dir))?
+        .filter_map(Result::ok)
+    {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name == file_name || name.starts_with(&prefix) {
+            total = total.saturating_add(entry.metadata().map(|m| m.len()).unwrap_or(0));
+        }
+    }
+    Ok(total)
+}
+
+/// Deletes all but the newest `keep` backups, then, while the container's backups together
+/// hold more than `max_bytes`, the oldest of the rest (the newest one always stays); returns
+/// how many were deleted.
+pub fn prune(
+    data_dir: &Path,
+    container: &str,
+    keep: usize,
+    max_bytes: Option<u64>,
+) -> Result<usize, BackupError> {
     let names = list(data_dir, container)?;
+    let mut keep = keep.max(1);
+    if let Some(max_bytes) = max_bytes {
+        let mut total = 0u64;
+        for (index, name) in names.iter().enumerate().take(keep) {
+            total = total.saturating_add(size(data_dir, container, name)?);
+            if total > max_bytes && index > 0 {
+                keep = index;
+                break;
+            }
+        }
+    }
+    delete_after(data_dir, container, &names, keep)
+}
+
+fn delete_after(
+    data_dir: &Path,
+    container: &str,
+    names: &[String],
+    keep: usize,
+) -> Result<usize, BackupError> {
+    let dir = dir(data_dir, container)?;
     let mut deleted = 0;
     for name in names.iter().skip(keep) {
         let path = dir.join(name);

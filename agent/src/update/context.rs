@@ -14,8 +14,9 @@ use unity_shared::model::update::{
 use super::backup::{self, BackupFile};
 use super::engine::Engine;
 use super::journal::{Journal, Record, Step};
-use super::{failed, kept, volumes};
+use super::{data_restore, dump, failed, kept, volumes};
 use crate::clock;
+use unity_shared::model::database_image::{database_of, BACKUP_LABEL};
 
 /// What every container command works with.
 pub struct OperationContext<'a, E> {
@@ -30,6 +31,11 @@ pub struct OperationContext<'a, E> {
     /// How long the old image is kept after a successful update (for a manual rollback without
     /// the registry).
     pub keep_old_image: Duration,
+    /// Together, one container's backups hold at most this many bytes (the newest one always
+    /// stays); `None`: no cap.
+    pub backup_max_bytes: Option<u64>,
+    /// Where a rollback puts a database's data back from.
+    pub data_restore: data_restore::Policy,
 }
 
 impl<'a, E> OperationContext<'a, E> {
@@ -43,6 +49,8 @@ impl<'a, E> OperationContext<'a, E> {
             keep_backups: 10,
             stop_grace: Duration::from_secs(10),
             keep_old_image: Duration::from_secs(7 * 24 * 3600),
+            backup_max_bytes: None,
+            data_restore: data_restore::Policy::Auto,
         }
     }
 }
@@ -87,6 +95,7 @@ pub(super) fn result(id: &OperationId, container: &str) -> CommandResult {
         new_image_id: None,
         backup: None,
         backup_taken: None,
+        data_restored: None,
         log: Vec::new(),
     }
 }
@@ -155,8 +164,9 @@ pub(super) async fn image_of<E: Engine>(
     }))
 }
 
-/// Backs the container up (and its volumes, with a size limit); the backup's file name goes to
-/// the result.
+/// Backs the container up (and its volumes, with a size limit; a database also with its dump,
+/// see `dump.rs`: a dump that fails refuses the command and leaves nothing behind); the
+/// backup's file name goes to the result.
 pub(super) async fn take_backup<E: Engine>(
     ctx: &OperationContext<'_, E>,
     container: &ContainerInspectResponse,
@@ -164,7 +174,7 @@ pub(super) async fn take_backup<E: Engine>(
     archive_limit: Option<u64>,
     result: &mut CommandResult,
     log: &mut Log<'_>,
-) -> Result<(), Stop> {
+) -> Result<BackupFile, Stop> {
     log.say(Stage::BackingUp, "saving the container's configuration");
     let name = result.container.clone();
     let inspect = serde_json::to_value(container)
@@ -180,41 +190,109 @@ pub(super) async fn take_backup<E: Engine>(
         }
         None => now_ms,
     };
-    let mut volume_archives = Vec::new();
-    if let Some(limit) = archive_limit {
-        log.say(Stage::BackingUp, "archiving the container's volumes");
-        let dir = backup::dir(ctx.data_dir, &name)
-            .map_err(|error| Stop(Outcome::Refused, format!("backup: {error}")))?;
+    let image_ref = container
+        .config
+        .as_ref()
+        .and_then(|config| config.image.clone())
+        .unwrap_or_default();
+    let database = database_of(&image_ref, backup_label(container));
+    let dir = backup::dir(ctx.data_dir, &name)
+        .map_err(|error| Stop(Outcome::Refused, format!("backup: {error}")))?;
+    if archive_limit.is_some() || database.is_some() {
         std::fs::create_dir_all(&dir).map_err(|error| {
             Stop(
                 Outcome::Refused,
                 format!("backup: {}: {error}", dir.display()),
             )
         })?;
+    }
+    let mut volume_archives = Vec::new();
+    if let Some(limit) = archive_limit {
+        log.say(Stage::BackingUp, "archiving the container's volumes");
         volume_archives = volumes::archive(ctx.engine, &dir, taken_at_ms, container, limit)
             .await
             .map_err(|error| Stop(Outcome::Refused, format!("volume archive: {error}")))?;
     }
+    let running = container
+        .state
+        .as_ref()
+        .and_then(|state| state.running)
+        .unwrap_or(false);
+    let mut taken = None;
+    match database {
+        Some(kind) if running => {
+            log.say(
+                Stage::BackingUp,
+                &format!("dumping the {} database inside the container", kind.word()),
+            );
+            match dump::take(ctx.engine, container, kind, &dir, taken_at_ms).await {
+                Ok(dump) => {
+                    log.say(
+                        Stage::BackingUp,
+                        &format!(
+                            "dump {}: {} bytes in {} ms, complete",
+                            dump.dump.file, dump.dump.size_bytes, dump.dump.duration_ms
+                        ),
+                    );
+                    taken = Some(dump);
+                }
+                Err(why) => {
+                    for archive in &volume_archives {
+                        let _ = std::fs::remove_file(dir.join(archive));
+                    }
+                    return refuse(format!(
+                        "the {} dump failed, so nothing was changed: {why}",
+                        kind.word()
+                    ));
+                }
+            }
+        }
+        Some(kind) => log.say(
+            Stage::BackingUp,
+            &format!(
+                "no {} dump: the container is not running (its data is not in use)",
+                kind.word()
+            ),
+        ),
+        None => {}
+    }
     let saved = BackupFile {
         container: name.clone(),
         taken_at_ms,
-        image_ref: container
-            .config
-            .as_ref()
-            .and_then(|config| config.image.clone())
-            .unwrap_or_default(),
+        image_ref,
         image_id: image.id.clone().unwrap_or_default(),
         inspect,
         volume_archives,
+        dump: taken.as_ref().map(|taken| taken.dump.clone()),
+        rdb_target: taken.and_then(|taken| taken.rdb_target),
     };
-    backup::save(ctx.data_dir, &saved)
-        .map_err(|error| Stop(Outcome::Refused, format!("backup: {error}")))?;
-    if let Err(error) = backup::prune(ctx.data_dir, &name, ctx.keep_backups.max(1)) {
+    if let Err(error) = backup::save(ctx.data_dir, &saved) {
+        let beside = saved
+            .volume_archives
+            .iter()
+            .chain(saved.dump.iter().map(|dump| &dump.file));
+        for file in beside {
+            let _ = std::fs::remove_file(dir.join(file));
+        }
+        return refuse(format!("backup: {error}"));
+    }
+    let (keep, max_bytes) = (ctx.keep_backups.max(1), ctx.backup_max_bytes);
+    if let Err(error) = backup::prune(ctx.data_dir, &name, keep, max_bytes) {
         tracing::warn!(container = %name, %error, "Cannot prune old backups.");
     }
     result.backup = Some(saved.file_name());
     result.backup_taken = Some(saved.to_wire());
-    Ok(())
+    Ok(saved)
+}
+
+/// The container's `unity.update.backup` label, when set.
+fn backup_label(container: &ContainerInspectResponse) -> Option<&str> {
+    container
+        .config
+        .as_ref()
+        .and_then(|config| config.labels.as_ref())
+        .and_then(|labels| labels.get(BACKUP_LABEL))
+        .map(String::as_str)
 }
 
 /// Refuses an image that failed for this container before, unless the request forces it.

@@ -4,7 +4,7 @@
 //! Podman's libpod endpoint that runs a health check on demand.
 
 use std::future::Future;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use bollard::auth::DockerCredentials;
@@ -20,8 +20,11 @@ use futures_util::StreamExt as _;
 use unity_shared::model::container::EngineKind;
 use unity_shared::model::update::RegistryAuth;
 
+use super::container_exec::{self, ExecEnd, ExecError};
+use super::dump_plan::ExecCommand;
 use super::libpod;
 use crate::collect::containers::socket::Client;
+use tokio::io::AsyncWrite;
 
 /// An engine call that failed.
 #[derive(Debug, thiserror::Error)]
@@ -112,6 +115,32 @@ pub trait Engine: Sync {
     /// `None` when there is none.
     fn socket_path(&self) -> Option<PathBuf> {
         None
+    }
+    /// Runs `command` inside the running `container` (`docker exec`), its stdout streamed into
+    /// `stdout`, its stdin from the file `stdin`. Engines without exec refuse.
+    fn exec_in(
+        &self,
+        container: &str,
+        command: &ExecCommand,
+        stdin: Option<&Path>,
+        stdout: &mut (dyn AsyncWrite + Unpin + Send),
+        timeout: Duration,
+    ) -> impl Future<Output = Result<ExecEnd, ExecError>> + Send {
+        let _ = (command, stdin, stdout, timeout);
+        let why = format!("exec in {container}: this engine runs no commands in containers");
+        async move { Err(ExecError::Unsupported(why)) }
+    }
+    /// Copies the file `source` into `container` (running or not) as `dir/name`.
+    fn upload_file(
+        &self,
+        container: &str,
+        dir: &str,
+        name: &str,
+        source: &Path,
+    ) -> impl Future<Output = Result<(), ExecError>> + Send {
+        let _ = (dir, name, source);
+        let why = format!("copy into {container}: this engine copies no files into containers");
+        async move { Err(ExecError::Unsupported(why)) }
     }
 }
 
@@ -471,6 +500,29 @@ impl Engine for Bollard {
 
     fn socket_path(&self) -> Option<PathBuf> {
         Some(self.socket())
+    }
+
+    async fn exec_in(
+        &self,
+        container: &str,
+        command: &ExecCommand,
+        stdin: Option<&Path>,
+        stdout: &mut (dyn AsyncWrite + Unpin + Send),
+        timeout: Duration,
+    ) -> Result<ExecEnd, ExecError> {
+        let docker = &self.client.docker;
+        container_exec::exec(docker, container, command, stdin, stdout, timeout).await
+    }
+
+    async fn upload_file(
+        &self,
+        container: &str,
+        dir: &str,
+        name: &str,
+        source: &Path,
+    ) -> Result<(), ExecError> {
+        let docker = &self.client.docker;
+        container_exec::upload(docker, container, dir, name, source).await
     }
 }
 

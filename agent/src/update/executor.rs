@@ -156,7 +156,7 @@ async fn update_steps<E: Engine>(
     plan.image_id = Some(new_id.clone());
     journal_step(ctx, record, Step::Pulled)?;
 
-    take_backup(
+    let saved = take_backup(
         ctx,
         &old,
         &old_image,
@@ -175,7 +175,8 @@ async fn update_steps<E: Engine>(
             .map_err(|error| Stop(Outcome::Refused, format!("cannot tag: {error}")))?;
     }
     prepare(ctx, record, &old)?;
-    let swapped = swap(ctx, record, plan, &request.health, log).await;
+    let swapped = swap(ctx, record, plan, &request.health, log, Some(&saved)).await;
+    result.data_restored = swapped.data_restored;
     if swapped.new_failed {
         if let Err(error) = failed::mark(ctx.data_dir, &request.container, &new_id) {
             tracing::warn!(%error, "Cannot record a failed candidate.");

@@ -386,6 +386,8 @@ async fn crash_at(lab: &Lab, step: Step, n: usize) {
             image_id: old_image.id.clone().unwrap(),
             inspect: serde_json::to_value(&old).unwrap(),
             volume_archives: Vec::new(),
+            dump: None,
+            rdb_target: None,
         };
         backup::save(lab.data.path(), &saved).unwrap();
         let restore_id = OperationId(format!("restore-{n}"));

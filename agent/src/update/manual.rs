@@ -10,11 +10,12 @@ use super::context::{
     container, image_of, inspect_image, journal_step, prepare, refuse, result, take_backup, Log,
     OperationContext, Stop,
 };
+use super::data_restore;
 use super::engine::Engine;
 use super::journal::{Record, Step};
 use super::operation::{begin, end};
 use super::plan;
-use super::swap::swap;
+use super::swap::{self, swap};
 
 /// Manual rollback: recreates the container from its newest backup (taken before the last
 /// change), with the image kept locally (no registry needed).
@@ -109,12 +110,40 @@ async fn restore_steps<E: Engine>(
     journal_step(ctx, record, Step::Pulled)?;
     take_backup(ctx, &current, &current_image, None, result, log).await?;
     prepare(ctx, record, &current)?;
-    let swapped = swap(ctx, record, plan, policy, log).await;
-    match swapped.outcome {
-        Outcome::Succeeded => Ok(format!(
+    let swapped = swap(ctx, record, plan, policy, log, None).await;
+    if swapped.outcome != Outcome::Succeeded {
+        return Err(Stop(swapped.outcome, swapped.message));
+    }
+    let Some(source) = data_restore::choose(ctx.data_restore, &saved) else {
+        return Ok(format!(
             "{container_name} restored from backup {backup_name}"
+        ));
+    };
+    let words = swap::source_words(source);
+    log.say(
+        Stage::Starting,
+        &format!("putting the data back from the {words}"),
+    );
+    let dir = backups::dir(ctx.data_dir, container_name)
+        .map_err(|error| Stop(Outcome::Failed, error.to_string()))?;
+    match data_restore::restore_into(ctx.engine, container_name, &saved, &dir, source, ctx.stop_grace)
+        .await
+    {
+        Ok(line) => {
+            if let Some(line) = line {
+                log.say(Stage::Starting, &line);
+            }
+            result.data_restored = Some(source);
+            Ok(format!(
+                "{container_name} restored from backup {backup_name}, with its data from the {words}"
+            ))
+        }
+        Err(error) => Err(Stop(
+            Outcome::Failed,
+            format!(
+                "{container_name} was recreated from backup {backup_name}, but its data could not be put back: {error}"
+            ),
         )),
-        outcome => Err(Stop(outcome, swapped.message)),
     }
 }
 

@@ -33,7 +33,11 @@ pub mod backup;
 pub mod compose;
 pub mod compose_cli;
 pub mod compose_update;
+pub mod container_exec;
 pub mod context;
+pub mod data_restore;
+pub mod dump;
+pub mod dump_plan;
 pub mod engine;
 pub mod executor;
 pub mod failed;
@@ -51,6 +55,8 @@ pub mod volumes;
 
 #[cfg(test)]
 mod compose_live_tests;
+#[cfg(test)]
+mod dump_live_tests;
 #[cfg(test)]
 mod executor_tests;
 #[cfg(test)]

@@ -231,6 +231,7 @@ pub async fn recover_one<E: Engine>(
         new_image_id: None,
         backup: None,
         backup_taken: None,
+        data_restored: None,
         log: Vec::new(),
     };
     tracing::info!(operation = %record.id, container = %record.container, ?outcome, "Recovered an interrupted operation.");

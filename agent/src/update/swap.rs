@@ -4,9 +4,11 @@
 //! back. Every step is journaled before the next one starts.
 
 use bollard::models::{RestartPolicy, RestartPolicyNameEnum};
-use unity_shared::model::update::{HealthPolicy, Outcome, Stage};
+use unity_shared::model::update::{DataSource, HealthPolicy, Outcome, Stage};
 
+use super::backup::{self, BackupFile};
 use super::context::{Log, OperationContext};
+use super::data_restore;
 use super::engine::Engine;
 use super::health::{self, Verdict};
 use super::journal::{Record, Step};
@@ -21,15 +23,20 @@ pub struct Swapped {
     /// True when the new container (not the engine or the agent) was at fault, so the image
     /// counts as a failed candidate.
     pub new_failed: bool,
+    /// Where the data was put back from after the new container ran, when it was.
+    pub data_restored: Option<DataSource>,
 }
 
-/// Runs the swap for `record` (at `BackedUp`, old id and running state filled in).
+/// Runs the swap for `record` (at `BackedUp`, old id and running state filled in). `data` is
+/// the backup taken before it: a rollback after the new container ran puts its data back (see
+/// `data_restore.rs`).
 pub async fn swap<E: Engine>(
     ctx: &OperationContext<'_, E>,
     record: &mut Record,
     plan: Plan,
     policy: &HealthPolicy,
     log: &mut Log<'_>,
+    data: Option<&BackupFile>,
 ) -> Swapped {
     let name = record.container.clone();
     log.say(
@@ -40,13 +47,14 @@ pub async fn swap<E: Engine>(
         return refused(format!("cannot rename {name}: {error}"));
     }
     if let Err(error) = ctx.journal.advance(record, Step::OldRenamed) {
-        return roll_back(ctx, record, log, format!("journal: {error}"), false).await;
+        return roll_back(ctx, record, log, data, format!("journal: {error}"), false).await;
     }
     if let Err(error) = ctx.engine.stop(&record.parked_name, ctx.stop_grace).await {
         return roll_back(
             ctx,
             record,
             log,
+            data,
             format!("cannot stop the old container: {error}"),
             false,
         )
@@ -71,6 +79,7 @@ pub async fn swap<E: Engine>(
                 ctx,
                 record,
                 log,
+                data,
                 format!("cannot park the old container: {error}"),
                 false,
             )
@@ -96,6 +105,7 @@ pub async fn swap<E: Engine>(
                 ctx,
                 record,
                 log,
+                data,
                 format!("cannot create the new container: {error}"),
                 true,
             )
@@ -103,7 +113,7 @@ pub async fn swap<E: Engine>(
         }
     }
     if let Err(error) = ctx.journal.advance(record, Step::NewCreated) {
-        return roll_back(ctx, record, log, format!("journal: {error}"), false).await;
+        return roll_back(ctx, record, log, data, format!("journal: {error}"), false).await;
     }
     if let Some(wanted) = &plan.image_id {
         let runs = match ctx.engine.inspect_container(&name).await {
@@ -112,7 +122,7 @@ pub async fn swap<E: Engine>(
         };
         if runs.as_deref() != Some(wanted.as_str()) {
             let why = format!("the new container runs {runs:?}, not the checked image {wanted}");
-            return roll_back(ctx, record, log, why, false).await;
+            return roll_back(ctx, record, log, data, why, false).await;
         }
     }
     for (network, settings) in plan.connect {
@@ -121,6 +131,7 @@ pub async fn swap<E: Engine>(
                 ctx,
                 record,
                 log,
+                data,
                 format!("cannot connect network {network}: {error}"),
                 true,
             )
@@ -128,7 +139,7 @@ pub async fn swap<E: Engine>(
         }
     }
     if record.old_was_running {
-        if let Some(failed) = start_and_validate(ctx, record, policy, log).await {
+        if let Some(failed) = start_and_validate(ctx, record, policy, log, data).await {
             return failed;
         }
     } else {
@@ -156,6 +167,7 @@ pub async fn swap<E: Engine>(
             false => format!("{name} was recreated and left stopped, as it was"),
         },
         new_failed: false,
+        data_restored: None,
     }
 }
 
@@ -165,6 +177,7 @@ async fn start_and_validate<E: Engine>(
     record: &mut Record,
     policy: &HealthPolicy,
     log: &mut Log<'_>,
+    data: Option<&BackupFile>,
 ) -> Option<Swapped> {
     let name = record.container.clone();
     if let Err(error) = ctx.engine.start(&name).await {
@@ -173,6 +186,7 @@ async fn start_and_validate<E: Engine>(
                 ctx,
                 record,
                 log,
+                data,
                 format!("cannot start the new container: {error}"),
                 true,
             )
@@ -180,7 +194,7 @@ async fn start_and_validate<E: Engine>(
         );
     }
     if let Err(error) = ctx.journal.advance(record, Step::NewStarted) {
-        return Some(roll_back(ctx, record, log, format!("journal: {error}"), false).await);
+        return Some(roll_back(ctx, record, log, data, format!("journal: {error}"), false).await);
     }
 
     log.say(Stage::HealthChecking, "waiting for the health gate");
@@ -188,14 +202,34 @@ async fn start_and_validate<E: Engine>(
         Ok(Verdict::Healthy(why)) => log.say(Stage::HealthChecking, &format!("healthy: {why}")),
         Ok(Verdict::Failed(why)) => {
             return Some(
-                roll_back(ctx, record, log, format!("the new container {why}"), true).await,
+                roll_back(
+                    ctx,
+                    record,
+                    log,
+                    data,
+                    format!("the new container {why}"),
+                    true,
+                )
+                .await,
             )
         }
         Ok(Verdict::Pending) => {
-            return Some(roll_back(ctx, record, log, "no health verdict".to_owned(), true).await)
+            return Some(
+                roll_back(ctx, record, log, data, "no health verdict".to_owned(), true).await,
+            )
         }
         Err(error) => {
-            return Some(roll_back(ctx, record, log, format!("health gate: {error}"), false).await)
+            return Some(
+                roll_back(
+                    ctx,
+                    record,
+                    log,
+                    data,
+                    format!("health gate: {error}"),
+                    false,
+                )
+                .await,
+            )
         }
     }
     None
@@ -206,14 +240,17 @@ fn refused(message: String) -> Swapped {
         outcome: Outcome::Refused,
         message,
         new_failed: false,
+        data_restored: None,
     }
 }
 
-/// Puts the old container back after `why`.
+/// Puts the old container back after `why`, with its data as it was when the new container
+/// ran (it may have migrated it) and the backup has what the policy restores from.
 async fn roll_back<E: Engine>(
     ctx: &OperationContext<'_, E>,
     record: &mut Record,
     log: &mut Log<'_>,
+    data: Option<&BackupFile>,
     why: String,
     new_failed: bool,
 ) -> Swapped {
@@ -221,8 +258,34 @@ async fn roll_back<E: Engine>(
         Stage::RollingBack,
         &format!("{why}; restoring the old container"),
     );
+    let new_ran = record.step >= Step::NewStarted;
     if let Err(error) = ctx.journal.advance(record, Step::RollingBack) {
         tracing::warn!(operation = %record.id, %error, "Journal write failed while rolling back.");
+    }
+    let restore = data
+        .filter(|_| new_ran)
+        .and_then(|backup| Some((backup, data_restore::choose(ctx.data_restore, backup)?)));
+    let mut data_restored = None;
+    let mut data_problem = None;
+    if let Some((backup, source)) = restore {
+        log.say(
+            Stage::RollingBack,
+            &format!(
+                "the new container ran: putting the data back from the {}",
+                source_words(source)
+            ),
+        );
+        // The new container must write nothing more.
+        if let Err(error) = ctx.engine.stop(&record.container, ctx.stop_grace).await {
+            tracing::warn!(%error, "Cannot stop the new container before restoring the data.");
+        }
+        let dir = backup::dir(ctx.data_dir, &record.container).unwrap_or_default();
+        match data_restore::before_start(ctx.engine, &record.parked_name, backup, &dir, source)
+            .await
+        {
+            Ok(()) => data_restored = Some((backup, source, dir)),
+            Err(error) => data_problem = Some(error),
+        }
     }
     if let Err(error) = recovery::undo(ctx.engine, record).await {
         tracing::error!(operation = %record.id, container = %record.container, %error, "Rollback failed.");
@@ -233,15 +296,59 @@ async fn roll_back<E: Engine>(
                 record.parked_name
             ),
             new_failed,
+            data_restored: None,
         };
+    }
+    let mut restored = None;
+    if let Some((backup, source, dir)) = data_restored {
+        match data_restore::after_start(ctx.engine, &record.container, backup, &dir, source).await {
+            Ok(line) => {
+                if let Some(line) = line {
+                    log.say(Stage::RollingBack, &line);
+                }
+                restored = Some(source);
+            }
+            Err(error) => data_problem = Some(error),
+        }
     }
     if let Err(error) = ctx.journal.advance(record, Step::RolledBack) {
         tracing::warn!(operation = %record.id, %error, "Journal write failed after rolling back.");
     }
     log.say(Stage::RollingBack, "the old container runs again");
+    if let Some(problem) = data_problem {
+        log.say(
+            Stage::RollingBack,
+            &format!("the data was not put back: {problem}"),
+        );
+        return Swapped {
+            outcome: Outcome::Failed,
+            message: format!(
+                "{why}; the old container runs again, but its data could not be put back \
+                 ({problem}): the backup's files are kept"
+            ),
+            new_failed,
+            data_restored: None,
+        };
+    }
+    let message = match restored {
+        Some(source) => format!(
+            "{why}; rolled back, with the data put back from the {}",
+            source_words(source)
+        ),
+        None => format!("{why}; rolled back"),
+    };
     Swapped {
         outcome: Outcome::RolledBack,
-        message: format!("{why}; rolled back"),
+        message,
         new_failed,
+        data_restored: restored,
+    }
+}
+
+/// "volume archive", "database dump".
+pub fn source_words(source: DataSource) -> &'static str {
+    match source {
+        DataSource::VolumeArchive => "volume archive",
+        DataSource::Dump => "database dump",
     }
 }

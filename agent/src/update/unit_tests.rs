@@ -148,6 +148,8 @@ fn sample(stamp: u64, env: &[&str]) -> BackupFile {
         image_id: "sha256:1".to_owned(),
         inspect: json!({ "Config": { "Env": env }, "State": { "Running": stamp.is_multiple_of(2) } }),
         volume_archives: Vec::new(),
+        dump: None,
+        rdb_target: None,
     }
 }
 
@@ -165,7 +167,7 @@ fn backups_are_listed_newest_first_and_pruned() {
     let mode =
         std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(path).unwrap().permissions());
     assert_eq!(mode & 0o777, 0o600);
-    assert_eq!(backup::prune(dir.path(), "web", 2).unwrap(), 1);
+    assert_eq!(backup::prune(dir.path(), "web", 2, None).unwrap(), 1);
     assert_eq!(
         backup::newest(dir.path(), "web").unwrap().unwrap(),
         sample(300, &["A=1"])
@@ -173,6 +175,36 @@ fn backups_are_listed_newest_first_and_pruned() {
     assert_eq!(backup::list(dir.path(), "web").unwrap().len(), 2);
     assert!(backup::list(dir.path(), "../etc").is_err());
     assert!(backup::list(dir.path(), "none").unwrap().is_empty());
+}
+
+#[test]
+fn issue_17_backups_with_their_dumps_are_capped_by_size_and_the_newest_stays() {
+    let dir = tempfile::tempdir().unwrap();
+    let backups = dir.path().join("backups/web");
+    for stamp in [100, 200, 300] {
+        backup::save(dir.path(), &sample(stamp, &["A=1"])).unwrap();
+        std::fs::write(
+            backups.join(format!("{stamp}-dump.sql")),
+            vec![b'x'; 10_000],
+        )
+        .unwrap();
+    }
+    let one = backup::size(dir.path(), "web", "300.json").unwrap();
+    assert!(one > 10_000, "{one}");
+    // Room for two: the oldest goes, with its dump.
+    assert_eq!(
+        backup::prune(dir.path(), "web", 10, Some(2 * one + 10)).unwrap(),
+        1
+    );
+    assert_eq!(
+        backup::list(dir.path(), "web").unwrap(),
+        ["300.json", "200.json"]
+    );
+    assert!(!backups.join("100-dump.sql").exists());
+    // A cap below one backup keeps the newest.
+    assert_eq!(backup::prune(dir.path(), "web", 10, Some(1)).unwrap(), 1);
+    assert_eq!(backup::list(dir.path(), "web").unwrap(), ["300.json"]);
+    assert!(backups.join("300-dump.sql").exists());
 }
 
 #[test]

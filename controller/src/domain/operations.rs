@@ -14,6 +14,7 @@ use crate::updates::dispatch::{self, with_tag, Action, NewOperation};
 use crate::updates::effective_policy::{self, PolicyLookupError};
 use std::time::Duration;
 use unity_shared::model::container::{Container, ContainerInventory};
+use unity_shared::model::database_image::major_version_change;
 use unity_shared::proto::AgentId;
 
 /// How long an operation waits for an offline agent by default.
@@ -78,6 +79,16 @@ fn action_of(
                     )))
                 }
             };
+            // A database's major version changes only by hand, and only with force.
+            let current = check
+                .as_ref()
+                .map_or(running.image.as_str(), |check| &check.image);
+            if let (Some(change), false) = (major_version_change(current, &image), request.force) {
+                return Err(DomainError::Conflict(format!(
+                    "{}; this update is applied only with force",
+                    change.reason()
+                )));
+            }
             let digest = match (&request.image, detected) {
                 (None, Some(update)) => Some(update.candidate_digest.clone()),
                 _ => None,

@@ -79,7 +79,9 @@ pub fn checks(ctx: &Context, filter: CheckFilter) -> Result<Vec<CheckView>, Doma
             );
             let waiting = match &current.failed {
                 Some(_) => Some("failed on this container: not applied automatically".to_owned()),
-                None => waiting.remove(&key),
+                None => waiting
+                    .remove(&key)
+                    .or_else(|| major_version_warning(&current.record)),
             };
             CheckView {
                 record: current.record,
@@ -88,6 +90,18 @@ pub fn checks(ctx: &Context, filter: CheckFilter) -> Result<Vec<CheckView>, Doma
             }
         })
         .collect())
+}
+
+/// For an update of any mode that changes a database's major version: why it is applied only
+/// by hand, with force, and what the owner must do.
+fn major_version_warning(record: &UpdateCheckRecord) -> Option<String> {
+    let CheckOutcome::Update(update) = &record.outcome else {
+        return None;
+    };
+    let candidate = crate::updates::dispatch::with_tag(&record.image, &update.candidate_tag);
+    let change =
+        unity_shared::model::database_image::major_version_change(&record.image, &candidate)?;
+    Some(format!("only by hand, with force: {}", change.reason()))
 }
 
 /// Checks every container now on behalf of `actor`, asking the registries afresh, and waits

@@ -7,7 +7,7 @@
 
 use super::dispatch::{with_tag, Action, NewOperation};
 use super::reference::ImageRef;
-use super::rollout::{self, Attempt, AttemptOutcome, Decision, PendingUpdate};
+use super::rollout::{self, Attempt, AttemptOutcome, Decision, PendingUpdate, SkipReason};
 use super::window::{WindowPhase, WindowSet, WindowState};
 use crate::context::Context;
 use crate::storage::agents::StateKind;
@@ -19,6 +19,7 @@ use jiff::Timestamp;
 use std::sync::Arc;
 use std::time::Duration;
 use unity_shared::model::container::ContainerInventory;
+use unity_shared::model::database_image::major_version_change;
 use unity_shared::model::update::Outcome;
 use unity_shared::proto::AgentId;
 
@@ -193,10 +194,18 @@ pub fn decide(ctx: &Context, now: Timestamp) -> anyhow::Result<Vec<Planned>> {
     Ok(decisions
         .into_iter()
         .zip(operations)
-        .map(|(decision, (check, update))| Planned {
-            check,
-            update,
-            decision,
+        .map(|(decision, (check, update))| {
+            // A database's major version never changes automatically.
+            let candidate = with_tag(&check.image, &update.candidate_tag);
+            let decision = match major_version_change(&check.image, &candidate) {
+                Some(change) => Decision::Skip(SkipReason::DatabaseMajorVersion(change.reason())),
+                None => decision,
+            };
+            Planned {
+                check,
+                update,
+                decision,
+            }
         })
         .collect())
 }

@@ -175,18 +175,24 @@ mod tests {
     }
 
     fn offer(ctx: &Context, candidate: &str) {
+        offer_image(ctx, "registry.home.arpa/app:1.0", "1.1", candidate);
+    }
+
+    /// `app` runs `image` (`repo:tag`), offered `candidate_tag` at digest `candidate`.
+    fn offer_image(ctx: &Context, image: &str, candidate_tag: &str, candidate: &str) {
+        let current_tag = image.rsplit(':').next().map(str::to_owned);
         ctx.store
             .containers
             .put_check(&UpdateCheckRecord {
                 agent_id: agent(),
                 container: "app".into(),
-                image: "registry.home.arpa/app:1.0".into(),
+                image: image.into(),
                 checked_at_ms: 50,
                 outcome: CheckOutcome::Update(DetectedUpdate {
                     kind: UpdateKind::Minor,
-                    current_tag: Some("1.0".into()),
+                    current_tag,
                     current_digest: Some("sha256:v1".into()),
-                    candidate_tag: "1.1".into(),
+                    candidate_tag: candidate_tag.into(),
                     candidate_digest: candidate.into(),
                     candidate_created_ms: None,
                     first_seen_ms: 0,
@@ -230,6 +236,7 @@ mod tests {
                     backup: Some(backup.into()),
                     log: Vec::new(),
                     backup_taken: None,
+                    data_restored: None,
                 }),
                 error: None,
                 attempts: 1,
@@ -266,6 +273,48 @@ mod tests {
             crate::domain::updates::checks(&ctx, crate::domain::updates::CheckFilter::Update)
                 .unwrap();
         assert!(views.is_empty(), "{views:?}");
+    }
+
+    #[tokio::test]
+    async fn issue_17_a_database_major_version_change_is_never_applied_automatically() {
+        use crate::domain::operations::{submit, OperationRequest};
+        let (_dir, ctx) = context().await;
+        report(&ctx, 100, "sha256:v1");
+        offer_image(&ctx, "postgres:15", "16", "sha256:v2");
+        assert!(super::super::auto::plan_now(&ctx, jiff::Timestamp::now())
+            .unwrap()
+            .is_empty());
+        let views =
+            crate::domain::updates::checks(&ctx, crate::domain::updates::CheckFilter::Update)
+                .unwrap();
+        let waiting = views[0].waiting.clone().unwrap();
+        assert!(
+            waiting.contains("postgres 15 → 16 needs a dump and restore"),
+            "{waiting}"
+        );
+        // By hand: refused without force, with the reason; queued with force.
+        let update = OperationKind::Update;
+        let refused = submit(
+            &ctx,
+            "admin",
+            &agent(),
+            "app",
+            update,
+            &OperationRequest::default(),
+        );
+        let error = refused.unwrap_err().to_string();
+        assert!(error.contains("only with force"), "{error}");
+        let forced = OperationRequest {
+            force: true,
+            ..OperationRequest::default()
+        };
+        submit(&ctx, "admin", &agent(), "app", update, &forced).unwrap();
+        // A minor version of the same database is applied by policy.
+        let (_dir, ctx) = context().await;
+        report(&ctx, 100, "sha256:v1");
+        offer_image(&ctx, "postgres:15.4", "15.6", "sha256:v2");
+        let planned = super::super::auto::plan_now(&ctx, jiff::Timestamp::now()).unwrap();
+        assert_eq!(planned.len(), 1);
     }
 
     #[tokio::test]

@@ -1,9 +1,11 @@
 //! A container's stored backups, newest first: each with its image, age, what changed from the
 //! backup before it (the field diff of [`crate::domain::backups`]), and, for those who may
 //! operate the host, a "Restore this" button (POST with CSRF). The backup "Roll back" restores
-//! (the one the newest successful update took) is marked.
+//! (the one the newest successful update took) is marked. A database's backup also names its
+//! dump (kind, size, how long it took: issue 17 §1); restoring it puts that data back as the
+//! agent's `data_restore` policy says.
 
-use super::format::{ago, short_digest, url_segment};
+use super::format::{ago, human_value, short_digest, url_segment};
 use super::layout::{self, Frame, Nav};
 use super::{admin_csrf, PageCaller};
 use crate::clock::now_ms;
@@ -56,6 +58,26 @@ fn changes_table(changes: &[FieldChange]) -> Markup {
     }
 }
 
+/// The backup's database dump and volume archives, for people.
+fn data_cell(backup: &unity_shared::model::update::Backup) -> Markup {
+    html! {
+        @if let Some(dump) = &backup.dump {
+            div.dump {
+                (dump.kind.word()) " dump, "
+                (human_value("size_bytes", dump.size_bytes as f64))
+                ", taken in " (format!("{:.1}", dump.duration_ms as f64 / 1000.0)) " s"
+                div.sub { (dump.file) }
+            }
+        }
+        @if !backup.volume_archives.is_empty() {
+            div { (backup.volume_archives.len()) " volume archive(s)" }
+        }
+        @if backup.dump.is_none() && backup.volume_archives.is_empty() {
+            span.muted { "configuration only" }
+        }
+    }
+}
+
 fn restore_button(view: &BackupsView, backup: &str, csrf: &str) -> Markup {
     let action = format!(
         "/hosts/{}/containers/{}/restore",
@@ -87,7 +109,7 @@ pub fn render(view: &BackupsView, caller: &Caller, now: i64) -> Markup {
             p.muted #no-backups { "The controller has no backup of this container yet." }
         } @else {
             div.table { table #backups {
-                thead { tr { th { "Taken" } th { "Image" } th { "Changes" } th {} } }
+                thead { tr { th { "Taken" } th { "Image" } th { "Data" } th { "Changes" } th {} } }
                 tbody {
                     @for (backup, changes) in &view.backups {
                         tr data-backup=(backup.backup) {
@@ -99,6 +121,7 @@ pub fn render(view: &BackupsView, caller: &Caller, now: i64) -> Markup {
                                 }
                             }
                             td { (backup.image_ref) div.sub { (short_digest(&backup.image_id)) } }
+                            td { (data_cell(&backup.backup_record)) }
                             td {
                                 @match changes {
                                     Some(changes) => (changes_table(changes)),
@@ -152,6 +175,12 @@ mod tests {
             image_id: format!("sha256:{name}"),
             inspect_json: "{}".into(),
             volume_archives: Vec::new(),
+            dump: (name == "2.json").then(|| unity_shared::model::update::DatabaseDump {
+                kind: unity_shared::model::database_image::DatabaseKind::Postgres,
+                file: "2-dump.sql".into(),
+                size_bytes: 3 * 1024 * 1024,
+                duration_ms: 1500,
+            }),
         };
         BackupView {
             backup: name.into(),
@@ -208,6 +237,11 @@ mod tests {
             target > html.find("data-backup=\"1.json\"").unwrap(),
             "{html}"
         );
+        assert!(
+            html.contains("postgres dump, 3.0 MiB, taken in 1.5 s"),
+            "{html}"
+        );
+        assert!(html.contains("configuration only"), "{html}");
         let viewer = render(&view(), &caller(Role::Viewer), 0).into_string();
         assert!(!viewer.contains("Restore this"), "{viewer}");
     }

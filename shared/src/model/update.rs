@@ -8,6 +8,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::database_image::DatabaseKind;
+
 /// One container command. Every command carries an operation id chosen by the controller: the
 /// agent runs a given id at most once and answers a retry with the stored result.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
@@ -188,6 +190,32 @@ pub struct CommandResult {
     /// The backup taken, as the agent stored it, so the controller keeps it and can diff it
     /// against later ones.
     pub backup_taken: Option<Backup>,
+    /// After a rollback: where the container's data was put back from, when it was (issue 17:
+    /// a database the new version had touched).
+    #[serde(default)]
+    pub data_restored: Option<DataSource>,
+}
+
+/// Where a container's data was restored from.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum DataSource {
+    /// The volume archives taken with the backup.
+    VolumeArchive,
+    /// The database's logical dump taken with the backup.
+    Dump,
+}
+
+/// A database's logical dump, taken inside the container before an update (see
+/// `docs/container-updates.md`, "Data safety for databases").
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct DatabaseDump {
+    pub kind: DatabaseKind,
+    /// The file beside the backup on the agent (`<taken_at_ms>-dump.sql`, `.rdb`, `.archive`).
+    pub file: String,
+    pub size_bytes: u64,
+    /// How long the dump took.
+    pub duration_ms: u64,
 }
 
 /// A container's configuration as it was before a change: what `restore` brings back and
@@ -206,6 +234,9 @@ pub struct Backup {
     pub inspect_json: String,
     /// Volume archives taken with it (file names beside it on the agent).
     pub volume_archives: Vec<String>,
+    /// The database dump taken with it, when the container is a database.
+    #[serde(default)]
+    pub dump: Option<DatabaseDump>,
 }
 
 /// One progress message, kept in the result.

@@ -17,12 +17,13 @@ use crate::model::certificate::{
 };
 use crate::model::container::ContainerInventory;
 use crate::model::database::DatabaseInstance;
+use crate::model::database_image::DatabaseKind;
 use crate::model::plugin::{
     BatchSample, CheckResult, CheckStatus, SeriesBatch, SourceKind, SourceStatus,
 };
 use crate::model::update::{
-    Backup, CommandResult, ContainerCommand, HealthPolicy, LogLine, OperationId, Probe, Progress,
-    RegistryAuth, Stage, UpdateRequest,
+    Backup, CommandResult, ContainerCommand, DataSource, DatabaseDump, HealthPolicy, LogLine,
+    OperationId, Outcome, Probe, Progress, RegistryAuth, Stage, UpdateRequest,
 };
 use serde::de::DeserializeOwned;
 
@@ -501,7 +502,27 @@ fn commands() -> Vec<(String, Vec<u8>)> {
             image_id: "sha256:1111".into(),
             inspect_json: r#"{"Name":"/web"}"#.into(),
             volume_archives: vec!["1700000000000-data.tar.gz".into()],
+            dump: None,
         }),
+        ..results[0].clone()
+    });
+    results.push(CommandResult {
+        outcome: Outcome::RolledBack,
+        backup_taken: Some(Backup {
+            container: "db".into(),
+            taken_at_ms: 1_700_000_000_000,
+            image_ref: "postgres:15".into(),
+            image_id: "sha256:1515".into(),
+            inspect_json: r#"{"Name":"/db"}"#.into(),
+            volume_archives: Vec::new(),
+            dump: Some(DatabaseDump {
+                kind: DatabaseKind::Postgres,
+                file: "1700000000000-dump.sql".into(),
+                size_bytes: 4096,
+                duration_ms: 1200,
+            }),
+        }),
+        data_restored: Some(DataSource::Dump),
         ..results[0].clone()
     });
     let stages = [

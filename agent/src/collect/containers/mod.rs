@@ -68,6 +68,12 @@ pub struct ContainersConfig {
     pub keep_old_image: Duration,
     /// Updates: backups kept per container.
     pub keep_backups: usize,
+    /// Updates: one container's backups (with their volume archives and database dumps) hold
+    /// at most this many bytes together; the newest one always stays.
+    pub backup_max_bytes: u64,
+    /// Updates: where a rollback puts a database's data back from: `auto`, `volume`, `dump`
+    /// or `off` (validated words; `update::data_restore::Policy` reads them).
+    pub data_restore: String,
 }
 
 impl Default for ContainersConfig {
@@ -81,6 +87,8 @@ impl Default for ContainersConfig {
             event_debounce: Duration::from_secs(1),
             keep_old_image: Duration::from_secs(7 * 86400),
             keep_backups: 10,
+            backup_max_bytes: 10 * 1024 * 1024 * 1024,
+            data_restore: "auto".to_owned(),
         }
     }
 }

@@ -135,6 +135,7 @@ impl ResultV1 {
                 image_id: file.image_id,
                 inspect_json: file.inspect.to_string(),
                 volume_archives: file.volume_archives,
+                dump: None,
             });
         CommandResult {
             id: self.id,
@@ -146,6 +147,7 @@ impl ResultV1 {
             backup: self.backup,
             log: self.log,
             backup_taken,
+            data_restored: None,
         }
     }
 }

@@ -161,6 +161,9 @@ pub enum SkipReason {
     Duplicate,
     /// This container already updated to the candidate.
     AlreadyApplied,
+    /// The candidate changes a database's major version: only by hand, with force (issue 17;
+    /// the text says what the owner must do).
+    DatabaseMajorVersion(String),
 }
 
 impl fmt::Display for WaitReason {
@@ -197,6 +200,9 @@ impl fmt::Display for SkipReason {
             SkipReason::ModeOff => "policy mode is off",
             SkipReason::Duplicate => "listed twice",
             SkipReason::AlreadyApplied => "already updated to this candidate",
+            SkipReason::DatabaseMajorVersion(reason) => {
+                return write!(f, "not applied automatically: {reason}")
+            }
         })
     }
 }

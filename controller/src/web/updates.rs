@@ -259,6 +259,7 @@ mod tests {
                 },
                 failed,
                 waiting: waiting.map(str::to_owned),
+                insight: None,
             }],
             hosts: Vec::new(),
             operations: Vec::new(),

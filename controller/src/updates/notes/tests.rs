@@ -344,3 +344,40 @@ fn issue_17_summary_key_files_hold_the_key_or_an_env_line() {
     );
     assert_eq!(key_from_file("\n\n"), None);
 }
+
+#[tokio::test]
+async fn issue_17_candidate_config_labels_come_from_a_real_registry() {
+    use unity_testbed::registry::{Auth, ImageSpec, Registry};
+    let registry = Registry::start(Auth::Anonymous);
+    let pushed = registry
+        .push_image(
+            "lab/notes",
+            "1.1.0",
+            &ImageSpec::new("candidate-marker", "2024-01-01T00:00:00Z"),
+        )
+        .await
+        .unwrap();
+    let client = crate::updates::live_tests::client_for(&registry, None);
+    let job = Job {
+        agent_id: agent(),
+        container: "app".into(),
+        image: format!("{}/lab/notes:1.0.0", registry.host()),
+        labels: Vec::new(),
+        platform: None,
+        current_tag: Some("1.0.0".into()),
+        candidate_tag: "1.1.0".into(),
+        candidate_digest: pushed.digest.clone(),
+        previous: None,
+    };
+    let labels = candidate_labels(&client, &job).await;
+    assert_eq!(
+        labels,
+        [("org.unity.marker".to_owned(), "candidate-marker".to_owned())]
+    );
+    // A candidate the registry does not have: no labels, no error in the way.
+    let missing = Job {
+        candidate_digest: format!("sha256:{}", "0".repeat(64)),
+        ..job
+    };
+    assert!(candidate_labels(&client, &missing).await.is_empty());
+}

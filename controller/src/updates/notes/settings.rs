@@ -147,3 +147,62 @@ impl NotesSettings {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::updates::summary::settings::{RawSummary, SummarySettings};
+
+    /// The commented `key = value` lines of a section of the packaged file (not the indented
+    /// examples of optional keys).
+    fn packaged(section: &str) -> String {
+        let packaged = include_str!("../../../../packaging/controller.toml");
+        packaged
+            .split(&format!("# [{section}]\n"))
+            .nth(1)
+            .unwrap()
+            .lines()
+            .take_while(|line| line.starts_with('#') && !line.starts_with("# ["))
+            .filter_map(|line| line.strip_prefix("# "))
+            .filter(|rest| rest.contains(" = ") && !rest.starts_with(' '))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn issue_17_packaged_sections_are_the_defaults() {
+        let raw: RawReleaseNotes = toml::from_str(&packaged("updates.release_notes")).unwrap();
+        assert!(
+            raw.cache_ttl.is_some() && raw.settle_age.is_some(),
+            "keys read"
+        );
+        assert_eq!(
+            NotesSettings::from_raw(raw).unwrap(),
+            NotesSettings::default()
+        );
+        let raw: RawSummary = toml::from_str(&packaged("updates.summary")).unwrap();
+        assert!(raw.url.is_some() && raw.enabled == Some(false), "keys read");
+        assert_eq!(
+            SummarySettings::from_raw(raw).unwrap(),
+            SummarySettings::default()
+        );
+    }
+
+    #[test]
+    fn issue_17_bad_values_name_their_key() {
+        let raw: RawReleaseNotes = toml::from_str("cache_ttl = \"soon\"").unwrap();
+        let error = NotesSettings::from_raw(raw).unwrap_err().to_string();
+        assert!(error.contains("updates.release_notes.cache_ttl"), "{error}");
+        let raw: RawSummary = toml::from_str("url = \"ftp://model\"").unwrap();
+        let error = SummarySettings::from_raw(raw).unwrap_err().to_string();
+        assert!(error.contains("updates.summary.url"), "{error}");
+        assert!(
+            toml::from_str::<RawSummary>("api_key = \"sk-in-the-file\"").is_err(),
+            "no key in the file"
+        );
+        let config: crate::updates::settings::RawUpdates =
+            toml::from_str("[release_notes]\nenabled = false\n[summary]\nenabled = true").unwrap();
+        let config = crate::updates::settings::UpdatesConfig::from_raw(config).unwrap();
+        assert!(!config.release_notes.enabled && config.summary.enabled);
+    }
+}

@@ -19,9 +19,9 @@
 //! - [`window`]: maintenance windows, weekly or cron-like, in a time zone (pure).
 //! - [`offer`]: whether a detected update is still offered (applied since, failed here), what
 //!   roll back restores (pure).
-//! - [`notes`]: release notes of pending updates, fetched from the forges after each check;
-//!   [`summary`]: their optional language-model summary; [`recommend`]: apply now, wait or
-//!   hold, with reasons (pure); [`insight`]: the notes and the recommendation of one check.
+//! - [`notes`]: release notes of pending updates, fetched from the forges after each check,
+//!   and their optional language-model [`summary`]; [`recommend`]: apply now, wait or hold,
+//!   with reasons (pure); [`insight`]: the notes and the recommendation of one check.
 //! - [`rollout`]: which pending updates to apply now: windows, approvals, staged rollout
 //!   with a canary, per-host concurrency (pure).
 //!

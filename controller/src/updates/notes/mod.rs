@@ -8,7 +8,7 @@
 //! - [`releases`]: the forges' release lists, the releases between two tags, cut bodies and
 //!   warning words (pure).
 //! - [`fetch`]: the forges' APIs, their rate limits.
-//! - [`settings`]: `[updates.release_notes]`.
+//! - [`settings`](mod@settings): the `[updates.release_notes]` section.
 //!
 //! Nothing here blocks an update or a check: it runs after the check, in its own task, one at
 //! a time, and every failure is kept as the notes' error. See `docs/updates.md`, "Release notes".

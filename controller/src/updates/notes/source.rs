@@ -147,7 +147,7 @@ pub fn parse_url(url: &str, settings: &NotesSettings) -> Option<NotesSource> {
             project,
         });
     }
-    if settings.gitlab_hosts.iter().any(|known| *known == host) {
+    if settings.gitlab_hosts.contains(&host) {
         let project = parts.join("/");
         return Some(NotesSource {
             provider: Provider::Gitlab,
@@ -156,7 +156,7 @@ pub fn parse_url(url: &str, settings: &NotesSettings) -> Option<NotesSource> {
             project,
         });
     }
-    if settings.gitea_hosts.iter().any(|known| *known == host) {
+    if settings.gitea_hosts.contains(&host) {
         let project = format!("{}/{}", parts[0], parts[1]);
         return Some(NotesSource {
             provider: Provider::Gitea,

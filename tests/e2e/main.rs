@@ -37,6 +37,7 @@ mod plugins;
 mod plugins_bad_input;
 mod plugins_discovery;
 mod quickstart;
+mod release_notes;
 mod renewal;
 mod revocation;
 mod secrets;

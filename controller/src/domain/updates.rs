@@ -8,7 +8,9 @@ use super::error::DomainError;
 use crate::context::Context;
 use crate::domain::actor::Actor;
 use crate::storage::containers::{CheckOutcome, UpdateCheckRecord};
+use crate::updates::insight::{Insight, Signals};
 use crate::updates::offer::FailedMark;
+use crate::updates::recommend::Thresholds;
 use crate::updates::watch::RunSummary;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -51,6 +53,9 @@ pub struct CheckView {
     /// rollout stopped by a failed canary, …).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub waiting: Option<String>,
+    /// A pending update's recommendation with its reasons, and its release notes (issue 17 §3).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub insight: Option<Insight>,
 }
 
 /// The newest check of every container that `filter` lets through, as it stands now. Note
@@ -65,6 +70,18 @@ pub fn checks(ctx: &Context, filter: CheckFilter) -> Result<Vec<CheckView>, Doma
             waiting.insert(key, reason);
         }
     }
+    let operations = ctx.store.operations.all()?;
+    let mut notes: HashMap<(String, String), _> = ctx
+        .store
+        .release_notes
+        .all()?
+        .into_iter()
+        .map(|notes| ((notes.agent_id.to_string(), notes.container.clone()), notes))
+        .collect();
+    let thresholds = Thresholds {
+        settle_age: ctx.config.updates.release_notes.settle_age,
+    };
+    let now_ms = crate::clock::now_ms();
     Ok(crate::updates::current::checks(ctx)?
         .into_iter()
         .filter(|current| match filter {
@@ -83,10 +100,25 @@ pub fn checks(ctx: &Context, filter: CheckFilter) -> Result<Vec<CheckView>, Doma
                     .remove(&key)
                     .or_else(|| major_version_warning(&current.record)),
             };
+            let insight = match &current.record.outcome {
+                CheckOutcome::Update(update) => Some(crate::updates::insight::of(
+                    &current.record,
+                    update,
+                    notes.remove(&key),
+                    &operations,
+                    // Issue 17 §1 and §2 fill these: the candidate's vulnerability delta and
+                    // the database major-version guard.
+                    Signals::default(),
+                    thresholds,
+                    now_ms,
+                )),
+                _ => None,
+            };
             CheckView {
                 record: current.record,
                 failed: current.failed,
                 waiting,
+                insight,
             }
         })
         .collect())

@@ -19,6 +19,7 @@ pub mod credentials;
 pub mod instances;
 pub mod managed_certificates;
 pub mod operations;
+pub mod release_notes;
 pub mod secrets;
 pub mod series;
 pub mod ssh_access;
@@ -65,6 +66,8 @@ pub struct Store {
     pub ssh_ca: ssh_ca::SshCaStore,
     /// The secrets store: sealed values, their metadata and scopes.
     pub secrets: secrets::SecretStore,
+    /// Release notes of pending updates, the forges' release lists, their rate limits.
+    pub release_notes: release_notes::ReleaseNotesStore,
     /// Managed SSH access: people, keys, grants, per-host settings and outcomes.
     pub ssh_access: ssh_access::SshAccessStore,
     pub series: series::SeriesStore,
@@ -104,6 +107,7 @@ impl Store {
         let managed_certificates = managed_certificates::ManagedCertificates::open(&db)?;
         let ssh_ca = ssh_ca::SshCaStore::open(&db)?;
         let secrets = secrets::SecretStore::open(&db)?;
+        let release_notes = release_notes::ReleaseNotesStore::open(&db)?;
         let ssh_access = ssh_access::SshAccessStore::open(&db)?;
         let series = series::SeriesStore::open(&db, options)?;
         Ok(Store {
@@ -120,6 +124,7 @@ impl Store {
             managed_certificates,
             ssh_ca,
             secrets,
+            release_notes,
             ssh_access,
             series,
         })

@@ -19,6 +19,9 @@
 //! - [`window`]: maintenance windows, weekly or cron-like, in a time zone (pure).
 //! - [`offer`]: whether a detected update is still offered (applied since, failed here), what
 //!   roll back restores (pure).
+//! - [`notes`]: release notes of pending updates, fetched from the forges after each check,
+//!   and their optional language-model [`summary`]; [`recommend`]: apply now, wait or hold,
+//!   with reasons (pure); [`insight`]: the notes and the recommendation of one check.
 //! - [`rollout`]: which pending updates to apply now: windows, approvals, staged rollout
 //!   with a canary, per-host concurrency (pure).
 //!
@@ -31,14 +34,18 @@ pub mod current;
 pub mod detect;
 pub mod dispatch;
 pub mod effective_policy;
+pub mod insight;
 pub mod manifest;
+pub mod notes;
 pub mod offer;
 pub mod policy;
 pub mod queue;
+pub mod recommend;
 pub mod reference;
 pub mod registry;
 pub mod rollout;
 pub mod settings;
+pub mod summary;
 pub mod watch;
 pub mod window;
 

@@ -54,6 +54,10 @@ pub struct RawUpdates {
     /// Host groups sharing maintenance windows.
     #[serde(default)]
     pub group: Vec<RawGroup>,
+    /// `[updates.release_notes]`: release notes and recommendations.
+    pub release_notes: Option<super::notes::settings::RawReleaseNotes>,
+    /// `[updates.summary]`: the optional language-model summary.
+    pub summary: Option<super::summary::settings::RawSummary>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -90,6 +94,10 @@ pub struct UpdatesConfig {
     /// Volume archives with update backups, up to this size (`None`: off).
     pub volume_archive_max_bytes: Option<u64>,
     pub groups: Vec<HostGroup>,
+    /// Release notes and recommendations.
+    pub release_notes: super::notes::settings::NotesSettings,
+    /// The optional language-model summary of release notes.
+    pub summary: super::summary::settings::SummarySettings,
 }
 
 impl Default for UpdatesConfig {
@@ -106,6 +114,8 @@ impl Default for UpdatesConfig {
             windows: WindowSet::default(),
             volume_archive_max_bytes: None,
             groups: Vec::new(),
+            release_notes: Default::default(),
+            summary: Default::default(),
         }
     }
 }
@@ -181,6 +191,12 @@ impl UpdatesConfig {
             })
             .collect::<Result<Vec<_>, ConfigError>>()?;
         Ok(UpdatesConfig {
+            release_notes: super::notes::settings::NotesSettings::from_raw(
+                raw.release_notes.unwrap_or_default(),
+            )?,
+            summary: super::summary::settings::SummarySettings::from_raw(
+                raw.summary.unwrap_or_default(),
+            )?,
             windows: windows("updates.windows", &raw.windows.unwrap_or_default())?,
             groups,
             volume_archive_max_bytes: raw.volume_archive_max_bytes,

@@ -40,6 +40,7 @@ mod settings;
 mod ssh_access;
 mod ssh_ca;
 mod state;
+mod update_insight;
 mod updates;
 
 use crate::domain::access::{Need, Right};

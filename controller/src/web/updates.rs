@@ -1,12 +1,14 @@
 //! The updates page: every container with an available update (current and candidate tag and
 //! digest, the semver jump, image age, first seen, the policy mode and whether it is held back),
-//! the containers whose check failed with the reason, "check now" and "update now" buttons
+//! under each its recommendation with reasons, release notes and summary
+//! ([`super::update_insight`]), the containers whose check failed with the reason, "check now" and "update now" buttons
 //! for admins, and the history of container operations.
 
 use super::containers::update_cell;
 use super::format::{ago, datetime, short_digest, url_segment};
 use super::layout::{self, Frame, Nav};
 use super::operations::{button, history_table};
+use super::update_insight;
 use super::{admin_csrf, CsrfForm, PageCaller};
 use crate::clock::now_ms;
 use crate::domain::hosts::{self, Host};
@@ -133,6 +135,7 @@ fn available(view: &UpdatesView, csrf: Option<&str>, now: i64) -> Markup {
                                 }
                             }
                         }
+                        @if let Some(insight) = &check.insight { (update_insight::row(insight, 10, now)) }
                     }
                 }
             } }
@@ -259,6 +262,7 @@ mod tests {
                 },
                 failed,
                 waiting: waiting.map(str::to_owned),
+                insight: None,
             }],
             hosts: Vec::new(),
             operations: Vec::new(),

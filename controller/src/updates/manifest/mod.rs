@@ -192,5 +192,29 @@ pub fn config_created(bytes: &[u8]) -> Result<Option<SystemTime>, ManifestError>
     Ok((created >= SystemTime::UNIX_EPOCH + PLAUSIBLE_SINCE).then_some(created))
 }
 
+#[derive(Deserialize)]
+struct RawLabelled {
+    config: Option<RawLabels>,
+}
+
+#[derive(Deserialize)]
+struct RawLabels {
+    #[serde(rename = "Labels")]
+    labels: Option<std::collections::BTreeMap<String, String>>,
+}
+
+/// The labels of an image config blob (`config.Labels`, where `LABEL` and the OCI
+/// annotations a build copies land), sorted by name; empty when there are none.
+pub fn config_labels(bytes: &[u8]) -> Result<Vec<(String, String)>, ManifestError> {
+    let raw: RawLabelled =
+        serde_json::from_slice(bytes).map_err(|error| ManifestError::Json(error.to_string()))?;
+    Ok(raw
+        .config
+        .and_then(|config| config.labels)
+        .unwrap_or_default()
+        .into_iter()
+        .collect())
+}
+
 #[cfg(test)]
 mod tests;

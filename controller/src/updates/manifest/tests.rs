@@ -106,3 +106,26 @@ fn created_times() {
     assert_eq!(config_created(br#"{"created":"yesterday"}"#).unwrap(), None);
     assert!(config_created(b"[").is_err());
 }
+
+#[test]
+fn issue_17_config_labels_name_the_source() {
+    let config = br#"{"architecture":"amd64","os":"linux","config":{"Env":["PATH=/usr/bin"],"Labels":{"org.opencontainers.image.version":"1.2.0","org.opencontainers.image.source":"https://github.com/o/r"}},"rootfs":{"type":"layers","diff_ids":[]}}"#;
+    assert_eq!(
+        config_labels(config).unwrap(),
+        [
+            (
+                "org.opencontainers.image.source".to_owned(),
+                "https://github.com/o/r".to_owned()
+            ),
+            (
+                "org.opencontainers.image.version".to_owned(),
+                "1.2.0".to_owned()
+            ),
+        ]
+    );
+    assert!(config_labels(br#"{"config":{"Labels":null}}"#)
+        .unwrap()
+        .is_empty());
+    assert!(config_labels(br#"{"os":"linux"}"#).unwrap().is_empty());
+    assert!(config_labels(b"[").is_err());
+}

@@ -85,6 +85,10 @@ pub const LABELS: [&str; 8] = [
     "unity.update.probe",
 ];
 
+/// `unity.update.*` labels that are not policy: read elsewhere, never a typo
+/// (`unity.update.changelog`: where the release notes are, `updates::notes`).
+pub const OTHER_LABELS: &[&str] = &["unity.update.changelog"];
+
 impl Policy {
     /// Applies `layers` in order over the defaults; later layers win.
     pub fn resolve(layers: &[&PolicyLayer]) -> Policy {
@@ -157,7 +161,7 @@ impl PolicyLayer {
     pub fn from_labels(labels: &[(String, String)]) -> Result<PolicyLayer, PolicyError> {
         let mut layer = PolicyLayer::default();
         for (key, value) in labels {
-            if key.starts_with("unity.update.") {
+            if key.starts_with("unity.update.") && !OTHER_LABELS.contains(&key.as_str()) {
                 layer.set(key, value)?;
             }
         }

@@ -210,3 +210,14 @@ fn probes_parse_from_labels_and_bad_ones_are_errors() {
         assert!(error.contains("unity.update.probe"), "{bad}: {error}");
     }
 }
+
+#[test]
+fn issue_17_the_changelog_label_is_not_a_policy_typo() {
+    let layer = PolicyLayer::from_labels(&labels(&[
+        ("unity.update.changelog", "https://github.com/o/r"),
+        ("unity.update.level", "patch"),
+    ]))
+    .unwrap();
+    assert_eq!(Policy::resolve(&[&layer]).level, Level::Patch);
+    assert!(PolicyLayer::from_labels(&labels(&[("unity.update.changelgo", "x")])).is_err());
+}

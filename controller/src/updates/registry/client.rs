@@ -154,6 +154,24 @@ impl RegistryClient {
         Ok(created)
     }
 
+    /// The labels in the config blob `config_digest` (`org.opencontainers.image.source`, …),
+    /// for release notes; not cached (asked once per pending update and refresh).
+    pub async fn config_labels(
+        &self,
+        repo: &Repo,
+        config_digest: &str,
+    ) -> Result<Vec<(String, String)>, RegistryError> {
+        let url = self.url(repo, &format!("blobs/{config_digest}"));
+        let what = || format!("config blob {config_digest}");
+        let response = self.send(repo, Method::GET, &url, what).await?;
+        let bytes = self.body(repo, response).await?;
+        check_content(repo, config_digest, &bytes)?;
+        manifest::config_labels(&bytes).map_err(|error| RegistryError::Protocol {
+            registry: repo.registry.clone(),
+            message: format!("config {config_digest}: {error}"),
+        })
+    }
+
     /// Every tag of the repository (following `Link` pages), cached per repository.
     pub async fn tags(&self, repo: &Repo) -> Result<Arc<Vec<String>>, RegistryError> {
         if let Some(tags) = self.cache.tags(&repo.registry, &repo.repository) {

@@ -256,7 +256,7 @@ pub async fn run(ctx: &Arc<Context>, jitter: Duration, fresh: bool) -> anyhow::R
         jitter,
         concurrency: ctx.config.updates.concurrency,
     };
-    let outcomes = detect::check_all(client, jobs, spread).await;
+    let outcomes = detect::check_all(client.clone(), jobs, spread).await;
     let now = SystemTime::now();
     let mut summary = RunSummary::default();
     let records: Vec<UpdateCheckRecord> = planned
@@ -289,6 +289,10 @@ pub async fn run(ctx: &Arc<Context>, jitter: Duration, fresh: bool) -> anyhow::R
         Ok(())
     })
     .await??;
+    // Release notes for what is pending now, in their own task: never in the check's way.
+    if ctx.config.updates.release_notes.enabled {
+        super::notes::spawn_refresh(ctx.clone(), Some(client.clone()));
+    }
     match super::auto::apply_once(ctx).await {
         Ok(0) => {}
         Ok(n_queued) => tracing::info!(n_queued, "Updates queued by policy."),

@@ -18,12 +18,15 @@ pub struct ClientBasis {
 /// Shared between the loop and the faces: one run at a time.
 pub struct UpdateWatch {
     pub(super) run_lock: tokio::sync::Mutex<Option<(ClientBasis, Arc<RegistryClient>)>>,
+    /// Held by the release-notes refresh (`updates::notes`): one at a time.
+    pub notes_lock: tokio::sync::Mutex<()>,
 }
 
 impl UpdateWatch {
     pub fn new() -> UpdateWatch {
         UpdateWatch {
             run_lock: tokio::sync::Mutex::new(None),
+            notes_lock: tokio::sync::Mutex::new(()),
         }
     }
 }

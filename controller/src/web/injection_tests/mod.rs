@@ -295,6 +295,7 @@ fn pages(reported: &Reported, now_ms: i64) -> Vec<(&'static str, String)> {
                 record: record.clone(),
                 failed: None,
                 waiting: None,
+                insight: None,
             })
             .collect(),
         hosts: vec![host.clone()],

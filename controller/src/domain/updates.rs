@@ -106,9 +106,10 @@ pub fn checks(ctx: &Context, filter: CheckFilter) -> Result<Vec<CheckView>, Doma
                     update,
                     notes.remove(&key),
                     &operations,
-                    // Issue 17 §1 and §2 fill these: the candidate's vulnerability delta and
-                    // the database major-version guard.
-                    Signals::default(),
+                    Signals {
+                        database_major: database_major(&current.record, update),
+                        ..Signals::default()
+                    },
                     thresholds,
                     now_ms,
                 )),
@@ -122,6 +123,21 @@ pub fn checks(ctx: &Context, filter: CheckFilter) -> Result<Vec<CheckView>, Doma
             }
         })
         .collect())
+}
+
+/// The database major-version change an update makes, for the recommendation (§1's guard).
+fn database_major(
+    record: &UpdateCheckRecord,
+    update: &crate::storage::containers::DetectedUpdate,
+) -> Option<crate::updates::recommend::DatabaseMajor> {
+    let candidate = crate::updates::dispatch::with_tag(&record.image, &update.candidate_tag);
+    let change =
+        unity_shared::model::database_image::major_version_change(&record.image, &candidate)?;
+    Some(crate::updates::recommend::DatabaseMajor {
+        engine: change.kind.word().to_owned(),
+        from: change.from.to_string(),
+        to: change.to.to_string(),
+    })
 }
 
 /// For an update of any mode that changes a database's major version: why it is applied only

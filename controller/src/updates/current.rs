@@ -296,7 +296,7 @@ mod tests {
         let update = OperationKind::Update;
         let refused = submit(
             &ctx,
-            "admin",
+            &crate::domain::actor::Actor::user("admin"),
             &agent(),
             "app",
             update,
@@ -308,7 +308,7 @@ mod tests {
             force: true,
             ..OperationRequest::default()
         };
-        submit(&ctx, "admin", &agent(), "app", update, &forced).unwrap();
+        submit(&ctx, &crate::domain::actor::Actor::user("admin"), &agent(), "app", update, &forced).unwrap();
         // A minor version of the same database is applied by policy.
         let (_dir, ctx) = context().await;
         report(&ctx, 100, "sha256:v1");

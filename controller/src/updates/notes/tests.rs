@@ -153,6 +153,7 @@ fn rolled_back_elsewhere(ctx: &Context, digest: &str) {
                 backup: None,
                 log: Vec::new(),
                 backup_taken: None,
+                data_restored: None,
             }),
             error: None,
             attempts: 1,

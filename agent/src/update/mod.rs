@@ -46,6 +46,7 @@ pub mod operation;
 pub mod pinned;
 pub mod plan;
 pub mod recovery;
+pub mod scan;
 pub mod swap;
 pub mod volumes;
 

@@ -6,6 +6,7 @@ pub mod container;
 pub mod database;
 pub mod names;
 pub mod plugin;
+pub mod scan;
 pub mod secret;
 pub mod ssh;
 pub mod storage;

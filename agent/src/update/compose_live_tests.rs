@@ -162,6 +162,7 @@ impl Lab {
             health: policy(),
             force: false,
             volume_archive_limit_bytes: None,
+            vulnerability_gate: None,
         };
         let ctx = OperationContext {
             stop_grace: Duration::from_secs(3),

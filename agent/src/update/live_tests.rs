@@ -157,6 +157,7 @@ impl Lab {
             health: policy(),
             force: false,
             volume_archive_limit_bytes: Some(10 << 20),
+            vulnerability_gate: None,
         };
         let mut stages = Vec::new();
         let result = executor::update(&self.ctx(), &request, |stage, _| stages.push(stage)).await;

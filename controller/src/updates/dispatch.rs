@@ -102,6 +102,7 @@ fn command_of(
             },
             force: *force,
             volume_archive_limit_bytes: settings.volume_archive_max_bytes,
+            vulnerability_gate: None,
         }),
         Action::Rollback => ContainerCommand::Rollback { id, container },
         Action::Restart => ContainerCommand::Restart { id, container },

@@ -27,7 +27,7 @@ async fn engine(state: &AgentState) -> Result<Bollard, String> {
 
 /// Runs one command, handing each progress line to `progress`.
 async fn run(
-    state: &AgentState,
+    state: &Arc<AgentState>,
     command: &ContainerCommand,
     progress: impl FnMut(Stage, &str) + Send,
 ) -> CommandResult {
@@ -46,7 +46,13 @@ async fn run(
     let mut ctx = OperationContext::new(&bollard, journal, &state.config.data_dir);
     ctx.keep_old_image = state.config.containers.keep_old_image;
     ctx.keep_backups = state.config.containers.keep_backups;
-    update::execute(&ctx, command, progress).await
+    ctx.scan = super::scans::settings(&state.config);
+    let result = update::execute(&ctx, command, progress).await;
+    if matches!(command, ContainerCommand::Update(request) if request.vulnerability_gate.is_some())
+    {
+        super::scans::report(state, &ctx.scan).await;
+    }
+    result
 }
 
 /// Answers a container command on its stream: progress frames, then the result.

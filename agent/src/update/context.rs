@@ -30,6 +30,8 @@ pub struct OperationContext<'a, E> {
     /// How long the old image is kept after a successful update (for a manual rollback without
     /// the registry).
     pub keep_old_image: Duration,
+    /// The vulnerability scanners for an update's gate (off unless the runtime sets them).
+    pub scan: super::scan::ScanSettings,
 }
 
 impl<'a, E> OperationContext<'a, E> {
@@ -43,6 +45,7 @@ impl<'a, E> OperationContext<'a, E> {
             keep_backups: 10,
             stop_grace: Duration::from_secs(10),
             keep_old_image: Duration::from_secs(7 * 24 * 3600),
+            scan: super::scan::ScanSettings::off(data_dir),
         }
     }
 }

@@ -165,6 +165,32 @@ impl Lab {
         result
     }
 
+    /// Updates `web` to `image` through the vulnerability gate, with the scanners in `scan`
+    /// (issue 17 §2).
+    pub(super) async fn update_gated(
+        &self,
+        id: &str,
+        image: &str,
+        gate: unity_shared::model::scan::VulnerabilityGate,
+        scan: super::scan::ScanSettings,
+    ) -> CommandResult {
+        let request = UpdateRequest {
+            id: OperationId(id.to_owned()),
+            container: "web".to_owned(),
+            image: image.to_owned(),
+            auth: None,
+            health: policy(),
+            force: false,
+            volume_archive_limit_bytes: None,
+            vulnerability_gate: Some(gate),
+        };
+        let ctx = OperationContext {
+            scan,
+            ..self.ctx()
+        };
+        executor::update(&ctx, &request, |_, _| {}).await
+    }
+
     /// `web` runs `image` with the lab's configuration (networks, aliases, mounts, port, env).
     async fn assert_web(&self, image: &str, foo: &str) {
         self.assert_web_built_as(image, foo, image).await;

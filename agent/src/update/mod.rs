@@ -61,6 +61,8 @@ mod pinned_live_tests;
 #[cfg(test)]
 mod plan_tests;
 #[cfg(test)]
+mod scan_live_tests;
+#[cfg(test)]
 mod unit_tests;
 
 pub use context::OperationContext;

@@ -92,6 +92,7 @@ const PURE: &[&str] = &[
     "controller/src/updates/policy/mod.rs",
     "controller/src/updates/reference/mod.rs",
     "controller/src/updates/rollout/mod.rs",
+    "controller/src/updates/scan/mod.rs",
     "controller/src/updates/window/*.rs",
     "controller/src/web/labels.rs",
     "controller/src/web/format.rs",

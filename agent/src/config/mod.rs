@@ -17,8 +17,8 @@ pub mod certificates;
 pub mod delivery;
 pub mod plugins;
 pub mod ssh_keys;
-pub mod updates;
 pub mod sshd;
+pub mod updates;
 
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/unity/agent.toml";
 pub const DEFAULT_DATA_DIR: &str = "/var/lib/unity-agent";

@@ -57,7 +57,9 @@ pub(super) async fn scan_loop(state: Arc<AgentState>, mut shutdown: watch::Recei
                 }
                 for (image_id, repo_digests) in &images {
                     let reference = repo_digests.first().unwrap_or(image_id);
-                    if let Err(error) = scan::scan(&settings, image_id, repo_digests, reference).await {
+                    if let Err(error) =
+                        scan::scan(&settings, image_id, repo_digests, reference).await
+                    {
                         tracing::warn!(image = %image_id, %error, "Image scan failed.");
                     }
                 }
@@ -80,6 +82,9 @@ pub(super) async fn report(state: &Arc<AgentState>, settings: &ScanSettings) {
         ..TypedState::default()
     };
     if let Err(error) = state.spool_report(now_ms(), Vec::new(), typed).await {
-        tracing::error!(error = format!("{error:#}"), "Spooling the image scans failed.");
+        tracing::error!(
+            error = format!("{error:#}"),
+            "Spooling the image scans failed."
+        );
     }
 }

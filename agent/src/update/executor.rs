@@ -220,10 +220,16 @@ async fn vulnerability_gate<E: Engine>(
 ) -> Result<(), Stop> {
     let old_id = old_image.id.clone().unwrap_or_default();
     let old_digests = old_image.repo_digests.clone().unwrap_or_default();
-    let old_ref = old_digests.first().cloned().unwrap_or_else(|| old_id.clone());
+    let old_ref = old_digests
+        .first()
+        .cloned()
+        .unwrap_or_else(|| old_id.clone());
     let new_id = new_image.id.clone().unwrap_or_default();
     let new_digests = new_image.repo_digests.clone().unwrap_or_default();
-    log.say(Stage::Pulling, "scanning the current and the candidate image");
+    log.say(
+        Stage::Pulling,
+        "scanning the current and the candidate image",
+    );
     let current = scan::gate::Image {
         id: &old_id,
         repo_digests: &old_digests,

@@ -184,10 +184,7 @@ impl Lab {
             volume_archive_limit_bytes: None,
             vulnerability_gate: Some(gate),
         };
-        let ctx = OperationContext {
-            scan,
-            ..self.ctx()
-        };
+        let ctx = OperationContext { scan, ..self.ctx() };
         executor::update(&ctx, &request, |_, _| {}).await
     }
 

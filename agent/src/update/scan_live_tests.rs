@@ -57,7 +57,12 @@ async fn issue_17_live_gate_blocks_a_worse_candidate_and_warns_a_manual_update()
     fake_trivy(dir.path(), WITHOUT_CRITICAL, WITH_CRITICAL, 0, 0);
 
     let result = lab
-        .update_gated("gate-1", "localhost/app:2", gate(true), settings(dir.path(), Duration::from_secs(30)))
+        .update_gated(
+            "gate-1",
+            "localhost/app:2",
+            gate(true),
+            settings(dir.path(), Duration::from_secs(30)),
+        )
         .await;
     assert_eq!(result.outcome, Outcome::Refused, "{result:#?}");
     assert_eq!(result.message, "vulnerability gate: 1 more critical");
@@ -66,14 +71,17 @@ async fn issue_17_live_gate_blocks_a_worse_candidate_and_warns_a_manual_update()
 
     // A manual update goes on and says what the gate found.
     let result = lab
-        .update_gated("gate-2", "localhost/app:2", gate(false), settings(dir.path(), Duration::from_secs(30)))
+        .update_gated(
+            "gate-2",
+            "localhost/app:2",
+            gate(false),
+            settings(dir.path(), Duration::from_secs(30)),
+        )
         .await;
     assert_eq!(result.outcome, Outcome::Succeeded, "{result:#?}");
     assert!(
-        result
-            .log
-            .iter()
-            .any(|line| line.message == "vulnerability gate: 1 more critical (a manual update: applied anyway)"),
+        result.log.iter().any(|line| line.message
+            == "vulnerability gate: 1 more critical (a manual update: applied anyway)"),
         "{:#?}",
         result.log
     );
@@ -87,25 +95,48 @@ async fn issue_17_live_gate_lets_a_fixing_candidate_through_and_a_hung_scan_bloc
     fake_trivy(hung.path(), WITHOUT_CRITICAL, WITHOUT_CRITICAL, 0, 600);
     let started = Instant::now();
     let result = lab
-        .update_gated("gate-3", "localhost/app:2", gate(true), settings(hung.path(), Duration::from_secs(2)))
+        .update_gated(
+            "gate-3",
+            "localhost/app:2",
+            gate(true),
+            settings(hung.path(), Duration::from_secs(2)),
+        )
         .await;
-    assert!(started.elapsed() < Duration::from_secs(60), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "{:?}",
+        started.elapsed()
+    );
     assert_eq!(result.outcome, Outcome::Refused, "{result:#?}");
-    assert!(result.message.starts_with("scan failed: current image: `"), "{}", result.message);
-    assert!(result.message.contains("did not finish"), "{}", result.message);
+    assert!(
+        result.message.starts_with("scan failed: current image: `"),
+        "{}",
+        result.message
+    );
+    assert!(
+        result.message.contains("did not finish"),
+        "{}",
+        result.message
+    );
     assert_eq!(image_of(&lab).await.as_deref(), Some("localhost/app:1"));
 
     let dir = tempfile::tempdir().unwrap();
     fake_trivy(dir.path(), WITH_CRITICAL, WITHOUT_CRITICAL, 0, 0);
     let result = lab
-        .update_gated("gate-4", "localhost/app:2", gate(true), settings(dir.path(), Duration::from_secs(30)))
+        .update_gated(
+            "gate-4",
+            "localhost/app:2",
+            gate(true),
+            settings(dir.path(), Duration::from_secs(30)),
+        )
         .await;
     assert_eq!(result.outcome, Outcome::Succeeded, "{result:#?}");
     assert!(
         result
             .log
             .iter()
-            .any(|line| line.message == "vulnerability gate passed: 1 fewer critical; fixes 1 critical"),
+            .any(|line| line.message
+                == "vulnerability gate passed: 1 fewer critical; fixes 1 critical"),
         "{:#?}",
         result.log
     );

@@ -8,11 +8,13 @@ use super::error::DomainError;
 use crate::context::Context;
 use crate::storage::containers::{CheckOutcome, UpdateCheckRecord};
 use crate::updates::offer::FailedMark;
+use crate::updates::scan::{self, Countdown, Fleet, GateView};
 use crate::updates::watch::RunSummary;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
+use unity_shared::model::scan::GateThreshold;
 
 /// Which checks a list shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,6 +52,49 @@ pub struct CheckView {
     /// rollout stopped by a failed canary, …).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub waiting: Option<String>,
+    /// The vulnerability gate for the pending update (issue 17 §2): the host's scanner (or
+    /// that it has none), counts, the CVE delta and the verdict.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vulnerability_gate: Option<GateView>,
+    /// While the candidate is in its cooldown: when it becomes eligible ("eligible in 2h 13m";
+    /// an image of unknown age counts from when it was first seen).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cooldown: Option<Countdown>,
+}
+
+/// The gate's view and the cooldown countdown of one pending update. Note that this uses
+/// blocking I/O.
+fn gate_of(
+    ctx: &Context,
+    fleet: &Fleet,
+    record: &UpdateCheckRecord,
+    now_ms: i64,
+) -> (Option<GateView>, Option<Countdown>) {
+    let CheckOutcome::Update(update) = &record.outcome else {
+        return (None, None);
+    };
+    let policy = crate::updates::auto::policy_of(ctx, &record.agent_id, &record.container);
+    let threshold = policy
+        .as_ref()
+        .map_or(Some(GateThreshold::Critical), |policy| {
+            policy.vulnerabilities
+        });
+    let gate = scan::view(
+        fleet,
+        &record.agent_id,
+        update.current_digest.as_deref(),
+        &update.candidate_digest,
+        threshold,
+    );
+    let countdown = policy.and_then(|policy| {
+        scan::countdown(
+            update.candidate_created_ms,
+            update.first_seen_ms,
+            policy.cooldown,
+            now_ms,
+        )
+    });
+    (Some(gate), countdown)
 }
 
 /// The newest check of every container that `filter` lets through, as it stands now. Note
@@ -64,6 +109,8 @@ pub fn checks(ctx: &Context, filter: CheckFilter) -> Result<Vec<CheckView>, Doma
             waiting.insert(key, reason);
         }
     }
+    let fleet = scan::stored::fleet(ctx)?;
+    let now_ms = crate::clock::now_ms();
     Ok(crate::updates::current::checks(ctx)?
         .into_iter()
         .filter(|current| match filter {
@@ -80,10 +127,13 @@ pub fn checks(ctx: &Context, filter: CheckFilter) -> Result<Vec<CheckView>, Doma
                 Some(_) => Some("failed on this container: not applied automatically".to_owned()),
                 None => waiting.remove(&key),
             };
+            let (vulnerability_gate, cooldown) = gate_of(ctx, &fleet, &current.record, now_ms);
             CheckView {
                 record: current.record,
                 failed: current.failed,
                 waiting,
+                vulnerability_gate,
+                cooldown,
             }
         })
         .collect())

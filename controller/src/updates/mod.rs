@@ -38,6 +38,7 @@ pub mod queue;
 pub mod reference;
 pub mod registry;
 pub mod rollout;
+pub mod scan;
 pub mod settings;
 pub mod watch;
 pub mod window;

@@ -41,6 +41,7 @@ mod ssh_access;
 mod ssh_ca;
 mod state;
 mod updates;
+mod vulnerability_gate;
 
 use crate::domain::access::{Need, Right};
 use crate::http::auth::Caller;

@@ -272,10 +272,7 @@ impl CveDelta {
             high: diff(Severity::High),
             medium: diff(Severity::Medium),
             low: diff(Severity::Low),
-            fixed_critical: at_least(
-                gone(Some(Severity::Critical)),
-                -diff(Severity::Critical),
-            ),
+            fixed_critical: at_least(gone(Some(Severity::Critical)), -diff(Severity::Critical)),
             fixed_high: at_least(gone(Some(Severity::High)), -diff(Severity::High)),
             fixed_total: at_least(gone(None), -total),
             new_critical: at_least(came(Some(Severity::Critical)), diff(Severity::Critical)),

@@ -16,13 +16,13 @@ use crate::model::certificate::{
     SubjectName,
 };
 use crate::model::container::ContainerInventory;
-use crate::model::scan::{
-    Finding, GateThreshold, ImageScan, ImageScans, ScanFailure, Scanner, ScannerState, Severity,
-    SeverityCounts, VulnerabilityGate,
-};
 use crate::model::database::DatabaseInstance;
 use crate::model::plugin::{
     BatchSample, CheckResult, CheckStatus, SeriesBatch, SourceKind, SourceStatus,
+};
+use crate::model::scan::{
+    Finding, GateThreshold, ImageScan, ImageScans, ScanFailure, Scanner, ScannerState, Severity,
+    SeverityCounts, VulnerabilityGate,
 };
 use crate::model::update::{
     Backup, CommandResult, ContainerCommand, HealthPolicy, LogLine, OperationId, Probe, Progress,

@@ -35,7 +35,8 @@ impl ScanCache {
         self.scans.retain(|old| old.image_id != scan.image_id);
         self.failures.retain(|old| old.image_id != scan.image_id);
         self.scans.push(scan);
-        self.scans.sort_by_key(|scan| std::cmp::Reverse(scan.scanned_at_ms));
+        self.scans
+            .sort_by_key(|scan| std::cmp::Reverse(scan.scanned_at_ms));
         self.scans.truncate(MAX_IMAGES);
     }
 
@@ -47,7 +48,8 @@ impl ScanCache {
             at_ms,
             message,
         });
-        self.failures.sort_by_key(|failure| std::cmp::Reverse(failure.at_ms));
+        self.failures
+            .sort_by_key(|failure| std::cmp::Reverse(failure.at_ms));
         self.failures.truncate(MAX_IMAGES);
     }
 }

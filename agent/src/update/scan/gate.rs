@@ -60,7 +60,13 @@ pub async fn check(
         }
     };
     let current_scan = scanned(
-        scan(settings, current.id, current.repo_digests, current.reference).await,
+        scan(
+            settings,
+            current.id,
+            current.repo_digests,
+            current.reference,
+        )
+        .await,
         "current",
     );
     let candidate_scan = scanned(
@@ -73,7 +79,11 @@ pub async fn check(
         .await,
         "candidate",
     );
-    let verdict = judge(current_scan.as_ref(), candidate_scan.as_ref(), gate.threshold);
+    let verdict = judge(
+        current_scan.as_ref(),
+        candidate_scan.as_ref(),
+        gate.threshold,
+    );
     let error = (!errors.is_empty()).then(|| errors.join("; "));
     let action = decide(&verdict, gate, error.as_deref());
     let line = match (&verdict, &action) {

@@ -10,12 +10,15 @@ use unity_shared::model::scan::{
 };
 
 use super::gate::{check, Image};
-use super::{cache, grype, scan, scan_now, scanner_state, trivy, ScanError, ScanMode, ScanSettings};
+use super::{
+    cache, grype, scan, scan_now, scanner_state, trivy, ScanError, ScanMode, ScanSettings,
+};
 
 const TRIVY_BUSTER: &str = include_str!("testdata/trivy-image-debian-buster.json");
 const TRIVY_UBUNTU: &str = include_str!("testdata/trivy-image-ubuntu-18.04.json");
 const TRIVY_ALPINE: &str = include_str!("testdata/trivy-image-alpine-3.10-os-vulns.json");
-const TRIVY_SPRING: &str = include_str!("testdata/trivy-image-spring4shell-jre11-jar-and-custom.json");
+const TRIVY_SPRING: &str =
+    include_str!("testdata/trivy-image-spring4shell-jre11-jar-and-custom.json");
 const TRIVY_NO_RESULTS: &str = include_str!("testdata/trivy-image-alpine-3.9-skip-no-results.json");
 const GRYPE_IMAGE: &str = include_str!("testdata/grype-image-presenter-snapshot.json");
 const GRYPE_EMPTY: &str = include_str!("testdata/grype-empty-presenter-snapshot.json");
@@ -156,7 +159,9 @@ async fn issue_17_scanner_detection_says_which_or_none() {
         ..fakes.settings()
     };
     assert_eq!(scanner_state(&off), ScannerState::Off);
-    let error = scan_now(&off, "sha256:a", &[], "sha256:a").await.unwrap_err();
+    let error = scan_now(&off, "sha256:a", &[], "sha256:a")
+        .await
+        .unwrap_err();
     assert!(matches!(error, ScanError::NoScanner));
 }
 
@@ -165,9 +170,14 @@ async fn issue_17_fake_trivy_replays_a_real_report_and_is_cached() {
     let fakes = FakeScanners::new();
     fakes.install("trivy", TRIVY_BUSTER, 0, 0);
     let digests = vec!["registry.lan/app@sha256:abc".to_owned()];
-    let scanned = scan(&fakes.settings(), "sha256:old", &digests, "registry.lan/app@sha256:abc")
-        .await
-        .unwrap();
+    let scanned = scan(
+        &fakes.settings(),
+        "sha256:old",
+        &digests,
+        "registry.lan/app@sha256:abc",
+    )
+    .await
+    .unwrap();
     assert_eq!(scanned.counts.critical, 1);
     assert!(scanned.is_of("sha256:abc"));
     assert_eq!(
@@ -175,7 +185,9 @@ async fn issue_17_fake_trivy_replays_a_real_report_and_is_cached() {
         "image\n--format\njson\n--scanners\nvuln\n--quiet\nregistry.lan/app@sha256:abc\n"
     );
     // From the cache now: the fake is not run again.
-    let again = scan(&fakes.settings(), "sha256:old", &digests, "x").await.unwrap();
+    let again = scan(&fakes.settings(), "sha256:old", &digests, "x")
+        .await
+        .unwrap();
     assert_eq!(again, scanned);
     assert_eq!(fakes.args("trivy").lines().count(), 7);
     assert_eq!(cache::load(&fakes.cache_file()).scans, vec![scanned]);
@@ -185,7 +197,9 @@ async fn issue_17_fake_trivy_replays_a_real_report_and_is_cached() {
 async fn issue_17_fake_grype_without_matches_is_clean() {
     let fakes = FakeScanners::new();
     fakes.install("grype", GRYPE_EMPTY, 0, 0);
-    let scanned = scan_now(&fakes.settings(), "sha256:a", &[], "sha256:a").await.unwrap();
+    let scanned = scan_now(&fakes.settings(), "sha256:a", &[], "sha256:a")
+        .await
+        .unwrap();
     assert_eq!(scanned.scanner, Scanner::Grype);
     assert_eq!(scanned.counts.total(), 0);
     assert_eq!(fakes.args("grype"), "-o\njson\n-q\nsha256:a\n");
@@ -195,7 +209,9 @@ async fn issue_17_fake_grype_without_matches_is_clean() {
 async fn issue_17_a_failing_scanner_is_an_error_kept_in_the_cache() {
     let fakes = FakeScanners::new();
     fakes.install("trivy", "", 2, 0);
-    let error = scan(&fakes.settings(), "sha256:a", &[], "sha256:a").await.unwrap_err();
+    let error = scan(&fakes.settings(), "sha256:a", &[], "sha256:a")
+        .await
+        .unwrap_err();
     assert!(matches!(error, ScanError::Exit { .. }), "{error}");
     assert!(error.to_string().contains("status 2"), "{error}");
     let cached = cache::load(&fakes.cache_file());
@@ -212,7 +228,9 @@ async fn issue_17_a_hung_scanner_is_killed_at_the_timeout() {
         ..fakes.settings()
     };
     let started = Instant::now();
-    let error = scan_now(&settings, "sha256:a", &[], "sha256:a").await.unwrap_err();
+    let error = scan_now(&settings, "sha256:a", &[], "sha256:a")
+        .await
+        .unwrap_err();
     assert!(started.elapsed() < Duration::from_secs(10));
     assert!(matches!(error, ScanError::Exec(_)), "{error}");
     assert!(error.to_string().contains("did not finish"), "{error}");
@@ -226,7 +244,9 @@ async fn issue_17_output_past_the_cap_fails_the_scan() {
         max_output_bytes: 1024,
         ..fakes.settings()
     };
-    let error = scan_now(&settings, "sha256:a", &[], "sha256:a").await.unwrap_err();
+    let error = scan_now(&settings, "sha256:a", &[], "sha256:a")
+        .await
+        .unwrap_err();
     assert!(matches!(error, ScanError::TooLarge { .. }), "{error}");
 }
 
@@ -310,7 +330,11 @@ async fn issue_17_gate_blocks_an_automatic_update_when_the_scan_fails_and_skips_
     )
     .await;
     assert_eq!(checked.action, GateAction::Apply);
-    assert!(checked.line.contains("neither trivy nor grype"), "{}", checked.line);
+    assert!(
+        checked.line.contains("neither trivy nor grype"),
+        "{}",
+        checked.line
+    );
 
     fakes.install("trivy", "", 1, 0);
     let checked = check(
@@ -323,7 +347,10 @@ async fn issue_17_gate_blocks_an_automatic_update_when_the_scan_fails_and_skips_
     let GateAction::Block(reason) = checked.action else {
         panic!("{checked:?}")
     };
-    assert!(reason.starts_with("scan failed: current image: trivy exited"), "{reason}");
+    assert!(
+        reason.starts_with("scan failed: current image: trivy exited"),
+        "{reason}"
+    );
 }
 
 #[test]
@@ -338,4 +365,3 @@ fn issue_17_cache_keeps_the_newest_per_image_and_ages() {
     assert_eq!(stored.fresh("sha256:x", 2_000, 1_000), None);
     assert_eq!(stored.fresh("sha256:y", 1_500, 1_000), None);
 }
-

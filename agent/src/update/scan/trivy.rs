@@ -7,7 +7,7 @@
 use serde::Deserialize;
 use unity_shared::model::scan::Severity;
 
-use super::parsed::{Parsed, ParseError};
+use super::parsed::{ParseError, Parsed};
 
 #[derive(Deserialize)]
 struct Report {

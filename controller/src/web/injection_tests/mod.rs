@@ -295,6 +295,8 @@ fn pages(reported: &Reported, now_ms: i64) -> Vec<(&'static str, String)> {
                 record: record.clone(),
                 failed: None,
                 waiting: None,
+                vulnerability_gate: None,
+                cooldown: None,
             })
             .collect(),
         hosts: vec![host.clone()],

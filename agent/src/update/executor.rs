@@ -13,16 +13,14 @@ use unity_shared::model::update::{
 
 use super::context::{
     container, image_of, inspect_image, journal_step, keep_old_image, prepare, refuse,
-    refuse_failed_candidate, result, take_backup, Log, OperationContext, Stop,
+    refuse_failed_candidate, result, take_backup, vulnerability_gate, Log, OperationContext, Stop,
 };
 use super::engine::Engine;
 use super::journal::{Record, Step};
 use super::operation::{begin, end};
 use super::pinned::Pinned;
 use super::swap::swap;
-use super::{compose, compose_update, failed, plan, scan};
-use bollard::models::ImageInspect;
-use unity_shared::model::scan::{GateAction, VulnerabilityGate};
+use super::{compose, compose_update, failed, plan};
 
 pub use super::manual::{backup, restart, restore, rollback};
 
@@ -204,46 +202,5 @@ async fn update_steps<E: Engine>(
     match swapped.outcome {
         Outcome::Succeeded => Ok(swapped.message),
         outcome => Err(Stop(outcome, swapped.message)),
-    }
-}
-
-/// Scans the current and the candidate image and refuses the update when the gate says so
-/// (issue 17 §2; `docs/updates.md`, "Vulnerability gate"). The current image is given to the
-/// scanner by a repo digest when it has one, the candidate by the reference it was pulled by.
-async fn vulnerability_gate<E: Engine>(
-    ctx: &OperationContext<'_, E>,
-    gate: &VulnerabilityGate,
-    old_image: &ImageInspect,
-    new_image: &ImageInspect,
-    pull_ref: &str,
-    log: &mut Log<'_>,
-) -> Result<(), Stop> {
-    let old_id = old_image.id.clone().unwrap_or_default();
-    let old_digests = old_image.repo_digests.clone().unwrap_or_default();
-    let old_ref = old_digests
-        .first()
-        .cloned()
-        .unwrap_or_else(|| old_id.clone());
-    let new_id = new_image.id.clone().unwrap_or_default();
-    let new_digests = new_image.repo_digests.clone().unwrap_or_default();
-    log.say(
-        Stage::Pulling,
-        "scanning the current and the candidate image",
-    );
-    let current = scan::gate::Image {
-        id: &old_id,
-        repo_digests: &old_digests,
-        reference: &old_ref,
-    };
-    let candidate = scan::gate::Image {
-        id: &new_id,
-        repo_digests: &new_digests,
-        reference: pull_ref,
-    };
-    let checked = scan::gate::check(&ctx.scan, gate, current, candidate).await;
-    log.say(Stage::Pulling, &checked.line);
-    match checked.action {
-        GateAction::Block(reason) => refuse(reason),
-        GateAction::Apply | GateAction::Warn(_) => Ok(()),
     }
 }

@@ -43,11 +43,9 @@ fn gate(automatic: bool) -> VulnerabilityGate {
     }
 }
 
-fn image_of(lab: &Lab) -> impl std::future::Future<Output = Option<String>> + '_ {
-    async move {
-        let web = lab.inspect("web").await;
-        web.config.and_then(|config| config.image)
-    }
+async fn image_of(lab: &Lab) -> Option<String> {
+    let web = lab.inspect("web").await;
+    web.config.and_then(|config| config.image)
 }
 
 #[tokio::test(flavor = "multi_thread")]

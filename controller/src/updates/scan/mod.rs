@@ -11,6 +11,8 @@
 pub mod stored;
 
 #[cfg(test)]
+mod store_tests;
+#[cfg(test)]
 mod tests;
 
 use serde::Serialize;

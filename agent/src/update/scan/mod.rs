@@ -158,7 +158,22 @@ pub async fn scan_now(
         return Err(ScanError::NoScanner);
     };
     let program = locate(settings, scanner.program()).ok_or(ScanError::NoScanner)?;
-    let spec = command(scanner, program, reference);
+    // Their databases live beside the cache: under the packaged unit the home directory is
+    // read-only (ProtectHome, ProtectSystem=strict) and the data directory is writable.
+    let databases = settings
+        .cache_file
+        .parent()
+        .map(|dir| dir.join("scanner-databases"))
+        .unwrap_or_default();
+    let spec = command(scanner, program, reference)
+        .env(
+            "TRIVY_CACHE_DIR",
+            &databases.join("trivy").to_string_lossy(),
+        )
+        .env(
+            "GRYPE_DB_CACHE_DIR",
+            &databases.join("grype").to_string_lossy(),
+        );
     let limits = Limits {
         timeout: settings.timeout,
         max_stdout: settings.max_output_bytes,

@@ -106,7 +106,8 @@ impl FakeScanners {
         std::fs::write(&replay, output).unwrap();
         let args = self.dir.path().join(format!("{program}.args"));
         let script = format!(
-            "#!/bin/sh\nprintf '%s\\n' \"$@\" >> '{}'\nsleep {sleep_seconds}\ncat '{}'\nexit {status}\n",
+            "#!/bin/sh\nprintf '%s\\n' \"$@\" >> '{}'\necho \"$TRIVY_CACHE_DIR $GRYPE_DB_CACHE_DIR\" > '{}.env'\nsleep {sleep_seconds}\ncat '{}'\nexit {status}\n",
+            args.display(),
             args.display(),
             replay.display()
         );
@@ -183,6 +184,12 @@ async fn issue_17_fake_trivy_replays_a_real_report_and_is_cached() {
     assert_eq!(
         fakes.args("trivy"),
         "image\n--format\njson\n--scanners\nvuln\n--quiet\nregistry.lan/app@sha256:abc\n"
+    );
+    let env = std::fs::read_to_string(fakes.dir.path().join("trivy.args.env")).unwrap();
+    let databases = fakes.dir.path().join("scanner-databases");
+    assert_eq!(
+        env.trim(),
+        format!("{0}/trivy {0}/grype", databases.display())
     );
     // From the cache now: the fake is not run again.
     let again = scan(&fakes.settings(), "sha256:old", &digests, "x")

@@ -90,6 +90,7 @@ async fn malformed_and_oversized_frames_leave_the_controller_serving() {
         plugin_sources: None,
         checks: None,
         certificates: None,
+        image_scans: None,
     });
     let reaction = send_raw(&connection, &frame::encode(&report, 1 << 20).unwrap())
         .await

@@ -57,8 +57,8 @@ break_glass = ["ada"]
     let context = controller.context.clone();
     tokio::task::spawn_blocking(move || {
         use unity_controller::domain::{access::Right, groups};
-        groups::create(&context, "test", "family", "").unwrap();
-        groups::set_right(&context, "test", "family", "all", Some(Right::View)).unwrap();
+        groups::create(&context, &unity_controller::domain::actor::Actor::Cli, "family", "").unwrap();
+        groups::set_right(&context, &unity_controller::domain::actor::Actor::Cli, "family", "all", Some(Right::View)).unwrap();
     })
     .await
     .unwrap();

@@ -189,7 +189,7 @@ async fn issue_16_a_probe_logs_in_with_a_password_that_exists_only_in_the_store(
         tokio::task::spawn_blocking(move || {
             registries::set(
                 &ctx,
-                "e2e",
+                &unity_controller::domain::actor::Actor::Cli,
                 "registry.example:5000",
                 registries::NewCredentials {
                     username: "robot".into(),

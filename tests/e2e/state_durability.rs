@@ -41,6 +41,7 @@ fn report(seq: u64, marker: &str) -> Report {
         plugin_sources: None,
         checks: None,
         certificates: None,
+        image_scans: None,
     }
 }
 

@@ -18,6 +18,7 @@ pub mod delivery;
 pub mod plugins;
 pub mod ssh_keys;
 pub mod sshd;
+pub mod updates;
 
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/unity/agent.toml";
 pub const DEFAULT_DATA_DIR: &str = "/var/lib/unity-agent";
@@ -62,6 +63,9 @@ pub struct RawConfig {
     /// Managed SSH authorized keys: where they are written, which users may be managed.
     #[serde(default)]
     pub ssh_keys: ssh_keys::RawSshKeysConfig,
+    /// The optional vulnerability scanners for the update gate.
+    #[serde(default)]
+    pub updates: updates::RawUpdatesConfig,
 }
 
 /// The `[containers]` table.
@@ -223,6 +227,8 @@ pub struct Config {
     pub delivery: delivery::DeliveryConfig,
     pub sshd: sshd::SshdConfig,
     pub ssh_keys: ssh_keys::SshKeysConfig,
+    /// `[updates]`: the vulnerability scanners.
+    pub updates: updates::UpdatesConfig,
     /// Where the machine fingerprint is read (not in the file; tests point it elsewhere).
     pub machine: crate::instance::MachineSources,
 }
@@ -304,6 +310,7 @@ impl Config {
             controller: raw.controller,
             delivery: delivery::from_raw(raw.delivery, &data_dir)?,
             ssh_keys: ssh_keys::from_raw(raw.ssh_keys, &data_dir)?,
+            updates: updates::from_raw(raw.updates)?,
             data_dir,
             interval: duration("interval", raw.interval.as_deref(), "15s")?,
             heartbeat: duration("heartbeat", raw.heartbeat.as_deref(), "30s")?,
@@ -445,6 +452,7 @@ mod tests {
             config.ssh_keys,
             ssh_keys::SshKeysConfig::defaults(Path::new(DEFAULT_DATA_DIR))
         );
+        assert_eq!(config.updates, updates::UpdatesConfig::default());
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod containers;
 mod databases;
 pub(crate) mod operations;
 mod plugins;
+mod scans;
 mod session;
 pub mod state;
 pub mod status;
@@ -119,6 +120,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningAgent> {
             state.clone(),
             shutdown_rx.clone(),
         )),
+        tokio::spawn(scans::scan_loop(state.clone(), shutdown_rx.clone())),
         tokio::spawn(operations::recover_at_start(state.clone())),
         tokio::spawn(connection::connection_loop(
             state.clone(),

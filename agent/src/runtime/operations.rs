@@ -27,7 +27,7 @@ async fn engine(state: &AgentState) -> Result<Bollard, String> {
 
 /// Runs one command, handing each progress line to `progress`.
 async fn run(
-    state: &AgentState,
+    state: &Arc<AgentState>,
     command: &ContainerCommand,
     progress: impl FnMut(Stage, &str) + Send,
 ) -> CommandResult {
@@ -49,7 +49,13 @@ async fn run(
     ctx.backup_max_bytes = Some(state.config.containers.backup_max_bytes);
     ctx.data_restore = update::data_restore::Policy::parse(&state.config.containers.data_restore)
         .unwrap_or_default();
-    update::execute(&ctx, command, progress).await
+    ctx.scan = super::scans::settings(&state.config);
+    let result = update::execute(&ctx, command, progress).await;
+    if matches!(command, ContainerCommand::Update(request) if request.vulnerability_gate.is_some())
+    {
+        super::scans::report(state, &ctx.scan).await;
+    }
+    result
 }
 
 /// Answers a container command on its stream: progress frames, then the result.

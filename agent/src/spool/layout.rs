@@ -39,6 +39,7 @@ impl ReportV4 {
             plugin_sources: None,
             checks: None,
             certificates: None,
+            image_scans: None,
         }
     }
 }
@@ -72,6 +73,7 @@ impl ReportV5 {
             plugin_sources: self.plugin_sources,
             checks: self.checks,
             certificates: None,
+            image_scans: None,
         }
     }
 }

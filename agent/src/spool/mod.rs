@@ -35,6 +35,8 @@ pub struct TypedState {
     pub checks: Option<Vec<CheckResult>>,
     /// The certificates found on the host.
     pub certificates: Option<CertificateInventory>,
+    /// The vulnerability scanner and its image scans.
+    pub image_scans: Option<unity_shared::model::scan::ImageScans>,
 }
 
 /// Spool failures.
@@ -164,6 +166,7 @@ impl Spool {
             plugin_sources: typed.plugin_sources,
             checks: typed.checks,
             certificates: typed.certificates.map(Box::new),
+            image_scans: typed.image_scans.map(Box::new),
         };
         let bytes = postcard::to_allocvec(&report)?;
         self.state.next_seq = seq + 1;

@@ -162,6 +162,7 @@ impl Lab {
             health: policy(),
             force: false,
             volume_archive_limit_bytes: None,
+            vulnerability_gate: None,
         };
         let ctx = OperationContext {
             stop_grace: Duration::from_secs(3),
@@ -175,6 +176,32 @@ impl Lab {
 
     /// Builds and pushes a new image under the same tag, then points the local tag back at
     /// `local_id` (as on a host that has not pulled yet); returns the new id.
+    /// As [`Lab::update`], through the vulnerability gate with the scanners in `scan`.
+    async fn update_gated(
+        &self,
+        id: &str,
+        image: &str,
+        gate: unity_shared::model::scan::VulnerabilityGate,
+        scan: super::scan::ScanSettings,
+    ) -> CommandResult {
+        let request = UpdateRequest {
+            id: OperationId(id.to_owned()),
+            container: blocking(|| self.web()),
+            image: image.to_owned(),
+            auth: None,
+            health: policy(),
+            force: false,
+            volume_archive_limit_bytes: None,
+            vulnerability_gate: Some(gate),
+        };
+        let ctx = OperationContext {
+            stop_grace: Duration::from_secs(3),
+            scan,
+            ..OperationContext::new(&self.bollard, &self.journal, self.data.path())
+        };
+        executor::update(&ctx, &request, |_, _| {}).await
+    }
+
     fn push_same_tag(&self, version: &str, health_file: &str, local_id: &str) -> String {
         let id = build_and_push(&self.engine, &self.reference, version, health_file);
         self.engine
@@ -341,4 +368,59 @@ async fn issue_17_compose_same_tag_update_installs_the_checked_digest() {
     lab.assert_runs(&id2, "2").await;
     let tagged = lab.bollard.inspect_image(&lab.reference).await.unwrap();
     assert_eq!(tagged.unwrap().id.as_deref(), Some(id2.as_str()));
+}
+
+/// Issue 17 §2: a compose service's update is gated too: a candidate with more critical
+/// vulnerabilities (a fake `trivy` replaying real reports) is refused before anything is
+/// touched, and the file's tag still names the old image.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue_17_compose_update_is_refused_by_the_vulnerability_gate() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let (lab, id1) = Lab::start().await;
+    let link = lab
+        .registry
+        .dir()
+        .join("data/docker/registry/v2/repositories/lab/app/_manifests/tags/1/current/link");
+    let digest = blocking(|| {
+        lab.push_same_tag("2", "/tmp/ok", &id1);
+        std::fs::read_to_string(&link).unwrap().trim().to_owned()
+    });
+    let checked = format!("{}@{digest}", lab.reference);
+    let (repository, _) = lab.reference.rsplit_once(':').unwrap();
+    let candidate_ref = format!("{repository}@{digest}");
+    let scanners = tempfile::tempdir().unwrap();
+    let dir = scanners.path();
+    std::fs::write(
+        dir.join("current.json"),
+        include_str!("scan/testdata/trivy-image-ubuntu-18.04.json"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("candidate.json"),
+        include_str!("scan/testdata/trivy-image-debian-buster.json"),
+    )
+    .unwrap();
+    let script = format!(
+        "#!/bin/sh\nfor last; do :; done\nif [ \"$last\" = '{candidate_ref}' ]; then cat '{0}/candidate.json'; else cat '{0}/current.json'; fi\n",
+        dir.display()
+    );
+    std::fs::write(dir.join("trivy"), script).unwrap();
+    std::fs::set_permissions(dir.join("trivy"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let scan = super::scan::ScanSettings {
+        search_path: Some(dir.as_os_str().to_owned()),
+        ..super::scan::ScanSettings::defaults(dir)
+    };
+    let gate = unity_shared::model::scan::VulnerabilityGate {
+        threshold: unity_shared::model::scan::GateThreshold::Critical,
+        automatic: true,
+    };
+    let result = lab
+        .update_gated("compose-gate-1", &checked, gate, scan)
+        .await;
+    assert_eq!(result.outcome, Outcome::Refused, "{result:#?}");
+    assert_eq!(result.message, "vulnerability gate: 1 more critical");
+    assert!(result.backup.is_none(), "{result:#?}");
+    lab.assert_runs(&id1, "1").await;
+    let tagged = lab.bollard.inspect_image(&lab.reference).await.unwrap();
+    assert_eq!(tagged.unwrap().id.as_deref(), Some(id1.as_str()));
 }

@@ -14,7 +14,7 @@ use super::compose::{ComposeService, Project};
 use super::compose_cli::{Cli, ComposeError};
 use super::context::{
     container, image_of, inspect_image, journal_step, keep_old_image, prepare, refuse,
-    refuse_failed_candidate, take_backup, Log, OperationContext, Stop,
+    refuse_failed_candidate, take_backup, vulnerability_gate, Log, OperationContext, Stop,
 };
 use super::engine::{split_tag, Engine};
 use super::failed;
@@ -232,6 +232,9 @@ async fn pull_and_back_up<E: Engine>(
     refuse_failed_candidate(ctx, request, &new_id)?;
     let old = container(ctx, &request.container).await?;
     let old_image = image_of(ctx, &old).await?;
+    if let Some(gate) = &request.vulnerability_gate {
+        vulnerability_gate(ctx, gate, &old_image, &new_image, &pull_ref, log).await?;
+    }
     take_backup(
         ctx,
         &old,

@@ -36,6 +36,8 @@ pub struct OperationContext<'a, E> {
     pub backup_max_bytes: Option<u64>,
     /// Where a rollback puts a database's data back from.
     pub data_restore: data_restore::Policy,
+    /// The vulnerability scanners for an update's gate (off unless the runtime sets them).
+    pub scan: super::scan::ScanSettings,
 }
 
 impl<'a, E> OperationContext<'a, E> {
@@ -51,6 +53,7 @@ impl<'a, E> OperationContext<'a, E> {
             keep_old_image: Duration::from_secs(7 * 24 * 3600),
             backup_max_bytes: None,
             data_restore: data_restore::Policy::Auto,
+            scan: super::scan::ScanSettings::off(data_dir),
         }
     }
 }
@@ -321,5 +324,47 @@ pub(super) async fn keep_old_image<E: Engine>(ctx: &OperationContext<'_, E>, ima
     }
     if let Err(error) = kept::prune(ctx.engine, ctx.data_dir, now).await {
         tracing::warn!(%error, "Cannot prune kept images.");
+    }
+}
+
+/// Scans the current and the candidate image and refuses the update when the gate says so
+/// (issue 17 §2; `docs/updates.md`, "Vulnerability gate"). The current image is given to the
+/// scanner by a repo digest when it has one, the candidate by the reference it was pulled by.
+pub(super) async fn vulnerability_gate<E>(
+    ctx: &OperationContext<'_, E>,
+    gate: &unity_shared::model::scan::VulnerabilityGate,
+    old_image: &ImageInspect,
+    new_image: &ImageInspect,
+    pull_ref: &str,
+    log: &mut Log<'_>,
+) -> Result<(), Stop> {
+    let old_id = old_image.id.clone().unwrap_or_default();
+    let old_digests = old_image.repo_digests.clone().unwrap_or_default();
+    let old_ref = old_digests
+        .first()
+        .cloned()
+        .unwrap_or_else(|| old_id.clone());
+    let new_id = new_image.id.clone().unwrap_or_default();
+    let new_digests = new_image.repo_digests.clone().unwrap_or_default();
+    log.say(
+        Stage::Pulling,
+        "scanning the current and the candidate image",
+    );
+    let current = super::scan::gate::Image {
+        id: &old_id,
+        repo_digests: &old_digests,
+        reference: &old_ref,
+    };
+    let candidate = super::scan::gate::Image {
+        id: &new_id,
+        repo_digests: &new_digests,
+        reference: pull_ref,
+    };
+    let checked = super::scan::gate::check(&ctx.scan, gate, current, candidate).await;
+    log.say(Stage::Pulling, &checked.line);
+    match checked.action {
+        unity_shared::model::scan::GateAction::Block(reason) => refuse(reason),
+        unity_shared::model::scan::GateAction::Apply
+        | unity_shared::model::scan::GateAction::Warn(_) => Ok(()),
     }
 }

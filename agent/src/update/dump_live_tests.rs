@@ -136,6 +136,7 @@ impl DbLab {
             },
             force: false,
             volume_archive_limit_bytes: archive_limit,
+            vulnerability_gate: None,
         };
         let ctx = OperationContext {
             stop_grace: Duration::from_secs(5),

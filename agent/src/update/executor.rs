@@ -13,7 +13,7 @@ use unity_shared::model::update::{
 
 use super::context::{
     container, image_of, inspect_image, journal_step, keep_old_image, prepare, refuse,
-    refuse_failed_candidate, result, take_backup, Log, OperationContext, Stop,
+    refuse_failed_candidate, result, take_backup, vulnerability_gate, Log, OperationContext, Stop,
 };
 use super::engine::Engine;
 use super::journal::{Record, Step};
@@ -150,6 +150,9 @@ async fn update_steps<E: Engine>(
         ));
     }
     refuse_failed_candidate(ctx, request, &new_id)?;
+    if let Some(gate) = &request.vulnerability_gate {
+        vulnerability_gate(ctx, gate, &old_image, &new_image, &pull_ref, log).await?;
+    }
     let run_ref = pinned.run_ref();
     let mut plan = plan::plan(&old, &old_image, &new_image, &run_ref)
         .map_err(|error| Stop(Outcome::Refused, error.to_string()))?;

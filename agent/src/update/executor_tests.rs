@@ -130,6 +130,7 @@ fn request(id: &str, image: &str) -> UpdateRequest {
         health: HealthPolicy::default(),
         force: false,
         volume_archive_limit_bytes: None,
+        vulnerability_gate: None,
     }
 }
 

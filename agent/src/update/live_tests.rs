@@ -157,11 +157,35 @@ impl Lab {
             health: policy(),
             force: false,
             volume_archive_limit_bytes: Some(10 << 20),
+            vulnerability_gate: None,
         };
         let mut stages = Vec::new();
         let result = executor::update(&self.ctx(), &request, |stage, _| stages.push(stage)).await;
         assert_eq!(stages.last(), Some(&Stage::Done), "{result:#?}");
         result
+    }
+
+    /// Updates `web` to `image` through the vulnerability gate, with the scanners in `scan`
+    /// (issue 17 §2).
+    pub(super) async fn update_gated(
+        &self,
+        id: &str,
+        image: &str,
+        gate: unity_shared::model::scan::VulnerabilityGate,
+        scan: super::scan::ScanSettings,
+    ) -> CommandResult {
+        let request = UpdateRequest {
+            id: OperationId(id.to_owned()),
+            container: "web".to_owned(),
+            image: image.to_owned(),
+            auth: None,
+            health: policy(),
+            force: false,
+            volume_archive_limit_bytes: None,
+            vulnerability_gate: Some(gate),
+        };
+        let ctx = OperationContext { scan, ..self.ctx() };
+        executor::update(&ctx, &request, |_, _| {}).await
     }
 
     /// `web` runs `image` with the lab's configuration (networks, aliases, mounts, port, env).

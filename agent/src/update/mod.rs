@@ -50,6 +50,7 @@ pub mod operation;
 pub mod pinned;
 pub mod plan;
 pub mod recovery;
+pub mod scan;
 pub mod swap;
 pub mod volumes;
 
@@ -65,6 +66,8 @@ mod live_tests;
 mod pinned_live_tests;
 #[cfg(test)]
 mod plan_tests;
+#[cfg(test)]
+mod scan_live_tests;
 #[cfg(test)]
 mod unit_tests;
 

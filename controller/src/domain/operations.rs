@@ -93,8 +93,8 @@ fn action_of(
                 (None, Some(update)) => Some(update.candidate_digest.clone()),
                 _ => None,
             };
-            let probe = match effective_policy::of(ctx, agent_id, running) {
-                Ok(policy) => policy.probe,
+            let policy = match effective_policy::of(ctx, agent_id, running) {
+                Ok(policy) => policy,
                 Err(PolicyLookupError::Invalid(error)) => {
                     return Err(DomainError::Conflict(format!("update policy: {error}")))
                 }
@@ -104,7 +104,14 @@ fn action_of(
                 image,
                 digest,
                 force: request.force,
-                probe,
+                probe: policy.probe,
+                // A manual update is applied whatever the scans show; the result says.
+                gate: policy.vulnerabilities.map(|threshold| {
+                    unity_shared::model::scan::VulnerabilityGate {
+                        threshold,
+                        automatic: false,
+                    }
+                }),
             }
         }
         // "Roll back" goes to the version before the last successful update: the backup that

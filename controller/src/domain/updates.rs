@@ -11,11 +11,13 @@ use crate::storage::containers::{CheckOutcome, UpdateCheckRecord};
 use crate::updates::insight::{Insight, Signals};
 use crate::updates::offer::FailedMark;
 use crate::updates::recommend::Thresholds;
+use crate::updates::scan::{self, Countdown, Fleet, GateView};
 use crate::updates::watch::RunSummary;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
+use unity_shared::model::scan::GateThreshold;
 
 /// Which checks a list shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,6 +58,49 @@ pub struct CheckView {
     /// A pending update's recommendation with its reasons, and its release notes (issue 17 §3).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub insight: Option<Insight>,
+    /// The vulnerability gate for the pending update (issue 17 §2): the host's scanner (or
+    /// that it has none), counts, the CVE delta and the verdict.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vulnerability_gate: Option<GateView>,
+    /// While the candidate is in its cooldown: when it becomes eligible ("eligible in 2h 13m";
+    /// an image of unknown age counts from when it was first seen).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cooldown: Option<Countdown>,
+}
+
+/// The gate's view and the cooldown countdown of one pending update. Note that this uses
+/// blocking I/O.
+fn gate_of(
+    ctx: &Context,
+    fleet: &Fleet,
+    record: &UpdateCheckRecord,
+    now_ms: i64,
+) -> (Option<GateView>, Option<Countdown>) {
+    let CheckOutcome::Update(update) = &record.outcome else {
+        return (None, None);
+    };
+    let policy = crate::updates::auto::policy_of(ctx, &record.agent_id, &record.container);
+    let threshold = policy
+        .as_ref()
+        .map_or(Some(GateThreshold::Critical), |policy| {
+            policy.vulnerabilities
+        });
+    let gate = scan::view(
+        fleet,
+        &record.agent_id,
+        update.current_digest.as_deref(),
+        &update.candidate_digest,
+        threshold,
+    );
+    let countdown = policy.and_then(|policy| {
+        scan::countdown(
+            update.candidate_created_ms,
+            update.first_seen_ms,
+            policy.cooldown,
+            now_ms,
+        )
+    });
+    (Some(gate), countdown)
 }
 
 /// The newest check of every container that `filter` lets through, as it stands now. Note
@@ -81,6 +126,7 @@ pub fn checks(ctx: &Context, filter: CheckFilter) -> Result<Vec<CheckView>, Doma
     let thresholds = Thresholds {
         settle_age: ctx.config.updates.release_notes.settle_age,
     };
+    let fleet = scan::stored::fleet(ctx)?;
     let now_ms = crate::clock::now_ms();
     Ok(crate::updates::current::checks(ctx)?
         .into_iter()
@@ -100,6 +146,7 @@ pub fn checks(ctx: &Context, filter: CheckFilter) -> Result<Vec<CheckView>, Doma
                     .remove(&key)
                     .or_else(|| major_version_warning(&current.record)),
             };
+            let (vulnerability_gate, cooldown) = gate_of(ctx, &fleet, &current.record, now_ms);
             let insight = match &current.record.outcome {
                 CheckOutcome::Update(update) => Some(crate::updates::insight::of(
                     &current.record,
@@ -107,8 +154,8 @@ pub fn checks(ctx: &Context, filter: CheckFilter) -> Result<Vec<CheckView>, Doma
                     notes.remove(&key),
                     &operations,
                     Signals {
+                        cve: vulnerability_gate.as_ref().and_then(cve_delta),
                         database_major: database_major(&current.record, update),
-                        ..Signals::default()
                     },
                     thresholds,
                     now_ms,
@@ -120,9 +167,24 @@ pub fn checks(ctx: &Context, filter: CheckFilter) -> Result<Vec<CheckView>, Doma
                 failed: current.failed,
                 waiting,
                 insight,
+                vulnerability_gate,
+                cooldown,
             }
         })
         .collect())
+}
+
+/// The scans of the running image and the candidate, for the recommendation (§2's gate).
+fn cve_delta(gate: &GateView) -> Option<crate::updates::recommend::CveDelta> {
+    use crate::updates::recommend::SeverityCounts;
+    let counts = |scan: &unity_shared::model::scan::SeverityCounts| SeverityCounts {
+        critical: scan.critical,
+        high: scan.high,
+    };
+    Some(crate::updates::recommend::CveDelta {
+        current: counts(gate.current.as_ref()?),
+        candidate: counts(gate.candidate.as_ref()?),
+    })
 }
 
 /// The database major-version change an update makes, for the recommendation (§1's guard).

@@ -114,6 +114,8 @@ pub enum StateKind {
     Checks,
     /// The certificate inventory (files and TLS ports).
     Certificates,
+    /// The vulnerability scanner and the scans of the host's images (issue 17 §2).
+    ImageScans,
 }
 
 impl StateKind {
@@ -125,6 +127,7 @@ impl StateKind {
             StateKind::PluginSources => "plugin_sources",
             StateKind::Checks => "checks",
             StateKind::Certificates => "certificates",
+            StateKind::ImageScans => "image_scans",
         };
         format!("{agent_id}\0{kind}").into_bytes()
     }
@@ -225,6 +228,7 @@ impl Agents {
             StateKind::PluginSources,
             StateKind::Checks,
             StateKind::Certificates,
+            StateKind::ImageScans,
         ] {
             self.latest.remove(kind.key(agent_id))?;
         }

@@ -20,6 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use unity_shared::model::container::ContainerInventory;
 use unity_shared::model::database_image::major_version_change;
+use unity_shared::model::scan::VulnerabilityGate;
 use unity_shared::model::update::Outcome;
 use unity_shared::proto::AgentId;
 
@@ -95,20 +96,48 @@ fn repository_of(image: &str) -> String {
 }
 
 /// The container's `probe` policy, from its newest inventory (none when unknown or invalid).
-fn probe_of(
+/// The container's effective policy from the host's newest inventory (`None`: not reported,
+/// or a policy that does not parse). Note that this uses blocking I/O.
+pub fn policy_of(
     ctx: &Context,
     agent_id: &AgentId,
     container: &str,
-) -> Option<unity_shared::model::update::Probe> {
+) -> Option<super::policy::Policy> {
     let (_, inventory): (i64, ContainerInventory) = ctx
         .store
         .agents
         .latest(agent_id, StateKind::Containers)
         .ok()??;
     let running = inventory.containers.iter().find(|c| c.name == container)?;
-    super::effective_policy::of(ctx, agent_id, running)
-        .ok()?
-        .probe
+    super::effective_policy::of(ctx, agent_id, running).ok()
+}
+
+/// A candidate held back only by its cooldown that fixes critical or high vulnerabilities
+/// (and adds none at the gate's threshold) is applied anyway (issue 17 §2).
+fn fixes_inside_cooldown(
+    ctx: &Context,
+    fleet: &super::scan::Fleet,
+    check: &UpdateCheckRecord,
+    update: &DetectedUpdate,
+) -> bool {
+    let in_cooldown = update
+        .held_back
+        .as_deref()
+        .is_some_and(|reason| reason.starts_with("cooldown"));
+    if !in_cooldown {
+        return false;
+    }
+    let Some(policy) = policy_of(ctx, &check.agent_id, &check.container) else {
+        return false;
+    };
+    let view = super::scan::view(
+        fleet,
+        &check.agent_id,
+        update.current_digest.as_deref(),
+        &update.candidate_digest,
+        policy.vulnerabilities,
+    );
+    super::scan::fixes_inside_cooldown(&view)
 }
 
 /// One offered `auto` update and what the plan decided for it.
@@ -141,12 +170,17 @@ pub fn decide(ctx: &Context, now: Timestamp) -> anyhow::Result<Vec<Planned>> {
     };
     let mut pending = Vec::new();
     let mut operations = Vec::new();
+    let fleet = super::scan::stored::fleet(ctx)?;
     for current in super::current::checks(ctx)? {
         let check = current.record;
         let CheckOutcome::Update(update) = &check.outcome else {
             continue;
         };
-        if update.mode != UpdateMode::Auto || !update.offered || current.failed.is_some() {
+        let fixes = !update.offered
+            && update.mode == UpdateMode::Auto
+            && fixes_inside_cooldown(ctx, &fleet, &check, update);
+        if update.mode != UpdateMode::Auto || !(update.offered || fixes) || current.failed.is_some()
+        {
             continue;
         }
         let host_name = hostname_of(&check.agent_id);
@@ -222,6 +256,7 @@ pub fn plan_now(ctx: &Context, now: Timestamp) -> anyhow::Result<Vec<NewOperatio
         match decision {
             Decision::Dispatch(stage) => {
                 let agent_id = check.agent_id.clone();
+                let policy = policy_of(ctx, &check.agent_id, &check.container);
                 tracing::info!(agent = %agent_id, container = %check.container, ?stage, "Applying an update by policy.");
                 dispatch.push(NewOperation {
                     agent_id,
@@ -230,7 +265,14 @@ pub fn plan_now(ctx: &Context, now: Timestamp) -> anyhow::Result<Vec<NewOperatio
                         image: with_tag(&check.image, &update.candidate_tag),
                         digest: Some(update.candidate_digest.clone()),
                         force: false,
-                        probe: probe_of(ctx, &check.agent_id, &check.container),
+                        probe: policy.as_ref().and_then(|policy| policy.probe.clone()),
+                        gate: policy
+                            .as_ref()
+                            .and_then(|policy| policy.vulnerabilities)
+                            .map(|threshold| VulnerabilityGate {
+                                threshold,
+                                automatic: true,
+                            }),
                     },
                     requested_by: "policy".to_owned(),
                     expires_in: AUTO_EXPIRY,

@@ -13,6 +13,7 @@ use crate::context::Context;
 use crate::storage::operations::{OperationKind, OperationRecord, OperationState};
 use std::sync::Arc;
 use std::time::Duration;
+use unity_shared::model::scan::VulnerabilityGate;
 use unity_shared::model::secret::SecretName;
 use unity_shared::model::update::{
     CommandResult, ContainerCommand, HealthPolicy, LogLine, OperationId, Probe, RegistryAuth,
@@ -37,6 +38,8 @@ pub enum Action {
         force: bool,
         /// The container's `probe` policy, checked with the health gate.
         probe: Option<Probe>,
+        /// The vulnerability gate the agent applies before the swap (issue 17 §2).
+        gate: Option<VulnerabilityGate>,
     },
     Rollback,
     Restart,
@@ -91,6 +94,7 @@ fn command_of(
             digest,
             force,
             probe,
+            gate,
         } => ContainerCommand::Update(UpdateRequest {
             id,
             container,
@@ -102,6 +106,7 @@ fn command_of(
             },
             force: *force,
             volume_archive_limit_bytes: settings.volume_archive_max_bytes,
+            vulnerability_gate: *gate,
         }),
         Action::Rollback => ContainerCommand::Rollback { id, container },
         Action::Restart => ContainerCommand::Restart { id, container },
@@ -374,6 +379,7 @@ mod tests {
                 digest: Some(digest.clone()),
                 force: false,
                 probe: None,
+                gate: None,
             },
             &UpdatesConfig::default(),
         );
@@ -395,6 +401,7 @@ mod tests {
                 digest: None,
                 force: false,
                 probe: None,
+                gate: None,
             },
             &UpdatesConfig::default(),
         );

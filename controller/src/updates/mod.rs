@@ -44,6 +44,7 @@ pub mod recommend;
 pub mod reference;
 pub mod registry;
 pub mod rollout;
+pub mod scan;
 pub mod settings;
 pub mod summary;
 pub mod watch;

@@ -39,6 +39,8 @@ pub struct RawUpdates {
     pub cooldown: Option<String>,
     /// Pin everything (detect nothing); default false.
     pub pin: Option<bool>,
+    /// The vulnerability gate: `critical` (default), `high` or `off` (issue 17 §2).
+    pub vulnerabilities: Option<String>,
     /// Applying an update: the longest wait for the new container's health verdict ("2m").
     pub health_timeout: Option<String>,
     /// `unhealthy` is tolerated this long after the new container starts ("30s").
@@ -168,6 +170,7 @@ impl UpdatesConfig {
             ("transform", raw.transform),
             ("cooldown", raw.cooldown),
             ("pin", pin),
+            ("vulnerabilities", raw.vulnerabilities),
         ] {
             if let Some(value) = value {
                 default_policy

@@ -42,6 +42,7 @@ mod ssh_ca;
 mod state;
 mod update_insight;
 mod updates;
+mod vulnerability_gate;
 
 use crate::domain::access::{Need, Right};
 use crate::http::auth::Caller;

@@ -1,7 +1,9 @@
 //! The updates page: every container with an available update (current and candidate tag and
 //! digest, the semver jump, image age, first seen, the policy mode and whether it is held back),
 //! under each its recommendation with reasons, release notes and summary
-//! ([`super::update_insight`]), the containers whose check failed with the reason, "check now" and "update now" buttons
+//! ([`super::update_insight`]), the vulnerability gate and cooldown countdown of each
+//! (`vulnerability_gate.rs`), the containers whose check failed with the reason, "check now"
+//! and "update now" buttons
 //! for admins, and the history of container operations.
 
 use super::containers::update_cell;
@@ -9,7 +11,7 @@ use super::format::{ago, datetime, short_digest, url_segment};
 use super::layout::{self, Frame, Nav};
 use super::operations::{button, history_table};
 use super::update_insight;
-use super::{admin_csrf, CsrfForm, PageCaller};
+use super::{admin_csrf, vulnerability_gate, CsrfForm, PageCaller};
 use crate::clock::now_ms;
 use crate::domain::hosts::{self, Host};
 use crate::domain::updates::CheckView;
@@ -91,7 +93,7 @@ fn available(view: &UpdatesView, csrf: Option<&str>, now: i64) -> Markup {
             div.table { table #updates {
                 thead { tr {
                     th { "Host / container" } th { "Image" } th { "Current" } th { "Candidate" }
-                    th { "Change" } th { "Image age" } th { "First seen" } th { "Policy" } th { "Window" } th {}
+                    th { "Change" } th { "Image age" } th { "First seen" } th { "Vulnerabilities" } th { "Policy" } th { "Window" } th {}
                 } }
                 tbody {
                     @for (check, update) in updates {
@@ -119,6 +121,7 @@ fn available(view: &UpdatesView, csrf: Option<&str>, now: i64) -> Markup {
                             td { (update.kind) }
                             td { (update.candidate_created_ms.map_or_else(|| "–".to_owned(), |created| ago(created, now))) }
                             td { (datetime(update.first_seen_ms)) }
+                            td.gate { (vulnerability_gate::cell(check)) }
                             td {
                                 (update.mode)
                                 @if let Some(reason) = &update.held_back { " · held back: " (reason) }
@@ -139,6 +142,7 @@ fn available(view: &UpdatesView, csrf: Option<&str>, now: i64) -> Markup {
                     }
                 }
             } }
+            (vulnerability_gate::hosts_without_scanner(&view.records, |check| host_name(&view.hosts, &check.record.agent_id)))
         }
     }
 }
@@ -263,6 +267,8 @@ mod tests {
                 failed,
                 waiting: waiting.map(str::to_owned),
                 insight: None,
+                vulnerability_gate: None,
+                cooldown: None,
             }],
             hosts: Vec::new(),
             operations: Vec::new(),
@@ -306,5 +312,52 @@ mod tests {
         let html = render(&view(None, Some(reason)), &caller(Role::Viewer), 0).into_string();
         assert!(html.contains(reason), "{html}");
         assert!(!html.contains("Update now"), "{html}");
+    }
+
+    #[test]
+    fn issue_17_the_gate_and_countdown_show_next_to_the_update() {
+        use crate::updates::scan::{Countdown, GateVerdict, GateView};
+        use unity_shared::model::scan::SeverityCounts;
+        let mut shown = view(None, None);
+        shown.records[0].vulnerability_gate = Some(GateView {
+            scanner: "trivy",
+            threshold: None,
+            current: Some(SeverityCounts {
+                critical: 3,
+                ..SeverityCounts::default()
+            }),
+            candidate: Some(SeverityCounts::default()),
+            delta: None,
+            verdict: GateVerdict::Fixes,
+            summary: "update now: 3 fewer critical; fixes 3 critical <b>".into(),
+        });
+        shown.records[0].cooldown = Some(Countdown {
+            eligible_at_ms: 1,
+            age_known: true,
+            text: "eligible in 2h 13m".into(),
+        });
+        let html = render(&shown, &caller(Role::Admin), 0).into_string();
+        assert!(
+            html.contains("update now: 3 fewer critical; fixes 3 critical &lt;b&gt;"),
+            "{html}"
+        );
+        assert!(
+            html.contains("now: 3 critical, 0 high, 0 medium, 0 low"),
+            "{html}"
+        );
+        assert!(html.contains("eligible in 2h 13m"), "{html}");
+        assert!(!html.contains("no-scanner"), "{html}");
+
+        shown.records[0].vulnerability_gate = Some(GateView {
+            scanner: "not_installed",
+            threshold: None,
+            current: None,
+            candidate: None,
+            delta: None,
+            verdict: GateVerdict::NoScanner,
+            summary: "no vulnerability scanner on this host (install trivy or grype)".into(),
+        });
+        let html = render(&shown, &caller(Role::Admin), 0).into_string();
+        assert!(html.contains("No vulnerability scanner on nas-1"), "{html}");
     }
 }

@@ -7,6 +7,7 @@ pub mod database;
 pub mod database_image;
 pub mod names;
 pub mod plugin;
+pub mod scan;
 pub mod secret;
 pub mod ssh;
 pub mod storage;

@@ -73,6 +73,10 @@ pub struct UpdateRequest {
     /// Also archive the container's volumes with the backup, when together they are at most
     /// this many bytes (`None`: no archive, the default).
     pub volume_archive_limit_bytes: Option<u64>,
+    /// Scan the current and the candidate image first and act on what they show (issue 17 §2,
+    /// `docs/updates.md` "Vulnerability gate"); `None`: no gate. Appended after protocol 8.
+    #[serde(default)]
+    pub vulnerability_gate: Option<crate::model::scan::VulnerabilityGate>,
 }
 
 /// Registry credentials for one pull.
@@ -273,6 +277,7 @@ mod tests {
             },
             force: false,
             volume_archive_limit_bytes: Some(1 << 30),
+            vulnerability_gate: None,
         });
         let bytes = postcard::to_stdvec(&command).unwrap();
         let back: ContainerCommand = postcard::from_bytes(&bytes).unwrap();

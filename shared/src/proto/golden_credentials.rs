@@ -41,6 +41,7 @@ fn report() -> Report {
         plugin_sources: None,
         checks: None,
         certificates: None,
+        image_scans: None,
     }
 }
 

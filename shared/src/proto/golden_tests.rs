@@ -21,6 +21,10 @@ use crate::model::database_image::DatabaseKind;
 use crate::model::plugin::{
     BatchSample, CheckResult, CheckStatus, SeriesBatch, SourceKind, SourceStatus,
 };
+use crate::model::scan::{
+    Finding, GateThreshold, ImageScan, ImageScans, ScanFailure, Scanner, ScannerState, Severity,
+    SeverityCounts, VulnerabilityGate,
+};
 use crate::model::update::{
     Backup, CommandResult, ContainerCommand, DataSource, DatabaseDump, HealthPolicy, LogLine,
     OperationId, Outcome, Probe, Progress, RegistryAuth, Stage, UpdateRequest,
@@ -227,6 +231,43 @@ fn certificate_inventory() -> CertificateInventory {
     }
 }
 
+/// Issue 17 §2: a host's scanner and the scans of its images.
+fn image_scans() -> ImageScans {
+    ImageScans {
+        scanner: ScannerState::Available(Scanner::Trivy),
+        scans: vec![ImageScan {
+            image_id: "sha256:1111".into(),
+            repo_digests: vec!["registry.lan/web@sha256:89d3".into()],
+            scanner: Scanner::Grype,
+            scanner_version: Some("0.87.0".into()),
+            scanned_at_ms: 1_700_000_000_000,
+            counts: SeverityCounts {
+                critical: 1,
+                high: 2,
+                medium: 3,
+                low: 4,
+                unknown: 5,
+            },
+            findings: vec![
+                Finding {
+                    severity: Severity::Critical,
+                    id: "CVE-2022-22965".into(),
+                },
+                Finding {
+                    severity: Severity::Unknown,
+                    id: "GHSA-xxxx".into(),
+                },
+            ],
+            findings_truncated: true,
+        }],
+        failures: vec![ScanFailure {
+            image_id: "sha256:2222".into(),
+            at_ms: 1_700_000_000_001,
+            message: "trivy exited with status 1".into(),
+        }],
+    }
+}
+
 fn agent_messages() -> Vec<(&'static str, AgentMessage)> {
     let storage: StorageState = load("storage_state.json");
     let databases: Vec<DatabaseInstance> = load("databases.json");
@@ -260,6 +301,7 @@ fn agent_messages() -> Vec<(&'static str, AgentMessage)> {
                 plugin_sources: Some(plugin_sources()),
                 checks: Some(checks()),
                 certificates: Some(Box::new(certificate_inventory())),
+                image_scans: Some(Box::new(image_scans())),
             }),
         ),
         (
@@ -388,6 +430,10 @@ fn container_commands() -> Vec<ContainerCommand> {
             },
             force: true,
             volume_archive_limit_bytes: Some(1 << 30),
+            vulnerability_gate: Some(VulnerabilityGate {
+                threshold: GateThreshold::High,
+                automatic: true,
+            }),
         }),
         ContainerCommand::Update(UpdateRequest {
             id: operation_id(),
@@ -403,6 +449,7 @@ fn container_commands() -> Vec<ContainerCommand> {
             },
             force: false,
             volume_archive_limit_bytes: None,
+            vulnerability_gate: None,
         }),
         ContainerCommand::Rollback {
             id: operation_id(),

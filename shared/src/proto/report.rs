@@ -6,6 +6,7 @@ use crate::model::certificate::CertificateInventory;
 use crate::model::container::ContainerInventory;
 use crate::model::database::DatabaseInstance;
 use crate::model::plugin::{CheckResult, SeriesBatch, SourceStatus};
+use crate::model::scan::ImageScans;
 use crate::model::storage::stack::StorageStack;
 use crate::model::storage::{RaidCollection, SmartCollection, ZfsCollection};
 use serde::{Deserialize, Serialize};
@@ -58,6 +59,10 @@ pub struct Report {
     /// The certificates found on the host (files and TLS ports), when the inventory ran for
     /// this report. Since version 6.
     pub certificates: Option<Box<CertificateInventory>>,
+    /// The host's vulnerability scanner and its image scans, when they changed or at the scan
+    /// interval (issue 17 §2; appended after protocol 8).
+    #[serde(default)]
+    pub image_scans: Option<Box<ImageScans>>,
 }
 
 /// The host's storage stack as of one collection.

@@ -102,7 +102,7 @@ pub(super) const OPERATIONS: &[Operation] = &[
     op(
         "get",
         "/api/v1/updates",
-        "The newest update check per container as it stands now (an update applied since is up to date); failed: when and why the candidate failed on this container (manual update only); waiting: why an auto update is not applied now (window, canary, rollout stopped); insight (pending updates): recommendation {verdict: apply_now|wait|hold, reasons [{kind, verdict, text}]} and release_notes {origin, releases [{tag, name, body (text, cut; truncated_from), url}], error, summary (machine-generated: model, prompt, answer, summary, breaking, error)}",
+        "The newest update check per container as it stands now (an update applied since is up to date); failed: when and why the candidate failed on this container (manual update only); waiting: why an auto update is not applied now (window, canary, rollout stopped); vulnerability_gate: the host's scanner (trivy, grype, not_installed, off, not_reported), threshold, current and candidate counts by severity, delta (the CVE delta: critical/high/medium/low differences, fixed_* and new_*), verdict (pass, fixes, worse, not_scanned, no_scanner, off) and summary; cooldown: while the candidate is in its cooldown, eligible_at_ms, age_known and text (\"eligible in 2h 13m\"); insight (pending updates): recommendation {verdict: apply_now|wait|hold, reasons [{kind, verdict, text}]} and release_notes {origin, releases [{tag, name, body (text, cut; truncated_from), url}], error, summary (machine-generated: model, prompt, answer, summary, breaking, error)}",
         Access::User,
         &[("status", "update (default), error or all", false)],
         None,

@@ -20,6 +20,7 @@ fn update(image: &str) -> ContainerCommand {
         health: HealthPolicy::default(),
         force: false,
         volume_archive_limit_bytes: None,
+        vulnerability_gate: None,
     })
 }
 

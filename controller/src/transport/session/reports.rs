@@ -134,6 +134,10 @@ fn store_latest_state(
         agents.put_latest(agent_id, StateKind::Certificates, at, &*certificates)?;
         wrote = true;
     }
+    if let Some(scans) = report.image_scans.take() {
+        agents.put_latest(agent_id, StateKind::ImageScans, at, &*scans)?;
+        wrote = true;
+    }
     Ok(wrote)
 }
 

@@ -5,6 +5,7 @@
 use crate::storage::containers::UpdateMode;
 use regex::Regex;
 use std::time::Duration;
+use unity_shared::model::scan::GateThreshold;
 use unity_shared::model::update::Probe;
 
 /// The largest change offered.
@@ -30,7 +31,7 @@ pub enum Jump {
 }
 
 /// A resolved policy.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Policy {
     pub mode: UpdateMode,
     pub level: Level,
@@ -48,6 +49,26 @@ pub struct Policy {
     /// An extra probe the new container must pass when an update is applied (not used by
     /// detection).
     pub probe: Option<Probe>,
+    /// The vulnerability gate (issue 17 §2): an automatic update whose candidate has more
+    /// vulnerabilities at this severity than the current image is not applied; `None`: off.
+    /// Only where the host has a scanner. Default: critical.
+    pub vulnerabilities: Option<GateThreshold>,
+}
+
+impl Default for Policy {
+    fn default() -> Policy {
+        Policy {
+            mode: UpdateMode::default(),
+            level: Level::default(),
+            include: None,
+            exclude: None,
+            tag_transform: None,
+            cooldown: Duration::ZERO,
+            pinned: false,
+            probe: None,
+            vulnerabilities: Some(GateThreshold::Critical),
+        }
+    }
 }
 
 /// One layer of settings; `None` leaves the lower layer's value. For the regexes,
@@ -62,6 +83,7 @@ pub struct PolicyLayer {
     pub cooldown: Option<Duration>,
     pub pinned: Option<bool>,
     pub probe: Option<Option<Probe>>,
+    pub vulnerabilities: Option<Option<GateThreshold>>,
 }
 
 /// A bad policy value, naming the key it came from.
@@ -74,7 +96,7 @@ pub struct PolicyError {
 }
 
 /// The label keys, in the order they are documented.
-pub const LABELS: [&str; 8] = [
+pub const LABELS: [&str; 9] = [
     "unity.update.mode",
     "unity.update.level",
     "unity.update.include",
@@ -83,6 +105,7 @@ pub const LABELS: [&str; 8] = [
     "unity.update.cooldown",
     "unity.update.pin",
     "unity.update.probe",
+    "unity.update.vulnerabilities",
 ];
 
 /// `unity.update.*` labels that are not policy: read elsewhere, never a typo
@@ -110,6 +133,7 @@ impl Policy {
             if let Some(probe) = &layer.probe {
                 policy.probe = probe.clone();
             }
+            policy.vulnerabilities = layer.vulnerabilities.unwrap_or(policy.vulnerabilities);
         }
         policy
     }
@@ -227,6 +251,18 @@ impl PolicyLayer {
                 })
             }
             "probe" => self.probe = Some(parse_probe(value).map_err(error)?),
+            "vulnerabilities" => {
+                self.vulnerabilities = Some(match value.to_ascii_lowercase().as_str() {
+                    "critical" => Some(GateThreshold::Critical),
+                    "high" => Some(GateThreshold::High),
+                    "off" => None,
+                    _ => {
+                        return Err(error(format!(
+                            "unknown gate {value:?} (expected critical, high or off)"
+                        )))
+                    }
+                })
+            }
             _ => {
                 return Err(error(format!(
                     "unknown key (expected one of {})",

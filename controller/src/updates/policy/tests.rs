@@ -221,3 +221,29 @@ fn issue_17_the_changelog_label_is_not_a_policy_typo() {
     assert_eq!(Policy::resolve(&[&layer]).level, Level::Patch);
     assert!(PolicyLayer::from_labels(&labels(&[("unity.update.changelgo", "x")])).is_err());
 }
+
+#[test]
+fn issue_17_vulnerability_gate_layers() {
+    use unity_shared::model::scan::GateThreshold;
+    assert_eq!(
+        Policy::default().vulnerabilities,
+        Some(GateThreshold::Critical)
+    );
+    assert_eq!(
+        policy(&[("unity.update.vulnerabilities", "high")]).vulnerabilities,
+        Some(GateThreshold::High)
+    );
+    let mut host = PolicyLayer::default();
+    host.set("vulnerabilities", "off").unwrap();
+    let container =
+        PolicyLayer::from_labels(&labels(&[("unity.update.vulnerabilities", "HIGH")])).unwrap();
+    assert_eq!(Policy::resolve(&[&host]).vulnerabilities, None);
+    assert_eq!(
+        Policy::resolve(&[&host, &container]).vulnerabilities,
+        Some(GateThreshold::High)
+    );
+    let error = PolicyLayer::from_labels(&labels(&[("unity.update.vulnerabilities", "medium")]))
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("expected critical, high or off"), "{error}");
+}

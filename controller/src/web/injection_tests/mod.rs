@@ -296,6 +296,8 @@ fn pages(reported: &Reported, now_ms: i64) -> Vec<(&'static str, String)> {
                 failed: None,
                 waiting: None,
                 insight: None,
+                vulnerability_gate: None,
+                cooldown: None,
             })
             .collect(),
         hosts: vec![host.clone()],

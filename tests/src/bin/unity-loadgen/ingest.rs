@@ -184,6 +184,7 @@ pub(crate) async fn simulated_agent(
             plugin_sources: None,
             checks: None,
             certificates: None,
+            image_scans: None,
         });
         sent_at
             .lock()

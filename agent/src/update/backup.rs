@@ -47,6 +47,7 @@ impl BackupFile {
             image_id: self.image_id.clone(),
             inspect_json: self.inspect.to_string(),
             volume_archives: self.volume_archives.clone(),
+            excluded_env: Vec::new(),
         }
     }
 }

@@ -88,6 +88,7 @@ pub(super) fn result(id: &OperationId, container: &str) -> CommandResult {
         backup: None,
         backup_taken: None,
         log: Vec::new(),
+        evidence: None,
     }
 }
 

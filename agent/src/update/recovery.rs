@@ -232,6 +232,7 @@ pub async fn recover_one<E: Engine>(
         backup: None,
         backup_taken: None,
         log: Vec::new(),
+        evidence: None,
     };
     tracing::info!(operation = %record.id, container = %record.container, ?outcome, "Recovered an interrupted operation.");
     record.result = Some(result.clone());

@@ -48,7 +48,9 @@ fn an_operation_stored_with_string_words_decodes_and_encodes_the_same() {
         .get(id)
         .unwrap()
         .unwrap();
-    assert_eq!(stored.as_ref(), bytes.as_slice());
+    // Written back under layout 3 (issue 17); without a result the rest is the same bytes.
+    assert_eq!(stored.get(..2), Some(&[0xFF_u8, 3][..]));
+    assert_eq!(stored.get(2..), bytes.get(2..));
 }
 
 #[test]

@@ -111,6 +111,7 @@ mod tests {
                 json!({ "Config": { "Env": env }, "State": { "Running": stamp.is_multiple_of(2) } })
                     .to_string(),
             volume_archives: Vec::new(),
+            excluded_env: Vec::new(),
         }
     }
 

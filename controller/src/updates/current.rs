@@ -230,6 +230,7 @@ mod tests {
                     backup: Some(backup.into()),
                     log: Vec::new(),
                     backup_taken: None,
+                    evidence: None,
                 }),
                 error: None,
                 attempts: 1,

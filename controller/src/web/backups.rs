@@ -152,6 +152,7 @@ mod tests {
             image_id: format!("sha256:{name}"),
             inspect_json: "{}".into(),
             volume_archives: Vec::new(),
+            excluded_env: Vec::new(),
         };
         BackupView {
             backup: name.into(),

@@ -9,6 +9,7 @@
 //! |---|---|
 //! | 1 | `backup_json: Option<String>`: the agent's backup file as JSON text |
 //! | 2 | `backup_taken: Option<Backup>`: the typed wire value (protocol 4) |
+//! | 3 | as 2, plus the result's `evidence` and the backup's `excluded_env` (issue 17) |
 
 use super::record::{OperationKind, OperationRecord, OperationState};
 use crate::storage::StorageError;
@@ -21,7 +22,7 @@ use unity_shared::proto::AgentId;
 /// First byte of every record written since layout 2.
 const TAG: u8 = 0xFF;
 /// The layout written now.
-const LAYOUT: u8 = 2;
+const LAYOUT: u8 = 3;
 
 fn corrupt(message: impl ToString) -> StorageError {
     StorageError::Corrupt {
@@ -39,6 +40,9 @@ pub fn encode(record: &OperationRecord) -> Result<Vec<u8>, StorageError> {
 pub fn decode(bytes: &[u8]) -> Result<OperationRecord, StorageError> {
     match bytes {
         [TAG, LAYOUT, rest @ ..] => postcard::from_bytes(rest).map_err(corrupt),
+        [TAG, 2, rest @ ..] => postcard::from_bytes::<super::layout_v2::RecordV2>(rest)
+            .map_err(corrupt)
+            .map(super::layout_v2::RecordV2::upgrade),
         [TAG, layout, ..] => Err(corrupt(format!(
             "layout {layout} is newer than this controller (it writes {LAYOUT})"
         ))),
@@ -135,6 +139,7 @@ impl ResultV1 {
                 image_id: file.image_id,
                 inspect_json: file.inspect.to_string(),
                 volume_archives: file.volume_archives,
+                excluded_env: Vec::new(),
             });
         CommandResult {
             id: self.id,
@@ -146,6 +151,7 @@ impl ResultV1 {
             backup: self.backup,
             log: self.log,
             backup_taken,
+            evidence: None,
         }
     }
 }

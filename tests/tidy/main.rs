@@ -69,6 +69,8 @@ const PURE: &[&str] = &[
     "agent/src/ssh_access/paths.rs",
     "agent/src/update/plan.rs",
     "agent/src/update/pinned.rs",
+    "agent/src/update/evidence.rs",
+    "agent/src/update/env_exclude.rs",
     "controller/src/health.rs",
     "controller/src/domain/managed_certificates/schedule.rs",
     "controller/src/domain/ssh_access/desired.rs",
@@ -93,6 +95,7 @@ const PURE: &[&str] = &[
     "controller/src/web/labels.rs",
     "controller/src/web/format.rs",
     "controller/src/web/plugins.rs",
+    "controller/src/web/evidence.rs",
     "shared/src/proto/frame.rs",
     "shared/src/model/**/*.rs",
 ];

@@ -86,6 +86,11 @@ pub struct RawContainersConfig {
     pub keep_old_image: Option<String>,
     /// Updates: backups kept per container (default 10).
     pub keep_backups: Option<usize>,
+    /// Updates: how long a failed candidate image is kept for inspection, e.g. "7d".
+    pub failed_image_retention: Option<String>,
+    /// Updates: environment variables (name patterns, `*` and `?`) whose values are not sent
+    /// to the controller with a backup.
+    pub backup_env_exclude: Option<Vec<String>>,
 }
 
 fn containers_from_raw(raw: RawContainersConfig) -> Result<ContainersConfig, ConfigError> {
@@ -121,6 +126,14 @@ fn containers_from_raw(raw: RawContainersConfig) -> Result<ContainersConfig, Con
             "7d",
         )?,
         keep_backups: raw.keep_backups.unwrap_or(defaults.keep_backups).max(1),
+        failed_image_retention: duration(
+            "containers.failed_image_retention",
+            raw.failed_image_retention.as_deref(),
+            "7d",
+        )?,
+        backup_env_exclude: raw
+            .backup_env_exclude
+            .unwrap_or(defaults.backup_env_exclude),
     })
 }
 
@@ -414,7 +427,8 @@ mod tests {
         assert_eq!(config.containers, ContainersConfig::default());
         let raw: RawConfig = toml::from_str(
             "[containers]\nsocket = \"unix:///run/podman/podman.sock\"\ninterval = \"2m\"\nstats = false\n\
-             keep_old_image = \"2d\"\nkeep_backups = 3",
+             keep_old_image = \"2d\"\nkeep_backups = 3\nfailed_image_retention = \"1h\"\n\
+             backup_env_exclude = [\"MY_*\"]",
         )
         .unwrap();
         let config = Config::from_raw(raw).unwrap();
@@ -423,6 +437,11 @@ mod tests {
             Duration::from_secs(2 * 86400)
         );
         assert_eq!(config.containers.keep_backups, 3);
+        assert_eq!(
+            config.containers.failed_image_retention,
+            Duration::from_secs(3600)
+        );
+        assert_eq!(config.containers.backup_env_exclude, ["MY_*"]);
         assert_eq!(
             config.containers.socket,
             SocketSetting::Path(PathBuf::from("/run/podman/podman.sock"))

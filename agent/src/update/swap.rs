@@ -1,12 +1,14 @@
 //! The container swap shared by update, rollback and restore (steps 4 to 6 of an update): park
 //! the old container under another name and stop it, create and start the new one from a
 //! [`Plan`], run the health gate, then remove the old one, or on any failure put the old one
-//! back. Every step is journaled before the next one starts.
+//! back. Every step is journaled before the next one starts. A new container at fault leaves
+//! its evidence (last log lines, the engine's health check runs, the probe's failure) in the
+//! result: read before the rollback removes it.
 
 use bollard::models::{RestartPolicy, RestartPolicyNameEnum};
-use unity_shared::model::update::{HealthPolicy, Outcome, Stage};
+use unity_shared::model::update::{FailureEvidence, HealthPolicy, Outcome, Stage};
 
-use super::context::{Log, OperationContext};
+use super::context::{capture, Log, OperationContext};
 use super::engine::Engine;
 use super::health::{self, Verdict};
 use super::journal::{Record, Step};
@@ -21,6 +23,8 @@ pub struct Swapped {
     /// True when the new container (not the engine or the agent) was at fault, so the image
     /// counts as a failed candidate.
     pub new_failed: bool,
+    /// What the failed new container left behind, when it was at fault and existed.
+    pub evidence: Option<FailureEvidence>,
 }
 
 /// Runs the swap for `record` (at `BackedUp`, old id and running state filled in).
@@ -156,6 +160,7 @@ pub async fn swap<E: Engine>(
             false => format!("{name} was recreated and left stopped, as it was"),
         },
         new_failed: false,
+        evidence: None,
     }
 }
 
@@ -184,15 +189,17 @@ async fn start_and_validate<E: Engine>(
     }
 
     log.say(Stage::HealthChecking, "waiting for the health gate");
-    match health::watch(ctx.engine, &name, policy).await {
-        Ok(Verdict::Healthy(why)) => log.say(Stage::HealthChecking, &format!("healthy: {why}")),
-        Ok(Verdict::Failed(why)) => {
-            return Some(
-                roll_back(ctx, record, log, format!("the new container {why}"), true).await,
-            )
+    match health::watch_reporting(ctx.engine, &name, policy).await {
+        Ok((Verdict::Healthy(why), _)) => {
+            log.say(Stage::HealthChecking, &format!("healthy: {why}"))
         }
-        Ok(Verdict::Pending) => {
-            return Some(roll_back(ctx, record, log, "no health verdict".to_owned(), true).await)
+        Ok((Verdict::Failed(why), probe_failure)) => {
+            let why = format!("the new container {why}");
+            return Some(roll_back_after(ctx, record, log, why, true, probe_failure).await);
+        }
+        Ok((Verdict::Pending, probe_failure)) => {
+            let why = "no health verdict".to_owned();
+            return Some(roll_back_after(ctx, record, log, why, true, probe_failure).await);
         }
         Err(error) => {
             return Some(roll_back(ctx, record, log, format!("health gate: {error}"), false).await)
@@ -206,6 +213,7 @@ fn refused(message: String) -> Swapped {
         outcome: Outcome::Refused,
         message,
         new_failed: false,
+        evidence: None,
     }
 }
 
@@ -217,6 +225,29 @@ async fn roll_back<E: Engine>(
     why: String,
     new_failed: bool,
 ) -> Swapped {
+    roll_back_after(ctx, record, log, why, new_failed, None).await
+}
+
+/// Puts the old container back after `why`, keeping the new one's evidence first when it
+/// was at fault.
+async fn roll_back_after<E: Engine>(
+    ctx: &OperationContext<'_, E>,
+    record: &mut Record,
+    log: &mut Log<'_>,
+    why: String,
+    new_failed: bool,
+    probe_failure: Option<String>,
+) -> Swapped {
+    let evidence = match (&record.new_id, new_failed) {
+        (Some(new_id), true) => {
+            log.say(
+                Stage::RollingBack,
+                "keeping the new container's logs and health output",
+            );
+            Some(capture(ctx, new_id, &why, probe_failure).await)
+        }
+        _ => None,
+    };
     log.say(
         Stage::RollingBack,
         &format!("{why}; restoring the old container"),
@@ -233,6 +264,7 @@ async fn roll_back<E: Engine>(
                 record.parked_name
             ),
             new_failed,
+            evidence,
         };
     }
     if let Err(error) = ctx.journal.advance(record, Step::RolledBack) {
@@ -243,5 +275,6 @@ async fn roll_back<E: Engine>(
         outcome: Outcome::RolledBack,
         message: format!("{why}; rolled back"),
         new_failed,
+        evidence,
     }
 }

@@ -68,6 +68,12 @@ pub struct ContainersConfig {
     pub keep_old_image: Duration,
     /// Updates: backups kept per container.
     pub keep_backups: usize,
+    /// Updates: how long a failed candidate image (one the agent pulled) is kept for
+    /// inspection before the agent removes it.
+    pub failed_image_retention: Duration,
+    /// Updates: environment variable name patterns whose values are left out of the backups
+    /// sent to the controller (they stay in the agent's own backup files).
+    pub backup_env_exclude: Vec<String>,
 }
 
 impl Default for ContainersConfig {
@@ -81,6 +87,11 @@ impl Default for ContainersConfig {
             event_debounce: Duration::from_secs(1),
             keep_old_image: Duration::from_secs(7 * 86400),
             keep_backups: 10,
+            failed_image_retention: Duration::from_secs(7 * 86400),
+            backup_env_exclude: crate::update::env_exclude::DEFAULT_PATTERNS
+                .iter()
+                .map(|pattern| (*pattern).to_owned())
+                .collect(),
         }
     }
 }

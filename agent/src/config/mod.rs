@@ -383,6 +383,22 @@ mod tests {
     }
 
     #[test]
+    fn issue_17_packaged_containers_section_is_the_default() {
+        let text: String = include_str!("../../../packaging/agent.toml")
+            .lines()
+            .map(|line| {
+                line.strip_prefix("# ")
+                    .filter(|rest| rest.contains(" = ") || rest.starts_with('['))
+                    .unwrap_or(line)
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let raw: RawConfig = toml::from_str(&text).unwrap();
+        let config = Config::from_raw(raw).unwrap();
+        assert_eq!(config.containers, ContainersConfig::default());
+    }
+
+    #[test]
     fn packaged_config_examples_parse_when_uncommented() {
         // Every commented `key = value` line of the packaged file must be valid when enabled.
         let text: String = include_str!("../../../packaging/agent.toml")

@@ -160,7 +160,7 @@ async fn issue_17_docker_failed_image_removed_after_retention_only_if_pulled_her
     let removed = failed_images::prune(&lab.bollard, lab.data_dir(), later)
         .await
         .unwrap();
-    assert_eq!(removed, [pulled_id.clone()]);
+    assert_eq!(removed, std::slice::from_ref(&pulled_id));
     assert!(lab
         .bollard
         .inspect_image(&pulled_id)

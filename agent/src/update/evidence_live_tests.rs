@@ -110,6 +110,11 @@ async fn issue_17_docker_failed_candidate_leaves_logs_and_health_output() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue_17_podman_failed_candidate_leaves_logs_and_health_output() {
+    failed_candidate_leaves_its_evidence(EngineKind::Podman).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn issue_17_docker_failed_image_removed_after_retention_only_if_pulled_here() {
     let lab = Lab::start(EngineKind::Docker).await;
     let registry = blocking(|| Registry::start(Auth::Anonymous));

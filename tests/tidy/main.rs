@@ -73,6 +73,8 @@ const PURE: &[&str] = &[
     "agent/src/update/scan/grype.rs",
     "agent/src/update/scan/parsed.rs",
     "agent/src/update/scan/trivy.rs",
+    "agent/src/update/evidence.rs",
+    "agent/src/update/env_exclude.rs",
     "controller/src/health.rs",
     "controller/src/domain/managed_certificates/schedule.rs",
     "controller/src/domain/ssh_access/desired.rs",
@@ -103,6 +105,7 @@ const PURE: &[&str] = &[
     "controller/src/web/labels.rs",
     "controller/src/web/format.rs",
     "controller/src/web/plugins.rs",
+    "controller/src/web/evidence.rs",
     "shared/src/proto/frame.rs",
     "shared/src/model/**/*.rs",
 ];

@@ -94,6 +94,11 @@ pub struct RawContainersConfig {
     pub backup_max_bytes: Option<u64>,
     /// Updates: `auto` (default), `volume`, `dump` or `off`.
     pub data_restore: Option<String>,
+    /// Updates: how long a failed candidate image is kept for inspection, e.g. "7d".
+    pub failed_image_retention: Option<String>,
+    /// Updates: environment variables (name patterns, `*` and `?`) whose values are not sent
+    /// to the controller with a backup.
+    pub backup_env_exclude: Option<Vec<String>>,
 }
 
 fn containers_from_raw(raw: RawContainersConfig) -> Result<ContainersConfig, ConfigError> {
@@ -141,6 +146,14 @@ fn containers_from_raw(raw: RawContainersConfig) -> Result<ContainersConfig, Con
                 })
             }
         },
+        failed_image_retention: duration(
+            "containers.failed_image_retention",
+            raw.failed_image_retention.as_deref(),
+            "7d",
+        )?,
+        backup_env_exclude: raw
+            .backup_env_exclude
+            .unwrap_or(defaults.backup_env_exclude),
     })
 }
 
@@ -416,6 +429,22 @@ mod tests {
     }
 
     #[test]
+    fn issue_17_the_whole_packaged_containers_section_is_the_default() {
+        let text: String = include_str!("../../../packaging/agent.toml")
+            .lines()
+            .map(|line| {
+                line.strip_prefix("# ")
+                    .filter(|rest| rest.contains(" = ") || rest.starts_with('['))
+                    .unwrap_or(line)
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let raw: RawConfig = toml::from_str(&text).unwrap();
+        let config = Config::from_raw(raw).unwrap();
+        assert_eq!(config.containers, ContainersConfig::default());
+    }
+
+    #[test]
     fn packaged_config_examples_parse_when_uncommented() {
         // Every commented `key = value` line of the packaged file must be valid when enabled.
         let text: String = include_str!("../../../packaging/agent.toml")
@@ -461,7 +490,8 @@ mod tests {
         assert_eq!(config.containers, ContainersConfig::default());
         let raw: RawConfig = toml::from_str(
             "[containers]\nsocket = \"unix:///run/podman/podman.sock\"\ninterval = \"2m\"\nstats = false\n\
-             keep_old_image = \"2d\"\nkeep_backups = 3\nbackup_max_bytes = 1000\ndata_restore = \"dump\"",
+             keep_old_image = \"2d\"\nkeep_backups = 3\nbackup_max_bytes = 1000\ndata_restore = \"dump\"\n\
+             failed_image_retention = \"1h\"\nbackup_env_exclude = [\"MY_*\"]",
         )
         .unwrap();
         let config = Config::from_raw(raw).unwrap();
@@ -472,6 +502,11 @@ mod tests {
         assert_eq!(config.containers.keep_backups, 3);
         assert_eq!(config.containers.backup_max_bytes, 1000);
         assert_eq!(config.containers.data_restore, "dump");
+        assert_eq!(
+            config.containers.failed_image_retention,
+            Duration::from_secs(3600)
+        );
+        assert_eq!(config.containers.backup_env_exclude, ["MY_*"]);
         assert_eq!(
             config.containers.socket,
             SocketSetting::Path(PathBuf::from("/run/podman/podman.sock"))

@@ -122,6 +122,10 @@ pub async fn start(config: Config) -> anyhow::Result<RunningAgent> {
         )),
         tokio::spawn(scans::scan_loop(state.clone(), shutdown_rx.clone())),
         tokio::spawn(operations::recover_at_start(state.clone())),
+        tokio::spawn(operations::failed_images_loop(
+            state.clone(),
+            shutdown_rx.clone(),
+        )),
         tokio::spawn(connection::connection_loop(
             state.clone(),
             identity,

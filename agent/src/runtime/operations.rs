@@ -49,6 +49,9 @@ async fn run(
     ctx.backup_max_bytes = Some(state.config.containers.backup_max_bytes);
     ctx.data_restore = update::data_restore::Policy::parse(&state.config.containers.data_restore)
         .unwrap_or_default();
+    ctx.failed_image_retention = state.config.containers.failed_image_retention;
+    ctx.backup_env_exclude
+        .clone_from(&state.config.containers.backup_env_exclude);
     ctx.scan = super::scans::settings(&state.config);
     let result = update::execute(&ctx, command, progress).await;
     if matches!(command, ContainerCommand::Update(request) if request.vulnerability_gate.is_some())
@@ -163,6 +166,41 @@ pub(crate) fn open_journal(data_dir: &std::path::Path) -> Option<Journal> {
         Err(error) => {
             tracing::error!(%error, "Opening the container update journal failed.");
             None
+        }
+    }
+}
+
+/// How often the failed candidate images are looked at (their retention is days).
+const FAILED_IMAGES_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Removes failed candidate images whose retention is over: at start, then hourly (and after
+/// every update, in the executor), until shutdown.
+pub(crate) async fn failed_images_loop(
+    state: Arc<AgentState>,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    if !state.config.containers.enabled {
+        return;
+    }
+    loop {
+        let pending = update::failed_images::load(&state.config.data_dir)
+            .map(|images| !images.is_empty())
+            .unwrap_or(true);
+        if pending {
+            match engine(&state).await {
+                Ok(bollard) => {
+                    let now = u64::try_from(crate::clock::now_ms()).unwrap_or(0);
+                    let dir = &state.config.data_dir;
+                    if let Err(error) = update::failed_images::prune(&bollard, dir, now).await {
+                        tracing::warn!(%error, "Cannot prune failed candidate images.");
+                    }
+                }
+                Err(error) => tracing::debug!(%error, "No engine to prune failed images with."),
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(FAILED_IMAGES_EVERY) => {}
+            _ = shutdown.changed() => return,
         }
     }
 }

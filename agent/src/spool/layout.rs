@@ -5,9 +5,11 @@
 //!
 //! - version 4: up to `containers`;
 //! - version 5: `plugin_series`, `plugin_sources` and `checks` appended;
-//! - version 6 (current): `certificates` appended.
+//! - version 6 (to protocol 8): `certificates` appended;
+//! - version 9 (current): `image_scans` appended.
 
 use serde::Deserialize;
+use unity_shared::model::certificate::CertificateInventory;
 use unity_shared::model::container::ContainerInventory;
 use unity_shared::model::database::DatabaseInstance;
 use unity_shared::model::plugin::{CheckResult, SeriesBatch, SourceStatus};
@@ -78,6 +80,41 @@ impl ReportV5 {
     }
 }
 
+/// A report as protocol versions 6 to 8 spooled it.
+#[derive(Deserialize)]
+struct ReportV8 {
+    seq: u64,
+    collected_at_ms: i64,
+    samples: Vec<Sample>,
+    dropped_reports: u64,
+    storage: Option<Box<StorageState>>,
+    databases: Option<Vec<DatabaseInstance>>,
+    containers: Option<Box<ContainerInventory>>,
+    plugin_series: Option<Box<SeriesBatch>>,
+    plugin_sources: Option<Vec<SourceStatus>>,
+    checks: Option<Vec<CheckResult>>,
+    certificates: Option<Box<CertificateInventory>>,
+}
+
+impl ReportV8 {
+    fn upgrade(self) -> Report {
+        Report {
+            seq: self.seq,
+            collected_at_ms: self.collected_at_ms,
+            samples: self.samples,
+            dropped_reports: self.dropped_reports,
+            storage: self.storage,
+            databases: self.databases,
+            containers: self.containers,
+            plugin_series: self.plugin_series,
+            plugin_sources: self.plugin_sources,
+            checks: self.checks,
+            certificates: self.certificates,
+            image_scans: None,
+        }
+    }
+}
+
 /// Decodes a spooled report of any layout this agent knows. The error is the current
 /// layout's when no layout fits.
 pub fn decode(bytes: &[u8]) -> Result<Report, postcard::Error> {
@@ -86,6 +123,9 @@ pub fn decode(bytes: &[u8]) -> Result<Report, postcard::Error> {
         Err(error) => error,
     };
     // Each older layout must take the whole file, or it is not that layout either.
+    if let Ok((old, [])) = postcard::take_from_bytes::<ReportV8>(bytes) {
+        return Ok(old.upgrade());
+    }
     if let Ok((old, [])) = postcard::take_from_bytes::<ReportV5>(bytes) {
         return Ok(old.upgrade());
     }
@@ -101,6 +141,11 @@ mod tests {
 
     fn version_4_report() -> Vec<u8> {
         let text = include_str!("testdata/report-v4.hex");
+        hex_decode(text.trim())
+    }
+
+    fn version_8_report() -> Vec<u8> {
+        let text = include_str!("testdata/report-v8.hex");
         hex_decode(text.trim())
     }
 
@@ -155,6 +200,25 @@ mod tests {
         assert!(report.checks.is_some_and(|c| !c.is_empty()));
         assert_eq!(report.certificates, None);
         let old = version_5_report();
+        assert!(decode(&old[..old.len() - 1]).is_err());
+    }
+
+    /// Written by the protocol-8 agent (the version-5 report with a certificate inventory).
+    #[test]
+    fn issue_17_a_report_spooled_by_protocol_8_is_read_and_upgraded() {
+        let bytes = version_8_report();
+        assert!(
+            postcard::from_bytes::<Report>(&bytes).is_err(),
+            "the current layout alone cannot read it"
+        );
+        let report = decode(&bytes).unwrap();
+        assert_eq!(report.seq, 42);
+        assert!(report.storage.is_some() && report.containers.is_some());
+        assert!(report.checks.is_some_and(|c| !c.is_empty()));
+        let certificates = report.certificates.unwrap();
+        assert_eq!((certificates.files_scanned, certificates.ports_probed), (7, 2));
+        assert_eq!(report.image_scans, None);
+        let old = version_8_report();
         assert!(decode(&old[..old.len() - 1]).is_err());
     }
 

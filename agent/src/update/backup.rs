@@ -2,8 +2,9 @@
 //! from and the image id it ran, taken before every change. Stored as JSON files under
 //! `<data_dir>/backups/<container>/<unix millis>.json` (0600, fsynced), listed newest first,
 //! and pruned to the newest N (with their volume archives, see `volumes.rs`). Each travels to
-//! the controller as the wire [`Backup`] with the operation's result; the controller diffs
-//! them.
+//! the controller as the wire [`Backup`] with the operation's result, without the environment
+//! variables the owner excluded (`env_exclude.rs`); the controller diffs them. A restore
+//! always uses this file, which keeps the full environment.
 //!
 //! Note that this uses blocking file I/O (small files); async callers wrap it in
 //! `spawn_blocking` or accept the short block.
@@ -44,16 +45,20 @@ impl BackupFile {
         format!("{}.json", self.taken_at_ms)
     }
 
-    /// The backup as it travels to the controller.
-    pub fn to_wire(&self) -> Backup {
+    /// The backup as it travels to the controller: the environment variables matching
+    /// `env_exclude` patterns are left out (named in `excluded_env`; this file keeps them).
+    pub fn to_wire(&self, env_exclude: &[String]) -> Backup {
+        let mut inspect = self.inspect.clone();
+        let excluded_env = super::env_exclude::redact(&mut inspect, env_exclude);
         Backup {
             container: self.container.clone(),
             taken_at_ms: self.taken_at_ms,
             image_ref: self.image_ref.clone(),
             image_id: self.image_id.clone(),
-            inspect_json: self.inspect.to_string(),
+            inspect_json: inspect.to_string(),
             volume_archives: self.volume_archives.clone(),
             dump: self.dump.clone(),
+            excluded_env,
         }
     }
 }

@@ -13,7 +13,7 @@ use unity_shared::model::update::{CommandResult, Outcome, Stage, UpdateRequest};
 use super::compose::{ComposeService, Project};
 use super::compose_cli::{Cli, ComposeError};
 use super::context::{
-    container, image_of, inspect_image, journal_step, keep_old_image, prepare, refuse,
+    capture, container, image_of, inspect_image, journal_step, keep_old_image, prepare, refuse,
     refuse_failed_candidate, take_backup, vulnerability_gate, Log, OperationContext, Stop,
 };
 use super::engine::{split_tag, Engine};
@@ -145,8 +145,8 @@ pub(super) async fn update<E: Engine>(
     }
 
     log.say(Stage::HealthChecking, "waiting for the health gate");
-    let (why, new_failed) = match health::watch(ctx.engine, name, &request.health).await {
-        Ok(Verdict::Healthy(why)) => {
+    let (why, new_failed) = match health::watch_reporting(ctx.engine, name, &request.health).await {
+        Ok((Verdict::Healthy(why), _)) => {
             log.say(Stage::HealthChecking, &format!("healthy: {why}"));
             journal_step(ctx, record, Step::Validated)?;
             if let Err(error) = ctx.journal.advance(record, Step::OldRemoved) {
@@ -159,8 +159,16 @@ pub(super) async fn update<E: Engine>(
                 cli.name()
             ));
         }
-        Ok(Verdict::Failed(why)) => (format!("the new container {why}"), true),
-        Ok(Verdict::Pending) => ("no health verdict".to_owned(), true),
+        Ok((Verdict::Failed(why), probe_failure)) => {
+            let why = format!("the new container {why}");
+            result.evidence = Some(capture(ctx, name, &why, probe_failure).await);
+            (why, true)
+        }
+        Ok((Verdict::Pending, probe_failure)) => {
+            let why = "no health verdict".to_owned();
+            result.evidence = Some(capture(ctx, name, &why, probe_failure).await);
+            (why, true)
+        }
         Err(error) => (format!("health gate: {error}"), false),
     };
     let rolled = roll_back(ctx, &cli, record, &service, log, why).await;

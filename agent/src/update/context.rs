@@ -1,20 +1,22 @@
 //! What every container command works with and shares: the [`OperationContext`] (engine,
 //! journal, data directory, settings), the progress [`Log`], `Stop` (a command that ends
 //! early, with its outcome), and the steps several commands take (inspecting, journaling a
-//! step, the backup before a change, keeping the old image after one).
+//! step, the backup before a change, keeping the old image after one, capturing a failed new
+//! container's evidence).
 
 use std::path::Path;
 use std::time::Duration;
 
 use bollard::models::{ContainerInspectResponse, ImageInspect};
 use unity_shared::model::update::{
-    CommandResult, LogLine, OperationId, Outcome, Stage, UpdateRequest,
+    CommandResult, FailureEvidence, LogLine, OperationId, Outcome, Stage, UpdateRequest,
+    EVIDENCE_LOG_BYTES, EVIDENCE_LOG_LINES,
 };
 
 use super::backup::{self, BackupFile};
 use super::engine::Engine;
 use super::journal::{Journal, Record, Step};
-use super::{data_restore, dump, failed, kept, volumes};
+use super::{data_restore, dump, env_exclude, evidence, failed, failed_images, kept, volumes};
 use crate::clock;
 use unity_shared::model::database_image::{database_of, BACKUP_LABEL};
 
@@ -38,11 +40,17 @@ pub struct OperationContext<'a, E> {
     pub data_restore: data_restore::Policy,
     /// The vulnerability scanners for an update's gate (off unless the runtime sets them).
     pub scan: super::scan::ScanSettings,
+    /// How long a failed candidate image (one this agent pulled) stays for inspection before
+    /// it is removed.
+    pub failed_image_retention: Duration,
+    /// Environment variables (glob-ish name patterns, see [`env_exclude`]) whose values stay
+    /// on the host: left out of the backup's copy for the controller.
+    pub backup_env_exclude: Vec<String>,
 }
 
 impl<'a, E> OperationContext<'a, E> {
-    /// A context with the defaults: 10 backups per container, 10 s to stop, old images kept
-    /// for 7 days.
+    /// A context with the defaults: 10 backups per container, 10 s to stop, old images and
+    /// failed candidate images kept for 7 days, [`env_exclude::DEFAULT_PATTERNS`].
     pub fn new(engine: &'a E, journal: &'a Journal, data_dir: &'a Path) -> OperationContext<'a, E> {
         OperationContext {
             engine,
@@ -54,6 +62,11 @@ impl<'a, E> OperationContext<'a, E> {
             backup_max_bytes: None,
             data_restore: data_restore::Policy::Auto,
             scan: super::scan::ScanSettings::off(data_dir),
+            failed_image_retention: Duration::from_secs(7 * 24 * 3600),
+            backup_env_exclude: env_exclude::DEFAULT_PATTERNS
+                .iter()
+                .map(|pattern| (*pattern).to_owned())
+                .collect(),
         }
     }
 }
@@ -100,6 +113,7 @@ pub(super) fn result(id: &OperationId, container: &str) -> CommandResult {
         backup_taken: None,
         data_restored: None,
         log: Vec::new(),
+        evidence: None,
     }
 }
 
@@ -284,7 +298,7 @@ pub(super) async fn take_backup<E: Engine>(
         tracing::warn!(container = %name, %error, "Cannot prune old backups.");
     }
     result.backup = Some(saved.file_name());
-    result.backup_taken = Some(saved.to_wire());
+    result.backup_taken = Some(saved.to_wire(&ctx.backup_env_exclude));
     Ok(saved)
 }
 
@@ -366,5 +380,55 @@ pub(super) async fn vulnerability_gate<E>(
         unity_shared::model::scan::GateAction::Block(reason) => refuse(reason),
         unity_shared::model::scan::GateAction::Apply
         | unity_shared::model::scan::GateAction::Warn(_) => Ok(()),
+    }
+}
+
+/// What the new container (at fault for `why`) left behind: read before it is removed.
+pub(super) async fn capture<E: Engine>(
+    ctx: &OperationContext<'_, E>,
+    new_container: &str,
+    why: &str,
+    probe_failure: Option<String>,
+) -> FailureEvidence {
+    let logs = ctx
+        .engine
+        .container_logs(new_container, EVIDENCE_LOG_LINES, EVIDENCE_LOG_BYTES)
+        .await
+        .map_err(|error| error.to_string());
+    let inspect = match ctx.engine.inspect_container(new_container).await {
+        Ok(Some(container)) => serde_json::to_value(container).ok(),
+        _ => None,
+    };
+    evidence::assemble(why, logs, inspect.as_ref(), probe_failure)
+}
+
+/// Records a failed candidate image for removal after the retention, unless the host had it
+/// before the update (`present_before`: the image id the pulled reference named then).
+pub(super) fn record_failed_image<E>(
+    ctx: &OperationContext<'_, E>,
+    container: &str,
+    image_id: &str,
+    present_before: Option<&str>,
+) {
+    if present_before == Some(image_id) {
+        tracing::info!(
+            image = image_id,
+            "Failed candidate image was on the host before: kept."
+        );
+        return;
+    }
+    let now = u64::try_from(clock::now_ms()).unwrap_or(0);
+    let keep_ms = u64::try_from(ctx.failed_image_retention.as_millis()).unwrap_or(u64::MAX);
+    let until = now.saturating_add(keep_ms);
+    if let Err(error) = failed_images::record(ctx.data_dir, image_id, container, until) {
+        tracing::warn!(image = image_id, %error, "Cannot record the failed candidate image.");
+    }
+}
+
+/// Removes the failed candidate images whose retention is over.
+pub(super) async fn prune_failed_images<E: Engine>(ctx: &OperationContext<'_, E>) {
+    let now = u64::try_from(clock::now_ms()).unwrap_or(0);
+    if let Err(error) = failed_images::prune(ctx.engine, ctx.data_dir, now).await {
+        tracing::warn!(%error, "Cannot prune failed candidate images.");
     }
 }

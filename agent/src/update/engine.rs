@@ -13,8 +13,9 @@ use bollard::models::{
     ImageInspect, NetworkConnectRequest, RestartPolicy,
 };
 use bollard::query_parameters::{
-    CreateContainerOptions, CreateImageOptions, RemoveContainerOptions, RemoveImageOptions,
-    RenameContainerOptions, RestartContainerOptions, StopContainerOptions, TagImageOptions,
+    CreateContainerOptions, CreateImageOptions, LogsOptions, RemoveContainerOptions,
+    RemoveImageOptions, RenameContainerOptions, RestartContainerOptions, StopContainerOptions,
+    TagImageOptions,
 };
 use futures_util::StreamExt as _;
 use unity_shared::model::container::EngineKind;
@@ -111,6 +112,14 @@ pub trait Engine: Sync {
         image_id: &str,
         reference: &str,
     ) -> impl Future<Output = Result<(), EngineError>> + Send;
+    /// The container's last `tail` log lines, stdout and stderr as the engine interleaves
+    /// them; at most `max_bytes` (the newest) are kept while reading.
+    fn container_logs(
+        &self,
+        name: &str,
+        tail: usize,
+        max_bytes: usize,
+    ) -> impl Future<Output = Result<Vec<u8>, EngineError>> + Send;
     /// The engine's API socket, for a CLI run against the same engine (`docker compose`);
     /// `None` when there is none.
     fn socket_path(&self) -> Option<PathBuf> {
@@ -496,6 +505,40 @@ impl Engine for Bollard {
             docker.tag_image(image_id, Some(options)),
         )
         .await
+    }
+
+    async fn container_logs(
+        &self,
+        name: &str,
+        tail: usize,
+        max_bytes: usize,
+    ) -> Result<Vec<u8>, EngineError> {
+        let options = LogsOptions {
+            stdout: true,
+            stderr: true,
+            tail: tail.to_string(),
+            ..LogsOptions::default()
+        };
+        let docker = &self.client.docker;
+        let read = async {
+            let mut stream = docker.logs(name, Some(options));
+            let mut bytes = Vec::new();
+            while let Some(item) = stream.next().await {
+                bytes.extend_from_slice(&item?.into_bytes());
+                // A hostile container may write one endless line: keep only the newest.
+                if bytes.len() > max_bytes.saturating_mul(2) {
+                    let cut = bytes.len() - max_bytes;
+                    bytes.drain(..cut);
+                }
+            }
+            if bytes.len() > max_bytes {
+                let cut = bytes.len() - max_bytes;
+                bytes.drain(..cut);
+            }
+            Ok(bytes)
+        };
+        self.call(format!("logs of {name}"), self.client.timeout, read)
+            .await
     }
 
     fn socket_path(&self) -> Option<PathBuf> {

@@ -12,15 +12,16 @@ use unity_shared::model::update::{
 };
 
 use super::context::{
-    container, image_of, inspect_image, journal_step, keep_old_image, prepare, refuse,
-    refuse_failed_candidate, result, take_backup, vulnerability_gate, Log, OperationContext, Stop,
+    container, image_of, inspect_image, journal_step, keep_old_image, prepare, prune_failed_images,
+    record_failed_image, refuse, refuse_failed_candidate, result, take_backup, vulnerability_gate,
+    Log, OperationContext, Stop,
 };
 use super::engine::Engine;
 use super::journal::{Record, Step};
 use super::operation::{begin, end};
 use super::pinned::Pinned;
 use super::swap::swap;
-use super::{compose, compose_update, failed, plan};
+use super::{compose, compose_update, failed, failed_images, plan};
 
 pub use super::manual::{backup, restart, restore, rollback};
 
@@ -120,7 +121,10 @@ async fn update_steps<E: Engine>(
     let pinned = Pinned::parse(&request.image);
     let pull_ref = pinned.pull_ref();
     log.say(Stage::Pulling, &format!("pulling {pull_ref}"));
-    let digest_present = pinned.digest.is_some() && inspect_image(ctx, &pull_ref).await?.is_some();
+    let present_before = inspect_image(ctx, &pull_ref)
+        .await?
+        .and_then(|image| image.id);
+    let digest_present = pinned.digest.is_some() && present_before.is_some();
     if !digest_present {
         if let Err(error) = ctx.engine.pull(&pull_ref, request.auth.as_ref()).await {
             match inspect_image(ctx, &pull_ref).await? {
@@ -180,11 +184,19 @@ async fn update_steps<E: Engine>(
     prepare(ctx, record, &old)?;
     let swapped = swap(ctx, record, plan, &request.health, log, Some(&saved)).await;
     result.data_restored = swapped.data_restored;
+    result.evidence.clone_from(&swapped.evidence);
     if swapped.new_failed {
         if let Err(error) = failed::mark(ctx.data_dir, &request.container, &new_id) {
             tracing::warn!(%error, "Cannot record a failed candidate.");
         }
+        record_failed_image(ctx, &request.container, &new_id, present_before.as_deref());
+    } else if swapped.outcome == Outcome::Succeeded {
+        // Applied after all (forced): the image is the container's now.
+        if let Err(error) = failed_images::forget(ctx.data_dir, &new_id) {
+            tracing::warn!(%error, "Cannot update the failed candidate images.");
+        }
     }
+    prune_failed_images(ctx).await;
     if swapped.outcome == Outcome::Succeeded {
         keep_old_image(ctx, old_image.id.as_deref().unwrap_or_default()).await;
     } else if tagged

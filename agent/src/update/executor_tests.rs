@@ -92,6 +92,9 @@ impl Engine for Fake {
     async fn tag_image(&self, id: &str, _: &str) -> Result<(), EngineError> {
         refused(&format!("tag image {id}"))
     }
+    async fn container_logs(&self, name: &str, _: usize, _: usize) -> Result<Vec<u8>, EngineError> {
+        refused(&format!("logs of {name}")).map(|()| Vec::new())
+    }
 }
 
 /// `web` runs image `sha256:1`, with these labels.

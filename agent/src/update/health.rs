@@ -193,13 +193,24 @@ pub async fn watch<E: Engine>(
     name: &str,
     policy: &HealthPolicy,
 ) -> Result<Verdict, EngineError> {
+    Ok(watch_reporting(engine, name, policy).await?.0)
+}
+
+/// [`watch`], also saying why the probe's last run failed (when it has one that did not pass).
+pub async fn watch_reporting<E: Engine>(
+    engine: &E,
+    name: &str,
+    policy: &HealthPolicy,
+) -> Result<(Verdict, Option<String>), EngineError> {
+    let mut probe_failure = None;
     let started = tokio::time::Instant::now();
     let interval = Duration::from_millis(policy.poll_interval_ms.max(50));
     let mut observations = Vec::new();
     let mut gate_for = None;
     loop {
         let Some(container) = engine.inspect_container(name).await? else {
-            return Ok(Verdict::Failed("the container disappeared".to_owned()));
+            let verdict = Verdict::Failed("the container disappeared".to_owned());
+            return Ok((verdict, probe_failure));
         };
         let gate = gate_for
             .get_or_insert_with(|| gate(&container, policy))
@@ -215,32 +226,41 @@ pub async fn watch<E: Engine>(
         };
         let mut observation = observe(&container, started.elapsed());
         if let (Some(probe_spec), State::Running) = (&policy.probe, observation.state) {
-            observation.probe_ok =
-                Some(probe(probe_spec, interval.max(Duration::from_secs(1))).await);
+            let ran = probe_reporting(probe_spec, interval.max(Duration::from_secs(1))).await;
+            observation.probe_ok = Some(ran.is_ok());
+            probe_failure = ran.err();
         }
         observations.push(observation);
         match judge(&gate, &observations) {
             Verdict::Pending => tokio::time::sleep(interval).await,
-            verdict => return Ok(verdict),
+            verdict => return Ok((verdict, probe_failure)),
         }
     }
 }
 
 /// Runs the probe once: a TCP connect, or an HTTP/1.0 `GET` answered with 2xx or 3xx.
 pub async fn probe(probe: &Probe, timeout: Duration) -> bool {
+    probe_reporting(probe, timeout).await.is_ok()
+}
+
+/// [`probe`], saying why it failed.
+pub async fn probe_reporting(probe: &Probe, timeout: Duration) -> Result<(), String> {
     let attempt = async {
         match probe {
             Probe::Tcp { host, port } => tokio::net::TcpStream::connect((host.as_str(), *port))
                 .await
-                .is_ok(),
-            Probe::Http { host, port, path } => http_status(host, *port, path)
-                .await
-                .is_ok_and(|status| (200..400).contains(&status)),
+                .map(|_| ())
+                .map_err(|error| format!("TCP {host}:{port}: {error}")),
+            Probe::Http { host, port, path } => match http_status(host, *port, path).await {
+                Ok(status) if (200..400).contains(&status) => Ok(()),
+                Ok(status) => Err(format!("GET http://{host}:{port}{path}: status {status}")),
+                Err(error) => Err(format!("GET http://{host}:{port}{path}: {error}")),
+            },
         }
     };
     tokio::time::timeout(timeout, attempt)
         .await
-        .unwrap_or(false)
+        .unwrap_or_else(|_| Err(format!("no answer within {timeout:?}")))
 }
 
 async fn http_status(host: &str, port: u16, path: &str) -> std::io::Result<u16> {

@@ -124,7 +124,12 @@ impl Lab {
         }
     }
 
-    fn ctx(&self) -> OperationContext<'_, Bollard> {
+    /// The agent's data directory of this lab.
+    pub(super) fn data_dir(&self) -> &std::path::Path {
+        self.data.path()
+    }
+
+    pub(super) fn ctx(&self) -> OperationContext<'_, Bollard> {
         OperationContext {
             stop_grace: Duration::from_secs(3),
             ..OperationContext::new(&self.bollard, &self.journal, self.data.path())

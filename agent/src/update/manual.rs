@@ -81,8 +81,20 @@ async fn restore_steps<E: Engine>(
     log: &mut Log<'_>,
 ) -> Result<String, Stop> {
     journal_step(ctx, record, Step::Planned)?;
-    let saved = backups::load(ctx.data_dir, container_name, backup_name)
-        .map_err(|error| Stop(Outcome::Refused, error.to_string()))?;
+    let saved = backups::load(ctx.data_dir, container_name, backup_name).map_err(|error| {
+        let missing = matches!(&error, backups::BackupError::Io { source, .. }
+            if source.kind() == std::io::ErrorKind::NotFound);
+        let message = match missing {
+            // The controller's copy is not enough: it lacks the excluded environment values.
+            true => format!(
+                "backup {backup_name} of {container_name} is no longer on this host; the \
+                 controller's copy cannot be restored from (it lacks the environment variables \
+                 left out by backup_env_exclude)"
+            ),
+            false => error.to_string(),
+        };
+        Stop(Outcome::Refused, message)
+    })?;
     let saved_inspect: ContainerInspectResponse = serde_json::from_value(saved.inspect.clone())
         .map_err(|error| Stop(Outcome::Refused, format!("backup {backup_name}: {error}")))?;
     let Some(image) = inspect_image(ctx, &saved.image_id).await? else {
@@ -111,6 +123,7 @@ async fn restore_steps<E: Engine>(
     take_backup(ctx, &current, &current_image, None, result, log).await?;
     prepare(ctx, record, &current)?;
     let swapped = swap(ctx, record, plan, policy, log, None).await;
+    result.evidence.clone_from(&swapped.evidence);
     if swapped.outcome != Outcome::Succeeded {
         return Err(Stop(swapped.outcome, swapped.message));
     }

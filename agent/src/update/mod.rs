@@ -9,11 +9,14 @@
 //!    config), [`backup`](mod@backup) (backups on disk, sent as the wire `Backup`), [`failed`]
 //!    (images that failed for a container), [`pinned`] (pure; the
 //!    request's image split into what is pulled and what is run), [`compose`] (a container's compose project, and
-//!    the [`compose::ComposeService`] the journal keeps), [`libpod`] (Podman's extras).
+//!    the [`compose::ComposeService`] the journal keeps), [`libpod`] (Podman's extras),
+//!    [`evidence`] (pure; a failed candidate's logs and health output, bounded),
+//!    [`env_exclude`] (pure; the environment variables left out of the controller's copy).
 //! 2. The engine: [`engine`] (the operations as a trait, with the bollard implementation),
 //!    [`health`] (the health gate: pure [`health::judge`] plus a thin poller), [`volumes`]
 //!    (optional volume archives with a backup), [`kept`] (old images kept for a while after an
-//!    update), [`compose_cli`] (the compose CLI through `exec`).
+//!    update), [`failed_images`] (failed candidate images kept for inspection, then removed),
+//!    [`compose_cli`] (the compose CLI through `exec`).
 //! 3. [`journal`]: the fsynced per-operation journal; it stores records and calls nothing.
 //! 4. [`recovery`]: puts containers back (undo or finish a swap, a compose service on its old
 //!    image), for a failing operation and for [`recovery::recover`] at agent start.
@@ -39,8 +42,11 @@ pub mod data_restore;
 pub mod dump;
 pub mod dump_plan;
 pub mod engine;
+pub mod env_exclude;
+pub mod evidence;
 pub mod executor;
 pub mod failed;
+pub mod failed_images;
 pub mod health;
 pub mod journal;
 pub mod kept;
@@ -58,6 +64,8 @@ pub mod volumes;
 mod compose_live_tests;
 #[cfg(test)]
 mod dump_live_tests;
+#[cfg(test)]
+mod evidence_live_tests;
 #[cfg(test)]
 mod executor_tests;
 #[cfg(test)]

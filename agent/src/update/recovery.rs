@@ -233,6 +233,7 @@ pub async fn recover_one<E: Engine>(
         backup_taken: None,
         data_restored: None,
         log: Vec::new(),
+        evidence: None,
     };
     tracing::info!(operation = %record.id, container = %record.container, ?outcome, "Recovered an interrupted operation.");
     record.result = Some(result.clone());

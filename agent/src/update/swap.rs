@@ -1,13 +1,15 @@
 //! The container swap shared by update, rollback and restore (steps 4 to 6 of an update): park
 //! the old container under another name and stop it, create and start the new one from a
 //! [`Plan`], run the health gate, then remove the old one, or on any failure put the old one
-//! back. Every step is journaled before the next one starts.
+//! back. Every step is journaled before the next one starts. A new container at fault leaves
+//! its evidence (last log lines, the engine's health check runs, the probe's failure) in the
+//! result: read before the rollback removes it.
 
 use bollard::models::{RestartPolicy, RestartPolicyNameEnum};
-use unity_shared::model::update::{DataSource, HealthPolicy, Outcome, Stage};
+use unity_shared::model::update::{DataSource, FailureEvidence, HealthPolicy, Outcome, Stage};
 
 use super::backup::{self, BackupFile};
-use super::context::{Log, OperationContext};
+use super::context::{capture, Log, OperationContext};
 use super::data_restore;
 use super::engine::Engine;
 use super::health::{self, Verdict};
@@ -25,6 +27,8 @@ pub struct Swapped {
     pub new_failed: bool,
     /// Where the data was put back from after the new container ran, when it was.
     pub data_restored: Option<DataSource>,
+    /// What the failed new container left behind, when it was at fault and existed.
+    pub evidence: Option<FailureEvidence>,
 }
 
 /// Runs the swap for `record` (at `BackedUp`, old id and running state filled in). `data` is
@@ -168,6 +172,7 @@ pub async fn swap<E: Engine>(
         },
         new_failed: false,
         data_restored: None,
+        evidence: None,
     }
 }
 
@@ -198,25 +203,17 @@ async fn start_and_validate<E: Engine>(
     }
 
     log.say(Stage::HealthChecking, "waiting for the health gate");
-    match health::watch(ctx.engine, &name, policy).await {
-        Ok(Verdict::Healthy(why)) => log.say(Stage::HealthChecking, &format!("healthy: {why}")),
-        Ok(Verdict::Failed(why)) => {
-            return Some(
-                roll_back(
-                    ctx,
-                    record,
-                    log,
-                    data,
-                    format!("the new container {why}"),
-                    true,
-                )
-                .await,
-            )
+    match health::watch_reporting(ctx.engine, &name, policy).await {
+        Ok((Verdict::Healthy(why), _)) => {
+            log.say(Stage::HealthChecking, &format!("healthy: {why}"))
         }
-        Ok(Verdict::Pending) => {
-            return Some(
-                roll_back(ctx, record, log, data, "no health verdict".to_owned(), true).await,
-            )
+        Ok((Verdict::Failed(why), probe_failure)) => {
+            let why = format!("the new container {why}");
+            return Some(roll_back_after(ctx, record, log, data, why, true, probe_failure).await);
+        }
+        Ok((Verdict::Pending, probe_failure)) => {
+            let why = "no health verdict".to_owned();
+            return Some(roll_back_after(ctx, record, log, data, why, true, probe_failure).await);
         }
         Err(error) => {
             return Some(
@@ -241,6 +238,7 @@ fn refused(message: String) -> Swapped {
         message,
         new_failed: false,
         data_restored: None,
+        evidence: None,
     }
 }
 
@@ -254,6 +252,30 @@ async fn roll_back<E: Engine>(
     why: String,
     new_failed: bool,
 ) -> Swapped {
+    roll_back_after(ctx, record, log, data, why, new_failed, None).await
+}
+
+/// Puts the old container back after `why`, keeping the new one's evidence first when it
+/// was at fault.
+async fn roll_back_after<E: Engine>(
+    ctx: &OperationContext<'_, E>,
+    record: &mut Record,
+    log: &mut Log<'_>,
+    data: Option<&BackupFile>,
+    why: String,
+    new_failed: bool,
+    probe_failure: Option<String>,
+) -> Swapped {
+    let evidence = match (&record.new_id, new_failed) {
+        (Some(new_id), true) => {
+            log.say(
+                Stage::RollingBack,
+                "keeping the new container's logs and health output",
+            );
+            Some(capture(ctx, new_id, &why, probe_failure).await)
+        }
+        _ => None,
+    };
     log.say(
         Stage::RollingBack,
         &format!("{why}; restoring the old container"),
@@ -297,6 +319,7 @@ async fn roll_back<E: Engine>(
             ),
             new_failed,
             data_restored: None,
+            evidence,
         };
     }
     let mut restored = None;
@@ -328,6 +351,7 @@ async fn roll_back<E: Engine>(
             ),
             new_failed,
             data_restored: None,
+            evidence,
         };
     }
     let message = match restored {
@@ -342,6 +366,7 @@ async fn roll_back<E: Engine>(
         message,
         new_failed,
         data_restored: restored,
+        evidence,
     }
 }
 

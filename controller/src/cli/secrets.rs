@@ -223,11 +223,12 @@ pub async fn run_secret(command: SecretCommand, config: &Config) -> anyhow::Resu
         }
         AdminResponse::KeyRotated(report) => {
             outln!(
-                "Sealing key rotated{}: {} secrets, {} registry credentials, {} ACME accounts re-sealed; the old key is removed.",
+                "Sealing key rotated{}: {} secrets, {} registry credentials, {} ACME accounts, {} container backups re-sealed; the old key is removed.",
                 if report.new_key { "" } else { " (an interrupted rotation resumed)" },
                 report.secrets,
                 report.registry_credentials,
-                report.acme_accounts
+                report.acme_accounts,
+                report.backups
             );
             for path in report.acme_accounts_skipped {
                 outln!("Not re-sealed (provider no longer configured, re-registered if it comes back): {path}");

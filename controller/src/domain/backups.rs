@@ -1,10 +1,13 @@
 //! A container's backups as the controller received them with its operations' results (the
 //! agent backs up before every update, and on request): listed with their image, and diffed
-//! field by field ([`crate::updates::backups::diff`]: image reference and id, then the inspect
-//! without its runtime state).
+//! field by field ([`crate::updates::backups::diff`]: image reference and id, then the
+//! configuration part of the inspect). The inspect is stored sealed
+//! ([`crate::updates::backup_sealing`]) and opened here.
 
 use super::error::DomainError;
 use crate::context::Context;
+use crate::sealing::SealingKey;
+use crate::updates::backup_sealing;
 use crate::updates::backups::{diff, inspect};
 use serde::Serialize;
 use serde_json::Value;
@@ -21,8 +24,12 @@ pub struct BackupView {
     pub taken_at_ms: u64,
     pub image_ref: String,
     pub image_id: String,
-    /// The container's full inspect at the time.
+    /// The container's full inspect at the time (opened: it is stored sealed), without the
+    /// environment variables the agent left out (`excluded_env`).
     pub inspect: Value,
+    /// Environment variables whose values stayed on the host (the agent's
+    /// `backup_env_exclude`); a restore uses the agent's copy, which has them.
+    pub excluded_env: Vec<String>,
     /// The backup as received, for diffs.
     #[serde(skip)]
     pub backup_record: Backup,
@@ -44,6 +51,7 @@ pub fn of_container(
     container: &str,
 ) -> Result<Vec<BackupView>, DomainError> {
     let mut backups = Vec::new();
+    let mut key = None;
     for record in ctx
         .store
         .operations
@@ -55,8 +63,30 @@ pub fn of_container(
         let Some(result) = record.result else {
             continue;
         };
-        let (Some(name), Some(backup)) = (result.backup, result.backup_taken) else {
+        let (Some(name), Some(sealed)) = (result.backup, result.backup_taken) else {
             continue;
+        };
+        let backup = match backup_sealing::is_sealed(&sealed) {
+            false => sealed,
+            true => {
+                if key.is_none() {
+                    key = Some(
+                        SealingKey::open_or_create(&ctx.config.data_dir)
+                            .map_err(DomainError::internal)?,
+                    );
+                }
+                let opened = key
+                    .as_ref()
+                    .map(|key| backup_sealing::open(key, agent_id.as_str(), &sealed));
+                match opened {
+                    Some(Ok(backup)) => backup,
+                    _ => Backup {
+                        inspect_json: "\"sealed with a key this controller no longer has\""
+                            .to_owned(),
+                        ..sealed
+                    },
+                }
+            }
         };
         backups.push(BackupView {
             backup: name,
@@ -65,6 +95,7 @@ pub fn of_container(
             image_ref: backup.image_ref.clone(),
             image_id: backup.image_id.clone(),
             inspect: inspect(&backup),
+            excluded_env: backup.excluded_env.clone(),
             backup_record: backup,
         });
     }

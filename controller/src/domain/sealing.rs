@@ -1,6 +1,6 @@
 //! Rotating the sealing key ([`crate::sealing`]): a new key, every sealed record re-sealed
 //! with it (secrets, registry credentials, agentless hosts' generated keys, the configured ACME
-//! providers' accounts), then the
+//! providers' accounts, container backups), then the
 //! old key forgotten. Crash-safe: the old key stays in `registry-credentials.key.old`, and is
 //! loaded beside the new one, until every record is re-sealed and flushed; running the
 //! rotation again after a crash resumes it. Audited.
@@ -13,6 +13,7 @@ use crate::context::Context;
 use crate::domain::actor::Actor;
 use crate::sealing::{self, SealingKey};
 use crate::storage::agentless::AgentlessKey;
+use crate::updates::backup_sealing;
 use crate::updates::credentials::{open_credentials, seal_credentials};
 use serde::{Deserialize, Serialize};
 
@@ -26,6 +27,9 @@ pub struct RotationReport {
     /// Agentless hosts' generated login keys.
     pub agentless_keys: usize,
     pub acme_accounts: usize,
+    /// Container backups (their inspect, environment included) stored with operations.
+    #[serde(default)]
+    pub backups: usize,
     /// Sealed account files of providers no longer in `[acme]`: they cannot be re-sealed
     /// (their associated data names the provider's directory) and are re-registered if the
     /// provider comes back.
@@ -55,6 +59,7 @@ pub fn rotate_key(ctx: &Context, actor: &Actor) -> Result<RotationReport, Domain
         report.registry_credentials += 1;
     }
     report.agentless_keys = reseal_agentless_keys(ctx, &key)?;
+    report.backups = reseal_backups(ctx, &key)?;
     let mut known = Vec::new();
     for provider in &ctx.config.acme.providers {
         known.push(ctx.acme_accounts.path(provider));
@@ -81,14 +86,41 @@ pub fn rotate_key(ctx: &Context, actor: &Actor) -> Result<RotationReport, Domain
         actor,
         AuditAction::SealingKeyRotate,
         &format!(
-            "{} secrets, {} registry credentials, {} agentless keys, {} ACME accounts re-sealed",
+            "{} secrets, {} registry credentials, {} agentless keys, {} ACME accounts, {} \
+             backups re-sealed",
             report.secrets,
             report.registry_credentials,
             report.agentless_keys,
-            report.acme_accounts
+            report.acme_accounts,
+            report.backups
         ),
     )?;
     Ok(report)
+}
+
+/// Re-seals the backups stored with operation results not sealed with the current key (and
+/// seals those stored before backups were sealed); how many.
+fn reseal_backups(ctx: &Context, key: &SealingKey) -> Result<usize, DomainError> {
+    let mut count = 0;
+    for record in ctx.store.operations.all()? {
+        let Some(mut backup) = record.result.and_then(|result| result.backup_taken) else {
+            continue;
+        };
+        let agent_id = record.agent_id.as_str();
+        if !backup_sealing::reseal(key, agent_id, &mut backup).map_err(|error| {
+            DomainError::Internal(format!("backup of operation {}: {error}", record.id))
+        })? {
+            continue;
+        }
+        let old = record.id.clone();
+        ctx.store.operations.update(&old, |record| {
+            if let Some(result) = record.result.as_mut() {
+                result.backup_taken = Some(backup.clone());
+            }
+        })?;
+        count += 1;
+    }
+    Ok(count)
 }
 
 /// Re-seals the agentless hosts' generated keys not sealed with the current key; how many.

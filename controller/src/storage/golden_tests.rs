@@ -48,7 +48,77 @@ fn an_operation_stored_with_string_words_decodes_and_encodes_the_same() {
         .get(id)
         .unwrap()
         .unwrap();
-    assert_eq!(stored.as_ref(), bytes.as_slice());
+    // Written back under layout 3 (JSON, issue 17): the same record.
+    assert_eq!(stored.get(..2), Some(&[0xFF_u8, 3][..]));
+    assert_eq!(operations.get(id).unwrap().unwrap(), record);
+}
+
+/// A finished update that was rolled back, with its result, log and typed backup, as the
+/// controller of protocol 8 wrote it (layout 2, before issue 17 appended fields to the update
+/// request, the result and the backup).
+const FINISHED_UPDATE_LAYOUT_2: &str = include_str!("operations/testdata/layout2-update.hex");
+
+#[test]
+fn issue_17_a_finished_update_stored_by_protocol_8_still_reads() {
+    use unity_shared::model::update::{ContainerCommand, Outcome};
+    let bytes = hex::decode(FINISHED_UPDATE_LAYOUT_2.trim()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db = crate::storage::open_test_db(dir.path());
+    let id = "0000000000001-00000003";
+    db.open_tree("operations")
+        .unwrap()
+        .insert(id, bytes)
+        .unwrap();
+    let operations = Operations::open(&db).unwrap();
+    let record = operations.get(id).unwrap().unwrap();
+    let ContainerCommand::Update(request) = &record.command else {
+        panic!("{record:?}")
+    };
+    assert_eq!(request.image, "nginx:1.28@sha256:bb");
+    assert_eq!(request.volume_archive_limit_bytes, Some(1 << 30));
+    assert_eq!(request.vulnerability_gate, None);
+    let result = record.result.clone().unwrap();
+    assert_eq!(result.outcome, Outcome::RolledBack);
+    assert_eq!(result.log[0].message, "unhealthy");
+    assert_eq!((result.evidence, result.data_restored), (None, None));
+    let backup = result.backup_taken.unwrap();
+    assert_eq!(backup.volume_archives, ["web-data.tar"]);
+    assert_eq!(backup.inspect_json, r#"{"Id":"c1"}"#);
+    assert_eq!((backup.dump, backup.excluded_env.len()), (None, 0));
+    assert_eq!(record.attempts, 1);
+    // Rewritten as layout 3, it reads back the same.
+    operations.put(&record).unwrap();
+    assert_eq!(operations.get(id).unwrap().unwrap(), record);
+}
+
+/// Layout 3 is JSON so that a field appended to a wire type later (with `#[serde(default)]`)
+/// reads from the records written before it: here a record without the fields issue 17
+/// appended.
+#[test]
+fn issue_17_layout_3_reads_records_written_before_a_field_was_appended() {
+    let bytes = hex::decode(FINISHED_UPDATE_LAYOUT_2.trim()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db = crate::storage::open_test_db(dir.path());
+    let id = "0000000000001-00000003";
+    let tree = db.open_tree("operations").unwrap();
+    tree.insert(id, bytes).unwrap();
+    let operations = Operations::open(&db).unwrap();
+    let record = operations.get(id).unwrap().unwrap();
+    operations.put(&record).unwrap();
+    let stored = tree.get(id).unwrap().unwrap();
+    let mut json: serde_json::Value = serde_json::from_slice(&stored[2..]).unwrap();
+    let result = &mut json["result"];
+    for appended in ["evidence", "data_restored"] {
+        assert!(result.as_object_mut().unwrap().remove(appended).is_some());
+    }
+    for appended in ["dump", "excluded_env"] {
+        let backup = result["backup_taken"].as_object_mut().unwrap();
+        assert!(backup.remove(appended).is_some());
+    }
+    let mut older = vec![0xFF, 3];
+    older.extend(serde_json::to_vec(&json).unwrap());
+    tree.insert(id, older).unwrap();
+    assert_eq!(operations.get(id).unwrap().unwrap(), record);
 }
 
 #[test]

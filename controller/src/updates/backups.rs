@@ -1,6 +1,7 @@
 //! Backups as the controller keeps them (with the results of the operations that took them)
-//! compared field by field: image reference and id, then the engine's inspect without its
-//! runtime state. Pure.
+//! compared field by field: image reference and id, then the configuration part of the
+//! engine's inspect ([`configuration`]: the documented list of what is compared; runtime state
+//! such as ids, times, paths and addresses is left out). Pure.
 
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -15,18 +16,9 @@ pub struct Change {
     pub after: Option<Value>,
 }
 
-/// Inspect fields that change on every start and say nothing about the configuration.
-const VOLATILE: [&str; 6] = [
-    "State",
-    "NetworkSettings",
-    "RestartCount",
-    "LogPath",
-    "ResolvConfPath",
-    "GraphDriver",
-];
-
-/// Which fields differ between two backups (image reference and id, then the inspect without
-/// its runtime state), in path order. An inspect that is not JSON counts as one opaque value.
+/// Which fields differ between two backups (image reference and id, then the configuration
+/// part of the inspect, [`configuration`]), in path order. An inspect that is not JSON counts
+/// as one opaque value.
 pub fn diff(before: &Backup, after: &Backup) -> Vec<Change> {
     let mut changes = Vec::new();
     for (path, a, b) in [
@@ -43,17 +35,10 @@ pub fn diff(before: &Backup, after: &Backup) -> Vec<Change> {
     }
     let mut left = BTreeMap::new();
     let mut right = BTreeMap::new();
-    flatten("", &inspect(before), &mut left);
-    flatten("", &inspect(after), &mut right);
+    flatten("", &configuration(&inspect(before)), &mut left);
+    flatten("", &configuration(&inspect(after)), &mut right);
     let paths: std::collections::BTreeSet<&String> = left.keys().chain(right.keys()).collect();
     for path in paths {
-        if VOLATILE.iter().any(|prefix| {
-            path == prefix
-                || path.starts_with(&format!("{prefix}."))
-                || path.starts_with(&format!("{prefix}["))
-        }) {
-            continue;
-        }
         let (a, b) = (left.get(path), right.get(path));
         if a != b {
             changes.push(Change {
@@ -64,6 +49,78 @@ pub fn diff(before: &Backup, after: &Backup) -> Vec<Change> {
         }
     }
     changes
+}
+
+/// The parts of an endpoint (`NetworkSettings.Networks.<network>`) that the owner configures.
+pub const ENDPOINT_CONFIGURATION: [&str; 4] = ["Aliases", "IPAMConfig", "Links", "DriverOpts"];
+
+/// The configuration part of a container inspect, what the backup diff compares (pure):
+///
+/// - `Name`, `Platform`;
+/// - `Config` (image, command, entrypoint, environment, labels, user, working directory,
+///   exposed ports, volumes, health check, stop signal and timeout, …), without a `Hostname`
+///   the engine made from the container id;
+/// - `HostConfig` (binds and mounts, port bindings, restart policy, resources, capabilities,
+///   network mode, devices, log configuration, …);
+/// - per network in `NetworkSettings.Networks`: [`ENDPOINT_CONFIGURATION`] (aliases without
+///   the container's short id, static addresses, links, driver options).
+///
+/// Everything else is runtime state and left out: `Id`, `Created`, `State`, `RestartCount`,
+/// `Image` (compared as `image_id`), `Path` and `Args` (made from `Config`), `ResolvConfPath`,
+/// `HostnamePath`, `HostsPath`, `LogPath`, `Driver`, `GraphDriver`, `Mounts` (resolved from
+/// `HostConfig` and the image), `ExecIDs`, labels and profiles of the security modules, sizes,
+/// and the rest of `NetworkSettings` (addresses, gateways, endpoint and sandbox ids, ports
+/// as published now). A value that is not a JSON object is kept whole.
+pub fn configuration(inspect: &Value) -> Value {
+    let Value::Object(all) = inspect else {
+        return inspect.clone();
+    };
+    let id = all.get("Id").and_then(Value::as_str).unwrap_or_default();
+    let short_id = id.get(..12).unwrap_or(id);
+    let mut kept = serde_json::Map::new();
+    for key in ["Name", "Platform", "HostConfig"] {
+        if let Some(value) = all.get(key) {
+            kept.insert(key.to_owned(), value.clone());
+        }
+    }
+    if let Some(Value::Object(config)) = all.get("Config") {
+        let mut config = config.clone();
+        let generated = config
+            .get("Hostname")
+            .and_then(Value::as_str)
+            .is_some_and(|hostname| !hostname.is_empty() && id.starts_with(hostname));
+        if generated {
+            config.remove("Hostname");
+        }
+        kept.insert("Config".to_owned(), Value::Object(config));
+    }
+    if let Some(Value::Object(networks)) = inspect.pointer("/NetworkSettings/Networks") {
+        let mut endpoints = serde_json::Map::new();
+        for (network, endpoint) in networks {
+            let mut configured = serde_json::Map::new();
+            for key in ENDPOINT_CONFIGURATION {
+                let Some(value) = endpoint.get(key) else {
+                    continue;
+                };
+                let value = match (key, value) {
+                    ("Aliases", Value::Array(aliases)) => Value::Array(
+                        aliases
+                            .iter()
+                            .filter(|alias| short_id.is_empty() || alias.as_str() != Some(short_id))
+                            .cloned()
+                            .collect(),
+                    ),
+                    _ => value.clone(),
+                };
+                configured.insert(key.to_owned(), value);
+            }
+            endpoints.insert(network.clone(), Value::Object(configured));
+        }
+        let mut settings = serde_json::Map::new();
+        settings.insert("Networks".to_owned(), Value::Object(endpoints));
+        kept.insert("NetworkSettings".to_owned(), Value::Object(settings));
+    }
+    Value::Object(kept)
 }
 
 /// The backup's inspect as JSON (a string value when the agent sent something else).
@@ -112,6 +169,7 @@ mod tests {
                     .to_string(),
             volume_archives: Vec::new(),
             dump: None,
+            excluded_env: Vec::new(),
         }
     }
 
@@ -133,6 +191,89 @@ mod tests {
             ]
         );
         assert!(diff(&before, &before).is_empty());
+    }
+
+    /// A real `docker inspect` of the same configuration in two containers (recreated): only
+    /// runtime fields differ, and none of them is reported; a changed alias, bind and label are.
+    #[test]
+    fn issue_17_diff_compares_configuration_only() {
+        let inspect = |id: &str, created: &str, ip: &str, alias: &str, bind: &str, label: &str| {
+            json!({
+                "Id": id, "Created": created, "Path": "sh", "Args": ["-c", "sleep"],
+                "State": { "Status": "running", "Running": true, "Pid": 4242, "StartedAt": created },
+                "Image": "sha256:aaaa",
+                "ResolvConfPath": format!("/var/lib/docker/containers/{id}/resolv.conf"),
+                "HostnamePath": format!("/var/lib/docker/containers/{id}/hostname"),
+                "HostsPath": format!("/var/lib/docker/containers/{id}/hosts"),
+                "LogPath": format!("/var/lib/docker/containers/{id}/{id}-json.log"),
+                "Name": "/web", "RestartCount": 0, "Driver": "overlay2", "Platform": "linux",
+                "MountLabel": "", "ProcessLabel": "", "AppArmorProfile": "docker-default",
+                "ExecIDs": null,
+                "HostConfig": { "Binds": [bind], "NetworkMode": "front",
+                    "RestartPolicy": { "Name": "unless-stopped", "MaximumRetryCount": 0 } },
+                "GraphDriver": { "Name": "overlay2", "Data": { "MergedDir": format!("/var/lib/docker/overlay2/{id}/merged") } },
+                "Mounts": [{ "Type": "bind", "Source": "/srv", "Destination": "/bind", "RW": false }],
+                "Config": { "Hostname": &id[..12], "Image": "localhost/app:1",
+                    "Env": ["A=1"], "Labels": { "tier": label } },
+                "NetworkSettings": {
+                    "SandboxID": format!("sandbox-{id}"), "SandboxKey": format!("/var/run/docker/netns/{id}"),
+                    "Ports": { "8080/tcp": [{ "HostIp": "127.0.0.1", "HostPort": "8080" }] },
+                    "Networks": { "front": {
+                        "IPAMConfig": null, "Links": null, "Aliases": [alias, &id[..12]],
+                        "NetworkID": "n1", "EndpointID": format!("ep-{id}"), "Gateway": "172.18.0.1",
+                        "IPAddress": ip, "IPPrefixLen": 16, "MacAddress": "02:42:ac:12:00:02",
+                        "DNSNames": ["web", &id[..12]]
+                    } }
+                }
+            })
+            .to_string()
+        };
+        let backup = |inspect_json: String| Backup {
+            inspect_json,
+            ..sample(1, &[])
+        };
+        let before = backup(inspect(
+            "0123456789abcdef0123",
+            "2026-12-07T09:00:00Z",
+            "172.18.0.2",
+            "web-front",
+            "/srv:/bind:ro",
+            "a",
+        ));
+        let recreated = backup(inspect(
+            "fedcba98765432100000",
+            "2026-12-07T10:00:00Z",
+            "172.18.0.3",
+            "web-front",
+            "/srv:/bind:ro",
+            "a",
+        ));
+        assert_eq!(diff(&before, &recreated), []);
+        let changed = backup(inspect(
+            "fedcba98765432100000",
+            "2026-12-07T10:00:00Z",
+            "172.18.0.3",
+            "api",
+            "/srv:/bind",
+            "b",
+        ));
+        let paths: Vec<String> = diff(&before, &changed)
+            .into_iter()
+            .map(|c| c.path)
+            .collect();
+        assert_eq!(
+            paths,
+            [
+                "Config.Labels.tier",
+                "HostConfig.Binds[0]",
+                "NetworkSettings.Networks.front.Aliases[0]",
+            ]
+        );
+        // A hostname the owner set is configuration.
+        let mut set = configuration(&serde_json::from_str(&before.inspect_json).unwrap());
+        assert!(set["Config"].get("Hostname").is_none());
+        set = configuration(&json!({ "Id": "0123", "Config": { "Hostname": "nas" } }));
+        assert_eq!(set["Config"]["Hostname"], "nas");
     }
 
     #[test]

@@ -237,6 +237,7 @@ mod tests {
                     log: Vec::new(),
                     backup_taken: None,
                     data_restored: None,
+                    evidence: None,
                 }),
                 error: None,
                 attempts: 1,

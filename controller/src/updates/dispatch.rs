@@ -217,12 +217,39 @@ pub(crate) fn attach_credentials(
     Ok(())
 }
 
-fn finish(ctx: &Context, id: &str, result: Option<CommandResult>, error: Option<String>) {
+pub(super) fn finish(
+    ctx: &Context,
+    id: &str,
+    result: Option<CommandResult>,
+    error: Option<String>,
+) {
+    // A backup's inspect (environment included) is stored sealed; no key, no inspect kept.
+    let key = match result.as_ref().is_some_and(|result| result.backup_taken.is_some()) {
+        true => crate::sealing::SealingKey::open_or_create(&ctx.config.data_dir)
+            .map_err(|error| tracing::error!(%id, %error, "No sealing key: the backup's inspect is not stored."))
+            .ok(),
+        false => None,
+    };
     let stored = ctx.store.operations.update(id, |record| {
         record.state = OperationState::Finished;
         record.finished_at_ms = Some(now_ms());
         record.result = result.clone();
         record.error = error.clone();
+        if let Some(backup) = record
+            .result
+            .as_mut()
+            .and_then(|result| result.backup_taken.as_mut())
+        {
+            let sealed = match &key {
+                Some(key) => super::backup_sealing::seal(key, record.agent_id.as_str(), backup)
+                    .map_err(|error| error.to_string()),
+                None => Err("no sealing key".to_owned()),
+            };
+            if let Err(error) = sealed {
+                tracing::error!(%error, "Cannot seal a backup: its inspect is not stored.");
+                backup.inspect_json = "{}".to_owned();
+            }
+        }
     });
     if let Err(error) = stored {
         tracing::error!(%id, %error, "Storing an operation's result failed.");

@@ -12,7 +12,8 @@
 //!   container).
 //! - [`settings`]: the `[updates]` configuration section.
 //! - [`auto`]: `auto` policies applied inside maintenance windows, canary first.
-//! - [`backups`]: backups that came with operation results, diffed field by field (pure).
+//! - [`backups`]: backups that came with operation results, diffed field by field (pure);
+//!   [`backup_sealing`]: their inspect (environment included) sealed at rest.
 //! - [`dispatch`]: container operations queued, sent to agents, progress and history stored;
 //!   [`queue`]: what of it the context holds (who is being sent, the loop's wake-up).
 //! - [`watch`]: the periodic check of every container, storing one record per container.
@@ -28,6 +29,9 @@
 //! See `docs/updates.md`.
 
 pub mod auto;
+pub mod backup_sealing;
+#[cfg(test)]
+mod backup_sealing_tests;
 pub mod backups;
 pub mod credentials;
 pub mod current;

@@ -3,7 +3,9 @@
 //! operate the host, a "Restore this" button (POST with CSRF). The backup "Roll back" restores
 //! (the one the newest successful update took) is marked. A database's backup also names its
 //! dump (kind, size, how long it took: issue 17 §1); restoring it puts that data back as the
-//! agent's `data_restore` policy says.
+//! agent's `data_restore` policy says. The page says that backups carry
+//! the container's environment, that the controller keeps them sealed, and which variables
+//! stayed on the host.
 
 use super::format::{ago, human_value, short_digest, url_segment};
 use super::layout::{self, Frame, Nav};
@@ -101,6 +103,15 @@ pub fn render(view: &BackupsView, caller: &Caller, now: i64) -> Markup {
         p {
             a href={ "/hosts/" (url_segment(view.agent_id.as_str())) "#section-containers" } { "Back to the host" }
         }
+        p #backups-environment {
+            "A backup is the container's full configuration, including its environment "
+            "variables, which often hold passwords and tokens. The agent sends it to the "
+            "controller with the operation's result, and the controller stores it sealed with "
+            "its sealing key (as registry credentials). Variables matching the agent's "
+            code { "backup_env_exclude" } " patterns (by default names containing PASSWORD, "
+            "SECRET, TOKEN, KEY, …) are not sent: their values stay in the agent's own copy of "
+            "the backup, which is what a restore uses."
+        }
         p.muted {
             "\"Roll back\" restores the backup the last successful update took (the version before it), "
             "not the newest backup, which after a failed update is the version already running."
@@ -116,6 +127,9 @@ pub fn render(view: &BackupsView, caller: &Caller, now: i64) -> Markup {
                             td {
                                 (ago(backup.taken_at_ms as i64, now))
                                 div.sub { (backup.backup) }
+                                @if !backup.excluded_env.is_empty() {
+                                    div.sub.excluded-env { "Kept on the host only: " (backup.excluded_env.join(", ")) }
+                                }
                                 @if view.rollback_target.as_deref() == Some(backup.backup.as_str()) {
                                     div { strong.rollback-target { "Roll back restores this" } }
                                 }
@@ -181,6 +195,7 @@ mod tests {
                 size_bytes: 3 * 1024 * 1024,
                 duration_ms: 1500,
             }),
+            excluded_env: Vec::new(),
         };
         BackupView {
             backup: name.into(),
@@ -189,6 +204,10 @@ mod tests {
             image_ref: image.into(),
             image_id: record.image_id.clone(),
             inspect: serde_json::json!({}),
+            excluded_env: match name {
+                "2.json" => vec!["DB_PASSWORD".into(), "<X>_TOKEN".into()],
+                _ => Vec::new(),
+            },
             backup_record: record,
         }
     }
@@ -244,5 +263,17 @@ mod tests {
         assert!(html.contains("configuration only"), "{html}");
         let viewer = render(&view(), &caller(Role::Viewer), 0).into_string();
         assert!(!viewer.contains("Restore this"), "{viewer}");
+    }
+
+    #[test]
+    fn issue_17_the_page_says_the_environment_is_copied_and_what_stayed_on_the_host() {
+        let html = render(&view(), &caller(Role::Admin), 0).into_string();
+        assert!(html.contains("environment variables"), "{html}");
+        assert!(html.contains("sealed"), "{html}");
+        assert!(html.contains("backup_env_exclude"), "{html}");
+        assert!(
+            html.contains("Kept on the host only: DB_PASSWORD, &lt;X&gt;_TOKEN"),
+            "{html}"
+        );
     }
 }

@@ -18,6 +18,7 @@ mod backups;
 mod badge;
 mod certificates;
 mod containers;
+mod evidence;
 mod format;
 mod host;
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! Container operations in the dashboard: the buttons on a container (update now, rollback,
 //! restart, backup), the page of one operation with its live progress (it reloads itself while
-//! the operation runs), and the history table used on the host and updates pages.
+//! the operation runs; a failed candidate's evidence, `evidence.rs`), and the history table
+//! used on the host and updates pages.
 
 use super::badge::Tone;
 use super::format::{ago, datetime, url_segment};
@@ -121,6 +122,9 @@ fn detail(record: &OperationRecord, now: i64) -> Markup {
             @for line in lines { li { span.sub { (labels::stage(line.stage)) } " " (line.message) } }
         }
         p #operation-summary { (summary(record)) }
+        @if let Some(evidence) = record.result.as_ref().and_then(|result| result.evidence.as_ref()) {
+            (super::evidence::section(evidence))
+        }
     }
 }
 

@@ -74,7 +74,7 @@ pub struct UpdateRequest {
     /// this many bytes (`None`: no archive, the default).
     pub volume_archive_limit_bytes: Option<u64>,
     /// Scan the current and the candidate image first and act on what they show (issue 17 §2,
-    /// `docs/updates.md` "Vulnerability gate"); `None`: no gate. Appended after protocol 8.
+    /// `docs/updates.md` "Vulnerability gate"); `None`: no gate. Appended in protocol 9.
     #[serde(default)]
     pub vulnerability_gate: Option<crate::model::scan::VulnerabilityGate>,
 }
@@ -198,6 +198,11 @@ pub struct CommandResult {
     /// a database the new version had touched).
     #[serde(default)]
     pub data_restored: Option<DataSource>,
+    /// What a candidate that failed its health gate left behind (its last log lines, the
+    /// engine's health check runs, why the gate failed), captured before it was removed.
+    /// `None` for every other outcome. Appended in issue 17.
+    #[serde(default)]
+    pub evidence: Option<FailureEvidence>,
 }
 
 /// Where a container's data was restored from.
@@ -222,6 +227,49 @@ pub struct DatabaseDump {
     pub duration_ms: u64,
 }
 
+/// What a failed candidate container left behind, captured on the agent before the rollback
+/// removed it. Everything here is the container's own output: hostile text, bounded by the
+/// agent (at most [`EVIDENCE_LOG_LINES`] lines and [`EVIDENCE_LOG_BYTES`] bytes of log, valid
+/// UTF-8 with invalid bytes replaced) and escaped wherever it is shown.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, Default)]
+pub struct FailureEvidence {
+    /// Why the health gate failed, as the agent decided (`exited with code 1`, `reported
+    /// unhealthy after the start grace period`).
+    pub reason: String,
+    /// The container's last log lines, stdout and stderr interleaved as the engine returned
+    /// them, oldest first.
+    pub log_tail: String,
+    /// True when older lines or bytes were cut to fit the bounds.
+    pub log_truncated: bool,
+    /// The engine's last health check runs (`State.Health.Log`), oldest first; empty without a
+    /// HEALTHCHECK.
+    pub health_checks: Vec<HealthCheckRun>,
+    /// The agent's own TCP/HTTP probe: why its last run failed, when there is a probe and it
+    /// did not pass.
+    pub probe_failure: Option<String>,
+    /// Why the evidence is incomplete (the logs could not be read), when it is.
+    pub capture_error: Option<String>,
+}
+
+/// At most this many log lines are kept in [`FailureEvidence::log_tail`].
+pub const EVIDENCE_LOG_LINES: usize = 200;
+/// At most this many bytes of log are kept in [`FailureEvidence::log_tail`] (the newest).
+pub const EVIDENCE_LOG_BYTES: usize = 64 * 1024;
+/// At most this many bytes of one health check's output are kept.
+pub const EVIDENCE_HEALTH_OUTPUT_BYTES: usize = 4 * 1024;
+
+/// One run of the engine's HEALTHCHECK, as the engine recorded it.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct HealthCheckRun {
+    /// When it started and ended, as the engine wrote them (RFC 3339 text).
+    pub start: String,
+    pub end: String,
+    /// 0 healthy, 1 unhealthy, other values: the check could not run.
+    pub exit_code: i64,
+    /// What the check printed (bounded by [`EVIDENCE_HEALTH_OUTPUT_BYTES`]).
+    pub output: String,
+}
+
 /// A container's configuration as it was before a change: what `restore` brings back and
 /// what the controller diffs (see `controller::updates::backups`).
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
@@ -241,6 +289,11 @@ pub struct Backup {
     /// The database dump taken with it, when the container is a database.
     #[serde(default)]
     pub dump: Option<DatabaseDump>,
+    /// Environment variables (names) whose entries the agent left out of `inspect_json`
+    /// (its `backup_env_exclude`): their values stay only in the agent's own copy of this
+    /// backup, which a restore uses. Appended in issue 17.
+    #[serde(default)]
+    pub excluded_env: Vec<String>,
 }
 
 /// One progress message, kept in the result.

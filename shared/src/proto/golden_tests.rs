@@ -26,8 +26,9 @@ use crate::model::scan::{
     SeverityCounts, VulnerabilityGate,
 };
 use crate::model::update::{
-    Backup, CommandResult, ContainerCommand, DataSource, DatabaseDump, HealthPolicy, LogLine,
-    OperationId, Outcome, Probe, Progress, RegistryAuth, Stage, UpdateRequest,
+    Backup, CommandResult, ContainerCommand, DataSource, DatabaseDump, FailureEvidence,
+    HealthCheckRun, HealthPolicy, LogLine, OperationId, Outcome, Probe, Progress, RegistryAuth,
+    Stage, UpdateRequest,
 };
 use serde::de::DeserializeOwned;
 
@@ -550,6 +551,33 @@ fn commands() -> Vec<(String, Vec<u8>)> {
             inspect_json: r#"{"Name":"/web"}"#.into(),
             volume_archives: vec!["1700000000000-data.tar.gz".into()],
             dump: None,
+            excluded_env: Vec::new(),
+        }),
+        ..results[0].clone()
+    });
+    results.push(CommandResult {
+        backup_taken: Some(Backup {
+            container: "web".into(),
+            taken_at_ms: 1_700_000_000_001,
+            image_ref: "registry.lan/web:1.1".into(),
+            image_id: "sha256:1111".into(),
+            inspect_json: r#"{"Config":{"Env":["A=1"]}}"#.into(),
+            volume_archives: Vec::new(),
+            dump: None,
+            excluded_env: vec!["DB_PASSWORD".into()],
+        }),
+        evidence: Some(FailureEvidence {
+            reason: "exited with code 1".into(),
+            log_tail: "starting\nfatal: no config\n".into(),
+            log_truncated: true,
+            health_checks: vec![HealthCheckRun {
+                start: "2026-12-07T09:00:00.1Z".into(),
+                end: "2026-12-07T09:00:00.2Z".into(),
+                exit_code: 1,
+                output: "curl: (7) refused".into(),
+            }],
+            probe_failure: Some("tcp 127.0.0.1:8080: connection refused".into()),
+            capture_error: None,
         }),
         ..results[0].clone()
     });
@@ -568,6 +596,7 @@ fn commands() -> Vec<(String, Vec<u8>)> {
                 size_bytes: 4096,
                 duration_ms: 1200,
             }),
+            excluded_env: Vec::new(),
         }),
         data_restored: Some(DataSource::Dump),
         ..results[0].clone()

@@ -60,7 +60,7 @@ pub struct Report {
     /// this report. Since version 6.
     pub certificates: Option<Box<CertificateInventory>>,
     /// The host's vulnerability scanner and its image scans, when they changed or at the scan
-    /// interval (issue 17 §2; appended after protocol 8).
+    /// interval (issue 17 §2; appended in protocol 9).
     #[serde(default)]
     pub image_scans: Option<Box<ImageScans>>,
 }

@@ -157,6 +157,8 @@ async fn update_rollback_and_offline_queue_with_dockerd() {
             "web",
             "-e",
             "BAR=x",
+            "-e",
+            "DB_PASSWORD=hunter2",
             "-p",
             "127.0.0.1::80",
             "-v",
@@ -320,6 +322,22 @@ async fn update_rollback_and_offline_queue_with_dockerd() {
     let oldest = backups[backups.len() - 1]["backup"].as_str().unwrap();
     assert_eq!(backups[0]["image_ref"], v101.as_str());
     assert_eq!(backups[0]["inspect"]["Name"], "/web");
+    // Issue 17: an excluded variable's value never reaches the controller (its name does), and
+    // the operations API shows backups sealed.
+    assert_eq!(
+        backups[0]["excluded_env"],
+        serde_json::json!(["DB_PASSWORD"])
+    );
+    assert!(!backups.iter().any(|b| b.to_string().contains("hunter2")));
+    let operations = client
+        .get(&format!("/api/v1/operations?agent_id={agent}"))
+        .await
+        .text();
+    assert!(
+        !operations.contains("hunter2") && !operations.contains("BAR=x"),
+        "{operations}"
+    );
+    assert!(operations.contains("unity-sealed:1:"), "{operations}");
     let changes = client
         .get(&format!(
             "/api/v1/hosts/{agent}/containers/web/backups/diff?from={oldest}&to={newest}"

@@ -74,6 +74,12 @@ pub struct ContainersConfig {
     /// Updates: where a rollback puts a database's data back from: `auto`, `volume`, `dump`
     /// or `off` (validated words; `update::data_restore::Policy` reads them).
     pub data_restore: String,
+    /// Updates: how long a failed candidate image (one the agent pulled) is kept for
+    /// inspection before the agent removes it.
+    pub failed_image_retention: Duration,
+    /// Updates: environment variable name patterns whose values are left out of the backups
+    /// sent to the controller (they stay in the agent's own backup files).
+    pub backup_env_exclude: Vec<String>,
 }
 
 impl Default for ContainersConfig {
@@ -89,6 +95,11 @@ impl Default for ContainersConfig {
             keep_backups: 10,
             backup_max_bytes: 10 * 1024 * 1024 * 1024,
             data_restore: "auto".to_owned(),
+            failed_image_retention: Duration::from_secs(7 * 86400),
+            backup_env_exclude: crate::update::env_exclude::DEFAULT_PATTERNS
+                .iter()
+                .map(|pattern| (*pattern).to_owned())
+                .collect(),
         }
     }
 }

@@ -64,7 +64,7 @@ pub(super) const OPERATIONS: &[Operation] = &[
     op(
         "get",
         "/api/v1/hosts/{agent_id}/containers/{name}/backups",
-        "The container's backups (full inspect, image), as reported with its operations, newest first",
+        "The container's backups (full inspect, image), as reported with its operations, newest first; excluded_env names the environment variables the agent did not send (their values stay on the host)",
         Access::User,
         &[],
         None,
@@ -72,7 +72,7 @@ pub(super) const OPERATIONS: &[Operation] = &[
     op(
         "get",
         "/api/v1/hosts/{agent_id}/containers/{name}/backups/diff",
-        "Which fields differ between two backups",
+        "Which configuration fields differ between two backups (runtime state such as ids, times, paths and addresses left out; docs/container-updates.md)",
         Access::User,
         &[
             ("from", "A backup's file name", true),
@@ -94,7 +94,7 @@ pub(super) const OPERATIONS: &[Operation] = &[
     op(
         "get",
         "/api/v1/operations/{id}",
-        "One container operation with its live progress and result",
+        "One container operation with its live progress and result; after a failed health gate, result.evidence holds the failed container's last log lines, health check runs and probe failure; a backup's inspect stays sealed here",
         Access::User,
         &[],
         None,

@@ -9,19 +9,28 @@
 //! |---|---|
 //! | 1 | `backup_json: Option<String>`: the agent's backup file as JSON text |
 //! | 2 | `backup_taken: Option<Backup>`: the typed wire value (protocol 4) |
+//! | 3 | JSON (issue 17): self-describing, so a field appended to a wire type inside a record |
+//!
+//! Layout 3 ends the need for a new layout with every appended wire field: a field appended
+//! with `#[serde(default)]` reads from records written before it (tested below). Only a
+//! renamed or retyped field needs layout 4. Layouts 1 and 2 are read through field-for-field
+//! mirrors of the types as they were (`layout_v2.rs`; issue 17 appended `vulnerability_gate`
+//! to the update request, `data_restored` and `evidence` to the result, `dump` and
+//! `excluded_env` to the backup).
 
+use super::layout_v2::CommandV2;
 use super::record::{OperationKind, OperationRecord, OperationState};
 use crate::storage::StorageError;
 use serde::Deserialize;
 use unity_shared::model::update::{
-    Backup, CommandResult, ContainerCommand, LogLine, OperationId, Outcome,
+    Backup, CommandResult, LogLine, OperationId, Outcome,
 };
 use unity_shared::proto::AgentId;
 
 /// First byte of every record written since layout 2.
 const TAG: u8 = 0xFF;
 /// The layout written now.
-const LAYOUT: u8 = 2;
+const LAYOUT: u8 = 3;
 
 fn corrupt(message: impl ToString) -> StorageError {
     StorageError::Corrupt {
@@ -32,13 +41,16 @@ fn corrupt(message: impl ToString) -> StorageError {
 
 pub fn encode(record: &OperationRecord) -> Result<Vec<u8>, StorageError> {
     let mut bytes = vec![TAG, LAYOUT];
-    bytes.extend(postcard::to_allocvec(record).map_err(corrupt)?);
+    serde_json::to_writer(&mut bytes, record).map_err(corrupt)?;
     Ok(bytes)
 }
 
 pub fn decode(bytes: &[u8]) -> Result<OperationRecord, StorageError> {
     match bytes {
-        [TAG, LAYOUT, rest @ ..] => postcard::from_bytes(rest).map_err(corrupt),
+        [TAG, LAYOUT, rest @ ..] => serde_json::from_slice(rest).map_err(corrupt),
+        [TAG, 2, rest @ ..] => postcard::from_bytes::<super::layout_v2::RecordV2>(rest)
+            .map_err(corrupt)
+            .map(super::layout_v2::RecordV2::upgrade),
         [TAG, layout, ..] => Err(corrupt(format!(
             "layout {layout} is newer than this controller (it writes {LAYOUT})"
         ))),
@@ -55,7 +67,7 @@ struct RecordV1 {
     agent_id: AgentId,
     container: String,
     action: OperationKind,
-    command: ContainerCommand,
+    command: CommandV2,
     requested_by: String,
     requested_at_ms: i64,
     expires_at_ms: i64,
@@ -104,7 +116,7 @@ impl RecordV1 {
             agent_id: self.agent_id,
             container: self.container,
             action: self.action,
-            command: self.command,
+            command: self.command.upgrade(),
             requested_by: self.requested_by,
             requested_at_ms: self.requested_at_ms,
             expires_at_ms: self.expires_at_ms,
@@ -136,6 +148,7 @@ impl ResultV1 {
                 inspect_json: file.inspect.to_string(),
                 volume_archives: file.volume_archives,
                 dump: None,
+                excluded_env: Vec::new(),
             });
         CommandResult {
             id: self.id,
@@ -148,6 +161,7 @@ impl ResultV1 {
             log: self.log,
             backup_taken,
             data_restored: None,
+            evidence: None,
         }
     }
 }
@@ -155,7 +169,7 @@ impl ResultV1 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use unity_shared::model::update::Stage;
+    use unity_shared::model::update::{ContainerCommand, Stage};
 
     /// Bytes of a layout-1 record, written through a field-for-field mirror of the structs
     /// before protocol 4: a finished backup operation carrying its backup as JSON text.

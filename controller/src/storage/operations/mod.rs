@@ -5,6 +5,7 @@
 //! The stored command never carries registry credentials: they are attached at dispatch.
 
 mod layout;
+mod layout_v2;
 mod record;
 
 pub use record::{OperationKind, OperationRecord, OperationState};

@@ -154,6 +154,7 @@ fn rolled_back_elsewhere(ctx: &Context, digest: &str) {
                 log: Vec::new(),
                 backup_taken: None,
                 data_restored: None,
+                evidence: None,
             }),
             error: None,
             attempts: 1,

@@ -121,6 +121,18 @@ const MUST_SHOW: &[(&str, &str)] = &[
     ("operation", "operations[0].result.message"),
     ("operation", "operations[0].result.log[0].message"),
     ("operation", "operations[1].progress[0].message"),
+    ("operation", "operations[0].result.evidence.reason"),
+    ("operation", "operations[0].result.evidence.log_tail"),
+    (
+        "operation",
+        "operations[0].result.evidence.health_checks[0].output",
+    ),
+    (
+        "operation",
+        "operations[0].result.evidence.health_checks[0].start",
+    ),
+    ("operation", "operations[0].result.evidence.probe_failure"),
+    ("operation", "operations[0].result.evidence.capture_error"),
     ("agents", "host.hostname"),
     ("agents", "host.agent_version"),
     ("certificates", "host.hostname"),

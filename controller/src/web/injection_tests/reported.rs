@@ -496,6 +496,14 @@ fn operations(agent_id: &str) -> Vec<OperationRecord> {
             "container": "web", "taken_at_ms": 1, "image_ref": "registry.lan/web:1",
             "image_id": "sha256:1", "inspect_json": "{}", "volume_archives": ["1-data.tar.gz"]
         },
+        "evidence": {
+            "reason": "reported unhealthy after the start grace period",
+            "log_tail": "starting\nfatal: no config\n", "log_truncated": true,
+            "health_checks": [{ "start": "2026-12-07T09:00:00Z", "end": "2026-12-07T09:00:01Z",
+                "exit_code": 1, "output": "curl: (7) refused" }],
+            "probe_failure": "TCP 127.0.0.1:8080: refused",
+            "capture_error": "logs: gone",
+        },
     });
     vec![
         record("finished", result),

@@ -163,6 +163,7 @@ mod tests {
             labels: Vec::new(),
             compose: None,
             usage: None,
+            network_mode: None,
         };
         let inventory = ContainerInventory {
             containers: vec![container],

@@ -6,8 +6,9 @@
 //! wait for an operator's "Update now" (which applies at once, on that host).
 
 use super::dispatch::{with_tag, Action, NewOperation};
+use super::order::DependencyGraph;
 use super::reference::ImageRef;
-use super::rollout::{self, Attempt, AttemptOutcome, Decision, PendingUpdate};
+use super::rollout::{self, Attempt, AttemptOutcome, Decision, HostDependencies, PendingUpdate};
 use super::window::{WindowPhase, WindowSet, WindowState};
 use crate::context::Context;
 use crate::storage::agents::StateKind;
@@ -110,21 +111,54 @@ fn probe_of(
         .probe
 }
 
+/// The dependency order of the hosts with pending updates, from their newest inventories
+/// (a host whose inventory cannot be read has none), and the containers marked failed.
+fn dependencies_of(
+    ctx: &Context,
+    pending: &[PendingUpdate],
+    failed: std::collections::HashSet<(AgentId, String)>,
+) -> HostDependencies {
+    let mut dependencies = HostDependencies {
+        failed,
+        ..Default::default()
+    };
+    let mut hosts: Vec<&AgentId> = pending.iter().map(|update| &update.agent_id).collect();
+    hosts.sort();
+    hosts.dedup();
+    for agent_id in hosts {
+        let inventory: Option<(i64, ContainerInventory)> = match ctx
+            .store
+            .agents
+            .latest(agent_id, StateKind::Containers)
+        {
+            Ok(inventory) => inventory,
+            Err(error) => {
+                tracing::warn!(agent = %agent_id, %error, "Reading containers for the dependency order failed.");
+                None
+            }
+        };
+        let Some((_, inventory)) = inventory else {
+            continue;
+        };
+        let graph = DependencyGraph::of(&inventory.containers);
+        for update in pending.iter().filter(|update| &update.agent_id == agent_id) {
+            let key = (agent_id.clone(), update.container.clone());
+            if let Some(cycle) = graph.cycle_of(&update.container) {
+                dependencies.cycles.insert(key.clone(), cycle.to_string());
+            }
+            dependencies
+                .needs
+                .insert(key, graph.needs(&update.container));
+        }
+    }
+    dependencies
+}
+
 /// One offered `auto` update and what the plan decided for it.
 pub struct Planned {
     pub check: UpdateCheckRecord,
     pub update: DetectedUpdate,
     pub decision: Decision,
-}
-
-/// Why an offered update is not applied automatically now, for people: a failed candidate, a
-/// closed window, a running or failed canary… `None` when it is being applied (or not `auto`).
-pub fn reason(planned: &Planned) -> Option<String> {
-    match &planned.decision {
-        Decision::Dispatch(_) => None,
-        Decision::Wait(reason) => Some(reason.to_string()),
-        Decision::Skip(reason) => Some(reason.to_string()),
-    }
 }
 
 /// The decision for every offered `auto` update now (candidates that failed on their
@@ -140,7 +174,14 @@ pub fn decide(ctx: &Context, now: Timestamp) -> anyhow::Result<Vec<Planned>> {
     };
     let mut pending = Vec::new();
     let mut operations = Vec::new();
+    let mut failed = std::collections::HashSet::new();
     for current in super::current::checks(ctx)? {
+        if current.failed.is_some() {
+            failed.insert((
+                current.record.agent_id.clone(),
+                current.record.container.clone(),
+            ));
+        }
         let check = current.record;
         let CheckOutcome::Update(update) = &check.outcome else {
             continue;
@@ -189,7 +230,9 @@ pub fn decide(ctx: &Context, now: Timestamp) -> anyhow::Result<Vec<Planned>> {
             container: record.container,
         })
         .collect();
-    let decisions = rollout::plan(&pending, &history, now);
+    let dependencies = dependencies_of(ctx, &pending, failed);
+    let decisions =
+        rollout::plan_ordered(&Default::default(), &pending, &history, &dependencies, now);
     Ok(decisions
         .into_iter()
         .zip(operations)

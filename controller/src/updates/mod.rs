@@ -15,10 +15,13 @@
 //! - [`backups`]: backups that came with operation results, diffed field by field (pure).
 //! - [`dispatch`]: container operations queued, sent to agents, progress and history stored;
 //!   [`queue`]: what of it the context holds (who is being sent, the loop's wake-up).
+//! - [`waiting`]: why an offered update is not applied now, one reason per container (pure).
 //! - [`watch`]: the periodic check of every container, storing one record per container.
 //! - [`window`]: maintenance windows, weekly or cron-like, in a time zone (pure).
 //! - [`offer`]: whether a detected update is still offered (applied since, failed here), what
 //!   roll back restores (pure).
+//! - [`order`]: dependency order of one host's containers (compose `depends_on`,
+//!   `unity.update.after`, shared network namespaces; pure).
 //! - [`rollout`]: which pending updates to apply now: windows, approvals, staged rollout
 //!   with a canary, per-host concurrency (pure).
 //!
@@ -33,12 +36,14 @@ pub mod dispatch;
 pub mod effective_policy;
 pub mod manifest;
 pub mod offer;
+pub mod order;
 pub mod policy;
 pub mod queue;
 pub mod reference;
 pub mod registry;
 pub mod rollout;
 pub mod settings;
+pub mod waiting;
 pub mod watch;
 pub mod window;
 

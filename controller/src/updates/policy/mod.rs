@@ -2,6 +2,8 @@
 //! controller default < host < container labels < explicit per-container setting, and the
 //! semver comparison of tags.
 
+pub mod explain;
+
 use crate::storage::containers::UpdateMode;
 use regex::Regex;
 use std::time::Duration;

@@ -27,11 +27,21 @@
 //!
 //!    Approvals other than `Force` respect the staged rollout: an operator approving a
 //!    `notify` update on a second host while the canary runs waits for the canary.
+//! 4a. **Dependency order** on a host ([`dependencies`], given by [`plan_ordered`]): an update
+//!    waits while a container it depends on (compose `depends_on`, `unity.update.after`, a
+//!    shared network namespace: [`crate::updates::order`]) has an update to make in this plan
+//!    or one running, so the dependency is updated and passes its health gate first; it stops
+//!    while that container's newest update failed (until an operator updates, restores or
+//!    forces); containers on a dependency cycle wait, the cycle named.
 //! 5. **Per-host concurrency**: at most [`RolloutOptions::max_per_host`] updates (default 1)
 //!    run on a host, counting running attempts of any candidate. Forced and approved-now
 //!    updates are considered first, then by candidate and canary order.
 //!
-//! Forced updates bypass rules 3 and 4 only; never 1, 2 or 5.
+//! Forced updates bypass rules 3, 4 and 4a only; never 1, 2 or 5.
+
+pub mod dependencies;
+
+pub use dependencies::HostDependencies;
 
 use super::window::WindowState;
 use crate::storage::containers::UpdateMode;
@@ -151,6 +161,22 @@ pub enum WaitReason {
         host: String,
         canary: bool,
     },
+    /// A container this one depends on has an update to make first.
+    DependencyFirst {
+        dependency: String,
+    },
+    /// A container this one depends on is being updated (and health-checked).
+    DependencyUpdating {
+        dependency: String,
+    },
+    /// The newest update of a container this one depends on failed.
+    DependencyFailed {
+        dependency: String,
+    },
+    /// The container lies on a dependency cycle (the cycle's description).
+    DependencyCycle {
+        cycle: String,
+    },
 }
 
 /// Why an update is not made.
@@ -187,6 +213,23 @@ impl fmt::Display for WaitReason {
             } => {
                 write!(f, "update failed on {host}: rollout stopped")
             }
+            WaitReason::DependencyFirst { dependency } => {
+                write!(
+                    f,
+                    "waits for {dependency}, which it depends on, to update first"
+                )
+            }
+            WaitReason::DependencyUpdating { dependency } => write!(
+                f,
+                "waits for the update of {dependency}, which it depends on, to finish and pass \
+                 its health check"
+            ),
+            WaitReason::DependencyFailed { dependency } => write!(
+                f,
+                "the update of {dependency}, which it depends on, failed: updates of what \
+                 depends on it stopped"
+            ),
+            WaitReason::DependencyCycle { cycle } => f.write_str(cycle),
         }
     }
 }
@@ -258,12 +301,34 @@ pub fn plan(pending: &[PendingUpdate], history: &[Attempt], now: Timestamp) -> V
     plan_with(&RolloutOptions::default(), pending, history, now)
 }
 
-/// One decision per pending update, in the same order. `now` is used to show the next
-/// window.
+/// [`plan_ordered`] without dependencies between containers.
 pub fn plan_with(
     options: &RolloutOptions,
     pending: &[PendingUpdate],
     history: &[Attempt],
+    now: Timestamp,
+) -> Vec<Decision> {
+    plan_ordered(options, pending, history, &HostDependencies::default(), now)
+}
+
+/// Whether this container already updated to this candidate successfully.
+fn already_applied(update: &PendingUpdate, history: &[Attempt]) -> bool {
+    history.iter().any(|a| {
+        a.agent_id == update.agent_id
+            && a.container == update.container
+            && a.repository == update.repository
+            && a.candidate_digest == update.candidate_digest
+            && a.outcome == AttemptOutcome::Succeeded
+    })
+}
+
+/// One decision per pending update, in the same order, following each host's dependency
+/// order (rule 4a). `now` is used to show the next window.
+pub fn plan_ordered(
+    options: &RolloutOptions,
+    pending: &[PendingUpdate],
+    history: &[Attempt],
+    dependencies: &HostDependencies,
     now: Timestamp,
 ) -> Vec<Decision> {
     let key_of = |update: &PendingUpdate| -> (String, String) {
@@ -311,6 +376,12 @@ pub fn plan_with(
             .or_default() += 1;
         busy_containers.insert((attempt.agent_id.as_str(), attempt.container.as_str()));
     }
+    // Containers with an update to make (rule 1 passed), which their dependents wait for.
+    let to_apply: HashSet<(&str, &str)> = pending
+        .iter()
+        .filter(|update| update.mode != UpdateMode::Off && !already_applied(update, history))
+        .map(|update| (update.agent_id.as_str(), update.container.as_str()))
+        .collect();
     let mut seen: HashSet<(&str, &str)> = HashSet::new();
     let mut canary_dispatched: HashMap<Key<'_>, String> = HashMap::new();
     let mut decisions: Vec<Option<Decision>> = vec![None; pending.len()];
@@ -335,6 +406,15 @@ pub fn plan_with(
             &busy_containers,
             &canary_dispatched,
         );
+        let gate = match gate {
+            Gate::Ready(stage) if stage != Stage::Forced => {
+                match dependencies::wait_reason(update, dependencies, &to_apply, &busy_containers) {
+                    Some(reason) => Gate::Decided(Decision::Wait(reason)),
+                    None => Gate::Ready(stage),
+                }
+            }
+            other => other,
+        };
         let decision = match gate {
             Gate::Decided(decision) => decision,
             Gate::Ready(stage) => {
@@ -425,6 +505,8 @@ fn gate(
     }
 }
 
+#[cfg(test)]
+mod dependency_tests;
 #[cfg(test)]
 mod property_tests;
 #[cfg(test)]

@@ -24,7 +24,7 @@ pub(super) const OPERATIONS: &[Operation] = &[
     op(
         "get",
         "/api/v1/hosts/{agent_id}/update-policy",
-        "The host's update-policy override (settings: mode, level, include, exclude, transform, cooldown, pin)",
+        "The host's update-policy override (settings: mode, level, include, exclude, transform, cooldown, pin, probe) and the policy in effect (effective: key, value, source = default | controller | host)",
         Access::User,
         &[],
         None,
@@ -40,7 +40,7 @@ pub(super) const OPERATIONS: &[Operation] = &[
     op(
         "get",
         "/api/v1/hosts/{agent_id}/containers/{name}/update-policy",
-        "A container's explicit update-policy override (wins over labels and host)",
+        "A container's explicit update-policy override (wins over labels and host) and the policy in effect (effective: key, value, source = default | controller | host | label | override; labels_known)",
         Access::User,
         &[],
         None,
@@ -83,7 +83,7 @@ pub(super) const OPERATIONS: &[Operation] = &[
     op(
         "get",
         "/api/v1/operations",
-        "Container operations, newest first, with progress and results (the update history)",
+        "Container operations, newest first (the update history): state, outcome, stage and stage_label, times as *_at_ms and RFC 3339 *_at, progress lines with stage labels, result",
         Access::User,
         &[
             ("agent_id", "Only this host's operations", false),
@@ -94,7 +94,7 @@ pub(super) const OPERATIONS: &[Operation] = &[
     op(
         "get",
         "/api/v1/operations/{id}",
-        "One container operation with its live progress and result",
+        "One container operation with its live progress (stage, stage_label) and result",
         Access::User,
         &[],
         None,
@@ -102,7 +102,7 @@ pub(super) const OPERATIONS: &[Operation] = &[
     op(
         "get",
         "/api/v1/updates",
-        "The newest update check per container as it stands now (an update applied since is up to date); failed: when and why the candidate failed on this container (manual update only); waiting: why an auto update is not applied now (window, canary, rollout stopped)",
+        "The newest update check per container as it stands now (an update applied since is up to date); failed: when and why the candidate failed on this container (manual update only); waiting: why it is not applied now (failed here, cooldown countdown, window, canary, rollout stopped, dependency order)",
         Access::User,
         &[("status", "update (default), error or all", false)],
         None,

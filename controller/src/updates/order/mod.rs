@@ -14,7 +14,13 @@
 //!
 //! Names that match no container on the host are ignored (the dependency runs elsewhere or is
 //! gone). [`DependencyGraph::order`] is a topological order with a deterministic tie-break (by
-//! container name); a cycle is an error naming it.
+//! container name); a cycle is an error naming it. [`queue`] holds operations already queued
+//! (updates asked for by hand) in that order.
+
+mod holds;
+pub mod queue;
+
+pub use holds::holds;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;

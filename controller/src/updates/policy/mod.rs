@@ -87,6 +87,12 @@ pub const LABELS: [&str; 8] = [
     "unity.update.probe",
 ];
 
+/// `unity.update.*` labels that are not policy settings (read elsewhere), so not typos.
+pub const OTHER_LABELS: [&str; 1] = [
+    // The dependency order (`super::order`).
+    "unity.update.after",
+];
+
 impl Policy {
     /// Applies `layers` in order over the defaults; later layers win.
     pub fn resolve(layers: &[&PolicyLayer]) -> Policy {
@@ -159,7 +165,7 @@ impl PolicyLayer {
     pub fn from_labels(labels: &[(String, String)]) -> Result<PolicyLayer, PolicyError> {
         let mut layer = PolicyLayer::default();
         for (key, value) in labels {
-            if key.starts_with("unity.update.") {
+            if key.starts_with("unity.update.") && !OTHER_LABELS.contains(&key.as_str()) {
                 layer.set(key, value)?;
             }
         }

@@ -27,12 +27,14 @@
 //!
 //!    Approvals other than `Force` respect the staged rollout: an operator approving a
 //!    `notify` update on a second host while the canary runs waits for the canary.
-//! 4a. **Dependency order** on a host ([`dependencies`], given by [`plan_ordered`]): an update
-//!    waits while a container it depends on (compose `depends_on`, `unity.update.after`, a
-//!    shared network namespace: [`crate::updates::order`]) has an update to make in this plan
-//!    or one running, so the dependency is updated and passes its health gate first; it stops
-//!    while that container's newest update failed (until an operator updates, restores or
-//!    forces); containers on a dependency cycle wait, the cycle named.
+//!
+//!    **Rule 4a, dependency order** on a host ([`dependencies`], given by [`plan_ordered`]):
+//!    an update waits while a container it depends on (compose `depends_on`,
+//!    `unity.update.after`, a shared network namespace: [`crate::updates::order`]) has an
+//!    update to make in this plan or one running, so the dependency is updated and passes its
+//!    health gate first; it stops while that container's newest update failed (until an
+//!    operator updates, restores or forces); containers on a dependency cycle wait, the cycle
+//!    named.
 //! 5. **Per-host concurrency**: at most [`RolloutOptions::max_per_host`] updates (default 1)
 //!    run on a host, counting running attempts of any candidate. Forced and approved-now
 //!    updates are considered first, then by candidate and canary order.
@@ -40,14 +42,15 @@
 //! Forced updates bypass rules 3, 4 and 4a only; never 1, 2 or 5.
 
 pub mod dependencies;
+mod reasons;
 
 pub use dependencies::HostDependencies;
+pub use reasons::{SkipReason, WaitReason};
 
 use super::window::WindowState;
 use crate::storage::containers::UpdateMode;
 use jiff::Timestamp;
 use std::collections::{HashMap, HashSet};
-use std::fmt;
 use unity_shared::proto::AgentId;
 
 /// An operator's go-ahead for one container's update.
@@ -135,125 +138,6 @@ pub enum Stage {
     Rollout,
     /// An operator forced it past the rollout rules.
     Forced,
-}
-
-/// Why an update waits.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum WaitReason {
-    /// `next` is the start of the next window for people (`Sat 02:00 CET`), if any.
-    OutsideWindow {
-        next: Option<String>,
-    },
-    AwaitingApproval,
-    /// Another update of this container is running.
-    ContainerBusy,
-    /// The host runs as many updates as allowed.
-    HostBusy {
-        host: String,
-        limit: usize,
-    },
-    /// The canary of this candidate is running (or dispatched in this plan).
-    CanaryRunning {
-        host: String,
-    },
-    /// An attempt of this candidate failed; `canary` when nothing succeeded before.
-    RolloutStopped {
-        host: String,
-        canary: bool,
-    },
-    /// A container this one depends on has an update to make first.
-    DependencyFirst {
-        dependency: String,
-    },
-    /// A container this one depends on is being updated (and health-checked).
-    DependencyUpdating {
-        dependency: String,
-    },
-    /// The newest update of a container this one depends on failed.
-    DependencyFailed {
-        dependency: String,
-    },
-    /// The container lies on a dependency cycle (the cycle's description).
-    DependencyCycle {
-        cycle: String,
-    },
-}
-
-/// Why an update is not made.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SkipReason {
-    ModeOff,
-    /// A second entry for the same container.
-    Duplicate,
-    /// This container already updated to the candidate.
-    AlreadyApplied,
-}
-
-impl fmt::Display for WaitReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            WaitReason::OutsideWindow { next: Some(next) } => {
-                write!(f, "outside the maintenance window, next {next}")
-            }
-            WaitReason::OutsideWindow { next: None } => {
-                f.write_str("outside the maintenance window, which does not open again")
-            }
-            WaitReason::AwaitingApproval => f.write_str("waiting for approval"),
-            WaitReason::ContainerBusy => f.write_str("another update of this container is running"),
-            WaitReason::HostBusy { host, limit } => {
-                write!(f, "host {host} already runs {limit} update(s), the limit")
-            }
-            WaitReason::CanaryRunning { host } => write!(f, "canary host {host} running"),
-            WaitReason::RolloutStopped { host, canary: true } => {
-                write!(f, "canary failed on {host}: rollout stopped")
-            }
-            WaitReason::RolloutStopped {
-                host,
-                canary: false,
-            } => {
-                write!(f, "update failed on {host}: rollout stopped")
-            }
-            WaitReason::DependencyFirst { dependency } => {
-                write!(
-                    f,
-                    "waits for {dependency}, which it depends on, to update first"
-                )
-            }
-            WaitReason::DependencyUpdating { dependency } => write!(
-                f,
-                "waits for the update of {dependency}, which it depends on, to finish and pass \
-                 its health check"
-            ),
-            WaitReason::DependencyFailed { dependency } => write!(
-                f,
-                "the update of {dependency}, which it depends on, failed: updates of what \
-                 depends on it stopped"
-            ),
-            WaitReason::DependencyCycle { cycle } => f.write_str(cycle),
-        }
-    }
-}
-
-impl fmt::Display for SkipReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            SkipReason::ModeOff => "policy mode is off",
-            SkipReason::Duplicate => "listed twice",
-            SkipReason::AlreadyApplied => "already updated to this candidate",
-        })
-    }
-}
-
-impl fmt::Display for Decision {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Decision::Dispatch(Stage::Canary) => f.write_str("dispatch (canary)"),
-            Decision::Dispatch(Stage::Rollout) => f.write_str("dispatch"),
-            Decision::Dispatch(Stage::Forced) => f.write_str("dispatch (forced)"),
-            Decision::Wait(reason) => write!(f, "wait: {reason}"),
-            Decision::Skip(reason) => write!(f, "skip: {reason}"),
-        }
-    }
 }
 
 /// A candidate: repository and digest.

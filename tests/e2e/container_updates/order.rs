@@ -215,13 +215,33 @@ async fn issue_17_a_database_is_updated_before_the_app_that_depends_on_it() {
     let failed = finished(&client, addr, &a, "db", "1.0.2").await;
     assert_eq!(failed["outcome"], "rolled_back", "{failed:#}");
     // The reason appears once the controller has seen the failure; it never dispatches the app.
-    let reason = eventually("the app says why it waits", Duration::from_secs(60), || {
+    let reason = eventually_explained("the app says why it waits", Duration::from_secs(60), || {
         let client = same_session(&client, addr);
+        let a = a.clone();
         async move {
             check_now(&client, addr).await;
-            waiting(&client, addr, "app")
-                .await
-                .filter(|r| r.contains("failed"))
+            match waiting(&client, addr, "app").await {
+                Some(reason) if reason.contains("failed") => Ok(reason),
+                other => {
+                    let checks = same_session(&client, addr)
+                        .get("/api/v1/updates")
+                        .await
+                        .text();
+                    let ops: Vec<Value> = operations(&client, addr, &a).await;
+                    let ops: Vec<String> = ops
+                        .iter()
+                        .map(|op| {
+                            format!(
+                                "{} {} {} {}",
+                                op["container"], op["to_image"], op["state"], op["outcome"]
+                            )
+                        })
+                        .collect();
+                    Err(format!(
+                        "app waiting: {other:?}; checks: {checks}; operations: {ops:?}"
+                    ))
+                }
+            }
         }
     })
     .await;

@@ -14,7 +14,8 @@ pub struct HostDependencies {
     pub needs: HashMap<(AgentId, String), BTreeSet<String>>,
     /// The dependency cycle a container lies on, for people.
     pub cycles: HashMap<(AgentId, String), String>,
-    /// Containers whose newest update failed and is still marked failed.
+    /// Containers whose newest update verdict is a failure (rolled back or failed), or whose
+    /// offered candidate is marked failed.
     pub failed: HashSet<(AgentId, String)>,
 }
 

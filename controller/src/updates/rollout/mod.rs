@@ -32,9 +32,9 @@
 //!    an update waits while a container it depends on (compose `depends_on`,
 //!    `unity.update.after`, a shared network namespace: [`crate::updates::order`]) has an
 //!    update to make in this plan or one running, so the dependency is updated and passes its
-//!    health gate first; it stops while that container's newest update failed (until an
-//!    operator updates, restores or forces); containers on a dependency cycle wait, the cycle
-//!    named.
+//!    health gate first; it stops while that container's newest update failed (until a later
+//!    update of it succeeds, or an operator forces the dependent); containers on a dependency
+//!    cycle wait, the cycle named.
 //! 5. **Per-host concurrency**: at most [`RolloutOptions::max_per_host`] updates (default 1)
 //!    run on a host, counting running attempts of any candidate. Forced and approved-now
 //!    updates are considered first, then by candidate and canary order.

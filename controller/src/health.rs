@@ -225,6 +225,7 @@ mod tests {
             labels: vec![],
             compose: None,
             usage: None,
+            network_mode: None,
         }
     }
 

@@ -57,8 +57,21 @@ break_glass = ["ada"]
     let context = controller.context.clone();
     tokio::task::spawn_blocking(move || {
         use unity_controller::domain::{access::Right, groups};
-        groups::create(&context, &unity_controller::domain::actor::Actor::Cli, "family", "").unwrap();
-        groups::set_right(&context, &unity_controller::domain::actor::Actor::Cli, "family", "all", Some(Right::View)).unwrap();
+        groups::create(
+            &context,
+            &unity_controller::domain::actor::Actor::Cli,
+            "family",
+            "",
+        )
+        .unwrap();
+        groups::set_right(
+            &context,
+            &unity_controller::domain::actor::Actor::Cli,
+            "family",
+            "all",
+            Some(Right::View),
+        )
+        .unwrap();
     })
     .await
     .unwrap();

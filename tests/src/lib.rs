@@ -349,8 +349,14 @@ pub async fn add_user(controller: &RunningController, name: &str, role: &str) ->
         let password = unity_controller::domain::users::random_password();
         let role = unity_controller::domain::users::parse_role(&role).unwrap();
         let groups = unity_controller::domain::users::role_groups(role);
-        unity_controller::domain::users::create(&context, &unity_controller::domain::actor::Actor::Cli, &name, &groups, &password)
-            .unwrap();
+        unity_controller::domain::users::create(
+            &context,
+            &unity_controller::domain::actor::Actor::Cli,
+            &name,
+            &groups,
+            &password,
+        )
+        .unwrap();
         password
     })
     .await

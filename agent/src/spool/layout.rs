@@ -6,11 +6,12 @@
 //! - version 4: up to `containers`;
 //! - version 5: `plugin_series`, `plugin_sources` and `checks` appended;
 //! - version 6 (to protocol 8): `certificates` appended;
-//! - version 9 (current): `image_scans` appended.
+//! - version 9 (current): `image_scans` appended, and `network_mode` appended to each
+//!   container of the inventory (`layout_containers.rs` reads the older inventories).
 
+use super::layout_containers::{self, InventoryV8};
 use serde::Deserialize;
 use unity_shared::model::certificate::CertificateInventory;
-use unity_shared::model::container::ContainerInventory;
 use unity_shared::model::database::DatabaseInstance;
 use unity_shared::model::plugin::{CheckResult, SeriesBatch, SourceStatus};
 use unity_shared::proto::{Report, Sample, StorageState};
@@ -24,7 +25,7 @@ struct ReportV4 {
     dropped_reports: u64,
     storage: Option<Box<StorageState>>,
     databases: Option<Vec<DatabaseInstance>>,
-    containers: Option<Box<ContainerInventory>>,
+    containers: Option<Box<InventoryV8>>,
 }
 
 impl ReportV4 {
@@ -36,7 +37,7 @@ impl ReportV4 {
             dropped_reports: self.dropped_reports,
             storage: self.storage,
             databases: self.databases,
-            containers: self.containers,
+            containers: layout_containers::upgrade(self.containers),
             plugin_series: None,
             plugin_sources: None,
             checks: None,
@@ -55,7 +56,7 @@ struct ReportV5 {
     dropped_reports: u64,
     storage: Option<Box<StorageState>>,
     databases: Option<Vec<DatabaseInstance>>,
-    containers: Option<Box<ContainerInventory>>,
+    containers: Option<Box<InventoryV8>>,
     plugin_series: Option<Box<SeriesBatch>>,
     plugin_sources: Option<Vec<SourceStatus>>,
     checks: Option<Vec<CheckResult>>,
@@ -70,7 +71,7 @@ impl ReportV5 {
             dropped_reports: self.dropped_reports,
             storage: self.storage,
             databases: self.databases,
-            containers: self.containers,
+            containers: layout_containers::upgrade(self.containers),
             plugin_series: self.plugin_series,
             plugin_sources: self.plugin_sources,
             checks: self.checks,
@@ -89,7 +90,7 @@ struct ReportV8 {
     dropped_reports: u64,
     storage: Option<Box<StorageState>>,
     databases: Option<Vec<DatabaseInstance>>,
-    containers: Option<Box<ContainerInventory>>,
+    containers: Option<Box<InventoryV8>>,
     plugin_series: Option<Box<SeriesBatch>>,
     plugin_sources: Option<Vec<SourceStatus>>,
     checks: Option<Vec<CheckResult>>,
@@ -105,7 +106,7 @@ impl ReportV8 {
             dropped_reports: self.dropped_reports,
             storage: self.storage,
             databases: self.databases,
-            containers: self.containers,
+            containers: layout_containers::upgrade(self.containers),
             plugin_series: self.plugin_series,
             plugin_sources: self.plugin_sources,
             checks: self.checks,
@@ -216,7 +217,10 @@ mod tests {
         assert!(report.storage.is_some() && report.containers.is_some());
         assert!(report.checks.is_some_and(|c| !c.is_empty()));
         let certificates = report.certificates.unwrap();
-        assert_eq!((certificates.files_scanned, certificates.ports_probed), (7, 2));
+        assert_eq!(
+            (certificates.files_scanned, certificates.ports_probed),
+            (7, 2)
+        );
         assert_eq!(report.image_scans, None);
         let old = version_8_report();
         assert!(decode(&old[..old.len() - 1]).is_err());

@@ -7,6 +7,7 @@
 //! Note that every method here uses blocking I/O.
 
 mod layout;
+mod layout_containers;
 mod renumber;
 
 pub use renumber::Reconciled;

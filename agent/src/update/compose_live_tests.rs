@@ -424,3 +424,53 @@ async fn issue_17_compose_update_is_refused_by_the_vulnerability_gate() {
     let tagged = lab.bollard.inspect_image(&lab.reference).await.unwrap();
     assert_eq!(tagged.unwrap().id.as_deref(), Some(id1.as_str()));
 }
+
+/// Issue 17: a service that runs from the agent's override (an update by digest without the
+/// file's tag) is not updated through the override again; the refusal names the override and
+/// says exactly what the owner does, and nothing changes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue_17_a_service_running_from_the_override_says_what_the_owner_must_do() {
+    let (lab, _id1) = Lab::start().await;
+    let newer = lab.reference.replace(":1", ":2");
+    let (repository, _) = newer.rsplit_once(':').unwrap();
+    let pushed_digest = |reference: &str| {
+        let format = "{{index .RepoDigests 0}}";
+        let pushed = lab
+            .engine
+            .cli(&["image", "inspect", "--format", format, reference])
+            .unwrap();
+        pushed.trim().split_once('@').unwrap().1.to_owned()
+    };
+    let (id2, digest2) = blocking(|| {
+        let id2 = build_and_push(&lab.engine, &newer, "2", "/tmp/ok");
+        (id2, pushed_digest(&newer))
+    });
+    let first = format!("{repository}@{digest2}");
+    let result = lab.update("compose-override-1", &first).await;
+    assert_eq!(result.outcome, Outcome::Succeeded, "{result:#?}");
+    lab.assert_runs(&id2, "2").await;
+
+    let third = lab.reference.replace(":1", ":3");
+    let digest3 = blocking(|| {
+        build_and_push(&lab.engine, &third, "3", "/tmp/ok");
+        pushed_digest(&third)
+    });
+    let again = format!("{repository}@{digest3}");
+    let result = lab.update("compose-override-2", &again).await;
+    assert_eq!(result.outcome, Outcome::Refused, "{result:#?}");
+    let file = super::pinned::override_path(lab.data.path(), "lab", "web");
+    let message = &result.message;
+    assert!(
+        message.contains(&format!("from Unity's compose override {}", file.display())),
+        "{message}"
+    );
+    assert!(
+        message.contains(&format!("delete {}", file.display())),
+        "{message}"
+    );
+    assert!(
+        message.contains(&format!("-f {} up -d web`", lab.file.display())),
+        "{message}"
+    );
+    lab.assert_runs(&id2, "2").await;
+}

@@ -20,7 +20,7 @@ use super::engine::{split_tag, Engine};
 use super::failed;
 use super::health::{self, Verdict};
 use super::journal::{Record, Step};
-use super::pinned::Pinned;
+use super::pinned::{override_path, override_refusal, Pinned};
 use super::recovery::undo_compose;
 
 /// Updates `old`, a service of `project` whose compose `files` are on this host.
@@ -46,6 +46,22 @@ pub(super) async fn update<E: Engine>(
         && (pinned.tag.is_none() || pinned.tag.as_deref() == owner_tag);
     // A digest without the file's tag runs from the digest: the file's tag keeps its image.
     let pinned_run = by_digest && pinned.tag.is_none();
+    let own_override = override_path(ctx.data_dir, &project.project, &project.service);
+    if image_ref.contains('@') && files.contains(&own_override) {
+        let owner_files: Vec<PathBuf> = files
+            .iter()
+            .filter(|file| **file != own_override)
+            .cloned()
+            .collect();
+        return refuse(override_refusal(
+            name,
+            &project.service,
+            &own_override,
+            &owner_files,
+            &image_ref,
+            &request.image,
+        ));
+    }
     if image_ref.is_empty() || image_ref.contains('@') || (request.image != image_ref && !by_digest)
     {
         return refuse(new_tag_message(name, &files, &image_ref, &request.image).await);
@@ -351,9 +367,10 @@ async fn write_override<E: Engine>(
     image: &str,
 ) -> std::io::Result<PathBuf> {
     let owner = tokio::fs::read_to_string(first_file).await?;
-    let dir = ctx.data_dir.join("compose").join(&service.project);
-    tokio::fs::create_dir_all(&dir).await?;
-    let file = dir.join(format!("{}.yml", service.service));
+    let file = override_path(ctx.data_dir, &service.project, &service.service);
+    if let Some(dir) = file.parent() {
+        tokio::fs::create_dir_all(dir).await?;
+    }
     let text = override_yaml(&owner, &service.service, image);
     tokio::fs::write(&file, text).await?;
     Ok(file)

@@ -7,6 +7,7 @@
 //! the container keeps naming its tag. A plain `repo:tag` is pulled and run as it is.
 
 use bollard::models::ImageInspect;
+use std::path::{Path, PathBuf};
 
 /// An update request's image reference, split.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,6 +83,42 @@ impl Pinned {
     }
 }
 
+/// Where the agent keeps its compose override for one service:
+/// `<data dir>/compose/<project>/<service>.yml`.
+pub fn override_path(data_dir: &Path, project: &str, service: &str) -> PathBuf {
+    data_dir
+        .join("compose")
+        .join(project)
+        .join(format!("{service}.yml"))
+}
+
+/// Why a compose service that runs from the agent's override (an earlier update by digest
+/// without a tag) is not updated again, and exactly what its owner does to take it back: the
+/// override pins `image_ref` by digest, the owner's files still name the old image, and the
+/// agent never writes the owner's files.
+pub fn override_refusal(
+    container: &str,
+    service: &str,
+    override_file: &Path,
+    owner_files: &[PathBuf],
+    image_ref: &str,
+    wanted: &str,
+) -> String {
+    let files: Vec<String> = owner_files
+        .iter()
+        .map(|file| format!("-f {}", file.display()))
+        .collect();
+    format!(
+        "{container} runs {image_ref} from Unity's compose override {override_file} (written \
+         by an earlier update by digest); Unity does not update a service through its own \
+         override again. To update it to {wanted}: set the image of service {service} in your \
+         compose file to the tag you want, delete {override_file}, and run `docker compose {} \
+         up -d {service}`; later updates then go through your file",
+        files.join(" "),
+        override_file = override_file.display(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -96,6 +133,32 @@ mod tests {
         assert_eq!(pinned.pull_ref(), format!("127.0.0.1:5000/lab/app@{D}"));
         assert_eq!(pinned.run_ref(), "127.0.0.1:5000/lab/app:2");
         assert_eq!(pinned.digest12().as_deref(), Some("0123456789ab"));
+    }
+
+    #[test]
+    fn issue_17_a_service_running_from_the_override_is_told_what_to_do() {
+        let file = override_path(Path::new("/var/lib/unity"), "lab", "web");
+        assert_eq!(file, Path::new("/var/lib/unity/compose/lab/web.yml"));
+        let message = override_refusal(
+            "lab-web-1",
+            "web",
+            &file,
+            &[PathBuf::from("/srv/lab/compose.yml")],
+            &format!("r/app@{D}"),
+            "r/app:2",
+        );
+        assert!(
+            message.contains("from Unity's compose override /var/lib/unity/compose/lab/web.yml"),
+            "{message}"
+        );
+        assert!(
+            message.contains("delete /var/lib/unity/compose/lab/web.yml"),
+            "{message}"
+        );
+        assert!(
+            message.contains("`docker compose -f /srv/lab/compose.yml up -d web`"),
+            "{message}"
+        );
     }
 
     #[test]

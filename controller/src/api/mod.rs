@@ -20,6 +20,7 @@ pub mod host_state;
 pub mod managed_certificates;
 pub mod metrics;
 pub mod openapi;
+pub mod operation_view;
 pub mod operations;
 pub mod read;
 pub mod secrets;

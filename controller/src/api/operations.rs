@@ -3,6 +3,7 @@
 //! operation), and read operations with their live progress and results (any user). Thin
 //! handlers over [`crate::domain::operations`].
 
+use super::operation_view::OperationView;
 use crate::domain::hosts::parse_agent_id;
 use crate::domain::operations::{self, OperationRequest, DEFAULT_EXPIRY};
 use crate::domain::tokens::parse_ttl;
@@ -10,7 +11,6 @@ use crate::http::auth::Caller;
 use crate::http::error::ApiError;
 use crate::http::extract::{blocking, ApiJson, ApiPath, ApiQuery};
 use crate::http::state::AppState;
-use crate::storage::operations::OperationRecord;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
@@ -37,7 +37,7 @@ pub async fn operate(
     caller: Caller,
     ApiPath((agent_id, container, verb)): ApiPath<(String, String, String)>,
     ApiJson(body): ApiJson<OperationBody>,
-) -> Result<(StatusCode, Json<OperationRecord>), ApiError> {
+) -> Result<(StatusCode, Json<OperationView>), ApiError> {
     blocking(&state.ctx, move |ctx| {
         let agent_id = parse_agent_id(&agent_id)?;
         let kind = operations::parse_kind(&verb)?;
@@ -53,7 +53,7 @@ pub async fn operate(
         operations::submit(ctx, &caller.actor(), &agent_id, &container, kind, &request)
     })
     .await
-    .map(|record| (StatusCode::ACCEPTED, Json(record)))
+    .map(|record| (StatusCode::ACCEPTED, Json(record.into())))
 }
 
 #[derive(Debug, Deserialize)]
@@ -69,13 +69,13 @@ pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     ApiQuery(query): ApiQuery<OperationsQuery>,
-) -> Result<Json<Vec<OperationRecord>>, ApiError> {
+) -> Result<Json<Vec<OperationView>>, ApiError> {
     let limit = query.limit.unwrap_or(50).clamp(1, 1000);
     blocking(&state.ctx, move |ctx| {
         let visible = crate::domain::access::visible(ctx, &caller.access)?;
         let mut records = operations::recent(ctx, query.agent_id.as_deref(), limit)?;
         records.retain(|record| visible.sees(&record.agent_id));
-        Ok::<_, ApiError>(records)
+        Ok::<_, ApiError>(records.into_iter().map(OperationView::from).collect())
     })
     .await
     .map(Json)
@@ -85,8 +85,8 @@ pub async fn list(
 pub async fn get(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
-) -> Result<Json<OperationRecord>, ApiError> {
+) -> Result<Json<OperationView>, ApiError> {
     blocking(&state.ctx, move |ctx| operations::get(ctx, &id))
         .await
-        .map(Json)
+        .map(|record| Json(record.into()))
 }

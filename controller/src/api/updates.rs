@@ -7,7 +7,7 @@
 use crate::domain::actor::Actor;
 use crate::domain::hosts::parse_agent_id;
 use crate::domain::registries::{self, NewCredentials, RegistryView};
-use crate::domain::update_policies::{self, WindowsView};
+use crate::domain::update_policies::{self, PolicyView, WindowsView};
 use crate::domain::updates::{self, parse_check_filter};
 use crate::http::auth::Caller;
 use crate::http::error::ApiError;
@@ -60,10 +60,10 @@ pub struct PolicyBody {
     pub settings: BTreeMap<String, String>,
 }
 
-async fn get_policy(state: &AppState, scope: PolicyScope) -> Result<Json<PolicyBody>, ApiError> {
-    blocking(&state.ctx, move |ctx| update_policies::get(ctx, &scope))
+async fn get_policy(state: &AppState, scope: PolicyScope) -> Result<Json<PolicyView>, ApiError> {
+    blocking(&state.ctx, move |ctx| update_policies::view(ctx, &scope))
         .await
-        .map(|settings| Json(PolicyBody { settings }))
+        .map(Json)
 }
 
 async fn put_policy(
@@ -71,12 +71,13 @@ async fn put_policy(
     actor: Actor,
     scope: PolicyScope,
     body: PolicyBody,
-) -> Result<Json<PolicyBody>, ApiError> {
+) -> Result<Json<PolicyView>, ApiError> {
     blocking(&state.ctx, move |ctx| {
-        update_policies::put(ctx, &actor, scope, &body.settings)
+        update_policies::put(ctx, &actor, scope.clone(), &body.settings)?;
+        update_policies::view(ctx, &scope)
     })
     .await
-    .map(|settings| Json(PolicyBody { settings }))
+    .map(Json)
 }
 
 /// `GET /api/v1/hosts/{agent_id}/update-policy`.
@@ -84,7 +85,7 @@ pub async fn host_policy(
     State(state): State<AppState>,
     _caller: Caller,
     ApiPath(agent_id): ApiPath<String>,
-) -> Result<Json<PolicyBody>, ApiError> {
+) -> Result<Json<PolicyView>, ApiError> {
     let agent_id = parse_agent_id(&agent_id)?;
     get_policy(&state, PolicyScope::Host { agent_id }).await
 }
@@ -95,7 +96,7 @@ pub async fn set_host_policy(
     caller: Caller,
     ApiPath(agent_id): ApiPath<String>,
     ApiJson(body): ApiJson<PolicyBody>,
-) -> Result<Json<PolicyBody>, ApiError> {
+) -> Result<Json<PolicyView>, ApiError> {
     let agent_id = parse_agent_id(&agent_id)?;
     put_policy(&state, caller.actor(), PolicyScope::Host { agent_id }, body).await
 }
@@ -105,7 +106,7 @@ pub async fn container_policy(
     State(state): State<AppState>,
     _caller: Caller,
     ApiPath((agent_id, container)): ApiPath<(String, String)>,
-) -> Result<Json<PolicyBody>, ApiError> {
+) -> Result<Json<PolicyView>, ApiError> {
     let scope = PolicyScope::Container {
         agent_id: parse_agent_id(&agent_id)?,
         container,
@@ -119,7 +120,7 @@ pub async fn set_container_policy(
     caller: Caller,
     ApiPath((agent_id, container)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<PolicyBody>,
-) -> Result<Json<PolicyBody>, ApiError> {
+) -> Result<Json<PolicyView>, ApiError> {
     let scope = PolicyScope::Container {
         agent_id: parse_agent_id(&agent_id)?,
         container,

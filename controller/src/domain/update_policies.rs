@@ -7,11 +7,15 @@ use super::error::DomainError;
 use super::hosts::require_known;
 use crate::context::Context;
 use crate::domain::actor::Actor;
+use crate::storage::agents::StateKind;
 use crate::storage::containers::{PolicyOverride, PolicyScope};
+use crate::updates::effective_policy::{self, PolicyLookupError};
+use crate::updates::policy::explain::EffectiveSetting;
 use crate::updates::policy::PolicyLayer;
 use crate::updates::window::{WindowPhase, WindowSet};
 use serde::Serialize;
 use std::collections::BTreeMap;
+use unity_shared::model::container::ContainerInventory;
 use unity_shared::proto::AgentId;
 
 /// A host's maintenance windows as the API shows them.
@@ -26,6 +30,62 @@ pub struct WindowsView {
     pub state: WindowPhase,
     /// When the current window ends or the next one starts, for people.
     pub next: Option<String>,
+}
+
+/// An override with the policy in effect.
+#[derive(Debug, Serialize)]
+pub struct PolicyView {
+    /// The override stored at this level (empty when none): what `PUT` sets.
+    pub settings: BTreeMap<String, String>,
+    /// Every setting of the policy in effect, with the layer it came from (`default`,
+    /// `controller`, `host`, `label`, `override`). For a host: what its containers get
+    /// before their labels and overrides.
+    pub effective: Vec<EffectiveSetting>,
+    /// For a container: whether its labels were read (false when no inventory names it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub labels_known: Option<bool>,
+}
+
+/// The override at `scope` with the policy in effect there. Note that this uses blocking I/O.
+pub fn view(ctx: &Context, scope: &PolicyScope) -> Result<PolicyView, DomainError> {
+    let settings = get(ctx, scope)?;
+    let invalid = |error: PolicyLookupError| match error {
+        PolicyLookupError::Invalid(error) => DomainError::Invalid(error.to_string()),
+        PolicyLookupError::Storage(error) => error.into(),
+    };
+    match scope {
+        PolicyScope::Host { agent_id } | PolicyScope::HostWindows { agent_id } => Ok(PolicyView {
+            settings,
+            effective: effective_policy::explain_host(ctx, agent_id).map_err(invalid)?,
+            labels_known: None,
+        }),
+        PolicyScope::Container {
+            agent_id,
+            container,
+        } => {
+            let inventory: Option<(i64, ContainerInventory)> =
+                ctx.store.agents.latest(agent_id, StateKind::Containers)?;
+            let labels = inventory.and_then(|(_, inventory)| {
+                inventory
+                    .containers
+                    .into_iter()
+                    .find(|c| &c.name == container)
+                    .map(|c| c.labels)
+            });
+            let effective = effective_policy::explain_container(
+                ctx,
+                agent_id,
+                container,
+                labels.as_deref().unwrap_or_default(),
+            )
+            .map_err(invalid)?;
+            Ok(PolicyView {
+                settings,
+                effective,
+                labels_known: Some(labels.is_some()),
+            })
+        }
+    }
 }
 
 fn validated(settings: &BTreeMap<String, String>) -> Result<Vec<(String, String)>, DomainError> {

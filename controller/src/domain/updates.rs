@@ -51,8 +51,9 @@ pub struct CheckView {
     /// manual update only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failed: Option<FailedMark>,
-    /// Why an offered `auto` update is not being applied now (window closed, canary running,
-    /// rollout stopped by a failed canary, …).
+    /// Why an update is not being applied now ([`crate::updates::waiting::reason`]: failed
+    /// here, cooldown with its countdown, window closed, canary running, rollout stopped, a
+    /// dependency first or failed, …).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub waiting: Option<String>,
     /// A pending update's recommendation with its reasons, and its release notes (issue 17 §3).
@@ -106,14 +107,13 @@ fn gate_of(
 /// The newest check of every container that `filter` lets through, as it stands now. Note
 /// that this uses blocking I/O.
 pub fn checks(ctx: &Context, filter: CheckFilter) -> Result<Vec<CheckView>, DomainError> {
-    let mut waiting: HashMap<(String, String), String> = HashMap::new();
+    let mut decisions: HashMap<(String, String), crate::updates::rollout::Decision> =
+        HashMap::new();
     for planned in crate::updates::auto::decide(ctx, jiff::Timestamp::now())
         .map_err(|error| DomainError::Internal(format!("planning updates: {error:#}")))?
     {
-        if let Some(reason) = crate::updates::auto::reason(&planned) {
-            let key = (planned.check.agent_id.to_string(), planned.check.container);
-            waiting.insert(key, reason);
-        }
+        let key = (planned.check.agent_id.to_string(), planned.check.container);
+        decisions.insert(key, planned.decision);
     }
     let operations = ctx.store.operations.all()?;
     let mut notes: HashMap<(String, String), _> = ctx
@@ -128,6 +128,7 @@ pub fn checks(ctx: &Context, filter: CheckFilter) -> Result<Vec<CheckView>, Doma
     };
     let fleet = scan::stored::fleet(ctx)?;
     let now_ms = crate::clock::now_ms();
+    let now = std::time::SystemTime::now();
     Ok(crate::updates::current::checks(ctx)?
         .into_iter()
         .filter(|current| match filter {
@@ -140,11 +141,15 @@ pub fn checks(ctx: &Context, filter: CheckFilter) -> Result<Vec<CheckView>, Doma
                 current.record.agent_id.to_string(),
                 current.record.container.clone(),
             );
-            let waiting = match &current.failed {
-                Some(_) => Some("failed on this container: not applied automatically".to_owned()),
-                None => waiting
-                    .remove(&key)
-                    .or_else(|| major_version_warning(&current.record)),
+            let waiting = match &current.record.outcome {
+                CheckOutcome::Update(update) => crate::updates::waiting::reason(
+                    update,
+                    current.failed.as_ref(),
+                    decisions.get(&key),
+                    now,
+                )
+                .or_else(|| major_version_warning(&current.record)),
+                _ => None,
             };
             let (vulnerability_gate, cooldown) = gate_of(ctx, &fleet, &current.record, now_ms);
             let insight = match &current.record.outcome {

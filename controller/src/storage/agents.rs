@@ -119,8 +119,9 @@ pub enum StateKind {
 }
 
 impl StateKind {
-    fn key(self, agent_id: &AgentId) -> Vec<u8> {
-        let kind = match self {
+    /// The kind's name in keys and logs.
+    pub fn word(self) -> &'static str {
+        match self {
             StateKind::Storage => "storage",
             StateKind::Databases => "databases",
             StateKind::Containers => "containers",
@@ -128,8 +129,11 @@ impl StateKind {
             StateKind::Checks => "checks",
             StateKind::Certificates => "certificates",
             StateKind::ImageScans => "image_scans",
-        };
-        format!("{agent_id}\0{kind}").into_bytes()
+        }
+    }
+
+    fn key(self, agent_id: &AgentId) -> Vec<u8> {
+        format!("{agent_id}\0{}", self.word()).into_bytes()
     }
 }
 
@@ -274,16 +278,30 @@ impl Agents {
         }
     }
 
-    /// The agent's newest state of `kind`, with its collection time.
+    /// The agent's newest state of `kind`, with its collection time. This tree is a cache of
+    /// the newest report's state, not history: a value stored in an older layout (a wire type
+    /// inside it gained a field since) reads as none, with a warning, until the agent's next
+    /// report replaces it, rather than failing every page and check that looks at it.
     pub fn latest<T: DeserializeOwned>(
         &self,
         agent_id: &AgentId,
         kind: StateKind,
     ) -> Result<Option<(i64, T)>, StorageError> {
-        self.latest
-            .get(kind.key(agent_id))?
-            .map(|bytes| decode("latest", &bytes))
-            .transpose()
+        let Some(bytes) = self.latest.get(kind.key(agent_id))? else {
+            return Ok(None);
+        };
+        match decode("latest", &bytes) {
+            Ok(value) => Ok(Some(value)),
+            Err(error) => {
+                tracing::warn!(
+                    agent = %agent_id,
+                    kind = kind.word(),
+                    %error,
+                    "Stored state is of an older layout; waiting for the agent's next report."
+                );
+                Ok(None)
+            }
+        }
     }
 
     /// Forgets the agent's newest state of `kind` (a revoked host's certificates).
@@ -323,6 +341,47 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let db = crate::storage::open_test_db(dir.path());
         (dir, Agents::open(&db).unwrap())
+    }
+
+    /// Issue 17 appended `network_mode` to the wire's container: an inventory the controller
+    /// stored before reads as none (not an error on every page) until the next report.
+    #[test]
+    fn issue_17_state_of_an_older_layout_reads_as_none_until_the_next_report() {
+        #[derive(serde::Serialize, serde::Deserialize, Debug, PartialEq)]
+        struct Old {
+            names: Vec<String>,
+        }
+        #[derive(serde::Serialize, serde::Deserialize, Debug, PartialEq)]
+        struct New {
+            names: Vec<String>,
+            network_modes: Vec<String>,
+        }
+        let (_dir, agents) = agents();
+        let nas = AgentId::new("nas").unwrap();
+        let old = Old {
+            names: vec!["web".into()],
+        };
+        assert!(agents
+            .put_latest(&nas, StateKind::Containers, 5, &old)
+            .unwrap());
+        let read: Option<(i64, New)> = agents.latest(&nas, StateKind::Containers).unwrap();
+        assert_eq!(read, None);
+        // A replay older than the stored value still does not overwrite it ...
+        let new = New {
+            names: vec!["web".into()],
+            network_modes: vec!["bridge".into()],
+        };
+        assert!(!agents
+            .put_latest(&nas, StateKind::Containers, 4, &new)
+            .unwrap());
+        // ... and the next report does.
+        assert!(agents
+            .put_latest(&nas, StateKind::Containers, 6, &new)
+            .unwrap());
+        assert_eq!(
+            agents.latest(&nas, StateKind::Containers).unwrap(),
+            Some((6, new))
+        );
     }
 
     #[test]

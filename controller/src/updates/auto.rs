@@ -6,16 +6,20 @@
 //! wait for an operator's "Update now" (which applies at once, on that host).
 
 use super::dispatch::{with_tag, Action, NewOperation};
+use super::order::DependencyGraph;
 use super::reference::ImageRef;
-use super::rollout::{self, Attempt, AttemptOutcome, Decision, PendingUpdate, SkipReason};
+use super::rollout::{
+    self, Attempt, AttemptOutcome, Decision, HostDependencies, PendingUpdate, SkipReason,
+};
 use super::window::{WindowPhase, WindowSet, WindowState};
 use crate::context::Context;
 use crate::storage::agents::StateKind;
 use crate::storage::containers::UpdateMode;
 use crate::storage::containers::{CheckOutcome, DetectedUpdate, PolicyScope, UpdateCheckRecord};
-use crate::storage::operations::{OperationKind, OperationState};
+use crate::storage::operations::{OperationKind, OperationRecord, OperationState};
 use crate::storage::StorageError;
 use jiff::Timestamp;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 use unity_shared::model::container::ContainerInventory;
@@ -140,21 +144,81 @@ fn fixes_inside_cooldown(
     super::scan::fixes_inside_cooldown(&view)
 }
 
+/// The dependency order of the hosts with pending updates, from their newest inventories
+/// (a host whose inventory cannot be read has none), and the containers marked failed.
+fn dependencies_of(
+    ctx: &Context,
+    pending: &[PendingUpdate],
+    failed: HashSet<(AgentId, String)>,
+) -> HostDependencies {
+    let mut dependencies = HostDependencies {
+        failed,
+        ..Default::default()
+    };
+    let mut hosts: Vec<&AgentId> = pending.iter().map(|update| &update.agent_id).collect();
+    hosts.sort();
+    hosts.dedup();
+    for agent_id in hosts {
+        let inventory: Option<(i64, ContainerInventory)> = match ctx
+            .store
+            .agents
+            .latest(agent_id, StateKind::Containers)
+        {
+            Ok(inventory) => inventory,
+            Err(error) => {
+                tracing::warn!(agent = %agent_id, %error, "Reading containers for the dependency order failed.");
+                None
+            }
+        };
+        let Some((_, inventory)) = inventory else {
+            continue;
+        };
+        let graph = DependencyGraph::of(&inventory.containers);
+        for update in pending.iter().filter(|update| &update.agent_id == agent_id) {
+            let key = (agent_id.clone(), update.container.clone());
+            if let Some(cycle) = graph.cycle_of(&update.container) {
+                dependencies.cycles.insert(key.clone(), cycle.to_string());
+            }
+            dependencies
+                .needs
+                .insert(key, graph.needs(&update.container));
+        }
+    }
+    dependencies
+}
+
+/// The containers whose newest update with a verdict (succeeded, rolled back, failed; refusals
+/// and expiries change nothing and are left out) did not succeed: they stop their dependents
+/// until a later update of theirs succeeds (or an operator forces a dependent).
+fn newest_verdict_failed(updates: &[OperationRecord]) -> HashSet<(AgentId, String)> {
+    let mut newest: HashMap<(AgentId, String), (i64, &str, Outcome)> = HashMap::new();
+    for record in updates {
+        let Some(outcome) = record.result.as_ref().map(|result| result.outcome) else {
+            continue;
+        };
+        if outcome == Outcome::Refused {
+            continue;
+        }
+        let at = (record.requested_at_ms, record.id.as_str(), outcome);
+        let entry = newest
+            .entry((record.agent_id.clone(), record.container.clone()))
+            .or_insert(at);
+        if (at.0, at.1) > (entry.0, entry.1) {
+            *entry = at;
+        }
+    }
+    newest
+        .into_iter()
+        .filter(|(_, (_, _, outcome))| *outcome != Outcome::Succeeded)
+        .map(|(key, _)| key)
+        .collect()
+}
+
 /// One offered `auto` update and what the plan decided for it.
 pub struct Planned {
     pub check: UpdateCheckRecord,
     pub update: DetectedUpdate,
     pub decision: Decision,
-}
-
-/// Why an offered update is not applied automatically now, for people: a failed candidate, a
-/// closed window, a running or failed canary… `None` when it is being applied (or not `auto`).
-pub fn reason(planned: &Planned) -> Option<String> {
-    match &planned.decision {
-        Decision::Dispatch(_) => None,
-        Decision::Wait(reason) => Some(reason.to_string()),
-        Decision::Skip(reason) => Some(reason.to_string()),
-    }
 }
 
 /// The decision for every offered `auto` update now (candidates that failed on their
@@ -171,7 +235,14 @@ pub fn decide(ctx: &Context, now: Timestamp) -> anyhow::Result<Vec<Planned>> {
     let mut pending = Vec::new();
     let mut operations = Vec::new();
     let fleet = super::scan::stored::fleet(ctx)?;
+    let mut failed = HashSet::new();
     for current in super::current::checks(ctx)? {
+        if current.failed.is_some() {
+            failed.insert((
+                current.record.agent_id.clone(),
+                current.record.container.clone(),
+            ));
+        }
         let check = current.record;
         let CheckOutcome::Update(update) = &check.outcome else {
             continue;
@@ -201,11 +272,17 @@ pub fn decide(ctx: &Context, now: Timestamp) -> anyhow::Result<Vec<Planned>> {
     if pending.is_empty() {
         return Ok(Vec::new());
     }
-    let history: Vec<Attempt> = store
+    let updates: Vec<OperationRecord> = store
         .operations
         .all()?
         .into_iter()
         .filter(|record| record.action == OperationKind::Update)
+        .collect();
+    // A dependency whose newest verdict is a failure stops its dependents even when its
+    // check no longer shows the failed candidate (a check that ran during the rollback).
+    failed.extend(newest_verdict_failed(&updates));
+    let history: Vec<Attempt> = updates
+        .into_iter()
         .map(|record| Attempt {
             host_name: hostname_of(&record.agent_id),
             repository: record
@@ -224,7 +301,9 @@ pub fn decide(ctx: &Context, now: Timestamp) -> anyhow::Result<Vec<Planned>> {
             container: record.container,
         })
         .collect();
-    let decisions = rollout::plan(&pending, &history, now);
+    let dependencies = dependencies_of(ctx, &pending, failed);
+    let decisions =
+        rollout::plan_ordered(&Default::default(), &pending, &history, &dependencies, now);
     Ok(decisions
         .into_iter()
         .zip(operations)
@@ -318,4 +397,69 @@ pub fn spawn(ctx: Arc<Context>) -> tokio::task::JoinHandle<()> {
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use unity_shared::model::update::{CommandResult, ContainerCommand, OperationId};
+
+    fn update(id: &str, container: &str, at: i64, outcome: Option<Outcome>) -> OperationRecord {
+        OperationRecord {
+            id: id.into(),
+            agent_id: AgentId::new("nas").unwrap(),
+            container: container.into(),
+            action: OperationKind::Update,
+            command: ContainerCommand::Restart {
+                id: OperationId(id.into()),
+                container: container.into(),
+            },
+            requested_by: "policy".into(),
+            requested_at_ms: at,
+            expires_at_ms: at + 1000,
+            from_image: None,
+            to_image: None,
+            to_digest: None,
+            state: OperationState::Finished,
+            started_at_ms: Some(at),
+            finished_at_ms: Some(at + 10),
+            progress: Vec::new(),
+            // From JSON, so that fields appended to the result later need no change here.
+            result: outcome.map(|outcome| {
+                serde_json::from_value::<CommandResult>(serde_json::json!({
+                    "id": id, "container": container, "outcome": outcome, "message": "",
+                    "old_image_id": null, "new_image_id": null, "backup": null, "log": [],
+                    "backup_taken": null,
+                }))
+                .unwrap()
+            }),
+            error: None,
+            attempts: 1,
+        }
+    }
+
+    #[test]
+    fn issue_17_a_dependency_counts_as_failed_until_a_later_update_succeeds() {
+        let failed = |updates: &[OperationRecord]| {
+            let mut names: Vec<String> = newest_verdict_failed(updates)
+                .into_iter()
+                .map(|(_, name)| name)
+                .collect();
+            names.sort();
+            names
+        };
+        let db_failed = [
+            update("1", "db", 10, Some(Outcome::Succeeded)),
+            update("2", "db", 20, Some(Outcome::RolledBack)),
+            // Refusals and expiries change nothing: the rollback stays the newest verdict.
+            update("3", "db", 30, Some(Outcome::Refused)),
+            update("4", "db", 40, None),
+            update("5", "web", 5, Some(Outcome::Failed)),
+            update("6", "web", 6, Some(Outcome::Succeeded)),
+        ];
+        assert_eq!(failed(&db_failed), ["db"]);
+        let mut fixed = db_failed.to_vec();
+        fixed.push(update("7", "db", 50, Some(Outcome::Succeeded)));
+        assert!(failed(&fixed).is_empty());
+    }
 }

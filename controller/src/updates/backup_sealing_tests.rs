@@ -119,7 +119,9 @@ async fn issue_17_backups_are_sealed_at_rest_old_ones_read_and_rotation_reseals(
     assert_eq!(views[1].1["Config"]["Env"][0], "OLD_SETTING=plain");
 
     // A rotation seals the old one too, and both still read.
-    let report = crate::domain::sealing::rotate_key(&ctx, &crate::domain::actor::Actor::user("ada")).unwrap();
+    let report =
+        crate::domain::sealing::rotate_key(&ctx, &crate::domain::actor::Actor::user("ada"))
+            .unwrap();
     assert_eq!(report.backups, 2);
     assert!(!stored_inspect(&ctx, "0001-old").contains("OLD_SETTING"));
     assert_eq!(read(&ctx), views);

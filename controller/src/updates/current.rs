@@ -163,6 +163,7 @@ mod tests {
             labels: Vec::new(),
             compose: None,
             usage: None,
+            network_mode: None,
         };
         let inventory = ContainerInventory {
             containers: vec![container],
@@ -309,7 +310,15 @@ mod tests {
             force: true,
             ..OperationRequest::default()
         };
-        submit(&ctx, &crate::domain::actor::Actor::user("admin"), &agent(), "app", update, &forced).unwrap();
+        submit(
+            &ctx,
+            &crate::domain::actor::Actor::user("admin"),
+            &agent(),
+            "app",
+            update,
+            &forced,
+        )
+        .unwrap();
         // A minor version of the same database is applied by policy.
         let (_dir, ctx) = context().await;
         report(&ctx, 100, "sha256:v1");

@@ -6,6 +6,7 @@
 //! or undoes a half-done update when it starts again.
 
 use super::credentials::CredentialKey;
+use super::order::queue::Hold;
 use super::reference::ImageRef;
 use super::settings::UpdatesConfig;
 use crate::clock::now_ms;
@@ -327,15 +328,36 @@ async fn run_one(ctx: Arc<Context>, record: OperationRecord) {
     }
 }
 
-/// Expires old queued operations and starts those whose agent is connected.
+/// Expires old queued operations and starts those whose agent is connected, queued updates
+/// in their host's dependency order ([`super::order::queue`]).
 async fn dispatch_ready(ctx: &Arc<Context>) -> anyhow::Result<()> {
     let store_ctx = ctx.clone();
-    let unfinished =
-        tokio::task::spawn_blocking(move || store_ctx.store.operations.unfinished()).await??;
+    let (unfinished, holds) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+        let unfinished = store_ctx.store.operations.unfinished()?;
+        let holds = super::order::holds(&store_ctx, &unfinished);
+        Ok((unfinished, holds))
+    })
+    .await??;
     let now = now_ms();
     for record in unfinished {
         if ctx.operations.is_running(&record.id) {
             continue;
+        }
+        match holds.get(&record.id) {
+            Some(Hold::Wait { .. }) => continue,
+            Some(Hold::Stop {
+                dependency,
+                operation,
+            }) => {
+                let message = format!(
+                    "not applied: the update of {dependency}, which {} depends on, failed \
+                     (operation {operation})",
+                    record.container
+                );
+                finish(ctx, &record.id, None, Some(message));
+                continue;
+            }
+            Some(Hold::Go) | None => {}
         }
         if record.state == OperationState::Queued && record.expires_at_ms < now {
             let message = format!(

@@ -16,6 +16,7 @@
 //!   [`backup_sealing`]: their inspect (environment included) sealed at rest.
 //! - [`dispatch`]: container operations queued, sent to agents, progress and history stored;
 //!   [`queue`]: what of it the context holds (who is being sent, the loop's wake-up).
+//! - [`waiting`]: why an offered update is not applied now, one reason per container (pure).
 //! - [`watch`]: the periodic check of every container, storing one record per container.
 //! - [`window`]: maintenance windows, weekly or cron-like, in a time zone (pure).
 //! - [`offer`]: whether a detected update is still offered (applied since, failed here), what
@@ -23,6 +24,8 @@
 //! - [`notes`]: release notes of pending updates, fetched from the forges after each check,
 //!   and their optional language-model [`summary`]; [`recommend`]: apply now, wait or hold,
 //!   with reasons (pure); [`insight`]: the notes and the recommendation of one check.
+//! - [`order`]: dependency order of one host's containers (compose `depends_on`,
+//!   `unity.update.after`, shared network namespaces; pure).
 //! - [`rollout`]: which pending updates to apply now: windows, approvals, staged rollout
 //!   with a canary, per-host concurrency (pure).
 //!
@@ -42,6 +45,7 @@ pub mod insight;
 pub mod manifest;
 pub mod notes;
 pub mod offer;
+pub mod order;
 pub mod policy;
 pub mod queue;
 pub mod recommend;
@@ -51,6 +55,7 @@ pub mod rollout;
 pub mod scan;
 pub mod settings;
 pub mod summary;
+pub mod waiting;
 pub mod watch;
 pub mod window;
 

@@ -145,17 +145,9 @@ pub fn container_event(kind: &ContainerEventKind) -> Cow<'_, str> {
     }
 }
 
-/// A container operation's progress stage.
+/// A container operation's progress stage: [`Stage::label`], the one place its words live.
 pub fn stage(stage: Stage) -> &'static str {
-    match stage {
-        Stage::Pulling => "pulling",
-        Stage::BackingUp => "backing up",
-        Stage::Stopping => "stopping",
-        Stage::Starting => "starting",
-        Stage::HealthChecking => "checking health",
-        Stage::RollingBack => "rolling back",
-        Stage::Done => "done",
-    }
+    stage.label()
 }
 
 /// Where a container operation is, or how it ended.
@@ -206,7 +198,8 @@ mod tests {
         assert_eq!(vdev_state(&VdevState::Other("SPLIT".into())), "SPLIT");
         assert_eq!(md_sync_action(MdSyncAction::Recovery), "recovery");
         assert_eq!(engine_kind(EngineKind::Podman), "Podman");
-        assert_eq!(stage(Stage::HealthChecking), "checking health");
+        assert_eq!(stage(Stage::HealthChecking), "Checking health");
+        assert_eq!(stage(Stage::BackingUp), "Backing up");
         assert_eq!(
             container_event(&ContainerEventKind::Die {
                 exit_code: Some(137)

@@ -124,8 +124,11 @@ fn available(view: &UpdatesView, csrf: Option<&str>, now: i64) -> Markup {
                             td.gate { (vulnerability_gate::cell(check)) }
                             td {
                                 (update.mode)
-                                @if let Some(reason) = &update.held_back { " · held back: " (reason) }
-                                @if let Some(reason) = &check.waiting { div.sub.waiting { "not applied now: " (reason) } }
+                                @if let Some(reason) = &check.waiting {
+                                    div.sub.waiting { "not applied now: " (reason) }
+                                } @else if let Some(reason) = &update.held_back {
+                                    " · held back: " (reason)
+                                }
                             }
                             td { (window_cell(view.windows.get(&record.agent_id))) }
                             td {

@@ -174,6 +174,12 @@ pub struct Container {
     pub compose: Option<ComposeInfo>,
     /// Resource usage, for running containers.
     pub usage: Option<ContainerUsage>,
+    /// The engine's `HostConfig.NetworkMode`: `bridge`, `host`, a network's name, or
+    /// `container:<id>` when the container shares another's network namespace (Compose's
+    /// `network_mode: service:x` too). `None` when the engine did not say. Appended (issue 17):
+    /// updates order a container after the one whose namespace it joins.
+    #[serde(default)]
+    pub network_mode: Option<String>,
 }
 
 impl Container {

@@ -151,6 +151,23 @@ pub enum Stage {
     Done,
 }
 
+impl Stage {
+    /// The stage for people ("Backing up"): the one label the dashboard, the API's
+    /// `stage_label` and the CLI show. The wire and the API's `stage` keep the snake_case word
+    /// (`backing_up`).
+    pub fn label(self) -> &'static str {
+        match self {
+            Stage::Pulling => "Pulling",
+            Stage::BackingUp => "Backing up",
+            Stage::Stopping => "Stopping",
+            Stage::Starting => "Starting",
+            Stage::HealthChecking => "Checking health",
+            Stage::RollingBack => "Rolling back",
+            Stage::Done => "Done",
+        }
+    }
+}
+
 /// One progress message of a running operation.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
 pub struct Progress {

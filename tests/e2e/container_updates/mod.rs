@@ -12,6 +12,7 @@
 //! Podman's health checks and rollback ([`podman`]).
 
 mod auto;
+mod order;
 mod podman;
 mod restart;
 

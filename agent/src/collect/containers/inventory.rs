@@ -285,6 +285,10 @@ pub fn from_inspect(
         compose: compose(labels),
         labels: sorted_labels(labels),
         usage,
+        network_mode: inspect
+            .host_config
+            .as_ref()
+            .and_then(|host| non_empty(host.network_mode.as_ref())),
         id,
     }
 }
@@ -345,6 +349,10 @@ pub fn from_summary(summary: &ContainerSummary) -> Container {
         compose: compose(labels),
         labels: sorted_labels(labels),
         usage: None,
+        network_mode: summary
+            .host_config
+            .as_ref()
+            .and_then(|host| non_empty(host.network_mode.as_ref())),
         id,
     }
 }

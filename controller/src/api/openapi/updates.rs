@@ -24,7 +24,7 @@ pub(super) const OPERATIONS: &[Operation] = &[
     op(
         "get",
         "/api/v1/hosts/{agent_id}/update-policy",
-        "The host's update-policy override (settings: mode, level, include, exclude, transform, cooldown, pin)",
+        "The host's update-policy override (settings: mode, level, include, exclude, transform, cooldown, pin, probe) and the policy in effect (effective: key, value, source = default | controller | host)",
         Access::User,
         &[],
         None,
@@ -40,7 +40,7 @@ pub(super) const OPERATIONS: &[Operation] = &[
     op(
         "get",
         "/api/v1/hosts/{agent_id}/containers/{name}/update-policy",
-        "A container's explicit update-policy override (wins over labels and host)",
+        "A container's explicit update-policy override (wins over labels and host) and the policy in effect (effective: key, value, source = default | controller | host | label | override; labels_known)",
         Access::User,
         &[],
         None,
@@ -83,7 +83,7 @@ pub(super) const OPERATIONS: &[Operation] = &[
     op(
         "get",
         "/api/v1/operations",
-        "Container operations, newest first, with progress and results (the update history)",
+        "Container operations, newest first (the update history): state, outcome, stage and stage_label, times as *_at_ms and RFC 3339 *_at, progress lines with stage labels, result",
         Access::User,
         &[
             ("agent_id", "Only this host's operations", false),
@@ -94,7 +94,7 @@ pub(super) const OPERATIONS: &[Operation] = &[
     op(
         "get",
         "/api/v1/operations/{id}",
-        "One container operation with its live progress and result; after a failed health gate, result.evidence holds the failed container's last log lines, health check runs and probe failure; a backup's inspect stays sealed here",
+        "One container operation with its live progress (stage, stage_label) and result; after a failed health gate, result.evidence holds the failed container's last log lines, health check runs and probe failure; a backup's inspect stays sealed here",
         Access::User,
         &[],
         None,
@@ -102,7 +102,7 @@ pub(super) const OPERATIONS: &[Operation] = &[
     op(
         "get",
         "/api/v1/updates",
-        "The newest update check per container as it stands now (an update applied since is up to date); failed: when and why the candidate failed on this container (manual update only); waiting: why an auto update is not applied now (window, canary, rollout stopped); vulnerability_gate: the host's scanner (trivy, grype, not_installed, off, not_reported), threshold, current and candidate counts by severity, delta (the CVE delta: critical/high/medium/low differences, fixed_* and new_*), verdict (pass, fixes, worse, not_scanned, no_scanner, off) and summary; cooldown: while the candidate is in its cooldown, eligible_at_ms, age_known and text (\"eligible in 2h 13m\"); insight (pending updates): recommendation {verdict: apply_now|wait|hold, reasons [{kind, verdict, text}]} and release_notes {origin, releases [{tag, name, body (text, cut; truncated_from), url}], error, summary (machine-generated: model, prompt, answer, summary, breaking, error)}",
+        "The newest update check per container as it stands now (an update applied since is up to date); failed: when and why the candidate failed on this container (manual update only); waiting: why it is not applied now (failed here, cooldown countdown, window, canary, rollout stopped, dependency order); vulnerability_gate: the host's scanner (trivy, grype, not_installed, off, not_reported), threshold, current and candidate counts by severity, delta (the CVE delta: critical/high/medium/low differences, fixed_* and new_*), verdict (pass, fixes, worse, not_scanned, no_scanner, off) and summary; cooldown: while the candidate is in its cooldown, eligible_at_ms, age_known and text (\"eligible in 2h 13m\"); insight (pending updates): recommendation {verdict: apply_now|wait|hold, reasons [{kind, verdict, text}]} and release_notes {origin, releases [{tag, name, body (text, cut; truncated_from), url}], error, summary (machine-generated: model, prompt, answer, summary, breaking, error)}",
         Access::User,
         &[("status", "update (default), error or all", false)],
         None,

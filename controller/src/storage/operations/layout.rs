@@ -22,9 +22,7 @@ use super::layout_v2::CommandV2;
 use super::record::{OperationKind, OperationRecord, OperationState};
 use crate::storage::StorageError;
 use serde::Deserialize;
-use unity_shared::model::update::{
-    Backup, CommandResult, LogLine, OperationId, Outcome,
-};
+use unity_shared::model::update::{Backup, CommandResult, LogLine, OperationId, Outcome};
 use unity_shared::proto::AgentId;
 
 /// First byte of every record written since layout 2.

@@ -68,6 +68,7 @@ pub(super) fn container(
             .collect(),
         compose: None,
         usage: None,
+        network_mode: None,
     }
 }
 

@@ -92,6 +92,7 @@ fn container(name: &str, image: &str, source: Option<&str>) -> Container {
             .unwrap_or_default(),
         compose: None,
         usage: None,
+        network_mode: None,
     }
 }
 

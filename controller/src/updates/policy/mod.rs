@@ -2,6 +2,8 @@
 //! controller default < host < container labels < explicit per-container setting, and the
 //! semver comparison of tags.
 
+pub mod explain;
+
 use crate::storage::containers::UpdateMode;
 use regex::Regex;
 use std::time::Duration;
@@ -108,9 +110,15 @@ pub const LABELS: [&str; 9] = [
     "unity.update.vulnerabilities",
 ];
 
-/// `unity.update.*` labels that are not policy: read elsewhere, never a typo
-/// (`unity.update.changelog`: where the release notes are, `updates::notes`).
-pub const OTHER_LABELS: &[&str] = &["unity.update.changelog"];
+/// `unity.update.*` labels that are not policy settings: read elsewhere, never a typo
+/// (`unity.update.changelog`: where the release notes are, `updates::notes`;
+/// `unity.update.after`: the dependency order, `super::order`; `unity.update.backup`: which
+/// database dump the agent takes, `shared::model::database_image`).
+pub const OTHER_LABELS: &[&str] = &[
+    "unity.update.changelog",
+    "unity.update.after",
+    "unity.update.backup",
+];
 
 impl Policy {
     /// Applies `layers` in order over the defaults; later layers win.

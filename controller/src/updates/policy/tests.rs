@@ -247,3 +247,21 @@ fn issue_17_vulnerability_gate_layers() {
         .to_string();
     assert!(error.contains("expected critical, high or off"), "{error}");
 }
+
+#[test]
+fn issue_17_the_dependency_label_is_not_a_policy_typo() {
+    let layer = PolicyLayer::from_labels(&labels(&[
+        ("unity.update.after", "db,redis"),
+        ("unity.update.mode", "auto"),
+    ]))
+    .unwrap();
+    assert_eq!(layer.mode, Some(UpdateMode::Auto));
+    check_label_error(
+        "unity.update.aftr",
+        "db",
+        &format!(
+            "unity.update.aftr: unknown key (expected one of {})",
+            LABELS.join(", ")
+        ),
+    );
+}

@@ -27,17 +27,30 @@
 //!
 //!    Approvals other than `Force` respect the staged rollout: an operator approving a
 //!    `notify` update on a second host while the canary runs waits for the canary.
+//!
+//!    **Rule 4a, dependency order** on a host ([`dependencies`], given by [`plan_ordered`]):
+//!    an update waits while a container it depends on (compose `depends_on`,
+//!    `unity.update.after`, a shared network namespace: [`crate::updates::order`]) has an
+//!    update to make in this plan or one running, so the dependency is updated and passes its
+//!    health gate first; it stops while that container's newest update failed (until a later
+//!    update of it succeeds, or an operator forces the dependent); containers on a dependency
+//!    cycle wait, the cycle named.
 //! 5. **Per-host concurrency**: at most [`RolloutOptions::max_per_host`] updates (default 1)
 //!    run on a host, counting running attempts of any candidate. Forced and approved-now
 //!    updates are considered first, then by candidate and canary order.
 //!
-//! Forced updates bypass rules 3 and 4 only; never 1, 2 or 5.
+//! Forced updates bypass rules 3, 4 and 4a only; never 1, 2 or 5.
+
+pub mod dependencies;
+mod reasons;
+
+pub use dependencies::HostDependencies;
+pub use reasons::{SkipReason, WaitReason};
 
 use super::window::WindowState;
 use crate::storage::containers::UpdateMode;
 use jiff::Timestamp;
 use std::collections::{HashMap, HashSet};
-use std::fmt;
 use unity_shared::proto::AgentId;
 
 /// An operator's go-ahead for one container's update.
@@ -127,98 +140,6 @@ pub enum Stage {
     Forced,
 }
 
-/// Why an update waits.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum WaitReason {
-    /// `next` is the start of the next window for people (`Sat 02:00 CET`), if any.
-    OutsideWindow {
-        next: Option<String>,
-    },
-    AwaitingApproval,
-    /// Another update of this container is running.
-    ContainerBusy,
-    /// The host runs as many updates as allowed.
-    HostBusy {
-        host: String,
-        limit: usize,
-    },
-    /// The canary of this candidate is running (or dispatched in this plan).
-    CanaryRunning {
-        host: String,
-    },
-    /// An attempt of this candidate failed; `canary` when nothing succeeded before.
-    RolloutStopped {
-        host: String,
-        canary: bool,
-    },
-}
-
-/// Why an update is not made.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SkipReason {
-    ModeOff,
-    /// A second entry for the same container.
-    Duplicate,
-    /// This container already updated to the candidate.
-    AlreadyApplied,
-    /// The candidate changes a database's major version: only by hand, with force (issue 17;
-    /// the text says what the owner must do).
-    DatabaseMajorVersion(String),
-}
-
-impl fmt::Display for WaitReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            WaitReason::OutsideWindow { next: Some(next) } => {
-                write!(f, "outside the maintenance window, next {next}")
-            }
-            WaitReason::OutsideWindow { next: None } => {
-                f.write_str("outside the maintenance window, which does not open again")
-            }
-            WaitReason::AwaitingApproval => f.write_str("waiting for approval"),
-            WaitReason::ContainerBusy => f.write_str("another update of this container is running"),
-            WaitReason::HostBusy { host, limit } => {
-                write!(f, "host {host} already runs {limit} update(s), the limit")
-            }
-            WaitReason::CanaryRunning { host } => write!(f, "canary host {host} running"),
-            WaitReason::RolloutStopped { host, canary: true } => {
-                write!(f, "canary failed on {host}: rollout stopped")
-            }
-            WaitReason::RolloutStopped {
-                host,
-                canary: false,
-            } => {
-                write!(f, "update failed on {host}: rollout stopped")
-            }
-        }
-    }
-}
-
-impl fmt::Display for SkipReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            SkipReason::ModeOff => "policy mode is off",
-            SkipReason::Duplicate => "listed twice",
-            SkipReason::AlreadyApplied => "already updated to this candidate",
-            SkipReason::DatabaseMajorVersion(reason) => {
-                return write!(f, "not applied automatically: {reason}")
-            }
-        })
-    }
-}
-
-impl fmt::Display for Decision {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Decision::Dispatch(Stage::Canary) => f.write_str("dispatch (canary)"),
-            Decision::Dispatch(Stage::Rollout) => f.write_str("dispatch"),
-            Decision::Dispatch(Stage::Forced) => f.write_str("dispatch (forced)"),
-            Decision::Wait(reason) => write!(f, "wait: {reason}"),
-            Decision::Skip(reason) => write!(f, "skip: {reason}"),
-        }
-    }
-}
-
 /// A candidate: repository and digest.
 type Key<'a> = (&'a str, &'a str);
 
@@ -264,12 +185,34 @@ pub fn plan(pending: &[PendingUpdate], history: &[Attempt], now: Timestamp) -> V
     plan_with(&RolloutOptions::default(), pending, history, now)
 }
 
-/// One decision per pending update, in the same order. `now` is used to show the next
-/// window.
+/// [`plan_ordered`] without dependencies between containers.
 pub fn plan_with(
     options: &RolloutOptions,
     pending: &[PendingUpdate],
     history: &[Attempt],
+    now: Timestamp,
+) -> Vec<Decision> {
+    plan_ordered(options, pending, history, &HostDependencies::default(), now)
+}
+
+/// Whether this container already updated to this candidate successfully.
+fn already_applied(update: &PendingUpdate, history: &[Attempt]) -> bool {
+    history.iter().any(|a| {
+        a.agent_id == update.agent_id
+            && a.container == update.container
+            && a.repository == update.repository
+            && a.candidate_digest == update.candidate_digest
+            && a.outcome == AttemptOutcome::Succeeded
+    })
+}
+
+/// One decision per pending update, in the same order, following each host's dependency
+/// order (rule 4a). `now` is used to show the next window.
+pub fn plan_ordered(
+    options: &RolloutOptions,
+    pending: &[PendingUpdate],
+    history: &[Attempt],
+    dependencies: &HostDependencies,
     now: Timestamp,
 ) -> Vec<Decision> {
     let key_of = |update: &PendingUpdate| -> (String, String) {
@@ -317,6 +260,12 @@ pub fn plan_with(
             .or_default() += 1;
         busy_containers.insert((attempt.agent_id.as_str(), attempt.container.as_str()));
     }
+    // Containers with an update to make (rule 1 passed), which their dependents wait for.
+    let to_apply: HashSet<(&str, &str)> = pending
+        .iter()
+        .filter(|update| update.mode != UpdateMode::Off && !already_applied(update, history))
+        .map(|update| (update.agent_id.as_str(), update.container.as_str()))
+        .collect();
     let mut seen: HashSet<(&str, &str)> = HashSet::new();
     let mut canary_dispatched: HashMap<Key<'_>, String> = HashMap::new();
     let mut decisions: Vec<Option<Decision>> = vec![None; pending.len()];
@@ -341,6 +290,15 @@ pub fn plan_with(
             &busy_containers,
             &canary_dispatched,
         );
+        let gate = match gate {
+            Gate::Ready(stage) if stage != Stage::Forced => {
+                match dependencies::wait_reason(update, dependencies, &to_apply, &busy_containers) {
+                    Some(reason) => Gate::Decided(Decision::Wait(reason)),
+                    None => Gate::Ready(stage),
+                }
+            }
+            other => other,
+        };
         let decision = match gate {
             Gate::Decided(decision) => decision,
             Gate::Ready(stage) => {
@@ -431,6 +389,8 @@ fn gate(
     }
 }
 
+#[cfg(test)]
+mod dependency_tests;
 #[cfg(test)]
 mod property_tests;
 #[cfg(test)]

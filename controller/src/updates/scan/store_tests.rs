@@ -57,6 +57,7 @@ async fn context() -> (tempfile::TempDir, Arc<Context>) {
         ],
         compose: None,
         usage: None,
+        network_mode: None,
     };
     let inventory = ContainerInventory {
         containers: vec![container],

@@ -110,10 +110,7 @@ pub fn record_of(
         Outcome::Update(candidate) => CheckOutcome::Update(detected(candidate, None)),
         Outcome::Waiting { candidate, until } => CheckOutcome::Update(detected(
             candidate,
-            Some(format!(
-                "cooldown: offered from {}",
-                humantime::format_rfc3339_seconds(*until)
-            )),
+            Some(super::waiting::cooldown_text(*until)),
         )),
         Outcome::Skipped(reason) => CheckOutcome::Skipped {
             reason: skip_text(*reason).to_owned(),

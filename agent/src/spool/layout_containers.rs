@@ -1,0 +1,91 @@
+//! The container inventory as reports of protocol 4 to 8 carried it: [`Container`] without
+//! `network_mode` (appended in protocol 9, issue 17). Spooled reports of those versions are
+//! read through these mirrors (`super::layout`) and upgraded with the field empty.
+
+use serde::Deserialize;
+use unity_shared::model::container::{
+    ComposeInfo, Container, ContainerEvent, ContainerInventory, ContainerUsage, EngineInfo,
+    HealthStatus, MountInfo, NetworkAttachment, Platform, PortMapping, RunState,
+};
+
+/// [`ContainerInventory`] up to protocol 8.
+#[derive(Deserialize)]
+pub(super) struct InventoryV8 {
+    engine: Option<EngineInfo>,
+    containers: Vec<ContainerV8>,
+    events: Vec<ContainerEvent>,
+    error: Option<String>,
+}
+
+/// [`Container`] up to protocol 8, field for field.
+#[derive(Deserialize)]
+struct ContainerV8 {
+    id: String,
+    name: String,
+    image: String,
+    image_id: String,
+    repo_digests: Vec<String>,
+    platform: Option<Platform>,
+    image_created_ms: Option<i64>,
+    state: RunState,
+    health: Option<HealthStatus>,
+    exit_code: Option<i64>,
+    restart_policy: Option<String>,
+    restart_count: u64,
+    created_ms: Option<i64>,
+    started_ms: Option<i64>,
+    ports: Vec<PortMapping>,
+    mounts: Vec<MountInfo>,
+    networks: Vec<NetworkAttachment>,
+    labels: Vec<(String, String)>,
+    compose: Option<ComposeInfo>,
+    usage: Option<ContainerUsage>,
+}
+
+impl InventoryV8 {
+    pub(super) fn upgrade(self) -> ContainerInventory {
+        ContainerInventory {
+            engine: self.engine,
+            containers: self
+                .containers
+                .into_iter()
+                .map(ContainerV8::upgrade)
+                .collect(),
+            events: self.events,
+            error: self.error,
+        }
+    }
+}
+
+/// Upgrades an inventory of a spooled report, when it has one.
+pub(super) fn upgrade(inventory: Option<Box<InventoryV8>>) -> Option<Box<ContainerInventory>> {
+    inventory.map(|inventory| Box::new(inventory.upgrade()))
+}
+
+impl ContainerV8 {
+    fn upgrade(self) -> Container {
+        Container {
+            id: self.id,
+            name: self.name,
+            image: self.image,
+            image_id: self.image_id,
+            repo_digests: self.repo_digests,
+            platform: self.platform,
+            image_created_ms: self.image_created_ms,
+            state: self.state,
+            health: self.health,
+            exit_code: self.exit_code,
+            restart_policy: self.restart_policy,
+            restart_count: self.restart_count,
+            created_ms: self.created_ms,
+            started_ms: self.started_ms,
+            ports: self.ports,
+            mounts: self.mounts,
+            networks: self.networks,
+            labels: self.labels,
+            compose: self.compose,
+            usage: self.usage,
+            network_mode: None,
+        }
+    }
+}

@@ -10,7 +10,7 @@ use unity_tests::*;
 const BINARY: &str = env!("CARGO_BIN_EXE_unity-e2e-controller");
 
 /// Runs `unity-controller --data-dir DATA_DIR ARGS...`; returns stdout, or panics with stderr.
-fn cli(data_dir: &Path, args: &[&str]) -> String {
+pub(crate) fn cli(data_dir: &Path, args: &[&str]) -> String {
     #[allow(clippy::disallowed_methods)]
     let output = std::process::Command::new(BINARY)
         .args(["--config", "/dev/null", "--data-dir"])

@@ -30,6 +30,7 @@ pub fn handle(ctx: &Context, request: AdminRequest) -> AdminResponse {
             | AdminRequest::ListApiTokens
             | AdminRequest::ListGroups
             | AdminRequest::ListHostGroups
+            | AdminRequest::UpdateChecks { .. }
             | AdminRequest::Agentless(AgentlessRequest::List | AgentlessRequest::Show { .. })
             | AdminRequest::ManagedCertificate(
                 CertificateRequest::List
@@ -122,6 +123,16 @@ pub fn handle(ctx: &Context, request: AdminRequest) -> AdminResponse {
             }
             AdminRequest::Agentless(request) => agentless_request(ctx, request)?,
             AdminRequest::Secret(request) => super::secrets::handle(ctx, request)?,
+            AdminRequest::UpdateChecks { status } => {
+                let filter = crate::domain::updates::parse_check_filter(status.as_deref())?;
+                let checks = crate::domain::updates::checks(ctx, filter)?;
+                AdminResponse::UpdateChecks(
+                    checks
+                        .iter()
+                        .map(serde_json::to_value)
+                        .collect::<Result<_, _>>()?,
+                )
+            }
             AdminRequest::SshAccess(request) => super::ssh_access::handle(ctx, request)?,
             AdminRequest::ListGroups => AdminResponse::Groups(groups::list(ctx)?),
             AdminRequest::CreateGroup { name, description } => {

@@ -118,6 +118,10 @@ pub enum AdminRequest {
     Secret(SecretAdminRequest),
     /// `ssh ...`: managed authorized keys.
     SshAccess(super::ssh_protocol::SshAccessRequest),
+    /// `updates list|show`: the newest update checks (`status`: update, error or all).
+    UpdateChecks {
+        status: Option<String>,
+    },
 }
 
 /// `unity-controller agentless ...`, as typed.
@@ -289,6 +293,8 @@ pub enum AdminResponse {
     },
     Secrets(Vec<SecretView>),
     Secret(Box<SecretView>),
+    /// The update checks as `GET /api/v1/updates` serves them (the same JSON documents).
+    UpdateChecks(Vec<serde_json::Value>),
     KeyRotated(RotationReport),
     /// The services CA's root: PEM (and hex of the DER for `--der`).
     ServicesRoot {

@@ -22,6 +22,7 @@ mod managed_certificates;
 mod secrets;
 mod ssh_access;
 mod ssh_ca;
+mod updates;
 pub use access::GroupCommand;
 pub use acme::AcmeCommand;
 pub use agentless::AgentlessCommand;
@@ -124,6 +125,10 @@ pub enum Command {
     /// Hosts that run no agent, collected over SSH by a proxy agent.
     #[command(subcommand)]
     Agentless(AgentlessCommand),
+    /// Pending container updates with their recommendation, vulnerability gate, release
+    /// notes and why they wait (the Updates page on the command line).
+    #[command(subcommand)]
+    Updates(updates::UpdatesCommand),
     /// SSH: managed authorized keys (people, keys, grants, drift), the SSH certificate
     /// authority and user certificates.
     #[command(subcommand)]
@@ -363,6 +368,7 @@ async fn run_command(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Cert(command) => managed_certificates::run_cert(command, &config).await,
         Command::Ssh(SshCommand::Ca(command)) => ssh_ca::run(command, &config).await,
         Command::Agentless(command) => agentless::run_agentless(command, &config).await,
+        Command::Updates(command) => updates::run(command, &config).await,
         Command::Ssh(SshCommand::Access(command)) => ssh_access::run(command, &config).await,
         Command::Agents(AgentsCommand::Revoke { agent_id }) => {
             match admin_call(&config, AdminRequest::RevokeAgent { agent_id }).await? {

@@ -111,15 +111,7 @@ mod tests {
 
     #[test]
     fn issue_15_packaged_certificates_section_is_the_default() {
-        let text: String = include_str!("../../../packaging/agent.toml")
-            .lines()
-            .map(|line| {
-                line.strip_prefix("# ")
-                    .filter(|rest| rest.contains(" = ") || rest.starts_with('['))
-                    .unwrap_or(line)
-            })
-            .collect::<Vec<_>>()
-            .join("\n");
+        let text = crate::config::packaged_uncommented();
         let raw: RawConfig = toml::from_str(&text).unwrap();
         let mut config = Config::from_raw(raw).unwrap().certificates;
         assert_eq!(config.extra_paths, vec![PathBuf::from("/srv/certs")]);

@@ -378,6 +378,21 @@ impl Config {
     }
 }
 
+/// The packaged `agent.toml` with every commented `key = value` and `[section]` line
+/// enabled: what an owner gets by uncommenting the examples.
+#[cfg(test)]
+pub(crate) fn packaged_uncommented() -> String {
+    include_str!("../../../packaging/agent.toml")
+        .lines()
+        .map(|line| {
+            line.strip_prefix("# ")
+                .filter(|rest| rest.contains(" = ") || rest.starts_with('['))
+                .unwrap_or(line)
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -394,15 +409,7 @@ mod tests {
 
     #[test]
     fn issue_17_packaged_containers_section_is_the_default() {
-        let text: String = include_str!("../../../packaging/agent.toml")
-            .lines()
-            .map(|line| {
-                line.strip_prefix("# ")
-                    .filter(|rest| rest.contains(" = ") || rest.starts_with('['))
-                    .unwrap_or(line)
-            })
-            .collect::<Vec<_>>()
-            .join("\n");
+        let text = crate::config::packaged_uncommented();
         let raw: RawConfig = toml::from_str(&text).unwrap();
         let config = Config::from_raw(raw).unwrap().containers;
         let defaults = ContainersConfig::default();
@@ -430,15 +437,7 @@ mod tests {
 
     #[test]
     fn issue_17_the_whole_packaged_containers_section_is_the_default() {
-        let text: String = include_str!("../../../packaging/agent.toml")
-            .lines()
-            .map(|line| {
-                line.strip_prefix("# ")
-                    .filter(|rest| rest.contains(" = ") || rest.starts_with('['))
-                    .unwrap_or(line)
-            })
-            .collect::<Vec<_>>()
-            .join("\n");
+        let text = crate::config::packaged_uncommented();
         let raw: RawConfig = toml::from_str(&text).unwrap();
         let config = Config::from_raw(raw).unwrap();
         assert_eq!(config.containers, ContainersConfig::default());
@@ -447,15 +446,7 @@ mod tests {
     #[test]
     fn packaged_config_examples_parse_when_uncommented() {
         // Every commented `key = value` line of the packaged file must be valid when enabled.
-        let text: String = include_str!("../../../packaging/agent.toml")
-            .lines()
-            .map(|line| {
-                line.strip_prefix("# ")
-                    .filter(|rest| rest.contains(" = ") || rest.starts_with('['))
-                    .unwrap_or(line)
-            })
-            .collect::<Vec<_>>()
-            .join("\n");
+        let text = crate::config::packaged_uncommented();
         let raw: RawConfig = toml::from_str(&text).unwrap();
         let config = Config::from_raw(raw).unwrap();
         // A password file example and a secrets-store example (issue 16).

@@ -8,6 +8,7 @@ use super::error::DomainError;
 use crate::context::Context;
 use crate::domain::actor::Actor;
 use crate::storage::containers::{CheckOutcome, UpdateCheckRecord};
+use crate::updates::auto::Inventories;
 use crate::updates::insight::{Insight, Signals};
 use crate::updates::offer::FailedMark;
 use crate::updates::recommend::Thresholds;
@@ -17,6 +18,7 @@ use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
+use unity_shared::model::database_image::MajorChange;
 use unity_shared::model::scan::GateThreshold;
 
 /// Which checks a list shows.
@@ -73,6 +75,7 @@ pub struct CheckView {
 /// blocking I/O.
 fn gate_of(
     ctx: &Context,
+    inventories: &mut Inventories,
     fleet: &Fleet,
     record: &UpdateCheckRecord,
     now_ms: i64,
@@ -80,7 +83,7 @@ fn gate_of(
     let CheckOutcome::Update(update) = &record.outcome else {
         return (None, None);
     };
-    let policy = crate::updates::auto::policy_of(ctx, &record.agent_id, &record.container);
+    let policy = inventories.policy_of(ctx, &record.agent_id, &record.container);
     let threshold = policy
         .as_ref()
         .map_or(Some(GateThreshold::Critical), |policy| {
@@ -127,6 +130,7 @@ pub fn checks(ctx: &Context, filter: CheckFilter) -> Result<Vec<CheckView>, Doma
         settle_age: ctx.config.updates.release_notes.settle_age,
     };
     let fleet = scan::stored::fleet(ctx)?;
+    let mut inventories = Inventories::default();
     let now_ms = crate::clock::now_ms();
     let now = std::time::SystemTime::now();
     Ok(crate::updates::current::checks(ctx)?
@@ -141,6 +145,7 @@ pub fn checks(ctx: &Context, filter: CheckFilter) -> Result<Vec<CheckView>, Doma
                 current.record.agent_id.to_string(),
                 current.record.container.clone(),
             );
+            let major = major_change(&current.record);
             let waiting = match &current.record.outcome {
                 CheckOutcome::Update(update) => crate::updates::waiting::reason(
                     update,
@@ -148,10 +153,14 @@ pub fn checks(ctx: &Context, filter: CheckFilter) -> Result<Vec<CheckView>, Doma
                     decisions.get(&key),
                     now,
                 )
-                .or_else(|| major_version_warning(&current.record)),
+                .or_else(|| {
+                    let reason = major.as_ref()?.reason();
+                    Some(format!("only by hand, with force: {reason}"))
+                }),
                 _ => None,
             };
-            let (vulnerability_gate, cooldown) = gate_of(ctx, &fleet, &current.record, now_ms);
+            let (vulnerability_gate, cooldown) =
+                gate_of(ctx, &mut inventories, &fleet, &current.record, now_ms);
             let insight = match &current.record.outcome {
                 CheckOutcome::Update(update) => Some(crate::updates::insight::of(
                     &current.record,
@@ -160,7 +169,7 @@ pub fn checks(ctx: &Context, filter: CheckFilter) -> Result<Vec<CheckView>, Doma
                     &operations,
                     Signals {
                         cve: vulnerability_gate.as_ref().and_then(cve_delta),
-                        database_major: database_major(&current.record, update),
+                        database_major: major.as_ref().map(database_major),
                     },
                     thresholds,
                     now_ms,
@@ -192,31 +201,22 @@ fn cve_delta(gate: &GateView) -> Option<crate::updates::recommend::CveDelta> {
     })
 }
 
-/// The database major-version change an update makes, for the recommendation (§1's guard).
-fn database_major(
-    record: &UpdateCheckRecord,
-    update: &crate::storage::containers::DetectedUpdate,
-) -> Option<crate::updates::recommend::DatabaseMajor> {
-    let candidate = crate::updates::dispatch::with_tag(&record.image, &update.candidate_tag);
-    let change =
-        unity_shared::model::database_image::major_version_change(&record.image, &candidate)?;
-    Some(crate::updates::recommend::DatabaseMajor {
-        engine: change.kind.word().to_owned(),
-        from: change.from.to_string(),
-        to: change.to.to_string(),
-    })
-}
-
-/// For an update of any mode that changes a database's major version: why it is applied only
-/// by hand, with force, and what the owner must do.
-fn major_version_warning(record: &UpdateCheckRecord) -> Option<String> {
+/// The database major-version change a pending update makes (§1's guard), when it does.
+fn major_change(record: &UpdateCheckRecord) -> Option<MajorChange> {
     let CheckOutcome::Update(update) = &record.outcome else {
         return None;
     };
     let candidate = crate::updates::dispatch::with_tag(&record.image, &update.candidate_tag);
-    let change =
-        unity_shared::model::database_image::major_version_change(&record.image, &candidate)?;
-    Some(format!("only by hand, with force: {}", change.reason()))
+    unity_shared::model::database_image::major_version_change(&record.image, &candidate)
+}
+
+/// The guard's change as the recommendation reads it.
+fn database_major(change: &MajorChange) -> crate::updates::recommend::DatabaseMajor {
+    crate::updates::recommend::DatabaseMajor {
+        engine: change.kind.word().to_owned(),
+        from: change.from.to_string(),
+        to: change.to.to_string(),
+    }
 }
 
 /// Checks every container now on behalf of `actor`, asking the registries afresh, and waits

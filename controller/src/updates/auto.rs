@@ -99,7 +99,6 @@ fn repository_of(image: &str) -> String {
         .unwrap_or_else(|_| image.to_owned())
 }
 
-/// The container's `probe` policy, from its newest inventory (none when unknown or invalid).
 /// The container's effective policy from the host's newest inventory (`None`: not reported,
 /// or a policy that does not parse). Note that this uses blocking I/O.
 pub fn policy_of(
@@ -107,13 +106,33 @@ pub fn policy_of(
     agent_id: &AgentId,
     container: &str,
 ) -> Option<super::policy::Policy> {
-    let (_, inventory): (i64, ContainerInventory) = ctx
-        .store
-        .agents
-        .latest(agent_id, StateKind::Containers)
-        .ok()??;
-    let running = inventory.containers.iter().find(|c| c.name == container)?;
-    super::effective_policy::of(ctx, agent_id, running).ok()
+    Inventories::default().policy_of(ctx, agent_id, container)
+}
+
+/// The hosts' newest container inventories, each read from the store once however many of
+/// its containers ask for their policy (a page of pending updates asks for each).
+#[derive(Default)]
+pub struct Inventories(HashMap<AgentId, Option<ContainerInventory>>);
+
+impl Inventories {
+    /// [`policy_of`], reading each host's inventory once. Note that this uses blocking I/O.
+    pub fn policy_of(
+        &mut self,
+        ctx: &Context,
+        agent_id: &AgentId,
+        container: &str,
+    ) -> Option<super::policy::Policy> {
+        let inventory = self
+            .0
+            .entry(agent_id.clone())
+            .or_insert_with(|| {
+                let latest = ctx.store.agents.latest(agent_id, StateKind::Containers);
+                latest.ok().flatten().map(|(_, inventory)| inventory)
+            })
+            .as_ref()?;
+        let running = inventory.containers.iter().find(|c| c.name == container)?;
+        super::effective_policy::of(ctx, agent_id, running).ok()
+    }
 }
 
 /// A candidate held back only by its cooldown that fixes critical or high vulnerabilities
@@ -127,7 +146,8 @@ fn fixes_inside_cooldown(
     let in_cooldown = update
         .held_back
         .as_deref()
-        .is_some_and(|reason| reason.starts_with("cooldown"));
+        .and_then(super::waiting::cooldown_until)
+        .is_some();
     if !in_cooldown {
         return false;
     }

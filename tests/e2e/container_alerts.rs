@@ -57,7 +57,7 @@ async fn issue_18_real_containers_raise_unhealthy_loop_exit_oom_and_gone_alerts(
     // The test removes a container a few seconds after creating it.
     config.alerts.containers.gone_min_age_ms = 0;
     let controller = start_controller(config).await;
-    let addr = controller.local_addr;
+    let addr = controller.api_addr;
     let (agent_id, _agent) =
         container_agent(&controller, &dir.path().join("agent"), docker.socket_path()).await;
     let password = add_user(&controller, "watcher", "viewer").await;

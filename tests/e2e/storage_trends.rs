@@ -87,7 +87,7 @@ async fn issue_18_a_grown_smart_counter_alerts_until_its_baseline_is_accepted() 
     config.alerts.interval = Duration::from_millis(200);
     config.alerts.resolve_after = Duration::from_secs(1);
     let controller = start_controller(config).await;
-    let addr = controller.local_addr;
+    let addr = controller.api_addr;
     let admin_password = add_user(&controller, "admin", "admin").await;
     let mut admin = logged_in_client(&controller, "admin", &admin_password).await;
     let viewer_password = add_user(&controller, "watcher", "viewer").await;
@@ -96,9 +96,10 @@ async fn issue_18_a_grown_smart_counter_alerts_until_its_baseline_is_accepted() 
     write_replay(dir.path(), 0);
     let agent_dir = dir.path().join("agent");
     let agent_id = enroll_agent(&controller, &agent_dir).await;
-    let agent = unity_agent::runtime::start(agent_config(dir.path(), &agent_dir, addr))
-        .await
-        .unwrap();
+    let agent =
+        unity_agent::runtime::start(agent_config(dir.path(), &agent_dir, controller.local_addr))
+            .await
+            .unwrap();
 
     // First sight: the baseline is set automatically, by nobody.
     let baselines_path = format!("/api/v1/hosts/{agent_id}/disks/baselines");

@@ -5,7 +5,7 @@
 //! | key | active when | severity |
 //! |---|---|---|
 //! | `updates/<agent>/available/<batch>` | updates are offered by the containers' policies; one condition per host listing them, `<batch>` the `updates_available_batch` period (a UTC day by default) of the newest | warning |
-//! | `updates/<agent>/blocked` | candidates held back by a gate (vulnerability gate, cooldown, major-version guard, window, failed before…), with the reason of each | warning |
+//! | `updates/<agent>/blocked` | candidates held back by a gate (vulnerability gate, cooldown, major-version guard, failed before, rollout stopped…), with the reason of each; an update only waiting its turn (window, canary, dependency first) counts as available | warning |
 //! | `update/<agent>/<container>/<operation>` | an update operation finished within `update_event_window`: applied, rolled back, refused or failed | warning (applied, rolled back, refused) / critical (failed) |
 //!
 //! Applied and failed are events, modelled as conditions that stay active for
@@ -52,8 +52,9 @@ pub fn conditions(
             details,
         })
     };
-    let (available, blocked): (Vec<&PendingUpdate>, Vec<&PendingUpdate>) =
-        pending.iter().partition(|update| update.waiting.is_none());
+    let (available, blocked): (Vec<&PendingUpdate>, Vec<&PendingUpdate>) = pending
+        .iter()
+        .partition(|update| update.waiting.as_deref().is_none_or(in_course));
     if config.available_batch_ms > 0 && !available.is_empty() {
         let newest = available
             .iter()
@@ -158,6 +159,22 @@ pub fn conditions(
         );
     }
     out
+}
+
+/// Waiting reasons that are the normal course of an offered update (its window, its turn, a
+/// canary or a dependency going first), not a gate holding it back: such an update counts as
+/// available. The texts are `updates::rollout::reasons::WaitReason`'s.
+const IN_COURSE: &[&str] = &[
+    "outside the maintenance window",
+    "waiting for approval",
+    "another update of this container is running",
+    "canary host ",
+    "waits for ",
+];
+
+fn in_course(reason: &str) -> bool {
+    IN_COURSE.iter().any(|start| reason.starts_with(start))
+        || (reason.starts_with("host ") && reason.ends_with("update(s), the limit"))
 }
 
 /// `2026-12-07` for a daily batch, `2026-12-07T14:00Z` otherwise.

@@ -130,12 +130,24 @@ fn issue_18_held_back_candidates_say_why_in_one_condition() {
             Some("only by hand, with force: a new major version of PostgreSQL"),
         ),
         pending("cache", NOW, Some("vulnerability gate: 2 new critical")),
+        // Waiting its turn is not being held back.
+        pending(
+            "proxy",
+            NOW,
+            Some("outside the maintenance window, next Sat 02:00 CET"),
+        ),
+        pending(
+            "app",
+            NOW,
+            Some("host nas already runs 1 update(s), the limit"),
+        ),
     ];
     let found = run(&updates, &[], NOW);
     assert_eq!(
         keys(&found),
         ["updates/nas/available/2023-11-14", "updates/nas/blocked"]
     );
+    assert_eq!(found[0].summary, "3 updates available: web, proxy, app");
     assert_eq!(found[1].summary, "2 updates held back: db, cache");
     assert!(found[1].details[0].contains("major version of PostgreSQL"));
     assert!(found[1].details[1].contains("vulnerability gate"));

@@ -226,6 +226,7 @@ mod tests {
             compose: None,
             usage: None,
             network_mode: None,
+            oom_killed: false,
         }
     }
 

@@ -186,6 +186,7 @@ mod tests {
             compose: None,
             usage: None,
             network_mode: None,
+            oom_killed: false,
         }
     }
 

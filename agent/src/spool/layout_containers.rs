@@ -86,6 +86,7 @@ impl ContainerV8 {
             compose: self.compose,
             usage: self.usage,
             network_mode: None,
+            oom_killed: false,
         }
     }
 }

@@ -39,6 +39,24 @@ pub struct RawAlerts {
     pub dashboard_url: Option<String>,
     /// Delivery attempts per notification before giving up.
     pub notify_attempts: Option<u32>,
+    /// Container exits within `restart_loop_window` that make a restart loop; default 3.
+    pub restart_loop_count: Option<usize>,
+    /// Default "10m".
+    pub restart_loop_window: Option<String>,
+    /// How long a container's `oom` or `destroy` event keeps its alert; default "24h".
+    pub container_event_window: Option<String>,
+    /// A container removed sooner than this after its creation is a one-off job, not "gone";
+    /// default "10m".
+    pub container_gone_min_age: Option<String>,
+    /// Drive temperature limit for drives that report none of their own; default 60.
+    pub temperature_limit_celsius: Option<i64>,
+    /// How long a drive must stay over its limit; default "5m".
+    pub temperature_for: Option<String>,
+    /// The period new container updates are batched in (one alert per host); default "1d",
+    /// "0s" for no "updates available" alerts.
+    pub updates_available_batch: Option<String>,
+    /// How long an applied or failed update keeps its alert; default "30m".
+    pub update_event_window: Option<String>,
     #[serde(default)]
     pub webhook: Vec<RawWebhook>,
     #[serde(default)]
@@ -112,6 +130,10 @@ pub struct AlertsConfig {
     pub webhooks: Vec<WebhookConfig>,
     pub ntfy: Vec<NtfyConfig>,
     pub series_rules: Vec<SeriesRule>,
+    /// Issue 18 §1: container, update and disk-trend rules.
+    pub containers: ContainerRuleConfig,
+    pub disk_trends: DiskTrendConfig,
+    pub updates: UpdateRuleConfig,
 }
 
 /// A validated `[[alerts.rule]]`.
@@ -205,6 +227,10 @@ fn duration(
 ) -> Result<Duration, ConfigError> {
     let text = value.unwrap_or(default);
     humantime::parse_duration(text).map_err(|error| invalid(key, text, &error.to_string()))
+}
+
+fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }
 
 fn severity(key: &'static str, value: Option<&str>) -> Result<Severity, ConfigError> {
@@ -339,12 +365,110 @@ impl AlertsConfig {
             webhooks,
             ntfy,
             series_rules,
+            containers: ContainerRuleConfig {
+                restart_loop_count: raw.restart_loop_count.unwrap_or(3),
+                restart_loop_window_ms: millis(duration(
+                    "alerts.restart_loop_window",
+                    raw.restart_loop_window.as_deref(),
+                    "10m",
+                )?),
+                event_window_ms: millis(duration(
+                    "alerts.container_event_window",
+                    raw.container_event_window.as_deref(),
+                    "24h",
+                )?),
+                gone_min_age_ms: millis(duration(
+                    "alerts.container_gone_min_age",
+                    raw.container_gone_min_age.as_deref(),
+                    "10m",
+                )?),
+            },
+            disk_trends: DiskTrendConfig {
+                temperature_limit_celsius: raw.temperature_limit_celsius.unwrap_or(60),
+                temperature_for_ms: millis(duration(
+                    "alerts.temperature_for",
+                    raw.temperature_for.as_deref(),
+                    "5m",
+                )?),
+            },
+            updates: UpdateRuleConfig {
+                available_batch_ms: millis(duration(
+                    "alerts.updates_available_batch",
+                    raw.updates_available_batch.as_deref(),
+                    "1d",
+                )?),
+                event_window_ms: millis(duration(
+                    "alerts.update_event_window",
+                    raw.update_event_window.as_deref(),
+                    "30m",
+                )?),
+            },
         })
     }
 
     /// How many notifiers are configured, for the startup log (no URLs: they may hold tokens).
     pub fn n_notifiers(&self) -> usize {
         self.webhooks.len() + self.ntfy.len()
+    }
+}
+
+/// The thresholds of the container rules (`[alerts]` keys of the same names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ContainerRuleConfig {
+    /// Exits within the window that make a restart loop.
+    pub restart_loop_count: usize,
+    pub restart_loop_window_ms: i64,
+    /// How long an `oom` or `destroy` event keeps its condition active.
+    pub event_window_ms: i64,
+    /// A container destroyed less than this after it was created is a one-off job (`docker
+    /// run --rm`), not a watched container that went away.
+    pub gone_min_age_ms: i64,
+}
+
+impl Default for ContainerRuleConfig {
+    fn default() -> ContainerRuleConfig {
+        ContainerRuleConfig {
+            restart_loop_count: 3,
+            restart_loop_window_ms: 10 * 60 * 1000,
+            event_window_ms: 24 * 60 * 60 * 1000,
+            gone_min_age_ms: 10 * 60 * 1000,
+        }
+    }
+}
+
+/// The thresholds of the trend rules (`[alerts]` keys of the same names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DiskTrendConfig {
+    /// For drives that report no warning limit of their own.
+    pub temperature_limit_celsius: i64,
+    /// How long a drive must stay above its limit.
+    pub temperature_for_ms: i64,
+}
+
+impl Default for DiskTrendConfig {
+    fn default() -> DiskTrendConfig {
+        DiskTrendConfig {
+            temperature_limit_celsius: 60,
+            temperature_for_ms: 5 * 60 * 1000,
+        }
+    }
+}
+
+/// The thresholds of the update rules (`[alerts]` keys of the same names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UpdateRuleConfig {
+    /// The period new updates are batched in (0: no "available" alerts).
+    pub available_batch_ms: i64,
+    /// How long a finished update keeps its condition.
+    pub event_window_ms: i64,
+}
+
+impl Default for UpdateRuleConfig {
+    fn default() -> UpdateRuleConfig {
+        UpdateRuleConfig {
+            available_batch_ms: 24 * 60 * 60 * 1000,
+            event_window_ms: 30 * 60 * 1000,
+        }
     }
 }
 
@@ -486,5 +610,42 @@ mod tests {
         assert!(parse("[[ntfy]]\ntopic = \"\"\n").is_err());
         assert!(parse("[[webhook]]\nurl = \"http://x\"\nmin_severity = \"info\"\n").is_err());
         assert!(toml::from_str::<RawAlerts>("intervall = \"1s\"").is_err());
+    }
+
+    #[test]
+    fn issue_18_the_packaged_condition_keys_are_the_defaults() {
+        let packaged = include_str!("../../../packaging/controller.toml");
+        let keys = [
+            "restart_loop_count",
+            "restart_loop_window",
+            "container_event_window",
+            "container_gone_min_age",
+            "temperature_limit_celsius",
+            "temperature_for",
+            "updates_available_batch",
+            "update_event_window",
+        ];
+        let section: Vec<&str> = packaged
+            .lines()
+            .filter_map(|line| line.strip_prefix("# "))
+            .filter(|line| {
+                keys.iter()
+                    .any(|key| line.starts_with(&format!("{key} = ")))
+            })
+            .collect();
+        assert_eq!(section.len(), keys.len(), "{section:?}");
+        let packaged = parse(&section.join("\n")).unwrap();
+        let default = parse("").unwrap();
+        assert_eq!(packaged.containers, default.containers);
+        assert_eq!(packaged.disk_trends, default.disk_trends);
+        assert_eq!(packaged.updates, default.updates);
+        assert_eq!(default.containers, ContainerRuleConfig::default());
+        assert_eq!(default.disk_trends, DiskTrendConfig::default());
+        assert_eq!(default.updates, UpdateRuleConfig::default());
+        let custom = parse("restart_loop_count = 5\nrestart_loop_window = \"1h\"\nupdates_available_batch = \"0s\"").unwrap();
+        assert_eq!(custom.containers.restart_loop_count, 5);
+        assert_eq!(custom.containers.restart_loop_window_ms, 3_600_000);
+        assert_eq!(custom.updates.available_batch_ms, 0);
+        assert!(parse("temperature_for = \"soon\"").is_err());
     }
 }

@@ -5,6 +5,7 @@
 //! to the [`notify`] workers without waiting for them.
 
 pub mod config;
+pub mod inputs;
 pub mod notify;
 pub mod rules;
 
@@ -135,6 +136,7 @@ pub fn evaluate_once(ctx: &Context, started_ms: i64, now_ms: i64) -> anyhow::Res
     let open = ctx.store.alerts.open_alerts()?;
     let open_keys: BTreeSet<&str> = open.iter().map(|alert| alert.key.as_str()).collect();
     let hosts = hosts::list(ctx)?;
+    let round = inputs::round(ctx);
     let mut active = Vec::new();
     for host in &hosts {
         let agent_id = &host.agent_id;
@@ -166,6 +168,14 @@ pub fn evaluate_once(ctx: &Context, started_ms: i64, now_ms: i64) -> anyhow::Res
         };
         active.extend(rules::evaluate(&state, now_ms, &rule_config));
         if !state.revoked {
+            active.extend(inputs::host_conditions(
+                ctx,
+                agent_id,
+                storage.as_ref(),
+                &round,
+                now_ms,
+                config,
+            )?);
             if let Some((_, inventory)) = certificates::of_host(ctx, agent_id)? {
                 active.extend(rules::certificates::conditions(
                     agent_id,

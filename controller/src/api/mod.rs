@@ -15,6 +15,7 @@ pub mod agentless;
 pub mod alerts;
 pub mod backups;
 pub mod certificates;
+pub mod disk_baselines;
 pub mod execute;
 pub mod host_state;
 pub mod managed_certificates;
@@ -360,6 +361,16 @@ pub fn routes(config: &Config) -> Routes {
             "/api/v1/account/recovery-codes",
             SignedIn,
             account::recovery_codes,
+        )
+        .get(
+            "/api/v1/hosts/{agent_id}/disks/baselines",
+            Host(VIEW),
+            disk_baselines::list,
+        )
+        .post(
+            "/api/v1/hosts/{agent_id}/disks/{drive}/baseline",
+            Host(ADMINISTER),
+            disk_baselines::accept,
         )
         .get("/metrics", Public, metrics::metrics)
         .add(

@@ -91,6 +91,8 @@ pub enum AuditAction {
     SealingKeyRotate,
     /// Managed SSH access (`ssh.<event>`).
     SshAccess(super::ssh_access::events::SshAccessEvent),
+    /// A drive's SMART values of now were accepted as its new baseline (issue 18).
+    DiskBaselineAccept,
 }
 
 impl std::fmt::Display for AuditAction {
@@ -152,6 +154,7 @@ impl std::fmt::Display for AuditAction {
             AuditAction::SecretDelivered => "secret.deliver",
             AuditAction::SecretRefused => "secret.refused",
             AuditAction::SealingKeyRotate => "sealing_key.rotate",
+            AuditAction::DiskBaselineAccept => "disk.baseline_accept",
             AuditAction::SshAccess(event) => return write!(formatter, "ssh.{}", event.name()),
         };
         formatter.write_str(name)

@@ -32,6 +32,7 @@ pub mod api_tokens;
 pub mod audit;
 pub mod backups;
 pub mod certificates;
+pub mod disk_baselines;
 pub mod error;
 pub mod groups;
 pub mod history;

@@ -16,6 +16,7 @@ pub mod alerts;
 pub mod auth;
 pub mod containers;
 pub mod credentials;
+pub mod disk_baselines;
 pub mod instances;
 pub mod managed_certificates;
 pub mod operations;
@@ -71,6 +72,8 @@ pub struct Store {
     /// Managed SSH access: people, keys, grants, per-host settings and outcomes.
     pub ssh_access: ssh_access::SshAccessStore,
     pub series: series::SeriesStore,
+    /// Each drive's accepted SMART baseline (issue 18 disk trends).
+    pub disk_baselines: disk_baselines::DiskBaselines,
 }
 
 impl Store {
@@ -110,6 +113,7 @@ impl Store {
         let release_notes = release_notes::ReleaseNotesStore::open(&db)?;
         let ssh_access = ssh_access::SshAccessStore::open(&db)?;
         let series = series::SeriesStore::open(&db, options)?;
+        let disk_baselines = disk_baselines::DiskBaselines::open(&db)?;
         Ok(Store {
             db,
             agents,
@@ -127,6 +131,7 @@ impl Store {
             release_notes,
             ssh_access,
             series,
+            disk_baselines,
         })
     }
 

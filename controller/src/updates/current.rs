@@ -164,6 +164,7 @@ mod tests {
             compose: None,
             usage: None,
             network_mode: None,
+            oom_killed: false,
         };
         let inventory = ContainerInventory {
             containers: vec![container],

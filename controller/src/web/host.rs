@@ -139,6 +139,9 @@ pub struct HostPageView {
     pub certificates: crate::domain::certificates::FleetCertificates,
     /// One of [`RANGES`].
     pub range: &'static str,
+    /// Each drive's accepted SMART baseline (issue 18).
+    pub disk_baselines:
+        std::collections::BTreeMap<String, crate::storage::disk_baselines::DiskBaseline>,
 }
 
 /// The installations of the identity, when there is more than one.
@@ -241,7 +244,12 @@ fn typed_panel(view: &HostPageView, section: &str, caller: &Caller, now: i64) ->
     match section {
         "disks" => storage
             .filter(|s| !s.smart.devices.is_empty() || !s.stack.drives.is_empty())
-            .map(super::state::disks),
+            .map(|s| {
+                html! {
+                    (super::state::disks(s))
+                    (super::disk_baselines::panel(&view.detail.host.agent_id, s, &view.disk_baselines, caller))
+                }
+            }),
         "pools" => storage
             .filter(|s| !s.zfs.pools.is_empty())
             .map(super::state::pools),
@@ -389,6 +397,7 @@ pub async fn page(
             instances: hosts::instances(ctx, &agent_id)?,
             certificates,
             range,
+            disk_baselines: crate::domain::disk_baselines::of_host(ctx, &agent_id)?,
         })
     })
     .await?;

@@ -18,6 +18,7 @@ mod backups;
 mod badge;
 mod certificates;
 mod containers;
+mod disk_baselines;
 mod evidence;
 mod format;
 mod host;
@@ -123,6 +124,11 @@ pub fn routes() -> Routes {
             "/hosts/{agent_id}/containers/{name}/{verb}",
             Host(OPERATE),
             operations::submit_form,
+        )
+        .post(
+            "/hosts/{agent_id}/disks/{drive}/baseline",
+            Host(ADMINISTER),
+            disk_baselines::accept,
         )
         .get(
             "/hosts/{agent_id}/containers/{name}/backups",

@@ -180,6 +180,11 @@ pub struct Container {
     /// updates order a container after the one whose namespace it joins.
     #[serde(default)]
     pub network_mode: Option<String>,
+    /// The engine's `State.OOMKilled`: the last run was ended by the kernel's OOM killer
+    /// (Docker and Podman keep it until the next start). Appended (issue 18): the controller
+    /// raises a container-OOM alert from it even when the `oom` event was missed.
+    #[serde(default)]
+    pub oom_killed: bool,
 }
 
 impl Container {

@@ -289,6 +289,7 @@ pub fn from_inspect(
             .host_config
             .as_ref()
             .and_then(|host| non_empty(host.network_mode.as_ref())),
+        oom_killed: state.and_then(|state| state.oom_killed).unwrap_or(false),
         id,
     }
 }
@@ -353,6 +354,7 @@ pub fn from_summary(summary: &ContainerSummary) -> Container {
             .host_config
             .as_ref()
             .and_then(|host| non_empty(host.network_mode.as_ref())),
+        oom_killed: false,
         id,
     }
 }

@@ -15,10 +15,17 @@
 //! | `check/<agent>/<name>` | a local check says warning, critical or unknown, or its result is overdue ([`checks`]) | warning / critical / warning |
 //! | `rule/<agent>/<rule>/<labels>` | an operator's `[[alerts.rule]]` threshold on a series ([`series`]) | as configured |
 //! | `certificate/<agent>/<sha256>` | a certificate expires within `certificate_expiry_days` or has expired ([`certificates`]) | warning / critical |
+//! | `container/<agent>/<name>/<unhealthy, restart_loop, exited, oom or gone>` | a container's health, loop, exit, OOM kill or removal ([`containers`]) | warning / critical |
+//! | `updates/<agent>/available/<batch>`, `updates/<agent>/blocked`, `update/<agent>/<container>/<operation>` | updates offered, held back, or an update that ended ([`updates`]) | warning / critical |
+//! | `disk/<agent>/<drive>/<grown, wear, temperature or self_test>`, `pool/…/member/<vdev>/missing`, `array/…/slot/<n>/missing` | SMART counters grown since the accepted baseline, a drive too hot for a while, a failed self-test, a member gone from a pool or array ([`disk_trends`]) | warning / critical |
 
 pub mod certificates;
 pub mod checks;
 pub mod series;
+// Issue 18 §1: containers, updates and disk trends.
+pub mod containers;
+pub mod disk_trends;
+pub mod updates;
 
 use crate::storage::alerts::Severity;
 use crate::storage::instances::{InstanceRecord, InstanceStatus};
@@ -494,4 +501,10 @@ fn bytes_text(bytes: f64) -> String {
 }
 
 #[cfg(test)]
+mod containers_tests;
+#[cfg(test)]
+mod disk_trends_tests;
+#[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod updates_tests;

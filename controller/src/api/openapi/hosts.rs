@@ -131,4 +131,20 @@ pub(super) const OPERATIONS: &[Operation] = &[
         &[],
         None,
     ),
+    op(
+        "get",
+        "/api/v1/hosts/{agent_id}/disks/baselines",
+        "Each drive's accepted SMART baseline (counters, when, by whom), by WWN, serial or device",
+        Access::User,
+        &[],
+        None,
+    ),
+    op(
+        "post",
+        "/api/v1/hosts/{agent_id}/disks/{drive}/baseline",
+        "Accept the drive's SMART values of now as its new baseline (grown-counter alerts resolve)",
+        Access::Admin,
+        &[],
+        None,
+    ),
 ];

@@ -69,6 +69,7 @@ pub(super) fn container(
         compose: None,
         usage: None,
         network_mode: None,
+        oom_killed: false,
     }
 }
 

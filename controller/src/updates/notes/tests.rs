@@ -93,6 +93,7 @@ fn container(name: &str, image: &str, source: Option<&str>) -> Container {
         compose: None,
         usage: None,
         network_mode: None,
+        oom_killed: false,
     }
 }
 

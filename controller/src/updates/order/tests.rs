@@ -36,6 +36,7 @@ fn container(name: &str, compose: Option<(&str, &str)>, labels: &[(&str, &str)])
         }),
         usage: None,
         network_mode: None,
+        oom_killed: false,
     }
 }
 

@@ -58,6 +58,7 @@ async fn context() -> (tempfile::TempDir, Arc<Context>) {
         compose: None,
         usage: None,
         network_mode: None,
+        oom_killed: false,
     };
     let inventory = ContainerInventory {
         containers: vec![container],

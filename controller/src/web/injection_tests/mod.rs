@@ -294,6 +294,7 @@ fn pages(reported: &Reported, now_ms: i64) -> Vec<(&'static str, String)> {
         instances: reported.instances.clone(),
         certificates: fleet.clone(),
         range: "24h",
+        disk_baselines: Default::default(),
     };
     let overview = overview::OverviewView {
         hosts: vec![host.clone()],

@@ -21,6 +21,8 @@ use super::failed;
 use super::health::{self, Verdict};
 use super::journal::{Record, Step};
 use super::pinned::{override_path, override_refusal, Pinned};
+use super::backup::BackupFile;
+use super::data_rollback::DataRollback;
 use super::recovery::undo_compose;
 
 /// Updates `old`, a service of `project` whose compose `files` are on this host.
@@ -39,15 +41,24 @@ pub(super) async fn update<E: Engine>(
         .and_then(|config| config.image.clone())
         .unwrap_or_default();
     let first_file = files.first().cloned().unwrap_or_default();
-    let (repository, owner_tag) = split_tag(&image_ref);
+    let own_override = override_path(ctx.data_dir, &project.project, &project.service);
+    // A service that runs from Unity's override (an earlier update by digest) is updated by
+    // rewriting the override with the new digest; a rollback puts its earlier text back.
+    let from_override = image_ref.contains('@') && files.contains(&own_override);
+    let (repository, owner_tag) = match from_override {
+        true => (Pinned::parse(&image_ref).repository, None),
+        false => {
+            let (repository, tag) = split_tag(&image_ref);
+            (repository.to_owned(), tag)
+        }
+    };
     let pinned = Pinned::parse(&request.image);
     let by_digest = pinned.digest.is_some()
         && pinned.repository == repository
-        && (pinned.tag.is_none() || pinned.tag.as_deref() == owner_tag);
+        && (from_override || pinned.tag.is_none() || pinned.tag.as_deref() == owner_tag);
     // A digest without the file's tag runs from the digest: the file's tag keeps its image.
-    let pinned_run = by_digest && pinned.tag.is_none();
-    let own_override = override_path(ctx.data_dir, &project.project, &project.service);
-    if image_ref.contains('@') && files.contains(&own_override) {
+    let pinned_run = by_digest && (pinned.tag.is_none() || from_override);
+    if from_override && !by_digest {
         let owner_files: Vec<PathBuf> = files
             .iter()
             .filter(|file| **file != own_override)
@@ -62,7 +73,9 @@ pub(super) async fn update<E: Engine>(
             &request.image,
         ));
     }
-    if image_ref.is_empty() || image_ref.contains('@') || (request.image != image_ref && !by_digest)
+    if image_ref.is_empty()
+        || (image_ref.contains('@') && !from_override)
+        || (request.image != image_ref && !by_digest)
     {
         return refuse(new_tag_message(name, &files, &image_ref, &request.image).await);
     }
@@ -84,6 +97,12 @@ pub(super) async fn update<E: Engine>(
         files,
         image_ref: image_ref.clone(),
         old_image_id: old_image_id.clone(),
+        override_file: pinned_run.then(|| own_override.clone()),
+        // Read before anything changes: what a rollback writes back.
+        override_before: match pinned_run {
+            true => tokio::fs::read_to_string(&own_override).await.ok(),
+            false => None,
+        },
     };
     log.say(
         Stage::Pulling,
@@ -101,8 +120,8 @@ pub(super) async fn update<E: Engine>(
 
     let prepared = pull_and_back_up(ctx, &cli, request, &service, result, log, by_digest).await;
     let mut up_service = service.clone();
-    let new_id = match prepared {
-        Ok(Some(new_id)) => new_id,
+    let (new_id, saved) = match prepared {
+        Ok(Some(prepared)) => prepared,
         Ok(None) => {
             return Err(Stop(
                 Outcome::Succeeded,
@@ -110,12 +129,16 @@ pub(super) async fn update<E: Engine>(
             ))
         }
         Err(stop) => {
+            if from_override {
+                return Err(stop);
+            }
             if let Err(error) = ctx.engine.tag_image(&old_image_id, &image_ref).await {
                 tracing::warn!(%error, "Cannot tag the old image back.");
             }
             return Err(stop);
         }
     };
+    record.backup = Some(saved.file_name());
     if pinned_run {
         let file = write_override(ctx, &service, &first_file, &pinned.pull_ref())
             .await
@@ -129,8 +152,13 @@ pub(super) async fn update<E: Engine>(
                 file.display()
             ),
         );
-        up_service.files.push(file);
+        if !up_service.files.contains(&file) {
+            up_service.files.push(file);
+        }
     }
+    // Journaled (with the backup) before `up`: from then on the new version may touch the
+    // data, and a rollback, even the recovery's after a crash, puts it back.
+    record.new_ran = true;
     prepare(ctx, record, old)?;
 
     let up = cli.up_args(&up_service);
@@ -138,8 +166,9 @@ pub(super) async fn update<E: Engine>(
         Stage::Stopping,
         &format!("recreating {name} through `{}`", cli.display(&up)),
     );
+    let rolling = (&cli, &service, &saved);
     if let Err(error) = cli.run(&up_service, &up).await {
-        return roll_back(ctx, &cli, record, &service, log, error.to_string()).await;
+        return roll_back(ctx, rolling, record, result, log, error.to_string()).await;
     }
     journal_step(ctx, record, Step::NewStarted)?;
     match ctx.engine.inspect_container(name).await {
@@ -152,11 +181,11 @@ pub(super) async fn update<E: Engine>(
         ),
         Ok(None) => {
             let why = format!("no container named {name} after compose up");
-            return roll_back(ctx, &cli, record, &service, log, why).await;
+            return roll_back(ctx, rolling, record, result, log, why).await;
         }
         Err(error) => {
             let why = error.to_string();
-            return roll_back(ctx, &cli, record, &service, log, why).await;
+            return roll_back(ctx, rolling, record, result, log, why).await;
         }
     }
 
@@ -187,7 +216,7 @@ pub(super) async fn update<E: Engine>(
         }
         Err(error) => (format!("health gate: {error}"), false),
     };
-    let rolled = roll_back(ctx, &cli, record, &service, log, why).await;
+    let rolled = roll_back(ctx, rolling, record, result, log, why).await;
     if new_failed {
         if let Err(error) = failed::mark(ctx.data_dir, name, &new_id) {
             tracing::warn!(%error, "Cannot record a failed candidate.");
@@ -197,7 +226,7 @@ pub(super) async fn update<E: Engine>(
 }
 
 /// Pulls (moving the compose file's tag), refuses a failed candidate, backs up; the new image
-/// id, or `None` when the service already runs it.
+/// id and the backup, or `None` when the service already runs it.
 async fn pull_and_back_up<E: Engine>(
     ctx: &OperationContext<'_, E>,
     cli: &Cli,
@@ -206,7 +235,7 @@ async fn pull_and_back_up<E: Engine>(
     result: &mut CommandResult,
     log: &mut Log<'_>,
     by_digest: bool,
-) -> Result<Option<String>, Stop> {
+) -> Result<Option<(String, BackupFile)>, Stop> {
     let pinned = Pinned::parse(&request.image);
     let pull_ref = pinned.pull_ref();
     let pulled = if by_digest || request.auth.is_some() {
@@ -259,7 +288,7 @@ async fn pull_and_back_up<E: Engine>(
     if let Some(gate) = &request.vulnerability_gate {
         vulnerability_gate(ctx, gate, &old_image, &new_image, &pull_ref, log).await?;
     }
-    take_backup(
+    let saved = take_backup(
         ctx,
         &old,
         &old_image,
@@ -268,7 +297,7 @@ async fn pull_and_back_up<E: Engine>(
         log,
     )
     .await?;
-    if by_digest && pinned.tag.is_some() {
+    if by_digest && pinned.tag.is_some() && !service.image_ref.contains('@') {
         // The file's tag, checked at this digest in the registry, is moved to it: what a
         // `compose pull` would do, pinned to what was checked.
         ctx.engine
@@ -276,23 +305,24 @@ async fn pull_and_back_up<E: Engine>(
             .await
             .map_err(|error| Stop(Outcome::Refused, error.to_string()))?;
     }
-    Ok(Some(new_id))
+    Ok(Some((new_id, saved)))
 }
 
-/// Tags the old image back as the compose file's reference and runs `up` again; the old image
-/// must then run.
+/// Tags the old image back as the compose file's reference (or puts Unity's override back)
+/// and runs `up` again, with the data put back when the new version ran (`data_rollback.rs`,
+/// the swap's data step); the old image must then run.
 async fn roll_back<E: Engine>(
     ctx: &OperationContext<'_, E>,
-    cli: &Cli,
+    (cli, service, saved): (&Cli, &ComposeService, &BackupFile),
     record: &mut Record,
-    service: &ComposeService,
+    result: &mut CommandResult,
     log: &mut Log<'_>,
     why: String,
 ) -> Result<String, Stop> {
     log.say(
         Stage::RollingBack,
         &format!(
-            "{why}; tagging {} back as {} and recreating through {}",
+            "{why}; putting {} back as {} and recreating through {}",
             service.old_image_id,
             service.image_ref,
             cli.name()
@@ -301,7 +331,11 @@ async fn roll_back<E: Engine>(
     if let Err(error) = ctx.journal.advance(record, Step::RollingBack) {
         tracing::warn!(operation = %record.id, %error, "Journal write failed while rolling back.");
     }
-    if let Err(error) = undo_compose(ctx.engine, cli, &record.container, service).await {
+    let settings = ctx.data_settings();
+    let mut data = DataRollback::plan(&settings, &record.container, Some(saved), record.new_ran);
+    let mut say = |line: &str| log.say(Stage::RollingBack, line);
+    let undone = undo_compose(ctx.engine, cli, &record.container, service, &mut data, &mut say);
+    if let Err(error) = undone.await {
         tracing::error!(operation = %record.id, container = %record.container, %error, "Rollback failed.");
         return Err(Stop(
             Outcome::Failed,
@@ -315,7 +349,15 @@ async fn roll_back<E: Engine>(
         tracing::warn!(operation = %record.id, %error, "Journal write failed after rolling back.");
     }
     log.say(Stage::RollingBack, "the old image runs again");
-    Err(Stop(Outcome::RolledBack, format!("{why}; rolled back")))
+    if let Err(problem) = data.outcome() {
+        log.say(
+            Stage::RollingBack,
+            &format!("the data was not put back: {problem}"),
+        );
+    }
+    result.data_restored = data.outcome().ok().flatten();
+    let (outcome, message) = data.ending(&why);
+    Err(Stop(outcome, message))
 }
 
 /// The refusal of an image the compose file does not name: which file and line to change.

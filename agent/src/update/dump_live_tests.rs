@@ -26,7 +26,7 @@ use super::live_tests::blocking;
 use crate::exec::{self, CommandSpec};
 
 /// Waits for the new container's migration (`/tmp/ready`), then fails: unhealthy.
-const FAILING_HEALTH: &str = r#"HEALTHCHECK --interval=1s --timeout=90s --retries=1 CMD ["sh", "-c", "while [ ! -f /tmp/ready ]; do sleep 0.2; done; exit 1"]"#;
+pub(super) const FAILING_HEALTH: &str = r#"HEALTHCHECK --interval=1s --timeout=90s --retries=1 CMD ["sh", "-c", "while [ ! -f /tmp/ready ]; do sleep 0.2; done; exit 1"]"#;
 
 struct DbLab {
     engine: Dockerd,
@@ -187,7 +187,7 @@ impl DbLab {
     }
 }
 
-fn build(engine: &Dockerd, tag: &str, lines: &[&str]) {
+pub(super) fn build(engine: &Dockerd, tag: &str, lines: &[&str]) {
     let dir = tempfile::tempdir().unwrap();
     let dockerfile = format!("FROM {DATABASES}\n{}\n", lines.join("\n"));
     std::fs::write(dir.path().join("Dockerfile"), dockerfile).unwrap();

@@ -39,6 +39,7 @@ pub mod compose_update;
 pub mod container_exec;
 pub mod context;
 pub mod data_restore;
+pub mod data_rollback;
 pub mod dump;
 pub mod dump_plan;
 pub mod engine;
@@ -60,6 +61,8 @@ pub mod scan;
 pub mod swap;
 pub mod volumes;
 
+#[cfg(test)]
+mod compose_data_live_tests;
 #[cfg(test)]
 mod compose_live_tests;
 #[cfg(test)]

@@ -67,7 +67,14 @@ async fn previous<E: Engine>(
             result: Some(result),
             ..
         })) => result,
-        Ok(Some(record)) => match recovery::recover_one(ctx.engine, ctx.journal, record).await {
+        Ok(Some(record)) => match recovery::recover_one(
+            ctx.engine,
+            ctx.journal,
+            record,
+            &ctx.data_settings(),
+        )
+        .await
+        {
             Ok(result) => result,
             Err(RecoveryError::Engine(error)) => {
                 failure(id, format!("recovering the interrupted operation: {error}"))

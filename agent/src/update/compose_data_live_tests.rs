@@ -17,7 +17,7 @@ use unity_testbed::engine::{require, ContainerEngine, Dockerd};
 
 use super::context::OperationContext;
 use super::data_restore::Policy;
-use super::dump_live_tests::{build, FAILING_HEALTH};
+use super::dump_live_tests::{build, DbLab, FAILING_HEALTH};
 use super::engine::Bollard;
 use super::executor;
 use super::journal::{Journal, Step};
@@ -115,7 +115,10 @@ impl ComposeDb {
     async fn wait_ready(&self) {
         let name = self.db();
         for _ in 0..300 {
-            let ready = blocking(|| self.engine.cli(&["exec", &name, "test", "-f", "/tmp/ready"]));
+            let ready = blocking(|| {
+                self.engine
+                    .cli(&["exec", &name, "test", "-f", "/tmp/ready"])
+            });
             if ready.is_ok() {
                 return;
             }
@@ -217,7 +220,9 @@ async fn issue_17_compose_postgres_rollback_brings_back_the_old_data() {
     assert_eq!(result.outcome, Outcome::RolledBack, "{result:#?}");
     assert_eq!(result.data_restored, Some(DataSource::Dump), "{result:#?}");
     assert!(
-        result.message.contains("with the data put back from the database dump"),
+        result
+            .message
+            .contains("with the data put back from the database dump"),
         "{}",
         result.message
     );
@@ -260,7 +265,9 @@ async fn issue_17_compose_redis_rollback_follows_the_containers_data_restore_lab
     let old_id = lab.image_id("localhost/redis:1");
     lab.repush_migrating();
 
-    let result = lab.update("compose-redis-1", Policy::Dump, Some(64 << 20)).await;
+    let result = lab
+        .update("compose-redis-1", Policy::Dump, Some(64 << 20))
+        .await;
     assert_eq!(result.outcome, Outcome::RolledBack, "{result:#?}");
     assert_eq!(result.data_restored, Some(DataSource::VolumeArchive));
     let backup = result.backup_taken.clone().unwrap();
@@ -321,21 +328,7 @@ async fn issue_17_recovery_after_a_crash_puts_the_data_back() {
         volume_archive_limit_bytes: None,
         vulnerability_gate: None,
     };
-    let ctx = lab.context(Policy::Auto);
-    let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
-    let mut started_tx = Some(started_tx);
-    let update = executor::update(&ctx, &request, |stage, _| {
-        // The step after the candidate started: the health gate begins.
-        if stage == Stage::HealthChecking {
-            if let Some(tx) = started_tx.take() {
-                let _ = tx.send(());
-            }
-        }
-    });
-    tokio::select! {
-        result = update => panic!("the update ended before the crash: {result:#?}"),
-        _ = started_rx => {}
-    }
+    crash_after_the_new_version_started(&lab.context(Policy::Auto), &request).await;
     // Killed: the update's future is gone. The new version migrates the data meanwhile.
     lab.wait_ready().await;
     assert_eq!(lab.runs(), format!("{new_id} true"));
@@ -360,7 +353,9 @@ async fn issue_17_recovery_after_a_crash_puts_the_data_back() {
     assert_eq!(results[0].outcome, Outcome::RolledBack, "{results:?}");
     assert_eq!(results[0].data_restored, Some(DataSource::Dump));
     assert!(
-        results[0].message.contains("with the data put back from the database dump"),
+        results[0]
+            .message
+            .contains("with the data put back from the database dump"),
         "{}",
         results[0].message
     );
@@ -370,4 +365,67 @@ async fn issue_17_recovery_after_a_crash_puts_the_data_back() {
         .await
         .unwrap()
         .is_empty());
+}
+
+/// Runs `request` and drops it (the agent killed) at the step after the new version started:
+/// when the health gate begins.
+async fn crash_after_the_new_version_started(
+    ctx: &OperationContext<'_, Bollard>,
+    request: &UpdateRequest,
+) {
+    let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
+    let mut started_tx = Some(started_tx);
+    let update = executor::update(ctx, request, |stage, _| {
+        if stage == Stage::HealthChecking {
+            if let Some(tx) = started_tx.take() {
+                let _ = tx.send(());
+            }
+        }
+    });
+    tokio::select! {
+        result = update => panic!("the update ended before the crash: {result:#?}"),
+        _ = started_rx => {}
+    }
+}
+
+/// Issue 17 §1: the same crash on the engine API path (a container outside compose, swapped
+/// through the API): the recovery puts the parked old container back and its data with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue_17_recovery_after_a_crash_mid_swap_puts_the_data_back() {
+    let data_dir = "/var/lib/postgresql/data";
+    let lab = DbLab::start("postgres", data_dir, "UPDATE t SET v = 'new'", &[]).await;
+    lab.sql("CREATE TABLE t (v text); INSERT INTO t VALUES ('old')");
+    let request = UpdateRequest {
+        id: OperationId("swap-crash".to_owned()),
+        container: "db".to_owned(),
+        image: "localhost/postgres:1-migrating".to_owned(),
+        auth: None,
+        health: health(),
+        force: false,
+        volume_archive_limit_bytes: None,
+        vulnerability_gate: None,
+    };
+    let ctx = OperationContext {
+        stop_grace: Duration::from_secs(5),
+        ..OperationContext::new(&lab.bollard, &lab.journal, lab.data.path())
+    };
+    crash_after_the_new_version_started(&ctx, &request).await;
+    lab.wait_ready().await;
+    assert_eq!(lab.image(), "localhost/postgres:1-migrating true");
+    assert_eq!(lab.sql("SELECT v FROM t"), "new");
+
+    let journal = Journal::open(lab.data.path()).unwrap();
+    let settings = data_rollback::Settings {
+        data_dir: lab.data.path(),
+        policy: Policy::Auto,
+        stop_grace: Duration::from_secs(5),
+    };
+    let results = recovery::recover(&lab.bollard, &journal, &settings)
+        .await
+        .unwrap();
+    assert_eq!(results.len(), 1, "{results:?}");
+    assert_eq!(results[0].outcome, Outcome::RolledBack, "{results:?}");
+    assert_eq!(results[0].data_restored, Some(DataSource::Dump));
+    assert_eq!(lab.image(), "localhost/postgres:1 true");
+    assert_eq!(lab.sql("SELECT v FROM t"), "old");
 }

@@ -474,7 +474,10 @@ async fn issue_17_a_service_running_from_the_override_is_updated_by_digest_again
     let result = lab.update("compose-override-2", &second).await;
     assert_eq!(result.outcome, Outcome::RolledBack, "{result:#?}");
     lab.assert_runs(&id2, "2").await;
-    assert_eq!(lab.inspect().await.config.unwrap().image.as_deref(), Some(first.as_str()));
+    assert_eq!(
+        lab.inspect().await.config.unwrap().image.as_deref(),
+        Some(first.as_str())
+    );
     assert_eq!(std::fs::read_to_string(&file).unwrap(), first_text);
     let record = lab
         .journal
@@ -483,7 +486,10 @@ async fn issue_17_a_service_running_from_the_override_is_updated_by_digest_again
         .unwrap();
     let service = record.compose.unwrap();
     assert_eq!(service.override_file.as_ref(), Some(&file));
-    assert_eq!(service.override_before.as_deref(), Some(first_text.as_str()));
+    assert_eq!(
+        service.override_before.as_deref(),
+        Some(first_text.as_str())
+    );
 
     // A healthy third update runs from the rewritten override.
     let fourth = lab.reference.replace(":1", ":4");

@@ -10,19 +10,19 @@ use std::path::PathBuf;
 use bollard::models::ContainerInspectResponse;
 use unity_shared::model::update::{CommandResult, Outcome, Stage, UpdateRequest};
 
+use super::backup::BackupFile;
 use super::compose::{ComposeService, Project};
 use super::compose_cli::{Cli, ComposeError};
 use super::context::{
     capture, container, image_of, inspect_image, journal_step, keep_old_image, prepare, refuse,
     refuse_failed_candidate, take_backup, vulnerability_gate, Log, OperationContext, Stop,
 };
+use super::data_rollback::DataRollback;
 use super::engine::{split_tag, Engine};
 use super::failed;
 use super::health::{self, Verdict};
 use super::journal::{Record, Step};
 use super::pinned::{override_path, override_refusal, Pinned};
-use super::backup::BackupFile;
-use super::data_rollback::DataRollback;
 use super::recovery::undo_compose;
 
 /// Updates `old`, a service of `project` whose compose `files` are on this host.
@@ -334,7 +334,14 @@ async fn roll_back<E: Engine>(
     let settings = ctx.data_settings();
     let mut data = DataRollback::plan(&settings, &record.container, Some(saved), record.new_ran);
     let mut say = |line: &str| log.say(Stage::RollingBack, line);
-    let undone = undo_compose(ctx.engine, cli, &record.container, service, &mut data, &mut say);
+    let undone = undo_compose(
+        ctx.engine,
+        cli,
+        &record.container,
+        service,
+        &mut data,
+        &mut say,
+    );
     if let Err(error) = undone.await {
         tracing::error!(operation = %record.id, container = %record.container, %error, "Rollback failed.");
         return Err(Stop(

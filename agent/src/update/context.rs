@@ -209,12 +209,8 @@ pub(super) async fn take_backup<E: Engine>(
         .map_err(|error| Stop(Outcome::Refused, format!("backup: {error}")))?;
     // A bad `unity.update.data_restore` label refuses before anything changes: a rollback
     // must know where the data comes back from.
-    data_restore::policy_for(ctx.data_restore, &inspect).map_err(|why| {
-        Stop(
-            Outcome::Refused,
-            format!("{why}; nothing was changed"),
-        )
-    })?;
+    data_restore::policy_for(ctx.data_restore, &inspect)
+        .map_err(|why| Stop(Outcome::Refused, format!("{why}; nothing was changed")))?;
     let now_ms = u64::try_from(clock::now_ms()).unwrap_or(0);
     let taken_at_ms = match backup::list(ctx.data_dir, &name)
         .ok()

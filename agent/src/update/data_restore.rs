@@ -29,7 +29,8 @@ pub fn policy_for(agent: Policy, inspect: &serde_json::Value) -> Result<Policy, 
         .pointer("/Config/Labels")
         .and_then(|labels| labels.get(DATA_RESTORE_LABEL))
         .and_then(|value| value.as_str());
-    Policy::for_container(agent, label).map_err(|error| format!("label {DATA_RESTORE_LABEL}: {error}"))
+    Policy::for_container(agent, label)
+        .map_err(|error| format!("label {DATA_RESTORE_LABEL}: {error}"))
 }
 
 /// What `policy` takes for `backup`, when it has what it needs. Pure.
@@ -254,16 +255,20 @@ mod tests {
 
     #[test]
     fn issue_17_a_containers_label_overrides_the_agents_data_restore() {
-        let labelled = |value: &str| {
-            serde_json::json!({ "Config": { "Labels": { DATA_RESTORE_LABEL: value } } })
-        };
+        let labelled = |value: &str| serde_json::json!({ "Config": { "Labels": { DATA_RESTORE_LABEL: value } } });
         assert_eq!(policy_for(Policy::Auto, &labelled("off")), Ok(Policy::Off));
         assert_eq!(policy_for(Policy::Off, &labelled("dump")), Ok(Policy::Dump));
         assert_eq!(
-            policy_for(Policy::Volume, &serde_json::json!({ "Config": { "Labels": null } })),
+            policy_for(
+                Policy::Volume,
+                &serde_json::json!({ "Config": { "Labels": null } })
+            ),
             Ok(Policy::Volume)
         );
-        assert_eq!(policy_for(Policy::Dump, &serde_json::json!({})), Ok(Policy::Dump));
+        assert_eq!(
+            policy_for(Policy::Dump, &serde_json::json!({})),
+            Ok(Policy::Dump)
+        );
         let error = policy_for(Policy::Auto, &labelled("tape")).unwrap_err();
         assert_eq!(
             error,

@@ -239,6 +239,9 @@ mod tests {
         let rollback = DataRollback::plan(&settings(Policy::Auto), "db", Some(&bad), true);
         let (outcome, message) = rollback.ending("unhealthy");
         assert_eq!(outcome, Outcome::Failed);
-        assert!(message.contains("unknown data restore policy \"tape\""), "{message}");
+        assert!(
+            message.contains("unknown data restore policy \"tape\""),
+            "{message}"
+        );
     }
 }

@@ -14,8 +14,8 @@ use unity_shared::model::update::{CommandResult, Outcome};
 use super::backup;
 use super::compose::ComposeService;
 use super::compose_cli::{Cli, ComposeError};
-use super::engine::{Engine, EngineError};
 use super::data_rollback::{DataRollback, Settings};
+use super::engine::{Engine, EngineError};
 use super::journal::{Journal, JournalError, Record, Step};
 
 /// Why an interrupted operation could not be recovered.
@@ -204,9 +204,8 @@ async fn recover_compose<E: Engine>(
     let cli = Cli::detect(&socket).await.map_err(no_cli)?;
     let mut say = |line: &str| tracing::info!(container = %record.container, line, "Recovery.");
     undo_compose(engine, &cli, &record.container, service, data, &mut say).await?;
-    let (outcome, message) = data.ending(
-        "the agent restarted mid-update; the old image runs again through compose",
-    );
+    let (outcome, message) =
+        data.ending("the agent restarted mid-update; the old image runs again through compose");
     Ok((outcome, message, Step::RolledBack))
 }
 
@@ -219,10 +218,18 @@ async fn recover_swap<E: Engine>(
     data: &mut DataRollback<'_>,
 ) -> Result<(), EngineError> {
     let mut say = |line: &str| tracing::info!(container = %record.container, line, "Recovery.");
-    let parked = engine.inspect_container(&record.parked_name).await?.is_some();
+    let parked = engine
+        .inspect_container(&record.parked_name)
+        .await?
+        .is_some();
     if parked {
-        data.before(engine, Some(&record.container), &record.parked_name, &mut say)
-            .await;
+        data.before(
+            engine,
+            Some(&record.container),
+            &record.parked_name,
+            &mut say,
+        )
+        .await;
     }
     undo(engine, record).await?;
     if !parked && data.source().is_some() {
@@ -281,7 +288,8 @@ pub async fn recover_one<E: Engine>(
         });
     let mut data = DataRollback::plan(settings, &record.container, saved.as_ref(), record.new_ran);
     let (outcome, message) = if let Some(service) = record.compose.clone() {
-        let (outcome, message, step) = recover_compose(engine, &record, &service, &mut data).await?;
+        let (outcome, message, step) =
+            recover_compose(engine, &record, &service, &mut data).await?;
         record.step = step;
         (outcome, message)
     } else if matches!(record.step, Step::Validated | Step::OldRemoved) {

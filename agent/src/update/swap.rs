@@ -337,4 +337,3 @@ async fn roll_back_after<E: Engine>(
         evidence,
     }
 }
-

@@ -18,7 +18,9 @@
 //!    update), [`failed_images`] (failed candidate images kept for inspection, then removed),
 //!    [`compose_cli`] (the compose CLI through `exec`).
 //! 3. [`journal`]: the fsynced per-operation journal; it stores records and calls nothing.
-//! 4. [`recovery`]: puts containers back (undo or finish a swap, a compose service on its old
+//! 4. [`data_rollback`]: the one data step of every rollback (the database's data back from
+//!    the volume archives or the dump, by [`data_restore`]'s policy);
+//!    [`recovery`]: puts containers back (undo or finish a swap, a compose service on its old
 //!    image), for a failing operation and for [`recovery::recover`] at agent start.
 //! 5. [`context`]: what every command works with ([`OperationContext`]) and the steps they
 //!    share; [`operation`]: how each command begins and ends (idempotency by operation id, the

@@ -3,8 +3,8 @@
 pub mod agentless;
 pub mod certificate;
 pub mod container;
-pub mod database;
 pub mod data_restore;
+pub mod database;
 pub mod database_image;
 pub mod names;
 pub mod plugin;

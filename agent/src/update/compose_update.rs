@@ -3,7 +3,10 @@
 //! only the compose file knows (`configs:`, `env_file`, `depends_on`) is kept. Only a new image
 //! behind the same reference can be applied (the same tag pulled again, or a digest of the same
 //! repository tagged as that reference): a new tag needs the user's compose file changed, which
-//! the agent never does. Rollback tags the old image back as the reference and runs `up` again.
+//! the agent never does; a service running from Unity's override is updated by rewriting the
+//! override with the new digest, its earlier text journaled. Rollback tags the old image back
+//! as the reference (or writes the override's earlier text back) and runs `up` again, with the
+//! data put back by the swap's own data step (`data_rollback.rs`).
 
 use std::path::PathBuf;
 
@@ -13,6 +16,7 @@ use unity_shared::model::update::{CommandResult, Outcome, Stage, UpdateRequest};
 use super::backup::BackupFile;
 use super::compose::{ComposeService, Project};
 use super::compose_cli::{Cli, ComposeError};
+use super::compose_files::{new_tag_message, write_override};
 use super::context::{
     capture, container, image_of, inspect_image, journal_step, keep_old_image, prepare, refuse,
     refuse_failed_candidate, take_backup, vulnerability_gate, Log, OperationContext, Stop,
@@ -23,7 +27,9 @@ use super::failed;
 use super::health::{self, Verdict};
 use super::journal::{Record, Step};
 use super::pinned::{override_path, override_refusal, Pinned};
-use super::recovery::undo_compose;
+use super::recovery::{restore_override, undo_compose};
+
+pub use super::compose_files::{image_line, override_yaml};
 
 /// Updates `old`, a service of `project` whose compose `files` are on this host.
 pub(super) async fn update<E: Engine>(
@@ -159,7 +165,13 @@ pub(super) async fn update<E: Engine>(
     // Journaled (with the backup) before `up`: from then on the new version may touch the
     // data, and a rollback, even the recovery's after a crash, puts it back.
     record.new_ran = true;
-    prepare(ctx, record, old)?;
+    if let Err(stop) = prepare(ctx, record, old) {
+        // Nothing ran: the override goes back to what it said.
+        if let Err(error) = restore_override(&service) {
+            tracing::warn!(%error, "Cannot put the compose override back.");
+        }
+        return Err(stop);
+    }
 
     let up = cli.up_args(&up_service);
     log.say(
@@ -365,78 +377,4 @@ async fn roll_back<E: Engine>(
     result.data_restored = data.outcome().ok().flatten();
     let (outcome, message) = data.ending(&why);
     Err(Stop(outcome, message))
-}
-
-/// The refusal of an image the compose file does not name: which file and line to change.
-async fn new_tag_message(
-    container: &str,
-    files: &[PathBuf],
-    image_ref: &str,
-    wanted: &str,
-) -> String {
-    for file in files {
-        let Ok(text) = tokio::fs::read_to_string(file).await else {
-            continue;
-        };
-        if let Some(line) = image_line(&text, image_ref) {
-            return format!(
-                "{container} is managed by docker-compose ({}): change its image to {wanted} \
-                 there (line {line}: `image: {image_ref}`), or update by digest",
-                file.display()
-            );
-        }
-    }
-    let file = files.first().map(|file| file.display().to_string());
-    format!(
-        "{container} is managed by docker-compose ({}): change its image to {wanted} there, \
-         or update by digest",
-        file.unwrap_or_default()
-    )
-}
-
-/// The 1-based number of the line `image: <image_ref>` (quoted or not). Pure.
-pub fn image_line(text: &str, image_ref: &str) -> Option<usize> {
-    text.lines()
-        .position(|line| {
-            line.trim()
-                .strip_prefix("image:")
-                .map(|value| value.trim().trim_matches(|c| c == '"' || c == '\''))
-                == Some(image_ref)
-        })
-        .map(|index| index + 1)
-}
-
-/// Writes the agent's compose override for `service` (`<data dir>/compose/<project>/
-/// <service>.yml`): only `image: <repo@digest>`, with the `version:` of the first file (v1
-/// refuses files of different versions). The owner's files are never written.
-async fn write_override<E: Engine>(
-    ctx: &OperationContext<'_, E>,
-    service: &ComposeService,
-    first_file: &std::path::Path,
-    image: &str,
-) -> std::io::Result<PathBuf> {
-    let owner = tokio::fs::read_to_string(first_file).await?;
-    let file = override_path(ctx.data_dir, &service.project, &service.service);
-    if let Some(dir) = file.parent() {
-        tokio::fs::create_dir_all(dir).await?;
-    }
-    let text = override_yaml(&owner, &service.service, image);
-    tokio::fs::write(&file, text).await?;
-    Ok(file)
-}
-
-/// The override's text: the first file's top-level `version:` line, then the service's image
-/// (quoted as JSON strings, which YAML reads as they are). Pure.
-pub fn override_yaml(owner_file: &str, service: &str, image: &str) -> String {
-    let version = owner_file
-        .lines()
-        .find(|line| line.starts_with("version:"))
-        .map(|line| format!("{}\n", line.trim_end()))
-        .unwrap_or_default();
-    let quote = |text: &str| serde_json::Value::String(text.to_owned()).to_string();
-    format!(
-        "{version}services:\n  {}:\n    image: {}\n",
-        quote(service),
-        quote(image)
-    )
 }

@@ -16,7 +16,8 @@
 //!    [`health`] (the health gate: pure [`health::judge`] plus a thin poller), [`volumes`]
 //!    (optional volume archives with a backup), [`kept`] (old images kept for a while after an
 //!    update), [`failed_images`] (failed candidate images kept for inspection, then removed),
-//!    [`compose_cli`] (the compose CLI through `exec`).
+//!    [`compose_cli`] (the compose CLI through `exec`), [`compose_files`] (the refusal naming
+//!    the owner's file and line; Unity's override file).
 //! 3. [`journal`]: the fsynced per-operation journal; it stores records and calls nothing.
 //! 4. [`data_rollback`]: the one data step of every rollback (the database's data back from
 //!    the volume archives or the dump, by [`data_restore`]'s policy);
@@ -37,6 +38,7 @@
 pub mod backup;
 pub mod compose;
 pub mod compose_cli;
+pub mod compose_files;
 pub mod compose_update;
 pub mod container_exec;
 pub mod context;

@@ -143,7 +143,14 @@ pub(crate) async fn recover_at_start(state: Arc<AgentState>) {
             return;
         }
     };
-    match update::recover(&bollard, journal).await {
+    // The data goes back as the interrupted operation's own rollback would have put it.
+    let settings = update::data_rollback::Settings {
+        data_dir: &state.config.data_dir,
+        policy: update::data_restore::Policy::parse(&state.config.containers.data_restore)
+            .unwrap_or_default(),
+        stop_grace: std::time::Duration::from_secs(10),
+    };
+    match update::recover(&bollard, journal, &settings).await {
         Ok(results) => {
             for result in results {
                 tracing::warn!(

@@ -73,4 +73,11 @@ pub struct ComposeService {
     pub image_ref: String,
     /// The image the service ran before the update.
     pub old_image_id: String,
+    /// Unity's compose override for the service, when this update writes it (an update by
+    /// digest): a rollback puts back [`ComposeService::override_before`].
+    #[serde(default)]
+    pub override_file: Option<PathBuf>,
+    /// The override's text before this update (`None`: there was no override file).
+    #[serde(default)]
+    pub override_before: Option<String>,
 }

@@ -109,6 +109,14 @@ impl Cli {
             .to_vec()
     }
 
+    /// `up --no-start --no-deps <service>`: the container recreated, not started (its data
+    /// goes back first).
+    pub fn create_args(&self, service: &ComposeService) -> Vec<String> {
+        ["up", "--no-start", "--no-deps", service.service.as_str()]
+            .map(str::to_owned)
+            .to_vec()
+    }
+
     /// The command line for `args`, for messages (without the project's flags).
     pub fn display(&self, args: &[String]) -> String {
         format!("{} {}", self.name(), args.join(" "))

@@ -276,6 +276,8 @@ async fn recovery_after_compose_up(lab: &Lab, name: &str, old_id: &str, new_id: 
         working_dir: Some(lab.project.path().to_path_buf()),
         image_ref: lab.reference.clone(),
         old_image_id: old_id.to_owned(),
+        override_file: None,
+        override_before: None,
     };
     blocking(|| lab.engine.cli(&["tag", new_id, &lab.reference]).unwrap());
     compose_up(lab, lab.project.path()).await;
@@ -284,7 +286,14 @@ async fn recovery_after_compose_up(lab: &Lab, name: &str, old_id: &str, new_id: 
     record.step = Step::NewStarted;
     record.compose = Some(service);
     lab.journal.save(&record).unwrap();
-    let results = recovery::recover(&lab.bollard, &lab.journal).await.unwrap();
+    let settings = super::data_rollback::Settings {
+        data_dir: lab.data.path(),
+        policy: super::data_restore::Policy::Auto,
+        stop_grace: Duration::from_secs(3),
+    };
+    let results = recovery::recover(&lab.bollard, &lab.journal, &settings)
+        .await
+        .unwrap();
     assert_eq!(results.len(), 1, "{results:?}");
     assert_eq!(results[0].outcome, Outcome::RolledBack, "{results:?}");
     lab.assert_runs(old_id, "2").await;
@@ -426,10 +435,12 @@ async fn issue_17_compose_update_is_refused_by_the_vulnerability_gate() {
 }
 
 /// Issue 17: a service that runs from the agent's override (an update by digest without the
-/// file's tag) is not updated through the override again; the refusal names the override and
-/// says exactly what the owner does, and nothing changes.
+/// file's tag) is updated again by digest: the journal keeps the override's text before, the
+/// override is rewritten with the new digest, and a failed second update's rollback returns
+/// to the first's digest and override text; a healthy one runs from the rewritten override.
+/// An image by tag is still refused with what the owner must do, and nothing changes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn issue_17_a_service_running_from_the_override_says_what_the_owner_must_do() {
+async fn issue_17_a_service_running_from_the_override_is_updated_by_digest_again() {
     let (lab, _id1) = Lab::start().await;
     let newer = lab.reference.replace(":1", ":2");
     let (repository, _) = newer.rsplit_once(':').unwrap();
@@ -449,16 +460,53 @@ async fn issue_17_a_service_running_from_the_override_says_what_the_owner_must_d
     let result = lab.update("compose-override-1", &first).await;
     assert_eq!(result.outcome, Outcome::Succeeded, "{result:#?}");
     lab.assert_runs(&id2, "2").await;
+    let file = super::pinned::override_path(lab.data.path(), "lab", "web");
+    let first_text = std::fs::read_to_string(&file).unwrap();
+    assert!(first_text.contains(&first), "{first_text}");
 
+    // The second update's candidate fails its health check: back to the first's digest.
     let third = lab.reference.replace(":1", ":3");
     let digest3 = blocking(|| {
-        build_and_push(&lab.engine, &third, "3", "/tmp/ok");
+        build_and_push(&lab.engine, &third, "3", "/tmp/never");
         pushed_digest(&third)
     });
-    let again = format!("{repository}@{digest3}");
-    let result = lab.update("compose-override-2", &again).await;
+    let second = format!("{repository}@{digest3}");
+    let result = lab.update("compose-override-2", &second).await;
+    assert_eq!(result.outcome, Outcome::RolledBack, "{result:#?}");
+    lab.assert_runs(&id2, "2").await;
+    assert_eq!(
+        lab.inspect().await.config.unwrap().image.as_deref(),
+        Some(first.as_str())
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), first_text);
+    let record = lab
+        .journal
+        .load(&OperationId("compose-override-2".to_owned()))
+        .unwrap()
+        .unwrap();
+    let service = record.compose.unwrap();
+    assert_eq!(service.override_file.as_ref(), Some(&file));
+    assert_eq!(
+        service.override_before.as_deref(),
+        Some(first_text.as_str())
+    );
+
+    // A healthy third update runs from the rewritten override.
+    let fourth = lab.reference.replace(":1", ":4");
+    let (id4, digest4) = blocking(|| {
+        let id4 = build_and_push(&lab.engine, &fourth, "4", "/tmp/ok");
+        (id4, pushed_digest(&fourth))
+    });
+    let third_update = format!("{repository}@{digest4}");
+    let result = lab.update("compose-override-3", &third_update).await;
+    assert_eq!(result.outcome, Outcome::Succeeded, "{result:#?}");
+    lab.assert_runs(&id4, "4").await;
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.contains(&third_update), "{text}");
+
+    // A tag is not something Unity writes into the override: refused, with the steps.
+    let result = lab.update("compose-override-4", &third).await;
     assert_eq!(result.outcome, Outcome::Refused, "{result:#?}");
-    let file = super::pinned::override_path(lab.data.path(), "lab", "web");
     let message = &result.message;
     assert!(
         message.contains(&format!("from Unity's compose override {}", file.display())),
@@ -472,5 +520,5 @@ async fn issue_17_a_service_running_from_the_override_says_what_the_owner_must_d
         message.contains(&format!("-f {} up -d web`", lab.file.display())),
         "{message}"
     );
-    lab.assert_runs(&id2, "2").await;
+    lab.assert_runs(&id4, "4").await;
 }

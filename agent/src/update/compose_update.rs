@@ -3,25 +3,33 @@
 //! only the compose file knows (`configs:`, `env_file`, `depends_on`) is kept. Only a new image
 //! behind the same reference can be applied (the same tag pulled again, or a digest of the same
 //! repository tagged as that reference): a new tag needs the user's compose file changed, which
-//! the agent never does. Rollback tags the old image back as the reference and runs `up` again.
+//! the agent never does; a service running from Unity's override is updated by rewriting the
+//! override with the new digest, its earlier text journaled. Rollback tags the old image back
+//! as the reference (or writes the override's earlier text back) and runs `up` again, with the
+//! data put back by the swap's own data step (`data_rollback.rs`).
 
 use std::path::PathBuf;
 
 use bollard::models::ContainerInspectResponse;
 use unity_shared::model::update::{CommandResult, Outcome, Stage, UpdateRequest};
 
+use super::backup::BackupFile;
 use super::compose::{ComposeService, Project};
 use super::compose_cli::{Cli, ComposeError};
+use super::compose_files::{new_tag_message, write_override};
 use super::context::{
     capture, container, image_of, inspect_image, journal_step, keep_old_image, prepare, refuse,
     refuse_failed_candidate, take_backup, vulnerability_gate, Log, OperationContext, Stop,
 };
+use super::data_rollback::DataRollback;
 use super::engine::{split_tag, Engine};
 use super::failed;
 use super::health::{self, Verdict};
 use super::journal::{Record, Step};
 use super::pinned::{override_path, override_refusal, Pinned};
-use super::recovery::undo_compose;
+use super::recovery::{restore_override, undo_compose};
+
+pub use super::compose_files::{image_line, override_yaml};
 
 /// Updates `old`, a service of `project` whose compose `files` are on this host.
 pub(super) async fn update<E: Engine>(
@@ -39,15 +47,24 @@ pub(super) async fn update<E: Engine>(
         .and_then(|config| config.image.clone())
         .unwrap_or_default();
     let first_file = files.first().cloned().unwrap_or_default();
-    let (repository, owner_tag) = split_tag(&image_ref);
+    let own_override = override_path(ctx.data_dir, &project.project, &project.service);
+    // A service that runs from Unity's override (an earlier update by digest) is updated by
+    // rewriting the override with the new digest; a rollback puts its earlier text back.
+    let from_override = image_ref.contains('@') && files.contains(&own_override);
+    let (repository, owner_tag) = match from_override {
+        true => (Pinned::parse(&image_ref).repository, None),
+        false => {
+            let (repository, tag) = split_tag(&image_ref);
+            (repository.to_owned(), tag)
+        }
+    };
     let pinned = Pinned::parse(&request.image);
     let by_digest = pinned.digest.is_some()
         && pinned.repository == repository
-        && (pinned.tag.is_none() || pinned.tag.as_deref() == owner_tag);
+        && (from_override || pinned.tag.is_none() || pinned.tag.as_deref() == owner_tag);
     // A digest without the file's tag runs from the digest: the file's tag keeps its image.
-    let pinned_run = by_digest && pinned.tag.is_none();
-    let own_override = override_path(ctx.data_dir, &project.project, &project.service);
-    if image_ref.contains('@') && files.contains(&own_override) {
+    let pinned_run = by_digest && (pinned.tag.is_none() || from_override);
+    if from_override && !by_digest {
         let owner_files: Vec<PathBuf> = files
             .iter()
             .filter(|file| **file != own_override)
@@ -62,7 +79,9 @@ pub(super) async fn update<E: Engine>(
             &request.image,
         ));
     }
-    if image_ref.is_empty() || image_ref.contains('@') || (request.image != image_ref && !by_digest)
+    if image_ref.is_empty()
+        || (image_ref.contains('@') && !from_override)
+        || (request.image != image_ref && !by_digest)
     {
         return refuse(new_tag_message(name, &files, &image_ref, &request.image).await);
     }
@@ -84,6 +103,12 @@ pub(super) async fn update<E: Engine>(
         files,
         image_ref: image_ref.clone(),
         old_image_id: old_image_id.clone(),
+        override_file: pinned_run.then(|| own_override.clone()),
+        // Read before anything changes: what a rollback writes back.
+        override_before: match pinned_run {
+            true => tokio::fs::read_to_string(&own_override).await.ok(),
+            false => None,
+        },
     };
     log.say(
         Stage::Pulling,
@@ -101,8 +126,8 @@ pub(super) async fn update<E: Engine>(
 
     let prepared = pull_and_back_up(ctx, &cli, request, &service, result, log, by_digest).await;
     let mut up_service = service.clone();
-    let new_id = match prepared {
-        Ok(Some(new_id)) => new_id,
+    let (new_id, saved) = match prepared {
+        Ok(Some(prepared)) => prepared,
         Ok(None) => {
             return Err(Stop(
                 Outcome::Succeeded,
@@ -110,12 +135,16 @@ pub(super) async fn update<E: Engine>(
             ))
         }
         Err(stop) => {
+            if from_override {
+                return Err(stop);
+            }
             if let Err(error) = ctx.engine.tag_image(&old_image_id, &image_ref).await {
                 tracing::warn!(%error, "Cannot tag the old image back.");
             }
             return Err(stop);
         }
     };
+    record.backup = Some(saved.file_name());
     if pinned_run {
         let file = write_override(ctx, &service, &first_file, &pinned.pull_ref())
             .await
@@ -129,17 +158,29 @@ pub(super) async fn update<E: Engine>(
                 file.display()
             ),
         );
-        up_service.files.push(file);
+        if !up_service.files.contains(&file) {
+            up_service.files.push(file);
+        }
     }
-    prepare(ctx, record, old)?;
+    // Journaled (with the backup) before `up`: from then on the new version may touch the
+    // data, and a rollback, even the recovery's after a crash, puts it back.
+    record.new_ran = true;
+    if let Err(stop) = prepare(ctx, record, old) {
+        // Nothing ran: the override goes back to what it said.
+        if let Err(error) = restore_override(&service) {
+            tracing::warn!(%error, "Cannot put the compose override back.");
+        }
+        return Err(stop);
+    }
 
     let up = cli.up_args(&up_service);
     log.say(
         Stage::Stopping,
         &format!("recreating {name} through `{}`", cli.display(&up)),
     );
+    let rolling = (&cli, &service, &saved);
     if let Err(error) = cli.run(&up_service, &up).await {
-        return roll_back(ctx, &cli, record, &service, log, error.to_string()).await;
+        return roll_back(ctx, rolling, record, result, log, error.to_string()).await;
     }
     journal_step(ctx, record, Step::NewStarted)?;
     match ctx.engine.inspect_container(name).await {
@@ -152,11 +193,11 @@ pub(super) async fn update<E: Engine>(
         ),
         Ok(None) => {
             let why = format!("no container named {name} after compose up");
-            return roll_back(ctx, &cli, record, &service, log, why).await;
+            return roll_back(ctx, rolling, record, result, log, why).await;
         }
         Err(error) => {
             let why = error.to_string();
-            return roll_back(ctx, &cli, record, &service, log, why).await;
+            return roll_back(ctx, rolling, record, result, log, why).await;
         }
     }
 
@@ -187,7 +228,7 @@ pub(super) async fn update<E: Engine>(
         }
         Err(error) => (format!("health gate: {error}"), false),
     };
-    let rolled = roll_back(ctx, &cli, record, &service, log, why).await;
+    let rolled = roll_back(ctx, rolling, record, result, log, why).await;
     if new_failed {
         if let Err(error) = failed::mark(ctx.data_dir, name, &new_id) {
             tracing::warn!(%error, "Cannot record a failed candidate.");
@@ -197,7 +238,7 @@ pub(super) async fn update<E: Engine>(
 }
 
 /// Pulls (moving the compose file's tag), refuses a failed candidate, backs up; the new image
-/// id, or `None` when the service already runs it.
+/// id and the backup, or `None` when the service already runs it.
 async fn pull_and_back_up<E: Engine>(
     ctx: &OperationContext<'_, E>,
     cli: &Cli,
@@ -206,7 +247,7 @@ async fn pull_and_back_up<E: Engine>(
     result: &mut CommandResult,
     log: &mut Log<'_>,
     by_digest: bool,
-) -> Result<Option<String>, Stop> {
+) -> Result<Option<(String, BackupFile)>, Stop> {
     let pinned = Pinned::parse(&request.image);
     let pull_ref = pinned.pull_ref();
     let pulled = if by_digest || request.auth.is_some() {
@@ -259,7 +300,7 @@ async fn pull_and_back_up<E: Engine>(
     if let Some(gate) = &request.vulnerability_gate {
         vulnerability_gate(ctx, gate, &old_image, &new_image, &pull_ref, log).await?;
     }
-    take_backup(
+    let saved = take_backup(
         ctx,
         &old,
         &old_image,
@@ -268,7 +309,7 @@ async fn pull_and_back_up<E: Engine>(
         log,
     )
     .await?;
-    if by_digest && pinned.tag.is_some() {
+    if by_digest && pinned.tag.is_some() && !service.image_ref.contains('@') {
         // The file's tag, checked at this digest in the registry, is moved to it: what a
         // `compose pull` would do, pinned to what was checked.
         ctx.engine
@@ -276,23 +317,24 @@ async fn pull_and_back_up<E: Engine>(
             .await
             .map_err(|error| Stop(Outcome::Refused, error.to_string()))?;
     }
-    Ok(Some(new_id))
+    Ok(Some((new_id, saved)))
 }
 
-/// Tags the old image back as the compose file's reference and runs `up` again; the old image
-/// must then run.
+/// Tags the old image back as the compose file's reference (or puts Unity's override back)
+/// and runs `up` again, with the data put back when the new version ran (`data_rollback.rs`,
+/// the swap's data step); the old image must then run.
 async fn roll_back<E: Engine>(
     ctx: &OperationContext<'_, E>,
-    cli: &Cli,
+    (cli, service, saved): (&Cli, &ComposeService, &BackupFile),
     record: &mut Record,
-    service: &ComposeService,
+    result: &mut CommandResult,
     log: &mut Log<'_>,
     why: String,
 ) -> Result<String, Stop> {
     log.say(
         Stage::RollingBack,
         &format!(
-            "{why}; tagging {} back as {} and recreating through {}",
+            "{why}; putting {} back as {} and recreating through {}",
             service.old_image_id,
             service.image_ref,
             cli.name()
@@ -301,7 +343,18 @@ async fn roll_back<E: Engine>(
     if let Err(error) = ctx.journal.advance(record, Step::RollingBack) {
         tracing::warn!(operation = %record.id, %error, "Journal write failed while rolling back.");
     }
-    if let Err(error) = undo_compose(ctx.engine, cli, &record.container, service).await {
+    let settings = ctx.data_settings();
+    let mut data = DataRollback::plan(&settings, &record.container, Some(saved), record.new_ran);
+    let mut say = |line: &str| log.say(Stage::RollingBack, line);
+    let undone = undo_compose(
+        ctx.engine,
+        cli,
+        &record.container,
+        service,
+        &mut data,
+        &mut say,
+    );
+    if let Err(error) = undone.await {
         tracing::error!(operation = %record.id, container = %record.container, %error, "Rollback failed.");
         return Err(Stop(
             Outcome::Failed,
@@ -315,79 +368,13 @@ async fn roll_back<E: Engine>(
         tracing::warn!(operation = %record.id, %error, "Journal write failed after rolling back.");
     }
     log.say(Stage::RollingBack, "the old image runs again");
-    Err(Stop(Outcome::RolledBack, format!("{why}; rolled back")))
-}
-
-/// The refusal of an image the compose file does not name: which file and line to change.
-async fn new_tag_message(
-    container: &str,
-    files: &[PathBuf],
-    image_ref: &str,
-    wanted: &str,
-) -> String {
-    for file in files {
-        let Ok(text) = tokio::fs::read_to_string(file).await else {
-            continue;
-        };
-        if let Some(line) = image_line(&text, image_ref) {
-            return format!(
-                "{container} is managed by docker-compose ({}): change its image to {wanted} \
-                 there (line {line}: `image: {image_ref}`), or update by digest",
-                file.display()
-            );
-        }
+    if let Err(problem) = data.outcome() {
+        log.say(
+            Stage::RollingBack,
+            &format!("the data was not put back: {problem}"),
+        );
     }
-    let file = files.first().map(|file| file.display().to_string());
-    format!(
-        "{container} is managed by docker-compose ({}): change its image to {wanted} there, \
-         or update by digest",
-        file.unwrap_or_default()
-    )
-}
-
-/// The 1-based number of the line `image: <image_ref>` (quoted or not). Pure.
-pub fn image_line(text: &str, image_ref: &str) -> Option<usize> {
-    text.lines()
-        .position(|line| {
-            line.trim()
-                .strip_prefix("image:")
-                .map(|value| value.trim().trim_matches(|c| c == '"' || c == '\''))
-                == Some(image_ref)
-        })
-        .map(|index| index + 1)
-}
-
-/// Writes the agent's compose override for `service` (`<data dir>/compose/<project>/
-/// <service>.yml`): only `image: <repo@digest>`, with the `version:` of the first file (v1
-/// refuses files of different versions). The owner's files are never written.
-async fn write_override<E: Engine>(
-    ctx: &OperationContext<'_, E>,
-    service: &ComposeService,
-    first_file: &std::path::Path,
-    image: &str,
-) -> std::io::Result<PathBuf> {
-    let owner = tokio::fs::read_to_string(first_file).await?;
-    let file = override_path(ctx.data_dir, &service.project, &service.service);
-    if let Some(dir) = file.parent() {
-        tokio::fs::create_dir_all(dir).await?;
-    }
-    let text = override_yaml(&owner, &service.service, image);
-    tokio::fs::write(&file, text).await?;
-    Ok(file)
-}
-
-/// The override's text: the first file's top-level `version:` line, then the service's image
-/// (quoted as JSON strings, which YAML reads as they are). Pure.
-pub fn override_yaml(owner_file: &str, service: &str, image: &str) -> String {
-    let version = owner_file
-        .lines()
-        .find(|line| line.starts_with("version:"))
-        .map(|line| format!("{}\n", line.trim_end()))
-        .unwrap_or_default();
-    let quote = |text: &str| serde_json::Value::String(text.to_owned()).to_string();
-    format!(
-        "{version}services:\n  {}:\n    image: {}\n",
-        quote(service),
-        quote(image)
-    )
+    result.data_restored = data.outcome().ok().flatten();
+    let (outcome, message) = data.ending(&why);
+    Err(Stop(outcome, message))
 }

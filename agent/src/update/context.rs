@@ -71,6 +71,17 @@ impl<'a, E> OperationContext<'a, E> {
     }
 }
 
+impl<E> OperationContext<'_, E> {
+    /// What a rollback needs to put a database's data back (`data_rollback.rs`).
+    pub fn data_settings(&self) -> super::data_rollback::Settings<'_> {
+        super::data_rollback::Settings {
+            data_dir: self.data_dir,
+            policy: self.data_restore,
+            stop_grace: self.stop_grace,
+        }
+    }
+}
+
 /// The progress callback plus the lines kept for the result.
 pub struct Log<'a> {
     pub(super) progress: &'a mut (dyn FnMut(Stage, &str) + Send),
@@ -196,6 +207,10 @@ pub(super) async fn take_backup<E: Engine>(
     let name = result.container.clone();
     let inspect = serde_json::to_value(container)
         .map_err(|error| Stop(Outcome::Refused, format!("backup: {error}")))?;
+    // A bad `unity.update.data_restore` label refuses before anything changes: a rollback
+    // must know where the data comes back from.
+    data_restore::policy_for(ctx.data_restore, &inspect)
+        .map_err(|why| Stop(Outcome::Refused, format!("{why}; nothing was changed")))?;
     let now_ms = u64::try_from(clock::now_ms()).unwrap_or(0);
     let taken_at_ms = match backup::list(ctx.data_dir, &name)
         .ok()

@@ -10,34 +10,27 @@ use std::time::Duration;
 
 use unity_shared::model::update::DataSource;
 
+use unity_shared::model::data_restore::DATA_RESTORE_LABEL;
+
 use super::backup::BackupFile;
 use super::dump;
 use super::dump_plan;
 use super::engine::Engine;
 use crate::exec::{self, CommandSpec};
 
-/// Where the data comes back from: `auto` (the volume archives when the backup has them, else
-/// the dump), `volume`, `dump`, or `off` (never).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Policy {
-    #[default]
-    Auto,
-    Volume,
-    Dump,
-    Off,
-}
+/// Where the data comes back from (the agent's `[containers] data_restore`, or a container's
+/// `unity.update.data_restore` label: [`policy_for`]).
+pub use unity_shared::model::data_restore::DataRestorePolicy as Policy;
 
-impl Policy {
-    /// The config word (`auto`, `volume`, `dump`, `off`).
-    pub fn parse(word: &str) -> Option<Policy> {
-        match word.trim() {
-            "auto" => Some(Policy::Auto),
-            "volume" => Some(Policy::Volume),
-            "dump" => Some(Policy::Dump),
-            "off" | "none" => Some(Policy::Off),
-            _ => None,
-        }
-    }
+/// The policy for the container `inspect` describes (a backup's copy of it, or the live
+/// container): its `unity.update.data_restore` label over `agent`'s setting. Pure.
+pub fn policy_for(agent: Policy, inspect: &serde_json::Value) -> Result<Policy, String> {
+    let label = inspect
+        .pointer("/Config/Labels")
+        .and_then(|labels| labels.get(DATA_RESTORE_LABEL))
+        .and_then(|value| value.as_str());
+    Policy::for_container(agent, label)
+        .map_err(|error| format!("label {DATA_RESTORE_LABEL}: {error}"))
 }
 
 /// What `policy` takes for `backup`, when it has what it needs. Pure.
@@ -256,7 +249,31 @@ mod tests {
             Some(VolumeArchive)
         );
         assert_eq!(choose(Policy::Off, &backup(true, true)), None);
-        assert_eq!(Policy::parse("dump"), Some(Policy::Dump));
-        assert_eq!(Policy::parse("tape"), None);
+        assert_eq!(Policy::parse("dump"), Ok(Policy::Dump));
+        assert!(Policy::parse("tape").is_err());
+    }
+
+    #[test]
+    fn issue_17_a_containers_label_overrides_the_agents_data_restore() {
+        let labelled = |value: &str| serde_json::json!({ "Config": { "Labels": { DATA_RESTORE_LABEL: value } } });
+        assert_eq!(policy_for(Policy::Auto, &labelled("off")), Ok(Policy::Off));
+        assert_eq!(policy_for(Policy::Off, &labelled("dump")), Ok(Policy::Dump));
+        assert_eq!(
+            policy_for(
+                Policy::Volume,
+                &serde_json::json!({ "Config": { "Labels": null } })
+            ),
+            Ok(Policy::Volume)
+        );
+        assert_eq!(
+            policy_for(Policy::Dump, &serde_json::json!({})),
+            Ok(Policy::Dump)
+        );
+        let error = policy_for(Policy::Auto, &labelled("tape")).unwrap_err();
+        assert_eq!(
+            error,
+            "label unity.update.data_restore: unknown data restore policy \"tape\" (expected \
+             auto, volume, dump or off)"
+        );
     }
 }

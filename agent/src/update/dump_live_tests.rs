@@ -26,13 +26,13 @@ use super::live_tests::blocking;
 use crate::exec::{self, CommandSpec};
 
 /// Waits for the new container's migration (`/tmp/ready`), then fails: unhealthy.
-const FAILING_HEALTH: &str = r#"HEALTHCHECK --interval=1s --timeout=90s --retries=1 CMD ["sh", "-c", "while [ ! -f /tmp/ready ]; do sleep 0.2; done; exit 1"]"#;
+pub(super) const FAILING_HEALTH: &str = r#"HEALTHCHECK --interval=1s --timeout=90s --retries=1 CMD ["sh", "-c", "while [ ! -f /tmp/ready ]; do sleep 0.2; done; exit 1"]"#;
 
-struct DbLab {
-    engine: Dockerd,
-    bollard: Bollard,
-    data: tempfile::TempDir,
-    journal: Journal,
+pub(super) struct DbLab {
+    pub(super) engine: Dockerd,
+    pub(super) bollard: Bollard,
+    pub(super) data: tempfile::TempDir,
+    pub(super) journal: Journal,
     kind: &'static str,
 }
 
@@ -40,7 +40,12 @@ impl DbLab {
     /// A dockerd with `localhost/<kind>:1` and `localhost/<kind>:1-migrating` (`MIGRATE`), and
     /// the container `db` running the first with its data in the volume `dbdata` at
     /// `data_dir`, ready.
-    async fn start(kind: &'static str, data_dir: &str, migrate: &str, env: &[&str]) -> DbLab {
+    pub(super) async fn start(
+        kind: &'static str,
+        data_dir: &str,
+        migrate: &str,
+        env: &[&str],
+    ) -> DbLab {
         let engine = blocking(Dockerd::start);
         blocking(|| {
             databases::import(&engine).unwrap();
@@ -78,7 +83,7 @@ impl DbLab {
         lab
     }
 
-    async fn wait_ready(&self) {
+    pub(super) async fn wait_ready(&self) {
         for _ in 0..300 {
             let ready = blocking(|| self.engine.cli(&["exec", "db", "test", "-f", "/tmp/ready"]));
             if ready.is_ok() {
@@ -97,7 +102,7 @@ impl DbLab {
         blocking(|| self.engine.cli(&all)).unwrap()
     }
 
-    fn sql(&self, statement: &str) -> String {
+    pub(super) fn sql(&self, statement: &str) -> String {
         self.exec(&[
             "psql",
             "-X",
@@ -146,7 +151,7 @@ impl DbLab {
     }
 
     /// The running `db` container's image reference.
-    fn image(&self) -> String {
+    pub(super) fn image(&self) -> String {
         blocking(|| {
             self.engine
                 .cli(&[
@@ -187,7 +192,7 @@ impl DbLab {
     }
 }
 
-fn build(engine: &Dockerd, tag: &str, lines: &[&str]) {
+pub(super) fn build(engine: &Dockerd, tag: &str, lines: &[&str]) {
     let dir = tempfile::tempdir().unwrap();
     let dockerfile = format!("FROM {DATABASES}\n{}\n", lines.join("\n"));
     std::fs::write(dir.path().join("Dockerfile"), dockerfile).unwrap();

@@ -181,6 +181,7 @@ async fn update_steps<E: Engine>(
             .await
             .map_err(|error| Stop(Outcome::Refused, format!("cannot tag: {error}")))?;
     }
+    record.backup = Some(saved.file_name());
     prepare(ctx, record, &old)?;
     let swapped = swap(ctx, record, plan, &request.health, log, Some(&saved)).await;
     result.data_restored = swapped.data_restored;

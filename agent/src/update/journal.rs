@@ -60,6 +60,14 @@ pub struct Record {
     pub compose: Option<ComposeService>,
     /// Set when the operation ended; a retry returns it.
     pub result: Option<CommandResult>,
+    /// The backup taken before the change (its file name among the container's backups), so
+    /// that a rollback after a crash can put the data back from its volume archives or dump.
+    #[serde(default)]
+    pub backup: Option<String>,
+    /// Set (and journaled) just before the new version is started: from then on it may have
+    /// touched the data, so a rollback, even the recovery's after a crash, puts it back.
+    #[serde(default)]
+    pub new_ran: bool,
 }
 
 impl Record {
@@ -75,6 +83,8 @@ impl Record {
             new_id: None,
             compose: None,
             result: None,
+            backup: None,
+            new_ran: false,
         }
     }
 }

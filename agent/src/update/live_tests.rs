@@ -385,7 +385,14 @@ async fn crash_at(lab: &Lab, step: Step, n: usize) {
     if step >= Step::OldRemoved && step != Step::RollingBack {
         engine.remove(&record.parked_name).await.unwrap();
     }
-    let results = recovery::recover(engine, &lab.journal).await.unwrap();
+    let settings = super::data_rollback::Settings {
+        data_dir: lab.data.path(),
+        policy: super::data_restore::Policy::Auto,
+        stop_grace: Duration::from_secs(1),
+    };
+    let results = recovery::recover(engine, &lab.journal, &settings)
+        .await
+        .unwrap();
     assert_eq!(results.len(), 1, "{step:?}: {results:?}");
     let validated = matches!(step, Step::Validated | Step::OldRemoved);
     let (image, foo) = if validated {
@@ -402,7 +409,7 @@ async fn crash_at(lab: &Lab, step: Step, n: usize) {
             .is_none(),
         "{step:?}"
     );
-    assert!(recovery::recover(engine, &lab.journal)
+    assert!(recovery::recover(engine, &lab.journal, &settings)
         .await
         .unwrap()
         .is_empty());

@@ -15,7 +15,7 @@ use super::engine::Engine;
 use super::journal::{Record, Step};
 use super::operation::{begin, end};
 use super::plan;
-use super::swap::{self, swap};
+use super::swap::swap;
 
 /// Manual rollback: recreates the container from its newest backup (taken before the last
 /// change), with the image kept locally (no registry needed).
@@ -127,12 +127,16 @@ async fn restore_steps<E: Engine>(
     if swapped.outcome != Outcome::Succeeded {
         return Err(Stop(swapped.outcome, swapped.message));
     }
-    let Some(source) = data_restore::choose(ctx.data_restore, &saved) else {
+    // The backup's own `unity.update.data_restore` label (checked when it was taken) over
+    // the agent's setting.
+    let policy = data_restore::policy_for(ctx.data_restore, &saved.inspect)
+        .map_err(|why| Stop(Outcome::Failed, why))?;
+    let Some(source) = data_restore::choose(policy, &saved) else {
         return Ok(format!(
             "{container_name} restored from backup {backup_name}"
         ));
     };
-    let words = swap::source_words(source);
+    let words = super::data_rollback::source_words(source);
     log.say(
         Stage::Starting,
         &format!("putting the data back from the {words}"),

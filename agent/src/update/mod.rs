@@ -16,9 +16,12 @@
 //!    [`health`] (the health gate: pure [`health::judge`] plus a thin poller), [`volumes`]
 //!    (optional volume archives with a backup), [`kept`] (old images kept for a while after an
 //!    update), [`failed_images`] (failed candidate images kept for inspection, then removed),
-//!    [`compose_cli`] (the compose CLI through `exec`).
+//!    [`compose_cli`] (the compose CLI through `exec`), [`compose_files`] (the refusal naming
+//!    the owner's file and line; Unity's override file).
 //! 3. [`journal`]: the fsynced per-operation journal; it stores records and calls nothing.
-//! 4. [`recovery`]: puts containers back (undo or finish a swap, a compose service on its old
+//! 4. [`data_rollback`]: the one data step of every rollback (the database's data back from
+//!    the volume archives or the dump, by [`data_restore`]'s policy);
+//!    [`recovery`]: puts containers back (undo or finish a swap, a compose service on its old
 //!    image), for a failing operation and for [`recovery::recover`] at agent start.
 //! 5. [`context`]: what every command works with ([`OperationContext`]) and the steps they
 //!    share; [`operation`]: how each command begins and ends (idempotency by operation id, the
@@ -35,10 +38,12 @@
 pub mod backup;
 pub mod compose;
 pub mod compose_cli;
+pub mod compose_files;
 pub mod compose_update;
 pub mod container_exec;
 pub mod context;
 pub mod data_restore;
+pub mod data_rollback;
 pub mod dump;
 pub mod dump_plan;
 pub mod engine;
@@ -60,6 +65,8 @@ pub mod scan;
 pub mod swap;
 pub mod volumes;
 
+#[cfg(test)]
+mod compose_data_live_tests;
 #[cfg(test)]
 mod compose_live_tests;
 #[cfg(test)]

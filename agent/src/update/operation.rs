@@ -67,13 +67,16 @@ async fn previous<E: Engine>(
             result: Some(result),
             ..
         })) => result,
-        Ok(Some(record)) => match recovery::recover_one(ctx.engine, ctx.journal, record).await {
-            Ok(result) => result,
-            Err(RecoveryError::Engine(error)) => {
-                failure(id, format!("recovering the interrupted operation: {error}"))
+        Ok(Some(record)) => {
+            match recovery::recover_one(ctx.engine, ctx.journal, record, &ctx.data_settings()).await
+            {
+                Ok(result) => result,
+                Err(RecoveryError::Engine(error)) => {
+                    failure(id, format!("recovering the interrupted operation: {error}"))
+                }
+                Err(RecoveryError::Journal(error)) => failure(id, error.to_string()),
             }
-            Err(RecoveryError::Journal(error)) => failure(id, error.to_string()),
-        },
+        }
         Ok(None) => return None,
         Err(error) => failure(id, error.to_string()),
     };

@@ -93,9 +93,10 @@ pub fn override_path(data_dir: &Path, project: &str, service: &str) -> PathBuf {
 }
 
 /// Why a compose service that runs from the agent's override (an earlier update by digest
-/// without a tag) is not updated again, and exactly what its owner does to take it back: the
-/// override pins `image_ref` by digest, the owner's files still name the old image, and the
-/// agent never writes the owner's files.
+/// without a tag) is not updated to `wanted`, which is not a digest of the same repository
+/// (a digest rewrites the override), and exactly what its owner does: the override pins
+/// `image_ref` by digest, the owner's files still name the old image, and the agent never
+/// writes the owner's files.
 pub fn override_refusal(
     container: &str,
     service: &str,
@@ -110,8 +111,8 @@ pub fn override_refusal(
         .collect();
     format!(
         "{container} runs {image_ref} from Unity's compose override {override_file} (written \
-         by an earlier update by digest); Unity does not update a service through its own \
-         override again. To update it to {wanted}: set the image of service {service} in your \
+         by an earlier update by digest); Unity updates it through that override only to \
+         another digest of the same repository. To update it to {wanted}: set the image of service {service} in your \
          compose file to the tag you want, delete {override_file}, and run `docker compose {} \
          up -d {service}`; later updates then go through your file",
         files.join(" "),

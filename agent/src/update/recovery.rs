@@ -11,8 +11,10 @@
 use bollard::models::{RestartPolicy, RestartPolicyNameEnum};
 use unity_shared::model::update::{CommandResult, Outcome};
 
+use super::backup;
 use super::compose::ComposeService;
 use super::compose_cli::{Cli, ComposeError};
+use super::data_rollback::{DataRollback, Settings};
 use super::engine::{Engine, EngineError};
 use super::journal::{Journal, JournalError, Record, Step};
 
@@ -95,24 +97,41 @@ pub async fn finish<E: Engine>(engine: &E, record: &Record) -> Result<(), Engine
     engine.remove(&record.parked_name).await
 }
 
-/// Puts a compose service back: tags the old image as the reference, runs `up -d --no-deps
-/// <service>`, and checks that `container` runs the old image. Safe to repeat.
+/// Puts a compose service back: tags the old image as the reference (a reference by digest,
+/// from Unity's override, needs no tag), puts the override's earlier text back, runs `up -d
+/// --no-deps <service>`, and checks that `container` runs the old image. When `data` is to be
+/// put back, the old container is created without starting (`up --no-start`), its files go
+/// back, then it starts and takes its dump: the same data step as the swap's rollback. Safe
+/// to repeat.
 pub async fn undo_compose<E: Engine>(
     engine: &E,
     cli: &Cli,
     container: &str,
     service: &ComposeService,
+    data: &mut DataRollback<'_>,
+    say: &mut (dyn FnMut(&str) + Send),
 ) -> Result<(), EngineError> {
     let failed = |message: String| EngineError::Socket {
         operation: format!("restore {container} through {}", cli.name()),
         message,
     };
-    engine
-        .tag_image(&service.old_image_id, &service.image_ref)
-        .await?;
-    cli.run(service, &cli.up_args(service))
-        .await
-        .map_err(|error| failed(error.to_string()))?;
+    if !service.image_ref.contains('@') {
+        engine
+            .tag_image(&service.old_image_id, &service.image_ref)
+            .await?;
+    }
+    restore_override(service).map_err(|error| failed(format!("compose override: {error}")))?;
+    if data.source().is_some() {
+        cli.run(service, &cli.create_args(service))
+            .await
+            .map_err(|error| failed(error.to_string()))?;
+        data.before(engine, Some(container), container, say).await;
+        engine.start(container).await?;
+    } else {
+        cli.run(service, &cli.up_args(service))
+            .await
+            .map_err(|error| failed(error.to_string()))?;
+    }
     let Some(now) = engine.inspect_container(container).await? else {
         return Err(failed("the container is gone".to_owned()));
     };
@@ -123,47 +142,105 @@ pub async fn undo_compose<E: Engine>(
             service.old_image_id
         )));
     }
+    data.after(engine, container, say).await;
     Ok(())
 }
 
+/// Puts Unity's compose override for the service back as it was before the update (its
+/// earlier text, or no file when there was none). Nothing when the update wrote none. Note
+/// that this uses blocking file I/O (one small file, fsynced).
+pub fn restore_override(service: &ComposeService) -> std::io::Result<()> {
+    let Some(file) = &service.override_file else {
+        return Ok(());
+    };
+    match &service.override_before {
+        Some(text) => crate::fsutil::replace_file(file, text.as_bytes(), 0o644),
+        None => match std::fs::remove_file(file) {
+            Err(error) if error.kind() != std::io::ErrorKind::NotFound => Err(error),
+            _ => Ok(()),
+        },
+    }
+}
+
 /// Recovery of an interrupted compose update (at agent start): from `Validated` on it is done;
-/// before, the old image is tagged back, and the service recreated if it may have changed.
+/// before, the old image is tagged back (and Unity's override put back), and the service
+/// recreated, with its data, if it may have changed.
 async fn recover_compose<E: Engine>(
     engine: &E,
     record: &Record,
     service: &ComposeService,
-) -> Result<(Outcome, &'static str, Step), EngineError> {
+    data: &mut DataRollback<'_>,
+) -> Result<(Outcome, String, Step), EngineError> {
     if matches!(record.step, Step::Validated | Step::OldRemoved) {
         return Ok((
             Outcome::Succeeded,
-            "the agent restarted after the new container was validated",
+            "the agent restarted after the new container was validated".to_owned(),
             Step::OldRemoved,
-        ));
-    }
-    if record.step < Step::BackedUp {
-        engine
-            .tag_image(&service.old_image_id, &service.image_ref)
-            .await?;
-        return Ok((
-            Outcome::Refused,
-            "the agent restarted before the container was changed; nothing was changed",
-            Step::RolledBack,
         ));
     }
     let no_cli = |error: ComposeError| EngineError::Socket {
         operation: format!("restore {}", record.container),
         message: error.to_string(),
     };
+    if record.step < Step::BackedUp {
+        if !service.image_ref.contains('@') {
+            engine
+                .tag_image(&service.old_image_id, &service.image_ref)
+                .await?;
+        }
+        restore_override(service).map_err(|error| EngineError::Socket {
+            operation: format!("restore {}", record.container),
+            message: format!("compose override: {error}"),
+        })?;
+        return Ok((
+            Outcome::Refused,
+            "the agent restarted before the container was changed; nothing was changed".to_owned(),
+            Step::RolledBack,
+        ));
+    }
     let socket = engine
         .socket_path()
         .ok_or_else(|| no_cli(ComposeError::NoSocket))?;
     let cli = Cli::detect(&socket).await.map_err(no_cli)?;
-    undo_compose(engine, &cli, &record.container, service).await?;
-    Ok((
-        Outcome::RolledBack,
-        "the agent restarted mid-update; the old image runs again through compose",
-        Step::RolledBack,
-    ))
+    let mut say = |line: &str| tracing::info!(container = %record.container, line, "Recovery.");
+    undo_compose(engine, &cli, &record.container, service, data, &mut say).await?;
+    let (outcome, message) =
+        data.ending("the agent restarted mid-update; the old image runs again through compose");
+    Ok((outcome, message, Step::RolledBack))
+}
+
+/// Undoes an interrupted swap (before `Validated`), with the data put back when the new
+/// version ran: into the parked old container before it starts when it is still parked,
+/// else into the old container stopped again.
+async fn recover_swap<E: Engine>(
+    engine: &E,
+    record: &Record,
+    data: &mut DataRollback<'_>,
+) -> Result<(), EngineError> {
+    let mut say = |line: &str| tracing::info!(container = %record.container, line, "Recovery.");
+    let parked = engine
+        .inspect_container(&record.parked_name)
+        .await?
+        .is_some();
+    if parked {
+        data.before(
+            engine,
+            Some(&record.container),
+            &record.parked_name,
+            &mut say,
+        )
+        .await;
+    }
+    undo(engine, record).await?;
+    if !parked && data.source().is_some() {
+        data.before(engine, Some(&record.container), &record.container, &mut say)
+            .await;
+        if record.old_was_running {
+            engine.start(&record.container).await?;
+        }
+    }
+    data.after(engine, &record.container, &mut say).await;
+    Ok(())
 }
 
 /// Finishes or undoes every interrupted operation (at agent start); returns the results it
@@ -171,6 +248,7 @@ async fn recover_compose<E: Engine>(
 pub async fn recover<E: Engine>(
     engine: &E,
     journal: &Journal,
+    settings: &Settings<'_>,
 ) -> Result<Vec<CommandResult>, JournalError> {
     let mut results = Vec::new();
     for record in journal.unfinished()? {
@@ -178,7 +256,7 @@ pub async fn recover<E: Engine>(
         if journal.is_running(&id) {
             continue;
         }
-        match recover_one(engine, journal, record).await {
+        match recover_one(engine, journal, record, settings).await {
             Ok(result) => results.push(result),
             Err(RecoveryError::Engine(error)) => {
                 tracing::warn!(operation = %id, %error, "Recovery failed.");
@@ -190,14 +268,28 @@ pub async fn recover<E: Engine>(
 }
 
 /// Finishes (from `Validated` on) or undoes (before) one interrupted operation and stores its
-/// result.
+/// result; an undo after the new version ran puts the data back from the backup the journal
+/// names (as the operation's own rollback would have).
 pub async fn recover_one<E: Engine>(
     engine: &E,
     journal: &Journal,
     mut record: Record,
+    settings: &Settings<'_>,
 ) -> Result<CommandResult, RecoveryError> {
+    let saved = record
+        .backup
+        .as_deref()
+        .and_then(|name| match backup::load(settings.data_dir, &record.container, name) {
+            Ok(saved) => Some(saved),
+            Err(error) => {
+                tracing::warn!(operation = %record.id, %error, "Cannot read the operation's backup.");
+                None
+            }
+        });
+    let mut data = DataRollback::plan(settings, &record.container, saved.as_ref(), record.new_ran);
     let (outcome, message) = if let Some(service) = record.compose.clone() {
-        let (outcome, message, step) = recover_compose(engine, &record, &service).await?;
+        let (outcome, message, step) =
+            recover_compose(engine, &record, &service, &mut data).await?;
         record.step = step;
         (outcome, message)
     } else if matches!(record.step, Step::Validated | Step::OldRemoved) {
@@ -205,33 +297,32 @@ pub async fn recover_one<E: Engine>(
         record.step = Step::OldRemoved;
         (
             Outcome::Succeeded,
-            "the agent restarted after the new container was validated; the old one is removed",
+            "the agent restarted after the new container was validated; the old one is removed"
+                .to_owned(),
         )
     } else {
-        undo(engine, &record).await?;
-        let untouched = record.step <= Step::BackedUp;
+        let untouched = record.step <= Step::BackedUp && !record.new_ran;
+        recover_swap(engine, &record, &mut data).await?;
         record.step = Step::RolledBack;
         match untouched {
             true => (
                 Outcome::Refused,
-                "the agent restarted before the container was changed; nothing was changed",
+                "the agent restarted before the container was changed; nothing was changed"
+                    .to_owned(),
             ),
-            false => (
-                Outcome::RolledBack,
-                "the agent restarted mid-update; the old container was restored",
-            ),
+            false => data.ending("the agent restarted mid-update; the old container was restored"),
         }
     };
     let result = CommandResult {
         id: record.id.clone(),
         container: record.container.clone(),
         outcome,
-        message: message.to_owned(),
+        message,
         old_image_id: None,
         new_image_id: None,
-        backup: None,
+        backup: record.backup.clone(),
         backup_taken: None,
-        data_restored: None,
+        data_restored: data.outcome().ok().flatten(),
         log: Vec::new(),
         evidence: None,
     };

@@ -8,9 +8,9 @@
 use bollard::models::{RestartPolicy, RestartPolicyNameEnum};
 use unity_shared::model::update::{DataSource, FailureEvidence, HealthPolicy, Outcome, Stage};
 
-use super::backup::{self, BackupFile};
+use super::backup::BackupFile;
 use super::context::{capture, Log, OperationContext};
-use super::data_restore;
+use super::data_rollback::DataRollback;
 use super::engine::Engine;
 use super::health::{self, Verdict};
 use super::journal::{Record, Step};
@@ -185,6 +185,13 @@ async fn start_and_validate<E: Engine>(
     data: Option<&BackupFile>,
 ) -> Option<Swapped> {
     let name = record.container.clone();
+    // Journaled before the start: from then on the new version may touch the data, and a
+    // rollback (or the recovery after a crash) puts it back.
+    record.new_ran = true;
+    if let Err(error) = ctx.journal.save(record) {
+        record.new_ran = false;
+        return Some(roll_back(ctx, record, log, data, format!("journal: {error}"), false).await);
+    }
     if let Err(error) = ctx.engine.start(&name).await {
         return Some(
             roll_back(
@@ -280,35 +287,21 @@ async fn roll_back_after<E: Engine>(
         Stage::RollingBack,
         &format!("{why}; restoring the old container"),
     );
-    let new_ran = record.step >= Step::NewStarted;
+    let new_ran = record.new_ran || record.step >= Step::NewStarted;
     if let Err(error) = ctx.journal.advance(record, Step::RollingBack) {
         tracing::warn!(operation = %record.id, %error, "Journal write failed while rolling back.");
     }
-    let restore = data
-        .filter(|_| new_ran)
-        .and_then(|backup| Some((backup, data_restore::choose(ctx.data_restore, backup)?)));
-    let mut data_restored = None;
-    let mut data_problem = None;
-    if let Some((backup, source)) = restore {
-        log.say(
-            Stage::RollingBack,
-            &format!(
-                "the new container ran: putting the data back from the {}",
-                source_words(source)
-            ),
-        );
-        // The new container must write nothing more.
-        if let Err(error) = ctx.engine.stop(&record.container, ctx.stop_grace).await {
-            tracing::warn!(%error, "Cannot stop the new container before restoring the data.");
-        }
-        let dir = backup::dir(ctx.data_dir, &record.container).unwrap_or_default();
-        match data_restore::before_start(ctx.engine, &record.parked_name, backup, &dir, source)
-            .await
-        {
-            Ok(()) => data_restored = Some((backup, source, dir)),
-            Err(error) => data_problem = Some(error),
-        }
-    }
+    let mut data_rollback =
+        DataRollback::plan(&ctx.data_settings(), &record.container, data, new_ran);
+    let mut say = |line: &str| log.say(Stage::RollingBack, line);
+    data_rollback
+        .before(
+            ctx.engine,
+            Some(&record.container),
+            &record.parked_name,
+            &mut say,
+        )
+        .await;
     if let Err(error) = recovery::undo(ctx.engine, record).await {
         tracing::error!(operation = %record.id, container = %record.container, %error, "Rollback failed.");
         return Swapped {
@@ -322,58 +315,25 @@ async fn roll_back_after<E: Engine>(
             evidence,
         };
     }
-    let mut restored = None;
-    if let Some((backup, source, dir)) = data_restored {
-        match data_restore::after_start(ctx.engine, &record.container, backup, &dir, source).await {
-            Ok(line) => {
-                if let Some(line) = line {
-                    log.say(Stage::RollingBack, &line);
-                }
-                restored = Some(source);
-            }
-            Err(error) => data_problem = Some(error),
-        }
-    }
+    data_rollback
+        .after(ctx.engine, &record.container, &mut say)
+        .await;
     if let Err(error) = ctx.journal.advance(record, Step::RolledBack) {
         tracing::warn!(operation = %record.id, %error, "Journal write failed after rolling back.");
     }
     log.say(Stage::RollingBack, "the old container runs again");
-    if let Some(problem) = data_problem {
+    if let Err(problem) = data_rollback.outcome() {
         log.say(
             Stage::RollingBack,
             &format!("the data was not put back: {problem}"),
         );
-        return Swapped {
-            outcome: Outcome::Failed,
-            message: format!(
-                "{why}; the old container runs again, but its data could not be put back \
-                 ({problem}): the backup's files are kept"
-            ),
-            new_failed,
-            data_restored: None,
-            evidence,
-        };
     }
-    let message = match restored {
-        Some(source) => format!(
-            "{why}; rolled back, with the data put back from the {}",
-            source_words(source)
-        ),
-        None => format!("{why}; rolled back"),
-    };
+    let (outcome, message) = data_rollback.ending(&why);
     Swapped {
-        outcome: Outcome::RolledBack,
+        outcome,
         message,
         new_failed,
-        data_restored: restored,
+        data_restored: data_rollback.outcome().ok().flatten(),
         evidence,
-    }
-}
-
-/// "volume archive", "database dump".
-pub fn source_words(source: DataSource) -> &'static str {
-    match source {
-        DataSource::VolumeArchive => "volume archive",
-        DataSource::Dump => "database dump",
     }
 }

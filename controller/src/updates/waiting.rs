@@ -28,15 +28,21 @@ pub fn cooldown_until(held_back: &str) -> Option<SystemTime> {
     humantime::parse_rfc3339(held_back.strip_prefix(COOLDOWN_PREFIX)?).ok()
 }
 
-/// A short countdown for people: `2h 13m`, `3d 4h`, `45s`, `0s`.
+/// A short countdown for people, the one formatter of every remaining time Unity shows
+/// (this reason and the cooldown of `scan::countdown`): `2h 13m`, `3d 4h`, `12m`, `45s`, the
+/// two largest units, rounded *up* (to the second, then to the minute past a minute), so
+/// that nothing still waiting ever reads `0s` or `0m`.
 pub fn countdown(left: Duration) -> String {
-    let seconds = left.as_secs();
-    let (days, hours, minutes) = (seconds / 86_400, seconds / 3600 % 24, seconds / 60 % 60);
-    match (days, hours, minutes) {
-        (0, 0, 0) => format!("{seconds}s"),
-        (0, 0, m) => format!("{m}m"),
-        (0, h, m) => format!("{h}h {m}m"),
-        (d, h, _) => format!("{d}d {h}h"),
+    let seconds = left.as_millis().div_ceil(1000);
+    if seconds < 60 {
+        return format!("{seconds}s");
+    }
+    let minutes = seconds.div_ceil(60);
+    let (days, hours, minutes) = (minutes / 1440, minutes / 60 % 24, minutes % 60);
+    match (days, hours) {
+        (0, 0) => format!("{minutes}m"),
+        (0, hours) => format!("{hours}h {minutes}m"),
+        (days, hours) => format!("{days}d {hours}h"),
     }
 }
 
@@ -111,13 +117,13 @@ mod tests {
         );
         assert_eq!(
             reason(&held, None, None, now).unwrap(),
-            "cooldown (minimum image age): eligible in 2h 13m (2026-12-07T11:58:30Z)"
+            "cooldown (minimum image age): eligible in 2h 14m (2026-12-07T11:58:30Z)"
         );
         let unknown_age = update(Some(cooldown_text(until)), None);
         assert_eq!(
             reason(&unknown_age, None, None, now).unwrap(),
             "cooldown (image age unknown, counted from when it was first seen): eligible in \
-             2h 13m (2026-12-07T11:58:30Z)"
+             2h 14m (2026-12-07T11:58:30Z)"
         );
         let passed = reason(&held, None, None, at("2026-12-07T12:00:00Z")).unwrap();
         assert!(passed.contains("passed"), "{passed}");
@@ -126,12 +132,23 @@ mod tests {
     #[test]
     fn issue_17_countdowns_read_at_a_glance() {
         assert_eq!(countdown(Duration::from_secs(45)), "45s");
-        assert_eq!(countdown(Duration::from_secs(13 * 60 + 59)), "13m");
+        // Rounded up: a countdown never reads less than what is left.
+        assert_eq!(countdown(Duration::from_secs(13 * 60 + 59)), "14m");
+        assert_eq!(countdown(Duration::from_secs(61)), "2m");
+        assert_eq!(countdown(Duration::from_secs(12 * 60)), "12m");
         assert_eq!(countdown(Duration::from_secs(2 * 3600 + 13 * 60)), "2h 13m");
         assert_eq!(
             countdown(Duration::from_secs(3 * 86_400 + 4 * 3600 + 5)),
             "3d 4h"
         );
+    }
+
+    #[test]
+    fn issue_17_a_countdown_still_waiting_never_reads_zero() {
+        assert_eq!(countdown(Duration::from_millis(1)), "1s");
+        assert_eq!(countdown(Duration::from_millis(59_001)), "1m");
+        assert_eq!(countdown(Duration::from_secs(3600 - 1)), "1h 0m");
+        assert_eq!(countdown(Duration::ZERO), "0s");
     }
 
     #[test]

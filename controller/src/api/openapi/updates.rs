@@ -24,7 +24,7 @@ pub(super) const OPERATIONS: &[Operation] = &[
     op(
         "get",
         "/api/v1/hosts/{agent_id}/update-policy",
-        "The host's update-policy override (settings: mode, level, include, exclude, transform, cooldown, pin, probe) and the policy in effect (effective: key, value, source = default | controller | host)",
+        "The host's update-policy override (settings: mode, level, include, exclude, transform, cooldown, pin, probe) and the policy in effect (effective: key, value, source = agent | default | controller | host; data_restore: the agent's own setting, source agent)",
         Access::User,
         &[],
         None,
@@ -40,7 +40,7 @@ pub(super) const OPERATIONS: &[Operation] = &[
     op(
         "get",
         "/api/v1/hosts/{agent_id}/containers/{name}/update-policy",
-        "A container's explicit update-policy override (wins over labels and host) and the policy in effect (effective: key, value, source = default | controller | host | label | override; labels_known)",
+        "A container's explicit update-policy override (wins over labels and host) and the policy in effect (effective: key, value, source = agent | default | controller | host | label | override; data_restore comes only from the label unity.update.data_restore, else it is the agent's own [containers] data_restore: source agent, value empty; labels_known)",
         Access::User,
         &[],
         None,

@@ -13,6 +13,9 @@ use unity_shared::model::update::Probe;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Source {
+    /// The agent's own setting (`data_restore`: its `[containers] data_restore`), which the
+    /// controller does not see; the value is empty.
+    Agent,
     /// Unity's built-in default.
     Default,
     /// The controller's `[updates]` default policy.
@@ -134,7 +137,23 @@ pub fn explain(layers: &[(Source, &PolicyLayer)]) -> Vec<EffectiveSetting> {
             "probe",
             pick(layers, |l| l.probe.as_ref().map(probe), String::new()),
         ),
+        data_restore(layers),
     ]
+}
+
+/// `data_restore`: from the container's label, else the agent's own setting.
+fn data_restore(layers: &[(Source, &PolicyLayer)]) -> EffectiveSetting {
+    let labelled = layers.iter().rev().find_map(|(source, layer)| {
+        layer
+            .data_restore
+            .map(|policy| (policy.as_str().to_owned(), *source))
+    });
+    let (value, source) = labelled.unwrap_or((String::new(), Source::Agent));
+    EffectiveSetting {
+        key: "data_restore",
+        value,
+        source,
+    }
 }
 
 #[cfg(test)]
@@ -187,13 +206,57 @@ mod tests {
                 "cooldown=12h (Host)",
                 "pin=true (Override)",
                 "probe=http://db:8080/ready (Label)",
+                "data_restore= (Agent)",
             ]
         );
-        // Every value reads back through the same parser as an override.
+        // Every value reads back through the same parser as an override (a label-only
+        // setting as its label).
         let mut again = PolicyLayer::default();
         for setting in &settings {
-            again.set(setting.key, &setting.value).unwrap();
+            match super::super::LABEL_ONLY.contains(&setting.key) {
+                true => again.set(&format!("unity.update.{}", setting.key), &setting.value),
+                false => again.set(setting.key, &setting.value),
+            }
+            .or_else(|error| match setting.value.is_empty() {
+                // The agent's own setting has no value here.
+                true => Ok(()),
+                false => Err(error),
+            })
+            .unwrap();
         }
+    }
+
+    #[test]
+    fn issue_17_data_restore_comes_from_the_label_or_the_agent() {
+        let labels = PolicyLayer::from_labels(&[(
+            "unity.update.data_restore".to_owned(),
+            "dump".to_owned(),
+        )])
+        .unwrap();
+        let settings = explain(&[(Source::Label, &labels)]);
+        assert_eq!(
+            shown(&settings).last().unwrap(),
+            "data_restore=dump (Label)"
+        );
+        let none = explain(&[]);
+        assert_eq!(shown(&none).last().unwrap(), "data_restore= (Agent)");
+        let bad = PolicyLayer::from_labels(&[(
+            "unity.update.data_restore".to_owned(),
+            "tape".to_owned(),
+        )])
+        .unwrap_err();
+        assert_eq!(bad.key, "unity.update.data_restore");
+        assert!(
+            bad.message.contains("expected auto, volume, dump or off"),
+            "{bad}"
+        );
+        // Not an override: the agent decides, from the label or its config.
+        let mut layer = PolicyLayer::default();
+        let refused = layer.set("data_restore", "dump").unwrap_err();
+        assert!(
+            refused.message.contains("label unity.update.data_restore"),
+            "{refused}"
+        );
     }
 
     #[test]

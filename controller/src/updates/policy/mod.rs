@@ -7,6 +7,7 @@ pub mod explain;
 use crate::storage::containers::UpdateMode;
 use regex::Regex;
 use std::time::Duration;
+use unity_shared::model::data_restore::DataRestorePolicy;
 use unity_shared::model::scan::GateThreshold;
 use unity_shared::model::update::Probe;
 
@@ -86,6 +87,10 @@ pub struct PolicyLayer {
     pub pinned: Option<bool>,
     pub probe: Option<Option<Probe>>,
     pub vulnerabilities: Option<Option<GateThreshold>>,
+    /// Where a rollback puts the data back from: only a container's label
+    /// `unity.update.data_restore` sets it (over the agent's `[containers] data_restore`; the
+    /// agent reads the label itself), so the view shows where it comes from.
+    pub data_restore: Option<DataRestorePolicy>,
 }
 
 /// A bad policy value, naming the key it came from.
@@ -98,7 +103,7 @@ pub struct PolicyError {
 }
 
 /// The label keys, in the order they are documented.
-pub const LABELS: [&str; 9] = [
+pub const LABELS: [&str; 10] = [
     "unity.update.mode",
     "unity.update.level",
     "unity.update.include",
@@ -108,7 +113,11 @@ pub const LABELS: [&str; 9] = [
     "unity.update.pin",
     "unity.update.probe",
     "unity.update.vulnerabilities",
+    "unity.update.data_restore",
 ];
+
+/// Settings only a container's label sets (never an override): the agent acts on them.
+pub const LABEL_ONLY: &[&str] = &["data_restore"];
 
 /// `unity.update.*` labels that are not policy settings: read elsewhere, never a typo
 /// (`unity.update.changelog`: where the release notes are, `updates::notes`;
@@ -270,6 +279,18 @@ impl PolicyLayer {
                         )))
                     }
                 })
+            }
+            "data_restore" if key.starts_with("unity.update.") => {
+                self.data_restore =
+                    Some(DataRestorePolicy::parse(value).map_err(|e| error(e.to_string()))?)
+            }
+            "data_restore" => {
+                return Err(error(
+                    "set it on the container (label unity.update.data_restore) or in the \
+                     agent's [containers] data_restore: the agent decides where a rollback's \
+                     data comes from"
+                        .to_owned(),
+                ))
             }
             _ => {
                 return Err(error(format!(

@@ -234,7 +234,8 @@ pub fn countdown(
     if eligible_at_ms <= now_ms {
         return None;
     }
-    let remaining = format_remaining(eligible_at_ms - now_ms);
+    let left = u64::try_from(eligible_at_ms - now_ms).unwrap_or(0);
+    let remaining = crate::updates::waiting::countdown(Duration::from_millis(left));
     let text = match created_ms {
         Some(_) => format!("eligible in {remaining}"),
         None => format!(
@@ -246,20 +247,4 @@ pub fn countdown(
         age_known: created_ms.is_some(),
         text,
     })
-}
-
-/// "2h 13m", "3d 4h", "12m", "45s": the two largest units, rounded up to the minute past a
-/// minute.
-pub fn format_remaining(ms: i64) -> String {
-    let seconds = u64::try_from(ms.max(0)).unwrap_or(0).div_ceil(1000);
-    if seconds < 60 {
-        return format!("{seconds}s");
-    }
-    let minutes = seconds.div_ceil(60);
-    let (days, hours, minutes) = (minutes / 1440, minutes / 60 % 24, minutes % 60);
-    match (days, hours) {
-        (0, 0) => format!("{minutes}m"),
-        (0, hours) => format!("{hours}h {minutes}m"),
-        (days, hours) => format!("{days}d {hours}h"),
-    }
 }

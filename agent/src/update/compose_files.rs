@@ -1,0 +1,85 @@
+//! The files around a compose update: the refusal of an image the owner's compose file does
+//! not name (which file and line to change), and Unity's own override file for a service
+//! updated by digest (`<data dir>/compose/<project>/<service>.yml`). The owner's files are
+//! only read, never written. `compose_update.rs` uses them.
+
+use std::path::PathBuf;
+
+use super::compose::ComposeService;
+use super::context::OperationContext;
+use super::engine::Engine;
+use super::pinned::override_path;
+
+/// The refusal of an image the compose file does not name: which file and line to change.
+pub(super) async fn new_tag_message(
+    container: &str,
+    files: &[PathBuf],
+    image_ref: &str,
+    wanted: &str,
+) -> String {
+    for file in files {
+        let Ok(text) = tokio::fs::read_to_string(file).await else {
+            continue;
+        };
+        if let Some(line) = image_line(&text, image_ref) {
+            return format!(
+                "{container} is managed by docker-compose ({}): change its image to {wanted} \
+                 there (line {line}: `image: {image_ref}`), or update by digest",
+                file.display()
+            );
+        }
+    }
+    let file = files.first().map(|file| file.display().to_string());
+    format!(
+        "{container} is managed by docker-compose ({}): change its image to {wanted} there, \
+         or update by digest",
+        file.unwrap_or_default()
+    )
+}
+
+/// The 1-based number of the line `image: <image_ref>` (quoted or not). Pure.
+pub fn image_line(text: &str, image_ref: &str) -> Option<usize> {
+    text.lines()
+        .position(|line| {
+            line.trim()
+                .strip_prefix("image:")
+                .map(|value| value.trim().trim_matches(|c| c == '"' || c == '\''))
+                == Some(image_ref)
+        })
+        .map(|index| index + 1)
+}
+
+/// Writes the agent's compose override for `service` (`<data dir>/compose/<project>/
+/// <service>.yml`): only `image: <repo@digest>`, with the `version:` of the first file (v1
+/// refuses files of different versions). The owner's files are never written.
+pub(super) async fn write_override<E: Engine>(
+    ctx: &OperationContext<'_, E>,
+    service: &ComposeService,
+    first_file: &std::path::Path,
+    image: &str,
+) -> std::io::Result<PathBuf> {
+    let owner = tokio::fs::read_to_string(first_file).await?;
+    let file = override_path(ctx.data_dir, &service.project, &service.service);
+    if let Some(dir) = file.parent() {
+        tokio::fs::create_dir_all(dir).await?;
+    }
+    let text = override_yaml(&owner, &service.service, image);
+    tokio::fs::write(&file, text).await?;
+    Ok(file)
+}
+
+/// The override's text: the first file's top-level `version:` line, then the service's image
+/// (quoted as JSON strings, which YAML reads as they are). Pure.
+pub fn override_yaml(owner_file: &str, service: &str, image: &str) -> String {
+    let version = owner_file
+        .lines()
+        .find(|line| line.starts_with("version:"))
+        .map(|line| format!("{}\n", line.trim_end()))
+        .unwrap_or_default();
+    let quote = |text: &str| serde_json::Value::String(text.to_owned()).to_string();
+    format!(
+        "{version}services:\n  {}:\n    image: {}\n",
+        quote(service),
+        quote(image)
+    )
+}

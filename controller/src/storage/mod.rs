@@ -19,6 +19,7 @@ pub mod credentials;
 pub mod instances;
 pub mod managed_certificates;
 pub mod operations;
+pub mod outbox;
 pub mod release_notes;
 pub mod secrets;
 pub mod series;
@@ -71,6 +72,8 @@ pub struct Store {
     /// Managed SSH access: people, keys, grants, per-host settings and outcomes.
     pub ssh_access: ssh_access::SshAccessStore,
     pub series: series::SeriesStore,
+    /// Notifications waiting for delivery, each receiver's delivery status.
+    pub outbox: outbox::Outbox,
 }
 
 impl Store {
@@ -110,6 +113,7 @@ impl Store {
         let release_notes = release_notes::ReleaseNotesStore::open(&db)?;
         let ssh_access = ssh_access::SshAccessStore::open(&db)?;
         let series = series::SeriesStore::open(&db, options)?;
+        let outbox = outbox::Outbox::open(&db)?;
         Ok(Store {
             db,
             agents,
@@ -127,6 +131,7 @@ impl Store {
             release_notes,
             ssh_access,
             series,
+            outbox,
         })
     }
 

@@ -1,5 +1,5 @@
 //! Mail and MQTT against real servers on loopback (TESTBED-2 sections 1 and 2): aiosmtpd
-//! (PyPI) in plain, STARTTLS and implicit-TLS modes with AUTH, a self-signed certificate
+//! (PyPI) in plain, STARTTLS and implicit-TLS modes with AUTH, its certificate from a test CA
 //! trusted through `ca_file`; Debian's mosquitto with a password file, read back with
 //! `mosquitto_sub`. `scripts/test` installs both.
 #![allow(clippy::disallowed_methods)] // The servers and the subscriber are real processes.
@@ -58,7 +58,8 @@ def auth(server, session, envelope, mechanism, data):
 class Save:
     async def handle_DATA(self, server, session, envelope):
         n = len(os.listdir(f"{d}/mail"))
-        head = f"X-Test-Auth: {session.auth_data!r}\r\nX-Test-Tls: {session.ssl is not None}\r\nX-Test-To: {','.join(envelope.rcpt_tos)}\r\n"
+        tls = session.ssl is not None or server.transport.get_extra_info("sslcontext") is not None
+        head = f"X-Test-Auth: {session.auth_data!r}\r\nX-Test-Tls: {tls}\r\nX-Test-To: {','.join(envelope.rcpt_tos)}\r\n"
         with open(f"{d}/mail/{n}.eml", "wb") as f:
             f.write(head.encode() + envelope.content)
         return "250 OK"
@@ -73,9 +74,20 @@ Controller(Save(), **kw).start()
 threading.Event().wait()
 "#;
 
-fn self_signed(dir: &Path) {
+fn openssl(args: &[&str], dir: &Path) {
     let status = Command::new("openssl")
-        .args([
+        .args(args)
+        .current_dir(dir)
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "openssl {args:?}");
+}
+
+/// A test CA (`ca.pem`) and a server certificate for 127.0.0.1 it signed (`cert.pem`, `key.pem`).
+fn certificates(dir: &Path) {
+    openssl(
+        &[
             "req",
             "-x509",
             "-newkey",
@@ -84,17 +96,54 @@ fn self_signed(dir: &Path) {
             "-days",
             "1",
             "-subj",
+            "/CN=unity test CA",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+        ],
+        dir,
+    );
+    openssl(
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
             "/CN=localhost",
-        ])
-        .args(["-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"])
-        .arg("-keyout")
-        .arg(dir.join("key.pem"))
-        .arg("-out")
-        .arg(dir.join("cert.pem"))
-        .stderr(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success());
+            "-keyout",
+            "key.pem",
+            "-out",
+            "leaf.csr",
+        ],
+        dir,
+    );
+    std::fs::write(
+        dir.join("leaf.ext"),
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n",
+    )
+    .unwrap();
+    openssl(
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "leaf.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "1",
+            "-extfile",
+            "leaf.ext",
+            "-out",
+            "cert.pem",
+        ],
+        dir,
+    );
 }
 
 async fn smtp_server(dir: &Path, mode: &str) -> (Server, u16) {
@@ -125,8 +174,8 @@ fn mails(dir: &Path) -> Vec<String> {
 async fn issue_18_mail_reaches_a_real_smtp_server_plain_starttls_and_implicit_tls() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("mail")).unwrap();
-    self_signed(dir.path());
-    let ca = dir.path().join("cert.pem");
+    certificates(dir.path());
+    let ca = dir.path().join("ca.pem");
     let ca = ca.display();
     let sender = Sender::new(Some("https://unity.lan".into())).unwrap();
     let event = event("tank: DEGRADED");

@@ -27,10 +27,16 @@ pub struct Smtp<'a> {
 fn failed(error: lettre::transport::smtp::Error) -> NotifyError {
     // 4xx answers are transient by the SMTP standard, and so is connection trouble; 5xx
     // answers, certificate errors and client-side errors are not.
-    let retryable = error.is_transient()
-        || error.is_timeout()
-        || error.is_transport_shutdown()
-        || !(error.is_permanent() || error.is_tls() || error.is_client() || error.is_response());
+    // rustls reports a refused certificate as a connection error: that is not transient.
+    let certificate = error.to_string().contains("certificate");
+    let retryable = !certificate
+        && (error.is_transient()
+            || error.is_timeout()
+            || error.is_transport_shutdown()
+            || !(error.is_permanent()
+                || error.is_tls()
+                || error.is_client()
+                || error.is_response()));
     NotifyError::Smtp {
         message: error.to_string(),
         retryable,

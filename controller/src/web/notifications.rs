@@ -139,3 +139,54 @@ pub async fn send_test(
     let views = blocking(&state.ctx, notifications::list).await?;
     Ok(render(&views, Some(&notice), &caller.0))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::alerts::Severity;
+    use crate::storage::auth::Role;
+    use crate::storage::outbox::DeliveryStatus;
+
+    #[test]
+    fn issue_18_receivers_show_their_status_and_errors_escaped_with_a_test_button() {
+        let view = ReceiverView {
+            name: "mail <home>".into(),
+            description: "smtps://mail.lan:465 to 1 recipient(s)".into(),
+            min_severity: Severity::Warning,
+            routing: "host groups nas".into(),
+            quiet: Some("22:00-07:00 UTC, queue (critical still sent)".into()),
+            pending: 2,
+            status: DeliveryStatus {
+                last_success_ms: Some(1000),
+                last_error: Some("receiver answered HTTP 500 <b>".into()),
+                last_error_ms: Some(2000),
+                delivered: 3,
+                failed: 1,
+            },
+        };
+        let notice = TestNotice::Failed {
+            receiver: view.name.clone(),
+            error: "mail: permanent error (535)".into(),
+        };
+        let html = render(
+            &[view],
+            Some(&notice),
+            &crate::web::layout::tests::caller(Role::Admin),
+        )
+        .into_string();
+        assert!(html.contains("failing"), "{html}");
+        assert!(
+            html.contains("receiver answered HTTP 500 &lt;b&gt;"),
+            "{html}"
+        );
+        assert!(html.contains("data-outcome=\"failed\"") && html.contains("permanent error (535)"));
+        assert!(
+            html.contains("action=\"/settings/notifications/test\"")
+                && html.contains("value=\"csrf-token\"")
+        );
+        assert!(html.contains("mail &lt;home&gt;") && html.contains("2 waiting"));
+        let empty =
+            render(&[], None, &crate::web::layout::tests::caller(Role::Admin)).into_string();
+        assert!(empty.contains("No receivers configured."));
+    }
+}

@@ -224,4 +224,8 @@ mod chat_tests;
 #[cfg(test)]
 mod live_tests;
 #[cfg(test)]
+mod receivers_tests;
+#[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod url_tests;

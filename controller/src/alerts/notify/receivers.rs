@@ -313,7 +313,3 @@ impl ReceiverConfig {
         }
     }
 }
-
-#[cfg(test)]
-#[path = "receivers_tests.rs"]
-mod tests;

@@ -4,7 +4,7 @@
 //! schemes and their options are documented in `docs/notifications.md`.
 
 use crate::config::secret::Secret;
-use reqwest::Url;
+use ::url::Url;
 
 /// How a mail connection is secured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -441,7 +441,3 @@ impl Channel {
         }
     }
 }
-
-#[cfg(test)]
-#[path = "url_tests.rs"]
-mod tests;

@@ -1,7 +1,8 @@
 //! Receiver URLs: one of each scheme, and the mistakes people make, with errors that never
 //! show the secret parts.
 
-use super::*;
+use super::url::*;
+use crate::config::secret::Secret;
 
 fn secret(text: &str) -> Secret {
     Secret(text.to_owned())

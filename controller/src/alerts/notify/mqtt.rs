@@ -171,9 +171,9 @@ pub async fn send(
     let delivered = async {
         let mut acknowledged = 0;
         while acknowledged < publications.len() {
-            match eventloop.poll().await.map_err(connection_error)? {
-                MqttEvent::Incoming(Packet::PubAck(_)) => acknowledged += 1,
-                _ => {}
+            let event = eventloop.poll().await.map_err(connection_error)?;
+            if let MqttEvent::Incoming(Packet::PubAck(_)) = event {
+                acknowledged += 1;
             }
         }
         Ok::<(), NotifyError>(())

@@ -23,11 +23,14 @@ pub struct Received {
     pub answered: u16,
 }
 
+/// Answers to give, in order: status and `Retry-After`.
+pub type Script = VecDeque<(u16, Option<&'static str>)>;
+
 /// A receiver that answers from `script` (then 200) and records everything.
 #[derive(Clone, Default)]
 pub struct Receiver {
     pub received: Arc<Mutex<Vec<Received>>>,
-    pub script: Arc<Mutex<VecDeque<(u16, Option<&'static str>)>>>,
+    pub script: Arc<Mutex<Script>>,
 }
 
 impl Receiver {
@@ -165,7 +168,7 @@ fn issue_18_a_retried_entry_holds_back_later_ones_but_quiet_hours_do_not() {
     let due = entry("due");
     assert_eq!(
         pick(vec![(1, held(0, 5000)), (2, due.clone())], 1000),
-        Pick::Deliver(2, due.clone())
+        Pick::Deliver(2, Box::new(due.clone()))
     );
     assert_eq!(
         pick(vec![(1, held(1, 1300)), (2, due)], 1000),

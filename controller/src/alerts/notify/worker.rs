@@ -138,7 +138,7 @@ impl Dispatcher {
 /// What a worker does next.
 #[derive(Debug, PartialEq)]
 pub enum Pick {
-    Deliver(u64, OutboxEntry),
+    Deliver(u64, Box<OutboxEntry>),
     /// Nothing due; look again in this many milliseconds at the latest.
     Wait(i64),
 }
@@ -150,7 +150,7 @@ pub fn pick(entries: Vec<(u64, OutboxEntry)>, now_ms: i64) -> Pick {
     let mut wait = IDLE_POLL.as_millis() as i64;
     for (id, entry) in entries {
         if entry.not_before_ms <= now_ms {
-            return Pick::Deliver(id, entry);
+            return Pick::Deliver(id, Box::new(entry));
         }
         wait = wait.min(entry.not_before_ms - now_ms);
         if entry.attempts > 0 {
@@ -197,7 +197,7 @@ impl Worker {
                 blocking(&self.outbox, move |outbox| outbox.queued(&name)).await
             };
             let (id, mut entry) = match next.map(|entries| pick(entries, now_ms())) {
-                Ok(Pick::Deliver(id, entry)) => (id, entry),
+                Ok(Pick::Deliver(id, entry)) => (id, *entry),
                 Ok(Pick::Wait(ms)) => {
                     self.idle(Duration::from_millis(ms.max(1) as u64)).await;
                     continue;

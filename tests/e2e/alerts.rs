@@ -8,7 +8,8 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use unity_controller::alerts::config::WebhookConfig;
+use unity_controller::alerts::notify::receivers;
+use unity_controller::alerts::notify::url::Channel;
 use unity_controller::config::Secret;
 use unity_controller::storage::alerts::Severity;
 use unity_tests::*;
@@ -123,10 +124,14 @@ async fn failing_disk_and_offline_host_raise_alerts_that_notify_and_resolve() {
     config.alerts.interval = Duration::from_millis(200);
     config.alerts.offline_after = Duration::from_secs(2);
     config.alerts.resolve_after = Duration::from_secs(1);
-    config.alerts.webhooks = vec![WebhookConfig {
-        url: Secret(format!("http://{hook_addr}/hook?token=t")),
-        min_severity: Severity::Warning,
-    }];
+    config.alerts.receivers = vec![receivers::legacy(
+        "webhook 1".into(),
+        Channel::Webhook {
+            url: Secret(format!("http://{hook_addr}/hook?token=t")),
+        },
+        Severity::Warning,
+        None,
+    )];
     let controller = start_controller(config).await;
     let password = add_user(&controller, "watcher", "viewer").await;
     let mut client = logged_in_client(&controller, "watcher", &password).await;

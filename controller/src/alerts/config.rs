@@ -2,6 +2,8 @@
 //! optional, defaults documented in `docs/alerts.md` and `packaging/controller.toml`), and
 //! [`AlertsConfig`], validated and typed.
 
+use super::notify::receivers::{self, RawReceiver, ReceiverConfig};
+use super::notify::url::Channel;
 use crate::config::error::ConfigError;
 use crate::config::secret::Secret;
 use crate::storage::alerts::Severity;
@@ -61,6 +63,9 @@ pub struct RawAlerts {
     pub webhook: Vec<RawWebhook>,
     #[serde(default)]
     pub ntfy: Vec<RawNtfy>,
+    /// Receivers by URL (`docs/notifications.md`): `[[alerts.receiver]]`.
+    #[serde(default)]
+    pub receiver: Vec<RawReceiver>,
     /// Rules of your own over any series (plugin series included): `[[alerts.rule]]`.
     #[serde(default)]
     pub rule: Vec<RawSeriesRule>,
@@ -96,6 +101,8 @@ pub struct RawWebhook {
     pub url: String,
     /// "warning" (default) or "critical".
     pub min_severity: Option<String>,
+    /// The HMAC-SHA256 key for the `X-Unity-Signature` header; default: unsigned.
+    pub secret: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -127,8 +134,8 @@ pub struct AlertsConfig {
     pub history_max: usize,
     pub dashboard_url: Option<String>,
     pub notify_attempts: u32,
-    pub webhooks: Vec<WebhookConfig>,
-    pub ntfy: Vec<NtfyConfig>,
+    /// Every receiver: `[[alerts.receiver]]`s first, then the older webhook and ntfy sections.
+    pub receivers: Vec<ReceiverConfig>,
     pub series_rules: Vec<SeriesRule>,
     /// Issue 18 §1: container, update and disk-trend rules.
     pub containers: ContainerRuleConfig,
@@ -196,20 +203,6 @@ fn series_rule(raw: RawSeriesRule) -> Result<SeriesRule, ConfigError> {
         severity: severity("alerts.rule.severity", raw.severity.as_deref())?,
         summary: raw.summary.filter(|summary| !summary.trim().is_empty()),
     })
-}
-
-#[derive(Debug, Clone)]
-pub struct WebhookConfig {
-    pub url: Secret,
-    pub min_severity: Severity,
-}
-
-#[derive(Debug, Clone)]
-pub struct NtfyConfig {
-    /// The topic's full URL, `<server>/<topic>`; the topic name is a secret of sorts.
-    pub url: Secret,
-    pub token: Option<Secret>,
-    pub min_severity: Severity,
 }
 
 fn invalid(key: &'static str, value: impl Into<String>, message: &str) -> ConfigError {
@@ -291,24 +284,31 @@ impl AlertsConfig {
                 "days must be at least 1 (an expired certificate always raises an alert)",
             ));
         }
-        let webhooks = raw
-            .webhook
+        let mut all_receivers: Vec<ReceiverConfig> = raw
+            .receiver
             .into_iter()
-            .map(|webhook| {
-                http_url("alerts.webhook.url", &webhook.url)?;
-                Ok(WebhookConfig {
-                    url: Secret(webhook.url),
-                    min_severity: severity(
-                        "alerts.webhook.min_severity",
-                        webhook.min_severity.as_deref(),
-                    )?,
-                })
-            })
+            .enumerate()
+            .map(|(i, raw)| receivers::receiver(raw, i + 1))
             .collect::<Result<_, ConfigError>>()?;
-        let ntfy = raw
-            .ntfy
-            .into_iter()
-            .map(|ntfy| {
+        for (i, webhook) in raw.webhook.into_iter().enumerate() {
+            http_url("alerts.webhook.url", &webhook.url)?;
+            all_receivers.push(receivers::legacy(
+                format!("webhook section {}", i + 1),
+                Channel::Webhook {
+                    url: Secret(webhook.url),
+                },
+                severity(
+                    "alerts.webhook.min_severity",
+                    webhook.min_severity.as_deref(),
+                )?,
+                webhook
+                    .secret
+                    .filter(|secret| !secret.is_empty())
+                    .map(Secret),
+            ));
+        }
+        for (i, ntfy) in raw.ntfy.into_iter().enumerate() {
+            all_receivers.push({
                 let topic = ntfy.topic.trim_matches('/');
                 if topic.is_empty() || topic.contains(['/', '?', '#', ' ']) {
                     return Err(invalid(
@@ -319,16 +319,18 @@ impl AlertsConfig {
                 }
                 let server = ntfy.server.as_deref().unwrap_or("https://ntfy.sh");
                 http_url("alerts.ntfy.server", server)?;
-                Ok(NtfyConfig {
-                    url: Secret(format!("{}/{topic}", server.trim_end_matches('/'))),
-                    token: ntfy.token.filter(|token| !token.is_empty()).map(Secret),
-                    min_severity: severity(
-                        "alerts.ntfy.min_severity",
-                        ntfy.min_severity.as_deref(),
-                    )?,
-                })
-            })
-            .collect::<Result<_, ConfigError>>()?;
+                receivers::legacy(
+                    format!("ntfy section {}", i + 1),
+                    Channel::Ntfy {
+                        url: Secret(format!("{}/{topic}", server.trim_end_matches('/'))),
+                        token: ntfy.token.filter(|token| !token.is_empty()).map(Secret),
+                    },
+                    severity("alerts.ntfy.min_severity", ntfy.min_severity.as_deref())?,
+                    None,
+                )
+            });
+        }
+        receivers::check_names(&all_receivers)?;
         let series_rules: Vec<SeriesRule> = raw
             .rule
             .into_iter()
@@ -362,8 +364,7 @@ impl AlertsConfig {
             history_max: raw.history_max.unwrap_or(1000),
             dashboard_url: raw.dashboard_url,
             notify_attempts: raw.notify_attempts.unwrap_or(6).max(1),
-            webhooks,
-            ntfy,
+            receivers: all_receivers,
             series_rules,
             containers: ContainerRuleConfig {
                 restart_loop_count: raw.restart_loop_count.unwrap_or(3),
@@ -408,7 +409,7 @@ impl AlertsConfig {
 
     /// How many notifiers are configured, for the startup log (no URLs: they may hold tokens).
     pub fn n_notifiers(&self) -> usize {
-        self.webhooks.len() + self.ntfy.len()
+        self.receivers.len()
     }
 }
 
@@ -583,7 +584,7 @@ mod tests {
         let config = crate::config::Config::from_raw(raw).unwrap();
         assert_eq!(config.alerts.offline_after, Duration::from_secs(300));
         assert_eq!(config.alerts.resolve_after, Duration::from_secs(600));
-        assert_eq!(config.alerts.webhooks.len(), 1);
+        assert_eq!(config.alerts.receivers.len(), 1);
     }
 
     #[test]
@@ -593,8 +594,12 @@ mod tests {
              [[ntfy]]\ntopic = \"nas-alerts\"\ntoken = \"tk_1\"\nmin_severity = \"critical\"\n",
         )
         .unwrap();
-        assert_eq!(config.ntfy[0].url.0, "https://ntfy.sh/nas-alerts");
-        assert_eq!(config.ntfy[0].min_severity, Severity::Critical);
+        let ntfy = &config.receivers[1];
+        assert!(
+            matches!(&ntfy.channel, Channel::Ntfy { url, .. } if url.0 == "https://ntfy.sh/nas-alerts")
+        );
+        assert_eq!(ntfy.min_severity, Severity::Critical);
+        assert_eq!(ntfy.name, "ntfy section 1");
         assert!(
             !format!("{config:?}").contains("s3cret"),
             "secrets stay out of Debug"

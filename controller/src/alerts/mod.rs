@@ -232,6 +232,7 @@ pub fn evaluate_once(ctx: &Context, started_ms: i64, now_ms: i64) -> anyhow::Res
     }
     let cutoff = now_ms - config.history_retention.as_millis() as i64;
     ctx.store.alerts.prune_history(cutoff, config.history_max)?;
+    notify::enqueue(&ctx.store, config, &events, now_ms)?;
     if !events.is_empty() {
         ctx.store.flush()?;
     }
@@ -240,7 +241,7 @@ pub fn evaluate_once(ctx: &Context, started_ms: i64, now_ms: i64) -> anyhow::Res
 
 /// Starts the evaluation loop (every `alerts.interval`) with its notifiers.
 pub fn spawn(ctx: Arc<Context>) -> tokio::task::JoinHandle<()> {
-    let dispatcher = match notify::Dispatcher::start(&ctx.config.alerts) {
+    let dispatcher = match notify::Dispatcher::start(&ctx.config.alerts, ctx.store.outbox.clone()) {
         Ok(dispatcher) => dispatcher,
         Err(error) => {
             tracing::error!(%error, "Alert notifications are unavailable.");

@@ -19,6 +19,7 @@ mod acme;
 mod agentless;
 mod auth;
 mod managed_certificates;
+mod notify;
 mod secrets;
 mod ssh_access;
 mod ssh_ca;
@@ -133,6 +134,9 @@ pub enum Command {
     /// authority and user certificates.
     #[command(subcommand)]
     Ssh(SshCommand),
+    /// Alert receivers: list them (secrets left out), send a test message.
+    #[command(subcommand)]
+    Notify(notify::NotifyCommand),
 }
 
 /// `unity-controller ssh ...`.
@@ -369,6 +373,7 @@ async fn run_command(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Ssh(SshCommand::Ca(command)) => ssh_ca::run(command, &config).await,
         Command::Agentless(command) => agentless::run_agentless(command, &config).await,
         Command::Updates(command) => updates::run(command, &config).await,
+        Command::Notify(command) => notify::run(command, &config).await,
         Command::Ssh(SshCommand::Access(command)) => ssh_access::run(command, &config).await,
         Command::Agents(AgentsCommand::Revoke { agent_id }) => {
             match admin_call(&config, AdminRequest::RevokeAgent { agent_id }).await? {

@@ -39,6 +39,7 @@ pub mod history;
 pub mod host_state;
 pub mod hosts;
 pub mod managed_certificates;
+pub mod notifications;
 pub mod oidc;
 pub mod operations;
 pub mod registries;

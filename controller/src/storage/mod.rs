@@ -20,6 +20,7 @@ pub mod disk_baselines;
 pub mod instances;
 pub mod managed_certificates;
 pub mod operations;
+pub mod outbox;
 pub mod release_notes;
 pub mod secrets;
 pub mod series;
@@ -74,6 +75,8 @@ pub struct Store {
     pub series: series::SeriesStore,
     /// Each drive's accepted SMART baseline (issue 18 disk trends).
     pub disk_baselines: disk_baselines::DiskBaselines,
+    /// Notifications waiting for delivery, each receiver's delivery status.
+    pub outbox: outbox::Outbox,
 }
 
 impl Store {
@@ -114,6 +117,7 @@ impl Store {
         let ssh_access = ssh_access::SshAccessStore::open(&db)?;
         let series = series::SeriesStore::open(&db, options)?;
         let disk_baselines = disk_baselines::DiskBaselines::open(&db)?;
+        let outbox = outbox::Outbox::open(&db)?;
         Ok(Store {
             db,
             agents,
@@ -132,6 +136,7 @@ impl Store {
             ssh_access,
             series,
             disk_baselines,
+            outbox,
         })
     }
 

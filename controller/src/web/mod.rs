@@ -29,6 +29,7 @@ mod layout;
 mod login;
 mod logout;
 mod managed_certificates;
+mod notifications;
 mod oidc;
 mod operations;
 mod overview;
@@ -287,6 +288,16 @@ pub fn routes() -> Routes {
             "/settings/security/passkeys/{id}/delete",
             SignedIn,
             passkeys::delete,
+        )
+        .get(
+            "/settings/notifications",
+            AllHosts(ADMINISTER),
+            notifications::page,
+        )
+        .post(
+            "/settings/notifications/test",
+            AllHosts(ADMINISTER),
+            notifications::send_test,
         )
         .get("/assets/{*path}", Public, asset)
 }

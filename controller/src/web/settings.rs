@@ -88,7 +88,7 @@ pub fn render(view: &SettingsView, caller: &Caller) -> Markup {
     let csrf = admin_csrf(caller);
     let content = html! {
         h1 { "Settings" }
-        p { a href="/settings/access" { "Access: groups, host groups, labels and rights" } " · " a href="/settings/security" { "Your sign-in and second factor" } }
+        p { a href="/settings/access" { "Access: groups, host groups, labels and rights" } " · " a href="/settings/security" { "Your sign-in and second factor" } " · " a href="/settings/notifications" { "Notifications: alert receivers, send test" } }
         @if let Some(shown) = &view.notice { (notice(shown)) }
         h2 { "Users" }
         div.table { table #users {

@@ -1,40 +1,56 @@
-//! Notifications: a [`Notifier`] per configured receiver ([`webhook`], [`ntfy`]), each with its
-//! own worker task and bounded queue, so a slow or dead receiver delays only itself and never
-//! the evaluation loop. Deliveries are retried with exponential backoff; events for one
-//! receiver are delivered in order.
+//! Notifications: receivers by URL ([`url`], [`receivers`]), one message text for all
+//! ([`message`]), the services ([`chat`] over [`http`], [`smtp`], [`mqtt`]), and durable
+//! delivery. The evaluation stores each event a receiver should get in the outbox
+//! ([`crate::storage::outbox`], [`enqueue`]) in the same flush as the alert change; one worker
+//! per receiver delivers its entries in order, retries with exponential backoff on network
+//! errors, 5xx and 429 (honouring `Retry-After`), gives up on other answers, and records the
+//! outcome, so a slow or dead receiver delays only itself and never the evaluation, and a
+//! controller restart neither loses nor repeats notifications.
 //!
-//! Receiver URLs and tokens may hold secrets: logs name a receiver by kind and number only,
-//! and HTTP errors are logged without their URL.
+//! Receiver URLs hold secrets: logs and errors name a receiver by its name only.
 
+pub mod chat;
+pub mod http;
+pub mod message;
+pub mod mqtt;
 pub mod ntfy;
+pub mod receivers;
+pub mod smtp;
+pub mod url;
 pub mod webhook;
 
-use super::config::AlertsConfig;
-use super::Event;
-use crate::storage::alerts::Severity;
-use std::future::Future;
-use std::sync::Arc;
-use std::time::Duration;
-use tokio::sync::mpsc;
-use unity_shared::proto::AgentId;
+mod worker;
 
-/// Events waiting per receiver; beyond this, new events are dropped (and logged).
-const QUEUE_LEN: usize = 256;
+pub use worker::{enqueue, Dispatcher};
+
+use super::{Event, EventKind};
+use chat::Endpoints;
+use receivers::ReceiverConfig;
+use std::time::Duration;
+use url::Channel;
+
 /// The longest wait between two attempts.
-const MAX_DELAY: Duration = Duration::from_secs(300);
+pub const MAX_DELAY: Duration = Duration::from_secs(300);
 
 /// Why a delivery failed.
 #[derive(Debug, thiserror::Error)]
 pub enum NotifyError {
-    /// The HTTP client could not be built (TLS setup).
-    #[error("HTTP client: {0}")]
+    /// The HTTP or TLS client could not be set up.
+    #[error("client setup: {0}")]
     Client(String),
     /// The request could not be sent or no answer came (the URL is left out).
     #[error("request failed: {0}")]
     Transport(String),
     /// The receiver answered with an error status.
-    #[error("receiver answered HTTP {0}")]
-    Status(u16),
+    #[error("receiver answered HTTP {status}")]
+    Status {
+        status: u16,
+        retry_after: Option<Duration>,
+    },
+    #[error("mail: {message}")]
+    Smtp { message: String, retryable: bool },
+    #[error("MQTT: {message}")]
+    Mqtt { message: String, retryable: bool },
 }
 
 impl NotifyError {
@@ -43,121 +59,22 @@ impl NotifyError {
         match self {
             NotifyError::Client(_) => false,
             NotifyError::Transport(_) => true,
-            NotifyError::Status(status) => *status == 429 || *status >= 500,
+            NotifyError::Status { status, .. } => *status == 429 || *status >= 500,
+            NotifyError::Smtp { retryable, .. } | NotifyError::Mqtt { retryable, .. } => *retryable,
+        }
+    }
+
+    /// How long the receiver asked us to wait.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            NotifyError::Status { retry_after, .. } => *retry_after,
+            _ => None,
         }
     }
 
     fn from_reqwest(error: reqwest::Error) -> NotifyError {
         NotifyError::Transport(error.without_url().to_string())
     }
-}
-
-/// A receiver of alert events.
-pub trait Notifier: Send + Sync + 'static {
-    /// For logs: kind and number, e.g. "webhook 1"; never the URL.
-    fn name(&self) -> &str;
-    /// Alerts less severe than this are not sent.
-    fn min_severity(&self) -> Severity;
-    /// Delivers one event once (the worker retries).
-    fn send(&self, event: &Event) -> impl Future<Output = Result<(), NotifyError>> + Send;
-}
-
-/// Sends a response's error status as an error.
-async fn check_status(response: reqwest::Response) -> Result<(), NotifyError> {
-    let status = response.status();
-    if status.is_success() {
-        Ok(())
-    } else {
-        Err(NotifyError::Status(status.as_u16()))
-    }
-}
-
-/// The link to the alert's host on the dashboard, when its address is configured.
-pub fn host_link(dashboard_url: Option<&str>, agent_id: &AgentId) -> Option<String> {
-    dashboard_url.map(|url| format!("{}/hosts/{agent_id}", url.trim_end_matches('/')))
-}
-
-/// The HTTP client: rustls with ring and the platform's trust store (no second TLS stack).
-pub fn http_client() -> Result<reqwest::Client, NotifyError> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let verifier = rustls_platform_verifier::Verifier::new(provider.clone())
-        .map_err(|error| NotifyError::Client(error.to_string()))?;
-    let tls = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|error| NotifyError::Client(error.to_string()))?
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(verifier))
-        .with_no_client_auth();
-    reqwest::Client::builder()
-        .tls_backend_preconfigured(tls)
-        .timeout(Duration::from_secs(15))
-        .connect_timeout(Duration::from_secs(5))
-        .user_agent(concat!("unity-controller/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(NotifyError::from_reqwest)
-}
-
-/// The queues of the notifier workers.
-#[derive(Default)]
-pub struct Dispatcher {
-    queues: Vec<(String, mpsc::Sender<Arc<Event>>)>,
-}
-
-impl Dispatcher {
-    /// Starts one worker per configured receiver. Must run inside a Tokio runtime.
-    pub fn start(config: &AlertsConfig) -> Result<Dispatcher, NotifyError> {
-        Dispatcher::with_backoff(config, Duration::from_secs(2))
-    }
-
-    /// Like [`Dispatcher::start`], with the first retry after `first_delay`.
-    pub fn with_backoff(
-        config: &AlertsConfig,
-        first_delay: Duration,
-    ) -> Result<Dispatcher, NotifyError> {
-        let mut dispatcher = Dispatcher::default();
-        if config.n_notifiers() == 0 {
-            return Ok(dispatcher);
-        }
-        let client = http_client()?;
-        let retry = Retry {
-            attempts: config.notify_attempts,
-            first_delay,
-        };
-        let dashboard_url = config.dashboard_url.as_deref();
-        for (i, webhook) in config.webhooks.iter().enumerate() {
-            let notifier = webhook::Webhook::new(client.clone(), i + 1, webhook, dashboard_url);
-            dispatcher.add(notifier, retry);
-        }
-        for (i, ntfy) in config.ntfy.iter().enumerate() {
-            let notifier = ntfy::Ntfy::new(client.clone(), i + 1, ntfy, dashboard_url);
-            dispatcher.add(notifier, retry);
-        }
-        Ok(dispatcher)
-    }
-
-    fn add<N: Notifier>(&mut self, notifier: N, retry: Retry) {
-        let (sender, receiver) = mpsc::channel(QUEUE_LEN);
-        self.queues.push((notifier.name().to_owned(), sender));
-        tokio::spawn(worker(notifier, receiver, retry));
-    }
-
-    /// Queues `events` for every receiver; never waits.
-    pub fn dispatch(&self, events: &[Event]) {
-        for event in events {
-            let event = Arc::new(event.clone());
-            for (name, queue) in &self.queues {
-                if queue.try_send(event.clone()).is_err() {
-                    tracing::warn!(notifier = %name, key = %event.alert.key, "Notification queue full; event dropped.");
-                }
-            }
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Retry {
-    attempts: u32,
-    first_delay: Duration,
 }
 
 /// The wait before attempt `attempt + 1` (0-based): doubling from `first`, capped.
@@ -168,32 +85,147 @@ pub fn backoff(first: Duration, attempt: u32) -> Duration {
         .min(MAX_DELAY)
 }
 
-async fn worker<N: Notifier>(notifier: N, mut queue: mpsc::Receiver<Arc<Event>>, retry: Retry) {
-    while let Some(event) = queue.recv().await {
-        if event.alert.severity < notifier.min_severity() {
-            continue;
-        }
-        let mut attempt = 0;
-        loop {
-            match notifier.send(&event).await {
-                Ok(()) => {
-                    tracing::debug!(notifier = notifier.name(), key = %event.alert.key, "Notification sent.");
-                    break;
+/// What every delivery needs besides the receiver: the HTTP client, the hosted services'
+/// addresses and the dashboard's.
+#[derive(Clone)]
+pub struct Sender {
+    pub client: reqwest::Client,
+    pub endpoints: Endpoints,
+    pub dashboard_url: Option<String>,
+}
+
+impl Sender {
+    pub fn new(dashboard_url: Option<String>) -> Result<Sender, NotifyError> {
+        Ok(Sender {
+            client: http::client()?,
+            endpoints: Endpoints::default(),
+            dashboard_url,
+        })
+    }
+
+    /// Delivers `event` to `receiver` once. `txn` identifies the queued notification (the same
+    /// on every retry).
+    pub async fn send(
+        &self,
+        receiver: &ReceiverConfig,
+        event: &Event,
+        txn: u64,
+    ) -> Result<(), NotifyError> {
+        let message = message::message(event, self.dashboard_url.as_deref());
+        match &receiver.channel {
+            Channel::Smtp {
+                host,
+                port,
+                tls,
+                username,
+                password,
+                from,
+                to,
+                ca_file,
+            } => {
+                let smtp = smtp::Smtp {
+                    host,
+                    port: *port,
+                    tls: *tls,
+                    username: username.as_deref(),
+                    password: password.as_ref(),
+                    from,
+                    to,
+                    ca_file: ca_file.as_deref(),
+                };
+                smtp::send(&smtp, &message).await
+            }
+            Channel::Mqtt {
+                host,
+                port,
+                tls,
+                username,
+                password,
+                discovery_prefix,
+                base_topic,
+            } => {
+                let mqtt = mqtt::Mqtt {
+                    host,
+                    port: *port,
+                    tls: *tls,
+                    username: username.as_deref(),
+                    password: password.as_ref(),
+                    discovery_prefix,
+                    base_topic,
+                };
+                mqtt::send(&mqtt, event, &message, txn).await
+            }
+            channel => {
+                let now_s = crate::clock::now_ms() / 1000;
+                let requests = chat::requests(
+                    channel,
+                    receiver.secret.as_ref(),
+                    &message,
+                    event,
+                    self.dashboard_url.as_deref(),
+                    &self.endpoints,
+                    txn,
+                    now_s,
+                )
+                .unwrap_or_default();
+                for request in requests {
+                    http::send(&self.client, request).await?;
                 }
-                Err(error) if error.is_retryable() && attempt + 1 < retry.attempts => {
-                    let delay = backoff(retry.first_delay, attempt);
-                    tracing::warn!(notifier = notifier.name(), %error, ?delay, "Notification failed; retrying.");
-                    tokio::time::sleep(delay).await;
-                    attempt += 1;
-                }
-                Err(error) => {
-                    tracing::error!(notifier = notifier.name(), key = %event.alert.key, %error, "Notification failed; giving up.");
-                    break;
-                }
+                Ok(())
             }
         }
     }
 }
 
+impl EventKind {
+    /// The kind named by `word` ([`EventKind::as_str`]), as the outbox stores it.
+    pub fn from_word(word: &str) -> Option<EventKind> {
+        [EventKind::Opened, EventKind::Escalated, EventKind::Resolved]
+            .into_iter()
+            .find(|kind| kind.as_str() == word)
+    }
+}
+
+/// `unity-controller notify test NAME`: one test message to a configured receiver, now.
+pub async fn test_receiver(
+    receiver: &ReceiverConfig,
+    dashboard_url: Option<String>,
+) -> Result<String, String> {
+    let sender = Sender::new(dashboard_url).map_err(|error| error.to_string())?;
+    let event = message::test_event(crate::clock::now_ms());
+    let txn = crate::clock::now_ms().max(0) as u64;
+    sender
+        .send(receiver, &event, txn)
+        .await
+        .map(|()| receiver.channel.redacted())
+        .map_err(|error| format!("{}: {error}", receiver.channel.redacted()))
+}
+
+/// `unity-controller notify test URL`: one test message to the receiver `url`, now.
+pub async fn test_url(url: &str, dashboard_url: Option<String>) -> Result<String, String> {
+    let raw = receivers::RawReceiver {
+        url: url.to_owned(),
+        name: Some("test".into()),
+        min_severity: None,
+        groups: Vec::new(),
+        rules: Vec::new(),
+        quiet_hours: None,
+        quiet_mode: None,
+        quiet_min_severity: None,
+        time_zone: None,
+        secret: None,
+    };
+    let receiver = receivers::receiver(raw, 1).map_err(|error| error.to_string())?;
+    test_receiver(&receiver, dashboard_url).await
+}
+
+#[cfg(test)]
+mod chat_tests;
+#[cfg(test)]
+mod live_tests;
+#[cfg(test)]
+mod receivers_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod url_tests;

@@ -1,72 +1,35 @@
-//! ntfy (<https://ntfy.sh> or a self-hosted server): `POST <server>/<topic>` with the summary
-//! and details as the message and `Title`, `Priority`, `Tags` (and `Click`, when the
-//! dashboard's address is configured) headers.
+//! ntfy (<https://ntfy.sh> or a self-hosted server): `POST <server>/<topic>` with the message's
+//! body as text and `Title`, `Priority`, `Tags` (and `Click`, when the dashboard's address is
+//! configured) headers.
 
-use super::{check_status, host_link, Notifier, NotifyError};
-use crate::alerts::config::NtfyConfig;
-use crate::alerts::{Event, EventKind};
+use super::http::{Body, Method, Request};
+use super::message::Message;
+use crate::config::secret::Secret;
 use crate::storage::alerts::Severity;
 
-pub struct Ntfy {
-    client: reqwest::Client,
-    name: String,
-    url: String,
-    token: Option<String>,
-    min_severity: Severity,
-    dashboard_url: Option<String>,
-}
-
-impl Ntfy {
-    pub fn new(
-        client: reqwest::Client,
-        number: usize,
-        config: &NtfyConfig,
-        dashboard_url: Option<&str>,
-    ) -> Ntfy {
-        Ntfy {
-            client,
-            name: format!("ntfy {number}"),
-            url: config.url.0.clone(),
-            token: config.token.as_ref().map(|token| token.0.clone()),
-            min_severity: config.min_severity,
-            dashboard_url: dashboard_url.map(str::to_owned),
-        }
-    }
-}
-
-/// The message: title, priority, tags and body.
-pub struct Message {
-    pub title: String,
-    pub priority: &'static str,
-    pub tags: &'static str,
-    pub body: String,
-}
-
-pub fn message(event: &Event) -> Message {
-    let alert = &event.alert;
-    let (title, priority, tags) = match (event.kind, alert.severity) {
-        (EventKind::Resolved, _) => (
-            format!("Resolved on {}", event.hostname),
-            "default",
-            "white_check_mark",
-        ),
-        (_, Severity::Critical) => (
-            format!("CRITICAL on {}", event.hostname),
-            "urgent",
-            "rotating_light",
-        ),
-        (_, Severity::Warning) => (format!("Warning on {}", event.hostname), "high", "warning"),
+/// The POST for `message`: body text, `Title`, `Priority`, `Tags`, `Click` headers.
+pub fn request(url: &Secret, token: Option<&Secret>, message: &Message) -> Request {
+    let (priority, tags) = match (message.resolved, message.severity) {
+        (true, _) => ("default", "white_check_mark"),
+        (false, Severity::Critical) => ("urgent", "rotating_light"),
+        (false, Severity::Warning) => ("high", "warning"),
     };
-    let mut body = alert.summary.clone();
-    for detail in &alert.details {
-        body.push('\n');
-        body.push_str(detail);
+    let mut headers = vec![
+        ("Title".to_owned(), header_text(&message.title)),
+        ("Priority".to_owned(), priority.to_owned()),
+        ("Tags".to_owned(), tags.to_owned()),
+    ];
+    if let Some(link) = &message.link {
+        headers.push(("Click".to_owned(), header_text(link)));
     }
-    Message {
-        title,
-        priority,
-        tags,
-        body,
+    if let Some(token) = token {
+        headers.push(("Authorization".to_owned(), format!("Bearer {}", token.0)));
+    }
+    Request {
+        method: Method::Post,
+        url: url.0.clone(),
+        headers,
+        body: Body::Text(message.body.clone()),
     }
 }
 
@@ -98,35 +61,6 @@ fn base64(bytes: &[u8]) -> String {
         }
     }
     out
-}
-
-impl Notifier for Ntfy {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn min_severity(&self) -> Severity {
-        self.min_severity
-    }
-
-    async fn send(&self, event: &Event) -> Result<(), NotifyError> {
-        let message = message(event);
-        let mut request = self
-            .client
-            .post(&self.url)
-            .header("Title", header_text(&message.title))
-            .header("Priority", message.priority)
-            .header("Tags", message.tags)
-            .body(message.body);
-        if let Some(link) = host_link(self.dashboard_url.as_deref(), &event.alert.agent_id) {
-            request = request.header("Click", header_text(&link));
-        }
-        if let Some(token) = &self.token {
-            request = request.bearer_auth(token);
-        }
-        let response = request.send().await.map_err(NotifyError::from_reqwest)?;
-        check_status(response).await
-    }
 }
 
 #[cfg(test)]

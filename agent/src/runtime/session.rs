@@ -424,6 +424,9 @@ async fn answer_command(
                 CommandResponse::Failed { message }
             }
         },
+        Command::AssignServiceChecks(_) => CommandResponse::Failed {
+            message: "this agent does not run service checks yet".into(),
+        },
     };
     if let Err(error) =
         wire::write(&mut send, &response, frame::MAX_COMMAND_RESPONSE_FRAME_LEN).await

@@ -115,6 +115,8 @@ const PURE: &[&str] = &[
     "controller/src/web/evidence.rs",
     "shared/src/proto/frame.rs",
     "shared/src/model/**/*.rs",
+    "agent/src/service_checks/response.rs",
+    "agent/src/service_checks/schedule.rs",
 ];
 
 /// What pure code may not name (as a whole word: `ContainerCommand::` is not `Command::`).

@@ -91,6 +91,10 @@ pub enum AuditAction {
     SealingKeyRotate,
     /// Managed SSH access (`ssh.<event>`).
     SshAccess(super::ssh_access::events::SshAccessEvent),
+    /// A service check was defined or changed (issue 18).
+    ServiceCheckSet,
+    /// A service check was deleted.
+    ServiceCheckDelete,
 }
 
 impl std::fmt::Display for AuditAction {
@@ -153,6 +157,8 @@ impl std::fmt::Display for AuditAction {
             AuditAction::SecretRefused => "secret.refused",
             AuditAction::SealingKeyRotate => "sealing_key.rotate",
             AuditAction::SshAccess(event) => return write!(formatter, "ssh.{}", event.name()),
+            AuditAction::ServiceCheckSet => "service_check.set",
+            AuditAction::ServiceCheckDelete => "service_check.delete",
         };
         formatter.write_str(name)
     }

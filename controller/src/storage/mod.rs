@@ -22,6 +22,7 @@ pub mod operations;
 pub mod release_notes;
 pub mod secrets;
 pub mod series;
+pub mod service_checks;
 pub mod ssh_access;
 pub mod ssh_ca;
 pub mod words;
@@ -71,6 +72,8 @@ pub struct Store {
     /// Managed SSH access: people, keys, grants, per-host settings and outcomes.
     pub ssh_access: ssh_access::SshAccessStore,
     pub series: series::SeriesStore,
+    /// Service checks defined through the API and their newest results (issue 18).
+    pub service_checks: service_checks::ServiceChecks,
 }
 
 impl Store {
@@ -110,6 +113,7 @@ impl Store {
         let release_notes = release_notes::ReleaseNotesStore::open(&db)?;
         let ssh_access = ssh_access::SshAccessStore::open(&db)?;
         let series = series::SeriesStore::open(&db, options)?;
+        let service_checks = service_checks::ServiceChecks::open(&db)?;
         Ok(Store {
             db,
             agents,
@@ -127,6 +131,7 @@ impl Store {
             release_notes,
             ssh_access,
             series,
+            service_checks,
         })
     }
 

@@ -15,10 +15,12 @@
 //! | `check/<agent>/<name>` | a local check says warning, critical or unknown, or its result is overdue ([`checks`]) | warning / critical / warning |
 //! | `rule/<agent>/<rule>/<labels>` | an operator's `[[alerts.rule]]` threshold on a series ([`series`]) | as configured |
 //! | `certificate/<agent>/<sha256>` | a certificate expires within `certificate_expiry_days` or has expired ([`certificates`]) | warning / critical |
+//! | `service/<check>/down`, `service/<check>/tls` | a service check down from one agent / two or all; its certificate expiring ([`services`]) | warning / critical |
 
 pub mod certificates;
 pub mod checks;
 pub mod series;
+pub mod services;
 
 use crate::storage::alerts::Severity;
 use crate::storage::instances::{InstanceRecord, InstanceStatus};

@@ -7,6 +7,8 @@
 //!
 //!     cargo bench -p unity-agent --bench service_checks_footprint
 
+#![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
+
 use futures_util::stream::{self, StreamExt};
 use std::io::{Read, Write};
 use std::net::TcpListener;

@@ -117,6 +117,9 @@ const PURE: &[&str] = &[
     "shared/src/model/**/*.rs",
     "agent/src/service_checks/response.rs",
     "agent/src/service_checks/schedule.rs",
+    "controller/src/service_checks/uptime.rs",
+    "controller/src/alerts/rules/services.rs",
+    "controller/src/config/service_checks.rs",
 ];
 
 /// What pure code may not name (as a whole word: `ContainerCommand::` is not `Command::`).

@@ -212,3 +212,88 @@ pub async fn delete(
     services::assign_all(&state.ctx);
     Ok(Redirect::to(PAGE).into_response())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::services::AgentView;
+    use crate::storage::auth::Role;
+    use crate::web::layout::tests::caller;
+    use unity_shared::model::service::ServiceCheckResult;
+    use unity_shared::proto::AgentId;
+
+    fn check(reason: &str) -> CheckView {
+        CheckView {
+            name: "web".into(),
+            kind: "http",
+            target: "http://nas/<b>".into(),
+            interval_secs: 30,
+            timeout_ms: 2000,
+            tls_warning_days: 14,
+            groups: vec![],
+            origin: Origin::Stored {
+                updated_by: "user <i>ada</i>".into(),
+                at_ms: 0,
+            },
+            raw: None,
+            agents: vec![AgentView {
+                agent_id: AgentId::new("nas-1").unwrap(),
+                hostname: "nas<script>".into(),
+                result: Some(ServiceCheckResult {
+                    name: "web".into(),
+                    checked_at_ms: 0,
+                    up: false,
+                    latency_ms: None,
+                    reason: Some(reason.into()),
+                    tls_days_left: Some(2.5),
+                }),
+            }],
+            uptime: vec![("24h", Some(0.995)), ("7d", None), ("30d", Some(1.0))],
+        }
+    }
+
+    #[test]
+    fn issue_18_the_page_escapes_what_agents_and_people_wrote() {
+        let page = render(
+            &[check("<script>alert(1)</script>")],
+            &caller(Role::Admin),
+            1000,
+        )
+        .into_string();
+        assert!(!page.contains("<script>alert(1)"), "{page}");
+        assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+        assert!(page.contains("nas&lt;script&gt;") && !page.contains("<i>ada</i>"));
+        assert!(page.contains("99.50 %") && page.contains("100.00 %"));
+        assert!(page.contains("state-down") && page.contains("2.5"));
+        assert!(page.contains("id=\"define-service\"") && page.contains("/services/web/delete"));
+        let viewer = render(&[check("x")], &caller(Role::Viewer), 1000).into_string();
+        assert!(!viewer.contains("define-service") && !viewer.contains("/delete"));
+    }
+
+    #[test]
+    fn issue_18_the_form_becomes_a_definition() {
+        let form = |port: &str| DefineForm {
+            name: " ssh ".into(),
+            kind: "tcp".into(),
+            url: String::new(),
+            expected_status: String::new(),
+            keyword: String::new(),
+            host: "nas".into(),
+            port: port.into(),
+            query: String::new(),
+            expected_address: String::new(),
+            interval: "30s".into(),
+            timeout: String::new(),
+            agents: "nas-1, pi-2,".into(),
+            groups: String::new(),
+        };
+        let raw = raw_of(form("22")).unwrap();
+        assert_eq!(raw.name, "ssh");
+        assert_eq!(raw.port, Some(22));
+        assert_eq!(raw.agents, vec!["nas-1".to_owned(), "pi-2".to_owned()]);
+        assert_eq!((raw.url, raw.timeout), (None, None));
+        assert!(raw_of(form("ssh"))
+            .unwrap_err()
+            .contains("not a port number"));
+    }
+}

@@ -44,6 +44,12 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
             "domain", "api", "web", "admin", "http", "alerts", "cli", "service",
         ],
     ),
+    (
+        "service_checks",
+        &[
+            "domain", "api", "web", "admin", "http", "alerts", "cli", "service",
+        ],
+    ),
 ];
 
 /// What the context may import: only the modules whose handles it holds.

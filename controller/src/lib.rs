@@ -17,6 +17,7 @@ pub mod housekeeping;
 pub mod http;
 pub mod sealing;
 pub mod service;
+pub mod service_checks;
 pub mod storage;
 pub mod transport;
 pub mod updates;

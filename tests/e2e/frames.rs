@@ -91,6 +91,7 @@ async fn malformed_and_oversized_frames_leave_the_controller_serving() {
         checks: None,
         certificates: None,
         image_scans: None,
+        service_checks: None,
     });
     let reaction = send_raw(&connection, &frame::encode(&report, 1 << 20).unwrap())
         .await

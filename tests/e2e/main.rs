@@ -45,6 +45,7 @@ mod secrets;
 mod secrets_databases;
 mod secrets_registry;
 mod secrets_setup;
+mod services;
 mod ssh_access;
 mod ssh_access_file_mode;
 mod ssh_access_pages;

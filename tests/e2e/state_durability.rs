@@ -42,6 +42,7 @@ fn report(seq: u64, marker: &str) -> Report {
         checks: None,
         certificates: None,
         image_scans: None,
+        service_checks: None,
     }
 }
 

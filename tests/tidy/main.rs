@@ -124,6 +124,11 @@ const PURE: &[&str] = &[
     "controller/src/web/evidence.rs",
     "shared/src/proto/frame.rs",
     "shared/src/model/**/*.rs",
+    "agent/src/service_checks/response.rs",
+    "agent/src/service_checks/schedule.rs",
+    "controller/src/service_checks/uptime.rs",
+    "controller/src/alerts/rules/services.rs",
+    "controller/src/config/service_checks.rs",
 ];
 
 /// What pure code may not name (as a whole word: `ContainerCommand::` is not `Command::`).

@@ -12,6 +12,7 @@ mod databases;
 pub(crate) mod operations;
 mod plugins;
 mod scans;
+mod service_checks;
 mod session;
 pub mod state;
 pub mod status;
@@ -41,7 +42,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningAgent> {
     let data_dir = config.data_dir.clone();
     let max_bytes = config.spool_max_bytes;
     let machine = config.machine.clone();
-    let (identity, spool, agentless_spools, instance) =
+    let (identity, spool, agentless_spools, instance, service_checks) =
         tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
             let identity = identity::load(&data_dir)?;
             let instance = crate::instance::load_or_create(&data_dir, &machine)?;
@@ -59,7 +60,8 @@ pub async fn start(config: Config) -> anyhow::Result<RunningAgent> {
                     agentless_dir.display()
                 )
             })?;
-            Ok((identity, spool, agentless_spools, instance))
+            let service_checks = crate::service_checks::Assignment::load(&data_dir);
+            Ok((identity, spool, agentless_spools, instance, service_checks))
         })
         .await??;
     if let Some(note) = instance.copied_note() {
@@ -97,6 +99,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningAgent> {
         instance,
         agentless: crate::agentless::Proxy::new(agentless_spools),
         secrets: Arc::new(crate::secrets::SecretCache::new(secret_wait)),
+        service_checks,
     });
     let (shutdown, shutdown_rx) = watch::channel(false);
     let tasks = vec![
@@ -121,6 +124,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningAgent> {
             shutdown_rx.clone(),
         )),
         tokio::spawn(scans::scan_loop(state.clone(), shutdown_rx.clone())),
+        tokio::spawn(service_checks::run_loop(state.clone(), shutdown_rx.clone())),
         tokio::spawn(operations::recover_at_start(state.clone())),
         tokio::spawn(operations::failed_images_loop(
             state.clone(),

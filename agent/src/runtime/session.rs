@@ -424,6 +424,21 @@ async fn answer_command(
                 CommandResponse::Failed { message }
             }
         },
+        Command::AssignServiceChecks(assignment) => {
+            match state.service_checks.assign(assignment.checks).await {
+                Ok(checks) => {
+                    tracing::info!(checks, "Service checks assigned.");
+                    CommandResponse::ServiceChecksAssigned(
+                        unity_shared::model::service::ServiceChecksAssigned { checks },
+                    )
+                }
+                Err(error) => {
+                    let message = format!("{error:#}");
+                    tracing::error!(%message, "Service checks not assigned.");
+                    CommandResponse::Failed { message }
+                }
+            }
+        }
     };
     if let Err(error) =
         wire::write(&mut send, &response, frame::MAX_COMMAND_RESPONSE_FRAME_LEN).await

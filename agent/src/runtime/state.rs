@@ -31,6 +31,8 @@ pub struct AgentState {
     pub agentless: crate::agentless::Proxy,
     /// Secrets drawn from the controller, in memory only; the session sends its requests.
     pub secrets: Arc<crate::secrets::SecretCache>,
+    /// The service checks the controller assigned to this agent (issue 18).
+    pub service_checks: crate::service_checks::Assignment,
 }
 
 impl AgentState {

@@ -6,14 +6,17 @@
 //! - version 4: up to `containers`;
 //! - version 5: `plugin_series`, `plugin_sources` and `checks` appended;
 //! - version 6 (to protocol 8): `certificates` appended;
-//! - version 9 (current): `image_scans` appended, and `network_mode` appended to each
-//!   container of the inventory (`layout_containers.rs` reads the older inventories).
+//! - version 9: `image_scans` appended, and `network_mode` appended to each
+//!   container of the inventory (`layout_containers.rs` reads the older inventories);
+//! - current (issue 18): `service_checks` appended.
 
 use super::layout_containers::{self, InventoryV8};
 use serde::Deserialize;
 use unity_shared::model::certificate::CertificateInventory;
+use unity_shared::model::container::ContainerInventory;
 use unity_shared::model::database::DatabaseInstance;
 use unity_shared::model::plugin::{CheckResult, SeriesBatch, SourceStatus};
+use unity_shared::model::scan::ImageScans;
 use unity_shared::proto::{Report, Sample, StorageState};
 
 /// A report as protocol version 4 spooled it.
@@ -43,6 +46,7 @@ impl ReportV4 {
             checks: None,
             certificates: None,
             image_scans: None,
+            service_checks: None,
         }
     }
 }
@@ -77,6 +81,7 @@ impl ReportV5 {
             checks: self.checks,
             certificates: None,
             image_scans: None,
+            service_checks: None,
         }
     }
 }
@@ -112,6 +117,44 @@ impl ReportV8 {
             checks: self.checks,
             certificates: self.certificates,
             image_scans: None,
+            service_checks: None,
+        }
+    }
+}
+
+/// A report as protocol version 9 spooled it: the current layout without `service_checks`.
+#[derive(Deserialize)]
+struct ReportV9 {
+    seq: u64,
+    collected_at_ms: i64,
+    samples: Vec<Sample>,
+    dropped_reports: u64,
+    storage: Option<Box<StorageState>>,
+    databases: Option<Vec<DatabaseInstance>>,
+    containers: Option<Box<ContainerInventory>>,
+    plugin_series: Option<Box<SeriesBatch>>,
+    plugin_sources: Option<Vec<SourceStatus>>,
+    checks: Option<Vec<CheckResult>>,
+    certificates: Option<Box<CertificateInventory>>,
+    image_scans: Option<Box<ImageScans>>,
+}
+
+impl ReportV9 {
+    fn upgrade(self) -> Report {
+        Report {
+            seq: self.seq,
+            collected_at_ms: self.collected_at_ms,
+            samples: self.samples,
+            dropped_reports: self.dropped_reports,
+            storage: self.storage,
+            databases: self.databases,
+            containers: self.containers,
+            plugin_series: self.plugin_series,
+            plugin_sources: self.plugin_sources,
+            checks: self.checks,
+            certificates: self.certificates,
+            image_scans: self.image_scans,
+            service_checks: None,
         }
     }
 }
@@ -124,6 +167,9 @@ pub fn decode(bytes: &[u8]) -> Result<Report, postcard::Error> {
         Err(error) => error,
     };
     // Each older layout must take the whole file, or it is not that layout either.
+    if let Ok((old, [])) = postcard::take_from_bytes::<ReportV9>(bytes) {
+        return Ok(old.upgrade());
+    }
     if let Ok((old, [])) = postcard::take_from_bytes::<ReportV8>(bytes) {
         return Ok(old.upgrade());
     }
@@ -224,6 +270,22 @@ mod tests {
         assert_eq!(report.image_scans, None);
         let old = version_8_report();
         assert!(decode(&old[..old.len() - 1]).is_err());
+    }
+
+    /// Written by the protocol-9 agent (image scans, no service checks).
+    #[test]
+    fn issue_18_a_report_spooled_by_protocol_9_is_read_and_upgraded() {
+        let text = include_str!("testdata/report-v9.hex");
+        let bytes = hex_decode(text.trim());
+        assert!(
+            postcard::from_bytes::<Report>(&bytes).is_err(),
+            "the current layout alone cannot read it"
+        );
+        let report = decode(&bytes).unwrap();
+        assert_eq!(report.seq, 42);
+        assert!(report.certificates.is_some() && report.image_scans.is_some());
+        assert_eq!(report.service_checks, None);
+        assert!(decode(&bytes[..bytes.len() - 1]).is_err());
     }
 
     #[test]

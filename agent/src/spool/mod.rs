@@ -38,6 +38,8 @@ pub struct TypedState {
     pub certificates: Option<CertificateInventory>,
     /// The vulnerability scanner and its image scans.
     pub image_scans: Option<unity_shared::model::scan::ImageScans>,
+    /// The service checks' results since the previous report.
+    pub service_checks: Option<Vec<unity_shared::model::service::ServiceCheckResult>>,
 }
 
 /// Spool failures.
@@ -168,6 +170,7 @@ impl Spool {
             checks: typed.checks,
             certificates: typed.certificates.map(Box::new),
             image_scans: typed.image_scans.map(Box::new),
+            service_checks: typed.service_checks,
         };
         let bytes = postcard::to_allocvec(&report)?;
         self.state.next_seq = seq + 1;

@@ -8,6 +8,7 @@ pub mod config;
 pub mod inputs;
 pub mod notify;
 pub mod rules;
+mod services;
 
 use crate::clock::now_ms;
 use crate::context::Context;
@@ -186,6 +187,7 @@ pub fn evaluate_once(ctx: &Context, started_ms: i64, now_ms: i64) -> anyhow::Res
             }
         }
     }
+    active.extend(services::conditions(ctx, now_ms)?);
     let hostnames: BTreeMap<&AgentId, &str> = hosts
         .iter()
         .map(|host| (&host.agent_id, host.hostname.as_str()))

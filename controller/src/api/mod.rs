@@ -25,6 +25,7 @@ pub mod operation_view;
 pub mod operations;
 pub mod read;
 pub mod secrets;
+pub mod services;
 pub mod session;
 pub mod ssh_access;
 pub mod ssh_ca;
@@ -67,6 +68,17 @@ pub fn routes(config: &Config) -> Routes {
         .get("/api/v1/openapi.json", SignedIn, openapi::document)
         .get("/api/v1/alerts", SignedIn, alerts::alerts)
         .get("/api/v1/certificates", SignedIn, certificates::list)
+        .get("/api/v1/services", SignedIn, services::list)
+        .put(
+            "/api/v1/services/{name}",
+            AllHosts(ADMINISTER),
+            services::set,
+        )
+        .delete(
+            "/api/v1/services/{name}",
+            AllHosts(ADMINISTER),
+            services::delete,
+        )
         .get("/api/v1/hosts", SignedIn, read::hosts)
         .get("/api/v1/hosts/{agent_id}", Host(VIEW), read::host)
         .get("/api/v1/hosts/{agent_id}/series", Host(VIEW), read::series)

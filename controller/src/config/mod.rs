@@ -8,6 +8,7 @@ pub mod auth;
 pub mod error;
 pub mod managed_certificates;
 pub mod secret;
+pub mod service_checks;
 pub mod ssh_access;
 pub mod ssh_ca;
 mod values;
@@ -80,6 +81,8 @@ pub struct RawConfig {
     pub ssh_ca: Option<ssh_ca::RawSshCa>,
     /// Managed SSH access (`[ssh]`); see `docs/ssh.md`.
     pub ssh: Option<ssh_access::RawSsh>,
+    /// Service checks run by agents (`[[services.check]]`); see `docs/services.md`.
+    pub services: Option<service_checks::RawServices>,
 }
 
 /// How the dashboard and API are served.
@@ -119,6 +122,8 @@ pub struct Config {
     pub certificates: managed_certificates::CertificatesConfig,
     pub ssh_ca: ssh_ca::SshCaConfig,
     pub ssh: ssh_access::SshConfig,
+    /// The service checks of the file (issue 18).
+    pub services: Vec<service_checks::ServiceDefinition>,
 }
 
 fn duration(
@@ -325,6 +330,13 @@ impl Config {
             )?,
             ssh_ca: ssh_ca::SshCaConfig::from_raw(raw.ssh_ca.unwrap_or_default())?,
             ssh: ssh_access::SshConfig::from_raw(raw.ssh.unwrap_or_default())?,
+            services: service_checks::from_raw(raw.services.unwrap_or_default()).map_err(
+                |message| ConfigError::Invalid {
+                    key: "services.check",
+                    value: String::new(),
+                    message,
+                },
+            )?,
             max_frame_bytes,
             identity_takeover_after: duration(
                 "identity_takeover_after",

@@ -93,6 +93,10 @@ pub enum AuditAction {
     SshAccess(super::ssh_access::events::SshAccessEvent),
     /// A drive's SMART values of now were accepted as its new baseline (issue 18).
     DiskBaselineAccept,
+    /// A service check was defined or changed (issue 18).
+    ServiceCheckSet,
+    /// A service check was deleted.
+    ServiceCheckDelete,
 }
 
 impl std::fmt::Display for AuditAction {
@@ -156,6 +160,8 @@ impl std::fmt::Display for AuditAction {
             AuditAction::SealingKeyRotate => "sealing_key.rotate",
             AuditAction::DiskBaselineAccept => "disk.baseline_accept",
             AuditAction::SshAccess(event) => return write!(formatter, "ssh.{}", event.name()),
+            AuditAction::ServiceCheckSet => "service_check.set",
+            AuditAction::ServiceCheckDelete => "service_check.delete",
         };
         formatter.write_str(name)
     }

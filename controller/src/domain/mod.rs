@@ -46,6 +46,7 @@ pub mod registries;
 pub mod sealing;
 pub mod second_factor;
 pub mod secrets;
+pub mod services;
 pub mod sessions;
 pub mod ssh_access;
 pub mod ssh_ca;

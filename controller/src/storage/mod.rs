@@ -24,6 +24,7 @@ pub mod outbox;
 pub mod release_notes;
 pub mod secrets;
 pub mod series;
+pub mod service_checks;
 pub mod ssh_access;
 pub mod ssh_ca;
 pub mod words;
@@ -77,6 +78,8 @@ pub struct Store {
     pub disk_baselines: disk_baselines::DiskBaselines,
     /// Notifications waiting for delivery, each receiver's delivery status.
     pub outbox: outbox::Outbox,
+    /// Service checks defined through the API and their newest results (issue 18).
+    pub service_checks: service_checks::ServiceChecks,
 }
 
 impl Store {
@@ -118,6 +121,7 @@ impl Store {
         let series = series::SeriesStore::open(&db, options)?;
         let disk_baselines = disk_baselines::DiskBaselines::open(&db)?;
         let outbox = outbox::Outbox::open(&db)?;
+        let service_checks = service_checks::ServiceChecks::open(&db)?;
         Ok(Store {
             db,
             agents,
@@ -137,6 +141,7 @@ impl Store {
             series,
             disk_baselines,
             outbox,
+            service_checks,
         })
     }
 

@@ -39,6 +39,7 @@ mod qr;
 mod second_factor;
 mod secrets;
 mod security;
+mod services;
 mod settings;
 mod ssh_access;
 mod ssh_ca;
@@ -139,6 +140,13 @@ pub fn routes() -> Routes {
         .get("/operations/{id}", OperationHost(VIEW), operations::page)
         .get("/updates", SignedIn, updates::page)
         .get("/certificates", SignedIn, certificates::page)
+        .get("/services", SignedIn, services::page)
+        .post("/services", AllHosts(ADMINISTER), services::define)
+        .post(
+            "/services/{name}/delete",
+            AllHosts(ADMINISTER),
+            services::delete,
+        )
         .post("/updates/check", AllHosts(OPERATE), updates::check_now)
         .get(
             "/certificates/managed",

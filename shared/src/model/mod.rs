@@ -10,6 +10,7 @@ pub mod names;
 pub mod plugin;
 pub mod scan;
 pub mod secret;
+pub mod service;
 pub mod ssh;
 pub mod storage;
 pub mod update;

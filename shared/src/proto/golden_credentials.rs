@@ -42,6 +42,7 @@ fn report() -> Report {
         checks: None,
         certificates: None,
         image_scans: None,
+        service_checks: None,
     }
 }
 

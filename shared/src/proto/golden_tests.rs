@@ -303,6 +303,7 @@ fn agent_messages() -> Vec<(&'static str, AgentMessage)> {
                 checks: Some(checks()),
                 certificates: Some(Box::new(certificate_inventory())),
                 image_scans: Some(Box::new(image_scans())),
+                service_checks: Some(super::golden_services::results()),
             }),
         ),
         (
@@ -686,6 +687,22 @@ fn golden_bytes_of_every_wire_type() {
             hex::encode(encode(&response))
         ));
     }
+    for (n, command) in super::golden_services::commands().into_iter().enumerate() {
+        let envelope = CommandEnvelope {
+            id: CommandId(1800 + n as u64),
+            command,
+        };
+        lines.push(format!(
+            "v18.command.{n} {}",
+            hex::encode(encode(&envelope))
+        ));
+    }
+    for (n, response) in super::golden_services::responses().into_iter().enumerate() {
+        lines.push(format!(
+            "v18.response.{n} {}",
+            hex::encode(encode(&response))
+        ));
+    }
     lines.push(String::new());
     expect_test::expect_file!["../../testdata/wire/golden.txt"].assert_eq(&lines.join("\n"));
 }
@@ -710,6 +727,10 @@ fn the_golden_inputs_decode_back_to_themselves() {
         assert_eq!(back, message, "{name}");
     }
     for command in golden_credentials::commands() {
+        let back: Command = postcard::from_bytes(&encode(&command)).unwrap();
+        assert_eq!(back, command);
+    }
+    for command in super::golden_services::commands() {
         let back: Command = postcard::from_bytes(&encode(&command)).unwrap();
         assert_eq!(back, command);
     }

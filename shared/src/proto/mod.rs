@@ -31,6 +31,7 @@ use crate::model::certificate::{
     ServeHttpChallenge,
 };
 use crate::model::secret::{SecretReply, SecretRequest, SecretsWithdrawn};
+use crate::model::service::{AssignServiceChecks, ServiceChecksAssigned};
 use crate::model::ssh::{
     ApplySshAccess, ConfigureSshd, ReadSshHostKeys, SshAccessApplied, SshHostKeys, SshdConfigured,
 };
@@ -249,6 +250,8 @@ pub enum Command {
     ConfigureSshd(Box<ConfigureSshd>),
     /// Collect these agentless hosts over SSH ([`AgentlessAssigned`]).
     AssignAgentless(AssignAgentless),
+    /// Run these service checks ([`ServiceChecksAssigned`]). Issue 18.
+    AssignServiceChecks(AssignServiceChecks),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -276,6 +279,7 @@ pub enum CommandResponse {
     SshHostKeys(SshHostKeys),
     SshdConfigured(SshdConfigured),
     AgentlessAssigned(AgentlessAssigned),
+    ServiceChecksAssigned(ServiceChecksAssigned),
 }
 
 impl From<Ping> for Command {
@@ -351,9 +355,12 @@ request!(ApplySshAccess => ApplySshAccess(std::convert::identity), SshAccessAppl
 request!(ReadSshHostKeys => ReadSshHostKeys(std::convert::identity), SshHostKeys);
 request!(ConfigureSshd => ConfigureSshd(Box::new), SshdConfigured);
 request!(AssignAgentless => AssignAgentless(std::convert::identity), AgentlessAssigned);
+request!(AssignServiceChecks => AssignServiceChecks(std::convert::identity), ServiceChecksAssigned);
 
 #[cfg(test)]
 mod golden_credentials;
+#[cfg(test)]
+mod golden_services;
 #[cfg(test)]
 mod golden_tests;
 #[cfg(test)]

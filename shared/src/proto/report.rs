@@ -7,6 +7,7 @@ use crate::model::container::ContainerInventory;
 use crate::model::database::DatabaseInstance;
 use crate::model::plugin::{CheckResult, SeriesBatch, SourceStatus};
 use crate::model::scan::ImageScans;
+use crate::model::service::ServiceCheckResult;
 use crate::model::storage::stack::StorageStack;
 use crate::model::storage::{RaidCollection, SmartCollection, ZfsCollection};
 use serde::{Deserialize, Serialize};
@@ -63,6 +64,10 @@ pub struct Report {
     /// interval (issue 17 §2; appended in protocol 9).
     #[serde(default)]
     pub image_scans: Option<Box<ImageScans>>,
+    /// The service checks that ran since the previous report, one result per run (issue 18
+    /// §1; appended after protocol 9).
+    #[serde(default)]
+    pub service_checks: Option<Vec<ServiceCheckResult>>,
 }
 
 /// The host's storage stack as of one collection.

@@ -23,6 +23,7 @@ fn sample_report() -> AgentMessage {
         checks: None,
         certificates: None,
         image_scans: None,
+        service_checks: None,
     })
 }
 
@@ -30,7 +31,7 @@ fn sample_report() -> AgentMessage {
 fn golden_bytes_of_current_messages_do_not_change() {
     // If this fails, the wire format changed: bump PROTOCOL_VERSION and the ALPN token.
     let bytes = frame::encode(&sample_report(), DEFAULT_MAX_FRAME_LEN).unwrap();
-    expect_test::expect!["0100000037010780a0abfef962010f6370755f75736167655f726174696f0103637075013080a0abfef962000000000000d03f000000000000000000"].assert_eq(&hex::encode(&bytes));
+    expect_test::expect!["0100000038010780a0abfef962010f6370755f75736167655f726174696f0103637075013080a0abfef962000000000000d03f00000000000000000000"].assert_eq(&hex::encode(&bytes));
     let ack = frame::encode(
         &ControllerMessage::Ack(Ack {
             seq: 300,
@@ -184,6 +185,7 @@ fn arb_agent_message() -> impl Strategy<Value = AgentMessage> {
                     checks: None,
                     certificates: None,
                     image_scans: None,
+                    service_checks: None,
                 })
             }),
         (any::<i64>(), any::<u64>()).prop_map(|(sent_at_ms, spool_depth)| {

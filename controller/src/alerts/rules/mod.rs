@@ -18,6 +18,7 @@
 //! | `container/<agent>/<name>/<unhealthy, restart_loop, exited, oom or gone>` | a container's health, loop, exit, OOM kill or removal ([`containers`]) | warning / critical |
 //! | `updates/<agent>/available/<batch>`, `updates/<agent>/blocked`, `update/<agent>/<container>/<operation>` | updates offered, held back, or an update that ended ([`updates`]) | warning / critical |
 //! | `disk/<agent>/<drive>/<grown, wear, temperature or self_test>`, `pool/…/member/<vdev>/missing`, `array/…/slot/<n>/missing` | SMART counters grown since the accepted baseline, a drive too hot for a while, a failed self-test, a member gone from a pool or array ([`disk_trends`]) | warning / critical |
+//! | `service/<check>/down`, `service/<check>/tls` | a service check down from one agent / two or all; its certificate expiring ([`services`]) | warning / critical |
 
 pub mod certificates;
 pub mod checks;
@@ -26,6 +27,7 @@ pub mod series;
 pub mod containers;
 pub mod disk_trends;
 pub mod updates;
+pub mod services;
 
 use crate::storage::alerts::Severity;
 use crate::storage::instances::{InstanceRecord, InstanceStatus};

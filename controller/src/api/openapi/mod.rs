@@ -12,6 +12,7 @@ mod agentless;
 mod certificates;
 mod hosts;
 mod secrets;
+mod services;
 mod ssh;
 mod ssh_ca;
 mod updates;
@@ -26,6 +27,7 @@ const AREAS: &[&[Operation]] = &[
     agentless::OPERATIONS,
     secrets::OPERATIONS,
     ssh::OPERATIONS,
+    services::OPERATIONS,
 ];
 
 /// Who may call an operation.

@@ -147,6 +147,8 @@ impl SessionStream {
                             tokio::spawn(
                                 async move {
                                     let _ = crate::agentless::push(&ctx, &proxy).await;
+                                    // Its service checks (an empty list stops old ones).
+                                    let _ = crate::service_checks::push(&ctx, &proxy).await;
                                 }
                                 .in_current_span(),
                             );

@@ -138,6 +138,10 @@ fn store_latest_state(
         agents.put_latest(agent_id, StateKind::ImageScans, at, &*scans)?;
         wrote = true;
     }
+    if let Some(results) = report.service_checks.take() {
+        crate::service_checks::record_results(ctx, agent_id, &results)?;
+        wrote = true;
+    }
     Ok(wrote)
 }
 

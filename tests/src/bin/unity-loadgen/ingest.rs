@@ -185,6 +185,7 @@ pub(crate) async fn simulated_agent(
             checks: None,
             certificates: None,
             image_scans: None,
+            service_checks: None,
         });
         sent_at
             .lock()

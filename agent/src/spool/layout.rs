@@ -8,9 +8,10 @@
 //! - version 6 (to protocol 8): `certificates` appended;
 //! - version 9: `image_scans` appended, and `network_mode` appended to each
 //!   container of the inventory (`layout_containers.rs` reads the older inventories);
-//! - current (issue 18): `service_checks` appended.
+//! - version 10 (issue 18): `service_checks` appended, and `oom_killed` appended to each
+//!   container of the inventory.
 
-use super::layout_containers::{self, InventoryV8};
+use super::layout_containers::{self, InventoryV8, InventoryV9};
 use serde::Deserialize;
 use unity_shared::model::certificate::CertificateInventory;
 use unity_shared::model::container::ContainerInventory;
@@ -122,7 +123,8 @@ impl ReportV8 {
     }
 }
 
-/// A report as protocol version 9 spooled it: the current layout without `service_checks`.
+/// A report as protocol version 9 spooled it: the current layout without `service_checks`,
+/// its containers without `oom_killed`.
 #[derive(Deserialize)]
 struct ReportV9 {
     seq: u64,
@@ -131,7 +133,7 @@ struct ReportV9 {
     dropped_reports: u64,
     storage: Option<Box<StorageState>>,
     databases: Option<Vec<DatabaseInstance>>,
-    containers: Option<Box<ContainerInventory>>,
+    containers: Option<Box<InventoryV9>>,
     plugin_series: Option<Box<SeriesBatch>>,
     plugin_sources: Option<Vec<SourceStatus>>,
     checks: Option<Vec<CheckResult>>,
@@ -148,7 +150,7 @@ impl ReportV9 {
             dropped_reports: self.dropped_reports,
             storage: self.storage,
             databases: self.databases,
-            containers: self.containers,
+            containers: layout_containers::upgrade_v9(self.containers),
             plugin_series: self.plugin_series,
             plugin_sources: self.plugin_sources,
             checks: self.checks,

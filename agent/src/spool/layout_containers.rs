@@ -1,6 +1,10 @@
-//! The container inventory as reports of protocol 4 to 8 carried it: [`Container`] without
-//! `network_mode` (appended in protocol 9, issue 17). Spooled reports of those versions are
-//! read through these mirrors (`super::layout`) and upgraded with the field empty.
+//! The container inventory as older reports carried it: protocol 4 to 8 without
+//! `network_mode` (appended in protocol 9, issue 17), protocol 9 without `oom_killed`
+//! (appended in protocol 10, issue 18). Spooled reports of those versions are read through
+//! these mirrors (`super::layout`) and upgraded with the fields empty.
+//!
+//! postcard writes a struct as its fields one after the other, with no framing, so a newer
+//! mirror embeds the one before it and lists only the fields appended since.
 
 use serde::Deserialize;
 use unity_shared::model::container::{
@@ -59,6 +63,47 @@ impl InventoryV8 {
 
 /// Upgrades an inventory of a spooled report, when it has one.
 pub(super) fn upgrade(inventory: Option<Box<InventoryV8>>) -> Option<Box<ContainerInventory>> {
+    inventory.map(|inventory| Box::new(inventory.upgrade()))
+}
+
+/// [`ContainerInventory`] of protocol 9.
+#[derive(Deserialize)]
+pub(super) struct InventoryV9 {
+    engine: Option<EngineInfo>,
+    containers: Vec<ContainerV9>,
+    events: Vec<ContainerEvent>,
+    error: Option<String>,
+}
+
+/// [`Container`] of protocol 9: protocol 8's fields, then `network_mode`.
+#[derive(Deserialize)]
+struct ContainerV9 {
+    before: ContainerV8,
+    network_mode: Option<String>,
+}
+
+impl InventoryV9 {
+    fn upgrade(self) -> ContainerInventory {
+        ContainerInventory {
+            engine: self.engine,
+            containers: self
+                .containers
+                .into_iter()
+                .map(|container| Container {
+                    network_mode: container.network_mode,
+                    ..container.before.upgrade()
+                })
+                .collect(),
+            events: self.events,
+            error: self.error,
+        }
+    }
+}
+
+/// Upgrades a protocol-9 inventory of a spooled report, when it has one.
+pub(super) fn upgrade_v9(
+    inventory: Option<Box<InventoryV9>>,
+) -> Option<Box<ContainerInventory>> {
     inventory.map(|inventory| Box::new(inventory.upgrade()))
 }
 

@@ -39,10 +39,10 @@ use crate::model::update::{CommandResult, ContainerCommand, Progress};
 use serde::{Deserialize, Serialize};
 
 /// Bumped on every incompatible change of any message below.
-pub const PROTOCOL_VERSION: u16 = 9;
+pub const PROTOCOL_VERSION: u16 = 10;
 
 /// ALPN token; carries the protocol version so mismatched peers fail at the handshake.
-pub const ALPN: &[u8] = b"unity/9";
+pub const ALPN: &[u8] = b"unity/10";
 
 /// The name the controller's server certificate is issued for and that agents verify. Agents
 /// reach the controller by any address (NAT, DNS, IP), so the name is fixed instead.

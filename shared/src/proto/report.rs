@@ -65,7 +65,7 @@ pub struct Report {
     #[serde(default)]
     pub image_scans: Option<Box<ImageScans>>,
     /// The service checks that ran since the previous report, one result per run (issue 18
-    /// §1; appended after protocol 9).
+    /// §1; appended in protocol 10).
     #[serde(default)]
     pub service_checks: Option<Vec<ServiceCheckResult>>,
 }

@@ -59,7 +59,7 @@ fn golden_bytes_of_hello_and_welcome() {
     )
     .unwrap();
     expect_test::expect![
-        "0100000023000905302e312e30036e617300000000000000abababababababababababababababab"
+        "0100000023000a05302e312e30036e617300000000000000abababababababababababababababab"
     ]
     .assert_eq(&hex::encode(hello));
     let welcome = frame::encode(
@@ -74,7 +74,7 @@ fn golden_bytes_of_hello_and_welcome() {
         DEFAULT_MAX_FRAME_LEN,
     )
     .unwrap();
-    expect_test::expect!["0100000015000905302e312e30036e6173012980a0abfef96201"]
+    expect_test::expect!["0100000015000a05302e312e30036e6173012980a0abfef96201"]
         .assert_eq(&hex::encode(welcome));
 }
 

@@ -91,6 +91,14 @@ pub enum AuditAction {
     SealingKeyRotate,
     /// Managed SSH access (`ssh.<event>`).
     SshAccess(super::ssh_access::events::SshAccessEvent),
+    /// An open alert was acknowledged (issue 18).
+    AlertAcknowledge,
+    AlertUnacknowledge,
+    AlertSilenceCreate,
+    AlertSilenceDelete,
+    /// An alert rule was made or changed in the dashboard or API.
+    AlertRuleSet,
+    AlertRuleDelete,
 }
 
 impl std::fmt::Display for AuditAction {
@@ -153,6 +161,12 @@ impl std::fmt::Display for AuditAction {
             AuditAction::SecretRefused => "secret.refused",
             AuditAction::SealingKeyRotate => "sealing_key.rotate",
             AuditAction::SshAccess(event) => return write!(formatter, "ssh.{}", event.name()),
+            AuditAction::AlertAcknowledge => "alert.acknowledge",
+            AuditAction::AlertUnacknowledge => "alert.unacknowledge",
+            AuditAction::AlertSilenceCreate => "alert.silence",
+            AuditAction::AlertSilenceDelete => "alert.unsilence",
+            AuditAction::AlertRuleSet => "alert_rule.set",
+            AuditAction::AlertRuleDelete => "alert_rule.delete",
         };
         formatter.write_str(name)
     }

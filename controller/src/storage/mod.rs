@@ -12,6 +12,9 @@
 pub mod access;
 pub mod agentless;
 pub mod agents;
+/// Issue 18: acknowledgements, notification status, `for` clocks; silences and user rules.
+pub mod alert_lifecycle;
+pub mod alert_silences;
 pub mod alerts;
 pub mod auth;
 pub mod containers;

@@ -296,4 +296,6 @@ async fn run(ctx: Arc<Context>, dispatcher: notify::Dispatcher) {
 }
 
 #[cfg(test)]
+mod lifecycle_tests;
+#[cfg(test)]
 mod tests;

@@ -18,6 +18,7 @@ pub enum Nav {
     Ssh,
     Settings,
     Security,
+    Alerts,
 }
 
 const NAV: &[(Nav, &str, &str)] = &[
@@ -36,6 +37,7 @@ const NAV: &[(Nav, &str, &str)] = &[
     (Nav::Ssh, "/ssh", "SSH"),
     (Nav::Settings, "/settings", "Settings"),
     (Nav::Security, "/settings/security", "Sign-in"),
+    (Nav::Alerts, "/alerts", "Alerts"),
 ];
 
 /// What the frame needs to know about one page.

@@ -256,3 +256,89 @@ pub async fn page(
     .await?;
     Ok(render(&view, &caller.0))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::alerts::AckView;
+    use crate::storage::auth::Role;
+
+    fn alert(note: &str) -> AlertView {
+        AlertView {
+            key: "pool/nas/<tank>".into(),
+            agent_id: unity_shared::proto::AgentId::new("nas").unwrap(),
+            hostname: "<i>nas</i>".into(),
+            state: AlertState::Acknowledged,
+            severity: Severity::Critical,
+            summary: "tank DEGRADED".into(),
+            details: vec![],
+            opened_at_ms: 0,
+            last_seen_ms: 0,
+            resolved_at_ms: None,
+            acknowledged: Some(AckView {
+                by: "ada via API token 3f2a".into(),
+                at_ms: 0,
+                note: note.into(),
+            }),
+            silenced_by: vec![],
+            unknown_since_ms: None,
+        }
+    }
+
+    #[test]
+    fn issue_18_the_page_escapes_notes_and_offers_forms_to_operators_only() {
+        let view = AlertsPage {
+            params: Params {
+                q: "\"><script>".into(),
+                ..Params::default()
+            },
+            page: AlertPage {
+                total: 120,
+                offset: 0,
+                limit: PAGE_SIZE,
+                alerts: vec![alert("<script>alert(1)</script>")],
+            },
+            operable: vec!["pool/nas/<tank>".into()],
+            silences: vec![],
+            rules: vec![],
+            now_ms: 60_000,
+        };
+        let html = render(&view, &layout::tests::caller(Role::Admin)).into_string();
+        assert!(!html.contains("<script>alert(1)"), "{html}");
+        assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+        assert!(!html.contains("<i>nas"));
+        assert!(html.contains("action=\"/hosts/nas/alerts/unacknowledge\""));
+        assert!(html.contains("data-state=\"acknowledged\""));
+        assert!(html.contains("href=\"/hosts/nas\""));
+        // Three pages; the search is kept in the link, escaped.
+        assert!(html.contains("Page 1 of 3"), "{html}");
+        assert!(html.contains("q=%22%3E%3Cscript%3E"), "{html}");
+        assert!(html.contains("id=\"add-silence\"") && html.contains("id=\"add-rule\""));
+        let viewer = AlertsPage {
+            operable: vec![],
+            ..view
+        };
+        let html = render(&viewer, &layout::tests::caller(Role::Viewer)).into_string();
+        assert!(!html.contains("/acknowledge\"") && !html.contains("/unacknowledge\""));
+        assert!(!html.contains("id=\"add-silence\"") && !html.contains("id=\"add-rule\""));
+    }
+
+    #[test]
+    fn issue_18_filters_are_checked() {
+        let params = |state: &str, within: &str| Params {
+            state: state.into(),
+            within: within.into(),
+            ..Params::default()
+        };
+        assert!(params("", "").filter(0).unwrap().state.is_none());
+        assert_eq!(
+            params("unknown", "24h")
+                .filter(86_400_000)
+                .unwrap()
+                .since_ms,
+            Some(0)
+        );
+        assert!(params("closed", "").filter(0).is_err());
+        assert!(params("", "1y").filter(0).is_err());
+    }
+}

@@ -115,6 +115,7 @@ const PURE: &[&str] = &[
     "controller/src/web/evidence.rs",
     "shared/src/proto/frame.rs",
     "shared/src/model/**/*.rs",
+    "controller/src/alerts/lifecycle.rs",
 ];
 
 /// What pure code may not name (as a whole word: `ContainerCommand::` is not `Command::`).

@@ -33,8 +33,8 @@ pub struct SilenceSet {
 impl SilenceSet {
     /// Prunes expired silences and reads the others. Note that this uses blocking I/O.
     pub fn load(ctx: &Context, now_ms: i64) -> anyhow::Result<SilenceSet> {
-        ctx.store.alerts.silences.prune(now_ms)?;
-        let silences = ctx.store.alerts.silences.list()?;
+        ctx.store.alert_silences.prune(now_ms)?;
+        let silences = ctx.store.alert_silences.list()?;
         let labels = if silences.iter().any(|silence| silence.label.is_some()) {
             ctx.store.access.all_labels()?.into_iter().collect()
         } else {
@@ -64,8 +64,8 @@ pub fn apply(
 ) -> anyhow::Result<Vec<Event>> {
     let config = &ctx.config.alerts;
     let store = &ctx.store.alerts;
-    let statuses = store.lifecycle.statuses()?;
-    let acks = store.lifecycle.acks()?;
+    let statuses = ctx.store.alert_lifecycle.statuses()?;
+    let acks = ctx.store.alert_lifecycle.acks()?;
     let silences = SilenceSet::load(ctx, now_ms)?;
     let repeat_ms = i64::try_from(config.repeat_interval.as_millis()).unwrap_or(i64::MAX);
     let resolve_after_ms = i64::try_from(config.resolve_after.as_millis()).unwrap_or(i64::MAX);
@@ -115,7 +115,7 @@ pub fn apply(
                 if kind.is_some() {
                     status.notified_at_ms = Some(now_ms);
                 }
-                store.lifecycle.set_status(&record.key, &status)?;
+                ctx.store.alert_lifecycle.set_status(&record.key, &status)?;
                 if let Some(kind) = kind {
                     tell(kind, record);
                 }
@@ -123,13 +123,13 @@ pub fn apply(
             Change::Refresh { record, escalated } => {
                 store.put_open(&record)?;
                 let stored = statuses.get(&record.key).copied();
-                let mut status = status_of(&statuses, &record);
+                let mut status = status_of(&statuses, &record.key, record.opened_at_ms);
                 status.unknown_since_ms = None;
                 let kind = lifecycle::notification(
                     Step::Seen { escalated },
                     &status,
                     record.severity,
-                    ack_of(&acks, &record).is_some(),
+                    ack_of(&acks, &record.key, record.opened_at_ms).is_some(),
                     silenced(&record),
                     now_ms,
                     repeat_ms,
@@ -138,7 +138,7 @@ pub fn apply(
                     status.notified_at_ms = Some(now_ms);
                 }
                 if stored != Some(status) {
-                    store.lifecycle.set_status(&record.key, &status)?;
+                    ctx.store.alert_lifecycle.set_status(&record.key, &status)?;
                 }
                 if let Some(kind) = kind {
                     tell(kind, record);
@@ -146,28 +146,28 @@ pub fn apply(
             }
             Change::Unknown { key } => {
                 if let Some(record) = open_by_key.get(key.as_str()) {
-                    let mut status = status_of(&statuses, record);
+                    let mut status = status_of(&statuses, &record.key, record.opened_at_ms);
                     if status.unknown_since_ms.is_none() {
                         status.unknown_since_ms = Some(now_ms);
-                        store.lifecycle.set_status(&key, &status)?;
+                        ctx.store.alert_lifecycle.set_status(&key, &status)?;
                         tracing::info!(%key, "Alert unknown while its host is offline.");
                     }
                 }
             }
             Change::Recheck { record } => {
-                let mut status = status_of(&statuses, &record);
+                let mut status = status_of(&statuses, &record.key, record.opened_at_ms);
                 status.unknown_since_ms = None;
                 store.put_open(&record)?;
-                store.lifecycle.set_status(&record.key, &status)?;
+                ctx.store.alert_lifecycle.set_status(&record.key, &status)?;
             }
             Change::Resolve { key } => {
                 let Some(before) = open_by_key.get(key.as_str()) else {
                     continue;
                 };
-                let status = status_of(&statuses, before);
+                let status = status_of(&statuses, &before.key, before.opened_at_ms);
                 let was_silenced = silenced(before);
                 if let Some(record) = store.resolve(&key, now_ms)? {
-                    store.lifecycle.forget(&key)?;
+                    ctx.store.alert_lifecycle.forget(&key)?;
                     let kind = lifecycle::notification(
                         Step::Resolved,
                         &status,

@@ -164,7 +164,7 @@ impl SeriesRule {
             name: self.name.clone(),
             metric: self.metric.clone(),
             labels: self.labels.clone(),
-            threshold: super::user_rules::threshold_record(self.threshold),
+            threshold: self.threshold.as_stored(),
             severity: self.severity,
             summary: self.summary.clone(),
             for_ms: u64::try_from(self.for_duration.as_millis()).unwrap_or(u64::MAX),
@@ -185,6 +185,20 @@ pub enum Threshold {
     Below(f64),
     /// The value is a Unix time in seconds older than this.
     OlderThan(Duration),
+}
+
+impl Threshold {
+    /// The threshold as stored rules keep it.
+    pub fn as_stored(self) -> crate::storage::alert_silences::ThresholdRecord {
+        use crate::storage::alert_silences::ThresholdRecord;
+        match self {
+            Threshold::Above(value) => ThresholdRecord::Above(value),
+            Threshold::Below(value) => ThresholdRecord::Below(value),
+            Threshold::OlderThan(age) => {
+                ThresholdRecord::OlderThanMs(u64::try_from(age.as_millis()).unwrap_or(u64::MAX))
+            }
+        }
+    }
 }
 
 fn series_rule(raw: RawSeriesRule) -> Result<SeriesRule, ConfigError> {

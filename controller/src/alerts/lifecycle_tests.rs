@@ -127,7 +127,7 @@ async fn issue_18_acknowledging_stops_reminders_until_resolved() {
     assert!(told(&ctx, now + MINUTE).is_empty());
     report(&ctx, 21, now + 4 * MINUTE, Some(20.0));
     assert_eq!(told(&ctx, now + 4 * MINUTE), [format!("resolved {HOT}")]);
-    assert!(ctx.store.alerts.lifecycle.acks().unwrap().is_empty());
+    assert!(ctx.store.alert_lifecycle.acks().unwrap().is_empty());
     // Acknowledging what is not open, or on another host, is refused.
     let error = alert_actions::acknowledge(&ctx, &Actor::Cli, &nas(), HOT, "").unwrap_err();
     assert!(error.to_string().contains("no open alert"), "{error}");
@@ -166,7 +166,7 @@ async fn issue_18_a_silence_mutes_until_it_expires_and_is_pruned() {
     // Expired: it stops applying (told as opened now) and is pruned.
     report(&ctx, 3, t0 + 61 * MINUTE, Some(80.0));
     assert_eq!(told(&ctx, t0 + 61 * MINUTE), [format!("opened {HOT}")]);
-    assert!(ctx.store.alerts.silences.list().unwrap().is_empty());
+    assert!(ctx.store.alert_silences.list().unwrap().is_empty());
     assert_eq!(state_of(&ctx, HOT), "open");
     // A recovery of an alert never told is not told either.
     let dir2 = tempfile::tempdir().unwrap();

@@ -248,10 +248,10 @@ pub fn evaluate_once(ctx: &Context, started_ms: i64, now_ms: i64) -> anyhow::Res
             .get(agent_id)
             .map_or_else(|| agent_id.to_string(), |name| (*name).to_owned())
     };
-    let pending = ctx.store.alerts.lifecycle.pending()?;
+    let pending = ctx.store.alert_lifecycle.pending()?;
     let (held, clocks) = lifecycle::held_for(&pending, rule_candidates, now_ms);
     active.extend(held);
-    ctx.store.alerts.lifecycle.set_pending(&clocks)?;
+    ctx.store.alert_lifecycle.set_pending(&clocks)?;
     let events = apply::apply(ctx, &open, &active, &hostname, now_ms)?;
     let cutoff = now_ms - config.history_retention.as_millis() as i64;
     ctx.store.alerts.prune_history(cutoff, config.history_max)?;

@@ -33,17 +33,6 @@ pub fn from_record(record: &UserRuleRecord) -> SeriesRule {
     }
 }
 
-/// A rule's threshold as stored.
-pub fn threshold_record(threshold: Threshold) -> ThresholdRecord {
-    match threshold {
-        Threshold::Above(value) => ThresholdRecord::Above(value),
-        Threshold::Below(value) => ThresholdRecord::Below(value),
-        Threshold::OlderThan(age) => {
-            ThresholdRecord::OlderThanMs(u64::try_from(age.as_millis()).unwrap_or(u64::MAX))
-        }
-    }
-}
-
 /// Every rule of one evaluation, with the host groups their scopes name.
 pub struct UserRules {
     rules: Vec<SeriesRule>,
@@ -75,7 +64,7 @@ impl UserRules {
     /// Reads the stored rules (and, if a scope names groups, the host groups and labels).
     /// Note that this uses blocking I/O.
     pub fn load(ctx: &Context) -> anyhow::Result<UserRules> {
-        let stored = ctx.store.alerts.silences.rules()?;
+        let stored = ctx.store.alert_silences.rules()?;
         let config_rules = &ctx.config.alerts.series_rules;
         let scoped = config_rules.iter().any(|rule| !rule.groups.is_empty())
             || stored.iter().any(|rule| !rule.groups.is_empty());

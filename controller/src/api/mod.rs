@@ -13,6 +13,8 @@ pub mod access;
 pub mod account;
 pub mod agentless;
 pub mod alert_lifecycle;
+#[cfg(test)]
+mod alert_lifecycle_tests;
 pub mod alerts;
 pub mod backups;
 pub mod certificates;

@@ -71,7 +71,7 @@ pub fn acknowledge(
         at_ms: now_ms(),
         note,
     };
-    ctx.store.alerts.lifecycle.set_ack(key, Some(&ack))?;
+    ctx.store.alert_lifecycle.set_ack(key, Some(&ack))?;
     ctx.store.flush()?;
     audit::record(ctx, actor, AuditAction::AlertAcknowledge, key)?;
     Ok(ack)
@@ -86,7 +86,7 @@ pub fn unacknowledge(
     key: &str,
 ) -> Result<(), DomainError> {
     require_open(ctx, agent_id, key)?;
-    ctx.store.alerts.lifecycle.set_ack(key, None)?;
+    ctx.store.alert_lifecycle.set_ack(key, None)?;
     ctx.store.flush()?;
     audit::record(ctx, actor, AuditAction::AlertUnacknowledge, key)?;
     Ok(())
@@ -212,13 +212,13 @@ pub fn silence(
 ) -> Result<SilenceView, DomainError> {
     let now = now_ms();
     let record = checked_silence(request, actor, now)?;
-    ctx.store.alerts.silences.prune(now)?;
-    if ctx.store.alerts.silences.list()?.len() >= MAX_SILENCES {
+    ctx.store.alert_silences.prune(now)?;
+    if ctx.store.alert_silences.list()?.len() >= MAX_SILENCES {
         return Err(DomainError::Conflict(format!(
             "{MAX_SILENCES} silences in force already; delete some first"
         )));
     }
-    let record = ctx.store.alerts.silences.create(record)?;
+    let record = ctx.store.alert_silences.create(record)?;
     let view = SilenceView::of(&record);
     let target = format!(
         "silence {} host={} prefix={} label={} until {}",
@@ -237,8 +237,7 @@ pub fn silences(ctx: &Context) -> Result<Vec<SilenceView>, DomainError> {
     let now = now_ms();
     Ok(ctx
         .store
-        .alerts
-        .silences
+        .alert_silences
         .list()?
         .iter()
         .filter(|silence| silence.expires_at_ms > now)
@@ -248,7 +247,7 @@ pub fn silences(ctx: &Context) -> Result<Vec<SilenceView>, DomainError> {
 
 /// Deletes silence `id`, audited. Note that this uses blocking I/O.
 pub fn unsilence(ctx: &Context, actor: &Actor, id: u64) -> Result<(), DomainError> {
-    if !ctx.store.alerts.silences.delete(id)? {
+    if !ctx.store.alert_silences.delete(id)? {
         return Err(DomainError::NotFound(format!("no silence {id}")));
     }
     audit::record(

@@ -193,8 +193,7 @@ pub fn list(ctx: &Context) -> Result<Vec<RuleView>, DomainError> {
         .collect();
     rules.extend(
         ctx.store
-            .alerts
-            .silences
+            .alert_silences
             .rules()?
             .iter()
             .map(|record| view(record, "stored")),
@@ -217,13 +216,13 @@ pub fn put(ctx: &Context, actor: &Actor, request: &RuleRequest) -> Result<RuleVi
             record.name
         )));
     }
-    let stored = ctx.store.alerts.silences.rules()?;
+    let stored = ctx.store.alert_silences.rules()?;
     if stored.len() >= MAX_RULES && !stored.iter().any(|rule| rule.name == record.name) {
         return Err(DomainError::Conflict(format!(
             "{MAX_RULES} rules exist already"
         )));
     }
-    ctx.store.alerts.silences.put_rule(&record)?;
+    ctx.store.alert_silences.put_rule(&record)?;
     audit::record(ctx, actor, AuditAction::AlertRuleSet, &record.name)?;
     Ok(view(&record, "stored"))
 }
@@ -241,7 +240,7 @@ pub fn delete(ctx: &Context, actor: &Actor, name: &str) -> Result<(), DomainErro
             "rule {name:?} is defined in the config file; remove it there"
         )));
     }
-    if !ctx.store.alerts.silences.delete_rule(name)? {
+    if !ctx.store.alert_silences.delete_rule(name)? {
         return Err(DomainError::NotFound(format!("no stored rule {name:?}")));
     }
     audit::record(ctx, actor, AuditAction::AlertRuleDelete, name)?;

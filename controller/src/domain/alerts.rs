@@ -126,8 +126,7 @@ impl Lifecycle {
         let now_ms = now_ms();
         let silences: Vec<SilenceRecord> = ctx
             .store
-            .alerts
-            .silences
+            .alert_silences
             .list()?
             .into_iter()
             .filter(|silence| silence.expires_at_ms > now_ms)
@@ -138,8 +137,8 @@ impl Lifecycle {
             BTreeMap::new()
         };
         Ok(Lifecycle {
-            acks: ctx.store.alerts.lifecycle.acks()?,
-            statuses: ctx.store.alerts.lifecycle.statuses()?,
+            acks: ctx.store.alert_lifecycle.acks()?,
+            statuses: ctx.store.alert_lifecycle.statuses()?,
             silences,
             labels,
             now_ms,
@@ -155,7 +154,7 @@ impl Lifecycle {
                 .get(&record.agent_id)
                 .map_or(&[][..], Vec::as_slice);
             (
-                ack_of(&self.acks, &record).map(AckView::of),
+                ack_of(&self.acks, &record.key, record.opened_at_ms).map(AckView::of),
                 self.silences
                     .iter()
                     .filter(|silence| {
@@ -163,7 +162,7 @@ impl Lifecycle {
                     })
                     .map(|silence| silence.id)
                     .collect(),
-                status_of(&self.statuses, &record).unknown_since_ms,
+                status_of(&self.statuses, &record.key, record.opened_at_ms).unknown_since_ms,
             )
         };
         let state = if record.resolved_at_ms.is_some() {

@@ -51,26 +51,27 @@ pub struct AlertStatus {
     pub unknown_since_ms: Option<i64>,
 }
 
-/// The status of open alert `record`; one stored before issue 18 has none and was told
-/// when it opened.
+/// The status of the open alert `key` opened at `opened_at_ms`; one stored before issue 18
+/// has none and was told when it opened.
 pub fn status_of(
     statuses: &BTreeMap<String, AlertStatus>,
-    record: &super::alerts::AlertRecord,
+    key: &str,
+    opened_at_ms: i64,
 ) -> AlertStatus {
-    statuses.get(&record.key).copied().unwrap_or(AlertStatus {
-        notified_at_ms: Some(record.opened_at_ms),
+    statuses.get(key).copied().unwrap_or(AlertStatus {
+        notified_at_ms: Some(opened_at_ms),
         unknown_since_ms: None,
     })
 }
 
-/// The acknowledgement of open alert `record`, if given after it opened (an older one
-/// belongs to an earlier alert with the same key).
+/// The acknowledgement of the open alert `key` opened at `opened_at_ms`, if given after it
+/// opened (an older one belongs to an earlier alert with the same key).
 pub fn ack_of<'a>(
     acks: &'a BTreeMap<String, Acknowledgement>,
-    record: &super::alerts::AlertRecord,
+    key: &str,
+    opened_at_ms: i64,
 ) -> Option<&'a Acknowledgement> {
-    acks.get(&record.key)
-        .filter(|ack| ack.at_ms >= record.opened_at_ms)
+    acks.get(key).filter(|ack| ack.at_ms >= opened_at_ms)
 }
 
 pub struct AlertLifecycle {

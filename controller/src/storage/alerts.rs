@@ -51,10 +51,6 @@ pub struct AlertRecord {
 pub struct Alerts {
     open: sled::Tree,
     history: sled::Tree,
-    /// Acknowledgements, notification status and `for` clocks (issue 18).
-    pub lifecycle: super::alert_lifecycle::AlertLifecycle,
-    /// Silences and the rules made in the dashboard or API (issue 18).
-    pub silences: super::alert_silences::Silences,
 }
 
 fn encode<T: Serialize>(record: &T) -> Result<Vec<u8>, StorageError> {
@@ -83,8 +79,6 @@ impl Alerts {
         Ok(Alerts {
             open: db.open_tree("alerts_open")?,
             history: db.open_tree("alerts_history")?,
-            lifecycle: super::alert_lifecycle::AlertLifecycle::open(db)?,
-            silences: super::alert_silences::Silences::open(db)?,
         })
     }
 

@@ -74,6 +74,10 @@ pub struct Store {
     /// Managed SSH access: people, keys, grants, per-host settings and outcomes.
     pub ssh_access: ssh_access::SshAccessStore,
     pub series: series::SeriesStore,
+    /// Acknowledgements, notification status and `for` clocks of alerts (issue 18).
+    pub alert_lifecycle: alert_lifecycle::AlertLifecycle,
+    /// Alert silences and the rules made in the dashboard or API (issue 18).
+    pub alert_silences: alert_silences::Silences,
 }
 
 impl Store {
@@ -113,6 +117,8 @@ impl Store {
         let release_notes = release_notes::ReleaseNotesStore::open(&db)?;
         let ssh_access = ssh_access::SshAccessStore::open(&db)?;
         let series = series::SeriesStore::open(&db, options)?;
+        let alert_lifecycle = alert_lifecycle::AlertLifecycle::open(&db)?;
+        let alert_silences = alert_silences::Silences::open(&db)?;
         Ok(Store {
             db,
             agents,
@@ -130,6 +136,8 @@ impl Store {
             release_notes,
             ssh_access,
             series,
+            alert_lifecycle,
+            alert_silences,
         })
     }
 

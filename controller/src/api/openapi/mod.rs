@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 
 mod accounts;
 mod agentless;
+mod alerts;
 mod certificates;
 mod hosts;
 mod secrets;
@@ -26,6 +27,7 @@ const AREAS: &[&[Operation]] = &[
     agentless::OPERATIONS,
     secrets::OPERATIONS,
     ssh::OPERATIONS,
+    alerts::OPERATIONS,
 ];
 
 /// Who may call an operation.

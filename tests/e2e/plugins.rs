@@ -170,6 +170,9 @@ async fn issue_22_node_exporter_textfiles_and_checks_reach_every_face() {
         threshold: Threshold::OlderThan(Duration::from_secs(26 * 3600)),
         severity: Severity::Critical,
         summary: None,
+        for_duration: Duration::ZERO,
+        groups: vec![],
+        hosts: vec![],
     }];
     let (controller, password) = controller_with_admin_config(config).await;
 

@@ -129,6 +129,7 @@ const PURE: &[&str] = &[
     "controller/src/service_checks/uptime.rs",
     "controller/src/alerts/rules/services.rs",
     "controller/src/config/service_checks.rs",
+    "controller/src/alerts/lifecycle.rs",
 ];
 
 /// What pure code may not name (as a whole word: `ContainerCommand::` is not `Command::`).

@@ -69,6 +69,9 @@ pub struct RawAlerts {
     /// Rules of your own over any series (plugin series included): `[[alerts.rule]]`.
     #[serde(default)]
     pub rule: Vec<RawSeriesRule>,
+    /// How often an unacknowledged critical alert is sent again while open, e.g. "4h";
+    /// "0" never.
+    pub repeat_interval: Option<String>,
 }
 
 /// One `[[alerts.rule]]`: a threshold on the newest value of a series.
@@ -92,6 +95,15 @@ pub struct RawSeriesRule {
     pub severity: Option<String>,
     /// The alert's one line; default: the series, its value and the threshold.
     pub summary: Option<String>,
+    /// How long the threshold must hold before the alert opens, e.g. "10m"; default at once.
+    #[serde(rename = "for")]
+    pub for_duration: Option<String>,
+    /// Only hosts in these host groups; default every host.
+    #[serde(default)]
+    pub groups: Vec<String>,
+    /// Only these hosts (agent ids); default every host.
+    #[serde(default)]
+    pub hosts: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -141,6 +153,8 @@ pub struct AlertsConfig {
     pub containers: ContainerRuleConfig,
     pub disk_trends: DiskTrendConfig,
     pub updates: UpdateRuleConfig,
+    /// Zero: never repeated.
+    pub repeat_interval: Duration,
 }
 
 /// A validated `[[alerts.rule]]`.
@@ -152,6 +166,45 @@ pub struct SeriesRule {
     pub threshold: Threshold,
     pub severity: Severity,
     pub summary: Option<String>,
+    /// How long the threshold must hold before the alert opens; zero: at once.
+    pub for_duration: Duration,
+    /// Only hosts in these host groups (empty: every host).
+    pub groups: Vec<String>,
+    /// Only these hosts, by agent id (empty: every host).
+    pub hosts: Vec<String>,
+}
+
+impl SeriesRule {
+    /// Whether the rule applies to the host `agent_id` in `host_groups`.
+    pub fn applies_to(&self, agent_id: &str, host_groups: &[&str]) -> bool {
+        (self.hosts.is_empty() || self.hosts.iter().any(|host| host == agent_id))
+            && (self.groups.is_empty()
+                || self
+                    .groups
+                    .iter()
+                    .any(|group| host_groups.contains(&group.as_str())))
+    }
+}
+
+impl SeriesRule {
+    /// The rule as stored rules are, for the faces that list both (`by` = "config file").
+    pub fn as_stored(&self) -> crate::storage::alert_silences::UserRuleRecord {
+        crate::storage::alert_silences::UserRuleRecord {
+            name: self.name.clone(),
+            metric: self.metric.clone(),
+            labels: self.labels.clone(),
+            threshold: self.threshold.as_stored(),
+            severity: self.severity,
+            summary: self.summary.clone(),
+            for_ms: u64::try_from(self.for_duration.as_millis()).unwrap_or(u64::MAX),
+            groups: self.groups.clone(),
+            hosts: self.hosts.clone(),
+            updated_by: crate::storage::alert_lifecycle::ActorRecord::Controller(
+                "config file".into(),
+            ),
+            updated_at_ms: 0,
+        }
+    }
 }
 
 /// When a [`SeriesRule`] is active.
@@ -161,6 +214,20 @@ pub enum Threshold {
     Below(f64),
     /// The value is a Unix time in seconds older than this.
     OlderThan(Duration),
+}
+
+impl Threshold {
+    /// The threshold as stored rules keep it.
+    pub fn as_stored(self) -> crate::storage::alert_silences::ThresholdRecord {
+        use crate::storage::alert_silences::ThresholdRecord;
+        match self {
+            Threshold::Above(value) => ThresholdRecord::Above(value),
+            Threshold::Below(value) => ThresholdRecord::Below(value),
+            Threshold::OlderThan(age) => {
+                ThresholdRecord::OlderThanMs(u64::try_from(age.as_millis()).unwrap_or(u64::MAX))
+            }
+        }
+    }
 }
 
 fn series_rule(raw: RawSeriesRule) -> Result<SeriesRule, ConfigError> {
@@ -195,6 +262,26 @@ fn series_rule(raw: RawSeriesRule) -> Result<SeriesRule, ConfigError> {
             ))
         }
     };
+    let for_duration = match raw.for_duration.as_deref() {
+        Some(text) => duration("alerts.rule.for", Some(text), "")?,
+        None => Duration::ZERO,
+    };
+    if for_duration > Duration::from_secs(7 * 86_400) {
+        return Err(invalid(
+            "alerts.rule.for",
+            raw.for_duration.unwrap_or_default(),
+            "at most 7 days",
+        ));
+    }
+    for word in raw.groups.iter().chain(&raw.hosts) {
+        if word.trim().is_empty() {
+            return Err(invalid(
+                "alerts.rule.groups",
+                word,
+                "expected host group names and agent ids, not empty words",
+            ));
+        }
+    }
     Ok(SeriesRule {
         name: name.to_owned(),
         metric: raw.metric.trim().to_owned(),
@@ -202,6 +289,9 @@ fn series_rule(raw: RawSeriesRule) -> Result<SeriesRule, ConfigError> {
         threshold,
         severity: severity("alerts.rule.severity", raw.severity.as_deref())?,
         summary: raw.summary.filter(|summary| !summary.trim().is_empty()),
+        for_duration,
+        groups: raw.groups,
+        hosts: raw.hosts,
     })
 }
 
@@ -404,6 +494,11 @@ impl AlertsConfig {
                     "30m",
                 )?),
             },
+            repeat_interval: duration(
+                "alerts.repeat_interval",
+                raw.repeat_interval.as_deref(),
+                "4h",
+            )?,
         })
     }
 
@@ -509,6 +604,33 @@ mod tests {
     }
 
     #[test]
+    fn issue_18_repeat_interval_and_rules_with_for_and_scope() {
+        assert_eq!(
+            parse("").unwrap().repeat_interval,
+            Duration::from_secs(4 * 3600)
+        );
+        assert_eq!(
+            parse("repeat_interval = \"0\"").unwrap().repeat_interval,
+            Duration::ZERO
+        );
+        assert!(parse("repeat_interval = \"often\"").is_err());
+        let config = parse(
+            "[[rule]]\nname = \"hot\"\nmetric = \"cpu_usage_ratio\"\nabove = 0.9\nfor = \"10m\"\ngroups = [\"nas\"]\nhosts = [\"n1\"]\n",
+        )
+        .unwrap();
+        let rule = &config.series_rules[0];
+        assert_eq!(rule.for_duration, Duration::from_secs(600));
+        assert!(rule.applies_to("n1", &["nas"]));
+        assert!(!rule.applies_to("n1", &["web"]));
+        assert!(!rule.applies_to("n2", &["nas"]));
+        for bad in ["for = \"soon\"", "for = \"30d\"", "groups = [\"\"]"] {
+            let text = format!("[[rule]]\nname = \"a\"\nmetric = \"m\"\nabove = 1\n{bad}\n");
+            let error = parse(&text).unwrap_err().to_string();
+            assert!(error.contains("alerts.rule"), "{bad}: {error}");
+        }
+    }
+
+    #[test]
     fn issue_22_series_rules_are_checked() {
         let config = parse(
             "[[rule]]\nname = \"backup_stale\"\nmetric = \"backup_last_success_timestamp_seconds\"\nlabels = { source = \"textfile/backup.prom\" }\nolder_than = \"26h\"\nseverity = \"critical\"\n[[rule]]\nname = \"ups\"\nmetric = \"ups_battery_charge\"\nbelow = 50\n",
@@ -523,6 +645,9 @@ mod tests {
                 threshold: Threshold::OlderThan(Duration::from_secs(26 * 3600)),
                 severity: Severity::Critical,
                 summary: None,
+                for_duration: Duration::ZERO,
+                groups: vec![],
+                hosts: vec![],
             }
         );
         assert_eq!(config.series_rules[1].threshold, Threshold::Below(50.0));

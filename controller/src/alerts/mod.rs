@@ -3,12 +3,20 @@
 //! open ones, resolving those whose condition has been gone for `resolve_after`), stores the
 //! result through [`crate::storage::alerts`], and hands opened, escalated and resolved alerts
 //! to the [`notify`] workers without waiting for them.
+//!
+//! The lifecycle (issue 18 §2): [`lifecycle`] (pure) decides what is told given
+//! acknowledgements, silences, offline hosts ("unknown" instead of resolved) and the repeat
+//! interval; [`apply`] stores each change and its notification status; [`user_rules`] runs the
+//! operator's rules (config file and stored) with their scope and `for`.
 
+pub mod apply;
 pub mod config;
 pub mod inputs;
+pub mod lifecycle;
 pub mod notify;
 pub mod rules;
 mod services;
+pub mod user_rules;
 
 use crate::clock::now_ms;
 use crate::context::Context;
@@ -29,6 +37,8 @@ pub enum EventKind {
     Escalated,
     /// The condition has been gone for `resolve_after`.
     Resolved,
+    /// A critical alert still open and unacknowledged after `repeat_interval` (issue 18).
+    Reminder,
 }
 
 impl EventKind {
@@ -37,6 +47,7 @@ impl EventKind {
             EventKind::Opened => "opened",
             EventKind::Escalated => "escalated",
             EventKind::Resolved => "resolved",
+            EventKind::Reminder => "reminder",
         }
     }
 }
@@ -60,6 +71,10 @@ pub enum Change {
     },
     /// An open alert whose condition has been absent for `resolve_after`.
     Resolve { key: String },
+    /// An open alert not seen while its host is offline: its state is unknown, it stays open.
+    Unknown { key: String },
+    /// An unknown alert whose host is back: its resolve countdown starts again from now.
+    Recheck { record: AlertRecord },
 }
 
 impl RuleConfig {
@@ -80,6 +95,28 @@ impl RuleConfig {
 pub fn diff(
     open: &[AlertRecord],
     active: &[Condition],
+    now_ms: i64,
+    resolve_after_ms: i64,
+) -> Vec<Change> {
+    let no_hosts = BTreeSet::new();
+    diff_with_hosts(
+        open,
+        &BTreeSet::new(),
+        active,
+        &no_hosts,
+        now_ms,
+        resolve_after_ms,
+    )
+}
+
+/// [`diff`], knowing which alerts are `unknown` (by key) and which hosts are `offline`: an
+/// alert not seen while its host is offline becomes unknown instead of resolving, and once
+/// the host is back its countdown to resolving starts again.
+pub fn diff_with_hosts(
+    open: &[AlertRecord],
+    unknown: &BTreeSet<&str>,
+    active: &[Condition],
+    offline: &BTreeSet<&AgentId>,
     now_ms: i64,
     resolve_after_ms: i64,
 ) -> Vec<Change> {
@@ -117,7 +154,21 @@ pub fn diff(
         }
     }
     for alert in open {
-        if !seen.contains(alert.key.as_str()) && now_ms - alert.last_seen_ms >= resolve_after_ms {
+        if seen.contains(alert.key.as_str()) {
+            continue;
+        }
+        if offline.contains(&alert.agent_id) {
+            changes.push(Change::Unknown {
+                key: alert.key.clone(),
+            });
+        } else if unknown.contains(alert.key.as_str()) {
+            changes.push(Change::Recheck {
+                record: AlertRecord {
+                    last_seen_ms: now_ms,
+                    ..alert.clone()
+                },
+            });
+        } else if now_ms - alert.last_seen_ms >= resolve_after_ms {
             changes.push(Change::Resolve {
                 key: alert.key.clone(),
             });
@@ -133,7 +184,11 @@ pub fn diff(
 /// Note that this uses blocking I/O.
 pub fn evaluate_once(ctx: &Context, started_ms: i64, now_ms: i64) -> anyhow::Result<Vec<Event>> {
     let config = &ctx.config.alerts;
-    let rule_config = RuleConfig::from_config(config);
+    let mut rule_config = RuleConfig::from_config(config);
+    // The operator's rules run in `user_rules`, with their scope and `for`.
+    rule_config.series_rules.clear();
+    let user_rules = user_rules::UserRules::load(ctx)?;
+    let mut rule_candidates = Vec::new();
     let open = ctx.store.alerts.open_alerts()?;
     let open_keys: BTreeSet<&str> = open.iter().map(|alert| alert.key.as_str()).collect();
     let hosts = hosts::list(ctx)?;
@@ -177,6 +232,14 @@ pub fn evaluate_once(ctx: &Context, started_ms: i64, now_ms: i64) -> anyhow::Res
                 now_ms,
                 config,
             )?);
+            rule_candidates.extend(user_rules.candidates(
+                agent_id,
+                &latest,
+                rule_config.offline_after_ms.max(rules::SERIES_STALE_MIN_MS),
+                now_ms,
+            ));
+        }
+        if !state.revoked {
             if let Some((_, inventory)) = certificates::of_host(ctx, agent_id)? {
                 active.extend(rules::certificates::conditions(
                     agent_id,
@@ -197,47 +260,15 @@ pub fn evaluate_once(ctx: &Context, started_ms: i64, now_ms: i64) -> anyhow::Res
             .get(agent_id)
             .map_or_else(|| agent_id.to_string(), |name| (*name).to_owned())
     };
-    let resolve_after_ms = config.resolve_after.as_millis() as i64;
-    let mut events = Vec::new();
-    for change in diff(&open, &active, now_ms, resolve_after_ms) {
-        match change {
-            Change::Open(record) => {
-                ctx.store.alerts.put_open(&record)?;
-                tracing::info!(key = %record.key, severity = record.severity.as_str(), "Alert opened.");
-                events.push(Event {
-                    kind: EventKind::Opened,
-                    hostname: hostname(&record.agent_id),
-                    alert: record,
-                });
-            }
-            Change::Refresh { record, escalated } => {
-                ctx.store.alerts.put_open(&record)?;
-                if escalated {
-                    events.push(Event {
-                        kind: EventKind::Escalated,
-                        hostname: hostname(&record.agent_id),
-                        alert: record,
-                    });
-                }
-            }
-            Change::Resolve { key } => {
-                if let Some(record) = ctx.store.alerts.resolve(&key, now_ms)? {
-                    tracing::info!(key = %record.key, "Alert resolved.");
-                    events.push(Event {
-                        kind: EventKind::Resolved,
-                        hostname: hostname(&record.agent_id),
-                        alert: record,
-                    });
-                }
-            }
-        }
-    }
+    let pending = ctx.store.alert_lifecycle.pending()?;
+    let (held, clocks) = lifecycle::held_for(&pending, rule_candidates, now_ms);
+    active.extend(held);
+    ctx.store.alert_lifecycle.set_pending(&clocks)?;
+    let events = apply::apply(ctx, &open, &active, &hostname, now_ms)?;
     let cutoff = now_ms - config.history_retention.as_millis() as i64;
     ctx.store.alerts.prune_history(cutoff, config.history_max)?;
     notify::enqueue(&ctx.store, config, &events, now_ms)?;
-    if !events.is_empty() {
-        ctx.store.flush()?;
-    }
+    ctx.store.flush()?;
     Ok(events)
 }
 
@@ -277,5 +308,7 @@ async fn run(ctx: Arc<Context>, dispatcher: notify::Dispatcher) {
     }
 }
 
+#[cfg(test)]
+mod lifecycle_tests;
 #[cfg(test)]
 mod tests;

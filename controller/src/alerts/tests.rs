@@ -39,6 +39,13 @@ fn apply(open: &mut Vec<AlertRecord>, changes: Vec<Change>, now_ms: i64) -> Vec<
                 log.push(format!("resolve {key} at {now_ms}"));
                 open.retain(|alert| alert.key != key);
             }
+            Change::Unknown { key } => log.push(format!("unknown {key}")),
+            Change::Recheck { record } => {
+                log.push(format!("recheck {}", record.key));
+                if let Some(slot) = open.iter_mut().find(|alert| alert.key == record.key) {
+                    *slot = record;
+                }
+            }
         }
     }
     log
@@ -97,4 +104,46 @@ proptest! {
             }
         }
     }
+}
+
+#[test]
+fn issue_18_an_offline_host_makes_its_alerts_unknown_not_resolved() {
+    let nas = AgentId::new("nas").unwrap();
+    let mut open = Vec::new();
+    let mut unknown: Vec<String> = Vec::new();
+    let mut step = |active: &[Condition], offline: bool, now: i64| {
+        let offline_hosts: BTreeSet<&AgentId> = if offline {
+            BTreeSet::from([&nas])
+        } else {
+            BTreeSet::new()
+        };
+        let unknown_keys: BTreeSet<&str> = unknown.iter().map(String::as_str).collect();
+        let changes = diff_with_hosts(
+            &open,
+            &unknown_keys,
+            active,
+            &offline_hosts,
+            now,
+            RESOLVE_AFTER,
+        );
+        for change in &changes {
+            match change {
+                Change::Unknown { key } if !unknown.contains(key) => unknown.push(key.clone()),
+                Change::Recheck { record } | Change::Refresh { record, .. } => {
+                    unknown.retain(|key| key != &record.key)
+                }
+                _ => {}
+            }
+        }
+        apply(&mut open, changes, now)
+    };
+    let pool = [condition("pool", Severity::Critical)];
+    assert_eq!(step(&pool, false, 0), ["open pool"]);
+    // The host goes offline: its pool condition is no longer seen, but stays open (unknown).
+    assert_eq!(step(&[], true, 30_000), ["unknown pool"]);
+    assert_eq!(step(&[], true, 600_000), ["unknown pool"]);
+    // Back online, condition gone: the countdown starts from now, then it resolves.
+    assert_eq!(step(&[], false, 630_000), ["recheck pool"]);
+    assert_eq!(step(&[], false, 700_000), Vec::<String>::new());
+    assert_eq!(step(&[], false, 750_000), ["resolve pool at 750000"]);
 }

@@ -12,6 +12,9 @@
 pub mod access;
 pub mod account;
 pub mod agentless;
+pub mod alert_lifecycle;
+#[cfg(test)]
+mod alert_lifecycle_tests;
 pub mod alerts;
 pub mod backups;
 pub mod certificates;
@@ -67,6 +70,46 @@ pub fn routes(config: &Config) -> Routes {
         .get("/api/v1/session", SignedIn, session::session)
         .get("/api/v1/openapi.json", SignedIn, openapi::document)
         .get("/api/v1/alerts", SignedIn, alerts::alerts)
+        .post(
+            "/api/v1/hosts/{agent_id}/alerts/acknowledge",
+            Host(OPERATE),
+            alert_lifecycle::acknowledge,
+        )
+        .post(
+            "/api/v1/hosts/{agent_id}/alerts/unacknowledge",
+            Host(OPERATE),
+            alert_lifecycle::unacknowledge,
+        )
+        .get(
+            "/api/v1/alerts/silences",
+            AllHosts(VIEW),
+            alert_lifecycle::silences,
+        )
+        .post(
+            "/api/v1/alerts/silences",
+            AllHosts(OPERATE),
+            alert_lifecycle::create_silence,
+        )
+        .delete(
+            "/api/v1/alerts/silences/{id}",
+            AllHosts(OPERATE),
+            alert_lifecycle::delete_silence,
+        )
+        .get(
+            "/api/v1/alerts/rules",
+            AllHosts(VIEW),
+            alert_lifecycle::rules,
+        )
+        .put(
+            "/api/v1/alerts/rules/{name}",
+            AllHosts(ADMINISTER),
+            alert_lifecycle::put_rule,
+        )
+        .delete(
+            "/api/v1/alerts/rules/{name}",
+            AllHosts(ADMINISTER),
+            alert_lifecycle::delete_rule,
+        )
         .get("/api/v1/certificates", SignedIn, certificates::list)
         .get("/api/v1/services", SignedIn, services::list)
         .put(

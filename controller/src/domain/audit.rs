@@ -97,6 +97,14 @@ pub enum AuditAction {
     ServiceCheckSet,
     /// A service check was deleted.
     ServiceCheckDelete,
+    /// An open alert was acknowledged (issue 18).
+    AlertAcknowledge,
+    AlertUnacknowledge,
+    AlertSilenceCreate,
+    AlertSilenceDelete,
+    /// An alert rule was made or changed in the dashboard or API.
+    AlertRuleSet,
+    AlertRuleDelete,
 }
 
 impl std::fmt::Display for AuditAction {
@@ -162,6 +170,12 @@ impl std::fmt::Display for AuditAction {
             AuditAction::SshAccess(event) => return write!(formatter, "ssh.{}", event.name()),
             AuditAction::ServiceCheckSet => "service_check.set",
             AuditAction::ServiceCheckDelete => "service_check.delete",
+            AuditAction::AlertAcknowledge => "alert.acknowledge",
+            AuditAction::AlertUnacknowledge => "alert.unacknowledge",
+            AuditAction::AlertSilenceCreate => "alert.silence",
+            AuditAction::AlertSilenceDelete => "alert.unsilence",
+            AuditAction::AlertRuleSet => "alert_rule.set",
+            AuditAction::AlertRuleDelete => "alert_rule.delete",
         };
         formatter.write_str(name)
     }

@@ -27,6 +27,9 @@ pub mod access;
 pub mod actor;
 pub mod agentless;
 pub mod agents;
+/// Issue 18: acknowledgements and silences; the operator's alert rules.
+pub mod alert_actions;
+pub mod alert_rules;
 pub mod alerts;
 pub mod api_tokens;
 pub mod audit;

@@ -12,6 +12,9 @@
 pub mod access;
 pub mod agentless;
 pub mod agents;
+/// Issue 18: acknowledgements, notification status, `for` clocks; silences and user rules.
+pub mod alert_lifecycle;
+pub mod alert_silences;
 pub mod alerts;
 pub mod auth;
 pub mod containers;
@@ -80,6 +83,10 @@ pub struct Store {
     pub outbox: outbox::Outbox,
     /// Service checks defined through the API and their newest results (issue 18).
     pub service_checks: service_checks::ServiceChecks,
+    /// Acknowledgements, notification status and `for` clocks of alerts (issue 18).
+    pub alert_lifecycle: alert_lifecycle::AlertLifecycle,
+    /// Alert silences and the rules made in the dashboard or API (issue 18).
+    pub alert_silences: alert_silences::Silences,
 }
 
 impl Store {
@@ -122,6 +129,8 @@ impl Store {
         let disk_baselines = disk_baselines::DiskBaselines::open(&db)?;
         let outbox = outbox::Outbox::open(&db)?;
         let service_checks = service_checks::ServiceChecks::open(&db)?;
+        let alert_lifecycle = alert_lifecycle::AlertLifecycle::open(&db)?;
+        let alert_silences = alert_silences::Silences::open(&db)?;
         Ok(Store {
             db,
             agents,
@@ -142,6 +151,8 @@ impl Store {
             disk_baselines,
             outbox,
             service_checks,
+            alert_lifecycle,
+            alert_silences,
         })
     }
 

@@ -71,6 +71,9 @@ mod tests {
             opened_at_ms: 1000,
             last_seen_ms: 1000,
             resolved_at_ms: None,
+            acknowledged: None,
+            silenced_by: vec![],
+            unknown_since_ms: None,
         };
         let html = table(&[alert], 61_000, true).into_string();
         assert!(html.contains("href=\"/hosts/nas%201\""), "{html}");

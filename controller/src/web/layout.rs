@@ -19,10 +19,13 @@ pub enum Nav {
     Settings,
     Security,
     Services,
+    Alerts,
 }
 
 const NAV: &[(Nav, &str, &str)] = &[
     (Nav::Overview, "/", "Overview"),
+    (Nav::Alerts, "/alerts", "Alerts"),
+    (Nav::Services, "/services", "Services"),
     (Nav::Updates, "/updates", "Updates"),
     (Nav::Certificates, "/certificates", "Certificates"),
     (Nav::Agents, "/agents", "Agents"),
@@ -37,7 +40,6 @@ const NAV: &[(Nav, &str, &str)] = &[
     (Nav::Ssh, "/ssh", "SSH"),
     (Nav::Settings, "/settings", "Settings"),
     (Nav::Security, "/settings/security", "Sign-in"),
-    (Nav::Services, "/services", "Services"),
 ];
 
 /// What the frame needs to know about one page.

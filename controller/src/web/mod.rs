@@ -13,7 +13,9 @@
 mod access;
 mod agentless;
 mod agents;
+mod alert_forms;
 mod alerts;
+mod alerts_page;
 mod backups;
 mod badge;
 mod certificates;
@@ -103,6 +105,29 @@ pub fn routes() -> Routes {
     const ADMINISTER: Right = Right::Administer;
     ssh_access::routes(Routes::new(Face::Pages))
         .get("/", SignedIn, overview::page)
+        .get("/alerts", SignedIn, alerts_page::page)
+        .post(
+            "/hosts/{agent_id}/alerts/acknowledge",
+            Host(OPERATE),
+            alert_forms::acknowledge,
+        )
+        .post(
+            "/hosts/{agent_id}/alerts/unacknowledge",
+            Host(OPERATE),
+            alert_forms::unacknowledge,
+        )
+        .post("/alerts/silences", AllHosts(OPERATE), alert_forms::silence)
+        .post(
+            "/alerts/silences/{id}/delete",
+            AllHosts(OPERATE),
+            alert_forms::unsilence,
+        )
+        .post("/alerts/rules", AllHosts(ADMINISTER), alert_forms::put_rule)
+        .post(
+            "/alerts/rules/{name}/delete",
+            AllHosts(ADMINISTER),
+            alert_forms::delete_rule,
+        )
         .get("/login", Public, login::page)
         .post("/login", Public, login::submit)
         .get("/login/oidc", Public, oidc::start)

@@ -111,6 +111,9 @@ mod tests {
             threshold,
             severity: Severity::Critical,
             summary: None,
+            for_duration: Duration::ZERO,
+            groups: vec![],
+            hosts: vec![],
         }
     }
 

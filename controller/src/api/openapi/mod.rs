@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 
 mod accounts;
 mod agentless;
+mod alerts;
 mod certificates;
 mod hosts;
 mod secrets;
@@ -28,6 +29,7 @@ const AREAS: &[&[Operation]] = &[
     secrets::OPERATIONS,
     ssh::OPERATIONS,
     services::OPERATIONS,
+    alerts::OPERATIONS,
 ];
 
 /// Who may call an operation.

@@ -212,6 +212,9 @@ fn alerts(reported: &Reported, now_ms: i64) -> Vec<AlertView> {
             threshold: Threshold::Above(0.0),
             severity: Severity::Warning,
             summary: None,
+            for_duration: std::time::Duration::ZERO,
+            groups: vec![],
+            hosts: vec![],
         }],
         ..RuleConfig::default()
     };
@@ -236,6 +239,9 @@ fn alerts(reported: &Reported, now_ms: i64) -> Vec<AlertView> {
             opened_at_ms: now_ms - 60_000,
             last_seen_ms: now_ms,
             resolved_at_ms: None,
+            acknowledged: None,
+            silenced_by: vec![],
+            unknown_since_ms: None,
         })
         .collect()
 }

@@ -14,7 +14,6 @@
 use super::layout_containers::{self, InventoryV8, InventoryV9};
 use serde::Deserialize;
 use unity_shared::model::certificate::CertificateInventory;
-use unity_shared::model::container::ContainerInventory;
 use unity_shared::model::database::DatabaseInstance;
 use unity_shared::model::plugin::{CheckResult, SeriesBatch, SourceStatus};
 use unity_shared::model::scan::ImageScans;

@@ -101,9 +101,7 @@ impl InventoryV9 {
 }
 
 /// Upgrades a protocol-9 inventory of a spooled report, when it has one.
-pub(super) fn upgrade_v9(
-    inventory: Option<Box<InventoryV9>>,
-) -> Option<Box<ContainerInventory>> {
+pub(super) fn upgrade_v9(inventory: Option<Box<InventoryV9>>) -> Option<Box<ContainerInventory>> {
     inventory.map(|inventory| Box::new(inventory.upgrade()))
 }
 

@@ -42,6 +42,16 @@ pub enum EventKind {
 }
 
 impl EventKind {
+    /// Every kind, for reading stored words back ([`notify`]'s outbox). Kinds are appended at
+    /// the end, so the last one's discriminant says how many there are: the assertion below
+    /// stops the build when a new kind is missing here.
+    pub const ALL: [EventKind; 4] = [
+        EventKind::Opened,
+        EventKind::Escalated,
+        EventKind::Resolved,
+        EventKind::Reminder,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             EventKind::Opened => "opened",
@@ -51,6 +61,9 @@ impl EventKind {
         }
     }
 }
+
+// Stops the build when a kind appended to `EventKind` is missing from `EventKind::ALL`.
+const _: () = assert!(EventKind::ALL.len() == EventKind::Reminder as usize + 1);
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {

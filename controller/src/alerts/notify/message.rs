@@ -28,6 +28,7 @@ impl EventKind {
             EventKind::Opened => "",
             EventKind::Escalated => "Worse: ",
             EventKind::Resolved => "Resolved: ",
+            EventKind::Reminder => "Still open: ",
         }
     }
 }

@@ -180,7 +180,7 @@ impl Sender {
 impl EventKind {
     /// The kind named by `word` ([`EventKind::as_str`]), as the outbox stores it.
     pub fn from_word(word: &str) -> Option<EventKind> {
-        [EventKind::Opened, EventKind::Escalated, EventKind::Resolved]
+        EventKind::ALL
             .into_iter()
             .find(|kind| kind.as_str() == word)
     }

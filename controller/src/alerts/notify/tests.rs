@@ -328,3 +328,14 @@ fn issue_18_undelivered_notifications_survive_a_crash_and_are_sent_exactly_once(
         .collect();
     assert_eq!(summaries, ["one", "two", "three"]);
 }
+
+#[test]
+fn every_event_kind_reads_back_from_its_word() {
+    for kind in crate::alerts::EventKind::ALL {
+        assert_eq!(
+            crate::alerts::EventKind::from_word(kind.as_str()),
+            Some(kind)
+        );
+    }
+    assert_eq!(crate::alerts::EventKind::from_word("opened\u{0}"), None);
+}

@@ -26,8 +26,8 @@ pub mod series;
 // Issue 18 §1: containers, updates and disk trends.
 pub mod containers;
 pub mod disk_trends;
-pub mod updates;
 pub mod services;
+pub mod updates;
 
 use crate::storage::alerts::Severity;
 use crate::storage::instances::{InstanceRecord, InstanceStatus};

@@ -1,6 +1,7 @@
 //! The manual container commands: [`rollback`] (to the newest backup, with the image kept
 //! locally), [`restore`] (to one backup), [`restart`] and [`backup`]. Like an update, each runs
-//! at most once per operation id and ends with a [`CommandResult`].
+//! at most once per operation id and ends with a [`CommandResult`]. A rollback or restore of a
+//! compose service that Unity's override pins rewrites the override for the restored version.
 
 use bollard::models::ContainerInspectResponse;
 use unity_shared::model::update::{CommandResult, HealthPolicy, OperationId, Outcome, Stage};

@@ -5,7 +5,8 @@
 //!
 //! [`Project`] is what a container's labels say ([`project`] is pure; the file check is a
 //! `stat`); [`ComposeService`] is what the journal keeps of a compose update, so that a
-//! rollback or the recovery at start can bring the service back.
+//! rollback or the recovery at start can bring the service back; [`OverrideChange`] is what
+//! it keeps of a manual restore that rewrites Unity's override.
 
 use std::path::PathBuf;
 
@@ -80,4 +81,17 @@ pub struct ComposeService {
     /// The override's text before this update (`None`: there was no override file).
     #[serde(default)]
     pub override_before: Option<String>,
+}
+
+/// Unity's compose override rewritten by a manual restore (rollback) of a service it pins, so
+/// that the owner's next `compose up -d` keeps the restored version: journaled before the
+/// swap, written ([`OverrideChange::after`]) once the restored container is validated; the
+/// recovery at start writes `after` for a validated swap and `before` for an undone one.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct OverrideChange {
+    pub file: PathBuf,
+    /// The override's text before the restore.
+    pub before: String,
+    /// Its text for the restored version (its digest, or no image: the owner's tag).
+    pub after: String,
 }

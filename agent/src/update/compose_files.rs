@@ -1,11 +1,14 @@
 //! The files around a compose update: the refusal of an image the owner's compose file does
 //! not name (which file and line to change), and Unity's own override file for a service
 //! updated by digest (`<data dir>/compose/<project>/<service>.yml`). The owner's files are
-//! only read, never written. `compose_update.rs` uses them.
+//! only read, never written. `compose_update.rs` uses them; a manual restore of a service the
+//! override pins rewrites it for the restored version ([`restore_change`]).
 
 use std::path::PathBuf;
 
-use super::compose::ComposeService;
+use bollard::models::ContainerInspectResponse;
+
+use super::compose::{project, ComposeService, OverrideChange};
 use super::context::OperationContext;
 use super::engine::Engine;
 use super::pinned::override_path;
@@ -82,4 +85,69 @@ pub fn override_yaml(owner_file: &str, service: &str, image: &str) -> String {
         quote(service),
         quote(image)
     )
+}
+
+/// The override's text for a restored version of the service: that version's image when it
+/// ran from the override (`repo@digest`, as the override named it then), else no image at all
+/// (an empty `services:`), so that compose runs the owner's tag, and a command that names the
+/// override still finds it. The `version:` line is kept. Pure.
+pub fn override_after_restore(current: &str, service: &str, restored: Option<&str>) -> String {
+    match restored {
+        Some(image) => override_yaml(current, service, image),
+        None => {
+            let version = current
+                .lines()
+                .find(|line| line.starts_with("version:"))
+                .map(|line| format!("{}\n", line.trim_end()))
+                .unwrap_or_default();
+            format!("{version}services: {{}}\n")
+        }
+    }
+}
+
+/// What a manual restore of `current` to `saved` (a backup's inspect, run as `image_ref`)
+/// does to Unity's override: `None` when the service has none (Unity does not pin it) or its
+/// text already fits. The restored version ran from the override when its compose files
+/// included it and its image was a digest. Note that this uses blocking file I/O.
+pub fn restore_change(
+    data_dir: &std::path::Path,
+    current: &ContainerInspectResponse,
+    saved: &ContainerInspectResponse,
+    image_ref: &str,
+) -> std::io::Result<Option<OverrideChange>> {
+    let Some(current_project) = project(current).or_else(|| project(saved)) else {
+        return Ok(None);
+    };
+    let file = override_path(data_dir, &current_project.project, &current_project.service);
+    let before = match std::fs::read_to_string(&file) {
+        Ok(text) => text,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(error) => return Err(error),
+    };
+    let ran_from_override = project(saved).is_some_and(|saved| {
+        saved.project == current_project.project
+            && saved.service == current_project.service
+            && saved.config_files.contains(&file)
+    }) && image_ref.contains('@');
+    let after = override_after_restore(
+        &before,
+        &current_project.service,
+        ran_from_override.then_some(image_ref),
+    );
+    Ok((after != before).then_some(OverrideChange {
+        file,
+        before,
+        after,
+    }))
+}
+
+/// Settles a journaled override change: `after` when the restore was kept, `before` when it
+/// was undone (atomically: a temporary file renamed over it, fsynced). Note that this uses
+/// blocking file I/O.
+pub fn settle(change: &OverrideChange, kept: bool) -> std::io::Result<()> {
+    let text = match kept {
+        true => &change.after,
+        false => &change.before,
+    };
+    crate::fsutil::replace_file(&change.file, text.as_bytes(), 0o644)
 }

@@ -26,11 +26,11 @@ use super::journal::{Journal, Record, Step};
 use super::recovery;
 use crate::exec::{self, CommandSpec};
 
-fn blocking<T>(f: impl FnOnce() -> T) -> T {
+pub(super) fn blocking<T>(f: impl FnOnce() -> T) -> T {
     tokio::task::block_in_place(f)
 }
 
-fn policy() -> HealthPolicy {
+pub(super) fn policy() -> HealthPolicy {
     HealthPolicy {
         timeout_ms: 20_000,
         start_grace_ms: 1_500,
@@ -42,7 +42,12 @@ fn policy() -> HealthPolicy {
 
 /// Builds `reference` (`VERSION=<version>`, healthy when `health_file` exists), pushes it and
 /// returns its id.
-fn build_and_push(engine: &Dockerd, reference: &str, version: &str, health_file: &str) -> String {
+pub(super) fn build_and_push(
+    engine: &Dockerd,
+    reference: &str,
+    version: &str,
+    health_file: &str,
+) -> String {
     let spec = ImageBuild::new(reference)
         .env("VERSION", version)
         .healthcheck(&format!("test -f {health_file}"), "1s")
@@ -56,19 +61,19 @@ fn build_and_push(engine: &Dockerd, reference: &str, version: &str, health_file:
     id
 }
 
-struct Lab {
-    engine: Dockerd,
-    registry: Registry,
-    bollard: Bollard,
-    data: tempfile::TempDir,
-    journal: Journal,
-    project: tempfile::TempDir,
-    file: PathBuf,
-    reference: String,
+pub(super) struct Lab {
+    pub(super) engine: Dockerd,
+    pub(super) registry: Registry,
+    pub(super) bollard: Bollard,
+    pub(super) data: tempfile::TempDir,
+    pub(super) journal: Journal,
+    pub(super) project: tempfile::TempDir,
+    pub(super) file: PathBuf,
+    pub(super) reference: String,
 }
 
 impl Lab {
-    async fn start() -> (Lab, String) {
+    pub(super) async fn start() -> (Lab, String) {
         let docker_compose = require("docker-compose", "docker-compose").unwrap();
         let (engine, registry) = blocking(|| {
             let engine = Dockerd::start();
@@ -116,7 +121,7 @@ impl Lab {
     }
 
     /// The service's container name (compose v1 and v2 name it differently).
-    fn web(&self) -> String {
+    pub(super) fn web(&self) -> String {
         let filter = "label=com.docker.compose.service=web";
         let names = self
             .engine
@@ -126,7 +131,7 @@ impl Lab {
         names.trim().to_owned()
     }
 
-    async fn inspect(&self) -> ContainerInspectResponse {
+    pub(super) async fn inspect(&self) -> ContainerInspectResponse {
         let name = blocking(|| self.web());
         self.bollard
             .inspect_container(&name)
@@ -136,7 +141,7 @@ impl Lab {
     }
 
     /// The service runs `image_id`, with the env file's variable and the project's labels.
-    async fn assert_runs(&self, image_id: &str, version: &str) {
+    pub(super) async fn assert_runs(&self, image_id: &str, version: &str) {
         let web = self.inspect().await;
         assert_eq!(web.image.as_deref(), Some(image_id));
         assert_eq!(web.state.as_ref().unwrap().running, Some(true));
@@ -153,7 +158,7 @@ impl Lab {
         assert_eq!(labels["com.docker.compose.service"], "web");
     }
 
-    async fn update(&self, id: &str, image: &str) -> CommandResult {
+    pub(super) async fn update(&self, id: &str, image: &str) -> CommandResult {
         let request = UpdateRequest {
             id: OperationId(id.to_owned()),
             container: blocking(|| self.web()),

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use unity_shared::model::update::{CommandResult, OperationId};
 
 use super::backup::valid_name;
-use super::compose::ComposeService;
+use super::compose::{ComposeService, OverrideChange};
 
 /// How far an operation got.
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -68,6 +68,10 @@ pub struct Record {
     /// touched the data, so a rollback, even the recovery's after a crash, puts it back.
     #[serde(default)]
     pub new_ran: bool,
+    /// Set by a manual restore of a service Unity's compose override pins (before the swap):
+    /// the override's text before and after, which recovery settles by the step.
+    #[serde(default)]
+    pub override_change: Option<OverrideChange>,
 }
 
 impl Record {
@@ -85,6 +89,7 @@ impl Record {
             result: None,
             backup: None,
             new_ran: false,
+            override_change: None,
         }
     }
 }

@@ -1,11 +1,13 @@
 //! The manual container commands: [`rollback`] (to the newest backup, with the image kept
 //! locally), [`restore`] (to one backup), [`restart`] and [`backup`]. Like an update, each runs
-//! at most once per operation id and ends with a [`CommandResult`].
+//! at most once per operation id and ends with a [`CommandResult`]. A rollback or restore of a
+//! compose service that Unity's override pins rewrites the override for the restored version.
 
 use bollard::models::ContainerInspectResponse;
 use unity_shared::model::update::{CommandResult, HealthPolicy, OperationId, Outcome, Stage};
 
 use super::backup as backups;
+use super::compose_files;
 use super::context::{
     container, image_of, inspect_image, journal_step, prepare, refuse, result, take_backup, Log,
     OperationContext, Stop,
@@ -119,6 +121,12 @@ async fn restore_steps<E: Engine>(
         Stage::Pulling,
         &format!("restoring backup {backup_name} with image {reference} (local)"),
     );
+    // A service Unity's compose override pins: the override must name the restored version
+    // afterwards, or the owner's next `compose up -d` brings the newer one back. Journaled
+    // (by `prepare`) before the swap; written once the restored container is validated.
+    record.override_change =
+        compose_files::restore_change(ctx.data_dir, &current, &saved_inspect, &saved.image_ref)
+            .map_err(|error| Stop(Outcome::Refused, format!("compose override: {error}")))?;
     journal_step(ctx, record, Step::Pulled)?;
     take_backup(ctx, &current, &current_image, None, result, log).await?;
     prepare(ctx, record, &current)?;
@@ -126,6 +134,25 @@ async fn restore_steps<E: Engine>(
     result.evidence.clone_from(&swapped.evidence);
     if swapped.outcome != Outcome::Succeeded {
         return Err(Stop(swapped.outcome, swapped.message));
+    }
+    if let Some(change) = &record.override_change {
+        compose_files::settle(change, true).map_err(|error| {
+            let file = change.file.display();
+            Stop(
+                Outcome::Failed,
+                format!(
+                    "{container_name} was restored from backup {backup_name}, but Unity's compose \
+                     override {file} could not be rewritten for it: {error}"
+                ),
+            )
+        })?;
+        log.say(
+            Stage::Starting,
+            &format!(
+                "Unity's compose override {} now names the restored version",
+                change.file.display()
+            ),
+        );
     }
     // The backup's own `unity.update.data_restore` label (checked when it was taken) over
     // the agent's setting.

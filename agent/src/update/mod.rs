@@ -70,6 +70,8 @@ mod compose_data_live_tests;
 #[cfg(test)]
 mod compose_live_tests;
 #[cfg(test)]
+mod compose_restore_live_tests;
+#[cfg(test)]
 mod dump_live_tests;
 #[cfg(test)]
 mod evidence_live_tests;

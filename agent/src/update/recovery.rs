@@ -209,6 +209,18 @@ async fn recover_compose<E: Engine>(
     Ok((outcome, message, Step::RolledBack))
 }
 
+/// A manual restore's change of Unity's compose override, settled by how the swap ended: the
+/// restored version's text when it was validated, the earlier text when it was undone.
+fn settle_override(record: &Record, kept: bool) -> Result<(), EngineError> {
+    let Some(change) = &record.override_change else {
+        return Ok(());
+    };
+    super::compose_files::settle(change, kept).map_err(|error| EngineError::Socket {
+        operation: format!("restore {}", record.container),
+        message: format!("compose override {}: {error}", change.file.display()),
+    })
+}
+
 /// Undoes an interrupted swap (before `Validated`), with the data put back when the new
 /// version ran: into the parked old container before it starts when it is still parked,
 /// else into the old container stopped again.
@@ -294,6 +306,7 @@ pub async fn recover_one<E: Engine>(
         (outcome, message)
     } else if matches!(record.step, Step::Validated | Step::OldRemoved) {
         finish(engine, &record).await?;
+        settle_override(&record, true)?;
         record.step = Step::OldRemoved;
         (
             Outcome::Succeeded,
@@ -303,6 +316,7 @@ pub async fn recover_one<E: Engine>(
     } else {
         let untouched = record.step <= Step::BackedUp && !record.new_ran;
         recover_swap(engine, &record, &mut data).await?;
+        settle_override(&record, false)?;
         record.step = Step::RolledBack;
         match untouched {
             true => (

@@ -298,3 +298,47 @@ fn issue_17_the_compose_override_names_only_the_digest_with_the_files_version() 
     let spec = super::compose_update::override_yaml("services: {}\n", "web", "r/app@sha256:ab");
     assert!(spec.starts_with("services:\n"), "{spec}");
 }
+
+#[test]
+fn issue_17_a_restore_rewrites_the_override_for_the_restored_version() {
+    use super::compose_files::override_after_restore;
+    let pinned = "version: \"3.8\"\nservices:\n  \"web\":\n    image: \"r/app@sha256:cd\"\n";
+    let back = override_after_restore(pinned, "web", Some("r/app@sha256:ab"));
+    assert_eq!(
+        back,
+        "version: \"3.8\"\nservices:\n  \"web\":\n    image: \"r/app@sha256:ab\"\n"
+    );
+    // The version from before any override: no image, so compose runs the owner's tag.
+    let emptied = override_after_restore(pinned, "web", None);
+    assert_eq!(emptied, "version: \"3.8\"\nservices: {}\n");
+    assert_eq!(override_after_restore(&emptied, "web", None), emptied);
+    let unversioned = override_after_restore("services: {}\n", "web", None);
+    assert_eq!(unversioned, "services: {}\n");
+}
+
+#[test]
+fn issue_17_an_override_change_is_settled_by_how_the_restore_ended() {
+    use super::compose::OverrideChange;
+    use super::compose_files::settle;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("web.yml");
+    std::fs::write(&file, "before").unwrap();
+    let change = OverrideChange {
+        file: file.clone(),
+        before: "before".to_owned(),
+        after: "after".to_owned(),
+    };
+    settle(&change, true).unwrap();
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "after");
+    settle(&change, true).unwrap();
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "after");
+    settle(&change, false).unwrap();
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "before");
+    assert!(!file.with_extension("tmp").exists());
+    // A directory that is gone: an error, not a panic.
+    let gone = OverrideChange {
+        file: dir.path().join("gone").join("web.yml"),
+        ..change
+    };
+    assert!(settle(&gone, true).is_err());
+}

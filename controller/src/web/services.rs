@@ -164,7 +164,7 @@ pub fn raw_of(form: DefineForm) -> Result<RawServiceCheck, String> {
     let port = match set(&form.port) {
         Some(port) => Some(
             port.parse::<u16>()
-                .map_err(|_| format!("port {port:?} is not a port number"))?,
+                .map_err(|_| format!("port \"{port}\" is not a port number"))?,
         ),
         None => None,
     };

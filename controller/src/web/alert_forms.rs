@@ -259,7 +259,7 @@ fn words(text: &str) -> Vec<String> {
 /// The form as a domain request.
 pub fn rule_request(form: RuleForm) -> Result<RuleRequest, ApiError> {
     let value: f64 = form.value.trim().parse().map_err(|_| {
-        ApiError::BadRequest(format!("bad value {:?}: expected a number", form.value))
+        ApiError::BadRequest(format!("bad value \"{}\": expected a number", form.value))
     })?;
     let mut request = RuleRequest {
         name: form.name,
@@ -277,7 +277,7 @@ pub fn rule_request(form: RuleForm) -> Result<RuleRequest, ApiError> {
         "older_than" => request.older_than = Some(format!("{}s", value.max(0.0) as u64)),
         other => {
             return Err(ApiError::BadRequest(format!(
-                "bad threshold {other:?}: expected above, below or older_than"
+                "bad threshold \"{other}\": expected above, below or older_than"
             )))
         }
     }

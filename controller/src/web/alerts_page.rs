@@ -55,7 +55,7 @@ impl Params {
                 .map(|age| now_ms - age.as_millis() as i64),
             other => {
                 return Err(DomainError::Invalid(format!(
-                    "bad time range {other:?}: expected 1h, 24h, 7d or 30d"
+                    "bad time range \"{other}\": expected 1h, 24h, 7d or 30d"
                 )))
             }
         };

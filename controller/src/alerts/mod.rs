@@ -251,8 +251,6 @@ pub fn evaluate_once(ctx: &Context, started_ms: i64, now_ms: i64) -> anyhow::Res
                 rule_config.offline_after_ms.max(rules::SERIES_STALE_MIN_MS),
                 now_ms,
             ));
-        }
-        if !state.revoked {
             if let Some((_, inventory)) = certificates::of_host(ctx, agent_id)? {
                 active.extend(rules::certificates::conditions(
                     agent_id,

@@ -62,21 +62,34 @@ pub trait ContainerEngine {
     }
 
     /// A bridge network with a unique bridge name (and a free subnet); returns its name.
+    ///
+    /// Podman picks the free subnet by listing the host's interfaces and then their routes; an
+    /// interface that another test's engine deletes in between fails the call with "no such
+    /// network interface". That race is the host's, not the code under test's: it is retried
+    /// a few times, and any other answer fails at once.
     fn create_network(&self, name: &str) -> anyhow::Result<String> {
         let body = serde_json::json!({
             "Name": name,
             "Options": { "com.docker.network.bridge.name": unique_name("ut") },
         });
-        let (status, answer) = http(
-            self.socket_path(),
-            "POST",
-            "/networks/create",
-            Some(&body.to_string()),
-        )?;
-        if status != 201 && status != 200 {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let (status, answer) = http(
+                self.socket_path(),
+                "POST",
+                "/networks/create",
+                Some(&body.to_string()),
+            )?;
+            if status == 201 || status == 200 {
+                return Ok(name.to_owned());
+            }
+            if attempt < 6 && answer.contains("no such network interface") {
+                std::thread::sleep(Duration::from_millis(250 * attempt));
+                continue;
+            }
             bail!("creating network {name}: HTTP {status}: {answer}");
         }
-        Ok(name.to_owned())
     }
 }
 

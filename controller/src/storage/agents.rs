@@ -97,8 +97,26 @@ pub enum ConsumeError {
 pub struct Agents {
     agents: sled::Tree,
     tokens: sled::Tree,
-    /// The newest typed state per agent and kind (storage stack, databases, ...).
+    /// The newest typed state per agent and kind (storage stack, databases, ...), in the tree
+    /// named by [`latest_tree_name`] for this build's protocol version.
     latest: sled::Tree,
+}
+
+/// The tree that holds the newest state, named after the protocol version whose wire types it
+/// holds. Postcard carries no field names: a value written by a build whose wire types had
+/// fewer fields can decode as *other* values (one container's first bytes read as the
+/// previous container's new field) instead of failing. Naming the tree by layout makes that
+/// impossible: a build never reads another layout's values; it starts from none and the
+/// agents' next reports fill it.
+fn latest_tree_name() -> String {
+    format!("latest.v{}", unity_shared::proto::PROTOCOL_VERSION)
+}
+
+/// Trees of newest state left by builds of other protocol versions (and the unversioned tree
+/// of builds before this rule), dropped at open.
+fn is_stale_latest_tree(name: &[u8], current: &str) -> bool {
+    let is_latest = name == b"latest" || name.starts_with(b"latest.v");
+    is_latest && name != current.as_bytes()
 }
 
 /// Kinds of typed state kept per agent.
@@ -156,8 +174,22 @@ impl Agents {
         Ok(Agents {
             agents: db.open_tree("agents")?,
             tokens: db.open_tree("tokens")?,
-            latest: db.open_tree("latest")?,
+            latest: Agents::open_latest(db)?,
         })
+    }
+
+    fn open_latest(db: &sled::Db) -> Result<sled::Tree, StorageError> {
+        let current = latest_tree_name();
+        for name in db.tree_names() {
+            if is_stale_latest_tree(&name, &current) {
+                tracing::info!(
+                    tree = %String::from_utf8_lossy(&name),
+                    "Dropping the newest-state cache of another protocol version; the agents' next reports refill it."
+                );
+                db.drop_tree(&name)?;
+            }
+        }
+        Ok(db.open_tree(current)?)
     }
 
     pub fn put_token(
@@ -382,6 +414,43 @@ mod tests {
             agents.latest(&nas, StateKind::Containers).unwrap(),
             Some((6, new))
         );
+    }
+
+    /// Values of another protocol version's layout are never read: their trees are dropped
+    /// at open, so a shorter old value cannot decode as wrong values of the new layout.
+    #[test]
+    fn newest_state_of_another_protocol_version_is_dropped_at_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = crate::storage::open_test_db(dir.path());
+        let nas = AgentId::new("nas").unwrap();
+        let key = StateKind::Containers.key(&nas);
+        let old_value = postcard::to_allocvec(&(5_i64, vec!["web".to_owned()])).unwrap();
+        for old in ["latest", "latest.v1"] {
+            db.open_tree(old).unwrap().insert(&key, old_value.clone()).unwrap();
+        }
+        db.open_tree("latest_other").unwrap().insert(b"k", b"v").unwrap();
+        let agents = Agents::open(&db).unwrap();
+        let names: Vec<String> = db
+            .tree_names()
+            .iter()
+            .map(|name| String::from_utf8_lossy(name).into_owned())
+            .collect();
+        assert!(!names.contains(&"latest".to_owned()), "{names:?}");
+        assert!(!names.contains(&"latest.v1".to_owned()), "{names:?}");
+        assert!(names.contains(&"latest_other".to_owned()), "{names:?}");
+        assert!(names.contains(&latest_tree_name()), "{names:?}");
+        let read: Option<(i64, Vec<String>)> =
+            agents.latest(&nas, StateKind::Containers).unwrap();
+        assert_eq!(read, None);
+        assert!(agents
+            .put_latest(&nas, StateKind::Containers, 6, &vec!["db".to_owned()])
+            .unwrap());
+        drop(agents);
+        // Reopening with the same version keeps what this build wrote.
+        let agents = Agents::open(&db).unwrap();
+        let read: Option<(i64, Vec<String>)> =
+            agents.latest(&nas, StateKind::Containers).unwrap();
+        assert_eq!(read, Some((6, vec!["db".to_owned()])));
     }
 
     #[test]

@@ -124,7 +124,7 @@ pub fn render(view: &AccessView, caller: &Caller) -> Markup {
                         td { (group.members.iter().map(AgentId::as_str).collect::<Vec<_>>().join(", ")) }
                         td {
                             @if let (Some(csrf), false) = (csrf, group.name == "all") {
-                                form method="post" action={ "/settings/host-groups/" (super::format::url_segment(&group.name)) "/delete" } {
+                                form method="post" action={ "/settings/host-groups/" (super::format::url_segment(&group.name)) "/delete" } data-confirm={ "Delete the host group " (group.name) "? Rights given through it end." } {
                                     input type="hidden" name="csrf" value=(csrf);
                                     button type="submit" class="danger" { "Delete" }
                                 }

@@ -155,12 +155,14 @@ mod tests {
     use unity_shared::proto::AgentId;
 
     fn host(name: &str, status: HostStatus, n_failing_disks: u32) -> Host {
-        let mut health = HealthRollup::default();
-        health.disks = Counts {
-            reported: true,
-            ok: 2,
-            warning: 0,
-            failing: n_failing_disks,
+        let health = HealthRollup {
+            disks: Counts {
+                reported: true,
+                ok: 2,
+                warning: 0,
+                failing: n_failing_disks,
+            },
+            ..HealthRollup::default()
         };
         Host {
             agent_id: AgentId::new(name).unwrap(),

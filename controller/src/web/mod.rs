@@ -16,7 +16,6 @@ mod agents;
 mod alert_forms;
 mod alerts;
 mod alerts_page;
-mod assets;
 mod backups;
 mod badge;
 mod certificates;
@@ -48,6 +47,7 @@ mod settings;
 mod ssh_access;
 mod ssh_ca;
 mod state;
+mod static_files;
 mod update_insight;
 mod updates;
 mod vulnerability_gate;
@@ -298,8 +298,8 @@ pub fn routes() -> Routes {
             AllHosts(ADMINISTER),
             notifications::send_test,
         )
-        .get("/assets/{*path}", Public, assets::asset)
-        .get("/manifest.webmanifest", Public, assets::manifest)
+        .get("/assets/{*path}", Public, static_files::asset)
+        .get("/manifest.webmanifest", Public, static_files::manifest)
 }
 
 /// `router` (both faces) with the dashboard's 404 page for paths no route has, and the layer

@@ -125,9 +125,11 @@ pub async fn start(config: Config) -> anyhow::Result<RunningController> {
             tracing::warn!(%error, "Admin socket unavailable; CLI commands need the daemon stopped.")
         }
     }
-    let routes = crate::api::routes(&context.config)
-        .merge(crate::web::routes())
-        .into_router();
+    let routes = crate::web::with_error_pages(
+        crate::api::routes(&context.config)
+            .merge(crate::web::routes())
+            .into_router(),
+    );
     let (api_addr, https, api_task) = crate::http::server::serve(context.clone(), routes).await?;
     tasks.push(api_task);
     let dashboard_url = crate::http::server::dashboard_url(api_addr, https);

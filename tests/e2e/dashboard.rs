@@ -106,6 +106,12 @@ async fn browser_logs_in_sees_a_drawn_chart_creates_a_join_token_and_logs_out() 
         assert_eq!(api.get("/api/v1/session").await.status, 200, "the new token works");
         let revoke = browser.find("table#api-tokens button.danger").await?;
         browser.click(&revoke).await?;
+        // Issue 19: the revoke asks first, naming the token.
+        let dialog = browser.wait_for("dialog#confirm-dialog[open]", Duration::from_secs(5)).await?;
+        let question = browser.text(&dialog).await?;
+        assert!(question.contains("Revoke the API token deploy?"), "{question}");
+        let confirm = browser.find("#confirm-ok").await?;
+        browser.click(&confirm).await?;
         browser.wait_for("#create-api-token", Duration::from_secs(10)).await?;
         assert_eq!(api.get("/api/v1/session").await.status, 401, "the revoked token is refused");
 

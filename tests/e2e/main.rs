@@ -21,6 +21,7 @@ mod containers;
 mod crash_reconnect;
 mod dashboard;
 mod dashboard_access;
+mod dashboard_phone;
 mod databases;
 mod durability;
 mod enrollment;

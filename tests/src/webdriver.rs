@@ -190,6 +190,34 @@ impl Browser {
             .await
     }
 
+    /// Runs `script` as an asynchronous function body: it ends by calling its last argument
+    /// (`arguments[arguments.length - 1](value)`), whose value is the result.
+    pub async fn execute_async(&mut self, script: &str) -> anyhow::Result<Value> {
+        let path = self.path("/execute/async");
+        self.call("POST", &path, Some(json!({ "script": script, "args": [] })))
+            .await
+    }
+
+    /// Makes the page's viewport `width` × `height` CSS pixels (Chromium's device emulation;
+    /// `mobile` also honours the viewport meta tag as a phone does). Stays until changed.
+    pub async fn set_viewport(
+        &mut self,
+        width: u32,
+        height: u32,
+        mobile: bool,
+    ) -> anyhow::Result<()> {
+        let path = self.path("/goog/cdp/execute");
+        let params =
+            json!({ "width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile });
+        self.call(
+            "POST",
+            &path,
+            Some(json!({ "cmd": "Emulation.setDeviceMetricsOverride", "params": params })),
+        )
+        .await
+        .map(drop)
+    }
+
     /// Saves a PNG screenshot of the viewport to `path`.
     pub async fn screenshot(&mut self, path: &Path) -> anyhow::Result<PathBuf> {
         let route = self.path("/screenshot");

@@ -95,7 +95,56 @@ pub struct OperationView {
     /// Times it was sent (a lost connection sends it again).
     pub attempts: u32,
     /// The command as sent, without credentials.
-    pub command: ContainerCommand,
+    pub command: CommandView,
+}
+
+/// The command an operation sent, as one flat object with its kind as a word (not the wire
+/// enum's tagging, `{"Restart": {…}}`): what the agent was asked to do to which container,
+/// with the image (updates) or the backup (restores) it was asked for.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CommandView {
+    /// `update`, `rollback`, `restart`, `backup` or `restore`.
+    pub kind: OperationKind,
+    pub container: String,
+    /// Updates: the image reference asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// Updates: whether the update was forced past its policy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub force: Option<bool>,
+    /// Restores: the backup's file name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backup: Option<String>,
+}
+
+impl From<ContainerCommand> for CommandView {
+    fn from(command: ContainerCommand) -> CommandView {
+        let plain = |kind: OperationKind, container: String| CommandView {
+            kind,
+            container,
+            image: None,
+            force: None,
+            backup: None,
+        };
+        match command {
+            ContainerCommand::Update(request) => CommandView {
+                image: Some(request.image),
+                force: Some(request.force),
+                ..plain(OperationKind::Update, request.container)
+            },
+            ContainerCommand::Rollback { container, .. } => {
+                plain(OperationKind::Rollback, container)
+            }
+            ContainerCommand::Restart { container, .. } => plain(OperationKind::Restart, container),
+            ContainerCommand::Backup { container, .. } => plain(OperationKind::Backup, container),
+            ContainerCommand::Restore {
+                container, backup, ..
+            } => CommandView {
+                backup: Some(backup),
+                ..plain(OperationKind::Restore, container)
+            },
+        }
+    }
 }
 
 impl From<OperationRecord> for OperationView {
@@ -146,7 +195,7 @@ impl From<OperationRecord> for OperationView {
             error: record.error,
             result: record.result,
             attempts: record.attempts,
-            command: record.command,
+            command: record.command.into(),
         }
     }
 }
@@ -208,6 +257,63 @@ mod tests {
         assert_eq!(json["progress"][0]["stage_label"], "Pulling");
         assert_eq!(json["progress"][0]["at"], "2026-12-07T09:45:02.005Z");
         assert!(!json.to_string().contains("BackingUp"), "{json}");
+    }
+
+    /// Every object key in `json`, however deep.
+    fn keys(json: &serde_json::Value, out: &mut Vec<String>) {
+        match json {
+            serde_json::Value::Object(map) => {
+                for (key, value) in map {
+                    out.push(key.clone());
+                    keys(value, out);
+                }
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|item| keys(item, out)),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn issue_19_operations_json_is_designed_with_no_rust_enum_tagging() {
+        let commands = [
+            ContainerCommand::Restart {
+                id: OperationId("op1".into()),
+                container: "web".into(),
+            },
+            ContainerCommand::Restore {
+                id: OperationId("op1".into()),
+                container: "web".into(),
+                backup: "1796636700.json".into(),
+            },
+            ContainerCommand::Rollback {
+                id: OperationId("op1".into()),
+                container: "web".into(),
+            },
+        ];
+        for command in commands {
+            let mut record = record();
+            record.command = command;
+            let json = serde_json::to_value(OperationView::from(record)).unwrap();
+            assert_eq!(json["command"]["container"], "web", "{json:#}");
+            assert!(json["command"]["kind"].is_string(), "{json:#}");
+            let mut all = Vec::new();
+            keys(&json, &mut all);
+            let tagged: Vec<_> = all
+                .iter()
+                .filter(|key| key.starts_with(|c: char| c.is_ascii_uppercase()))
+                .collect();
+            assert!(tagged.is_empty(), "enum tags {tagged:?} in {json:#}");
+        }
+        let mut record = record();
+        record.command = ContainerCommand::Restart {
+            id: OperationId("op1".into()),
+            container: "web".into(),
+        };
+        let json = serde_json::to_value(OperationView::from(record)).unwrap();
+        assert_eq!(
+            json["command"],
+            serde_json::json!({ "kind": "restart", "container": "web" })
+        );
     }
 
     #[test]

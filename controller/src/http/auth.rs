@@ -88,10 +88,10 @@ impl Caller {
         match &self.credential {
             Credential::Bearer { .. } => Ok(()),
             Credential::Session { csrf_token, .. } => match provided {
-                Some(provided) if constant_time_eq(provided.as_bytes(), csrf_token.as_bytes()) => Ok(()),
-                _ => Err(ApiError::Forbidden(
-                    "missing or wrong CSRF token (send the X-CSRF-Token header from /api/v1/session)",
-                )),
+                Some(provided) if constant_time_eq(provided.as_bytes(), csrf_token.as_bytes()) => {
+                    Ok(())
+                }
+                _ => Err(ApiError::StaleForm),
             },
         }
     }

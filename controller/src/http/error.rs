@@ -2,6 +2,10 @@
 //! status with a JSON body `{"error": ..., "status": ...}` (plus `Retry-After` and
 //! `WWW-Authenticate` where they apply), or the redirect to the login form for pages. The
 //! domain's errors map here once.
+//!
+//! Every error response also carries a [`ShownError`] in its extensions: what happened, in a
+//! [`ErrorKind`] the dashboard's error-page layer (`web::error_page`) turns into an HTML page
+//! for browsers, so no handler decides between JSON and HTML.
 
 use crate::domain::error::DomainError;
 use axum::http::{header, HeaderValue, StatusCode};
@@ -34,9 +38,13 @@ pub enum ApiError {
     /// Authenticated, but without the right this needs; the message says which.
     #[error("{0}")]
     Denied(String),
-    /// Authenticated, but not allowed (role, CSRF).
+    /// Authenticated, but not allowed (role).
     #[error("{0}")]
     Forbidden(&'static str),
+    /// A change made with a session cookie came without the session's CSRF token (a form
+    /// opened before the session changed, or a forged request).
+    #[error("missing or wrong CSRF token (send the X-CSRF-Token header from /api/v1/session)")]
+    StaleForm,
     /// The `Host` is not one of `allowed_hosts` (or missing while they are set).
     #[error("{0}")]
     MisdirectedHost(String),
@@ -93,6 +101,51 @@ impl From<anyhow::Error> for ApiError {
     }
 }
 
+/// What kind of failure an error response reports, for the words of its HTML page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    BadRequest,
+    SignInNeeded,
+    Forbidden,
+    StaleForm,
+    NotFound,
+    Conflict,
+    TooManyRequests,
+    Unavailable,
+    Internal,
+}
+
+/// The error an error response reports, kept in the response's extensions.
+#[derive(Debug, Clone)]
+pub struct ShownError {
+    pub status: StatusCode,
+    pub kind: ErrorKind,
+    /// The error's message, as the JSON body has it.
+    pub message: String,
+}
+
+impl ApiError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            ApiError::BadRequest(_) | ApiError::Rejected { .. } | ApiError::MisdirectedHost(_) => {
+                ErrorKind::BadRequest
+            }
+            ApiError::Unauthorized
+            | ApiError::TokenExpired { .. }
+            | ApiError::LoginFailed
+            | ApiError::SecondFactorFailed
+            | ApiError::LoginPage => ErrorKind::SignInNeeded,
+            ApiError::Forbidden(_) | ApiError::Denied(_) => ErrorKind::Forbidden,
+            ApiError::StaleForm => ErrorKind::StaleForm,
+            ApiError::NotFound(_) => ErrorKind::NotFound,
+            ApiError::Conflict(_) => ErrorKind::Conflict,
+            ApiError::TooManyRequests { .. } => ErrorKind::TooManyRequests,
+            ApiError::Unavailable(_) => ErrorKind::Unavailable,
+            ApiError::Internal(_) => ErrorKind::Internal,
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = match &self {
@@ -102,7 +155,9 @@ impl IntoResponse for ApiError {
             | ApiError::TokenExpired { .. }
             | ApiError::LoginFailed
             | ApiError::SecondFactorFailed => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden(_) | ApiError::Denied(_) => StatusCode::FORBIDDEN,
+            ApiError::Forbidden(_) | ApiError::Denied(_) | ApiError::StaleForm => {
+                StatusCode::FORBIDDEN
+            }
             ApiError::MisdirectedHost(_) => StatusCode::MISDIRECTED_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
@@ -116,8 +171,14 @@ impl IntoResponse for ApiError {
                 return (StatusCode::SEE_OTHER, [(header::LOCATION, "/login")]).into_response()
             }
         };
-        let body = serde_json::json!({ "error": self.to_string(), "status": status.as_u16() });
+        let message = self.to_string();
+        let body = serde_json::json!({ "error": message, "status": status.as_u16() });
         let mut response = (status, axum::Json(body)).into_response();
+        response.extensions_mut().insert(ShownError {
+            status,
+            kind: self.kind(),
+            message,
+        });
         if let ApiError::TooManyRequests { retry_after_secs } = self {
             response
                 .headers_mut()
@@ -155,5 +216,26 @@ mod tests {
         let redirect = ApiError::LoginPage.into_response();
         assert_eq!(redirect.status(), StatusCode::SEE_OTHER);
         assert_eq!(redirect.headers()["location"], "/login");
+    }
+
+    #[test]
+    fn issue_19_error_responses_carry_what_they_report_for_the_error_pages() {
+        let response = ApiError::Conflict("user ada exists".into()).into_response();
+        let shown = response.extensions().get::<ShownError>().cloned();
+        let shown = shown.unwrap_or_else(|| panic!("no ShownError"));
+        assert_eq!(shown.status, StatusCode::CONFLICT);
+        assert_eq!(shown.kind, ErrorKind::Conflict);
+        assert_eq!(shown.message, "user ada exists");
+        let stale = ApiError::StaleForm.into_response();
+        assert_eq!(stale.status(), StatusCode::FORBIDDEN);
+        assert_eq!(
+            stale
+                .extensions()
+                .get::<ShownError>()
+                .map(|shown| shown.kind),
+            Some(ErrorKind::StaleForm)
+        );
+        let redirect = ApiError::LoginPage.into_response();
+        assert!(redirect.extensions().get::<ShownError>().is_none());
     }
 }

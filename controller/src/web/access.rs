@@ -56,7 +56,7 @@ fn matrix(view: &AccessView, csrf: Option<&str>) -> Markup {
                                     form method="post" action={ "/settings/groups/" (super::format::url_segment(&group.name)) "/rights" } class="inline" {
                                         input type="hidden" name="csrf" value=(csrf);
                                         input type="hidden" name="host_group" value=(host_group.name);
-                                        select name="right" {
+                                        select name="right" aria-label={ "Right of " (group.name) " on " (host_group.name) } {
                                             option value="none" selected[held.is_none()] { "–" }
                                             @for right in Right::ALL {
                                                 option value=(right.as_str()) selected[held == Some(*right)] { (right.as_str()) }
@@ -101,7 +101,7 @@ pub fn render(view: &AccessView, caller: &Caller) -> Markup {
                             @if let Some(csrf) = csrf {
                                 form method="post" action={ "/settings/users/" (super::format::url_segment(&user.name)) "/groups" } class="inline" {
                                     input type="hidden" name="csrf" value=(csrf);
-                                    input name="groups" value=(user.groups.join(", "));
+                                    input name="groups" value=(user.groups.join(", ")) aria-label={ "Groups of " (user.name) };
                                     button type="submit" { "Set" }
                                 }
                             } @else {
@@ -124,7 +124,7 @@ pub fn render(view: &AccessView, caller: &Caller) -> Markup {
                         td { (group.members.iter().map(AgentId::as_str).collect::<Vec<_>>().join(", ")) }
                         td {
                             @if let (Some(csrf), false) = (csrf, group.name == "all") {
-                                form method="post" action={ "/settings/host-groups/" (super::format::url_segment(&group.name)) "/delete" } {
+                                form method="post" action={ "/settings/host-groups/" (super::format::url_segment(&group.name)) "/delete" } data-confirm={ "Delete the host group " (group.name) "? Rights given through it end." } {
                                     input type="hidden" name="csrf" value=(csrf);
                                     button type="submit" class="danger" { "Delete" }
                                 }
@@ -155,7 +155,7 @@ pub fn render(view: &AccessView, caller: &Caller) -> Markup {
                             @if let Some(csrf) = csrf {
                                 form method="post" action={ "/hosts/" (super::format::url_segment(host.agent_id.as_str())) "/labels" } class="inline" {
                                     input type="hidden" name="csrf" value=(csrf);
-                                    input name="labels" value=(text);
+                                    input name="labels" value=(text) aria-label={ "Labels of " (host.hostname) };
                                     button type="submit" { "Set" }
                                 }
                             } @else {

@@ -82,7 +82,7 @@ fn table(view: &AgentlessPage, csrf: Option<&str>) -> Markup {
                                             button type="submit" { "Confirm " (print) }
                                         }
                                     }
-                                    form method="post" action={ (path) "/delete" } class="inline" {
+                                    form method="post" action={ (path) "/delete" } class="inline" data-confirm={ "Remove the agentless host " (host.host.as_str()) "? Its checks stop." } {
                                         input type="hidden" name="csrf" value=(csrf);
                                         button type="submit" class="danger" { "Remove" }
                                     }

@@ -81,7 +81,7 @@ fn enrolled(hosts: &[Host], administered: &[AgentId], csrf: &str) -> Markup {
                             td { (datetime(host.certificate_not_after * 1000)) }
                             td {
                                 @if administered.contains(&host.agent_id) && host.status != HostStatus::Revoked {
-                                    form method="post" action={ "/agents/" (url_segment(host.agent_id.as_str())) "/revoke" } class="revoke" {
+                                    form method="post" action={ "/agents/" (url_segment(host.agent_id.as_str())) "/revoke" } class="revoke" data-confirm={ "Revoke agent " (host.agent_id.as_str()) "? It can no longer report or take commands; bringing it back needs a new enrollment." } {
                                         input type="hidden" name="csrf" value=(csrf);
                                         button type="submit" class="danger" { "Revoke" }
                                     }

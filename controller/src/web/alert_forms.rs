@@ -67,7 +67,7 @@ pub fn silences_section(silences: &[SilenceView], csrf: Option<&str>, now_ms: i6
                         td { (datetime(silence.expires_at_ms))
                              div.sub { "in " (super::format::ago(now_ms, silence.expires_at_ms).trim_end_matches(" ago")) } }
                         td { @if let Some(csrf) = csrf {
-                            form method="post" action={ (PAGE) "/silences/" (silence.id) "/delete" } class="inline" {
+                            form method="post" action={ (PAGE) "/silences/" (silence.id) "/delete" } class="inline" data-confirm="Delete this silence? Its alerts notify again." {
                                 input type="hidden" name="csrf" value=(csrf);
                                 button type="submit" class="danger" { "Delete" }
                             }
@@ -112,7 +112,7 @@ pub fn rules_section(rules: &[RuleView], csrf: Option<&str>) -> Markup {
                         td { (rule.severity.as_str()) }
                         td { @if rule.source == "config" { "config file (read-only)" } @else { (rule.updated_by) } }
                         td { @if let (Some(csrf), "stored") = (csrf, rule.source) {
-                            form method="post" action={ (PAGE) "/rules/" (url_segment(&rule.name)) "/delete" } class="inline" {
+                            form method="post" action={ (PAGE) "/rules/" (url_segment(&rule.name)) "/delete" } class="inline" data-confirm={ "Delete the alert rule " (rule.name) "?" } {
                                 input type="hidden" name="csrf" value=(csrf);
                                 button type="submit" class="danger" { "Delete" }
                             }

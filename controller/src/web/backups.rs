@@ -87,7 +87,7 @@ fn restore_button(view: &BackupsView, backup: &str, csrf: &str) -> Markup {
         url_segment(&view.container)
     );
     html! {
-        form method="post" action=(action) class="inline op" {
+        form method="post" action=(action) class="inline op" data-confirm={ "Restore " (backup) " over the container " (view.container) "? Its current state is replaced." } {
             input type="hidden" name="csrf" value=(csrf);
             input type="hidden" name="backup" value=(backup);
             button type="submit" data-op="restore" { "Restore this" }

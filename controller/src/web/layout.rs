@@ -1,5 +1,6 @@
-//! The page frame every dashboard page shares: head, navigation, the logout form (with the
-//! session's CSRF token), the content, and the chart scripts. Pure.
+//! The page frame every dashboard page shares: head (icon, web app manifest), navigation, the
+//! logout form (with the session's CSRF token), the content, and the scripts (charts, the
+//! confirmation dialogs and phone tables of `controls.js`). Pure.
 
 use crate::http::auth::Caller;
 use maud::{html, Markup, DOCTYPE};
@@ -20,6 +21,8 @@ pub enum Nav {
     Security,
     Services,
     Alerts,
+    /// No entry is highlighted (error pages).
+    Nothing,
 }
 
 const NAV: &[(Nav, &str, &str)] = &[
@@ -62,8 +65,17 @@ impl<'a> Frame<'a> {
     }
 }
 
+/// The theme colour of the header, the manifest and the phone's status bar.
+pub const THEME_COLOR: &str = "#1d232b";
+
 /// The whole page around `content`.
 pub fn page(frame: Frame<'_>, caller: &Caller, content: Markup) -> Markup {
+    page_for(frame, Some(caller), content)
+}
+
+/// The whole page around `content`, for a signed-in caller (navigation and logout form) or
+/// for nobody (a link to the login form instead).
+pub fn page_for(frame: Frame<'_>, caller: Option<&Caller>, content: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -73,7 +85,11 @@ pub fn page(frame: Frame<'_>, caller: &Caller, content: Markup) -> Markup {
                 @if let Some(seconds) = frame.reload_seconds {
                     meta http-equiv="refresh" content=(seconds);
                 }
+                meta name="theme-color" content=(THEME_COLOR);
                 title { (frame.title) " · Unity" }
+                link rel="icon" type="image/svg+xml" href="/assets/favicon.svg";
+                link rel="apple-touch-icon" href="/assets/favicon.svg";
+                link rel="manifest" href="/manifest.webmanifest";
                 link rel="stylesheet" href="/assets/vendor/uPlot.min.css";
                 link rel="stylesheet" href="/assets/app.css";
             }
@@ -81,19 +97,26 @@ pub fn page(frame: Frame<'_>, caller: &Caller, content: Markup) -> Markup {
                 header {
                     nav {
                         span.brand { "Unity" }
-                        @for (nav, href, label) in NAV {
-                            a href=(href) class=[(*nav == frame.nav).then_some("active")] { (label) }
+                        @if caller.is_some() {
+                            @for (nav, href, label) in NAV {
+                                a href=(href) class=[(*nav == frame.nav).then_some("active")] { (label) }
+                            }
                         }
                     }
-                    form method="post" action="/logout" class="logout" {
-                        input type="hidden" name="csrf" value=(caller.csrf_token());
-                        span.who { (caller.user) " (" (caller.access.role_word()) ")" }
-                        button type="submit" id="logout" { "Log out" }
+                    @if let Some(caller) = caller {
+                        form method="post" action="/logout" class="logout" {
+                            input type="hidden" name="csrf" value=(caller.csrf_token());
+                            span.who { (caller.user) " (" (caller.access.role_word()) ")" }
+                            button type="submit" id="logout" { "Log out" }
+                        }
+                    } @else {
+                        nav { a href="/login" { "Log in" } }
                     }
                 }
                 main { (content) }
                 script src="/assets/vendor/uPlot.iife.min.js" {}
                 script src="/assets/app.js" {}
+                script src="/assets/controls.js" {}
             }
         }
     }
@@ -148,6 +171,25 @@ pub mod tests {
             "{html}"
         );
         assert!(html.contains("<main><p>hi</p></main>"), "{html}");
+    }
+
+    #[test]
+    fn issue_19_the_frame_links_the_icon_and_manifest_and_without_a_caller_offers_login() {
+        let html = page_for(Frame::new("Not found", Nav::Nothing), None, html! {}).into_string();
+        for needle in [
+            "<link rel=\"icon\" type=\"image/svg+xml\" href=\"/assets/favicon.svg\">",
+            "<link rel=\"manifest\" href=\"/manifest.webmanifest\">",
+            "<meta name=\"theme-color\" content=\"#1d232b\">",
+            "<script src=\"/assets/controls.js\"></script>",
+            "<a href=\"/login\">Log in</a>",
+        ] {
+            assert!(html.contains(needle), "{needle} in {html}");
+        }
+        assert!(!html.contains("/logout"), "{html}");
+        assert!(
+            !html.contains("href=\"/agents\""),
+            "no navigation for nobody: {html}"
+        );
     }
 
     #[test]

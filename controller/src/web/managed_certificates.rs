@@ -105,12 +105,12 @@ fn table(view: &ManagedView, csrf: Option<&str>) -> Markup {
                                             input type="hidden" name="csrf" value=(csrf);
                                             button type="submit" { "Renew now" }
                                         }
-                                        form method="post" action={ (path) "/revoke" } class="inline" {
+                                        form method="post" action={ (path) "/revoke" } class="inline" data-confirm={ "Revoke the certificate " (certificate.name) "? Services using it stop being trusted." } {
                                             input type="hidden" name="csrf" value=(csrf);
                                             button type="submit" class="danger" { "Revoke" }
                                         }
                                     }
-                                    form method="post" action={ (path) "/delete" } class="inline" {
+                                    form method="post" action={ (path) "/delete" } class="inline" data-confirm={ "Delete the managed certificate " (certificate.name) "?" } {
                                         input type="hidden" name="csrf" value=(csrf);
                                         button type="submit" class="danger" { "Delete" }
                                     }

@@ -21,6 +21,7 @@ mod badge;
 mod certificates;
 mod containers;
 mod disk_baselines;
+mod error_page;
 mod evidence;
 mod format;
 mod host;
@@ -46,6 +47,7 @@ mod settings;
 mod ssh_access;
 mod ssh_ca;
 mod state;
+mod static_files;
 mod update_insight;
 mod updates;
 mod vulnerability_gate;
@@ -55,46 +57,10 @@ use crate::http::auth::Caller;
 use crate::http::error::ApiError;
 use crate::http::routes::{Face, Routes};
 use crate::http::state::AppState;
-use axum::extract::{FromRequestParts, Path};
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::Router;
 use serde::Deserialize;
-
-/// Files served under `/assets/`: name, content type, bytes. Lookup is by exact name, so no
-/// path (`..`, `%2e`, absolute) can reach anything else.
-const ASSETS: &[(&str, &str, &[u8])] = &[
-    (
-        "app.css",
-        "text/css; charset=utf-8",
-        include_bytes!("assets/app.css"),
-    ),
-    (
-        "app.js",
-        "text/javascript; charset=utf-8",
-        include_bytes!("assets/app.js"),
-    ),
-    (
-        "passkeys.js",
-        "text/javascript; charset=utf-8",
-        include_bytes!("assets/passkeys.js"),
-    ),
-    (
-        "vendor/uPlot.iife.min.js",
-        "text/javascript; charset=utf-8",
-        include_bytes!("assets/vendor/uPlot.iife.min.js"),
-    ),
-    (
-        "vendor/uPlot.min.css",
-        "text/css; charset=utf-8",
-        include_bytes!("assets/vendor/uPlot.min.css"),
-    ),
-    (
-        "vendor/LICENSE",
-        "text/plain; charset=utf-8",
-        include_bytes!("assets/vendor/LICENSE"),
-    ),
-];
 
 /// The dashboard's routes, each with what it needs (`domain::access::Need`); the guard in
 /// `http::routes` checks it (and the forms' CSRF token) before a handler runs.
@@ -332,21 +298,16 @@ pub fn routes() -> Routes {
             AllHosts(ADMINISTER),
             notifications::send_test,
         )
-        .get("/assets/{*path}", Public, asset)
+        .get("/assets/{*path}", Public, static_files::asset)
+        .get("/manifest.webmanifest", Public, static_files::manifest)
 }
 
-async fn asset(Path(path): Path<String>) -> Response {
-    match ASSETS.iter().find(|(name, _, _)| *name == path) {
-        Some((_, content_type, bytes)) => (
-            [
-                (header::CONTENT_TYPE, *content_type),
-                (header::CACHE_CONTROL, "public, max-age=3600"),
-            ],
-            *bytes,
-        )
-            .into_response(),
-        None => (StatusCode::NOT_FOUND, "no such asset").into_response(),
-    }
+/// `router` (both faces) with the dashboard's 404 page for paths no route has, and the layer
+/// that shows error responses to browsers as pages (`error_page`).
+pub fn with_error_pages(router: Router<AppState>) -> Router<AppState> {
+    router
+        .fallback(error_page::not_found)
+        .layer(axum::middleware::from_fn(error_page::layer))
 }
 
 /// The signed-in user on a page, as the route guard found them (without one the guard sent
@@ -378,27 +339,6 @@ pub struct CsrfForm {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
-    #[test]
-    fn assets_are_found_by_exact_name_only() {
-        assert!(ASSETS
-            .iter()
-            .any(|(name, _, bytes)| *name == "app.js" && !bytes.is_empty()));
-        for hostile in [
-            "../Cargo.toml",
-            "vendor/../app.js",
-            "/etc/passwd",
-            "vendor",
-            "",
-        ] {
-            assert!(
-                !ASSETS.iter().any(|(name, _, _)| *name == hostile),
-                "{hostile}"
-            );
-        }
-    }
-
     /// Issue 13: pages come from maud templates only. Outside their tests, no module of the
     /// dashboard opts out of escaping, writes HTML in a string literal, answers with an HTML
     /// string, or shows a `Debug` name.

@@ -19,7 +19,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{html, Markup};
 use serde::Deserialize;
-use unity_shared::model::update::Outcome;
+use unity_shared::model::update::{Outcome, Stage};
 use unity_shared::proto::AgentId;
 
 /// A small form button asking for operation `kind` on one container.
@@ -37,10 +37,37 @@ pub fn button(
         kind.as_str()
     );
     html! {
-        form method="post" action=(action) class="inline op" {
+        form method="post" action=(action) class="inline op" data-confirm=[confirmation(kind, agent_id, container)] {
             input type="hidden" name="csrf" value=(csrf);
             button type="submit" data-op=(kind.as_str()) { (label) }
         }
+    }
+}
+
+/// The question asked before operation `kind` runs (`controls.js`); `None` for the ones that
+/// change nothing running (a backup).
+fn confirmation(kind: OperationKind, agent_id: &AgentId, container: &str) -> Option<String> {
+    let question = match kind {
+        OperationKind::Restart => "Restart the container",
+        OperationKind::Rollback => "Roll back the container",
+        OperationKind::Update => "Update the container",
+        OperationKind::Restore => "Restore a backup over the container",
+        OperationKind::Backup => return None,
+    };
+    Some(format!(
+        "{question} {container} on {}? It is briefly unavailable.",
+        agent_id.as_str()
+    ))
+}
+
+/// A progress line's step for people: the last step of an operation that did not succeed
+/// says how it ended ("Failed"), not "Done".
+fn step_label(stage: Stage, outcome: Option<Outcome>) -> &'static str {
+    match (stage, outcome) {
+        (Stage::Done, Some(Outcome::Failed)) => "Failed",
+        (Stage::Done, Some(Outcome::RolledBack)) => "Rolled back",
+        (Stage::Done, Some(Outcome::Refused)) => "Refused",
+        _ => labels::stage(stage),
     }
 }
 
@@ -119,7 +146,8 @@ fn detail(record: &OperationRecord, now: i64) -> Markup {
             p.muted { "Waiting for the agent; expires " (datetime(record.expires_at_ms)) "." }
         }
         ol.log #operation-log {
-            @for line in lines { li { span.sub { (labels::stage(line.stage)) } " " (line.message) } }
+            @let outcome = record.result.as_ref().map(|result| result.outcome);
+            @for line in lines { li { span.sub { (step_label(line.stage, outcome)) } " " (line.message) } }
         }
         p #operation-summary { (summary(record)) }
         @if let Some(evidence) = record.result.as_ref().and_then(|result| result.evidence.as_ref()) {
@@ -176,4 +204,52 @@ pub async fn submit_form(
     })
     .await?;
     Ok(Redirect::to(&format!("/operations/{}", url_segment(&record.id))).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issue_19_the_last_step_of_a_failed_operation_says_failed_not_done() {
+        assert_eq!(step_label(Stage::Done, Some(Outcome::Failed)), "Failed");
+        assert_eq!(
+            step_label(Stage::Done, Some(Outcome::RolledBack)),
+            "Rolled back"
+        );
+        assert_eq!(step_label(Stage::Done, Some(Outcome::Refused)), "Refused");
+        assert_eq!(
+            step_label(Stage::Done, Some(Outcome::Succeeded)),
+            Stage::Done.label()
+        );
+        assert_eq!(
+            step_label(Stage::Pulling, Some(Outcome::Failed)),
+            Stage::Pulling.label()
+        );
+    }
+
+    #[test]
+    fn issue_19_destructive_container_buttons_ask_first_naming_the_container_and_host() {
+        let agent_id = parse_agent_id("nas-1").unwrap();
+        for (kind, question) in [
+            (
+                OperationKind::Restart,
+                "Restart the container &lt;web&gt; on nas-1?",
+            ),
+            (
+                OperationKind::Rollback,
+                "Roll back the container &lt;web&gt; on nas-1?",
+            ),
+            (
+                OperationKind::Update,
+                "Update the container &lt;web&gt; on nas-1?",
+            ),
+        ] {
+            let html = button(&agent_id, "<web>", kind, "Go", "token").into_string();
+            assert!(html.contains(question), "{html}");
+            assert!(html.contains("name=\"csrf\" value=\"token\""), "{html}");
+        }
+        let backup = button(&agent_id, "web", OperationKind::Backup, "Back up", "t").into_string();
+        assert!(!backup.contains("data-confirm"), "{backup}");
+    }
 }

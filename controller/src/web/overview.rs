@@ -25,11 +25,21 @@ pub struct OverviewView {
     pub open_alerts: Vec<AlertView>,
 }
 
-fn health(view: &OverviewView) -> Markup {
+/// The fleet's health: every host's sections, except revoked hosts' (they are gone from the
+/// fleet; their last report is history).
+fn fleet_health(hosts: &[Host]) -> HealthRollup {
     let mut rollup = HealthRollup::default();
-    for host in &view.hosts {
+    for host in hosts
+        .iter()
+        .filter(|host| host.status != HostStatus::Revoked)
+    {
         rollup.merge(&host.health);
     }
+    rollup
+}
+
+fn health(view: &OverviewView) -> Markup {
+    let rollup = fleet_health(&view.hosts);
     let n_critical = view
         .open_alerts
         .iter()
@@ -136,4 +146,52 @@ pub async fn page(State(state): State<AppState>, caller: PageCaller) -> Result<M
     })
     .await?;
     Ok(render(&view, &caller.0, now_ms()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::health::Counts;
+    use unity_shared::proto::AgentId;
+
+    fn host(name: &str, status: HostStatus, n_failing_disks: u32) -> Host {
+        let health = HealthRollup {
+            disks: Counts {
+                reported: true,
+                ok: 2,
+                warning: 0,
+                failing: n_failing_disks,
+            },
+            ..HealthRollup::default()
+        };
+        Host {
+            agent_id: AgentId::new(name).unwrap(),
+            hostname: name.to_owned(),
+            status,
+            last_seen_ms: 0,
+            agent_version: String::new(),
+            os: String::new(),
+            certificate_not_after: 0,
+            dropped_reports: 0,
+            health,
+            agentless: None,
+        }
+    }
+
+    #[test]
+    fn issue_19_the_health_roll_up_leaves_out_revoked_hosts_disks() {
+        let hosts = [
+            host("nas-1", HostStatus::Online, 0),
+            host("pi-1", HostStatus::Offline, 0),
+            host("old-nas", HostStatus::Revoked, 3),
+        ];
+        let rollup = fleet_health(&hosts);
+        assert_eq!(rollup.disks.ok, 4, "online and offline hosts count");
+        assert_eq!(
+            rollup.disks.failing, 0,
+            "the revoked host's failing disks do not"
+        );
+        let only_revoked = fleet_health(&hosts[2..]);
+        assert!(!only_revoked.disks.reported, "{only_revoked:?}");
+    }
 }

@@ -59,7 +59,7 @@ fn row(view: &SecretView, csrf: &str) -> Markup {
                     input type="text" name="groups" value=(view.scope_groups.join(" ")) placeholder="host groups";
                     button type="submit" { "Set scope" }
                 }
-                form method="post" action={ (base) "/delete" } class="delete" {
+                form method="post" action={ (base) "/delete" } class="delete" data-confirm={ "Delete the secret " (view.name) "? Hosts using it lose it." } {
                     input type="hidden" name="csrf" value=(csrf);
                     label { input type="checkbox" name="confirm" value="yes" required; " I am sure" }
                     button type="submit" class="danger" { "Delete" }

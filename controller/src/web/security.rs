@@ -64,7 +64,7 @@ pub fn render(view: &SecurityView, caller: &Caller) -> Markup {
                 input type="hidden" name="csrf" value=(csrf);
                 button type="submit" { "New recovery codes" }
             }
-            form method="post" action="/settings/security/totp/disable" class="inline" {
+            form method="post" action="/settings/security/totp/disable" class="inline" data-confirm="Turn off the authenticator app as your second factor?" {
                 input type="hidden" name="csrf" value=(csrf);
                 button type="submit" class="danger" { "Turn off" }
             }
@@ -98,7 +98,7 @@ fn render_passkeys(view: &SecurityView, csrf: &str) -> Markup {
                             td { (format::datetime(passkey.created_at_ms)) }
                             td { (passkey.last_used_ms.map_or_else(|| "never".to_owned(), |at| format::ago(at, now))) }
                             td {
-                                form method="post" action={ "/settings/security/passkeys/" (passkey.id) "/delete" } class="inline" {
+                                form method="post" action={ "/settings/security/passkeys/" (passkey.id) "/delete" } class="inline" data-confirm={ "Delete the passkey " (passkey.name) "?" } {
                                     input type="hidden" name="csrf" value=(csrf);
                                     button type="submit" class="danger" { "Delete" }
                                 }

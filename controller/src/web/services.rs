@@ -80,7 +80,7 @@ pub fn render(checks: &[CheckView], caller: &Caller, now_ms: i64) -> Markup {
                                     Origin::Stored { updated_by, .. } => {
                                         "by " (updated_by)
                                         @if let Some(csrf) = admin_csrf(caller).and(csrf) {
-                                            form method="post" action={ (PAGE) "/" (url_segment(&check.name)) "/delete" } class="inline" {
+                                            form method="post" action={ (PAGE) "/" (url_segment(&check.name)) "/delete" } class="inline" data-confirm={ "Delete the service check " (check.name) "?" } {
                                                 input type="hidden" name="csrf" value=(csrf);
                                                 button type="submit" class="danger" { "Delete" }
                                             }

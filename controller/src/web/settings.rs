@@ -103,7 +103,7 @@ pub fn render(view: &SettingsView, caller: &Caller) -> Markup {
                         td { (datetime(user.created_at_ms)) }
                         td {
                             @if let (Some(csrf), false) = (csrf, user.name == caller.user) {
-                                form method="post" action={ "/settings/users/" (url_segment(&user.name)) "/delete" } {
+                                form method="post" action={ "/settings/users/" (url_segment(&user.name)) "/delete" } data-confirm={ "Delete the user " (user.name) "? They are signed out and cannot log in again." } {
                                     input type="hidden" name="csrf" value=(csrf);
                                     button type="submit" class="danger" { "Delete" }
                                 }
@@ -149,7 +149,7 @@ pub fn render(view: &SettingsView, caller: &Caller) -> Markup {
                             td { (token.last_used_ms.map_or_else(|| "never".to_owned(), datetime)) }
                             td {
                                 @if let Some(csrf) = csrf {
-                                    form method="post" action={ "/settings/api-tokens/" (url_segment(&token.token_id)) "/revoke" } {
+                                    form method="post" action={ "/settings/api-tokens/" (url_segment(&token.token_id)) "/revoke" } data-confirm={ "Revoke the API token " (token.name) "? Scripts using it stop working." } {
                                         input type="hidden" name="csrf" value=(csrf);
                                         button type="submit" class="danger" { "Revoke" }
                                     }

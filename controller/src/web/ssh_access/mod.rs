@@ -89,7 +89,7 @@ fn people_section(view: &SshView, csrf: Option<&str>) -> Markup {
                     td { (key.algorithm) " " (key.bits) } td { (key.comment) }
                     td { (datetime(key.added_at_ms)) " by " (key.added_by) }
                     td { @if let Some(csrf) = csrf {
-                        form method="post" action="/ssh/keys/delete" class="inline" {
+                        form method="post" action="/ssh/keys/delete" class="inline" data-confirm={ "Remove the key " (key.fingerprint) " from every host?" } {
                             input type="hidden" name="csrf" value=(csrf);
                             input type="hidden" name="fingerprint" value=(key.fingerprint);
                             label { input type="checkbox" name="confirm" value="yes" required; " remove this key everywhere" }
@@ -98,7 +98,7 @@ fn people_section(view: &SshView, csrf: Option<&str>) -> Markup {
                     } }
                 } }
                 @if let Some(csrf) = csrf { tr { td colspan="6" {
-                    form method="post" action={ "/ssh/people/" (url_segment(&person.name)) "/delete" } class="inline" {
+                    form method="post" action={ "/ssh/people/" (url_segment(&person.name)) "/delete" } class="inline" data-confirm={ "Remove " (person.name) ", their keys and every grant of theirs?" } {
                         input type="hidden" name="csrf" value=(csrf);
                         label { input type="checkbox" name="confirm" value="yes" required; " remove " (person.name) ", their keys and every grant of theirs" }
                         button type="submit" class="danger" { "Remove person" }
@@ -133,7 +133,7 @@ fn grants_section(view: &SshView, csrf: Option<&str>) -> Markup {
                     Some(at) => { @if grant.expired { span.badge.muted { "expired" } " " } (datetime(at)) }
                 } }
                 td { @if let Some(csrf) = csrf {
-                    form method="post" action={ "/ssh/grants/" (grant.id) "/delete" } class="inline" {
+                    form method="post" action={ "/ssh/grants/" (grant.id) "/delete" } class="inline" data-confirm="Remove this grant? Its logins stop working." {
                         input type="hidden" name="csrf" value=(csrf);
                         button type="submit" class="danger" { "Remove" }
                     }

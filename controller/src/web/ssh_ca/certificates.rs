@@ -43,7 +43,7 @@ pub fn certificates_table(certificates: &[IssuedView], csrf: Option<&str>) -> Ma
                     }
                     @if let Some(csrf) = csrf { td {
                         @if certificate.revoked_at_ms.is_none() && !certificate.expired {
-                            form method="post" action={ (PAGE) "/certificates/" (certificate.serial) "/revoke" } {
+                            form method="post" action={ (PAGE) "/certificates/" (certificate.serial) "/revoke" } data-confirm={ "Revoke the SSH certificate " (certificate.serial) "?" } {
                                 input type="hidden" name="csrf" value=(csrf);
                                 button type="submit" { "Revoke" }
                             }

@@ -37,7 +37,7 @@ pub fn hosts_table(hosts: &[SshHostView], csrf: Option<&str>) -> Markup {
                     td { (host.renew_at.map_or("-".into(), |s| datetime(s as i64 * 1000))) }
                     td { (host.last_error.as_deref().unwrap_or("")) }
                     @if let Some(csrf) = csrf { td {
-                        form method="post" action={ (PAGE) "/hosts/" (host.agent_id) "/disable" } {
+                        form method="post" action={ (PAGE) "/hosts/" (host.agent_id) "/disable" } data-confirm={ "Stop issuing host certificates for " (host.agent_id) "?" } {
                             input type="hidden" name="csrf" value=(csrf);
                             button type="submit" { "Disable" }
                         }

@@ -151,6 +151,13 @@ fn endpoint_from_raw(raw: RawRemoteWrite) -> Result<RemoteWriteConfig, ConfigErr
         ));
     }
     let name = match raw.name {
+        Some(name) if name.chars().any(char::is_control) => {
+            return Err(invalid(
+                "remote_write.name",
+                &name,
+                "must not hold control characters",
+            ))
+        }
         Some(name) if !name.trim().is_empty() => name.trim().to_owned(),
         Some(_) => return Err(invalid("remote_write.name", "", "must not be empty")),
         None => {

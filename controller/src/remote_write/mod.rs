@@ -44,3 +44,6 @@ pub fn spawn(ctx: &Arc<Context>) -> Vec<tokio::task::JoinHandle<()>> {
     }
     tasks
 }
+
+#[cfg(test)]
+mod live_tests;

@@ -14,15 +14,19 @@ pub struct EndpointStats {
     pub samples_failed: u64,
     /// Samples in batches the receiver refused with a non-retryable status.
     pub samples_dropped: u64,
-    /// Unix ms up to which every stored sample has been delivered or dropped: when the
-    /// exporter last finished a pass over everything stored before that moment.
-    pub caught_up_at_ms: i64,
+    /// Unix ms when the exporter started.
+    pub started_at_ms: i64,
+    /// Unix ms up to which every stored sample has been delivered or dropped: the start of
+    /// the newest pass that finished; None until one has.
+    pub caught_up_at_ms: Option<i64>,
 }
 
 impl EndpointStats {
-    /// Seconds by which the endpoint is behind the store at `now_ms`.
+    /// Seconds by which the endpoint is behind the store at `now_ms`: since it was last
+    /// caught up, or since its start until then.
     pub fn lag_seconds(&self, now_ms: i64) -> f64 {
-        now_ms.saturating_sub(self.caught_up_at_ms).max(0) as f64 / 1000.0
+        let since = self.caught_up_at_ms.unwrap_or(self.started_at_ms);
+        now_ms.saturating_sub(since).max(0) as f64 / 1000.0
     }
 }
 

@@ -13,11 +13,6 @@ use crate::storage::remote_write::Positions;
 use crate::storage::Store;
 use anyhow::Context as _;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-/// During a long pass (catching up), positions are saved at most this often; a pass always
-/// saves at its end.
-const SAVE_EVERY: Duration = Duration::from_secs(10);
 
 /// How requests authenticate, with the secrets read.
 enum Credentials {
@@ -34,7 +29,6 @@ pub struct Exporter {
     credentials: Credentials,
     stats: Arc<RemoteWriteStats>,
     positions: Positions,
-    last_save: Instant,
 }
 
 /// A secret's value: the file's content without the trailing newline, or the inline value.
@@ -66,7 +60,7 @@ impl Exporter {
             },
         };
         let client = crate::alerts::notify::http::client().context("HTTP client")?;
-        stats.update(&config.name, |stats| stats.caught_up_at_ms = now_ms());
+        stats.update(&config.name, |stats| stats.started_at_ms = now_ms());
         Ok(Exporter {
             store,
             config,
@@ -74,52 +68,87 @@ impl Exporter {
             credentials,
             stats,
             positions: Positions::new(),
-            last_save: Instant::now(),
         })
     }
 
-    /// Loads the positions, then runs passes forever, one every `interval` once caught up.
+    /// Loads the positions, sends the batch that was in flight when the exporter last
+    /// stopped, then runs passes forever, one every `interval` once caught up.
     pub async fn run(mut self) {
         let name = self.config.name.clone();
         loop {
-            let store = self.store.clone();
-            let endpoint = name.clone();
-            match tokio::task::spawn_blocking(move || store.remote_write.load(&endpoint)).await {
-                Ok(Ok(positions)) => {
-                    self.positions = positions;
-                    break;
-                }
-                Ok(Err(error)) => {
-                    tracing::error!(endpoint = %name, %error, "Remote write positions unreadable.")
-                }
+            match self.resume().await {
+                Ok(()) => break,
                 Err(error) => {
-                    tracing::error!(endpoint = %name, %error, "Remote write task failed.")
+                    let error = format!("{error:#}");
+                    tracing::error!(endpoint = %name, %error, "Remote write cannot resume.");
                 }
             }
             tokio::time::sleep(self.config.interval).await;
         }
         tracing::info!(endpoint = %name, n_series = self.positions.len(), "Remote write running.");
         loop {
-            if let Err(error) = self.pass().await {
-                tracing::warn!(endpoint = %name, error = %format!("{error:#}"), "Remote write pass failed.");
+            match self.pass().await {
+                // Catching up (at least a full batch was found): look again at once.
+                Ok(n_samples) if n_samples >= self.config.batch_max_samples as u64 => continue,
+                Ok(_) => {}
+                Err(error) => {
+                    let error = format!("{error:#}");
+                    tracing::warn!(endpoint = %name, %error, "Remote write pass failed.");
+                }
             }
             tokio::time::sleep(self.config.interval).await;
         }
     }
 
-    /// Sends everything stored before the pass started that this endpoint has not had.
-    pub async fn pass(&mut self) -> anyhow::Result<()> {
+    /// Loads the positions and, when a batch was in flight at the last stop, sends it again
+    /// with exactly its ranges (the receiver may have it already: its samples are identical).
+    pub async fn resume(&mut self) -> anyhow::Result<()> {
+        let store = self.store.clone();
+        let endpoint = self.config.name.clone();
+        let (positions, in_flight) =
+            tokio::task::spawn_blocking(move || store.remote_write.load(&endpoint))
+                .await?
+                .context("loading the remote write positions")?;
+        self.positions = positions;
+        if let Some(ranges) = in_flight {
+            let store = self.store.clone();
+            let labels = self.config.labels.clone();
+            let reader =
+                tokio::task::spawn_blocking(move || PassReader::replay(&store, &ranges, labels))
+                    .await??;
+            self.send_all(reader, usize::MAX).await?;
+        }
+        Ok(())
+    }
+
+    /// Sends everything stored before the pass started that this endpoint has not had;
+    /// returns the number of samples read.
+    pub async fn pass(&mut self) -> anyhow::Result<u64> {
         let started_ms = now_ms();
         let store = self.store.clone();
         let positions = self.positions.clone();
         let labels = self.config.labels.clone();
-        let mut reader =
+        let reader =
             tokio::task::spawn_blocking(move || PassReader::start(&store, &positions, labels))
                 .await??;
+        let n_samples = self.send_all(reader, self.config.batch_max_samples).await?;
+        self.stats.update(&self.config.name, |stats| {
+            stats.caught_up_at_ms = stats.caught_up_at_ms.max(Some(started_ms))
+        });
+        Ok(n_samples)
+    }
+
+    /// Sends every batch of `reader`: each recorded as in flight (durably) before it is
+    /// sent, the positions advanced after it was delivered or refused for good.
+    async fn send_all(
+        &mut self,
+        mut reader: PassReader,
+        max_samples: usize,
+    ) -> anyhow::Result<u64> {
         let mut changed = false;
+        let mut n_samples = 0;
         loop {
             let store = self.store.clone();
-            let max_samples = self.config.batch_max_samples;
             let (returned, batch) = tokio::task::spawn_blocking(move || {
                 let batch = reader.next_batch(&store, max_samples);
                 (reader, batch)
@@ -129,33 +158,52 @@ impl Exporter {
             let Some(batch) = batch? else {
                 break;
             };
-            self.deliver(&batch).await?;
-            for &(series_id, newest) in &batch.advances {
+            if batch.n_samples > 0 {
+                self.positions_call(batch.ranges.clone(), |store, endpoint, ranges, _| {
+                    store.remote_write.begin(endpoint, &ranges)
+                })
+                .await
+                .context("recording the batch in flight")?;
+                self.deliver(&batch).await?;
+            }
+            for &(series_id, _, newest) in &batch.ranges {
                 self.positions.insert(series_id, newest);
             }
+            self.positions_call(batch.ranges, |store, endpoint, ranges, positions| {
+                store
+                    .remote_write
+                    .commit(endpoint, ranges.iter().map(|range| range.0), &positions)
+            })
+            .await
+            .context("saving the remote write positions")?;
             changed = true;
-            if self.last_save.elapsed() >= SAVE_EVERY && reader.n_series_left() > 0 {
-                self.save().await?;
-                changed = false;
-            }
+            n_samples += batch.n_samples;
         }
         if changed {
-            self.save().await?;
+            self.positions_call(Vec::new(), |store, _, _, _| store.remote_write.flush())
+                .await
+                .context("flushing the remote write positions")?;
         }
-        self.stats.update(&self.config.name, |stats| {
-            stats.caught_up_at_ms = stats.caught_up_at_ms.max(started_ms)
-        });
-        Ok(())
+        Ok(n_samples)
     }
 
-    async fn save(&mut self) -> anyhow::Result<()> {
+    /// Runs `call` on the store's positions off the async threads.
+    async fn positions_call(
+        &self,
+        ranges: Vec<crate::storage::remote_write::Range>,
+        call: impl FnOnce(
+                &Store,
+                &str,
+                Vec<crate::storage::remote_write::Range>,
+                Positions,
+            ) -> Result<(), crate::storage::StorageError>
+            + Send
+            + 'static,
+    ) -> anyhow::Result<()> {
         let store = self.store.clone();
         let endpoint = self.config.name.clone();
         let positions = self.positions.clone();
-        tokio::task::spawn_blocking(move || store.remote_write.save(&endpoint, &positions))
-            .await?
-            .context("saving the remote write positions")?;
-        self.last_save = Instant::now();
+        tokio::task::spawn_blocking(move || call(&store, &endpoint, ranges, positions)).await??;
         Ok(())
     }
 
@@ -223,7 +271,11 @@ impl Exporter {
                 if !response.status().is_success() {
                     let text = response.text().await.unwrap_or_default();
                     let text: String = text.chars().take(300).collect();
-                    tracing::debug!(endpoint = %self.config.name, status, answer = %text, "Remote write answer.");
+                    if (400..500).contains(&status) && status != 429 {
+                        tracing::warn!(endpoint = %self.config.name, status, answer = %text, "Remote write refused.");
+                    } else {
+                        tracing::debug!(endpoint = %self.config.name, status, answer = %text, "Remote write answer.");
+                    }
                 }
                 Attempt::Status {
                     status,

@@ -54,6 +54,33 @@ impl SeriesStore {
         Ok(found)
     }
 
+    /// The series of `ids` that exist, sorted by id (whatever their newest timestamp).
+    pub fn series_by_id(&self, ids: &[u64]) -> Result<Vec<ExportSeries>, SeriesError> {
+        let wanted: std::collections::HashSet<u64> = ids.iter().copied().collect();
+        let state = self.read_state();
+        let mut found = Vec::new();
+        for (agent, agent_entry) in &state.agents {
+            for (key, &series_id) in &agent_entry.series {
+                if !wanted.contains(&series_id) {
+                    continue;
+                }
+                let last_ts = state
+                    .series
+                    .get(series_id as usize)
+                    .and_then(|entry| entry.last_ts)
+                    .unwrap_or(i64::MIN);
+                found.push(ExportSeries {
+                    series_id,
+                    agent: agent.clone(),
+                    key: key.clone(),
+                    last_ts,
+                });
+            }
+        }
+        found.sort_by_key(|series| series.series_id);
+        Ok(found)
+    }
+
     /// The points of series `series_id` in `range`, time-ordered: chunk files, then pending
     /// chunks, then the open head, taken together under the lock so each point is read once.
     pub fn series_points(

@@ -283,6 +283,32 @@ mod tests {
         assert!(!format!("{:?}", endpoints[1]).contains("pw@"));
     }
 
+    /// The commented example in packaging/controller.toml parses once uncommented, and its
+    /// values are the defaults (where it shows defaults).
+    #[test]
+    fn remote_write_packaged_example_parses_with_the_documented_defaults() {
+        let packaged = include_str!("../../../packaging/controller.toml");
+        let section = packaged.split("# [[remote_write]]").nth(1).unwrap();
+        let mut text = String::from("[[remote_write]]\n");
+        for line in section.lines().skip(1) {
+            let Some(line) = line.strip_prefix("# ") else {
+                break;
+            };
+            // The example shows a bearer token file and basic authentication; keep one.
+            if line.contains(" = ") && !line.starts_with("bearer_token_file") {
+                text.push_str(line.split("  #").next().unwrap_or(line));
+                text.push('\n');
+            }
+        }
+        let endpoint = parse(&text).unwrap().remove(0);
+        assert_eq!(endpoint.name, "127.0.0.1:8428/api/v1/write");
+        assert_eq!(endpoint.batch_max_samples, DEFAULT_BATCH_MAX_SAMPLES);
+        assert_eq!(endpoint.timeout, Duration::from_secs(30));
+        assert_eq!(endpoint.interval, Duration::from_secs(5));
+        assert_eq!(endpoint.max_backoff, Duration::from_secs(30));
+        assert!(matches!(endpoint.auth, Auth::Basic { .. }));
+    }
+
     #[test]
     fn remote_write_config_refuses_bad_tables_without_echoing_secrets() {
         let bad = [

@@ -4,7 +4,7 @@
 //!
 //! A leaf of the controller's layers: it imports only the lower modules whose handles it holds
 //! (`config`, `storage`, `ca`, `transport::hub`, `transport::ingest`, `updates::watch::slot`,
-//! `updates::queue`, `acme::account`, `agentless::queue`), and none of those imports it, so every subsystem and every face can take
+//! `updates::queue`, `acme::account`, `agentless::queue`, `remote_write::stats`), and none of those imports it, so every subsystem and every face can take
 //! a `&Context` without an import circle.
 
 use crate::acme::account::AcmeAccounts;
@@ -13,6 +13,7 @@ use crate::ca::services_slot::ServicesCaSlot;
 use crate::ca::verifier::Revocations;
 use crate::ca::CertificateAuthority;
 use crate::config::Config;
+use crate::remote_write::stats::RemoteWriteStats;
 use crate::storage::Store;
 use crate::transport::hub::Hub;
 use crate::transport::ingest::IngestHandle;
@@ -57,4 +58,6 @@ pub struct Context {
     pub deliver_secret: DeliverSecret,
     /// The proxies whose agentless assignment changed, and the push loop's wake-up.
     pub agentless: AssignmentQueue,
+    /// The remote write exporters' counters, for `/metrics` (issue 20).
+    pub remote_write: Arc<RemoteWriteStats>,
 }

@@ -58,6 +58,7 @@ const CONTEXT_MAY_IMPORT: &[&str] = &[
     "agentless::queue",
     "ca",
     "config",
+    "remote_write::stats",
     "storage",
     "transport::hub",
     "transport::ingest",

@@ -87,6 +87,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningController> {
         acme_accounts,
         deliver_secret,
         agentless: crate::agentless::queue::AssignmentQueue::default(),
+        remote_write: Arc::default(),
     });
     let server_config = transport::server_config(&context)?;
     let data_dir = context.config.data_dir.clone();
@@ -119,6 +120,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningController> {
     tasks.push(crate::domain::ssh_ca::renewal::spawn(context.clone()));
     tasks.push(crate::domain::ssh_access::apply::spawn(context.clone()));
     tasks.push(crate::agentless::spawn(context.clone()));
+    tasks.extend(crate::remote_write::spawn(&context));
     match admin::serve(context.clone()).await {
         Ok(task) => tasks.push(task),
         Err(error) => {
@@ -193,6 +195,7 @@ pub async fn offline_context(config: Config) -> anyhow::Result<Arc<Context>> {
         acme_accounts,
         deliver_secret,
         agentless: crate::agentless::queue::AssignmentQueue::default(),
+        remote_write: Arc::default(),
     }))
 }
 

@@ -183,6 +183,28 @@ pub fn render(ctx: &Context) -> Result<String, ApiError> {
                 severity.as_str()
             ));
     }
+    let now = crate::clock::now_ms();
+    for (endpoint, stats) in ctx.remote_write.snapshot() {
+        let label = format!("endpoint=\"{}\"", escape_value(&endpoint));
+        for (name, value) in [
+            ("unity_remote_write_lag_seconds", stats.lag_seconds(now)),
+            (
+                "unity_remote_write_samples_sent_total",
+                stats.samples_sent as f64,
+            ),
+            (
+                "unity_remote_write_samples_failed_total",
+                stats.samples_failed as f64,
+            ),
+            (
+                "unity_remote_write_samples_dropped_total",
+                stats.samples_dropped as f64,
+            ),
+        ] {
+            let line = format!("{name}{{{label}}} {}", format_value(value));
+            families.entry(name.into()).or_default().push(line);
+        }
+    }
     let mut text = String::new();
     for (name, lines) in families {
         let plugin = plugin_families.contains(&name);
@@ -201,6 +223,16 @@ pub fn render(ctx: &Context) -> Result<String, ApiError> {
                 "When the controller last heard from the host."
             }
             "unity_alerts_open" => "Open alerts by severity.",
+            "unity_remote_write_lag_seconds" => {
+                "Seconds since the remote write endpoint last had every sample stored before then."
+            }
+            "unity_remote_write_samples_sent_total" => "Samples the endpoint accepted.",
+            "unity_remote_write_samples_failed_total" => {
+                "Samples in remote write attempts that failed and were retried."
+            }
+            "unity_remote_write_samples_dropped_total" => {
+                "Samples the endpoint refused for good (4xx other than 429)."
+            }
             _ if plugin => "Latest value of a plugin series on the host (see its source label).",
             _ => "Latest value reported by the Unity agent.",
         };

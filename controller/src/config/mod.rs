@@ -83,6 +83,8 @@ pub struct RawConfig {
     pub ssh: Option<ssh_access::RawSsh>,
     /// Service checks run by agents (`[[services.check]]`); see `docs/services.md`.
     pub services: Option<service_checks::RawServices>,
+    /// Remote write endpoints (`[[remote_write]]`); see `docs/remote-write.md`.
+    pub remote_write: Option<Vec<crate::remote_write::config::RawRemoteWrite>>,
 }
 
 /// How the dashboard and API are served.
@@ -124,6 +126,8 @@ pub struct Config {
     pub ssh: ssh_access::SshConfig,
     /// The service checks of the file (issue 18).
     pub services: Vec<service_checks::ServiceDefinition>,
+    /// The remote write endpoints (issue 20).
+    pub remote_write: Vec<crate::remote_write::config::RemoteWriteConfig>,
 }
 
 fn duration(
@@ -336,6 +340,9 @@ impl Config {
                     value: String::new(),
                     message,
                 },
+            )?,
+            remote_write: crate::remote_write::config::from_raw(
+                raw.remote_write.unwrap_or_default(),
             )?,
             max_frame_bytes,
             identity_takeover_after: duration(

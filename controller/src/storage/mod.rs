@@ -25,6 +25,8 @@ pub mod managed_certificates;
 pub mod operations;
 pub mod outbox;
 pub mod release_notes;
+/// Issue 20: where each remote write endpoint left off.
+pub mod remote_write;
 pub mod secrets;
 pub mod series;
 pub mod service_checks;
@@ -87,6 +89,8 @@ pub struct Store {
     pub alert_lifecycle: alert_lifecycle::AlertLifecycle,
     /// Alert silences and the rules made in the dashboard or API (issue 18).
     pub alert_silences: alert_silences::Silences,
+    /// Each remote write endpoint's position in the series (issue 20).
+    pub remote_write: remote_write::RemoteWritePositions,
 }
 
 impl Store {
@@ -131,6 +135,7 @@ impl Store {
         let service_checks = service_checks::ServiceChecks::open(&db)?;
         let alert_lifecycle = alert_lifecycle::AlertLifecycle::open(&db)?;
         let alert_silences = alert_silences::Silences::open(&db)?;
+        let remote_write = remote_write::RemoteWritePositions::open(&db)?;
         Ok(Store {
             db,
             agents,
@@ -153,6 +158,7 @@ impl Store {
             service_checks,
             alert_lifecycle,
             alert_silences,
+            remote_write,
         })
     }
 

@@ -39,6 +39,7 @@ mod checkpoint;
 mod chunk;
 mod chunk_file;
 mod codec;
+mod export;
 mod index;
 mod query;
 mod rc;
@@ -59,6 +60,7 @@ mod tests;
 mod wal_tests;
 
 pub use codec::CodecError;
+pub use export::ExportSeries;
 pub use store::SeriesStore;
 
 /// A series: metric name plus labels sorted by name.

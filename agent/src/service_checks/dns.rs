@@ -120,17 +120,15 @@ pub fn judge(
     match answer.rcode {
         "NOERROR" => {}
         "NXDOMAIN" => return Err(format!("{name} does not exist (NXDOMAIN from {server})")),
-        "SERVFAIL" => {
-            return Err(format!(
-                "{server} failed to answer for {name} (SERVFAIL)"
-            ))
-        }
+        "SERVFAIL" => return Err(format!("{server} failed to answer for {name} (SERVFAIL)")),
         other => return Err(format!("{server} answered {other} for {name}")),
     }
     let found: Vec<String> = answer.addresses.iter().map(IpAddr::to_string).collect();
     match expected {
         _ if answer.addresses.is_empty() => Err(match answer.aliases.last() {
-            Some(alias) => format!("{name} is an alias of {alias}, which has no address at {server}"),
+            Some(alias) => {
+                format!("{name} is an alias of {alias}, which has no address at {server}")
+            }
             None => format!("{name} has no address at {server}"),
         }),
         Some(expected) if !answer.addresses.contains(&expected) => Err(format!(
@@ -189,8 +187,11 @@ mod tests {
             60,
             RData::CNAME(CNAME(Name::new_unchecked("nas.home.test"))),
         );
-        let answer = read(9, &reply(9, RCODE::NoError, vec![alias, a("nas.home.test", ip)]))
-            .unwrap();
+        let answer = read(
+            9,
+            &reply(9, RCODE::NoError, vec![alias, a("nas.home.test", ip)]),
+        )
+        .unwrap();
         assert_eq!(answer.aliases, ["nas.home.test"]);
         assert_eq!(answer.addresses, [IpAddr::V4(ip)]);
         assert!(judge("www", &server, &answer, Some(IpAddr::V4(ip))).is_ok());

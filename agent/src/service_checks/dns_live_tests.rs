@@ -126,10 +126,15 @@ async fn issue_18_dns_checks_ask_a_real_bind_server() {
     let up = check("nas.home.test", Some("192.0.2.10"), &server).await;
     assert!(up.up && up.latency_ms.is_some(), "{up:?}");
     // Through the alias, with a trailing dot.
-    assert!(check("www.home.test.", Some("192.0.2.10"), &server).await.up);
+    assert!(
+        check("www.home.test.", Some("192.0.2.10"), &server)
+            .await
+            .up
+    );
     let wrong = check("nas.home.test", Some("192.0.2.99"), &server).await;
     assert!(
-        reason(&wrong).contains("resolved to 192.0.2.10") && reason(&wrong).contains("not 192.0.2.99"),
+        reason(&wrong).contains("resolved to 192.0.2.10")
+            && reason(&wrong).contains("not 192.0.2.99"),
         "{wrong:?}"
     );
 
@@ -146,7 +151,10 @@ async fn issue_18_dns_checks_ask_a_real_bind_server() {
     drop(nsupdate.stdin.take());
     assert!(nsupdate.wait().unwrap().success(), "{}", log());
     let changed = check("nas.home.test", Some("192.0.2.10"), &server).await;
-    assert!(reason(&changed).contains("resolved to 192.0.2.20"), "{changed:?}");
+    assert!(
+        reason(&changed).contains("resolved to 192.0.2.20"),
+        "{changed:?}"
+    );
     assert!(check("nas.home.test", Some("192.0.2.20"), &server).await.up);
 
     // Truncated over UDP (seen here first-hand), whole over TCP.
@@ -161,7 +169,10 @@ async fn issue_18_dns_checks_ask_a_real_bind_server() {
     assert!(big.up, "{big:?}");
 
     let missing = check("gone.home.test", None, &server).await;
-    assert!(reason(&missing).contains("does not exist (NXDOMAIN"), "{missing:?}");
+    assert!(
+        reason(&missing).contains("does not exist (NXDOMAIN"),
+        "{missing:?}"
+    );
     let broken = check("x.broken.test", None, &server).await;
     assert!(reason(&broken).contains("SERVFAIL"), "{broken:?}");
     let elsewhere = check("example.org", None, &server).await;
@@ -171,7 +182,10 @@ async fn issue_18_dns_checks_ask_a_real_bind_server() {
     let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let silent_at: SocketAddr = silent.local_addr().unwrap();
     let quiet = check("nas.home.test", None, &silent_at.to_string()).await;
-    assert!(reason(&quiet).contains("no answer within 2000 ms"), "{quiet:?}");
+    assert!(
+        reason(&quiet).contains("no answer within 2000 ms"),
+        "{quiet:?}"
+    );
 
     // The server is gone: the kernel says so at once.
     drop(named);

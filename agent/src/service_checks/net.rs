@@ -77,9 +77,10 @@ async fn ask(name: &str, expected: Option<IpAddr>, server: &str) -> Result<(), S
         .map_err(|error| format!("DNS query to {server}: {error}"))?;
     let mut buffer = vec![0u8; 4096];
     let answer = loop {
-        let n = socket.recv(&mut buffer).await.map_err(|error| {
-            format!("DNS server {server} did not answer ({error})")
-        })?;
+        let n = socket
+            .recv(&mut buffer)
+            .await
+            .map_err(|error| format!("DNS server {server} did not answer ({error})"))?;
         match dns::read(id, &buffer[..n]) {
             // A late answer to an earlier query: wait for ours.
             Err(dns::DnsError::OtherQuery { .. }) => continue,

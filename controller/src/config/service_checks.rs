@@ -302,6 +302,25 @@ mod tests {
         assert_eq!(checks[1].check.interval_secs, 30);
     }
 
+    #[test]
+    fn issue_18_a_dns_check_names_its_server() {
+        for server in ["192.168.1.1", "127.0.0.1:5353", "[fd00::1]:53", "fd00::1"] {
+            let checks = raw(&format!(
+                "[[check]]\nname = \"dns\"\nkind = \"dns\"\nquery = \"nas.home.arpa\"\n\
+                 server = \"{server}\"\nagents = [\"nas-1\"]\n"
+            ))
+            .unwrap();
+            assert_eq!(
+                checks[0].check.kind,
+                ServiceCheckKind::Dns {
+                    name: "nas.home.arpa".into(),
+                    expected_address: None,
+                    server: Some(server.to_owned()),
+                }
+            );
+        }
+    }
+
     #[track_caller]
     fn refused(fields: &str, says: &str) {
         let text = format!("[[check]]\nname = \"x\"\nagents = [\"a\"]\n{fields}");

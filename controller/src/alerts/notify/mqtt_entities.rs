@@ -153,7 +153,14 @@ struct Builder<'a> {
 impl Builder<'_> {
     /// Adds the entity `component`/`object` with `config` (the common fields are filled in)
     /// and its `state`.
-    fn entity(&mut self, component: &str, object: &str, name: &str, mut config: Value, state: &str) {
+    fn entity(
+        &mut self,
+        component: &str,
+        object: &str,
+        name: &str,
+        mut config: Value,
+        state: &str,
+    ) {
         let unique = format!("unity_{}_{object}", self.agent);
         let state_topic = format!(
             "{}/entities/{}/{object}/state",

@@ -132,13 +132,20 @@ async fn issue_18_every_host_disk_and_container_reaches_a_real_broker_and_change
         .containers
         .retain(|container| container.name != "db");
     tokio::time::sleep(Duration::from_millis(1000)).await;
-    assert!(listen(port, &config("binary_sensor", "container_db_running"), 1, 1)
-        .await
-        .is_empty());
-    assert_eq!(
-        listen(port, &config("binary_sensor", "container_web_running"), 1, 2)
+    assert!(
+        listen(port, &config("binary_sensor", "container_db_running"), 1, 1)
             .await
-            .len(),
+            .is_empty()
+    );
+    assert_eq!(
+        listen(
+            port,
+            &config("binary_sensor", "container_web_running"),
+            1,
+            2
+        )
+        .await
+        .len(),
         1
     );
 
@@ -162,9 +169,14 @@ async fn issue_18_every_host_disk_and_container_reaches_a_real_broker_and_change
     let mut cleared = false;
     for _ in 0..20 {
         tokio::time::sleep(Duration::from_millis(500)).await;
-        if listen(port, &config("binary_sensor", "container_web_running"), 1, 1)
-            .await
-            .is_empty()
+        if listen(
+            port,
+            &config("binary_sensor", "container_web_running"),
+            1,
+            1,
+        )
+        .await
+        .is_empty()
         {
             cleared = true;
             break;

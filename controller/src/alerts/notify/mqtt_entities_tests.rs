@@ -163,8 +163,14 @@ fn issue_18_entities_have_discovery_state_availability_and_one_device_per_host()
     );
     assert_eq!(problem["device_class"], "problem");
     assert_eq!(problem["device"]["identifiers"][0], "unity_nas");
-    assert_eq!(messages[&format!("unity/entities/nas/{object}_problem/state")], "ON");
-    assert_eq!(messages[&format!("unity/entities/nas/{object}_health/state")], "failing");
+    assert_eq!(
+        messages[&format!("unity/entities/nas/{object}_problem/state")],
+        "ON"
+    );
+    assert_eq!(
+        messages[&format!("unity/entities/nas/{object}_health/state")],
+        "failing"
+    );
     let temperature = json(
         &messages,
         &format!("homeassistant/sensor/unity_entities_nas/{object}_temperature/config"),
@@ -225,18 +231,27 @@ fn issue_18_only_what_changed_is_published_and_what_is_gone_is_cleared() {
     assert_eq!(
         changes(&before, &after),
         [
-            ("unity/entities/nas/container_web_running/state".to_owned(), "OFF".to_owned()),
-            ("unity/entities/nas/online/state".to_owned(), "OFF".to_owned()),
+            (
+                "unity/entities/nas/container_web_running/state".to_owned(),
+                "OFF".to_owned()
+            ),
+            (
+                "unity/entities/nas/online/state".to_owned(),
+                "OFF".to_owned()
+            ),
         ]
     );
 
     // `db` is removed: its configs and states get empty retained messages, states first.
     let mut without_db = nas(false, RunState::Exited);
-    without_db.containers.retain(|container| container.name != "db");
+    without_db
+        .containers
+        .retain(|container| container.name != "db");
     let removed = changes(&after, &messages(&topics, &[without_db], None));
     assert_eq!(removed.len(), 4, "{removed:#?}");
-    assert!(removed.iter().all(|(topic, payload)| payload.is_empty()
-        && topic.contains("container_db_")));
+    assert!(removed
+        .iter()
+        .all(|(topic, payload)| payload.is_empty() && topic.contains("container_db_")));
     assert!(!removed[0].0.ends_with("/config") && removed[3].0.ends_with("/config"));
 
     // A whole host removed: all of its messages are cleared.

@@ -15,9 +15,7 @@ use crate::config::secret::Secret;
 use crate::context::Context;
 use crate::domain::hosts::{self, HostStatus};
 use crate::storage::agents::StateKind;
-use rumqttc::{
-    AsyncClient, Event as MqttEvent, LastWill, MqttOptions, Packet, QoS, Transport,
-};
+use rumqttc::{AsyncClient, Event as MqttEvent, LastWill, MqttOptions, Packet, QoS, Transport};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;

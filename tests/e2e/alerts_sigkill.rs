@@ -230,7 +230,7 @@ async fn issue_18_sigkill_mid_incident_neither_loses_nor_resends_a_notification(
     })
     .await;
     process.kill();
-    assert_eq!(sink.answered(500), [opened.clone()]);
+    assert_eq!(sink.answered(500), std::slice::from_ref(&opened));
     assert!(sink.answered(200).is_empty());
     assert!(open_alerts(&controller_dir).await.contains(&offline_key));
 
@@ -246,7 +246,7 @@ async fn issue_18_sigkill_mid_incident_neither_loses_nor_resends_a_notification(
     )
     .await;
     tokio::time::sleep(Duration::from_secs(3)).await;
-    assert_eq!(sink.answered(200), [opened.clone()]);
+    assert_eq!(sink.answered(200), std::slice::from_ref(&opened));
 
     // Killed again, now that it is delivered: the alert is still open, and after the restart
     // (many evaluation rounds, well within the repeat interval) nothing is sent again.

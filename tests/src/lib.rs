@@ -196,6 +196,17 @@ impl ControllerProcess {
         address: SocketAddr,
         log: Option<&Path>,
     ) -> ControllerProcess {
+        Self::start_configured(binary, Path::new("/dev/null"), data_dir, address, log).await
+    }
+
+    /// Like [`ControllerProcess::start_logging`] with the configuration file `config`.
+    pub async fn start_configured(
+        binary: &Path,
+        config: &Path,
+        data_dir: &Path,
+        address: SocketAddr,
+        log: Option<&Path>,
+    ) -> ControllerProcess {
         let (level, stderr) = match log {
             Some(path) => (
                 "info",
@@ -211,7 +222,9 @@ impl ControllerProcess {
         };
         #[allow(clippy::disallowed_methods)]
         let child = std::process::Command::new(binary)
-            .args(["--config", "/dev/null", "--data-dir"])
+            .arg("--config")
+            .arg(config)
+            .arg("--data-dir")
             .arg(data_dir)
             .args([
                 "run",

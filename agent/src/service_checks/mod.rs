@@ -2,9 +2,10 @@
 //! assignment the controller sends (kept in `<data_dir>/service-checks.postcard` so the checks
 //! run on after a restart while the controller is away), one run of a check bounded by its
 //! timeout ([`run_one`]) and the series its results become ([`samples`]). The kinds live in
-//! `http.rs` (with `response.rs`, pure, and `tls.rs`), `net.rs` (TCP, ICMP, DNS); which
+//! `http.rs` (with `response.rs`, pure, and `tls.rs`), `net.rs` (TCP, ICMP, DNS, with `dns.rs`, pure, for an explicit server); which
 //! checks are due is `schedule.rs` (pure). The loop is `runtime/service_checks.rs`.
 
+pub mod dns;
 pub mod http;
 pub mod net;
 pub mod response;
@@ -164,5 +165,9 @@ pub fn samples(sink: &mut Sink, results: &[ServiceCheckResult]) {
     }
 }
 
+#[cfg(test)]
+mod dns_live_tests;
+#[cfg(test)]
+mod icmp_live_tests;
 #[cfg(test)]
 mod tests;

@@ -2,15 +2,17 @@
 //! unprivileged datagram socket (`SOCK_DGRAM` + `IPPROTO_ICMP`, socket2): no raw socket, no
 //! capability; the kernel allows it only to groups within `net.ipv4.ping_group_range`, and
 //! when it refuses, the check is down with a message that says so (docs/services.md). DNS uses
-//! the system resolver (tokio's `lookup_host`); an explicit server is not supported, since no
-//! DNS client is in the agent's tree (said in the result).
+//! the system resolver (tokio's `lookup_host`), or asks an explicit `server` directly: one
+//! query over UDP ([`super::dns`] builds and reads it), again over TCP when the answer comes
+//! back truncated. The check's timeout (in [`super::run_one`]) bounds both.
 
-use super::Finding;
+use super::{dns, Finding};
 use socket2::{Domain, Protocol, Socket, Type};
 use std::io::Read;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpStream, UdpSocket};
 
 /// Connects to `host:port`; up when the connection is accepted.
 pub async fn tcp(host: &str, port: u16) -> Finding {
@@ -20,18 +22,19 @@ pub async fn tcp(host: &str, port: u16) -> Finding {
     }
 }
 
-/// Resolves `name` with the system resolver; up when it resolves (to `expected` when given).
+/// Resolves `name` with the system resolver, or asks `server`; up when it resolves (to
+/// `expected` when given).
 pub async fn dns(name: &str, expected: Option<&str>, server: Option<&str>) -> Finding {
-    if let Some(server) = server {
-        return Finding::down(format!(
-            "asking the DNS server {server} directly is not supported by this agent; leave \
-             `server` out to use the host's resolver"
-        ));
-    }
     let expected = match expected.map(str::parse::<IpAddr>).transpose() {
         Ok(expected) => expected,
         Err(error) => return Finding::down(format!("bad expected address: {error}")),
     };
+    if let Some(server) = server {
+        return match ask(name, expected, server).await {
+            Ok(()) => Finding::up(),
+            Err(reason) => Finding::down(reason),
+        };
+    }
     let addresses: Vec<IpAddr> = match tokio::net::lookup_host((name, 0)).await {
         Ok(found) => found.map(|address| address.ip()).collect(),
         Err(error) => return Finding::down(format!("resolving {name}: {error}")),
@@ -47,6 +50,74 @@ pub async fn dns(name: &str, expected: Option<&str>, server: Option<&str>) -> Fi
         }
         _ => Finding::up(),
     }
+}
+
+/// Asks `server` for `name`'s address (IPv6 when `expected` is), over UDP, then over TCP when
+/// the answer is truncated.
+async fn ask(name: &str, expected: Option<IpAddr>, server: &str) -> Result<(), String> {
+    let server = dns::server_address(server).map_err(|error| error.to_string())?;
+    let id = query_id();
+    let v6 = expected.is_some_and(|ip| ip.is_ipv6());
+    let query = dns::query(id, name, v6).map_err(|error| error.to_string())?;
+    let local: SocketAddr = if server.is_ipv6() {
+        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+    } else {
+        (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
+    };
+    let socket = UdpSocket::bind(local)
+        .await
+        .map_err(|error| format!("DNS socket: {error}"))?;
+    socket
+        .connect(server)
+        .await
+        .map_err(|error| format!("DNS server {server}: {error}"))?;
+    socket
+        .send(&query)
+        .await
+        .map_err(|error| format!("DNS query to {server}: {error}"))?;
+    let mut buffer = vec![0u8; 4096];
+    let answer = loop {
+        let n = socket
+            .recv(&mut buffer)
+            .await
+            .map_err(|error| format!("DNS server {server} did not answer ({error})"))?;
+        match dns::read(id, &buffer[..n]) {
+            // A late answer to an earlier query: wait for ours.
+            Err(dns::DnsError::OtherQuery { .. }) => continue,
+            Err(error) => return Err(format!("DNS server {server}: {error}")),
+            Ok(answer) => break answer,
+        }
+    };
+    let answer = if answer.truncated {
+        over_tcp(server, id, &query).await?
+    } else {
+        answer
+    };
+    dns::judge(name, &server, &answer, expected)
+}
+
+/// The same query over TCP (two-byte length prefix, RFC 1035 4.2.2).
+async fn over_tcp(server: SocketAddr, id: u16, query: &[u8]) -> Result<dns::Answer, String> {
+    let failed = |error: std::io::Error| format!("DNS over TCP to {server}: {error}");
+    let mut stream = TcpStream::connect(server).await.map_err(failed)?;
+    let length = u16::try_from(query.len()).map_err(|_| "DNS query too long".to_owned())?;
+    let mut message = length.to_be_bytes().to_vec();
+    message.extend_from_slice(query);
+    stream.write_all(&message).await.map_err(failed)?;
+    let mut length = [0u8; 2];
+    stream.read_exact(&mut length).await.map_err(failed)?;
+    let mut answer = vec![0u8; usize::from(u16::from_be_bytes(length))];
+    stream.read_exact(&mut answer).await.map_err(failed)?;
+    dns::read(id, &answer).map_err(|error| format!("DNS server {server}: {error}"))
+}
+
+/// A query id that differs between checks (not a secret: the socket is connected to the
+/// server, which is what guards against spoofed answers here).
+fn query_id() -> u16 {
+    use std::sync::atomic::{AtomicU16, Ordering};
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let seed = (std::process::id() as u16).wrapping_mul(40503);
+    seed.wrapping_add(NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
 /// One echo to `host` (its first address).

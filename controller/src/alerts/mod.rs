@@ -292,6 +292,7 @@ pub fn spawn(ctx: Arc<Context>) -> tokio::task::JoinHandle<()> {
             notify::Dispatcher::default()
         }
     };
+    notify::mqtt_live::spawn(ctx.clone());
     tracing::info!(
         interval = ?ctx.config.alerts.interval,
         n_notifiers = ctx.config.alerts.n_notifiers(),

@@ -52,7 +52,8 @@ pub struct RawServiceCheck {
     pub query: Option<String>,
     /// dns: an address the name must resolve to.
     pub expected_address: Option<String>,
-    /// dns: a server to ask (not supported by agents yet: refused here).
+    /// dns: a server to ask (an IP address, optionally with :port) instead of the agent's
+    /// resolver.
     pub server: Option<String>,
     /// Between two runs, e.g. "60s" (default; at least 10s).
     pub interval: Option<String>,
@@ -167,11 +168,20 @@ pub fn validate(raw: &RawServiceCheck) -> Result<ServiceDefinition, String> {
             host: host_name(name, "host", &required(name, "icmp", "host", &raw.host)?)?,
         },
         "dns" => {
-            if raw.server.is_some() {
-                return Err(format!(
-                    "check {name:?}: asking a DNS server directly (server) is not supported; \
-                     leave it out to use the agent's resolver"
-                ));
+            let server = raw.server.as_deref().map(str::trim);
+            if let Some(server) = server {
+                let is_address = server.parse::<std::net::SocketAddr>().is_ok()
+                    || server
+                        .trim_start_matches('[')
+                        .trim_end_matches(']')
+                        .parse::<std::net::IpAddr>()
+                        .is_ok();
+                if !is_address {
+                    return Err(format!(
+                        "check {name:?}: server = {server:?}: an IP address, optionally with \
+                         :port (e.g. 192.168.1.1 or 192.168.1.1:5353 or [fd00::1]:53)"
+                    ));
+                }
             }
             let query = host_name(name, "query", &required(name, "dns", "query", &raw.query)?)?;
             if let Some(address) = &raw.expected_address {
@@ -182,7 +192,7 @@ pub fn validate(raw: &RawServiceCheck) -> Result<ServiceDefinition, String> {
             ServiceCheckKind::Dns {
                 name: query,
                 expected_address: raw.expected_address.clone(),
-                server: None,
+                server: server.map(str::to_owned),
             }
         }
         other => {
@@ -292,6 +302,25 @@ mod tests {
         assert_eq!(checks[1].check.interval_secs, 30);
     }
 
+    #[test]
+    fn issue_18_a_dns_check_names_its_server() {
+        for server in ["192.168.1.1", "127.0.0.1:5353", "[fd00::1]:53", "fd00::1"] {
+            let checks = raw(&format!(
+                "[[check]]\nname = \"dns\"\nkind = \"dns\"\nquery = \"nas.home.arpa\"\n\
+                 server = \"{server}\"\nagents = [\"nas-1\"]\n"
+            ))
+            .unwrap();
+            assert_eq!(
+                checks[0].check.kind,
+                ServiceCheckKind::Dns {
+                    name: "nas.home.arpa".into(),
+                    expected_address: None,
+                    server: Some(server.to_owned()),
+                }
+            );
+        }
+    }
+
     #[track_caller]
     fn refused(fields: &str, says: &str) {
         let text = format!("[[check]]\nname = \"x\"\nagents = [\"a\"]\n{fields}");
@@ -370,8 +399,8 @@ mod tests {
         refused("kind = \"tcp\"\nhost = \"nas\"\nport = 70000", "");
         refused("kind = \"icmp\"\nhost = \"a b\"", "not a host name");
         refused(
-            "kind = \"dns\"\nquery = \"x\"\nserver = \"1.1.1.1\"",
-            "not supported",
+            "kind = \"dns\"\nquery = \"x\"\nserver = \"dns.example\"",
+            "an IP address, optionally with :port",
         );
         refused(
             "kind = \"dns\"\nquery = \"x\"\nexpected_address = \"999.1.1.1\"",

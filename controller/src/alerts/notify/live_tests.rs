@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 /// Kills the server when the test ends, passing or not.
-struct Server(Child);
+pub(super) struct Server(Child);
 
 impl Drop for Server {
     fn drop(&mut self) {
@@ -246,7 +246,7 @@ async fn issue_18_mail_reaches_a_real_smtp_server_plain_starttls_and_implicit_tl
     }
 }
 
-async fn mosquitto(dir: &Path) -> (Server, u16) {
+pub(super) async fn mosquitto(dir: &Path) -> (Server, u16) {
     let port = free_port();
     let status = Command::new("mosquitto_passwd")
         .args(["-c", "-b"])
@@ -276,7 +276,7 @@ async fn mosquitto(dir: &Path) -> (Server, u16) {
 }
 
 /// What a fresh subscriber gets (the retained messages), as `topic payload` lines.
-fn subscribe(port: u16, topic: &str, count: usize) -> Vec<String> {
+pub(super) fn subscribe(port: u16, topic: &str, count: usize) -> Vec<String> {
     let output = Command::new("mosquitto_sub")
         .args([
             "-h",

@@ -1,5 +1,6 @@
 //! Notifications: receivers by URL ([`url`], [`receivers`]), one message text for all
-//! ([`message`]), the services ([`chat`] over [`http`], [`smtp`], [`mqtt`]), and durable
+//! ([`message`]), the services ([`chat`] over [`http`], [`smtp`], [`mqtt`], with every
+//! host, disk and container as Home Assistant entities: [`mqtt_entities`], [`mqtt_live`]), and durable
 //! delivery. The evaluation stores each event a receiver should get in the outbox
 //! ([`crate::storage::outbox`], [`enqueue`]) in the same flush as the alert change; one worker
 //! per receiver delivers its entries in order, retries with exponential backoff on network
@@ -13,6 +14,8 @@ pub mod chat;
 pub mod http;
 pub mod message;
 pub mod mqtt;
+pub mod mqtt_entities;
+pub mod mqtt_live;
 pub mod ntfy;
 pub mod receivers;
 pub mod smtp;
@@ -223,6 +226,10 @@ pub async fn test_url(url: &str, dashboard_url: Option<String>) -> Result<String
 mod chat_tests;
 #[cfg(test)]
 mod live_tests;
+#[cfg(test)]
+mod mqtt_entities_live_tests;
+#[cfg(test)]
+mod mqtt_entities_tests;
 #[cfg(test)]
 mod receivers_tests;
 #[cfg(test)]

@@ -116,7 +116,7 @@ pub fn publications(mqtt: &Mqtt, event: &Event, message: &Message) -> Vec<(Strin
     ]
 }
 
-fn connection_error(error: ConnectionError) -> NotifyError {
+pub(super) fn connection_error(error: ConnectionError) -> NotifyError {
     let retryable = !matches!(
         error,
         ConnectionError::ConnectionRefused(
@@ -129,7 +129,7 @@ fn connection_error(error: ConnectionError) -> NotifyError {
     }
 }
 
-fn tls_config() -> Result<rumqttc::TlsConfiguration, NotifyError> {
+pub(super) fn tls_config() -> Result<rumqttc::TlsConfiguration, NotifyError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let verifier = rustls_platform_verifier::Verifier::new(provider.clone())
         .map_err(|error| NotifyError::Client(error.to_string()))?;

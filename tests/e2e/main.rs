@@ -9,6 +9,7 @@ mod agentless_assign;
 mod agentless_secret;
 mod agentless_spool;
 mod alerts;
+mod alerts_cli;
 mod api;
 mod api_headers;
 mod api_login;

@@ -106,7 +106,9 @@ async fn issue_18_cli_lists_acks_and_silences_alerts_through_the_daemon() {
     assert!(offline.starts_with("Silence "), "{offline}");
     let error = cli_fails(
         &data_dir,
-        &["alerts", "silence", "--host", "nas01", "--for", "soon", "--reason", "r"],
+        &[
+            "alerts", "silence", "--host", "nas01", "--for", "soon", "--reason", "r",
+        ],
     );
     assert!(error.contains("bad duration \"soon\""), "{error}");
 
@@ -165,20 +167,34 @@ async fn issue_18_cli_lists_acks_and_silences_alerts_through_the_daemon() {
     // Acknowledged from the CLI: the API shows the note, by cli; the audit log has it.
     let note = "known: the lab's memory is always in use";
     let acked = run(&data_dir, &["alerts", "ack", &key, "--note", note]).await;
-    assert!(acked.contains("Acknowledged") && acked.contains(note), "{acked}");
+    assert!(
+        acked.contains("Acknowledged") && acked.contains(note),
+        "{acked}"
+    );
     let shown = api_alert(&mut client, &prefix).await.unwrap();
     assert_eq!(shown["state"], "acknowledged", "{shown}");
     assert_eq!(shown["acknowledged"]["note"], note, "{shown}");
     assert_eq!(shown["acknowledged"]["by"], "cli", "{shown}");
     let audit = client.get("/api/v1/audit").await.json();
     assert!(
-        audit.as_array().unwrap().iter().any(|entry| entry["actor"] == "cli"
-            && entry["action"] == "alert.acknowledge"
-            && entry["target"] == key.as_str()),
+        audit
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|entry| entry["actor"] == "cli"
+                && entry["action"] == "alert.acknowledge"
+                && entry["target"] == key.as_str()),
         "{audit}"
     );
-    let error = run_fails(&data_dir, &["alerts", "ack", "disk/nope/sda/smart", "--note", "x"]).await;
-    assert!(error.contains("no open alert \"disk/nope/sda/smart\""), "{error}");
+    let error = run_fails(
+        &data_dir,
+        &["alerts", "ack", "disk/nope/sda/smart", "--note", "x"],
+    )
+    .await;
+    assert!(
+        error.contains("no open alert \"disk/nope/sda/smart\""),
+        "{error}"
+    );
 
     // Silence the host from the CLI; a new alert there is recorded as silenced, never sent.
     let silenced = run(
@@ -219,7 +235,11 @@ async fn issue_18_cli_lists_acks_and_silences_alerts_through_the_daemon() {
     })
     .await;
     assert_eq!(second["state"], "silenced", "{second}");
-    assert_eq!(second["silenced_by"], serde_json::json!([silence_id]), "{second}");
+    assert_eq!(
+        second["silenced_by"],
+        serde_json::json!([silence_id]),
+        "{second}"
+    );
     let second_key = second["key"].as_str().unwrap().to_owned();
     // Several evaluations later, still nothing about it at the webhook.
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -228,7 +248,10 @@ async fn issue_18_cli_lists_acks_and_silences_alerts_through_the_daemon() {
         !events.iter().any(|(_, key)| key == &second_key),
         "a silenced alert was sent: {events:?}"
     );
-    assert!(events.contains(&("opened".into(), key.clone())), "{events:?}");
+    assert!(
+        events.contains(&("opened".into(), key.clone())),
+        "{events:?}"
+    );
 
     // The silences: the config file's first, from configuration, not removable.
     let silences = run(&data_dir, &["alerts", "silences"]).await;
@@ -250,7 +273,10 @@ async fn issue_18_cli_lists_acks_and_silences_alerts_through_the_daemon() {
     let error = run_fails(&data_dir, &["alerts", "unsilence", "999999"]).await;
     assert!(error.contains("no silence 999999"), "{error}");
     let removed = run(&data_dir, &["alerts", "unsilence", &silence_id.to_string()]).await;
-    assert!(removed.contains(&format!("Removed silence {silence_id}.")), "{removed}");
+    assert!(
+        removed.contains(&format!("Removed silence {silence_id}.")),
+        "{removed}"
+    );
     let api_silences = client.get("/api/v1/alerts/silences").await.json();
     assert!(
         !api_silences
@@ -264,7 +290,9 @@ async fn issue_18_cli_lists_acks_and_silences_alerts_through_the_daemon() {
     // The rules: the config file's and the one made through the API.
     let rules = run(&data_dir, &["alerts", "rules"]).await;
     assert!(
-        rules.contains("memory_in_use") && rules.contains("memory_again") && rules.contains("config"),
+        rules.contains("memory_in_use")
+            && rules.contains("memory_again")
+            && rules.contains("config"),
         "{rules}"
     );
 

@@ -5,11 +5,11 @@
 
 use super::config::{SeriesRule, Threshold};
 use super::evaluate_once;
+use crate::config::alert_rule::RawSeriesRule;
 use crate::config::Config;
 use crate::context::Context;
 use crate::domain::actor::Actor;
 use crate::domain::alert_actions::{self, SilenceRequest};
-use crate::config::alert_rule::RawSeriesRule;
 use crate::domain::alert_rules;
 use crate::storage::agents::AgentRecord;
 use crate::storage::alerts::Severity;

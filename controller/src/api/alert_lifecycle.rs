@@ -4,8 +4,8 @@
 //! create, delete: operate on every host), the operator's rules (list: view every host;
 //! put, delete: administer). Bodies are designed JSON objects, unknown fields refused.
 
-use crate::domain::alert_actions::{self, SilenceRequest, SilenceView};
 use crate::config::alert_rule::RawSeriesRule;
+use crate::domain::alert_actions::{self, SilenceRequest, SilenceView};
 use crate::domain::alert_rules::{self, RuleView};
 use crate::domain::hosts::parse_agent_id;
 use crate::http::auth::Caller;

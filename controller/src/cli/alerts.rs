@@ -35,8 +35,10 @@ unity-controller alerts list --all --json")]
         json: bool,
     },
     /// Acknowledge an open alert: no more reminders until it resolves.
-    #[command(after_help = "The ID is the alert's key, as `alerts list` shows it.\n\n\
-Example:\n  unity-controller alerts ack pool/nas01/tank --note \"resilvering, disk replaced\"")]
+    #[command(
+        after_help = "The ID is the alert's key, as `alerts list` shows it.\n\n\
+Example:\n  unity-controller alerts ack pool/nas01/tank --note \"resilvering, disk replaced\""
+    )]
     Ack {
         /// The alert's key, e.g. pool/nas01/tank.
         id: String,
@@ -64,7 +66,11 @@ unity-controller alerts silence --rule container --label role=lab --until 2027-0
         #[arg(long)]
         label: Option<String>,
         /// How long, from now: 30m, 2h, 3d (1 minute to 90 days).
-        #[arg(long = "for", value_name = "DURATION", required_unless_present = "until")]
+        #[arg(
+            long = "for",
+            value_name = "DURATION",
+            required_unless_present = "until"
+        )]
         for_duration: Option<String>,
         /// Until this time, RFC 3339 (2027-01-31T00:00:00Z), in UTC.
         #[arg(long, value_name = "TIME", conflicts_with = "for_duration")]

@@ -16,8 +16,8 @@ use unity_shared::outln;
 
 mod access;
 mod acme;
-mod alerts;
 mod agentless;
+mod alerts;
 mod auth;
 mod managed_certificates;
 mod notify;

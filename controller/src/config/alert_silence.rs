@@ -63,7 +63,8 @@ impl Matchers {
     pub fn check(raw: &RawMatchers<'_>) -> Result<Matchers, MatcherError> {
         let host = given(raw.host)
             .map(|host| {
-                AgentId::new(host).map_err(|error| MatcherError::Host(host.into(), error.to_string()))
+                AgentId::new(host)
+                    .map_err(|error| MatcherError::Host(host.into(), error.to_string()))
             })
             .transpose()?;
         let rule = given(raw.rule)
@@ -80,7 +81,10 @@ impl Matchers {
             })
             .transpose()?;
         let prefix = given(raw.key_prefix).map(str::to_owned);
-        if prefix.as_ref().is_some_and(|prefix| prefix.len() > MAX_MATCHER) {
+        if prefix
+            .as_ref()
+            .is_some_and(|prefix| prefix.len() > MAX_MATCHER)
+        {
             return Err(MatcherError::PrefixTooLong);
         }
         let key_prefix = match (rule, prefix) {

@@ -6,8 +6,8 @@
 
 use super::format::{datetime, url_segment};
 use super::PageCaller;
-use crate::domain::alert_actions::{self, SilenceRequest, SilenceView};
 use crate::config::alert_rule::RawSeriesRule;
+use crate::domain::alert_actions::{self, SilenceRequest, SilenceView};
 use crate::domain::alert_rules::{self, RuleView};
 use crate::domain::alerts::AlertView;
 use crate::domain::hosts::parse_agent_id;

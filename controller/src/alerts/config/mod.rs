@@ -162,7 +162,6 @@ fn http_url(key: &'static str, text: &str) -> Result<(), ConfigError> {
     }
 }
 
-
 /// A rule's error as the config file's: the key of the field, the same words.
 fn rule_error(error: RuleError) -> ConfigError {
     let key = error.field().config_key();
@@ -296,4 +295,3 @@ impl AlertsConfig {
         self.receivers.len()
     }
 }
-

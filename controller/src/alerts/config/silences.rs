@@ -60,8 +60,7 @@ fn silence(raw: RawSilence, number: usize) -> Result<SilenceRecord, ConfigError>
         invalid(key, value, &format!("{entry}: {error}"))
     })?;
     let reason = raw.reason.trim();
-    if reason.is_empty() || reason.chars().count() > 1000 || reason.chars().any(char::is_control)
-    {
+    if reason.is_empty() || reason.chars().count() > 1000 || reason.chars().any(char::is_control) {
         return Err(invalid(
             "alerts.silence.reason",
             reason,

@@ -203,7 +203,10 @@ fn issue_18_the_packaged_condition_keys_are_the_defaults() {
     assert_eq!(default.containers, ContainerRuleConfig::default());
     assert_eq!(default.disk_trends, DiskTrendConfig::default());
     assert_eq!(default.updates, UpdateRuleConfig::default());
-    let custom = parse("restart_loop_count = 5\nrestart_loop_window = \"1h\"\nupdates_available_batch = \"0s\"").unwrap();
+    let custom = parse(
+        "restart_loop_count = 5\nrestart_loop_window = \"1h\"\nupdates_available_batch = \"0s\"",
+    )
+    .unwrap();
     assert_eq!(custom.containers.restart_loop_count, 5);
     assert_eq!(custom.containers.restart_loop_window_ms, 3_600_000);
     assert_eq!(custom.updates.available_batch_ms, 0);
@@ -290,17 +293,19 @@ fn issue_18_cli_config_silences_are_checked_with_the_entry_and_field() {
 
 #[test]
 fn issue_18_cli_rule_errors_in_the_file_keep_the_validators_words() {
-    let error = parse("[[rule]]\nname = \"a\"\nmetric = \"m\"\nabove = 1\nfor = \"later\"\n")
-        .unwrap_err();
+    let error =
+        parse("[[rule]]\nname = \"a\"\nmetric = \"m\"\nabove = 1\nfor = \"later\"\n").unwrap_err();
     match &error {
         ConfigError::Invalid { key, value, .. } => {
             assert_eq!((*key, value.as_str()), ("alerts.rule.for", "later"));
         }
         other => panic!("{other:?}"),
     }
-    let unknown = toml::from_str::<RawAlerts>("[[rule]]\nname = \"a\"\nmetric = \"m\"\nabove = 1\nbellow = 2\n")
-        .unwrap_err()
-        .to_string();
+    let unknown = toml::from_str::<RawAlerts>(
+        "[[rule]]\nname = \"a\"\nmetric = \"m\"\nabove = 1\nbellow = 2\n",
+    )
+    .unwrap_err()
+    .to_string();
     assert!(
         unknown.contains("unknown field `bellow`") && unknown.contains("line 5"),
         "{unknown}"

@@ -14,10 +14,10 @@ use unity_controller::config::Secret;
 use unity_controller::storage::alerts::Severity;
 use unity_tests::*;
 
-type Received = Arc<Mutex<Vec<Value>>>;
+pub(crate) type Received = Arc<Mutex<Vec<Value>>>;
 
 /// A minimal HTTP/1.1 server that records every JSON body POSTed to it and answers 200.
-async fn webhook_receiver() -> (SocketAddr, Received) {
+pub(crate) async fn webhook_receiver() -> (SocketAddr, Received) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let received: Received = Arc::default();
@@ -70,7 +70,7 @@ async fn webhook_receiver() -> (SocketAddr, Received) {
     (addr, received)
 }
 
-fn hook_events(received: &Received) -> Vec<(String, String)> {
+pub(crate) fn hook_events(received: &Received) -> Vec<(String, String)> {
     received
         .lock()
         .unwrap()

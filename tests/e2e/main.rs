@@ -9,6 +9,7 @@ mod agentless_assign;
 mod agentless_secret;
 mod agentless_spool;
 mod alerts;
+mod alerts_cli;
 mod alerts_sigkill;
 mod api;
 mod api_headers;

@@ -39,6 +39,7 @@ pub fn handle(ctx: &Context, request: AdminRequest) -> AdminResponse {
             ) => Need::AllHosts(Right::View),
             AdminRequest::SshCa(ssh) if ssh.reads_only() => Need::AllHosts(Right::View),
             AdminRequest::Secret(_) => Need::AllHosts(Right::Administer),
+            AdminRequest::Alerts(request) => Need::AllHosts(request.right()),
             AdminRequest::SshAccess(request) if request.reads() => Need::AllHosts(Right::View),
             _ => Need::AllHosts(Right::Administer),
         };
@@ -123,6 +124,9 @@ pub fn handle(ctx: &Context, request: AdminRequest) -> AdminResponse {
             }
             AdminRequest::Agentless(request) => agentless_request(ctx, request)?,
             AdminRequest::Secret(request) => super::secrets::handle(ctx, request)?,
+            AdminRequest::Alerts(request) => {
+                AdminResponse::Alerts(Box::new(super::alerts::handle(ctx, request)?))
+            }
             AdminRequest::UpdateChecks { status } => {
                 let filter = crate::domain::updates::parse_check_filter(status.as_deref())?;
                 let checks = crate::domain::updates::checks(ctx, filter)?;

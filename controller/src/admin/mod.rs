@@ -4,6 +4,7 @@
 //! no daemon runs, the CLI opens the database and calls [`handle`] itself. The admin socket
 //! calls `crate::domain`, never the HTTP faces.
 
+mod alerts;
 mod handle;
 mod managed_certificates;
 mod protocol;
@@ -13,6 +14,7 @@ mod ssh_access;
 mod ssh_ca;
 pub mod ssh_protocol;
 
+pub use alerts::{AlertLine, AlertsRequest, AlertsResponse, RuleLine};
 pub use handle::handle;
 pub use protocol::{
     AdminRequest, AdminResponse, AgentlessRequest, CertificateRequest, HostView,

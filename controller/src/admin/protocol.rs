@@ -122,6 +122,8 @@ pub enum AdminRequest {
     UpdateChecks {
         status: Option<String>,
     },
+    /// `alerts ...`: open alerts, acknowledgements, silences, the operator's rules.
+    Alerts(super::alerts::AlertsRequest),
 }
 
 /// `unity-controller agentless ...`, as typed.
@@ -305,6 +307,8 @@ pub enum AdminResponse {
     SshCa(super::ssh_ca::SshCaResponse),
     /// An answer to an `ssh ...` (managed keys) request.
     SshAccess(Box<super::ssh_protocol::SshAccessAnswer>),
+    /// An answer to an `alerts ...` request.
+    Alerts(Box<super::alerts::AlertsResponse>),
 }
 
 impl From<Host> for HostView {

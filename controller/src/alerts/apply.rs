@@ -31,10 +31,11 @@ pub struct SilenceSet {
 }
 
 impl SilenceSet {
-    /// Prunes expired silences and reads the others. Note that this uses blocking I/O.
+    /// Prunes expired silences and reads the others, the config file's first. Note that
+    /// this uses blocking I/O.
     pub fn load(ctx: &Context, now_ms: i64) -> anyhow::Result<SilenceSet> {
         ctx.store.alert_silences.prune(now_ms)?;
-        let silences = ctx.store.alert_silences.list()?;
+        let silences = crate::domain::alert_actions::in_force(ctx, now_ms)?;
         let labels = if silences.iter().any(|silence| silence.label.is_some()) {
             ctx.store.access.all_labels()?.into_iter().collect()
         } else {

@@ -5,11 +5,12 @@
 
 use super::config::{SeriesRule, Threshold};
 use super::evaluate_once;
+use crate::config::alert_rule::RawSeriesRule;
 use crate::config::Config;
 use crate::context::Context;
 use crate::domain::actor::Actor;
 use crate::domain::alert_actions::{self, SilenceRequest};
-use crate::domain::alert_rules::{self, RuleRequest};
+use crate::domain::alert_rules;
 use crate::storage::agents::AgentRecord;
 use crate::storage::alerts::Severity;
 use crate::storage::series::{IngestReport, Sample, SeriesKey};
@@ -275,14 +276,14 @@ async fn issue_18_stored_rules_with_for_and_scope() {
     let mut config = config(dir.path());
     config.alerts.series_rules.clear();
     let ctx = open(config).await;
-    let rule = |name: &str, groups: Vec<String>, hosts: Vec<String>| RuleRequest {
+    let rule = |name: &str, groups: Vec<String>, hosts: Vec<String>| RawSeriesRule {
         name: name.into(),
         metric: "temp".into(),
         above: Some(50.0),
         for_duration: Some("10m".into()),
         groups,
         hosts,
-        ..RuleRequest::default()
+        ..RawSeriesRule::default()
     };
     let admin = Actor::user("ada");
     alert_rules::put(&ctx, &admin, &rule("nas_hot", vec!["all".into()], vec![])).unwrap();

@@ -4,33 +4,18 @@
 //! (the conditions come out as candidates; [`super::lifecycle::held_for`] keeps those that
 //! held long enough).
 
-use super::config::{SeriesRule, Threshold};
+use super::config::SeriesRule;
 use super::rules::{series, Condition};
 use crate::context::Context;
 use crate::storage::access::{HostGroupRecord, ALL_HOSTS};
-use crate::storage::alert_silences::{ThresholdRecord, UserRuleRecord};
+use crate::storage::alert_silences::UserRuleRecord;
 use crate::storage::series::{Point, SeriesKey};
 use std::collections::BTreeMap;
-use std::time::Duration;
 use unity_shared::proto::AgentId;
 
 /// A stored rule as the evaluation runs it.
 pub fn from_record(record: &UserRuleRecord) -> SeriesRule {
-    SeriesRule {
-        name: record.name.clone(),
-        metric: record.metric.clone(),
-        labels: record.labels.clone(),
-        threshold: match record.threshold {
-            ThresholdRecord::Above(value) => Threshold::Above(value),
-            ThresholdRecord::Below(value) => Threshold::Below(value),
-            ThresholdRecord::OlderThanMs(ms) => Threshold::OlderThan(Duration::from_millis(ms)),
-        },
-        severity: record.severity,
-        summary: record.summary.clone(),
-        for_duration: Duration::from_millis(record.for_ms),
-        groups: record.groups.clone(),
-        hosts: record.hosts.clone(),
-    }
+    SeriesRule::from_record(record)
 }
 
 /// Every rule of one evaluation, with the host groups their scopes name.

@@ -4,8 +4,9 @@
 //! create, delete: operate on every host), the operator's rules (list: view every host;
 //! put, delete: administer). Bodies are designed JSON objects, unknown fields refused.
 
+use crate::config::alert_rule::RawSeriesRule;
 use crate::domain::alert_actions::{self, SilenceRequest, SilenceView};
-use crate::domain::alert_rules::{self, RuleRequest, RuleView};
+use crate::domain::alert_rules::{self, RuleView};
 use crate::domain::hosts::parse_agent_id;
 use crate::http::auth::Caller;
 use crate::http::error::ApiError;
@@ -15,7 +16,6 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -94,7 +94,9 @@ pub async fn silences(
 pub struct SilenceBody {
     /// Only this host's alerts (agent id).
     pub host: Option<String>,
-    /// Only alerts whose key starts with this.
+    /// Only alerts of this rule: the first part of their key (`disk`, `container`).
+    pub rule: Option<String>,
+    /// Only alerts whose key starts with this (not with `rule`).
     pub key_prefix: Option<String>,
     /// Only alerts of hosts with this label, `name=value`.
     pub label: Option<String>,
@@ -112,6 +114,7 @@ pub async fn create_silence(
 ) -> Result<(StatusCode, Json<SilenceView>), ApiError> {
     let request = SilenceRequest {
         host: body.host,
+        rule: body.rule,
         key_prefix: body.key_prefix,
         label: body.label,
         comment: body.comment,
@@ -146,47 +149,23 @@ pub async fn rules(
     blocking(&state.ctx, alert_rules::list).await.map(Json)
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RuleBody {
-    pub metric: String,
-    #[serde(default)]
-    pub labels: BTreeMap<String, String>,
-    pub above: Option<f64>,
-    pub below: Option<f64>,
-    pub older_than: Option<String>,
-    pub severity: Option<String>,
-    pub summary: Option<String>,
-    #[serde(rename = "for")]
-    pub for_duration: Option<String>,
-    #[serde(default)]
-    pub groups: Vec<String>,
-    #[serde(default)]
-    pub hosts: Vec<String>,
-}
-
-/// `PUT /api/v1/alerts/rules/{name}`: makes or replaces a stored rule.
+/// `PUT /api/v1/alerts/rules/{name}`: makes or replaces a stored rule. The body is a rule
+/// as the config file writes one (`name` may be left out; if given it must be the path's).
 pub async fn put_rule(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(name): ApiPath<String>,
-    ApiJson(body): ApiJson<RuleBody>,
+    ApiJson(mut body): ApiJson<RawSeriesRule>,
 ) -> Result<Json<RuleView>, ApiError> {
-    let request = RuleRequest {
-        name,
-        metric: body.metric,
-        labels: body.labels,
-        above: body.above,
-        below: body.below,
-        older_than: body.older_than,
-        severity: body.severity,
-        summary: body.summary,
-        for_duration: body.for_duration,
-        groups: body.groups,
-        hosts: body.hosts,
-    };
+    if !body.name.is_empty() && body.name != name {
+        return Err(ApiError::BadRequest(format!(
+            "the body names rule {:?}, the path {name:?}",
+            body.name
+        )));
+    }
+    body.name = name;
     blocking(&state.ctx, move |ctx| {
-        alert_rules::put(ctx, &caller.actor(), &request)
+        alert_rules::put(ctx, &caller.actor(), &body)
     })
     .await
     .map(Json)

@@ -17,6 +17,7 @@ use unity_shared::outln;
 mod access;
 mod acme;
 mod agentless;
+mod alerts;
 mod auth;
 mod managed_certificates;
 mod notify;
@@ -137,6 +138,10 @@ pub enum Command {
     /// Alert receivers: list them (secrets left out), send a test message.
     #[command(subcommand)]
     Notify(notify::NotifyCommand),
+    /// Alerts: list the open ones, acknowledge, silence by host, rule or label, list and
+    /// remove silences, list your rules (`docs/alerts.md`).
+    #[command(subcommand)]
+    Alerts(alerts::AlertsCommand),
 }
 
 /// `unity-controller ssh ...`.
@@ -374,6 +379,7 @@ async fn run_command(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Agentless(command) => agentless::run_agentless(command, &config).await,
         Command::Updates(command) => updates::run(command, &config).await,
         Command::Notify(command) => notify::run(command, &config).await,
+        Command::Alerts(command) => alerts::run(command, &config).await,
         Command::Ssh(SshCommand::Access(command)) => ssh_access::run(command, &config).await,
         Command::Agents(AgentsCommand::Revoke { agent_id }) => {
             match admin_call(&config, AdminRequest::RevokeAgent { agent_id }).await? {

@@ -4,6 +4,8 @@
 //! `updates::settings`); they share [`ConfigError`] and [`Secret`], which live in leaf files
 //! (`error.rs`, `secret.rs`) so a section never imports the whole configuration back.
 
+pub mod alert_rule;
+pub mod alert_silence;
 pub mod auth;
 pub mod error;
 pub mod managed_certificates;

@@ -7,10 +7,11 @@ use super::actor::Actor;
 use super::audit::{self, AuditAction};
 use super::error::DomainError;
 use crate::clock::now_ms;
+use crate::config::alert_silence::{Matchers, RawMatchers, CONFIGURATION};
 use crate::context::Context;
 use crate::storage::alert_lifecycle::{Acknowledgement, ActorRecord};
 use crate::storage::alert_silences::SilenceRecord;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use unity_shared::proto::AgentId;
 
@@ -92,6 +93,21 @@ pub fn unacknowledge(
     Ok(())
 }
 
+/// The host of the open alert `key`. Note that this uses blocking I/O.
+pub fn host_of_open(ctx: &Context, key: &str) -> Result<AgentId, DomainError> {
+    ctx.store
+        .alerts
+        .open_alerts()?
+        .into_iter()
+        .find(|alert| alert.key == key)
+        .map(|alert| alert.agent_id)
+        .ok_or_else(|| {
+            DomainError::NotFound(format!(
+                "no open alert {key:?} (the ids are the keys `alerts list` shows)"
+            ))
+        })
+}
+
 fn require_open(ctx: &Context, agent_id: &AgentId, key: &str) -> Result<(), DomainError> {
     let open = ctx.store.alerts.open_alerts()?;
     match open.iter().find(|alert| alert.key == key) {
@@ -103,7 +119,7 @@ fn require_open(ctx: &Context, agent_id: &AgentId, key: &str) -> Result<(), Doma
 }
 
 /// A silence as the faces show it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SilenceView {
     pub id: u64,
     pub host: Option<String>,
@@ -113,7 +129,17 @@ pub struct SilenceView {
     pub comment: String,
     pub created_by: String,
     pub created_at_ms: i64,
+    /// `i64::MAX`: never (a silence of the config file without `until`).
     pub expires_at_ms: i64,
+    /// Kept in the config file (`[[alerts.silence]]`, id 0): removed by editing it.
+    #[serde(default)]
+    pub from_configuration: bool,
+}
+
+/// Whether `record` is one of the config file's silences.
+pub fn is_from_configuration(record: &SilenceRecord) -> bool {
+    record.id == 0
+        && matches!(&record.created_by, ActorRecord::Controller(name) if name == CONFIGURATION)
 }
 
 impl SilenceView {
@@ -130,6 +156,7 @@ impl SilenceView {
             created_by: record.created_by.to_string(),
             created_at_ms: record.created_at_ms,
             expires_at_ms: record.expires_at_ms,
+            from_configuration: is_from_configuration(record),
         }
     }
 }
@@ -138,6 +165,8 @@ impl SilenceView {
 #[derive(Debug, Clone, Default)]
 pub struct SilenceRequest {
     pub host: Option<String>,
+    /// The alerts' rule: the first part of their key (`disk`, `container`).
+    pub rule: Option<String>,
     pub key_prefix: Option<String>,
     /// `name=value`.
     pub label: Option<String>,
@@ -146,43 +175,23 @@ pub struct SilenceRequest {
     pub duration: String,
 }
 
-fn given(text: Option<&str>) -> Option<&str> {
-    text.map(str::trim).filter(|text| !text.is_empty())
-}
-
 /// Checks a request into a record (without id).
 pub fn checked_silence(
     request: &SilenceRequest,
     actor: &Actor,
     now_ms: i64,
 ) -> Result<SilenceRecord, DomainError> {
-    let host = given(request.host.as_deref())
-        .map(|host| {
-            AgentId::new(host)
-                .map_err(|error| DomainError::Invalid(format!("bad host {host:?}: {error}")))
-        })
-        .transpose()?;
-    let key_prefix = given(request.key_prefix.as_deref()).map(str::to_owned);
-    if key_prefix.as_ref().is_some_and(|prefix| prefix.len() > 300) {
-        return Err(DomainError::Invalid(
-            "the key prefix is too long: at most 300 bytes".into(),
-        ));
-    }
-    let label = given(request.label.as_deref())
-        .map(|label| match label.split_once('=') {
-            Some((name, value)) if !name.trim().is_empty() && label.len() <= 300 => {
-                Ok((name.trim().to_owned(), value.trim().to_owned()))
-            }
-            _ => Err(DomainError::Invalid(format!(
-                "bad label {label:?}: expected name=value"
-            ))),
-        })
-        .transpose()?;
-    if host.is_none() && key_prefix.is_none() && label.is_none() {
-        return Err(DomainError::Invalid(
-            "a silence needs a host, a key prefix or a label".into(),
-        ));
-    }
+    let Matchers {
+        host,
+        key_prefix,
+        label,
+    } = Matchers::check(&RawMatchers {
+        host: request.host.as_deref(),
+        rule: request.rule.as_deref(),
+        key_prefix: request.key_prefix.as_deref(),
+        label: request.label.as_deref(),
+    })
+    .map_err(|error| DomainError::Invalid(error.to_string()))?;
     let duration = humantime::parse_duration(request.duration.trim()).map_err(|error| {
         DomainError::Invalid(format!("bad duration {:?}: {error}", request.duration))
     })?;
@@ -232,21 +241,36 @@ pub fn silence(
     Ok(view)
 }
 
-/// The silences in force, oldest first. Note that this uses blocking I/O.
-pub fn silences(ctx: &Context) -> Result<Vec<SilenceView>, DomainError> {
-    let now = now_ms();
+/// The silences in force at `now_ms`: the config file's, then the stored ones, oldest
+/// first. Note that this uses blocking I/O.
+pub fn in_force(ctx: &Context, now_ms: i64) -> Result<Vec<SilenceRecord>, DomainError> {
     Ok(ctx
-        .store
-        .alert_silences
-        .list()?
+        .config
+        .alerts
+        .silences
         .iter()
-        .filter(|silence| silence.expires_at_ms > now)
+        .cloned()
+        .chain(ctx.store.alert_silences.list()?)
+        .filter(|silence| silence.expires_at_ms > now_ms)
+        .collect())
+}
+
+/// The silences in force (see [`in_force`]). Note that this uses blocking I/O.
+pub fn silences(ctx: &Context) -> Result<Vec<SilenceView>, DomainError> {
+    Ok(in_force(ctx, now_ms())?
+        .iter()
         .map(SilenceView::of)
         .collect())
 }
 
 /// Deletes silence `id`, audited. Note that this uses blocking I/O.
 pub fn unsilence(ctx: &Context, actor: &Actor, id: u64) -> Result<(), DomainError> {
+    if id == 0 {
+        return Err(DomainError::Invalid(
+            "silences from the configuration file ([[alerts.silence]]) are removed by editing it"
+                .into(),
+        ));
+    }
     if !ctx.store.alert_silences.delete(id)? {
         return Err(DomainError::NotFound(format!("no silence {id}")));
     }
@@ -273,6 +297,7 @@ mod tests {
     fn issue_18_hostile_silences_and_notes_are_refused() {
         let request = |host: &str, prefix: &str, label: &str, duration: &str| SilenceRequest {
             host: Some(host.into()),
+            rule: None,
             key_prefix: Some(prefix.into()),
             label: Some(label.into()),
             comment: "c".into(),
@@ -284,6 +309,7 @@ mod tests {
         assert_eq!(ok.created_by, ActorRecord::User("ada".into()));
         for (bad, why) in [
             (request("", "", "", "2h"), "needs a host"),
+            (request("nas", "", "", "2 fortnights"), "bad duration"),
             (request("../x", "", "", "2h"), "bad host"),
             (request("", "", "novalue", "2h"), "name=value"),
             (request("nas", "", "", "soon"), "bad duration"),

@@ -124,13 +124,7 @@ struct Lifecycle {
 impl Lifecycle {
     fn load(ctx: &Context) -> Result<Lifecycle, DomainError> {
         let now_ms = now_ms();
-        let silences: Vec<SilenceRecord> = ctx
-            .store
-            .alert_silences
-            .list()?
-            .into_iter()
-            .filter(|silence| silence.expires_at_ms > now_ms)
-            .collect();
+        let silences: Vec<SilenceRecord> = super::alert_actions::in_force(ctx, now_ms)?;
         let labels = if silences.iter().any(|silence| silence.label.is_some()) {
             ctx.store.access.all_labels()?.into_iter().collect()
         } else {

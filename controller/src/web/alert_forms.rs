@@ -6,8 +6,9 @@
 
 use super::format::{datetime, url_segment};
 use super::PageCaller;
+use crate::config::alert_rule::RawSeriesRule;
 use crate::domain::alert_actions::{self, SilenceRequest, SilenceView};
-use crate::domain::alert_rules::{self, RuleRequest, RuleView};
+use crate::domain::alert_rules::{self, RuleView};
 use crate::domain::alerts::AlertView;
 use crate::domain::hosts::parse_agent_id;
 use crate::http::error::ApiError;
@@ -58,15 +59,18 @@ pub fn silences_section(silences: &[SilenceView], csrf: Option<&str>, now_ms: i6
             div.table { table #silence-list {
                 thead { tr { th { "Host" } th { "Key prefix" } th { "Label" } th { "Comment" } th { "By" } th { "Until" } th {} } }
                 tbody { @for silence in silences {
-                    tr data-id=(silence.id) {
+                    tr data-id=(silence.id) data-source=(if silence.from_configuration { "configuration" } else { "stored" }) {
                         td { (silence.host.as_deref().unwrap_or("any")) }
                         td { (silence.key_prefix.as_deref().unwrap_or("any")) }
                         td { (silence.label.as_deref().unwrap_or("any")) }
                         td { (silence.comment) }
-                        td { (silence.created_by) }
-                        td { (datetime(silence.expires_at_ms))
-                             div.sub { "in " (super::format::ago(now_ms, silence.expires_at_ms).trim_end_matches(" ago")) } }
-                        td { @if let Some(csrf) = csrf {
+                        td { @if silence.from_configuration { "from configuration" } @else { (silence.created_by) } }
+                        td { @if silence.expires_at_ms == i64::MAX { "while configured" } @else {
+                             (datetime(silence.expires_at_ms))
+                             div.sub { "in " (super::format::ago(now_ms, silence.expires_at_ms).trim_end_matches(" ago")) } } }
+                        td { @if silence.from_configuration {
+                            span.muted { "edit the config file" }
+                        } @else if let Some(csrf) = csrf {
                             form method="post" action={ (PAGE) "/silences/" (silence.id) "/delete" } class="inline" data-confirm="Delete this silence? Its alerts notify again." {
                                 input type="hidden" name="csrf" value=(csrf);
                                 button type="submit" class="danger" { "Delete" }
@@ -205,6 +209,7 @@ pub async fn silence(
     let actor = caller.0.actor();
     let request = SilenceRequest {
         host: Some(form.host),
+        rule: None,
         key_prefix: Some(form.key_prefix),
         label: Some(form.label),
         comment: form.comment,
@@ -257,11 +262,11 @@ fn words(text: &str) -> Vec<String> {
 }
 
 /// The form as a domain request.
-pub fn rule_request(form: RuleForm) -> Result<RuleRequest, ApiError> {
+pub fn rule_request(form: RuleForm) -> Result<RawSeriesRule, ApiError> {
     let value: f64 = form.value.trim().parse().map_err(|_| {
         ApiError::BadRequest(format!("bad value \"{}\": expected a number", form.value))
     })?;
-    let mut request = RuleRequest {
+    let mut request = RawSeriesRule {
         name: form.name,
         metric: form.metric,
         labels: BTreeMap::new(),
@@ -269,7 +274,7 @@ pub fn rule_request(form: RuleForm) -> Result<RuleRequest, ApiError> {
         for_duration: Some(form.for_duration),
         groups: words(&form.groups),
         hosts: words(&form.hosts),
-        ..RuleRequest::default()
+        ..RawSeriesRule::default()
     };
     match form.threshold.as_str() {
         "above" => request.above = Some(value),

@@ -324,6 +324,49 @@ mod tests {
     }
 
     #[test]
+    fn issue_18_cli_config_silences_show_as_from_configuration_without_delete() {
+        let silence = |id: u64, from_configuration: bool| SilenceView {
+            id,
+            host: Some("lab01".into()),
+            key_prefix: Some("container/".into()),
+            label: None,
+            comment: "lab <b>rebuild</b>".into(),
+            created_by: if from_configuration {
+                "configuration"
+            } else {
+                "ada"
+            }
+            .into(),
+            created_at_ms: 0,
+            expires_at_ms: if from_configuration {
+                i64::MAX
+            } else {
+                7_200_000
+            },
+            from_configuration,
+        };
+        let html = super::super::alert_forms::silences_section(
+            &[silence(0, true), silence(9, false)],
+            Some("token"),
+            60_000,
+        )
+        .into_string();
+        let (config_row, stored_row) = html
+            .split_once("data-id=\"9\"")
+            .unwrap_or_else(|| panic!("{html}"));
+        assert!(
+            config_row.contains("data-source=\"configuration\""),
+            "{html}"
+        );
+        assert!(
+            config_row.contains("from configuration") && config_row.contains("while configured")
+        );
+        assert!(!config_row.contains("/silences/0/delete"), "{html}");
+        assert!(stored_row.contains("/silences/9/delete"), "{html}");
+        assert!(!html.contains("<b>rebuild"), "{html}");
+    }
+
+    #[test]
     fn issue_18_filters_are_checked() {
         let params = |state: &str, within: &str| Params {
             state: state.into(),

@@ -12,7 +12,9 @@ mod reported;
 mod walker;
 
 use super::layout::tests as layout_tests;
-use super::{agentless, agents, certificates, host, operations, overview, updates};
+use super::{
+    agentless, agents, certificates, host, host_metrics, operations, overview, updates,
+};
 use crate::alerts::config::{SeriesRule, Threshold};
 use crate::alerts::rules::{self, HostState, RuleConfig};
 use crate::domain::alerts::{AlertState, AlertView};
@@ -44,8 +46,8 @@ const MUST_SHOW: &[(&str, &str)] = &[
     ("host", "host.hostname"),
     ("host", "host.os"),
     ("host", "host.agent_version"),
-    ("host", "latest[1].metric"),
-    ("host", "latest[0].labels[0][1]"),
+    ("host_metrics", "latest[1].metric"),
+    ("host_metrics", "latest[0].labels[0][1]"),
     ("host", "status.root.children[0].state (other)"),
     ("host", "status.name"),
     ("host", "status.scan.text"),
@@ -300,6 +302,7 @@ fn pages(reported: &Reported, now_ms: i64) -> Vec<(&'static str, String)> {
         instances: reported.instances.clone(),
         certificates: fleet.clone(),
         range: "24h",
+        first_sample_ms: Some(now_ms),
         disk_baselines: Default::default(),
     };
     let overview = overview::OverviewView {
@@ -349,6 +352,10 @@ fn pages(reported: &Reported, now_ms: i64) -> Vec<(&'static str, String)> {
         (
             "host",
             host::render(&host_page, &caller, now_ms).into_string(),
+        ),
+        (
+            "host_metrics",
+            host_metrics::render(&host_page.detail, &caller, now_ms).into_string(),
         ),
         (
             "updates",

@@ -336,7 +336,7 @@ mod tests {
         // A ZFS last-scrub time (zpool status "Thu Jul 14 18:42:06 2016") is a date, not 54 years.
         assert_eq!(
             format_value("zfs_last_scrub_timestamp_seconds", 1_468_521_726.0, NOW_MS),
-            "2016-07-14 (3798 days ago)"
+            "2016-07-14 (3797 days ago)"
         );
         assert_eq!(
             format_value("zfs_last_scrub_timestamp_seconds", 1_796_558_400.0, NOW_MS),

@@ -95,8 +95,10 @@ const MUST_SHOW: &[(&str, &str)] = &[
     ("host", "plugin_sources[0].location"),
     ("host", "plugin_sources[0].errors[0]"),
     ("host", "plugin_sources[1].failure"),
-    ("host", "latest[8].metric"),
-    ("host", "latest[9].labels[0][1]"),
+    // Series whose `source` label is not a plugin's (the payload took it): raw series, on the
+    // "All metrics" page only.
+    ("host_metrics", "latest[8].metric"),
+    ("host_metrics", "latest[9].labels[0][1]"),
     ("overview", "checks[0].message"),
     ("overview", "certificates.certificates[0].names[0].Dns"),
     (

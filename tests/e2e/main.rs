@@ -21,6 +21,7 @@ mod containers;
 mod crash_reconnect;
 mod dashboard;
 mod dashboard_access;
+mod dashboard_storage;
 mod databases;
 mod durability;
 mod enrollment;

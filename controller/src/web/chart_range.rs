@@ -40,7 +40,10 @@ pub fn default_range(first_sample_ms: Option<i64>, now_ms: i64) -> &'static str 
     RANGES
         .iter()
         .find(|(_, length)| *length >= age)
-        .map_or(USUAL, |(name, length)| if *length > USUAL_MS { USUAL } else { name })
+        .map_or(
+            USUAL,
+            |(name, length)| if *length > USUAL_MS { USUAL } else { name },
+        )
 }
 
 /// The series that tells how long the host has reported: total CPU when there is one, else

@@ -6,8 +6,8 @@
 use super::badge;
 use super::chart_range;
 use super::format::{ago, datetime, url_segment};
-use super::metric_names::unit_of;
 use super::layout::{self, Frame, Nav};
+use super::metric_names::unit_of;
 use super::PageCaller;
 use crate::clock::now_ms;
 use crate::domain::alerts::{self, AlertView, Which};
@@ -41,12 +41,22 @@ const CHARTS: &[(&str, &str, &str, bool)] = &[
     ("Reallocated sectors", "smart_attribute_raw", "id=5", false),
     ("Pending sectors", "smart_attribute_raw", "id=197", false),
     ("NVMe wear", "smart_nvme_percentage_used", "", false),
-    ("ZFS checksum errors", "zfs_vdev_checksum_errors_total", "", false),
+    (
+        "ZFS checksum errors",
+        "zfs_vdev_checksum_errors_total",
+        "",
+        false,
+    ),
     ("Pool allocated", "zfs_pool_allocated_bytes", "", false),
     ("md sync progress", "md_sync_progress_ratio", "", false),
     ("md sync speed", "md_sync_speed_bytes_per_second", "", false),
     ("Databases up", "database_up", "", false),
-    ("Database probe latency", "database_probe_latency_seconds", "", false),
+    (
+        "Database probe latency",
+        "database_probe_latency_seconds",
+        "",
+        false,
+    ),
 ];
 
 #[derive(Debug, Deserialize)]
@@ -163,7 +173,12 @@ fn typed_panel(view: &HostPageView, section: &str, caller: &Caller, now: i64) ->
             .map(|s| {
                 html! {
                     (super::state::disks(s))
-                    (super::disk_baselines::panel(&view.detail.host.agent_id, s, &view.disk_baselines, caller))
+                    // Secondary (accept a drive's counters as normal): folded, so twelve
+                    // drives do not list twice.
+                    details.disk-baselines {
+                        summary { "SMART baselines" }
+                        (super::disk_baselines::panel(&view.detail.host.agent_id, s, &view.disk_baselines, caller))
+                    }
                 }
             }),
         "pools" => storage

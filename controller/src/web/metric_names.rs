@@ -38,6 +38,7 @@ pub enum Unit {
 }
 
 /// Metric, human name, unit. Names say what the number is without the page around it.
+#[rustfmt::skip]
 const METRICS: &[(&str, &str, Unit)] = &[
     // System.
     ("cpu_usage_ratio", "CPU usage", Unit::Ratio),
@@ -185,10 +186,7 @@ impl Unit {
             (Unit::Percent, false) => "percent100",
             (Unit::Duration, false) => "seconds",
             (Unit::Celsius, false) => "celsius",
-            (
-                Unit::Count | Unit::Verdict | Unit::Flag | Unit::Hours | Unit::Days,
-                false,
-            ) => "count",
+            (Unit::Count | Unit::Verdict | Unit::Flag | Unit::Hours | Unit::Days, false) => "count",
             (Unit::UnixTime | Unit::Factor | Unit::Number, false) => "plain",
         }
     }
@@ -342,7 +340,10 @@ mod tests {
             format_value("zfs_last_scrub_timestamp_seconds", 1_796_558_400.0, NOW_MS),
             "2026-12-06 (yesterday)"
         );
-        assert_eq!(format_value("zfs_last_scrub_timestamp_seconds", 0.0, NOW_MS), "never");
+        assert_eq!(
+            format_value("zfs_last_scrub_timestamp_seconds", 0.0, NOW_MS),
+            "never"
+        );
         assert_eq!(format_value("md_array_verdict", 2.0, NOW_MS), "failing");
         assert_eq!(format_value("smart_verdict", 0.0, NOW_MS), "passed");
         assert_eq!(format_value("zfs_pool_verdict", 1.0, NOW_MS), "warning");
@@ -357,14 +358,32 @@ mod tests {
             format_value("memory_used_bytes", 3.0 * 1024.0 * 1024.0, NOW_MS),
             "3.00 MiB"
         );
-        assert_eq!(format_value("md_array_size_bytes", 1_499_879_178_240.0, NOW_MS), "1.36 TiB");
+        assert_eq!(
+            format_value("md_array_size_bytes", 1_499_879_178_240.0, NOW_MS),
+            "1.36 TiB"
+        );
         assert_eq!(format_value("cpu_usage_ratio", 0.25, NOW_MS), "25.0 %");
-        assert_eq!(format_value("smart_nvme_percentage_used", 7.0, NOW_MS), "7 %");
-        assert_eq!(format_value("md_sync_remaining_seconds", 6096.0, NOW_MS), "1 h 41 min");
+        assert_eq!(
+            format_value("smart_nvme_percentage_used", 7.0, NOW_MS),
+            "7 %"
+        );
+        assert_eq!(
+            format_value("md_sync_remaining_seconds", 6096.0, NOW_MS),
+            "1 h 41 min"
+        );
         assert_eq!(format_value("uptime_seconds", 350_735.0, NOW_MS), "4 d 1 h");
-        assert_eq!(format_value("database_probe_latency_seconds", 0.0123, NOW_MS), "12.3 ms");
-        assert_eq!(format_value("smart_power_on_hours", 26_280.0, NOW_MS), "26,280 h");
-        assert_eq!(format_value("smart_temperature_celsius", 41.0, NOW_MS), "41 °C");
+        assert_eq!(
+            format_value("database_probe_latency_seconds", 0.0123, NOW_MS),
+            "12.3 ms"
+        );
+        assert_eq!(
+            format_value("smart_power_on_hours", 26_280.0, NOW_MS),
+            "26,280 h"
+        );
+        assert_eq!(
+            format_value("smart_temperature_celsius", 41.0, NOW_MS),
+            "41 °C"
+        );
         assert_eq!(format_value("zfs_vdev_healthy", 0.0, NOW_MS), "no");
         assert_eq!(format_value("smart_attribute_raw", 304.0, NOW_MS), "304");
         assert_eq!(format_value("zfs_pool_dedup_ratio", 1.0, NOW_MS), "1.00×");
@@ -382,16 +401,31 @@ mod tests {
         let names: std::collections::BTreeSet<_> = METRICS.iter().map(|(m, _, _)| m).collect();
         assert_eq!(names.len(), METRICS.len(), "a metric listed twice");
         // A plugin's own metric keeps its name and gets a unit from its suffix.
-        assert_eq!(human_name("node_cpu_seconds_total"), "node_cpu_seconds_total");
-        assert_eq!(unit_of("backup_last_success_timestamp_seconds"), Unit::UnixTime);
+        assert_eq!(
+            human_name("node_cpu_seconds_total"),
+            "node_cpu_seconds_total"
+        );
+        assert_eq!(
+            unit_of("backup_last_success_timestamp_seconds"),
+            Unit::UnixTime
+        );
         assert_eq!(unit_of("node_cpu_seconds_total"), Unit::Count);
     }
 
     #[test]
     fn issue_19_charts_get_integer_formats_for_counts() {
         assert_eq!(unit_of("smart_attribute_raw").chart_unit(false), "count");
-        assert_eq!(unit_of("network_receive_bytes_total").chart_unit(true), "bytes_rate");
-        assert_eq!(unit_of("md_sync_speed_bytes_per_second").chart_unit(false), "bytes_rate");
-        assert_eq!(unit_of("database_probe_latency_seconds").chart_unit(false), "seconds");
+        assert_eq!(
+            unit_of("network_receive_bytes_total").chart_unit(true),
+            "bytes_rate"
+        );
+        assert_eq!(
+            unit_of("md_sync_speed_bytes_per_second").chart_unit(false),
+            "bytes_rate"
+        );
+        assert_eq!(
+            unit_of("database_probe_latency_seconds").chart_unit(false),
+            "seconds"
+        );
     }
 }

@@ -265,7 +265,10 @@ mod tests {
         assert!(arrays.contains("recovery "), "{arrays}");
         // issue 19: speed in MiB/s and time left as a duration, not raw KiB/s and minutes.
         assert!(arrays.contains("/s"), "{arrays}");
-        assert!(!arrays.contains("KiB/s") && !arrays.contains(" min · "), "{arrays}");
+        assert!(
+            !arrays.contains("KiB/s") && !arrays.contains(" min · "),
+            "{arrays}"
+        );
         assert!(
             !arrays.contains("Raid5") && !arrays.contains("Recovery"),
             "{arrays}"

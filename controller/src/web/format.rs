@@ -41,12 +41,6 @@ pub fn datetime(unix_ms: i64) -> String {
     text.replace('T', " ").replace('Z', " UTC")
 }
 
-/// A UTC date: "2016-07-14".
-pub fn date(unix_ms: i64) -> String {
-    let text = datetime(unix_ms);
-    text.get(..10).map_or(text.clone(), str::to_owned)
-}
-
 /// A metric's latest value in its unit (the table in [`super::metric_names`]).
 pub fn human_value(metric: &str, value: f64, now_ms: i64) -> String {
     super::metric_names::format_value(metric, value, now_ms)
@@ -78,8 +72,6 @@ mod tests {
         );
         assert_eq!(human_value("cpu_usage_ratio", 0.25, 0), "25.0 %");
         assert_eq!(datetime(1_000), "1970-01-01 00:00:01 UTC");
-        assert_eq!(date(1_000), "1970-01-01");
-        assert_eq!(date(0), "never");
         assert_eq!(or_dash(None::<u64>), "–");
         assert_eq!(short_digest("sha256:0123456789abcdef"), "0123456789ab");
         assert_eq!(short_digest("sha256:é"), "é");

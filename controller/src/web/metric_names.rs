@@ -297,7 +297,9 @@ pub fn unix_time(seconds: f64, now_ms: i64) -> String {
         return "never".to_owned();
     }
     let then_ms = (seconds * 1000.0) as i64;
-    let date = super::format::date(then_ms);
+    let time = std::time::UNIX_EPOCH + std::time::Duration::from_millis(then_ms.max(0) as u64);
+    let text = humantime::format_rfc3339_seconds(time).to_string();
+    let date = text.get(..10).unwrap_or(&text);
     let days = (now_ms - then_ms).div_euclid(86_400_000);
     match days {
         ..=-1 => format!("{date} (in the future)"),

@@ -24,6 +24,7 @@ mod crash_reconnect;
 mod dashboard;
 mod dashboard_access;
 mod dashboard_phone;
+mod dashboard_storage;
 mod databases;
 mod durability;
 mod enrollment;

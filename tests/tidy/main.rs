@@ -121,6 +121,7 @@ const PURE: &[&str] = &[
     "controller/src/updates/window/*.rs",
     "controller/src/web/labels.rs",
     "controller/src/web/format.rs",
+    "controller/src/web/metric_names.rs",
     "controller/src/web/plugins.rs",
     "controller/src/web/evidence.rs",
     "shared/src/proto/frame.rs",

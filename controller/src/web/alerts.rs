@@ -8,7 +8,7 @@ use maud::{html, Markup};
 
 fn severity_badge(severity: Severity) -> Markup {
     let tone = match severity {
-        Severity::Warning => Tone::Attention,
+        Severity::Warning => Tone::Warning,
         Severity::Critical => Tone::Critical,
     };
     badge(tone, severity.as_str())

@@ -109,16 +109,16 @@ pub struct AlertsPage {
 fn state_badge(state: AlertState) -> Markup {
     let tone = match state {
         AlertState::Open => Tone::Critical,
-        AlertState::Unknown | AlertState::Acknowledged => Tone::Attention,
-        AlertState::Silenced => Tone::Bad,
-        AlertState::Resolved => Tone::Good,
+        AlertState::Unknown | AlertState::Acknowledged => Tone::Warning,
+        AlertState::Silenced => Tone::Unknown,
+        AlertState::Resolved => Tone::Ok,
     };
     badge(tone, state.as_str())
 }
 
 fn severity_badge(severity: Severity) -> Markup {
     let tone = match severity {
-        Severity::Warning => Tone::Attention,
+        Severity::Warning => Tone::Warning,
         Severity::Critical => Tone::Critical,
     };
     badge(tone, severity.as_str())

@@ -7,7 +7,7 @@
 //! the container's environment, that the controller keeps them sealed, and which variables
 //! stayed on the host.
 
-use super::format::{ago, human_value, short_digest, url_segment};
+use super::format::{ago, short_digest, url_segment};
 use super::layout::{self, Frame, Nav};
 use super::{admin_csrf, PageCaller};
 use crate::clock::now_ms;
@@ -66,7 +66,7 @@ fn data_cell(backup: &unity_shared::model::update::Backup) -> Markup {
         @if let Some(dump) = &backup.dump {
             div.dump {
                 (dump.kind.word()) " dump, "
-                (human_value("size_bytes", dump.size_bytes as f64))
+                (super::metric_names::bytes(dump.size_bytes as f64))
                 ", taken in " (format!("{:.1}", dump.duration_ms as f64 / 1000.0)) " s"
                 div.sub { (dump.file) }
             }

@@ -33,8 +33,8 @@ pub async fn page(State(state): State<AppState>, caller: PageCaller) -> Result<M
 fn urgency_badge(urgency: Urgency) -> Markup {
     let tone = match urgency {
         Urgency::Expired | Urgency::Critical => Tone::Critical,
-        Urgency::Warning => Tone::Attention,
-        Urgency::Ok => Tone::Good,
+        Urgency::Warning => Tone::Warning,
+        Urgency::Ok => Tone::Ok,
     };
     badge(tone, labels::certificate_urgency(urgency))
 }
@@ -92,7 +92,7 @@ pub fn table(fleet: &FleetCertificates, now_ms: i64, show_host: bool) -> Markup 
                             }
                             td {
                                 (row.certificate.subject)
-                                @if row.certificate.is_ca { " " (badge(Tone::Good, "CA")) }
+                                @if row.certificate.is_ca { " " (badge(Tone::Ok, "CA")) }
                                 @if !row.certificate.names.is_empty() {
                                     div.sub {
                                         @for (n, name) in row.certificate.names.iter().enumerate() {

@@ -63,7 +63,7 @@ pub fn update_cell(check: Option<&UpdateCheckRecord>) -> Markup {
     match &check.outcome {
         CheckOutcome::UpToDate => html! { span.muted { "up to date" } },
         CheckOutcome::Update(update) => html! {
-            span.badge.stale.update { "update" } " "
+            span.badge.sev-warning.update { "update" } " "
             @if update.kind == UpdateKind::Digest {
                 "new image for " (update.candidate_tag) " (" (short_digest(&update.candidate_digest)) ")"
             } @else {
@@ -74,7 +74,7 @@ pub fn update_cell(check: Option<&UpdateCheckRecord>) -> Markup {
         },
         CheckOutcome::Skipped { reason } => html! { span.muted { "not checked: " (reason) } },
         CheckOutcome::Error { message } => html! {
-            (badge(Tone::Bad, "check failed")) " " (message)
+            (badge(Tone::Warning, "check failed")) " " (message)
         },
     }
 }

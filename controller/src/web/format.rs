@@ -1,5 +1,5 @@
-//! How values read on a page: relative and absolute times, human units for a metric's latest
-//! value, and percent-encoded URL path segments. Plain text out; the templates escape it.
+//! How values read on a page: relative and absolute times, a metric's latest value in its
+//! unit, and percent-encoded URL path segments. Plain text out; the templates escape it.
 
 use std::fmt::Write as _;
 
@@ -41,29 +41,9 @@ pub fn datetime(unix_ms: i64) -> String {
     text.replace('T', " ").replace('Z', " UTC")
 }
 
-/// Human units for a latest value, from the metric's suffix.
-pub fn human_value(metric: &str, value: f64) -> String {
-    if metric.ends_with("_bytes") || metric.ends_with("_bytes_total") {
-        let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
-        let mut scaled = value;
-        let mut unit = 0;
-        while scaled.abs() >= 1024.0 && unit + 1 < units.len() {
-            scaled /= 1024.0;
-            unit += 1;
-        }
-        format!("{scaled:.1} {}", units[unit])
-    } else if metric.ends_with("_ratio") {
-        format!("{:.1} %", value * 100.0)
-    } else if metric.ends_with("_celsius") {
-        format!("{value:.1} °C")
-    } else if metric.ends_with("_seconds") {
-        humantime::format_duration(std::time::Duration::from_secs(value.max(0.0) as u64))
-            .to_string()
-    } else if value.fract() == 0.0 && value.abs() < 1e15 {
-        format!("{value:.0}")
-    } else {
-        format!("{value:.3}")
-    }
+/// A metric's latest value in its unit (the table in [`super::metric_names`]).
+pub fn human_value(metric: &str, value: f64, now_ms: i64) -> String {
+    super::metric_names::format_value(metric, value, now_ms)
 }
 
 /// The value, or a dash when there is none.
@@ -87,10 +67,10 @@ mod tests {
         assert_eq!(ago(0, 5), "never");
         assert_eq!(ago(1000, 13_000), "12 s ago");
         assert_eq!(
-            human_value("memory_used_bytes", 3.0 * 1024.0 * 1024.0),
-            "3.0 MiB"
+            human_value("memory_used_bytes", 3.0 * 1024.0 * 1024.0, 0),
+            "3.00 MiB"
         );
-        assert_eq!(human_value("cpu_usage_ratio", 0.25), "25.0 %");
+        assert_eq!(human_value("cpu_usage_ratio", 0.25, 0), "25.0 %");
         assert_eq!(datetime(1_000), "1970-01-01 00:00:01 UTC");
         assert_eq!(or_dash(None::<u64>), "–");
         assert_eq!(short_digest("sha256:0123456789abcdef"), "0123456789ab");

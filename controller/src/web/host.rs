@@ -1,15 +1,18 @@
-//! The host page: status, latest values, history charts with a range selector (1 h to 30 d),
-//! and the collector sections (disks, pools, arrays, databases, containers, plugins), each
-//! "not reported yet" until the host reports it.
+//! The host page: status, open alerts, the typed collector panels first (disks, pools, arrays,
+//! databases, containers, plugins; each "not reported yet" until the host reports it), then
+//! history charts with a range selector (1 h to 30 d) that opens on the range holding the
+//! host's data. Raw series are on the "All metrics" page ([`super::host_metrics`]).
 
 use super::badge;
-use super::format::{ago, datetime, human_value};
+use super::chart_range;
+use super::format::{ago, datetime, url_segment};
 use super::layout::{self, Frame, Nav};
+use super::metric_names::unit_of;
 use super::PageCaller;
 use crate::clock::now_ms;
 use crate::domain::alerts::{self, AlertView, Which};
 use crate::domain::host_state::{self, ContainersView, PluginsView};
-use crate::domain::hosts::{self, parse_agent_id, HostDetail, LatestValue, SectionView, SECTIONS};
+use crate::domain::hosts::{self, parse_agent_id, HostDetail, LatestValue, SectionView};
 use crate::domain::operations;
 use crate::http::auth::Caller;
 use crate::http::error::ApiError;
@@ -23,93 +26,35 @@ use serde::Deserialize;
 use unity_shared::model::database::DatabaseInstance;
 use unity_shared::proto::StorageState;
 
-/// The ranges the selector offers.
-pub const RANGES: &[&str] = &["1h", "6h", "24h", "7d", "30d"];
-
-/// The charts: title, metric, label matchers, unit (how app.js formats values), whether to
-/// plot the per-second rate of a counter.
-const CHARTS: &[(&str, &str, &str, &str, bool)] = &[
-    ("CPU", "cpu_usage_ratio", "cpu=total", "percent", false),
-    ("Memory used", "memory_used_bytes", "", "bytes", false),
-    ("Load average", "load_average", "", "plain", false),
-    (
-        "Filesystems used",
-        "filesystem_used_bytes",
-        "",
-        "bytes",
-        false,
-    ),
-    (
-        "Network receive",
-        "network_receive_bytes_total",
-        "",
-        "bytes_rate",
-        true,
-    ),
-    (
-        "Network transmit",
-        "network_transmit_bytes_total",
-        "",
-        "bytes_rate",
-        true,
-    ),
-    ("Temperatures", "temperature_celsius", "", "celsius", false),
+/// The charts: title, metric, label matchers, whether to plot the per-second rate of a
+/// counter. The unit (how app.js formats values) comes from [`super::metric_names`].
+const CHARTS: &[(&str, &str, &str, bool)] = &[
+    ("CPU", "cpu_usage_ratio", "cpu=total", false),
+    ("Memory used", "memory_used_bytes", "", false),
+    ("Load average", "load_average", "", false),
+    ("Filesystems used", "filesystem_used_bytes", "", false),
+    ("Network receive", "network_receive_bytes_total", "", true),
+    ("Network transmit", "network_transmit_bytes_total", "", true),
+    ("Temperatures", "temperature_celsius", "", false),
     // History of the storage and database sections (shown when the host reports them).
-    (
-        "Disk temperatures",
-        "smart_temperature_celsius",
-        "",
-        "celsius",
-        false,
-    ),
-    (
-        "Reallocated sectors",
-        "smart_attribute_raw",
-        "id=5",
-        "plain",
-        false,
-    ),
-    (
-        "Pending sectors",
-        "smart_attribute_raw",
-        "id=197",
-        "plain",
-        false,
-    ),
-    (
-        "NVMe wear (percentage used)",
-        "smart_nvme_percentage_used",
-        "",
-        "plain",
-        false,
-    ),
+    ("Disk temperatures", "smart_temperature_celsius", "", false),
+    ("Reallocated sectors", "smart_attribute_raw", "id=5", false),
+    ("Pending sectors", "smart_attribute_raw", "id=197", false),
+    ("NVMe wear", "smart_nvme_percentage_used", "", false),
     (
         "ZFS checksum errors",
         "zfs_vdev_checksum_errors_total",
         "",
-        "plain",
         false,
     ),
-    (
-        "Pool allocated",
-        "zfs_pool_allocated_bytes",
-        "",
-        "bytes",
-        false,
-    ),
-    (
-        "md sync progress",
-        "md_sync_progress_ratio",
-        "",
-        "percent",
-        false,
-    ),
-    ("Databases up", "database_up", "", "plain", false),
+    ("Pool allocated", "zfs_pool_allocated_bytes", "", false),
+    ("md sync progress", "md_sync_progress_ratio", "", false),
+    ("md sync speed", "md_sync_speed_bytes_per_second", "", false),
+    ("Databases up", "database_up", "", false),
     (
         "Database probe latency",
         "database_probe_latency_seconds",
         "",
-        "plain",
         false,
     ),
 ];
@@ -137,8 +82,10 @@ pub struct HostPageView {
     pub instances: Vec<InstanceRecord>,
     /// The host's certificates (files and TLS ports), soonest expiry first.
     pub certificates: crate::domain::certificates::FleetCertificates,
-    /// One of [`RANGES`].
+    /// One of [`chart_range::RANGES`].
     pub range: &'static str,
+    /// The host's oldest sample within the last day (for "collecting since").
+    pub first_sample_ms: Option<i64>,
     /// Each drive's accepted SMART baseline (issue 18).
     pub disk_baselines:
         std::collections::BTreeMap<String, crate::storage::disk_baselines::DiskBaseline>,
@@ -171,32 +118,6 @@ fn instances(records: &[InstanceRecord], now: i64) -> Markup {
     }
 }
 
-fn labels_text(value: &LatestValue) -> String {
-    let parts: Vec<String> = value
-        .labels
-        .iter()
-        .map(|(name, value)| format!("{name}={value}"))
-        .collect();
-    parts.join(", ")
-}
-
-fn latest_table(values: &[&LatestValue], id: &str) -> Markup {
-    html! {
-        div.table { table id=(id) {
-            thead { tr { th { "Metric" } th { "Labels" } th { "Value" } } }
-            tbody {
-                @for value in values {
-                    tr {
-                        td { (value.metric) }
-                        td.sub { (labels_text(value)) }
-                        td { (human_value(&value.metric, value.value)) }
-                    }
-                }
-            }
-        } }
-    }
-}
-
 /// Whether the host reports a series the chart draws.
 fn has_series(latest: &[LatestValue], metric: &str, labels: &str) -> bool {
     latest.iter().any(|value| {
@@ -209,25 +130,30 @@ fn has_series(latest: &[LatestValue], metric: &str, labels: &str) -> bool {
     })
 }
 
-fn charts(view: &HostPageView) -> Markup {
+fn charts(view: &HostPageView, now: i64) -> Markup {
     let latest = &view.detail.latest;
     let agent_id = &view.detail.host.agent_id;
     let shown: Vec<_> = CHARTS
         .iter()
-        .filter(|(_, metric, labels, _, _)| has_series(latest, metric, labels))
+        .filter(|(_, metric, labels, _)| has_series(latest, metric, labels))
         .collect();
     html! {
+        h2 #section-history { "History" }
         nav.ranges #ranges {
-            @for option in RANGES {
+            @for (option, _) in chart_range::RANGES {
                 a href={ "?range=" (option) } class=[(*option == view.range).then_some("active")] { (option) }
             }
         }
+        @if let Some(first) = view.first_sample_ms.filter(|_| chart_range::is_young(view.first_sample_ms, now)) {
+            p.sub #collecting-since { "Collecting since " (datetime(first)) " (" (ago(first, now)) ")." }
+        }
         section.charts {
-            @for (title, metric, labels, unit, rate) in &shown {
+            @for (title, metric, labels, rate) in &shown {
                 figure.chart-card {
                     figcaption { (title) }
                     div.chart data-agent=(agent_id) data-title=(title) data-metric=(metric)
-                        data-labels=(labels) data-range=(view.range) data-unit=(unit)
+                        data-labels=(labels) data-range=(view.range)
+                        data-unit=(unit_of(metric).chart_unit(*rate))
                         data-rate=(if *rate { "1" } else { "" }) {}
                 }
             }
@@ -247,12 +173,17 @@ fn typed_panel(view: &HostPageView, section: &str, caller: &Caller, now: i64) ->
             .map(|s| {
                 html! {
                     (super::state::disks(s))
-                    (super::disk_baselines::panel(&view.detail.host.agent_id, s, &view.disk_baselines, caller))
+                    // Secondary (accept a drive's counters as normal): folded, so twelve
+                    // drives do not list twice.
+                    details.disk-baselines {
+                        summary { "SMART baselines" }
+                        (super::disk_baselines::panel(&view.detail.host.agent_id, s, &view.disk_baselines, caller))
+                    }
                 }
             }),
         "pools" => storage
             .filter(|s| !s.zfs.pools.is_empty())
-            .map(super::state::pools),
+            .map(|s| super::state::pools(s, now)),
         "arrays" => storage
             .filter(|s| !s.raid.arrays.is_empty())
             .map(super::state::arrays),
@@ -283,46 +214,30 @@ fn typed_panel(view: &HostPageView, section: &str, caller: &Caller, now: i64) ->
 
 fn section(view: &HostPageView, section: &SectionView, caller: &Caller, now: i64) -> Markup {
     let typed = typed_panel(view, section.name, caller, now);
-    let prefixes = SECTIONS
-        .iter()
-        .find(|(name, _)| *name == section.name)
-        .map_or(&[][..], |(_, prefixes)| *prefixes);
-    let values: Vec<&LatestValue> = view
-        .detail
-        .latest
-        .iter()
-        .filter(|value| prefixes.iter().any(|p| value.metric.starts_with(p)) && !value.is_plugin())
-        .collect();
     html! {
         h2 id={ "section-" (section.name) } { (capitalize(section.name)) }
-        @if let Some(panel) = &typed { (panel) }
-        // The plugins panel shows its sources' counts itself.
-        @if section.reported && !(section.name == "plugins" && typed.is_some()) {
-            (latest_table(&values, section.name))
-        } @else if typed.is_none() {
+        @if let Some(panel) = &typed {
+            (panel)
+        } @else if section.reported {
+            p.muted.raw-only {
+                "Reported as metrics only; see " a href=(metrics_href(view)) { "all metrics" } "."
+            }
+        } @else {
             p.muted.not-reported { "No " (section.name) " reported yet by this host." }
         }
     }
 }
 
+fn metrics_href(view: &HostPageView) -> String {
+    format!(
+        "/hosts/{}/metrics",
+        url_segment(view.detail.host.agent_id.as_str())
+    )
+}
+
 /// The host page (pure).
 pub fn render(view: &HostPageView, caller: &Caller, now: i64) -> Markup {
     let host = &view.detail.host;
-    let system: Vec<&LatestValue> = view
-        .detail
-        .latest
-        .iter()
-        .filter(|value| {
-            !value.is_plugin()
-                && !SECTIONS
-                    .iter()
-                    .any(|(_, prefixes)| prefixes.iter().any(|p| value.metric.starts_with(p)))
-        })
-        .filter(|value| {
-            !(value.metric == "cpu_usage_ratio"
-                && value.labels.get("cpu").is_some_and(|cpu| cpu != "total"))
-        })
-        .collect();
     let content = html! {
         h1 { (host.hostname) " " (badge::host_status(host.status))
             @if let Some(mark) = &host.agentless {
@@ -337,6 +252,7 @@ pub fn render(view: &HostPageView, caller: &Caller, now: i64) -> Markup {
             (host.agent_id) " · " (host.os) " · agent " (host.agent_version)
             " · last seen " (ago(host.last_seen_ms, now))
             " · certificate until " (datetime(host.certificate_not_after * 1000))
+            " · " a #all-metrics-link href=(metrics_href(view)) { "All metrics" }
         }
         @if !view.open_alerts.is_empty() {
             h2 #open-alerts { "Open alerts" }
@@ -345,16 +261,10 @@ pub fn render(view: &HostPageView, caller: &Caller, now: i64) -> Markup {
         @if view.instances.len() > 1 {
             (instances(&view.instances, now))
         }
-        (charts(view))
-        h2 { "Latest values" }
-        @if system.is_empty() {
-            p.muted { "Nothing reported yet." }
-        } @else {
-            (latest_table(&system, "latest"))
-        }
         @for section_view in &view.detail.sections {
             (section(view, section_view, caller, now))
         }
+        (charts(view, now))
         @if view.certificates.hosts_reporting > 0 {
             h2 #section-certificates { "Certificates" }
             (super::certificates::table(&view.certificates, now, false))
@@ -370,16 +280,23 @@ pub async fn page(
     ApiPath(agent_id): ApiPath<String>,
     ApiQuery(params): ApiQuery<HostParams>,
 ) -> Result<Markup, ApiError> {
-    let wanted = params.range.as_deref().unwrap_or("24h");
-    let Some(range) = RANGES.iter().copied().find(|range| *range == wanted) else {
-        return Err(ApiError::BadRequest(format!(
-            "bad range \"{wanted}\": expected one of {}",
-            RANGES.join(", ")
-        )));
+    let wanted = match params.range.as_deref() {
+        None => None,
+        Some(text) => Some(chart_range::parse(text).ok_or_else(|| {
+            let offered: Vec<&str> = chart_range::RANGES.iter().map(|(name, _)| *name).collect();
+            ApiError::BadRequest(format!(
+                "bad range \"{text}\": expected one of {}",
+                offered.join(", ")
+            ))
+        })?),
     };
     let agent_id = parse_agent_id(&agent_id)?;
+    let now = now_ms();
     let view = blocking(&state.ctx, move |ctx| {
         let detail = hosts::detail(ctx, &agent_id)?;
+        let first_sample_ms =
+            chart_range::first_sample_within_a_day(ctx, agent_id.as_str(), &detail.latest, now)?;
+        let range = wanted.unwrap_or_else(|| chart_range::default_range(first_sample_ms, now));
         let certificates = crate::domain::certificates::of_one_host(
             ctx,
             &agent_id,
@@ -397,11 +314,12 @@ pub async fn page(
             instances: hosts::instances(ctx, &agent_id)?,
             certificates,
             range,
+            first_sample_ms,
             disk_baselines: crate::domain::disk_baselines::of_host(ctx, &agent_id)?,
         })
     })
     .await?;
-    Ok(render(&view, &caller.0, now_ms()))
+    Ok(render(&view, &caller.0, now))
 }
 
 fn capitalize(text: &str) -> String {

@@ -19,12 +19,14 @@ mod alerts_page;
 mod backups;
 mod badge;
 mod certificates;
+mod chart_range;
 mod containers;
 mod disk_baselines;
 mod error_page;
 mod evidence;
 mod format;
 mod host;
+mod host_metrics;
 #[cfg(test)]
 mod injection_tests;
 mod labels;
@@ -32,6 +34,7 @@ mod layout;
 mod login;
 mod logout;
 mod managed_certificates;
+mod metric_names;
 mod notifications;
 mod oidc;
 mod operations;
@@ -108,6 +111,7 @@ pub fn routes() -> Routes {
         .post("/login/second-factor/passkey", Public, passkeys::login)
         .post("/logout", SignedIn, logout::logout)
         .get("/hosts/{agent_id}", Host(VIEW), host::page)
+        .get("/hosts/{agent_id}/metrics", Host(VIEW), host_metrics::page)
         .post(
             "/hosts/{agent_id}/labels",
             Host(ADMINISTER),

@@ -40,9 +40,9 @@ fn status_cell(view: &ReceiverView) -> Markup {
         @if failing {
             (badge(Tone::Critical, "failing"))
         } @else if status.last_success_ms.is_some() {
-            (badge(Tone::Good, "ok"))
+            (badge(Tone::Ok, "ok"))
         } @else {
-            (badge(Tone::Attention, "not used yet"))
+            (badge(Tone::Warning, "not used yet"))
         }
         div.sub { "last sent " (status.last_success_ms.map_or_else(|| "never".to_owned(), datetime)) }
         @if let Some(error) = &status.last_error {

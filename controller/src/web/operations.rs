@@ -74,9 +74,9 @@ fn step_label(stage: Stage, outcome: Option<Outcome>) -> &'static str {
 fn state_badge(record: &OperationRecord) -> Markup {
     let outcome = record.result.as_ref().map(|result| result.outcome);
     let tone = match (record.state, outcome) {
-        (OperationState::Queued | OperationState::Running, _) => Tone::Attention,
-        (OperationState::Finished, Some(Outcome::Succeeded)) => Tone::Good,
-        (OperationState::Finished, _) => Tone::Bad,
+        (OperationState::Queued | OperationState::Running, _) => Tone::Warning,
+        (OperationState::Finished, Some(Outcome::Succeeded)) => Tone::Ok,
+        (OperationState::Finished, _) => Tone::Critical,
     };
     let text = labels::operation_state(record.state, outcome);
     html! { span.badge.(tone.class()) data-state=(text) { (text) } }

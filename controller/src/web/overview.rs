@@ -46,9 +46,9 @@ fn health(view: &OverviewView) -> Markup {
         .filter(|alert| alert.severity == Severity::Critical)
         .count();
     let alerts_tone = match (n_critical, view.open_alerts.len()) {
-        (0, 0) => Tone::Good,
-        (0, _) => Tone::Attention,
-        _ => Tone::Bad,
+        (0, 0) => Tone::Ok,
+        (0, _) => Tone::Warning,
+        _ => Tone::Critical,
     };
     html! {
         section.health {
@@ -57,11 +57,11 @@ fn health(view: &OverviewView) -> Markup {
                     div.stat.muted data-section=(name) { b { (name) } " not reported yet" }
                 } @else {
                     @let tone = if counts.failing > 0 {
-                        Tone::Bad
+                        Tone::Critical
                     } else if counts.warning > 0 {
-                        Tone::Attention
+                        Tone::Warning
                     } else {
-                        Tone::Good
+                        Tone::Ok
                     };
                     div.stat.(tone.class()) data-section=(name) {
                         b { (name) } " " (counts.ok) " ok · " (counts.warning) " warning · " (counts.failing) " failing"
@@ -87,10 +87,10 @@ pub fn render(view: &OverviewView, caller: &Caller, now: i64) -> Markup {
         h1 { "Overview" }
         section.summary {
             div.stat { b { (view.hosts.len()) } " hosts" }
-            div.stat.online { b { (count(HostStatus::Online)) } " online" }
-            div.stat.stale { b { (count(HostStatus::Stale)) } " stale" }
-            div.stat.offline { b { (count(HostStatus::Offline)) } " offline" }
-            div.stat.revoked { b { (count(HostStatus::Revoked)) } " revoked" }
+            div.stat.(Tone::of_host_status(HostStatus::Online).class()) { b { (count(HostStatus::Online)) } " online" }
+            div.stat.(Tone::of_host_status(HostStatus::Stale).class()) { b { (count(HostStatus::Stale)) } " stale" }
+            div.stat.(Tone::of_host_status(HostStatus::Offline).class()) { b { (count(HostStatus::Offline)) } " offline" }
+            div.stat.(Tone::of_host_status(HostStatus::Revoked).class()) { b { (count(HostStatus::Revoked)) } " revoked" }
         }
         h2 { "Health" }
         (health(view))

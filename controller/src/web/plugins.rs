@@ -42,7 +42,7 @@ fn checks(results: &[CheckResult], now: i64) -> Markup {
                         td { (result.name) }
                         td {
                             (badge::check_status(result.status))
-                            @if now > result.overdue_at_ms() { " " (badge::badge(Tone::Attention, "overdue")) }
+                            @if now > result.overdue_at_ms() { " " (badge::badge(Tone::Warning, "overdue")) }
                         }
                         td {
                             (result.message)
@@ -65,9 +65,9 @@ fn checks(results: &[CheckResult], now: i64) -> Markup {
 
 fn source_state(status: &SourceStatus) -> Markup {
     match (&status.failure, status.n_errors + status.n_dropped) {
-        (Some(_), _) => badge::badge(Tone::Bad, "failed"),
-        (None, 0) => badge::badge(Tone::Good, "ok"),
-        (None, _) => badge::badge(Tone::Attention, "partial"),
+        (Some(_), _) => badge::badge(Tone::Critical, "failed"),
+        (None, 0) => badge::badge(Tone::Ok, "ok"),
+        (None, _) => badge::badge(Tone::Warning, "partial"),
     }
 }
 
@@ -102,7 +102,7 @@ fn sources(statuses: &[SourceStatus]) -> Markup {
 /// the query API has them all.
 pub const MAX_ROWS_PER_SOURCE: usize = 300;
 
-fn series(groups: &BTreeMap<&str, Vec<&LatestValue>>) -> Markup {
+fn series(groups: &BTreeMap<&str, Vec<&LatestValue>>, now: i64) -> Markup {
     html! {
         @for (source, values) in groups {
             details.plugin-series {
@@ -114,7 +114,7 @@ fn series(groups: &BTreeMap<&str, Vec<&LatestValue>>) -> Markup {
                             tr {
                                 td { (value.metric) }
                                 td.sub { (labels_text(value)) }
-                                td { (human_value(&value.metric, value.value)) }
+                                td { (human_value(&value.metric, value.value, now)) }
                             }
                         }
                     }
@@ -143,7 +143,7 @@ pub fn panel(view: &PluginsView, latest: &[LatestValue], now: i64) -> Option<Mar
         @if !statuses.is_empty() { (sources(statuses)) }
         @if !groups.is_empty() {
             h3 { "Series by source" }
-            (series(&groups))
+            (series(&groups, now))
         }
     })
 }

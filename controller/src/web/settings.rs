@@ -141,7 +141,7 @@ pub fn render(view: &SettingsView, caller: &Caller) -> Markup {
                             td { (datetime(token.created_at_ms)) }
                             td {
                                 @match (token.expires_at_ms, token.expired) {
-                                    (Some(at), true) => { (badge(Tone::Bad, "expired")) " " (datetime(at)) }
+                                    (Some(at), true) => { (badge(Tone::Critical, "expired")) " " (datetime(at)) }
                                     (Some(at), false) => { (datetime(at)) }
                                     (None, _) => { "never" }
                                 }

@@ -5,6 +5,7 @@
 use super::badge::{self, Tone};
 use super::format::or_dash;
 use super::labels;
+use super::metric_names::{bytes, duration, unix_time};
 use maud::{html, Markup};
 use unity_shared::model::database::DatabaseInstance;
 use unity_shared::model::storage::mdraid::ArrayResult;
@@ -90,7 +91,7 @@ fn vdev_rows(vdev: &Vdev, depth: usize) -> Markup {
     }
 }
 
-fn pool(result: &PoolResult) -> Markup {
+fn pool(result: &PoolResult, now_ms: i64) -> Markup {
     let status = &result.status;
     let sections = [
         ("logs", &status.logs),
@@ -103,7 +104,11 @@ fn pool(result: &PoolResult) -> Markup {
         h3 { (status.name) " " (badge::verdict(Some(result.verdict.status))) }
         (reasons(Some(&result.verdict)))
         @match &status.scan {
-            Some(scan) => p.sub {
+            Some(scan) => p.sub.scan {
+                @if let Some(finished) = scan.finished_unix {
+                    "Last " (labels::scan_kind(scan.kind)) ": "
+                    span.scan-date { (unix_time(finished as f64, now_ms)) } " · "
+                }
                 (labels::scan_kind(scan.kind)) " " (labels::scan_state(scan.state)) ": " (scan.text)
             },
             None => p.sub { "never scrubbed" },
@@ -127,8 +132,8 @@ fn pool(result: &PoolResult) -> Markup {
 }
 
 /// ZFS pools as vdev trees.
-pub fn pools(state: &StorageState) -> Markup {
-    html! { @for result in &state.zfs.pools { (pool(result)) } }
+pub fn pools(state: &StorageState, now_ms: i64) -> Markup {
+    html! { @for result in &state.zfs.pools { (pool(result, now_ms)) } }
 }
 
 /// What a member is besides a working member.
@@ -158,8 +163,9 @@ fn array(result: &ArrayResult) -> Markup {
         }
         @if let Some(sync) = &array.sync {
             p.sub {
-                (labels::md_sync_action(sync.action)) " " (or_dash(sync.percent)) "% · finish in "
-                (or_dash(sync.finish_minutes)) " min · " (or_dash(sync.speed_kib_per_sec)) " KiB/s"
+                (labels::md_sync_action(sync.action)) " " (or_dash(sync.percent)) " % · "
+                (or_dash(sync.finish_minutes.map(|minutes| duration(minutes * 60.0)))) " left · "
+                (or_dash(sync.speed_kib_per_sec.map(|kib| format!("{}/s", bytes(kib as f64 * 1024.0)))))
             }
         }
     }
@@ -173,7 +179,7 @@ pub fn arrays(state: &StorageState) -> Markup {
 /// A database's state: passed, warning (answers with an error) or down.
 fn database_state(instance: &DatabaseInstance) -> Markup {
     match (instance.reachable, instance.error.is_some()) {
-        (false, _) => badge::badge(Tone::Bad, "down"),
+        (false, _) => badge::badge(Tone::Critical, "down"),
         (true, true) => badge::verdict(Some(VerdictStatus::Warning)),
         (true, false) => badge::verdict(Some(VerdictStatus::Passed)),
     }
@@ -249,7 +255,7 @@ mod tests {
             include_str!("../../../agent/src/collect/zfs/testdata/status-lifeguard-resilver-in-progress-replacing.txt"),
             include_str!("../../../agent/src/collect/mdraid/testdata/proc-mdstat-raid5-recovery-degraded.txt"),
         );
-        let pools = pools(&state).into_string();
+        let pools = pools(&state, 0).into_string();
         assert!(pools.contains("replacing"), "{pools}");
         assert!(pools.contains("resilver in progress: "), "{pools}");
         assert!(pools.contains("<td>degraded</td>"), "{pools}");
@@ -257,6 +263,12 @@ mod tests {
         let arrays = arrays(&state).into_string();
         assert!(arrays.contains("RAID 5 "), "{arrays}");
         assert!(arrays.contains("recovery "), "{arrays}");
+        // issue 19: speed in MiB/s and time left as a duration, not raw KiB/s and minutes.
+        assert!(arrays.contains("/s"), "{arrays}");
+        assert!(
+            !arrays.contains("KiB/s") && !arrays.contains(" min · "),
+            "{arrays}"
+        );
         assert!(
             !arrays.contains("Raid5") && !arrays.contains("Recovery"),
             "{arrays}"
@@ -273,6 +285,6 @@ mod tests {
         );
         let arrays = arrays(&state).into_string();
         assert!(arrays.contains("(failed)"), "{arrays}");
-        assert!(pools(&state).into_string().contains("never scrubbed"));
+        assert!(pools(&state, 0).into_string().contains("never scrubbed"));
     }
 }

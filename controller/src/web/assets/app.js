@@ -7,19 +7,71 @@
   window.unityCharts = charts;
   const COLORS = ["#2f6fdb", "#1f8a4c", "#c0392b", "#b7791f", "#8e44ad", "#16a085", "#d35400", "#2c3e50"];
 
-  function bytes(value) {
-    const units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+  // Units (web/metric_names.rs `Unit::chart_unit`): each scales a tick value by a unit chosen
+  // for the whole axis, and the axis takes as many decimals as its labels need to differ.
+  const BYTE_UNITS = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+  function byteScale(max) {
     let unit = 0;
-    while (Math.abs(value) >= 1024 && unit < units.length - 1) { value /= 1024; unit++; }
-    return value.toFixed(value >= 100 || unit === 0 ? 0 : 1) + " " + units[unit];
+    while (Math.abs(max) >= 1024 && unit < BYTE_UNITS.length - 1) { max /= 1024; unit++; }
+    return [Math.pow(1024, unit), " " + BYTE_UNITS[unit]];
   }
-  const FORMATS = {
-    percent: (v) => (v * 100).toFixed(0) + " %",
-    bytes: bytes,
-    bytes_rate: (v) => bytes(v) + "/s",
-    celsius: (v) => v.toFixed(0) + " °C",
-    plain: (v) => (Math.abs(v) >= 100 ? v.toFixed(0) : v.toFixed(2)),
+  function secondScale(max) {
+    const steps = [[1e-6, " µs"], [1e-3, " ms"], [1, " s"], [60, " min"], [3600, " h"], [86400, " d"]];
+    let chosen = steps[0];
+    for (const step of steps) if (Math.abs(max) >= step[0]) chosen = step;
+    return chosen;
+  }
+  const UNITS = {
+    percent: { scale: () => [0.01, " %"] },
+    percent100: { scale: () => [1, " %"] },
+    bytes: { scale: byteScale },
+    bytes_rate: { scale: (max) => { const s = byteScale(max); return [s[0], s[1] + "/s"]; } },
+    celsius: { scale: () => [1, " °C"] },
+    seconds: { scale: secondScale },
+    count: { scale: () => [1, ""], integer: true },
+    per_second: { scale: () => [1, "/s"] },
+    plain: { scale: () => [1, ""] },
   };
+  function unitOf(name) { return UNITS[name] || UNITS.plain; }
+
+  // Tick labels: one scale for the axis, the fewest decimals (0 to 4) that keep them distinct.
+  function tickLabels(unit, splits) {
+    const finite = splits.filter((v) => v != null && isFinite(v));
+    const max = finite.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+    const [divisor, suffix] = unit.scale(max);
+    let labels = [];
+    for (let decimals = 0; decimals <= (unit.integer ? 0 : 4); decimals++) {
+      labels = splits.map((v) => (v == null ? "" : (v / divisor).toFixed(decimals) + suffix));
+      if (new Set(labels).size === labels.length) break;
+    }
+    return labels;
+  }
+
+  // One value (legend, cursor): three significant digits in the value's own scale.
+  function valueLabel(unit, v) {
+    if (v == null) return "-";
+    const [divisor, suffix] = unit.scale(Math.abs(v));
+    const scaled = v / divisor;
+    if (unit.integer) return Math.round(scaled).toString() + suffix;
+    const decimals = Math.abs(scaled) >= 100 || scaled === 0 ? 0 : Math.abs(scaled) >= 10 ? 1 : 2;
+    return scaled.toFixed(decimals) + suffix;
+  }
+
+  // The y axis is as wide as its widest label (uPlot calls this once per layout pass).
+  function axisSize(self, values, axisIdx, cycleNum) {
+    const axis = self.axes[axisIdx];
+    if (cycleNum > 1 && axis._size) return axis._size;
+    let size = axis.ticks.size + axis.gap;
+    const widest = (values || []).reduce((acc, v) => (String(v).length > acc.length ? String(v) : acc), "");
+    if (widest !== "") {
+      self.ctx.font = axis.font[0];
+      size += self.ctx.measureText(widest).width / (window.devicePixelRatio || 1);
+    }
+    return Math.ceil(size) + 4;
+  }
+
+  const INTEGER_INCRS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 1e4, 2e4, 5e4, 1e5, 2e5, 5e5,
+    1e6, 2e6, 5e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12];
 
   // Per-second rate of a counter; a reset (value going down) starts over.
   function rate(points) {
@@ -32,9 +84,32 @@
     return out;
   }
 
-  function seriesLabel(series, matched, title) {
-    const names = Object.keys(series.labels).filter((name) => !(name in matched) && name !== "device" && name !== "fstype");
-    return names.length ? names.map((name) => series.labels[name]).join(" ") : title;
+  // Legends: a short human label per series — the device name first (no /dev/, no by-id
+  // path), then the place (mount, interface, pool, array...) — never a serial or WWN; more
+  // labels (then the model) only when two series would otherwise read the same.
+  const NEVER = new Set(["serial", "wwn", "fstype", "source"]);
+  const ORDER = ["device", "mount", "interface", "sensor", "array", "pool", "dataset", "vdev", "name",
+    "container", "cpu", "action", "state", "kind", "id", "model"];
+  function rank(name) { const at = ORDER.indexOf(name); return at < 0 ? ORDER.length - 1 : at; }
+  function shortValue(name, value) {
+    if (name === "device") value = value.replace(/^\/dev\/(disk\/by-[a-z]+\/)?/, "");
+    if (name === "model") value = value.split(/\s+/).slice(-1)[0];
+    return value;
+  }
+  function seriesLabels(series, matched, title) {
+    const keys = series.map((s) => Object.keys(s.labels)
+      .filter((name) => !(name in matched) && !NEVER.has(name) && s.labels[name] !== "")
+      .sort((a, b) => rank(a) - rank(b) || a.localeCompare(b)));
+    const most = keys.reduce((m, k) => Math.max(m, k.length), 0);
+    let labels = series.map(() => title);
+    for (let n = 1; n <= most; n++) {
+      labels = series.map((s, i) => {
+        const names = keys[i].slice(0, n);
+        return names.length ? names.map((name) => shortValue(name, s.labels[name])).join(" · ") : title;
+      });
+      if (new Set(labels).size === labels.length) break;
+    }
+    return labels;
   }
 
   async function draw(el) {
@@ -73,22 +148,26 @@
       for (const [t, v] of s.points) column[index.get(t)] = v;
       data.push(column);
     }
-    const format = FORMATS[el.dataset.unit] || FORMATS.plain;
+    const unit = unitOf(el.dataset.unit);
+    const labels = seriesLabels(series, matched, el.dataset.title || el.dataset.metric);
+    const yAxis = { size: axisSize, values: (u, splits) => tickLabels(unit, splits) };
+    if (unit.integer) yAxis.incrs = INTEGER_INCRS;
     const options = {
       width: Math.max(el.clientWidth, 200),
       height: 200,
       scales: { x: { time: true, range: [body.from_ms / 1000, body.to_ms / 1000] } },
       series: [{}].concat(series.map((s, i) => ({
-        label: seriesLabel(s, matched, el.dataset.title || el.dataset.metric),
+        label: labels[i],
         stroke: COLORS[i % COLORS.length],
         width: 1.5,
-        value: (u, v) => (v == null ? "-" : format(v)),
+        value: (u, v) => valueLabel(unit, v),
       }))),
-      axes: [{}, { size: 70, values: (u, values) => values.map(format) }],
+      axes: [{}, yAxis],
     };
     el.textContent = "";
     const plot = new uPlot(options, data, el);
     plot.unityMetric = el.dataset.metric;
+    plot.unityUnit = el.dataset.unit;
     charts.push(plot);
     el.dataset.state = "drawn";
   }

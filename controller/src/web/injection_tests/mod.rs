@@ -12,7 +12,7 @@ mod reported;
 mod walker;
 
 use super::layout::tests as layout_tests;
-use super::{agentless, agents, certificates, host, operations, overview, updates};
+use super::{agentless, agents, certificates, host, host_metrics, operations, overview, updates};
 use crate::alerts::config::{SeriesRule, Threshold};
 use crate::alerts::rules::{self, HostState, RuleConfig};
 use crate::domain::alerts::{AlertState, AlertView};
@@ -44,8 +44,8 @@ const MUST_SHOW: &[(&str, &str)] = &[
     ("host", "host.hostname"),
     ("host", "host.os"),
     ("host", "host.agent_version"),
-    ("host", "latest[1].metric"),
-    ("host", "latest[0].labels[0][1]"),
+    ("host_metrics", "latest[1].metric"),
+    ("host_metrics", "latest[0].labels[0][1]"),
     ("host", "status.root.children[0].state (other)"),
     ("host", "status.name"),
     ("host", "status.scan.text"),
@@ -93,8 +93,10 @@ const MUST_SHOW: &[(&str, &str)] = &[
     ("host", "plugin_sources[0].location"),
     ("host", "plugin_sources[0].errors[0]"),
     ("host", "plugin_sources[1].failure"),
-    ("host", "latest[8].metric"),
-    ("host", "latest[9].labels[0][1]"),
+    // Series whose `source` label is not a plugin's (the payload took it): raw series, on the
+    // "All metrics" page only.
+    ("host_metrics", "latest[8].metric"),
+    ("host_metrics", "latest[9].labels[0][1]"),
     ("overview", "checks[0].message"),
     ("overview", "certificates.certificates[0].names[0].Dns"),
     (
@@ -300,6 +302,7 @@ fn pages(reported: &Reported, now_ms: i64) -> Vec<(&'static str, String)> {
         instances: reported.instances.clone(),
         certificates: fleet.clone(),
         range: "24h",
+        first_sample_ms: Some(now_ms),
         disk_baselines: Default::default(),
     };
     let overview = overview::OverviewView {
@@ -349,6 +352,10 @@ fn pages(reported: &Reported, now_ms: i64) -> Vec<(&'static str, String)> {
         (
             "host",
             host::render(&host_page, &caller, now_ms).into_string(),
+        ),
+        (
+            "host_metrics",
+            host_metrics::render(&host_page.detail, &caller, now_ms).into_string(),
         ),
         (
             "updates",

@@ -268,8 +268,8 @@ async fn issue_19_nas_host_page_reads_for_people() {
         assert!(failing.iter().all(|c| *c == "rgb(192, 57, 43)"), "failing is red: {failing:?}");
         assert!(colour_of("warning").iter().all(|c| *c == "rgb(224, 161, 0)"), "{badges:?}");
         let passed = colour_of("passed");
-        assert!(!passed.is_empty() && passed.iter().all(|c| *c == "rgb(31, 138, 76)"), "{badges:?}");
-        assert!(colour_of("online").iter().all(|c| *c == "rgb(31, 138, 76)"), "{badges:?}");
+        assert!(!passed.is_empty() && passed.iter().all(|c| *c == "rgb(27, 122, 67)"), "{badges:?}");
+        assert!(colour_of("online").iter().all(|c| *c == "rgb(27, 122, 67)"), "{badges:?}");
 
         // Twelve disks, a pool and an array fit in a page one scrolls, not a 12,768 px one.
         let height = browser.execute("return document.documentElement.scrollHeight;").await?;

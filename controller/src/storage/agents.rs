@@ -426,9 +426,15 @@ mod tests {
         let key = StateKind::Containers.key(&nas);
         let old_value = postcard::to_allocvec(&(5_i64, vec!["web".to_owned()])).unwrap();
         for old in ["latest", "latest.v1"] {
-            db.open_tree(old).unwrap().insert(&key, old_value.clone()).unwrap();
+            db.open_tree(old)
+                .unwrap()
+                .insert(&key, old_value.clone())
+                .unwrap();
         }
-        db.open_tree("latest_other").unwrap().insert(b"k", b"v").unwrap();
+        db.open_tree("latest_other")
+            .unwrap()
+            .insert(b"k", b"v")
+            .unwrap();
         let agents = Agents::open(&db).unwrap();
         let names: Vec<String> = db
             .tree_names()
@@ -439,8 +445,7 @@ mod tests {
         assert!(!names.contains(&"latest.v1".to_owned()), "{names:?}");
         assert!(names.contains(&"latest_other".to_owned()), "{names:?}");
         assert!(names.contains(&latest_tree_name()), "{names:?}");
-        let read: Option<(i64, Vec<String>)> =
-            agents.latest(&nas, StateKind::Containers).unwrap();
+        let read: Option<(i64, Vec<String>)> = agents.latest(&nas, StateKind::Containers).unwrap();
         assert_eq!(read, None);
         assert!(agents
             .put_latest(&nas, StateKind::Containers, 6, &vec!["db".to_owned()])
@@ -448,8 +453,7 @@ mod tests {
         drop(agents);
         // Reopening with the same version keeps what this build wrote.
         let agents = Agents::open(&db).unwrap();
-        let read: Option<(i64, Vec<String>)> =
-            agents.latest(&nas, StateKind::Containers).unwrap();
+        let read: Option<(i64, Vec<String>)> = agents.latest(&nas, StateKind::Containers).unwrap();
         assert_eq!(read, Some((6, vec!["db".to_owned()])));
     }
 

@@ -95,6 +95,12 @@ async fn issue_21_browser_adds_a_passkey_and_logs_in_with_it() {
         browser
             .execute("document.querySelector('#passkeys button.danger').click(); return true;")
             .await?;
+        // Deleting a passkey asks first (issue 19): confirm in the dialog.
+        browser
+            .wait_for("dialog#confirm-dialog[open]", WAIT)
+            .await?;
+        let confirm = browser.find("#confirm-ok").await?;
+        browser.click(&confirm).await?;
         browser.wait_for("#passkeys-state", WAIT).await?;
         assert!(controller
             .context

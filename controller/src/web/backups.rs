@@ -257,7 +257,7 @@ mod tests {
             "{html}"
         );
         assert!(
-            html.contains("postgres dump, 3.0 MiB, taken in 1.5 s"),
+            html.contains("postgres dump, 3.00 MiB, taken in 1.5 s"),
             "{html}"
         );
         assert!(html.contains("configuration only"), "{html}");

@@ -28,7 +28,9 @@ pub struct Exporter {
     client: reqwest::Client,
     credentials: Credentials,
     stats: Arc<RemoteWriteStats>,
-    positions: Positions,
+    /// Shared with the blocking calls that read it, so each call costs a reference count, not
+    /// a copy of every series' position; an insert copies only while such a call still runs.
+    positions: Arc<Positions>,
 }
 
 /// A secret's value: the file's content without the trailing newline, or the inline value.
@@ -67,7 +69,7 @@ impl Exporter {
             client,
             credentials,
             stats,
-            positions: Positions::new(),
+            positions: Arc::new(Positions::new()),
         })
     }
 
@@ -109,7 +111,7 @@ impl Exporter {
             tokio::task::spawn_blocking(move || store.remote_write.load(&endpoint))
                 .await?
                 .context("loading the remote write positions")?;
-        self.positions = positions;
+        self.positions = Arc::new(positions);
         if let Some(ranges) = in_flight {
             let store = self.store.clone();
             let labels = self.config.labels.clone();
@@ -167,12 +169,12 @@ impl Exporter {
                 self.deliver(&batch).await?;
             }
             for &(series_id, _, newest) in &batch.ranges {
-                self.positions.insert(series_id, newest);
+                Arc::make_mut(&mut self.positions).insert(series_id, newest);
             }
             self.positions_call(batch.ranges, |store, endpoint, ranges, positions| {
                 store
                     .remote_write
-                    .commit(endpoint, ranges.iter().map(|range| range.0), &positions)
+                    .commit(endpoint, ranges.iter().map(|range| range.0), positions)
             })
             .await
             .context("saving the remote write positions")?;
@@ -195,15 +197,15 @@ impl Exporter {
                 &Store,
                 &str,
                 Vec<crate::storage::remote_write::Range>,
-                Positions,
+                &Positions,
             ) -> Result<(), crate::storage::StorageError>
             + Send
             + 'static,
     ) -> anyhow::Result<()> {
         let store = self.store.clone();
         let endpoint = self.config.name.clone();
-        let positions = self.positions.clone();
-        tokio::task::spawn_blocking(move || call(&store, &endpoint, ranges, positions)).await??;
+        let positions = Arc::clone(&self.positions);
+        tokio::task::spawn_blocking(move || call(&store, &endpoint, ranges, &positions)).await??;
         Ok(())
     }
 

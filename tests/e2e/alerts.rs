@@ -7,7 +7,7 @@ use serde_json::Value;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
 use unity_controller::alerts::notify::receivers;
 use unity_controller::alerts::notify::url::Channel;
 use unity_controller::config::Secret;
@@ -28,30 +28,9 @@ pub(crate) async fn webhook_receiver() -> (SocketAddr, Received) {
             tokio::spawn(async move {
                 let mut reader = BufReader::new(stream);
                 loop {
-                    let mut request_line = String::new();
-                    if reader.read_line(&mut request_line).await.unwrap_or(0) == 0 {
+                    let Some((request_line, body)) = read_request(&mut reader).await else {
                         return;
-                    }
-                    let mut length = 0;
-                    loop {
-                        let mut header = String::new();
-                        if reader.read_line(&mut header).await.unwrap_or(0) == 0 {
-                            return;
-                        }
-                        let header = header.trim_end();
-                        if header.is_empty() {
-                            break;
-                        }
-                        if let Some((name, value)) = header.split_once(':') {
-                            if name.eq_ignore_ascii_case("content-length") {
-                                length = value.trim().parse().unwrap_or(0);
-                            }
-                        }
-                    }
-                    let mut body = vec![0; length];
-                    if reader.read_exact(&mut body).await.is_err() {
-                        return;
-                    }
+                    };
                     assert!(
                         request_line.starts_with("POST /hook?token=t "),
                         "{request_line}"
@@ -68,6 +47,36 @@ pub(crate) async fn webhook_receiver() -> (SocketAddr, Received) {
         }
     });
     (addr, received)
+}
+
+/// Reads one HTTP/1.1 request (request line, headers, a `content-length` body); none when the
+/// peer closed the connection or sent less than it announced.
+pub(crate) async fn read_request<R: AsyncBufRead + AsyncRead + Unpin>(
+    reader: &mut R,
+) -> Option<(String, Vec<u8>)> {
+    let mut request_line = String::new();
+    if reader.read_line(&mut request_line).await.unwrap_or(0) == 0 {
+        return None;
+    }
+    let mut length = 0;
+    loop {
+        let mut header = String::new();
+        if reader.read_line(&mut header).await.unwrap_or(0) == 0 {
+            return None;
+        }
+        let header = header.trim_end();
+        if header.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = header.split_once(':') {
+            if name.eq_ignore_ascii_case("content-length") {
+                length = value.trim().parse().unwrap_or(0);
+            }
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).await.ok()?;
+    Some((request_line, body))
 }
 
 pub(crate) fn hook_events(received: &Received) -> Vec<(String, String)> {

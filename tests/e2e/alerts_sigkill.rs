@@ -6,13 +6,14 @@
 //! once it is delivered, restarted, and must neither re-send it nor forget the open alert;
 //! the host comes back, and the recovery is sent exactly once.
 
+use crate::alerts::read_request;
 use serde_json::Value;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncWriteExt, BufReader};
 use unity_controller::storage::series::SeriesOptions;
 use unity_controller::storage::Store;
 use unity_shared::proto::{
@@ -62,30 +63,9 @@ async fn webhook_receiver(sink: Arc<Sink>) -> SocketAddr {
             tokio::spawn(async move {
                 let mut reader = BufReader::new(stream);
                 loop {
-                    let mut request_line = String::new();
-                    if reader.read_line(&mut request_line).await.unwrap_or(0) == 0 {
+                    let Some((_, body)) = read_request(&mut reader).await else {
                         return;
-                    }
-                    let mut length = 0;
-                    loop {
-                        let mut header = String::new();
-                        if reader.read_line(&mut header).await.unwrap_or(0) == 0 {
-                            return;
-                        }
-                        let header = header.trim_end();
-                        if header.is_empty() {
-                            break;
-                        }
-                        if let Some((name, value)) = header.split_once(':') {
-                            if name.eq_ignore_ascii_case("content-length") {
-                                length = value.trim().parse().unwrap_or(0);
-                            }
-                        }
-                    }
-                    let mut body = vec![0; length];
-                    if reader.read_exact(&mut body).await.is_err() {
-                        return;
-                    }
+                    };
                     let fail = sink
                         .failures_left
                         .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {

@@ -47,6 +47,9 @@ mod secrets;
 mod security;
 mod services;
 mod settings;
+// Used by the overview and the storage pages being built; remove this allow once they are in.
+#[allow(dead_code)]
+mod sparkline;
 mod ssh_access;
 mod ssh_ca;
 mod state;

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 /// What each layer must not import (by the first segment after `crate::`).
 const FORBIDDEN: &[(&str, &[&str])] = &[
     ("clock", &["*"]),
+    ("outbound", &["*"]),
     ("storage", &["*"]),
     ("ca", &["*"]),
     (
@@ -43,6 +44,10 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
         &[
             "domain", "api", "web", "admin", "http", "alerts", "cli", "service",
         ],
+    ),
+    (
+        "remote_write",
+        &["api", "web", "admin", "http", "alerts", "cli", "service"],
     ),
     (
         "service_checks",

@@ -15,6 +15,7 @@ pub mod domain;
 pub mod health;
 pub mod housekeeping;
 pub mod http;
+pub mod outbound;
 pub mod remote_write;
 pub mod sealing;
 pub mod service;

@@ -8,7 +8,6 @@ use instant_acme::{BodyWrapper, BytesResponse, HttpClient};
 use std::future::Future;
 use std::path::Path;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::time::Duration;
 
 /// Largest ACME or API response read (a certificate chain is a few kB).
@@ -43,28 +42,11 @@ pub fn client(ca_file: Option<&Path>, timeout: Duration) -> Result<reqwest::Clie
             return Err(ca_error("no CERTIFICATE in it".into()));
         }
     }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let build = |error: &dyn std::fmt::Display| ClientError::Build(error.to_string());
-    let verifier = if extra.is_empty() {
-        rustls_platform_verifier::Verifier::new(provider.clone()).map_err(|e| build(&e))?
-    } else {
-        rustls_platform_verifier::Verifier::new_with_extra_roots(extra, provider.clone())
-            .map_err(|e| build(&e))?
+    let options = crate::outbound::HttpOptions {
+        extra_roots: extra,
+        ..crate::outbound::HttpOptions::new(timeout)
     };
-    let tls = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| build(&e))?
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(verifier))
-        .with_no_client_auth();
-    reqwest::Client::builder()
-        .tls_backend_preconfigured(tls)
-        .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(timeout)
-        .timeout(timeout)
-        .user_agent(concat!("unity-controller/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| build(&e))
+    crate::outbound::http_client(&options).map_err(|error| ClientError::Build(error.to_string()))
 }
 
 /// `instant-acme`'s HTTP client over a reqwest client.

@@ -117,7 +117,10 @@ impl Receiver {
             Kind::VictoriaMetrics => "/health",
             Kind::Prometheus => "/-/ready",
         };
-        let client = crate::alerts::notify::http::client().unwrap();
+        let client = crate::outbound::http_client(&crate::outbound::HttpOptions::new(
+            std::time::Duration::from_secs(15),
+        ))
+        .unwrap();
         for _ in 0..200 {
             let url = format!("{}{ready}", self.base());
             if let Ok(response) = client.get(url).send().await {
@@ -155,7 +158,10 @@ impl Receiver {
 
     /// Every raw sample the receiver holds for `cluster="live"`.
     async fn stored(&self) -> Stored {
-        let client = crate::alerts::notify::http::client().unwrap();
+        let client = crate::outbound::http_client(&crate::outbound::HttpOptions::new(
+            std::time::Duration::from_secs(15),
+        ))
+        .unwrap();
         let mut stored = Stored::new();
         match self.kind {
             Kind::VictoriaMetrics => {

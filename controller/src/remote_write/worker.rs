@@ -61,7 +61,12 @@ impl Exporter {
                 password: read_secret(password)?,
             },
         };
-        let client = crate::alerts::notify::http::client().context("HTTP client")?;
+        // Credentials go to the configured URL only: no redirects.
+        let options = crate::outbound::HttpOptions {
+            connect_timeout: config.timeout.min(std::time::Duration::from_secs(10)),
+            ..crate::outbound::HttpOptions::new(config.timeout)
+        };
+        let client = crate::outbound::http_client(&options).context("HTTP client")?;
         stats.update(&config.name, |stats| stats.started_at_ms = now_ms());
         Ok(Exporter {
             store,

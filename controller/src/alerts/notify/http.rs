@@ -4,7 +4,6 @@
 //! tokens).
 
 use super::NotifyError;
-use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,24 +39,15 @@ pub fn retry_after(value: Option<&str>) -> Option<Duration> {
     Some(Duration::from_secs(seconds.min(3600)))
 }
 
-/// The HTTP client: rustls with ring and the platform's trust store (no second TLS stack).
+/// The HTTP client for receivers ([`crate::outbound`]): 15 s per request, 5 s to connect,
+/// redirects followed as browsers would (up to 10).
 pub fn client() -> Result<reqwest::Client, NotifyError> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let verifier = rustls_platform_verifier::Verifier::new(provider.clone())
-        .map_err(|error| NotifyError::Client(error.to_string()))?;
-    let tls = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|error| NotifyError::Client(error.to_string()))?
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(verifier))
-        .with_no_client_auth();
-    reqwest::Client::builder()
-        .tls_backend_preconfigured(tls)
-        .timeout(Duration::from_secs(15))
-        .connect_timeout(Duration::from_secs(5))
-        .user_agent(concat!("unity-controller/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(NotifyError::from_reqwest)
+    let options = crate::outbound::HttpOptions {
+        connect_timeout: Duration::from_secs(5),
+        redirects: crate::outbound::Redirects::Limited(10),
+        ..crate::outbound::HttpOptions::new(Duration::from_secs(15))
+    };
+    crate::outbound::http_client(&options).map_err(|error| NotifyError::Client(error.to_string()))
 }
 
 /// Sends one request; any non-2xx answer is an error.

@@ -130,15 +130,8 @@ pub(super) fn connection_error(error: ConnectionError) -> NotifyError {
 }
 
 pub(super) fn tls_config() -> Result<rumqttc::TlsConfiguration, NotifyError> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let verifier = rustls_platform_verifier::Verifier::new(provider.clone())
+    let config = crate::outbound::tls_config(Vec::new())
         .map_err(|error| NotifyError::Client(error.to_string()))?;
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|error| NotifyError::Client(error.to_string()))?
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(verifier))
-        .with_no_client_auth();
     Ok(rumqttc::TlsConfiguration::Rustls(Arc::new(config)))
 }
 

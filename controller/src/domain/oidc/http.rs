@@ -5,7 +5,6 @@
 use openidconnect::{HttpRequest, HttpResponse};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 
 /// A request under way.
 pub type Sending = Pin<Box<dyn Future<Output = Result<HttpResponse, HttpError>> + Send>>;
@@ -23,22 +22,9 @@ pub fn sender(http: reqwest::Client) -> impl Fn(HttpRequest) -> Sending + Send +
 #[error("{0}")]
 pub struct HttpError(String);
 
+/// The client for the provider ([`crate::outbound`]): no redirects, bounded by the flow's timeout.
 pub fn client() -> Result<reqwest::Client, HttpError> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let verifier = rustls_platform_verifier::Verifier::new(provider.clone())
-        .map_err(|error| HttpError(error.to_string()))?;
-    let tls = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|error| HttpError(error.to_string()))?
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(verifier))
-        .with_no_client_auth();
-    reqwest::Client::builder()
-        .tls_backend_preconfigured(tls)
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(super::HTTP_TIMEOUT)
-        .user_agent(concat!("unity-controller/", env!("CARGO_PKG_VERSION")))
-        .build()
+    crate::outbound::http_client(&crate::outbound::HttpOptions::new(super::HTTP_TIMEOUT))
         .map_err(|error| HttpError(error.to_string()))
 }
 

@@ -3,7 +3,6 @@
 
 use super::{RegistryError, Repo};
 use sha2::{Digest, Sha256};
-use std::sync::Arc;
 
 pub(super) fn basic(username: &str, secret: &str) -> String {
     use base64::Engine;
@@ -80,14 +79,5 @@ pub(super) fn chain(error: &dyn std::error::Error) -> String {
 }
 
 pub(super) fn tls_config() -> Result<rustls::ClientConfig, RegistryError> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let verifier = rustls_platform_verifier::Verifier::new(Arc::clone(&provider))
-        .map_err(|error| RegistryError::Setup(format!("TLS roots: {error}")))?;
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|error| RegistryError::Setup(format!("TLS: {error}")))?
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(verifier))
-        .with_no_client_auth();
-    Ok(config)
+    crate::outbound::tls_config(Vec::new()).map_err(|error| RegistryError::Setup(error.to_string()))
 }

@@ -5,7 +5,6 @@
 
 use super::releases::{self, Release};
 use super::source::{NotesSource, Provider};
-use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Largest answer read; a page of 100 releases with long notes stays well below.
@@ -36,25 +35,15 @@ pub enum FetchError {
     Invalid { host: String, message: String },
 }
 
-/// The HTTP client for release notes and the language model.
+/// The HTTP client for release notes and the language model ([`crate::outbound`]): up to 3
+/// redirects, at most 10 s to connect.
 pub fn http_client(timeout: Duration) -> Result<reqwest::Client, String> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let verifier = rustls_platform_verifier::Verifier::new(Arc::clone(&provider))
-        .map_err(|error| format!("TLS roots: {error}"))?;
-    let tls = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|error| format!("TLS: {error}"))?
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(verifier))
-        .with_no_client_auth();
-    reqwest::Client::builder()
-        .tls_backend_preconfigured(tls)
-        .redirect(reqwest::redirect::Policy::limited(3))
-        .connect_timeout(timeout.min(Duration::from_secs(10)))
-        .timeout(timeout)
-        .user_agent(concat!("unity-controller/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|error| format!("HTTP client: {error}"))
+    let options = crate::outbound::HttpOptions {
+        connect_timeout: timeout.min(Duration::from_secs(10)),
+        redirects: crate::outbound::Redirects::Limited(3),
+        ..crate::outbound::HttpOptions::new(timeout)
+    };
+    crate::outbound::http_client(&options).map_err(|error| error.to_string())
 }
 
 /// The host part of an API base, for messages and rate limits.

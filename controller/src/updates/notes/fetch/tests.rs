@@ -3,7 +3,7 @@
 
 use super::*;
 use axum::http::{HeaderMap, StatusCode, Uri};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 const GITHUB: &str = include_str!("../testdata/github-releases.json");
 const GITLAB: &str = include_str!("../testdata/gitlab-releases.json");

@@ -19,7 +19,7 @@ use super::executor;
 use super::journal::{Journal, Record};
 
 #[derive(Default)]
-struct Fake {
+pub(super) struct Fake {
     containers: HashMap<String, ContainerInspectResponse>,
     images: HashMap<String, ImageInspect>,
     volumes: HashMap<String, std::path::PathBuf>,
@@ -98,7 +98,7 @@ impl Engine for Fake {
 }
 
 /// `web` runs image `sha256:1`, with these labels.
-fn fake(labels: &[(&str, &str)]) -> Fake {
+pub(super) fn fake(labels: &[(&str, &str)]) -> Fake {
     let labels = labels
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))

@@ -170,9 +170,15 @@ pub(super) async fn update<E: Engine>(
     // data, and a rollback, even the recovery's after a crash, puts it back.
     record.new_ran = true;
     if let Err(stop) = prepare(ctx, record, old) {
-        // Nothing ran: the override goes back to what it said.
+        // Nothing ran: the override goes back to what it said, and the file's tag (moved by
+        // the pull) to the old image, so the owner's next `compose up` does not apply it.
         if let Err(error) = restore_override(&service) {
             tracing::warn!(%error, "Cannot put the compose override back.");
+        }
+        if !from_override {
+            if let Err(error) = ctx.engine.tag_image(&old_image_id, &image_ref).await {
+                tracing::warn!(%error, "Cannot tag the old image back.");
+            }
         }
         return Err(stop);
     }

@@ -2,7 +2,8 @@
 //! issue 17 added the backup, `new_ran` and the compose override's text (the bytes in
 //! `testdata/journal-before-issue-17-*.json`, field for field the layout of commit b613ca0)
 //! still load and recover; a record naming a backup that cannot be read ends failed, saying so,
-//! instead of "rolled back" over the new version's data.
+//! instead of "rolled back" over the new version's data; the recovery at start and a retried
+//! command never recover the same operation twice.
 
 use std::path::Path;
 use std::time::Duration;
@@ -143,4 +144,35 @@ async fn issue_17_recovery_without_the_journaled_backup_ends_failed_and_says_why
     );
     assert_eq!(result.data_restored, None);
     assert_eq!(result.backup.as_deref(), Some("1764100000000.json"));
+}
+
+/// The recovery at agent start and the controller's retry of the same command (which recovers
+/// its operation first) both found the record unfinished: the second waits for the first and
+/// answers its stored result, never putting the container and its data back a second time
+/// (seen live: two `compose up --no-start` and two dump restores of one container at once).
+#[tokio::test]
+async fn issue_17_an_operation_is_recovered_once_when_start_and_a_retry_race() {
+    use std::sync::atomic::Ordering::Relaxed;
+    let once = tempfile::tempdir().unwrap();
+    let journal = journal_with(once.path(), &[("op-old-swap", SWAP)]);
+    let engine = fake(&[]);
+    let record = journal.unfinished().unwrap().remove(0);
+    recovery::recover_one(&engine, &journal, record, &settings(once.path()))
+        .await
+        .unwrap();
+    let one_recovery = engine.inspections.load(Relaxed);
+    assert!(one_recovery > 0);
+
+    let dir = tempfile::tempdir().unwrap();
+    let journal = journal_with(dir.path(), &[("op-old-swap", SWAP)]);
+    let engine = fake(&[]);
+    let at_start = journal.unfinished().unwrap().remove(0);
+    let retried = at_start.clone();
+    let settings = settings(dir.path());
+    let (first, second) = tokio::join!(
+        recovery::recover_one(&engine, &journal, at_start, &settings),
+        recovery::recover_one(&engine, &journal, retried, &settings),
+    );
+    assert_eq!(first.unwrap(), second.unwrap());
+    assert_eq!(engine.inspections.load(Relaxed), one_recovery);
 }

@@ -67,8 +67,48 @@ pub(super) async fn write_override<E: Engine>(
         tokio::fs::create_dir_all(dir).await?;
     }
     let text = override_yaml(&owner, &service.service, image);
-    tokio::fs::write(&file, text).await?;
+    // Atomically (a temporary file renamed over it, fsynced): a crash mid-write leaves the
+    // earlier text, which the journal also holds.
+    crate::fsutil::replace_file(&file, text.as_bytes(), 0o644)?;
     Ok(file)
+}
+
+/// The most of Unity's override file the journal keeps. The agent writes a `version:` line
+/// and one image (a few hundred bytes); a bigger file is not what it wrote.
+pub const OVERRIDE_MAX_BYTES: u64 = 64 * 1024;
+
+/// Unity's override's text before an update rewrites it, for the journal: `None` when there is
+/// no file. An error (which refuses the update before anything changes) when it cannot be read
+/// whole, is bigger than [`OVERRIDE_MAX_BYTES`], or is not UTF-8: a rollback must write back
+/// exactly these bytes, so a guess (such as "there was none", which would delete the file) is
+/// never journaled. Note that this uses blocking file I/O (one small file).
+pub fn read_override_before(file: &std::path::Path) -> Result<Option<String>, String> {
+    let cannot = |why: String| format!("compose override {}: {why}", file.display());
+    let metadata = match std::fs::metadata(file) {
+        Ok(metadata) => metadata,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(error) => return Err(cannot(error.to_string())),
+    };
+    if !metadata.is_file() {
+        return Err(cannot("not a regular file".to_owned()));
+    }
+    let too_big = |size: u64| {
+        cannot(format!(
+            "{size} bytes, more than the {OVERRIDE_MAX_BYTES} Unity writes; \
+             it is not Unity's override, so it is not rewritten"
+        ))
+    };
+    if metadata.len() > OVERRIDE_MAX_BYTES {
+        return Err(too_big(metadata.len()));
+    }
+    let bytes = std::fs::read(file).map_err(|error| cannot(error.to_string()))?;
+    let size = u64::try_from(bytes.len()).unwrap_or(u64::MAX);
+    if size > OVERRIDE_MAX_BYTES {
+        return Err(too_big(size));
+    }
+    String::from_utf8(bytes)
+        .map(Some)
+        .map_err(|_| cannot("not UTF-8 text; it is not Unity's override".to_owned()))
 }
 
 /// The override's text: the first file's top-level `version:` line, then the service's image

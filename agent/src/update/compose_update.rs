@@ -16,7 +16,7 @@ use unity_shared::model::update::{CommandResult, Outcome, Stage, UpdateRequest};
 use super::backup::BackupFile;
 use super::compose::{ComposeService, Project};
 use super::compose_cli::{Cli, ComposeError};
-use super::compose_files::{new_tag_message, write_override};
+use super::compose_files::{new_tag_message, read_override_before, write_override};
 use super::context::{
     capture, container, image_of, inspect_image, journal_step, keep_old_image, prepare, refuse,
     refuse_failed_candidate, take_backup, vulnerability_gate, Log, OperationContext, Stop,
@@ -88,6 +88,14 @@ pub(super) async fn update<E: Engine>(
     let old_image = image_of(ctx, old).await?;
     let old_image_id = old_image.id.clone().unwrap_or_default();
     result.old_image_id = old_image.id.clone();
+    // Read before anything changes, whole or not at all: what a rollback writes back.
+    let override_before = match pinned_run {
+        true => match read_override_before(&own_override) {
+            Ok(text) => text,
+            Err(why) => return refuse(format!("{why}; nothing was changed")),
+        },
+        false => None,
+    };
     let cli = match ctx.engine.socket_path() {
         Some(socket) => Cli::detect(&socket).await,
         None => Err(ComposeError::NoSocket),
@@ -104,11 +112,7 @@ pub(super) async fn update<E: Engine>(
         image_ref: image_ref.clone(),
         old_image_id: old_image_id.clone(),
         override_file: pinned_run.then(|| own_override.clone()),
-        // Read before anything changes: what a rollback writes back.
-        override_before: match pinned_run {
-            true => tokio::fs::read_to_string(&own_override).await.ok(),
-            false => None,
-        },
+        override_before,
     };
     log.say(
         Stage::Pulling,
@@ -166,9 +170,15 @@ pub(super) async fn update<E: Engine>(
     // data, and a rollback, even the recovery's after a crash, puts it back.
     record.new_ran = true;
     if let Err(stop) = prepare(ctx, record, old) {
-        // Nothing ran: the override goes back to what it said.
+        // Nothing ran: the override goes back to what it said, and the file's tag (moved by
+        // the pull) to the old image, so the owner's next `compose up` does not apply it.
         if let Err(error) = restore_override(&service) {
             tracing::warn!(%error, "Cannot put the compose override back.");
+        }
+        if !from_override {
+            if let Err(error) = ctx.engine.tag_image(&old_image_id, &image_ref).await {
+                tracing::warn!(%error, "Cannot tag the old image back.");
+            }
         }
         return Err(stop);
     }

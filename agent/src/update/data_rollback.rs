@@ -79,6 +79,16 @@ impl<'b> DataRollback<'b> {
         rollback
     }
 
+    /// The operation's backup, named by its journal, cannot be read (deleted, damaged): when
+    /// the new version ran, nothing can put the data back, so the rollback ends failed saying
+    /// why instead of "rolled back" over the new version's data.
+    pub fn backup_unreadable(&mut self, new_ran: bool, problem: String) {
+        if new_ran {
+            self.planned = None;
+            self.problem = Some(problem);
+        }
+    }
+
     /// Where the data is to come back from, when it is.
     pub fn source(&self) -> Option<DataSource> {
         self.planned.as_ref().map(|(_, source, _)| *source)
@@ -225,6 +235,22 @@ mod tests {
         assert_eq!(plan(Policy::Off, true), None);
         let nothing = DataRollback::plan(&settings(Policy::Auto), "db", None, true);
         assert_eq!(nothing.ending("unhealthy").1, "unhealthy; rolled back");
+    }
+
+    #[test]
+    fn issue_17_a_backup_the_journal_names_but_cannot_be_read_fails_the_rollback() {
+        let unreadable = || "the operation's backup 5.json cannot be read: gone".to_owned();
+        let mut ran = DataRollback::plan(&settings(Policy::Auto), "db", None, true);
+        ran.backup_unreadable(true, unreadable());
+        assert_eq!(ran.source(), None);
+        let (outcome, message) = ran.ending("the agent restarted mid-update");
+        assert_eq!(outcome, Outcome::Failed);
+        assert!(message.contains("5.json cannot be read: gone"), "{message}");
+        assert!(message.contains("the backup's files are kept"), "{message}");
+        // Before the new version ran, the data is as it was: the rollback needs no backup.
+        let mut not_ran = DataRollback::plan(&settings(Policy::Auto), "db", None, false);
+        not_ran.backup_unreadable(false, unreadable());
+        assert_eq!(not_ran.ending("x").0, Outcome::RolledBack);
     }
 
     #[test]

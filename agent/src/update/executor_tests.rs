@@ -19,7 +19,9 @@ use super::executor;
 use super::journal::{Journal, Record};
 
 #[derive(Default)]
-struct Fake {
+pub(super) struct Fake {
+    /// How many containers were inspected (what a recovery does first and last).
+    pub(super) inspections: std::sync::atomic::AtomicUsize,
     containers: HashMap<String, ContainerInspectResponse>,
     images: HashMap<String, ImageInspect>,
     volumes: HashMap<String, std::path::PathBuf>,
@@ -40,6 +42,8 @@ impl Engine for Fake {
         &self,
         name: &str,
     ) -> Result<Option<ContainerInspectResponse>, EngineError> {
+        self.inspections
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(self.containers.get(name).cloned())
     }
     async fn inspect_image(&self, reference: &str) -> Result<Option<ImageInspect>, EngineError> {
@@ -98,7 +102,7 @@ impl Engine for Fake {
 }
 
 /// `web` runs image `sha256:1`, with these labels.
-fn fake(labels: &[(&str, &str)]) -> Fake {
+pub(super) fn fake(labels: &[(&str, &str)]) -> Fake {
     let labels = labels
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
@@ -118,6 +122,7 @@ fn fake(labels: &[(&str, &str)]) -> Fake {
         ..ImageInspect::default()
     };
     Fake {
+        inspections: Default::default(),
         containers: HashMap::from([("web".to_owned(), web)]),
         images: HashMap::from([("sha256:1".to_owned(), image)]),
         volumes: HashMap::new(),

@@ -122,6 +122,10 @@ pub struct Journal {
     /// Operations running in this process (an unfinished record of one of these is not a
     /// crash to recover but work in progress). Shared by clones.
     running: Arc<Mutex<HashSet<OperationId>>>,
+    /// Held while an interrupted operation is recovered: the recovery at agent start and a
+    /// retried command (which recovers its own operation first) must not both put the same
+    /// container and its data back at once. Shared by clones.
+    recovery: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Journal {
@@ -134,7 +138,13 @@ impl Journal {
         Ok(Journal {
             dir,
             running: Arc::default(),
+            recovery: Arc::default(),
         })
+    }
+
+    /// Waits until no other recovery runs in this process; recover while holding the guard.
+    pub async fn recovery_turn(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.recovery.lock().await
     }
 
     fn running(&self) -> std::sync::MutexGuard<'_, HashSet<OperationId>> {

@@ -78,6 +78,8 @@ mod evidence_live_tests;
 #[cfg(test)]
 mod executor_tests;
 #[cfg(test)]
+mod journal_compat_tests;
+#[cfg(test)]
 mod live_tests;
 #[cfg(test)]
 mod pinned_live_tests;

@@ -285,20 +285,36 @@ pub async fn recover<E: Engine>(
 pub async fn recover_one<E: Engine>(
     engine: &E,
     journal: &Journal,
-    mut record: Record,
+    record: Record,
     settings: &Settings<'_>,
 ) -> Result<CommandResult, RecoveryError> {
-    let saved = record
-        .backup
-        .as_deref()
-        .and_then(|name| match backup::load(settings.data_dir, &record.container, name) {
-            Ok(saved) => Some(saved),
+    // One recovery at a time; read again once it is this one's turn: the recovery at start and
+    // a retried command's may both have found the record unfinished, and the first to run
+    // ends it (the second returns its result instead of putting the data back twice at once).
+    let _turn = journal.recovery_turn().await;
+    let mut record = match journal.load(&record.id)? {
+        Some(Record {
+            result: Some(result),
+            ..
+        }) => return Ok(result),
+        Some(current) => current,
+        None => record,
+    };
+    let (saved, unreadable) = match record.backup.as_deref() {
+        None => (None, None),
+        Some(name) => match backup::load(settings.data_dir, &record.container, name) {
+            Ok(saved) => (Some(saved), None),
             Err(error) => {
                 tracing::warn!(operation = %record.id, %error, "Cannot read the operation's backup.");
-                None
+                let problem = format!("the operation's backup {name} cannot be read: {error}");
+                (None, Some(problem))
             }
-        });
+        },
+    };
     let mut data = DataRollback::plan(settings, &record.container, saved.as_ref(), record.new_ran);
+    if let Some(problem) = unreadable {
+        data.backup_unreadable(record.new_ran, problem);
+    }
     let (outcome, message) = if let Some(service) = record.compose.clone() {
         let (outcome, message, step) =
             recover_compose(engine, &record, &service, &mut data).await?;

@@ -342,3 +342,33 @@ fn issue_17_an_override_change_is_settled_by_how_the_restore_ended() {
     };
     assert!(settle(&gone, true).is_err());
 }
+
+/// Issue 17: the override's text before an update is journaled whole or the update is refused
+/// (never guessed: "there was none" would delete the file at rollback).
+#[test]
+fn issue_17_the_overrides_earlier_text_is_read_whole_or_refused() {
+    use super::compose_files::{read_override_before, OVERRIDE_MAX_BYTES};
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("web.yml");
+    assert_eq!(read_override_before(&file), Ok(None));
+    // Byte for byte, a missing final newline and CRLF included.
+    let text = "version: \"3.8\"\r\nservices:\n  \"web\":\n    image: \"r/app@sha256:ab\"";
+    std::fs::write(&file, text).unwrap();
+    assert_eq!(read_override_before(&file), Ok(Some(text.to_owned())));
+    let at_cap = usize::try_from(OVERRIDE_MAX_BYTES).unwrap();
+    std::fs::write(&file, "#".repeat(at_cap)).unwrap();
+    assert_eq!(read_override_before(&file).unwrap().unwrap().len(), at_cap);
+    std::fs::write(&file, "#".repeat(at_cap + 1)).unwrap();
+    let too_big = read_override_before(&file).unwrap_err();
+    assert!(
+        too_big.contains("65537 bytes, more than the 65536"),
+        "{too_big}"
+    );
+    std::fs::write(&file, b"services:\n  web:\n    image: \"\xff\"\n").unwrap();
+    let binary = read_override_before(&file).unwrap_err();
+    assert!(binary.contains("not UTF-8"), "{binary}");
+    std::fs::remove_file(&file).unwrap();
+    std::fs::create_dir(&file).unwrap();
+    let directory = read_override_before(&file).unwrap_err();
+    assert!(directory.contains("not a regular file"), "{directory}");
+}

@@ -9,9 +9,11 @@
 //!
 //! Here: update, rollback, restart and the offline queue with dockerd; `auto` policies with
 //! maintenance windows and a canary ([`auto`]); an agent killed mid-update ([`restart`]);
-//! Podman's health checks and rollback ([`podman`]).
+//! Podman's health checks and rollback ([`podman`]); a compose PostgreSQL whose agent is killed
+//! mid-update gets its old data back when the agent restarts ([`compose_data`]).
 
 mod auto;
+mod compose_data;
 mod order;
 mod podman;
 mod restart;

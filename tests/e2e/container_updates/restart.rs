@@ -15,10 +15,10 @@ use super::{inspect, operation_finished, push_app, INVENTORY};
 const AGENT: &str = env!("CARGO_BIN_EXE_unity-e2e-agent");
 
 /// An agent process, killed when dropped (also when the test fails).
-struct AgentProcess(std::process::Child);
+pub(super) struct AgentProcess(std::process::Child);
 
 impl AgentProcess {
-    fn kill(&mut self) {
+    pub(super) fn kill(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
@@ -31,7 +31,7 @@ impl Drop for AgentProcess {
 }
 
 /// The agent as its own process (so it can be killed with SIGKILL).
-fn agent_process(config: &std::path::Path) -> AgentProcess {
+pub(super) fn agent_process(config: &std::path::Path) -> AgentProcess {
     #[allow(clippy::disallowed_methods)]
     let child = std::process::Command::new(AGENT)
         .arg("--config")

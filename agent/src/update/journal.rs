@@ -206,7 +206,9 @@ impl Journal {
         self.save(record)
     }
 
-    /// Every record without a result (an operation interrupted by a crash).
+    /// Every record without a result (an operation interrupted by a crash). A record that
+    /// cannot be read is renamed `<id>.json.unreadable` and logged, so it cannot block the
+    /// recovery of the others.
     pub fn unfinished(&self) -> Result<Vec<Record>, JournalError> {
         let entries = std::fs::read_dir(&self.dir).map_err(|source| JournalError::Io {
             path: self.dir.clone(),
@@ -218,10 +220,24 @@ impl Journal {
             let Some(id) = name.to_str().and_then(|name| name.strip_suffix(".json")) else {
                 continue;
             };
-            if let Some(record) = self.load(&OperationId(id.to_owned()))? {
-                if record.result.is_none() {
-                    records.push(record);
+            match self.load(&OperationId(id.to_owned())) {
+                Ok(Some(record)) if record.result.is_none() => records.push(record),
+                Ok(_) => {}
+                // One unreadable record must not stop the others' recovery: it is set aside
+                // (kept for the owner, never deleted) and said loudly.
+                Err(JournalError::Json { path, source }) => {
+                    let aside = path.with_extension("json.unreadable");
+                    let moved = std::fs::rename(&path, &aside);
+                    tracing::error!(
+                        path = %path.display(),
+                        error = %source,
+                        moved_to = %aside.display(),
+                        moved = moved.is_ok(),
+                        "An update journal record is unreadable; it is set aside and its \
+                         operation is not recovered. Check that container by hand."
+                    );
                 }
+                Err(error) => return Err(error),
             }
         }
         records.sort_by(|a, b| a.id.cmp(&b.id));

@@ -217,6 +217,16 @@ fn journal_round_trips_and_lists_unfinished_operations() {
     let loaded = journal.load(&record.id).unwrap().unwrap();
     assert_eq!(loaded, record);
     assert_eq!(journal.unfinished().unwrap(), [record.clone()]);
+    // A torn or garbled record is set aside; the others still recover.
+    let journal_dir = dir.path().join("updates").join("journal");
+    let torn: &[u8] = b"{\"id\": \"op-0\", \"step\":";
+    std::fs::write(journal_dir.join("op-0.json"), torn).unwrap();
+    assert_eq!(journal.unfinished().unwrap(), [record.clone()]);
+    assert!(!journal_dir.join("op-0.json").exists());
+    assert_eq!(
+        std::fs::read(journal_dir.join("op-0.json.unreadable")).unwrap(),
+        torn
+    );
     assert!(journal.load(&OperationId("../x".to_owned())).is_err());
     assert!(journal.claim(&record.id));
     assert!(

@@ -20,6 +20,8 @@ mod backups;
 mod badge;
 mod certificates;
 mod chart_range;
+mod container_logs;
+mod container_page;
 mod containers;
 mod disk_baselines;
 mod error_page;
@@ -32,6 +34,7 @@ mod injection_tests;
 mod labels;
 mod layout;
 mod login;
+mod log_text;
 mod logout;
 mod managed_certificates;
 mod metric_names;
@@ -131,6 +134,21 @@ pub fn routes() -> Routes {
             "/hosts/{agent_id}/containers/{name}/backups",
             Host(VIEW),
             backups::page,
+        )
+        .get(
+            "/hosts/{agent_id}/containers/{name}",
+            Host(VIEW),
+            container_page::page,
+        )
+        .get(
+            "/hosts/{agent_id}/containers/{name}/logs",
+            Host(ADMINISTER),
+            container_logs::page,
+        )
+        .get(
+            "/hosts/{agent_id}/containers/{name}/logs/follow",
+            Host(ADMINISTER),
+            container_logs::follow,
         )
         .get("/operations/{id}", OperationHost(VIEW), operations::page)
         .get("/updates", SignedIn, updates::page)

@@ -12,7 +12,9 @@ pub async fn answer(state: &AgentState, request: ReadContainerLogs) -> CommandRe
     let settings = &state.config.containers;
     if !settings.enabled {
         return CommandResponse::Failed {
-            message: "the container collector is disabled on this host ([containers] enabled = false)".into(),
+            message:
+                "the container collector is disabled on this host ([containers] enabled = false)"
+                    .into(),
         };
     }
     let read = async {

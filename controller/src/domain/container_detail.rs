@@ -48,7 +48,11 @@ pub struct ContainerDetail {
 }
 
 /// The container `name` of a known host. Note that this uses blocking I/O.
-pub fn detail(ctx: &Context, agent_id: &AgentId, name: &str) -> Result<ContainerDetail, DomainError> {
+pub fn detail(
+    ctx: &Context,
+    agent_id: &AgentId,
+    name: &str,
+) -> Result<ContainerDetail, DomainError> {
     require_known(ctx, agent_id)?;
     let stored: Option<(i64, ContainerInventory)> = ctx
         .store
@@ -68,7 +72,9 @@ pub fn detail(ctx: &Context, agent_id: &AgentId, name: &str) -> Result<Container
         .containers
         .recent_events(agent_id, EVENTS_READ)?
         .into_iter()
-        .filter(|event| event.name.as_deref() == Some(name) || Some(event.container_id.as_str()) == id)
+        .filter(|event| {
+            event.name.as_deref() == Some(name) || Some(event.container_id.as_str()) == id
+        })
         .take(EVENTS_SHOWN)
         .collect();
     let update_check = crate::updates::current::checks(ctx)?

@@ -131,7 +131,14 @@ impl Follow {
         container: &str,
         after_ns: Option<i64>,
     ) -> Result<Follow, DomainError> {
-        begin(ctx, actor, agent_id, container, AuditAction::ContainerLogsFollow).await?;
+        begin(
+            ctx,
+            actor,
+            agent_id,
+            container,
+            AuditAction::ContainerLogsFollow,
+        )
+        .await?;
         let after_ns = after_ns.or_else(|| Some(crate::clock::now_ms().saturating_mul(1_000_000)));
         Ok(Follow {
             agent_id: agent_id.clone(),
@@ -143,7 +150,14 @@ impl Follow {
 
     /// The lines that came since the last call, oldest first.
     pub async fn next(&mut self, ctx: &Context) -> Result<ContainerLogs, DomainError> {
-        let logs = ask(ctx, &self.agent_id, &self.container, self.lines, self.after_ns).await?;
+        let logs = ask(
+            ctx,
+            &self.agent_id,
+            &self.container,
+            self.lines,
+            self.after_ns,
+        )
+        .await?;
         let newest = logs.lines.iter().filter_map(|line| line.at_ns).max();
         if let Some(newest) = newest {
             self.after_ns = Some(self.after_ns.map_or(newest, |after| after.max(newest)));

@@ -164,13 +164,17 @@ struct LineEvent {
     text: String,
 }
 
-fn line_event(line: &ContainerLogLine) -> Event {
-    let payload = LineEvent {
+fn line_payload(line: &ContainerLogLine) -> LineEvent {
+    LineEvent {
         at_ns: line.at_ns,
         time: line_time(line),
         stream: stream_word(line.stream),
         text: log_text::clean(&line.text),
-    };
+    }
+}
+
+fn line_event(line: &ContainerLogLine) -> Event {
+    let payload = line_payload(line);
     Event::default()
         .event("line")
         .json_data(&payload)
@@ -265,12 +269,19 @@ mod tests {
                     LogStream::Stdout,
                     "<script>alert(1)</script>",
                 ),
-                line(None, LogStream::Stderr, "\u{1b}[31mred\u{1b}[0m \u{fffd} end\r"),
+                line(
+                    None,
+                    LogStream::Stderr,
+                    "\u{1b}[31mred\u{1b}[0m \u{fffd} end\r",
+                ),
             ],
             truncated: true,
         };
         let html = render(&view(Ok(logs)), &caller(Role::Admin)).into_string();
-        assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{html}");
+        assert!(
+            html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+            "{html}"
+        );
         assert!(!html.contains("<script>alert"), "{html}");
         assert!(html.contains("red \u{fffd} end␍"), "{html}");
         assert!(!html.contains('\u{1b}'), "{html}");
@@ -281,7 +292,10 @@ mod tests {
             html.contains("data-follow=\"/hosts/nas-1/containers/web/logs/follow\""),
             "{html}"
         );
-        assert!(html.contains("data-after=\"1700000000000000000\""), "{html}");
+        assert!(
+            html.contains("data-after=\"1700000000000000000\""),
+            "{html}"
+        );
     }
 
     #[test]
@@ -298,8 +312,11 @@ mod tests {
 
     #[test]
     fn follow_events_carry_cleaned_text_as_json() {
-        let event = line_event(&line(Some(5), LogStream::Stderr, "a\u{1b}[1mb\nc"));
-        let text = format!("{event:?}");
-        assert!(!text.contains('\u{1b}'), "{text}");
+        let payload = line_payload(&line(None, LogStream::Stderr, "<a>\u{1b}[1mb\nc"));
+        let json = serde_json::to_string(&payload).unwrap();
+        assert_eq!(
+            json,
+            r#"{"at_ns":null,"time":"","stream":"stderr","text":"<a>b␊c"}"#
+        );
     }
 }

@@ -339,13 +339,32 @@ mod tests {
         assert!(html.contains("0.0.0.0:8080"), "{html}");
         assert!(html.contains("id=\"mounts\""), "{html}");
         assert!(html.contains("com.docker.compose.project"), "{html}");
-        for metric in ["container_cpu_percent", "container_memory_bytes", "container_healthy"] {
-            assert!(html.contains(&format!("data-metric=\"{metric}\"")), "{html}");
+        for metric in [
+            "container_cpu_percent",
+            "container_memory_bytes",
+            "container_healthy",
+        ] {
+            assert!(
+                html.contains(&format!("data-metric=\"{metric}\"")),
+                "{html}"
+            );
         }
-        assert!(html.contains(&format!("data-labels=\"container={name}\"")), "{html}");
-        assert!(html.contains(&format!("action=\"/hosts/nas-1/containers/{name}/logs\"")), "{html}");
-        assert!(html.contains("data-confirm=\"Restart the container"), "{html}");
-        assert!(!html.contains("container_cpu_percent</"), "no internal names as text: {html}");
+        assert!(
+            html.contains(&format!("data-labels=\"container={name}\"")),
+            "{html}"
+        );
+        assert!(
+            html.contains(&format!("action=\"/hosts/nas-1/containers/{name}/logs\"")),
+            "{html}"
+        );
+        assert!(
+            html.contains("data-confirm=\"Restart the container"),
+            "{html}"
+        );
+        assert!(
+            !html.contains("container_cpu_percent</"),
+            "no internal names as text: {html}"
+        );
     }
 
     #[test]

@@ -62,7 +62,10 @@ mod tests {
     #[test]
     fn plain_text_and_tabs_stay() {
         check("GET /index.html 200\tok", "GET /index.html 200\tok");
-        check("<script>alert(1)</script> & ü", "<script>alert(1)</script> & ü");
+        check(
+            "<script>alert(1)</script> & ü",
+            "<script>alert(1)</script> & ü",
+        );
     }
 
     #[test]

@@ -128,7 +128,11 @@ mod tests {
     #[track_caller]
     fn check(texts: &[&str], max_lines: usize, max_bytes: usize, expect: &[&str], cut: bool) {
         let bounded = logs(texts).bounded(max_lines, max_bytes);
-        let kept: Vec<&str> = bounded.lines.iter().map(|line| line.text.as_str()).collect();
+        let kept: Vec<&str> = bounded
+            .lines
+            .iter()
+            .map(|line| line.text.as_str())
+            .collect();
         assert_eq!(kept, expect);
         assert_eq!(bounded.truncated, cut);
         assert!(bounded.lines.len() <= max_lines && bounded.text_bytes() <= max_bytes);

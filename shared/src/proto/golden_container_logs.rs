@@ -32,7 +32,11 @@ pub(super) fn responses() -> Vec<CommandResponse> {
         CommandResponse::ContainerLogs(ContainerLogs {
             lines: vec![
                 line(Some(1_700_000_000_000_000_001), LogStream::Stdout, "ready"),
-                line(Some(1_700_000_000_000_000_002), LogStream::Stderr, "warn: <b>"),
+                line(
+                    Some(1_700_000_000_000_000_002),
+                    LogStream::Stderr,
+                    "warn: <b>",
+                ),
                 line(None, LogStream::Console, "\u{1b}[31mred\u{1b}[0m"),
             ],
             truncated: false,
@@ -47,7 +51,8 @@ pub(super) fn responses() -> Vec<CommandResponse> {
 #[test]
 fn the_golden_container_log_messages_decode_back_to_themselves() {
     for command in commands() {
-        let back: Command = postcard::from_bytes(&postcard::to_allocvec(&command).unwrap()).unwrap();
+        let back: Command =
+            postcard::from_bytes(&postcard::to_allocvec(&command).unwrap()).unwrap();
         assert_eq!(back, command);
     }
     for response in responses() {

@@ -242,7 +242,10 @@ mod tests {
         collector.push(LogStream::Console, "ééééé".as_bytes());
         let logs = collector.finish();
         assert!(logs.text_bytes() <= 8);
-        assert_eq!(logs.lines.last().map(|line| line.text.as_str()), Some("éééé"));
+        assert_eq!(
+            logs.lines.last().map(|line| line.text.as_str()),
+            Some("éééé")
+        );
         assert!(logs.truncated);
     }
 }

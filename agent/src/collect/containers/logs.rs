@@ -14,7 +14,10 @@ use super::log_lines::Collector;
 use super::socket::{Client, ClientError};
 
 /// Reads the lines `request` asks for, within [`MAX_LOG_LINES`] and [`MAX_LOG_BYTES`].
-pub async fn read(client: &Client, request: &ReadContainerLogs) -> Result<ContainerLogs, ClientError> {
+pub async fn read(
+    client: &Client,
+    request: &ReadContainerLogs,
+) -> Result<ContainerLogs, ClientError> {
     let lines = request.lines.clamp(1, MAX_LOG_LINES);
     // The engines take whole seconds; the collector drops what is not after `after_ns`.
     let since = request

@@ -482,14 +482,10 @@ fn problems(page: &str, html: &str, slots: &[Slot]) -> Vec<String> {
             &html[at..html.len().min(at + 60)]
         ));
     }
-    if let Some(at) = html
-        .match_indices("<form")
-        .map(|(at, _)| at)
-        .find(|at| {
-            !html[*at..].starts_with("<form method=\"post\" action=\"/")
-                && !html[*at..].starts_with("<form method=\"get\" action=\"/")
-        })
-    {
+    if let Some(at) = html.match_indices("<form").map(|(at, _)| at).find(|at| {
+        !html[*at..].starts_with("<form method=\"post\" action=\"/")
+            && !html[*at..].starts_with("<form method=\"get\" action=\"/")
+    }) {
         problems.push(format!(
             "{page}: a form the page did not make: {}",
             &html[at..html.len().min(at + 120)]

@@ -67,8 +67,16 @@ fn logs(now_ms: i64) -> ContainerLogs {
     };
     ContainerLogs {
         lines: vec![
-            line(Some(now_ms * 1_000_000), LogStream::Stdout, "listening on :80"),
-            line(Some(now_ms * 1_000_000 + 1), LogStream::Stderr, "warning: slow"),
+            line(
+                Some(now_ms * 1_000_000),
+                LogStream::Stdout,
+                "listening on :80",
+            ),
+            line(
+                Some(now_ms * 1_000_000 + 1),
+                LogStream::Stderr,
+                "warning: slow",
+            ),
             line(None, LogStream::Console, "\u{1b}[31mred\u{1b}[0m"),
         ],
         truncated: true,

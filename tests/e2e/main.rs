@@ -18,6 +18,7 @@ mod api_metrics;
 mod api_tokens;
 mod certificates;
 mod container_alerts;
+mod container_logs;
 mod container_updates;
 mod containers;
 mod crash_reconnect;

@@ -126,6 +126,7 @@ const PURE: &[&str] = &[
     "controller/src/web/evidence.rs",
     "shared/src/proto/frame.rs",
     "shared/src/model/**/*.rs",
+    "agent/src/collect/containers/log_lines.rs",
     "agent/src/service_checks/response.rs",
     "agent/src/service_checks/schedule.rs",
     "agent/src/service_checks/dns.rs",

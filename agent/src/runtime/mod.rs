@@ -7,6 +7,7 @@
 
 mod certificates;
 mod connection;
+mod container_logs;
 pub mod containers;
 mod databases;
 pub(crate) mod operations;

@@ -439,6 +439,7 @@ async fn answer_command(
                 }
             }
         }
+        Command::ReadContainerLogs(request) => super::container_logs::answer(&state, request).await,
     };
     if let Err(error) =
         wire::write(&mut send, &response, frame::MAX_COMMAND_RESPONSE_FRAME_LEN).await

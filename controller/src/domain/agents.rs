@@ -63,7 +63,17 @@ async fn audited(
     action: AuditAction,
     agent_id: &AgentId,
 ) -> Result<(), DomainError> {
-    let (ctx, actor, target) = (ctx.clone(), actor.to_owned(), agent_id.to_string());
+    audited_target(ctx, actor, action, agent_id.to_string()).await
+}
+
+/// Records `action` on `target` in the audit log (off the async threads).
+pub(super) async fn audited_target(
+    ctx: &Arc<Context>,
+    actor: &Actor,
+    action: AuditAction,
+    target: String,
+) -> Result<(), DomainError> {
+    let (ctx, actor) = (ctx.clone(), actor.to_owned());
     tokio::task::spawn_blocking(move || audit::record(&ctx, &actor, action, &target))
         .await
         .map_err(|error| DomainError::Internal(format!("blocking task failed: {error}")))?

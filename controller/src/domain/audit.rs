@@ -105,6 +105,10 @@ pub enum AuditAction {
     /// An alert rule was made or changed in the dashboard or API.
     AlertRuleSet,
     AlertRuleDelete,
+    /// An administrator read a container's log through its agent (issue 19; never stored).
+    ContainerLogs,
+    /// An administrator started following a container's log.
+    ContainerLogsFollow,
 }
 
 impl std::fmt::Display for AuditAction {
@@ -176,6 +180,8 @@ impl std::fmt::Display for AuditAction {
             AuditAction::AlertSilenceDelete => "alert.unsilence",
             AuditAction::AlertRuleSet => "alert_rule.set",
             AuditAction::AlertRuleDelete => "alert_rule.delete",
+            AuditAction::ContainerLogs => "container.logs",
+            AuditAction::ContainerLogsFollow => "container.logs_follow",
         };
         formatter.write_str(name)
     }

@@ -35,6 +35,8 @@ pub mod api_tokens;
 pub mod audit;
 pub mod backups;
 pub mod certificates;
+pub mod container_detail;
+pub mod container_logs;
 pub mod disk_baselines;
 pub mod error;
 pub mod groups;

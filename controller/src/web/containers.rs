@@ -122,7 +122,7 @@ pub fn panel(
                     @let has_update = check.is_some_and(|check| matches!(check.outcome, CheckOutcome::Update(_)));
                     tr data-container=(container.name) {
                         td {
-                            (container.name)
+                            a.container-link href={ "/hosts/" (url_segment(agent_id.as_str())) "/containers/" (url_segment(&container.name)) } { (container.name) }
                             @if let Some(compose) = &container.compose {
                                 div.sub { "compose " (compose.project) " / " (compose.service) }
                             }

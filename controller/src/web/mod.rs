@@ -20,6 +20,8 @@ mod backups;
 mod badge;
 mod certificates;
 mod chart_range;
+mod container_logs;
+mod container_page;
 mod containers;
 mod disk_baselines;
 mod error_page;
@@ -31,6 +33,7 @@ mod host_metrics;
 mod injection_tests;
 mod labels;
 mod layout;
+mod log_text;
 mod login;
 mod logout;
 mod managed_certificates;
@@ -134,6 +137,21 @@ pub fn routes() -> Routes {
             "/hosts/{agent_id}/containers/{name}/backups",
             Host(VIEW),
             backups::page,
+        )
+        .get(
+            "/hosts/{agent_id}/containers/{name}",
+            Host(VIEW),
+            container_page::page,
+        )
+        .get(
+            "/hosts/{agent_id}/containers/{name}/logs",
+            Host(ADMINISTER),
+            container_logs::page,
+        )
+        .get(
+            "/hosts/{agent_id}/containers/{name}/logs/follow",
+            Host(ADMINISTER),
+            container_logs::follow,
         )
         .get("/operations/{id}", OperationHost(VIEW), operations::page)
         .get("/updates", SignedIn, updates::page)

@@ -20,6 +20,11 @@ pub const ASSETS: &[(&str, &str, &[u8])] = &[
         include_bytes!("assets/app.js"),
     ),
     (
+        "container_logs.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("assets/container_logs.js"),
+    ),
+    (
         "controls.js",
         "text/javascript; charset=utf-8",
         include_bytes!("assets/controls.js"),

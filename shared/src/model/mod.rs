@@ -3,6 +3,7 @@
 pub mod agentless;
 pub mod certificate;
 pub mod container;
+pub mod container_logs;
 pub mod data_restore;
 pub mod database;
 pub mod database_image;

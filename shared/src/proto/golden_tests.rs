@@ -703,6 +703,28 @@ fn golden_bytes_of_every_wire_type() {
             hex::encode(encode(&response))
         ));
     }
+    for (n, command) in super::golden_container_logs::commands()
+        .into_iter()
+        .enumerate()
+    {
+        let envelope = CommandEnvelope {
+            id: CommandId(1900 + n as u64),
+            command,
+        };
+        lines.push(format!(
+            "v19.command.{n} {}",
+            hex::encode(encode(&envelope))
+        ));
+    }
+    for (n, response) in super::golden_container_logs::responses()
+        .into_iter()
+        .enumerate()
+    {
+        lines.push(format!(
+            "v19.response.{n} {}",
+            hex::encode(encode(&response))
+        ));
+    }
     lines.push(String::new());
     expect_test::expect_file!["../../testdata/wire/golden.txt"].assert_eq(&lines.join("\n"));
 }

@@ -30,6 +30,7 @@ use crate::model::certificate::{
     CertificateCsr, CertificateInstalled, ChallengeServing, InstallCertificate, PrepareCertificate,
     ServeHttpChallenge,
 };
+use crate::model::container_logs::{ContainerLogs, ReadContainerLogs};
 use crate::model::secret::{SecretReply, SecretRequest, SecretsWithdrawn};
 use crate::model::service::{AssignServiceChecks, ServiceChecksAssigned};
 use crate::model::ssh::{
@@ -252,6 +253,9 @@ pub enum Command {
     AssignAgentless(AssignAgentless),
     /// Run these service checks ([`ServiceChecksAssigned`]). Issue 18.
     AssignServiceChecks(AssignServiceChecks),
+    /// Answer with a container's newest log lines ([`ContainerLogs`]), never stored by the
+    /// controller. Issue 19.
+    ReadContainerLogs(ReadContainerLogs),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -280,6 +284,7 @@ pub enum CommandResponse {
     SshdConfigured(SshdConfigured),
     AgentlessAssigned(AgentlessAssigned),
     ServiceChecksAssigned(ServiceChecksAssigned),
+    ContainerLogs(ContainerLogs),
 }
 
 impl From<Ping> for Command {
@@ -356,7 +361,10 @@ request!(ReadSshHostKeys => ReadSshHostKeys(std::convert::identity), SshHostKeys
 request!(ConfigureSshd => ConfigureSshd(Box::new), SshdConfigured);
 request!(AssignAgentless => AssignAgentless(std::convert::identity), AgentlessAssigned);
 request!(AssignServiceChecks => AssignServiceChecks(std::convert::identity), ServiceChecksAssigned);
+request!(ReadContainerLogs => ReadContainerLogs(std::convert::identity), ContainerLogs);
 
+#[cfg(test)]
+mod golden_container_logs;
 #[cfg(test)]
 mod golden_credentials;
 #[cfg(test)]

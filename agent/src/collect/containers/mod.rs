@@ -10,6 +10,8 @@
 //! - [`run`]: one collection (list, inspect, image inspect, stats), bounded and never failing:
 //!   problems end up in [`ContainerInventory::error`].
 //! - [`samples`]: pure; the inventory as time series.
+//! - [`logs`]: a container's newest log lines on the controller's request (never stored);
+//!   [`log_lines`] (pure) turns the engine's stamped frames into bounded lines.
 //!
 //! See `docs/containers.md`.
 //!
@@ -20,6 +22,8 @@
 
 pub mod events;
 pub mod inventory;
+pub mod log_lines;
+pub mod logs;
 pub mod run;
 pub mod samples;
 pub mod socket;

@@ -12,7 +12,10 @@ mod reported;
 mod walker;
 
 use super::layout::tests as layout_tests;
-use super::{agentless, agents, certificates, host, host_metrics, operations, overview, updates};
+use super::{
+    agentless, agents, certificates, container_logs, container_page, host, host_metrics,
+    operations, overview, updates,
+};
 use crate::alerts::config::{SeriesRule, Threshold};
 use crate::alerts::rules::{self, HostState, RuleConfig};
 use crate::domain::alerts::{AlertState, AlertView};
@@ -176,6 +179,16 @@ const MUST_SHOW: &[(&str, &str)] = &[
     ("certificates", "certificates.certificates[1].key.Other.oid"),
     ("certificates", "certificates.problems[0].location"),
     ("certificates", "certificates.problems[0].message"),
+    ("container", "inventory.containers[0].name"),
+    ("container", "inventory.containers[0].image"),
+    ("container", "inventory.containers[0].labels[0][0]"),
+    ("container", "inventory.containers[0].labels[0][1]"),
+    ("container", "inventory.containers[0].mounts[0].destination"),
+    ("container", "inventory.engine.version"),
+    ("container", "update_checks[0].outcome.update.candidate_tag"),
+    ("container_logs", "logs.lines[0].text"),
+    ("container_logs", "logs.lines[2].text"),
+    ("container_logs", "inventory.containers[0].name"),
 ];
 
 /// The alerts the rules raise for this host, as the pages list them.
@@ -340,7 +353,35 @@ fn pages(reported: &Reported, now_ms: i64) -> Vec<(&'static str, String)> {
         .iter()
         .map(|record| operations::render(record, &caller, now_ms).into_string())
         .collect();
+    let container = reported.inventory.containers[0].clone();
+    let container_view = crate::domain::container_detail::ContainerDetail {
+        agent_id: host.agent_id.clone(),
+        name: container.name.clone(),
+        events: reported.events.clone(),
+        update_check: reported.update_checks.first().cloned(),
+        operations: reported.operations.clone(),
+        engine: reported.inventory.engine.clone(),
+        collected_at_ms: Some(now_ms),
+        n_backups: 2,
+        newest_backup_ms: Some(now_ms - 60_000),
+        connected: true,
+        container: Some(container),
+    };
+    let logs_view = container_logs::LogsView {
+        agent_id: host.agent_id.clone(),
+        container: container_view.name.clone(),
+        lines_asked: 200,
+        logs: Ok(reported.logs.clone()),
+    };
     vec![
+        (
+            "container",
+            container_page::render(&container_view, &caller, now_ms).into_string(),
+        ),
+        (
+            "container_logs",
+            container_logs::render(&logs_view, &caller).into_string(),
+        ),
         (
             "certificates",
             certificates::render(&fleet, &caller, now_ms).into_string(),
@@ -441,11 +482,10 @@ fn problems(page: &str, html: &str, slots: &[Slot]) -> Vec<String> {
             &html[at..html.len().min(at + 60)]
         ));
     }
-    if let Some(at) = html
-        .match_indices("<form")
-        .map(|(at, _)| at)
-        .find(|at| !html[*at..].starts_with("<form method=\"post\" action=\"/"))
-    {
+    if let Some(at) = html.match_indices("<form").map(|(at, _)| at).find(|at| {
+        !html[*at..].starts_with("<form method=\"post\" action=\"/")
+            && !html[*at..].starts_with("<form method=\"get\" action=\"/")
+    }) {
         problems.push(format!(
             "{page}: a form the page did not make: {}",
             &html[at..html.len().min(at + 120)]

@@ -16,6 +16,7 @@ use unity_shared::model::certificate::{
     InventoryProblem, PublicKeyKind, SubjectName,
 };
 use unity_shared::model::container::{Container, ContainerEvent, ContainerInventory};
+use unity_shared::model::container_logs::{ContainerLogLine, ContainerLogs, LogStream};
 use unity_shared::model::database::DatabaseInstance;
 use unity_shared::model::plugin::{CheckResult, CheckStatus, SourceKind, SourceStatus};
 use unity_shared::model::storage::stack::DriveIdentity;
@@ -53,6 +54,33 @@ pub struct Reported {
     pub plugin_sources: Vec<SourceStatus>,
     /// The certificate inventory: subjects, names, paths and process names are the host's.
     pub certificates: CertificateInventory,
+    /// A container's log lines as its agent answered (issue 19): anything a container wrote.
+    pub logs: ContainerLogs,
+}
+
+/// Log lines of every stream, one without a stamp.
+fn logs(now_ms: i64) -> ContainerLogs {
+    let line = |at_ns, stream, text: &str| ContainerLogLine {
+        at_ns,
+        stream,
+        text: text.to_owned(),
+    };
+    ContainerLogs {
+        lines: vec![
+            line(
+                Some(now_ms * 1_000_000),
+                LogStream::Stdout,
+                "listening on :80",
+            ),
+            line(
+                Some(now_ms * 1_000_000 + 1),
+                LogStream::Stderr,
+                "warning: slow",
+            ),
+            line(None, LogStream::Console, "\u{1b}[31mred\u{1b}[0m"),
+        ],
+        truncated: true,
+    }
 }
 
 /// A certificate inventory with every text present: a file and a served chain.
@@ -594,5 +622,6 @@ pub fn reported(agent_id: &str, now_ms: i64) -> Reported {
         checks: checks(now_ms),
         plugin_sources: plugin_sources(),
         certificates: certificates(now_ms),
+        logs: logs(now_ms),
     }
 }

@@ -20,7 +20,10 @@ async fn until(browser: &mut Browser, what: &str, script: &str, deadline: Durati
         if done == serde_json::json!(true) {
             return started.elapsed();
         }
-        assert!(started.elapsed() < deadline, "{what}: not within {deadline:?}");
+        assert!(
+            started.elapsed() < deadline,
+            "{what}: not within {deadline:?}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -44,7 +47,8 @@ async fn issue_19_the_overview_is_live_sortable_searchable_and_fits_a_phone() {
     let mut anonymous = HttpClient::new(controller.api_addr);
     let refused = anonymous.get("/events/overview").await;
     assert!(
-        matches!(refused.status, 401 | 303) && refused.header("content-type") != Some("text/event-stream"),
+        matches!(refused.status, 401 | 303)
+            && refused.header("content-type") != Some("text/event-stream"),
         "{} {}",
         refused.status,
         refused.text()
@@ -57,7 +61,10 @@ async fn issue_19_the_overview_is_live_sortable_searchable_and_fits_a_phone() {
             "{agent_id}'s card"
         );
     }
-    assert!(page.contains("id=\"overview-controls\" hidden"), "controls wait for the script");
+    assert!(
+        page.contains("id=\"overview-controls\" hidden"),
+        "controls wait for the script"
+    );
 
     let base = format!("http://{}", controller.api_addr);
     let axe = axe_source();
@@ -107,7 +114,9 @@ async fn issue_19_the_overview_is_live_sortable_searchable_and_fits_a_phone() {
     }
     .await;
     if let Err(error) = outcome {
-        let _ = browser.screenshot(&test_output_dir().join("screenshots/live-failure.png")).await;
+        let _ = browser
+            .screenshot(&test_output_dir().join("screenshots/live-failure.png"))
+            .await;
         browser.quit().await;
         panic!("{error:#}");
     }
@@ -166,7 +175,9 @@ async fn issue_19_the_overview_is_live_sortable_searchable_and_fits_a_phone() {
     }
     .await;
     if outcome.is_err() {
-        let _ = browser.screenshot(&test_output_dir().join("screenshots/live-failure.png")).await;
+        let _ = browser
+            .screenshot(&test_output_dir().join("screenshots/live-failure.png"))
+            .await;
     }
     browser.quit().await;
     outcome.unwrap();

@@ -154,7 +154,10 @@ impl Recent {
         });
         if let Some((then, before, now)) = counters {
             if now >= before && t > then {
-                keep(&mut self.network, (t, (now - before) * 1000.0 / (t - then) as f64));
+                keep(
+                    &mut self.network,
+                    (t, (now - before) * 1000.0 / (t - then) as f64),
+                );
             }
         }
         self.newest = Some(observation);
@@ -268,9 +271,24 @@ mod tests {
             sample("filesystem_size_bytes", &root, t, 100.0),
             sample("filesystem_used_bytes", &data, t, 90.0),
             sample("filesystem_size_bytes", &data, t, 100.0),
-            sample("network_receive_bytes_total", &[("interface", "eth0")], t, network),
-            sample("network_transmit_bytes_total", &[("interface", "eth0")], t, network),
-            sample("network_receive_bytes_total", &[("interface", "lo")], t, 1e12),
+            sample(
+                "network_receive_bytes_total",
+                &[("interface", "eth0")],
+                t,
+                network,
+            ),
+            sample(
+                "network_transmit_bytes_total",
+                &[("interface", "eth0")],
+                t,
+                network,
+            ),
+            sample(
+                "network_receive_bytes_total",
+                &[("interface", "lo")],
+                t,
+                1e12,
+            ),
             sample("temperature_celsius", &[("sensor", "cpu")], t, 51.0),
             sample("temperature_celsius", &[("sensor", "nvme")], t, 38.0),
             sample("uptime_seconds", &[], t, 3600.0),
@@ -283,7 +301,11 @@ mod tests {
         assert_eq!(observation.cpu_ratio, Some(0.25), "not core 0's 0.99");
         assert_eq!(observation.memory_ratio(), Some(0.25));
         assert_eq!(observation.disk_ratio, Some(0.9), "/data, not /");
-        assert_eq!(observation.network_bytes_total, Some(1000.0), "loopback left out");
+        assert_eq!(
+            observation.network_bytes_total,
+            Some(1000.0),
+            "loopback left out"
+        );
         assert_eq!(observation.temperature_celsius, Some(51.0));
         assert_eq!(observation.uptime_seconds, Some(3600.0));
         assert_eq!(observation.timestamp_ms, 1_000);
@@ -314,9 +336,17 @@ mod tests {
         assert_eq!(recent.cpu.len(), RING);
         let newest = recent.cpu.back().copied();
         recent.push(Observation::of(&report(5_000, 0.9, 0.0)).unwrap());
-        assert_eq!(recent.cpu.back().copied(), newest, "an older report is ignored");
+        assert_eq!(
+            recent.cpu.back().copied(),
+            newest,
+            "an older report is ignored"
+        );
         recent.push(Observation::of(&report(10 * WINDOW_MS, 0.9, 0.0)).unwrap());
-        assert_eq!(recent.cpu.len(), 1, "points an hour behind the newest are gone");
+        assert_eq!(
+            recent.cpu.len(),
+            1,
+            "points an hour behind the newest are gone"
+        );
     }
 
     #[tokio::test]
@@ -331,10 +361,8 @@ mod tests {
         assert_eq!(changed.into_iter().collect::<Vec<_>>(), ["nas-1", "pi-1"]);
         assert_eq!(feed.recent("nas-1").cpu.len(), 5);
         assert_eq!(feed.recent("pi-2"), Recent::default());
-        let waiting = tokio::time::timeout(
-            std::time::Duration::from_millis(50),
-            feed.next_changed(),
-        );
+        let waiting =
+            tokio::time::timeout(std::time::Duration::from_millis(50), feed.next_changed());
         assert!(waiting.await.is_err(), "nothing changed since");
     }
 }

@@ -10,15 +10,15 @@ use super::overview_card::{self, CardView};
 use super::PageCaller;
 use crate::clock::now_ms;
 use crate::domain::alerts::{self, AlertView, Which};
+use crate::domain::groups::HostGroupView;
 use crate::domain::hosts::{self, Host, HostStatus};
 use crate::health::HealthRollup;
 use crate::http::auth::Caller;
 use crate::http::error::ApiError;
 use crate::http::extract::blocking;
 use crate::http::state::AppState;
-use crate::storage::alerts::Severity;
-use crate::domain::groups::HostGroupView;
 use crate::storage::access::ALL_HOSTS;
+use crate::storage::alerts::Severity;
 use axum::extract::State;
 use maud::{html, Markup};
 use std::collections::HashMap;
@@ -61,7 +61,9 @@ pub fn cards(
                 updates_pending: updates_pending.get(&host.agent_id).copied().unwrap_or(0),
                 groups: groups
                     .iter()
-                    .filter(|group| group.name != ALL_HOSTS && group.members.contains(&host.agent_id))
+                    .filter(|group| {
+                        group.name != ALL_HOSTS && group.members.contains(&host.agent_id)
+                    })
                     .map(|group| group.name.clone())
                     .collect(),
             }

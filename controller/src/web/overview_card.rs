@@ -89,7 +89,8 @@ pub fn live(host: &Host, recent: &Recent, now: i64) -> Markup {
     let memory = newest.and_then(|o| o.memory_ratio());
     let disk = newest.and_then(|o| o.disk_ratio);
     let network = recent.network_rate();
-    let points = |ring: &std::collections::VecDeque<(i64, f64)>| ring.iter().copied().collect::<Vec<_>>();
+    let points =
+        |ring: &std::collections::VecDeque<(i64, f64)>| ring.iter().copied().collect::<Vec<_>>();
     html! {
         div.live data-agent=(host.agent_id) data-status=(host.status.as_str())
             data-rank=(status_rank(host.status)) data-cpu=(sort_key(cpu))
@@ -204,10 +205,18 @@ mod tests {
         };
         let mut recent = Recent::default();
         let observation = Observation::of(&[
-            sample("cpu_usage_ratio", vec![("cpu".into(), "total".into())], 0.25),
+            sample(
+                "cpu_usage_ratio",
+                vec![("cpu".into(), "total".into())],
+                0.25,
+            ),
             sample("memory_used_bytes", vec![], memory_used),
             sample("memory_total_bytes", vec![], 100.0),
-            sample("temperature_celsius", vec![("sensor".into(), "cpu".into())], 41.0),
+            sample(
+                "temperature_celsius",
+                vec![("sensor".into(), "cpu".into())],
+                41.0,
+            ),
             sample("uptime_seconds", vec![], 350_735.0),
         ]);
         recent.push(observation.unwrap());
@@ -229,7 +238,10 @@ mod tests {
         ] {
             assert!(html.contains(expected), "{expected} in {html}");
         }
-        assert!(html.contains("sev-critical\"><span class=\"value\">95.0 %"), "{html}");
+        assert!(
+            html.contains("sev-critical\"><span class=\"value\">95.0 %"),
+            "{html}"
+        );
     }
 
     #[test]

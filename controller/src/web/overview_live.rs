@@ -187,9 +187,8 @@ pub async fn events(
             }
         },
     );
-    let opening = stream::once(async {
-        Ok::<_, Infallible>(Event::default().retry(Duration::from_secs(2)))
-    });
+    let opening =
+        stream::once(async { Ok::<_, Infallible>(Event::default().retry(Duration::from_secs(2))) });
     Ok(Sse::new(stream::StreamExt::chain(opening, cards))
         .keep_alive(KeepAlive::new().interval(HEARTBEAT).text("heartbeat")))
 }

@@ -353,7 +353,11 @@ fn rss_kib() -> u64 {
 }
 
 /// 100 browsers on `/events/overview` while reports flow: extra RSS and delivery time.
-async fn live_channel(controller: &unity_controller::service::RunningController, n_hosts: usize, first_seq: u64) {
+async fn live_channel(
+    controller: &unity_controller::service::RunningController,
+    n_hosts: usize,
+    first_seq: u64,
+) {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
     const N_CLIENTS: usize = 100;
@@ -411,7 +415,10 @@ async fn live_channel(controller: &unity_controller::service::RunningController,
         seq += 1;
         let want = N_CLIENTS * (round as usize + 1);
         while marker_seen.load(Ordering::SeqCst) < want {
-            assert!(started.elapsed() < Duration::from_secs(10), "round {round}: cards did not arrive");
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "round {round}: cards did not arrive"
+            );
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         delivery.push(started.elapsed());

@@ -12,8 +12,8 @@ mod reported;
 mod walker;
 
 use super::layout::tests as layout_tests;
-use super::{agentless, agents, certificates, host, host_metrics, operations, overview, updates};
 use super::overview_card;
+use super::{agentless, agents, certificates, host, host_metrics, operations, overview, updates};
 use crate::alerts::config::{SeriesRule, Threshold};
 use crate::alerts::rules::{self, HostState, RuleConfig};
 use crate::domain::alerts::{AlertState, AlertView};

@@ -36,8 +36,9 @@ use unity_shared::proto::AgentId;
 pub const COALESCE: Duration = Duration::from_millis(300);
 /// Cards a stream may fall behind before it is ended.
 pub const CHANNEL: usize = 1024;
-/// Open streams per session (or API token).
-pub const MAX_STREAMS_PER_CALLER: usize = 6;
+/// Open streams per session (or API token): tabs, and pages left whose closed connection the
+/// server notices at the next heartbeat.
+pub const MAX_STREAMS_PER_CALLER: usize = 16;
 /// Open streams in all.
 pub const MAX_STREAMS: usize = 1000;
 /// How long one stream lasts before the browser reconnects.

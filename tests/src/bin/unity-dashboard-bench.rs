@@ -222,6 +222,7 @@ async fn main() {
     );
 
     // The live feed's rings, as an hour of 30 s reports leaves them.
+    let series = host_series();
     for host in 0..n_hosts {
         let agent = format!("bench-{host:03}");
         for step in (0..120).rev() {

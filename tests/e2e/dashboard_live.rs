@@ -122,17 +122,23 @@ async fn issue_19_the_overview_is_live_sortable_searchable_and_fits_a_phone() {
     }
     second.stop().await;
     // The agent's connection closing makes it offline.
-    eventually("the second host offline", Duration::from_secs(15), || async {
-        let context = controller.context.clone();
-        let hosts = tokio::task::spawn_blocking(move || unity_controller::domain::hosts::list(&context))
+    eventually(
+        "the second host offline",
+        Duration::from_secs(15),
+        || async {
+            let context = controller.context.clone();
+            let hosts = tokio::task::spawn_blocking(move || {
+                unity_controller::domain::hosts::list(&context)
+            })
             .await
             .unwrap()
             .unwrap();
-        hosts
-            .iter()
-            .any(|host| host.agent_id == second_id && host.status.as_str() == "offline")
-            .then_some(())
-    })
+            hosts
+                .iter()
+                .any(|host| host.agent_id == second_id && host.status.as_str() == "offline")
+                .then_some(())
+        },
+    )
     .await;
     let second_live = format!(".live[data-agent='{second_id}']");
     let outcome = async {

@@ -15,7 +15,7 @@ use unity_tests::*;
 
 /// Finds elements that stick out: past the viewport's right edge, or whose content is wider
 /// than their box when the box does not scroll (cut off or spilling). Returns descriptions.
-const OVERFLOW_SCRIPT: &str = r##"
+pub(crate) const OVERFLOW_SCRIPT: &str = r##"
 const viewport = document.documentElement.clientWidth;
 const problems = [];
 if (document.documentElement.scrollWidth > viewport + 1) {
@@ -52,7 +52,7 @@ return [...seen].filter(([, n]) => n > 1).map(([id, n]) => id + " ×" + n);
 "#;
 
 /// Runs axe-core (already injected) on the page; returns its serious and critical violations.
-const AXE_SCRIPT: &str = r##"
+pub(crate) const AXE_SCRIPT: &str = r##"
 const done = arguments[arguments.length - 1];
 axe.run(document, { resultTypes: ["violations"] })
   .then((result) => done(result.violations
@@ -62,7 +62,7 @@ axe.run(document, { resultTypes: ["violations"] })
 "##;
 
 /// axe-core's script, as scripts/test installs it.
-fn axe_source() -> String {
+pub(crate) fn axe_source() -> String {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("a11y/node_modules/axe-core/axe.min.js");
     std::fs::read_to_string(&path).unwrap_or_else(|error| {
@@ -73,7 +73,7 @@ fn axe_source() -> String {
     })
 }
 
-async fn log_in(
+pub(crate) async fn log_in(
     browser: &mut Browser,
     base: &str,
     user: &str,

@@ -24,6 +24,7 @@ mod containers;
 mod crash_reconnect;
 mod dashboard;
 mod dashboard_access;
+mod dashboard_live;
 mod dashboard_phone;
 mod dashboard_storage;
 mod databases;

@@ -351,6 +351,7 @@ pub mod acme;
 pub mod http;
 pub mod lab;
 pub mod oidc;
+pub mod sse;
 pub mod sshd;
 pub mod webdriver;
 

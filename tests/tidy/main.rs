@@ -124,6 +124,7 @@ const PURE: &[&str] = &[
     "controller/src/web/metric_names.rs",
     "controller/src/web/plugins.rs",
     "controller/src/web/evidence.rs",
+    "controller/src/web/overview_card.rs",
     "shared/src/proto/frame.rs",
     "shared/src/model/**/*.rs",
     "agent/src/collect/containers/log_lines.rs",

@@ -182,6 +182,46 @@ fn status_of(record: &AgentRecord, live: Option<i64>, now_ms: i64, stale_ms: i64
     }
 }
 
+/// One host as listed, from its record and, for an agentless host, its agentless record.
+fn host_of(
+    ctx: &Context,
+    record: AgentRecord,
+    agentless: Option<&crate::storage::agentless::AgentlessRecord>,
+    now: i64,
+    stale_ms: i64,
+) -> Result<Host, DomainError> {
+    let health = crate::health::host_rollup(&ctx.store, &record.agent_id)?;
+    let live = ctx.hub.last_message_ms(&record.agent_id);
+    let last_seen_ms = live.unwrap_or(record.last_seen_ms).max(record.last_seen_ms);
+    let mut status = status_of(&record, live, now, stale_ms);
+    let mark = agentless.map(|agentless| {
+        let proxy_live = ctx.hub.last_message_ms(&agentless.proxy).is_some();
+        let (agentless_status, down_reason) =
+            agentless_status(agentless, proxy_live, last_seen_ms, now, stale_ms);
+        if status != HostStatus::Revoked {
+            status = agentless_status;
+        }
+        AgentlessMark {
+            proxy: agentless.proxy.clone(),
+            down_reason,
+        }
+    });
+    Ok(Host {
+        status,
+        agentless: mark,
+        hostname: record.hostname,
+        last_seen_ms,
+        agent_version: record.agent_version,
+        os: format!("{} {}", record.host.os, record.host.os_version)
+            .trim()
+            .to_owned(),
+        certificate_not_after: record.certificate_not_after,
+        dropped_reports: record.dropped_reports,
+        health,
+        agent_id: record.agent_id,
+    })
+}
+
 /// Every enrolled host, by host name then agent id. Note that this uses blocking I/O.
 pub fn list(ctx: &Context) -> Result<Vec<Host>, DomainError> {
     let now = now_ms();
@@ -199,36 +239,8 @@ pub fn list(ctx: &Context) -> Result<Vec<Host>, DomainError> {
         .agents()?
         .into_iter()
         .map(|record| {
-            let health = crate::health::host_rollup(&ctx.store, &record.agent_id)?;
-            let live = ctx.hub.last_message_ms(&record.agent_id);
-            let last_seen_ms = live.unwrap_or(record.last_seen_ms).max(record.last_seen_ms);
-            let mut status = status_of(&record, live, now, stale_ms);
-            let mark = agentless.get(&record.agent_id).map(|agentless| {
-                let proxy_live = ctx.hub.last_message_ms(&agentless.proxy).is_some();
-                let (agentless_status, down_reason) =
-                    agentless_status(agentless, proxy_live, last_seen_ms, now, stale_ms);
-                if status != HostStatus::Revoked {
-                    status = agentless_status;
-                }
-                AgentlessMark {
-                    proxy: agentless.proxy.clone(),
-                    down_reason,
-                }
-            });
-            Ok(Host {
-                status,
-                agentless: mark,
-                hostname: record.hostname,
-                last_seen_ms,
-                agent_version: record.agent_version,
-                os: format!("{} {}", record.host.os, record.host.os_version)
-                    .trim()
-                    .to_owned(),
-                certificate_not_after: record.certificate_not_after,
-                dropped_reports: record.dropped_reports,
-                health,
-                agent_id: record.agent_id,
-            })
+            let mark = agentless.get(&record.agent_id);
+            host_of(ctx, record, mark, now, stale_ms)
         })
         .collect::<Result<_, DomainError>>()?;
     hosts.sort_by(|a, b| {
@@ -237,6 +249,20 @@ pub fn list(ctx: &Context) -> Result<Vec<Host>, DomainError> {
             .then(a.agent_id.cmp(&b.agent_id))
     });
     Ok(hosts)
+}
+
+/// One enrolled host as [`list`] shows it, without reading every other host (the overview's
+/// live cards). Note that this uses blocking I/O.
+pub fn one(ctx: &Context, agent_id: &AgentId) -> Result<Host, DomainError> {
+    let record = require_known(ctx, agent_id)?;
+    let agentless = ctx
+        .store
+        .agentless
+        .all()?
+        .into_iter()
+        .find(|agentless| agentless.host == *agent_id);
+    let stale_ms = ctx.config.stale_after.as_millis() as i64;
+    host_of(ctx, record, agentless.as_ref(), now_ms(), stale_ms)
 }
 
 /// One host with its latest values and which collector sections it reports. Note that this

@@ -107,6 +107,20 @@ fn gate_of(
     (Some(gate), countdown)
 }
 
+/// How many containers of each host have an update waiting (the overview's badge). Note that
+/// this uses blocking I/O.
+pub fn pending_by_host(
+    ctx: &Context,
+) -> Result<HashMap<unity_shared::proto::AgentId, usize>, DomainError> {
+    let mut pending = HashMap::new();
+    for current in crate::updates::current::checks(ctx)? {
+        if matches!(current.record.outcome, CheckOutcome::Update(_)) {
+            *pending.entry(current.record.agent_id).or_default() += 1;
+        }
+    }
+    Ok(pending)
+}
+
 /// The newest check of every container that `filter` lets through, as it stands now. Note
 /// that this uses blocking I/O.
 pub fn checks(ctx: &Context, filter: CheckFilter) -> Result<Vec<CheckView>, DomainError> {

@@ -1,6 +1,8 @@
 //! Group commit: one writer takes every report queued by any agent session, stores them in one
-//! call (one flush) and only then releases their acknowledgements.
+//! call (one flush) and only then releases their acknowledgements. Each stored report's system
+//! figures then go to the overview's live feed (`live.rs`), which never makes the writer wait.
 
+use super::live::LiveFeed;
 use crate::storage::series::{IngestOutcome, IngestReport};
 use crate::storage::Store;
 use std::sync::Arc;
@@ -23,6 +25,8 @@ struct Queued {
 #[derive(Clone)]
 pub struct IngestHandle {
     queue: mpsc::Sender<Queued>,
+    /// What the stored reports said, for the overview's live cards.
+    pub live: Arc<LiveFeed>,
 }
 
 impl IngestHandle {
@@ -51,6 +55,8 @@ impl IngestHandle {
 /// Starts the writer task. It ends when every handle is dropped.
 pub fn spawn_writer(store: Arc<Store>) -> (IngestHandle, tokio::task::JoinHandle<()>) {
     let (queue, mut receiver) = mpsc::channel::<Queued>(MAX_GROUP);
+    let live = Arc::new(LiveFeed::default());
+    let feed = live.clone();
     let task = tokio::spawn(async move {
         let mut group = Vec::with_capacity(MAX_GROUP);
         while receiver.recv_many(&mut group, MAX_GROUP).await > 0 {
@@ -60,11 +66,18 @@ pub fn spawn_writer(store: Arc<Store>) -> (IngestHandle, tokio::task::JoinHandle
                 .map(|queued| (queued.report, queued.done))
                 .unzip();
             let store = store.clone();
+            let feed = feed.clone();
             let stored = tokio::task::spawn_blocking(move || {
                 if flush_state {
                     store.flush()?;
                 }
-                Ok::<_, crate::storage::StorageError>(store.series.ingest(&reports)?)
+                let outcomes = store.series.ingest(&reports)?;
+                for (report, outcome) in reports.iter().zip(&outcomes) {
+                    if *outcome == IngestOutcome::Stored {
+                        feed.observe(&report.agent, &report.samples);
+                    }
+                }
+                Ok::<_, crate::storage::StorageError>(outcomes)
             })
             .await;
             match stored {
@@ -88,5 +101,5 @@ pub fn spawn_writer(store: Arc<Store>) -> (IngestHandle, tokio::task::JoinHandle
             }
         }
     });
-    (IngestHandle { queue }, task)
+    (IngestHandle { queue, live }, task)
 }

@@ -6,6 +6,7 @@ pub mod enroll;
 pub mod failure_log;
 pub mod hub;
 pub mod ingest;
+pub mod live;
 pub mod secrets;
 pub mod session;
 pub mod socket;

@@ -42,6 +42,8 @@ mod notifications;
 mod oidc;
 mod operations;
 mod overview;
+mod overview_card;
+mod overview_live;
 mod passkeys;
 mod plugins;
 mod qr;
@@ -50,8 +52,6 @@ mod secrets;
 mod security;
 mod services;
 mod settings;
-// Used by the overview and the storage pages being built; remove this allow once they are in.
-#[allow(dead_code)]
 mod sparkline;
 mod ssh_access;
 mod ssh_ca;
@@ -80,6 +80,7 @@ pub fn routes() -> Routes {
     const ADMINISTER: Right = Right::Administer;
     ssh_access::routes(Routes::new(Face::Pages))
         .get("/", SignedIn, overview::page)
+        .get("/events/overview", SignedIn, overview_live::events)
         .get("/alerts", SignedIn, alerts_page::page)
         .post(
             "/hosts/{agent_id}/alerts/acknowledge",

@@ -1,28 +1,115 @@
-//! The overview page: every host with its status and last-seen time, counts per status, and
-//! the health roll-up of the collector sections (disks, pools, arrays, databases, containers)
-//! and the open alerts.
+//! The overview page: counts per status, the health roll-up of the collector sections (disks,
+//! pools, arrays, databases, containers) and the open alerts, then the fleet at a glance: one
+//! card per host (`overview_card.rs`) with live figures, sparklines and badges, which the
+//! live channel (`overview_live.rs`) keeps current and `overview.js` sorts, filters, groups
+//! and searches in the browser. Without JavaScript the cards are all there, by name.
 
-use super::badge::{self, Tone};
-use super::format::{ago, url_segment};
+use super::badge::Tone;
 use super::layout::{self, Frame, Nav};
+use super::overview_card::{self, CardView};
 use super::PageCaller;
 use crate::clock::now_ms;
 use crate::domain::alerts::{self, AlertView, Which};
+use crate::domain::groups::HostGroupView;
 use crate::domain::hosts::{self, Host, HostStatus};
 use crate::health::HealthRollup;
 use crate::http::auth::Caller;
 use crate::http::error::ApiError;
 use crate::http::extract::blocking;
 use crate::http::state::AppState;
+use crate::storage::access::ALL_HOSTS;
 use crate::storage::alerts::Severity;
 use axum::extract::State;
 use maud::{html, Markup};
+use std::collections::HashMap;
+use unity_shared::proto::AgentId;
 
 /// What the overview shows.
 #[derive(Debug, Clone)]
 pub struct OverviewView {
     pub hosts: Vec<Host>,
     pub open_alerts: Vec<AlertView>,
+    /// One per host, in the order of `hosts`.
+    pub cards: Vec<CardView>,
+    /// The host groups a card can be grouped by (not the built-in `all`).
+    pub groups: Vec<String>,
+}
+
+/// The cards of `hosts` (pure): each with its recent figures, its open alerts, its pending
+/// updates and its host groups.
+pub fn cards(
+    hosts: &[Host],
+    recent: Vec<crate::transport::live::Recent>,
+    open_alerts: &[AlertView],
+    updates_pending: &HashMap<AgentId, usize>,
+    groups: &[HostGroupView],
+) -> Vec<CardView> {
+    hosts
+        .iter()
+        .zip(recent)
+        .map(|(host, recent)| {
+            let alerts = open_alerts
+                .iter()
+                .filter(|alert| alert.agent_id == host.agent_id);
+            CardView {
+                host: host.clone(),
+                recent,
+                open_alerts: alerts.clone().count(),
+                critical_alerts: alerts
+                    .filter(|alert| alert.severity == Severity::Critical)
+                    .count(),
+                updates_pending: updates_pending.get(&host.agent_id).copied().unwrap_or(0),
+                groups: groups
+                    .iter()
+                    .filter(|group| {
+                        group.name != ALL_HOSTS && group.members.contains(&host.agent_id)
+                    })
+                    .map(|group| group.name.clone())
+                    .collect(),
+            }
+        })
+        .collect()
+}
+
+/// The sort, filter, group and search controls; hidden until `overview.js` runs (fields
+/// without a form: nothing is submitted).
+fn controls(groups: &[String]) -> Markup {
+    html! {
+        div #overview-controls.controls hidden role="search" aria-label="Sort and filter hosts" {
+            label { "Search " input #overview-search type="search" name="q" placeholder="host name" autocomplete="off"; }
+            label { "Status "
+                select #overview-status name="status" {
+                    option value="" { "all" }
+                    option value="problems" { "needs a look" }
+                    option value="online" { "online" }
+                    option value="stale" { "stale" }
+                    option value="offline" { "offline" }
+                    option value="revoked" { "revoked" }
+                }
+            }
+            label { "Sort "
+                select #overview-sort name="sort" {
+                    option value="name" { "name" }
+                    option value="status" { "status" }
+                    option value="cpu" { "CPU" }
+                    option value="memory" { "memory" }
+                    option value="disk" { "disk" }
+                }
+            }
+            label { "Group "
+                select #overview-group name="group" {
+                    option value="" { "none" }
+                    option value="groups" { "by host group" }
+                }
+            }
+            output #overview-shown aria-live="polite" {}
+        }
+        @if !groups.is_empty() {
+            template #overview-group-names {
+                @for group in groups { span { (group) } }
+            }
+        }
+    }
 }
 
 /// The fleet's health: every host's sections, except revoked hosts' (they are gone from the
@@ -100,31 +187,11 @@ pub fn render(view: &OverviewView, caller: &Caller, now: i64) -> Markup {
         @if view.hosts.is_empty() {
             p.muted { "No hosts yet. Enroll one from " a href="/agents" { "Agents" } "." }
         } @else {
-            div.table { table #hosts {
-                thead { tr {
-                    th { "Host" } th { "Status" } th { "Last seen" } th.wide { "OS" } th.wide { "Agent" }
-                } }
-                tbody {
-                    @for host in &view.hosts {
-                        tr {
-                            td {
-                                a.host-link href={ "/hosts/" (url_segment(host.agent_id.as_str())) } { (host.hostname) }
-                                div.sub { (host.agent_id) }
-                            }
-                            td { (badge::host_status(host.status)) }
-                            td { (ago(host.last_seen_ms, now)) }
-                            td.wide { (host.os) }
-                            td.wide {
-                                @if let Some(mark) = &host.agentless {
-                                    a.badge.muted href="/agentless" { "agentless via " (mark.proxy.as_str()) }
-                                } @else {
-                                    (host.agent_version)
-                                }
-                            }
-                        }
-                    }
-                }
-            } }
+            (controls(&view.groups))
+            div #hosts.host-cards data-live="/events/overview" {
+                @for card in &view.cards { (overview_card::card(card, now)) }
+            }
+            script src="/assets/overview.js" defer {}
         }
     };
     layout::page(Frame::new("Overview", Nav::Overview), caller, content)
@@ -135,14 +202,30 @@ pub async fn page(State(state): State<AppState>, caller: PageCaller) -> Result<M
     let access = caller.0.access.clone();
     let view = blocking(&state.ctx, move |ctx| {
         let visible = crate::domain::access::visible(ctx, &access)?;
-        let mut view = OverviewView {
-            open_alerts: alerts::list(ctx, Which::Open, None, 1)?,
-            hosts: hosts::list(ctx)?,
-        };
-        view.hosts.retain(|host| visible.sees(&host.agent_id));
-        view.open_alerts
-            .retain(|alert| visible.sees(&alert.agent_id));
-        Ok::<_, ApiError>(view)
+        let mut open_alerts = alerts::list(ctx, Which::Open, None, 1)?;
+        let mut hosts = hosts::list(ctx)?;
+        hosts.retain(|host| visible.sees(&host.agent_id));
+        open_alerts.retain(|alert| visible.sees(&alert.agent_id));
+        let host_groups = crate::domain::groups::host_groups(ctx)?;
+        let updates_pending = crate::domain::updates::pending_by_host(ctx)?;
+        let recent = ctx
+            .ingest
+            .live
+            .recent_of(hosts.iter().map(|host| host.agent_id.as_str()));
+        let cards = cards(&hosts, recent, &open_alerts, &updates_pending, &host_groups);
+        let groups = host_groups
+            .into_iter()
+            .filter(|group| {
+                group.name != ALL_HOSTS && group.members.iter().any(|id| visible.sees(id))
+            })
+            .map(|group| group.name)
+            .collect();
+        Ok::<_, ApiError>(OverviewView {
+            hosts,
+            open_alerts,
+            cards,
+            groups,
+        })
     })
     .await?;
     Ok(render(&view, &caller.0, now_ms()))
@@ -152,7 +235,6 @@ pub async fn page(State(state): State<AppState>, caller: PageCaller) -> Result<M
 mod tests {
     use super::*;
     use crate::health::Counts;
-    use unity_shared::proto::AgentId;
 
     fn host(name: &str, status: HostStatus, n_failing_disks: u32) -> Host {
         let health = HealthRollup {

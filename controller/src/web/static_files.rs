@@ -40,6 +40,11 @@ pub const ASSETS: &[(&str, &str, &[u8])] = &[
         include_bytes!("assets/manifest.webmanifest"),
     ),
     (
+        "overview.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("assets/overview.js"),
+    ),
+    (
         "passkeys.js",
         "text/javascript; charset=utf-8",
         include_bytes!("assets/passkeys.js"),

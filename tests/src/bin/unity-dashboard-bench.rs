@@ -7,6 +7,13 @@
 //! x4, one temperature), and host 0's CPU total at 15 s (172,800 points) for the 30-day query.
 //! That is 86.6 M samples, written through `SeriesStore::ingest` as the ingest writer does.
 //!
+//! Issue 19: the overview draws a card per host with four sparklines from the live feed's
+//! rings; the bench fills each host's ring with the last hour at 30 s (as a running controller
+//! has it) before measuring. Then the live channel: 100 browsers (100 sessions) hold
+//! `/events/overview` open while reports flow through the real ingest writer; it prints the
+//! controller's extra RSS (this process's VmRSS, the controller runs in it) and how long a
+//! report takes to reach all 100 streams.
+//!
 //! Run: `cargo run --release -p unity-tests --bin unity-dashboard-bench`
 //! (`UNITY_BENCH_HOSTS`, `UNITY_BENCH_DAYS`, `UNITY_BENCH_REQUESTS` scale it down for a try).
 
@@ -214,6 +221,18 @@ async fn main() {
         ctx.store.size_on_disk().unwrap() as f64 / 1048576.0
     );
 
+    // The live feed's rings, as an hour of 30 s reports leaves them.
+    let series = host_series();
+    for host in 0..n_hosts {
+        let agent = format!("bench-{host:03}");
+        for step in (0..120).rev() {
+            let timestamp_ms = now - step * 30_000;
+            let samples = live_samples(&series, host, timestamp_ms);
+            ctx.ingest.live.observe(&agent, &samples);
+        }
+    }
+    ctx.ingest.live.take_changed();
+
     // Authenticate as a browser would: an admin session cookie.
     let password = unity_tests::add_user(&controller, "bench", "admin").await;
     let mut client = unity_tests::logged_in_client(&controller, "bench", &password).await;
@@ -299,5 +318,125 @@ async fn main() {
         "{:<44} p50 {p50:>7.2} ms   p95 {p95:>7.2} ms   max {max:>7.2} ms   ({n_points} points)",
         "store query, 30 d of one 15 s series"
     );
+    live_channel(&controller, n_hosts, n_steps as u64).await;
     controller.shutdown().await.unwrap();
+}
+
+/// One report's system samples for `host` at `timestamp_ms` (CPU total, memory, the
+/// filesystem, network counters, temperature, uptime).
+fn live_samples(series: &[SeriesKey], host: usize, timestamp_ms: i64) -> Vec<Sample> {
+    let step = timestamp_ms / 30_000;
+    let mut samples: Vec<Sample> = series
+        .iter()
+        .enumerate()
+        .map(|(index, key)| Sample {
+            series: key.clone(),
+            timestamp_ms,
+            value: value(index, host, step / 10),
+        })
+        .collect();
+    samples.push(Sample {
+        series: SeriesKey::new("cpu_usage_ratio", vec![("cpu".into(), "total".into())]),
+        timestamp_ms,
+        value: value(0, host, step),
+    });
+    samples
+}
+
+/// This process's resident set in KiB (`VmRSS`).
+fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+/// 100 browsers on `/events/overview` while reports flow: extra RSS and delivery time.
+async fn live_channel(
+    controller: &unity_controller::service::RunningController,
+    n_hosts: usize,
+    first_seq: u64,
+) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    const N_CLIENTS: usize = 100;
+    const N_ROUNDS: u64 = 20;
+    let ctx = controller.context.clone();
+    let password = unity_tests::add_user(controller, "live", "admin").await;
+    let mut cookies = Vec::with_capacity(N_CLIENTS);
+    for _ in 0..N_CLIENTS {
+        let client = unity_tests::logged_in_client(controller, "live", &password).await;
+        let cookie: Vec<String> = client
+            .cookies
+            .iter()
+            .map(|(name, value)| format!("{name}={value}"))
+            .collect();
+        cookies.push(cookie.join("; "));
+    }
+    let rss_before = rss_kib();
+    let marker_seen = Arc::new(AtomicUsize::new(0));
+    let mut streams = Vec::with_capacity(N_CLIENTS);
+    for cookie in &cookies {
+        let mut stream =
+            unity_tests::sse::EventStream::open(controller.api_addr, "/events/overview", cookie)
+                .await
+                .unwrap();
+        let seen = marker_seen.clone();
+        streams.push(tokio::spawn(async move {
+            let mut pending = String::new();
+            while let Ok(text) = stream.next_text().await {
+                pending.push_str(&text);
+                while let Some(end) = pending.find("\n\n") {
+                    if pending[..end].contains("data-agent=\"bench-000\"") {
+                        seen.fetch_add(1, Ordering::SeqCst);
+                    }
+                    pending.drain(..end + 2);
+                }
+            }
+        }));
+    }
+    let mut seq = first_seq + 1;
+    let mut delivery = Vec::new();
+    let mut n_reports = 0;
+    let series = host_series();
+    for round in 0..N_ROUNDS {
+        // A burst: a quarter of the fleet reports, host 0 among them.
+        let started = Instant::now();
+        for host in (0..n_hosts).filter(|host| host % 4 == (round as usize) % 4 || *host == 0) {
+            let report = IngestReport {
+                agent: format!("bench-{host:03}"),
+                seq,
+                samples: live_samples(&series, host, unity_controller::clock::now_ms()),
+            };
+            let _ = ctx.ingest.submit(report, false).await;
+            n_reports += 1;
+        }
+        seq += 1;
+        let want = N_CLIENTS * (round as usize + 1);
+        while marker_seen.load(Ordering::SeqCst) < want {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "round {round}: cards did not arrive"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        delivery.push(started.elapsed());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let rss_after = rss_kib();
+    let (p50, p95, max) = percentiles(delivery);
+    println!(
+        "live channel: {N_CLIENTS} streams, {n_reports} reports in {N_ROUNDS} bursts; report burst -> card on all {N_CLIENTS} streams p50 {p50:.0} ms p95 {p95:.0} ms max {max:.0} ms"
+    );
+    println!(
+        "live channel: controller RSS {:.1} MiB before the streams, {:.1} MiB with them open: {:.1} MiB extra",
+        rss_before as f64 / 1024.0,
+        rss_after as f64 / 1024.0,
+        (rss_after as f64 - rss_before as f64) / 1024.0
+    );
+    for stream in streams {
+        stream.abort();
+    }
 }

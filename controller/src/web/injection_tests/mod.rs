@@ -12,6 +12,7 @@ mod reported;
 mod walker;
 
 use super::layout::tests as layout_tests;
+use super::overview_card;
 use super::{
     agentless, agents, certificates, container_logs, container_page, host, host_metrics,
     operations, overview, updates,
@@ -318,7 +319,36 @@ fn pages(reported: &Reported, now_ms: i64) -> Vec<(&'static str, String)> {
         first_sample_ms: Some(now_ms),
         disk_baselines: Default::default(),
     };
+    // The overview's card and the live channel's part, from the reported samples (their
+    // labels are agent text too).
+    let samples: Vec<crate::storage::series::Sample> = reported
+        .latest
+        .iter()
+        .map(|sample| crate::storage::series::Sample {
+            series: SeriesKey::new(sample.metric.clone(), sample.labels.clone()),
+            timestamp_ms: now_ms,
+            value: sample.value,
+        })
+        .collect();
+    let feed = crate::transport::live::LiveFeed::default();
+    feed.observe(host.agent_id.as_str(), &samples);
+    let recent = feed.recent(host.agent_id.as_str());
+    let live_part = overview_card::live(host, &recent, now_ms).into_string();
+    let host_groups = vec![crate::domain::groups::HostGroupView {
+        name: "media".to_owned(),
+        labels: vec![],
+        hosts: vec![host.agent_id.clone()],
+        members: vec![host.agent_id.clone()],
+    }];
     let overview = overview::OverviewView {
+        cards: overview::cards(
+            std::slice::from_ref(host),
+            vec![recent],
+            &open_alerts,
+            &std::collections::HashMap::from([(host.agent_id.clone(), 2)]),
+            &host_groups,
+        ),
+        groups: vec!["media".to_owned()],
         hosts: vec![host.clone()],
         open_alerts,
     };
@@ -390,6 +420,7 @@ fn pages(reported: &Reported, now_ms: i64) -> Vec<(&'static str, String)> {
             "overview",
             overview::render(&overview, &caller, now_ms).into_string(),
         ),
+        ("overview_live", live_part),
         (
             "host",
             host::render(&host_page, &caller, now_ms).into_string(),

@@ -1,0 +1,272 @@
+//! One host's card on the overview (issue 19): live CPU, memory, disk and network figures with
+//! their sparklines, temperature, uptime, status, the health badges of its sections, open alerts
+//! and pending updates. Pure: a [`CardView`] in, markup out.
+//!
+//! The card's `.live` part ([`live`]) is also what the live channel sends when the host reports
+//! (`overview_live.rs`): it carries the figures the overview's script sorts by as `data-`
+//! attributes, so a replaced part re-sorts without another request.
+
+use super::badge::{self, Tone};
+use super::format::{ago, url_segment};
+use super::metric_names::{self, Unit};
+use super::sparkline::sparkline;
+use crate::domain::hosts::{Host, HostStatus};
+use crate::health::Counts;
+use crate::transport::live::Recent;
+use maud::{html, Markup};
+
+/// What one card shows.
+#[derive(Debug, Clone)]
+pub struct CardView {
+    pub host: Host,
+    pub recent: Recent,
+    pub open_alerts: usize,
+    pub critical_alerts: usize,
+    pub updates_pending: usize,
+    /// The host groups it is in (not the built-in `all`).
+    pub groups: Vec<String>,
+}
+
+/// Status order for "sort by status": the ones that need a look first.
+pub fn status_rank(status: HostStatus) -> u8 {
+    match status {
+        HostStatus::Offline => 0,
+        HostStatus::Stale => 1,
+        HostStatus::Online => 2,
+        HostStatus::Revoked => 3,
+    }
+}
+
+/// The tone of a share of something that fills up (memory, disk): amber from 80 %, red from
+/// 90 %.
+pub fn fill_tone(ratio: Option<f64>) -> Tone {
+    match ratio {
+        Some(ratio) if ratio >= 0.9 => Tone::Critical,
+        Some(ratio) if ratio >= 0.8 => Tone::Warning,
+        Some(_) => Tone::Ok,
+        None => Tone::Unknown,
+    }
+}
+
+/// The tone of a section's counts.
+fn counts_tone(counts: Counts) -> Tone {
+    if counts.failing > 0 {
+        Tone::Critical
+    } else if counts.warning > 0 {
+        Tone::Warning
+    } else {
+        Tone::Ok
+    }
+}
+
+/// A figure for a `data-` attribute: the value, or -1 when there is none (sorts last).
+fn sort_key(value: Option<f64>) -> String {
+    format!("{:.4}", value.unwrap_or(-1.0))
+}
+
+fn figure(
+    name: &str,
+    value: Option<f64>,
+    unit: Unit,
+    points: &[(i64, f64)],
+    tone: Tone,
+    now: i64,
+) -> Markup {
+    let text = value.map_or_else(|| "–".to_owned(), |value| unit.format(value, now));
+    html! {
+        div.figure data-figure=(name) {
+            dt { (name) }
+            dd.(tone.class()) { span.value { (text) } (sparkline(points, &format!("{name}, last hour"))) }
+        }
+    }
+}
+
+/// The card's live part: status, figures, sparklines, temperature, uptime, last seen and
+/// the health badges. Sent alone by the live channel.
+pub fn live(host: &Host, recent: &Recent, now: i64) -> Markup {
+    let newest = recent.newest;
+    let cpu = newest.and_then(|o| o.cpu_ratio);
+    let memory = newest.and_then(|o| o.memory_ratio());
+    let disk = newest.and_then(|o| o.disk_ratio);
+    let network = recent.network_rate();
+    let points =
+        |ring: &std::collections::VecDeque<(i64, f64)>| ring.iter().copied().collect::<Vec<_>>();
+    html! {
+        div.live data-agent=(host.agent_id) data-status=(host.status.as_str())
+            data-rank=(status_rank(host.status)) data-cpu=(sort_key(cpu))
+            data-memory=(sort_key(memory)) data-disk=(sort_key(disk)) {
+            div.card-status {
+                (badge::host_status(host.status))
+                @if let Some(celsius) = newest.and_then(|o| o.temperature_celsius) {
+                    span.temperature { (Unit::Celsius.format(celsius, now)) }
+                }
+                @if let Some(uptime) = newest.and_then(|o| o.uptime_seconds) {
+                    span.uptime { "up " (metric_names::duration(uptime)) }
+                }
+                span.seen { "seen " (ago(host.last_seen_ms, now)) }
+            }
+            dl.figures {
+                (figure("CPU", cpu, Unit::Ratio, &points(&recent.cpu), Tone::Unknown, now))
+                (figure("Memory", memory, Unit::Ratio, &points(&recent.memory), fill_tone(memory), now))
+                (figure("Disk", disk, Unit::Ratio, &points(&recent.disk), fill_tone(disk), now))
+                (figure("Network", network, Unit::BytesPerSecond, &points(&recent.network), Tone::Unknown, now))
+            }
+            div.badges {
+                @for (name, counts) in host.health.sections() {
+                    @if counts.reported {
+                        @let tone = counts_tone(counts);
+                        @let text = match tone {
+                            Tone::Critical => format!("{name}: {} failing", counts.failing),
+                            Tone::Warning => format!("{name}: {} warning", counts.warning),
+                            _ => format!("{name}: {} ok", counts.ok),
+                        };
+                        (badge::badge(tone, &text))
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One host's card.
+pub fn card(view: &CardView, now: i64) -> Markup {
+    let host = &view.host;
+    let alerts_tone = match (view.critical_alerts, view.open_alerts) {
+        (0, 0) => Tone::Ok,
+        (0, _) => Tone::Warning,
+        _ => Tone::Critical,
+    };
+    html! {
+        article.host-card data-name=(host.hostname.to_lowercase()) data-id=(host.agent_id)
+            data-groups=(view.groups.join("\n")) {
+            h3 {
+                a.host-link href={ "/hosts/" (url_segment(host.agent_id.as_str())) } { (host.hostname) }
+            }
+            div.sub {
+                @if host.hostname != host.agent_id.as_str() { (host.agent_id) " · " }
+                (host.os)
+            }
+            (live(host, &view.recent, now))
+            div.badges.card-counts {
+                @if view.open_alerts > 0 {
+                    a.badge.(alerts_tone.class()) href="/alerts" {
+                        (view.open_alerts) " open alert" @if view.open_alerts != 1 { "s" }
+                    }
+                }
+                @if view.updates_pending > 0 {
+                    a.badge.(Tone::Warning.class()) href="/updates" {
+                        (view.updates_pending) " update" @if view.updates_pending != 1 { "s" } " pending"
+                    }
+                }
+                @if let Some(mark) = &host.agentless {
+                    a.badge.sev-unknown href="/agentless" { "agentless via " (mark.proxy.as_str()) }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::health::HealthRollup;
+    use crate::storage::series::{Sample, SeriesKey};
+    use crate::transport::live::Observation;
+    use unity_shared::proto::AgentId;
+
+    fn host(status: HostStatus) -> Host {
+        Host {
+            agent_id: AgentId::new("nas-1").unwrap(),
+            hostname: "nas-1".to_owned(),
+            status,
+            last_seen_ms: 1_000,
+            agent_version: String::new(),
+            os: String::new(),
+            certificate_not_after: 0,
+            dropped_reports: 0,
+            health: HealthRollup {
+                disks: Counts {
+                    reported: true,
+                    ok: 3,
+                    warning: 0,
+                    failing: 1,
+                },
+                ..HealthRollup::default()
+            },
+            agentless: None,
+        }
+    }
+
+    fn recent(memory_used: f64) -> Recent {
+        let sample = |metric: &str, labels: Vec<(String, String)>, value: f64| Sample {
+            series: SeriesKey::new(metric, labels),
+            timestamp_ms: 1_000,
+            value,
+        };
+        let mut recent = Recent::default();
+        let observation = Observation::of(&[
+            sample(
+                "cpu_usage_ratio",
+                vec![("cpu".into(), "total".into())],
+                0.25,
+            ),
+            sample("memory_used_bytes", vec![], memory_used),
+            sample("memory_total_bytes", vec![], 100.0),
+            sample(
+                "temperature_celsius",
+                vec![("sensor".into(), "cpu".into())],
+                41.0,
+            ),
+            sample("uptime_seconds", vec![], 350_735.0),
+        ]);
+        recent.push(observation.unwrap());
+        recent
+    }
+
+    #[test]
+    fn the_live_part_shows_figures_in_their_units_and_the_sort_keys() {
+        let html = live(&host(HostStatus::Online), &recent(95.0), 2_000).into_string();
+        for expected in [
+            "25.0 %",
+            "95.0 %",
+            "41 °C",
+            "up 4 d 1 h",
+            "data-cpu=\"0.2500\"",
+            "data-disk=\"-1.0000\"",
+            "data-rank=\"2\"",
+            "disks: 1 failing",
+        ] {
+            assert!(html.contains(expected), "{expected} in {html}");
+        }
+        assert!(
+            html.contains("sev-critical\"><span class=\"value\">95.0 %"),
+            "{html}"
+        );
+    }
+
+    #[test]
+    fn a_card_without_reports_has_dashes_and_empty_sparklines() {
+        let view = CardView {
+            host: host(HostStatus::Offline),
+            recent: Recent::default(),
+            open_alerts: 2,
+            critical_alerts: 1,
+            updates_pending: 1,
+            groups: vec!["media".into()],
+        };
+        let html = card(&view, 2_000).into_string();
+        assert!(html.contains("CPU, last hour: no data"), "{html}");
+        assert!(html.contains("<span class=\"value\">–</span>"), "{html}");
+        assert!(html.contains("2 open alerts"), "{html}");
+        assert!(html.contains("1 update pending"), "{html}");
+        assert!(html.contains("data-status=\"offline\""), "{html}");
+    }
+
+    #[test]
+    fn fill_tones_turn_amber_then_red() {
+        assert_eq!(fill_tone(Some(0.5)), Tone::Ok);
+        assert_eq!(fill_tone(Some(0.85)), Tone::Warning);
+        assert_eq!(fill_tone(Some(0.95)), Tone::Critical);
+        assert_eq!(fill_tone(None), Tone::Unknown);
+    }
+}

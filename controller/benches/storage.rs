@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 mod bench_data;
 use bench_data::{generate, read_index, read_samples, Series};
 use unity_controller::storage::series::{
-    IngestReport, Sample, SeriesKey, SeriesOptions, SeriesStore, TimeRange,
+    IngestReport, Sample, SeriesOptions, SeriesStore, TimeRange,
 };
 
 /// Scrapes (15 s steps) per ingest call; 10 hosts each, so 200 reports = 60,000 samples.

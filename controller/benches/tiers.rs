@@ -199,8 +199,9 @@ fn year_query(series: &[Series]) {
     );
 }
 
+/// The engine with its own sled, as the storage bench opens it.
+#[allow(clippy::disallowed_types)]
 fn open(root: &Path) -> (sled::Db, SeriesStore) {
-    #[allow(clippy::disallowed_types)] // The benchmark opens the engine's sled itself.
     let db = sled::Config::new().path(root.join("db")).open().unwrap();
     let options = SeriesOptions {
         wal_dir: Some(root.join("wal")),

@@ -16,7 +16,7 @@ use super::chunk::{self};
 use super::chunk_file::{self, ChunkFile, ChunkToWrite};
 use super::retention::{Fate, RetentionPolicy};
 use super::rollup::{self, Tier};
-use super::rollup_store::{period_ms, tier_dir, TierFiles};
+use super::rollup_store::{covered_of, period_ms, tier_dir, TierFiles};
 use super::store::FileMap;
 use super::{RetentionReport, SeriesError, SeriesStore};
 
@@ -149,6 +149,51 @@ impl SeriesStore {
             }
         }
         Ok(report)
+    }
+}
+
+impl SeriesStore {
+    /// Deletes a tier's files whose period ends at or before `cutoff_ms`; returns the
+    /// deleted files' aggregate count and bytes.
+    pub(crate) fn drop_rollups_before(
+        &self,
+        tier: Tier,
+        cutoff_ms: i64,
+    ) -> Result<(u64, u64), SeriesError> {
+        let period_len = period_ms(tier);
+        let removed: Vec<Arc<ChunkFile>> = {
+            let mut state = self.write_state();
+            let Some(slot) = state.rollups.tier_mut(tier) else {
+                return Ok((0, 0));
+            };
+            let (gone, kept): (Vec<_>, Vec<_>) = slot
+                .files
+                .iter()
+                .map(|(&period, file)| (period, file.clone()))
+                .partition(|(period, _)| (period + 1).saturating_mul(period_len) <= cutoff_ms);
+            if gone.is_empty() {
+                return Ok((0, 0));
+            }
+            let mut covered = slot.covered.clone();
+            for (_, file) in &gone {
+                for (bucket, _) in covered_of(file) {
+                    covered.remove(&bucket);
+                }
+            }
+            *slot = Arc::new(TierFiles {
+                files: kept.into_iter().collect(),
+                covered,
+            });
+            gone.into_iter().map(|(_, file)| file).collect()
+        };
+        let mut totals = (0, 0);
+        for file in &removed {
+            totals.0 += file.n_samples;
+            totals.1 += file.data_bytes;
+            chunk_file::remove(file)?;
+        }
+        chunk_file::sync_dir(&tier_dir(&self.chunk_dir, tier))?;
+        Ok(totals)
     }
 }
 

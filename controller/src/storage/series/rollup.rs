@@ -220,7 +220,7 @@ pub fn decode_block(bytes: &[u8], base_ms: i64) -> Result<Vec<Aggregate>, CodecE
         let start_ms = min[i].0;
         let same_start = [max[i].0, sum[i].0, last[i].0, count[i].0] == [start_ms; 4];
         let count = count[i].1;
-        if !same_start || !(count >= 1.0 && count.fract() == 0.0) {
+        if !(same_start && count >= 1.0 && count.fract() == 0.0) {
             return Err(CodecError::Corrupt("inconsistent aggregate"));
         }
         out.push(Aggregate {

@@ -48,6 +48,7 @@ pub(crate) struct TierFiles {
 }
 
 /// Both rollup tiers.
+#[derive(Default)]
 pub(crate) struct Rollups {
     /// Off when the chunk span does not allow rollups.
     pub(crate) enabled: bool,
@@ -55,17 +56,6 @@ pub(crate) struct Rollups {
     pub(crate) one_hour: Arc<TierFiles>,
     /// The number of the next rollup file (both directories).
     pub(crate) next_number: u64,
-}
-
-impl Default for Rollups {
-    fn default() -> Self {
-        Rollups {
-            enabled: false,
-            five_minutes: Arc::default(),
-            one_hour: Arc::default(),
-            next_number: 0,
-        }
-    }
 }
 
 impl Rollups {
@@ -173,7 +163,7 @@ pub(crate) fn open(chunk_dir: &Path, span_ms: i64) -> Result<Rollups, SeriesErro
 }
 
 /// The raw buckets a rollup file covers, from its meta list.
-fn covered_of(file: &ChunkFile) -> Vec<(i64, u64)> {
+pub(crate) fn covered_of(file: &ChunkFile) -> Vec<(i64, u64)> {
     file.replaces
         .chunks_exact(2)
         .map(|pair| (unzigzag(pair[0]), pair[1]))
@@ -361,49 +351,6 @@ impl SeriesStore {
             chunk_file::sync_dir(&dir)?;
         }
         Ok(())
-    }
-
-    /// Deletes a tier's files whose period ends at or before `cutoff_ms`; returns the
-    /// deleted files' aggregate count and bytes.
-    pub(crate) fn drop_rollups_before(
-        &self,
-        tier: Tier,
-        cutoff_ms: i64,
-    ) -> Result<(u64, u64), SeriesError> {
-        let period_len = period_ms(tier);
-        let removed: Vec<Arc<ChunkFile>> = {
-            let mut state = self.write_state();
-            let Some(slot) = state.rollups.tier_mut(tier) else {
-                return Ok((0, 0));
-            };
-            let (gone, kept): (Vec<_>, Vec<_>) = slot
-                .files
-                .iter()
-                .map(|(&period, file)| (period, file.clone()))
-                .partition(|(period, _)| (period + 1).saturating_mul(period_len) <= cutoff_ms);
-            if gone.is_empty() {
-                return Ok((0, 0));
-            }
-            let mut covered = slot.covered.clone();
-            for (_, file) in &gone {
-                for (bucket, _) in covered_of(file) {
-                    covered.remove(&bucket);
-                }
-            }
-            *slot = Arc::new(TierFiles {
-                files: kept.into_iter().collect(),
-                covered,
-            });
-            gone.into_iter().map(|(_, file)| file).collect()
-        };
-        let mut totals = (0, 0);
-        for file in &removed {
-            totals.0 += file.n_samples;
-            totals.1 += file.data_bytes;
-            chunk_file::remove(file)?;
-        }
-        chunk_file::sync_dir(&tier_dir(&self.chunk_dir, tier))?;
-        Ok(totals)
     }
 }
 

@@ -190,7 +190,8 @@ fn rollups_are_exact_across_restarts_and_rebuilt_after_a_crash() {
     assert!(n_files(&tier_dir(&chunks, Tier::FiveMinutes)) >= 4);
     assert!((1..=2).contains(&n_files(&tier_dir(&chunks, Tier::OneHour))));
     // Everything but the newest buckets is served from the files.
-    let stale = store.stale_buckets(&store.read_state().files.clone());
+    let files = store.read_state().files.clone();
+    let stale = store.stale_buckets(&files);
     assert!(stale.is_empty(), "{stale:?}");
 }
 
@@ -211,9 +212,8 @@ fn late_samples_roll_up_again_without_double_counting() {
     store.checkpoint().unwrap();
     check_tiers(&store, "laptop", &late);
     check_tiers(&store, "nas", &sent);
-    assert!(store
-        .stale_buckets(&store.read_state().files.clone())
-        .is_empty());
+    let files = store.read_state().files.clone();
+    assert!(store.stale_buckets(&files).is_empty());
     // And after a restart.
     drop(store);
     drop(db);

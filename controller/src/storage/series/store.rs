@@ -278,8 +278,9 @@ impl SeriesStore {
         let first_kept = self.rule.bucket(cutoff_ms);
         let mut report = RetentionReport::default();
         // Buckets not rolled up yet stay until they are (the next checkpoints).
+        let files = self.read_state().files.clone();
         let not_rolled_up: Vec<i64> = self
-            .stale_buckets(&self.read_state().files.clone())
+            .stale_buckets(&files)
             .into_iter()
             .map(|(bucket, _)| bucket)
             .filter(|&bucket| bucket < first_kept)

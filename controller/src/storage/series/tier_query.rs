@@ -132,7 +132,7 @@ impl SeriesStore {
                     continue;
                 }
                 let run_start = bucket;
-                while bucket <= last_raw && !(served(bucket) && !unfiled.contains(&bucket)) {
+                while bucket <= last_raw && (!served(bucket) || unfiled.contains(&bucket)) {
                     bucket += 1;
                 }
                 let run = TimeRange {

@@ -9,13 +9,13 @@
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
-use std::io::BufRead;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
+mod bench_data;
+use bench_data::{generate, read_index, read_samples, Series};
 use unity_controller::storage::series::{
-    IngestReport, Sample, SeriesKey, SeriesOptions, SeriesStore, TimeRange,
+    IngestReport, Sample, SeriesOptions, SeriesStore, TimeRange,
 };
 
 /// Scrapes (15 s steps) per ingest call; 10 hosts each, so 200 reports = 60,000 samples.
@@ -23,12 +23,6 @@ const STEPS_PER_CALL: usize = 20;
 /// Checkpoint every hour of data by default (`UNITY_BENCH_CHECKPOINT_STEPS`), as the
 /// controller does periodically.
 const STEPS_PER_CHECKPOINT: usize = 240;
-
-struct Series {
-    agent: String,
-    key: SeriesKey,
-    points: Vec<(i64, f64)>,
-}
 
 /// mimalloc, as the packaged controller uses (see `controller/src/main.rs`).
 #[global_allocator]
@@ -162,7 +156,10 @@ fn main() {
     );
     let sled_bytes = dir_size(&db_path);
     let wal_bytes = dir_size(&wal_path);
-    let chunk_file_bytes = dir_size(&chunk_path);
+    // The rollup tiers live in the chunk directory too; the raw figure leaves them out.
+    let rollup_bytes =
+        dir_size(&chunk_path.join("rollups-5m")) + dir_size(&chunk_path.join("rollups-1h"));
+    let chunk_file_bytes = dir_size(&chunk_path) - rollup_bytes;
     let per_sample = |bytes: u64| bytes as f64 / n_samples as f64;
     println!(
         "sled directory:           {sled_bytes} bytes = {:.3} bytes/sample ({} files, {} bytes allocated)",
@@ -187,6 +184,9 @@ fn main() {
         "chunk files:              {chunk_file_bytes} bytes = {:.3} bytes/sample ({} files)",
         per_sample(chunk_file_bytes),
         count_files(&chunk_path)
+    );
+    println!(
+        "rollup files (5m + 1h):   {rollup_bytes} bytes (not in the raw figures; see the tiers bench)"
     );
     let total_bytes = sled_bytes + wal_bytes + chunk_file_bytes;
     println!(
@@ -358,77 +358,6 @@ fn sled_config(path: &Path) -> sled::Config {
     {
         Some(segment_size) => config.segment_size(segment_size),
         None => config,
-    }
-}
-
-fn generate(workspace: &Path, data_dir: &Path, csv: &Path, index: &Path) {
-    let generator = std::env::var_os("UNITY_BENCH_GENERATOR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace.join("../shared/bench/gen_hostmetrics.py"));
-    std::fs::create_dir_all(data_dir).unwrap();
-    println!("generating the data set with {} ...", generator.display());
-    #[allow(clippy::disallowed_methods)] // The benchmark runs the shared data generator.
-    let status = Command::new("python3")
-        .arg(&generator)
-        .args([
-            "--seed", "42", "--hosts", "10", "--hours", "24", "--om", "-",
-        ])
-        .arg("--csv")
-        .arg(csv)
-        .arg("--series")
-        .arg(index)
-        .status()
-        .expect("running python3");
-    assert!(status.success(), "{} failed", generator.display());
-}
-
-/// Reads `series_id,metric,"{name=""value"",...}"`; the agent is the `instance` label.
-fn read_index(path: &Path) -> Vec<Series> {
-    let text = std::fs::read_to_string(path).unwrap();
-    let mut series = Vec::new();
-    for (line_number, line) in text.lines().enumerate().skip(1) {
-        let (id, rest) = line.split_once(',').unwrap();
-        let (metric, labels) = rest.split_once(',').unwrap();
-        assert_eq!(
-            id.parse::<usize>().unwrap(),
-            line_number - 1,
-            "dense series ids"
-        );
-        let labels = labels.trim_matches('"').replace("\"\"", "\"");
-        let mut pairs = Vec::new();
-        let mut rest = labels.trim_start_matches('{').trim_end_matches('}');
-        while let Some((name, after)) = rest.split_once("=\"") {
-            let end = after.find('"').unwrap();
-            pairs.push((
-                name.trim_start_matches(',').to_owned(),
-                after[..end].to_owned(),
-            ));
-            rest = &after[end + 1..];
-        }
-        let agent = pairs
-            .iter()
-            .find(|(name, _)| name == "instance")
-            .map(|(_, value)| value.clone())
-            .unwrap();
-        series.push(Series {
-            agent,
-            key: SeriesKey::new(metric, pairs),
-            points: Vec::with_capacity(5760),
-        });
-    }
-    series
-}
-
-fn read_samples(path: &Path, series: &mut [Series]) {
-    let file = std::fs::File::open(path).unwrap();
-    let reader = std::io::BufReader::with_capacity(1 << 20, flate2::read::GzDecoder::new(file));
-    for line in reader.lines().skip(1) {
-        let line = line.unwrap();
-        let mut fields = line.splitn(3, ',');
-        let id: usize = fields.next().unwrap().parse().unwrap();
-        let ts: i64 = fields.next().unwrap().parse().unwrap();
-        let value: f64 = fields.next().unwrap().parse().unwrap();
-        series[id].points.push((ts, value));
     }
 }
 

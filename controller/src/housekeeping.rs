@@ -1,5 +1,6 @@
 //! Housekeeping, once a minute: record each connected agent's last-seen time, and every few
-//! minutes checkpoint the series store, purge expired sessions and apply retention.
+//! minutes checkpoint the series store (which rolls finished raw buckets up into the 5-minute
+//! and 1-hour tiers), purge expired sessions and, hourly, apply each tier's retention.
 
 use crate::clock::now_ms;
 use crate::context::Context;
@@ -31,8 +32,11 @@ async fn run(ctx: Arc<Context>) {
                 ctx.store.auth.purge_sessions(now_ms())?;
             }
             if n_ticks % 60 == 1 {
-                let cutoff = now_ms() - ctx.config.retention.as_millis() as i64;
-                let report = ctx.store.series.apply_retention(cutoff)?;
+                // Per tier and metric family (storage::series::RetentionPolicy decides).
+                let report = ctx
+                    .store
+                    .series
+                    .apply_retention_policy(&ctx.config.history, now_ms())?;
                 tracing::info!(?report, "Applied retention.");
             }
             Ok(())

@@ -362,7 +362,7 @@ async fn bad_json_bad_ranges_and_huge_bodies_get_clear_4xx() {
             .get(&format!("{query}?metric=cpu_usage_ratio&range=1s"))
             .await,
         400,
-        "between 1m and 400d",
+        "between 1m and 3660d",
     );
     check_error(
         &admin

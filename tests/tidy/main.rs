@@ -75,6 +75,8 @@ const PURE: &[&str] = &[
     "agent/src/update/scan/trivy.rs",
     "agent/src/update/evidence.rs",
     "agent/src/update/env_exclude.rs",
+    "controller/src/storage/series/rollup.rs",
+    "controller/src/storage/series/retention.rs",
     "controller/src/health.rs",
     "controller/src/domain/managed_certificates/schedule.rs",
     "controller/src/domain/ssh_access/desired.rs",

@@ -8,6 +8,7 @@ pub mod alert_rule;
 pub mod alert_silence;
 pub mod auth;
 pub mod error;
+pub mod history;
 pub mod managed_certificates;
 pub mod secret;
 pub mod service_checks;
@@ -44,7 +45,8 @@ pub struct RawConfig {
     pub certificate_lifetime: Option<String>,
     /// Default lifetime of join tokens, e.g. "1h".
     pub token_ttl: Option<String>,
-    /// How long history is kept, e.g. "90d".
+    /// How long raw samples are kept, e.g. "30d" (the same as `history.raw_retention`,
+    /// which is the newer name).
     pub retention: Option<String>,
     /// A host that sent nothing for this long is "stale".
     pub stale_after: Option<String>,
@@ -87,6 +89,8 @@ pub struct RawConfig {
     pub services: Option<service_checks::RawServices>,
     /// Remote write endpoints (`[[remote_write]]`); see `docs/remote-write.md`.
     pub remote_write: Option<Vec<crate::remote_write::config::RawRemoteWrite>>,
+    /// Retention of the history tiers (`[history]`); see `docs/storage-model.md`.
+    pub history: Option<history::RawHistory>,
 }
 
 /// How the dashboard and API are served.
@@ -108,7 +112,8 @@ pub struct Config {
     pub api_listen: SocketAddr,
     pub certificate_lifetime: Duration,
     pub token_ttl: Duration,
-    pub retention: Duration,
+    /// How long each history tier keeps each metric family (`[history]`).
+    pub history: crate::storage::series::RetentionPolicy,
     pub stale_after: Duration,
     pub max_frame_bytes: usize,
     pub identity_takeover_after: Duration,
@@ -323,7 +328,7 @@ impl Config {
                 "30d",
             )?,
             token_ttl: duration("token_ttl", raw.token_ttl.as_deref(), "1h")?,
-            retention: duration("retention", raw.retention.as_deref(), "90d")?,
+            history: history::from_raw(raw.history.unwrap_or_default(), raw.retention.as_deref())?,
             stale_after,
             alerts,
             updates: crate::updates::settings::UpdatesConfig::from_raw(
@@ -410,7 +415,7 @@ mod tests {
         let raw: RawConfig =
             toml::from_str(include_str!("../../../packaging/controller.toml")).unwrap();
         let config = Config::from_raw(raw).unwrap();
-        assert_eq!(config.retention, Duration::from_secs(90 * 86400));
+        assert_eq!(config.history.default.raw_ms, 30 * 86_400_000);
         // The commented [certificates] keys are the defaults.
         let packaged = include_str!("../../../packaging/controller.toml");
         let section = packaged

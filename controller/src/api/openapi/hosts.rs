@@ -86,7 +86,7 @@ pub(super) const OPERATIONS: &[Operation] = &[
             ("metric", "Metric name, e.g. cpu_usage_ratio", true),
             (
                 "range",
-                "Duration back from now: 1h, 6h, 24h, 7d, 30d (1m to 400d; default 1h)",
+                "Duration back from now: 1h, 6h, 24h, 7d, 30d (1m to 3660d; default 1h; ranges over 41 h read 5-minute, over 34 d 1-hour rollups)",
                 false,
             ),
             (

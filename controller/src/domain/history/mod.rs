@@ -1,18 +1,22 @@
 //! A host's stored history: which series it has, and queries over a time range with label
 //! matchers, downsampled to a point budget. The charts (through the REST API) and the CLI
-//! (through the admin socket) read it here.
+//! (through the admin socket) read it here. A chart's query reads the tier its range needs
+//! (raw samples, 5-minute or 1-hour rollups: `storage::series::choose_tier`), so it never
+//! reads more than about [`READ_BUDGET`] points per series; the answer names the tier.
 
 use super::error::DomainError;
 use super::hosts::require_known;
 use crate::context::Context;
-use crate::storage::series::{Point, SeriesKey, TimeRange};
+use crate::storage::series::{choose_tier, Point, SeriesKey, Tier, TimeRange};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::Duration;
 use unity_shared::proto::AgentId;
 
-/// Longest range a query may cover.
-pub const MAX_RANGE: Duration = Duration::from_secs(400 * 86400);
+/// Longest range a query may cover (the 1-hour tier keeps 5 years by default).
+pub const MAX_RANGE: Duration = Duration::from_secs(3660 * 86400);
+/// Points per series a query reads at most, for the tier choice (raw counted at 15 s).
+pub const READ_BUDGET: i64 = 10_000;
 /// Points per series a query returns at most, and by default.
 pub const MAX_POINTS: usize = 10_000;
 pub const DEFAULT_POINTS: usize = 1_000;
@@ -48,6 +52,9 @@ pub struct QueryResult {
     pub metric: String,
     pub from_ms: i64,
     pub to_ms: i64,
+    /// The tier read: `raw`, `5m` or `1h`. For a rollup tier each point is a bucket's
+    /// start and its average (its last value for counters, `*_total`).
+    pub tier: &'static str,
     pub series: Vec<QuerySeries>,
 }
 
@@ -77,7 +84,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, DomainError> {
     let duration = humantime::parse_duration(text).map_err(|_| bad())?;
     if duration < Duration::from_secs(60) || duration > MAX_RANGE {
         return Err(DomainError::Invalid(format!(
-            "bad range {text:?}: must be between 1m and 400d"
+            "bad range {text:?}: must be between 1m and 3660d"
         )));
     }
     Ok(duration)
@@ -97,7 +104,7 @@ pub fn time_range(params: &QueryParams, now_ms: i64) -> Result<TimeRange, Domain
             }
             if (to_ms - from_ms) as u128 > MAX_RANGE.as_millis() {
                 return Err(DomainError::Invalid(
-                    "bad time range: at most 400 days".into(),
+                    "bad time range: at most 3660 days".into(),
                 ));
             }
             Ok(TimeRange { from_ms, to_ms })
@@ -188,14 +195,33 @@ pub fn query(
     }
     require_known(ctx, agent_id)?;
     let counter = params.metric.ends_with("_total");
-    let series = ctx
-        .store
-        .series
-        .query(agent_id.as_str(), &params.metric, &matchers, range)?
+    let tier = choose_tier(range.to_ms - range.from_ms, READ_BUDGET);
+    let store = &ctx.store.series;
+    let series = if tier == Tier::Raw {
+        store
+            .query(agent_id.as_str(), &params.metric, &matchers, range)?
+            .into_iter()
+            .map(|series| (series.series, series.points))
+            .collect::<Vec<_>>()
+    } else {
+        store
+            .query_tier(agent_id.as_str(), &params.metric, &matchers, range, tier)?
+            .into_iter()
+            .map(|series| {
+                let points = series
+                    .aggregates
+                    .iter()
+                    .map(|a| (a.start_ms, if counter { a.last } else { a.average() }))
+                    .collect();
+                (series.series, points)
+            })
+            .collect()
+    };
+    let series = series
         .into_iter()
-        .map(|series| QuerySeries {
-            labels: labels_map(series.series.labels),
-            points: downsample(series.points, range, max_points, counter),
+        .map(|(key, points)| QuerySeries {
+            labels: labels_map(key.labels),
+            points: downsample(points, range, max_points, counter),
         })
         .collect();
     Ok(QueryResult {
@@ -203,6 +229,7 @@ pub fn query(
         metric: params.metric.clone(),
         from_ms: range.from_ms,
         to_ms: range.to_ms,
+        tier: tier.name(),
         series,
     })
 }
@@ -273,3 +300,5 @@ pub fn describe_series(
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tier_tests;

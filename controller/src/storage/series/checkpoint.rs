@@ -50,6 +50,10 @@ impl SeriesStore {
         if let Err(error) = self.merge_files(writer) {
             tracing::warn!(%error, "Merging chunk files failed; retrying at the next checkpoint.");
         }
+        // Rollups are rebuilt from the chunk files they summarise, so a failure loses nothing.
+        if let Err(error) = self.roll_up(writer) {
+            tracing::warn!(%error, "Rolling up chunk files failed; retrying at the next checkpoint.");
+        }
         Ok(())
     }
 

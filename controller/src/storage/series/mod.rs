@@ -44,8 +44,13 @@ mod index;
 mod query;
 mod rc;
 mod recovery;
+mod retention;
+mod retention_store;
+mod rollup;
+mod rollup_store;
 mod segment;
 mod store;
+mod tier_query;
 mod wal;
 
 #[cfg(test)]
@@ -55,13 +60,20 @@ mod chunk_file_tests;
 #[cfg(test)]
 mod codec_tests;
 #[cfg(test)]
+mod rollup_store_tests;
+#[cfg(test)]
+mod rollup_tests;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod wal_tests;
 
 pub use codec::CodecError;
 pub use export::ExportSeries;
+pub use retention::{FamilyRetention, Fate, MetricPattern, RetentionPolicy, TierRetention};
+pub use rollup::{choose_tier, Aggregate, Tier};
 pub use store::SeriesStore;
+pub use tier_query::SeriesAggregates;
 
 /// A series: metric name plus labels sorted by name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -89,6 +89,7 @@ impl SeriesStore {
                 .chunks_added(file.n_chunks, file.n_samples, file.data_bytes);
         }
         publish_listing(&mut state, listing.files);
+        state.rollups = super::rollup_store::open(&chunk_dir, rule.span_ms)?;
         state.newest_ts = state.series.iter().filter_map(|entry| entry.last_ts).max();
 
         // Everything replayed goes to chunk files and the new snapshot: start the log afresh.

@@ -49,6 +49,8 @@ pub(super) struct State {
     pub(super) index_dirty: bool,
     /// Replaced as a whole when files come or go, so a reader's copy stays valid.
     pub(super) files: Arc<FileMap>,
+    /// The rollup tiers' files (`rollup_store.rs`).
+    pub(super) rollups: super::rollup_store::Rollups,
 }
 
 #[derive(Default)]
@@ -275,6 +277,20 @@ impl SeriesStore {
         let mut writer = self.lock_writer()?;
         let first_kept = self.rule.bucket(cutoff_ms);
         let mut report = RetentionReport::default();
+        // Buckets not rolled up yet stay until they are (the next checkpoints).
+        let files = self.read_state().files.clone();
+        let not_rolled_up: Vec<i64> = self
+            .stale_buckets(&files)
+            .into_iter()
+            .map(|(bucket, _)| bucket)
+            .filter(|&bucket| bucket < first_kept)
+            .collect();
+        if !not_rolled_up.is_empty() {
+            tracing::info!(
+                n_buckets = not_rolled_up.len(),
+                "Raw buckets past retention kept until they are rolled up."
+            );
+        }
         let removed: Vec<Arc<ChunkFile>> = {
             let mut state = self.write_state();
             let State {
@@ -285,10 +301,13 @@ impl SeriesStore {
             } = &mut *state;
             let mut kept = FileMap::clone(files);
             let newer = kept.split_off(&first_kept);
-            let removed: Vec<Arc<ChunkFile>> = std::mem::replace(&mut kept, newer)
-                .into_values()
-                .flatten()
-                .collect();
+            let mut older = std::mem::replace(&mut kept, newer);
+            for bucket in &not_rolled_up {
+                if let Some(bucket_files) = older.remove(bucket) {
+                    kept.insert(*bucket, bucket_files);
+                }
+            }
+            let removed: Vec<Arc<ChunkFile>> = older.into_values().flatten().collect();
             *files = Arc::new(kept);
             for file in &removed {
                 counters.chunks_removed(file.n_chunks, file.n_samples, file.data_bytes);

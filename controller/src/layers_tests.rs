@@ -45,6 +45,12 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "backup",
+        &[
+            "domain", "api", "web", "admin", "http", "alerts", "cli", "service",
+        ],
+    ),
+    (
         "service_checks",
         &[
             "domain", "api", "web", "admin", "http", "alerts", "cli", "service",
@@ -56,6 +62,7 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
 const CONTEXT_MAY_IMPORT: &[&str] = &[
     "acme::account",
     "agentless::queue",
+    "backup::status",
     "ca",
     "config",
     "remote_write::stats",

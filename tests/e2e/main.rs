@@ -19,6 +19,7 @@ mod api_tokens;
 mod certificates;
 mod container_alerts;
 mod container_updates;
+mod controller_backup;
 mod containers;
 mod crash_reconnect;
 mod dashboard;

@@ -105,6 +105,13 @@ pub enum AuditAction {
     /// An alert rule was made or changed in the dashboard or API.
     AlertRuleSet,
     AlertRuleDelete,
+    /// A backup of the controller was made (issue 20; the archive, its size, encrypted or not).
+    ControllerBackup,
+    /// A backup of the controller failed (the error).
+    ControllerBackupFailed,
+    /// The controller's data directory was restored from a backup (recorded in the restored
+    /// store).
+    ControllerRestore,
 }
 
 impl std::fmt::Display for AuditAction {
@@ -176,6 +183,9 @@ impl std::fmt::Display for AuditAction {
             AuditAction::AlertSilenceDelete => "alert.unsilence",
             AuditAction::AlertRuleSet => "alert_rule.set",
             AuditAction::AlertRuleDelete => "alert_rule.delete",
+            AuditAction::ControllerBackup => "controller.backup",
+            AuditAction::ControllerBackupFailed => "controller.backup_failed",
+            AuditAction::ControllerRestore => "controller.restore",
         };
         formatter.write_str(name)
     }
@@ -208,7 +218,19 @@ pub fn record_at(
     action: AuditAction,
     target: &str,
 ) -> Result<(), DomainError> {
-    ctx.store.auth.audit(&AuditRecord {
+    record_in(&ctx.store, at_ms, actor, action, target)
+}
+
+/// Records what `actor` did in `store`, which need not be the running controller's (a
+/// restored one). Note that this uses blocking I/O.
+pub fn record_in(
+    store: &crate::storage::Store,
+    at_ms: i64,
+    actor: &Actor,
+    action: AuditAction,
+    target: &str,
+) -> Result<(), DomainError> {
+    store.auth.audit(&AuditRecord {
         at_ms,
         actor: actor.to_string(),
         action: action.to_string(),

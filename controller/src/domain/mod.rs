@@ -35,6 +35,8 @@ pub mod api_tokens;
 pub mod audit;
 pub mod backups;
 pub mod certificates;
+/// The controller's own backup and restore, audited, and the schedule (issue 20).
+pub mod controller_backup;
 pub mod disk_baselines;
 pub mod error;
 pub mod groups;

@@ -9,8 +9,8 @@
 //! a `&Context` without an import circle.
 
 use crate::acme::account::AcmeAccounts;
-use crate::backup::status::BackupStatus;
 use crate::agentless::queue::AssignmentQueue;
+use crate::backup::status::BackupStatus;
 use crate::ca::services_slot::ServicesCaSlot;
 use crate::ca::verifier::Revocations;
 use crate::ca::CertificateAuthority;

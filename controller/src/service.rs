@@ -122,7 +122,9 @@ pub async fn start(config: Config) -> anyhow::Result<RunningController> {
     tasks.push(crate::domain::ssh_access::apply::spawn(context.clone()));
     tasks.push(crate::agentless::spawn(context.clone()));
     tasks.extend(crate::remote_write::spawn(&context));
-    tasks.extend(crate::domain::controller_backup::schedule::spawn(context.clone()));
+    tasks.extend(crate::domain::controller_backup::schedule::spawn(
+        context.clone(),
+    ));
     match admin::serve(context.clone()).await {
         Ok(task) => tasks.push(task),
         Err(error) => {

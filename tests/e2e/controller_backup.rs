@@ -14,6 +14,7 @@ use std::process::Output;
 use std::time::Duration;
 use unity_controller::admin::{AdminResponse, SeriesView};
 use unity_controller::backup::rotation::archive_name;
+use unity_controller::clock::now_ms;
 use unity_shared::proto::AgentId;
 use unity_tests::*;
 
@@ -47,7 +48,10 @@ async fn history(
     process: &ControllerProcess,
     agent_id: &AgentId,
 ) -> BTreeMap<Vec<(String, String)>, Vec<(i64, f64)>> {
-    match process.call(query_request(agent_id, "cpu_usage_ratio")).await {
+    match process
+        .call(query_request(agent_id, "cpu_usage_ratio"))
+        .await
+    {
         AdminResponse::Series(series) => series
             .into_iter()
             .map(|SeriesView { labels, points, .. }| (labels, points))
@@ -91,7 +95,12 @@ async fn a_backup_under_ingest_restores_elsewhere_and_the_same_agent_reconnects(
     let pass = passphrase.to_str().unwrap();
     let output = cli(
         &old_dir,
-        &["backup", archive.to_str().unwrap(), "--passphrase-file", pass],
+        &[
+            "backup",
+            archive.to_str().unwrap(),
+            "--passphrase-file",
+            pass,
+        ],
     );
     assert!(output.status.success(), "backup: {}", text(&output));
     assert!(text(&output).contains("encrypted"), "{}", text(&output));
@@ -101,30 +110,60 @@ async fn a_backup_under_ingest_restores_elsewhere_and_the_same_agent_reconnects(
     })
     .await;
     let output = cli(&old_dir, &["backup", archive.to_str().unwrap()]);
-    assert!(!output.status.success(), "an existing archive is never overwritten");
+    assert!(
+        !output.status.success(),
+        "an existing archive is never overwritten"
+    );
     old.kill();
 
     // The wrong passphrase is refused before anything is written.
     let wrong = dir.path().join("wrong.pass");
     std::fs::write(&wrong, "not the passphrase\n").unwrap();
     let archive_arg = archive.to_str().unwrap();
-    let output = cli(&new_dir, &["restore", archive_arg, "--passphrase-file", wrong.to_str().unwrap()]);
+    let output = cli(
+        &new_dir,
+        &[
+            "restore",
+            archive_arg,
+            "--passphrase-file",
+            wrong.to_str().unwrap(),
+        ],
+    );
     assert!(!output.status.success());
-    assert!(text(&output).contains("wrong passphrase"), "{}", text(&output));
+    assert!(
+        text(&output).contains("wrong passphrase"),
+        "{}",
+        text(&output)
+    );
     assert!(!new_dir.exists(), "nothing restored");
     let output = cli(&new_dir, &["restore", archive_arg]);
     assert!(text(&output).contains("encrypted"), "{}", text(&output));
-    let output = cli(&new_dir, &["restore", archive_arg, "--passphrase-file", pass, "--verify-only"]);
+    let output = cli(
+        &new_dir,
+        &[
+            "restore",
+            archive_arg,
+            "--passphrase-file",
+            pass,
+            "--verify-only",
+        ],
+    );
     assert!(output.status.success(), "verify: {}", text(&output));
     assert!(!new_dir.exists(), "--verify-only writes nothing");
 
-    let output = cli(&new_dir, &["restore", archive_arg, "--passphrase-file", pass]);
+    let output = cli(
+        &new_dir,
+        &["restore", archive_arg, "--passphrase-file", pass],
+    );
     assert!(output.status.success(), "restore: {}", text(&output));
     assert_eq!(ca_hash_of(&new_dir), ca_hash_of(&old_dir));
     let new = ControllerProcess::start(Path::new(BINARY), &new_dir, address).await;
 
     // A restore onto the running controller, or again onto its directory, is refused.
-    let output = cli(&new_dir, &["restore", archive_arg, "--passphrase-file", pass, "--force"]);
+    let output = cli(
+        &new_dir,
+        &["restore", archive_arg, "--passphrase-file", pass, "--force"],
+    );
     assert!(!output.status.success());
     assert!(text(&output).contains("is running"), "{}", text(&output));
 
@@ -132,7 +171,8 @@ async fn a_backup_under_ingest_restores_elsewhere_and_the_same_agent_reconnects(
     let restored_at = now_ms();
     eventually_explained(
         "the agent reports to the restored controller",
-        Duration::from_secs(30),
+        // The agent's reconnect backoff grew while no controller answered (up to 60 s).
+        Duration::from_secs(75),
         || async {
             let newest = history(&new, &agent_id)
                 .await
@@ -140,9 +180,9 @@ async fn a_backup_under_ingest_restores_elsewhere_and_the_same_agent_reconnects(
                 .filter_map(|points| points.last().map(|point| point.0))
                 .max()
                 .unwrap_or(0);
-            (newest > restored_at)
-                .then_some(())
-                .ok_or(format!("newest point at {newest}, restored at {restored_at}"))
+            (newest > restored_at).then_some(()).ok_or(format!(
+                "newest point at {newest}, restored at {restored_at}"
+            ))
         },
     )
     .await;
@@ -169,17 +209,27 @@ async fn a_backup_under_ingest_restores_elsewhere_and_the_same_agent_reconnects(
 
     // A non-empty directory needs --force, which moves it aside.
     drop(new);
-    let output = cli(&new_dir, &["restore", archive_arg, "--passphrase-file", pass]);
+    let output = cli(
+        &new_dir,
+        &["restore", archive_arg, "--passphrase-file", pass],
+    );
     assert!(text(&output).contains("not empty"), "{}", text(&output));
-    let output = cli(&new_dir, &["restore", archive_arg, "--passphrase-file", pass, "--force"]);
+    let output = cli(
+        &new_dir,
+        &["restore", archive_arg, "--passphrase-file", pass, "--force"],
+    );
     assert!(output.status.success(), "forced restore: {}", text(&output));
-    assert!(text(&output).contains("before-restore"), "{}", text(&output));
+    assert!(
+        text(&output).contains("before-restore"),
+        "{}",
+        text(&output)
+    );
 }
 
 /// The schedule makes a backup at start when the newest is older than the interval, then
 /// keeps the newest `keep`; other files in the directory are never touched.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn scheduled_backups_rotate_and_a_failure_keeps_the_old_ones() {
+async fn scheduled_backups_run_when_due_and_rotate() {
     init_logging();
     let dir = tempfile::tempdir().unwrap();
     let backups = dir.path().join("backups");
@@ -216,19 +266,34 @@ async fn scheduled_backups_rotate_and_a_failure_keeps_the_old_ones() {
         names.sort();
         names
     };
-    let names = eventually("a scheduled backup and its rotation", Duration::from_secs(30), || {
-        let names = listing(backups.clone());
-        async move { (!names.contains(&old_names[1])).then_some(names) }
-    })
+    let names = eventually(
+        "a scheduled backup and its rotation",
+        Duration::from_secs(30),
+        || {
+            let names = listing(backups.clone());
+            let rotated = !names.contains(&old_names[1]);
+            async move { rotated.then_some(names) }
+        },
+    )
     .await;
     assert_eq!(names.len(), 3, "{names:?}");
     assert!(names.contains(&"notes.txt".to_owned()), "{names:?}");
-    assert!(names.contains(&old_names[0]), "the newest old one is kept: {names:?}");
+    assert!(
+        names.contains(&old_names[0]),
+        "the newest old one is kept: {names:?}"
+    );
     let new = names
         .iter()
         .find(|name| !old_names.contains(name) && name.ends_with(".ubak"))
         .expect("a new archive");
-    let output = cli(&dir.path().join("elsewhere"), &["restore", backups.join(new).to_str().unwrap(), "--verify-only"]);
+    let output = cli(
+        &dir.path().join("elsewhere"),
+        &[
+            "restore",
+            backups.join(new).to_str().unwrap(),
+            "--verify-only",
+        ],
+    );
     assert!(output.status.success(), "{}", text(&output));
 }
 
@@ -248,12 +313,22 @@ async fn a_failed_scheduled_backup_deletes_nothing_and_shows_in_metrics() {
     config.backup.passphrase_file = Some(dir.path().join("missing.pass"));
     let controller = start_controller(config).await;
     let context = controller.context.clone();
-    eventually("the failure is counted", Duration::from_secs(20), || async {
-        (context.backup.view().failures >= 1).then_some(())
-    })
+    eventually(
+        "the failure is counted",
+        Duration::from_secs(20),
+        || async { (context.backup.view().failures >= 1).then_some(()) },
+    )
     .await;
-    let names: Vec<_> = std::fs::read_dir(&backups).unwrap().flatten().map(|e| e.file_name()).collect();
-    assert_eq!(names, vec![std::ffi::OsString::from(&old)], "the old archive is kept, nothing else written");
+    let names: Vec<_> = std::fs::read_dir(&backups)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(
+        names,
+        vec![std::ffi::OsString::from(&old)],
+        "the old archive is kept, nothing else written"
+    );
     let metrics = {
         let context = context.clone();
         tokio::task::spawn_blocking(move || unity_controller::api::metrics::render(&context))
@@ -261,8 +336,14 @@ async fn a_failed_scheduled_backup_deletes_nothing_and_shows_in_metrics() {
             .unwrap()
             .unwrap()
     };
-    assert!(metrics.contains("unity_backup_failures_total 1"), "{metrics}");
-    assert!(metrics.contains("unity_backup_last_failure_timestamp_seconds 1"), "{metrics}");
+    assert!(
+        metrics.contains("unity_backup_failures_total 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("unity_backup_last_failure_timestamp_seconds 1"),
+        "{metrics}"
+    );
     let audit = {
         let context = context.clone();
         tokio::task::spawn_blocking(move || unity_controller::domain::audit::recent(&context, 10))
@@ -271,7 +352,9 @@ async fn a_failed_scheduled_backup_deletes_nothing_and_shows_in_metrics() {
             .unwrap()
     };
     assert!(
-        audit.iter().any(|entry| entry.action == "controller.backup_failed" && entry.actor == "backup"),
+        audit
+            .iter()
+            .any(|entry| entry.action == "controller.backup_failed" && entry.actor == "backup"),
         "{audit:?}"
     );
     controller.shutdown().await.unwrap();

@@ -76,6 +76,8 @@ const PURE: &[&str] = &[
     "agent/src/update/evidence.rs",
     "agent/src/update/env_exclude.rs",
     "controller/src/health.rs",
+    "controller/src/backup/manifest.rs",
+    "controller/src/backup/rotation.rs",
     "controller/src/domain/managed_certificates/schedule.rs",
     "controller/src/domain/ssh_access/desired.rs",
     "controller/src/domain/ssh_access/events.rs",

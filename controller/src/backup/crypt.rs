@@ -256,12 +256,16 @@ impl<R: Read> Decryptor<R> {
                 false => Err(CryptError::BadHeader("cut short".into())),
             })?;
         if &header[..8] != MAGIC {
-            return Err(CryptError::BadHeader("not an encrypted Unity backup".into()));
+            return Err(CryptError::BadHeader(
+                "not an encrypted Unity backup".into(),
+            ));
         }
         if header[8] != VERSION {
             return Err(CryptError::BadHeader(format!("version {}", header[8])));
         }
-        let field = |at: usize| u32::from_le_bytes([header[at], header[at + 1], header[at + 2], header[at + 3]]);
+        let field = |at: usize| {
+            u32::from_le_bytes([header[at], header[at + 1], header[at + 2], header[at + 3]])
+        };
         let cost = KdfCost {
             memory_kib: field(9),
             passes: field(13),
@@ -271,7 +275,9 @@ impl<R: Read> Decryptor<R> {
             || cost.passes > KdfCost::MAX_PASSES
             || cost.lanes > KdfCost::MAX_LANES
         {
-            return Err(CryptError::BadHeader(format!("key derivation cost {cost:?}")));
+            return Err(CryptError::BadHeader(format!(
+                "key derivation cost {cost:?}"
+            )));
         }
         let salt = &header[21..21 + SALT_LEN];
         let mut prefix = [0u8; PREFIX_LEN];
@@ -364,7 +370,8 @@ mod tests {
     }
 
     fn encrypt(plain: &[u8]) -> Vec<u8> {
-        let mut encryptor = Encryptor::new(Vec::new(), &passphrase("correct horse"), CHEAP).unwrap();
+        let mut encryptor =
+            Encryptor::new(Vec::new(), &passphrase("correct horse"), CHEAP).unwrap();
         encryptor.write_all(plain).unwrap();
         encryptor.finish().unwrap()
     }
@@ -402,7 +409,17 @@ mod tests {
     #[test]
     fn tampering_anywhere_fails() {
         let sealed = encrypt(&sample(CHUNK + 100));
-        for at in [0, 8, 9, 12, 30, HEADER_LEN - 1, HEADER_LEN, HEADER_LEN + CHUNK + 3, sealed.len() - 1] {
+        for at in [
+            0,
+            8,
+            9,
+            12,
+            30,
+            HEADER_LEN - 1,
+            HEADER_LEN,
+            HEADER_LEN + CHUNK + 3,
+            sealed.len() - 1,
+        ] {
             let mut changed = sealed.clone();
             changed[at] ^= 1;
             assert!(decrypt(&changed, "correct horse").is_err(), "byte {at}");
@@ -413,7 +430,14 @@ mod tests {
     fn an_archive_cut_short_fails_even_at_a_chunk_boundary() {
         let sealed = encrypt(&sample(2 * CHUNK + 10));
         let boundary = HEADER_LEN + 2 * (CHUNK + TAG_LEN);
-        for cut in [3, HEADER_LEN, HEADER_LEN + 10, HEADER_LEN + CHUNK + TAG_LEN, boundary, sealed.len() - 1] {
+        for cut in [
+            3,
+            HEADER_LEN,
+            HEADER_LEN + 10,
+            HEADER_LEN + CHUNK + TAG_LEN,
+            boundary,
+            sealed.len() - 1,
+        ] {
             let error = decrypt(&sealed[..cut], "correct horse").unwrap_err();
             assert!(
                 error.contains("cut short") || error.contains("damaged"),
@@ -424,7 +448,10 @@ mod tests {
 
     #[test]
     fn short_passphrases_and_greedy_headers_are_refused() {
-        assert!(matches!(Passphrase::new("short".into()), Err(CryptError::WeakPassphrase)));
+        assert!(matches!(
+            Passphrase::new("short".into()),
+            Err(CryptError::WeakPassphrase)
+        ));
         let mut sealed = encrypt(b"x");
         sealed[9..13].copy_from_slice(&u32::MAX.to_le_bytes());
         let error = decrypt(&sealed, "correct horse").unwrap_err();

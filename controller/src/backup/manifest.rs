@@ -179,7 +179,10 @@ mod tests {
     fn entry_names() {
         check_target("database.dump", Ok(None));
         check_target("data/ca/ca.key", Ok(Some("ca/ca.key")));
-        check_target("data/db-wal/00000000000000000001.wal", Ok(Some("db-wal/00000000000000000001.wal")));
+        check_target(
+            "data/db-wal/00000000000000000001.wal",
+            Ok(Some("db-wal/00000000000000000001.wal")),
+        );
         check_target("data/../etc/passwd", Err(()));
         check_target("data/ca/../../x", Err(()));
         check_target("data//etc/passwd", Err(()));
@@ -203,7 +206,10 @@ mod tests {
             Err(ManifestError::Mismatch("data/ca/ca.key".into()))
         );
         let resized = [("database.dump", 11, "aa"), ("data/ca/ca.key", 3, "bb")];
-        assert!(matches!(parsed.check(&seen(&resized)), Err(ManifestError::Mismatch(_))));
+        assert!(matches!(
+            parsed.check(&seen(&resized)),
+            Err(ManifestError::Mismatch(_))
+        ));
         assert_eq!(
             parsed.check(&seen(&all[..1])),
             Err(ManifestError::Missing("data/ca/ca.key".into()))
@@ -221,7 +227,10 @@ mod tests {
 
     #[test]
     fn bad_manifests_are_refused() {
-        assert!(matches!(Manifest::parse(b"{"), Err(ManifestError::Unreadable(_))));
+        assert!(matches!(
+            Manifest::parse(b"{"),
+            Err(ManifestError::Unreadable(_))
+        ));
         let mut newer = manifest(&[]);
         newer.format = FORMAT_VERSION + 1;
         assert_eq!(

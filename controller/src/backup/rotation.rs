@@ -66,7 +66,10 @@ mod tests {
         assert_eq!(name, "unity-controller-20261207T190000Z.ubak");
         assert_eq!(archive_time_ms(&name), Some(AT));
         assert_eq!(archive_time_ms("unity-controller-2026.ubak"), None);
-        assert_eq!(archive_time_ms(".unity-controller-20261207T190000Z.ubak.tmp-1"), None);
+        assert_eq!(
+            archive_time_ms(".unity-controller-20261207T190000Z.ubak.tmp-1"),
+            None
+        );
         assert_eq!(archive_time_ms("notes.txt"), None);
     }
 
@@ -92,7 +95,10 @@ mod tests {
         assert_eq!(next_due_ms(None, None, DAY, hour, AT), AT);
         assert_eq!(next_due_ms(Some(AT), None, DAY, hour, AT + 5), AT + DAY);
         // Failed after the last good one: retried an hour later.
-        assert_eq!(next_due_ms(Some(AT), Some(AT + DAY), DAY, hour, AT + DAY), AT + DAY + hour);
+        assert_eq!(
+            next_due_ms(Some(AT), Some(AT + DAY), DAY, hour, AT + DAY),
+            AT + DAY + hour
+        );
         assert_eq!(next_due_ms(None, Some(AT), DAY, hour, AT), AT + hour);
         // A failure older than the newest good backup does not matter.
         assert_eq!(next_due_ms(Some(AT), Some(AT - 1), DAY, hour, AT), AT + DAY);

@@ -64,7 +64,10 @@ fn ingest(store: &Store, seq: u64) {
 }
 
 fn points(store: &Store) -> Vec<crate::storage::series::SeriesPoints> {
-    store.series.query("nas", "cpu_usage_ratio", &[], ALL).unwrap()
+    store
+        .series
+        .query("nas", "cpu_usage_ratio", &[], ALL)
+        .unwrap()
 }
 
 fn options(lab: &Lab, name: &str, passphrase: Option<&str>) -> BackupOptions {
@@ -79,7 +82,12 @@ fn options(lab: &Lab, name: &str, passphrase: Option<&str>) -> BackupOptions {
     }
 }
 
-fn restore_options(lab: &Lab, archive: &str, into: &str, passphrase: Option<&str>) -> RestoreOptions {
+fn restore_options(
+    lab: &Lab,
+    archive: &str,
+    into: &str,
+    passphrase: Option<&str>,
+) -> RestoreOptions {
     let data_dir = lab.root.join(into);
     RestoreOptions {
         archive: lab.root.join(archive),
@@ -109,12 +117,21 @@ fn a_backup_restores_elsewhere_with_the_same_history() {
 
     let manifest = verify(&lab.root.join("plain.ubak"), None).unwrap();
     assert!(manifest.file("data/ca/ca.key").is_some());
-    assert!(manifest.files.iter().all(|file| !file.path.contains("admin.sock")));
-    assert!(manifest.files.iter().all(|file| !file.path.contains(STAGING_PREFIX)));
+    assert!(manifest
+        .files
+        .iter()
+        .all(|file| !file.path.contains("admin.sock")));
+    assert!(manifest
+        .files
+        .iter()
+        .all(|file| !file.path.contains(STAGING_PREFIX)));
     let restored = restore(&restore_options(&lab, "plain.ubak", "restored", None)).unwrap();
     assert_eq!(restored.moved_aside, None);
     let target = lab.root.join("restored");
-    assert_eq!(std::fs::read(target.join("ca/ca.key")).unwrap(), b"the CA key");
+    assert_eq!(
+        std::fs::read(target.join("ca/ca.key")).unwrap(),
+        b"the CA key"
+    );
     let mode = std::fs::metadata(target.join(crate::sealing::KEY_FILE)).unwrap();
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(mode.permissions().mode() & 0o777, 0o600);
@@ -125,7 +142,12 @@ fn a_backup_restores_elsewhere_with_the_same_history() {
     let leftovers: Vec<_> = std::fs::read_dir(&lab.data_dir)
         .unwrap()
         .flatten()
-        .filter(|entry| entry.file_name().to_string_lossy().starts_with(STAGING_PREFIX))
+        .filter(|entry| {
+            entry
+                .file_name()
+                .to_string_lossy()
+                .starts_with(STAGING_PREFIX)
+        })
         .collect();
     assert!(leftovers.is_empty());
 }
@@ -140,14 +162,29 @@ fn an_encrypted_backup_needs_its_passphrase() {
     drop(store);
     let path = lab.root.join("sealed.ubak");
     assert!(is_encrypted(&path).unwrap());
-    assert!(matches!(verify(&path, None), Err(BackupError::NeedsPassphrase)));
+    assert!(matches!(
+        verify(&path, None),
+        Err(BackupError::NeedsPassphrase)
+    ));
     let wrong = Passphrase::new("wrong horse".into()).unwrap();
     let error = verify(&path, Some(&wrong)).unwrap_err();
     assert_eq!(error.to_string(), "wrong passphrase for this backup");
-    let error = restore(&restore_options(&lab, "sealed.ubak", "r", Some("wrong horse"))).unwrap_err();
+    let error = restore(&restore_options(
+        &lab,
+        "sealed.ubak",
+        "r",
+        Some("wrong horse"),
+    ))
+    .unwrap_err();
     assert!(matches!(error, BackupError::Crypt(_)), "{error}");
     assert!(!lab.root.join("r").exists());
-    restore(&restore_options(&lab, "sealed.ubak", "r", Some("correct horse"))).unwrap();
+    restore(&restore_options(
+        &lab,
+        "sealed.ubak",
+        "r",
+        Some("correct horse"),
+    ))
+    .unwrap();
     assert_eq!(points(&open_store(&lab.root.join("r"))), expected);
 }
 

@@ -140,7 +140,11 @@ pub async fn run_restore(args: RestoreArgs, config: &Config) -> anyhow::Result<(
             manifest.files.len(),
             manifest.created_at,
             manifest.controller_version,
-            if manifest.encrypted { ", encrypted" } else { "" }
+            if manifest.encrypted {
+                ", encrypted"
+            } else {
+                ""
+            }
         );
         return Ok(());
     }
@@ -169,7 +173,10 @@ pub async fn run_restore(args: RestoreArgs, config: &Config) -> anyhow::Result<(
         report.manifest.controller_version
     );
     if let Some(aside) = report.moved_aside {
-        outln!("The directory's previous contents are in {}.", aside.display());
+        outln!(
+            "The directory's previous contents are in {}.",
+            aside.display()
+        );
     }
     outln!("Start the controller; agents reconnect with the certificates they have.");
     Ok(())

@@ -226,7 +226,11 @@ pub fn restore_database(db_dir: &Path, dump: impl Read) -> Result<(u64, u64), Sn
                 tree.insert(key, value)?;
                 n_records += 1;
             }
-            other => return Err(SnapshotError::BadDump(format!("unknown record tag {other}"))),
+            other => {
+                return Err(SnapshotError::BadDump(format!(
+                    "unknown record tag {other}"
+                )))
+            }
         }
     }
     let mut rest = [0; 1];

@@ -8,7 +8,9 @@ pub mod schedule;
 use super::audit::{self, AuditAction};
 use super::error::DomainError;
 use crate::backup::crypt::{KdfCost, Passphrase};
-use crate::backup::{self, BackupError, BackupOptions, BackupReport, RestoreOptions, RestoreReport};
+use crate::backup::{
+    self, BackupError, BackupOptions, BackupReport, RestoreOptions, RestoreReport,
+};
 use crate::clock::now_ms;
 use crate::config::Config;
 use crate::context::Context;
@@ -82,7 +84,10 @@ pub fn create(
 /// Reads a passphrase file: its first line, without the line end.
 pub fn read_passphrase_file(path: &Path) -> Result<Passphrase, DomainError> {
     let text = std::fs::read_to_string(path).map_err(|error| {
-        DomainError::Invalid(format!("reading the passphrase file {}: {error}", path.display()))
+        DomainError::Invalid(format!(
+            "reading the passphrase file {}: {error}",
+            path.display()
+        ))
     })?;
     passphrase(text.lines().next().unwrap_or_default())
 }
@@ -134,7 +139,13 @@ pub fn restore(
         report.manifest.created_at,
         report.manifest.controller_version
     );
-    audit::record_in(&store, now_ms(), &Actor::Cli, AuditAction::ControllerRestore, &target)?;
+    audit::record_in(
+        &store,
+        now_ms(),
+        &Actor::Cli,
+        AuditAction::ControllerRestore,
+        &target,
+    )?;
     store.series.checkpoint()?;
     store.flush()?;
     Ok(report)

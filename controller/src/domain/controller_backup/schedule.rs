@@ -44,7 +44,13 @@ async fn run(ctx: Arc<Context>, dir: PathBuf) {
             ctx.backup.found(at_ms, bytes);
         }
         let now = now_ms();
-        let due = next_due_ms(newest.map(|(at, _)| at), failed_at_ms, interval_ms, RETRY_MS, now);
+        let due = next_due_ms(
+            newest.map(|(at, _)| at),
+            failed_at_ms,
+            interval_ms,
+            RETRY_MS,
+            now,
+        );
         if due > now {
             let wait = u64::try_from(due - now).unwrap_or(0);
             tokio::time::sleep(Duration::from_millis(wait)).await;

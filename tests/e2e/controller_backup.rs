@@ -43,11 +43,11 @@ fn text(output: &Output) -> String {
     )
 }
 
+/// Every series of a metric: labels -> points.
+type History = BTreeMap<Vec<(String, String)>, Vec<(i64, f64)>>;
+
 /// Every series of the metric as `labels -> points`.
-async fn history(
-    process: &ControllerProcess,
-    agent_id: &AgentId,
-) -> BTreeMap<Vec<(String, String)>, Vec<(i64, f64)>> {
+async fn history(process: &ControllerProcess, agent_id: &AgentId) -> History {
     match process
         .call(query_request(agent_id, "cpu_usage_ratio"))
         .await
@@ -60,7 +60,7 @@ async fn history(
     }
 }
 
-fn n_points(history: &BTreeMap<Vec<(String, String)>, Vec<(i64, f64)>>) -> usize {
+fn n_points(history: &History) -> usize {
     history.values().map(Vec::len).sum()
 }
 

@@ -190,7 +190,7 @@ fn file_len(path: &Path) -> Result<u64, BackupError> {
 /// Where the archive's bytes go: the file, directly or through the encryption.
 enum Sink {
     Plain(BufWriter<File>),
-    Sealed(Encryptor<BufWriter<File>>),
+    Sealed(Box<Encryptor<BufWriter<File>>>),
 }
 
 impl Write for Sink {
@@ -213,7 +213,7 @@ impl Sink {
     fn finish(self) -> io::Result<File> {
         let out = match self {
             Sink::Plain(out) => out,
-            Sink::Sealed(out) => out.finish()?,
+            Sink::Sealed(out) => (*out).finish()?,
         };
         out.into_inner().map_err(|error| error.into_error())
     }
@@ -255,9 +255,9 @@ fn write_archive(options: &BackupOptions, staged: &[Staged]) -> Result<BackupRep
     let mut cleanup = Cleanup(Some(temporary.clone()));
     let out = BufWriter::with_capacity(1 << 20, file);
     let sink = match &options.passphrase {
-        Some(passphrase) => Sink::Sealed(
+        Some(passphrase) => Sink::Sealed(Box::new(
             Encryptor::new(out, passphrase, options.kdf).map_err(io_error(&temporary))?,
-        ),
+        )),
         None => Sink::Plain(out),
     };
     let mut tar = tar::Builder::new(GzEncoder::new(sink, flate2::Compression::new(3)));

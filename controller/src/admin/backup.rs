@@ -3,7 +3,6 @@
 //! [`crate::domain::controller_backup`] as the actor `cli`. The passphrase travels towards the
 //! daemon only, over the 0600 socket, and is never answered or logged.
 
-use super::protocol::AdminResponse;
 use crate::context::Context;
 use crate::domain::actor::Actor;
 use crate::domain::controller_backup;
@@ -44,19 +43,19 @@ pub struct BackupDone {
 }
 
 /// Makes the backup. Note that this uses blocking I/O.
-pub fn handle(ctx: &Context, request: BackupRequest) -> Result<AdminResponse, DomainError> {
+pub fn handle(ctx: &Context, request: BackupRequest) -> Result<BackupDone, DomainError> {
     let passphrase = request
         .passphrase
         .as_deref()
         .map(controller_backup::passphrase)
         .transpose()?;
     let report = controller_backup::create(ctx, &Actor::Cli, Path::new(&request.path), passphrase)?;
-    Ok(AdminResponse::Backup(BackupDone {
+    Ok(BackupDone {
         path: report.path.display().to_string(),
         bytes: report.bytes,
         n_files: report.n_files,
         n_records: report.n_records,
         encrypted: report.encrypted,
         created_at_ms: report.created_at_ms,
-    }))
+    })
 }

@@ -4,11 +4,13 @@
 //!
 //! A leaf of the controller's layers: it imports only the lower modules whose handles it holds
 //! (`config`, `storage`, `ca`, `transport::hub`, `transport::ingest`, `updates::watch::slot`,
-//! `updates::queue`, `acme::account`, `agentless::queue`, `remote_write::stats`), and none of those imports it, so every subsystem and every face can take
+//! `updates::queue`, `acme::account`, `agentless::queue`, `remote_write::stats`,
+//! `backup::status`), and none of those imports it, so every subsystem and every face can take
 //! a `&Context` without an import circle.
 
 use crate::acme::account::AcmeAccounts;
 use crate::agentless::queue::AssignmentQueue;
+use crate::backup::status::BackupStatus;
 use crate::ca::services_slot::ServicesCaSlot;
 use crate::ca::verifier::Revocations;
 use crate::ca::CertificateAuthority;
@@ -60,4 +62,6 @@ pub struct Context {
     pub agentless: AssignmentQueue,
     /// The remote write exporters' counters, for `/metrics` (issue 20).
     pub remote_write: Arc<RemoteWriteStats>,
+    /// What the daemon's backups last did, for `/metrics` (issue 20).
+    pub backup: Arc<BackupStatus>,
 }

@@ -50,6 +50,12 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
         &["api", "web", "admin", "http", "alerts", "cli", "service"],
     ),
     (
+        "backup",
+        &[
+            "domain", "api", "web", "admin", "http", "alerts", "cli", "service",
+        ],
+    ),
+    (
         "service_checks",
         &[
             "domain", "api", "web", "admin", "http", "alerts", "cli", "service",
@@ -61,6 +67,7 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
 const CONTEXT_MAY_IMPORT: &[&str] = &[
     "acme::account",
     "agentless::queue",
+    "backup::status",
     "ca",
     "config",
     "remote_write::stats",

@@ -6,6 +6,7 @@ pub mod admin;
 pub mod agentless;
 pub mod alerts;
 pub mod api;
+pub mod backup;
 pub mod ca;
 pub mod cli;
 pub mod clock;

@@ -88,6 +88,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningController> {
         deliver_secret,
         agentless: crate::agentless::queue::AssignmentQueue::default(),
         remote_write: Arc::default(),
+        backup: Arc::default(),
     });
     let server_config = transport::server_config(&context)?;
     let data_dir = context.config.data_dir.clone();
@@ -121,6 +122,9 @@ pub async fn start(config: Config) -> anyhow::Result<RunningController> {
     tasks.push(crate::domain::ssh_access::apply::spawn(context.clone()));
     tasks.push(crate::agentless::spawn(context.clone()));
     tasks.extend(crate::remote_write::spawn(&context));
+    tasks.extend(crate::domain::controller_backup::schedule::spawn(
+        context.clone(),
+    ));
     match admin::serve(context.clone()).await {
         Ok(task) => tasks.push(task),
         Err(error) => {
@@ -196,6 +200,7 @@ pub async fn offline_context(config: Config) -> anyhow::Result<Arc<Context>> {
         deliver_secret,
         agentless: crate::agentless::queue::AssignmentQueue::default(),
         remote_write: Arc::default(),
+        backup: Arc::default(),
     }))
 }
 

@@ -21,6 +21,7 @@ mod container_alerts;
 mod container_logs;
 mod container_updates;
 mod containers;
+mod controller_backup;
 mod crash_reconnect;
 mod dashboard;
 mod dashboard_access;

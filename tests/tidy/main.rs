@@ -78,6 +78,8 @@ const PURE: &[&str] = &[
     "controller/src/storage/series/rollup.rs",
     "controller/src/storage/series/retention.rs",
     "controller/src/health.rs",
+    "controller/src/backup/manifest.rs",
+    "controller/src/backup/rotation.rs",
     "controller/src/domain/managed_certificates/schedule.rs",
     "controller/src/domain/ssh_access/desired.rs",
     "controller/src/domain/ssh_access/events.rs",

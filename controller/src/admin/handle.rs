@@ -127,6 +127,9 @@ pub fn handle(ctx: &Context, request: AdminRequest) -> AdminResponse {
             AdminRequest::Alerts(request) => {
                 AdminResponse::Alerts(Box::new(super::alerts::handle(ctx, request)?))
             }
+            AdminRequest::Backup(request) => {
+                AdminResponse::Backup(super::backup::handle(ctx, request)?)
+            }
             AdminRequest::UpdateChecks { status } => {
                 let filter = crate::domain::updates::parse_check_filter(status.as_deref())?;
                 let checks = crate::domain::updates::checks(ctx, filter)?;

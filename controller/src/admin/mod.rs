@@ -5,6 +5,7 @@
 //! calls `crate::domain`, never the HTTP faces.
 
 mod alerts;
+mod backup;
 mod handle;
 mod managed_certificates;
 mod protocol;
@@ -15,6 +16,7 @@ mod ssh_ca;
 pub mod ssh_protocol;
 
 pub use alerts::{AlertLine, AlertsRequest, AlertsResponse, RuleLine};
+pub use backup::{BackupDone, BackupRequest};
 pub use handle::handle;
 pub use protocol::{
     AdminRequest, AdminResponse, AgentlessRequest, CertificateRequest, HostView,

@@ -124,6 +124,8 @@ pub enum AdminRequest {
     },
     /// `alerts ...`: open alerts, acknowledgements, silences, the operator's rules.
     Alerts(super::alerts::AlertsRequest),
+    /// `backup FILE`: a backup of the controller made by the daemon (issue 20).
+    Backup(super::backup::BackupRequest),
 }
 
 /// `unity-controller agentless ...`, as typed.
@@ -309,6 +311,8 @@ pub enum AdminResponse {
     SshAccess(Box<super::ssh_protocol::SshAccessAnswer>),
     /// An answer to an `alerts ...` request.
     Alerts(Box<super::alerts::AlertsResponse>),
+    /// The backup was written.
+    Backup(super::backup::BackupDone),
 }
 
 impl From<Host> for HostView {

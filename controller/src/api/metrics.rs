@@ -205,6 +205,24 @@ pub fn render(ctx: &Context) -> Result<String, ApiError> {
             families.entry(name.into()).or_default().push(line);
         }
     }
+    if ctx.config.backup.dir.is_some() {
+        let status = ctx.backup.view();
+        for (name, value) in [
+            (
+                "unity_backup_last_success_timestamp_seconds",
+                status.last_success_ms as f64 / 1000.0,
+            ),
+            (
+                "unity_backup_last_failure_timestamp_seconds",
+                status.last_failure_ms as f64 / 1000.0,
+            ),
+            ("unity_backup_failures_total", status.failures as f64),
+            ("unity_backup_last_size_bytes", status.last_bytes as f64),
+        ] {
+            let line = format!("{name} {}", format_value(value));
+            families.entry(name.into()).or_default().push(line);
+        }
+    }
     let mut text = String::new();
     for (name, lines) in families {
         let plugin = plugin_families.contains(&name);
@@ -233,6 +251,14 @@ pub fn render(ctx: &Context) -> Result<String, ApiError> {
             "unity_remote_write_samples_dropped_total" => {
                 "Samples the endpoint refused for good (4xx other than 429)."
             }
+            "unity_backup_last_success_timestamp_seconds" => {
+                "When the newest good scheduled backup was made (0: none yet)."
+            }
+            "unity_backup_last_failure_timestamp_seconds" => {
+                "When a backup of the daemon last failed (0: none since start)."
+            }
+            "unity_backup_failures_total" => "Backups of the daemon that failed since start.",
+            "unity_backup_last_size_bytes" => "Size of the newest good backup archive.",
             _ if plugin => "Latest value of a plugin series on the host (see its source label).",
             _ => "Latest value reported by the Unity agent.",
         };

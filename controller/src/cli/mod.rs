@@ -19,6 +19,7 @@ mod acme;
 mod agentless;
 mod alerts;
 mod auth;
+mod backup;
 mod managed_certificates;
 mod notify;
 mod secrets;
@@ -142,6 +143,11 @@ pub enum Command {
     /// remove silences, list your rules (`docs/alerts.md`).
     #[command(subcommand)]
     Alerts(alerts::AlertsCommand),
+    /// Back up the controller (CA, keys, database, history) into one archive while it runs,
+    /// optionally encrypted (docs/backup.md).
+    Backup(backup::BackupArgs),
+    /// Restore a backup into the data directory of a stopped controller (docs/backup.md).
+    Restore(backup::RestoreArgs),
 }
 
 /// `unity-controller ssh ...`.
@@ -380,6 +386,8 @@ async fn run_command(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Updates(command) => updates::run(command, &config).await,
         Command::Notify(command) => notify::run(command, &config).await,
         Command::Alerts(command) => alerts::run(command, &config).await,
+        Command::Backup(args) => backup::run_backup(args, &config).await,
+        Command::Restore(args) => backup::run_restore(args, &config).await,
         Command::Ssh(SshCommand::Access(command)) => ssh_access::run(command, &config).await,
         Command::Agents(AgentsCommand::Revoke { agent_id }) => {
             match admin_call(&config, AdminRequest::RevokeAgent { agent_id }).await? {

@@ -7,6 +7,7 @@
 pub mod alert_rule;
 pub mod alert_silence;
 pub mod auth;
+pub mod backup;
 pub mod error;
 pub mod history;
 pub mod managed_certificates;
@@ -91,6 +92,8 @@ pub struct RawConfig {
     pub remote_write: Option<Vec<crate::remote_write::config::RawRemoteWrite>>,
     /// Retention of the history tiers (`[history]`); see `docs/storage-model.md`.
     pub history: Option<history::RawHistory>,
+    /// Scheduled backups of the controller (`[backup]`); see `docs/backup.md`.
+    pub backup: Option<backup::RawBackup>,
 }
 
 /// How the dashboard and API are served.
@@ -135,6 +138,8 @@ pub struct Config {
     pub services: Vec<service_checks::ServiceDefinition>,
     /// The remote write endpoints (issue 20).
     pub remote_write: Vec<crate::remote_write::config::RemoteWriteConfig>,
+    /// Scheduled backups (issue 20); off unless `dir` is set.
+    pub backup: backup::BackupConfig,
 }
 
 fn duration(
@@ -351,6 +356,7 @@ impl Config {
             remote_write: crate::remote_write::config::from_raw(
                 raw.remote_write.unwrap_or_default(),
             )?,
+            backup: backup::BackupConfig::from_raw(raw.backup.unwrap_or_default())?,
             max_frame_bytes,
             identity_takeover_after: duration(
                 "identity_takeover_after",

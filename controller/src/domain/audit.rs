@@ -109,6 +109,13 @@ pub enum AuditAction {
     ContainerLogs,
     /// An administrator started following a container's log.
     ContainerLogsFollow,
+    /// A backup of the controller was made (issue 20; the archive, its size, encrypted or not).
+    ControllerBackup,
+    /// A backup of the controller failed (the error).
+    ControllerBackupFailed,
+    /// The controller's data directory was restored from a backup (recorded in the restored
+    /// store).
+    ControllerRestore,
 }
 
 impl std::fmt::Display for AuditAction {
@@ -182,6 +189,9 @@ impl std::fmt::Display for AuditAction {
             AuditAction::AlertRuleDelete => "alert_rule.delete",
             AuditAction::ContainerLogs => "container.logs",
             AuditAction::ContainerLogsFollow => "container.logs_follow",
+            AuditAction::ControllerBackup => "controller.backup",
+            AuditAction::ControllerBackupFailed => "controller.backup_failed",
+            AuditAction::ControllerRestore => "controller.restore",
         };
         formatter.write_str(name)
     }
@@ -214,7 +224,19 @@ pub fn record_at(
     action: AuditAction,
     target: &str,
 ) -> Result<(), DomainError> {
-    ctx.store.auth.audit(&AuditRecord {
+    record_in(&ctx.store, at_ms, actor, action, target)
+}
+
+/// Records what `actor` did in `store`, which need not be the running controller's (a
+/// restored one). Note that this uses blocking I/O.
+pub fn record_in(
+    store: &crate::storage::Store,
+    at_ms: i64,
+    actor: &Actor,
+    action: AuditAction,
+    target: &str,
+) -> Result<(), DomainError> {
+    store.auth.audit(&AuditRecord {
         at_ms,
         actor: actor.to_string(),
         action: action.to_string(),

@@ -37,6 +37,8 @@ pub mod backups;
 pub mod certificates;
 pub mod container_detail;
 pub mod container_logs;
+/// The controller's own backup and restore, audited, and the schedule (issue 20).
+pub mod controller_backup;
 pub mod disk_baselines;
 pub mod error;
 pub mod groups;

@@ -17,6 +17,8 @@ pub mod alert_lifecycle;
 pub mod alert_silences;
 pub mod alerts;
 pub mod auth;
+/// The controller's backup: a consistent snapshot, the database rebuilt on restore.
+pub mod backup;
 pub mod containers;
 pub mod credentials;
 pub mod disk_baselines;

@@ -42,6 +42,7 @@ mod codec;
 mod export;
 mod index;
 mod query;
+mod quiet;
 mod rc;
 mod recovery;
 mod retention;

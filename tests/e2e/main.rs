@@ -23,6 +23,7 @@ mod containers;
 mod crash_reconnect;
 mod dashboard;
 mod dashboard_access;
+mod dashboard_homelab;
 mod dashboard_phone;
 mod dashboard_storage;
 mod databases;

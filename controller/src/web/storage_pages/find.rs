@@ -50,7 +50,7 @@ pub fn is_same_drive(drive: &StackDrive, device: &SmartDeviceResult) -> bool {
     ) || same(
         drive.identity.serial.as_deref(),
         identity.and_then(|id| id.serial.as_deref()),
-    ) || drive.device_paths.iter().any(|path| *path == device.device)
+    ) || drive.device_paths.contains(&device.device)
 }
 
 /// Where the drive sits in the storage stack, when the agent linked it.

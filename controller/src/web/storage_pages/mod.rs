@@ -177,6 +177,9 @@ pub async fn disk_page(
     Ok(disk::render(&view, &caller.0, now))
 }
 
+/// A series' points with the value of the label they are grouped by.
+type LabelledPoints = (String, Vec<(i64, f64)>);
+
 /// The series of `metric` with `name_label=name`, grouped by `by` (e.g. the scan kind).
 fn history_by(
     ctx: &Context,
@@ -185,7 +188,7 @@ fn history_by(
     matcher: (&str, &str),
     by: &str,
     now: i64,
-) -> Result<Vec<(String, Vec<(i64, f64)>)>, ApiError> {
+) -> Result<Vec<LabelledPoints>, ApiError> {
     let matchers = [(matcher.0.to_owned(), matcher.1.to_owned())];
     Ok(
         raw_query(ctx, agent_id, metric, &matchers, last_30_days(now))?

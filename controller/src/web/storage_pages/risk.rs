@@ -50,7 +50,7 @@ pub fn explain(verdict: Option<&Verdict>, subject: Subject) -> Vec<String> {
             None => findings.push((reason.status, reason.kind)),
         }
     }
-    findings.sort_by(|a, b| b.0.cmp(&a.0));
+    findings.sort_by_key(|finding| std::cmp::Reverse(finding.0));
     std::iter::once(headline)
         .chain(
             findings

@@ -26,6 +26,7 @@ mod crash_reconnect;
 mod dashboard;
 mod dashboard_access;
 mod dashboard_live;
+mod dashboard_homelab;
 mod dashboard_phone;
 mod dashboard_storage;
 mod databases;

@@ -348,10 +348,12 @@ pub fn ca_hash_of(data_dir: &Path) -> String {
 }
 
 pub mod acme;
+pub mod homelab;
 pub mod http;
 pub mod lab;
 pub mod oidc;
 pub mod sse;
+pub mod page_checks;
 pub mod sshd;
 pub mod webdriver;
 

@@ -34,12 +34,15 @@ pub fn panel(
     caller: &Caller,
 ) -> Markup {
     let csrf = administer_csrf(caller);
-    let drives: Vec<(String, &str)> = state
+    let drives: Vec<(String, &str, String)> = state
         .smart
         .devices
         .iter()
         .filter(|device| device.report.is_some())
-        .map(|device| (drive_id(device), device.device.as_str()))
+        .map(|device| {
+            let href = super::storage_pages::find::disk_href(agent_id, device);
+            (drive_id(device), device.device.as_str(), href)
+        })
         .collect();
     html! {
         h3 #disk-baselines { "SMART baselines" }
@@ -50,10 +53,10 @@ pub fn panel(
         div.table { table #baselines {
             thead { tr { th { "Device" } th { "Drive" } th { "Baseline" } th { "Accepted" } th {} } }
             tbody {
-                @for (drive, device) in &drives {
+                @for (drive, device, href) in &drives {
                     @let baseline = baselines.get(drive);
                     tr {
-                        td { (device) }
+                        td { a href=(href) { (device) } }
                         td { code { (drive) } }
                         td {
                             @if let Some(baseline) = baseline {

@@ -172,7 +172,7 @@ fn typed_panel(view: &HostPageView, section: &str, caller: &Caller, now: i64) ->
             .filter(|s| !s.smart.devices.is_empty() || !s.stack.drives.is_empty())
             .map(|s| {
                 html! {
-                    (super::state::disks(s))
+                    (super::state::disks(&view.detail.host.agent_id, s))
                     // Secondary (accept a drive's counters as normal): folded, so twelve
                     // drives do not list twice.
                     details.disk-baselines {
@@ -183,10 +183,10 @@ fn typed_panel(view: &HostPageView, section: &str, caller: &Caller, now: i64) ->
             }),
         "pools" => storage
             .filter(|s| !s.zfs.pools.is_empty())
-            .map(|s| super::state::pools(s, now)),
+            .map(|s| super::state::pools(&view.detail.host.agent_id, s, now)),
         "arrays" => storage
             .filter(|s| !s.raid.arrays.is_empty())
-            .map(super::state::arrays),
+            .map(|s| super::state::arrays(&view.detail.host.agent_id, s)),
         "databases" => view
             .databases
             .as_deref()

@@ -88,18 +88,25 @@ pub fn page_for(frame: Frame<'_>, caller: Option<&Caller>, content: Markup) -> M
                 meta name="theme-color" content=(THEME_COLOR);
                 title { (frame.title) " · Unity" }
                 link rel="icon" type="image/svg+xml" href="/assets/favicon.svg";
-                link rel="apple-touch-icon" href="/assets/favicon.svg";
+                link rel="apple-touch-icon" href="/assets/icon-192.png";
                 link rel="manifest" href="/manifest.webmanifest";
                 link rel="stylesheet" href="/assets/vendor/uPlot.min.css";
                 link rel="stylesheet" href="/assets/app.css";
             }
             body {
                 header {
-                    nav {
+                    nav aria-label="Main" {
                         span.brand { "Unity" }
                         @if caller.is_some() {
-                            @for (nav, href, label) in NAV {
-                                a href=(href) class=[(*nav == frame.nav).then_some("active")] { (label) }
+                            // Open by default (and without JavaScript); below 640 px
+                            // controls.js folds it behind the "Menu" button.
+                            details.menu #menu open {
+                                summary { "Menu" }
+                                div.menu-links {
+                                    @for (nav, href, label) in NAV {
+                                        a href=(href) class=[(*nav == frame.nav).then_some("active")] { (label) }
+                                    }
+                                }
                             }
                         }
                     }
@@ -190,6 +197,24 @@ pub mod tests {
             !html.contains("href=\"/agents\""),
             "no navigation for nobody: {html}"
         );
+    }
+
+    #[test]
+    fn issue_19_the_navigation_folds_into_a_menu_that_works_without_script() {
+        let html = page(
+            Frame::new("x", Nav::Alerts),
+            &caller(Role::Viewer),
+            html! {},
+        )
+        .into_string();
+        let menu = html
+            .find("<details class=\"menu\" id=\"menu\" open><summary>Menu</summary>")
+            .unwrap_or_else(|| panic!("{html}"));
+        let alerts = html
+            .find("<a href=\"/alerts\" class=\"active\">Alerts</a>")
+            .unwrap();
+        assert!(alerts > menu, "the links are inside the menu: {html}");
+        assert!(html.contains("<link rel=\"apple-touch-icon\" href=\"/assets/icon-192.png\">"));
     }
 
     #[test]

@@ -57,6 +57,7 @@ mod ssh_access;
 mod ssh_ca;
 mod state;
 mod static_files;
+mod storage_pages;
 mod update_insight;
 mod updates;
 mod vulnerability_gate;
@@ -119,6 +120,21 @@ pub fn routes() -> Routes {
         .post("/logout", SignedIn, logout::logout)
         .get("/hosts/{agent_id}", Host(VIEW), host::page)
         .get("/hosts/{agent_id}/metrics", Host(VIEW), host_metrics::page)
+        .get(
+            "/hosts/{agent_id}/disks/{drive}",
+            Host(VIEW),
+            storage_pages::disk_page,
+        )
+        .get(
+            "/hosts/{agent_id}/pools/{name}",
+            Host(VIEW),
+            storage_pages::pool_page,
+        )
+        .get(
+            "/hosts/{agent_id}/arrays/{name}",
+            Host(VIEW),
+            storage_pages::array_page,
+        )
         .post(
             "/hosts/{agent_id}/labels",
             Host(ADMINISTER),

@@ -6,12 +6,13 @@ use super::badge::{self, Tone};
 use super::format::or_dash;
 use super::labels;
 use super::metric_names::{bytes, duration, unix_time};
+use super::storage_pages::find;
 use maud::{html, Markup};
 use unity_shared::model::database::DatabaseInstance;
 use unity_shared::model::storage::mdraid::ArrayResult;
 use unity_shared::model::storage::zfs::{PoolResult, Vdev};
 use unity_shared::model::storage::{Verdict, VerdictStatus};
-use unity_shared::proto::StorageState;
+use unity_shared::proto::{AgentId, StorageState};
 
 /// The findings that are not "passed", as a list.
 fn reasons(verdict: Option<&Verdict>) -> Markup {
@@ -33,7 +34,7 @@ fn reasons(verdict: Option<&Verdict>) -> Markup {
 }
 
 /// Disks: identity, verdict with reasons, temperature and power-on hours; vanished drives.
-pub fn disks(state: &StorageState) -> Markup {
+pub fn disks(agent_id: &AgentId, state: &StorageState) -> Markup {
     html! {
         div.table { table #disks {
             thead { tr { th { "Device" } th { "Model / serial" } th { "Verdict" } th { "Temp." } th { "Power-on h" } } }
@@ -42,7 +43,7 @@ pub fn disks(state: &StorageState) -> Markup {
                     @let report = device.report.as_ref();
                     @let identity = report.map(|report| &report.device);
                     tr {
-                        td { (device.device) }
+                        td { a href=(find::disk_href(agent_id, device)) { (device.device) } }
                         td {
                             (or_dash(identity.and_then(|id| id.model.as_deref())))
                             div.sub { (or_dash(identity.and_then(|id| id.serial.as_deref()))) }
@@ -91,7 +92,7 @@ fn vdev_rows(vdev: &Vdev, depth: usize) -> Markup {
     }
 }
 
-fn pool(result: &PoolResult, now_ms: i64) -> Markup {
+fn pool(agent_id: &AgentId, result: &PoolResult, now_ms: i64) -> Markup {
     let status = &result.status;
     let sections = [
         ("logs", &status.logs),
@@ -101,7 +102,7 @@ fn pool(result: &PoolResult, now_ms: i64) -> Markup {
         ("spares", &status.spares),
     ];
     html! {
-        h3 { (status.name) " " (badge::verdict(Some(result.verdict.status))) }
+        h3 { a href=(find::pool_href(agent_id, &status.name)) { (status.name) } " " (badge::verdict(Some(result.verdict.status))) }
         (reasons(Some(&result.verdict)))
         @match &status.scan {
             Some(scan) => p.sub.scan {
@@ -132,8 +133,8 @@ fn pool(result: &PoolResult, now_ms: i64) -> Markup {
 }
 
 /// ZFS pools as vdev trees.
-pub fn pools(state: &StorageState, now_ms: i64) -> Markup {
-    html! { @for result in &state.zfs.pools { (pool(result, now_ms)) } }
+pub fn pools(agent_id: &AgentId, state: &StorageState, now_ms: i64) -> Markup {
+    html! { @for result in &state.zfs.pools { (pool(agent_id, result, now_ms)) } }
 }
 
 /// What a member is besides a working member.
@@ -149,10 +150,10 @@ fn member_role(member: &unity_shared::model::storage::MdMember) -> &'static str 
     }
 }
 
-fn array(result: &ArrayResult) -> Markup {
+fn array(agent_id: &AgentId, result: &ArrayResult) -> Markup {
     let array = &result.array;
     html! {
-        h3 { (array.name) " " (badge::verdict(Some(result.verdict.status))) }
+        h3 { a href=(find::array_href(agent_id, &array.name)) { (array.name) } " " (badge::verdict(Some(result.verdict.status))) }
         (reasons(Some(&result.verdict)))
         p.sub {
             @if let Some(level) = &array.level { (labels::md_level(level)) " " }
@@ -172,8 +173,8 @@ fn array(result: &ArrayResult) -> Markup {
 }
 
 /// md arrays with members and sync progress.
-pub fn arrays(state: &StorageState) -> Markup {
-    html! { @for result in &state.raid.arrays { (array(result)) } }
+pub fn arrays(agent_id: &AgentId, state: &StorageState) -> Markup {
+    html! { @for result in &state.raid.arrays { (array(agent_id, result)) } }
 }
 
 /// A database's state: passed, warning (answers with an error) or down.
@@ -255,12 +256,13 @@ mod tests {
             include_str!("../../../agent/src/collect/zfs/testdata/status-lifeguard-resilver-in-progress-replacing.txt"),
             include_str!("../../../agent/src/collect/mdraid/testdata/proc-mdstat-raid5-recovery-degraded.txt"),
         );
-        let pools = pools(&state, 0).into_string();
+        let agent = AgentId::new("nas-1").unwrap();
+        let pools = pools(&agent, &state, 0).into_string();
         assert!(pools.contains("replacing"), "{pools}");
         assert!(pools.contains("resilver in progress: "), "{pools}");
         assert!(pools.contains("<td>degraded</td>"), "{pools}");
         assert!(pools.contains("badge"), "{pools}");
-        let arrays = arrays(&state).into_string();
+        let arrays = arrays(&agent, &state).into_string();
         assert!(arrays.contains("RAID 5 "), "{arrays}");
         assert!(arrays.contains("recovery "), "{arrays}");
         // issue 19: speed in MiB/s and time left as a duration, not raw KiB/s and minutes.
@@ -283,8 +285,12 @@ mod tests {
             ),
             include_str!("../../../agent/src/collect/mdraid/testdata/proc-mdstat-raid1-6way-degraded-failed.txt"),
         );
-        let arrays = arrays(&state).into_string();
+        let agent = AgentId::new("nas-1").unwrap();
+        let arrays = arrays(&agent, &state).into_string();
         assert!(arrays.contains("(failed)"), "{arrays}");
-        assert!(pools(&state, 0).into_string().contains("never scrubbed"));
+        assert!(arrays.contains("href=\"/hosts/nas-1/arrays/md"), "{arrays}");
+        assert!(pools(&agent, &state, 0)
+            .into_string()
+            .contains("never scrubbed"));
     }
 }

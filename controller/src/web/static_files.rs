@@ -34,6 +34,18 @@ pub const ASSETS: &[(&str, &str, &[u8])] = &[
         "image/svg+xml",
         include_bytes!("assets/favicon.svg"),
     ),
+    // Made once from favicon.svg: `rsvg-convert -w 192 -h 192 favicon.svg -o icon-192.png`
+    // (and 512), librsvg2-bin; docs/dashboard.md.
+    (
+        "icon-192.png",
+        "image/png",
+        include_bytes!("assets/icon-192.png"),
+    ),
+    (
+        "icon-512.png",
+        "image/png",
+        include_bytes!("assets/icon-512.png"),
+    ),
     (
         "manifest.webmanifest",
         MANIFEST_TYPE,
@@ -136,5 +148,20 @@ mod tests {
             assert_eq!(icon["type"].as_str(), Some(*icon_type), "{src}");
         }
         assert!(!icons.is_empty());
+        // PNG sizes for browsers that want them (192 and 512 px), real PNGs of that size.
+        for (size, name) in [(192u32, "icon-192.png"), (512, "icon-512.png")] {
+            assert!(
+                icons
+                    .iter()
+                    .any(|icon| icon["src"] == format!("/assets/{name}")
+                        && icon["sizes"] == format!("{size}x{size}")),
+                "{name} in the manifest"
+            );
+            let (_, _, png) = ASSETS.iter().find(|(asset, _, _)| *asset == name).unwrap();
+            assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "{name} is a PNG");
+            let width = u32::from_be_bytes([png[16], png[17], png[18], png[19]]);
+            let height = u32::from_be_bytes([png[20], png[21], png[22], png[23]]);
+            assert_eq!((width, height), (size, size), "{name}");
+        }
     }
 }

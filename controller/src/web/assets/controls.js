@@ -3,6 +3,7 @@
 //   <dialog> before it is submitted; Cancel (or Escape) leaves it unsent. The form itself is
 //   submitted as it is, hidden CSRF field included. The dialog's buttons are keyboard reachable
 //   and the confirm button has focus when it opens.
+// - Navigation: below 640 px the menu folds behind its "Menu" button.
 // - Phone tables: every <td> gets data-label from its column's <th>, and the table the class
 //   "cards", which app.css shows as one card per row below 640 px. Without this script tables
 //   keep scrolling sideways inside their box.
@@ -83,4 +84,14 @@
   }
   labelTables();
   window.unityLabelTables = labelTables;
+
+  // The navigation menu (layout.rs): a <details> open by default, folded behind its "Menu"
+  // button on narrow screens and opened again when the window grows.
+  const menu = document.getElementById("menu");
+  if (menu && window.matchMedia) {
+    const narrow = window.matchMedia("(max-width: 640px)");
+    const fit = () => { menu.open = !narrow.matches; };
+    fit();
+    narrow.addEventListener("change", fit);
+  }
 })();

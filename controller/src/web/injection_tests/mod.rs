@@ -13,6 +13,7 @@ mod walker;
 
 use super::layout::tests as layout_tests;
 use super::overview_card;
+use super::storage_pages::{array, disk, pool};
 use super::{
     agentless, agents, certificates, container_logs, container_page, host, host_metrics,
     operations, overview, updates,
@@ -190,6 +191,29 @@ const MUST_SHOW: &[(&str, &str)] = &[
     ("container_logs", "logs.lines[0].text"),
     ("container_logs", "logs.lines[2].text"),
     ("container_logs", "inventory.containers[0].name"),
+    // The storage pages (issue 19): a drive's identity, findings, attributes and self-tests;
+    // a pool's vdev tree and damaged files; an array's members and mdadm's detail.
+    ("disk", "smart.devices[0].report.device.model"),
+    ("disk", "smart.devices[0].report.device.serial"),
+    ("disk", "smart.devices[0].report.device.firmware"),
+    ("disk", "smart.devices[0].verdict.reasons[0].message"),
+    (
+        "disk",
+        "smart.devices[0].report.ata.attributes[0].raw.string",
+    ),
+    (
+        "disk",
+        "smart.devices[0].report.self_test_log.entries[0].status",
+    ),
+    ("disk", "smart.devices[0].error"),
+    ("pool", "status.name"),
+    ("pool", "status.root.children[0].name"),
+    ("pool", "status.errors.files[0]"),
+    ("pool", "status.action"),
+    ("pool", "zfs.pools[0].verdict.reasons[0].message"),
+    ("array", "array.name"),
+    ("array", "array.members[0].device"),
+    ("array", "detail.uuid"),
 ];
 
 /// The alerts the rules raise for this host, as the pages list them.
@@ -403,7 +427,11 @@ fn pages(reported: &Reported, now_ms: i64) -> Vec<(&'static str, String)> {
         lines_asked: 200,
         logs: Ok(reported.logs.clone()),
     };
+    let (disks, pools, arrays) = storage_pages(reported, now_ms);
     vec![
+        ("disk", disks),
+        ("pool", pools),
+        ("array", arrays),
         (
             "container",
             container_page::render(&container_view, &caller, now_ms).into_string(),
@@ -440,6 +468,71 @@ fn pages(reported: &Reported, now_ms: i64) -> Vec<(&'static str, String)> {
             agentless::render(&agentless_page(host), &caller).into_string(),
         ),
     ]
+}
+
+/// Every drive's, pool's and array's page of the host, each kind concatenated.
+fn storage_pages(reported: &Reported, now_ms: i64) -> (String, String, String) {
+    let caller = layout_tests::caller(Role::Admin);
+    let host = &reported.host;
+    let state = &reported.storage;
+    let points = vec![(now_ms - 60_000, 1.0), (now_ms, 2.0)];
+    let disks = state
+        .smart
+        .devices
+        .iter()
+        .map(|device| {
+            let view = disk::DiskPageView {
+                agent_id: host.agent_id.clone(),
+                hostname: host.hostname.clone(),
+                collected_at_ms: Some(now_ms),
+                state: state.clone(),
+                drive: crate::storage::disk_baselines::drive_id(device),
+                attribute_trends: BTreeMap::from([(5, points.clone()), (9, points.clone())]),
+                metric_trends: BTreeMap::from([(
+                    "smart_nvme_percentage_used".to_owned(),
+                    points.clone(),
+                )]),
+                range: "24h",
+            };
+            disk::render(&view, &caller, now_ms).into_string()
+        })
+        .collect();
+    let pools = state
+        .zfs
+        .pools
+        .iter()
+        .map(|result| {
+            let view = pool::PoolPageView {
+                agent_id: host.agent_id.clone(),
+                hostname: host.hostname.clone(),
+                collected_at_ms: Some(now_ms),
+                state: state.clone(),
+                name: result.status.name.clone(),
+                last_scrub_points: vec![(now_ms, 1_700_000_000.0)],
+                scan_points: vec![("scrub".to_owned(), points.clone())],
+                range: "24h",
+            };
+            pool::render(&view, &caller, now_ms).into_string()
+        })
+        .collect();
+    let arrays = state
+        .raid
+        .arrays
+        .iter()
+        .map(|result| {
+            let view = array::ArrayPageView {
+                agent_id: host.agent_id.clone(),
+                hostname: host.hostname.clone(),
+                collected_at_ms: Some(now_ms),
+                state: state.clone(),
+                name: result.array.name.clone(),
+                sync_points: vec![("check".to_owned(), points.clone())],
+                range: "24h",
+            };
+            array::render(&view, &caller, now_ms).into_string()
+        })
+        .collect();
+    (disks, pools, arrays)
 }
 
 /// The agentless page with the proxy's reported words (its status message, the presented

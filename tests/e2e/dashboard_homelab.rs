@@ -1,0 +1,170 @@
+//! Issue 19: the seeded homelab (`unity_tests::homelab`: a 12-disk ZFS NAS with one failing
+//! disk, a Proxmox-like host with 30 containers, a Pi, a VPS, an offline host) in headless
+//! Chromium at 1366×900 and 390×844: the overview, every host page and the NAS's disk, pool
+//! and array pages. Each is photographed (`target/test-output/screenshots/homelab-*`), has no
+//! element sticking out at 390 px, no duplicate id, no serious axe-core violation, and no
+//! metric's internal name in its text; the failing disk is red; the navigation folds into a
+//! menu on the phone and opens from the keyboard.
+
+use std::time::Duration;
+use unity_tests::homelab::{Homelab, FAILING_DEVICE};
+use unity_tests::page_checks::{
+    axe_source, log_in, AXE_SCRIPT, DUPLICATE_IDS_SCRIPT, OVERFLOW_SCRIPT,
+};
+use unity_tests::webdriver::Browser;
+use unity_tests::*;
+
+/// Parts of internal metric names no page but "all metrics" may show.
+const INTERNAL: [&str; 9] = [
+    "smart_", "zfs_", "md_sync", "md_array", "_bytes", "_total", "_ratio", "_seconds", "_celsius",
+];
+
+/// The NAS host page's links to its disk, pool and array pages: (text, href).
+const STORAGE_LINKS: &str = "return [...document.querySelectorAll('#disks a, a[href*=\"/pools/\"], a[href*=\"/arrays/\"]')]\
+    .map(a => [a.textContent.trim(), a.getAttribute('href')]);";
+
+const BADGES: &str = "return [...document.querySelectorAll('.badge')].map(b =>\
+      [b.textContent.trim(), getComputedStyle(b).backgroundColor]);";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue_19_the_homelab_reads_well_on_a_laptop_and_a_phone() {
+    init_logging();
+    let dir = tempfile::tempdir().unwrap();
+    let controller = start_controller(controller_config(&dir.path().join("controller"))).await;
+    let lab = Homelab::seed(&controller, dir.path()).await;
+    let password = add_user(&controller, "ada", "admin").await;
+    eventually("the homelab's history", Duration::from_secs(60), || async {
+        let temperatures = query(&controller, &lab.nas, "smart_temperature_celsius").await;
+        let reallocated = query(&controller, &lab.nas, "smart_attribute_raw").await;
+        let pve = query(&controller, &lab.proxmox, "cpu_usage_ratio").await;
+        let enough = |series: &[unity_controller::admin::SeriesView]| {
+            !series.is_empty() && series.iter().map(|s| s.points.len()).min().unwrap_or(0) >= 2
+        };
+        (temperatures.len() >= 10 && enough(&temperatures) && enough(&reallocated) && enough(&pve))
+            .then_some(())
+    })
+    .await;
+
+    let base = format!("http://{}", controller.api_addr);
+    let screenshots = test_output_dir().join("screenshots");
+    std::fs::create_dir_all(&screenshots).unwrap();
+    eprintln!("screenshots: {}", screenshots.display());
+    let axe = axe_source();
+    let mut browser = Browser::start()
+        .await
+        .expect("headless Chromium and chromedriver start");
+    let outcome = async {
+        log_in(&mut browser, &base, "ada", &password).await?;
+        browser.goto(&format!("{base}/hosts/{}", lab.nas)).await?;
+        browser.wait_for("#disks", Duration::from_secs(10)).await?;
+        let links: Vec<(String, String)> =
+            serde_json::from_value(browser.execute(STORAGE_LINKS).await?)?;
+        let href = |wanted: &dyn Fn(&(String, String)) -> bool| {
+            links.iter().find(|link| wanted(link)).map(|(_, href)| href.clone())
+        };
+        let failing = href(&|(text, _)| text == FAILING_DEVICE).expect("the failing disk's link");
+        let healthy = href(&|(text, _)| text == "/dev/sda").expect("a healthy disk's link");
+        let pool = href(&|(_, href)| href.contains("/pools/")).expect("the pool's link");
+        let array = href(&|(_, href)| href.contains("/arrays/")).expect("the array's link");
+        let pages: Vec<(String, String)> = vec![
+            ("overview".into(), "/".into()),
+            ("nas".into(), format!("/hosts/{}", lab.nas)),
+            ("pve".into(), format!("/hosts/{}", lab.proxmox)),
+            ("pi".into(), format!("/hosts/{}", lab.pi)),
+            ("vps".into(), format!("/hosts/{}", lab.vps)),
+            ("offline".into(), format!("/hosts/{}", lab.offline)),
+            ("disk-failing".into(), failing.clone()),
+            ("disk-healthy".into(), healthy),
+            ("pool".into(), pool),
+            ("array".into(), array),
+        ];
+        let mut problems = Vec::new();
+        for (width, height, mobile) in [(1366, 900, false), (390, 844, true)] {
+            browser.set_viewport(width, height, mobile).await?;
+            for (name, path) in &pages {
+                browser.goto(&format!("{base}{path}")).await?;
+                browser.wait_for("main h1", Duration::from_secs(10)).await?;
+                let shot = screenshots.join(format!("homelab-{name}-{width}x{height}.png"));
+                browser.screenshot(&shot).await?;
+                let text = browser.execute("return document.querySelector('main').innerText;").await?;
+                let text = text.as_str().unwrap_or_default().to_owned();
+                for fragment in INTERNAL {
+                    if text.contains(fragment) {
+                        problems.push(format!("{name} shows the internal name part {fragment}"));
+                    }
+                }
+                let duplicates = browser.execute(DUPLICATE_IDS_SCRIPT).await?;
+                if duplicates.as_array().is_some_and(|list| !list.is_empty()) {
+                    problems.push(format!("{name} at {width}: duplicate ids {duplicates}"));
+                }
+                if width == 1366 {
+                    browser.execute(&format!("{axe}\n;return true;")).await?;
+                    let violations = browser.execute_async(AXE_SCRIPT).await?;
+                    if violations.as_array().is_none_or(|list| !list.is_empty()) {
+                        problems.push(format!("{name}: accessibility {violations:#}"));
+                    }
+                } else {
+                    let overflowing = browser.execute(OVERFLOW_SCRIPT).await?;
+                    if overflowing.as_array().is_some_and(|list| !list.is_empty()) {
+                        problems.push(format!("{name} at 390: {overflowing:#}"));
+                    }
+                }
+            }
+        }
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
+
+        // The failing disk: red, its risk in words, attributes with trends, its stack.
+        browser.set_viewport(1366, 900, false).await?;
+        browser.goto(&format!("{base}{failing}")).await?;
+        browser.wait_for("#risk", Duration::from_secs(10)).await?;
+        let badges: Vec<(String, String)> = serde_json::from_value(browser.execute(BADGES).await?)?;
+        let failing_badges: Vec<&str> = badges.iter().filter(|(t, _)| t == "failing").map(|(_, c)| c.as_str()).collect();
+        assert!(!failing_badges.is_empty(), "{badges:?}");
+        assert!(failing_badges.iter().all(|c| *c == "rgb(192, 57, 43)"), "failing is red: {badges:?}");
+        let text = browser.execute("return document.querySelector('main').innerText;").await?;
+        let text = text.as_str().unwrap_or_default();
+        for wanted in ["Risk", "Reallocated sectors", "304", "Self-test log", "Temperature", "In the storage stack"] {
+            assert!(text.contains(wanted), "{wanted} on the failing disk's page:\n{text}");
+        }
+        let lines = browser.execute("return document.querySelectorAll('#smart-attributes svg.spark polyline').length;").await?;
+        assert!(lines.as_u64().unwrap_or(0) >= 3, "attribute trends drawn: {lines}");
+
+        // The overview names the offline host as offline, in red.
+        browser.goto(&format!("{base}/")).await?;
+        browser.wait_for("main h1", Duration::from_secs(10)).await?;
+        let badges: Vec<(String, String)> = serde_json::from_value(browser.execute(BADGES).await?)?;
+        assert!(
+            badges.iter().any(|(t, c)| t == "offline" && c == "rgb(192, 57, 43)"),
+            "{badges:?}"
+        );
+
+        // The phone's menu: folded, opened from the keyboard, links reachable.
+        browser.set_viewport(390, 844, true).await?;
+        browser.goto(&format!("{base}/")).await?;
+        browser.wait_for("#menu", Duration::from_secs(10)).await?;
+        let folded = browser.execute("return [document.getElementById('menu').open, getComputedStyle(document.querySelector('#menu > summary')).display];").await?;
+        assert_eq!(folded, serde_json::json!([false, "inline-block"]), "folded on a phone");
+        let opened = browser
+            .execute("const s = document.querySelector('#menu > summary'); s.focus(); s.click(); \
+                      const a = document.querySelector('#menu a[href=\"/alerts\"]'); \
+                      return [document.activeElement === s, document.getElementById('menu').open, a.getBoundingClientRect().width > 0];")
+            .await?;
+        assert_eq!(opened, serde_json::json!([true, true, true]), "the menu opens");
+        browser.set_viewport(1366, 900, false).await?;
+        browser.goto(&format!("{base}/")).await?;
+        browser.wait_for("#menu", Duration::from_secs(10)).await?;
+        let laptop = browser.execute("return [document.getElementById('menu').open, getComputedStyle(document.querySelector('#menu > summary')).display];").await?;
+        assert_eq!(laptop, serde_json::json!([true, "none"]), "open on a laptop, no button");
+        anyhow::Ok(())
+    }
+    .await;
+    if outcome.is_err() {
+        let _ = browser
+            .screenshot(&screenshots.join("homelab-failure.png"))
+            .await;
+    }
+    browser.quit().await;
+    outcome.unwrap();
+    lab.stop().await;
+    controller.shutdown().await.unwrap();
+}

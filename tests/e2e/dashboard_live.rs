@@ -6,9 +6,9 @@
 //! survives a reload; at 390 px nothing sticks out; axe finds nothing serious. The page also
 //! works without the script (every card, no controls) and the live channel needs a login.
 
-use unity_tests::page_checks::{axe_source, log_in, AXE_SCRIPT, OVERFLOW_SCRIPT};
 use std::time::{Duration, Instant};
 use unity_tests::http::HttpClient;
+use unity_tests::page_checks::{axe_source, log_in, AXE_SCRIPT, OVERFLOW_SCRIPT};
 use unity_tests::webdriver::Browser;
 use unity_tests::*;
 

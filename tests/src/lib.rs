@@ -352,8 +352,8 @@ pub mod homelab;
 pub mod http;
 pub mod lab;
 pub mod oidc;
-pub mod sse;
 pub mod page_checks;
+pub mod sse;
 pub mod sshd;
 pub mod webdriver;
 

@@ -41,13 +41,15 @@ pub struct Observation {
     pub uptime_seconds: Option<f64>,
 }
 
+/// A filesystem's used and total bytes, as far as the report has them.
+type UsedAndSize = (Option<f64>, Option<f64>);
+
 impl Observation {
     /// The figures in `samples`; `None` when the report carried no system figure at all (a
     /// container or storage report only).
     pub fn of(samples: &[Sample]) -> Option<Observation> {
         let mut observation = Observation::default();
-        let mut filesystems: HashMap<&[(String, String)], (Option<f64>, Option<f64>)> =
-            HashMap::new();
+        let mut filesystems: HashMap<&[(String, String)], UsedAndSize> = HashMap::new();
         let mut found = false;
         let max = |slot: &mut Option<f64>, value: f64| {
             *slot = Some(slot.map_or(value, |old: f64| old.max(value)));

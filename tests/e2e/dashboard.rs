@@ -39,7 +39,7 @@ async fn browser_logs_in_sees_a_drawn_chart_creates_a_join_token_and_logs_out() 
         browser.click(&login).await?;
 
         // Overview: both hosts listed.
-        let table = browser.wait_for("table#hosts", Duration::from_secs(10)).await?;
+        let table = browser.wait_for("#hosts", Duration::from_secs(10)).await?;
         let text = browser.text(&table).await?;
         assert!(text.contains(agent_id.as_str()), "{text}");
         assert!(text.contains("online"), "{text}");

@@ -131,7 +131,7 @@ async fn issue_21_browser_enrols_totp_sets_up_access_and_a_member_sees_only_thei
         assert_eq!(codes.lines().filter(|line| line.len() == 14).count(), 10, "{codes}");
         let button = browser.find("#continue").await?;
         browser.click(&button).await?;
-        browser.wait_for("table#hosts", WAIT).await?;
+        browser.wait_for("#hosts", WAIT).await?;
 
         // The Access page: label the media host, make the host group and the user group,
         // give the group operate on it, and put sam in it.
@@ -158,7 +158,7 @@ async fn issue_21_browser_enrols_totp_sets_up_access_and_a_member_sees_only_thei
 
         // The member sees only the media host.
         log_in(&mut browser, &base, "sam", &sam_password).await?;
-        let hosts = browser.wait_for("table#hosts", WAIT).await?;
+        let hosts = browser.wait_for("#hosts", WAIT).await?;
         let hosts = browser.text(&hosts).await?;
         assert!(hosts.contains(media.as_str()), "{hosts}");
         assert!(!hosts.contains(other.as_str()), "{hosts}");
@@ -166,7 +166,7 @@ async fn issue_21_browser_enrols_totp_sets_up_access_and_a_member_sees_only_thei
         let body = browser.execute("return document.body.textContent;").await?;
         assert!(body.as_str().unwrap_or_default().contains("no host"), "{body}");
         browser.goto(&format!("{base}/")).await?;
-        browser.wait_for("table#hosts", WAIT).await?;
+        browser.wait_for("#hosts", WAIT).await?;
         log_out(&mut browser).await?;
 
         // The admin's next login asks for a code (no QR now).
@@ -183,7 +183,7 @@ async fn issue_21_browser_enrols_totp_sets_up_access_and_a_member_sees_only_thei
         browser.type_into(&code, &code_at(&secret, now_s() + 30)).await?;
         let button = browser.find("#verify").await?;
         browser.click(&button).await?;
-        browser.wait_for("table#hosts", WAIT).await?;
+        browser.wait_for("#hosts", WAIT).await?;
         browser.goto(&format!("{base}/settings/security")).await?;
         let state = browser.wait_for("#totp-state", WAIT).await?;
         let state = browser.text(&state).await?;

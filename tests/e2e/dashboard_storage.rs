@@ -60,7 +60,7 @@ async fn issue_19_nas_host_page_reads_for_people() {
         browser.type_into(&password_field, &password).await?;
         let login = browser.find("#login").await?;
         browser.click(&login).await?;
-        browser.wait_for("table#hosts", Duration::from_secs(10)).await?;
+        browser.wait_for("#hosts", Duration::from_secs(10)).await?;
 
         // The "all metrics" page has the internal names (the list the host page must not show)
         // and typed values.

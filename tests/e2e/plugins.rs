@@ -91,9 +91,7 @@ async fn plugins_in_a_browser(
         browser.type_into(&password_field, password).await?;
         let login = browser.find("#login").await?;
         browser.click(&login).await?;
-        browser
-            .wait_for("table#hosts", Duration::from_secs(10))
-            .await?;
+        browser.wait_for("#hosts", Duration::from_secs(10)).await?;
         browser.goto(&format!("{base}/hosts/{agent_id}")).await?;
         let checks = browser
             .wait_for("table#checks", Duration::from_secs(10))

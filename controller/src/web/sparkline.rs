@@ -12,6 +12,9 @@ const WIDTH: f64 = 100.0;
 const HEIGHT: f64 = 24.0;
 /// Room at top and bottom so the stroke is not clipped at the extremes.
 const PAD: f64 = 2.0;
+/// Most points drawn: a sparkline is about 100 px wide, and every point is bytes on a page
+/// that may carry two thousand of them (500 hosts' cards). Longer series are thinned.
+pub const MAX_POINTS: usize = 40;
 
 /// A sparkline of `points` (time, value), in time order or not. `label` says what it is for
 /// screen readers ("CPU used, last hour"); the figure itself is shown by the caller as text.
@@ -42,6 +45,7 @@ pub fn polyline(points: &[(i64, f64)]) -> Option<String> {
         return None;
     }
     finite.sort_by_key(|(time, _)| *time);
+    let finite = thin(&finite, MAX_POINTS);
     let (first_time, last_time) = (finite[0].0, finite[finite.len() - 1].0);
     let (low, high) = finite.iter().fold(
         (f64::INFINITY, f64::NEG_INFINITY),
@@ -82,6 +86,24 @@ pub fn polyline(points: &[(i64, f64)]) -> Option<String> {
     Some(out)
 }
 
+/// At most `max` points: consecutive runs of `points` (in time order) replaced by their mean
+/// time and value, so the line keeps its shape and its newest point's time.
+fn thin(points: &[(i64, f64)], max: usize) -> Vec<(i64, f64)> {
+    if points.len() <= max || max == 0 {
+        return points.to_vec();
+    }
+    let run = points.len().div_ceil(max);
+    points
+        .chunks(run)
+        .map(|group| {
+            let n = group.len() as f64;
+            let time = group.iter().map(|(time, _)| *time as f64).sum::<f64>() / n;
+            let value = group.iter().map(|(_, value)| value).sum::<f64>() / n;
+            (time.round() as i64, value)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,6 +142,20 @@ mod tests {
         assert_eq!(polyline(&[(5, 1.0)]).unwrap(), "96.0,12.0 100.0,12.0");
         assert_eq!(polyline(&[]), None);
         assert_eq!(polyline(&[(1, f64::NAN)]), None);
+    }
+
+    #[test]
+    fn long_series_are_thinned_to_the_most_points_keeping_their_shape() {
+        let points: Vec<(i64, f64)> = (0..120).map(|i| (i * 30, (i % 60) as f64)).collect();
+        let line = polyline(&points).unwrap();
+        let drawn = coordinates(&line);
+        assert!(drawn.len() <= MAX_POINTS, "{} points", drawn.len());
+        assert!(drawn.len() >= MAX_POINTS / 2, "{} points", drawn.len());
+        assert_eq!(drawn[0].0, 0.0, "starts at the left edge");
+        // The saw tooth's two rises survive: the line goes down in the middle.
+        let middle = drawn.len() / 2;
+        assert!(drawn[middle].1 > drawn[middle - 1].1, "{line}");
+        assert_eq!(thin(&points[..10], 40), points[..10].to_vec());
     }
 
     #[test]

@@ -48,6 +48,7 @@ mod recovery;
 mod retention;
 mod retention_store;
 mod rollup;
+mod rollup_files;
 mod rollup_store;
 mod segment;
 mod store;

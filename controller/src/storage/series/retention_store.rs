@@ -16,7 +16,8 @@ use super::chunk::{self};
 use super::chunk_file::{self, ChunkFile, ChunkToWrite};
 use super::retention::{Fate, RetentionPolicy};
 use super::rollup::{self, Tier};
-use super::rollup_store::{covered_of, period_ms, tier_dir, TierFiles};
+use super::rollup_files::TierFiles;
+use super::rollup_store::{covered_of, period_ms, tier_dir};
 use super::store::FileMap;
 use super::{RetentionReport, SeriesError, SeriesStore};
 

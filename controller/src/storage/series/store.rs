@@ -50,7 +50,7 @@ pub(super) struct State {
     /// Replaced as a whole when files come or go, so a reader's copy stays valid.
     pub(super) files: Arc<FileMap>,
     /// The rollup tiers' files (`rollup_store.rs`).
-    pub(super) rollups: super::rollup_store::Rollups,
+    pub(super) rollups: super::rollup_files::Rollups,
 }
 
 #[derive(Default)]

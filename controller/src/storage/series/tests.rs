@@ -458,6 +458,7 @@ fn corrupt_chunks_are_skipped_not_fatal() {
     let mut files: Vec<_> = std::fs::read_dir(dir.path().join("chunks"))
         .unwrap()
         .map(|entry| entry.unwrap().path())
+        .filter(|path| path.is_file()) // not the rollup tiers' directories
         .collect();
     files.sort_by_key(|path| std::fs::metadata(path).unwrap().modified().unwrap());
     let mut bytes = std::fs::read(&files[0]).unwrap();

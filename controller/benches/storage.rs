@@ -9,11 +9,11 @@
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 mod bench_data;
-use bench_data::{generate, read_index, read_samples, Series};
+use bench_data::{read_index, read_samples, Series};
 use unity_controller::storage::series::{
     IngestReport, Sample, SeriesOptions, SeriesStore, TimeRange,
 };
@@ -29,15 +29,7 @@ const STEPS_PER_CHECKPOINT: usize = 240;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let data_dir = std::env::var_os("UNITY_BENCH_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace.join("target/bench-data"));
-    let csv = data_dir.join("hostmetrics.csv.gz");
-    let index = data_dir.join("hostmetrics-series.csv");
-    if !csv.exists() || !index.exists() {
-        generate(&workspace, &data_dir, &csv, &index);
-    }
+    let (csv, index) = bench_data::locate();
 
     let started = Instant::now();
     let mut series = read_index(&index);

@@ -185,18 +185,40 @@ async fn refusals_change_nothing_and_are_stored_by_id() {
 }
 
 #[tokio::test]
-async fn running_and_busy_operations_are_refused_without_storing() {
+async fn a_repeat_of_a_running_operation_waits_for_its_result() {
     let dir = tempfile::tempdir().unwrap();
     let journal = Journal::open(dir.path()).unwrap();
     let engine = fake(&[]);
     let id = OperationId("a".to_owned());
+    // The first run holds the id (its stream went away with the connection); the controller
+    // sends the same operation again.
     assert!(journal.claim(&id));
-    check(
-        &update(&engine, &journal, dir.path(), &request("a", "app:2")).await,
-        Outcome::Refused,
-        "is running",
+    let finish_first_run = async {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let mut record = Record::new(&id, "web");
+        let mut first = super::context::result(&id, "web");
+        first.outcome = Outcome::RolledBack;
+        first.message = "health check failed; rolled back".to_owned();
+        record.result = Some(first);
+        journal.save(&record).unwrap();
+        journal.release(&id);
+    };
+    let repeat_request = request("a", "app:2");
+    let (repeat, ()) = tokio::join!(
+        update(&engine, &journal, dir.path(), &repeat_request),
+        finish_first_run
     );
-    assert_eq!(journal.load(&id).unwrap(), None);
+    // The repeat answers with the first run's result: not "refused", and not a second run.
+    check(&repeat, Outcome::RolledBack, "health check failed; rolled back");
+    assert!(!journal.is_running(&id));
+}
+
+#[tokio::test]
+async fn busy_containers_are_refused_without_storing() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = Journal::open(dir.path()).unwrap();
+    let engine = fake(&[]);
+    let id = OperationId("a".to_owned());
 
     // Another operation on `web` that is unfinished (running elsewhere in this process).
     journal.save(&Record::new(&id, "web")).unwrap();

@@ -1,6 +1,6 @@
 //! One operation's beginning and end, the same for every container command: `begin` checks
-//! the operation id (a retry gets the stored result, an interrupted earlier run is recovered
-//! first, a running one or a busy container is refused) and opens a journal record; `end`
+//! the operation id (a retry gets the stored result, a repeat of a running one waits for it,
+//! an interrupted earlier run is recovered first, a busy container is refused) and opens a journal record; `end`
 //! stores the result in the journal and releases the id.
 
 use unity_shared::model::update::{CommandResult, OperationId, Outcome, Stage};
@@ -10,9 +10,13 @@ use super::engine::Engine;
 use super::journal::Record;
 use super::recovery::{self, RecoveryError};
 
-/// Starts an operation: the stored result when this id ran before (`Err`), a refusal (not
-/// stored, so that a retry may run) while this id is running or another operation on the
-/// container is unfinished, else a new journal record (and the id claimed until [`end`]).
+/// How often a repeated command checks whether the running operation of the same id ended.
+const RUNNING_POLL: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// Starts an operation: the stored result when this id ran before (`Err`; a repeat of an id
+/// that is running waits for its end first), a refusal (not stored, so that a retry may run)
+/// while another operation on the container is unfinished, else a new journal record (and
+/// the id claimed until [`end`]).
 pub(super) async fn begin<E: Engine>(
     ctx: &OperationContext<'_, E>,
     id: &OperationId,
@@ -20,12 +24,13 @@ pub(super) async fn begin<E: Engine>(
     log: &mut Log<'_>,
 ) -> Result<Record, CommandResult> {
     if !ctx.journal.claim(id) {
-        return Err(refusal(
-            id,
-            container,
-            format!("operation {id} is running"),
-            log,
-        ));
+        // The controller sent this operation again while it runs here (its stream was lost
+        // with the connection). Refusing would end the operation as "refused" on the
+        // controller while it goes on here: wait for its end and answer with its result.
+        tracing::info!(%id, "The operation was sent again while it runs; waiting for its result.");
+        while !ctx.journal.claim(id) {
+            tokio::time::sleep(RUNNING_POLL).await;
+        }
     }
     if let Some(stored) = previous(ctx, id, log).await {
         ctx.journal.release(id);

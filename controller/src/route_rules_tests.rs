@@ -172,9 +172,19 @@ async fn send(
         .and_then(|value| value.to_str().ok())
         .unwrap_or_default()
         .to_owned();
-    let body = axum::body::to_bytes(response.into_body(), 1 << 20)
-        .await
-        .unwrap();
+    // A live stream (server-sent events) the guard let through runs until its own limit
+    // (minutes): the status says enough.
+    let streams = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|value| value.as_bytes().starts_with(b"text/event-stream"));
+    let body = if streams {
+        axum::body::Bytes::new()
+    } else {
+        axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap()
+    };
     (
         status,
         format!("{location} {}", String::from_utf8_lossy(&body)),

@@ -16,13 +16,17 @@ use unity_tests::page_checks::{
 use unity_tests::webdriver::Browser;
 use unity_tests::*;
 
-/// A name for a page's screenshot file: `/settings/access` → `settings-access`.
+/// A name for a page's screenshot file, stable across runs and distinct per page:
+/// `/settings/access` → `settings-access`; a host's random id becomes `host`, so
+/// `/hosts/{id}/containers/web/logs` → `host-containers-web-logs`; the query is left out.
 fn file_name(path: &str) -> String {
-    if path.starts_with("/hosts/") {
-        return "host".to_owned();
+    let path = path.split('?').next().unwrap_or_default();
+    let mut segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    if segments.first() == Some(&"hosts") && segments.len() >= 2 {
+        segments.splice(0..2, ["host"]);
     }
-    let name: String = path
-        .trim_matches('/')
+    let name: String = segments
+        .join("-")
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
         .collect();
@@ -31,6 +35,21 @@ fn file_name(path: &str) -> String {
     } else {
         name
     }
+}
+
+#[test]
+fn screenshot_names_are_distinct_per_page() {
+    assert_eq!(file_name("/"), "overview");
+    assert_eq!(file_name("/settings/access"), "settings-access");
+    assert_eq!(file_name("/hosts/a1b2?range=1h"), "host");
+    assert_eq!(
+        file_name("/hosts/a1b2/containers/web"),
+        "host-containers-web"
+    );
+    assert_eq!(
+        file_name("/hosts/a1b2/containers/web/logs"),
+        "host-containers-web-logs"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -23,6 +23,16 @@ pub struct Browser {
     _profile: tempfile::TempDir,
 }
 
+/// Presses the left mouse button (a step of [`Browser::mouse`]).
+pub fn mouse_down() -> Value {
+    json!({ "type": "pointerDown", "button": 0 })
+}
+
+/// Releases the left mouse button (a step of [`Browser::mouse`]).
+pub fn mouse_up() -> Value {
+    json!({ "type": "pointerUp", "button": 0 })
+}
+
 /// A found element.
 #[derive(Debug, Clone)]
 pub struct Element(String);
@@ -196,6 +206,30 @@ impl Browser {
         let path = self.path("/execute/async");
         self.call("POST", &path, Some(json!({ "script": script, "args": [] })))
             .await
+    }
+
+    /// Performs mouse actions (W3C WebDriver `actions`): `steps` are pointer actions such as
+    /// those [`Browser::mouse_to`], [`mouse_down`] and [`mouse_up`] make, played in order.
+    pub async fn mouse(&mut self, steps: Vec<Value>) -> anyhow::Result<()> {
+        let path = self.path("/actions");
+        let body = json!({ "actions": [{
+            "type": "pointer",
+            "id": "mouse",
+            "parameters": { "pointerType": "mouse" },
+            "actions": steps,
+        }]});
+        self.call("POST", &path, Some(body)).await.map(drop)
+    }
+
+    /// A pointer move to `x`, `y` CSS pixels from the centre of `element`, taking `ms`.
+    pub fn mouse_to(element: &Element, x: i64, y: i64, ms: u64) -> Value {
+        json!({
+            "type": "pointerMove",
+            "duration": ms,
+            "origin": { ELEMENT_KEY: element.0 },
+            "x": x,
+            "y": y,
+        })
     }
 
     /// Makes the page's viewport `width` × `height` CSS pixels (Chromium's device emulation;

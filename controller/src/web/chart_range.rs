@@ -1,11 +1,13 @@
 //! Which range the host page's charts open with: the smallest preset that covers the host's
 //! data, at most a day. A host enrolled minutes ago gets "1h" (not a one-pixel sliver at the
 //! right edge of a 24 h chart) and a "collecting since" note. Pure decision plus the one read
-//! of the series store it needs.
+//! of the series store it needs, and the selector above the charts (`app.js` remembers the
+//! range chosen there; "auto" forgets it).
 
 use crate::context::Context;
 use crate::domain::hosts::LatestValue;
 use crate::storage::series::TimeRange;
+use maud::{html, Markup};
 
 /// The ranges the selector offers, and their length.
 pub const RANGES: &[(&str, i64)] = &[
@@ -86,6 +88,21 @@ pub fn first_sample_within_a_day(
         .iter()
         .filter_map(|series| series.points.first().map(|point| point.0))
         .min())
+}
+
+/// The range selector above a page's charts: one link per preset (the one in use marked),
+/// then "auto", the page's own choice (app.js forgets a remembered range on it).
+pub fn selector(range: &str) -> Markup {
+    html! {
+        nav.ranges #ranges aria-label="Chart range" {
+            @for (option, _) in RANGES {
+                a href={ "?range=" (option) } data-range=(option)
+                    class=[(*option == range).then_some("active")]
+                    aria-current=[(*option == range).then_some("true")] { (option) }
+            }
+            a href="?" data-range="" title="The range that holds the data; forgets a chosen range" { "auto" }
+        }
+    }
 }
 
 /// Whether the host's data is young enough for a "collecting since" note.

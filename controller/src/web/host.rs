@@ -139,11 +139,7 @@ fn charts(view: &HostPageView, now: i64) -> Markup {
         .collect();
     html! {
         h2 #section-history { "History" }
-        nav.ranges #ranges {
-            @for (option, _) in chart_range::RANGES {
-                a href={ "?range=" (option) } class=[(*option == view.range).then_some("active")] { (option) }
-            }
-        }
+        (chart_range::selector(view.range))
         @if let Some(first) = view.first_sample_ms.filter(|_| chart_range::is_young(view.first_sample_ms, now)) {
             p.sub #collecting-since { "Collecting since " (datetime(first)) " (" (ago(first, now)) ")." }
         }

@@ -1,10 +1,15 @@
 // Unity dashboard charts: every <div class="chart"> names a metric of a host; this script
 // fetches its stored history from the API and draws it with uPlot. Instances are kept in
-// window.unityCharts (the browser test reads them).
+// window.unityCharts (the browser test reads them). The charts of a page share one cursor
+// (uPlot's cursor sync) and one zoom: dragging across one zooms all to that span, a
+// double-click goes back to the page's range. The range chosen in the selector (#ranges) is
+// remembered in localStorage and applied to the next page without `?range=` (any host).
 "use strict";
 (function () {
   const charts = [];
   window.unityCharts = charts;
+  const SYNC_KEY = "unity-charts";
+  const RANGE_KEY = "unity.chartRange";
   const COLORS = ["#2f6fdb", "#1f8a4c", "#c0392b", "#b7791f", "#8e44ad", "#16a085", "#d35400", "#2c3e50"];
 
   // Units (web/metric_names.rs `Unit::chart_unit`): each scales a tick value by a unit chosen
@@ -140,7 +145,11 @@
       el.textContent = "No data in this range yet.";
       return;
     }
-    const times = Array.from(new Set(series.flatMap((s) => s.points.map((p) => p[0])))).sort((a, b) => a - b);
+    // The range's ends are times too (without values), so resetting the zoom (uPlot's
+    // double-click fits the data) goes back to the whole range, not to the first point.
+    const ends = [body.from_ms, body.to_ms];
+    const times = Array.from(new Set(series.flatMap((s) => s.points.map((p) => p[0])).concat(ends)))
+      .sort((a, b) => a - b);
     const index = new Map(times.map((t, i) => [t, i]));
     const data = [times.map((t) => t / 1000)];
     for (const s of series) {
@@ -155,7 +164,9 @@
     const options = {
       width: Math.max(el.clientWidth, 200),
       height: 200,
-      scales: { x: { time: true, range: [body.from_ms / 1000, body.to_ms / 1000] } },
+      scales: { x: { time: true, range: (u, min, max) => [min, max] } },
+      cursor: { sync: { key: SYNC_KEY }, drag: { x: true, y: false, setScale: true } },
+      hooks: { setScale: [(u, key) => { if (key === "x" && u.status === 1) zoomAll(u); }] },
       series: [{}].concat(series.map((s, i) => ({
         label: labels[i],
         stroke: COLORS[i % COLORS.length],
@@ -168,8 +179,67 @@
     const plot = new uPlot(options, data, el);
     plot.unityMetric = el.dataset.metric;
     plot.unityUnit = el.dataset.unit;
+    plot.unityRange = [body.from_ms / 1000, body.to_ms / 1000];
     charts.push(plot);
+    if (zoom) follow(plot, zoom);
     el.dataset.state = "drawn";
+  }
+
+  // The page's zoom: [min, max] in seconds, or null for each chart's whole range.
+  let zoom = null;
+  let zooming = false;
+  function follow(plot, span) {
+    const [min, max] = span || plot.unityRange;
+    if (plot.scales.x.min === min && plot.scales.x.max === max) return;
+    zooming = true;
+    try { plot.setScale("x", { min, max }); } finally { zooming = false; }
+  }
+  function zoomAll(source) {
+    if (zooming) return;
+    const { min, max } = source.scales.x;
+    const whole = source.unityRange;
+    zoom = whole && min <= whole[0] && max >= whole[1] ? null : [min, max];
+    for (const plot of charts) if (plot !== source) follow(plot, zoom);
+  }
+
+  // The range selector: a `?range=` in the address is a choice, remembered; without one, the
+  // remembered choice replaces the page's default (the range that holds the host's data).
+  function remembered() {
+    try { return window.localStorage.getItem(RANGE_KEY); } catch (_) { return null; }
+  }
+  function remember(range) {
+    try {
+      if (range) window.localStorage.setItem(RANGE_KEY, range);
+      else window.localStorage.removeItem(RANGE_KEY);
+    } catch (_) { /* storage refused (private mode): the choice lasts for this page only */ }
+  }
+  function applyRemembered(nav) {
+    const links = Array.from(nav.querySelectorAll("a[data-range]"));
+    const offered = links.map((a) => a.dataset.range).filter(Boolean);
+    const asked = new URLSearchParams(window.location.search).get("range");
+    if (asked && offered.includes(asked)) {
+      remember(asked);
+      return;
+    }
+    const stored = remembered();
+    const chosen = stored && offered.includes(stored) ? stored : "";
+    if (!chosen) {
+      if (stored) remember("");
+      return;
+    }
+    document.querySelectorAll(".chart[data-range]").forEach((el) => { el.dataset.range = chosen; });
+    for (const a of links) {
+      a.classList.toggle("active", a.dataset.range === chosen);
+      if (a.dataset.range === chosen) a.setAttribute("aria-current", "true"); else a.removeAttribute("aria-current");
+    }
+  }
+  const rangeNav = document.getElementById("ranges");
+  if (rangeNav) {
+    applyRemembered(rangeNav);
+    rangeNav.addEventListener("click", (event) => {
+      const link = event.target.closest("a[data-range]");
+      if (link) remember(link.dataset.range);
+    });
   }
 
   let resizeTimer = null;

@@ -74,13 +74,7 @@ pub fn trend(points: Trend<'_>, name: &str) -> Markup {
 
 /// The range selector above a page's charts.
 pub fn chart_ranges(range: &str) -> Markup {
-    html! {
-        nav.ranges #ranges aria-label="Chart range" {
-            @for (option, _) in chart_range::RANGES {
-                a href={ "?range=" (option) } class=[(*option == range).then_some("active")] { (option) }
-            }
-        }
-    }
+    chart_range::selector(range)
 }
 
 /// One history chart (drawn by `app.js` from the host's stored series).

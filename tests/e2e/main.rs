@@ -25,6 +25,7 @@ mod controller_backup;
 mod crash_reconnect;
 mod dashboard;
 mod dashboard_access;
+mod dashboard_compression;
 mod dashboard_homelab;
 mod dashboard_live;
 mod dashboard_phone;

@@ -126,7 +126,7 @@ async fn issue_19_the_homelab_reads_well_on_a_laptop_and_a_phone() {
         for wanted in ["Risk", "Reallocated sectors", "304", "Self-test log", "Temperature", "In the storage stack"] {
             assert!(text.contains(wanted), "{wanted} on the failing disk's page:\n{text}");
         }
-        let lines = browser.execute("return document.querySelectorAll('#smart-attributes svg.spark polyline').length;").await?;
+        let lines = browser.execute("return document.querySelectorAll('#smart-attributes svg.spark path').length;").await?;
         assert!(lines.as_u64().unwrap_or(0) >= 3, "attribute trends drawn: {lines}");
 
         // The overview names the offline host as offline, in red.

@@ -100,7 +100,7 @@ async fn issue_19_the_overview_is_live_sortable_searchable_and_fits_a_phone() {
             .await?;
         assert!(cpu.as_str().is_some_and(|text| text.ends_with(" %")), "CPU figure {cpu}");
         let sparklines = browser
-            .execute(&format!("return document.querySelectorAll(\"{first_live} svg.spark polyline\").length;"))
+            .execute(&format!("return document.querySelectorAll(\"{first_live} svg.spark path\").length;"))
             .await?;
         assert!(sparklines.as_u64().is_some_and(|n| n >= 3), "sparklines drawn: {sparklines}");
 

@@ -27,6 +27,7 @@ mod crash_reconnect;
 mod dashboard;
 mod dashboard_access;
 mod dashboard_charts;
+mod dashboard_compression;
 mod dashboard_homelab;
 mod dashboard_live;
 mod dashboard_phone;

@@ -15,11 +15,12 @@ pub struct EventStream {
 
 impl EventStream {
     /// Opens `path` with `cookie` (the `Cookie` header's value) and checks the answer is an
-    /// event stream.
+    /// event stream. It accepts gzip as browsers do, and refuses a compressed answer: a
+    /// compressed stream would hold events back in the compressor.
     pub async fn open(addr: SocketAddr, path: &str, cookie: &str) -> anyhow::Result<EventStream> {
         let mut stream = TcpStream::connect(addr).await.context("connecting")?;
         let request = format!(
-            "GET {path} HTTP/1.1\r\nHost: {addr}\r\nCookie: {cookie}\r\nAccept: text/event-stream\r\n\r\n"
+            "GET {path} HTTP/1.1\r\nHost: {addr}\r\nCookie: {cookie}\r\nAccept: text/event-stream\r\nAccept-Encoding: gzip, deflate, br\r\n\r\n"
         );
         stream.write_all(request.as_bytes()).await?;
         let mut events = EventStream {
@@ -34,6 +35,9 @@ impl EventStream {
         let head = String::from_utf8_lossy(&events.buffer).to_string();
         if !head.starts_with("HTTP/1.1 200") || !head.contains("text/event-stream") {
             bail!("not an event stream: {head}");
+        }
+        if head.to_ascii_lowercase().contains("content-encoding:") {
+            bail!("a compressed event stream: {head}");
         }
         Ok(events)
     }

@@ -46,7 +46,8 @@ fn session_response(state: &AppState, session: crate::domain::sessions::NewSessi
         role: session.access.role_word(),
         all_hosts: session.access.on_all_hosts(),
         user: session.user,
-        csrf_token: session.csrf_token,
+        // Masked like every token a response carries (`http::csrf`).
+        csrf_token: crate::http::csrf::mask(&session.csrf_token),
     };
     let cookie = auth::session_cookie(state, &session.session_id);
     // `AppendHeaders`: an array of headers would keep only the last `Set-Cookie`.

@@ -13,6 +13,7 @@
 //! address, user name) with growing delays, and per client address across names.
 
 use super::client_addr::ClientAddr;
+use super::csrf;
 use super::error::ApiError;
 use super::extract::blocking;
 use super::login_limit::Outcome;
@@ -40,7 +41,11 @@ pub enum Credential {
     /// A session cookie: changes need this CSRF token.
     Session {
         session_hash: [u8; 32],
+        /// The session's token: never sent as it is (see `http::csrf`).
         csrf_token: String,
+        /// The token masked for this request's response ([`super::csrf::mask`]), what
+        /// [`Caller::csrf_token`] hands to pages and the API.
+        csrf_masked: String,
     },
     /// An `Authorization: Bearer` API token.
     Bearer { token_id: String, scope: TokenScope },
@@ -83,14 +88,13 @@ impl Caller {
         matches!(self.credential, Credential::Session { .. })
     }
 
-    /// For cookie sessions, `provided` must be the session's CSRF token.
+    /// For cookie sessions, `provided` must be the session's CSRF token (masked as pages and
+    /// the API hand it out, or bare; `http::csrf`).
     pub fn require_csrf(&self, provided: Option<&str>) -> Result<(), ApiError> {
         match &self.credential {
             Credential::Bearer { .. } => Ok(()),
             Credential::Session { csrf_token, .. } => match provided {
-                Some(provided) if constant_time_eq(provided.as_bytes(), csrf_token.as_bytes()) => {
-                    Ok(())
-                }
+                Some(provided) if csrf::matches(provided, csrf_token) => Ok(()),
                 _ => Err(ApiError::StaleForm),
             },
         }
@@ -107,10 +111,11 @@ impl Caller {
         }
     }
 
-    /// The CSRF token to put in forms (empty for bearer callers).
+    /// The CSRF token to put in forms: the session's, masked afresh for this request so that
+    /// no two responses carry the same bytes (BREACH; `http::csrf`). Empty for bearer callers.
     pub fn csrf_token(&self) -> &str {
         match &self.credential {
-            Credential::Session { csrf_token, .. } => csrf_token,
+            Credential::Session { csrf_masked, .. } => csrf_masked,
             Credential::Bearer { .. } => "",
         }
     }
@@ -179,6 +184,7 @@ pub async fn authenticate(
         access: holder.access,
         credential: Credential::Session {
             session_hash,
+            csrf_masked: csrf::mask(&holder.csrf_token),
             csrf_token: holder.csrf_token,
         },
         host: None,

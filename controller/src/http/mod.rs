@@ -5,7 +5,9 @@
 //! - [`error`]: [`error::ApiError`] and its one `IntoResponse`, the domain's errors mapped once.
 //! - [`extract`]: extractors with clear rejections, and [`extract::blocking`].
 //! - [`auth`]: who is calling (session cookie with CSRF, or bearer API token), logging in and
-//!   out with the [`login_limit`]; the extractors both faces use.
+//!   out with the [`login_limit`]; the extractors both faces use. [`csrf`]: the token masked
+//!   afresh for every response, and unmasked to check it.
+//! - [`compression`]: gzip for pages, styles, scripts and JSON (not event streams).
 //! - [`routes`]: the route table both faces build from, each route with its
 //!   [`Need`](crate::domain::access::Need), and the one guard that authorizes every request
 //!   (caller, CSRF, host, [`check`](crate::domain::access::check)).
@@ -18,6 +20,8 @@
 
 pub mod auth;
 pub mod client_addr;
+pub mod compression;
+pub mod csrf;
 pub mod error;
 pub mod extract;
 pub mod headers;

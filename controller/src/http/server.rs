@@ -1,6 +1,7 @@
 //! The HTTP server on `api_listen`: binds, sets up TLS when configured, wraps the routes the
 //! faces give it (the REST API's and the pages') in the shared middleware (body limit, client
-//! address, allowed hosts, security headers) and serves until aborted. It knows no route.
+//! address, allowed hosts, security headers, gzip) and serves until aborted. It knows no
+//! route.
 
 use super::client_addr::{self, ClientAddr};
 use super::extract::MAX_BODY_BYTES;
@@ -32,6 +33,8 @@ pub fn app(routes: Router<AppState>, state: AppState) -> Router {
         ))
         // The route guards (`http::routes`) find the state here.
         .layer(axum::Extension(state.clone()))
+        // Outermost: compresses the response as the other layers left it.
+        .layer(super::compression::layer())
         .with_state(state)
 }
 

@@ -148,6 +148,8 @@ pub mod tests {
             credential: Credential::Session {
                 session_hash: [0; 32],
                 csrf_token: "csrf-token".to_owned(),
+                // Rendering tests look for what the caller hands out, not a random mask.
+                csrf_masked: "csrf-token".to_owned(),
             },
             host: None,
             host_right: None,

@@ -3,14 +3,17 @@
 //! and pending updates. Pure: a [`CardView`] in, markup out.
 //!
 //! The card's `.live` part ([`live`]) is also what the live channel sends when the host reports
-//! (`overview_live.rs`): it carries the figures the overview's script sorts by as `data-`
-//! attributes, so a replaced part re-sorts without another request.
+//! (`overview_live.rs`): it carries the status and the figures the overview's script sorts by
+//! as `data-` attributes, so a replaced part re-sorts without another request.
+//!
+//! Markup is kept lean (500 cards make the overview): short attributes, classes only where the
+//! stylesheet needs them, sparklines with integer relative paths (`sparkline.rs`).
 
 use super::badge::{self, Tone};
 use super::format::{ago, url_segment};
 use super::metric_names::{self, Unit};
 use super::sparkline::sparkline;
-use crate::domain::hosts::{Host, HostStatus};
+use crate::domain::hosts::Host;
 use crate::health::Counts;
 use crate::transport::live::Recent;
 use maud::{html, Markup};
@@ -25,16 +28,6 @@ pub struct CardView {
     pub updates_pending: usize,
     /// The host groups it is in (not the built-in `all`).
     pub groups: Vec<String>,
-}
-
-/// Status order for "sort by status": the ones that need a look first.
-pub fn status_rank(status: HostStatus) -> u8 {
-    match status {
-        HostStatus::Offline => 0,
-        HostStatus::Stale => 1,
-        HostStatus::Online => 2,
-        HostStatus::Revoked => 3,
-    }
 }
 
 /// The tone of a share of something that fills up (memory, disk): amber from 80 %, red from
@@ -59,9 +52,10 @@ fn counts_tone(counts: Counts) -> Tone {
     }
 }
 
-/// A figure for a `data-` attribute: the value, or -1 when there is none (sorts last).
-fn sort_key(value: Option<f64>) -> String {
-    format!("{:.4}", value.unwrap_or(-1.0))
+/// A figure for a `data-` attribute: the value in thousandths, or -1 when there is none
+/// (sorts last). Short: it is on every card.
+fn sort_key(value: Option<f64>) -> i64 {
+    value.map_or(-1, |value| (value * 1000.0).round() as i64)
 }
 
 fn figure(
@@ -73,16 +67,22 @@ fn figure(
     now: i64,
 ) -> Markup {
     let text = value.map_or_else(|| "–".to_owned(), |value| unit.format(value, now));
+    // Grey is the default colour of a figure: only amber and red take a class.
+    let class = (tone != Tone::Unknown && tone != Tone::Ok).then(|| tone.class());
     html! {
-        div.figure data-figure=(name) {
+        div data-figure=(name) {
             dt { (name) }
-            dd.(tone.class()) { span.value { (text) } (sparkline(points, &format!("{name}, last hour"))) }
+            dd class=[class] { span.value { (text) } (sparkline(points, &format!("{name}, last hour"))) }
         }
     }
 }
 
 /// The card's live part: status, figures, sparklines, temperature, uptime, last seen and
 /// the health badges. Sent alone by the live channel.
+///
+/// Lean, as 500 of them make the overview: no attribute the stylesheet or `overview.js` can
+/// do without (the status rank and the name are derived in the script), figures as
+/// thousandths, classes only where they differ from the default.
 pub fn live(host: &Host, recent: &Recent, now: i64) -> Markup {
     let newest = recent.newest;
     let cpu = newest.and_then(|o| o.cpu_ratio);
@@ -91,19 +91,33 @@ pub fn live(host: &Host, recent: &Recent, now: i64) -> Markup {
     let network = recent.network_rate();
     let points =
         |ring: &std::collections::VecDeque<(i64, f64)>| ring.iter().copied().collect::<Vec<_>>();
+    let badges: Vec<(Tone, String)> = host
+        .health
+        .sections()
+        .into_iter()
+        .filter(|(_, counts)| counts.reported)
+        .map(|(name, counts)| {
+            let tone = counts_tone(counts);
+            let text = match tone {
+                Tone::Critical => format!("{name}: {} failing", counts.failing),
+                Tone::Warning => format!("{name}: {} warning", counts.warning),
+                _ => format!("{name}: {} ok", counts.ok),
+            };
+            (tone, text)
+        })
+        .collect();
     html! {
         div.live data-agent=(host.agent_id) data-status=(host.status.as_str())
-            data-rank=(status_rank(host.status)) data-cpu=(sort_key(cpu))
-            data-memory=(sort_key(memory)) data-disk=(sort_key(disk)) {
-            div.card-status {
+            data-cpu=(sort_key(cpu)) data-memory=(sort_key(memory)) data-disk=(sort_key(disk)) {
+            p.card-status {
                 (badge::host_status(host.status))
                 @if let Some(celsius) = newest.and_then(|o| o.temperature_celsius) {
-                    span.temperature { (Unit::Celsius.format(celsius, now)) }
+                    span { (Unit::Celsius.format(celsius, now)) }
                 }
                 @if let Some(uptime) = newest.and_then(|o| o.uptime_seconds) {
-                    span.uptime { "up " (metric_names::duration(uptime)) }
+                    span { "up " (metric_names::duration(uptime)) }
                 }
-                span.seen { "seen " (ago(host.last_seen_ms, now)) }
+                span { "seen " (ago(host.last_seen_ms, now)) }
             }
             dl.figures {
                 (figure("CPU", cpu, Unit::Ratio, &points(&recent.cpu), Tone::Unknown, now))
@@ -111,17 +125,9 @@ pub fn live(host: &Host, recent: &Recent, now: i64) -> Markup {
                 (figure("Disk", disk, Unit::Ratio, &points(&recent.disk), fill_tone(disk), now))
                 (figure("Network", network, Unit::BytesPerSecond, &points(&recent.network), Tone::Unknown, now))
             }
-            div.badges {
-                @for (name, counts) in host.health.sections() {
-                    @if counts.reported {
-                        @let tone = counts_tone(counts);
-                        @let text = match tone {
-                            Tone::Critical => format!("{name}: {} failing", counts.failing),
-                            Tone::Warning => format!("{name}: {} warning", counts.warning),
-                            _ => format!("{name}: {} ok", counts.ok),
-                        };
-                        (badge::badge(tone, &text))
-                    }
+            @if !badges.is_empty() {
+                p.badges {
+                    @for (tone, text) in &badges { (badge::badge(*tone, text)) }
                 }
             }
         }
@@ -136,30 +142,33 @@ pub fn card(view: &CardView, now: i64) -> Markup {
         (0, _) => Tone::Warning,
         _ => Tone::Critical,
     };
+    let groups = (!view.groups.is_empty()).then(|| view.groups.join("\n"));
+    let counts = view.open_alerts > 0 || view.updates_pending > 0 || host.agentless.is_some();
     html! {
-        article.host-card data-name=(host.hostname.to_lowercase()) data-id=(host.agent_id)
-            data-groups=(view.groups.join("\n")) {
-            h3 {
-                a.host-link href={ "/hosts/" (url_segment(host.agent_id.as_str())) } { (host.hostname) }
-            }
-            div.sub {
-                @if host.hostname != host.agent_id.as_str() { (host.agent_id) " · " }
-                (host.os)
+        article.host-card data-groups=[groups] {
+            h3 { a href={ "/hosts/" (url_segment(host.agent_id.as_str())) } { (host.hostname) } }
+            @if host.hostname != host.agent_id.as_str() || !host.os.is_empty() {
+                p.sub {
+                    @if host.hostname != host.agent_id.as_str() { (host.agent_id) " · " }
+                    (host.os)
+                }
             }
             (live(host, &view.recent, now))
-            div.badges.card-counts {
-                @if view.open_alerts > 0 {
-                    a.badge.(alerts_tone.class()) href="/alerts" {
-                        (view.open_alerts) " open alert" @if view.open_alerts != 1 { "s" }
+            @if counts {
+                p.badges {
+                    @if view.open_alerts > 0 {
+                        a.badge.(alerts_tone.class()) href="/alerts" {
+                            (view.open_alerts) " open alert" @if view.open_alerts != 1 { "s" }
+                        }
                     }
-                }
-                @if view.updates_pending > 0 {
-                    a.badge.(Tone::Warning.class()) href="/updates" {
-                        (view.updates_pending) " update" @if view.updates_pending != 1 { "s" } " pending"
+                    @if view.updates_pending > 0 {
+                        a.badge.(Tone::Warning.class()) href="/updates" {
+                            (view.updates_pending) " update" @if view.updates_pending != 1 { "s" } " pending"
+                        }
                     }
-                }
-                @if let Some(mark) = &host.agentless {
-                    a.badge.sev-unknown href="/agentless" { "agentless via " (mark.proxy.as_str()) }
+                    @if let Some(mark) = &host.agentless {
+                        a.badge.sev-unknown href="/agentless" { "agentless via " (mark.proxy.as_str()) }
+                    }
                 }
             }
         }
@@ -169,6 +178,7 @@ pub fn card(view: &CardView, now: i64) -> Markup {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::hosts::HostStatus;
     use crate::health::HealthRollup;
     use crate::storage::series::{Sample, SeriesKey};
     use crate::transport::live::Observation;
@@ -231,15 +241,15 @@ mod tests {
             "95.0 %",
             "41 °C",
             "up 4 d 1 h",
-            "data-cpu=\"0.2500\"",
-            "data-disk=\"-1.0000\"",
-            "data-rank=\"2\"",
+            "data-cpu=\"250\"",
+            "data-disk=\"-1\"",
+            "data-status=\"online\"",
             "disks: 1 failing",
         ] {
             assert!(html.contains(expected), "{expected} in {html}");
         }
         assert!(
-            html.contains("sev-critical\"><span class=\"value\">95.0 %"),
+            html.contains("<dd class=\"sev-critical\"><span class=\"value\">95.0 %"),
             "{html}"
         );
     }

@@ -21,7 +21,14 @@
   };
   const shown = document.getElementById("overview-shown");
   const cards = Array.from(container.querySelectorAll("article.host-card"));
-  const byAgent = new Map(cards.map((card) => [card.dataset.id, card]));
+  // The markup is lean (500 cards): the id is the live part's, the name the heading's, the
+  // status rank is derived here. Kept on the card as properties, as the live part is replaced.
+  const RANK = { offline: 0, stale: 1, online: 2, revoked: 3 };
+  for (const card of cards) {
+    card.agentId = card.querySelector(".live").dataset.agent;
+    card.hostName = card.querySelector("h3").textContent.trim().toLowerCase();
+  }
+  const byAgent = new Map(cards.map((card) => [card.agentId, card]));
   const groupNames = Array.from(
     (document.getElementById("overview-group-names") || { content: { children: [] } }).content
       .children
@@ -42,7 +49,12 @@
     return card.querySelector(".live");
   }
   function figure(card, name) {
-    return parseFloat(live(card).dataset[name]) || -1;
+    const value = parseFloat(live(card).dataset[name]);
+    return Number.isNaN(value) ? -1 : value;
+  }
+  function rank(card) {
+    const value = RANK[live(card).dataset.status];
+    return value === undefined ? 4 : value;
   }
   function groupsOf(card) {
     return card.dataset.groups ? card.dataset.groups.split("\n") : [];
@@ -57,13 +69,13 @@
     if (status === "problems" && !needsLook(card)) return false;
     if (status && status !== "problems" && live(card).dataset.status !== status) return false;
     if (!query) return true;
-    const text = [card.dataset.name, card.dataset.id].concat(groupsOf(card)).join(" ");
+    const text = [card.hostName, card.agentId].concat(groupsOf(card)).join(" ");
     return text.toLowerCase().includes(query);
   }
   function compare(sort) {
-    const byName = (a, b) => a.dataset.name.localeCompare(b.dataset.name);
+    const byName = (a, b) => a.hostName.localeCompare(b.hostName);
     if (sort === "status") {
-      return (a, b) => live(a).dataset.rank - live(b).dataset.rank || byName(a, b);
+      return (a, b) => rank(a) - rank(b) || byName(a, b);
     }
     if (sort === "cpu" || sort === "memory" || sort === "disk") {
       return (a, b) => figure(b, sort) - figure(a, sort) || byName(a, b);
@@ -93,8 +105,8 @@
     const plan = wanted();
     const signature = JSON.stringify(
       plan.flat
-        ? plan.flat.map((card) => card.dataset.id)
-        : plan.sections.map((s) => [s.name, s.members.map((card) => card.dataset.id)])
+        ? plan.flat.map((card) => card.agentId)
+        : plan.sections.map((s) => [s.name, s.members.map((card) => card.agentId)])
     );
     if (signature === current) return;
     current = signature;
@@ -158,7 +170,7 @@
     if (!card) return;
     live(card).replaceWith(fresh);
     for (const copy of container.querySelectorAll("article.host-card")) {
-      if (copy !== card && copy.dataset.id === card.dataset.id) {
+      if (copy !== card && copy.querySelector(".live").dataset.agent === card.agentId) {
         live(copy).replaceWith(fresh.cloneNode(true));
       }
     }

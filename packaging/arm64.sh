@@ -21,7 +21,7 @@
 #     unity-agent and unity-controller --lib, all but the few named in AGENT_SKIP and
 #     CONTROLLER_SKIP below, each with its reason (--no-tests skips this step).
 #
-# Prints the time of every step; on 2 cores it takes about 15 minutes (packaging/README.md).
+# Prints the time of every step; its budget in CI is about 15 minutes (packaging/README.md).
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)

@@ -227,11 +227,13 @@ async fn a_build_is_swapped_in_and_one_that_never_confirms_is_put_back() {
     assert!(install::read_trial(data_dir).unwrap().is_none());
 
     // An explicit rollback to an older build is accepted, and confirming ends its trial.
-    let mut installation = Installation {
+    let installation = Installation {
+        data_dir: data_dir.clone(),
+        exe: exe.clone(),
         running_version: "0.1.0".into(),
-        ..setup.installation
+        host_arch: "x86_64".into(),
+        ownership: Ownership::File,
     };
-    installation.exe = exe.clone();
     let older = script("unity-agent 0.0.9");
     let outcome = receive(
         &installation,

@@ -12,12 +12,12 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
+use unity_shared::model::agent_build::AgentUpdateOutcome;
 use unity_shared::proto::frame;
 use unity_shared::proto::{
     error_code, AgentMessage, Collected, Command, CommandEnvelope, CommandResponse,
     ControllerMessage, Heartbeat, Hello, Pong, RenewRequest, PROTOCOL_VERSION,
 };
-use unity_shared::model::agent_build::AgentUpdateOutcome;
 use unity_shared::wire;
 
 /// Reports sent but not yet acknowledged, at most.

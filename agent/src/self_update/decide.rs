@@ -91,7 +91,11 @@ pub fn check_manifest(
 }
 
 /// Checks the received bytes against the manifest.
-pub fn check_bytes(manifest: &AgentBuildManifest, sha256: [u8; 32], size: u64) -> Result<(), Refusal> {
+pub fn check_bytes(
+    manifest: &AgentBuildManifest,
+    sha256: [u8; 32],
+    size: u64,
+) -> Result<(), Refusal> {
     if sha256 != manifest.sha256 || size != manifest.size {
         return Err(Refusal::WrongDigest);
     }

@@ -45,11 +45,20 @@ fn sign(key: &Ed25519KeyPair, id: &str, manifest: &AgentBuildManifest) -> Signed
 #[test]
 fn a_manifest_verifies_only_with_its_key_untouched_and_in_time() {
     let (current, retired, stranger) = (key(), key(), key());
-    let keys = vec![public(&current, "a", None), public(&retired, "b", Some(1_000))];
+    let keys = vec![
+        public(&current, "a", None),
+        public(&retired, "b", Some(1_000)),
+    ];
     let m = manifest("0.2.0", b"build");
-    assert_eq!(verify_manifest(&sign(&current, "a", &m), &keys, 5_000), Ok(m.clone()));
+    assert_eq!(
+        verify_manifest(&sign(&current, "a", &m), &keys, 5_000),
+        Ok(m.clone())
+    );
     // A retired key verifies during its grace period, not after.
-    assert_eq!(verify_manifest(&sign(&retired, "b", &m), &keys, 999), Ok(m.clone()));
+    assert_eq!(
+        verify_manifest(&sign(&retired, "b", &m), &keys, 999),
+        Ok(m.clone())
+    );
     assert_eq!(
         verify_manifest(&sign(&retired, "b", &m), &keys, 1_000),
         Err(Refusal::UnknownKey("b".into()))
@@ -68,30 +77,52 @@ fn a_manifest_verifies_only_with_its_key_untouched_and_in_time() {
     for n in 0..signed.manifest.len() {
         let mut forged = signed.clone();
         forged.manifest[n] ^= 0x01;
-        assert_eq!(verify_manifest(&forged, &keys, 0), Err(Refusal::BadSignature), "byte {n}");
+        assert_eq!(
+            verify_manifest(&forged, &keys, 0),
+            Err(Refusal::BadSignature),
+            "byte {n}"
+        );
     }
     let mut forged = signed.clone();
     forged.signature[10] ^= 0x80;
-    assert_eq!(verify_manifest(&forged, &keys, 0), Err(Refusal::BadSignature));
+    assert_eq!(
+        verify_manifest(&forged, &keys, 0),
+        Err(Refusal::BadSignature)
+    );
     forged.signature.truncate(10);
-    assert_eq!(verify_manifest(&forged, &keys, 0), Err(Refusal::BadSignature));
+    assert_eq!(
+        verify_manifest(&forged, &keys, 0),
+        Err(Refusal::BadSignature)
+    );
     // No keys at all (the agent never received them).
-    assert!(matches!(verify_manifest(&signed, &[], 0), Err(Refusal::UnknownKey(_))));
+    assert!(matches!(
+        verify_manifest(&signed, &[], 0),
+        Err(Refusal::UnknownKey(_))
+    ));
     // Signed garbage is refused as a manifest, never decoded into one.
     let garbage = SignedManifest {
         manifest: vec![0xff; 3],
         key_id: "a".into(),
         signature: current.sign(&signed_payload(&[0xff; 3])).as_ref().to_vec(),
     };
-    assert!(matches!(verify_manifest(&garbage, &keys, 0), Err(Refusal::BadManifest(_))));
+    assert!(matches!(
+        verify_manifest(&garbage, &keys, 0),
+        Err(Refusal::BadManifest(_))
+    ));
 }
 
 #[test]
 fn bytes_arch_and_version_are_checked() {
     let m = manifest("0.2.0", b"build");
     assert_eq!(check_bytes(&m, digest(b"build"), 5), Ok(()));
-    assert_eq!(check_bytes(&m, digest(b"buile"), 5), Err(Refusal::WrongDigest));
-    assert_eq!(check_bytes(&m, digest(b"build"), 6), Err(Refusal::WrongDigest));
+    assert_eq!(
+        check_bytes(&m, digest(b"buile"), 5),
+        Err(Refusal::WrongDigest)
+    );
+    assert_eq!(
+        check_bytes(&m, digest(b"build"), 6),
+        Err(Refusal::WrongDigest)
+    );
 
     assert_eq!(check_manifest(&m, "x86_64", "0.1.0", false), Ok(()));
     assert!(matches!(
@@ -127,7 +158,10 @@ fn bytes_arch_and_version_are_checked() {
 
 #[test]
 fn the_builds_own_version_must_match_its_manifest() {
-    assert_eq!(check_version_output(Some(0), "unity-agent 0.2.0\n", "0.2.0"), Ok(()));
+    assert_eq!(
+        check_version_output(Some(0), "unity-agent 0.2.0\n", "0.2.0"),
+        Ok(())
+    );
     for (code, out) in [
         (Some(0), "unity-agent 0.1.0\n"),
         (Some(0), "unity-agent 0.2.0-evil\n"),
@@ -138,7 +172,10 @@ fn the_builds_own_version_must_match_its_manifest() {
         (None, "unity-agent 0.2.0\n"),
     ] {
         assert!(
-            matches!(check_version_output(code, out, "0.2.0"), Err(Refusal::VersionCheck(_))),
+            matches!(
+                check_version_output(code, out, "0.2.0"),
+                Err(Refusal::VersionCheck(_))
+            ),
             "{code:?} {out:?}"
         );
     }
@@ -159,7 +196,10 @@ fn trial(starts: u32) -> Trial {
 fn a_trial_is_counted_at_each_start_and_ends_in_a_rollback_when_it_runs_out() {
     assert_eq!(at_start(None, "0.2.0", 0), AtStart::Normal);
     // First start of the new binary: counted, carries on.
-    assert_eq!(at_start(Some(trial(0)), "0.2.0", 1), AtStart::Continue(trial(1)));
+    assert_eq!(
+        at_start(Some(trial(0)), "0.2.0", 1),
+        AtStart::Continue(trial(1))
+    );
     assert_eq!(
         at_start(Some(trial(MAX_TRIAL_STARTS - 1)), "0.2.0", 1),
         AtStart::Continue(trial(MAX_TRIAL_STARTS))

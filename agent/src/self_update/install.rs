@@ -103,9 +103,11 @@ pub fn roll_back(exe: &Path, previous: &Path) -> std::io::Result<()> {
 pub fn read_trial(data_dir: &Path) -> anyhow::Result<Option<Trial>> {
     let path = data_dir.join(TRIAL_FILE);
     match fs::read(&path) {
-        Ok(bytes) => Ok(Some(serde_json::from_slice(&bytes).map_err(|error| {
-            anyhow::anyhow!("{}: {error}", path.display())
-        })?)),
+        Ok(bytes) => {
+            Ok(Some(serde_json::from_slice(&bytes).map_err(|error| {
+                anyhow::anyhow!("{}: {error}", path.display())
+            })?))
+        }
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(error) => Err(anyhow::anyhow!("{}: {error}", path.display())),
     }

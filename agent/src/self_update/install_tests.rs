@@ -109,7 +109,9 @@ fn assert_untouched(setup: &Setup) {
     assert_eq!(std::fs::read(exe).unwrap(), setup.old);
     assert!(!install::staged_path(exe).exists());
     assert!(!install::previous_path(exe).exists());
-    assert!(install::read_trial(&setup.installation.data_dir).unwrap().is_none());
+    assert!(install::read_trial(&setup.installation.data_dir)
+        .unwrap()
+        .is_none());
 }
 
 async fn refusal(setup: &Setup, request: UpdateAgent, bytes: &[u8]) -> String {
@@ -148,7 +150,12 @@ async fn hostile_builds_are_refused_without_touching_the_installed_binary() {
     let older = script("unity-agent 0.0.9");
     let reason = refusal(&setup, request(&setup.key, "0.0.9", &older, false), &older).await;
     assert!(reason.contains("not newer"), "{reason}");
-    let reason = refusal(&setup, request(&setup.key, "0.1.0", &setup.old, false), &setup.old).await;
+    let reason = refusal(
+        &setup,
+        request(&setup.key, "0.1.0", &setup.old, false),
+        &setup.old,
+    )
+    .await;
     assert!(reason.contains("not newer"), "{reason}");
     assert_untouched(&setup);
 
@@ -156,10 +163,20 @@ async fn hostile_builds_are_refused_without_touching_the_installed_binary() {
     // --version, and one that claims another version than its manifest.
     let mut foreign = b"\x7fELF\x02\x01\x01\0\0\0\0\0\0\0\0\0\x02\0\xb7\0".to_vec();
     foreign.extend_from_slice(&[0u8; 64]);
-    let reason = refusal(&setup, request(&setup.key, "0.2.0", &foreign, false), &foreign).await;
+    let reason = refusal(
+        &setup,
+        request(&setup.key, "0.2.0", &foreign, false),
+        &foreign,
+    )
+    .await;
     assert!(reason.contains("--version"), "{reason}");
     let failing = b"#!/bin/sh\nexit 3\n".to_vec();
-    let reason = refusal(&setup, request(&setup.key, "0.2.0", &failing, false), &failing).await;
+    let reason = refusal(
+        &setup,
+        request(&setup.key, "0.2.0", &failing, false),
+        &failing,
+    )
+    .await;
     assert!(reason.contains("exited with 3"), "{reason}");
     let liar = script("unity-agent 0.3.0");
     let reason = refusal(&setup, request(&setup.key, "0.2.0", &liar, false), &liar).await;
@@ -204,23 +221,35 @@ async fn a_build_is_swapped_in_and_one_that_never_confirms_is_put_back() {
         }
     );
     assert_eq!(std::fs::read(exe).unwrap(), new);
-    assert_eq!(std::fs::read(install::previous_path(exe)).unwrap(), setup.old);
+    assert_eq!(
+        std::fs::read(install::previous_path(exe)).unwrap(),
+        setup.old
+    );
     assert!(!install::staged_path(exe).exists());
     let mode = std::fs::metadata(exe).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o755);
     // The swapped-in file runs.
-    let output = exec::run(&CommandSpec::new(exe.clone(), &["--version"]), VERSION_TIMEOUT)
-        .await
-        .unwrap();
+    let output = exec::run(
+        &CommandSpec::new(exe.clone(), &["--version"]),
+        VERSION_TIMEOUT,
+    )
+    .await
+    .unwrap();
     assert_eq!(output.stdout_lossy().trim(), "unity-agent 0.2.0");
 
     // The new binary starts and crashes before confirming, again and again: each start is
     // counted, and the one after the last allowed puts the previous binary back.
     for start in 1..=MAX_TRIAL_STARTS {
         assert_eq!(at_start(data_dir, "0.2.0").unwrap(), StartOutcome::Run);
-        assert_eq!(install::read_trial(data_dir).unwrap().unwrap().starts, start);
+        assert_eq!(
+            install::read_trial(data_dir).unwrap().unwrap().starts,
+            start
+        );
     }
-    assert_eq!(at_start(data_dir, "0.2.0").unwrap(), StartOutcome::RolledBack);
+    assert_eq!(
+        at_start(data_dir, "0.2.0").unwrap(),
+        StartOutcome::RolledBack
+    );
     assert_eq!(std::fs::read(exe).unwrap(), setup.old);
     // The previous binary starts again and forgets the trial.
     assert_eq!(at_start(data_dir, "0.1.0").unwrap(), StartOutcome::Run);
@@ -241,7 +270,10 @@ async fn a_build_is_swapped_in_and_one_that_never_confirms_is_put_back() {
         &mut chunks(&older),
     )
     .await;
-    assert!(matches!(outcome, AgentUpdateOutcome::Restarting { .. }), "{outcome:?}");
+    assert!(
+        matches!(outcome, AgentUpdateOutcome::Restarting { .. }),
+        "{outcome:?}"
+    );
     assert_eq!(at_start(data_dir, "0.0.9").unwrap(), StartOutcome::Run);
     confirm(data_dir).unwrap();
     assert!(install::read_trial(data_dir).unwrap().is_none());
@@ -264,6 +296,9 @@ async fn a_trial_past_its_deadline_is_rolled_back_at_start() {
     let mut trial = install::read_trial(data_dir).unwrap().unwrap();
     trial.deadline_ms = now_ms() - 1;
     install::write_trial(data_dir, &trial).unwrap();
-    assert_eq!(at_start(data_dir, "0.2.0").unwrap(), StartOutcome::RolledBack);
+    assert_eq!(
+        at_start(data_dir, "0.2.0").unwrap(),
+        StartOutcome::RolledBack
+    );
     assert_eq!(std::fs::read(exe).unwrap(), setup.old);
 }

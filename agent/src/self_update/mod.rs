@@ -58,7 +58,10 @@ pub enum Ownership {
 pub async fn ownership(exe: &Path) -> Ownership {
     let exe_text = exe.display().to_string();
     let asks = [
-        (Ownership::Dpkg, CommandSpec::new("dpkg", &["-S", &exe_text])),
+        (
+            Ownership::Dpkg,
+            CommandSpec::new("dpkg", &["-S", &exe_text]),
+        ),
         (Ownership::Rpm, CommandSpec::new("rpm", &["-qf", &exe_text])),
     ];
     for (owner, spec) in asks {
@@ -134,7 +137,9 @@ async fn receive_inner(
         return Ok(refused(refusal));
     }
     if manifest.size > MAX_BUILD_BYTES {
-        return Ok(refused(format!("the build is larger than {MAX_BUILD_BYTES} bytes")));
+        return Ok(refused(format!(
+            "the build is larger than {MAX_BUILD_BYTES} bytes"
+        )));
     }
     match (installation.ownership, manifest.kind) {
         (Ownership::File, BuildKind::Binary) => {}
@@ -147,7 +152,11 @@ async fn receive_inner(
         (owner, _) => {
             return Ok(refused(format!(
                 "{} owns {}: update it with the package manager (docs/agent-updates.md)",
-                if owner == Ownership::Dpkg { "dpkg" } else { "rpm" },
+                if owner == Ownership::Dpkg {
+                    "dpkg"
+                } else {
+                    "rpm"
+                },
                 installation.exe.display()
             )))
         }
@@ -182,9 +191,11 @@ async fn receive_inner(
     // The build's own word on its version: a wrong-arch or broken file fails here.
     let spec = CommandSpec::new(staged.path.clone(), &["--version"]).clear_env();
     let check = match exec::run(&spec, VERSION_TIMEOUT).await {
-        Ok(output) => {
-            decide::check_version_output(output.exit_code, &output.stdout_lossy(), &manifest.version)
-        }
+        Ok(output) => decide::check_version_output(
+            output.exit_code,
+            &output.stdout_lossy(),
+            &manifest.version,
+        ),
         Err(error) => Err(Refusal::VersionCheck(format!("could not run: {error}"))),
     };
     if let Err(refusal) = check {
@@ -198,8 +209,7 @@ async fn receive_inner(
         to_version: manifest.version.clone(),
         exe: exe.display().to_string(),
         previous: previous.display().to_string(),
-        deadline_ms: now_ms()
-            .saturating_add(i64::from(request.confirm_within_secs.max(10)) * 1000),
+        deadline_ms: now_ms().saturating_add(i64::from(request.confirm_within_secs.max(10)) * 1000),
         starts: 0,
     };
     let data_dir = installation.data_dir.clone();
@@ -243,7 +253,10 @@ pub fn at_start(data_dir: &Path, running_version: &str) -> anyhow::Result<StartO
         AtStart::Normal => Ok(StartOutcome::Run),
         AtStart::Forget => {
             install::remove_trial(data_dir)?;
-            tracing::warn!(version = running_version, "Running the previous agent again after a failed update.");
+            tracing::warn!(
+                version = running_version,
+                "Running the previous agent again after a failed update."
+            );
             Ok(StartOutcome::Run)
         }
         AtStart::Continue(trial) => {
@@ -284,7 +297,10 @@ pub async fn watch(data_dir: PathBuf) {
     tokio::time::sleep(Duration::from_millis(wait.unsigned_abs())).await;
     let still = tokio::task::spawn_blocking(move || {
         let trial = install::read_trial(&data_dir).ok().flatten()?;
-        Some(roll_back(&trial, "no confirmation from the controller before the deadline"))
+        Some(roll_back(
+            &trial,
+            "no confirmation from the controller before the deadline",
+        ))
     })
     .await;
     match still {

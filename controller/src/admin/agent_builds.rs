@@ -14,7 +14,9 @@ pub enum AgentBuildsRequest {
     /// The release keys (made on first use).
     ShowKeys,
     /// A new release key; the old one verifies for `grace_secs` more.
-    RotateKey { grace_secs: u64 },
+    RotateKey {
+        grace_secs: u64,
+    },
     /// Store a build and sign its manifest.
     Add(AddBuild),
     List,

@@ -38,9 +38,7 @@ pub fn handle(ctx: &Context, request: AdminRequest) -> AdminResponse {
                 | CertificateRequest::Root,
             ) => Need::AllHosts(Right::View),
             AdminRequest::SshCa(ssh) if ssh.reads_only() => Need::AllHosts(Right::View),
-            AdminRequest::AgentBuilds(builds) if builds.reads_only() => {
-                Need::AllHosts(Right::View)
-            }
+            AdminRequest::AgentBuilds(builds) if builds.reads_only() => Need::AllHosts(Right::View),
             AdminRequest::Secret(_) => Need::AllHosts(Right::Administer),
             AdminRequest::Alerts(request) => Need::AllHosts(request.right()),
             AdminRequest::SshAccess(request) if request.reads() => Need::AllHosts(Right::View),

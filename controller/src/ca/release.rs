@@ -73,11 +73,16 @@ impl ReleaseKeyring {
         let (key, created) = match std::fs::read(&key_path) {
             Ok(bytes) => {
                 let key = Ed25519KeyPair::from_pkcs8(&bytes).map_err(|error| {
-                    CaError::BadCsr(format!("{}: not an Ed25519 key: {error}", key_path.display()))
+                    CaError::BadCsr(format!(
+                        "{}: not an Ed25519 key: {error}",
+                        key_path.display()
+                    ))
                 })?;
                 (key, false)
             }
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => (new_key_file(dir)?, true),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                (new_key_file(dir)?, true)
+            }
             Err(error) => return Err(io_error(&key_path)(error)),
         };
         let retired = read_retired(dir)?;
@@ -89,6 +94,15 @@ impl ReleaseKeyring {
             },
             created,
         ))
+    }
+
+    /// Loads the keyring from `dir`, or `None` when no key was made yet. Note that this uses
+    /// blocking I/O.
+    pub fn load(dir: &Path) -> Result<Option<ReleaseKeyring>, CaError> {
+        if !dir.join(KEY_FILE).exists() {
+            return Ok(None);
+        }
+        ReleaseKeyring::load_or_create(dir).map(|(keyring, _)| Some(keyring))
     }
 
     /// The current key's id.
@@ -202,7 +216,10 @@ mod tests {
         let (keyring, created) = ReleaseKeyring::load_or_create(&dir).unwrap();
         assert!(created);
         use std::os::unix::fs::PermissionsExt as _;
-        let mode = std::fs::metadata(dir.join(KEY_FILE)).unwrap().permissions().mode();
+        let mode = std::fs::metadata(dir.join(KEY_FILE))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
         let dir_mode = std::fs::metadata(&dir).unwrap().permissions().mode();
         assert_eq!(dir_mode & 0o777, 0o700);

@@ -15,8 +15,8 @@ use std::time::Duration;
 use unity_shared::outln;
 
 mod access;
-mod agent_builds;
 mod acme;
+mod agent_builds;
 mod agentless;
 mod alerts;
 mod auth;

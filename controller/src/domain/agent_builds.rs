@@ -87,9 +87,7 @@ pub fn rotate_key(
     let old = keyring.key_id();
     let now = now_ms();
     let until = now.saturating_add(i64::try_from(grace.as_millis()).unwrap_or(i64::MAX));
-    keyring
-        .rotate(now, until)
-        .map_err(DomainError::internal)?;
+    keyring.rotate(now, until).map_err(DomainError::internal)?;
     audit::record(
         ctx,
         actor,
@@ -152,14 +150,16 @@ pub fn parse_add(
             add.path
         )));
     }
-    let arch = BuildArch::parse(&add.arch).ok_or_else(|| {
-        DomainError::Invalid(format!("--arch {:?}: x86_64 or aarch64", add.arch))
-    })?;
+    let arch = BuildArch::parse(&add.arch)
+        .ok_or_else(|| DomainError::Invalid(format!("--arch {:?}: x86_64 or aarch64", add.arch)))?;
     let kind = BuildKind::parse(&add.kind).ok_or_else(|| {
         DomainError::Invalid(format!("--kind {:?}: binary, deb or rpm", add.kind))
     })?;
     let version = semver::Version::parse(add.version.trim()).map_err(|error| {
-        DomainError::Invalid(format!("--version {:?}: not a semver version: {error}", add.version))
+        DomainError::Invalid(format!(
+            "--version {:?}: not a semver version: {error}",
+            add.version
+        ))
     })?;
     Ok((path, arch, kind, version))
 }

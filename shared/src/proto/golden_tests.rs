@@ -728,7 +728,10 @@ fn golden_bytes_of_every_wire_type() {
     for (name, message) in super::golden_agent_build::controller_messages() {
         lines.push(format!("{name} {}", hex::encode(encode(&message))));
     }
-    for (n, command) in super::golden_agent_build::commands().into_iter().enumerate() {
+    for (n, command) in super::golden_agent_build::commands()
+        .into_iter()
+        .enumerate()
+    {
         let envelope = CommandEnvelope {
             id: CommandId(2000 + n as u64),
             command,

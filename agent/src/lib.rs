@@ -16,6 +16,7 @@ pub mod identity;
 pub mod instance;
 pub mod runtime;
 pub mod secrets;
+pub mod self_update;
 pub mod service_checks;
 pub mod spool;
 pub mod ssh_access;

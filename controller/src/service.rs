@@ -110,6 +110,18 @@ pub async fn start(config: Config) -> anyhow::Result<RunningController> {
         endpoint.clone(),
         context.clone(),
     ))];
+    // The release key agents learn at their sessions: made now (audited) if there is none.
+    {
+        let context = context.clone();
+        tokio::task::spawn_blocking(move || {
+            crate::domain::agent_builds::keyring(
+                &context,
+                &crate::domain::actor::Actor::Controller("release-key"),
+            )
+        })
+        .await?
+        .map_err(|error| anyhow::anyhow!("the release key: {error}"))?;
+    }
     tasks.push(crate::housekeeping::spawn(context.clone()));
     tasks.push(crate::alerts::spawn(context.clone()));
     tasks.push(crate::updates::watch::spawn(context.clone()));

@@ -30,6 +30,7 @@ const CRATES: &[&str] = &[
 const PURE: &[&str] = &[
     "agent/src/acme_challenge/request.rs",
     "agent/src/backoff.rs",
+    "agent/src/self_update/decide.rs",
     "agent/src/certs/policy.rs",
     "agent/src/sshd/render.rs",
     "agent/src/sshd/revoked.rs",

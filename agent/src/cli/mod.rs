@@ -178,7 +178,7 @@ pub async fn main(args: Args) -> ExitCode {
 /// Runs a command; the result is the process exit code.
 async fn run_command(command: Command, config: Config) -> anyhow::Result<u8> {
     match command {
-        Command::Run { .. } => run_daemon(config).await.map(|()| 0),
+        Command::Run { .. } => run_daemon(config).await,
         Command::Enroll {
             controller,
             token,
@@ -292,13 +292,24 @@ pub async fn enroll(
     Ok(agent_id)
 }
 
-async fn run_daemon(config: Config) -> anyhow::Result<()> {
+async fn run_daemon(config: Config) -> anyhow::Result<u8> {
     tracing::info!(config = %config.redacted(), "Starting.");
+    // A new build on trial counts this start before anything else can fail, or is put back.
+    let data_dir = config.data_dir.clone();
+    let start = tokio::task::spawn_blocking(move || {
+        crate::self_update::at_start(&data_dir, env!("CARGO_PKG_VERSION"))
+    })
+    .await??;
+    if start == crate::self_update::StartOutcome::RolledBack {
+        return Ok(crate::self_update::RESTART_EXIT_CODE as u8);
+    }
+    let watch = tokio::spawn(crate::self_update::watch(config.data_dir.clone()));
     let agent = runtime::start(config).await?;
     unity_shared::daemon::ready_until(shutdown_signal()).await;
     tracing::info!("Stopping.");
+    watch.abort();
     agent.stop().await;
-    Ok(())
+    Ok(0)
 }
 
 async fn shutdown_signal() {

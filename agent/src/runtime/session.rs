@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
+use unity_shared::model::agent_build::AgentUpdateOutcome;
 use unity_shared::proto::frame;
 use unity_shared::proto::{
     error_code, AgentMessage, Collected, Command, CommandEnvelope, CommandResponse,
@@ -93,6 +94,9 @@ async fn session(
                 .with_spool(move |spool| spool.reconcile(last, new_instance))
                 .await?;
             tracing::info!(agent = %welcome.agent_id, controller_version = %welcome.controller_version, "Connected to the controller.");
+            // A new build on trial has reached the controller: it stays.
+            let data_dir = state.config.data_dir.clone();
+            tokio::task::spawn_blocking(move || crate::self_update::confirm(&data_dir)).await??;
         }
         Some(Ok(other)) => anyhow::bail!("expected a welcome, got {other:?}"),
         Some(Err(error)) => return Err(error),
@@ -213,6 +217,12 @@ async fn session(
                         state.agentless.ack(&ack.host, ack.ack.seq).await?;
                         record_agentless(state);
                     }
+                    ControllerMessage::ReleaseKeys(keys) => {
+                        let data_dir = state.config.data_dir.clone();
+                        let n_keys = keys.keys.len();
+                        tokio::task::spawn_blocking(move || crate::self_update::install::write_keys(&data_dir, &keys)).await??;
+                        tracing::debug!(n_keys, "Release keys stored.");
+                    }
                     ControllerMessage::AgentlessNack(nack) => {
                         // Kept; sent again after the next reconnect.
                         tracing::warn!(host = %nack.host, seq = nack.nack.seq, reason = %nack.nack.reason, "The controller did not store an agentless report.");
@@ -245,6 +255,34 @@ async fn session(
             }
         }
     }
+}
+
+/// Receives and installs an agent build (crate::self_update).
+async fn update_agent(
+    state: &Arc<AgentState>,
+    request: unity_shared::model::agent_build::UpdateAgent,
+    recv: &mut quinn::RecvStream,
+) -> AgentUpdateOutcome {
+    let exe = match std::env::current_exe() {
+        Ok(exe) => exe,
+        Err(error) => {
+            return AgentUpdateOutcome::Refused {
+                reason: format!("cannot find the running binary: {error}"),
+            }
+        }
+    };
+    let installation = crate::self_update::Installation {
+        data_dir: state.config.data_dir.clone(),
+        ownership: crate::self_update::ownership(&exe).await,
+        exe,
+        running_version: env!("CARGO_PKG_VERSION").to_owned(),
+        host_arch: std::env::consts::ARCH.to_owned(),
+    };
+    let outcome = crate::self_update::receive(&installation, request, recv).await;
+    if let AgentUpdateOutcome::Refused { reason } = &outcome {
+        tracing::warn!(%reason, "Agent build refused.");
+    }
+    outcome
 }
 
 /// Writes the agentless hosts' lines into the status file.
@@ -440,6 +478,24 @@ async fn answer_command(
             }
         }
         Command::ReadContainerLogs(request) => super::container_logs::answer(&state, request).await,
+        Command::UpdateAgent(request) => {
+            let outcome = update_agent(&state, *request, &mut recv).await;
+            let restarting = matches!(outcome, AgentUpdateOutcome::Restarting { .. });
+            let response = CommandResponse::AgentUpdateOutcome(outcome);
+            if let Err(error) =
+                wire::write(&mut send, &response, frame::MAX_COMMAND_RESPONSE_FRAME_LEN).await
+            {
+                tracing::warn!(%error, "Answering the update failed.");
+            }
+            let _ = send.finish();
+            if restarting {
+                // Give the answer a moment to leave, then exit for systemd to start the new
+                // binary (the spool is on disk; nothing is lost by not stopping the loops).
+                let _ = tokio::time::timeout(Duration::from_secs(2), send.stopped()).await;
+                std::process::exit(crate::self_update::RESTART_EXIT_CODE);
+            }
+            return;
+        }
     };
     if let Err(error) =
         wire::write(&mut send, &response, frame::MAX_COMMAND_RESPONSE_FRAME_LEN).await

@@ -38,6 +38,7 @@ pub fn handle(ctx: &Context, request: AdminRequest) -> AdminResponse {
                 | CertificateRequest::Root,
             ) => Need::AllHosts(Right::View),
             AdminRequest::SshCa(ssh) if ssh.reads_only() => Need::AllHosts(Right::View),
+            AdminRequest::AgentBuilds(builds) if builds.reads_only() => Need::AllHosts(Right::View),
             AdminRequest::Secret(_) => Need::AllHosts(Right::Administer),
             AdminRequest::Alerts(request) => Need::AllHosts(request.right()),
             AdminRequest::SshAccess(request) if request.reads() => Need::AllHosts(Right::View),
@@ -129,6 +130,9 @@ pub fn handle(ctx: &Context, request: AdminRequest) -> AdminResponse {
             }
             AdminRequest::Backup(request) => {
                 AdminResponse::Backup(super::backup::handle(ctx, request)?)
+            }
+            AdminRequest::AgentBuilds(request) => {
+                AdminResponse::AgentBuilds(super::agent_builds::handle(ctx, request)?)
             }
             AdminRequest::UpdateChecks { status } => {
                 let filter = crate::domain::updates::parse_check_filter(status.as_deref())?;

@@ -4,6 +4,7 @@
 //! no daemon runs, the CLI opens the database and calls [`handle`] itself. The admin socket
 //! calls `crate::domain`, never the HTTP faces.
 
+mod agent_builds;
 mod alerts;
 mod backup;
 mod handle;
@@ -15,6 +16,7 @@ mod ssh_access;
 mod ssh_ca;
 pub mod ssh_protocol;
 
+pub use agent_builds::{AgentBuildsRequest, AgentBuildsResponse};
 pub use alerts::{AlertLine, AlertsRequest, AlertsResponse, RuleLine};
 pub use backup::{BackupDone, BackupRequest};
 pub use handle::handle;

@@ -126,6 +126,8 @@ pub enum AdminRequest {
     Alerts(super::alerts::AlertsRequest),
     /// `backup FILE`: a backup of the controller made by the daemon (issue 20).
     Backup(super::backup::BackupRequest),
+    /// `release-key ...` and `agent-builds ...`: signed agent builds (issue 20 §2).
+    AgentBuilds(super::agent_builds::AgentBuildsRequest),
 }
 
 /// `unity-controller agentless ...`, as typed.
@@ -313,6 +315,7 @@ pub enum AdminResponse {
     Alerts(Box<super::alerts::AlertsResponse>),
     /// The backup was written.
     Backup(super::backup::BackupDone),
+    AgentBuilds(super::agent_builds::AgentBuildsResponse),
 }
 
 impl From<Host> for HostView {

@@ -4,6 +4,7 @@
 //! Invariant: nothing a CSR asks for except its public key reaches a certificate. The identity,
 //! validity, key usage and CA flag all come from [`CertificateAuthority::sign_agent`].
 
+pub mod release;
 pub mod services;
 pub mod services_slot;
 pub mod ssh;

@@ -16,6 +16,7 @@ use unity_shared::outln;
 
 mod access;
 mod acme;
+mod agent_builds;
 mod agentless;
 mod alerts;
 mod auth;
@@ -148,6 +149,12 @@ pub enum Command {
     Backup(backup::BackupArgs),
     /// Restore a backup into the data directory of a stopped controller (docs/backup.md).
     Restore(backup::RestoreArgs),
+    /// The release key that signs agent builds: show it, rotate it (docs/agent-updates.md).
+    #[command(subcommand)]
+    ReleaseKey(agent_builds::ReleaseKeyCommand),
+    /// Agent builds the controller hands to its agents: add one (signed), list them.
+    #[command(subcommand)]
+    AgentBuilds(agent_builds::AgentBuildsCommand),
 }
 
 /// `unity-controller ssh ...`.
@@ -388,6 +395,8 @@ async fn run_command(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Alerts(command) => alerts::run(command, &config).await,
         Command::Backup(args) => backup::run_backup(args, &config).await,
         Command::Restore(args) => backup::run_restore(args, &config).await,
+        Command::ReleaseKey(command) => agent_builds::run_release_key(command, &config).await,
+        Command::AgentBuilds(command) => agent_builds::run_agent_builds(command, &config).await,
         Command::Ssh(SshCommand::Access(command)) => ssh_access::run(command, &config).await,
         Command::Agents(AgentsCommand::Revoke { agent_id }) => {
             match admin_call(&config, AdminRequest::RevokeAgent { agent_id }).await? {

@@ -116,6 +116,14 @@ pub enum AuditAction {
     /// The controller's data directory was restored from a backup (recorded in the restored
     /// store).
     ControllerRestore,
+    /// The release key that signs agent builds was made (its key id).
+    ReleaseKeyCreate,
+    /// The release key was replaced; the old one verifies until the time in the target.
+    ReleaseKeyRotate,
+    /// An agent build was added to the store (arch, kind, version, SHA-256).
+    AgentBuildAdd,
+    /// An agent was asked to update itself (the build).
+    AgentUpdate,
 }
 
 impl std::fmt::Display for AuditAction {
@@ -192,6 +200,10 @@ impl std::fmt::Display for AuditAction {
             AuditAction::ControllerBackup => "controller.backup",
             AuditAction::ControllerBackupFailed => "controller.backup_failed",
             AuditAction::ControllerRestore => "controller.restore",
+            AuditAction::ReleaseKeyCreate => "release_key.create",
+            AuditAction::ReleaseKeyRotate => "release_key.rotate",
+            AuditAction::AgentBuildAdd => "agent_build.add",
+            AuditAction::AgentUpdate => "agent.update",
         };
         formatter.write_str(name)
     }

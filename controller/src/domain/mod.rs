@@ -25,6 +25,7 @@
 
 pub mod access;
 pub mod actor;
+pub mod agent_builds;
 pub mod agentless;
 pub mod agents;
 /// Issue 18: acknowledgements and silences; the operator's alert rules.

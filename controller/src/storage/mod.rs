@@ -10,6 +10,7 @@
 #![allow(clippy::disallowed_types)]
 
 pub mod access;
+pub mod agent_builds;
 pub mod agentless;
 pub mod agents;
 /// Issue 18: acknowledgements, notification status, `for` clocks; silences and user rules.

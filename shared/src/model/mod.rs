@@ -1,5 +1,6 @@
 //! Domain types that travel inside reports.
 
+pub mod agent_build;
 pub mod agentless;
 pub mod certificate;
 pub mod container;

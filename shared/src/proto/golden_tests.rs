@@ -725,6 +725,34 @@ fn golden_bytes_of_every_wire_type() {
             hex::encode(encode(&response))
         ));
     }
+    for (name, message) in super::golden_agent_build::controller_messages() {
+        lines.push(format!("{name} {}", hex::encode(encode(&message))));
+    }
+    for (n, command) in super::golden_agent_build::commands()
+        .into_iter()
+        .enumerate()
+    {
+        let envelope = CommandEnvelope {
+            id: CommandId(2000 + n as u64),
+            command,
+        };
+        lines.push(format!(
+            "v20.command.{n} {}",
+            hex::encode(encode(&envelope))
+        ));
+    }
+    for (n, response) in super::golden_agent_build::responses()
+        .into_iter()
+        .enumerate()
+    {
+        lines.push(format!(
+            "v20.response.{n} {}",
+            hex::encode(encode(&response))
+        ));
+    }
+    for (name, bytes) in super::golden_agent_build::others() {
+        lines.push(format!("{name} {}", hex::encode(bytes)));
+    }
     lines.push(String::new());
     expect_test::expect_file!["../../testdata/wire/golden.txt"].assert_eq(&lines.join("\n"));
 }

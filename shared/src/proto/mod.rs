@@ -22,6 +22,7 @@ pub mod report;
 pub use ids::{AgentId, InstanceId, InvalidAgentId, InvalidInstanceId};
 pub use report::{Ack, HostFacts, Nack, Report, Sample, StorageState};
 
+use crate::model::agent_build::{AgentUpdateOutcome, ReleaseKeys, UpdateAgent};
 use crate::model::agentless::{
     AgentlessAck, AgentlessAssigned, AgentlessNack, AgentlessReport, AgentlessStatus,
     AssignAgentless,
@@ -148,6 +149,9 @@ pub enum ControllerMessage {
     SecretsWithdrawn(SecretsWithdrawn),
     AgentlessAck(AgentlessAck),
     AgentlessNack(AgentlessNack),
+    /// The release keys agent builds are signed with, sent after the welcome (issue 20 §2);
+    /// the agent keeps them in its data directory.
+    ReleaseKeys(ReleaseKeys),
 }
 
 /// First (and only) message on an enrollment stream.
@@ -256,6 +260,10 @@ pub enum Command {
     /// Answer with a container's newest log lines ([`ContainerLogs`]), never stored by the
     /// controller. Issue 19.
     ReadContainerLogs(ReadContainerLogs),
+    /// Install this agent build and restart into it ([`AgentUpdateOutcome`]); the build's
+    /// bytes follow as [`crate::model::agent_build::AgentBuildChunk`] frames on the same
+    /// stream. Issue 20 §2.
+    UpdateAgent(Box<UpdateAgent>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -285,6 +293,7 @@ pub enum CommandResponse {
     AgentlessAssigned(AgentlessAssigned),
     ServiceChecksAssigned(ServiceChecksAssigned),
     ContainerLogs(ContainerLogs),
+    AgentUpdateOutcome(AgentUpdateOutcome),
 }
 
 impl From<Ping> for Command {
@@ -362,7 +371,10 @@ request!(ConfigureSshd => ConfigureSshd(Box::new), SshdConfigured);
 request!(AssignAgentless => AssignAgentless(std::convert::identity), AgentlessAssigned);
 request!(AssignServiceChecks => AssignServiceChecks(std::convert::identity), ServiceChecksAssigned);
 request!(ReadContainerLogs => ReadContainerLogs(std::convert::identity), ContainerLogs);
+request!(UpdateAgent => UpdateAgent(Box::new), AgentUpdateOutcome);
 
+#[cfg(test)]
+mod golden_agent_build;
 #[cfg(test)]
 mod golden_container_logs;
 #[cfg(test)]

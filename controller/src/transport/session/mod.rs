@@ -15,6 +15,7 @@ use replies::{write_replies, Reply};
 use std::sync::{Arc, OnceLock};
 use tokio::sync::mpsc;
 use tracing::Instrument;
+use unity_shared::model::agent_build::ReleaseKeys;
 use unity_shared::proto::{error_code, AgentId, AgentMessage, ControllerMessage, InstanceId};
 use unity_shared::wire;
 
@@ -143,16 +144,34 @@ impl SessionStream {
                             said_hello = true;
                             // Its agentless hosts, if it is anyone's proxy (an empty
                             // assignment stops what a reconnecting proxy still runs).
-                            let (ctx, proxy) = (ctx.clone(), agent_id.clone());
+                            let (push_ctx, proxy) = (ctx.clone(), agent_id.clone());
                             tokio::spawn(
                                 async move {
-                                    let _ = crate::agentless::push(&ctx, &proxy).await;
+                                    let _ = crate::agentless::push(&push_ctx, &proxy).await;
                                     // Its service checks (an empty list stops old ones).
-                                    let _ = crate::service_checks::push(&ctx, &proxy).await;
+                                    let _ = crate::service_checks::push(&push_ctx, &proxy).await;
                                 }
                                 .in_current_span(),
                             );
-                            Reply::Now(ControllerMessage::Welcome(welcome))
+                            // Then the release keys agent builds are signed with
+                            // (docs/agent-updates.md), for agents of this protocol.
+                            let keys = if hello.protocol_version
+                                >= unity_shared::proto::PROTOCOL_VERSION
+                            {
+                                release_keys(&ctx).await
+                            } else {
+                                None
+                            };
+                            let welcome = Reply::Now(ControllerMessage::Welcome(welcome));
+                            match keys {
+                                None => welcome,
+                                Some(keys) => {
+                                    if replies.send(welcome).await.is_err() {
+                                        break;
+                                    }
+                                    Reply::Now(ControllerMessage::ReleaseKeys(keys))
+                                }
+                            }
                         }
                         None => break,
                     }
@@ -229,4 +248,26 @@ async fn secret_reply(
             answers,
         },
     ))
+}
+
+/// The release keys agents should accept now; `None` (logged) when there is no key yet or it
+/// cannot be read.
+async fn release_keys(ctx: &Arc<Context>) -> Option<ReleaseKeys> {
+    let dir = crate::ca::release::dir(&ctx.config.ca_dir());
+    let loaded =
+        tokio::task::spawn_blocking(move || crate::ca::release::ReleaseKeyring::load(&dir)).await;
+    match loaded {
+        Ok(Ok(Some(keyring))) => Some(ReleaseKeys {
+            keys: keyring.public_keys(now_ms()),
+        }),
+        Ok(Ok(None)) => None,
+        Ok(Err(error)) => {
+            tracing::error!(%error, "Cannot read the release key.");
+            None
+        }
+        Err(error) => {
+            tracing::error!(%error, "Reading the release key failed.");
+            None
+        }
+    }
 }

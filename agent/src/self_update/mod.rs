@@ -1,0 +1,312 @@
+//! The agent updated from the controller (issue 20 §2, docs/agent-updates.md).
+//!
+//! [`receive`] takes an [`UpdateAgent`] command and the build's bytes from its stream, checks
+//! everything ([`decide`]: signature by a release key the controller sent over the session,
+//! SHA-256 and size, architecture, a newer version unless an explicit rollback), runs the
+//! staged build's `--version` (a wrong-architecture or broken file fails here, with the
+//! installed binary untouched), keeps the running binary as `<exe>.previous`, swaps the new one
+//! in with a rename, writes a trial record and answers; the caller then exits with
+//! [`RESTART_EXIT_CODE`] and systemd (`Restart=on-failure`) starts the new binary. No
+//! `systemctl` and no extra privilege: the agent only needs to write its binary's directory.
+//!
+//! [`at_start`] runs first thing in `unity-agent run`: it counts the start in the trial record
+//! before anything else can fail, and puts the previous binary back (then exits to be
+//! restarted) when the new one has used up its starts or its deadline. [`confirm`] removes the
+//! record once the new process has been welcomed by the controller; [`watch`] rolls back a
+//! process that runs but never gets there.
+//!
+//! Package-managed hosts: when `dpkg -S` or `rpm -qf` says a package owns the running binary,
+//! a `binary` build is refused (the file belongs to the package manager); see
+//! docs/agent-updates.md for installing the package builds.
+
+pub mod decide;
+pub mod install;
+
+#[cfg(test)]
+mod decide_tests;
+#[cfg(test)]
+mod install_tests;
+
+use crate::clock::now_ms;
+use crate::exec::{self, CommandSpec};
+use decide::{AtStart, Refusal, Trial};
+use sha2::Digest as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use unity_shared::model::agent_build::{
+    AgentBuildChunk, AgentUpdateOutcome, BuildKind, UpdateAgent, CHUNK_BYTES, MAX_BUILD_BYTES,
+};
+use unity_shared::proto::frame;
+
+/// The exit code that asks systemd for a restart into the new (or previous) binary
+/// (`Restart=on-failure` restarts on any non-zero code; 75 is EX_TEMPFAIL).
+pub const RESTART_EXIT_CODE: i32 = 75;
+
+/// How long the staged build's `--version` may take.
+const VERSION_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Who installed the running binary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ownership {
+    /// Nobody: the agent may replace the file.
+    File,
+    Dpkg,
+    Rpm,
+}
+
+/// Asks dpkg, then rpm, whether a package owns `exe` (a tool that is not installed says no).
+pub async fn ownership(exe: &Path) -> Ownership {
+    let exe_text = exe.display().to_string();
+    let asks = [
+        (
+            Ownership::Dpkg,
+            CommandSpec::new("dpkg", &["-S", &exe_text]),
+        ),
+        (Ownership::Rpm, CommandSpec::new("rpm", &["-qf", &exe_text])),
+    ];
+    for (owner, spec) in asks {
+        if let Ok(output) = exec::run(&spec, Duration::from_secs(10)).await {
+            if output.exit_code == Some(0) {
+                return owner;
+            }
+        }
+    }
+    Ownership::File
+}
+
+/// What [`receive`] needs to know about this agent.
+pub struct Installation {
+    pub data_dir: PathBuf,
+    /// The running binary (`/proc/self/exe`).
+    pub exe: PathBuf,
+    pub running_version: String,
+    /// `uname -m`.
+    pub host_arch: String,
+    pub ownership: Ownership,
+}
+
+/// Where the build's chunks come from (a command stream; a vector in tests).
+pub trait ChunkSource {
+    fn next_chunk(
+        &mut self,
+    ) -> impl std::future::Future<Output = anyhow::Result<Option<AgentBuildChunk>>> + Send;
+}
+
+impl ChunkSource for quinn::RecvStream {
+    async fn next_chunk(&mut self) -> anyhow::Result<Option<AgentBuildChunk>> {
+        Ok(unity_shared::wire::read(self, frame::MAX_COMMAND_FRAME_LEN).await?)
+    }
+}
+
+fn refused(reason: impl std::fmt::Display) -> AgentUpdateOutcome {
+    AgentUpdateOutcome::Refused {
+        reason: reason.to_string(),
+    }
+}
+
+/// Receives, checks and installs a build; on [`AgentUpdateOutcome::Restarting`] the new binary
+/// is in place with its trial record written, and the caller must exit with
+/// [`RESTART_EXIT_CODE`]. On a refusal nothing was changed.
+pub async fn receive(
+    installation: &Installation,
+    request: UpdateAgent,
+    chunks: &mut impl ChunkSource,
+) -> AgentUpdateOutcome {
+    match receive_inner(installation, request, chunks).await {
+        Ok(outcome) => outcome,
+        Err(error) => refused(format!("{error:#}")),
+    }
+}
+
+async fn receive_inner(
+    installation: &Installation,
+    request: UpdateAgent,
+    chunks: &mut impl ChunkSource,
+) -> anyhow::Result<AgentUpdateOutcome> {
+    let keys = install::read_keys(&installation.data_dir);
+    let manifest = match decide::verify_manifest(&request.manifest, &keys, now_ms()) {
+        Ok(manifest) => manifest,
+        Err(refusal) => return Ok(refused(refusal)),
+    };
+    if let Err(refusal) = decide::check_manifest(
+        &manifest,
+        &installation.host_arch,
+        &installation.running_version,
+        request.allow_downgrade,
+    ) {
+        return Ok(refused(refusal));
+    }
+    if manifest.size > MAX_BUILD_BYTES {
+        return Ok(refused(format!(
+            "the build is larger than {MAX_BUILD_BYTES} bytes"
+        )));
+    }
+    match (installation.ownership, manifest.kind) {
+        (Ownership::File, BuildKind::Binary) => {}
+        (Ownership::File, kind) => {
+            return Ok(refused(format!(
+                "this agent was not installed from a package; send a binary build, not {}",
+                kind.name()
+            )))
+        }
+        (owner, _) => {
+            return Ok(refused(format!(
+                "{} owns {}: update it with the package manager (docs/agent-updates.md)",
+                if owner == Ownership::Dpkg {
+                    "dpkg"
+                } else {
+                    "rpm"
+                },
+                installation.exe.display()
+            )))
+        }
+    }
+
+    // The bytes, into a staged file beside the binary, hashed as they come.
+    let mut staged = install::Staged::create(install::staged_path(&installation.exe))?;
+    let mut hasher = sha2::Sha256::new();
+    let mut received = 0u64;
+    while received < manifest.size {
+        let Some(chunk) = chunks.next_chunk().await? else {
+            return Ok(refused(format!(
+                "the build ended after {received} of {} bytes",
+                manifest.size
+            )));
+        };
+        if chunk.offset != received || chunk.bytes.len() > CHUNK_BYTES {
+            return Ok(refused("a chunk of the build is out of order or too large"));
+        }
+        received += chunk.bytes.len() as u64;
+        if received > manifest.size {
+            return Ok(refused(decide::Refusal::WrongDigest));
+        }
+        hasher.update(&chunk.bytes);
+        staged.write(&chunk.bytes)?;
+    }
+    staged.finish()?;
+    if let Err(refusal) = decide::check_bytes(&manifest, hasher.finalize().into(), received) {
+        return Ok(refused(refusal));
+    }
+
+    // The build's own word on its version: a wrong-arch or broken file fails here.
+    let spec = CommandSpec::new(staged.path.clone(), &["--version"]).clear_env();
+    let check = match exec::run(&spec, VERSION_TIMEOUT).await {
+        Ok(output) => decide::check_version_output(
+            output.exit_code,
+            &output.stdout_lossy(),
+            &manifest.version,
+        ),
+        Err(error) => Err(Refusal::VersionCheck(format!("could not run: {error}"))),
+    };
+    if let Err(refusal) = check {
+        return Ok(refused(refusal));
+    }
+
+    let exe = installation.exe.clone();
+    let previous = install::previous_path(&exe);
+    let trial = Trial {
+        from_version: installation.running_version.clone(),
+        to_version: manifest.version.clone(),
+        exe: exe.display().to_string(),
+        previous: previous.display().to_string(),
+        deadline_ms: now_ms().saturating_add(i64::from(request.confirm_within_secs.max(10)) * 1000),
+        starts: 0,
+    };
+    let data_dir = installation.data_dir.clone();
+    let staged_path = staged.path.clone();
+    // The trial record first: if the swap then fails, the record names a version that does
+    // not run and the next start forgets it.
+    tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+        install::write_trial(&data_dir, &trial)?;
+        install::swap(&exe, &staged_path, &previous)?;
+        Ok(())
+    })
+    .await??;
+    staged.keep();
+    tracing::info!(from = %installation.running_version, to = %manifest.version, "Agent build installed; restarting into it.");
+    Ok(AgentUpdateOutcome::Restarting {
+        from_version: installation.running_version.clone(),
+        to_version: manifest.version,
+    })
+}
+
+/// What `unity-agent run` does first.
+#[derive(Debug, PartialEq, Eq)]
+pub enum StartOutcome {
+    /// Run.
+    Run,
+    /// The previous binary is back in place: exit with [`RESTART_EXIT_CODE`] at once.
+    RolledBack,
+}
+
+/// Counts this start against a trial, or rolls back. Note that this uses blocking I/O.
+pub fn at_start(data_dir: &Path, running_version: &str) -> anyhow::Result<StartOutcome> {
+    let trial = match install::read_trial(data_dir) {
+        Ok(trial) => trial,
+        Err(error) => {
+            tracing::warn!(%error, "Unreadable self-update trial record; removed.");
+            install::remove_trial(data_dir)?;
+            None
+        }
+    };
+    match decide::at_start(trial, running_version, now_ms()) {
+        AtStart::Normal => Ok(StartOutcome::Run),
+        AtStart::Forget => {
+            install::remove_trial(data_dir)?;
+            tracing::warn!(
+                version = running_version,
+                "Running the previous agent again after a failed update."
+            );
+            Ok(StartOutcome::Run)
+        }
+        AtStart::Continue(trial) => {
+            install::write_trial(data_dir, &trial)?;
+            tracing::info!(version = %trial.to_version, start = trial.starts, "New agent build on trial until it reaches the controller.");
+            Ok(StartOutcome::Run)
+        }
+        AtStart::RollBack { trial, reason } => {
+            roll_back(&trial, &reason)?;
+            Ok(StartOutcome::RolledBack)
+        }
+    }
+}
+
+fn roll_back(trial: &Trial, reason: &str) -> anyhow::Result<()> {
+    tracing::error!(%reason, to = %trial.from_version, "Rolling back to the previous agent binary.");
+    install::roll_back(Path::new(&trial.exe), Path::new(&trial.previous))
+        .map_err(|error| anyhow::anyhow!("putting {} back: {error}", trial.previous))
+}
+
+/// The new process reached the controller: the trial is over. Note that this uses blocking
+/// I/O.
+pub fn confirm(data_dir: &Path) -> anyhow::Result<()> {
+    if let Some(trial) = install::read_trial(data_dir)? {
+        install::remove_trial(data_dir)?;
+        tracing::info!(version = %trial.to_version, "Agent update confirmed.");
+    }
+    Ok(())
+}
+
+/// Waits for the trial's deadline; if the record is still there (never confirmed), puts the
+/// previous binary back and exits for systemd to restart it. Returns at once without a trial.
+pub async fn watch(data_dir: PathBuf) {
+    let Ok(Some(trial)) = install::read_trial(&data_dir) else {
+        return;
+    };
+    let wait = trial.deadline_ms.saturating_sub(now_ms()).max(0);
+    tokio::time::sleep(Duration::from_millis(wait.unsigned_abs())).await;
+    let still = tokio::task::spawn_blocking(move || {
+        let trial = install::read_trial(&data_dir).ok().flatten()?;
+        Some(roll_back(
+            &trial,
+            "no confirmation from the controller before the deadline",
+        ))
+    })
+    .await;
+    match still {
+        Ok(None) => {}
+        Ok(Some(Ok(()))) => std::process::exit(RESTART_EXIT_CODE),
+        Ok(Some(Err(error))) => tracing::error!(%error, "The rollback failed."),
+        Err(error) => tracing::error!(%error, "The rollback task failed."),
+    }
+}

@@ -248,6 +248,23 @@ mod tests {
         }
     }
 
+    /// The point of the head: an hour of a typical counter costs a fraction of 240 x 16 bytes.
+    #[test]
+    fn a_full_head_of_a_counter_holds_far_less_than_its_raw_points() {
+        let mut head = Head::default();
+        let mut value = 5_086_507.22;
+        for i in 0..239i64 {
+            head.push(1_704_067_201_231 + i * 15_000, value);
+            value = ((value * 100.0f64).round() + 1_000.0 + (i % 7) as f64 * 37.0) / 100.0;
+        }
+        let raw = 239 * std::mem::size_of::<Point>();
+        assert!(
+            head.heap_bytes() * 4 < raw,
+            "{} bytes of heap for {raw} bytes of points",
+            head.heap_bytes()
+        );
+    }
+
     #[test]
     fn points_in_keeps_only_the_range() {
         let points: Vec<Point> = (0..40).map(|i| (1_000 + i * 15, i as f64)).collect();

@@ -145,7 +145,7 @@ pub(super) fn seal_silent_heads(state: &mut State, rule: chunk::CutRule) {
         let head_bucket = entry.head.first().map(|point| rule.bucket(point.0));
         if head_bucket.is_some_and(|bucket| bucket.saturating_add(1) < newest) {
             seal(entry, rule, counters);
-            entry.head = Vec::new();
+            entry.head.release();
         }
     }
 }
@@ -246,7 +246,7 @@ pub(super) fn snapshot(state: &State) -> Vec<u8> {
                     series_id: series_id as u64,
                     last_ts: entry.last_ts?,
                     sealed_bucket: entry.sealed_bucket,
-                    head: &entry.head,
+                    head: entry.head.points().into(),
                 })
             }),
     )

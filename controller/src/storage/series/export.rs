@@ -107,12 +107,7 @@ impl SeriesStore {
                 .filter(|chunk| (first..=last).contains(&chunk.bucket))
                 .map(|chunk| (chunk.bucket, chunk.value.clone()))
                 .collect();
-            let head: Vec<Point> = entry
-                .head
-                .iter()
-                .copied()
-                .filter(|point| range.contains(point.0))
-                .collect();
+            let head: Vec<Point> = entry.head.points_in(range);
             (pending, head, state.files.clone())
         };
         let mut points = Vec::new();

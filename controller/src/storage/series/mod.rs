@@ -13,7 +13,8 @@
 //! - The write-ahead log (`segment.rs` files, `wal.rs` records) in
 //!   [`SeriesOptions::wal_dir`].
 //!
-//! Each series has an open head chunk in memory. [`SeriesStore::ingest`] appends one log
+//! Each series has an open head chunk in memory (`head.rs`: encoded in blocks of 16 samples
+//! as it fills, so it costs a few hundred bytes, not 16 bytes a sample). [`SeriesStore::ingest`] appends one log
 //! record for the whole call (every stored report's agent, sequence number, new series and
 //! accepted samples) and `fdatasync`s once before returning (group commit). A head is sealed
 //! into a pending chunk in memory when the cut rule says so.
@@ -40,6 +41,7 @@ mod chunk;
 mod chunk_file;
 mod codec;
 mod export;
+mod head;
 mod index;
 mod query;
 mod quiet;
@@ -176,7 +178,8 @@ impl Default for SeriesOptions {
     /// 240 samples (one hour at 15 s) or the end of a two-hour bucket, whichever comes
     /// first. Larger chunks spread the per-chunk header and the coder's learning over more samples (480
     /// would save about 0.03 B/sample on the benchmark data), but queries decode whole chunks
-    /// and every open head costs 16 bytes per sample of memory; one hour is the compromise.
+    /// and open heads cost memory (about 1-2 bytes a sample once encoded, `head.rs`); one
+    /// hour is the compromise.
     fn default() -> Self {
         SeriesOptions {
             wal_dir: None,
@@ -209,6 +212,8 @@ pub struct SeriesStats {
     pub n_samples: u64,
     /// Samples held in open heads in memory.
     pub head_samples: u64,
+    /// Bytes of heap the open heads hold (encoded blocks and raw tails).
+    pub head_bytes: u64,
     /// Write-ahead log records written since the last checkpoint.
     pub wal_records: u64,
     /// Bytes of the write-ahead log on disk.

@@ -73,12 +73,7 @@ impl SeriesStore {
                 .filter(|(key, _)| key.metric == metric && key.matches(matchers))
                 .filter_map(|(key, &series_id)| {
                     let entry = state.series.get(series_id as usize)?;
-                    let head = entry
-                        .head
-                        .iter()
-                        .copied()
-                        .filter(|point| range.contains(point.0))
-                        .collect();
+                    let head = entry.head.points_in(range);
                     let pending = entry
                         .pending
                         .iter()
@@ -153,7 +148,7 @@ impl SeriesStore {
                 let Some(entry) = state.series.get(series_id as usize) else {
                     continue;
                 };
-                if let Some(&point) = entry.head.last() {
+                if let Some(point) = entry.head.last() {
                     result.push((key.clone(), point));
                 } else if let Some(chunk) = entry.pending.last() {
                     let mut points = Vec::new();

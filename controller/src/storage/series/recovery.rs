@@ -11,6 +11,7 @@ use super::checkpoint::{encode_index, publish, snapshot, write_index, write_pend
 use super::chunk::CutRule;
 use super::chunk_file;
 use super::codec::MAX_CHUNK_SAMPLES;
+use super::head::Head;
 use super::store::{append, SeriesEntry, State, Writer};
 use super::{index, segment, wal, SeriesError, SeriesKey, SeriesOptions, SeriesStore};
 
@@ -254,7 +255,7 @@ fn replay_snapshot(state: &mut State, record: &[u8]) -> Result<(), SeriesError> 
                     detail: format!("unknown series id {series_id}"),
                 })?;
         *entry = SeriesEntry {
-            head: logged.head,
+            head: Head::from_points(&logged.head),
             last_ts: Some(logged.last_ts),
             sealed_bucket: logged.sealed_bucket,
             pending: Vec::new(),

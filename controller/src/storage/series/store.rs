@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuar
 
 use super::chunk::CutRule;
 use super::chunk_file::{self, ChunkFile};
+use super::head::Head;
 use super::{index, segment, wal};
 use super::{IngestOutcome, IngestReport, RetentionReport, SeriesError, SeriesKey, SeriesStats};
 
@@ -61,8 +62,8 @@ pub(super) struct AgentEntry {
 
 #[derive(Default)]
 pub(super) struct SeriesEntry {
-    /// The open chunk, oldest first; only in memory and in the write-ahead log.
-    pub(super) head: Vec<(i64, f64)>,
+    /// The open chunk, encoded as it fills; only in memory and in the write-ahead log.
+    pub(super) head: Head,
     /// The newest timestamp ever accepted; samples at or before it are ignored.
     pub(super) last_ts: Option<i64>,
     /// The bucket of the newest sealed chunk, if any.
@@ -117,12 +118,12 @@ pub(super) fn append(
         counters.samples_ignored += 1;
         return false;
     }
-    if let Some(&(start, _)) = entry.head.first() {
+    if let Some((start, _)) = entry.head.first() {
         if rule.must_cut(rule.bucket(start), entry.head.len(), ts) {
             seal(entry, rule, counters);
         }
     }
-    entry.head.push((ts, value));
+    entry.head.push(ts, value);
     entry.last_ts = Some(ts);
     counters.samples_ingested += 1;
     if entry.head.len() >= rule.max_samples {
@@ -133,11 +134,11 @@ pub(super) fn append(
 
 /// Moves the head of a series into its pending chunks and empties it.
 pub(super) fn seal(entry: &mut SeriesEntry, rule: CutRule, counters: &mut Counters) {
-    let Some(&(start, _)) = entry.head.first() else {
+    let Some((start, _)) = entry.head.first() else {
         return;
     };
     let bucket = rule.bucket(start);
-    let value = rule.encode(&entry.head);
+    let value = rule.encode(&entry.head.points());
     let n_samples = entry.head.len() as u64;
     counters.chunks_added(1, n_samples, value.len() as u64);
     entry.pending.push(PendingChunk {
@@ -331,7 +332,7 @@ impl SeriesStore {
                 if head_bucket.is_some_and(|bucket| bucket < first_kept) {
                     report.chunks_deleted += 1;
                     report.samples_deleted += entry.head.len() as u64;
-                    entry.head = Vec::new();
+                    entry.head.release();
                 }
                 if entry
                     .sealed_bucket
@@ -413,6 +414,11 @@ impl SeriesStore {
         let state = self.read_state();
         let counters = state.counters;
         let head_samples: u64 = state.series.iter().map(|e| e.head.len() as u64).sum();
+        let head_bytes: u64 = state
+            .series
+            .iter()
+            .map(|e| e.head.heap_bytes() as u64)
+            .sum();
         SeriesStats {
             n_agents: state.agents.len() as u64,
             n_series: state.series.len() as u64,
@@ -420,6 +426,7 @@ impl SeriesStore {
             chunk_bytes: counters.chunk_bytes,
             n_samples: counters.chunk_samples + head_samples,
             head_samples,
+            head_bytes,
             wal_records: counters.wal_records,
             wal_bytes: counters.wal_bytes,
             samples_ingested: counters.samples_ingested,

@@ -146,7 +146,7 @@ pub(crate) struct SeriesSnapshot<'a> {
     pub(crate) series_id: u64,
     pub(crate) last_ts: i64,
     pub(crate) sealed_bucket: Option<i64>,
-    pub(crate) head: &'a [(i64, f64)],
+    pub(crate) head: std::borrow::Cow<'a, [(i64, f64)]>,
 }
 
 /// Encodes a snapshot record: every agent's last sequence number, then every series that
@@ -177,7 +177,7 @@ pub(crate) fn encode_snapshot<'a>(
         }
         match entry.head.first() {
             Some(&(start, _)) => {
-                put_bytes(&mut out, &chunk::encode(entry.head, false));
+                put_bytes(&mut out, &chunk::encode(&entry.head, false));
                 put_varint(&mut out, zigzag(entry.last_ts.wrapping_sub(start)));
             }
             None => put_varint(&mut out, 0),

@@ -17,7 +17,8 @@ use crate::context::Context;
 use rustls::pki_types::CertificateDer;
 use std::sync::Arc;
 use std::time::Duration;
-use unity_shared::proto::AgentId;
+use unity_shared::proto::compat::{Dialect, Unserved};
+use unity_shared::proto::{error_code, AgentId};
 
 /// QUIC transport settings for the server side.
 pub fn transport_config() -> quinn::TransportConfig {
@@ -144,13 +145,35 @@ pub fn peer_agent_id(connection: &quinn::Connection) -> Option<AgentId> {
     unity_shared::tls::agent_id_from_certificate(leaf).ok()
 }
 
+/// The protocol version the connection negotiated (its ALPN token), if this controller
+/// serves it.
+pub fn dialect(connection: &quinn::Connection) -> Result<Dialect, Unserved> {
+    let protocol = connection
+        .handshake_data()
+        .and_then(|data| data.downcast::<quinn::crypto::rustls::HandshakeData>().ok())
+        .and_then(|data| data.protocol);
+    Dialect::negotiated(protocol.as_deref())
+}
+
 async fn serve_connection(
     ctx: Arc<Context>,
     connection: quinn::Connection,
     failures: &failure_log::PeerFailures,
 ) {
+    let dialect = match dialect(&connection) {
+        Ok(dialect) => dialect,
+        Err(unserved) => {
+            // Anyone who reaches the port can cause this: counted per minute.
+            failures
+                .handshakes
+                .failed(connection.remote_address(), &unserved);
+            let reason = unserved.to_string();
+            connection.close(error_code::UPGRADE_REQUIRED.into(), reason.as_bytes());
+            return;
+        }
+    };
     match peer_agent_id(&connection) {
-        None => enroll::serve(ctx, connection, &failures.enrollments).await,
-        Some(agent_id) => session::serve(ctx, connection, agent_id).await,
+        None => enroll::serve(ctx, connection, dialect, &failures.enrollments).await,
+        Some(agent_id) => session::serve(ctx, connection, agent_id, dialect).await,
     }
 }

@@ -157,6 +157,7 @@ async fn main() {
                     last_seen_ms: now - 60_000,
                     agent_version: "0.1.0".into(),
                     dropped_reports: 0,
+                    install: unity_shared::proto::InstallKind::Deb,
                 })
                 .unwrap();
         }

@@ -15,11 +15,18 @@ use replies::{write_replies, Reply};
 use std::sync::{Arc, OnceLock};
 use tokio::sync::mpsc;
 use tracing::Instrument;
+use unity_shared::proto::compat::Dialect;
 use unity_shared::proto::{error_code, AgentId, AgentMessage, ControllerMessage, InstanceId};
 use unity_shared::wire;
 
-pub async fn serve(ctx: Arc<Context>, connection: quinn::Connection, agent_id: AgentId) {
-    let span = tracing::info_span!("session", agent = %agent_id);
+/// Serves an agent's connection in the protocol version its handshake negotiated (`dialect`).
+pub async fn serve(
+    ctx: Arc<Context>,
+    connection: quinn::Connection,
+    agent_id: AgentId,
+    dialect: Dialect,
+) {
+    let span = tracing::info_span!("session", agent = %agent_id, protocol = dialect.version());
     async move {
         // An agentless host has no certificate; should one ever present its id, it is refused.
         if !matches!(ctx.store.agentless.get(&agent_id), Ok(None)) {
@@ -54,6 +61,7 @@ pub async fn serve(ctx: Arc<Context>, connection: quinn::Connection, agent_id: A
                         agent_id: agent_id.clone(),
                         connection: connection.clone(),
                         admitted: admitted.clone(),
+                        dialect,
                     };
                     tokio::spawn(stream.serve(send, recv).in_current_span());
                 }
@@ -94,6 +102,9 @@ struct SessionStream {
     agent_id: AgentId,
     connection: quinn::Connection,
     admitted: Arc<OnceLock<InstanceId>>,
+    /// The protocol version of the connection: how its messages are decoded and what may be
+    /// sent to it.
+    dialect: Dialect,
 }
 
 impl SessionStream {
@@ -104,16 +115,25 @@ impl SessionStream {
         let agent_id = stream.agent_id.clone();
         let max_frame = ctx.config.max_frame_bytes;
         let (replies, reply_queue) = mpsc::channel(256);
-        let writer = tokio::spawn(write_replies(send, reply_queue, max_frame).in_current_span());
+        let writer = tokio::spawn(
+            write_replies(send, reply_queue, max_frame, stream.dialect).in_current_span(),
+        );
         let mut said_hello = false;
         // Messages the controller sends unasked (`SecretsWithdrawn`), forwarded into the
         // replies once the welcome is queued.
         let mut pusher: Option<(mpsc::Sender<ControllerMessage>, tokio::task::JoinHandle<()>)> =
             None;
         loop {
-            let message = match wire::read::<AgentMessage>(&mut recv, max_frame).await {
-                Ok(Some(message)) => message,
+            let decoded = match wire::read_payload(&mut recv, max_frame).await {
+                Ok(Some(payload)) => stream
+                    .dialect
+                    .decode_agent_message(&payload)
+                    .map_err(wire::WireError::from),
                 Ok(None) => break,
+                Err(error) => Err(error),
+            };
+            let message = match decoded {
+                Ok(message) => message,
                 Err(error) if error.is_bad_frame() => {
                     tracing::warn!(%error, "Bad frame from agent; closing the stream.");
                     let _ = recv.stop(error_code::BAD_FRAME.into());

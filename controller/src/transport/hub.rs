@@ -204,7 +204,7 @@ impl Hub {
         let connection = self
             .connection(agent_id)
             .ok_or_else(|| CommandError::Offline(agent_id.clone()))?;
-        let dialect = super::dialect(&connection)
+        let dialect = super::negotiated::dialect(&connection)
             .map_err(|unserved| CommandError::Unsupported(unserved.to_string()))?;
         dialect
             .check_command(command)

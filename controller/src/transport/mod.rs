@@ -7,6 +7,7 @@ pub mod failure_log;
 pub mod hub;
 pub mod ingest;
 pub mod live;
+pub mod negotiated;
 pub mod secrets;
 pub mod session;
 pub mod socket;
@@ -17,7 +18,6 @@ use crate::context::Context;
 use rustls::pki_types::CertificateDer;
 use std::sync::Arc;
 use std::time::Duration;
-use unity_shared::proto::compat::{Dialect, Unserved};
 use unity_shared::proto::{error_code, AgentId};
 
 /// QUIC transport settings for the server side.
@@ -145,22 +145,12 @@ pub fn peer_agent_id(connection: &quinn::Connection) -> Option<AgentId> {
     unity_shared::tls::agent_id_from_certificate(leaf).ok()
 }
 
-/// The protocol version the connection negotiated (its ALPN token), if this controller
-/// serves it.
-pub fn dialect(connection: &quinn::Connection) -> Result<Dialect, Unserved> {
-    let protocol = connection
-        .handshake_data()
-        .and_then(|data| data.downcast::<quinn::crypto::rustls::HandshakeData>().ok())
-        .and_then(|data| data.protocol);
-    Dialect::negotiated(protocol.as_deref())
-}
-
 async fn serve_connection(
     ctx: Arc<Context>,
     connection: quinn::Connection,
     failures: &failure_log::PeerFailures,
 ) {
-    let dialect = match dialect(&connection) {
+    let dialect = match negotiated::dialect(&connection) {
         Ok(dialect) => dialect,
         Err(unserved) => {
             // Anyone who reaches the port can cause this: counted per minute.

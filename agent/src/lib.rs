@@ -13,6 +13,7 @@ pub mod diag;
 pub mod exec;
 pub mod fsutil;
 pub mod identity;
+pub mod install;
 pub mod instance;
 pub mod runtime;
 pub mod secrets;

@@ -7,9 +7,11 @@ use rcgen::KeyPair;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
+use unity_shared::proto::compat::{self, ControllerTooOld};
 use unity_shared::proto::frame;
 use unity_shared::proto::{
-    EnrollRequest, EnrollResponse, Enrolled, HostFacts, CONTROLLER_SERVER_NAME, PROTOCOL_VERSION,
+    error_code, EnrollRequest, EnrollResponse, Enrolled, HostFacts, CONTROLLER_SERVER_NAME,
+    PROTOCOL_VERSION,
 };
 use unity_shared::wire;
 
@@ -64,7 +66,10 @@ pub fn client_config(identity: &Identity) -> anyhow::Result<quinn::ClientConfig>
     quic_client_config(tls)
 }
 
-/// Opens an authenticated connection.
+/// Opens a connection in this agent's protocol version. A controller older than the agent
+/// answers the handshake with its own version (the agent offers every older token too, see
+/// [`compat::agent_alpns`]): the connection is closed and the error is a [`ControllerTooOld`]
+/// saying to update the controller.
 pub async fn connect(
     endpoint: &quinn::Endpoint,
     config: quinn::ClientConfig,
@@ -77,7 +82,54 @@ pub async fn connect(
         .await
         .context("handshake timed out")?
         .context("handshake failed")?;
-    Ok(connection)
+    let negotiated = connection
+        .handshake_data()
+        .and_then(|data| data.downcast::<quinn::crypto::rustls::HandshakeData>().ok())
+        .and_then(|data| data.protocol)
+        .and_then(|token| compat::parse_alpn(&token));
+    match negotiated {
+        Some(PROTOCOL_VERSION) => Ok(connection),
+        Some(controller) if controller < PROTOCOL_VERSION => {
+            let too_old = ControllerTooOld { controller };
+            connection.close(
+                error_code::UPGRADE_REQUIRED.into(),
+                too_old.to_string().as_bytes(),
+            );
+            Err(too_old.into())
+        }
+        other => {
+            connection.close(error_code::UPGRADE_REQUIRED.into(), b"no common protocol");
+            anyhow::bail!(
+                "the controller negotiated protocol {other:?}; this agent speaks only {PROTOCOL_VERSION}"
+            )
+        }
+    }
+}
+
+/// The text of a connection failure that only an update cures (of the controller when it is
+/// older than this agent, of the agent when the controller closed it with `UPGRADE_REQUIRED`),
+/// if `failure` (or the connection's close) is one.
+pub fn upgrade_required(
+    failure: &anyhow::Error,
+    connection: Option<&quinn::Connection>,
+) -> Option<String> {
+    if let Some(too_old) = failure
+        .chain()
+        .find_map(|cause| cause.downcast_ref::<ControllerTooOld>())
+    {
+        return Some(too_old.to_string());
+    }
+    match connection?.close_reason()? {
+        quinn::ConnectionError::ApplicationClosed(close)
+            if close.error_code == quinn::VarInt::from_u32(error_code::UPGRADE_REQUIRED) =>
+        {
+            Some(format!(
+                "the controller does not serve this agent: {}",
+                String::from_utf8_lossy(&close.reason)
+            ))
+        }
+        _ => None,
+    }
 }
 
 /// Why enrollment did not produce an identity.

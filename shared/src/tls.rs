@@ -1,7 +1,7 @@
 //! TLS configuration shared by both ends: TLS 1.3 only, ring crypto, ALPN pinned to the
 //! protocol version, and certificate helpers (CA pin hash, agent identity, expiry).
 
-use crate::proto::{AgentId, ALPN};
+use crate::proto::{compat, AgentId};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
@@ -92,7 +92,7 @@ pub fn agent_client_config(
         .with_protocol_versions(&[&rustls::version::TLS13])?
         .with_root_certificates(roots)
         .with_client_auth_cert(vec![certificate], key)?;
-    config.alpn_protocols = vec![ALPN.to_vec()];
+    config.alpn_protocols = compat::agent_alpns();
     Ok(config)
 }
 
@@ -108,7 +108,7 @@ pub fn enrollment_client_config(ca_hash: &str) -> Result<ClientConfig, TlsError>
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(verifier))
         .with_no_client_auth();
-    config.alpn_protocols = vec![ALPN.to_vec()];
+    config.alpn_protocols = compat::agent_alpns();
     Ok(config)
 }
 

@@ -34,6 +34,18 @@ pub async fn read<T: DeserializeOwned>(
     recv: &mut RecvStream,
     max_len: usize,
 ) -> Result<Option<T>, WireError> {
+    match read_payload(recv, max_len).await? {
+        Some(payload) => Ok(Some(frame::decode_payload(&payload)?)),
+        None => Ok(None),
+    }
+}
+
+/// Reads one frame's payload, undecoded (for a caller that decodes by the negotiated protocol
+/// version, see [`crate::proto::compat::Dialect`]); `Ok(None)` as in [`read`].
+pub async fn read_payload(
+    recv: &mut RecvStream,
+    max_len: usize,
+) -> Result<Option<Vec<u8>>, WireError> {
     let mut header = [0u8; HEADER_LEN];
     match recv.read_exact(&mut header).await {
         Ok(()) => {}
@@ -48,7 +60,7 @@ pub async fn read<T: DeserializeOwned>(
         Err(ReadExactError::FinishedEarly(_)) => return Err(WireError::Truncated),
         Err(ReadExactError::ReadError(error)) => return Err(error.into()),
     }
-    Ok(Some(frame::decode_payload(&payload)?))
+    Ok(Some(payload))
 }
 
 /// Writes one frame.

@@ -127,6 +127,7 @@ async fn report_until_stopped(agent_dir: PathBuf, address: SocketAddr, first_seq
         agent_version: "test".into(),
         host: HostFacts::default(),
         instance_id: InstanceId::from_bytes([7; 16]),
+        install: unity_shared::proto::InstallKind::File,
     });
     unity_shared::wire::write(&mut send, &hello, MAX_FRAME)
         .await

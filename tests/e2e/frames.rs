@@ -13,6 +13,7 @@ fn hello() -> AgentMessage {
         agent_version: "test".into(),
         host: HostFacts::default(),
         instance_id: unity_shared::proto::InstanceId::from_bytes([1; 16]),
+        install: unity_shared::proto::InstallKind::File,
     })
 }
 

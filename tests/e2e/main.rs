@@ -48,6 +48,7 @@ mod passkeys;
 mod plugins;
 mod plugins_bad_input;
 mod plugins_discovery;
+mod protocol_compat;
 mod quickstart;
 mod release_notes;
 mod renewal;

@@ -72,6 +72,7 @@ async fn hello_exchange(
         agent_version: "test".into(),
         host: HostFacts::default(),
         instance_id,
+        install: unity_shared::proto::InstallKind::File,
     });
     unity_shared::wire::write(&mut send, &hello, 1 << 20).await?;
     let reply = unity_shared::wire::read(&mut recv, 1 << 20).await?;

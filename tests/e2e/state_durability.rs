@@ -64,6 +64,7 @@ async fn send_and_wait_for_ack(agent_dir: &Path, address: std::net::SocketAddr, 
         agent_version: "test".into(),
         host: HostFacts::default(),
         instance_id: InstanceId::from_bytes([7; 16]),
+        install: unity_shared::proto::InstallKind::File,
     });
     unity_shared::wire::write(&mut send, &hello, MAX_FRAME)
         .await

@@ -293,6 +293,7 @@ async fn report_as(
             memory_bytes: profile.memory_bytes,
         },
         instance_id: InstanceId::from_bytes([profile.n_cpus as u8; 16]),
+        install: unity_shared::proto::InstallKind::File,
     });
     unity_shared::wire::write(&mut send, &hello, MAX_FRAME).await?;
     let welcome: Option<ControllerMessage> = unity_shared::wire::read(&mut recv, MAX_FRAME).await?;

@@ -30,6 +30,8 @@ pub(super) async fn connection_loop(
             None
         }
     };
+    // The last "update X" error logged: said once, not at every retry.
+    let mut told_to_update: Option<String> = None;
     loop {
         let attempt = async {
             let config = client_config.clone().context("no usable identity")?;
@@ -40,7 +42,7 @@ pub(super) async fn connection_loop(
             let (address, endpoint) = endpoint.as_ref().context("no endpoint")?;
             transport::connect(endpoint, config, *address).await
         };
-        let (failure, conflict) = match attempt.await {
+        let (failure, conflict, upgrade) = match attempt.await {
             Ok(connection) => {
                 match session::run(&state, &connection, &identity, &mut shutdown, &mut backoff)
                     .await
@@ -53,17 +55,33 @@ pub(super) async fn connection_loop(
                         state.update_status(|status| status.certificate_not_after = not_after);
                         continue;
                     }
-                    SessionEnd::Lost(error) => (error, session::identity_conflict(&connection)),
+                    SessionEnd::Lost(error) => {
+                        let upgrade = transport::upgrade_required(&error, Some(&connection));
+                        (error, session::identity_conflict(&connection), upgrade)
+                    }
                 }
             }
-            Err(error) => (error, None),
+            Err(error) => {
+                let upgrade = transport::upgrade_required(&error, None);
+                (error, None, upgrade)
+            }
         };
-        let (connection, message) = match conflict {
-            Some(reason) => {
+        let (connection, message) = match (conflict, upgrade) {
+            (Some(reason), _) => {
                 tracing::error!(%reason, "The controller refused this host: another machine uses its identity. Reports stay spooled.");
                 ("refused", format!("identity conflict: {reason}"))
             }
-            None => {
+            (None, Some(reason)) => {
+                if told_to_update.as_ref() != Some(&reason) {
+                    tracing::error!(%reason, "Protocol versions do not match; reports stay spooled and the agent keeps retrying.");
+                } else {
+                    tracing::debug!(%reason, "Still incompatible with the controller.");
+                }
+                told_to_update = Some(reason.clone());
+                ("incompatible", reason)
+            }
+            (None, None) => {
+                told_to_update = None;
                 let message = format!("{failure:#}");
                 tracing::warn!(error = %message, "Controller unreachable; will retry.");
                 ("disconnected", message)

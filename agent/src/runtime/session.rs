@@ -78,6 +78,7 @@ async fn session(
         agent_version: env!("CARGO_PKG_VERSION").to_owned(),
         host,
         instance_id: state.instance.id,
+        install: crate::install::this_agent().await,
     });
     wire::write(&mut send, &hello, MAX_FRAME).await?;
     let (incoming_tx, mut incoming) = mpsc::channel(WINDOW * 2);

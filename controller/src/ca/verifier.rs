@@ -10,7 +10,7 @@ use rustls::server::{NoServerSessionStorage, WebPkiClientVerifier};
 use rustls::{CertificateError, DigitallySignedStruct, DistinguishedName, SignatureScheme};
 use std::collections::HashSet;
 use std::sync::{Arc, RwLock};
-use unity_shared::proto::{AgentId, ALPN};
+use unity_shared::proto::{compat, AgentId};
 
 /// The set of revoked agent ids, shared between the verifier and the admin commands.
 #[derive(Debug, Clone, Default)]
@@ -110,7 +110,9 @@ pub fn server_config(
         .with_protocol_versions(&[&rustls::version::TLS13])?
         .with_client_cert_verifier(verifier)
         .with_single_cert(chain, key)?;
-    config.alpn_protocols = vec![ALPN.to_vec()];
+    // Every `unity/<n>`: an agent of a version not served is told why after the handshake
+    // (see `transport::serve_connection`) instead of failing it.
+    config.alpn_protocols = compat::controller_alpns();
     config.session_storage = Arc::new(NoServerSessionStorage {});
     config.send_tls13_tickets = 0;
     config.max_early_data_size = 0;

@@ -246,6 +246,7 @@ pub fn add(ctx: &Context, actor: &Actor, new: NewAgentless) -> Result<AgentlessV
         last_seen_ms: 0,
         agent_version: format!("agentless via {proxy}"),
         dropped_reports: 0,
+        install: unity_shared::proto::InstallKind::Unknown,
     })?;
     let record = AgentlessRecord {
         host: host.clone(),

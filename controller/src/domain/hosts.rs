@@ -12,7 +12,7 @@ use crate::storage::instances::InstanceRecord;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use unity_shared::model::plugin::{SourceKind, SOURCE_LABEL};
-use unity_shared::proto::AgentId;
+use unity_shared::proto::{AgentId, InstallKind};
 
 /// Where a host stands, from its live connection and its record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -48,6 +48,9 @@ pub struct Host {
     pub status: HostStatus,
     pub last_seen_ms: i64,
     pub agent_version: String,
+    /// How the agent was installed (`unknown` for agents before protocol 11 and agentless
+    /// hosts).
+    pub install: InstallKind,
     pub os: String,
     pub certificate_not_after: i64,
     pub dropped_reports: u64,
@@ -212,6 +215,7 @@ fn host_of(
         hostname: record.hostname,
         last_seen_ms,
         agent_version: record.agent_version,
+        install: record.install,
         os: format!("{} {}", record.host.os, record.host.os_version)
             .trim()
             .to_owned(),

@@ -3,7 +3,7 @@
 
 use super::StorageError;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
-use unity_shared::proto::{AgentId, HostFacts};
+use unity_shared::proto::{AgentId, HostFacts, InstallKind};
 
 /// One enrolled agent, as the controller knows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -21,6 +21,45 @@ pub struct AgentRecord {
     pub agent_version: String,
     /// Cumulative reports the agent's spool had to drop, as last reported.
     pub dropped_reports: u64,
+    /// How the agent was installed, from its last hello (appended in protocol 11; records
+    /// written before read as [`InstallKind::Unknown`], see [`decode_agent`]).
+    pub install: InstallKind,
+}
+
+/// An [`AgentRecord`] as controllers before protocol 11 stored it (without `install`).
+#[derive(Deserialize)]
+struct AgentRecordBefore11 {
+    agent_id: AgentId,
+    hostname: String,
+    host: HostFacts,
+    enrolled_at: i64,
+    certificate_serial: String,
+    certificate_not_after: i64,
+    revoked_at: Option<i64>,
+    last_seen_ms: i64,
+    agent_version: String,
+    dropped_reports: u64,
+}
+
+/// Decodes a stored agent record of either layout.
+fn decode_agent(bytes: &[u8]) -> Result<AgentRecord, StorageError> {
+    if let Ok(record) = postcard::from_bytes::<AgentRecord>(bytes) {
+        return Ok(record);
+    }
+    let old: AgentRecordBefore11 = decode("agents", bytes)?;
+    Ok(AgentRecord {
+        agent_id: old.agent_id,
+        hostname: old.hostname,
+        host: old.host,
+        enrolled_at: old.enrolled_at,
+        certificate_serial: old.certificate_serial,
+        certificate_not_after: old.certificate_not_after,
+        revoked_at: old.revoked_at,
+        last_seen_ms: old.last_seen_ms,
+        agent_version: old.agent_version,
+        dropped_reports: old.dropped_reports,
+        install: InstallKind::Unknown,
+    })
 }
 
 #[cfg(test)]
@@ -48,6 +87,7 @@ impl AgentRecord {
             last_seen_ms: 0,
             agent_version: "0".into(),
             dropped_reports: 0,
+            install: InstallKind::Unknown,
         }
     }
 }
@@ -250,7 +290,7 @@ impl Agents {
     pub fn agent(&self, agent_id: &AgentId) -> Result<Option<AgentRecord>, StorageError> {
         self.agents
             .get(agent_id.as_str().as_bytes())?
-            .map(|bytes| decode("agents", &bytes))
+            .map(|bytes| decode_agent(&bytes))
             .transpose()
     }
 
@@ -275,7 +315,7 @@ impl Agents {
         self.agents
             .iter()
             .values()
-            .map(|value| decode("agents", &value?))
+            .map(|value| decode_agent(&value?))
             .collect()
     }
 
@@ -353,7 +393,7 @@ impl Agents {
             let Some(current) = self.agents.get(key)? else {
                 return Ok(None);
             };
-            let mut record: AgentRecord = decode("agents", &current)?;
+            let mut record: AgentRecord = decode_agent(&current)?;
             change(&mut record);
             let swapped =
                 self.agents

@@ -6,9 +6,10 @@ use crate::context::Context;
 use crate::storage::agents::{token_hash, AgentRecord, ConsumeError, TokenRefusal};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
+use unity_shared::proto::compat::Dialect;
 use unity_shared::proto::frame;
 use unity_shared::proto::{
-    error_code, AgentId, EnrollRefusal, EnrollRequest, EnrollResponse, Enrolled, PROTOCOL_VERSION,
+    error_code, AgentId, EnrollRefusal, EnrollRequest, EnrollResponse, Enrolled, InstallKind,
 };
 use unity_shared::wire;
 
@@ -39,7 +40,14 @@ fn new_agent_id(hostname: &str) -> AgentId {
 
 /// Serves one enrollment. Bad frames and refusals go to `failures` (counted per minute:
 /// anyone who reaches the port can cause them).
-pub async fn serve(ctx: Arc<Context>, connection: quinn::Connection, failures: &FailureLog) {
+/// The enrollment messages did not change since version 10, so every served `dialect` reads
+/// them alike; the request must claim the version the handshake negotiated.
+pub async fn serve(
+    ctx: Arc<Context>,
+    connection: quinn::Connection,
+    dialect: Dialect,
+    failures: &FailureLog,
+) {
     let remote = connection.remote_address();
     let exchange = async {
         let (mut send, mut recv) = connection.accept_bi().await.ok()?;
@@ -55,7 +63,7 @@ pub async fn serve(ctx: Arc<Context>, connection: quinn::Connection, failures: &
             };
         let ctx = ctx.clone();
         let hostname = request.host.hostname.clone();
-        let response = tokio::task::spawn_blocking(move || enroll(&ctx, request))
+        let response = tokio::task::spawn_blocking(move || enroll(&ctx, dialect, request))
             .await
             .unwrap_or_else(|error| {
                 EnrollResponse::Refused(EnrollRefusal::Internal(error.to_string()))
@@ -76,10 +84,10 @@ pub async fn serve(ctx: Arc<Context>, connection: quinn::Connection, failures: &
 }
 
 /// Note that this uses blocking I/O.
-fn enroll(ctx: &Context, request: EnrollRequest) -> EnrollResponse {
-    if request.protocol_version != PROTOCOL_VERSION {
+fn enroll(ctx: &Context, dialect: Dialect, request: EnrollRequest) -> EnrollResponse {
+    if request.protocol_version != dialect.version() {
         return EnrollResponse::Refused(EnrollRefusal::VersionMismatch {
-            controller: PROTOCOL_VERSION,
+            controller: dialect.version(),
             agent: request.protocol_version,
         });
     }
@@ -128,6 +136,7 @@ fn enroll(ctx: &Context, request: EnrollRequest) -> EnrollResponse {
         last_seen_ms: 0,
         agent_version: String::new(),
         dropped_reports: 0,
+        install: InstallKind::Unknown,
     };
     if let Err(error) = ctx
         .store

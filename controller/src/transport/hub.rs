@@ -33,6 +33,10 @@ pub enum CommandError {
     /// The agent closed the stream without answering.
     #[error("agent closed the command stream without answering")]
     NoResponse,
+    /// The agent's protocol version cannot carry the command (see
+    /// [`unity_shared::proto::compat::Dialect::check_command`]).
+    #[error("{0}")]
+    Unsupported(String),
     /// The agent answered with a failure or an unexpected response.
     #[error("agent answered {0:?}")]
     Refused(CommandResponse),
@@ -191,6 +195,23 @@ impl Hub {
         live.get(agent_id).map(|agent| agent.connection.clone())
     }
 
+    /// The agent's live connection, if its protocol version can carry `command`.
+    fn command_connection(
+        &self,
+        agent_id: &AgentId,
+        command: &Command,
+    ) -> Result<quinn::Connection, CommandError> {
+        let connection = self
+            .connection(agent_id)
+            .ok_or_else(|| CommandError::Offline(agent_id.clone()))?;
+        let dialect = super::negotiated::dialect(&connection)
+            .map_err(|unserved| CommandError::Unsupported(unserved.to_string()))?;
+        dialect
+            .check_command(command)
+            .map_err(|unsupported| CommandError::Unsupported(unsupported.to_string()))?;
+        Ok(connection)
+    }
+
     /// Sends a command on a new stream and waits for its typed response.
     pub async fn request<R: Request>(
         &self,
@@ -198,12 +219,11 @@ impl Hub {
         request: R,
         timeout: Duration,
     ) -> Result<R::Response, CommandError> {
-        let connection = self
-            .connection(agent_id)
-            .ok_or_else(|| CommandError::Offline(agent_id.clone()))?;
+        let command = request.into();
+        let connection = self.command_connection(agent_id, &command)?;
         let envelope = CommandEnvelope {
             id: CommandId(self.next_command_id.fetch_add(1, Ordering::Relaxed)),
-            command: request.into(),
+            command,
         };
         let exchange = async {
             let (mut send, mut recv) = connection.open_bi().await?;
@@ -235,12 +255,11 @@ impl Hub {
         idle: Duration,
         total: Duration,
     ) -> Result<CommandResult, CommandError> {
-        let connection = self
-            .connection(agent_id)
-            .ok_or_else(|| CommandError::Offline(agent_id.clone()))?;
+        let command = Command::Container(Box::new(command));
+        let connection = self.command_connection(agent_id, &command)?;
         let envelope = CommandEnvelope {
             id: CommandId(self.next_command_id.fetch_add(1, Ordering::Relaxed)),
-            command: Command::Container(Box::new(command)),
+            command,
         };
         let exchange = async {
             let (mut send, mut recv) = connection.open_bi().await?;

@@ -7,6 +7,7 @@ pub mod failure_log;
 pub mod hub;
 pub mod ingest;
 pub mod live;
+pub mod negotiated;
 pub mod secrets;
 pub mod session;
 pub mod socket;
@@ -17,7 +18,7 @@ use crate::context::Context;
 use rustls::pki_types::CertificateDer;
 use std::sync::Arc;
 use std::time::Duration;
-use unity_shared::proto::AgentId;
+use unity_shared::proto::{error_code, AgentId};
 
 /// QUIC transport settings for the server side.
 pub fn transport_config() -> quinn::TransportConfig {
@@ -149,8 +150,20 @@ async fn serve_connection(
     connection: quinn::Connection,
     failures: &failure_log::PeerFailures,
 ) {
+    let dialect = match negotiated::dialect(&connection) {
+        Ok(dialect) => dialect,
+        Err(unserved) => {
+            // Anyone who reaches the port can cause this: counted per minute.
+            failures
+                .handshakes
+                .failed(connection.remote_address(), &unserved);
+            let reason = unserved.to_string();
+            connection.close(error_code::UPGRADE_REQUIRED.into(), reason.as_bytes());
+            return;
+        }
+    };
     match peer_agent_id(&connection) {
-        None => enroll::serve(ctx, connection, &failures.enrollments).await,
-        Some(agent_id) => session::serve(ctx, connection, agent_id).await,
+        None => enroll::serve(ctx, connection, dialect, &failures.enrollments).await,
+        Some(agent_id) => session::serve(ctx, connection, agent_id, dialect).await,
     }
 }

@@ -17,7 +17,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{html, Markup};
 use serde::Deserialize;
-use unity_shared::proto::AgentId;
+use unity_shared::proto::{AgentId, InstallKind};
 
 const TTLS: &[&str] = &["15m", "1h", "24h", "7d"];
 
@@ -77,7 +77,12 @@ fn enrolled(hosts: &[Host], administered: &[AgentId], csrf: &str) -> Markup {
                                 div.sub { (host.agent_id) }
                             }
                             td { (badge::host_status(host.status)) }
-                            td.wide { (host.agent_version) }
+                            td.wide {
+                                (host.agent_version)
+                                @if host.install != InstallKind::Unknown {
+                                    div.sub { "installed as " (host.install.as_str()) }
+                                }
+                            }
                             td { (datetime(host.certificate_not_after * 1000)) }
                             td {
                                 @if administered.contains(&host.agent_id) && host.status != HostStatus::Revoked {

@@ -246,6 +246,9 @@ pub fn render(view: &HostPageView, caller: &Caller, now: i64) -> Markup {
         }
         p.sub {
             (host.agent_id) " · " (host.os) " · agent " (host.agent_version)
+            @if host.install != unity_shared::proto::InstallKind::Unknown {
+                " (" (host.install.as_str()) ")"
+            }
             " · last seen " (ago(host.last_seen_ms, now))
             " · certificate until " (datetime(host.certificate_not_after * 1000))
             " · " a #all-metrics-link href=(metrics_href(view)) { "All metrics" }

@@ -252,6 +252,7 @@ mod tests {
             status,
             last_seen_ms: 0,
             agent_version: String::new(),
+            install: unity_shared::proto::InstallKind::Unknown,
             os: String::new(),
             certificate_not_after: 0,
             dropped_reports: 0,

@@ -281,6 +281,7 @@ fn agent_messages() -> Vec<(&'static str, AgentMessage)> {
                 agent_version: "0.1.0".into(),
                 host: host(),
                 instance_id: InstanceId::from_bytes([0x5a; 16]),
+                install: InstallKind::Deb,
             }),
         ),
         (
@@ -661,6 +662,18 @@ fn golden_bytes_of_every_wire_type() {
     let mut lines = Vec::new();
     for (name, message) in agent_messages() {
         lines.push(format!("{name} {}", hex::encode(encode(&message))));
+    }
+    for kind in [
+        InstallKind::Unknown,
+        InstallKind::File,
+        InstallKind::Deb,
+        InstallKind::Rpm,
+    ] {
+        lines.push(format!(
+            "install.{} {}",
+            kind.as_str(),
+            hex::encode(encode(&kind))
+        ));
     }
     for (name, message) in controller_messages() {
         lines.push(format!("{name} {}", hex::encode(encode(&message))));

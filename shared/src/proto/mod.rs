@@ -15,9 +15,11 @@
 //! - on a connection without a client certificate only one *enrollment stream* is allowed:
 //!   [`EnrollRequest`] then [`EnrollResponse`].
 
+pub mod compat;
 pub mod frame;
 pub mod ids;
 pub mod report;
+pub mod v10;
 
 pub use ids::{AgentId, InstanceId, InvalidAgentId, InvalidInstanceId};
 pub use report::{Ack, HostFacts, Nack, Report, Sample, StorageState};
@@ -40,11 +42,17 @@ use crate::model::ssh::{
 use crate::model::update::{CommandResult, ContainerCommand, Progress};
 use serde::{Deserialize, Serialize};
 
-/// Bumped on every incompatible change of any message below.
-pub const PROTOCOL_VERSION: u16 = 10;
+/// Bumped on every incompatible change of any message below. Version 11: [`Hello`] says how
+/// the agent was installed ([`InstallKind`]).
+pub const PROTOCOL_VERSION: u16 = 11;
 
-/// ALPN token; carries the protocol version so mismatched peers fail at the handshake.
-pub const ALPN: &[u8] = b"unity/10";
+/// The oldest protocol a controller of this build still serves (see [`compat`]): agents one
+/// version behind keep reporting while they wait for their update.
+pub const OLDEST_SERVED_PROTOCOL: u16 = 10;
+
+/// ALPN token of [`PROTOCOL_VERSION`]; every version has its own (`unity/<n>`, see
+/// [`compat::alpn`]), so the handshake itself tells both ends which version the other speaks.
+pub const ALPN: &[u8] = b"unity/11";
 
 /// The name the controller's server certificate is issued for and that agents verify. Agents
 /// reach the controller by any address (NAT, DNS, IP), so the name is fixed instead.
@@ -67,6 +75,9 @@ pub mod error_code {
     /// Another machine uses this agent's identity (a cloned data directory or VM image); the
     /// agent keeps its reports spooled until it is enrolled anew.
     pub const IDENTITY_CONFLICT: u32 = 0x16;
+    /// The peer speaks a protocol version this end does not serve; the close reason says
+    /// which side to update (see [`super::compat`]).
+    pub const UPGRADE_REQUIRED: u32 = 0x17;
 }
 
 /// First message on the session stream.
@@ -77,6 +88,37 @@ pub struct Hello {
     pub host: HostFacts,
     /// Which installation of this identity is speaking (see [`InstanceId`]).
     pub instance_id: InstanceId,
+    /// How the agent's executable got onto the host (agent updates install a package where a
+    /// package manager owns the file). Since version 11.
+    pub install: InstallKind,
+}
+
+/// How the agent was installed, as the agent found out from the package managers.
+/// (Names are lowercase in self-describing formats such as the API's JSON; postcard encodes the
+/// variant's position.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InstallKind {
+    /// Not known: an agent older than protocol 11 does not say.
+    Unknown,
+    /// A file no package manager owns (copied, or built from source).
+    File,
+    /// Owned by a Debian package (`dpkg -S` names it).
+    Deb,
+    /// Owned by an RPM package (`rpm -qf` names it).
+    Rpm,
+}
+
+impl InstallKind {
+    /// The word pages and the CLI show.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InstallKind::Unknown => "unknown",
+            InstallKind::File => "file",
+            InstallKind::Deb => "deb",
+            InstallKind::Rpm => "rpm",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -373,6 +415,8 @@ request!(AssignServiceChecks => AssignServiceChecks(std::convert::identity), Ser
 request!(ReadContainerLogs => ReadContainerLogs(std::convert::identity), ContainerLogs);
 request!(UpdateAgent => UpdateAgent(Box::new), AgentUpdateOutcome);
 
+#[cfg(test)]
+mod compat_tests;
 #[cfg(test)]
 mod golden_agent_build;
 #[cfg(test)]

@@ -54,12 +54,13 @@ fn golden_bytes_of_hello_and_welcome() {
                 ..HostFacts::default()
             },
             instance_id: InstanceId::from_bytes([0xab; 16]),
+            install: InstallKind::Deb,
         }),
         DEFAULT_MAX_FRAME_LEN,
     )
     .unwrap();
     expect_test::expect![
-        "0100000023000a05302e312e30036e617300000000000000abababababababababababababababab"
+        "0100000024000b05302e312e30036e617300000000000000abababababababababababababababab02"
     ]
     .assert_eq(&hex::encode(hello));
     let welcome = frame::encode(
@@ -74,7 +75,7 @@ fn golden_bytes_of_hello_and_welcome() {
         DEFAULT_MAX_FRAME_LEN,
     )
     .unwrap();
-    expect_test::expect!["0100000015000a05302e312e30036e6173012980a0abfef96201"]
+    expect_test::expect!["0100000015000b05302e312e30036e6173012980a0abfef96201"]
         .assert_eq(&hex::encode(welcome));
 }
 
@@ -206,6 +207,7 @@ fn arb_agent_message() -> impl Strategy<Value = AgentMessage> {
                         ..HostFacts::default()
                     },
                     instance_id: InstanceId::from_bytes(instance),
+                    install: InstallKind::File,
                 })
             }
         ),

@@ -6,9 +6,7 @@ use crate::clock::now_ms;
 use crate::context::Context;
 use crate::transport::admission;
 use std::time::SystemTime;
-use unity_shared::proto::{
-    error_code, AgentId, ControllerMessage, Hello, Renewed, Welcome, PROTOCOL_VERSION,
-};
+use unity_shared::proto::{error_code, AgentId, ControllerMessage, Hello, Renewed, Welcome};
 
 impl SessionStream {
     /// Decides whether the hello's instance may speak for the identity (see
@@ -77,16 +75,18 @@ impl SessionStream {
             }
         };
         let _ = self.admitted.set(hello.instance_id);
-        if hello.protocol_version != PROTOCOL_VERSION {
+        if hello.protocol_version != self.dialect.version() {
             tracing::warn!(
                 agent_protocol = hello.protocol_version,
-                "Protocol mismatch."
+                negotiated = self.dialect.version(),
+                "The hello's protocol version is not the one the handshake negotiated."
             );
         }
         let updated = ctx.store.agents.update_agent(agent_id, |record| {
             record.agent_version = hello.agent_version.clone();
             record.hostname = hello.host.hostname.clone();
             record.host = hello.host.clone();
+            record.install = hello.install;
             record.last_seen_ms = now;
         });
         if let Err(error) = updated {
@@ -94,7 +94,7 @@ impl SessionStream {
         }
         tracing::info!(remote = %address, instance = %hello.instance_id, new_instance, "Agent connected.");
         Some(Welcome {
-            protocol_version: PROTOCOL_VERSION,
+            protocol_version: self.dialect.version(),
             controller_version: env!("CARGO_PKG_VERSION").to_owned(),
             agent_id: agent_id.clone(),
             last_stored_seq,

@@ -16,11 +16,18 @@ use std::sync::{Arc, OnceLock};
 use tokio::sync::mpsc;
 use tracing::Instrument;
 use unity_shared::model::agent_build::ReleaseKeys;
+use unity_shared::proto::compat::Dialect;
 use unity_shared::proto::{error_code, AgentId, AgentMessage, ControllerMessage, InstanceId};
 use unity_shared::wire;
 
-pub async fn serve(ctx: Arc<Context>, connection: quinn::Connection, agent_id: AgentId) {
-    let span = tracing::info_span!("session", agent = %agent_id);
+/// Serves an agent's connection in the protocol version its handshake negotiated (`dialect`).
+pub async fn serve(
+    ctx: Arc<Context>,
+    connection: quinn::Connection,
+    agent_id: AgentId,
+    dialect: Dialect,
+) {
+    let span = tracing::info_span!("session", agent = %agent_id, protocol = dialect.version());
     async move {
         // An agentless host has no certificate; should one ever present its id, it is refused.
         if !matches!(ctx.store.agentless.get(&agent_id), Ok(None)) {
@@ -55,6 +62,7 @@ pub async fn serve(ctx: Arc<Context>, connection: quinn::Connection, agent_id: A
                         agent_id: agent_id.clone(),
                         connection: connection.clone(),
                         admitted: admitted.clone(),
+                        dialect,
                     };
                     tokio::spawn(stream.serve(send, recv).in_current_span());
                 }
@@ -95,6 +103,9 @@ struct SessionStream {
     agent_id: AgentId,
     connection: quinn::Connection,
     admitted: Arc<OnceLock<InstanceId>>,
+    /// The protocol version of the connection: how its messages are decoded and what may be
+    /// sent to it.
+    dialect: Dialect,
 }
 
 impl SessionStream {
@@ -105,16 +116,25 @@ impl SessionStream {
         let agent_id = stream.agent_id.clone();
         let max_frame = ctx.config.max_frame_bytes;
         let (replies, reply_queue) = mpsc::channel(256);
-        let writer = tokio::spawn(write_replies(send, reply_queue, max_frame).in_current_span());
+        let writer = tokio::spawn(
+            write_replies(send, reply_queue, max_frame, stream.dialect).in_current_span(),
+        );
         let mut said_hello = false;
         // Messages the controller sends unasked (`SecretsWithdrawn`), forwarded into the
         // replies once the welcome is queued.
         let mut pusher: Option<(mpsc::Sender<ControllerMessage>, tokio::task::JoinHandle<()>)> =
             None;
         loop {
-            let message = match wire::read::<AgentMessage>(&mut recv, max_frame).await {
-                Ok(Some(message)) => message,
+            let decoded = match wire::read_payload(&mut recv, max_frame).await {
+                Ok(Some(payload)) => stream
+                    .dialect
+                    .decode_agent_message(&payload)
+                    .map_err(wire::WireError::from),
                 Ok(None) => break,
+                Err(error) => Err(error),
+            };
+            let message = match decoded {
+                Ok(message) => message,
                 Err(error) if error.is_bad_frame() => {
                     tracing::warn!(%error, "Bad frame from agent; closing the stream.");
                     let _ = recv.stop(error_code::BAD_FRAME.into());
@@ -154,14 +174,11 @@ impl SessionStream {
                                 .in_current_span(),
                             );
                             // Then the release keys agent builds are signed with
-                            // (docs/agent-updates.md), for agents of this protocol.
-                            let keys = if hello.protocol_version
-                                >= unity_shared::proto::PROTOCOL_VERSION
-                            {
-                                release_keys(&ctx).await
-                            } else {
-                                None
-                            };
+                            // (docs/agent-updates.md), for agents whose version knows them.
+                            let keys = release_keys(&ctx)
+                                .await
+                                .map(ControllerMessage::ReleaseKeys)
+                                .filter(|keys| stream.dialect.check_message(keys).is_ok());
                             let welcome = Reply::Now(ControllerMessage::Welcome(welcome));
                             match keys {
                                 None => welcome,
@@ -169,7 +186,7 @@ impl SessionStream {
                                     if replies.send(welcome).await.is_err() {
                                         break;
                                     }
-                                    Reply::Now(ControllerMessage::ReleaseKeys(keys))
+                                    Reply::Now(keys)
                                 }
                             }
                         }

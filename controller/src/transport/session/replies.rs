@@ -4,6 +4,7 @@
 use crate::storage::series::IngestOutcome;
 use tokio::sync::{mpsc, oneshot};
 use unity_shared::model::agentless::{AgentlessAck, AgentlessNack};
+use unity_shared::proto::compat::Dialect;
 use unity_shared::proto::{Ack, AgentId, ControllerMessage, Nack};
 use unity_shared::wire;
 
@@ -28,6 +29,7 @@ pub(super) async fn write_replies(
     mut send: quinn::SendStream,
     mut replies: mpsc::Receiver<Reply>,
     max_frame: usize,
+    dialect: Dialect,
 ) {
     while let Some(reply) = replies.recv().await {
         let message = match reply {
@@ -68,6 +70,12 @@ pub(super) async fn write_replies(
                 }),
             },
         };
+        // Nothing the agent's protocol version cannot decode is written (it would end the
+        // agent's session): left out, with the reason.
+        if let Err(unsupported) = dialect.check_message(&message) {
+            tracing::warn!(%unsupported, "Not sending a message the agent cannot read.");
+            continue;
+        }
         if let Err(error) = wire::write(&mut send, &message, max_frame).await {
             tracing::debug!(%error, "Writing a reply failed.");
             return;

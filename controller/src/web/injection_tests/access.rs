@@ -45,6 +45,7 @@ fn pages(payload: &str) -> Vec<(&'static str, String)> {
                 status: HostStatus::Online,
                 last_seen_ms: 0,
                 agent_version: String::new(),
+                install: unity_shared::proto::InstallKind::Unknown,
                 os: String::new(),
                 certificate_not_after: 0,
                 dropped_reports: 0,

@@ -602,6 +602,7 @@ pub fn reported(agent_id: &str, now_ms: i64) -> Reported {
             status: HostStatus::Online,
             last_seen_ms: now_ms - 5_000,
             agent_version: "0.1.0".to_owned(),
+            install: unity_shared::proto::InstallKind::Deb,
             os: "Debian GNU/Linux 12 (bookworm)".to_owned(),
             certificate_not_after: now_ms / 1000 + 86_400,
             dropped_reports: 0,

@@ -97,6 +97,7 @@ pub fn history(ctx: &Arc<Context>, n_hosts: usize, n_steps: i64, now: i64) -> u6
                 last_seen_ms: now - 60_000,
                 agent_version: "0.1.0".into(),
                 dropped_reports: 0,
+                install: unity_shared::proto::InstallKind::Deb,
             })
             .unwrap();
     }

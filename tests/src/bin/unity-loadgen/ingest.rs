@@ -86,6 +86,7 @@ pub(crate) async fn simulated_agent(
         agent_version: "loadgen".into(),
         host: HostFacts::default(),
         instance_id: unity_shared::proto::InstanceId::from_bytes([1; 16]),
+        install: unity_shared::proto::InstallKind::File,
     });
     unity_shared::wire::write(
         &mut send,

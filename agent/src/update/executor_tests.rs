@@ -209,7 +209,11 @@ async fn a_repeat_of_a_running_operation_waits_for_its_result() {
         finish_first_run
     );
     // The repeat answers with the first run's result: not "refused", and not a second run.
-    check(&repeat, Outcome::RolledBack, "health check failed; rolled back");
+    check(
+        &repeat,
+        Outcome::RolledBack,
+        "health check failed; rolled back",
+    );
     assert!(!journal.is_running(&id));
 }
 

@@ -3,7 +3,7 @@
 //! reflects guesses next to the token could otherwise read it off the compressed length).
 //!
 //! A masked token is `base64url(pad || token XOR pad)` with a fresh random `pad` as long as the
-//! token. [`matches`] unmasks what a request sends and compares it with the session's token in
+//! token. [`matches()`] unmasks what a request sends and compares it with the session's token in
 //! constant time. The bare token is accepted too (API clients that kept one from before): it
 //! proves no less than a masked one, as anyone holding the bare token can mask it.
 //!
@@ -15,7 +15,7 @@ use base64::Engine;
 use crate::storage::auth::constant_time_eq;
 
 /// `token` masked with a fresh random pad: a different string on every call, each accepted
-/// by [`matches`].
+/// by [`matches()`].
 pub fn mask(token: &str) -> String {
     let pad: Vec<u8> = (0..token.len()).map(|_| rand::random::<u8>()).collect();
     mask_with(token, &pad)

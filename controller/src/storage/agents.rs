@@ -22,7 +22,7 @@ pub struct AgentRecord {
     /// Cumulative reports the agent's spool had to drop, as last reported.
     pub dropped_reports: u64,
     /// How the agent was installed, from its last hello (appended in protocol 11; records
-    /// written before read as [`InstallKind::Unknown`], see [`decode_agent`]).
+    /// written before read as [`InstallKind::Unknown`], see `decode_agent`).
     pub install: InstallKind,
 }
 

@@ -97,7 +97,15 @@ async fn session(
             tracing::info!(agent = %welcome.agent_id, controller_version = %welcome.controller_version, "Connected to the controller.");
             // A new build on trial has reached the controller: it stays.
             let data_dir = state.config.data_dir.clone();
-            tokio::task::spawn_blocking(move || crate::self_update::confirm(&data_dir)).await??;
+            // A record that cannot be removed must not keep the agent from reporting.
+            if let Err(error) =
+                tokio::task::spawn_blocking(move || crate::self_update::confirm(&data_dir)).await?
+            {
+                tracing::error!(
+                    error = format!("{error:#}"),
+                    "Could not confirm the agent update."
+                );
+            }
         }
         Some(Ok(other)) => anyhow::bail!("expected a welcome, got {other:?}"),
         Some(Err(error)) => return Err(error),
@@ -221,8 +229,11 @@ async fn session(
                     ControllerMessage::ReleaseKeys(keys) => {
                         let data_dir = state.config.data_dir.clone();
                         let n_keys = keys.keys.len();
-                        tokio::task::spawn_blocking(move || crate::self_update::install::write_keys(&data_dir, &keys)).await??;
-                        tracing::debug!(n_keys, "Release keys stored.");
+                        // Keys that cannot be stored refuse later updates; reports go on.
+                        match tokio::task::spawn_blocking(move || crate::self_update::install::write_keys(&data_dir, &keys)).await? {
+                            Ok(()) => tracing::debug!(n_keys, "Release keys stored."),
+                            Err(error) => tracing::error!(error = format!("{error:#}"), "Could not store the release keys; agent updates will be refused."),
+                        }
                     }
                     ControllerMessage::AgentlessNack(nack) => {
                         // Kept; sent again after the next reconnect.

@@ -302,3 +302,14 @@ async fn a_trial_past_its_deadline_is_rolled_back_at_start() {
     );
     assert_eq!(std::fs::read(exe).unwrap(), setup.old);
 }
+
+#[test]
+fn a_garbled_trial_record_neither_blocks_the_session_nor_survives_confirmation() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("self-update-trial.json"), b"{\"to_vers").unwrap();
+    // Reaching the controller confirms whatever build runs: the torn record goes.
+    confirm(dir.path()).unwrap();
+    assert!(!dir.path().join("self-update-trial.json").exists());
+    // Without a record there is nothing to confirm.
+    confirm(dir.path()).unwrap();
+}

@@ -280,9 +280,17 @@ fn roll_back(trial: &Trial, reason: &str) -> anyhow::Result<()> {
 /// The new process reached the controller: the trial is over. Note that this uses blocking
 /// I/O.
 pub fn confirm(data_dir: &Path) -> anyhow::Result<()> {
-    if let Some(trial) = install::read_trial(data_dir)? {
-        install::remove_trial(data_dir)?;
-        tracing::info!(version = %trial.to_version, "Agent update confirmed.");
+    match install::read_trial(data_dir) {
+        Ok(None) => {}
+        Ok(Some(trial)) => {
+            install::remove_trial(data_dir)?;
+            tracing::info!(version = %trial.to_version, "Agent update confirmed.");
+        }
+        // This build reached the controller: whatever the record said, it stays.
+        Err(error) => {
+            tracing::warn!(%error, "Unreadable self-update trial record; removed.");
+            install::remove_trial(data_dir)?;
+        }
     }
     Ok(())
 }

@@ -29,7 +29,13 @@ async fn send_raw(
     assert!(matches!(welcome, Some(ControllerMessage::Welcome(_))));
     send.write_all(bytes).await?;
     let _ = send.finish();
-    Ok(unity_shared::wire::read(&mut recv, 1 << 20).await?)
+    // The controller's reaction to `bytes`, past the release keys it sends after the welcome.
+    loop {
+        match unity_shared::wire::read(&mut recv, 1 << 20).await? {
+            Some(ControllerMessage::ReleaseKeys(_)) => continue,
+            reaction => return Ok(reaction),
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

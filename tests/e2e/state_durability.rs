@@ -80,12 +80,19 @@ async fn send_and_wait_for_ack(agent_dir: &Path, address: std::net::SocketAddr, 
     unity_shared::wire::write(&mut send, &AgentMessage::Report(report), MAX_FRAME)
         .await
         .unwrap();
-    let ack: Option<ControllerMessage> = unity_shared::wire::read(&mut recv, MAX_FRAME)
-        .await
-        .unwrap();
-    match ack {
-        Some(ControllerMessage::Ack(ack)) => assert_eq!(ack.seq, seq),
-        other => panic!("expected the ack of {seq}, got {other:?}"),
+    // The acknowledgement, past the release keys the controller sends after the welcome.
+    loop {
+        let answer: Option<ControllerMessage> = unity_shared::wire::read(&mut recv, MAX_FRAME)
+            .await
+            .unwrap();
+        match answer {
+            Some(ControllerMessage::ReleaseKeys(_)) => continue,
+            Some(ControllerMessage::Ack(ack)) => {
+                assert_eq!(ack.seq, seq);
+                break;
+            }
+            other => panic!("expected the ack of {seq}, got {other:?}"),
+        }
     }
 }
 

@@ -285,7 +285,7 @@ async fn update_agent(
     };
     let installation = crate::self_update::Installation {
         data_dir: state.config.data_dir.clone(),
-        ownership: crate::self_update::ownership(&exe).await,
+        install: crate::install::this_agent().await,
         exe,
         running_version: env!("CARGO_PKG_VERSION").to_owned(),
         host_arch: std::env::consts::ARCH.to_owned(),

@@ -76,7 +76,7 @@ fn setup() -> Setup {
             exe,
             running_version: "0.1.0".into(),
             host_arch: "x86_64".into(),
-            ownership: Ownership::File,
+            install: InstallKind::File,
         },
         key,
         old,
@@ -193,13 +193,16 @@ async fn hostile_builds_are_refused_without_touching_the_installed_binary() {
 #[tokio::test]
 async fn a_package_owned_binary_is_not_replaced() {
     let mut setup = setup();
-    setup.installation.ownership = Ownership::Dpkg;
+    setup.installation.install = InstallKind::Deb;
     let new = script("unity-agent 0.2.0");
     let reason = refusal(&setup, request(&setup.key, "0.2.0", &new, false), &new).await;
     assert!(reason.contains("dpkg owns"), "{reason}");
     assert_untouched(&setup);
     // A binary in a temporary directory belongs to no package.
-    assert_eq!(ownership(&setup.installation.exe).await, Ownership::File);
+    assert_eq!(
+        crate::install::detect(&crate::exec::Local, &setup.installation.exe).await,
+        InstallKind::File
+    );
 }
 
 #[tokio::test]
@@ -261,7 +264,7 @@ async fn a_build_is_swapped_in_and_one_that_never_confirms_is_put_back() {
         exe: exe.clone(),
         running_version: "0.1.0".into(),
         host_arch: "x86_64".into(),
-        ownership: Ownership::File,
+        install: InstallKind::File,
     };
     let older = script("unity-agent 0.0.9");
     let outcome = receive(

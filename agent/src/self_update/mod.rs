@@ -36,7 +36,7 @@ use std::time::Duration;
 use unity_shared::model::agent_build::{
     AgentBuildChunk, AgentUpdateOutcome, BuildKind, UpdateAgent, CHUNK_BYTES, MAX_BUILD_BYTES,
 };
-use unity_shared::proto::frame;
+use unity_shared::proto::{frame, InstallKind};
 
 /// The exit code that asks systemd for a restart into the new (or previous) binary
 /// (`Restart=on-failure` restarts on any non-zero code; 75 is EX_TEMPFAIL).
@@ -44,35 +44,6 @@ pub const RESTART_EXIT_CODE: i32 = 75;
 
 /// How long the staged build's `--version` may take.
 const VERSION_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Who installed the running binary.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ownership {
-    /// Nobody: the agent may replace the file.
-    File,
-    Dpkg,
-    Rpm,
-}
-
-/// Asks dpkg, then rpm, whether a package owns `exe` (a tool that is not installed says no).
-pub async fn ownership(exe: &Path) -> Ownership {
-    let exe_text = exe.display().to_string();
-    let asks = [
-        (
-            Ownership::Dpkg,
-            CommandSpec::new("dpkg", &["-S", &exe_text]),
-        ),
-        (Ownership::Rpm, CommandSpec::new("rpm", &["-qf", &exe_text])),
-    ];
-    for (owner, spec) in asks {
-        if let Ok(output) = exec::run(&spec, Duration::from_secs(10)).await {
-            if output.exit_code == Some(0) {
-                return owner;
-            }
-        }
-    }
-    Ownership::File
-}
 
 /// What [`receive`] needs to know about this agent.
 pub struct Installation {
@@ -82,7 +53,8 @@ pub struct Installation {
     pub running_version: String,
     /// `uname -m`.
     pub host_arch: String,
-    pub ownership: Ownership,
+    /// How it was installed ([`crate::install`]): a package-owned binary is not replaced.
+    pub install: InstallKind,
 }
 
 /// Where the build's chunks come from (a command stream; a vector in tests).
@@ -141,23 +113,23 @@ async fn receive_inner(
             "the build is larger than {MAX_BUILD_BYTES} bytes"
         )));
     }
-    match (installation.ownership, manifest.kind) {
-        (Ownership::File, BuildKind::Binary) => {}
-        (Ownership::File, kind) => {
+    match (installation.install, manifest.kind) {
+        (owner @ (InstallKind::Deb | InstallKind::Rpm), _) => {
+            let tool = if owner == InstallKind::Deb {
+                "dpkg"
+            } else {
+                "rpm"
+            };
+            return Ok(refused(format!(
+                "{tool} owns {}: update it with the package manager (docs/agent-updates.md)",
+                installation.exe.display()
+            )));
+        }
+        (InstallKind::File | InstallKind::Unknown, BuildKind::Binary) => {}
+        (InstallKind::File | InstallKind::Unknown, kind) => {
             return Ok(refused(format!(
                 "this agent was not installed from a package; send a binary build, not {}",
                 kind.name()
-            )))
-        }
-        (owner, _) => {
-            return Ok(refused(format!(
-                "{} owns {}: update it with the package manager (docs/agent-updates.md)",
-                if owner == Ownership::Dpkg {
-                    "dpkg"
-                } else {
-                    "rpm"
-                },
-                installation.exe.display()
             )))
         }
     }

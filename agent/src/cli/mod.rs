@@ -4,6 +4,7 @@
 
 mod collect;
 mod status;
+mod upgrade;
 
 use crate::config::{Config, RawConfig, DEFAULT_CONFIG_PATH};
 use crate::diag::parse::ParseKind;
@@ -99,6 +100,17 @@ pub enum Command {
     /// Managed SSH authorized keys on this host.
     #[command(subcommand)]
     SshKeys(SshKeysCommand),
+    /// Install an agent package the agent handed over in <data_dir>/upgrade/ after checking it
+    /// again (root; started by unity-agent-upgrade.path, see docs/agent-updates.md).
+    ApplyUpgrade {
+        /// This command's own directory (pinned release keys, kept packages), which the
+        /// agent's unit cannot write.
+        #[arg(long, default_value = "/var/lib/unity-agent-upgrade")]
+        state_dir: PathBuf,
+        /// Pin the agent's current release keys (after a rotation) and exit.
+        #[arg(long)]
+        pin_release_keys: bool,
+    },
 }
 
 /// `unity-agent ssh-keys ...`.
@@ -235,6 +247,10 @@ async fn run_command(command: Command, config: Config) -> anyhow::Result<u8> {
             }
             Ok(0)
         }
+        Command::ApplyUpgrade {
+            state_dir,
+            pin_release_keys,
+        } => upgrade::apply(&config, state_dir, pin_release_keys).await,
         Command::CheckConfig => {
             outln!("configuration OK: {}", config.redacted());
             Ok(0)
@@ -295,12 +311,17 @@ pub async fn enroll(
 async fn run_daemon(config: Config) -> anyhow::Result<u8> {
     tracing::info!(config = %config.redacted(), "Starting.");
     // A new build on trial counts this start before anything else can fail, or is put back.
+    let package_version = crate::self_update::package_version_on_trial(&config.data_dir).await;
     let data_dir = config.data_dir.clone();
     let start = tokio::task::spawn_blocking(move || {
-        crate::self_update::at_start(&data_dir, env!("CARGO_PKG_VERSION"))
+        crate::self_update::at_start(
+            &data_dir,
+            env!("CARGO_PKG_VERSION"),
+            package_version.as_deref(),
+        )
     })
     .await??;
-    if start == crate::self_update::StartOutcome::RolledBack {
+    if start != crate::self_update::StartOutcome::Run {
         return Ok(crate::self_update::RESTART_EXIT_CODE as u8);
     }
     let watch = tokio::spawn(crate::self_update::watch(config.data_dir.clone()));

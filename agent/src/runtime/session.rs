@@ -492,7 +492,9 @@ async fn answer_command(
         Command::ReadContainerLogs(request) => super::container_logs::answer(&state, request).await,
         Command::UpdateAgent(request) => {
             let outcome = update_agent(&state, *request, &mut recv).await;
-            let restarting = matches!(outcome, AgentUpdateOutcome::Restarting { .. });
+            // A package handed to apply-upgrade: its scripts restart the agent, which keeps running.
+            let restarting =
+                crate::self_update::exits_after(&outcome, crate::install::this_agent().await);
             let response = CommandResponse::AgentUpdateOutcome(outcome);
             if let Err(error) =
                 wire::write(&mut send, &response, frame::MAX_COMMAND_RESPONSE_FRAME_LEN).await

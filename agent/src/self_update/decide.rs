@@ -142,6 +142,10 @@ pub struct Trial {
     pub deadline_ms: i64,
     /// Starts of the new binary so far (counted before anything else can fail).
     pub starts: u32,
+    /// Installed from a package by `unity-agent apply-upgrade`, which puts the previous package
+    /// back itself: the agent never swaps files for such a trial.
+    #[serde(default)]
+    pub package: bool,
 }
 
 /// What a start of the agent does about a trial record.

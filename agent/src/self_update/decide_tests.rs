@@ -189,6 +189,7 @@ fn trial(starts: u32) -> Trial {
         previous: "/opt/unity-agent/bin/unity-agent.previous".into(),
         deadline_ms: 10_000,
         starts,
+        package: false,
     }
 }
 

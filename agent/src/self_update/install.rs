@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 use unity_shared::model::agent_build::{ReleaseKey, ReleaseKeys};
 
 const TRIAL_FILE: &str = "self-update-trial.json";
-const KEYS_FILE: &str = "release-keys.json";
+/// The release keys last received, in the data directory.
+pub const KEYS_FILE: &str = "release-keys.json";
 
 /// Where the build is staged: beside `exe`, hidden.
 pub fn staged_path(exe: &Path) -> PathBuf {
@@ -24,6 +25,30 @@ pub fn previous_path(exe: &Path) -> PathBuf {
     let mut name = exe.file_name().unwrap_or_default().to_os_string();
     name.push(".previous");
     exe.with_file_name(name)
+}
+
+/// Whether the agent can write its binary's directory, checked before anything is staged by
+/// creating and removing a probe file there: under the packaged unit's `ProtectSystem=strict`
+/// `/usr/bin` is read-only, and a binary build must be refused with the reason.
+pub fn check_writable(exe: &Path) -> Result<(), String> {
+    let dir = exe.parent().unwrap_or(Path::new("/"));
+    let probe = exe.with_file_name(".unity-agent.probe");
+    let _ = fs::remove_file(&probe);
+    match fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&probe)
+    {
+        Ok(_) => fs::remove_file(&probe).map_err(|error| format!("{}: {error}", probe.display())),
+        Err(error) => Err(format!(
+            "the agent cannot write its binary's directory {} ({error}): under the packaged \
+             unit (ProtectSystem=strict) install the binary in a directory the unit may write, \
+             e.g. /opt/unity-agent/bin with systemd/unity-agent-file-install.conf as a drop-in \
+             (docs/agent-updates.md, \"Where the binary lives\")",
+            dir.display()
+        )),
+    }
 }
 
 /// A build being received: a 0700 file beside the binary, removed when dropped unless kept.
@@ -136,9 +161,15 @@ pub fn remove_trial(data_dir: &Path) -> anyhow::Result<bool> {
 pub fn read_keys(data_dir: &Path) -> Vec<ReleaseKey> {
     fs::read(data_dir.join(KEYS_FILE))
         .ok()
-        .and_then(|bytes| serde_json::from_slice::<KeysFile>(&bytes).ok())
-        .map(|file| file.keys)
+        .and_then(|bytes| parse_keys(&bytes))
         .unwrap_or_default()
+}
+
+/// The keys in a release-keys file's bytes.
+pub fn parse_keys(bytes: &[u8]) -> Option<Vec<ReleaseKey>> {
+    serde_json::from_slice::<KeysFile>(bytes)
+        .ok()
+        .map(|file| file.keys)
 }
 
 /// Replaces the stored release keys with `keys`.

@@ -11,7 +11,8 @@ use ring::signature::{Ed25519KeyPair, KeyPair as _};
 use std::collections::VecDeque;
 use std::os::unix::fs::PermissionsExt;
 use unity_shared::model::agent_build::{
-    signed_payload, AgentBuildManifest, BuildArch, ReleaseKey, ReleaseKeys, SignedManifest,
+    signed_payload, AgentBuildManifest, BuildArch, BuildKind, ReleaseKey, ReleaseKeys,
+    SignedManifest,
 };
 
 struct Chunks(VecDeque<AgentBuildChunk>);
@@ -243,19 +244,25 @@ async fn a_build_is_swapped_in_and_one_that_never_confirms_is_put_back() {
     // The new binary starts and crashes before confirming, again and again: each start is
     // counted, and the one after the last allowed puts the previous binary back.
     for start in 1..=MAX_TRIAL_STARTS {
-        assert_eq!(at_start(data_dir, "0.2.0").unwrap(), StartOutcome::Run);
+        assert_eq!(
+            at_start(data_dir, "0.2.0", None).unwrap(),
+            StartOutcome::Run
+        );
         assert_eq!(
             install::read_trial(data_dir).unwrap().unwrap().starts,
             start
         );
     }
     assert_eq!(
-        at_start(data_dir, "0.2.0").unwrap(),
+        at_start(data_dir, "0.2.0", None).unwrap(),
         StartOutcome::RolledBack
     );
     assert_eq!(std::fs::read(exe).unwrap(), setup.old);
     // The previous binary starts again and forgets the trial.
-    assert_eq!(at_start(data_dir, "0.1.0").unwrap(), StartOutcome::Run);
+    assert_eq!(
+        at_start(data_dir, "0.1.0", None).unwrap(),
+        StartOutcome::Run
+    );
     assert!(install::read_trial(data_dir).unwrap().is_none());
 
     // An explicit rollback to an older build is accepted, and confirming ends its trial.
@@ -277,10 +284,16 @@ async fn a_build_is_swapped_in_and_one_that_never_confirms_is_put_back() {
         matches!(outcome, AgentUpdateOutcome::Restarting { .. }),
         "{outcome:?}"
     );
-    assert_eq!(at_start(data_dir, "0.0.9").unwrap(), StartOutcome::Run);
+    assert_eq!(
+        at_start(data_dir, "0.0.9", None).unwrap(),
+        StartOutcome::Run
+    );
     confirm(data_dir).unwrap();
     assert!(install::read_trial(data_dir).unwrap().is_none());
-    assert_eq!(at_start(data_dir, "0.0.9").unwrap(), StartOutcome::Run);
+    assert_eq!(
+        at_start(data_dir, "0.0.9", None).unwrap(),
+        StartOutcome::Run
+    );
     assert_eq!(std::fs::read(exe).unwrap(), older);
 }
 
@@ -300,7 +313,7 @@ async fn a_trial_past_its_deadline_is_rolled_back_at_start() {
     trial.deadline_ms = now_ms() - 1;
     install::write_trial(data_dir, &trial).unwrap();
     assert_eq!(
-        at_start(data_dir, "0.2.0").unwrap(),
+        at_start(data_dir, "0.2.0", None).unwrap(),
         StartOutcome::RolledBack
     );
     assert_eq!(std::fs::read(exe).unwrap(), setup.old);

@@ -16,16 +16,31 @@
 //! process that runs but never gets there.
 //!
 //! Package-managed hosts: when `dpkg -S` or `rpm -qf` says a package owns the running binary,
-//! a `binary` build is refused (the file belongs to the package manager); see
-//! docs/agent-updates.md for installing the package builds.
+//! a `binary` build is refused (the file belongs to the package manager) and a build of the
+//! owning format is handed over (package_receive.rs, [`handover`]) to the root
+//! `unity-agent apply-upgrade` ([`apply_upgrade`]), which checks it again and installs it with
+//! dpkg or rpm; for a package build the sandboxed agent writes nothing outside its data
+//! directory.
 
+pub mod apply_upgrade;
 pub mod decide;
+pub mod handover;
 pub mod install;
+pub mod package;
+mod package_receive;
+pub mod package_tool;
+mod previous_package;
 
+#[cfg(test)]
+mod apply_upgrade_tests;
 #[cfg(test)]
 mod decide_tests;
 #[cfg(test)]
 mod install_tests;
+#[cfg(test)]
+mod package_tests;
+#[cfg(test)]
+mod test_packages;
 
 use crate::clock::now_ms;
 use crate::exec::{self, CommandSpec};
@@ -34,7 +49,8 @@ use sha2::Digest as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use unity_shared::model::agent_build::{
-    AgentBuildChunk, AgentUpdateOutcome, BuildKind, UpdateAgent, CHUNK_BYTES, MAX_BUILD_BYTES,
+    AgentBuildChunk, AgentBuildManifest, AgentUpdateOutcome, UpdateAgent, CHUNK_BYTES,
+    MAX_BUILD_BYTES,
 };
 use unity_shared::proto::{frame, InstallKind};
 
@@ -113,50 +129,21 @@ async fn receive_inner(
             "the build is larger than {MAX_BUILD_BYTES} bytes"
         )));
     }
-    match (installation.install, manifest.kind) {
-        (owner @ (InstallKind::Deb | InstallKind::Rpm), _) => {
-            let tool = if owner == InstallKind::Deb {
-                "dpkg"
-            } else {
-                "rpm"
-            };
-            return Ok(refused(format!(
-                "{tool} owns {}: update it with the package manager (docs/agent-updates.md)",
-                installation.exe.display()
-            )));
-        }
-        (InstallKind::File | InstallKind::Unknown, BuildKind::Binary) => {}
-        (InstallKind::File | InstallKind::Unknown, kind) => {
-            return Ok(refused(format!(
-                "this agent was not installed from a package; send a binary build, not {}",
-                kind.name()
-            )))
-        }
+    let kind = match package::route(installation.install, manifest.kind) {
+        Ok(package::Route::ReplaceBinary) => None,
+        Ok(package::Route::Package(kind)) => Some(kind),
+        Err(reason) => return Ok(refused(reason)),
+    };
+    if let Some(kind) = kind {
+        return package_receive::receive(installation, &request, &manifest, kind, chunks).await;
+    }
+    if let Err(reason) = install::check_writable(&installation.exe) {
+        return Ok(refused(reason));
     }
 
     // The bytes, into a staged file beside the binary, hashed as they come.
     let mut staged = install::Staged::create(install::staged_path(&installation.exe))?;
-    let mut hasher = sha2::Sha256::new();
-    let mut received = 0u64;
-    while received < manifest.size {
-        let Some(chunk) = chunks.next_chunk().await? else {
-            return Ok(refused(format!(
-                "the build ended after {received} of {} bytes",
-                manifest.size
-            )));
-        };
-        if chunk.offset != received || chunk.bytes.len() > CHUNK_BYTES {
-            return Ok(refused("a chunk of the build is out of order or too large"));
-        }
-        received += chunk.bytes.len() as u64;
-        if received > manifest.size {
-            return Ok(refused(decide::Refusal::WrongDigest));
-        }
-        hasher.update(&chunk.bytes);
-        staged.write(&chunk.bytes)?;
-    }
-    staged.finish()?;
-    if let Err(refusal) = decide::check_bytes(&manifest, hasher.finalize().into(), received) {
+    if let Err(refusal) = download(&manifest, chunks, &mut staged).await? {
         return Ok(refused(refusal));
     }
 
@@ -183,6 +170,7 @@ async fn receive_inner(
         previous: previous.display().to_string(),
         deadline_ms: now_ms().saturating_add(i64::from(request.confirm_within_secs.max(10)) * 1000),
         starts: 0,
+        package: false,
     };
     let data_dir = installation.data_dir.clone();
     let staged_path = staged.path.clone();
@@ -202,6 +190,68 @@ async fn receive_inner(
     })
 }
 
+/// Receives `manifest.size` bytes into `staged`, checking order, size and SHA-256; the
+/// refusal when they are not the manifest's.
+async fn download(
+    manifest: &AgentBuildManifest,
+    chunks: &mut impl ChunkSource,
+    staged: &mut install::Staged,
+) -> anyhow::Result<Result<(), String>> {
+    let mut hasher = sha2::Sha256::new();
+    let mut received = 0u64;
+    while received < manifest.size {
+        let Some(chunk) = chunks.next_chunk().await? else {
+            return Ok(Err(format!(
+                "the build ended after {received} of {} bytes",
+                manifest.size
+            )));
+        };
+        if chunk.offset != received || chunk.bytes.len() > CHUNK_BYTES {
+            return Ok(Err(
+                "a chunk of the build is out of order or too large".into()
+            ));
+        }
+        received += chunk.bytes.len() as u64;
+        if received > manifest.size {
+            return Ok(Err(decide::Refusal::WrongDigest.to_string()));
+        }
+        hasher.update(&chunk.bytes);
+        staged.write(&chunk.bytes)?;
+    }
+    staged.finish()?;
+    Ok(
+        decide::check_bytes(manifest, hasher.finalize().into(), received)
+            .map_err(|refusal| refusal.to_string()),
+    )
+}
+
+/// Whether the agent exits after answering `outcome` (systemd then starts the new binary): a
+/// binary build swapped in, yes; a package handed over, no (the package's scripts restart the
+/// agent once `apply-upgrade` has installed it).
+pub fn exits_after(outcome: &AgentUpdateOutcome, install: InstallKind) -> bool {
+    matches!(outcome, AgentUpdateOutcome::Restarting { .. })
+        && !matches!(install, InstallKind::Deb | InstallKind::Rpm)
+}
+
+/// The installed package's version when a trial record is there and a package owns the agent
+/// (for [`at_start`]); `None` otherwise, without asking the package manager.
+pub async fn package_version_on_trial(data_dir: &Path) -> Option<String> {
+    let record = data_dir.join("self-update-trial.json");
+    if !tokio::fs::try_exists(&record).await.unwrap_or(false) {
+        return None;
+    }
+    let kind = match crate::install::this_agent().await {
+        InstallKind::Deb => unity_shared::model::agent_build::BuildKind::Deb,
+        InstallKind::Rpm => unity_shared::model::agent_build::BuildKind::Rpm,
+        InstallKind::File | InstallKind::Unknown => return None,
+    };
+    package_tool::PackageTool::system(kind)
+        .installed_version()
+        .await
+        .ok()
+        .flatten()
+}
+
 /// What `unity-agent run` does first.
 #[derive(Debug, PartialEq, Eq)]
 pub enum StartOutcome {
@@ -209,10 +259,20 @@ pub enum StartOutcome {
     Run,
     /// The previous binary is back in place: exit with [`RESTART_EXIT_CODE`] at once.
     RolledBack,
+    /// A package on trial failed it: `apply-upgrade` puts the previous package back (it reads
+    /// the start count); exit with [`RESTART_EXIT_CODE`] and do not run meanwhile.
+    AwaitPackageRollback,
 }
 
-/// Counts this start against a trial, or rolls back. Note that this uses blocking I/O.
-pub fn at_start(data_dir: &Path, running_version: &str) -> anyhow::Result<StartOutcome> {
+/// Counts this start against a trial, or rolls back. `package_version` is the installed
+/// `unity-agent` package's version on a package-managed host: a package trial is for the
+/// package's version, which a test build may give a binary of another version. Note that this
+/// uses blocking I/O.
+pub fn at_start(
+    data_dir: &Path,
+    running_version: &str,
+    package_version: Option<&str>,
+) -> anyhow::Result<StartOutcome> {
     let trial = match install::read_trial(data_dir) {
         Ok(trial) => trial,
         Err(error) => {
@@ -220,6 +280,10 @@ pub fn at_start(data_dir: &Path, running_version: &str) -> anyhow::Result<StartO
             install::remove_trial(data_dir)?;
             None
         }
+    };
+    let running_version = match (&trial, package_version) {
+        (Some(trial), Some(package)) if trial.package && package == trial.to_version => package,
+        _ => running_version,
     };
     match decide::at_start(trial, running_version, now_ms()) {
         AtStart::Normal => Ok(StartOutcome::Run),
@@ -235,6 +299,11 @@ pub fn at_start(data_dir: &Path, running_version: &str) -> anyhow::Result<StartO
             install::write_trial(data_dir, &trial)?;
             tracing::info!(version = %trial.to_version, start = trial.starts, "New agent build on trial until it reaches the controller.");
             Ok(StartOutcome::Run)
+        }
+        AtStart::RollBack { trial, reason } if trial.package => {
+            install::write_trial(data_dir, &trial)?;
+            tracing::error!(%reason, to = %trial.from_version, "The new agent package failed its trial; unity-agent-upgrade puts the previous package back.");
+            Ok(StartOutcome::AwaitPackageRollback)
         }
         AtStart::RollBack { trial, reason } => {
             roll_back(&trial, &reason)?;
@@ -273,6 +342,11 @@ pub async fn watch(data_dir: PathBuf) {
     let Ok(Some(trial)) = install::read_trial(&data_dir) else {
         return;
     };
+    if trial.package {
+        // apply-upgrade keeps the deadline of a package trial and puts the previous package
+        // back itself.
+        return;
+    }
     let wait = trial.deadline_ms.saturating_sub(now_ms()).max(0);
     tokio::time::sleep(Duration::from_millis(wait.unsigned_abs())).await;
     let still = tokio::task::spawn_blocking(move || {

@@ -173,6 +173,12 @@ stage() { # PACKAGE SUMMARY
     # Where managed certificates go by default; the agent's unit may write only there.
     [ "$package" = unity-agent ] && install -d -m 0755 "$root/etc/unity/certs"
     install -m 0644 "systemd/$package.service" "$root/usr/lib/systemd/system/$package.service"
+    # Package builds from the controller: the root installer and the path unit that starts it
+    # (docs/agent-updates.md, "Package-managed hosts").
+    if [ "$package" = unity-agent ]; then
+        install -m 0644 systemd/unity-agent-upgrade.path systemd/unity-agent-upgrade.service \
+            "$root/usr/lib/systemd/system/"
+    fi
     local binary=$root/usr/bin/$package
     if [ "$cross" = 1 ]; then # a wrapper of the same name (help2man names the page after it)
         binary=$work/run/$package

@@ -102,6 +102,10 @@ timeout 1500 "$repo/packaging/build.sh" $cargo_flag --out "$work/v1"
 version=$(cd "$repo" && cargo pkgid -p unity-agent | sed 's/.*[#@]//')
 upgrade_version=$version.1
 timeout 300 "$repo/packaging/build.sh" --no-cargo --version "$upgrade_version" --out "$work/v2" >/dev/null
+# A semver version above the workspace's, for the package update through apply-upgrade (which
+# compares versions as semver; $version.1 is not one). Same binaries, only the package version.
+pkg_upgrade_version=$(echo "$version" | awk -F. '{ printf "%d.%d.%d", $1, $2, $3 + 1 }')
+timeout 300 "$repo/packaging/build.sh" --no-cargo --version "$pkg_upgrade_version" --out "$work/v3" >/dev/null
 deb_arch=$(dpkg --print-architecture)
 rpm_arch=$(uname -m)
 deb() { echo "$work/$1/$2_$3_${deb_arch}.deb"; }          # v1|v2 PACKAGE VERSION
@@ -120,7 +124,10 @@ for package in unity-agent unity-controller; do
     dpkg-deb --info "$file"
     dpkg-deb --contents "$file" | tee "$work/$package.contents"
     component=${package#unity-}
-    for path in usr/bin/$package etc/unity/$component.toml usr/lib/systemd/system/$package.service \
+    extra=()
+    [ "$package" = unity-agent ] &&
+        extra=(usr/lib/systemd/system/unity-agent-upgrade.path usr/lib/systemd/system/unity-agent-upgrade.service)
+    for path in usr/bin/$package etc/unity/$component.toml usr/lib/systemd/system/$package.service "${extra[@]}" \
         usr/share/man/man1/$package.1.gz usr/share/doc/$package/copyright \
         usr/share/doc/$package/changelog.gz usr/share/doc/$package/LICENSE-MIT \
         usr/share/doc/$package/LICENSE-APACHE; do
@@ -204,7 +211,8 @@ in_root unity-controller check-config >/dev/null || fail "unity-controller check
 ok "check-config accepts both shipped configs"
 
 step "systemd-analyze verify (units as installed)"
-if ! in_root systemd-analyze verify --man=no unity-agent.service unity-controller.service >"$work/verify.log" 2>&1 ||
+if ! in_root systemd-analyze verify --man=no unity-agent.service unity-controller.service \
+    unity-agent-upgrade.path unity-agent-upgrade.service >"$work/verify.log" 2>&1 ||
     [ -s "$work/verify.log" ]; then
     cat "$work/verify.log" >&2
     fail "systemd-analyze verify failed or printed warnings (above)"
@@ -317,7 +325,7 @@ container=unity-ci-systemd-$$
 # No network: the agent reaches the controller on the container's loopback, and nothing
 # collides with ports on the host.
 timeout 120 podman run -d --name "$container" --network=none --systemd=always \
-    -v "$work/v1:/pkgs/v1:ro" -v "$work/v2:/pkgs/v2:ro" "$image" /sbin/init >/dev/null ||
+    -v "$work/v1:/pkgs/v1:ro" -v "$work/v2:/pkgs/v2:ro" -v "$work/v3:/pkgs/v3:ro" "$image" /sbin/init >/dev/null ||
     fail "podman run"
 in_ct() { timeout 120 podman exec "$container" "$@"; }
 wait_for() { # SECONDS WHAT COMMAND...
@@ -401,6 +409,65 @@ awk -v s="$(score unity-agent)" 'BEGIN { exit !(s <= 3.5) }' || fail "unity-agen
 awk -v s="$(score unity-controller)" 'BEGIN { exit !(s <= 1.5) }' || fail "unity-controller exposure $(score unity-controller) > 1.5"
 ok "exposure: unity-agent $(score unity-agent), unity-controller $(score unity-controller)"
 
+step "Podman: a package build handed over is installed by unity-agent-upgrade (root)"
+# Back to $version (the .1 package version above is not semver), then hand over the same
+# package at $pkg_upgrade_version as the agent does: pending.deb, the controller-signed
+# manifest (agent-builds add, signed with the controller's release key, which the agent received
+# after its welcome), request.json last. Sending it over the session (`agents update`) is
+# tested by the e2e suite; here the root side and the units are.
+in_ct dpkg -i "$(ct_deb v1 unity-agent "$version")"
+wait_for 60 "unity-agent reconnected at $version" agent_connected
+wait_for 30 "the agent holds the controller's release keys" in_ct test -s /var/lib/unity-agent/release-keys.json
+expect_eq "$(unit_prop unity-agent-upgrade.path ActiveState)" "active" "unity-agent-upgrade.path (wanted by unity-agent)"
+pkg_file=$(basename "$(deb v3 unity-agent "$pkg_upgrade_version")")
+in_ct unity-controller agent-builds add "/pkgs/v3/$pkg_file" --arch "$rpm_arch" --kind deb --version "$pkg_upgrade_version" ||
+    fail "agent-builds add"
+build_dir=/var/lib/unity-controller/agent-builds/$rpm_arch-deb-$pkg_upgrade_version
+printf '%s' '{"allow_downgrade":false,"confirm_within_secs":120}' >"$work/request.json"
+timeout 60 podman cp "$work/request.json" "$container:/tmp/request.json"
+hand_over() { # MANIFEST-FILE-IN-CONTAINER: the files in the agent's order, each renamed into place
+    in_ct sh -ec "
+        rm -f /var/lib/unity-agent/upgrade/result.json
+        install -d -m 0700 /var/lib/unity-agent/upgrade
+        cd /var/lib/unity-agent/upgrade
+        cp $build_dir/build .pending.deb && mv .pending.deb pending.deb
+        cp $1 .pending.manifest && mv .pending.manifest pending.manifest
+        cp /tmp/request.json .request && mv .request request.json"
+}
+upgrade_result() { in_ct cat /var/lib/unity-agent/upgrade/result.json 2>/dev/null; }
+# A forged manifest: the controller's, with the signature's last byte changed.
+in_ct cat "$build_dir/manifest.postcard" >"$work/manifest.postcard"
+manifest_size=$(stat -c %s "$work/manifest.postcard")
+last_byte=$(tail -c 1 "$work/manifest.postcard" | od -An -tu1 | tr -d ' ')
+{
+    head -c $((manifest_size - 1)) "$work/manifest.postcard"
+    printf "\\$(printf %o $(((last_byte + 1) % 256)))"
+} >"$work/forged.postcard"
+expect_eq "$(stat -c %s "$work/forged.postcard")" "$manifest_size" "forged manifest size"
+! cmp -s "$work/forged.postcard" "$work/manifest.postcard" || fail "the forged manifest is the real one"
+timeout 60 podman cp "$work/forged.postcard" "$container:/tmp/forged"
+agent_pid=$(unit_prop unity-agent MainPID)
+hand_over /tmp/forged
+wait_for 60 "apply-upgrade answered the forged request" upgrade_result
+upgrade_result | grep -q '"outcome": "refused"' || fail "forged manifest not refused: $(upgrade_result)"
+upgrade_result | grep -q 'signature' || fail "forged manifest refused for another reason: $(upgrade_result)"
+expect_eq "$(in_ct dpkg-query -W -f='${Version}' unity-agent)" "$version" "unity-agent version after the forged request"
+expect_eq "$(unit_prop unity-agent MainPID)" "$agent_pid" "unity-agent not restarted by the forged request"
+in_ct test ! -e /var/lib/unity-agent/upgrade/pending.deb || fail "pending.deb left after the refusal"
+ok "forged manifest refused, nothing installed"
+# The real one.
+hand_over "$build_dir/manifest.postcard"
+wait_for 180 "apply-upgrade finished the real request" upgrade_result
+upgrade_result | grep -q '"outcome": "confirmed"' || fail "package upgrade not confirmed: $(upgrade_result)"
+expect_eq "$(in_ct dpkg-query -W -f='${Version}' unity-agent)" "$pkg_upgrade_version" "unity-agent version after apply-upgrade"
+expect_active unity-agent
+[ "$(unit_prop unity-agent MainPID)" != "$agent_pid" ] || fail "the package upgrade did not restart the agent"
+expect_eq "$(unit_prop unity-agent-upgrade.service Result)" "success" "unity-agent-upgrade.service result"
+in_ct test ! -e /var/lib/unity-agent/self-update-trial.json || fail "trial record left after confirmation"
+in_ct test -s /var/lib/unity-agent-upgrade/installed.deb || fail "installed package not kept for a rollback"
+wait_for 60 "unity-agent connected after the package upgrade" agent_connected
+in_ct journalctl --no-pager -o cat -u unity-agent-upgrade | tail -5
+
 step "Podman: purge stops both and deletes their data"
 in_ct dpkg -P unity-agent unity-controller
 for unit in unity-agent unity-controller; do
@@ -408,4 +475,5 @@ for unit in unity-agent unity-controller; do
     [ "$state" != active ] || fail "$unit still active after purge"
     in_ct test ! -e "/var/lib/$unit" || fail "/var/lib/$unit left after purge"
 done
+in_ct test ! -e /var/lib/unity-agent-upgrade || fail "/var/lib/unity-agent-upgrade left after purge"
 ok "both stopped, data deleted"

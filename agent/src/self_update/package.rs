@@ -21,7 +21,7 @@ pub const UPGRADE_DIR: &str = "upgrade";
 pub const MANIFEST_FILE: &str = "pending.manifest";
 /// The request; written last, it is what `unity-agent-upgrade.path` waits for.
 pub const REQUEST_FILE: &str = "request.json";
-/// What `apply-upgrade` did with the last request, for the agent and the operator.
+/// What `apply-upgrade` did with the last request, for the operator (the journal has it too).
 pub const RESULT_FILE: &str = "result.json";
 
 /// The largest request and manifest files read (both are a few hundred bytes).

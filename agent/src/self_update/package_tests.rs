@@ -5,7 +5,7 @@
 //! handing over a real .deb made by dpkg-deb, or refusing one and leaving nothing behind.
 
 use super::decide::{Trial, MAX_TRIAL_STARTS};
-use super::handover::{self, INCOMING_STEM, PENDING_STEM};
+use super::handover;
 use super::package::*;
 use super::test_packages::{self, chunks, host};
 use super::{exits_after, receive, Installation};
@@ -385,7 +385,6 @@ async fn a_deb_build_is_handed_over_and_a_bad_one_leaves_nothing() {
     assert_eq!(std::fs::read(dir.join("pending.deb")).unwrap(), bytes);
     handover::remove_pending(&dir);
     assert!(upgrade_files(&agent).is_empty());
-    let _ = (INCOMING_STEM, PENDING_STEM);
 }
 
 #[tokio::test]

@@ -118,7 +118,7 @@ pub fn plan(
         hosts
             .iter()
             .find(|host| &host.agent_id == canary)
-            .map(|host| state(host))
+            .map(&state)
     });
     // The first stage with a host not yet succeeded: only it may run.
     let open_stage = order

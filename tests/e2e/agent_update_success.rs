@@ -110,6 +110,24 @@ async fn an_agent_is_updated_to_a_newer_build_and_comes_back_with_it() {
     .await;
     assert!(after > before);
 
+    // The request is in the audit log, with who asked and what was sent.
+    let context = controller.context.clone();
+    let audit = tokio::task::spawn_blocking(move || {
+        unity_controller::domain::audit::recent(&context, 50).unwrap()
+    })
+    .await
+    .unwrap();
+    let entry = audit
+        .iter()
+        .find(|entry| entry.action == "agent.update")
+        .expect("the agent update is audited");
+    assert_eq!(entry.actor, "alice");
+    assert!(
+        entry.target.contains(&id) && entry.target.contains(&new_version),
+        "{}",
+        entry.target
+    );
+
     // The operation, as the API lists it and as its page shows it.
     let list = client.get("/api/v1/operations").await;
     assert_eq!(list.status, 200);

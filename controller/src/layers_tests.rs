@@ -40,6 +40,12 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "agent_updates",
+        &[
+            "domain", "api", "web", "admin", "http", "alerts", "cli", "service",
+        ],
+    ),
+    (
         "updates",
         &[
             "domain", "api", "web", "admin", "http", "alerts", "cli", "service",

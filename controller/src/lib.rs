@@ -3,6 +3,7 @@
 
 pub mod acme;
 pub mod admin;
+pub mod agent_updates;
 pub mod agentless;
 pub mod alerts;
 pub mod api;

@@ -24,3 +24,4 @@ pub mod ssh_access;
 pub mod sshd;
 pub mod transport;
 pub mod update;
+pub mod version;

@@ -126,6 +126,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningController> {
     tasks.push(crate::alerts::spawn(context.clone()));
     tasks.push(crate::updates::watch::spawn(context.clone()));
     tasks.push(crate::updates::dispatch::spawn(context.clone()));
+    tasks.push(crate::agent_updates::dispatch::spawn(context.clone()));
     tasks.push(crate::updates::auto::spawn(context.clone()));
     tasks.push(crate::domain::managed_certificates::renewal::spawn(
         context.clone(),

@@ -20,7 +20,7 @@ const EXIT_CONFIG: u8 = 64;
 #[derive(Debug, Parser)]
 #[command(
     name = "unity-agent",
-    version,
+    version = crate::version::VERSION,
     about = "Unity agent: watches this host and reports to your Unity controller",
     long_about = "Unity agent: collects system metrics (and disk, pool, database and container health) on this host \
 and pushes them to a Unity controller over mutually-authenticated QUIC. Data is spooled on disk while the \
@@ -297,7 +297,7 @@ async fn run_daemon(config: Config) -> anyhow::Result<u8> {
     // A new build on trial counts this start before anything else can fail, or is put back.
     let data_dir = config.data_dir.clone();
     let start = tokio::task::spawn_blocking(move || {
-        crate::self_update::at_start(&data_dir, env!("CARGO_PKG_VERSION"))
+        crate::self_update::at_start(&data_dir, crate::version::VERSION)
     })
     .await??;
     if start == crate::self_update::StartOutcome::RolledBack {

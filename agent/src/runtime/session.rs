@@ -75,7 +75,7 @@ async fn session(
     let host = tokio::task::spawn_blocking(crate::collect::system::host_facts).await?;
     let hello = AgentMessage::Hello(Hello {
         protocol_version: PROTOCOL_VERSION,
-        agent_version: env!("CARGO_PKG_VERSION").to_owned(),
+        agent_version: crate::version::VERSION.to_owned(),
         host,
         instance_id: state.instance.id,
         install: crate::install::this_agent().await,
@@ -287,7 +287,7 @@ async fn update_agent(
         data_dir: state.config.data_dir.clone(),
         install: crate::install::this_agent().await,
         exe,
-        running_version: env!("CARGO_PKG_VERSION").to_owned(),
+        running_version: crate::version::VERSION.to_owned(),
         host_arch: std::env::consts::ARCH.to_owned(),
     };
     let outcome = crate::self_update::receive(&installation, request, recv).await;

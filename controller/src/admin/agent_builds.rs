@@ -1,10 +1,13 @@
-//! `release-key ...` and `agent-builds ...` on the admin socket: the release key and the agent
-//! build store through [`crate::domain::agent_builds`] as the actor `cli`.
+//! `release-key ...`, `agent-builds ...` and `agents update` on the admin socket: the release
+//! key, the agent build store ([`crate::domain::agent_builds`]) and agent updates
+//! ([`crate::domain::agent_updates`]) as the actor `cli`.
 
 use crate::context::Context;
 use crate::domain::actor::Actor;
 use crate::domain::agent_builds::{self, AddBuild, BuildView, ReleaseKeyView};
+use crate::domain::agent_updates::{self, AgentUpdateRequest};
 use crate::domain::error::DomainError;
+use crate::storage::agent_updates::AgentUpdateRecord;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -20,12 +23,26 @@ pub enum AgentBuildsRequest {
     /// Store a build and sign its manifest.
     Add(AddBuild),
     List,
+    /// Update one host's agent (`agents update HOST`): `host` is an agent id or a hostname.
+    UpdateAgent {
+        host: String,
+        version: Option<String>,
+        rollback: bool,
+        confirm_within_secs: u64,
+    },
+    /// One agent update, to follow it (`--wait`).
+    UpdateStatus {
+        id: String,
+    },
 }
 
 impl AgentBuildsRequest {
     /// Whether it only reads (the `View` right suffices).
     pub fn reads_only(&self) -> bool {
-        matches!(self, AgentBuildsRequest::List)
+        matches!(
+            self,
+            AgentBuildsRequest::List | AgentBuildsRequest::UpdateStatus { .. }
+        )
     }
 }
 
@@ -34,6 +51,40 @@ impl AgentBuildsRequest {
 pub enum AgentBuildsResponse {
     Keys(Vec<ReleaseKeyView>),
     Builds(Vec<BuildView>),
+    Update(AgentUpdateLine),
+}
+
+/// An agent update as the CLI prints it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AgentUpdateLine {
+    pub id: String,
+    pub agent_id: String,
+    pub from_version: String,
+    pub to_version: String,
+    pub build: String,
+    /// `queued`, `sending`, `awaiting_confirmation`, `finished`.
+    pub state: String,
+    /// `succeeded`, `refused`, `rolled_back`, `failed`; empty until finished.
+    pub outcome: String,
+    pub message: String,
+}
+
+impl From<AgentUpdateRecord> for AgentUpdateLine {
+    fn from(record: AgentUpdateRecord) -> AgentUpdateLine {
+        AgentUpdateLine {
+            state: record.state.word().to_owned(),
+            outcome: record
+                .result
+                .map(|result| result.word().to_owned())
+                .unwrap_or_default(),
+            id: record.id,
+            agent_id: record.agent_id.to_string(),
+            from_version: record.from_version,
+            to_version: record.to_version,
+            build: record.build,
+            message: record.message.unwrap_or_default(),
+        }
+    }
 }
 
 /// Answers one request. Note that this uses blocking I/O.
@@ -52,5 +103,25 @@ pub fn handle(
             AgentBuildsResponse::Builds(vec![agent_builds::add(ctx, &Actor::Cli, add)?])
         }
         AgentBuildsRequest::List => AgentBuildsResponse::Builds(agent_builds::list(ctx)?),
+        AgentBuildsRequest::UpdateAgent {
+            host,
+            version,
+            rollback,
+            confirm_within_secs,
+        } => {
+            let agent_id = agent_updates::resolve_host(ctx, &host)?;
+            let request = AgentUpdateRequest {
+                version,
+                rollback,
+                confirm_within: Duration::from_secs(confirm_within_secs),
+                ..AgentUpdateRequest::default()
+            };
+            let record = agent_updates::submit(ctx, &Actor::Cli, &agent_id, &request)?;
+            AgentBuildsResponse::Update(record.into())
+        }
+        AgentBuildsRequest::UpdateStatus { id } => match agent_updates::find(ctx, &id)? {
+            Some(record) => AgentBuildsResponse::Update(record.into()),
+            None => return Err(DomainError::NotFound(format!("no agent update {id}"))),
+        },
     })
 }

@@ -16,7 +16,7 @@ mod ssh_access;
 mod ssh_ca;
 pub mod ssh_protocol;
 
-pub use agent_builds::{AgentBuildsRequest, AgentBuildsResponse};
+pub use agent_builds::{AgentBuildsRequest, AgentBuildsResponse, AgentUpdateLine};
 pub use alerts::{AlertLine, AlertsRequest, AlertsResponse, RuleLine};
 pub use backup::{BackupDone, BackupRequest};
 pub use handle::handle;

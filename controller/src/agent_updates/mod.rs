@@ -1,5 +1,14 @@
-//! Agents updated from the controller (issue 20 §2, docs/agent-updates.md).
+//! Agents updated from the controller (issue 20 §2, docs/agent-updates.md): which build an
+//! agent is sent (`choose.rs`, pure), how an update moves from queued to succeeded, refused
+//! or rolled back (`confirm.rs`, pure), the loop that sends builds and watches deadlines
+//! (`dispatch.rs`), the hello that confirms an update (`hello.rs`), and the fleet rollout:
+//! which agents go now (`rollout.rs`, pure) and the loop that follows it (`fleet.rs`). The records are in
+//! `storage::agent_updates`; operators ask through `domain::agent_updates`.
 
+pub mod choose;
+pub mod confirm;
+pub mod dispatch;
+pub mod hello;
 pub mod rollout;
 
 #[cfg(test)]

@@ -11,6 +11,8 @@
 
 pub mod access;
 pub mod account;
+pub mod agent_update_view;
+pub mod agent_updates;
 pub mod agentless;
 pub mod alert_lifecycle;
 #[cfg(test)]
@@ -215,6 +217,11 @@ pub fn routes(config: &Config) -> Routes {
             "/api/v1/hosts/{agent_id}/collect",
             Host(OPERATE),
             execute::collect_now,
+        )
+        .post(
+            "/api/v1/hosts/{agent_id}/agent-update",
+            Host(ADMINISTER),
+            agent_updates::update,
         )
         .get("/api/v1/operations", SignedIn, operations::list)
         .get(

@@ -3,6 +3,7 @@
 //! operation), and read operations with their live progress and results (any user). Thin
 //! handlers over [`crate::domain::operations`].
 
+use super::agent_update_view::{self, AgentUpdateView, AnyOperationView};
 use super::operation_view::OperationView;
 use crate::domain::hosts::parse_agent_id;
 use crate::domain::operations::{self, OperationRequest, DEFAULT_EXPIRY};
@@ -64,29 +65,42 @@ pub struct OperationsQuery {
     pub limit: Option<usize>,
 }
 
-/// `GET /api/v1/operations?agent_id=&limit=`.
+/// `GET /api/v1/operations?agent_id=&limit=`: container operations and agent updates
+/// (`action: "agent_update"`), newest first.
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     ApiQuery(query): ApiQuery<OperationsQuery>,
-) -> Result<Json<Vec<OperationView>>, ApiError> {
+) -> Result<Json<Vec<AnyOperationView>>, ApiError> {
     let limit = query.limit.unwrap_or(50).clamp(1, 1000);
     blocking(&state.ctx, move |ctx| {
         let visible = crate::domain::access::visible(ctx, &caller.access)?;
-        let mut records = operations::recent(ctx, query.agent_id.as_deref(), limit)?;
+        let agent_id = query.agent_id.as_deref();
+        let mut records = operations::recent(ctx, agent_id, limit)?;
         records.retain(|record| visible.sees(&record.agent_id));
-        Ok::<_, ApiError>(records.into_iter().map(OperationView::from).collect())
+        let mut updates = crate::domain::agent_updates::recent(ctx, agent_id, limit)?;
+        updates.retain(|record| visible.sees(&record.agent_id));
+        Ok::<_, ApiError>(agent_update_view::merge(
+            records.into_iter().map(OperationView::from).collect(),
+            updates.into_iter().map(AgentUpdateView::from).collect(),
+            limit,
+        ))
     })
     .await
     .map(Json)
 }
 
-/// `GET /api/v1/operations/{id}`.
+/// `GET /api/v1/operations/{id}`: a container operation or an agent update.
 pub async fn get(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
-) -> Result<Json<OperationView>, ApiError> {
-    blocking(&state.ctx, move |ctx| operations::get(ctx, &id))
-        .await
-        .map(|record| Json(record.into()))
+) -> Result<Json<AnyOperationView>, ApiError> {
+    blocking(&state.ctx, move |ctx| {
+        if let Some(update) = crate::domain::agent_updates::find(ctx, &id)? {
+            return Ok(AnyOperationView::Agent(Box::new(update.into())));
+        }
+        operations::get(ctx, &id).map(|record| AnyOperationView::Container(Box::new(record.into())))
+    })
+    .await
+    .map(Json)
 }

@@ -1,9 +1,12 @@
-//! `unity-controller release-key show|rotate` and `unity-controller agent-builds add|list`
-//! (issue 20 §2, docs/agent-updates.md): requests to the admin socket, or handled on the
-//! database when no daemon runs.
+//! `unity-controller release-key show|rotate`, `unity-controller agent-builds add|list` and
+//! `unity-controller agents update HOST` (issue 20 §2, docs/agent-updates.md): requests to the
+//! admin socket, or handled on the database when no daemon runs (an update is then queued for
+//! the daemon's next start).
 
 use super::{admin_call, format_time_ms, print_json, unexpected};
-use crate::admin::{AdminRequest, AdminResponse, AgentBuildsRequest, AgentBuildsResponse};
+use crate::admin::{
+    AdminRequest, AdminResponse, AgentBuildsRequest, AgentBuildsResponse, AgentUpdateLine,
+};
 use crate::config::Config;
 use crate::domain::agent_builds::{AddBuild, BuildView, ReleaseKeyView, DEFAULT_GRACE};
 use anyhow::Context as _;
@@ -128,7 +131,9 @@ pub async fn run_release_key(command: ReleaseKeyCommand, config: &Config) -> any
             print_keys(&keys);
             Ok(())
         }
-        AgentBuildsResponse::Builds(_) => anyhow::bail!("unexpected answer from the controller"),
+        AgentBuildsResponse::Builds(_) | AgentBuildsResponse::Update(_) => {
+            anyhow::bail!("unexpected answer from the controller")
+        }
     }
 }
 
@@ -159,6 +164,115 @@ pub async fn run_agent_builds(command: AgentBuildsCommand, config: &Config) -> a
             print_builds(&builds);
             Ok(())
         }
-        AgentBuildsResponse::Keys(_) => anyhow::bail!("unexpected answer from the controller"),
+        AgentBuildsResponse::Keys(_) | AgentBuildsResponse::Update(_) => {
+            anyhow::bail!("unexpected answer from the controller")
+        }
     }
+}
+
+/// `unity-controller agents update HOST ...`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Examples:
+  unity-controller agents update nas                 # the newest build for nas's arch and install
+  unity-controller agents update nas --version 0.3.0 --wait
+  unity-controller agents update nas --rollback      # the newest build older than what runs
+
+The build is chosen from the store (agent-builds add) for the host's architecture and install
+kind. The agent checks it, installs it, restarts (systemd) and must come back with the new
+version within --confirm-within; otherwise it puts the previous binary back by itself and the
+update reads rolled back. See docs/agent-updates.md.")]
+pub struct UpdateArgs {
+    /// The host: its agent id or its hostname.
+    pub host: String,
+    /// Exactly this version (default: the newest build for the host).
+    #[arg(long)]
+    pub version: Option<String>,
+    /// Go back to an older version.
+    #[arg(long)]
+    pub rollback: bool,
+    /// How long the new agent has to reach the controller before it is rolled back.
+    #[arg(long, default_value = "5m")]
+    pub confirm_within: String,
+    /// Wait until the update has ended; exit 1 unless it succeeded.
+    #[arg(long)]
+    pub wait: bool,
+    /// With --wait: give up waiting after this long.
+    #[arg(long, default_value = "30m")]
+    pub timeout: String,
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn print_update(line: &AgentUpdateLine) {
+    let ended = match line.outcome.as_str() {
+        "" => line.state.clone(),
+        outcome => outcome.to_owned(),
+    };
+    outln!(
+        "{}  {}  {} -> {}  {ended}{}",
+        line.id,
+        line.agent_id,
+        line.from_version,
+        line.to_version,
+        match line.message.as_str() {
+            "" => String::new(),
+            message => format!(": {message}"),
+        }
+    );
+}
+
+async fn call_update(
+    config: &Config,
+    request: AgentBuildsRequest,
+) -> anyhow::Result<AgentUpdateLine> {
+    match call(config, request).await? {
+        AgentBuildsResponse::Update(line) => Ok(line),
+        _ => anyhow::bail!("unexpected answer from the controller"),
+    }
+}
+
+pub async fn run_agent_update(args: UpdateArgs, config: &Config) -> anyhow::Result<()> {
+    let confirm_within = humantime::parse_duration(&args.confirm_within)
+        .with_context(|| format!("--confirm-within {:?}", args.confirm_within))?;
+    let timeout = humantime::parse_duration(&args.timeout)
+        .with_context(|| format!("--timeout {:?}", args.timeout))?;
+    let request = AgentBuildsRequest::UpdateAgent {
+        host: args.host,
+        version: args.version,
+        rollback: args.rollback,
+        confirm_within_secs: confirm_within.as_secs(),
+    };
+    let mut line = call_update(config, request).await?;
+    if !args.json {
+        print_update(&line);
+    }
+    if args.wait {
+        let started = tokio::time::Instant::now();
+        let mut shown = line.state.clone();
+        while line.state != "finished" {
+            if started.elapsed() > timeout {
+                anyhow::bail!("agent update {} has not ended after {:?}", line.id, timeout);
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            let id = line.id.clone();
+            line = call_update(config, AgentBuildsRequest::UpdateStatus { id }).await?;
+            if line.state != shown && !args.json {
+                print_update(&line);
+                shown = line.state.clone();
+            }
+        }
+    }
+    if args.json {
+        print_json(&line)?;
+    }
+    if args.wait && line.outcome != "succeeded" {
+        anyhow::bail!(
+            "agent update {} {}: {}",
+            line.id,
+            line.outcome.replace('_', " "),
+            line.message
+        );
+    }
+    Ok(())
 }

@@ -192,6 +192,8 @@ pub enum AgentsCommand {
     },
     /// Revoke an agent: its certificate is refused from now on and its connection is closed.
     Revoke { agent_id: String },
+    /// Update a host's agent from the build store (docs/agent-updates.md).
+    Update(agent_builds::UpdateArgs),
 }
 
 fn parse_label(text: &str) -> Result<(String, String), String> {
@@ -398,6 +400,9 @@ async fn run_command(command: Command, config: Config) -> anyhow::Result<()> {
         Command::ReleaseKey(command) => agent_builds::run_release_key(command, &config).await,
         Command::AgentBuilds(command) => agent_builds::run_agent_builds(command, &config).await,
         Command::Ssh(SshCommand::Access(command)) => ssh_access::run(command, &config).await,
+        Command::Agents(AgentsCommand::Update(args)) => {
+            agent_builds::run_agent_update(args, &config).await
+        }
         Command::Agents(AgentsCommand::Revoke { agent_id }) => {
             match admin_call(&config, AdminRequest::RevokeAgent { agent_id }).await? {
                 AdminResponse::Revoked {

@@ -26,6 +26,7 @@
 pub mod access;
 pub mod actor;
 pub mod agent_builds;
+pub mod agent_updates;
 pub mod agentless;
 pub mod agents;
 /// Issue 18: acknowledgements and silences; the operator's alert rules.

@@ -197,3 +197,12 @@ pub fn get(ctx: &Context, id: &str) -> Result<OperationRecord, DomainError> {
         .get(id)?
         .ok_or_else(|| DomainError::NotFound(format!("no operation {id}")))
 }
+
+/// The host of an operation or agent update (for the route guard). Note that this uses
+/// blocking I/O.
+pub fn host_of(ctx: &Context, id: &str) -> Result<AgentId, DomainError> {
+    if let Some(update) = ctx.store.agent_updates.get(id)? {
+        return Ok(update.agent_id);
+    }
+    get(ctx, id).map(|record| record.agent_id)
+}

@@ -198,8 +198,9 @@ async fn host_of(
         .ok_or_else(|| ApiError::Internal(format!("route rule needs {{{param}}} in its path")))?;
     match need {
         Need::OperationHost(_) => {
-            let record = blocking(&state.ctx, move |ctx| operations::get(ctx, &value)).await?;
-            Ok(Some(record.agent_id))
+            let agent_id =
+                blocking(&state.ctx, move |ctx| operations::host_of(ctx, &value)).await?;
+            Ok(Some(agent_id))
         }
         _ => Ok(Some(parse_agent_id(&value)?)),
     }

@@ -11,6 +11,7 @@
 
 pub mod access;
 pub mod agent_builds;
+pub mod agent_updates;
 pub mod agentless;
 pub mod agents;
 /// Issue 18: acknowledgements, notification status, `for` clocks; silences and user rules.
@@ -69,6 +70,8 @@ pub struct Store {
     pub credentials: credentials::CredentialStore,
     /// Container operations and their history.
     pub operations: operations::Operations,
+    /// Agent updates sent from the controller and their history (issue 20).
+    pub agent_updates: agent_updates::AgentUpdates,
     /// Instances of agent identities (clones, moved data directories).
     pub instances: instances::Instances,
     /// Declared certificates from the services CA (or ACME) and their issuance state.
@@ -126,6 +129,7 @@ impl Store {
         let containers = containers::Containers::open(&db)?;
         let credentials = credentials::CredentialStore::open(&db)?;
         let operations = operations::Operations::open(&db)?;
+        let agent_updates = agent_updates::AgentUpdates::open(&db)?;
         let instances = instances::Instances::open(&db)?;
         let managed_certificates = managed_certificates::ManagedCertificates::open(&db)?;
         let ssh_ca = ssh_ca::SshCaStore::open(&db)?;
@@ -149,6 +153,7 @@ impl Store {
             containers,
             credentials,
             operations,
+            agent_updates,
             instances,
             managed_certificates,
             ssh_ca,

@@ -37,6 +37,9 @@ pub enum CommandError {
     /// [`unity_shared::proto::compat::Dialect::check_command`]).
     #[error("{0}")]
     Unsupported(String),
+    /// Reading the build to send failed (a damaged store).
+    #[error("reading the agent build: {0}")]
+    BuildRead(std::io::Error),
     /// The agent answered with a failure or an unexpected response.
     #[error("agent answered {0:?}")]
     Refused(CommandResponse),
@@ -196,7 +199,7 @@ impl Hub {
     }
 
     /// The agent's live connection, if its protocol version can carry `command`.
-    fn command_connection(
+    pub(super) fn command_connection(
         &self,
         agent_id: &AgentId,
         command: &Command,
@@ -237,6 +240,11 @@ impl Hub {
         tokio::time::timeout(timeout, exchange)
             .await
             .map_err(|_| CommandError::Timeout(timeout))?
+    }
+
+    /// A fresh command id.
+    pub(super) fn next_command_id(&self) -> CommandId {
+        CommandId(self.next_command_id.fetch_add(1, Ordering::Relaxed))
     }
 
     /// Whether the agent has a live connection.

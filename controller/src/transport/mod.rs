@@ -2,6 +2,7 @@
 //! authenticated sessions, and keeps the live connections ([`Hub`]) that commands go out on.
 
 pub mod admission;
+pub mod agent_build;
 pub mod enroll;
 pub mod failure_log;
 pub mod hub;

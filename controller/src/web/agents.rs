@@ -1,5 +1,5 @@
-//! The agents page: enrolled agents with certificate expiry and version, revoke buttons, and
-//! join-token creation that shows the command to run on the new host.
+//! The agents page: enrolled agents with certificate expiry, version and install kind, update
+//! and revoke buttons, and join-token creation that shows the command to run on the new host.
 
 use super::badge;
 use super::format::{datetime, url_segment};
@@ -86,6 +86,9 @@ fn enrolled(hosts: &[Host], administered: &[AgentId], csrf: &str) -> Markup {
                             td { (datetime(host.certificate_not_after * 1000)) }
                             td {
                                 @if administered.contains(&host.agent_id) && host.status != HostStatus::Revoked {
+                                    @if host.agentless.is_none() {
+                                        (super::agent_updates::button(&host.agent_id, &host.hostname, &host.agent_version, csrf))
+                                    }
                                     form method="post" action={ "/agents/" (url_segment(host.agent_id.as_str())) "/revoke" } class="revoke" data-confirm={ "Revoke agent " (host.agent_id.as_str()) "? It can no longer report or take commands; bringing it back needs a new enrollment." } {
                                         input type="hidden" name="csrf" value=(csrf);
                                         button type="submit" class="danger" { "Revoke" }

@@ -253,6 +253,11 @@ pub fn render(view: &HostPageView, caller: &Caller, now: i64) -> Markup {
             " · certificate until " (datetime(host.certificate_not_after * 1000))
             " · " a #all-metrics-link href=(metrics_href(view)) { "All metrics" }
         }
+        @if let (None, Some(csrf)) = (&host.agentless, super::agent_updates::host_csrf(caller)) {
+            @if host.status != crate::domain::hosts::HostStatus::Revoked {
+                (super::agent_updates::button(&host.agent_id, &host.hostname, &host.agent_version, csrf))
+            }
+        }
         @if !view.open_alerts.is_empty() {
             h2 #open-alerts { "Open alerts" }
             (super::alerts::table(&view.open_alerts, now, false))

@@ -11,6 +11,7 @@
 //! shown in words from `labels.rs`, never by their `Debug` names.
 
 mod access;
+mod agent_updates;
 mod agentless;
 mod agents;
 mod alert_forms;
@@ -237,6 +238,11 @@ pub fn routes() -> Routes {
             "/agents/{agent_id}/revoke",
             Host(ADMINISTER),
             agents::revoke,
+        )
+        .post(
+            "/agents/{agent_id}/update",
+            Host(ADMINISTER),
+            agent_updates::submit,
         )
         .get("/secrets", AllHosts(ADMINISTER), secrets::page)
         .post("/secrets", AllHosts(ADMINISTER), secrets::set)

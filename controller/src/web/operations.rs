@@ -165,14 +165,24 @@ pub fn render(record: &OperationRecord, caller: &Caller, now: i64) -> Markup {
     layout::page(frame, caller, detail(record, now))
 }
 
-/// `GET /operations/{id}`.
+/// `GET /operations/{id}`: a container operation, or an agent update (its own page).
 pub async fn page(
     State(state): State<AppState>,
     caller: PageCaller,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Markup, ApiError> {
-    let record = blocking(&state.ctx, move |ctx| operations::get(ctx, &id)).await?;
-    Ok(render(&record, &caller.0, now_ms()))
+    let found = blocking(
+        &state.ctx,
+        move |ctx| match crate::domain::agent_updates::find(ctx, &id)? {
+            Some(update) => Ok(Err(update)),
+            None => operations::get(ctx, &id).map(Ok),
+        },
+    )
+    .await?;
+    Ok(match found {
+        Ok(record) => render(&record, &caller.0, now_ms()),
+        Err(update) => super::agent_updates::render(&update, &caller.0, now_ms()),
+    })
 }
 
 #[derive(Debug, Deserialize)]

@@ -39,7 +39,7 @@ async fn exchange(target: &Target, max_bytes: u64) -> Result<Body, String> {
     let mut stream = TcpStream::connect((target.url.ip, target.url.port))
         .await
         .map_err(|error| format!("connecting: {error}"))?;
-    let request = http::request(&target.url, token.as_deref(), env!("CARGO_PKG_VERSION"));
+    let request = http::request(&target.url, token.as_deref(), crate::version::VERSION);
     stream
         .write_all(&request)
         .await

@@ -133,6 +133,14 @@ pub(super) const OPERATIONS: &[Operation] = &[
         None,
     ),
     op(
+        "post",
+        "/api/v1/hosts/{agent_id}/agent-update",
+        "Update the host's agent from the build store (docs/agent-updates.md). Body: {version (default: the newest build for the host's arch and install kind), rollback (an older version), confirm_within (default \"5m\"), expires_in (default \"24h\")}; answered 202 with the queued update: action agent_update, state queued|sending|awaiting_confirmation|finished, outcome succeeded|refused|rolled_back|failed, message, from_version, to_version, events; follow it at /api/v1/operations/{id}",
+        Access::Admin,
+        &[],
+        None,
+    ),
+    op(
         "get",
         "/api/v1/hosts/{agent_id}/disks/baselines",
         "Each drive's accepted SMART baseline (counters, when, by whom), by WWN, serial or device",

@@ -83,7 +83,7 @@ pub(super) const OPERATIONS: &[Operation] = &[
     op(
         "get",
         "/api/v1/operations",
-        "Container operations, newest first (the update history): state, outcome, stage and stage_label, times as *_at_ms and RFC 3339 *_at, progress lines with stage labels, result",
+        "Container operations and agent updates (action agent_update, see POST /api/v1/hosts/{agent_id}/agent-update), newest first (the update history): state, outcome, stage and stage_label, times as *_at_ms and RFC 3339 *_at, progress lines with stage labels, result",
         Access::User,
         &[
             ("agent_id", "Only this host's operations", false),

@@ -92,6 +92,7 @@ impl SessionStream {
         if let Err(error) = updated {
             tracing::warn!(%error, "Recording the hello failed.");
         }
+        crate::agent_updates::hello::on_hello(&ctx.store, agent_id, &hello.agent_version);
         tracing::info!(remote = %address, instance = %hello.instance_id, new_instance, "Agent connected.");
         Some(Welcome {
             protocol_version: self.dialect.version(),

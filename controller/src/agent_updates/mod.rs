@@ -5,9 +5,11 @@
 //! which agents go now (`rollout.rs`, pure) and the loop that follows it (`fleet.rs`). The records are in
 //! `storage::agent_updates`; operators ask through `domain::agent_updates`.
 
+pub mod build_for;
 pub mod choose;
 pub mod confirm;
 pub mod dispatch;
+pub mod fleet;
 pub mod hello;
 pub mod rollout;
 

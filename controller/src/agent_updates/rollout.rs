@@ -172,6 +172,32 @@ pub fn choose_canary(rollout: &Rollout, agents: &[AgentState]) -> Option<AgentId
     })
 }
 
+/// The stages from host groups' members in order (`groups`): each host goes in the first
+/// group that has it; every host of `hosts` in none of them makes the last stage. Empty
+/// stages are dropped.
+pub fn stages(groups: &[Vec<AgentId>], hosts: &[AgentId]) -> Vec<Vec<AgentId>> {
+    let mut placed: Vec<&AgentId> = Vec::new();
+    let mut stages = Vec::with_capacity(groups.len() + 1);
+    for members in groups {
+        let stage: Vec<AgentId> = members
+            .iter()
+            .filter(|agent_id| hosts.contains(agent_id) && !placed.contains(agent_id))
+            .cloned()
+            .collect();
+        placed.extend(members.iter().filter(|agent_id| hosts.contains(agent_id)));
+        stages.push(stage);
+    }
+    stages.push(
+        hosts
+            .iter()
+            .filter(|agent_id| !placed.contains(agent_id))
+            .cloned()
+            .collect(),
+    );
+    stages.retain(|stage| !stage.is_empty());
+    stages
+}
+
 fn runs(agent: &AgentState, version: &Version) -> bool {
     agent
         .version

@@ -2,7 +2,8 @@
 //! two Pis, a VPS).
 
 use super::rollout::{
-    choose_canary, plan, AgentState, Attempt, AttemptState, Phase, Plan, Rollout, Step, WaitReason,
+    choose_canary, plan, stages, AgentState, Attempt, AttemptState, Phase, Plan, Rollout, Step,
+    WaitReason,
 };
 use crate::updates::window::WindowState;
 use semver::Version;
@@ -328,4 +329,27 @@ fn every_plan_sends_within_the_limits() {
         }
     }
     assert_eq!(checked, 256 * 9 * 2);
+}
+
+#[test]
+fn stages_follow_the_groups_in_order_and_every_other_host_comes_last() {
+    let hosts: Vec<AgentId> = ["nas", "proxmox", "pi1", "pi2", "vps"]
+        .iter()
+        .map(|h| id(h))
+        .collect();
+    let pis = vec![id("pi1"), id("pi2")];
+    // A host in two groups goes with the first; a member that is not a host (revoked) is
+    // left out; an empty group makes no stage.
+    let servers = vec![id("pi2"), id("proxmox"), id("gone")];
+    let stages = stages(&[pis, vec![], servers], &hosts);
+    assert_eq!(
+        stages,
+        [
+            vec![id("pi1"), id("pi2")],
+            vec![id("proxmox")],
+            vec![id("nas"), id("vps")]
+        ]
+    );
+    // No groups: one stage of every host.
+    assert_eq!(super::rollout::stages(&[], &hosts), [hosts]);
 }

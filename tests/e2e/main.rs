@@ -4,6 +4,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
 
 mod acme;
+mod agent_update;
+mod agent_update_refusals;
+mod agent_update_rollback;
+mod agent_update_success;
 mod agentless;
 mod agentless_assign;
 mod agentless_secret;

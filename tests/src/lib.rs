@@ -355,6 +355,7 @@ pub mod oidc;
 pub mod page_checks;
 pub mod sse;
 pub mod sshd;
+pub mod supervisor;
 pub mod webdriver;
 
 /// Adds a dashboard user to an in-process controller; returns the password.

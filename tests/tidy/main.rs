@@ -118,6 +118,7 @@ const PURE: &[&str] = &[
     "controller/src/api/agent_update_view.rs",
     "controller/src/agent_updates/choose.rs",
     "controller/src/agent_updates/confirm.rs",
+    "controller/src/agent_updates/rollout.rs",
     "controller/src/updates/policy/explain.rs",
     "controller/src/updates/recommend/mod.rs",
     "controller/src/updates/reference/mod.rs",

@@ -45,7 +45,7 @@ pub async fn update(
             version: body.version,
             rollback: body.rollback,
             confirm_within: match &body.confirm_within {
-                Some(text) => parse_ttl(text)?,
+                Some(text) => agent_updates::parse_confirm_within(text)?,
                 None => defaults.confirm_within,
             },
             expires_in: match &body.expires_in {

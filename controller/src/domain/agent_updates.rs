@@ -43,6 +43,22 @@ impl Default for AgentUpdateRequest {
     }
 }
 
+/// Reads a confirmation deadline such as `30s`, `5m` (at least [`MIN_CONFIRM_WITHIN`]).
+pub fn parse_confirm_within(text: &str) -> Result<Duration, DomainError> {
+    let within = humantime::parse_duration(text.trim()).map_err(|_| {
+        DomainError::Invalid(format!(
+            "bad confirm_within {text:?}: expected a duration such as 30s or 5m"
+        ))
+    })?;
+    if within < MIN_CONFIRM_WITHIN {
+        return Err(DomainError::Invalid(format!(
+            "confirm_within {text:?}: at least {} s",
+            MIN_CONFIRM_WITHIN.as_secs()
+        )));
+    }
+    Ok(within)
+}
+
 /// The agent a caller names: its id, or the hostname of exactly one agent. Note that this
 /// uses blocking I/O.
 pub fn resolve_host(ctx: &Context, text: &str) -> Result<AgentId, DomainError> {
@@ -130,4 +146,26 @@ pub fn recent(
 /// I/O.
 pub fn find(ctx: &Context, id: &str) -> Result<Option<AgentUpdateRecord>, DomainError> {
     Ok(ctx.store.agent_updates.get(id)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn confirmation_deadlines_are_durations_of_at_least_ten_seconds() {
+        assert_eq!(
+            parse_confirm_within("30s").unwrap(),
+            Duration::from_secs(30)
+        );
+        assert_eq!(parse_confirm_within("5m").unwrap(), DEFAULT_CONFIRM_WITHIN);
+        assert!(matches!(
+            parse_confirm_within("5s"),
+            Err(DomainError::Invalid(_))
+        ));
+        assert!(matches!(
+            parse_confirm_within("soon"),
+            Err(DomainError::Invalid(_))
+        ));
+    }
 }

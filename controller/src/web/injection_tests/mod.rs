@@ -142,6 +142,7 @@ const MUST_SHOW: &[(&str, &str)] = &[
     ("operation", "operations[0].result.evidence.capture_error"),
     ("agents", "host.hostname"),
     ("agents", "host.agent_version"),
+    ("agent_update", "host.agent_version"),
     ("certificates", "host.hostname"),
     ("host", "certificates.certificates[0].subject"),
     ("host", "certificates.certificates[1].location.Port.process"),
@@ -407,6 +408,38 @@ fn pages(reported: &Reported, now_ms: i64) -> Vec<(&'static str, String)> {
         .iter()
         .map(|record| operations::render(record, &caller, now_ms).into_string())
         .collect();
+    // An agent update from the version the agent reported, its hello's word quoted back.
+    let agent_update = super::agent_updates::render(
+        &crate::storage::agent_updates::AgentUpdateRecord {
+            id: "0001".into(),
+            agent_id: host.agent_id.clone(),
+            requested_by: "admin".into(),
+            requested_at_ms: now_ms - 60_000,
+            expires_at_ms: now_ms,
+            build: "x86_64-binary-0.2.0".into(),
+            from_version: host.agent_version.clone(),
+            to_version: "0.2.0".into(),
+            arch: "x86_64".into(),
+            kind: "binary".into(),
+            rollback: false,
+            confirm_within_secs: 300,
+            state: crate::storage::agent_updates::AgentUpdateState::Finished,
+            started_at_ms: Some(now_ms - 50_000),
+            restarting_at_ms: Some(now_ms - 40_000),
+            confirm_by_ms: Some(now_ms + 320_000),
+            finished_at_ms: Some(now_ms - 30_000),
+            result: Some(crate::storage::agent_updates::AgentUpdateResult::RolledBack),
+            message: Some(format!(
+                "rolled back: the agent came back running {}, not 0.2.0",
+                host.agent_version
+            )),
+            attempts: 1,
+            events: vec![],
+        },
+        &caller,
+        now_ms,
+    )
+    .into_string();
     let container = reported.inventory.containers[0].clone();
     let container_view = crate::domain::container_detail::ContainerDetail {
         agent_id: host.agent_id.clone(),
@@ -463,6 +496,7 @@ fn pages(reported: &Reported, now_ms: i64) -> Vec<(&'static str, String)> {
         ),
         ("operation", operation),
         ("agents", agents::render(&agents, &caller).into_string()),
+        ("agent_update", agent_update),
         (
             "agentless",
             agentless::render(&agentless_page(host), &caller).into_string(),

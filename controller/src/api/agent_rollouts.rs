@@ -5,7 +5,6 @@
 //! [`crate::domain::agent_rollouts`].
 
 use crate::domain::agent_rollouts::{self, RolloutRequest, RolloutView};
-use crate::domain::tokens::parse_ttl;
 use crate::http::auth::Caller;
 use crate::http::error::ApiError;
 use crate::http::extract::{blocking, ApiJson};
@@ -47,7 +46,7 @@ pub async fn start(
 ) -> Result<(StatusCode, Json<RolloutView>), ApiError> {
     blocking(&state.ctx, move |ctx| {
         let confirm_within = match &body.confirm_within {
-            Some(text) => parse_ttl(text)?,
+            Some(text) => crate::domain::agent_updates::parse_confirm_within(text)?,
             None => crate::domain::agent_updates::DEFAULT_CONFIRM_WITHIN,
         };
         let request = RolloutRequest {

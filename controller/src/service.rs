@@ -127,6 +127,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningController> {
     tasks.push(crate::updates::watch::spawn(context.clone()));
     tasks.push(crate::updates::dispatch::spawn(context.clone()));
     tasks.push(crate::agent_updates::dispatch::spawn(context.clone()));
+    tasks.push(crate::agent_updates::fleet::spawn(context.clone()));
     tasks.push(crate::updates::auto::spawn(context.clone()));
     tasks.push(crate::domain::managed_certificates::renewal::spawn(
         context.clone(),

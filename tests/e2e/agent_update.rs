@@ -74,45 +74,72 @@ fn agent_config_file(dir: &Path, controller: std::net::SocketAddr) -> PathBuf {
     config
 }
 
+/// An agent enrolled with `controller` and started by a supervisor from a copy of the e2e
+/// agent binary in `<dir>/<name>/bin`, once it holds the controller's release keys.
+pub async fn enroll_supervised(
+    controller: &RunningController,
+    dir: &Path,
+    name: &str,
+) -> (AgentId, PathBuf, SupervisedAgent) {
+    let agent_dir = dir.join(name);
+    std::fs::create_dir_all(agent_dir.join("bin")).unwrap();
+    let exe = agent_dir.join("bin/unity-agent");
+    std::fs::copy(env!("CARGO_BIN_EXE_unity-e2e-agent"), &exe).unwrap();
+    let config = agent_config_file(&agent_dir, controller.local_addr);
+    let token = unity_tests::create_token(controller, Duration::from_secs(60)).await;
+    let before: Vec<AgentId> = controller
+        .context
+        .store
+        .agents
+        .agents()
+        .unwrap()
+        .into_iter()
+        .map(|agent| agent.agent_id)
+        .collect();
+    #[allow(clippy::disallowed_methods)]
+    let enrolled = std::process::Command::new(&exe)
+        .arg("--config")
+        .arg(&config)
+        .args(["enroll", "--controller", &controller.local_addr.to_string()])
+        .args([
+            "--token",
+            &token,
+            "--ca-hash",
+            &controller.context.ca.ca_hash(),
+        ])
+        .output()
+        .unwrap();
+    assert!(enrolled.status.success(), "{enrolled:?}");
+    let agent_id = controller
+        .context
+        .store
+        .agents
+        .agents()
+        .unwrap()
+        .into_iter()
+        .map(|agent| agent.agent_id)
+        .find(|agent_id| !before.contains(agent_id))
+        .expect("the new agent is registered");
+    let agent = SupervisedAgent::start(&exe, &config, &agent_dir.join("agent.log"));
+    let keys = agent_dir.join("data/release-keys.json");
+    eventually(
+        "the agent holds the controller's release keys",
+        Duration::from_secs(30),
+        || {
+            let keys = keys.clone();
+            async move { keys.is_file().then_some(()) }
+        },
+    )
+    .await;
+    (agent_id, exe, agent)
+}
+
 impl Lab {
     pub async fn start() -> Lab {
         unity_tests::init_logging();
         let dir = tempfile::tempdir().unwrap();
         let controller = start_controller(controller_config(&dir.path().join("controller"))).await;
-        let agent_dir = dir.path().join("agent");
-        std::fs::create_dir_all(agent_dir.join("bin")).unwrap();
-        let exe = agent_dir.join("bin/unity-agent");
-        std::fs::copy(env!("CARGO_BIN_EXE_unity-e2e-agent"), &exe).unwrap();
-        let config = agent_config_file(&agent_dir, controller.local_addr);
-        let token = unity_tests::create_token(&controller, Duration::from_secs(60)).await;
-        #[allow(clippy::disallowed_methods)]
-        let enrolled = std::process::Command::new(&exe)
-            .arg("--config")
-            .arg(&config)
-            .args(["enroll", "--controller", &controller.local_addr.to_string()])
-            .args([
-                "--token",
-                &token,
-                "--ca-hash",
-                &controller.context.ca.ca_hash(),
-            ])
-            .output()
-            .unwrap();
-        assert!(enrolled.status.success(), "{enrolled:?}");
-        let agent_id = controller.context.store.agents.agents().unwrap()[0]
-            .agent_id
-            .clone();
-        let agent = SupervisedAgent::start(&exe, &config, &agent_dir.join("agent.log"));
-        let keys = agent_dir.join("data/release-keys.json");
-        eventually(
-            "the agent holds the controller's release keys",
-            Duration::from_secs(30),
-            || {
-                let keys = keys.clone();
-                async move { keys.is_file().then_some(()) }
-            },
-        )
-        .await;
+        let (agent_id, exe, agent) = enroll_supervised(&controller, dir.path(), "agent").await;
         Lab {
             dir,
             controller,

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
 
 mod acme;
+mod agent_rollout;
 mod agent_update;
 mod agent_update_refusals;
 mod agent_update_rollback;

@@ -1,10 +1,11 @@
-//! `release-key ...`, `agent-builds ...` and `agents update` on the admin socket: the release
+//! `release-key ...`, `agent-builds ...`, `agents update` and `agents rollout` on the admin socket: the release
 //! key, the agent build store ([`crate::domain::agent_builds`]) and agent updates
 //! ([`crate::domain::agent_updates`]) as the actor `cli`.
 
 use crate::context::Context;
 use crate::domain::actor::Actor;
 use crate::domain::agent_builds::{self, AddBuild, BuildView, ReleaseKeyView};
+use crate::domain::agent_rollouts::{self, RolloutRequest, RolloutView};
 use crate::domain::agent_updates::{self, AgentUpdateRequest};
 use crate::domain::error::DomainError;
 use crate::storage::agent_updates::AgentUpdateRecord;
@@ -34,6 +35,13 @@ pub enum AgentBuildsRequest {
     UpdateStatus {
         id: String,
     },
+    /// `agents rollout start`.
+    RolloutStart(RolloutRequest),
+    /// `agents rollout status`: the newest rollout.
+    RolloutStatus,
+    RolloutHalt,
+    RolloutResume,
+    RolloutCancel,
 }
 
 impl AgentBuildsRequest {
@@ -41,7 +49,9 @@ impl AgentBuildsRequest {
     pub fn reads_only(&self) -> bool {
         matches!(
             self,
-            AgentBuildsRequest::List | AgentBuildsRequest::UpdateStatus { .. }
+            AgentBuildsRequest::List
+                | AgentBuildsRequest::UpdateStatus { .. }
+                | AgentBuildsRequest::RolloutStatus
         )
     }
 }
@@ -52,6 +62,8 @@ pub enum AgentBuildsResponse {
     Keys(Vec<ReleaseKeyView>),
     Builds(Vec<BuildView>),
     Update(AgentUpdateLine),
+    /// The rollout after the request (`None`: there never was one).
+    Rollout(Option<Box<RolloutView>>),
 }
 
 /// An agent update as the CLI prints it.
@@ -123,5 +135,18 @@ pub fn handle(
             Some(record) => AgentBuildsResponse::Update(record.into()),
             None => return Err(DomainError::NotFound(format!("no agent update {id}"))),
         },
+        AgentBuildsRequest::RolloutStart(request) => {
+            rollout(agent_rollouts::start(ctx, &Actor::Cli, &request)?)
+        }
+        AgentBuildsRequest::RolloutStatus => {
+            AgentBuildsResponse::Rollout(agent_rollouts::current(ctx)?.map(Box::new))
+        }
+        AgentBuildsRequest::RolloutHalt => rollout(agent_rollouts::halt(ctx, &Actor::Cli)?),
+        AgentBuildsRequest::RolloutResume => rollout(agent_rollouts::resume(ctx, &Actor::Cli)?),
+        AgentBuildsRequest::RolloutCancel => rollout(agent_rollouts::cancel(ctx, &Actor::Cli)?),
     })
+}
+
+fn rollout(view: RolloutView) -> AgentBuildsResponse {
+    AgentBuildsResponse::Rollout(Some(Box::new(view)))
 }

@@ -1,339 +1,345 @@
-//! A fleet rollout of one agent version (pure): which hosts to send the build to now. Not
-//! wired to a loop or a face yet (docs/agent-updates.md); the rules, in order:
+//! Rolling an agent version out to the fleet (pure): which agents are sent the build now.
 //!
-//! 1. **Done**: a host that runs the target version already needs nothing.
-//! 2. **Halt on the first failure**: once any host's update of this rollout failed, was
-//!    refused or rolled back, no other host starts; those waiting read halted, naming it.
-//! 3. **Canary first**: the canary (the one named, else the first host of the first stage by
-//!    agent id that this rollout updates) goes alone; everyone else waits until it has
-//!    succeeded. A canary outside its window or offline holds the rollout.
-//! 4. **Stages**: then the host groups in the order given, and last every host in none of
-//!    them; a stage starts when every host of the stages before it is done or succeeded.
-//! 5. **Windows and reachability**: a host goes only inside its maintenance window
-//!    ([`crate::updates::window`]) and while its agent is connected.
-//! 6. **Concurrency**: at most `max_concurrent` updates run at once across the fleet.
+//! [`plan`] takes a rollout ([`Rollout`]: the version, its canary, its stages, how many at
+//! once), what is known of every agent it covers ([`AgentState`]) and the attempts it made so
+//! far ([`Attempt`]); it returns one [`Step`] per agent, in the order given, and the rollout's
+//! [`Phase`]. The rules, in the order they are checked:
+//!
+//! 1. **Done**: an agent that runs the rollout's version (or a newer one), or whose attempt
+//!    succeeded, is done.
+//! 2. **Skipped**: an agent with no build for its architecture and install kind (it is named,
+//!    so the operator adds the build; it does not hold the rollout back).
+//! 3. **One at a time per agent**: an agent with an attempt running waits for it.
+//! 4. **Halt on the first failure**: once any attempt failed (refused, rolled back, lost),
+//!    nothing more is sent; running attempts finish. The operator resumes by leaving the
+//!    dismissed failures out of `attempts` (or starts a new rollout).
+//! 5. **Canary first**: the canary goes alone; every other agent waits until the canary is
+//!    done (its update confirmed by its new process' hello).
+//! 6. **Stages in order**: an agent of stage *k* waits until every agent of the stages before
+//!    is done or skipped. An agent that is offline and was never sent the build does not hold
+//!    the later stages back (it is updated when it returns, if the rollout is not halted).
+//! 7. **Offline**: an agent that is not connected waits.
+//! 8. **Maintenance window**: an agent waits for its host's window to open
+//!    ([`WindowState`]; a host without windows is always open).
+//! 9. **At most [`Rollout::max_parallel`]** attempts run at once (counting running ones).
 
-use crate::updates::window::WindowPhase;
+use crate::updates::window::WindowState;
+use semver::Version;
 use unity_shared::proto::AgentId;
 
-/// One host of the fleet, as the rollout sees it.
+/// A rollout, as the operator started it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FleetHost {
-    pub agent_id: AgentId,
-    /// The host groups it belongs to.
-    pub groups: Vec<String>,
-    pub version: String,
-    pub connected: bool,
-    /// Its maintenance windows now (`Always` without windows).
-    pub window: WindowPhase,
+pub struct Rollout {
+    /// The version every covered agent should run.
+    pub version: Version,
+    /// The agent updated first, alone ([`choose_canary`] when the operator names none).
+    pub canary: Option<AgentId>,
+    /// The agents in order of stages (the canary may appear in one; it goes first anyway).
+    /// An agent in no stage is not covered.
+    pub stages: Vec<Vec<AgentId>>,
+    /// How many updates run at once after the canary (at least 1).
+    pub max_parallel: usize,
 }
 
-/// Where one host's update of this rollout is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HostProgress {
-    NotStarted,
-    /// Queued, sending or awaiting its confirmation.
+/// What the controller knows of one agent now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentState {
+    pub agent_id: AgentId,
+    /// The host's name, for reasons.
+    pub host_name: String,
+    /// The version its last hello said; `None` when it is not semver (it is sent the build,
+    /// and the dispatch decides).
+    pub version: Option<Version>,
+    pub connected: bool,
+    /// A build exists for its architecture and install kind.
+    pub has_build: bool,
+    pub window: WindowState,
+}
+
+/// How one attempt of this rollout on an agent stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AttemptState {
     Running,
     Succeeded,
-    /// Failed, refused or rolled back.
-    Failed,
+    /// Refused, rolled back, or abandoned; the reason is shown.
+    Failed {
+        reason: String,
+    },
 }
 
-/// What the operator set for the rollout.
+/// An attempt made by this rollout (the newest per agent counts).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RolloutPlan {
-    pub target_version: String,
-    /// The canary; default: the first host of the first stage.
-    pub canary: Option<AgentId>,
-    /// Host groups in rollout order; hosts in none of them go last.
-    pub stages: Vec<String>,
-    pub max_concurrent: usize,
+pub struct Attempt {
+    pub agent_id: AgentId,
+    pub state: AttemptState,
 }
 
-/// What to do with one host now.
+/// What to do with one agent now.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RolloutDecision {
-    /// Send the build now.
-    Go,
-    /// It runs the target version, or its update succeeded.
+pub enum Step {
+    /// Send it the build now.
+    Send,
+    /// Not now; why.
+    Wait(WaitReason),
+    /// It runs the version.
     Done,
-    /// Its update is under way.
+    /// Left out; why.
+    Skipped(String),
+}
+
+/// Why an agent waits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WaitReason {
+    /// Its update is running.
     Running,
-    /// Not now; the reason says why, in words.
-    Wait(String),
-    /// Not at all: the rollout stopped at a failure.
-    Halted(String),
-    /// This host's own update failed.
-    Failed,
+    /// The rollout stopped at a failure on `host`.
+    Halted {
+        host: String,
+        reason: String,
+    },
+    /// The canary (`host`) is not done yet.
+    Canary {
+        host: String,
+    },
+    /// Stage `stage` (counted from 1) still has `pending` agents to update.
+    Stage {
+        stage: usize,
+        pending: usize,
+    },
+    Offline,
+    /// Its host's maintenance window is closed.
+    Window,
+    /// `max_parallel` updates are running.
+    Busy,
 }
 
-/// The stage a host belongs to: 0 for the first listed group it is in, …, `stages.len()`
-/// for hosts in none of them.
-fn stage_of(host: &FleetHost, stages: &[String]) -> usize {
-    stages
-        .iter()
-        .position(|stage| host.groups.contains(stage))
-        .unwrap_or(stages.len())
+impl std::fmt::Display for WaitReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WaitReason::Running => write!(f, "its update is running"),
+            WaitReason::Halted { host, reason } => {
+                write!(
+                    f,
+                    "the rollout stopped: the update of {host} failed ({reason})"
+                )
+            }
+            WaitReason::Canary { host } => write!(f, "waiting for the canary {host}"),
+            WaitReason::Stage { stage, pending } => {
+                write!(f, "waiting for stage {stage} ({pending} to go)")
+            }
+            WaitReason::Offline => write!(f, "the agent is offline"),
+            WaitReason::Window => write!(f, "outside the host's maintenance window"),
+            WaitReason::Busy => write!(f, "other updates are running"),
+        }
+    }
 }
 
-fn stage_name(stage: usize, stages: &[String]) -> String {
-    stages.get(stage).map_or_else(
-        || "the remaining hosts".to_owned(),
-        |name| format!("group {name}"),
-    )
+/// Where the rollout as a whole stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Phase {
+    /// Updates are running or waiting.
+    Rolling,
+    /// A failure stopped it (`host`, `reason`).
+    Halted { host: String, reason: String },
+    /// Every covered agent is done or skipped.
+    Finished,
 }
 
-/// One decision per host, in the order of `hosts`; `progress(host)` says where its update is.
-pub fn plan(
-    hosts: &[FleetHost],
-    progress: impl Fn(&AgentId) -> HostProgress,
-    rollout: &RolloutPlan,
-) -> Vec<RolloutDecision> {
-    let state = |host: &FleetHost| match progress(&host.agent_id) {
-        _ if host.version == rollout.target_version => HostProgress::Succeeded,
-        other => other,
-    };
-    let failed = hosts
-        .iter()
-        .find(|host| state(host) == HostProgress::Failed)
-        .map(|host| host.agent_id.clone());
-    let mut order: Vec<&FleetHost> = hosts.iter().collect();
-    order.sort_by(|a, b| {
-        stage_of(a, &rollout.stages)
-            .cmp(&stage_of(b, &rollout.stages))
-            .then_with(|| a.agent_id.cmp(&b.agent_id))
-    });
-    // The default canary stays the same host for the whole rollout: the first one this
-    // rollout has to update (a host found at the target version before it began is not).
-    let canary = rollout.canary.clone().or_else(|| {
-        order
+/// The plan: one step per agent, in the order of `agents`, and the phase.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    pub steps: Vec<(AgentId, Step)>,
+    pub phase: Phase,
+}
+
+impl Plan {
+    /// The agents to send the build to now.
+    pub fn to_send(&self) -> impl Iterator<Item = &AgentId> {
+        self.steps
             .iter()
-            .find(|host| {
-                progress(&host.agent_id) != HostProgress::NotStarted
-                    || host.version != rollout.target_version
-            })
-            .map(|host| host.agent_id.clone())
-    });
-    let canary_state = canary.as_ref().and_then(|canary| {
+            .filter(|(_, step)| *step == Step::Send)
+            .map(|(agent, _)| agent)
+    }
+}
+
+/// The canary when the operator names none: the first agent of the first stage (in stage
+/// order) that is connected, has a build and does not run the version yet.
+pub fn choose_canary(rollout: &Rollout, agents: &[AgentState]) -> Option<AgentId> {
+    rollout.stages.iter().flatten().find_map(|agent_id| {
+        let agent = agents.iter().find(|agent| &agent.agent_id == agent_id)?;
+        (agent.connected && agent.has_build && !runs(agent, &rollout.version))
+            .then(|| agent_id.clone())
+    })
+}
+
+/// The stages from host groups' members in order (`groups`): each host goes in the first
+/// group that has it; every host of `hosts` in none of them makes the last stage. Empty
+/// stages are dropped.
+pub fn stages(groups: &[Vec<AgentId>], hosts: &[AgentId]) -> Vec<Vec<AgentId>> {
+    let mut placed: Vec<&AgentId> = Vec::new();
+    let mut stages = Vec::with_capacity(groups.len() + 1);
+    for members in groups {
+        let stage: Vec<AgentId> = members
+            .iter()
+            .filter(|agent_id| hosts.contains(agent_id) && !placed.contains(agent_id))
+            .cloned()
+            .collect();
+        placed.extend(members.iter().filter(|agent_id| hosts.contains(agent_id)));
+        stages.push(stage);
+    }
+    stages.push(
         hosts
             .iter()
-            .find(|host| &host.agent_id == canary)
-            .map(&state)
-    });
-    // The first stage with a host not yet succeeded: only it may run.
-    let open_stage = order
-        .iter()
-        .find(|host| state(host) != HostProgress::Succeeded)
-        .map(|host| stage_of(host, &rollout.stages));
-    let mut running = hosts
-        .iter()
-        .filter(|host| state(host) == HostProgress::Running)
-        .count();
-    let mut decisions: Vec<Option<RolloutDecision>> = vec![None; hosts.len()];
-    for host in &order {
-        let index = hosts
-            .iter()
-            .position(|candidate| candidate.agent_id == host.agent_id)
-            .unwrap_or(0);
-        let is_canary = canary.as_ref() == Some(&host.agent_id);
-        let decision = match state(host) {
-            HostProgress::Succeeded => RolloutDecision::Done,
-            HostProgress::Running => RolloutDecision::Running,
-            HostProgress::Failed => RolloutDecision::Failed,
-            HostProgress::NotStarted => match (&failed, is_canary, canary_state) {
-                (Some(failed), _, _) => RolloutDecision::Halted(format!(
-                    "halted: the update of {failed} did not succeed"
-                )),
-                (None, false, Some(HostProgress::NotStarted | HostProgress::Running)) => {
-                    RolloutDecision::Wait(format!(
-                        "waiting for the canary {}",
-                        canary.as_ref().map_or("", |canary| canary.as_str())
-                    ))
-                }
-                _ if !is_canary
-                    && open_stage.is_some_and(|open| open < stage_of(host, &rollout.stages)) =>
-                {
-                    RolloutDecision::Wait(format!(
-                        "waiting for {} to finish",
-                        stage_name(open_stage.unwrap_or(0), &rollout.stages)
-                    ))
-                }
-                _ if host.window == WindowPhase::Closed => {
-                    RolloutDecision::Wait("outside its maintenance window".to_owned())
-                }
-                _ if !host.connected => RolloutDecision::Wait("the agent is offline".to_owned()),
-                _ if running >= rollout.max_concurrent.max(1) => RolloutDecision::Wait(format!(
-                    "{running} updates running (at most {})",
-                    rollout.max_concurrent.max(1)
-                )),
-                _ => {
-                    running += 1;
-                    RolloutDecision::Go
-                }
-            },
-        };
-        decisions[index] = Some(decision);
-    }
-    decisions
-        .into_iter()
-        .map(|decision| decision.unwrap_or(RolloutDecision::Done))
-        .collect()
+            .filter(|agent_id| !placed.contains(agent_id))
+            .cloned()
+            .collect(),
+    );
+    stages.retain(|stage| !stage.is_empty());
+    stages
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::collections::HashMap;
+fn runs(agent: &AgentState, version: &Version) -> bool {
+    agent
+        .version
+        .as_ref()
+        .is_some_and(|running| running >= version)
+}
 
-    fn host(id: &str, groups: &[&str], version: &str) -> FleetHost {
-        FleetHost {
-            agent_id: AgentId::new(id).unwrap(),
-            groups: groups.iter().map(|group| group.to_string()).collect(),
-            version: version.into(),
-            connected: true,
-            window: WindowPhase::Always,
+/// Decides every covered agent's step (the rules in the module's documentation). Agents in
+/// `agents` that no stage names are left out of the plan.
+pub fn plan(rollout: &Rollout, agents: &[AgentState], attempts: &[Attempt]) -> Plan {
+    let attempt_of = |agent_id: &AgentId| {
+        attempts
+            .iter()
+            .rev()
+            .find(|attempt| &attempt.agent_id == agent_id)
+            .map(|attempt| &attempt.state)
+    };
+    let stage_of = |agent_id: &AgentId| {
+        rollout
+            .stages
+            .iter()
+            .position(|stage| stage.contains(agent_id))
+    };
+    let host_of = |agent_id: &AgentId| {
+        agents
+            .iter()
+            .find(|agent| &agent.agent_id == agent_id)
+            .map_or_else(|| agent_id.to_string(), |agent| agent.host_name.clone())
+    };
+
+    // Rules 1 and 2 first, for every agent: they decide what holds the others back.
+    let settled = |agent: &AgentState| -> Option<Step> {
+        if runs(agent, &rollout.version)
+            || attempt_of(&agent.agent_id) == Some(&AttemptState::Succeeded)
+        {
+            return Some(Step::Done);
+        }
+        if !agent.has_build {
+            return Some(Step::Skipped(format!(
+                "no build of {} for this agent's architecture and install kind",
+                rollout.version
+            )));
+        }
+        None
+    };
+    let is_canary = |agent_id: &AgentId| rollout.canary.as_ref() == Some(agent_id);
+    let covered: Vec<&AgentState> = agents
+        .iter()
+        .filter(|agent| stage_of(&agent.agent_id).is_some() || is_canary(&agent.agent_id))
+        .collect();
+
+    let halt = attempts.iter().find_map(|attempt| match &attempt.state {
+        AttemptState::Failed { reason } => Some((host_of(&attempt.agent_id), reason.clone())),
+        _ => None,
+    });
+    // A canary that is not among the agents (removed since) holds nothing back.
+    let canary_done = covered
+        .iter()
+        .find(|agent| is_canary(&agent.agent_id))
+        .is_none_or(|canary| settled(canary).is_some());
+    // Agents of each stage that still hold the next stages back: not done, not skipped, and
+    // either online or already sent the build.
+    let mut holding = vec![0usize; rollout.stages.len()];
+    for agent in &covered {
+        if settled(agent).is_some() {
+            continue;
+        }
+        if agent.connected || attempt_of(&agent.agent_id).is_some() {
+            if let Some(stage) = stage_of(&agent.agent_id) {
+                holding[stage] += 1;
+            }
         }
     }
+    let first_open_stage = holding.iter().position(|&pending| pending > 0);
+    let mut running = covered
+        .iter()
+        .filter(|agent| attempt_of(&agent.agent_id) == Some(&AttemptState::Running))
+        .count();
+    let max_parallel = rollout.max_parallel.max(1);
 
-    fn rollout(stages: &[&str]) -> RolloutPlan {
-        RolloutPlan {
-            target_version: "0.2.0".into(),
-            canary: None,
-            stages: stages.iter().map(|stage| stage.to_string()).collect(),
-            max_concurrent: 2,
+    // The canary is considered first, then the agents in stage order.
+    let mut order: Vec<&AgentState> = covered.clone();
+    order.sort_by_key(|agent| (!is_canary(&agent.agent_id), stage_of(&agent.agent_id)));
+    let mut decided: Vec<(AgentId, Step)> = Vec::with_capacity(order.len());
+    for agent in order {
+        let canary = is_canary(&agent.agent_id);
+        let step = if let Some(step) = settled(agent) {
+            step
+        } else if attempt_of(&agent.agent_id) == Some(&AttemptState::Running) {
+            Step::Wait(WaitReason::Running)
+        } else if let Some((host, reason)) = &halt {
+            Step::Wait(WaitReason::Halted {
+                host: host.clone(),
+                reason: reason.clone(),
+            })
+        } else if !canary && !canary_done {
+            Step::Wait(WaitReason::Canary {
+                host: rollout.canary.as_ref().map(&host_of).unwrap_or_default(),
+            })
+        } else if let Some(open) = first_open_stage
+            .filter(|&open| !canary && stage_of(&agent.agent_id).is_some_and(|stage| stage > open))
+        {
+            Step::Wait(WaitReason::Stage {
+                stage: open + 1,
+                pending: holding[open],
+            })
+        } else if !agent.connected {
+            Step::Wait(WaitReason::Offline)
+        } else if matches!(agent.window, WindowState::Closed { .. }) {
+            Step::Wait(WaitReason::Window)
+        } else if running >= max_parallel || (canary && running > 0) {
+            Step::Wait(WaitReason::Busy)
+        } else {
+            running += 1;
+            Step::Send
+        };
+        // The canary goes alone.
+        if canary && step == Step::Send {
+            running = max_parallel;
         }
+        decided.push((agent.agent_id.clone(), step));
     }
 
-    fn decide(
-        hosts: &[FleetHost],
-        progress: &[(&str, HostProgress)],
-        plan_: &RolloutPlan,
-    ) -> Vec<RolloutDecision> {
-        let progress: HashMap<String, HostProgress> = progress
-            .iter()
-            .map(|(id, state)| (id.to_string(), *state))
-            .collect();
-        plan(
-            hosts,
-            |agent_id| {
-                progress
-                    .get(agent_id.as_str())
-                    .copied()
-                    .unwrap_or(HostProgress::NotStarted)
-            },
-            plan_,
-        )
-    }
-
-    fn gos(decisions: &[RolloutDecision]) -> Vec<usize> {
-        decisions
-            .iter()
-            .enumerate()
-            .filter(|(_, decision)| **decision == RolloutDecision::Go)
-            .map(|(index, _)| index)
-            .collect()
-    }
-
-    #[test]
-    fn the_canary_goes_alone_then_the_groups_in_order() {
-        let hosts = vec![
-            host("web-2", &["web"], "0.1.0"),
-            host("db-1", &["db"], "0.1.0"),
-            host("web-1", &["web"], "0.1.0"),
-            host("nas", &[], "0.1.0"),
-        ];
-        let plan_ = rollout(&["web", "db"]);
-        // The canary: the first host of the first stage by id.
-        assert_eq!(gos(&decide(&hosts, &[], &plan_)), [2]);
-        let waiting = decide(&hosts, &[("web-1", HostProgress::Running)], &plan_);
-        assert_eq!(
-            waiting[0],
-            RolloutDecision::Wait("waiting for the canary web-1".into())
-        );
-        // Canary done: the rest of its stage goes; the next stages wait.
-        let after = decide(&hosts, &[("web-1", HostProgress::Succeeded)], &plan_);
-        assert_eq!(gos(&after), [0]);
-        assert_eq!(
-            after[1],
-            RolloutDecision::Wait("waiting for group web to finish".into())
-        );
-        assert_eq!(after[2], RolloutDecision::Done);
-        let web_done = [
-            ("web-1", HostProgress::Succeeded),
-            ("web-2", HostProgress::Succeeded),
-        ];
-        let next = decide(&hosts, &web_done, &plan_);
-        assert_eq!(gos(&next), [1]);
-        assert_eq!(
-            next[3],
-            RolloutDecision::Wait("waiting for group db to finish".into())
-        );
-        // A host already at the target counts as done.
-        let mut upgraded = hosts.clone();
-        upgraded[1].version = "0.2.0".into();
-        assert_eq!(gos(&decide(&upgraded, &web_done, &plan_)), [3]);
-    }
-
-    #[test]
-    fn the_first_failure_halts_the_rollout() {
-        let hosts = vec![
-            host("a", &[], "0.1.0"),
-            host("b", &[], "0.1.0"),
-            host("c", &[], "0.1.0"),
-        ];
-        let plan_ = rollout(&[]);
-        let decisions = decide(&hosts, &[("a", HostProgress::Failed)], &plan_);
-        assert_eq!(decisions[0], RolloutDecision::Failed);
-        assert_eq!(
-            decisions[1],
-            RolloutDecision::Halted("halted: the update of a did not succeed".into())
-        );
-        // Also after the canary succeeded, a later failure stops the rest.
-        let decisions = decide(
-            &hosts,
-            &[("a", HostProgress::Succeeded), ("b", HostProgress::Failed)],
-            &plan_,
-        );
-        assert!(matches!(decisions[2], RolloutDecision::Halted(_)));
-        assert!(gos(&decisions).is_empty());
-    }
-
-    #[test]
-    fn windows_connections_concurrency_and_a_named_canary() {
-        let mut hosts = vec![
-            host("a", &[], "0.1.0"),
-            host("b", &[], "0.1.0"),
-            host("c", &[], "0.1.0"),
-            host("d", &[], "0.1.0"),
-        ];
-        let mut plan_ = rollout(&[]);
-        plan_.canary = Some(AgentId::new("c").unwrap());
-        assert_eq!(gos(&decide(&hosts, &[], &plan_)), [2]);
-        hosts[0].window = WindowPhase::Closed;
-        hosts[1].connected = false;
-        let after = decide(&hosts, &[("c", HostProgress::Succeeded)], &plan_);
-        assert_eq!(
-            after[0],
-            RolloutDecision::Wait("outside its maintenance window".into())
-        );
-        assert_eq!(
-            after[1],
-            RolloutDecision::Wait("the agent is offline".into())
-        );
-        assert_eq!(gos(&after), [3]);
-        hosts[0].window = WindowPhase::Open;
-        hosts[1].connected = true;
-        plan_.max_concurrent = 1;
-        let one_at_a_time = decide(&hosts, &[("c", HostProgress::Succeeded)], &plan_);
-        assert_eq!(gos(&one_at_a_time), [0]);
-        assert!(matches!(one_at_a_time[1], RolloutDecision::Wait(_)));
-        // A canary whose window is closed holds the rollout: it still goes first.
-        hosts[2].window = WindowPhase::Closed;
-        let held = decide(&hosts, &[], &plan_);
-        assert!(gos(&held).is_empty());
-        assert_eq!(
-            held[2],
-            RolloutDecision::Wait("outside its maintenance window".into())
-        );
-    }
+    let phase = if let Some((host, reason)) = halt {
+        Phase::Halted { host, reason }
+    } else if decided
+        .iter()
+        .all(|(_, step)| matches!(step, Step::Done | Step::Skipped(_)))
+    {
+        Phase::Finished
+    } else {
+        Phase::Rolling
+    };
+    // Back to the caller's order.
+    let steps = covered
+        .iter()
+        .filter_map(|agent| {
+            decided
+                .iter()
+                .find(|(agent_id, _)| agent_id == &agent.agent_id)
+                .cloned()
+        })
+        .collect();
+    Plan { steps, phase }
 }

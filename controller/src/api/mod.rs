@@ -11,6 +11,7 @@
 
 pub mod access;
 pub mod account;
+pub mod agent_rollouts;
 pub mod agent_update_view;
 pub mod agent_updates;
 pub mod agentless;
@@ -222,6 +223,31 @@ pub fn routes(config: &Config) -> Routes {
             "/api/v1/hosts/{agent_id}/agent-update",
             Host(ADMINISTER),
             agent_updates::update,
+        )
+        .get(
+            "/api/v1/agent-rollout",
+            AllHosts(VIEW),
+            agent_rollouts::current,
+        )
+        .post(
+            "/api/v1/agent-rollout",
+            AllHosts(ADMINISTER),
+            agent_rollouts::start,
+        )
+        .post(
+            "/api/v1/agent-rollout/halt",
+            AllHosts(ADMINISTER),
+            agent_rollouts::halt,
+        )
+        .post(
+            "/api/v1/agent-rollout/resume",
+            AllHosts(ADMINISTER),
+            agent_rollouts::resume,
+        )
+        .post(
+            "/api/v1/agent-rollout/cancel",
+            AllHosts(ADMINISTER),
+            agent_rollouts::cancel,
         )
         .get("/api/v1/operations", SignedIn, operations::list)
         .get(

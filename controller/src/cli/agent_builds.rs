@@ -101,7 +101,10 @@ fn print_builds(builds: &[BuildView]) {
     }
 }
 
-async fn call(config: &Config, request: AgentBuildsRequest) -> anyhow::Result<AgentBuildsResponse> {
+pub(super) async fn call(
+    config: &Config,
+    request: AgentBuildsRequest,
+) -> anyhow::Result<AgentBuildsResponse> {
     match admin_call(config, AdminRequest::AgentBuilds(request)).await? {
         AdminResponse::AgentBuilds(response) => Ok(response),
         other => unexpected(other).map(|()| AgentBuildsResponse::Builds(Vec::new())),
@@ -131,7 +134,9 @@ pub async fn run_release_key(command: ReleaseKeyCommand, config: &Config) -> any
             print_keys(&keys);
             Ok(())
         }
-        AgentBuildsResponse::Builds(_) | AgentBuildsResponse::Update(_) => {
+        AgentBuildsResponse::Builds(_)
+        | AgentBuildsResponse::Update(_)
+        | AgentBuildsResponse::Rollout(_) => {
             anyhow::bail!("unexpected answer from the controller")
         }
     }
@@ -164,7 +169,9 @@ pub async fn run_agent_builds(command: AgentBuildsCommand, config: &Config) -> a
             print_builds(&builds);
             Ok(())
         }
-        AgentBuildsResponse::Keys(_) | AgentBuildsResponse::Update(_) => {
+        AgentBuildsResponse::Keys(_)
+        | AgentBuildsResponse::Update(_)
+        | AgentBuildsResponse::Rollout(_) => {
             anyhow::bail!("unexpected answer from the controller")
         }
     }

@@ -17,6 +17,7 @@ use unity_shared::outln;
 mod access;
 mod acme;
 mod agent_builds;
+mod agent_rollout;
 mod agentless;
 mod alerts;
 mod auth;
@@ -194,6 +195,10 @@ pub enum AgentsCommand {
     Revoke { agent_id: String },
     /// Update a host's agent from the build store (docs/agent-updates.md).
     Update(agent_builds::UpdateArgs),
+    /// Roll an agent version out to every host: a canary first, then host groups in order,
+    /// halting at the first failure (docs/agent-updates.md).
+    #[command(subcommand)]
+    Rollout(agent_rollout::RolloutCommand),
 }
 
 fn parse_label(text: &str) -> Result<(String, String), String> {
@@ -402,6 +407,9 @@ async fn run_command(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Ssh(SshCommand::Access(command)) => ssh_access::run(command, &config).await,
         Command::Agents(AgentsCommand::Update(args)) => {
             agent_builds::run_agent_update(args, &config).await
+        }
+        Command::Agents(AgentsCommand::Rollout(command)) => {
+            agent_rollout::run(command, &config).await
         }
         Command::Agents(AgentsCommand::Revoke { agent_id }) => {
             match admin_call(&config, AdminRequest::RevokeAgent { agent_id }).await? {

@@ -5,8 +5,9 @@
 
 use super::audit::{self, AuditAction};
 use super::error::DomainError;
-use crate::agent_updates::choose::{self, AgentFacts, Candidate, Wanted};
-use crate::agent_updates::dispatch::{self, NewAgentUpdate};
+use crate::agent_updates::build_for::{self, UpdateTerms};
+use crate::agent_updates::choose::Wanted;
+use crate::agent_updates::dispatch;
 use crate::context::Context;
 use crate::domain::actor::Actor;
 use crate::storage::agent_updates::AgentUpdateRecord;
@@ -101,40 +102,18 @@ pub fn submit(
             MIN_CONFIRM_WITHIN.as_secs()
         )));
     }
-    let builds: Vec<Candidate> = dispatch::build_store(ctx)
-        .list()
-        .map_err(DomainError::internal)?
-        .into_iter()
-        .map(|build| Candidate {
-            name: build.name,
-            version: build.manifest.version,
-            arch: build.manifest.arch,
-            kind: build.manifest.kind,
-        })
-        .collect();
-    let facts = AgentFacts {
-        arch: agent.host.arch.clone(),
-        install: agent.install,
-        version: agent.agent_version.clone(),
-    };
+    let builds = build_for::candidates(ctx).map_err(DomainError::internal)?;
     let wanted = Wanted {
         version: request.version.clone(),
         rollback: request.rollback,
     };
-    let build = choose::choose(&facts, &builds, &wanted)
-        .map_err(|no_build| DomainError::Conflict(no_build.to_string()))?;
-    let new = NewAgentUpdate {
-        agent_id: agent_id.clone(),
+    let terms = UpdateTerms {
         requested_by: actor.to_string(),
-        build: build.name.clone(),
-        to_version: build.version.clone(),
-        arch: build.arch.name().to_owned(),
-        kind: build.kind.name().to_owned(),
-        from_version: agent.agent_version.clone(),
-        rollback: request.rollback,
-        confirm_within_secs: u32::try_from(request.confirm_within.as_secs()).unwrap_or(u32::MAX),
+        confirm_within: request.confirm_within,
         expires_in: request.expires_in,
     };
+    let new = build_for::new_update(&agent, &builds, &wanted, &terms)
+        .map_err(|no_build| DomainError::Conflict(no_build.to_string()))?;
     let record = dispatch::submit(ctx, new)
         .map_err(DomainError::internal)?
         .map_err(|existing| {

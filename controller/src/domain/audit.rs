@@ -124,6 +124,8 @@ pub enum AuditAction {
     AgentBuildAdd,
     /// An agent was asked to update itself (the build).
     AgentUpdate,
+    /// A fleet rollout of an agent version was started, halted, resumed or cancelled.
+    AgentRollout,
 }
 
 impl std::fmt::Display for AuditAction {
@@ -204,6 +206,7 @@ impl std::fmt::Display for AuditAction {
             AuditAction::ReleaseKeyRotate => "release_key.rotate",
             AuditAction::AgentBuildAdd => "agent_build.add",
             AuditAction::AgentUpdate => "agent.update",
+            AuditAction::AgentRollout => "agent.rollout",
         };
         formatter.write_str(name)
     }

@@ -26,6 +26,9 @@
 pub mod access;
 pub mod actor;
 pub mod agent_builds;
+pub mod agent_rollouts;
+#[cfg(test)]
+mod agent_rollouts_tests;
 pub mod agent_updates;
 pub mod agentless;
 pub mod agents;

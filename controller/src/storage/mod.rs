@@ -11,6 +11,7 @@
 
 pub mod access;
 pub mod agent_builds;
+pub mod agent_rollouts;
 pub mod agent_updates;
 pub mod agentless;
 pub mod agents;
@@ -72,6 +73,8 @@ pub struct Store {
     pub operations: operations::Operations,
     /// Agent updates sent from the controller and their history (issue 20).
     pub agent_updates: agent_updates::AgentUpdates,
+    /// Fleet rollouts of an agent version (issue 20).
+    pub agent_rollouts: agent_rollouts::AgentRollouts,
     /// Instances of agent identities (clones, moved data directories).
     pub instances: instances::Instances,
     /// Declared certificates from the services CA (or ACME) and their issuance state.
@@ -130,6 +133,7 @@ impl Store {
         let credentials = credentials::CredentialStore::open(&db)?;
         let operations = operations::Operations::open(&db)?;
         let agent_updates = agent_updates::AgentUpdates::open(&db)?;
+        let agent_rollouts = agent_rollouts::AgentRollouts::open(&db)?;
         let instances = instances::Instances::open(&db)?;
         let managed_certificates = managed_certificates::ManagedCertificates::open(&db)?;
         let ssh_ca = ssh_ca::SshCaStore::open(&db)?;
@@ -154,6 +158,7 @@ impl Store {
             credentials,
             operations,
             agent_updates,
+            agent_rollouts,
             instances,
             managed_certificates,
             ssh_ca,

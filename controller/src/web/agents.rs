@@ -108,6 +108,7 @@ pub fn render(view: &AgentsView, caller: &Caller) -> Markup {
     let csrf = admin_csrf(caller);
     let content = html! {
         h1 { "Agents" }
+        p.sub { a href="/agents/rollout" #update-agents { "Update agents" } " — roll a version out to every host, canary first." }
         @if let Some(token) = &view.new_token {
             section.card.notice {
                 h2 { "Join token " (token.token_id) }

@@ -11,6 +11,7 @@
 //! shown in words from `labels.rs`, never by their `Debug` names.
 
 mod access;
+mod agent_rollout;
 mod agent_updates;
 mod agentless;
 mod agents;
@@ -243,6 +244,27 @@ pub fn routes() -> Routes {
             "/agents/{agent_id}/update",
             Host(ADMINISTER),
             agent_updates::submit,
+        )
+        .get("/agents/rollout", AllHosts(VIEW), agent_rollout::page)
+        .post(
+            "/agents/rollout",
+            AllHosts(ADMINISTER),
+            agent_rollout::start,
+        )
+        .post(
+            "/agents/rollout/halt",
+            AllHosts(ADMINISTER),
+            agent_rollout::halt,
+        )
+        .post(
+            "/agents/rollout/resume",
+            AllHosts(ADMINISTER),
+            agent_rollout::resume,
+        )
+        .post(
+            "/agents/rollout/cancel",
+            AllHosts(ADMINISTER),
+            agent_rollout::cancel,
         )
         .get("/secrets", AllHosts(ADMINISTER), secrets::page)
         .post("/secrets", AllHosts(ADMINISTER), secrets::set)

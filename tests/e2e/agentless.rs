@@ -419,7 +419,7 @@ async fn issue_16_agentless_hosts_through_the_api_and_the_pages() {
         "{overview}"
     );
     assert!(
-        overview.contains("<a href=\"/agentless\">Agentless hosts</a>"),
+        overview.contains("<a href=\"/agentless\">Agentless</a>"),
         "the navigation links the agentless hosts: {overview}"
     );
 

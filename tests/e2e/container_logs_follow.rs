@@ -107,13 +107,7 @@ async fn issue_19_following_a_container_log_in_a_browser_shows_new_lines_as_text
         anyhow::Ok(())
     }
     .await;
-    if outcome.is_err() {
-        let _ = browser
-            .screenshot(&test_output_dir().join("container-log-follow-failure.png"))
-            .await;
-    }
-    browser.quit().await;
-    outcome.unwrap();
+    browser.finish(outcome, "container-log-follow").await;
     agent.stop().await;
     controller.shutdown().await.unwrap();
 }

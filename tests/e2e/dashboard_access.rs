@@ -191,13 +191,7 @@ async fn issue_21_browser_enrols_totp_sets_up_access_and_a_member_sees_only_thei
         anyhow::Ok(())
     }
     .await;
-    if outcome.is_err() {
-        let _ = browser
-            .screenshot(&test_output_dir().join("dashboard-access-failure.png"))
-            .await;
-    }
-    browser.quit().await;
-    outcome.unwrap();
+    browser.finish(outcome, "dashboard-access").await;
     media_agent.stop().await;
     other_agent.stop().await;
     controller.shutdown().await.unwrap();

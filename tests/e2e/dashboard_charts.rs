@@ -222,13 +222,7 @@ async fn issue_19_host_charts_share_cursor_and_zoom_and_remember_the_range() {
         anyhow::Ok(())
     }
     .await;
-    if outcome.is_err() {
-        let _ = browser
-            .screenshot(&test_output_dir().join("dashboard-charts-failure.png"))
-            .await;
-    }
-    browser.quit().await;
-    outcome.unwrap();
+    browser.finish(outcome, "dashboard-charts").await;
     first.stop().await;
     second.stop().await;
     controller.shutdown().await.unwrap();

@@ -3,8 +3,11 @@
 //! Chromium at 1366×900 and 390×844: the overview, every host page and the NAS's disk, pool
 //! and array pages. Each is photographed (`target/test-output/screenshots/homelab-*`), has no
 //! element sticking out at 390 px, no duplicate id, no serious axe-core violation, and no
-//! metric's internal name in its text; the failing disk is red; the navigation folds into a
-//! menu on the phone and opens from the keyboard.
+//! metric's internal name in its text; the failing disk is red; the navigation is one line at
+//! 1366 px and folds into a menu on the phone that opens from the keyboard. The overview names
+//! each host (not after this machine) and its operating system once, in whole degrees, and the
+//! offline host without figures or one-point "dots"; unreported sections share one line; a
+//! CPU steady at 75 % gets a 0–100 % axis (uPlot's auto-range once drew it to 150 %).
 
 use std::time::Duration;
 use unity_tests::homelab::{Homelab, FAILING_DEVICE};
@@ -13,6 +16,23 @@ use unity_tests::page_checks::{
 };
 use unity_tests::webdriver::Browser;
 use unity_tests::*;
+
+/// The overview's cards as the page shows them: host name, its `.sub` line (agent id and
+/// operating system), the status text, the temperatures, the drawn sparklines, the empty ones.
+const CARDS: &str = "return [...document.querySelectorAll('article.host-card')].map(c => [\
+      c.querySelector('h3').textContent.trim(),\
+      (c.querySelector('p.sub') || {}).textContent || '',\
+      (c.querySelector('p.quiet') || {}).textContent || '',\
+      [...c.querySelectorAll('.card-status span')].map(s => s.textContent).filter(t => t.includes('°C')),\
+      c.querySelectorAll('svg.spark path').length,\
+      c.querySelectorAll('svg.spark.spark-empty').length]);";
+
+/// The header's height, and how far apart the middles of its links and buttons are (one row:
+/// about zero).
+const HEADER: &str = "const h = document.querySelector('header');\
+    const middles = [...h.querySelectorAll('a, button, .brand, .who')].filter(e => e.getClientRects().length)\
+      .map(e => e.getBoundingClientRect()).map(r => r.top + r.height / 2);\
+    return [h.getBoundingClientRect().height, Math.max(...middles) - Math.min(...middles)];";
 
 /// Parts of internal metric names no page but "all metrics" may show.
 const INTERNAL: [&str; 9] = [
@@ -25,6 +45,79 @@ const STORAGE_LINKS: &str = "return [...document.querySelectorAll('#disks a, a[h
 
 const BADGES: &str = "return [...document.querySelectorAll('.badge')].map(b =>\
       [b.textContent.trim(), getComputedStyle(b).backgroundColor]);";
+
+/// One card as [`CARDS`] reads it.
+#[derive(Debug)]
+struct Card {
+    name: String,
+    sub: String,
+    quiet: String,
+    temperatures: Vec<String>,
+    lines: u64,
+    empty: u64,
+}
+
+/// The overview at 1366 px: hosts named as a homelab names them, operating systems named once,
+/// whole-degree temperatures, the offline host without figures or dots, a one-line header.
+async fn overview_reads_well(browser: &mut Browser, lab: &Homelab) -> anyhow::Result<()> {
+    type Read = (String, String, String, Vec<String>, u64, u64);
+    let read: Vec<Read> = serde_json::from_value(browser.execute(CARDS).await?)?;
+    let cards: Vec<Card> = read
+        .into_iter()
+        .map(|(name, sub, quiet, temperatures, lines, empty)| Card {
+            name,
+            sub,
+            quiet,
+            temperatures,
+            lines,
+            empty,
+        })
+        .collect();
+    let mut names: Vec<&str> = cards.iter().map(|card| card.name.as_str()).collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["nas", "old-laptop", "pi", "proxmox", "vps"],
+        "{cards:#?}"
+    );
+    assert!(lab.nas.as_str().starts_with("nas-"), "{}", lab.nas);
+    let card = |name: &str| cards.iter().find(|card| card.name == name).unwrap();
+    for (name, os) in [
+        ("nas", "Debian GNU/Linux 12 (bookworm)"),
+        ("proxmox", "Proxmox VE 8.1.4"),
+        ("pi", "Raspbian GNU/Linux 11 (bullseye)"),
+        ("vps", "Ubuntu 22.04.3 LTS (Jammy Jellyfish)"),
+        ("old-laptop", "Fedora Linux 39"),
+    ] {
+        assert!(
+            card(name).sub.ends_with(&format!(" · {os}")),
+            "{name}: {:?}",
+            card(name).sub
+        );
+    }
+    for card in cards.iter().filter(|card| card.name != "old-laptop") {
+        assert_eq!(card.temperatures.len(), 1, "{card:?}");
+        let degrees = card.temperatures[0].strip_suffix(" °C").unwrap_or_default();
+        assert!(degrees.parse::<i64>().is_ok(), "whole degrees: {card:?}");
+        assert!(card.lines >= 3 && card.empty == 0, "{card:?}");
+        assert_eq!(card.quiet, "", "{card:?}");
+    }
+    let offline = card("old-laptop");
+    assert_eq!(
+        (offline.lines, offline.empty),
+        (0, 4),
+        "no dots: {offline:?}"
+    );
+    assert!(offline.quiet.starts_with("Offline since "), "{offline:?}");
+    assert!(offline.temperatures.is_empty(), "{offline:?}");
+    let header = browser.execute(HEADER).await?;
+    let (height, spread) = (header[0].as_f64(), header[1].as_f64());
+    assert!(
+        height.is_some_and(|h| h <= 56.0) && spread.is_some_and(|s| s <= 4.0),
+        "the header is one line at 1366 px (height, spread of its items): {header}"
+    );
+    Ok(())
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn issue_19_the_homelab_reads_well_on_a_laptop_and_a_phone() {
@@ -137,6 +230,38 @@ async fn issue_19_the_homelab_reads_well_on_a_laptop_and_a_phone() {
             badges.iter().any(|(t, c)| t == "offline" && c == "rgb(192, 57, 43)"),
             "{badges:?}"
         );
+        overview_reads_well(&mut browser, &lab).await?;
+
+        // Sections a host does not report share one line (a container host, a Pi).
+        for (host, line) in [
+            (&lab.proxmox, "No disks, pools, arrays, databases or plugins reported yet."),
+            (&lab.pi, "No disks, pools, arrays, databases, containers or plugins reported yet."),
+        ] {
+            browser.goto(&format!("{base}/hosts/{host}")).await?;
+            let shown = browser.wait_for("#not-reported", Duration::from_secs(10)).await?;
+            assert_eq!(browser.text(&shown).await?, line);
+            let headings = browser
+                .execute("return [...document.querySelectorAll('main h2')].map(h => h.id);")
+                .await?;
+            assert!(
+                headings.as_array().is_some_and(|ids| !ids.iter().any(|id| id == "section-disks")),
+                "{host}: {headings}"
+            );
+        }
+
+        // A CPU steady at 75 %: its axis is 0 to 100 %, not uPlot's padded 0 to 150 %.
+        browser.goto(&format!("{base}/hosts/{}?range=1h", lab.vps)).await?;
+        browser
+            .wait_for(".chart[data-metric=cpu_usage_ratio][data-state=drawn] canvas", Duration::from_secs(15))
+            .await?;
+        let axis = browser
+            .execute("const p = window.unityCharts.find(p => p.unityMetric === 'cpu_usage_ratio');\
+                      return [p.scales.y.min, p.scales.y.max, p.axes[1]._values.slice(-1)[0], \
+                              Math.max(...p.data[1].filter(v => v != null))];")
+            .await?;
+        assert_eq!(axis, serde_json::json!([0, 1, "100 %", 0.75]), "the CPU axis");
+        browser.execute("document.getElementById('section-history').scrollIntoView(); return true;").await?;
+        browser.screenshot(&screenshots.join("homelab-vps-charts-1366x900.png")).await?;
 
         // The phone's menu: folded, opened from the keyboard, links reachable.
         browser.set_viewport(390, 844, true).await?;
@@ -158,13 +283,7 @@ async fn issue_19_the_homelab_reads_well_on_a_laptop_and_a_phone() {
         anyhow::Ok(())
     }
     .await;
-    if outcome.is_err() {
-        let _ = browser
-            .screenshot(&screenshots.join("homelab-failure.png"))
-            .await;
-    }
-    browser.quit().await;
-    outcome.unwrap();
+    browser.finish(outcome, "homelab").await;
     lab.stop().await;
     controller.shutdown().await.unwrap();
 }

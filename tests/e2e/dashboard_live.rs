@@ -113,13 +113,7 @@ async fn issue_19_the_overview_is_live_sortable_searchable_and_fits_a_phone() {
         anyhow::Ok(())
     }
     .await;
-    if let Err(error) = outcome {
-        let _ = browser
-            .screenshot(&test_output_dir().join("screenshots/live-failure.png"))
-            .await;
-        browser.quit().await;
-        panic!("{error:#}");
-    }
+    let (mut browser, ()) = browser.finish_on_error(outcome, "live").await;
     second.stop().await;
     // The agent's connection closing makes it offline.
     eventually(
@@ -185,13 +179,7 @@ async fn issue_19_the_overview_is_live_sortable_searchable_and_fits_a_phone() {
         anyhow::Ok(())
     }
     .await;
-    if outcome.is_err() {
-        let _ = browser
-            .screenshot(&test_output_dir().join("screenshots/live-failure.png"))
-            .await;
-    }
-    browser.quit().await;
-    outcome.unwrap();
+    browser.finish(outcome, "live").await;
     first.stop().await;
     controller.shutdown().await.unwrap();
 }

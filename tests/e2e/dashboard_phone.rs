@@ -167,11 +167,7 @@ async fn issue_19_every_page_fits_a_phone_has_unique_ids_and_is_photographed() {
         anyhow::Ok(())
     }
     .await;
-    if outcome.is_err() {
-        let _ = browser.screenshot(&screenshots.join("failure.png")).await;
-    }
-    browser.quit().await;
-    outcome.unwrap();
+    browser.finish(outcome, "phone").await;
     agent.stop().await;
     second.stop().await;
     controller.shutdown().await.unwrap();
@@ -310,13 +306,7 @@ async fn issue_19_icons_error_pages_and_confirmation_dialogs_in_the_browser() {
         anyhow::Ok(())
     }
     .await;
-    if outcome.is_err() {
-        let _ = browser
-            .screenshot(&test_output_dir().join("screenshots/errors-failure.png"))
-            .await;
-    }
-    browser.quit().await;
-    outcome.unwrap();
+    browser.finish(outcome, "errors").await;
     controller.shutdown().await.unwrap();
 }
 

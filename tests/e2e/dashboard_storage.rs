@@ -187,13 +187,7 @@ async fn issue_19_nas_host_page_reads_for_people() {
         anyhow::Ok(())
     }
     .await;
-    if outcome.is_err() {
-        let _ = browser
-            .screenshot(&test_output_dir().join("dashboard-nas-failure.png"))
-            .await;
-    }
-    browser.quit().await;
-    outcome.unwrap();
+    browser.finish(outcome, "dashboard-nas").await;
     agent.stop().await;
     controller.shutdown().await.unwrap();
 }

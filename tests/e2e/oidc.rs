@@ -311,13 +311,7 @@ async fn issue_21_oidc_sign_in_in_chromium() {
         anyhow::Ok(())
     }
     .await;
-    if outcome.is_err() {
-        let _ = browser
-            .screenshot(&test_output_dir().join("oidc-failure.png"))
-            .await;
-    }
-    browser.quit().await;
-    outcome.unwrap();
+    browser.finish(outcome, "oidc").await;
     home.controller.shutdown().await.unwrap();
 }
 

@@ -118,15 +118,5 @@ async fn issue_21_browser_adds_a_passkey_and_logs_in_with_it() {
         anyhow::Ok(())
     }
     .await;
-    if outcome.is_err() {
-        let shot = dir.path().join("passkeys-failure.png");
-        if let Ok(path) = browser.screenshot(&shot).await {
-            eprintln!("screenshot: {}", path.display());
-        }
-        if let Ok(html) = browser.execute("return document.body.innerText;").await {
-            eprintln!("page text: {html}");
-        }
-    }
-    browser.quit().await;
-    outcome.unwrap();
+    browser.finish(outcome, "passkeys").await;
 }

@@ -113,8 +113,7 @@ async fn plugins_in_a_browser(
         anyhow::Ok(())
     }
     .await;
-    browser.quit().await;
-    outcome.expect("the Plugins section in a browser");
+    browser.finish(outcome, "plugins").await;
 }
 
 /// Processes whose command line contains `marker` and that started over `age` ago.

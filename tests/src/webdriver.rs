@@ -5,6 +5,7 @@
 use crate::http::HttpClient;
 use anyhow::{bail, Context as _};
 use serde_json::{json, Value};
+use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -296,6 +297,47 @@ impl Browser {
     pub async fn quit(mut self) {
         let path = self.path("");
         let _ = self.call("DELETE", &path, None).await;
+    }
+
+    /// Ends a browser test's part that ran in the browser: on failure, saves what the page
+    /// showed (`screenshots/{name}-failure.png` under [`crate::test_output_dir`], with its
+    /// address and text on stderr); then quits, and returns the part's value or fails the
+    /// test with the whole error chain.
+    pub async fn finish<T>(mut self, outcome: anyhow::Result<T>, name: &str) -> T {
+        if outcome.is_err() {
+            self.save_failure(name).await;
+        }
+        self.quit().await;
+        match outcome {
+            Ok(value) => value,
+            Err(error) => panic!("{name}: {error:#}"),
+        }
+    }
+
+    /// [`Browser::finish`] for a part after which the test goes on with the browser: on
+    /// failure the same (quit and fail), on success the browser back with the value.
+    pub async fn finish_on_error<T>(self, outcome: anyhow::Result<T>, name: &str) -> (Browser, T) {
+        match outcome {
+            Ok(value) => (self, value),
+            Err(error) => match self.finish::<Infallible>(Err(error), name).await {},
+        }
+    }
+
+    /// Saves a screenshot of a failed test's page and prints where, the address and the text.
+    async fn save_failure(&mut self, name: &str) {
+        let shot = crate::test_output_dir()
+            .join("screenshots")
+            .join(format!("{name}-failure.png"));
+        match self.screenshot(&shot).await {
+            Ok(path) => eprintln!("failure screenshot: {}", path.display()),
+            Err(error) => eprintln!("no failure screenshot: {error:#}"),
+        }
+        if let Ok(url) = self.current_url().await {
+            eprintln!("failure page: {url}");
+        }
+        if let Ok(text) = self.execute("return document.body.innerText;").await {
+            eprintln!("failure page text:\n{}", text.as_str().unwrap_or_default());
+        }
     }
 }
 

@@ -216,9 +216,7 @@ fn host_of(
         last_seen_ms,
         agent_version: record.agent_version,
         install: record.install,
-        os: format!("{} {}", record.host.os, record.host.os_version)
-            .trim()
-            .to_owned(),
+        os: super::os_label::os_label(&record.host.os, &record.host.os_version),
         certificate_not_after: record.certificate_not_after,
         dropped_reports: record.dropped_reports,
         health,

@@ -8,6 +8,7 @@
 //! async threads. Changes made on behalf of someone take the actor's name and are audited.
 //!
 //! - [`hosts`]: enrolled hosts with their status; one host's detail.
+//!   [`os_label`]: the operating system as a host names it, from its reported name and version.
 //! - [`host_state`]: a host's newest storage, databases and containers.
 //! - [`history`]: a host's series and history queries.
 //! - [`alerts`]: open and resolved alerts as listed.
@@ -54,6 +55,7 @@ pub mod managed_certificates;
 pub mod notifications;
 pub mod oidc;
 pub mod operations;
+pub mod os_label;
 pub mod registries;
 pub mod sealing;
 pub mod second_factor;

@@ -41,6 +41,23 @@ pub fn datetime(unix_ms: i64) -> String {
     text.replace('T', " ").replace('Z', " UTC")
 }
 
+/// A short moment for "offline since …": the UTC time ("02:41 UTC") on the day of `now_ms`,
+/// the date ("2026-12-01") before it, "never" for no moment.
+pub fn since(then_ms: i64, now_ms: i64) -> String {
+    if then_ms <= 0 {
+        return "never".into();
+    }
+    let text = datetime(then_ms);
+    let same_day = text
+        .get(..10)
+        .is_some_and(|day| datetime(now_ms).starts_with(day));
+    match (same_day, text.get(11..16), text.get(..10)) {
+        (true, Some(time), _) => format!("{time} UTC"),
+        (_, _, Some(day)) => day.to_owned(),
+        _ => text,
+    }
+}
+
 /// A metric's latest value in its unit (the table in [`super::metric_names`]).
 pub fn human_value(metric: &str, value: f64, now_ms: i64) -> String {
     super::metric_names::format_value(metric, value, now_ms)
@@ -73,6 +90,12 @@ mod tests {
         assert_eq!(human_value("cpu_usage_ratio", 0.25, 0), "25.0 %");
         assert_eq!(datetime(1_000), "1970-01-01 00:00:01 UTC");
         assert_eq!(or_dash(None::<u64>), "–");
+        // 2026-12-08 02:41:05 UTC, seen at 03:10 the same day and two days later.
+        let then = 1_796_697_665_000;
+        assert_eq!(datetime(then), "2026-12-08 02:41:05 UTC");
+        assert_eq!(since(then, then + 29 * 60_000), "02:41 UTC");
+        assert_eq!(since(then, then + 2 * 86_400_000), "2026-12-08");
+        assert_eq!(since(0, then), "never");
         assert_eq!(short_digest("sha256:0123456789abcdef"), "0123456789ab");
         assert_eq!(short_digest("sha256:é"), "é");
     }

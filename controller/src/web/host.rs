@@ -1,5 +1,6 @@
 //! The host page: status, open alerts, the typed collector panels first (disks, pools, arrays,
-//! databases, containers, plugins; each "not reported yet" until the host reports it), then
+//! databases, containers, plugins; those the host has not reported share one line, "No disks,
+//! pools or arrays reported yet."), then
 //! history charts with a range selector (1 h to 30 d) that opens on the range holding the
 //! host's data. Raw series are on the "All metrics" page ([`super::host_metrics`]).
 
@@ -208,8 +209,8 @@ fn typed_panel(view: &HostPageView, section: &str, caller: &Caller, now: i64) ->
     }
 }
 
-fn section(view: &HostPageView, section: &SectionView, caller: &Caller, now: i64) -> Markup {
-    let typed = typed_panel(view, section.name, caller, now);
+/// A section the host reported: its typed panel, or a link to its raw metrics.
+fn section(view: &HostPageView, section: &SectionView, typed: Option<Markup>) -> Markup {
     html! {
         h2 id={ "section-" (section.name) } { (capitalize(section.name)) }
         @if let Some(panel) = &typed {
@@ -218,10 +219,21 @@ fn section(view: &HostPageView, section: &SectionView, caller: &Caller, now: i64
             p.muted.raw-only {
                 "Reported as metrics only; see " a href=(metrics_href(view)) { "all metrics" } "."
             }
-        } @else {
-            p.muted.not-reported { "No " (section.name) " reported yet by this host." }
         }
     }
+}
+
+/// The one line that stands for every section the host has not reported ("No disks, pools,
+/// arrays or databases reported yet."), instead of a heading and a sentence each: a container
+/// host's phone page would otherwise open on four empty sections.
+pub fn nothing_reported(names: &[&str]) -> Option<String> {
+    let (last, rest) = names.split_last()?;
+    let list = if rest.is_empty() {
+        (*last).to_owned()
+    } else {
+        format!("{} or {last}", rest.join(", "))
+    };
+    Some(format!("No {list} reported yet."))
 }
 
 fn metrics_href(view: &HostPageView) -> String {
@@ -234,6 +246,14 @@ fn metrics_href(view: &HostPageView) -> String {
 /// The host page (pure).
 pub fn render(view: &HostPageView, caller: &Caller, now: i64) -> Markup {
     let host = &view.detail.host;
+    let mut shown = Vec::new();
+    let mut missing = Vec::new();
+    for section_view in &view.detail.sections {
+        match typed_panel(view, section_view.name, caller, now) {
+            None if !section_view.reported => missing.push(section_view.name),
+            typed => shown.push(section(view, section_view, typed)),
+        }
+    }
     let content = html! {
         h1 { (host.hostname) " " (badge::host_status(host.status))
             @if let Some(mark) = &host.agentless {
@@ -265,8 +285,9 @@ pub fn render(view: &HostPageView, caller: &Caller, now: i64) -> Markup {
         @if view.instances.len() > 1 {
             (instances(&view.instances, now))
         }
-        @for section_view in &view.detail.sections {
-            (section(view, section_view, caller, now))
+        @for panel in &shown { (panel) }
+        @if let Some(line) = nothing_reported(&missing) {
+            p.muted.not-reported #not-reported { (line) }
         }
         (charts(view, now))
         @if view.certificates.hosts_reporting > 0 {
@@ -332,4 +353,26 @@ fn capitalize(text: &str) -> String {
         .next()
         .map(|first| first.to_ascii_uppercase().to_string() + chars.as_str())
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::nothing_reported;
+
+    #[test]
+    fn issue_19_sections_not_reported_share_one_line() {
+        assert_eq!(
+            nothing_reported(&["disks", "pools", "arrays", "databases"]).as_deref(),
+            Some("No disks, pools, arrays or databases reported yet.")
+        );
+        assert_eq!(
+            nothing_reported(&["disks", "pools"]).as_deref(),
+            Some("No disks or pools reported yet.")
+        );
+        assert_eq!(
+            nothing_reported(&["plugins"]).as_deref(),
+            Some("No plugins reported yet.")
+        );
+        assert_eq!(nothing_reported(&[]), None);
+    }
 }

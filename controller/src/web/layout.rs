@@ -32,7 +32,7 @@ const NAV: &[(Nav, &str, &str)] = &[
     (Nav::Updates, "/updates", "Updates"),
     (Nav::Certificates, "/certificates", "Certificates"),
     (Nav::Agents, "/agents", "Agents"),
-    (Nav::Agentless, "/agentless", "Agentless hosts"),
+    (Nav::Agentless, "/agentless", "Agentless"),
     (
         Nav::ManagedCertificates,
         "/certificates/managed",
@@ -229,7 +229,7 @@ pub mod tests {
         .into_string();
         let agents = html.find("<a href=\"/agents\">Agents</a>").unwrap();
         let agentless = html
-            .find("<a href=\"/agentless\" class=\"active\">Agentless hosts</a>")
+            .find("<a href=\"/agentless\" class=\"active\">Agentless</a>")
             .unwrap_or_else(|| panic!("{html}"));
         assert!(agentless > agents, "next to the agents: {html}");
     }

@@ -205,7 +205,7 @@ impl Unit {
             Unit::UnixTime => unix_time(value, now_ms),
             Unit::Count => format!("{value:.0}"),
             Unit::Verdict => verdict(value).to_owned(),
-            Unit::Celsius => format!("{} °C", number(value)),
+            Unit::Celsius => celsius(value),
             Unit::Flag => (if value != 0.0 { "yes" } else { "no" }).to_owned(),
             Unit::Hours => format!("{} h", thousands(value)),
             Unit::Days => format!("{value:.0} days"),
@@ -236,6 +236,16 @@ pub fn bytes(value: f64) -> String {
         _ => 0,
     };
     format!("{scaled:.decimals$} {}", UNITS[unit])
+}
+
+/// A temperature in whole degrees, "47 °C": the one way every page writes one (sensors
+/// report hundredths, "46.987 °C" reads as noise). A rounded "-0" reads "0".
+pub fn celsius(value: f64) -> String {
+    if !value.is_finite() {
+        return "–".to_owned();
+    }
+    let whole = value.round();
+    format!("{} °C", if whole == 0.0 { 0.0 } else { whole })
 }
 
 /// A plain number: whole numbers as they are, others with at most three decimals.
@@ -386,6 +396,11 @@ mod tests {
             format_value("smart_temperature_celsius", 41.0, NOW_MS),
             "41 °C"
         );
+        assert_eq!(format_value("temperature_celsius", 46.987, NOW_MS), "47 °C");
+        assert_eq!(format_value("temperature_celsius", 46.5, NOW_MS), "47 °C");
+        assert_eq!(celsius(-0.4), "0 °C");
+        assert_eq!(celsius(-12.6), "-13 °C");
+        assert_eq!(celsius(f64::NAN), "–");
         assert_eq!(format_value("zfs_vdev_healthy", 0.0, NOW_MS), "no");
         assert_eq!(format_value("smart_attribute_raw", 304.0, NOW_MS), "304");
         assert_eq!(format_value("zfs_pool_dedup_ratio", 1.0, NOW_MS), "1.00×");

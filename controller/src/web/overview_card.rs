@@ -6,14 +6,18 @@
 //! (`overview_live.rs`): it carries the status and the figures the overview's script sorts by
 //! as `data-` attributes, so a replaced part re-sorts without another request.
 //!
+//! A host that is not reporting (offline, silent, revoked) shows no figures: dashes, empty
+//! sparklines ("no recent data", a dashed baseline) and a muted "Offline since 02:41 UTC",
+//! not its last values with a one-point line that draws as a dot.
+//!
 //! Markup is kept lean (500 cards make the overview): short attributes, classes only where the
 //! stylesheet needs them, sparklines with integer relative paths (`sparkline.rs`).
 
 use super::badge::{self, Tone};
-use super::format::{ago, url_segment};
+use super::format::{ago, since, url_segment};
 use super::metric_names::{self, Unit};
-use super::sparkline::sparkline;
-use crate::domain::hosts::Host;
+use super::sparkline::{no_recent_data, sparkline};
+use crate::domain::hosts::{Host, HostStatus};
 use crate::health::Counts;
 use crate::transport::live::Recent;
 use maud::{html, Markup};
@@ -58,6 +62,23 @@ fn sort_key(value: Option<f64>) -> i64 {
     value.map_or(-1, |value| (value * 1000.0).round() as i64)
 }
 
+/// Why a host has no recent figures ("Offline since 02:41 UTC"), or `None` while it reports.
+pub fn quiet_note(status: HostStatus, last_seen_ms: i64, now: i64) -> Option<String> {
+    let word = match status {
+        HostStatus::Online => return None,
+        HostStatus::Stale => "Silent",
+        HostStatus::Offline => "Offline",
+        HostStatus::Revoked => return Some("Revoked: no recent data".to_owned()),
+    };
+    Some(if last_seen_ms > 0 {
+        format!("{word} since {}", since(last_seen_ms, now))
+    } else {
+        format!("{word}: never reported")
+    })
+}
+
+/// One figure: its value (a dash without one) and its sparkline, empty when `quiet` (the host
+/// is not reporting).
 fn figure(
     name: &str,
     value: Option<f64>,
@@ -65,14 +86,19 @@ fn figure(
     points: &[(i64, f64)],
     tone: Tone,
     now: i64,
+    quiet: bool,
 ) -> Markup {
     let text = value.map_or_else(|| "–".to_owned(), |value| unit.format(value, now));
     // Grey is the default colour of a figure: only amber and red take a class.
     let class = (tone != Tone::Unknown && tone != Tone::Ok).then(|| tone.class());
+    let label = format!("{name}, last hour");
     html! {
         div data-figure=(name) {
             dt { (name) }
-            dd class=[class] { span.value { (text) } (sparkline(points, &format!("{name}, last hour"))) }
+            dd class=[class] {
+                span.value { (text) }
+                @if quiet { (no_recent_data(&label)) } @else { (sparkline(points, &label)) }
+            }
         }
     }
 }
@@ -84,11 +110,13 @@ fn figure(
 /// do without (the status rank and the name are derived in the script), figures as
 /// thousandths, classes only where they differ from the default.
 pub fn live(host: &Host, recent: &Recent, now: i64) -> Markup {
-    let newest = recent.newest;
+    let quiet = quiet_note(host.status, host.last_seen_ms, now);
+    let newest = recent.newest.filter(|_| quiet.is_none());
     let cpu = newest.and_then(|o| o.cpu_ratio);
     let memory = newest.and_then(|o| o.memory_ratio());
     let disk = newest.and_then(|o| o.disk_ratio);
-    let network = recent.network_rate();
+    let network = recent.network_rate().filter(|_| quiet.is_none());
+    let quiet_figures = quiet.is_some();
     let points =
         |ring: &std::collections::VecDeque<(i64, f64)>| ring.iter().copied().collect::<Vec<_>>();
     let badges: Vec<(Tone, String)> = host
@@ -120,11 +148,12 @@ pub fn live(host: &Host, recent: &Recent, now: i64) -> Markup {
                 span { "seen " (ago(host.last_seen_ms, now)) }
             }
             dl.figures {
-                (figure("CPU", cpu, Unit::Ratio, &points(&recent.cpu), Tone::Unknown, now))
-                (figure("Memory", memory, Unit::Ratio, &points(&recent.memory), fill_tone(memory), now))
-                (figure("Disk", disk, Unit::Ratio, &points(&recent.disk), fill_tone(disk), now))
-                (figure("Network", network, Unit::BytesPerSecond, &points(&recent.network), Tone::Unknown, now))
+                (figure("CPU", cpu, Unit::Ratio, &points(&recent.cpu), Tone::Unknown, now, quiet_figures))
+                (figure("Memory", memory, Unit::Ratio, &points(&recent.memory), fill_tone(memory), now, quiet_figures))
+                (figure("Disk", disk, Unit::Ratio, &points(&recent.disk), fill_tone(disk), now, quiet_figures))
+                (figure("Network", network, Unit::BytesPerSecond, &points(&recent.network), Tone::Unknown, now, quiet_figures))
             }
+            @if let Some(note) = &quiet { p.quiet { (note) } }
             @if !badges.is_empty() {
                 p.badges {
                     @for (tone, text) in &badges { (badge::badge(*tone, text)) }
@@ -226,7 +255,7 @@ mod tests {
             sample(
                 "temperature_celsius",
                 vec![("sensor".into(), "cpu".into())],
-                41.0,
+                46.987,
             ),
             sample("uptime_seconds", vec![], 350_735.0),
         ]);
@@ -240,7 +269,7 @@ mod tests {
         for expected in [
             "25.0 %",
             "95.0 %",
-            "41 °C",
+            "47 °C",
             "up 4 d 1 h",
             "data-cpu=\"250\"",
             "data-disk=\"-1\"",
@@ -256,7 +285,7 @@ mod tests {
     }
 
     #[test]
-    fn a_card_without_reports_has_dashes_and_empty_sparklines() {
+    fn a_card_without_reports_has_dashes_and_empty_sparklines_offline_or_not() {
         let view = CardView {
             host: host(HostStatus::Offline),
             recent: Recent::default(),
@@ -266,11 +295,57 @@ mod tests {
             groups: vec!["media".into()],
         };
         let html = card(&view, 2_000).into_string();
+        assert!(html.contains("CPU, last hour: no recent data"), "{html}");
+        assert!(html.contains("Offline since 00:00 UTC"), "{html}");
+        assert!(html.contains("data-status=\"offline\""), "{html}");
+        let online = CardView {
+            host: host(HostStatus::Online),
+            ..view.clone()
+        };
+        let html = card(&online, 2_000).into_string();
         assert!(html.contains("CPU, last hour: no data"), "{html}");
         assert!(html.contains("<span class=\"value\">–</span>"), "{html}");
         assert!(html.contains("2 open alerts"), "{html}");
         assert!(html.contains("1 update pending"), "{html}");
-        assert!(html.contains("data-status=\"offline\""), "{html}");
+    }
+
+    #[test]
+    fn issue_19_an_offline_host_has_no_figures_and_empty_sparklines_not_dots() {
+        // 2026-12-08 02:41:05 UTC, looked at 29 minutes later.
+        let last_seen = 1_796_697_665_000;
+        let mut offline = host(HostStatus::Offline);
+        offline.last_seen_ms = last_seen;
+        let mut recent = recent(95.0);
+        // Its one report: a single point per sparkline, which would draw as a dot.
+        assert_eq!(recent.cpu.len(), 1);
+        recent.newest.as_mut().unwrap().timestamp_ms = last_seen;
+        let html = live(&offline, &recent, last_seen + 29 * 60_000).into_string();
+        assert!(!html.contains("<path"), "no line at all: {html}");
+        assert_eq!(html.matches("spark-empty").count(), 4, "{html}");
+        assert!(html.contains("CPU, last hour: no recent data"), "{html}");
+        assert!(
+            html.contains("<p class=\"quiet\">Offline since 02:41 UTC</p>"),
+            "{html}"
+        );
+        assert!(!html.contains("95.0 %"), "no stale figure: {html}");
+        assert!(
+            !html.contains("sev-critical\"><span"),
+            "no stale colour: {html}"
+        );
+        assert!(html.contains("data-cpu=\"-1\""), "sorts last: {html}");
+        // The same host online draws its lines and has no note.
+        let online = live(&host(HostStatus::Online), &recent, last_seen + 1_000).into_string();
+        assert!(online.contains("<path"), "{online}");
+        assert!(!online.contains("class=\"quiet\""), "{online}");
+        assert_eq!(
+            quiet_note(HostStatus::Stale, last_seen, last_seen + 3 * 86_400_000).as_deref(),
+            Some("Silent since 2026-12-08")
+        );
+        assert_eq!(
+            quiet_note(HostStatus::Offline, 0, last_seen).as_deref(),
+            Some("Offline: never reported")
+        );
+        assert_eq!(quiet_note(HostStatus::Online, last_seen, last_seen), None);
     }
 
     #[test]

@@ -3,7 +3,9 @@
 //!
 //! The line fills a fixed `viewBox` (stretched to the box the stylesheet gives `.spark`);
 //! non-finite values are skipped, a flat series is drawn through the middle, and an empty one
-//! draws nothing but its accessible label ("no data").
+//! draws no line, only its accessible label ("no data"); the stylesheet shows an empty
+//! sparkline as a muted dashed baseline. A host that stopped reporting gets the same empty
+//! state, labelled "no recent data" ([`no_recent_data`]), not the dot its last point would be.
 //!
 //! Small by construction, as the 500-host overview carries two thousand of them: integer
 //! coordinates in a 80 x 20 box, one absolute move then relative steps (`M0 12l2 1 2-1`), and
@@ -36,6 +38,14 @@ pub fn sparkline(points: &[(i64, f64)], label: &str) -> Markup {
         None => html! {
             svg.spark.spark-empty viewBox=(VIEW_BOX) role="img" aria-label={ (label) ": no data" } {}
         },
+    }
+}
+
+/// The empty sparkline of a series that has stopped (its host is offline): no line, whatever
+/// points are kept, and "no recent data" for screen readers.
+pub fn no_recent_data(label: &str) -> Markup {
+    html! {
+        svg.spark.spark-empty viewBox=(VIEW_BOX) role="img" aria-label={ (label) ": no recent data" } {}
     }
 }
 
@@ -214,6 +224,13 @@ mod tests {
             "{markup}"
         );
         assert!(!markup.contains("<b>"), "{markup}");
+        let markup = no_recent_data("CPU, last hour").into_string();
+        assert!(!markup.contains("<path"), "{markup}");
+        assert!(markup.contains("spark-empty"), "{markup}");
+        assert!(
+            markup.contains("aria-label=\"CPU, last hour: no recent data\""),
+            "{markup}"
+        );
         let markup = sparkline(&[(0, 1.0), (1, 2.0)], "memory").into_string();
         assert!(markup.contains("<path d=\"M0 19l80-18\">"), "{markup}");
         assert!(markup.contains("aria-label=\"memory\""), "{markup}");

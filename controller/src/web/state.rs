@@ -5,7 +5,7 @@
 use super::badge::{self, Tone};
 use super::format::or_dash;
 use super::labels;
-use super::metric_names::{bytes, duration, unix_time};
+use super::metric_names::{bytes, celsius, duration, unix_time};
 use super::storage_pages::find;
 use maud::{html, Markup};
 use unity_shared::model::database::DatabaseInstance;
@@ -43,7 +43,7 @@ pub fn disks(agent_id: &AgentId, state: &StorageState) -> Markup {
                     @let report = device.report.as_ref();
                     @let identity = report.map(|report| &report.device);
                     tr {
-                        td { a href=(find::disk_href(agent_id, device)) { (device.device) } }
+                        td.nowrap { a href=(find::disk_href(agent_id, device)) { (device.device) } }
                         td {
                             (or_dash(identity.and_then(|id| id.model.as_deref())))
                             div.sub { (or_dash(identity.and_then(|id| id.serial.as_deref()))) }
@@ -53,7 +53,7 @@ pub fn disks(agent_id: &AgentId, state: &StorageState) -> Markup {
                             (reasons(device.verdict.as_ref()))
                             @if let Some(error) = &device.error { div.sub { (error) } }
                         }
-                        td { (or_dash(report.and_then(|report| report.temperature.current_celsius).map(|c| format!("{c} °C")))) }
+                        td.nowrap { (or_dash(report.and_then(|report| report.temperature.current_celsius).map(|c| celsius(c as f64)))) }
                         td { (or_dash(report.and_then(|report| report.power_on_hours))) }
                     }
                 }

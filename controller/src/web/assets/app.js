@@ -26,9 +26,12 @@
     for (const step of steps) if (Math.abs(max) >= step[0]) chosen = step;
     return chosen;
   }
+  // A unit with `bounds` is a share of something (CPU, a sync's progress): its y axis spans the
+  // bounds (0 to 100 %), widened only by values outside them. uPlot's own auto-range pads a flat
+  // series by its own value, so a CPU steady at 75 % drew an axis to 150 % (100 % to 200 %).
   const UNITS = {
-    percent: { scale: () => [0.01, " %"] },
-    percent100: { scale: () => [1, " %"] },
+    percent: { scale: () => [0.01, " %"], bounds: [0, 1] },
+    percent100: { scale: () => [1, " %"], bounds: [0, 100] },
     bytes: { scale: byteScale },
     bytes_rate: { scale: (max) => { const s = byteScale(max); return [s[0], s[1] + "/s"]; } },
     celsius: { scale: () => [1, " °C"] },
@@ -38,6 +41,12 @@
     plain: { scale: () => [1, ""] },
   };
   function unitOf(name) { return UNITS[name] || UNITS.plain; }
+
+  // The y range of a bounded unit's axis over data from `min` to `max` (null without data).
+  function boundedRange(bounds, min, max) {
+    const [low, high] = bounds;
+    return [Math.min(low, min ?? low), Math.max(high, max ?? high)];
+  }
 
   // Tick labels: one scale for the axis, the fewest decimals (0 to 4) that keep them distinct.
   function tickLabels(unit, splits) {
@@ -96,7 +105,18 @@
   const ORDER = ["device", "mount", "interface", "sensor", "array", "pool", "dataset", "vdev", "name",
     "container", "cpu", "action", "state", "kind", "id", "model"];
   function rank(name) { const at = ORDER.indexOf(name); return at < 0 ? ORDER.length - 1 : at; }
+  // A long path (a container runtime's mount) keeps its last parts, "…/containers/overlay", so a
+  // legend stays short.
+  const LONGEST_PATH = 24;
+  function shortPath(value) {
+    if (value.length <= LONGEST_PATH) return value;
+    const parts = value.split("/").filter(Boolean);
+    let tail = parts.pop() || value;
+    while (parts.length && parts[parts.length - 1].length + tail.length + 3 <= LONGEST_PATH) tail = parts.pop() + "/" + tail;
+    return tail.length > LONGEST_PATH ? "…" + tail.slice(-LONGEST_PATH) : "…/" + tail;
+  }
   function shortValue(name, value) {
+    if (name === "mount") value = shortPath(value);
     if (name === "device") value = value.replace(/^\/dev\/(disk\/by-[a-z]+\/)?/, "");
     if (name === "model") value = value.split(/\s+/).slice(-1)[0];
     return value;
@@ -164,7 +184,10 @@
     const options = {
       width: Math.max(el.clientWidth, 200),
       height: 200,
-      scales: { x: { time: true, range: (u, min, max) => [min, max] } },
+      scales: {
+        x: { time: true, range: (u, min, max) => [min, max] },
+        y: unit.bounds ? { range: (u, min, max) => boundedRange(unit.bounds, min, max) } : {},
+      },
       cursor: { sync: { key: SYNC_KEY }, drag: { x: true, y: false, setScale: true } },
       hooks: { setScale: [(u, key) => { if (key === "x" && u.status === 1) zoomAll(u); }] },
       series: [{}].concat(series.map((s, i) => ({

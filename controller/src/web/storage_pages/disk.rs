@@ -12,7 +12,7 @@ use crate::web::badge::{self, Tone};
 use crate::web::format::{ago, or_dash};
 use crate::web::labels;
 use crate::web::layout::{self, Frame, Nav};
-use crate::web::metric_names::{bytes, duration};
+use crate::web::metric_names::{bytes, celsius, duration};
 use maud::{html, Markup};
 use std::collections::BTreeMap;
 use unity_shared::model::storage::{
@@ -347,16 +347,16 @@ fn self_tests(log: Option<&SelfTestLog>) -> Markup {
 
 fn temperature(view: &DiskPageView, device: &SmartDeviceResult, report: &SmartReport) -> Markup {
     let t = &report.temperature;
-    let celsius = |value: Option<i64>| or_dash(value.map(|c| format!("{c} °C")));
+    let degrees = |value: Option<i64>| or_dash(value.map(|c| celsius(c as f64)));
     let current = t
         .current_celsius
         .or_else(|| report.nvme.as_ref().and_then(|n| n.temperature_celsius));
     let rows: [(&str, String); 5] = [
-        ("Now", celsius(current)),
-        ("Lowest ever", celsius(t.lifetime_min_celsius)),
-        ("Highest ever", celsius(t.lifetime_max_celsius)),
-        ("Warning limit", celsius(t.warning_limit_celsius)),
-        ("Critical limit", celsius(t.critical_limit_celsius)),
+        ("Now", degrees(current)),
+        ("Lowest ever", degrees(t.lifetime_min_celsius)),
+        ("Highest ever", degrees(t.lifetime_max_celsius)),
+        ("Warning limit", degrees(t.warning_limit_celsius)),
+        ("Critical limit", degrees(t.critical_limit_celsius)),
     ];
     html! {
         h2 #temperature { "Temperature" }

@@ -1,19 +1,37 @@
 //! Crash-safe file replacement: write a temporary file, fsync it, rename it over the target,
 //! then fsync the directory so the rename itself survives a power cut (a rename lives in the
-//! directory, not in the file). Note that this uses blocking I/O.
+//! directory, not in the file). The temporary file is always a new file (`O_EXCL`): the agent
+//! runs as root and writes into directories others can write (a compose project, a home's
+//! `.ssh`), so a symlink planted at the temporary name must never be followed. Note that this
+//! uses blocking I/O.
 
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
-/// Replaces `path` with `bytes` atomically and durably; the file gets `mode` (e.g. 0o600).
+/// The temporary file [`replace_file`] writes beside `path`: `.<name>.unity-tmp`, hidden and
+/// unlikely to be anyone else's file.
+pub fn temporary_path(path: &Path) -> std::path::PathBuf {
+    let name = path
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!(".{name}.unity-tmp"))
+}
+
+/// Replaces `path` with `bytes` atomically and durably; the file gets `mode` (e.g. 0o600). A
+/// leftover temporary file (a crash) is removed first; whatever is at the temporary name (a
+/// link, a file planted since) makes it fail rather than be written through.
 pub fn replace_file(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
-    let tmp = path.with_extension("tmp");
+    let tmp = temporary_path(path);
+    match fs::remove_file(&tmp) {
+        Err(error) if error.kind() != std::io::ErrorKind::NotFound => return Err(error),
+        _ => {}
+    }
     let mut file = fs::OpenOptions::new()
         .write(true)
-        .create(true)
-        .truncate(true)
+        .create_new(true)
         .mode(mode)
         .open(&tmp)?;
     // Exactly `mode`, whatever the umask: the unit's UMask=0077 would turn 0644 into 0600, and
@@ -71,6 +89,28 @@ mod tests {
         assert_eq!(fs::read(&path).unwrap(), b"two");
         let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
-        assert!(!path.with_extension("tmp").exists());
+        assert!(!temporary_path(&path).exists());
+    }
+
+    #[test]
+    fn a_link_planted_at_the_temporary_name_is_never_written_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("shadow");
+        fs::write(&victim, b"root:secret").unwrap();
+        let path = dir.path().join("compose.yaml");
+        std::os::unix::fs::symlink(&victim, temporary_path(&path)).unwrap();
+        replace_file(&path, b"services: {}", 0o644).unwrap();
+        assert_eq!(
+            fs::read(&victim).unwrap(),
+            b"root:secret",
+            "the link's target is untouched"
+        );
+        assert_eq!(fs::read(&path).unwrap(), b"services: {}");
+        assert!(fs::symlink_metadata(&victim).unwrap().file_type().is_file());
+        // A leftover from a crash is replaced too.
+        fs::write(temporary_path(&path), b"half").unwrap();
+        replace_file(&path, b"services: {x: {}}", 0o644).unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"services: {x: {}}");
+        assert!(!temporary_path(&path).exists());
     }
 }

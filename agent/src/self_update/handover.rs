@@ -12,7 +12,7 @@ use super::package::{package_file, MANIFEST_FILE, REQUEST_FILE};
 use sha2::Digest as _;
 use std::fs;
 use std::io::{Read, Write};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use unity_shared::model::agent_build::BuildKind;
 
@@ -153,21 +153,10 @@ pub fn remove_pending(upgrade_dir: &Path) {
 
 /// Writes `bytes` to `path` atomically through a new file (`O_EXCL`: a symlink planted at the
 /// temporary name is refused, never followed), then a rename over `path` (which replaces a
-/// link at `path` itself). For root writing into a directory the agent can write.
+/// link at `path` itself). For root writing into a directory the agent can write: the same as
+/// [`crate::fsutil::replace_file`], named for what this module relies on.
 pub fn write_exclusive(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
-    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
-    remove_if_present(&tmp)?;
-    let mut file = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(mode)
-        .open(&tmp)?;
-    file.set_permissions(fs::Permissions::from_mode(mode))?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    drop(file);
-    fs::rename(&tmp, path)?;
-    crate::fsutil::sync_parent(path)
+    crate::fsutil::replace_file(path, bytes, mode)
 }
 
 /// Where the agent receives a package before handing it over.

@@ -155,5 +155,5 @@ async fn issue_17_manual_rollback_of_a_compose_service_survives_compose_up() {
         .unwrap();
     assert_eq!(result.outcome, Outcome::Succeeded, "{result:#?}");
     assert_eq!(std::fs::read_to_string(&file).unwrap(), first_text);
-    assert!(!file.with_extension("tmp").exists());
+    assert!(!crate::fsutil::temporary_path(&file).exists());
 }

@@ -344,7 +344,7 @@ fn issue_17_an_override_change_is_settled_by_how_the_restore_ended() {
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "after");
     settle(&change, false).unwrap();
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "before");
-    assert!(!file.with_extension("tmp").exists());
+    assert!(!crate::fsutil::temporary_path(&file).exists());
     // A directory that is gone: an error, not a panic.
     let gone = OverrideChange {
         file: dir.path().join("gone").join("web.yml"),

@@ -165,6 +165,12 @@ fn report(
         ),
         sample("filesystem_size_bytes", &[("mount", "/")], at, 64e9),
         sample(
+            "filesystem_available_bytes",
+            &[("mount", "/")],
+            at,
+            52e9 - seq as f64 * 1e6,
+        ),
+        sample(
             "network_receive_bytes_total",
             &[("interface", "eth0")],
             at,

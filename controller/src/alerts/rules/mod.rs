@@ -168,13 +168,13 @@ pub fn evaluate(host: &HostState, now_ms: i64, config: &RuleConfig) -> Vec<Condi
                 name = format!("{name} (serial {serial})");
             }
             let state = match verdict.status {
-                VerdictStatus::Failing => "failing",
+                VerdictStatus::Failing => "is failing",
                 _ => "needs a look",
             };
             add(
                 format!("disk/{agent}/{id}/smart"),
                 severity,
-                format!("Disk {name} is {state}: {}", worst_reason(verdict)),
+                format!("Disk {name} {state}: {}", worst_reason(verdict)),
                 reasons(verdict),
             );
         }
@@ -371,9 +371,12 @@ pub fn evaluate(host: &HostState, now_ms: i64, config: &RuleConfig) -> Vec<Condi
 }
 
 /// Groups a host's newest series into filesystem usages (by the `mount` label). Plugin series
-/// (an exporter's own `filesystem_*`) are not the agent's and are left out.
+/// (an exporter's own `filesystem_*`) are not the agent's and are left out, and so is a mount
+/// without both its size and its available bytes: a missing figure is unknown, never zero
+/// (a host that reports only sizes is not 100 % full).
 pub fn filesystems(latest: &[(SeriesKey, Point)]) -> Vec<FilesystemUsage> {
-    let mut by_mount: BTreeMap<&str, FilesystemUsage> = BTreeMap::new();
+    type Figures<'a> = (&'a str, Option<f64>, Option<f64>);
+    let mut by_mount: BTreeMap<&str, Figures> = BTreeMap::new();
     for (key, (_, value)) in latest {
         let plugin = key
             .labels
@@ -392,23 +395,26 @@ pub fn filesystems(latest: &[(SeriesKey, Point)]) -> Vec<FilesystemUsage> {
                 .find(|(label, _)| label == name)
                 .map_or("", |(_, value)| value.as_str())
         };
-        let usage = by_mount
+        let figures = by_mount
             .entry(label("mount"))
-            .or_insert_with(|| FilesystemUsage {
-                mount: label("mount").to_owned(),
-                fs_type: label("fstype").to_owned(),
-                size_bytes: 0.0,
-                available_bytes: 0.0,
-            });
+            .or_insert((label("fstype"), None, None));
         if is_size {
-            usage.size_bytes = *value;
+            figures.1 = Some(*value);
         } else {
-            usage.available_bytes = *value;
+            figures.2 = Some(*value);
         }
     }
     by_mount
-        .into_values()
-        .filter(|fs| !fs.mount.is_empty())
+        .into_iter()
+        .filter(|(mount, _)| !mount.is_empty())
+        .filter_map(|(mount, (fs_type, size, available))| {
+            Some(FilesystemUsage {
+                mount: mount.to_owned(),
+                fs_type: fs_type.to_owned(),
+                size_bytes: size?,
+                available_bytes: available?,
+            })
+        })
         .collect()
 }
 

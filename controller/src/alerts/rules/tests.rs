@@ -118,6 +118,34 @@ fn failing_disk_is_critical() {
 }
 
 #[test]
+fn a_disk_that_needs_a_look_is_a_warning_in_plain_words() {
+    // Real smartctl JSON of an HGST drive with UDMA CRC errors (a cable): a warning, and the
+    // summary reads "needs a look", not "is needs a look".
+    let state = storage(
+        &[(
+            "/dev/sdj",
+            "smartctl-exporter-sat-hgst-hus724020ale640-exit64.json",
+        )],
+        "",
+        "",
+    );
+    let conditions = evaluate(&host(Some(&state)), NOW, &RuleConfig::default());
+    let disk = conditions
+        .iter()
+        .find(|condition| condition.key.ends_with("/smart"))
+        .unwrap_or_else(|| panic!("{conditions:?}"));
+    assert_eq!(disk.severity, Severity::Warning, "{disk:?}");
+    assert!(
+        disk.summary
+            .starts_with("Disk /dev/sdj HGST HUS724020ALE640")
+            && disk.summary.contains(" needs a look: "),
+        "{}",
+        disk.summary
+    );
+    assert!(!disk.summary.contains(" is needs"), "{}", disk.summary);
+}
+
+#[test]
 fn healthy_disks_raise_nothing() {
     let state = storage(
         &[
@@ -266,6 +294,31 @@ fn filesystem_usage_comes_from_the_newest_series() {
             available_bytes: 10.0
         }]
     );
+}
+
+#[test]
+fn a_mount_without_its_available_bytes_is_unknown_not_full() {
+    // A host that reports a mount's size but not its free space (a partial report, a
+    // collector that could not stat it) raised "/ is 100% full" on every such host: a missing
+    // figure was read as zero.
+    let key = |metric: &str, mount: &str| SeriesKey {
+        metric: metric.into(),
+        labels: vec![
+            ("fstype".into(), "ext4".into()),
+            ("mount".into(), mount.into()),
+        ],
+    };
+    let latest = vec![
+        (key("filesystem_size_bytes", "/"), (1, 64e9)),
+        (key("filesystem_used_bytes", "/"), (1, 12e9)),
+        (key("filesystem_available_bytes", "/boot"), (1, 1e8)),
+    ];
+    assert_eq!(filesystems(&latest), vec![]);
+    let state = HostState {
+        filesystems: &filesystems(&latest),
+        ..host(None)
+    };
+    assert!(evaluate(&state, NOW, &RuleConfig::default()).is_empty());
 }
 
 proptest! {

@@ -222,7 +222,13 @@ async fn install_and_wait(
         detail,
         at_ms: now_ms(),
     };
-    let previous = previous_package::keep(setup, kind, from_version).await;
+    let places = previous_package::Places {
+        state_dir: &setup.state_dir,
+        tool: &setup.tool,
+        host_arch: &setup.host_arch,
+        apt_cache: setup.apt_cache.as_deref(),
+    };
+    let previous = previous_package::keep(&places, kind, from_version).await;
     let deadline_ms = now_ms().saturating_add(i64::from(package::confirm_secs(request)) * 1000);
     let trial = package::trial(
         from_version,

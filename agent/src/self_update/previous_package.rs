@@ -4,14 +4,25 @@
 //! first package came from `dpkg -i ./file.deb` has neither until `apply-upgrade` has
 //! installed one: its first upgrade has no rollback (docs/agent-updates.md).
 
-use super::apply_upgrade::ApplySetup;
 use super::handover::remove_if_present;
 use super::package::{package_file, PACKAGE_NAME};
+use super::package_tool::PackageTool;
 use std::path::{Path, PathBuf};
 use unity_shared::model::agent_build::{BuildArch, BuildKind};
 
+/// Where the packages are and what reads them (from `apply_upgrade`'s setup).
+pub struct Places<'a> {
+    /// `apply-upgrade`'s own directory.
+    pub state_dir: &'a Path,
+    pub tool: &'a PackageTool,
+    /// `uname -m`.
+    pub host_arch: &'a str,
+    /// Where apt keeps downloaded packages.
+    pub apt_cache: Option<&'a Path>,
+}
+
 /// Moves the installed package's file to `previous.<ext>`; `None` when none is known.
-pub async fn keep(setup: &ApplySetup, kind: BuildKind, installed_version: &str) -> Option<PathBuf> {
+pub async fn keep(setup: &Places<'_>, kind: BuildKind, installed_version: &str) -> Option<PathBuf> {
     let previous = setup.state_dir.join(package_file(kind, "previous")?);
     if let Err(error) = remove_if_present(&previous) {
         tracing::warn!(%error, "Cannot remove an old previous package.");
@@ -37,7 +48,7 @@ pub async fn keep(setup: &ApplySetup, kind: BuildKind, installed_version: &str) 
 }
 
 /// Whether `file` is a regular file holding `unity-agent` at `version`.
-async fn is_version(setup: &ApplySetup, file: &Path, version: &str) -> bool {
+async fn is_version(setup: &Places<'_>, file: &Path, version: &str) -> bool {
     let regular = std::fs::symlink_metadata(file).is_ok_and(|meta| meta.file_type().is_file());
     regular
         && setup
@@ -49,14 +60,14 @@ async fn is_version(setup: &ApplySetup, file: &Path, version: &str) -> bool {
 
 /// apt's file name for the installed version: `unity-agent_<version>_<arch>.deb`, an epoch's
 /// `:` written `%3a`.
-fn apt_cached(setup: &ApplySetup, kind: BuildKind, version: &str) -> Option<PathBuf> {
+fn apt_cached(setup: &Places<'_>, kind: BuildKind, version: &str) -> Option<PathBuf> {
     if kind != BuildKind::Deb {
         return None;
     }
-    let arch = match BuildArch::parse(&setup.host_arch)? {
+    let arch = match BuildArch::parse(setup.host_arch)? {
         BuildArch::X86_64 => "amd64",
         BuildArch::Aarch64 => "arm64",
     };
     let name = format!("{PACKAGE_NAME}_{}_{arch}.deb", version.replace(':', "%3a"));
-    Some(setup.apt_cache.as_ref()?.join(name))
+    Some(setup.apt_cache?.join(name))
 }

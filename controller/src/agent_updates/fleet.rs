@@ -6,7 +6,7 @@
 //! version or was skipped.
 
 use super::build_for::{self, UpdateTerms};
-use super::choose::{self, NoBuild, Wanted};
+use super::choose::{self, Candidate, NoBuild, Wanted};
 use super::dispatch;
 use super::rollout::{self, AgentState, Attempt, AttemptState, Phase, Plan, Rollout};
 use crate::clock::now_ms;
@@ -33,6 +33,8 @@ pub struct Snapshot {
     pub attempts: Vec<Attempt>,
     /// Every host the rollout knows, by id.
     pub records: BTreeMap<AgentId, AgentRecord>,
+    /// The build store's candidates, read once for the plan and the updates it queues.
+    pub builds: Vec<Candidate>,
     pub plan: Plan,
 }
 
@@ -144,6 +146,7 @@ pub fn snapshot(
         agents,
         attempts,
         records,
+        builds,
         plan,
     })
 }
@@ -162,7 +165,6 @@ pub fn tick(
     let mut queued = Vec::new();
     let mut notes = Vec::new();
     if record.state == RolloutState::Rolling {
-        let builds = build_for::candidates(ctx)?;
         let wanted = Wanted {
             version: Some(record.version.clone()),
             rollback: false,
@@ -176,7 +178,7 @@ pub fn tick(
             let Some(agent) = snapshot.records.get(agent_id) else {
                 continue;
             };
-            let new = match build_for::new_update(agent, &builds, &wanted, &terms) {
+            let new = match build_for::new_update(agent, &snapshot.builds, &wanted, &terms) {
                 Ok(new) => new,
                 Err(no_build) => {
                     notes.push(format!("{}: {no_build}", agent.hostname));

@@ -167,29 +167,17 @@ impl AgentRollouts {
         id: &str,
         change: impl Fn(&mut AgentRolloutRecord),
     ) -> Result<Option<AgentRolloutRecord>, StorageError> {
-        loop {
-            let Some(current) = self.tree.get(record_key(id))? else {
-                return Ok(None);
-            };
-            let mut record = decode(&current)?;
-            change(&mut record);
-            let swapped = self.tree.compare_and_swap(
-                record_key(id),
-                Some(current),
-                Some(encode(&record)?),
-            )?;
-            if swapped.is_ok() {
-                if !record.state.is_active() {
-                    let _ = self.tree.compare_and_swap(
-                        b"active",
-                        Some(record.id.as_bytes()),
-                        None::<&[u8]>,
-                    )?;
-                }
-                self.tree.flush()?;
-                return Ok(Some(record));
-            }
+        let key = record_key(id);
+        let Some(record) = super::cas::update(&self.tree, &key, decode, encode, change)? else {
+            return Ok(None);
+        };
+        if !record.state.is_active() {
+            let _ =
+                self.tree
+                    .compare_and_swap(b"active", Some(record.id.as_bytes()), None::<&[u8]>)?;
         }
+        self.tree.flush()?;
+        Ok(Some(record))
     }
 }
 

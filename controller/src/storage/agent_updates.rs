@@ -184,29 +184,19 @@ impl AgentUpdates {
         id: &str,
         change: impl Fn(&mut AgentUpdateRecord),
     ) -> Result<Option<AgentUpdateRecord>, StorageError> {
-        loop {
-            let Some(current) = self.tree.get(id.as_bytes())? else {
-                return Ok(None);
-            };
-            let mut record = decode(&current)?;
-            change(&mut record);
-            let swapped =
-                self.tree
-                    .compare_and_swap(id.as_bytes(), Some(current), Some(encode(&record)?))?;
-            if swapped.is_ok() {
-                if record.state == AgentUpdateState::Finished {
-                    let agent = record.agent_id.as_str().as_bytes();
-                    let _ = self.pending.compare_and_swap(
-                        agent,
-                        Some(record.id.as_bytes()),
-                        None::<&[u8]>,
-                    )?;
-                    self.pending.flush()?;
-                }
-                self.tree.flush()?;
-                return Ok(Some(record));
-            }
+        let Some(record) = super::cas::update(&self.tree, id.as_bytes(), decode, encode, change)?
+        else {
+            return Ok(None);
+        };
+        if record.state == AgentUpdateState::Finished {
+            let agent = record.agent_id.as_str().as_bytes();
+            let _ =
+                self.pending
+                    .compare_and_swap(agent, Some(record.id.as_bytes()), None::<&[u8]>)?;
+            self.pending.flush()?;
         }
+        self.tree.flush()?;
+        Ok(Some(record))
     }
 
     /// The newest `limit` updates (newest first), optionally of one agent.

@@ -22,6 +22,7 @@ pub mod alerts;
 pub mod auth;
 /// The controller's backup: a consistent snapshot, the database rebuilt on restore.
 pub mod backup;
+pub mod cas;
 pub mod containers;
 pub mod credentials;
 pub mod disk_baselines;

@@ -52,20 +52,11 @@ impl Operations {
         id: &str,
         change: impl Fn(&mut OperationRecord),
     ) -> Result<Option<OperationRecord>, StorageError> {
-        loop {
-            let Some(current) = self.tree.get(id.as_bytes())? else {
-                return Ok(None);
-            };
-            let mut record = decode(&current)?;
-            change(&mut record);
-            let swapped =
-                self.tree
-                    .compare_and_swap(id.as_bytes(), Some(current), Some(encode(&record)?))?;
-            if swapped.is_ok() {
-                self.tree.flush()?;
-                return Ok(Some(record));
-            }
+        let record = super::cas::update(&self.tree, id.as_bytes(), decode, encode, change)?;
+        if record.is_some() {
+            self.tree.flush()?;
         }
+        Ok(record)
     }
 
     /// The newest `limit` operations (newest first), optionally of one agent.

@@ -18,24 +18,7 @@ use unity_shared::proto::AgentId;
 use unity_tests::supervisor::SupervisedAgent;
 use unity_tests::{admin_request, controller_config, eventually, query, start_controller};
 
-/// The newer agent's binary: the test fails, not skips, without it.
-pub fn newer_agent() -> PathBuf {
-    let path = std::env::var_os("UNITY_NEWER_AGENT")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            panic!(
-                "UNITY_NEWER_AGENT is not set: the agent-update tests need an agent build that \
-                 reports a newer version; build it with scripts/build-newer-agent (scripts/test \
-                 does) and pass the path it prints"
-            )
-        });
-    assert!(
-        path.is_file(),
-        "UNITY_NEWER_AGENT={} is not a file: run scripts/build-newer-agent",
-        path.display()
-    );
-    path
-}
+pub use unity_tests::prebuilt_agents::newer_agent;
 
 /// What `binary --version` says, without the name.
 pub fn version_of(binary: &Path) -> String {
@@ -62,18 +45,6 @@ pub struct Lab {
     pub agent: SupervisedAgent,
 }
 
-fn agent_config_file(dir: &Path, controller: std::net::SocketAddr) -> PathBuf {
-    let config = dir.join("agent.toml");
-    let text = format!(
-        "data_dir = \"{}\"\ncontroller = \"{controller}\"\ninterval = \"1s\"\nheartbeat = \"500ms\"\n\
-         [storage]\nenabled = false\n[databases]\nenabled = false\n[containers]\nenabled = false\n\
-         [plugins]\nenabled = false\n[certificates]\nenabled = false\n",
-        dir.join("data").display()
-    );
-    std::fs::write(&config, text).unwrap();
-    config
-}
-
 /// An agent enrolled with `controller` and started by a supervisor from a copy of the e2e
 /// agent binary in `<dir>/<name>/bin`, once it holds the controller's release keys.
 pub async fn enroll_supervised(
@@ -85,7 +56,8 @@ pub async fn enroll_supervised(
     std::fs::create_dir_all(agent_dir.join("bin")).unwrap();
     let exe = agent_dir.join("bin/unity-agent");
     std::fs::copy(env!("CARGO_BIN_EXE_unity-e2e-agent"), &exe).unwrap();
-    let config = agent_config_file(&agent_dir, controller.local_addr);
+    let config =
+        unity_tests::prebuilt_agents::system_only_config(&agent_dir, controller.local_addr);
     let token = unity_tests::create_token(controller, Duration::from_secs(60)).await;
     let before: Vec<AgentId> = controller
         .context

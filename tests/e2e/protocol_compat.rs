@@ -9,7 +9,6 @@
 //! not a build of the older controller).
 
 use std::io::Read as _;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::sync::Arc;
@@ -17,38 +16,6 @@ use std::time::Duration;
 use unity_shared::proto::compat;
 use unity_shared::proto::{error_code, InstallKind, Ping};
 use unity_tests::{controller_config, eventually, free_udp_address, query, start_controller};
-
-/// The older agent's binary: the test fails, not skips, without it.
-fn older_agent() -> PathBuf {
-    let path = std::env::var_os("UNITY_OLDER_AGENT")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            panic!(
-            "UNITY_OLDER_AGENT is not set: the protocol-compatibility test needs the agent of the \
-             previous protocol version; build it with scripts/build-older-agent (scripts/test \
-             does) and pass the path it prints"
-        )
-        });
-    assert!(
-        path.is_file(),
-        "UNITY_OLDER_AGENT={} is not a file: run scripts/build-older-agent",
-        path.display()
-    );
-    path
-}
-
-/// An agent configuration file: system metrics every second, nothing else.
-fn agent_config_file(dir: &Path, controller: SocketAddr) -> PathBuf {
-    let config = dir.join("agent.toml");
-    let text = format!(
-        "data_dir = \"{}\"\ncontroller = \"{controller}\"\ninterval = \"1s\"\nheartbeat = \"500ms\"\n\
-         [storage]\nenabled = false\n[databases]\nenabled = false\n[containers]\nenabled = false\n\
-         [plugins]\nenabled = false\n[certificates]\nenabled = false\n",
-        dir.join("data").display()
-    );
-    std::fs::write(&config, text).unwrap();
-    config
-}
 
 /// An agent process, killed when dropped; its standard error goes to `log`.
 struct AgentProcess {
@@ -112,13 +79,14 @@ fn run_cli(binary: &Path, config: &Path, args: &[&str]) -> (Option<i32>, String)
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_protocol_10_agent_enrolls_reports_and_takes_commands() {
-    let binary = older_agent();
+    let binary = unity_tests::prebuilt_agents::older_agent();
     let dir = tempfile::tempdir().unwrap();
     let controller = start_controller(controller_config(&dir.path().join("controller"))).await;
     let token = unity_tests::create_token(&controller, Duration::from_secs(60)).await;
     let agent_dir = dir.path().join("agent");
     std::fs::create_dir_all(&agent_dir).unwrap();
-    let config = agent_config_file(&agent_dir, controller.local_addr);
+    let config =
+        unity_tests::prebuilt_agents::system_only_config(&agent_dir, controller.local_addr);
     let (code, output) = run_cli(
         &binary,
         &config,
@@ -191,7 +159,7 @@ async fn this_agent_tells_to_update_an_older_controller_and_keeps_its_spool() {
     let controller = start_controller(config.clone()).await;
     let agent_dir = dir.path().join("agent");
     std::fs::create_dir_all(&agent_dir).unwrap();
-    let agent_config = agent_config_file(&agent_dir, address);
+    let agent_config = unity_tests::prebuilt_agents::system_only_config(&agent_dir, address);
     let agent_id = unity_tests::enroll_agent(&controller, &agent_dir.join("data")).await;
 
     // The "older controller": the same CA and server certificate, offering only unity/10.

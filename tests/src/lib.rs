@@ -353,6 +353,7 @@ pub mod http;
 pub mod lab;
 pub mod oidc;
 pub mod page_checks;
+pub mod prebuilt_agents;
 pub mod sse;
 pub mod sshd;
 pub mod supervisor;
